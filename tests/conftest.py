@@ -1,0 +1,103 @@
+"""Shared fixtures: every test gets its own home (TRIAGE_HOME under tmp_path); face models load once
+per session; real ORL and astronaut photos come from the installed packages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from triage import scenarios
+from triage.cli.app import app
+
+PASSPHRASE = "correct horse battery staple"
+OFFICER = "PC 1234 Tester"
+
+
+@pytest.fixture(autouse=True)
+def triage_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("TRIAGE_OFFICER", OFFICER)
+    monkeypatch.delenv("TRIAGE_DEBUG", raising=False)
+    monkeypatch.delenv("TRIAGE_NEW_PASSPHRASE", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def face_models():
+    from triage import faces
+
+    return faces.models()
+
+
+def orl(subject: int, number: int) -> Path:
+    return scenarios.orl_path(subject, number)
+
+
+class Cli:
+    """Runs the real CLI in-process and parses --json output."""
+
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args, code: int | None = 0, input: str | None = None):
+        result = self.runner.invoke(app, [str(a) for a in args], input=input)
+        if code is not None and result.exit_code != code:
+            raise AssertionError(f"triage {' '.join(map(str, args))} exited {result.exit_code}, expected {code}\n"
+                                 f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
+        return result
+
+    def json(self, *args, **kw):
+        return json.loads(self(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture
+def cli(face_models) -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def home(cli, triage_env) -> Path:
+    cli("init", "--site", "Test Site", "--force-code", "TST")
+    return triage_env
+
+
+@pytest.fixture(scope="session")
+def enrolled_template_home(tmp_path_factory, face_models) -> Path:
+    """A home with 20 ORL subjects (s1..s20, photo 1) on the watchlist, built once and copied per test."""
+    import datetime as dt
+
+    from triage import watchlist
+    from triage.config import Config
+    from triage.store import Store
+
+    path = tmp_path_factory.mktemp("wl20") / "home"
+    store = Store.create(path, PASSPHRASE, Config(site="Test Site", force_code="TST", officer=OFFICER))
+    review = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    for s in range(1, 21):
+        watchlist.add_subject(store, ref=f"WL-{s:03d}", name=f"Subject {s}", category="wanted",
+                              reason="Test subject wanted on warrant", authorised_by="DS 1 Test",
+                              review_date=review, photos=[scenarios.load_photo({"orl": [s, 1]})], officer=OFFICER,
+                              override_reason="fixture photos are 92x112 px")
+    store.close()
+    return path
+
+
+@pytest.fixture
+def wl_home(enrolled_template_home, triage_env) -> Path:
+    shutil.copytree(enrolled_template_home, triage_env)
+    return triage_env
+
+
+def row_counts(home: Path) -> dict:
+    from triage.store import Store
+
+    store = Store.open_locked(home)
+    try:
+        return store.row_counts()
+    finally:
+        store.close()

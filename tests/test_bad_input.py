@@ -1,0 +1,109 @@
+"""Bad input gets a one-line error naming the problem, an exit code from the enum, and changes nothing."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import orl, row_counts
+from triage.errors import ExitStatus
+from triage.scenarios import astronaut_path
+
+
+def _two_faces(path):
+    a = np.asarray(Image.open(astronaut_path()).convert("RGB"))
+    face = a[40:240, 130:320]
+    canvas = np.full((260, 420, 3), 128, np.uint8)
+    canvas[30:230, 10:200] = face
+    canvas[30:230, 220:410] = face
+    Image.fromarray(canvas).save(path)
+    return path
+
+
+def _small_face_behind(path):
+    big = np.asarray(Image.open(astronaut_path()).convert("RGB").resize((900, 900)))
+    small = np.asarray(Image.open(astronaut_path()).convert("RGB").resize((480, 480)))
+    canvas = big.copy()
+    canvas[420:900, 420:900] = small  # a face about a quarter the area, lower right
+    Image.fromarray(canvas).save(path)
+    return path
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("this is not a photo")
+    data = (astronaut_path()).read_bytes()
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(buf, "JPEG")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    blank = tmp_path / "wall.png"
+    Image.fromarray(np.full((480, 640, 3), 200, np.uint8)).save(blank)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    return {"missing": tmp_path / "nope.jpg", "not_image": not_image, "truncated": truncated, "no_face": blank,
+            "empty": empty, "two_faces": _two_faces(tmp_path / "two.png")}
+
+
+@pytest.mark.parametrize("case,status,words", [
+    ("missing", ExitStatus.BAD_INPUT, "no such file"),
+    ("not_image", ExitStatus.BAD_INPUT, "not an image"),
+    ("truncated", ExitStatus.BAD_INPUT, "truncated or corrupt"),
+    ("empty", ExitStatus.BAD_INPUT, "empty"),
+    ("no_face", ExitStatus.NO_FACE, "no face found"),
+    ("two_faces", ExitStatus.NO_FACE, "--face N"),
+])
+def test_bad_photo_is_refused_and_store_unchanged(cli, wl_home, bad_files, case, status, words):
+    before = row_counts(wl_home)
+    res = cli("capture", "--photo", bad_files[case], "--surname", "X", code=int(status))
+    message = res.stderr.strip().splitlines()[0]
+    assert message.startswith("error:") and words in message
+    assert "Traceback" not in res.stderr
+    assert row_counts(wl_home) == before
+
+
+def test_two_faces_can_be_resolved_with_face_option(cli, home, bad_files):
+    res = cli.json("capture", "--photo", bad_files["two_faces"], "--face", "2")
+    assert res["quality"]["measures"]["face_count"] == 2
+
+
+def test_small_background_face_is_a_warning_not_an_error(cli, home, tmp_path):
+    res = cli("capture", "--photo", _small_face_behind(tmp_path / "crowd.png"), "--json")
+    assert "smaller face" in res.stderr
+    assert res.stdout and '"arrival_id"' in res.stdout
+
+
+@pytest.mark.parametrize("args,status,words", [
+    (["arrivals", "show", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
+    (["match", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
+    (["review", "A-NOPE00", "--candidate", "WL-001", "--decision", "rejected", "--reason", "not the same person"], ExitStatus.NOT_FOUND, "no arrival"),
+    (["pnd", "draft", "A-NOPE00", "--purpose", "To check whether this person is wanted on warrant"], ExitStatus.NOT_FOUND, "no arrival"),
+    (["capture", "--photo", str(orl(1, 2)), "--dob", "1990-13-01"], ExitStatus.BAD_INPUT, "--dob"),
+    (["capture", "--photo", str(orl(1, 2)), "--nationality", "Atlantis"], ExitStatus.BAD_INPUT, "--nationality"),
+    (["capture"], ExitStatus.USAGE, "--photo"),
+])
+def test_bad_arguments(cli, wl_home, args, status, words):
+    before = row_counts(wl_home)
+    res = cli(*args, code=int(status))
+    assert words in res.stderr
+    assert row_counts(wl_home) == before
+
+
+def test_wrong_passphrase_has_its_own_exit_code(cli, home, monkeypatch):
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "not the passphrase")
+    res = cli("arrivals", "list", code=int(ExitStatus.WRONG_PASSPHRASE))
+    assert "wrong passphrase" in res.stderr
+
+
+def test_init_refuses_to_overwrite(cli, home):
+    res = cli("init", "--site", "Other", "--force-code", "XX", code=int(ExitStatus.CONFLICT))
+    assert "never overwritten" in res.stderr
+
+
+def test_debug_shows_traceback_only_when_asked(cli, home):
+    res = cli("arrivals", "show", "A-NOPE00", code=int(ExitStatus.NOT_FOUND))
+    assert "Traceback" not in res.stderr

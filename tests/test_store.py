@@ -1,0 +1,33 @@
+"""The store: migrations on a blank database, and the encryption boundary."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from triage.migrations import migrations
+from triage.store import connect
+
+
+def test_migrating_a_blank_database_gives_the_schema(tmp_path):
+    db = connect(tmp_path / "blank.db")
+    migrations.apply(db)
+    tables = set(db.table_names())
+    assert {"arrivals", "photos", "templates", "subjects", "candidates", "reviews", "drafts", "audit_events",
+            "searches", "keyring", "tombstones", "_sqlite_migrations"} <= tables
+    assert {"model_id", "dtype", "dim", "data"} <= set(db["templates"].columns_dict)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = [m.name for m in migrations.applied(db)]
+    assert applied[0] == "m001_initial" and len(applied) == len(migrations.pending(db)) + len(applied)
+    # applying again is a no-op
+    migrations.apply(db)
+    assert [m.name for m in migrations.applied(db)] == applied
+
+
+def test_personal_data_is_not_in_clear(cli, home, tmp_path):
+    from conftest import orl
+
+    cli("capture", "--photo", orl(4, 2), "--surname", "Zzyzxqwerty", "--given-names", "Qwertyzzyx", "--dob", "1990-01-01")
+    raw = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert b"Zzyzxqwerty" not in raw and b"ZZYZXQWERTY" not in raw and b"1990-01-01" not in raw
+    con = sqlite3.connect(home / "triage.db")
+    assert con.execute("select count(*) from arrivals").fetchone()[0] == 1

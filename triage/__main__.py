@@ -1,0 +1,3 @@
+from triage.cli.app import main
+
+main()

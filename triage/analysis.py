@@ -1,0 +1,60 @@
+"""One photo through the whole face pipeline: detect, choose the face, judge quality, encode, crop.
+
+Capture and watchlist enrolment both come through here, so an arrival photo and a watchlist photo are
+treated alike except for the quality profile they are judged by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import faces, quality
+from .errors import FaceError
+from .photos import Photo
+
+
+@dataclass
+class Analysis:
+    photo: Photo
+    face: faces.Face
+    quality: quality.QualityReport
+    vector: np.ndarray
+    portrait: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+
+def _rotation_hint(rgb: np.ndarray) -> int | None:
+    """When no face is found upright, whether one appears with the photo turned (a phone held sideways)."""
+    for k, degrees in ((1, 90), (3, 270), (2, 180)):
+        if faces.detect(np.ascontiguousarray(np.rot90(rgb, k))):
+            return degrees
+    return None
+
+
+def inspect(photo: Photo, profile: str, face_index: int | None = None) -> tuple[quality.QualityReport, faces.Face | None]:
+    """The quality verdict for a photo without encoding it (what `triage quality` shows)."""
+    found = faces.detect(photo.rgb)
+    if not found:
+        return quality.assess(photo.rgb, [], None, profile, rotation=_rotation_hint(photo.rgb)), None
+    choice = faces.choose(found, photo.source, face_index)
+    report = quality.assess(photo.rgb, found, choice.face, profile)
+    report.warnings.extend(choice.warnings)
+    return report, choice.face
+
+
+def analyse(photo: Photo, profile: str, *, face_index: int | None = None, override_reason: str | None = None) -> Analysis:
+    """Gate, encode and crop one photo. A refused photo raises `FaceError` naming what to change,
+    unless an officer overrides with a reason (the caller records it)."""
+    report, face = inspect(photo, profile, face_index)
+    if face is None:
+        raise FaceError(f"{photo.source}: {report.reasons[0]}")
+    if not report.passed:
+        if not override_reason:
+            raise FaceError(
+                f"{photo.source}: quality refused for {profile} (score {report.score}): " + "; ".join(report.reasons),
+                hint="retake the photo, or pass --accept-low-quality --reason TEXT to override (the override is recorded)")
+        report.warnings.append(f"quality override: {override_reason}")
+    return Analysis(photo, face, report, faces.encode(photo.rgb, face), faces.portrait(photo.rgb, face),
+                    list(report.warnings))

@@ -1,0 +1,191 @@
+"""Capturing an arrival and searching it: the photo through the quality gate, the details sealed, the
+face searched against the watchlist and against earlier arrivals, and the candidates recorded with
+the threshold they were judged against. One transaction per arrival, so a crash loses nothing half-done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from . import analysis, faces, watchlist
+from .biographic import Details
+from .errors import BadInput, NotFound
+from .matching import Candidate, Gallery, calibration
+from .photos import Photo, to_jpeg
+from .store import Store, utcnow
+
+ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O or U to misread
+DEFAULT_TOP_K = 5
+COMPARED_FIELDS = ("surname_latin", "given_names_latin", "dob", "age_range", "sex", "nationality", "document_number")
+
+
+def new_arrival_id() -> str:
+    return "A-" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
+
+
+def local_day(utc_iso: str, tz: str) -> str:
+    return dt.datetime.fromisoformat(utc_iso).astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def source_key(photo: Photo, details: Details, vessel: str | None) -> str:
+    """A digest of what was captured, so re-running a manifest recognises rows it already landed."""
+    h = hashlib.sha256(photo.original)
+    h.update(json.dumps([details.to_dict(), vessel], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def arrival_gallery(store: Store, model_id: str = faces.MODEL_ID) -> Gallery:
+    """Earlier arrivals, for repeat-arrival search; loaded once per process and kept in step."""
+    key = ("gallery", "arrival")
+    if key not in store.cache:
+        owners, matrix = store.load_templates(model_id, "arrival")
+        store.cache[key] = Gallery("arrival", model_id, owners, matrix if len(owners) else np.zeros((0, 128), np.float32))
+    return store.cache[key]
+
+
+def _search(store: Store, arrival_id: str, vector: np.ndarray, *, officer: str, top_k: int,
+            threshold: float | None) -> tuple[float, list[Candidate]]:
+    """Search both galleries and record the search and its candidates (caller holds the transaction)."""
+    th = calibration(faces.MODEL_ID).threshold if threshold is None else float(threshold)
+    if not 0 < th < 4:
+        raise BadInput(f"--threshold {th}: a Euclidean distance threshold must be between 0 and 4")
+    wl = watchlist.gallery(store)
+    prior = arrival_gallery(store)
+    found = wl.search(vector, top_k=top_k, threshold=th)
+    found += prior.search(vector, top_k=top_k, threshold=th, exclude={arrival_id})
+    found.sort(key=lambda c: c.distance)
+    found = found[:top_k]
+    for rank, c in enumerate(found, 1):
+        c.rank = rank
+    search = store.insert("searches", {"arrival_id": arrival_id, "at": utcnow(), "officer": officer, "matcher": "dlib",
+                                       "model_id": faces.MODEL_ID, "threshold": th, "top_k": top_k,
+                                       "gallery_size": len(wl) + len(prior)})
+    for c in found:
+        store.insert("candidates", {"search_id": search["id"], "arrival_id": arrival_id, "kind": c.kind, "ref": c.ref,
+                                    "rank": c.rank, "distance": c.distance, "threshold": c.threshold,
+                                    "below_threshold": int(c.below_threshold), "model_id": c.model_id})
+    return th, found
+
+
+def capture(store: Store, photo: Photo, details: Details, *, officer: str, vessel: str | None = None,
+            landed_at: str | None = None, face_index: int | None = None, override_reason: str | None = None,
+            idempotency_key: str | None = None, top_k: int = DEFAULT_TOP_K, threshold: float | None = None,
+            today: dt.date | None = None) -> dict:
+    """Land one arrival: gate, encode, store, search. Returns what the officer needs to see."""
+    cfg = store.config
+    if idempotency_key:
+        key = store._need_vault().blind("capture", idempotency_key)
+        existing = store.db.execute("SELECT id FROM arrivals WHERE source_key = ?", [key]).fetchone()
+        if existing:
+            return {"arrival_id": existing[0], "duplicate": True}
+    else:
+        key = None
+    result = analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason)
+    landed = landed_at or utcnow()
+    today = today or dt.date.fromisoformat(local_day(landed, cfg.timezone))
+    child = details.is_child(today)
+    arrival_id = new_arrival_id()
+    while store.db["arrivals"].count_where("id = ?", [arrival_id]):
+        arrival_id = new_arrival_id()
+    with store.transaction():
+        store.insert("arrivals", {
+            "id": arrival_id, "created_at": utcnow(), "landed_at": landed, "landed_day": local_day(landed, cfg.timezone),
+            "site": cfg.site, "vessel": vessel, "officer": officer, "device": cfg.device, "safeguarding": int(child),
+            "quality_score": result.quality.score, "quality_override": override_reason, "source_key": key,
+            "training": int(cfg.training),
+        }, {"details": details.to_dict(), "quality": result.quality.to_dict()})
+        pid = store.put_photo("arrival", arrival_id, "original", photo.original, photo.media_type, photo.width, photo.height)
+        store.put_photo("arrival", arrival_id, "portrait", to_jpeg(result.portrait), "image/jpeg",
+                        *result.portrait.shape[1::-1])
+        store.put_template("arrival", arrival_id, pid, faces.MODEL_ID, result.vector)
+        th, candidates = _search(store, arrival_id, result.vector, officer=officer, top_k=top_k, threshold=threshold)
+        store.audit("capture", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}", f"photo:{pid}"],
+                    reason=f"quality override: {override_reason}" if override_reason else None)
+    arrival_gallery(store).add(arrival_id, result.vector)
+    return {
+        "arrival_id": arrival_id, "landed_at": landed, "site": cfg.site, "vessel": vessel,
+        "safeguarding": child, "training": cfg.training, "quality": result.quality.to_dict(), "threshold": th,
+        "matcher": "dlib", "model_id": faces.MODEL_ID,
+        "candidates": [_candidate_view(store, c.to_dict(), details) for c in candidates],
+        "warnings": result.warnings,
+    }
+
+
+def _candidate_view(store: Store, cand: dict, details: Details | dict) -> dict:
+    """A candidate with who it points at; for a repeat arrival, the biographic differences side by side."""
+    view = dict(cand)
+    view["below_threshold"] = bool(view["below_threshold"])
+    mine = details.to_dict() if isinstance(details, Details) else details
+    if cand["kind"] == "watchlist":
+        s = store.get("subjects", cand["ref"], what="watchlist subject")
+        view.update(category=s["category"], name=s.get("name"), review_date=s["review_date"])
+    else:
+        other = store.get("arrivals", cand["ref"], what="arrival")
+        theirs = other["details"]
+        view.update(landed_at=other["landed_at"], vessel=other["vessel"], site=other["site"],
+                    name=Details.from_dict(theirs).full_name(),
+                    differences={f: {"this": mine.get(f), "earlier": theirs.get(f)}
+                                 for f in COMPARED_FIELDS if mine.get(f) != theirs.get(f)})
+    return view
+
+
+def get(store: Store, arrival_id: str) -> dict:
+    return store.get("arrivals", arrival_id, what="arrival")
+
+
+def candidates(store: Store, arrival_id: str) -> list[dict]:
+    """The candidates of the arrival's latest search, best first, with their review history."""
+    arrival = get(store, arrival_id)
+    last = store.db.execute("SELECT max(id) FROM searches WHERE arrival_id = ?", [arrival_id]).fetchone()[0]
+    if last is None:
+        return []
+    out = []
+    for c in store.db["candidates"].rows_where("search_id = ?", [last], order_by="rank"):
+        view = _candidate_view(store, c, arrival["details"])
+        view["reviews"] = [{k: r[k] for k in ("id", "decision", "reason", "officer", "at", "supersedes")}
+                           for r in store.rows("reviews", "arrival_id = ? AND kind = ? AND ref = ?",
+                                               [arrival_id, c["kind"], c["ref"]], order_by="id")]
+        out.append(view)
+    return out
+
+
+def show(store: Store, arrival_id: str, *, officer: str) -> dict:
+    arrival = get(store, arrival_id)
+    arrival.pop("source_key", None)
+    arrival["candidates"] = candidates(store, arrival_id)
+    with store.transaction():
+        store.audit("arrival-show", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
+    return arrival
+
+
+def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list[dict]:
+    where, params = (("landed_day = ?", [day]) if day else (None, []))
+    rows = store.rows("arrivals", where, params, order_by="landed_at")
+    out = [{"arrival_id": r["id"], "landed_at": r["landed_at"], "landed_day": r["landed_day"], "site": r["site"],
+            "vessel": r["vessel"], "name": Details.from_dict(r["details"]).full_name(),
+            "safeguarding": bool(r["safeguarding"]), "quality_score": r["quality_score"],
+            "alerts": store.count("candidates", "arrival_id = ? AND below_threshold = 1 AND search_id = "
+                                  "(SELECT max(id) FROM searches WHERE arrival_id = ?)", [r["id"], r["id"]]),
+            "training": bool(r["training"])} for r in rows]
+    with store.transaction():
+        store.audit("arrivals-list", officer, records=[f"day:{day}" if day else "all"])
+    return out
+
+
+def search_again(store: Store, arrival_id: str, *, officer: str, top_k: int = DEFAULT_TOP_K,
+                 threshold: float | None = None) -> dict:
+    arrival = get(store, arrival_id)
+    owners, matrix = store.load_templates(faces.MODEL_ID, "arrival", [arrival_id])
+    if not owners:
+        raise NotFound(f"arrival {arrival_id} has no {faces.MODEL_ID} template (purged or never encoded)")
+    with store.transaction():
+        th, found = _search(store, arrival_id, matrix[0], officer=officer, top_k=top_k, threshold=threshold)
+        store.audit("search", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
+    return {"arrival_id": arrival_id, "threshold": th, "matcher": "dlib", "model_id": faces.MODEL_ID,
+            "candidates": [_candidate_view(store, c.to_dict(), arrival["details"]) for c in found]}

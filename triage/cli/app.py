@@ -1,0 +1,71 @@
+"""The `triage` command: the root group, its error handling, and the command groups it mounts.
+
+Core modules raise `TriageError`; here each becomes one line on stderr and the exit code of its
+`ExitStatus`. A traceback is printed only with `--debug` (or TRIAGE_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import traceback
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
+
+from ..errors import ExitStatus, TriageError
+from . import arrivals, audit, batch, capture, demo, drafts, home, review, watchlist
+from .common import err
+
+
+class TriageGroup(TyperGroup):
+    """Maps failures to one-line messages and exit codes for every subcommand, nested ones included."""
+
+    def invoke(self, ctx: typer.Context):
+        debug = bool((ctx.obj or {}).get("debug")) or os.environ.get("TRIAGE_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (Exit, Abort, TyperException):
+            raise
+        except TriageError as e:
+            if debug:
+                traceback.print_exc()
+            err.print(f"[red]error:[/] {e}", highlight=False)
+            if e.hint:
+                err.print(f"  hint: {e.hint}", highlight=False)
+            ctx.exit(int(e.status))
+        except sqlite3.OperationalError as e:
+            if debug:
+                traceback.print_exc()
+            full = "full" in str(e)
+            err.print(f"[red]error:[/] the store could not be written ({e})"
+                      + ("; free some disk space and try again — nothing was saved" if full else ""), highlight=False)
+            ctx.exit(int(ExitStatus.ERROR))
+        except Exception as e:
+            if debug:
+                raise
+            err.print(f"[red]error:[/] unexpected {type(e).__name__}: {e} (run with --debug for the traceback)",
+                      highlight=False)
+            ctx.exit(int(ExitStatus.ERROR))
+
+
+EPILOG = "Exit codes: " + ", ".join(f"{s.value} {s.name.lower().replace('_', ' ')}" for s in ExitStatus)
+
+app = typer.Typer(cls=TriageGroup, no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+                  pretty_exceptions_enable=False, epilog=EPILOG,
+                  help="Capture arrivals, match faces offline against a governed watchlist, and draft PND queries. "
+                       "Every match is a candidate for a person to review, never an identification.")
+
+
+@app.callback()
+def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    ctx.obj = {"debug": debug}
+
+
+for module in (home, demo, capture, arrivals, review, watchlist, drafts, batch, audit):
+    module.register(app)
+
+
+def main() -> None:
+    app(prog_name="triage")

@@ -1,0 +1,85 @@
+"""`triage arrivals list|show` and `triage match`: what has been captured, and searching again."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .capture import render_candidates
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="What has been captured.", no_args_is_help=True)
+    group.command("list")(list_cmd)
+    group.command("show")(show_cmd)
+    app.add_typer(group, name="arrivals")
+    app.command("match")(match_cmd)
+
+
+def list_cmd(
+    date: Optional[str] = typer.Option(None, "--date", help="Only arrivals landed on this local date (YYYY-MM-DD)."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List arrivals, oldest first. Example: triage arrivals list --date 2026-11-28"""
+    from .. import arrivals
+    from ..biographic import parse_full_date
+
+    day = parse_full_date(date, "--date").isoformat() if date else None
+    store = open_store(home)
+    rows = arrivals.list_arrivals(store, officer=officer_of(store, officer), day=day)
+    if json_out:
+        emit_json(rows)
+        return
+    training_banner(store)
+    table = Table("arrival", "landed (UTC)", "site", "vessel", "name", "quality", "alerts", "flags")
+    for r in rows:
+        table.add_row(r["arrival_id"], r["landed_at"], r["site"], r["vessel"] or "", r["name"], str(r["quality_score"]),
+                      str(r["alerts"]), "SAFEGUARDING" if r["safeguarding"] else "")
+    out.print(table)
+
+
+def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q."),
+             officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """One arrival: details, quality, candidates and their reviews, and where its portrait is kept."""
+    from .. import arrivals
+
+    store = open_store(home)
+    row = arrivals.show(store, arrival, officer=officer_of(store, officer))
+    if json_out:
+        emit_json(row)
+        return
+    training_banner(store)
+    d = row["details"]
+    out.print(f"[bold]{row['id']}[/] landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}"
+              + ("  [bold red]SAFEGUARDING: possible child[/]" if row["safeguarding"] else ""))
+    table = Table("field", "as given", "Latin form")
+    for field in ("surname", "given_names"):
+        table.add_row(field, d.get(field) or "not given", d.get(f"{field}_latin") or "")
+    for field in ("dob", "age_range", "sex", "nationality", "place_of_birth", "languages", "document_type",
+                  "document_number", "document_state", "document_expiry", "phones", "aliases", "notes"):
+        if d.get(field):
+            table.add_row(field, str(d[field]), "")
+    out.print(table)
+    out.print(f"Quality {row['quality']['score']}/100" + (f" (override: {row['quality_override']})" if row["quality_override"] else ""))
+    render_candidates(row["candidates"], row["candidates"][0]["threshold"] if row["candidates"] else 0.0)
+    for c in row["candidates"]:
+        for r in c["reviews"]:
+            out.print(f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}")
+
+
+def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
+              top: int = typer.Option(5, "--top", min=1, max=50),
+              threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
+              officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Search an arrival again against the watchlist and other arrivals (recorded as a new search)."""
+    from .. import arrivals
+
+    store = open_store(home)
+    result = arrivals.search_again(store, arrival, officer=officer_of(store, officer), top_k=top, threshold=threshold)
+    if json_out:
+        emit_json(result)
+    else:
+        render_candidates(result["candidates"], result["threshold"])

@@ -1,0 +1,104 @@
+"""`triage demo`: the whole flow on fixture data in a throwaway TRAINING home."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from .capture import render_candidates
+from .common import HomeOpt, JsonOpt, emit_json, err, out
+
+DEMO_PASSPHRASE = "training-demo-passphrase"
+DEMO_OFFICER = "PC 0000 Trainer"
+REVIEW_REASON = "Training: facial features and ear shape consistent; corroborate before any action"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    scenario: str = typer.Option("demo", "--scenario", help="Fixture scenario to run."),
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the whole flow on fixture data: enrol a watchlist, capture a boat's arrivals, show candidates,
+    record a review, draft a PND query, export the day. Everything is marked TRAINING.
+
+    The home is a new folder under the system temp directory unless --home names an empty one; its
+    passphrase is printed at the end so the home can be explored with the other commands.
+    """
+    from .. import batch, drafts, review, scenarios
+    from ..config import Config
+    from ..store import Store
+
+    started = time.perf_counter()
+    path = Path(home) if home else Path(tempfile.mkdtemp(prefix="triage-demo-"))
+    sc = scenarios.load(scenario)
+    config = Config(site="Training landing site", force_code="TRN", officer=DEMO_OFFICER, training=True)
+    store = Store.create(path, DEMO_PASSPHRASE, config)
+    today = dt.date.today()
+    err.print(f"[bold magenta]TRAINING[/] demo in {path}: {sc['title']}")
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("enrolling the watchlist", total=len(sc["watchlist"]))
+        enrolled = scenarios.enrol_watchlist(store, sc, officer=DEMO_OFFICER, today=today,
+                                             progress=lambda i, n: bar.update(task, completed=i))
+        task = bar.add_task("capturing arrivals", total=len(sc["arrivals"]))
+        landed = scenarios.land_arrivals(store, sc, officer=DEMO_OFFICER, today=today,
+                                         progress=lambda i, n: bar.update(task, completed=i))
+    reviews = []
+    for res in landed:
+        for cand in res["candidates"]:
+            if cand["below_threshold"]:
+                reviews.append(review.record(store, res["arrival_id"], candidate=cand["ref"], kind=cand["kind"],
+                                             decision="confirmed", reason=REVIEW_REASON, officer=DEMO_OFFICER))
+                break
+    first_alert = next((r["arrival_id"] for r in reviews), landed[0]["arrival_id"])
+    outputs = path / "outputs"
+    outputs.mkdir(exist_ok=True)
+    draft = drafts.pnd_draft(store, first_alert, kind="person", officer=DEMO_OFFICER,
+                             purpose="To establish whether the arrival is wanted or linked to organised immigration crime")
+    draft_file = outputs / f"{draft['ref']}.txt"
+    draft_file.write_text(drafts.render_text(draft), encoding="utf-8")
+    day = landed[0]["landed_at"]
+    from ..arrivals import local_day
+
+    day = local_day(day, config.timezone)
+    batch_file = outputs / f"batch-{day}-TRAINING.zip"
+    exported = batch.export_day(store, day, batch_file, officer=DEMO_OFFICER)
+    elapsed = time.perf_counter() - started
+    summary = {
+        "training": True, "home": str(path), "passphrase": DEMO_PASSPHRASE, "scenario": scenario,
+        "watchlist_enrolled": len(enrolled), "arrivals_captured": len(landed),
+        "arrivals_with_candidates_below_threshold": sum(any(c["below_threshold"] for c in r["candidates"]) for r in landed),
+        "safeguarding_flags": sum(r["safeguarding"] for r in landed),
+        "reviews_recorded": len(reviews), "pnd_draft": str(draft_file), "batch": exported["out"],
+        "seconds": round(elapsed, 1), "arrivals": landed, "reviews": reviews,
+    }
+    store.close()
+    if json_out:
+        emit_json(summary)
+        return
+    for r in landed:
+        flag = "  [bold red]SAFEGUARDING: possible child[/]" if r["safeguarding"] else ""
+        out.print(f"\n[bold]{r['arrival_id']}[/] quality {r['quality']['score']}/100{flag}")
+        render_candidates(r["candidates"][:3], r["threshold"])
+    table = Table("TRAINING demo summary", "", show_header=True)
+    table.add_row("home", str(path))
+    table.add_row("watchlist subjects enrolled", str(len(enrolled)))
+    table.add_row("arrivals captured", str(len(landed)))
+    table.add_row("arrivals with candidates for review", str(summary["arrivals_with_candidates_below_threshold"]))
+    table.add_row("safeguarding flags", str(summary["safeguarding_flags"]))
+    table.add_row("reviews recorded", str(len(reviews)))
+    table.add_row("PND draft (not submitted)", str(draft_file))
+    table.add_row("day's batch", exported["out"])
+    table.add_row("time", f"{elapsed:.1f} s")
+    out.print(table)
+    out.print(f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending")

@@ -1,0 +1,151 @@
+"""`triage init`, `triage doctor` and `triage passphrase change`: creating and checking a home."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import ExitStatus, UsageError
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, note, officer_of, open_store, out, passphrase
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("doctor")(doctor)
+    pp = typer.Typer(help="Change the passphrase that opens this home.", no_args_is_help=True)
+    pp.command("change")(change_passphrase)
+    app.add_typer(pp, name="passphrase")
+
+
+def init(
+    site: str = typer.Option(..., "--site", help="Landing site this laptop works, e.g. 'Dover Western Docks'."),
+    force_code: str = typer.Option(..., "--force-code", help="Force code of the owning force, e.g. 'KNT'."),
+    officer: OfficerOpt = None,
+    timezone: str = typer.Option("Europe/London", "--timezone", help="Time zone for local times and the day's batch."),
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a home and its encrypted store; refuses to overwrite an existing one.
+
+    The passphrase comes from TRIAGE_PASSPHRASE or a hidden prompt (asked twice).
+
+    Example: TRIAGE_PASSPHRASE=... triage init --site "Dover" --force-code KNT --officer "PC 1234 Smith"
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from ..biographic import clean_text
+    from ..config import Config
+    from ..store import Store
+
+    who = officer or os.environ.get("TRIAGE_OFFICER")
+    if not who:
+        raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {timezone!r} is not a known time zone (e.g. Europe/London)") from None
+    path = home_path(home)
+    config = Config(site=clean_text(site, "--site"), force_code=clean_text(force_code, "--force-code", 10),
+                    officer=clean_text(who, "--officer"), timezone=timezone)
+    store = Store.create(path, passphrase(confirm=True), config)
+    result = {"home": str(path), "site": config.site, "force_code": config.force_code, "device": config.device,
+              "officer": config.officer}
+    store.close()
+    if json_out:
+        emit_json(result)
+    else:
+        out.print(f"Created a triage home at {path} (device {config.device}, site {config.site}).")
+
+
+def doctor(
+    camera: Optional[str] = typer.Option(None, "--camera", help="Also check this camera (index, device path or video file)."),
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure."""
+    from .. import audit as audit_core
+    from .. import faces, matching
+    from ..errors import TriageError
+
+    checks: list[dict] = []
+
+    def check(name: str, fn) -> None:
+        try:
+            checks.append({"check": name, "ok": True, "detail": fn() or "ok"})
+        except TriageError as e:
+            checks.append({"check": name, "ok": False, "detail": str(e)})
+        except Exception as e:  # a doctor reports every failure rather than stopping at the first
+            checks.append({"check": name, "ok": False, "detail": f"{type(e).__name__}: {e}"})
+
+    check("face models", lambda: (faces.models(), f"dlib {faces.MODEL_ID} loaded")[1])
+    check("calibration", lambda: f"threshold {matching.calibration(faces.MODEL_ID).threshold}")
+    path = home_path(home)
+    check("home writable", lambda: _writable(path))
+    state: dict = {}
+
+    def store_ok():
+        state["store"] = open_store(home, unlock=False)
+        res = state["store"].db.execute("PRAGMA integrity_check").fetchone()[0]
+        if res != "ok":
+            raise TriageError(f"PRAGMA integrity_check: {res}")
+        return "integrity_check ok"
+
+    check("store", store_ok)
+    if "store" in state:
+        def chain():
+            rep = audit_core.verify(state["store"].db)
+            if not rep.ok:
+                raise TriageError(rep.problem)
+            return f"{rep.events} events, chain intact"
+
+        check("audit chain", chain)
+        if os.environ.get("TRIAGE_PASSPHRASE"):
+            check("keys", lambda: (state["store"].unlock(os.environ["TRIAGE_PASSPHRASE"]), "passphrase opens the data key")[1])
+    if camera is not None:
+        from ..camera import probe
+
+        check("camera", lambda: probe(camera))
+    failed = [c for c in checks if not c["ok"]]
+    if json_out:
+        emit_json({"ok": not failed, "checks": checks})
+    else:
+        table = Table("check", "result", "detail")
+        for c in checks:
+            table.add_row(c["check"], "[green]ok[/]" if c["ok"] else "[red]FAIL[/]", c["detail"])
+        out.print(table)
+    if failed:
+        raise typer.Exit(int(ExitStatus.INTEGRITY))
+
+
+def _writable(path) -> str:
+    if not path.exists():
+        from ..errors import NotFound
+
+        raise NotFound(f"{path} does not exist; run `triage init`")
+    probe_file = path / ".doctor-probe"
+    probe_file.write_text("ok")
+    probe_file.unlink()
+    return str(path)
+
+
+def change_passphrase(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
+    """Re-wrap the data key under a new passphrase (the data is not re-encrypted).
+
+    The current passphrase comes from TRIAGE_PASSPHRASE or a prompt; the new one from
+    TRIAGE_NEW_PASSPHRASE or a prompt (asked twice).
+    """
+    import sys
+
+    store = open_store(home, unlock=False)
+    old = passphrase()
+    new = os.environ.get("TRIAGE_NEW_PASSPHRASE")
+    if not new:
+        if not sys.stdin.isatty():
+            raise UsageError("no new passphrase: set TRIAGE_NEW_PASSPHRASE or run in a terminal")
+        new = typer.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    store.unlock(old)
+    store.change_passphrase(old, new, officer=officer_of(store, officer))
+    note("Passphrase changed; the data key was re-wrapped, the data was not re-encrypted.")

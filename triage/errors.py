@@ -1,0 +1,69 @@
+"""Errors the core raises and the exit codes the CLI maps them to.
+
+Core modules raise a `TriageError` subclass with a one-line message that names what to fix; the CLI
+prints the message on stderr and exits with the subclass's `status`. This is the one place exit codes
+live, so the README's table and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    ERROR = 1  # unexpected failure (a bug, a full disk): the message says which
+    USAGE = 2  # wrong options or arguments (typer/click uses 2 as well)
+    BAD_INPUT = 3  # a value or file that cannot be accepted as given
+    NO_FACE = 4  # no usable face, several faces, or the quality gate refused the photo
+    NOT_FOUND = 5  # an arrival, subject, draft or home that does not exist
+    INTEGRITY = 6  # a store, batch, signature, model file or audit chain failed verification
+    WRONG_PASSPHRASE = 7  # the passphrase does not open this home's key
+    CONFLICT = 8  # the action would overwrite or contradict what is already recorded
+    MODEL_MISSING = 9  # face models cannot be loaded
+
+
+class TriageError(Exception):
+    """Base class: a failure the user can act on. `str(err)` is the one-line message."""
+
+    status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+class UsageError(TriageError):
+    status = ExitStatus.USAGE
+
+
+class BadInput(TriageError):
+    status = ExitStatus.BAD_INPUT
+
+
+class FaceError(TriageError):
+    """No face, an ambiguous choice of face, or a photo the quality gate refuses."""
+
+    status = ExitStatus.NO_FACE
+
+
+class NotFound(TriageError):
+    status = ExitStatus.NOT_FOUND
+
+
+class IntegrityFailure(TriageError):
+    status = ExitStatus.INTEGRITY
+
+
+class WrongPassphrase(TriageError):
+    status = ExitStatus.WRONG_PASSPHRASE
+
+
+class Conflict(TriageError):
+    status = ExitStatus.CONFLICT
+
+
+class ModelMissing(TriageError):
+    status = ExitStatus.MODEL_MISSING

@@ -1,0 +1,180 @@
+"""Find, choose and encode faces with face_recognition (dlib): HOG detection, the 5-point landmark
+model, and the ResNet encoder.
+
+Models load lazily, once per process, so `triage --help` stays fast. face_recognition prints a message
+and exits with status 0 when its model package is missing; `models()` checks first and raises
+`ModelMissing` instead. The 68-point landmark model is never used (its training data is licensed for
+non-commercial use only); every template records `MODEL_ID` so templates from other models are never
+compared with these.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import SimpleNamespace
+
+import numpy as np
+
+from .errors import FaceError, ModelMissing
+
+MODEL_ID = "dlib-resnet-v1+5pt"
+DETECT_MAX_SIDE = 1024  # detection runs on a copy scaled to this; landmarks and encoding use full pixels
+SIMILAR_SIZE = 0.5  # a second face at least this fraction of the largest one's area makes the choice ambiguous
+# HOG scores real frontal faces above about 0.5; patterns such as badges and prints score near 0.1.
+CONFIDENT_SCORE = 0.3
+
+
+@lru_cache(maxsize=1)
+def models() -> SimpleNamespace:
+    """Load dlib's detector, 5-point shape predictor and encoder once per process."""
+    try:
+        importlib.import_module("pkg_resources")
+    except ImportError:
+        raise ModelMissing(
+            "face_recognition_models needs pkg_resources, which this environment lacks: install setuptools<80.9"
+        ) from None
+    if importlib.util.find_spec("face_recognition_models") is None:
+        raise ModelMissing("the package face_recognition_models is not installed; run `uv sync`")
+    try:
+        frm = importlib.import_module("face_recognition_models")
+        paths = [frm.pose_predictor_five_point_model_location(), frm.face_recognition_model_location()]
+    except Exception as e:
+        raise ModelMissing(f"face_recognition_models cannot be loaded: {e}") from None
+    import os
+
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
+    api = importlib.import_module("face_recognition.api")
+    return SimpleNamespace(detector=api.face_detector, shape5=api.pose_predictor_5_point, encoder=api.face_encoder,
+                           dlib=importlib.import_module("dlib"))
+
+
+@dataclass
+class Face:
+    """One detected face in full-image pixel coordinates."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom
+    landmarks: np.ndarray = field(repr=False)  # 5 x 2: two corners of each eye, then the base of the nose
+    score: float = 1.0  # the detector's confidence
+    shape: object = field(repr=False, default=None)
+
+    @property
+    def area(self) -> int:
+        left, top, right, bottom = self.box
+        return max(0, right - left) * max(0, bottom - top)
+
+    @property
+    def eyes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centres of the eye on the image's left and the eye on the image's right."""
+        a = self.landmarks[0:2].mean(axis=0)
+        b = self.landmarks[2:4].mean(axis=0)
+        return (a, b) if a[0] < b[0] else (b, a)
+
+    @property
+    def inter_eye(self) -> float:
+        left, right = self.eyes
+        return float(np.linalg.norm(right - left))
+
+    @property
+    def roll(self) -> float:
+        """Head roll in degrees from the line through the eye centres."""
+        left, right = self.eyes
+        return math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+
+    @property
+    def yaw(self) -> float:
+        """Approximate head yaw in degrees: how far the nose sits off the eyes' midline."""
+        left, right = self.eyes
+        mid = (left + right) / 2
+        nose = self.landmarks[4]
+        axis = (right - left) / max(self.inter_eye, 1e-6)
+        offset = float(np.dot(nose - mid, axis)) / max(self.inter_eye, 1e-6)
+        return math.degrees(math.asin(max(-1.0, min(1.0, 2 * offset))))
+
+
+def detect(rgb: np.ndarray) -> list[Face]:
+    """All faces, largest first. Small images are upsampled so that faces in them reach HOG's minimum."""
+    m = models()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    small = rgb if scale == 1.0 else _resize(rgb, scale)
+    side = min(small.shape[:2])
+    upsample = 0 if side >= 480 else 1 if side >= 160 else 2  # HOG finds faces of about 80 px and up
+    rects, scores, _ = m.detector.run(small, upsample, 0.0)
+    if not rects and upsample == 0:
+        rects, scores, _ = m.detector.run(small, 1, 0.0)
+    faces = []
+    for r, score in zip(rects, scores):
+        box = (max(0, int(r.left() / scale)), max(0, int(r.top() / scale)),
+               min(w, int(r.right() / scale)), min(h, int(r.bottom() / scale)))
+        rect = m.dlib.rectangle(box[0], box[1], box[2], box[3])
+        shape = m.shape5(rgb, rect)
+        pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float32)
+        faces.append(Face(box=box, landmarks=pts, score=float(score), shape=shape))
+    faces.sort(key=lambda f: f.area, reverse=True)
+    return faces
+
+
+@dataclass
+class Choice:
+    face: Face
+    index: int
+    count: int
+    warnings: list[str]
+
+
+def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
+    """The face to use: the one asked for (`index`, 1-based, largest first) or the clearly dominant one."""
+    if not faces:
+        raise FaceError(f"{source}: no face found; retake the photo facing the camera, face filling more of the frame")
+    if index is not None:
+        if not 1 <= index <= len(faces):
+            raise FaceError(f"{source}: --face {index} asked for, but the photo has {len(faces)} face(s)")
+        return Choice(faces[index - 1], index, len(faces), [])
+    warnings = []
+    confident = [f for f in faces if f.score >= CONFIDENT_SCORE] or [max(faces, key=lambda f: f.score)]
+    chosen = confident[0]
+    if len(confident) > 1:
+        if confident[1].area >= SIMILAR_SIZE * chosen.area:
+            raise FaceError(
+                f"{source}: {len(confident)} faces of similar size; choose one with --face N "
+                f"(1 = largest, {len(faces)} = smallest) or crop the photo")
+        warnings.append(f"{source}: {len(confident) - 1} smaller face(s) in the background ignored; using the largest")
+    weak = len(faces) - len(confident)
+    if weak:
+        warnings.append(f"{source}: {weak} weak face-like pattern(s) ignored (badge, print or shadow)")
+    return Choice(chosen, faces.index(chosen) + 1, len(faces), warnings)
+
+
+def encode(rgb: np.ndarray, face: Face) -> np.ndarray:
+    """The 128-d dlib descriptor of one face, as float32."""
+    m = models()
+    return np.asarray(m.encoder.compute_face_descriptor(rgb, face.shape, 1), dtype=np.float32)
+
+
+def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:
+    """A normalised portrait crop: upright (roll removed), eyes level, the face centred with margin."""
+    import cv2
+
+    left, right = face.eyes
+    centre = ((left + right) / 2).astype(np.float32)
+    eye_dist = max(face.inter_eye, 1.0)
+    # Eyes at 40% height, inter-eye distance 30% of the width (roughly the ICAO portrait proportions).
+    scale = (0.30 * size) / eye_dist
+    mat = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), face.roll, scale)
+    mat[0, 2] += size / 2 - centre[0]
+    mat[1, 2] += 0.40 * size - centre[1]
+    return cv2.warpAffine(rgb, mat, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
