@@ -76,8 +76,10 @@ def _search(store: Store, arrival_id: str, vector: np.ndarray, *, officer: str, 
 def capture(store: Store, photo: Photo, details: Details, *, officer: str, vessel: str | None = None,
             landed_at: str | None = None, face_index: int | None = None, override_reason: str | None = None,
             idempotency_key: str | None = None, top_k: int = DEFAULT_TOP_K, threshold: float | None = None,
-            today: dt.date | None = None) -> dict:
-    """Land one arrival: gate, encode, store, search. Returns what the officer needs to see."""
+            today: dt.date | None = None, analysed: analysis.Analysis | None = None) -> dict:
+    """Land one arrival: gate, encode, store, search. Returns what the officer needs to see.
+
+    `analysed` lets a batch run the face pipeline in worker processes and land the results here."""
     cfg = store.config
     if idempotency_key:
         key = store._need_vault().blind("capture", idempotency_key)
@@ -86,7 +88,7 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
             return {"arrival_id": existing[0], "duplicate": True}
     else:
         key = None
-    result = analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason)
+    result = analysed or analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason)
     landed = landed_at or utcnow()
     today = today or dt.date.fromisoformat(local_day(landed, cfg.timezone))
     child = details.is_child(today)
