@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import SimpleNamespace
@@ -26,6 +27,10 @@ DETECT_MAX_SIDE = 1024  # detection runs on a copy scaled to this; landmarks and
 SIMILAR_SIZE = 0.5  # a second face at least this fraction of the largest one's area makes the choice ambiguous
 # HOG scores real frontal faces above about 0.5; patterns such as badges and prints score near 0.1.
 CONFIDENT_SCORE = 0.3
+# The normalised portrait, roughly in ICAO proportions: the eye centres on a level line at 40% of its
+# height, 30% of its width apart. PND facial search drafts state these figures.
+PORTRAIT_EYE_LINE = 0.40
+PORTRAIT_EYE_SPAN = 0.30
 
 
 @lru_cache(maxsize=1)
@@ -44,8 +49,6 @@ def models() -> SimpleNamespace:
         paths = [frm.pose_predictor_five_point_model_location(), frm.face_recognition_model_location()]
     except Exception as e:
         raise ModelMissing(f"face_recognition_models cannot be loaded: {e}") from None
-    import os
-
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
@@ -164,11 +167,10 @@ def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:
     left, right = face.eyes
     centre = ((left + right) / 2).astype(np.float32)
     eye_dist = max(face.inter_eye, 1.0)
-    # Eyes at 40% height, inter-eye distance 30% of the width (roughly the ICAO portrait proportions).
-    scale = (0.30 * size) / eye_dist
+    scale = (PORTRAIT_EYE_SPAN * size) / eye_dist
     mat = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), face.roll, scale)
     mat[0, 2] += size / 2 - centre[0]
-    mat[1, 2] += 0.40 * size - centre[1]
+    mat[1, 2] += PORTRAIT_EYE_LINE * size - centre[1]
     return cv2.warpAffine(rgb, mat, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
                           borderMode=cv2.BORDER_REPLICATE)
 

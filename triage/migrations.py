@@ -179,3 +179,31 @@ def m001_initial(db: Database) -> None:
         not_null={"at", "officer", "action", "prev_hash", "hash"},
     )
     db["audit_events"].create_index(["arrival_id"])
+
+
+@migrations()
+def m008_retention(db: Database) -> None:
+    """When an arrival's biometrics were removed under the retention policy (null while kept)."""
+    db["arrivals"].add_column("biometrics_purged_at", str)
+    db["drafts"].add_column("purged_at", str)
+
+
+@migrations()
+def m005_draft_outcomes(db: Database) -> None:
+    """What became of each PND draft, one row per recorded outcome; a later one supersedes, none is lost.
+    The result is a code in clear so supervisors can count; the officer's note is sealed."""
+    db["draft_outcomes"].create(
+        {
+            "id": int,
+            "ref": str,
+            "result": str,  # submitted | no-trace | trace | declined
+            "officer": str,
+            "at": str,
+            "supersedes": int,
+            "sealed": bytes,
+        },
+        pk="id",
+        foreign_keys=[("ref", "drafts", "ref")],
+        not_null={"ref", "result", "officer", "at"},
+    )
+    db["draft_outcomes"].create_index(["ref"])

@@ -28,6 +28,7 @@ SEALED_COLUMN = {
     "subjects": "sealed",
     "reviews": "sealed",
     "drafts": "sealed",
+    "draft_outcomes": "sealed",
     "photos": "data",
     "templates": "data",
     "audit_events": "reason",
@@ -152,14 +153,11 @@ class Store:
             raise TriageError(f"the store is busy or unwritable: {e}") from None
         try:
             yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            conn.execute("ROLLBACK")
-            raise TriageError(f"could not save to the store ({e}); nothing was changed") from None
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                conn.execute("ROLLBACK")
+            raise
 
     def audit(
         self,

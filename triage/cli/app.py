@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from ..errors import ExitStatus, TriageError
-from . import arrivals, audit, batch, capture, demo, drafts, home, review, watchlist
+from . import arrivals, audit, batch, capture, demo, drafts, home, retention, review, watchlist
 from .common import err
 
 
@@ -38,9 +38,8 @@ class TriageGroup(TyperGroup):
         except sqlite3.OperationalError as e:
             if debug:
                 traceback.print_exc()
-            full = "full" in str(e)
-            err.print(f"[red]error:[/] the store could not be written ({e})"
-                      + ("; free some disk space and try again — nothing was saved" if full else ""), highlight=False)
+            err.print(f"[red]error:[/] the store could not be written ({e}); nothing was saved"
+                      + ("; free some disk space and try again" if "full" in str(e) else ""), highlight=False)
             ctx.exit(int(ExitStatus.ERROR))
         except Exception as e:
             if debug:
@@ -63,7 +62,7 @@ def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help="
     ctx.obj = {"debug": debug}
 
 
-for module in (home, demo, capture, arrivals, review, watchlist, drafts, batch, audit):
+for module in (home, demo, capture, arrivals, review, watchlist, drafts, batch, audit, retention):
     module.register(app)
 
 

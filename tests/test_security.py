@@ -1,0 +1,136 @@
+"""Protection at rest: encrypted personal data and biometrics, the audit chain, retention, passphrases."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from conftest import orl, row_counts
+from triage import faces, photos
+from triage.errors import ExitStatus
+
+NAMES = ("Qzxwyvutsrr", "Plmoknijbuh")
+
+
+@pytest.fixture
+def captured(cli, wl_home):
+    """Two arrivals with distinctive names; one reviewed and confirmed against a watchlist subject."""
+    a = cli.json("capture", "--photo", orl(7, 4), "--surname", NAMES[0], "--dob", "1987-06-05", "--vessel", "SB-7")
+    b = cli.json("capture", "--photo", orl(33, 3), "--surname", NAMES[1], "--dob", "1991-02-03", "--vessel", "SB-7")
+    cli("review", a["arrival_id"], "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar on chin")
+    return a, b
+
+
+def _everything_in(home) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(home.rglob("*")) if p.is_file())
+
+
+def _template_bytes(subject: int, number: int) -> bytes:
+    p = photos.read_photo(orl(subject, number))
+    return faces.encode(p.rgb, faces.detect(p.rgb)[0]).tobytes()
+
+
+def test_copied_home_gives_away_no_names_dates_or_faces(captured, wl_home):
+    raw = _everything_in(wl_home)
+    for name in NAMES:
+        assert name.encode() not in raw and name.upper().encode() not in raw
+    assert b"1987-06-05" not in raw and b"1991-02-03" not in raw
+    template = _template_bytes(7, 4)
+    assert template[:64] not in raw  # any 16 consecutive floats of the arrival's template
+    pgm = orl(7, 4).read_bytes()
+    assert pgm[-2048:] not in raw  # the original photo's pixels
+
+
+def test_audit_verify_names_the_edited_row(cli, captured, wl_home):
+    assert cli.json("audit", "verify")["ok"] is True
+    con = sqlite3.connect(wl_home / "triage.db")
+    seq = con.execute("SELECT seq FROM audit_events WHERE action = 'review'").fetchone()[0]
+    con.execute("UPDATE audit_events SET officer = 'PC 666 Someone Else' WHERE seq = ?", [seq])
+    con.commit()
+    con.close()
+    res = cli("audit", "verify", "--json", code=int(ExitStatus.INTEGRITY))
+    import json
+
+    report = json.loads(res.stdout)
+    assert report["ok"] is False and report["broken_seq"] == seq
+
+
+def test_audit_show_filters_and_holds_no_biometrics(cli, captured):
+    a, _ = captured
+    events = cli.json("audit", "show", "--arrival", a["arrival_id"])
+    actions = [e["action"] for e in events]
+    assert actions[:2] == ["capture", "review"]
+    assert all(e["arrival_id"] == a["arrival_id"] for e in events)
+    assert cli.json("audit", "show", "--officer", "nobody") == []
+
+
+def test_purge_dry_run_then_purge(cli, captured, wl_home):
+    a, b = captured
+    plan = cli.json("purge", "--dry-run", "--as-of", "2099-01-01")
+    # b has no confirmed candidate: its biometrics go; a was confirmed and stays
+    assert plan["arrivals"] == [b["arrival_id"]] and plan["photos"] == 2 and plan["templates"] == 1
+    before = row_counts(wl_home)
+    done = cli.json("purge", "--as-of", "2099-01-01")
+    assert done["arrivals"] == plan["arrivals"] and done["photos"] == plan["photos"]
+    after = row_counts(wl_home)
+    assert after["photos"] == before["photos"] - 2 and after["templates"] == before["templates"] - 1
+    assert after["tombstones"] == before["tombstones"] + 1
+    assert cli.json("audit", "verify")["ok"] is True
+    con = sqlite3.connect(wl_home / "triage.db")
+    assert con.execute("SELECT count(*) FROM templates WHERE owner_id = ?", [b["arrival_id"]]).fetchone()[0] == 0
+    con.close()
+    # a second purge finds nothing more to do
+    assert cli.json("purge", "--dry-run", "--as-of", "2099-01-01")["arrivals"] == []
+    # the purged arrival is no longer a repeat-arrival candidate
+    again = cli.json("capture", "--photo", orl(33, 5))
+    assert b["arrival_id"] not in [c["ref"] for c in again["candidates"]]
+
+
+def test_purge_removes_the_bytes_from_the_file(cli, home, tmp_path):
+    a = cli.json("capture", "--photo", orl(12, 2), "--surname", "X")
+    from triage.store import Store
+    from conftest import PASSPHRASE
+
+    store = Store.open(home, PASSPHRASE)
+    sealed = store.db.execute("SELECT data FROM templates WHERE owner_id = ?", [a["arrival_id"]]).fetchone()[0]
+    store.close()
+    assert sealed in (home / "triage.db").read_bytes() + (home / "triage.db-wal").read_bytes()
+    cli("purge", "--as-of", "2099-01-01")
+    raw = _everything_in(home)
+    assert sealed[:48] not in raw
+
+
+def test_passphrase_change_rewraps_without_reencrypting(cli, captured, wl_home, monkeypatch):
+    con = sqlite3.connect(wl_home / "triage.db")
+    sealed_before = con.execute("SELECT sealed FROM arrivals ORDER BY id").fetchall()
+    con.close()
+    monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", "a brand new passphrase")
+    cli("passphrase", "change")
+    cli("arrivals", "list", code=int(ExitStatus.WRONG_PASSPHRASE))
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "a brand new passphrase")
+    assert len(cli.json("arrivals", "list")) == 2
+    con = sqlite3.connect(wl_home / "triage.db")
+    assert con.execute("SELECT sealed FROM arrivals ORDER BY id").fetchall() == sealed_before
+    con.close()
+
+
+def test_doctor_reports_ok_and_fails_on_missing_home(cli, home, tmp_path):
+    report = cli.json("doctor")
+    assert report["ok"] is True
+    assert {c["check"] for c in report["checks"]} >= {"face models", "store", "audit chain", "keys"}
+    res = cli("doctor", "--home", tmp_path / "nowhere", "--json", code=int(ExitStatus.INTEGRITY))
+    assert '"ok": false' in res.stdout
+
+
+def test_missing_face_models_fail_loudly(tmp_path):
+    """face_recognition exits 0 when its models are missing; triage must exit non-zero and say why."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['face_recognition_models'] = None; "
+            "from triage.cli.app import main; sys.argv = ['triage', 'quality', %r]; main()" % str(orl(1, 1)))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == int(ExitStatus.MODEL_MISSING), res.stderr
+    assert "face_recognition_models" in res.stderr
