@@ -116,6 +116,19 @@ def test_passphrase_change_rewraps_without_reencrypting(cli, captured, wl_home, 
     con.close()
 
 
+def test_recovery_passphrase_opens_the_home_and_resets_the_officers(cli, captured, monkeypatch):
+    monkeypatch.setenv("TRIAGE_RECOVERY_PASSPHRASE", "the supervisor's recovery words")
+    cli("passphrase", "recovery")
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "the supervisor's recovery words")
+    assert len(cli.json("arrivals", "list")) == 2
+    monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", "officer's fresh passphrase")
+    cli("passphrase", "change")
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "officer's fresh passphrase")
+    assert len(cli.json("arrivals", "list")) == 2
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "a wrong guess entirely")
+    cli("arrivals", "list", code=int(ExitStatus.WRONG_PASSPHRASE))
+
+
 def test_doctor_reports_ok_and_fails_on_missing_home(cli, home, tmp_path):
     report = cli.json("doctor")
     assert report["ok"] is True

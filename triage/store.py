@@ -61,6 +61,7 @@ class Store:
         self.db = db
         self.config = config
         self.vault = vault
+        self._data_key: bytes | None = None  # kept while unlocked, to wrap it under a new passphrase
         self.cache: dict = {}  # per-process state built from the store, such as search galleries
 
     # -- opening ---------------------------------------------------------------------------------
@@ -77,6 +78,7 @@ class Store:
         migrations.apply(db)
         data_key = crypto.new_data_key()
         store = cls(home, db, config, crypto.Vault(data_key))
+        store._data_key = data_key
         with store.transaction():
             db["keyring"].insert(
                 {"name": "officer", "wrapped": crypto.wrap_key(data_key, passphrase).to_json(), "created_at": utcnow()}
@@ -105,30 +107,32 @@ class Store:
         return store
 
     def unlock(self, passphrase: str) -> None:
-        """Try each wrapped copy of the data key (officer, then recovery)."""
-        rows = list(self.db["keyring"].rows)
+        """Try each wrapped copy of the data key (the officer's, and a supervisor's recovery copy)."""
+        rows = list(self.db["keyring"].rows_where(order_by="name"))
         if not rows:
             raise IntegrityFailure(f"the store in {self.home} has no keyring")
         error: TriageError | None = None
         for row in rows:
             try:
-                self.vault = crypto.Vault(crypto.unwrap_key(crypto.WrappedKey.from_json(row["wrapped"]), passphrase))
+                self._data_key = crypto.unwrap_key(crypto.WrappedKey.from_json(row["wrapped"]), passphrase)
+                self.vault = crypto.Vault(self._data_key)
                 return
             except TriageError as e:
                 error = e
         raise error  # type: ignore[misc]
 
-    def change_passphrase(self, old: str, new: str, *, officer: str, name: str = "officer") -> None:
-        """Re-wrap the data key under a new passphrase; the data itself is not re-encrypted."""
+    def set_passphrase(self, new: str, *, officer: str, name: str = "officer") -> None:
+        """Wrap the data key under a new passphrase, with today's KDF parameters (so changing the
+        passphrase also upgrades them); the data itself is not re-encrypted. `name` is "officer" or
+        "recovery" (a supervisor's second copy)."""
         if len(new) < 8:
             raise BadInput("the new passphrase is too short: use at least 8 characters")
-        wrapped = crypto.WrappedKey.from_json(self.db["keyring"].get("officer")["wrapped"])
-        data_key = crypto.unwrap_key(wrapped, old)
+        self._need_vault()
         with self.transaction():
             self.db["keyring"].upsert(
-                {"name": name, "wrapped": crypto.wrap_key(data_key, new).to_json(), "created_at": utcnow()}, pk="name"
-            )
-            self.audit("passphrase-change", officer, records=[f"keyring:{name}"])
+                {"name": name, "wrapped": crypto.wrap_key(self._data_key, new).to_json(), "created_at": utcnow()},
+                pk="name")
+            self.audit("passphrase-set", officer, records=[f"keyring:{name}"])
 
     def close(self) -> None:
         self.db.close()

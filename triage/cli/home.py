@@ -15,8 +15,9 @@ from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, not
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("doctor")(doctor)
-    pp = typer.Typer(help="Change the passphrase that opens this home.", no_args_is_help=True)
+    pp = typer.Typer(help="The passphrases that open this home.", no_args_is_help=True)
     pp.command("change")(change_passphrase)
+    pp.command("recovery")(set_recovery)
     app.add_typer(pp, name="passphrase")
 
 
@@ -131,21 +132,35 @@ def _writable(path) -> str:
     return str(path)
 
 
+def _new_secret(env: str, prompt: str) -> str:
+    import sys
+
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"no new passphrase: set {env} or run in a terminal")
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
+
+
 def change_passphrase(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
     """Re-wrap the data key under a new passphrase (the data is not re-encrypted).
 
-    The current passphrase comes from TRIAGE_PASSPHRASE or a prompt; the new one from
-    TRIAGE_NEW_PASSPHRASE or a prompt (asked twice).
+    The current passphrase (or the recovery passphrase) comes from TRIAGE_PASSPHRASE or a prompt; the
+    new one from TRIAGE_NEW_PASSPHRASE or a prompt (asked twice).
     """
-    import sys
-
-    store = open_store(home, unlock=False)
-    old = passphrase()
-    new = os.environ.get("TRIAGE_NEW_PASSPHRASE")
-    if not new:
-        if not sys.stdin.isatty():
-            raise UsageError("no new passphrase: set TRIAGE_NEW_PASSPHRASE or run in a terminal")
-        new = typer.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
-    store.unlock(old)
-    store.change_passphrase(old, new, officer=officer_of(store, officer))
+    store = open_store(home)
+    store.set_passphrase(_new_secret("TRIAGE_NEW_PASSPHRASE", "New passphrase"), officer=officer_of(store, officer))
     note("Passphrase changed; the data key was re-wrapped, the data was not re-encrypted.")
+
+
+def set_recovery(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
+    """Add (or replace) a supervisor's recovery passphrase: a second wrapped copy of the data key.
+
+    The recovery passphrase comes from TRIAGE_RECOVERY_PASSPHRASE or a prompt (asked twice); it opens
+    the home like the officer's, so `triage passphrase change` can then set a new officer passphrase.
+    """
+    store = open_store(home)
+    store.set_passphrase(_new_secret("TRIAGE_RECOVERY_PASSPHRASE", "Recovery passphrase"),
+                         officer=officer_of(store, officer), name="recovery")
+    note("Recovery passphrase set: keep it with the supervisor, apart from the laptop.")
