@@ -23,16 +23,9 @@ from .config import STORE_FILE, Config, load_config, write_config
 from .errors import BadInput, Conflict, IntegrityFailure, NotFound, TriageError
 from .migrations import migrations
 
-SEALED_COLUMN = {
-    "arrivals": "sealed",
-    "subjects": "sealed",
-    "reviews": "sealed",
-    "drafts": "sealed",
-    "draft_outcomes": "sealed",
-    "photos": "data",
-    "templates": "data",
-    "audit_events": "reason",
-}
+# Tables whose personal fields live in one sealed JSON column named `sealed`; photos, templates and
+# audit reasons are sealed by their own methods below.
+SEALED_TABLES = {"arrivals", "subjects", "reviews", "drafts"}
 PK = {"arrivals": "id", "subjects": "ref", "drafts": "ref"}
 
 
@@ -192,21 +185,20 @@ class Store:
         if pk not in row:
             row[pk] = self.next_id(table)
         if secret is not None:
-            row[SEALED_COLUMN[table]] = self._need_vault().seal_json(secret, f"{table}:{row[pk]}")
+            row["sealed"] = self._need_vault().seal_json(secret, f"{table}:{row[pk]}")
         self.db[table].insert(row, pk=pk)
         return row
 
     def update(self, table: str, key, clear: dict | None = None, secret: dict | None = None) -> None:
         row = dict(clear or {})
         if secret is not None:
-            row[SEALED_COLUMN[table]] = self._need_vault().seal_json(secret, f"{table}:{key}")
+            row["sealed"] = self._need_vault().seal_json(secret, f"{table}:{key}")
         if row:
             self.db[table].update(key, row)
 
     def _open_row(self, table: str, row: dict) -> dict:
-        col = SEALED_COLUMN.get(table)
-        if col and table not in ("photos", "templates"):
-            blob = row.pop(col)
+        if table in SEALED_TABLES:
+            blob = row.pop("sealed")
             if blob is not None:
                 row.update(self._need_vault().open_json(blob, f"{table}:{row[PK.get(table, 'id')]}"))
         return row
