@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
-
 from conftest import orl, row_counts
 
 
@@ -44,12 +42,13 @@ def test_review_draft_export(cli, wl_home, tmp_path):
     assert draft["candidates"][0]["decision"] == "confirmed"
     assert "KARWAN, HAMA" in draft["subject"]["name_variants"]
     day = cli.json("arrivals", "list")[0]["landed_at"][:10]
-    out = tmp_path / "batch.zip"
+    out = tmp_path / "batch.age"
+    supervisor = cli.json("keys", "show")  # this home stands in for the supervisor's laptop
+    cli("keys", "recipient", "add", "Supervisor", supervisor["age_recipient"])
     res = cli.json("export", "--date", day, "--out", out)
-    assert res["arrivals"] == 1
-    with zipfile.ZipFile(out) as z:
-        names = set(z.namelist())
-    assert {"manifest.json", "arrivals.jsonl", "summary.csv", "audit.jsonl", f"portraits/{aid}.jpg"} <= names
+    assert res["arrivals"] == 1 and res["recipients"] == [supervisor["age_recipient"]]
+    assert {"manifest.json", "manifest.sig", "arrivals.jsonl", "summary.csv", "audit.jsonl",
+            f"portraits/{aid}.jpg"} <= set(res["members"])
 
 
 def test_arrivals_list_json_shape(cli, home):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import faces, quality
 from .errors import FaceError
-from .photos import Photo
+from .photos import Photo, decode
 
 
 @dataclass
@@ -58,3 +58,10 @@ def analyse(photo: Photo, profile: str, *, face_index: int | None = None, overri
         report.warnings.append(f"quality override: {override_reason}")
     return Analysis(photo, face, report, faces.encode(photo.rgb, face), faces.portrait(photo.rgb, face),
                     list(report.warnings))
+
+
+def analyse_bytes(data: bytes, source: str, profile: str, face_index: int | None = None,
+                  override_reason: str | None = None) -> Analysis:
+    """Decode a photo file's bytes and analyse it: the job of a batch worker process. It lives here, not
+    beside the batch code, so a worker imports only the face pipeline and starts quickly."""
+    return analyse(decode(data, source), profile, face_index=face_index, override_reason=override_reason)

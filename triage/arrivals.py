@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from . import analysis, faces, watchlist
-from .biographic import Details
+from . import analysis, faces, matching, watchlist
+from .biographic import Details, clean_text
 from .errors import BadInput, NotFound
 from .matching import Candidate, Gallery, calibration
 from .photos import Photo, to_jpeg
@@ -33,39 +33,49 @@ def local_day(utc_iso: str, tz: str) -> str:
     return dt.datetime.fromisoformat(utc_iso).astimezone(ZoneInfo(tz)).date().isoformat()
 
 
-def source_key(photo: Photo, details: Details, vessel: str | None) -> str:
-    """A digest of what was captured, so re-running a manifest recognises rows it already landed."""
-    h = hashlib.sha256(photo.original)
-    h.update(json.dumps([details.to_dict(), vessel], sort_keys=True, default=str).encode())
+def source_key(original: bytes, inputs: dict) -> str:
+    """A digest of what was captured (the photo's bytes and the inputs as given), the idempotency key
+    that lets a re-run manifest recognise the rows it already landed."""
+    h = hashlib.sha256(original)
+    h.update(json.dumps(inputs, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
+def already_landed(store: Store, idempotency_key: str) -> str | None:
+    """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded)."""
+    row = store.db.execute("SELECT id FROM arrivals WHERE source_key = ?",
+                           [store._need_vault().blind("capture", idempotency_key)]).fetchone()
+    return row[0] if row else None
+
+
 def arrival_gallery(store: Store, model_id: str = faces.MODEL_ID) -> Gallery:
-    """Earlier arrivals, for repeat-arrival search; loaded once per process and kept in step."""
-    key = ("gallery", "arrival")
-    if key not in store.cache:
-        owners, matrix = store.load_templates(model_id, "arrival")
-        store.cache[key] = Gallery("arrival", model_id, owners, matrix if len(owners) else np.zeros((0, 128), np.float32))
-    return store.cache[key]
+    """Earlier arrivals, for repeat-arrival search: loaded once per process, refreshed at each use."""
+    return matching.gallery(store, "arrival", "arrival", model_id)
 
 
 def _search(store: Store, arrival_id: str, vector: np.ndarray, *, officer: str, top_k: int,
-            threshold: float | None) -> tuple[float, list[Candidate]]:
-    """Search both galleries and record the search and its candidates (caller holds the transaction)."""
-    th = calibration(faces.MODEL_ID).threshold if threshold is None else float(threshold)
+            threshold: float | None, approximate: bool | None = None) -> tuple[float, list[Candidate]]:
+    """Search both galleries and record the search, its method and its candidates (caller holds the
+    transaction). `approximate` None lets each gallery's size decide (see triage/ann.py)."""
+    th = calibration(faces.MODEL_ID, store.home).threshold if threshold is None else float(threshold)
     if not 0 < th < 4:
         raise BadInput(f"--threshold {th}: a Euclidean distance threshold must be between 0 and 4")
     wl = watchlist.gallery(store)
     prior = arrival_gallery(store)
-    found = wl.search(vector, top_k=top_k, threshold=th)
-    found += prior.search(vector, top_k=top_k, threshold=th, exclude={arrival_id})
+    for g in (wl, prior) if approximate else ():
+        if g.index is None and g.attach_index(store, "build"):
+            g.save_index(store)
+    found = wl.search(vector, top_k=top_k, threshold=th, approximate=approximate)
+    found += prior.search(vector, top_k=top_k, threshold=th, exclude={arrival_id}, approximate=approximate)
+    method = "approximate" if approximate or (approximate is None and (wl.index or prior.index)) else "exact"
     found.sort(key=lambda c: c.distance)
     found = found[:top_k]
     for rank, c in enumerate(found, 1):
         c.rank = rank
     search = store.insert("searches", {"arrival_id": arrival_id, "at": utcnow(), "officer": officer, "matcher": "dlib",
                                        "model_id": faces.MODEL_ID, "threshold": th, "top_k": top_k,
-                                       "gallery_size": len(wl) + len(prior)})
+                                       "gallery_size": len(wl) + len(prior) - prior.count(arrival_id),
+                                       "method": method})
     for c in found:
         store.insert("candidates", {"search_id": search["id"], "arrival_id": arrival_id, "kind": c.kind, "ref": c.ref,
                                     "rank": c.rank, "distance": c.distance, "threshold": c.threshold,
@@ -81,13 +91,10 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
 
     `analysed` lets a batch run the face pipeline in worker processes and land the results here."""
     cfg = store.config
-    if idempotency_key:
-        key = store._need_vault().blind("capture", idempotency_key)
-        existing = store.db.execute("SELECT id FROM arrivals WHERE source_key = ?", [key]).fetchone()
-        if existing:
-            return {"arrival_id": existing[0], "duplicate": True}
-    else:
-        key = None
+    key = store._need_vault().blind("capture", idempotency_key) if idempotency_key else None
+    existing = already_landed(store, idempotency_key) if idempotency_key else None
+    if existing:
+        return {"arrival_id": existing, "duplicate": True}
     result = analysed or analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason)
     landed = landed_at or utcnow()
     today = today or dt.date.fromisoformat(local_day(landed, cfg.timezone))
@@ -109,20 +116,21 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
         th, candidates = _search(store, arrival_id, result.vector, officer=officer, top_k=top_k, threshold=threshold)
         store.audit("capture", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}", f"photo:{pid}"],
                     reason=f"quality override: {override_reason}" if override_reason else None)
-    arrival_gallery(store).add(arrival_id, result.vector)
     return {
         "arrival_id": arrival_id, "landed_at": landed, "site": cfg.site, "vessel": vessel,
         "safeguarding": child, "training": cfg.training, "quality": result.quality.to_dict(), "threshold": th,
         "matcher": "dlib", "model_id": faces.MODEL_ID,
-        "candidates": [_candidate_view(store, c.to_dict(), details) for c in candidates],
+        "candidates": [_candidate_view(store, c.to_dict(), details, vessel) for c in candidates],
         "warnings": result.warnings,
     }
 
 
-def _candidate_view(store: Store, cand: dict, details: Details | dict) -> dict:
-    """A candidate with who it points at; for a repeat arrival, the biographic differences side by side."""
+def _candidate_view(store: Store, cand: dict, details: Details | dict, vessel: str | None) -> dict:
+    """A candidate with who it points at; for a repeat arrival, the biographic differences side by side,
+    and `same_vessel` when the face is below the threshold and both came on this arrival's vessel."""
     view = dict(cand)
     view["below_threshold"] = bool(view["below_threshold"])
+    view["same_vessel"] = False
     mine = details.to_dict() if isinstance(details, Details) else details
     if cand["kind"] == "watchlist":
         s = store.get("subjects", cand["ref"], what="watchlist subject")
@@ -133,12 +141,20 @@ def _candidate_view(store: Store, cand: dict, details: Details | dict) -> dict:
         view.update(landed_at=other["landed_at"], vessel=other["vessel"], site=other["site"],
                     name=Details.from_dict(theirs).full_name(),
                     differences={f: {"this": mine.get(f), "earlier": theirs.get(f)}
-                                 for f in COMPARED_FIELDS if mine.get(f) != theirs.get(f)})
+                                 for f in COMPARED_FIELDS if mine.get(f) != theirs.get(f)},
+                    same_vessel=bool(vessel and other["vessel"] == vessel and view["below_threshold"]))
     return view
 
 
 def get(store: Store, arrival_id: str) -> dict:
     return store.get("arrivals", arrival_id, what="arrival")
+
+
+def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[dict]:
+    """Every decision on one candidate, oldest first; the last one is in force."""
+    return [{k: r[k] for k in ("id", "decision", "reason", "officer", "at", "supersedes")}
+            for r in store.rows("reviews", "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref],
+                                order_by="id")]
 
 
 def candidates(store: Store, arrival_id: str) -> list[dict]:
@@ -149,10 +165,8 @@ def candidates(store: Store, arrival_id: str) -> list[dict]:
         return []
     out = []
     for c in store.db["candidates"].rows_where("search_id = ?", [last], order_by="rank"):
-        view = _candidate_view(store, c, arrival["details"])
-        view["reviews"] = [{k: r[k] for k in ("id", "decision", "reason", "officer", "at", "supersedes")}
-                           for r in store.rows("reviews", "arrival_id = ? AND kind = ? AND ref = ?",
-                                               [arrival_id, c["kind"], c["ref"]], order_by="id")]
+        view = _candidate_view(store, c, arrival["details"], arrival["vessel"])
+        view["reviews"] = review_history(store, arrival_id, c["kind"], c["ref"])
         out.append(view)
     return out
 
@@ -181,13 +195,29 @@ def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list
 
 
 def search_again(store: Store, arrival_id: str, *, officer: str, top_k: int = DEFAULT_TOP_K,
-                 threshold: float | None = None) -> dict:
+                 threshold: float | None = None, approximate: bool | None = None) -> dict:
     arrival = get(store, arrival_id)
     owners, matrix = store.load_templates(faces.MODEL_ID, "arrival", [arrival_id])
     if not owners:
         raise NotFound(f"arrival {arrival_id} has no {faces.MODEL_ID} template (purged or never encoded)")
     with store.transaction():
-        th, found = _search(store, arrival_id, matrix[0], officer=officer, top_k=top_k, threshold=threshold)
+        th, found = _search(store, arrival_id, matrix[0], officer=officer, top_k=top_k, threshold=threshold,
+                            approximate=approximate)
         store.audit("search", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
     return {"arrival_id": arrival_id, "threshold": th, "matcher": "dlib", "model_id": faces.MODEL_ID,
-            "candidates": [_candidate_view(store, c.to_dict(), arrival["details"]) for c in found]}
+            "candidates": [_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found]}
+
+
+def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: str) -> dict:
+    """Raise the safeguarding flag an officer judges necessary, e.g. for a person who claims to be an adult
+    but appears to be a child. The flag is never lowered here; the reason is kept in the audit trail."""
+    reason = clean_text(reason or "", "--reason", 1000)
+    if len(reason) < 3:
+        raise BadInput("--reason is required: say why this arrival needs safeguarding")
+    arrival = get(store, arrival_id)
+    with store.transaction():
+        store.update("arrivals", arrival_id, {"safeguarding": 1})
+        store.audit("safeguarding-flag", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"],
+                    reason=reason)
+    return {"arrival_id": arrival_id, "safeguarding": True, "was_flagged": bool(arrival["safeguarding"]),
+            "officer": officer, "reason": reason, "training": bool(arrival["training"])}

@@ -12,7 +12,8 @@ import calendar
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pycountry
@@ -141,6 +142,19 @@ def parse_full_date(text: str, field: str) -> date:
     return date(p.year, p.month, p.day)
 
 
+def parse_landed_at(text: str, tz: str, field: str = "--landed-at") -> str:
+    """The time of landing in UTC (ISO 8601); a time typed without an offset is the site's local time."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"{field}: {_shown(text)} is not a time; use ISO 8601, e.g. 2026-11-28T04:30") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(tz))
+    if when > datetime.now(timezone.utc) + timedelta(minutes=5):
+        raise BadInput(f"{field}: {_shown(text)} is in the future")
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
 def parse_age_range(text: str) -> tuple[int, int]:
     """An assessed age: one number of years ("17") or a range ("16-18", "16 to 18")."""
     m = _AGE.fullmatch(text.strip())
@@ -202,14 +216,14 @@ def parse_sex(text: str) -> str:
     return sex
 
 
-def parse_phone(text: str, default_region: str = "GB") -> str:
+def parse_phone(text: str, default_region: str = "GB", field: str = "--phone") -> str:
     """E.164, so the same number typed two ways is stored, compared and searched as one."""
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise BadInput(f"--phone: {_shown(text)} is not a valid phone number; "
+        raise BadInput(f"{field}: {_shown(text)} is not a valid phone number; "
                        "give the country code for a number from abroad, e.g. +33 6 12 34 56 78")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -254,6 +268,8 @@ class Details:
     document_expiry: date | None = None
     phones: list[str] = field(default_factory=list)  # E.164
     notes: str | None = None
+    mrz: dict | None = None  # the document's machine-readable zone as read (mrz.MRZ.to_dict())
+    mrz_mismatches: list[str] = field(default_factory=list)  # where the zone and the typed details disagree
 
     def to_dict(self) -> dict:
         """JSON-ready, with the names' latin() forms alongside so records can be searched without re-deriving."""
@@ -280,7 +296,7 @@ class Details:
         kw["document_expiry"] = (parse_full_date(kw["document_expiry"], "document_expiry")
                                  if kw.get("document_expiry") else None)
         kw["age_range"] = tuple(kw["age_range"]) if kw.get("age_range") else None
-        for name in ("aliases", "languages", "phones"):
+        for name in ("aliases", "languages", "phones", "mrz_mismatches"):
             kw[name] = list(kw.get(name) or [])
         return cls(**kw)
 

@@ -6,6 +6,8 @@ OpenCV's VideoCapture raises nothing for a missing camera, so `isOpened()` is ch
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .errors import BadInput, FaceError
@@ -15,12 +17,17 @@ BURST_FRAMES = 12
 
 
 def _open(source: str):
+    """An opened VideoCapture. A source that names a file which is not there is refused before OpenCV
+    tries every backend on it; OpenCV's own warnings are silenced, since the error here says it all."""
     import cv2
 
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if not source.isdigit() and "://" not in source and not Path(source).exists():
+        raise BadInput(f"--camera {source}: no such device or video file")
     cap = cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source)
     if not cap.isOpened():
         cap.release()
-        raise BadInput(f"--camera {source}: cannot open it (no such device, file or stream)")
+        raise BadInput(f"--camera {source}: cannot open it (no such device, or not a camera, video file or stream)")
     return cap
 
 

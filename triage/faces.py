@@ -1,9 +1,9 @@
 """Find, choose and encode faces with face_recognition (dlib): HOG detection, the 5-point landmark
 model, and the ResNet encoder.
 
-Models load lazily, once per process, so `triage --help` stays fast. face_recognition prints a message
-and exits with status 0 when its model package is missing; `models()` checks first and raises
-`ModelMissing` instead. The 68-point landmark model is never used (its training data is licensed for
+Models load lazily, once per process, so `triage --help` stays fast, straight from the files of
+face_recognition_models into dlib. face_recognition prints a message and exits with status 0 when that
+package is missing; `models()` checks first and raises `ModelMissing` instead. The 68-point landmark model is never used (its training data is licensed for
 non-commercial use only); every template records `MODEL_ID` so templates from other models are never
 compared with these.
 """
@@ -52,9 +52,11 @@ def models() -> SimpleNamespace:
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
-    api = importlib.import_module("face_recognition.api")
-    return SimpleNamespace(detector=api.face_detector, shape5=api.pose_predictor_5_point, encoder=api.face_encoder,
-                           dlib=importlib.import_module("dlib"))
+    # dlib itself, not face_recognition.api: importing that loads every model it knows (the 68-point
+    # predictor and the CNN detector too), twice the time and memory, in every batch worker.
+    dlib = importlib.import_module("dlib")
+    return SimpleNamespace(detector=dlib.get_frontal_face_detector(), shape5=dlib.shape_predictor(paths[0]),
+                           encoder=dlib.face_recognition_model_v1(paths[1]), dlib=dlib)
 
 
 @dataclass

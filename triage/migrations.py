@@ -207,3 +207,113 @@ def m005_draft_outcomes(db: Database) -> None:
         not_null={"ref", "result", "officer", "at"},
     )
     db["draft_outcomes"].create_index(["ref"])
+
+
+@migrations()
+def m006_batches_and_keys(db: Database) -> None:
+    """Keys for signed, encrypted daily batches, and the record of what merging them brought in.
+
+    `laptop_keys` holds this home's Ed25519 signing key and age identity (private halves sealed);
+    `trusted_keys` the laptops whose batches it accepts and the recipients it encrypts batches to;
+    `batches` every batch imported; `merged` which local row each imported row became, so a batch
+    merges idempotently and ids never collide; `origin_audit` the audit events batches carried."""
+    db["laptop_keys"].create({"name": str, "public": str, "created_at": str, "sealed": bytes}, pk="name",
+                             not_null={"public", "created_at", "sealed"})
+    db["trusted_keys"].create(
+        {"id": int, "role": str, "name": str, "public": str, "added_at": str, "officer": str},  # role: signer | recipient
+        pk="id", not_null={"role", "name", "public", "added_at", "officer"})
+    db["trusted_keys"].create_index(["role", "name"], unique=True)
+    db["trusted_keys"].create_index(["role", "public"], unique=True)
+    db["batches"].create(
+        {"sha256": str, "device": str, "signer": str, "day": str, "site": str, "training": int, "exported_at": str,
+         "exported_by": str, "arrivals": int, "imported_at": str, "officer": str},
+        pk="sha256", not_null={"device", "signer", "day", "imported_at", "officer"})
+    db["merged"].create({"kind": str, "key": str, "local": str, "batch": str}, pk=("kind", "key"),
+                        not_null={"local"})
+    db["merged"].create_index(["kind", "local"])
+    db["origin_audit"].create(
+        {"id": int, "device": str, "seq": int, "at": str, "officer": str, "action": str, "arrival_id": str,
+         "records": str, "prev_hash": str, "hash": str, "batch": str, "sealed": bytes},
+        pk="id", not_null={"device", "seq", "at", "officer", "action", "hash"})
+    db["origin_audit"].create_index(["device", "seq"], unique=True)
+    db["origin_audit"].create_index(["arrival_id"])
+
+
+@migrations()
+def m004_template_blocks(db: Database) -> None:
+    """Templates sealed in blocks: one AES-GCM ciphertext holds up to a thousand templates of one model and
+    one kind of owner, so loading a million is a few hundred decryptions, not a million. `templates` keeps
+    one clear row per template (owner, photo, model, block) for counting and deleting; its `data` stays
+    null. A delete of a `templates` row marks its block stale (a trigger), so a template deleted by any
+    code is never searched again and its block is rewritten without it at the next write."""
+    db["template_sets"].create({"model_id": str, "owner_kind": str, "seq": int}, pk=("model_id", "owner_kind"))
+    db["template_blocks"].create(
+        {"id": int, "model_id": str, "owner_kind": str, "dim": int, "count": int, "width": int, "stale": int,
+         "seq": int, "updated_at": str, "data": bytes},
+        pk="id", not_null={"model_id", "owner_kind", "dim", "count", "width", "stale", "seq", "data"})
+    db["template_blocks"].create_index(["model_id", "owner_kind"])
+    db["templates"].add_column("block_id", int)
+    db["templates"].create_index(["block_id"])
+    # Template ids are never reused, so an id in a search index or a gallery always means one template.
+    db["sequences"].create({"name": str, "value": int}, pk="name")
+    db.execute("INSERT INTO sequences (name, value) SELECT 'templates', coalesce(max(id), 0) FROM templates")
+    db.execute("""
+        CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
+        BEGIN
+            UPDATE template_sets SET seq = seq + 1 WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind;
+            UPDATE template_blocks SET stale = 1,
+                seq = (SELECT seq FROM template_sets WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind)
+            WHERE id = OLD.block_id;
+        END""")
+    # The approximate search index of a large gallery, sealed in parts (see triage/ann.py).
+    db["template_indexes"].create(
+        {"id": int, "model_id": str, "owner_kind": str, "part": int, "parts": int, "created_at": str,
+         "templates": int, "max_id": int, "data": bytes},
+        pk="id", not_null={"model_id", "owner_kind", "part", "parts", "created_at", "templates", "max_id", "data"})
+    db["template_indexes"].create_index(["model_id", "owner_kind"])
+    db["subjects"].create_index(["status", "review_date"])
+    db["searches"].add_column("method", str)  # exact | approximate
+
+
+@migrations()
+def m010_debriefs_crime_groups_referrals(db: Database) -> None:
+    """Structured debriefs (every version kept), the local crime-group register with the links officers
+    confirmed, and each arrival's referral record (every version kept).
+
+    Equality search runs on keyed hashes (`blind`) of phone numbers, payment handles and names, never on
+    their values; what a person said is sealed. Clear columns hold what is counted or queued on: versions,
+    counts of declined questions and exploitation indicators, link decisions, referral steps and times."""
+    db["debriefs"].create(
+        {"id": int, "arrival_id": str, "version": int, "officer": str, "at": str, "supersedes": int, "mode": str,
+         "declined": int, "indicators": int, "sealed": bytes},
+        pk="id", foreign_keys=[("arrival_id", "arrivals", "id")],
+        not_null={"arrival_id", "version", "officer", "at", "mode", "sealed"})
+    db["debriefs"].create_index(["arrival_id", "version"], unique=True)
+    # The phone numbers, payment handles and names of each arrival's current debrief, blinded (value sealed).
+    db["debrief_identifiers"].create(
+        {"id": int, "debrief_id": int, "arrival_id": str, "kind": str, "source": str, "blind": str, "sealed": bytes},
+        pk="id", foreign_keys=[("debrief_id", "debriefs", "id"), ("arrival_id", "arrivals", "id")],
+        not_null={"debrief_id", "arrival_id", "kind", "source", "blind"})
+    db["debrief_identifiers"].create_index(["kind", "blind"])
+    db["debrief_identifiers"].create_index(["arrival_id"])
+    db["ocgs"].create({"ref": str, "created_at": str, "officer": str, "updated_at": str, "sealed": bytes}, pk="ref",
+                      not_null={"created_at", "officer", "sealed"})
+    db["ocg_identifiers"].create(
+        {"id": int, "ocg_ref": str, "kind": str, "blind": str, "added_at": str, "officer": str},
+        pk="id", foreign_keys=[("ocg_ref", "ocgs", "ref")], not_null={"ocg_ref", "kind", "blind", "added_at"})
+    db["ocg_identifiers"].create_index(["kind", "blind"])
+    db["ocg_identifiers"].create_index(["ocg_ref", "kind", "blind"], unique=True)
+    db["ocg_links"].create(
+        {"id": int, "ocg_ref": str, "target_kind": str, "target": str, "decision": str, "officer": str, "at": str,
+         "supersedes": int, "sealed": bytes},  # target_kind: arrival | subject; decision: linked | not-linked
+        pk="id", foreign_keys=[("ocg_ref", "ocgs", "ref")],
+        not_null={"ocg_ref", "target_kind", "target", "decision", "officer", "at", "sealed"})
+    db["ocg_links"].create_index(["ocg_ref"])
+    db["ocg_links"].create_index(["target_kind", "target"])
+    db["referrals"].create(
+        {"id": int, "arrival_id": str, "officer": str, "at": str, "supersedes": int,
+         "arrival_method": str,  # small-boat | vehicle | other
+         "control_unit_at": str, "lead_agency": str, "biometric_enrolment": str,  # yes | no | unknown
+         "safeguarding_referral_at": str, "sealed": bytes},
+        pk="id", foreign_keys=[("arrival_id", "arrivals", "id")], not_null={"arrival_id", "officer", "at", "sealed"})
+    db["referrals"].create_index(["arrival_id"])

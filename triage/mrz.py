@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 
-from .biographic import ICAO_CODES, Details, PartialDate, latin
+import pycountry
+
+from .biographic import ICAO_CODES, Details, PartialDate, latin, parse_date
 from .errors import BadInput
 
 _VALUES = {ch: i for i, ch in enumerate(string.digits + string.ascii_uppercase)} | {"<": 0}
@@ -246,3 +248,47 @@ def cross_check(mrz: MRZ, details: Details) -> list[str]:
     if details.document_expiry and mrz.expiry_date and details.document_expiry.isoformat() != mrz.expiry_date:
         out.append(f"expiry date: typed {details.document_expiry}, the MRZ has {mrz.expiry_date}")
     return out
+
+
+def _country(code: str) -> str | None:
+    """The alpha-3 code a Details record keeps, or None for a code that is no country (the specimen
+    state UTO, say); only exact codes count, never a fuzzy match on a name."""
+    if code in ICAO_CODES:
+        return ICAO_CODES[code]
+    return code if pycountry.countries.get(alpha_3=code) else None
+
+
+def apply(zone: MRZ, details: Details, today: date | None = None) -> tuple[Details, list[str]]:
+    """The details with what the officer left blank filled in from the zone, and one warning per
+    disagreement or doubt. Typed values are never replaced: the officer decides which is right, and the
+    zone and its disagreements are kept with the details so the record shows both."""
+    today = today or date.today()
+    mismatches = cross_check(zone, details)
+    warnings = [f"MRZ disagrees with what was typed, {m}; the typed value is kept" for m in mismatches]
+    fill: dict = {}
+    if not details.surname and zone.surname:
+        fill["surname"] = zone.surname
+    if not details.given_names and zone.given_names:
+        fill["given_names"] = zone.given_names
+    if details.dob is None and zone.birth_date:
+        fill["dob"] = parse_date(zone.birth_date, "MRZ date of birth")
+    if not details.sex:
+        fill["sex"] = zone.sex
+    for name, code, label in (("nationality", zone.nationality, "nationality"),
+                              ("document_state", zone.issuing_state, "issuing state")):
+        if getattr(details, name):
+            continue
+        if _country(code):
+            fill[name] = _country(code)
+        else:
+            warnings.append(f"MRZ {label} {code!r} is not a country code; {label} left blank")
+    if not details.document_type:
+        fill["document_type"] = "passport" if zone.document_type.startswith("P") else "id-card"
+    if not details.document_number:
+        fill["document_number"] = zone.document_number
+    expiry = date.fromisoformat(zone.expiry_date) if zone.expiry_date else None
+    if details.document_expiry is None and expiry:
+        fill["document_expiry"] = expiry
+    if expiry and expiry < today:
+        warnings.append(f"MRZ: the document expired on {expiry}")
+    return replace(details, **fill, mrz=zone.to_dict(), mrz_mismatches=mismatches), warnings

@@ -86,7 +86,8 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
                  source=source)
 
 
-def read_photo(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> Photo:
+def read_file(path: Path | str) -> bytes:
+    """A photo file's bytes, refusing what is missing, not a file, or over the size limit."""
     path = Path(path)
     if not path.exists():
         raise BadInput(f"{path}: no such file")
@@ -95,7 +96,11 @@ def read_photo(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> Photo:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise BadInput(f"{path}: file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}")
-    return decode(path.read_bytes(), str(path), max_pixels=max_pixels)
+    return path.read_bytes()
+
+
+def read_photo(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> Photo:
+    return decode(read_file(path), str(path), max_pixels=max_pixels)
 
 
 def to_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:

@@ -66,6 +66,7 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
                                            "reason": "retention: no confirmed candidate"})
         for ref in p.drafts:
             store.db.execute("UPDATE drafts SET sealed = NULL, purged_at = ? WHERE ref = ?", [now, ref])
+            store.db.execute("UPDATE draft_outcomes SET sealed = NULL WHERE ref = ?", [ref])
             store.db["tombstones"].insert({"kind": "draft", "ref": ref, "at": now, "officer": officer,
                                            "reason": "retention: draft past its retention period"})
         store.audit("purge", officer, records=[f"arrival:{a}" for a in p.arrivals] + [f"draft:{d}" for d in p.drafts],

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import sqlite3
+import struct
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +28,32 @@ from .migrations import migrations
 
 # Tables whose personal fields live in one sealed JSON column named `sealed`; photos, templates and
 # audit reasons are sealed by their own methods below.
-SEALED_TABLES = {"arrivals", "subjects", "reviews", "drafts"}
-PK = {"arrivals": "id", "subjects": "ref", "drafts": "ref"}
+SEALED_TABLES = {"arrivals", "subjects", "reviews", "drafts", "draft_outcomes", "laptop_keys", "origin_audit",
+                 "debriefs", "debrief_identifiers", "ocgs", "ocg_links", "referrals"}
+PK = {"arrivals": "id", "subjects": "ref", "drafts": "ref", "laptop_keys": "name", "ocgs": "ref"}
+TEMPLATE_BLOCK = 1024  # templates per sealed block: a 0.5 MB re-seal per capture, a few hundred blocks per million
+INDEX_PART = 1024 * 1024  # bytes of a stored search index per sealed part (larger parts read slower)
+BLOCK_COLUMNS = "id, model_id, owner_kind, count, stale, dim, width, seq, data"
+
+
+@dataclass
+class TemplateBlock:
+    """One opened block: template ids, owner ids (bytes) and vectors, row for row."""
+
+    id: int
+    seq: int
+    ids: np.ndarray
+    owners: np.ndarray
+    vectors: np.ndarray
+
+
+@dataclass
+class TemplateSet:
+    """The state of one model's templates of one kind of owner, without opening anything."""
+
+    seq: int  # changes whenever a template is added or deleted
+    blocks: dict[int, int]  # block id -> the seq at which it last changed
+    size: int  # templates in the blocks, an upper bound while deleted ones await compaction
 
 
 def utcnow() -> str:
@@ -241,31 +268,200 @@ class Store:
         row = rows[0]
         return row, self._need_vault().open(row.pop("data"), f"photos:{row['id']}")
 
+    # -- templates, sealed in blocks (see migrations.m004_template_blocks) ------------------------------
+
     def put_template(self, owner_kind: str, owner_id: str, photo_id: int | None, model_id: str,
                      vector: np.ndarray) -> int:
-        vec = np.ascontiguousarray(vector, dtype=np.float32)
-        tid = self.next_id("templates")
-        self.db["templates"].insert({
-            "id": tid, "owner_kind": owner_kind, "owner_id": owner_id, "photo_id": photo_id, "model_id": model_id,
-            "dtype": "float32", "dim": int(vec.shape[0]), "created_at": utcnow(),
-            "data": self._need_vault().seal(vec.tobytes(), f"templates:{tid}"),
-        }, pk="id")
-        return tid
+        return int(self.put_templates(owner_kind, model_id, [owner_id], np.atleast_2d(vector), [photo_id])[0])
+
+    def put_templates(self, owner_kind: str, model_id: str, owner_ids: Sequence[str], vectors: np.ndarray,
+                      photo_ids: Sequence[int | None] | None = None) -> np.ndarray:
+        """Store templates in bulk: a clear row each in `templates`, the vectors appended to the set's sealed
+        blocks (the last block is re-sealed with the new ones). Returns the new template ids."""
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vecs.ndim != 2 or len(vecs) != len(owner_ids):
+            raise BadInput(f"{len(owner_ids)} owner(s) for {len(vecs)} template(s)")
+        photo_ids = list(photo_ids) if photo_ids is not None else [None] * len(vecs)
+        with self.transaction():
+            self._adopt_row_templates()
+            self.compact_templates()
+            last = self.db.execute("UPDATE sequences SET value = value + ? WHERE name = 'templates' RETURNING value",
+                                   [len(vecs)]).fetchone()[0]
+            ids = np.arange(last - len(vecs) + 1, last + 1, dtype=np.int64)
+            owners = np.array([o.encode() for o in owner_ids], dtype=bytes)
+            blocks = self._append_to_blocks(model_id, owner_kind, ids, owners, vecs)
+            now = utcnow()
+            self.db.conn.executemany(
+                "INSERT INTO templates (id, owner_kind, owner_id, photo_id, model_id, dtype, dim, created_at, block_id) "
+                "VALUES (?, ?, ?, ?, ?, 'float32', ?, ?, ?)",
+                zip(ids.tolist(), [owner_kind] * len(ids), owner_ids, photo_ids, [model_id] * len(ids),
+                    [vecs.shape[1]] * len(ids), [now] * len(ids), blocks.tolist()))
+        return ids
+
+    def _append_to_blocks(self, model_id: str, owner_kind: str, ids: np.ndarray, owners: np.ndarray,
+                          vecs: np.ndarray) -> np.ndarray:
+        """Fill the set's last block, then new ones; returns the block id of each template."""
+        seq = self.db.execute(
+            "INSERT INTO template_sets (model_id, owner_kind, seq) VALUES (?, ?, 1) ON CONFLICT (model_id, owner_kind) "
+            "DO UPDATE SET seq = seq + 1 RETURNING seq", [model_id, owner_kind]).fetchone()[0]
+        block_of = np.zeros(len(ids), dtype=np.int64)
+        last = self.db.execute(f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE model_id = ? AND owner_kind = ? "
+                               "ORDER BY id DESC LIMIT 1", [model_id, owner_kind]).fetchone()
+        start = 0
+        if last is not None and last[5] != vecs.shape[1]:
+            raise BadInput(f"{model_id} templates have {last[5]} dimensions, not {vecs.shape[1]}")
+        if last is not None and last[3] < TEMPLATE_BLOCK:
+            old = self._open_block(last)
+            start = min(len(ids), TEMPLATE_BLOCK - len(old.ids))
+            self._seal_block(old.id, model_id, owner_kind, seq, np.concatenate([old.ids, ids[:start]]),
+                             np.concatenate([old.owners, owners[:start]]), np.vstack([old.vectors, vecs[:start]]))
+            block_of[:start] = old.id
+        for lo in range(start, len(ids), TEMPLATE_BLOCK):
+            hi = min(len(ids), lo + TEMPLATE_BLOCK)
+            block_of[lo:hi] = self._seal_block(self.next_id("template_blocks"), model_id, owner_kind, seq,
+                                               ids[lo:hi], owners[lo:hi], vecs[lo:hi])
+        return block_of
+
+    def _seal_block(self, block_id: int, model_id: str, owner_kind: str, seq: int, ids: np.ndarray,
+                    owners: np.ndarray, vecs: np.ndarray) -> int:
+        width = max(1, owners.dtype.itemsize)
+        plain = (struct.pack("<III", len(ids), vecs.shape[1], width) + np.ascontiguousarray(vecs, np.float32).tobytes()
+                 + ids.astype("<i8").tobytes() + owners.astype(f"S{width}").tobytes())
+        self.db["template_blocks"].upsert({
+            "id": block_id, "model_id": model_id, "owner_kind": owner_kind, "dim": vecs.shape[1], "count": len(ids),
+            "width": width, "stale": 0, "seq": seq, "updated_at": utcnow(),
+            "data": self._need_vault().seal(plain, f"template_blocks:{block_id}:{model_id}:{owner_kind}")}, pk="id")
+        return block_id
+
+    def _open_block(self, row: tuple) -> TemplateBlock:
+        block_id, model_id, owner_kind, count, stale, dim, width, seq, data = row
+        plain = self._need_vault().open(data, f"template_blocks:{block_id}:{model_id}:{owner_kind}")
+        n, d, w = struct.unpack_from("<III", plain)
+        if (n, d, w) != (count, dim, width) or len(plain) != 12 + n * (4 * d + 8 + w):
+            raise IntegrityFailure(f"template block {block_id} does not match its record: the store was altered")
+        vecs = np.frombuffer(plain, np.float32, n * d, 12).reshape(n, d)
+        ids = np.frombuffer(plain, "<i8", n, 12 + 4 * n * d)
+        owners = np.frombuffer(plain, f"S{w}", n, 12 + 4 * n * d + 8 * n)
+        if stale:  # some of its templates were deleted since it was sealed
+            live = np.fromiter((r[0] for r in self.db.execute("SELECT id FROM templates WHERE block_id = ?", [block_id])),
+                               np.int64)
+            keep = np.isin(ids, live)
+            ids, owners, vecs = ids[keep], owners[keep], vecs[keep]
+        return TemplateBlock(block_id, seq, ids, owners, vecs)
+
+    def template_blocks(self, model_id: str, owner_kind: str, *,
+                        block_ids: Sequence[int] | None = None) -> Iterator[TemplateBlock]:
+        """The set's blocks (or the ones named), opened one at a time, so a million templates never sit
+        in memory twice."""
+        self._adopt_row_templates()
+        sql = f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE model_id = ? AND owner_kind = ?"
+        params: list = [model_id, owner_kind]
+        if block_ids is not None:
+            sql += f" AND id IN ({','.join('?' * len(block_ids))})"
+            params += list(block_ids)
+        for row in self.db.execute(sql + " ORDER BY id", params):
+            yield self._open_block(row)
+
+    def template_set(self, model_id: str, owner_kind: str) -> TemplateSet:
+        """Where the set stands: its change counter, its blocks (id -> seq) and an upper bound of its size."""
+        seq = self.db.execute("SELECT seq FROM template_sets WHERE model_id = ? AND owner_kind = ?",
+                              [model_id, owner_kind]).fetchone()
+        rows = self.db.execute("SELECT id, seq, count FROM template_blocks WHERE model_id = ? AND owner_kind = ?",
+                               [model_id, owner_kind]).fetchall()
+        return TemplateSet(seq[0] if seq else 0, {r[0]: r[1] for r in rows}, sum(r[2] for r in rows))
 
     def load_templates(self, model_id: str, owner_kind: str, owner_ids: Sequence[str] | None = None
                        ) -> tuple[list[str], np.ndarray]:
-        """Owner ids and an (n, dim) float32 matrix of every live template of one model."""
-        where = "model_id = ? AND owner_kind = ? AND data IS NOT NULL"
-        params: list = [model_id, owner_kind]
-        rows = self.db.execute(f"SELECT id, owner_id, dim, data FROM templates WHERE {where} ORDER BY id", params).fetchall()
+        """Owner ids and an (n, dim) float32 matrix of the live templates of one model (of `owner_ids` only,
+        when given: then only the blocks holding them are opened)."""
+        block_ids = None
         if owner_ids is not None:
-            keep = set(owner_ids)
-            rows = [r for r in rows if r[1] in keep]
-        if not rows:
+            block_ids = [r[0] for r in self.db.execute(
+                f"SELECT DISTINCT block_id FROM templates WHERE model_id = ? AND owner_kind = ? AND block_id IS NOT NULL "
+                f"AND owner_id IN ({','.join('?' * len(owner_ids))})", [model_id, owner_kind, *owner_ids])]
+        blocks = list(self.template_blocks(model_id, owner_kind, block_ids=block_ids))
+        if not blocks:
             return [], np.zeros((0, 0), dtype=np.float32)
-        vault = self._need_vault()
-        raw = b"".join([vault.open(r[3], f"templates:{r[0]}") for r in rows])
-        return [r[1] for r in rows], np.frombuffer(raw, dtype=np.float32).reshape(len(rows), rows[0][2])
+        owners = np.concatenate([b.owners for b in blocks])
+        vecs = np.vstack([b.vectors for b in blocks])
+        if owner_ids is not None:
+            keep = np.isin(owners, np.array([o.encode() for o in owner_ids], dtype=bytes))
+            owners, vecs = owners[keep], vecs[keep]
+        return [o.decode() for o in owners.tolist()], vecs
+
+    def delete_templates(self, owner_kind: str, owner_id: str) -> int:
+        """Delete an owner's templates of every model, rewriting the blocks that held them."""
+        with self.transaction():
+            n = self.db.execute("DELETE FROM templates WHERE owner_kind = ? AND owner_id = ?", [owner_kind, owner_id]).rowcount
+            self.compact_templates()
+        return n
+
+    def compact_templates(self) -> None:
+        """Rewrite blocks whose templates were deleted (the trigger marked them stale), so the deleted
+        templates are gone from the file too, and drop blocks left empty."""
+        with self.transaction():
+            for row in self.db.execute(f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE stale = 1").fetchall():
+                block = self._open_block(row)
+                if len(block.ids):
+                    self._seal_block(block.id, row[1], row[2], block.seq, block.ids, block.owners, block.vectors)
+                else:
+                    self.db.execute("DELETE FROM template_blocks WHERE id = ?", [block.id])
+
+    def _adopt_row_templates(self) -> None:
+        """Move templates sealed one per row (homes created before m004) into blocks, once per process."""
+        if self.cache.get("row-templates-adopted") or self.vault is None:
+            return
+        rows = self.db.execute("SELECT id, owner_kind, owner_id, model_id, data FROM templates "
+                               "WHERE block_id IS NULL AND data IS NOT NULL ORDER BY id").fetchall()
+        with self.transaction():
+            for (kind, model), group in itertools.groupby(rows, key=lambda r: (r[1], r[3])):
+                group = list(group)
+                vecs = np.vstack([np.frombuffer(self.vault.open(r[4], f"templates:{r[0]}"), np.float32) for r in group])
+                ids = np.array([r[0] for r in group], dtype=np.int64)
+                owners = np.array([r[2].encode() for r in group], dtype=bytes)
+                blocks = self._append_to_blocks(model, kind, ids, owners, vecs)
+                self.db.conn.executemany("UPDATE templates SET data = NULL, block_id = ? WHERE id = ?",
+                                         zip(blocks.tolist(), ids.tolist()))
+        self.cache["row-templates-adopted"] = True
+
+    # -- the approximate search index of a large template set (triage/ann.py) -----------------------
+
+    def put_template_index(self, model_id: str, owner_kind: str, data: bytes, *, templates: int, max_id: int) -> None:
+        """Replace the set's stored index with `data`, sealed in parts so no single value nears SQLite's limit."""
+        view, at = memoryview(data), utcnow()
+        parts = max(1, -(-len(view) // INDEX_PART))
+        with self.transaction():
+            self.drop_template_index(model_id, owner_kind)
+            for i in range(parts):
+                self.db["template_indexes"].insert({
+                    "model_id": model_id, "owner_kind": owner_kind, "part": i, "parts": parts, "created_at": at,
+                    "templates": templates, "max_id": max_id,
+                    "data": self._need_vault().seal(view[i * INDEX_PART:(i + 1) * INDEX_PART],
+                                                    f"template_indexes:{model_id}:{owner_kind}:{at}:{i}/{parts}")})
+
+    def template_index(self, model_id: str, owner_kind: str) -> tuple[dict, bytearray] | None:
+        """The set's stored index, opened, with what it covered (`templates`, `max_id`); None if there is none."""
+        where, params = "WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
+        size = self.db.execute(f"SELECT sum(length(data) - {crypto.NONCE_BYTES + 16}) FROM template_indexes {where}",  # 16: GCM tag
+                               params).fetchone()[0]
+        buf, meta, seen, at_byte = bytearray(size or 0), None, 0, 0  # filled in place: no growing copies
+        for part, parts, at, templates, max_id, data in self.db.execute(
+                f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY part",
+                params):
+            meta = meta or {"parts": parts, "created_at": at, "templates": templates, "max_id": max_id}
+            if (part, parts, at) != (seen, meta["parts"], meta["created_at"]):
+                break
+            plain = self._need_vault().open(data, f"template_indexes:{model_id}:{owner_kind}:{at}:{part}/{parts}")
+            buf[at_byte:at_byte + len(plain)] = plain
+            at_byte += len(plain)
+            seen += 1
+        if meta and seen != meta["parts"]:
+            raise IntegrityFailure(f"the stored search index of {owner_kind} templates is incomplete; "
+                                   "rebuild it with `triage watchlist index --rebuild`")
+        return (meta, buf) if meta else None
+
+    def drop_template_index(self, model_id: str, owner_kind: str) -> None:
+        self.db.execute("DELETE FROM template_indexes WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind])
 
     def row_counts(self) -> dict[str, int]:
         return {t: self.count(t) for t in self.db.table_names() if not t.startswith("_")}

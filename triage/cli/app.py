@@ -15,7 +15,8 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from ..errors import ExitStatus, TriageError
-from . import arrivals, audit, batch, capture, demo, drafts, home, retention, review, watchlist
+from . import (arrivals, audit, batch, capture, debrief, demo, drafts, evaluate, home, keys, ocg, report, retention, review,
+               training, vessels, watchlist)
 from .common import err
 
 
@@ -62,7 +63,8 @@ def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help="
     ctx.obj = {"debug": debug}
 
 
-for module in (home, demo, capture, arrivals, review, watchlist, drafts, batch, audit, retention):
+for module in (home, demo, capture, arrivals, review, watchlist, drafts, vessels, batch, keys, report, audit, retention,
+               evaluate, training, debrief, ocg):
     module.register(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from .capture import render_candidates
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="What has been captured.", no_args_is_help=True)
     group.command("list")(list_cmd)
     group.command("show")(show_cmd)
+    group.command("flag")(flag_cmd)
     app.add_typer(group, name="arrivals")
     app.command("match")(match_cmd)
 
@@ -34,7 +35,9 @@ def list_cmd(
         emit_json(rows)
         return
     training_banner(store)
-    table = Table("arrival", "landed (UTC)", "site", "vessel", "name", "quality", "alerts", "flags")
+    # The id and the flag never shrink: a cut-off "SAFEGU…" on a narrow terminal is a flag missed.
+    table = Table(Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")), "landed (UTC)", "site", "vessel", "name", "quality", "alerts",
+                  Column("flags", no_wrap=True, min_width=len("SAFEGUARDING")))
     for r in rows:
         table.add_row(r["arrival_id"], r["landed_at"], r["site"], r["vessel"] or "", r["name"], str(r["quality_score"]),
                       str(r["alerts"]), "SAFEGUARDING" if r["safeguarding"] else "")
@@ -73,13 +76,47 @@ def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q.
 def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
               top: int = typer.Option(5, "--top", min=1, max=50),
               threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
+              index: str = typer.Option("auto", "--index", help="auto (the approximate index from its cut-over in "
+                                        "gallery size on), exact (scan every template) or approximate."),
               officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Search an arrival again against the watchlist and other arrivals (recorded as a new search)."""
-    from .. import arrivals
+    """Search an arrival again against the watchlist and other arrivals (recorded as a new search, with
+    its threshold and method).
 
+    Example: triage match A-7K3F9Q --top 10 --threshold 0.45
+    """
+    from .. import arrivals
+    from ..errors import UsageError
+
+    modes = {"auto": None, "exact": False, "approximate": True}
+    if index not in modes:
+        raise UsageError(f"--index {index!r}: choose auto, exact or approximate")
     store = open_store(home)
-    result = arrivals.search_again(store, arrival, officer=officer_of(store, officer), top_k=top, threshold=threshold)
+    result = arrivals.search_again(store, arrival, officer=officer_of(store, officer), top_k=top, threshold=threshold,
+                                   approximate=modes[index])
     if json_out:
         emit_json(result)
     else:
         render_candidates(result["candidates"], result["threshold"])
+
+
+def flag_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
+             safeguarding: bool = typer.Option(False, "--safeguarding", help="Raise the safeguarding flag."),
+             reason: Optional[str] = typer.Option(None, "--reason", help="Why (required; kept in the audit trail)."),
+             officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Raise a flag on an arrival, e.g. safeguarding for a person who says they are an adult but appears to be a child.
+
+    Example: triage arrivals flag A-7K3F9Q --safeguarding --reason "appears about 15; earlier arrival said 16"
+    """
+    from .. import arrivals
+    from ..errors import UsageError
+
+    if not safeguarding:
+        raise UsageError("say which flag to raise: --safeguarding")
+    store = open_store(home)
+    result = arrivals.flag_safeguarding(store, arrival, reason=reason or "", officer=officer_of(store, officer))
+    if json_out:
+        emit_json(result)
+    else:
+        training_banner(store)
+        out.print(f"Safeguarding flag raised on {arrival} by {result['officer']}"
+                  + (" (it was already flagged; the reason is added to the audit trail)" if result["was_flagged"] else ""))

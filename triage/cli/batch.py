@@ -1,40 +1,100 @@
-"""`triage export`: the day's verifiable batch."""
+"""`triage export` and `triage import`: the day's signed, encrypted batch, and merging batches from
+other laptops."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.progress import Progress
+from rich.table import Table
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
 
 
 def register(app: typer.Typer) -> None:
     app.command("export")(export)
+    app.command("import")(import_cmd)
+
+
+@contextmanager
+def progress_bar():
+    """A callback `(stage, done, total)` drawing one bar per stage on stderr."""
+    with Progress(console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 def export(
     date: str = typer.Option(..., "--date", help="Local date of landing, YYYY-MM-DD."),
-    out_file: Path = typer.Option(..., "--out", help="Batch file to write."),
+    out_file: Path = typer.Option(..., "--out", help="Batch file to write (encrypted; .age by convention)."),
     site: Optional[str] = typer.Option(None, "--site", help="Only this site's arrivals."),
+    recipient: List[str] = typer.Option([], "--recipient", help="Age public key (age1...) to encrypt to (repeatable); "
+                                        "default: the recipients listed with `triage keys recipient add`."),
+    with_templates: bool = typer.Option(False, "--with-templates", help="Include face templates, so the receiving "
+                                        "laptop need not compute them again from the portraits."),
     officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Export every arrival landed on a day, with portraits, candidates, reviews, drafts and audit events.
+    """Export every arrival landed on a day, with portraits, candidates, reviews, drafts and audit events,
+    signed with this laptop's key and encrypted to the supervisor's.
 
-    Example: triage export --date 2026-11-28 --out batch-2026-11-28.zip
+    Example: triage export --date 2026-11-28 --out batch-2026-11-28.age
     """
     from .. import batch
     from ..biographic import parse_full_date
 
     day = parse_full_date(date, "--date").isoformat()
     store = open_store(home)
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("exporting", total=None)
+    training_banner(store)
+    with progress_bar() as progress:
         result = batch.export_day(store, day, out_file, officer=officer_of(store, officer), site=site,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                  recipients=recipient, with_templates=with_templates, progress=progress)
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Exported {result['arrivals']} arrival(s) of {day} to {result['out']} ({result['bytes']:,} bytes).")
+        out.print(f"Exported {result['arrivals']} arrival(s) of {day} to {result['out']} ({result['bytes']:,} bytes), "
+                  f"signed by this laptop (fingerprint {result['fingerprint']}), encrypted to "
+                  f"{len(result['recipients'])} recipient(s)" + (", with templates." if with_templates else "."))
+
+
+def import_cmd(
+    files: List[Path] = typer.Argument(..., help="Batch files exported by `triage export`."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Decrypt, verify and merge batches from other laptops; importing one twice changes nothing.
+
+    Every file is checked first (decryption with this home's key, the signature of a trusted laptop,
+    every member's SHA-256); then each merges in one transaction, and its new arrivals are searched here
+    against the watchlist and every other arrival.
+
+    Example: triage import laptop1-2026-11-28.age laptop2-2026-11-28.age
+    """
+    from .. import merge
+
+    store = open_store(home)
+    training_banner(store)
+    with progress_bar() as progress:
+        results = merge.import_files(store, files, officer=officer_of(store, officer), progress=progress)
+    for r in results:
+        for w in r["warnings"]:
+            warn(w)
+    if json_out:
+        emit_json(results)
+        return
+    table = Table("file", "day", "device", "signed by", "arrivals", "new", "repeat-arrival candidates")
+    for r in results:
+        table.add_row(Path(r["file"]).name, r["day"], r["device"], r["signer"], str(r["arrivals"]),
+                      str(r["new_arrivals"]), str(len(r["repeat_candidates"])))
+    out.print(table)
+    for r in results:
+        for c in r["repeat_candidates"]:
+            out.print(f"  {c['arrival_id']}: arrival {c['candidate']} at distance {c['distance']:.3f} "
+                      f"(threshold {c['threshold']:.2f}) — a candidate for review, see `triage review --pending`")

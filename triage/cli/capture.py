@@ -1,7 +1,9 @@
-"""`triage capture` and `triage quality`: a new arrival at the landing site, and a photo's verdict."""
+"""`triage capture`, `triage capture-batch` and `triage quality`: a new arrival at the landing site, a whole
+boat from a manifest, and a photo's verdict."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -13,6 +15,7 @@ from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, op
 
 def register(app: typer.Typer) -> None:
     app.command("capture")(capture)
+    app.command("capture-batch")(capture_batch)
     app.command("quality")(quality)
 
 
@@ -51,11 +54,18 @@ def capture(
     document_expiry: Optional[str] = typer.Option(None, "--document-expiry", help="YYYY-MM-DD."),
     phone: List[str] = typer.Option([], "--phone", help="Phone number seen (repeatable)."),
     notes: Optional[str] = typer.Option(None, "--notes", help="Free-text officer notes."),
+    mrz_text: Optional[str] = typer.Option(None, "--mrz", help="The document's machine-readable zone (quote it; lines "
+                                           "separated by newlines or spaces)."),
+    mrz_file: Optional[Path] = typer.Option(None, "--mrz-file", help="A text file holding the machine-readable zone."),
     vessel: Optional[str] = typer.Option(None, "--vessel", help="Vessel reference."),
     landed_at: Optional[str] = typer.Option(None, "--landed-at", help="Time of landing (ISO 8601; default now)."),
     face: Optional[int] = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
     accept_low_quality: bool = typer.Option(False, "--accept-low-quality", help="Override a quality refusal (needs --reason)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why the quality override is justified."),
+    interactive: Optional[bool] = typer.Option(
+        None, "--interactive/--no-interactive", show_default=False,
+        help="Ask for the details at the terminal. Default: ask when no detail flag, --mrz or --json is given "
+             "and standard input is a terminal."),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to show."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold for this search."),
     officer: OfficerOpt = None,
@@ -64,32 +74,45 @@ def capture(
 ) -> None:
     """Capture a new arrival: quality gate, encode, store, and search the watchlist and earlier arrivals.
 
-    Details not given are recorded as not given: the photo alone is a valid capture.
+    Details not given are recorded as not given: the photo alone is a valid capture. A machine-readable
+    zone (--mrz) fills in what was not typed; where it disagrees with what was typed, the typed value is
+    kept and the disagreement is shown and recorded.
 
     Examples:
 
       triage capture --photo arrival.jpg --surname "حسين" --given-names "محمد" --dob 1995 --nationality Sudan --vessel SB-0417
 
+      triage capture --photo arrival.heic --mrz-file passport-mrz.txt --dob 1974-08-12
+
       triage capture --camera 0 --age 15-17 --json
     """
-    from .. import arrivals, photos
-    from ..biographic import build_details, parse_full_date
+    import datetime as dt
+
+    from .. import analysis, arrivals, mrz, photos
+    from ..biographic import build_details, parse_landed_at
     from ..errors import UsageError
 
     if (photo is None) == (camera is None):
         raise UsageError("give exactly one of --photo or --camera")
+    if mrz_text is not None and mrz_file is not None:
+        raise UsageError("give --mrz or --mrz-file, not both")
     if accept_low_quality and not (reason and reason.strip()):
         raise UsageError("--accept-low-quality needs --reason saying why the photo must be used")
+    raw = dict(surname=surname, given_names=given_names, aliases=alias, dob=dob, age=age, sex=sex,
+               nationality=nationality, place_of_birth=place_of_birth, languages=language,
+               document_type=document_type, document_number=document_number, document_state=document_state,
+               document_expiry=document_expiry, phones=phone, notes=notes)
+    if mrz_file is not None:
+        mrz_text = _read_mrz_file(mrz_file)
+    today = dt.date.today()
+    zone = mrz.parse(mrz_text, today) if mrz_text is not None else None
+    details = build_details(**raw, today=today)  # flags are checked before anything else happens
+    if interactive is None:
+        interactive = not any(raw.values()) and zone is None and not json_out and sys.stdin.isatty()
     store = open_store(home)
     training_banner(store)
     who = officer_of(store, officer)
-    details = build_details(surname=surname, given_names=given_names, aliases=alias, dob=dob, age=age, sex=sex,
-                            nationality=nationality, place_of_birth=place_of_birth, languages=language,
-                            document_type=document_type, document_number=document_number,
-                            document_state=document_state, document_expiry=document_expiry, phones=phone, notes=notes)
-    landed = None
-    if landed_at:
-        landed = _parse_landed_at(landed_at, store.config.timezone)
+    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
     if camera is not None:
         from ..camera import best_frame
 
@@ -97,8 +120,26 @@ def capture(
         err.print(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}")
     else:
         pic = photos.read_photo(photo)
+    override = reason if accept_low_quality else None
+    analysed = None
+    if interactive:  # judge the photo first, so nobody types details for a photo that will be refused
+        from .prompts import ask_details, confirm
+
+        analysed = analysis.analyse(pic, "probe", face_index=face, override_reason=override)
+        try:
+            while True:
+                raw = ask_details(raw)
+                details, notes = _with_zone(build_details(**raw, today=today), zone, today)
+                if confirm(details, notes, today):
+                    break
+                err.print("Nothing saved yet; change what is wrong (Enter keeps an answer).")
+        except (EOFError, KeyboardInterrupt):
+            raise typer.Abort() from None
+    else:
+        details, notes = _with_zone(details, zone, today)
     result = arrivals.capture(store, pic, details, officer=who, vessel=vessel, landed_at=landed, face_index=face,
-                              override_reason=reason if accept_low_quality else None, top_k=top, threshold=threshold)
+                              override_reason=override, top_k=top, threshold=threshold, analysed=analysed)
+    result["warnings"] = notes + result["warnings"]
     for w in result["warnings"]:
         warn(w)
     if json_out:
@@ -109,22 +150,103 @@ def capture(
     render_candidates(result["candidates"], result["threshold"])
 
 
-def _parse_landed_at(text: str, tz: str) -> str:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
+def _with_zone(details, zone, today):
+    """The details with the zone applied (blanks filled, disagreements listed), or as they were."""
+    from .. import mrz
 
+    return mrz.apply(zone, details, today) if zone is not None else (details, [])
+
+
+def _read_mrz_file(path: Path) -> str:
     from ..errors import BadInput
 
+    if not path.is_file():
+        raise BadInput(f"--mrz-file {path}: no such file")
+    if path.stat().st_size > 4096:
+        raise BadInput(f"--mrz-file {path}: too long for a machine-readable zone (at most 3 lines of 44 characters)")
     try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"--landed-at {text!r}: use ISO 8601, e.g. 2026-11-28T04:30") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=ZoneInfo(tz))
-    now = dt.datetime.now(dt.timezone.utc)
-    if when > now + dt.timedelta(minutes=5):
-        raise BadInput(f"--landed-at {text!r} is in the future")
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(f"--mrz-file {path}: not UTF-8 text") from None
+
+
+def capture_batch(
+    manifest_file: Path = typer.Argument(..., help="The manifest CSV: one row per person."),
+    vessel: Optional[str] = typer.Option(None, "--vessel", help="Vessel reference for rows that give none."),
+    landed_at: Optional[str] = typer.Option(None, "--landed-at", help="Time of landing for rows that give none "
+                                            "(ISO 8601; default now)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                          help="Worker processes for the face pipeline (default: one per core)."),
+    top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to keep per arrival."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Capture a whole boat from a manifest: one CSV row per person, a photo and the details `triage capture` takes.
+
+    The first line names the columns (case, '-', '_' and spaces do not matter); only photo is required:
+
+    photo: path of the photo, relative to the manifest (JPEG, PNG, HEIC)
+    surname, given_names: as given, in any script
+    alias, language, phone: several values in one cell, separated by ';'
+    dob: YYYY, YYYY-MM or YYYY-MM-DD; age: assessed age or range, e.g. 16-18
+    sex: F, M or X; nationality, document_state: country name or code
+    place_of_birth, document_type, document_number, notes: as text
+    document_expiry: YYYY-MM-DD; landed_at: ISO 8601 (default --landed-at, else now)
+    mrz: the document's machine-readable zone, its lines separated by line breaks or spaces
+    vessel: vessel reference (default --vessel); face: which face when there are several (1 = largest)
+
+    A bad row is reported with its reason and the rest carry on; running the same manifest again adds nothing.
+    Exit status 0 when every row landed (now or before), 3 when any row was refused.
+
+    Example: triage capture-batch boat-SB-0417/manifest.csv --vessel SB-0417
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .. import manifest
+    from ..errors import ExitStatus
+
+    store = open_store(home)
+    training_banner(store)
+    who = officer_of(store, officer)
+    with Progress(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("capture", total=None)
+        report = manifest.land(store, manifest_file, officer=who, vessel=vessel, landed_at=landed_at,
+                               workers_count=workers, top_k=top, threshold=threshold,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+    summary = report.to_dict()
+    if json_out:
+        emit_json(summary)
+    else:
+        render_batch(summary)
+    if report.refused:
+        raise typer.Exit(int(ExitStatus.BAD_INPUT))
+
+
+def render_batch(summary: dict) -> None:
+    """One line per row: what landed with its candidates below threshold, what had landed, what was refused."""
+    out.print(f"{summary['manifest']}: {summary['landed']} landed, {summary['already_landed']} already landed "
+              f"earlier, {summary['refused']} refused (of {summary['rows']} rows).")
+    table = Table("row", "photo", "result", "name / reason", "candidates below threshold")
+    entries = ([("landed", a) for a in summary["arrivals"]] + [("already", a) for a in summary["duplicates"]]
+               + [("refused", a) for a in summary["refusals"]])
+    for kind, a in sorted(entries, key=lambda e: e[1]["row"]):
+        if kind == "refused":
+            table.add_row(str(a["row"]), a["photo"], "[red]refused[/]", a["reason"], "")
+        elif kind == "already":
+            table.add_row(str(a["row"]), a["photo"], f"already landed as {a['arrival_id']}", "", "")
+        else:
+            near = [c for c in a["candidates"] if c["below_threshold"]]
+            found = ", ".join(f"{c['ref']} ({c['kind']}) {c['distance']:.3f}" for c in near)
+            name = a["name"] + ("  [bold red]SAFEGUARDING[/]" if a["safeguarding"] else "")
+            table.add_row(str(a["row"]), a["photo"], f"landed {a['arrival_id']}", name,
+                          f"[bold red]{found}[/] (threshold {a['threshold']:.2f}) - review" if near else "none")
+    out.print(table)
+    for a in summary["arrivals"]:
+        for w in a["warnings"]:
+            warn(f"row {a['row']}: {w}")
 
 
 def quality(

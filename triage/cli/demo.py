@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -35,24 +33,22 @@ def demo(
     The home is a new folder under the system temp directory unless --home names an empty one; its
     passphrase is printed at the end so the home can be explored with the other commands.
     """
-    from .. import batch, drafts, review, scenarios
-    from ..config import Config
+    from .. import arrivals, batch, drafts, keys, review, training
     from ..store import Store
 
     started = time.perf_counter()
     path = Path(home) if home else Path(tempfile.mkdtemp(prefix="triage-demo-"))
-    sc = scenarios.load(scenario)
-    config = Config(site="Training landing site", force_code="TRN", officer=DEMO_OFFICER, training=True)
-    store = Store.create(path, DEMO_PASSPHRASE, config)
-    today = dt.date.today()
-    err.print(f"[bold magenta]TRAINING[/] demo in {path}: {sc['title']}")
+    err.print(f"[bold magenta]TRAINING[/] demo in {path}")
     with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("enrolling the watchlist", total=len(sc["watchlist"]))
-        enrolled = scenarios.enrol_watchlist(store, sc, officer=DEMO_OFFICER, today=today,
-                                             progress=lambda i, n: bar.update(task, completed=i))
-        task = bar.add_task("capturing arrivals", total=len(sc["arrivals"]))
-        landed = scenarios.land_arrivals(store, sc, officer=DEMO_OFFICER, today=today,
-                                         progress=lambda i, n: bar.update(task, completed=i))
+        task = bar.add_task("enrolling the watchlist and capturing the boat's arrivals", total=None)
+        loaded = training.start(path, scenario, passphrase=DEMO_PASSPHRASE, officer=DEMO_OFFICER,
+                                progress=lambda i, n: bar.update(task, completed=i, total=n))
+    store = Store.open(path, DEMO_PASSPHRASE)
+    landed = []
+    for a in loaded["arrivals"]:
+        row = arrivals.get(store, a["arrival_id"])
+        landed.append({"arrival_id": a["arrival_id"], "landed_at": row["landed_at"], "safeguarding": a["safeguarding"],
+                       "quality": row["quality"], "candidates": arrivals.candidates(store, a["arrival_id"])})
     reviews = []
     for res in landed:
         for cand in res["candidates"]:
@@ -67,16 +63,14 @@ def demo(
                              purpose="To establish whether the arrival is wanted or linked to organised immigration crime")
     draft_file = outputs / f"{draft['ref']}.txt"
     draft_file.write_text(drafts.render_text(draft), encoding="utf-8")
-    day = landed[0]["landed_at"]
-    from ..arrivals import local_day
-
-    day = local_day(day, config.timezone)
-    batch_file = outputs / f"batch-{day}-TRAINING.zip"
-    exported = batch.export_day(store, day, batch_file, officer=DEMO_OFFICER)
+    day = arrivals.local_day(landed[0]["landed_at"], store.config.timezone)
+    batch_file = outputs / f"batch-{day}-TRAINING.age"
+    exported = batch.export_day(store, day, batch_file, officer=DEMO_OFFICER,  # readable by this demo home only
+                                recipients=[keys.own(store, officer=DEMO_OFFICER).recipient])
     elapsed = time.perf_counter() - started
     summary = {
         "training": True, "home": str(path), "passphrase": DEMO_PASSPHRASE, "scenario": scenario,
-        "watchlist_enrolled": len(enrolled), "arrivals_captured": len(landed),
+        "title": loaded["title"], "watchlist_enrolled": loaded["watchlist_enrolled"], "arrivals_captured": len(landed),
         "arrivals_with_candidates_below_threshold": sum(any(c["below_threshold"] for c in r["candidates"]) for r in landed),
         "safeguarding_flags": sum(r["safeguarding"] for r in landed),
         "reviews_recorded": len(reviews), "pnd_draft": str(draft_file), "batch": exported["out"],
@@ -89,10 +83,11 @@ def demo(
     for r in landed:
         flag = "  [bold red]SAFEGUARDING: possible child[/]" if r["safeguarding"] else ""
         out.print(f"\n[bold]{r['arrival_id']}[/] quality {r['quality']['score']}/100{flag}")
-        render_candidates(r["candidates"][:3], r["threshold"])
+        render_candidates(r["candidates"][:3], r["candidates"][0]["threshold"] if r["candidates"] else float("nan"))
     table = Table("TRAINING demo summary", "", show_header=True)
     table.add_row("home", str(path))
-    table.add_row("watchlist subjects enrolled", str(len(enrolled)))
+    table.add_row("scenario", loaded["title"])
+    table.add_row("watchlist subjects enrolled", str(loaded["watchlist_enrolled"]))
     table.add_row("arrivals captured", str(len(landed)))
     table.add_row("arrivals with candidates for review", str(summary["arrivals_with_candidates_below_threshold"]))
     table.add_row("safeguarding flags", str(summary["safeguarding_flags"]))
@@ -101,4 +96,5 @@ def demo(
     table.add_row("day's batch", exported["out"])
     table.add_row("time", f"{elapsed:.1f} s")
     out.print(table)
-    out.print(f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending")
+    out.print(f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending "
+              "(or `triage training score` to see how the recorded reviews compare with the truth)")

@@ -1,51 +1,244 @@
-"""`triage pnd draft`: a PND query draft for an authorised officer to check and submit."""
+"""`triage pnd draft|list|show|outcome` and `triage intel draft|list|show|indicators`: drafts for an
+authorised officer to check and submit. Nothing here transmits anything."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, List, Optional
 
 import typer
+from rich.table import Table
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, note, officer_of, open_store, out
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, note, officer_of, open_store, out, training_banner, warn
+
+FormatOpt = typer.Option("text", "--format", help="text (to read and copy from) or json.")
+OutOpt = typer.Option(None, "--out", help="Also write the draft, in the chosen format, to this file.")
+ImageOutOpt = typer.Option(None, "--image-out", help="Write the facial search image (JPEG) to this file (audited).")
 
 
 def register(app: typer.Typer) -> None:
-    pnd = typer.Typer(help="PND query drafts (never submitted by triage).", no_args_is_help=True)
-    pnd.command("draft")(draft)
+    pnd = typer.Typer(help="PND query drafts for an authorised officer to submit (never submitted by triage).",
+                      no_args_is_help=True)
+    pnd.command("draft")(pnd_draft)
+    pnd.command("list")(pnd_list)
+    pnd.command("show")(pnd_show)
+    pnd.command("outcome")(pnd_outcome)
     app.add_typer(pnd, name="pnd")
+    intel = typer.Typer(help="Intelligence report drafts graded 3x5x2 (never submitted by triage).",
+                        no_args_is_help=True)
+    intel.command("draft")(intel_draft)
+    intel.command("list")(intel_list)
+    intel.command("show")(intel_show)
+    intel.command("indicators")(intel_indicators)
+    app.add_typer(intel, name="intel")
 
 
-def draft(
+def _emit(draft: dict, fmt: str, json_out: bool, render_text: Callable[[dict], str], out_file: Optional[Path],
+          image_out: Optional[Path] = None) -> None:
+    for w in draft.get("warnings", []):
+        warn(w)
+    if out_file:
+        note(f"draft {draft['ref']} written to {out_file}")
+    if image_out:
+        note(f"search image of {draft['arrival_id']} written to {image_out}")
+    if json_out or fmt == "json":
+        emit_json(draft)
+    else:
+        out.print(render_text(draft), highlight=False, markup=False, end="")
+
+
+def _list_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title)
+    for name in ("ref", "kind", "arrival"):
+        table.add_column(name, no_wrap=True)
+    for name in ("officer", "drafted (UTC)", "outcome", "outcome at"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(r["ref"], r["kind"], r["arrival_id"], r["officer"], r["created_at"],
+                      "contents purged" if r["purged"] and not r["outcome"] else (r["outcome"] or "none recorded"),
+                      r["outcome_at"] or "")
+    return table
+
+
+def pnd_draft(
     arrival: str = typer.Argument(..., help="Arrival id."),
     purpose: Optional[str] = typer.Option(None, "--purpose", help="The policing purpose, in a sentence (required)."),
-    kind: str = typer.Option("person", "--kind", help="person or face."),
+    kind: str = typer.Option("person", "--kind", help="person (names, date of birth) or face (the portrait)."),
     justification: Optional[str] = typer.Option(None, "--justification", help="Further justification."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Write the draft to this file as well."),
+    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt, image_out: Optional[Path] = ImageOutOpt,
     officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Draft a PND person or facial search for one arrival; the draft is stored and marked NOT SUBMITTED.
 
-    Example: triage pnd draft A-7K3F9Q --purpose "To establish whether the arrival is wanted or linked to
-    organised immigration crime" --kind person
+    Examples:
+
+      triage pnd draft A-7K3F9Q --purpose "To establish whether the arrival is wanted or linked to organised immigration crime"
+
+      triage pnd draft A-7K3F9Q --kind face --purpose "To establish whether this person was arrested before under another name" --image-out A-7K3F9Q-search.jpg --out A-7K3F9Q-face.txt
     """
-    import json
-
     from .. import drafts
-    from ..errors import UsageError
 
-    fmt = "json" if json_out else fmt
-    if fmt not in ("text", "json"):
-        raise UsageError("--format: choose text or json")
     store = open_store(home)
-    result = drafts.pnd_draft(store, arrival, kind=kind, purpose=purpose or "", justification=justification,
-                              officer=officer_of(store, officer))
-    text = drafts.render_text(result) if fmt == "text" else json.dumps(result, ensure_ascii=False, indent=2) + "\n"
-    if out_file:
-        out_file.write_text(text, encoding="utf-8")
-        note(f"draft {result['ref']} written to {out_file}")
-    if fmt == "json":
-        emit_json(result)
+    training_banner(store)
+    draft = drafts.pnd_draft(store, arrival, kind=kind, purpose=purpose, justification=justification,
+                             officer=officer_of(store, officer), fmt="json" if json_out else fmt, out=out_file,
+                             image_out=image_out)
+    _emit(draft, fmt, json_out, drafts.render_text, out_file, image_out)
+
+
+def pnd_list(
+    arrival: Optional[str] = typer.Option(None, "--arrival", help="Only the drafts of this arrival."),
+    pending: bool = typer.Option(False, "--pending", help="Only drafts with no outcome recorded yet."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """PND drafts, newest first, with the outcome recorded for each.
+
+    Example: triage pnd list --pending
+    """
+    from .. import drafts
+
+    store = open_store(home)
+    rows = drafts.list_drafts(store, officer=officer_of(store, officer), kinds=drafts.PND_KINDS, arrival_id=arrival,
+                              pending=pending)
+    if json_out:
+        emit_json(rows)
+        return
+    training_banner(store)
+    out.print(_list_table(rows, "PND drafts") if rows else "No PND drafts.")
+
+
+def pnd_show(
+    ref: str = typer.Argument(..., help="Draft reference, e.g. PND-3FA29C-20261128-001."),
+    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt, image_out: Optional[Path] = ImageOutOpt,
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """One stored PND draft as it was drafted, with the outcomes recorded since.
+
+    Example: triage pnd show PND-3FA29C-20261128-001 --image-out search.jpg
+    """
+    from .. import drafts
+
+    store = open_store(home)
+    training_banner(store)
+    draft = drafts.show(store, ref, officer=officer_of(store, officer), kinds=drafts.PND_KINDS,
+                        render_text=drafts.render_text, fmt="json" if json_out else fmt, out=out_file,
+                        image_out=image_out)
+    _emit(draft, fmt, json_out, drafts.render_text, out_file, image_out)
+
+
+def pnd_outcome(
+    ref: str = typer.Argument(..., help="Draft reference."),
+    result: str = typer.Option(..., "--result", help="submitted, no-trace, trace or declined."),
+    note_text: Optional[str] = typer.Option(None, "--note", help="What was found or why (required for trace and declined)."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Record what became of a PND draft. A later outcome supersedes an earlier one; both are kept.
+
+    Examples:
+
+      triage pnd outcome PND-3FA29C-20261128-001 --result submitted --note "submitted by DC 2291 at Dover custody"
+
+      triage pnd outcome PND-3FA29C-20261128-001 --result trace --note "PND trace: wanted on warrant, ref 26/1234"
+    """
+    from .. import drafts
+
+    store = open_store(home)
+    res = drafts.record_outcome(store, ref, result=result, note=note_text, officer=officer_of(store, officer))
+    if json_out:
+        emit_json(res)
     else:
-        out.print(text, highlight=False, markup=False)
+        out.print(f"Recorded: {res['result']} for {ref} by {res['officer']} at {res['at']}"
+                  + (f" (supersedes outcome {res['supersedes']})" if res["supersedes"] else ""))
+
+
+def intel_draft(
+    arrival: str = typer.Argument(..., help="Arrival id of the subject."),
+    source_grade: Optional[str] = typer.Option(None, "--source-grade", help="1 reliable, 2 untested, 3 not reliable."),
+    intel_grade: Optional[str] = typer.Option(None, "--intel-grade",
+                                              help="A known directly to the source, B indirectly but corroborated, "
+                                                   "C indirectly, D not known, E suspected false."),
+    handling: Optional[str] = typer.Option(None, "--handling", help="P sharing permitted, C permitted with conditions."),
+    conditions: Optional[str] = typer.Option(None, "--conditions", help="The conditions on sharing (required with C)."),
+    text: Optional[str] = typer.Option(None, "--text", help="What was learned, and how the source knows it."),
+    indicator: List[str] = typer.Option([], "--indicator",
+                                        help="A facilitator indicator: a code from `triage intel indicators`, "
+                                             "or a few words (repeatable)."),
+    from_debrief: bool = typer.Option(False, "--from-debrief",
+                                      help="Start from the arrival's debrief: its answers and crime-group links are "
+                                           "carried, --text defaults to a summary of them, indicators are added."),
+    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt,
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Draft an intelligence report about one arrival, graded 3x5x2, with its links; stored, NOT SUBMITTED.
+
+    Examples:
+
+      triage intel draft A-7K3F9Q --source-grade 2 --intel-grade B --handling C --conditions "Not to be shared outside UK law enforcement" --text "Three passengers said separately that he steered the boat" --indicator pilot --indicator satphone
+
+      triage intel draft A-7K3F9Q --from-debrief --source-grade 2 --intel-grade C --handling P
+    """
+    from .. import debrief, intel
+
+    store = open_store(home)
+    training_banner(store)
+    fields = {"source_grade": source_grade, "intel_grade": intel_grade, "handling": handling,
+              "conditions": conditions, "text": text, "indicators": indicator}
+    section = None
+    if from_debrief:
+        fields, section = debrief.intel_fields(store, arrival, fields)
+    report = intel.draft(store, arrival, fields, officer=officer_of(store, officer), fmt="json" if json_out else fmt,
+                         out=out_file, debriefed=section)
+    _emit(report, fmt, json_out, intel.render_text, out_file)
+
+
+def intel_list(
+    arrival: Optional[str] = typer.Option(None, "--arrival", help="Only the reports about this arrival."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Intelligence report drafts, newest first.
+
+    Example: triage intel list --arrival A-7K3F9Q --json
+    """
+    from .. import drafts
+
+    store = open_store(home)
+    rows = drafts.list_drafts(store, officer=officer_of(store, officer), kinds=("intel",), arrival_id=arrival)
+    if json_out:
+        emit_json(rows)
+        return
+    training_banner(store)
+    out.print(_list_table(rows, "Intelligence report drafts") if rows else "No intelligence report drafts.")
+
+
+def intel_show(
+    ref: str = typer.Argument(..., help="Report reference, e.g. INT-3FA29C-20261128-001."),
+    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt,
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """One stored intelligence report draft, as it was drafted.
+
+    Example: triage intel show INT-3FA29C-20261128-001 --format json --out report.json
+    """
+    from .. import drafts, intel
+
+    store = open_store(home)
+    training_banner(store)
+    report = drafts.show(store, ref, officer=officer_of(store, officer), kinds=("intel",),
+                         render_text=intel.render_text, fmt="json" if json_out else fmt, out=out_file)
+    _emit(report, fmt, json_out, intel.render_text, out_file)
+
+
+def intel_indicators(json_out: JsonOpt = False) -> None:
+    """The known facilitator indicator codes for --indicator; anything else may be given in a few words.
+
+    Example: triage intel indicators --json
+    """
+    from ..intel import INDICATORS
+
+    if json_out:
+        emit_json([{"code": k, "text": v} for k, v in INDICATORS.items()])
+        return
+    table = Table("code", "recorded as", title="Facilitator indicators")
+    for code, text in INDICATORS.items():
+        table.add_row(code, text)
+    out.print(table)

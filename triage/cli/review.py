@@ -1,14 +1,20 @@
-"""`triage review`: record a person's decision on a candidate, or list the queue with --pending."""
+"""`triage review`: look at an arrival's candidates with both portraits, record a person's decision on
+one, or list the queue with --pending."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
+
+PORTRAIT_COLUMNS = 24  # terminal cells across one portrait; each cell shows two pixel rows
 
 
 def register(app: typer.Typer) -> None:
@@ -19,39 +25,139 @@ def review_cmd(
     arrival: Optional[str] = typer.Argument(None, help="Arrival id."),
     candidate: Optional[str] = typer.Option(None, "--candidate", help="Watchlist ref or arrival id of the candidate."),
     decision: Optional[str] = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why (required)."),
-    pending: bool = typer.Option(False, "--pending", help="List arrivals with candidates awaiting review, oldest first."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --decision)."),
+    pending: bool = typer.Option(False, "--pending", help="List arrivals with candidates awaiting review, oldest first, "
+                                 "then arrivals whose referral record is incomplete (as JSON: `triage referral "
+                                 "--incomplete --json`)."),
+    portraits: Optional[bool] = typer.Option(
+        None, "--portraits/--no-portraits",
+        help="Draw both portraits side by side in the terminal (default: when the output is a terminal)."),
+    portraits_to: Optional[Path] = typer.Option(
+        None, "--portraits-to", help="Also write both portraits as JPEG files into this folder (audited)."),
     officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Record a decision on a candidate. A later decision supersedes an earlier one; both are kept.
+    """Review an arrival's candidates, or record a decision on one. A later decision supersedes an earlier
+    one; both are kept and shown.
 
     Examples:
 
       triage review --pending
+
+      triage review A-7K3F9Q
+
+      triage review A-7K3F9Q --candidate WL-0012 --portraits-to ~/review/A-7K3F9Q
 
       triage review A-7K3F9Q --candidate WL-0012 --decision rejected --reason "different ear shape and scar"
     """
     from .. import review
 
     store = open_store(home)
+    who = officer_of(store, officer)
     if pending:
-        rows = review.pending(store)
+        rows = review.pending(store, officer=who)
         if json_out:
             emit_json(rows)
             return
         table = Table("arrival", "landed (UTC)", "vessel", "candidates awaiting review", "flags", title="Review queue")
         for r in rows:
             table.add_row(r["arrival_id"], r["landed_at"], r["vessel"] or "",
-                          ", ".join(f"{c['kind']} {c['ref']} ({c['distance']:.3f})" for c in r["candidates"]),
+                          ", ".join(f"{c['kind']} {c['ref']} ({c['distance']:.3f} < {c['threshold']:.2f})"
+                                    for c in r["candidates"]),
                           "SAFEGUARDING" if r["safeguarding"] else "")
         out.print(table if rows else "Nothing awaits review.")
+        from .. import referrals
+        from .debrief import render_incomplete
+
+        render_incomplete(referrals.incomplete(store, officer=who))
         return
-    if not (arrival and candidate and decision):
-        raise UsageError("give ARRIVAL, --candidate and --decision (or --pending to list the queue)")
-    result = review.record(store, arrival, candidate=candidate, decision=decision, reason=reason or "",
-                           officer=officer_of(store, officer))
-    if json_out:
-        emit_json(result)
-    else:
+    if not arrival:
+        raise UsageError("give ARRIVAL (with --candidate and --decision to record one), or --pending to list the queue")
+    if decision is not None:
+        if not candidate:
+            raise UsageError("--decision needs --candidate: the watchlist ref or arrival id decided on")
+        result = review.record(store, arrival, candidate=candidate, decision=decision, reason=reason or "", officer=who)
+        if json_out:
+            emit_json(result)
+            return
         out.print(f"Recorded: {result['decision']} for {result['kind']} {result['candidate']} on {arrival} "
                   f"by {result['officer']}" + (f" (supersedes review {result['supersedes']})" if result["supersedes"] else ""))
+        render_history(result["history"])
+        return
+    view = review.show(store, arrival, officer=who, candidate=candidate)
+    written = review.write_portraits(store, arrival, portraits_to, officer=who, candidate=candidate) if portraits_to else []
+    if json_out:
+        emit_json(view | {"portraits_written": written})
+        return
+    training_banner(store)
+    render_view(view)
+    draw = out.is_terminal if portraits is None else portraits
+    for c in view["candidates"]:
+        out.print(f"\n[bold]#{c['rank']} {c['kind']} {c['ref']}[/]: distance {c['distance']:.3f}, threshold "
+                  f"{c['threshold']:.2f}" + (" — below threshold, for review" if c["below_threshold"] else "")
+                  + ("; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel" if c["same_vessel"] else ""))
+        if draw:
+            side_by_side(review.portrait(store, "arrival", arrival), review.portrait(store, c["kind"], c["ref"]),
+                         f"arrival {arrival}", f"{c['kind']} {c['ref']}")
+        for key in ("arrival", "candidate"):
+            p = c["portraits"][key]
+            out.print(f"  portrait of {p['owner']}: {p['location']}", highlight=False)
+        render_history(c["reviews"])
+    if written:
+        out.print("\nPortraits written (delete them when the review is done):")
+        for w in written:
+            out.print(f"  {w['path']}", highlight=False)
+    elif view["candidates"]:
+        out.print(f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER")
+
+
+def render_view(view: dict) -> None:
+    """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
+    out.print(f"[bold]{view['arrival_id']}[/] landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}"
+              + ("  [bold red]SAFEGUARDING: possible child[/]" if view["safeguarding"] else ""))
+    if not view["candidates"]:
+        out.print("No candidates.")
+        return
+    table = Table("#", "kind", "ref", "who", "distance", "threshold", "", "flags", "decision",
+                  title="Candidates for human review")
+    for c in view["candidates"]:
+        who = (c.get("name") or "") + (f" [{c['category']}]" if c["kind"] == "watchlist" else "")
+        if c.get("differences"):
+            who += " — differs: " + ", ".join(
+                f"{k.replace('_latin', '').replace('_', ' ')} {v['this']} / {v['earlier']}" for k, v in c["differences"].items())
+        table.add_row(str(c["rank"]), c["kind"], c["ref"], Text(who), f"{c['distance']:.3f}", f"{c['threshold']:.2f}",
+                      "[bold red]below threshold — review[/]" if c["below_threshold"] else "above",
+                      "[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else "",
+                      c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed")
+    out.print(table)
+
+
+def render_history(reviews: list[dict]) -> None:
+    for r in reviews:
+        later = any(x["supersedes"] == r["id"] for x in reviews)
+        out.print(f"  review {r['id']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}"
+                  + (" (superseded)" if later else ""), highlight=False)
+
+
+def half_blocks(jpeg: bytes, width: int = PORTRAIT_COLUMNS) -> Text:
+    """A portrait drawn with upper-half blocks: each cell's foreground is one pixel, its background the
+    pixel below, so a square portrait takes `width` columns and `width / 2` lines."""
+    from PIL import Image
+    from rich.color import Color
+    from rich.style import Style
+
+    img = Image.open(io.BytesIO(jpeg)).convert("RGB").resize((width, width), Image.Resampling.LANCZOS)
+    px = img.load()
+    text = Text()
+    for y in range(0, width, 2):
+        for x in range(width):
+            text.append("▀", Style(color=Color.from_rgb(*px[x, y]), bgcolor=Color.from_rgb(*px[x, y + 1])))
+        if y + 2 < width:
+            text.append("\n")
+    return text
+
+
+def side_by_side(left: bytes | None, right: bytes | None, left_title: str, right_title: str) -> None:
+    grid = Table.grid(padding=(0, 3))
+    grid.add_row(*(half_blocks(img) if img else Text("(no portrait held)") for img in (left, right)))
+    grid.add_row(Text(left_title, style="bold"), Text(right_title, style="bold"))
+    out.print(grid)

@@ -1,4 +1,4 @@
-"""`triage watchlist add|list|show|remove`: governed enrolment."""
+"""`triage watchlist add|import|list|show|update|remove|index`: governed enrolment."""
 
 from __future__ import annotations
 
@@ -8,24 +8,37 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, warn
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, warn
+
+CATEGORY_HELP = "facilitator, wanted, missing, vulnerable or other (under-18s: missing or vulnerable only)."
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Governed watchlist: every entry has a category, reason, authority and review date.",
                         no_args_is_help=True)
     group.command("add")(add)
+    group.command("import")(import_cmd)
     group.command("list")(list_cmd)
     group.command("show")(show)
+    group.command("update")(update)
     group.command("remove")(remove)
+    group.command("index")(index)
     app.add_typer(group, name="watchlist")
+
+
+def _override(accept_low_quality: bool, override_reason: Optional[str]) -> Optional[str]:
+    from ..errors import UsageError
+
+    if accept_low_quality and not (override_reason and override_reason.strip()):
+        raise UsageError("--accept-low-quality needs --override-reason")
+    return override_reason if accept_low_quality else None
 
 
 def add(
     photos: List[Path] = typer.Argument(..., help="One or more photos of the subject."),
     ref: str = typer.Option(..., "--ref", help="Watchlist reference, e.g. WL-0012."),
     name: str = typer.Option(..., "--name", help="Name, in any script."),
-    category: str = typer.Option(..., "--category", help="facilitator, wanted, missing, vulnerable or other."),
+    category: str = typer.Option(..., "--category", help=CATEGORY_HELP),
     reason: str = typer.Option(..., "--reason", help="Why this person is on the watchlist."),
     authorised_by: str = typer.Option(..., "--authorised-by", help="The authorising officer."),
     review_date: str = typer.Option(..., "--review-date", help="YYYY-MM-DD; after it the entry is not searched."),
@@ -43,16 +56,14 @@ def add(
     """
     from .. import photos as photo_io
     from .. import watchlist
-    from ..errors import UsageError
 
-    if accept_low_quality and not override_reason:
-        raise UsageError("--accept-low-quality needs --override-reason")
+    override = _override(accept_low_quality, override_reason)
     pics = [photo_io.read_photo(p) for p in photos]
     store = open_store(home)
     result = watchlist.add_subject(store, ref=ref, name=name, category=category, reason=reason,
                                    authorised_by=authorised_by, review_date=review_date, photos=pics,
                                    officer=officer_of(store, officer), image_source=image_source, aliases=alias,
-                                   dob=dob, override_reason=override_reason if accept_low_quality else None)
+                                   dob=dob, override_reason=override)
     for w in result["warnings"]:
         warn(w)
     if json_out:
@@ -62,28 +73,96 @@ def add(
                   f"review by {result['review_date']}.")
 
 
-def list_cmd(
-    category: Optional[str] = typer.Option(None, "--category"),
-    expired: Optional[bool] = typer.Option(None, "--expired/--current", help="Only expired, or only current, entries."),
+def import_cmd(
+    csv_file: Path = typer.Argument(..., metavar="WATCHLIST.csv", help="One row per subject."),
+    photo_dir: Path = typer.Option(..., "--photos", help="Folder holding the photos the CSV names."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                          help="Worker processes for the face pipeline (default: one per core)."),
+    accept_low_quality: bool = typer.Option(False, "--accept-low-quality",
+                                            help="Override the enrol quality gate for every row."),
+    override_reason: Optional[str] = typer.Option(None, "--override-reason", help="Why the override is justified."),
     officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """List watchlist subjects; an entry past its review date shows as expired and is not searched."""
+    """Enrol every row of a CSV with its photos; refused rows are listed with what to fix.
+
+    Columns (the first line names them; case, '-', '_' and spaces do not matter): ref, name, category,
+    reason, authorised_by, review_date and photos are required; image_source, aliases and dob are
+    optional. photos names one or more files in the --photos folder and aliases one or more names,
+    separated by ';'. Categories: facilitator, wanted, missing, vulnerable, other; a person who may be
+    under 18 only as missing or vulnerable. review_date is YYYY-MM-DD and in the future.
+
+    Each row is enrolled whole or not at all. A ref already on the watchlist is skipped, so running the
+    same file again (after fixing refused rows, or after an interruption) enrols only what is missing.
+    Exit status 0 when every row is on the watchlist, 3 when any row was refused.
+
+    Example: triage watchlist import wanted-2026-11.csv --photos wanted-2026-11/
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .. import watchlist
+    from ..errors import BadInput, ExitStatus
+
+    override = _override(accept_low_quality, override_reason)
+    if not photo_dir.is_dir():
+        raise BadInput(f"--photos {photo_dir}: no such folder")
+    store = open_store(home)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("enrolling", total=None)
+        report = watchlist.import_csv(
+            store, csv_file, photo_dir, officer=officer_of(store, officer), override_reason=override,
+            workers_count=workers, progress=lambda done, total: bar.update(task, completed=done, total=total),
+            index_progress=lambda done, total: bar.update(task, description="indexing", completed=done, total=total))
+    result = report.to_dict()
+    if json_out:
+        emit_json(result)
+    else:
+        out.print(f"{result['file']}: {len(result['enrolled'])} enrolled, {len(result['already_enrolled'])} already on "
+                  f"the watchlist, {len(result['refused'])} refused (of {result['rows']} rows).")
+        if result["refused"]:
+            table = Table("row", "ref", "refused because", title="Refused rows")
+            for r in result["refused"]:
+                table.add_row(str(r["row"]), r["ref"], r["reason"])
+            out.print(table)
+    for e in result["enrolled"]:
+        for w in e["warnings"]:
+            warn(f"row {e['row']} ({e['ref']}): {w}")
+    if result["refused"]:
+        raise typer.Exit(int(ExitStatus.BAD_INPUT))
+
+
+def list_cmd(
+    category: Optional[str] = typer.Option(None, "--category", help="Only this category."),
+    expired: Optional[bool] = typer.Option(None, "--expired/--current", help="Only expired, or only current, entries."),
+    removed: bool = typer.Option(False, "--include-removed", help="Also list removed entries (tombstones)."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List watchlist subjects; an entry past its review date shows as expired and is not searched.
+
+    Example: triage watchlist list --category facilitator --expired
+    """
     from .. import watchlist
 
     store = open_store(home)
-    rows = watchlist.list_subjects(store, officer=officer_of(store, officer), category=category, expired=expired)
+    rows = watchlist.list_subjects(store, officer=officer_of(store, officer), category=category, expired=expired,
+                                   include_removed=removed)
     if json_out:
         emit_json(rows)
         return
-    table = Table("ref", "name", "category", "review date", "photos", "authorised by")
+    table = Table("ref", "name", "category", "review date", "photos", "authorised by", "status")
     for r in rows:
-        table.add_row(r["ref"], r["name"] or "", r["category"],
-                      r["review_date"] + (" [red]EXPIRED[/]" if r["expired"] else ""), str(r["photos"]), r["authorised_by"])
-    out.print(table)
+        status = "[red]EXPIRED, not searched[/]" if r["expired"] and r["status"] == "active" else r["status"]
+        table.add_row(r["ref"], r["name"] or "", r["category"], r["review_date"], str(r["photos"]), r["authorised_by"],
+                      status)
+    out.print(table if rows else "No watchlist entries match.")
 
 
-def show(ref: str = typer.Argument(...), officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """One watchlist subject with its governance record."""
+def show(ref: str = typer.Argument(..., help="Watchlist reference."), officer: OfficerOpt = None,
+         home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """One watchlist subject with its governance record (a removed one: its tombstone).
+
+    Example: triage watchlist show WL-0012
+    """
     from .. import watchlist
 
     store = open_store(home)
@@ -93,13 +172,51 @@ def show(ref: str = typer.Argument(...), officer: OfficerOpt = None, home: HomeO
         return
     table = Table("field", "value")
     for k, v in row.items():
-        table.add_row(k, str(v))
+        table.add_row(k, "" if v is None else str(v))
     out.print(table)
+    if row["expired"] and row["status"] == "active":
+        warn(f"{ref} is past its review date and is not searched; renew it with `triage watchlist update {ref} "
+             "--review-date YYYY-MM-DD --reason ...` or remove it")
 
 
-def remove(ref: str = typer.Argument(...), reason: str = typer.Option(..., "--reason", help="Why it is removed."),
+def update(
+    ref: str = typer.Argument(..., help="Watchlist reference."),
+    reason: str = typer.Option(..., "--reason", help="Why the entry is changed (audited)."),
+    review_date: Optional[str] = typer.Option(None, "--review-date", help="New review date, YYYY-MM-DD, in the future."),
+    category: Optional[str] = typer.Option(None, "--category", help=CATEGORY_HELP),
+    inclusion_reason: Optional[str] = typer.Option(None, "--inclusion-reason",
+                                                   help="New reason for the person being on the watchlist."),
+    authorised_by: Optional[str] = typer.Option(None, "--authorised-by", help="The officer authorising the entry now."),
+    alias: Optional[List[str]] = typer.Option(None, "--alias", help="Other names used (repeatable; replaces the list)."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Change an entry's governance fields; the change, its reason and the officer are audited.
+
+    Example: triage watchlist update WL-0012 --review-date 2027-11-01 --authorised-by "DI 2211 Shah"
+    --reason "Quarterly review: warrant still outstanding"
+    """
+    from .. import watchlist
+
+    store = open_store(home)
+    result = watchlist.update_subject(store, ref, reason=reason, officer=officer_of(store, officer),
+                                      review_date=review_date, category=category, inclusion_reason=inclusion_reason,
+                                      authorised_by=authorised_by, aliases=alias)
+    if json_out:
+        emit_json(result)
+    else:
+        out.print(f"Updated {ref}: {', '.join(result['changed'])} changed; {result['category']}, "
+                  f"review by {result['review_date']}.")
+
+
+def remove(ref: str = typer.Argument(..., help="Watchlist reference."),
+           reason: str = typer.Option(..., "--reason", help="Why it is removed (audited)."),
            officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Remove a subject: its photos and templates are deleted; a tombstone stays for the audit trail."""
+    """Remove a subject: its biometrics and personal details are deleted, a tombstone stays.
+
+    The tombstone (ref, category, dates, authority) keeps the audit trail readable.
+
+    Example: triage watchlist remove WL-0012 --reason "Arrested 2026-11-20; warrant executed"
+    """
     from .. import watchlist
 
     store = open_store(home)
@@ -108,3 +225,31 @@ def remove(ref: str = typer.Argument(...), reason: str = typer.Option(..., "--re
         emit_json(result)
     else:
         out.print(f"Removed {ref}: biometrics deleted, tombstone kept.")
+
+
+def index(rebuild: bool = typer.Option(False, "--rebuild", help="Build from scratch instead of bringing it up to date."),
+          officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Build and store the approximate search index of the watchlist and of earlier arrivals.
+
+    Searches of a gallery with fewer templates than the cut-over scan every template exactly; from the
+    cut-over on they use this index and re-rank its candidates exactly (`triage match --index` chooses
+    per search). An import that crosses the cut-over builds it; a million templates take minutes.
+
+    Example: triage watchlist index
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .. import watchlist
+
+    store = open_store(home)
+    with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("index", total=None)
+        result = watchlist.build_index(store, officer=officer_of(store, officer), rebuild=rebuild,
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json_out:
+        emit_json(result)
+        return
+    for kind, r in result.items():
+        out.print(f"{kind}: {r['indexed']} of {r['templates']} templates indexed in {r['seconds']} s "
+                  f"(searched through the index from {r['cutover']:,} templates).")

@@ -1,0 +1,204 @@
+"""1:N search at scale: per-probe search time at 10k, 100k and 1M templates (exact, and through the
+approximate index), the time and resident memory of loading a 1M-template watchlist from the store in a
+fresh process, and the approximate index's build time and recall@10 against exact search.
+
+Run: uv run python benchmarks/search_scale.py [--dir /tmp/triage-scale] [--reuse]
+
+Targets: search under 2 ms at 100k and under 20 ms at 1M; load under 3 s; under 1.2 GB resident with
+1M templates loaded; recall@10 at least 0.99 at 1M. The stores (about 0.7 GB at 1M) are built in --dir
+through the store's bulk path (`Store.put_templates`); --reuse keeps them between runs.
+
+Templates are synthetic but shaped like real ones: the mean and covariance come from dlib templates of
+real ORL photos (encoded at the start, about a minute), identity centres are drawn from that Gaussian,
+and each identity has two templates with the within-person spread measured on the same photos.
+Probes are new photos of 100 enrolled identities and of 100 identities not enrolled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+PASSPHRASE = "benchmark passphrase"
+SIZES = (10_000, 100_000, 1_000_000)
+PROBES = 200
+CHUNK = 50_000
+
+
+def template_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, total-covariance factor and within-person covariance factor of real dlib templates."""
+    from triage import analysis, scenarios
+
+    vectors, people = [], []
+    for s in range(1, 41):
+        for k in range(1, 6):
+            try:
+                vectors.append(analysis.analyse(scenarios.load_photo({"orl": [s, k]}), "probe",
+                                                override_reason="benchmark").vector)
+                people.append(s)
+            except Exception:  # a photo with no face found: leave it out
+                continue
+    v, p = np.array(vectors, np.float64), np.array(people)
+    within = v - np.array([v[p == s].mean(axis=0) for s in p])
+    factor = lambda c: np.linalg.cholesky(c + 1e-9 * np.eye(len(c)))  # noqa: E731
+    return v.mean(axis=0), factor(np.cov(v.T)), factor(np.cov(within.T))
+
+
+def draw(rng, mean, total, within, centres: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` templates: of the given identity centres (two each), or of new identities when None."""
+    if centres is None:
+        centres = mean + rng.standard_normal((n, len(mean))) @ total.T
+    picks = np.arange(n) % len(centres)
+    noise = rng.standard_normal((n, len(mean))) @ within.T
+    return (centres[picks] + noise).astype(np.float32), centres
+
+
+def build_store(path: Path, n: int, model) -> dict:
+    from triage import faces
+    from triage.config import Config
+    from triage.store import Store
+
+    rng = np.random.default_rng(n)
+    mean, total, within = model
+    store = Store.create(path, PASSPHRASE, Config(site="Benchmark", force_code="BM", officer="Benchmark"))
+    started = time.perf_counter()
+    for lo in range(0, n, CHUNK):
+        k = min(CHUNK, n - lo)
+        centres = mean + rng.standard_normal((k // 2, len(mean))) @ total.T
+        vectors, _ = draw(rng, mean, total, within, centres, k)  # template i is of identity i % (k // 2)
+        store.put_templates("subject", faces.MODEL_ID, [f"WL-{lo // 2 + i % (k // 2):07d}" for i in range(k)], vectors)
+        if lo == 0:
+            np.save(path / "probe-centres.npy", centres[:PROBES // 2])
+    seconds = time.perf_counter() - started
+    store.close()
+    return {"insert_s": seconds}
+
+
+def probes_for(path: Path, model) -> np.ndarray:
+    mean, total, within = model
+    rng = np.random.default_rng(12345)
+    enrolled = np.load(path / "probe-centres.npy")
+    genuine, _ = draw(rng, mean, total, within, enrolled, len(enrolled))
+    strangers, _ = draw(rng, mean, total, within, None, PROBES - len(enrolled))
+    return np.vstack([genuine, strangers])
+
+
+def child_load(path: str, exact: bool) -> None:
+    """In a fresh process: load the watchlist gallery from the store (without its index when `exact`),
+    report time and resident memory."""
+    import psutil
+
+    from triage import ann, faces, matching
+    from triage.store import Store
+
+    if exact:
+        ann.CUTOVER = sys.maxsize
+
+    store = Store.open(Path(path), PASSPHRASE)
+    rss0 = psutil.Process().memory_info().rss
+    started = time.perf_counter()
+    gallery = matching.Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"load_s": seconds, "templates": len(gallery), "index": gallery.index is not None,
+                      "rss_mb": psutil.Process().memory_info().rss / 1e6, "rss_before_mb": rss0 / 1e6}))
+
+
+def fresh_load(path: Path, *, exact: bool) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child-load", str(path)] + (["--exact"] if exact else []),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def per_probe_ms(gallery, probes, **kw) -> float:
+    times = []
+    for q in probes:
+        started = time.perf_counter()
+        gallery.search(q, top_k=5, threshold=0.5, **kw)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def recall_at_10(gallery, probes) -> tuple[float, float]:
+    """Template-level (the index's own top 10 against exact) and candidate-level (top-10 owners)."""
+    from triage import matching
+
+    n = gallery.n
+    hit_t = hit_c = 0
+    for q in probes:
+        d2 = gallery.sq_norms[:n] - 2.0 * matching.scores(gallery.matrix[:n], q)
+        exact = set(gallery.ids[np.argpartition(d2, 10)[:10]].tolist())
+        hit_t += len(exact & set(gallery.index.search(q, 10).tolist()))
+        truth = {c.ref for c in gallery.search(q, top_k=10, threshold=0.5, approximate=False)}
+        hit_c += len(truth & {c.ref for c in gallery.search(q, top_k=10, threshold=0.5, approximate=True)})
+    return hit_t / (10 * len(probes)), hit_c / (10 * len(probes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/triage-scale"))
+    parser.add_argument("--reuse", action="store_true", help="keep stores built by an earlier run")
+    parser.add_argument("--child-load", help=argparse.SUPPRESS)
+    parser.add_argument("--exact", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_load:
+        child_load(args.child_load, args.exact)
+        return
+
+    from triage import ann, faces, matching
+    from triage.store import Store
+
+    print(f"cores available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.1f}")
+    started = time.perf_counter()
+    model = template_model()
+    print(f"template model from real ORL templates: {time.perf_counter() - started:.0f} s")
+    for n in SIZES:
+        path = args.dir / f"{n}"
+        if not (args.reuse and (path / "probe-centres.npy").exists()):
+            if path.exists():
+                import shutil
+
+                shutil.rmtree(path)
+            built = build_store(path, n, model)
+            print(f"{n:>9,} templates: stored in bulk in {built['insert_s']:.1f} s "
+                  f"({(path / 'triage.db').stat().st_size / 1e6:.0f} MB)")
+        probes = probes_for(path, model)
+        loaded = fresh_load(path, exact=True)
+        store = Store.open(path, PASSPHRASE)
+        gallery = matching.Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)
+        exact_ms = per_probe_ms(gallery, probes, approximate=False)
+        line = (f"{n:>9,} templates: load {loaded['load_s']:.2f} s in a fresh process, resident {loaded['rss_mb']:.0f} MB "
+                f"(before loading {loaded['rss_before_mb']:.0f} MB); exact search {exact_ms:.2f} ms per probe (median)")
+        if n >= 100_000:
+            stored = store.count("template_indexes", "owner_kind = 'subject'") > 0
+            started = time.perf_counter()
+            if gallery.index is None:
+                gallery.attach_index(store, "build")
+            if not stored:
+                line += f"; index built in {time.perf_counter() - started:.0f} s"
+                with store.transaction():
+                    gallery.save_index(store)
+            else:
+                line += " (index built by an earlier run)"
+            approx_ms = per_probe_ms(gallery, probes, approximate=True)
+            recall_t, recall_c = recall_at_10(gallery, probes)
+            line += (f"; approximate search {approx_ms:.2f} ms per probe; recall@10 against exact: "
+                     f"{recall_t:.4f} (templates), {recall_c:.4f} (candidates)")
+        print(line, flush=True)
+        if n >= ann.CUTOVER:
+            with_index = fresh_load(path, exact=False)
+            print(f"{n:>9,} templates with the stored index (auto from {ann.CUTOVER:,}): load {with_index['load_s']:.2f} s, "
+                  f"resident {with_index['rss_mb']:.0f} MB, index attached: {with_index['index']}", flush=True)
+        store.close()
+        del gallery
+
+
+if __name__ == "__main__":
+    main()

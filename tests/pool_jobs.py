@@ -1,0 +1,30 @@
+"""Jobs for the worker-pool tests, in a module of their own: a worker process imports the module of the
+function it runs, and this one imports nothing heavy, so workers start quickly."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+CRASH, HANG = 3, 5
+
+
+def square_unless_told_otherwise(n: int) -> int:
+    """n squared, except that CRASH kills its process and HANG never returns."""
+    if n == CRASH:
+        os._exit(9)
+    if n == HANG:
+        time.sleep(600)
+    return n * n
+
+
+def meet(folder: str, me: int) -> tuple[bool, int]:
+    """Say this job has started, then wait for another job to start: true only if two run at once."""
+    (Path(folder) / str(me)).touch()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(p.name != str(me) for p in Path(folder).iterdir()):
+            return True, os.getpid()
+        time.sleep(0.05)
+    return False, os.getpid()

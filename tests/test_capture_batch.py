@@ -1,0 +1,160 @@
+"""`triage capture-batch`: a boat of 60 from a manifest, 5 rows bad in different ways. 55 land, the 5 are
+reported with their reasons, and running the manifest again adds nothing. The worker pool survives a
+crashing or hanging job and uses more than one process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from conftest import orl, row_counts
+from pool_jobs import CRASH, HANG, meet, square_unless_told_otherwise
+from test_mrz_capture import ZONE
+from triage import manifest, workers
+from triage.errors import BadInput, ExitStatus
+
+GOOD = [(s, 1) for s in range(1, 41)] + [(s, 5) for s in range(26, 41)]  # 55 ORL photos HOG finds a face in
+BAD = {  # row -> (what is wrong, the reason reported)
+    7: ("missing file", "no such file"),
+    19: ("not an image", "not an image file"),
+    28: ("bad date", "--dob: '1990-13-01' is not a date"),
+    41: ("unknown country", "--nationality: 'Atlantis' is not a country"),
+    53: ("no face", "no face found"),
+}
+COUNTED = ("arrivals", "photos", "templates", "searches", "candidates")
+
+
+@pytest.fixture
+def boat(tmp_path):
+    """A manifest in its own folder with the photos beside it, referred to by relative paths; and which
+    ORL photo (subject, number) each good row has."""
+    folder = tmp_path / "boat"
+    (folder / "photos").mkdir(parents=True)
+    Image.fromarray(np.full((480, 640, 3), 90, np.uint8)).save(folder / "photos" / "wall.png")
+    (folder / "photos" / "scan.jpg").write_text("a text file, not a photo")
+    rows, good, photo_of = [], iter(GOOD), {}
+    for n in range(1, 61):
+        row = {"photo": "", "surname": f"Person {n}", "given-names": "", "dob": "1990", "nationality": "Eritrea",
+               "alias": "", "mrz": ""}
+        if n in BAD:
+            what = BAD[n][0]
+            row["photo"] = {"missing file": "photos/gone.jpg", "not an image": "photos/scan.jpg",
+                            "no face": "photos/wall.png"}.get(what, "photos/s01_01.pgm")
+            row["dob"] = "1990-13-01" if what == "bad date" else row["dob"]
+            row["nationality"] = "Atlantis" if what == "unknown country" else row["nationality"]
+        else:
+            s, k = photo_of[n] = next(good)
+            row["photo"] = f"photos/s{s:02d}_{k:02d}.pgm"
+            shutil.copy(orl(s, k), folder / row["photo"])
+        rows.append(row)
+    rows[1].update(surname="", dob="", nationality="", mrz=ZONE.replace("\n", " "))  # details from the zone
+    rows[2].update(alias="Abu Omar; Omar H", dob="2011")  # two aliases; a child
+    path = folder / "manifest.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, photo_of
+
+
+def test_sixty_rows_five_bad_then_a_rerun_adds_nothing(cli, wl_home, boat):
+    path, photo_of = boat
+    row_of = {photo: row for row, photo in photo_of.items()}
+    res = cli("capture-batch", path, "--vessel", "SB-0417", "--json", code=int(ExitStatus.BAD_INPUT))
+    report = json.loads(res.stdout)
+    assert (report["rows"], report["landed"], report["already_landed"], report["refused"]) == (60, 55, 0, 5)
+    assert sorted(a["row"] for a in report["arrivals"]) == [n for n in range(1, 61) if n not in BAD]
+    for refusal in report["refusals"]:
+        assert BAD[refusal["row"]][1] in refusal["reason"], refusal
+    assert {r["row"]: r["status"] for r in report["refusals"]} == {
+        7: "bad_input", 19: "bad_input", 28: "bad_input", 41: "bad_input", 53: "no_face"}
+    counts = row_counts(wl_home)
+    assert counts["arrivals"] == 55
+
+    by_row = {a["row"]: a for a in report["arrivals"]}
+    # Subjects 1-20 are on the watchlist from their photo 1, so each one's photo 1 finds itself there.
+    watched = by_row[row_of[(8, 1)]]["candidates"][0]
+    assert (watched["ref"], watched["below_threshold"]) == ("WL-008", True)
+    # Subject 30's photo 5 is a different shot of someone landed earlier in this batch, and not watched.
+    late, earlier = by_row[row_of[(30, 5)]], by_row[row_of[(30, 1)]]["arrival_id"]
+    assert late["candidates"][0]["ref"] == earlier and late["candidates"][0]["below_threshold"]
+    assert all(c["distance"] >= 0 and c["threshold"] == late["threshold"] for c in late["candidates"])
+    assert by_row[3]["safeguarding"] is True and by_row[1]["safeguarding"] is False
+    zone_row = cli.json("arrivals", "show", by_row[2]["arrival_id"])
+    assert (zone_row["details"]["surname"], zone_row["details"]["nationality"]) == ("HAILE", "ERI")
+    assert zone_row["vessel"] == "SB-0417"
+    assert cli.json("arrivals", "show", by_row[3]["arrival_id"])["details"]["aliases"] == ["Abu Omar", "Omar H"]
+
+    again = cli("capture-batch", path, "--vessel", "SB-0417", code=int(ExitStatus.BAD_INPUT))
+    assert "0 landed, 55 already landed earlier, 5 refused (of 60 rows)" in again.stdout
+    after = row_counts(wl_home)
+    assert {t: after[t] for t in COUNTED} == {t: counts[t] for t in COUNTED}
+    events = cli.json("audit", "show")
+    assert [e["action"] for e in events].count("capture-batch") == 2
+
+
+@pytest.mark.parametrize("text,words", [
+    ("photo,surname,colour\nx.jpg,A,red\n", "unknown column 'colour'"),
+    ("surname,dob\nA,1990\n", "no photo column"),
+    ("photo,surname\n", "a header but no rows"),
+    ("", "the manifest is empty"),
+    ("photo,Photo\nx.jpg,y.jpg\n", "a column appears twice"),
+])
+def test_a_manifest_that_cannot_be_read_is_refused_whole(cli, home, tmp_path, text, words):
+    path = tmp_path / "manifest.csv"
+    path.write_text(text)
+    before = row_counts(home)
+    res = cli("capture-batch", path, code=int(ExitStatus.BAD_INPUT))
+    assert words in res.stderr
+    assert row_counts(home) == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.lists(
+    st.sampled_from(["photo", "surname", "dob", ",", '"', "\n", "\r\n", ";", "x.jpg", " ", "\x00"]), max_size=40)
+    .map("".join))
+def test_any_manifest_text_is_read_or_refused_with_a_reason(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "manifest.csv"
+    path.write_text(text, encoding="utf-8")
+    try:
+        rows = manifest.read(path)
+    except BadInput as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+    else:
+        assert rows and all("photo" in r.fields for r in rows)
+
+
+def test_help_documents_every_column(cli):
+    from triage.manifest import COLUMNS
+
+    text = " ".join(cli("capture-batch", "--help").stdout.split())
+    assert all(column in text for column in COLUMNS)
+    assert "Example: triage capture-batch" in text
+
+
+# -- the worker pool -------------------------------------------------------------------------------------
+
+def test_a_crashing_or_hanging_job_fails_alone():
+    outcomes = {o.key: o for o in workers.run(square_unless_told_otherwise, ((n, (n,)) for n in range(10)),
+                                             workers=2, timeout=3)}
+    assert sorted(outcomes) == list(range(10))
+    assert "crashed" in str(outcomes[CRASH].error) and "exit code 9" in str(outcomes[CRASH].error)
+    assert "gave up after 3 s" in str(outcomes[HANG].error)
+    assert {k: o.value for k, o in outcomes.items() if o.error is None} == \
+        {n: n * n for n in range(10) if n not in (CRASH, HANG)}
+
+
+def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):
+    outcomes = list(workers.run(meet, ((n, (str(tmp_path), n)) for n in range(2)), workers=2, timeout=120))
+    assert [o.error for o in outcomes] == [None, None]
+    assert all(met for met, _ in (o.value for o in outcomes))
+    pids = {pid for _, pid in (o.value for o in outcomes)}
+    assert len(pids) == 2 and os.getpid() not in pids

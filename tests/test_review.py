@@ -1,0 +1,86 @@
+"""Human review through the real CLI: a decision needs a reason, a later decision supersedes an earlier
+one and both stay visible, the queue empties as decisions are recorded, and the candidate display
+says where both portraits are and can draw or write them."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from PIL import Image
+
+from conftest import orl, row_counts
+from triage.errors import ExitStatus
+
+
+def test_a_decision_without_a_reason_is_refused(cli, wl_home):
+    aid = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
+    before = row_counts(wl_home)
+    for reason in ([], ["--reason", ""], ["--reason", "  "]):
+        res = cli("review", aid, "--candidate", "WL-007", "--decision", "rejected", *reason, code=int(ExitStatus.BAD_INPUT))
+        assert "--reason is required" in res.stderr
+    res = cli("review", aid, "--candidate", "WL-007", "--decision", "maybe", "--reason", "not sure at all",
+              code=int(ExitStatus.BAD_INPUT))
+    assert "choose one of confirmed, rejected, inconclusive" in res.stderr
+    assert row_counts(wl_home) == before
+
+
+def test_a_later_decision_supersedes_and_both_stay_visible(cli, wl_home):
+    aid = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama")["arrival_id"]
+    first = cli.json("review", aid, "--candidate", "WL-007", "--decision", "inconclusive",
+                     "--reason", "photo too small to compare the ears")
+    second = cli("review", aid, "--candidate", "WL-007", "--decision", "confirmed",
+                 "--reason", "same scar above the left eye, seen in person")
+    assert f"supersedes review {first['review_id']}" in second.stdout
+    assert "inconclusive" in second.stdout and "(superseded)" in second.stdout  # the history is printed
+    shown = cli.json("arrivals", "show", aid)
+    reviews = next(c for c in shown["candidates"] if c["ref"] == "WL-007")["reviews"]
+    assert [(r["decision"], r["supersedes"]) for r in reviews] == [("inconclusive", None), ("confirmed", first["review_id"])]
+    assert reviews[0]["reason"] == "photo too small to compare the ears"
+    text = cli("arrivals", "show", aid).stdout
+    assert "inconclusive" in text and "confirmed" in text
+    view = cli.json("review", aid, "--candidate", "WL-007")
+    assert [r["decision"] for r in view["candidates"][0]["reviews"]] == ["inconclusive", "confirmed"]
+    table = cli("review", aid).stdout
+    assert "photo too small to compare the ears (superseded)" in table and "same scar above the left eye" in table
+
+
+def test_pending_empties_as_decisions_are_recorded(cli, wl_home):
+    a = cli.json("capture", "--photo", orl(7, 4), "--landed-at", "2026-01-10T04:00")["arrival_id"]
+    b = cli.json("capture", "--photo", orl(12, 6), "--landed-at", "2026-01-10T03:00")["arrival_id"]
+    c = cli.json("capture", "--photo", orl(7, 5), "--landed-at", "2026-01-10T05:00")["arrival_id"]  # WL-007 and a
+    queue = cli.json("review", "--pending")
+    assert [p["arrival_id"] for p in queue] == [b, a, c], "oldest landing first"
+    assert {(x["kind"], x["ref"]) for x in queue[2]["candidates"]} == {("watchlist", "WL-007"), ("arrival", a)}
+    assert all(x["distance"] < x["threshold"] for p in queue for x in p["candidates"])
+    cli("review", b, "--candidate", "WL-012", "--decision", "rejected", "--reason", "different nose and jaw")
+    assert [p["arrival_id"] for p in cli.json("review", "--pending")] == [a, c]
+    cli("review", a, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above the left eye")
+    cli("review", c, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above the left eye")
+    left = cli.json("review", "--pending")
+    assert [(p["arrival_id"], [x["ref"] for x in p["candidates"]]) for p in left] == [(c, [a])]
+    cli("review", c, "--candidate", a, "--decision", "confirmed", "--reason", "the same man landed twice today")
+    assert cli.json("review", "--pending") == []
+    assert "Nothing awaits review." in cli("review", "--pending").stdout
+
+
+def test_candidate_display_gives_both_portraits(cli, wl_home, tmp_path):
+    aid = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
+    plain = cli("review", aid).stdout
+    assert f"portrait of arrival {aid}: sealed in the store" in plain and "portrait of watchlist WL-007" in plain
+    assert "▀" not in plain, "no drawing when the output is not a terminal"
+    assert f"triage review {aid} --portraits-to FOLDER" in plain
+    drawn = cli("review", aid, "--candidate", "WL-007", "--portraits").stdout
+    assert drawn.count("▀") >= 2 * 24 * 12, "both portraits drawn with half blocks"
+    folder = tmp_path / "compare"
+    res = cli("review", aid, "--candidate", "WL-007", "--portraits-to", folder, "--json")
+    written = json.loads(res.stdout)["portraits_written"]
+    assert [(w["kind"], w["ref"]) for w in written] == [("arrival", aid), ("watchlist", "WL-007")]
+    for w in written:
+        with Image.open(io.BytesIO(open(w["path"], "rb").read())) as img:
+            assert img.size == (256, 256)
+    events = {e["action"]: e for e in cli.json("audit", "show", "--arrival", aid)}
+    assert events["portraits-export"]["records"] == [f"arrival:{aid}", "watchlist:WL-007"]
+    assert "review-show" in events
+    text = cli("review", aid, "--candidate", "WL-007", "--portraits-to", folder).stdout
+    assert str(folder.resolve() / "watchlist-WL-007.jpg") in text.replace("\n", "")

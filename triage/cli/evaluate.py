@@ -1,0 +1,203 @@
+"""`triage evaluate`: how accurate the matcher is on labelled photos, per threshold and per group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..errors import UsageError
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner
+
+FAILURES_SHOWN = 10
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.3g}%"
+
+
+def dist(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def ci(r: dict) -> str:
+    lo, hi = r["ci95"]
+    return "" if lo is None else f" [{pct(lo)}–{pct(hi)}]"
+
+
+def evaluate(
+    dataset: Optional[Path] = typer.Argument(None, help="Folder of labelled photos: DATASET/<identity>/<photo>."),
+    csv_file: Optional[Path] = typer.Option(None, "--csv", help="CSV with photo and identity columns, instead."),
+    fixture: Optional[str] = typer.Option(None, "--fixture", help="An installed data set: orl (AT&T/ORL faces)."),
+    description: Optional[str] = typer.Option(None, "--description",
+                                              help="What the data set is, for the report and the calibration file."),
+    matcher: List[str] = typer.Option([], "--matcher", help="Matcher to measure (repeatable; default: all)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold",
+                                              help="Operating threshold (default: the calibration in force)."),
+    holdout: Optional[float] = typer.Option(None, "--holdout", show_default=False,
+                                            help="Share of identities kept out of the 1:N gallery as non-mated "
+                                                 "searches (default 0.25)."),
+    seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
+                                       help="Seed that picks the held-out identities (default 19795, fixed)."),
+    groups: Optional[Path] = typer.Option(None, "--groups",
+                                          help="CSV: identity, then label columns (sex, age band ...)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a DET curve to this PNG."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="Write the threshold that meets --target-fpir."),
+    target_fpir: Optional[float] = typer.Option(None, "--target-fpir", show_default=False,
+                                                help="False positive identification rate to calibrate for "
+                                                     "(default 0.001)."),
+    calibration_file: Optional[Path] = typer.Option(None, "--calibration-file",
+                                                    help="Write the calibration here (default: the home's models/)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Template cache file (default: in the home, sealed)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                          help="Encoding processes (default: one per core)."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Measure the matcher on labelled photos: FMR and FNMR over thresholds, EER, FNMR at FMR 1e-3 and 1e-4, 1:N rank-1 rate and FNIR at FPIR 0.003, failures to acquire, and per-group rates with --groups.
+
+    Templates are cached in the home, sealed under its key, so a second run is quick. A calibration written to the home's models/ overrides the shipped threshold for captures in that home.
+
+    Examples:
+
+      triage evaluate --fixture orl --plot det.png
+
+      triage evaluate photos/ --groups groups.csv --json
+
+      triage evaluate --csv site-photos.csv --description "Dover, 2026 test set" --calibrate --target-fpir 0.001
+    """
+    from .. import evaluation
+
+    if sum(x is not None for x in (dataset, csv_file, fixture)) != 1:
+        raise UsageError("give exactly one of DATASET (a folder), --csv FILE or --fixture orl")
+    if (calibration_file is not None or target_fpir is not None) and not calibrate:
+        raise UsageError("--calibration-file and --target-fpir go with --calibrate")
+    store = open_store(home)
+    who = officer_of(store, officer)
+    data = (evaluation.fixture(fixture) if fixture else evaluation.from_csv(csv_file, description) if csv_file
+            else evaluation.from_folder(dataset, description))
+    if description and fixture:
+        data.description = description
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("encoding photos", total=len(data.samples))
+        chosen = {k: v for k, v in (("holdout", holdout), ("seed", seed)) if v is not None}
+        if calibrate:
+            chosen["target_fpir"] = evaluation.TARGET_FPIR if target_fpir is None else target_fpir
+        report = evaluation.run(store, data, officer=who, matcher_names=matcher or None, threshold=threshold,
+                                groups=groups, cache_path=cache, workers=workers, plot=plot,
+                                calibration_file=calibration_file, **chosen,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    store.close()
+    if json_out:
+        emit_json(report)
+        return
+    training_banner(store)
+    render(report)
+
+
+def render(report: dict) -> None:
+    d, c = report["dataset"], report["cache"]
+    out.print(f"[bold]{d['description']}[/]: {count(d['photos'])} photos of {count(d['identities'])} identities; "
+              f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {report['seconds']} s")
+    if d["skipped_files"]:
+        out.print(f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]))
+    for m in report["matchers"]:
+        _render_matcher(m, report["options"])
+    if "plot" in report:
+        out.print(f"DET curve written to {report['plot']}")
+
+
+def _render_matcher(m: dict, options: dict) -> None:
+    a, v, i = m["acquisition"], m["verification"], m["identification"]
+    op, iop = v["operating"], i["operating"]
+    t = Table("measure", "value", title=f"{m['matcher']} ({m['model_id']}, {m['distance']} distance)",
+              title_justify="left")
+    t.add_row("failure to acquire (FTA)", f"{count(a['failed'])} of {count(a['photos'])} photos = {pct(a['fta']['rate'])}"
+              + ci(a["fta"]))
+    t.add_row("genuine / impostor comparisons", f"{count(v['genuine']['count'])} / {count(v['impostor']['count'])}")
+    eer = v["eer"]
+    t.add_row("equal error rate (EER)", f"{pct(eer['rate'])} at threshold {dist(eer['threshold'])}")
+    for row in v["fnmr_at_fmr"]:
+        value = (f"{pct(row['fnmr'])} at threshold {dist(row['threshold'])} (FMR {pct(row['fmr'])})"
+                 if row["estimable"] else "not estimable")
+        t.add_row(f"FNMR at FMR = {pct(row['fmr_target'])}", value + (f" — {row['note']}" if "note" in row else ""))
+    t.add_row(f"at the operating threshold {dist(op['threshold'])}",
+              f"FMR {pct(op['fmr']['rate'])}{ci(op['fmr'])}, FNMR {pct(op['fnmr']['rate'])}{ci(op['fnmr'])}")
+    t.add_row("1:N gallery", f"{count(i['gallery_identities'])} identities, one photo each; "
+              f"{count(i['mated_searches'])} mated and {count(i['nonmated_searches'])} non-mated searches "
+              f"({count(len(i['held_out_identities']))} identities held out, holdout {pct(options['holdout'])}, "
+              f"seed {options['seed']})")
+    t.add_row("rank-1 identification rate", f"{pct(i['rank1']['rate'])}{ci(i['rank1'])}")
+    for row in i["fnir_at_fpir"]:
+        value = (f"{pct(row['fnir'])} at threshold {dist(row['threshold'])} (FPIR {pct(row['fpir'])})"
+                 if row["fnir"] is not None else "n/a")
+        t.add_row(f"FNIR at FPIR = {pct(row['fpir_target'])} (candidate list {i['candidate_list']})",
+                  value + (f" — {row['note']}" if "note" in row else ""))
+    t.add_row(f"1:N at the operating threshold {dist(iop['threshold'])}",
+              f"FNIR {pct(iop['fnir']['rate'])}{ci(iop['fnir'])}, FPIR {pct(iop['fpir']['rate'])}{ci(iop['fpir'])}")
+    out.print(t)
+
+    stats = ("count", "mean", "std", "min", "p1", "p5", "median", "p95", "p99", "max")
+    dt_ = Table("distance", "genuine", "impostor", title="Distance distributions", title_justify="left")
+    for k in stats:
+        dt_.add_row(k, *[count(v[kind]["count"]) if k == "count" else dist(v[kind].get(k))
+                         for kind in ("genuine", "impostor")])
+    out.print(dt_)
+
+    if v["curve"]:
+        ct = Table("threshold", "FMR", "FNMR", title="FMR and FNMR over thresholds", title_justify="left")
+        for row in v["curve"]:
+            ct.add_row(dist(row["threshold"]), pct(row["fmr"]), pct(row["fnmr"]))
+        out.print(ct)
+
+    if a["failures"]:
+        ft = Table("photo", "identity", "reason", title="Failures to acquire", title_justify="left")
+        for f in a["failures"][:FAILURES_SHOWN]:
+            ft.add_row(str(Path(*Path(f["photo"]).parts[-2:])), f["identity"], f["reason"])
+        out.print(ft)
+        if a["failed"] > FAILURES_SHOWN:
+            out.print(f"(all {count(a['failed'])} failures are listed with --json)")
+
+    if "fairness" in m:
+        _render_fairness(m["fairness"])
+    if "calibration" in m:
+        c = m["calibration"]
+        out.print(f"[bold]Calibration written[/] to {c['file']}: threshold {c['threshold']} "
+                  f"(was {c['previous_threshold'] if c['previous_threshold'] is not None else 'the shipped one'}), "
+                  f"FPIR {pct(c['fpir'])} over {count(c['nonmated_searches'])} non-mated searches "
+                  f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}")
+        if not c["estimable"]:
+            out.print(f"[yellow]warning:[/] {count(c['nonmated_searches'])} non-mated searches cannot show an FPIR "
+                      f"as low as {pct(c['target_fpir'])}; use a larger data set before relying on this threshold")
+
+
+def _render_fairness(f: dict) -> None:
+    for col in f["columns"]:
+        t = Table("group", "measure", "rate", "errors / trials", "95% CI",
+                  title=f"By {col['column']} at threshold {dist(f['threshold'])}: overall FMR {pct(f['overall_fmr'])}; "
+                        "a group's FMR uses impostor pairs within the group", title_justify="left")
+        for g in col["groups"]:
+            t.add_row(g["label"], "people", f"{count(g['identities'])} identities, {count(g['photos'])} photos")
+            for key in ("fta", "fmr", "fnmr", "fpir", "fnir"):
+                r = g[key]
+                t.add_row("", key.upper(), pct(r["rate"]), f"{count(r['errors'])} / {count(r['trials'])}",
+                          ci(r).strip(" []"))
+            ratio = "n/a" if g["fmr_ratio"] is None else f"{g['fmr_ratio']:.2f} x overall"
+            t.add_row("", "FMR ratio", ratio + (" [bold red]FLAG[/]" if g["flagged"] else ""), end_section=True)
+        out.print(t)
+        if col["unlabelled_identities"]:
+            out.print(f"{count(len(col['unlabelled_identities']))} identities have no {col['column']} label")
+    if f["identities_not_in_data"]:
+        out.print(f"{count(len(f['identities_not_in_data']))} labelled identities are not in the data set")
+    out.print(f"FLAG: {f['flag_rule']}")

@@ -1,0 +1,114 @@
+"""`triage keys show|list|trust|untrust|recipient add|remove`: the keys that sign and encrypt batches."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="This laptop's batch keys, the laptops it trusts and the recipients it encrypts to.",
+                        no_args_is_help=True)
+    group.command("show")(show)
+    group.command("list")(list_cmd)
+    group.command("trust")(trust)
+    group.command("untrust")(untrust)
+    recipient = typer.Typer(help="Who this laptop's batches are encrypted to.", no_args_is_help=True)
+    recipient.command("add")(recipient_add)
+    recipient.command("remove")(recipient_remove)
+    group.add_typer(recipient, name="recipient")
+    app.add_typer(group, name="keys")
+
+
+def show(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """This laptop's public keys: give the signing key to the supervisor who imports its batches, and the
+    age recipient to the laptops that send batches here. They are made on first use.
+
+    Example: triage keys show
+    """
+    from .. import keys
+
+    store = open_store(home)
+    view = keys.own(store, officer=officer_of(store, officer)).public_view()
+    if json_out:
+        emit_json(view)
+        return
+    out.print(f"Device            {view['device']}")
+    out.print(f"Signing key       {view['signing_key']}")
+    out.print(f"  fingerprint     {view['fingerprint']}   (read it back when the key is trusted elsewhere)")
+    out.print(f"Age recipient     {view['age_recipient']}")
+
+
+def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Trusted laptops (whose batches this home imports) and batch recipients (whom its exports are for).
+
+    Example: triage keys list --json
+    """
+    from .. import keys
+
+    store = open_store(home)
+    listed = keys.listed(store)
+    if json_out:
+        emit_json({"trusted_laptops": listed[keys.SIGNER], "recipients": listed[keys.RECIPIENT]})
+        return
+    table = Table("role", "name", "key", "fingerprint", "added", "by")
+    for role, rows in listed.items():
+        for r in rows:
+            table.add_row(keys.ROLE_WORDS[role], r["name"], r["public"], r.get("fingerprint", ""), r["added_at"], r["officer"])
+    out.print(table if table.row_count else "No trusted laptops and no recipients yet.")
+
+
+def trust(name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dover'."),
+          public_key: str = typer.Argument(..., help="Its signing key (ed25519:...) from `triage keys show`."),
+          officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Accept batches signed by a laptop. Read the fingerprint back to its officer before trusting it.
+
+    Example: triage keys trust "Laptop 2 Dover" ed25519:3q2+7w...
+    """
+    from .. import keys
+
+    store = open_store(home)
+    row = keys.trust(store, name, public_key, officer=officer_of(store, officer))
+    if json_out:
+        emit_json(row)
+    else:
+        out.print(f"Trusted {row['name']}: fingerprint {row['fingerprint']}.")
+
+
+def untrust(name: str = typer.Argument(..., help="The trusted laptop's name."),
+            officer: OfficerOpt = None, home: HomeOpt = None) -> None:
+    """Stop accepting a laptop's batches (what was merged stays). Example: triage keys untrust "Laptop 2 Dover" """
+    from .. import keys
+
+    store = open_store(home)
+    keys.remove(store, keys.SIGNER, name, officer=officer_of(store, officer))
+    out.print(f"{name} is no longer trusted.")
+
+
+def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervisor DS 4411 Clarke'."),
+                  public_key: str = typer.Argument(..., help="Their age public key (age1...), from `triage keys show`."),
+                  officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Encrypt this laptop's batches to this key from now on (as well as to any others listed).
+
+    Example: triage keys recipient add "Supervisor Dover" age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+    """
+    from .. import keys
+
+    store = open_store(home)
+    row = keys.add_recipient(store, name, public_key, officer=officer_of(store, officer))
+    if json_out:
+        emit_json(row)
+    else:
+        out.print(f"Batches will be encrypted to {row['name']} ({row['public']}).")
+
+
+def recipient_remove(name: str = typer.Argument(..., help="The recipient's name."),
+                     officer: OfficerOpt = None, home: HomeOpt = None) -> None:
+    """Stop encrypting batches to a recipient. Example: triage keys recipient remove "Supervisor Dover" """
+    from .. import keys
+
+    store = open_store(home)
+    keys.remove(store, keys.RECIPIENT, name, officer=officer_of(store, officer))
+    out.print(f"Batches are no longer encrypted to {name}.")

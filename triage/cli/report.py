@@ -1,0 +1,49 @@
+"""`triage report`: the supervisor's day in one self-contained page, or as text for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, note, officer_of, open_store, out, training_banner
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_cmd)
+
+
+def report_cmd(
+    date: str = typer.Option(..., "--date", help="Local date of landing, YYYY-MM-DD."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="File to write (required for html)."),
+    fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
+    site: Optional[str] = typer.Option(None, "--site", help="Only this site's arrivals."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Counts by site and vessel, possible children, candidates awaiting review, confirmed matches, drafts
+    and outcomes, photo quality and every face, for one day. The page needs no network to open.
+
+    Examples:
+
+      triage report --date 2026-11-28 --out report.html
+
+      triage report --date 2026-11-28 --format text
+    """
+    from .. import report
+    from ..biographic import parse_full_date
+
+    if fmt == "html" and out_file is None:
+        raise UsageError("--format html needs --out FILE (the page is for a browser); use --format text for the terminal")
+    day = parse_full_date(date, "--date").isoformat()
+    store = open_store(home)
+    training_banner(store)
+    data, text = report.report(store, day, officer=officer_of(store, officer), fmt=fmt, out=out_file, site=site)
+    if json_out:
+        emit_json(dict({k: v for k, v in data.items() if k != "arrivals"}, out=str(out_file) if out_file else None,
+                       arrivals=[{k: v for k, v in a.items() if k != "thumbnail"} for a in data["arrivals"]]))
+    elif out_file is None:
+        out.print(text, highlight=False, markup=False, end="")
+    else:
+        note(f"Report of {day} ({data['totals']['arrivals']} arrival(s)) written to {out_file}")

@@ -1,0 +1,112 @@
+"""`triage training list|start|score`: exercises on fixture scenarios, and the trainee's score sheet."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from ..errors import UsageError
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, passphrase
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Training exercises on fixture scenarios (everything marked TRAINING).",
+                        no_args_is_help=True)
+    group.command("list")(list_cmd)
+    group.command("start")(start_cmd)
+    group.command("score")(score_cmd)
+    app.add_typer(group, name="training")
+
+
+def list_cmd(json_out: JsonOpt = False) -> None:
+    """The scenarios a trainer can start. Example: triage training list"""
+    from .. import training
+
+    rows = training.catalogue()
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("scenario", "what happens", "watchlist", "arrivals", title="Training scenarios")
+    for r in rows:
+        table.add_row(r["name"], r["title"], str(r["watchlist"]), str(r["arrivals"]))
+    out.print(table)
+
+
+def start_cmd(
+    scenario: str = typer.Option(..., "--scenario", help="Scenario name (see `triage training list`)."),
+    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Make a new TRAINING home loaded with a scenario: the watchlist enrolled and the boat's arrivals captured, ready for the trainee to review, draft and flag. An operational home refuses.
+
+    The passphrase comes from TRIAGE_PASSPHRASE or a hidden prompt (asked twice).
+
+    Example: triage training start --scenario facilitator --home ~/exercise-1 --officer "PC 2001 Trainee"
+    """
+    from .. import training
+
+    who = officer or os.environ.get("TRIAGE_OFFICER")
+    if not who:
+        raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
+    path = home_path(home)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("enrolling the watchlist and landing the boat", total=None)
+        result = training.start(path, scenario, passphrase=passphrase(confirm=True), officer=who,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json_out:
+        emit_json(result)
+        return
+    err.print("[bold magenta]TRAINING HOME — fixture data, not for operational use[/]")
+    out.print(f"[bold]{result['title']}[/]")
+    if result["brief"]:
+        out.print(result["brief"])
+    table = Table("#", "arrival", "vessel", "candidates below threshold", "flags",
+                  title=f"TRAINING: {result['watchlist_enrolled']} watchlist subjects enrolled, "
+                        f"{len(result['arrivals'])} arrivals landed")
+    for a in result["arrivals"]:
+        table.add_row(str(a["number"]), a["arrival_id"], a["vessel"] or "", str(a["candidates_below_threshold"]),
+                      "SAFEGUARDING" if a["safeguarding"] else "")
+    out.print(table)
+    out.print(f"Work it with TRIAGE_HOME={path}: `triage review --pending`, `triage arrivals show ID`, "
+              "`triage review`, `triage pnd draft`, `triage arrivals flag`; then `triage training score`.")
+
+
+def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Compare the trainee's reviews, drafts and safeguarding flags with the scenario's truth.
+
+    Example: triage training score --home ~/exercise-1
+    """
+    from .. import training
+
+    store = open_store(home)
+    sheet = training.score(store, officer=officer_of(store, officer))
+    store.close()
+    if json_out:
+        emit_json(sheet)
+        return
+    c = sheet["checks"]
+    out.print(f"[bold magenta]{sheet['marking']}[/] — {sheet['title']} (scenario {sheet['scenario']})")
+    table = Table("check", "expected", "done", title="Score sheet")
+    table.add_row("true matches confirmed", str(c["matches_expected"]), str(c["matches_confirmed"]))
+    table.add_row("PND drafts with a policing purpose", str(c["drafts_expected"]), str(c["drafts_made"]))
+    table.add_row("safeguarding raised for children", str(c["safeguarding_expected"]), str(c["safeguarding_raised"]))
+    out.print(table)
+    sections = (
+        ("missed_matches", "Missed matches",
+         lambda f: f"{f['kind']} {f['ref']}: {f['decision']}"
+                   + ("" if f["shown_as_candidate"] else " (not among the candidates: search again with a larger --top)")),
+        ("false_confirmations", "False confirmations", lambda f: f"confirmed {f['kind']} {f['ref']}; truth: {f['truth']}"),
+        ("missing_drafts", "Missing drafts", lambda f: f"needed {f['needed']}"),
+        ("missed_safeguarding", "Missed safeguarding", lambda f: f"not flagged; truth: {f['truth']}"),
+        ("unreviewed_alerts", "Alerts left unreviewed", lambda f: f"{f['kind']} {f['ref']} at distance {f['distance']:.3f}"),
+    )
+    for key, title, describe in sections:
+        if sheet[key]:
+            t = Table("#", "arrival", "finding", title=title, title_justify="left")
+            for f in sheet[key]:
+                t.add_row(str(f["arrival"] or ""), f["arrival_id"], describe(f))
+            out.print(t)
+    out.print("[green]No findings: every check passed.[/]" if sheet["passed"]
+              else f"[red]{sheet['findings']} finding(s).[/]")

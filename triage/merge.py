@@ -1,0 +1,236 @@
+"""Merging verified batches from other laptops into this home, idempotently and whole.
+
+Each batch merges in one transaction: if anything fails, nothing of it stays. Every row a batch brings
+is recorded in `merged` under its key (DEVICE:ID, see `batch.py`) with the local id it was given, so
+importing the same batch again, or a later batch of the same day, adds only what is new, and an id
+already used here (two laptops can draw the same arrival id) is replaced by a fresh one. References
+between rows (a review's candidate, a superseded decision, a draft's arrival) follow the keys.
+
+After a merge every new arrival is searched here, against this home's watchlist and every arrival it
+holds, so the same face captured on two laptops or landing at two sites shows as a repeat-arrival
+candidate for a person to review. The face template comes with the batch (`--with-templates`) or is
+computed again from the portrait on this laptop, in worker processes on both cores.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+import numpy as np
+
+from . import arrivals, batch, faces, workers
+from .batch import Batch, Progress
+from .errors import TriageError
+from .store import Store, utcnow
+
+KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes")
+ENCODE_TIMEOUT = 120.0  # seconds one portrait may take in a worker
+IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting workers would cost more
+
+
+def encode_portrait(jpeg: bytes, source: str) -> np.ndarray:
+    """A worker's job: the template of the face in an imported portrait."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    return faces.encode(rgb, faces.choose(faces.detect(rgb), source).face)
+
+
+def _encode_all(jobs: list[tuple[str, bytes]], progress: Progress | None) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Templates for (arrival key, portrait) pairs, and a warning for each portrait with no usable face."""
+    from .manifest import default_workers
+
+    def here():
+        for key, jpeg in jobs:
+            try:
+                yield workers.Outcome(key, encode_portrait(jpeg, key))
+            except TriageError as e:
+                yield workers.Outcome(key, error=e)
+
+    vectors, warnings = {}, []
+    if len(jobs) < IN_PROCESS_UP_TO:
+        outcomes = here()
+    else:
+        outcomes = workers.run(encode_portrait, ((key, (jpeg, key)) for key, jpeg in jobs), workers=default_workers(),
+                               timeout=ENCODE_TIMEOUT, initializer=faces.models)
+    for i, outcome in enumerate(outcomes, 1):
+        if outcome.error is None:
+            vectors[outcome.key] = outcome.value
+        else:
+            warnings.append(f"arrival {outcome.key}: its portrait could not be encoded ({outcome.error}); "
+                            "it is merged but not searched")
+        if progress:
+            progress("encoding portraits", i, len(jobs))
+    return vectors, warnings
+
+
+class _Merger:
+    """One batch's merge, inside the caller's transaction."""
+
+    def __init__(self, store: Store, b: Batch):
+        self.store, self.b = store, b
+        self.device = store.config.device
+        self.known = {kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
+                      for kind in KINDS}
+        self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
+        self.templates: list[tuple[str, int, np.ndarray]] = []  # (arrival, portrait photo, vector), stored in bulk
+
+    def local(self, kind: str, key: str | None) -> str | None:
+        """The local id of the row with this key, if this home holds it."""
+        if not key:
+            return None
+        if key in self.known[kind]:
+            return self.known[kind][key]
+        device, ident = key.split(":", 1)
+        return ident if device == self.device and self._exists(kind, ident) else None
+
+    def _exists(self, kind: str, ident: str) -> bool:
+        pk = {"arrivals": "id", "drafts": "ref"}.get(kind, "id")
+        return self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {pk} = ?", [ident]).fetchone() is not None
+
+    def _split(self, kind: str, record: dict, skip: tuple[str, ...]) -> tuple[dict, dict | None]:
+        """A record's clear columns and its sealed remainder (None when the origin had sealed nothing)."""
+        columns = self.store.db[kind].columns_dict
+        clear = {k: v for k, v in record.items() if k in columns and k not in ("sealed", *skip)}
+        secret = {k: v for k, v in record.items() if k not in columns and k not in ("key", "ref_key", *skip)}
+        return clear, secret or None
+
+    def _insert(self, kind: str, record: dict, clear: dict, *, skip: tuple[str, ...] = ()) -> str:
+        base, secret = self._split(kind, record, skip)
+        row = self.store.insert(kind, {**base, **clear}, secret)
+        local = str(row["ref" if kind == "drafts" else "id"])
+        self.store.db["merged"].insert({"kind": kind, "key": record["key"], "local": local, "batch": self.b.sha256})
+        self.known[kind][record["key"]] = local
+        self.added[kind] += 1
+        return local
+
+    def _free(self, kind: str, wanted: str, fresh: Callable[[int], str]) -> str:
+        """`wanted` if no row here has it yet, else the first free `fresh(2)`, `fresh(3)`..."""
+        ident, attempt = wanted, 1
+        while self._exists(kind, ident):
+            attempt += 1
+            ident = fresh(attempt)
+        return ident
+
+    def _ref(self, row: dict) -> str:
+        """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
+        return (self.local("arrivals", row.get("ref_key")) or row["ref"]) if row["kind"] == "arrival" else row["ref"]
+
+    def arrival(self, rec: dict, vector: np.ndarray | None) -> str | None:
+        """Land a new arrival with its portrait and template; returns its local id, or None if already here."""
+        if self.local("arrivals", rec["key"]):
+            return None
+        aid = self._free("arrivals", rec["id"], lambda _: arrivals.new_arrival_id())
+        self._insert("arrivals", rec, {"id": aid, "origin": self.b.device, "source_key": None},
+                     skip=("portrait", "searches", "reviews", "drafts"))
+        if rec["portrait"]:
+            p = rec["portrait"]
+            pid = self.store.put_photo("arrival", aid, "portrait", self.b.portraits[p["member"]], p["media_type"],
+                                       p["width"], p["height"])
+            if vector is not None:
+                self.templates.append((aid, pid, vector))
+        return aid
+
+    def history(self, rec: dict) -> None:
+        """The searches, reviews and drafts of an arrival that this home does not hold yet."""
+        aid = self.local("arrivals", rec["key"])
+        for s in rec["searches"]:
+            if not self.local("searches", s["key"]):
+                sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates",)))
+                for c in s["candidates"]:
+                    cand, _ = self._split("candidates", c, ())
+                    self.store.insert("candidates", {**cand, "search_id": sid, "arrival_id": aid, "ref": self._ref(c)})
+        for r in rec["reviews"]:
+            if not self.local("reviews", r["key"]):
+                sup = self.local("reviews", r["supersedes"])
+                self._insert("reviews", r, {"arrival_id": aid, "ref": self._ref(r),
+                                            "supersedes": int(sup) if sup else None})
+        for d in rec["drafts"]:
+            ref = self.local("drafts", d["key"])
+            if not ref:
+                ref = self._free("drafts", d["ref"], lambda n: f"{d['ref']}-{n}")
+                self._insert("drafts", d, {"ref": ref, "arrival_id": aid}, skip=("outcomes",))
+            for o in d["outcomes"]:
+                if not self.local("draft_outcomes", o["key"]):
+                    sup = self.local("draft_outcomes", o["supersedes"])
+                    self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
+            if d["outcome_at"] and (self.store.db["drafts"].get(ref)["outcome_at"] or "") < d["outcome_at"]:
+                self.store.db["drafts"].update(ref, {"outcome": d["outcome"], "outcome_at": d["outcome_at"]})
+
+    def audit_events(self) -> None:
+        """The origin's audit events, kept apart from this home's own hash chain (with their hashes)."""
+        for e in self.b.audit:
+            if e["device"] == self.device or self.store.db.execute(
+                    "SELECT 1 FROM origin_audit WHERE device = ? AND seq = ?", [e["device"], e["seq"]]).fetchone():
+                continue
+            clear = {k: e[k] for k in ("device", "seq", "at", "officer", "action", "prev_hash", "hash")}
+            self.store.insert("origin_audit", {**clear, "arrival_id": self.local("arrivals", e["arrival_key"]),
+                                               "records": json.dumps(e["records"]), "batch": self.b.sha256},
+                              {"reason": e["reason"]} if e["reason"] else None)
+            self.added["audit_events"] += 1
+
+
+def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> dict:
+    """Merge one verified batch in one transaction, then search its new arrivals here."""
+    m = _Merger(store, b)
+    new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
+    vectors = {r["key"]: b.templates[r["key"]] for r in new if r["key"] in b.templates}
+    vectors_made, warnings = _encode_all([(r["key"], b.portraits[r["portrait"]["member"]]) for r in new
+                                          if r["portrait"] and r["key"] not in vectors], progress)
+    vectors.update(vectors_made)
+    landed: dict[str, np.ndarray | None] = {}
+    try:
+        with store.transaction():
+            for i, rec in enumerate(b.arrivals, 1):
+                aid = m.arrival(rec, vectors.get(rec["key"]))
+                if aid:
+                    landed[aid] = vectors.get(rec["key"])
+                if progress:
+                    progress(f"merging {b.path.name}", i, len(b.arrivals))
+            if m.templates:
+                owners, photos, vecs = zip(*m.templates)
+                store.put_templates("arrival", faces.MODEL_ID, list(owners), np.vstack(vecs), list(photos))
+            for rec in b.arrivals:
+                m.history(rec)
+            m.audit_events()
+            store.db["batches"].insert({
+                "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
+                "site": b.manifest.get("site"), "training": int(b.manifest["training"]),
+                "exported_at": b.manifest.get("exported_at"), "exported_by": b.manifest.get("exported_by"),
+                "arrivals": len(b.arrivals), "imported_at": utcnow(), "officer": officer}, ignore=True)
+            repeats = _search_new(store, landed, officer=officer, progress=progress)
+            for aid in landed:
+                store.audit("import-arrival", officer, arrival_id=aid, records=[f"arrival:{aid}", f"batch:{b.sha256[:16]}"])
+            store.audit("import", officer, records=[f"batch:{b.sha256}", *(f"arrival:{a}" for a in landed)][:500],
+                        reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
+                               f"{len(landed)} of {len(b.arrivals)} arrivals new")
+    except BaseException:
+        store.cache.clear()  # the galleries may hold templates the rollback removed
+        raise
+    return {"file": str(b.path), "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
+            "site": b.manifest.get("site"), "training": bool(b.manifest["training"]), "arrivals": len(b.arrivals),
+            "new_arrivals": len(landed), "added": m.added, "searched": sum(v is not None for v in landed.values()),
+            "repeat_candidates": repeats, "warnings": warnings}
+
+
+def _search_new(store: Store, landed: dict[str, np.ndarray | None], *, officer: str,
+                progress: Progress | None) -> list[dict]:
+    """Search each new arrival against the watchlist and every arrival here (the new ones included)."""
+    repeats = []
+    for i, (aid, vector) in enumerate(landed.items(), 1):
+        if vector is not None:
+            _, found = arrivals._search(store, aid, vector, officer=officer, top_k=arrivals.DEFAULT_TOP_K,
+                                        threshold=None)
+            repeats += [{"arrival_id": aid, "candidate": c.ref, "distance": c.distance, "threshold": c.threshold}
+                        for c in found if c.kind == "arrival" and c.below_threshold]
+        if progress:
+            progress("searching new arrivals", i, len(landed))
+    return repeats
+
+
+def import_files(store: Store, paths: list, *, officer: str, progress: Progress | None = None) -> list[dict]:
+    """Verify every file first, so a bad one stops the import before anything merges; then merge each."""
+    verified = [batch.open_batch(store, p, officer=officer, progress=progress) for p in paths]
+    return [merge(store, b, officer=officer, progress=progress) for b in verified]

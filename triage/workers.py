@@ -1,0 +1,161 @@
+"""Worker processes for a batch of photos: dlib runs on one core per process, so a batch runs one worker
+per core, and each worker loads its models once.
+
+Each worker takes one job at a time over its own pipe, so the main process always knows which job a
+worker holds. A worker that dies (a crash inside a native library) or overruns the time limit is
+killed and replaced: only its job fails, with a one-line reason, and the rest of the batch goes on.
+Workers are started with "spawn", so they inherit no open store, thread (the progress bar) or lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from .errors import TriageError
+
+START_TIMEOUT = 180.0  # seconds for a fresh worker to import its libraries and load its models
+
+
+@dataclass
+class Outcome:
+    """What became of one job: its value, or the error that stopped it."""
+
+    key: object
+    value: object = None
+    error: TriageError | None = None
+
+
+def _serve(conn, fn: Callable, initializer: Callable | None) -> None:
+    """A worker's life: load once, then answer jobs until told to stop (None) or the pipe closes."""
+    try:
+        if initializer is not None:
+            initializer()
+    except Exception as e:  # a missing model file: no job can succeed, so the batch is told at once
+        conn.send(("failed", e if isinstance(e, TriageError) else TriageError(f"{type(e).__name__}: {e}")))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            conn.send(("done", fn(*job)))
+        except TriageError as e:
+            conn.send(("error", e))
+        except Exception as e:
+            conn.send(("error", TriageError(f"unexpected {type(e).__name__}: {e}")))
+
+
+class _Worker:
+    def __init__(self, ctx, fn: Callable, initializer: Callable | None):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, fn, initializer), daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.job: object = None  # the key of the job it holds
+        self.since = time.monotonic()  # when it started, or when it was given its job
+
+    def give(self, key: object, args: tuple) -> None:
+        self.job, self.since = key, time.monotonic()
+        try:
+            self.conn.send(args)
+        except OSError:  # it died while idle; the main loop sees that and reports this job
+            pass
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(timeout=2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def run(fn: Callable, jobs: Iterator[tuple[object, tuple]], *, workers: int, timeout: float,
+        initializer: Callable | None = None) -> Iterator[Outcome]:
+    """Run `fn(*args)` for each `(key, args)` of `jobs` in `workers` processes, yielding outcomes as they
+    finish (not in order). `jobs` is drawn lazily, one job per idle worker, so a long batch never holds
+    more than a few photos in memory. `fn` and `initializer` must be importable module-level functions.
+    A failing `initializer` raises its error here, since no job could succeed."""
+    jobs = iter(jobs)
+    first = next(jobs, None)
+    if first is None:  # nothing to do: start no process
+        return
+    jobs = itertools.chain([first], jobs)
+    ctx = mp.get_context("spawn")
+    pool = [_Worker(ctx, fn, initializer) for _ in range(max(1, workers))]
+    exhausted = False
+
+    def feed(w: _Worker) -> None:
+        nonlocal exhausted
+        if exhausted:
+            return
+        nxt = next(jobs, None)
+        if nxt is None:
+            exhausted = True
+        else:
+            w.give(*nxt)
+
+    try:
+        while not exhausted or any(w.job is not None for w in pool):
+            for w in pool:
+                if w.ready and w.job is None:
+                    feed(w)
+            if exhausted and all(w.job is None for w in pool):
+                break
+            now = time.monotonic()
+            deadlines = [w.since + (timeout if w.ready else START_TIMEOUT)
+                         for w in pool if w.job is not None or not w.ready]
+            wait([w.conn for w in pool] + [w.proc.sentinel for w in pool],
+                 timeout=max(0.0, min(deadlines) - now) if deadlines else None)
+            for i, w in enumerate(pool):
+                message = None
+                if w.conn.poll():
+                    try:
+                        message = w.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                if message is not None:
+                    kind, value = message
+                    if kind == "failed":
+                        raise value
+                    if kind == "ready":
+                        w.ready = True
+                        continue
+                    key, w.job = w.job, None
+                    feed(w)  # keep the worker busy while the caller deals with this result
+                    yield Outcome(key, value) if kind == "done" else Outcome(key, error=value)
+                    continue
+                busy = w.job is not None or not w.ready  # working on a job, or still starting
+                hung = busy and time.monotonic() - w.since > (timeout if w.ready else START_TIMEOUT)
+                if w.proc.is_alive() and not hung:
+                    continue
+                if not w.ready:
+                    raise TriageError("a worker process could not start (it died or took over "
+                                      f"{START_TIMEOUT:.0f} s loading the face models)")
+                if w.proc.is_alive():
+                    w.proc.kill()
+                    reason = f"gave up after {timeout:.0f} s: processing this photo hung"
+                else:
+                    reason = f"the face pipeline crashed on this photo (worker exit code {w.proc.exitcode})"
+                w.proc.join()
+                key = w.job
+                w.stop()
+                pool[i] = _Worker(ctx, fn, initializer)
+                if key is not None:
+                    yield Outcome(key, error=TriageError(reason))
+    finally:
+        for w in pool:
+            w.stop()
