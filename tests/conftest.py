@@ -76,7 +76,9 @@ def enrolled_template_home(tmp_path_factory, face_models) -> Path:
     from triage.store import Store
 
     path = tmp_path_factory.mktemp("wl20") / "home"
-    store = Store.create(path, PASSPHRASE, Config(site="Test Site", force_code="TST", officer=OFFICER))
+    # The dlib matcher: the tests built on this home check workflow (reviews, drafts, vessels, purge) with
+    # the matcher whose figures they quote; the fused and SFace matchers have their own tests.
+    store = Store.create(path, PASSPHRASE, Config(site="Test Site", force_code="TST", officer=OFFICER, matcher="dlib"))
     review = (dt.date.today() + dt.timedelta(days=90)).isoformat()
     for s in range(1, 21):
         watchlist.add_subject(store, ref=f"WL-{s:03d}", name=f"Subject {s}", category="wanted",

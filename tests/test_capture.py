@@ -33,14 +33,14 @@ def test_safeguarding_flag_in_list_and_show(cli, child_and_adult):
         [line for line in table.splitlines() if child in line]
     assert cli.json("arrivals", "show", child)["safeguarding"] == 1
     assert cli.json("arrivals", "show", adult)["safeguarding"] == 0
-    assert "SAFEGUARDING: possible child" in cli("arrivals", "show", child).stdout
+    assert "SAFEGUARDING" in cli("arrivals", "show", child).stdout
     assert "SAFEGUARDING" not in cli("arrivals", "show", adult).stdout
 
 
 def test_safeguarding_flag_in_pnd_draft(cli, child_and_adult):
     child, adult = child_and_adult
     assert cli.json("pnd", "draft", child, "--purpose", PURPOSE)["safeguarding"] is True
-    assert "Safeguarding flag  : YES — possible child" in cli("pnd", "draft", child, "--purpose", PURPOSE).stdout
+    assert "Safeguarding flag  : YES — safeguarding concern" in cli("pnd", "draft", child, "--purpose", PURPOSE).stdout
     assert "Safeguarding flag  : no" in cli("pnd", "draft", adult, "--purpose", PURPOSE).stdout
 
 

@@ -32,7 +32,7 @@ MODEL_ID = "dlib-resnet-v1+5pt"
 def orl_session(tmp_path_factory, face_models):
     """A home whose sealed cache holds a template (or a failure) for every ORL photo, and those encodings."""
     path = tmp_path_factory.mktemp("orl-eval") / "home"
-    store = Store.create(path, PASSPHRASE, Config(site="Eval site", force_code="TST", officer=OFFICER))
+    store = Store.create(path, PASSPHRASE, Config(site="Eval site", force_code="TST", officer=OFFICER, matcher="dlib"))
     cache = evaluation.TemplateCache(path / evaluation.CACHE_FILE, store._need_vault())
     encoded, stats = evaluation.encode(evaluation.fixture("orl"), evaluation.matchers(["dlib"]), cache, workers=2)
     store.close()

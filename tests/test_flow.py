@@ -12,7 +12,7 @@ def test_watchlisted_subject_is_first_and_below_threshold(cli, wl_home):
     assert res["candidates"][0]["below_threshold"] is True
     assert res["candidates"][0]["distance"] < res["threshold"]
     assert res["quality"]["measures"]["face_count"] == 1
-    assert res["model_id"] == "dlib-resnet-v1+5pt"
+    assert (res["matcher"], res["model_ids"]) == ("dlib", ["dlib-resnet-v1+5pt"])
 
 
 def test_person_not_on_watchlist_gets_no_candidate_below_threshold(cli, wl_home):
@@ -35,6 +35,9 @@ def test_review_draft_export(cli, wl_home, tmp_path):
     aid = cap["arrival_id"]
     assert [p["arrival_id"] for p in cli.json("review", "--pending")] == [aid]
     cli("review", aid, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye")
+    for other in [c["ref"] for c in cap["candidates"] if c["below_threshold"] and c["ref"] != "WL-007"]:
+        assert cli.json("review", "--pending"), "still pending while a candidate below threshold is undecided"
+        cli("review", aid, "--candidate", other, "--decision", "rejected", "--reason", "different nose and jaw")
     assert cli.json("review", "--pending") == []
     draft = cli.json("pnd", "draft", aid, "--purpose", "To establish whether this arrival is wanted on warrant",
                      )

@@ -15,7 +15,7 @@ from triage.errors import ExitStatus
 from triage.photos import Photo
 from triage.scenarios import astronaut_path
 
-MEASURES = {"face_found", "face_count", "image_width", "image_height", "face_box", "face_width_px", "inter_eye_px",
+MEASURES = {"face_found", "face_count", "detector", "image_width", "image_height", "face_box", "face_width_px", "inter_eye_px",
             "sharpness", "brightness", "contrast", "clipped", "yaw_deg", "roll_deg", "score"}
 
 

@@ -121,7 +121,7 @@ def test_report_is_self_contained_escaped_and_worded_as_decision_support(cli, da
 def test_report_as_text_and_json_and_audited(cli, day, tmp_path):
     expected = expected_counts(day.home, day.day)
     text = cli("report", "--date", day.day, "--format", "text", "--home", day.home).stdout
-    assert (f"arrivals {expected['arrivals']} · possible children {expected['children']} · "
+    assert (f"arrivals {expected['arrivals']} · safeguarding flags {expected['children']} · "
             f"awaiting review {expected['awaiting']} · confirmed matches {expected['confirmed']}") in text
     assert "YOUNG" in text and "confirmed by" in text and "WL-007" in text
     data = cli.json("report", "--date", day.day, "--format", "text", "--home", day.home)

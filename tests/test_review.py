@@ -46,9 +46,10 @@ def test_a_later_decision_supersedes_and_both_stay_visible(cli, wl_home):
 
 
 def test_pending_empties_as_decisions_are_recorded(cli, wl_home):
-    a = cli.json("capture", "--photo", orl(7, 4), "--landed-at", "2026-01-10T04:00")["arrival_id"]
-    b = cli.json("capture", "--photo", orl(12, 6), "--landed-at", "2026-01-10T03:00")["arrival_id"]
-    c = cli.json("capture", "--photo", orl(7, 5), "--landed-at", "2026-01-10T05:00")["arrival_id"]  # WL-007 and a
+    dlib = ("--matcher", "dlib")  # the candidates below are those of the dlib calibration's threshold
+    a = cli.json("capture", "--photo", orl(7, 4), "--landed-at", "2026-01-10T04:00", *dlib)["arrival_id"]
+    b = cli.json("capture", "--photo", orl(12, 6), "--landed-at", "2026-01-10T03:00", *dlib)["arrival_id"]
+    c = cli.json("capture", "--photo", orl(7, 5), "--landed-at", "2026-01-10T05:00", *dlib)["arrival_id"]  # WL-007, a
     queue = cli.json("review", "--pending")
     assert [p["arrival_id"] for p in queue] == [b, a, c], "oldest landing first"
     assert {(x["kind"], x["ref"]) for x in queue[2]["candidates"]} == {("watchlist", "WL-007"), ("arrival", a)}

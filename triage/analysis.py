@@ -1,7 +1,8 @@
 """One photo through the whole face pipeline: detect, choose the face, judge quality, encode, crop.
 
 Capture and watchlist enrolment both come through here, so an arrival photo and a watchlist photo are
-treated alike except for the quality profile they are judged by.
+treated alike except for the quality profile they are judged by. A pipeline (`encoders.Pipeline`) says
+which detector decides the face and which models encode it; without one, HOG and dlib, as always.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import faces, quality
+from .encoders import DLIB_ONLY, Pipeline
 from .errors import FaceError
 from .photos import Photo, decode
 
@@ -20,34 +22,36 @@ class Analysis:
     photo: Photo
     face: faces.Face
     quality: quality.QualityReport
-    vector: np.ndarray
+    vectors: dict[str, np.ndarray]  # model id -> template
     portrait: np.ndarray
     warnings: list[str] = field(default_factory=list)
 
 
-def _rotation_hint(rgb: np.ndarray) -> int | None:
+def _rotation_hint(rgb: np.ndarray, pipeline: Pipeline) -> int | None:
     """When no face is found upright, whether one appears with the photo turned (a phone held sideways)."""
     for k, degrees in ((1, 90), (3, 270), (2, 180)):
-        if faces.detect(np.ascontiguousarray(np.rot90(rgb, k))):
+        if pipeline.detect(np.ascontiguousarray(np.rot90(rgb, k))):
             return degrees
     return None
 
 
-def inspect(photo: Photo, profile: str, face_index: int | None = None) -> tuple[quality.QualityReport, faces.Face | None]:
+def inspect(photo: Photo, profile: str, face_index: int | None = None, pipeline: Pipeline = DLIB_ONLY
+            ) -> tuple[quality.QualityReport, faces.Face | None]:
     """The quality verdict for a photo without encoding it (what `triage quality` shows)."""
-    found = faces.detect(photo.rgb)
+    found = pipeline.detect(photo.rgb)
     if not found:
-        return quality.assess(photo.rgb, [], None, profile, rotation=_rotation_hint(photo.rgb)), None
+        return quality.assess(photo.rgb, [], None, profile, rotation=_rotation_hint(photo.rgb, pipeline)), None
     choice = faces.choose(found, photo.source, face_index)
     report = quality.assess(photo.rgb, found, choice.face, profile)
     report.warnings.extend(choice.warnings)
     return report, choice.face
 
 
-def analyse(photo: Photo, profile: str, *, face_index: int | None = None, override_reason: str | None = None) -> Analysis:
-    """Gate, encode and crop one photo. A refused photo raises `FaceError` naming what to change,
-    unless an officer overrides with a reason (the caller records it)."""
-    report, face = inspect(photo, profile, face_index)
+def analyse(photo: Photo, profile: str, *, face_index: int | None = None, override_reason: str | None = None,
+            pipeline: Pipeline = DLIB_ONLY) -> Analysis:
+    """Gate, encode (with every model of the pipeline) and crop one photo. A refused photo raises
+    `FaceError` naming what to change, unless an officer overrides with a reason (the caller records it)."""
+    report, face = inspect(photo, profile, face_index, pipeline)
     if face is None:
         raise FaceError(f"{photo.source}: {report.reasons[0]}")
     if not report.passed:
@@ -56,12 +60,13 @@ def analyse(photo: Photo, profile: str, *, face_index: int | None = None, overri
                 f"{photo.source}: quality refused for {profile} (score {report.score}): " + "; ".join(report.reasons),
                 hint="retake the photo, or pass --accept-low-quality --reason TEXT to override (the override is recorded)")
         report.warnings.append(f"quality override: {override_reason}")
-    return Analysis(photo, face, report, faces.encode(photo.rgb, face), faces.portrait(photo.rgb, face),
+    return Analysis(photo, face, report, pipeline.encode(photo.rgb, face), faces.portrait(photo.rgb, face),
                     list(report.warnings))
 
 
 def analyse_bytes(data: bytes, source: str, profile: str, face_index: int | None = None,
-                  override_reason: str | None = None) -> Analysis:
+                  override_reason: str | None = None, pipeline: Pipeline = DLIB_ONLY) -> Analysis:
     """Decode a photo file's bytes and analyse it: the job of a batch worker process. It lives here, not
     beside the batch code, so a worker imports only the face pipeline and starts quickly."""
-    return analyse(decode(data, source), profile, face_index=face_index, override_reason=override_reason)
+    return analyse(decode(data, source), profile, face_index=face_index, override_reason=override_reason,
+                   pipeline=pipeline)

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from . import analysis, faces, matching, watchlist
+from . import analysis, faces, matchers, matching, watchlist
 from .biographic import Details, clean_text
-from .errors import BadInput, NotFound
-from .matching import Candidate, Gallery, calibration
+from .errors import BadInput
+from .matching import Candidate, Gallery
 from .photos import Photo, to_jpeg
 from .store import Store, utcnow
 
@@ -53,41 +53,49 @@ def arrival_gallery(store: Store, model_id: str = faces.MODEL_ID) -> Gallery:
     return matching.gallery(store, "arrival", "arrival", model_id)
 
 
-def _search(store: Store, arrival_id: str, vector: np.ndarray, *, officer: str, top_k: int,
-            threshold: float | None, approximate: bool | None = None) -> tuple[float, list[Candidate]]:
-    """Search both galleries and record the search, its method and its candidates (caller holds the
-    transaction). `approximate` None lets each gallery's size decide (see triage/ann.py)."""
-    th = calibration(faces.MODEL_ID, store.home).threshold if threshold is None else float(threshold)
-    if not 0 < th < 4:
-        raise BadInput(f"--threshold {th}: a Euclidean distance threshold must be between 0 and 4")
-    wl = watchlist.gallery(store)
-    prior = arrival_gallery(store)
-    for g in (wl, prior) if approximate else ():
+def _search(store: Store, arrival_id: str, vectors: dict[str, np.ndarray], *, officer: str, top_k: int,
+            threshold: float | None, matcher: str | None = None, approximate: bool | None = None
+            ) -> tuple[matchers.Matcher, float, list[Candidate], list[str]]:
+    """Search both galleries with a matcher (the home's by default) and record the search, its matcher,
+    models, threshold and method, and its candidates (caller holds the transaction). `approximate` None
+    lets each gallery's size decide (see triage/ann.py). Returns the matcher, the threshold, the
+    candidates and warnings about templates the galleries lack."""
+    m = matchers.get(matcher or store.config.matcher, store.home)
+    th = m.threshold if threshold is None else m.checked(threshold)
+    queries = matchers.require(vectors, m, f"arrival {arrival_id}")
+    wl = {mid: watchlist.gallery(store, mid) for mid in m.model_ids}
+    prior = {mid: arrival_gallery(store, mid) for mid in m.model_ids}
+    for g in [*wl.values(), *prior.values()] if approximate else ():
         if g.index is None and g.attach_index(store, "build"):
             g.save_index(store)
-    found = wl.search(vector, top_k=top_k, threshold=th, approximate=approximate)
-    found += prior.search(vector, top_k=top_k, threshold=th, exclude={arrival_id}, approximate=approximate)
-    method = "approximate" if approximate or (approximate is None and (wl.index or prior.index)) else "exact"
+    found = m.search(wl, queries, top_k=top_k, threshold=th, approximate=approximate)
+    found += m.search(prior, queries, top_k=top_k, threshold=th, exclude={arrival_id}, approximate=approximate)
+    indexed = any(g.index for g in [*wl.values(), *prior.values()])
+    method = "approximate" if approximate or (approximate is None and indexed) else "exact"
     found.sort(key=lambda c: c.distance)
     found = found[:top_k]
     for rank, c in enumerate(found, 1):
         c.rank = rank
-    search = store.insert("searches", {"arrival_id": arrival_id, "at": utcnow(), "officer": officer, "matcher": "dlib",
-                                       "model_id": faces.MODEL_ID, "threshold": th, "top_k": top_k,
-                                       "gallery_size": len(wl) + len(prior) - prior.count(arrival_id),
-                                       "method": method})
+    first = m.model_ids[0]
+    search = store.insert("searches", {"arrival_id": arrival_id, "at": utcnow(), "officer": officer, "matcher": m.name,
+                                       "model_id": m.model_id, "model_ids": json.dumps(m.model_ids), "threshold": th,
+                                       "top_k": top_k, "method": method,
+                                       "gallery_size": len(wl[first]) + len(prior[first]) - prior[first].count(arrival_id)})
     for c in found:
         store.insert("candidates", {"search_id": search["id"], "arrival_id": arrival_id, "kind": c.kind, "ref": c.ref,
                                     "rank": c.rank, "distance": c.distance, "threshold": c.threshold,
-                                    "below_threshold": int(c.below_threshold), "model_id": c.model_id})
-    return th, found
+                                    "below_threshold": int(c.below_threshold), "model_id": c.model_id,
+                                    "matcher": c.matcher, "scores": json.dumps(c.scores)})
+    return m, th, found, matchers.coverage(store, m.model_ids)
 
 
 def capture(store: Store, photo: Photo, details: Details, *, officer: str, vessel: str | None = None,
             landed_at: str | None = None, face_index: int | None = None, override_reason: str | None = None,
             idempotency_key: str | None = None, top_k: int = DEFAULT_TOP_K, threshold: float | None = None,
-            today: dt.date | None = None, analysed: analysis.Analysis | None = None) -> dict:
-    """Land one arrival: gate, encode, store, search. Returns what the officer needs to see.
+            today: dt.date | None = None, analysed: analysis.Analysis | None = None,
+            matcher: str | None = None) -> dict:
+    """Land one arrival: gate, encode (with every model the home uses, and the matcher's), store, search
+    with the matcher (the home's by default). Returns what the officer needs to see.
 
     `analysed` lets a batch run the face pipeline in worker processes and land the results here."""
     cfg = store.config
@@ -95,7 +103,8 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
     existing = already_landed(store, idempotency_key) if idempotency_key else None
     if existing:
         return {"arrival_id": existing, "duplicate": True}
-    result = analysed or analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason)
+    result = analysed or analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason,
+                                          pipeline=matchers.pipeline_for(store, matcher))
     landed = landed_at or utcnow()
     today = today or dt.date.fromisoformat(local_day(landed, cfg.timezone))
     child = details.is_child(today)
@@ -112,16 +121,18 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
         pid = store.put_photo("arrival", arrival_id, "original", photo.original, photo.media_type, photo.width, photo.height)
         store.put_photo("arrival", arrival_id, "portrait", to_jpeg(result.portrait), "image/jpeg",
                         *result.portrait.shape[1::-1])
-        store.put_template("arrival", arrival_id, pid, faces.MODEL_ID, result.vector)
-        th, candidates = _search(store, arrival_id, result.vector, officer=officer, top_k=top_k, threshold=threshold)
+        for model_id, vector in result.vectors.items():
+            store.put_template("arrival", arrival_id, pid, model_id, vector)
+        m, th, candidates, warnings = _search(store, arrival_id, result.vectors, officer=officer, top_k=top_k,
+                                              threshold=threshold, matcher=matcher)
         store.audit("capture", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}", f"photo:{pid}"],
                     reason=f"quality override: {override_reason}" if override_reason else None)
     return {
         "arrival_id": arrival_id, "landed_at": landed, "site": cfg.site, "vessel": vessel,
         "safeguarding": child, "training": cfg.training, "quality": result.quality.to_dict(), "threshold": th,
-        "matcher": "dlib", "model_id": faces.MODEL_ID,
+        "matcher": m.name, "model_id": m.model_id, "model_ids": list(m.model_ids), "detector": result.face.detector,
         "candidates": [_candidate_view(store, c.to_dict(), details, vessel) for c in candidates],
-        "warnings": result.warnings,
+        "warnings": result.warnings + warnings,
     }
 
 
@@ -130,6 +141,9 @@ def _candidate_view(store: Store, cand: dict, details: Details | dict, vessel: s
     and `same_vessel` when the face is below the threshold and both came on this arrival's vessel."""
     view = dict(cand)
     view["below_threshold"] = bool(view["below_threshold"])
+    if isinstance(view.get("scores"), str):  # as stored
+        view["scores"] = json.loads(view["scores"])
+    view["model_ids"] = list(view["scores"]) if view.get("scores") else [view["model_id"]]
     view["same_vessel"] = False
     mine = details.to_dict() if isinstance(details, Details) else details
     if cand["kind"] == "watchlist":
@@ -195,16 +209,20 @@ def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list
 
 
 def search_again(store: Store, arrival_id: str, *, officer: str, top_k: int = DEFAULT_TOP_K,
-                 threshold: float | None = None, approximate: bool | None = None) -> dict:
+                 threshold: float | None = None, approximate: bool | None = None, matcher: str | None = None) -> dict:
     arrival = get(store, arrival_id)
-    owners, matrix = store.load_templates(faces.MODEL_ID, "arrival", [arrival_id])
-    if not owners:
-        raise NotFound(f"arrival {arrival_id} has no {faces.MODEL_ID} template (purged or never encoded)")
+    m = matchers.get(matcher or store.config.matcher, store.home)
+    vectors = {}
+    for model_id in m.model_ids:
+        owners, matrix = store.load_templates(model_id, "arrival", [arrival_id])
+        if owners:
+            vectors[model_id] = matrix[0]
     with store.transaction():
-        th, found = _search(store, arrival_id, matrix[0], officer=officer, top_k=top_k, threshold=threshold,
-                            approximate=approximate)
+        m, th, found, warnings = _search(store, arrival_id, vectors, officer=officer, top_k=top_k, threshold=threshold,
+                                         matcher=m.name, approximate=approximate)
         store.audit("search", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
-    return {"arrival_id": arrival_id, "threshold": th, "matcher": "dlib", "model_id": faces.MODEL_ID,
+    return {"arrival_id": arrival_id, "threshold": th, "matcher": m.name, "model_id": m.model_id,
+            "model_ids": list(m.model_ids), "warnings": warnings,
             "candidates": [_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found]}
 
 

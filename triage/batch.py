@@ -39,7 +39,6 @@ from . import debrief, keys
 from .biographic import Details
 from .drafts import write_files
 from .errors import BadInput, IntegrityFailure, NotFound
-from .faces import MODEL_ID
 from .store import Store, utcnow
 
 FORMAT = "triage-batch/2"
@@ -203,13 +202,18 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
             members[r["portrait"]["member"]] = store.photo("arrival", r["id"], "portrait")[1]
         if progress:
             progress("reading", i, len(records))
-    if with_templates:
-        owners, matrix = store.load_templates(MODEL_ID, "arrival", [r["id"] for r in records])
-        row_of = {owner: i for i, owner in enumerate(owners)}
-        members["templates.jsonl"] = _jsonl([
-            {"arrival_key": r["key"], "model_id": MODEL_ID, "dim": int(matrix.shape[1]),
-             "vector": base64.b64encode(matrix[row_of[r["id"]]].astype("<f4").tobytes()).decode()}
-            for r in records if r["id"] in row_of])
+    if with_templates:  # every model's template of each arrival, each line naming its model
+        ids = [r["id"] for r in records]
+        lines = []
+        for model_id in sorted({m for (m,) in store.db.execute(
+                f"SELECT DISTINCT model_id FROM templates WHERE owner_kind = 'arrival' AND owner_id IN "
+                f"({','.join('?' * len(ids))})", ids)}):
+            owners, matrix = store.load_templates(model_id, "arrival", ids)
+            row_of = {owner: i for i, owner in enumerate(owners)}
+            lines += [{"arrival_key": r["key"], "model_id": model_id, "dim": int(matrix.shape[1]),
+                       "vector": base64.b64encode(matrix[row_of[r["id"]]].astype("<f4").tobytes()).decode()}
+                      for r in records if r["id"] in row_of]
+        members["templates.jsonl"] = _jsonl(lines)
     manifest = {
         "format": FORMAT, "day": day, "site": site, "device": store.config.device, "home_site": store.config.site,
         "force_code": store.config.force_code, "training": bool(store.config.training), "exported_at": utcnow(),
@@ -255,7 +259,7 @@ class Batch:
     arrivals: list[dict]
     audit: list[dict]
     portraits: dict[str, bytes] = field(repr=False)
-    templates: dict[str, np.ndarray] = field(repr=False)
+    templates: dict[str, dict[str, np.ndarray]] = field(repr=False)  # arrival key -> model id -> template
 
     @property
     def device(self) -> str:
@@ -351,9 +355,10 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
     try:
         records = [json.loads(line) for line in data.pop("arrivals.jsonl").splitlines()]
         audit = [json.loads(line) for line in data.pop("audit.jsonl").splitlines()]
-        templates = {t["arrival_key"]: np.frombuffer(base64.b64decode(t["vector"]), dtype="<f4").astype(np.float32)
-                     for t in map(json.loads, data.pop("templates.jsonl", b"").splitlines())
-                     if t["model_id"] == MODEL_ID}
+        templates: dict[str, dict[str, np.ndarray]] = {}
+        for t in map(json.loads, data.pop("templates.jsonl", b"").splitlines()):
+            templates.setdefault(t["arrival_key"], {})[t["model_id"]] = \
+                np.frombuffer(base64.b64decode(t["vector"]), dtype="<f4").astype(np.float32)
     except (KeyError, ValueError) as e:
         raise IntegrityFailure(f"{path}: the records are unreadable ({e}) although signed: "
                                "the exporting laptop's triage may be newer than this one") from None

@@ -375,7 +375,7 @@ def render_text(draft: dict) -> str:
         f"Drafted            : {draft['created_at']}",
         f"Landing site       : {draft['site']}   vessel: {draft['vessel'] or 'not recorded'}",
         f"Arrival            : {draft['arrival_id']} landed {draft['landed_at']}",
-        f"Safeguarding flag  : {'YES — possible child' if draft['safeguarding'] else 'no'}",
+        f"Safeguarding flag  : {'YES — safeguarding concern (possible child or exploitation)' if draft['safeguarding'] else 'no'}",
         f"Policing purpose   : {draft['purpose']}",
     ]
     if draft.get("justification"):

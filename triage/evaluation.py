@@ -22,17 +22,19 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from . import faces, photos, scenarios
+from . import encoders, faces, photos, scenarios
 from . import workers as worker_pool
 from .arrivals import DEFAULT_TOP_K
 from .crypto import Vault
+from .encoders import Pipeline
 from .errors import BadInput, IntegrityFailure, TriageError
+from .fusion import Fusion, fit
 from .manifest import PHOTO_TIMEOUT, default_workers
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".webp",
@@ -144,23 +146,34 @@ def _checked(ds: Dataset, where: str) -> Dataset:
 
 @dataclass(frozen=True)
 class Matcher:
-    """What an evaluation needs from a face model. `encode` turns RGB pixels into a template or raises
+    """What an evaluation needs from a matcher. `encode` turns RGB pixels into a template or raises
     `TriageError`; `distances` gives the (len(a), len(b)) matrix, smaller meaning more alike. Both are
-    module-level functions so that worker processes can receive them."""
+    module-level functions (or partials of them) so that worker processes can receive them. A fused
+    matcher's template is its models' templates end to end (`dims` long each), cached under
+    `template_id`; its distances are the fused scores of its `fusion` calibration."""
 
     name: str
-    model_id: str
+    model_id: str  # the id its calibration file carries
     distance: str
     encode: Callable[[np.ndarray], np.ndarray]
     distances: Callable[[np.ndarray, np.ndarray], np.ndarray]
     load: Callable[[], object]
+    threshold: float  # the calibration in force in the home
+    template_id: str = ""
+    fusion: Fusion | None = None
+    dims: tuple[int, ...] = ()
+
+    @property
+    def cache_id(self) -> str:
+        return self.template_id or self.model_id
 
 
-def dlib_encode(rgb: np.ndarray) -> np.ndarray:
+def pipeline_encode(pipeline: Pipeline, rgb: np.ndarray) -> np.ndarray:
     """The same detect, choose and encode steps as capture, without the quality gate (its refusals
-    would hide the errors an evaluation is there to count)."""
-    choice = faces.choose(faces.detect(rgb), "photo")
-    return faces.encode(rgb, choice.face)
+    would hide the errors an evaluation is there to count); several models' templates end to end."""
+    face = faces.choose(pipeline.detect(rgb), "photo").face
+    vectors = pipeline.encode(rgb, face)
+    return np.concatenate([vectors[mid] for mid in pipeline.model_ids])
 
 
 def euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -170,15 +183,46 @@ def euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-MATCHERS = {"dlib": Matcher("dlib", faces.MODEL_ID, "euclidean", dlib_encode, euclidean, faces.models)}
+def fused_distances(fusion: Fusion, dims: tuple[int, ...], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    cuts = np.cumsum((0, *dims))
+    return fusion.matrix([euclidean(a[:, lo:hi], b[:, lo:hi]) for lo, hi in zip(cuts, cuts[1:])])
 
 
-def matchers(names: Sequence[str] | None) -> list[Matcher]:
-    chosen = list(dict.fromkeys(names or MATCHERS))
-    unknown = [n for n in chosen if n not in MATCHERS]
+def _matcher(name: str, home) -> Matcher:
+    from . import matchers as registry
+
+    m = registry.get(name, home)
+    pipe = encoders.pipeline(m.model_ids, home)
+    encode, load = partial(pipeline_encode, pipe), pipe.load
+    if not m.fusion:
+        return Matcher(m.name, m.model_id, "euclidean", encode, euclidean, load, m.threshold)
+    sizes = {mf.model_id: mf.embedding_size for mf in pipe.manifests} | {encoders.DLIB: 128}
+    dims = tuple(sizes[mid] for mid in m.model_ids)
+    return Matcher(m.name, m.model_id, m.distance, encode, partial(fused_distances, m.fusion, dims), load,
+                   m.threshold, f"{m.model_id}:{'+'.join(m.model_ids)}", m.fusion, dims)
+
+
+def matchers(names: Sequence[str] | None, home=None, default: str = "dlib") -> list[Matcher]:
+    """The matchers named (by default `default` and, when it is fused, each model it combines, side by
+    side), each with the home's calibration in force."""
+    from . import matchers as registry
+
+    known = registry.names(home)
+    chosen = list(dict.fromkeys(names or registry.side_by_side(default, home)))
+    unknown = [n for n in chosen if n not in known]
     if unknown:
-        raise BadInput(f"--matcher {unknown[0]!r}: choose from {', '.join(MATCHERS)}")
-    return [MATCHERS[n] for n in chosen]
+        raise BadInput(f"--matcher {unknown[0]!r}: choose from {', '.join(known)}")
+    return [_matcher(n, home) for n in chosen]
+
+
+def refit(enc: Encoded) -> Encoded:
+    """A fused matcher's encodings with its normalisation estimated on these photos' impostor pairs (the
+    weights kept), for a calibration on them."""
+    m = enc.matcher
+    cuts = np.cumsum((0, *m.dims))
+    per_model = {p.model_id: enc.vectors[:, lo:hi] for p, lo, hi in zip(m.fusion.parts, cuts, cuts[1:])}
+    fusion = replace(m.fusion, parts=fit(per_model, enc.identities, {p.model_id: p.weight for p in m.fusion.parts}))
+    return replace(enc, matcher=replace(m, fusion=fusion, distances=partial(fused_distances, fusion, m.dims)))
 
 
 # -- the template cache --------------------------------------------------------------------------------
@@ -261,15 +305,15 @@ def _encode_file(path: str, matcher_list: tuple[Matcher, ...]) -> dict[str, np.n
     try:
         photo = photos.read_photo(path)
     except TriageError as e:
-        return {m.model_id: (str(e), True) for m in matcher_list}
+        return {m.cache_id: (str(e), True) for m in matcher_list}
     out: dict = {}
     for m in matcher_list:
         try:
-            out[m.model_id] = np.asarray(m.encode(photo.rgb), dtype=np.float32)
+            out[m.cache_id] = np.asarray(m.encode(photo.rgb), dtype=np.float32)
         except TriageError as e:
-            out[m.model_id] = (str(e), True)
+            out[m.cache_id] = (str(e), True)
         except Exception as e:  # a model's own crash on one photo is counted, not fatal
-            out[m.model_id] = (f"{type(e).__name__}: {e}", False)
+            out[m.cache_id] = (f"{type(e).__name__}: {e}", False)
     return out
 
 
@@ -286,9 +330,9 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
     todo = []
     for i, digest in enumerate(digests):
         for m in matcher_list:
-            hit = cache.get(m.model_id, digest)
+            hit = cache.get(m.cache_id, digest)
             if hit is not None:
-                results[i][m.model_id] = hit
+                results[i][m.cache_id] = hit
         if len(results[i]) < len(matcher_list):
             todo.append(i)
     done = n - len(todo)
@@ -322,16 +366,16 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
         else:
             for outcome in worker_pool.run(_encode_file, jobs, workers=workers, timeout=PHOTO_TIMEOUT,
                                            initializer=partial(_load_models, matcher_list)):
-                crashed = {m.model_id: (str(outcome.error), False) for m in matcher_list}
+                crashed = {m.cache_id: (str(outcome.error), False) for m in matcher_list}
                 land(outcome.key, crashed if outcome.error is not None else outcome.value)
     finally:
         cache.save()
     encoded = []
     for m in matcher_list:
-        keep = [i for i in range(n) if not isinstance(results[i][m.model_id], str)]
+        keep = [i for i in range(n) if not isinstance(results[i][m.cache_id], str)]
         failures = [{"photo": str(dataset.samples[i].path), "identity": dataset.samples[i].identity,
-                     "reason": results[i][m.model_id]} for i in range(n) if isinstance(results[i][m.model_id], str)]
-        vectors = (np.stack([results[i][m.model_id] for i in keep]) if keep else np.zeros((0, 0), np.float32))
+                     "reason": results[i][m.cache_id]} for i in range(n) if isinstance(results[i][m.cache_id], str)]
+        vectors = (np.stack([results[i][m.cache_id] for i in keep]) if keep else np.zeros((0, 0), np.float32))
         encoded.append(Encoded(m, n, np.asarray([dataset.samples[i].identity for i in keep], dtype=object),
                                [str(dataset.samples[i].path) for i in keep], vectors, failures))
     return encoded, {"photos": n, "from_cache": n - len(todo), "encoded": len(todo), "cache": str(cache.path)}
@@ -606,14 +650,17 @@ def calibrate(result: MatcherResult, target_fpir: float, path: Path, *, dataset:
             previous = json.loads(path.read_text()).get("threshold")
         except ValueError:
             previous = None
+    fused = (" The fusion's normalisation (each model's impostor mean and spread) was estimated on the same "
+             f"photos' {len(result.scores.impostor):,} impostor pairs; its weights were kept.") if m.fusion else ""
     doc = {
         "model_id": m.model_id, "distance": m.distance, "threshold": threshold,
+        **({"models": [asdict(p) for p in m.fusion.parts]} if m.fusion else {}),
         "provenance": (f"Calibrated with `triage evaluate --calibrate --target-fpir {target_fpir:g}` on "
                        f"{dataset.description} on {today} by {officer}: FPIR {measured['fpir']:.4g} over {n_nm:,} "
                        f"non-mated searches and FNIR "
                        f"{measured['fnir']:.4g} over {n_m:,} mated searches against a gallery of {s.gallery_size} "
                        f"identities (one photo each; candidate list {s.candidates}). FPIR grows with the gallery: "
-                       f"recalibrate when the watchlist grows well beyond this size.{caveat}"),
+                       f"recalibrate when the watchlist grows well beyond this size.{fused}{caveat}"),
         "measured_on": dataset.description, "date": today, "calibrated_by": officer, "training": training,
         "previous_threshold": previous, "calibration": measured,
     }
@@ -637,7 +684,7 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
     otherwise). The run, and any calibration, is audited."""
     from . import fairness, matching
 
-    matcher_list = matchers(matcher_names)
+    matcher_list = matchers(matcher_names, store.home, store.config.matcher)
     check_holdout(holdout)
     if target_fpir is not None and not 0 < target_fpir < 1:
         raise BadInput(f"--target-fpir {target_fpir}: give a rate between 0 and 1, e.g. 0.001")
@@ -646,11 +693,12 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
     if calibration_file is not None and len(matcher_list) > 1:
         raise BadInput("--calibration-file holds one model's calibration: name the matcher with --matcher")
     labels = fairness.load_groups(groups) if groups else None
-    thresholds = {m.model_id: matching.calibration(m.model_id, store.home).threshold if threshold is None else threshold
-                  for m in matcher_list}
+    thresholds = {m.model_id: m.threshold if threshold is None else threshold for m in matcher_list}
     started = dt.datetime.now(dt.timezone.utc)
     cache = TemplateCache(cache_path or Path(store.home) / CACHE_FILE, store._need_vault())
     encoded, stats = encode(dataset, matcher_list, cache, workers=workers, progress=progress)
+    if target_fpir is not None:
+        encoded = [refit(e) if e.matcher.fusion else e for e in encoded]
     results = [measure(e, threshold=thresholds[e.matcher.model_id], holdout=holdout, seed=seed) for e in encoded]
     for r in results:
         if labels is not None:

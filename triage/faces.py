@@ -3,9 +3,11 @@ model, and the ResNet encoder.
 
 Models load lazily, once per process, so `triage --help` stays fast, straight from the files of
 face_recognition_models into dlib. face_recognition prints a message and exits with status 0 when that
-package is missing; `models()` checks first and raises `ModelMissing` instead. The 68-point landmark model is never used (its training data is licensed for
-non-commercial use only); every template records `MODEL_ID` so templates from other models are never
-compared with these.
+package is missing; `models()` checks first and raises `ModelMissing` instead, and refuses a model file
+whose SHA-256 is not the pinned one. The 68-point landmark model is never used (its training data is
+licensed for non-commercial use only); every template records `MODEL_ID` so templates from other models
+are never compared with these. YuNet (encoders/yunet.py) also fits dlib's 5-point shape, through
+`landmarked`, so either detector's faces carry it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,6 +26,10 @@ import numpy as np
 from .errors import FaceError, ModelMissing
 
 MODEL_ID = "dlib-resnet-v1+5pt"
+DETECTOR_ID = "dlib-hog"
+# face_recognition_models 0.3.0: shape_predictor_5_face_landmarks.dat, dlib_face_recognition_resnet_model_v1.dat
+FILE_SHA256 = ("c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30")
 DETECT_MAX_SIDE = 1024  # detection runs on a copy scaled to this; landmarks and encoding use full pixels
 SIMILAR_SIZE = 0.5  # a second face at least this fraction of the largest one's area makes the choice ambiguous
 # HOG scores real frontal faces above about 0.5; patterns such as badges and prints score near 0.1.
@@ -52,6 +59,10 @@ def models() -> SimpleNamespace:
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
+    from .encoders.files import verified  # here: the encoders package imports this module
+
+    for path, digest in zip(paths, FILE_SHA256):
+        verified(Path(path), digest)
     # dlib itself, not face_recognition.api: importing that loads every model it knows (the 68-point
     # predictor and the CNN detector too), twice the time and memory, in every batch worker.
     dlib = importlib.import_module("dlib")
@@ -67,6 +78,10 @@ class Face:
     landmarks: np.ndarray = field(repr=False)  # 5 x 2: two corners of each eye, then the base of the nose
     score: float = 1.0  # the detector's confidence
     shape: object = field(repr=False, default=None)
+    detector: str = DETECTOR_ID
+    # The detector's own five points, when it gives them (YuNet: eye centres, nose tip, mouth corners),
+    # in the order of the 112x112 alignment template the ONNX encoders use (triage/encoders/onnx.py).
+    anchor: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def area(self) -> int:
@@ -117,12 +132,21 @@ def detect(rgb: np.ndarray) -> list[Face]:
     for r, score in zip(rects, scores):
         box = (max(0, int(r.left() / scale)), max(0, int(r.top() / scale)),
                min(w, int(r.right() / scale)), min(h, int(r.bottom() / scale)))
-        rect = m.dlib.rectangle(box[0], box[1], box[2], box[3])
-        shape = m.shape5(rgb, rect)
-        pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float32)
-        faces.append(Face(box=box, landmarks=pts, score=float(score), shape=shape))
+        faces.append(landmarked(rgb, box, float(score)))
     faces.sort(key=lambda f: f.area, reverse=True)
     return faces
+
+
+def landmarked(rgb: np.ndarray, box: tuple[int, int, int, int], score: float, **found) -> Face:
+    """A face with dlib's 5-point shape fitted inside `box` (a HOG-like box: brows to chin, which may
+    reach past the image's edge); the quality measures, the portrait and the dlib encoder all read that
+    shape, whichever detector found the face. The face's own box is clipped to the image."""
+    m = models()
+    shape = m.shape5(rgb, m.dlib.rectangle(*box))
+    pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float32)
+    h, w = rgb.shape[:2]
+    clipped = (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
+    return Face(box=clipped, landmarks=pts, score=score, shape=shape, **found)
 
 
 @dataclass

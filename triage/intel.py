@@ -155,7 +155,7 @@ def render_text(report: dict) -> str:
         f"Officer            : {report['officer']} (force {report['force_code']})",
         f"Drafted            : {report['created_at']}",
         f"Landing site       : {report['site']}   arrival {report['arrival_id']} landed {report['landed_at']}",
-        f"Safeguarding flag  : {'YES — possible child' if report['safeguarding'] else 'no'}",
+        f"Safeguarding flag  : {'YES — safeguarding concern (possible child or exploitation)' if report['safeguarding'] else 'no'}",
         f"Source evaluation  : {report['source_grade']} — {m['source']}",
         f"Intelligence       : {report['intel_grade']} — {m['intelligence']}",
         f"Handling code      : {report['handling']} — {m['handling']}"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, arrivals, faces, mrz, photos, workers
+from . import analysis, arrivals, matchers, mrz, photos, workers
 from .biographic import Details, build_details, parse_landed_at
 from .errors import BadInput, TriageError
 from .store import Store
@@ -155,7 +155,7 @@ def default_workers() -> int:
 
 def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, landed_at: str | None = None,
          workers_count: int | None = None, timeout: float = PHOTO_TIMEOUT, top_k: int = arrivals.DEFAULT_TOP_K,
-         threshold: float | None = None, today: dt.date | None = None,
+         threshold: float | None = None, today: dt.date | None = None, matcher: str | None = None,
          progress: Callable[[int, int], None] | None = None) -> Report:
     """Land every row of a manifest that can be landed; report the others with their reasons.
 
@@ -196,10 +196,11 @@ def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, l
                 tick()
                 continue
             waiting[row.number] = prepared
-            yield row.number, (data, str(prepared.photo), "probe", prepared.face_index)
+            yield row.number, (data, str(prepared.photo), "probe", prepared.face_index, None, pipeline)
 
+    pipeline = matchers.pipeline_for(store, matcher)
     for outcome in workers.run(analysis.analyse_bytes, jobs(), workers=workers_count or default_workers(),
-                               timeout=timeout, initializer=faces.models):
+                               timeout=timeout, initializer=pipeline.load):
         prepared = waiting.pop(outcome.key)
         if outcome.error is not None:
             refuse(prepared.row, outcome.error)
@@ -208,7 +209,7 @@ def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, l
         try:
             landed = arrivals.capture(store, result.photo, prepared.details, officer=officer, vessel=prepared.vessel,
                                       landed_at=prepared.landed_at, idempotency_key=prepared.key, top_k=top_k,
-                                      threshold=threshold, analysed=result)
+                                      threshold=threshold, analysed=result, matcher=matcher)
         except TriageError as e:
             refuse(prepared.row, e)
             continue

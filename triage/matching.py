@@ -31,7 +31,7 @@ from .store import Store
 
 PHOTOS_PER_OWNER = 8  # nearest templates fetched per wanted candidate, so owners with several photos fill top-k
 ROW_ARRAYS = ("ids", "owners", "block_of", "matrix", "sq_norms", "alive", "hidden")  # a Gallery's arrays, row for row
-SPLIT_ROWS = 50_000  # a scan of more rows is split across the cores
+SPLIT_ROWS = 100_000  # a scan of more rows is split across the cores; below it one core is as fast
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +41,10 @@ def _scan_pool() -> tuple[ThreadPoolExecutor, int]:
 
 
 def scores(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """`matrix @ q`, without BLAS's own threads: on a busy two-core laptop OpenBLAS's thread hand-offs
-    cost milliseconds per call (24 ms at 10k rows, against 0.1 ms on one core), so a small scan runs on
-    one core and a large one is split by rows across the cores (einsum releases the GIL)."""
+    """`matrix @ q`, without BLAS's own threads: when both cores are busy (a capture batch's workers)
+    OpenBLAS's spinning threads stall each call for milliseconds (24 ms at 10k rows, against 0.3 ms on
+    one core), so a small scan runs on one core and a large one is split by rows across the cores
+    (einsum releases the GIL)."""
     pool, cores = _scan_pool()
     if len(matrix) < SPLIT_ROWS or cores == 1:
         return np.einsum("ij,j->i", matrix, q)
@@ -60,6 +61,8 @@ class Calibration:
     threshold: float
     distance: str
     provenance: str
+    file: str = ""  # the calibration file read
+    data: dict | None = None  # everything the file holds (the fused matcher's normalisation, for one)
 
 
 def home_calibration_file(home: Path | str, model_id: str) -> Path:
@@ -78,7 +81,8 @@ def calibration(model_id: str, home: Path | str | None = None) -> Calibration:
         d = json.loads(path.read_text())
         if d["model_id"] != model_id:
             raise ValueError(f"it is for model {d['model_id']}")
-        return Calibration(model_id, float(d["threshold"]), d.get("distance", "euclidean"), d.get("provenance", ""))
+        return Calibration(model_id, float(d["threshold"]), d.get("distance", "euclidean"), d.get("provenance", ""),
+                           str(path), d)
     except (ValueError, KeyError, TypeError) as e:
         raise BadInput(f"{path} is not a valid calibration file for {model_id} ({e}); fix or delete it") from None
 
@@ -92,6 +96,8 @@ class Candidate:
     threshold: float
     below_threshold: bool
     model_id: str
+    matcher: str | None = None  # set by the search that produced it (triage/matchers.py)
+    scores: dict | None = None  # a fused candidate's distance under each model (None: no template)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -122,6 +128,7 @@ class Gallery:
         self.blocks: dict[int, int] = {}  # block id -> its seq when last read
         self.seq: int | None = None
         self.index: ann.AnnIndex | None = None
+        self._owner_order: tuple | None = None  # see _owner_rows
 
     @classmethod
     def load(cls, store: Store, kind: str, owner_kind: str, model_id: str) -> "Gallery":
@@ -270,6 +277,32 @@ class Gallery:
             d2 = d2[rows]
         order = np.argsort(d2, kind="stable")
         return rows[order], d2[order] + float(q @ q)
+
+    def owner_distance(self, owner: str, query: np.ndarray) -> float | None:
+        """The distance from `query` to one owner's nearest searchable template (None: it has none); what
+        the fused matcher asks for an owner that one model proposed and another did not."""
+        rows = self._owner_rows(owner.encode())
+        rows = rows[self.alive[rows] & ~self.hidden[rows]]
+        if not len(rows):
+            return None
+        q = np.asarray(query, dtype=np.float32)
+        d2 = float((self.sq_norms[rows] - 2.0 * (self.matrix[rows] @ q)).min()) + float(q @ q)
+        return round(math.sqrt(max(d2, 0.0)), 4)
+
+    def _owner_rows(self, key: bytes) -> np.ndarray:
+        """One owner's rows, through the rows sorted by owner (sorted on first use: 15 ms at 100k rows), and
+        a scan of the rows appended since. It is sorted again once that tail grows long, or when the rows
+        it covers have moved (dead rows dropped, or reloaded: the id at its last row is then another)."""
+        n = self.n
+        built = self._owner_order
+        if (built is None or built[0] > n or n - built[0] > max(4096, n // 8)
+                or (built[0] and int(self.ids[built[0] - 1]) != built[1])):
+            order = np.argsort(self.owners[:n], kind="stable")
+            built = self._owner_order = (n, int(self.ids[n - 1]) if n else -1, order, self.owners[:n][order])
+        count, _, order, ordered = built
+        found = order[np.searchsorted(ordered, key, "left"):np.searchsorted(ordered, key, "right")] \
+            if len(key) <= ordered.dtype.itemsize else order[:0]  # a longer key would be cut to the width
+        return np.concatenate([found, np.flatnonzero(self.owners[count:n] == key) + count])
 
     def search(self, query: np.ndarray, *, top_k: int, threshold: float, exclude: Collection[str] = frozenset(),
                approximate: bool | None = None) -> list[Candidate]:

@@ -8,8 +8,9 @@ between rows (a review's candidate, a superseded decision, a draft's arrival) fo
 
 After a merge every new arrival is searched here, against this home's watchlist and every arrival it
 holds, so the same face captured on two laptops or landing at two sites shows as a repeat-arrival
-candidate for a person to review. The face template comes with the batch (`--with-templates`) or is
-computed again from the portrait on this laptop, in worker processes on both cores.
+candidate for a person to review. The face templates come with the batch (`--with-templates`) or are
+computed again from the portrait on this laptop, for every model this home's matcher uses, in worker
+processes on both cores.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import arrivals, batch, faces, workers
+from . import arrivals, batch, faces, matchers, workers
 from .batch import Batch, Progress
+from .encoders import Pipeline
 from .errors import TriageError
 from .store import Store, utcnow
 
@@ -30,22 +32,23 @@ ENCODE_TIMEOUT = 120.0  # seconds one portrait may take in a worker
 IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting workers would cost more
 
 
-def encode_portrait(jpeg: bytes, source: str) -> np.ndarray:
-    """A worker's job: the template of the face in an imported portrait."""
+def encode_portrait(jpeg: bytes, source: str, pipeline: Pipeline) -> dict[str, np.ndarray]:
+    """A worker's job: the templates of the face in an imported portrait, one per model of the pipeline."""
     from PIL import Image
 
     rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
-    return faces.encode(rgb, faces.choose(faces.detect(rgb), source).face)
+    return pipeline.encode(rgb, faces.choose(pipeline.detect(rgb), source).face)
 
 
-def _encode_all(jobs: list[tuple[str, bytes]], progress: Progress | None) -> tuple[dict[str, np.ndarray], list[str]]:
+def _encode_all(jobs: list[tuple[str, bytes]], pipeline: Pipeline, progress: Progress | None
+                ) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """Templates for (arrival key, portrait) pairs, and a warning for each portrait with no usable face."""
     from .manifest import default_workers
 
     def here():
         for key, jpeg in jobs:
             try:
-                yield workers.Outcome(key, encode_portrait(jpeg, key))
+                yield workers.Outcome(key, encode_portrait(jpeg, key, pipeline))
             except TriageError as e:
                 yield workers.Outcome(key, error=e)
 
@@ -53,8 +56,8 @@ def _encode_all(jobs: list[tuple[str, bytes]], progress: Progress | None) -> tup
     if len(jobs) < IN_PROCESS_UP_TO:
         outcomes = here()
     else:
-        outcomes = workers.run(encode_portrait, ((key, (jpeg, key)) for key, jpeg in jobs), workers=default_workers(),
-                               timeout=ENCODE_TIMEOUT, initializer=faces.models)
+        outcomes = workers.run(encode_portrait, ((key, (jpeg, key, pipeline)) for key, jpeg in jobs),
+                               workers=default_workers(), timeout=ENCODE_TIMEOUT, initializer=pipeline.load)
     for i, outcome in enumerate(outcomes, 1):
         if outcome.error is None:
             vectors[outcome.key] = outcome.value
@@ -75,7 +78,7 @@ class _Merger:
         self.known = {kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
                       for kind in KINDS}
         self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
-        self.templates: list[tuple[str, int, np.ndarray]] = []  # (arrival, portrait photo, vector), stored in bulk
+        self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
 
     def local(self, kind: str, key: str | None) -> str | None:
         """The local id of the row with this key, if this home holds it."""
@@ -118,7 +121,7 @@ class _Merger:
         """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
         return (self.local("arrivals", row.get("ref_key")) or row["ref"]) if row["kind"] == "arrival" else row["ref"]
 
-    def arrival(self, rec: dict, vector: np.ndarray | None) -> str | None:
+    def arrival(self, rec: dict, vector: dict[str, np.ndarray] | None) -> str | None:
         """Land a new arrival with its portrait and template; returns its local id, or None if already here."""
         if self.local("arrivals", rec["key"]):
             return None
@@ -176,11 +179,16 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     """Merge one verified batch in one transaction, then search its new arrivals here."""
     m = _Merger(store, b)
     new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
-    vectors = {r["key"]: b.templates[r["key"]] for r in new if r["key"] in b.templates}
+    pipeline = matchers.pipeline_for(store)
+    # The templates a batch brought, of the models this home uses; when one is missing, the portrait is
+    # encoded with all of them here, and the templates brought are kept where there are any.
+    given = {r["key"]: {m: v for m, v in b.templates.get(r["key"], {}).items() if m in pipeline.model_ids}
+             for r in new}
+    vectors = {key: g for key, g in given.items() if len(g) == len(pipeline.model_ids)}
     vectors_made, warnings = _encode_all([(r["key"], b.portraits[r["portrait"]["member"]]) for r in new
-                                          if r["portrait"] and r["key"] not in vectors], progress)
-    vectors.update(vectors_made)
-    landed: dict[str, np.ndarray | None] = {}
+                                          if r["portrait"] and r["key"] not in vectors], pipeline, progress)
+    vectors.update({key: made | given[key] for key, made in vectors_made.items()})
+    landed: dict[str, dict[str, np.ndarray] | None] = {}
     try:
         with store.transaction():
             for i, rec in enumerate(b.arrivals, 1):
@@ -191,7 +199,9 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                     progress(f"merging {b.path.name}", i, len(b.arrivals))
             if m.templates:
                 owners, photos, vecs = zip(*m.templates)
-                store.put_templates("arrival", faces.MODEL_ID, list(owners), np.vstack(vecs), list(photos))
+                for model_id in pipeline.model_ids:
+                    store.put_templates("arrival", model_id, list(owners), np.vstack([v[model_id] for v in vecs]),
+                                        list(photos))
             for rec in b.arrivals:
                 m.history(rec)
             m.audit_events()
@@ -215,14 +225,14 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
             "repeat_candidates": repeats, "warnings": warnings}
 
 
-def _search_new(store: Store, landed: dict[str, np.ndarray | None], *, officer: str,
+def _search_new(store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str,
                 progress: Progress | None) -> list[dict]:
     """Search each new arrival against the watchlist and every arrival here (the new ones included)."""
     repeats = []
-    for i, (aid, vector) in enumerate(landed.items(), 1):
-        if vector is not None:
-            _, found = arrivals._search(store, aid, vector, officer=officer, top_k=arrivals.DEFAULT_TOP_K,
-                                        threshold=None)
+    for i, (aid, vectors) in enumerate(landed.items(), 1):
+        if vectors is not None:
+            _, _, found, _ = arrivals._search(store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K,
+                                              threshold=None)
             repeats += [{"arrival_id": aid, "candidate": c.ref, "distance": c.distance, "threshold": c.threshold}
                         for c in found if c.kind == "arrival" and c.below_threshold]
         if progress:

@@ -317,3 +317,14 @@ def m010_debriefs_crime_groups_referrals(db: Database) -> None:
          "safeguarding_referral_at": str, "sealed": bytes},
         pk="id", foreign_keys=[("arrival_id", "arrivals", "id")], not_null={"arrival_id", "officer", "at", "sealed"})
     db["referrals"].create_index(["arrival_id"])
+
+
+@migrations()
+def m009_matchers(db: Database) -> None:
+    """Which matcher produced each candidate and, for a fused one, each model's distance (JSON, model id ->
+    distance); which models a search used (JSON list). Searches before this step used dlib alone."""
+    db["candidates"].add_column("matcher", str)
+    db["candidates"].add_column("scores", str)
+    db["searches"].add_column("model_ids", str)
+    db.execute("UPDATE candidates SET matcher = 'dlib' WHERE model_id = 'dlib-resnet-v1+5pt'")
+    db.execute("""UPDATE searches SET model_ids = json_array(model_id) WHERE model_id IS NOT NULL""")

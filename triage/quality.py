@@ -85,6 +85,7 @@ def measure(rgb: np.ndarray, face: Face, face_count: int) -> dict:
     return {
         "face_found": True,
         "face_count": face_count,
+        "detector": face.detector,  # which detector decided the face (recorded with each capture)
         "image_width": int(rgb.shape[1]),
         "image_height": int(rgb.shape[0]),
         "face_box": [int(left), int(top), int(right), int(bottom)],

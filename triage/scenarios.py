@@ -41,6 +41,15 @@ def astronaut_path() -> Path:
     return path
 
 
+def hopper_path() -> Path:
+    """matplotlib's grace_hopper.jpg (a US Navy portrait, public domain): with the astronaut, the second
+    colour face that installs with the tool, which the colour-order self-test of ONNX models needs."""
+    path = _package_dir("matplotlib") / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+    if not path.exists():
+        raise NotFound(f"{path} is missing from the matplotlib package")
+    return path
+
+
 def image_path(ref: dict) -> Path:
     if "orl" in ref:
         return orl_path(*ref["orl"])

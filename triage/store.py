@@ -177,6 +177,8 @@ class Store:
             raise TriageError(f"the store is busy or unwritable: {e}") from None
         try:
             yield
+            if self.vault is not None:
+                self.compact_templates()  # templates any code deleted leave their sealed blocks in this commit
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
@@ -263,8 +265,16 @@ class Store:
         rows = list(self.db["photos"].rows_where(
             "owner_kind = ? AND owner_id = ? AND role = ? AND data IS NOT NULL", [owner_kind, owner_id, role],
             order_by="id", limit=1))
+        return self._opened_photo(rows, f"no {role} photo for {owner_kind} {owner_id}")
+
+    def photo_by_id(self, photo_id: int) -> tuple[dict, bytes]:
+        """One stored photo, opened (re-encoding a photo for a model added later needs each one)."""
+        rows = list(self.db["photos"].rows_where("id = ? AND data IS NOT NULL", [photo_id]))
+        return self._opened_photo(rows, f"no stored photo {photo_id} (purged, or never stored)")
+
+    def _opened_photo(self, rows: list[dict], missing: str) -> tuple[dict, bytes]:
         if not rows:
-            raise NotFound(f"no {role} photo for {owner_kind} {owner_id}")
+            raise NotFound(missing)
         row = rows[0]
         return row, self._need_vault().open(row.pop("data"), f"photos:{row['id']}")
 
@@ -284,7 +294,6 @@ class Store:
         photo_ids = list(photo_ids) if photo_ids is not None else [None] * len(vecs)
         with self.transaction():
             self._adopt_row_templates()
-            self.compact_templates()
             last = self.db.execute("UPDATE sequences SET value = value + ? WHERE name = 'templates' RETURNING value",
                                    [len(vecs)]).fetchone()[0]
             ids = np.arange(last - len(vecs) + 1, last + 1, dtype=np.int64)
@@ -390,15 +399,15 @@ class Store:
         return [o.decode() for o in owners.tolist()], vecs
 
     def delete_templates(self, owner_kind: str, owner_id: str) -> int:
-        """Delete an owner's templates of every model, rewriting the blocks that held them."""
+        """Delete an owner's templates of every model; the commit rewrites the blocks that held them."""
         with self.transaction():
-            n = self.db.execute("DELETE FROM templates WHERE owner_kind = ? AND owner_id = ?", [owner_kind, owner_id]).rowcount
-            self.compact_templates()
-        return n
+            return self.db.execute("DELETE FROM templates WHERE owner_kind = ? AND owner_id = ?",
+                                   [owner_kind, owner_id]).rowcount
 
     def compact_templates(self) -> None:
         """Rewrite blocks whose templates were deleted (the trigger marked them stale), so the deleted
-        templates are gone from the file too, and drop blocks left empty."""
+        templates are gone from the file too, and drop blocks left empty. Every commit of an unlocked
+        store runs this, so a plain `DELETE FROM templates` by any code is enough."""
         with self.transaction():
             for row in self.db.execute(f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE stale = 1").fetchall():
                 block = self._open_block(row)
@@ -446,7 +455,7 @@ class Store:
                                params).fetchone()[0]
         buf, meta, seen, at_byte = bytearray(size or 0), None, 0, 0  # filled in place: no growing copies
         for part, parts, at, templates, max_id, data in self.db.execute(
-                f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY part",
+                f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY id",
                 params):
             meta = meta or {"parts": parts, "created_at": at, "templates": templates, "max_id": max_id}
             if (part, parts, at) != (seen, meta["parts"], meta["created_at"]):

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, ann, biographic, faces, matching, workers
+from . import analysis, ann, biographic, faces, matchers, matching, workers
+from .encoders import DLIB_ONLY, Pipeline
 from .errors import BadInput, Conflict, NotFound, TriageError
 from .matching import Gallery
 from .photos import Photo, decode, read_file, to_jpeg
@@ -136,7 +137,9 @@ def enrol(store: Store, entry: Entry, results: list[analysis.Analysis], *, offic
                                              res.photo.width, res.photo.height))
             store.put_photo("subject", entry.ref, "portrait", to_jpeg(res.portrait), "image/jpeg",
                             *res.portrait.shape[1::-1])
-        store.put_templates("subject", faces.MODEL_ID, [entry.ref] * len(results), [r.vector for r in results], photo_ids)
+        for model_id in results[0].vectors:  # every model the home uses, each photo's template under each
+            store.put_templates("subject", model_id, [entry.ref] * len(results), [r.vectors[model_id] for r in results],
+                                photo_ids)
         store.audit("watchlist-add", officer, records=[f"subject:{entry.ref}"] + [f"photo:{p}" for p in photo_ids],
                     reason=f"{entry.category}; authorised by {entry.authorised_by}"
                            + (f"; quality override: {override_reason}" if override_reason else ""))
@@ -156,7 +159,8 @@ def add_subject(store: Store, *, ref: str, name: str, category: str, reason: str
         raise BadInput("at least one photo is needed to enrol a subject")
     if _exists(store, entry.ref):
         raise Conflict(f"watchlist subject {entry.ref} already exists; use `triage watchlist update` or another --ref")
-    results = [analysis.analyse(p, "enrol", override_reason=override_reason) for p in photos]
+    pipeline = matchers.pipeline_for(store)
+    results = [analysis.analyse(p, "enrol", override_reason=override_reason, pipeline=pipeline) for p in photos]
     return enrol(store, entry, results, officer=officer, override_reason=override_reason)
 
 
@@ -214,9 +218,10 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in (text or "").split(";") if part.strip()]
 
 
-def analyse_enrol_photos(files: list[tuple[bytes, str]], override_reason: str | None) -> list[analysis.Analysis]:
+def analyse_enrol_photos(files: list[tuple[bytes, str]], override_reason: str | None,
+                         pipeline: Pipeline = DLIB_ONLY) -> list[analysis.Analysis]:
     """A worker's job: one subject's photos through the `enrol` profile."""
-    return [analysis.analyse(decode(data, source), "enrol", override_reason=override_reason)
+    return [analysis.analyse(decode(data, source), "enrol", override_reason=override_reason, pipeline=pipeline)
             for data, source in files]
 
 
@@ -281,10 +286,11 @@ def import_csv(store: Store, csv_path: Path, photo_dir: Path, *, officer: str, o
                 refuse(number, ref, str(e))
                 continue
             entries[number] = (entry, names)
-            yield number, (files, override_reason)
+            yield number, (files, override_reason, pipeline)
 
+    pipeline = matchers.pipeline_for(store)
     count = workers_count or default_workers()
-    outcomes = (workers.run(analyse_enrol_photos, jobs(), workers=count, timeout=PHOTO_TIMEOUT, initializer=faces.models)
+    outcomes = (workers.run(analyse_enrol_photos, jobs(), workers=count, timeout=PHOTO_TIMEOUT, initializer=pipeline.load)
                 if count > 1 else _in_process(jobs()))
     for outcome in outcomes:
         entry, names = entries.pop(outcome.key)
@@ -315,7 +321,7 @@ def _expired(row: dict, today: dt.date) -> bool:
 
 
 def _photo_count(store: Store, ref: str) -> int:
-    return store.count("templates", "owner_kind = 'subject' AND owner_id = ?", [ref])
+    return store.count("photos", "owner_kind = 'subject' AND owner_id = ? AND role = 'original'", [ref])
 
 
 def list_subjects(store: Store, *, officer: str, category: str | None = None, expired: bool | None = None,
@@ -431,18 +437,26 @@ def gallery(store: Store, model_id: str = faces.MODEL_ID, today: dt.date | None 
 def build_index(store: Store, *, officer: str, rebuild: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> dict:
     """Build (or bring up to date) and store the approximate search index of the watchlist and of the
-    earlier arrivals; searches use it from `ann.CUTOVER` templates on, or when asked to. The build runs
-    outside any transaction (minutes at a million templates); storing it and its audit event are one."""
+    earlier arrivals, for each model the home's matcher uses; searches use it from `ann.CUTOVER`
+    templates on, or when asked to. The build runs outside any transaction (minutes at a million
+    templates); storing it and its audit event are one. Per kind: the first model's figures, and every
+    model's under `models`."""
+    model_ids = matchers.models_for(store)
     out = {}
-    for kind, g in (("watchlist", gallery(store)),
-                    ("arrival", matching.gallery(store, "arrival", "arrival", faces.MODEL_ID))):
-        started = time.perf_counter()
-        changed = g.attach_index(store, "rebuild" if rebuild else "build", progress) if g.live else None
-        with store.transaction():
-            if changed:
-                g.save_index(store)
-            store.audit("search-index", officer, records=[f"index:{kind}"],
-                        reason=f"{'rebuilt' if rebuild else 'built or updated'}: {g.live} templates")
-        out[kind] = {"templates": g.live, "indexed": len(g.index) if g.index else 0, "stored_changes": changed or 0,
-                     "seconds": round(time.perf_counter() - started, 1), "cutover": ann.CUTOVER}
+    for kind, get in (("watchlist", lambda mid: gallery(store, mid)),
+                      ("arrival", lambda mid: matching.gallery(store, "arrival", "arrival", mid))):
+        per = {}
+        for model_id in model_ids:
+            g = get(model_id)
+            started = time.perf_counter()
+            changed = g.attach_index(store, "rebuild" if rebuild else "build", progress) if g.live else None
+            with store.transaction():
+                if changed:
+                    g.save_index(store)
+                store.audit("search-index", officer, records=[f"index:{kind}:{model_id}"],
+                            reason=f"{'rebuilt' if rebuild else 'built or updated'}: {g.live} templates")
+            per[model_id] = {"templates": g.live, "indexed": len(g.index) if g.index else 0,
+                             "stored_changes": changed or 0, "seconds": round(time.perf_counter() - started, 1),
+                             "cutover": ann.CUTOVER}
+        out[kind] = {**per[model_ids[0]], "models": per}
     return out

@@ -15,8 +15,8 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from ..errors import ExitStatus, TriageError
-from . import (arrivals, audit, batch, capture, debrief, demo, drafts, evaluate, home, keys, ocg, report, retention, review,
-               training, vessels, watchlist)
+from . import (arrivals, audit, batch, capture, debrief, demo, drafts, evaluate, home, keys, models, ocg, report, retention,
+               review, training, vessels, watchlist)
 from .common import err
 
 
@@ -64,7 +64,7 @@ def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help="
 
 
 for module in (home, demo, capture, arrivals, review, watchlist, drafts, vessels, batch, keys, report, audit, retention,
-               evaluate, training, debrief, ocg):
+               evaluate, training, debrief, ocg, models):
     module.register(app)
 
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Column, Table
 
 from .capture import render_candidates
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
+from .common import HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +57,7 @@ def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q.
     training_banner(store)
     d = row["details"]
     out.print(f"[bold]{row['id']}[/] landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}"
-              + ("  [bold red]SAFEGUARDING: possible child[/]" if row["safeguarding"] else ""))
+              + ("  [bold red]SAFEGUARDING[/]" if row["safeguarding"] else ""))
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
         table.add_row(field, d.get(field) or "not given", d.get(f"{field}_latin") or "")
@@ -78,6 +78,7 @@ def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
               threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
               index: str = typer.Option("auto", "--index", help="auto (the approximate index from its cut-over in "
                                         "gallery size on), exact (scan every template) or approximate."),
+              matcher: MatcherOpt = None,
               officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Search an arrival again against the watchlist and other arrivals (recorded as a new search, with
     its threshold and method).
@@ -92,7 +93,9 @@ def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
         raise UsageError(f"--index {index!r}: choose auto, exact or approximate")
     store = open_store(home)
     result = arrivals.search_again(store, arrival, officer=officer_of(store, officer), top_k=top, threshold=threshold,
-                                   approximate=modes[index])
+                                   approximate=modes[index], matcher=matcher)
+    for w in result["warnings"]:
+        warn(w)
     if json_out:
         emit_json(result)
     else:

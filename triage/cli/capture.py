@@ -10,7 +10,8 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
+from .common import (HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner,
+                     warn)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +25,10 @@ def render_candidates(candidates: list[dict], threshold: float) -> None:
     if not candidates:
         out.print(f"No candidates (threshold {threshold:.2f}).")
         return
-    table = Table("#", "kind", "ref", "who", "distance", "threshold", "", title="Candidates for human review")
+    first = candidates[0]
+    table = Table("#", "kind", "ref", "who", "distance", "threshold", "",
+                  title=f"Candidates for human review ({first.get('matcher') or 'dlib'}: "
+                        f"{', '.join(first.get('model_ids') or [first['model_id']])})")
     for c in candidates:
         who = c.get("name") or ""
         if c["kind"] == "watchlist":
@@ -68,6 +72,7 @@ def capture(
              "and standard input is a terminal."),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to show."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold for this search."),
+    matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -88,7 +93,7 @@ def capture(
     """
     import datetime as dt
 
-    from .. import analysis, arrivals, mrz, photos
+    from .. import analysis, arrivals, matchers, mrz, photos
     from ..biographic import build_details, parse_landed_at
     from ..errors import UsageError
 
@@ -125,7 +130,8 @@ def capture(
     if interactive:  # judge the photo first, so nobody types details for a photo that will be refused
         from .prompts import ask_details, confirm
 
-        analysed = analysis.analyse(pic, "probe", face_index=face, override_reason=override)
+        analysed = analysis.analyse(pic, "probe", face_index=face, override_reason=override,
+                                    pipeline=matchers.pipeline_for(store, matcher))
         try:
             while True:
                 raw = ask_details(raw)
@@ -138,14 +144,15 @@ def capture(
     else:
         details, notes = _with_zone(details, zone, today)
     result = arrivals.capture(store, pic, details, officer=who, vessel=vessel, landed_at=landed, face_index=face,
-                              override_reason=override, top_k=top, threshold=threshold, analysed=analysed)
+                              override_reason=override, top_k=top, threshold=threshold, analysed=analysed,
+                              matcher=matcher)
     result["warnings"] = notes + result["warnings"]
     for w in result["warnings"]:
         warn(w)
     if json_out:
         emit_json(result)
         return
-    flag = "  [bold red]SAFEGUARDING: possible child[/]" if result["safeguarding"] else ""
+    flag = "  [bold red]SAFEGUARDING[/]" if result["safeguarding"] else ""
     out.print(f"Arrival [bold]{result['arrival_id']}[/] captured (quality {result['quality']['score']}/100).{flag}")
     render_candidates(result["candidates"], result["threshold"])
 
@@ -179,6 +186,7 @@ def capture_batch(
                                           help="Worker processes for the face pipeline (default: one per core)."),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to keep per arrival."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
+    matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -214,7 +222,7 @@ def capture_batch(
                   console=err, transient=True) as bar:
         task = bar.add_task("capture", total=None)
         report = manifest.land(store, manifest_file, officer=who, vessel=vessel, landed_at=landed_at,
-                               workers_count=workers, top_k=top, threshold=threshold,
+                               workers_count=workers, top_k=top, threshold=threshold, matcher=matcher,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
     summary = report.to_dict()
     if json_out:

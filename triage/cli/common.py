@@ -23,6 +23,9 @@ HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Home folder (de
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 OfficerOpt = Annotated[Optional[str], typer.Option("--officer", help="Officer (default: $TRIAGE_OFFICER, then the home's officer).",
                                                    show_default=False)]
+MatcherOpt = Annotated[Optional[str], typer.Option("--matcher", help="Matcher for this command: dlib, sface, fused or a "
+                                                   "model supplied under the home's models/ (default: the home's; see "
+                                                   "`triage models list`).", show_default=False)]
 
 
 def home_path(home: Optional[Path]) -> Path:

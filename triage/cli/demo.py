@@ -81,7 +81,7 @@ def demo(
         emit_json(summary)
         return
     for r in landed:
-        flag = "  [bold red]SAFEGUARDING: possible child[/]" if r["safeguarding"] else ""
+        flag = "  [bold red]SAFEGUARDING[/]" if r["safeguarding"] else ""
         out.print(f"\n[bold]{r['arrival_id']}[/] quality {r['quality']['score']}/100{flag}")
         render_candidates(r["candidates"][:3], r["candidates"][0]["threshold"] if r["candidates"] else float("nan"))
     table = Table("TRAINING demo summary", "", show_header=True)

@@ -42,7 +42,8 @@ def evaluate(
     fixture: Optional[str] = typer.Option(None, "--fixture", help="An installed data set: orl (AT&T/ORL faces)."),
     description: Optional[str] = typer.Option(None, "--description",
                                               help="What the data set is, for the report and the calibration file."),
-    matcher: List[str] = typer.Option([], "--matcher", help="Matcher to measure (repeatable; default: all)."),
+    matcher: List[str] = typer.Option([], "--matcher", help="Matcher to measure: dlib, sface, fused or a supplied "
+                                      "model (repeatable; default: the home's, beside the models it fuses)."),
     threshold: Optional[float] = typer.Option(None, "--threshold",
                                               help="Operating threshold (default: the calibration in force)."),
     holdout: Optional[float] = typer.Option(None, "--holdout", show_default=False,
@@ -112,10 +113,26 @@ def render(report: dict) -> None:
               f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {report['seconds']} s")
     if d["skipped_files"]:
         out.print(f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]))
+    if len(report["matchers"]) > 1:
+        _render_side_by_side(report["matchers"])
     for m in report["matchers"]:
         _render_matcher(m, report["options"])
     if "plot" in report:
         out.print(f"DET curve written to {report['plot']}")
+
+
+def _render_side_by_side(matchers: list[dict]) -> None:
+    """One row per matcher on the same photos: the figures a choice between them rests on."""
+    t = Table("matcher", "failure to acquire", "EER", *(f"FNMR at FMR {pct(r['fmr_target'])}"
+                                                         for r in matchers[0]["verification"]["fnmr_at_fmr"]),
+              "rank-1", "threshold in force", title="Side by side, on the same photos", title_justify="left")
+    for m in matchers:
+        v = m["verification"]
+        t.add_row(f"{m['matcher']} ({m['model_id']})", f"{count(m['acquisition']['failed'])} of "
+                  f"{count(m['acquisition']['photos'])}", pct(v["eer"]["rate"]),
+                  *(pct(r["fnmr"]) if r["estimable"] else "not estimable" for r in v["fnmr_at_fmr"]),
+                  pct(m["identification"]["rank1"]["rate"]), dist(v["operating"]["threshold"]))
+    out.print(t)
 
 
 def _render_matcher(m: dict, options: dict) -> None:

@@ -26,6 +26,9 @@ def init(
     force_code: str = typer.Option(..., "--force-code", help="Force code of the owning force, e.g. 'KNT'."),
     officer: OfficerOpt = None,
     timezone: str = typer.Option("Europe/London", "--timezone", help="Time zone for local times and the day's batch."),
+    matcher: Optional[str] = typer.Option(None, "--matcher", show_default=False,
+                                          help="The home's matcher: dlib, sface or fused (default fused; see "
+                                               "`triage models list`)."),
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -51,14 +54,19 @@ def init(
     path = home_path(home)
     config = Config(site=clean_text(site, "--site"), force_code=clean_text(force_code, "--force-code", 10),
                     officer=clean_text(who, "--officer"), timezone=timezone)
+    if matcher is not None:
+        from .. import matchers
+
+        config.matcher = matchers.get(matcher, None).name  # a model supplied later is chosen with `models use`
     store = Store.create(path, passphrase(confirm=True), config)
     result = {"home": str(path), "site": config.site, "force_code": config.force_code, "device": config.device,
-              "officer": config.officer}
+              "officer": config.officer, "matcher": config.matcher}
     store.close()
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Created a triage home at {path} (device {config.device}, site {config.site}).")
+        out.print(f"Created a triage home at {path} (device {config.device}, site {config.site}, "
+                  f"matcher {config.matcher}).")
 
 
 def doctor(
@@ -68,7 +76,8 @@ def doctor(
 ) -> None:
     """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure."""
     from .. import audit as audit_core
-    from .. import faces, matching
+    from .. import encoders, matchers
+    from ..config import CONFIG_FILE, DEFAULT_MATCHER, load_config
     from ..errors import TriageError
 
     checks: list[dict] = []
@@ -81,9 +90,20 @@ def doctor(
         except Exception as e:  # a doctor reports every failure rather than stopping at the first
             checks.append({"check": name, "ok": False, "detail": f"{type(e).__name__}: {e}"})
 
-    check("face models", lambda: (faces.models(), f"dlib {faces.MODEL_ID} loaded")[1])
-    check("calibration", lambda: f"threshold {matching.calibration(faces.MODEL_ID).threshold}")
     path = home_path(home)
+    name = load_config(path).matcher if (path / CONFIG_FILE).is_file() else DEFAULT_MATCHER
+
+    def face_models() -> str:
+        pipeline = encoders.pipeline(matchers.get(name, path).model_ids, path)
+        pipeline.load()
+        return f"{', '.join(pipeline.model_ids)} loaded, files verified; detector {pipeline.detector}"
+
+    def calibration() -> str:
+        m = matchers.get(name, path)
+        return f"{m.name}: threshold {m.threshold:g} from {m.calibration}"
+
+    check("face models", face_models)
+    check("calibration", calibration)
     check("home writable", lambda: _writable(path))
     state: dict = {}
 

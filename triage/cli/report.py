@@ -22,7 +22,7 @@ def report_cmd(
     site: Optional[str] = typer.Option(None, "--site", help="Only this site's arrivals."),
     officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Counts by site and vessel, possible children, candidates awaiting review, confirmed matches, drafts
+    """Counts by site and vessel, safeguarding flags, candidates awaiting review, confirmed matches, drafts
     and outcomes, photo quality and every face, for one day. The page needs no network to open.
 
     Examples:

@@ -113,7 +113,7 @@ def review_cmd(
 def render_view(view: dict) -> None:
     """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
     out.print(f"[bold]{view['arrival_id']}[/] landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}"
-              + ("  [bold red]SAFEGUARDING: possible child[/]" if view["safeguarding"] else ""))
+              + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else ""))
     if not view["candidates"]:
         out.print("No candidates.")
         return

@@ -1,0 +1,201 @@
+"""The model files and the ONNX loader on the real files and photos: SHA-256 and missing-file refusals
+(always on copies in tmp_path), the graph surgery onnxruntime needs, YuNet's derived dlib shape, and a
+model a user supplies (the SFace file itself, with a manifest) passing or failing its self-test."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import orl
+from triage import encoders, faces, photos
+from triage.encoders import files, onnx, onnxgraph, yunet
+from triage.errors import BadInput, ExitStatus, IntegrityFailure, ModelMissing
+
+OVERRIDE = ("--accept-low-quality", "--override-reason", "fixture photos are 92x112 px")
+PROBE_OVERRIDE = ("--accept-low-quality", "--reason", "fixture photos are 92x112 px")
+REVIEW = "2099-01-01"
+
+
+def _manifest(**changes) -> dict:
+    m = {"file": "model.onnx", "sha256": onnx.SFACE.file.sha256, "input_size": [112, 112], "colour_order": "RGB",
+         "mean": 0, "std": 1, "embedding_size": 128, "distance": "cosine", "threshold": 0.6, "model_id": "sface-as-user",
+         "licence": "Apache-2.0 (OpenCV Zoo)", "source": "the SFace file, supplied as a user's model for this test"}
+    return m | changes
+
+
+def _model_folder(root: Path, name: str = "mine", **changes) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    shutil.copyfile(files.packaged_dir() / onnx.SFACE.file.name, folder / "model.onnx")
+    (folder / "manifest.json").write_text(json.dumps(_manifest(**changes)))
+    return folder
+
+
+def _copy_packaged(to: Path) -> Path:
+    to.mkdir(parents=True, exist_ok=True)
+    for name in (yunet.FILE.name, onnx.SFACE.file.name):
+        shutil.copyfile(files.packaged_dir() / name, to / name)
+    return to
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def orl_faces(face_models):
+    """Two ORL photos with the faces YuNet finds in them."""
+    out = []
+    for s, n in ((1, 1), (1, 2)):
+        rgb = photos.read_photo(orl(s, n)).rgb
+        out.append((rgb, faces.choose(yunet.detect(rgb), "orl").face))
+    return out
+
+
+def test_installed_files_pass_their_digests():
+    for name, digest in ((yunet.FILE.name, yunet.FILE.sha256), (onnx.SFACE.file.name, onnx.SFACE.file.sha256)):
+        assert files.status(files.packaged_dir() / name, digest)["ok"]
+
+
+def test_a_tampered_copy_is_refused_at_load(tmp_path, monkeypatch):
+    folder = _copy_packaged(tmp_path / "models")
+    monkeypatch.setenv(files.ENV, str(folder))
+    assert onnx.load(onnx.SFACE).manifest is onnx.SFACE  # the intact copy loads
+    _flip_byte(folder / yunet.FILE.name)
+    with pytest.raises(IntegrityFailure, match="SHA-256.*altered or replaced"):
+        yunet.load()
+    shutil.copyfile(files.packaged_dir() / onnx.SFACE.file.name, tmp_path / "sface.onnx")
+    _flip_byte(tmp_path / "sface.onnx")
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copyfile(tmp_path / "sface.onnx", other / onnx.SFACE.file.name)
+    monkeypatch.setenv(files.ENV, str(other))
+    with pytest.raises(IntegrityFailure, match=onnx.SFACE.file.name):
+        onnx.load(onnx.SFACE)
+
+
+def test_a_missing_file_is_refused_with_its_path(tmp_path, monkeypatch):
+    monkeypatch.setenv(files.ENV, str(tmp_path))
+    with pytest.raises(ModelMissing, match=yunet.FILE.name):
+        yunet.load()
+    with pytest.raises(ModelMissing, match=onnx.SFACE.file.name):
+        onnx.load(onnx.SFACE)
+
+
+def test_cli_refuses_tampered_or_missing_models(cli, home, tmp_path, monkeypatch):
+    folder = _copy_packaged(tmp_path / "models")
+    _flip_byte(folder / onnx.SFACE.file.name)
+    monkeypatch.setenv(files.ENV, str(folder))
+    res = cli("models", "verify", "--json", code=ExitStatus.INTEGRITY)
+    report = json.loads(res.stdout)
+    assert not report["ok"] and any(onnx.SFACE.file.name in p for p in report["problems"])
+    assert [f["ok"] for m in report["models"] if m["name"] == "yunet" for f in m["files"]] == [True]
+    res = cli("capture", "--photo", orl(1, 2), *PROBE_OVERRIDE, "--json", code=ExitStatus.INTEGRITY)
+    assert "SHA-256" in res.stderr
+    missing = tmp_path / "no-yunet"  # another folder: a model loaded once stays loaded in its process
+    missing.mkdir()
+    shutil.copyfile(files.packaged_dir() / onnx.SFACE.file.name, missing / onnx.SFACE.file.name)
+    monkeypatch.setenv(files.ENV, str(missing))
+    res = cli("capture", "--photo", orl(1, 2), *PROBE_OVERRIDE, "--json", code=ExitStatus.MODEL_MISSING)
+    assert yunet.FILE.name in res.stderr
+    monkeypatch.delenv(files.ENV)
+    assert cli.json("models", "verify")["ok"]
+
+
+def test_graph_surgery_drops_only_the_inputs_no_node_reads():
+    import onnxruntime as ort
+
+    data = (files.packaged_dir() / onnx.SFACE.file.name).read_bytes()
+    model, dropped = onnxgraph.drop_unused_inputs(data)
+    assert dropped == 174 and len(model) < len(data)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [("data", [1, 3, 112, 112])]
+    assert onnxgraph.drop_unused_inputs(model) == (model, 0)
+    with pytest.raises(BadInput):
+        onnxgraph.drop_unused_inputs(b"\x3a\xff\xff\xff")
+
+
+def test_dlib_shape_from_the_yunet_box_matches_hog(orl_faces):
+    """dlib's encoder given YuNet's face (its 5-point shape fitted in the derived box) lands where it does
+    with HOG's box: far closer than the match threshold."""
+    for rgb, face in orl_faces:
+        hog = faces.choose(faces.detect(rgb), "orl").face
+        assert face.detector == yunet.DETECTOR_ID and face.anchor.shape == (5, 2)
+        assert float(np.linalg.norm(faces.encode(rgb, face) - faces.encode(rgb, hog))) < 0.15
+        assert abs(face.inter_eye - hog.inter_eye) < 0.1 * hog.inter_eye
+
+
+def test_user_model_loads_through_onnxruntime_and_encodes_as_sface(tmp_path, orl_faces):
+    m = onnx.Manifest.read(_model_folder(tmp_path))
+    report = encoders.self_test(m)
+    assert report["colour"]["verdict"] == "right"
+    assert max(p["distance"] for p in report["genuine"]) < 0.6 < min(p["distance"] for p in report["impostor"])
+    assert math.isclose(m.search_threshold, math.sqrt(1.2))
+    rgb, face = orl_faces[0]
+    mine = encoders.encoder(m).encode(rgb, face)
+    builtin = encoders.encoder(onnx.SFACE).encode(rgb, face)
+    assert float(mine @ builtin) > 0.9999 and math.isclose(float(np.linalg.norm(mine)), 1.0, rel_tol=1e-5)
+
+
+def test_wrong_colour_order_is_refused(tmp_path):
+    m = onnx.Manifest.read(_model_folder(tmp_path, colour_order="BGR"))
+    with pytest.raises(IntegrityFailure, match="colour_order in the manifest is probably wrong"):
+        encoders.self_test(m)
+
+
+def test_wrong_normalisation_is_refused(tmp_path):
+    m = onnx.Manifest.read(_model_folder(tmp_path, mean=127.5, std=128))
+    with pytest.raises(IntegrityFailure, match="self-test failed: impostor pair"):
+        encoders.self_test(m)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"colour_order": "RGBA"}, BadInput, "colour_order"),
+    ({"distance": "manhattan"}, BadInput, "distance"),
+    ({"std": [1, 0, 1]}, BadInput, "std"),
+    ({"sha256": "0" * 64}, IntegrityFailure, "SHA-256"),
+    ({"embedding_size": 512}, IntegrityFailure, "embedding_size"),
+    ({"input_size": [128, 128]}, BadInput, "input_size"),
+])
+def test_manifest_mistakes_are_refused(tmp_path, changes, error, message):
+    with pytest.raises(error, match=message):
+        encoders.self_test(onnx.Manifest.read(_model_folder(tmp_path, **changes)))
+
+
+def test_manifest_missing_a_field_names_it(tmp_path):
+    folder = _model_folder(tmp_path)
+    d = json.loads((folder / "manifest.json").read_text())
+    del d["licence"]
+    (folder / "manifest.json").write_text(json.dumps(d))
+    with pytest.raises(BadInput, match="missing licence"):
+        onnx.Manifest.read(folder)
+
+
+def test_user_model_is_a_matcher_in_the_home(cli, home):
+    _model_folder(home / "models", "mine")
+    report = cli.json("models", "verify")
+    assert report["ok"] and [m["self_test"]["colour"]["verdict"] for m in report["models"] if m["name"] == "mine"] \
+        == ["right"]
+    mine = next(m for m in report["matchers"] if m["name"] == "mine")
+    assert mine["model_ids"] == ["sface-as-user"] and math.isclose(mine["threshold"], math.sqrt(1.2))
+    for s in (1, 2):
+        cli("watchlist", "add", orl(s, 1), "--ref", f"WL-{s}", "--name", f"Subject {s}", "--category", "wanted",
+            "--reason", "Wanted on warrant in a test", "--authorised-by", "DS 1", "--review-date", REVIEW, *OVERRIDE)
+    cli("models", "use", "mine")  # the watchlist lacks its templates until reindexed
+    assert cli.json("models", "reindex")["sface-as-user"]["encoded"] == 2
+    res = cli.json("capture", "--photo", orl(2, 3), *PROBE_OVERRIDE)
+    first = res["candidates"][0]
+    assert (first["ref"], first["matcher"], first["model_id"], first["below_threshold"]) == \
+        ("WL-2", "mine", "sface-as-user", True)
+    assert res["model_ids"] == ["sface-as-user"] and res["threshold"] == pytest.approx(math.sqrt(1.2))
+    assert res["warnings"] == []
