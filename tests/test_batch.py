@@ -1,6 +1,8 @@
 """The supervisor's day end to end: two laptops capture real fixture faces, export signed batches encrypted
-to the supervisor, and the supervisor's home verifies and merges them; tampering, unknown signers,
-the wrong key and training data are refused, and a failed merge leaves nothing behind."""
+to the supervisor, and the supervisor's home verifies and merges them, debriefs, referral records and
+crime groups included; tampering, unknown signers, the wrong key and training data are refused (and the
+refusal audited), a failed merge leaves nothing behind, and an id renumbered on merging is renamed in every
+record that quotes it."""
 
 from __future__ import annotations
 
@@ -17,13 +19,16 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts
-from triage import keys
+from triage import keys, referrals
+from triage.batch import LANDING
 from triage.config import Config, load_config, write_config
 from triage.errors import ExitStatus
 from triage.store import Store
 
 INTEGRITY, BAD_INPUT = int(ExitStatus.INTEGRITY), int(ExitStatus.BAD_INPUT)
 PURPOSE = "To establish whether this arrival is wanted on warrant"
+GROUP, PHONE = "OCG-2026-014", "+33 6 12 34 56 78"
+PERSONAL = ("Hama", "Karwan", "Reza", "Karimi", "Omid", "Rebwar", "Clash")  # what the fixtures' people are called
 
 
 def _init(cli: Cli, home: Path, site: str) -> None:
@@ -38,7 +43,9 @@ def _capture(cli: Cli, home: Path, photo: Path, *details: str) -> str:
 def laptops(tmp_path_factory, enrolled_template_home, face_models):
     """Laptop A (with the 20-subject watchlist) and laptop B capture; both export to supervisor S.
 
-    ORL person 21 lands on both laptops under different names. Built once; tests work on copies."""
+    ORL person 21 lands on both laptops under different names. A debriefs a2 twice (naming a1 as the pilot),
+    registers a crime group and links a2 to it, and records a1's referral in two steps; B debriefs b1, who gives
+    the group's number, and records b1's safeguarding referral. Built once; tests work on copies."""
     root = tmp_path_factory.mktemp("day")
     cli = Cli()
     with pytest.MonkeyPatch.context() as mp:
@@ -58,8 +65,18 @@ def laptops(tmp_path_factory, enrolled_template_home, face_models):
         cli("review", a1, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye",
             "--home", a)
         draft = cli.json("pnd", "draft", a1, "--purpose", PURPOSE, "--home", a)
+        cli("debrief", a2, "--contact-phone", PHONE, "--paid-to", "Kak Rebwar", "--pilot", a1, "--declined", "route",
+            "--home", a)
+        cli("debrief", a2, "--amend", "--departure-country", "FRA", "--home", a)
+        cli("ocg", "add", GROUP, "--name", "Kak Rebwar", "--phone", PHONE, "--route", "Gravelines to Dungeness",
+            "--notes", "from an NCA briefing", "--home", a)
+        cli("ocg", "link", GROUP, "--arrival", a2, "--reason", "gave the group's booking number, checked", "--home", a)
+        cli("referral", a1, "--arrival-method", "small-boat", "--control-unit-ref", "CCU/26/1187", "--home", a)
+        cli("referral", a1, "--lead-agency", "none", "--biometric-enrolment", "yes", "--home", a)
         b1 = _capture(cli, b, orl(21, 6), "--surname", "Karimi", "--given-names", "Omid", "--age", "16", "--vessel", "SB-2")
         b2 = _capture(cli, b, orl(33, 2), "--surname", "=1+2", "--vessel", "SB-2")
+        cli("debrief", b1, "--contact-phone", "0033 612 345 678", "--declined", "payment", "--home", b)
+        cli("referral", b1, "--safeguarding-referral-to", "Kent County Council children's services", "--home", b)
         day = cli.json("arrivals", "list", "--home", a)[0]["landed_day"]
         cli("export", "--home", a, "--date", day, "--out", root / "a.age")
         cli("export", "--home", b, "--date", day, "--out", root / "b.age", "--with-templates")
@@ -67,6 +84,34 @@ def laptops(tmp_path_factory, enrolled_template_home, face_models):
             root=root, a=a, b=b, s=s, day=day, a1=a1, a2=a2, b1=b1, b2=b2, draft=draft["ref"],
             a_file=root / "a.age", b_file=root / "b.age", supervisor=supervisor,
             a_keys=cli.json("keys", "show", "--home", a), b_keys=cli.json("keys", "show", "--home", b))
+
+
+@pytest.fixture(scope="module")
+def clash(laptops):
+    """Laptop C draws the arrival id laptop A already used and registers its own group under A's reference; its
+    review, debrief, drafts and crime-group link quote both. Built once."""
+    cli, c = Cli(), laptops.root / "C"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
+        mp.setenv("TRIAGE_OFFICER", OFFICER)
+        _init(cli, c, "Deal")
+        cli("keys", "recipient", "add", "Supervisor", laptops.supervisor["age_recipient"], "--home", c)
+        with pytest.MonkeyPatch.context() as ids:
+            ids.setattr("triage.arrivals.new_arrival_id", lambda: laptops.a1)
+            aid = _capture(cli, c, orl(30, 2), "--surname", "Clash", "--vessel", "SB-3")
+        c2 = _capture(cli, c, orl(31, 3), "--surname", "Second", "--vessel", "SB-3")
+        cli("review", c2, "--candidate", aid, "--decision", "rejected", "--reason", f"{aid} has a different jaw",
+            "--home", c)
+        cli("debrief", c2, "--pilot", aid, "--contact-phone", "+44 7911 123456", "--home", c)
+        draft = cli.json("pnd", "draft", aid, "--purpose", PURPOSE, "--home", c)
+        intel = cli.json("intel", "draft", c2, "--source-grade", "2", "--intel-grade", "C", "--handling", "P",
+                         "--text", f"Says {aid.lower()} piloted the boat and took the fees", "--home", c)
+        cli("ocg", "add", GROUP, "--phone", "+44 7911 123456", "--home", c)
+        cli("ocg", "link", GROUP, "--arrival", aid, "--reason", f"named by {c2} as the pilot, {GROUP}'s number",
+            "--home", c)
+        cli("export", "--home", c, "--date", laptops.day, "--out", laptops.root / "c.age")
+        return SimpleNamespace(home=c, file=laptops.root / "c.age", id=aid, c2=c2, draft=draft["ref"], intel=intel["ref"],
+                               keys=cli.json("keys", "show", "--home", c))
 
 
 @pytest.fixture
@@ -109,6 +154,31 @@ def _reencrypt(members: dict[str, bytes], recipient: str, out: Path) -> Path:
 def _reviews(store: Store, aid: str) -> list[tuple]:
     return [(r["kind"], r["ref"], r["decision"], r["officer"], r["at"], r["reason"])
             for r in store.rows("reviews", "arrival_id = ?", [aid], order_by="id")]
+
+
+def _versions(store: Store, table: str, where: str, params: list) -> list[dict]:
+    """Rows as recorded, their local ids aside: each names the row it supersedes by its place in the list."""
+    rows = store.rows(table, where, params, order_by="id")
+    ids = [r["id"] for r in rows]
+    return [{**{k: v for k, v in r.items() if k not in ("id", "supersedes")},
+             "supersedes": ids.index(r["supersedes"]) if r["supersedes"] else None} for r in rows]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _refusals(cli: Cli, home: Path) -> list[dict]:
+    """The refused imports audited on a home; none says anything about a person."""
+    events = [e for e in cli.json("audit", "show", "--home", home) if e["action"] == "import-refused"]
+    for e in events:
+        assert e["arrival_id"] is None and not any(name.lower() in e["reason"].lower() for name in PERSONAL), e
+    return events
+
+
+def _only_audited(home: Path, before: dict, refusals: int) -> None:
+    """Nothing was written but the refusals' audit events."""
+    assert row_counts(home) == {**before, "audit_events": before["audit_events"] + refusals}
 
 
 def test_two_laptops_merge_whole_and_identical_and_the_repeat_is_linked(cli, laptops, sup):
@@ -168,12 +238,69 @@ def test_two_laptops_merge_whole_and_identical_and_the_repeat_is_linked(cli, lap
     assert cli.json("audit", "verify", "--home", sup)["ok"] is True
 
 
+def test_debriefs_referrals_and_crime_groups_arrive_as_records_of_their_own(cli, laptops, sup, tmp_path):
+    _trust(cli, sup, laptops)
+    results = cli.json("import", laptops.a_file, laptops.b_file, "--home", sup)
+    assert [{kind: r["added"][kind] for kind in LANDING} for r in results] == [
+        {"debriefs": 2, "referrals": 2, "ocgs": 1, "ocg_links": 1}, {"debriefs": 1, "referrals": 1, "ocgs": 0, "ocg_links": 0}]
+
+    s, a, b = _open(sup), _open(laptops.a), _open(laptops.b)
+    try:
+        for origin, ids in ((a, (laptops.a1, laptops.a2)), (b, (laptops.b1, laptops.b2))):
+            for aid in ids:
+                for table, where in (("debriefs", "arrival_id = ?"), ("referrals", "arrival_id = ?"),
+                                     ("ocg_links", "target_kind = 'arrival' AND target = ?")):
+                    assert _versions(s, table, where, [aid]) == _versions(origin, table, where, [aid]), (aid, table)
+                # the arrival's own record holds nothing more than it did on its laptop
+                assert s.get("arrivals", aid).keys() == origin.get("arrivals", aid).keys()
+        assert s.get("ocgs", GROUP) == a.get("ocgs", GROUP)
+        day = laptops.day
+        assert referrals.incomplete(s, day=day) == referrals.incomplete(a, day=day) + referrals.incomplete(b, day=day)
+    finally:
+        for store in (s, a, b):
+            store.close()
+
+    shown = cli.json("debrief", laptops.a2, "--show", "--history", "--home", sup)
+    assert shown["version"] == 2 and shown["history"][0]["debrief_id"] == shown["supersedes"]
+    assert shown["answers"]["pilot"]["value"]["person"]["arrival_id"] == laptops.a1
+    assert shown["declined"] == ["route"] and shown["answers"]["departure"]["value"]["country"] == "FRA"
+    assert [(g["ocg_ref"], g["decision"]) for g in shown["ocg_links"]] == [(GROUP, "linked")]
+    # numbers and names are blinded again with this home's key, so B's debrief now meets A's group and A's debrief
+    assert [x["arrival_id"] for x in shown["shared_with"]] == [laptops.b1]
+    group = cli.json("ocg", "show", GROUP, "--home", sup)
+    assert [x["arrival_id"] for x in group["arrivals"]] == [laptops.a2] and group["notes"][0]["text"] == "from an NCA briefing"
+    assert [(x["arrival_id"], x["matched"]) for x in group["suggestions"]] == [
+        (laptops.b1, [{"kind": "phone", "source": "contacts.phones", "value": "+33612345678"}])]
+
+    before = row_counts(sup)
+    again = cli.json("import", laptops.a_file, laptops.b_file, "--home", sup)
+    assert all(not any(r["added"].values()) for r in again)
+    assert row_counts(sup) == {**before, "audit_events": before["audit_events"] + 2}
+
+    # a later batch of the day carries what laptop A has learned of the group since: added here, nothing removed
+    later = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    cli("ocg", "update", GROUP, "--handle", "@fastcross_pay", "--notes", "seen again at Gravelines", "--home", later)
+    cli("export", "--home", later, "--date", laptops.day, "--out", tmp_path / "later.age")
+    assert cli.json("import", tmp_path / "later.age", "--home", sup)[0]["new_arrivals"] == 0
+    s, a = _open(sup), _open(later)
+    try:
+        assert s.get("ocgs", GROUP) == a.get("ocgs", GROUP) and len(a.get("ocgs", GROUP)["notes"]) == 2
+        assert s.count("ocg_identifiers", "ocg_ref = ?", [GROUP]) == a.count("ocg_identifiers", "ocg_ref = ?", [GROUP])
+    finally:
+        s.close()
+        a.close()
+
+
 def test_unknown_signer_is_refused_until_trusted(cli, laptops, sup):
     before = row_counts(sup)
     res = cli("import", laptops.a_file, "--home", sup, code=INTEGRITY)
     assert "does not trust" in res.stderr and laptops.a_keys["fingerprint"] in res.stderr
     assert laptops.a_keys["signing_key"] in res.stderr  # the hint says exactly what to trust
-    assert row_counts(sup) == before
+    _only_audited(sup, before, 1)
+    (refused,) = _refusals(cli, sup)  # which file, and why, in the supervisor's own audit trail
+    assert refused["records"] == [f"batch-file:{_sha256(laptops.a_file)}"]
+    assert "does not trust" in refused["reason"] and laptops.a_keys["fingerprint"] in refused["reason"]
+    assert cli.json("audit", "verify", "--home", sup)["ok"] is True
     cli("keys", "trust", "Laptop A", laptops.a_keys["signing_key"], "--home", sup)
     assert cli.json("import", laptops.a_file, "--home", sup)[0]["new_arrivals"] == 2
     listed = cli.json("keys", "list", "--home", sup)
@@ -211,7 +338,15 @@ def test_tampered_batches_are_refused_naming_what_failed(cli, laptops, sup, tmp_
     assert "member portraits/A-EXTRA1.jpg is not in the signed manifest" in res.stderr
     # one bad file among good ones stops the whole import before anything merges
     cli("import", laptops.b_file, swapped, "--home", sup, code=INTEGRITY)
-    assert row_counts(sup) == before
+    _only_audited(sup, before, 5)
+    refused = _refusals(cli, sup)
+    assert [e["records"] for e in refused] == [[f"batch-file:{_sha256(p)}"]
+                                              for p in (tmp_path / "flipped.age", rehashed, swapped, extra, swapped)]
+    for event, why in zip(refused, ("decryption failed", "signature of manifest.json does not verify",
+                                    f"member {portrait} does not match its SHA-256",
+                                    "member portraits/A-EXTRA1.jpg is not in the signed manifest",
+                                    f"member {portrait} does not match its SHA-256")):
+        assert why in event["reason"]
 
 
 def test_without_the_recipients_key_the_file_cannot_be_read(cli, laptops, tmp_path):
@@ -226,8 +361,13 @@ def test_without_the_recipients_key_the_file_cannot_be_read(cli, laptops, tmp_pa
     # laptop B trusts A, but the batch was encrypted to the supervisor, not to B
     b = Path(shutil.copytree(laptops.b, tmp_path / "B"))
     cli("keys", "trust", "Laptop A", laptops.a_keys["signing_key"], "--home", b)
+    before = row_counts(b)
     res = cli("import", laptops.a_file, "--home", b, code=INTEGRITY)
     assert "not encrypted to this home" in res.stderr and laptops.b_keys["age_recipient"] in res.stderr
+    _only_audited(b, before, 1)
+    (refused,) = _refusals(cli, b)
+    assert "not encrypted to this home" in refused["reason"]
+    assert refused["records"] == [f"batch-file:{_sha256(laptops.a_file)}"]
 
 
 def test_batch_members_manifest_signature_and_summary(laptops):
@@ -239,7 +379,9 @@ def test_batch_members_manifest_signature_and_summary(laptops):
         for name, expected in manifest["members"].items():
             assert hashlib.sha256(z.read(name)).hexdigest() == expected["sha256"]
         records = [json.loads(line) for line in z.read("arrivals.jsonl").splitlines()]
+        landing = {kind: [json.loads(line) for line in z.read(f"{kind}.jsonl").splitlines()] for kind in LANDING}
     assert names == {"manifest.json", "manifest.sig", "arrivals.jsonl", "audit.jsonl", "summary.csv",
+                     *(f"{kind}.jsonl" for kind in LANDING),
                      f"portraits/{laptops.a1}.jpg", f"portraits/{laptops.a2}.jpg"}  # no templates without the flag
     assert manifest["signer"] == laptops.a_keys["signing_key"] and manifest["training"] is False
     assert manifest["recipients"] == [laptops.supervisor["age_recipient"]] and manifest["arrivals"] == 2
@@ -249,6 +391,16 @@ def test_batch_members_manifest_signature_and_summary(laptops):
     assert first["key"] == f"A1A1A1:{laptops.a1}" and first["details"]["surname"] == "Hama"
     assert first["reviews"][0]["decision"] == "confirmed" and first["drafts"][0]["ref"] == laptops.draft
     assert first["searches"][0]["candidates"][0]["ref"] == "WL-007"
+    # debriefs, referral records, crime groups and links are records of their own, naming what they refer to by key
+    assert not {"debriefs", "referrals", "ocg_links"} & set(first)
+    first_debrief, amended = landing["debriefs"]
+    assert first_debrief["arrival_key"] == amended["arrival_key"] == f"A1A1A1:{laptops.a2}"
+    assert amended["supersedes"] == first_debrief["key"] and amended["version"] == 2
+    assert amended["arrival_keys"] == {laptops.a1: first["key"]}  # the pilot it names
+    assert [r["arrival_key"] for r in landing["referrals"]] == [first["key"]] * 2
+    assert [g["key"] for g in landing["ocgs"]] == [f"A1A1A1:{GROUP}"] and landing["ocgs"][0]["phones"] == ["+33612345678"]
+    (link,) = landing["ocg_links"]
+    assert (link["ocg_key"], link["target_key"], link["decision"]) == (f"A1A1A1:{GROUP}", f"A1A1A1:{laptops.a2}", "linked")
 
     with _decrypt_as(laptops.s, laptops.b_file) as z:
         assert "templates.jsonl" in z.namelist()
@@ -287,7 +439,9 @@ def test_training_and_real_batches_never_mix(cli, laptops, sup, tmp_path):
     cli("keys", "trust", "Trainer", t_keys["signing_key"], "--home", sup)
     before = row_counts(sup)
     res = cli("import", tmp_path / "t.age", "--home", sup, code=BAD_INPUT)
-    assert "TRAINING batch" in res.stderr and row_counts(sup) == before
+    assert "TRAINING batch" in res.stderr
+    _only_audited(sup, before, 1)
+    assert "TRAINING batch" in _refusals(cli, sup)[0]["reason"]
 
     cli("export", "--home", laptops.a, "--date", laptops.day, "--out", tmp_path / "real.age",
         "--recipient", t_keys["age_recipient"])
@@ -296,19 +450,10 @@ def test_training_and_real_batches_never_mix(cli, laptops, sup, tmp_path):
     assert "real batch" in res.stderr and "TRAINING home" in res.stderr
 
 
-def test_colliding_ids_are_renumbered_and_a_failed_merge_leaves_nothing(cli, laptops, sup, tmp_path, monkeypatch):
-    """Laptop C draws the arrival id that laptop A already used; a merge that fails midway keeps nothing."""
-    c = tmp_path / "C"
-    _init(cli, c, "Deal")
-    cli("keys", "recipient", "add", "Supervisor", laptops.supervisor["age_recipient"], "--home", c)
-    with monkeypatch.context() as mp:
-        mp.setattr("triage.arrivals.new_arrival_id", lambda: laptops.a1)
-        clash = _capture(cli, c, orl(30, 2), "--surname", "Clash", "--vessel", "SB-3")
-    assert clash == laptops.a1
-    cli("export", "--home", c, "--date", laptops.day, "--out", tmp_path / "c.age")
-    c_keys = cli.json("keys", "show", "--home", c)
+def test_colliding_ids_are_renumbered_and_a_failed_merge_leaves_nothing(cli, laptops, clash, sup, monkeypatch):
+    """Laptop C drew the arrival id that laptop A already used; a merge that fails midway keeps nothing."""
     _trust(cli, sup, laptops)
-    cli("keys", "trust", "Laptop C", c_keys["signing_key"], "--home", sup)
+    cli("keys", "trust", "Laptop C", clash.keys["signing_key"], "--home", sup)
     cli("import", laptops.a_file, "--home", sup)
 
     before = row_counts(sup)
@@ -328,16 +473,62 @@ def test_colliding_ids_are_renumbered_and_a_failed_merge_leaves_nothing(cli, lap
         cli("import", laptops.b_file, "--home", sup, code=int(ExitStatus.ERROR))
     assert len(calls) == 2 and row_counts(sup) == before  # nothing of batch B stayed
 
-    merged = cli.json("import", tmp_path / "c.age", laptops.b_file, "--home", sup)
-    assert [r["new_arrivals"] for r in merged] == [1, 2]
+    merged = cli.json("import", clash.file, laptops.b_file, "--home", sup)
+    assert [r["new_arrivals"] for r in merged] == [2, 2]
     s = _open(sup)
     try:
         renamed = s.db.execute("SELECT local FROM merged WHERE kind = 'arrivals' AND key = ?",
-                               [f"{c_keys['device']}:{clash}"]).fetchone()[0]
+                               [f"{clash.keys['device']}:{clash.id}"]).fetchone()[0]
         assert renamed != laptops.a1
         assert s.get("arrivals", renamed)["details"]["surname"] == "Clash"
         assert s.get("arrivals", laptops.a1)["details"]["surname"] == "Hama"
-        assert s.get("arrivals", renamed)["origin"] == c_keys["device"]
+        assert s.get("arrivals", renamed)["origin"] == clash.keys["device"]
     finally:
         s.close()
-    assert cli.json("import", tmp_path / "c.age", "--home", sup)[0]["new_arrivals"] == 0
+    assert cli.json("import", clash.file, "--home", sup)[0]["new_arrivals"] == 0
+
+
+def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops, clash, sup):
+    _trust(cli, sup, laptops)
+    cli("keys", "trust", "Laptop C", clash.keys["signing_key"], "--home", sup)
+    cli("import", laptops.a_file, clash.file, "--home", sup)
+    s, a, c = _open(sup), _open(laptops.a), _open(clash.home)
+    try:
+        def local(kind: str, ident: str) -> str:
+            return s.db.execute("SELECT local FROM merged WHERE kind = ? AND key = ?",
+                                [kind, f"{clash.keys['device']}:{ident}"]).fetchone()[0]
+
+        renamed, group = local("arrivals", clash.id), local("ocgs", GROUP)
+        assert renamed != clash.id and group == f"{GROUP}-2"
+
+        def as_here(value):
+            """What C recorded, with the two ids taken here replaced by the ones its records were given."""
+            text = json.dumps(value, ensure_ascii=False)
+            for there, here in ((clash.id, renamed), (clash.id.lower(), renamed), (GROUP, group)):
+                text = text.replace(there, here)
+            return json.loads(text)
+
+        for ref in (clash.draft, clash.intel):
+            merged, original = s.get("drafts", ref), c.get("drafts", ref)
+            assert merged == as_here(original) and merged != original
+            assert clash.id not in json.dumps(merged)  # it would name laptop A's arrival here
+        assert [list(r) for r in _reviews(s, clash.c2)] == as_here(_reviews(c, clash.c2))
+        where = "arrival_id = ?"
+        assert _versions(s, "debriefs", where, [clash.c2]) == as_here(_versions(c, "debriefs", where, [clash.c2]))
+        assert s.get("ocgs", group) == as_here(c.get("ocgs", GROUP))
+        where = "target_kind = 'arrival' AND target = ?"
+        assert _versions(s, "ocg_links", where, [renamed]) == as_here(_versions(c, "ocg_links", where, [clash.id]))
+        # laptop A's records, merged first, keep their ids: A's group, A's draft about its own arrival
+        assert s.get("ocgs", GROUP) == a.get("ocgs", GROUP)
+        assert s.get("drafts", laptops.draft) == a.get("drafts", laptops.draft)
+    finally:
+        for store in (s, a, c):
+            store.close()
+
+    text = cli("pnd", "show", clash.draft, "--home", sup).stdout
+    assert f"Arrival            : {renamed} landed" in text and clash.id not in text
+    assert f"Says {renamed} piloted the boat" in cli("intel", "show", clash.intel, "--home", sup).stdout
+    shown = cli.json("debrief", clash.c2, "--show", "--home", sup)
+    assert shown["answers"]["pilot"]["value"]["person"]["arrival_id"] == renamed
+    assert [x["arrival_id"] for x in cli.json("ocg", "show", group, "--home", sup)["arrivals"]] == [renamed]
+    assert not any(cli.json("import", clash.file, "--home", sup)[0]["added"].values())

@@ -135,6 +135,31 @@ def test_dlib_shape_from_the_yunet_box_matches_hog(orl_faces):
         assert abs(face.inter_eye - hog.inter_eye) < 0.1 * hog.inter_eye
 
 
+def test_sface_templates_equal_opencvs_own_sface(orl_faces):
+    """The folded onnxruntime session against OpenCV's FaceRecognizerSF on its own alignCrop of the same
+    five points: an independent implementation of the whole SFace step."""
+    import cv2
+
+    path = str(files.packaged_dir() / onnx.SFACE.file.name)
+    reference = cv2.FaceRecognizerSF.create(path, "")
+    for rgb, face in orl_faces:
+        row = np.zeros((1, 15), np.float32)
+        row[0, 4:14] = face.anchor.reshape(-1)
+        crop = reference.alignCrop(rgb, row)  # RGB in, RGB out: SFace is fed RGB
+        expected = reference.feature(crop).reshape(-1)
+        expected /= np.linalg.norm(expected)
+        mine = encoders.encoder(onnx.SFACE).encode(rgb, face)
+        assert float(1 - mine @ expected) < 1e-4
+
+
+def test_fused_encodings_on_two_threads_equal_each_model_alone(orl_faces):
+    fused = encoders.pipeline((encoders.DLIB, encoders.SFACE), None)
+    for rgb, face in orl_faces:
+        together = fused.encode(rgb, face)
+        assert np.array_equal(together[encoders.DLIB], faces.encode(rgb, face))
+        assert np.array_equal(together[encoders.SFACE], encoders.encoder(onnx.SFACE).encode(rgb, face))
+
+
 def test_user_model_loads_through_onnxruntime_and_encodes_as_sface(tmp_path, orl_faces):
     m = onnx.Manifest.read(_model_folder(tmp_path))
     report = encoders.self_test(m)

@@ -118,3 +118,9 @@ def test_refused_capture_can_be_overridden_and_the_override_is_recorded(cli, hom
     assert shown["quality"]["passed"] is False and any("photo blurred" in r for r in shown["quality"]["reasons"])
     events = cli.json("audit", "show", "--arrival", landed["arrival_id"])
     assert any(e["action"] == "capture" and "only photo before transfer" in (e.get("reason") or "") for e in events)
+
+
+def test_quality_finds_the_face_with_the_detector_a_capture_would_use(cli, home):
+    """The home's matcher (fused in a new home) decides the detector, and --matcher overrides it."""
+    assert cli.json("quality", astronaut_path())["measures"]["detector"] == "yunet-2023mar-int8bq"
+    assert cli.json("quality", astronaut_path(), "--matcher", "dlib")["measures"]["detector"] == "dlib-hog"

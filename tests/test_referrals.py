@@ -79,14 +79,16 @@ def test_missing_referral_steps_are_queued_until_recorded(cli, site):
 
     store = Store.open(site.home, PASSPHRASE)
     try:
-        records = {r["id"]: r for r in batch.day_records(store, DAY)}
+        records = batch.day_records(store, DAY)
+        keys = {r["id"]: r["key"] for r in records}
+        exported = batch.landing_records(store, records)["referrals"]
         actions = [e["action"] for e in store.db["audit_events"].rows_where("arrival_id = ?", [site.child])]
     finally:
         store.close()
-    exported = records[site.child]
-    assert [r["biometric_enrolment"] for r in exported["referrals"]] == ["unknown", "no"]
-    assert exported["referrals"][-1]["safeguarding_referral_to"] == "Kent County Council children's services"
-    assert exported["referral_missing"] == [] and records[site.adult]["referrals"][0]["arrival_method"] == "small-boat"
+    child = [r for r in exported if r["arrival_key"] == keys[site.child]]
+    assert [r["biometric_enrolment"] for r in child] == ["unknown", "no"] and child[1]["supersedes"] == child[0]["key"]
+    assert child[-1]["safeguarding_referral_to"] == "Kent County Council children's services"
+    assert [r["arrival_method"] for r in exported if r["arrival_key"] == keys[site.adult]] == ["small-boat"]
     assert actions.count("referral") == 2 and "referral-show" in actions
 
 

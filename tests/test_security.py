@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
 import pytest
 
-from conftest import orl, row_counts
+from conftest import PASSPHRASE, orl, row_counts
 from triage import faces, photos
 from triage.errors import ExitStatus
 
@@ -51,10 +52,29 @@ def test_audit_verify_names_the_edited_row(cli, captured, wl_home):
     con.commit()
     con.close()
     res = cli("audit", "verify", "--json", code=int(ExitStatus.INTEGRITY))
-    import json
-
     report = json.loads(res.stdout)
     assert report["ok"] is False and report["broken_seq"] == seq
+
+
+def test_audit_verify_finds_the_last_events_removed(cli, captured, wl_home, monkeypatch):
+    """Deleting the newest events leaves a chain that is intact as far as it goes: the sealed head shows
+    what is missing, and without the passphrase only the chain is (and can be) checked."""
+    con = sqlite3.connect(wl_home / "triage.db")
+    last = con.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+    con.execute("DELETE FROM audit_events WHERE seq > ?", [last - 2])
+    con.commit()
+    con.close()
+    report = json.loads(cli("audit", "verify", "--json", code=int(ExitStatus.INTEGRITY)).stdout)
+    assert report["broken_seq"] == last - 1 and f"written up to event {last}" in report["problem"]
+    monkeypatch.delenv("TRIAGE_PASSPHRASE")
+    assert cli.json("audit", "verify", "--chain-only") == {"ok": True, "events": last - 2, "broken_seq": None,
+                                                             "problem": None, "end_checked": False}
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
+    con = sqlite3.connect(wl_home / "triage.db")
+    con.execute("DELETE FROM audit_head")
+    con.commit()
+    con.close()
+    assert "last event is missing" in cli.json("audit", "verify", code=int(ExitStatus.INTEGRITY))["problem"]
 
 
 def test_audit_show_filters_and_holds_no_biometrics(cli, captured):

@@ -74,10 +74,11 @@ def test_a_false_confirmation_and_a_missed_match_are_reported(cli, tmp_path):
     truths = truth_of("facilitator")
     true_no = next(n for n, t in enumerate(truths, 1) if "watchlist" in t)
     ref = truths[true_no - 1]["watchlist"]
-    # The look-alike: an arrival with no match in the truth that has the same subject among its candidates
-    # (below the threshold with the dlib matcher; above it with the fused one: a trainee can confirm either).
+    # The look-alike: an arrival with no match in the truth that has the same subject below the threshold
+    # of the training home's matcher (the default, fused), so a trainee must decide.
     lookalike = next(n for n, (t, aid) in enumerate(zip(truths, ids), 1) if not t and any(
-        c["ref"] == ref for c in cli.json("arrivals", "show", aid, "--home", home)["candidates"]))
+        c["ref"] == ref and c["below_threshold"]
+        for c in cli.json("arrivals", "show", aid, "--home", home)["candidates"]))
     cli("review", ids[true_no - 1], "--candidate", ref, "--decision", "rejected", "--reason", "hair is different",
         "--home", home)
     cli("review", ids[lookalike - 1], "--candidate", ref, "--decision", "confirmed", "--reason", "looks like him",
@@ -146,7 +147,8 @@ def test_everything_a_training_home_writes_is_marked(cli, tmp_path):
     cli("keys", "trust", "Trainer", trainer_keys["signing_key"], "--home", real)
     before = row_counts(real)
     assert "TRAINING batch" in cli("import", out, "--home", real, code=ExitStatus.BAD_INPUT).stderr
-    assert row_counts(real) == before
+    assert row_counts(real) == {**before, "audit_events": before["audit_events"] + 1}  # only the refusal, audited
+    assert cli.json("audit", "show", "--home", real)[-1]["action"] == "import-refused"
     data = tmp_path / "photos"
     for who, s in (("a", 1), ("b", 2)):
         (data / who).mkdir(parents=True)

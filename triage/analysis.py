@@ -27,10 +27,14 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
 
 
+SIDEWAYS_ROLL = 30  # degrees: a face leaning further than any profile allows may be a photo held sideways
+
+
 def _rotation_hint(rgb: np.ndarray, pipeline: Pipeline) -> int | None:
-    """When no face is found upright, whether one appears with the photo turned (a phone held sideways)."""
+    """Whether a level face appears with the photo turned (a phone held sideways). HOG finds no face in a
+    sideways photo; YuNet finds one, but dlib's shape fitted on it leans at about 45 degrees."""
     for k, degrees in ((1, 90), (3, 270), (2, 180)):
-        if pipeline.detect(np.ascontiguousarray(np.rot90(rgb, k))):
+        if any(abs(f.roll) <= SIDEWAYS_ROLL for f in pipeline.detect(np.ascontiguousarray(np.rot90(rgb, k)))):
             return degrees
     return None
 
@@ -42,6 +46,10 @@ def inspect(photo: Photo, profile: str, face_index: int | None = None, pipeline:
     if not found:
         return quality.assess(photo.rgb, [], None, profile, rotation=_rotation_hint(photo.rgb, pipeline)), None
     choice = faces.choose(found, photo.source, face_index)
+    if abs(choice.face.roll) > SIDEWAYS_ROLL:
+        turned = _rotation_hint(photo.rgb, pipeline)
+        if turned:
+            return quality.assess(photo.rgb, [], None, profile, rotation=turned), None
     report = quality.assess(photo.rgb, found, choice.face, profile)
     report.warnings.extend(choice.warnings)
     return report, choice.face

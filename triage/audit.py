@@ -2,8 +2,11 @@
 
 Each event's hash covers its own fields and the previous event's hash, so editing, deleting or
 reordering any row breaks the chain from that row on, and `verify` names the first broken one. The
-chain covers the sealed reason as stored, so it verifies without the passphrase. Events hold record
-ids, never personal or biometric content.
+chain covers the sealed reason as stored, so it verifies without the passphrase. Removing the last
+events leaves an intact but shorter chain; so the last event's number and hash are also kept sealed
+under the data key (`audit_head`, rewritten with each event), which only the passphrase can forge, and
+`verify` checks the chain's end against it when it has the passphrase. Events hold record ids, never
+personal or biometric content.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from .errors import IntegrityFailure
+
 GENESIS = "0" * 64
+HEAD_AAD = "audit_head:1"
 FIELDS = ("seq", "at", "officer", "action", "arrival_id", "records", "reason", "prev_hash")
 
 
@@ -36,6 +42,11 @@ def append(db: Database, *, at: str, officer: str, action: str, arrival_id: str 
     return row
 
 
+def head(row: dict) -> bytes:
+    """What the sealed head holds: the last event's number and hash."""
+    return f"{row['seq']}:{row['hash']}".encode()
+
+
 @dataclass
 class ChainReport:
     events: int
@@ -47,7 +58,30 @@ class ChainReport:
         return self.broken_seq is None
 
 
-def verify(db: Database) -> ChainReport:
+def verify(db: Database, vault=None) -> ChainReport:
+    """The chain from the first event, and, given the home's vault, its end against the sealed head."""
+    report = _chain(db)
+    if not report.ok or vault is None:
+        return report
+    sealed = db.execute("SELECT sealed FROM audit_head WHERE id = 1").fetchone()
+    last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    if sealed is None:
+        if last is None:
+            return report
+        return ChainReport(report.events, last[0], "the sealed record of the trail's last event is missing")
+    try:
+        seq, digest = vault.open(sealed[0], HEAD_AAD).decode().split(":")
+    except (IntegrityFailure, ValueError):
+        return ChainReport(report.events, last[0] if last else 1, "the sealed record of the trail's last event "
+                           "was altered")
+    if last is None or int(seq) != last[0] or digest != last[1]:
+        return ChainReport(report.events, (last[0] + 1) if last else 1,
+                           f"the trail ends at event {last[0] if last else 0}, but it was written up to event {seq}: "
+                           "the events after it were removed")
+    return report
+
+
+def _chain(db: Database) -> ChainReport:
     prev = GENESIS
     expected_seq = 1
     count = 0

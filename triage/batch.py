@@ -7,8 +7,11 @@ Inside, once decrypted, is a zip that any tool opens:
   signing key) and the SHA-256 and size of every other member;
 - `manifest.sig`: the exporting laptop's Ed25519 signature of `manifest.json`;
 - `arrivals.jsonl`: one JSON record per arrival with its details, quality, searches and candidates,
-  reviews, drafts (with their handling codes) and their outcomes, and its debrief versions (declined answers
-  as declined), referral record and crime-group decisions (`debrief.batch_records`);
+  reviews, drafts (with their handling codes) and their outcomes;
+- `debriefs.jsonl`, `referrals.jsonl`: every version of the arrivals' debriefs (declined answers as
+  declined) and referral records, one per line; `ocg_links.jsonl`: every crime-group decision on them;
+  `ocgs.jsonl`: the crime groups those decisions name or their debriefs' numbers and names suggest
+  (`landing_records`). Each is a record of its own, so a merge recreates it as a row of its own;
 - `audit.jsonl`: the audit events behind them; `summary.csv`: one row per arrival for a spreadsheet;
 - `portraits/<arrival>.jpg`; and, only with `--with-templates`, `templates.jsonl` (face templates).
 
@@ -16,9 +19,10 @@ The zip is encrypted with age to one or more recipients' public keys, so it is r
 on the way; it is built and encrypted in memory and written under a temporary name that is renamed
 into place, so no clear copy ever touches the disk and a half-written file never has the final name.
 
-Every row carries a `key`, DEVICE:ID, naming the laptop that made it and its id there: merging on
-another laptop (`merge.py`) uses the keys to recognise rows it already holds, whatever ids they were
-given locally.
+Every row carries a `key`, DEVICE:ID, naming the laptop that made it and its id there, and names the rows
+it refers to by their keys too (`arrival_key`, `ref_key`, `ocg_key`, `target_key`; a debrief's
+`arrival_keys` for the arrivals its answers name): merging on another laptop (`merge.py`) uses the keys to
+recognise rows it already holds, whatever ids they were given locally.
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ import numpy as np
 from . import debrief, keys
 from .biographic import Details
 from .drafts import write_files
-from .errors import BadInput, IntegrityFailure, NotFound
+from .errors import BadInput, IntegrityFailure, NotFound, TriageError
 from .store import Store, utcnow
 
-FORMAT = "triage-batch/2"
+FORMAT = "triage-batch/3"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 MAX_BATCH_BYTES = 2 * 1024**3
 MAX_MANIFEST_BYTES = 16 * 1024**2
@@ -49,6 +53,8 @@ SUMMARY_FIELDS = ("arrival_id", "landed_at", "site", "vessel", "officer", "devic
                   "safeguarding", "quality_score", "alerts", "decisions", "training")
 # Ids that only mean something inside one store: a record names rows by their keys instead.
 LOCAL_COLUMNS = ("source_key", "arrival_id", "search_id")
+# Records of the landing kept beside the arrivals, each in its own member `<kind>.jsonl`.
+LANDING = ("debriefs", "referrals", "ocgs", "ocg_links")
 
 Progress = Callable[[str, int, int], None]
 
@@ -113,7 +119,6 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
     def ref_key(row: dict) -> dict:
         return {"ref_key": key_of(store, k["arrivals"], row["ref"])} if row["kind"] == "arrival" else {}
 
-    landing = debrief.batch_records(store, [row["id"] for row in rows])
     out = []
     for row in rows:
         aid = row["id"]
@@ -136,9 +141,38 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
                            "supersedes": key_of(store, k["draft_outcomes"], o["supersedes"]) if o["supersedes"] else None}
                           for o in outcomes.get(d["ref"], [])]}
             for d in mine.get("drafts", [])]
-        rec.update(landing[aid])
         out.append(rec)
     return out
+
+
+def landing_records(store: Store, records: list[dict]) -> dict[str, list[dict]]:
+    """The debrief and referral versions and crime-group decisions on the arrivals of `records` (`day_records`),
+    and the crime groups those decisions name or the arrivals' current debriefs are suggested for, oldest first."""
+    akeys = {r["id"]: r["key"] for r in records}
+    ids = list(akeys)
+    marks = ",".join("?" * len(ids))
+    k = {kind: origin_keys(store, kind) for kind in ("arrivals", *LANDING)}
+
+    def key(kind: str, local) -> str | None:
+        return key_of(store, k[kind], local) if local is not None else None
+
+    debriefs = [{"key": key("debriefs", d["id"]), "arrival_key": akeys[d["arrival_id"]], **_strip(d, "id"),
+                 "supersedes": key("debriefs", d["supersedes"]),
+                 "arrival_keys": {aid: key("arrivals", aid) for aid in debrief.named_arrivals(d["answers"])}}
+                for d in store.rows("debriefs", f"arrival_id IN ({marks})", ids, order_by="id")]
+    referrals = [{"key": key("referrals", r["id"]), "arrival_key": akeys[r["arrival_id"]], **_strip(r, "id"),
+                  "supersedes": key("referrals", r["supersedes"])}
+                 for r in store.rows("referrals", f"arrival_id IN ({marks})", ids, order_by="id")]
+    links = store.rows("ocg_links", f"target_kind = 'arrival' AND target IN ({marks})", ids, order_by="id")
+    refs = sorted({link["ocg_ref"] for link in links} | {ref for (ref,) in store.db.execute(
+        f"SELECT DISTINCT o.ocg_ref FROM debrief_identifiers d JOIN ocg_identifiers o ON o.kind = d.kind "
+        f"AND o.blind = d.blind WHERE d.arrival_id IN ({marks})", ids)})
+    groups = [{"key": key("ocgs", g["ref"]), **g}
+              for g in store.rows("ocgs", f"ref IN ({','.join('?' * len(refs))})", refs, order_by="ref")]
+    return {"debriefs": debriefs, "referrals": referrals, "ocgs": groups,
+            "ocg_links": [{"key": key("ocg_links", link["id"]), "ocg_key": key("ocgs", link["ocg_ref"]),
+                           "target_key": akeys[link["target"]], **_strip(link, "id"),
+                           "supersedes": key("ocg_links", link["supersedes"])} for link in links]}
 
 
 def _audit_records(store: Store, records: list[dict], day: str, site: str | None) -> list[dict]:
@@ -195,8 +229,9 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
     parsed = [keys.parse_recipient(r) for r in to]
     laptop = keys.own(store, officer=officer)
     records = day_records(store, day, site)
-    members = {"arrivals.jsonl": _jsonl(records), "audit.jsonl": _jsonl(_audit_records(store, records, day, site)),
-               "summary.csv": _summary_csv(records)}
+    members = {"arrivals.jsonl": _jsonl(records),
+               **{f"{kind}.jsonl": _jsonl(rows) for kind, rows in landing_records(store, records).items()},
+               "audit.jsonl": _jsonl(_audit_records(store, records, day, site)), "summary.csv": _summary_csv(records)}
     for i, r in enumerate(records, 1):
         if r["portrait"]:
             members[r["portrait"]["member"]] = store.photo("arrival", r["id"], "portrait")[1]
@@ -257,6 +292,7 @@ class Batch:
     manifest: dict
     signer: str
     arrivals: list[dict]
+    landing: dict[str, list[dict]]  # kind (LANDING) -> its records
     audit: list[dict]
     portraits: dict[str, bytes] = field(repr=False)
     templates: dict[str, dict[str, np.ndarray]] = field(repr=False)  # arrival key -> model id -> template
@@ -354,6 +390,7 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
             progress(f"verifying {path.name}", i, len(listed))
     try:
         records = [json.loads(line) for line in data.pop("arrivals.jsonl").splitlines()]
+        landing = {kind: [json.loads(line) for line in data.pop(f"{kind}.jsonl").splitlines()] for kind in LANDING}
         audit = [json.loads(line) for line in data.pop("audit.jsonl").splitlines()]
         templates: dict[str, dict[str, np.ndarray]] = {}
         for t in map(json.loads, data.pop("templates.jsonl", b"").splitlines()):
@@ -362,5 +399,21 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
     except (KeyError, ValueError) as e:
         raise IntegrityFailure(f"{path}: the records are unreadable ({e}) although signed: "
                                "the exporting laptop's triage may be newer than this one") from None
-    return Batch(path, hashlib.sha256(raw).hexdigest(), manifest, signer, records, audit,
+    return Batch(path, hashlib.sha256(raw).hexdigest(), manifest, signer, records, landing, audit,
                  {n: b for n, b in data.items() if n.startswith("portraits/")}, templates)
+
+
+def audit_refusal(store: Store, path: Path, error: TriageError, *, officer: str) -> None:
+    """Record that a batch file was refused, and why, in a transaction of its own: nothing of the file is merged,
+    so there is no other change to share it with, and the refusal stays recorded whatever the import does next.
+    The file is named by its SHA-256 and the reason is the refusal's message, which names members, keys and
+    devices, never what a record holds. A file that does not exist was never offered, so nothing is recorded."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    with store.transaction():
+        store.audit("import-refused", officer, records=[f"batch-file:{digest.hexdigest()}"], reason=str(error))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .encoders import DLIB_ONLY, Pipeline
 from .errors import BadInput, FaceError
 from .photos import Photo, to_jpeg
 
@@ -62,8 +63,10 @@ def burst(source: str, frames: int = BURST_FRAMES) -> list[np.ndarray]:
     return shots
 
 
-def best_frame(source: str, profile: str = "probe", frames: int = BURST_FRAMES) -> tuple[Photo, list[int]]:
-    """The burst's best frame by quality score, as a Photo, with every frame's score."""
+def best_frame(source: str, profile: str = "probe", frames: int = BURST_FRAMES, *,
+               pipeline: Pipeline = DLIB_ONLY) -> tuple[Photo, list[int]]:
+    """The burst's best frame by quality score, as a Photo, with every frame's score, each frame's face
+    found by the detector of the pipeline the capture encodes with."""
     from .analysis import inspect
 
     scored = []
@@ -71,7 +74,7 @@ def best_frame(source: str, profile: str = "probe", frames: int = BURST_FRAMES) 
         candidate = Photo(rgb=np.ascontiguousarray(rgb), original=b"", media_type="image/jpeg",
                           source=f"camera {source} frame {i + 1}")
         try:
-            report, _ = inspect(candidate, profile)
+            report, _ = inspect(candidate, profile, pipeline=pipeline)
             scored.append((report.score, i, candidate))
         except FaceError:  # a frame with two similar faces scores nothing; others may still be usable
             scored.append((0, i, candidate))

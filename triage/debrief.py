@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import pycountry
 
-from . import arrivals, ocg, referrals
+from . import arrivals, ocg
 from .biographic import clean_text, parse_country, parse_date, parse_phone
 from .errors import BadInput, Conflict, NotFound
 from .store import Store, utcnow
@@ -348,6 +348,17 @@ def _identifiers(answers: dict) -> list[tuple[str, str, str]]:
     return found
 
 
+def index_identifiers(store: Store, arrival_id: str, debrief_id: int, answers: dict) -> None:
+    """Blind the phone numbers, handles and names of the arrival's current debrief with this home's key, in place of
+    the earlier version's: only what the current version says suggests links. Merging a batch calls this too, since
+    another laptop's blinds mean nothing here. The caller holds the transaction."""
+    store.db.execute("DELETE FROM debrief_identifiers WHERE arrival_id = ?", [arrival_id])
+    for kind, value, source in _identifiers(answers):
+        for k, blind in ocg.identifier_keys(store, kind, value):
+            store.insert("debrief_identifiers", {"debrief_id": debrief_id, "arrival_id": arrival_id, "kind": k,
+                                                 "source": source, "blind": blind}, {"value": value})
+
+
 def _warnings(ctx: Context, answers: dict) -> list[str]:
     """People named by arrival id who did not land from the same vessel: worth a second look, not an error."""
     out = []
@@ -425,11 +436,7 @@ def record(store: Store, arrival_id: str, raw: dict, *, officer: str, amend: boo
             "at": utcnow(), "supersedes": current["id"] if current else None, "mode": mode,
             "declined": sum(a["status"] == "declined" for a in answers.values()), "indicators": len(found_indicators),
         }, {"answers": answers, "warnings": warnings})
-        store.db.execute("DELETE FROM debrief_identifiers WHERE arrival_id = ?", [arrival_id])
-        for kind, value, source in _identifiers(answers):
-            for k, blind in ocg.identifier_keys(store, kind, value):
-                store.insert("debrief_identifiers", {"debrief_id": row["id"], "arrival_id": arrival_id, "kind": k,
-                                                     "source": source, "blind": blind}, {"value": value})
+        index_identifiers(store, arrival_id, row["id"], answers)
         raised = bool(found_indicators) and not arrival["safeguarding"]
         if raised:
             arrivals.flag_safeguarding(store, arrival_id, officer=officer,
@@ -538,18 +545,12 @@ def report_lines(section: dict) -> list[str]:
             *(f"  {label:<{width}} : {text}" for label, text in rows)]
 
 
-def batch_records(store: Store, arrival_ids: list[str]) -> dict[str, dict]:
-    """What a day's batch carries of each arrival's debrief (every version; declined answers as declined),
-    referral record (every version, and the steps still missing) and crime-group decisions."""
-    device = store.config.device
-    found: dict[str, dict] = {aid: {"debriefs": [], "referrals": [], "referral_missing": [], "ocg_links": []}
-                              for aid in arrival_ids}
-    marks = ",".join("?" * len(arrival_ids))
-    for row in store.rows("debriefs", f"arrival_id IN ({marks})", arrival_ids, order_by="arrival_id, version"):
-        found[row["arrival_id"]]["debriefs"].append({"key": f"{device}:debrief:{row['id']}", **_view(row)})
-    for aid, item in found.items():
-        item["referrals"] = [{"key": f"{device}:referral:{r['id']}", **r} for r in referrals.history(store, aid)]
-        item["ocg_links"] = ocg.links_of_arrival(store, aid)
-    for entry in referrals.incomplete(store, arrival_ids):
-        found[entry["arrival_id"]]["referral_missing"] = entry["missing"]
-    return found
+def named_arrivals(answers: dict) -> list[str]:
+    """The arrival ids the answers name as pilot, phone or compass holder or companion: a day's batch carries
+    their keys, so the names follow the arrivals wherever a merge gives them other ids."""
+    people = []
+    for key in ("pilot", "phone_holder", "compass_holder", "companions"):
+        a = answers[key]
+        if a["status"] == "answered":
+            people += a["value"].get("people") or [a["value"].get("person")]
+    return list(dict.fromkeys(p["arrival_id"] for p in people if p and p["arrival_id"]))

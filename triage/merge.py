@@ -3,8 +3,11 @@
 Each batch merges in one transaction: if anything fails, nothing of it stays. Every row a batch brings
 is recorded in `merged` under its key (DEVICE:ID, see `batch.py`) with the local id it was given, so
 importing the same batch again, or a later batch of the same day, adds only what is new, and an id
-already used here (two laptops can draw the same arrival id) is replaced by a fresh one. References
-between rows (a review's candidate, a superseded decision, a draft's arrival) follow the keys.
+already used here (two laptops can draw the same arrival id, and register the same crime-group reference)
+is replaced by a fresh one. References between rows (a review's candidate, a superseded decision, a
+draft's arrival, a debrief's arrival, a crime-group link's group and arrival) follow the keys, and the
+ids that records quote follow them too (`_quoting`). Debriefs, referral records, crime groups and their
+links each become rows of their own. A file that is refused is audited as refused (`batch.audit_refusal`).
 
 After a merge every new arrival is searched here, against this home's watchlist and every arrival it
 holds, so the same face captured on two laptops or landing at two sites shows as a repeat-arrival
@@ -17,17 +20,21 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 
 import numpy as np
 
-from . import arrivals, batch, faces, matchers, workers
+from . import arrivals, batch, debrief, faces, matchers, ocg, workers
 from .batch import Batch, Progress
 from .encoders import Pipeline
 from .errors import TriageError
-from .store import Store, utcnow
+from .store import PK, Store, utcnow
 
-KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes")
+KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes", *batch.LANDING)
+RENAMED = ("arrivals", "drafts", "ocgs")  # the kinds whose ids a merge may have to replace
+# Fields of a batch record that name rows by their keys: resolved to local ids, never stored as they are.
+REFERENCES = ("key", "ref_key", "arrival_key", "arrival_keys", "ocg_key", "target_key")
 ENCODE_TIMEOUT = 120.0  # seconds one portrait may take in a worker
 IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting workers would cost more
 
@@ -72,13 +79,15 @@ def _encode_all(jobs: list[tuple[str, bytes]], pipeline: Pipeline, progress: Pro
 class _Merger:
     """One batch's merge, inside the caller's transaction."""
 
-    def __init__(self, store: Store, b: Batch):
-        self.store, self.b = store, b
+    def __init__(self, store: Store, b: Batch, officer: str):
+        self.store, self.b, self.officer = store, b, officer
         self.device = store.config.device
         self.known = {kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
                       for kind in KINDS}
         self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
         self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
+        self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
+        self.quoting = _quoting({})
 
     def local(self, kind: str, key: str | None) -> str | None:
         """The local id of the row with this key, if this home holds it."""
@@ -90,32 +99,56 @@ class _Merger:
         return ident if device == self.device and self._exists(kind, ident) else None
 
     def _exists(self, kind: str, ident: str) -> bool:
-        pk = {"arrivals": "id", "drafts": "ref"}.get(kind, "id")
-        return self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {pk} = ?", [ident]).fetchone() is not None
+        return self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {PK.get(kind, 'id')} = ?", [ident]).fetchone() is not None
 
     def _split(self, kind: str, record: dict, skip: tuple[str, ...]) -> tuple[dict, dict | None]:
-        """A record's clear columns and its sealed remainder (None when the origin had sealed nothing)."""
+        """A record's clear columns and its sealed remainder (None when the origin had sealed nothing), the ids it
+        quotes rewritten to the ids the same records have here."""
         columns = self.store.db[kind].columns_dict
         clear = {k: v for k, v in record.items() if k in columns and k not in ("sealed", *skip)}
-        secret = {k: v for k, v in record.items() if k not in columns and k not in ("key", "ref_key", *skip)}
-        return clear, secret or None
+        secret = {k: v for k, v in record.items() if k not in columns and k not in (*REFERENCES, *skip)}
+        return clear, self.quoting(secret) if secret else None
 
     def _insert(self, kind: str, record: dict, clear: dict, *, skip: tuple[str, ...] = ()) -> str:
         base, secret = self._split(kind, record, skip)
         row = self.store.insert(kind, {**base, **clear}, secret)
-        local = str(row["ref" if kind == "drafts" else "id"])
+        local = str(row[PK.get(kind, "id")])
         self.store.db["merged"].insert({"kind": kind, "key": record["key"], "local": local, "batch": self.b.sha256})
         self.known[kind][record["key"]] = local
         self.added[kind] += 1
         return local
 
-    def _free(self, kind: str, wanted: str, fresh: Callable[[int], str]) -> str:
-        """`wanted` if no row here has it yet, else the first free `fresh(2)`, `fresh(3)`..."""
+    def _free(self, kind: str, wanted: str, taken: set[str]) -> str:
+        """`wanted` if no row here has it and no other new row of the batch was given it; else a fresh arrival id,
+        or for a draft or a crime group the first free `wanted-2`, `wanted-3`..."""
         ident, attempt = wanted, 1
-        while self._exists(kind, ident):
+        while ident in taken or self._exists(kind, ident):
             attempt += 1
-            ident = fresh(attempt)
+            ident = arrivals.new_arrival_id() if kind == "arrivals" else f"{wanted}-{attempt}"
+        taken.add(ident)
         return ident
+
+    def plan(self) -> None:
+        """Choose the id every new arrival, draft and crime group gets here before anything is written, so that
+        every id the batch's records quote can be rewritten as they are sealed (`_quoting`)."""
+        drafts = [d for rec in self.b.arrivals for d in rec["drafts"]]
+        landing = self.b.landing
+        for kind, rows, field in (("arrivals", self.b.arrivals, "id"), ("drafts", drafts, "ref"),
+                                  ("ocgs", landing["ocgs"], "ref")):
+            taken: set[str] = set()
+            for row in rows:
+                if not self.local(kind, row["key"]):
+                    self.planned[kind][row["key"]] = self._free(kind, row[field], taken)
+        # (kind, id on the exporting laptop, key) of every row the batch names
+        named = [("arrivals", rec["id"], rec["key"]) for rec in self.b.arrivals]
+        named += [("arrivals", x["ref"], x["ref_key"]) for rec in self.b.arrivals
+                  for x in (*rec["reviews"], *(c for s in rec["searches"] for c in s["candidates"])) if x.get("ref_key")]
+        named += [("arrivals", aid, key) for d in landing["debriefs"] for aid, key in d["arrival_keys"].items()]
+        named += [("arrivals", link["target"], link["target_key"]) for link in landing["ocg_links"]]
+        named += [("drafts", d["ref"], d["key"]) for d in drafts]
+        named += [("ocgs", g["ref"], g["key"]) for g in landing["ocgs"]]
+        self.quoting = _quoting({there: here for kind, there, key in named
+                                 if (here := self.local(kind, key) or self.planned[kind].get(key)) and here != there})
 
     def _ref(self, row: dict) -> str:
         """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
@@ -125,7 +158,7 @@ class _Merger:
         """Land a new arrival with its portrait and template; returns its local id, or None if already here."""
         if self.local("arrivals", rec["key"]):
             return None
-        aid = self._free("arrivals", rec["id"], lambda _: arrivals.new_arrival_id())
+        aid = self.planned["arrivals"][rec["key"]]
         self._insert("arrivals", rec, {"id": aid, "origin": self.b.device, "source_key": None},
                      skip=("portrait", "searches", "reviews", "drafts"))
         if rec["portrait"]:
@@ -153,7 +186,7 @@ class _Merger:
         for d in rec["drafts"]:
             ref = self.local("drafts", d["key"])
             if not ref:
-                ref = self._free("drafts", d["ref"], lambda n: f"{d['ref']}-{n}")
+                ref = self.planned["drafts"][d["key"]]
                 self._insert("drafts", d, {"ref": ref, "arrival_id": aid}, skip=("outcomes",))
             for o in d["outcomes"]:
                 if not self.local("draft_outcomes", o["key"]):
@@ -161,6 +194,45 @@ class _Merger:
                     self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
             if d["outcome_at"] and (self.store.db["drafts"].get(ref)["outcome_at"] or "") < d["outcome_at"]:
                 self.store.db["drafts"].update(ref, {"outcome": d["outcome"], "outcome_at": d["outcome_at"]})
+
+    def landing(self) -> None:
+        """The debrief and referral versions, crime groups and crime-group decisions this home does not hold yet,
+        each a row of its own. The numbers, handles and names they give are blinded again with this home's key,
+        since another laptop's blinds match nothing here; a group held already gains what the batch's copy adds."""
+        debriefed = set()
+        for d in self.b.landing["debriefs"]:
+            if self.local("debriefs", d["key"]):
+                continue
+            aid, version = self.local("arrivals", d["arrival_key"]), d["version"]
+            if self.store.db["debriefs"].count_where("arrival_id = ? AND version = ?", [aid, version]):
+                # this home amended the debrief itself meanwhile: its version keeps the number, the batch's follows
+                version = self.store.db.execute("SELECT max(version) + 1 FROM debriefs WHERE arrival_id = ?",
+                                                [aid]).fetchone()[0]
+            sup = self.local("debriefs", d["supersedes"])
+            self._insert("debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None})
+            debriefed.add(aid)
+        for aid in sorted(debriefed):
+            current = debrief.latest(self.store, aid)
+            debrief.index_identifiers(self.store, aid, current["id"], current["answers"])
+        for r in self.b.landing["referrals"]:
+            if not self.local("referrals", r["key"]):
+                sup = self.local("referrals", r["supersedes"])
+                self._insert("referrals", r, {"arrival_id": self.local("arrivals", r["arrival_key"]),
+                                              "supersedes": int(sup) if sup else None})
+        for g in self.b.landing["ocgs"]:
+            ref = self.local("ocgs", g["key"])
+            if ref:
+                ocg.absorb(self.store, ref, self._split("ocgs", g, ())[1], updated_at=g["updated_at"],
+                           officer=self.officer)
+            else:
+                ref = self._insert("ocgs", g, {"ref": self.planned["ocgs"][g["key"]]})
+                ocg.index_identifiers(self.store, ref, g, at=utcnow(), officer=self.officer)
+        for link in self.b.landing["ocg_links"]:
+            if not self.local("ocg_links", link["key"]):
+                sup = self.local("ocg_links", link["supersedes"])
+                self._insert("ocg_links", link, {"ocg_ref": self.local("ocgs", link["ocg_key"]),
+                                                 "target": self.local("arrivals", link["target_key"]),
+                                                 "supersedes": int(sup) if sup else None})
 
     def audit_events(self) -> None:
         """The origin's audit events, kept apart from this home's own hash chain (with their hashes)."""
@@ -175,9 +247,39 @@ class _Merger:
             self.added["audit_events"] += 1
 
 
+def _quoting(renamed: dict[str, str]) -> Callable:
+    """A function rewriting, in the strings of a record's sealed part, every id in `renamed` (its id on the
+    exporting laptop) to the id the same row has here.
+
+    Rewriting the ids is what keeps a merged record truthful; re-rendering it here would not. A draft is a
+    snapshot of what its officer saw and signed off when it was made (candidates, distances, names, their own
+    words), and rendering it again from this home's records would make it state what this home holds now, under
+    the officer's name. So nothing is re-derived: only the names of records change, each to the id the same
+    record has here, and every id a draft, its text, a review's reason, a debrief or a note quotes still names
+    the record it named on the laptop. Ids are matched whole, in any case: `A-7K3F9Q` is not found in
+    `A-7K3F9Q-2`.
+    The origin's audit events keep the words they were written with: their hashes are the origin's."""
+    if not renamed:
+        return lambda value: value
+    by_folded = {there.casefold(): here for there, here in renamed.items()}
+    found = re.compile(r"(?<![\w/.-])(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True)))
+                       + r")(?![\w-]|[/.]\w)", re.IGNORECASE)
+
+    def rewrite(value):
+        if isinstance(value, str):
+            return found.sub(lambda m: by_folded[m.group(1).casefold()], value)
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        return value
+
+    return rewrite
+
+
 def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> dict:
     """Merge one verified batch in one transaction, then search its new arrivals here."""
-    m = _Merger(store, b)
+    m = _Merger(store, b, officer)
     new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
     pipeline = matchers.pipeline_for(store)
     # The templates a batch brought, of the models this home uses; when one is missing, the portrait is
@@ -191,6 +293,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     landed: dict[str, dict[str, np.ndarray] | None] = {}
     try:
         with store.transaction():
+            m.plan()
             for i, rec in enumerate(b.arrivals, 1):
                 aid = m.arrival(rec, vectors.get(rec["key"]))
                 if aid:
@@ -204,6 +307,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                                         list(photos))
             for rec in b.arrivals:
                 m.history(rec)
+            m.landing()
             m.audit_events()
             store.db["batches"].insert({
                 "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
@@ -240,7 +344,16 @@ def _search_new(store: Store, landed: dict[str, dict[str, np.ndarray] | None], *
     return repeats
 
 
+def _verified(store: Store, path, *, officer: str, progress: Progress | None) -> Batch:
+    """A batch decrypted and verified; a refusal is audited here, then raised as it was."""
+    try:
+        return batch.open_batch(store, path, officer=officer, progress=progress)
+    except TriageError as e:
+        batch.audit_refusal(store, path, e, officer=officer)
+        raise
+
+
 def import_files(store: Store, paths: list, *, officer: str, progress: Progress | None = None) -> list[dict]:
     """Verify every file first, so a bad one stops the import before anything merges; then merge each."""
-    verified = [batch.open_batch(store, p, officer=officer, progress=progress) for p in paths]
+    verified = [_verified(store, p, officer=officer, progress=progress) for p in paths]
     return [merge(store, b, officer=officer, progress=progress) for b in verified]

@@ -328,3 +328,10 @@ def m009_matchers(db: Database) -> None:
     db["searches"].add_column("model_ids", str)
     db.execute("UPDATE candidates SET matcher = 'dlib' WHERE model_id = 'dlib-resnet-v1+5pt'")
     db.execute("""UPDATE searches SET model_ids = json_array(model_id) WHERE model_id IS NOT NULL""")
+
+
+@migrations()
+def m011_audit_head(db: Database) -> None:
+    """The last audit event's number and hash, sealed under the data key (one row), rewritten with every
+    event: the chain shows an edit or a deletion inside it, and this shows the loss of its end."""
+    db["audit_head"].create({"id": int, "sealed": bytes}, pk="id", not_null={"sealed"})

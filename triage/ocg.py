@@ -21,6 +21,8 @@ from .errors import BadInput, Conflict, NotFound
 from .store import Store, utcnow
 
 DECISIONS = ("linked", "not-linked")
+# What a group's record holds (sealed): lists that only ever grow.
+GROUP_FIELDS = ("names", "phones", "routes", "payment_methods", "handles", "notes")
 # How people say a crossing was paid for; shared by the register and the debrief so the two can be counted together.
 PAYMENT_METHODS = {
     "cash": "cash handed over in person",
@@ -106,28 +108,44 @@ def save(store: Store, ref: str, *, officer: str, names: Iterable[str] = (), pho
         raise NotFound(f"no crime group {ref!r} in this home; register it with `triage ocg add {ref}`")
     if not new and not (any(given.values()) or notes):
         raise BadInput(f"nothing to add to {ref}: give --name, --phone, --route, --payment-method, --handle or --notes")
-    record = _get(store, ref) if exists else {"names": [], "phones": [], "routes": [], "payment_methods": [],
-                                              "handles": [], "notes": []}
+    record = _get(store, ref) if exists else {k: [] for k in GROUP_FIELDS}
     for key, values in given.items():
         record[key] = list(dict.fromkeys([*record[key], *values]))
     if notes:
         record["notes"] = [*record["notes"], {"at": utcnow(), "officer": officer, "text": notes}]
-    secret = {k: record[k] for k in ("names", "phones", "routes", "payment_methods", "handles", "notes")}
+    secret = {k: record[k] for k in GROUP_FIELDS}
     now = utcnow()
     with store.transaction():
         if exists:
             store.update("ocgs", ref, {"updated_at": now}, secret)
         else:
             store.insert("ocgs", {"ref": ref, "created_at": now, "officer": officer, "updated_at": now}, secret)
-        for kind, values in (("name", given["names"]), ("phone", given["phones"]), ("handle", given["handles"])):
-            for value in values:
-                for k, blind in identifier_keys(store, kind, value):
-                    store.db["ocg_identifiers"].insert({"ocg_ref": ref, "kind": k, "blind": blind, "added_at": now,
-                                                        "officer": officer}, ignore=True)
+        index_identifiers(store, ref, given, at=now, officer=officer)
         found = suggestions(store, ref=ref)
         store.audit("ocg-add" if new else "ocg-update", officer,
                     records=[f"ocg:{ref}", *(f"arrival:{f['arrival_id']}" for f in found)][:500])
     return {"ref": ref, **secret, "suggestions": found}
+
+
+def index_identifiers(store: Store, ref: str, values: dict, *, at: str, officer: str) -> None:
+    """Blind a group's names, phone numbers and handles (`values` holds lists of each) with this home's key, so
+    debriefs that give them suggest the group; those already indexed are left as they are."""
+    for kind, field in (("name", "names"), ("phone", "phones"), ("handle", "handles")):
+        for value in values[field]:
+            for k, blind in identifier_keys(store, kind, value):
+                store.db["ocg_identifiers"].insert({"ocg_ref": ref, "kind": k, "blind": blind, "added_at": at,
+                                                    "officer": officer}, ignore=True)
+
+
+def absorb(store: Store, ref: str, other: dict, *, updated_at: str, officer: str) -> None:
+    """Add to a group held here what another laptop's copy of it (`other`, its GROUP_FIELDS) knows and this one
+    does not, as `save` would, removing nothing. The caller holds the transaction."""
+    mine = _get(store, ref)
+    new = {k: [v for v in other[k] if v not in mine[k]] for k in GROUP_FIELDS}
+    if any(new.values()):
+        store.update("ocgs", ref, {"updated_at": max(mine["updated_at"], updated_at)},
+                     {k: [*mine[k], *new[k]] for k in GROUP_FIELDS})
+        index_identifiers(store, ref, new, at=utcnow(), officer=officer)
 
 
 def _latest_links(store: Store, where: str = "1", params: Iterable = ()) -> list[dict]:
@@ -241,7 +259,7 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
                                                   *(f"subject:{s['ref']}" for s in linked_subjects)][:500])
     return {"ref": ref, "created_at": group["created_at"], "registered_by": group["officer"],
             "updated_at": group["updated_at"],
-            **{k: group[k] for k in ("names", "phones", "routes", "payment_methods", "handles", "notes")},
+            **{k: group[k] for k in GROUP_FIELDS},
             "arrivals": linked_arrivals, "subjects": linked_subjects, "not_linked": declined, "suggestions": pending,
             "activity": {"arrivals": len(linked_arrivals), "days": len({a["landed_day"] for a in linked_arrivals}),
                          "sites": len({a["site"] for a in linked_arrivals}),

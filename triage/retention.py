@@ -52,9 +52,13 @@ def plan(store: Store, as_of: dt.datetime | None = None) -> PurgePlan:
 
 
 def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> PurgePlan:
-    """Carry out the plan in one transaction, then reclaim the space."""
+    """Carry out the plan in one transaction, then reclaim the space. The space is reclaimed even when
+    nothing is left to remove but the file has free pages: a purge killed after its commit has nothing
+    left to remove when it is run again, yet its space was never reclaimed."""
     p = plan(store, as_of)
     if not (p.arrivals or p.drafts):
+        if store.db.execute("PRAGMA freelist_count").fetchone()[0]:
+            _reclaim(store)
         return p
     now = utcnow()
     with store.transaction():
@@ -72,7 +76,13 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
         store.audit("purge", officer, records=[f"arrival:{a}" for a in p.arrivals] + [f"draft:{d}" for d in p.drafts],
                     reason=f"retention policy as of {p.as_of}")
     store.cache.clear()
+    _reclaim(store)
+    return p
+
+
+def _reclaim(store: Store) -> None:
+    """Give the freed pages back (they were zeroed by `secure_delete`) and empty the WAL, which may still
+    hold earlier copies of purged pages."""
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.db.execute("VACUUM")
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return p

@@ -199,8 +199,10 @@ class Store:
         if reason:
             seq = (self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_events").fetchone()[0])
             sealed_reason = self._need_vault().seal(reason.encode(), f"audit_events:{seq}")
-        audit.append(self.db, at=utcnow(), officer=officer, action=action, arrival_id=arrival_id,
-                     records=list(records), reason=sealed_reason)
+        row = audit.append(self.db, at=utcnow(), officer=officer, action=action, arrival_id=arrival_id,
+                           records=list(records), reason=sealed_reason)
+        self.db.execute("INSERT OR REPLACE INTO audit_head (id, sealed) VALUES (1, ?)",
+                        [self._need_vault().seal(audit.head(row), audit.HEAD_AAD)])
 
     # -- sealed rows -----------------------------------------------------------------------------
 

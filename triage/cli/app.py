@@ -11,6 +11,7 @@ import sqlite3
 import traceback
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
@@ -32,20 +33,20 @@ class TriageGroup(TyperGroup):
         except TriageError as e:
             if debug:
                 traceback.print_exc()
-            err.print(f"[red]error:[/] {e}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
             if e.hint:
-                err.print(f"  hint: {e.hint}", highlight=False)
+                err.print(f"  hint: {e.hint}", highlight=False, markup=False)
             ctx.exit(int(e.status))
         except sqlite3.OperationalError as e:
             if debug:
                 traceback.print_exc()
-            err.print(f"[red]error:[/] the store could not be written ({e}); nothing was saved"
+            err.print(f"[red]error:[/] the store could not be written ({escape(str(e))}); nothing was saved"
                       + ("; free some disk space and try again" if "full" in str(e) else ""), highlight=False)
             ctx.exit(int(ExitStatus.ERROR))
         except Exception as e:
             if debug:
                 raise
-            err.print(f"[red]error:[/] unexpected {type(e).__name__}: {e} (run with --debug for the traceback)",
+            err.print(f"[red]error:[/] unexpected {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
                       highlight=False)
             ctx.exit(int(ExitStatus.ERROR))
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Column, Table
+from rich.text import Text
 
 from .capture import render_candidates
 from .common import HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner, warn
@@ -39,7 +41,8 @@ def list_cmd(
     table = Table(Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")), "landed (UTC)", "site", "vessel", "name", "quality", "alerts",
                   Column("flags", no_wrap=True, min_width=len("SAFEGUARDING")))
     for r in rows:
-        table.add_row(r["arrival_id"], r["landed_at"], r["site"], r["vessel"] or "", r["name"], str(r["quality_score"]),
+        table.add_row(Text(r["arrival_id"]), Text(r["landed_at"]), Text(r["site"]), Text(r["vessel"] or ""), Text(r["name"]),
+                      str(r["quality_score"]),
                       str(r["alerts"]), "SAFEGUARDING" if r["safeguarding"] else "")
     out.print(table)
 
@@ -56,21 +59,23 @@ def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q.
         return
     training_banner(store)
     d = row["details"]
-    out.print(f"[bold]{row['id']}[/] landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}"
+    out.print(f"[bold]{escape(row['id'])}[/] "
+              + escape(f"landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}")
               + ("  [bold red]SAFEGUARDING[/]" if row["safeguarding"] else ""))
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
-        table.add_row(field, d.get(field) or "not given", d.get(f"{field}_latin") or "")
+        table.add_row(field, Text(d.get(field) or "not given"), Text(d.get(f"{field}_latin") or ""))
     for field in ("dob", "age_range", "sex", "nationality", "place_of_birth", "languages", "document_type",
                   "document_number", "document_state", "document_expiry", "phones", "aliases", "notes"):
         if d.get(field):
-            table.add_row(field, str(d[field]), "")
+            table.add_row(field, Text(str(d[field])), "")
     out.print(table)
-    out.print(f"Quality {row['quality']['score']}/100" + (f" (override: {row['quality_override']})" if row["quality_override"] else ""))
+    out.print(f"Quality {row['quality']['score']}/100" + (f" (override: {row['quality_override']})" if row["quality_override"] else ""),
+              markup=False)
     render_candidates(row["candidates"], row["candidates"][0]["threshold"] if row["candidates"] else 0.0)
     for c in row["candidates"]:
         for r in c["reviews"]:
-            out.print(f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}")
+            out.print(f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}", markup=False)
 
 
 def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
@@ -122,4 +127,5 @@ def flag_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
     else:
         training_banner(store)
         out.print(f"Safeguarding flag raised on {arrival} by {result['officer']}"
-                  + (" (it was already flagged; the reason is added to the audit trail)" if result["was_flagged"] else ""))
+                  + (" (it was already flagged; the reason is added to the audit trail)" if result["was_flagged"] else ""),
+                  markup=False)

@@ -6,7 +6,9 @@ import json
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import ExitStatus
 from .common import HomeOpt, JsonOpt, emit_json, open_store, out
@@ -47,22 +49,34 @@ def show(
         return
     table = Table("seq", "at (UTC)", "officer", "action", "arrival", "records", "reason")
     for r in rows:
-        table.add_row(str(r["seq"]), r["at"], r["officer"], r["action"], r["arrival_id"] or "",
-                      ", ".join(r["records"][:3]) + (" …" if len(r["records"]) > 3 else ""), r["reason"] or "")
+        table.add_row(str(r["seq"]), Text(r["at"]), Text(r["officer"]), Text(r["action"]), Text(r["arrival_id"] or ""),
+                      Text(", ".join(r["records"][:3]) + (" …" if len(r["records"]) > 3 else "")), Text(r["reason"] or ""))
     out.print(table)
 
 
-def verify(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Check the hash chain; names the first broken event. Needs no passphrase."""
+def verify(home: HomeOpt = None,
+           chain_only: bool = typer.Option(False, "--chain-only", help="Check the chain without the passphrase: "
+                                           "edits and deletions inside it are found, the loss of its last events "
+                                           "is not."),
+           json_out: JsonOpt = False) -> None:
+    """Check the hash chain and its end; names the first broken event.
+
+    The end of the trail is checked against a record sealed under the home's key, so that needs the
+    passphrase; --chain-only checks the rest without it.
+
+    Example: triage audit verify --json
+    """
     from .. import audit
 
-    store = open_store(home, unlock=False)
-    rep = audit.verify(store.db)
+    store = open_store(home, unlock=not chain_only)
+    rep = audit.verify(store.db, None if chain_only else store.vault)
     if json_out:
-        emit_json({"ok": rep.ok, "events": rep.events, "broken_seq": rep.broken_seq, "problem": rep.problem})
+        emit_json({"ok": rep.ok, "events": rep.events, "broken_seq": rep.broken_seq, "problem": rep.problem,
+                   "end_checked": not chain_only})
     elif rep.ok:
-        out.print(f"Audit chain intact: {rep.events} events.")
+        out.print(f"Audit chain intact: {rep.events} events" + (" (its end not checked: --chain-only)." if chain_only
+                                                                else ", up to the last one written."))
     else:
-        out.print(f"[red]Audit chain BROKEN[/] at event {rep.broken_seq}: {rep.problem}")
+        out.print(f"[red]Audit chain BROKEN[/] at event {rep.broken_seq}: {escape(str(rep.problem))}")
     if not rep.ok:
         raise typer.Exit(int(ExitStatus.INTEGRITY))

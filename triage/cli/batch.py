@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
 
@@ -62,7 +63,7 @@ def export(
     else:
         out.print(f"Exported {result['arrivals']} arrival(s) of {day} to {result['out']} ({result['bytes']:,} bytes), "
                   f"signed by this laptop (fingerprint {result['fingerprint']}), encrypted to "
-                  f"{len(result['recipients'])} recipient(s)" + (", with templates." if with_templates else "."))
+                  f"{len(result['recipients'])} recipient(s)" + (", with templates." if with_templates else "."), markup=False)
 
 
 def import_cmd(
@@ -91,10 +92,11 @@ def import_cmd(
         return
     table = Table("file", "day", "device", "signed by", "arrivals", "new", "repeat-arrival candidates")
     for r in results:
-        table.add_row(Path(r["file"]).name, r["day"], r["device"], r["signer"], str(r["arrivals"]),
+        table.add_row(Text(Path(r["file"]).name), Text(r["day"] or ""), Text(r["device"] or ""), Text(r["signer"] or ""),
+                      str(r["arrivals"]),
                       str(r["new_arrivals"]), str(len(r["repeat_candidates"])))
     out.print(table)
     for r in results:
         for c in r["repeat_candidates"]:
             out.print(f"  {c['arrival_id']}: arrival {c['candidate']} at distance {c['distance']:.3f} "
-                      f"(threshold {c['threshold']:.2f}) — a candidate for review, see `triage review --pending`")
+                      f"(threshold {c['threshold']:.2f}) — a candidate for review, see `triage review --pending`", markup=False)

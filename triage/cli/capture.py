@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from .common import (HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner,
-                     warn)
+from .common import (HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out,
+                     training_banner, warn)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,16 +29,18 @@ def render_candidates(candidates: list[dict], threshold: float) -> None:
         return
     first = candidates[0]
     table = Table("#", "kind", "ref", "who", "distance", "threshold", "",
-                  title=f"Candidates for human review ({first.get('matcher') or 'dlib'}: "
-                        f"{', '.join(first.get('model_ids') or [first['model_id']])})")
+                  title="Candidates for human review " + escape(f"({first.get('matcher') or 'dlib'}: "
+                                                                f"{', '.join(first.get('model_ids') or [first['model_id']])})"))
     for c in candidates:
         who = c.get("name") or ""
         if c["kind"] == "watchlist":
-            who = f"{who} [{c.get('category')}]"
+            who = f"{who} ({c.get('category')})"
         elif c.get("differences"):
             who += " — differs: " + ", ".join(sorted({k.replace("_latin", "").replace("_", " ") for k in c["differences"]}))
-        table.add_row(str(c["rank"]), c["kind"], c["ref"], who, f"{c['distance']:.3f}", f"{c['threshold']:.2f}",
-                      "[bold red]below threshold — review[/]" if c["below_threshold"] else "above")
+        if c.get("same_vessel"):
+            who += " — same face on this vessel"
+        table.add_row(str(c["rank"]), c["kind"], Text(c["ref"]), Text(who), f"{c['distance']:.3f}",
+                      f"{c['threshold']:.2f}", "[bold red]below threshold — review[/]" if c["below_threshold"] else "above")
     out.print(table)
 
 
@@ -121,8 +125,8 @@ def capture(
     if camera is not None:
         from ..camera import best_frame
 
-        pic, scores = best_frame(camera)
-        err.print(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}")
+        pic, scores = best_frame(camera, pipeline=matchers.pipeline_for(store, matcher))
+        err.print(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}", markup=False)
     else:
         pic = photos.read_photo(photo)
     override = reason if accept_low_quality else None
@@ -236,21 +240,21 @@ def capture_batch(
 def render_batch(summary: dict) -> None:
     """One line per row: what landed with its candidates below threshold, what had landed, what was refused."""
     out.print(f"{summary['manifest']}: {summary['landed']} landed, {summary['already_landed']} already landed "
-              f"earlier, {summary['refused']} refused (of {summary['rows']} rows).")
+              f"earlier, {summary['refused']} refused (of {summary['rows']} rows).", markup=False)
     table = Table("row", "photo", "result", "name / reason", "candidates below threshold")
     entries = ([("landed", a) for a in summary["arrivals"]] + [("already", a) for a in summary["duplicates"]]
                + [("refused", a) for a in summary["refusals"]])
     for kind, a in sorted(entries, key=lambda e: e[1]["row"]):
         if kind == "refused":
-            table.add_row(str(a["row"]), a["photo"], "[red]refused[/]", a["reason"], "")
+            table.add_row(str(a["row"]), Text(a["photo"]), "[red]refused[/]", Text(a["reason"]), "")
         elif kind == "already":
-            table.add_row(str(a["row"]), a["photo"], f"already landed as {a['arrival_id']}", "", "")
+            table.add_row(str(a["row"]), Text(a["photo"]), Text(f"already landed as {a['arrival_id']}"), "", "")
         else:
             near = [c for c in a["candidates"] if c["below_threshold"]]
             found = ", ".join(f"{c['ref']} ({c['kind']}) {c['distance']:.3f}" for c in near)
-            name = a["name"] + ("  [bold red]SAFEGUARDING[/]" if a["safeguarding"] else "")
-            table.add_row(str(a["row"]), a["photo"], f"landed {a['arrival_id']}", name,
-                          f"[bold red]{found}[/] (threshold {a['threshold']:.2f}) - review" if near else "none")
+            name = escape(a["name"]) + ("  [bold red]SAFEGUARDING[/]" if a["safeguarding"] else "")
+            table.add_row(str(a["row"]), Text(a["photo"]), Text(f"landed {a['arrival_id']}"), name,
+                          f"[bold red]{escape(found)}[/] (threshold {a['threshold']:.2f}) - review" if near else "none")
     out.print(table)
     for a in summary["arrivals"]:
         for w in a["warnings"]:
@@ -261,33 +265,41 @@ def quality(
     photo: Path = typer.Argument(..., help="Photo file to judge."),
     profile: str = typer.Option("probe", "--profile", help="enrol (strict, watchlist) or probe (landing site)."),
     face: Optional[int] = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
+    matcher: MatcherOpt = None,
+    home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The quality verdict and every measure for one photo; nothing is stored.
+    """The quality verdict and every measure for one photo; nothing is stored. The face is found by the
+    detector of the matcher a capture would use (the home's, when there is a home), so the verdict is the
+    one a capture would give.
 
     Example: triage quality arrival.jpg --profile enrol --json
     """
-    from .. import photos
+    from .. import encoders, matchers, photos
     from ..analysis import inspect
+    from ..config import CONFIG_FILE, DEFAULT_MATCHER, load_config
     from ..errors import UsageError
     from ..quality import PROFILES
 
     if profile not in PROFILES:
         raise UsageError(f"--profile {profile!r}: choose enrol or probe")
-    report, _ = inspect(photos.read_photo(photo), profile, face)
+    path = home_path(home)
+    name = matcher or (load_config(path).matcher if (path / CONFIG_FILE).is_file() else DEFAULT_MATCHER)
+    pipeline = encoders.pipeline(matchers.get(name, path).model_ids, path)
+    report, _ = inspect(photos.read_photo(photo), profile, face, pipeline)
     for w in report.warnings:
         warn(w)
     if json_out:
         emit_json(report.to_dict())
     else:
         verdict = "[green]PASS[/]" if report.passed else "[red]REFUSED[/]"
-        out.print(f"{photo}: {verdict} for {profile}, score {report.score}/100")
+        out.print(f"{escape(str(photo))}: {verdict} for {profile}, score {report.score}/100")
         table = Table("measure", "value")
         for k, v in report.measures.items():
             table.add_row(k, str(v))
         out.print(table)
         for r in report.reasons:
-            out.print(f"  - {r}")
+            out.print(f"  - {r}", markup=False)
     if not report.passed:
         from ..errors import ExitStatus
 

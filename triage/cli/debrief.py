@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
 
@@ -110,7 +112,7 @@ def interview(ctx, defaults: dict) -> dict:
             try:
                 parse_question(ctx, key, answer)
             except BadInput as e:
-                err.print(f"[red]{e}[/] - answer this question again", highlight=False)
+                err.print(f"[red]{escape(str(e))}[/] - answer this question again", highlight=False)
                 prior = answer
                 continue
             break
@@ -125,7 +127,7 @@ def _confirm(ctx, raw: dict) -> bool:
     given = parse(ctx, raw)
     table = Table("question", "as it will be saved", title="Check before saving")
     for key, q in QUESTIONS.items():
-        table.add_row(q.label, answer_text(key, given[key]) if key in given else "not asked")
+        table.add_row(q.label, Text(answer_text(key, given[key])) if key in given else "not asked")
     err.print(table)
     return Confirm.ask("Save this debrief?", console=err, default=True)
 
@@ -133,34 +135,35 @@ def _confirm(ctx, raw: dict) -> bool:
 def render(view: dict) -> None:
     from ..debrief import answer_text
 
-    out.print(f"[bold]Debrief of {view['arrival_id']}[/], version {view['version']} by {view['officer']} at {view['at']}"
+    out.print(f"[bold]Debrief of {escape(view['arrival_id'])}[/], "
+              + escape(f"version {view['version']} by {view['officer']} at {view['at']}")
               + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else ""))
     table = Table("question", "answer")
     for key, a in view["answers"].items():
         text = answer_text(key, a)
-        table.add_row(a["question"], f"[bold yellow]{text}[/]" if a["status"] == "declined" else text)
+        table.add_row(a["question"], Text(text, style="bold yellow" if a["status"] == "declined" else ""))
     out.print(table, highlight=False)
     if view.get("safeguarding_raised"):
         out.print("[bold red]Safeguarding flag raised:[/] exploitation indicators "
-                  + ", ".join(view["exploitation_indicators"]) + ". Record the referral with `triage referral "
-                  + f"{view['arrival_id']} --safeguarding-referral-to ...`.")
+                  + escape(", ".join(view["exploitation_indicators"]) + ". Record the referral with `triage referral "
+                           + f"{view['arrival_id']} --safeguarding-referral-to ...`."))
     for w in view["warnings"]:
         warn(w)
     for s in view["suggestions"]:
-        out.print(f"[bold]Suggested crime-group link, not confirmed:[/] {s['ocg_ref']} via "
-                  + ", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])
-                  + f". To confirm: triage ocg link {s['ocg_ref']} --arrival {view['arrival_id']} --reason \"...\"",
+        out.print("[bold]Suggested crime-group link, not confirmed:[/] "
+                  + escape(f"{s['ocg_ref']} via " + ", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])
+                           + f". To confirm: triage ocg link {s['ocg_ref']} --arrival {view['arrival_id']} --reason \"...\""),
                   highlight=False)
     for s in view["shared_with"]:
         out.print(f"Also given by {s['arrival_id']} (landed {s['landed_day']} at {s['site']}, vessel "
                   f"{s['vessel'] or '-'}): " + ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"]),
-                  highlight=False)
+                  highlight=False, markup=False)
     for g in view.get("ocg_links", []):
         out.print(f"Crime group {g['ocg_ref']}: {g['decision']} by {g['officer']} at {g['at']} — {g['reason']}",
-                  highlight=False)
+                  highlight=False, markup=False)
     for h in view.get("history", []):
         out.print(f"Earlier version {h['version']} by {h['officer']} at {h['at']} "
-                  f"({len(h['declined'])} declined)", highlight=False)
+                  f"({len(h['declined'])} declined)", highlight=False, markup=False)
 
 
 def debrief_cmd(
@@ -341,7 +344,7 @@ def referral_cmd(
         return
     training_banner(store)
     current = view["current"] or {}
-    table = Table("step", "recorded", title=f"Referral record of {arrival}")
+    table = Table("step", "recorded", title=f"Referral record of {escape(arrival)}")
     for label, value in (
             ("arrival method", referrals.METHODS.get(current.get("arrival_method"))),
             ("command-and-control unit", " ".join(v for v in (current.get("control_unit_at"), current.get("control_unit_ref")) if v)),
@@ -351,11 +354,11 @@ def referral_cmd(
                                                             current.get("safeguarding_referral_at"),
                                                             current.get("safeguarding_referral_ref")) if v)),
             ("notes", current.get("notes"))):
-        table.add_row(label, value or "—")
+        table.add_row(label, Text(value or "—"))
     out.print(table, highlight=False)
     if current:
         out.print(f"Recorded by {current['officer']} at {current['at']}"
-                  + (f"; {len(view['history'])} earlier version(s)" if view["history"] else ""), highlight=False)
+                  + (f"; {len(view['history'])} earlier version(s)" if view["history"] else ""), highlight=False, markup=False)
     out.print("Missing: " + "; ".join(referrals.STEPS[m] for m in view["missing"]) if view["missing"]
               else "Every referral step is recorded.", highlight=False)
 
@@ -368,6 +371,7 @@ def render_incomplete(rows: list[dict]) -> None:
         return
     table = Table("arrival", "landed (UTC)", "site", "vessel", "missing", title="Referrals incomplete")
     for r in rows:
-        table.add_row(r["arrival_id"], r["landed_at"], r["site"], r["vessel"] or "",
-                      ("[bold red]SAFEGUARDING[/] " if r["safeguarding"] else "") + "; ".join(STEPS[m] for m in r["missing"]))
+        table.add_row(Text(r["arrival_id"]), Text(r["landed_at"]), Text(r["site"] or ""), Text(r["vessel"] or ""),
+                      ("[bold red]SAFEGUARDING[/] " if r["safeguarding"] else "")
+                      + escape("; ".join(STEPS[m] for m in r["missing"])))
     out.print(table)

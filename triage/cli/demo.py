@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from .capture import render_candidates
 from .common import HomeOpt, JsonOpt, emit_json, err, out
@@ -38,7 +40,7 @@ def demo(
 
     started = time.perf_counter()
     path = Path(home) if home else Path(tempfile.mkdtemp(prefix="triage-demo-"))
-    err.print(f"[bold magenta]TRAINING[/] demo in {path}")
+    err.print(f"[bold magenta]TRAINING[/] demo in {escape(str(path))}")
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("enrolling the watchlist and capturing the boat's arrivals", total=None)
         loaded = training.start(path, scenario, passphrase=DEMO_PASSPHRASE, officer=DEMO_OFFICER,
@@ -85,16 +87,16 @@ def demo(
         out.print(f"\n[bold]{r['arrival_id']}[/] quality {r['quality']['score']}/100{flag}")
         render_candidates(r["candidates"][:3], r["candidates"][0]["threshold"] if r["candidates"] else float("nan"))
     table = Table("TRAINING demo summary", "", show_header=True)
-    table.add_row("home", str(path))
+    table.add_row("home", Text(str(path)))
     table.add_row("scenario", loaded["title"])
     table.add_row("watchlist subjects enrolled", str(loaded["watchlist_enrolled"]))
     table.add_row("arrivals captured", str(len(landed)))
     table.add_row("arrivals with candidates for review", str(summary["arrivals_with_candidates_below_threshold"]))
     table.add_row("safeguarding flags", str(summary["safeguarding_flags"]))
     table.add_row("reviews recorded", str(len(reviews)))
-    table.add_row("PND draft (not submitted)", str(draft_file))
-    table.add_row("day's batch", exported["out"])
+    table.add_row("PND draft (not submitted)", Text(str(draft_file)))
+    table.add_row("day's batch", Text(str(exported["out"])))
     table.add_row("time", f"{elapsed:.1f} s")
     out.print(table)
     out.print(f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending "
-              "(or `triage training score` to see how the recorded reviews compare with the truth)")
+              "(or `triage training score` to see how the recorded reviews compare with the truth)", markup=False)

@@ -8,6 +8,7 @@ from typing import Callable, List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, note, officer_of, open_store, out, training_banner, warn
 
@@ -54,9 +55,9 @@ def _list_table(rows: list[dict], title: str) -> Table:
     for name in ("officer", "drafted (UTC)", "outcome", "outcome at"):
         table.add_column(name)
     for r in rows:
-        table.add_row(r["ref"], r["kind"], r["arrival_id"], r["officer"], r["created_at"],
-                      "contents purged" if r["purged"] and not r["outcome"] else (r["outcome"] or "none recorded"),
-                      r["outcome_at"] or "")
+        table.add_row(Text(r["ref"]), Text(r["kind"]), Text(r["arrival_id"]), Text(r["officer"]), Text(r["created_at"]),
+                      Text("contents purged" if r["purged"] and not r["outcome"] else (r["outcome"] or "none recorded")),
+                      Text(r["outcome_at"] or ""))
     return table
 
 
@@ -148,7 +149,7 @@ def pnd_outcome(
         emit_json(res)
     else:
         out.print(f"Recorded: {res['result']} for {ref} by {res['officer']} at {res['at']}"
-                  + (f" (supersedes outcome {res['supersedes']})" if res["supersedes"] else ""))
+                  + (f" (supersedes outcome {res['supersedes']})" if res["supersedes"] else ""), markup=False)
 
 
 def intel_draft(

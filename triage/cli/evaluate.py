@@ -7,7 +7,9 @@ from typing import List, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import UsageError
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner
@@ -109,16 +111,17 @@ def evaluate(
 
 def render(report: dict) -> None:
     d, c = report["dataset"], report["cache"]
-    out.print(f"[bold]{d['description']}[/]: {count(d['photos'])} photos of {count(d['identities'])} identities; "
+    out.print(f"[bold]{escape(d['description'])}[/]: {count(d['photos'])} photos of {count(d['identities'])} identities; "
               f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {report['seconds']} s")
     if d["skipped_files"]:
-        out.print(f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]))
+        out.print(f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]),
+                  markup=False)
     if len(report["matchers"]) > 1:
         _render_side_by_side(report["matchers"])
     for m in report["matchers"]:
         _render_matcher(m, report["options"])
     if "plot" in report:
-        out.print(f"DET curve written to {report['plot']}")
+        out.print(f"DET curve written to {report['plot']}", markup=False)
 
 
 def _render_side_by_side(matchers: list[dict]) -> None:
@@ -128,7 +131,7 @@ def _render_side_by_side(matchers: list[dict]) -> None:
               "rank-1", "threshold in force", title="Side by side, on the same photos", title_justify="left")
     for m in matchers:
         v = m["verification"]
-        t.add_row(f"{m['matcher']} ({m['model_id']})", f"{count(m['acquisition']['failed'])} of "
+        t.add_row(Text(f"{m['matcher']} ({m['model_id']})"), f"{count(m['acquisition']['failed'])} of "
                   f"{count(m['acquisition']['photos'])}", pct(v["eer"]["rate"]),
                   *(pct(r["fnmr"]) if r["estimable"] else "not estimable" for r in v["fnmr_at_fmr"]),
                   pct(m["identification"]["rank1"]["rate"]), dist(v["operating"]["threshold"]))
@@ -138,7 +141,7 @@ def _render_side_by_side(matchers: list[dict]) -> None:
 def _render_matcher(m: dict, options: dict) -> None:
     a, v, i = m["acquisition"], m["verification"], m["identification"]
     op, iop = v["operating"], i["operating"]
-    t = Table("measure", "value", title=f"{m['matcher']} ({m['model_id']}, {m['distance']} distance)",
+    t = Table("measure", "value", title=escape(f"{m['matcher']} ({m['model_id']}, {m['distance']} distance)"),
               title_justify="left")
     t.add_row("failure to acquire (FTA)", f"{count(a['failed'])} of {count(a['photos'])} photos = {pct(a['fta']['rate'])}"
               + ci(a["fta"]))
@@ -181,7 +184,7 @@ def _render_matcher(m: dict, options: dict) -> None:
     if a["failures"]:
         ft = Table("photo", "identity", "reason", title="Failures to acquire", title_justify="left")
         for f in a["failures"][:FAILURES_SHOWN]:
-            ft.add_row(str(Path(*Path(f["photo"]).parts[-2:])), f["identity"], f["reason"])
+            ft.add_row(Text(str(Path(*Path(f["photo"]).parts[-2:]))), Text(f["identity"]), Text(f["reason"]))
         out.print(ft)
         if a["failed"] > FAILURES_SHOWN:
             out.print(f"(all {count(a['failed'])} failures are listed with --json)")
@@ -190,7 +193,7 @@ def _render_matcher(m: dict, options: dict) -> None:
         _render_fairness(m["fairness"])
     if "calibration" in m:
         c = m["calibration"]
-        out.print(f"[bold]Calibration written[/] to {c['file']}: threshold {c['threshold']} "
+        out.print(f"[bold]Calibration written[/] to {escape(str(c['file']))}: threshold {c['threshold']} "
                   f"(was {c['previous_threshold'] if c['previous_threshold'] is not None else 'the shipped one'}), "
                   f"FPIR {pct(c['fpir'])} over {count(c['nonmated_searches'])} non-mated searches "
                   f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}")
@@ -202,10 +205,10 @@ def _render_matcher(m: dict, options: dict) -> None:
 def _render_fairness(f: dict) -> None:
     for col in f["columns"]:
         t = Table("group", "measure", "rate", "errors / trials", "95% CI",
-                  title=f"By {col['column']} at threshold {dist(f['threshold'])}: overall FMR {pct(f['overall_fmr'])}; "
+                  title=f"By {escape(col['column'])} at threshold {dist(f['threshold'])}: overall FMR {pct(f['overall_fmr'])}; "
                         "a group's FMR uses impostor pairs within the group", title_justify="left")
         for g in col["groups"]:
-            t.add_row(g["label"], "people", f"{count(g['identities'])} identities, {count(g['photos'])} photos")
+            t.add_row(Text(g["label"]), "people", f"{count(g['identities'])} identities, {count(g['photos'])} photos")
             for key in ("fta", "fmr", "fnmr", "fpir", "fnir"):
                 r = g[key]
                 t.add_row("", key.upper(), pct(r["rate"]), f"{count(r['errors'])} / {count(r['trials'])}",
@@ -214,7 +217,7 @@ def _render_fairness(f: dict) -> None:
             t.add_row("", "FMR ratio", ratio + (" [bold red]FLAG[/]" if g["flagged"] else ""), end_section=True)
         out.print(t)
         if col["unlabelled_identities"]:
-            out.print(f"{count(len(col['unlabelled_identities']))} identities have no {col['column']} label")
+            out.print(f"{count(len(col['unlabelled_identities']))} identities have no {col['column']} label", markup=False)
     if f["identities_not_in_data"]:
         out.print(f"{count(len(f['identities_not_in_data']))} labelled identities are not in the data set")
     out.print(f"FLAG: {f['flag_rule']}")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import ExitStatus, UsageError
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, note, officer_of, open_store, out, passphrase
@@ -66,7 +67,7 @@ def init(
         emit_json(result)
     else:
         out.print(f"Created a triage home at {path} (device {config.device}, site {config.site}, "
-                  f"matcher {config.matcher}).")
+                  f"matcher {config.matcher}).", markup=False)
 
 
 def doctor(
@@ -116,15 +117,16 @@ def doctor(
 
     check("store", store_ok)
     if "store" in state:
-        def chain():
-            rep = audit_core.verify(state["store"].db)
-            if not rep.ok:
-                raise TriageError(rep.problem)
-            return f"{rep.events} events, chain intact"
-
-        check("audit chain", chain)
         if os.environ.get("TRIAGE_PASSPHRASE"):
             check("keys", lambda: (state["store"].unlock(os.environ["TRIAGE_PASSPHRASE"]), "passphrase opens the data key")[1])
+
+        def chain():
+            rep = audit_core.verify(state["store"].db, state["store"].vault)
+            if not rep.ok:
+                raise TriageError(rep.problem)
+            return f"{rep.events} events, chain intact" + ("" if state["store"].vault else " (its end not checked: no passphrase)")
+
+        check("audit chain", chain)
     if camera is not None:
         from ..camera import probe
 
@@ -135,7 +137,7 @@ def doctor(
     else:
         table = Table("check", "result", "detail")
         for c in checks:
-            table.add_row(c["check"], "[green]ok[/]" if c["ok"] else "[red]FAIL[/]", c["detail"])
+            table.add_row(c["check"], "[green]ok[/]" if c["ok"] else "[red]FAIL[/]", Text(str(c["detail"])))
         out.print(table)
     if failed:
         raise typer.Exit(int(ExitStatus.INTEGRITY))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
 
@@ -35,10 +36,10 @@ def show(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = F
     if json_out:
         emit_json(view)
         return
-    out.print(f"Device            {view['device']}")
-    out.print(f"Signing key       {view['signing_key']}")
-    out.print(f"  fingerprint     {view['fingerprint']}   (read it back when the key is trusted elsewhere)")
-    out.print(f"Age recipient     {view['age_recipient']}")
+    out.print(f"Device            {view['device']}", markup=False)
+    out.print(f"Signing key       {view['signing_key']}", markup=False)
+    out.print(f"  fingerprint     {view['fingerprint']}   (read it back when the key is trusted elsewhere)", markup=False)
+    out.print(f"Age recipient     {view['age_recipient']}", markup=False)
 
 
 def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
@@ -56,7 +57,8 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     table = Table("role", "name", "key", "fingerprint", "added", "by")
     for role, rows in listed.items():
         for r in rows:
-            table.add_row(keys.ROLE_WORDS[role], r["name"], r["public"], r.get("fingerprint", ""), r["added_at"], r["officer"])
+            table.add_row(keys.ROLE_WORDS[role], Text(r["name"]), Text(r["public"]), Text(r.get("fingerprint") or ""),
+                          Text(r["added_at"]), Text(r["officer"]))
     out.print(table if table.row_count else "No trusted laptops and no recipients yet.")
 
 
@@ -74,7 +76,7 @@ def trust(name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dov
     if json_out:
         emit_json(row)
     else:
-        out.print(f"Trusted {row['name']}: fingerprint {row['fingerprint']}.")
+        out.print(f"Trusted {row['name']}: fingerprint {row['fingerprint']}.", markup=False)
 
 
 def untrust(name: str = typer.Argument(..., help="The trusted laptop's name."),
@@ -84,7 +86,7 @@ def untrust(name: str = typer.Argument(..., help="The trusted laptop's name."),
 
     store = open_store(home)
     keys.remove(store, keys.SIGNER, name, officer=officer_of(store, officer))
-    out.print(f"{name} is no longer trusted.")
+    out.print(f"{name} is no longer trusted.", markup=False)
 
 
 def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervisor DS 4411 Clarke'."),
@@ -101,7 +103,7 @@ def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervi
     if json_out:
         emit_json(row)
     else:
-        out.print(f"Batches will be encrypted to {row['name']} ({row['public']}).")
+        out.print(f"Batches will be encrypted to {row['name']} ({row['public']}).", markup=False)
 
 
 def recipient_remove(name: str = typer.Argument(..., help="The recipient's name."),
@@ -111,4 +113,4 @@ def recipient_remove(name: str = typer.Argument(..., help="The recipient's name.
 
     store = open_store(home)
     keys.remove(store, keys.RECIPIENT, name, officer=officer_of(store, officer))
-    out.print(f"Batches are no longer encrypted to {name}.")
+    out.print(f"Batches are no longer encrypted to {name}.", markup=False)

@@ -6,7 +6,9 @@ from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import ExitStatus
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, warn
@@ -50,7 +52,7 @@ def verify_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         _render(report)
         out.print("[green]all model files verified[/]" if report["ok"] else "[red]model check failed[/]")
     for problem in report["problems"]:
-        err.print(f"[red]error:[/] {problem}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(problem))}", highlight=False)
     if not report["ok"]:
         raise typer.Exit(int(ExitStatus.INTEGRITY))
 
@@ -61,19 +63,20 @@ def _render(report: dict) -> None:
         for f in m["files"]:
             state = ("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]") \
                 if "ok" in f else ("present, not checked" if f["present"] else "[red]MISSING[/]")
-            files.add_row(m["name"], m["model_id"], m["role"], f["file"], state, m["licence"])
+            files.add_row(Text(m["name"]), Text(m["model_id"]), Text(m["role"]), Text(f["file"]), state, Text(m["licence"]))
     out.print(files)
     matchers = Table("matcher", "models", "threshold", "distance", "from", title="Matchers", title_justify="left")
     for m in report["matchers"]:
         name = m["name"] + (" (default)" if m["name"] == report["default_matcher"] else "")
-        matchers.add_row(name, ", ".join(m["model_ids"]), f"{m['threshold']:g}", m["distance"], m["calibration"])
+        matchers.add_row(Text(name), Text(", ".join(m["model_ids"])), f"{m['threshold']:g}", Text(m["distance"]),
+                         Text(str(m["calibration"])))
     out.print(matchers)
-    out.print(f"The home's default matcher: [bold]{report['default_matcher']}[/]")
+    out.print(f"The home's default matcher: [bold]{escape(report['default_matcher'])}[/]")
     for m in report["models"]:
         if "self_test" in m and "error" not in m["self_test"]:
             colour = m["self_test"]["colour"]
             out.print(f"{m['name']}: self-test passed (colour order check {colour['verdict']}, "
-                      f"{colour['wins']} of {colour['trials']} crops)")
+                      f"{colour['wins']} of {colour['trials']} crops)", markup=False)
 
 
 def reindex_cmd(
@@ -101,7 +104,8 @@ def reindex_cmd(
         emit_json(result)
         return
     for model_id, r in result.items():
-        out.print(f"{model_id}: {r['encoded']} of {r['photos']} stored photos encoded (detector {r['detector']}).")
+        out.print(f"{model_id}: {r['encoded']} of {r['photos']} stored photos encoded (detector {r['detector']}).",
+                  markup=False)
         for f in r["failed"]:
             warn(f"{f['owner_kind']} {f['owner']} photo {f['photo']}: {f['reason']}")
 
@@ -120,6 +124,7 @@ def use_cmd(matcher: str = typer.Argument(..., help="dlib, sface, fused or a sup
     if json_out:
         emit_json(result)
         return
-    out.print(f"Default matcher: {result['matcher']} (was {result['previous']}), threshold {result['threshold']:g}.")
+    out.print(f"Default matcher: {result['matcher']} (was {result['previous']}), threshold {result['threshold']:g}.",
+              markup=False)
     for w in result["warnings"]:
         warn(w)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
 
@@ -35,7 +37,7 @@ def _saved(result: dict, json_out: bool, verb: str) -> None:
     if json_out:
         emit_json(result)
         return
-    out.print(f"Crime group [bold]{result['ref']}[/] {verb}: {len(result['names'])} name(s), {len(result['phones'])} "
+    out.print(f"Crime group [bold]{escape(result['ref'])}[/] {verb}: {len(result['names'])} name(s), {len(result['phones'])} "
               f"phone number(s), {len(result['handles'])} payment handle(s).")
     render_suggestions(result["suggestions"])
 
@@ -96,8 +98,8 @@ def list_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt
     table = Table("ref", "names used", "arrivals linked", "landing days", "last landing", "subjects",
                   "suggestions to decide", title="Crime groups")
     for r in rows:
-        table.add_row(r["ref"], "; ".join(r["names"]), str(r["arrivals"]), str(r["days"]), r["last_landing_day"] or "",
-                      str(r["subjects"]), str(r["suggestions"]))
+        table.add_row(Text(r["ref"]), Text("; ".join(r["names"])), str(r["arrivals"]), str(r["days"]),
+                      Text(r["last_landing_day"] or ""), str(r["subjects"]), str(r["suggestions"]))
     out.print(table, highlight=False)
 
 
@@ -119,28 +121,30 @@ def show(
         return
     training_banner(store)
     act = g["activity"]
-    out.print(f"[bold]{g['ref']}[/] registered by {g['registered_by']} at {g['created_at']}")
+    out.print(f"[bold]{escape(g['ref'])}[/] " + escape(f"registered by {g['registered_by']} at {g['created_at']}"))
     for label, key in (("names used", "names"), ("phone numbers", "phones"), ("routes", "routes"),
                        ("payment methods", "payment_methods"), ("payment handles", "handles")):
-        out.print(f"  {label:<16}: {'; '.join(g[key]) or '—'}", highlight=False)
+        out.print(f"  {label:<16}: {'; '.join(g[key]) or '—'}", highlight=False, markup=False)
     for n in g["notes"]:
-        out.print(f"  note            : {n['text']} ({n['officer']}, {n['at']})", highlight=False)
+        out.print(f"  note            : {n['text']} ({n['officer']}, {n['at']})", highlight=False, markup=False)
     out.print(f"Activity: {act['arrivals']} linked arrival(s) on {act['days']} day(s) at {act['sites']} site(s) from "
-              f"{act['vessels']} vessel(s)" + (f", {act['first']} to {act['last']}" if act["first"] else ""))
+              f"{act['vessels']} vessel(s)" + (f", {act['first']} to {act['last']}" if act["first"] else ""), markup=False)
     table = Table("arrival", "landed (UTC)", "site", "vessel", "name as given", "linked by", "reason",
                   title="Arrivals linked (confirmed by an officer)")
     for a in g["arrivals"]:
-        table.add_row(a["arrival_id"] + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else ""), a["landed_at"],
-                      a["site"], a["vessel"] or "", a["name"], f"{a['officer']} at {a['at']}", a["reason"])
+        table.add_row(escape(a["arrival_id"]) + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else ""),
+                      Text(a["landed_at"]), Text(a["site"] or ""), Text(a["vessel"] or ""), Text(a["name"] or ""),
+                      Text(f"{a['officer']} at {a['at']}"), Text(a["reason"] or ""))
     out.print(table if g["arrivals"] else "No arrivals linked.", highlight=False)
     if g["subjects"]:
         table = Table("subject", "category", "name", "linked by", "reason", title="Watchlist subjects linked")
         for s in g["subjects"]:
-            table.add_row(s["ref"], s["category"], s["name"] or "", f"{s['officer']} at {s['at']}", s["reason"])
+            table.add_row(Text(s["ref"]), Text(s["category"] or ""), Text(s["name"] or ""), Text(f"{s['officer']} at {s['at']}"),
+                          Text(s["reason"] or ""))
         out.print(table, highlight=False)
     for d in g["not_linked"]:
         out.print(f"Judged not linked: {d['target_kind']} {d['target']} by {d['officer']} at {d['at']} — {d['reason']}",
-                  highlight=False)
+                  highlight=False, markup=False)
     render_suggestions(g["suggestions"])
 
 
@@ -175,7 +179,7 @@ def link(
         return
     out.print(f"Recorded: {res['target_kind']} {res['target']} {res['decision']} to {ref} by {res['officer']} at "
               f"{res['at']}" + (f" (supersedes decision {res['supersedes']})" if res["supersedes"] else ""),
-              highlight=False)
+              highlight=False, markup=False)
 
 
 def suggestions(
@@ -206,6 +210,6 @@ def render_suggestions(rows: list[dict]) -> None:
     table = Table("group", "arrival", "landed (UTC)", "site", "vessel", "matched in the debrief",
                   title="Suggested links — NOT confirmed; decide with `triage ocg link`")
     for s in rows:
-        table.add_row(s["ocg_ref"], s["arrival_id"], s["landed_at"], s["site"], s["vessel"] or "",
-                      ", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"]))
+        table.add_row(Text(s["ocg_ref"]), Text(s["arrival_id"]), Text(s["landed_at"]), Text(s["site"] or ""),
+                      Text(s["vessel"] or ""), Text(", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])))
     out.print(table, highlight=False)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
+from rich.text import Text
 
 from ..biographic import Details, build_details
 from ..errors import BadInput
@@ -77,7 +79,7 @@ def ask_until_valid(question: str, check: Callable[[str], object], default: str 
             check(text)
             return text
         except BadInput as e:
-            err.print(f"[red]{e}[/] - try again", highlight=False)
+            err.print(f"[red]{escape(str(e))}[/] - try again", highlight=False)
 
 
 def confirm(details: Details, warnings: list[str], today: dt.date) -> bool:
@@ -88,12 +90,12 @@ def confirm(details: Details, warnings: list[str], today: dt.date) -> bool:
         value = shown.get(name)
         if value in (None, [], ""):
             continue
-        table.add_row(name.replace("_", " "), "; ".join(map(str, value)) if isinstance(value, list) else str(value))
+        table.add_row(name.replace("_", " "), Text("; ".join(map(str, value)) if isinstance(value, list) else str(value)))
     if details.mrz:
-        table.add_row("MRZ", f"{details.mrz['format']} {details.mrz['document_type']} read, every check digit agrees")
+        table.add_row("MRZ", Text(f"{details.mrz['format']} {details.mrz['document_type']} read, every check digit agrees"))
     err.print(table)
     if details.is_child(today):
         err.print("[bold red]SAFEGUARDING: the age given leaves room for a child; the arrival will be flagged[/]")
     for w in warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     return Confirm.ask("Save this arrival?", console=err, default=True)

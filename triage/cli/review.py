@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -60,9 +61,9 @@ def review_cmd(
             return
         table = Table("arrival", "landed (UTC)", "vessel", "candidates awaiting review", "flags", title="Review queue")
         for r in rows:
-            table.add_row(r["arrival_id"], r["landed_at"], r["vessel"] or "",
-                          ", ".join(f"{c['kind']} {c['ref']} ({c['distance']:.3f} < {c['threshold']:.2f})"
-                                    for c in r["candidates"]),
+            table.add_row(Text(r["arrival_id"]), Text(r["landed_at"]), Text(r["vessel"] or ""),
+                          Text(", ".join(f"{c['kind']} {c['ref']} ({c['distance']:.3f} < {c['threshold']:.2f})"
+                                         for c in r["candidates"])),
                           "SAFEGUARDING" if r["safeguarding"] else "")
         out.print(table if rows else "Nothing awaits review.")
         from .. import referrals
@@ -80,7 +81,8 @@ def review_cmd(
             emit_json(result)
             return
         out.print(f"Recorded: {result['decision']} for {result['kind']} {result['candidate']} on {arrival} "
-                  f"by {result['officer']}" + (f" (supersedes review {result['supersedes']})" if result["supersedes"] else ""))
+                  f"by {result['officer']}" + (f" (supersedes review {result['supersedes']})" if result["supersedes"] else ""),
+                  markup=False)
         render_history(result["history"])
         return
     view = review.show(store, arrival, officer=who, candidate=candidate)
@@ -92,7 +94,7 @@ def review_cmd(
     render_view(view)
     draw = out.is_terminal if portraits is None else portraits
     for c in view["candidates"]:
-        out.print(f"\n[bold]#{c['rank']} {c['kind']} {c['ref']}[/]: distance {c['distance']:.3f}, threshold "
+        out.print(f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, threshold "
                   f"{c['threshold']:.2f}" + (" — below threshold, for review" if c["below_threshold"] else "")
                   + ("; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel" if c["same_vessel"] else ""))
         if draw:
@@ -100,19 +102,20 @@ def review_cmd(
                          f"arrival {arrival}", f"{c['kind']} {c['ref']}")
         for key in ("arrival", "candidate"):
             p = c["portraits"][key]
-            out.print(f"  portrait of {p['owner']}: {p['location']}", highlight=False)
+            out.print(f"  portrait of {p['owner']}: {p['location']}", highlight=False, markup=False)
         render_history(c["reviews"])
     if written:
         out.print("\nPortraits written (delete them when the review is done):")
         for w in written:
-            out.print(f"  {w['path']}", highlight=False)
+            out.print(f"  {w['path']}", highlight=False, markup=False)
     elif view["candidates"]:
-        out.print(f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER")
+        out.print(f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER", markup=False)
 
 
 def render_view(view: dict) -> None:
     """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
-    out.print(f"[bold]{view['arrival_id']}[/] landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}"
+    out.print(f"[bold]{escape(view['arrival_id'])}[/] "
+              + escape(f"landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}")
               + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else ""))
     if not view["candidates"]:
         out.print("No candidates.")
@@ -124,7 +127,7 @@ def render_view(view: dict) -> None:
         if c.get("differences"):
             who += " — differs: " + ", ".join(
                 f"{k.replace('_latin', '').replace('_', ' ')} {v['this']} / {v['earlier']}" for k, v in c["differences"].items())
-        table.add_row(str(c["rank"]), c["kind"], c["ref"], Text(who), f"{c['distance']:.3f}", f"{c['threshold']:.2f}",
+        table.add_row(str(c["rank"]), c["kind"], Text(c["ref"]), Text(who), f"{c['distance']:.3f}", f"{c['threshold']:.2f}",
                       "[bold red]below threshold — review[/]" if c["below_threshold"] else "above",
                       "[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else "",
                       c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed")
@@ -135,7 +138,7 @@ def render_history(reviews: list[dict]) -> None:
     for r in reviews:
         later = any(x["supersedes"] == r["id"] for x in reviews)
         out.print(f"  review {r['id']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}"
-                  + (" (superseded)" if later else ""), highlight=False)
+                  + (" (superseded)" if later else ""), highlight=False, markup=False)
 
 
 def half_blocks(jpeg: bytes, width: int = PORTRAIT_COLUMNS) -> Text:

@@ -70,7 +70,7 @@ def start_cmd(
                       "SAFEGUARDING" if a["safeguarding"] else "")
     out.print(table)
     out.print(f"Work it with TRIAGE_HOME={path}: `triage review --pending`, `triage arrivals show ID`, "
-              "`triage review`, `triage pnd draft`, `triage arrivals flag`; then `triage training score`.")
+              "`triage review`, `triage pnd draft`, `triage arrivals flag`; then `triage training score`.", markup=False)
 
 
 def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
 
@@ -58,8 +59,8 @@ def show_cmd(vessel: str = typer.Argument(..., help="Vessel reference as capture
         name = escape(m["name"] + (f" ({m['name_latin']})" if m["name_latin"] else "")
                       + (f"\n{m['nationality']}" if m["nationality"] else ""))
         cands = sorted(m["candidates"], key=lambda c: (not c["below_threshold"], c["rank"]))
-        table.add_row(m["arrival_id"], m["landed_at"][11:16], name, _flags(m),
+        table.add_row(Text(m["arrival_id"]), m["landed_at"][11:16], name, _flags(m),
                       "\n".join(_candidate(c) for c in cands if c["below_threshold"] or c["decision"]) or "none below threshold")
     out.print(table)
     if group["possible_facilitators"]:
-        out.print("Possible facilitator role to check: " + ", ".join(group["possible_facilitators"]))
+        out.print("Possible facilitator role to check: " + ", ".join(group["possible_facilitators"]), markup=False)

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, warn
 
@@ -70,7 +71,7 @@ def add(
         emit_json(result)
     else:
         out.print(f"Enrolled {result['ref']} ({result['category']}) with {result['photos']} photo(s); "
-                  f"review by {result['review_date']}.")
+                  f"review by {result['review_date']}.", markup=False)
 
 
 def import_cmd(
@@ -118,11 +119,11 @@ def import_cmd(
         emit_json(result)
     else:
         out.print(f"{result['file']}: {len(result['enrolled'])} enrolled, {len(result['already_enrolled'])} already on "
-                  f"the watchlist, {len(result['refused'])} refused (of {result['rows']} rows).")
+                  f"the watchlist, {len(result['refused'])} refused (of {result['rows']} rows).", markup=False)
         if result["refused"]:
             table = Table("row", "ref", "refused because", title="Refused rows")
             for r in result["refused"]:
-                table.add_row(str(r["row"]), r["ref"], r["reason"])
+                table.add_row(str(r["row"]), Text(r["ref"]), Text(r["reason"]))
             out.print(table)
     for e in result["enrolled"]:
         for w in e["warnings"]:
@@ -152,8 +153,8 @@ def list_cmd(
     table = Table("ref", "name", "category", "review date", "photos", "authorised by", "status")
     for r in rows:
         status = "[red]EXPIRED, not searched[/]" if r["expired"] and r["status"] == "active" else r["status"]
-        table.add_row(r["ref"], r["name"] or "", r["category"], r["review_date"], str(r["photos"]), r["authorised_by"],
-                      status)
+        table.add_row(Text(r["ref"]), Text(r["name"] or ""), Text(r["category"] or ""), Text(r["review_date"] or ""),
+                      str(r["photos"]), Text(r["authorised_by"] or ""), status)
     out.print(table if rows else "No watchlist entries match.")
 
 
@@ -172,7 +173,7 @@ def show(ref: str = typer.Argument(..., help="Watchlist reference."), officer: O
         return
     table = Table("field", "value")
     for k, v in row.items():
-        table.add_row(k, "" if v is None else str(v))
+        table.add_row(k, Text("" if v is None else str(v)))
     out.print(table)
     if row["expired"] and row["status"] == "active":
         warn(f"{ref} is past its review date and is not searched; renew it with `triage watchlist update {ref} "
@@ -205,7 +206,7 @@ def update(
         emit_json(result)
     else:
         out.print(f"Updated {ref}: {', '.join(result['changed'])} changed; {result['category']}, "
-                  f"review by {result['review_date']}.")
+                  f"review by {result['review_date']}.", markup=False)
 
 
 def remove(ref: str = typer.Argument(..., help="Watchlist reference."),
@@ -224,7 +225,7 @@ def remove(ref: str = typer.Argument(..., help="Watchlist reference."),
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Removed {ref}: biometrics deleted, tombstone kept.")
+        out.print(f"Removed {ref}: biometrics deleted, tombstone kept.", markup=False)
 
 
 def index(rebuild: bool = typer.Option(False, "--rebuild", help="Build from scratch instead of bringing it up to date."),

