@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from triage import analysis, arrivals, batch, drafts, keys, merge, review, scenarios
+from triage import analysis, arrivals, batch, drafts, keys, matchers, merge, review, scenarios
 from triage.biographic import build_details
 from triage.config import Config
 from triage.store import Store
@@ -49,15 +49,15 @@ def timed(label: str, fn):
     return result
 
 
-def analysed_photos() -> list[analysis.Analysis]:
-    """Three photos of each ORL person, through the face pipeline once each."""
+def analysed_photos(pipeline) -> list[analysis.Analysis]:
+    """Three photos of each ORL person, through the home's face pipeline once each."""
     out = []
     for person in range(1, 41):
         for number in (1, 4, 7):
             try:
                 out.append(analysis.analyse(scenarios.load_photo({"orl": [person, number]}), "probe",
-                                            override_reason="fixture photos are 92x112 px"))
-            except Exception:  # the few ORL photos HOG finds no face in
+                                            override_reason="fixture photos are 92x112 px", pipeline=pipeline))
+            except Exception:  # an ORL photo the detector finds no face in
                 continue
     return out
 
@@ -82,7 +82,9 @@ def main() -> None:
         keys.trust(supervisor, "Laptop", keys.encode_signing_key(keys.own(laptop, officer=OFFICER).signing_public),
                    officer=OFFICER)
         supervisor.close()
-        pool = timed("face pipeline on 120 ORL photos (setup)", analysed_photos)
+        pipeline = matchers.pipeline_for(laptop)
+        print(f"matcher {laptop.config.matcher}: models {', '.join(pipeline.model_ids)}")
+        pool = timed("face pipeline on 120 ORL photos (setup)", lambda: analysed_photos(pipeline))
         ids = timed(f"landing {COUNT} arrivals (setup)", lambda: land(laptop, pool))
         for aid in ids[::10]:
             cand = arrivals.candidates(laptop, aid)

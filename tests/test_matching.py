@@ -190,8 +190,9 @@ def test_templates_are_sealed_in_blocks_and_loaded_a_block_at_a_time(home):
     assert store.count("template_blocks") == math.ceil(3000 / TEMPLATE_BLOCK)
     assert store.count("templates", "data IS NOT NULL") == 0, "no template sealed one per row"
     opened = []
-    real_open = store.vault.open
+    real_open, real_open_into = store.vault.open, store.vault.open_into
     store.vault.open = lambda blob, aad: opened.append(aad) or real_open(blob, aad)
+    store.vault.open_into = lambda blob, aad, out: opened.append(aad) or real_open_into(blob, aad, out)
     gallery = matching.Gallery.load(store, "arrival", "arrival", faces.MODEL_ID)
     assert len(gallery) == 3000 and len(opened) == math.ceil(3000 / TEMPLATE_BLOCK)
     assert np.array_equal(gallery.matrix[:3000], vectors)

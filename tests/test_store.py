@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
+import pytest
+
+from triage.crypto import Vault
+from triage.errors import IntegrityFailure
 from triage.migrations import migrations
 from triage.store import connect
 
@@ -31,3 +36,14 @@ def test_personal_data_is_not_in_clear(cli, home, tmp_path):
     assert b"Zzyzxqwerty" not in raw and b"ZZYZXQWERTY" not in raw and b"1990-01-01" not in raw
     con = sqlite3.connect(home / "triage.db")
     assert con.execute("select count(*) from arrivals").fetchone()[0] == 1
+
+
+def test_opening_into_a_buffer_equals_opening_and_refuses_what_open_refuses():
+    vault = Vault(os.urandom(32))
+    plain = os.urandom(600_000)
+    blob = vault.seal(plain, "template_blocks:1")
+    out = bytearray(700_000)
+    assert bytes(vault.open_into(blob, "template_blocks:1", memoryview(out))) == plain == vault.open(blob, "template_blocks:1")
+    for bad_blob, aad in ((blob, "template_blocks:2"), (blob[:-1] + bytes([blob[-1] ^ 1]), "template_blocks:1")):
+        with pytest.raises(IntegrityFailure):
+            vault.open_into(bad_blob, aad, memoryview(out))

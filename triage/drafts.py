@@ -364,18 +364,34 @@ def record_outcome(store: Store, ref: str, *, result: str, note: str | None, off
             "supersedes": prior}
 
 
+RULE = "=" * 72
+
+
+def marking(record: dict) -> str:
+    """The protective marking, TRAINING first for a training home's record."""
+    return f"{'TRAINING — ' if record['training'] else ''}{record['marking']}"
+
+
+def heading(record: dict, title: str) -> list[str]:
+    """The banner every plain-text draft opens with, so a printed page cannot be mistaken for another kind."""
+    return [RULE, marking(record), title, RULE]
+
+
+def safeguarding_line(record: dict) -> str:
+    return ("Safeguarding flag  : "
+            + ("YES — safeguarding concern (possible child or exploitation)" if record["safeguarding"] else "no"))
+
+
 def render_text(draft: dict) -> str:
     """The plain-text form an authorised officer reads and copies from."""
     s = draft["subject"]
-    head = f"{'TRAINING — ' if draft['training'] else ''}{draft['marking']}"
-    rule = "=" * 72
     lines = [
-        rule, head, f"PND {'facial' if draft['kind'] == 'pnd-face' else 'person'} search draft {draft['ref']}", rule,
+        *heading(draft, f"PND {'facial' if draft['kind'] == 'pnd-face' else 'person'} search draft {draft['ref']}"),
         f"Requesting officer : {draft['requesting_officer']} (force {draft['force_code']})",
         f"Drafted            : {draft['created_at']}",
         f"Landing site       : {draft['site']}   vessel: {draft['vessel'] or 'not recorded'}",
         f"Arrival            : {draft['arrival_id']} landed {draft['landed_at']}",
-        f"Safeguarding flag  : {'YES — safeguarding concern (possible child or exploitation)' if draft['safeguarding'] else 'no'}",
+        safeguarding_line(draft),
         f"Policing purpose   : {draft['purpose']}",
     ]
     if draft.get("justification"):
@@ -398,7 +414,7 @@ def render_text(draft: dict) -> str:
         lines += ["", "Outcomes recorded"]
         lines += [f"  {o['at']} {o['result']} by {o['officer']}" + (f" — {o['note']}" if o["note"] else "")
                   for o in draft["outcomes"]]
-    lines += ["", head, "Check every field before submitting from an authorised terminal.", rule]
+    lines += ["", marking(draft), "Check every field before submitting from an authorised terminal.", RULE]
     return "\n".join(lines) + "\n"
 
 

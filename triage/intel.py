@@ -148,14 +148,12 @@ def draft(store: Store, arrival_id: str, fields: dict, *, officer: str, fmt: str
 def render_text(report: dict) -> str:
     """The plain-text report an officer reads, checks and enters into the intelligence system."""
     m = report["grading_meaning"]
-    head = f"{'TRAINING — ' if report['training'] else ''}{report['marking']}"
-    rule = "=" * 72
     lines = [
-        rule, head, f"Intelligence report draft {report['ref']}   grading {report['grading']}", rule,
+        *drafts.heading(report, f"Intelligence report draft {report['ref']}   grading {report['grading']}"),
         f"Officer            : {report['officer']} (force {report['force_code']})",
         f"Drafted            : {report['created_at']}",
         f"Landing site       : {report['site']}   arrival {report['arrival_id']} landed {report['landed_at']}",
-        f"Safeguarding flag  : {'YES — safeguarding concern (possible child or exploitation)' if report['safeguarding'] else 'no'}",
+        drafts.safeguarding_line(report),
         f"Source evaluation  : {report['source_grade']} — {m['source']}",
         f"Intelligence       : {report['intel_grade']} — {m['intelligence']}",
         f"Handling code      : {report['handling']} — {m['handling']}"
@@ -174,5 +172,5 @@ def render_text(report: dict) -> str:
                                                      for c in ln["confirmed_candidates"]) or "none")]
     if report.get("debrief"):
         lines += ["", *debrief.report_lines(report["debrief"])]
-    lines += ["", *drafts.candidate_lines(report["candidates"]), "", head, rule]
+    lines += ["", *drafts.candidate_lines(report["candidates"]), "", drafts.marking(report), drafts.RULE]
     return "\n".join(lines) + "\n"

@@ -136,7 +136,7 @@ class Gallery:
         the stored approximate index when the set is past the cut-over."""
         gallery = cls(kind, owner_kind, model_id)
         state = store.template_set(model_id, owner_kind)
-        for block in store.template_blocks(model_id, owner_kind):
+        for block in store.template_blocks(model_id, owner_kind, reuse=True):
             gallery._append(block.ids, block.owners, block.vectors, block.id, reserve=max(state.size, gallery.n))
         if gallery.n > 1 and np.any(np.diff(gallery.ids[:gallery.n]) <= 0):  # adopted older templates
             order = np.argsort(gallery.ids[:gallery.n], kind="stable")

@@ -344,9 +344,11 @@ class Store:
             "data": self._need_vault().seal(plain, f"template_blocks:{block_id}:{model_id}:{owner_kind}")}, pk="id")
         return block_id
 
-    def _open_block(self, row: tuple) -> TemplateBlock:
+    def _open_block(self, row: tuple, scratch: bytearray | None = None) -> TemplateBlock:
         block_id, model_id, owner_kind, count, stale, dim, width, seq, data = row
-        plain = self._need_vault().open(data, f"template_blocks:{block_id}:{model_id}:{owner_kind}")
+        aad = f"template_blocks:{block_id}:{model_id}:{owner_kind}"
+        vault = self._need_vault()
+        plain = vault.open(data, aad) if scratch is None else vault.open_into(data, aad, memoryview(scratch))
         n, d, w = struct.unpack_from("<III", plain)
         if (n, d, w) != (count, dim, width) or len(plain) != 12 + n * (4 * d + 8 + w):
             raise IntegrityFailure(f"template block {block_id} does not match its record: the store was altered")
@@ -360,18 +362,22 @@ class Store:
             ids, owners, vecs = ids[keep], owners[keep], vecs[keep]
         return TemplateBlock(block_id, seq, ids, owners, vecs)
 
-    def template_blocks(self, model_id: str, owner_kind: str, *,
-                        block_ids: Sequence[int] | None = None) -> Iterator[TemplateBlock]:
+    def template_blocks(self, model_id: str, owner_kind: str, *, block_ids: Sequence[int] | None = None,
+                        reuse: bool = False) -> Iterator[TemplateBlock]:
         """The set's blocks (or the ones named), opened one at a time, so a million templates never sit
-        in memory twice."""
+        in memory twice. With `reuse`, every block is opened into one buffer, so its arrays hold only
+        until the next block is read: for a caller that copies them at once (loading a gallery)."""
         self._adopt_row_templates()
-        sql = f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE model_id = ? AND owner_kind = ?"
+        where = "WHERE model_id = ? AND owner_kind = ?"
         params: list = [model_id, owner_kind]
         if block_ids is not None:
-            sql += f" AND id IN ({','.join('?' * len(block_ids))})"
+            where += f" AND id IN ({','.join('?' * len(block_ids))})"
             params += list(block_ids)
+        sql = f"SELECT {BLOCK_COLUMNS} FROM template_blocks {where}"
+        scratch = bytearray(self.db.execute(f"SELECT coalesce(max(length(data)), 0) FROM template_blocks {where}",
+                                            params).fetchone()[0]) if reuse else None
         for row in self.db.execute(sql + " ORDER BY id", params):
-            yield self._open_block(row)
+            yield self._open_block(row, scratch)
 
     def template_set(self, model_id: str, owner_kind: str) -> TemplateSet:
         """Where the set stands: its change counter, its blocks (id -> seq) and an upper bound of its size."""
@@ -453,8 +459,8 @@ class Store:
     def template_index(self, model_id: str, owner_kind: str) -> tuple[dict, bytearray] | None:
         """The set's stored index, opened, with what it covered (`templates`, `max_id`); None if there is none."""
         where, params = "WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
-        size = self.db.execute(f"SELECT sum(length(data) - {crypto.NONCE_BYTES + 16}) FROM template_indexes {where}",  # 16: GCM tag
-                               params).fetchone()[0]
+        size = self.db.execute(f"SELECT sum(length(data) - {crypto.NONCE_BYTES + crypto.TAG_BYTES}) "
+                               f"FROM template_indexes {where}", params).fetchone()[0]
         buf, meta, seen, at_byte = bytearray(size or 0), None, 0, 0  # filled in place: no growing copies
         for part, parts, at, templates, max_id, data in self.db.execute(
                 f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY id",
@@ -462,9 +468,8 @@ class Store:
             meta = meta or {"parts": parts, "created_at": at, "templates": templates, "max_id": max_id}
             if (part, parts, at) != (seen, meta["parts"], meta["created_at"]):
                 break
-            plain = self._need_vault().open(data, f"template_indexes:{model_id}:{owner_kind}:{at}:{part}/{parts}")
-            buf[at_byte:at_byte + len(plain)] = plain
-            at_byte += len(plain)
+            aad = f"template_indexes:{model_id}:{owner_kind}:{at}:{part}/{parts}"
+            at_byte += len(self._need_vault().open_into(data, aad, memoryview(buf)[at_byte:]))
             seen += 1
         if meta and seen != meta["parts"]:
             raise IntegrityFailure(f"the stored search index of {owner_kind} templates is incomplete; "
