@@ -501,10 +501,11 @@ def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops,
         renamed, group = local("arrivals", clash.id), local("ocgs", GROUP)
         assert renamed != clash.id and group == f"{GROUP}-2"
 
-        def as_here(value):
-            """What C recorded, with the two ids taken here replaced by the ones its records were given."""
+        def as_here(value, group_too: bool = True):
+            """What C recorded, with the ids taken here replaced by the ones its records were given: the arrival's
+            everywhere, the crime group's (a reference an officer typed) only where a field names the group."""
             text = json.dumps(value, ensure_ascii=False)
-            for there, here in ((clash.id, renamed), (clash.id.lower(), renamed), (GROUP, group)):
+            for there, here in [(clash.id, renamed), (clash.id.lower(), renamed)] + [(GROUP, group)] * group_too:
                 text = text.replace(there, here)
             return json.loads(text)
 
@@ -517,7 +518,10 @@ def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops,
         assert _versions(s, "debriefs", where, [clash.c2]) == as_here(_versions(c, "debriefs", where, [clash.c2]))
         assert s.get("ocgs", group) == as_here(c.get("ocgs", GROUP))
         where = "target_kind = 'arrival' AND target = ?"
-        assert _versions(s, "ocg_links", where, [renamed]) == as_here(_versions(c, "ocg_links", where, [clash.id]))
+        theirs = _versions(c, "ocg_links", where, [clash.id])
+        assert _versions(s, "ocg_links", where, [renamed]) == [
+            as_here(v) | {"reason": as_here(v["reason"], group_too=False)} for v in theirs]
+        assert GROUP in theirs[0]["reason"]  # free text keeps the group's reference as the officer wrote it
         # laptop A's records, merged first, keep their ids: A's group, A's draft about its own arrival
         assert s.get("ocgs", GROUP) == a.get("ocgs", GROUP)
         assert s.get("drafts", laptops.draft) == a.get("drafts", laptops.draft)
@@ -532,3 +536,29 @@ def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops,
     assert shown["answers"]["pilot"]["value"]["person"]["arrival_id"] == renamed
     assert [x["arrival_id"] for x in cli.json("ocg", "show", group, "--home", sup)["arrivals"]] == [renamed]
     assert not any(cli.json("import", clash.file, "--home", sup)[0]["added"].values())
+
+
+def test_only_generated_ids_are_rewritten_and_only_whole():
+    from triage.merge import _quoting
+
+    rewrite = _quoting({"A-7K3F9Q": "A-ZZ9999", "PND-35E4AB-20261128-001": "PND-35E4AB-20261128-001-2"})
+    record = {"names": ["Ali Hassan"], "notes": "Ali said 13 people; see A-7K3F9Q, a-7k3f9q, A-7K3F9Q-2 and "
+                                               "PND-35E4AB-20261128-001.", "n": 13}
+    assert rewrite(record) == {"names": ["Ali Hassan"], "notes": "Ali said 13 people; see A-ZZ9999, A-ZZ9999, "
+                               "A-7K3F9Q-2 and PND-35E4AB-20261128-001-2.", "n": 13}
+
+
+def test_a_debrief_amended_on_both_sides_keeps_both_and_says_so(cli, laptops, sup, tmp_path):
+    _trust(cli, sup, laptops)
+    cli("import", laptops.a_file, "--home", sup)
+    cli("debrief", laptops.a2, "--amend", "--departure-country", "BEL", "--home", sup)
+    a = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    cli("debrief", laptops.a2, "--amend", "--departure-country", "NLD", "--home", a)
+    cli("export", "--home", a, "--date", laptops.day, "--out", tmp_path / "a2.age")
+    merged = cli.json("import", tmp_path / "a2.age", "--home", sup)[0]
+    assert merged["added"]["debriefs"] == 1
+    assert any(f"arrival {laptops.a2}: its debrief was amended both here and on laptop A1A1A1" in w
+               for w in merged["warnings"]), merged["warnings"]
+    shown = cli.json("debrief", laptops.a2, "--show", "--history", "--home", sup)
+    assert shown["version"] == 4 and len(shown["history"]) == 3
+    assert "BEL" in json.dumps(shown["history"]) and "NLD" in json.dumps(shown["answers"])  # nothing lost

@@ -75,6 +75,11 @@ def test_audit_verify_finds_the_last_events_removed(cli, captured, wl_home, monk
     con.commit()
     con.close()
     assert "last event is missing" in cli.json("audit", "verify", code=int(ExitStatus.INTEGRITY))["problem"]
+    con = sqlite3.connect(wl_home / "triage.db")
+    con.execute("DELETE FROM audit_events")
+    con.commit()
+    con.close()
+    assert "the trail is empty" in cli.json("audit", "verify", code=int(ExitStatus.INTEGRITY))["problem"]
 
 
 def test_audit_show_filters_and_holds_no_biometrics(cli, captured):

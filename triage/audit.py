@@ -5,8 +5,10 @@ reordering any row breaks the chain from that row on, and `verify` names the fir
 chain covers the sealed reason as stored, so it verifies without the passphrase. Removing the last
 events leaves an intact but shorter chain; so the last event's number and hash are also kept sealed
 under the data key (`audit_head`, rewritten with each event), which only the passphrase can forge, and
-`verify` checks the chain's end against it when it has the passphrase. Events hold record ids, never
-personal or biometric content.
+`verify` checks the chain's end against it when it has the passphrase. What no record inside the file
+can show is a rollback of the whole file (or of the trail and its head together) to an older copy; a
+day's signed batch carries the events behind it to the supervisor, outside the laptop. Events hold
+record ids, never personal or biometric content.
 """
 
 from __future__ import annotations
@@ -65,19 +67,21 @@ def verify(db: Database, vault=None) -> ChainReport:
         return report
     sealed = db.execute("SELECT sealed FROM audit_head WHERE id = 1").fetchone()
     last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    if last is None:  # a home's first event is its creation, so an empty trail was emptied
+        return ChainReport(0, 1, "the trail is empty, but every home's first event is its creation: events were removed")
     if sealed is None:
-        if last is None:
-            return report
-        return ChainReport(report.events, last[0], "the sealed record of the trail's last event is missing")
+        return ChainReport(report.events, last[0], "the sealed record of the trail's last event is missing (removed, "
+                           "or the home predates it: any audited command writes it)")
     try:
         seq, digest = vault.open(sealed[0], HEAD_AAD).decode().split(":")
     except (IntegrityFailure, ValueError):
-        return ChainReport(report.events, last[0] if last else 1, "the sealed record of the trail's last event "
-                           "was altered")
-    if last is None or int(seq) != last[0] or digest != last[1]:
-        return ChainReport(report.events, (last[0] + 1) if last else 1,
-                           f"the trail ends at event {last[0] if last else 0}, but it was written up to event {seq}: "
-                           "the events after it were removed")
+        return ChainReport(report.events, last[0], "the sealed record of the trail's last event was altered")
+    if int(seq) > last[0]:
+        return ChainReport(report.events, last[0] + 1, f"the trail ends at event {last[0]}, but it was written up to "
+                           f"event {seq}: the events after it were removed")
+    if int(seq) < last[0] or digest != last[1]:
+        return ChainReport(report.events, last[0], f"event {last[0]} is not the one the sealed record of the trail's "
+                           "end names: the trail or that record was replaced")
     return report
 
 

@@ -88,6 +88,7 @@ class _Merger:
         self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
         self.quoting = _quoting({})
+        self.warnings: list[str] = []
 
     def local(self, kind: str, key: str | None) -> str | None:
         """The local id of the row with this key, if this home holds it."""
@@ -146,7 +147,8 @@ class _Merger:
         named += [("arrivals", aid, key) for d in landing["debriefs"] for aid, key in d["arrival_keys"].items()]
         named += [("arrivals", link["target"], link["target_key"]) for link in landing["ocg_links"]]
         named += [("drafts", d["ref"], d["key"]) for d in drafts]
-        named += [("ocgs", g["ref"], g["key"]) for g in landing["ocgs"]]
+        # Crime-group references are typed by officers ("ALI", "13" are valid) and would be found in ordinary
+        # words: a renamed group follows its key in the fields that name it, and free text is left as written.
         self.quoting = _quoting({there: here for kind, there, key in named
                                  if (here := self.local(kind, key) or self.planned[kind].get(key)) and here != there})
 
@@ -206,8 +208,13 @@ class _Merger:
             aid, version = self.local("arrivals", d["arrival_key"]), d["version"]
             if self.store.db["debriefs"].count_where("arrival_id = ? AND version = ?", [aid, version]):
                 # this home amended the debrief itself meanwhile: its version keeps the number, the batch's follows
+                # and, merged last, is the current one; both stay, and an officer is told to decide which stands
                 version = self.store.db.execute("SELECT max(version) + 1 FROM debriefs WHERE arrival_id = ?",
                                                 [aid]).fetchone()[0]
+                self.warnings.append(f"arrival {aid}: its debrief was amended both here and on laptop {self.b.device}; "
+                                     f"both versions are kept and the laptop's, now version {version}, is the current "
+                                     f"one: compare them (`triage debrief {aid} --show --history`) and amend if the "
+                                     "other should stand")
             sup = self.local("debriefs", d["supersedes"])
             self._insert("debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None})
             debriefed.add(aid)
@@ -256,8 +263,9 @@ def _quoting(renamed: dict[str, str]) -> Callable:
     words), and rendering it again from this home's records would make it state what this home holds now, under
     the officer's name. So nothing is re-derived: only the names of records change, each to the id the same
     record has here, and every id a draft, its text, a review's reason, a debrief or a note quotes still names
-    the record it named on the laptop. Ids are matched whole, in any case: `A-7K3F9Q` is not found in
-    `A-7K3F9Q-2`.
+    the record it named on the laptop. Only ids `triage` generates are rewritten (arrival ids, draft refs), which
+    no ordinary word resembles, matched whole and in any case (officers type them as they come):
+    `a-7k3f9q` is found, `A-7K3F9Q` is not found in `A-7K3F9Q-2`.
     The origin's audit events keep the words they were written with: their hashes are the origin's."""
     if not renamed:
         return lambda value: value
@@ -326,7 +334,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     return {"file": str(b.path), "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
             "site": b.manifest.get("site"), "training": bool(b.manifest["training"]), "arrivals": len(b.arrivals),
             "new_arrivals": len(landed), "added": m.added, "searched": sum(v is not None for v in landed.values()),
-            "repeat_candidates": repeats, "warnings": warnings}
+            "repeat_candidates": repeats, "warnings": warnings + m.warnings}
 
 
 def _search_new(store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str,
@@ -348,8 +356,11 @@ def _verified(store: Store, path, *, officer: str, progress: Progress | None) ->
     """A batch decrypted and verified; a refusal is audited here, then raised as it was."""
     try:
         return batch.open_batch(store, path, officer=officer, progress=progress)
-    except TriageError as e:
-        batch.audit_refusal(store, path, e, officer=officer)
+    except TriageError as refusal:
+        try:
+            batch.audit_refusal(store, path, refusal, officer=officer)
+        except TriageError as unrecorded:  # a busy or full store: the refusal, not this, is what the user must see
+            raise refusal from unrecorded
         raise
 
 

@@ -57,8 +57,7 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
     left to remove when it is run again, yet its space was never reclaimed."""
     p = plan(store, as_of)
     if not (p.arrivals or p.drafts):
-        if store.db.execute("PRAGMA freelist_count").fetchone()[0]:
-            _reclaim(store)
+        _reclaim(store, vacuum=bool(store.db.execute("PRAGMA freelist_count").fetchone()[0]))
         return p
     now = utcnow()
     with store.transaction():
@@ -80,9 +79,11 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
     return p
 
 
-def _reclaim(store: Store) -> None:
+def _reclaim(store: Store, *, vacuum: bool = True) -> None:
     """Give the freed pages back (they were zeroed by `secure_delete`) and empty the WAL, which may still
-    hold earlier copies of purged pages."""
+    hold earlier copies of purged pages (emptied even when there are no free pages: a purge killed after its
+    commit may have had its freed pages reused since, its WAL not yet emptied)."""
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.db.execute("VACUUM")
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if vacuum:
+        store.db.execute("VACUUM")
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

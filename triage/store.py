@@ -348,7 +348,10 @@ class Store:
         block_id, model_id, owner_kind, count, stale, dim, width, seq, data = row
         aad = f"template_blocks:{block_id}:{model_id}:{owner_kind}"
         vault = self._need_vault()
-        plain = vault.open(data, aad) if scratch is None else vault.open_into(data, aad, memoryview(scratch))
+        if scratch is None or len(scratch) < len(data):  # (a block another process rewrote larger meanwhile)
+            plain = vault.open(data, aad)
+        else:
+            plain = vault.open_into(data, aad, memoryview(scratch))
         n, d, w = struct.unpack_from("<III", plain)
         if (n, d, w) != (count, dim, width) or len(plain) != 12 + n * (4 * d + 8 + w):
             raise IntegrityFailure(f"template block {block_id} does not match its record: the store was altered")
@@ -468,6 +471,9 @@ class Store:
             meta = meta or {"parts": parts, "created_at": at, "templates": templates, "max_id": max_id}
             if (part, parts, at) != (seen, meta["parts"], meta["created_at"]):
                 break
+            if at_byte + len(data) - crypto.NONCE_BYTES - crypto.TAG_BYTES > len(buf):
+                raise TriageError("the stored search index was replaced while it was being read (another command "
+                                  "stored a new one); run the command again")
             aad = f"template_indexes:{model_id}:{owner_kind}:{at}:{part}/{parts}"
             at_byte += len(self._need_vault().open_into(data, aad, memoryview(buf)[at_byte:]))
             seen += 1

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import faces
+from .. import faces, workers
 from ..errors import BadInput, NotFound
 from . import files, onnx, yunet
 
@@ -93,10 +93,10 @@ class Pipeline:
     def encode(self, rgb: np.ndarray, face: faces.Face) -> dict[str, np.ndarray]:
         """Every model's template of the face. With dlib and ONNX models together (the fused matcher), the
         ONNX networks run on a second thread while dlib runs here, so that on a laptop's second core a
-        fused capture takes about as long as dlib's alone."""
+        fused capture takes about as long as dlib's alone; not in a batch's workers, which fill every core."""
         onnx_models = {m.model_id: encoder(m) for m in self.manifests}
         blobs = {mid: e.blob(e.crop(rgb, face)) for mid, e in onnx_models.items()}
-        if DLIB in self.model_ids and blobs:
+        if DLIB in self.model_ids and blobs and not workers.in_pool():
             raws, dlib_template = _beside(lambda: {mid: onnx_models[mid].run(b) for mid, b in blobs.items()},
                                           lambda: faces.encode(rgb, face))
         else:
