@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import shutil
+import sqlite3
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -562,3 +563,38 @@ def test_a_debrief_amended_on_both_sides_keeps_both_and_says_so(cli, laptops, su
     shown = cli.json("debrief", laptops.a2, "--show", "--history", "--home", sup)
     assert shown["version"] == 4 and len(shown["history"]) == 3
     assert "BEL" in json.dumps(shown["history"]) and "NLD" in json.dumps(shown["answers"])  # nothing lost
+
+
+def test_a_laptop_rolled_back_to_an_older_copy_is_noticed_by_the_supervisor(cli, laptops, sup, tmp_path):
+    """A laptop's store copied back from before a batch it sent keeps a valid chain and sealed head of its
+    own; only the end of its trail, signed into every batch, shows what it had reached."""
+    _trust(cli, sup, laptops)
+    older = Path(shutil.copytree(laptops.a, tmp_path / "older"))
+    later = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    cli("arrivals", "list", "--home", later)  # reading personal data: one more audit event
+    for home, name in ((later, "later.age"), (older, "older.age")):
+        cli("export", "--home", home, "--date", laptops.day, "--out", tmp_path / name)
+    first, later_batch = cli.json("import", laptops.a_file, tmp_path / "later.age", "--home", sup)
+    assert not any("rolled back" in w for w in first["warnings"] + later_batch["warnings"])
+    rolled_back = cli.json("import", tmp_path / "older.age", "--home", sup)[0]
+    assert [w for w in rolled_back["warnings"] if "rolled back" in w] == [
+        f"laptop A1A1A1: the audit trail this batch states ends at event {_events(older) - 1}, but its batch exported "
+        f"{_exported_at(sup)} had reached event {_events(later) - 1}: the laptop's store was "
+        "rolled back or its trail replaced; check the laptop before relying on its records"]
+    assert cli.json("audit", "verify", "--home", older)["ok"] is True  # the laptop alone cannot show it
+
+
+def _events(home: Path) -> int:
+    con = sqlite3.connect(home / "triage.db")
+    try:
+        return con.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _exported_at(sup: Path) -> str:
+    con = sqlite3.connect(sup / "triage.db")
+    try:
+        return con.execute("SELECT exported_at FROM batches ORDER BY audit_seq DESC LIMIT 1").fetchone()[0]
+    finally:
+        con.close()

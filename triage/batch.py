@@ -253,6 +253,7 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
         "format": FORMAT, "day": day, "site": site, "device": store.config.device, "home_site": store.config.site,
         "force_code": store.config.force_code, "training": bool(store.config.training), "exported_at": utcnow(),
         "exported_by": officer, "arrivals": len(records), "with_templates": with_templates,
+        "audit_end": audit_end(store),
         "signer": keys.encode_signing_key(laptop.signing_public), "recipients": [str(r) for r in parsed],
         "members": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
                     for name, data in members.items()},
@@ -279,6 +280,14 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
             "with_templates": with_templates, "recipients": manifest["recipients"],
             "fingerprint": keys.fingerprint(laptop.signing_public),
             "members": [MANIFEST, SIGNATURE, *members], "bytes": out.stat().st_size}
+
+
+def audit_end(store: Store) -> dict:
+    """The number and hash of the home's last audit event. Signed into each batch's manifest, it leaves the
+    laptop with the batch, so a supervisor can tell when a laptop's trail later ends earlier than it did: a
+    rollback of the whole store to an older copy, which nothing inside the store can show."""
+    row = store.db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    return {"seq": row[0], "hash": row[1]} if row else {"seq": 0, "hash": None}
 
 
 # -- reading a batch -----------------------------------------------------------------------------------

@@ -317,11 +317,14 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                 m.history(rec)
             m.landing()
             m.audit_events()
+            m.warnings += _trail_went_back(store, b)
+            end = b.manifest.get("audit_end") or {}
             store.db["batches"].insert({
                 "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
                 "site": b.manifest.get("site"), "training": int(b.manifest["training"]),
                 "exported_at": b.manifest.get("exported_at"), "exported_by": b.manifest.get("exported_by"),
-                "arrivals": len(b.arrivals), "imported_at": utcnow(), "officer": officer}, ignore=True)
+                "arrivals": len(b.arrivals), "imported_at": utcnow(), "officer": officer,
+                "audit_seq": end.get("seq"), "audit_hash": end.get("hash")}, ignore=True)
             repeats = _search_new(store, landed, officer=officer, progress=progress)
             for aid in landed:
                 store.audit("import-arrival", officer, arrival_id=aid, records=[f"arrival:{aid}", f"batch:{b.sha256[:16]}"])
@@ -350,6 +353,25 @@ def _search_new(store: Store, landed: dict[str, dict[str, np.ndarray] | None], *
         if progress:
             progress("searching new arrivals", i, len(landed))
     return repeats
+
+
+def _trail_went_back(store: Store, b: Batch) -> list[str]:
+    """A warning when the laptop's audit trail, as its signed manifest states it, ends before where an earlier
+    batch of the same laptop said it had reached, or names another event at the same place: the laptop's store
+    was rolled back to an older copy or its trail replaced, which its own `audit verify` cannot show."""
+    end = b.manifest.get("audit_end") or {}
+    if "seq" not in end:
+        return []
+    earlier = store.db.execute("SELECT audit_seq, audit_hash, exported_at FROM batches WHERE device = ? AND sha256 != ? "
+                               "AND audit_seq >= ? ORDER BY audit_seq DESC LIMIT 1", [b.device, b.sha256, end["seq"]]
+                               ).fetchone()
+    if earlier is None or (earlier[0] == end["seq"] and earlier[1] == end["hash"]):
+        return []
+    seq, _, at = earlier
+    found = (f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}" if seq > end["seq"]
+             else f"has another event {seq} than its batch exported {at} named")
+    return [f"laptop {b.device}: the audit trail this batch states {found}: the laptop's store was rolled back or "
+            "its trail replaced; check the laptop before relying on its records"]
 
 
 def _verified(store: Store, path, *, officer: str, progress: Progress | None) -> Batch:

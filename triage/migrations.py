@@ -335,3 +335,10 @@ def m011_audit_head(db: Database) -> None:
     """The last audit event's number and hash, sealed under the data key (one row), rewritten with every
     event: the chain shows an edit or a deletion inside it, and this shows the loss of its end."""
     db["audit_head"].create({"id": int, "sealed": bytes}, pk="id", not_null={"sealed"})
+
+
+@migrations()
+def m012_batch_audit_end(db: Database) -> None:
+    """Where each imported batch's laptop said its audit trail ended (`batch.audit_end`)."""
+    db["batches"].add_column("audit_seq", int)
+    db["batches"].add_column("audit_hash", str)
