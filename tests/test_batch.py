@@ -584,17 +584,18 @@ def test_a_laptop_rolled_back_to_an_older_copy_is_noticed_by_the_supervisor(cli,
     assert cli.json("audit", "verify", "--home", older)["ok"] is True  # the laptop alone cannot show it
 
 
-def _events(home: Path) -> int:
+def _one(home: Path, sql: str):
+    """One value from a home's SQLite file, read as any SQLite client could."""
     con = sqlite3.connect(home / "triage.db")
     try:
-        return con.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+        return con.execute(sql).fetchone()[0]
     finally:
         con.close()
+
+
+def _events(home: Path) -> int:
+    return _one(home, "SELECT max(seq) FROM audit_events")
 
 
 def _exported_at(sup: Path) -> str:
-    con = sqlite3.connect(sup / "triage.db")
-    try:
-        return con.execute("SELECT exported_at FROM batches ORDER BY audit_seq DESC LIMIT 1").fetchone()[0]
-    finally:
-        con.close()
+    return _one(sup, "SELECT exported_at FROM batches ORDER BY audit_seq DESC LIMIT 1")
