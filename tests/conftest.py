@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,16 @@ from triage.cli.app import app
 
 PASSPHRASE = "correct horse battery staple"
 OFFICER = "PC 1234 Tester"
+
+
+@contextmanager
+def signed_in() -> Iterator[pytest.MonkeyPatch]:
+    """The passphrase and officer of every test, for a module-scoped fixture (which runs before any test's
+    own environment exists)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
+        mp.setenv("TRIAGE_OFFICER", OFFICER)
+        yield mp
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts
+from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts, signed_in
 from triage import keys, referrals
 from triage.batch import LANDING
 from triage.config import Config, load_config, write_config
@@ -49,9 +49,7 @@ def laptops(tmp_path_factory, enrolled_template_home, face_models):
     the group's number, and records b1's safeguarding referral. Built once; tests work on copies."""
     root = tmp_path_factory.mktemp("day")
     cli = Cli()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in():
         a, b, s = root / "A", root / "B", root / "S"
         shutil.copytree(enrolled_template_home, a)
         cfg = load_config(a)
@@ -92,9 +90,7 @@ def clash(laptops):
     """Laptop C draws the arrival id laptop A already used and registers its own group under A's reference; its
     review, debrief, drafts and crime-group link quote both. Built once."""
     cli, c = Cli(), laptops.root / "C"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in():
         _init(cli, c, "Deal")
         cli("keys", "recipient", "add", "Supervisor", laptops.supervisor["age_recipient"], "--home", c)
         with pytest.MonkeyPatch.context() as ids:

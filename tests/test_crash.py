@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts
+from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts, signed_in
 from triage import analysis, arrivals, biographic, matchers, photos, review
 from triage.config import Config
 from triage.photos import to_jpeg
@@ -246,9 +246,7 @@ def _land_in_bulk(store: Store, faces: list[analysis.Analysis], n: int, landed_a
 @pytest.fixture(scope="module")
 def module_cli():
     """The in-process CLI for fixtures built once per module, before any test's own environment."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in() as mp:
         mp.delenv("TRIAGE_HOME", raising=False)
         yield Cli()
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl
+from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
 from test_drafts import validator
 from triage import batch, debrief
 from triage.errors import ExitStatus
@@ -30,9 +30,7 @@ def landing(tmp_path_factory, face_models):
     """Three people off vessel SB-4 two days ago, captured through the CLI once; tests work on copies."""
     home = tmp_path_factory.mktemp("debrief") / "home"
     cli = Cli()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in():
         cli("init", "--home", home, "--site", "Dover", "--force-code", "KNT")
         ids = {name: cli.json("capture", "--home", home, "--photo", orl(*ref), "--surname", surname, "--vessel", "SB-4",
                               "--landed-at", f"{LANDED}T05:{minute:02d}")["arrival_id"]

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl
+from conftest import OFFICER, Cli, orl, signed_in
 from triage.errors import ExitStatus
 from triage.store import Store
 
@@ -25,9 +25,7 @@ def landings(tmp_path_factory, enrolled_template_home):
     home = tmp_path_factory.mktemp("ocg") / "home"
     shutil.copytree(enrolled_template_home, home)
     cli = Cli()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in():
         ids = {name: cli.json("capture", "--home", home, "--photo", orl(*ref), "--vessel", vessel, "--landed-at",
                               f"{day}T04:30")["arrival_id"]
                for name, ref, vessel, day in (("first", (22, 1), "SB-7", DAY1), ("second", (23, 2), "SB-9", DAY2),

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl
+from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
 from triage import batch, referrals
 from triage.errors import BadInput, ExitStatus
 from triage.store import Store
@@ -24,9 +24,7 @@ def landing(tmp_path_factory, face_models):
     """An adult and a possible child landed yesterday, captured through the CLI once; tests work on copies."""
     home = tmp_path_factory.mktemp("referrals") / "home"
     cli = Cli()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in():
         cli("init", "--home", home, "--site", "Dover", "--force-code", "KNT")
         adult = cli.json("capture", "--home", home, "--photo", orl(15, 1), "--surname", "Karimi", "--vessel", "SB-3",
                          "--landed-at", f"{DAY}T03:10")["arrival_id"]

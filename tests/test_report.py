@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl
+from conftest import OFFICER, Cli, orl, signed_in
 from triage.errors import ExitStatus
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,9 +28,7 @@ def day(tmp_path_factory, enrolled_template_home, face_models):
     home = tmp_path_factory.mktemp("report") / "home"
     shutil.copytree(enrolled_template_home, home)
     cli = Cli()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
-        mp.setenv("TRIAGE_OFFICER", OFFICER)
+    with signed_in():
         first = cli.json("capture", "--home", home, "--photo", orl(7, 4), "--surname", "Hama", "--given-names", "Karwan",
                          "--vessel", "SB-1")["arrival_id"]
         cli("review", first, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, orl, row_counts
+from conftest import PASSPHRASE, orl, row_counts
 from triage.errors import ExitStatus
 
 CAPTURE_LOOP = textwrap.dedent("""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import numpy as np
 import pytest
 
 from conftest import PASSPHRASE, orl, row_counts

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import json
 import sqlite3
 import struct
 from collections.abc import Iterator, Sequence

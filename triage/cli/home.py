@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import ExitStatus, UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, note, officer_of, open_store, out, passphrase
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, home_path, note, officer_of, open_store, out, passphrase
 
 
 def register(app: typer.Typer) -> None:
