@@ -291,6 +291,14 @@ def test_calibration_file_option_writes_elsewhere(cli, eval_home, tmp_path):
     cli("evaluate", "--fixture", "orl", "--calibration-file", target, code=ExitStatus.USAGE)
 
 
+def test_a_threshold_the_data_cannot_show_is_not_put_in_force(cli, eval_home):
+    # 100 non-mated ORL searches cannot show an FPIR of 1e-3: the home's captures keep the shipped threshold.
+    r = cli("evaluate", "--fixture", "orl", "--calibrate", "--target-fpir", "0.001", code=ExitStatus.BAD_INPUT)
+    assert "100 non-mated searches cannot show an FPIR as low as 0.001" in r.stderr and "--calibration-file" in r.stderr
+    assert not (eval_home / "models").exists()
+    assert matching.calibration(MODEL_ID, eval_home).threshold == matching.calibration(MODEL_ID).threshold
+
+
 def test_calibration_lookup_is_home_first(tmp_path):
     shipped = matching.calibration(MODEL_ID)
     assert matching.calibration(MODEL_ID, tmp_path) == shipped
@@ -362,3 +370,62 @@ def test_bad_datasets_and_groups_are_refused_before_encoding(cli, eval_home, tmp
     assert "identity" in cli("evaluate", "--fixture", "orl", "--groups", groups, code=ExitStatus.BAD_INPUT).stderr
     groups.write_text("identity,sex\ns1,M\ns1,F\n")
     assert "twice" in cli("evaluate", "--fixture", "orl", "--groups", groups, code=ExitStatus.BAD_INPUT).stderr
+
+
+def test_photos_in_sub_folders_of_an_identity_are_refused(cli, eval_home, tmp_path):
+    for group, who, s in (("F", "p1", 1), ("M", "p2", 2)):
+        (tmp_path / "nested" / group / who).mkdir(parents=True)
+        shutil.copy(orl(s, 1), tmp_path / "nested" / group / who / "1.pgm")
+    r = cli("evaluate", tmp_path / "nested", code=ExitStatus.BAD_INPUT)
+    assert "sub-folder of identity 'F'" in r.stderr and "--csv" in r.stderr
+
+
+def test_a_csv_not_in_utf8_is_refused_with_what_to_do(cli, eval_home, tmp_path):
+    root = _small_dataset(tmp_path / "ds")
+    listing = tmp_path / "excel.csv"
+    listing.write_bytes("photo,identity\nds/alpha/1.pgm,Andr\xe9\nds/beta/1.pgm,beta\n".encode("cp1252"))
+    assert "save it as 'CSV UTF-8'" in cli("evaluate", "--csv", listing, code=ExitStatus.BAD_INPUT).stderr
+    groups = tmp_path / "groups.csv"
+    groups.write_bytes("identity,sex\ns1,F\xe9\n".encode("cp1252"))
+    assert "save it as 'CSV UTF-8'" in cli("evaluate", root, "--groups", groups, code=ExitStatus.BAD_INPUT).stderr
+
+
+def test_a_csv_listing_skips_non_images_as_a_folder_does(cli, eval_home, tmp_path):
+    root = _small_dataset(tmp_path / "ds")
+    listing = tmp_path / "all.csv"
+    listing.write_text("photo,identity\n" + "".join(f"{p.relative_to(tmp_path)},{p.parent.name}\n"
+                                                    for p in sorted(root.rglob("*")) if p.is_file()))
+    from_csv, from_dir = cli.json("evaluate", "--csv", listing), cli.json("evaluate", root)
+    assert from_csv["dataset"]["skipped_files"] == [str(root / "alpha" / "notes.txt")]
+    assert from_csv["matchers"][0]["acquisition"] == from_dir["matchers"][0]["acquisition"]
+
+
+def test_det_plot_draws_a_matcher_with_no_errors_and_refuses_other_formats(cli, eval_home, tmp_path):
+    from PIL import Image
+
+    # Two people, two photos each: no impostor pair is below any genuine one, so every rate reaches 0.
+    root = tmp_path / "clean"
+    for who, s in (("a", 1), ("b", 2)):
+        (root / who).mkdir(parents=True)
+        for n in (1, 2):
+            shutil.copy(orl(s, n), root / who / f"{n}.pgm")
+    path = tmp_path / "det.png"
+    report = cli.json("evaluate", root, "--plot", path)
+    v = report["matchers"][0]["verification"]
+    assert v["eer"]["rate"] == 0
+    with Image.open(path) as img:
+        rgb = np.asarray(img.convert("RGB")).astype(int)
+    blue = (abs(rgb[..., 0] - 0x1F) < 30) & (abs(rgb[..., 1] - 0x77) < 30) & (abs(rgb[..., 2] - 0xB4) < 30)
+    assert blue.sum() > 300, "the matcher's line and its markers are drawn on the axes' edges"
+    assert "a .png file" in cli("evaluate", root, "--plot", tmp_path / "det.pdf", code=ExitStatus.BAD_INPUT).stderr
+    assert "a .png file" in cli("evaluate", root, "--plot", tmp_path, code=ExitStatus.BAD_INPUT).stderr
+
+
+def test_no_plot_is_written_when_nothing_was_acquired(cli, eval_home, tmp_path):
+    from PIL import Image
+
+    for who in ("a", "b"):
+        (tmp_path / "blank" / who).mkdir(parents=True)
+        Image.new("RGB", (120, 140), (128, 128, 128)).save(tmp_path / "blank" / who / "1.png")
+    r = cli("evaluate", tmp_path / "blank", "--plot", tmp_path / "det.png")
+    assert "no DET curve was written" in r.stderr and not (tmp_path / "det.png").exists()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PASSPHRASE, row_counts
+from conftest import PASSPHRASE, orl, row_counts
 from triage import camera, faces, photos
 from triage.errors import BadInput, ExitStatus
 from triage.scenarios import astronaut_path
@@ -90,6 +90,19 @@ def test_capture_from_png(cli, home):
     res = cli.json("capture", "--photo", astronaut_path())
     assert res["quality"]["measures"]["face_count"] >= 1
     assert_stored_encrypted(home, res["arrival_id"], astronaut_path().read_bytes(), "image/png")
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F"])
+def test_a_deep_grayscale_photo_keeps_its_face(cli, tmp_path, mode):
+    """16-bit PNG and 32-bit integer or float TIFF: scaled to 8 bits, not clipped white by the RGB conversion."""
+    gray = np.asarray(Image.open(orl(5, 1)))
+    deep = {"I;16": gray.astype(np.uint16) * 257, "I": gray.astype(np.int32), "F": gray.astype(np.float32) / 255}[mode]
+    path = tmp_path / ("face.png" if mode == "I;16" else "face.tif")
+    Image.fromarray(deep).save(path)
+    assert Image.open(path).mode == mode
+    assert np.array_equal(photos.read_photo(path).rgb[..., 0], gray)
+    report = cli.json("quality", path, "--matcher", "dlib", code=None)
+    assert report["measures"]["face_count"] == 1
 
 
 def test_capture_from_heic(cli, home, heic):

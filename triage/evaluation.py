@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import encoders, faces, photos, scenarios
+from . import csvtext, encoders, faces, photos, scenarios
 from . import workers as worker_pool
 from .arrivals import DEFAULT_TOP_K
 from .crypto import Vault
@@ -89,6 +89,10 @@ def from_folder(root: Path | str, description: str | None = None) -> Dataset:
             skipped.append(str(entry))
             continue
         for f in sorted(entry.rglob("*"), key=lambda p: _natural(str(p.relative_to(entry)))):
+            if f.is_dir() and not f.name.startswith(".") and any(
+                    g.suffix.lower() in IMAGE_SUFFIXES for g in f.iterdir() if g.is_file()):
+                raise BadInput(f"{f}: photos in a sub-folder of identity {entry.name!r} would be counted as that "
+                               "person; give one folder per person (DIR/<identity>/<photo>) or list them with --csv")
             if f.is_file() and not f.name.startswith("."):
                 if f.suffix.lower() in IMAGE_SUFFIXES:
                     samples.append(Sample(f, entry.name))
@@ -102,23 +106,28 @@ def from_csv(path: Path | str, description: str | None = None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"--csv {path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    with csvtext.text(path) as f:
         reader = csv.DictReader(f)
         columns = [c.strip().lower() for c in reader.fieldnames or []]
         if not {"photo", "identity"} <= set(columns):
             raise BadInput(f"{path}: the header must name the columns photo and identity "
                            f"(found {', '.join(columns) or 'none'})")
-        samples, missing = [], []
+        samples, missing, skipped = [], [], []
         for line, row in enumerate(reader, 2):
             row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
             if not row["photo"] or not row["identity"]:
                 raise BadInput(f"{path} line {line}: photo and identity are both required")
             photo = Path(row["photo"]).expanduser()
             photo = photo if photo.is_absolute() else path.parent / photo
-            (samples if photo.is_file() else missing).append(Sample(photo, row["identity"]))
+            if not photo.is_file():
+                missing.append(photo)
+            elif photo.suffix.lower() in IMAGE_SUFFIXES and not photo.name.startswith("."):
+                samples.append(Sample(photo, row["identity"]))
+            else:  # as a folder's non-image files are: skipped and listed, so both give one figure
+                skipped.append(str(photo))
     if missing:
-        raise BadInput(f"{path}: {len(missing)} listed photo(s) do not exist, e.g. {missing[0].path}; fix the paths")
-    return _checked(Dataset(description or f"{path.name} ({path})", samples), str(path))
+        raise BadInput(f"{path}: {len(missing)} listed photo(s) do not exist, e.g. {missing[0]}; fix the paths")
+    return _checked(Dataset(description or f"{path.name} ({path})", samples, skipped), str(path))
 
 
 def fixture(name: str) -> Dataset:
@@ -621,6 +630,18 @@ def check_holdout(holdout: float) -> float:
 # -- calibration ---------------------------------------------------------------------------------------
 
 
+def refuse_unshowable(result: MatcherResult, target_fpir: float) -> None:
+    """Refuse a threshold for the home's own file (which captures then use) when the data has too few
+    non-mated searches to show the target FPIR: it would loosen live matching on a guess."""
+    s = result.searches
+    _, allowed = s.threshold_for_fpir(target_fpir)
+    if allowed < 1:
+        raise BadInput(f"{result.enc.matcher.name}: {int((~s.mated).sum()):,} non-mated searches cannot show an FPIR "
+                       f"as low as {target_fpir:g} (at least {math.ceil(1 / target_fpir):,} are needed), so no "
+                       "threshold was written to the home; use a larger data set, a higher --target-fpir, or "
+                       "--calibration-file to write it elsewhere for study")
+
+
 def calibrate(result: MatcherResult, target_fpir: float, path: Path, *, dataset: Dataset, holdout: float, seed: int,
               officer: str, training: bool) -> dict:
     """Write the threshold that keeps FPIR at or below `target_fpir` on this data, with its provenance."""
@@ -692,6 +713,8 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
         raise BadInput("--threshold applies to one matcher: name it with --matcher")
     if calibration_file is not None and len(matcher_list) > 1:
         raise BadInput("--calibration-file holds one model's calibration: name the matcher with --matcher")
+    if plot is not None and (Path(plot).is_dir() or Path(plot).suffix.lower() != ".png"):
+        raise BadInput(f"--plot {plot}: give the name of a .png file to write")
     labels = fairness.load_groups(groups) if groups else None
     thresholds = {m.model_id: m.threshold if threshold is None else threshold for m in matcher_list}
     started = dt.datetime.now(dt.timezone.utc)
@@ -700,6 +723,9 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
     if target_fpir is not None:
         encoded = [refit(e) if e.matcher.fusion else e for e in encoded]
     results = [measure(e, threshold=thresholds[e.matcher.model_id], holdout=holdout, seed=seed) for e in encoded]
+    if target_fpir is not None and calibration_file is None:
+        for r in results:
+            refuse_unshowable(r, target_fpir)
     for r in results:
         if labels is not None:
             r.report["fairness"] = fairness.report(r, labels)
@@ -717,7 +743,7 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
         "seconds": round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1),
     }
     if plot is not None:
-        report["plot"] = plot_det(results, plot, dataset.description)
+        report["plot"] = plot_det(results, plot, dataset.description)  # None: nothing to draw
     with store.transaction():
         store.audit("evaluate", officer, records=[f"cache:{cache.path.name}"],
                     reason=f"{dataset.description}: {len(dataset.samples)} photos, {len(dataset.identities)} identities")
@@ -733,39 +759,45 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
 # -- the DET curve ---------------------------------------------------------------------------------------
 
 
-def plot_det(results: Sequence[MatcherResult], path: Path, title: str) -> str:
+def plot_det(results: Sequence[MatcherResult], path: Path, title: str) -> str | None:
     """A detection error trade-off curve (FNMR against FMR, both on log axes), one line per matcher, with
-    the EER and the operating threshold marked."""
+    the EER and the operating threshold marked in the line's colour; None when no matcher has both
+    genuine and impostor comparisons, so there is nothing to draw."""
+    drawable = [r for r in results if len(r.scores.genuine) and len(r.scores.impostor)]
+    if not drawable:
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     xlabel, ylabel = "False match rate (FMR)", "False non-match rate (FNMR)"
+    # A rate of 0 has no place on log axes: the axes start at half of one error in each count, and a
+    # rate of 0 is drawn on that edge, so a matcher with few or no errors still shows as a line.
+    xmin = min(0.5 / len(r.scores.impostor) for r in drawable)
+    ymin = min(0.5 / len(r.scores.genuine) for r in drawable)
+    edge = lambda rate, low: np.maximum(rate, low)  # noqa: E731
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
     try:
-        # Rates of 0 have no place on log axes: the axes start at half of one error in each count.
-        xmin = ymin = 1.0
-        for r in results:
-            if not len(r.scores.genuine) or not len(r.scores.impostor):
-                continue
+        for r in drawable:
             _, fmr, fnmr = r.scores.curve()
-            xmin, ymin = min(xmin, 0.5 / len(r.scores.impostor)), min(ymin, 0.5 / len(r.scores.genuine))
-            shown = (fmr > 0) & (fnmr > 0)
-            ax.step(fmr[shown], fnmr[shown], where="post", label=f"{r.enc.matcher.name} ({r.enc.matcher.model_id})")
+            line, = ax.step(edge(fmr, xmin), edge(fnmr, ymin), where="post",
+                            label=f"{r.enc.matcher.name} ({r.enc.matcher.model_id})")
             eer = r.scores.eer()
-            ax.plot([eer["rate"]], [eer["rate"]], "o", color="black", markersize=4)
+            ax.plot([max(eer["rate"], xmin)], [max(eer["rate"], ymin)], "o", color=line.get_color(),
+                    markeredgecolor="black", markersize=5)
             op = r.scores.at(r.threshold)
-            ax.plot([max(op["fmr"]["rate"], xmin)], [max(op["fnmr"]["rate"], ymin)], "s", markersize=6,
+            ax.plot([max(op["fmr"]["rate"], xmin)], [max(op["fnmr"]["rate"], ymin)], "s", markersize=7,
+                    color=line.get_color(), markeredgecolor="black",
                     label=f"{r.enc.matcher.name} at threshold {r.threshold:g}")
         ax.plot([min(xmin, ymin), 1], [min(xmin, ymin), 1], ":", color="grey", linewidth=0.8,
-                label="FMR = FNMR (EER marked)")
+                label="FMR = FNMR (circles: each EER)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlim(xmin, 1)
-        ax.set_ylim(ymin, 1)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlim(xmin * 0.8, 1)
+        ax.set_ylim(ymin * 0.8, 1)
+        ax.set_xlabel(xlabel + f"; 0 drawn at {xmin:.2g}")
+        ax.set_ylabel(ylabel + f"; 0 drawn at {ymin:.2g}")
         ax.set_title(title, fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import csvtext
 from .errors import BadInput
 from .evaluation import MatcherResult, Scores, rate
 
@@ -27,7 +28,7 @@ def load_groups(path: Path | str) -> dict[str, dict[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"--groups {path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    with csvtext.text(path) as f:
         reader = csv.DictReader(f)
         columns = [(c or "").strip() for c in reader.fieldnames or []]
         if "identity" not in columns or len(columns) < 2:

@@ -62,7 +62,7 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise BadInput(f"{source}: not an image file (JPEG, PNG or HEIC expected)") from None
+        raise BadInput(f"{source}: not an image file (JPEG, PNG, HEIC, TIFF, WebP, GIF or BMP expected)") from None
     except Exception as e:  # malformed headers raise many kinds of error inside Pillow
         raise BadInput(f"{source}: unreadable image header ({e})") from None
     w, h = img.size
@@ -79,11 +79,31 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
             warnings.simplefilter("ignore")
             img.load()
             img = ImageOps.exif_transpose(img) or img
-            rgb = np.asarray(img.convert("RGB"))
+            rgb = np.asarray(_eight_bit(img).convert("RGB"))
     except Exception as e:
         raise BadInput(f"{source}: the image data is truncated or corrupt ({type(e).__name__}: {e})") from None
     return Photo(rgb=np.ascontiguousarray(rgb), original=data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
                  source=source)
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """A single-channel image of more than 8 bits (16-bit PNG or TIFF, 32-bit integer or float TIFF) scaled
+    to 0-255 by its own range: Pillow's RGB conversion clips such pixels at 255, which turns a face white."""
+    if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
+        return img
+    values = np.asarray(img, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        raise BadInput("the image holds no finite pixel values")
+    lo, hi = float(finite.min()), float(finite.max())
+    # A photo keeps its exposure when its values fit a usual range (0-1, 0-255, 0-65535); others are stretched.
+    usual = [r for r in ((1.0,) if img.mode == "F" else ()) + (255.0, 65535.0) if lo >= 0 and hi <= r]
+    if img.mode.startswith("I;16"):
+        usual = [65535.0]
+    if usual:
+        lo, hi = 0.0, usual[0]
+    scaled = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12) * 255.0, 0, 255)
+    return Image.fromarray(np.round(scaled).astype(np.uint8), "L")
 
 
 def read_file(path: Path | str) -> bytes:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, ann, biographic, faces, matchers, matching, workers
+from . import analysis, ann, biographic, csvtext, faces, matchers, matching, workers
 from .encoders import DLIB_ONLY, Pipeline
 from .errors import BadInput, Conflict, NotFound, TriageError
 from .matching import Gallery
@@ -194,9 +193,7 @@ def read_import(path: Path) -> list[tuple[int, dict]]:
     if path.stat().st_size > MAX_IMPORT_BYTES:
         raise BadInput(f"{path}: over {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split the file")
     try:
-        records = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
-    except UnicodeDecodeError:
-        raise BadInput(f"{path}: not UTF-8 text; save it as 'CSV UTF-8'") from None
+        records = list(csv.reader(csvtext.text(path)))
     except csv.Error as e:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     records = [(n, r) for n, r in enumerate(records, 1) if any(cell.strip() for cell in r)]

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
 
 FAILURES_SHOWN = 10
 
@@ -120,8 +120,10 @@ def render(report: dict) -> None:
         _render_side_by_side(report["matchers"])
     for m in report["matchers"]:
         _render_matcher(m, report["options"])
-    if "plot" in report:
+    if report.get("plot"):
         out.print(f"DET curve written to {report['plot']}", markup=False)
+    elif "plot" in report:
+        warn("no DET curve was written: no matcher has both genuine and impostor comparisons")
 
 
 def _render_side_by_side(matchers: list[dict]) -> None:
@@ -198,8 +200,8 @@ def _render_matcher(m: dict, options: dict) -> None:
                   f"FPIR {pct(c['fpir'])} over {count(c['nonmated_searches'])} non-mated searches "
                   f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}")
         if not c["estimable"]:
-            out.print(f"[yellow]warning:[/] {count(c['nonmated_searches'])} non-mated searches cannot show an FPIR "
-                      f"as low as {pct(c['target_fpir'])}; use a larger data set before relying on this threshold")
+            warn(f"{count(c['nonmated_searches'])} non-mated searches cannot show an FPIR as low as "
+                 f"{pct(c['target_fpir'])}; use a larger data set before relying on this threshold")
 
 
 def _render_fairness(f: dict) -> None:
