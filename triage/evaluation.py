@@ -89,12 +89,12 @@ def from_folder(root: Path | str, description: str | None = None) -> Dataset:
             skipped.append(str(entry))
             continue
         for f in sorted(entry.rglob("*"), key=lambda p: _natural(str(p.relative_to(entry)))):
-            if f.is_dir() and not f.name.startswith(".") and any(
-                    g.suffix.lower() in IMAGE_SUFFIXES for g in f.iterdir() if g.is_file()):
-                raise BadInput(f"{f}: photos in a sub-folder of identity {entry.name!r} would be counted as that "
-                               "person; give one folder per person (DIR/<identity>/<photo>) or list them with --csv")
             if f.is_file() and not f.name.startswith("."):
                 if f.suffix.lower() in IMAGE_SUFFIXES:
+                    if f.parent != entry:
+                        raise BadInput(f"{f.parent}: photos in a sub-folder of identity {entry.name!r} would be "
+                                       "counted as that person; give one folder per person (DIR/<identity>/<photo>) "
+                                       "or list them with --csv")
                     samples.append(Sample(f, entry.name))
                 else:
                     skipped.append(str(f))
@@ -776,12 +776,11 @@ def plot_det(results: Sequence[MatcherResult], path: Path, title: str) -> str | 
     # rate of 0 is drawn on that edge, so a matcher with few or no errors still shows as a line.
     xmin = min(0.5 / len(r.scores.impostor) for r in drawable)
     ymin = min(0.5 / len(r.scores.genuine) for r in drawable)
-    edge = lambda rate, low: np.maximum(rate, low)  # noqa: E731
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
     try:
         for r in drawable:
             _, fmr, fnmr = r.scores.curve()
-            line, = ax.step(edge(fmr, xmin), edge(fnmr, ymin), where="post",
+            line, = ax.step(np.maximum(fmr, xmin), np.maximum(fnmr, ymin), where="post",
                             label=f"{r.enc.matcher.name} ({r.enc.matcher.model_id})")
             eer = r.scores.eer()
             ax.plot([max(eer["rate"], xmin)], [max(eer["rate"], ymin)], "o", color=line.get_color(),

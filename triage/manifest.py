@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, arrivals, matchers, mrz, photos, workers
+from . import analysis, arrivals, csvtext, matchers, mrz, photos, workers
 from .biographic import Details, build_details, parse_landed_at
 from .errors import BadInput, TriageError
 from .store import Store
@@ -88,11 +87,7 @@ def read(path: Path) -> list[Row]:
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise BadInput(f"{path}: over {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; split the manifest")
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput(f"{path}: not UTF-8 text; save the manifest as 'CSV UTF-8'") from None
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
+        records = list(csv.reader(csvtext.text(path)))
     except csv.Error as e:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     blank = [not any(cell.strip() for cell in r) for r in records]

@@ -87,22 +87,18 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
 
 
 def _eight_bit(img: Image.Image) -> Image.Image:
-    """A single-channel image of more than 8 bits (16-bit PNG or TIFF, 32-bit integer or float TIFF) scaled
-    to 0-255 by its own range: Pillow's RGB conversion clips such pixels at 255, which turns a face white."""
+    """A single-channel image of more than 8 bits (16-bit PNG or TIFF, 32-bit integer or float TIFF) as 8
+    bits: Pillow's RGB conversion clips such pixels at 255, which turns a face white. Values that fit a
+    usual full scale (0-1 for floats, 0-255, 0-65535) keep their exposure; others are stretched."""
     if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
         return img
-    values = np.asarray(img, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    if not finite.size:
-        raise BadInput("the image holds no finite pixel values")
-    lo, hi = float(finite.min()), float(finite.max())
-    # A photo keeps its exposure when its values fit a usual range (0-1, 0-255, 0-65535); others are stretched.
-    usual = [r for r in ((1.0,) if img.mode == "F" else ()) + (255.0, 65535.0) if lo >= 0 and hi <= r]
-    if img.mode.startswith("I;16"):
-        usual = [65535.0]
-    if usual:
-        lo, hi = 0.0, usual[0]
-    scaled = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12) * 255.0, 0, 255)
+    values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(values.min()), float(values.max())
+    scales = (65535.0,) if img.mode.startswith("I;16") else ((1.0,) if img.mode == "F" else ()) + (255.0, 65535.0)
+    full = next((scale for scale in scales if lo >= 0 and hi <= scale), None)
+    if full is not None:
+        lo, hi = 0.0, full
+    scaled = np.clip((values - lo) / max(hi - lo, 1e-12) * 255.0, 0, 255)
     return Image.fromarray(np.round(scaled).astype(np.uint8), "L")
 
 
