@@ -35,7 +35,7 @@ from triage.store import Store, utcnow
 KILL_AT = (10, 30, 50)  # arrivals landed of the manifest's 60 when capture-batch is killed
 GOOD_60 = [(s, 1) for s in range(1, 41)] + [(s, 2) for s in range(1, 21)]  # ORL photos HOG finds a face in
 FACES = [(s, 2) for s in range(1, 21)]  # photos analysed once for the homes built without the face pipeline
-IMPORTED = 120  # arrivals in the imported day's batch: a merge of about a second
+IMPORTED = 240  # arrivals in the imported day's batch: a merge of about half a second
 PURGED = 1500  # arrivals past retention: a purge transaction of about a second
 AS_OF = "2099-01-01"
 STARTED = 300.0  # seconds a command may take to reach the point where it is killed, or to finish
@@ -255,7 +255,7 @@ def module_cli():
 
 @pytest.fixture(scope="module")
 def day_batch(tmp_path_factory, enrolled_template_home, analysed, module_cli):
-    """A laptop's day of 120 arrivals exported with templates to a supervisor who trusts it (a copy of the
+    """A laptop's day of 240 arrivals exported with templates to a supervisor who trusts it (a copy of the
     20-subject watchlist home), and the supervisor's row counts after importing it uninterrupted."""
     cli, root = module_cli, tmp_path_factory.mktemp("import")
     laptop, sup = root / "laptop", root / "sup"
@@ -280,7 +280,7 @@ def test_import_killed_mid_merge_leaves_nothing_merged_and_a_rerun_matches_a_cle
     before = row_counts(sup)
     watch = Watch(sup)
     try:
-        for held in (0.0, 0.3):  # at the merge's first write, and well into it
+        for held in (0.0, 0.15):  # at the merge's first write, and well into it
             out = tmp_path / f"killed-after-{held}s"
             _kill_when(_start(out, "import", day_batch.file, "--home", sup), out, watch.writing_for(held))
             assert row_counts(sup) == before  # the merge is one transaction: none of it stays

@@ -224,3 +224,27 @@ def test_user_model_is_a_matcher_in_the_home(cli, home):
         ("WL-2", "mine", "sface-as-user", True)
     assert res["model_ids"] == ["sface-as-user"] and res["threshold"] == pytest.approx(math.sqrt(1.2))
     assert res["warnings"] == []
+
+
+def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):
+    """The ResNet read from dlib's model file and run by onnxruntime (encoders/dlibnet.py) against dlib's
+    own `compute_face_descriptor`, on real faces: 40 ORL people and the two colour photos."""
+    import dlib
+    import face_recognition_models
+    from PIL import Image
+
+    from triage import scenarios
+
+    reference = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+    photos_ = [np.asarray(Image.open(orl(s, 1 + s % 10)).convert("RGB").resize((276, 336))) for s in range(1, 41)]
+    photos_ += [photos.read_photo(path()).rgb for path in (scenarios.astronaut_path, scenarios.hopper_path)]
+    worst, compared = 0.0, 0
+    for rgb in photos_:
+        found = faces.detect(rgb)
+        if not found:
+            continue
+        face = faces.choose(found, "test").face
+        theirs = np.asarray(reference.compute_face_descriptor(rgb, face.shape, 1), np.float32)
+        worst, compared = max(worst, float(np.abs(faces.encode(rgb, face) - theirs).max())), compared + 1
+    assert compared >= 38
+    assert worst < 1e-5, f"an element differs by {worst}"

@@ -429,3 +429,20 @@ def test_no_plot_is_written_when_nothing_was_acquired(cli, eval_home, tmp_path):
         Image.new("RGB", (120, 140), (128, 128, 128)).save(tmp_path / "blank" / who / "1.png")
     r = cli("evaluate", tmp_path / "blank", "--plot", tmp_path / "det.png")
     assert "no DET curve was written" in r.stderr and not (tmp_path / "det.png").exists()
+
+
+def test_copies_of_a_photo_are_reported_with_the_identities_they_are_under(cli, eval_home, tmp_path):
+    root = _small_dataset(tmp_path / "ds")
+    shutil.copy(root / "alpha" / "1.pgm", root / "alpha" / "1-again.pgm")
+    shutil.copy(root / "alpha" / "1.pgm", root / "beta" / "from-alpha.pgm")
+    report = cli.json("evaluate", root)
+    [copy] = report["dataset"]["copies"]
+    assert sorted(copy["photos"]) == sorted(str(p) for p in (root / "alpha" / "1.pgm", root / "alpha" / "1-again.pgm",
+                                                            root / "beta" / "from-alpha.pgm"))
+    assert copy["identities"] == ["alpha", "beta"]
+    impostor = report["matchers"][0]["verification"]["impostor"]
+    assert impostor["min"] < 1e-6, "the copy under beta is a false match at distance 0"
+    shown = cli("evaluate", root)
+    assert "1 photo(s) are in the data set more than once" in shown.stderr.replace("\n", " ")
+    assert "1 of them under different identities" in shown.stderr.replace("\n", " ")
+    assert cli.json("evaluate", _small_dataset(tmp_path / "clean"))["dataset"]["copies"] == []

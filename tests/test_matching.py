@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl
-from triage import analysis, ann, faces, manifest, matching, watchlist, workers
+from triage import analysis, ann, faces, manifest, matching, quantized, watchlist, workers
 from triage.photos import read_file
 from triage.store import TEMPLATE_BLOCK, Store
 
@@ -260,6 +260,84 @@ def test_approximate_index_recall_against_exact_and_kept_in_step(home, monkeypat
     meta, _ = store.template_index(faces.MODEL_ID, "subject")
     assert (meta["templates"], meta["max_id"]) == (2500, store.db.execute("SELECT max(id) FROM templates").fetchone()[0])
     store.close()
+
+
+def _nearest_owners(matrix: np.ndarray, owners: list[str], alive: np.ndarray, q: np.ndarray, k: int) -> list:
+    """Top-k owners by their best template, in float64 over every row: what an exact search must return."""
+    d = np.sqrt(((matrix.astype(np.float64) - q) ** 2).sum(axis=1))
+    d[~alive] = np.inf
+    best: dict[str, float] = {}
+    for i in np.argsort(d, kind="stable"):
+        best.setdefault(owners[i], d[i])
+        if len(best) == k:
+            break
+    return list(best.items())
+
+
+def test_a_large_gallery_is_scanned_through_its_int8_copy_and_returns_what_a_float_scan_would(home, probes):
+    """Real ORL templates among 24,000 others drawn around them: from `quantized.MIN_ROWS` rows the exact
+    search scans an int8 copy, and its candidates and distances equal a float64 scan of every row, also
+    for rows appended after the copy was made, deleted ones and hidden owners."""
+    people = sorted({s for s, _ in probes})
+    real = [(f"ORL-{s:02d}", probes[s, k]) for s, k in sorted(probes) if k == 2]
+    rng = np.random.default_rng(3)
+    base = np.array([v for _, v in real])
+    filler = base[rng.integers(len(base), size=24_000)] + rng.normal(0, 0.05, (24_000, 128)).astype(np.float32)
+    owners = [o for o, _ in real] + [f"F-{i // 2:05d}" for i in range(len(filler))]
+    matrix = np.vstack([base, filler]).astype(np.float32)
+    store = Store.open(home, PASSPHRASE)
+    store.put_templates("subject", faces.MODEL_ID, owners, matrix)
+    gallery = matching.Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)
+    assert gallery.n >= quantized.MIN_ROWS and gallery.index is None
+    alive = np.ones(len(owners), bool)
+    queries = [probes[s, k] for s, k in sorted(probes) if k in (3, 9)] + list(rng.normal(0, 0.09, (20, 128)))
+
+    def check(queries):
+        for q in queries:
+            q = np.asarray(q, np.float32)
+            got = gallery.search(q, top_k=5, threshold=0.5, approximate=False)
+            want = _nearest_owners(matrix, owners, alive, q, 5)
+            assert [c.ref for c in got] == [o for o, _ in want]
+            assert max(abs(c.distance - d) for c, (_, d) in zip(got, want)) < 2e-4
+
+    check(queries)
+    copy = gallery._quantized()
+    assert copy is not None and copy.rows == len(owners), "the search scanned an int8 copy"
+    firsts = [gallery.search(probes[s, k], top_k=1, threshold=0.5, approximate=False)[0].ref == f"ORL-{s:02d}"
+              for s, k in probes if k == 3 and s in people]
+    assert sum(firsts) / len(firsts) >= 0.9, "the real faces are still found among the fillers"
+    # The bound the search relies on holds: no rough score is further from the float32 score than it says.
+    for q in queries:
+        rough, bound = copy.scores(np.asarray(q, np.float32))
+        assert np.abs(rough - matrix @ np.asarray(q, np.float32)).max() <= bound
+    # Rows appended after the copy (scanned in float32), a deleted owner and a hidden one.
+    late = np.asarray(queries[0], np.float32) + 0.001
+    with store.transaction():
+        store.put_template("subject", "LATE", None, faces.MODEL_ID, late)
+    store.delete_templates("subject", owners[1])
+    gallery.refresh(store)
+    matrix, owners = np.vstack([matrix, late[None, :]]), owners + ["LATE"]
+    alive = np.array([o != real[1][0] for o in owners])
+    assert gallery._quantized() is copy, "a short tail is scanned beside the copy, not copied again"
+    assert gallery.search(queries[0], top_k=1, threshold=0.5, approximate=False)[0].ref == "LATE"
+    check(queries[:30])
+    gallery.hide(frozenset({"LATE", real[2][0]}))
+    alive &= ~np.isin(owners, ["LATE", real[2][0]])
+    check(queries[:30])
+    store.close()
+
+
+def test_within_returns_every_value_near_the_wanted_nearest():
+    rng = np.random.default_rng(5)
+    misleading = np.full(50_000, 5.0)  # the sample holds the smallest values and little else is under its cut
+    misleading[::quantized.SAMPLE_STRIDE] = np.arange(len(misleading[::quantized.SAMPLE_STRIDE]))
+    misleading[1] = np.inf
+    for values, want, slack in [(rng.random(50_000, np.float32), 40, 0.0), (rng.random(50_000, np.float32), 640, 1e-3),
+                                (rng.random(50_000, np.float32), 40, 0.05), (np.round(rng.random(50_000), 2), 40, 0.0),
+                                (rng.random(30), 10, 0.0), (misleading, 40, 0.0)]:
+        got = quantized.within(values, want, slack)
+        kth = np.sort(values)[want - 1]
+        assert sorted(got.tolist()) == np.flatnonzero(values <= kth + slack).tolist() and len(got) >= want
 
 
 def test_the_same_face_twice_on_one_vessel_is_flagged(cli, home):

@@ -335,6 +335,12 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
     matcher_list = tuple(matcher_list)
     n = len(dataset.samples)
     digests = [hashlib.sha256(s.path.read_bytes()).hexdigest() for s in dataset.samples]
+    same: dict[str, list[int]] = {}
+    for i, digest in enumerate(digests):
+        same.setdefault(digest, []).append(i)
+    copies = [{"photos": [str(dataset.samples[i].path) for i in group],
+               "identities": sorted({dataset.samples[i].identity for i in group})}
+              for group in same.values() if len(group) > 1]
     results: list[dict] = [{} for _ in range(n)]
     todo = []
     for i, digest in enumerate(digests):
@@ -387,7 +393,8 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
         vectors = (np.stack([results[i][m.cache_id] for i in keep]) if keep else np.zeros((0, 0), np.float32))
         encoded.append(Encoded(m, n, np.asarray([dataset.samples[i].identity for i in keep], dtype=object),
                                [str(dataset.samples[i].path) for i in keep], vectors, failures))
-    return encoded, {"photos": n, "from_cache": n - len(todo), "encoded": len(todo), "cache": str(cache.path)}
+    return encoded, {"photos": n, "from_cache": n - len(todo), "encoded": len(todo), "cache": str(cache.path),
+                     "copies": copies}
 
 
 # -- error rates ---------------------------------------------------------------------------------------
@@ -736,7 +743,8 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
     report = {
         "training": store.config.training,
         "dataset": {"description": dataset.description, "photos": len(dataset.samples),
-                    "identities": len(dataset.identities), "skipped_files": dataset.skipped},
+                    "identities": len(dataset.identities), "skipped_files": dataset.skipped,
+                    "copies": stats.pop("copies")},
         "options": {"holdout": holdout, "seed": seed, "confidence_level": 0.95, "fmr_targets": list(FMR_TARGETS),
                     "fpir_targets": list(FPIR_TARGETS), "workers": workers or default_workers()},
         "cache": stats, "matchers": [r.report for r in results],

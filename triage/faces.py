@@ -1,5 +1,5 @@
-"""Find, choose and encode faces with face_recognition (dlib): HOG detection, the 5-point landmark
-model, and the ResNet encoder.
+"""Find, choose and encode faces with face_recognition's models (dlib): HOG detection, the 5-point
+landmark model, and the ResNet encoder (run by onnxruntime, encoders/dlibnet.py says why).
 
 Models load lazily, once per process, so `triage --help` stays fast, straight from the files of
 face_recognition_models into dlib. face_recognition prints a message and exits with status 0 when that
@@ -59,7 +59,8 @@ def models() -> SimpleNamespace:
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
-    from .encoders.files import verified  # here: the encoders package imports this module
+    from .encoders import dlibnet  # here: the encoders package imports this module
+    from .encoders.files import verified
 
     for path, digest in zip(paths, FILE_SHA256):
         verified(Path(path), digest)
@@ -67,7 +68,7 @@ def models() -> SimpleNamespace:
     # predictor and the CNN detector too), twice the time and memory, in every batch worker.
     dlib = importlib.import_module("dlib")
     return SimpleNamespace(detector=dlib.get_frontal_face_detector(), shape5=dlib.shape_predictor(paths[0]),
-                           encoder=dlib.face_recognition_model_v1(paths[1]), dlib=dlib)
+                           encoder=dlibnet.load(paths[1]), dlib=dlib)
 
 
 @dataclass
@@ -181,9 +182,13 @@ def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
 
 
 def encode(rgb: np.ndarray, face: Face) -> np.ndarray:
-    """The 128-d dlib descriptor of one face, as float32."""
+    """The 128-d dlib descriptor of one face, as float32: dlib cuts the chip, as `compute_face_descriptor`
+    does, and its network runs in onnxruntime (encoders/dlibnet.py)."""
+    from .encoders import dlibnet
+
     m = models()
-    return np.asarray(m.encoder.compute_face_descriptor(rgb, face.shape, 1), dtype=np.float32)
+    chip = m.dlib.get_face_chip(np.ascontiguousarray(rgb), face.shape, dlibnet.SIZE, dlibnet.CHIP_PADDING)
+    return dlibnet.descriptors(m.encoder, chip[None])[0]
 
 
 def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:

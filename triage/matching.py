@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ann
+from . import ann, quantized
 from .errors import BadInput, NotFound, UsageError
 from .store import Store
 
@@ -129,6 +129,7 @@ class Gallery:
         self.seq: int | None = None
         self.index: ann.AnnIndex | None = None
         self._owner_order: tuple | None = None  # see _owner_rows
+        self._int8: tuple[int, quantized.Quantized] | None = None  # see _quantized: (id of its last row, copy)
 
     @classmethod
     def load(cls, store: Store, kind: str, owner_kind: str, model_id: str) -> "Gallery":
@@ -270,13 +271,42 @@ class Gallery:
             rows = rows[usable[rows]]
             d2 = self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q)
         else:
-            d2 = self.sq_norms[:n] - 2.0 * scores(self.matrix[:n], q)
-            if not usable.all():
-                d2[~usable] = np.inf
-            rows = np.argpartition(d2, want - 1)[:want] if want < n else np.arange(n)
-            d2 = d2[rows]
+            rows, d2 = self._exact_rows(q, want, usable)
         order = np.argsort(d2, kind="stable")
         return rows[order], d2[order] + float(q @ q)
+
+    def _exact_rows(self, q: np.ndarray, want: int, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The `want` nearest usable rows of a scan of every row (in no order) and their squared distances
+        less |q|^2: from a large gallery's int8 copy, the rows it cannot rule out scored again exactly."""
+        n = self.n
+        copy = self._quantized()
+        if copy is None:
+            d2, slack = self.sq_norms[:n] - 2.0 * scores(self.matrix[:n], q), 0.0
+        else:
+            rough, bound = copy.scores(q)
+            d2 = np.concatenate([self.sq_norms[:copy.rows] - 2.0 * rough,
+                                 self.sq_norms[copy.rows:n] - 2.0 * scores(self.matrix[copy.rows:n], q)])
+            slack = 4.0 * bound  # each rough d2 is within 2 x bound of its exact value, either way
+        if not usable.all():
+            d2[~usable] = np.inf
+        rows = quantized.within(d2, want, slack)
+        d2 = np.where(usable[rows], self.sq_norms[rows] - 2.0 * (self.matrix[rows] @ q), np.inf) if slack else d2[rows]
+        if len(rows) > want:
+            keep = np.argpartition(d2, want - 1)[:want]
+            rows, d2 = rows[keep], d2[keep]
+        return rows, d2
+
+    def _quantized(self) -> quantized.Quantized | None:
+        """The int8 copy of the rows, for a gallery large enough to gain from it. Made again once the rows
+        appended since grow long (they are scanned in float32 meanwhile) or the rows it covers have moved."""
+        n = self.n
+        if n < quantized.MIN_ROWS:
+            return None
+        made = self._int8
+        if made is None or made[1].rows > n or n - made[1].rows > max(4096, n // 8) \
+                or int(self.ids[made[1].rows - 1]) != made[0]:
+            made = self._int8 = (int(self.ids[n - 1]), quantized.Quantized(self.matrix[:n], self.sq_norms[:n]))
+        return made[1]
 
     def owner_distance(self, owner: str, query: np.ndarray) -> float | None:
         """The distance from `query` to one owner's nearest searchable template (None: it has none); what

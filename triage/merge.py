@@ -89,6 +89,7 @@ class _Merger:
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
         self.quoting = _quoting({})
         self.warnings: list[str] = []
+        self.columns: dict[str, set[str]] = {}  # table -> its columns, read once per merge
 
     def local(self, kind: str, key: str | None) -> str | None:
         """The local id of the row with this key, if this home holds it."""
@@ -105,7 +106,9 @@ class _Merger:
     def _split(self, kind: str, record: dict, skip: tuple[str, ...]) -> tuple[dict, dict | None]:
         """A record's clear columns and its sealed remainder (None when the origin had sealed nothing), the ids it
         quotes rewritten to the ids the same records have here."""
-        columns = self.store.db[kind].columns_dict
+        columns = self.columns.get(kind)
+        if columns is None:
+            columns = self.columns[kind] = set(self.store.db[kind].columns_dict)
         clear = {k: v for k, v in record.items() if k in columns and k not in ("sealed", *skip)}
         secret = {k: v for k, v in record.items() if k not in columns and k not in (*REFERENCES, *skip)}
         return clear, self.quoting(secret) if secret else None
@@ -114,7 +117,7 @@ class _Merger:
         base, secret = self._split(kind, record, skip)
         row = self.store.insert(kind, {**base, **clear}, secret)
         local = str(row[PK.get(kind, "id")])
-        self.store.db["merged"].insert({"kind": kind, "key": record["key"], "local": local, "batch": self.b.sha256})
+        self.store.insert_row("merged", {"kind": kind, "key": record["key"], "local": local, "batch": self.b.sha256})
         self.known[kind][record["key"]] = local
         self.added[kind] += 1
         return local

@@ -80,7 +80,7 @@ def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q.
 
 def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
               top: int = typer.Option(5, "--top", min=1, max=50),
-              threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
+              threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
               index: str = typer.Option("auto", "--index", help="auto (the approximate index from its cut-over in "
                                         "gallery size on), exact (scan every template) or approximate."),
               matcher: MatcherOpt = None,

@@ -75,7 +75,7 @@ def capture(
         help="Ask for the details at the terminal. Default: ask when no detail flag, --mrz or --json is given "
              "and standard input is a terminal."),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to show."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold for this search."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold for this search."),
     matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -189,7 +189,7 @@ def capture_batch(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
                                           help="Worker processes for the face pipeline (default: one per core)."),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to keep per arrival."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the calibrated threshold."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
     matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,

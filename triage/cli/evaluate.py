@@ -46,7 +46,7 @@ def evaluate(
                                               help="What the data set is, for the report and the calibration file."),
     matcher: List[str] = typer.Option([], "--matcher", help="Matcher to measure: dlib, sface, fused or a supplied "
                                       "model (repeatable; default: the home's, beside the models it fuses)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold",
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0,
                                               help="Operating threshold (default: the calibration in force)."),
     holdout: Optional[float] = typer.Option(None, "--holdout", show_default=False,
                                             help="Share of identities kept out of the 1:N gallery as non-mated "
@@ -116,6 +116,12 @@ def render(report: dict) -> None:
     if d["skipped_files"]:
         out.print(f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]),
                   markup=False)
+    if d["copies"]:
+        across = sum(len(c["identities"]) > 1 for c in d["copies"])
+        warn(f"{count(len(d['copies']))} photo(s) are in the data set more than once as identical files, "
+             f"{count(across)} of them under different identities (first: {', '.join(d['copies'][0]['photos'])}). "
+             "Each copy is a pair at distance 0: a genuine pair that flatters FNMR under one identity, a false "
+             "match under two. Remove the copies for rates that mean something.")
     if len(report["matchers"]) > 1:
         _render_side_by_side(report["matchers"])
     for m in report["matchers"]:

@@ -111,10 +111,10 @@ def _second_thread() -> ThreadPoolExecutor:
 
 
 def _beside(there, here):
-    """Run `there` on the second thread while `here` runs on this one. dlib keeps Python's lock for the
-    whole of an encoding, so `there` is started first and this thread waits until it has begun: its first
-    step, onnxruntime's run, lets go of the lock, and dlib then runs beside it. (Were the order lost to
-    the scheduler, the two would simply run one after the other.)"""
+    """Run `there` on the second thread while `here` runs on this one. dlib keeps Python's lock while it
+    cuts the face chip, so `there` is started first and this thread waits until it has begun: its first
+    step, onnxruntime's run, lets go of the lock. (Were the order lost to the scheduler, the two would
+    simply overlap less.)"""
     started = threading.Event()
 
     def job():

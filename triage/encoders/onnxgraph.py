@@ -13,10 +13,10 @@ input = 11; NodeProto.input = 1; TensorProto.name = 8; ValueInfoProto.name = 1.
 from __future__ import annotations
 
 from ..errors import BadInput
+from ..protowire import LENGTH_DELIMITED, field
 
 MODEL_GRAPH, GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT = 7, 1, 5, 11
 NODE_INPUT, TENSOR_NAME, VALUE_NAME = 1, 8, 1
-LENGTH_DELIMITED = 2
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -30,15 +30,6 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
         shift += 7
         if byte < 0x80:
             return value, i
-
-
-def _encode_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def fields(data: bytes) -> list[tuple[int, memoryview | None, memoryview]]:
@@ -93,5 +84,5 @@ def drop_unused_inputs(model: bytes) -> tuple[bytes, int]:
         kept += raw
     if not dropped:
         return model, 0
-    graph_field = _encode_varint(MODEL_GRAPH << 3 | LENGTH_DELIMITED) + _encode_varint(len(kept)) + bytes(kept)
+    graph_field = field(MODEL_GRAPH, bytes(kept))
     return b"".join(graph_field if n == MODEL_GRAPH else bytes(raw) for n, _, raw in top), dropped
