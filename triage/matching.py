@@ -290,7 +290,7 @@ class Gallery:
         if not usable.all():
             d2[~usable] = np.inf
         rows = quantized.within(d2, want, slack)
-        d2 = np.where(usable[rows], self.sq_norms[rows] - 2.0 * (self.matrix[rows] @ q), np.inf) if slack else d2[rows]
+        d2 = np.where(usable[rows], self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q), np.inf) if slack else d2[rows]
         if len(rows) > want:
             keep = np.argpartition(d2, want - 1)[:want]
             rows, d2 = rows[keep], d2[keep]
@@ -316,7 +316,7 @@ class Gallery:
         if not len(rows):
             return None
         q = np.asarray(query, dtype=np.float32)
-        d2 = float((self.sq_norms[rows] - 2.0 * (self.matrix[rows] @ q)).min()) + float(q @ q)
+        d2 = float((self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q)).min()) + float(q @ q)
         return round(math.sqrt(max(d2, 0.0)), 4)
 
     def _owner_rows(self, key: bytes) -> np.ndarray:

@@ -20,3 +20,14 @@ def field(number: int, value: int | str | bytes) -> bytes:
         return encode_varint(number << 3) + encode_varint(value)
     data = value.encode() if isinstance(value, str) else value
     return encode_varint(number << 3 | LENGTH_DELIMITED) + encode_varint(len(data)) + data
+
+
+# ONNX's messages (onnx.proto): ModelProto.ir_version 8 and opset_import (the default domain, 13), the
+# fields that open every model this project writes; its graph follows as field 7.
+MODEL_HEADER = field(1, 8) + field(8, field(1, "") + field(2, 13))
+
+
+def value_info(name: str, elem_type: int, dims: tuple) -> bytes:
+    """ValueInfoProto: name, and a TypeProto.Tensor of `elem_type` whose dims are sizes or named."""
+    shape = b"".join(field(1, field(2, d) if isinstance(d, str) else field(1, d)) for d in dims)
+    return field(1, name) + field(2, field(1, field(1, elem_type) + field(2, shape)))

@@ -19,8 +19,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from .. import runtime
 from ..errors import BadInput, ModelMissing
-from ..protowire import LENGTH_DELIMITED, encode_varint, field
+from ..protowire import LENGTH_DELIMITED, MODEL_HEADER, encode_varint, field, value_info
 
 SIZE = 150  # input_rgb_image_sized<150>: the chip dlib.get_face_chip(rgb, shape, SIZE, CHIP_PADDING) makes
 CHIP_PADDING = 0.25  # as compute_face_descriptor cuts it
@@ -193,11 +194,6 @@ def _ints(name: str, values) -> bytes:
     return field(5, field(1, name) + b"".join(field(8, v) for v in values) + field(20, INTS))
 
 
-def _value_info(name: str, elem_type: int, dims: tuple) -> bytes:
-    shape = b"".join(field(1, field(2, d) if isinstance(d, str) else field(1, d)) for d in dims)
-    return field(1, name) + field(2, field(1, field(1, elem_type) + field(2, shape)))
-
-
 class _Graph:
     """Nodes and initializers, with each tensor's (channels, rows, columns) known as it is made."""
 
@@ -282,30 +278,23 @@ def _model(data: bytes) -> bytes:
                                    f"inputs, the network gives {math.prod(shape)}")
             x = g.node("MatMul", [g.node("Flatten", [x]), g.const(params["w"])], output="descriptors")
     graph = [*g.nodes, field(2, "dlib-resnet-v1"), *g.weights,
-             field(11, _value_info("chips", UINT8, ("n", SIZE, SIZE, 3))),
-             field(12, _value_info("descriptors", FLOAT, ("n", DIM)))]
+             field(11, value_info("chips", UINT8, ("n", SIZE, SIZE, 3))),
+             field(12, value_info("descriptors", FLOAT, ("n", DIM)))]
     # ModelProto.graph's header is written by hand so that the 22 MB of weights are copied only once.
     header = encode_varint(7 << 3 | LENGTH_DELIMITED) + encode_varint(sum(map(len, graph)))
-    return b"".join([field(1, 8), field(8, field(1, "") + field(2, 13)), header, *graph])
+    return b"".join([MODEL_HEADER, header, *graph])
 
 
 @lru_cache(maxsize=4)
 def load(path: str, threads: int = 1):
     """The network of dlib's model file at `path` (its SHA-256 checked by the caller), read, built and
     loaded once per process: about 0.15 s."""
-    import onnxruntime as ort
-
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise ModelMissing(f"cannot read dlib's face model {path}: {e.strerror}") from e
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(_model(data), options, providers=["CPUExecutionProvider"])
+    return runtime.session(_model(data), threads)
 
 
 def descriptors(network, chips: np.ndarray) -> np.ndarray:
