@@ -125,6 +125,33 @@ def test_graph_surgery_drops_only_the_inputs_no_node_reads():
         onnxgraph.drop_unused_inputs(b"\x3a\xff\xff\xff")
 
 
+def _quiet_session(model: bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def test_prelu_rewritten_gives_the_same_bits(orl_faces):
+    """SFace with its 27 PRelu written as Max/Mul (slopes at most 1) or Relu/Min/Mul/Add (slopes above 1)
+    against SFace as shipped: identical output on real aligned faces and on noise with negative values;
+    and a model with no PRelu is left as it was."""
+    shipped, _ = onnxgraph.drop_unused_inputs((files.packaged_dir() / onnx.SFACE.file.name).read_bytes())
+    rewritten, count = onnxgraph.prelu_rewritten(shipped)
+    assert count == 27
+    before, after = _quiet_session(shipped), _quiet_session(rewritten)
+    assert "PRelu" not in rewritten.decode("latin-1") and "PRelu" in shipped.decode("latin-1")
+    encoder = encoders.encoder(onnx.SFACE)
+    blobs = [encoder.blob(encoder.crop(rgb, face)) for rgb, face in orl_faces]
+    blobs += list(np.random.default_rng(7).normal(0, 200, (4, 1, 3, 112, 112)).astype(np.float32))
+    for blob in blobs:
+        assert np.array_equal(before.run(None, {"data": blob})[0], after.run(None, {"data": blob})[0])
+    yunet_model = (files.packaged_dir() / yunet.FILE.name).read_bytes()
+    assert onnxgraph.prelu_rewritten(yunet_model) == (yunet_model, 0)
+
+
 def test_dlib_shape_from_the_yunet_box_matches_hog(orl_faces):
     """dlib's encoder given YuNet's face (its 5-point shape fitted in the derived box) lands where it does
     with HOG's box: far closer than the match threshold."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Optional
 
 import typer
@@ -59,11 +61,11 @@ def verify_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 
 def _render(report: dict) -> None:
     files = Table("model", "id", "role", "file", "SHA-256", "licence", title="Models", title_justify="left")
-    for m in report["models"]:
-        for f in m["files"]:
-            state = ("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]") \
-                if "ok" in f else ("present, not checked" if f["present"] else "[red]MISSING[/]")
-            files.add_row(Text(m["name"]), Text(m["model_id"]), Text(m["role"]), Text(f["file"]), state, Text(m["licence"]))
+    for m in report["models"]:  # one row a model, a line a file (dlib has two); --json gives the full paths
+        states = [("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]")
+                  if "ok" in f else ("present, not checked" if f["present"] else "[red]MISSING[/]") for f in m["files"]]
+        files.add_row(Text(m["name"]), Text(m["model_id"]), Text(m["role"]),
+                      Text("\n".join(Path(f["file"]).name for f in m["files"])), "\n".join(states), Text(m["licence"]))
     out.print(files)
     matchers = Table("matcher", "models", "threshold", "distance", "from", title="Matchers", title_justify="left")
     for m in report["matchers"]:

@@ -240,7 +240,7 @@ def _session(path: Path, manifest: Manifest):
     inputs no node reads dropped; its input must be one NCHW image of the manifest's size."""
     import onnxruntime as ort
 
-    from .onnxgraph import drop_unused_inputs
+    from .onnxgraph import drop_unused_inputs, prelu_rewritten
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the library's warnings would go to the terminal
@@ -251,7 +251,7 @@ def _session(path: Path, manifest: Manifest):
     # again: folding halves SFace's time and changes its output by about 1e-6. A model quantised for
     # int8 arithmetic still runs correctly, in float.
     options.add_session_config_entry("session.disable_quant_qdq", "1")
-    model, _ = drop_unused_inputs(path.read_bytes())
+    model, _ = prelu_rewritten(drop_unused_inputs(path.read_bytes())[0])
     try:
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for a file it cannot use
