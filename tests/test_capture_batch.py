@@ -71,6 +71,7 @@ def test_sixty_rows_five_bad_then_a_rerun_adds_nothing(cli, wl_home, boat):
     res = cli("capture-batch", path, "--vessel", "SB-0417", "--json", code=int(ExitStatus.BAD_INPUT))
     report = json.loads(res.stdout)
     assert (report["rows"], report["landed"], report["already_landed"], report["refused"]) == (60, 55, 0, 5)
+    assert not res.stderr.startswith("\n"), "no progress bar (nor the blank line it leaves) off a terminal"
     assert sorted(a["row"] for a in report["arrivals"]) == [n for n in range(1, 61) if n not in BAD]
     for refusal in report["refusals"]:
         assert BAD[refusal["row"]][1] in refusal["reason"], refusal

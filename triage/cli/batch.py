@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
+from .common import (HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, progress_bar,
+                     training_banner, warn)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,9 +21,9 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def progress_bar():
+def stage_bars():
     """A callback `(stage, done, total)` drawing one bar per stage on stderr."""
-    with Progress(console=err, transient=True) as bar:
+    with progress_bar() as bar:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:
@@ -55,7 +55,7 @@ def export(
     day = parse_full_date(date, "--date").isoformat()
     store = open_store(home)
     training_banner(store)
-    with progress_bar() as progress:
+    with stage_bars() as progress:
         result = batch.export_day(store, day, out_file, officer=officer_of(store, officer), site=site,
                                   recipients=recipient, with_templates=with_templates, progress=progress)
     if json_out:
@@ -82,7 +82,7 @@ def import_cmd(
 
     store = open_store(home)
     training_banner(store)
-    with progress_bar() as progress:
+    with stage_bars() as progress:
         results = merge.import_files(store, files, officer=officer_of(store, officer), progress=progress)
     for r in results:
         for w in r["warnings"]:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .common import (HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out,
-                     training_banner, warn)
+                     progress_bar, training_banner, warn)
 
 
 def register(app: typer.Typer) -> None:
@@ -214,7 +214,7 @@ def capture_batch(
 
     Example: triage capture-batch boat-SB-0417/manifest.csv --vessel SB-0417
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from .. import manifest
     from ..errors import ExitStatus
@@ -222,8 +222,7 @@ def capture_batch(
     store = open_store(home)
     training_banner(store)
     who = officer_of(store, officer)
-    with Progress(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+    with progress_bar(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("capture", total=None)
         report = manifest.land(store, manifest_file, officer=who, vessel=vessel, landed_at=landed_at,
                                workers_count=workers, top_k=top, threshold=threshold, matcher=matcher,

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.markup import escape
 
 from ..config import resolve_home
@@ -72,3 +73,9 @@ def note(message: str) -> None:
 def training_banner(store) -> None:
     if store.config.training:
         err.print("[bold magenta]TRAINING HOME — fixture data, not for operational use[/]")
+
+
+def progress_bar(*columns) -> Progress:
+    """Progress on stderr that is gone when the work ends; nothing at all when stderr is not a terminal,
+    so a script's log gets neither control codes nor the blank line a finished bar leaves there."""
+    return Progress(*columns, console=err, transient=True, disable=not err.is_terminal)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
 from .capture import render_candidates
-from .common import HomeOpt, JsonOpt, emit_json, err, out
+from .common import HomeOpt, JsonOpt, emit_json, err, out, progress_bar
 
 DEMO_PASSPHRASE = "training-demo-passphrase"
 DEMO_OFFICER = "PC 0000 Trainer"
@@ -41,7 +40,7 @@ def demo(
     started = time.perf_counter()
     path = Path(home) if home else Path(tempfile.mkdtemp(prefix="triage-demo-"))
     err.print(f"[bold magenta]TRAINING[/] demo in {escape(str(path))}")
-    with Progress(console=err, transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("enrolling the watchlist and capturing the boat's arrivals", total=None)
         loaded = training.start(path, scenario, passphrase=DEMO_PASSPHRASE, officer=DEMO_OFFICER,
                                 progress=lambda i, n: bar.update(task, completed=i, total=n))

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, progress_bar, training_banner, warn
 
 FAILURES_SHOWN = 10
 
@@ -92,7 +92,7 @@ def evaluate(
     if description and fixture:
         data.description = description
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with progress_bar(*columns) as bar:
         task = bar.add_task("encoding photos", total=len(data.samples))
         chosen = {k: v for k, v in (("holdout", holdout), ("seed", seed)) if v is not None}
         if calibrate:

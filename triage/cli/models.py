@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import ExitStatus
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, warn
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, progress_bar, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -96,8 +96,7 @@ def reindex_cmd(
 
     store = open_store(home)
     who = officer_of(store, officer)
-    with Progress(TextColumn("encoding stored photos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+    with progress_bar(TextColumn("encoding stored photos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("reindex", total=None)
         result = reindex(store, officer=who, model=model, workers_count=workers,
                          progress=lambda done, total: bar.update(task, completed=done, total=total))

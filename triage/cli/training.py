@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
 from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, passphrase
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, passphrase, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +50,7 @@ def start_cmd(
     if not who:
         raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
     path = home_path(home)
-    with Progress(console=err, transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("enrolling the watchlist and landing the boat", total=None)
         result = training.start(path, scenario, passphrase=passphrase(confirm=True), officer=who,
                                 progress=lambda done, total: bar.update(task, completed=done, total=total))

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, warn
+from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, progress_bar, warn
 
 CATEGORY_HELP = "facilitator, wanted, missing, vulnerable or other (under-18s: missing or vulnerable only)."
 
@@ -98,7 +98,7 @@ def import_cmd(
 
     Example: triage watchlist import wanted-2026-11.csv --photos wanted-2026-11/
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from .. import watchlist
     from ..errors import BadInput, ExitStatus
@@ -107,8 +107,7 @@ def import_cmd(
     if not photo_dir.is_dir():
         raise BadInput(f"--photos {photo_dir}: no such folder")
     store = open_store(home)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+    with progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("enrolling", total=None)
         report = watchlist.import_csv(
             store, csv_file, photo_dir, officer=officer_of(store, officer), override_reason=override,
@@ -238,13 +237,12 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Build from scra
 
     Example: triage watchlist index
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from .. import watchlist
 
     store = open_store(home)
-    with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+    with progress_bar(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("index", total=None)
         result = watchlist.build_index(store, officer=officer_of(store, officer), rebuild=rebuild,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
