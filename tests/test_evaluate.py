@@ -446,3 +446,25 @@ def test_copies_of_a_photo_are_reported_with_the_identities_they_are_under(cli, 
     assert "1 photo(s) are in the data set more than once" in shown.stderr.replace("\n", " ")
     assert "1 of them under different identities" in shown.stderr.replace("\n", " ")
     assert cli.json("evaluate", _small_dataset(tmp_path / "clean"))["dataset"]["copies"] == []
+
+
+def test_the_1_to_n_gallery_photo_does_not_depend_on_the_listing_order():
+    """Each gallery identity is enrolled from its first photo by name (2 before 10), so a CSV's row order
+    cannot change the 1:N figures. Vectors stand in for templates: this is bookkeeping, not faces."""
+    rng = np.random.default_rng(4)
+    rows = [(who, f"{who}/{n}.jpg") for who in ("ann", "bob", "cy", "dee") for n in (10, 2, 1, 3)]
+    vectors = {path: rng.normal(size=8) for _, path in rows}
+    matcher = evaluation.Matcher("test", "test", "euclidean", encode=None, distances=evaluation.euclidean,
+                                 load=None, threshold=1.0)
+
+    def searches(order):
+        listed = [rows[i] for i in order]
+        enc = evaluation.Encoded(matcher, len(listed), np.array([w for w, _ in listed], dtype=object),
+                                 [p for _, p in listed], np.array([vectors[p] for _, p in listed]), [])
+        s = evaluation.Searches.of(enc, holdout=0.25, seed=1)
+        return s, sorted((who, None if math.isnan(d) else round(d, 9)) for who, d in zip(s.identities, s.mate_distance))
+
+    forward, a = searches(range(len(rows)))
+    _, b = searches(reversed(range(len(rows))))
+    assert forward.gallery_size == 3 and len(a) == len(rows) - 3
+    assert a == b

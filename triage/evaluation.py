@@ -524,13 +524,15 @@ class Searches:
         rng = np.random.default_rng(seed)
         held = sorted(rng.choice(people, size=round(holdout * len(people)), replace=False).tolist()) if people else []
         held_set = set(held)
-        gallery_rows, probe_rows, seen = [], [], set()
-        for i, who in enumerate(ids):
-            if who not in held_set and who not in seen:
-                seen.add(who)
-                gallery_rows.append(i)
-            else:
-                probe_rows.append(i)
+        # Each gallery identity's photo is the first by name (2.pgm before 10.pgm), so a CSV listing gives
+        # the gallery its folder gives, whatever the order of its rows.
+        first: dict[str, int] = {}
+        for i in sorted(range(len(ids)), key=lambda i: _natural(enc.paths[i])):
+            if ids[i] not in held_set:
+                first.setdefault(ids[i], i)
+        gallery_rows = sorted(first.values())
+        chosen = set(gallery_rows)
+        probe_rows = [i for i in range(len(ids)) if i not in chosen]
         gallery_ids = ids[gallery_rows]
         probe_ids = ids[probe_rows]
         if not gallery_rows or not probe_rows:
