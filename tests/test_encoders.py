@@ -275,3 +275,36 @@ def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):
         worst, compared = max(worst, float(np.abs(faces.encode(rgb, face) - theirs).max())), compared + 1
     assert compared >= 38
     assert worst < 1e-5, f"an element differs by {worst}"
+
+
+def _prelu_model(slope: np.ndarray, opset: int, taken: str = "") -> bytes:
+    """y = PRelu(x, slope) on x (1, 4), at `opset`; `taken` names a tensor the graph already has, as a
+    second output Identity(x), to see that the rewrite's own names keep clear of it."""
+    from triage.protowire import field, value_info
+
+    def node(op, ins, out):
+        return field(1, b"".join(field(1, i) for i in ins) + field(2, out) + field(4, op))
+
+    slope_tensor = field(1, len(slope)) + field(2, 1) + field(8, "s") + field(9, slope.astype("<f4").tobytes())
+    graph = node("PRelu", ["x", "s"], "y") + (node("Identity", ["x"], taken) if taken else b"")
+    graph += field(2, "g") + field(5, slope_tensor) + field(11, value_info("x", 1, (1, 4)))
+    graph += field(12, value_info("y", 1, (1, 4))) + (field(12, value_info(taken, 1, (1, 4))) if taken else b"")
+    return field(1, 7) + field(8, field(1, "") + field(2, opset)) + field(7, graph)
+
+
+@pytest.mark.parametrize("slope, opset, taken", [([0.25, -0.5, 1.0, 0.0], 7, ""), ([2.0, 0.5, -3.0, 1.5], 7, ""),
+                                                 ([2.0, 0.5, -3.0, 1.5], 13, "y:negative"), ([0.1] * 4, 13, "y:scaled")])
+def test_prelu_rewrite_keeps_old_opsets_and_the_graphs_own_names(slope, opset, taken):
+    model = _prelu_model(np.array(slope), opset, taken)
+    rewritten, count = onnxgraph.prelu_rewritten(model)
+    assert count == 1
+    x = np.array([[-2.0, 3.5, -0.75, 1e-30], [-1e30, 0.0, 7.0, -1e-30]], np.float32)
+    for row in x:
+        before, after = (_quiet_session(m).run(["y"], {"x": row[None]})[0] for m in (model, rewritten))
+        assert np.array_equal(before, after)
+
+
+def test_prelu_with_a_slope_that_is_not_finite_or_not_float_is_left_alone():
+    for slope in ([0.25, np.nan, 1, 0], [0.25, np.inf, 1, 0]):
+        model = _prelu_model(np.array(slope), 13)
+        assert onnxgraph.prelu_rewritten(model) == (model, 0)

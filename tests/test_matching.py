@@ -351,3 +351,21 @@ def test_the_same_face_twice_on_one_vessel_is_flagged(cli, home):
     assert {c["ref"] for c in third["candidates"] if c["below_threshold"]} == {first["arrival_id"], second["arrival_id"]}
     shown = cli("review", second["arrival_id"])
     assert "SAME VESSEL" in shown.stdout
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf in the float32 scan
+def test_a_template_with_an_infinity_leaves_a_large_gallery_searchable(home):
+    """No int8 scale can round an infinity or NaN: a large gallery holding one (a user's model that
+    overflowed, even in a row since deleted) is scanned in float32, and the search still answers."""
+    rng = np.random.default_rng(11)
+    matrix = rng.normal(0, 0.09, (quantized.MIN_ROWS + 500, 128)).astype(np.float32)
+    matrix[7, 3], matrix[9, 0] = np.inf, np.nan
+    owners = [f"S-{i:05d}" for i in range(len(matrix))]
+    store = Store.open(home, PASSPHRASE)
+    store.put_templates("subject", faces.MODEL_ID, owners, matrix)
+    gallery = matching.Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)
+    assert quantized.Quantized(matrix, (matrix * matrix).sum(1)).usable is False
+    q = matrix[100] + 0.001
+    found = gallery.search(q, top_k=3, threshold=0.5, approximate=False)
+    assert gallery._quantized() is None and found[0].ref == "S-00100"
+    store.close()

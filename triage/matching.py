@@ -279,7 +279,7 @@ class Gallery:
         """The `want` nearest usable rows of a scan of every row (in no order) and their squared distances
         less |q|^2: from a large gallery's int8 copy, the rows it cannot rule out scored again exactly."""
         n = self.n
-        copy = self._quantized()
+        copy = self._quantized() if np.isfinite(q).all() else None
         if copy is None:
             d2, slack = self.sq_norms[:n] - 2.0 * scores(self.matrix[:n], q), 0.0
         else:
@@ -297,8 +297,9 @@ class Gallery:
         return rows, d2
 
     def _quantized(self) -> quantized.Quantized | None:
-        """The int8 copy of the rows, for a gallery large enough to gain from it. Made again once the rows
-        appended since grow long (they are scanned in float32 meanwhile) or the rows it covers have moved."""
+        """The int8 copy of the rows, for a gallery large enough to gain from it (None too while a row holds
+        an infinity or NaN, which no scale can round). Made again once the rows appended since grow long
+        (they are scanned in float32 meanwhile) or the rows it covers have moved."""
         n = self.n
         if n < quantized.MIN_ROWS:
             return None
@@ -306,7 +307,7 @@ class Gallery:
         if made is None or made[1].rows > n or n - made[1].rows > max(4096, n // 8) \
                 or int(self.ids[made[1].rows - 1]) != made[0]:
             made = self._int8 = (int(self.ids[n - 1]), quantized.Quantized(self.matrix[:n], self.sq_norms[:n]))
-        return made[1]
+        return made[1] if made[1].usable else None
 
     def owner_distance(self, owner: str, query: np.ndarray) -> float | None:
         """The distance from `query` to one owner's nearest searchable template (None: it has none); what

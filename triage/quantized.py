@@ -71,7 +71,13 @@ class Quantized:
     def __init__(self, matrix: np.ndarray, sq_norms: np.ndarray):
         rows, dim = matrix.shape
         self.rows = rows
-        peak = max((float(np.abs(matrix[a:a + CHUNK]).max()) for a in range(0, rows, CHUNK)), default=0.0)
+        peaks = [float(np.abs(matrix[a:a + CHUNK]).max()) for a in range(0, rows, CHUNK)]
+        peak = max(peaks, default=0.0)
+        # No scale rounds an infinity or NaN (numpy's max is NaN where a chunk holds one), and values near
+        # float32's smallest lose the precision the bound assumes: such a gallery is scanned in float32.
+        self.usable = all(math.isfinite(p) for p in peaks) and (peak == 0 or peak > 2.0 ** -60)
+        if not self.usable:
+            return
         self.scale = 127.0 / peak if peak else 1.0
         # transposed, the products' right-hand sides
         self.coarse, self.fine = np.empty((dim, rows), np.int8), np.empty((dim, rows), np.int8)
@@ -94,8 +100,8 @@ class Quantized:
         A row x is its coarse part c plus its fine part f plus an error e; the probe q likewise is
         C + F + E. The products give c.C + f.C + c.F; what they leave out is
         x.q - (c + f).(C + F) - ... = e.q + (c + f).E + f.F, so the bound is
-        residual * |q| + (norm + residual) * |E| + fine_norm * |F|, plus float32's rounding, allowed
-        for generously."""
+        residual * |q| + (norm + residual) * |E| + fine_norm * |F|, plus float32's rounding (of the
+        scores and of the squared distances made from them), allowed for generously."""
         peak = float(np.abs(q).max())
         if not peak:
             return np.zeros(self.rows, np.float32), 0.0
@@ -109,7 +115,8 @@ class Quantized:
         rough = counts * np.float32(step / self.scale)
         bound = (self.residual * float(np.linalg.norm(q)) + (self.norm + self.residual) * float(np.linalg.norm(error)) * step
                  + self.fine_norm * float(np.linalg.norm(fine)) * step / FINE)
-        return rough, bound + 1e-5 * self.norm * float(np.linalg.norm(q))
+        # float32's rounding: of the scores, and of |x|^2 - 2 x.q made from them
+        return rough, bound + 1e-5 * self.norm * float(np.linalg.norm(q)) + 2.0 ** -22 * self.norm ** 2
 
 
 def within(values: np.ndarray, want: int, slack: float = 0.0) -> np.ndarray:

@@ -224,6 +224,8 @@ class Encoder:
         return align(rgb, face.anchor, self.manifest.input_size)
 
     def template(self, raw: np.ndarray) -> np.ndarray:
+        if not np.isfinite(raw).all():  # a model fed what it was not trained on can overflow
+            raise FaceError(f"{self.manifest.name} gave an embedding with an infinity or NaN for this face")
         if self.manifest.distance != "cosine":
             return raw
         norm = float(np.linalg.norm(raw))

@@ -9,11 +9,12 @@ every other byte is copied as it was.
 
 onnxruntime's PRelu is a slow kernel: 27 of them take 15 of SFace's 28 ms, more than its convolutions.
 PRelu(x) is x for x >= 0 and slope * x below. With every slope at most 1 that is max(x, slope * x)
-to the bit (the larger is x, or the very product PRelu takes), and Mul and Max run about 15 times
-faster; otherwise relu(x) + min(x, 0) * slope, also to the bit (x + 0, or 0 + slope * x), 9 times faster.
+(the larger is x, or the very product PRelu takes), and Mul and Max run about 15 times faster;
+otherwise relu(x) - relu(-x) * slope (x - 0, or 0 - (-x) * slope, which is slope * x exactly), about 9
+times faster. For finite x and finite slopes the values are PRelu's to the bit, a zero's sign aside.
 
 Field numbers are those of onnx.proto: ModelProto.graph = 7; GraphProto.node = 1, initializer = 5,
-input = 11; NodeProto.input = 1, output = 2, op_type = 4; TensorProto.data_type = 2, float_data = 4,
+input = 11, output = 12; NodeProto.input = 1, output = 2, op_type = 4; TensorProto.data_type = 2, float_data = 4,
 name = 8, raw_data = 9; ValueInfoProto.name = 1.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 from ..errors import BadInput
 from ..protowire import LENGTH_DELIMITED, field
 
-MODEL_GRAPH, GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT = 7, 1, 5, 11
+MODEL_GRAPH, GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT = 7, 1, 5, 11, 12
 NODE_INPUT, NODE_OUTPUT, NODE_OP = 1, 2, 4
 TENSOR_TYPE, TENSOR_FLOATS, TENSOR_NAME, TENSOR_RAW, VALUE_NAME = 2, 4, 8, 9, 1
 FLOAT = 1  # TensorProto.DataType
@@ -115,42 +116,62 @@ def _int_value(raw: bytes) -> int:
 
 
 def _float_values(tensor: memoryview) -> np.ndarray | None:
-    """A float32 initializer's values, or None for one of another type."""
+    """A float32 initializer's values, or None for one of another type or a malformed length."""
     parts = fields(bytes(tensor))
     if [_int_value(bytes(raw)) for n, _, raw in parts if n == TENSOR_TYPE] != [FLOAT]:
         return None
     data = b"".join(bytes(p) for n, p, _ in parts if n in (TENSOR_RAW, TENSOR_FLOATS) and p is not None)
-    return np.frombuffer(data, dtype="<f4")
+    return np.frombuffer(data, dtype="<f4") if len(data) % 4 == 0 else None
 
 
 def prelu_rewritten(model: bytes) -> tuple[bytes, int]:
-    """The model with each PRelu whose slopes are a float initializer written as operations that give the
-    same bits faster: Max(x, x * slope) when every slope is at most 1, else Relu(x) + Min(x, 0) * slope;
-    and how many were."""
+    """The model with each PRelu whose slopes are a finite float initializer written as operations that
+    give the same values faster: Max(x, x * slope) when every slope is at most 1, else
+    Relu(x) - Relu(-x) * slope (opset 6 and later take both, with no broadcasting but PRelu's own); and
+    how many were. New tensor names are checked against every name the graph has."""
     top, graph = _graph(model)
-    slopes: dict[str, bool] = {}  # float initializer -> every value at most 1
+    nodes = [p for n, p, _ in graph if n == GRAPH_NODE]
+    wanted = {ins[1] for p in nodes if _strings(p, NODE_OP) == ["PRelu"] and len(ins := _strings(p, NODE_INPUT)) == 2}
+    if not wanted:
+        return model, 0
+    slopes: dict[str, bool] = {}  # slope initializer -> every value at most 1
+    taken: set[str] = set()
     for number, payload, _ in graph:
-        if number == GRAPH_INITIALIZER:
-            values = _float_values(payload)
-            if values is not None and len(values):
-                slopes.update(dict.fromkeys(_strings(payload, TENSOR_NAME), bool(values.max() <= 1)))
-    zero = "prelu:zero"
+        if number == GRAPH_NODE:
+            taken.update(_strings(payload, NODE_INPUT), _strings(payload, NODE_OUTPUT))
+        elif number == GRAPH_INITIALIZER:
+            names = _strings(payload, TENSOR_NAME)
+            taken.update(names)
+            values = _float_values(payload) if names and names[0] in wanted else None
+            if values is not None and len(values) and np.isfinite(values).all():
+                slopes[names[0]] = bool(values.max() <= 1)
+        elif number in (GRAPH_INPUT, GRAPH_OUTPUT):
+            taken.update(_strings(payload, VALUE_NAME))
+
+    def new(name: str) -> str:
+        while name in taken:
+            name += "'"
+        taken.add(name)
+        return name
+
     kept, rewritten = bytearray(), 0
     for number, payload, raw in graph:
         if number == GRAPH_NODE and _strings(payload, NODE_OP) == ["PRelu"]:
             inputs, outputs = _strings(payload, NODE_INPUT), _strings(payload, NODE_OUTPUT)
             if len(inputs) == 2 and len(outputs) == 1 and inputs[1] in slopes:
                 (x, slope), (y,) = inputs, outputs
-                steps = ([("Mul", (x, slope), f"{y}:scaled"), ("Max", (x, f"{y}:scaled"), y)] if slopes[slope] else
-                         [("Relu", (x,), f"{y}:positive"), ("Min", (x, zero), f"{y}:negative"),
-                          ("Mul", (f"{y}:negative", slope), f"{y}:scaled"), ("Add", (f"{y}:positive", f"{y}:scaled"), y)])
+                if slopes[slope]:
+                    scaled = new(f"{y}:scaled")
+                    steps = [("Mul", (x, slope), scaled), ("Max", (x, scaled), y)]
+                else:
+                    positive, negated, negative, scaled = (new(f"{y}:{k}") for k in ("positive", "negated", "negative",
+                                                                                     "scaled"))
+                    steps = [("Relu", (x,), positive), ("Neg", (x,), negated), ("Relu", (negated,), negative),
+                             ("Mul", (negative, slope), scaled), ("Sub", (positive, scaled), y)]
                 for op, args, out in steps:
                     kept += field(GRAPH_NODE, b"".join(field(NODE_INPUT, a) for a in args)
                                   + field(NODE_OUTPUT, out) + field(NODE_OP, op))
                 rewritten += 1
                 continue
         kept += raw
-    if not rewritten:
-        return model, 0
-    kept += field(GRAPH_INITIALIZER, field(TENSOR_TYPE, FLOAT) + field(TENSOR_NAME, zero) + field(TENSOR_RAW, bytes(4)))
-    return _with_graph(top, bytes(kept)), rewritten
+    return (_with_graph(top, bytes(kept)), rewritten) if rewritten else (model, 0)
