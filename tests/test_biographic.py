@@ -366,3 +366,17 @@ def test_parse_phone_raises_only_bad_input(text):
 def test_latin_is_ascii_upper_and_never_raises(text):
     out = latin(text)
     assert out.isascii() and out == out.upper() and out == out.strip()
+
+
+def test_every_wrong_detail_is_named_at_once_by_flag_or_by_column():
+    wrong = {"dob": "1990-13-01", "sex": "Q", "nationality": "Atlantis", "phones": ["12"], "surname": "Ali"}
+    with pytest.raises(BadInput) as by_flag:
+        build_details(**wrong, today=date(2026, 12, 5))
+    message = str(by_flag.value)
+    for part in ("--dob: '1990-13-01' is not a date", "--sex: 'Q'", "--nationality: 'Atlantis'", "--phone: '12'"):
+        assert part in message
+    assert "surname" not in message, "only what is wrong is named"
+    with pytest.raises(BadInput) as by_column:
+        build_details(**wrong, today=date(2026, 12, 5), label=lambda name: f"column {name}")
+    assert "column dob:" in str(by_column.value) and "column phone:" in str(by_column.value)
+    assert "--" not in str(by_column.value)

@@ -25,8 +25,8 @@ GOOD = [(s, 1) for s in range(1, 41)] + [(s, 5) for s in range(26, 41)]  # 55 OR
 BAD = {  # row -> (what is wrong, the reason reported)
     7: ("missing file", "no such file"),
     19: ("not an image", "not an image file"),
-    28: ("bad date", "--dob: '1990-13-01' is not a date"),
-    41: ("unknown country", "--nationality: 'Atlantis' is not a country"),
+    28: ("bad date", "column dob: '1990-13-01' is not a date"),
+    41: ("unknown country", "column nationality: 'Atlantis' is not a country"),
     53: ("no face", "no face found"),
 }
 COUNTED = ("arrivals", "photos", "templates", "searches", "candidates")

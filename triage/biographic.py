@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -155,17 +156,17 @@ def parse_landed_at(text: str, tz: str, field: str = "--landed-at") -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def parse_age_range(text: str) -> tuple[int, int]:
+def parse_age_range(text: str, field: str = "--age") -> tuple[int, int]:
     """An assessed age: one number of years ("17") or a range ("16-18", "16 to 18")."""
     m = _AGE.fullmatch(text.strip())
     if not m:
-        raise BadInput(f"--age: {_shown(text)} is not an age; use whole years such as 17 or a range such as 16-18")
+        raise BadInput(f"{field}: {_shown(text)} is not an age; use whole years such as 17 or a range such as 16-18")
     lo = int(m.group(1))
     hi = int(m.group(2)) if m.group(2) is not None else lo
     if max(lo, hi) > MAX_AGE:
-        raise BadInput(f"--age: {max(lo, hi)} is over {MAX_AGE}; use whole years such as 17 or a range such as 16-18")
+        raise BadInput(f"{field}: {max(lo, hi)} is over {MAX_AGE}; use whole years such as 17 or a range such as 16-18")
     if lo > hi:
-        raise BadInput(f"--age: {_shown(text)} runs backwards; put the lower age first, e.g. {hi}-{lo}")
+        raise BadInput(f"{field}: {_shown(text)} runs backwards; put the lower age first, e.g. {hi}-{lo}")
     return lo, hi
 
 
@@ -208,11 +209,11 @@ def parse_country(text: str, field: str = "nationality") -> str:
     raise BadInput(f"{field}: {_shown(text)} is not a country; use a name such as Eritrea or a code such as ERI")
 
 
-def parse_sex(text: str) -> str:
+def parse_sex(text: str, field: str = "--sex") -> str:
     """F, M or X, the markers ICAO documents use; '<' is the MRZ filler for unspecified."""
     sex = SEXES.get(text.strip().upper())
     if sex is None:
-        raise BadInput(f"--sex: {_shown(text)} is not a sex marker; use F, M or X")
+        raise BadInput(f"{field}: {_shown(text)} is not a sex marker; use F, M or X")
     return sex
 
 
@@ -325,41 +326,62 @@ def _given(text: str | None) -> bool:
     return text is not None and text.strip() != ""
 
 
-def _text(text: str | None, flag: str, max_len: int) -> str | None:
-    return clean_text(text, flag, max_len) if _given(text) else None
+def flag(name: str) -> str:
+    """How the command line names a detail: dob -> --dob, given_names -> --given-names."""
+    return "--" + name.replace("_", "-")
+
+
+def _birth(text: str, today: date, field: str) -> PartialDate:
+    birth = parse_date(text, field)
+    if birth.earliest() > today:
+        raise BadInput(f"{field}: {birth} is in the future (today is {today})")
+    if birth.latest() < _years_before(today, MAX_AGE):
+        raise BadInput(f"{field}: {birth} is more than {MAX_AGE} years ago")
+    return birth
 
 
 def build_details(*, surname=None, given_names=None, aliases=(), dob=None, age=None, sex=None, nationality=None,
                   place_of_birth=None, languages=(), document_type=None, document_number=None,
                   document_state=None, document_expiry=None, phones=(), notes=None,
-                  today: date | None = None) -> Details:
-    """Validate everything an officer typed (raw text; empty means not given) into `Details`.
+                  today: date | None = None, label: Callable[[str], str] = flag) -> Details:
+    """Validate everything an officer typed (raw text; empty means not given) into `Details`; every
+    detail that is wrong is named in one error, each by `label` (a flag, or a manifest's column).
 
     A date of birth must not be in the future or more than 120 years ago, since either is a typing slip
     that would otherwise decide whether someone is treated as a child.
     """
     today = today or date.today()
-    birth = None
-    if _given(dob):
-        birth = parse_date(dob, "--dob")
-        if birth.earliest() > today:
-            raise BadInput(f"--dob: {birth} is in the future (today is {today})")
-        if birth.latest() < _years_before(today, MAX_AGE):
-            raise BadInput(f"--dob: {birth} is more than {MAX_AGE} years ago")
-    return Details(
-        surname=_text(surname, "--surname", 100),
-        given_names=_text(given_names, "--given-names", 100),
-        aliases=[clean_text(a, "--alias", 200) for a in aliases if _given(a)],
-        dob=birth,
-        age_range=parse_age_range(age) if _given(age) else None,
-        sex=parse_sex(sex) if _given(sex) else None,
-        nationality=parse_country(nationality, "--nationality") if _given(nationality) else None,
-        place_of_birth=_text(place_of_birth, "--place-of-birth", 100),
-        languages=[clean_text(lang, "--language", 50) for lang in languages if _given(lang)],
-        document_type=_text(document_type, "--document-type", 30),
-        document_number=_text(document_number, "--document-number", 30),
-        document_state=parse_country(document_state, "--document-state") if _given(document_state) else None,
-        document_expiry=parse_full_date(document_expiry, "--document-expiry") if _given(document_expiry) else None,
-        phones=[parse_phone(p) for p in phones if _given(p)],
-        notes=_text(notes, "--notes", 2000),
+    faults: list[str] = []
+
+    def checked(parse: Callable, text, *args):
+        if not _given(text):
+            return None
+        try:
+            return parse(text, *args)
+        except BadInput as e:
+            faults.append(str(e))
+            return None
+
+    def each(parse: Callable, texts, *args) -> list:
+        return [v for v in (checked(parse, t, *args) for t in texts) if v is not None]
+
+    details = Details(
+        surname=checked(clean_text, surname, label("surname"), 100),
+        given_names=checked(clean_text, given_names, label("given_names"), 100),
+        aliases=each(clean_text, aliases, label("alias"), 200),
+        dob=checked(_birth, dob, today, label("dob")),
+        age_range=checked(parse_age_range, age, label("age")),
+        sex=checked(parse_sex, sex, label("sex")),
+        nationality=checked(parse_country, nationality, label("nationality")),
+        place_of_birth=checked(clean_text, place_of_birth, label("place_of_birth"), 100),
+        languages=each(clean_text, languages, label("language"), 50),
+        document_type=checked(clean_text, document_type, label("document_type"), 30),
+        document_number=checked(clean_text, document_number, label("document_number"), 30),
+        document_state=checked(parse_country, document_state, label("document_state")),
+        document_expiry=checked(parse_full_date, document_expiry, label("document_expiry")),
+        phones=each(parse_phone, phones, "GB", label("phone")),
+        notes=checked(clean_text, notes, label("notes"), 2000),
     )
+    if faults:
+        raise BadInput("; ".join(faults))
+    return details

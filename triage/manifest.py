@@ -127,7 +127,7 @@ def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at
         raise BadInput("no photo given")
     kwargs = {LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v) for c, v in f.items()
               if c not in ("photo", "mrz", "vessel", "landed_at", "face")}
-    details = build_details(**kwargs, today=today)
+    details = build_details(**kwargs, today=today, label=lambda name: f"column {name}")
     warnings: list[str] = []
     if f.get("mrz"):
         details, warnings = mrz.apply(mrz.parse(f["mrz"], today), details, today)
