@@ -157,7 +157,9 @@ def test_recovery_passphrase_opens_the_home_and_resets_the_officers(cli, capture
 def test_doctor_reports_ok_and_fails_on_missing_home(cli, home, tmp_path):
     report = cli.json("doctor")
     assert report["ok"] is True
-    assert {c["check"] for c in report["checks"]} >= {"face models", "store", "audit chain", "keys"}
+    assert {c["check"] for c in report["checks"]} >= {"face models", "dlib network", "store", "audit chain", "keys"}
+    network = next(c for c in report["checks"] if c["check"] == "dlib network")
+    assert "agrees with dlib's own encoder" in network["detail"]
     res = cli("doctor", "--home", tmp_path / "nowhere", "--json", code=int(ExitStatus.INTEGRITY))
     assert '"ok": false' in res.stdout
 

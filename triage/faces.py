@@ -38,6 +38,9 @@ CONFIDENT_SCORE = 0.3
 # height, 30% of its width apart. PND facial search drafts state these figures.
 PORTRAIT_EYE_LINE = 0.40
 PORTRAIT_EYE_SPAN = 0.30
+# The most a descriptor of dlib's network run here may differ from dlib's own, element by element, for
+# `triage doctor` to pass: match distances are read to 1e-4, and the two agree to about 3e-7.
+AGREEMENT = 1e-4
 
 
 @lru_cache(maxsize=1)
@@ -189,6 +192,23 @@ def encode(rgb: np.ndarray, face: Face) -> np.ndarray:
     m = models()
     chip = m.dlib.get_face_chip(np.ascontiguousarray(rgb), face.shape, dlibnet.SIZE, dlibnet.CHIP_PADDING)
     return dlibnet.descriptors(m.encoder, chip[None])[0]
+
+
+def encoder_agreement() -> float:
+    """The largest difference between a descriptor of the network run here and dlib's own encoder's, on
+    the face of scikit-image's astronaut: what `triage doctor` checks, since another onnxruntime build or
+    processor could compute the same graph otherwise, and templates would then not match those made on
+    other laptops. About 3e-7 on the machines measured."""
+    from . import scenarios
+    from .photos import read_photo
+
+    m = models()
+    rgb = read_photo(scenarios.astronaut_path()).rgb
+    face = choose(detect(rgb), "astronaut").face
+    reference = m.dlib.face_recognition_model_v1(
+        importlib.import_module("face_recognition_models").face_recognition_model_location())
+    theirs = np.asarray(reference.compute_face_descriptor(rgb, face.shape, 1), np.float32)
+    return float(np.abs(encode(rgb, face) - theirs).max())
 
 
 def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:

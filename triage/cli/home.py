@@ -99,11 +99,21 @@ def doctor(
         pipeline.load()
         return f"{', '.join(pipeline.model_ids)} loaded, files verified; detector {pipeline.detector}"
 
+    def dlib_network() -> str:
+        from .. import faces
+
+        worst = faces.encoder_agreement()
+        if not worst < faces.AGREEMENT:
+            raise TriageError(f"dlib's network as run here differs from dlib's own encoder by {worst:.2g} on a known "
+                              "face: templates would not match those of other laptops; reinstall with `uv sync`")
+        return f"agrees with dlib's own encoder to {worst:.1g} on a known face"
+
     def calibration() -> str:
         m = matchers.get(name, path)
         return f"{m.name}: threshold {m.threshold:g} from {m.calibration}"
 
     check("face models", face_models)
+    check("dlib network", dlib_network)
     check("calibration", calibration)
     check("home writable", lambda: _writable(path))
     state: dict = {}
