@@ -159,3 +159,18 @@ def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):
     assert all(met for met, _ in (o.value for o in outcomes))
     pids = {pid for _, pid in (o.value for o in outcomes)}
     assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_every_wrong_cell_of_a_row_is_named_by_its_header_as_written(cli, home, tmp_path):
+    shutil.copy(orl(3, 1), tmp_path / "a.pgm")
+    path = tmp_path / "manifest.csv"
+    path.write_text("photo,Surname,Date of birth,Nationality,Phones,landed_at,face\n"
+                    "a.pgm,Ali,1990-13-01,Atlantis,12;+33 6 12 34 56 78,not a time,0\n")
+    before = row_counts(home)
+    report = json.loads(cli("capture-batch", path, "--json", code=int(ExitStatus.BAD_INPUT)).stdout)
+    [refusal] = report["refusals"]
+    parts = refusal["reason"].split(" | ")
+    assert [p.split(":")[0] for p in parts] == ["column Date of birth", "column Nationality", "column Phones",
+                                                "column face", "column landed_at"]
+    assert "--" not in refusal["reason"]
+    assert {k: row_counts(home)[k] for k in COUNTED} == {k: before[k] for k in COUNTED}

@@ -383,5 +383,5 @@ def build_details(*, surname=None, given_names=None, aliases=(), dob=None, age=N
         notes=checked(clean_text, notes, label("notes"), 2000),
     )
     if faults:
-        raise BadInput("; ".join(faults))
+        raise BadInput.of_all(faults)
     return details

@@ -42,6 +42,11 @@ class UsageError(TriageError):
 class BadInput(TriageError):
     status = ExitStatus.BAD_INPUT
 
+    @classmethod
+    def of_all(cls, faults: list[str]) -> "BadInput":
+        """One error naming every fault, so all can be fixed in one go; each may hold a ';' of its own."""
+        return cls(" | ".join(faults))
+
 
 class FaceError(TriageError):
     """No face, an ambiguous choice of face, or a photo the quality gate refuses."""

@@ -524,10 +524,11 @@ class Searches:
         rng = np.random.default_rng(seed)
         held = sorted(rng.choice(people, size=round(holdout * len(people)), replace=False).tolist()) if people else []
         held_set = set(held)
-        # Each gallery identity's photo is the first by name (2.pgm before 10.pgm), so a CSV listing gives
-        # the gallery its folder gives, whatever the order of its rows.
+        # Each gallery identity's photo is the first by path (2.pgm before 10.pgm; ties of case or leading
+        # zeros broken by the path as written), so a CSV listing gives the gallery its folder gives,
+        # whatever the order of its rows.
         first: dict[str, int] = {}
-        for i in sorted(range(len(ids)), key=lambda i: _natural(enc.paths[i])):
+        for i in sorted(range(len(ids)), key=lambda i: (_natural(enc.paths[i]), enc.paths[i])):
             if ids[i] not in held_set:
                 first.setdefault(ids[i], i)
         gallery_rows = sorted(first.values())

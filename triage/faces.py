@@ -203,8 +203,13 @@ def encoder_agreement() -> float:
     from .photos import read_photo
 
     m = models()
-    rgb = read_photo(scenarios.astronaut_path()).rgb
-    face = choose(detect(rgb), "astronaut").face
+    path = scenarios.astronaut_path()
+    rgb = read_photo(path).rgb
+    try:
+        face = choose(detect(rgb), "astronaut").face
+    except FaceError:
+        raise FaceError(f"no face found on {path}, the photo this check uses: it or the detector is not what "
+                        "was installed; reinstall with `uv sync`") from None
     reference = m.dlib.face_recognition_model_v1(
         importlib.import_module("face_recognition_models").face_recognition_model_location())
     theirs = np.asarray(reference.compute_face_descriptor(rgb, face.shape, 1), np.float32)

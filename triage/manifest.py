@@ -38,6 +38,7 @@ class Row:
     number: int  # 1 is the first record after the header (blank lines are skipped but counted)
     fields: dict[str, str]
     overflow: bool = False  # more values than the header has columns
+    headers: dict[str, str] = field(default_factory=dict)  # column -> its header as the file writes it
 
 
 @dataclass
@@ -95,6 +96,7 @@ def read(path: Path) -> list[Row]:
         raise BadInput(f"{path}: the manifest is empty; its first line names the columns (photo, surname, ...)")
     start = blank.index(False)
     header = [_column(h) for h in records[start]]
+    written = {column: h.strip() for column, h in zip(header, records[start])}
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise BadInput(f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}")
@@ -107,7 +109,7 @@ def read(path: Path) -> list[Row]:
         if blank[start + n]:
             continue
         rows.append(Row(n, {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)},
-                        overflow=len(cells) > len(header)))
+                        overflow=len(cells) > len(header), headers=written))
     if not rows:
         raise BadInput(f"{path}: the manifest has a header but no rows")
     return rows
@@ -127,16 +129,35 @@ def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at
         raise BadInput("no photo given")
     kwargs = {LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v) for c, v in f.items()
               if c not in ("photo", "mrz", "vessel", "landed_at", "face")}
-    details = build_details(**kwargs, today=today, label=lambda name: f"column {name}")
+
+    def column(name: str) -> str:
+        return f"column {row.headers.get(name, name)}"
+
+    faults: list[str] = []  # every wrong cell of the row, reported together
+
+    def checked(parse, *args):
+        try:
+            return parse(*args)
+        except BadInput as e:
+            faults.append(str(e))
+            return None
+
+    details = checked(lambda: build_details(**kwargs, today=today, label=column))
     warnings: list[str] = []
     if f.get("mrz"):
-        details, warnings = mrz.apply(mrz.parse(f["mrz"], today), details, today)
+        zone = checked(mrz.parse, f["mrz"], today)
+        if zone is not None and details is not None:
+            details, warnings = mrz.apply(zone, details, today)
     face_index = None
     if f.get("face"):
         if not f["face"].isdigit() or int(f["face"]) < 1:
-            raise BadInput(f"face: {f['face']!r} is not a face number (1 = the largest face)")
-        face_index = int(f["face"])
-    when = parse_landed_at(f["landed_at"], store.config.timezone) if f.get("landed_at") else landed_at
+            faults.append(f"{column('face')}: {f['face']!r} is not a face number (1 = the largest face)")
+        else:
+            face_index = int(f["face"])
+    when = checked(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at")) \
+        if f.get("landed_at") else landed_at
+    if faults:
+        raise BadInput.of_all(faults)
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
