@@ -2,7 +2,7 @@
 landmark model, and the ResNet encoder (run by onnxruntime, encoders/dlibnet.py says why).
 
 Models load lazily, once per process, so `triage --help` stays fast, straight from the files of
-face_recognition_models into dlib. face_recognition prints a message and exits with status 0 when that
+face_recognition_models into dlib (and the encoder's network into onnxruntime). face_recognition prints a message and exits with status 0 when that
 package is missing; `models()` checks first and raises `ModelMissing` instead, and refuses a model file
 whose SHA-256 is not the pinned one. The 68-point landmark model is never used (its training data is
 licensed for non-commercial use only); every template records `MODEL_ID` so templates from other models
