@@ -232,7 +232,10 @@ def test_approximate_index_recall_against_exact_and_kept_in_step(home, monkeypat
     store.put_templates("subject", faces.MODEL_ID, [f"WL-{i:05d}" for i in range(2500)], vectors)
     exact = matching.Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)
     assert exact.index is None, "no stored index yet: exact search"
+    monkeypatch.setattr(quantized, "MIN_ROWS", 1000)
+    assert exact._quantized() is not None, "without an index, a gallery this size is scanned through an int8 copy"
     assert exact.attach_index(store, "build") == 2500
+    assert exact._int8 is None and exact._quantized() is None, "beside the index, no int8 copy is kept"
     with store.transaction():
         exact.save_index(store)
     queries = centres[:200] + rng.normal(0, 0.02, (200, 128)).astype(np.float32)

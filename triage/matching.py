@@ -237,6 +237,7 @@ class Gallery:
         stored copy by (all, when built; then the caller stores it), or None when there is no index."""
         if self.n - self.live:
             self._drop_dead()
+        self._int8 = None  # searched through the index from now on (see _quantized)
         ids, vectors = self.ids[:self.n], self.matrix[:self.n]
         stored = store.template_index(self.model_id, self.owner_kind) if how != "rebuild" else None
         if stored is None:
@@ -297,11 +298,13 @@ class Gallery:
         return rows, d2
 
     def _quantized(self) -> quantized.Quantized | None:
-        """The int8 copy of the rows, for a gallery large enough to gain from it (None too while a row holds
-        an infinity or NaN, which no scale can round). Made again once the rows appended since grow long
-        (they are scanned in float32 meanwhile) or the rows it covers have moved."""
+        """The int8 copy of the rows, for a gallery large enough to gain from it. None too while a row holds
+        an infinity or NaN, which no scale can round, and beside an approximate index: that gallery's
+        searches go through the index unless exactness is asked for, and a copy would add 256 MB at a
+        million templates to the index's own. Made again once the rows appended since grow long (they are
+        scanned in float32 meanwhile) or the rows it covers have moved."""
         n = self.n
-        if n < quantized.MIN_ROWS:
+        if n < quantized.MIN_ROWS or self.index is not None:
             return None
         made = self._int8
         if made is None or made[1].rows > n or n - made[1].rows > max(4096, n // 8) \
