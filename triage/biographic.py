@@ -20,7 +20,7 @@ import phonenumbers
 import pycountry
 from anyascii import anyascii
 
-from .errors import BadInput
+from .errors import BadInput, Faults
 
 DATE_FORMATS = "YYYY, YYYY-MM or YYYY-MM-DD"
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -351,16 +351,10 @@ def build_details(*, surname=None, given_names=None, aliases=(), dob=None, age=N
     that would otherwise decide whether someone is treated as a child.
     """
     today = today or date.today()
-    faults: list[str] = []
+    faults = Faults()
 
     def checked(parse: Callable, text, *args):
-        if not _given(text):
-            return None
-        try:
-            return parse(text, *args)
-        except BadInput as e:
-            faults.append(str(e))
-            return None
+        return faults.check(parse, text, *args) if _given(text) else None
 
     def each(parse: Callable, texts, *args) -> list:
         return [v for v in (checked(parse, t, *args) for t in texts) if v is not None]
@@ -382,6 +376,5 @@ def build_details(*, surname=None, given_names=None, aliases=(), dob=None, age=N
         phones=each(parse_phone, phones, "GB", label("phone")),
         notes=checked(clean_text, notes, label("notes"), 2000),
     )
-    if faults:
-        raise BadInput.of_all(faults)
+    faults.raise_any()
     return details

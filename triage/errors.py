@@ -42,10 +42,25 @@ class UsageError(TriageError):
 class BadInput(TriageError):
     status = ExitStatus.BAD_INPUT
 
-    @classmethod
-    def of_all(cls, faults: list[str]) -> "BadInput":
-        """One error naming every fault, so all can be fixed in one go; each may hold a ';' of its own."""
-        return cls(" | ".join(faults))
+
+class Faults:
+    """Bad input gathered across several checks, then raised as one `BadInput` naming every fault, so all
+    can be fixed in one go (faults are joined by ' | ': each may hold a ';' of its own)."""
+
+    def __init__(self):
+        self.found: list[str] = []
+
+    def check(self, parse, *args):
+        """`parse(*args)`, or None with its refusal kept."""
+        try:
+            return parse(*args)
+        except BadInput as e:
+            self.found.append(str(e))
+            return None
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise BadInput(" | ".join(self.found))
 
 
 class FaceError(TriageError):

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import analysis, arrivals, csvtext, matchers, mrz, photos, workers
 from .biographic import Details, build_details, parse_landed_at
-from .errors import BadInput, TriageError
+from .errors import BadInput, Faults, TriageError
 from .store import Store
 
 # The columns a manifest may have, named as `triage capture`'s flags (`triage capture-batch --help` says
@@ -133,31 +132,22 @@ def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at
     def column(name: str) -> str:
         return f"column {row.headers.get(name, name)}"
 
-    faults: list[str] = []  # every wrong cell of the row, reported together
-
-    def checked(parse, *args):
-        try:
-            return parse(*args)
-        except BadInput as e:
-            faults.append(str(e))
-            return None
-
-    details = checked(lambda: build_details(**kwargs, today=today, label=column))
+    faults = Faults()  # every wrong cell of the row, reported together
+    details = faults.check(lambda: build_details(**kwargs, today=today, label=column))
     warnings: list[str] = []
     if f.get("mrz"):
-        zone = checked(mrz.parse, f["mrz"], today)
+        zone = faults.check(mrz.parse, f["mrz"], today)
         if zone is not None and details is not None:
             details, warnings = mrz.apply(zone, details, today)
     face_index = None
     if f.get("face"):
         if not f["face"].isdigit() or int(f["face"]) < 1:
-            faults.append(f"{column('face')}: {f['face']!r} is not a face number (1 = the largest face)")
+            faults.found.append(f"{column('face')}: {f['face']!r} is not a face number (1 = the largest face)")
         else:
             face_index = int(f["face"])
-    when = checked(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at")) \
+    when = faults.check(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at")) \
         if f.get("landed_at") else landed_at
-    if faults:
-        raise BadInput.of_all(faults)
+    faults.raise_any()
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
@@ -166,7 +156,7 @@ def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return workers.cores()
 
 
 def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, landed_at: str | None = None,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ann, quantized
+from . import ann, quantized, workers
 from .errors import BadInput, NotFound, UsageError
 from .store import Store
 
@@ -36,7 +35,7 @@ SPLIT_ROWS = 100_000  # a scan of more rows is split across the cores; below it 
 
 @lru_cache(maxsize=1)
 def _scan_pool() -> tuple[ThreadPoolExecutor, int]:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = workers.cores()
     return ThreadPoolExecutor(max_workers=cores, thread_name_prefix="triage-scan"), cores
 
 
@@ -291,7 +290,10 @@ class Gallery:
         if not usable.all():
             d2[~usable] = np.inf
         rows = quantized.within(d2, want, slack)
-        d2 = np.where(usable[rows], self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q), np.inf) if slack else d2[rows]
+        if copy is not None:  # the rough distances chose the rows; exact ones rank them
+            d2 = np.where(usable[rows], self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q), np.inf)
+        else:
+            d2 = d2[rows]
         if len(rows) > want:
             keep = np.argpartition(d2, want - 1)[:want]
             rows, d2 = rows[keep], d2[keep]

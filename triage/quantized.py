@@ -19,7 +19,6 @@ numbers are those of onnx.proto.
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -55,7 +54,7 @@ def _session(dim: int, threads: int):
 def _threads() -> int:
     if workers.in_pool():
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return workers.cores()
 
 
 def _split(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

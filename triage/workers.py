@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ from .errors import TriageError
 
 START_TIMEOUT = 180.0  # seconds for a fresh worker to import its libraries and load its models
 _in_pool = False  # set in a worker process
+
+
+def cores() -> int:
+    """The cores this process may run on: one worker each."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def in_pool() -> bool:
