@@ -21,10 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from triage import analysis, arrivals, batch, drafts, keys, matchers, merge, review, scenarios
-from triage.biographic import build_details
-from triage.config import Config
-from triage.store import Store
+from triage.faces import analysis, matchers
+from triage.casework import arrivals, review
+from triage.exchange import batch, keys, merge
+from triage.outputs import drafts
+from triage.intake import samples
+from triage.intake.biographic import build_details
+from triage.store.config import Config
+from triage.store.rows import Store
 
 PASSPHRASE = "benchmark passphrase"
 OFFICER = "PC 0001 Bench"
@@ -55,7 +59,7 @@ def analysed_photos(pipeline) -> list[analysis.Analysis]:
     for person in range(1, 41):
         for number in (1, 4, 7):
             try:
-                out.append(analysis.analyse(scenarios.load_photo({"orl": [person, number]}), "probe",
+                out.append(analysis.analyse(samples.load_photo({"orl": [person, number]}), "probe",
                                             override_reason="fixture photos are 92x112 px", pipeline=pipeline))
             except Exception:  # an ORL photo the detector finds no face in
                 continue

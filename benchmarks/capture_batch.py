@@ -42,7 +42,7 @@ def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) 
     import cv2
     from PIL import Image
 
-    from triage.scenarios import orl_path
+    from triage.intake.samples import orl_path
 
     rng = np.random.default_rng(seed)
     width, height = size
@@ -67,9 +67,9 @@ def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) 
 
 def make_home(path: Path) -> None:
     """A home whose watchlist holds WATCHLIST random unit templates, stored as enrolment stores them."""
-    from triage import faces
-    from triage.config import Config
-    from triage.store import Store, utcnow
+    from triage.faces import detection as faces
+    from triage.store.config import Config
+    from triage.store.rows import Store, utcnow
 
     store = Store.create(path, PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER))
     rng = np.random.default_rng(11)

@@ -22,12 +22,13 @@ def chips():
     """(rgb, face) of each real face the capture pipeline finds."""
     from PIL import Image
 
-    from triage import faces, scenarios
-    from triage.photos import read_photo
+    from triage.faces import detection as faces
+    from triage.intake import samples
+    from triage.intake.photos import read_photo
 
-    photos = [np.asarray(Image.open(scenarios.orl_path(s, n)).convert("RGB").resize((276, 336)))
+    photos = [np.asarray(Image.open(samples.orl_path(s, n)).convert("RGB").resize((276, 336)))
               for s in range(1, 41) for n in (1, 6)]
-    photos += [read_photo(path()).rgb for path in (scenarios.astronaut_path, scenarios.hopper_path)]
+    photos += [read_photo(path()).rgb for path in (samples.astronaut_path, samples.hopper_path)]
     found = []
     for rgb in photos:
         detected = faces.detect(rgb)
@@ -52,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     import face_recognition_models
 
-    from triage import faces
+    from triage.faces import detection as faces
 
     m = faces.models()
     reference = m.dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())

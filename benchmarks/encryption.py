@@ -49,7 +49,7 @@ CHUNK = 50_000
 
 
 def vaults():
-    from triage import crypto
+    from triage.store import crypto
 
     class TimedVault(crypto.Vault):
         """The store's vault, timing each seal, open and keyed hash (by the table the record belongs to)."""
@@ -100,9 +100,9 @@ def capture_home(path: Path, matcher: str, vault_class, dims: dict[str, int], ea
     """A home with WATCHLIST subjects and `earlier_count` arrivals, with templates of every model of the matcher."""
     import datetime as dt
 
-    from triage import biographic
-    from triage.config import Config
-    from triage.store import Store, utcnow
+    from triage.intake import biographic
+    from triage.store.config import Config
+    from triage.store.rows import Store, utcnow
 
     store = Store.create(path, PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER, matcher=matcher))
     store.vault = vault_class(store._data_key)
@@ -130,9 +130,11 @@ def capture_home(path: Path, matcher: str, vault_class, dims: dict[str, int], ea
 
 def bench_capture(root: Path, matcher: str, repeats: int) -> dict[str, int]:
     """Prints the figures of part 1; returns the template dimension of each model of the matcher."""
-    from triage import analysis, arrivals, biographic, matchers, photos
-    from triage.config import Config
-    from triage.store import TEMPLATE_BLOCK, Store
+    from triage.faces import analysis, matchers
+    from triage.casework import arrivals
+    from triage.intake import biographic, photos
+    from triage.store.config import Config
+    from triage.store.rows import TEMPLATE_BLOCK, Store
 
     TimedVault, ClearVault = vaults()
     folder = root / "photos"
@@ -193,8 +195,8 @@ def bench_capture(root: Path, matcher: str, repeats: int) -> dict[str, int]:
 
 def watchlist_home(path: Path, n: int, dims: dict[str, int], vault_class=None) -> float:
     """`n` watchlist templates per model (the same ones for the same `n`); the seconds storing them took."""
-    from triage.config import Config
-    from triage.store import Store
+    from triage.store.config import Config
+    from triage.store.rows import Store
 
     store = Store.create(path, PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER, matcher="fused"))
     if vault_class is not None:
@@ -212,8 +214,8 @@ def watchlist_home(path: Path, n: int, dims: dict[str, int], vault_class=None) -
 
 def child(path: str, model_ids: list[str]) -> None:
     """In a fresh process: unlock, then load the watchlist galleries as the first search would."""
-    from triage import watchlist
-    from triage.store import Store
+    from triage.casework import watchlist
+    from triage.store.rows import Store
 
     started = time.perf_counter()
     store = Store.open(Path(path), PASSPHRASE)
@@ -237,9 +239,9 @@ def in_memory(gallery_class, ids: np.ndarray, owners: np.ndarray, matrix: np.nda
 
 
 def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[str, int]) -> None:
-    from triage import faces, matchers
-    from triage.matching import Gallery
-    from triage.store import Store
+    from triage.faces import detection as faces, matchers
+    from triage.faces.matching import Gallery
+    from triage.store.rows import Store
 
     model_ids = list(matchers.get("fused", None).model_ids)
     dims = {m: known_dims.get(m, 128) for m in model_ids}  # both models make 128-d templates
@@ -324,7 +326,7 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1:])
         return
-    from triage.config import DEFAULT_MATCHER
+    from triage.store.config import DEFAULT_MATCHER
 
     sys.stdout.reconfigure(line_buffering=True)
     print(f"cores available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.1f}")

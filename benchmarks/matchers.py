@@ -44,10 +44,11 @@ def frames(width: int, height: int) -> list[np.ndarray]:
     """The two colour faces, each scaled to the frame's height and centred on mid-grey."""
     import cv2
 
-    from triage import photos, scenarios
+    from triage.intake import photos
+    from triage.intake import samples
 
     out = []
-    for path in (scenarios.astronaut_path(), scenarios.hopper_path()):
+    for path in (samples.astronaut_path(), samples.hopper_path()):
         rgb = photos.read_photo(path).rgb
         scale = height / rgb.shape[0]
         img = cv2.resize(rgb, (round(rgb.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
@@ -61,7 +62,7 @@ def frames(width: int, height: int) -> list[np.ndarray]:
 def per_arrival(repeats: int) -> dict:
     """Each repeat times the three matchers back to back on the same frame, so that whatever else the
     machine is doing weighs on all three alike; the ratio fused / dlib is taken repeat by repeat."""
-    from triage import encoders, faces, matchers
+    from triage.faces import encoders, detection as faces, matchers
 
     pipelines = {name: encoders.pipeline(matchers.get(name, None).model_ids, None) for name in MATCHERS}
     for pipeline in pipelines.values():
@@ -110,9 +111,9 @@ def synthetic(rng, n_people: int, dim: int, scale: float, spread: float) -> tupl
 
 
 def search(templates: int) -> None:
-    from triage import fusion, matchers, matching
-    from triage.config import Config
-    from triage.store import Store
+    from triage.faces import fusion, matchers, matching
+    from triage.store.config import Config
+    from triage.store.rows import Store
 
     rng = np.random.default_rng(2026)
     people = templates // 2

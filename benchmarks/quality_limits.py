@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage import analysis, faces, quality
-from triage.matching import calibration
-from triage.photos import Photo, read_photo
-from triage.scenarios import astronaut_path, orl_path
+from triage.faces import analysis, detection as faces, quality
+from triage.faces.matching import calibration
+from triage.intake.photos import Photo, read_photo
+from triage.intake.samples import astronaut_path, orl_path
 
 
 def encode(rgb: np.ndarray) -> tuple[np.ndarray, dict] | None:

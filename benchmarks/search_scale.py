@@ -37,13 +37,14 @@ CHUNK = 50_000
 
 def template_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, total-covariance factor and within-person covariance factor of real dlib templates."""
-    from triage import analysis, faces, scenarios
+    from triage.faces import analysis, detection as faces
+    from triage.intake import samples
 
     vectors, people = [], []
     for s in range(1, 41):
         for k in range(1, 6):
             try:
-                vectors.append(analysis.analyse(scenarios.load_photo({"orl": [s, k]}), "probe",
+                vectors.append(analysis.analyse(samples.load_photo({"orl": [s, k]}), "probe",
                                                 override_reason="benchmark").vectors[faces.MODEL_ID])
                 people.append(s)
             except Exception:  # a photo with no face found: leave it out
@@ -64,9 +65,9 @@ def draw(rng, mean, total, within, centres: np.ndarray | None, n: int) -> tuple[
 
 
 def build_store(path: Path, n: int, model) -> dict:
-    from triage import faces
-    from triage.config import Config
-    from triage.store import Store
+    from triage.faces import detection as faces
+    from triage.store.config import Config
+    from triage.store.rows import Store
 
     rng = np.random.default_rng(n)
     mean, total, within = model
@@ -98,8 +99,8 @@ def child_load(path: str, exact: bool) -> None:
     report time and resident memory."""
     import psutil
 
-    from triage import ann, faces, matching
-    from triage.store import Store
+    from triage.faces import ann, detection as faces, matching
+    from triage.store.rows import Store
 
     if exact:
         ann.CUTOVER = sys.maxsize
@@ -150,7 +151,7 @@ def reference_ms(gallery, probes) -> float:
 
 def recall_at_10(gallery, probes) -> tuple[float, float]:
     """Template-level (the index's own top 10 against exact) and candidate-level (top-10 owners)."""
-    from triage import matching
+    from triage.faces import matching
 
     n = gallery.n
     hit_t = hit_c = 0
@@ -174,8 +175,8 @@ def main() -> None:
         child_load(args.child_load, args.exact)
         return
 
-    from triage import ann, faces, matching
-    from triage.store import Store
+    from triage.faces import ann, detection as faces, matching
+    from triage.store.rows import Store
 
     print(f"cores available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.1f}")
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from triage import scenarios
+from triage.intake import samples
 from triage.cli.app import app
 
 PASSPHRASE = "correct horse battery staple"
@@ -41,13 +41,13 @@ def triage_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def face_models():
-    from triage import faces
+    from triage.faces import detection as faces
 
     return faces.models()
 
 
 def orl(subject: int, number: int) -> Path:
-    return scenarios.orl_path(subject, number)
+    return samples.orl_path(subject, number)
 
 
 class Cli:
@@ -83,9 +83,9 @@ def enrolled_template_home(tmp_path_factory, face_models) -> Path:
     """A home with 20 ORL subjects (s1..s20, photo 1) on the watchlist, built once and copied per test."""
     import datetime as dt
 
-    from triage import watchlist
-    from triage.config import Config
-    from triage.store import Store
+    from triage.casework import watchlist
+    from triage.store.config import Config
+    from triage.store.rows import Store
 
     path = tmp_path_factory.mktemp("wl20") / "home"
     # The dlib matcher: the tests built on this home check workflow (reviews, drafts, vessels, purge) with
@@ -95,7 +95,7 @@ def enrolled_template_home(tmp_path_factory, face_models) -> Path:
     for s in range(1, 21):
         watchlist.add_subject(store, ref=f"WL-{s:03d}", name=f"Subject {s}", category="wanted",
                               reason="Test subject wanted on warrant", authorised_by="DS 1 Test",
-                              review_date=review, photos=[scenarios.load_photo({"orl": [s, 1]})], officer=OFFICER,
+                              review_date=review, photos=[samples.load_photo({"orl": [s, 1]})], officer=OFFICER,
                               override_reason="fixture photos are 92x112 px")
     store.close()
     return path
@@ -108,7 +108,7 @@ def wl_home(enrolled_template_home, triage_env) -> Path:
 
 
 def row_counts(home: Path) -> dict:
-    from triage.store import Store
+    from triage.store.rows import Store
 
     store = Store.open_locked(home)
     try:

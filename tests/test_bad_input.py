@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import orl, row_counts
 from triage.errors import ExitStatus
-from triage.scenarios import astronaut_path
+from triage.intake.samples import astronaut_path
 
 
 def _two_faces(path):

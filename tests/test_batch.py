@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts, signed_in
-from triage import keys, referrals
-from triage.batch import LANDING
-from triage.config import Config, load_config, write_config
+from triage.exchange import keys
+from triage.casework import referrals
+from triage.exchange.batch import LANDING
+from triage.store.config import Config, load_config, write_config
 from triage.errors import ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 INTEGRITY, BAD_INPUT = int(ExitStatus.INTEGRITY), int(ExitStatus.BAD_INPUT)
 PURPOSE = "To establish whether this arrival is wanted on warrant"
@@ -94,7 +95,7 @@ def clash(laptops):
         _init(cli, c, "Deal")
         cli("keys", "recipient", "add", "Supervisor", laptops.supervisor["age_recipient"], "--home", c)
         with pytest.MonkeyPatch.context() as ids:
-            ids.setattr("triage.arrivals.new_arrival_id", lambda: laptops.a1)
+            ids.setattr("triage.casework.arrivals.new_arrival_id", lambda: laptops.a1)
             aid = _capture(cli, c, orl(30, 2), "--surname", "Clash", "--vessel", "SB-3")
         c2 = _capture(cli, c, orl(31, 3), "--surname", "Second", "--vessel", "SB-3")
         cli("review", c2, "--candidate", aid, "--decision", "rejected", "--reason", f"{aid} has a different jaw",
@@ -454,9 +455,9 @@ def test_colliding_ids_are_renumbered_and_a_failed_merge_leaves_nothing(cli, lap
     cli("import", laptops.a_file, "--home", sup)
 
     before = row_counts(sup)
-    import triage.arrivals
+    import triage.casework.arrivals
 
-    real_search = triage.arrivals._search
+    real_search = triage.casework.arrivals._search
     calls = []
 
     def fail_on_second(*args, **kw):
@@ -466,7 +467,7 @@ def test_colliding_ids_are_renumbered_and_a_failed_merge_leaves_nothing(cli, lap
         return real_search(*args, **kw)
 
     with monkeypatch.context() as mp:
-        mp.setattr("triage.arrivals._search", fail_on_second)
+        mp.setattr("triage.casework.arrivals._search", fail_on_second)
         cli("import", laptops.b_file, "--home", sup, code=int(ExitStatus.ERROR))
     assert len(calls) == 2 and row_counts(sup) == before  # nothing of batch B stayed
 
@@ -536,7 +537,7 @@ def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops,
 
 
 def test_only_generated_ids_are_rewritten_and_only_whole():
-    from triage.merge import _quoting
+    from triage.exchange.merge import _quoting
 
     rewrite = _quoting({"A-7K3F9Q": "A-ZZ9999", "PND-35E4AB-20261128-001": "PND-35E4AB-20261128-001-2"})
     record = {"names": ["Ali Hassan"], "notes": "Ali said 13 people; see A-7K3F9Q, a-7k3f9q, A-7K3F9Q-2 and "

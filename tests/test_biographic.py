@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triage.biographic import (
+from triage.intake.biographic import (
     Details,
     PartialDate,
     build_details,

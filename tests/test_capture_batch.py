@@ -18,7 +18,8 @@ from PIL import Image
 from conftest import orl, row_counts
 from pool_jobs import CRASH, HANG, meet, square_unless_told_otherwise
 from test_mrz_capture import ZONE
-from triage import manifest, workers
+from triage.casework import manifest
+from triage import workers
 from triage.errors import BadInput, ExitStatus
 
 GOOD = [(s, 1) for s in range(1, 41)] + [(s, 5) for s in range(26, 41)]  # 55 ORL photos HOG finds a face in
@@ -134,7 +135,7 @@ def test_any_manifest_text_is_read_or_refused_with_a_reason(tmp_path_factory, te
 
 
 def test_help_documents_every_column(cli):
-    from triage.manifest import COLUMNS
+    from triage.casework.manifest import COLUMNS
 
     text = " ".join(cli("capture-batch", "--help").stdout.split())
     assert all(column in text for column in COLUMNS)

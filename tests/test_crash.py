@@ -27,10 +27,12 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts, signed_in
-from triage import analysis, arrivals, biographic, matchers, photos, review
-from triage.config import Config
-from triage.photos import to_jpeg
-from triage.store import Store, utcnow
+from triage.faces import analysis, matchers
+from triage.casework import arrivals, review
+from triage.intake import biographic, photos
+from triage.store.config import Config
+from triage.intake.photos import to_jpeg
+from triage.store.rows import Store, utcnow
 
 KILL_AT = (10, 30, 50)  # arrivals landed of the manifest's 60 when capture-batch is killed
 GOOD_60 = [(s, 1) for s in range(1, 41)] + [(s, 2) for s in range(1, 21)]  # ORL photos HOG finds a face in

@@ -16,9 +16,10 @@ import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
 from test_drafts import validator
-from triage import batch, debrief
+from triage.exchange import batch
+from triage.casework import debrief
 from triage.errors import ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 BAD_INPUT, CONFLICT = int(ExitStatus.BAD_INPUT), int(ExitStatus.CONFLICT)
 LANDED = (dt.date.today() - dt.timedelta(days=2)).isoformat()

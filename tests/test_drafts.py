@@ -17,14 +17,14 @@ import pytest
 from referencing import Registry, Resource
 
 from conftest import OFFICER, PASSPHRASE, row_counts
-from triage import names
+from triage.intake import names
 
 PURPOSE = "To establish whether this arrival is wanted or linked to organised immigration crime"
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
-    """A validator for a schema shipped in triage/schemas, following references between those schemas."""
-    folder = files("triage") / "schemas"
+    """A validator for a schema shipped in triage/outputs/schemas, following references between those schemas."""
+    folder = files("triage.outputs") / "schemas"
     shipped = [Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
                for p in folder.iterdir() if p.name.endswith(".schema.json")]
     schema = json.loads((folder / name).read_text(encoding="utf-8"))
@@ -34,16 +34,17 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 def land(store, orl_ref: tuple[int, int], *, vessel: str | None = "SB-1", **details) -> str:
     """Capture one arrival through the core, for a module fixture's setup."""
-    from triage import arrivals, scenarios
-    from triage.biographic import build_details
+    from triage.casework import arrivals
+    from triage.intake import samples
+    from triage.intake.biographic import build_details
 
-    photo = scenarios.load_photo({"orl": list(orl_ref)})
+    photo = samples.load_photo({"orl": list(orl_ref)})
     return arrivals.capture(store, photo, build_details(**details), officer=OFFICER, vessel=vessel)["arrival_id"]
 
 
 def build_home(template: Path, path: Path, plan: Callable) -> dict:
     """Copy the 20-subject watchlist home to `path` and run `plan(store)` on it; returns what plan returns."""
-    from triage.store import Store
+    from triage.store.rows import Store
 
     shutil.copytree(template, path)
     store = Store.open(path, PASSPHRASE)
@@ -55,7 +56,7 @@ def build_home(template: Path, path: Path, plan: Callable) -> dict:
 
 @pytest.fixture(scope="module")
 def landed(enrolled_template_home, tmp_path_factory):
-    from triage import review
+    from triage.casework import review
 
     def plan(store):
         ids = {"hit": land(store, (7, 4), surname="حسين", given_names="محمد", dob="1995", sex="M",
@@ -185,8 +186,9 @@ def test_other_refusals_store_nothing(cli, site, triage_env, tmp_path):
 # -- facial search ----------------------------------------------------------------------------------
 
 def test_face_draft_image_is_the_stored_portrait_with_matching_figures(cli, site, triage_env, tmp_path):
-    from triage import faces, photos
-    from triage.store import Store
+    from triage.faces import detection as faces
+    from triage.intake import photos
+    from triage.store.rows import Store
 
     image = tmp_path / "search.jpg"
     aid = site["hit"]
@@ -291,8 +293,8 @@ def test_decisions_on_earlier_searches_stay_in_the_draft(cli, site):
 def test_a_draft_past_retention_is_listed_but_its_contents_are_gone(cli, site, triage_env):
     import datetime as dt
 
-    from triage import retention
-    from triage.store import Store
+    from triage.casework import retention
+    from triage.store.rows import Store
 
     ref = cli.json("pnd", "draft", site["hit"], "--purpose", PURPOSE)["ref"]
     store = Store.open(triage_env, PASSPHRASE)

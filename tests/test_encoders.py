@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import orl
-from triage import encoders, faces, photos
-from triage.encoders import files, onnx, onnxgraph, yunet
+from triage.faces import encoders, detection as faces
+from triage.intake import photos
+from triage.faces.encoders import files, onnx, yunet
+from triage.faces.onnxwrite import graph as onnxgraph
 from triage.errors import BadInput, ExitStatus, IntegrityFailure, ModelMissing
 
 OVERRIDE = ("--accept-low-quality", "--override-reason", "fixture photos are 92x112 px")
@@ -260,11 +262,11 @@ def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):
     import face_recognition_models
     from PIL import Image
 
-    from triage import scenarios
+    from triage.intake import samples
 
     reference = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
     photos_ = [np.asarray(Image.open(orl(s, 1 + s % 10)).convert("RGB").resize((276, 336))) for s in range(1, 41)]
-    photos_ += [photos.read_photo(path()).rgb for path in (scenarios.astronaut_path, scenarios.hopper_path)]
+    photos_ += [photos.read_photo(path()).rgb for path in (samples.astronaut_path, samples.hopper_path)]
     worst, compared = 0.0, 0
     for rgb in photos_:
         found = faces.detect(rgb)
@@ -280,7 +282,7 @@ def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):
 def _prelu_model(slope: np.ndarray, opset: int, taken: str = "") -> bytes:
     """y = PRelu(x, slope) on x (1, 4), at `opset`; `taken` names a tensor the graph already has, as a
     second output Identity(x), to see that the rewrite's own names keep clear of it."""
-    from triage.protowire import field, value_info
+    from triage.faces.onnxwrite.protowire import field, value_info
 
     def node(op, ins, out):
         return field(1, b"".join(field(1, i) for i in ins) + field(2, out) + field(4, op))

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from conftest import OFFICER, PASSPHRASE, orl
 
-from triage import evaluation, matching
-from triage.config import Config
+from triage.evaluation import evaluation
+from triage.faces import matching
+from triage.store.config import Config
 from triage.errors import BadInput, ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 REPO = Path(__file__).resolve().parent.parent
 GROUPS = REPO / "fixtures" / "orl_groups.csv"

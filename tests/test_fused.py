@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl
-from triage import encoders, fusion, matchers, matching
-from triage.config import Config
+from triage.faces import encoders, fusion, matchers, matching
+from triage.store.config import Config
 from triage.errors import ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 DLIB, SFACE = encoders.DLIB, encoders.SFACE
 OVERRIDE = ("--accept-low-quality", "--override-reason", "fixture photos are 92x112 px")

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import orl, row_counts
-from triage import photos
-from triage.batch import spreadsheet_safe
+from triage.intake import photos
+from triage.exchange.batch import spreadsheet_safe
 from triage.errors import BadInput, ExitStatus
-from triage.scenarios import astronaut_path
+from triage.intake.samples import astronaut_path
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

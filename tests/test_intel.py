@@ -9,7 +9,7 @@ import pytest
 
 from conftest import OFFICER, PASSPHRASE, row_counts
 from test_drafts import build_home, land, validator
-from triage import intel
+from triage.outputs import intel
 from triage.errors import BadInput
 
 TEXT = "Three passengers said separately that he steered the boat and held the satellite phone"
@@ -18,7 +18,7 @@ CONDITIONS = "Not to be shared outside UK law enforcement without the originator
 
 @pytest.fixture(scope="module")
 def landed(enrolled_template_home, tmp_path_factory):
-    from triage import review
+    from triage.casework import review
 
     def plan(store):
         ids = {"pilot": land(store, (7, 4), vessel="SB-7", surname="حسين", given_names="محمد", dob="1990",
@@ -44,7 +44,7 @@ def grades(*extra) -> list[str]:
 
 
 def test_valid_report_round_trips_through_json(cli, site, triage_env):
-    from triage.store import Store
+    from triage.store.rows import Store
 
     report = cli.json("intel", "draft", site["pilot"], *grades("--text", TEXT, "--indicator", "pilot",
                                                                "--indicator", "satphone",
@@ -118,7 +118,7 @@ def test_text_is_required(cli, site, triage_env):
 
 
 def test_core_takes_a_plain_dict_that_can_be_prefilled(site, triage_env):
-    from triage.store import Store
+    from triage.store.rows import Store
 
     fields = {"source_grade": 3, "intel_grade": "d", "handling": "c", "conditions": CONDITIONS, "text": TEXT,
               "indicators": ["Pilot", {"code": "pilot"}, {"text": "slept apart from the group"}]}

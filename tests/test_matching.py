@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl
-from triage import analysis, ann, faces, manifest, matching, quantized, watchlist, workers
-from triage.photos import read_file
-from triage.store import TEMPLATE_BLOCK, Store
+from triage.faces import analysis, ann, detection as faces, matching, quantized
+from triage.casework import manifest, watchlist
+from triage import workers
+from triage.intake.photos import read_file
+from triage.store.rows import TEMPLATE_BLOCK, Store
 
 ENROLLED = range(1, 21)  # wl_home: WL-001..WL-020 from photo 1
 UNENROLLED = range(21, 41)
@@ -29,7 +31,7 @@ def probes(face_models) -> dict[tuple[int, int], np.ndarray]:
     jobs = (((s, k), (read_file(orl(s, k)), f"s{s}/{k}", "probe")) for s in list(ENROLLED) + list(UNENROLLED)
             for k in PROBE_PHOTOS)
     out = {}
-    for outcome in workers.run(analysis.analyse_bytes, jobs, workers=manifest.default_workers(), timeout=120,
+    for outcome in workers.run(analysis.analyse_bytes, jobs, workers=workers.cores(), timeout=120,
                                initializer=faces.models):
         if outcome.error is None:
             out[outcome.key] = outcome.value.vectors[faces.MODEL_ID]
@@ -39,9 +41,9 @@ def probes(face_models) -> dict[tuple[int, int], np.ndarray]:
 @pytest.fixture(scope="module")
 def vectors(face_models) -> dict[tuple[int, int], np.ndarray]:
     """dlib templates of the few ORL photos the tests below search with, through the capture pipeline."""
-    from triage import scenarios
+    from triage.intake import samples
 
-    return {ref: analysis.analyse(scenarios.load_photo({"orl": list(ref)}), "probe").vectors[faces.MODEL_ID]
+    return {ref: analysis.analyse(samples.load_photo({"orl": list(ref)}), "probe").vectors[faces.MODEL_ID]
             for ref in ((7, 4), (33, 2), (25, 3), (12, 5))}
 
 
@@ -135,7 +137,7 @@ def test_threshold_override_is_recorded_with_the_search(cli, wl_home):
 
 
 def test_gallery_is_loaded_once_and_kept_in_step(store, vectors, monkeypatch):
-    from triage import scenarios
+    from triage.intake import samples
 
     vector = vectors[(25, 3)]
     gallery = watchlist.gallery(store)
@@ -144,7 +146,7 @@ def test_gallery_is_loaded_once_and_kept_in_step(store, vectors, monkeypatch):
     monkeypatch.setattr(matching.Gallery, "load", classmethod(lambda cls, *a: loads.append(a)))
     review = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     watchlist.add_subject(store, ref="WL-025", name="Subject 25", category="wanted", reason="Wanted on a warrant",
-                          authorised_by="DS 1 Test", review_date=review, photos=[scenarios.load_photo({"orl": [25, 1]})],
+                          authorised_by="DS 1 Test", review_date=review, photos=[samples.load_photo({"orl": [25, 1]})],
                           officer=OFFICER, override_reason="fixture photos are 92x112 px")
     assert watchlist.gallery(store) is gallery and len(gallery) == 21
     top = gallery.search(vector, top_k=1, threshold=0.5)[0]

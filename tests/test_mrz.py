@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triage import mrz
-from triage.biographic import Details, PartialDate, build_details
+from triage.intake import mrz
+from triage.intake.biographic import Details, PartialDate, build_details
 from triage.errors import BadInput
 
 TODAY = date(2025, 6, 15)

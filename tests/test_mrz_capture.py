@@ -12,7 +12,7 @@ import pytest
 from conftest import PASSPHRASE, orl, row_counts
 from test_mrz import TD1, alter, make_td3
 from triage.errors import ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 ZONE = make_td3(state="ERI", nationality="ERI", name="HAILE<<YONAS", number="EP1234567", birth="900203", sex="M",
                 expiry="350415", personal="")

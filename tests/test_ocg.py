@@ -12,7 +12,7 @@ import pytest
 
 from conftest import OFFICER, Cli, orl, signed_in
 from triage.errors import ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 DAY1 = (dt.date.today() - dt.timedelta(days=3)).isoformat()
 DAY2 = (dt.date.today() - dt.timedelta(days=1)).isoformat()

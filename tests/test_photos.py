@@ -16,10 +16,12 @@ import pytest
 from PIL import Image
 
 from conftest import PASSPHRASE, orl, row_counts
-from triage import camera, faces, photos
+from triage.intake import camera, photos
+from triage.faces import analysis
+from triage.faces import detection as faces
 from triage.errors import BadInput, ExitStatus
-from triage.scenarios import astronaut_path
-from triage.store import Store
+from triage.intake.samples import astronaut_path
+from triage.store.rows import Store
 
 ORIENTATION = 0x0112
 ROTATE_CW_ON_DISPLAY = 6  # EXIF: the stored pixels must be turned 90 degrees clockwise to be upright
@@ -132,7 +134,7 @@ def video(tmp_path, astronaut):
 
 
 def test_burst_keeps_the_sharpest_frame(face_models, video):
-    best, scores = camera.best_frame(str(video))
+    best, scores = camera.best_frame(str(video), lambda frame: analysis.inspect(frame, "probe")[0].score)
     assert len(scores) == len(BURST)
     assert scores.index(max(scores)) == BURST.index(0.0)
     assert best.source.endswith(f"frame {BURST.index(0.0) + 1}")

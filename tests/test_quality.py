@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from conftest import row_counts
-from triage import analysis, quality
+from triage.faces import analysis, quality
 from triage.errors import ExitStatus
-from triage.photos import Photo
-from triage.scenarios import astronaut_path
+from triage.intake.photos import Photo
+from triage.intake.samples import astronaut_path
 
 MEASURES = {"face_found", "face_count", "detector", "image_width", "image_height", "face_box", "face_width_px", "inter_eye_px",
             "sharpness", "brightness", "contrast", "clipped", "yaw_deg", "roll_deg", "score"}

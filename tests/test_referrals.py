@@ -11,9 +11,10 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
-from triage import batch, referrals
+from triage.exchange import batch
+from triage.casework import referrals
 from triage.errors import BadInput, ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 DAY = (dt.date.today() - dt.timedelta(days=1)).isoformat()
 ALL_STEPS = ["arrival-method", "control-unit", "lead-agency", "biometric-enrolment"]

@@ -19,13 +19,14 @@ from triage.errors import ExitStatus
 CAPTURE_LOOP = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from triage import arrivals, biographic, photos, scenarios
-    from triage.store import Store
+    from triage.casework import arrivals
+    from triage.intake import biographic, photos, samples
+    from triage.store.rows import Store
     home, start = sys.argv[1], int(sys.argv[2])
     store = Store.open(Path(home), %r)
     for i in range(30):
         subject, number = 1 + i, 5 if start == 0 else 6  # s1..s30, photos in which HOG finds the face
-        pic = photos.read_photo(scenarios.orl_path(subject, number))
+        pic = photos.read_photo(samples.orl_path(subject, number))
         arrivals.capture(store, pic, biographic.build_details(surname="Concurrent"), officer="PC %%d" %% start,
                          idempotency_key="proc-%%d-row-%%d" %% (start, i))
     print("done")

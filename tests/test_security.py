@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 
 from conftest import PASSPHRASE, orl, row_counts
-from triage import faces, photos
+from triage.faces import detection as faces
+from triage.intake import photos
 from triage.errors import ExitStatus
 
 NAMES = ("Qzxwyvutsrr", "Plmoknijbuh")

@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from triage.crypto import Vault
+from triage.store.crypto import Vault
 from triage.errors import IntegrityFailure
-from triage.migrations import migrations
-from triage.store import connect
+from triage.store.migrations import migrations
+from triage.store.rows import connect
 
 
 def test_migrating_a_blank_database_gives_the_schema(tmp_path):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, orl, row_counts
 
-from triage import scenarios, training
+from triage.evaluation import scenarios, training
 from triage.errors import BadInput, Conflict, ExitStatus
-from triage.store import Store
+from triage.store.rows import Store
 
 PURPOSE = "To establish whether the arrival is wanted or linked to organised immigration crime"
 

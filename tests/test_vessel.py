@@ -15,13 +15,15 @@ VESSEL = "SB-0417"
 
 @pytest.fixture(scope="module")
 def landed(enrolled_template_home, tmp_path_factory):
-    from triage import intel, review, scenarios, watchlist
+    from triage.outputs import intel
+    from triage.casework import review, watchlist
+    from triage.intake import samples
 
     def plan(store):
         watchlist.add_subject(store, ref="WL-FAC", name="Dler OMAR", category="facilitator",
                               reason="Suspected boat pilot for a smuggling network", authorised_by="DS 4411 Clarke",
                               review_date=(dt.date.today() + dt.timedelta(days=90)).isoformat(),
-                              photos=[scenarios.load_photo({"orl": [21, 1]})], officer=OFFICER,
+                              photos=[samples.load_photo({"orl": [21, 1]})], officer=OFFICER,
                               override_reason="fixture photos are 92x112 px")
         ids = {"facilitator": land(store, (21, 5), vessel=VESSEL, surname="Omar", given_names="Dler"),
                "first": land(store, (35, 3), vessel=VESSEL, surname="حسين", given_names="محمد"),
@@ -88,7 +90,7 @@ def test_a_rejected_candidate_no_longer_flags(cli, site):
 
 
 def test_unknown_vessel_and_audit(cli, site, triage_env):
-    from triage.store import Store
+    from triage.store.rows import Store
 
     assert "no arrivals recorded for vessel 'SB-NONE'" in cli("vessel", "show", "SB-NONE", code=5).stderr
     cli("vessel", "show", VESSEL)

@@ -12,10 +12,10 @@ import sqlite3
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl, row_counts
-from triage import faces
+from triage.faces import detection as faces
 from triage.errors import ExitStatus
-from triage.scenarios import orl_path
-from triage.store import Store
+from triage.intake.samples import orl_path
+from triage.store.rows import Store
 
 OVERRIDE = ("--accept-low-quality", "--override-reason", "fixture photos are 92x112 px")
 FUTURE = (dt.date.today() + dt.timedelta(days=120)).isoformat()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from .errors import TriageError
+from triage.errors import TriageError
 
 START_TIMEOUT = 180.0  # seconds for a fresh worker to import its libraries and load its models
 _in_pool = False  # set in a worker process

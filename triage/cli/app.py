@@ -15,10 +15,28 @@ from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from ..errors import ExitStatus, TriageError
-from . import (arrivals, audit, batch, capture, debrief, demo, drafts, evaluate, home, keys, models, ocg, report, retention,
-               review, training, vessels, watchlist)
-from .common import err
+from triage.errors import ExitStatus, TriageError
+from triage.cli import (
+    arrivals,
+    audit,
+    batch,
+    capture,
+    debrief,
+    demo,
+    drafts,
+    evaluate,
+    home,
+    keys,
+    models,
+    ocg,
+    report,
+    retention,
+    review,
+    training,
+    vessels,
+    watchlist,
+)
+from triage.cli.common import err
 
 
 class TriageGroup(TyperGroup):

@@ -9,8 +9,19 @@ from rich.markup import escape
 from rich.table import Column, Table
 from rich.text import Text
 
-from .capture import render_candidates
-from .common import HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner, warn
+from triage.cli.capture import render_candidates
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    MatcherOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+    warn,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +38,8 @@ def list_cmd(
     officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """List arrivals, oldest first. Example: triage arrivals list --date 2026-11-28"""
-    from .. import arrivals
-    from ..biographic import parse_full_date
+    from triage.casework import arrivals
+    from triage.intake.biographic import parse_full_date
 
     day = parse_full_date(date, "--date").isoformat() if date else None
     store = open_store(home)
@@ -50,7 +61,7 @@ def list_cmd(
 def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q."),
              officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """One arrival: details, quality, candidates and their reviews, and where its portrait is kept."""
-    from .. import arrivals
+    from triage.casework import arrivals
 
     store = open_store(home)
     row = arrivals.show(store, arrival, officer=officer_of(store, officer))
@@ -90,8 +101,8 @@ def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
 
     Example: triage match A-7K3F9Q --top 10 --threshold 0.45
     """
-    from .. import arrivals
-    from ..errors import UsageError
+    from triage.casework import arrivals
+    from triage.errors import UsageError
 
     modes = {"auto": None, "exact": False, "approximate": True}
     if index not in modes:
@@ -115,8 +126,8 @@ def flag_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
 
     Example: triage arrivals flag A-7K3F9Q --safeguarding --reason "appears about 15; earlier arrival said 16"
     """
-    from .. import arrivals
-    from ..errors import UsageError
+    from triage.casework import arrivals
+    from triage.errors import UsageError
 
     if not safeguarding:
         raise UsageError("say which flag to raise: --safeguarding")

@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import ExitStatus
-from .common import HomeOpt, JsonOpt, emit_json, open_store, out
+from triage.errors import ExitStatus
+from triage.cli.common import HomeOpt, JsonOpt, emit_json, open_store, out
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +66,7 @@ def verify(home: HomeOpt = None,
 
     Example: triage audit verify --json
     """
-    from .. import audit
+    from triage.store import audit
 
     store = open_store(home, unlock=not chain_only)
     rep = audit.verify(store.db, None if chain_only else store.vault)

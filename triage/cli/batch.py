@@ -11,8 +11,18 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import (HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, progress_bar,
-                     training_banner, warn)
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    progress_bar,
+    training_banner,
+    warn,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -49,8 +59,8 @@ def export(
 
     Example: triage export --date 2026-11-28 --out batch-2026-11-28.age
     """
-    from .. import batch
-    from ..biographic import parse_full_date
+    from triage.exchange import batch
+    from triage.intake.biographic import parse_full_date
 
     day = parse_full_date(date, "--date").isoformat()
     store = open_store(home)
@@ -78,7 +88,7 @@ def import_cmd(
 
     Example: triage import laptop1-2026-11-28.age laptop2-2026-11-28.age
     """
-    from .. import merge
+    from triage.exchange import merge
 
     store = open_store(home)
     training_banner(store)

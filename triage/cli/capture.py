@@ -12,8 +12,21 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .common import (HomeOpt, JsonOpt, MatcherOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out,
-                     progress_bar, training_banner, warn)
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    MatcherOpt,
+    OfficerOpt,
+    emit_json,
+    err,
+    home_path,
+    officer_of,
+    open_store,
+    out,
+    progress_bar,
+    training_banner,
+    warn,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,9 +110,11 @@ def capture(
     """
     import datetime as dt
 
-    from .. import analysis, arrivals, matchers, mrz, photos
-    from ..biographic import build_details, parse_landed_at
-    from ..errors import UsageError
+    from triage.faces import analysis, matchers
+    from triage.casework import arrivals
+    from triage.intake import mrz, photos
+    from triage.intake.biographic import build_details, parse_landed_at
+    from triage.errors import UsageError
 
     if (photo is None) == (camera is None):
         raise UsageError("give exactly one of --photo or --camera")
@@ -123,16 +138,17 @@ def capture(
     who = officer_of(store, officer)
     landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
     if camera is not None:
-        from ..camera import best_frame
+        from triage.intake.camera import best_frame
 
-        pic, scores = best_frame(camera, pipeline=matchers.pipeline_for(store, matcher))
+        pipeline = matchers.pipeline_for(store, matcher)
+        pic, scores = best_frame(camera, lambda frame: analysis.inspect(frame, "probe", pipeline=pipeline)[0].score)
         err.print(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}", markup=False)
     else:
         pic = photos.read_photo(photo)
     override = reason if accept_low_quality else None
     analysed = None
     if interactive:  # judge the photo first, so nobody types details for a photo that will be refused
-        from .prompts import ask_details, confirm
+        from triage.cli.prompts import ask_details, confirm
 
         analysed = analysis.analyse(pic, "probe", face_index=face, override_reason=override,
                                     pipeline=matchers.pipeline_for(store, matcher))
@@ -163,13 +179,13 @@ def capture(
 
 def _with_zone(details, zone, today):
     """The details with the zone applied (blanks filled, disagreements listed), or as they were."""
-    from .. import mrz
+    from triage.intake import mrz
 
     return mrz.apply(zone, details, today) if zone is not None else (details, [])
 
 
 def _read_mrz_file(path: Path) -> str:
-    from ..errors import BadInput
+    from triage.errors import BadInput
 
     if not path.is_file():
         raise BadInput(f"--mrz-file {path}: no such file")
@@ -216,8 +232,8 @@ def capture_batch(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    from .. import manifest
-    from ..errors import ExitStatus
+    from triage.casework import manifest
+    from triage.errors import ExitStatus
 
     store = open_store(home)
     training_banner(store)
@@ -274,11 +290,12 @@ def quality(
 
     Example: triage quality arrival.jpg --profile enrol --json
     """
-    from .. import encoders, matchers, photos
-    from ..analysis import inspect
-    from ..config import CONFIG_FILE, DEFAULT_MATCHER, load_config
-    from ..errors import UsageError
-    from ..quality import PROFILES
+    from triage.faces import encoders, matchers
+    from triage.intake import photos
+    from triage.faces.analysis import inspect
+    from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
+    from triage.errors import UsageError
+    from triage.faces.quality import PROFILES
 
     if profile not in PROFILES:
         raise UsageError(f"--profile {profile!r}: choose enrol or probe")
@@ -300,6 +317,6 @@ def quality(
         for r in report.reasons:
             out.print(f"  - {r}", markup=False)
     if not report.passed:
-        from ..errors import ExitStatus
+        from triage.errors import ExitStatus
 
         raise typer.Exit(int(ExitStatus.NO_FACE))

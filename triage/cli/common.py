@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.markup import escape
 
-from ..config import resolve_home
-from ..errors import UsageError
+from triage.store.config import resolve_home
+from triage.errors import UsageError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -45,7 +45,7 @@ def passphrase(*, confirm: bool = False) -> str:
 
 
 def open_store(home: Optional[Path], *, unlock: bool = True):
-    from ..store import Store
+    from triage.store.rows import Store
 
     path = home_path(home)
     return Store.open(path, passphrase()) if unlock else Store.open_locked(path)

@@ -14,7 +14,18 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, officer_of, open_store, out, training_banner, warn
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    err,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+    warn,
+)
 
 MAX_FILE_BYTES = 1024 * 1024
 STATUS_WORDS = ("declined", "unknown")
@@ -26,8 +37,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _question_name(text: str, flag: str) -> str:
-    from ..debrief import QUESTIONS
-    from ..errors import BadInput
+    from triage.casework.debrief import QUESTIONS
+    from triage.errors import BadInput
 
     key = text.strip().lower().replace("-", "_")
     if key not in QUESTIONS:
@@ -36,7 +47,7 @@ def _question_name(text: str, flag: str) -> str:
 
 
 def _read_file(path: Path) -> dict:
-    from ..errors import BadInput
+    from triage.errors import BadInput
 
     if not path.is_file():
         raise BadInput(f"--file {path}: no such file")
@@ -53,8 +64,8 @@ def _read_file(path: Path) -> dict:
 
 def _raw_answers(file: Optional[Path], flags: dict, declined: List[str], unknown: List[str], notes: List[str]) -> dict:
     """The raw answers from a file, overlaid with the flags: the same shape `debrief.parse` checks."""
-    from ..debrief import QUESTIONS, present
-    from ..errors import BadInput
+    from triage.casework.debrief import QUESTIONS, present
+    from triage.errors import BadInput
 
     raw = _read_file(file) if file else {}
     raw = {k: (dict(v) if isinstance(v, dict) else {"status": v} if isinstance(v, str) else v) for k, v in raw.items()}
@@ -74,7 +85,7 @@ def _raw_answers(file: Optional[Path], flags: dict, declined: List[str], unknown
 
 
 def _part_check(ctx, part, first: bool):
-    from ..debrief import parse_part
+    from triage.casework.debrief import parse_part
 
     def check(text: str) -> None:
         if text.strip() and not (first and text.strip().lower() in STATUS_WORDS):
@@ -85,9 +96,9 @@ def _part_check(ctx, part, first: bool):
 def interview(ctx, defaults: dict) -> dict:
     """Ask every question, each field checked as it is typed; returns the raw answers. At a question's first
     field, 'declined' records that the person declined to answer and 'unknown' that they do not know."""
-    from ..debrief import QUESTIONS, parse_question
-    from ..errors import BadInput
-    from .prompts import ask_until_valid
+    from triage.casework.debrief import QUESTIONS, parse_question
+    from triage.errors import BadInput
+    from triage.cli.prompts import ask_until_valid
 
     err.print(f"Debrief of {ctx.arrival['id']}. At the first field of a question type [bold]declined[/] if the person "
               "will not answer, [bold]unknown[/] if they do not know; Enter leaves a field empty.")
@@ -122,7 +133,7 @@ def interview(ctx, defaults: dict) -> dict:
 
 
 def _confirm(ctx, raw: dict) -> bool:
-    from ..debrief import QUESTIONS, answer_text, parse
+    from triage.casework.debrief import QUESTIONS, answer_text, parse
 
     given = parse(ctx, raw)
     table = Table("question", "as it will be saved", title="Check before saving")
@@ -133,7 +144,7 @@ def _confirm(ctx, raw: dict) -> bool:
 
 
 def render(view: dict) -> None:
-    from ..debrief import answer_text
+    from triage.casework.debrief import answer_text
 
     out.print(f"[bold]Debrief of {escape(view['arrival_id'])}[/], "
               + escape(f"version {view['version']} by {view['officer']} at {view['at']}")
@@ -236,7 +247,7 @@ def debrief_cmd(
 
       triage debrief A-7K3F9Q --show --history --json
     """
-    from .. import debrief
+    from triage.casework import debrief
 
     flags = {"--departure-country": departure_country, "--departure-place": departure_place,
              "--departure-date": departure_date, "--route": route, "--arranged": arranged, "--amount": amount,
@@ -247,7 +258,7 @@ def debrief_cmd(
              "--interpreter-ref": interpreter_ref}
     raw = _raw_answers(file, flags, declined, unknown, note)
     if show and raw:
-        from ..errors import UsageError
+        from triage.errors import UsageError
 
         raise UsageError("--show displays the debrief; record answers without it")
     if interactive is None:
@@ -319,8 +330,8 @@ def referral_cmd(
 
       triage referral --incomplete --date 2026-11-28 --json
     """
-    from .. import referrals
-    from ..errors import UsageError
+    from triage.casework import referrals
+    from triage.errors import UsageError
 
     store = open_store(home)
     who = officer_of(store, officer)
@@ -364,7 +375,7 @@ def referral_cmd(
 
 def render_incomplete(rows: list[dict]) -> None:
     """The arrivals whose referral record misses a step (used by `triage review --pending` too)."""
-    from ..referrals import STEPS
+    from triage.casework.referrals import STEPS
 
     if not rows:
         out.print("Every arrival's referral record is complete.")

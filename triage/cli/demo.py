@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .capture import render_candidates
-from .common import HomeOpt, JsonOpt, emit_json, err, out, progress_bar
+from triage.cli.capture import render_candidates
+from triage.cli.common import HomeOpt, JsonOpt, emit_json, err, out, progress_bar
 
 DEMO_PASSPHRASE = "training-demo-passphrase"
 DEMO_OFFICER = "PC 0000 Trainer"
@@ -34,8 +34,11 @@ def demo(
     The home is a new folder under the system temp directory unless --home names an empty one; its
     passphrase is printed at the end so the home can be explored with the other commands.
     """
-    from .. import arrivals, batch, drafts, keys, review, training
-    from ..store import Store
+    from triage.casework import arrivals, review
+    from triage.exchange import batch, keys
+    from triage.outputs import drafts
+    from triage.evaluation import training
+    from triage.store.rows import Store
 
     started = time.perf_counter()
     path = Path(home) if home else Path(tempfile.mkdtemp(prefix="triage-demo-"))

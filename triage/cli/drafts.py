@@ -10,7 +10,18 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, note, officer_of, open_store, out, training_banner, warn
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    note,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+    warn,
+)
 
 FormatOpt = typer.Option("text", "--format", help="text (to read and copy from) or json.")
 OutOpt = typer.Option(None, "--out", help="Also write the draft, in the chosen format, to this file.")
@@ -77,7 +88,7 @@ def pnd_draft(
 
       triage pnd draft A-7K3F9Q --kind face --purpose "To establish whether this person was arrested before under another name" --image-out A-7K3F9Q-search.jpg --out A-7K3F9Q-face.txt
     """
-    from .. import drafts
+    from triage.outputs import drafts
 
     store = open_store(home)
     training_banner(store)
@@ -96,7 +107,7 @@ def pnd_list(
 
     Example: triage pnd list --pending
     """
-    from .. import drafts
+    from triage.outputs import drafts
 
     store = open_store(home)
     rows = drafts.list_drafts(store, officer=officer_of(store, officer), kinds=drafts.PND_KINDS, arrival_id=arrival,
@@ -117,7 +128,7 @@ def pnd_show(
 
     Example: triage pnd show PND-3FA29C-20261128-001 --image-out search.jpg
     """
-    from .. import drafts
+    from triage.outputs import drafts
 
     store = open_store(home)
     training_banner(store)
@@ -141,7 +152,7 @@ def pnd_outcome(
 
       triage pnd outcome PND-3FA29C-20261128-001 --result trace --note "PND trace: wanted on warrant, ref 26/1234"
     """
-    from .. import drafts
+    from triage.outputs import drafts
 
     store = open_store(home)
     res = drafts.record_outcome(store, ref, result=result, note=note_text, officer=officer_of(store, officer))
@@ -178,7 +189,8 @@ def intel_draft(
 
       triage intel draft A-7K3F9Q --from-debrief --source-grade 2 --intel-grade C --handling P
     """
-    from .. import debrief, intel
+    from triage.casework import debrief
+    from triage.outputs import intel
 
     store = open_store(home)
     training_banner(store)
@@ -200,7 +212,7 @@ def intel_list(
 
     Example: triage intel list --arrival A-7K3F9Q --json
     """
-    from .. import drafts
+    from triage.outputs import drafts
 
     store = open_store(home)
     rows = drafts.list_drafts(store, officer=officer_of(store, officer), kinds=("intel",), arrival_id=arrival)
@@ -220,7 +232,7 @@ def intel_show(
 
     Example: triage intel show INT-3FA29C-20261128-001 --format json --out report.json
     """
-    from .. import drafts, intel
+    from triage.outputs import drafts, intel
 
     store = open_store(home)
     training_banner(store)
@@ -234,7 +246,7 @@ def intel_indicators(json_out: JsonOpt = False) -> None:
 
     Example: triage intel indicators --json
     """
-    from ..intel import INDICATORS
+    from triage.outputs.intel import INDICATORS
 
     if json_out:
         emit_json([{"code": k, "text": v} for k, v in INDICATORS.items()])

@@ -11,8 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, progress_bar, training_banner, warn
+from triage.errors import UsageError
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    progress_bar,
+    training_banner,
+    warn,
+)
 
 FAILURES_SHOWN = 10
 
@@ -79,7 +90,7 @@ def evaluate(
 
       triage evaluate --csv site-photos.csv --description "Dover, 2026 test set" --calibrate --target-fpir 0.001
     """
-    from .. import evaluation
+    from triage.evaluation import evaluation
 
     if sum(x is not None for x in (dataset, csv_file, fixture)) != 1:
         raise UsageError("give exactly one of DATASET (a folder), --csv FILE or --fixture orl")

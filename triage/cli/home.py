@@ -9,8 +9,19 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import ExitStatus, UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, home_path, note, officer_of, open_store, out, passphrase
+from triage.errors import ExitStatus, UsageError
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    home_path,
+    note,
+    officer_of,
+    open_store,
+    out,
+    passphrase,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,9 +52,9 @@ def init(
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from ..biographic import clean_text
-    from ..config import Config
-    from ..store import Store
+    from triage.intake.biographic import clean_text
+    from triage.store.config import Config
+    from triage.store.rows import Store
 
     who = officer or os.environ.get("TRIAGE_OFFICER")
     if not who:
@@ -56,7 +67,7 @@ def init(
     config = Config(site=clean_text(site, "--site"), force_code=clean_text(force_code, "--force-code", 10),
                     officer=clean_text(who, "--officer"), timezone=timezone)
     if matcher is not None:
-        from .. import matchers
+        from triage.faces import matchers
 
         config.matcher = matchers.get(matcher, None).name  # a model supplied later is chosen with `models use`
     store = Store.create(path, passphrase(confirm=True), config)
@@ -76,10 +87,10 @@ def doctor(
     json_out: JsonOpt = False,
 ) -> None:
     """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure."""
-    from .. import audit as audit_core
-    from .. import encoders, matchers
-    from ..config import CONFIG_FILE, DEFAULT_MATCHER, load_config
-    from ..errors import TriageError
+    from triage.store import audit as audit_core
+    from triage.faces import encoders, matchers
+    from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
+    from triage.errors import TriageError
 
     checks: list[dict] = []
 
@@ -100,7 +111,7 @@ def doctor(
         return f"{', '.join(pipeline.model_ids)} loaded, files verified; detector {pipeline.detector}"
 
     def dlib_network() -> str:
-        from .. import faces
+        from triage.faces import detection as faces
 
         worst = faces.encoder_agreement()
         if not worst < faces.AGREEMENT:
@@ -138,7 +149,7 @@ def doctor(
 
         check("audit chain", chain)
     if camera is not None:
-        from ..camera import probe
+        from triage.intake.camera import probe
 
         check("camera", lambda: probe(camera))
     failed = [c for c in checks if not c["ok"]]
@@ -155,7 +166,7 @@ def doctor(
 
 def _writable(path) -> str:
     if not path.exists():
-        from ..errors import NotFound
+        from triage.errors import NotFound
 
         raise NotFound(f"{path} does not exist; run `triage init`")
     probe_file = path / ".doctor-probe"

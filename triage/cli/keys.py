@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
+from triage.cli.common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +29,7 @@ def show(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = F
 
     Example: triage keys show
     """
-    from .. import keys
+    from triage.exchange import keys
 
     store = open_store(home)
     view = keys.own(store, officer=officer_of(store, officer)).public_view()
@@ -47,7 +47,7 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: triage keys list --json
     """
-    from .. import keys
+    from triage.exchange import keys
 
     store = open_store(home)
     listed = keys.listed(store)
@@ -69,7 +69,7 @@ def trust(name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dov
 
     Example: triage keys trust "Laptop 2 Dover" ed25519:3q2+7w...
     """
-    from .. import keys
+    from triage.exchange import keys
 
     store = open_store(home)
     row = keys.trust(store, name, public_key, officer=officer_of(store, officer))
@@ -82,7 +82,7 @@ def trust(name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dov
 def untrust(name: str = typer.Argument(..., help="The trusted laptop's name."),
             officer: OfficerOpt = None, home: HomeOpt = None) -> None:
     """Stop accepting a laptop's batches (what was merged stays). Example: triage keys untrust "Laptop 2 Dover" """
-    from .. import keys
+    from triage.exchange import keys
 
     store = open_store(home)
     keys.remove(store, keys.SIGNER, name, officer=officer_of(store, officer))
@@ -96,7 +96,7 @@ def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervi
 
     Example: triage keys recipient add "Supervisor Dover" age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
     """
-    from .. import keys
+    from triage.exchange import keys
 
     store = open_store(home)
     row = keys.add_recipient(store, name, public_key, officer=officer_of(store, officer))
@@ -109,7 +109,7 @@ def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervi
 def recipient_remove(name: str = typer.Argument(..., help="The recipient's name."),
                      officer: OfficerOpt = None, home: HomeOpt = None) -> None:
     """Stop encrypting batches to a recipient. Example: triage keys recipient remove "Supervisor Dover" """
-    from .. import keys
+    from triage.exchange import keys
 
     store = open_store(home)
     keys.remove(store, keys.RECIPIENT, name, officer=officer_of(store, officer))

@@ -12,8 +12,20 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import ExitStatus
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, progress_bar, warn
+from triage.errors import ExitStatus
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    err,
+    home_path,
+    officer_of,
+    open_store,
+    out,
+    progress_bar,
+    warn,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +42,7 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: triage models list --json
     """
-    from ..catalogue import inventory
+    from triage.faces.catalogue import inventory
 
     report = inventory(home_path(home))
     if json_out:
@@ -45,7 +57,7 @@ def verify_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: triage models verify
     """
-    from ..catalogue import inventory
+    from triage.faces.catalogue import inventory
 
     report = inventory(home_path(home), check=True)
     if json_out:
@@ -92,7 +104,7 @@ def reindex_cmd(
 
     Example: triage models reindex --model sface
     """
-    from ..reindex import reindex
+    from triage.faces.reindex import reindex
 
     store = open_store(home)
     who = officer_of(store, officer)
@@ -117,7 +129,7 @@ def use_cmd(matcher: str = typer.Argument(..., help="dlib, sface, fused or a sup
 
     Example: triage models use fused
     """
-    from ..matchers import set_default
+    from triage.faces.matchers import set_default
 
     store = open_store(home)
     result = set_default(store, matcher, officer=officer_of(store, officer))

@@ -10,7 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+)
 
 NameOpt = typer.Option([], "--name", help="A name the group or its members use (repeatable).")
 PhoneOpt = typer.Option([], "--phone", help="A phone number associated with the group (repeatable).")
@@ -53,7 +62,7 @@ def add(
 
     Example: triage ocg add OCG-2026-014 --name "Abu Ali" --phone "+33 6 12 34 56 78" --route "Gravelines to Dungeness" --payment-method hawala
     """
-    from .. import ocg
+    from triage.casework import ocg
 
     store = open_store(home)
     training_banner(store)
@@ -71,7 +80,7 @@ def update(
 
     Example: triage ocg update OCG-2026-014 --handle "@fastcross_pay" --notes "handle seen in two debriefs"
     """
-    from .. import ocg
+    from triage.casework import ocg
 
     store = open_store(home)
     training_banner(store)
@@ -84,7 +93,7 @@ def list_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt
 
     Example: triage ocg list --json
     """
-    from .. import ocg
+    from triage.casework import ocg
 
     store = open_store(home)
     rows = ocg.list_groups(store, officer=officer_of(store, officer))
@@ -112,7 +121,7 @@ def show(
 
     Example: triage ocg show OCG-2026-014
     """
-    from .. import ocg
+    from triage.casework import ocg
 
     store = open_store(home)
     g = ocg.show(store, ref, officer=officer_of(store, officer))
@@ -168,7 +177,7 @@ def link(
 
       triage ocg link OCG-2026-014 --subject WL-0012 --reason "NCA intelligence report 26/0441 names him as the organiser"
     """
-    from .. import ocg
+    from triage.casework import ocg
 
     store = open_store(home)
     training_banner(store)
@@ -192,7 +201,7 @@ def suggestions(
 
     Example: triage ocg suggestions --arrival A-7K3F9Q
     """
-    from .. import ocg
+    from triage.casework import ocg
 
     store = open_store(home)
     rows = ocg.suggestions(store, ref=ref, arrival_id=arrival, officer=officer_of(store, officer))

@@ -16,9 +16,9 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from ..biographic import Details, build_details
-from ..errors import BadInput
-from .common import err
+from triage.intake.biographic import Details, build_details
+from triage.errors import BadInput
+from triage.cli.common import err
 
 # build_details keyword -> question. List fields take several values separated by ';'.
 QUESTIONS = {

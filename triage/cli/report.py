@@ -7,8 +7,18 @@ from typing import Optional
 
 import typer
 
-from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, note, officer_of, open_store, out, training_banner
+from triage.errors import UsageError
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    note,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +41,8 @@ def report_cmd(
 
       triage report --date 2026-11-28 --format text
     """
-    from .. import report
-    from ..biographic import parse_full_date
+    from triage.outputs import report
+    from triage.intake.biographic import parse_full_date
 
     if fmt == "html" and out_file is None:
         raise UsageError("--format html needs --out FILE (the page is for a browser); use --format text for the terminal")

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
+from triage.cli.common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
 
 
 def register(app: typer.Typer) -> None:
@@ -25,8 +25,8 @@ def purge(
     """
     import datetime as dt
 
-    from .. import retention
-    from ..biographic import parse_full_date
+    from triage.casework import retention
+    from triage.intake.biographic import parse_full_date
 
     when = None
     if as_of:

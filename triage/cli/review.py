@@ -12,8 +12,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
+from triage.errors import UsageError
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+)
 
 PORTRAIT_COLUMNS = 24  # terminal cells across one portrait; each cell shows two pixel rows
 
@@ -50,7 +59,7 @@ def review_cmd(
 
       triage review A-7K3F9Q --candidate WL-0012 --decision rejected --reason "different ear shape and scar"
     """
-    from .. import review
+    from triage.casework import review
 
     store = open_store(home)
     who = officer_of(store, officer)
@@ -66,8 +75,8 @@ def review_cmd(
                                          for c in r["candidates"])),
                           "SAFEGUARDING" if r["safeguarding"] else "")
         out.print(table if rows else "Nothing awaits review.")
-        from .. import referrals
-        from .debrief import render_incomplete
+        from triage.casework import referrals
+        from triage.cli.debrief import render_incomplete
 
         render_incomplete(referrals.incomplete(store, officer=who))
         return

@@ -7,8 +7,20 @@ import os
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, err, home_path, officer_of, open_store, out, passphrase, progress_bar
+from triage.errors import UsageError
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    err,
+    home_path,
+    officer_of,
+    open_store,
+    out,
+    passphrase,
+    progress_bar,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 def list_cmd(json_out: JsonOpt = False) -> None:
     """The scenarios a trainer can start. Example: triage training list"""
-    from .. import training
+    from triage.evaluation import training
 
     rows = training.catalogue()
     if json_out:
@@ -44,7 +56,7 @@ def start_cmd(
 
     Example: triage training start --scenario facilitator --home ~/exercise-1 --officer "PC 2001 Trainee"
     """
-    from .. import training
+    from triage.evaluation import training
 
     who = officer or os.environ.get("TRIAGE_OFFICER")
     if not who:
@@ -77,7 +89,7 @@ def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOp
 
     Example: triage training score --home ~/exercise-1
     """
-    from .. import training
+    from triage.evaluation import training
 
     store = open_store(home)
     sheet = training.score(store, officer=officer_of(store, officer))

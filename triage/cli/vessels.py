@@ -7,7 +7,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, training_banner
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +49,7 @@ def show_cmd(vessel: str = typer.Argument(..., help="Vessel reference as capture
 
     Example: triage vessel show SB-0417
     """
-    from .. import vessels
+    from triage.casework import vessels
 
     store = open_store(home)
     group = vessels.show(store, vessel, officer=officer_of(store, officer))

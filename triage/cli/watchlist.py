@@ -9,7 +9,17 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out, progress_bar, warn
+from triage.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit_json,
+    officer_of,
+    open_store,
+    out,
+    progress_bar,
+    warn,
+)
 
 CATEGORY_HELP = "facilitator, wanted, missing, vulnerable or other (under-18s: missing or vulnerable only)."
 
@@ -28,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _override(accept_low_quality: bool, override_reason: Optional[str]) -> Optional[str]:
-    from ..errors import UsageError
+    from triage.errors import UsageError
 
     if accept_low_quality and not (override_reason and override_reason.strip()):
         raise UsageError("--accept-low-quality needs --override-reason")
@@ -55,8 +65,8 @@ def add(
     Example: triage watchlist add wl12.jpg --ref WL-0012 --name "Karwan HAMA" --category facilitator
     --reason "Suspected pilot for a smuggling network" --authorised-by "DS 4411 Clarke" --review-date 2027-05-01
     """
-    from .. import photos as photo_io
-    from .. import watchlist
+    from triage.intake import photos as photo_io
+    from triage.casework import watchlist
 
     override = _override(accept_low_quality, override_reason)
     pics = [photo_io.read_photo(p) for p in photos]
@@ -100,8 +110,8 @@ def import_cmd(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    from .. import watchlist
-    from ..errors import BadInput, ExitStatus
+    from triage.casework import watchlist
+    from triage.errors import BadInput, ExitStatus
 
     override = _override(accept_low_quality, override_reason)
     if not photo_dir.is_dir():
@@ -141,7 +151,7 @@ def list_cmd(
 
     Example: triage watchlist list --category facilitator --expired
     """
-    from .. import watchlist
+    from triage.casework import watchlist
 
     store = open_store(home)
     rows = watchlist.list_subjects(store, officer=officer_of(store, officer), category=category, expired=expired,
@@ -163,7 +173,7 @@ def show(ref: str = typer.Argument(..., help="Watchlist reference."), officer: O
 
     Example: triage watchlist show WL-0012
     """
-    from .. import watchlist
+    from triage.casework import watchlist
 
     store = open_store(home)
     row = watchlist.show_subject(store, ref, officer=officer_of(store, officer))
@@ -195,7 +205,7 @@ def update(
     Example: triage watchlist update WL-0012 --review-date 2027-11-01 --authorised-by "DI 2211 Shah"
     --reason "Quarterly review: warrant still outstanding"
     """
-    from .. import watchlist
+    from triage.casework import watchlist
 
     store = open_store(home)
     result = watchlist.update_subject(store, ref, reason=reason, officer=officer_of(store, officer),
@@ -217,7 +227,7 @@ def remove(ref: str = typer.Argument(..., help="Watchlist reference."),
 
     Example: triage watchlist remove WL-0012 --reason "Arrested 2026-11-20; warrant executed"
     """
-    from .. import watchlist
+    from triage.casework import watchlist
 
     store = open_store(home)
     result = watchlist.remove_subject(store, ref, reason=reason, officer=officer_of(store, officer))
@@ -239,7 +249,7 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Build from scra
     """
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    from .. import watchlist
+    from triage.casework import watchlist
 
     store = open_store(home)
     with progress_bar(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:

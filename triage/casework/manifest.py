@@ -1,0 +1,234 @@
+"""A whole boat from a manifest: one CSV row per person, with a photo path (relative to the manifest) and
+the same details `triage capture` takes.
+
+Each row is checked before its photo is analysed; photos go through the face pipeline in worker
+processes (one per core), and each arrival lands here, in this process, in its own transaction. So a
+bad row is reported and the rest carry on, and an interrupted batch keeps what landed. A row's
+idempotency key is its content plus its photo's bytes: running the same manifest again lands only
+the rows that have not landed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from triage.faces import analysis, matchers
+from triage.casework import arrivals
+from triage.intake import csvtext, mrz, photos
+from triage import workers
+from triage.intake.biographic import Details, build_details, parse_landed_at
+from triage.errors import BadInput, Faults, TriageError
+from triage.store.rows import Store
+
+# The columns a manifest may have, named as `triage capture`'s flags (`triage capture-batch --help` says
+# what goes in each). Headers are matched without regard to case, '-', '_' or spaces.
+COLUMNS = ("photo", "surname", "given_names", "alias", "dob", "age", "sex", "nationality", "place_of_birth",
+           "language", "document_type", "document_number", "document_state", "document_expiry", "phone", "notes",
+           "mrz", "vessel", "landed_at", "face")
+LIST_COLUMNS = {"alias": "aliases", "language": "languages", "phone": "phones"}  # several values, separated by ';'
+PLURALS = {"aliases": "alias", "languages": "language", "phones": "phone", "date_of_birth": "dob"}
+MAX_MANIFEST_BYTES = 10 * 1024 * 1024
+PHOTO_TIMEOUT = 120.0  # seconds one photo may take in a worker before it is given up
+
+
+@dataclass
+class Row:
+    number: int  # 1 is the first record after the header (blank lines are skipped but counted)
+    fields: dict[str, str]
+    overflow: bool = False  # more values than the header has columns
+    headers: dict[str, str] = field(default_factory=dict)  # column -> its header as the file writes it
+
+
+@dataclass
+class Prepared:
+    """A row whose details passed, with its photo read and its idempotency key made."""
+
+    row: Row
+    photo: Path
+    details: Details
+    vessel: str | None
+    landed_at: str | None
+    face_index: int | None
+    key: str
+    warnings: list[str]
+
+
+@dataclass
+class Report:
+    manifest: str
+    rows: int = 0
+    landed: list[dict] = field(default_factory=list)
+    already_landed: list[dict] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Counts, then each kind of outcome in manifest order (workers finish in any order)."""
+        def by_row(items: list[dict]) -> list[dict]:
+            return sorted(items, key=lambda r: r["row"])
+
+        return {"manifest": self.manifest, "rows": self.rows, "landed": len(self.landed),
+                "already_landed": len(self.already_landed), "refused": len(self.refused),
+                "arrivals": by_row(self.landed), "duplicates": by_row(self.already_landed),
+                "refusals": by_row(self.refused)}
+
+
+def _column(header: str) -> str:
+    name = "_".join(header.strip().lower().replace("-", " ").replace("_", " ").split())
+    return PLURALS.get(name, name)
+
+
+def read(path: Path) -> list[Row]:
+    """The manifest's rows. A header this tool does not know is refused for the whole manifest, since a
+    misspelt column would otherwise be ignored on every row without anyone noticing."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such manifest file")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BadInput(f"{path}: over {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; split the manifest")
+    try:
+        records = list(csv.reader(csvtext.text(path)))
+    except csv.Error as e:
+        raise BadInput(f"{path}: not a readable CSV file ({e})") from None
+    blank = [not any(cell.strip() for cell in r) for r in records]
+    if all(blank):
+        raise BadInput(f"{path}: the manifest is empty; its first line names the columns (photo, surname, ...)")
+    start = blank.index(False)
+    header = [_column(h) for h in records[start]]
+    written = {column: h.strip() for column, h in zip(header, records[start])}
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise BadInput(f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}")
+    if len(set(header)) < len(header):
+        raise BadInput(f"{path}: a column appears twice in the header")
+    if "photo" not in header:
+        raise BadInput(f"{path}: no photo column; each row needs the path of the person's photo")
+    rows = []
+    for n, cells in enumerate(records[start + 1:], 1):
+        if blank[start + n]:
+            continue
+        rows.append(Row(n, {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)},
+                        overflow=len(cells) > len(header), headers=written))
+    if not rows:
+        raise BadInput(f"{path}: the manifest has a header but no rows")
+    return rows
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at: str | None,
+            today: dt.date) -> tuple[Prepared, bytes]:
+    """Check a row's details and read its photo's bytes; raises the row's one-line reason."""
+    f = row.fields
+    if row.overflow:
+        raise BadInput("more values than the header has columns (a comma inside a value needs quotes)")
+    if not f.get("photo"):
+        raise BadInput("no photo given")
+    kwargs = {LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v) for c, v in f.items()
+              if c not in ("photo", "mrz", "vessel", "landed_at", "face")}
+
+    def column(name: str) -> str:
+        return f"column {row.headers.get(name, name)}"
+
+    faults = Faults()  # every wrong cell of the row, reported together
+    details = faults.check(lambda: build_details(**kwargs, today=today, label=column))
+    warnings: list[str] = []
+    if f.get("mrz"):
+        zone = faults.check(mrz.parse, f["mrz"], today)
+        if zone is not None and details is not None:
+            details, warnings = mrz.apply(zone, details, today)
+    face_index = None
+    if f.get("face"):
+        if not f["face"].isdigit() or int(f["face"]) < 1:
+            faults.found.append(f"{column('face')}: {f['face']!r} is not a face number (1 = the largest face)")
+        else:
+            face_index = int(f["face"])
+    when = faults.check(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at")) \
+        if f.get("landed_at") else landed_at
+    faults.raise_any()
+    path = Path(f["photo"]).expanduser()
+    path = path if path.is_absolute() else base / path
+    data = photos.read_file(path)
+    key = arrivals.source_key(data, f)
+    return Prepared(row, path, details, f.get("vessel") or vessel, when, face_index, key, warnings), data
+
+
+def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, landed_at: str | None = None,
+         workers_count: int | None = None, timeout: float = PHOTO_TIMEOUT, top_k: int = arrivals.DEFAULT_TOP_K,
+         threshold: float | None = None, today: dt.date | None = None, matcher: str | None = None,
+         progress: Callable[[int, int], None] | None = None) -> Report:
+    """Land every row of a manifest that can be landed; report the others with their reasons.
+
+    Rows are read and checked one at a time as workers free up, so a long manifest never holds more
+    than a few photos in memory. Only errors of the store itself (a full disk) stop the batch."""
+    path = Path(path)
+    rows = read(path)
+    today = today or dt.date.today()
+    landed_default = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
+    report = Report(str(path), len(rows))
+    waiting: dict[int, Prepared] = {}
+    done = 0
+    if progress:
+        progress(0, len(rows))
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, len(rows))
+
+    def refuse(row: Row, error: TriageError) -> None:
+        report.refused.append({"row": row.number, "photo": row.fields.get("photo", ""),
+                               "status": error.status.name.lower(), "reason": str(error)})
+        tick()
+
+    def jobs() -> Iterator[tuple[int, tuple]]:
+        for row in rows:
+            try:
+                prepared, data = prepare(store, row, path.parent, vessel=vessel, landed_at=landed_default,
+                                         today=today)
+            except TriageError as e:
+                refuse(row, e)
+                continue
+            earlier = arrivals.already_landed(store, prepared.key)
+            if earlier:
+                report.already_landed.append({"row": row.number, "photo": row.fields["photo"], "arrival_id": earlier})
+                tick()
+                continue
+            waiting[row.number] = prepared
+            yield row.number, (data, str(prepared.photo), "probe", prepared.face_index, None, pipeline)
+
+    pipeline = matchers.pipeline_for(store, matcher)
+    for outcome in workers.run(analysis.analyse_bytes, jobs(), workers=workers_count or workers.cores(),
+                               timeout=timeout, initializer=pipeline.load):
+        prepared = waiting.pop(outcome.key)
+        if outcome.error is not None:
+            refuse(prepared.row, outcome.error)
+            continue
+        result: analysis.Analysis = outcome.value
+        try:
+            landed = arrivals.capture(store, result.photo, prepared.details, officer=officer, vessel=prepared.vessel,
+                                      landed_at=prepared.landed_at, idempotency_key=prepared.key, top_k=top_k,
+                                      threshold=threshold, analysed=result, matcher=matcher)
+        except TriageError as e:
+            refuse(prepared.row, e)
+            continue
+        entry = {"row": prepared.row.number, "photo": prepared.row.fields["photo"], "arrival_id": landed["arrival_id"]}
+        if landed.get("duplicate"):  # the same row twice in one manifest
+            report.already_landed.append(entry)
+        else:
+            report.landed.append(entry | {
+                "name": prepared.details.full_name(), "safeguarding": landed["safeguarding"],
+                "quality_score": landed["quality"]["score"], "threshold": landed["threshold"],
+                "candidates": landed["candidates"], "warnings": prepared.warnings + landed["warnings"]})
+        tick()
+    with store.transaction():
+        store.audit("capture-batch", officer, records=[f"arrival:{a['arrival_id']}" for a in report.landed][:500],
+                    reason=f"manifest {path.name}: {len(report.landed)} landed, {len(report.already_landed)} "
+                           f"already landed, {len(report.refused)} refused")
+    return report

@@ -1,0 +1,186 @@
+"""This laptop's keys for daily batches, and the keys of the laptops and supervisors it deals with.
+
+Each home has an Ed25519 signing key (the manifests of its batches are signed with it) and an age
+X25519 identity (batches meant for it are encrypted to its public half). Both are made once, on first
+use, and their private halves are sealed in the store under the data key, so a copied store gives
+them away no more than it gives away the photos. A supervisor trusts the signing keys of the laptops
+whose batches they accept, after reading the fingerprint back to the laptop's officer; a laptop keeps
+the age public keys its batches are encrypted to. Formats are the reviewed ones: age (through pyrage)
+and Ed25519 (from `cryptography`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from triage.intake import biographic
+from triage.errors import BadInput, Conflict, NotFound
+from triage.store.rows import Store, utcnow
+
+SIGNING_PREFIX = "ed25519:"
+SIGNER, RECIPIENT = "signer", "recipient"
+ROLE_WORDS = {SIGNER: "trusted laptop", RECIPIENT: "batch recipient"}
+
+
+def fingerprint(public: bytes) -> str:
+    """A short digest of a signing key to read aloud or compare by eye: 24 hex digits in groups of four."""
+    digest = hashlib.sha256(public).hexdigest()[:24].upper()
+    return "-".join(digest[i:i + 4] for i in range(0, 24, 4))
+
+
+def encode_signing_key(public: bytes) -> str:
+    return SIGNING_PREFIX + base64.b64encode(public).decode()
+
+
+def parse_signing_key(text: str) -> bytes:
+    """The raw 32 bytes of an `ed25519:` key as `triage keys show` prints it."""
+    body = "".join((text or "").split())
+    if body.startswith(SIGNING_PREFIX):
+        body = body[len(SIGNING_PREFIX):]
+    try:
+        raw = base64.b64decode(body, validate=True)
+        Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError):
+        raise BadInput(f"{text!r} is not a laptop signing key: copy it whole from `triage keys show` on that "
+                       f"laptop (it starts {SIGNING_PREFIX})") from None
+    return raw
+
+
+def parse_recipient(text: str):
+    """An age X25519 public key (age1...), as a pyrage recipient."""
+    import pyrage
+
+    try:
+        return pyrage.x25519.Recipient.from_str((text or "").strip())
+    except pyrage.RecipientError:
+        raise BadInput(f"{text!r} is not an age public key: copy it whole from `triage keys show` on the "
+                       "receiving laptop (it starts age1)") from None
+
+
+def verify_signature(public: bytes, data: bytes, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass
+class LaptopKeys:
+    """This home's two key pairs. The private halves stay in memory for the length of one command."""
+
+    device: str
+    signing: Ed25519PrivateKey
+    identity: object  # pyrage.x25519.Identity
+
+    @property
+    def signing_public(self) -> bytes:
+        return self.signing.public_key().public_bytes_raw()
+
+    @property
+    def recipient(self) -> str:
+        return str(self.identity.to_public())
+
+    def sign(self, data: bytes) -> bytes:
+        return self.signing.sign(data)
+
+    def public_view(self) -> dict:
+        return {"device": self.device, "signing_key": encode_signing_key(self.signing_public),
+                "fingerprint": fingerprint(self.signing_public), "age_recipient": self.recipient}
+
+
+def own(store: Store, *, officer: str) -> LaptopKeys:
+    """This home's keys, made and sealed in the store (with an audit event) the first time they are needed."""
+    import pyrage
+
+    rows = {r["name"]: r for r in store.rows("laptop_keys")}
+    if {"signing", "age"} <= set(rows):
+        return LaptopKeys(store.config.device,
+                          Ed25519PrivateKey.from_private_bytes(bytes.fromhex(rows["signing"]["private"])),
+                          pyrage.x25519.Identity.from_str(rows["age"]["private"]))
+    signing, identity = Ed25519PrivateKey.generate(), pyrage.x25519.Identity.generate()
+    keys = LaptopKeys(store.config.device, signing, identity)
+    with store.transaction():
+        now = utcnow()
+        store.insert("laptop_keys", {"name": "signing", "public": encode_signing_key(keys.signing_public),
+                                     "created_at": now}, {"private": signing.private_bytes_raw().hex()})
+        store.insert("laptop_keys", {"name": "age", "public": keys.recipient, "created_at": now},
+                     {"private": str(identity)})
+        store.audit("keys-generate", officer, records=["laptop_keys:signing", "laptop_keys:age"],
+                    reason=f"signing key {fingerprint(keys.signing_public)}, age recipient {keys.recipient}")
+    return keys
+
+
+def _check_name(name: str) -> str:
+    name = biographic.clean_text(name or "", "NAME", 80)
+    if not name:
+        raise BadInput("NAME is required: say whose key it is, e.g. 'Laptop 2 Dover' or 'DS 4411 Clarke'")
+    return name
+
+
+def _add(store: Store, role: str, name: str, public: str, *, officer: str, note: str) -> dict:
+    name = _check_name(name)
+    for column, value in (("name", name), ("public", public)):
+        row = store.db.execute(f"SELECT name FROM trusted_keys WHERE role = ? AND {column} = ?", [role, value]).fetchone()
+        if row:
+            raise Conflict(f"that {'name' if column == 'name' else 'key'} is already a {ROLE_WORDS[role]} "
+                           f"({row[0]}); remove it first to replace it")
+    row = {"role": role, "name": name, "public": public, "added_at": utcnow(), "officer": officer}
+    with store.transaction():
+        store.insert("trusted_keys", row)
+        store.audit(f"keys-{role}-add", officer, records=[f"{role}:{name}"], reason=note)
+    return row
+
+
+def trust(store: Store, name: str, public: str, *, officer: str) -> dict:
+    """Accept batches signed by this key from now on."""
+    raw = parse_signing_key(public)
+    if raw == own(store, officer=officer).signing_public:
+        raise BadInput("that is this laptop's own signing key; its own batches need no trust")
+    row = _add(store, SIGNER, name, encode_signing_key(raw), officer=officer, note=f"fingerprint {fingerprint(raw)}")
+    return dict(row, fingerprint=fingerprint(raw))
+
+
+def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict:
+    """Encrypt this laptop's batches to this age public key (as well as to any others listed)."""
+    recipient = str(parse_recipient(public))
+    return _add(store, RECIPIENT, name, recipient, officer=officer, note=recipient)
+
+
+def remove(store: Store, role: str, name: str, *, officer: str) -> None:
+    row = store.db.execute("SELECT id FROM trusted_keys WHERE role = ? AND name = ?", [role, name]).fetchone()
+    if not row:
+        raise NotFound(f"no {ROLE_WORDS[role]} named {name!r}; see `triage keys list`")
+    with store.transaction():
+        store.db.execute("DELETE FROM trusted_keys WHERE id = ?", [row[0]])
+        store.audit(f"keys-{role}-remove", officer, records=[f"{role}:{name}"])
+
+
+def listed(store: Store) -> dict[str, list[dict]]:
+    """Trusted laptops (with fingerprints) and batch recipients, in the order they were added."""
+    out: dict[str, list[dict]] = {SIGNER: [], RECIPIENT: []}
+    for r in store.db["trusted_keys"].rows_where(order_by="id"):
+        item = {k: r[k] for k in ("name", "public", "added_at", "officer")}
+        if r["role"] == SIGNER:
+            item["fingerprint"] = fingerprint(parse_signing_key(r["public"]))
+        out[r["role"]].append(item)
+    return out
+
+
+def recipients(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT public FROM trusted_keys WHERE role = ? ORDER BY id", [RECIPIENT])]
+
+
+def signer_name(store: Store, public: bytes, *, officer: str) -> str | None:
+    """Who a signing key belongs to: this laptop, a trusted laptop's name, or None (unknown)."""
+    if public == own(store, officer=officer).signing_public:
+        return "this laptop"
+    row = store.db.execute("SELECT name FROM trusted_keys WHERE role = ? AND public = ?",
+                           [SIGNER, encode_signing_key(public)]).fetchone()
+    return row[0] if row else None

