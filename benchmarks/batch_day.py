@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from triage.faces import analysis, matchers
 from triage.casework import arrivals, review
 from triage.exchange import batch, keys, merge
-from triage.outputs import drafts
+from triage.faces import analysis, matchers
 from triage.intake import samples
 from triage.intake.biographic import build_details
+from triage.outputs import drafts
 from triage.store.config import Config
 from triage.store.rows import Store
 
@@ -40,16 +40,21 @@ GIVEN = ["Reza", "Omid", "Sara", "Yonas", "Amir", "Hana", "Dawit", "Leila", "Kar
 def cpu_seconds() -> tuple[float, float]:
     """CPU time of this process and of its finished worker processes: on a shared machine wall time
     depends on the neighbours, CPU time does not."""
-    return tuple(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return tuple(
+        u.ru_utime + u.ru_stime
+        for u in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 def timed(label: str, fn):
     start, (here, workers) = time.perf_counter(), cpu_seconds()
     result = fn()
     wall, (here_after, workers_after) = time.perf_counter() - start, cpu_seconds()
-    print(f"{label:<46} {wall:6.1f} s wall, CPU {here_after - here:6.1f} s here + {workers_after - workers:6.1f} s "
-          "in workers", flush=True)
+    print(
+        f"{label:<46} {wall:6.1f} s wall, CPU {here_after - here:6.1f} s here + {workers_after - workers:6.1f} s "
+        "in workers",
+        flush=True,
+    )
     return result
 
 
@@ -59,8 +64,14 @@ def analysed_photos(pipeline) -> list[analysis.Analysis]:
     for person in range(1, 41):
         for number in (1, 4, 7):
             try:
-                out.append(analysis.analyse(samples.load_photo({"orl": [person, number]}), "probe",
-                                            override_reason="fixture photos are 92x112 px", pipeline=pipeline))
+                out.append(
+                    analysis.analyse(
+                        samples.load_photo({"orl": [person, number]}),
+                        "probe",
+                        override_reason="fixture photos are 92x112 px",
+                        pipeline=pipeline,
+                    )
+                )
             except Exception:  # an ORL photo the detector finds no face in
                 continue
     return out
@@ -69,10 +80,21 @@ def analysed_photos(pipeline) -> list[analysis.Analysis]:
 def land(store: Store, pool: list[analysis.Analysis]) -> list[str]:
     ids = []
     for i in range(COUNT):
-        details = build_details(surname=SURNAMES[i % len(SURNAMES)], given_names=GIVEN[(i // 10) % len(GIVEN)],
-                                dob=str(1970 + i % 45), nationality=["IRN", "IRQ", "ERI", "AFG", "SDN"][i % 5])
-        res = arrivals.capture(store, pool[i % len(pool)].photo, details, officer=OFFICER, vessel=f"SB-{i // 50 + 1}",
-                               analysed=pool[i % len(pool)], idempotency_key=f"bench-{i}")
+        details = build_details(
+            surname=SURNAMES[i % len(SURNAMES)],
+            given_names=GIVEN[(i // 10) % len(GIVEN)],
+            dob=str(1970 + i % 45),
+            nationality=["IRN", "IRQ", "ERI", "AFG", "SDN"][i % 5],
+        )
+        res = arrivals.capture(
+            store,
+            pool[i % len(pool)].photo,
+            details,
+            officer=OFFICER,
+            vessel=f"SB-{i // 50 + 1}",
+            analysed=pool[i % len(pool)],
+            idempotency_key=f"bench-{i}",
+        )
         ids.append(res["arrival_id"])
     return ids
 
@@ -81,10 +103,16 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="triage-bench-"))
     try:
         laptop = Store.create(root / "laptop", PASSPHRASE, Config(site="Dover", force_code="KNT", officer=OFFICER))
-        supervisor = Store.create(root / "supervisor", PASSPHRASE, Config(site="Dover HQ", force_code="KNT", officer=OFFICER))
+        supervisor = Store.create(
+            root / "supervisor", PASSPHRASE, Config(site="Dover HQ", force_code="KNT", officer=OFFICER)
+        )
         keys.add_recipient(laptop, "Supervisor", keys.own(supervisor, officer=OFFICER).recipient, officer=OFFICER)
-        keys.trust(supervisor, "Laptop", keys.encode_signing_key(keys.own(laptop, officer=OFFICER).signing_public),
-                   officer=OFFICER)
+        keys.trust(
+            supervisor,
+            "Laptop",
+            keys.encode_signing_key(keys.own(laptop, officer=OFFICER).signing_public),
+            officer=OFFICER,
+        )
         supervisor.close()
         pipeline = matchers.pipeline_for(laptop)
         print(f"matcher {laptop.config.matcher}: models {', '.join(pipeline.model_ids)}")
@@ -93,28 +121,52 @@ def main() -> None:
         for aid in ids[::10]:
             cand = arrivals.candidates(laptop, aid)
             if cand:
-                review.record(laptop, aid, candidate=cand[0]["ref"], kind=cand[0]["kind"], decision="rejected",
-                              reason="different ear shape and scar", officer=OFFICER)
+                review.record(
+                    laptop,
+                    aid,
+                    candidate=cand[0]["ref"],
+                    kind=cand[0]["kind"],
+                    decision="rejected",
+                    reason="different ear shape and scar",
+                    officer=OFFICER,
+                )
         for aid in ids[::100]:
-            drafts.pnd_draft(laptop, aid, kind="person", officer=OFFICER,
-                             purpose="To establish whether the arrival is wanted or linked to organised immigration crime")
+            drafts.pnd_draft(
+                laptop,
+                aid,
+                kind="person",
+                officer=OFFICER,
+                purpose="To establish whether the arrival is wanted or linked to organised immigration crime",
+            )
         day = laptop.get("arrivals", ids[0])["landed_day"]
-        plain = timed("export (portraits only)", lambda: batch.export_day(laptop, day, root / "day.age", officer=OFFICER))
-        full = timed("export --with-templates",
-                     lambda: batch.export_day(laptop, day, root / "day-t.age", officer=OFFICER, with_templates=True))
-        print(f"  batch sizes: {plain['bytes'] / 1e6:.1f} MB, with templates {full['bytes'] / 1e6:.1f} MB; "
-              f"{plain['arrivals']} arrivals")
+        plain = timed(
+            "export (portraits only)", lambda: batch.export_day(laptop, day, root / "day.age", officer=OFFICER)
+        )
+        full = timed(
+            "export --with-templates",
+            lambda: batch.export_day(laptop, day, root / "day-t.age", officer=OFFICER, with_templates=True),
+        )
+        print(
+            f"  batch sizes: {plain['bytes'] / 1e6:.1f} MB, with templates {full['bytes'] / 1e6:.1f} MB; "
+            f"{plain['arrivals']} arrivals"
+        )
         laptop.close()
-        for label, file in (("import (portraits encoded again, 2 workers)", "day.age"),
-                            ("import --with-templates batch", "day-t.age")):
+        for label, file in (
+            ("import (portraits encoded again, 2 workers)", "day.age"),
+            ("import --with-templates batch", "day-t.age"),
+        ):
             home = root / f"sup-{file}"
             shutil.copytree(root / "supervisor", home)
             store = Store.open(home, PASSPHRASE)
             result = timed(label, lambda: merge.import_files(store, [root / file], officer=OFFICER))[0]
-            print(f"  {result['new_arrivals']} new arrivals, {result['searched']} searched, "
-                  f"{len(result['repeat_candidates'])} repeat-arrival candidates below the threshold")
-            again = timed("  the same batch again (nothing to add)", lambda: merge.import_files(store, [root / file],
-                                                                                              officer=OFFICER))[0]
+            print(
+                f"  {result['new_arrivals']} new arrivals, {result['searched']} searched, "
+                f"{len(result['repeat_candidates'])} repeat-arrival candidates below the threshold"
+            )
+            again = timed(
+                "  the same batch again (nothing to add)",
+                lambda: merge.import_files(store, [root / file], officer=OFFICER),
+            )[0]
             assert again["new_arrivals"] == 0
             store.close()
     finally:

@@ -58,7 +58,7 @@ def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) 
         canvas = np.clip(128 + 40 * canvas / max(float(canvas.std()), 1e-6), 0, 255).astype(np.uint8)
         top = int(rng.integers(height // 10, height - tile.shape[0] - height // 10))
         left = int(rng.integers(width // 10, width - tile.shape[1] - width // 10))
-        canvas[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+        canvas[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
         path = folder / f"arrival-{i + 1:03d}.jpg"
         Image.fromarray(canvas).save(path, "JPEG", quality=90)
         paths.append(path)
@@ -79,9 +79,19 @@ def make_home(path: Path) -> None:
     refs = [f"WL-{i + 1:05d}" for i in range(WATCHLIST)]
     with store.transaction():
         for i, ref in enumerate(refs):
-            store.insert("subjects", {"ref": ref, "category": "wanted", "added_at": utcnow(), "review_date": review,
-                                      "authorised_by": "DS 0 Benchmark", "image_source": "synthetic",
-                                      "status": "active"}, {"name": f"Synthetic {i + 1}", "reason": "benchmark"})
+            store.insert(
+                "subjects",
+                {
+                    "ref": ref,
+                    "category": "wanted",
+                    "added_at": utcnow(),
+                    "review_date": review,
+                    "authorised_by": "DS 0 Benchmark",
+                    "image_source": "synthetic",
+                    "status": "active",
+                },
+                {"name": f"Synthetic {i + 1}", "reason": "benchmark"},
+            )
         store.put_templates("subject", faces.MODEL_ID, refs, vectors)
     store.close()
 
@@ -106,8 +116,9 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, float, su
 
 def run_batch(home: Path, manifest: Path, workers: int) -> tuple[float, float, dict]:
     env = dict(os.environ, TRIAGE_HOME=str(home), TRIAGE_PASSPHRASE=PASSPHRASE, TRIAGE_OFFICER=OFFICER)
-    elapsed, cpu, done = timed([sys.executable, "-m", "triage", "capture-batch", str(manifest), "--json",
-                                "--workers", str(workers)], env)
+    elapsed, cpu, done = timed(
+        [sys.executable, "-m", "triage", "capture-batch", str(manifest), "--json", "--workers", str(workers)], env
+    )
     if done.returncode not in (0, 3):
         sys.exit(f"capture-batch failed ({done.returncode}): {done.stderr}")
     return elapsed, cpu, json.loads(done.stdout)
@@ -115,8 +126,9 @@ def run_batch(home: Path, manifest: Path, workers: int) -> tuple[float, float, d
 
 def run_face_recognition(known: Path, unknown: Path, cpus: int) -> float:
     """Wall seconds only: its workers are forked by a forkserver, out of reach of this process's CPU count."""
-    elapsed, _, done = timed([str(Path(sys.executable).with_name("face_recognition")), "--cpus", str(cpus),
-                              str(known), str(unknown)])
+    elapsed, _, done = timed(
+        [str(Path(sys.executable).with_name("face_recognition")), "--cpus", str(cpus), str(known), str(unknown)]
+    )
     if done.returncode != 0:
         sys.exit(f"face_recognition failed ({done.returncode}): {done.stderr}")
     return elapsed
@@ -150,14 +162,18 @@ def main() -> None:
                 os.link(photo, unknown / photo.name)
             theirs = run_face_recognition(known, unknown, args.workers)
             per_arrival = (cpu - fixed_cpu) / max(args.photos - 1, 1)
-            print(f"{width}x{height}: capture-batch landed {report['landed']} of {args.photos} ({report['refused']} "
-                  f"refused) in {elapsed:.1f} s: {report['landed'] / elapsed:.1f} arrivals/s end to end, "
-                  f"{(args.photos - 1) / max(elapsed - fixed, 1e-6):.1f}/s after {fixed:.1f} s of start-up; "
-                  f"{per_arrival * 1000:.0f} ms CPU per arrival = {args.workers / per_arrival:.1f}/s "
-                  f"on {args.workers} free cores (start-up {fixed_cpu:.1f} s CPU)")
-            print(f"{'':>9}  face_recognition --cpus {args.workers}: {args.photos} photos in {theirs:.1f} s = "
-                  f"{args.photos / theirs:.1f} photos/s (no quality gate, no store, 20 known faces); "
-                  f"capture-batch took {elapsed / theirs:.0%} of its time")
+            print(
+                f"{width}x{height}: capture-batch landed {report['landed']} of {args.photos} ({report['refused']} "
+                f"refused) in {elapsed:.1f} s: {report['landed'] / elapsed:.1f} arrivals/s end to end, "
+                f"{(args.photos - 1) / max(elapsed - fixed, 1e-6):.1f}/s after {fixed:.1f} s of start-up; "
+                f"{per_arrival * 1000:.0f} ms CPU per arrival = {args.workers / per_arrival:.1f}/s "
+                f"on {args.workers} free cores (start-up {fixed_cpu:.1f} s CPU)"
+            )
+            print(
+                f"{'':>9}  face_recognition --cpus {args.workers}: {args.photos} photos in {theirs:.1f} s = "
+                f"{args.photos / theirs:.1f} photos/s (no quality gate, no store, 20 known faces); "
+                f"capture-batch took {elapsed / theirs:.0%} of its time"
+            )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine slows the wall-clock figures)")
 
 

@@ -26,8 +26,11 @@ def chips():
     from triage.intake import samples
     from triage.intake.photos import read_photo
 
-    photos = [np.asarray(Image.open(samples.orl_path(s, n)).convert("RGB").resize((276, 336)))
-              for s in range(1, 41) for n in (1, 6)]
+    photos = [
+        np.asarray(Image.open(samples.orl_path(s, n)).convert("RGB").resize((276, 336)))
+        for s in range(1, 41)
+        for n in (1, 6)
+    ]
     photos += [read_photo(path()).rgb for path in (samples.astronaut_path, samples.hopper_path)]
     found = []
     for rgb in photos:
@@ -64,14 +67,18 @@ def main() -> None:
         mine = faces.encode(rgb, face)
         worst = max(worst, float(np.abs(mine - theirs).max()))
         far = max(far, float(np.linalg.norm(mine - theirs)))
-    print(f"{len(found)} real faces: descriptors differ by at most {worst:.2g} in an element, {far:.2g} in distance "
-          f"(match thresholds are read to 1e-4)")
+    print(
+        f"{len(found)} real faces: descriptors differ by at most {worst:.2g} in an element, {far:.2g} in distance "
+        f"(match thresholds are read to 1e-4)"
+    )
     rgb, face = found[-1]
     chip = m.dlib.get_face_chip(rgb, face.shape, 150, 0.25)
     dlib_ms = median_ms(lambda: reference.compute_face_descriptor(chip, 1), args.repeats)
     onnx_ms = median_ms(lambda: faces.encode(rgb, face), args.repeats)
-    print(f"one face, median of {args.repeats}: dlib {dlib_ms:.1f} ms; onnxruntime {onnx_ms:.1f} ms including the chip "
-          f"({dlib_ms / onnx_ms:.1f} x faster)")
+    print(
+        f"one face, median of {args.repeats}: dlib {dlib_ms:.1f} ms; onnxruntime {onnx_ms:.1f} ms including the chip "
+        f"({dlib_ms / onnx_ms:.1f} x faster)"
+    )
 
 
 if __name__ == "__main__":

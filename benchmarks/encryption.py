@@ -80,7 +80,7 @@ def vaults():
             return bytes(crypto.NONCE_BYTES) + bytes(plaintext) + bytes(16)
 
         def open(self, blob, aad):
-            return bytes(blob[crypto.NONCE_BYTES:-16])
+            return bytes(blob[crypto.NONCE_BYTES : -16])
 
     return TimedVault, ClearVault
 
@@ -95,6 +95,7 @@ def median_ms(values) -> float:
 
 
 # -- 1. capture ------------------------------------------------------------------------------------------
+
 
 def capture_home(path: Path, matcher: str, vault_class, dims: dict[str, int], earlier_count: int):
     """A home with WATCHLIST subjects and `earlier_count` arrivals, with templates of every model of the matcher."""
@@ -113,15 +114,39 @@ def capture_home(path: Path, matcher: str, vault_class, dims: dict[str, int], ea
     now = utcnow()
     with store.transaction():
         for i, ref in enumerate(refs):
-            store.insert("subjects", {"ref": ref, "category": "wanted", "added_at": now, "review_date": review,
-                                      "authorised_by": "DS 0 Benchmark", "image_source": "synthetic",
-                                      "status": "active"}, {"name": f"Synthetic {i + 1}", "reason": "benchmark"})
+            store.insert(
+                "subjects",
+                {
+                    "ref": ref,
+                    "category": "wanted",
+                    "added_at": now,
+                    "review_date": review,
+                    "authorised_by": "DS 0 Benchmark",
+                    "image_source": "synthetic",
+                    "status": "active",
+                },
+                {"name": f"Synthetic {i + 1}", "reason": "benchmark"},
+            )
         for i, aid in enumerate(earlier):
-            store.insert("arrivals", {
-                "id": aid, "created_at": now, "landed_at": now, "landed_day": now[:10], "site": "Benchmark",
-                "vessel": "SB-0001", "officer": OFFICER, "device": store.config.device, "safeguarding": 0,
-                "quality_score": 80, "quality_override": None, "source_key": None, "training": 0},
-                {"details": biographic.build_details(surname=f"Earlier {i}", dob="1990").to_dict(), "quality": {}})
+            store.insert(
+                "arrivals",
+                {
+                    "id": aid,
+                    "created_at": now,
+                    "landed_at": now,
+                    "landed_day": now[:10],
+                    "site": "Benchmark",
+                    "vessel": "SB-0001",
+                    "officer": OFFICER,
+                    "device": store.config.device,
+                    "safeguarding": 0,
+                    "quality_score": 80,
+                    "quality_override": None,
+                    "source_key": None,
+                    "training": 0,
+                },
+                {"details": biographic.build_details(surname=f"Earlier {i}", dob="1990").to_dict(), "quality": {}},
+            )
         for model_id, dim in dims.items():
             store.put_templates("subject", model_id, refs, unit_vectors(rng, WATCHLIST, dim))
             store.put_templates("arrival", model_id, earlier, unit_vectors(rng, earlier_count, dim))
@@ -130,8 +155,8 @@ def capture_home(path: Path, matcher: str, vault_class, dims: dict[str, int], ea
 
 def bench_capture(root: Path, matcher: str, repeats: int) -> dict[str, int]:
     """Prints the figures of part 1; returns the template dimension of each model of the matcher."""
-    from triage.faces import analysis, matchers
     from triage.casework import arrivals
+    from triage.faces import analysis, matchers
     from triage.intake import biographic, photos
     from triage.store.config import Config
     from triage.store.rows import TEMPLATE_BLOCK, Store
@@ -139,16 +164,25 @@ def bench_capture(root: Path, matcher: str, repeats: int) -> dict[str, int]:
     TimedVault, ClearVault = vaults()
     folder = root / "photos"
     shots = {size: make_photos(folder / f"{size[0]}", size, repeats + 2) for size in SIZES}
-    store = Store.create(root / "dims", PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER,
-                                                            matcher=matcher))
-    dims = {m: len(v) for m, v in analysis.analyse(photos.read_photo(shots[SIZES[0]][0]), "probe",
-                                                   pipeline=matchers.pipeline_for(store)).vectors.items()}
+    store = Store.create(
+        root / "dims", PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER, matcher=matcher)
+    )
+    dims = {
+        m: len(v)
+        for m, v in analysis.analyse(
+            photos.read_photo(shots[SIZES[0]][0]), "probe", pipeline=matchers.pipeline_for(store)
+        ).vectors.items()
+    }
     store.close()
     earlier = max(0, TEMPLATE_BLOCK - sum(map(len, shots.values())))  # the last block fills up, never over
-    homes = {"sealed": capture_home(root / "sealed", matcher, TimedVault, dims, earlier),
-             "clear": capture_home(root / "clear", matcher, ClearVault, dims, earlier)}
-    print(f"1. capture, {matcher} matcher (models {', '.join(dims)}); {WATCHLIST:,} watchlist subjects and "
-          f"{earlier:,} earlier arrivals in each home; {repeats} captures per size and home after 2 warm-ups:")
+    homes = {
+        "sealed": capture_home(root / "sealed", matcher, TimedVault, dims, earlier),
+        "clear": capture_home(root / "clear", matcher, ClearVault, dims, earlier),
+    }
+    print(
+        f"1. capture, {matcher} matcher (models {', '.join(dims)}); {WATCHLIST:,} watchlist subjects and "
+        f"{earlier:,} earlier arrivals in each home; {repeats} captures per size and home after 2 warm-ups:"
+    )
     n = 0
     for size in SIZES:
         took: dict[str, list[float]] = {"sealed": [], "clear": []}
@@ -160,9 +194,14 @@ def bench_capture(root: Path, matcher: str, repeats: int) -> dict[str, int]:
                 if name == "sealed":
                     store.vault.log.clear()
                 started = time.perf_counter()
-                arrivals.capture(store, photos.read_photo(path), biographic.build_details(
-                    surname=f"Arrival {n}", dob="1990", nationality="Eritrea"), officer=OFFICER, vessel="SB-0002",
-                    idempotency_key=f"bench-{n}")
+                arrivals.capture(
+                    store,
+                    photos.read_photo(path),
+                    biographic.build_details(surname=f"Arrival {n}", dob="1990", nationality="Eritrea"),
+                    officer=OFFICER,
+                    vessel="SB-0002",
+                    idempotency_key=f"bench-{n}",
+                )
                 elapsed = time.perf_counter() - started
                 if i < 2:  # warm-up: the first search loads the galleries
                     continue
@@ -179,19 +218,26 @@ def bench_capture(root: Path, matcher: str, repeats: int) -> dict[str, int]:
             n += 1
         sealed, clear = median_ms(took["sealed"]), median_ms(took["clear"])
         k = len(crypto_s)
-        parts = ", ".join(f"{name} {v[2] / k * 1000:.2f} ms ({v[0] / k:.1f} x {v[1] / max(v[0], 1) / 1024:.1f} KB)"
-                          for name, v in sorted(by_table.items(), key=lambda kv: -kv[1][2]))
-        print(f"   {size[0]}x{size[1]}: capture {sealed:.0f} ms (median); sealing work in it {median_ms(crypto_s):.2f} ms "
-              f"= {statistics.median(shares):.2%} of the capture (median per capture; target under 5%)")
+        parts = ", ".join(
+            f"{name} {v[2] / k * 1000:.2f} ms ({v[0] / k:.1f} x {v[1] / max(v[0], 1) / 1024:.1f} KB)"
+            for name, v in sorted(by_table.items(), key=lambda kv: -kv[1][2])
+        )
+        print(
+            f"   {size[0]}x{size[1]}: capture {sealed:.0f} ms (median); sealing work in it {median_ms(crypto_s):.2f} ms "
+            f"= {statistics.median(shares):.2%} of the capture (median per capture; target under 5%)"
+        )
         print(f"      per capture, mean: {parts}")
-        print(f"      the same captures in the home without the cipher: {clear:.0f} ms (median), a difference of "
-              f"{(sealed - clear) / clear:+.1%} (the machine's other work moves this by a few percent either way)")
+        print(
+            f"      the same captures in the home without the cipher: {clear:.0f} ms (median), a difference of "
+            f"{(sealed - clear) / clear:+.1%} (the machine's other work moves this by a few percent either way)"
+        )
     for store in homes.values():
         store.close()
     return dims
 
 
 # -- 2. and 3. search and start-up -------------------------------------------------------------------------
+
 
 def watchlist_home(path: Path, n: int, dims: dict[str, int], vault_class=None) -> float:
     """`n` watchlist templates per model (the same ones for the same `n`); the seconds storing them took."""
@@ -206,8 +252,9 @@ def watchlist_home(path: Path, n: int, dims: dict[str, int], vault_class=None) -
     for model_id, dim in dims.items():
         for lo in range(0, n, CHUNK):
             k = min(CHUNK, n - lo)
-            store.put_templates("subject", model_id, [f"WL-{i:07d}" for i in range(lo, lo + k)],
-                                unit_vectors(rng, k, dim))
+            store.put_templates(
+                "subject", model_id, [f"WL-{i:07d}" for i in range(lo, lo + k)], unit_vectors(rng, k, dim)
+            )
     store.close()
     return time.perf_counter() - started
 
@@ -226,8 +273,9 @@ def child(path: str, model_ids: list[str]) -> None:
 
 
 def fresh_load(path: Path, model_ids: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(path), *model_ids], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(path), *model_ids], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -239,7 +287,8 @@ def in_memory(gallery_class, ids: np.ndarray, owners: np.ndarray, matrix: np.nda
 
 
 def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[str, int]) -> None:
-    from triage.faces import detection as faces, matchers
+    from triage.faces import detection as faces
+    from triage.faces import matchers
     from triage.faces.matching import Gallery
     from triage.store.rows import Store
 
@@ -248,9 +297,11 @@ def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[
     path = root / "watchlist"
     built = watchlist_home(path, n, dims)
     store = Store.open(path, PASSPHRASE)
-    stored = (f"   ({n:,} templates per model stored through put_templates in {built / len(dims):.1f} s per model; "
-              f"{store.count('template_blocks')} sealed blocks of up to 1,024 templates; "
-              f"file {(path / 'triage.db').stat().st_size / 1e6:.0f} MB)")
+    stored = (
+        f"   ({n:,} templates per model stored through put_templates in {built / len(dims):.1f} s per model; "
+        f"{store.count('template_blocks')} sealed blocks of up to 1,024 templates; "
+        f"file {(path / 'triage.db').stat().st_size / 1e6:.0f} MB)"
+    )
 
     # 2. search: from the sealed store, and the same matrix never sealed (stored in clear, or built in memory)
     _, ClearVault = vaults()
@@ -261,9 +312,11 @@ def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[
     owner_bytes = np.array([o.encode() for o in owners], dtype=bytes)
     loads: dict[str, list[float]] = {"sealed": [], "clear": [], "memory": []}
     for _ in range(repeats):
-        for name, make in (("sealed", lambda: Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)),
-                           ("clear", lambda: Gallery.load(clear_store, "watchlist", "subject", faces.MODEL_ID)),
-                           ("memory", lambda: in_memory(Gallery, sealed.ids[:sealed.n], owner_bytes, matrix))):
+        for name, make in (
+            ("sealed", lambda: Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)),
+            ("clear", lambda: Gallery.load(clear_store, "watchlist", "subject", faces.MODEL_ID)),
+            ("memory", lambda: in_memory(Gallery, sealed.ids[: sealed.n], owner_bytes, matrix)),
+        ):
             started = time.perf_counter()
             made = make()
             loads[name].append(time.perf_counter() - started)
@@ -272,7 +325,7 @@ def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[
             elif name == "memory":
                 plain = made
     clear_store.close()
-    assert np.array_equal(sealed.matrix[:sealed.n], plain.matrix[:plain.n])
+    assert np.array_equal(sealed.matrix[: sealed.n], plain.matrix[: plain.n])
     probes = unit_vectors(np.random.default_rng(5), PROBES, 128)
     times = {"sealed": [], "plain": []}
     for q in probes:
@@ -281,22 +334,28 @@ def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[
             g.search(q, top_k=5, threshold=0.5, approximate=False)
             times[name].append(time.perf_counter() - started)
     s, p = median_ms(times["sealed"]), median_ms(times["plain"])
-    print(f"2. 1:N search of {n:,} {faces.MODEL_ID} templates, exact, {PROBES} probes: {s:.2f} ms per probe (median) "
-          f"on the gallery loaded from the sealed store, {p:.2f} ms on the same matrix never sealed ({(s - p) / p:+.1%}); "
-          f"the matrices are identical, so what differs is the load (median of {repeats}): "
-          f"{median_ms(loads['sealed']):.0f} ms from the sealed store, {median_ms(loads['clear']):.0f} ms from a "
-          f"store holding the same templates in clear, {median_ms(loads['memory']):.0f} ms to place the matrix "
-          "in a gallery from memory")
+    print(
+        f"2. 1:N search of {n:,} {faces.MODEL_ID} templates, exact, {PROBES} probes: {s:.2f} ms per probe (median) "
+        f"on the gallery loaded from the sealed store, {p:.2f} ms on the same matrix never sealed ({(s - p) / p:+.1%}); "
+        f"the matrices are identical, so what differs is the load (median of {repeats}): "
+        f"{median_ms(loads['sealed']):.0f} ms from the sealed store, {median_ms(loads['clear']):.0f} ms from a "
+        f"store holding the same templates in clear, {median_ms(loads['memory']):.0f} ms to place the matrix "
+        "in a gallery from memory"
+    )
     print(stored)
 
     # 3. start-up: a fresh process, then the parts of the load timed apart
-    blocks = store.db.execute("SELECT id, model_id, owner_kind, data FROM template_blocks WHERE model_id = ? "
-                              "AND owner_kind = 'subject'", [faces.MODEL_ID]).fetchall()
+    blocks = store.db.execute(
+        "SELECT id, model_id, owner_kind, data FROM template_blocks WHERE model_id = ? AND owner_kind = 'subject'",
+        [faces.MODEL_ID],
+    ).fetchall()
     opens, reads = [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        rows = store.db.execute("SELECT id, model_id, owner_kind, data FROM template_blocks WHERE model_id = ? "
-                                "AND owner_kind = 'subject'", [faces.MODEL_ID]).fetchall()
+        rows = store.db.execute(
+            "SELECT id, model_id, owner_kind, data FROM template_blocks WHERE model_id = ? AND owner_kind = 'subject'",
+            [faces.MODEL_ID],
+        ).fetchall()
         reads.append(time.perf_counter() - started)
         started = time.perf_counter()
         for block_id, model_id, kind, data in rows:
@@ -306,14 +365,18 @@ def bench_search_and_startup(root: Path, n: int, repeats: int, known_dims: dict[
     store.close()
     one = [fresh_load(path, [faces.MODEL_ID]) for _ in range(repeats)]
     both = [fresh_load(path, model_ids) for _ in range(repeats)]
-    print(f"3. start-up, a fresh process, median of {repeats}: watchlist.gallery() of {n:,} {faces.MODEL_ID} templates "
-          f"{statistics.median(r['load_s'] for r in one) * 1000:.0f} ms (target under 1 s); of both fused models "
-          f"({' + '.join(f'{t:,}' for t in both[0]['templates'])} templates) "
-          f"{statistics.median(r['load_s'] for r in both) * 1000:.0f} ms; unlocking the store first (scrypt) "
-          f"{statistics.median(r['unlock_s'] for r in one) * 1000:.0f} ms")
-    print(f"   of which, for {n:,} templates ({len(blocks)} blocks, {sealed_mb:.0f} MB sealed): the pure AES-GCM opens "
-          f"{median_ms(opens):.0f} ms ({sealed_mb / statistics.median(opens):.0f} MB/s), reading the blocks from SQLite "
-          f"{median_ms(reads):.0f} ms (warm page cache), each timed alone in this process")
+    print(
+        f"3. start-up, a fresh process, median of {repeats}: watchlist.gallery() of {n:,} {faces.MODEL_ID} templates "
+        f"{statistics.median(r['load_s'] for r in one) * 1000:.0f} ms (target under 1 s); of both fused models "
+        f"({' + '.join(f'{t:,}' for t in both[0]['templates'])} templates) "
+        f"{statistics.median(r['load_s'] for r in both) * 1000:.0f} ms; unlocking the store first (scrypt) "
+        f"{statistics.median(r['unlock_s'] for r in one) * 1000:.0f} ms"
+    )
+    print(
+        f"   of which, for {n:,} templates ({len(blocks)} blocks, {sealed_mb:.0f} MB sealed): the pure AES-GCM opens "
+        f"{median_ms(opens):.0f} ms ({sealed_mb / statistics.median(opens):.0f} MB/s), reading the blocks from SQLite "
+        f"{median_ms(reads):.0f} ms (warm page cache), each timed alone in this process"
+    )
 
 
 def main() -> None:

@@ -44,8 +44,7 @@ def frames(width: int, height: int) -> list[np.ndarray]:
     """The two colour faces, each scaled to the frame's height and centred on mid-grey."""
     import cv2
 
-    from triage.intake import photos
-    from triage.intake import samples
+    from triage.intake import photos, samples
 
     out = []
     for path in (samples.astronaut_path(), samples.hopper_path()):
@@ -54,7 +53,9 @@ def frames(width: int, height: int) -> list[np.ndarray]:
         img = cv2.resize(rgb, (round(rgb.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
         canvas = np.full((height, width, 3), 128, np.uint8)
         left = (width - img.shape[1]) // 2
-        canvas[:, max(0, left):max(0, left) + min(width, img.shape[1])] = img[:, max(0, -left):max(0, -left) + width]
+        canvas[:, max(0, left) : max(0, left) + min(width, img.shape[1])] = img[
+            :, max(0, -left) : max(0, -left) + width
+        ]
         out.append(canvas)
     return out
 
@@ -62,7 +63,8 @@ def frames(width: int, height: int) -> list[np.ndarray]:
 def per_arrival(repeats: int) -> dict:
     """Each repeat times the three matchers back to back on the same frame, so that whatever else the
     machine is doing weighs on all three alike; the ratio fused / dlib is taken repeat by repeat."""
-    from triage.faces import encoders, detection as faces, matchers
+    from triage.faces import detection as faces
+    from triage.faces import encoders, matchers
 
     pipelines = {name: encoders.pipeline(matchers.get(name, None).model_ids, None) for name in MATCHERS}
     for pipeline in pipelines.values():
@@ -85,14 +87,21 @@ def per_arrival(repeats: int) -> dict:
                     times[name]["wall"].append(w2 - w0)
         for name, t in times.items():
             r = results[(name, width)] = {k: 1000 * statistics.median(v) for k, v in t.items()}
-            print(f"{name:6} {width}x{height}: detect + encode {r['total']:6.1f} ms CPU median "
-                  f"(p95 {1000 * float(np.percentile(t['total'], 95)):6.1f}; detection {r['detect']:5.1f} ms, "
-                  f"{pipelines[name].detector}; wall {r['wall']:6.1f} ms)", flush=True)
-        cpu, wall = (statistics.median(f / d for f, d in zip(times["fused"][k], times["dlib"][k]))
-                     for k in ("total", "wall"))
-        print(f"{width}x{height}: fused / dlib = {wall:.2f} in wall-clock time ({'meets' if wall <= 1 else 'misses'} "
-              f"the target of a fused capture no slower than dlib), {cpu:.2f} in CPU time; medians of the "
-              "repeats", flush=True)
+            print(
+                f"{name:6} {width}x{height}: detect + encode {r['total']:6.1f} ms CPU median "
+                f"(p95 {1000 * float(np.percentile(t['total'], 95)):6.1f}; detection {r['detect']:5.1f} ms, "
+                f"{pipelines[name].detector}; wall {r['wall']:6.1f} ms)",
+                flush=True,
+            )
+        cpu, wall = (
+            statistics.median(f / d for f, d in zip(times["fused"][k], times["dlib"][k])) for k in ("total", "wall")
+        )
+        print(
+            f"{width}x{height}: fused / dlib = {wall:.2f} in wall-clock time ({'meets' if wall <= 1 else 'misses'} "
+            f"the target of a fused capture no slower than dlib), {cpu:.2f} in CPU time; medians of the "
+            "repeats",
+            flush=True,
+        )
     return results
 
 
@@ -119,7 +128,10 @@ def search(templates: int) -> None:
     people = templates // 2
     # dlib templates are not unit length: 0.54 puts random identities about 0.76 apart, as dlib's impostors
     # are; SFace's are unit length (random identities about 1.41 apart, its impostors about 1.36).
-    shapes = {matchers.get("dlib", None).model_ids[0]: (0.54, 0.45), matchers.get("sface", None).model_ids[0]: (1.0, 0.3)}
+    shapes = {
+        matchers.get("dlib", None).model_ids[0]: (0.54, 0.45),
+        matchers.get("sface", None).model_ids[0]: (1.0, 0.3),
+    }
     fused = matchers.get("fused", None)
     with tempfile.TemporaryDirectory(prefix="triage-matchers-") as tmp:
         store = Store.create(Path(tmp) / "home", PASSPHRASE, Config(site="bench", force_code="B", officer="bench"))
@@ -150,8 +162,10 @@ def search(templates: int) -> None:
             hits += k < 100 and found[0].ref == f"WL-{enrolled[k]:06d}"
         store.close()
     for name, ts in timings.items():
-        print(f"1:N search, {templates:,} templates per model, {name:5}: {1000 * statistics.median(ts):6.2f} ms CPU median "
-              f"(p95 {1000 * float(np.percentile(ts, 95)):6.2f} ms)")
+        print(
+            f"1:N search, {templates:,} templates per model, {name:5}: {1000 * statistics.median(ts):6.2f} ms CPU median "
+            f"(p95 {1000 * float(np.percentile(ts, 95)):6.2f} ms)"
+        )
     print(f"fused rank-1 on the 100 enrolled synthetic probes: {hits}/100 (a check that the data is shaped sensibly)")
 
 

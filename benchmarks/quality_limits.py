@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage.faces import analysis, detection as faces, quality
+from triage.faces import analysis, quality
+from triage.faces import detection as faces
 from triage.faces.matching import calibration
 from triage.intake.photos import Photo, read_photo
 from triage.intake.samples import astronaut_path, orl_path
@@ -29,8 +30,10 @@ def main() -> None:
     import cv2
 
     threshold = calibration(faces.MODEL_ID).threshold
-    print(f"match threshold {threshold}; enrol needs sharpness {quality.PROFILES['enrol']['min_sharpness']}, "
-          f"probe {quality.PROFILES['probe']['min_sharpness']}")
+    print(
+        f"match threshold {threshold}; enrol needs sharpness {quality.PROFILES['enrol']['min_sharpness']}, "
+        f"probe {quality.PROFILES['probe']['min_sharpness']}"
+    )
     pairs = []
     for s in range(1, 21):
         a, b = read_photo(orl_path(s, 1)).rgb, read_photo(orl_path(s, 2)).rgb

@@ -37,15 +37,19 @@ CHUNK = 50_000
 
 def template_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, total-covariance factor and within-person covariance factor of real dlib templates."""
-    from triage.faces import analysis, detection as faces
+    from triage.faces import analysis
+    from triage.faces import detection as faces
     from triage.intake import samples
 
     vectors, people = [], []
     for s in range(1, 41):
         for k in range(1, 6):
             try:
-                vectors.append(analysis.analyse(samples.load_photo({"orl": [s, k]}), "probe",
-                                                override_reason="benchmark").vectors[faces.MODEL_ID])
+                vectors.append(
+                    analysis.analyse(samples.load_photo({"orl": [s, k]}), "probe", override_reason="benchmark").vectors[
+                        faces.MODEL_ID
+                    ]
+                )
                 people.append(s)
             except Exception:  # a photo with no face found: leave it out
                 continue
@@ -79,7 +83,7 @@ def build_store(path: Path, n: int, model) -> dict:
         vectors, _ = draw(rng, mean, total, within, centres, k)  # template i is of identity i % (k // 2)
         store.put_templates("subject", faces.MODEL_ID, [f"WL-{lo // 2 + i % (k // 2):07d}" for i in range(k)], vectors)
         if lo == 0:
-            np.save(path / "probe-centres.npy", centres[:PROBES // 2])
+            np.save(path / "probe-centres.npy", centres[: PROBES // 2])
     seconds = time.perf_counter() - started
     store.close()
     return {"insert_s": seconds}
@@ -99,7 +103,8 @@ def child_load(path: str, exact: bool) -> None:
     report time and resident memory."""
     import psutil
 
-    from triage.faces import ann, detection as faces, matching
+    from triage.faces import ann, matching
+    from triage.faces import detection as faces
     from triage.store.rows import Store
 
     if exact:
@@ -112,17 +117,30 @@ def child_load(path: str, exact: bool) -> None:
     seconds = time.perf_counter() - started
     rss = psutil.Process().memory_info().rss
     gallery.search(gallery.matrix[0], top_k=5, threshold=0.5)  # an exact scan makes the int8 copy
-    print(json.dumps({"load_s": seconds, "templates": len(gallery), "index": gallery.index is not None,
-                      "rss_mb": rss / 1e6, "rss_before_mb": rss0 / 1e6,
-                      "rss_searched_mb": psutil.Process().memory_info().rss / 1e6}))
+    print(
+        json.dumps(
+            {
+                "load_s": seconds,
+                "templates": len(gallery),
+                "index": gallery.index is not None,
+                "rss_mb": rss / 1e6,
+                "rss_before_mb": rss0 / 1e6,
+                "rss_searched_mb": psutil.Process().memory_info().rss / 1e6,
+            }
+        )
+    )
 
 
 def fresh_load(path: Path, *, exact: bool) -> dict:
     """`LOADS` loads, each in a fresh process: the median one's figures, and the range of load times."""
     runs = []
     for _ in range(LOADS):
-        out = subprocess.run([sys.executable, __file__, "--child-load", str(path)] + (["--exact"] if exact else []),
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-load", str(path)] + (["--exact"] if exact else []),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     runs.sort(key=lambda r: r["load_s"])
     return runs[len(runs) // 2] | {"load_range": f"{runs[0]['load_s']:.2f}-{runs[-1]['load_s']:.2f} s"}
@@ -175,7 +193,8 @@ def main() -> None:
         child_load(args.child_load, args.exact)
         return
 
-    from triage.faces import ann, detection as faces, matching
+    from triage.faces import ann, matching
+    from triage.faces import detection as faces
     from triage.store.rows import Store
 
     print(f"cores available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.1f}")
@@ -190,19 +209,23 @@ def main() -> None:
 
                 shutil.rmtree(path)
             built = build_store(path, n, model)
-            print(f"{n:>9,} templates: stored in bulk in {built['insert_s']:.1f} s "
-                  f"({(path / 'triage.db').stat().st_size / 1e6:.0f} MB)")
+            print(
+                f"{n:>9,} templates: stored in bulk in {built['insert_s']:.1f} s "
+                f"({(path / 'triage.db').stat().st_size / 1e6:.0f} MB)"
+            )
         probes = probes_for(path, model)
         loaded = fresh_load(path, exact=True)
         store = Store.open(path, PASSPHRASE)
         gallery = matching.Gallery.load(store, "watchlist", "subject", faces.MODEL_ID)
         exact_ms, bare_ms = per_probe_ms(gallery, probes, approximate=False), reference_ms(gallery, probes)
-        line = (f"{n:>9,} templates: load {loaded['load_s']:.2f} s in a fresh process (median of {LOADS}, "
-                f"{loaded['load_range']}), resident {loaded['rss_mb']:.0f} MB "
-                f"(before loading {loaded['rss_before_mb']:.0f} MB, after a first search {loaded['rss_searched_mb']:.0f} MB)"
-                f"; exact search {exact_ms:.2f} ms per probe (median; "
-                f"the bare argmax(M @ q) {bare_ms:.2f} ms here, {REFERENCE_MS.get(n, float('nan'))} ms when the targets "
-                "were set)")
+        line = (
+            f"{n:>9,} templates: load {loaded['load_s']:.2f} s in a fresh process (median of {LOADS}, "
+            f"{loaded['load_range']}), resident {loaded['rss_mb']:.0f} MB "
+            f"(before loading {loaded['rss_before_mb']:.0f} MB, after a first search {loaded['rss_searched_mb']:.0f} MB)"
+            f"; exact search {exact_ms:.2f} ms per probe (median; "
+            f"the bare argmax(M @ q) {bare_ms:.2f} ms here, {REFERENCE_MS.get(n, float('nan'))} ms when the targets "
+            "were set)"
+        )
         if n >= 100_000:
             stored = store.count("template_indexes", "owner_kind = 'subject'") > 0
             started = time.perf_counter()
@@ -216,14 +239,19 @@ def main() -> None:
                 line += " (index built by an earlier run)"
             approx_ms = per_probe_ms(gallery, probes, approximate=True)
             recall_t, recall_c = recall_at_10(gallery, probes)
-            line += (f"; approximate search {approx_ms:.2f} ms per probe; recall@10 against exact: "
-                     f"{recall_t:.4f} (templates), {recall_c:.4f} (candidates)")
+            line += (
+                f"; approximate search {approx_ms:.2f} ms per probe; recall@10 against exact: "
+                f"{recall_t:.4f} (templates), {recall_c:.4f} (candidates)"
+            )
         print(line, flush=True)
         if n >= ann.CUTOVER:
             with_index = fresh_load(path, exact=False)
-            print(f"{n:>9,} templates with the stored index (auto from {ann.CUTOVER:,}): load {with_index['load_s']:.2f} s "
-                  f"(median of {LOADS}, {with_index['load_range']}), "
-                  f"resident {with_index['rss_mb']:.0f} MB, index attached: {with_index['index']}", flush=True)
+            print(
+                f"{n:>9,} templates with the stored index (auto from {ann.CUTOVER:,}): load {with_index['load_s']:.2f} s "
+                f"(median of {LOADS}, {with_index['load_range']}), "
+                f"resident {with_index['rss_mb']:.0f} MB, index attached: {with_index['index']}",
+                flush=True,
+            )
         store.close()
         del gallery
 

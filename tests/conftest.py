@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from triage.intake import samples
 from triage.cli.app import app
+from triage.intake import samples
 
 PASSPHRASE = "correct horse battery staple"
 OFFICER = "PC 1234 Tester"
@@ -59,8 +59,10 @@ class Cli:
     def __call__(self, *args, code: int | None = 0, input: str | None = None):
         result = self.runner.invoke(app, [str(a) for a in args], input=input)
         if code is not None and result.exit_code != code:
-            raise AssertionError(f"triage {' '.join(map(str, args))} exited {result.exit_code}, expected {code}\n"
-                                 f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}")
+            raise AssertionError(
+                f"triage {' '.join(map(str, args))} exited {result.exit_code}, expected {code}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}"
+            )
         return result
 
     def json(self, *args, **kw):
@@ -93,10 +95,18 @@ def enrolled_template_home(tmp_path_factory, face_models) -> Path:
     store = Store.create(path, PASSPHRASE, Config(site="Test Site", force_code="TST", officer=OFFICER, matcher="dlib"))
     review = (dt.date.today() + dt.timedelta(days=90)).isoformat()
     for s in range(1, 21):
-        watchlist.add_subject(store, ref=f"WL-{s:03d}", name=f"Subject {s}", category="wanted",
-                              reason="Test subject wanted on warrant", authorised_by="DS 1 Test",
-                              review_date=review, photos=[samples.load_photo({"orl": [s, 1]})], officer=OFFICER,
-                              override_reason="fixture photos are 92x112 px")
+        watchlist.add_subject(
+            store,
+            ref=f"WL-{s:03d}",
+            name=f"Subject {s}",
+            category="wanted",
+            reason="Test subject wanted on warrant",
+            authorised_by="DS 1 Test",
+            review_date=review,
+            photos=[samples.load_photo({"orl": [s, 1]})],
+            officer=OFFICER,
+            override_reason="fixture photos are 92x112 px",
+        )
     store.close()
     return path
 

@@ -45,18 +45,27 @@ def bad_files(tmp_path):
     Image.fromarray(np.full((480, 640, 3), 200, np.uint8)).save(blank)
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
-    return {"missing": tmp_path / "nope.jpg", "not_image": not_image, "truncated": truncated, "no_face": blank,
-            "empty": empty, "two_faces": _two_faces(tmp_path / "two.png")}
+    return {
+        "missing": tmp_path / "nope.jpg",
+        "not_image": not_image,
+        "truncated": truncated,
+        "no_face": blank,
+        "empty": empty,
+        "two_faces": _two_faces(tmp_path / "two.png"),
+    }
 
 
-@pytest.mark.parametrize("case,status,words", [
-    ("missing", ExitStatus.BAD_INPUT, "no such file"),
-    ("not_image", ExitStatus.BAD_INPUT, "not an image"),
-    ("truncated", ExitStatus.BAD_INPUT, "truncated or corrupt"),
-    ("empty", ExitStatus.BAD_INPUT, "empty"),
-    ("no_face", ExitStatus.NO_FACE, "no face found"),
-    ("two_faces", ExitStatus.NO_FACE, "--face N"),
-])
+@pytest.mark.parametrize(
+    "case,status,words",
+    [
+        ("missing", ExitStatus.BAD_INPUT, "no such file"),
+        ("not_image", ExitStatus.BAD_INPUT, "not an image"),
+        ("truncated", ExitStatus.BAD_INPUT, "truncated or corrupt"),
+        ("empty", ExitStatus.BAD_INPUT, "empty"),
+        ("no_face", ExitStatus.NO_FACE, "no face found"),
+        ("two_faces", ExitStatus.NO_FACE, "--face N"),
+    ],
+)
 def test_bad_photo_is_refused_and_store_unchanged(cli, wl_home, bad_files, case, status, words):
     before = row_counts(wl_home)
     res = cli("capture", "--photo", bad_files[case], "--surname", "X", code=int(status))
@@ -77,15 +86,35 @@ def test_small_background_face_is_a_warning_not_an_error(cli, home, tmp_path):
     assert res.stdout and '"arrival_id"' in res.stdout
 
 
-@pytest.mark.parametrize("args,status,words", [
-    (["arrivals", "show", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
-    (["match", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
-    (["review", "A-NOPE00", "--candidate", "WL-001", "--decision", "rejected", "--reason", "not the same person"], ExitStatus.NOT_FOUND, "no arrival"),
-    (["pnd", "draft", "A-NOPE00", "--purpose", "To check whether this person is wanted on warrant"], ExitStatus.NOT_FOUND, "no arrival"),
-    (["capture", "--photo", str(orl(1, 2)), "--dob", "1990-13-01"], ExitStatus.BAD_INPUT, "--dob"),
-    (["capture", "--photo", str(orl(1, 2)), "--nationality", "Atlantis"], ExitStatus.BAD_INPUT, "--nationality"),
-    (["capture"], ExitStatus.USAGE, "--photo"),
-])
+@pytest.mark.parametrize(
+    "args,status,words",
+    [
+        (["arrivals", "show", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
+        (["match", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
+        (
+            [
+                "review",
+                "A-NOPE00",
+                "--candidate",
+                "WL-001",
+                "--decision",
+                "rejected",
+                "--reason",
+                "not the same person",
+            ],
+            ExitStatus.NOT_FOUND,
+            "no arrival",
+        ),
+        (
+            ["pnd", "draft", "A-NOPE00", "--purpose", "To check whether this person is wanted on warrant"],
+            ExitStatus.NOT_FOUND,
+            "no arrival",
+        ),
+        (["capture", "--photo", str(orl(1, 2)), "--dob", "1990-13-01"], ExitStatus.BAD_INPUT, "--dob"),
+        (["capture", "--photo", str(orl(1, 2)), "--nationality", "Atlantis"], ExitStatus.BAD_INPUT, "--nationality"),
+        (["capture"], ExitStatus.USAGE, "--photo"),
+    ],
+)
 def test_bad_arguments(cli, wl_home, args, status, words):
     before = row_counts(wl_home)
     res = cli(*args, code=int(status))

@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts, signed_in
-from triage.exchange import keys
 from triage.casework import referrals
+from triage.errors import ExitStatus
+from triage.exchange import keys
 from triage.exchange.batch import LANDING
 from triage.store.config import Config, load_config, write_config
-from triage.errors import ExitStatus
 from triage.store.rows import Store
 
 INTEGRITY, BAD_INPUT = int(ExitStatus.INTEGRITY), int(ExitStatus.BAD_INPUT)
@@ -61,19 +61,58 @@ def laptops(tmp_path_factory, enrolled_template_home, face_models):
         for home in (a, b):
             cli("keys", "recipient", "add", "Supervisor", supervisor["age_recipient"], "--home", home)
         a1 = _capture(cli, a, orl(7, 4), "--surname", "Hama", "--given-names", "Karwan", "--vessel", "SB-1")
-        a2 = _capture(cli, a, orl(21, 1), "--surname", "Ali", "--given-names", "Reza", "--dob", "1990", "--vessel", "SB-1")
-        cli("review", a1, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye",
-            "--home", a)
+        a2 = _capture(
+            cli, a, orl(21, 1), "--surname", "Ali", "--given-names", "Reza", "--dob", "1990", "--vessel", "SB-1"
+        )
+        cli(
+            "review",
+            a1,
+            "--candidate",
+            "WL-007",
+            "--decision",
+            "confirmed",
+            "--reason",
+            "same scar above left eye",
+            "--home",
+            a,
+        )
         draft = cli.json("pnd", "draft", a1, "--purpose", PURPOSE, "--home", a)
-        cli("debrief", a2, "--contact-phone", PHONE, "--paid-to", "Kak Rebwar", "--pilot", a1, "--declined", "route",
-            "--home", a)
+        cli(
+            "debrief",
+            a2,
+            "--contact-phone",
+            PHONE,
+            "--paid-to",
+            "Kak Rebwar",
+            "--pilot",
+            a1,
+            "--declined",
+            "route",
+            "--home",
+            a,
+        )
         cli("debrief", a2, "--amend", "--departure-country", "FRA", "--home", a)
-        cli("ocg", "add", GROUP, "--name", "Kak Rebwar", "--phone", PHONE, "--route", "Gravelines to Dungeness",
-            "--notes", "from an NCA briefing", "--home", a)
+        cli(
+            "ocg",
+            "add",
+            GROUP,
+            "--name",
+            "Kak Rebwar",
+            "--phone",
+            PHONE,
+            "--route",
+            "Gravelines to Dungeness",
+            "--notes",
+            "from an NCA briefing",
+            "--home",
+            a,
+        )
         cli("ocg", "link", GROUP, "--arrival", a2, "--reason", "gave the group's booking number, checked", "--home", a)
         cli("referral", a1, "--arrival-method", "small-boat", "--control-unit-ref", "CCU/26/1187", "--home", a)
         cli("referral", a1, "--lead-agency", "none", "--biometric-enrolment", "yes", "--home", a)
-        b1 = _capture(cli, b, orl(21, 6), "--surname", "Karimi", "--given-names", "Omid", "--age", "16", "--vessel", "SB-2")
+        b1 = _capture(
+            cli, b, orl(21, 6), "--surname", "Karimi", "--given-names", "Omid", "--age", "16", "--vessel", "SB-2"
+        )
         b2 = _capture(cli, b, orl(33, 2), "--surname", "=1+2", "--vessel", "SB-2")
         cli("debrief", b1, "--contact-phone", "0033 612 345 678", "--declined", "payment", "--home", b)
         cli("referral", b1, "--safeguarding-referral-to", "Kent County Council children's services", "--home", b)
@@ -81,9 +120,22 @@ def laptops(tmp_path_factory, enrolled_template_home, face_models):
         cli("export", "--home", a, "--date", day, "--out", root / "a.age")
         cli("export", "--home", b, "--date", day, "--out", root / "b.age", "--with-templates")
         return SimpleNamespace(
-            root=root, a=a, b=b, s=s, day=day, a1=a1, a2=a2, b1=b1, b2=b2, draft=draft["ref"],
-            a_file=root / "a.age", b_file=root / "b.age", supervisor=supervisor,
-            a_keys=cli.json("keys", "show", "--home", a), b_keys=cli.json("keys", "show", "--home", b))
+            root=root,
+            a=a,
+            b=b,
+            s=s,
+            day=day,
+            a1=a1,
+            a2=a2,
+            b1=b1,
+            b2=b2,
+            draft=draft["ref"],
+            a_file=root / "a.age",
+            b_file=root / "b.age",
+            supervisor=supervisor,
+            a_keys=cli.json("keys", "show", "--home", a),
+            b_keys=cli.json("keys", "show", "--home", b),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -98,18 +150,57 @@ def clash(laptops):
             ids.setattr("triage.casework.arrivals.new_arrival_id", lambda: laptops.a1)
             aid = _capture(cli, c, orl(30, 2), "--surname", "Clash", "--vessel", "SB-3")
         c2 = _capture(cli, c, orl(31, 3), "--surname", "Second", "--vessel", "SB-3")
-        cli("review", c2, "--candidate", aid, "--decision", "rejected", "--reason", f"{aid} has a different jaw",
-            "--home", c)
+        cli(
+            "review",
+            c2,
+            "--candidate",
+            aid,
+            "--decision",
+            "rejected",
+            "--reason",
+            f"{aid} has a different jaw",
+            "--home",
+            c,
+        )
         cli("debrief", c2, "--pilot", aid, "--contact-phone", "+44 7911 123456", "--home", c)
         draft = cli.json("pnd", "draft", aid, "--purpose", PURPOSE, "--home", c)
-        intel = cli.json("intel", "draft", c2, "--source-grade", "2", "--intel-grade", "C", "--handling", "P",
-                         "--text", f"Says {aid.lower()} piloted the boat and took the fees", "--home", c)
+        intel = cli.json(
+            "intel",
+            "draft",
+            c2,
+            "--source-grade",
+            "2",
+            "--intel-grade",
+            "C",
+            "--handling",
+            "P",
+            "--text",
+            f"Says {aid.lower()} piloted the boat and took the fees",
+            "--home",
+            c,
+        )
         cli("ocg", "add", GROUP, "--phone", "+44 7911 123456", "--home", c)
-        cli("ocg", "link", GROUP, "--arrival", aid, "--reason", f"named by {c2} as the pilot, {GROUP}'s number",
-            "--home", c)
+        cli(
+            "ocg",
+            "link",
+            GROUP,
+            "--arrival",
+            aid,
+            "--reason",
+            f"named by {c2} as the pilot, {GROUP}'s number",
+            "--home",
+            c,
+        )
         cli("export", "--home", c, "--date", laptops.day, "--out", laptops.root / "c.age")
-        return SimpleNamespace(home=c, file=laptops.root / "c.age", id=aid, c2=c2, draft=draft["ref"], intel=intel["ref"],
-                               keys=cli.json("keys", "show", "--home", c))
+        return SimpleNamespace(
+            home=c,
+            file=laptops.root / "c.age",
+            id=aid,
+            c2=c2,
+            draft=draft["ref"],
+            intel=intel["ref"],
+            keys=cli.json("keys", "show", "--home", c),
+        )
 
 
 @pytest.fixture
@@ -150,16 +241,23 @@ def _reencrypt(members: dict[str, bytes], recipient: str, out: Path) -> Path:
 
 
 def _reviews(store: Store, aid: str) -> list[tuple]:
-    return [(r["kind"], r["ref"], r["decision"], r["officer"], r["at"], r["reason"])
-            for r in store.rows("reviews", "arrival_id = ?", [aid], order_by="id")]
+    return [
+        (r["kind"], r["ref"], r["decision"], r["officer"], r["at"], r["reason"])
+        for r in store.rows("reviews", "arrival_id = ?", [aid], order_by="id")
+    ]
 
 
 def _versions(store: Store, table: str, where: str, params: list) -> list[dict]:
     """Rows as recorded, their local ids aside: each names the row it supersedes by its place in the list."""
     rows = store.rows(table, where, params, order_by="id")
     ids = [r["id"] for r in rows]
-    return [{**{k: v for k, v in r.items() if k not in ("id", "supersedes")},
-             "supersedes": ids.index(r["supersedes"]) if r["supersedes"] else None} for r in rows]
+    return [
+        {
+            **{k: v for k, v in r.items() if k not in ("id", "supersedes")},
+            "supersedes": ids.index(r["supersedes"]) if r["supersedes"] else None,
+        }
+        for r in rows
+    ]
 
 
 def _sha256(path: Path) -> str:
@@ -190,23 +288,39 @@ def test_two_laptops_merge_whole_and_identical_and_the_repeat_is_linked(cli, lap
         for origin, ids in ((a, (laptops.a1, laptops.a2)), (b, (laptops.b1, laptops.b2))):
             for aid in ids:
                 mine, theirs = origin.get("arrivals", aid), s.get("arrivals", aid)
-                for f in ("details", "quality", "landed_at", "landed_day", "site", "vessel", "officer", "device",
-                          "safeguarding", "quality_score"):
+                for f in (
+                    "details",
+                    "quality",
+                    "landed_at",
+                    "landed_day",
+                    "site",
+                    "vessel",
+                    "officer",
+                    "device",
+                    "safeguarding",
+                    "quality_score",
+                ):
                     assert theirs[f] == mine[f], (aid, f)
                 assert theirs["origin"] == origin.config.device and mine["origin"] is None
                 assert s.photo("arrival", aid)[1] == origin.photo("arrival", aid)[1]
                 assert _reviews(s, aid) == _reviews(origin, aid)
                 # the laptop's own search and candidates travel as history, distances and thresholds unchanged
-                first = [(c["kind"], c["ref"], c["distance"], c["threshold"]) for c in
-                         origin.rows("candidates", "arrival_id = ?", [aid], order_by="id")]
-                merged = [(c["kind"], c["ref"], c["distance"], c["threshold"]) for c in
-                          s.rows("candidates", "arrival_id = ?", [aid], order_by="id")]
-                assert merged[:len(first)] == first
+                first = [
+                    (c["kind"], c["ref"], c["distance"], c["threshold"])
+                    for c in origin.rows("candidates", "arrival_id = ?", [aid], order_by="id")
+                ]
+                merged = [
+                    (c["kind"], c["ref"], c["distance"], c["threshold"])
+                    for c in s.rows("candidates", "arrival_id = ?", [aid], order_by="id")
+                ]
+                assert merged[: len(first)] == first
         assert _reviews(s, laptops.a1)[0][:3] == ("watchlist", "WL-007", "confirmed")
         assert s.get("drafts", laptops.draft)["draft"] == a.get("drafts", laptops.draft)["draft"]
         # the audit events behind the records came too, with the hashes of the laptop's own chain
         carried = {(e["device"], e["action"], e["hash"]) for e in s.rows("origin_audit")}
-        own = {("A1A1A1", e["action"], e["hash"]) for e in a.db["audit_events"].rows_where("arrival_id = ?", [laptops.a1])}
+        own = {
+            ("A1A1A1", e["action"], e["hash"]) for e in a.db["audit_events"].rows_where("arrival_id = ?", [laptops.a1])
+        }
         assert own and own <= carried and {"capture", "review", "pnd-draft"} <= {x[1] for x in own}
         # B sent its templates; A's portraits were encoded again here, close to A's own templates
         _, tb = b.load_templates("dlib-resnet-v1+5pt", "arrival", [laptops.b1])
@@ -231,7 +345,9 @@ def test_two_laptops_merge_whole_and_identical_and_the_repeat_is_linked(cli, lap
     again = cli.json("import", laptops.a_file, laptops.b_file, "--home", sup)
     after = row_counts(sup)
     assert [r["new_arrivals"] for r in again] == [0, 0] and all(not any(r["added"].values()) for r in again)
-    assert {t: n for t, n in after.items() if t != "audit_events"} == {t: n for t, n in before.items() if t != "audit_events"}
+    assert {t: n for t, n in after.items() if t != "audit_events"} == {
+        t: n for t, n in before.items() if t != "audit_events"
+    }
     assert after["audit_events"] == before["audit_events"] + 2  # each import is itself audited
     assert cli.json("audit", "verify", "--home", sup)["ok"] is True
 
@@ -240,14 +356,19 @@ def test_debriefs_referrals_and_crime_groups_arrive_as_records_of_their_own(cli,
     _trust(cli, sup, laptops)
     results = cli.json("import", laptops.a_file, laptops.b_file, "--home", sup)
     assert [{kind: r["added"][kind] for kind in LANDING} for r in results] == [
-        {"debriefs": 2, "referrals": 2, "ocgs": 1, "ocg_links": 1}, {"debriefs": 1, "referrals": 1, "ocgs": 0, "ocg_links": 0}]
+        {"debriefs": 2, "referrals": 2, "ocgs": 1, "ocg_links": 1},
+        {"debriefs": 1, "referrals": 1, "ocgs": 0, "ocg_links": 0},
+    ]
 
     s, a, b = _open(sup), _open(laptops.a), _open(laptops.b)
     try:
         for origin, ids in ((a, (laptops.a1, laptops.a2)), (b, (laptops.b1, laptops.b2))):
             for aid in ids:
-                for table, where in (("debriefs", "arrival_id = ?"), ("referrals", "arrival_id = ?"),
-                                     ("ocg_links", "target_kind = 'arrival' AND target = ?")):
+                for table, where in (
+                    ("debriefs", "arrival_id = ?"),
+                    ("referrals", "arrival_id = ?"),
+                    ("ocg_links", "target_kind = 'arrival' AND target = ?"),
+                ):
                     assert _versions(s, table, where, [aid]) == _versions(origin, table, where, [aid]), (aid, table)
                 # the arrival's own record holds nothing more than it did on its laptop
                 assert s.get("arrivals", aid).keys() == origin.get("arrivals", aid).keys()
@@ -266,9 +387,12 @@ def test_debriefs_referrals_and_crime_groups_arrive_as_records_of_their_own(cli,
     # numbers and names are blinded again with this home's key, so B's debrief now meets A's group and A's debrief
     assert [x["arrival_id"] for x in shown["shared_with"]] == [laptops.b1]
     group = cli.json("ocg", "show", GROUP, "--home", sup)
-    assert [x["arrival_id"] for x in group["arrivals"]] == [laptops.a2] and group["notes"][0]["text"] == "from an NCA briefing"
+    assert [x["arrival_id"] for x in group["arrivals"]] == [laptops.a2] and group["notes"][0][
+        "text"
+    ] == "from an NCA briefing"
     assert [(x["arrival_id"], x["matched"]) for x in group["suggestions"]] == [
-        (laptops.b1, [{"kind": "phone", "source": "contacts.phones", "value": "+33612345678"}])]
+        (laptops.b1, [{"kind": "phone", "source": "contacts.phones", "value": "+33612345678"}])
+    ]
 
     before = row_counts(sup)
     again = cli.json("import", laptops.a_file, laptops.b_file, "--home", sup)
@@ -302,7 +426,9 @@ def test_unknown_signer_is_refused_until_trusted(cli, laptops, sup):
     cli("keys", "trust", "Laptop A", laptops.a_keys["signing_key"], "--home", sup)
     assert cli.json("import", laptops.a_file, "--home", sup)[0]["new_arrivals"] == 2
     listed = cli.json("keys", "list", "--home", sup)
-    assert [(k["name"], k["fingerprint"]) for k in listed["trusted_laptops"]] == [("Laptop A", laptops.a_keys["fingerprint"])]
+    assert [(k["name"], k["fingerprint"]) for k in listed["trusted_laptops"]] == [
+        ("Laptop A", laptops.a_keys["fingerprint"])
+    ]
 
 
 def test_tampered_batches_are_refused_naming_what_failed(cli, laptops, sup, tmp_path):
@@ -321,8 +447,11 @@ def test_tampered_batches_are_refused_naming_what_failed(cli, laptops, sup, tmp_
     # a member swapped and the manifest re-hashed to match, but not signed again
     manifest = json.loads(members["manifest.json"])
     manifest["members"][portrait] = {"sha256": hashlib.sha256(other).hexdigest(), "bytes": len(other)}
-    rehashed = _reencrypt({**members, portrait: other, "manifest.json": json.dumps(manifest, indent=2).encode()},
-                          laptops.supervisor["age_recipient"], tmp_path / "rehashed.age")
+    rehashed = _reencrypt(
+        {**members, portrait: other, "manifest.json": json.dumps(manifest, indent=2).encode()},
+        laptops.supervisor["age_recipient"],
+        tmp_path / "rehashed.age",
+    )
     res = cli("import", rehashed, "--home", sup, code=INTEGRITY)
     assert "signature of manifest.json does not verify" in res.stderr
     # a member swapped, the signed manifest left alone
@@ -330,20 +459,28 @@ def test_tampered_batches_are_refused_naming_what_failed(cli, laptops, sup, tmp_
     res = cli("import", swapped, "--home", sup, code=INTEGRITY)
     assert f"member {portrait} does not match its SHA-256" in res.stderr
     # a member slipped in that the manifest does not list
-    extra = _reencrypt({**members, "portraits/A-EXTRA1.jpg": other}, laptops.supervisor["age_recipient"],
-                       tmp_path / "extra.age")
+    extra = _reencrypt(
+        {**members, "portraits/A-EXTRA1.jpg": other}, laptops.supervisor["age_recipient"], tmp_path / "extra.age"
+    )
     res = cli("import", extra, "--home", sup, code=INTEGRITY)
     assert "member portraits/A-EXTRA1.jpg is not in the signed manifest" in res.stderr
     # one bad file among good ones stops the whole import before anything merges
     cli("import", laptops.b_file, swapped, "--home", sup, code=INTEGRITY)
     _only_audited(sup, before, 5)
     refused = _refusals(cli, sup)
-    assert [e["records"] for e in refused] == [[f"batch-file:{_sha256(p)}"]
-                                              for p in (tmp_path / "flipped.age", rehashed, swapped, extra, swapped)]
-    for event, why in zip(refused, ("decryption failed", "signature of manifest.json does not verify",
-                                    f"member {portrait} does not match its SHA-256",
-                                    "member portraits/A-EXTRA1.jpg is not in the signed manifest",
-                                    f"member {portrait} does not match its SHA-256")):
+    assert [e["records"] for e in refused] == [
+        [f"batch-file:{_sha256(p)}"] for p in (tmp_path / "flipped.age", rehashed, swapped, extra, swapped)
+    ]
+    for event, why in zip(
+        refused,
+        (
+            "decryption failed",
+            "signature of manifest.json does not verify",
+            f"member {portrait} does not match its SHA-256",
+            "member portraits/A-EXTRA1.jpg is not in the signed manifest",
+            f"member {portrait} does not match its SHA-256",
+        ),
+    ):
         assert why in event["reason"]
 
 
@@ -378,13 +515,21 @@ def test_batch_members_manifest_signature_and_summary(laptops):
             assert hashlib.sha256(z.read(name)).hexdigest() == expected["sha256"]
         records = [json.loads(line) for line in z.read("arrivals.jsonl").splitlines()]
         landing = {kind: [json.loads(line) for line in z.read(f"{kind}.jsonl").splitlines()] for kind in LANDING}
-    assert names == {"manifest.json", "manifest.sig", "arrivals.jsonl", "audit.jsonl", "summary.csv",
-                     *(f"{kind}.jsonl" for kind in LANDING),
-                     f"portraits/{laptops.a1}.jpg", f"portraits/{laptops.a2}.jpg"}  # no templates without the flag
+    assert names == {
+        "manifest.json",
+        "manifest.sig",
+        "arrivals.jsonl",
+        "audit.jsonl",
+        "summary.csv",
+        *(f"{kind}.jsonl" for kind in LANDING),
+        f"portraits/{laptops.a1}.jpg",
+        f"portraits/{laptops.a2}.jpg",
+    }  # no templates without the flag
     assert manifest["signer"] == laptops.a_keys["signing_key"] and manifest["training"] is False
     assert manifest["recipients"] == [laptops.supervisor["age_recipient"]] and manifest["arrivals"] == 2
-    assert keys.verify_signature(keys.parse_signing_key(manifest["signer"]), manifest_bytes,
-                                 base64.b64decode(signature["signature"]))
+    assert keys.verify_signature(
+        keys.parse_signing_key(manifest["signer"]), manifest_bytes, base64.b64decode(signature["signature"])
+    )
     first = next(r for r in records if r["id"] == laptops.a1)
     assert first["key"] == f"A1A1A1:{laptops.a1}" and first["details"]["surname"] == "Hama"
     assert first["reviews"][0]["decision"] == "confirmed" and first["drafts"][0]["ref"] == laptops.draft
@@ -396,9 +541,15 @@ def test_batch_members_manifest_signature_and_summary(laptops):
     assert amended["supersedes"] == first_debrief["key"] and amended["version"] == 2
     assert amended["arrival_keys"] == {laptops.a1: first["key"]}  # the pilot it names
     assert [r["arrival_key"] for r in landing["referrals"]] == [first["key"]] * 2
-    assert [g["key"] for g in landing["ocgs"]] == [f"A1A1A1:{GROUP}"] and landing["ocgs"][0]["phones"] == ["+33612345678"]
+    assert [g["key"] for g in landing["ocgs"]] == [f"A1A1A1:{GROUP}"] and landing["ocgs"][0]["phones"] == [
+        "+33612345678"
+    ]
     (link,) = landing["ocg_links"]
-    assert (link["ocg_key"], link["target_key"], link["decision"]) == (f"A1A1A1:{GROUP}", f"A1A1A1:{laptops.a2}", "linked")
+    assert (link["ocg_key"], link["target_key"], link["decision"]) == (
+        f"A1A1A1:{GROUP}",
+        f"A1A1A1:{laptops.a2}",
+        "linked",
+    )
 
     with _decrypt_as(laptops.s, laptops.b_file) as z:
         assert "templates.jsonl" in z.namelist()
@@ -419,8 +570,9 @@ def test_export_needs_a_recipient_and_leaves_no_clear_copy(cli, laptops, tmp_pat
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr("tempfile.tempdir", None)
-    res = cli.json("export", "--home", b, "--date", laptops.day, "--out", out,
-                   "--recipient", laptops.supervisor["age_recipient"])
+    res = cli.json(
+        "export", "--home", b, "--date", laptops.day, "--out", out, "--recipient", laptops.supervisor["age_recipient"]
+    )
     assert res["arrivals"] == 2 and res["recipients"] == [laptops.supervisor["age_recipient"]]
     assert list(scratch.iterdir()) == [] and sorted(p.name for p in out.parent.iterdir()) == ["b.age"]
     events = cli.json("audit", "show", "--home", b)
@@ -429,7 +581,9 @@ def test_export_needs_a_recipient_and_leaves_no_clear_copy(cli, laptops, tmp_pat
 
 def test_training_and_real_batches_never_mix(cli, laptops, sup, tmp_path):
     trainer = tmp_path / "T"
-    Store.create(trainer, PASSPHRASE, Config(site="Training site", force_code="TRN", officer=OFFICER, training=True)).close()
+    Store.create(
+        trainer, PASSPHRASE, Config(site="Training site", force_code="TRN", officer=OFFICER, training=True)
+    ).close()
     _capture(cli, trainer, orl(12, 1), "--surname", "Trainee")
     t_keys = cli.json("keys", "show", "--home", trainer)
     cli("keys", "recipient", "add", "Supervisor", laptops.supervisor["age_recipient"], "--home", trainer)
@@ -441,8 +595,17 @@ def test_training_and_real_batches_never_mix(cli, laptops, sup, tmp_path):
     _only_audited(sup, before, 1)
     assert "TRAINING batch" in _refusals(cli, sup)[0]["reason"]
 
-    cli("export", "--home", laptops.a, "--date", laptops.day, "--out", tmp_path / "real.age",
-        "--recipient", t_keys["age_recipient"])
+    cli(
+        "export",
+        "--home",
+        laptops.a,
+        "--date",
+        laptops.day,
+        "--out",
+        tmp_path / "real.age",
+        "--recipient",
+        t_keys["age_recipient"],
+    )
     cli("keys", "trust", "Laptop A", laptops.a_keys["signing_key"], "--home", trainer)
     res = cli("import", tmp_path / "real.age", "--home", trainer, code=BAD_INPUT)
     assert "real batch" in res.stderr and "TRAINING home" in res.stderr
@@ -475,8 +638,9 @@ def test_colliding_ids_are_renumbered_and_a_failed_merge_leaves_nothing(cli, lap
     assert [r["new_arrivals"] for r in merged] == [2, 2]
     s = _open(sup)
     try:
-        renamed = s.db.execute("SELECT local FROM merged WHERE kind = 'arrivals' AND key = ?",
-                               [f"{clash.keys['device']}:{clash.id}"]).fetchone()[0]
+        renamed = s.db.execute(
+            "SELECT local FROM merged WHERE kind = 'arrivals' AND key = ?", [f"{clash.keys['device']}:{clash.id}"]
+        ).fetchone()[0]
         assert renamed != laptops.a1
         assert s.get("arrivals", renamed)["details"]["surname"] == "Clash"
         assert s.get("arrivals", laptops.a1)["details"]["surname"] == "Hama"
@@ -492,9 +656,11 @@ def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops,
     cli("import", laptops.a_file, clash.file, "--home", sup)
     s, a, c = _open(sup), _open(laptops.a), _open(clash.home)
     try:
+
         def local(kind: str, ident: str) -> str:
-            return s.db.execute("SELECT local FROM merged WHERE kind = ? AND key = ?",
-                                [kind, f"{clash.keys['device']}:{ident}"]).fetchone()[0]
+            return s.db.execute(
+                "SELECT local FROM merged WHERE kind = ? AND key = ?", [kind, f"{clash.keys['device']}:{ident}"]
+            ).fetchone()[0]
 
         renamed, group = local("arrivals", clash.id), local("ocgs", GROUP)
         assert renamed != clash.id and group == f"{GROUP}-2"
@@ -518,7 +684,8 @@ def test_a_renumbered_id_is_renamed_in_every_record_that_quotes_it(cli, laptops,
         where = "target_kind = 'arrival' AND target = ?"
         theirs = _versions(c, "ocg_links", where, [clash.id])
         assert _versions(s, "ocg_links", where, [renamed]) == [
-            as_here(v) | {"reason": as_here(v["reason"], group_too=False)} for v in theirs]
+            as_here(v) | {"reason": as_here(v["reason"], group_too=False)} for v in theirs
+        ]
         assert GROUP in theirs[0]["reason"]  # free text keeps the group's reference as the officer wrote it
         # laptop A's records, merged first, keep their ids: A's group, A's draft about its own arrival
         assert s.get("ocgs", GROUP) == a.get("ocgs", GROUP)
@@ -540,10 +707,16 @@ def test_only_generated_ids_are_rewritten_and_only_whole():
     from triage.exchange.merge import _quoting
 
     rewrite = _quoting({"A-7K3F9Q": "A-ZZ9999", "PND-35E4AB-20261128-001": "PND-35E4AB-20261128-001-2"})
-    record = {"names": ["Ali Hassan"], "notes": "Ali said 13 people; see A-7K3F9Q, a-7k3f9q, A-7K3F9Q-2 and "
-                                               "PND-35E4AB-20261128-001.", "n": 13}
-    assert rewrite(record) == {"names": ["Ali Hassan"], "notes": "Ali said 13 people; see A-ZZ9999, A-ZZ9999, "
-                               "A-7K3F9Q-2 and PND-35E4AB-20261128-001-2.", "n": 13}
+    record = {
+        "names": ["Ali Hassan"],
+        "notes": "Ali said 13 people; see A-7K3F9Q, a-7k3f9q, A-7K3F9Q-2 and PND-35E4AB-20261128-001.",
+        "n": 13,
+    }
+    assert rewrite(record) == {
+        "names": ["Ali Hassan"],
+        "notes": "Ali said 13 people; see A-ZZ9999, A-ZZ9999, A-7K3F9Q-2 and PND-35E4AB-20261128-001-2.",
+        "n": 13,
+    }
 
 
 def test_a_debrief_amended_on_both_sides_keeps_both_and_says_so(cli, laptops, sup, tmp_path):
@@ -555,8 +728,9 @@ def test_a_debrief_amended_on_both_sides_keeps_both_and_says_so(cli, laptops, su
     cli("export", "--home", a, "--date", laptops.day, "--out", tmp_path / "a2.age")
     merged = cli.json("import", tmp_path / "a2.age", "--home", sup)[0]
     assert merged["added"]["debriefs"] == 1
-    assert any(f"arrival {laptops.a2}: its debrief was amended both here and on laptop A1A1A1" in w
-               for w in merged["warnings"]), merged["warnings"]
+    assert any(
+        f"arrival {laptops.a2}: its debrief was amended both here and on laptop A1A1A1" in w for w in merged["warnings"]
+    ), merged["warnings"]
     shown = cli.json("debrief", laptops.a2, "--show", "--history", "--home", sup)
     assert shown["version"] == 4 and len(shown["history"]) == 3
     assert "BEL" in json.dumps(shown["history"]) and "NLD" in json.dumps(shown["answers"])  # nothing lost
@@ -577,7 +751,8 @@ def test_a_laptop_rolled_back_to_an_older_copy_is_noticed_by_the_supervisor(cli,
     assert [w for w in rolled_back["warnings"] if "rolled back" in w] == [
         f"laptop A1A1A1: the audit trail this batch states ends at event {_events(older) - 1}, but its batch exported "
         f"{_exported_at(sup)} had reached event {_events(later) - 1}: the laptop's store was "
-        "rolled back or its trail replaced; check the laptop before relying on its records"]
+        "rolled back or its trail replaced; check the laptop before relying on its records"
+    ]
     assert cli.json("audit", "verify", "--home", older)["ok"] is True  # the laptop alone cannot show it
 
 

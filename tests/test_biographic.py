@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from triage.errors import BadInput
 from triage.intake.biographic import (
     Details,
     PartialDate,
@@ -22,42 +23,50 @@ from triage.intake.biographic import (
     parse_phone,
     parse_sex,
 )
-from triage.errors import BadInput
 
 TODAY = date(2025, 6, 15)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("1990", PartialDate(1990)),
-    ("1990-04", PartialDate(1990, 4)),
-    ("1990-04-17", PartialDate(1990, 4, 17)),
-    ("  1990-4-7 ", PartialDate(1990, 4, 7)),
-    ("17/04/1990", PartialDate(1990, 4, 17)),
-    ("17.04.1990", PartialDate(1990, 4, 17)),
-    ("04/1990", PartialDate(1990, 4)),
-    ("29/02/2024", PartialDate(2024, 2, 29)),
-    ("2000-02-29", PartialDate(2000, 2, 29)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1990", PartialDate(1990)),
+        ("1990-04", PartialDate(1990, 4)),
+        ("1990-04-17", PartialDate(1990, 4, 17)),
+        ("  1990-4-7 ", PartialDate(1990, 4, 7)),
+        ("17/04/1990", PartialDate(1990, 4, 17)),
+        ("17.04.1990", PartialDate(1990, 4, 17)),
+        ("04/1990", PartialDate(1990, 4)),
+        ("29/02/2024", PartialDate(2024, 2, 29)),
+        ("2000-02-29", PartialDate(2000, 2, 29)),
+    ],
+)
 def test_parse_date_accepts(text, expected):
     assert parse_date(text) == expected
 
 
 def test_partial_date_str():
     assert [str(PartialDate(1990)), str(PartialDate(1990, 4)), str(PartialDate(1990, 4, 7))] == [
-        "1990", "1990-04", "1990-04-07"]
+        "1990",
+        "1990-04",
+        "1990-04-07",
+    ]
 
 
-@pytest.mark.parametrize("text, why", [
-    ("2026-13-01", "month 13"),
-    ("29/02/2023", "February 2023 has 28 days"),
-    ("1900-02-29", "February 1900 has 28 days"),
-    ("2024-04-31", "April 2024 has 30 days"),
-    ("1850", "year 1850 is outside 1900-2100"),
-    ("2024-00", "month 0"),
-    ("17/04-1990", "is not a date; use"),
-    ("yesterday", "is not a date; use"),
-    ("", "is not a date; use"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("2026-13-01", "month 13"),
+        ("29/02/2023", "February 2023 has 28 days"),
+        ("1900-02-29", "February 1900 has 28 days"),
+        ("2024-04-31", "April 2024 has 30 days"),
+        ("1850", "year 1850 is outside 1900-2100"),
+        ("2024-00", "month 0"),
+        ("17/04-1990", "is not a date; use"),
+        ("yesterday", "is not a date; use"),
+        ("", "is not a date; use"),
+    ],
+)
 def test_parse_date_refuses_naming_the_field(text, why):
     with pytest.raises(BadInput, match=f"^--dob: .*{why}"):
         parse_date(text, "--dob")
@@ -75,21 +84,26 @@ def test_parse_full_date():
         parse_full_date("2031-04", "--document-expiry")
 
 
-@pytest.mark.parametrize("born, on, expected", [
-    (PartialDate(1990, 4, 17), date(2025, 4, 16), (34, 34)),
-    (PartialDate(1990, 4, 17), date(2025, 4, 17), (35, 35)),
-    (PartialDate(1990, 4), date(2025, 4, 10), (34, 35)),
-    (PartialDate(1990), date(2025, 6, 15), (34, 35)),
-    (PartialDate(2008, 2, 29), date(2026, 2, 28), (17, 17)),
-    (PartialDate(2008, 2, 29), date(2026, 3, 1), (18, 18)),
-    (PartialDate(2025), date(2025, 6, 15), (0, 0)),
-])
+@pytest.mark.parametrize(
+    "born, on, expected",
+    [
+        (PartialDate(1990, 4, 17), date(2025, 4, 16), (34, 34)),
+        (PartialDate(1990, 4, 17), date(2025, 4, 17), (35, 35)),
+        (PartialDate(1990, 4), date(2025, 4, 10), (34, 35)),
+        (PartialDate(1990), date(2025, 6, 15), (34, 35)),
+        (PartialDate(2008, 2, 29), date(2026, 2, 28), (17, 17)),
+        (PartialDate(2008, 2, 29), date(2026, 3, 1), (18, 18)),
+        (PartialDate(2025), date(2025, 6, 15), (0, 0)),
+    ],
+)
 def test_age_range_on(born, on, expected):
     assert born.age_range_on(on) == expected
 
 
-@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
-       st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)))
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
+)
 def test_partial_dates_cover_every_full_date_they_allow(born, today):
     full = PartialDate(born.year, born.month, born.day).age_range_on(today)
     assert full[0] == full[1]
@@ -106,50 +120,100 @@ def test_every_accepted_format_reads_the_same_date(d):
     assert parse_date(d.strftime("%m/%Y")) == PartialDate(d.year, d.month)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("17", (17, 17)), ("16-18", (16, 18)), (" 16 - 18 ", (16, 18)), ("16 to 18", (16, 18)),
-    ("16–18", (16, 18)), ("0", (0, 0)), ("120", (120, 120)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("17", (17, 17)),
+        ("16-18", (16, 18)),
+        (" 16 - 18 ", (16, 18)),
+        ("16 to 18", (16, 18)),
+        ("16–18", (16, 18)),
+        ("0", (0, 0)),
+        ("120", (120, 120)),
+    ],
+)
 def test_parse_age_range(text, expected):
     assert parse_age_range(text) == expected
 
 
-@pytest.mark.parametrize("text, why", [
-    ("18-16", "runs backwards"), ("121", "over 120"), ("16-130", "over 120"), ("-3", "is not an age"),
-    ("about 17", "is not an age"), ("", "is not an age"), ("16.5", "is not an age"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("18-16", "runs backwards"),
+        ("121", "over 120"),
+        ("16-130", "over 120"),
+        ("-3", "is not an age"),
+        ("about 17", "is not an age"),
+        ("", "is not an age"),
+        ("16.5", "is not an age"),
+    ],
+)
 def test_parse_age_range_refuses(text, why):
     with pytest.raises(BadInput, match=f"^--age: .*{why}"):
         parse_age_range(text)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Eritrea", "ERI"), ("iran", "IRN"), ("Syria", "SYR"), ("  afghanistan ", "AFG"), ("ER", "ERI"),
-    ("eri", "ERI"), ("Viet Nam", "VNM"), ("Russia", "RUS"), ("Britain", "GBR"), ("UK", "GBR"),
-    ("Turkey", "TUR"), ("Kosovo", "RKS"),
-    ("D", "DEU"), ("GBD", "GBR"), ("gbn", "GBR"), ("GBO", "GBR"), ("GBP", "GBR"), ("GBS", "GBR"),
-    ("UNO", "UNO"), ("UNA", "UNA"), ("UNK", "UNK"), ("XXA", "XXA"), ("XXB", "XXB"), ("XXC", "XXC"),
-    ("XXX", "XXX"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Eritrea", "ERI"),
+        ("iran", "IRN"),
+        ("Syria", "SYR"),
+        ("  afghanistan ", "AFG"),
+        ("ER", "ERI"),
+        ("eri", "ERI"),
+        ("Viet Nam", "VNM"),
+        ("Russia", "RUS"),
+        ("Britain", "GBR"),
+        ("UK", "GBR"),
+        ("Turkey", "TUR"),
+        ("Kosovo", "RKS"),
+        ("D", "DEU"),
+        ("GBD", "GBR"),
+        ("gbn", "GBR"),
+        ("GBO", "GBR"),
+        ("GBP", "GBR"),
+        ("GBS", "GBR"),
+        ("UNO", "UNO"),
+        ("UNA", "UNA"),
+        ("UNK", "UNK"),
+        ("XXA", "XXA"),
+        ("XXB", "XXB"),
+        ("XXC", "XXC"),
+        ("XXX", "XXX"),
+    ],
+)
 def test_parse_country(text, expected):
     assert parse_country(text) == expected
 
 
-@pytest.mark.parametrize("text, why", [
-    ("Atlantis", "is not a country"),
-    ("", "no country given"),
-    ("Korea", "matches several countries"),
-    ("Congo", "could be COG or COD"),
-    ("Kurdistan", "is not a country"),  # a region: pycountry's fuzzy search alone would say Iraq
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("Atlantis", "is not a country"),
+        ("", "no country given"),
+        ("Korea", "matches several countries"),
+        ("Congo", "could be COG or COD"),
+        ("Kurdistan", "is not a country"),  # a region: pycountry's fuzzy search alone would say Iraq
+    ],
+)
 def test_parse_country_refuses_naming_the_field(text, why):
     with pytest.raises(BadInput, match=f"^--nationality: .*{why}"):
         parse_country(text, "--nationality")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("f", "F"), ("Female", "F"), ("M", "M"), (" male ", "M"), ("x", "X"), ("unspecified", "X"), ("<", "X"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("f", "F"),
+        ("Female", "F"),
+        ("M", "M"),
+        (" male ", "M"),
+        ("x", "X"),
+        ("unspecified", "X"),
+        ("<", "X"),
+    ],
+)
 def test_parse_sex(text, expected):
     assert parse_sex(text) == expected
 
@@ -184,14 +248,17 @@ def test_clean_text():
     assert clean_text("x" * 200, "--surname") == "x" * 200
 
 
-@pytest.mark.parametrize("text, why", [
-    ("abc\u202edef", "direction control U\\+202E"),
-    ("abc\u2067def", "direction control U\\+2067"),
-    ("\x1b[31mred", "control character U\\+001B"),
-    ("a\x00b", "control character U\\+0000"),
-    ("two\nlines", "control character U\\+000A"),
-    ("bad\udcffbyte", "control character U\\+DCFF"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("abc\u202edef", "direction control U\\+202E"),
+        ("abc\u2067def", "direction control U\\+2067"),
+        ("\x1b[31mred", "control character U\\+001B"),
+        ("a\x00b", "control character U\\+0000"),
+        ("two\nlines", "control character U\\+000A"),
+        ("bad\udcffbyte", "control character U\\+DCFF"),
+    ],
+)
 def test_clean_text_refuses(text, why):
     with pytest.raises(BadInput, match=f"^--surname: contains the {why}"):
         clean_text(text, "--surname")
@@ -206,11 +273,23 @@ def test_clean_text_refuses_too_long():
 
 def full_details() -> Details:
     return build_details(
-        surname=" Ḥusayn ", given_names="Zoë Amira", aliases=["Zoe Hussein", "", "زوی"], dob="17/04/2009",
-        age="15-17", sex="f", nationality="Eritrea", place_of_birth="Asmara", languages=["Tigrinya", "Arabic"],
-        document_type="passport", document_number="P1234567", document_state="ERI",
-        document_expiry="2030-01-31", phones=["+291 7 123 456", "07911 123456"], notes="Travelling with a brother.",
-        today=TODAY)
+        surname=" Ḥusayn ",
+        given_names="Zoë Amira",
+        aliases=["Zoe Hussein", "", "زوی"],
+        dob="17/04/2009",
+        age="15-17",
+        sex="f",
+        nationality="Eritrea",
+        place_of_birth="Asmara",
+        languages=["Tigrinya", "Arabic"],
+        document_type="passport",
+        document_number="P1234567",
+        document_state="ERI",
+        document_expiry="2030-01-31",
+        phones=["+291 7 123 456", "07911 123456"],
+        notes="Travelling with a brother.",
+        today=TODAY,
+    )
 
 
 def test_build_details_normalises_everything():
@@ -226,8 +305,9 @@ def test_build_details_normalises_everything():
 
 
 def test_build_details_treats_empty_as_not_given():
-    d = build_details(surname="", given_names="  ", dob="", age="", sex="", nationality="", phones=["", " "],
-                      today=TODAY)
+    d = build_details(
+        surname="", given_names="  ", dob="", age="", sex="", nationality="", phones=["", " "], today=TODAY
+    )
     assert d == Details()
     assert d.full_name() == "(name not given)"
     assert d.age_range_on(TODAY) is None
@@ -239,24 +319,27 @@ def test_full_name_with_one_part():
     assert Details(given_names="Anna").full_name() == "Anna"
 
 
-@pytest.mark.parametrize("kwargs, flag", [
-    ({"dob": "2026-13-01"}, "--dob"),
-    ({"dob": "2025-06-16"}, "--dob"),
-    ({"age": "old"}, "--age"),
-    ({"sex": "q"}, "--sex"),
-    ({"nationality": "Atlantis"}, "--nationality"),
-    ({"document_state": "Atlantis"}, "--document-state"),
-    ({"document_expiry": "2030"}, "--document-expiry"),
-    ({"phones": ["12"]}, "--phone"),
-    ({"surname": "a\u202eb"}, "--surname"),
-    ({"given_names": "x" * 101}, "--given-names"),
-    ({"aliases": ["a\x07"]}, "--alias"),
-    ({"languages": ["x" * 51]}, "--language"),
-    ({"place_of_birth": "\x1b"}, "--place-of-birth"),
-    ({"document_number": "x" * 31}, "--document-number"),
-    ({"document_type": "\u2066"}, "--document-type"),
-    ({"notes": "x" * 2001}, "--notes"),
-])
+@pytest.mark.parametrize(
+    "kwargs, flag",
+    [
+        ({"dob": "2026-13-01"}, "--dob"),
+        ({"dob": "2025-06-16"}, "--dob"),
+        ({"age": "old"}, "--age"),
+        ({"sex": "q"}, "--sex"),
+        ({"nationality": "Atlantis"}, "--nationality"),
+        ({"document_state": "Atlantis"}, "--document-state"),
+        ({"document_expiry": "2030"}, "--document-expiry"),
+        ({"phones": ["12"]}, "--phone"),
+        ({"surname": "a\u202eb"}, "--surname"),
+        ({"given_names": "x" * 101}, "--given-names"),
+        ({"aliases": ["a\x07"]}, "--alias"),
+        ({"languages": ["x" * 51]}, "--language"),
+        ({"place_of_birth": "\x1b"}, "--place-of-birth"),
+        ({"document_number": "x" * 31}, "--document-number"),
+        ({"document_type": "\u2066"}, "--document-type"),
+        ({"notes": "x" * 2001}, "--notes"),
+    ],
+)
 def test_build_details_errors_name_the_flag(kwargs, flag):
     with pytest.raises(BadInput, match=f"^{flag}: "):
         build_details(today=TODAY, **kwargs)

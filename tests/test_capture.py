@@ -29,8 +29,9 @@ def test_safeguarding_flag_in_list_and_show(cli, child_and_adult):
     listed = {r["arrival_id"]: r["safeguarding"] for r in cli.json("arrivals", "list")}
     assert listed == {child: True, adult: False}
     table = cli("arrivals", "list").stdout
-    assert [line for line in table.splitlines() if "SAFEGUARDING" in line] == \
-        [line for line in table.splitlines() if child in line]
+    assert [line for line in table.splitlines() if "SAFEGUARDING" in line] == [
+        line for line in table.splitlines() if child in line
+    ]
     assert cli.json("arrivals", "show", child)["safeguarding"] == 1
     assert cli.json("arrivals", "show", adult)["safeguarding"] == 0
     assert "SAFEGUARDING" in cli("arrivals", "show", child).stdout
@@ -61,60 +62,102 @@ def test_safeguarding_flag_in_export(cli, child_and_adult, tmp_path):
 
 # -- interactive -----------------------------------------------------------------------------------------
 
+
 def answers(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
 
 # One answer per question, in the order asked; a wrong answer is followed by the corrected one.
 FIRST_ROUND = answers(
-    "حسين",                 # surname
-    "Ali",                  # given names
-    "Abu Ali",              # other names
-    "1990-13-01",           # date of birth: no month 13, asked again
+    "حسين",  # surname
+    "Ali",  # given names
+    "Abu Ali",  # other names
+    "1990-13-01",  # date of birth: no month 13, asked again
     "1990-02-03",
-    "Q",                    # sex: asked again
+    "Q",  # sex: asked again
     "m",
-    "Atlantis",             # nationality: asked again
+    "Atlantis",  # nationality: asked again
     "Sudan",
-    "",                     # place of birth
-    "Arabic; English",      # languages
-    "none",                 # no document, so its number, state and expiry are not asked
-    "12",                   # phone: asked again
+    "",  # place of birth
+    "Arabic; English",  # languages
+    "none",  # no document, so its number, state and expiry are not asked
+    "12",  # phone: asked again
     "+44 20 7946 0958",
-    "",                     # notes
+    "",  # notes
 )
 
 
 def test_interactive_capture_reasks_and_shows_before_saving(cli, home):
     res = cli("capture", "--photo", orl(13, 2), "--interactive", "--json", input=FIRST_ROUND + "y\n")
-    for refusal in ("is not a date: month 13", "is not a sex marker", "'Atlantis' is not a country",
-                    "'12' is not a valid phone number"):
+    for refusal in (
+        "is not a date: month 13",
+        "is not a sex marker",
+        "'Atlantis' is not a country",
+        "'12' is not a valid phone number",
+    ):
         assert refusal in res.stderr
     assert res.stderr.count("try again") == 4
     assert "Check before saving" in res.stderr and "Save this arrival?" in res.stderr
     assert "Document number" not in res.stderr
     saved = cli.json("arrivals", "show", json.loads(res.stdout)["arrival_id"])["details"]
-    assert {k: saved[k] for k in ("surname", "surname_latin", "dob", "sex", "nationality", "languages", "phones",
-                                  "aliases", "document_type")} == {
-        "surname": "حسين", "surname_latin": "HSYN", "dob": "1990-02-03", "sex": "M", "nationality": "SDN",
-        "languages": ["Arabic", "English"], "phones": ["+442079460958"], "aliases": ["Abu Ali"],
-        "document_type": "none"}
+    assert {
+        k: saved[k]
+        for k in (
+            "surname",
+            "surname_latin",
+            "dob",
+            "sex",
+            "nationality",
+            "languages",
+            "phones",
+            "aliases",
+            "document_type",
+        )
+    } == {
+        "surname": "حسين",
+        "surname_latin": "HSYN",
+        "dob": "1990-02-03",
+        "sex": "M",
+        "nationality": "SDN",
+        "languages": ["Arabic", "English"],
+        "phones": ["+442079460958"],
+        "aliases": ["Abu Ali"],
+        "document_type": "none",
+    }
 
 
 def test_saying_no_asks_again_with_the_answers_as_defaults(cli, home):
     keep_all_but_surname = answers("Hassan", *[""] * 10)  # Enter keeps each earlier (corrected) answer
-    res = cli("capture", "--photo", orl(13, 3), "--interactive", "--json",
-              input=FIRST_ROUND + "n\n" + keep_all_but_surname + "y\n")
+    res = cli(
+        "capture",
+        "--photo",
+        orl(13, 3),
+        "--interactive",
+        "--json",
+        input=FIRST_ROUND + "n\n" + keep_all_but_surname + "y\n",
+    )
     assert res.stderr.count("Check before saving") == 2
     saved = cli.json("arrivals", "show", json.loads(res.stdout)["arrival_id"])["details"]
-    assert (saved["surname"], saved["given_names"], saved["dob"], saved["nationality"]) == \
-        ("Hassan", "Ali", "1990-02-03", "SDN")
+    assert (saved["surname"], saved["given_names"], saved["dob"], saved["nationality"]) == (
+        "Hassan",
+        "Ali",
+        "1990-02-03",
+        "SDN",
+    )
     assert saved["phones"] == ["+442079460958"]
 
 
 def test_flags_are_the_defaults_and_a_child_is_flagged_before_saving(cli, home):
-    res = cli("capture", "--photo", orl(14, 2), "--interactive", "--surname", "Yusuf", "--json",
-              input=answers("", "", "", "", "15-17", *[""] * 7) + "y\n")
+    res = cli(
+        "capture",
+        "--photo",
+        orl(14, 2),
+        "--interactive",
+        "--surname",
+        "Yusuf",
+        "--json",
+        input=answers("", "", "", "", "15-17", *[""] * 7) + "y\n",
+    )
     assert "SAFEGUARDING" in res.stderr
     result = json.loads(res.stdout)
     assert result["safeguarding"] is True

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from test_mrz_capture import ZONE
 
 from conftest import orl, row_counts
 from pool_jobs import CRASH, HANG, meet, square_unless_told_otherwise
-from test_mrz_capture import ZONE
-from triage.casework import manifest
 from triage import workers
+from triage.casework import manifest
 from triage.errors import BadInput, ExitStatus
 
 GOOD = [(s, 1) for s in range(1, 41)] + [(s, 5) for s in range(26, 41)]  # 55 ORL photos HOG finds a face in
@@ -43,12 +43,22 @@ def boat(tmp_path):
     (folder / "photos" / "scan.jpg").write_text("a text file, not a photo")
     rows, good, photo_of = [], iter(GOOD), {}
     for n in range(1, 61):
-        row = {"photo": "", "surname": f"Person {n}", "given-names": "", "dob": "1990", "nationality": "Eritrea",
-               "alias": "", "mrz": ""}
+        row = {
+            "photo": "",
+            "surname": f"Person {n}",
+            "given-names": "",
+            "dob": "1990",
+            "nationality": "Eritrea",
+            "alias": "",
+            "mrz": "",
+        }
         if n in BAD:
             what = BAD[n][0]
-            row["photo"] = {"missing file": "photos/gone.jpg", "not an image": "photos/scan.jpg",
-                            "no face": "photos/wall.png"}.get(what, "photos/s01_01.pgm")
+            row["photo"] = {
+                "missing file": "photos/gone.jpg",
+                "not an image": "photos/scan.jpg",
+                "no face": "photos/wall.png",
+            }.get(what, "photos/s01_01.pgm")
             row["dob"] = "1990-13-01" if what == "bad date" else row["dob"]
             row["nationality"] = "Atlantis" if what == "unknown country" else row["nationality"]
         else:
@@ -77,7 +87,12 @@ def test_sixty_rows_five_bad_then_a_rerun_adds_nothing(cli, wl_home, boat):
     for refusal in report["refusals"]:
         assert BAD[refusal["row"]][1] in refusal["reason"], refusal
     assert {r["row"]: r["status"] for r in report["refusals"]} == {
-        7: "bad_input", 19: "bad_input", 28: "bad_input", 41: "bad_input", 53: "no_face"}
+        7: "bad_input",
+        19: "bad_input",
+        28: "bad_input",
+        41: "bad_input",
+        53: "no_face",
+    }
     counts = row_counts(wl_home)
     assert counts["arrivals"] == 55
 
@@ -103,13 +118,16 @@ def test_sixty_rows_five_bad_then_a_rerun_adds_nothing(cli, wl_home, boat):
     assert [e["action"] for e in events].count("capture-batch") == 2
 
 
-@pytest.mark.parametrize("text,words", [
-    ("photo,surname,colour\nx.jpg,A,red\n", "unknown column 'colour'"),
-    ("surname,dob\nA,1990\n", "no photo column"),
-    ("photo,surname\n", "a header but no rows"),
-    ("", "the manifest is empty"),
-    ("photo,Photo\nx.jpg,y.jpg\n", "a column appears twice"),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("photo,surname,colour\nx.jpg,A,red\n", "unknown column 'colour'"),
+        ("surname,dob\nA,1990\n", "no photo column"),
+        ("photo,surname\n", "a header but no rows"),
+        ("", "the manifest is empty"),
+        ("photo,Photo\nx.jpg,y.jpg\n", "a column appears twice"),
+    ],
+)
 def test_a_manifest_that_cannot_be_read_is_refused_whole(cli, home, tmp_path, text, words):
     path = tmp_path / "manifest.csv"
     path.write_text(text)
@@ -120,9 +138,12 @@ def test_a_manifest_that_cannot_be_read_is_refused_whole(cli, home, tmp_path, te
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.lists(
-    st.sampled_from(["photo", "surname", "dob", ",", '"', "\n", "\r\n", ";", "x.jpg", " ", "\x00"]), max_size=40)
-    .map("".join))
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
+    | st.lists(
+        st.sampled_from(["photo", "surname", "dob", ",", '"', "\n", "\r\n", ";", "x.jpg", " ", "\x00"]), max_size=40
+    ).map("".join)
+)
 def test_any_manifest_text_is_read_or_refused_with_a_reason(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "manifest.csv"
     path.write_text(text, encoding="utf-8")
@@ -144,14 +165,18 @@ def test_help_documents_every_column(cli):
 
 # -- the worker pool -------------------------------------------------------------------------------------
 
+
 def test_a_crashing_or_hanging_job_fails_alone():
-    outcomes = {o.key: o for o in workers.run(square_unless_told_otherwise, ((n, (n,)) for n in range(10)),
-                                             workers=2, timeout=3)}
+    outcomes = {
+        o.key: o
+        for o in workers.run(square_unless_told_otherwise, ((n, (n,)) for n in range(10)), workers=2, timeout=3)
+    }
     assert sorted(outcomes) == list(range(10))
     assert "crashed" in str(outcomes[CRASH].error) and "exit code 9" in str(outcomes[CRASH].error)
     assert "gave up after 3 s" in str(outcomes[HANG].error)
-    assert {k: o.value for k, o in outcomes.items() if o.error is None} == \
-        {n: n * n for n in range(10) if n not in (CRASH, HANG)}
+    assert {k: o.value for k, o in outcomes.items() if o.error is None} == {
+        n: n * n for n in range(10) if n not in (CRASH, HANG)
+    }
 
 
 def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):
@@ -165,13 +190,20 @@ def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):
 def test_every_wrong_cell_of_a_row_is_named_by_its_header_as_written(cli, home, tmp_path):
     shutil.copy(orl(3, 1), tmp_path / "a.pgm")
     path = tmp_path / "manifest.csv"
-    path.write_text("photo,Surname,Date of birth,Nationality,Phones,landed_at,face\n"
-                    "a.pgm,Ali,1990-13-01,Atlantis,12;+33 6 12 34 56 78,not a time,0\n")
+    path.write_text(
+        "photo,Surname,Date of birth,Nationality,Phones,landed_at,face\n"
+        "a.pgm,Ali,1990-13-01,Atlantis,12;+33 6 12 34 56 78,not a time,0\n"
+    )
     before = row_counts(home)
     report = json.loads(cli("capture-batch", path, "--json", code=int(ExitStatus.BAD_INPUT)).stdout)
     [refusal] = report["refusals"]
     parts = refusal["reason"].split(" | ")
-    assert [p.split(":")[0] for p in parts] == ["column Date of birth", "column Nationality", "column Phones",
-                                                "column face", "column landed_at"]
+    assert [p.split(":")[0] for p in parts] == [
+        "column Date of birth",
+        "column Nationality",
+        "column Phones",
+        "column face",
+        "column landed_at",
+    ]
     assert "--" not in refusal["reason"]
     assert {k: row_counts(home)[k] for k in COUNTED} == {k: before[k] for k in COUNTED}

@@ -27,11 +27,11 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, row_counts, signed_in
-from triage.faces import analysis, matchers
 from triage.casework import arrivals, review
+from triage.faces import analysis, matchers
 from triage.intake import biographic, photos
-from triage.store.config import Config
 from triage.intake.photos import to_jpeg
+from triage.store.config import Config
 from triage.store.rows import Store, utcnow
 
 KILL_AT = (10, 30, 50)  # arrivals landed of the manifest's 60 when capture-batch is killed
@@ -44,6 +44,7 @@ STARTED = 300.0  # seconds a command may take to reach the point where it is kil
 
 
 # -- running and killing the CLI -------------------------------------------------------------------------
+
 
 class Watch:
     """The store file seen from outside the process under test."""
@@ -74,6 +75,7 @@ class Watch:
                 return False
             since[:] = since or [time.monotonic()]
             return time.monotonic() - since[0] >= seconds
+
         return held
 
     def close(self) -> None:
@@ -85,8 +87,13 @@ def _start(out: Path, *args) -> subprocess.Popen:
     """`triage ARGS` in a new process group (its worker processes with it), output to files in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "stdout", "w") as so, open(out / "stderr", "w") as se:
-        return subprocess.Popen([sys.executable, "-m", "triage", *map(str, args)], stdout=so, stderr=se,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "triage", *map(str, args)],
+            stdout=so,
+            stderr=se,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def _output(out: Path) -> str:
@@ -98,8 +105,9 @@ def _kill_when(proc: subprocess.Popen, out: Path, ready: Callable[[], bool]) -> 
     deadline = time.monotonic() + STARTED
     try:
         while not ready():
-            assert proc.poll() is None, f"the command ended (exit {proc.returncode}) before it could be killed\n" \
-                                        + _output(out)
+            assert proc.poll() is None, (
+                f"the command ended (exit {proc.returncode}) before it could be killed\n" + _output(out)
+            )
             assert time.monotonic() < deadline, "the command never reached the point to kill it at"
             time.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
@@ -139,6 +147,7 @@ def _open(home: Path) -> Store:
 
 # -- capture-batch ---------------------------------------------------------------------------------------
 
+
 def _manifest(folder: Path) -> Path:
     folder.mkdir()
     path = folder / "manifest.csv"
@@ -160,8 +169,12 @@ def _each_arrival_whole(home: Path) -> dict[str, str]:
         ids = [r[0] for r in store.db.execute("SELECT id FROM arrivals")]
         model_ids = matchers.pipeline_for(store).model_ids
         for aid in ids:
-            roles = sorted(r[0] for r in store.db.execute(
-                "SELECT role FROM photos WHERE owner_kind = 'arrival' AND owner_id = ?", [aid]))
+            roles = sorted(
+                r[0]
+                for r in store.db.execute(
+                    "SELECT role FROM photos WHERE owner_kind = 'arrival' AND owner_id = ?", [aid]
+                )
+            )
             assert roles == ["original", "portrait"], (aid, roles)
             assert store.count("searches", "arrival_id = ?", [aid]) == 1, aid
             assert store.count("audit_events", "action = 'capture' AND arrival_id = ?", [aid]) == 1, aid
@@ -205,6 +218,7 @@ def test_capture_batch_killed_at_10_30_and_50_then_rerun_lands_each_row_once(cli
 
 # -- homes built without the face pipeline for every arrival ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def analysed(face_models) -> list[analysis.Analysis]:
     """Twenty ORL photos through the face pipeline once, landed many times over by the homes below."""
@@ -213,9 +227,17 @@ def analysed(face_models) -> list[analysis.Analysis]:
 
 def _capture_many(store: Store, faces: list[analysis.Analysis], n: int) -> list[str]:
     """Land `n` arrivals through `arrivals.capture`, as capture-batch lands its workers' results."""
-    return [arrivals.capture(store, a.photo, biographic.build_details(surname=f"Crash {i}", dob="1990"),
-                             officer=OFFICER, idempotency_key=f"crash-{i}", analysed=a)["arrival_id"]
-            for i, a in zip(range(n), faces * (n // len(faces) + 1))]
+    return [
+        arrivals.capture(
+            store,
+            a.photo,
+            biographic.build_details(surname=f"Crash {i}", dob="1990"),
+            officer=OFFICER,
+            idempotency_key=f"crash-{i}",
+            analysed=a,
+        )["arrival_id"]
+        for i, a in zip(range(n), faces * (n // len(faces) + 1))
+    ]
 
 
 def _land_in_bulk(store: Store, faces: list[analysis.Analysis], n: int, landed_at: str) -> None:
@@ -227,14 +249,28 @@ def _land_in_bulk(store: Store, faces: list[analysis.Analysis], n: int, landed_a
         for i in range(n):
             a = faces[i % len(faces)]
             aid = f"A-B{i:05d}"
-            store.insert("arrivals", {
-                "id": aid, "created_at": utcnow(), "landed_at": landed_at, "landed_day": landed_at[:10],
-                "site": store.config.site, "vessel": "SB-BULK", "officer": OFFICER, "device": store.config.device,
-                "safeguarding": 0, "quality_score": a.quality.score, "quality_override": None, "source_key": None,
-                "training": 0}, {"details": biographic.build_details(surname=f"Bulk {i}").to_dict(),
-                                 "quality": a.quality.to_dict()})
-            pid = store.put_photo("arrival", aid, "original", a.photo.original, a.photo.media_type, a.photo.width,
-                                  a.photo.height)
+            store.insert(
+                "arrivals",
+                {
+                    "id": aid,
+                    "created_at": utcnow(),
+                    "landed_at": landed_at,
+                    "landed_day": landed_at[:10],
+                    "site": store.config.site,
+                    "vessel": "SB-BULK",
+                    "officer": OFFICER,
+                    "device": store.config.device,
+                    "safeguarding": 0,
+                    "quality_score": a.quality.score,
+                    "quality_override": None,
+                    "source_key": None,
+                    "training": 0,
+                },
+                {"details": biographic.build_details(surname=f"Bulk {i}").to_dict(), "quality": a.quality.to_dict()},
+            )
+            pid = store.put_photo(
+                "arrival", aid, "original", a.photo.original, a.photo.media_type, a.photo.width, a.photo.height
+            )
             store.put_photo("arrival", aid, "portrait", to_jpeg(a.portrait), "image/jpeg", *a.portrait.shape[1::-1])
             owners.append(aid)
             photo_ids.append(pid)
@@ -255,6 +291,7 @@ def module_cli():
 
 # -- import ----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def day_batch(tmp_path_factory, enrolled_template_home, analysed, module_cli):
     """A laptop's day of 240 arrivals exported with templates to a supervisor who trusts it (a copy of the
@@ -264,7 +301,7 @@ def day_batch(tmp_path_factory, enrolled_template_home, analysed, module_cli):
     store = Store.create(laptop, PASSPHRASE, Config(site="Dover", force_code="TST", officer=OFFICER, matcher="dlib"))
     try:
         _capture_many(store, analysed, IMPORTED)
-        day, = [r[0] for r in store.db.execute("SELECT DISTINCT landed_day FROM arrivals")]
+        (day,) = [r[0] for r in store.db.execute("SELECT DISTINCT landed_day FROM arrivals")]
     finally:
         store.close()
     shutil.copytree(enrolled_template_home, sup)
@@ -298,6 +335,7 @@ def test_import_killed_mid_merge_leaves_nothing_merged_and_a_rerun_matches_a_cle
 
 # -- purge -----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def past_retention(tmp_path_factory, enrolled_template_home, analysed, module_cli):
     """The 20-subject watchlist home with ten arrivals captured and searched, five of them confirmed against
@@ -309,12 +347,17 @@ def past_retention(tmp_path_factory, enrolled_template_home, analysed, module_cl
     try:
         captured = _capture_many(store, analysed[:10], 10)
         for i, aid in enumerate(captured[:5]):
-            review.record(store, aid, candidate=f"WL-{i + 1:03d}", decision="confirmed", reason="same face",
-                          officer=OFFICER)
+            review.record(
+                store, aid, candidate=f"WL-{i + 1:03d}", decision="confirmed", reason="same face", officer=OFFICER
+            )
         _land_in_bulk(store, analysed, PURGED, "2024-03-01T04:00:00+00:00")
-        sealed = [r[0] for r in store.db.execute(
-            "SELECT data FROM photos WHERE owner_kind = 'arrival' AND owner_id IN (?, ?, ?)",
-            [captured[9], "A-B00000", f"A-B{PURGED - 1:05d}"])]
+        sealed = [
+            r[0]
+            for r in store.db.execute(
+                "SELECT data FROM photos WHERE owner_kind = 'arrival' AND owner_id IN (?, ?, ?)",
+                [captured[9], "A-B00000", f"A-B{PURGED - 1:05d}"],
+            )
+        ]
     finally:
         store.close()
     reference = Path(shutil.copytree(home, root / "reference"))

@@ -13,12 +13,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from test_drafts import validator
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
-from test_drafts import validator
-from triage.exchange import batch
 from triage.casework import debrief
 from triage.errors import ExitStatus
+from triage.exchange import batch
 from triage.store.rows import Store
 
 BAD_INPUT, CONFLICT = int(ExitStatus.BAD_INPUT), int(ExitStatus.CONFLICT)
@@ -33,10 +33,24 @@ def landing(tmp_path_factory, face_models):
     cli = Cli()
     with signed_in():
         cli("init", "--home", home, "--site", "Dover", "--force-code", "KNT")
-        ids = {name: cli.json("capture", "--home", home, "--photo", orl(*ref), "--surname", surname, "--vessel", "SB-4",
-                              "--landed-at", f"{LANDED}T05:{minute:02d}")["arrival_id"]
-               for minute, (name, ref, surname) in enumerate((("subject", (7, 4), "Hama"), ("pilot", (12, 3), "Tesfay"),
-                                                              ("companion", (14, 2), "Omar")))}
+        ids = {
+            name: cli.json(
+                "capture",
+                "--home",
+                home,
+                "--photo",
+                orl(*ref),
+                "--surname",
+                surname,
+                "--vessel",
+                "SB-4",
+                "--landed-at",
+                f"{LANDED}T05:{minute:02d}",
+            )["arrival_id"]
+            for minute, (name, ref, surname) in enumerate(
+                (("subject", (7, 4), "Hama"), ("pilot", (12, 3), "Tesfay"), ("companion", (14, 2), "Omar"))
+            )
+        }
     return home, ids
 
 
@@ -51,8 +65,14 @@ def full_answers(site) -> dict:
     return {
         "departure": {"country": "France", "place": "Gravelines beach", "date": LEFT, "note": "left at night"},
         "route": {"countries": ["Eritrea", "Sudan", "Libya", "Italy", "France"]},
-        "payment": {"arranged": "Met a man in the Dunkirk camp who sent a number on WhatsApp", "amount": "1,500",
-                    "currency": "euro", "method": "cash", "paid_to": "Abu Ali", "handle": "@fastcross_pay"},
+        "payment": {
+            "arranged": "Met a man in the Dunkirk camp who sent a number on WhatsApp",
+            "amount": "1,500",
+            "currency": "euro",
+            "method": "cash",
+            "paid_to": "Abu Ali",
+            "handle": "@fastcross_pay",
+        },
         "contacts": {"phones": ["+33 6 12 34 56 78", "0044 7911 123456"], "names": ["Abu Ali", "Kaka"]},
         "pilot": {"person": site.pilot.lower()},
         "phone_holder": {"person": "tall man in a red jacket, not among the arrivals"},
@@ -70,7 +90,9 @@ def store_bytes(home: Path) -> bytes:
 def audit_actions(home: Path, arrival_id: str) -> list[str]:
     store = Store.open_locked(home)
     try:
-        return [e["action"] for e in store.db["audit_events"].rows_where("arrival_id = ?", [arrival_id], order_by="seq")]
+        return [
+            e["action"] for e in store.db["audit_events"].rows_where("arrival_id = ?", [arrival_id], order_by="seq")
+        ]
     finally:
         store.close()
 
@@ -88,14 +110,22 @@ def test_a_scripted_file_fills_every_structured_field(cli, site, tmp_path):
     assert answers["departure"]["note"] == "left at night"
     assert answers["route"]["value"]["countries"] == ["ERI", "SDN", "LBY", "ITA", "FRA"]
     assert {k: answers["payment"]["value"][k] for k in ("amount", "currency", "method", "paid_to", "handle")} == {
-        "amount": "1500", "currency": "EUR", "method": "cash", "paid_to": "Abu Ali", "handle": "@fastcross_pay"}
+        "amount": "1500",
+        "currency": "EUR",
+        "method": "cash",
+        "paid_to": "Abu Ali",
+        "handle": "@fastcross_pay",
+    }
     assert answers["contacts"]["value"] == {"phones": ["+33612345678", "+447911123456"], "names": ["Abu Ali", "Kaka"]}
     assert answers["pilot"]["value"]["person"] == {"arrival_id": site.pilot, "description": None}
     assert answers["phone_holder"]["value"]["person"]["arrival_id"] is None
     assert answers["companions"]["value"]["people"][0] == {"arrival_id": site.companion, "description": None}
     assert answers["exploitation"]["value"]["indicators"] == ["debt", "documents-taken"]
-    assert answers["interpreter"]["value"] == {"language": "Tigrinya", "interpreter": True,
-                                               "interpreter_ref": "Big Word interpreter 4471"}
+    assert answers["interpreter"]["value"] == {
+        "language": "Tigrinya",
+        "interpreter": True,
+        "interpreter_ref": "Big Word interpreter 4471",
+    }
     assert (view["version"], view["mode"], view["declined"], view["officer"]) == (1, "scripted", [], OFFICER)
 
     # the indicators raised the safeguarding flag, on the arrival as every view shows it
@@ -112,22 +142,55 @@ def test_a_scripted_file_fills_every_structured_field(cli, site, tmp_path):
 
 def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
     lines = [
-        "Atlantis", "France", "Gravelines", "31/02/2026", LEFT, "",          # departure, then its note
-        "Sudan; Narnia", "Sudan; Libya", "",                                 # route
-        "through a cousin", "lots", "1200", "dollars", "USD", "cash", "", "", "",  # payment
-        "+44 12", "+33 6 12 34 56 78", "", "",                               # contacts
-        "declined", "afraid of the driver",                                  # pilot: declined, with a note
-        "unknown", "",                                                       # phone holder
-        "", "",                                                              # compass holder: not asked
-        "", "",                                                              # companions: not asked
-        "none", "",                                                          # exploitation: none
-        "Arabic", "maybe", "no", "", "",                                     # interpreter
+        "Atlantis",
+        "France",
+        "Gravelines",
+        "31/02/2026",
+        LEFT,
+        "",  # departure, then its note
+        "Sudan; Narnia",
+        "Sudan; Libya",
+        "",  # route
+        "through a cousin",
+        "lots",
+        "1200",
+        "dollars",
+        "USD",
+        "cash",
+        "",
+        "",
+        "",  # payment
+        "+44 12",
+        "+33 6 12 34 56 78",
+        "",
+        "",  # contacts
+        "declined",
+        "afraid of the driver",  # pilot: declined, with a note
+        "unknown",
+        "",  # phone holder
+        "",
+        "",  # compass holder: not asked
+        "",
+        "",  # companions: not asked
+        "none",
+        "",  # exploitation: none
+        "Arabic",
+        "maybe",
+        "no",
+        "",
+        "",  # interpreter
         "y",
     ]
     res = cli("debrief", site.subject, "--interactive", "--json", input="\n".join(lines) + "\n")
-    for refusal in ("'Atlantis' is not a country", "is not a date: day 31", "'Narnia' is not a country",
-                    "'lots' is not an amount", "'dollars' is not a currency", "'+44 12' is not a valid phone number",
-                    "'maybe': answer yes or no"):
+    for refusal in (
+        "'Atlantis' is not a country",
+        "is not a date: day 31",
+        "'Narnia' is not a country",
+        "'lots' is not an amount",
+        "'dollars' is not a currency",
+        "'+44 12' is not a valid phone number",
+        "'maybe': answer yes or no",
+    ):
         assert refusal in res.stderr, refusal
     assert res.stderr.count("try again") == 7
     assert "Check before saving" in res.stderr
@@ -136,8 +199,12 @@ def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
     assert answers["route"]["value"]["countries"] == ["SDN", "LBY"]
     assert (answers["payment"]["value"]["amount"], answers["payment"]["value"]["currency"]) == ("1200", "USD")
     assert answers["contacts"]["value"]["phones"] == ["+33612345678"]
-    assert answers["pilot"] == {"question": "Who piloted the boat", "status": "declined", "value": None,
-                                "note": "afraid of the driver"}
+    assert answers["pilot"] == {
+        "question": "Who piloted the boat",
+        "status": "declined",
+        "value": None,
+        "note": "afraid of the driver",
+    }
     assert answers["phone_holder"]["status"] == "unknown"
     assert answers["compass_holder"]["status"] == answers["companions"]["status"] == "not-asked"
     assert answers["exploitation"]["status"] == "answered" and answers["exploitation"]["value"]["indicators"] == []
@@ -147,37 +214,93 @@ def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
 
 
 def test_an_amount_without_its_currency_asks_the_question_again(cli, site):
-    lines = ["", "", "", "", "", "",                                        # departure and route: not asked
-             "", "900", "", "", "", "", "",                                  # payment with no currency: refused whole
-             "", "900", "GBP", "", "", "", "",                               # asked again
-             *[""] * 17, "y"]
+    lines = [
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",  # departure and route: not asked
+        "",
+        "900",
+        "",
+        "",
+        "",
+        "",
+        "",  # payment with no currency: refused whole
+        "",
+        "900",
+        "GBP",
+        "",
+        "",
+        "",
+        "",  # asked again
+        *[""] * 17,
+        "y",
+    ]
     res = cli("debrief", site.subject, "--interactive", "--json", input="\n".join(lines) + "\n")
     assert "give the currency of the amount paid" in res.stderr
     assert json.loads(res.stdout)["answers"]["payment"]["value"]["currency"] == "GBP"
 
 
 def test_declined_questions_stay_declined_in_drafts_and_the_days_export(cli, site, tmp_path):
-    view = cli.json("debrief", site.subject, "--declined", "payment", "--declined", "contacts",
-                    "--note", "contacts=would not give numbers while others were near", "--departure-country", "FRA",
-                    "--indicator", "held", "--pilot", site.pilot)
+    view = cli.json(
+        "debrief",
+        site.subject,
+        "--declined",
+        "payment",
+        "--declined",
+        "contacts",
+        "--note",
+        "contacts=would not give numbers while others were near",
+        "--departure-country",
+        "FRA",
+        "--indicator",
+        "held",
+        "--pilot",
+        site.pilot,
+    )
     assert view["declined"] == ["payment", "contacts"]
-    assert view["answers"]["payment"] == {"question": "How the crossing was arranged and paid for", "status": "declined",
-                                          "value": None, "note": None}
+    assert view["answers"]["payment"] == {
+        "question": "How the crossing was arranged and paid for",
+        "status": "declined",
+        "value": None,
+        "note": None,
+    }
     assert view["answers"]["contacts"]["note"] == "would not give numbers while others were near"
     assert view["safeguarding_raised"] is True
 
-    report = cli.json("intel", "draft", site.subject, "--from-debrief", "--source-grade", "2", "--intel-grade", "C",
-                      "--handling", "C", "--conditions", "UK law enforcement only")
+    report = cli.json(
+        "intel",
+        "draft",
+        site.subject,
+        "--from-debrief",
+        "--source-grade",
+        "2",
+        "--intel-grade",
+        "C",
+        "--handling",
+        "C",
+        "--conditions",
+        "UK law enforcement only",
+    )
     validator("intel_draft.schema.json").validate(report)
     assert report["safeguarding"] is True
     assert report["debrief"]["answers"]["payment"]["status"] == "declined"
-    assert report["debrief"]["declined"] == ["How the crossing was arranged and paid for",
-                                             "Contacts and phone numbers used to arrange it"]
+    assert report["debrief"]["declined"] == [
+        "How the crossing was arranged and paid for",
+        "Contacts and phone numbers used to arrange it",
+    ]
     text = cli("intel", "show", report["ref"]).stdout
     assert "DECLINED to answer" in text and "Safeguarding flag  : YES" in text
     assert "Declined to answer" in text and "Contacts and phone numbers used to arrange it" in text
-    assert cli.json("pnd", "draft", site.subject, "--purpose",
-                    "To establish whether this arrival is wanted or linked to organised immigration crime")["safeguarding"]
+    assert cli.json(
+        "pnd",
+        "draft",
+        site.subject,
+        "--purpose",
+        "To establish whether this arrival is wanted or linked to organised immigration crime",
+    )["safeguarding"]
 
     # the day's export, written, decrypted and verified as a supervisor would (here encrypted to this laptop)
     cli("keys", "recipient", "add", "Self", cli.json("keys", "show")["age_recipient"])
@@ -192,7 +315,9 @@ def test_declined_questions_stay_declined_in_drafts_and_the_days_export(cli, sit
     rec = records[site.subject]
     assert rec["safeguarding"] == 1
     (exported,) = day.landing["debriefs"]  # each debrief version is a record of its own, naming its arrival by key
-    assert exported["arrival_key"] == rec["key"] and exported["arrival_keys"] == {site.pilot: records[site.pilot]["key"]}
+    assert exported["arrival_key"] == rec["key"] and exported["arrival_keys"] == {
+        site.pilot: records[site.pilot]["key"]
+    }
     assert exported["answers"]["payment"]["status"] == "declined"
     assert exported["answers"]["contacts"] == {k: v for k, v in view["answers"]["contacts"].items() if k != "question"}
     assert exported["answers"]["exploitation"]["value"]["indicators"] == ["held"]
@@ -209,8 +334,9 @@ def test_an_intelligence_draft_from_a_debrief_carries_its_answers_field_by_field
     # the pilot's own debrief: paid nothing; named as pilot and compass holder by the subject
     cli("debrief", site.pilot, "--amount", "0", "--payment-method", "work", "--unknown", "contacts")
 
-    report = cli.json("intel", "draft", site.subject, "--from-debrief", "--source-grade", "2", "--intel-grade", "B",
-                      "--handling", "P")
+    report = cli.json(
+        "intel", "draft", site.subject, "--from-debrief", "--source-grade", "2", "--intel-grade", "B", "--handling", "P"
+    )
     validator("intel_draft.schema.json").validate(report)
     carried = report["debrief"]["answers"]
     for key, q in debrief.QUESTIONS.items():
@@ -220,22 +346,42 @@ def test_an_intelligence_draft_from_a_debrief_carries_its_answers_field_by_field
             assert carried[key]["value"][part.name] == recorded[key]["value"][part.name], f"{key}.{part.name}"
     assert report["debrief"]["exploitation_indicators"] == [
         {"code": "debt", "text": debrief.EXPLOITATION["debt"]},
-        {"code": "documents-taken", "text": debrief.EXPLOITATION["documents-taken"]}]
+        {"code": "documents-taken", "text": debrief.EXPLOITATION["documents-taken"]},
+    ]
     assert report["debrief"]["version"] == 1 and report["debrief"]["recorded_by"] == OFFICER
-    for fragment in ("country FRA", "amount 1500; currency EUR; method cash; paid to Abu Ali; handle @fastcross_pay",
-                     "+33612345678", f"person {site.pilot}", "indicators debt; documents-taken"):
+    for fragment in (
+        "country FRA",
+        "amount 1500; currency EUR; method cash; paid to Abu Ali; handle @fastcross_pay",
+        "+33612345678",
+        f"person {site.pilot}",
+        "indicators debt; documents-taken",
+    ):
         assert fragment in report["text"], fragment
     assert report["indicators"] == [], "nobody named the subject as pilot or navigator"
     assert report["grading"] == "2BP"
 
-    pilot_report = cli.json("intel", "draft", site.pilot, "--from-debrief", "--source-grade", "2", "--intel-grade", "C",
-                            "--handling", "P", "--text", "Named as the pilot by a passenger; says he paid nothing",
-                            "--indicator", "steering")
+    pilot_report = cli.json(
+        "intel",
+        "draft",
+        site.pilot,
+        "--from-debrief",
+        "--source-grade",
+        "2",
+        "--intel-grade",
+        "C",
+        "--handling",
+        "P",
+        "--text",
+        "Named as the pilot by a passenger; says he paid nothing",
+        "--indicator",
+        "steering",
+    )
     assert pilot_report["text"] == "Named as the pilot by a passenger; says he paid nothing", "the officer's text wins"
     assert [i["code"] for i in pilot_report["indicators"]] == ["pilot", "navigation", "no-fee", "steering"]
     assert pilot_report["debrief"]["named_by_others"] == [
         {"arrival_id": site.subject, "role": "pilot", "debrief_id": report["debrief"]["debrief_id"]},
-        {"arrival_id": site.subject, "role": "compass_holder", "debrief_id": report["debrief"]["debrief_id"]}]
+        {"arrival_id": site.subject, "role": "compass_holder", "debrief_id": report["debrief"]["debrief_id"]},
+    ]
     assert pilot_report["debrief"]["answers"]["contacts"]["status"] == "unknown"
     assert "does not know" in cli("intel", "show", pilot_report["ref"]).stdout
 
@@ -262,7 +408,10 @@ BAD_ANSWERS = [
     ({"pilot": {"status": "declined", "person": "tall man"}}, "record the answer or the refusal, not both"),
     ({"exploitation": {"indicators": ["other"]}}, "describe the indicator with --note exploitation=TEXT"),
     ({"exploitation": {"indicators": ["tired"]}}, "'tired' is not an indicator"),
-    ({"interpreter": {"interpreter": "no", "interpreter_ref": "Big Word"}}, "--interpreter-ref goes with --interpreter yes"),
+    (
+        {"interpreter": {"interpreter": "no", "interpreter_ref": "Big Word"}},
+        "--interpreter-ref goes with --interpreter yes",
+    ),
     ({"weather": {"note": "rain"}}, "unknown debrief question(s) weather"),
     ({"payment": {"price": "10"}}, "unknown field(s) price"),
     ({"contacts": {"status": "answered"}}, "marked answered but no answer"),
@@ -286,10 +435,13 @@ def test_bad_answers_are_refused_whole_and_nothing_is_stored(cli, site):
     cli("debrief", site.subject, "--show", code=int(ExitStatus.NOT_FOUND))
 
 
-@pytest.mark.parametrize("content, message", [
-    ("departure:\n  country: France\n", "not a UTF-8 JSON file"),
-    ('["France"]', "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("departure:\n  country: France\n", "not a UTF-8 JSON file"),
+        ('["France"]', "must be a JSON object"),
+    ],
+)
 def test_a_file_that_is_not_a_json_debrief_is_refused(cli, site, tmp_path, content, message):
     path = tmp_path / "debrief.json"
     path.write_text(content, encoding="utf-8")

@@ -25,8 +25,11 @@ PURPOSE = "To establish whether this arrival is wanted or linked to organised im
 def validator(name: str) -> jsonschema.Draft202012Validator:
     """A validator for a schema shipped in triage/outputs/schemas, following references between those schemas."""
     folder = files("triage.outputs") / "schemas"
-    shipped = [Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
-               for p in folder.iterdir() if p.name.endswith(".schema.json")]
+    shipped = [
+        Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
+        for p in folder.iterdir()
+        if p.name.endswith(".schema.json")
+    ]
     schema = json.loads((folder / name).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, registry=Registry().with_resources((r.id(), r) for r in shipped))
@@ -59,12 +62,28 @@ def landed(enrolled_template_home, tmp_path_factory):
     from triage.casework import review
 
     def plan(store):
-        ids = {"hit": land(store, (7, 4), surname="حسين", given_names="محمد", dob="1995", sex="M",
-                           nationality="Sudan", aliases=["Abu Ali"]),
-               "pending": land(store, (9, 5), surname="Tesfay", given_names="Yonas", age="16-18"),
-               "nameless": land(store, (33, 2))}
-        review.record(store, ids["hit"], candidate="WL-007", decision="confirmed", reason="same scar above the left eye",
-                      officer=OFFICER)
+        ids = {
+            "hit": land(
+                store,
+                (7, 4),
+                surname="حسين",
+                given_names="محمد",
+                dob="1995",
+                sex="M",
+                nationality="Sudan",
+                aliases=["Abu Ali"],
+            ),
+            "pending": land(store, (9, 5), surname="Tesfay", given_names="Yonas", age="16-18"),
+            "nameless": land(store, (33, 2)),
+        }
+        review.record(
+            store,
+            ids["hit"],
+            candidate="WL-007",
+            decision="confirmed",
+            reason="same scar above the left eye",
+            officer=OFFICER,
+        )
         return ids
 
     path = tmp_path_factory.mktemp("drafts") / "home"
@@ -80,16 +99,24 @@ def site(landed, triage_env, cli) -> dict:
 
 # -- names ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("written, expected", [
-    ("ተኽለ", {"TEHLE", "TEKLE", "TECLE"}),  # Tigrinya: anyascii's form, then the usual romanisations
-    ("ብርሃነ", {"BRHANE", "BERHANE"}),  # the sixth-order vowel sounded
-    ("کاروان", {"KRWN", "KARWAN"}),  # Kurdish: long vowels written
-    ("شیرزاد", {"SHYRZD", "SHIRZAD"}),  # not in the table of common names: long vowels written by rule
-    ("Mohammed", {"MOHAMMED", "MUHAMMAD", "MOHAMED"}),
-    ("Abd al-Rahman", {"ABD AL RAHMAN", "ABDUL RAHMAN", "ABDEL RAHMAN"}),
-    ("al-Amin", {"AL AMIN", "EL AMIN", "AMIN"}),
-    ("Youssouf", {"YUSSUF"}), ("Kareem", {"KARIM"}), ("Khalil", {"HALIL"}), ("Qadir", {"KADIR"}), ("Jamil", {"DJAMIL"}),
-])
+
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        ("ተኽለ", {"TEHLE", "TEKLE", "TECLE"}),  # Tigrinya: anyascii's form, then the usual romanisations
+        ("ብርሃነ", {"BRHANE", "BERHANE"}),  # the sixth-order vowel sounded
+        ("کاروان", {"KRWN", "KARWAN"}),  # Kurdish: long vowels written
+        ("شیرزاد", {"SHYRZD", "SHIRZAD"}),  # not in the table of common names: long vowels written by rule
+        ("Mohammed", {"MOHAMMED", "MUHAMMAD", "MOHAMED"}),
+        ("Abd al-Rahman", {"ABD AL RAHMAN", "ABDUL RAHMAN", "ABDEL RAHMAN"}),
+        ("al-Amin", {"AL AMIN", "EL AMIN", "AMIN"}),
+        ("Youssouf", {"YUSSUF"}),
+        ("Kareem", {"KARIM"}),
+        ("Khalil", {"HALIL"}),
+        ("Qadir", {"KADIR"}),
+        ("Jamil", {"DJAMIL"}),
+    ],
+)
 def test_part_forms_give_the_latin_form_first_and_romanisation_variants(written, expected):
     forms, usual = names.part_forms(written)
     assert forms[0] == names.latin(written)
@@ -105,6 +132,7 @@ def test_name_variants_swap_the_order():
 
 
 # -- person search ----------------------------------------------------------------------------------
+
 
 def test_person_draft_of_an_arabic_script_name_validates_against_the_schema(cli, site):
     draft = cli.json("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--justification", "Seen with a known pilot")
@@ -135,13 +163,22 @@ def test_text_and_json_forms_and_files_agree(cli, site, tmp_path):
     res = cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--out", text_file)
     text = res.stdout
     assert text == text_file.read_text(encoding="utf-8")
-    for expected in ("DRAFT — NOT SUBMITTED", "PND person search draft PND-", f"Policing purpose   : {PURPOSE}",
-                     "HSYN, MHMD", "HUSSEIN, MUHAMMAD", "Requesting officer : PC 1234 Tester (force TST)",
-                     "Safeguarding flag  : no", "WL-007", "confirmed by PC 1234 Tester"):
+    for expected in (
+        "DRAFT — NOT SUBMITTED",
+        "PND person search draft PND-",
+        f"Policing purpose   : {PURPOSE}",
+        "HSYN, MHMD",
+        "HUSSEIN, MUHAMMAD",
+        "Requesting officer : PC 1234 Tester (force TST)",
+        "Safeguarding flag  : no",
+        "WL-007",
+        "confirmed by PC 1234 Tester",
+    ):
         assert expected in text
     assert "identified" not in text.lower()
-    draft = json.loads(cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--format", "json",
-                           "--out", json_file).stdout)
+    draft = json.loads(
+        cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--format", "json", "--out", json_file).stdout
+    )
     assert json.loads(json_file.read_text(encoding="utf-8")) == draft
     assert draft["ref"] != text.split("search draft ")[1].split()[0], "every draft gets its own reference"
 
@@ -156,10 +193,15 @@ def test_safeguarding_flag_and_unreviewed_candidate_are_carried(cli, site):
     assert "TESFAY, YONAS" in draft["subject"]["name_variants"] and "YONAS, TESFAY" in draft["subject"]["name_variants"]
 
 
-@pytest.mark.parametrize("purpose, message", [
-    (None, "--purpose is required"), ("checks", "--purpose is too short"), ("   ", "--purpose is required"),
-    ("wanted?", "--purpose is too short"),
-])
+@pytest.mark.parametrize(
+    "purpose, message",
+    [
+        (None, "--purpose is required"),
+        ("checks", "--purpose is too short"),
+        ("   ", "--purpose is required"),
+        ("wanted?", "--purpose is too short"),
+    ],
+)
 def test_missing_or_one_word_purpose_is_refused_and_nothing_stored(cli, site, triage_env, purpose, message):
     before = row_counts(triage_env)
     args = ["pnd", "draft", site["hit"]] + (["--purpose", purpose] if purpose is not None else [])
@@ -172,10 +214,16 @@ def test_other_refusals_store_nothing(cli, site, triage_env, tmp_path):
     before = row_counts(triage_env)
     res = cli("pnd", "draft", site["nameless"], "--purpose", PURPOSE, code=3)
     assert "no name" in res.stderr and "--kind face" in res.stderr
-    assert "--kind face" in cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--image-out", tmp_path / "x.jpg",
-                                code=3).stderr
-    assert "does not exist" in cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--out",
-                                   tmp_path / "missing" / "d.txt", code=3).stderr
+    assert (
+        "--kind face"
+        in cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--image-out", tmp_path / "x.jpg", code=3).stderr
+    )
+    assert (
+        "does not exist"
+        in cli(
+            "pnd", "draft", site["hit"], "--purpose", PURPOSE, "--out", tmp_path / "missing" / "d.txt", code=3
+        ).stderr
+    )
     cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--kind", "iris", code=3)
     cli("pnd", "draft", site["hit"], "--purpose", PURPOSE, "--format", "xml", code=3)
     cli("pnd", "draft", "A-NOSUCH", "--purpose", PURPOSE, code=5)
@@ -184,6 +232,7 @@ def test_other_refusals_store_nothing(cli, site, triage_env, tmp_path):
 
 
 # -- facial search ----------------------------------------------------------------------------------
+
 
 def test_face_draft_image_is_the_stored_portrait_with_matching_figures(cli, site, triage_env, tmp_path):
     from triage.faces import detection as faces
@@ -218,6 +267,7 @@ def test_face_draft_image_is_the_stored_portrait_with_matching_figures(cli, site
 
 # -- stored, listed, shown, outcomes ----------------------------------------------------------------
 
+
 def test_list_show_and_outcomes_keep_their_history(cli, site, tmp_path):
     first = cli.json("pnd", "draft", site["hit"], "--purpose", PURPOSE)
     second = cli.json("pnd", "draft", site["pending"], "--kind", "face", "--purpose", PURPOSE)
@@ -236,7 +286,9 @@ def test_list_show_and_outcomes_keep_their_history(cli, site, tmp_path):
     shown = cli.json("pnd", "show", first["ref"])
     validator("pnd_draft.schema.json").validate(shown)
     assert [(o["result"], o["note"]) for o in shown["outcomes"]] == [
-        ("submitted", "submitted by DC 2291"), ("trace", "trace: wanted on warrant 26/1234")]
+        ("submitted", "submitted by DC 2291"),
+        ("trace", "trace: wanted on warrant 26/1234"),
+    ]
     assert {k: v for k, v in shown.items() if k != "outcomes"} == first
     text = cli("pnd", "show", first["ref"]).stdout
     assert "Outcomes recorded" in text and "trace by PC 1234 Tester — trace: wanted on warrant 26/1234" in text
@@ -255,6 +307,7 @@ def test_list_show_and_outcomes_keep_their_history(cli, site, tmp_path):
 
 # -- no network -------------------------------------------------------------------------------------
 
+
 def test_draft_commands_run_with_sockets_disabled(cli, site, monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise OSError("network access attempted")
@@ -269,8 +322,21 @@ def test_draft_commands_run_with_sockets_disabled(cli, site, monkeypatch, tmp_pa
     cli("pnd", "list")
     cli("pnd", "show", face["ref"], "--format", "text")
     cli("pnd", "outcome", person["ref"], "--result", "no-trace")
-    report = cli.json("intel", "draft", aid, "--source-grade", "2", "--intel-grade", "B", "--handling", "P",
-                      "--text", "Two passengers said he held the satellite phone", "--indicator", "satphone")
+    report = cli.json(
+        "intel",
+        "draft",
+        aid,
+        "--source-grade",
+        "2",
+        "--intel-grade",
+        "B",
+        "--handling",
+        "P",
+        "--text",
+        "Two passengers said he held the satellite phone",
+        "--indicator",
+        "satphone",
+    )
     cli("intel", "list")
     cli("intel", "show", report["ref"])
     cli("intel", "indicators")
@@ -287,7 +353,11 @@ def test_decisions_on_earlier_searches_stay_in_the_draft(cli, site):
     assert set(by_ref) == {"WL-007", runner_up["ref"]}
     assert (by_ref["WL-007"]["decision"], by_ref["WL-007"]["in_latest_search"]) == ("confirmed", True)
     earlier = by_ref[runner_up["ref"]]
-    assert (earlier["decision"], earlier["in_latest_search"], earlier["distance"]) == ("rejected", False, runner_up["distance"])
+    assert (earlier["decision"], earlier["in_latest_search"], earlier["distance"]) == (
+        "rejected",
+        False,
+        runner_up["distance"],
+    )
 
 
 def test_a_draft_past_retention_is_listed_but_its_contents_are_gone(cli, site, triage_env):
@@ -304,5 +374,13 @@ def test_a_draft_past_retention_is_listed_but_its_contents_are_gone(cli, site, t
         store.close()
     assert "removed under the retention policy" in cli("pnd", "show", ref, code=5).stderr
     assert cli.json("pnd", "list")[0] | {"created_at": None} == {
-        "ref": ref, "kind": "pnd-person", "arrival_id": site["hit"], "officer": OFFICER, "created_at": None,
-        "outcome": None, "outcome_at": None, "training": False, "purged": True}
+        "ref": ref,
+        "kind": "pnd-person",
+        "arrival_id": site["hit"],
+        "officer": OFFICER,
+        "created_at": None,
+        "outcome": None,
+        "outcome_at": None,
+        "training": False,
+        "purged": True,
+    }

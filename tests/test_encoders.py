@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from conftest import orl
-from triage.faces import encoders, detection as faces
-from triage.intake import photos
+from triage.errors import BadInput, ExitStatus, IntegrityFailure, ModelMissing
+from triage.faces import detection as faces
+from triage.faces import encoders
 from triage.faces.encoders import files, onnx, yunet
 from triage.faces.onnxwrite import graph as onnxgraph
-from triage.errors import BadInput, ExitStatus, IntegrityFailure, ModelMissing
+from triage.intake import photos
 
 OVERRIDE = ("--accept-low-quality", "--override-reason", "fixture photos are 92x112 px")
 PROBE_OVERRIDE = ("--accept-low-quality", "--reason", "fixture photos are 92x112 px")
@@ -25,9 +26,20 @@ REVIEW = "2099-01-01"
 
 
 def _manifest(**changes) -> dict:
-    m = {"file": "model.onnx", "sha256": onnx.SFACE.file.sha256, "input_size": [112, 112], "colour_order": "RGB",
-         "mean": 0, "std": 1, "embedding_size": 128, "distance": "cosine", "threshold": 0.6, "model_id": "sface-as-user",
-         "licence": "Apache-2.0 (OpenCV Zoo)", "source": "the SFace file, supplied as a user's model for this test"}
+    m = {
+        "file": "model.onnx",
+        "sha256": onnx.SFACE.file.sha256,
+        "input_size": [112, 112],
+        "colour_order": "RGB",
+        "mean": 0,
+        "std": 1,
+        "embedding_size": 128,
+        "distance": "cosine",
+        "threshold": 0.6,
+        "model_id": "sface-as-user",
+        "licence": "Apache-2.0 (OpenCV Zoo)",
+        "source": "the SFace file, supplied as a user's model for this test",
+    }
     return m | changes
 
 
@@ -213,14 +225,17 @@ def test_wrong_normalisation_is_refused(tmp_path):
         encoders.self_test(m)
 
 
-@pytest.mark.parametrize("changes, error, message", [
-    ({"colour_order": "RGBA"}, BadInput, "colour_order"),
-    ({"distance": "manhattan"}, BadInput, "distance"),
-    ({"std": [1, 0, 1]}, BadInput, "std"),
-    ({"sha256": "0" * 64}, IntegrityFailure, "SHA-256"),
-    ({"embedding_size": 512}, IntegrityFailure, "embedding_size"),
-    ({"input_size": [128, 128]}, BadInput, "input_size"),
-])
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        ({"colour_order": "RGBA"}, BadInput, "colour_order"),
+        ({"distance": "manhattan"}, BadInput, "distance"),
+        ({"std": [1, 0, 1]}, BadInput, "std"),
+        ({"sha256": "0" * 64}, IntegrityFailure, "SHA-256"),
+        ({"embedding_size": 512}, IntegrityFailure, "embedding_size"),
+        ({"input_size": [128, 128]}, BadInput, "input_size"),
+    ],
+)
 def test_manifest_mistakes_are_refused(tmp_path, changes, error, message):
     with pytest.raises(error, match=message):
         encoders.self_test(onnx.Manifest.read(_model_folder(tmp_path, **changes)))
@@ -238,19 +253,40 @@ def test_manifest_missing_a_field_names_it(tmp_path):
 def test_user_model_is_a_matcher_in_the_home(cli, home):
     _model_folder(home / "models", "mine")
     report = cli.json("models", "verify")
-    assert report["ok"] and [m["self_test"]["colour"]["verdict"] for m in report["models"] if m["name"] == "mine"] \
-        == ["right"]
+    assert report["ok"] and [m["self_test"]["colour"]["verdict"] for m in report["models"] if m["name"] == "mine"] == [
+        "right"
+    ]
     mine = next(m for m in report["matchers"] if m["name"] == "mine")
     assert mine["model_ids"] == ["sface-as-user"] and math.isclose(mine["threshold"], math.sqrt(1.2))
     for s in (1, 2):
-        cli("watchlist", "add", orl(s, 1), "--ref", f"WL-{s}", "--name", f"Subject {s}", "--category", "wanted",
-            "--reason", "Wanted on warrant in a test", "--authorised-by", "DS 1", "--review-date", REVIEW, *OVERRIDE)
+        cli(
+            "watchlist",
+            "add",
+            orl(s, 1),
+            "--ref",
+            f"WL-{s}",
+            "--name",
+            f"Subject {s}",
+            "--category",
+            "wanted",
+            "--reason",
+            "Wanted on warrant in a test",
+            "--authorised-by",
+            "DS 1",
+            "--review-date",
+            REVIEW,
+            *OVERRIDE,
+        )
     cli("models", "use", "mine")  # the watchlist lacks its templates until reindexed
     assert cli.json("models", "reindex")["sface-as-user"]["encoded"] == 2
     res = cli.json("capture", "--photo", orl(2, 3), *PROBE_OVERRIDE)
     first = res["candidates"][0]
-    assert (first["ref"], first["matcher"], first["model_id"], first["below_threshold"]) == \
-        ("WL-2", "mine", "sface-as-user", True)
+    assert (first["ref"], first["matcher"], first["model_id"], first["below_threshold"]) == (
+        "WL-2",
+        "mine",
+        "sface-as-user",
+        True,
+    )
     assert res["model_ids"] == ["sface-as-user"] and res["threshold"] == pytest.approx(math.sqrt(1.2))
     assert res["warnings"] == []
 
@@ -294,8 +330,15 @@ def _prelu_model(slope: np.ndarray, opset: int, taken: str = "") -> bytes:
     return field(1, 7) + field(8, field(1, "") + field(2, opset)) + field(7, graph)
 
 
-@pytest.mark.parametrize("slope, opset, taken", [([0.25, -0.5, 1.0, 0.0], 7, ""), ([2.0, 0.5, -3.0, 1.5], 7, ""),
-                                                 ([2.0, 0.5, -3.0, 1.5], 13, "y:negative"), ([0.1] * 4, 13, "y:scaled")])
+@pytest.mark.parametrize(
+    "slope, opset, taken",
+    [
+        ([0.25, -0.5, 1.0, 0.0], 7, ""),
+        ([2.0, 0.5, -3.0, 1.5], 7, ""),
+        ([2.0, 0.5, -3.0, 1.5], 13, "y:negative"),
+        ([0.1] * 4, 13, "y:scaled"),
+    ],
+)
 def test_prelu_rewrite_keeps_old_opsets_and_the_graphs_own_names(slope, opset, taken):
     model = _prelu_model(np.array(slope), opset, taken)
     rewritten, count = onnxgraph.prelu_rewritten(model)

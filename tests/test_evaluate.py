@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import OFFICER, PASSPHRASE, orl
 
+from conftest import OFFICER, PASSPHRASE, orl
+from triage.errors import BadInput, ExitStatus
 from triage.evaluation import evaluation
 from triage.faces import matching
 from triage.store.config import Config
-from triage.errors import BadInput, ExitStatus
 from triage.store.rows import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,17 +103,30 @@ def independent_figures(vectors, identities, holdout=0.25, seed=19795, threshold
         else:
             mated += 1
             hits += g_ids[int(np.argmin(dists))] == identities[row]
-    return {"eer": (fmr[best] + fnmr[best]) / 2, "eer_threshold": t[best], "fnmr_1e3": fnmr[at_1e3],
-            "threshold_1e3": t[at_1e3], "rank1": hits / mated, "mated": mated,
-            "fmr_op": float((imp < threshold).mean()), "fnmr_op": float((gen >= threshold).mean()),
-            "genuine": len(gen), "impostor": len(imp), "nonmated_nearest": np.sort(nonmated_nearest)}
+    return {
+        "eer": (fmr[best] + fnmr[best]) / 2,
+        "eer_threshold": t[best],
+        "fnmr_1e3": fnmr[at_1e3],
+        "threshold_1e3": t[at_1e3],
+        "rank1": hits / mated,
+        "mated": mated,
+        "fmr_op": float((imp < threshold).mean()),
+        "fnmr_op": float((gen >= threshold).mean()),
+        "genuine": len(gen),
+        "impostor": len(imp),
+        "nonmated_nearest": np.sort(nonmated_nearest),
+    }
 
 
 def test_figures_agree_with_an_independent_numpy_computation(cli, eval_home, orl_session):
     enc = orl_session[1]
     report = cli.json("evaluate", "--fixture", "orl")
-    assert report["cache"] == {"photos": 400, "from_cache": 400, "encoded": 0,
-                               "cache": str(eval_home / evaluation.CACHE_FILE)}
+    assert report["cache"] == {
+        "photos": 400,
+        "from_cache": 400,
+        "encoded": 0,
+        "cache": str(eval_home / evaluation.CACHE_FILE),
+    }
     m = report["matchers"][0]
     want = independent_figures(enc.vectors, list(enc.identities))
     v, i = m["verification"], m["identification"]
@@ -159,8 +172,16 @@ def test_cache_is_sealed_and_bound_to_its_home(cli, eval_home, orl_session, tmp_
     assert MODEL_ID.encode() not in raw and evaluation.CACHE_FORMAT.encode() not in raw
     other = tmp_path / "other"
     cli("init", "--site", "Other", "--force-code", "OTH", "--home", other)
-    res = cli("evaluate", "--fixture", "orl", "--home", other, "--cache", eval_home / evaluation.CACHE_FILE,
-              code=ExitStatus.INTEGRITY)
+    res = cli(
+        "evaluate",
+        "--fixture",
+        "orl",
+        "--home",
+        other,
+        "--cache",
+        eval_home / evaluation.CACHE_FILE,
+        code=ExitStatus.INTEGRITY,
+    )
     assert "cannot be opened with this home's key" in res.stderr
 
 
@@ -261,8 +282,12 @@ def test_det_plot_is_a_png_with_labelled_axes(cli, eval_home, tmp_path):
 def test_calibration_moves_the_threshold_and_capture_uses_it(cli, eval_home, orl_session):
     shipped = resources.files("triage.models") / f"{MODEL_ID}.json"
     before = hashlib.sha256(shipped.read_bytes()).hexdigest()
-    loose = cli.json("evaluate", "--fixture", "orl", "--calibrate", "--target-fpir", "0.05")["matchers"][0]["calibration"]
-    tight = cli.json("evaluate", "--fixture", "orl", "--calibrate", "--target-fpir", "0.01")["matchers"][0]["calibration"]
+    loose = cli.json("evaluate", "--fixture", "orl", "--calibrate", "--target-fpir", "0.05")["matchers"][0][
+        "calibration"
+    ]
+    tight = cli.json("evaluate", "--fixture", "orl", "--calibrate", "--target-fpir", "0.01")["matchers"][0][
+        "calibration"
+    ]
     assert tight["threshold"] < loose["threshold"], "a lower false-alarm target needs a smaller distance"
     # Independently: the threshold keeps at most floor(target x N) non-mated searches below it.
     nearest = independent_figures(orl_session[1].vectors, list(orl_session[1].identities))["nonmated_nearest"]
@@ -277,14 +302,19 @@ def test_calibration_moves_the_threshold_and_capture_uses_it(cli, eval_home, orl
     assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before, "the shipped calibration is untouched"
     cap = cli.json("capture", "--photo", orl(3, 4))
     assert cap["threshold"] == tight["threshold"]
-    events = Store.open(eval_home, PASSPHRASE).db.execute(
-        "SELECT count(*) FROM audit_events WHERE action = 'calibrate'").fetchone()[0]
+    events = (
+        Store.open(eval_home, PASSPHRASE)
+        .db.execute("SELECT count(*) FROM audit_events WHERE action = 'calibrate'")
+        .fetchone()[0]
+    )
     assert events == 2
 
 
 def test_calibration_file_option_writes_elsewhere(cli, eval_home, tmp_path):
     target = tmp_path / "trainer" / f"{MODEL_ID}.json"
-    cal = cli.json("evaluate", "--fixture", "orl", "--calibrate", "--calibration-file", target)["matchers"][0]["calibration"]
+    cal = cli.json("evaluate", "--fixture", "orl", "--calibrate", "--calibration-file", target)["matchers"][0][
+        "calibration"
+    ]
     assert cal["file"] == str(target) and json.loads(target.read_text())["threshold"] == cal["threshold"]
     assert not (eval_home / "models").exists()
     assert cal["estimable"] is False, "100 non-mated searches cannot show an FPIR of 1e-3"
@@ -347,17 +377,22 @@ def test_groups_report_matches_numpy_and_flags_high_false_match_rates(cli, eval_
             if 0 < k < len(imp):
                 assert g["fmr"]["ci95"] == pytest.approx(list(wilson(k, len(imp))))
             assert g["flagged"] == (k / len(imp) > 2 * overall)
-    assert any(g["flagged"] for c in fair["columns"] for g in c["groups"]), "ORL has a group above twice the overall FMR"
+    assert any(g["flagged"] for c in fair["columns"] for g in c["groups"]), (
+        "ORL has a group above twice the overall FMR"
+    )
 
 
-@pytest.mark.parametrize("args, code, message", [
-    ((), ExitStatus.USAGE, "exactly one of"),
-    (("--fixture", "orl", "--csv", "x.csv"), ExitStatus.USAGE, "exactly one of"),
-    (("--fixture", "lfw"), ExitStatus.BAD_INPUT, "orl"),
-    (("--fixture", "orl", "--holdout", "1.5"), ExitStatus.BAD_INPUT, "--holdout"),
-    (("--fixture", "orl", "--matcher", "arcface"), ExitStatus.BAD_INPUT, "--matcher"),
-    (("--fixture", "orl", "--calibrate", "--target-fpir", "0"), ExitStatus.BAD_INPUT, "--target-fpir"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        ((), ExitStatus.USAGE, "exactly one of"),
+        (("--fixture", "orl", "--csv", "x.csv"), ExitStatus.USAGE, "exactly one of"),
+        (("--fixture", "lfw"), ExitStatus.BAD_INPUT, "orl"),
+        (("--fixture", "orl", "--holdout", "1.5"), ExitStatus.BAD_INPUT, "--holdout"),
+        (("--fixture", "orl", "--matcher", "arcface"), ExitStatus.BAD_INPUT, "--matcher"),
+        (("--fixture", "orl", "--calibrate", "--target-fpir", "0"), ExitStatus.BAD_INPUT, "--target-fpir"),
+    ],
+)
 def test_bad_options_name_what_to_fix(cli, eval_home, args, code, message):
     assert message in cli("evaluate", *args, code=code).stderr
 
@@ -394,8 +429,10 @@ def test_a_csv_not_in_utf8_is_refused_with_what_to_do(cli, eval_home, tmp_path):
 def test_a_csv_listing_skips_non_images_as_a_folder_does(cli, eval_home, tmp_path):
     root = _small_dataset(tmp_path / "ds")
     listing = tmp_path / "all.csv"
-    listing.write_text("photo,identity\n" + "".join(f"{p.relative_to(tmp_path)},{p.parent.name}\n"
-                                                    for p in sorted(root.rglob("*")) if p.is_file()))
+    listing.write_text(
+        "photo,identity\n"
+        + "".join(f"{p.relative_to(tmp_path)},{p.parent.name}\n" for p in sorted(root.rglob("*")) if p.is_file())
+    )
     from_csv, from_dir = cli.json("evaluate", "--csv", listing), cli.json("evaluate", root)
     assert from_csv["dataset"]["skipped_files"] == [str(root / "alpha" / "notes.txt")]
     assert from_csv["matchers"][0]["acquisition"] == from_dir["matchers"][0]["acquisition"]
@@ -438,8 +475,9 @@ def test_copies_of_a_photo_are_reported_with_the_identities_they_are_under(cli, 
     shutil.copy(root / "alpha" / "1.pgm", root / "beta" / "from-alpha.pgm")
     report = cli.json("evaluate", root)
     [copy] = report["dataset"]["copies"]
-    assert sorted(copy["photos"]) == sorted(str(p) for p in (root / "alpha" / "1.pgm", root / "alpha" / "1-again.pgm",
-                                                            root / "beta" / "from-alpha.pgm"))
+    assert sorted(copy["photos"]) == sorted(
+        str(p) for p in (root / "alpha" / "1.pgm", root / "alpha" / "1-again.pgm", root / "beta" / "from-alpha.pgm")
+    )
     assert copy["identities"] == ["alpha", "beta"]
     impostor = report["matchers"][0]["verification"]["impostor"]
     assert impostor["min"] < 1e-6, "the copy under beta is a false match at distance 0"
@@ -453,15 +491,24 @@ def test_the_1_to_n_gallery_photo_does_not_depend_on_the_listing_order():
     """Each gallery identity is enrolled from its first photo by name (2 before 10), so a CSV's row order
     cannot change the 1:N figures. Vectors stand in for templates: this is bookkeeping, not faces."""
     rng = np.random.default_rng(4)
-    rows = [(who, f"{who}/{n}.jpg") for who in ("ann", "bob", "cy", "dee") for n in (10, 2, "1", "01", "IMG_1", "img_1")]
+    rows = [
+        (who, f"{who}/{n}.jpg") for who in ("ann", "bob", "cy", "dee") for n in (10, 2, "1", "01", "IMG_1", "img_1")
+    ]
     vectors = {path: rng.normal(size=8) for _, path in rows}
-    matcher = evaluation.Matcher("test", "test", "euclidean", encode=None, distances=evaluation.euclidean,
-                                 load=None, threshold=1.0)
+    matcher = evaluation.Matcher(
+        "test", "test", "euclidean", encode=None, distances=evaluation.euclidean, load=None, threshold=1.0
+    )
 
     def searches(order):
         listed = [rows[i] for i in order]
-        enc = evaluation.Encoded(matcher, len(listed), np.array([w for w, _ in listed], dtype=object),
-                                 [p for _, p in listed], np.array([vectors[p] for _, p in listed]), [])
+        enc = evaluation.Encoded(
+            matcher,
+            len(listed),
+            np.array([w for w, _ in listed], dtype=object),
+            [p for _, p in listed],
+            np.array([vectors[p] for _, p in listed]),
+            [],
+        )
         s = evaluation.Searches.of(enc, holdout=0.25, seed=1)
         return s, sorted((who, None if math.isnan(d) else round(d, 9)) for who, d in zip(s.identities, s.mate_distance))
 

@@ -39,8 +39,13 @@ def test_review_draft_export(cli, wl_home, tmp_path):
         assert cli.json("review", "--pending"), "still pending while a candidate below threshold is undecided"
         cli("review", aid, "--candidate", other, "--decision", "rejected", "--reason", "different nose and jaw")
     assert cli.json("review", "--pending") == []
-    draft = cli.json("pnd", "draft", aid, "--purpose", "To establish whether this arrival is wanted on warrant",
-                     )
+    draft = cli.json(
+        "pnd",
+        "draft",
+        aid,
+        "--purpose",
+        "To establish whether this arrival is wanted on warrant",
+    )
     assert draft["marking"] == "DRAFT — NOT SUBMITTED"
     assert draft["candidates"][0]["decision"] == "confirmed"
     assert "KARWAN, HAMA" in draft["subject"]["name_variants"]
@@ -50,8 +55,14 @@ def test_review_draft_export(cli, wl_home, tmp_path):
     cli("keys", "recipient", "add", "Supervisor", supervisor["age_recipient"])
     res = cli.json("export", "--date", day, "--out", out)
     assert res["arrivals"] == 1 and res["recipients"] == [supervisor["age_recipient"]]
-    assert {"manifest.json", "manifest.sig", "arrivals.jsonl", "summary.csv", "audit.jsonl",
-            f"portraits/{aid}.jpg"} <= set(res["members"])
+    assert {
+        "manifest.json",
+        "manifest.sig",
+        "arrivals.jsonl",
+        "summary.csv",
+        "audit.jsonl",
+        f"portraits/{aid}.jpg",
+    } <= set(res["members"])
 
 
 def test_arrivals_list_json_shape(cli, home):

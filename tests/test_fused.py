@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl
+from triage.errors import ExitStatus
 from triage.faces import encoders, fusion, matchers, matching
 from triage.store.config import Config
-from triage.errors import ExitStatus
 from triage.store.rows import Store
 
 DLIB, SFACE = encoders.DLIB, encoders.SFACE
@@ -26,15 +26,34 @@ REVIEW = "2099-01-01"
 
 def _enrol(cli, *subjects: int) -> None:
     for s in subjects:
-        cli("watchlist", "add", orl(s, 1), "--ref", f"WL-{s}", "--name", f"Subject {s}", "--category", "wanted",
-            "--reason", "Wanted on warrant in a test", "--authorised-by", "DS 1", "--review-date", REVIEW, *OVERRIDE)
+        cli(
+            "watchlist",
+            "add",
+            orl(s, 1),
+            "--ref",
+            f"WL-{s}",
+            "--name",
+            f"Subject {s}",
+            "--category",
+            "wanted",
+            "--reason",
+            "Wanted on warrant in a test",
+            "--authorised-by",
+            "DS 1",
+            "--review-date",
+            REVIEW,
+            *OVERRIDE,
+        )
 
 
 def _templates(home, model_id: str) -> dict[str, int]:
     db = sqlite3.connect(home / "triage.db")
     try:
-        return dict(db.execute("SELECT owner_kind, count(*) FROM templates WHERE model_id = ? GROUP BY owner_kind",
-                               [model_id]).fetchall())
+        return dict(
+            db.execute(
+                "SELECT owner_kind, count(*) FROM templates WHERE model_id = ? GROUP BY owner_kind", [model_id]
+            ).fetchall()
+        )
     finally:
         db.close()
 
@@ -70,10 +89,19 @@ def test_fused_capture_puts_the_enrolled_subject_first_and_records_how(cli, home
     res = cli.json("capture", "--photo", orl(3, 2), "--matcher", "fused", *PROBE_OVERRIDE)
     first, threshold = res["candidates"][0], fusion.load().threshold
     assert (first["kind"], first["ref"], first["below_threshold"]) == ("watchlist", "WL-3", True)
-    assert (res["matcher"], res["model_ids"], res["threshold"], res["detector"]) == \
-        ("fused", [DLIB, SFACE], threshold, "yunet-2023mar-int8bq")
+    assert (res["matcher"], res["model_ids"], res["threshold"], res["detector"]) == (
+        "fused",
+        [DLIB, SFACE],
+        threshold,
+        "yunet-2023mar-int8bq",
+    )
     for c in res["candidates"]:
-        assert (c["matcher"], c["model_id"], c["model_ids"], c["threshold"]) == ("fused", "fused", [DLIB, SFACE], threshold)
+        assert (c["matcher"], c["model_id"], c["model_ids"], c["threshold"]) == (
+            "fused",
+            "fused",
+            [DLIB, SFACE],
+            threshold,
+        )
         assert set(c["scores"]) == {DLIB, SFACE} and c["below_threshold"] == (c["distance"] < threshold)
     assert first["scores"][DLIB] < 0.5 and first["scores"][SFACE] < matchers.get("sface", None).threshold
     assert res["quality"]["measures"]["detector"] == "yunet-2023mar-int8bq"
@@ -93,8 +121,26 @@ def test_fused_capture_puts_the_enrolled_subject_first_and_records_how(cli, home
 def test_templates_of_one_model_are_never_compared_with_another(cli, tmp_path):
     home = tmp_path / "sface-home"
     cli("init", "--site", "Test", "--force-code", "TST", "--matcher", "sface", "--home", home)
-    cli("watchlist", "add", orl(1, 1), "--ref", "WL-1", "--name", "Subject 1", "--category", "wanted", "--reason",
-        "Wanted on warrant in a test", "--authorised-by", "DS 1", "--review-date", REVIEW, *OVERRIDE, "--home", home)
+    cli(
+        "watchlist",
+        "add",
+        orl(1, 1),
+        "--ref",
+        "WL-1",
+        "--name",
+        "Subject 1",
+        "--category",
+        "wanted",
+        "--reason",
+        "Wanted on warrant in a test",
+        "--authorised-by",
+        "DS 1",
+        "--review-date",
+        REVIEW,
+        *OVERRIDE,
+        "--home",
+        home,
+    )
     assert _templates(home, SFACE) == {"subject": 1} and _templates(home, DLIB) == {}
     res = cli.json("capture", "--photo", orl(1, 2), "--matcher", "dlib", *PROBE_OVERRIDE, "--home", home)
     assert res["candidates"] == [] and res["model_ids"] == [DLIB]  # the sface template is not a dlib one
@@ -103,9 +149,13 @@ def test_templates_of_one_model_are_never_compared_with_another(cli, tmp_path):
     try:
         for model_id in (DLIB, SFACE):
             g = matching.Gallery.load(store, "watchlist", "subject", model_id)
-            ids = {r[0] for r in store.db.execute("SELECT id FROM templates WHERE owner_kind = 'subject' AND "
-                                                  "model_id = ?", [model_id])}
-            assert set(g.ids[:g.n].tolist()) == ids
+            ids = {
+                r[0]
+                for r in store.db.execute(
+                    "SELECT id FROM templates WHERE owner_kind = 'subject' AND model_id = ?", [model_id]
+                )
+            }
+            assert set(g.ids[: g.n].tolist()) == ids
     finally:
         store.close()
     done = cli.json("models", "reindex", "--model", "dlib", "--home", home)
@@ -124,8 +174,21 @@ def test_a_dlib_home_stays_as_it_was(cli, tmp_path):
     res = cli.json("capture", "--photo", orl(2, 2), *PROBE_OVERRIDE, "--home", home)
     assert (res["matcher"], res["model_ids"], res["detector"], res["threshold"]) == ("dlib", [DLIB], "dlib-hog", 0.5)
     assert _templates(home, DLIB) == {"arrival": 1} and _templates(home, SFACE) == {}
-    assert "--matcher 'nope'" in cli("init", "--site", "T", "--force-code", "T", "--matcher", "nope", "--home",
-                                     tmp_path / "other", code=ExitStatus.USAGE).stderr
+    assert (
+        "--matcher 'nope'"
+        in cli(
+            "init",
+            "--site",
+            "T",
+            "--force-code",
+            "T",
+            "--matcher",
+            "nope",
+            "--home",
+            tmp_path / "other",
+            code=ExitStatus.USAGE,
+        ).stderr
+    )
     assert Config("s", "f", "o").matcher == "fused"
 
 
@@ -134,8 +197,7 @@ def test_models_list_and_verify(cli, home):
     assert listed["default_matcher"] == "fused"
     assert {m["name"] for m in listed["models"]} == {"dlib", "yunet", "sface"}
     thresholds = {m["name"]: m["threshold"] for m in listed["matchers"]}
-    assert thresholds == {"dlib": 0.5, "sface": matchers.get("sface", None).threshold,
-                          "fused": fusion.load().threshold}
+    assert thresholds == {"dlib": 0.5, "sface": matchers.get("sface", None).threshold, "fused": fusion.load().threshold}
     verified = cli.json("models", "verify")
     assert verified["ok"] and all(f["ok"] for m in verified["models"] for f in m["files"])
     assert len([f for m in verified["models"] for f in m["files"]]) == 4
@@ -171,7 +233,9 @@ def test_fused_search_finds_every_owner_below_the_threshold_exactly(tmp_path, th
             v = centre + 0.6 * rng.normal(size=16)
             q[mid] = (v / np.linalg.norm(v)).astype(np.float32)
         found = fusion.search(galleries, q, f, top_k=2, threshold=threshold, exclude={"P7"})
-        brute = {o: f.score({mid: galleries[mid].owner_distance(o, q[mid]) for mid in ids}) for o in set(owners) - {"P7"}}
+        brute = {
+            o: f.score({mid: galleries[mid].owner_distance(o, q[mid]) for mid in ids}) for o in set(owners) - {"P7"}
+        }
         best = sorted(brute, key=lambda o: (brute[o], o))[:2]
         assert [c.ref for c in found if c.below_threshold] == [o for o in best if brute[o] < threshold]
         assert all(math.isclose(c.distance, round(brute[c.ref], 4)) for c in found)

@@ -8,10 +8,12 @@ import sys
 
 
 def test_help_does_not_import_face_libraries():
-    code = ("import sys, json; from typer.testing import CliRunner; from triage.cli.app import app; "
-            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('face_recognition', 'dlib', 'cv2', 'face_recognition_models', 'matplotlib', 'onnxruntime'))))")
+    code = (
+        "import sys, json; from typer.testing import CliRunner; from triage.cli.app import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('face_recognition', 'dlib', 'cv2', 'face_recognition_models', 'matplotlib', 'onnxruntime'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
 

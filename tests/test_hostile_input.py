@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import orl, row_counts
-from triage.intake import photos
-from triage.exchange.batch import spreadsheet_safe
 from triage.errors import BadInput, ExitStatus
+from triage.exchange.batch import spreadsheet_safe
+from triage.intake import photos
 from triage.intake.samples import astronaut_path
 
 
@@ -75,12 +75,15 @@ def test_decompression_bomb_header_is_refused(tmp_path):
         photos.decode(bytes(data), "bomb.png")
 
 
-@pytest.mark.parametrize("flag,value,words", [
-    ("--surname", "A" * 5000, "--surname"),
-    ("--surname", "Ali\u202eevil", "--surname"),
-    ("--given-names", "Bob\x07\x1b[31m", "--given-names"),
-    ("--notes", "x" * 50000, "--notes"),
-])
+@pytest.mark.parametrize(
+    "flag,value,words",
+    [
+        ("--surname", "A" * 5000, "--surname"),
+        ("--surname", "Ali\u202eevil", "--surname"),
+        ("--given-names", "Bob\x07\x1b[31m", "--given-names"),
+        ("--notes", "x" * 50000, "--notes"),
+    ],
+)
 def test_hostile_text_is_refused_naming_the_field(cli, home, flag, value, words):
     before = row_counts(home)
     res = cli("capture", "--photo", orl(6, 6), flag, value, code=int(ExitStatus.BAD_INPUT))
@@ -97,9 +100,16 @@ def test_sql_and_html_metacharacters_are_stored_intact(cli, home):
     assert row_counts(home)["arrivals"] == 1
 
 
-@pytest.mark.parametrize("cell,expected", [
-    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"), ("+1+1", "'+1+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("Hussein", "Hussein"), (None, ""),
-])
+@pytest.mark.parametrize(
+    "cell,expected",
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("+1+1", "'+1+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("Hussein", "Hussein"),
+        (None, ""),
+    ],
+)
 def test_spreadsheet_formulas_are_neutralised(cell, expected):
     assert spreadsheet_safe(cell) == expected

@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_drafts import build_home, land, validator
 
 from conftest import OFFICER, PASSPHRASE, row_counts
-from test_drafts import build_home, land, validator
-from triage.outputs import intel
 from triage.errors import BadInput
+from triage.outputs import intel
 
 TEXT = "Three passengers said separately that he steered the boat and held the satellite phone"
 CONDITIONS = "Not to be shared outside UK law enforcement without the originator's consent"
@@ -21,12 +21,21 @@ def landed(enrolled_template_home, tmp_path_factory):
     from triage.casework import review
 
     def plan(store):
-        ids = {"pilot": land(store, (7, 4), vessel="SB-7", surname="حسين", given_names="محمد", dob="1990",
-                             phones=["07911 123456"]),
-               "other": land(store, (12, 3), vessel="SB-7", surname="Tesfay", given_names="Yonas"),
-               "elsewhere": land(store, (14, 2), vessel="SB-8", surname="Omar")}
-        review.record(store, ids["pilot"], candidate="WL-007", decision="confirmed", reason="same scar above the left eye",
-                      officer=OFFICER)
+        ids = {
+            "pilot": land(
+                store, (7, 4), vessel="SB-7", surname="حسين", given_names="محمد", dob="1990", phones=["07911 123456"]
+            ),
+            "other": land(store, (12, 3), vessel="SB-7", surname="Tesfay", given_names="Yonas"),
+            "elsewhere": land(store, (14, 2), vessel="SB-8", surname="Omar"),
+        }
+        review.record(
+            store,
+            ids["pilot"],
+            candidate="WL-007",
+            decision="confirmed",
+            reason="same scar above the left eye",
+            officer=OFFICER,
+        )
         return ids
 
     path = tmp_path_factory.mktemp("intel") / "home"
@@ -46,19 +55,38 @@ def grades(*extra) -> list[str]:
 def test_valid_report_round_trips_through_json(cli, site, triage_env):
     from triage.store.rows import Store
 
-    report = cli.json("intel", "draft", site["pilot"], *grades("--text", TEXT, "--indicator", "pilot",
-                                                               "--indicator", "satphone",
-                                                               "--indicator", "kept the other passengers' phones"))
+    report = cli.json(
+        "intel",
+        "draft",
+        site["pilot"],
+        *grades(
+            "--text",
+            TEXT,
+            "--indicator",
+            "pilot",
+            "--indicator",
+            "satphone",
+            "--indicator",
+            "kept the other passengers' phones",
+        ),
+    )
     validator("intel_draft.schema.json").validate(report)
     assert cli.json("intel", "show", report["ref"]) == report
     given = {k: report[k] for k in intel.FIELDS}
     assert intel.validate(given) == given, "the JSON form is accepted back as the fields of a report"
-    assert (report["source_grade"], report["intel_grade"], report["handling"], report["grading"]) == ("2", "B", "C", "2BC")
+    assert (report["source_grade"], report["intel_grade"], report["handling"], report["grading"]) == (
+        "2",
+        "B",
+        "C",
+        "2BC",
+    )
     assert report["conditions"] == CONDITIONS and report["text"] == TEXT
     assert report["grading_meaning"]["source"] == "untested"
-    assert report["indicators"] == [{"code": "pilot", "text": intel.INDICATORS["pilot"]},
-                                    {"code": "satphone", "text": "held the satellite phone"},
-                                    {"code": None, "text": "kept the other passengers' phones"}]
+    assert report["indicators"] == [
+        {"code": "pilot", "text": intel.INDICATORS["pilot"]},
+        {"code": "satphone", "text": "held the satellite phone"},
+        {"code": None, "text": "kept the other passengers' phones"},
+    ]
     links = report["links"]
     assert links["vessel"] == "SB-7"
     assert [a["arrival_id"] for a in links["same_vessel"]] == [site["other"]]
@@ -76,33 +104,60 @@ def test_valid_report_round_trips_through_json(cli, site, triage_env):
     assert "intel-draft" in actions
 
     text = cli("intel", "show", report["ref"]).stdout
-    for expected in ("DRAFT — NOT SUBMITTED", f"Intelligence report draft {report['ref']}   grading 2BC",
-                     "Source evaluation  : 2 — untested", f"conditions: {CONDITIONS}", "named by others as the pilot",
-                     "kept the other passengers' phones", "+447911123456", site["other"], "watchlist WL-007 [wanted]"):
+    for expected in (
+        "DRAFT — NOT SUBMITTED",
+        f"Intelligence report draft {report['ref']}   grading 2BC",
+        "Source evaluation  : 2 — untested",
+        f"conditions: {CONDITIONS}",
+        "named by others as the pilot",
+        "kept the other passengers' phones",
+        "+447911123456",
+        site["other"],
+        "watchlist WL-007 [wanted]",
+    ):
         assert expected in text
     assert "identified" not in text.lower()
 
 
 def test_handling_p_and_text_form(cli, site, tmp_path):
     out = tmp_path / "report.txt"
-    res = cli("intel", "draft", site["other"], "--source-grade", "1", "--intel-grade", "a", "--handling", "p",
-              "--text", "He told me himself that he paid nothing for the crossing", "--indicator", "no-fee",
-              "--out", out)
+    res = cli(
+        "intel",
+        "draft",
+        site["other"],
+        "--source-grade",
+        "1",
+        "--intel-grade",
+        "a",
+        "--handling",
+        "p",
+        "--text",
+        "He told me himself that he paid nothing for the crossing",
+        "--indicator",
+        "no-fee",
+        "--out",
+        out,
+    )
     assert res.stdout == out.read_text(encoding="utf-8")
     assert "grading 1AP" in res.stdout and "Handling code      : P — lawful sharing permitted" in res.stdout
     assert "none recorded" not in res.stdout and "says they paid nothing for the crossing [no-fee]" in res.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--source-grade", "4", "--intel-grade", "B", "--handling", "P"], "--source-grade 4: choose 1 (reliable)"),
-    (["--source-grade", "2", "--intel-grade", "F", "--handling", "P"], "--intel-grade F: choose A"),
-    (["--source-grade", "2", "--intel-grade", "B", "--handling", "C"], "--handling C needs --conditions"),
-    (["--source-grade", "2", "--intel-grade", "B", "--handling", "X"], "--handling X: choose P"),
-    (["--source-grade", "2", "--intel-grade", "B", "--handling", "P", "--conditions", "UK only"],
-     "--conditions go with --handling C"),
-    (["--intel-grade", "B", "--handling", "P"], "--source-grade missing"),
-    (grades("--indicator", "pilt"), "'pilt' is not a known code"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--source-grade", "4", "--intel-grade", "B", "--handling", "P"], "--source-grade 4: choose 1 (reliable)"),
+        (["--source-grade", "2", "--intel-grade", "F", "--handling", "P"], "--intel-grade F: choose A"),
+        (["--source-grade", "2", "--intel-grade", "B", "--handling", "C"], "--handling C needs --conditions"),
+        (["--source-grade", "2", "--intel-grade", "B", "--handling", "X"], "--handling X: choose P"),
+        (
+            ["--source-grade", "2", "--intel-grade", "B", "--handling", "P", "--conditions", "UK only"],
+            "--conditions go with --handling C",
+        ),
+        (["--intel-grade", "B", "--handling", "P"], "--source-grade missing"),
+        (grades("--indicator", "pilt"), "'pilt' is not a known code"),
+    ],
+)
 def test_invalid_grading_is_refused_and_nothing_stored(cli, site, triage_env, args, message):
     before = row_counts(triage_env)
     res = cli("intel", "draft", site["pilot"], *args, *([] if "--text" in args else ["--text", TEXT]), code=3)
@@ -120,12 +175,20 @@ def test_text_is_required(cli, site, triage_env):
 def test_core_takes_a_plain_dict_that_can_be_prefilled(site, triage_env):
     from triage.store.rows import Store
 
-    fields = {"source_grade": 3, "intel_grade": "d", "handling": "c", "conditions": CONDITIONS, "text": TEXT,
-              "indicators": ["Pilot", {"code": "pilot"}, {"text": "slept apart from the group"}]}
+    fields = {
+        "source_grade": 3,
+        "intel_grade": "d",
+        "handling": "c",
+        "conditions": CONDITIONS,
+        "text": TEXT,
+        "indicators": ["Pilot", {"code": "pilot"}, {"text": "slept apart from the group"}],
+    }
     checked = intel.validate(fields)
     assert (checked["source_grade"], checked["intel_grade"], checked["handling"]) == ("3", "D", "C")
-    assert checked["indicators"] == [{"code": "pilot", "text": intel.INDICATORS["pilot"]},
-                                     {"code": None, "text": "slept apart from the group"}]
+    assert checked["indicators"] == [
+        {"code": "pilot", "text": intel.INDICATORS["pilot"]},
+        {"code": None, "text": "slept apart from the group"},
+    ]
     with pytest.raises(BadInput, match="unknown intelligence report field"):
         intel.validate({**fields, "grade": "A"})
     store = Store.open(triage_env, PASSPHRASE)

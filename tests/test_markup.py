@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from test_mrz import make_td3
 
 from conftest import orl
-from test_mrz import make_td3
 from triage.cli.common import err, out
 from triage.errors import ExitStatus
 
@@ -36,16 +36,47 @@ def wide(monkeypatch):
 
 @pytest.fixture
 def subject(cli, home):
-    cli("watchlist", "add", orl(7, 1), "--ref", "WL-H1", "--name", NAME, "--category", "facilitator",
-        "--reason", REASON, "--authorised-by", AUTHORITY, "--review-date", FUTURE, "--alias", ALIAS, *OVERRIDE)
+    cli(
+        "watchlist",
+        "add",
+        orl(7, 1),
+        "--ref",
+        "WL-H1",
+        "--name",
+        NAME,
+        "--category",
+        "facilitator",
+        "--reason",
+        REASON,
+        "--authorised-by",
+        AUTHORITY,
+        "--review-date",
+        FUTURE,
+        "--alias",
+        ALIAS,
+        *OVERRIDE,
+    )
     return "WL-H1"
 
 
 @pytest.fixture
 def arrival(cli, subject):
     """An arrival with hostile details whose only watchlist candidate is the hostile subject."""
-    res = cli("capture", "--photo", orl(7, 4), "--surname", SURNAME, "--given-names", GIVEN, "--alias", ALIAS,
-              "--notes", NOTES, "--vessel", VESSEL)
+    res = cli(
+        "capture",
+        "--photo",
+        orl(7, 4),
+        "--surname",
+        SURNAME,
+        "--given-names",
+        GIVEN,
+        "--alias",
+        ALIAS,
+        "--notes",
+        NOTES,
+        "--vessel",
+        VESSEL,
+    )
     assert f"{NAME} (facilitator)" in res.stdout  # the candidate table
     return cli.json("arrivals", "list")[0]
 
@@ -74,8 +105,18 @@ def test_review_history_pending_and_audit(cli, arrival, subject):
     arrival = arrival["arrival_id"]
     pending = cli("review", "--pending").stdout
     assert VESSEL in pending
-    recorded = cli("review", arrival, "--candidate", subject, "--decision", "rejected", "--reason", REVIEW_REASON,
-                   "--officer", REVIEWER).stdout
+    recorded = cli(
+        "review",
+        arrival,
+        "--candidate",
+        subject,
+        "--decision",
+        "rejected",
+        "--reason",
+        REVIEW_REASON,
+        "--officer",
+        REVIEWER,
+    ).stdout
     assert REVIEW_REASON in recorded and REVIEWER in recorded
     view = cli("review", arrival, "--no-portraits").stdout
     assert f"{NAME} [facilitator]" in view and REVIEW_REASON in view and VESSEL in view
@@ -87,16 +128,40 @@ def test_review_history_pending_and_audit(cli, arrival, subject):
 
 def test_error_and_warning_messages_quote_the_input_as_given(cli, home, tmp_path):
     for ref in ("WL-[red]x[/red]", "[/]", "[link=file:///etc/passwd]WL[/link]"):
-        res = cli("watchlist", "add", orl(1, 1), "--ref", ref, "--name", "A B", "--category", "wanted",
-                  "--reason", "wanted on a warrant", "--authorised-by", "DS 1", "--review-date", FUTURE,
-                  *OVERRIDE, code=int(ExitStatus.BAD_INPUT))
+        res = cli(
+            "watchlist",
+            "add",
+            orl(1, 1),
+            "--ref",
+            ref,
+            "--name",
+            "A B",
+            "--category",
+            "wanted",
+            "--reason",
+            "wanted on a warrant",
+            "--authorised-by",
+            "DS 1",
+            "--review-date",
+            FUTURE,
+            *OVERRIDE,
+            code=int(ExitStatus.BAD_INPUT),
+        )
         assert f"error: --ref {ref!r}" in res.stderr, res.stderr
     missing = tmp_path / "[bold]no photo[/].jpg"
     res = cli("capture", "--photo", missing, code=int(ExitStatus.BAD_INPUT))
     assert str(missing) in res.stderr, res.stderr
     res = cli("capture", "--photo", orl(1, 1), "--dob", "[red]1990[/red]", code=int(ExitStatus.BAD_INPUT))
     assert "[red]1990[/red]" in res.stderr, res.stderr
-    zone = make_td3(state="ERI", nationality="ERI", name="HAILE<<YONAS", number="EP1234567", birth="900203", sex="M",
-                    expiry="350415", personal="")
+    zone = make_td3(
+        state="ERI",
+        nationality="ERI",
+        name="HAILE<<YONAS",
+        number="EP1234567",
+        birth="900203",
+        sex="M",
+        expiry="350415",
+        personal="",
+    )
     res = cli("capture", "--photo", orl(3, 2), "--mrz", zone, "--surname", "[red]Tesfay[/red]")
     assert "surname: typed '[red]Tesfay[/red]', the MRZ has 'HAILE'" in res.stderr, res.stderr

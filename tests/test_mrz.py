@@ -9,39 +9,55 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from triage.errors import BadInput
 from triage.intake import mrz
 from triage.intake.biographic import Details, PartialDate, build_details
-from triage.errors import BadInput
 
 TODAY = date(2025, 6, 15)
 MRZ_CHARS = string.ascii_uppercase + string.digits + "<"
 
 # ICAO 9303 specimens (parts 4, 5 and 6): Anna Maria Eriksson of Utopia.
-TD3 = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"
-       "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
-TD1 = ("I<UTOD231458907<<<<<<<<<<<<<<<\n"
-       "7408122F1204159UTO<<<<<<<<<<<6\n"
-       "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
-TD2 = ("I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\n"
-       "D231458907UTO7408122F1204159<<<<<<<6")
+TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+TD1 = "I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<"
+TD2 = "I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nD231458907UTO7408122F1204159<<<<<<<6"
 
 
 def cd(field: str) -> str:
     return mrz.check_digit(field)
 
 
-def make_td3(*, code="P<", state="UTO", name="ERIKSSON<<ANNA<MARIA", number="L898902C3", nationality="UTO",
-             birth="740812", sex="F", expiry="120415", personal="ZE184226B") -> str:
+def make_td3(
+    *,
+    code="P<",
+    state="UTO",
+    name="ERIKSSON<<ANNA<MARIA",
+    number="L898902C3",
+    nationality="UTO",
+    birth="740812",
+    sex="F",
+    expiry="120415",
+    personal="ZE184226B",
+) -> str:
     """A TD3 zone with every check digit computed, so tests can vary one field at a time."""
     num, pers = number.ljust(9, "<"), personal.ljust(14, "<")
     body = num + cd(num) + nationality + birth + cd(birth) + sex + expiry + cd(expiry) + pers + cd(pers)
     return (code + state + name).ljust(44, "<")[:44] + "\n" + body + cd(body[0:10] + body[13:20] + body[21:43])
 
 
-def make_td1(*, number_field="D23145890", number_check=None, optional="", birth="740812", sex="F",
-             expiry="120415", nationality="UTO", name="ERIKSSON<<ANNA<MARIA") -> str:
-    top = ("I<UTO" + number_field.ljust(9, "<") + (number_check or cd(number_field.ljust(9, "<")))
-           + optional).ljust(30, "<")
+def make_td1(
+    *,
+    number_field="D23145890",
+    number_check=None,
+    optional="",
+    birth="740812",
+    sex="F",
+    expiry="120415",
+    nationality="UTO",
+    name="ERIKSSON<<ANNA<MARIA",
+) -> str:
+    top = ("I<UTO" + number_field.ljust(9, "<") + (number_check or cd(number_field.ljust(9, "<"))) + optional).ljust(
+        30, "<"
+    )
     middle = birth + cd(birth) + sex + expiry + cd(expiry) + nationality.ljust(3, "<") + "<" * 11
     middle += cd(top[5:30] + middle[0:7] + middle[8:15] + middle[18:29])
     return "\n".join([top, middle, name.ljust(30, "<")])
@@ -51,7 +67,7 @@ def alter(zone: str, line: int, pos: int) -> str:
     """The zone with the digit at (line, pos) changed to the next digit."""
     rows = zone.split("\n")
     row = rows[line]
-    rows[line] = row[:pos] + str((int(row[pos]) + 1) % 10) + row[pos + 1:]
+    rows[line] = row[:pos] + str((int(row[pos]) + 1) % 10) + row[pos + 1 :]
     return "\n".join(rows)
 
 
@@ -103,21 +119,24 @@ def test_td2_specimen():
     assert (m.birth_date, m.sex, m.expiry_date, m.nationality) == ("1974-08-12", "F", "2012-04-15", "UTO")
 
 
-@pytest.mark.parametrize("zone, line, pos, field", [
-    (TD3, 1, 9, "document number"),
-    (TD3, 1, 19, "date of birth"),
-    (TD3, 1, 27, "expiry date"),
-    (TD3, 1, 42, "personal number"),
-    (TD3, 1, 43, "composite"),
-    (TD1, 0, 14, "document number"),
-    (TD1, 1, 6, "date of birth"),
-    (TD1, 1, 14, "expiry date"),
-    (TD1, 1, 29, "composite"),
-    (TD2, 1, 9, "document number"),
-    (TD2, 1, 19, "date of birth"),
-    (TD2, 1, 27, "expiry date"),
-    (TD2, 1, 35, "composite"),
-])
+@pytest.mark.parametrize(
+    "zone, line, pos, field",
+    [
+        (TD3, 1, 9, "document number"),
+        (TD3, 1, 19, "date of birth"),
+        (TD3, 1, 27, "expiry date"),
+        (TD3, 1, 42, "personal number"),
+        (TD3, 1, 43, "composite"),
+        (TD1, 0, 14, "document number"),
+        (TD1, 1, 6, "date of birth"),
+        (TD1, 1, 14, "expiry date"),
+        (TD1, 1, 29, "composite"),
+        (TD2, 1, 9, "document number"),
+        (TD2, 1, 19, "date of birth"),
+        (TD2, 1, 27, "expiry date"),
+        (TD2, 1, 35, "composite"),
+    ],
+)
 def test_an_altered_check_digit_is_refused_naming_its_field(zone, line, pos, field):
     bad = alter(zone, line, pos)
     want = zone.split("\n")[line][pos]
@@ -198,13 +217,16 @@ def test_a_space_standing_in_for_a_character_is_not_removed():
         mrz.parse(spaced, TODAY)
 
 
-@pytest.mark.parametrize("text, got", [
-    ("", "no text"),
-    ("   \n\n", "no text"),
-    (TD3.split("\n")[0], "1 line of 44"),
-    (TD3[:-1], "2 lines of 44 and 43"),
-    (TD1 + "\n" + "<" * 30, "4 lines of 30 and 30 and 30 and 30"),
-])
+@pytest.mark.parametrize(
+    "text, got",
+    [
+        ("", "no text"),
+        ("   \n\n", "no text"),
+        (TD3.split("\n")[0], "1 line of 44"),
+        (TD3[:-1], "2 lines of 44 and 43"),
+        (TD1 + "\n" + "<" * 30, "4 lines of 30 and 30 and 30 and 30"),
+    ],
+)
 def test_wrong_shape_says_what_was_expected(text, got):
     with pytest.raises(BadInput, match=f"expected 2 lines of 44 characters.*{got}"):
         mrz.parse(text, TODAY)
@@ -232,16 +254,19 @@ def test_visas_are_refused_clearly():
         mrz.parse(make_td3(code="V<"), TODAY)
 
 
-@pytest.mark.parametrize("birth, expected", [
-    ("150101", "2015-01-01"),  # 2015 is in the past
-    ("300101", "1930-01-01"),  # 2030 would be in the future
-    ("250615", "2025-06-15"),  # born today
-    ("250616", "1925-06-16"),  # tomorrow in 2025, so 1925
-    ("74<<<<", "1974"),
-    ("7408<<", "1974-08"),
-    ("740800", "1974-08"),
-    ("<<<<<<", ""),
-])
+@pytest.mark.parametrize(
+    "birth, expected",
+    [
+        ("150101", "2015-01-01"),  # 2015 is in the past
+        ("300101", "1930-01-01"),  # 2030 would be in the future
+        ("250615", "2025-06-15"),  # born today
+        ("250616", "1925-06-16"),  # tomorrow in 2025, so 1925
+        ("74<<<<", "1974"),
+        ("7408<<", "1974-08"),
+        ("740800", "1974-08"),
+        ("<<<<<<", ""),
+    ],
+)
 def test_birth_century_and_unknown_parts(birth, expected):
     assert mrz.parse(make_td3(birth=birth), TODAY).birth_date == expected
 
@@ -261,9 +286,15 @@ def test_expiry_is_20xx_and_may_be_absent():
 
 def test_cross_check_consistent_details_give_nothing():
     m = mrz.parse(TD3, TODAY)
-    typed = build_details(surname="Eriksson", given_names="Anna-Maria", dob="12/08/1974", sex="female",
-                          document_number="l898 902-c3",
-                          document_expiry="2012-04-15", today=TODAY)
+    typed = build_details(
+        surname="Eriksson",
+        given_names="Anna-Maria",
+        dob="12/08/1974",
+        sex="female",
+        document_number="l898 902-c3",
+        document_expiry="2012-04-15",
+        today=TODAY,
+    )
     assert mrz.cross_check(m, typed) == []
     assert mrz.cross_check(m, Details()) == []
     assert mrz.cross_check(m, Details(dob=PartialDate(1974, 8))) == []
@@ -272,13 +303,29 @@ def test_cross_check_consistent_details_give_nothing():
 
 def test_cross_check_lists_each_mismatch():
     m = mrz.parse(TD3, TODAY)
-    typed = build_details(surname="Eriksen", given_names="Anna", dob="1975", sex="M", nationality="Eritrea",
-                          document_number="L898902C4", document_state="ERI", document_expiry="2012-04-16",
-                          today=TODAY)
+    typed = build_details(
+        surname="Eriksen",
+        given_names="Anna",
+        dob="1975",
+        sex="M",
+        nationality="Eritrea",
+        document_number="L898902C4",
+        document_state="ERI",
+        document_expiry="2012-04-16",
+        today=TODAY,
+    )
     found = mrz.cross_check(m, typed)
     assert len(found) == 8
-    for label in ("surname", "given names", "date of birth", "sex", "nationality", "issuing state",
-                  "document number", "expiry date"):
+    for label in (
+        "surname",
+        "given names",
+        "date of birth",
+        "sex",
+        "nationality",
+        "issuing state",
+        "document number",
+        "expiry date",
+    ):
         assert sum(line.startswith(label + ":") for line in found) == 1, label
     assert "surname: typed 'Eriksen', the MRZ has 'ERIKSSON'" in found
 
@@ -286,13 +333,15 @@ def test_cross_check_lists_each_mismatch():
 def test_cross_check_partial_dob_must_agree_where_known():
     m = mrz.parse(TD3, TODAY)
     assert mrz.cross_check(m, Details(dob=PartialDate(1974, 9))) == [
-        "date of birth: typed 1974-09, the MRZ has 1974-08-12"]
+        "date of birth: typed 1974-09, the MRZ has 1974-08-12"
+    ]
 
 
 def test_cross_check_maps_icao_codes_and_umlauts():
     m = mrz.parse(make_td3(state="D<<", nationality="D<<", name="MUELLER<<JOERG"), TODAY)
-    typed = build_details(surname="Müller", given_names="Jörg", nationality="Germany", document_state="DEU",
-                          today=TODAY)
+    typed = build_details(
+        surname="Müller", given_names="Jörg", nationality="Germany", document_state="DEU", today=TODAY
+    )
     assert mrz.cross_check(m, typed) == []
 
 
@@ -307,7 +356,8 @@ def test_cross_check_accepts_a_name_the_zone_cut_short():
 def test_cross_check_does_not_allow_prefixes_when_the_name_fits():
     m = mrz.parse(TD3, TODAY)
     assert mrz.cross_check(m, Details(surname="Eriksson-Berg")) == [
-        "surname: typed 'Eriksson-Berg', the MRZ has 'ERIKSSON'"]
+        "surname: typed 'Eriksson-Berg', the MRZ has 'ERIKSSON'"
+    ]
 
 
 @given(st.text())
@@ -334,8 +384,11 @@ def _repair(rows: list[str]) -> str:
     return rows[0] + "\n" + "".join(b)
 
 
-@given(st.sampled_from([(30, 30, 30), (36, 36), (44, 44)]).flatmap(
-    lambda shape: st.tuples(*(st.text(alphabet=MRZ_CHARS, min_size=n, max_size=n) for n in shape))))
+@given(
+    st.sampled_from([(30, 30, 30), (36, 36), (44, 44)]).flatmap(
+        lambda shape: st.tuples(*(st.text(alphabet=MRZ_CHARS, min_size=n, max_size=n) for n in shape))
+    )
+)
 def test_random_zones_with_right_check_digits_raise_only_bad_input(rows):
     try:
         m = mrz.parse(_repair(list(rows)), TODAY)
@@ -348,15 +401,25 @@ def test_random_zones_with_right_check_digits_raise_only_bad_input(rows):
 NAMES = st.text(alphabet=string.ascii_uppercase, min_size=1, max_size=12)
 
 
-@given(surname=NAMES, given_name=NAMES, number=st.text(alphabet=string.ascii_uppercase + string.digits,
-                                                       min_size=1, max_size=9),
-       birth=st.dates(min_value=date(1925, 6, 16), max_value=TODAY),
-       expiry=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
-       sex=st.sampled_from("FMX"),
-       personal=st.text(alphabet=string.ascii_uppercase + string.digits, max_size=14))
+@given(
+    surname=NAMES,
+    given_name=NAMES,
+    number=st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=9),
+    birth=st.dates(min_value=date(1925, 6, 16), max_value=TODAY),
+    expiry=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    sex=st.sampled_from("FMX"),
+    personal=st.text(alphabet=string.ascii_uppercase + string.digits, max_size=14),
+)
 def test_td3_round_trip(surname, given_name, number, birth, expiry, sex, personal):
-    zone = make_td3(name=f"{surname}<<{given_name}", number=number, birth=birth.strftime("%y%m%d"), sex=sex,
-                    expiry=expiry.strftime("%y%m%d"), personal=personal, nationality="ERI")
+    zone = make_td3(
+        name=f"{surname}<<{given_name}",
+        number=number,
+        birth=birth.strftime("%y%m%d"),
+        sex=sex,
+        expiry=expiry.strftime("%y%m%d"),
+        personal=personal,
+        nationality="ERI",
+    )
     m = mrz.parse(zone, TODAY)
     assert (m.surname, m.given_names, m.document_number) == (surname, given_name, number)
     assert (m.birth_date, m.expiry_date) == (birth.isoformat(), expiry.isoformat())

@@ -8,14 +8,22 @@ import datetime as dt
 import json
 
 import pytest
+from test_mrz import TD1, alter, make_td3
 
 from conftest import PASSPHRASE, orl, row_counts
-from test_mrz import TD1, alter, make_td3
 from triage.errors import ExitStatus
 from triage.store.rows import Store
 
-ZONE = make_td3(state="ERI", nationality="ERI", name="HAILE<<YONAS", number="EP1234567", birth="900203", sex="M",
-                expiry="350415", personal="")
+ZONE = make_td3(
+    state="ERI",
+    nationality="ERI",
+    name="HAILE<<YONAS",
+    number="EP1234567",
+    birth="900203",
+    sex="M",
+    expiry="350415",
+    personal="",
+)
 
 
 def sealed_details(home, arrival_id) -> bytes:
@@ -30,11 +38,30 @@ def test_zone_fills_in_what_was_not_typed(cli, home):
     res = cli("capture", "--photo", orl(3, 2), "--mrz", ZONE, "--json")
     assert "MRZ" not in res.stderr
     details = cli.json("arrivals", "show", json.loads(res.stdout)["arrival_id"])["details"]
-    assert {k: details[k] for k in ("surname", "given_names", "dob", "sex", "nationality", "document_type",
-                                    "document_number", "document_state", "document_expiry")} == {
-        "surname": "HAILE", "given_names": "YONAS", "dob": "1990-02-03", "sex": "M", "nationality": "ERI",
-        "document_type": "passport", "document_number": "EP1234567", "document_state": "ERI",
-        "document_expiry": "2035-04-15"}
+    assert {
+        k: details[k]
+        for k in (
+            "surname",
+            "given_names",
+            "dob",
+            "sex",
+            "nationality",
+            "document_type",
+            "document_number",
+            "document_state",
+            "document_expiry",
+        )
+    } == {
+        "surname": "HAILE",
+        "given_names": "YONAS",
+        "dob": "1990-02-03",
+        "sex": "M",
+        "nationality": "ERI",
+        "document_type": "passport",
+        "document_number": "EP1234567",
+        "document_state": "ERI",
+        "document_expiry": "2035-04-15",
+    }
     assert details["mrz"]["format"] == "TD3" and details["mrz_mismatches"] == []
 
 
@@ -51,8 +78,9 @@ def test_disagreement_is_shown_and_recorded_never_overwritten(cli, home):
     assert b"Tesfay" not in sealed and b"HAILE" not in sealed and b"mismatch" not in sealed
 
 
-@pytest.mark.parametrize("line,pos,field", [(1, 2, "document number"), (1, 14, "date of birth"),
-                                            (1, 22, "expiry date")])
+@pytest.mark.parametrize(
+    "line,pos,field", [(1, 2, "document number"), (1, 14, "date of birth"), (1, 22, "expiry date")]
+)
 def test_altered_check_digit_is_refused_naming_the_field(cli, home, line, pos, field):
     before = row_counts(home)
     res = cli("capture", "--photo", orl(3, 2), "--mrz", alter(ZONE, line, pos), code=int(ExitStatus.BAD_INPUT))
@@ -67,8 +95,11 @@ def test_mrz_file_with_an_identity_card(cli, home, tmp_path):
     assert "MRZ nationality 'UTO' is not a country code" in res.stderr
     assert "MRZ: the document expired on 2012-04-15" in res.stderr
     details = cli.json("arrivals", "show", json.loads(res.stdout)["arrival_id"])["details"]
-    assert (details["surname"], details["document_type"], details["document_number"]) == \
-        ("ERIKSSON", "id-card", "D23145890")
+    assert (details["surname"], details["document_type"], details["document_number"]) == (
+        "ERIKSSON",
+        "id-card",
+        "D23145890",
+    )
     assert details["nationality"] is None and details["mrz"]["format"] == "TD1"
 
 

@@ -26,10 +26,16 @@ def landings(tmp_path_factory, enrolled_template_home):
     shutil.copytree(enrolled_template_home, home)
     cli = Cli()
     with signed_in():
-        ids = {name: cli.json("capture", "--home", home, "--photo", orl(*ref), "--vessel", vessel, "--landed-at",
-                              f"{day}T04:30")["arrival_id"]
-               for name, ref, vessel, day in (("first", (22, 1), "SB-7", DAY1), ("second", (23, 2), "SB-9", DAY2),
-                                              ("other", (24, 3), "SB-9", DAY2))}
+        ids = {
+            name: cli.json(
+                "capture", "--home", home, "--photo", orl(*ref), "--vessel", vessel, "--landed-at", f"{day}T04:30"
+            )["arrival_id"]
+            for name, ref, vessel, day in (
+                ("first", (22, 1), "SB-7", DAY1),
+                ("second", (23, 2), "SB-9", DAY2),
+                ("other", (24, 3), "SB-9", DAY2),
+            )
+        }
     return home, ids
 
 
@@ -50,25 +56,51 @@ def table_rows(home, table: str) -> list[dict]:
 def test_a_number_given_on_two_days_is_suggested_then_linked_only_when_confirmed(cli, site):
     first = cli.json("debrief", site.first, "--contact-phone", PHONE, "--paid-to", "Kak Rebwar")
     assert first["suggestions"] == [] and first["shared_with"] == []
-    group = cli.json("ocg", "add", "OCG-2026-014", "--name", "Kak  Rebwar", "--phone", "0033 612 345 678",
-                     "--route", "Gravelines to Dungeness", "--payment-method", "hawala", "--notes", "from NCA briefing")
+    group = cli.json(
+        "ocg",
+        "add",
+        "OCG-2026-014",
+        "--name",
+        "Kak  Rebwar",
+        "--phone",
+        "0033 612 345 678",
+        "--route",
+        "Gravelines to Dungeness",
+        "--payment-method",
+        "hawala",
+        "--notes",
+        "from NCA briefing",
+    )
     assert group["phones"] == ["+33612345678"]
     (suggested,) = group["suggestions"]
     assert (suggested["ocg_ref"], suggested["arrival_id"]) == ("OCG-2026-014", site.first)
-    assert {(m["kind"], m["value"]) for m in suggested["matched"]} == {("phone", "+33612345678"), ("name", "Kak Rebwar")}
+    assert {(m["kind"], m["value"]) for m in suggested["matched"]} == {
+        ("phone", "+33612345678"),
+        ("name", "Kak Rebwar"),
+    }
     assert table_rows(site.home, "ocg_links") == [], "a suggestion links nothing"
     assert cli.json("ocg", "show", "OCG-2026-014")["arrivals"] == []
 
-    linked = cli.json("ocg", "link", "OCG-2026-014", "--arrival", site.first, "--reason",
-                      "booking number matches the group's line; checked with the arrival")
+    linked = cli.json(
+        "ocg",
+        "link",
+        "OCG-2026-014",
+        "--arrival",
+        site.first,
+        "--reason",
+        "booking number matches the group's line; checked with the arrival",
+    )
     assert (linked["decision"], linked["officer"]) == ("linked", OFFICER) and linked["at"]
     assert {m["value"] for m in linked["matched"]} == {"+33612345678", "Kak Rebwar"}
 
     # two days later, elsewhere on the coast, the same number typed another way
-    second = cli.json("debrief", site.second, "--contact-phone", "0033612345678", "--amount", "2000", "--currency", "GBP")
+    second = cli.json(
+        "debrief", site.second, "--contact-phone", "0033612345678", "--amount", "2000", "--currency", "GBP"
+    )
     (suggestion,) = second["suggestions"]
     assert suggestion["ocg_ref"] == "OCG-2026-014" and suggestion["matched"] == [
-        {"kind": "phone", "source": "contacts.phones", "value": "+33612345678"}]
+        {"kind": "phone", "source": "contacts.phones", "value": "+33612345678"}
+    ]
     assert [s["arrival_id"] for s in second["shared_with"]] == [site.first]
     out = cli("debrief", site.second, "--show").stdout
     assert "Suggested crime-group link, not confirmed: OCG-2026-014" in out and f"Also given by {site.first}" in out
@@ -77,15 +109,31 @@ def test_a_number_given_on_two_days_is_suggested_then_linked_only_when_confirmed
     assert [a["arrival_id"] for a in shown["arrivals"]] == [site.first]
     assert [s["arrival_id"] for s in shown["suggestions"]] == [site.second]
 
-    cli("ocg", "link", "OCG-2026-014", "--arrival", site.second, "--reason", "same booking number as the earlier landing")
+    cli(
+        "ocg",
+        "link",
+        "OCG-2026-014",
+        "--arrival",
+        site.second,
+        "--reason",
+        "same booking number as the earlier landing",
+    )
     cli("ocg", "link", "OCG-2026-014", "--subject", "WL-011", "--reason", "NCA report names him as the organiser")
     shown = cli.json("ocg", "show", "OCG-2026-014")
     assert [(a["arrival_id"], a["landed_day"], a["vessel"]) for a in shown["arrivals"]] == [
-        (site.first, DAY1, "SB-7"), (site.second, DAY2, "SB-9")]
+        (site.first, DAY1, "SB-7"),
+        (site.second, DAY2, "SB-9"),
+    ]
     assert all(a["officer"] == OFFICER and a["reason"] for a in shown["arrivals"])
     assert [(s["ref"], s["category"]) for s in shown["subjects"]] == [("WL-011", "wanted")]
-    assert shown["activity"] | {"first": None, "last": None} == {"arrivals": 2, "days": 2, "sites": 1, "vessels": 2,
-                                                                 "first": None, "last": None}
+    assert shown["activity"] | {"first": None, "last": None} == {
+        "arrivals": 2,
+        "days": 2,
+        "sites": 1,
+        "vessels": 2,
+        "first": None,
+        "last": None,
+    }
     assert shown["suggestions"] == [] and cli.json("ocg", "suggestions") == []
     assert shown["names"] == ["Kak Rebwar"] and shown["routes"] == ["Gravelines to Dungeness"]
     text = cli("ocg", "show", "OCG-2026-014").stdout
@@ -106,13 +154,17 @@ def test_a_wrong_suggestion_is_recorded_as_not_linked_and_no_longer_suggested(cl
     view = cli.json("debrief", site.other, "--payment-handle", "07911 123456", "--payment-method", "mobile-money")
     (suggested,) = view["suggestions"]  # the handle is a number written another way: it meets as a phone
     assert (suggested["ocg_ref"], suggested["matched"]) == (
-        "OCG-7", [{"kind": "phone", "source": "payment.handle", "value": "07911 123456"}])
+        "OCG-7",
+        [{"kind": "phone", "source": "payment.handle", "value": "07911 123456"}],
+    )
     cli("ocg", "link", "OCG-7", "--arrival", site.other, "--reason", code=int(ExitStatus.USAGE))
     assert "--reason is required" in cli("ocg", "link", "OCG-7", "--arrival", site.other, code=3).stderr
     cli("ocg", "link", "OCG-7", "--arrival", site.other, "--reject", "--reason", "the number is his brother's, checked")
     shown = cli.json("ocg", "show", "OCG-7")
     assert shown["arrivals"] == [] and shown["suggestions"] == []
-    assert [(d["target"], d["reason"]) for d in shown["not_linked"]] == [(site.other, "the number is his brother's, checked")]
+    assert [(d["target"], d["reason"]) for d in shown["not_linked"]] == [
+        (site.other, "the number is his brother's, checked")
+    ]
     # a later decision supersedes, and both are kept
     res = cli.json("ocg", "link", "OCG-7", "--arrival", site.other, "--reason", "brother's number used for the booking")
     assert res["supersedes"] is not None
@@ -128,8 +180,10 @@ def test_the_register_refuses_what_it_cannot_use(cli, site):
     assert "nothing to add" in cli("ocg", "update", "OCG-1", code=3).stderr
     assert "no crime group 'OCG-2'" in cli("ocg", "update", "OCG-2", "--name", "x", code=5).stderr
     assert "use 2-40 letters" in cli("ocg", "add", "bad ref!", code=3).stderr
-    assert "no watchlist subject" in cli("ocg", "link", "OCG-1", "--subject", "WL-999", "--reason", "because",
-                                         code=5).stderr
+    assert (
+        "no watchlist subject"
+        in cli("ocg", "link", "OCG-1", "--subject", "WL-999", "--reason", "because", code=5).stderr
+    )
     assert "exactly one of --arrival or --subject" in cli("ocg", "link", "OCG-1", "--reason", "because", code=3).stderr
     updated = cli.json("ocg", "update", "OCG-1", "--phone", PHONE, "--name", "Abu Ali", "--notes", "seen again")
     assert updated["names"] == ["Abu Ali"] and updated["phones"] == ["+33612345678"]

@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from conftest import PASSPHRASE, orl, row_counts
-from triage.intake import camera, photos
+from triage.errors import BadInput, ExitStatus
 from triage.faces import analysis
 from triage.faces import detection as faces
-from triage.errors import BadInput, ExitStatus
+from triage.intake import camera, photos
 from triage.intake.samples import astronaut_path
 from triage.store.rows import Store
 
@@ -152,8 +152,7 @@ def test_capture_from_camera_stores_the_best_frame(cli, home, video):
     assert original[:64] not in raw["original"]["data"]
 
 
-@pytest.mark.parametrize("source,words", [("/dev/video99", "no such device or video file"),
-                                          ("9", "cannot open it")])
+@pytest.mark.parametrize("source,words", [("/dev/video99", "no such device or video file"), ("9", "cannot open it")])
 def test_missing_camera_is_bad_input(cli, home, source, words):
     before = row_counts(home)
     res = cli("capture", "--camera", source, code=int(ExitStatus.BAD_INPUT))
@@ -170,9 +169,11 @@ def test_a_file_that_is_not_a_video_is_no_camera(tmp_path):
 
 # -- decompression bombs --------------------------------------------------------------------------------
 
+
 def write_png_of_zeros(path, width: int, height: int) -> None:
     """An RGB PNG of black pixels, streamed: the compressor sees one block of zero rows, flushed so its
     output can be repeated, and the image is never held in memory (30,000 x 30,000 is 2.7 GB decoded)."""
+
     def chunk(f, kind: bytes, data: bytes) -> None:
         f.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)))
 
@@ -208,11 +209,17 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     write_png_of_zeros(bomb, 30_000, 30_000)
     assert bomb.stat().st_size < photos.MAX_FILE_BYTES  # it reaches the pixel check
     # A fresh interpreter runs the real CLI as its only child and reports that child's peak memory.
-    probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
-             "sys.stdout.write(r.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "triage", "quality", str(bomb)],
-                          capture_output=True, text=True, timeout=120)
+    probe = (
+        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "sys.stdout.write(r.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "triage", "quality", str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     first, stderr = done.stdout.split("\n", 1)
     status, peak_kib = map(int, first.split())
     assert status == ExitStatus.BAD_INPUT, stderr

@@ -10,13 +10,28 @@ import pytest
 from PIL import Image
 
 from conftest import row_counts
-from triage.faces import analysis, quality
 from triage.errors import ExitStatus
+from triage.faces import analysis, quality
 from triage.intake.photos import Photo
 from triage.intake.samples import astronaut_path
 
-MEASURES = {"face_found", "face_count", "detector", "image_width", "image_height", "face_box", "face_width_px", "inter_eye_px",
-            "sharpness", "brightness", "contrast", "clipped", "yaw_deg", "roll_deg", "score"}
+MEASURES = {
+    "face_found",
+    "face_count",
+    "detector",
+    "image_width",
+    "image_height",
+    "face_box",
+    "face_width_px",
+    "inter_eye_px",
+    "sharpness",
+    "brightness",
+    "contrast",
+    "clipped",
+    "yaw_deg",
+    "roll_deg",
+    "score",
+}
 
 
 def _astronaut() -> np.ndarray:
@@ -49,6 +64,7 @@ def variant(tmp_path):
         path = tmp_path / f"{change.__name__}.png"
         Image.fromarray(change(_astronaut())).save(path)
         return str(path)
+
     return save
 
 
@@ -61,12 +77,15 @@ def test_astronaut_passes_enrol_and_json_lists_every_measure(cli):
     assert report["score"] == report["measures"]["score"] >= quality.PROFILES["enrol"]["min_score"]
 
 
-@pytest.mark.parametrize("change,reason", [
-    (blurred, "photo blurred"),
-    (darkened, "face too dark"),
-    (shrunk, "face too small"),
-    (on_its_side, "photo rotated: a face appears only when it is turned 90 degrees anticlockwise"),
-])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        (blurred, "photo blurred"),
+        (darkened, "face too dark"),
+        (shrunk, "face too small"),
+        (on_its_side, "photo rotated: a face appears only when it is turned 90 degrees anticlockwise"),
+    ],
+)
 def test_each_degradation_fails_with_its_reason(cli, variant, change, reason):
     res = cli("quality", variant(change), "--profile", "enrol", "--json", code=int(ExitStatus.NO_FACE))
     report = json.loads(res.stdout)

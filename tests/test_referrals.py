@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
-from triage.exchange import batch
 from triage.casework import referrals
 from triage.errors import BadInput, ExitStatus
+from triage.exchange import batch
 from triage.store.rows import Store
 
 DAY = (dt.date.today() - dt.timedelta(days=1)).isoformat()
@@ -27,10 +27,34 @@ def landing(tmp_path_factory, face_models):
     cli = Cli()
     with signed_in():
         cli("init", "--home", home, "--site", "Dover", "--force-code", "KNT")
-        adult = cli.json("capture", "--home", home, "--photo", orl(15, 1), "--surname", "Karimi", "--vessel", "SB-3",
-                         "--landed-at", f"{DAY}T03:10")["arrival_id"]
-        child = cli.json("capture", "--home", home, "--photo", orl(16, 2), "--surname", "Ahmadi", "--age", "15",
-                         "--vessel", "SB-3", "--landed-at", f"{DAY}T03:20")["arrival_id"]
+        adult = cli.json(
+            "capture",
+            "--home",
+            home,
+            "--photo",
+            orl(15, 1),
+            "--surname",
+            "Karimi",
+            "--vessel",
+            "SB-3",
+            "--landed-at",
+            f"{DAY}T03:10",
+        )["arrival_id"]
+        child = cli.json(
+            "capture",
+            "--home",
+            home,
+            "--photo",
+            orl(16, 2),
+            "--surname",
+            "Ahmadi",
+            "--age",
+            "15",
+            "--vessel",
+            "SB-3",
+            "--landed-at",
+            f"{DAY}T03:20",
+        )["arrival_id"]
     return home, adult, child
 
 
@@ -49,27 +73,60 @@ def test_missing_referral_steps_are_queued_until_recorded(cli, site):
     pending = cli("review", "--pending").stdout
     assert "Referrals incomplete" in pending and site.adult in pending and site.child in pending
     report = cli("report", "--date", DAY, "--format", "text").stdout
-    section = report[report.index("Referrals incomplete"):]
-    assert (f"{site.child}  AHMADI  SAFEGUARDING  missing: arrival method; command-and-control unit contact; "
-            "lead agency (or none); biometric enrolment yes/no; safeguarding referral") in section
+    section = report[report.index("Referrals incomplete") :]
+    assert (
+        f"{site.child}  AHMADI  SAFEGUARDING  missing: arrival method; command-and-control unit contact; "
+        "lead agency (or none); biometric enrolment yes/no; safeguarding referral"
+    ) in section
     assert cli.json("report", "--date", DAY, "--format", "text")["totals"]["referrals_incomplete"] == 2
 
-    done = cli.json("referral", site.adult, "--arrival-method", "small-boat", "--control-unit-ref", "CCU/26/1187",
-                    "--lead-agency", "none", "--biometric-enrolment", "yes")
+    done = cli.json(
+        "referral",
+        site.adult,
+        "--arrival-method",
+        "small-boat",
+        "--control-unit-ref",
+        "CCU/26/1187",
+        "--lead-agency",
+        "none",
+        "--biometric-enrolment",
+        "yes",
+    )
     assert done["missing"] == [] and done["history"] == []
     assert done["current"]["control_unit_ref"] == "CCU/26/1187" and done["current"]["control_unit_at"]
     assert [done["current"][k] for k in ("arrival_method", "lead_agency", "officer")] == ["small-boat", "none", OFFICER]
     assert gaps(cli) == {site.child: [*ALL_STEPS, "safeguarding-referral"]}
 
-    first = cli.json("referral", site.child, "--arrival-method", "vehicle", "--control-unit-at", f"{DAY}T07:45",
-                     "--lead-agency", "Kent Police", "--biometric-enrolment", "unknown")
+    first = cli.json(
+        "referral",
+        site.child,
+        "--arrival-method",
+        "vehicle",
+        "--control-unit-at",
+        f"{DAY}T07:45",
+        "--lead-agency",
+        "Kent Police",
+        "--biometric-enrolment",
+        "unknown",
+    )
     assert first["missing"] == ["biometric-enrolment", "safeguarding-referral"], "unknown is not an answer to act on"
-    assert first["current"]["control_unit_at"].startswith(DAY) and first["current"]["control_unit_at"].endswith("+00:00")
-    second = cli.json("referral", site.child, "--biometric-enrolment", "no", "--safeguarding-referral-to",
-                      "Kent County Council children's services", "--safeguarding-referral-ref", "KCC-4471")
+    assert first["current"]["control_unit_at"].startswith(DAY) and first["current"]["control_unit_at"].endswith(
+        "+00:00"
+    )
+    second = cli.json(
+        "referral",
+        site.child,
+        "--biometric-enrolment",
+        "no",
+        "--safeguarding-referral-to",
+        "Kent County Council children's services",
+        "--safeguarding-referral-ref",
+        "KCC-4471",
+    )
     assert second["missing"] == [] and second["current"]["supersedes"] == first["current"]["id"]
-    assert [second["current"][k] for k in ("arrival_method", "lead_agency")] == ["vehicle", "Kent Police"], \
+    assert [second["current"][k] for k in ("arrival_method", "lead_agency")] == ["vehicle", "Kent Police"], (
         "earlier steps carry over"
+    )
     assert gaps(cli) == {}
     assert "Every arrival's referral record is complete." in cli("review", "--pending").stdout
     shown = cli.json("referral", site.child)
@@ -95,13 +152,14 @@ def test_referral_steps_that_cannot_be_used_are_refused(cli, site):
     store = Store.open(site.home, PASSPHRASE)
     try:
         for given, message in (
-                ({"arrival_method": "boat"}, "--arrival-method 'boat': choose small-boat, vehicle, other"),
-                ({"arrival_method": "other"}, "describe how the person arrived with --notes"),
-                ({"control_unit_at": "yesterday"}, "--control-unit-at: 'yesterday' is not a time"),
-                ({"control_unit_at": "2999-01-01T00:00"}, "is in the future"),
-                ({"biometric_enrolment": "maybe"}, "choose yes, no, unknown"),
-                ({"safeguarding_referral_ref": "KCC-1"}, "--safeguarding-referral-to is needed"),
-                ({"notes": "   "}, "nothing to record")):
+            ({"arrival_method": "boat"}, "--arrival-method 'boat': choose small-boat, vehicle, other"),
+            ({"arrival_method": "other"}, "describe how the person arrived with --notes"),
+            ({"control_unit_at": "yesterday"}, "--control-unit-at: 'yesterday' is not a time"),
+            ({"control_unit_at": "2999-01-01T00:00"}, "is in the future"),
+            ({"biometric_enrolment": "maybe"}, "choose yes, no, unknown"),
+            ({"safeguarding_referral_ref": "KCC-1"}, "--safeguarding-referral-to is needed"),
+            ({"notes": "   "}, "nothing to record"),
+        ):
             with pytest.raises(BadInput, match=re.escape(message)):
                 referrals.record(store, site.adult, officer=OFFICER, **given)
         assert store.count("referrals") == 0

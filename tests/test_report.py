@@ -29,13 +29,47 @@ def day(tmp_path_factory, enrolled_template_home, face_models):
     shutil.copytree(enrolled_template_home, home)
     cli = Cli()
     with signed_in():
-        first = cli.json("capture", "--home", home, "--photo", orl(7, 4), "--surname", "Hama", "--given-names", "Karwan",
-                         "--vessel", "SB-1")["arrival_id"]
-        cli("review", first, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye",
-            "--home", home)
-        cli("pnd", "draft", first, "--purpose", "To establish whether this arrival is wanted on warrant", "--home", home)
-        cli("capture", "--home", home, "--photo", orl(9, 3), "--surname", HOSTILE_SURNAME, "--given-names", HOSTILE_GIVEN,
-            "--vessel", "SB-1")
+        first = cli.json(
+            "capture",
+            "--home",
+            home,
+            "--photo",
+            orl(7, 4),
+            "--surname",
+            "Hama",
+            "--given-names",
+            "Karwan",
+            "--vessel",
+            "SB-1",
+        )["arrival_id"]
+        cli(
+            "review",
+            first,
+            "--candidate",
+            "WL-007",
+            "--decision",
+            "confirmed",
+            "--reason",
+            "same scar above left eye",
+            "--home",
+            home,
+        )
+        cli(
+            "pnd", "draft", first, "--purpose", "To establish whether this arrival is wanted on warrant", "--home", home
+        )
+        cli(
+            "capture",
+            "--home",
+            home,
+            "--photo",
+            orl(9, 3),
+            "--surname",
+            HOSTILE_SURNAME,
+            "--given-names",
+            HOSTILE_GIVEN,
+            "--vessel",
+            "SB-1",
+        )
         cli("capture", "--home", home, "--photo", orl(33, 2), "--surname", "Young", "--age", "15", "--vessel", "SB-2")
         cli("capture", "--home", home, "--photo", orl(35, 3), "--surname", "Bell", "--dob", "1990", "--vessel", "SB-2")
         landed = cli.json("arrivals", "list", "--home", home)[0]["landed_day"]
@@ -59,9 +93,12 @@ def expected_counts(home: Path, day: str) -> dict:
                             AND x.ref = r.ref)"""),
         "drafts": q(f"SELECT count(*) FROM drafts WHERE {scope}"),
     }
-    counts["by_site_vessel"] = sorted(con.execute(
-        "SELECT site, vessel, count(*), sum(safeguarding) FROM arrivals WHERE landed_day = ? GROUP BY site, vessel",
-        [day]).fetchall())
+    counts["by_site_vessel"] = sorted(
+        con.execute(
+            "SELECT site, vessel, count(*), sum(safeguarding) FROM arrivals WHERE landed_day = ? GROUP BY site, vessel",
+            [day],
+        ).fetchall()
+    )
     con.close()
     return counts
 
@@ -69,9 +106,23 @@ def expected_counts(home: Path, day: str) -> dict:
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     assert CHROMIUM.exists(), "headless Chromium is needed: apt-get install -y chromium (.ci/run installs it)"
     return subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=180, check=True)
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
 
 
 def test_report_renders_in_chromium_with_the_stores_counts(cli, day, tmp_path):
@@ -82,11 +133,17 @@ def test_report_renders_in_chromium_with_the_stores_counts(cli, day, tmp_path):
     assert expected["awaiting"] >= 1 and expected["drafts"] == 1
 
     dom = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile").stdout
-    shown = {name: int(re.search(rf'id="count-{name}">(\d+)<', dom).group(1))
-             for name in ("arrivals", "children", "awaiting", "confirmed", "drafts")}
+    shown = {
+        name: int(re.search(rf'id="count-{name}">(\d+)<', dom).group(1))
+        for name in ("arrivals", "children", "awaiting", "confirmed", "drafts")
+    }
     assert shown == {k: v for k, v in expected.items() if k != "by_site_vessel"}
-    rows = re.findall(r'<tr data-site="([^"]*)" data-vessel="([^"]*)">.*?data-count="arrivals">(\d+)<'
-                      r'.*?data-count="children">(\d+)<', dom, re.S)
+    rows = re.findall(
+        r'<tr data-site="([^"]*)" data-vessel="([^"]*)">.*?data-count="arrivals">(\d+)<'
+        r'.*?data-count="children">(\d+)<',
+        dom,
+        re.S,
+    )
     assert sorted((s, v, int(a), int(c)) for s, v, a, c in rows) == expected["by_site_vessel"]
     # the hostile name is text on the page, never an element the browser built
     assert "<script" not in dom.lower() and 'src="x"' not in dom
@@ -111,7 +168,7 @@ def test_report_is_self_contained_escaped_and_worded_as_decision_support(cli, da
     assert len(sources) == 4 and all(s.startswith("data:image/jpeg;base64,") for s in sources)
     assert "http://" not in html and "https://" not in html and "<link" not in html and "@import" not in html
     assert "default-src 'none'" in html
-    matches = html[html.index("<h2>Candidates awaiting review</h2>"):html.index("<h2>Drafts and their outcomes</h2>")]
+    matches = html[html.index("<h2>Candidates awaiting review</h2>") : html.index("<h2>Drafts and their outcomes</h2>")]
     assert f"confirmed by {OFFICER}" in matches and "identif" not in matches.lower()
     assert not list(tmp_path.glob("*.partial"))
 
@@ -119,12 +176,15 @@ def test_report_is_self_contained_escaped_and_worded_as_decision_support(cli, da
 def test_report_as_text_and_json_and_audited(cli, day, tmp_path):
     expected = expected_counts(day.home, day.day)
     text = cli("report", "--date", day.day, "--format", "text", "--home", day.home).stdout
-    assert (f"arrivals {expected['arrivals']} · safeguarding flags {expected['children']} · "
-            f"awaiting review {expected['awaiting']} · confirmed matches {expected['confirmed']}") in text
+    assert (
+        f"arrivals {expected['arrivals']} · safeguarding flags {expected['children']} · "
+        f"awaiting review {expected['awaiting']} · confirmed matches {expected['confirmed']}"
+    ) in text
     assert "YOUNG" in text and "confirmed by" in text and "WL-007" in text
     data = cli.json("report", "--date", day.day, "--format", "text", "--home", day.home)
-    assert {k: data["totals"][k] for k in ("arrivals", "children", "awaiting", "confirmed", "drafts")} == \
-        {k: v for k, v in expected.items() if k != "by_site_vessel"}
+    assert {k: data["totals"][k] for k in ("arrivals", "children", "awaiting", "confirmed", "drafts")} == {
+        k: v for k, v in expected.items() if k != "by_site_vessel"
+    }
     assert sum(b["count"] for b in data["quality"]["bins"]) == expected["arrivals"]
     assert data["children"][0]["age"] == "15" and data["confirmed"][0]["ref"] == "WL-007"
     events = cli.json("audit", "show", "--home", day.home)

@@ -16,7 +16,8 @@ import pytest
 from conftest import PASSPHRASE, orl, row_counts
 from triage.errors import ExitStatus
 
-CAPTURE_LOOP = textwrap.dedent("""
+CAPTURE_LOOP = (
+    textwrap.dedent("""
     import sys
     from pathlib import Path
     from triage.casework import arrivals
@@ -30,14 +31,23 @@ CAPTURE_LOOP = textwrap.dedent("""
         arrivals.capture(store, pic, biographic.build_details(surname="Concurrent"), officer="PC %%d" %% start,
                          idempotency_key="proc-%%d-row-%%d" %% (start, i))
     print("done")
-""") % PASSPHRASE
+""")
+    % PASSPHRASE
+)
 
 
 def test_two_capture_processes_on_one_home_both_land(cli, home, tmp_path):
     script = tmp_path / "loop.py"
     script.write_text(CAPTURE_LOOP)
-    procs = [subprocess.Popen([sys.executable, str(script), str(home), str(start)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for start in (0, 30)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(home), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for start in (0, 30)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), results
     assert row_counts(home)["arrivals"] == 60
@@ -51,8 +61,12 @@ def _mount_small_tmpfs(where: Path, size: str) -> bool:
     where.mkdir()
     if os.geteuid() != 0:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def test_full_disk_gives_a_clear_error_and_a_consistent_store(cli, tmp_path, monkeypatch):

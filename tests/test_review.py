@@ -17,25 +17,55 @@ def test_a_decision_without_a_reason_is_refused(cli, wl_home):
     aid = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
     before = row_counts(wl_home)
     for reason in ([], ["--reason", ""], ["--reason", "  "]):
-        res = cli("review", aid, "--candidate", "WL-007", "--decision", "rejected", *reason, code=int(ExitStatus.BAD_INPUT))
+        res = cli(
+            "review", aid, "--candidate", "WL-007", "--decision", "rejected", *reason, code=int(ExitStatus.BAD_INPUT)
+        )
         assert "--reason is required" in res.stderr
-    res = cli("review", aid, "--candidate", "WL-007", "--decision", "maybe", "--reason", "not sure at all",
-              code=int(ExitStatus.BAD_INPUT))
+    res = cli(
+        "review",
+        aid,
+        "--candidate",
+        "WL-007",
+        "--decision",
+        "maybe",
+        "--reason",
+        "not sure at all",
+        code=int(ExitStatus.BAD_INPUT),
+    )
     assert "choose one of confirmed, rejected, inconclusive" in res.stderr
     assert row_counts(wl_home) == before
 
 
 def test_a_later_decision_supersedes_and_both_stay_visible(cli, wl_home):
     aid = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama")["arrival_id"]
-    first = cli.json("review", aid, "--candidate", "WL-007", "--decision", "inconclusive",
-                     "--reason", "photo too small to compare the ears")
-    second = cli("review", aid, "--candidate", "WL-007", "--decision", "confirmed",
-                 "--reason", "same scar above the left eye, seen in person")
+    first = cli.json(
+        "review",
+        aid,
+        "--candidate",
+        "WL-007",
+        "--decision",
+        "inconclusive",
+        "--reason",
+        "photo too small to compare the ears",
+    )
+    second = cli(
+        "review",
+        aid,
+        "--candidate",
+        "WL-007",
+        "--decision",
+        "confirmed",
+        "--reason",
+        "same scar above the left eye, seen in person",
+    )
     assert f"supersedes review {first['review_id']}" in second.stdout
     assert "inconclusive" in second.stdout and "(superseded)" in second.stdout  # the history is printed
     shown = cli.json("arrivals", "show", aid)
     reviews = next(c for c in shown["candidates"] if c["ref"] == "WL-007")["reviews"]
-    assert [(r["decision"], r["supersedes"]) for r in reviews] == [("inconclusive", None), ("confirmed", first["review_id"])]
+    assert [(r["decision"], r["supersedes"]) for r in reviews] == [
+        ("inconclusive", None),
+        ("confirmed", first["review_id"]),
+    ]
     assert reviews[0]["reason"] == "photo too small to compare the ears"
     text = cli("arrivals", "show", aid).stdout
     assert "inconclusive" in text and "confirmed" in text

@@ -8,9 +8,9 @@ import sqlite3
 import pytest
 
 from conftest import PASSPHRASE, orl, row_counts
+from triage.errors import ExitStatus
 from triage.faces import detection as faces
 from triage.intake import photos
-from triage.errors import ExitStatus
 
 NAMES = ("Qzxwyvutsrr", "Plmoknijbuh")
 
@@ -67,8 +67,13 @@ def test_audit_verify_finds_the_last_events_removed(cli, captured, wl_home, monk
     report = json.loads(cli("audit", "verify", "--json", code=int(ExitStatus.INTEGRITY)).stdout)
     assert report["broken_seq"] == last - 1 and f"written up to event {last}" in report["problem"]
     monkeypatch.delenv("TRIAGE_PASSPHRASE")
-    assert cli.json("audit", "verify", "--chain-only") == {"ok": True, "events": last - 2, "broken_seq": None,
-                                                             "problem": None, "end_checked": False}
+    assert cli.json("audit", "verify", "--chain-only") == {
+        "ok": True,
+        "events": last - 2,
+        "broken_seq": None,
+        "problem": None,
+        "end_checked": False,
+    }
     monkeypatch.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
     con = sqlite3.connect(wl_home / "triage.db")
     con.execute("DELETE FROM audit_head")
@@ -170,8 +175,10 @@ def test_missing_face_models_fail_loudly(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['face_recognition_models'] = None; "
-            "from triage.cli.app import main; sys.argv = ['triage', 'quality', %r]; main()" % str(orl(1, 1)))
+    code = (
+        "import sys; sys.modules['face_recognition_models'] = None; "
+        f"from triage.cli.app import main; sys.argv = ['triage', 'quality', {str(orl(1, 1))!r}]; main()"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == int(ExitStatus.MODEL_MISSING), res.stderr
     assert "face_recognition_models" in res.stderr

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from triage.store.crypto import Vault
 from triage.errors import IntegrityFailure
+from triage.store.crypto import Vault
 from triage.store.migrations import migrations
 from triage.store.rows import connect
 
@@ -17,8 +17,20 @@ def test_migrating_a_blank_database_gives_the_schema(tmp_path):
     db = connect(tmp_path / "blank.db")
     migrations.apply(db)
     tables = set(db.table_names())
-    assert {"arrivals", "photos", "templates", "subjects", "candidates", "reviews", "drafts", "audit_events",
-            "searches", "keyring", "tombstones", "_sqlite_migrations"} <= tables
+    assert {
+        "arrivals",
+        "photos",
+        "templates",
+        "subjects",
+        "candidates",
+        "reviews",
+        "drafts",
+        "audit_events",
+        "searches",
+        "keyring",
+        "tombstones",
+        "_sqlite_migrations",
+    } <= tables
     assert {"model_id", "dtype", "dim", "data"} <= set(db["templates"].columns_dict)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [m.name for m in migrations.applied(db)]
@@ -31,7 +43,17 @@ def test_migrating_a_blank_database_gives_the_schema(tmp_path):
 def test_personal_data_is_not_in_clear(cli, home, tmp_path):
     from conftest import orl
 
-    cli("capture", "--photo", orl(4, 2), "--surname", "Zzyzxqwerty", "--given-names", "Qwertyzzyx", "--dob", "1990-01-01")
+    cli(
+        "capture",
+        "--photo",
+        orl(4, 2),
+        "--surname",
+        "Zzyzxqwerty",
+        "--given-names",
+        "Qwertyzzyx",
+        "--dob",
+        "1990-01-01",
+    )
     raw = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert b"Zzyzxqwerty" not in raw and b"ZZYZXQWERTY" not in raw and b"1990-01-01" not in raw
     con = sqlite3.connect(home / "triage.db")
@@ -43,7 +65,11 @@ def test_opening_into_a_buffer_equals_opening_and_refuses_what_open_refuses():
     plain = os.urandom(600_000)
     blob = vault.seal(plain, "template_blocks:1")
     out = bytearray(700_000)
-    assert bytes(vault.open_into(blob, "template_blocks:1", memoryview(out))) == plain == vault.open(blob, "template_blocks:1")
+    assert (
+        bytes(vault.open_into(blob, "template_blocks:1", memoryview(out)))
+        == plain
+        == vault.open(blob, "template_blocks:1")
+    )
     for bad_blob, aad in ((blob, "template_blocks:2"), (blob[:-1] + bytes([blob[-1] ^ 1]), "template_blocks:1")):
         with pytest.raises(IntegrityFailure):
             vault.open_into(bad_blob, aad, memoryview(out))

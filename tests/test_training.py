@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, orl, row_counts
 
-from triage.evaluation import scenarios, training
+from conftest import PASSPHRASE, orl, row_counts
 from triage.errors import BadInput, Conflict, ExitStatus
+from triage.evaluation import scenarios, training
 from triage.store.rows import Store
 
 PURPOSE = "To establish whether the arrival is wanted or linked to organised immigration crime"
@@ -48,17 +48,45 @@ def test_a_trainee_who_follows_the_truth_passes(cli, tmp_path, name):
         for kind, ref in want:
             # The scenario is fair: the true match is the first candidate and below the threshold.
             assert arrival["candidates"][0]["ref"] == ref and shown[(kind, ref)]["below_threshold"]
-            cli("review", aid, "--candidate", ref, "--decision", "confirmed", "--reason", "same ear shape and scar",
-                "--home", home)
+            cli(
+                "review",
+                aid,
+                "--candidate",
+                ref,
+                "--decision",
+                "confirmed",
+                "--reason",
+                "same ear shape and scar",
+                "--home",
+                home,
+            )
         for (kind, ref), c in shown.items():
             if (kind, ref) not in want and c["below_threshold"]:
-                cli("review", aid, "--candidate", ref, "--decision", "rejected", "--reason", "different nose and jaw",
-                    "--home", home)
+                cli(
+                    "review",
+                    aid,
+                    "--candidate",
+                    ref,
+                    "--decision",
+                    "rejected",
+                    "--reason",
+                    "different nose and jaw",
+                    "--home",
+                    home,
+                )
         if truth.get("pnd_draft"):
             cli("pnd", "draft", aid, "--purpose", PURPOSE, "--home", home)
         if truth.get("child") and not arrival["safeguarding"]:
-            cli("arrivals", "flag", aid, "--safeguarding", "--reason", "appears younger than the age claimed",
-                "--home", home)
+            cli(
+                "arrivals",
+                "flag",
+                aid,
+                "--safeguarding",
+                "--reason",
+                "appears younger than the age claimed",
+                "--home",
+                home,
+            )
     sheet = cli.json("training", "score", "--home", home)
     assert sheet["passed"] is True and sheet["findings"] == 0 and sheet["training"] is True
     assert "TRAINING" in sheet["marking"]
@@ -76,20 +104,48 @@ def test_a_false_confirmation_and_a_missed_match_are_reported(cli, tmp_path):
     ref = truths[true_no - 1]["watchlist"]
     # The look-alike: an arrival with no match in the truth that has the same subject below the threshold
     # of the training home's matcher (the default, fused), so a trainee must decide.
-    lookalike = next(n for n, (t, aid) in enumerate(zip(truths, ids), 1) if not t and any(
-        c["ref"] == ref and c["below_threshold"]
-        for c in cli.json("arrivals", "show", aid, "--home", home)["candidates"]))
-    cli("review", ids[true_no - 1], "--candidate", ref, "--decision", "rejected", "--reason", "hair is different",
-        "--home", home)
-    cli("review", ids[lookalike - 1], "--candidate", ref, "--decision", "confirmed", "--reason", "looks like him",
-        "--home", home)
+    lookalike = next(
+        n
+        for n, (t, aid) in enumerate(zip(truths, ids), 1)
+        if not t
+        and any(
+            c["ref"] == ref and c["below_threshold"]
+            for c in cli.json("arrivals", "show", aid, "--home", home)["candidates"]
+        )
+    )
+    cli(
+        "review",
+        ids[true_no - 1],
+        "--candidate",
+        ref,
+        "--decision",
+        "rejected",
+        "--reason",
+        "hair is different",
+        "--home",
+        home,
+    )
+    cli(
+        "review",
+        ids[lookalike - 1],
+        "--candidate",
+        ref,
+        "--decision",
+        "confirmed",
+        "--reason",
+        "looks like him",
+        "--home",
+        home,
+    )
     sheet = cli.json("training", "score", "--home", home)
     assert sheet["passed"] is False
     assert [(f["arrival"], f["arrival_id"], f["kind"], f["ref"]) for f in sheet["false_confirmations"]] == [
-        (lookalike, ids[lookalike - 1], "watchlist", ref)]
+        (lookalike, ids[lookalike - 1], "watchlist", ref)
+    ]
     missed = sheet["missed_matches"]
     assert [(f["arrival"], f["ref"], f["decision"], f["shown_as_candidate"]) for f in missed] == [
-        (true_no, ref, "rejected", True)]
+        (true_no, ref, "rejected", True)
+    ]
     assert [f["arrival"] for f in sheet["missing_drafts"]] == [true_no]
     assert sheet["findings"] == 3 and sheet["checks"]["matches_confirmed"] == 0
     text = cli("training", "score", "--home", home).stdout
@@ -102,8 +158,18 @@ def test_a_child_claiming_to_be_an_adult_must_be_safeguarded(cli, tmp_path):
     repeat = next(n for n, t in enumerate(truths, 1) if "arrival" in t)
     aid, earlier = ids[repeat - 1], ids[truths[repeat - 1]["arrival"] - 1]
     assert truths[repeat - 1]["child"] is True
-    cli("review", aid, "--candidate", earlier, "--decision", "confirmed", "--reason", "same face, earlier name",
-        "--home", home)
+    cli(
+        "review",
+        aid,
+        "--candidate",
+        earlier,
+        "--decision",
+        "confirmed",
+        "--reason",
+        "same face, earlier name",
+        "--home",
+        home,
+    )
     cli("pnd", "draft", aid, "--purpose", PURPOSE, "--home", home)
     sheet = cli.json("training", "score", "--home", home)
     assert [(f["arrival"], f["arrival_id"]) for f in sheet["missed_safeguarding"]] == [(repeat, aid)]
@@ -141,8 +207,17 @@ def test_everything_a_training_home_writes_is_marked(cli, tmp_path):
     cli("init", "--site", "Dover", "--force-code", "KNT", "--home", real)
     real_keys, trainer_keys = cli.json("keys", "show", "--home", real), cli.json("keys", "show", "--home", home)
     out = tmp_path / "batch.age"
-    exported = cli.json("export", "--date", rows[0]["landed_day"], "--out", out, "--home", home,
-                        "--recipient", real_keys["age_recipient"])
+    exported = cli.json(
+        "export",
+        "--date",
+        rows[0]["landed_day"],
+        "--out",
+        out,
+        "--home",
+        home,
+        "--recipient",
+        real_keys["age_recipient"],
+    )
     assert exported["training"] is True
     cli("keys", "trust", "Trainer", trainer_keys["signing_key"], "--home", real)
     before = row_counts(real)
@@ -159,8 +234,10 @@ def test_everything_a_training_home_writes_is_marked(cli, tmp_path):
 
 def test_start_refuses_what_it_must_not_overwrite(cli, tmp_path):
     home, _ = start(cli, tmp_path, "routine")
-    assert "already a training home" in cli("training", "start", "--scenario", "demo", "--home", home,
-                                            code=ExitStatus.CONFLICT).stderr
+    assert (
+        "already a training home"
+        in cli("training", "start", "--scenario", "demo", "--home", home, code=ExitStatus.CONFLICT).stderr
+    )
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
@@ -176,8 +253,17 @@ def test_flag_needs_a_flag_and_a_reason(cli, tmp_path):
     home, ids = start(cli, tmp_path, "routine")
     cli("arrivals", "flag", ids[0], "--reason", "looks young", "--home", home, code=ExitStatus.USAGE)
     cli("arrivals", "flag", ids[0], "--safeguarding", "--home", home, code=ExitStatus.BAD_INPUT)
-    cli("arrivals", "flag", "A-NOSUCH", "--safeguarding", "--reason", "looks young", "--home", home,
-        code=ExitStatus.NOT_FOUND)
+    cli(
+        "arrivals",
+        "flag",
+        "A-NOSUCH",
+        "--safeguarding",
+        "--reason",
+        "looks young",
+        "--home",
+        home,
+        code=ExitStatus.NOT_FOUND,
+    )
 
 
 def test_scenario_truth_must_point_at_the_scenario_itself():

@@ -6,37 +6,61 @@ import datetime as dt
 import shutil
 
 import pytest
+from test_drafts import build_home, land
 
 from conftest import OFFICER, PASSPHRASE
-from test_drafts import build_home, land
 
 VESSEL = "SB-0417"
 
 
 @pytest.fixture(scope="module")
 def landed(enrolled_template_home, tmp_path_factory):
-    from triage.outputs import intel
     from triage.casework import review, watchlist
     from triage.intake import samples
+    from triage.outputs import intel
 
     def plan(store):
-        watchlist.add_subject(store, ref="WL-FAC", name="Dler OMAR", category="facilitator",
-                              reason="Suspected boat pilot for a smuggling network", authorised_by="DS 4411 Clarke",
-                              review_date=(dt.date.today() + dt.timedelta(days=90)).isoformat(),
-                              photos=[samples.load_photo({"orl": [21, 1]})], officer=OFFICER,
-                              override_reason="fixture photos are 92x112 px")
-        ids = {"facilitator": land(store, (21, 5), vessel=VESSEL, surname="Omar", given_names="Dler"),
-               "first": land(store, (35, 3), vessel=VESSEL, surname="حسين", given_names="محمد"),
-               "child": land(store, (26, 4), vessel=VESSEL, surname="ولي", given_names="احمد", age="15-17"),
-               "wanted": land(store, (7, 4), vessel=VESSEL, surname="Hama", given_names="Karwan"),
-               "pilot": land(store, (30, 8), vessel=VESSEL, surname="Tesfay", given_names="Yonas"),
-               "again": land(store, (35, 7), vessel=VESSEL, surname="عبدالله", given_names="عمر"),
-               "elsewhere": land(store, (14, 2), vessel="SB-0999", surname="Osman")}
-        review.record(store, ids["wanted"], candidate="WL-007", decision="confirmed", reason="same scar above the left eye",
-                      officer=OFFICER)
-        intel.draft(store, ids["pilot"], {"source_grade": "2", "intel_grade": "B", "handling": "P",
-                                          "text": "Four passengers said he steered the boat",
-                                          "indicators": ["pilot", "held the compass"]}, officer=OFFICER)
+        watchlist.add_subject(
+            store,
+            ref="WL-FAC",
+            name="Dler OMAR",
+            category="facilitator",
+            reason="Suspected boat pilot for a smuggling network",
+            authorised_by="DS 4411 Clarke",
+            review_date=(dt.date.today() + dt.timedelta(days=90)).isoformat(),
+            photos=[samples.load_photo({"orl": [21, 1]})],
+            officer=OFFICER,
+            override_reason="fixture photos are 92x112 px",
+        )
+        ids = {
+            "facilitator": land(store, (21, 5), vessel=VESSEL, surname="Omar", given_names="Dler"),
+            "first": land(store, (35, 3), vessel=VESSEL, surname="حسين", given_names="محمد"),
+            "child": land(store, (26, 4), vessel=VESSEL, surname="ولي", given_names="احمد", age="15-17"),
+            "wanted": land(store, (7, 4), vessel=VESSEL, surname="Hama", given_names="Karwan"),
+            "pilot": land(store, (30, 8), vessel=VESSEL, surname="Tesfay", given_names="Yonas"),
+            "again": land(store, (35, 7), vessel=VESSEL, surname="عبدالله", given_names="عمر"),
+            "elsewhere": land(store, (14, 2), vessel="SB-0999", surname="Osman"),
+        }
+        review.record(
+            store,
+            ids["wanted"],
+            candidate="WL-007",
+            decision="confirmed",
+            reason="same scar above the left eye",
+            officer=OFFICER,
+        )
+        intel.draft(
+            store,
+            ids["pilot"],
+            {
+                "source_grade": "2",
+                "intel_grade": "B",
+                "handling": "P",
+                "text": "Four passengers said he steered the boat",
+                "indicators": ["pilot", "held the compass"],
+            },
+            officer=OFFICER,
+        )
         return ids
 
     path = tmp_path_factory.mktemp("vessel") / "home"
@@ -56,7 +80,9 @@ def test_vessel_show_lists_the_group_with_candidates_and_flags(cli, site):
     by = {k: m for k, m in zip(order, group["arrivals"])}
     assert by["facilitator"]["flags"] == ["below-threshold", "awaiting-review", "facilitator-candidate"]
     assert by["facilitator"]["facilitator_candidates"] == ["WL-FAC"]
-    assert by["facilitator"]["candidates"][0]["ref"] == "WL-FAC" and by["facilitator"]["candidates"][0]["decision"] is None
+    assert (
+        by["facilitator"]["candidates"][0]["ref"] == "WL-FAC" and by["facilitator"]["candidates"][0]["decision"] is None
+    )
     assert by["first"]["flags"] == ["same-face-on-vessel"] and by["first"]["same_face_as"] == [site["again"]]
     assert by["again"]["flags"] == ["below-threshold", "awaiting-review", "same-face-on-vessel"]
     assert by["again"]["same_face_as"] == [site["first"]]
@@ -68,9 +94,16 @@ def test_vessel_show_lists_the_group_with_candidates_and_flags(cli, site):
     assert by["pilot"]["indicators"] == ["held the compass", "pilot"]
     assert by["first"]["name_latin"] == "HSYN, MHMD"
     assert group["possible_facilitators"] == [site["facilitator"], site["pilot"]]
-    assert group["counts"] == {"arrivals": 6, "safeguarding": 1, "below-threshold": 3, "awaiting-review": 2,
-                               "confirmed": 1, "same-face-on-vessel": 2, "facilitator-candidate": 1,
-                               "facilitator-indicators": 1}
+    assert group["counts"] == {
+        "arrivals": 6,
+        "safeguarding": 1,
+        "below-threshold": 3,
+        "awaiting-review": 2,
+        "confirmed": 1,
+        "same-face-on-vessel": 2,
+        "facilitator-candidate": 1,
+        "facilitator-indicators": 1,
+    }
 
 
 def test_vessel_table_shows_everyone_at_a_glance(cli, site):

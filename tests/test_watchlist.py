@@ -12,8 +12,8 @@ import sqlite3
 import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl, row_counts
-from triage.faces import detection as faces
 from triage.errors import ExitStatus
+from triage.faces import detection as faces
 from triage.intake.samples import orl_path
 from triage.store.rows import Store
 
@@ -33,8 +33,17 @@ def _write_csv(path, rows):
 
 
 def _row(ref, photos, *, category="wanted", review=FUTURE, dob="", name=None):
-    return [ref, name or f"Person {ref}", category, "Wanted on warrant for an assault in Kent", "DS 4411 Clarke",
-            review, photos, "Abu Omar; Omar H", dob]
+    return [
+        ref,
+        name or f"Person {ref}",
+        category,
+        "Wanted on warrant for an assault in Kent",
+        "DS 4411 Clarke",
+        review,
+        photos,
+        "Abu Omar; Omar H",
+        dob,
+    ]
 
 
 @pytest.fixture
@@ -54,16 +63,36 @@ def import_csv(tmp_path):
     return _write_csv(tmp_path / "watchlist.csv", rows)
 
 
-REFUSED = {5: "only as missing or vulnerable, not as facilitator", 6: "no such file",
-           7: "--category 'smuggler'", 8: "also on row 1", 9: "not in the future"}
+REFUSED = {
+    5: "only as missing or vulnerable, not as facilitator",
+    6: "no such file",
+    7: "--category 'smuggler'",
+    8: "also on row 1",
+    9: "not in the future",
+}
 
 
 def test_import_reports_refused_rows_and_a_rerun_adds_nothing(cli, home, import_csv):
     photos = orl_path(1, 1).parent.parent
-    first = cli("watchlist", "import", import_csv, "--photos", photos, "--workers", "2", *OVERRIDE, "--json",
-                code=int(ExitStatus.BAD_INPUT))
+    first = cli(
+        "watchlist",
+        "import",
+        import_csv,
+        "--photos",
+        photos,
+        "--workers",
+        "2",
+        *OVERRIDE,
+        "--json",
+        code=int(ExitStatus.BAD_INPUT),
+    )
     report = json.loads(first.stdout)
-    assert [e["ref"] for e in sorted(report["enrolled"], key=lambda e: e["row"])] == ["WL-I01", "WL-I02", "WL-I03", "WL-I04"]
+    assert [e["ref"] for e in sorted(report["enrolled"], key=lambda e: e["row"])] == [
+        "WL-I01",
+        "WL-I02",
+        "WL-I03",
+        "WL-I04",
+    ]
     assert {r["row"]: r["reason"] for r in report["refused"]}.keys() == REFUSED.keys()
     for r in report["refused"]:
         assert REFUSED[r["row"]] in r["reason"], r
@@ -71,8 +100,17 @@ def test_import_reports_refused_rows_and_a_rerun_adds_nothing(cli, home, import_
     assert set(listed) == {"WL-I01", "WL-I02", "WL-I03", "WL-I04"}
     assert listed["WL-I02"]["photos"] == 2 and listed["WL-I01"]["aliases"] == ["Abu Omar", "Omar H"]
     before = row_counts(home)
-    again = cli("watchlist", "import", import_csv, "--photos", photos, "--workers", "1", *OVERRIDE,
-                code=int(ExitStatus.BAD_INPUT))
+    again = cli(
+        "watchlist",
+        "import",
+        import_csv,
+        "--photos",
+        photos,
+        "--workers",
+        "1",
+        *OVERRIDE,
+        code=int(ExitStatus.BAD_INPUT),
+    )
     assert "0 enrolled, 4 already on the watchlist, 5 refused" in again.stdout
     after = row_counts(home)
     assert after.pop("audit_events") == before.pop("audit_events") + 1  # the re-run itself is audited
@@ -88,42 +126,106 @@ def test_import_refuses_a_file_with_an_unknown_column(cli, home, tmp_path):
 
 def test_import_help_documents_the_columns(cli):
     text = cli("watchlist", "import", "--help").stdout
-    for column in ("ref", "name", "category", "reason", "authorised_by", "review_date", "photos", "image_source",
-                   "aliases", "dob", "Example"):
+    for column in (
+        "ref",
+        "name",
+        "category",
+        "reason",
+        "authorised_by",
+        "review_date",
+        "photos",
+        "image_source",
+        "aliases",
+        "dob",
+        "Example",
+    ):
         assert column in text
 
 
 def test_under_18_can_be_enrolled_only_as_missing_or_vulnerable(cli, home):
-    args = ["watchlist", "add", orl(9, 1), "--name", "Young Person", "--reason", "Reported missing from care in Kent",
-            "--authorised-by", "DS 1 Test", "--review-date", FUTURE, "--dob", CHILD_DOB, *OVERRIDE]
+    args = [
+        "watchlist",
+        "add",
+        orl(9, 1),
+        "--name",
+        "Young Person",
+        "--reason",
+        "Reported missing from care in Kent",
+        "--authorised-by",
+        "DS 1 Test",
+        "--review-date",
+        FUTURE,
+        "--dob",
+        CHILD_DOB,
+        *OVERRIDE,
+    ]
     res = cli(*args, "--ref", "WL-C1", "--category", "facilitator", code=int(ExitStatus.BAD_INPUT))
-    assert ("WL-C1: a person who may be under 18 can be enrolled only as missing or vulnerable, not as facilitator"
-            in res.stderr)
+    assert (
+        "WL-C1: a person who may be under 18 can be enrolled only as missing or vulnerable, not as facilitator"
+        in res.stderr
+    )
     assert row_counts(home)["subjects"] == 0
     assert cli.json(*args, "--ref", "WL-C2", "--category", "vulnerable")["category"] == "vulnerable"
-    res = cli("watchlist", "update", "WL-C2", "--category", "wanted", "--reason", "recategorised after review",
-              code=int(ExitStatus.BAD_INPUT))
+    res = cli(
+        "watchlist",
+        "update",
+        "WL-C2",
+        "--category",
+        "wanted",
+        "--reason",
+        "recategorised after review",
+        code=int(ExitStatus.BAD_INPUT),
+    )
     assert "only as missing or vulnerable" in res.stderr
 
 
 def test_update_changes_governance_fields_with_an_audited_reason(cli, wl_home):
     new_date = (dt.date.today() + dt.timedelta(days=400)).isoformat()
-    res = cli.json("watchlist", "update", "WL-003", "--review-date", new_date, "--category", "facilitator",
-                   "--authorised-by", "DI 2211 Shah", "--alias", "Abu Karwan", "--inclusion-reason",
-                   "Suspected pilot of three crossings this autumn", "--reason", "quarterly review by DI Shah")
+    res = cli.json(
+        "watchlist",
+        "update",
+        "WL-003",
+        "--review-date",
+        new_date,
+        "--category",
+        "facilitator",
+        "--authorised-by",
+        "DI 2211 Shah",
+        "--alias",
+        "Abu Karwan",
+        "--inclusion-reason",
+        "Suspected pilot of three crossings this autumn",
+        "--reason",
+        "quarterly review by DI Shah",
+    )
     assert res["changed"] == ["aliases", "authorised_by", "category", "reason", "review_date"]
     shown = cli.json("watchlist", "show", "WL-003")
     assert (shown["review_date"], shown["category"], shown["authorised_by"], shown["aliases"], shown["reason"]) == (
-        new_date, "facilitator", "DI 2211 Shah", ["Abu Karwan"], "Suspected pilot of three crossings this autumn")
+        new_date,
+        "facilitator",
+        "DI 2211 Shah",
+        ["Abu Karwan"],
+        "Suspected pilot of three crossings this autumn",
+    )
     store = Store.open(wl_home, PASSPHRASE)
-    event = store.db.execute("SELECT officer, records, reason, seq FROM audit_events WHERE action = 'watchlist-update'").fetchone()
+    event = store.db.execute(
+        "SELECT officer, records, reason, seq FROM audit_events WHERE action = 'watchlist-update'"
+    ).fetchone()
     assert event[0] == OFFICER and json.loads(event[1]) == ["subject:WL-003"]
     why = store.vault.open(event[2], f"audit_events:{event[3]}").decode()
     assert why.startswith("quarterly review by DI Shah") and "category: 'wanted' -> 'facilitator'" in why
     store.close()
     cli("watchlist", "update", "WL-003", "--review-date", new_date, code=int(ExitStatus.USAGE))  # no --reason
-    res = cli("watchlist", "update", "WL-003", "--review-date", "2020-01-01", "--reason", "moved back by mistake",
-              code=int(ExitStatus.BAD_INPUT))
+    res = cli(
+        "watchlist",
+        "update",
+        "WL-003",
+        "--review-date",
+        "2020-01-01",
+        "--reason",
+        "moved back by mistake",
+        code=int(ExitStatus.BAD_INPUT),
+    )
     assert "not in the future" in res.stderr
 
 
@@ -131,7 +233,10 @@ def test_list_filters_by_category_and_expiry(cli, wl_home):
     cli("watchlist", "update", "WL-002", "--category", "facilitator", "--reason", "new intelligence on the crossing")
     con = sqlite3.connect(wl_home / "triage.db")
     with con:
-        con.execute("UPDATE subjects SET review_date = ? WHERE ref = 'WL-005'", [(dt.date.today() - dt.timedelta(days=2)).isoformat()])
+        con.execute(
+            "UPDATE subjects SET review_date = ? WHERE ref = 'WL-005'",
+            [(dt.date.today() - dt.timedelta(days=2)).isoformat()],
+        )
     assert [r["ref"] for r in cli.json("watchlist", "list", "--category", "facilitator")] == ["WL-002"]
     expired = cli.json("watchlist", "list", "--expired")
     assert [(r["ref"], r["expired"]) for r in expired] == [("WL-005", True)]
@@ -149,7 +254,10 @@ def test_remove_deletes_biometrics_and_keeps_a_tombstone(cli, wl_home):
     cap = cli.json("capture", "--photo", orl(4, 6))
     assert cap["candidates"][0]["ref"] == "WL-004"
     con = sqlite3.connect(wl_home / "triage.db")
-    held = sum(con.execute(f"SELECT count(*) FROM {t} WHERE owner_id = 'WL-004'").fetchone()[0] for t in ("templates", "photos"))
+    held = sum(
+        con.execute(f"SELECT count(*) FROM {t} WHERE owner_id = 'WL-004'").fetchone()[0]
+        for t in ("templates", "photos")
+    )
     assert held >= 3  # a template per model, the original photo and its portrait
     res = cli.json("watchlist", "remove", "WL-004", "--reason", "warrant executed on 20 November")
     assert res["rows_deleted"] == held
@@ -157,7 +265,9 @@ def test_remove_deletes_biometrics_and_keeps_a_tombstone(cli, wl_home):
     assert con.execute("SELECT count(*) FROM photos WHERE owner_id = 'WL-004'").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM template_blocks WHERE stale = 1").fetchone()[0] == 0
     assert con.execute("SELECT status, sealed FROM subjects WHERE ref = 'WL-004'").fetchone() == ("removed", None)
-    assert con.execute("SELECT officer FROM tombstones WHERE kind = 'subject' AND ref = 'WL-004'").fetchone() == (OFFICER,)
+    assert con.execute("SELECT officer FROM tombstones WHERE kind = 'subject' AND ref = 'WL-004'").fetchone() == (
+        OFFICER,
+    )
     store = Store.open(wl_home, PASSPHRASE)
     owners, _ = store.load_templates(faces.MODEL_ID, "subject")
     assert "WL-004" not in owners and len(owners) == 19, "gone from the sealed blocks too"

@@ -99,8 +99,14 @@ class _Worker:
         self.conn.close()
 
 
-def run(fn: Callable, jobs: Iterator[tuple[object, tuple]], *, workers: int, timeout: float,
-        initializer: Callable | None = None) -> Iterator[Outcome]:
+def run(
+    fn: Callable,
+    jobs: Iterator[tuple[object, tuple]],
+    *,
+    workers: int,
+    timeout: float,
+    initializer: Callable | None = None,
+) -> Iterator[Outcome]:
     """Run `fn(*args)` for each `(key, args)` of `jobs` in `workers` processes, yielding outcomes as they
     finish (not in order). `jobs` is drawn lazily, one job per idle worker, so a long batch never holds
     more than a few photos in memory. `fn` and `initializer` must be importable module-level functions.
@@ -132,10 +138,13 @@ def run(fn: Callable, jobs: Iterator[tuple[object, tuple]], *, workers: int, tim
             if exhausted and all(w.job is None for w in pool):
                 break
             now = time.monotonic()
-            deadlines = [w.since + (timeout if w.ready else START_TIMEOUT)
-                         for w in pool if w.job is not None or not w.ready]
-            wait([w.conn for w in pool] + [w.proc.sentinel for w in pool],
-                 timeout=max(0.0, min(deadlines) - now) if deadlines else None)
+            deadlines = [
+                w.since + (timeout if w.ready else START_TIMEOUT) for w in pool if w.job is not None or not w.ready
+            ]
+            wait(
+                [w.conn for w in pool] + [w.proc.sentinel for w in pool],
+                timeout=max(0.0, min(deadlines) - now) if deadlines else None,
+            )
             for i, w in enumerate(pool):
                 message = None
                 if w.conn.poll():
@@ -159,8 +168,10 @@ def run(fn: Callable, jobs: Iterator[tuple[object, tuple]], *, workers: int, tim
                 if w.proc.is_alive() and not hung:
                     continue
                 if not w.ready:
-                    raise TriageError("a worker process could not start (it died or took over "
-                                      f"{START_TIMEOUT:.0f} s loading the face models)")
+                    raise TriageError(
+                        "a worker process could not start (it died or took over "
+                        f"{START_TIMEOUT:.0f} s loading the face models)"
+                    )
                 if w.proc.is_alive():
                     w.proc.kill()
                     reason = f"gave up after {timeout:.0f} s: processing this photo hung"

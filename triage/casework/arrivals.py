@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from triage.faces import analysis, detection as faces, matchers, matching
 from triage.casework import watchlist
-from triage.intake.biographic import Details, clean_text
 from triage.errors import BadInput
+from triage.faces import analysis, matchers, matching
+from triage.faces import detection as faces
 from triage.faces.matching import Candidate, Gallery
+from triage.intake.biographic import Details, clean_text
 from triage.intake.photos import Photo, to_jpeg
 from triage.store.rows import Store, utcnow
 
@@ -44,8 +45,9 @@ def source_key(original: bytes, inputs: dict) -> str:
 
 def already_landed(store: Store, idempotency_key: str) -> str | None:
     """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded)."""
-    row = store.db.execute("SELECT id FROM arrivals WHERE source_key = ?",
-                           [store._need_vault().blind("capture", idempotency_key)]).fetchone()
+    row = store.db.execute(
+        "SELECT id FROM arrivals WHERE source_key = ?", [store._need_vault().blind("capture", idempotency_key)]
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -54,9 +56,17 @@ def arrival_gallery(store: Store, model_id: str = faces.MODEL_ID) -> Gallery:
     return matching.gallery(store, "arrival", "arrival", model_id)
 
 
-def _search(store: Store, arrival_id: str, vectors: dict[str, np.ndarray], *, officer: str, top_k: int,
-            threshold: float | None, matcher: str | None = None, approximate: bool | None = None
-            ) -> tuple[matchers.Matcher, float, list[Candidate], list[str]]:
+def _search(
+    store: Store,
+    arrival_id: str,
+    vectors: dict[str, np.ndarray],
+    *,
+    officer: str,
+    top_k: int,
+    threshold: float | None,
+    matcher: str | None = None,
+    approximate: bool | None = None,
+) -> tuple[matchers.Matcher, float, list[Candidate], list[str]]:
     """Search both galleries with a matcher (the home's by default) and record the search, its matcher,
     models, threshold and method, and its candidates (caller holds the transaction). `approximate` None
     lets each gallery's size decide (see triage/ann.py). Returns the matcher, the threshold, the
@@ -78,23 +88,58 @@ def _search(store: Store, arrival_id: str, vectors: dict[str, np.ndarray], *, of
     for rank, c in enumerate(found, 1):
         c.rank = rank
     first = m.model_ids[0]
-    search = store.insert("searches", {"arrival_id": arrival_id, "at": utcnow(), "officer": officer, "matcher": m.name,
-                                       "model_id": m.model_id, "model_ids": json.dumps(m.model_ids), "threshold": th,
-                                       "top_k": top_k, "method": method,
-                                       "gallery_size": len(wl[first]) + len(prior[first]) - prior[first].count(arrival_id)})
+    search = store.insert(
+        "searches",
+        {
+            "arrival_id": arrival_id,
+            "at": utcnow(),
+            "officer": officer,
+            "matcher": m.name,
+            "model_id": m.model_id,
+            "model_ids": json.dumps(m.model_ids),
+            "threshold": th,
+            "top_k": top_k,
+            "method": method,
+            "gallery_size": len(wl[first]) + len(prior[first]) - prior[first].count(arrival_id),
+        },
+    )
     for c in found:
-        store.insert("candidates", {"search_id": search["id"], "arrival_id": arrival_id, "kind": c.kind, "ref": c.ref,
-                                    "rank": c.rank, "distance": c.distance, "threshold": c.threshold,
-                                    "below_threshold": int(c.below_threshold), "model_id": c.model_id,
-                                    "matcher": c.matcher, "scores": json.dumps(c.scores)})
+        store.insert(
+            "candidates",
+            {
+                "search_id": search["id"],
+                "arrival_id": arrival_id,
+                "kind": c.kind,
+                "ref": c.ref,
+                "rank": c.rank,
+                "distance": c.distance,
+                "threshold": c.threshold,
+                "below_threshold": int(c.below_threshold),
+                "model_id": c.model_id,
+                "matcher": c.matcher,
+                "scores": json.dumps(c.scores),
+            },
+        )
     return m, th, found, matchers.coverage(store, m.model_ids)
 
 
-def capture(store: Store, photo: Photo, details: Details, *, officer: str, vessel: str | None = None,
-            landed_at: str | None = None, face_index: int | None = None, override_reason: str | None = None,
-            idempotency_key: str | None = None, top_k: int = DEFAULT_TOP_K, threshold: float | None = None,
-            today: dt.date | None = None, analysed: analysis.Analysis | None = None,
-            matcher: str | None = None) -> dict:
+def capture(
+    store: Store,
+    photo: Photo,
+    details: Details,
+    *,
+    officer: str,
+    vessel: str | None = None,
+    landed_at: str | None = None,
+    face_index: int | None = None,
+    override_reason: str | None = None,
+    idempotency_key: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    threshold: float | None = None,
+    today: dt.date | None = None,
+    analysed: analysis.Analysis | None = None,
+    matcher: str | None = None,
+) -> dict:
     """Land one arrival: gate, encode (with every model the home uses, and the matcher's), store, search
     with the matcher (the home's by default). Returns what the officer needs to see.
 
@@ -104,8 +149,13 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
     existing = already_landed(store, idempotency_key) if idempotency_key else None
     if existing:
         return {"arrival_id": existing, "duplicate": True}
-    result = analysed or analysis.analyse(photo, "probe", face_index=face_index, override_reason=override_reason,
-                                          pipeline=matchers.pipeline_for(store, matcher))
+    result = analysed or analysis.analyse(
+        photo,
+        "probe",
+        face_index=face_index,
+        override_reason=override_reason,
+        pipeline=matchers.pipeline_for(store, matcher),
+    )
     landed = landed_at or utcnow()
     today = today or dt.date.fromisoformat(local_day(landed, cfg.timezone))
     child = details.is_child(today)
@@ -113,25 +163,56 @@ def capture(store: Store, photo: Photo, details: Details, *, officer: str, vesse
     while store.db["arrivals"].count_where("id = ?", [arrival_id]):
         arrival_id = new_arrival_id()
     with store.transaction():
-        store.insert("arrivals", {
-            "id": arrival_id, "created_at": utcnow(), "landed_at": landed, "landed_day": local_day(landed, cfg.timezone),
-            "site": cfg.site, "vessel": vessel, "officer": officer, "device": cfg.device, "safeguarding": int(child),
-            "quality_score": result.quality.score, "quality_override": override_reason, "source_key": key,
-            "training": int(cfg.training),
-        }, {"details": details.to_dict(), "quality": result.quality.to_dict()})
-        pid = store.put_photo("arrival", arrival_id, "original", photo.original, photo.media_type, photo.width, photo.height)
-        store.put_photo("arrival", arrival_id, "portrait", to_jpeg(result.portrait), "image/jpeg",
-                        *result.portrait.shape[1::-1])
+        store.insert(
+            "arrivals",
+            {
+                "id": arrival_id,
+                "created_at": utcnow(),
+                "landed_at": landed,
+                "landed_day": local_day(landed, cfg.timezone),
+                "site": cfg.site,
+                "vessel": vessel,
+                "officer": officer,
+                "device": cfg.device,
+                "safeguarding": int(child),
+                "quality_score": result.quality.score,
+                "quality_override": override_reason,
+                "source_key": key,
+                "training": int(cfg.training),
+            },
+            {"details": details.to_dict(), "quality": result.quality.to_dict()},
+        )
+        pid = store.put_photo(
+            "arrival", arrival_id, "original", photo.original, photo.media_type, photo.width, photo.height
+        )
+        store.put_photo(
+            "arrival", arrival_id, "portrait", to_jpeg(result.portrait), "image/jpeg", *result.portrait.shape[1::-1]
+        )
         for model_id, vector in result.vectors.items():
             store.put_template("arrival", arrival_id, pid, model_id, vector)
-        m, th, candidates, warnings = _search(store, arrival_id, result.vectors, officer=officer, top_k=top_k,
-                                              threshold=threshold, matcher=matcher)
-        store.audit("capture", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}", f"photo:{pid}"],
-                    reason=f"quality override: {override_reason}" if override_reason else None)
+        m, th, candidates, warnings = _search(
+            store, arrival_id, result.vectors, officer=officer, top_k=top_k, threshold=threshold, matcher=matcher
+        )
+        store.audit(
+            "capture",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"arrival:{arrival_id}", f"photo:{pid}"],
+            reason=f"quality override: {override_reason}" if override_reason else None,
+        )
     return {
-        "arrival_id": arrival_id, "landed_at": landed, "site": cfg.site, "vessel": vessel,
-        "safeguarding": child, "training": cfg.training, "quality": result.quality.to_dict(), "threshold": th,
-        "matcher": m.name, "model_id": m.model_id, "model_ids": list(m.model_ids), "detector": result.face.detector,
+        "arrival_id": arrival_id,
+        "landed_at": landed,
+        "site": cfg.site,
+        "vessel": vessel,
+        "safeguarding": child,
+        "training": cfg.training,
+        "quality": result.quality.to_dict(),
+        "threshold": th,
+        "matcher": m.name,
+        "model_id": m.model_id,
+        "model_ids": list(m.model_ids),
+        "detector": result.face.detector,
         "candidates": [_candidate_view(store, c.to_dict(), details, vessel) for c in candidates],
         "warnings": result.warnings + warnings,
     }
@@ -153,11 +234,18 @@ def _candidate_view(store: Store, cand: dict, details: Details | dict, vessel: s
     else:
         other = store.get("arrivals", cand["ref"], what="arrival")
         theirs = other["details"]
-        view.update(landed_at=other["landed_at"], vessel=other["vessel"], site=other["site"],
-                    name=Details.from_dict(theirs).full_name(),
-                    differences={f: {"this": mine.get(f), "earlier": theirs.get(f)}
-                                 for f in COMPARED_FIELDS if mine.get(f) != theirs.get(f)},
-                    same_vessel=bool(vessel and other["vessel"] == vessel and view["below_threshold"]))
+        view.update(
+            landed_at=other["landed_at"],
+            vessel=other["vessel"],
+            site=other["site"],
+            name=Details.from_dict(theirs).full_name(),
+            differences={
+                f: {"this": mine.get(f), "earlier": theirs.get(f)}
+                for f in COMPARED_FIELDS
+                if mine.get(f) != theirs.get(f)
+            },
+            same_vessel=bool(vessel and other["vessel"] == vessel and view["below_threshold"]),
+        )
     return view
 
 
@@ -167,9 +255,12 @@ def get(store: Store, arrival_id: str) -> dict:
 
 def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[dict]:
     """Every decision on one candidate, oldest first; the last one is in force."""
-    return [{k: r[k] for k in ("id", "decision", "reason", "officer", "at", "supersedes")}
-            for r in store.rows("reviews", "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref],
-                                order_by="id")]
+    return [
+        {k: r[k] for k in ("id", "decision", "reason", "officer", "at", "supersedes")}
+        for r in store.rows(
+            "reviews", "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref], order_by="id"
+        )
+    ]
 
 
 def candidates(store: Store, arrival_id: str) -> list[dict]:
@@ -196,21 +287,43 @@ def show(store: Store, arrival_id: str, *, officer: str) -> dict:
 
 
 def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list[dict]:
-    where, params = (("landed_day = ?", [day]) if day else (None, []))
+    where, params = ("landed_day = ?", [day]) if day else (None, [])
     rows = store.rows("arrivals", where, params, order_by="landed_at")
-    out = [{"arrival_id": r["id"], "landed_at": r["landed_at"], "landed_day": r["landed_day"], "site": r["site"],
-            "vessel": r["vessel"], "name": Details.from_dict(r["details"]).full_name(),
-            "safeguarding": bool(r["safeguarding"]), "quality_score": r["quality_score"],
-            "alerts": store.count("candidates", "arrival_id = ? AND below_threshold = 1 AND search_id = "
-                                  "(SELECT max(id) FROM searches WHERE arrival_id = ?)", [r["id"], r["id"]]),
-            "training": bool(r["training"])} for r in rows]
+    out = [
+        {
+            "arrival_id": r["id"],
+            "landed_at": r["landed_at"],
+            "landed_day": r["landed_day"],
+            "site": r["site"],
+            "vessel": r["vessel"],
+            "name": Details.from_dict(r["details"]).full_name(),
+            "safeguarding": bool(r["safeguarding"]),
+            "quality_score": r["quality_score"],
+            "alerts": store.count(
+                "candidates",
+                "arrival_id = ? AND below_threshold = 1 AND search_id = "
+                "(SELECT max(id) FROM searches WHERE arrival_id = ?)",
+                [r["id"], r["id"]],
+            ),
+            "training": bool(r["training"]),
+        }
+        for r in rows
+    ]
     with store.transaction():
         store.audit("arrivals-list", officer, records=[f"day:{day}" if day else "all"])
     return out
 
 
-def search_again(store: Store, arrival_id: str, *, officer: str, top_k: int = DEFAULT_TOP_K,
-                 threshold: float | None = None, approximate: bool | None = None, matcher: str | None = None) -> dict:
+def search_again(
+    store: Store,
+    arrival_id: str,
+    *,
+    officer: str,
+    top_k: int = DEFAULT_TOP_K,
+    threshold: float | None = None,
+    approximate: bool | None = None,
+    matcher: str | None = None,
+) -> dict:
     arrival = get(store, arrival_id)
     m = matchers.get(matcher or store.config.matcher, store.home)
     vectors = {}
@@ -219,12 +332,26 @@ def search_again(store: Store, arrival_id: str, *, officer: str, top_k: int = DE
         if owners:
             vectors[model_id] = matrix[0]
     with store.transaction():
-        m, th, found, warnings = _search(store, arrival_id, vectors, officer=officer, top_k=top_k, threshold=threshold,
-                                         matcher=m.name, approximate=approximate)
+        m, th, found, warnings = _search(
+            store,
+            arrival_id,
+            vectors,
+            officer=officer,
+            top_k=top_k,
+            threshold=threshold,
+            matcher=m.name,
+            approximate=approximate,
+        )
         store.audit("search", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
-    return {"arrival_id": arrival_id, "threshold": th, "matcher": m.name, "model_id": m.model_id,
-            "model_ids": list(m.model_ids), "warnings": warnings,
-            "candidates": [_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found]}
+    return {
+        "arrival_id": arrival_id,
+        "threshold": th,
+        "matcher": m.name,
+        "model_id": m.model_id,
+        "model_ids": list(m.model_ids),
+        "warnings": warnings,
+        "candidates": [_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found],
+    }
 
 
 def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: str) -> dict:
@@ -236,7 +363,14 @@ def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: st
     arrival = get(store, arrival_id)
     with store.transaction():
         store.update("arrivals", arrival_id, {"safeguarding": 1})
-        store.audit("safeguarding-flag", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"],
-                    reason=reason)
-    return {"arrival_id": arrival_id, "safeguarding": True, "was_flagged": bool(arrival["safeguarding"]),
-            "officer": officer, "reason": reason, "training": bool(arrival["training"])}
+        store.audit(
+            "safeguarding-flag", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"], reason=reason
+        )
+    return {
+        "arrival_id": arrival_id,
+        "safeguarding": True,
+        "was_flagged": bool(arrival["safeguarding"]),
+        "officer": officer,
+        "reason": reason,
+        "training": bool(arrival["training"]),
+    }

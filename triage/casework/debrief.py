@@ -26,8 +26,8 @@ from decimal import Decimal
 import pycountry
 
 from triage.casework import arrivals, ocg
-from triage.intake.biographic import clean_text, parse_country, parse_date, parse_phone
 from triage.errors import BadInput, Conflict, NotFound
+from triage.intake.biographic import clean_text, parse_country, parse_date, parse_phone
 from triage.store.rows import Store, utcnow
 
 MODES = ("interactive", "scripted")
@@ -44,8 +44,15 @@ EXPLOITATION = {
     "other": "another indicator, described in the note",
 }
 NONE_WORDS = ("none", "no")
-CURRENCY_WORDS = {"€": "EUR", "EURO": "EUR", "EUROS": "EUR", "£": "GBP", "POUND": "GBP", "POUNDS": "GBP",
-                  "STERLING": "GBP"}
+CURRENCY_WORDS = {
+    "€": "EUR",
+    "EURO": "EUR",
+    "EUROS": "EUR",
+    "£": "GBP",
+    "POUND": "GBP",
+    "POUNDS": "GBP",
+    "STERLING": "GBP",
+}
 # A facilitator role other arrivals name this one in, and the intelligence indicator code it stands for.
 ROLE_INDICATORS = {"pilot": "pilot", "phone_holder": "navigation", "compass_holder": "navigation"}
 MAX_TEXT_CHARS = 4800  # of the summary that pre-fills an intelligence report (whose limit is 5000)
@@ -84,7 +91,9 @@ def _date(ctx: Context, text: str, flag: str) -> str:
 def _amount(ctx: Context, text: str, flag: str) -> str:
     s = "".join(str(text).split())
     if not _AMOUNT.fullmatch(s):
-        raise BadInput(f"{flag}: {text!r} is not an amount; give a number such as 1500 or 1500.50 (0 if nothing was paid)")
+        raise BadInput(
+            f"{flag}: {text!r} is not an amount; give a number such as 1500 or 1500.50 (0 if nothing was paid)"
+        )
     if "," in s and ("." in s or re.fullmatch(r"\d{1,3}(?:,\d{3})+", s)):
         s = s.replace(",", "")  # thousands separators
     return format(Decimal(s.replace(",", ".")), "f")
@@ -97,7 +106,9 @@ def _currency(ctx: Context, text: str, flag: str) -> str:
         try:
             code = pycountry.currencies.lookup(s).alpha_3
         except LookupError:
-            raise BadInput(f"{flag}: {text!r} is not a currency; give its ISO 4217 code, such as EUR, GBP or USD") from None
+            raise BadInput(
+                f"{flag}: {text!r} is not a currency; give its ISO 4217 code, such as EUR, GBP or USD"
+            ) from None
     return code
 
 
@@ -121,8 +132,9 @@ def _person(ctx: Context, text: str, flag: str) -> dict:
     if _ARRIVAL_REF.fullmatch(s):
         aid = s.upper()
         if not ctx.store.db["arrivals"].count_where("id = ?", [aid]):
-            raise BadInput(f"{flag}: no arrival {aid} in this home; give an id from `triage arrivals list`, "
-                           "or describe the person")
+            raise BadInput(
+                f"{flag}: no arrival {aid} in this home; give an id from `triage arrivals list`, or describe the person"
+            )
         return {"arrival_id": aid, "description": None}
     return {"arrival_id": None, "description": s}
 
@@ -165,34 +177,63 @@ def _person_question(label: str, flag: str) -> Question:
 
 
 QUESTIONS = {
-    "departure": Question("Route and departure point", (
-        Part("country", "--departure-country", "Country they left from (name or code)", _country),
-        Part("place", "--departure-place", "Place they left from (beach, town, camp)", _text),
-        Part("date", "--departure-date", "Date they left: YYYY-MM-DD, or YYYY-MM", _date))),
-    "route": Question("Countries passed through", (
-        Part("countries", "--route", "Countries passed through, in order (separate with ;)", _country, many=True),)),
-    "payment": Question("How the crossing was arranged and paid for", (
-        Part("arranged", "--arranged", "How the crossing was arranged (who, where, how)", _long_text),
-        Part("amount", "--amount", "Amount paid: a number, 0 if nothing", _amount),
-        Part("currency", "--currency", "Currency: ISO 4217 code (EUR, GBP, USD ...) or name", _currency),
-        Part("method", "--payment-method", f"How it was paid: {', '.join(ocg.PAYMENT_METHODS)}", _method),
-        Part("paid_to", "--paid-to", "Paid to whom: a name used, or a description", _text),
-        Part("handle", "--payment-handle", "Account, wallet, app name or phone number paid to", _handle))),
-    "contacts": Question("Contacts and phone numbers used to arrange it", (
-        Part("phones", "--contact-phone", "Phone numbers used (separate with ;)", _phone, many=True),
-        Part("names", "--contact-name", "Names of the contacts (separate with ;)", _text, many=True))),
+    "departure": Question(
+        "Route and departure point",
+        (
+            Part("country", "--departure-country", "Country they left from (name or code)", _country),
+            Part("place", "--departure-place", "Place they left from (beach, town, camp)", _text),
+            Part("date", "--departure-date", "Date they left: YYYY-MM-DD, or YYYY-MM", _date),
+        ),
+    ),
+    "route": Question(
+        "Countries passed through",
+        (Part("countries", "--route", "Countries passed through, in order (separate with ;)", _country, many=True),),
+    ),
+    "payment": Question(
+        "How the crossing was arranged and paid for",
+        (
+            Part("arranged", "--arranged", "How the crossing was arranged (who, where, how)", _long_text),
+            Part("amount", "--amount", "Amount paid: a number, 0 if nothing", _amount),
+            Part("currency", "--currency", "Currency: ISO 4217 code (EUR, GBP, USD ...) or name", _currency),
+            Part("method", "--payment-method", f"How it was paid: {', '.join(ocg.PAYMENT_METHODS)}", _method),
+            Part("paid_to", "--paid-to", "Paid to whom: a name used, or a description", _text),
+            Part("handle", "--payment-handle", "Account, wallet, app name or phone number paid to", _handle),
+        ),
+    ),
+    "contacts": Question(
+        "Contacts and phone numbers used to arrange it",
+        (
+            Part("phones", "--contact-phone", "Phone numbers used (separate with ;)", _phone, many=True),
+            Part("names", "--contact-name", "Names of the contacts (separate with ;)", _text, many=True),
+        ),
+    ),
     "pilot": _person_question("Who piloted the boat", "--pilot"),
     "phone_holder": _person_question("Who held the phone", "--phone-holder"),
     "compass_holder": _person_question("Who held the compass or GPS", "--compass-holder"),
-    "companions": Question("Others on the vessel they travelled with", (
-        Part("people", "--companion", "Arrival ids or descriptions (separate with ;)", _person, many=True),)),
-    "exploitation": Question("Exploitation and trafficking indicators", (
-        Part("indicators", "--indicator", f"Indicators: {', '.join(EXPLOITATION)}; or none (separate with ;)",
-             _indicator, many=True),)),
-    "interpreter": Question("Interpreter and language", (
-        Part("language", "--language", "Language the debrief was held in", _text),
-        Part("interpreter", "--interpreter", "Was an interpreter used? yes or no", _yes_no),
-        Part("interpreter_ref", "--interpreter-ref", "Interpreter: name, number or service", _text))),
+    "companions": Question(
+        "Others on the vessel they travelled with",
+        (Part("people", "--companion", "Arrival ids or descriptions (separate with ;)", _person, many=True),),
+    ),
+    "exploitation": Question(
+        "Exploitation and trafficking indicators",
+        (
+            Part(
+                "indicators",
+                "--indicator",
+                f"Indicators: {', '.join(EXPLOITATION)}; or none (separate with ;)",
+                _indicator,
+                many=True,
+            ),
+        ),
+    ),
+    "interpreter": Question(
+        "Interpreter and language",
+        (
+            Part("language", "--language", "Language the debrief was held in", _text),
+            Part("interpreter", "--interpreter", "Was an interpreter used? yes or no", _yes_no),
+            Part("interpreter_ref", "--interpreter-ref", "Interpreter: name, number or service", _text),
+        ),
+    ),
 }
 NOT_ASKED = {"status": "not-asked", "value": None, "note": None}
 
@@ -244,12 +285,15 @@ def parse_question(ctx: Context, key: str, raw) -> dict | None:
     if isinstance(raw, str):
         raw = {"status": raw}
     if not isinstance(raw, dict):
-        raise BadInput(f"{key}: give its fields ({', '.join(p.name for p in q.parts)}) and an optional note, "
-                       'or "declined" or "unknown"')
+        raise BadInput(
+            f"{key}: give its fields ({', '.join(p.name for p in q.parts)}) and an optional note, "
+            'or "declined" or "unknown"'
+        )
     unknown = sorted(set(raw) - {p.name for p in q.parts} - {"status", "note"})
     if unknown:
-        raise BadInput(f"{key}: unknown field(s) {', '.join(unknown)}; expected "
-                       f"{', '.join(p.name for p in q.parts)}, status, note")
+        raise BadInput(
+            f"{key}: unknown field(s) {', '.join(unknown)}; expected {', '.join(p.name for p in q.parts)}, status, note"
+        )
     status = str(raw.get("status") or "").strip().lower() or None
     if status not in (None, "answered", "declined", "unknown"):
         raise BadInput(f"{key}: status {status!r}: use answered, declined or unknown")
@@ -257,8 +301,10 @@ def parse_question(ctx: Context, key: str, raw) -> dict | None:
     given = [p for p in q.parts if present(raw.get(p.name))]
     if status in ("declined", "unknown"):
         if given:
-            raise BadInput(f"{key} is recorded as {status} but {', '.join(p.flag for p in given)} "
-                           "was also given: record the answer or the refusal, not both")
+            raise BadInput(
+                f"{key} is recorded as {status} but {', '.join(p.flag for p in given)} "
+                "was also given: record the answer or the refusal, not both"
+            )
         return {"status": status, "value": None, "note": note}
     if not given and not note:
         if status == "answered":
@@ -287,6 +333,7 @@ def context(store: Store, arrival_id: str) -> Context:
 
 # -- what an answer says, as text ---------------------------------------------------------------------
 
+
 def _value_text(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -303,8 +350,11 @@ def answer_text(key: str, answer: dict) -> str:
     status = answer["status"]
     if status == "answered":
         value = answer["value"]
-        parts = [f"{p.name.replace('_', ' ')} {_value_text(value[p.name])}" for p in QUESTIONS[key].parts
-                 if value.get(p.name) is not None and value[p.name] != []]
+        parts = [
+            f"{p.name.replace('_', ' ')} {_value_text(value[p.name])}"
+            for p in QUESTIONS[key].parts
+            if value.get(p.name) is not None and value[p.name] != []
+        ]
         if answer["value"].get("indicators") == []:
             parts.append("none")
         text = "; ".join(parts)
@@ -327,9 +377,13 @@ def as_raw(answer: dict) -> dict:
 
 # -- recording and reading ----------------------------------------------------------------------------
 
+
 def latest(store: Store, arrival_id: str) -> dict | None:
-    rows = store.rows("debriefs", "arrival_id = ? AND version = (SELECT max(version) FROM debriefs WHERE arrival_id = ?)",
-                      [arrival_id, arrival_id])
+    rows = store.rows(
+        "debriefs",
+        "arrival_id = ? AND version = (SELECT max(version) FROM debriefs WHERE arrival_id = ?)",
+        [arrival_id, arrival_id],
+    )
     return rows[0] if rows else None
 
 
@@ -355,8 +409,11 @@ def index_identifiers(store: Store, arrival_id: str, debrief_id: int, answers: d
     store.db.execute("DELETE FROM debrief_identifiers WHERE arrival_id = ?", [arrival_id])
     for kind, value, source in _identifiers(answers):
         for k, blind in ocg.identifier_keys(store, kind, value):
-            store.insert("debrief_identifiers", {"debrief_id": debrief_id, "arrival_id": arrival_id, "kind": k,
-                                                 "source": source, "blind": blind}, {"value": value})
+            store.insert(
+                "debrief_identifiers",
+                {"debrief_id": debrief_id, "arrival_id": arrival_id, "kind": k, "source": source, "blind": blind},
+                {"value": value},
+            )
 
 
 def _warnings(ctx: Context, answers: dict) -> list[str]:
@@ -370,8 +427,10 @@ def _warnings(ctx: Context, answers: dict) -> list[str]:
             if person and person["arrival_id"]:
                 vessel = ctx.store.db["arrivals"].get(person["arrival_id"])["vessel"]
                 if vessel != ctx.arrival["vessel"]:
-                    out.append(f"{QUESTIONS[key].label.lower()}: {person['arrival_id']} is recorded on vessel "
-                               f"{vessel or 'not recorded'}, this arrival on {ctx.arrival['vessel'] or 'not recorded'}")
+                    out.append(
+                        f"{QUESTIONS[key].label.lower()}: {person['arrival_id']} is recorded on vessel "
+                        f"{vessel or 'not recorded'}, this arrival on {ctx.arrival['vessel'] or 'not recorded'}"
+                    )
     return out
 
 
@@ -385,7 +444,8 @@ def shared_with(store: Store, arrival_id: str) -> list[dict]:
     rows = store.db.execute(
         "SELECT DISTINCT o.arrival_id, d.id FROM debrief_identifiers d JOIN debrief_identifiers o "
         "ON o.kind = d.kind AND o.blind = d.blind AND o.arrival_id != d.arrival_id WHERE d.arrival_id = ?",
-        [arrival_id]).fetchall()
+        [arrival_id],
+    ).fetchall()
     by_arrival: dict[str, list[int]] = {}
     for other, ident in rows:
         by_arrival.setdefault(other, []).append(ident)
@@ -393,24 +453,44 @@ def shared_with(store: Store, arrival_id: str) -> list[dict]:
     for other, idents in by_arrival.items():
         a = store.db["arrivals"].get(other)
         matched = store.rows("debrief_identifiers", f"id IN ({','.join('?' * len(idents))})", idents, order_by="id")
-        out.append({"arrival_id": other, "landed_at": a["landed_at"], "landed_day": a["landed_day"], "site": a["site"],
-                    "vessel": a["vessel"],
-                    "matched": list({(m["kind"], m["value"]): {"kind": m["kind"], "source": m["source"],
-                                                               "value": m["value"]} for m in matched}.values())})
+        out.append(
+            {
+                "arrival_id": other,
+                "landed_at": a["landed_at"],
+                "landed_day": a["landed_day"],
+                "site": a["site"],
+                "vessel": a["vessel"],
+                "matched": list(
+                    {
+                        (m["kind"], m["value"]): {"kind": m["kind"], "source": m["source"], "value": m["value"]}
+                        for m in matched
+                    }.values()
+                ),
+            }
+        )
     return sorted(out, key=lambda s: s["landed_at"])
 
 
 def _view(row: dict) -> dict:
     answers = row["answers"]
-    return {"debrief_id": row["id"], "arrival_id": row["arrival_id"], "version": row["version"],
-            "officer": row["officer"], "at": row["at"], "supersedes": row["supersedes"], "mode": row["mode"],
-            "answers": {k: {"question": QUESTIONS[k].label, **answers[k]} for k in QUESTIONS},
-            "declined": [k for k in QUESTIONS if answers[k]["status"] == "declined"],
-            "exploitation_indicators": indicators_of(answers), "warnings": row["warnings"]}
+    return {
+        "debrief_id": row["id"],
+        "arrival_id": row["arrival_id"],
+        "version": row["version"],
+        "officer": row["officer"],
+        "at": row["at"],
+        "supersedes": row["supersedes"],
+        "mode": row["mode"],
+        "answers": {k: {"question": QUESTIONS[k].label, **answers[k]} for k in QUESTIONS},
+        "declined": [k for k in QUESTIONS if answers[k]["status"] == "declined"],
+        "exploitation_indicators": indicators_of(answers),
+        "warnings": row["warnings"],
+    }
 
 
-def record(store: Store, arrival_id: str, raw: dict, *, officer: str, amend: bool = False,
-           mode: str = "scripted") -> dict:
+def record(
+    store: Store, arrival_id: str, raw: dict, *, officer: str, amend: bool = False, mode: str = "scripted"
+) -> dict:
     """Record a debrief (or, with `amend`, a new version of it carrying over the questions not given again).
     Any exploitation indicator raises the safeguarding flag, in the same transaction."""
     if mode not in MODES:
@@ -419,35 +499,62 @@ def record(store: Store, arrival_id: str, raw: dict, *, officer: str, amend: boo
     given = parse(ctx, raw)
     current = latest(store, arrival_id)
     if current and not amend:
-        raise Conflict(f"arrival {arrival_id} already has a debrief (version {current['version']}); "
-                       f"amend it with `triage debrief {arrival_id} --amend`, which keeps the earlier version")
+        raise Conflict(
+            f"arrival {arrival_id} already has a debrief (version {current['version']}); "
+            f"amend it with `triage debrief {arrival_id} --amend`, which keeps the earlier version"
+        )
     if amend and not current:
         raise BadInput(f"arrival {arrival_id} has no debrief to amend; record one without --amend")
     if not given:
-        raise BadInput("no answers given: answer, decline (--declined QUESTION) or mark unknown at least one question; "
-                       f"the questions are {', '.join(QUESTIONS)}")
+        raise BadInput(
+            "no answers given: answer, decline (--declined QUESTION) or mark unknown at least one question; "
+            f"the questions are {', '.join(QUESTIONS)}"
+        )
     answers = {k: given.get(k) or (current["answers"][k] if current else NOT_ASKED) for k in QUESTIONS}
     found_indicators = indicators_of(answers)
     warnings = _warnings(ctx, answers)
     arrival = ctx.arrival
     with store.transaction():
-        row = store.insert("debriefs", {
-            "arrival_id": arrival_id, "version": current["version"] + 1 if current else 1, "officer": officer,
-            "at": utcnow(), "supersedes": current["id"] if current else None, "mode": mode,
-            "declined": sum(a["status"] == "declined" for a in answers.values()), "indicators": len(found_indicators),
-        }, {"answers": answers, "warnings": warnings})
+        row = store.insert(
+            "debriefs",
+            {
+                "arrival_id": arrival_id,
+                "version": current["version"] + 1 if current else 1,
+                "officer": officer,
+                "at": utcnow(),
+                "supersedes": current["id"] if current else None,
+                "mode": mode,
+                "declined": sum(a["status"] == "declined" for a in answers.values()),
+                "indicators": len(found_indicators),
+            },
+            {"answers": answers, "warnings": warnings},
+        )
         index_identifiers(store, arrival_id, row["id"], answers)
         raised = bool(found_indicators) and not arrival["safeguarding"]
         if raised:
-            arrivals.flag_safeguarding(store, arrival_id, officer=officer,
-                                       reason="debrief: exploitation indicators " + ", ".join(found_indicators))
+            arrivals.flag_safeguarding(
+                store,
+                arrival_id,
+                officer=officer,
+                reason="debrief: exploitation indicators " + ", ".join(found_indicators),
+            )
         suggested, shared = ocg.suggestions(store, arrival_id=arrival_id), shared_with(store, arrival_id)
-        store.audit("debrief" if row["version"] == 1 else "debrief-amend", officer, arrival_id=arrival_id,
-                    records=[f"debrief:{row['id']}", f"arrival:{arrival_id}",
-                             *(f"arrival:{s['arrival_id']}" for s in shared)][:500])
+        store.audit(
+            "debrief" if row["version"] == 1 else "debrief-amend",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"debrief:{row['id']}", f"arrival:{arrival_id}", *(f"arrival:{s['arrival_id']}" for s in shared)][
+                :500
+            ],
+        )
     row.update(answers=answers, warnings=warnings)
-    return {**_view(row), "safeguarding": bool(arrival["safeguarding"]) or raised, "safeguarding_raised": raised,
-            "suggestions": suggested, "shared_with": shared}
+    return {
+        **_view(row),
+        "safeguarding": bool(arrival["safeguarding"]) or raised,
+        "safeguarding_raised": raised,
+        "suggestions": suggested,
+        "shared_with": shared,
+    }
 
 
 def show(store: Store, arrival_id: str, *, officer: str, history: bool = False) -> dict:
@@ -457,27 +564,40 @@ def show(store: Store, arrival_id: str, *, officer: str, history: bool = False) 
     rows = store.rows("debriefs", "arrival_id = ?", [arrival_id], order_by="version")
     if not rows:
         raise NotFound(f"arrival {arrival_id} has no debrief; record one with `triage debrief {arrival_id}`")
-    view = {**_view(rows[-1]), "safeguarding": bool(arrival["safeguarding"]),
-            "suggestions": ocg.suggestions(store, arrival_id=arrival_id), "shared_with": shared_with(store, arrival_id),
-            "ocg_links": ocg.links_of_arrival(store, arrival_id)}
+    view = {
+        **_view(rows[-1]),
+        "safeguarding": bool(arrival["safeguarding"]),
+        "suggestions": ocg.suggestions(store, arrival_id=arrival_id),
+        "shared_with": shared_with(store, arrival_id),
+        "ocg_links": ocg.links_of_arrival(store, arrival_id),
+    }
     if history:
         view["history"] = [_view(r) for r in rows[:-1]]
     with store.transaction():
-        store.audit("debrief-show", officer, arrival_id=arrival_id,
-                    records=[f"debrief:{r['id']}" for r in (rows if history else rows[-1:])])
+        store.audit(
+            "debrief-show",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"debrief:{r['id']}" for r in (rows if history else rows[-1:])],
+        )
     return view
 
 
 # -- into an intelligence report and the day's batch ---------------------------------------------------
+
 
 def _named_by_others(store: Store, arrival: dict) -> list[dict]:
     """Other arrivals on the same vessel whose current debrief names this one as pilot or phone or compass holder."""
     if not arrival["vessel"]:
         return []
     out = []
-    for row in store.rows("debriefs", "arrival_id IN (SELECT id FROM arrivals WHERE vessel = ? AND id != ?) "
-                          "AND id IN (SELECT max(id) FROM debriefs GROUP BY arrival_id)",
-                          [arrival["vessel"], arrival["id"]], order_by="arrival_id"):
+    for row in store.rows(
+        "debriefs",
+        "arrival_id IN (SELECT id FROM arrivals WHERE vessel = ? AND id != ?) "
+        "AND id IN (SELECT max(id) FROM debriefs GROUP BY arrival_id)",
+        [arrival["vessel"], arrival["id"]],
+        order_by="arrival_id",
+    ):
         for role in ROLE_INDICATORS:
             a = row["answers"][role]
             if a["status"] == "answered" and a["value"]["person"]["arrival_id"] == arrival["id"]:
@@ -493,7 +613,9 @@ def _paid_nothing(answers: dict) -> bool:
 def summary(section: dict) -> str:
     """The debrief in a paragraph, to pre-fill a report's text for the officer to edit."""
     head = f"Debrief version {section['version']} recorded by {section['recorded_by']} at {section['recorded_at']}."
-    lines = [f"{a['question']}: {answer_text(k, a)}." for k, a in section["answers"].items() if a["status"] != "not-asked"]
+    lines = [
+        f"{a['question']}: {answer_text(k, a)}." for k, a in section["answers"].items() if a["status"] != "not-asked"
+    ]
     text = " ".join([head, *lines])
     return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + " ... (the rest in the debrief section)"
 
@@ -505,18 +627,28 @@ def intel_fields(store: Store, arrival_id: str, fields: dict) -> tuple[dict, dic
     arrival = arrivals.get(store, arrival_id)
     row = latest(store, arrival_id)
     if row is None:
-        raise NotFound(f"arrival {arrival_id} has no debrief to start from; record one with `triage debrief {arrival_id}`")
+        raise NotFound(
+            f"arrival {arrival_id} has no debrief to start from; record one with `triage debrief {arrival_id}`"
+        )
     view = _view(row)
     named = _named_by_others(store, arrival)
     section = {
-        "debrief_id": row["id"], "version": row["version"], "recorded_by": row["officer"], "recorded_at": row["at"],
-        "answers": view["answers"], "declined": [QUESTIONS[k].label for k in view["declined"]],
+        "debrief_id": row["id"],
+        "version": row["version"],
+        "recorded_by": row["officer"],
+        "recorded_at": row["at"],
+        "answers": view["answers"],
+        "declined": [QUESTIONS[k].label for k in view["declined"]],
         "exploitation_indicators": [{"code": c, "text": EXPLOITATION[c]} for c in view["exploitation_indicators"]],
-        "named_by_others": named, "ocg_links": ocg.links_of_arrival(store, arrival_id),
-        "ocg_suggestions": [{"ocg_ref": s["ocg_ref"], "matched": s["matched"]}
-                            for s in ocg.suggestions(store, arrival_id=arrival_id)],
-        "shared_with": [{"arrival_id": s["arrival_id"], "landed_day": s["landed_day"], "site": s["site"],
-                         "matched": s["matched"]} for s in shared_with(store, arrival_id)],
+        "named_by_others": named,
+        "ocg_links": ocg.links_of_arrival(store, arrival_id),
+        "ocg_suggestions": [
+            {"ocg_ref": s["ocg_ref"], "matched": s["matched"]} for s in ocg.suggestions(store, arrival_id=arrival_id)
+        ],
+        "shared_with": [
+            {"arrival_id": s["arrival_id"], "landed_day": s["landed_day"], "site": s["site"], "matched": s["matched"]}
+            for s in shared_with(store, arrival_id)
+        ],
     }
     derived = [ROLE_INDICATORS[n["role"]] for n in named] + (["no-fee"] if _paid_nothing(row["answers"]) else [])
     prefilled = dict(fields)
@@ -530,19 +662,35 @@ def report_lines(section: dict) -> list[str]:
     """The debrief section of an intelligence report's text form."""
     rows = [(a["question"], answer_text(k, a)) for k, a in section["answers"].items()] + [
         ("Declined to answer", ", ".join(section["declined"]) or "none"),
-        ("Named as pilot or navigator by", "; ".join(f"{n['arrival_id']} ({n['role'].replace('_', ' ')})"
-                                                     for n in section["named_by_others"]) or "nobody"),
-        ("Crime groups decided by an officer", "; ".join(f"{g['ocg_ref']} ({g['decision']} by {g['officer']} at "
-                                                         f"{g['at']})" for g in section["ocg_links"]) or "none"),
-        ("Crime groups suggested, NOT confirmed",
-         "; ".join(f"{s['ocg_ref']} via " + ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"])
-                   for s in section["ocg_suggestions"]) or "none"),
-        ("Same number, handle or name also given by",
-         "; ".join(f"{s['arrival_id']} ({s['landed_day']}, {s['site']})" for s in section["shared_with"]) or "nobody else"),
+        (
+            "Named as pilot or navigator by",
+            "; ".join(f"{n['arrival_id']} ({n['role'].replace('_', ' ')})" for n in section["named_by_others"])
+            or "nobody",
+        ),
+        (
+            "Crime groups decided by an officer",
+            "; ".join(f"{g['ocg_ref']} ({g['decision']} by {g['officer']} at {g['at']})" for g in section["ocg_links"])
+            or "none",
+        ),
+        (
+            "Crime groups suggested, NOT confirmed",
+            "; ".join(
+                f"{s['ocg_ref']} via " + ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"])
+                for s in section["ocg_suggestions"]
+            )
+            or "none",
+        ),
+        (
+            "Same number, handle or name also given by",
+            "; ".join(f"{s['arrival_id']} ({s['landed_day']}, {s['site']})" for s in section["shared_with"])
+            or "nobody else",
+        ),
     ]
     width = max(len(label) for label, _ in rows)
-    return [f"Debrief (version {section['version']}, {section['recorded_by']}, {section['recorded_at']})",
-            *(f"  {label:<{width}} : {text}" for label, text in rows)]
+    return [
+        f"Debrief (version {section['version']}, {section['recorded_by']}, {section['recorded_at']})",
+        *(f"  {label:<{width}} : {text}" for label, text in rows),
+    ]
 
 
 def named_arrivals(answers: dict) -> list[str]:

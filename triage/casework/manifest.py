@@ -16,19 +16,38 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from triage.faces import analysis, matchers
-from triage.casework import arrivals
-from triage.intake import csvtext, mrz, photos
 from triage import workers
-from triage.intake.biographic import Details, build_details, parse_landed_at
+from triage.casework import arrivals
 from triage.errors import BadInput, Faults, TriageError
+from triage.faces import analysis, matchers
+from triage.intake import csvtext, mrz, photos
+from triage.intake.biographic import Details, build_details, parse_landed_at
 from triage.store.rows import Store
 
 # The columns a manifest may have, named as `triage capture`'s flags (`triage capture-batch --help` says
 # what goes in each). Headers are matched without regard to case, '-', '_' or spaces.
-COLUMNS = ("photo", "surname", "given_names", "alias", "dob", "age", "sex", "nationality", "place_of_birth",
-           "language", "document_type", "document_number", "document_state", "document_expiry", "phone", "notes",
-           "mrz", "vessel", "landed_at", "face")
+COLUMNS = (
+    "photo",
+    "surname",
+    "given_names",
+    "alias",
+    "dob",
+    "age",
+    "sex",
+    "nationality",
+    "place_of_birth",
+    "language",
+    "document_type",
+    "document_number",
+    "document_state",
+    "document_expiry",
+    "phone",
+    "notes",
+    "mrz",
+    "vessel",
+    "landed_at",
+    "face",
+)
 LIST_COLUMNS = {"alias": "aliases", "language": "languages", "phone": "phones"}  # several values, separated by ';'
 PLURALS = {"aliases": "alias", "languages": "language", "phones": "phone", "date_of_birth": "dob"}
 MAX_MANIFEST_BYTES = 10 * 1024 * 1024
@@ -67,13 +86,20 @@ class Report:
 
     def to_dict(self) -> dict:
         """Counts, then each kind of outcome in manifest order (workers finish in any order)."""
+
         def by_row(items: list[dict]) -> list[dict]:
             return sorted(items, key=lambda r: r["row"])
 
-        return {"manifest": self.manifest, "rows": self.rows, "landed": len(self.landed),
-                "already_landed": len(self.already_landed), "refused": len(self.refused),
-                "arrivals": by_row(self.landed), "duplicates": by_row(self.already_landed),
-                "refusals": by_row(self.refused)}
+        return {
+            "manifest": self.manifest,
+            "rows": self.rows,
+            "landed": len(self.landed),
+            "already_landed": len(self.already_landed),
+            "refused": len(self.refused),
+            "arrivals": by_row(self.landed),
+            "duplicates": by_row(self.already_landed),
+            "refusals": by_row(self.refused),
+        }
 
 
 def _column(header: str) -> str:
@@ -107,11 +133,17 @@ def read(path: Path) -> list[Row]:
     if "photo" not in header:
         raise BadInput(f"{path}: no photo column; each row needs the path of the person's photo")
     rows = []
-    for n, cells in enumerate(records[start + 1:], 1):
+    for n, cells in enumerate(records[start + 1 :], 1):
         if blank[start + n]:
             continue
-        rows.append(Row(n, {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)},
-                        overflow=len(cells) > len(header), headers=written))
+        rows.append(
+            Row(
+                n,
+                {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)},
+                overflow=len(cells) > len(header),
+                headers=written,
+            )
+        )
     if not rows:
         raise BadInput(f"{path}: the manifest has a header but no rows")
     return rows
@@ -121,16 +153,20 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(";") if part.strip()]
 
 
-def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at: str | None,
-            today: dt.date) -> tuple[Prepared, bytes]:
+def prepare(
+    store: Store, row: Row, base: Path, *, vessel: str | None, landed_at: str | None, today: dt.date
+) -> tuple[Prepared, bytes]:
     """Check a row's details and read its photo's bytes; raises the row's one-line reason."""
     f = row.fields
     if row.overflow:
         raise BadInput("more values than the header has columns (a comma inside a value needs quotes)")
     if not f.get("photo"):
         raise BadInput("no photo given")
-    kwargs = {LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v) for c, v in f.items()
-              if c not in ("photo", "mrz", "vessel", "landed_at", "face")}
+    kwargs = {
+        LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v)
+        for c, v in f.items()
+        if c not in ("photo", "mrz", "vessel", "landed_at", "face")
+    }
 
     def column(name: str) -> str:
         return f"column {row.headers.get(name, name)}"
@@ -148,8 +184,11 @@ def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at
             faults.found.append(f"{column('face')}: {f['face']!r} is not a face number (1 = the largest face)")
         else:
             face_index = int(f["face"])
-    when = faults.check(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at")) \
-        if f.get("landed_at") else landed_at
+    when = (
+        faults.check(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at"))
+        if f.get("landed_at")
+        else landed_at
+    )
     faults.raise_any()
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
@@ -158,10 +197,21 @@ def prepare(store: Store, row: Row, base: Path, *, vessel: str | None, landed_at
     return Prepared(row, path, details, f.get("vessel") or vessel, when, face_index, key, warnings), data
 
 
-def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, landed_at: str | None = None,
-         workers_count: int | None = None, timeout: float = PHOTO_TIMEOUT, top_k: int = arrivals.DEFAULT_TOP_K,
-         threshold: float | None = None, today: dt.date | None = None, matcher: str | None = None,
-         progress: Callable[[int, int], None] | None = None) -> Report:
+def land(
+    store: Store,
+    path: Path,
+    *,
+    officer: str,
+    vessel: str | None = None,
+    landed_at: str | None = None,
+    workers_count: int | None = None,
+    timeout: float = PHOTO_TIMEOUT,
+    top_k: int = arrivals.DEFAULT_TOP_K,
+    threshold: float | None = None,
+    today: dt.date | None = None,
+    matcher: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
     """Land every row of a manifest that can be landed; report the others with their reasons.
 
     Rows are read and checked one at a time as workers free up, so a long manifest never holds more
@@ -183,15 +233,20 @@ def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, l
             progress(done, len(rows))
 
     def refuse(row: Row, error: TriageError) -> None:
-        report.refused.append({"row": row.number, "photo": row.fields.get("photo", ""),
-                               "status": error.status.name.lower(), "reason": str(error)})
+        report.refused.append(
+            {
+                "row": row.number,
+                "photo": row.fields.get("photo", ""),
+                "status": error.status.name.lower(),
+                "reason": str(error),
+            }
+        )
         tick()
 
     def jobs() -> Iterator[tuple[int, tuple]]:
         for row in rows:
             try:
-                prepared, data = prepare(store, row, path.parent, vessel=vessel, landed_at=landed_default,
-                                         today=today)
+                prepared, data = prepare(store, row, path.parent, vessel=vessel, landed_at=landed_default, today=today)
             except TriageError as e:
                 refuse(row, e)
                 continue
@@ -204,17 +259,32 @@ def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, l
             yield row.number, (data, str(prepared.photo), "probe", prepared.face_index, None, pipeline)
 
     pipeline = matchers.pipeline_for(store, matcher)
-    for outcome in workers.run(analysis.analyse_bytes, jobs(), workers=workers_count or workers.cores(),
-                               timeout=timeout, initializer=pipeline.load):
+    for outcome in workers.run(
+        analysis.analyse_bytes,
+        jobs(),
+        workers=workers_count or workers.cores(),
+        timeout=timeout,
+        initializer=pipeline.load,
+    ):
         prepared = waiting.pop(outcome.key)
         if outcome.error is not None:
             refuse(prepared.row, outcome.error)
             continue
         result: analysis.Analysis = outcome.value
         try:
-            landed = arrivals.capture(store, result.photo, prepared.details, officer=officer, vessel=prepared.vessel,
-                                      landed_at=prepared.landed_at, idempotency_key=prepared.key, top_k=top_k,
-                                      threshold=threshold, analysed=result, matcher=matcher)
+            landed = arrivals.capture(
+                store,
+                result.photo,
+                prepared.details,
+                officer=officer,
+                vessel=prepared.vessel,
+                landed_at=prepared.landed_at,
+                idempotency_key=prepared.key,
+                top_k=top_k,
+                threshold=threshold,
+                analysed=result,
+                matcher=matcher,
+            )
         except TriageError as e:
             refuse(prepared.row, e)
             continue
@@ -222,13 +292,24 @@ def land(store: Store, path: Path, *, officer: str, vessel: str | None = None, l
         if landed.get("duplicate"):  # the same row twice in one manifest
             report.already_landed.append(entry)
         else:
-            report.landed.append(entry | {
-                "name": prepared.details.full_name(), "safeguarding": landed["safeguarding"],
-                "quality_score": landed["quality"]["score"], "threshold": landed["threshold"],
-                "candidates": landed["candidates"], "warnings": prepared.warnings + landed["warnings"]})
+            report.landed.append(
+                entry
+                | {
+                    "name": prepared.details.full_name(),
+                    "safeguarding": landed["safeguarding"],
+                    "quality_score": landed["quality"]["score"],
+                    "threshold": landed["threshold"],
+                    "candidates": landed["candidates"],
+                    "warnings": prepared.warnings + landed["warnings"],
+                }
+            )
         tick()
     with store.transaction():
-        store.audit("capture-batch", officer, records=[f"arrival:{a['arrival_id']}" for a in report.landed][:500],
-                    reason=f"manifest {path.name}: {len(report.landed)} landed, {len(report.already_landed)} "
-                           f"already landed, {len(report.refused)} refused")
+        store.audit(
+            "capture-batch",
+            officer,
+            records=[f"arrival:{a['arrival_id']}" for a in report.landed][:500],
+            reason=f"manifest {path.name}: {len(report.landed)} landed, {len(report.already_landed)} "
+            f"already landed, {len(report.refused)} refused",
+        )
     return report

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from triage.intake.biographic import clean_text, latin, parse_phone
 from triage.errors import BadInput, Conflict, NotFound
+from triage.intake.biographic import clean_text, latin, parse_phone
 from triage.store.rows import Store, utcnow
 
 DECISIONS = ("linked", "not-linked")
@@ -41,7 +41,9 @@ _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,39}")
 def check_ref(ref: str) -> str:
     ref = (ref or "").strip()
     if not _REF.fullmatch(ref):
-        raise BadInput(f"crime group reference {ref!r}: use 2-40 letters, digits, '/', '_', '.' or '-', e.g. OCG-2026-014")
+        raise BadInput(
+            f"crime group reference {ref!r}: use 2-40 letters, digits, '/', '_', '.' or '-', e.g. OCG-2026-014"
+        )
     return ref
 
 
@@ -88,9 +90,19 @@ def _clean_items(values: Iterable[str], field: str, parse) -> list[str]:
     return [parse(v, field) for v in values if v is not None and str(v).strip()]
 
 
-def save(store: Store, ref: str, *, officer: str, names: Iterable[str] = (), phones: Iterable[str] = (),
-         routes: Iterable[str] = (), payment_methods: Iterable[str] = (), handles: Iterable[str] = (),
-         notes: str | None = None, new: bool = True) -> dict:
+def save(
+    store: Store,
+    ref: str,
+    *,
+    officer: str,
+    names: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    routes: Iterable[str] = (),
+    payment_methods: Iterable[str] = (),
+    handles: Iterable[str] = (),
+    notes: str | None = None,
+    new: bool = True,
+) -> dict:
     """Register a group (`new`), or add what has been learned to a registered one; nothing is ever removed."""
     ref = check_ref(ref)
     given = {
@@ -122,8 +134,11 @@ def save(store: Store, ref: str, *, officer: str, names: Iterable[str] = (), pho
             store.insert("ocgs", {"ref": ref, "created_at": now, "officer": officer, "updated_at": now}, secret)
         index_identifiers(store, ref, given, at=now, officer=officer)
         found = suggestions(store, ref=ref)
-        store.audit("ocg-add" if new else "ocg-update", officer,
-                    records=[f"ocg:{ref}", *(f"arrival:{f['arrival_id']}" for f in found)][:500])
+        store.audit(
+            "ocg-add" if new else "ocg-update",
+            officer,
+            records=[f"ocg:{ref}", *(f"arrival:{f['arrival_id']}" for f in found)][:500],
+        )
     return {"ref": ref, **secret, "suggestions": found}
 
 
@@ -133,8 +148,9 @@ def index_identifiers(store: Store, ref: str, values: dict, *, at: str, officer:
     for kind, field in (("name", "names"), ("phone", "phones"), ("handle", "handles")):
         for value in values[field]:
             for k, blind in identifier_keys(store, kind, value):
-                store.db["ocg_identifiers"].insert({"ocg_ref": ref, "kind": k, "blind": blind, "added_at": at,
-                                                    "officer": officer}, ignore=True)
+                store.db["ocg_identifiers"].insert(
+                    {"ocg_ref": ref, "kind": k, "blind": blind, "added_at": at, "officer": officer}, ignore=True
+                )
 
 
 def absorb(store: Store, ref: str, other: dict, *, updated_at: str, officer: str) -> None:
@@ -143,19 +159,28 @@ def absorb(store: Store, ref: str, other: dict, *, updated_at: str, officer: str
     mine = _get(store, ref)
     new = {k: [v for v in other[k] if v not in mine[k]] for k in GROUP_FIELDS}
     if any(new.values()):
-        store.update("ocgs", ref, {"updated_at": max(mine["updated_at"], updated_at)},
-                     {k: [*mine[k], *new[k]] for k in GROUP_FIELDS})
+        store.update(
+            "ocgs",
+            ref,
+            {"updated_at": max(mine["updated_at"], updated_at)},
+            {k: [*mine[k], *new[k]] for k in GROUP_FIELDS},
+        )
         index_identifiers(store, ref, new, at=utcnow(), officer=officer)
 
 
 def _latest_links(store: Store, where: str = "1", params: Iterable = ()) -> list[dict]:
     """The decision in force on each (group, target): the latest recorded one."""
-    return store.rows("ocg_links", f"({where}) AND id IN (SELECT max(id) FROM ocg_links GROUP BY ocg_ref, target_kind, target)",
-                      list(params), order_by="id")
+    return store.rows(
+        "ocg_links",
+        f"({where}) AND id IN (SELECT max(id) FROM ocg_links GROUP BY ocg_ref, target_kind, target)",
+        list(params),
+        order_by="id",
+    )
 
 
-def suggestions(store: Store, *, ref: str | None = None, arrival_id: str | None = None,
-                officer: str | None = None) -> list[dict]:
+def suggestions(
+    store: Store, *, ref: str | None = None, arrival_id: str | None = None, officer: str | None = None
+) -> list[dict]:
     """Arrivals whose current debrief gives a phone number, payment handle or name registered against a group
     and on which no officer has decided yet, with what matched; oldest landing first. With `officer` the look
     is audited (a command's; callers inside a larger action audit it with theirs)."""
@@ -178,21 +203,44 @@ def suggestions(store: Store, *, ref: str | None = None, arrival_id: str | None 
     out = []
     for (aid, group), idents in found.items():
         arrival = store.db["arrivals"].get(aid)
-        matched = [{"kind": r["kind"], "source": r["source"], "value": r["value"]}
-                   for r in store.rows("debrief_identifiers", f"id IN ({','.join('?' * len(idents))})", sorted(idents),
-                                       order_by="id")]
-        out.append({"ocg_ref": group, "arrival_id": aid, "landed_at": arrival["landed_at"],
-                    "landed_day": arrival["landed_day"], "site": arrival["site"], "vessel": arrival["vessel"],
-                    "matched": list({(m["kind"], m["value"]): m for m in matched}.values())})
+        matched = [
+            {"kind": r["kind"], "source": r["source"], "value": r["value"]}
+            for r in store.rows(
+                "debrief_identifiers", f"id IN ({','.join('?' * len(idents))})", sorted(idents), order_by="id"
+            )
+        ]
+        out.append(
+            {
+                "ocg_ref": group,
+                "arrival_id": aid,
+                "landed_at": arrival["landed_at"],
+                "landed_day": arrival["landed_day"],
+                "site": arrival["site"],
+                "vessel": arrival["vessel"],
+                "matched": list({(m["kind"], m["value"]): m for m in matched}.values()),
+            }
+        )
     if officer:
         with store.transaction():
-            store.audit("ocg-suggestions", officer, arrival_id=arrival_id,
-                        records=[f"ocg:{ref}" if ref else "ocg:all", *(f"arrival:{s['arrival_id']}" for s in out)][:500])
+            store.audit(
+                "ocg-suggestions",
+                officer,
+                arrival_id=arrival_id,
+                records=[f"ocg:{ref}" if ref else "ocg:all", *(f"arrival:{s['arrival_id']}" for s in out)][:500],
+            )
     return sorted(out, key=lambda s: (s["landed_at"], s["arrival_id"], s["ocg_ref"]))
 
 
-def link(store: Store, ref: str, *, officer: str, reason: str, arrival_id: str | None = None,
-         subject_ref: str | None = None, decision: str = "linked") -> dict:
+def link(
+    store: Store,
+    ref: str,
+    *,
+    officer: str,
+    reason: str,
+    arrival_id: str | None = None,
+    subject_ref: str | None = None,
+    decision: str = "linked",
+) -> dict:
     """Record an officer's decision that an arrival or a watchlist subject is (or is not) linked to a group.
     A later decision on the same pair supersedes the earlier one; both are kept."""
     if (arrival_id is None) == (subject_ref is None):
@@ -212,22 +260,56 @@ def link(store: Store, ref: str, *, officer: str, reason: str, arrival_id: str |
             raise NotFound(f"no watchlist subject {subject_ref!r} in this home; see `triage watchlist list`")
         matched = []
     with store.transaction():
-        prior = store.db.execute("SELECT max(id) FROM ocg_links WHERE ocg_ref = ? AND target_kind = ? AND target = ?",
-                                 [ref, kind, target]).fetchone()[0]
-        row = store.insert("ocg_links", {"ocg_ref": ref, "target_kind": kind, "target": target, "decision": decision,
-                                         "officer": officer, "at": utcnow(), "supersedes": prior},
-                           {"reason": reason, "matched": matched})
-        store.audit("ocg-link", officer, arrival_id=arrival_id, records=[f"ocg:{ref}", f"{kind}:{target}",
-                                                                         f"ocg-link:{row['id']}"], reason=reason)
-    return {"id": row["id"], "ocg_ref": ref, "target_kind": kind, "target": target, "decision": decision,
-            "officer": officer, "at": row["at"], "reason": reason, "matched": matched, "supersedes": prior}
+        prior = store.db.execute(
+            "SELECT max(id) FROM ocg_links WHERE ocg_ref = ? AND target_kind = ? AND target = ?", [ref, kind, target]
+        ).fetchone()[0]
+        row = store.insert(
+            "ocg_links",
+            {
+                "ocg_ref": ref,
+                "target_kind": kind,
+                "target": target,
+                "decision": decision,
+                "officer": officer,
+                "at": utcnow(),
+                "supersedes": prior,
+            },
+            {"reason": reason, "matched": matched},
+        )
+        store.audit(
+            "ocg-link",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"ocg:{ref}", f"{kind}:{target}", f"ocg-link:{row['id']}"],
+            reason=reason,
+        )
+    return {
+        "id": row["id"],
+        "ocg_ref": ref,
+        "target_kind": kind,
+        "target": target,
+        "decision": decision,
+        "officer": officer,
+        "at": row["at"],
+        "reason": reason,
+        "matched": matched,
+        "supersedes": prior,
+    }
 
 
 def links_of_arrival(store: Store, arrival_id: str) -> list[dict]:
     """Every group decision in force on one arrival (linked or not linked), with who decided and why."""
-    return [{"ocg_ref": r["ocg_ref"], "decision": r["decision"], "officer": r["officer"], "at": r["at"],
-             "reason": r["reason"], "matched": r["matched"]}
-            for r in _latest_links(store, "target_kind = 'arrival' AND target = ?", [arrival_id])]
+    return [
+        {
+            "ocg_ref": r["ocg_ref"],
+            "decision": r["decision"],
+            "officer": r["officer"],
+            "at": r["at"],
+            "reason": r["reason"],
+            "matched": r["matched"],
+        }
+        for r in _latest_links(store, "target_kind = 'arrival' AND target = ?", [arrival_id])
+    ]
 
 
 def show(store: Store, ref: str, *, officer: str) -> dict:
@@ -238,34 +320,64 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
     group = _get(store, check_ref(ref))
     linked_arrivals, linked_subjects, declined = [], [], []
     for link_row in _latest_links(store, "ocg_ref = ?", [ref]):
-        entry = {"officer": link_row["officer"], "at": link_row["at"], "reason": link_row["reason"],
-                 "matched": link_row["matched"]}
+        entry = {
+            "officer": link_row["officer"],
+            "at": link_row["at"],
+            "reason": link_row["reason"],
+            "matched": link_row["matched"],
+        }
         if link_row["decision"] == "not-linked":
             declined.append({"target_kind": link_row["target_kind"], "target": link_row["target"], **entry})
         elif link_row["target_kind"] == "arrival":
             a = store.get("arrivals", link_row["target"], what="arrival")
-            linked_arrivals.append({"arrival_id": a["id"], "landed_at": a["landed_at"], "landed_day": a["landed_day"],
-                                    "site": a["site"], "vessel": a["vessel"],
-                                    "name": Details.from_dict(a["details"]).full_name(),
-                                    "safeguarding": bool(a["safeguarding"]), **entry})
+            linked_arrivals.append(
+                {
+                    "arrival_id": a["id"],
+                    "landed_at": a["landed_at"],
+                    "landed_day": a["landed_day"],
+                    "site": a["site"],
+                    "vessel": a["vessel"],
+                    "name": Details.from_dict(a["details"]).full_name(),
+                    "safeguarding": bool(a["safeguarding"]),
+                    **entry,
+                }
+            )
         else:
             s = store.get("subjects", link_row["target"], what="watchlist subject")
-            linked_subjects.append({"ref": s["ref"], "category": s["category"], "name": s.get("name"),
-                                    "status": s["status"], **entry})
+            linked_subjects.append(
+                {"ref": s["ref"], "category": s["category"], "name": s.get("name"), "status": s["status"], **entry}
+            )
     linked_arrivals.sort(key=lambda a: a["landed_at"])
     pending = suggestions(store, ref=ref)
     with store.transaction():
-        store.audit("ocg-show", officer, records=[f"ocg:{ref}", *(f"arrival:{a['arrival_id']}" for a in linked_arrivals),
-                                                  *(f"subject:{s['ref']}" for s in linked_subjects)][:500])
-    return {"ref": ref, "created_at": group["created_at"], "registered_by": group["officer"],
-            "updated_at": group["updated_at"],
-            **{k: group[k] for k in GROUP_FIELDS},
-            "arrivals": linked_arrivals, "subjects": linked_subjects, "not_linked": declined, "suggestions": pending,
-            "activity": {"arrivals": len(linked_arrivals), "days": len({a["landed_day"] for a in linked_arrivals}),
-                         "sites": len({a["site"] for a in linked_arrivals}),
-                         "vessels": len({a["vessel"] for a in linked_arrivals if a["vessel"]}),
-                         "first": linked_arrivals[0]["landed_at"] if linked_arrivals else None,
-                         "last": linked_arrivals[-1]["landed_at"] if linked_arrivals else None}}
+        store.audit(
+            "ocg-show",
+            officer,
+            records=[
+                f"ocg:{ref}",
+                *(f"arrival:{a['arrival_id']}" for a in linked_arrivals),
+                *(f"subject:{s['ref']}" for s in linked_subjects),
+            ][:500],
+        )
+    return {
+        "ref": ref,
+        "created_at": group["created_at"],
+        "registered_by": group["officer"],
+        "updated_at": group["updated_at"],
+        **{k: group[k] for k in GROUP_FIELDS},
+        "arrivals": linked_arrivals,
+        "subjects": linked_subjects,
+        "not_linked": declined,
+        "suggestions": pending,
+        "activity": {
+            "arrivals": len(linked_arrivals),
+            "days": len({a["landed_day"] for a in linked_arrivals}),
+            "sites": len({a["site"] for a in linked_arrivals}),
+            "vessels": len({a["vessel"] for a in linked_arrivals if a["vessel"]}),
+            "first": linked_arrivals[0]["landed_at"] if linked_arrivals else None,
+            "last": linked_arrivals[-1]["landed_at"] if linked_arrivals else None,
+        },
+    }
 
 
 def list_groups(store: Store, *, officer: str) -> list[dict]:
@@ -279,10 +391,20 @@ def list_groups(store: Store, *, officer: str) -> list[dict]:
         landed = [r["target"] for r in links if r["target_kind"] == "arrival"]
         days, last = store.db.execute(
             f"SELECT count(DISTINCT landed_day), max(landed_day) FROM arrivals WHERE id IN ({','.join('?' * len(landed))})",
-            landed).fetchone()
-        out.append({"ref": g["ref"], "names": g["names"], "created_at": g["created_at"], "arrivals": len(landed),
-                    "subjects": len(links) - len(landed), "days": days, "last_landing_day": last,
-                    "suggestions": pending.get(g["ref"], 0)})
+            landed,
+        ).fetchone()
+        out.append(
+            {
+                "ref": g["ref"],
+                "names": g["names"],
+                "created_at": g["created_at"],
+                "arrivals": len(landed),
+                "subjects": len(links) - len(landed),
+                "days": days,
+                "last_landing_day": last,
+                "suggestions": pending.get(g["ref"], 0),
+            }
+        )
     with store.transaction():
         store.audit("ocg-list", officer, records=[f"ocg:{g['ref']}" for g in out][:500])
     return out

@@ -11,8 +11,8 @@ lists the steps still missing, for the review queue and the day report.
 
 from __future__ import annotations
 
-from triage.intake.biographic import clean_text, parse_landed_at
 from triage.errors import BadInput
+from triage.intake.biographic import clean_text, parse_landed_at
 from triage.store.rows import Store, utcnow
 
 METHODS = {"small-boat": "small boat", "vehicle": "vehicle or lorry", "other": "another way, described in the notes"}
@@ -43,10 +43,13 @@ def _choice(text: str, allowed, flag: str) -> str:
 def missing(arrival: dict, referral: dict | None) -> list[str]:
     """The steps (keys of STEPS) not yet recorded for an arrival."""
     r = referral or {}
-    steps = {"arrival-method": r.get("arrival_method"), "control-unit": r.get("control_unit_at"),
-             "lead-agency": r.get("lead_agency"),
-             "biometric-enrolment": r.get("biometric_enrolment") in ("yes", "no") or None,
-             "safeguarding-referral": r.get("safeguarding_referral_at") or not arrival["safeguarding"] or None}
+    steps = {
+        "arrival-method": r.get("arrival_method"),
+        "control-unit": r.get("control_unit_at"),
+        "lead-agency": r.get("lead_agency"),
+        "biometric-enrolment": r.get("biometric_enrolment") in ("yes", "no") or None,
+        "safeguarding-referral": r.get("safeguarding_referral_at") or not arrival["safeguarding"] or None,
+    }
     return [step for step, done in steps.items() if not done]
 
 
@@ -55,23 +58,45 @@ def history(store: Store, arrival_id: str) -> list[dict]:
     return store.rows("referrals", "arrival_id = ?", [arrival_id], order_by="id")
 
 
-def record(store: Store, arrival_id: str, *, officer: str, arrival_method: str | None = None,
-           control_unit_at: str | None = None, control_unit_ref: str | None = None, lead_agency: str | None = None,
-           biometric_enrolment: str | None = None, safeguarding_referral_to: str | None = None,
-           safeguarding_referral_at: str | None = None, safeguarding_referral_ref: str | None = None,
-           notes: str | None = None) -> dict:
+def record(
+    store: Store,
+    arrival_id: str,
+    *,
+    officer: str,
+    arrival_method: str | None = None,
+    control_unit_at: str | None = None,
+    control_unit_ref: str | None = None,
+    lead_agency: str | None = None,
+    biometric_enrolment: str | None = None,
+    safeguarding_referral_to: str | None = None,
+    safeguarding_referral_at: str | None = None,
+    safeguarding_referral_ref: str | None = None,
+    notes: str | None = None,
+) -> dict:
     """Record referral steps (raw text as typed; times are ISO 8601 in the site's time zone, or "now"). A
     reference given without its time means the step was taken now. Returns what `show` does."""
     arrival = store.get("arrivals", arrival_id, what="arrival")
     tz = store.config.timezone
-    given = {k: v.strip() for k, v in dict(
-        arrival_method=arrival_method, control_unit_at=control_unit_at, control_unit_ref=control_unit_ref,
-        lead_agency=lead_agency, biometric_enrolment=biometric_enrolment,
-        safeguarding_referral_to=safeguarding_referral_to, safeguarding_referral_at=safeguarding_referral_at,
-        safeguarding_referral_ref=safeguarding_referral_ref, notes=notes).items() if v is not None and v.strip()}
+    given = {
+        k: v.strip()
+        for k, v in dict(
+            arrival_method=arrival_method,
+            control_unit_at=control_unit_at,
+            control_unit_ref=control_unit_ref,
+            lead_agency=lead_agency,
+            biometric_enrolment=biometric_enrolment,
+            safeguarding_referral_to=safeguarding_referral_to,
+            safeguarding_referral_at=safeguarding_referral_at,
+            safeguarding_referral_ref=safeguarding_referral_ref,
+            notes=notes,
+        ).items()
+        if v is not None and v.strip()
+    }
     if not given:
-        raise BadInput("nothing to record: give --arrival-method, --control-unit-at/--control-unit-ref, "
-                       "--lead-agency, --biometric-enrolment, --safeguarding-referral-to or --notes")
+        raise BadInput(
+            "nothing to record: give --arrival-method, --control-unit-at/--control-unit-ref, "
+            "--lead-agency, --biometric-enrolment, --safeguarding-referral-to or --notes"
+        )
     new: dict = {}
     if "arrival_method" in given:
         new["arrival_method"] = _choice(given["arrival_method"], METHODS, "--arrival-method")
@@ -86,14 +111,18 @@ def record(store: Store, arrival_id: str, *, officer: str, arrival_method: str |
     if "biometric_enrolment" in given:
         new["biometric_enrolment"] = _choice(given["biometric_enrolment"], ENROLMENT, "--biometric-enrolment")
     if "safeguarding_referral_to" in given:
-        new["safeguarding_referral_to"] = clean_text(given["safeguarding_referral_to"], "--safeguarding-referral-to", 200)
+        new["safeguarding_referral_to"] = clean_text(
+            given["safeguarding_referral_to"], "--safeguarding-referral-to", 200
+        )
         given.setdefault("safeguarding_referral_at", "now")
     elif "safeguarding_referral_at" in given or "safeguarding_referral_ref" in given:
         raise BadInput("--safeguarding-referral-to is needed: say to whom the safeguarding referral was made")
     if "safeguarding_referral_at" in given:
         new["safeguarding_referral_at"] = _time(given["safeguarding_referral_at"], tz, "--safeguarding-referral-at")
     if "safeguarding_referral_ref" in given:
-        new["safeguarding_referral_ref"] = clean_text(given["safeguarding_referral_ref"], "--safeguarding-referral-ref", 100)
+        new["safeguarding_referral_ref"] = clean_text(
+            given["safeguarding_referral_ref"], "--safeguarding-referral-ref", 100
+        )
     if "notes" in given:
         new["notes"] = clean_text(given["notes"], "--notes", 2000)
     before = history(store, arrival_id)
@@ -102,18 +131,36 @@ def record(store: Store, arrival_id: str, *, officer: str, arrival_method: str |
     if merged["arrival_method"] == "other" and not merged["notes"]:
         raise BadInput("--arrival-method other: describe how the person arrived with --notes")
     with store.transaction():
-        row = store.insert("referrals", {"arrival_id": arrival_id, "officer": officer, "at": utcnow(),
-                                         "supersedes": current.get("id"), **{k: merged[k] for k in CLEAR}},
-                           {k: merged[k] for k in SEALED})
-        store.audit("referral", officer, arrival_id=arrival_id, records=[f"referral:{row['id']}"],
-                    reason="recorded: " + ", ".join(sorted(new)))
+        row = store.insert(
+            "referrals",
+            {
+                "arrival_id": arrival_id,
+                "officer": officer,
+                "at": utcnow(),
+                "supersedes": current.get("id"),
+                **{k: merged[k] for k in CLEAR},
+            },
+            {k: merged[k] for k in SEALED},
+        )
+        store.audit(
+            "referral",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"referral:{row['id']}"],
+            reason="recorded: " + ", ".join(sorted(new)),
+        )
     return _view(arrival, history(store, arrival_id))
 
 
 def _view(arrival: dict, versions: list[dict]) -> dict:
     current = versions[-1] if versions else None
-    return {"arrival_id": arrival["id"], "safeguarding": bool(arrival["safeguarding"]), "current": current,
-            "history": versions[:-1], "missing": missing(arrival, current)}
+    return {
+        "arrival_id": arrival["id"],
+        "safeguarding": bool(arrival["safeguarding"]),
+        "current": current,
+        "history": versions[:-1],
+        "missing": missing(arrival, current),
+    }
 
 
 def show(store: Store, arrival_id: str, *, officer: str) -> dict:
@@ -125,14 +172,17 @@ def show(store: Store, arrival_id: str, *, officer: str) -> dict:
     return _view(arrival, versions)
 
 
-def incomplete(store: Store, arrival_ids: list[str] | None = None, *, day: str | None = None,
-               officer: str | None = None) -> list[dict]:
+def incomplete(
+    store: Store, arrival_ids: list[str] | None = None, *, day: str | None = None, officer: str | None = None
+) -> list[dict]:
     """Arrivals (all, those named, or those landed on `day`) whose referral record misses a step, oldest landing
     first, from clear columns only. With `officer`, the look is audited (a command's; reports audit their own)."""
-    sql = ("SELECT a.id, a.landed_at, a.landed_day, a.site, a.vessel, a.safeguarding, "
-           + ", ".join(f"r.{c}" for c in CLEAR)
-           + " FROM arrivals a LEFT JOIN referrals r ON r.id = (SELECT max(id) FROM referrals x WHERE x.arrival_id = a.id)"
-           + " WHERE 1")
+    sql = (
+        "SELECT a.id, a.landed_at, a.landed_day, a.site, a.vessel, a.safeguarding, "
+        + ", ".join(f"r.{c}" for c in CLEAR)
+        + " FROM arrivals a LEFT JOIN referrals r ON r.id = (SELECT max(id) FROM referrals x WHERE x.arrival_id = a.id)"
+        + " WHERE 1"
+    )
     params: list = []
     if arrival_ids is not None:
         sql += f" AND a.id IN ({','.join('?' * len(arrival_ids))})"
@@ -145,8 +195,17 @@ def incomplete(store: Store, arrival_ids: list[str] | None = None, *, day: str |
         aid, landed_at, landed_day, site, vessel, sg, *steps = row
         gaps = missing({"safeguarding": sg}, dict(zip(CLEAR, steps)))
         if gaps:
-            out.append({"arrival_id": aid, "landed_at": landed_at, "landed_day": landed_day, "site": site,
-                        "vessel": vessel, "safeguarding": bool(sg), "missing": gaps})
+            out.append(
+                {
+                    "arrival_id": aid,
+                    "landed_at": landed_at,
+                    "landed_day": landed_day,
+                    "site": site,
+                    "vessel": vessel,
+                    "safeguarding": bool(sg),
+                    "missing": gaps,
+                }
+            )
     if officer:
         with store.transaction():
             store.audit("referrals-incomplete", officer, records=[f"arrival:{r['arrival_id']}" for r in out][:500])

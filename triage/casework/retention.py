@@ -33,16 +33,25 @@ def plan(store: Store, as_of: dt.datetime | None = None) -> PurgePlan:
     policy = store.config.retention
     bio_cutoff = (now - dt.timedelta(days=policy.unmatched_biometrics_days)).isoformat(timespec="seconds")
     draft_cutoff = (now - dt.timedelta(days=policy.drafts_days)).isoformat(timespec="seconds")
-    arrivals = [r[0] for r in store.db.execute(
-        """SELECT a.id FROM arrivals a
+    arrivals = [
+        r[0]
+        for r in store.db.execute(
+            """SELECT a.id FROM arrivals a
            WHERE a.landed_at < ? AND a.biometrics_purged_at IS NULL
              AND NOT EXISTS (
                SELECT 1 FROM reviews r WHERE r.arrival_id = a.id AND r.decision = 'confirmed'
                  AND r.id = (SELECT max(id) FROM reviews r2
                              WHERE r2.arrival_id = r.arrival_id AND r2.kind = r.kind AND r2.ref = r.ref))
-           ORDER BY a.landed_at""", [bio_cutoff])]
-    drafts = [r[0] for r in store.db.execute(
-        "SELECT ref FROM drafts WHERE created_at < ? AND purged_at IS NULL ORDER BY created_at", [draft_cutoff])]
+           ORDER BY a.landed_at""",
+            [bio_cutoff],
+        )
+    ]
+    drafts = [
+        r[0]
+        for r in store.db.execute(
+            "SELECT ref FROM drafts WHERE created_at < ? AND purged_at IS NULL ORDER BY created_at", [draft_cutoff]
+        )
+    ]
     p = PurgePlan(as_of=now.isoformat(timespec="seconds"), arrivals=arrivals, drafts=drafts)
     if arrivals:
         marks = ",".join("?" * len(arrivals))
@@ -65,15 +74,33 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
             store.db.execute("DELETE FROM templates WHERE owner_kind = 'arrival' AND owner_id = ?", [aid])
             store.db.execute("DELETE FROM photos WHERE owner_kind = 'arrival' AND owner_id = ?", [aid])
             store.db.execute("UPDATE arrivals SET biometrics_purged_at = ? WHERE id = ?", [now, aid])
-            store.db["tombstones"].insert({"kind": "arrival-biometrics", "ref": aid, "at": now, "officer": officer,
-                                           "reason": "retention: no confirmed candidate"})
+            store.db["tombstones"].insert(
+                {
+                    "kind": "arrival-biometrics",
+                    "ref": aid,
+                    "at": now,
+                    "officer": officer,
+                    "reason": "retention: no confirmed candidate",
+                }
+            )
         for ref in p.drafts:
             store.db.execute("UPDATE drafts SET sealed = NULL, purged_at = ? WHERE ref = ?", [now, ref])
             store.db.execute("UPDATE draft_outcomes SET sealed = NULL WHERE ref = ?", [ref])
-            store.db["tombstones"].insert({"kind": "draft", "ref": ref, "at": now, "officer": officer,
-                                           "reason": "retention: draft past its retention period"})
-        store.audit("purge", officer, records=[f"arrival:{a}" for a in p.arrivals] + [f"draft:{d}" for d in p.drafts],
-                    reason=f"retention policy as of {p.as_of}")
+            store.db["tombstones"].insert(
+                {
+                    "kind": "draft",
+                    "ref": ref,
+                    "at": now,
+                    "officer": officer,
+                    "reason": "retention: draft past its retention period",
+                }
+            )
+        store.audit(
+            "purge",
+            officer,
+            records=[f"arrival:{a}" for a in p.arrivals] + [f"draft:{d}" for d in p.drafts],
+            reason=f"retention policy as of {p.as_of}",
+        )
     store.cache.clear()
     _reclaim(store)
     return p

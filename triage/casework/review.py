@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from triage.casework import arrivals
+from triage.errors import BadInput, NotFound
 from triage.intake import biographic
 from triage.intake.biographic import Details
-from triage.errors import BadInput, NotFound
 from triage.store.rows import Store, utcnow
 
 DECISIONS = ("confirmed", "rejected", "inconclusive")
@@ -23,15 +23,19 @@ OWNER_KIND = {"watchlist": "subject", "arrival": "arrival"}  # candidate kind ->
 
 def _candidate(store: Store, arrival_id: str, candidate: str, kind: str | None) -> dict:
     where = "arrival_id = ? AND ref = ?" + (" AND kind = ?" if kind else "")
-    rows = list(store.db["candidates"].rows_where(where, [arrival_id, candidate] + ([kind] if kind else []),
-                                                  order_by="id desc", limit=1))
+    rows = list(
+        store.db["candidates"].rows_where(
+            where, [arrival_id, candidate] + ([kind] if kind else []), order_by="id desc", limit=1
+        )
+    )
     if not rows:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")
     return rows[0]
 
 
-def record(store: Store, arrival_id: str, *, candidate: str, decision: str, reason: str, officer: str,
-           kind: str | None = None) -> dict:
+def record(
+    store: Store, arrival_id: str, *, candidate: str, decision: str, reason: str, officer: str, kind: str | None = None
+) -> dict:
     """Record one decision on a candidate (a watchlist ref or an arrival id) of an arrival."""
     if decision not in DECISIONS:
         raise BadInput(f"--decision {decision!r}: choose one of {', '.join(DECISIONS)}")
@@ -41,17 +45,43 @@ def record(store: Store, arrival_id: str, *, candidate: str, decision: str, reas
     store.get("arrivals", arrival_id, what="arrival")
     cand = _candidate(store, arrival_id, candidate, kind)
     with store.transaction():
-        prior = store.db.execute("SELECT max(id) FROM reviews WHERE arrival_id = ? AND kind = ? AND ref = ?",
-                                 [arrival_id, cand["kind"], candidate]).fetchone()[0]
-        row = store.insert("reviews", {"arrival_id": arrival_id, "kind": cand["kind"], "ref": candidate,
-                                       "decision": decision, "officer": officer, "at": utcnow(), "supersedes": prior},
-                           {"reason": reason})
-        store.audit("review", officer, arrival_id=arrival_id, records=[f"review:{row['id']}", f"{cand['kind']}:{candidate}"],
-                    reason=reason)
-    return {"review_id": row["id"], "arrival_id": arrival_id, "kind": cand["kind"], "candidate": candidate,
-            "decision": decision, "officer": officer, "at": row["at"], "supersedes": prior,
-            "distance": cand["distance"], "threshold": cand["threshold"],
-            "history": arrivals.review_history(store, arrival_id, cand["kind"], candidate)}
+        prior = store.db.execute(
+            "SELECT max(id) FROM reviews WHERE arrival_id = ? AND kind = ? AND ref = ?",
+            [arrival_id, cand["kind"], candidate],
+        ).fetchone()[0]
+        row = store.insert(
+            "reviews",
+            {
+                "arrival_id": arrival_id,
+                "kind": cand["kind"],
+                "ref": candidate,
+                "decision": decision,
+                "officer": officer,
+                "at": utcnow(),
+                "supersedes": prior,
+            },
+            {"reason": reason},
+        )
+        store.audit(
+            "review",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"review:{row['id']}", f"{cand['kind']}:{candidate}"],
+            reason=reason,
+        )
+    return {
+        "review_id": row["id"],
+        "arrival_id": arrival_id,
+        "kind": cand["kind"],
+        "candidate": candidate,
+        "decision": decision,
+        "officer": officer,
+        "at": row["at"],
+        "supersedes": prior,
+        "distance": cand["distance"],
+        "threshold": cand["threshold"],
+        "history": arrivals.review_history(store, arrival_id, cand["kind"], candidate),
+    }
 
 
 def pending(store: Store, *, officer: str | None = None) -> list[dict]:
@@ -68,8 +98,17 @@ def pending(store: Store, *, officer: str | None = None) -> list[dict]:
     """
     out: dict[str, dict] = {}
     for aid, landed, site, vessel, sg, kind, ref, dist, th in store.db.execute(sql):
-        item = out.setdefault(aid, {"arrival_id": aid, "landed_at": landed, "site": site, "vessel": vessel,
-                                    "safeguarding": bool(sg), "candidates": []})
+        item = out.setdefault(
+            aid,
+            {
+                "arrival_id": aid,
+                "landed_at": landed,
+                "site": site,
+                "vessel": vessel,
+                "safeguarding": bool(sg),
+                "candidates": [],
+            },
+        )
         item["candidates"].append({"kind": kind, "ref": ref, "distance": dist, "threshold": th})
     if officer:
         with store.transaction():
@@ -78,9 +117,15 @@ def pending(store: Store, *, officer: str | None = None) -> list[dict]:
 
 
 def _portrait_row(store: Store, kind: str, ref: str) -> dict | None:
-    rows = list(store.db["photos"].rows_where("owner_kind = ? AND owner_id = ? AND role = 'portrait' AND data IS NOT NULL",
-                                              [OWNER_KIND[kind], ref], select="id, width, height", order_by="id",
-                                              limit=1))
+    rows = list(
+        store.db["photos"].rows_where(
+            "owner_kind = ? AND owner_id = ? AND role = 'portrait' AND data IS NOT NULL",
+            [OWNER_KIND[kind], ref],
+            select="id, width, height",
+            order_by="id",
+            limit=1,
+        )
+    )
     return rows[0] if rows else None
 
 
@@ -88,8 +133,11 @@ def _where(kind: str, ref: str, row: dict | None) -> dict:
     """Where a portrait is: its sealed row in the store, or that it is gone (removed or purged)."""
     if row is None:
         return {"owner": f"{kind} {ref}", "photo_id": None, "location": "no portrait held (removed or purged)"}
-    return {"owner": f"{kind} {ref}", "photo_id": row["id"],
-            "location": f"sealed in the store, photos row {row['id']} ({row['width']}x{row['height']} JPEG)"}
+    return {
+        "owner": f"{kind} {ref}",
+        "photo_id": row["id"],
+        "location": f"sealed in the store, photos row {row['id']} ({row['width']}x{row['height']} JPEG)",
+    }
 
 
 def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
@@ -107,13 +155,26 @@ def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None =
     cands = _shown(store, arrival_id, candidate)
     mine = _where("arrival", arrival_id, _portrait_row(store, "arrival", arrival_id))
     for c in cands:
-        c["portraits"] = {"arrival": mine, "candidate": _where(c["kind"], c["ref"], _portrait_row(store, c["kind"], c["ref"]))}
+        c["portraits"] = {
+            "arrival": mine,
+            "candidate": _where(c["kind"], c["ref"], _portrait_row(store, c["kind"], c["ref"])),
+        }
     with store.transaction():
-        store.audit("review-show", officer, arrival_id=arrival_id,
-                    records=[f"arrival:{arrival_id}"] + [f"{c['kind']}:{c['ref']}" for c in cands])
-    return {"arrival_id": arrival_id, "landed_at": arrival["landed_at"], "site": arrival["site"],
-            "vessel": arrival["vessel"], "safeguarding": bool(arrival["safeguarding"]),
-            "name": Details.from_dict(arrival["details"]).full_name(), "candidates": cands}
+        store.audit(
+            "review-show",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"arrival:{arrival_id}"] + [f"{c['kind']}:{c['ref']}" for c in cands],
+        )
+    return {
+        "arrival_id": arrival_id,
+        "landed_at": arrival["landed_at"],
+        "site": arrival["site"],
+        "vessel": arrival["vessel"],
+        "safeguarding": bool(arrival["safeguarding"]),
+        "name": Details.from_dict(arrival["details"]).full_name(),
+        "candidates": cands,
+    }
 
 
 def portrait(store: Store, kind: str, ref: str) -> bytes | None:
@@ -125,8 +186,9 @@ def portrait(store: Store, kind: str, ref: str) -> bytes | None:
         return None
 
 
-def write_portraits(store: Store, arrival_id: str, out_dir: Path, *, officer: str,
-                    candidate: str | None = None) -> list[dict]:
+def write_portraits(
+    store: Store, arrival_id: str, out_dir: Path, *, officer: str, candidate: str | None = None
+) -> list[dict]:
     """Write the arrival's portrait and each candidate's (or the one named) to `out_dir` as JPEG files,
     for an officer to compare side by side in an image viewer; audited, since they leave the store in clear."""
     out_dir = Path(out_dir)
@@ -144,8 +206,13 @@ def write_portraits(store: Store, arrival_id: str, out_dir: Path, *, officer: st
             path = out_dir / f"{kind}-{ref.replace('/', '_')}.jpg"
             path.write_bytes(data)
             written.append({"kind": kind, "ref": ref, "path": str(path.resolve())})
-        store.audit("portraits-export", officer, arrival_id=arrival_id,
-                    records=[f"{w['kind']}:{w['ref']}" for w in written], reason=f"written to {out_dir.resolve()}")
+        store.audit(
+            "portraits-export",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"{w['kind']}:{w['ref']}" for w in written],
+            reason=f"written to {out_dir.resolve()}",
+        )
     return written
 
 
@@ -156,8 +223,11 @@ def latest_decision(candidate: dict) -> str | None:
 
 def stored(store: Store, arrival_id: str, kind: str) -> list[dict]:
     """The contents of an arrival's drafts of one kind that are still kept, oldest first."""
-    return [r["draft"] for r in store.rows("drafts", "arrival_id = ? AND kind = ?", [arrival_id, kind], order_by="ref")
-            if "draft" in r]
+    return [
+        r["draft"]
+        for r in store.rows("drafts", "arrival_id = ? AND kind = ?", [arrival_id, kind], order_by="ref")
+        if "draft" in r
+    ]
 
 
 # -- PND drafts --------------------------------------------------------------------------------------

@@ -9,39 +9,73 @@ finding: each points a person to something to check.
 
 from __future__ import annotations
 
-from triage.casework import arrivals
-from triage.casework import review
-from triage.intake.biographic import Details
+from triage.casework import arrivals, review
 from triage.errors import NotFound
+from triage.intake.biographic import Details
 from triage.store.rows import Store
 
-FLAGS = ("safeguarding", "below-threshold", "awaiting-review", "confirmed", "same-face-on-vessel",
-         "facilitator-candidate", "facilitator-indicators")
+FLAGS = (
+    "safeguarding",
+    "below-threshold",
+    "awaiting-review",
+    "confirmed",
+    "same-face-on-vessel",
+    "facilitator-candidate",
+    "facilitator-indicators",
+)
 
 
 def _member(store: Store, row: dict, on_board: set[str]) -> dict:
     cands = arrivals.candidates(store, row["id"])
     below = [c for c in cands if c["below_threshold"]]
     confirmed = [c for c in cands if review.latest_decision(c) == "confirmed"]
-    same_face = [c["ref"] for c in below if c["kind"] == "arrival" and c["ref"] in on_board
-                 and review.latest_decision(c) != "rejected"]
-    facilitator = [c["ref"] for c in below if c.get("category") == "facilitator" and review.latest_decision(c) != "rejected"]
-    indicators = sorted({i["code"] or i["text"] for r in review.stored(store, row["id"], "intel") for i in r["indicators"]})
-    raised = {"safeguarding": bool(row["safeguarding"]), "below-threshold": bool(below),
-              "awaiting-review": any(not c["reviews"] for c in below), "confirmed": bool(confirmed),
-              "same-face-on-vessel": bool(same_face), "facilitator-candidate": bool(facilitator),
-              "facilitator-indicators": bool(indicators)}
+    same_face = [
+        c["ref"]
+        for c in below
+        if c["kind"] == "arrival" and c["ref"] in on_board and review.latest_decision(c) != "rejected"
+    ]
+    facilitator = [
+        c["ref"] for c in below if c.get("category") == "facilitator" and review.latest_decision(c) != "rejected"
+    ]
+    indicators = sorted(
+        {i["code"] or i["text"] for r in review.stored(store, row["id"], "intel") for i in r["indicators"]}
+    )
+    raised = {
+        "safeguarding": bool(row["safeguarding"]),
+        "below-threshold": bool(below),
+        "awaiting-review": any(not c["reviews"] for c in below),
+        "confirmed": bool(confirmed),
+        "same-face-on-vessel": bool(same_face),
+        "facilitator-candidate": bool(facilitator),
+        "facilitator-indicators": bool(indicators),
+    }
     return {
-        "arrival_id": row["id"], "landed_at": row["landed_at"], "site": row["site"],
+        "arrival_id": row["id"],
+        "landed_at": row["landed_at"],
+        "site": row["site"],
         "name": Details.from_dict(row["details"]).full_name(),
-        "name_latin": ", ".join(p for p in (row["details"].get("surname_latin"), row["details"].get("given_names_latin")) if p),
+        "name_latin": ", ".join(
+            p for p in (row["details"].get("surname_latin"), row["details"].get("given_names_latin")) if p
+        ),
         "nationality": row["details"].get("nationality"),
         "flags": [f for f in FLAGS if raised[f]],
-        "candidates": [{"kind": c["kind"], "ref": c["ref"], "rank": c["rank"], "name": c.get("name"),
-                        "category": c.get("category"), "distance": c["distance"], "threshold": c["threshold"],
-                        "below_threshold": c["below_threshold"], "decision": review.latest_decision(c)}
-                       for c in cands],
-        "confirmed": [c["ref"] for c in confirmed], "same_face_as": same_face, "facilitator_candidates": facilitator,
+        "candidates": [
+            {
+                "kind": c["kind"],
+                "ref": c["ref"],
+                "rank": c["rank"],
+                "name": c.get("name"),
+                "category": c.get("category"),
+                "distance": c["distance"],
+                "threshold": c["threshold"],
+                "below_threshold": c["below_threshold"],
+                "decision": review.latest_decision(c),
+            }
+            for c in cands
+        ],
+        "confirmed": [c["ref"] for c in confirmed],
+        "same_face_as": same_face,
+        "facilitator_candidates": facilitator,
         "indicators": indicators,
     }
 
@@ -51,8 +85,10 @@ def show(store: Store, vessel: str, *, officer: str) -> dict:
     vessel = (vessel or "").strip()
     rows = store.rows("arrivals", "vessel = ?", [vessel], order_by="landed_at")
     if not rows:
-        raise NotFound(f"no arrivals recorded for vessel {vessel!r}; the vessel column of `triage arrivals list` "
-                       "shows the references in use")
+        raise NotFound(
+            f"no arrivals recorded for vessel {vessel!r}; the vessel column of `triage arrivals list` "
+            "shows the references in use"
+        )
     on_board = {r["id"] for r in rows}
     members = [_member(store, r, on_board) for r in rows]
     by_id = {m["arrival_id"]: m for m in members}
@@ -64,7 +100,11 @@ def show(store: Store, vessel: str, *, officer: str) -> dict:
                 twin["flags"] = [f for f in FLAGS if f in twin["flags"] or f == "same-face-on-vessel"]
     with store.transaction():
         store.audit("vessel-show", officer, records=[f"arrival:{r['id']}" for r in rows][:500])
-    return {"vessel": vessel, "arrivals": members,
-            "counts": {"arrivals": len(members), **{f: sum(f in m["flags"] for m in members) for f in FLAGS}},
-            "possible_facilitators": [m["arrival_id"] for m in members
-                                      if {"facilitator-candidate", "facilitator-indicators"} & set(m["flags"])]}
+    return {
+        "vessel": vessel,
+        "arrivals": members,
+        "counts": {"arrivals": len(members), **{f: sum(f in m["flags"] for m in members) for f in FLAGS}},
+        "possible_facilitators": [
+            m["arrival_id"] for m in members if {"facilitator-candidate", "facilitator-indicators"} & set(m["flags"])
+        ],
+    }

@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from triage.faces import analysis, ann, detection as faces, matchers, matching
-from triage.intake import biographic, csvtext
 from triage import workers
-from triage.faces.encoders import DLIB_ONLY, Pipeline
 from triage.errors import BadInput, Conflict, NotFound, TriageError
+from triage.faces import analysis, ann, matchers, matching
+from triage.faces import detection as faces
+from triage.faces.encoders import DLIB_ONLY, Pipeline
 from triage.faces.matching import Gallery
+from triage.intake import biographic, csvtext
 from triage.intake.photos import Photo, decode, read_file, to_jpeg
 from triage.store.rows import Store, utcnow
 
@@ -86,17 +87,29 @@ def _review_date(text: str, today: dt.date) -> dt.date:
 def _check_age(ref: str, dob: str | None, category: str, today: dt.date) -> None:
     birth = biographic.parse_date(dob, "--dob") if dob else None
     if birth and birth.age_range_on(today)[0] < 18 and category not in SAFEGUARDING_CATEGORIES:
-        raise BadInput(f"{ref}: a person who may be under 18 can be enrolled only as "
-                       f"{' or '.join(SAFEGUARDING_CATEGORIES)}, not as {category}")
+        raise BadInput(
+            f"{ref}: a person who may be under 18 can be enrolled only as "
+            f"{' or '.join(SAFEGUARDING_CATEGORIES)}, not as {category}"
+        )
 
 
 def _aliases(aliases) -> list[str]:
     return [biographic.clean_text(a, "--alias") for a in aliases if a and a.strip()]
 
 
-def check_entry(*, ref: str, name: str, category: str, reason: str, authorised_by: str, review_date: str,
-                image_source: str = "not stated", aliases=(), dob: str | None = None,
-                today: dt.date | None = None) -> Entry:
+def check_entry(
+    *,
+    ref: str,
+    name: str,
+    category: str,
+    reason: str,
+    authorised_by: str,
+    review_date: str,
+    image_source: str = "not stated",
+    aliases=(),
+    dob: str | None = None,
+    today: dt.date | None = None,
+) -> Entry:
     """Every governance check, before any photo is looked at; raises the first problem found."""
     today = today or dt.date.today()
     if not REF_PATTERN.match(ref or ""):
@@ -110,52 +123,119 @@ def check_entry(*, ref: str, name: str, category: str, reason: str, authorised_b
     category = _category(category)
     birth = str(biographic.parse_date(dob, "--dob")) if dob else None
     _check_age(ref, birth, category, today)
-    return Entry(ref, name, category, _inclusion_reason(reason), authorised_by, _review_date(review_date, today),
-                 biographic.clean_text(image_source or "not stated", "--image-source"), _aliases(aliases), birth)
+    return Entry(
+        ref,
+        name,
+        category,
+        _inclusion_reason(reason),
+        authorised_by,
+        _review_date(review_date, today),
+        biographic.clean_text(image_source or "not stated", "--image-source"),
+        _aliases(aliases),
+        birth,
+    )
 
 
 def _exists(store: Store, ref: str) -> dict | None:
     return next(iter(store.db["subjects"].rows_where("ref = ?", [ref])), None)
 
 
-def enrol(store: Store, entry: Entry, results: list[analysis.Analysis], *, officer: str,
-          override_reason: str | None = None) -> dict:
+def enrol(
+    store: Store, entry: Entry, results: list[analysis.Analysis], *, officer: str, override_reason: str | None = None
+) -> dict:
     """Land a checked entry and its analysed photos: record, photos, templates and audit event, all or nothing."""
     if not results:
         raise BadInput("at least one photo is needed to enrol a subject")
-    secret = {"name": entry.name, "name_latin": biographic.latin(entry.name), "aliases": entry.aliases,
-              "aliases_latin": [biographic.latin(a) for a in entry.aliases], "dob": entry.dob, "reason": entry.reason}
-    clear = {"ref": entry.ref, "category": entry.category, "added_at": utcnow(),
-             "review_date": entry.review_date.isoformat(), "authorised_by": entry.authorised_by,
-             "image_source": entry.image_source, "status": "active"}
+    secret = {
+        "name": entry.name,
+        "name_latin": biographic.latin(entry.name),
+        "aliases": entry.aliases,
+        "aliases_latin": [biographic.latin(a) for a in entry.aliases],
+        "dob": entry.dob,
+        "reason": entry.reason,
+    }
+    clear = {
+        "ref": entry.ref,
+        "category": entry.category,
+        "added_at": utcnow(),
+        "review_date": entry.review_date.isoformat(),
+        "authorised_by": entry.authorised_by,
+        "image_source": entry.image_source,
+        "status": "active",
+    }
     with store.transaction():
         if _exists(store, entry.ref):
-            raise Conflict(f"watchlist subject {entry.ref} already exists; use `triage watchlist update` or another --ref")
+            raise Conflict(
+                f"watchlist subject {entry.ref} already exists; use `triage watchlist update` or another --ref"
+            )
         store.insert("subjects", clear, secret)
         photo_ids = []
         for res in results:
-            photo_ids.append(store.put_photo("subject", entry.ref, "original", res.photo.original, res.photo.media_type,
-                                             res.photo.width, res.photo.height))
-            store.put_photo("subject", entry.ref, "portrait", to_jpeg(res.portrait), "image/jpeg",
-                            *res.portrait.shape[1::-1])
+            photo_ids.append(
+                store.put_photo(
+                    "subject",
+                    entry.ref,
+                    "original",
+                    res.photo.original,
+                    res.photo.media_type,
+                    res.photo.width,
+                    res.photo.height,
+                )
+            )
+            store.put_photo(
+                "subject", entry.ref, "portrait", to_jpeg(res.portrait), "image/jpeg", *res.portrait.shape[1::-1]
+            )
         for model_id in results[0].vectors:  # every model the home uses, each photo's template under each
-            store.put_templates("subject", model_id, [entry.ref] * len(results), [r.vectors[model_id] for r in results],
-                                photo_ids)
-        store.audit("watchlist-add", officer, records=[f"subject:{entry.ref}"] + [f"photo:{p}" for p in photo_ids],
-                    reason=f"{entry.category}; authorised by {entry.authorised_by}"
-                           + (f"; quality override: {override_reason}" if override_reason else ""))
-    return {"ref": entry.ref, "category": entry.category, "review_date": entry.review_date.isoformat(),
-            "photos": len(results), "quality": [r.quality.to_dict() for r in results],
-            "warnings": [w for r in results for w in r.warnings]}
+            store.put_templates(
+                "subject", model_id, [entry.ref] * len(results), [r.vectors[model_id] for r in results], photo_ids
+            )
+        store.audit(
+            "watchlist-add",
+            officer,
+            records=[f"subject:{entry.ref}"] + [f"photo:{p}" for p in photo_ids],
+            reason=f"{entry.category}; authorised by {entry.authorised_by}"
+            + (f"; quality override: {override_reason}" if override_reason else ""),
+        )
+    return {
+        "ref": entry.ref,
+        "category": entry.category,
+        "review_date": entry.review_date.isoformat(),
+        "photos": len(results),
+        "quality": [r.quality.to_dict() for r in results],
+        "warnings": [w for r in results for w in r.warnings],
+    }
 
 
-def add_subject(store: Store, *, ref: str, name: str, category: str, reason: str, authorised_by: str,
-                review_date: str, photos: list[Photo], officer: str, image_source: str = "not stated",
-                aliases: list[str] = (), dob: str | None = None, override_reason: str | None = None,
-                today: dt.date | None = None) -> dict:
+def add_subject(
+    store: Store,
+    *,
+    ref: str,
+    name: str,
+    category: str,
+    reason: str,
+    authorised_by: str,
+    review_date: str,
+    photos: list[Photo],
+    officer: str,
+    image_source: str = "not stated",
+    aliases: list[str] = (),
+    dob: str | None = None,
+    override_reason: str | None = None,
+    today: dt.date | None = None,
+) -> dict:
     """Enrol one subject with one or more photos through the `enrol` quality profile, all or nothing."""
-    entry = check_entry(ref=ref, name=name, category=category, reason=reason, authorised_by=authorised_by,
-                        review_date=review_date, image_source=image_source, aliases=aliases, dob=dob, today=today)
+    entry = check_entry(
+        ref=ref,
+        name=name,
+        category=category,
+        reason=reason,
+        authorised_by=authorised_by,
+        review_date=review_date,
+        image_source=image_source,
+        aliases=aliases,
+        dob=dob,
+        today=today,
+    )
     if not photos:
         raise BadInput("at least one photo is needed to enrol a subject")
     if _exists(store, entry.ref):
@@ -177,9 +257,13 @@ class ImportReport:
     refused: list[dict] = field(default_factory=list)  # row, ref, reason: what to fix
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "rows": self.rows, "enrolled": self.enrolled,
-                "already_enrolled": self.already_enrolled,
-                "refused": sorted(self.refused, key=lambda r: r["row"])}
+        return {
+            "file": self.file,
+            "rows": self.rows,
+            "enrolled": self.enrolled,
+            "already_enrolled": self.already_enrolled,
+            "refused": sorted(self.refused, key=lambda r: r["row"]),
+        }
 
 
 def _column(header: str) -> str:
@@ -209,19 +293,24 @@ def read_import(path: Path) -> list[tuple[int, dict]]:
     if missing or len(set(header)) < len(header):
         raise BadInput(f"{path}: " + (f"no {missing[0]} column" if missing else "a column appears twice in the header"))
     start = records[0][0]  # row 1 is the first line after the header; blank lines are skipped but counted
-    return [(n - start, {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)})
-            for n, cells in records[1:]]
+    return [
+        (n - start, {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)})
+        for n, cells in records[1:]
+    ]
 
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in (text or "").split(";") if part.strip()]
 
 
-def analyse_enrol_photos(files: list[tuple[bytes, str]], override_reason: str | None,
-                         pipeline: Pipeline = DLIB_ONLY) -> list[analysis.Analysis]:
+def analyse_enrol_photos(
+    files: list[tuple[bytes, str]], override_reason: str | None, pipeline: Pipeline = DLIB_ONLY
+) -> list[analysis.Analysis]:
     """A worker's job: one subject's photos through the `enrol` profile."""
-    return [analysis.analyse(decode(data, source), "enrol", override_reason=override_reason, pipeline=pipeline)
-            for data, source in files]
+    return [
+        analysis.analyse(decode(data, source), "enrol", override_reason=override_reason, pipeline=pipeline)
+        for data, source in files
+    ]
 
 
 def _in_process(jobs: Iterator[tuple[object, tuple]]) -> Iterator[workers.Outcome]:
@@ -233,10 +322,18 @@ def _in_process(jobs: Iterator[tuple[object, tuple]]) -> Iterator[workers.Outcom
             yield workers.Outcome(key, error=e)
 
 
-def import_csv(store: Store, csv_path: Path, photo_dir: Path, *, officer: str, override_reason: str | None = None,
-               workers_count: int | None = None, today: dt.date | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               index_progress: Callable[[int, int], None] | None = None) -> ImportReport:
+def import_csv(
+    store: Store,
+    csv_path: Path,
+    photo_dir: Path,
+    *,
+    officer: str,
+    override_reason: str | None = None,
+    workers_count: int | None = None,
+    today: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    index_progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     """Enrol every row of a CSV (see IMPORT_COLUMNS) with its photos from `photo_dir`; report the rows
     refused and why. Rows already on the watchlist are skipped, so a re-run after a fix or a crash adds
     only what is missing. An import that takes the watchlist past the cut-over builds its search index."""
@@ -265,10 +362,18 @@ def import_csv(store: Store, csv_path: Path, photo_dir: Path, *, officer: str, o
                 continue
             seen[ref] = number
             try:
-                entry = check_entry(ref=ref, name=f["name"], category=f["category"], reason=f["reason"],
-                                    authorised_by=f["authorised_by"], review_date=f["review_date"],
-                                    image_source=f.get("image_source") or "not stated",
-                                    aliases=_split(f.get("aliases", "")), dob=f.get("dob") or None, today=today)
+                entry = check_entry(
+                    ref=ref,
+                    name=f["name"],
+                    category=f["category"],
+                    reason=f["reason"],
+                    authorised_by=f["authorised_by"],
+                    review_date=f["review_date"],
+                    image_source=f.get("image_source") or "not stated",
+                    aliases=_split(f.get("aliases", "")),
+                    dob=f.get("dob") or None,
+                    today=today,
+                )
                 existing = _exists(store, entry.ref)
                 if existing and existing["status"] == "active":
                     report.already_enrolled.append({"row": number, "ref": entry.ref})
@@ -288,8 +393,11 @@ def import_csv(store: Store, csv_path: Path, photo_dir: Path, *, officer: str, o
 
     pipeline = matchers.pipeline_for(store)
     count = workers_count or workers.cores()
-    outcomes = (workers.run(analyse_enrol_photos, jobs(), workers=count, timeout=PHOTO_TIMEOUT, initializer=pipeline.load)
-                if count > 1 else _in_process(jobs()))
+    outcomes = (
+        workers.run(analyse_enrol_photos, jobs(), workers=count, timeout=PHOTO_TIMEOUT, initializer=pipeline.load)
+        if count > 1
+        else _in_process(jobs())
+    )
     for outcome in outcomes:
         entry, names = entries.pop(outcome.key)
         try:
@@ -299,13 +407,18 @@ def import_csv(store: Store, csv_path: Path, photo_dir: Path, *, officer: str, o
         except TriageError as e:
             refuse(outcome.key, entry.ref, str(e))
             continue
-        report.enrolled.append({"row": outcome.key, "ref": entry.ref, "photos": len(names),
-                                "warnings": result["warnings"]})
+        report.enrolled.append(
+            {"row": outcome.key, "ref": entry.ref, "photos": len(names), "warnings": result["warnings"]}
+        )
         tick()
     with store.transaction():
-        store.audit("watchlist-import", officer, records=[f"subject:{e['ref']}" for e in report.enrolled][:500],
-                    reason=f"{Path(csv_path).name}: {len(report.enrolled)} enrolled, {len(report.already_enrolled)} "
-                           f"already enrolled, {len(report.refused)} refused")
+        store.audit(
+            "watchlist-import",
+            officer,
+            records=[f"subject:{e['ref']}" for e in report.enrolled][:500],
+            reason=f"{Path(csv_path).name}: {len(report.enrolled)} enrolled, {len(report.already_enrolled)} "
+            f"already enrolled, {len(report.refused)} refused",
+        )
     if gallery(store, today=today).live >= ann.CUTOVER:
         build_index(store, officer=officer, progress=index_progress)
     return report
@@ -322,8 +435,15 @@ def _photo_count(store: Store, ref: str) -> int:
     return store.count("photos", "owner_kind = 'subject' AND owner_id = ? AND role = 'original'", [ref])
 
 
-def list_subjects(store: Store, *, officer: str, category: str | None = None, expired: bool | None = None,
-                  include_removed: bool = False, today: dt.date | None = None) -> list[dict]:
+def list_subjects(
+    store: Store,
+    *,
+    officer: str,
+    category: str | None = None,
+    expired: bool | None = None,
+    include_removed: bool = False,
+    today: dt.date | None = None,
+) -> list[dict]:
     today = today or dt.date.today()
     where, params = [], []
     if category:
@@ -338,8 +458,26 @@ def list_subjects(store: Store, *, officer: str, category: str | None = None, ex
     for r in store.rows("subjects", " AND ".join(where) or None, params, order_by="ref"):
         r["expired"] = _expired(r, today)
         r["photos"] = _photo_count(store, r["ref"])
-        out.append({k: r.get(k) for k in ("ref", "name", "aliases", "dob", "category", "reason", "authorised_by",
-                                          "image_source", "added_at", "review_date", "expired", "status", "photos")})
+        out.append(
+            {
+                k: r.get(k)
+                for k in (
+                    "ref",
+                    "name",
+                    "aliases",
+                    "dob",
+                    "category",
+                    "reason",
+                    "authorised_by",
+                    "image_source",
+                    "added_at",
+                    "review_date",
+                    "expired",
+                    "status",
+                    "photos",
+                )
+            }
+        )
     with store.transaction():
         store.audit("watchlist-list", officer, records=[f"subject:{r['ref']}" for r in out][:200])
     return out
@@ -356,10 +494,19 @@ def show_subject(store: Store, ref: str, *, officer: str, today: dt.date | None 
     return row
 
 
-def update_subject(store: Store, ref: str, *, reason: str, officer: str, review_date: str | None = None,
-                   category: str | None = None, inclusion_reason: str | None = None,
-                   authorised_by: str | None = None, aliases: list[str] | None = None,
-                   today: dt.date | None = None) -> dict:
+def update_subject(
+    store: Store,
+    ref: str,
+    *,
+    reason: str,
+    officer: str,
+    review_date: str | None = None,
+    category: str | None = None,
+    inclusion_reason: str | None = None,
+    authorised_by: str | None = None,
+    aliases: list[str] | None = None,
+    today: dt.date | None = None,
+) -> dict:
     """Change governance fields of an active subject. The change and why are audited (sealed, since the
     fields may name people); the entry keeps its ref, photos and templates."""
     today = today or dt.date.today()
@@ -386,14 +533,24 @@ def update_subject(store: Store, ref: str, *, reason: str, officer: str, review_
         secret["aliases_latin"] = [biographic.latin(a) for a in secret["aliases"]]
     changes = {k: (row.get(k), v) for k, v in {**clear, **secret}.items() if row.get(k) != v}
     if not changes:
-        raise BadInput(f"nothing to change for {ref}: give a new --review-date, --category, --inclusion-reason, "
-                       "--authorised-by or --alias")
+        raise BadInput(
+            f"nothing to change for {ref}: give a new --review-date, --category, --inclusion-reason, "
+            "--authorised-by or --alias"
+        )
     with store.transaction():
         store.update("subjects", ref, clear, secret)
-        store.audit("watchlist-update", officer, records=[f"subject:{ref}"],
-                    reason=why + "; " + "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items()))
-    return {"ref": ref, "changed": sorted(k for k in changes if not k.endswith("_latin")),
-            "review_date": clear.get("review_date", row["review_date"]), "category": clear.get("category", row["category"])}
+        store.audit(
+            "watchlist-update",
+            officer,
+            records=[f"subject:{ref}"],
+            reason=why + "; " + "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items()),
+        )
+    return {
+        "ref": ref,
+        "changed": sorted(k for k in changes if not k.endswith("_latin")),
+        "review_date": clear.get("review_date", row["review_date"]),
+        "category": clear.get("category", row["category"]),
+    }
 
 
 def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict:
@@ -409,8 +566,9 @@ def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict
         deleted = store.delete_templates("subject", ref)
         deleted += store.db.execute("DELETE FROM photos WHERE owner_kind = 'subject' AND owner_id = ?", [ref]).rowcount
         store.update("subjects", ref, {"status": "removed", "removed_at": utcnow(), "sealed": None})
-        store.db["tombstones"].insert({"kind": "subject", "ref": ref, "at": utcnow(), "officer": officer,
-                                       "reason": "removed from watchlist"})
+        store.db["tombstones"].insert(
+            {"kind": "subject", "ref": ref, "at": utcnow(), "officer": officer, "reason": "removed from watchlist"}
+        )
         store.audit("watchlist-remove", officer, records=[f"subject:{ref}"], reason=reason)
     return {"ref": ref, "status": "removed", "rows_deleted": deleted}
 
@@ -420,8 +578,12 @@ def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict
 
 def expired_refs(store: Store, today: dt.date | None = None) -> frozenset[str]:
     today = today or dt.date.today()
-    return frozenset(r[0] for r in store.db.execute(
-        "SELECT ref FROM subjects WHERE status = 'active' AND review_date < ?", [today.isoformat()]))
+    return frozenset(
+        r[0]
+        for r in store.db.execute(
+            "SELECT ref FROM subjects WHERE status = 'active' AND review_date < ?", [today.isoformat()]
+        )
+    )
 
 
 def gallery(store: Store, model_id: str = faces.MODEL_ID, today: dt.date | None = None) -> Gallery:
@@ -432,8 +594,9 @@ def gallery(store: Store, model_id: str = faces.MODEL_ID, today: dt.date | None 
     return g
 
 
-def build_index(store: Store, *, officer: str, rebuild: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> dict:
+def build_index(
+    store: Store, *, officer: str, rebuild: bool = False, progress: Callable[[int, int], None] | None = None
+) -> dict:
     """Build (or bring up to date) and store the approximate search index of the watchlist and of the
     earlier arrivals, for each model the home's matcher uses; searches use it from `ann.CUTOVER`
     templates on, or when asked to. The build runs outside any transaction (minutes at a million
@@ -441,8 +604,10 @@ def build_index(store: Store, *, officer: str, rebuild: bool = False,
     model's under `models`."""
     model_ids = matchers.models_for(store)
     out = {}
-    for kind, get in (("watchlist", lambda mid: gallery(store, mid)),
-                      ("arrival", lambda mid: matching.gallery(store, "arrival", "arrival", mid))):
+    for kind, get in (
+        ("watchlist", lambda mid: gallery(store, mid)),
+        ("arrival", lambda mid: matching.gallery(store, "arrival", "arrival", mid)),
+    ):
         per = {}
         for model_id in model_ids:
             g = get(model_id)
@@ -451,10 +616,18 @@ def build_index(store: Store, *, officer: str, rebuild: bool = False,
             with store.transaction():
                 if changed:
                     g.save_index(store)
-                store.audit("search-index", officer, records=[f"index:{kind}:{model_id}"],
-                            reason=f"{'rebuilt' if rebuild else 'built or updated'}: {g.live} templates")
-            per[model_id] = {"templates": g.live, "indexed": len(g.index) if g.index else 0,
-                             "stored_changes": changed or 0, "seconds": round(time.perf_counter() - started, 1),
-                             "cutover": ann.CUTOVER}
+                store.audit(
+                    "search-index",
+                    officer,
+                    records=[f"index:{kind}:{model_id}"],
+                    reason=f"{'rebuilt' if rebuild else 'built or updated'}: {g.live} templates",
+                )
+            per[model_id] = {
+                "templates": g.live,
+                "indexed": len(g.index) if g.index else 0,
+                "stored_changes": changed or 0,
+                "seconds": round(time.perf_counter() - started, 1),
+                "cutover": ann.CUTOVER,
+            }
         out[kind] = {**per[model_ids[0]], "models": per}
     return out

@@ -15,7 +15,6 @@ from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from triage.errors import ExitStatus, TriageError
 from triage.cli import (
     arrivals,
     audit,
@@ -37,6 +36,7 @@ from triage.cli import (
     watchlist,
 )
 from triage.cli.common import err
+from triage.errors import ExitStatus, TriageError
 
 
 class TriageGroup(TyperGroup):
@@ -58,23 +58,34 @@ class TriageGroup(TyperGroup):
         except sqlite3.OperationalError as e:
             if debug:
                 traceback.print_exc()
-            err.print(f"[red]error:[/] the store could not be written ({escape(str(e))}); nothing was saved"
-                      + ("; free some disk space and try again" if "full" in str(e) else ""), highlight=False)
+            err.print(
+                f"[red]error:[/] the store could not be written ({escape(str(e))}); nothing was saved"
+                + ("; free some disk space and try again" if "full" in str(e) else ""),
+                highlight=False,
+            )
             ctx.exit(int(ExitStatus.ERROR))
         except Exception as e:
             if debug:
                 raise
-            err.print(f"[red]error:[/] unexpected {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
-                      highlight=False)
+            err.print(
+                f"[red]error:[/] unexpected {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
+                highlight=False,
+            )
             ctx.exit(int(ExitStatus.ERROR))
 
 
 EPILOG = "Exit codes: " + ", ".join(f"{s.value} {s.name.lower().replace('_', ' ')}" for s in ExitStatus)
 
-app = typer.Typer(cls=TriageGroup, no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
-                  pretty_exceptions_enable=False, epilog=EPILOG,
-                  help="Capture arrivals, match faces offline against a governed watchlist, and draft PND queries. "
-                       "Every match is a candidate for a person to review, never an identification.")
+app = typer.Typer(
+    cls=TriageGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    epilog=EPILOG,
+    help="Capture arrivals, match faces offline against a governed watchlist, and draft PND queries. "
+    "Every match is a candidate for a person to review, never an identification.",
+)
 
 
 @app.callback()
@@ -82,8 +93,26 @@ def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help="
     ctx.obj = {"debug": debug}
 
 
-for module in (home, demo, capture, arrivals, review, watchlist, drafts, vessels, batch, keys, report, audit, retention,
-               evaluate, training, debrief, ocg, models):
+for module in (
+    home,
+    demo,
+    capture,
+    arrivals,
+    review,
+    watchlist,
+    drafts,
+    vessels,
+    batch,
+    keys,
+    report,
+    audit,
+    retention,
+    evaluate,
+    training,
+    debrief,
+    ocg,
+    models,
+):
     module.register(app)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.markup import escape
 from rich.table import Column, Table
@@ -34,8 +32,10 @@ def register(app: typer.Typer) -> None:
 
 
 def list_cmd(
-    date: Optional[str] = typer.Option(None, "--date", help="Only arrivals landed on this local date (YYYY-MM-DD)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    date: str | None = typer.Option(None, "--date", help="Only arrivals landed on this local date (YYYY-MM-DD)."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """List arrivals, oldest first. Example: triage arrivals list --date 2026-11-28"""
     from triage.casework import arrivals
@@ -49,17 +49,36 @@ def list_cmd(
         return
     training_banner(store)
     # The id and the flag never shrink: a cut-off "SAFEGU…" on a narrow terminal is a flag missed.
-    table = Table(Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")), "landed (UTC)", "site", "vessel", "name", "quality", "alerts",
-                  Column("flags", no_wrap=True, min_width=len("SAFEGUARDING")))
+    table = Table(
+        Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")),
+        "landed (UTC)",
+        "site",
+        "vessel",
+        "name",
+        "quality",
+        "alerts",
+        Column("flags", no_wrap=True, min_width=len("SAFEGUARDING")),
+    )
     for r in rows:
-        table.add_row(Text(r["arrival_id"]), Text(r["landed_at"]), Text(r["site"]), Text(r["vessel"] or ""), Text(r["name"]),
-                      str(r["quality_score"]),
-                      str(r["alerts"]), "SAFEGUARDING" if r["safeguarding"] else "")
+        table.add_row(
+            Text(r["arrival_id"]),
+            Text(r["landed_at"]),
+            Text(r["site"]),
+            Text(r["vessel"] or ""),
+            Text(r["name"]),
+            str(r["quality_score"]),
+            str(r["alerts"]),
+            "SAFEGUARDING" if r["safeguarding"] else "",
+        )
     out.print(table)
 
 
-def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q."),
-             officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def show_cmd(
+    arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """One arrival: details, quality, candidates and their reviews, and where its portrait is kept."""
     from triage.casework import arrivals
 
@@ -70,32 +89,60 @@ def show_cmd(arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q.
         return
     training_banner(store)
     d = row["details"]
-    out.print(f"[bold]{escape(row['id'])}[/] "
-              + escape(f"landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}")
-              + ("  [bold red]SAFEGUARDING[/]" if row["safeguarding"] else ""))
+    out.print(
+        f"[bold]{escape(row['id'])}[/] "
+        + escape(f"landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}")
+        + ("  [bold red]SAFEGUARDING[/]" if row["safeguarding"] else "")
+    )
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
         table.add_row(field, Text(d.get(field) or "not given"), Text(d.get(f"{field}_latin") or ""))
-    for field in ("dob", "age_range", "sex", "nationality", "place_of_birth", "languages", "document_type",
-                  "document_number", "document_state", "document_expiry", "phones", "aliases", "notes"):
+    for field in (
+        "dob",
+        "age_range",
+        "sex",
+        "nationality",
+        "place_of_birth",
+        "languages",
+        "document_type",
+        "document_number",
+        "document_state",
+        "document_expiry",
+        "phones",
+        "aliases",
+        "notes",
+    ):
         if d.get(field):
             table.add_row(field, Text(str(d[field])), "")
     out.print(table)
-    out.print(f"Quality {row['quality']['score']}/100" + (f" (override: {row['quality_override']})" if row["quality_override"] else ""),
-              markup=False)
+    out.print(
+        f"Quality {row['quality']['score']}/100"
+        + (f" (override: {row['quality_override']})" if row["quality_override"] else ""),
+        markup=False,
+    )
     render_candidates(row["candidates"], row["candidates"][0]["threshold"] if row["candidates"] else 0.0)
     for c in row["candidates"]:
         for r in c["reviews"]:
-            out.print(f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}", markup=False)
+            out.print(
+                f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}", markup=False
+            )
 
 
-def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
-              top: int = typer.Option(5, "--top", min=1, max=50),
-              threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
-              index: str = typer.Option("auto", "--index", help="auto (the approximate index from its cut-over in "
-                                        "gallery size on), exact (scan every template) or approximate."),
-              matcher: MatcherOpt = None,
-              officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def match_cmd(
+    arrival: str = typer.Argument(..., help="Arrival id."),
+    top: int = typer.Option(5, "--top", min=1, max=50),
+    threshold: float | None = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
+    index: str = typer.Option(
+        "auto",
+        "--index",
+        help="auto (the approximate index from its cut-over in "
+        "gallery size on), exact (scan every template) or approximate.",
+    ),
+    matcher: MatcherOpt = None,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Search an arrival again against the watchlist and other arrivals (recorded as a new search, with
     its threshold and method).
 
@@ -108,8 +155,15 @@ def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
     if index not in modes:
         raise UsageError(f"--index {index!r}: choose auto, exact or approximate")
     store = open_store(home)
-    result = arrivals.search_again(store, arrival, officer=officer_of(store, officer), top_k=top, threshold=threshold,
-                                   approximate=modes[index], matcher=matcher)
+    result = arrivals.search_again(
+        store,
+        arrival,
+        officer=officer_of(store, officer),
+        top_k=top,
+        threshold=threshold,
+        approximate=modes[index],
+        matcher=matcher,
+    )
     for w in result["warnings"]:
         warn(w)
     if json_out:
@@ -118,10 +172,14 @@ def match_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
         render_candidates(result["candidates"], result["threshold"])
 
 
-def flag_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
-             safeguarding: bool = typer.Option(False, "--safeguarding", help="Raise the safeguarding flag."),
-             reason: Optional[str] = typer.Option(None, "--reason", help="Why (required; kept in the audit trail)."),
-             officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def flag_cmd(
+    arrival: str = typer.Argument(..., help="Arrival id."),
+    safeguarding: bool = typer.Option(False, "--safeguarding", help="Raise the safeguarding flag."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (required; kept in the audit trail)."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Raise a flag on an arrival, e.g. safeguarding for a person who says they are an adult but appears to be a child.
 
     Example: triage arrivals flag A-7K3F9Q --safeguarding --reason "appears about 15; earlier arrival said 16"
@@ -137,6 +195,8 @@ def flag_cmd(arrival: str = typer.Argument(..., help="Arrival id."),
         emit_json(result)
     else:
         training_banner(store)
-        out.print(f"Safeguarding flag raised on {arrival} by {result['officer']}"
-                  + (" (it was already flagged; the reason is added to the audit trail)" if result["was_flagged"] else ""),
-                  markup=False)
+        out.print(
+            f"Safeguarding flag raised on {arrival} by {result['officer']}"
+            + (" (it was already flagged; the reason is added to the audit trail)" if result["was_flagged"] else ""),
+            markup=False,
+        )

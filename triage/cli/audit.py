@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from triage.errors import ExitStatus
 from triage.cli.common import HomeOpt, JsonOpt, emit_json, open_store, out
+from triage.errors import ExitStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -22,10 +21,11 @@ def register(app: typer.Typer) -> None:
 
 
 def show(
-    officer: Optional[str] = typer.Option(None, "--officer", help="Only this officer's events."),
-    arrival: Optional[str] = typer.Option(None, "--arrival", help="Only events about this arrival."),
-    date: Optional[str] = typer.Option(None, "--date", help="Only events on this UTC date (YYYY-MM-DD)."),
-    home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: str | None = typer.Option(None, "--officer", help="Only this officer's events."),
+    arrival: str | None = typer.Option(None, "--arrival", help="Only events about this arrival."),
+    date: str | None = typer.Option(None, "--date", help="Only events on this UTC date (YYYY-MM-DD)."),
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Audit events, oldest first, with reasons (reasons are encrypted: this needs the passphrase)."""
     store = open_store(home)
@@ -42,23 +42,45 @@ def show(
     rows = []
     for r in store.db["audit_events"].rows_where(" AND ".join(where) or None, params, order_by="seq"):
         reason = store.vault.open(r["reason"], f"audit_events:{r['seq']}").decode() if r["reason"] else None
-        rows.append({"seq": r["seq"], "at": r["at"], "officer": r["officer"], "action": r["action"],
-                     "arrival_id": r["arrival_id"], "records": json.loads(r["records"]), "reason": reason})
+        rows.append(
+            {
+                "seq": r["seq"],
+                "at": r["at"],
+                "officer": r["officer"],
+                "action": r["action"],
+                "arrival_id": r["arrival_id"],
+                "records": json.loads(r["records"]),
+                "reason": reason,
+            }
+        )
     if json_out:
         emit_json(rows)
         return
     table = Table("seq", "at (UTC)", "officer", "action", "arrival", "records", "reason")
     for r in rows:
-        table.add_row(str(r["seq"]), Text(r["at"]), Text(r["officer"]), Text(r["action"]), Text(r["arrival_id"] or ""),
-                      Text(", ".join(r["records"][:3]) + (" …" if len(r["records"]) > 3 else "")), Text(r["reason"] or ""))
+        table.add_row(
+            str(r["seq"]),
+            Text(r["at"]),
+            Text(r["officer"]),
+            Text(r["action"]),
+            Text(r["arrival_id"] or ""),
+            Text(", ".join(r["records"][:3]) + (" …" if len(r["records"]) > 3 else "")),
+            Text(r["reason"] or ""),
+        )
     out.print(table)
 
 
-def verify(home: HomeOpt = None,
-           chain_only: bool = typer.Option(False, "--chain-only", help="Check the chain without the passphrase: "
-                                           "edits and deletions inside it are found, the loss of its last events "
-                                           "is not."),
-           json_out: JsonOpt = False) -> None:
+def verify(
+    home: HomeOpt = None,
+    chain_only: bool = typer.Option(
+        False,
+        "--chain-only",
+        help="Check the chain without the passphrase: "
+        "edits and deletions inside it are found, the loss of its last events "
+        "is not.",
+    ),
+    json_out: JsonOpt = False,
+) -> None:
     """Check the hash chain and its end; names the first broken event.
 
     The end of the trail is checked against a record sealed under the home's key, so that needs the
@@ -71,11 +93,20 @@ def verify(home: HomeOpt = None,
     store = open_store(home, unlock=not chain_only)
     rep = audit.verify(store.db, None if chain_only else store.vault)
     if json_out:
-        emit_json({"ok": rep.ok, "events": rep.events, "broken_seq": rep.broken_seq, "problem": rep.problem,
-                   "end_checked": not chain_only})
+        emit_json(
+            {
+                "ok": rep.ok,
+                "events": rep.events,
+                "broken_seq": rep.broken_seq,
+                "problem": rep.problem,
+                "end_checked": not chain_only,
+            }
+        )
     elif rep.ok:
-        out.print(f"Audit chain intact: {rep.events} events" + (" (its end not checked: --chain-only)." if chain_only
-                                                                else ", up to the last one written."))
+        out.print(
+            f"Audit chain intact: {rep.events} events"
+            + (" (its end not checked: --chain-only)." if chain_only else ", up to the last one written.")
+        )
     else:
         out.print(f"[red]Audit chain BROKEN[/] at event {rep.broken_seq}: {escape(str(rep.problem))}")
     if not rep.ok:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -47,12 +46,21 @@ def stage_bars():
 def export(
     date: str = typer.Option(..., "--date", help="Local date of landing, YYYY-MM-DD."),
     out_file: Path = typer.Option(..., "--out", help="Batch file to write (encrypted; .age by convention)."),
-    site: Optional[str] = typer.Option(None, "--site", help="Only this site's arrivals."),
-    recipient: List[str] = typer.Option([], "--recipient", help="Age public key (age1...) to encrypt to (repeatable); "
-                                        "default: the recipients listed with `triage keys recipient add`."),
-    with_templates: bool = typer.Option(False, "--with-templates", help="Include face templates, so the receiving "
-                                        "laptop need not compute them again from the portraits."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    site: str | None = typer.Option(None, "--site", help="Only this site's arrivals."),
+    recipient: list[str] = typer.Option(
+        [],
+        "--recipient",
+        help="Age public key (age1...) to encrypt to (repeatable); "
+        "default: the recipients listed with `triage keys recipient add`.",
+    ),
+    with_templates: bool = typer.Option(
+        False,
+        "--with-templates",
+        help="Include face templates, so the receiving laptop need not compute them again from the portraits.",
+    ),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Export every arrival landed on a day, with portraits, candidates, reviews, drafts and audit events,
     signed with this laptop's key and encrypted to the supervisor's.
@@ -66,19 +74,32 @@ def export(
     store = open_store(home)
     training_banner(store)
     with stage_bars() as progress:
-        result = batch.export_day(store, day, out_file, officer=officer_of(store, officer), site=site,
-                                  recipients=recipient, with_templates=with_templates, progress=progress)
+        result = batch.export_day(
+            store,
+            day,
+            out_file,
+            officer=officer_of(store, officer),
+            site=site,
+            recipients=recipient,
+            with_templates=with_templates,
+            progress=progress,
+        )
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Exported {result['arrivals']} arrival(s) of {day} to {result['out']} ({result['bytes']:,} bytes), "
-                  f"signed by this laptop (fingerprint {result['fingerprint']}), encrypted to "
-                  f"{len(result['recipients'])} recipient(s)" + (", with templates." if with_templates else "."), markup=False)
+        out.print(
+            f"Exported {result['arrivals']} arrival(s) of {day} to {result['out']} ({result['bytes']:,} bytes), "
+            f"signed by this laptop (fingerprint {result['fingerprint']}), encrypted to "
+            f"{len(result['recipients'])} recipient(s)" + (", with templates." if with_templates else "."),
+            markup=False,
+        )
 
 
 def import_cmd(
-    files: List[Path] = typer.Argument(..., help="Batch files exported by `triage export`."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    files: list[Path] = typer.Argument(..., help="Batch files exported by `triage export`."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Decrypt, verify and merge batches from other laptops; importing one twice changes nothing.
 
@@ -102,11 +123,20 @@ def import_cmd(
         return
     table = Table("file", "day", "device", "signed by", "arrivals", "new", "repeat-arrival candidates")
     for r in results:
-        table.add_row(Text(Path(r["file"]).name), Text(r["day"] or ""), Text(r["device"] or ""), Text(r["signer"] or ""),
-                      str(r["arrivals"]),
-                      str(r["new_arrivals"]), str(len(r["repeat_candidates"])))
+        table.add_row(
+            Text(Path(r["file"]).name),
+            Text(r["day"] or ""),
+            Text(r["device"] or ""),
+            Text(r["signer"] or ""),
+            str(r["arrivals"]),
+            str(r["new_arrivals"]),
+            str(len(r["repeat_candidates"])),
+        )
     out.print(table)
     for r in results:
         for c in r["repeat_candidates"]:
-            out.print(f"  {c['arrival_id']}: arrival {c['candidate']} at distance {c['distance']:.3f} "
-                      f"(threshold {c['threshold']:.2f}) — a candidate for review, see `triage review --pending`", markup=False)
+            out.print(
+                f"  {c['arrival_id']}: arrival {c['candidate']} at distance {c['distance']:.3f} "
+                f"(threshold {c['threshold']:.2f}) — a candidate for review, see `triage review --pending`",
+                markup=False,
+            )

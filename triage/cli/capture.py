@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
@@ -41,54 +40,79 @@ def render_candidates(candidates: list[dict], threshold: float) -> None:
         out.print(f"No candidates (threshold {threshold:.2f}).")
         return
     first = candidates[0]
-    table = Table("#", "kind", "ref", "who", "distance", "threshold", "",
-                  title="Candidates for human review " + escape(f"({first.get('matcher') or 'dlib'}: "
-                                                                f"{', '.join(first.get('model_ids') or [first['model_id']])})"))
+    table = Table(
+        "#",
+        "kind",
+        "ref",
+        "who",
+        "distance",
+        "threshold",
+        "",
+        title="Candidates for human review "
+        + escape(f"({first.get('matcher') or 'dlib'}: {', '.join(first.get('model_ids') or [first['model_id']])})"),
+    )
     for c in candidates:
         who = c.get("name") or ""
         if c["kind"] == "watchlist":
             who = f"{who} ({c.get('category')})"
         elif c.get("differences"):
-            who += " — differs: " + ", ".join(sorted({k.replace("_latin", "").replace("_", " ") for k in c["differences"]}))
+            who += " — differs: " + ", ".join(
+                sorted({k.replace("_latin", "").replace("_", " ") for k in c["differences"]})
+            )
         if c.get("same_vessel"):
             who += " — same face on this vessel"
-        table.add_row(str(c["rank"]), c["kind"], Text(c["ref"]), Text(who), f"{c['distance']:.3f}",
-                      f"{c['threshold']:.2f}", "[bold red]below threshold — review[/]" if c["below_threshold"] else "above")
+        table.add_row(
+            str(c["rank"]),
+            c["kind"],
+            Text(c["ref"]),
+            Text(who),
+            f"{c['distance']:.3f}",
+            f"{c['threshold']:.2f}",
+            "[bold red]below threshold — review[/]" if c["below_threshold"] else "above",
+        )
     out.print(table)
 
 
 def capture(
-    photo: Optional[Path] = typer.Option(None, "--photo", help="Photo file (JPEG, PNG, HEIC)."),
-    camera: Optional[str] = typer.Option(None, "--camera", help="Camera index, device path, or video file/stream."),
-    surname: Optional[str] = typer.Option(None, "--surname", help="Surname as given, in any script."),
-    given_names: Optional[str] = typer.Option(None, "--given-names", help="Given names as given, in any script."),
-    alias: List[str] = typer.Option([], "--alias", help="Another name used (repeatable)."),
-    dob: Optional[str] = typer.Option(None, "--dob", help="Date of birth: YYYY, YYYY-MM or YYYY-MM-DD."),
-    age: Optional[str] = typer.Option(None, "--age", help="Assessed age or range when there is no document, e.g. 16-18."),
-    sex: Optional[str] = typer.Option(None, "--sex", help="F, M or X."),
-    nationality: Optional[str] = typer.Option(None, "--nationality", help="Country name or ISO code."),
-    place_of_birth: Optional[str] = typer.Option(None, "--place-of-birth"),
-    language: List[str] = typer.Option([], "--language", help="Language spoken (repeatable)."),
-    document_type: Optional[str] = typer.Option(None, "--document-type", help="passport, id-card, none ..."),
-    document_number: Optional[str] = typer.Option(None, "--document-number"),
-    document_state: Optional[str] = typer.Option(None, "--document-state", help="Issuing state (name or code)."),
-    document_expiry: Optional[str] = typer.Option(None, "--document-expiry", help="YYYY-MM-DD."),
-    phone: List[str] = typer.Option([], "--phone", help="Phone number seen (repeatable)."),
-    notes: Optional[str] = typer.Option(None, "--notes", help="Free-text officer notes."),
-    mrz_text: Optional[str] = typer.Option(None, "--mrz", help="The document's machine-readable zone (quote it; lines "
-                                           "separated by newlines or spaces)."),
-    mrz_file: Optional[Path] = typer.Option(None, "--mrz-file", help="A text file holding the machine-readable zone."),
-    vessel: Optional[str] = typer.Option(None, "--vessel", help="Vessel reference."),
-    landed_at: Optional[str] = typer.Option(None, "--landed-at", help="Time of landing (ISO 8601; default now)."),
-    face: Optional[int] = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
-    accept_low_quality: bool = typer.Option(False, "--accept-low-quality", help="Override a quality refusal (needs --reason)."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why the quality override is justified."),
-    interactive: Optional[bool] = typer.Option(
-        None, "--interactive/--no-interactive", show_default=False,
+    photo: Path | None = typer.Option(None, "--photo", help="Photo file (JPEG, PNG, HEIC)."),
+    camera: str | None = typer.Option(None, "--camera", help="Camera index, device path, or video file/stream."),
+    surname: str | None = typer.Option(None, "--surname", help="Surname as given, in any script."),
+    given_names: str | None = typer.Option(None, "--given-names", help="Given names as given, in any script."),
+    alias: list[str] = typer.Option([], "--alias", help="Another name used (repeatable)."),
+    dob: str | None = typer.Option(None, "--dob", help="Date of birth: YYYY, YYYY-MM or YYYY-MM-DD."),
+    age: str | None = typer.Option(None, "--age", help="Assessed age or range when there is no document, e.g. 16-18."),
+    sex: str | None = typer.Option(None, "--sex", help="F, M or X."),
+    nationality: str | None = typer.Option(None, "--nationality", help="Country name or ISO code."),
+    place_of_birth: str | None = typer.Option(None, "--place-of-birth"),
+    language: list[str] = typer.Option([], "--language", help="Language spoken (repeatable)."),
+    document_type: str | None = typer.Option(None, "--document-type", help="passport, id-card, none ..."),
+    document_number: str | None = typer.Option(None, "--document-number"),
+    document_state: str | None = typer.Option(None, "--document-state", help="Issuing state (name or code)."),
+    document_expiry: str | None = typer.Option(None, "--document-expiry", help="YYYY-MM-DD."),
+    phone: list[str] = typer.Option([], "--phone", help="Phone number seen (repeatable)."),
+    notes: str | None = typer.Option(None, "--notes", help="Free-text officer notes."),
+    mrz_text: str | None = typer.Option(
+        None, "--mrz", help="The document's machine-readable zone (quote it; lines separated by newlines or spaces)."
+    ),
+    mrz_file: Path | None = typer.Option(None, "--mrz-file", help="A text file holding the machine-readable zone."),
+    vessel: str | None = typer.Option(None, "--vessel", help="Vessel reference."),
+    landed_at: str | None = typer.Option(None, "--landed-at", help="Time of landing (ISO 8601; default now)."),
+    face: int | None = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
+    accept_low_quality: bool = typer.Option(
+        False, "--accept-low-quality", help="Override a quality refusal (needs --reason)."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why the quality override is justified."),
+    interactive: bool | None = typer.Option(
+        None,
+        "--interactive/--no-interactive",
+        show_default=False,
         help="Ask for the details at the terminal. Default: ask when no detail flag, --mrz or --json is given "
-             "and standard input is a terminal."),
+        "and standard input is a terminal.",
+    ),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to show."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold for this search."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", min=0.0, help="Override the calibrated threshold for this search."
+    ),
     matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -110,11 +134,11 @@ def capture(
     """
     import datetime as dt
 
-    from triage.faces import analysis, matchers
     from triage.casework import arrivals
+    from triage.errors import UsageError
+    from triage.faces import analysis, matchers
     from triage.intake import mrz, photos
     from triage.intake.biographic import build_details, parse_landed_at
-    from triage.errors import UsageError
 
     if (photo is None) == (camera is None):
         raise UsageError("give exactly one of --photo or --camera")
@@ -122,10 +146,23 @@ def capture(
         raise UsageError("give --mrz or --mrz-file, not both")
     if accept_low_quality and not (reason and reason.strip()):
         raise UsageError("--accept-low-quality needs --reason saying why the photo must be used")
-    raw = dict(surname=surname, given_names=given_names, aliases=alias, dob=dob, age=age, sex=sex,
-               nationality=nationality, place_of_birth=place_of_birth, languages=language,
-               document_type=document_type, document_number=document_number, document_state=document_state,
-               document_expiry=document_expiry, phones=phone, notes=notes)
+    raw = dict(
+        surname=surname,
+        given_names=given_names,
+        aliases=alias,
+        dob=dob,
+        age=age,
+        sex=sex,
+        nationality=nationality,
+        place_of_birth=place_of_birth,
+        languages=language,
+        document_type=document_type,
+        document_number=document_number,
+        document_state=document_state,
+        document_expiry=document_expiry,
+        phones=phone,
+        notes=notes,
+    )
     if mrz_file is not None:
         mrz_text = _read_mrz_file(mrz_file)
     today = dt.date.today()
@@ -150,8 +187,9 @@ def capture(
     if interactive:  # judge the photo first, so nobody types details for a photo that will be refused
         from triage.cli.prompts import ask_details, confirm
 
-        analysed = analysis.analyse(pic, "probe", face_index=face, override_reason=override,
-                                    pipeline=matchers.pipeline_for(store, matcher))
+        analysed = analysis.analyse(
+            pic, "probe", face_index=face, override_reason=override, pipeline=matchers.pipeline_for(store, matcher)
+        )
         try:
             while True:
                 raw = ask_details(raw)
@@ -163,9 +201,20 @@ def capture(
             raise typer.Abort() from None
     else:
         details, notes = _with_zone(details, zone, today)
-    result = arrivals.capture(store, pic, details, officer=who, vessel=vessel, landed_at=landed, face_index=face,
-                              override_reason=override, top_k=top, threshold=threshold, analysed=analysed,
-                              matcher=matcher)
+    result = arrivals.capture(
+        store,
+        pic,
+        details,
+        officer=who,
+        vessel=vessel,
+        landed_at=landed,
+        face_index=face,
+        override_reason=override,
+        top_k=top,
+        threshold=threshold,
+        analysed=analysed,
+        matcher=matcher,
+    )
     result["warnings"] = notes + result["warnings"]
     for w in result["warnings"]:
         warn(w)
@@ -199,13 +248,15 @@ def _read_mrz_file(path: Path) -> str:
 
 def capture_batch(
     manifest_file: Path = typer.Argument(..., help="The manifest CSV: one row per person."),
-    vessel: Optional[str] = typer.Option(None, "--vessel", help="Vessel reference for rows that give none."),
-    landed_at: Optional[str] = typer.Option(None, "--landed-at", help="Time of landing for rows that give none "
-                                            "(ISO 8601; default now)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
-                                          help="Worker processes for the face pipeline (default: one per core)."),
+    vessel: str | None = typer.Option(None, "--vessel", help="Vessel reference for rows that give none."),
+    landed_at: str | None = typer.Option(
+        None, "--landed-at", help="Time of landing for rows that give none (ISO 8601; default now)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Worker processes for the face pipeline (default: one per core)."
+    ),
     top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to keep per arrival."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
+    threshold: float | None = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
     matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -240,9 +291,18 @@ def capture_batch(
     who = officer_of(store, officer)
     with progress_bar(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("capture", total=None)
-        report = manifest.land(store, manifest_file, officer=who, vessel=vessel, landed_at=landed_at,
-                               workers_count=workers, top_k=top, threshold=threshold, matcher=matcher,
-                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = manifest.land(
+            store,
+            manifest_file,
+            officer=who,
+            vessel=vessel,
+            landed_at=landed_at,
+            workers_count=workers,
+            top_k=top,
+            threshold=threshold,
+            matcher=matcher,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     summary = report.to_dict()
     if json_out:
         emit_json(summary)
@@ -254,11 +314,17 @@ def capture_batch(
 
 def render_batch(summary: dict) -> None:
     """One line per row: what landed with its candidates below threshold, what had landed, what was refused."""
-    out.print(f"{summary['manifest']}: {summary['landed']} landed, {summary['already_landed']} already landed "
-              f"earlier, {summary['refused']} refused (of {summary['rows']} rows).", markup=False)
+    out.print(
+        f"{summary['manifest']}: {summary['landed']} landed, {summary['already_landed']} already landed "
+        f"earlier, {summary['refused']} refused (of {summary['rows']} rows).",
+        markup=False,
+    )
     table = Table("row", "photo", "result", "name / reason", "candidates below threshold")
-    entries = ([("landed", a) for a in summary["arrivals"]] + [("already", a) for a in summary["duplicates"]]
-               + [("refused", a) for a in summary["refusals"]])
+    entries = (
+        [("landed", a) for a in summary["arrivals"]]
+        + [("already", a) for a in summary["duplicates"]]
+        + [("refused", a) for a in summary["refusals"]]
+    )
     for kind, a in sorted(entries, key=lambda e: e[1]["row"]):
         if kind == "refused":
             table.add_row(str(a["row"]), Text(a["photo"]), "[red]refused[/]", Text(a["reason"]), "")
@@ -268,8 +334,13 @@ def render_batch(summary: dict) -> None:
             near = [c for c in a["candidates"] if c["below_threshold"]]
             found = ", ".join(f"{c['ref']} ({c['kind']}) {c['distance']:.3f}" for c in near)
             name = escape(a["name"]) + ("  [bold red]SAFEGUARDING[/]" if a["safeguarding"] else "")
-            table.add_row(str(a["row"]), Text(a["photo"]), Text(f"landed {a['arrival_id']}"), name,
-                          f"[bold red]{escape(found)}[/] (threshold {a['threshold']:.2f}) - review" if near else "none")
+            table.add_row(
+                str(a["row"]),
+                Text(a["photo"]),
+                Text(f"landed {a['arrival_id']}"),
+                name,
+                f"[bold red]{escape(found)}[/] (threshold {a['threshold']:.2f}) - review" if near else "none",
+            )
     out.print(table)
     for a in summary["arrivals"]:
         for w in a["warnings"]:
@@ -279,7 +350,7 @@ def render_batch(summary: dict) -> None:
 def quality(
     photo: Path = typer.Argument(..., help="Photo file to judge."),
     profile: str = typer.Option("probe", "--profile", help="enrol (strict, watchlist) or probe (landing site)."),
-    face: Optional[int] = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
+    face: int | None = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
     matcher: MatcherOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -290,12 +361,12 @@ def quality(
 
     Example: triage quality arrival.jpg --profile enrol --json
     """
-    from triage.faces import encoders, matchers
-    from triage.intake import photos
-    from triage.faces.analysis import inspect
-    from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
     from triage.errors import UsageError
+    from triage.faces import encoders, matchers
+    from triage.faces.analysis import inspect
     from triage.faces.quality import PROFILES
+    from triage.intake import photos
+    from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
 
     if profile not in PROFILES:
         raise UsageError(f"--profile {profile!r}: choose enrol or probe")

@@ -7,30 +7,41 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.markup import escape
+from rich.progress import Progress
 
-from triage.store.config import resolve_home
 from triage.errors import UsageError
+from triage.store.config import resolve_home
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Home folder (default: $TRIAGE_HOME, then the app directory).",
-                                                 show_default=False)]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Home folder (default: $TRIAGE_HOME, then the app directory).", show_default=False),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-OfficerOpt = Annotated[Optional[str], typer.Option("--officer", help="Officer (default: $TRIAGE_OFFICER, then the home's officer).",
-                                                   show_default=False)]
-MatcherOpt = Annotated[Optional[str], typer.Option("--matcher", help="Matcher for this command: dlib, sface, fused or a "
-                                                   "model supplied under the home's models/ (default: the home's; see "
-                                                   "`triage models list`).", show_default=False)]
+OfficerOpt = Annotated[
+    str | None,
+    typer.Option("--officer", help="Officer (default: $TRIAGE_OFFICER, then the home's officer).", show_default=False),
+]
+MatcherOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--matcher",
+        help="Matcher for this command: dlib, sface, fused or a "
+        "model supplied under the home's models/ (default: the home's; see "
+        "`triage models list`).",
+        show_default=False,
+    ),
+]
 
 
-def home_path(home: Optional[Path]) -> Path:
+def home_path(home: Path | None) -> Path:
     return resolve_home(home)
 
 
@@ -44,14 +55,14 @@ def passphrase(*, confirm: bool = False) -> str:
     return typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
 
 
-def open_store(home: Optional[Path], *, unlock: bool = True):
+def open_store(home: Path | None, *, unlock: bool = True):
     from triage.store.rows import Store
 
     path = home_path(home)
     return Store.open(path, passphrase()) if unlock else Store.open_locked(path)
 
 
-def officer_of(store, officer: Optional[str]) -> str:
+def officer_of(store, officer: str | None) -> str:
     name = officer or os.environ.get("TRIAGE_OFFICER") or store.config.officer
     if not name or not name.strip():
         raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")

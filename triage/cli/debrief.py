@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
@@ -56,13 +55,15 @@ def _read_file(path: Path) -> dict:
     try:
         raw = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadInput(f"--file {path}: not a UTF-8 JSON file ({e}); YAML is not read, write the answers as JSON") from None
+        raise BadInput(
+            f"--file {path}: not a UTF-8 JSON file ({e}); YAML is not read, write the answers as JSON"
+        ) from None
     if not isinstance(raw, dict):
         raise BadInput(f"--file {path}: the top level must be a JSON object with one entry per question")
     return raw
 
 
-def _raw_answers(file: Optional[Path], flags: dict, declined: List[str], unknown: List[str], notes: List[str]) -> dict:
+def _raw_answers(file: Path | None, flags: dict, declined: list[str], unknown: list[str], notes: list[str]) -> dict:
     """The raw answers from a file, overlaid with the flags: the same shape `debrief.parse` checks."""
     from triage.casework.debrief import QUESTIONS, present
     from triage.errors import BadInput
@@ -79,7 +80,7 @@ def _raw_answers(file: Optional[Path], flags: dict, declined: List[str], unknown
     for item in notes:
         name, sep, text = item.partition("=")
         if not sep or not text.strip():
-            raise BadInput(f"--note {item!r}: write QUESTION=TEXT, e.g. --note payment=\"paid in two instalments\"")
+            raise BadInput(f'--note {item!r}: write QUESTION=TEXT, e.g. --note payment="paid in two instalments"')
         raw.setdefault(_question_name(name, "--note"), {})["note"] = text
     return raw
 
@@ -90,6 +91,7 @@ def _part_check(ctx, part, first: bool):
     def check(text: str) -> None:
         if text.strip() and not (first and text.strip().lower() in STATUS_WORDS):
             parse_part(ctx, part, text)
+
     return check
 
 
@@ -97,11 +99,13 @@ def interview(ctx, defaults: dict) -> dict:
     """Ask every question, each field checked as it is typed; returns the raw answers. At a question's first
     field, 'declined' records that the person declined to answer and 'unknown' that they do not know."""
     from triage.casework.debrief import QUESTIONS, parse_question
-    from triage.errors import BadInput
     from triage.cli.prompts import ask_until_valid
+    from triage.errors import BadInput
 
-    err.print(f"Debrief of {ctx.arrival['id']}. At the first field of a question type [bold]declined[/] if the person "
-              "will not answer, [bold]unknown[/] if they do not know; Enter leaves a field empty.")
+    err.print(
+        f"Debrief of {ctx.arrival['id']}. At the first field of a question type [bold]declined[/] if the person "
+        "will not answer, [bold]unknown[/] if they do not know; Enter leaves a field empty."
+    )
     raw: dict = {}
     for key, q in QUESTIONS.items():
         prior = defaults.get(key) or {}
@@ -109,15 +113,21 @@ def interview(ctx, defaults: dict) -> dict:
             err.print(f"[bold]{q.label}[/]")
             answer: dict = {}
             for i, part in enumerate(q.parts):
-                default = prior.get("status") if i == 0 and prior.get("status") in STATUS_WORDS else prior.get(part.name)
+                default = (
+                    prior.get("status") if i == 0 and prior.get("status") in STATUS_WORDS else prior.get(part.name)
+                )
                 text = ask_until_valid(f"  {part.prompt}", _part_check(ctx, part, i == 0), str(default or ""))
                 if i == 0 and text.strip().lower() in STATUS_WORDS:
                     answer["status"] = text.strip().lower()
                     break
                 if text.strip():
                     answer[part.name] = text
-            note = Prompt.ask("  Note (free text; Enter for none)", console=err, default=prior.get("note") or "",
-                              show_default=bool(prior.get("note")))
+            note = Prompt.ask(
+                "  Note (free text; Enter for none)",
+                console=err,
+                default=prior.get("note") or "",
+                show_default=bool(prior.get("note")),
+            )
             if note.strip():
                 answer["note"] = note
             try:
@@ -146,78 +156,115 @@ def _confirm(ctx, raw: dict) -> bool:
 def render(view: dict) -> None:
     from triage.casework.debrief import answer_text
 
-    out.print(f"[bold]Debrief of {escape(view['arrival_id'])}[/], "
-              + escape(f"version {view['version']} by {view['officer']} at {view['at']}")
-              + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else ""))
+    out.print(
+        f"[bold]Debrief of {escape(view['arrival_id'])}[/], "
+        + escape(f"version {view['version']} by {view['officer']} at {view['at']}")
+        + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else "")
+    )
     table = Table("question", "answer")
     for key, a in view["answers"].items():
         text = answer_text(key, a)
         table.add_row(a["question"], Text(text, style="bold yellow" if a["status"] == "declined" else ""))
     out.print(table, highlight=False)
     if view.get("safeguarding_raised"):
-        out.print("[bold red]Safeguarding flag raised:[/] exploitation indicators "
-                  + escape(", ".join(view["exploitation_indicators"]) + ". Record the referral with `triage referral "
-                           + f"{view['arrival_id']} --safeguarding-referral-to ...`."))
+        out.print(
+            "[bold red]Safeguarding flag raised:[/] exploitation indicators "
+            + escape(
+                ", ".join(view["exploitation_indicators"])
+                + ". Record the referral with `triage referral "
+                + f"{view['arrival_id']} --safeguarding-referral-to ...`."
+            )
+        )
     for w in view["warnings"]:
         warn(w)
     for s in view["suggestions"]:
-        out.print("[bold]Suggested crime-group link, not confirmed:[/] "
-                  + escape(f"{s['ocg_ref']} via " + ", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])
-                           + f". To confirm: triage ocg link {s['ocg_ref']} --arrival {view['arrival_id']} --reason \"...\""),
-                  highlight=False)
+        out.print(
+            "[bold]Suggested crime-group link, not confirmed:[/] "
+            + escape(
+                f"{s['ocg_ref']} via "
+                + ", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])
+                + f'. To confirm: triage ocg link {s["ocg_ref"]} --arrival {view["arrival_id"]} --reason "..."'
+            ),
+            highlight=False,
+        )
     for s in view["shared_with"]:
-        out.print(f"Also given by {s['arrival_id']} (landed {s['landed_day']} at {s['site']}, vessel "
-                  f"{s['vessel'] or '-'}): " + ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"]),
-                  highlight=False, markup=False)
+        out.print(
+            f"Also given by {s['arrival_id']} (landed {s['landed_day']} at {s['site']}, vessel "
+            f"{s['vessel'] or '-'}): " + ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"]),
+            highlight=False,
+            markup=False,
+        )
     for g in view.get("ocg_links", []):
-        out.print(f"Crime group {g['ocg_ref']}: {g['decision']} by {g['officer']} at {g['at']} — {g['reason']}",
-                  highlight=False, markup=False)
+        out.print(
+            f"Crime group {g['ocg_ref']}: {g['decision']} by {g['officer']} at {g['at']} — {g['reason']}",
+            highlight=False,
+            markup=False,
+        )
     for h in view.get("history", []):
-        out.print(f"Earlier version {h['version']} by {h['officer']} at {h['at']} "
-                  f"({len(h['declined'])} declined)", highlight=False, markup=False)
+        out.print(
+            f"Earlier version {h['version']} by {h['officer']} at {h['at']} ({len(h['declined'])} declined)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def debrief_cmd(
     arrival: str = typer.Argument(..., help="Arrival id."),
-    file: Optional[Path] = typer.Option(None, "--file", help="A JSON file of answers (YAML is not read)."),
-    departure_country: Optional[str] = typer.Option(None, "--departure-country", help="Country left from."),
-    departure_place: Optional[str] = typer.Option(None, "--departure-place", help="Beach, town or camp left from."),
-    departure_date: Optional[str] = typer.Option(None, "--departure-date", help="YYYY-MM-DD, or YYYY-MM."),
-    route: List[str] = typer.Option([], "--route", help="A country passed through, in order (repeatable)."),
-    arranged: Optional[str] = typer.Option(None, "--arranged", help="How the crossing was arranged."),
-    amount: Optional[str] = typer.Option(None, "--amount", help="Amount paid; 0 if nothing."),
-    currency: Optional[str] = typer.Option(None, "--currency", help="ISO 4217 code, e.g. EUR."),
-    payment_method: Optional[str] = typer.Option(None, "--payment-method",
-                                                 help="cash, bank-transfer, money-transfer, hawala, mobile-money, "
-                                                      "crypto, work, in-kind or other."),
-    paid_to: Optional[str] = typer.Option(None, "--paid-to", help="Paid to whom: a name used, or a description."),
-    payment_handle: Optional[str] = typer.Option(None, "--payment-handle",
-                                                 help="Account, wallet, app name or phone number paid to."),
-    contact_phone: List[str] = typer.Option([], "--contact-phone", help="A phone number used (repeatable)."),
-    contact_name: List[str] = typer.Option([], "--contact-name", help="A contact's name (repeatable)."),
-    pilot: Optional[str] = typer.Option(None, "--pilot", help="Who piloted: an arrival id, or a description."),
-    phone_holder: Optional[str] = typer.Option(None, "--phone-holder", help="Who held the phone: id or description."),
-    compass_holder: Optional[str] = typer.Option(None, "--compass-holder",
-                                                 help="Who held the compass or GPS: id or description."),
-    companion: List[str] = typer.Option([], "--companion", help="Someone travelled with: id or description (repeatable)."),
-    indicator: List[str] = typer.Option([], "--indicator",
-                                        help="Exploitation indicator: held, threatened, violence, debt, documents-taken, "
-                                             "forced-work, sexual-exploitation, controlled, other; or none (repeatable). "
-                                             "Any indicator raises the safeguarding flag."),
-    language: Optional[str] = typer.Option(None, "--language", help="Language the debrief was held in."),
-    interpreter: Optional[str] = typer.Option(None, "--interpreter", help="Was an interpreter used: yes or no."),
-    interpreter_ref: Optional[str] = typer.Option(None, "--interpreter-ref", help="Interpreter's name, number or service."),
-    declined: List[str] = typer.Option([], "--declined", help="A question the person declined to answer (repeatable)."),
-    unknown: List[str] = typer.Option([], "--unknown", help="A question the person could not answer (repeatable)."),
-    note: List[str] = typer.Option([], "--note", help="QUESTION=TEXT: free text beside a question (repeatable)."),
+    file: Path | None = typer.Option(None, "--file", help="A JSON file of answers (YAML is not read)."),
+    departure_country: str | None = typer.Option(None, "--departure-country", help="Country left from."),
+    departure_place: str | None = typer.Option(None, "--departure-place", help="Beach, town or camp left from."),
+    departure_date: str | None = typer.Option(None, "--departure-date", help="YYYY-MM-DD, or YYYY-MM."),
+    route: list[str] = typer.Option([], "--route", help="A country passed through, in order (repeatable)."),
+    arranged: str | None = typer.Option(None, "--arranged", help="How the crossing was arranged."),
+    amount: str | None = typer.Option(None, "--amount", help="Amount paid; 0 if nothing."),
+    currency: str | None = typer.Option(None, "--currency", help="ISO 4217 code, e.g. EUR."),
+    payment_method: str | None = typer.Option(
+        None,
+        "--payment-method",
+        help="cash, bank-transfer, money-transfer, hawala, mobile-money, crypto, work, in-kind or other.",
+    ),
+    paid_to: str | None = typer.Option(None, "--paid-to", help="Paid to whom: a name used, or a description."),
+    payment_handle: str | None = typer.Option(
+        None, "--payment-handle", help="Account, wallet, app name or phone number paid to."
+    ),
+    contact_phone: list[str] = typer.Option([], "--contact-phone", help="A phone number used (repeatable)."),
+    contact_name: list[str] = typer.Option([], "--contact-name", help="A contact's name (repeatable)."),
+    pilot: str | None = typer.Option(None, "--pilot", help="Who piloted: an arrival id, or a description."),
+    phone_holder: str | None = typer.Option(None, "--phone-holder", help="Who held the phone: id or description."),
+    compass_holder: str | None = typer.Option(
+        None, "--compass-holder", help="Who held the compass or GPS: id or description."
+    ),
+    companion: list[str] = typer.Option(
+        [], "--companion", help="Someone travelled with: id or description (repeatable)."
+    ),
+    indicator: list[str] = typer.Option(
+        [],
+        "--indicator",
+        help="Exploitation indicator: held, threatened, violence, debt, documents-taken, "
+        "forced-work, sexual-exploitation, controlled, other; or none (repeatable). "
+        "Any indicator raises the safeguarding flag.",
+    ),
+    language: str | None = typer.Option(None, "--language", help="Language the debrief was held in."),
+    interpreter: str | None = typer.Option(None, "--interpreter", help="Was an interpreter used: yes or no."),
+    interpreter_ref: str | None = typer.Option(
+        None, "--interpreter-ref", help="Interpreter's name, number or service."
+    ),
+    declined: list[str] = typer.Option([], "--declined", help="A question the person declined to answer (repeatable)."),
+    unknown: list[str] = typer.Option([], "--unknown", help="A question the person could not answer (repeatable)."),
+    note: list[str] = typer.Option([], "--note", help="QUESTION=TEXT: free text beside a question (repeatable)."),
     amend: bool = typer.Option(False, "--amend", help="Record a new version; questions not given again are kept."),
-    interactive: Optional[bool] = typer.Option(
-        None, "--interactive/--no-interactive", show_default=False,
+    interactive: bool | None = typer.Option(
+        None,
+        "--interactive/--no-interactive",
+        show_default=False,
         help="Ask the questions at the terminal. Default: when no answer, --file, --show or --json is given and "
-             "standard input is a terminal."),
+        "standard input is a terminal.",
+    ),
     show: bool = typer.Option(False, "--show", help="Show the current debrief instead of recording one."),
     history: bool = typer.Option(False, "--history", help="With --show, every earlier version too."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Record an arrival's structured debrief (asked at the terminal, or from flags or a JSON file), or show it.
 
@@ -249,13 +296,28 @@ def debrief_cmd(
     """
     from triage.casework import debrief
 
-    flags = {"--departure-country": departure_country, "--departure-place": departure_place,
-             "--departure-date": departure_date, "--route": route, "--arranged": arranged, "--amount": amount,
-             "--currency": currency, "--payment-method": payment_method, "--paid-to": paid_to,
-             "--payment-handle": payment_handle, "--contact-phone": contact_phone, "--contact-name": contact_name,
-             "--pilot": pilot, "--phone-holder": phone_holder, "--compass-holder": compass_holder,
-             "--companion": companion, "--indicator": indicator, "--language": language, "--interpreter": interpreter,
-             "--interpreter-ref": interpreter_ref}
+    flags = {
+        "--departure-country": departure_country,
+        "--departure-place": departure_place,
+        "--departure-date": departure_date,
+        "--route": route,
+        "--arranged": arranged,
+        "--amount": amount,
+        "--currency": currency,
+        "--payment-method": payment_method,
+        "--paid-to": paid_to,
+        "--payment-handle": payment_handle,
+        "--contact-phone": contact_phone,
+        "--contact-name": contact_name,
+        "--pilot": pilot,
+        "--phone-holder": phone_holder,
+        "--compass-holder": compass_holder,
+        "--companion": companion,
+        "--indicator": indicator,
+        "--language": language,
+        "--interpreter": interpreter,
+        "--interpreter-ref": interpreter_ref,
+    }
     raw = _raw_answers(file, flags, declined, unknown, note)
     if show and raw:
         from triage.errors import UsageError
@@ -283,8 +345,9 @@ def debrief_cmd(
                     defaults = raw
             except (EOFError, KeyboardInterrupt):
                 raise typer.Abort() from None
-        view = debrief.record(store, arrival, raw, officer=who, amend=amend,
-                              mode="interactive" if interactive else "scripted")
+        view = debrief.record(
+            store, arrival, raw, officer=who, amend=amend, mode="interactive" if interactive else "scripted"
+        )
     if json_out:
         emit_json(view)
     else:
@@ -292,26 +355,37 @@ def debrief_cmd(
 
 
 def referral_cmd(
-    arrival: Optional[str] = typer.Argument(None, help="Arrival id."),
-    arrival_method: Optional[str] = typer.Option(None, "--arrival-method", help="small-boat, vehicle (or lorry) or other."),
-    control_unit_at: Optional[str] = typer.Option(
-        None, "--control-unit-at", help="When the national immigration command-and-control unit was contacted "
-                                        "(ISO 8601, site time, or now)."),
-    control_unit_ref: Optional[str] = typer.Option(None, "--control-unit-ref", help="The unit's reference (time: now "
-                                                                                    "unless --control-unit-at)."),
-    lead_agency: Optional[str] = typer.Option(None, "--lead-agency",
-                                              help="The agency that owns any crime identified, or none."),
-    biometric_enrolment: Optional[str] = typer.Option(None, "--biometric-enrolment",
-                                                      help="Enrolled by the Home Office: yes, no or unknown."),
-    safeguarding_referral_to: Optional[str] = typer.Option(None, "--safeguarding-referral-to",
-                                                           help="To whom a safeguarding referral was made."),
-    safeguarding_referral_at: Optional[str] = typer.Option(None, "--safeguarding-referral-at",
-                                                           help="When (ISO 8601, site time, or now; default now)."),
-    safeguarding_referral_ref: Optional[str] = typer.Option(None, "--safeguarding-referral-ref", help="Its reference."),
-    notes: Optional[str] = typer.Option(None, "--notes", help="Free text (required with --arrival-method other)."),
+    arrival: str | None = typer.Argument(None, help="Arrival id."),
+    arrival_method: str | None = typer.Option(
+        None, "--arrival-method", help="small-boat, vehicle (or lorry) or other."
+    ),
+    control_unit_at: str | None = typer.Option(
+        None,
+        "--control-unit-at",
+        help="When the national immigration command-and-control unit was contacted (ISO 8601, site time, or now).",
+    ),
+    control_unit_ref: str | None = typer.Option(
+        None, "--control-unit-ref", help="The unit's reference (time: now unless --control-unit-at)."
+    ),
+    lead_agency: str | None = typer.Option(
+        None, "--lead-agency", help="The agency that owns any crime identified, or none."
+    ),
+    biometric_enrolment: str | None = typer.Option(
+        None, "--biometric-enrolment", help="Enrolled by the Home Office: yes, no or unknown."
+    ),
+    safeguarding_referral_to: str | None = typer.Option(
+        None, "--safeguarding-referral-to", help="To whom a safeguarding referral was made."
+    ),
+    safeguarding_referral_at: str | None = typer.Option(
+        None, "--safeguarding-referral-at", help="When (ISO 8601, site time, or now; default now)."
+    ),
+    safeguarding_referral_ref: str | None = typer.Option(None, "--safeguarding-referral-ref", help="Its reference."),
+    notes: str | None = typer.Option(None, "--notes", help="Free text (required with --arrival-method other)."),
     incomplete: bool = typer.Option(False, "--incomplete", help="List arrivals whose referral record misses a step."),
-    date: Optional[str] = typer.Option(None, "--date", help="With --incomplete, only arrivals landed on this day."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    date: str | None = typer.Option(None, "--date", help="With --incomplete, only arrivals landed on this day."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Record an arrival's method of arrival and referral steps, or show them; --incomplete lists the gaps.
 
@@ -344,12 +418,22 @@ def referral_cmd(
         return
     if not arrival:
         raise UsageError("give ARRIVAL, or --incomplete to list arrivals with referral steps missing")
-    given = dict(arrival_method=arrival_method, control_unit_at=control_unit_at, control_unit_ref=control_unit_ref,
-                 lead_agency=lead_agency, biometric_enrolment=biometric_enrolment,
-                 safeguarding_referral_to=safeguarding_referral_to, safeguarding_referral_at=safeguarding_referral_at,
-                 safeguarding_referral_ref=safeguarding_referral_ref, notes=notes)
-    view = (referrals.record(store, arrival, officer=who, **given) if any(v is not None for v in given.values())
-            else referrals.show(store, arrival, officer=who))
+    given = dict(
+        arrival_method=arrival_method,
+        control_unit_at=control_unit_at,
+        control_unit_ref=control_unit_ref,
+        lead_agency=lead_agency,
+        biometric_enrolment=biometric_enrolment,
+        safeguarding_referral_to=safeguarding_referral_to,
+        safeguarding_referral_at=safeguarding_referral_at,
+        safeguarding_referral_ref=safeguarding_referral_ref,
+        notes=notes,
+    )
+    view = (
+        referrals.record(store, arrival, officer=who, **given)
+        if any(v is not None for v in given.values())
+        else referrals.show(store, arrival, officer=who)
+    )
     if json_out:
         emit_json(view)
         return
@@ -357,21 +441,43 @@ def referral_cmd(
     current = view["current"] or {}
     table = Table("step", "recorded", title=f"Referral record of {escape(arrival)}")
     for label, value in (
-            ("arrival method", referrals.METHODS.get(current.get("arrival_method"))),
-            ("command-and-control unit", " ".join(v for v in (current.get("control_unit_at"), current.get("control_unit_ref")) if v)),
-            ("lead agency", current.get("lead_agency")),
-            ("Home Office biometric enrolment", current.get("biometric_enrolment")),
-            ("safeguarding referral", " ".join(v for v in (current.get("safeguarding_referral_to"),
-                                                            current.get("safeguarding_referral_at"),
-                                                            current.get("safeguarding_referral_ref")) if v)),
-            ("notes", current.get("notes"))):
+        ("arrival method", referrals.METHODS.get(current.get("arrival_method"))),
+        (
+            "command-and-control unit",
+            " ".join(v for v in (current.get("control_unit_at"), current.get("control_unit_ref")) if v),
+        ),
+        ("lead agency", current.get("lead_agency")),
+        ("Home Office biometric enrolment", current.get("biometric_enrolment")),
+        (
+            "safeguarding referral",
+            " ".join(
+                v
+                for v in (
+                    current.get("safeguarding_referral_to"),
+                    current.get("safeguarding_referral_at"),
+                    current.get("safeguarding_referral_ref"),
+                )
+                if v
+            ),
+        ),
+        ("notes", current.get("notes")),
+    ):
         table.add_row(label, Text(value or "—"))
     out.print(table, highlight=False)
     if current:
-        out.print(f"Recorded by {current['officer']} at {current['at']}"
-                  + (f"; {len(view['history'])} earlier version(s)" if view["history"] else ""), highlight=False, markup=False)
-    out.print("Missing: " + "; ".join(referrals.STEPS[m] for m in view["missing"]) if view["missing"]
-              else "Every referral step is recorded.", highlight=False)
+        out.print(
+            f"Recorded by {current['officer']} at {current['at']}"
+            + (f"; {len(view['history'])} earlier version(s)" if view["history"] else ""),
+            highlight=False,
+            markup=False,
+        )
+    out.print(
+        "Missing: " + "; ".join(referrals.STEPS[m] for m in view["missing"])
+        if view["missing"]
+        else "Every referral step is recorded.",
+        highlight=False,
+    )
+
 
 def render_incomplete(rows: list[dict]) -> None:
     """The arrivals whose referral record misses a step (used by `triage review --pending` too)."""
@@ -382,7 +488,12 @@ def render_incomplete(rows: list[dict]) -> None:
         return
     table = Table("arrival", "landed (UTC)", "site", "vessel", "missing", title="Referrals incomplete")
     for r in rows:
-        table.add_row(Text(r["arrival_id"]), Text(r["landed_at"]), Text(r["site"] or ""), Text(r["vessel"] or ""),
-                      ("[bold red]SAFEGUARDING[/] " if r["safeguarding"] else "")
-                      + escape("; ".join(STEPS[m] for m in r["missing"])))
+        table.add_row(
+            Text(r["arrival_id"]),
+            Text(r["landed_at"]),
+            Text(r["site"] or ""),
+            Text(r["vessel"] or ""),
+            ("[bold red]SAFEGUARDING[/] " if r["safeguarding"] else "")
+            + escape("; ".join(STEPS[m] for m in r["missing"])),
+        )
     out.print(table)

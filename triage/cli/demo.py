@@ -35,9 +35,9 @@ def demo(
     passphrase is printed at the end so the home can be explored with the other commands.
     """
     from triage.casework import arrivals, review
+    from triage.evaluation import training
     from triage.exchange import batch, keys
     from triage.outputs import drafts
-    from triage.evaluation import training
     from triage.store.rows import Store
 
     started = time.perf_counter()
@@ -45,40 +45,82 @@ def demo(
     err.print(f"[bold magenta]TRAINING[/] demo in {escape(str(path))}")
     with progress_bar() as bar:
         task = bar.add_task("enrolling the watchlist and capturing the boat's arrivals", total=None)
-        loaded = training.start(path, scenario, passphrase=DEMO_PASSPHRASE, officer=DEMO_OFFICER,
-                                progress=lambda i, n: bar.update(task, completed=i, total=n))
+        loaded = training.start(
+            path,
+            scenario,
+            passphrase=DEMO_PASSPHRASE,
+            officer=DEMO_OFFICER,
+            progress=lambda i, n: bar.update(task, completed=i, total=n),
+        )
     store = Store.open(path, DEMO_PASSPHRASE)
     landed = []
     for a in loaded["arrivals"]:
         row = arrivals.get(store, a["arrival_id"])
-        landed.append({"arrival_id": a["arrival_id"], "landed_at": row["landed_at"], "safeguarding": a["safeguarding"],
-                       "quality": row["quality"], "candidates": arrivals.candidates(store, a["arrival_id"])})
+        landed.append(
+            {
+                "arrival_id": a["arrival_id"],
+                "landed_at": row["landed_at"],
+                "safeguarding": a["safeguarding"],
+                "quality": row["quality"],
+                "candidates": arrivals.candidates(store, a["arrival_id"]),
+            }
+        )
     reviews = []
     for res in landed:
         for cand in res["candidates"]:
             if cand["below_threshold"]:
-                reviews.append(review.record(store, res["arrival_id"], candidate=cand["ref"], kind=cand["kind"],
-                                             decision="confirmed", reason=REVIEW_REASON, officer=DEMO_OFFICER))
+                reviews.append(
+                    review.record(
+                        store,
+                        res["arrival_id"],
+                        candidate=cand["ref"],
+                        kind=cand["kind"],
+                        decision="confirmed",
+                        reason=REVIEW_REASON,
+                        officer=DEMO_OFFICER,
+                    )
+                )
                 break
     first_alert = next((r["arrival_id"] for r in reviews), landed[0]["arrival_id"])
     outputs = path / "outputs"
     outputs.mkdir(exist_ok=True)
-    draft = drafts.pnd_draft(store, first_alert, kind="person", officer=DEMO_OFFICER,
-                             purpose="To establish whether the arrival is wanted or linked to organised immigration crime")
+    draft = drafts.pnd_draft(
+        store,
+        first_alert,
+        kind="person",
+        officer=DEMO_OFFICER,
+        purpose="To establish whether the arrival is wanted or linked to organised immigration crime",
+    )
     draft_file = outputs / f"{draft['ref']}.txt"
     draft_file.write_text(drafts.render_text(draft), encoding="utf-8")
     day = arrivals.local_day(landed[0]["landed_at"], store.config.timezone)
     batch_file = outputs / f"batch-{day}-TRAINING.age"
-    exported = batch.export_day(store, day, batch_file, officer=DEMO_OFFICER,  # readable by this demo home only
-                                recipients=[keys.own(store, officer=DEMO_OFFICER).recipient])
+    exported = batch.export_day(
+        store,
+        day,
+        batch_file,
+        officer=DEMO_OFFICER,  # readable by this demo home only
+        recipients=[keys.own(store, officer=DEMO_OFFICER).recipient],
+    )
     elapsed = time.perf_counter() - started
     summary = {
-        "training": True, "home": str(path), "passphrase": DEMO_PASSPHRASE, "scenario": scenario,
-        "title": loaded["title"], "watchlist_enrolled": loaded["watchlist_enrolled"], "arrivals_captured": len(landed),
-        "arrivals_with_candidates_below_threshold": sum(any(c["below_threshold"] for c in r["candidates"]) for r in landed),
+        "training": True,
+        "home": str(path),
+        "passphrase": DEMO_PASSPHRASE,
+        "scenario": scenario,
+        "title": loaded["title"],
+        "watchlist_enrolled": loaded["watchlist_enrolled"],
+        "arrivals_captured": len(landed),
+        "arrivals_with_candidates_below_threshold": sum(
+            any(c["below_threshold"] for c in r["candidates"]) for r in landed
+        ),
         "safeguarding_flags": sum(r["safeguarding"] for r in landed),
-        "reviews_recorded": len(reviews), "pnd_draft": str(draft_file), "batch": exported["out"],
-        "seconds": round(elapsed, 1), "arrivals": landed, "reviews": reviews,
+        "reviews_recorded": len(reviews),
+        "pnd_draft": str(draft_file),
+        "batch": exported["out"],
+        "seconds": round(elapsed, 1),
+        "arrivals": landed,
+        "reviews": reviews,
     }
     store.close()
     if json_out:
@@ -100,5 +142,8 @@ def demo(
     table.add_row("day's batch", Text(str(exported["out"])))
     table.add_row("time", f"{elapsed:.1f} s")
     out.print(table)
-    out.print(f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending "
-              "(or `triage training score` to see how the recorded reviews compare with the truth)", markup=False)
+    out.print(
+        f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending "
+        "(or `triage training score` to see how the recorded reviews compare with the truth)",
+        markup=False,
+    )

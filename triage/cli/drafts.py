@@ -3,8 +3,8 @@ authorised officer to check and submit. Nothing here transmits anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
 
 import typer
 from rich.table import Table
@@ -29,15 +29,17 @@ ImageOutOpt = typer.Option(None, "--image-out", help="Write the facial search im
 
 
 def register(app: typer.Typer) -> None:
-    pnd = typer.Typer(help="PND query drafts for an authorised officer to submit (never submitted by triage).",
-                      no_args_is_help=True)
+    pnd = typer.Typer(
+        help="PND query drafts for an authorised officer to submit (never submitted by triage).", no_args_is_help=True
+    )
     pnd.command("draft")(pnd_draft)
     pnd.command("list")(pnd_list)
     pnd.command("show")(pnd_show)
     pnd.command("outcome")(pnd_outcome)
     app.add_typer(pnd, name="pnd")
-    intel = typer.Typer(help="Intelligence report drafts graded 3x5x2 (never submitted by triage).",
-                        no_args_is_help=True)
+    intel = typer.Typer(
+        help="Intelligence report drafts graded 3x5x2 (never submitted by triage).", no_args_is_help=True
+    )
     intel.command("draft")(intel_draft)
     intel.command("list")(intel_list)
     intel.command("show")(intel_show)
@@ -45,8 +47,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(intel, name="intel")
 
 
-def _emit(draft: dict, fmt: str, json_out: bool, render_text: Callable[[dict], str], out_file: Optional[Path],
-          image_out: Optional[Path] = None) -> None:
+def _emit(
+    draft: dict,
+    fmt: str,
+    json_out: bool,
+    render_text: Callable[[dict], str],
+    out_file: Path | None,
+    image_out: Path | None = None,
+) -> None:
     for w in draft.get("warnings", []):
         warn(w)
     if out_file:
@@ -66,19 +74,29 @@ def _list_table(rows: list[dict], title: str) -> Table:
     for name in ("officer", "drafted (UTC)", "outcome", "outcome at"):
         table.add_column(name)
     for r in rows:
-        table.add_row(Text(r["ref"]), Text(r["kind"]), Text(r["arrival_id"]), Text(r["officer"]), Text(r["created_at"]),
-                      Text("contents purged" if r["purged"] and not r["outcome"] else (r["outcome"] or "none recorded")),
-                      Text(r["outcome_at"] or ""))
+        table.add_row(
+            Text(r["ref"]),
+            Text(r["kind"]),
+            Text(r["arrival_id"]),
+            Text(r["officer"]),
+            Text(r["created_at"]),
+            Text("contents purged" if r["purged"] and not r["outcome"] else (r["outcome"] or "none recorded")),
+            Text(r["outcome_at"] or ""),
+        )
     return table
 
 
 def pnd_draft(
     arrival: str = typer.Argument(..., help="Arrival id."),
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="The policing purpose, in a sentence (required)."),
+    purpose: str | None = typer.Option(None, "--purpose", help="The policing purpose, in a sentence (required)."),
     kind: str = typer.Option("person", "--kind", help="person (names, date of birth) or face (the portrait)."),
-    justification: Optional[str] = typer.Option(None, "--justification", help="Further justification."),
-    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt, image_out: Optional[Path] = ImageOutOpt,
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    justification: str | None = typer.Option(None, "--justification", help="Further justification."),
+    fmt: str = FormatOpt,
+    out_file: Path | None = OutOpt,
+    image_out: Path | None = ImageOutOpt,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Draft a PND person or facial search for one arrival; the draft is stored and marked NOT SUBMITTED.
 
@@ -92,16 +110,26 @@ def pnd_draft(
 
     store = open_store(home)
     training_banner(store)
-    draft = drafts.pnd_draft(store, arrival, kind=kind, purpose=purpose, justification=justification,
-                             officer=officer_of(store, officer), fmt="json" if json_out else fmt, out=out_file,
-                             image_out=image_out)
+    draft = drafts.pnd_draft(
+        store,
+        arrival,
+        kind=kind,
+        purpose=purpose,
+        justification=justification,
+        officer=officer_of(store, officer),
+        fmt="json" if json_out else fmt,
+        out=out_file,
+        image_out=image_out,
+    )
     _emit(draft, fmt, json_out, drafts.render_text, out_file, image_out)
 
 
 def pnd_list(
-    arrival: Optional[str] = typer.Option(None, "--arrival", help="Only the drafts of this arrival."),
+    arrival: str | None = typer.Option(None, "--arrival", help="Only the drafts of this arrival."),
     pending: bool = typer.Option(False, "--pending", help="Only drafts with no outcome recorded yet."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """PND drafts, newest first, with the outcome recorded for each.
 
@@ -110,8 +138,9 @@ def pnd_list(
     from triage.outputs import drafts
 
     store = open_store(home)
-    rows = drafts.list_drafts(store, officer=officer_of(store, officer), kinds=drafts.PND_KINDS, arrival_id=arrival,
-                              pending=pending)
+    rows = drafts.list_drafts(
+        store, officer=officer_of(store, officer), kinds=drafts.PND_KINDS, arrival_id=arrival, pending=pending
+    )
     if json_out:
         emit_json(rows)
         return
@@ -121,8 +150,12 @@ def pnd_list(
 
 def pnd_show(
     ref: str = typer.Argument(..., help="Draft reference, e.g. PND-3FA29C-20261128-001."),
-    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt, image_out: Optional[Path] = ImageOutOpt,
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    fmt: str = FormatOpt,
+    out_file: Path | None = OutOpt,
+    image_out: Path | None = ImageOutOpt,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """One stored PND draft as it was drafted, with the outcomes recorded since.
 
@@ -132,17 +165,28 @@ def pnd_show(
 
     store = open_store(home)
     training_banner(store)
-    draft = drafts.show(store, ref, officer=officer_of(store, officer), kinds=drafts.PND_KINDS,
-                        render_text=drafts.render_text, fmt="json" if json_out else fmt, out=out_file,
-                        image_out=image_out)
+    draft = drafts.show(
+        store,
+        ref,
+        officer=officer_of(store, officer),
+        kinds=drafts.PND_KINDS,
+        render_text=drafts.render_text,
+        fmt="json" if json_out else fmt,
+        out=out_file,
+        image_out=image_out,
+    )
     _emit(draft, fmt, json_out, drafts.render_text, out_file, image_out)
 
 
 def pnd_outcome(
     ref: str = typer.Argument(..., help="Draft reference."),
     result: str = typer.Option(..., "--result", help="submitted, no-trace, trace or declined."),
-    note_text: Optional[str] = typer.Option(None, "--note", help="What was found or why (required for trace and declined)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    note_text: str | None = typer.Option(
+        None, "--note", help="What was found or why (required for trace and declined)."
+    ),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Record what became of a PND draft. A later outcome supersedes an earlier one; both are kept.
 
@@ -159,27 +203,41 @@ def pnd_outcome(
     if json_out:
         emit_json(res)
     else:
-        out.print(f"Recorded: {res['result']} for {ref} by {res['officer']} at {res['at']}"
-                  + (f" (supersedes outcome {res['supersedes']})" if res["supersedes"] else ""), markup=False)
+        out.print(
+            f"Recorded: {res['result']} for {ref} by {res['officer']} at {res['at']}"
+            + (f" (supersedes outcome {res['supersedes']})" if res["supersedes"] else ""),
+            markup=False,
+        )
 
 
 def intel_draft(
     arrival: str = typer.Argument(..., help="Arrival id of the subject."),
-    source_grade: Optional[str] = typer.Option(None, "--source-grade", help="1 reliable, 2 untested, 3 not reliable."),
-    intel_grade: Optional[str] = typer.Option(None, "--intel-grade",
-                                              help="A known directly to the source, B indirectly but corroborated, "
-                                                   "C indirectly, D not known, E suspected false."),
-    handling: Optional[str] = typer.Option(None, "--handling", help="P sharing permitted, C permitted with conditions."),
-    conditions: Optional[str] = typer.Option(None, "--conditions", help="The conditions on sharing (required with C)."),
-    text: Optional[str] = typer.Option(None, "--text", help="What was learned, and how the source knows it."),
-    indicator: List[str] = typer.Option([], "--indicator",
-                                        help="A facilitator indicator: a code from `triage intel indicators`, "
-                                             "or a few words (repeatable)."),
-    from_debrief: bool = typer.Option(False, "--from-debrief",
-                                      help="Start from the arrival's debrief: its answers and crime-group links are "
-                                           "carried, --text defaults to a summary of them, indicators are added."),
-    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt,
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    source_grade: str | None = typer.Option(None, "--source-grade", help="1 reliable, 2 untested, 3 not reliable."),
+    intel_grade: str | None = typer.Option(
+        None,
+        "--intel-grade",
+        help="A known directly to the source, B indirectly but corroborated, "
+        "C indirectly, D not known, E suspected false.",
+    ),
+    handling: str | None = typer.Option(None, "--handling", help="P sharing permitted, C permitted with conditions."),
+    conditions: str | None = typer.Option(None, "--conditions", help="The conditions on sharing (required with C)."),
+    text: str | None = typer.Option(None, "--text", help="What was learned, and how the source knows it."),
+    indicator: list[str] = typer.Option(
+        [],
+        "--indicator",
+        help="A facilitator indicator: a code from `triage intel indicators`, or a few words (repeatable).",
+    ),
+    from_debrief: bool = typer.Option(
+        False,
+        "--from-debrief",
+        help="Start from the arrival's debrief: its answers and crime-group links are "
+        "carried, --text defaults to a summary of them, indicators are added.",
+    ),
+    fmt: str = FormatOpt,
+    out_file: Path | None = OutOpt,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Draft an intelligence report about one arrival, graded 3x5x2, with its links; stored, NOT SUBMITTED.
 
@@ -194,19 +252,34 @@ def intel_draft(
 
     store = open_store(home)
     training_banner(store)
-    fields = {"source_grade": source_grade, "intel_grade": intel_grade, "handling": handling,
-              "conditions": conditions, "text": text, "indicators": indicator}
+    fields = {
+        "source_grade": source_grade,
+        "intel_grade": intel_grade,
+        "handling": handling,
+        "conditions": conditions,
+        "text": text,
+        "indicators": indicator,
+    }
     section = None
     if from_debrief:
         fields, section = debrief.intel_fields(store, arrival, fields)
-    report = intel.draft(store, arrival, fields, officer=officer_of(store, officer), fmt="json" if json_out else fmt,
-                         out=out_file, debriefed=section)
+    report = intel.draft(
+        store,
+        arrival,
+        fields,
+        officer=officer_of(store, officer),
+        fmt="json" if json_out else fmt,
+        out=out_file,
+        debriefed=section,
+    )
     _emit(report, fmt, json_out, intel.render_text, out_file)
 
 
 def intel_list(
-    arrival: Optional[str] = typer.Option(None, "--arrival", help="Only the reports about this arrival."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    arrival: str | None = typer.Option(None, "--arrival", help="Only the reports about this arrival."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Intelligence report drafts, newest first.
 
@@ -225,8 +298,11 @@ def intel_list(
 
 def intel_show(
     ref: str = typer.Argument(..., help="Report reference, e.g. INT-3FA29C-20261128-001."),
-    fmt: str = FormatOpt, out_file: Optional[Path] = OutOpt,
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    fmt: str = FormatOpt,
+    out_file: Path | None = OutOpt,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """One stored intelligence report draft, as it was drafted.
 
@@ -236,8 +312,15 @@ def intel_show(
 
     store = open_store(home)
     training_banner(store)
-    report = drafts.show(store, ref, officer=officer_of(store, officer), kinds=("intel",),
-                         render_text=intel.render_text, fmt="json" if json_out else fmt, out=out_file)
+    report = drafts.show(
+        store,
+        ref,
+        officer=officer_of(store, officer),
+        kinds=("intel",),
+        render_text=intel.render_text,
+        fmt="json" if json_out else fmt,
+        out=out_file,
+    )
     _emit(report, fmt, json_out, intel.render_text, out_file)
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from triage.errors import UsageError
 from triage.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -24,6 +22,7 @@ from triage.cli.common import (
     training_banner,
     warn,
 )
+from triage.errors import UsageError
 
 FAILURES_SHOWN = 10
 
@@ -50,33 +49,49 @@ def ci(r: dict) -> str:
 
 
 def evaluate(
-    dataset: Optional[Path] = typer.Argument(None, help="Folder of labelled photos: DATASET/<identity>/<photo>."),
-    csv_file: Optional[Path] = typer.Option(None, "--csv", help="CSV with photo and identity columns, instead."),
-    fixture: Optional[str] = typer.Option(None, "--fixture", help="An installed data set: orl (AT&T/ORL faces)."),
-    description: Optional[str] = typer.Option(None, "--description",
-                                              help="What the data set is, for the report and the calibration file."),
-    matcher: List[str] = typer.Option([], "--matcher", help="Matcher to measure: dlib, sface, fused or a supplied "
-                                      "model (repeatable; default: the home's, beside the models it fuses)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0,
-                                              help="Operating threshold (default: the calibration in force)."),
-    holdout: Optional[float] = typer.Option(None, "--holdout", show_default=False,
-                                            help="Share of identities kept out of the 1:N gallery as non-mated "
-                                                 "searches (default 0.25)."),
-    seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
-                                       help="Seed that picks the held-out identities (default 19795, fixed)."),
-    groups: Optional[Path] = typer.Option(None, "--groups",
-                                          help="CSV: identity, then label columns (sex, age band ...)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a DET curve to this PNG."),
+    dataset: Path | None = typer.Argument(None, help="Folder of labelled photos: DATASET/<identity>/<photo>."),
+    csv_file: Path | None = typer.Option(None, "--csv", help="CSV with photo and identity columns, instead."),
+    fixture: str | None = typer.Option(None, "--fixture", help="An installed data set: orl (AT&T/ORL faces)."),
+    description: str | None = typer.Option(
+        None, "--description", help="What the data set is, for the report and the calibration file."
+    ),
+    matcher: list[str] = typer.Option(
+        [],
+        "--matcher",
+        help="Matcher to measure: dlib, sface, fused or a supplied "
+        "model (repeatable; default: the home's, beside the models it fuses).",
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", min=0.0, help="Operating threshold (default: the calibration in force)."
+    ),
+    holdout: float | None = typer.Option(
+        None,
+        "--holdout",
+        show_default=False,
+        help="Share of identities kept out of the 1:N gallery as non-mated searches (default 0.25).",
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", show_default=False, help="Seed that picks the held-out identities (default 19795, fixed)."
+    ),
+    groups: Path | None = typer.Option(None, "--groups", help="CSV: identity, then label columns (sex, age band ...)."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a DET curve to this PNG."),
     calibrate: bool = typer.Option(False, "--calibrate", help="Write the threshold that meets --target-fpir."),
-    target_fpir: Optional[float] = typer.Option(None, "--target-fpir", show_default=False,
-                                                help="False positive identification rate to calibrate for "
-                                                     "(default 0.001)."),
-    calibration_file: Optional[Path] = typer.Option(None, "--calibration-file",
-                                                    help="Write the calibration here (default: the home's models/)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Template cache file (default: in the home, sealed)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
-                                          help="Encoding processes (default: one per core)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    target_fpir: float | None = typer.Option(
+        None,
+        "--target-fpir",
+        show_default=False,
+        help="False positive identification rate to calibrate for (default 0.001).",
+    ),
+    calibration_file: Path | None = typer.Option(
+        None, "--calibration-file", help="Write the calibration here (default: the home's models/)."
+    ),
+    cache: Path | None = typer.Option(None, "--cache", help="Template cache file (default: in the home, sealed)."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Encoding processes (default: one per core)."
+    ),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Measure the matcher on labelled photos: FMR and FNMR over thresholds, EER, FNMR at FMR 1e-3 and 1e-4, 1:N rank-1 rate and FNIR at FPIR 0.003, failures to acquire, and per-group rates with --groups.
 
@@ -98,8 +113,13 @@ def evaluate(
         raise UsageError("--calibration-file and --target-fpir go with --calibrate")
     store = open_store(home)
     who = officer_of(store, officer)
-    data = (evaluation.fixture(fixture) if fixture else evaluation.from_csv(csv_file, description) if csv_file
-            else evaluation.from_folder(dataset, description))
+    data = (
+        evaluation.fixture(fixture)
+        if fixture
+        else evaluation.from_csv(csv_file, description)
+        if csv_file
+        else evaluation.from_folder(dataset, description)
+    )
     if description and fixture:
         data.description = description
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -108,10 +128,20 @@ def evaluate(
         chosen = {k: v for k, v in (("holdout", holdout), ("seed", seed)) if v is not None}
         if calibrate:
             chosen["target_fpir"] = evaluation.TARGET_FPIR if target_fpir is None else target_fpir
-        report = evaluation.run(store, data, officer=who, matcher_names=matcher or None, threshold=threshold,
-                                groups=groups, cache_path=cache, workers=workers, plot=plot,
-                                calibration_file=calibration_file, **chosen,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = evaluation.run(
+            store,
+            data,
+            officer=who,
+            matcher_names=matcher or None,
+            threshold=threshold,
+            groups=groups,
+            cache_path=cache,
+            workers=workers,
+            plot=plot,
+            calibration_file=calibration_file,
+            **chosen,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     store.close()
     if json_out:
         emit_json(report)
@@ -122,17 +152,23 @@ def evaluate(
 
 def render(report: dict) -> None:
     d, c = report["dataset"], report["cache"]
-    out.print(f"[bold]{escape(d['description'])}[/]: {count(d['photos'])} photos of {count(d['identities'])} identities; "
-              f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {report['seconds']} s")
+    out.print(
+        f"[bold]{escape(d['description'])}[/]: {count(d['photos'])} photos of {count(d['identities'])} identities; "
+        f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {report['seconds']} s"
+    )
     if d["skipped_files"]:
-        out.print(f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]),
-                  markup=False)
+        out.print(
+            f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]),
+            markup=False,
+        )
     if d["copies"]:
         across = sum(len(c["identities"]) > 1 for c in d["copies"])
-        warn(f"{count(len(d['copies']))} photo(s) are in the data set more than once as identical files, "
-             f"{count(across)} of them under different identities (first: {', '.join(d['copies'][0]['photos'])}). "
-             "Each copy is a pair at distance 0: a genuine pair that flatters FNMR under one identity, a false "
-             "match under two. Remove the copies for rates that mean something.")
+        warn(
+            f"{count(len(d['copies']))} photo(s) are in the data set more than once as identical files, "
+            f"{count(across)} of them under different identities (first: {', '.join(d['copies'][0]['photos'])}). "
+            "Each copy is a pair at distance 0: a genuine pair that flatters FNMR under one identity, a false "
+            "match under two. Remove the copies for rates that mean something."
+        )
     if len(report["matchers"]) > 1:
         _render_side_by_side(report["matchers"])
     for m in report["matchers"]:
@@ -145,53 +181,86 @@ def render(report: dict) -> None:
 
 def _render_side_by_side(matchers: list[dict]) -> None:
     """One row per matcher on the same photos: the figures a choice between them rests on."""
-    t = Table("matcher", "failure to acquire", "EER", *(f"FNMR at FMR {pct(r['fmr_target'])}"
-                                                         for r in matchers[0]["verification"]["fnmr_at_fmr"]),
-              "rank-1", "threshold in force", title="Side by side, on the same photos", title_justify="left")
+    t = Table(
+        "matcher",
+        "failure to acquire",
+        "EER",
+        *(f"FNMR at FMR {pct(r['fmr_target'])}" for r in matchers[0]["verification"]["fnmr_at_fmr"]),
+        "rank-1",
+        "threshold in force",
+        title="Side by side, on the same photos",
+        title_justify="left",
+    )
     for m in matchers:
         v = m["verification"]
-        t.add_row(Text(f"{m['matcher']} ({m['model_id']})"), f"{count(m['acquisition']['failed'])} of "
-                  f"{count(m['acquisition']['photos'])}", pct(v["eer"]["rate"]),
-                  *(pct(r["fnmr"]) if r["estimable"] else "not estimable" for r in v["fnmr_at_fmr"]),
-                  pct(m["identification"]["rank1"]["rate"]), dist(v["operating"]["threshold"]))
+        t.add_row(
+            Text(f"{m['matcher']} ({m['model_id']})"),
+            f"{count(m['acquisition']['failed'])} of {count(m['acquisition']['photos'])}",
+            pct(v["eer"]["rate"]),
+            *(pct(r["fnmr"]) if r["estimable"] else "not estimable" for r in v["fnmr_at_fmr"]),
+            pct(m["identification"]["rank1"]["rate"]),
+            dist(v["operating"]["threshold"]),
+        )
     out.print(t)
 
 
 def _render_matcher(m: dict, options: dict) -> None:
     a, v, i = m["acquisition"], m["verification"], m["identification"]
     op, iop = v["operating"], i["operating"]
-    t = Table("measure", "value", title=escape(f"{m['matcher']} ({m['model_id']}, {m['distance']} distance)"),
-              title_justify="left")
-    t.add_row("failure to acquire (FTA)", f"{count(a['failed'])} of {count(a['photos'])} photos = {pct(a['fta']['rate'])}"
-              + ci(a["fta"]))
+    t = Table(
+        "measure",
+        "value",
+        title=escape(f"{m['matcher']} ({m['model_id']}, {m['distance']} distance)"),
+        title_justify="left",
+    )
+    t.add_row(
+        "failure to acquire (FTA)",
+        f"{count(a['failed'])} of {count(a['photos'])} photos = {pct(a['fta']['rate'])}" + ci(a["fta"]),
+    )
     t.add_row("genuine / impostor comparisons", f"{count(v['genuine']['count'])} / {count(v['impostor']['count'])}")
     eer = v["eer"]
     t.add_row("equal error rate (EER)", f"{pct(eer['rate'])} at threshold {dist(eer['threshold'])}")
     for row in v["fnmr_at_fmr"]:
-        value = (f"{pct(row['fnmr'])} at threshold {dist(row['threshold'])} (FMR {pct(row['fmr'])})"
-                 if row["estimable"] else "not estimable")
+        value = (
+            f"{pct(row['fnmr'])} at threshold {dist(row['threshold'])} (FMR {pct(row['fmr'])})"
+            if row["estimable"]
+            else "not estimable"
+        )
         t.add_row(f"FNMR at FMR = {pct(row['fmr_target'])}", value + (f" — {row['note']}" if "note" in row else ""))
-    t.add_row(f"at the operating threshold {dist(op['threshold'])}",
-              f"FMR {pct(op['fmr']['rate'])}{ci(op['fmr'])}, FNMR {pct(op['fnmr']['rate'])}{ci(op['fnmr'])}")
-    t.add_row("1:N gallery", f"{count(i['gallery_identities'])} identities, one photo each; "
-              f"{count(i['mated_searches'])} mated and {count(i['nonmated_searches'])} non-mated searches "
-              f"({count(len(i['held_out_identities']))} identities held out, holdout {pct(options['holdout'])}, "
-              f"seed {options['seed']})")
+    t.add_row(
+        f"at the operating threshold {dist(op['threshold'])}",
+        f"FMR {pct(op['fmr']['rate'])}{ci(op['fmr'])}, FNMR {pct(op['fnmr']['rate'])}{ci(op['fnmr'])}",
+    )
+    t.add_row(
+        "1:N gallery",
+        f"{count(i['gallery_identities'])} identities, one photo each; "
+        f"{count(i['mated_searches'])} mated and {count(i['nonmated_searches'])} non-mated searches "
+        f"({count(len(i['held_out_identities']))} identities held out, holdout {pct(options['holdout'])}, "
+        f"seed {options['seed']})",
+    )
     t.add_row("rank-1 identification rate", f"{pct(i['rank1']['rate'])}{ci(i['rank1'])}")
     for row in i["fnir_at_fpir"]:
-        value = (f"{pct(row['fnir'])} at threshold {dist(row['threshold'])} (FPIR {pct(row['fpir'])})"
-                 if row["fnir"] is not None else "n/a")
-        t.add_row(f"FNIR at FPIR = {pct(row['fpir_target'])} (candidate list {i['candidate_list']})",
-                  value + (f" — {row['note']}" if "note" in row else ""))
-    t.add_row(f"1:N at the operating threshold {dist(iop['threshold'])}",
-              f"FNIR {pct(iop['fnir']['rate'])}{ci(iop['fnir'])}, FPIR {pct(iop['fpir']['rate'])}{ci(iop['fpir'])}")
+        value = (
+            f"{pct(row['fnir'])} at threshold {dist(row['threshold'])} (FPIR {pct(row['fpir'])})"
+            if row["fnir"] is not None
+            else "n/a"
+        )
+        t.add_row(
+            f"FNIR at FPIR = {pct(row['fpir_target'])} (candidate list {i['candidate_list']})",
+            value + (f" — {row['note']}" if "note" in row else ""),
+        )
+    t.add_row(
+        f"1:N at the operating threshold {dist(iop['threshold'])}",
+        f"FNIR {pct(iop['fnir']['rate'])}{ci(iop['fnir'])}, FPIR {pct(iop['fpir']['rate'])}{ci(iop['fpir'])}",
+    )
     out.print(t)
 
     stats = ("count", "mean", "std", "min", "p1", "p5", "median", "p95", "p99", "max")
     dt_ = Table("distance", "genuine", "impostor", title="Distance distributions", title_justify="left")
     for k in stats:
-        dt_.add_row(k, *[count(v[kind]["count"]) if k == "count" else dist(v[kind].get(k))
-                         for kind in ("genuine", "impostor")])
+        dt_.add_row(
+            k, *[count(v[kind]["count"]) if k == "count" else dist(v[kind].get(k)) for kind in ("genuine", "impostor")]
+        )
     out.print(dt_)
 
     if v["curve"]:
@@ -212,31 +281,45 @@ def _render_matcher(m: dict, options: dict) -> None:
         _render_fairness(m["fairness"])
     if "calibration" in m:
         c = m["calibration"]
-        out.print(f"[bold]Calibration written[/] to {escape(str(c['file']))}: threshold {c['threshold']} "
-                  f"(was {c['previous_threshold'] if c['previous_threshold'] is not None else 'the shipped one'}), "
-                  f"FPIR {pct(c['fpir'])} over {count(c['nonmated_searches'])} non-mated searches "
-                  f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}")
+        out.print(
+            f"[bold]Calibration written[/] to {escape(str(c['file']))}: threshold {c['threshold']} "
+            f"(was {c['previous_threshold'] if c['previous_threshold'] is not None else 'the shipped one'}), "
+            f"FPIR {pct(c['fpir'])} over {count(c['nonmated_searches'])} non-mated searches "
+            f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}"
+        )
         if not c["estimable"]:
-            warn(f"{count(c['nonmated_searches'])} non-mated searches cannot show an FPIR as low as "
-                 f"{pct(c['target_fpir'])}; use a larger data set before relying on this threshold")
+            warn(
+                f"{count(c['nonmated_searches'])} non-mated searches cannot show an FPIR as low as "
+                f"{pct(c['target_fpir'])}; use a larger data set before relying on this threshold"
+            )
 
 
 def _render_fairness(f: dict) -> None:
     for col in f["columns"]:
-        t = Table("group", "measure", "rate", "errors / trials", "95% CI",
-                  title=f"By {escape(col['column'])} at threshold {dist(f['threshold'])}: overall FMR {pct(f['overall_fmr'])}; "
-                        "a group's FMR uses impostor pairs within the group", title_justify="left")
+        t = Table(
+            "group",
+            "measure",
+            "rate",
+            "errors / trials",
+            "95% CI",
+            title=f"By {escape(col['column'])} at threshold {dist(f['threshold'])}: overall FMR {pct(f['overall_fmr'])}; "
+            "a group's FMR uses impostor pairs within the group",
+            title_justify="left",
+        )
         for g in col["groups"]:
             t.add_row(Text(g["label"]), "people", f"{count(g['identities'])} identities, {count(g['photos'])} photos")
             for key in ("fta", "fmr", "fnmr", "fpir", "fnir"):
                 r = g[key]
-                t.add_row("", key.upper(), pct(r["rate"]), f"{count(r['errors'])} / {count(r['trials'])}",
-                          ci(r).strip(" []"))
+                t.add_row(
+                    "", key.upper(), pct(r["rate"]), f"{count(r['errors'])} / {count(r['trials'])}", ci(r).strip(" []")
+                )
             ratio = "n/a" if g["fmr_ratio"] is None else f"{g['fmr_ratio']:.2f} x overall"
             t.add_row("", "FMR ratio", ratio + (" [bold red]FLAG[/]" if g["flagged"] else ""), end_section=True)
         out.print(t)
         if col["unlabelled_identities"]:
-            out.print(f"{count(len(col['unlabelled_identities']))} identities have no {col['column']} label", markup=False)
+            out.print(
+                f"{count(len(col['unlabelled_identities']))} identities have no {col['column']} label", markup=False
+            )
     if f["identities_not_in_data"]:
         out.print(f"{count(len(f['identities_not_in_data']))} labelled identities are not in the data set")
     out.print(f"FLAG: {f['flag_rule']}")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.errors import ExitStatus, UsageError
 from triage.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -22,6 +20,7 @@ from triage.cli.common import (
     out,
     passphrase,
 )
+from triage.errors import ExitStatus, UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -38,9 +37,12 @@ def init(
     force_code: str = typer.Option(..., "--force-code", help="Force code of the owning force, e.g. 'KNT'."),
     officer: OfficerOpt = None,
     timezone: str = typer.Option("Europe/London", "--timezone", help="Time zone for local times and the day's batch."),
-    matcher: Optional[str] = typer.Option(None, "--matcher", show_default=False,
-                                          help="The home's matcher: dlib, sface or fused (default fused; see "
-                                               "`triage models list`)."),
+    matcher: str | None = typer.Option(
+        None,
+        "--matcher",
+        show_default=False,
+        help="The home's matcher: dlib, sface or fused (default fused; see `triage models list`).",
+    ),
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -64,33 +66,47 @@ def init(
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--timezone {timezone!r} is not a known time zone (e.g. Europe/London)") from None
     path = home_path(home)
-    config = Config(site=clean_text(site, "--site"), force_code=clean_text(force_code, "--force-code", 10),
-                    officer=clean_text(who, "--officer"), timezone=timezone)
+    config = Config(
+        site=clean_text(site, "--site"),
+        force_code=clean_text(force_code, "--force-code", 10),
+        officer=clean_text(who, "--officer"),
+        timezone=timezone,
+    )
     if matcher is not None:
         from triage.faces import matchers
 
         config.matcher = matchers.get(matcher, None).name  # a model supplied later is chosen with `models use`
     store = Store.create(path, passphrase(confirm=True), config)
-    result = {"home": str(path), "site": config.site, "force_code": config.force_code, "device": config.device,
-              "officer": config.officer, "matcher": config.matcher}
+    result = {
+        "home": str(path),
+        "site": config.site,
+        "force_code": config.force_code,
+        "device": config.device,
+        "officer": config.officer,
+        "matcher": config.matcher,
+    }
     store.close()
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Created a triage home at {path} (device {config.device}, site {config.site}, "
-                  f"matcher {config.matcher}).", markup=False)
+        out.print(
+            f"Created a triage home at {path} (device {config.device}, site {config.site}, matcher {config.matcher}).",
+            markup=False,
+        )
 
 
 def doctor(
-    camera: Optional[str] = typer.Option(None, "--camera", help="Also check this camera (index, device path or video file)."),
+    camera: str | None = typer.Option(
+        None, "--camera", help="Also check this camera (index, device path or video file)."
+    ),
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure."""
-    from triage.store import audit as audit_core
-    from triage.faces import encoders, matchers
-    from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
     from triage.errors import TriageError
+    from triage.faces import encoders, matchers
+    from triage.store import audit as audit_core
+    from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
 
     checks: list[dict] = []
 
@@ -115,8 +131,10 @@ def doctor(
 
         worst = faces.encoder_agreement()
         if not worst < faces.AGREEMENT:
-            raise TriageError(f"dlib's network as run here differs from dlib's own encoder by {worst:.2g} on a known "
-                              "face: templates would not match those of other laptops; reinstall with `uv sync`")
+            raise TriageError(
+                f"dlib's network as run here differs from dlib's own encoder by {worst:.2g} on a known "
+                "face: templates would not match those of other laptops; reinstall with `uv sync`"
+            )
         return f"agrees with dlib's own encoder to {worst:.1g} on a known face"
 
     def calibration() -> str:
@@ -139,13 +157,18 @@ def doctor(
     check("store", store_ok)
     if "store" in state:
         if os.environ.get("TRIAGE_PASSPHRASE"):
-            check("keys", lambda: (state["store"].unlock(os.environ["TRIAGE_PASSPHRASE"]), "passphrase opens the data key")[1])
+            check(
+                "keys",
+                lambda: (state["store"].unlock(os.environ["TRIAGE_PASSPHRASE"]), "passphrase opens the data key")[1],
+            )
 
         def chain():
             rep = audit_core.verify(state["store"].db, state["store"].vault)
             if not rep.ok:
                 raise TriageError(rep.problem)
-            return f"{rep.events} events, chain intact" + ("" if state["store"].vault else " (its end not checked: no passphrase)")
+            return f"{rep.events} events, chain intact" + (
+                "" if state["store"].vault else " (its end not checked: no passphrase)"
+            )
 
         check("audit chain", chain)
     if camera is not None:
@@ -204,6 +227,9 @@ def set_recovery(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
     the home like the officer's, so `triage passphrase change` can then set a new officer passphrase.
     """
     store = open_store(home)
-    store.set_passphrase(_new_secret("TRIAGE_RECOVERY_PASSPHRASE", "Recovery passphrase"),
-                         officer=officer_of(store, officer), name="recovery")
+    store.set_passphrase(
+        _new_secret("TRIAGE_RECOVERY_PASSPHRASE", "Recovery passphrase"),
+        officer=officer_of(store, officer),
+        name="recovery",
+    )
     note("Recovery passphrase set: keep it with the supervisor, apart from the laptop.")

@@ -10,8 +10,9 @@ from triage.cli.common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_o
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="This laptop's batch keys, the laptops it trusts and the recipients it encrypts to.",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="This laptop's batch keys, the laptops it trusts and the recipients it encrypts to.", no_args_is_help=True
+    )
     group.command("show")(show)
     group.command("list")(list_cmd)
     group.command("trust")(trust)
@@ -38,7 +39,9 @@ def show(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = F
         return
     out.print(f"Device            {view['device']}", markup=False)
     out.print(f"Signing key       {view['signing_key']}", markup=False)
-    out.print(f"  fingerprint     {view['fingerprint']}   (read it back when the key is trusted elsewhere)", markup=False)
+    out.print(
+        f"  fingerprint     {view['fingerprint']}   (read it back when the key is trusted elsewhere)", markup=False
+    )
     out.print(f"Age recipient     {view['age_recipient']}", markup=False)
 
 
@@ -57,14 +60,24 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     table = Table("role", "name", "key", "fingerprint", "added", "by")
     for role, rows in listed.items():
         for r in rows:
-            table.add_row(keys.ROLE_WORDS[role], Text(r["name"]), Text(r["public"]), Text(r.get("fingerprint") or ""),
-                          Text(r["added_at"]), Text(r["officer"]))
+            table.add_row(
+                keys.ROLE_WORDS[role],
+                Text(r["name"]),
+                Text(r["public"]),
+                Text(r.get("fingerprint") or ""),
+                Text(r["added_at"]),
+                Text(r["officer"]),
+            )
     out.print(table if table.row_count else "No trusted laptops and no recipients yet.")
 
 
-def trust(name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dover'."),
-          public_key: str = typer.Argument(..., help="Its signing key (ed25519:...) from `triage keys show`."),
-          officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def trust(
+    name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dover'."),
+    public_key: str = typer.Argument(..., help="Its signing key (ed25519:...) from `triage keys show`."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Accept batches signed by a laptop. Read the fingerprint back to its officer before trusting it.
 
     Example: triage keys trust "Laptop 2 Dover" ed25519:3q2+7w...
@@ -79,8 +92,9 @@ def trust(name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dov
         out.print(f"Trusted {row['name']}: fingerprint {row['fingerprint']}.", markup=False)
 
 
-def untrust(name: str = typer.Argument(..., help="The trusted laptop's name."),
-            officer: OfficerOpt = None, home: HomeOpt = None) -> None:
+def untrust(
+    name: str = typer.Argument(..., help="The trusted laptop's name."), officer: OfficerOpt = None, home: HomeOpt = None
+) -> None:
     """Stop accepting a laptop's batches (what was merged stays). Example: triage keys untrust "Laptop 2 Dover" """
     from triage.exchange import keys
 
@@ -89,9 +103,13 @@ def untrust(name: str = typer.Argument(..., help="The trusted laptop's name."),
     out.print(f"{name} is no longer trusted.", markup=False)
 
 
-def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervisor DS 4411 Clarke'."),
-                  public_key: str = typer.Argument(..., help="Their age public key (age1...), from `triage keys show`."),
-                  officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def recipient_add(
+    name: str = typer.Argument(..., help="Whose key, e.g. 'Supervisor DS 4411 Clarke'."),
+    public_key: str = typer.Argument(..., help="Their age public key (age1...), from `triage keys show`."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Encrypt this laptop's batches to this key from now on (as well as to any others listed).
 
     Example: triage keys recipient add "Supervisor Dover" age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
@@ -106,8 +124,9 @@ def recipient_add(name: str = typer.Argument(..., help="Whose key, e.g. 'Supervi
         out.print(f"Batches will be encrypted to {row['name']} ({row['public']}).", markup=False)
 
 
-def recipient_remove(name: str = typer.Argument(..., help="The recipient's name."),
-                     officer: OfficerOpt = None, home: HomeOpt = None) -> None:
+def recipient_remove(
+    name: str = typer.Argument(..., help="The recipient's name."), officer: OfficerOpt = None, home: HomeOpt = None
+) -> None:
     """Stop encrypting batches to a recipient. Example: triage keys recipient remove "Supervisor Dover" """
     from triage.exchange import keys
 

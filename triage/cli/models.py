@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typing import Optional
-
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from triage.errors import ExitStatus
 from triage.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -26,6 +23,7 @@ from triage.cli.common import (
     progress_bar,
     warn,
 )
+from triage.errors import ExitStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -74,31 +72,55 @@ def verify_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 def _render(report: dict) -> None:
     files = Table("model", "id", "role", "file", "SHA-256", "licence", title="Models", title_justify="left")
     for m in report["models"]:  # one row a model, a line a file (dlib has two); --json gives the full paths
-        states = [("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]")
-                  if "ok" in f else ("present, not checked" if f["present"] else "[red]MISSING[/]") for f in m["files"]]
-        files.add_row(Text(m["name"]), Text(m["model_id"]), Text(m["role"]),
-                      Text("\n".join(Path(f["file"]).name for f in m["files"])), "\n".join(states), Text(m["licence"]))
+        states = [
+            ("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]")
+            if "ok" in f
+            else ("present, not checked" if f["present"] else "[red]MISSING[/]")
+            for f in m["files"]
+        ]
+        files.add_row(
+            Text(m["name"]),
+            Text(m["model_id"]),
+            Text(m["role"]),
+            Text("\n".join(Path(f["file"]).name for f in m["files"])),
+            "\n".join(states),
+            Text(m["licence"]),
+        )
     out.print(files)
     matchers = Table("matcher", "models", "threshold", "distance", "from", title="Matchers", title_justify="left")
     for m in report["matchers"]:
         name = m["name"] + (" (default)" if m["name"] == report["default_matcher"] else "")
-        matchers.add_row(Text(name), Text(", ".join(m["model_ids"])), f"{m['threshold']:g}", Text(m["distance"]),
-                         Text(str(m["calibration"])))
+        matchers.add_row(
+            Text(name),
+            Text(", ".join(m["model_ids"])),
+            f"{m['threshold']:g}",
+            Text(m["distance"]),
+            Text(str(m["calibration"])),
+        )
     out.print(matchers)
     out.print(f"The home's default matcher: [bold]{escape(report['default_matcher'])}[/]")
     for m in report["models"]:
         if "self_test" in m and "error" not in m["self_test"]:
             colour = m["self_test"]["colour"]
-            out.print(f"{m['name']}: self-test passed (colour order check {colour['verdict']}, "
-                      f"{colour['wins']} of {colour['trials']} crops)", markup=False)
+            out.print(
+                f"{m['name']}: self-test passed (colour order check {colour['verdict']}, "
+                f"{colour['wins']} of {colour['trials']} crops)",
+                markup=False,
+            )
 
 
 def reindex_cmd(
-    model: Optional[str] = typer.Option(None, "--model", help="Model to encode for (dlib, sface or a supplied "
-                                        "model; default: every model the home's matcher uses)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
-                                          help="Worker processes (default: one per core)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model to encode for (dlib, sface or a supplied model; default: every model the home's matcher uses).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Worker processes (default: one per core)."
+    ),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Compute templates for a model added later, from the stored photos that have none of it; audited.
 
@@ -108,23 +130,36 @@ def reindex_cmd(
 
     store = open_store(home)
     who = officer_of(store, officer)
-    with progress_bar(TextColumn("encoding stored photos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+    with progress_bar(
+        TextColumn("encoding stored photos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
         task = bar.add_task("reindex", total=None)
-        result = reindex(store, officer=who, model=model, workers_count=workers,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = reindex(
+            store,
+            officer=who,
+            model=model,
+            workers_count=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     store.close()
     if json_out:
         emit_json(result)
         return
     for model_id, r in result.items():
-        out.print(f"{model_id}: {r['encoded']} of {r['photos']} stored photos encoded (detector {r['detector']}).",
-                  markup=False)
+        out.print(
+            f"{model_id}: {r['encoded']} of {r['photos']} stored photos encoded (detector {r['detector']}).",
+            markup=False,
+        )
         for f in r["failed"]:
             warn(f"{f['owner_kind']} {f['owner']} photo {f['photo']}: {f['reason']}")
 
 
-def use_cmd(matcher: str = typer.Argument(..., help="dlib, sface, fused or a supplied model's name."),
-            officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def use_cmd(
+    matcher: str = typer.Argument(..., help="dlib, sface, fused or a supplied model's name."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Make a matcher the home's default (audited). Photos stored earlier may need `triage models reindex`.
 
     Example: triage models use fused
@@ -137,7 +172,9 @@ def use_cmd(matcher: str = typer.Argument(..., help="dlib, sface, fused or a sup
     if json_out:
         emit_json(result)
         return
-    out.print(f"Default matcher: {result['matcher']} (was {result['previous']}), threshold {result['threshold']:g}.",
-              markup=False)
+    out.print(
+        f"Default matcher: {result['matcher']} (was {result['previous']}), threshold {result['threshold']:g}.",
+        markup=False,
+    )
     for w in result["warnings"]:
         warn(w)

@@ -3,8 +3,6 @@ officers confirm, and the links debriefs suggest for them to decide on."""
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -24,15 +22,20 @@ from triage.cli.common import (
 NameOpt = typer.Option([], "--name", help="A name the group or its members use (repeatable).")
 PhoneOpt = typer.Option([], "--phone", help="A phone number associated with the group (repeatable).")
 RouteOpt = typer.Option([], "--route", help="A route it runs, e.g. 'Gravelines to Dungeness' (repeatable).")
-MethodOpt = typer.Option([], "--payment-method", help="cash, bank-transfer, money-transfer, hawala, mobile-money, "
-                                                      "crypto, work, in-kind or other (repeatable).")
+MethodOpt = typer.Option(
+    [],
+    "--payment-method",
+    help="cash, bank-transfer, money-transfer, hawala, mobile-money, crypto, work, in-kind or other (repeatable).",
+)
 HandleOpt = typer.Option([], "--handle", help="A payment handle: account, wallet, app name or number (repeatable).")
 NotesOpt = typer.Option(None, "--notes", help="Free text, kept with the officer and time.")
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Organised crime groups: register, links confirmed by officers, links suggested by "
-                             "debriefs.", no_args_is_help=True)
+    group = typer.Typer(
+        help="Organised crime groups: register, links confirmed by officers, links suggested by debriefs.",
+        no_args_is_help=True,
+    )
     group.command("add")(add)
     group.command("update")(update)
     group.command("list")(list_cmd)
@@ -46,16 +49,24 @@ def _saved(result: dict, json_out: bool, verb: str) -> None:
     if json_out:
         emit_json(result)
         return
-    out.print(f"Crime group [bold]{escape(result['ref'])}[/] {verb}: {len(result['names'])} name(s), {len(result['phones'])} "
-              f"phone number(s), {len(result['handles'])} payment handle(s).")
+    out.print(
+        f"Crime group [bold]{escape(result['ref'])}[/] {verb}: {len(result['names'])} name(s), {len(result['phones'])} "
+        f"phone number(s), {len(result['handles'])} payment handle(s)."
+    )
     render_suggestions(result["suggestions"])
 
 
 def add(
     ref: str = typer.Argument(..., help="The group's reference, e.g. OCG-2026-014."),
-    name: List[str] = NameOpt, phone: List[str] = PhoneOpt, route: List[str] = RouteOpt,
-    payment_method: List[str] = MethodOpt, handle: List[str] = HandleOpt, notes: Optional[str] = NotesOpt,
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    name: list[str] = NameOpt,
+    phone: list[str] = PhoneOpt,
+    route: list[str] = RouteOpt,
+    payment_method: list[str] = MethodOpt,
+    handle: list[str] = HandleOpt,
+    notes: str | None = NotesOpt,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Register a known or suspected organised crime group. Debriefs that gave one of its phone numbers,
     payment handles or names are listed as suggested links for an officer to decide on.
@@ -66,15 +77,34 @@ def add(
 
     store = open_store(home)
     training_banner(store)
-    _saved(ocg.save(store, ref, officer=officer_of(store, officer), names=name, phones=phone, routes=route,
-                    payment_methods=payment_method, handles=handle, notes=notes), json_out, "registered")
+    _saved(
+        ocg.save(
+            store,
+            ref,
+            officer=officer_of(store, officer),
+            names=name,
+            phones=phone,
+            routes=route,
+            payment_methods=payment_method,
+            handles=handle,
+            notes=notes,
+        ),
+        json_out,
+        "registered",
+    )
 
 
 def update(
     ref: str = typer.Argument(..., help="The group's reference."),
-    name: List[str] = NameOpt, phone: List[str] = PhoneOpt, route: List[str] = RouteOpt,
-    payment_method: List[str] = MethodOpt, handle: List[str] = HandleOpt, notes: Optional[str] = NotesOpt,
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    name: list[str] = NameOpt,
+    phone: list[str] = PhoneOpt,
+    route: list[str] = RouteOpt,
+    payment_method: list[str] = MethodOpt,
+    handle: list[str] = HandleOpt,
+    notes: str | None = NotesOpt,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Add what has been learned to a registered group; nothing is removed.
 
@@ -84,8 +114,22 @@ def update(
 
     store = open_store(home)
     training_banner(store)
-    _saved(ocg.save(store, ref, officer=officer_of(store, officer), names=name, phones=phone, routes=route,
-                    payment_methods=payment_method, handles=handle, notes=notes, new=False), json_out, "updated")
+    _saved(
+        ocg.save(
+            store,
+            ref,
+            officer=officer_of(store, officer),
+            names=name,
+            phones=phone,
+            routes=route,
+            payment_methods=payment_method,
+            handles=handle,
+            notes=notes,
+            new=False,
+        ),
+        json_out,
+        "updated",
+    )
 
 
 def list_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
@@ -104,17 +148,34 @@ def list_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt
     if not rows:
         out.print("No crime groups registered.")
         return
-    table = Table("ref", "names used", "arrivals linked", "landing days", "last landing", "subjects",
-                  "suggestions to decide", title="Crime groups")
+    table = Table(
+        "ref",
+        "names used",
+        "arrivals linked",
+        "landing days",
+        "last landing",
+        "subjects",
+        "suggestions to decide",
+        title="Crime groups",
+    )
     for r in rows:
-        table.add_row(Text(r["ref"]), Text("; ".join(r["names"])), str(r["arrivals"]), str(r["days"]),
-                      Text(r["last_landing_day"] or ""), str(r["subjects"]), str(r["suggestions"]))
+        table.add_row(
+            Text(r["ref"]),
+            Text("; ".join(r["names"])),
+            str(r["arrivals"]),
+            str(r["days"]),
+            Text(r["last_landing_day"] or ""),
+            str(r["subjects"]),
+            str(r["suggestions"]),
+        )
     out.print(table, highlight=False)
 
 
 def show(
     ref: str = typer.Argument(..., help="The group's reference."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Everything linked to a group: arrivals across days and sites, watchlist subjects, the decisions
     recorded and the suggestions still to decide.
@@ -131,39 +192,71 @@ def show(
     training_banner(store)
     act = g["activity"]
     out.print(f"[bold]{escape(g['ref'])}[/] " + escape(f"registered by {g['registered_by']} at {g['created_at']}"))
-    for label, key in (("names used", "names"), ("phone numbers", "phones"), ("routes", "routes"),
-                       ("payment methods", "payment_methods"), ("payment handles", "handles")):
+    for label, key in (
+        ("names used", "names"),
+        ("phone numbers", "phones"),
+        ("routes", "routes"),
+        ("payment methods", "payment_methods"),
+        ("payment handles", "handles"),
+    ):
         out.print(f"  {label:<16}: {'; '.join(g[key]) or '—'}", highlight=False, markup=False)
     for n in g["notes"]:
         out.print(f"  note            : {n['text']} ({n['officer']}, {n['at']})", highlight=False, markup=False)
-    out.print(f"Activity: {act['arrivals']} linked arrival(s) on {act['days']} day(s) at {act['sites']} site(s) from "
-              f"{act['vessels']} vessel(s)" + (f", {act['first']} to {act['last']}" if act["first"] else ""), markup=False)
-    table = Table("arrival", "landed (UTC)", "site", "vessel", "name as given", "linked by", "reason",
-                  title="Arrivals linked (confirmed by an officer)")
+    out.print(
+        f"Activity: {act['arrivals']} linked arrival(s) on {act['days']} day(s) at {act['sites']} site(s) from "
+        f"{act['vessels']} vessel(s)" + (f", {act['first']} to {act['last']}" if act["first"] else ""),
+        markup=False,
+    )
+    table = Table(
+        "arrival",
+        "landed (UTC)",
+        "site",
+        "vessel",
+        "name as given",
+        "linked by",
+        "reason",
+        title="Arrivals linked (confirmed by an officer)",
+    )
     for a in g["arrivals"]:
-        table.add_row(escape(a["arrival_id"]) + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else ""),
-                      Text(a["landed_at"]), Text(a["site"] or ""), Text(a["vessel"] or ""), Text(a["name"] or ""),
-                      Text(f"{a['officer']} at {a['at']}"), Text(a["reason"] or ""))
+        table.add_row(
+            escape(a["arrival_id"]) + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else ""),
+            Text(a["landed_at"]),
+            Text(a["site"] or ""),
+            Text(a["vessel"] or ""),
+            Text(a["name"] or ""),
+            Text(f"{a['officer']} at {a['at']}"),
+            Text(a["reason"] or ""),
+        )
     out.print(table if g["arrivals"] else "No arrivals linked.", highlight=False)
     if g["subjects"]:
         table = Table("subject", "category", "name", "linked by", "reason", title="Watchlist subjects linked")
         for s in g["subjects"]:
-            table.add_row(Text(s["ref"]), Text(s["category"] or ""), Text(s["name"] or ""), Text(f"{s['officer']} at {s['at']}"),
-                          Text(s["reason"] or ""))
+            table.add_row(
+                Text(s["ref"]),
+                Text(s["category"] or ""),
+                Text(s["name"] or ""),
+                Text(f"{s['officer']} at {s['at']}"),
+                Text(s["reason"] or ""),
+            )
         out.print(table, highlight=False)
     for d in g["not_linked"]:
-        out.print(f"Judged not linked: {d['target_kind']} {d['target']} by {d['officer']} at {d['at']} — {d['reason']}",
-                  highlight=False, markup=False)
+        out.print(
+            f"Judged not linked: {d['target_kind']} {d['target']} by {d['officer']} at {d['at']} — {d['reason']}",
+            highlight=False,
+            markup=False,
+        )
     render_suggestions(g["suggestions"])
 
 
 def link(
     ref: str = typer.Argument(..., help="The group's reference."),
-    arrival: Optional[str] = typer.Option(None, "--arrival", help="The arrival to link."),
-    subject: Optional[str] = typer.Option(None, "--subject", help="The watchlist subject to link."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why: what matched and what was checked (required)."),
+    arrival: str | None = typer.Option(None, "--arrival", help="The arrival to link."),
+    subject: str | None = typer.Option(None, "--subject", help="The watchlist subject to link."),
+    reason: str | None = typer.Option(None, "--reason", help="Why: what matched and what was checked (required)."),
     reject: bool = typer.Option(False, "--reject", help="Record that the suggested link is wrong instead."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Confirm a link between a group and an arrival or watchlist subject (or, with --reject, record that a
     suggested one is wrong). Nothing is linked until an officer does this; a later decision supersedes an
@@ -181,20 +274,32 @@ def link(
 
     store = open_store(home)
     training_banner(store)
-    res = ocg.link(store, ref, officer=officer_of(store, officer), reason=reason or "", arrival_id=arrival,
-                   subject_ref=subject, decision="not-linked" if reject else "linked")
+    res = ocg.link(
+        store,
+        ref,
+        officer=officer_of(store, officer),
+        reason=reason or "",
+        arrival_id=arrival,
+        subject_ref=subject,
+        decision="not-linked" if reject else "linked",
+    )
     if json_out:
         emit_json(res)
         return
-    out.print(f"Recorded: {res['target_kind']} {res['target']} {res['decision']} to {ref} by {res['officer']} at "
-              f"{res['at']}" + (f" (supersedes decision {res['supersedes']})" if res["supersedes"] else ""),
-              highlight=False, markup=False)
+    out.print(
+        f"Recorded: {res['target_kind']} {res['target']} {res['decision']} to {ref} by {res['officer']} at "
+        f"{res['at']}" + (f" (supersedes decision {res['supersedes']})" if res["supersedes"] else ""),
+        highlight=False,
+        markup=False,
+    )
 
 
 def suggestions(
-    arrival: Optional[str] = typer.Option(None, "--arrival", help="Only the suggestions for this arrival."),
-    ref: Optional[str] = typer.Option(None, "--ref", help="Only the suggestions for this group."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    arrival: str | None = typer.Option(None, "--arrival", help="Only the suggestions for this arrival."),
+    ref: str | None = typer.Option(None, "--ref", help="Only the suggestions for this group."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Links that debriefs suggest (a phone number, payment handle or name registered against a group) and that
     no officer has decided on yet.
@@ -216,9 +321,22 @@ def render_suggestions(rows: list[dict]) -> None:
     if not rows:
         out.print("No suggested links await a decision.")
         return
-    table = Table("group", "arrival", "landed (UTC)", "site", "vessel", "matched in the debrief",
-                  title="Suggested links — NOT confirmed; decide with `triage ocg link`")
+    table = Table(
+        "group",
+        "arrival",
+        "landed (UTC)",
+        "site",
+        "vessel",
+        "matched in the debrief",
+        title="Suggested links — NOT confirmed; decide with `triage ocg link`",
+    )
     for s in rows:
-        table.add_row(Text(s["ocg_ref"]), Text(s["arrival_id"]), Text(s["landed_at"]), Text(s["site"] or ""),
-                      Text(s["vessel"] or ""), Text(", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])))
+        table.add_row(
+            Text(s["ocg_ref"]),
+            Text(s["arrival_id"]),
+            Text(s["landed_at"]),
+            Text(s["site"] or ""),
+            Text(s["vessel"] or ""),
+            Text(", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])),
+        )
     out.print(table, highlight=False)

@@ -16,9 +16,9 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from triage.intake.biographic import Details, build_details
-from triage.errors import BadInput
 from triage.cli.common import err
+from triage.errors import BadInput
+from triage.intake.biographic import Details, build_details
 
 # build_details keyword -> question. List fields take several values separated by ';'.
 QUESTIONS = {
@@ -66,7 +66,7 @@ def ask_details(given: dict) -> dict:
         def value(text: str, name: str = name):
             return [p.strip() for p in text.split(";") if p.strip()] if name in LIST_FIELDS else text.strip() or None
 
-        text = ask_until_valid(question, lambda t: build_details(**{name: value(t)}), default_text)
+        text = ask_until_valid(question, lambda t: build_details(**{name: value(t)}), default_text)  # noqa: B023 (called here)
         answers[name] = value(text)
     return answers
 
@@ -90,9 +90,13 @@ def confirm(details: Details, warnings: list[str], today: dt.date) -> bool:
         value = shown.get(name)
         if value in (None, [], ""):
             continue
-        table.add_row(name.replace("_", " "), Text("; ".join(map(str, value)) if isinstance(value, list) else str(value)))
+        table.add_row(
+            name.replace("_", " "), Text("; ".join(map(str, value)) if isinstance(value, list) else str(value))
+        )
     if details.mrz:
-        table.add_row("MRZ", Text(f"{details.mrz['format']} {details.mrz['document_type']} read, every check digit agrees"))
+        table.add_row(
+            "MRZ", Text(f"{details.mrz['format']} {details.mrz['document_type']} read, every check digit agrees")
+        )
     err.print(table)
     if details.is_child(today):
         err.print("[bold red]SAFEGUARDING: the age given leaves room for a child; the arrival will be flagged[/]")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from triage.errors import UsageError
 from triage.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -19,6 +17,7 @@ from triage.cli.common import (
     out,
     training_banner,
 )
+from triage.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -27,10 +26,12 @@ def register(app: typer.Typer) -> None:
 
 def report_cmd(
     date: str = typer.Option(..., "--date", help="Local date of landing, YYYY-MM-DD."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="File to write (required for html)."),
+    out_file: Path | None = typer.Option(None, "--out", help="File to write (required for html)."),
     fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
-    site: Optional[str] = typer.Option(None, "--site", help="Only this site's arrivals."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    site: str | None = typer.Option(None, "--site", help="Only this site's arrivals."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Counts by site and vessel, safeguarding flags, candidates awaiting review, confirmed matches, drafts
     and outcomes, photo quality and every face, for one day. The page needs no network to open.
@@ -41,18 +42,25 @@ def report_cmd(
 
       triage report --date 2026-11-28 --format text
     """
-    from triage.outputs import report
     from triage.intake.biographic import parse_full_date
+    from triage.outputs import report
 
     if fmt == "html" and out_file is None:
-        raise UsageError("--format html needs --out FILE (the page is for a browser); use --format text for the terminal")
+        raise UsageError(
+            "--format html needs --out FILE (the page is for a browser); use --format text for the terminal"
+        )
     day = parse_full_date(date, "--date").isoformat()
     store = open_store(home)
     training_banner(store)
     data, text = report.report(store, day, officer=officer_of(store, officer), fmt=fmt, out=out_file, site=site)
     if json_out:
-        emit_json(dict({k: v for k, v in data.items() if k != "arrivals"}, out=str(out_file) if out_file else None,
-                       arrivals=[{k: v for k, v in a.items() if k != "thumbnail"} for a in data["arrivals"]]))
+        emit_json(
+            dict(
+                {k: v for k, v in data.items() if k != "arrivals"},
+                out=str(out_file) if out_file else None,
+                arrivals=[{k: v for k, v in a.items() if k != "thumbnail"} for a in data["arrivals"]],
+            )
+        )
     elif out_file is None:
         out.print(text, highlight=False, markup=False, end="")
     else:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from triage.errors import UsageError
 from triage.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -23,6 +21,7 @@ from triage.cli.common import (
     out,
     training_banner,
 )
+from triage.errors import UsageError
 
 PORTRAIT_COLUMNS = 24  # terminal cells across one portrait; each cell shows two pixel rows
 
@@ -32,19 +31,28 @@ def register(app: typer.Typer) -> None:
 
 
 def review_cmd(
-    arrival: Optional[str] = typer.Argument(None, help="Arrival id."),
-    candidate: Optional[str] = typer.Option(None, "--candidate", help="Watchlist ref or arrival id of the candidate."),
-    decision: Optional[str] = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --decision)."),
-    pending: bool = typer.Option(False, "--pending", help="List arrivals with candidates awaiting review, oldest first, "
-                                 "then arrivals whose referral record is incomplete (as JSON: `triage referral "
-                                 "--incomplete --json`)."),
-    portraits: Optional[bool] = typer.Option(
-        None, "--portraits/--no-portraits",
-        help="Draw both portraits side by side in the terminal (default: when the output is a terminal)."),
-    portraits_to: Optional[Path] = typer.Option(
-        None, "--portraits-to", help="Also write both portraits as JPEG files into this folder (audited)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    arrival: str | None = typer.Argument(None, help="Arrival id."),
+    candidate: str | None = typer.Option(None, "--candidate", help="Watchlist ref or arrival id of the candidate."),
+    decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (required with --decision)."),
+    pending: bool = typer.Option(
+        False,
+        "--pending",
+        help="List arrivals with candidates awaiting review, oldest first, "
+        "then arrivals whose referral record is incomplete (as JSON: `triage referral "
+        "--incomplete --json`).",
+    ),
+    portraits: bool | None = typer.Option(
+        None,
+        "--portraits/--no-portraits",
+        help="Draw both portraits side by side in the terminal (default: when the output is a terminal).",
+    ),
+    portraits_to: Path | None = typer.Option(
+        None, "--portraits-to", help="Also write both portraits as JPEG files into this folder (audited)."
+    ),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Review an arrival's candidates, or record a decision on one. A later decision supersedes an earlier
     one; both are kept and shown.
@@ -70,10 +78,17 @@ def review_cmd(
             return
         table = Table("arrival", "landed (UTC)", "vessel", "candidates awaiting review", "flags", title="Review queue")
         for r in rows:
-            table.add_row(Text(r["arrival_id"]), Text(r["landed_at"]), Text(r["vessel"] or ""),
-                          Text(", ".join(f"{c['kind']} {c['ref']} ({c['distance']:.3f} < {c['threshold']:.2f})"
-                                         for c in r["candidates"])),
-                          "SAFEGUARDING" if r["safeguarding"] else "")
+            table.add_row(
+                Text(r["arrival_id"]),
+                Text(r["landed_at"]),
+                Text(r["vessel"] or ""),
+                Text(
+                    ", ".join(
+                        f"{c['kind']} {c['ref']} ({c['distance']:.3f} < {c['threshold']:.2f})" for c in r["candidates"]
+                    )
+                ),
+                "SAFEGUARDING" if r["safeguarding"] else "",
+            )
         out.print(table if rows else "Nothing awaits review.")
         from triage.casework import referrals
         from triage.cli.debrief import render_incomplete
@@ -89,13 +104,18 @@ def review_cmd(
         if json_out:
             emit_json(result)
             return
-        out.print(f"Recorded: {result['decision']} for {result['kind']} {result['candidate']} on {arrival} "
-                  f"by {result['officer']}" + (f" (supersedes review {result['supersedes']})" if result["supersedes"] else ""),
-                  markup=False)
+        out.print(
+            f"Recorded: {result['decision']} for {result['kind']} {result['candidate']} on {arrival} "
+            f"by {result['officer']}"
+            + (f" (supersedes review {result['supersedes']})" if result["supersedes"] else ""),
+            markup=False,
+        )
         render_history(result["history"])
         return
     view = review.show(store, arrival, officer=who, candidate=candidate)
-    written = review.write_portraits(store, arrival, portraits_to, officer=who, candidate=candidate) if portraits_to else []
+    written = (
+        review.write_portraits(store, arrival, portraits_to, officer=who, candidate=candidate) if portraits_to else []
+    )
     if json_out:
         emit_json(view | {"portraits_written": written})
         return
@@ -103,12 +123,23 @@ def review_cmd(
     render_view(view)
     draw = out.is_terminal if portraits is None else portraits
     for c in view["candidates"]:
-        out.print(f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, threshold "
-                  f"{c['threshold']:.2f}" + (" — below threshold, for review" if c["below_threshold"] else "")
-                  + ("; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel" if c["same_vessel"] else ""))
+        out.print(
+            f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, threshold "
+            f"{c['threshold']:.2f}"
+            + (" — below threshold, for review" if c["below_threshold"] else "")
+            + (
+                "; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel"
+                if c["same_vessel"]
+                else ""
+            )
+        )
         if draw:
-            side_by_side(review.portrait(store, "arrival", arrival), review.portrait(store, c["kind"], c["ref"]),
-                         f"arrival {arrival}", f"{c['kind']} {c['ref']}")
+            side_by_side(
+                review.portrait(store, "arrival", arrival),
+                review.portrait(store, c["kind"], c["ref"]),
+                f"arrival {arrival}",
+                f"{c['kind']} {c['ref']}",
+            )
         for key in ("arrival", "candidate"):
             p = c["portraits"][key]
             out.print(f"  portrait of {p['owner']}: {p['location']}", highlight=False, markup=False)
@@ -118,36 +149,55 @@ def review_cmd(
         for w in written:
             out.print(f"  {w['path']}", highlight=False, markup=False)
     elif view["candidates"]:
-        out.print(f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER", markup=False)
+        out.print(
+            f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER",
+            markup=False,
+        )
 
 
 def render_view(view: dict) -> None:
     """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
-    out.print(f"[bold]{escape(view['arrival_id'])}[/] "
-              + escape(f"landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}")
-              + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else ""))
+    out.print(
+        f"[bold]{escape(view['arrival_id'])}[/] "
+        + escape(f"landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}")
+        + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else "")
+    )
     if not view["candidates"]:
         out.print("No candidates.")
         return
-    table = Table("#", "kind", "ref", "who", "distance", "threshold", "", "flags", "decision",
-                  title="Candidates for human review")
+    table = Table(
+        "#", "kind", "ref", "who", "distance", "threshold", "", "flags", "decision", title="Candidates for human review"
+    )
     for c in view["candidates"]:
         who = (c.get("name") or "") + (f" [{c['category']}]" if c["kind"] == "watchlist" else "")
         if c.get("differences"):
             who += " — differs: " + ", ".join(
-                f"{k.replace('_latin', '').replace('_', ' ')} {v['this']} / {v['earlier']}" for k, v in c["differences"].items())
-        table.add_row(str(c["rank"]), c["kind"], Text(c["ref"]), Text(who), f"{c['distance']:.3f}", f"{c['threshold']:.2f}",
-                      "[bold red]below threshold — review[/]" if c["below_threshold"] else "above",
-                      "[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else "",
-                      c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed")
+                f"{k.replace('_latin', '').replace('_', ' ')} {v['this']} / {v['earlier']}"
+                for k, v in c["differences"].items()
+            )
+        table.add_row(
+            str(c["rank"]),
+            c["kind"],
+            Text(c["ref"]),
+            Text(who),
+            f"{c['distance']:.3f}",
+            f"{c['threshold']:.2f}",
+            "[bold red]below threshold — review[/]" if c["below_threshold"] else "above",
+            "[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else "",
+            c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed",
+        )
     out.print(table)
 
 
 def render_history(reviews: list[dict]) -> None:
     for r in reviews:
         later = any(x["supersedes"] == r["id"] for x in reviews)
-        out.print(f"  review {r['id']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}"
-                  + (" (superseded)" if later else ""), highlight=False, markup=False)
+        out.print(
+            f"  review {r['id']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}"
+            + (" (superseded)" if later else ""),
+            highlight=False,
+            markup=False,
+        )
 
 
 def half_blocks(jpeg: bytes, width: int = PORTRAIT_COLUMNS) -> Text:

@@ -7,7 +7,6 @@ import os
 import typer
 from rich.table import Table
 
-from triage.errors import UsageError
 from triage.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -21,11 +20,13 @@ from triage.cli.common import (
     passphrase,
     progress_bar,
 )
+from triage.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Training exercises on fixture scenarios (everything marked TRAINING).",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="Training exercises on fixture scenarios (everything marked TRAINING).", no_args_is_help=True
+    )
     group.command("list")(list_cmd)
     group.command("start")(start_cmd)
     group.command("score")(score_cmd)
@@ -48,7 +49,9 @@ def list_cmd(json_out: JsonOpt = False) -> None:
 
 def start_cmd(
     scenario: str = typer.Option(..., "--scenario", help="Scenario name (see `triage training list`)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Make a new TRAINING home loaded with a scenario: the watchlist enrolled and the boat's arrivals captured, ready for the trainee to review, draft and flag. An operational home refuses.
 
@@ -64,8 +67,13 @@ def start_cmd(
     path = home_path(home)
     with progress_bar() as bar:
         task = bar.add_task("enrolling the watchlist and landing the boat", total=None)
-        result = training.start(path, scenario, passphrase=passphrase(confirm=True), officer=who,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = training.start(
+            path,
+            scenario,
+            passphrase=passphrase(confirm=True),
+            officer=who,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if json_out:
         emit_json(result)
         return
@@ -73,15 +81,29 @@ def start_cmd(
     out.print(f"[bold]{result['title']}[/]")
     if result["brief"]:
         out.print(result["brief"])
-    table = Table("#", "arrival", "vessel", "candidates below threshold", "flags",
-                  title=f"TRAINING: {result['watchlist_enrolled']} watchlist subjects enrolled, "
-                        f"{len(result['arrivals'])} arrivals landed")
+    table = Table(
+        "#",
+        "arrival",
+        "vessel",
+        "candidates below threshold",
+        "flags",
+        title=f"TRAINING: {result['watchlist_enrolled']} watchlist subjects enrolled, "
+        f"{len(result['arrivals'])} arrivals landed",
+    )
     for a in result["arrivals"]:
-        table.add_row(str(a["number"]), a["arrival_id"], a["vessel"] or "", str(a["candidates_below_threshold"]),
-                      "SAFEGUARDING" if a["safeguarding"] else "")
+        table.add_row(
+            str(a["number"]),
+            a["arrival_id"],
+            a["vessel"] or "",
+            str(a["candidates_below_threshold"]),
+            "SAFEGUARDING" if a["safeguarding"] else "",
+        )
     out.print(table)
-    out.print(f"Work it with TRIAGE_HOME={path}: `triage review --pending`, `triage arrivals show ID`, "
-              "`triage review`, `triage pnd draft`, `triage arrivals flag`; then `triage training score`.", markup=False)
+    out.print(
+        f"Work it with TRIAGE_HOME={path}: `triage review --pending`, `triage arrivals show ID`, "
+        "`triage review`, `triage pnd draft`, `triage arrivals flag`; then `triage training score`.",
+        markup=False,
+    )
 
 
 def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
@@ -105,13 +127,26 @@ def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOp
     table.add_row("safeguarding raised for children", str(c["safeguarding_expected"]), str(c["safeguarding_raised"]))
     out.print(table)
     sections = (
-        ("missed_matches", "Missed matches",
-         lambda f: f"{f['kind']} {f['ref']}: {f['decision']}"
-                   + ("" if f["shown_as_candidate"] else " (not among the candidates: search again with a larger --top)")),
-        ("false_confirmations", "False confirmations", lambda f: f"confirmed {f['kind']} {f['ref']}; truth: {f['truth']}"),
+        (
+            "missed_matches",
+            "Missed matches",
+            lambda f: (
+                f"{f['kind']} {f['ref']}: {f['decision']}"
+                + ("" if f["shown_as_candidate"] else " (not among the candidates: search again with a larger --top)")
+            ),
+        ),
+        (
+            "false_confirmations",
+            "False confirmations",
+            lambda f: f"confirmed {f['kind']} {f['ref']}; truth: {f['truth']}",
+        ),
         ("missing_drafts", "Missing drafts", lambda f: f"needed {f['needed']}"),
         ("missed_safeguarding", "Missed safeguarding", lambda f: f"not flagged; truth: {f['truth']}"),
-        ("unreviewed_alerts", "Alerts left unreviewed", lambda f: f"{f['kind']} {f['ref']} at distance {f['distance']:.3f}"),
+        (
+            "unreviewed_alerts",
+            "Alerts left unreviewed",
+            lambda f: f"{f['kind']} {f['ref']} at distance {f['distance']:.3f}",
+        ),
     )
     for key, title, describe in sections:
         if sheet[key]:
@@ -119,5 +154,6 @@ def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOp
             for f in sheet[key]:
                 t.add_row(str(f["arrival"] or ""), f["arrival_id"], describe(f))
             out.print(t)
-    out.print("[green]No findings: every check passed.[/]" if sheet["passed"]
-              else f"[red]{sheet['findings']} finding(s).[/]")
+    out.print(
+        "[green]No findings: every check passed.[/]" if sheet["passed"] else f"[red]{sheet['findings']} finding(s).[/]"
+    )

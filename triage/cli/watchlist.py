@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -25,8 +24,9 @@ CATEGORY_HELP = "facilitator, wanted, missing, vulnerable or other (under-18s: m
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Governed watchlist: every entry has a category, reason, authority and review date.",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="Governed watchlist: every entry has a category, reason, authority and review date.", no_args_is_help=True
+    )
     group.command("add")(add)
     group.command("import")(import_cmd)
     group.command("list")(list_cmd)
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="watchlist")
 
 
-def _override(accept_low_quality: bool, override_reason: Optional[str]) -> Optional[str]:
+def _override(accept_low_quality: bool, override_reason: str | None) -> str | None:
     from triage.errors import UsageError
 
     if accept_low_quality and not (override_reason and override_reason.strip()):
@@ -46,7 +46,7 @@ def _override(accept_low_quality: bool, override_reason: Optional[str]) -> Optio
 
 
 def add(
-    photos: List[Path] = typer.Argument(..., help="One or more photos of the subject."),
+    photos: list[Path] = typer.Argument(..., help="One or more photos of the subject."),
     ref: str = typer.Option(..., "--ref", help="Watchlist reference, e.g. WL-0012."),
     name: str = typer.Option(..., "--name", help="Name, in any script."),
     category: str = typer.Option(..., "--category", help=CATEGORY_HELP),
@@ -54,45 +54,65 @@ def add(
     authorised_by: str = typer.Option(..., "--authorised-by", help="The authorising officer."),
     review_date: str = typer.Option(..., "--review-date", help="YYYY-MM-DD; after it the entry is not searched."),
     image_source: str = typer.Option("not stated", "--image-source", help="Where the photos come from."),
-    alias: List[str] = typer.Option([], "--alias", help="Another name used (repeatable)."),
-    dob: Optional[str] = typer.Option(None, "--dob", help="Date of birth if known."),
+    alias: list[str] = typer.Option([], "--alias", help="Another name used (repeatable)."),
+    dob: str | None = typer.Option(None, "--dob", help="Date of birth if known."),
     accept_low_quality: bool = typer.Option(False, "--accept-low-quality", help="Override the enrol quality gate."),
-    override_reason: Optional[str] = typer.Option(None, "--override-reason", help="Why the override is justified."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    override_reason: str | None = typer.Option(None, "--override-reason", help="Why the override is justified."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Enrol one subject. Photos pass the strict `enrol` quality profile.
 
     Example: triage watchlist add wl12.jpg --ref WL-0012 --name "Karwan HAMA" --category facilitator
     --reason "Suspected pilot for a smuggling network" --authorised-by "DS 4411 Clarke" --review-date 2027-05-01
     """
-    from triage.intake import photos as photo_io
     from triage.casework import watchlist
+    from triage.intake import photos as photo_io
 
     override = _override(accept_low_quality, override_reason)
     pics = [photo_io.read_photo(p) for p in photos]
     store = open_store(home)
-    result = watchlist.add_subject(store, ref=ref, name=name, category=category, reason=reason,
-                                   authorised_by=authorised_by, review_date=review_date, photos=pics,
-                                   officer=officer_of(store, officer), image_source=image_source, aliases=alias,
-                                   dob=dob, override_reason=override)
+    result = watchlist.add_subject(
+        store,
+        ref=ref,
+        name=name,
+        category=category,
+        reason=reason,
+        authorised_by=authorised_by,
+        review_date=review_date,
+        photos=pics,
+        officer=officer_of(store, officer),
+        image_source=image_source,
+        aliases=alias,
+        dob=dob,
+        override_reason=override,
+    )
     for w in result["warnings"]:
         warn(w)
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Enrolled {result['ref']} ({result['category']}) with {result['photos']} photo(s); "
-                  f"review by {result['review_date']}.", markup=False)
+        out.print(
+            f"Enrolled {result['ref']} ({result['category']}) with {result['photos']} photo(s); "
+            f"review by {result['review_date']}.",
+            markup=False,
+        )
 
 
 def import_cmd(
     csv_file: Path = typer.Argument(..., metavar="WATCHLIST.csv", help="One row per subject."),
     photo_dir: Path = typer.Option(..., "--photos", help="Folder holding the photos the CSV names."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
-                                          help="Worker processes for the face pipeline (default: one per core)."),
-    accept_low_quality: bool = typer.Option(False, "--accept-low-quality",
-                                            help="Override the enrol quality gate for every row."),
-    override_reason: Optional[str] = typer.Option(None, "--override-reason", help="Why the override is justified."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Worker processes for the face pipeline (default: one per core)."
+    ),
+    accept_low_quality: bool = typer.Option(
+        False, "--accept-low-quality", help="Override the enrol quality gate for every row."
+    ),
+    override_reason: str | None = typer.Option(None, "--override-reason", help="Why the override is justified."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Enrol every row of a CSV with its photos; refused rows are listed with what to fix.
 
@@ -117,18 +137,29 @@ def import_cmd(
     if not photo_dir.is_dir():
         raise BadInput(f"--photos {photo_dir}: no such folder")
     store = open_store(home)
-    with progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+    with progress_bar(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
         task = bar.add_task("enrolling", total=None)
         report = watchlist.import_csv(
-            store, csv_file, photo_dir, officer=officer_of(store, officer), override_reason=override,
-            workers_count=workers, progress=lambda done, total: bar.update(task, completed=done, total=total),
-            index_progress=lambda done, total: bar.update(task, description="indexing", completed=done, total=total))
+            store,
+            csv_file,
+            photo_dir,
+            officer=officer_of(store, officer),
+            override_reason=override,
+            workers_count=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            index_progress=lambda done, total: bar.update(task, description="indexing", completed=done, total=total),
+        )
     result = report.to_dict()
     if json_out:
         emit_json(result)
     else:
-        out.print(f"{result['file']}: {len(result['enrolled'])} enrolled, {len(result['already_enrolled'])} already on "
-                  f"the watchlist, {len(result['refused'])} refused (of {result['rows']} rows).", markup=False)
+        out.print(
+            f"{result['file']}: {len(result['enrolled'])} enrolled, {len(result['already_enrolled'])} already on "
+            f"the watchlist, {len(result['refused'])} refused (of {result['rows']} rows).",
+            markup=False,
+        )
         if result["refused"]:
             table = Table("row", "ref", "refused because", title="Refused rows")
             for r in result["refused"]:
@@ -142,10 +173,12 @@ def import_cmd(
 
 
 def list_cmd(
-    category: Optional[str] = typer.Option(None, "--category", help="Only this category."),
-    expired: Optional[bool] = typer.Option(None, "--expired/--current", help="Only expired, or only current, entries."),
+    category: str | None = typer.Option(None, "--category", help="Only this category."),
+    expired: bool | None = typer.Option(None, "--expired/--current", help="Only expired, or only current, entries."),
     removed: bool = typer.Option(False, "--include-removed", help="Also list removed entries (tombstones)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """List watchlist subjects; an entry past its review date shows as expired and is not searched.
 
@@ -154,21 +187,33 @@ def list_cmd(
     from triage.casework import watchlist
 
     store = open_store(home)
-    rows = watchlist.list_subjects(store, officer=officer_of(store, officer), category=category, expired=expired,
-                                   include_removed=removed)
+    rows = watchlist.list_subjects(
+        store, officer=officer_of(store, officer), category=category, expired=expired, include_removed=removed
+    )
     if json_out:
         emit_json(rows)
         return
     table = Table("ref", "name", "category", "review date", "photos", "authorised by", "status")
     for r in rows:
         status = "[red]EXPIRED, not searched[/]" if r["expired"] and r["status"] == "active" else r["status"]
-        table.add_row(Text(r["ref"]), Text(r["name"] or ""), Text(r["category"] or ""), Text(r["review_date"] or ""),
-                      str(r["photos"]), Text(r["authorised_by"] or ""), status)
+        table.add_row(
+            Text(r["ref"]),
+            Text(r["name"] or ""),
+            Text(r["category"] or ""),
+            Text(r["review_date"] or ""),
+            str(r["photos"]),
+            Text(r["authorised_by"] or ""),
+            status,
+        )
     out.print(table if rows else "No watchlist entries match.")
 
 
-def show(ref: str = typer.Argument(..., help="Watchlist reference."), officer: OfficerOpt = None,
-         home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def show(
+    ref: str = typer.Argument(..., help="Watchlist reference."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """One watchlist subject with its governance record (a removed one: its tombstone).
 
     Example: triage watchlist show WL-0012
@@ -185,20 +230,25 @@ def show(ref: str = typer.Argument(..., help="Watchlist reference."), officer: O
         table.add_row(k, Text("" if v is None else str(v)))
     out.print(table)
     if row["expired"] and row["status"] == "active":
-        warn(f"{ref} is past its review date and is not searched; renew it with `triage watchlist update {ref} "
-             "--review-date YYYY-MM-DD --reason ...` or remove it")
+        warn(
+            f"{ref} is past its review date and is not searched; renew it with `triage watchlist update {ref} "
+            "--review-date YYYY-MM-DD --reason ...` or remove it"
+        )
 
 
 def update(
     ref: str = typer.Argument(..., help="Watchlist reference."),
     reason: str = typer.Option(..., "--reason", help="Why the entry is changed (audited)."),
-    review_date: Optional[str] = typer.Option(None, "--review-date", help="New review date, YYYY-MM-DD, in the future."),
-    category: Optional[str] = typer.Option(None, "--category", help=CATEGORY_HELP),
-    inclusion_reason: Optional[str] = typer.Option(None, "--inclusion-reason",
-                                                   help="New reason for the person being on the watchlist."),
-    authorised_by: Optional[str] = typer.Option(None, "--authorised-by", help="The officer authorising the entry now."),
-    alias: Optional[List[str]] = typer.Option(None, "--alias", help="Other names used (repeatable; replaces the list)."),
-    officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False,
+    review_date: str | None = typer.Option(None, "--review-date", help="New review date, YYYY-MM-DD, in the future."),
+    category: str | None = typer.Option(None, "--category", help=CATEGORY_HELP),
+    inclusion_reason: str | None = typer.Option(
+        None, "--inclusion-reason", help="New reason for the person being on the watchlist."
+    ),
+    authorised_by: str | None = typer.Option(None, "--authorised-by", help="The officer authorising the entry now."),
+    alias: list[str] | None = typer.Option(None, "--alias", help="Other names used (repeatable; replaces the list)."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Change an entry's governance fields; the change, its reason and the officer are audited.
 
@@ -208,19 +258,34 @@ def update(
     from triage.casework import watchlist
 
     store = open_store(home)
-    result = watchlist.update_subject(store, ref, reason=reason, officer=officer_of(store, officer),
-                                      review_date=review_date, category=category, inclusion_reason=inclusion_reason,
-                                      authorised_by=authorised_by, aliases=alias)
+    result = watchlist.update_subject(
+        store,
+        ref,
+        reason=reason,
+        officer=officer_of(store, officer),
+        review_date=review_date,
+        category=category,
+        inclusion_reason=inclusion_reason,
+        authorised_by=authorised_by,
+        aliases=alias,
+    )
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Updated {ref}: {', '.join(result['changed'])} changed; {result['category']}, "
-                  f"review by {result['review_date']}.", markup=False)
+        out.print(
+            f"Updated {ref}: {', '.join(result['changed'])} changed; {result['category']}, "
+            f"review by {result['review_date']}.",
+            markup=False,
+        )
 
 
-def remove(ref: str = typer.Argument(..., help="Watchlist reference."),
-           reason: str = typer.Option(..., "--reason", help="Why it is removed (audited)."),
-           officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def remove(
+    ref: str = typer.Argument(..., help="Watchlist reference."),
+    reason: str = typer.Option(..., "--reason", help="Why it is removed (audited)."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Remove a subject: its biometrics and personal details are deleted, a tombstone stays.
 
     The tombstone (ref, category, dates, authority) keeps the audit trail readable.
@@ -237,8 +302,12 @@ def remove(ref: str = typer.Argument(..., help="Watchlist reference."),
         out.print(f"Removed {ref}: biometrics deleted, tombstone kept.", markup=False)
 
 
-def index(rebuild: bool = typer.Option(False, "--rebuild", help="Build from scratch instead of bringing it up to date."),
-          officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+def index(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Build from scratch instead of bringing it up to date."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Build and store the approximate search index of the watchlist and of earlier arrivals.
 
     Searches of a gallery with fewer templates than the cut-over scan every template exactly; from the
@@ -254,11 +323,17 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Build from scra
     store = open_store(home)
     with progress_bar(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("index", total=None)
-        result = watchlist.build_index(store, officer=officer_of(store, officer), rebuild=rebuild,
-                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = watchlist.build_index(
+            store,
+            officer=officer_of(store, officer),
+            rebuild=rebuild,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if json_out:
         emit_json(result)
         return
     for kind, r in result.items():
-        out.print(f"{kind}: {r['indexed']} of {r['templates']} templates indexed in {r['seconds']} s "
-                  f"(searched through the index from {r['cutover']:,} templates).")
+        out.print(
+            f"{kind}: {r['indexed']} of {r['templates']} templates indexed in {r['seconds']} s "
+            f"(searched through the index from {r['cutover']:,} templates)."
+        )

@@ -28,19 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.intake import csvtext, photos
-from triage.faces import encoders, detection as faces
-from triage.intake import samples
 from triage import workers as worker_pool
 from triage.casework.arrivals import DEFAULT_TOP_K
-from triage.store.crypto import Vault
-from triage.faces.encoders import Pipeline
-from triage.errors import BadInput, IntegrityFailure, TriageError
-from triage.faces.fusion import Fusion, fit
 from triage.casework.manifest import PHOTO_TIMEOUT
+from triage.errors import BadInput, IntegrityFailure, TriageError
+from triage.faces import detection as faces
+from triage.faces import encoders
+from triage.faces.encoders import Pipeline
+from triage.faces.fusion import Fusion, fit
+from triage.intake import csvtext, photos, samples
+from triage.store.crypto import Vault
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".webp",
-                            ".heic", ".heif", ".gif"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".gif"}
+)
 FMR_TARGETS = (1e-3, 1e-4)
 FPIR_TARGETS = (0.003,)
 TARGET_FPIR = 0.001  # calibration default: South Wales Police's "at most 1 false alert in 1,000"
@@ -94,9 +95,11 @@ def from_folder(root: Path | str, description: str | None = None) -> Dataset:
             if f.is_file() and not f.name.startswith("."):
                 if f.suffix.lower() in IMAGE_SUFFIXES:
                     if f.parent != entry:
-                        raise BadInput(f"{f.parent}: photos in a sub-folder of identity {entry.name!r} would be "
-                                       "counted as that person; give one folder per person (DIR/<identity>/<photo>) "
-                                       "or list them with --csv")
+                        raise BadInput(
+                            f"{f.parent}: photos in a sub-folder of identity {entry.name!r} would be "
+                            "counted as that person; give one folder per person (DIR/<identity>/<photo>) "
+                            "or list them with --csv"
+                        )
                     samples.append(Sample(f, entry.name))
                 else:
                     skipped.append(str(f))
@@ -112,8 +115,9 @@ def from_csv(path: Path | str, description: str | None = None) -> Dataset:
         reader = csv.DictReader(f)
         columns = [c.strip().lower() for c in reader.fieldnames or []]
         if not {"photo", "identity"} <= set(columns):
-            raise BadInput(f"{path}: the header must name the columns photo and identity "
-                           f"(found {', '.join(columns) or 'none'})")
+            raise BadInput(
+                f"{path}: the header must name the columns photo and identity (found {', '.join(columns) or 'none'})"
+            )
         samples, missing, skipped = [], [], []
         for line, row in enumerate(reader, 2):
             row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
@@ -147,8 +151,10 @@ def fixture(name: str) -> Dataset:
 
 def _checked(ds: Dataset, where: str) -> Dataset:
     if len(ds.identities) < 2:
-        raise BadInput(f"{where}: {len(ds.samples)} photo(s) of {len(ds.identities)} identity: "
-                       "an evaluation needs photos of at least two people")
+        raise BadInput(
+            f"{where}: {len(ds.samples)} photo(s) of {len(ds.identities)} identity: "
+            "an evaluation needs photos of at least two people"
+        )
     return ds
 
 
@@ -209,8 +215,18 @@ def _matcher(name: str, home) -> Matcher:
         return Matcher(m.name, m.model_id, "euclidean", encode, euclidean, load, m.threshold)
     sizes = {mf.model_id: mf.embedding_size for mf in pipe.manifests} | {encoders.DLIB: 128}
     dims = tuple(sizes[mid] for mid in m.model_ids)
-    return Matcher(m.name, m.model_id, m.distance, encode, partial(fused_distances, m.fusion, dims), load,
-                   m.threshold, f"{m.model_id}:{'+'.join(m.model_ids)}", m.fusion, dims)
+    return Matcher(
+        m.name,
+        m.model_id,
+        m.distance,
+        encode,
+        partial(fused_distances, m.fusion, dims),
+        load,
+        m.threshold,
+        f"{m.model_id}:{'+'.join(m.model_ids)}",
+        m.fusion,
+        dims,
+    )
 
 
 def matchers(names: Sequence[str] | None, home=None, default: str = "dlib") -> list[Matcher]:
@@ -254,7 +270,8 @@ class TemplateCache:
             except (IntegrityFailure, ValueError):
                 raise IntegrityFailure(
                     f"the evaluation cache {self.path} cannot be opened with this home's key (another home's "
-                    "cache, or altered); delete it or pass --cache with another file") from None
+                    "cache, or altered); delete it or pass --cache with another file"
+                ) from None
             if data.get("format") != CACHE_FORMAT:
                 raise IntegrityFailure(f"{self.path} is not a {CACHE_FORMAT} file; delete it or pass another --cache")
             self.entries = data["entries"]
@@ -328,8 +345,14 @@ def _encode_file(path: str, matcher_list: tuple[Matcher, ...]) -> dict[str, np.n
     return out
 
 
-def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCache, *, workers: int | None = None,
-           progress: Callable[[int, int], None] | None = None) -> tuple[list[Encoded], dict]:
+def encode(
+    dataset: Dataset,
+    matcher_list: Sequence[Matcher],
+    cache: TemplateCache,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Encoded], dict]:
     """Templates for every photo with every matcher: from the cache when the file is known, else
     computed in worker processes (one per core, models loaded once each; a photo that crashes or hangs
     its worker is a failure to acquire) and added to the cache, which is saved even when the run is
@@ -340,9 +363,14 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
     same: dict[str, list[int]] = {}
     for i, digest in enumerate(digests):
         same.setdefault(digest, []).append(i)
-    copies = [{"photos": [str(dataset.samples[i].path) for i in group],
-               "identities": sorted({dataset.samples[i].identity for i in group})}
-              for group in same.values() if len(group) > 1]
+    copies = [
+        {
+            "photos": [str(dataset.samples[i].path) for i in group],
+            "identities": sorted({dataset.samples[i].identity for i in group}),
+        }
+        for group in same.values()
+        if len(group) > 1
+    ]
     results: list[dict] = [{} for _ in range(n)]
     todo = []
     for i, digest in enumerate(digests):
@@ -381,8 +409,13 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
             for i, args in jobs:
                 land(i, _encode_file(*args))
         else:
-            for outcome in worker_pool.run(_encode_file, jobs, workers=workers, timeout=PHOTO_TIMEOUT,
-                                           initializer=partial(_load_models, matcher_list)):
+            for outcome in worker_pool.run(
+                _encode_file,
+                jobs,
+                workers=workers,
+                timeout=PHOTO_TIMEOUT,
+                initializer=partial(_load_models, matcher_list),
+            ):
                 crashed = {m.cache_id: (str(outcome.error), False) for m in matcher_list}
                 land(outcome.key, crashed if outcome.error is not None else outcome.value)
     finally:
@@ -390,13 +423,33 @@ def encode(dataset: Dataset, matcher_list: Sequence[Matcher], cache: TemplateCac
     encoded = []
     for m in matcher_list:
         keep = [i for i in range(n) if not isinstance(results[i][m.cache_id], str)]
-        failures = [{"photo": str(dataset.samples[i].path), "identity": dataset.samples[i].identity,
-                     "reason": results[i][m.cache_id]} for i in range(n) if isinstance(results[i][m.cache_id], str)]
-        vectors = (np.stack([results[i][m.cache_id] for i in keep]) if keep else np.zeros((0, 0), np.float32))
-        encoded.append(Encoded(m, n, np.asarray([dataset.samples[i].identity for i in keep], dtype=object),
-                               [str(dataset.samples[i].path) for i in keep], vectors, failures))
-    return encoded, {"photos": n, "from_cache": n - len(todo), "encoded": len(todo), "cache": str(cache.path),
-                     "copies": copies}
+        failures = [
+            {
+                "photo": str(dataset.samples[i].path),
+                "identity": dataset.samples[i].identity,
+                "reason": results[i][m.cache_id],
+            }
+            for i in range(n)
+            if isinstance(results[i][m.cache_id], str)
+        ]
+        vectors = np.stack([results[i][m.cache_id] for i in keep]) if keep else np.zeros((0, 0), np.float32)
+        encoded.append(
+            Encoded(
+                m,
+                n,
+                np.asarray([dataset.samples[i].identity for i in keep], dtype=object),
+                [str(dataset.samples[i].path) for i in keep],
+                vectors,
+                failures,
+            )
+        )
+    return encoded, {
+        "photos": n,
+        "from_cache": n - len(todo),
+        "encoded": len(todo),
+        "cache": str(cache.path),
+        "copies": copies,
+    }
 
 
 # -- error rates ---------------------------------------------------------------------------------------
@@ -422,10 +475,20 @@ def summary(values: np.ndarray) -> dict:
     if len(values) == 0:
         return {"count": 0}
     p = np.percentile(values, [1, 5, 25, 50, 75, 95, 99])
-    return {"count": int(len(values)), "mean": float(values.mean()), "std": float(values.std()),
-            "min": float(values.min()), "p1": float(p[0]), "p5": float(p[1]), "p25": float(p[2]),
-            "median": float(p[3]), "p75": float(p[4]), "p95": float(p[5]), "p99": float(p[6]),
-            "max": float(values.max())}
+    return {
+        "count": int(len(values)),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "p1": float(p[0]),
+        "p5": float(p[1]),
+        "p25": float(p[2]),
+        "median": float(p[3]),
+        "p75": float(p[4]),
+        "p95": float(p[5]),
+        "p99": float(p[6]),
+        "max": float(values.max()),
+    }
 
 
 @dataclass
@@ -436,17 +499,20 @@ class Scores:
     impostor: np.ndarray
 
     @classmethod
-    def of(cls, vectors: np.ndarray, identities: np.ndarray, distances: Callable, block: int = 512) -> "Scores":
+    def of(cls, vectors: np.ndarray, identities: np.ndarray, distances: Callable, block: int = 512) -> Scores:
         ids = np.unique(identities, return_inverse=True)[1]
         gen, imp = [], []
         for start in range(0, len(ids), block):
-            d = distances(vectors[start:start + block], vectors)
+            d = distances(vectors[start : start + block], vectors)
             rows = np.arange(start, min(start + block, len(ids)))[:, None]
             upper = np.arange(len(ids))[None, :] > rows
             same = ids[rows] == ids[None, :]
             gen.append(d[upper & same])
             imp.append(d[upper & ~same])
-        cat = (lambda parts: np.sort(np.concatenate(parts)) if parts else np.zeros(0))
+
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+
         return cls(cat(gen), cat(imp))
 
     def false_matches(self, t: float) -> int:
@@ -470,8 +536,12 @@ class Scores:
             return {"rate": None, "threshold": None}
         t, fmr, fnmr = self.curve()
         i = int(np.argmin(np.abs(fmr - fnmr)))
-        return {"rate": float((fmr[i] + fnmr[i]) / 2), "threshold": float(t[i]), "fmr": float(fmr[i]),
-                "fnmr": float(fnmr[i])}
+        return {
+            "rate": float((fmr[i] + fnmr[i]) / 2),
+            "threshold": float(t[i]),
+            "fmr": float(fmr[i]),
+            "fnmr": float(fnmr[i]),
+        }
 
     def fnmr_at_fmr(self, target: float) -> dict:
         """FNMR at the largest threshold whose FMR does not exceed `target`."""
@@ -480,29 +550,48 @@ class Scores:
         out = {"fmr_target": target, "impostor_comparisons": n, "impostor_errors_allowed": allowed}
         if not len(self.genuine) or allowed < 1:
             need = math.ceil(1 / target)
-            return out | {"fnmr": None, "threshold": None, "fmr": None, "estimable": False,
-                          "note": f"{n:,} impostor comparisons are too few to estimate FMR {target:g}: at least "
-                                  f"{need:,} are needed"}
+            return out | {
+                "fnmr": None,
+                "threshold": None,
+                "fmr": None,
+                "estimable": False,
+                "note": f"{n:,} impostor comparisons are too few to estimate FMR {target:g}: at least "
+                f"{need:,} are needed",
+            }
         t = float(self.impostor[allowed]) if allowed < n else float(np.nextafter(self.impostor[-1], np.inf))
-        out |= {"fnmr": self.false_non_matches(t) / len(self.genuine), "threshold": t,
-                "fmr": self.false_matches(t) / n, "estimable": True}
+        out |= {
+            "fnmr": self.false_non_matches(t) / len(self.genuine),
+            "threshold": t,
+            "fmr": self.false_matches(t) / n,
+            "estimable": True,
+        }
         if allowed < RELIABLE_ERRORS:
-            out["note"] = (f"low confidence: only {allowed} impostor error(s) at this target; the rule of 30 needs "
-                           f"{math.ceil(RELIABLE_ERRORS / target):,} impostor comparisons")
+            out["note"] = (
+                f"low confidence: only {allowed} impostor error(s) at this target; the rule of 30 needs "
+                f"{math.ceil(RELIABLE_ERRORS / target):,} impostor comparisons"
+            )
         return out
 
     def at(self, t: float) -> dict:
-        return {"threshold": t, "fmr": rate(self.false_matches(t), len(self.impostor)),
-                "fnmr": rate(self.false_non_matches(t), len(self.genuine))}
+        return {
+            "threshold": t,
+            "fmr": rate(self.false_matches(t), len(self.impostor)),
+            "fnmr": rate(self.false_non_matches(t), len(self.genuine)),
+        }
 
     def grid(self, steps: int = 11) -> list[dict]:
         """FMR and FNMR at evenly spaced thresholds from the genuine median to the impostor median."""
         if not len(self.genuine) or not len(self.impostor):
             return []
         lo, hi = float(np.median(self.genuine)), float(np.median(self.impostor))
-        return [{"threshold": float(t), "fmr": self.false_matches(t) / len(self.impostor),
-                 "fnmr": self.false_non_matches(t) / len(self.genuine)}
-                for t in np.round(np.linspace(lo, hi, steps), 3)]
+        return [
+            {
+                "threshold": float(t),
+                "fmr": self.false_matches(t) / len(self.impostor),
+                "fnmr": self.false_non_matches(t) / len(self.genuine),
+            }
+            for t in np.round(np.linspace(lo, hi, steps), 3)
+        ]
 
 
 @dataclass
@@ -520,7 +609,7 @@ class Searches:
     candidates: int = DEFAULT_TOP_K
 
     @classmethod
-    def of(cls, enc: Encoded, holdout: float, seed: int) -> "Searches":
+    def of(cls, enc: Encoded, holdout: float, seed: int) -> Searches:
         ids = enc.identities
         people = sorted(set(ids))
         rng = np.random.default_rng(seed)
@@ -551,9 +640,17 @@ class Searches:
         mate_d = np.where(rank >= 1, d[rows, order[rows, np.maximum(rank - 1, 0)]], np.nan)
         return cls(len(gallery_rows), held, probe_ids, mated, rank, mate_d, d.min(axis=1))
 
-    def subset(self, keep: np.ndarray) -> "Searches":
-        return Searches(self.gallery_size, self.held_out, self.identities[keep], self.mated[keep], self.mate_rank[keep],
-                        self.mate_distance[keep], self.nearest[keep], self.candidates)
+    def subset(self, keep: np.ndarray) -> Searches:
+        return Searches(
+            self.gallery_size,
+            self.held_out,
+            self.identities[keep],
+            self.mated[keep],
+            self.mate_rank[keep],
+            self.mate_distance[keep],
+            self.nearest[keep],
+            self.candidates,
+        )
 
     @property
     def nonmated_nearest(self) -> np.ndarray:
@@ -581,14 +678,25 @@ class Searches:
         t, allowed = self.threshold_for_fpir(target)
         out = {"fpir_target": target, "nonmated_searches": n_nm, "false_alarms_allowed": allowed}
         if t is None or not n_m:
-            return out | {"fnir": None, "threshold": None, "fpir": None, "estimable": False,
-                          "note": "no mated or no non-mated searches: raise or lower --holdout"}
-        out |= {"fnir": self.misses(t) / n_m, "threshold": t, "fpir": self.false_alarms(t) / n_nm,
-                "estimable": allowed >= 1}
+            return out | {
+                "fnir": None,
+                "threshold": None,
+                "fpir": None,
+                "estimable": False,
+                "note": "no mated or no non-mated searches: raise or lower --holdout",
+            }
+        out |= {
+            "fnir": self.misses(t) / n_m,
+            "threshold": t,
+            "fpir": self.false_alarms(t) / n_nm,
+            "estimable": allowed >= 1,
+        }
         if allowed < 1:
-            out["note"] = (f"{n_nm:,} non-mated searches are too few to estimate FPIR {target:g} (at least "
-                           f"{math.ceil(1 / target):,} are needed): the figure is at FPIR 0, the smallest non-mated "
-                           "distance")
+            out["note"] = (
+                f"{n_nm:,} non-mated searches are too few to estimate FPIR {target:g} (at least "
+                f"{math.ceil(1 / target):,} are needed): the figure is at FPIR 0, the smallest non-mated "
+                "distance"
+            )
         return out
 
     def rank1(self) -> dict:
@@ -596,8 +704,11 @@ class Searches:
         return rate(int((self.mate_rank[m] == 1).sum()), int(m.sum()), "hits")
 
     def at(self, t: float) -> dict:
-        return {"threshold": t, "fnir": rate(self.misses(t), int(self.mated.sum())),
-                "fpir": rate(self.false_alarms(t), int((~self.mated).sum()))}
+        return {
+            "threshold": t,
+            "fnir": rate(self.misses(t), int(self.mated.sum())),
+            "fpir": rate(self.false_alarms(t), int((~self.mated).sum())),
+        }
 
 
 @dataclass
@@ -615,19 +726,33 @@ def measure(enc: Encoded, *, threshold: float, holdout: float = HOLDOUT, seed: i
     scores = Scores.of(enc.vectors, enc.identities, m.distances) if len(enc.paths) else Scores(np.zeros(0), np.zeros(0))
     searches = Searches.of(enc, holdout, seed)
     report = {
-        "matcher": m.name, "model_id": m.model_id, "distance": m.distance,
-        "acquisition": {"photos": enc.total, "acquired": len(enc.paths), "failed": len(enc.failures),
-                        "fta": rate(len(enc.failures), enc.total), "failures": enc.failures},
+        "matcher": m.name,
+        "model_id": m.model_id,
+        "distance": m.distance,
+        "acquisition": {
+            "photos": enc.total,
+            "acquired": len(enc.paths),
+            "failed": len(enc.failures),
+            "fta": rate(len(enc.failures), enc.total),
+            "failures": enc.failures,
+        },
         "verification": {
-            "genuine": summary(scores.genuine), "impostor": summary(scores.impostor), "eer": scores.eer(),
-            "fnmr_at_fmr": [scores.fnmr_at_fmr(a) for a in FMR_TARGETS], "operating": scores.at(threshold),
+            "genuine": summary(scores.genuine),
+            "impostor": summary(scores.impostor),
+            "eer": scores.eer(),
+            "fnmr_at_fmr": [scores.fnmr_at_fmr(a) for a in FMR_TARGETS],
+            "operating": scores.at(threshold),
             "curve": scores.grid(),
         },
         "identification": {
-            "gallery_identities": searches.gallery_size, "held_out_identities": searches.held_out,
-            "mated_searches": int(searches.mated.sum()), "nonmated_searches": int((~searches.mated).sum()),
-            "candidate_list": searches.candidates, "rank1": searches.rank1(),
-            "fnir_at_fpir": [searches.fnir_at_fpir(b) for b in FPIR_TARGETS], "operating": searches.at(threshold),
+            "gallery_identities": searches.gallery_size,
+            "held_out_identities": searches.held_out,
+            "mated_searches": int(searches.mated.sum()),
+            "nonmated_searches": int((~searches.mated).sum()),
+            "candidate_list": searches.candidates,
+            "rank1": searches.rank1(),
+            "fnir_at_fpir": [searches.fnir_at_fpir(b) for b in FPIR_TARGETS],
+            "operating": searches.at(threshold),
         },
     }
     return MatcherResult(enc, scores, searches, threshold, report)
@@ -648,34 +773,61 @@ def refuse_unshowable(result: MatcherResult, target_fpir: float) -> None:
     s = result.searches
     _, allowed = s.threshold_for_fpir(target_fpir)
     if allowed < 1:
-        raise BadInput(f"{result.enc.matcher.name}: {int((~s.mated).sum()):,} non-mated searches cannot show an FPIR "
-                       f"as low as {target_fpir:g} (at least {math.ceil(1 / target_fpir):,} are needed), so no "
-                       "threshold was written to the home; use a larger data set, a higher --target-fpir, or "
-                       "--calibration-file to write it elsewhere for study")
+        raise BadInput(
+            f"{result.enc.matcher.name}: {int((~s.mated).sum()):,} non-mated searches cannot show an FPIR "
+            f"as low as {target_fpir:g} (at least {math.ceil(1 / target_fpir):,} are needed), so no "
+            "threshold was written to the home; use a larger data set, a higher --target-fpir, or "
+            "--calibration-file to write it elsewhere for study"
+        )
 
 
-def calibrate(result: MatcherResult, target_fpir: float, path: Path, *, dataset: Dataset, holdout: float, seed: int,
-              officer: str, training: bool) -> dict:
+def calibrate(
+    result: MatcherResult,
+    target_fpir: float,
+    path: Path,
+    *,
+    dataset: Dataset,
+    holdout: float,
+    seed: int,
+    officer: str,
+    training: bool,
+) -> dict:
     """Write the threshold that keeps FPIR at or below `target_fpir` on this data, with its provenance."""
     s = result.searches
     t, allowed = s.threshold_for_fpir(target_fpir)
     if t is None or not s.mated.any():
-        raise BadInput("calibration needs mated and non-mated searches: use a data set with several photos per "
-                       "person and --holdout above 0")
+        raise BadInput(
+            "calibration needs mated and non-mated searches: use a data set with several photos per "
+            "person and --holdout above 0"
+        )
     threshold = math.floor(t * 10_000) / 10_000  # rounded down, so the target still holds
     n_nm, n_m = int((~s.mated).sum()), int(s.mated.sum())
     m = result.enc.matcher
     today = dt.date.today().isoformat()
     measured = {
-        "target_fpir": target_fpir, "fpir": s.false_alarms(threshold) / n_nm, "fnir": s.misses(threshold) / n_m,
-        "rank1": s.rank1()["rate"], "gallery_identities": s.gallery_size, "mated_searches": n_m,
-        "nonmated_searches": n_nm, "candidate_list": s.candidates, "holdout": holdout, "seed": seed,
-        "photos": result.enc.total, "acquired": len(result.enc.paths), "identities": len(dataset.identities),
+        "target_fpir": target_fpir,
+        "fpir": s.false_alarms(threshold) / n_nm,
+        "fnir": s.misses(threshold) / n_m,
+        "rank1": s.rank1()["rate"],
+        "gallery_identities": s.gallery_size,
+        "mated_searches": n_m,
+        "nonmated_searches": n_nm,
+        "candidate_list": s.candidates,
+        "holdout": holdout,
+        "seed": seed,
+        "photos": result.enc.total,
+        "acquired": len(result.enc.paths),
+        "identities": len(dataset.identities),
         "estimable": allowed >= 1,
     }
-    caveat = "" if allowed >= 1 else (
-        f" Caution: {n_nm} non-mated searches cannot show an FPIR as low as {target_fpir:g} (at least "
-        f"{math.ceil(1 / target_fpir):,} are needed); the threshold sits below every non-mated distance seen.")
+    caveat = (
+        ""
+        if allowed >= 1
+        else (
+            f" Caution: {n_nm} non-mated searches cannot show an FPIR as low as {target_fpir:g} (at least "
+            f"{math.ceil(1 / target_fpir):,} are needed); the threshold sits below every non-mated distance seen."
+        )
+    )
     previous = None
     path = Path(path)
     if path.is_file():
@@ -683,19 +835,33 @@ def calibrate(result: MatcherResult, target_fpir: float, path: Path, *, dataset:
             previous = json.loads(path.read_text()).get("threshold")
         except ValueError:
             previous = None
-    fused = (" The fusion's normalisation (each model's impostor mean and spread) was estimated on the same "
-             f"photos' {len(result.scores.impostor):,} impostor pairs; its weights were kept.") if m.fusion else ""
+    fused = (
+        (
+            " The fusion's normalisation (each model's impostor mean and spread) was estimated on the same "
+            f"photos' {len(result.scores.impostor):,} impostor pairs; its weights were kept."
+        )
+        if m.fusion
+        else ""
+    )
     doc = {
-        "model_id": m.model_id, "distance": m.distance, "threshold": threshold,
+        "model_id": m.model_id,
+        "distance": m.distance,
+        "threshold": threshold,
         **({"models": [asdict(p) for p in m.fusion.parts]} if m.fusion else {}),
-        "provenance": (f"Calibrated with `triage evaluate --calibrate --target-fpir {target_fpir:g}` on "
-                       f"{dataset.description} on {today} by {officer}: FPIR {measured['fpir']:.4g} over {n_nm:,} "
-                       f"non-mated searches and FNIR "
-                       f"{measured['fnir']:.4g} over {n_m:,} mated searches against a gallery of {s.gallery_size} "
-                       f"identities (one photo each; candidate list {s.candidates}). FPIR grows with the gallery: "
-                       f"recalibrate when the watchlist grows well beyond this size.{fused}{caveat}"),
-        "measured_on": dataset.description, "date": today, "calibrated_by": officer, "training": training,
-        "previous_threshold": previous, "calibration": measured,
+        "provenance": (
+            f"Calibrated with `triage evaluate --calibrate --target-fpir {target_fpir:g}` on "
+            f"{dataset.description} on {today} by {officer}: FPIR {measured['fpir']:.4g} over {n_nm:,} "
+            f"non-mated searches and FNIR "
+            f"{measured['fnir']:.4g} over {n_m:,} mated searches against a gallery of {s.gallery_size} "
+            f"identities (one photo each; candidate list {s.candidates}). FPIR grows with the gallery: "
+            f"recalibrate when the watchlist grows well beyond this size.{fused}{caveat}"
+        ),
+        "measured_on": dataset.description,
+        "date": today,
+        "calibrated_by": officer,
+        "training": training,
+        "previous_threshold": previous,
+        "calibration": measured,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
@@ -707,11 +873,23 @@ def calibrate(result: MatcherResult, target_fpir: float, path: Path, *, dataset:
 # -- one evaluation run ----------------------------------------------------------------------------------
 
 
-def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] | None = None,
-        threshold: float | None = None, holdout: float = HOLDOUT, seed: int = SEED, groups: Path | None = None,
-        cache_path: Path | None = None, workers: int | None = None, plot: Path | None = None,
-        target_fpir: float | None = None, calibration_file: Path | None = None,
-        progress: Callable[[int, int], None] | None = None) -> dict:
+def run(
+    store,
+    dataset: Dataset,
+    *,
+    officer: str,
+    matcher_names: Sequence[str] | None = None,
+    threshold: float | None = None,
+    holdout: float = HOLDOUT,
+    seed: int = SEED,
+    groups: Path | None = None,
+    cache_path: Path | None = None,
+    workers: int | None = None,
+    plot: Path | None = None,
+    target_fpir: float | None = None,
+    calibration_file: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Encode (through the home's sealed cache), measure every matcher, and optionally report per group,
     draw the DET curve and write a calibration (to the home's models/ unless `calibration_file` says
     otherwise). The run, and any calibration, is audited."""
@@ -744,29 +922,56 @@ def run(store, dataset: Dataset, *, officer: str, matcher_names: Sequence[str] |
             r.report["fairness"] = fairness.report(r, labels)
         if target_fpir is not None:
             path = calibration_file or matching.home_calibration_file(store.home, r.enc.matcher.model_id)
-            r.report["calibration"] = calibrate(r, target_fpir, path, dataset=dataset, holdout=holdout, seed=seed,
-                                                officer=officer, training=store.config.training)
+            r.report["calibration"] = calibrate(
+                r,
+                target_fpir,
+                path,
+                dataset=dataset,
+                holdout=holdout,
+                seed=seed,
+                officer=officer,
+                training=store.config.training,
+            )
     report = {
         "training": store.config.training,
-        "dataset": {"description": dataset.description, "photos": len(dataset.samples),
-                    "identities": len(dataset.identities), "skipped_files": dataset.skipped,
-                    "copies": stats.pop("copies")},
-        "options": {"holdout": holdout, "seed": seed, "confidence_level": 0.95, "fmr_targets": list(FMR_TARGETS),
-                    "fpir_targets": list(FPIR_TARGETS), "workers": workers or worker_pool.cores()},
-        "cache": stats, "matchers": [r.report for r in results],
+        "dataset": {
+            "description": dataset.description,
+            "photos": len(dataset.samples),
+            "identities": len(dataset.identities),
+            "skipped_files": dataset.skipped,
+            "copies": stats.pop("copies"),
+        },
+        "options": {
+            "holdout": holdout,
+            "seed": seed,
+            "confidence_level": 0.95,
+            "fmr_targets": list(FMR_TARGETS),
+            "fpir_targets": list(FPIR_TARGETS),
+            "workers": workers or worker_pool.cores(),
+        },
+        "cache": stats,
+        "matchers": [r.report for r in results],
         "seconds": round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1),
     }
     if plot is not None:
         report["plot"] = plot_det(results, plot, dataset.description)  # None: nothing to draw
     with store.transaction():
-        store.audit("evaluate", officer, records=[f"cache:{cache.path.name}"],
-                    reason=f"{dataset.description}: {len(dataset.samples)} photos, {len(dataset.identities)} identities")
+        store.audit(
+            "evaluate",
+            officer,
+            records=[f"cache:{cache.path.name}"],
+            reason=f"{dataset.description}: {len(dataset.samples)} photos, {len(dataset.identities)} identities",
+        )
         for r in results:
             if "calibration" in r.report:
                 c = r.report["calibration"]
-                store.audit("calibrate", officer, records=[f"model:{r.enc.matcher.model_id}"],
-                            reason=f"threshold {c['threshold']} (was {c['previous_threshold']}) at target FPIR "
-                                   f"{target_fpir:g}, written to {c['file']}")
+                store.audit(
+                    "calibrate",
+                    officer,
+                    records=[f"model:{r.enc.matcher.model_id}"],
+                    reason=f"threshold {c['threshold']} (was {c['previous_threshold']}) at target FPIR "
+                    f"{target_fpir:g}, written to {c['file']}",
+                )
     return report
 
 
@@ -794,17 +999,39 @@ def plot_det(results: Sequence[MatcherResult], path: Path, title: str) -> str | 
     try:
         for r in drawable:
             _, fmr, fnmr = r.scores.curve()
-            line, = ax.step(np.maximum(fmr, xmin), np.maximum(fnmr, ymin), where="post",
-                            label=f"{r.enc.matcher.name} ({r.enc.matcher.model_id})")
+            (line,) = ax.step(
+                np.maximum(fmr, xmin),
+                np.maximum(fnmr, ymin),
+                where="post",
+                label=f"{r.enc.matcher.name} ({r.enc.matcher.model_id})",
+            )
             eer = r.scores.eer()
-            ax.plot([max(eer["rate"], xmin)], [max(eer["rate"], ymin)], "o", color=line.get_color(),
-                    markeredgecolor="black", markersize=5)
+            ax.plot(
+                [max(eer["rate"], xmin)],
+                [max(eer["rate"], ymin)],
+                "o",
+                color=line.get_color(),
+                markeredgecolor="black",
+                markersize=5,
+            )
             op = r.scores.at(r.threshold)
-            ax.plot([max(op["fmr"]["rate"], xmin)], [max(op["fnmr"]["rate"], ymin)], "s", markersize=7,
-                    color=line.get_color(), markeredgecolor="black",
-                    label=f"{r.enc.matcher.name} at threshold {r.threshold:g}")
-        ax.plot([min(xmin, ymin), 1], [min(xmin, ymin), 1], ":", color="grey", linewidth=0.8,
-                label="FMR = FNMR (circles: each EER)")
+            ax.plot(
+                [max(op["fmr"]["rate"], xmin)],
+                [max(op["fnmr"]["rate"], ymin)],
+                "s",
+                markersize=7,
+                color=line.get_color(),
+                markeredgecolor="black",
+                label=f"{r.enc.matcher.name} at threshold {r.threshold:g}",
+            )
+        ax.plot(
+            [min(xmin, ymin), 1],
+            [min(xmin, ymin), 1],
+            ":",
+            color="grey",
+            linewidth=0.8,
+            label="FMR = FNMR (circles: each EER)",
+        )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(xmin * 0.8, 1)
@@ -817,8 +1044,11 @@ def plot_det(results: Sequence[MatcherResult], path: Path, title: str) -> str | 
         fig.tight_layout()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", metadata={"Title": f"DET curve: {title}",
-                                                 "Description": f"x axis: {xlabel}; y axis: {ylabel}"})
+        fig.savefig(
+            path,
+            format="png",
+            metadata={"Title": f"DET curve: {title}", "Description": f"x axis: {xlabel}; y axis: {ylabel}"},
+        )
     except OSError as e:
         raise BadInput(f"--plot {path}: cannot write the plot ({e})") from None
     finally:

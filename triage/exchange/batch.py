@@ -40,18 +40,32 @@ from pathlib import Path
 import numpy as np
 
 from triage.casework import debrief
-from triage.exchange import keys
-from triage.intake.biographic import Details
-from triage.files import write_files
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
+from triage.exchange import keys
+from triage.files import write_files
+from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 FORMAT = "triage-batch/3"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 MAX_BATCH_BYTES = 2 * 1024**3
 MAX_MANIFEST_BYTES = 16 * 1024**2
-SUMMARY_FIELDS = ("arrival_id", "landed_at", "site", "vessel", "officer", "device", "name", "nationality", "dob",
-                  "safeguarding", "quality_score", "alerts", "decisions", "training")
+SUMMARY_FIELDS = (
+    "arrival_id",
+    "landed_at",
+    "site",
+    "vessel",
+    "officer",
+    "device",
+    "name",
+    "nationality",
+    "dob",
+    "safeguarding",
+    "quality_score",
+    "alerts",
+    "decisions",
+    "training",
+)
 # Ids that only mean something inside one store: a record names rows by their keys instead.
 LOCAL_COLUMNS = ("source_key", "arrival_id", "search_id")
 # Records of the landing kept beside the arrivals, each in its own member `<kind>.jsonl`.
@@ -68,6 +82,7 @@ def spreadsheet_safe(value) -> str:
 
 # -- row keys ------------------------------------------------------------------------------------------
 
+
 def origin_keys(store: Store, kind: str) -> dict[str, str]:
     """Local id -> key, for the rows of one kind that merging brought in."""
     return {local: key for key, local in store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind])}
@@ -79,6 +94,7 @@ def key_of(store: Store, imported: dict[str, str], local) -> str:
 
 
 # -- export --------------------------------------------------------------------------------------------
+
 
 def day_scope(day: str, site: str | None = None) -> tuple[str, list]:
     """The SQL condition and parameters selecting the arrivals of a day (and site) in `arrivals`."""
@@ -112,9 +128,14 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
     candidates: dict[int, list[dict]] = {}
     for row in store.rows("candidates", scope, params, order_by="search_id, rank"):
         candidates.setdefault(row["search_id"], []).append(row)
-    portraits = {r[0]: r for r in store.db.execute(
-        f"SELECT owner_id, width, height, media_type FROM photos WHERE owner_kind = 'arrival' AND role = 'portrait' "
-        f"AND data IS NOT NULL AND owner_id IN (SELECT id FROM arrivals WHERE {where})", params).fetchall()}
+    portraits = {
+        r[0]: r
+        for r in store.db.execute(
+            f"SELECT owner_id, width, height, media_type FROM photos WHERE owner_kind = 'arrival' AND role = 'portrait' "
+            f"AND data IS NOT NULL AND owner_id IN (SELECT id FROM arrivals WHERE {where})",
+            params,
+        ).fetchall()
+    }
     k = {kind: origin_keys(store, kind) for kind in ("arrivals", "searches", "reviews", "drafts", "draft_outcomes")}
 
     def ref_key(row: dict) -> dict:
@@ -126,22 +147,43 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
         mine = by_arrival.get(aid, {})
         portrait = portraits.get(aid)
         rec = {"key": key_of(store, k["arrivals"], aid), **_strip(row)}
-        rec["portrait"] = ({"member": f"portraits/{aid}.jpg", "width": portrait[1], "height": portrait[2],
-                            "media_type": portrait[3]} if portrait else None)
+        rec["portrait"] = (
+            {"member": f"portraits/{aid}.jpg", "width": portrait[1], "height": portrait[2], "media_type": portrait[3]}
+            if portrait
+            else None
+        )
         rec["searches"] = [
-            {"key": key_of(store, k["searches"], s["id"]), **_strip(s, "id"),
-             "candidates": [{**_strip(c, "id"), **ref_key(c)} for c in candidates.get(s["id"], [])]}
-            for s in mine.get("searches", [])]
+            {
+                "key": key_of(store, k["searches"], s["id"]),
+                **_strip(s, "id"),
+                "candidates": [{**_strip(c, "id"), **ref_key(c)} for c in candidates.get(s["id"], [])],
+            }
+            for s in mine.get("searches", [])
+        ]
         rec["reviews"] = [
-            {"key": key_of(store, k["reviews"], r["id"]), **_strip(r, "id"), **ref_key(r),
-             "supersedes": key_of(store, k["reviews"], r["supersedes"]) if r["supersedes"] else None}
-            for r in mine.get("reviews", [])]
+            {
+                "key": key_of(store, k["reviews"], r["id"]),
+                **_strip(r, "id"),
+                **ref_key(r),
+                "supersedes": key_of(store, k["reviews"], r["supersedes"]) if r["supersedes"] else None,
+            }
+            for r in mine.get("reviews", [])
+        ]
         rec["drafts"] = [
-            {"key": key_of(store, k["drafts"], d["ref"]), **_strip(d),
-             "outcomes": [{"key": key_of(store, k["draft_outcomes"], o["id"]), **_strip(o, "id", "ref"),
-                           "supersedes": key_of(store, k["draft_outcomes"], o["supersedes"]) if o["supersedes"] else None}
-                          for o in outcomes.get(d["ref"], [])]}
-            for d in mine.get("drafts", [])]
+            {
+                "key": key_of(store, k["drafts"], d["ref"]),
+                **_strip(d),
+                "outcomes": [
+                    {
+                        "key": key_of(store, k["draft_outcomes"], o["id"]),
+                        **_strip(o, "id", "ref"),
+                        "supersedes": key_of(store, k["draft_outcomes"], o["supersedes"]) if o["supersedes"] else None,
+                    }
+                    for o in outcomes.get(d["ref"], [])
+                ],
+            }
+            for d in mine.get("drafts", [])
+        ]
         out.append(rec)
     return out
 
@@ -157,23 +199,56 @@ def landing_records(store: Store, records: list[dict]) -> dict[str, list[dict]]:
     def key(kind: str, local) -> str | None:
         return key_of(store, k[kind], local) if local is not None else None
 
-    debriefs = [{"key": key("debriefs", d["id"]), "arrival_key": akeys[d["arrival_id"]], **_strip(d, "id"),
-                 "supersedes": key("debriefs", d["supersedes"]),
-                 "arrival_keys": {aid: key("arrivals", aid) for aid in debrief.named_arrivals(d["answers"])}}
-                for d in store.rows("debriefs", f"arrival_id IN ({marks})", ids, order_by="id")]
-    referrals = [{"key": key("referrals", r["id"]), "arrival_key": akeys[r["arrival_id"]], **_strip(r, "id"),
-                  "supersedes": key("referrals", r["supersedes"])}
-                 for r in store.rows("referrals", f"arrival_id IN ({marks})", ids, order_by="id")]
+    debriefs = [
+        {
+            "key": key("debriefs", d["id"]),
+            "arrival_key": akeys[d["arrival_id"]],
+            **_strip(d, "id"),
+            "supersedes": key("debriefs", d["supersedes"]),
+            "arrival_keys": {aid: key("arrivals", aid) for aid in debrief.named_arrivals(d["answers"])},
+        }
+        for d in store.rows("debriefs", f"arrival_id IN ({marks})", ids, order_by="id")
+    ]
+    referrals = [
+        {
+            "key": key("referrals", r["id"]),
+            "arrival_key": akeys[r["arrival_id"]],
+            **_strip(r, "id"),
+            "supersedes": key("referrals", r["supersedes"]),
+        }
+        for r in store.rows("referrals", f"arrival_id IN ({marks})", ids, order_by="id")
+    ]
     links = store.rows("ocg_links", f"target_kind = 'arrival' AND target IN ({marks})", ids, order_by="id")
-    refs = sorted({link["ocg_ref"] for link in links} | {ref for (ref,) in store.db.execute(
-        f"SELECT DISTINCT o.ocg_ref FROM debrief_identifiers d JOIN ocg_identifiers o ON o.kind = d.kind "
-        f"AND o.blind = d.blind WHERE d.arrival_id IN ({marks})", ids)})
-    groups = [{"key": key("ocgs", g["ref"]), **g}
-              for g in store.rows("ocgs", f"ref IN ({','.join('?' * len(refs))})", refs, order_by="ref")]
-    return {"debriefs": debriefs, "referrals": referrals, "ocgs": groups,
-            "ocg_links": [{"key": key("ocg_links", link["id"]), "ocg_key": key("ocgs", link["ocg_ref"]),
-                           "target_key": akeys[link["target"]], **_strip(link, "id"),
-                           "supersedes": key("ocg_links", link["supersedes"])} for link in links]}
+    refs = sorted(
+        {link["ocg_ref"] for link in links}
+        | {
+            ref
+            for (ref,) in store.db.execute(
+                f"SELECT DISTINCT o.ocg_ref FROM debrief_identifiers d JOIN ocg_identifiers o ON o.kind = d.kind "
+                f"AND o.blind = d.blind WHERE d.arrival_id IN ({marks})",
+                ids,
+            )
+        }
+    )
+    groups = [
+        {"key": key("ocgs", g["ref"]), **g}
+        for g in store.rows("ocgs", f"ref IN ({','.join('?' * len(refs))})", refs, order_by="ref")
+    ]
+    return {
+        "debriefs": debriefs,
+        "referrals": referrals,
+        "ocgs": groups,
+        "ocg_links": [
+            {
+                "key": key("ocg_links", link["id"]),
+                "ocg_key": key("ocgs", link["ocg_ref"]),
+                "target_key": akeys[link["target"]],
+                **_strip(link, "id"),
+                "supersedes": key("ocg_links", link["supersedes"]),
+            }
+            for link in links
+        ],
+    }
 
 
 def _audit_records(store: Store, records: list[dict], day: str, site: str | None) -> list[dict]:
@@ -184,12 +259,28 @@ def _audit_records(store: Store, records: list[dict], day: str, site: str | None
     out = []
     for e in store.db["audit_events"].rows_where(where, params, order_by="seq"):
         reason = store._need_vault().open(e["reason"], f"audit_events:{e['seq']}").decode() if e["reason"] else None
-        out.append({"device": store.config.device, **{c: e[c] for c in ("seq", "at", "officer", "action")},
-                    "arrival_id": e["arrival_id"], "arrival_key": akeys[e["arrival_id"]],
-                    "records": json.loads(e["records"]), "reason": reason, "prev_hash": e["prev_hash"], "hash": e["hash"]})
+        out.append(
+            {
+                "device": store.config.device,
+                **{c: e[c] for c in ("seq", "at", "officer", "action")},
+                "arrival_id": e["arrival_id"],
+                "arrival_key": akeys[e["arrival_id"]],
+                "records": json.loads(e["records"]),
+                "reason": reason,
+                "prev_hash": e["prev_hash"],
+                "hash": e["hash"],
+            }
+        )
     for e in store.rows("origin_audit", where, params, order_by="id"):
-        out.append({"reason": None, **_strip(e, "id", "batch", "records"), "arrival_id": e["arrival_id"],
-                    "arrival_key": akeys[e["arrival_id"]], "records": json.loads(e["records"])})
+        out.append(
+            {
+                "reason": None,
+                **_strip(e, "id", "batch", "records"),
+                "arrival_id": e["arrival_id"],
+                "arrival_key": akeys[e["arrival_id"]],
+                "records": json.loads(e["records"]),
+            }
+        )
     return out
 
 
@@ -201,10 +292,27 @@ def _summary_csv(records: list[dict]) -> bytes:
         d = Details.from_dict(r["details"])
         latest = r["searches"][-1]["candidates"] if r["searches"] else []
         decisions = {(v["kind"], v["ref"]): v["decision"] for v in r["reviews"]}  # later reviews win
-        writer.writerow([spreadsheet_safe(v) for v in (
-            r["id"], r["landed_at"], r["site"], r["vessel"], r["officer"], r["device"], d.full_name(), d.nationality,
-            d.dob, bool(r["safeguarding"]), r["quality_score"], sum(c["below_threshold"] for c in latest),
-            "; ".join(f"{ref}={dec}" for (_, ref), dec in decisions.items()), bool(r["training"]))])
+        writer.writerow(
+            [
+                spreadsheet_safe(v)
+                for v in (
+                    r["id"],
+                    r["landed_at"],
+                    r["site"],
+                    r["vessel"],
+                    r["officer"],
+                    r["device"],
+                    d.full_name(),
+                    d.nationality,
+                    d.dob,
+                    bool(r["safeguarding"]),
+                    r["quality_score"],
+                    sum(c["below_threshold"] for c in latest),
+                    "; ".join(f"{ref}={dec}" for (_, ref), dec in decisions.items()),
+                    bool(r["training"]),
+                )
+            ]
+        )
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -212,9 +320,17 @@ def _jsonl(rows: list[dict]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
 
 
-def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | None = None,
-               recipients: list[str] | None = None, with_templates: bool = False,
-               progress: Progress | None = None) -> dict:
+def export_day(
+    store: Store,
+    day: str,
+    out: Path,
+    *,
+    officer: str,
+    site: str | None = None,
+    recipients: list[str] | None = None,
+    with_templates: bool = False,
+    progress: Progress | None = None,
+) -> dict:
     """Write the day's signed, encrypted batch to `out`; `recipients` default to the home's listed ones."""
     import pyrage
 
@@ -225,14 +341,19 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
         raise BadInput(f"--out {out}: the folder {out.parent} does not exist")
     to = list(recipients or keys.recipients(store))
     if not to:
-        raise BadInput("no recipient to encrypt the batch to: add the supervisor's age public key with "
-                       "`triage keys recipient add NAME age1...`, or pass --recipient age1...")
+        raise BadInput(
+            "no recipient to encrypt the batch to: add the supervisor's age public key with "
+            "`triage keys recipient add NAME age1...`, or pass --recipient age1..."
+        )
     parsed = [keys.parse_recipient(r) for r in to]
     laptop = keys.own(store, officer=officer)
     records = day_records(store, day, site)
-    members = {"arrivals.jsonl": _jsonl(records),
-               **{f"{kind}.jsonl": _jsonl(rows) for kind, rows in landing_records(store, records).items()},
-               "audit.jsonl": _jsonl(_audit_records(store, records, day, site)), "summary.csv": _summary_csv(records)}
+    members = {
+        "arrivals.jsonl": _jsonl(records),
+        **{f"{kind}.jsonl": _jsonl(rows) for kind, rows in landing_records(store, records).items()},
+        "audit.jsonl": _jsonl(_audit_records(store, records, day, site)),
+        "summary.csv": _summary_csv(records),
+    }
     for i, r in enumerate(records, 1):
         if r["portrait"]:
             members[r["portrait"]["member"]] = store.photo("arrival", r["id"], "portrait")[1]
@@ -241,23 +362,47 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
     if with_templates:  # every model's template of each arrival, each line naming its model
         ids = [r["id"] for r in records]
         lines = []
-        for model_id in sorted({m for (m,) in store.db.execute(
-                f"SELECT DISTINCT model_id FROM templates WHERE owner_kind = 'arrival' AND owner_id IN "
-                f"({','.join('?' * len(ids))})", ids)}):
+        for model_id in sorted(
+            {
+                m
+                for (m,) in store.db.execute(
+                    f"SELECT DISTINCT model_id FROM templates WHERE owner_kind = 'arrival' AND owner_id IN "
+                    f"({','.join('?' * len(ids))})",
+                    ids,
+                )
+            }
+        ):
             owners, matrix = store.load_templates(model_id, "arrival", ids)
             row_of = {owner: i for i, owner in enumerate(owners)}
-            lines += [{"arrival_key": r["key"], "model_id": model_id, "dim": int(matrix.shape[1]),
-                       "vector": base64.b64encode(matrix[row_of[r["id"]]].astype("<f4").tobytes()).decode()}
-                      for r in records if r["id"] in row_of]
+            lines += [
+                {
+                    "arrival_key": r["key"],
+                    "model_id": model_id,
+                    "dim": int(matrix.shape[1]),
+                    "vector": base64.b64encode(matrix[row_of[r["id"]]].astype("<f4").tobytes()).decode(),
+                }
+                for r in records
+                if r["id"] in row_of
+            ]
         members["templates.jsonl"] = _jsonl(lines)
     manifest = {
-        "format": FORMAT, "day": day, "site": site, "device": store.config.device, "home_site": store.config.site,
-        "force_code": store.config.force_code, "training": bool(store.config.training), "exported_at": utcnow(),
-        "exported_by": officer, "arrivals": len(records), "with_templates": with_templates,
+        "format": FORMAT,
+        "day": day,
+        "site": site,
+        "device": store.config.device,
+        "home_site": store.config.site,
+        "force_code": store.config.force_code,
+        "training": bool(store.config.training),
+        "exported_at": utcnow(),
+        "exported_by": officer,
+        "arrivals": len(records),
+        "with_templates": with_templates,
         "audit_end": audit_end(store),
-        "signer": keys.encode_signing_key(laptop.signing_public), "recipients": [str(r) for r in parsed],
-        "members": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-                    for name, data in members.items()},
+        "signer": keys.encode_signing_key(laptop.signing_public),
+        "recipients": [str(r) for r in parsed],
+        "members": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in members.items()
+        },
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     signature = {"algorithm": "ed25519", "signature": base64.b64encode(laptop.sign(manifest_bytes)).decode()}
@@ -271,16 +416,28 @@ def export_day(store: Store, day: str, out: Path, *, officer: str, site: str | N
         progress("encrypting", 0, 1)
     sealed = pyrage.encrypt(buf.getvalue(), parsed)
     with store.transaction():
-        store.audit("export", officer, records=[f"arrival:{r['id']}" for r in records][:500],
-                    reason=f"batch of {day}{f' at {site}' if site else ''} to {out.name}, encrypted to "
-                           f"{', '.join(manifest['recipients'])}{', with templates' if with_templates else ''}")
+        store.audit(
+            "export",
+            officer,
+            records=[f"arrival:{r['id']}" for r in records][:500],
+            reason=f"batch of {day}{f' at {site}' if site else ''} to {out.name}, encrypted to "
+            f"{', '.join(manifest['recipients'])}{', with templates' if with_templates else ''}",
+        )
         write_files({out: sealed})
     if progress:
         progress("encrypting", 1, 1)
-    return {"out": str(out), "day": day, "site": site, "arrivals": len(records), "training": manifest["training"],
-            "with_templates": with_templates, "recipients": manifest["recipients"],
-            "fingerprint": keys.fingerprint(laptop.signing_public),
-            "members": [MANIFEST, SIGNATURE, *members], "bytes": out.stat().st_size}
+    return {
+        "out": str(out),
+        "day": day,
+        "site": site,
+        "arrivals": len(records),
+        "training": manifest["training"],
+        "with_templates": with_templates,
+        "recipients": manifest["recipients"],
+        "fingerprint": keys.fingerprint(laptop.signing_public),
+        "members": [MANIFEST, SIGNATURE, *members],
+        "bytes": out.stat().st_size,
+    }
 
 
 def audit_end(store: Store) -> dict:
@@ -292,6 +449,7 @@ def audit_end(store: Store) -> dict:
 
 
 # -- reading a batch -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Batch:
@@ -326,9 +484,11 @@ def _decrypt(store: Store, path: Path, *, officer: str) -> bytes:
         if "no matching keys" in str(e).lower():
             raise IntegrityFailure(
                 f"{path}: not encrypted to this home, so it cannot be read here",
-                hint=f"the sender adds this home's key with `triage keys recipient add NAME {laptop.recipient}`") from None
-        raise IntegrityFailure(f"{path}: decryption failed ({e}): the file was damaged or altered after it was "
-                               "encrypted; ask for it again") from None
+                hint=f"the sender adds this home's key with `triage keys recipient add NAME {laptop.recipient}`",
+            ) from None
+        raise IntegrityFailure(
+            f"{path}: decryption failed ({e}): the file was damaged or altered after it was encrypted; ask for it again"
+        ) from None
 
 
 def _member(z: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
@@ -357,22 +517,29 @@ def _signed_manifest(store: Store, z: zipfile.ZipFile, path: Path, *, officer: s
     if not well_formed:
         raise IntegrityFailure(f"{path}: {MANIFEST} or {SIGNATURE} is malformed; this is not a triage batch")
     if manifest.get("format") != FORMAT:
-        raise IntegrityFailure(f"{path}: batch format {manifest.get('format')!r} is not {FORMAT}; "
-                               "export it again with this version of triage")
+        raise IntegrityFailure(
+            f"{path}: batch format {manifest.get('format')!r} is not {FORMAT}; "
+            "export it again with this version of triage"
+        )
     if bool(manifest.get("training")) != bool(store.config.training):
-        raise BadInput(f"{path} is a TRAINING batch and this is a real home: training data never enters real records"
-                       if manifest.get("training") else
-                       f"{path} is a real batch and this is a TRAINING home: real records never enter training")
+        raise BadInput(
+            f"{path} is a TRAINING batch and this is a real home: training data never enters real records"
+            if manifest.get("training")
+            else f"{path} is a real batch and this is a TRAINING home: real records never enter training"
+        )
     if not keys.verify_signature(signer, raw, sig):
-        raise IntegrityFailure(f"{path}: the signature of {MANIFEST} does not verify: the batch was altered after "
-                               f"device {manifest['device']} signed it")
+        raise IntegrityFailure(
+            f"{path}: the signature of {MANIFEST} does not verify: the batch was altered after "
+            f"device {manifest['device']} signed it"
+        )
     name = keys.signer_name(store, signer, officer=officer)
     if name is None:
         raise IntegrityFailure(
             f"{path}: signed by a laptop this home does not trust (device {manifest['device']}, fingerprint "
             f"{keys.fingerprint(signer)})",
             hint=f"check the fingerprint with that laptop's officer, then run "
-                 f"`triage keys trust NAME {keys.encode_signing_key(signer)}`")
+            f"`triage keys trust NAME {keys.encode_signing_key(signer)}`",
+        )
     return raw, manifest, name
 
 
@@ -393,8 +560,9 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
     for i, (name, expected) in enumerate(sorted(listed.items()), 1):
         body = _member(z, path, name, int(expected["bytes"]))
         if len(body) != expected["bytes"] or hashlib.sha256(body).hexdigest() != expected["sha256"]:
-            raise IntegrityFailure(f"{path}: member {name} does not match its SHA-256 in the signed manifest: "
-                                   "it was altered or damaged")
+            raise IntegrityFailure(
+                f"{path}: member {name} does not match its SHA-256 in the signed manifest: it was altered or damaged"
+            )
         data[name] = body
         if progress:
             progress(f"verifying {path.name}", i, len(listed))
@@ -404,13 +572,25 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
         audit = [json.loads(line) for line in data.pop("audit.jsonl").splitlines()]
         templates: dict[str, dict[str, np.ndarray]] = {}
         for t in map(json.loads, data.pop("templates.jsonl", b"").splitlines()):
-            templates.setdefault(t["arrival_key"], {})[t["model_id"]] = \
-                np.frombuffer(base64.b64decode(t["vector"]), dtype="<f4").astype(np.float32)
+            templates.setdefault(t["arrival_key"], {})[t["model_id"]] = np.frombuffer(
+                base64.b64decode(t["vector"]), dtype="<f4"
+            ).astype(np.float32)
     except (KeyError, ValueError) as e:
-        raise IntegrityFailure(f"{path}: the records are unreadable ({e}) although signed: "
-                               "the exporting laptop's triage may be newer than this one") from None
-    return Batch(path, hashlib.sha256(raw).hexdigest(), manifest, signer, records, landing, audit,
-                 {n: b for n, b in data.items() if n.startswith("portraits/")}, templates)
+        raise IntegrityFailure(
+            f"{path}: the records are unreadable ({e}) although signed: "
+            "the exporting laptop's triage may be newer than this one"
+        ) from None
+    return Batch(
+        path,
+        hashlib.sha256(raw).hexdigest(),
+        manifest,
+        signer,
+        records,
+        landing,
+        audit,
+        {n: b for n, b in data.items() if n.startswith("portraits/")},
+        templates,
+    )
 
 
 def audit_refusal(store: Store, path: Path, error: TriageError, *, officer: str) -> None:

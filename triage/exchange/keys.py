@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from triage.intake import biographic
 from triage.errors import BadInput, Conflict, NotFound
+from triage.intake import biographic
 from triage.store.rows import Store, utcnow
 
 SIGNING_PREFIX = "ed25519:"
@@ -31,7 +31,7 @@ ROLE_WORDS = {SIGNER: "trusted laptop", RECIPIENT: "batch recipient"}
 def fingerprint(public: bytes) -> str:
     """A short digest of a signing key to read aloud or compare by eye: 24 hex digits in groups of four."""
     digest = hashlib.sha256(public).hexdigest()[:24].upper()
-    return "-".join(digest[i:i + 4] for i in range(0, 24, 4))
+    return "-".join(digest[i : i + 4] for i in range(0, 24, 4))
 
 
 def encode_signing_key(public: bytes) -> str:
@@ -42,13 +42,15 @@ def parse_signing_key(text: str) -> bytes:
     """The raw 32 bytes of an `ed25519:` key as `triage keys show` prints it."""
     body = "".join((text or "").split())
     if body.startswith(SIGNING_PREFIX):
-        body = body[len(SIGNING_PREFIX):]
+        body = body[len(SIGNING_PREFIX) :]
     try:
         raw = base64.b64decode(body, validate=True)
         Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError):
-        raise BadInput(f"{text!r} is not a laptop signing key: copy it whole from `triage keys show` on that "
-                       f"laptop (it starts {SIGNING_PREFIX})") from None
+        raise BadInput(
+            f"{text!r} is not a laptop signing key: copy it whole from `triage keys show` on that "
+            f"laptop (it starts {SIGNING_PREFIX})"
+        ) from None
     return raw
 
 
@@ -59,8 +61,10 @@ def parse_recipient(text: str):
     try:
         return pyrage.x25519.Recipient.from_str((text or "").strip())
     except pyrage.RecipientError:
-        raise BadInput(f"{text!r} is not an age public key: copy it whole from `triage keys show` on the "
-                       "receiving laptop (it starts age1)") from None
+        raise BadInput(
+            f"{text!r} is not an age public key: copy it whole from `triage keys show` on the "
+            "receiving laptop (it starts age1)"
+        ) from None
 
 
 def verify_signature(public: bytes, data: bytes, signature: bytes) -> bool:
@@ -91,8 +95,12 @@ class LaptopKeys:
         return self.signing.sign(data)
 
     def public_view(self) -> dict:
-        return {"device": self.device, "signing_key": encode_signing_key(self.signing_public),
-                "fingerprint": fingerprint(self.signing_public), "age_recipient": self.recipient}
+        return {
+            "device": self.device,
+            "signing_key": encode_signing_key(self.signing_public),
+            "fingerprint": fingerprint(self.signing_public),
+            "age_recipient": self.recipient,
+        }
 
 
 def own(store: Store, *, officer: str) -> LaptopKeys:
@@ -101,19 +109,29 @@ def own(store: Store, *, officer: str) -> LaptopKeys:
 
     rows = {r["name"]: r for r in store.rows("laptop_keys")}
     if {"signing", "age"} <= set(rows):
-        return LaptopKeys(store.config.device,
-                          Ed25519PrivateKey.from_private_bytes(bytes.fromhex(rows["signing"]["private"])),
-                          pyrage.x25519.Identity.from_str(rows["age"]["private"]))
+        return LaptopKeys(
+            store.config.device,
+            Ed25519PrivateKey.from_private_bytes(bytes.fromhex(rows["signing"]["private"])),
+            pyrage.x25519.Identity.from_str(rows["age"]["private"]),
+        )
     signing, identity = Ed25519PrivateKey.generate(), pyrage.x25519.Identity.generate()
     keys = LaptopKeys(store.config.device, signing, identity)
     with store.transaction():
         now = utcnow()
-        store.insert("laptop_keys", {"name": "signing", "public": encode_signing_key(keys.signing_public),
-                                     "created_at": now}, {"private": signing.private_bytes_raw().hex()})
-        store.insert("laptop_keys", {"name": "age", "public": keys.recipient, "created_at": now},
-                     {"private": str(identity)})
-        store.audit("keys-generate", officer, records=["laptop_keys:signing", "laptop_keys:age"],
-                    reason=f"signing key {fingerprint(keys.signing_public)}, age recipient {keys.recipient}")
+        store.insert(
+            "laptop_keys",
+            {"name": "signing", "public": encode_signing_key(keys.signing_public), "created_at": now},
+            {"private": signing.private_bytes_raw().hex()},
+        )
+        store.insert(
+            "laptop_keys", {"name": "age", "public": keys.recipient, "created_at": now}, {"private": str(identity)}
+        )
+        store.audit(
+            "keys-generate",
+            officer,
+            records=["laptop_keys:signing", "laptop_keys:age"],
+            reason=f"signing key {fingerprint(keys.signing_public)}, age recipient {keys.recipient}",
+        )
     return keys
 
 
@@ -127,10 +145,14 @@ def _check_name(name: str) -> str:
 def _add(store: Store, role: str, name: str, public: str, *, officer: str, note: str) -> dict:
     name = _check_name(name)
     for column, value in (("name", name), ("public", public)):
-        row = store.db.execute(f"SELECT name FROM trusted_keys WHERE role = ? AND {column} = ?", [role, value]).fetchone()
+        row = store.db.execute(
+            f"SELECT name FROM trusted_keys WHERE role = ? AND {column} = ?", [role, value]
+        ).fetchone()
         if row:
-            raise Conflict(f"that {'name' if column == 'name' else 'key'} is already a {ROLE_WORDS[role]} "
-                           f"({row[0]}); remove it first to replace it")
+            raise Conflict(
+                f"that {'name' if column == 'name' else 'key'} is already a {ROLE_WORDS[role]} "
+                f"({row[0]}); remove it first to replace it"
+            )
     row = {"role": role, "name": name, "public": public, "added_at": utcnow(), "officer": officer}
     with store.transaction():
         store.insert("trusted_keys", row)
@@ -181,6 +203,7 @@ def signer_name(store: Store, public: bytes, *, officer: str) -> str | None:
     """Who a signing key belongs to: this laptop, a trusted laptop's name, or None (unknown)."""
     if public == own(store, officer=officer).signing_public:
         return "this laptop"
-    row = store.db.execute("SELECT name FROM trusted_keys WHERE role = ? AND public = ?",
-                           [SIGNER, encode_signing_key(public)]).fetchone()
+    row = store.db.execute(
+        "SELECT name FROM trusted_keys WHERE role = ? AND public = ?", [SIGNER, encode_signing_key(public)]
+    ).fetchone()
     return row[0] if row else None

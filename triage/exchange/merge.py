@@ -25,13 +25,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from triage.casework import arrivals, debrief, ocg
-from triage.exchange import batch
-from triage.faces import detection as faces, matchers
 from triage import workers
-from triage.exchange.batch import Batch, Progress
-from triage.faces.encoders import Pipeline
+from triage.casework import arrivals, debrief, ocg
 from triage.errors import TriageError
+from triage.exchange import batch
+from triage.exchange.batch import Batch, Progress
+from triage.faces import detection as faces
+from triage.faces import matchers
+from triage.faces.encoders import Pipeline
 from triage.store.rows import PK, Store, utcnow
 
 KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes", *batch.LANDING)
@@ -50,8 +51,9 @@ def encode_portrait(jpeg: bytes, source: str, pipeline: Pipeline) -> dict[str, n
     return pipeline.encode(rgb, faces.choose(pipeline.detect(rgb), source).face)
 
 
-def _encode_all(jobs: list[tuple[str, bytes]], pipeline: Pipeline, progress: Progress | None
-                ) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
+def _encode_all(
+    jobs: list[tuple[str, bytes]], pipeline: Pipeline, progress: Progress | None
+) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """Templates for (arrival key, portrait) pairs, and a warning for each portrait with no usable face."""
 
     def here():
@@ -65,14 +67,21 @@ def _encode_all(jobs: list[tuple[str, bytes]], pipeline: Pipeline, progress: Pro
     if len(jobs) < IN_PROCESS_UP_TO:
         outcomes = here()
     else:
-        outcomes = workers.run(encode_portrait, ((key, (jpeg, key, pipeline)) for key, jpeg in jobs),
-                               workers=workers.cores(), timeout=ENCODE_TIMEOUT, initializer=pipeline.load)
+        outcomes = workers.run(
+            encode_portrait,
+            ((key, (jpeg, key, pipeline)) for key, jpeg in jobs),
+            workers=workers.cores(),
+            timeout=ENCODE_TIMEOUT,
+            initializer=pipeline.load,
+        )
     for i, outcome in enumerate(outcomes, 1):
         if outcome.error is None:
             vectors[outcome.key] = outcome.value
         else:
-            warnings.append(f"arrival {outcome.key}: its portrait could not be encoded ({outcome.error}); "
-                            "it is merged but not searched")
+            warnings.append(
+                f"arrival {outcome.key}: its portrait could not be encoded ({outcome.error}); "
+                "it is merged but not searched"
+            )
         if progress:
             progress("encoding portraits", i, len(jobs))
     return vectors, warnings
@@ -84,8 +93,10 @@ class _Merger:
     def __init__(self, store: Store, b: Batch, officer: str):
         self.store, self.b, self.officer = store, b, officer
         self.device = store.config.device
-        self.known = {kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
-                      for kind in KINDS}
+        self.known = {
+            kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
+            for kind in KINDS
+        }
         self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
         self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
@@ -103,7 +114,10 @@ class _Merger:
         return ident if device == self.device and self._exists(kind, ident) else None
 
     def _exists(self, kind: str, ident: str) -> bool:
-        return self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {PK.get(kind, 'id')} = ?", [ident]).fetchone() is not None
+        return (
+            self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {PK.get(kind, 'id')} = ?", [ident]).fetchone()
+            is not None
+        )
 
     def _split(self, kind: str, record: dict, skip: tuple[str, ...]) -> tuple[dict, dict | None]:
         """A record's clear columns and its sealed remainder (None when the origin had sealed nothing), the ids it
@@ -139,23 +153,35 @@ class _Merger:
         every id the batch's records quote can be rewritten as they are sealed (`_quoting`)."""
         drafts = [d for rec in self.b.arrivals for d in rec["drafts"]]
         landing = self.b.landing
-        for kind, rows, field in (("arrivals", self.b.arrivals, "id"), ("drafts", drafts, "ref"),
-                                  ("ocgs", landing["ocgs"], "ref")):
+        for kind, rows, field in (
+            ("arrivals", self.b.arrivals, "id"),
+            ("drafts", drafts, "ref"),
+            ("ocgs", landing["ocgs"], "ref"),
+        ):
             taken: set[str] = set()
             for row in rows:
                 if not self.local(kind, row["key"]):
                     self.planned[kind][row["key"]] = self._free(kind, row[field], taken)
         # (kind, id on the exporting laptop, key) of every row the batch names
         named = [("arrivals", rec["id"], rec["key"]) for rec in self.b.arrivals]
-        named += [("arrivals", x["ref"], x["ref_key"]) for rec in self.b.arrivals
-                  for x in (*rec["reviews"], *(c for s in rec["searches"] for c in s["candidates"])) if x.get("ref_key")]
+        named += [
+            ("arrivals", x["ref"], x["ref_key"])
+            for rec in self.b.arrivals
+            for x in (*rec["reviews"], *(c for s in rec["searches"] for c in s["candidates"]))
+            if x.get("ref_key")
+        ]
         named += [("arrivals", aid, key) for d in landing["debriefs"] for aid, key in d["arrival_keys"].items()]
         named += [("arrivals", link["target"], link["target_key"]) for link in landing["ocg_links"]]
         named += [("drafts", d["ref"], d["key"]) for d in drafts]
         # Crime-group references are typed by officers ("ALI", "13" are valid) and would be found in ordinary
         # words: a renamed group follows its key in the fields that name it, and free text is left as written.
-        self.quoting = _quoting({there: here for kind, there, key in named
-                                 if (here := self.local(kind, key) or self.planned[kind].get(key)) and here != there})
+        self.quoting = _quoting(
+            {
+                there: here
+                for kind, there, key in named
+                if (here := self.local(kind, key) or self.planned[kind].get(key)) and here != there
+            }
+        )
 
     def _ref(self, row: dict) -> str:
         """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
@@ -166,12 +192,17 @@ class _Merger:
         if self.local("arrivals", rec["key"]):
             return None
         aid = self.planned["arrivals"][rec["key"]]
-        self._insert("arrivals", rec, {"id": aid, "origin": self.b.device, "source_key": None},
-                     skip=("portrait", "searches", "reviews", "drafts"))
+        self._insert(
+            "arrivals",
+            rec,
+            {"id": aid, "origin": self.b.device, "source_key": None},
+            skip=("portrait", "searches", "reviews", "drafts"),
+        )
         if rec["portrait"]:
             p = rec["portrait"]
-            pid = self.store.put_photo("arrival", aid, "portrait", self.b.portraits[p["member"]], p["media_type"],
-                                       p["width"], p["height"])
+            pid = self.store.put_photo(
+                "arrival", aid, "portrait", self.b.portraits[p["member"]], p["media_type"], p["width"], p["height"]
+            )
             if vector is not None:
                 self.templates.append((aid, pid, vector))
         return aid
@@ -188,8 +219,9 @@ class _Merger:
         for r in rec["reviews"]:
             if not self.local("reviews", r["key"]):
                 sup = self.local("reviews", r["supersedes"])
-                self._insert("reviews", r, {"arrival_id": aid, "ref": self._ref(r),
-                                            "supersedes": int(sup) if sup else None})
+                self._insert(
+                    "reviews", r, {"arrival_id": aid, "ref": self._ref(r), "supersedes": int(sup) if sup else None}
+                )
         for d in rec["drafts"]:
             ref = self.local("drafts", d["key"])
             if not ref:
@@ -214,14 +246,19 @@ class _Merger:
             if self.store.db["debriefs"].count_where("arrival_id = ? AND version = ?", [aid, version]):
                 # this home amended the debrief itself meanwhile: its version keeps the number, the batch's follows
                 # and, merged last, is the current one; both stay, and an officer is told to decide which stands
-                version = self.store.db.execute("SELECT max(version) + 1 FROM debriefs WHERE arrival_id = ?",
-                                                [aid]).fetchone()[0]
-                self.warnings.append(f"arrival {aid}: its debrief was amended both here and on laptop {self.b.device}; "
-                                     f"both versions are kept and the laptop's, now version {version}, is the current "
-                                     f"one: compare them (`triage debrief {aid} --show --history`) and amend if the "
-                                     "other should stand")
+                version = self.store.db.execute(
+                    "SELECT max(version) + 1 FROM debriefs WHERE arrival_id = ?", [aid]
+                ).fetchone()[0]
+                self.warnings.append(
+                    f"arrival {aid}: its debrief was amended both here and on laptop {self.b.device}; "
+                    f"both versions are kept and the laptop's, now version {version}, is the current "
+                    f"one: compare them (`triage debrief {aid} --show --history`) and amend if the "
+                    "other should stand"
+                )
             sup = self.local("debriefs", d["supersedes"])
-            self._insert("debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None})
+            self._insert(
+                "debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None}
+            )
             debriefed.add(aid)
         for aid in sorted(debriefed):
             current = debrief.latest(self.store, aid)
@@ -229,33 +266,54 @@ class _Merger:
         for r in self.b.landing["referrals"]:
             if not self.local("referrals", r["key"]):
                 sup = self.local("referrals", r["supersedes"])
-                self._insert("referrals", r, {"arrival_id": self.local("arrivals", r["arrival_key"]),
-                                              "supersedes": int(sup) if sup else None})
+                self._insert(
+                    "referrals",
+                    r,
+                    {"arrival_id": self.local("arrivals", r["arrival_key"]), "supersedes": int(sup) if sup else None},
+                )
         for g in self.b.landing["ocgs"]:
             ref = self.local("ocgs", g["key"])
             if ref:
-                ocg.absorb(self.store, ref, self._split("ocgs", g, ())[1], updated_at=g["updated_at"],
-                           officer=self.officer)
+                ocg.absorb(
+                    self.store, ref, self._split("ocgs", g, ())[1], updated_at=g["updated_at"], officer=self.officer
+                )
             else:
                 ref = self._insert("ocgs", g, {"ref": self.planned["ocgs"][g["key"]]})
                 ocg.index_identifiers(self.store, ref, g, at=utcnow(), officer=self.officer)
         for link in self.b.landing["ocg_links"]:
             if not self.local("ocg_links", link["key"]):
                 sup = self.local("ocg_links", link["supersedes"])
-                self._insert("ocg_links", link, {"ocg_ref": self.local("ocgs", link["ocg_key"]),
-                                                 "target": self.local("arrivals", link["target_key"]),
-                                                 "supersedes": int(sup) if sup else None})
+                self._insert(
+                    "ocg_links",
+                    link,
+                    {
+                        "ocg_ref": self.local("ocgs", link["ocg_key"]),
+                        "target": self.local("arrivals", link["target_key"]),
+                        "supersedes": int(sup) if sup else None,
+                    },
+                )
 
     def audit_events(self) -> None:
         """The origin's audit events, kept apart from this home's own hash chain (with their hashes)."""
         for e in self.b.audit:
-            if e["device"] == self.device or self.store.db.execute(
-                    "SELECT 1 FROM origin_audit WHERE device = ? AND seq = ?", [e["device"], e["seq"]]).fetchone():
+            if (
+                e["device"] == self.device
+                or self.store.db.execute(
+                    "SELECT 1 FROM origin_audit WHERE device = ? AND seq = ?", [e["device"], e["seq"]]
+                ).fetchone()
+            ):
                 continue
             clear = {k: e[k] for k in ("device", "seq", "at", "officer", "action", "prev_hash", "hash")}
-            self.store.insert("origin_audit", {**clear, "arrival_id": self.local("arrivals", e["arrival_key"]),
-                                               "records": json.dumps(e["records"]), "batch": self.b.sha256},
-                              {"reason": e["reason"]} if e["reason"] else None)
+            self.store.insert(
+                "origin_audit",
+                {
+                    **clear,
+                    "arrival_id": self.local("arrivals", e["arrival_key"]),
+                    "records": json.dumps(e["records"]),
+                    "batch": self.b.sha256,
+                },
+                {"reason": e["reason"]} if e["reason"] else None,
+            )
             self.added["audit_events"] += 1
 
 
@@ -275,8 +333,10 @@ def _quoting(renamed: dict[str, str]) -> Callable:
     if not renamed:
         return lambda value: value
     by_folded = {there.casefold(): here for there, here in renamed.items()}
-    found = re.compile(r"(?<![\w/.-])(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True)))
-                       + r")(?![\w-]|[/.]\w)", re.IGNORECASE)
+    found = re.compile(
+        r"(?<![\w/.-])(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True))) + r")(?![\w-]|[/.]\w)",
+        re.IGNORECASE,
+    )
 
     def rewrite(value):
         if isinstance(value, str):
@@ -297,11 +357,13 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     pipeline = matchers.pipeline_for(store)
     # The templates a batch brought, of the models this home uses; when one is missing, the portrait is
     # encoded with all of them here, and the templates brought are kept where there are any.
-    given = {r["key"]: {m: v for m, v in b.templates.get(r["key"], {}).items() if m in pipeline.model_ids}
-             for r in new}
+    given = {r["key"]: {m: v for m, v in b.templates.get(r["key"], {}).items() if m in pipeline.model_ids} for r in new}
     vectors = {key: g for key, g in given.items() if len(g) == len(pipeline.model_ids)}
-    vectors_made, warnings = _encode_all([(r["key"], b.portraits[r["portrait"]["member"]]) for r in new
-                                          if r["portrait"] and r["key"] not in vectors], pipeline, progress)
+    vectors_made, warnings = _encode_all(
+        [(r["key"], b.portraits[r["portrait"]["member"]]) for r in new if r["portrait"] and r["key"] not in vectors],
+        pipeline,
+        progress,
+    )
     vectors.update({key: made | given[key] for key, made in vectors_made.items()})
     landed: dict[str, dict[str, np.ndarray] | None] = {}
     try:
@@ -316,45 +378,80 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
             if m.templates:
                 owners, photos, vecs = zip(*m.templates)
                 for model_id in pipeline.model_ids:
-                    store.put_templates("arrival", model_id, list(owners), np.vstack([v[model_id] for v in vecs]),
-                                        list(photos))
+                    store.put_templates(
+                        "arrival", model_id, list(owners), np.vstack([v[model_id] for v in vecs]), list(photos)
+                    )
             for rec in b.arrivals:
                 m.history(rec)
             m.landing()
             m.audit_events()
             m.warnings += _trail_went_back(store, b)
             end = b.manifest.get("audit_end") or {}
-            store.db["batches"].insert({
-                "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
-                "site": b.manifest.get("site"), "training": int(b.manifest["training"]),
-                "exported_at": b.manifest.get("exported_at"), "exported_by": b.manifest.get("exported_by"),
-                "arrivals": len(b.arrivals), "imported_at": utcnow(), "officer": officer,
-                "audit_seq": end.get("seq"), "audit_hash": end.get("hash")}, ignore=True)
+            store.db["batches"].insert(
+                {
+                    "sha256": b.sha256,
+                    "device": b.device,
+                    "signer": b.signer,
+                    "day": b.manifest["day"],
+                    "site": b.manifest.get("site"),
+                    "training": int(b.manifest["training"]),
+                    "exported_at": b.manifest.get("exported_at"),
+                    "exported_by": b.manifest.get("exported_by"),
+                    "arrivals": len(b.arrivals),
+                    "imported_at": utcnow(),
+                    "officer": officer,
+                    "audit_seq": end.get("seq"),
+                    "audit_hash": end.get("hash"),
+                },
+                ignore=True,
+            )
             repeats = _search_new(store, landed, officer=officer, progress=progress)
             for aid in landed:
-                store.audit("import-arrival", officer, arrival_id=aid, records=[f"arrival:{aid}", f"batch:{b.sha256[:16]}"])
-            store.audit("import", officer, records=[f"batch:{b.sha256}", *(f"arrival:{a}" for a in landed)][:500],
-                        reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
-                               f"{len(landed)} of {len(b.arrivals)} arrivals new")
+                store.audit(
+                    "import-arrival", officer, arrival_id=aid, records=[f"arrival:{aid}", f"batch:{b.sha256[:16]}"]
+                )
+            store.audit(
+                "import",
+                officer,
+                records=[f"batch:{b.sha256}", *(f"arrival:{a}" for a in landed)][:500],
+                reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
+                f"{len(landed)} of {len(b.arrivals)} arrivals new",
+            )
     except BaseException:
         store.cache.clear()  # the galleries may hold templates the rollback removed
         raise
-    return {"file": str(b.path), "sha256": b.sha256, "device": b.device, "signer": b.signer, "day": b.manifest["day"],
-            "site": b.manifest.get("site"), "training": bool(b.manifest["training"]), "arrivals": len(b.arrivals),
-            "new_arrivals": len(landed), "added": m.added, "searched": sum(v is not None for v in landed.values()),
-            "repeat_candidates": repeats, "warnings": warnings + m.warnings}
+    return {
+        "file": str(b.path),
+        "sha256": b.sha256,
+        "device": b.device,
+        "signer": b.signer,
+        "day": b.manifest["day"],
+        "site": b.manifest.get("site"),
+        "training": bool(b.manifest["training"]),
+        "arrivals": len(b.arrivals),
+        "new_arrivals": len(landed),
+        "added": m.added,
+        "searched": sum(v is not None for v in landed.values()),
+        "repeat_candidates": repeats,
+        "warnings": warnings + m.warnings,
+    }
 
 
-def _search_new(store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str,
-                progress: Progress | None) -> list[dict]:
+def _search_new(
+    store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str, progress: Progress | None
+) -> list[dict]:
     """Search each new arrival against the watchlist and every arrival here (the new ones included)."""
     repeats = []
     for i, (aid, vectors) in enumerate(landed.items(), 1):
         if vectors is not None:
-            _, _, found, _ = arrivals._search(store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K,
-                                              threshold=None)
-            repeats += [{"arrival_id": aid, "candidate": c.ref, "distance": c.distance, "threshold": c.threshold}
-                        for c in found if c.kind == "arrival" and c.below_threshold]
+            _, _, found, _ = arrivals._search(
+                store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K, threshold=None
+            )
+            repeats += [
+                {"arrival_id": aid, "candidate": c.ref, "distance": c.distance, "threshold": c.threshold}
+                for c in found
+                if c.kind == "arrival" and c.below_threshold
+            ]
         if progress:
             progress("searching new arrivals", i, len(landed))
     return repeats
@@ -367,16 +464,23 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
     end = b.manifest.get("audit_end") or {}
     if "seq" not in end:
         return []
-    earlier = store.db.execute("SELECT audit_seq, audit_hash, exported_at FROM batches WHERE device = ? AND sha256 != ? "
-                               "AND audit_seq >= ? ORDER BY audit_seq DESC LIMIT 1", [b.device, b.sha256, end["seq"]]
-                               ).fetchone()
+    earlier = store.db.execute(
+        "SELECT audit_seq, audit_hash, exported_at FROM batches WHERE device = ? AND sha256 != ? "
+        "AND audit_seq >= ? ORDER BY audit_seq DESC LIMIT 1",
+        [b.device, b.sha256, end["seq"]],
+    ).fetchone()
     if earlier is None or (earlier[0] == end["seq"] and earlier[1] == end["hash"]):
         return []
     seq, _, at = earlier
-    found = (f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}" if seq > end["seq"]
-             else f"has another event {seq} than its batch exported {at} named")
-    return [f"laptop {b.device}: the audit trail this batch states {found}: the laptop's store was rolled back or "
-            "its trail replaced; check the laptop before relying on its records"]
+    found = (
+        f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}"
+        if seq > end["seq"]
+        else f"has another event {seq} than its batch exported {at} named"
+    )
+    return [
+        f"laptop {b.device}: the audit trail this batch states {found}: the laptop's store was rolled back or "
+        "its trail replaced; check the laptop before relying on its records"
+    ]
 
 
 def _verified(store: Store, path, *, officer: str, progress: Progress | None) -> Batch:

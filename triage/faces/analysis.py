@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from triage.faces import detection as faces, quality
-from triage.faces.encoders import DLIB_ONLY, Pipeline
 from triage.errors import FaceError
+from triage.faces import detection as faces
+from triage.faces import quality
+from triage.faces.encoders import DLIB_ONLY, Pipeline
 from triage.intake.photos import Photo, decode
 
 
@@ -39,8 +40,9 @@ def _rotation_hint(rgb: np.ndarray, pipeline: Pipeline) -> int | None:
     return None
 
 
-def inspect(photo: Photo, profile: str, face_index: int | None = None, pipeline: Pipeline = DLIB_ONLY
-            ) -> tuple[quality.QualityReport, faces.Face | None]:
+def inspect(
+    photo: Photo, profile: str, face_index: int | None = None, pipeline: Pipeline = DLIB_ONLY
+) -> tuple[quality.QualityReport, faces.Face | None]:
     """The quality verdict for a photo without encoding it (what `triage quality` shows)."""
     found = pipeline.detect(photo.rgb)
     if not found:
@@ -55,8 +57,14 @@ def inspect(photo: Photo, profile: str, face_index: int | None = None, pipeline:
     return report, choice.face
 
 
-def analyse(photo: Photo, profile: str, *, face_index: int | None = None, override_reason: str | None = None,
-            pipeline: Pipeline = DLIB_ONLY) -> Analysis:
+def analyse(
+    photo: Photo,
+    profile: str,
+    *,
+    face_index: int | None = None,
+    override_reason: str | None = None,
+    pipeline: Pipeline = DLIB_ONLY,
+) -> Analysis:
     """Gate, encode (with every model of the pipeline) and crop one photo. A refused photo raises
     `FaceError` naming what to change, unless an officer overrides with a reason (the caller records it)."""
     report, face = inspect(photo, profile, face_index, pipeline)
@@ -66,15 +74,24 @@ def analyse(photo: Photo, profile: str, *, face_index: int | None = None, overri
         if not override_reason:
             raise FaceError(
                 f"{photo.source}: quality refused for {profile} (score {report.score}): " + "; ".join(report.reasons),
-                hint="retake the photo, or pass --accept-low-quality --reason TEXT to override (the override is recorded)")
+                hint="retake the photo, or pass --accept-low-quality --reason TEXT to override (the override is recorded)",
+            )
         report.warnings.append(f"quality override: {override_reason}")
-    return Analysis(photo, face, report, pipeline.encode(photo.rgb, face), faces.portrait(photo.rgb, face),
-                    list(report.warnings))
+    return Analysis(
+        photo, face, report, pipeline.encode(photo.rgb, face), faces.portrait(photo.rgb, face), list(report.warnings)
+    )
 
 
-def analyse_bytes(data: bytes, source: str, profile: str, face_index: int | None = None,
-                  override_reason: str | None = None, pipeline: Pipeline = DLIB_ONLY) -> Analysis:
+def analyse_bytes(
+    data: bytes,
+    source: str,
+    profile: str,
+    face_index: int | None = None,
+    override_reason: str | None = None,
+    pipeline: Pipeline = DLIB_ONLY,
+) -> Analysis:
     """Decode a photo file's bytes and analyse it: the job of a batch worker process. It lives here, not
     beside the batch code, so a worker imports only the face pipeline and starts quickly."""
-    return analyse(decode(data, source), profile, face_index=face_index, override_reason=override_reason,
-                   pipeline=pipeline)
+    return analyse(
+        decode(data, source), profile, face_index=face_index, override_reason=override_reason, pipeline=pipeline
+    )

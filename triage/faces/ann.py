@@ -36,24 +36,26 @@ class AnnIndex:
         self.buffer = buffer  # the bytes a viewed (read-only) graph lives in
 
     @classmethod
-    def empty(cls, dim: int) -> "AnnIndex":
+    def empty(cls, dim: int) -> AnnIndex:
         from usearch.index import Index
 
-        return cls(Index(ndim=dim, metric="l2sq", dtype="f16", connectivity=CONNECTIVITY,
-                         expansion_add=EXPANSION_ADD), 0)
+        return cls(
+            Index(ndim=dim, metric="l2sq", dtype="f16", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD), 0
+        )
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray,
-              progress: Callable[[int, int], None] | None = None) -> "AnnIndex":
+    def build(
+        cls, ids: np.ndarray, vectors: np.ndarray, progress: Callable[[int, int], None] | None = None
+    ) -> AnnIndex:
         built = cls.empty(vectors.shape[1])
         for lo in range(0, len(ids), BUILD_BATCH):
-            built.add(ids[lo:lo + BUILD_BATCH], vectors[lo:lo + BUILD_BATCH])
+            built.add(ids[lo : lo + BUILD_BATCH], vectors[lo : lo + BUILD_BATCH])
             if progress:
                 progress(min(len(ids), lo + BUILD_BATCH), len(ids))
         return built
 
     @classmethod
-    def restore(cls, data: bytearray, max_id: int, *, writable: bool) -> "AnnIndex":
+    def restore(cls, data: bytearray, max_id: int, *, writable: bool) -> AnnIndex:
         """The stored graph: viewed in place, or copied when it is to be changed."""
         from usearch.index import Index
 

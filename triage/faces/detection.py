@@ -28,8 +28,10 @@ from triage.errors import FaceError, ModelMissing
 MODEL_ID = "dlib-resnet-v1+5pt"
 DETECTOR_ID = "dlib-hog"
 # face_recognition_models 0.3.0: shape_predictor_5_face_landmarks.dat, dlib_face_recognition_resnet_model_v1.dat
-FILE_SHA256 = ("c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30")
+FILE_SHA256 = (
+    "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+)
 DETECT_MAX_SIDE = 1024  # detection runs on a copy scaled to this; landmarks and encoding use full pixels
 SIMILAR_SIZE = 0.5  # a second face at least this fraction of the largest one's area makes the choice ambiguous
 # HOG scores real frontal faces above about 0.5; patterns such as badges and prints score near 0.1.
@@ -70,8 +72,12 @@ def models() -> SimpleNamespace:
     # dlib itself, not face_recognition.api: importing that loads every model it knows (the 68-point
     # predictor and the CNN detector too), twice the time and memory, in every batch worker.
     dlib = importlib.import_module("dlib")
-    return SimpleNamespace(detector=dlib.get_frontal_face_detector(), shape5=dlib.shape_predictor(paths[0]),
-                           encoder=dlibnet.load(paths[1]), dlib=dlib)
+    return SimpleNamespace(
+        detector=dlib.get_frontal_face_detector(),
+        shape5=dlib.shape_predictor(paths[0]),
+        encoder=dlibnet.load(paths[1]),
+        dlib=dlib,
+    )
 
 
 @dataclass
@@ -134,8 +140,12 @@ def detect(rgb: np.ndarray) -> list[Face]:
         rects, scores, _ = m.detector.run(small, 1, 0.0)
     faces = []
     for r, score in zip(rects, scores):
-        box = (max(0, int(r.left() / scale)), max(0, int(r.top() / scale)),
-               min(w, int(r.right() / scale)), min(h, int(r.bottom() / scale)))
+        box = (
+            max(0, int(r.left() / scale)),
+            max(0, int(r.top() / scale)),
+            min(w, int(r.right() / scale)),
+            min(h, int(r.bottom() / scale)),
+        )
         faces.append(landmarked(rgb, box, float(score)))
     faces.sort(key=lambda f: f.area, reverse=True)
     return faces
@@ -176,7 +186,8 @@ def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
         if confident[1].area >= SIMILAR_SIZE * chosen.area:
             raise FaceError(
                 f"{source}: {len(confident)} faces of similar size; choose one with --face N "
-                f"(1 = largest, {len(faces)} = smallest) or crop the photo")
+                f"(1 = largest, {len(faces)} = smallest) or crop the photo"
+            )
         warnings.append(f"{source}: {len(confident) - 1} smaller face(s) in the background ignored; using the largest")
     weak = len(faces) - len(confident)
     if weak:
@@ -208,10 +219,13 @@ def encoder_agreement() -> float:
     try:
         face = choose(detect(rgb), "astronaut").face
     except FaceError:
-        raise FaceError(f"no face found on {path}, the photo this check uses: it or the detector is not what "
-                        "was installed; reinstall with `uv sync`") from None
+        raise FaceError(
+            f"no face found on {path}, the photo this check uses: it or the detector is not what "
+            "was installed; reinstall with `uv sync`"
+        ) from None
     reference = m.dlib.face_recognition_model_v1(
-        importlib.import_module("face_recognition_models").face_recognition_model_location())
+        importlib.import_module("face_recognition_models").face_recognition_model_location()
+    )
     theirs = np.asarray(reference.compute_face_descriptor(rgb, face.shape, 1), np.float32)
     return float(np.abs(encode(rgb, face) - theirs).max())
 
@@ -227,8 +241,9 @@ def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:
     mat = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), face.roll, scale)
     mat[0, 2] += size / 2 - centre[0]
     mat[1, 2] += PORTRAIT_EYE_LINE * size - centre[1]
-    return cv2.warpAffine(rgb, mat, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        rgb, mat, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -51,8 +51,12 @@ class Fusion:
 
     def score(self, distances: dict[str, float | None]) -> float:
         """The fused distance of one pair from each model's distance (None: that model has no template)."""
-        return sum(p.weight * (p.impostor_mean if distances.get(p.model_id) is None else distances[p.model_id])
-                   / p.impostor_std for p in self.parts)
+        return sum(
+            p.weight
+            * (p.impostor_mean if distances.get(p.model_id) is None else distances[p.model_id])
+            / p.impostor_std
+            for p in self.parts
+        )
 
     def matrix(self, per_model: list[np.ndarray]) -> np.ndarray:
         """Fused distances from each model's distance matrix, in `parts` order."""
@@ -63,8 +67,10 @@ def load(home: Path | str | None = None) -> Fusion:
     """The home's fusion calibration when it has one, else the shipped one."""
     cal = calibration(FUSED, home)
     try:
-        parts = tuple(Part(p["model_id"], float(p["weight"]), float(p["impostor_mean"]), float(p["impostor_std"]))
-                      for p in cal.data["models"])
+        parts = tuple(
+            Part(p["model_id"], float(p["weight"]), float(p["impostor_mean"]), float(p["impostor_std"]))
+            for p in cal.data["models"]
+        )
         if len(parts) < 2 or min(p.impostor_std for p in parts) <= 0 or min(p.weight for p in parts) <= 0:
             raise ValueError("it needs two or more models, each with a positive weight and impostor_std")
     except (ValueError, KeyError, TypeError) as e:
@@ -101,9 +107,16 @@ def fit(per_model: dict[str, np.ndarray], identities: np.ndarray, weights: dict[
     return tuple(parts)
 
 
-def search(galleries: dict[str, Gallery], queries: dict[str, np.ndarray], fusion: Fusion, *, top_k: int,
-           threshold: float, exclude: Collection[str] = frozenset(), approximate: bool | None = None
-           ) -> list[Candidate]:
+def search(
+    galleries: dict[str, Gallery],
+    queries: dict[str, np.ndarray],
+    fusion: Fusion,
+    *,
+    top_k: int,
+    threshold: float,
+    exclude: Collection[str] = frozenset(),
+    approximate: bool | None = None,
+) -> list[Candidate]:
     """Top-k owners by fused distance, best first, in galleries of the same owners, one per model.
 
     Each model proposes its nearest owners (by their best template), and every owner proposed is scored
@@ -129,8 +142,19 @@ def search(galleries: dict[str, Gallery], queries: dict[str, np.ndarray], fusion
         scores = {o: fusion.score({m: known[m].get(o) for m in galleries}) for o in owners}
         if fusion.score(floor) >= threshold or pool >= usable or all(f is None for f in floor.values()):
             ranked = sorted(owners, key=lambda o: (scores[o], o))[:top_k]
-            return [Candidate(next(iter(galleries.values())).kind, o, rank, round(scores[o], 4), threshold,
-                              scores[o] < threshold, FUSED, matcher=FUSED, scores={m: known[m].get(o) for m in galleries})
-                    for rank, o in enumerate(ranked, 1)]
+            return [
+                Candidate(
+                    next(iter(galleries.values())).kind,
+                    o,
+                    rank,
+                    round(scores[o], 4),
+                    threshold,
+                    scores[o] < threshold,
+                    FUSED,
+                    matcher=FUSED,
+                    scores={m: known[m].get(o) for m in galleries},
+                )
+                for rank, o in enumerate(ranked, 1)
+            ]
         pool *= 4
     return []

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.faces import encoders, fusion, matching
 from triage.errors import BadInput, NotFound, UsageError
+from triage.faces import encoders, fusion, matching
 from triage.faces.fusion import FUSED, Fusion
 from triage.faces.matching import Candidate, Gallery
 
@@ -44,20 +44,41 @@ class Matcher:
         """A threshold given on the command line, checked for this matcher's scale."""
         th = float(threshold)
         if not (0 < th < math.inf if self.fusion else 0 < th < 4):
-            raise BadInput(f"--threshold {threshold}: " + ("a fused distance threshold must be a positive number"
-                                                           if self.fusion else
-                                                           "a Euclidean distance threshold must be between 0 and 4"))
+            raise BadInput(
+                f"--threshold {threshold}: "
+                + (
+                    "a fused distance threshold must be a positive number"
+                    if self.fusion
+                    else "a Euclidean distance threshold must be between 0 and 4"
+                )
+            )
         return th
 
-    def search(self, galleries: dict[str, Gallery], queries: dict[str, np.ndarray], *, top_k: int, threshold: float,
-               exclude: Collection[str] = frozenset(), approximate: bool | None = None) -> list[Candidate]:
+    def search(
+        self,
+        galleries: dict[str, Gallery],
+        queries: dict[str, np.ndarray],
+        *,
+        top_k: int,
+        threshold: float,
+        exclude: Collection[str] = frozenset(),
+        approximate: bool | None = None,
+    ) -> list[Candidate]:
         """Top-k owners of one kind, best first; `galleries` holds one gallery per model id."""
         if self.fusion:
-            return fusion.search(galleries, queries, self.fusion, top_k=top_k, threshold=threshold, exclude=exclude,
-                                 approximate=approximate)
+            return fusion.search(
+                galleries,
+                queries,
+                self.fusion,
+                top_k=top_k,
+                threshold=threshold,
+                exclude=exclude,
+                approximate=approximate,
+            )
         (model_id,) = self.model_ids
-        found = galleries[model_id].search(queries[model_id], top_k=top_k, threshold=threshold, exclude=exclude,
-                                           approximate=approximate)
+        found = galleries[model_id].search(
+            queries[model_id], top_k=top_k, threshold=threshold, exclude=exclude, approximate=approximate
+        )
         for c in found:
             c.matcher, c.scores = self.name, {model_id: c.distance}
         return found
@@ -73,7 +94,9 @@ def side_by_side(name: str, home: Path | str | None) -> list[str]:
     m = get(name, home)
     if not m.fusion:
         return [m.name]
-    by_id = {mid: n for n, mid in encoders.BUILTIN.items()} | {u.model_id: n for n, u in encoders.user_models(home).items()}
+    by_id = {mid: n for n, mid in encoders.BUILTIN.items()} | {
+        u.model_id: n for n, u in encoders.user_models(home).items()
+    }
     return [*(by_id[mid] for mid in m.model_ids), m.name]
 
 
@@ -120,17 +143,21 @@ def coverage(store, model_ids: tuple[str, ...]) -> list[str]:
         most = max(sizes.values())
         for mid in model_ids:
             if sizes[mid] < most:
-                warnings.append(f"the {kind} has {most - sizes[mid]} photo template(s) fewer for {mid} than for "
-                                f"another model, so some are not searched by it; run `triage models reindex "
-                                f"--model {mid}`")
+                warnings.append(
+                    f"the {kind} has {most - sizes[mid]} photo template(s) fewer for {mid} than for "
+                    f"another model, so some are not searched by it; run `triage models reindex "
+                    f"--model {mid}`"
+                )
     return warnings
 
 
 def require(vectors: dict[str, np.ndarray], matcher: Matcher, what: str) -> dict[str, np.ndarray]:
     missing = [mid for mid in matcher.model_ids if mid not in vectors]
     if missing:
-        raise NotFound(f"{what} has no {missing[0]} template (its photo was purged, or it was captured before the "
-                       f"model was in use: `triage models reindex --model {missing[0]}`)")
+        raise NotFound(
+            f"{what} has no {missing[0]} template (its photo was purged, or it was captured before the "
+            f"model was in use: `triage models reindex --model {missing[0]}`)"
+        )
     return {mid: vectors[mid] for mid in matcher.model_ids}
 
 
@@ -142,7 +169,14 @@ def set_default(store, name: str, *, officer: str) -> dict:
     before = store.config.matcher
     store.config.matcher = m.name
     with store.transaction():  # the config is written last: if that fails, the audit event rolls back
-        store.audit("models-use", officer, records=[f"matcher:{m.name}"], reason=f"default matcher {before} -> {m.name}")
+        store.audit(
+            "models-use", officer, records=[f"matcher:{m.name}"], reason=f"default matcher {before} -> {m.name}"
+        )
         write_config(store.home, store.config)
-    return {"matcher": m.name, "previous": before, "model_ids": list(m.model_ids), "threshold": m.threshold,
-            "warnings": coverage(store, m.model_ids)}
+    return {
+        "matcher": m.name,
+        "previous": before,
+        "model_ids": list(m.model_ids),
+        "threshold": m.threshold,
+        "warnings": coverage(store, m.model_ids),
+    }

@@ -17,16 +17,16 @@ import json
 import math
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from triage.faces import ann, quantized
 from triage import workers
 from triage.errors import BadInput, NotFound, UsageError
+from triage.faces import ann, quantized
 from triage.store.rows import Store
 
 PHOTOS_PER_OWNER = 8  # nearest templates fetched per wanted candidate, so owners with several photos fill top-k
@@ -81,8 +81,9 @@ def calibration(model_id: str, home: Path | str | None = None) -> Calibration:
         d = json.loads(path.read_text())
         if d["model_id"] != model_id:
             raise ValueError(f"it is for model {d['model_id']}")
-        return Calibration(model_id, float(d["threshold"]), d.get("distance", "euclidean"), d.get("provenance", ""),
-                           str(path), d)
+        return Calibration(
+            model_id, float(d["threshold"]), d.get("distance", "euclidean"), d.get("provenance", ""), str(path), d
+        )
     except (ValueError, KeyError, TypeError) as e:
         raise BadInput(f"{path} is not a valid calibration file for {model_id} ({e}); fix or delete it") from None
 
@@ -132,15 +133,15 @@ class Gallery:
         self._int8: tuple[int, quantized.Quantized] | None = None  # see _quantized: (id of its last row, copy)
 
     @classmethod
-    def load(cls, store: Store, kind: str, owner_kind: str, model_id: str) -> "Gallery":
+    def load(cls, store: Store, kind: str, owner_kind: str, model_id: str) -> Gallery:
         """Every live template of the set: a few hundred block decryptions per million templates, and
         the stored approximate index when the set is past the cut-over."""
         gallery = cls(kind, owner_kind, model_id)
         state = store.template_set(model_id, owner_kind)
         for block in store.template_blocks(model_id, owner_kind, reuse=True):
             gallery._append(block.ids, block.owners, block.vectors, block.id, reserve=max(state.size, gallery.n))
-        if gallery.n > 1 and np.any(np.diff(gallery.ids[:gallery.n]) <= 0):  # adopted older templates
-            order = np.argsort(gallery.ids[:gallery.n], kind="stable")
+        if gallery.n > 1 and np.any(np.diff(gallery.ids[: gallery.n]) <= 0):  # adopted older templates
+            order = np.argsort(gallery.ids[: gallery.n], kind="stable")
             for name in ROW_ARRAYS:
                 setattr(gallery, name, getattr(gallery, name)[order])
         gallery.blocks, gallery.seq = state.blocks, state.seq
@@ -152,11 +153,11 @@ class Gallery:
 
     @property
     def live(self) -> int:
-        return int(self.alive[:self.n].sum())
+        return int(self.alive[: self.n].sum())
 
     def __len__(self) -> int:
         """Templates a search can return: live and not hidden."""
-        return int((self.alive[:self.n] & ~self.hidden[:self.n]).sum())
+        return int((self.alive[: self.n] & ~self.hidden[: self.n]).sum())
 
     def count(self, owner: str) -> int:
         """Searchable templates of one owner."""
@@ -195,7 +196,7 @@ class Gallery:
         """Leave these owners out of every search until the next call (their templates stay loaded)."""
         if owners != self.hidden_owners:
             self.hidden_owners = frozenset(owners)
-            self.hidden[:self.n] = self._hidden_rows(self.owners[:self.n])
+            self.hidden[: self.n] = self._hidden_rows(self.owners[: self.n])
 
     def refresh(self, store: Store) -> None:
         """Catch up with templates added or deleted in the store since the last look."""
@@ -218,27 +219,32 @@ class Gallery:
             return
         if len(ids):  # newer than any index: a search scans them exactly
             order = np.argsort(ids, kind="stable")
-            self._append(ids[order], np.concatenate([f[1] for f in fresh])[order],
-                         np.vstack([f[2] for f in fresh])[order], np.concatenate([f[3] for f in fresh])[order])
+            self._append(
+                ids[order],
+                np.concatenate([f[1] for f in fresh])[order],
+                np.vstack([f[2] for f in fresh])[order],
+                np.concatenate([f[3] for f in fresh])[order],
+            )
         self.blocks, self.seq = state.blocks, state.seq
         if self.n - self.live > max(1024, self.n // 4):
             self._drop_dead()
 
     def _drop_dead(self) -> None:
-        keep = np.flatnonzero(self.alive[:self.n])
+        keep = np.flatnonzero(self.alive[: self.n])
         for name in ROW_ARRAYS:
             setattr(self, name, getattr(self, name)[keep])
         self.n = len(keep)
 
-    def attach_index(self, store: Store, how: str = "stored",
-                     progress: Callable[[int, int], None] | None = None) -> int | None:
+    def attach_index(
+        self, store: Store, how: str = "stored", progress: Callable[[int, int], None] | None = None
+    ) -> int | None:
         """Attach an approximate index: the stored one ("stored"), that or a new one when none is stored
         ("build"), or always a new one ("rebuild"). Returns how many templates the index differs from the
         stored copy by (all, when built; then the caller stores it), or None when there is no index."""
         if self.n - self.live:
             self._drop_dead()
         self._int8 = None  # searched through the index from now on (see _quantized)
-        ids, vectors = self.ids[:self.n], self.matrix[:self.n]
+        ids, vectors = self.ids[: self.n], self.matrix[: self.n]
         stored = store.template_index(self.model_id, self.owner_kind) if how != "rebuild" else None
         if stored is None:
             if how == "stored":
@@ -257,8 +263,9 @@ class Gallery:
 
     def save_index(self, store: Store) -> None:
         """Store the index sealed, so the next process restores it instead of building it."""
-        store.put_template_index(self.model_id, self.owner_kind, self.index.to_bytes(), templates=len(self.index),
-                                 max_id=self.index.max_id)
+        store.put_template_index(
+            self.model_id, self.owner_kind, self.index.to_bytes(), templates=len(self.index), max_id=self.index.max_id
+        )
 
     def _candidate_rows(self, q: np.ndarray, want: int, approximate: bool) -> tuple[np.ndarray, np.ndarray]:
         """The `want` nearest usable rows and their squared distances, nearest first."""
@@ -285,8 +292,12 @@ class Gallery:
             d2, slack = self.sq_norms[:n] - 2.0 * scores(self.matrix[:n], q), 0.0
         else:
             rough, bound = copy.scores(q)
-            d2 = np.concatenate([self.sq_norms[:copy.rows] - 2.0 * rough,
-                                 self.sq_norms[copy.rows:n] - 2.0 * scores(self.matrix[copy.rows:n], q)])
+            d2 = np.concatenate(
+                [
+                    self.sq_norms[: copy.rows] - 2.0 * rough,
+                    self.sq_norms[copy.rows : n] - 2.0 * scores(self.matrix[copy.rows : n], q),
+                ]
+            )
             slack = 4.0 * bound  # each rough d2 is within 2 x bound of its exact value, either way
         if not usable.all():
             d2[~usable] = np.inf
@@ -310,8 +321,12 @@ class Gallery:
         if n < quantized.MIN_ROWS or self.index is not None:
             return None
         made = self._int8
-        if made is None or made[1].rows > n or n - made[1].rows > max(4096, n // 8) \
-                or int(self.ids[made[1].rows - 1]) != made[0]:
+        if (
+            made is None
+            or made[1].rows > n
+            or n - made[1].rows > max(4096, n // 8)
+            or int(self.ids[made[1].rows - 1]) != made[0]
+        ):
             made = self._int8 = (int(self.ids[n - 1]), quantized.Quantized(self.matrix[:n], self.sq_norms[:n]))
         return made[1] if made[1].usable else None
 
@@ -332,17 +347,31 @@ class Gallery:
         it covers have moved (dead rows dropped, or reloaded: the id at its last row is then another)."""
         n = self.n
         built = self._owner_order
-        if (built is None or built[0] > n or n - built[0] > max(4096, n // 8)
-                or (built[0] and int(self.ids[built[0] - 1]) != built[1])):
+        if (
+            built is None
+            or built[0] > n
+            or n - built[0] > max(4096, n // 8)
+            or (built[0] and int(self.ids[built[0] - 1]) != built[1])
+        ):
             order = np.argsort(self.owners[:n], kind="stable")
             built = self._owner_order = (n, int(self.ids[n - 1]) if n else -1, order, self.owners[:n][order])
         count, _, order, ordered = built
-        found = order[np.searchsorted(ordered, key, "left"):np.searchsorted(ordered, key, "right")] \
-            if len(key) <= ordered.dtype.itemsize else order[:0]  # a longer key would be cut to the width
+        found = (
+            order[np.searchsorted(ordered, key, "left") : np.searchsorted(ordered, key, "right")]
+            if len(key) <= ordered.dtype.itemsize
+            else order[:0]
+        )  # a longer key would be cut to the width
         return np.concatenate([found, np.flatnonzero(self.owners[count:n] == key) + count])
 
-    def search(self, query: np.ndarray, *, top_k: int, threshold: float, exclude: Collection[str] = frozenset(),
-               approximate: bool | None = None) -> list[Candidate]:
+    def search(
+        self,
+        query: np.ndarray,
+        *,
+        top_k: int,
+        threshold: float,
+        exclude: Collection[str] = frozenset(),
+        approximate: bool | None = None,
+    ) -> list[Candidate]:
         """Top-k owners by their best template, nearest first. `approximate` None uses the index when the
         gallery has one; True needs one (see `attach_index`); False always scans exactly."""
         q = np.asarray(query, dtype=np.float32)
@@ -353,7 +382,9 @@ class Gallery:
             return []
         use_index = self.index is not None if approximate is None else approximate
         if use_index and self.index is None:
-            raise UsageError(f"the {self.kind} gallery has no approximate index; build one with `triage watchlist index`")
+            raise UsageError(
+                f"the {self.kind} gallery has no approximate index; build one with `triage watchlist index`"
+            )
         want = min(usable, top_k * PHOTOS_PER_OWNER + len(exclude))
         excluded = {o.encode() for o in exclude}
         while True:
@@ -366,8 +397,17 @@ class Gallery:
                     continue
                 seen.add(owner)
                 dist = math.sqrt(max(dd, 0.0))
-                out.append(Candidate(self.kind, owner.decode(), len(out) + 1, round(dist, 4), threshold,
-                                     dist < threshold, self.model_id))
+                out.append(
+                    Candidate(
+                        self.kind,
+                        owner.decode(),
+                        len(out) + 1,
+                        round(dist, 4),
+                        threshold,
+                        dist < threshold,
+                        self.model_id,
+                    )
+                )
                 if len(out) == top_k:
                     return out
             if want >= usable:

@@ -37,10 +37,28 @@ import numpy as np
 from triage.faces.detection import Face
 
 PROFILES: dict[str, dict[str, float]] = {
-    "enrol": {"min_inter_eye": 40, "min_sharpness": 24, "min_brightness": 60, "max_brightness": 200,
-              "min_contrast": 25, "max_yaw": 20, "max_roll": 10, "max_clipped": 0.10, "min_score": 60},
-    "probe": {"min_inter_eye": 24, "min_sharpness": 13, "min_brightness": 40, "max_brightness": 220,
-              "min_contrast": 15, "max_yaw": 35, "max_roll": 25, "max_clipped": 0.25, "min_score": 35},
+    "enrol": {
+        "min_inter_eye": 40,
+        "min_sharpness": 24,
+        "min_brightness": 60,
+        "max_brightness": 200,
+        "min_contrast": 25,
+        "max_yaw": 20,
+        "max_roll": 10,
+        "max_clipped": 0.10,
+        "min_score": 60,
+    },
+    "probe": {
+        "min_inter_eye": 24,
+        "min_sharpness": 13,
+        "min_brightness": 40,
+        "max_brightness": 220,
+        "min_contrast": 15,
+        "max_yaw": 35,
+        "max_roll": 25,
+        "max_clipped": 0.25,
+        "min_score": 35,
+    },
 }
 REFERENCE_INTER_EYE = 40  # px: the scale sharpness is judged at (see above)
 TURNS = {90: "turned 90 degrees anticlockwise", 180: "turned upside down", 270: "turned 90 degrees clockwise"}
@@ -66,7 +84,7 @@ def face_region(rgb: np.ndarray, face: Face) -> np.ndarray:
     import cv2
 
     left, top, right, bottom = face.box
-    crop = rgb[max(0, top):max(top + 1, bottom), max(0, left):max(left + 1, right)]
+    crop = rgb[max(0, top) : max(top + 1, bottom), max(0, left) : max(left + 1, right)]
     gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
     scale = REFERENCE_INTER_EYE / max(face.inter_eye, 1.0)
     if scale < 1:
@@ -112,7 +130,8 @@ def score(m: dict, limits: dict) -> int:
     parts = [
         _ramp(m["inter_eye_px"], 12, limits["min_inter_eye"] * 1.5),
         _ramp(m["sharpness"], 5, limits["min_sharpness"] * 2),
-        _ramp(m["brightness"], 15, limits["min_brightness"] + 20) * _ramp(m["brightness"], 245, limits["max_brightness"] - 20),
+        _ramp(m["brightness"], 15, limits["min_brightness"] + 20)
+        * _ramp(m["brightness"], 245, limits["max_brightness"] - 20),
         _ramp(m["contrast"], 5, limits["min_contrast"] * 1.6),
         _ramp(abs(m["yaw_deg"]), 60, limits["max_yaw"] / 2),
         _ramp(abs(m["roll_deg"]), 60, limits["max_roll"] / 2),
@@ -125,40 +144,61 @@ def _problems(m: dict, limits: dict) -> list[str]:
     """Each measure outside its limit, with the value, the limit and what to change."""
     reasons = []
     if m["inter_eye_px"] < limits["min_inter_eye"]:
-        reasons.append(f"face too small: {m['inter_eye_px']:.0f} px between the eyes, need {limits['min_inter_eye']:.0f}; "
-                       "move closer or use a higher resolution")
+        reasons.append(
+            f"face too small: {m['inter_eye_px']:.0f} px between the eyes, need {limits['min_inter_eye']:.0f}; "
+            "move closer or use a higher resolution"
+        )
     if m["sharpness"] < limits["min_sharpness"]:
-        reasons.append(f"photo blurred: sharpness {m['sharpness']:.0f}, need {limits['min_sharpness']:.0f}; "
-                       "hold the camera still and focus on the face")
+        reasons.append(
+            f"photo blurred: sharpness {m['sharpness']:.0f}, need {limits['min_sharpness']:.0f}; "
+            "hold the camera still and focus on the face"
+        )
     if m["brightness"] < limits["min_brightness"]:
-        reasons.append(f"face too dark: brightness {m['brightness']:.0f}, need {limits['min_brightness']:.0f}; add light")
+        reasons.append(
+            f"face too dark: brightness {m['brightness']:.0f}, need {limits['min_brightness']:.0f}; add light"
+        )
     if m["brightness"] > limits["max_brightness"]:
-        reasons.append(f"face too bright: brightness {m['brightness']:.0f}, limit {limits['max_brightness']:.0f}; "
-                       "avoid direct light or flash")
+        reasons.append(
+            f"face too bright: brightness {m['brightness']:.0f}, limit {limits['max_brightness']:.0f}; "
+            "avoid direct light or flash"
+        )
     if m["contrast"] < limits["min_contrast"]:
         reasons.append(f"contrast too low: {m['contrast']:.0f}, need {limits['min_contrast']:.0f}; even out the light")
     if m["clipped"] > limits["max_clipped"]:
-        reasons.append(f"over- or under-exposed: {m['clipped']:.0%} of the face clipped, limit {limits['max_clipped']:.0%}")
+        reasons.append(
+            f"over- or under-exposed: {m['clipped']:.0%} of the face clipped, limit {limits['max_clipped']:.0%}"
+        )
     if abs(m["yaw_deg"]) > limits["max_yaw"]:
-        reasons.append(f"head turned: yaw {m['yaw_deg']:.0f} degrees, limit {limits['max_yaw']:.0f}; ask the person to face the camera")
+        reasons.append(
+            f"head turned: yaw {m['yaw_deg']:.0f} degrees, limit {limits['max_yaw']:.0f}; ask the person to face the camera"
+        )
     if abs(m["roll_deg"]) > limits["max_roll"]:
-        reasons.append(f"head tilted: roll {m['roll_deg']:.0f} degrees, limit {limits['max_roll']:.0f}; hold the camera level")
+        reasons.append(
+            f"head tilted: roll {m['roll_deg']:.0f} degrees, limit {limits['max_roll']:.0f}; hold the camera level"
+        )
     return reasons
 
 
-def assess(rgb: np.ndarray, faces: list[Face], chosen: Face | None, profile: str = "probe",
-           rotation: int | None = None) -> QualityReport:
+def assess(
+    rgb: np.ndarray, faces: list[Face], chosen: Face | None, profile: str = "probe", rotation: int | None = None
+) -> QualityReport:
     """Judge the chosen face against a profile. `rotation` is set when a face was only found after turning
     the photo anticlockwise by that many degrees (a phone held sideways, an orientation tag lost)."""
     limits = PROFILES[profile]
     if chosen is None:
         reasons = ["no face found: photograph the person facing the camera, face filling more of the frame"]
         if rotation:
-            reasons = [f"photo rotated: a face appears only when it is {TURNS[rotation]}; "
-                       "turn it upright and capture again"]
-        return QualityReport(profile, False, 0, {"face_found": False, "face_count": 0,
-                                                 "image_width": int(rgb.shape[1]), "image_height": int(rgb.shape[0])},
-                             reasons, limits=dict(limits))
+            reasons = [
+                f"photo rotated: a face appears only when it is {TURNS[rotation]}; turn it upright and capture again"
+            ]
+        return QualityReport(
+            profile,
+            False,
+            0,
+            {"face_found": False, "face_count": 0, "image_width": int(rgb.shape[1]), "image_height": int(rgb.shape[0])},
+            reasons,
+            limits=dict(limits),
+        )
     m = measure(rgb, chosen, len(faces))
     reasons = _problems(m, limits)
     total = score(m, limits)

@@ -23,8 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from triage.faces import runtime
 from triage import workers
+from triage.faces import runtime
 from triage.faces.onnxwrite.protowire import MODEL_HEADER, field, value_info
 
 MIN_ROWS = 20_000  # below this the float32 scan and a full partition are as quick as the int8 scan
@@ -38,12 +38,17 @@ FINE = 254  # the second code's step, in the first's: an error within +-0.5 beco
 def _model(dim: int) -> bytes:
     """For probe codes qc, qf [1, dim] (uint8) and template codes tc, tf [dim, n] (int8), the three products
     cc = qc . tc, cf = qc . tf and fc = qf . tc, each [1, n] (int32)."""
-    nodes = b"".join(field(1, field(1, q) + field(1, t) + field(2, y) + field(4, "MatMulInteger"))
-                     for q, t, y in (("qc", "tc", "cc"), ("qc", "tf", "cf"), ("qf", "tc", "fc")))
-    graph = (nodes + field(2, "int8-scan")
-             + b"".join(field(11, value_info(q, UINT8, (1, dim))) for q in ("qc", "qf"))
-             + b"".join(field(11, value_info(t, INT8, (dim, "n"))) for t in ("tc", "tf"))
-             + b"".join(field(12, value_info(y, INT32, (1, "n"))) for y in ("cc", "cf", "fc")))
+    nodes = b"".join(
+        field(1, field(1, q) + field(1, t) + field(2, y) + field(4, "MatMulInteger"))
+        for q, t, y in (("qc", "tc", "cc"), ("qc", "tf", "cf"), ("qf", "tc", "fc"))
+    )
+    graph = (
+        nodes
+        + field(2, "int8-scan")
+        + b"".join(field(11, value_info(q, UINT8, (1, dim))) for q in ("qc", "qf"))
+        + b"".join(field(11, value_info(t, INT8, (dim, "n"))) for t in ("tc", "tf"))
+        + b"".join(field(12, value_info(y, INT32, (1, "n"))) for y in ("cc", "cf", "fc"))
+    )
     return MODEL_HEADER + field(7, graph)
 
 
@@ -71,11 +76,11 @@ class Quantized:
     def __init__(self, matrix: np.ndarray, sq_norms: np.ndarray):
         rows, dim = matrix.shape
         self.rows = rows
-        peaks = [float(np.abs(matrix[a:a + CHUNK]).max()) for a in range(0, rows, CHUNK)]
+        peaks = [float(np.abs(matrix[a : a + CHUNK]).max()) for a in range(0, rows, CHUNK)]
         peak = max(peaks, default=0.0)
         # No scale rounds an infinity or NaN (numpy's max is NaN where a chunk holds one), and values near
         # float32's smallest lose the precision the bound assumes: such a gallery is scanned in float32.
-        self.usable = all(math.isfinite(p) for p in peaks) and (peak == 0 or peak > 2.0 ** -60)
+        self.usable = all(math.isfinite(p) for p in peaks) and (peak == 0 or peak > 2.0**-60)
         if not self.usable:
             return
         self.scale = 127.0 / peak if peak else 1.0
@@ -107,16 +112,23 @@ class Quantized:
             return np.zeros(self.rows, np.float32), 0.0
         step = peak / 127.0
         coarse, fine, error = _split(q.astype(np.float64) / step)
-        feed = {"qc": (coarse + OFFSET).astype(np.uint8)[None, :], "qf": (fine + OFFSET).astype(np.uint8)[None, :],
-                "tc": self.coarse, "tf": self.fine}
+        feed = {
+            "qc": (coarse + OFFSET).astype(np.uint8)[None, :],
+            "qf": (fine + OFFSET).astype(np.uint8)[None, :],
+            "tc": self.coarse,
+            "tf": self.fine,
+        }
         cc, cf, fc = (y[0] for y in _session(len(q), _threads()).run(None, feed))
         counts = (cc - self.offsets[0]).astype(np.float32)
         counts += ((cf - self.offsets[1]) + (fc - self.offsets[0])).astype(np.float32) / np.float32(FINE)
         rough = counts * np.float32(step / self.scale)
-        bound = (self.residual * float(np.linalg.norm(q)) + (self.norm + self.residual) * float(np.linalg.norm(error)) * step
-                 + self.fine_norm * float(np.linalg.norm(fine)) * step / FINE)
+        bound = (
+            self.residual * float(np.linalg.norm(q))
+            + (self.norm + self.residual) * float(np.linalg.norm(error)) * step
+            + self.fine_norm * float(np.linalg.norm(fine)) * step / FINE
+        )
         # float32's rounding: of the scores, and of |x|^2 - 2 x.q made from them
-        return rough, bound + 1e-5 * self.norm * float(np.linalg.norm(q)) + 2.0 ** -22 * self.norm ** 2
+        return rough, bound + 1e-5 * self.norm * float(np.linalg.norm(q)) + 2.0**-22 * self.norm**2
 
 
 def within(values: np.ndarray, want: int, slack: float = 0.0) -> np.ndarray:

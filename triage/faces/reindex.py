@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from triage.faces import encoders, detection as faces, matchers
 from triage import workers
-from triage.faces.encoders import Pipeline
 from triage.errors import TriageError, UsageError
+from triage.faces import detection as faces
+from triage.faces import encoders, matchers
+from triage.faces.encoders import Pipeline
 from triage.store.rows import Store
 
 IN_PROCESS_UP_TO = 16  # fewer photos than this are encoded here: starting workers would cost more
@@ -58,8 +59,14 @@ def encode_stored(data: bytes, source: str, detect: Pipeline, encode: Pipeline) 
     return encode.encode(rgb, faces.choose(detect.detect(rgb), source).face)
 
 
-def reindex(store: Store, *, officer: str, model: str | None = None, workers_count: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> dict:
+def reindex(
+    store: Store,
+    *,
+    officer: str,
+    model: str | None = None,
+    workers_count: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Encode every stored photo that lacks a template of `model` (default: of each model the home's
     matcher uses). Returns per model how many photos were encoded, and which had no usable face."""
 
@@ -74,11 +81,11 @@ def reindex(store: Store, *, officer: str, model: str | None = None, workers_cou
             progress(0, len(todo))
         owner = {pid: (kind, ref) for pid, kind, ref in todo}
 
-        def jobs() -> Iterator[tuple[int, tuple]]:
+        def jobs(todo=todo, detect=detect, encode=encode) -> Iterator[tuple[int, tuple]]:
             for pid, kind, ref in todo:
                 yield pid, (store.photo_by_id(pid)[1], f"{kind} {ref} photo {pid}", detect, encode)
 
-        def here() -> Iterator[workers.Outcome]:
+        def here(jobs=jobs) -> Iterator[workers.Outcome]:
             for pid, args in jobs():
                 try:
                     yield workers.Outcome(pid, encode_stored(*args))
@@ -86,8 +93,11 @@ def reindex(store: Store, *, officer: str, model: str | None = None, workers_cou
                     yield workers.Outcome(pid, error=e)
 
         count = workers_count or workers.cores()
-        outcomes = (here() if count == 1 or len(todo) < IN_PROCESS_UP_TO else
-                    workers.run(encode_stored, jobs(), workers=count, timeout=PHOTO_TIMEOUT, initializer=detect.load))
+        outcomes = (
+            here()
+            if count == 1 or len(todo) < IN_PROCESS_UP_TO
+            else workers.run(encode_stored, jobs(), workers=count, timeout=PHOTO_TIMEOUT, initializer=detect.load)
+        )
         encoded, failed = 0, []
         for done, outcome in enumerate(outcomes, 1):
             kind, ref = owner[outcome.key]
@@ -99,8 +109,12 @@ def reindex(store: Store, *, officer: str, model: str | None = None, workers_cou
             if progress:
                 progress(done, len(todo))
         with store.transaction():
-            store.audit("models-reindex", officer, records=[f"model:{model_id}"],
-                        reason=f"{encoded} of {len(todo)} stored photos encoded with {model_id} "
-                               f"(detector {detect.detector}); {len(failed)} without a usable face")
+            store.audit(
+                "models-reindex",
+                officer,
+                records=[f"model:{model_id}"],
+                reason=f"{encoded} of {len(todo)} stored photos encoded with {model_id} "
+                f"(detector {detect.detector}); {len(failed)} without a usable face",
+            )
         out[model_id] = {"photos": len(todo), "encoded": encoded, "failed": failed, "detector": detect.detector}
     return out

@@ -30,16 +30,33 @@ MAX_AGE = 120
 # mean the United Kingdom here; the United Nations and the stateless/refugee codes stand for themselves.
 ICAO_CODES = {
     "D": "DEU",
-    "GBD": "GBR", "GBN": "GBR", "GBO": "GBR", "GBP": "GBR", "GBS": "GBR",
-    "UNO": "UNO", "UNA": "UNA", "UNK": "UNK",
-    "XXA": "XXA", "XXB": "XXB", "XXC": "XXC", "XXX": "XXX",
+    "GBD": "GBR",
+    "GBN": "GBR",
+    "GBO": "GBR",
+    "GBP": "GBR",
+    "GBS": "GBR",
+    "UNO": "UNO",
+    "UNA": "UNA",
+    "UNK": "UNK",
+    "XXA": "XXA",
+    "XXB": "XXB",
+    "XXC": "XXC",
+    "XXX": "XXX",
     "RKS": "RKS",  # Kosovo prints RKS in its passports' MRZ although it is in neither list
 }
 # Names officers use that pycountry does not know, or knows differently. "Congo" alone is refused because
 # pycountry would silently read it as the Republic of the Congo when the DRC is at least as likely.
 COUNTRY_NAMES = {
-    "UK": "GBR", "BRITAIN": "GBR", "GREAT BRITAIN": "GBR", "ENGLAND": "GBR", "SCOTLAND": "GBR", "WALES": "GBR",
-    "NORTHERN IRELAND": "GBR", "TURKEY": "TUR", "IVORY COAST": "CIV", "KOSOVO": "RKS",
+    "UK": "GBR",
+    "BRITAIN": "GBR",
+    "GREAT BRITAIN": "GBR",
+    "ENGLAND": "GBR",
+    "SCOTLAND": "GBR",
+    "WALES": "GBR",
+    "NORTHERN IRELAND": "GBR",
+    "TURKEY": "TUR",
+    "IVORY COAST": "CIV",
+    "KOSOVO": "RKS",
 }
 AMBIGUOUS_NAMES = {"CONGO": ("COG", "COD")}
 
@@ -224,8 +241,10 @@ def parse_phone(text: str, default_region: str = "GB", field: str = "--phone") -
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise BadInput(f"{field}: {_shown(text)} is not a valid phone number; "
-                       "give the country code for a number from abroad, e.g. +33 6 12 34 56 78")
+        raise BadInput(
+            f"{field}: {_shown(text)} is not a valid phone number; "
+            "give the country code for a number from abroad, e.g. +33 6 12 34 56 78"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -241,8 +260,10 @@ def clean_text(text: str, field: str, max_len: int = 200) -> str:
     s = unicodedata.normalize("NFC", text.strip())
     for ch in s:
         if ch in BIDI_CONTROLS:
-            raise BadInput(f"{field}: contains the direction control U+{ord(ch):04X}, which can disguise "
-                           "how the text reads; remove it")
+            raise BadInput(
+                f"{field}: contains the direction control U+{ord(ch):04X}, which can disguise "
+                "how the text reads; remove it"
+            )
         if unicodedata.category(ch) in REFUSED_CATEGORIES:
             raise BadInput(f"{field}: contains the control character U+{ord(ch):04X}; remove it")
     if len(s) > max_len:
@@ -294,8 +315,9 @@ class Details:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
         kw["dob"] = parse_date(kw["dob"], "dob") if kw.get("dob") else None
-        kw["document_expiry"] = (parse_full_date(kw["document_expiry"], "document_expiry")
-                                 if kw.get("document_expiry") else None)
+        kw["document_expiry"] = (
+            parse_full_date(kw["document_expiry"], "document_expiry") if kw.get("document_expiry") else None
+        )
         kw["age_range"] = tuple(kw["age_range"]) if kw.get("age_range") else None
         for name in ("aliases", "languages", "phones", "mrz_mismatches"):
             kw[name] = list(kw.get(name) or [])
@@ -340,10 +362,26 @@ def _birth(text: str, today: date, field: str) -> PartialDate:
     return birth
 
 
-def build_details(*, surname=None, given_names=None, aliases=(), dob=None, age=None, sex=None, nationality=None,
-                  place_of_birth=None, languages=(), document_type=None, document_number=None,
-                  document_state=None, document_expiry=None, phones=(), notes=None,
-                  today: date | None = None, label: Callable[[str], str] = flag) -> Details:
+def build_details(
+    *,
+    surname=None,
+    given_names=None,
+    aliases=(),
+    dob=None,
+    age=None,
+    sex=None,
+    nationality=None,
+    place_of_birth=None,
+    languages=(),
+    document_type=None,
+    document_number=None,
+    document_state=None,
+    document_expiry=None,
+    phones=(),
+    notes=None,
+    today: date | None = None,
+    label: Callable[[str], str] = flag,
+) -> Details:
     """Validate everything an officer typed (raw text; empty means not given) into `Details`; every
     detail that is wrong is named in one error, each by `label` (a flag, or a manifest's column).
 

@@ -69,8 +69,12 @@ def best_frame(source: str, score: Callable[[Photo], float], frames: int = BURST
     similar faces, say) scores 0: others may still be usable."""
     scored = []
     for i, rgb in enumerate(burst(source, frames)):
-        candidate = Photo(rgb=np.ascontiguousarray(rgb), original=b"", media_type="image/jpeg",
-                          source=f"camera {source} frame {i + 1}")
+        candidate = Photo(
+            rgb=np.ascontiguousarray(rgb),
+            original=b"",
+            media_type="image/jpeg",
+            source=f"camera {source} frame {i + 1}",
+        )
         try:
             scored.append((score(candidate), i, candidate))
         except FaceError:

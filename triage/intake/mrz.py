@@ -15,8 +15,8 @@ from datetime import date
 
 import pycountry
 
-from triage.intake.biographic import ICAO_CODES, Details, PartialDate, latin, parse_date
 from triage.errors import BadInput
+from triage.intake.biographic import ICAO_CODES, Details, PartialDate, latin, parse_date
 
 _VALUES = {ch: i for i, ch in enumerate(string.digits + string.ascii_uppercase)} | {"<": 0}
 _WEIGHTS = (7, 3, 1)
@@ -26,8 +26,9 @@ _EXPECTED = "2 lines of 44 characters (passport), 2 lines of 36 or 3 lines of 30
 _NAME_WIDTH = {"TD1": 30, "TD2": 31, "TD3": 39}
 _SEXES = {"F": "F", "M": "M", "X": "X", "<": "X"}
 # ICAO 9303 part 3 spells these with two letters where a plain transliteration drops the accent.
-_ICAO_LATIN = str.maketrans({"Ä": "AE", "ä": "ae", "Ö": "OE", "ö": "oe", "Ü": "UE", "ü": "ue",
-                             "Å": "AA", "å": "aa", "Ø": "OE", "ø": "oe"})
+_ICAO_LATIN = str.maketrans(
+    {"Ä": "AE", "ä": "ae", "Ö": "OE", "ö": "oe", "Ü": "UE", "ü": "ue", "Å": "AA", "å": "aa", "Ø": "OE", "ø": "oe"}
+)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def _rows(text: str) -> list[str]:
         for shape in _SHAPES:
             if len(squeezed[0]) == sum(shape):
                 width = shape[0]
-                return [squeezed[0][i:i + width] for i in range(0, sum(shape), width)]
+                return [squeezed[0][i : i + width] for i in range(0, sum(shape), width)]
     if not rows:
         raise BadInput(f"MRZ: expected {_EXPECTED}; got no text")
     lengths = " and ".join(str(len(r)) for r in rows)
@@ -96,11 +97,13 @@ def _document_number(principal: str, digit: str, optional: str) -> tuple[str, st
         return principal.rstrip("<"), optional
     tail = optional.split("<", 1)[0]
     if len(tail) < 2:
-        raise BadInput("MRZ: the document number has no check digit (its check-digit position is '<' "
-                       "and the optional data does not continue the number)")
+        raise BadInput(
+            "MRZ: the document number has no check digit (its check-digit position is '<' "
+            "and the optional data does not continue the number)"
+        )
     number = principal + tail[:-1]
     _verify("document number", number, tail[-1])
-    return number, optional[len(tail):]
+    return number, optional[len(tail) :]
 
 
 def _unknown(part: str) -> bool:
@@ -191,7 +194,7 @@ def parse(text: str, today: date | None = None) -> MRZ:
             optional_data = _text(optional)
         composite = line2[0:10] + line2[13:20] + line2[21:-1]
     # In every format line 2 holds birth date, check digit, sex, expiry date, check digit in a run.
-    birth, sex, expiry = line2[birth_at:birth_at + 6], line2[birth_at + 7], line2[birth_at + 8:birth_at + 14]
+    birth, sex, expiry = line2[birth_at : birth_at + 6], line2[birth_at + 7], line2[birth_at + 8 : birth_at + 14]
     _verify("date of birth", birth, line2[birth_at + 6])
     _verify("expiry date", expiry, line2[birth_at + 14])
     if fmt == "TD3" and not (line2[42] == "<" and line2[28:42] == "<" * 14):
@@ -200,10 +203,19 @@ def parse(text: str, today: date | None = None) -> MRZ:
     if sex not in _SEXES:
         raise BadInput(f"MRZ: sex is {sex!r}; expected F, M, X or <")
     surname, given_names = _names(name)
-    return MRZ(format=fmt, document_type=code.replace("<", ""), issuing_state=_state("issuing state", state),
-               surname=surname, given_names=given_names, document_number=number,
-               nationality=_state("nationality", nationality), birth_date=_birth_date(birth, today),
-               sex=_SEXES[sex], expiry_date=_expiry_date(expiry), optional_data=optional_data)
+    return MRZ(
+        format=fmt,
+        document_type=code.replace("<", ""),
+        issuing_state=_state("issuing state", state),
+        surname=surname,
+        given_names=given_names,
+        document_number=number,
+        nationality=_state("nationality", nationality),
+        birth_date=_birth_date(birth, today),
+        sex=_SEXES[sex],
+        expiry_date=_expiry_date(expiry),
+        optional_data=optional_data,
+    )
 
 
 def _letters(text: str) -> str:
@@ -229,16 +241,20 @@ def cross_check(mrz: MRZ, details: Details) -> list[str]:
     # A name field filled to its last character may have been truncated by the issuer.
     used = len(mrz.surname) + (2 + len(mrz.given_names) if mrz.given_names else 0)
     truncated = used >= _NAME_WIDTH[mrz.format]
-    for label, typed, printed in (("surname", details.surname, mrz.surname),
-                                  ("given names", details.given_names, mrz.given_names)):
+    for label, typed, printed in (
+        ("surname", details.surname, mrz.surname),
+        ("given names", details.given_names, mrz.given_names),
+    ):
         if typed and not _same_name(typed, printed, truncated):
             out.append(f"{label}: typed {typed!r}, the MRZ has {printed!r}")
     if details.dob and mrz.birth_date and not _birth_agrees(details.dob, mrz.birth_date):
         out.append(f"date of birth: typed {details.dob}, the MRZ has {mrz.birth_date}")
     if details.sex and details.sex != mrz.sex:
         out.append(f"sex: typed {details.sex}, the MRZ has {mrz.sex}")
-    for label, typed, printed in (("nationality", details.nationality, mrz.nationality),
-                                  ("issuing state", details.document_state, mrz.issuing_state)):
+    for label, typed, printed in (
+        ("nationality", details.nationality, mrz.nationality),
+        ("issuing state", details.document_state, mrz.issuing_state),
+    ):
         if typed and typed != ICAO_CODES.get(printed, printed):
             out.append(f"{label}: typed {typed}, the MRZ has {printed}")
     if details.document_number:
@@ -274,8 +290,10 @@ def apply(zone: MRZ, details: Details, today: date | None = None) -> tuple[Detai
         fill["dob"] = parse_date(zone.birth_date, "MRZ date of birth")
     if not details.sex:
         fill["sex"] = zone.sex
-    for name, code, label in (("nationality", zone.nationality, "nationality"),
-                              ("document_state", zone.issuing_state, "issuing state")):
+    for name, code, label in (
+        ("nationality", zone.nationality, "nationality"),
+        ("document_state", zone.issuing_state, "issuing state"),
+    ):
         if getattr(details, name):
             continue
         if _country(code):

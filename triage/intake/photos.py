@@ -19,8 +19,16 @@ from triage.errors import BadInput
 
 MAX_PIXELS = 40_000_000  # a 48-megapixel phone sensor in its 12-megapixel binned mode fits many times over
 MAX_FILE_BYTES = 64 * 1024 * 1024
-MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "HEIF": "image/heif", "WEBP": "image/webp",
-               "BMP": "image/bmp", "PPM": "image/x-portable-anymap", "TIFF": "image/tiff", "GIF": "image/gif"}
+MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "HEIF": "image/heif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "PPM": "image/x-portable-anymap",
+    "TIFF": "image/tiff",
+    "GIF": "image/gif",
+}
 
 _heif_registered = False
 
@@ -68,8 +76,8 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
     w, h = img.size
     if w * h > max_pixels:
         raise BadInput(
-            f"{source}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}; "
-            "resize it before capture")
+            f"{source}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}; resize it before capture"
+        )
     if getattr(img, "n_frames", 1) > 1:
         # Animated images: take the first frame, as a camera still would be.
         img.seek(0)
@@ -82,8 +90,12 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
             rgb = np.asarray(_eight_bit(img).convert("RGB"))
     except Exception as e:
         raise BadInput(f"{source}: the image data is truncated or corrupt ({type(e).__name__}: {e})") from None
-    return Photo(rgb=np.ascontiguousarray(rgb), original=data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
-                 source=source)
+    return Photo(
+        rgb=np.ascontiguousarray(rgb),
+        original=data,
+        media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
+        source=source,
+    )
 
 
 def _eight_bit(img: Image.Image) -> Image.Image:

@@ -13,18 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pycountry
 
 from triage.casework import arrivals
-from triage.intake import biographic, names
-from triage.faces import detection as faces
-from triage.intake.biographic import Details
-from triage.files import write_files
 from triage.errors import BadInput, IntegrityFailure, NotFound
+from triage.faces import detection as faces
+from triage.files import write_files
+from triage.intake import biographic, names
+from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 MARKING = "DRAFT — NOT SUBMITTED"
@@ -38,6 +37,7 @@ ALIAS_FORMS = 6  # search forms kept per alias; the subject's own name gets more
 
 
 # -- what every draft shares ---------------------------------------------------------------------------
+
 
 def _names_of(store: Store, kind: str, ref: str) -> list[tuple[str, list[str]]]:
     """The name and aliases recorded for a watchlist subject or an earlier arrival, each with the forms
@@ -59,12 +59,19 @@ def _entry(store: Store, kind: str, ref: str, cand: dict | None, reviews: list[d
     category = (cand or {}).get("category")
     if kind == "watchlist" and category is None and store.db["subjects"].count_where("ref = ?", [ref]):
         category = store.db["subjects"].get(ref)["category"]
-    return {"kind": kind, "ref": ref, "category": category,
-            "distance": cand["distance"] if cand else None, "threshold": cand["threshold"] if cand else None,
-            "below_threshold": bool(cand["below_threshold"]) if cand else None,
-            "decision": last["decision"] if last else "not reviewed",
-            "decided_by": last["officer"] if last else None, "decided_at": last["at"] if last else None,
-            "reason": last["reason"] if last else None, "in_latest_search": latest}
+    return {
+        "kind": kind,
+        "ref": ref,
+        "category": category,
+        "distance": cand["distance"] if cand else None,
+        "threshold": cand["threshold"] if cand else None,
+        "below_threshold": bool(cand["below_threshold"]) if cand else None,
+        "decision": last["decision"] if last else "not reviewed",
+        "decided_by": last["officer"] if last else None,
+        "decided_at": last["at"] if last else None,
+        "reason": last["reason"] if last else None,
+        "in_latest_search": latest,
+    }
 
 
 def reviewed_candidates(store: Store, arrival_id: str) -> list[dict]:
@@ -82,8 +89,14 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict]:
         if (r["kind"], r["ref"]) not in seen:
             earlier.setdefault((r["kind"], r["ref"]), []).append(r)
     for (kind, ref), reviews in earlier.items():
-        cand = next(iter(store.db["candidates"].rows_where(
-            "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref], order_by="id desc", limit=1)), None)
+        cand = next(
+            iter(
+                store.db["candidates"].rows_where(
+                    "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref], order_by="id desc", limit=1
+                )
+            ),
+            None,
+        )
         out.append(_entry(store, kind, ref, cand, reviews, False))
     return out
 
@@ -100,26 +113,47 @@ def subject(store: Store, arrival: dict, candidates: list[dict]) -> tuple[dict, 
     aliases, or the names an earlier arrival with the same face gave."""
     d = Details.from_dict(arrival["details"])
     age = d.age_range_on(dt.date.fromisoformat(arrival["landed_day"]))
-    aliases = [{"name": a, "latin": biographic.latin(a), "search_forms": names.part_forms(a)[0][:ALIAS_FORMS],
-                "source": "given by the arrival"} for a in d.aliases]
+    aliases = [
+        {
+            "name": a,
+            "latin": biographic.latin(a),
+            "search_forms": names.part_forms(a)[0][:ALIAS_FORMS],
+            "source": "given by the arrival",
+        }
+        for a in d.aliases
+    ]
     read = []
     for c in candidates:
         if c["decision"] == "confirmed":
             read.append(f"{'subject' if c['kind'] == 'watchlist' else 'arrival'}:{c['ref']}")
-            aliases += [{"name": n, "latin": biographic.latin(n), "search_forms": forms,
-                         "source": f"confirmed {c['kind']} candidate {c['ref']}"}
-                        for n, forms in _names_of(store, c["kind"], c["ref"])]
-    document = {"type": d.document_type, "number": d.document_number, "state": d.document_state,
-                "expiry": str(d.document_expiry) if d.document_expiry else None}
+            aliases += [
+                {
+                    "name": n,
+                    "latin": biographic.latin(n),
+                    "search_forms": forms,
+                    "source": f"confirmed {c['kind']} candidate {c['ref']}",
+                }
+                for n, forms in _names_of(store, c["kind"], c["ref"])
+            ]
+    document = {
+        "type": d.document_type,
+        "number": d.document_number,
+        "state": d.document_state,
+        "expiry": str(d.document_expiry) if d.document_expiry else None,
+    }
     return {
-        "name_as_given": d.full_name(), "surname": d.surname, "given_names": d.given_names,
+        "name_as_given": d.full_name(),
+        "surname": d.surname,
+        "given_names": d.given_names,
         "surname_latin": biographic.latin(d.surname) if d.surname else None,
         "given_names_latin": biographic.latin(d.given_names) if d.given_names else None,
         "name_variants": names.name_variants(d.surname, d.given_names),
         "dob": str(d.dob) if d.dob else None,
         "dob_range": [d.dob.earliest().isoformat(), d.dob.latest().isoformat()] if d.dob else None,
         "age_range": list(age) if age else None,
-        "sex": d.sex, "nationality": d.nationality, "nationality_name": _country_name(d.nationality),
+        "sex": d.sex,
+        "nationality": d.nationality,
+        "nationality_name": _country_name(d.nationality),
         "place_of_birth": d.place_of_birth,
         "document": document if any(document.values()) else None,
         "aliases": aliases,
@@ -146,8 +180,10 @@ def new_ref(store: Store, prefix: str) -> str:
     Called inside the transaction that stores the draft, so two drafts cannot take the same number."""
     day = arrivals.local_day(utcnow(), store.config.timezone).replace("-", "")
     stem = f"{prefix}-{store.config.device}-{day}-"
-    n = store.db.execute("SELECT coalesce(max(CAST(substr(ref, ?) AS INTEGER)), 0) + 1 FROM drafts WHERE ref LIKE ?",
-                         [len(stem) + 1, stem + "%"]).fetchone()[0]
+    n = store.db.execute(
+        "SELECT coalesce(max(CAST(substr(ref, ?) AS INTEGER)), 0) + 1 FROM drafts WHERE ref LIKE ?",
+        [len(stem) + 1, stem + "%"],
+    ).fetchone()[0]
     return f"{stem}{n:03d}"
 
 
@@ -171,30 +207,65 @@ def as_json(draft: dict) -> str:
 Renderer = Callable[[dict], str]
 
 
-def _outputs(store: Store, draft: dict, *, officer: str, fmt: str, render_text: Renderer, out: Path | None,
-             image_out: Path | None) -> None:
+def _outputs(
+    store: Store,
+    draft: dict,
+    *,
+    officer: str,
+    fmt: str,
+    render_text: Renderer,
+    out: Path | None,
+    image_out: Path | None,
+) -> None:
     """Write the draft (and a facial search's image) to files, audited; the caller holds the transaction."""
     files = {}
     if out:
         files[out] = (render_text(draft) if fmt == "text" else as_json(draft)).encode("utf-8")
     if image_out:
         photo_id, files[image_out] = search_image(store, draft)
-        store.audit("search-image-out", officer, arrival_id=draft["arrival_id"],
-                    records=[f"draft:{draft['ref']}", f"photo:{photo_id}"], reason=f"written to {image_out}")
+        store.audit(
+            "search-image-out",
+            officer,
+            arrival_id=draft["arrival_id"],
+            records=[f"draft:{draft['ref']}", f"photo:{photo_id}"],
+            reason=f"written to {image_out}",
+        )
     write_files(files)
 
 
-def save(store: Store, draft: dict, *, prefix: str, officer: str, action: str, records: list[str], reason: str | None,
-         fmt: str = "text", render_text: Renderer, out: Path | None = None, image_out: Path | None = None) -> dict:
+def save(
+    store: Store,
+    draft: dict,
+    *,
+    prefix: str,
+    officer: str,
+    action: str,
+    records: list[str],
+    reason: str | None,
+    fmt: str = "text",
+    render_text: Renderer,
+    out: Path | None = None,
+    image_out: Path | None = None,
+) -> dict:
     """Give the draft its reference, store it sealed with its audit event, and write any files asked for,
     in one transaction: if a file cannot be written, nothing is stored."""
     with store.transaction():
         draft["ref"] = new_ref(store, prefix)
-        store.insert("drafts", {"ref": draft["ref"], "kind": draft["kind"], "arrival_id": draft["arrival_id"],
-                                "officer": officer, "created_at": draft["created_at"],
-                                "training": int(draft["training"])}, {"draft": draft})
-        store.audit(action, officer, arrival_id=draft["arrival_id"], records=[f"draft:{draft['ref']}", *records],
-                    reason=reason)
+        store.insert(
+            "drafts",
+            {
+                "ref": draft["ref"],
+                "kind": draft["kind"],
+                "arrival_id": draft["arrival_id"],
+                "officer": officer,
+                "created_at": draft["created_at"],
+                "training": int(draft["training"]),
+            },
+            {"draft": draft},
+        )
+        store.audit(
+            action, officer, arrival_id=draft["arrival_id"], records=[f"draft:{draft['ref']}", *records], reason=reason
+        )
         _outputs(store, draft, officer=officer, fmt=fmt, render_text=render_text, out=out, image_out=image_out)
     return draft
 
@@ -206,17 +277,30 @@ def get_draft(store: Store, ref: str, kinds: tuple[str, ...]) -> dict:
         command = "intel" if row["kind"] == "intel" else "pnd"
         raise BadInput(f"{ref} is a {row['kind']} draft; use `triage {command} show {ref}`")
     if "draft" not in row:
-        raise NotFound(f"the contents of draft {ref} were removed under the retention policy"
-                       + (f" on {row['purged_at'][:10]}" if row.get("purged_at") else ""))
+        raise NotFound(
+            f"the contents of draft {ref} were removed under the retention policy"
+            + (f" on {row['purged_at'][:10]}" if row.get("purged_at") else "")
+        )
     draft = row["draft"]
     if row["kind"] in PND_KINDS:
-        draft["outcomes"] = [{k: o.get(k) for k in ("id", "result", "note", "officer", "at", "supersedes")}
-                             for o in store.rows("draft_outcomes", "ref = ?", [ref], order_by="id")]
+        draft["outcomes"] = [
+            {k: o.get(k) for k in ("id", "result", "note", "officer", "at", "supersedes")}
+            for o in store.rows("draft_outcomes", "ref = ?", [ref], order_by="id")
+        ]
     return draft
 
 
-def show(store: Store, ref: str, *, officer: str, kinds: tuple[str, ...], render_text: Renderer, fmt: str = "text",
-         out: Path | None = None, image_out: Path | None = None) -> dict:
+def show(
+    store: Store,
+    ref: str,
+    *,
+    officer: str,
+    kinds: tuple[str, ...],
+    render_text: Renderer,
+    fmt: str = "text",
+    out: Path | None = None,
+    image_out: Path | None = None,
+) -> dict:
     check_outputs(fmt, out, image_out)
     draft = get_draft(store, ref, kinds)
     with store.transaction():
@@ -225,8 +309,9 @@ def show(store: Store, ref: str, *, officer: str, kinds: tuple[str, ...], render
     return draft
 
 
-def list_drafts(store: Store, *, officer: str, kinds: tuple[str, ...], arrival_id: str | None = None,
-                pending: bool = False) -> list[dict]:
+def list_drafts(
+    store: Store, *, officer: str, kinds: tuple[str, ...], arrival_id: str | None = None, pending: bool = False
+) -> list[dict]:
     """Drafts newest first, from the clear columns only: reference, kind, arrival, officer, time, outcome."""
     where = f"kind IN ({','.join('?' * len(kinds))})"
     params: list = list(kinds)
@@ -235,10 +320,20 @@ def list_drafts(store: Store, *, officer: str, kinds: tuple[str, ...], arrival_i
         params.append(arrival_id)
     if pending:
         where += " AND outcome IS NULL"
-    rows = [{"ref": r["ref"], "kind": r["kind"], "arrival_id": r["arrival_id"], "officer": r["officer"],
-             "created_at": r["created_at"], "outcome": r["outcome"], "outcome_at": r["outcome_at"],
-             "training": bool(r["training"]), "purged": bool(r.get("purged_at"))}
-            for r in store.db["drafts"].rows_where(where, params, order_by="created_at desc, ref desc")]
+    rows = [
+        {
+            "ref": r["ref"],
+            "kind": r["kind"],
+            "arrival_id": r["arrival_id"],
+            "officer": r["officer"],
+            "created_at": r["created_at"],
+            "outcome": r["outcome"],
+            "outcome_at": r["outcome_at"],
+            "training": bool(r["training"]),
+            "purged": bool(r.get("purged_at")),
+        }
+        for r in store.db["drafts"].rows_where(where, params, order_by="created_at desc, ref desc")
+    ]
     with store.transaction():
         store.audit("drafts-list", officer, arrival_id=arrival_id, records=[f"kind:{k}" for k in kinds])
     return rows
@@ -248,8 +343,10 @@ def search_image(store: Store, draft: dict) -> tuple[int, bytes]:
     """The stored portrait a facial search draft names, checked against the digest the draft states."""
     image = draft.get("search_image")
     if not image:
-        raise BadInput(f"--image-out: {draft['ref'] or 'this draft'} is a person search; "
-                       "a search image goes with a facial search draft (--kind face)")
+        raise BadInput(
+            f"--image-out: {draft['ref'] or 'this draft'} is a person search; "
+            "a search image goes with a facial search draft (--kind face)"
+        )
     row, jpeg = store.photo("arrival", draft["arrival_id"], "portrait")
     if hashlib.sha256(jpeg).hexdigest() != image["sha256"]:
         raise IntegrityFailure(f"the portrait of {draft['arrival_id']} is not the one draft {draft['ref']} states")
@@ -262,28 +359,51 @@ def _search_image_block(store: Store, arrival: dict) -> dict:
     q = arrival["quality"]
     m = q["measures"]
     return {
-        "photo_id": row["id"], "portrait_of": arrival["id"], "media_type": row["media_type"],
-        "width_px": row["width"], "height_px": row["height"], "sha256": hashlib.sha256(jpeg).hexdigest(),
-        "source_width_px": m["image_width"], "source_height_px": m["image_height"], "source_face_box": m["face_box"],
+        "photo_id": row["id"],
+        "portrait_of": arrival["id"],
+        "media_type": row["media_type"],
+        "width_px": row["width"],
+        "height_px": row["height"],
+        "sha256": hashlib.sha256(jpeg).hexdigest(),
+        "source_width_px": m["image_width"],
+        "source_height_px": m["image_height"],
+        "source_face_box": m["face_box"],
         "inter_eye_px": m["inter_eye_px"],
         "portrait_inter_eye_px": round(faces.PORTRAIT_EYE_SPAN * row["width"], 1),
-        "crop": (f"turned upright and scaled so the eye centres sit level at {faces.PORTRAIT_EYE_LINE:.0%} of the "
-                 f"height, {faces.PORTRAIT_EYE_SPAN:.0%} of the width apart"),
-        "quality_score": q["score"], "quality_profile": q["profile"], "quality_override": arrival["quality_override"],
+        "crop": (
+            f"turned upright and scaled so the eye centres sit level at {faces.PORTRAIT_EYE_LINE:.0%} of the "
+            f"height, {faces.PORTRAIT_EYE_SPAN:.0%} of the width apart"
+        ),
+        "quality_score": q["score"],
+        "quality_profile": q["profile"],
+        "quality_override": arrival["quality_override"],
     }
 
 
 def _warnings(candidates: list[dict], arrival: dict, kind: str) -> list[str]:
-    found = [f"candidate {c['kind']} {c['ref']} is below the threshold and not yet reviewed: review it before this "
-             "draft is submitted" for c in candidates if c["decision"] == "not reviewed"]
+    found = [
+        f"candidate {c['kind']} {c['ref']} is below the threshold and not yet reviewed: review it before this "
+        "draft is submitted"
+        for c in candidates
+        if c["decision"] == "not reviewed"
+    ]
     if kind == "face" and arrival["quality_override"]:
         found.append(f"the photo passed the quality gate only by an officer's override ({arrival['quality_override']})")
     return found
 
 
-def pnd_draft(store: Store, arrival_id: str, *, kind: str, purpose: str | None, officer: str,
-              justification: str | None = None, fmt: str = "text", out: Path | None = None,
-              image_out: Path | None = None) -> dict:
+def pnd_draft(
+    store: Store,
+    arrival_id: str,
+    *,
+    kind: str,
+    purpose: str | None,
+    officer: str,
+    justification: str | None = None,
+    fmt: str = "text",
+    out: Path | None = None,
+    image_out: Path | None = None,
+) -> dict:
     """Build and store a PND person or facial search draft for one arrival; refused whole, storing
     nothing, when the purpose is missing or not a sentence or a file cannot be written."""
     if kind not in KINDS:
@@ -297,21 +417,47 @@ def pnd_draft(store: Store, arrival_id: str, *, kind: str, purpose: str | None, 
     cands = reviewed_candidates(store, arrival_id)
     who, read = subject(store, arrival, cands)
     d = arrival["details"]
-    if kind == "person" and not (d.get("surname") or d.get("given_names") or d.get("aliases") or d.get("document_number")):
-        raise BadInput(f"arrival {arrival_id} has no name, alias or document number to search by; "
-                       "draft a facial search with --kind face")
+    if kind == "person" and not (
+        d.get("surname") or d.get("given_names") or d.get("aliases") or d.get("document_number")
+    ):
+        raise BadInput(
+            f"arrival {arrival_id} has no name, alias or document number to search by; "
+            "draft a facial search with --kind face"
+        )
     draft = {
-        "ref": None, "marking": MARKING, "training": bool(arrival["training"]), "kind": f"pnd-{kind}",
-        "created_at": utcnow(), "requesting_officer": officer, "force_code": store.config.force_code,
-        "site": arrival["site"], "arrival_id": arrival_id, "landed_at": arrival["landed_at"], "vessel": arrival["vessel"],
-        "purpose": purpose, "justification": justification, "safeguarding": bool(arrival["safeguarding"]),
-        "subject": who, "candidates": cands, "warnings": _warnings(cands, arrival, kind),
+        "ref": None,
+        "marking": MARKING,
+        "training": bool(arrival["training"]),
+        "kind": f"pnd-{kind}",
+        "created_at": utcnow(),
+        "requesting_officer": officer,
+        "force_code": store.config.force_code,
+        "site": arrival["site"],
+        "arrival_id": arrival_id,
+        "landed_at": arrival["landed_at"],
+        "vessel": arrival["vessel"],
+        "purpose": purpose,
+        "justification": justification,
+        "safeguarding": bool(arrival["safeguarding"]),
+        "subject": who,
+        "candidates": cands,
+        "warnings": _warnings(cands, arrival, kind),
     }
     if kind == "face":
         draft["search_image"] = _search_image_block(store, arrival)
-    return save(store, draft, prefix="PND", officer=officer, action="pnd-draft",
-                records=[f"arrival:{arrival_id}", *read], reason=purpose, fmt=fmt, render_text=render_text,
-                out=out, image_out=image_out)
+    return save(
+        store,
+        draft,
+        prefix="PND",
+        officer=officer,
+        action="pnd-draft",
+        records=[f"arrival:{arrival_id}", *read],
+        reason=purpose,
+        fmt=fmt,
+        render_text=render_text,
+        out=out,
+        image_out=image_out,
+    )
 
 
 def record_outcome(store: Store, ref: str, *, result: str, note: str | None, officer: str) -> dict:
@@ -329,13 +475,28 @@ def record_outcome(store: Store, ref: str, *, result: str, note: str | None, off
     with store.transaction():
         prior = store.db.execute("SELECT max(id) FROM draft_outcomes WHERE ref = ?", [ref]).fetchone()[0]
         at = utcnow()
-        saved = store.insert("draft_outcomes", {"ref": ref, "result": result, "officer": officer, "at": at,
-                                                "supersedes": prior}, {"note": note})
+        saved = store.insert(
+            "draft_outcomes",
+            {"ref": ref, "result": result, "officer": officer, "at": at, "supersedes": prior},
+            {"note": note},
+        )
         store.update("drafts", ref, {"outcome": result, "outcome_at": at})
-        store.audit("pnd-outcome", officer, arrival_id=row["arrival_id"],
-                    records=[f"draft:{ref}", f"outcome:{saved['id']}"], reason=f"{result}: {note}" if note else result)
-    return {"ref": ref, "id": saved["id"], "result": result, "note": note, "officer": officer, "at": at,
-            "supersedes": prior}
+        store.audit(
+            "pnd-outcome",
+            officer,
+            arrival_id=row["arrival_id"],
+            records=[f"draft:{ref}", f"outcome:{saved['id']}"],
+            reason=f"{result}: {note}" if note else result,
+        )
+    return {
+        "ref": ref,
+        "id": saved["id"],
+        "result": result,
+        "note": note,
+        "officer": officer,
+        "at": at,
+        "supersedes": prior,
+    }
 
 
 RULE = "=" * 72
@@ -352,8 +513,9 @@ def heading(record: dict, title: str) -> list[str]:
 
 
 def safeguarding_line(record: dict) -> str:
-    return ("Safeguarding flag  : "
-            + ("YES — safeguarding concern (possible child or exploitation)" if record["safeguarding"] else "no"))
+    return "Safeguarding flag  : " + (
+        "YES — safeguarding concern (possible child or exploitation)" if record["safeguarding"] else "no"
+    )
 
 
 def render_text(draft: dict) -> str:
@@ -373,21 +535,26 @@ def render_text(draft: dict) -> str:
     lines += ["", *subject_lines(s)]
     if "search_image" in draft:
         im = draft["search_image"]
-        lines += ["", "Search image",
-                  f"  Normalised portrait of {im['portrait_of']} (photo {im['photo_id']}), "
-                  f"{im['width_px']}x{im['height_px']} px {im['media_type']}, sha256 {im['sha256'][:16]}...",
-                  f"  Crop               : {im['crop']}; {im['portrait_inter_eye_px']} px between the eyes in the portrait",
-                  f"  Source photo       : {im['source_width_px']}x{im['source_height_px']} px, face box "
-                  f"{im['source_face_box']}, {im['inter_eye_px']} px between the eyes",
-                  f"  Quality            : {im['quality_score']}/100 ({im['quality_profile']})"
-                  + (f", passed by override: {im['quality_override']}" if im["quality_override"] else "")]
+        lines += [
+            "",
+            "Search image",
+            f"  Normalised portrait of {im['portrait_of']} (photo {im['photo_id']}), "
+            f"{im['width_px']}x{im['height_px']} px {im['media_type']}, sha256 {im['sha256'][:16]}...",
+            f"  Crop               : {im['crop']}; {im['portrait_inter_eye_px']} px between the eyes in the portrait",
+            f"  Source photo       : {im['source_width_px']}x{im['source_height_px']} px, face box "
+            f"{im['source_face_box']}, {im['inter_eye_px']} px between the eyes",
+            f"  Quality            : {im['quality_score']}/100 ({im['quality_profile']})"
+            + (f", passed by override: {im['quality_override']}" if im["quality_override"] else ""),
+        ]
     lines += ["", *candidate_lines(draft["candidates"])]
     if draft.get("warnings"):
         lines += ["", "Check before submitting", *[f"  ! {w}" for w in draft["warnings"]]]
     if draft.get("outcomes"):
         lines += ["", "Outcomes recorded"]
-        lines += [f"  {o['at']} {o['result']} by {o['officer']}" + (f" — {o['note']}" if o["note"] else "")
-                  for o in draft["outcomes"]]
+        lines += [
+            f"  {o['at']} {o['result']} by {o['officer']}" + (f" — {o['note']}" if o["note"] else "")
+            for o in draft["outcomes"]
+        ]
     lines += ["", marking(draft), "Check every field before submitting from an authorised terminal.", RULE]
     return "\n".join(lines) + "\n"
 
@@ -404,20 +571,27 @@ def subject_lines(s: dict) -> list[str]:
     nationality = s["nationality"] or "not given"
     if s["nationality_name"]:
         nationality += f" ({s['nationality_name']})"
-    lines = ["Subject",
-             f"  Name as given      : {s['name_as_given']}",
-             f"  Latin form         : {', '.join(p for p in (s['surname_latin'], s['given_names_latin']) if p) or 'none'}",
-             "  Names to search    : " + ("; ".join(s["name_variants"]) or "none given"),
-             f"  Date of birth      : {dob}" + (f"   age on landing: {_span(s['age_range'])}" if s["age_range"] else ""),
-             f"  Sex                : {s['sex'] or 'not given'}   nationality: {nationality}"]
+    lines = [
+        "Subject",
+        f"  Name as given      : {s['name_as_given']}",
+        f"  Latin form         : {', '.join(p for p in (s['surname_latin'], s['given_names_latin']) if p) or 'none'}",
+        "  Names to search    : " + ("; ".join(s["name_variants"]) or "none given"),
+        f"  Date of birth      : {dob}" + (f"   age on landing: {_span(s['age_range'])}" if s["age_range"] else ""),
+        f"  Sex                : {s['sex'] or 'not given'}   nationality: {nationality}",
+    ]
     if s["place_of_birth"]:
         lines.append(f"  Place of birth     : {s['place_of_birth']}")
     if s["document"]:
         doc = s["document"]
-        lines.append("  Document           : " + " ".join(str(v) for v in (doc["type"], doc["number"], doc["state"]) if v)
-                     + (f", expires {doc['expiry']}" if doc["expiry"] else ""))
+        lines.append(
+            "  Document           : "
+            + " ".join(str(v) for v in (doc["type"], doc["number"], doc["state"]) if v)
+            + (f", expires {doc['expiry']}" if doc["expiry"] else "")
+        )
     lines.append("  Aliases            :" + ("" if s["aliases"] else " none"))
-    lines += [f"    {a['name']} ({a['source']}): search {'; '.join(a['search_forms']) or a['latin']}" for a in s["aliases"]]
+    lines += [
+        f"    {a['name']} ({a['source']}): search {'; '.join(a['search_forms']) or a['latin']}" for a in s["aliases"]
+    ]
     return lines
 
 
@@ -426,8 +600,14 @@ def candidate_lines(candidates: list[dict]) -> list[str]:
     if not candidates:
         lines.append("  none reviewed or awaiting review")
     for c in candidates:
-        where = (f"distance {c['distance']:.3f} (threshold {c['threshold']:.2f}, "
-                 f"{'below' if c['below_threshold'] else 'above'})" if c["distance"] is not None else "distance not kept")
-        lines.append(f"  {c['kind']:<9} {c['ref']:<14} {where} — {c['decision']}"
-                     + (f" by {c['decided_by']} at {c['decided_at']}: {c['reason']}" if c["decided_by"] else ""))
+        where = (
+            f"distance {c['distance']:.3f} (threshold {c['threshold']:.2f}, "
+            f"{'below' if c['below_threshold'] else 'above'})"
+            if c["distance"] is not None
+            else "distance not kept"
+        )
+        lines.append(
+            f"  {c['kind']:<9} {c['ref']:<14} {where} — {c['decision']}"
+            + (f" by {c['decided_by']} at {c['decided_at']}: {c['reason']}" if c["decided_by"] else "")
+        )
     return lines

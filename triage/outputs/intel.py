@@ -16,15 +16,20 @@ import re
 from pathlib import Path
 
 from triage.casework import arrivals, debrief
-from triage.intake import biographic
-from triage.outputs import drafts
-from triage.intake.biographic import Details
 from triage.errors import BadInput
+from triage.intake import biographic
+from triage.intake.biographic import Details
+from triage.outputs import drafts
 from triage.store.rows import Store, utcnow
 
 SOURCE_GRADES = {"1": "reliable", "2": "untested", "3": "not reliable"}
-INTEL_GRADES = {"A": "known directly to the source", "B": "known indirectly to the source but corroborated",
-                "C": "known indirectly to the source", "D": "not known", "E": "suspected to be false or malicious"}
+INTEL_GRADES = {
+    "A": "known directly to the source",
+    "B": "known indirectly to the source but corroborated",
+    "C": "known indirectly to the source",
+    "D": "not known",
+    "E": "suspected to be false or malicious",
+}
 HANDLING_CODES = {"P": "lawful sharing permitted", "C": "lawful sharing permitted subject to conditions"}
 
 # Indicators that an arrival had a facilitator role. A code stands for its wording in every report, so
@@ -44,8 +49,14 @@ INDICATORS = {
     "repeat-crossing": "an earlier crossing is recorded or admitted",
 }
 # Flags of the fields, used in messages so an officer at the command line knows what to change.
-FIELDS = {"source_grade": "--source-grade", "intel_grade": "--intel-grade", "handling": "--handling",
-          "conditions": "--conditions", "text": "--text", "indicators": "--indicator"}
+FIELDS = {
+    "source_grade": "--source-grade",
+    "intel_grade": "--intel-grade",
+    "handling": "--handling",
+    "conditions": "--conditions",
+    "text": "--text",
+    "indicators": "--indicator",
+}
 MIN_TEXT_WORDS = 3
 _CODE_LIKE = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -66,8 +77,9 @@ def _indicator(item) -> dict:
     if text.lower() in INDICATORS:
         return {"code": text.lower(), "text": INDICATORS[text.lower()]}
     if _CODE_LIKE.fullmatch(text):
-        raise BadInput(f"--indicator {text!r} is not a known code ({', '.join(INDICATORS)}); "
-                       "describe anything else in a few words")
+        raise BadInput(
+            f"--indicator {text!r} is not a known code ({', '.join(INDICATORS)}); describe anything else in a few words"
+        )
     if not text:
         raise BadInput("--indicator is empty: give a code or describe the indicator in a few words")
     if text in INDICATORS.values():
@@ -94,9 +106,11 @@ def validate(fields: dict) -> dict:
     return {
         "source_grade": _choice(fields, "source_grade", SOURCE_GRADES),
         "intel_grade": _choice(fields, "intel_grade", INTEL_GRADES),
-        "handling": handling, "conditions": conditions,
-        "text": drafts.check_text(fields.get("text"), "--text", "what was learned, and how the source knows it",
-                                  MIN_TEXT_WORDS, 5000),
+        "handling": handling,
+        "conditions": conditions,
+        "text": drafts.check_text(
+            fields.get("text"), "--text", "what was learned, and how the source knows it", MIN_TEXT_WORDS, 5000
+        ),
         "indicators": indicators,
     }
 
@@ -105,24 +119,45 @@ def links(store: Store, arrival: dict, candidates: list[dict]) -> tuple[dict, li
     """The vessel, the other arrivals on it, phone numbers and confirmed candidates; and the records read."""
     same_vessel, read = [], []
     if arrival["vessel"]:
-        for other in store.rows("arrivals", "vessel = ? AND id != ?", [arrival["vessel"], arrival["id"]],
-                                order_by="landed_at"):
+        for other in store.rows(
+            "arrivals", "vessel = ? AND id != ?", [arrival["vessel"], arrival["id"]], order_by="landed_at"
+        ):
             read.append(f"arrival:{other['id']}")
-            same_vessel.append({"arrival_id": other["id"], "landed_at": other["landed_at"],
-                                "name": Details.from_dict(other["details"]).full_name(),
-                                "safeguarding": bool(other["safeguarding"])})
-    confirmed = [{"kind": c["kind"], "ref": c["ref"], "category": c["category"]}
-                 for c in candidates if c["decision"] == "confirmed"]
-    return {"vessel": arrival["vessel"], "same_vessel": same_vessel, "phones": list(arrival["details"].get("phones") or []),
-            "confirmed_candidates": confirmed}, read
+            same_vessel.append(
+                {
+                    "arrival_id": other["id"],
+                    "landed_at": other["landed_at"],
+                    "name": Details.from_dict(other["details"]).full_name(),
+                    "safeguarding": bool(other["safeguarding"]),
+                }
+            )
+    confirmed = [
+        {"kind": c["kind"], "ref": c["ref"], "category": c["category"]}
+        for c in candidates
+        if c["decision"] == "confirmed"
+    ]
+    return {
+        "vessel": arrival["vessel"],
+        "same_vessel": same_vessel,
+        "phones": list(arrival["details"].get("phones") or []),
+        "confirmed_candidates": confirmed,
+    }, read
 
 
 def grading_code(report: dict) -> str:
     return f"{report['source_grade']}{report['intel_grade']}{report['handling']}"
 
 
-def draft(store: Store, arrival_id: str, fields: dict, *, officer: str, fmt: str = "text",
-          out: Path | None = None, debriefed: dict | None = None) -> dict:
+def draft(
+    store: Store,
+    arrival_id: str,
+    fields: dict,
+    *,
+    officer: str,
+    fmt: str = "text",
+    out: Path | None = None,
+    debriefed: dict | None = None,
+) -> dict:
     """Build and store an intelligence report draft about one arrival; nothing is stored when a field is refused.
     `debriefed` is the debrief section a report started from a debrief carries (`debrief.intel_fields`)."""
     report = validate(fields)
@@ -132,19 +167,46 @@ def draft(store: Store, arrival_id: str, fields: dict, *, officer: str, fmt: str
     who, read_subject = drafts.subject(store, arrival, cands)
     linked, read_links = links(store, arrival, cands)
     body = {
-        "ref": None, "marking": drafts.MARKING, "training": bool(arrival["training"]), "kind": "intel",
-        "created_at": utcnow(), "officer": officer, "force_code": store.config.force_code, "site": arrival["site"],
-        "arrival_id": arrival_id, "landed_at": arrival["landed_at"], "safeguarding": bool(arrival["safeguarding"]),
-        **report, "grading": grading_code(report),
-        "grading_meaning": {"source": SOURCE_GRADES[report["source_grade"]],
-                            "intelligence": INTEL_GRADES[report["intel_grade"]],
-                            "handling": HANDLING_CODES[report["handling"]]},
-        "subject": who, "links": linked, "candidates": cands, **({"debrief": debriefed} if debriefed else {}),
+        "ref": None,
+        "marking": drafts.MARKING,
+        "training": bool(arrival["training"]),
+        "kind": "intel",
+        "created_at": utcnow(),
+        "officer": officer,
+        "force_code": store.config.force_code,
+        "site": arrival["site"],
+        "arrival_id": arrival_id,
+        "landed_at": arrival["landed_at"],
+        "safeguarding": bool(arrival["safeguarding"]),
+        **report,
+        "grading": grading_code(report),
+        "grading_meaning": {
+            "source": SOURCE_GRADES[report["source_grade"]],
+            "intelligence": INTEL_GRADES[report["intel_grade"]],
+            "handling": HANDLING_CODES[report["handling"]],
+        },
+        "subject": who,
+        "links": linked,
+        "candidates": cands,
+        **({"debrief": debriefed} if debriefed else {}),
     }
-    return drafts.save(store, body, prefix="INT", officer=officer, action="intel-draft",
-                       records=[f"arrival:{arrival_id}", *read_subject, *read_links,
-                                *([f"debrief:{debriefed['debrief_id']}"] if debriefed else [])],
-                       reason=f"graded {body['grading']}", fmt=fmt, render_text=render_text, out=out)
+    return drafts.save(
+        store,
+        body,
+        prefix="INT",
+        officer=officer,
+        action="intel-draft",
+        records=[
+            f"arrival:{arrival_id}",
+            *read_subject,
+            *read_links,
+            *([f"debrief:{debriefed['debrief_id']}"] if debriefed else []),
+        ],
+        reason=f"graded {body['grading']}",
+        fmt=fmt,
+        render_text=render_text,
+        out=out,
+    )
 
 
 def render_text(report: dict) -> str:
@@ -160,18 +222,41 @@ def render_text(report: dict) -> str:
         f"Intelligence       : {report['intel_grade']} — {m['intelligence']}",
         f"Handling code      : {report['handling']} — {m['handling']}"
         + (f"; conditions: {report['conditions']}" if report["conditions"] else ""),
-        "", "Intelligence", f"  {report['text']}",
-        "", "Indicators of a facilitator role",
-        *([f"  - {i['text']}" + (f" [{i['code']}]" if i["code"] else "") for i in report["indicators"]] or ["  none recorded"]),
-        "", *drafts.subject_lines(report["subject"]),
+        "",
+        "Intelligence",
+        f"  {report['text']}",
+        "",
+        "Indicators of a facilitator role",
+        *(
+            [f"  - {i['text']}" + (f" [{i['code']}]" if i["code"] else "") for i in report["indicators"]]
+            or ["  none recorded"]
+        ),
+        "",
+        *drafts.subject_lines(report["subject"]),
     ]
     ln = report["links"]
-    lines += ["", "Links", f"  Vessel             : {ln['vessel'] or 'not recorded'}",
-              "  Phone numbers      : " + (", ".join(ln["phones"]) or "none given"),
-              "  Same vessel        : " + ("; ".join(f"{a['arrival_id']} {a['name']}" + (" (SAFEGUARDING)" if a["safeguarding"] else "")
-                                                     for a in ln["same_vessel"]) or "no other arrivals recorded"),
-              "  Confirmed          : " + ("; ".join(f"{c['kind']} {c['ref']}" + (f" [{c['category']}]" if c["category"] else "")
-                                                     for c in ln["confirmed_candidates"]) or "none")]
+    lines += [
+        "",
+        "Links",
+        f"  Vessel             : {ln['vessel'] or 'not recorded'}",
+        "  Phone numbers      : " + (", ".join(ln["phones"]) or "none given"),
+        "  Same vessel        : "
+        + (
+            "; ".join(
+                f"{a['arrival_id']} {a['name']}" + (" (SAFEGUARDING)" if a["safeguarding"] else "")
+                for a in ln["same_vessel"]
+            )
+            or "no other arrivals recorded"
+        ),
+        "  Confirmed          : "
+        + (
+            "; ".join(
+                f"{c['kind']} {c['ref']}" + (f" [{c['category']}]" if c["category"] else "")
+                for c in ln["confirmed_candidates"]
+            )
+            or "none"
+        ),
+    ]
     if report.get("debrief"):
         lines += ["", *debrief.report_lines(report["debrief"])]
     lines += ["", *drafts.candidate_lines(report["candidates"]), "", drafts.marking(report), drafts.RULE]

@@ -17,10 +17,10 @@ import statistics
 from pathlib import Path
 
 from triage.casework import referrals, review
-from triage.exchange.batch import day_arrivals, day_scope
-from triage.intake.biographic import Details
-from triage.files import write_files
 from triage.errors import BadInput, NotFound
+from triage.exchange.batch import day_arrivals, day_scope
+from triage.files import write_files
+from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 FORMATS = ("html", "text")
@@ -47,20 +47,30 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
     """Everything the page shows, as plain data (what `--json` prints, thumbnails aside)."""
     rows = day_arrivals(store, day, site)
     where, params = day_scope(day, site)
-    senders = {device: f"{signer} (device {device})" for device, signer in
-               store.db.execute("SELECT device, signer FROM batches ORDER BY imported_at")}
+    senders = {
+        device: f"{signer} (device {device})"
+        for device, signer in store.db.execute("SELECT device, signer FROM batches ORDER BY imported_at")
+    }
     arrivals: dict[str, dict] = {}
     for r in rows:
         d = Details.from_dict(r["details"])
         age = d.age_range_on(dt.date.fromisoformat(r["landed_day"]))
         arrivals[r["id"]] = {
-            "arrival_id": r["id"], "landed_at": r["landed_at"], "site": r["site"], "vessel": r["vessel"] or "not recorded",
-            "name": d.full_name(), "dob": str(d.dob) if d.dob else None,
+            "arrival_id": r["id"],
+            "landed_at": r["landed_at"],
+            "site": r["site"],
+            "vessel": r["vessel"] or "not recorded",
+            "name": d.full_name(),
+            "dob": str(d.dob) if d.dob else None,
             "age": "unknown" if not age else str(age[0]) if age[0] == age[1] else f"{age[0]}-{age[1]}",
-            "nationality": d.nationality, "safeguarding": bool(r["safeguarding"]), "quality": r["quality_score"],
-            "quality_override": r["quality_override"], "origin": senders.get(r["origin"], f"device {r['origin']}")
-            if r["origin"] else "this laptop", "officer": r["officer"],
-            "thumbnail": _thumbnail(store, r["id"]) if thumbnails else None}
+            "nationality": d.nationality,
+            "safeguarding": bool(r["safeguarding"]),
+            "quality": r["quality_score"],
+            "quality_override": r["quality_override"],
+            "origin": senders.get(r["origin"], f"device {r['origin']}") if r["origin"] else "this laptop",
+            "officer": r["officer"],
+            "thumbnail": _thumbnail(store, r["id"]) if thumbnails else None,
+        }
     names: dict[tuple[str, str], str] = {("arrival", aid): a["name"] for aid, a in arrivals.items()}
 
     def who(kind: str, ref: str) -> str:
@@ -68,58 +78,117 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         if (kind, ref) not in names:
             table, pk = ("subjects", "ref") if kind == "watchlist" else ("arrivals", "id")
             row = store.get(table, ref) if store.db[table].count_where(f"{pk} = ?", [ref]) else None
-            names[(kind, ref)] = ("not held in this home" if row is None else
-                                  f"{row.get('name') or '(removed)'} [{row['category']}]" if kind == "watchlist" else
-                                  Details.from_dict(row["details"]).full_name())
+            names[(kind, ref)] = (
+                "not held in this home"
+                if row is None
+                else f"{row.get('name') or '(removed)'} [{row['category']}]"
+                if kind == "watchlist"
+                else Details.from_dict(row["details"]).full_name()
+            )
         return names[(kind, ref)]
 
     scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
 
     groups: dict[tuple[str, str], dict] = {}
     for a in arrivals.values():
-        g = groups.setdefault((a["site"], a["vessel"]), {"site": a["site"], "vessel": a["vessel"], "arrivals": 0, "children": 0})
+        g = groups.setdefault(
+            (a["site"], a["vessel"]), {"site": a["site"], "vessel": a["vessel"], "arrivals": 0, "children": 0}
+        )
         g["arrivals"] += 1
         g["children"] += a["safeguarding"]
-    awaiting = [dict(p, name=arrivals[p["arrival_id"]]["name"],
-                     candidates=[dict(c, who=who(c["kind"], c["ref"])) for c in p["candidates"]])
-                for p in review.pending(store) if p["arrival_id"] in arrivals]
+    awaiting = [
+        dict(
+            p,
+            name=arrivals[p["arrival_id"]]["name"],
+            candidates=[dict(c, who=who(c["kind"], c["ref"])) for c in p["candidates"]],
+        )
+        for p in review.pending(store)
+        if p["arrival_id"] in arrivals
+    ]
     confirmed = []
-    for r in store.rows("reviews", f"{scope} AND decision = 'confirmed' AND id = (SELECT max(id) FROM reviews r2 "
-                        "WHERE r2.arrival_id = reviews.arrival_id AND r2.kind = reviews.kind AND r2.ref = reviews.ref)",
-                        params, order_by="at"):
-        cand = store.db.execute("SELECT distance, threshold FROM candidates WHERE arrival_id = ? AND kind = ? AND ref = ? "
-                                "ORDER BY id DESC LIMIT 1", [r["arrival_id"], r["kind"], r["ref"]]).fetchone()
-        confirmed.append({"arrival_id": r["arrival_id"], "name": arrivals[r["arrival_id"]]["name"], "kind": r["kind"],
-                          "ref": r["ref"], "who": who(r["kind"], r["ref"]), "officer": r["officer"], "at": r["at"],
-                          "reason": r["reason"], "distance": cand[0] if cand else None,
-                          "threshold": cand[1] if cand else None})
-    drafts = [{"ref": d["ref"], "kind": d["kind"], "arrival_id": d["arrival_id"], "officer": d["officer"],
-               "created_at": d["created_at"], "outcome": d["outcome"] or "not yet recorded", "outcome_at": d["outcome_at"],
-               "purged": bool(d.get("purged_at"))}
-              for d in store.db["drafts"].rows_where(scope, params, order_by="created_at, ref")]
-    unreferred = [dict(r, name=arrivals[r["arrival_id"]]["name"], missing=[referrals.STEPS[m] for m in r["missing"]])
-                  for r in referrals.incomplete(store, list(arrivals))]
+    for r in store.rows(
+        "reviews",
+        f"{scope} AND decision = 'confirmed' AND id = (SELECT max(id) FROM reviews r2 "
+        "WHERE r2.arrival_id = reviews.arrival_id AND r2.kind = reviews.kind AND r2.ref = reviews.ref)",
+        params,
+        order_by="at",
+    ):
+        cand = store.db.execute(
+            "SELECT distance, threshold FROM candidates WHERE arrival_id = ? AND kind = ? AND ref = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [r["arrival_id"], r["kind"], r["ref"]],
+        ).fetchone()
+        confirmed.append(
+            {
+                "arrival_id": r["arrival_id"],
+                "name": arrivals[r["arrival_id"]]["name"],
+                "kind": r["kind"],
+                "ref": r["ref"],
+                "who": who(r["kind"], r["ref"]),
+                "officer": r["officer"],
+                "at": r["at"],
+                "reason": r["reason"],
+                "distance": cand[0] if cand else None,
+                "threshold": cand[1] if cand else None,
+            }
+        )
+    drafts = [
+        {
+            "ref": d["ref"],
+            "kind": d["kind"],
+            "arrival_id": d["arrival_id"],
+            "officer": d["officer"],
+            "created_at": d["created_at"],
+            "outcome": d["outcome"] or "not yet recorded",
+            "outcome_at": d["outcome_at"],
+            "purged": bool(d.get("purged_at")),
+        }
+        for d in store.db["drafts"].rows_where(scope, params, order_by="created_at, ref")
+    ]
+    unreferred = [
+        dict(r, name=arrivals[r["arrival_id"]]["name"], missing=[referrals.STEPS[m] for m in r["missing"]])
+        for r in referrals.incomplete(store, list(arrivals))
+    ]
     scores = [a["quality"] for a in arrivals.values() if a["quality"] is not None]
-    bins = [{"label": f"{lo}-{hi}", "count": sum(lo <= s < hi or (hi == 100 and s == 100) for s in scores)}
-            for lo, hi in QUALITY_BINS]
+    bins = [
+        {"label": f"{lo}-{hi}", "count": sum(lo <= s < hi or (hi == 100 and s == 100) for s in scores)}
+        for lo, hi in QUALITY_BINS
+    ]
     origins: dict[str, int] = {}
     for a in arrivals.values():
         origins[a["origin"]] = origins.get(a["origin"], 0) + 1
     return {
-        "day": day, "site": site, "generated_at": utcnow(), "home_site": store.config.site, "device": store.config.device,
+        "day": day,
+        "site": site,
+        "generated_at": utcnow(),
+        "home_site": store.config.site,
+        "device": store.config.device,
         "training": bool(store.config.training),
-        "totals": {"arrivals": len(arrivals), "children": sum(a["safeguarding"] for a in arrivals.values()),
-                   "awaiting": len(awaiting), "awaiting_candidates": sum(len(p["candidates"]) for p in awaiting),
-                   "confirmed": len(confirmed), "drafts": len(drafts),
-                   "drafts_with_outcome": sum(d["outcome"] != "not yet recorded" for d in drafts),
-                   "referrals_incomplete": len(unreferred)},
+        "totals": {
+            "arrivals": len(arrivals),
+            "children": sum(a["safeguarding"] for a in arrivals.values()),
+            "awaiting": len(awaiting),
+            "awaiting_candidates": sum(len(p["candidates"]) for p in awaiting),
+            "confirmed": len(confirmed),
+            "drafts": len(drafts),
+            "drafts_with_outcome": sum(d["outcome"] != "not yet recorded" for d in drafts),
+            "referrals_incomplete": len(unreferred),
+        },
         "by_site_vessel": sorted(groups.values(), key=lambda g: (g["site"], g["vessel"])),
         "origins": [{"origin": k, "arrivals": v} for k, v in sorted(origins.items())],
         "children": [a for a in arrivals.values() if a["safeguarding"]],
-        "awaiting": awaiting, "confirmed": confirmed, "drafts": drafts, "referrals_incomplete": unreferred,
-        "quality": {"bins": bins, "max_bin": max(b["count"] for b in bins), "measured": len(scores),
-                    "median": statistics.median(scores) if scores else None, "min": min(scores, default=None),
-                    "overrides": sum(a["quality_override"] is not None for a in arrivals.values())},
+        "awaiting": awaiting,
+        "confirmed": confirmed,
+        "drafts": drafts,
+        "referrals_incomplete": unreferred,
+        "quality": {
+            "bins": bins,
+            "max_bin": max(b["count"] for b in bins),
+            "measured": len(scores),
+            "median": statistics.median(scores) if scores else None,
+            "min": min(scores, default=None),
+            "overrides": sum(a["quality_override"] is not None for a in arrivals.values()),
+        },
         "arrivals": list(arrivals.values()),
     }
 
@@ -128,14 +197,18 @@ def render(data: dict, fmt: str) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("triage.outputs", "templates"), undefined=jinja2.StrictUndefined,
+        loader=jinja2.PackageLoader("triage.outputs", "templates"),
+        undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
-        trim_blocks=True, lstrip_blocks=True)
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template(f"report.{'html' if fmt == 'html' else 'txt'}.j2").render(**data)
 
 
-def report(store: Store, day: str, *, officer: str, fmt: str = "html", out: Path | None = None,
-           site: str | None = None) -> tuple[dict, str]:
+def report(
+    store: Store, day: str, *, officer: str, fmt: str = "html", out: Path | None = None, site: str | None = None
+) -> tuple[dict, str]:
     """Build the day's report; with `out`, write it there atomically. Returns the data and the rendered text."""
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose html or text")
@@ -147,8 +220,12 @@ def report(store: Store, day: str, *, officer: str, fmt: str = "html", out: Path
     data = gather(store, day, site=site, thumbnails=fmt == "html")
     text = render(data, fmt)
     with store.transaction():
-        store.audit("report", officer, records=[f"arrival:{a['arrival_id']}" for a in data["arrivals"]][:500],
-                    reason=f"{fmt} report of {day}" + (f" at {site}" if site else "") + (f" to {out.name}" if out else ""))
+        store.audit(
+            "report",
+            officer,
+            records=[f"arrival:{a['arrival_id']}" for a in data["arrivals"]][:500],
+            reason=f"{fmt} report of {day}" + (f" at {site}" if site else "") + (f" to {out.name}" if out else ""),
+        )
         if out is not None:
             write_files({out: text.encode("utf-8")})
     return data, text

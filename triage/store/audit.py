@@ -32,13 +32,29 @@ def event_hash(row: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
 
 
-def append(db: Database, *, at: str, officer: str, action: str, arrival_id: str | None, records: list[str],
-           reason: bytes | None) -> dict:
+def append(
+    db: Database,
+    *,
+    at: str,
+    officer: str,
+    action: str,
+    arrival_id: str | None,
+    records: list[str],
+    reason: bytes | None,
+) -> dict:
     """Append one event; the caller holds the write transaction, so the chain cannot fork."""
     last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    row = {"seq": seq, "at": at, "officer": officer, "action": action, "arrival_id": arrival_id,
-           "records": json.dumps(records), "reason": reason, "prev_hash": prev}
+    row = {
+        "seq": seq,
+        "at": at,
+        "officer": officer,
+        "action": action,
+        "arrival_id": arrival_id,
+        "records": json.dumps(records),
+        "reason": reason,
+        "prev_hash": prev,
+    }
     row["hash"] = event_hash(row)
     db["audit_events"].insert(row, pk="seq")
     return row
@@ -68,20 +84,34 @@ def verify(db: Database, vault=None) -> ChainReport:
     sealed = db.execute("SELECT sealed FROM audit_head WHERE id = 1").fetchone()
     last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
     if last is None:  # a home's first event is its creation, so an empty trail was emptied
-        return ChainReport(0, 1, "the trail is empty, but every home's first event is its creation: events were removed")
+        return ChainReport(
+            0, 1, "the trail is empty, but every home's first event is its creation: events were removed"
+        )
     if sealed is None:
-        return ChainReport(report.events, last[0], "the sealed record of the trail's last event is missing (removed, "
-                           "or the home predates it: any audited command writes it)")
+        return ChainReport(
+            report.events,
+            last[0],
+            "the sealed record of the trail's last event is missing (removed, "
+            "or the home predates it: any audited command writes it)",
+        )
     try:
         seq, digest = vault.open(sealed[0], HEAD_AAD).decode().split(":")
     except (IntegrityFailure, ValueError):
         return ChainReport(report.events, last[0], "the sealed record of the trail's last event was altered")
     if int(seq) > last[0]:
-        return ChainReport(report.events, last[0] + 1, f"the trail ends at event {last[0]}, but it was written up to "
-                           f"event {seq}: the events after it were removed")
+        return ChainReport(
+            report.events,
+            last[0] + 1,
+            f"the trail ends at event {last[0]}, but it was written up to "
+            f"event {seq}: the events after it were removed",
+        )
     if int(seq) < last[0] or digest != last[1]:
-        return ChainReport(report.events, last[0], f"event {last[0]} is not the one the sealed record of the trail's "
-                           "end names: the trail or that record was replaced")
+        return ChainReport(
+            report.events,
+            last[0],
+            f"event {last[0]} is not the one the sealed record of the trail's "
+            "end names: the trail or that record was replaced",
+        )
     return report
 
 

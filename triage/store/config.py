@@ -62,7 +62,7 @@ class Config:
         return json.dumps(asdict(self), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Config":
+    def from_dict(cls, d: dict) -> Config:
         d = dict(d)
         d["retention"] = Retention(**d.get("retention", {}))
         return cls(**d)
@@ -71,7 +71,9 @@ class Config:
 def load_config(home: Path) -> Config:
     path = home / CONFIG_FILE
     if not path.exists():
-        raise NotFound(f"no triage home at {home}", hint="create one with `triage init --site S --force-code F --officer O`")
+        raise NotFound(
+            f"no triage home at {home}", hint="create one with `triage init --site S --force-code F --officer O`"
+        )
     try:
         return Config.from_dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as e:

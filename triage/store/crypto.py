@@ -49,7 +49,7 @@ class WrappedKey:
         return json.dumps({"salt": self.salt.hex(), "kdf": self.kdf, "blob": self.blob.hex()})
 
     @classmethod
-    def from_json(cls, text: str) -> "WrappedKey":
+    def from_json(cls, text: str) -> WrappedKey:
         d = json.loads(text)
         return cls(bytes.fromhex(d["salt"]), d["kdf"], bytes.fromhex(d["blob"]))
 
@@ -99,7 +99,7 @@ class Vault:
         (half a megabyte and more each, a gigabyte in all for a million templates) are opened this way,
         since a fresh buffer for each costs more in page faults than the decryption itself."""
         view = memoryview(blob)
-        plain = out[:len(view) - NONCE_BYTES - TAG_BYTES]
+        plain = out[: len(view) - NONCE_BYTES - TAG_BYTES]
         try:
             self._aead.decrypt_into(view[:NONCE_BYTES], view[NONCE_BYTES:], aad.encode(), plain)
         except InvalidTag:

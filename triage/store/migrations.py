@@ -159,9 +159,7 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("arrival_id", "arrivals", "id")],
     )
 
-    db["tombstones"].create(
-        {"id": int, "kind": str, "ref": str, "at": str, "officer": str, "reason": str}, pk="id"
-    )
+    db["tombstones"].create({"id": int, "kind": str, "ref": str, "at": str, "officer": str, "reason": str}, pk="id")
 
     db["audit_events"].create(
         {
@@ -217,24 +215,62 @@ def m006_batches_and_keys(db: Database) -> None:
     `trusted_keys` the laptops whose batches it accepts and the recipients it encrypts batches to;
     `batches` every batch imported; `merged` which local row each imported row became, so a batch
     merges idempotently and ids never collide; `origin_audit` the audit events batches carried."""
-    db["laptop_keys"].create({"name": str, "public": str, "created_at": str, "sealed": bytes}, pk="name",
-                             not_null={"public", "created_at", "sealed"})
+    db["laptop_keys"].create(
+        {"name": str, "public": str, "created_at": str, "sealed": bytes},
+        pk="name",
+        not_null={"public", "created_at", "sealed"},
+    )
     db["trusted_keys"].create(
-        {"id": int, "role": str, "name": str, "public": str, "added_at": str, "officer": str},  # role: signer | recipient
-        pk="id", not_null={"role", "name", "public", "added_at", "officer"})
+        {
+            "id": int,
+            "role": str,
+            "name": str,
+            "public": str,
+            "added_at": str,
+            "officer": str,
+        },  # role: signer | recipient
+        pk="id",
+        not_null={"role", "name", "public", "added_at", "officer"},
+    )
     db["trusted_keys"].create_index(["role", "name"], unique=True)
     db["trusted_keys"].create_index(["role", "public"], unique=True)
     db["batches"].create(
-        {"sha256": str, "device": str, "signer": str, "day": str, "site": str, "training": int, "exported_at": str,
-         "exported_by": str, "arrivals": int, "imported_at": str, "officer": str},
-        pk="sha256", not_null={"device", "signer", "day", "imported_at", "officer"})
-    db["merged"].create({"kind": str, "key": str, "local": str, "batch": str}, pk=("kind", "key"),
-                        not_null={"local"})
+        {
+            "sha256": str,
+            "device": str,
+            "signer": str,
+            "day": str,
+            "site": str,
+            "training": int,
+            "exported_at": str,
+            "exported_by": str,
+            "arrivals": int,
+            "imported_at": str,
+            "officer": str,
+        },
+        pk="sha256",
+        not_null={"device", "signer", "day", "imported_at", "officer"},
+    )
+    db["merged"].create({"kind": str, "key": str, "local": str, "batch": str}, pk=("kind", "key"), not_null={"local"})
     db["merged"].create_index(["kind", "local"])
     db["origin_audit"].create(
-        {"id": int, "device": str, "seq": int, "at": str, "officer": str, "action": str, "arrival_id": str,
-         "records": str, "prev_hash": str, "hash": str, "batch": str, "sealed": bytes},
-        pk="id", not_null={"device", "seq", "at", "officer", "action", "hash"})
+        {
+            "id": int,
+            "device": str,
+            "seq": int,
+            "at": str,
+            "officer": str,
+            "action": str,
+            "arrival_id": str,
+            "records": str,
+            "prev_hash": str,
+            "hash": str,
+            "batch": str,
+            "sealed": bytes,
+        },
+        pk="id",
+        not_null={"device", "seq", "at", "officer", "action", "hash"},
+    )
     db["origin_audit"].create_index(["device", "seq"], unique=True)
     db["origin_audit"].create_index(["arrival_id"])
 
@@ -248,9 +284,21 @@ def m004_template_blocks(db: Database) -> None:
     code is never searched again and its block is rewritten without it at the next write."""
     db["template_sets"].create({"model_id": str, "owner_kind": str, "seq": int}, pk=("model_id", "owner_kind"))
     db["template_blocks"].create(
-        {"id": int, "model_id": str, "owner_kind": str, "dim": int, "count": int, "width": int, "stale": int,
-         "seq": int, "updated_at": str, "data": bytes},
-        pk="id", not_null={"model_id", "owner_kind", "dim", "count", "width", "stale", "seq", "data"})
+        {
+            "id": int,
+            "model_id": str,
+            "owner_kind": str,
+            "dim": int,
+            "count": int,
+            "width": int,
+            "stale": int,
+            "seq": int,
+            "updated_at": str,
+            "data": bytes,
+        },
+        pk="id",
+        not_null={"model_id", "owner_kind", "dim", "count", "width", "stale", "seq", "data"},
+    )
     db["template_blocks"].create_index(["model_id", "owner_kind"])
     db["templates"].add_column("block_id", int)
     db["templates"].create_index(["block_id"])
@@ -267,9 +315,20 @@ def m004_template_blocks(db: Database) -> None:
         END""")
     # The approximate search index of a large gallery, sealed in parts (see triage/ann.py).
     db["template_indexes"].create(
-        {"id": int, "model_id": str, "owner_kind": str, "part": int, "parts": int, "created_at": str,
-         "templates": int, "max_id": int, "data": bytes},
-        pk="id", not_null={"model_id", "owner_kind", "part", "parts", "created_at", "templates", "max_id", "data"})
+        {
+            "id": int,
+            "model_id": str,
+            "owner_kind": str,
+            "part": int,
+            "parts": int,
+            "created_at": str,
+            "templates": int,
+            "max_id": int,
+            "data": bytes,
+        },
+        pk="id",
+        not_null={"model_id", "owner_kind", "part", "parts", "created_at", "templates", "max_id", "data"},
+    )
     db["template_indexes"].create_index(["model_id", "owner_kind"])
     db["subjects"].create_index(["status", "review_date"])
     db["searches"].add_column("method", str)  # exact | approximate
@@ -284,38 +343,81 @@ def m010_debriefs_crime_groups_referrals(db: Database) -> None:
     their values; what a person said is sealed. Clear columns hold what is counted or queued on: versions,
     counts of declined questions and exploitation indicators, link decisions, referral steps and times."""
     db["debriefs"].create(
-        {"id": int, "arrival_id": str, "version": int, "officer": str, "at": str, "supersedes": int, "mode": str,
-         "declined": int, "indicators": int, "sealed": bytes},
-        pk="id", foreign_keys=[("arrival_id", "arrivals", "id")],
-        not_null={"arrival_id", "version", "officer", "at", "mode", "sealed"})
+        {
+            "id": int,
+            "arrival_id": str,
+            "version": int,
+            "officer": str,
+            "at": str,
+            "supersedes": int,
+            "mode": str,
+            "declined": int,
+            "indicators": int,
+            "sealed": bytes,
+        },
+        pk="id",
+        foreign_keys=[("arrival_id", "arrivals", "id")],
+        not_null={"arrival_id", "version", "officer", "at", "mode", "sealed"},
+    )
     db["debriefs"].create_index(["arrival_id", "version"], unique=True)
     # The phone numbers, payment handles and names of each arrival's current debrief, blinded (value sealed).
     db["debrief_identifiers"].create(
         {"id": int, "debrief_id": int, "arrival_id": str, "kind": str, "source": str, "blind": str, "sealed": bytes},
-        pk="id", foreign_keys=[("debrief_id", "debriefs", "id"), ("arrival_id", "arrivals", "id")],
-        not_null={"debrief_id", "arrival_id", "kind", "source", "blind"})
+        pk="id",
+        foreign_keys=[("debrief_id", "debriefs", "id"), ("arrival_id", "arrivals", "id")],
+        not_null={"debrief_id", "arrival_id", "kind", "source", "blind"},
+    )
     db["debrief_identifiers"].create_index(["kind", "blind"])
     db["debrief_identifiers"].create_index(["arrival_id"])
-    db["ocgs"].create({"ref": str, "created_at": str, "officer": str, "updated_at": str, "sealed": bytes}, pk="ref",
-                      not_null={"created_at", "officer", "sealed"})
+    db["ocgs"].create(
+        {"ref": str, "created_at": str, "officer": str, "updated_at": str, "sealed": bytes},
+        pk="ref",
+        not_null={"created_at", "officer", "sealed"},
+    )
     db["ocg_identifiers"].create(
         {"id": int, "ocg_ref": str, "kind": str, "blind": str, "added_at": str, "officer": str},
-        pk="id", foreign_keys=[("ocg_ref", "ocgs", "ref")], not_null={"ocg_ref", "kind", "blind", "added_at"})
+        pk="id",
+        foreign_keys=[("ocg_ref", "ocgs", "ref")],
+        not_null={"ocg_ref", "kind", "blind", "added_at"},
+    )
     db["ocg_identifiers"].create_index(["kind", "blind"])
     db["ocg_identifiers"].create_index(["ocg_ref", "kind", "blind"], unique=True)
     db["ocg_links"].create(
-        {"id": int, "ocg_ref": str, "target_kind": str, "target": str, "decision": str, "officer": str, "at": str,
-         "supersedes": int, "sealed": bytes},  # target_kind: arrival | subject; decision: linked | not-linked
-        pk="id", foreign_keys=[("ocg_ref", "ocgs", "ref")],
-        not_null={"ocg_ref", "target_kind", "target", "decision", "officer", "at", "sealed"})
+        {
+            "id": int,
+            "ocg_ref": str,
+            "target_kind": str,
+            "target": str,
+            "decision": str,
+            "officer": str,
+            "at": str,
+            "supersedes": int,
+            "sealed": bytes,
+        },  # target_kind: arrival | subject; decision: linked | not-linked
+        pk="id",
+        foreign_keys=[("ocg_ref", "ocgs", "ref")],
+        not_null={"ocg_ref", "target_kind", "target", "decision", "officer", "at", "sealed"},
+    )
     db["ocg_links"].create_index(["ocg_ref"])
     db["ocg_links"].create_index(["target_kind", "target"])
     db["referrals"].create(
-        {"id": int, "arrival_id": str, "officer": str, "at": str, "supersedes": int,
-         "arrival_method": str,  # small-boat | vehicle | other
-         "control_unit_at": str, "lead_agency": str, "biometric_enrolment": str,  # yes | no | unknown
-         "safeguarding_referral_at": str, "sealed": bytes},
-        pk="id", foreign_keys=[("arrival_id", "arrivals", "id")], not_null={"arrival_id", "officer", "at", "sealed"})
+        {
+            "id": int,
+            "arrival_id": str,
+            "officer": str,
+            "at": str,
+            "supersedes": int,
+            "arrival_method": str,  # small-boat | vehicle | other
+            "control_unit_at": str,
+            "lead_agency": str,
+            "biometric_enrolment": str,  # yes | no | unknown
+            "safeguarding_referral_at": str,
+            "sealed": bytes,
+        },
+        pk="id",
+        foreign_keys=[("arrival_id", "arrivals", "id")],
+        not_null={"arrival_id", "officer", "at", "sealed"},
+    )
     db["referrals"].create_index(["arrival_id"])
 
 

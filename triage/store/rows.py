@@ -21,15 +21,27 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
+from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, TriageError
 from triage.store import audit, crypto
 from triage.store.config import STORE_FILE, Config, load_config, write_config
-from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, TriageError
 from triage.store.migrations import migrations
 
 # Tables whose personal fields live in one sealed JSON column named `sealed`; photos, templates and
 # audit reasons are sealed by their own methods below.
-SEALED_TABLES = {"arrivals", "subjects", "reviews", "drafts", "draft_outcomes", "laptop_keys", "origin_audit",
-                 "debriefs", "debrief_identifiers", "ocgs", "ocg_links", "referrals"}
+SEALED_TABLES = {
+    "arrivals",
+    "subjects",
+    "reviews",
+    "drafts",
+    "draft_outcomes",
+    "laptop_keys",
+    "origin_audit",
+    "debriefs",
+    "debrief_identifiers",
+    "ocgs",
+    "ocg_links",
+    "referrals",
+}
 PK = {"arrivals": "id", "subjects": "ref", "drafts": "ref", "laptop_keys": "name", "ocgs": "ref"}
 TEMPLATE_BLOCK = 1024  # templates per sealed block: a 0.5 MB re-seal per capture, a few hundred blocks per million
 INDEX_PART = 1024 * 1024  # bytes of a stored search index per sealed part (larger parts read slower)
@@ -87,7 +99,7 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, home: Path, passphrase: str, config: Config) -> "Store":
+    def create(cls, home: Path, passphrase: str, config: Config) -> Store:
         if len(passphrase) < 8:
             raise BadInput("the passphrase is too short: use at least 8 characters")
         if (home / STORE_FILE).exists():
@@ -107,7 +119,7 @@ class Store:
         return store
 
     @classmethod
-    def open_locked(cls, home: Path) -> "Store":
+    def open_locked(cls, home: Path) -> Store:
         """Open without the passphrase: enough for integrity checks and the audit chain."""
         config = load_config(home)
         path = home / STORE_FILE
@@ -121,7 +133,7 @@ class Store:
         return cls(home, db, config, None)
 
     @classmethod
-    def open(cls, home: Path, passphrase: str) -> "Store":
+    def open(cls, home: Path, passphrase: str) -> Store:
         store = cls.open_locked(home)
         store.unlock(passphrase)
         return store
@@ -151,7 +163,8 @@ class Store:
         with self.transaction():
             self.db["keyring"].upsert(
                 {"name": name, "wrapped": crypto.wrap_key(self._data_key, new).to_json(), "created_at": utcnow()},
-                pk="name")
+                pk="name",
+            )
             self.audit("passphrase-set", officer, records=[f"keyring:{name}"])
 
     def close(self) -> None:
@@ -197,12 +210,21 @@ class Store:
         """Append a hash-chained audit event; called inside the transaction of the change it records."""
         sealed_reason = None
         if reason:
-            seq = (self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_events").fetchone()[0])
+            seq = self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_events").fetchone()[0]
             sealed_reason = self._need_vault().seal(reason.encode(), f"audit_events:{seq}")
-        row = audit.append(self.db, at=utcnow(), officer=officer, action=action, arrival_id=arrival_id,
-                           records=list(records), reason=sealed_reason)
-        self.db.execute("INSERT OR REPLACE INTO audit_head (id, sealed) VALUES (1, ?)",
-                        [self._need_vault().seal(audit.head(row), audit.HEAD_AAD)])
+        row = audit.append(
+            self.db,
+            at=utcnow(),
+            officer=officer,
+            action=action,
+            arrival_id=arrival_id,
+            records=list(records),
+            reason=sealed_reason,
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO audit_head (id, sealed) VALUES (1, ?)",
+            [self._need_vault().seal(audit.head(row), audit.HEAD_AAD)],
+        )
 
     # -- sealed rows -----------------------------------------------------------------------------
 
@@ -224,8 +246,10 @@ class Store:
         """One plain INSERT into a table the migrations made. sqlite-utils' `insert` reads the schema again
         on every call, which was a third of a 1,000-arrival import; lists and dicts go in as JSON, as there."""
         names = ", ".join(f"[{c}]" for c in row)
-        self.db.execute(f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(row))})",
-                        [json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for v in row.values()])
+        self.db.execute(
+            f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(row))})",
+            [json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for v in row.values()],
+        )
 
     def update(self, table: str, key, clear: dict | None = None, secret: dict | None = None) -> None:
         row = dict(clear or {})
@@ -248,10 +272,11 @@ class Store:
             raise NotFound(f"no {what or table.rstrip('s')} {key!r} in this home") from None
         return self._open_row(table, dict(row))
 
-    def rows(self, table: str, where: str | None = None, params: Sequence = (), order_by: str | None = None) -> list[dict]:
+    def rows(
+        self, table: str, where: str | None = None, params: Sequence = (), order_by: str | None = None
+    ) -> list[dict]:
         return [
-            self._open_row(table, dict(r))
-            for r in self.db[table].rows_where(where, list(params), order_by=order_by)
+            self._open_row(table, dict(r)) for r in self.db[table].rows_where(where, list(params), order_by=order_by)
         ]
 
     def count(self, table: str, where: str | None = None, params: Sequence = ()) -> int:
@@ -260,20 +285,35 @@ class Store:
 
     # -- photos and templates ----------------------------------------------------------------------
 
-    def put_photo(self, owner_kind: str, owner_id: str, role: str, data: bytes, media_type: str,
-                  width: int, height: int) -> int:
+    def put_photo(
+        self, owner_kind: str, owner_id: str, role: str, data: bytes, media_type: str, width: int, height: int
+    ) -> int:
         pid = self.next_id("photos")
-        self.insert_row("photos", {
-            "id": pid, "owner_kind": owner_kind, "owner_id": owner_id, "role": role, "media_type": media_type,
-            "width": width, "height": height, "created_at": utcnow(),
-            "data": self._need_vault().seal(data, f"photos:{pid}"),
-        })
+        self.insert_row(
+            "photos",
+            {
+                "id": pid,
+                "owner_kind": owner_kind,
+                "owner_id": owner_id,
+                "role": role,
+                "media_type": media_type,
+                "width": width,
+                "height": height,
+                "created_at": utcnow(),
+                "data": self._need_vault().seal(data, f"photos:{pid}"),
+            },
+        )
         return pid
 
     def photo(self, owner_kind: str, owner_id: str, role: str = "portrait") -> tuple[dict, bytes]:
-        rows = list(self.db["photos"].rows_where(
-            "owner_kind = ? AND owner_id = ? AND role = ? AND data IS NOT NULL", [owner_kind, owner_id, role],
-            order_by="id", limit=1))
+        rows = list(
+            self.db["photos"].rows_where(
+                "owner_kind = ? AND owner_id = ? AND role = ? AND data IS NOT NULL",
+                [owner_kind, owner_id, role],
+                order_by="id",
+                limit=1,
+            )
+        )
         return self._opened_photo(rows, f"no {role} photo for {owner_kind} {owner_id}")
 
     def photo_by_id(self, photo_id: int) -> tuple[dict, bytes]:
@@ -289,12 +329,19 @@ class Store:
 
     # -- templates, sealed in blocks (see migrations.m004_template_blocks) ------------------------------
 
-    def put_template(self, owner_kind: str, owner_id: str, photo_id: int | None, model_id: str,
-                     vector: np.ndarray) -> int:
+    def put_template(
+        self, owner_kind: str, owner_id: str, photo_id: int | None, model_id: str, vector: np.ndarray
+    ) -> int:
         return int(self.put_templates(owner_kind, model_id, [owner_id], np.atleast_2d(vector), [photo_id])[0])
 
-    def put_templates(self, owner_kind: str, model_id: str, owner_ids: Sequence[str], vectors: np.ndarray,
-                      photo_ids: Sequence[int | None] | None = None) -> np.ndarray:
+    def put_templates(
+        self,
+        owner_kind: str,
+        model_id: str,
+        owner_ids: Sequence[str],
+        vectors: np.ndarray,
+        photo_ids: Sequence[int | None] | None = None,
+    ) -> np.ndarray:
         """Store templates in bulk: a clear row each in `templates`, the vectors appended to the set's sealed
         blocks (the last block is re-sealed with the new ones). Returns the new template ids."""
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -303,8 +350,9 @@ class Store:
         photo_ids = list(photo_ids) if photo_ids is not None else [None] * len(vecs)
         with self.transaction():
             self._adopt_row_templates()
-            last = self.db.execute("UPDATE sequences SET value = value + ? WHERE name = 'templates' RETURNING value",
-                                   [len(vecs)]).fetchone()[0]
+            last = self.db.execute(
+                "UPDATE sequences SET value = value + ? WHERE name = 'templates' RETURNING value", [len(vecs)]
+            ).fetchone()[0]
             ids = np.arange(last - len(vecs) + 1, last + 1, dtype=np.int64)
             owners = np.array([o.encode() for o in owner_ids], dtype=bytes)
             blocks = self._append_to_blocks(model_id, owner_kind, ids, owners, vecs)
@@ -312,43 +360,89 @@ class Store:
             self.db.conn.executemany(
                 "INSERT INTO templates (id, owner_kind, owner_id, photo_id, model_id, dtype, dim, created_at, block_id) "
                 "VALUES (?, ?, ?, ?, ?, 'float32', ?, ?, ?)",
-                zip(ids.tolist(), [owner_kind] * len(ids), owner_ids, photo_ids, [model_id] * len(ids),
-                    [vecs.shape[1]] * len(ids), [now] * len(ids), blocks.tolist()))
+                zip(
+                    ids.tolist(),
+                    [owner_kind] * len(ids),
+                    owner_ids,
+                    photo_ids,
+                    [model_id] * len(ids),
+                    [vecs.shape[1]] * len(ids),
+                    [now] * len(ids),
+                    blocks.tolist(),
+                ),
+            )
         return ids
 
-    def _append_to_blocks(self, model_id: str, owner_kind: str, ids: np.ndarray, owners: np.ndarray,
-                          vecs: np.ndarray) -> np.ndarray:
+    def _append_to_blocks(
+        self, model_id: str, owner_kind: str, ids: np.ndarray, owners: np.ndarray, vecs: np.ndarray
+    ) -> np.ndarray:
         """Fill the set's last block, then new ones; returns the block id of each template."""
         seq = self.db.execute(
             "INSERT INTO template_sets (model_id, owner_kind, seq) VALUES (?, ?, 1) ON CONFLICT (model_id, owner_kind) "
-            "DO UPDATE SET seq = seq + 1 RETURNING seq", [model_id, owner_kind]).fetchone()[0]
+            "DO UPDATE SET seq = seq + 1 RETURNING seq",
+            [model_id, owner_kind],
+        ).fetchone()[0]
         block_of = np.zeros(len(ids), dtype=np.int64)
-        last = self.db.execute(f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE model_id = ? AND owner_kind = ? "
-                               "ORDER BY id DESC LIMIT 1", [model_id, owner_kind]).fetchone()
+        last = self.db.execute(
+            f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE model_id = ? AND owner_kind = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [model_id, owner_kind],
+        ).fetchone()
         start = 0
         if last is not None and last[5] != vecs.shape[1]:
             raise BadInput(f"{model_id} templates have {last[5]} dimensions, not {vecs.shape[1]}")
         if last is not None and last[3] < TEMPLATE_BLOCK:
             old = self._open_block(last)
             start = min(len(ids), TEMPLATE_BLOCK - len(old.ids))
-            self._seal_block(old.id, model_id, owner_kind, seq, np.concatenate([old.ids, ids[:start]]),
-                             np.concatenate([old.owners, owners[:start]]), np.vstack([old.vectors, vecs[:start]]))
+            self._seal_block(
+                old.id,
+                model_id,
+                owner_kind,
+                seq,
+                np.concatenate([old.ids, ids[:start]]),
+                np.concatenate([old.owners, owners[:start]]),
+                np.vstack([old.vectors, vecs[:start]]),
+            )
             block_of[:start] = old.id
         for lo in range(start, len(ids), TEMPLATE_BLOCK):
             hi = min(len(ids), lo + TEMPLATE_BLOCK)
-            block_of[lo:hi] = self._seal_block(self.next_id("template_blocks"), model_id, owner_kind, seq,
-                                               ids[lo:hi], owners[lo:hi], vecs[lo:hi])
+            block_of[lo:hi] = self._seal_block(
+                self.next_id("template_blocks"), model_id, owner_kind, seq, ids[lo:hi], owners[lo:hi], vecs[lo:hi]
+            )
         return block_of
 
-    def _seal_block(self, block_id: int, model_id: str, owner_kind: str, seq: int, ids: np.ndarray,
-                    owners: np.ndarray, vecs: np.ndarray) -> int:
+    def _seal_block(
+        self,
+        block_id: int,
+        model_id: str,
+        owner_kind: str,
+        seq: int,
+        ids: np.ndarray,
+        owners: np.ndarray,
+        vecs: np.ndarray,
+    ) -> int:
         width = max(1, owners.dtype.itemsize)
-        plain = (struct.pack("<III", len(ids), vecs.shape[1], width) + np.ascontiguousarray(vecs, np.float32).tobytes()
-                 + ids.astype("<i8").tobytes() + owners.astype(f"S{width}").tobytes())
-        self.db["template_blocks"].upsert({
-            "id": block_id, "model_id": model_id, "owner_kind": owner_kind, "dim": vecs.shape[1], "count": len(ids),
-            "width": width, "stale": 0, "seq": seq, "updated_at": utcnow(),
-            "data": self._need_vault().seal(plain, f"template_blocks:{block_id}:{model_id}:{owner_kind}")}, pk="id")
+        plain = (
+            struct.pack("<III", len(ids), vecs.shape[1], width)
+            + np.ascontiguousarray(vecs, np.float32).tobytes()
+            + ids.astype("<i8").tobytes()
+            + owners.astype(f"S{width}").tobytes()
+        )
+        self.db["template_blocks"].upsert(
+            {
+                "id": block_id,
+                "model_id": model_id,
+                "owner_kind": owner_kind,
+                "dim": vecs.shape[1],
+                "count": len(ids),
+                "width": width,
+                "stale": 0,
+                "seq": seq,
+                "updated_at": utcnow(),
+                "data": self._need_vault().seal(plain, f"template_blocks:{block_id}:{model_id}:{owner_kind}"),
+            },
+            pk="id",
+        )
         return block_id
 
     def _open_block(self, row: tuple, scratch: bytearray | None = None) -> TemplateBlock:
@@ -366,14 +460,16 @@ class Store:
         ids = np.frombuffer(plain, "<i8", n, 12 + 4 * n * d)
         owners = np.frombuffer(plain, f"S{w}", n, 12 + 4 * n * d + 8 * n)
         if stale:  # some of its templates were deleted since it was sealed
-            live = np.fromiter((r[0] for r in self.db.execute("SELECT id FROM templates WHERE block_id = ?", [block_id])),
-                               np.int64)
+            live = np.fromiter(
+                (r[0] for r in self.db.execute("SELECT id FROM templates WHERE block_id = ?", [block_id])), np.int64
+            )
             keep = np.isin(ids, live)
             ids, owners, vecs = ids[keep], owners[keep], vecs[keep]
         return TemplateBlock(block_id, seq, ids, owners, vecs)
 
-    def template_blocks(self, model_id: str, owner_kind: str, *, block_ids: Sequence[int] | None = None,
-                        reuse: bool = False) -> Iterator[TemplateBlock]:
+    def template_blocks(
+        self, model_id: str, owner_kind: str, *, block_ids: Sequence[int] | None = None, reuse: bool = False
+    ) -> Iterator[TemplateBlock]:
         """The set's blocks (or the ones named), opened one at a time, so a million templates never sit
         in memory twice. With `reuse`, every block is opened into one buffer, so its arrays hold only
         until the next block is read: for a caller that copies them at once (loading a gallery)."""
@@ -384,28 +480,43 @@ class Store:
             where += f" AND id IN ({','.join('?' * len(block_ids))})"
             params += list(block_ids)
         sql = f"SELECT {BLOCK_COLUMNS} FROM template_blocks {where}"
-        scratch = bytearray(self.db.execute(f"SELECT coalesce(max(length(data)), 0) FROM template_blocks {where}",
-                                            params).fetchone()[0]) if reuse else None
+        scratch = (
+            bytearray(
+                self.db.execute(
+                    f"SELECT coalesce(max(length(data)), 0) FROM template_blocks {where}", params
+                ).fetchone()[0]
+            )
+            if reuse
+            else None
+        )
         for row in self.db.execute(sql + " ORDER BY id", params):
             yield self._open_block(row, scratch)
 
     def template_set(self, model_id: str, owner_kind: str) -> TemplateSet:
         """Where the set stands: its change counter, its blocks (id -> seq) and an upper bound of its size."""
-        seq = self.db.execute("SELECT seq FROM template_sets WHERE model_id = ? AND owner_kind = ?",
-                              [model_id, owner_kind]).fetchone()
-        rows = self.db.execute("SELECT id, seq, count FROM template_blocks WHERE model_id = ? AND owner_kind = ?",
-                               [model_id, owner_kind]).fetchall()
+        seq = self.db.execute(
+            "SELECT seq FROM template_sets WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
+        ).fetchone()
+        rows = self.db.execute(
+            "SELECT id, seq, count FROM template_blocks WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
+        ).fetchall()
         return TemplateSet(seq[0] if seq else 0, {r[0]: r[1] for r in rows}, sum(r[2] for r in rows))
 
-    def load_templates(self, model_id: str, owner_kind: str, owner_ids: Sequence[str] | None = None
-                       ) -> tuple[list[str], np.ndarray]:
+    def load_templates(
+        self, model_id: str, owner_kind: str, owner_ids: Sequence[str] | None = None
+    ) -> tuple[list[str], np.ndarray]:
         """Owner ids and an (n, dim) float32 matrix of the live templates of one model (of `owner_ids` only,
         when given: then only the blocks holding them are opened)."""
         block_ids = None
         if owner_ids is not None:
-            block_ids = [r[0] for r in self.db.execute(
-                f"SELECT DISTINCT block_id FROM templates WHERE model_id = ? AND owner_kind = ? AND block_id IS NOT NULL "
-                f"AND owner_id IN ({','.join('?' * len(owner_ids))})", [model_id, owner_kind, *owner_ids])]
+            block_ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT DISTINCT block_id FROM templates WHERE model_id = ? AND owner_kind = ? AND block_id IS NOT NULL "
+                    f"AND owner_id IN ({','.join('?' * len(owner_ids))})",
+                    [model_id, owner_kind, *owner_ids],
+                )
+            ]
         blocks = list(self.template_blocks(model_id, owner_kind, block_ids=block_ids))
         if not blocks:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -419,8 +530,9 @@ class Store:
     def delete_templates(self, owner_kind: str, owner_id: str) -> int:
         """Delete an owner's templates of every model; the commit rewrites the blocks that held them."""
         with self.transaction():
-            return self.db.execute("DELETE FROM templates WHERE owner_kind = ? AND owner_id = ?",
-                                   [owner_kind, owner_id]).rowcount
+            return self.db.execute(
+                "DELETE FROM templates WHERE owner_kind = ? AND owner_id = ?", [owner_kind, owner_id]
+            ).rowcount
 
     def compact_templates(self) -> None:
         """Rewrite blocks whose templates were deleted (the trigger marked them stale), so the deleted
@@ -438,8 +550,10 @@ class Store:
         """Move templates sealed one per row (homes created before m004) into blocks, once per process."""
         if self.cache.get("row-templates-adopted") or self.vault is None:
             return
-        rows = self.db.execute("SELECT id, owner_kind, owner_id, model_id, data FROM templates "
-                               "WHERE block_id IS NULL AND data IS NOT NULL ORDER BY id").fetchall()
+        rows = self.db.execute(
+            "SELECT id, owner_kind, owner_id, model_id, data FROM templates "
+            "WHERE block_id IS NULL AND data IS NOT NULL ORDER BY id"
+        ).fetchall()
         with self.transaction():
             for (kind, model), group in itertools.groupby(rows, key=lambda r: (r[1], r[3])):
                 group = list(group)
@@ -447,8 +561,9 @@ class Store:
                 ids = np.array([r[0] for r in group], dtype=np.int64)
                 owners = np.array([r[2].encode() for r in group], dtype=bytes)
                 blocks = self._append_to_blocks(model, kind, ids, owners, vecs)
-                self.db.conn.executemany("UPDATE templates SET data = NULL, block_id = ? WHERE id = ?",
-                                         zip(blocks.tolist(), ids.tolist()))
+                self.db.conn.executemany(
+                    "UPDATE templates SET data = NULL, block_id = ? WHERE id = ?", zip(blocks.tolist(), ids.tolist())
+                )
         self.cache["row-templates-adopted"] = True
 
     # -- the approximate search index of a large template set (triage/ann.py) -----------------------
@@ -460,33 +575,48 @@ class Store:
         with self.transaction():
             self.drop_template_index(model_id, owner_kind)
             for i in range(parts):
-                self.db["template_indexes"].insert({
-                    "model_id": model_id, "owner_kind": owner_kind, "part": i, "parts": parts, "created_at": at,
-                    "templates": templates, "max_id": max_id,
-                    "data": self._need_vault().seal(view[i * INDEX_PART:(i + 1) * INDEX_PART],
-                                                    f"template_indexes:{model_id}:{owner_kind}:{at}:{i}/{parts}")})
+                self.db["template_indexes"].insert(
+                    {
+                        "model_id": model_id,
+                        "owner_kind": owner_kind,
+                        "part": i,
+                        "parts": parts,
+                        "created_at": at,
+                        "templates": templates,
+                        "max_id": max_id,
+                        "data": self._need_vault().seal(
+                            view[i * INDEX_PART : (i + 1) * INDEX_PART],
+                            f"template_indexes:{model_id}:{owner_kind}:{at}:{i}/{parts}",
+                        ),
+                    }
+                )
 
     def template_index(self, model_id: str, owner_kind: str) -> tuple[dict, bytearray] | None:
         """The set's stored index, opened, with what it covered (`templates`, `max_id`); None if there is none."""
         where, params = "WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
-        size = self.db.execute(f"SELECT sum(length(data) - {crypto.NONCE_BYTES + crypto.TAG_BYTES}) "
-                               f"FROM template_indexes {where}", params).fetchone()[0]
+        size = self.db.execute(
+            f"SELECT sum(length(data) - {crypto.NONCE_BYTES + crypto.TAG_BYTES}) FROM template_indexes {where}", params
+        ).fetchone()[0]
         buf, meta, seen, at_byte = bytearray(size or 0), None, 0, 0  # filled in place: no growing copies
         for part, parts, at, templates, max_id, data in self.db.execute(
-                f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY id",
-                params):
+            f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY id", params
+        ):
             meta = meta or {"parts": parts, "created_at": at, "templates": templates, "max_id": max_id}
             if (part, parts, at) != (seen, meta["parts"], meta["created_at"]):
                 break
             if at_byte + len(data) - crypto.NONCE_BYTES - crypto.TAG_BYTES > len(buf):
-                raise TriageError("the stored search index was replaced while it was being read (another command "
-                                  "stored a new one); run the command again")
+                raise TriageError(
+                    "the stored search index was replaced while it was being read (another command "
+                    "stored a new one); run the command again"
+                )
             aad = f"template_indexes:{model_id}:{owner_kind}:{at}:{part}/{parts}"
             at_byte += len(self._need_vault().open_into(data, aad, memoryview(buf)[at_byte:]))
             seen += 1
         if meta and seen != meta["parts"]:
-            raise IntegrityFailure(f"the stored search index of {owner_kind} templates is incomplete; "
-                                   "rebuild it with `triage watchlist index --rebuild`")
+            raise IntegrityFailure(
+                f"the stored search index of {owner_kind} templates is incomplete; "
+                "rebuild it with `triage watchlist index --rebuild`"
+            )
         return (meta, buf) if meta else None
 
     def drop_template_index(self, model_id: str, owner_kind: str) -> None:

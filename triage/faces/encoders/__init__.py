@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.faces import detection as faces
 from triage import workers
 from triage.errors import BadInput, NotFound
+from triage.faces import detection as faces
 from triage.faces.encoders import files, onnx, yunet
 
 DLIB = faces.MODEL_ID
@@ -50,8 +50,10 @@ def user_models(home: Path | str | None) -> dict[str, onnx.Manifest]:
         for folder in sorted(p for p in root.iterdir() if (p / onnx.MANIFEST).is_file()):
             manifest = onnx.Manifest.read(folder)
             if manifest.name in RESERVED or manifest.model_id in (DLIB, SFACE, "fused"):
-                raise BadInput(f"{folder}: the name {manifest.name!r} (model id {manifest.model_id!r}) is taken by a "
-                               "built-in matcher; rename the model in its manifest")
+                raise BadInput(
+                    f"{folder}: the name {manifest.name!r} (model id {manifest.model_id!r}) is taken by a "
+                    "built-in matcher; rename the model in its manifest"
+                )
             found.setdefault(manifest.name, manifest)
     return found
 
@@ -65,8 +67,10 @@ def manifest(model_id: str, home: Path | str | None) -> onnx.Manifest | None:
     for m in user_models(home).values():
         if m.model_id == model_id:
             return m
-    raise NotFound(f"no model {model_id!r} is installed; put its folder (the .onnx file and manifest.json) under "
-                   f"{Path(home) / 'models' if home else 'the home models/ folder'}")
+    raise NotFound(
+        f"no model {model_id!r} is installed; put its folder (the .onnx file and manifest.json) under "
+        f"{Path(home) / 'models' if home else 'the home models/ folder'}"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,9 @@ class Pipeline:
         onnx_models = {m.model_id: encoder(m) for m in self.manifests}
         blobs = {mid: e.blob(e.crop(rgb, face)) for mid, e in onnx_models.items()}
         if DLIB in self.model_ids and blobs and not workers.in_pool():
-            raws, dlib_template = _beside(lambda: {mid: onnx_models[mid].run(b) for mid, b in blobs.items()},
-                                          lambda: faces.encode(rgb, face))
+            raws, dlib_template = _beside(
+                lambda: {mid: onnx_models[mid].run(b) for mid, b in blobs.items()}, lambda: faces.encode(rgb, face)
+            )
         else:
             raws = {mid: onnx_models[mid].run(b) for mid, b in blobs.items()}
             dlib_template = faces.encode(rgb, face) if DLIB in self.model_ids else None

