@@ -3,11 +3,13 @@ writing data to stdout (tables for people, one JSON document with --json) and me
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +18,8 @@ from rich.progress import Progress
 
 from triage.errors import UsageError
 from triage.store.config import resolve_home
+
+T = TypeVar("T")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -69,8 +73,31 @@ def officer_of(store, officer: str | None) -> str:
     return name.strip()
 
 
-def emit_json(value) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+def jsonable(value: Any) -> Any:
+    """A core result as plain JSON data: a typed result through its own `as_json()` when it has one (its
+    JSON shape is part of the command's contract), any other dataclass field by field."""
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def emit(result: T, json_out: bool, render: Callable[[T], None]) -> None:
+    """Every command's way out: the result as one JSON document on stdout with --json, else `render`
+    draws it for a person."""
+    if json_out:
+        emit_json(result)
+    else:
+        render(result)
 
 
 def warn(message: str) -> None:
