@@ -36,6 +36,11 @@ SIZES = ((640, 480), (1280, 960))
 WATCHLIST = 10_000
 FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 
+# Figures behind the batch's threading, from this benchmark: a fused capture-batch ran 10.7 arrivals/s with
+# one thread per worker and 8.7/s with two (triage/workers.py, `in_pool`); with both cores busy, OpenBLAS's
+# spinning threads stalled a 10,000-row `matrix @ q` for 24 ms, against 0.3 ms on one core
+# (triage/faces/matching.py, `scores`).
+
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
     """`count` JPEGs of ORL faces on a textured background, cycling through subjects and photos."""

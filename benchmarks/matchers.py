@@ -38,6 +38,8 @@ import numpy as np  # noqa: E402
 PASSPHRASE = "benchmark passphrase"
 SIZES = ((640, 480), (1280, 960))
 MATCHERS = ("dlib", "sface", "fused")
+# The fused search asks a gallery for owners another model proposed: sorting a 100,000-row gallery's owners
+# for that, once, took 15 ms (triage/faces/matching.py, `_owner_rows`).
 
 
 def frames(width: int, height: int) -> list[np.ndarray]:

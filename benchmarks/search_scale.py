@@ -34,6 +34,11 @@ LOADS = 5  # fresh-process loads per figure (median)
 REFERENCE_MS = {100_000: 1.1, 1_000_000: 15.0}  # argmax(M @ q) on the machine where the targets were set
 CHUNK = 50_000
 
+# Figures the search code's design rests on, measured on the two-core machines: a float32 scan of 100,000
+# templates took about 1.6 ms, bound by memory bandwidth (an earlier measurement gave about 4 ms), which is
+# why large galleries scan an int8 copy (triage/faces/quantized.py) or search a graph (triage/faces/ann.py);
+# a partition of 100,000 distances took about 1 ms, as long as the int8 scan (`quantized.within`).
+
 
 def template_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, total-covariance factor and within-person covariance factor of real dlib templates."""

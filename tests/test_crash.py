@@ -235,7 +235,7 @@ def _capture_many(store: Store, faces: list[analysis.Analysis], n: int) -> list[
             officer=OFFICER,
             idempotency_key=f"crash-{i}",
             analysed=a,
-        )["arrival_id"]
+        ).arrival_id
         for i, a in zip(range(n), faces * (n // len(faces) + 1))
     ]
 

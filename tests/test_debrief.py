@@ -16,7 +16,7 @@ import pytest
 from test_drafts import validator
 
 from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
-from triage.casework import debrief
+from triage.casework.debrief import questions, records
 from triage.errors import ExitStatus
 from triage.exchange import batch
 from triage.store.rows import Store
@@ -102,7 +102,7 @@ def test_a_scripted_file_fills_every_structured_field(cli, site, tmp_path):
     path.write_text(json.dumps(full_answers(site)), encoding="utf-8")
     view = cli.json("debrief", site.subject, "--file", path)
     answers = view["answers"]
-    for key, q in debrief.QUESTIONS.items():
+    for key, q in questions.QUESTIONS.items():
         assert answers[key]["status"] == "answered", key
         for part in q.parts:
             assert answers[key]["value"][part.name] not in (None, []), f"{key}.{part.name} was not filled"
@@ -339,14 +339,14 @@ def test_an_intelligence_draft_from_a_debrief_carries_its_answers_field_by_field
     )
     validator("intel_draft.schema.json").validate(report)
     carried = report["debrief"]["answers"]
-    for key, q in debrief.QUESTIONS.items():
+    for key, q in questions.QUESTIONS.items():
         assert carried[key]["status"] == recorded[key]["status"], key
         assert carried[key]["note"] == recorded[key]["note"], key
         for part in q.parts:
             assert carried[key]["value"][part.name] == recorded[key]["value"][part.name], f"{key}.{part.name}"
     assert report["debrief"]["exploitation_indicators"] == [
-        {"code": "debt", "text": debrief.EXPLOITATION["debt"]},
-        {"code": "documents-taken", "text": debrief.EXPLOITATION["documents-taken"]},
+        {"code": "debt", "text": questions.EXPLOITATION["debt"]},
+        {"code": "documents-taken", "text": questions.EXPLOITATION["documents-taken"]},
     ]
     assert report["debrief"]["version"] == 1 and report["debrief"]["recorded_by"] == OFFICER
     for fragment in (
@@ -426,7 +426,7 @@ def test_bad_answers_are_refused_whole_and_nothing_is_stored(cli, site):
     try:
         for raw, message in BAD_ANSWERS:
             with pytest.raises(BadInput, match=re.escape(message)):
-                debrief.record(store, site.subject, raw, officer=OFFICER)
+                records.record(store, site.subject, raw, officer=OFFICER)
         assert store.count("debriefs") == store.count("debrief_identifiers") == 0
     finally:
         store.close()

@@ -42,7 +42,7 @@ def land(store, orl_ref: tuple[int, int], *, vessel: str | None = "SB-1", **deta
     from triage.intake.biographic import build_details
 
     photo = samples.load_photo({"orl": list(orl_ref)})
-    return arrivals.capture(store, photo, build_details(**details), officer=OFFICER, vessel=vessel)["arrival_id"]
+    return arrivals.capture(store, photo, build_details(**details), officer=OFFICER, vessel=vessel).arrival_id
 
 
 def build_home(template: Path, path: Path, plan: Callable) -> dict:

@@ -19,7 +19,17 @@ import pytest
 
 from conftest import OFFICER, PASSPHRASE, orl
 from triage.errors import BadInput, ExitStatus
-from triage.evaluation import evaluation
+from triage.evaluation import datasets, metrics
+from triage.evaluation.cache import (
+    CACHE_FILE,
+    CACHE_FORMAT,
+    Encoded,
+    Matcher,
+    TemplateCache,
+    encode,
+    euclidean,
+    matchers,
+)
 from triage.faces import matching
 from triage.store.config import Config
 from triage.store.rows import Store
@@ -34,8 +44,8 @@ def orl_session(tmp_path_factory, face_models):
     """A home whose sealed cache holds a template (or a failure) for every ORL photo, and those encodings."""
     path = tmp_path_factory.mktemp("orl-eval") / "home"
     store = Store.create(path, PASSPHRASE, Config(site="Eval site", force_code="TST", officer=OFFICER, matcher="dlib"))
-    cache = evaluation.TemplateCache(path / evaluation.CACHE_FILE, store._need_vault())
-    encoded, stats = evaluation.encode(evaluation.fixture("orl"), evaluation.matchers(["dlib"]), cache, workers=2)
+    cache = TemplateCache(path / CACHE_FILE, store._need_vault())
+    encoded, stats = encode(datasets.fixture("orl"), matchers(["dlib"]), cache, workers=2)
     store.close()
     assert stats["encoded"] == 400
     return path, encoded[0]
@@ -125,7 +135,7 @@ def test_figures_agree_with_an_independent_numpy_computation(cli, eval_home, orl
         "photos": 400,
         "from_cache": 400,
         "encoded": 0,
-        "cache": str(eval_home / evaluation.CACHE_FILE),
+        "cache": str(eval_home / CACHE_FILE),
     }
     m = report["matchers"][0]
     want = independent_figures(enc.vectors, list(enc.identities))
@@ -164,12 +174,12 @@ def test_cached_templates_are_what_face_recognition_computes(orl_session):
 
 
 def test_cache_is_sealed_and_bound_to_its_home(cli, eval_home, orl_session, tmp_path):
-    raw = (eval_home / evaluation.CACHE_FILE).read_bytes()
+    raw = (eval_home / CACHE_FILE).read_bytes()
     vec = np.ascontiguousarray(orl_session[1].vectors[0], dtype=np.float32).tobytes()
     import base64
 
     assert vec not in raw and base64.b64encode(vec) not in raw
-    assert MODEL_ID.encode() not in raw and evaluation.CACHE_FORMAT.encode() not in raw
+    assert MODEL_ID.encode() not in raw and CACHE_FORMAT.encode() not in raw
     other = tmp_path / "other"
     cli("init", "--site", "Other", "--force-code", "OTH", "--home", other)
     res = cli(
@@ -179,7 +189,7 @@ def test_cache_is_sealed_and_bound_to_its_home(cli, eval_home, orl_session, tmp_
         "--home",
         other,
         "--cache",
-        eval_home / evaluation.CACHE_FILE,
+        eval_home / CACHE_FILE,
         code=ExitStatus.INTEGRITY,
     )
     assert "cannot be opened with this home's key" in res.stderr
@@ -495,13 +505,11 @@ def test_the_1_to_n_gallery_photo_does_not_depend_on_the_listing_order():
         (who, f"{who}/{n}.jpg") for who in ("ann", "bob", "cy", "dee") for n in (10, 2, "1", "01", "IMG_1", "img_1")
     ]
     vectors = {path: rng.normal(size=8) for _, path in rows}
-    matcher = evaluation.Matcher(
-        "test", "test", "euclidean", encode=None, distances=evaluation.euclidean, load=None, threshold=1.0
-    )
+    matcher = Matcher("test", "test", "euclidean", encode=None, distances=euclidean, load=None, threshold=1.0)
 
     def searches(order):
         listed = [rows[i] for i in order]
-        enc = evaluation.Encoded(
+        enc = Encoded(
             matcher,
             len(listed),
             np.array([w for w, _ in listed], dtype=object),
@@ -509,7 +517,7 @@ def test_the_1_to_n_gallery_photo_does_not_depend_on_the_listing_order():
             np.array([vectors[p] for _, p in listed]),
             [],
         )
-        s = evaluation.Searches.of(enc, holdout=0.25, seed=1)
+        s = metrics.Searches.of(enc, holdout=0.25, seed=1)
         return s, sorted((who, None if math.isnan(d) else round(d, 9)) for who, d in zip(s.identities, s.mate_distance))
 
     forward, a = searches(range(len(rows)))

@@ -193,7 +193,7 @@ def test_core_takes_a_plain_dict_that_can_be_prefilled(site, triage_env):
         intel.validate({**fields, "grade": "A"})
     store = Store.open(triage_env, PASSPHRASE)
     try:
-        report = intel.draft(store, site["elsewhere"], fields, officer=OFFICER)
+        report = intel.draft(store, site["elsewhere"], fields, officer=OFFICER).draft
         assert store.get("drafts", report["ref"])["draft"]["grading"] == "3DC"
     finally:
         store.close()

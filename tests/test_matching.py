@@ -18,7 +18,8 @@ from triage.casework import watchlist
 from triage.faces import analysis, ann, matching, quantized
 from triage.faces import detection as faces
 from triage.intake.photos import read_file
-from triage.store.rows import TEMPLATE_BLOCK, Store
+from triage.store.blocks import TEMPLATE_BLOCK
+from triage.store.rows import Store
 
 ENROLLED = range(1, 21)  # wl_home: WL-001..WL-020 from photo 1
 UNENROLLED = range(21, 41)

@@ -7,7 +7,11 @@ live, so the README's table and the code cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ExitStatus(IntEnum):
@@ -47,10 +51,10 @@ class Faults:
     """Bad input gathered across several checks, then raised as one `BadInput` naming every fault, so all
     can be fixed in one go (faults are joined by ' | ': each may hold a ';' of its own)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.found: list[str] = []
 
-    def check(self, parse, *args):
+    def check(self, parse: Callable[..., T], *args: object) -> T | None:
         """`parse(*args)`, or None with its refusal kept."""
         try:
             return parse(*args)

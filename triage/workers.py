@@ -15,7 +15,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
 
 from triage.errors import TriageError
 
@@ -30,8 +31,7 @@ def cores() -> int:
 
 def in_pool() -> bool:
     """Whether this process is one of a pool's workers, one per core: work in it should not spread over
-    threads, which would only contend with the other workers (a fused capture-batch ran 10.7 arrivals/s
-    with one thread per worker and 8.7/s with two)."""
+    threads, which would only contend with the other workers (benchmarks/capture_batch.py)."""
     return _in_pool
 
 
@@ -44,7 +44,7 @@ class Outcome:
     error: TriageError | None = None
 
 
-def _serve(conn, fn: Callable, initializer: Callable | None) -> None:
+def _serve(conn: Connection, fn: Callable[..., object], initializer: Callable[[], object] | None) -> None:
     """A worker's life: load once, then answer jobs until told to stop (None) or the pipe closes."""
     global _in_pool
     _in_pool = True
@@ -71,7 +71,7 @@ def _serve(conn, fn: Callable, initializer: Callable | None) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, fn: Callable, initializer: Callable | None):
+    def __init__(self, ctx: SpawnContext, fn: Callable[..., object], initializer: Callable[[], object] | None) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, fn, initializer), daemon=True)
         self.proc.start()
@@ -80,7 +80,7 @@ class _Worker:
         self.job: object = None  # the key of the job it holds
         self.since = time.monotonic()  # when it started, or when it was given its job
 
-    def give(self, key: object, args: tuple) -> None:
+    def give(self, key: object, args: tuple[object, ...]) -> None:
         self.job, self.since = key, time.monotonic()
         try:
             self.conn.send(args)
@@ -100,12 +100,12 @@ class _Worker:
 
 
 def run(
-    fn: Callable,
-    jobs: Iterator[tuple[object, tuple]],
+    fn: Callable[..., object],
+    jobs: Iterator[tuple[object, tuple[object, ...]]],
     *,
     workers: int,
     timeout: float,
-    initializer: Callable | None = None,
+    initializer: Callable[[], object] | None = None,
 ) -> Iterator[Outcome]:
     """Run `fn(*args)` for each `(key, args)` of `jobs` in `workers` processes, yielding outcomes as they
     finish (not in order). `jobs` is drawn lazily, one job per idle worker, so a long batch never holds

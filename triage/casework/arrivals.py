@@ -9,15 +9,18 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from dataclasses import asdict, dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from triage.casework import watchlist
-from triage.errors import BadInput
+from triage.errors import BadInput, Conflict
 from triage.faces import analysis, matchers, matching
 from triage.faces import detection as faces
 from triage.faces.matching import Candidate, Gallery
+from triage.faces.quality import QualityReport
 from triage.intake.biographic import Details, clean_text
 from triage.intake.photos import Photo, to_jpeg
 from triage.store.rows import Store, utcnow
@@ -25,6 +28,134 @@ from triage.store.rows import Store, utcnow
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O or U to misread
 DEFAULT_TOP_K = 5
 COMPARED_FIELDS = ("surname_latin", "given_names_latin", "dob", "age_range", "sex", "nationality", "document_number")
+
+
+@dataclass
+class CandidateView:
+    """A candidate as the officer is shown it: the search's figures and who it points at. A watchlist
+    subject brings its category and review date; an earlier arrival where and when it landed, and the
+    biographic differences side by side (this arrival's against the earlier one's)."""
+
+    kind: str  # watchlist | arrival
+    ref: str
+    rank: int
+    distance: float
+    threshold: float
+    below_threshold: bool
+    model_id: str
+    matcher: str | None
+    scores: dict[str, float] | None  # a fused candidate's distance under each model
+    model_ids: list[str]
+    name: str | None = None
+    same_vessel: bool = False  # an earlier arrival below the threshold, landed from this arrival's vessel
+    category: str | None = None
+    review_date: str | None = None
+    landed_at: str | None = None
+    vessel: str | None = None
+    site: str | None = None
+    differences: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "kind": self.kind,
+            "ref": self.ref,
+            "rank": self.rank,
+            "distance": self.distance,
+            "threshold": self.threshold,
+            "below_threshold": self.below_threshold,
+            "model_id": self.model_id,
+            "matcher": self.matcher,
+            "scores": self.scores,
+            "model_ids": list(self.model_ids),
+            "same_vessel": self.same_vessel,
+        }
+        if self.kind == "watchlist":
+            return view | {"category": self.category, "name": self.name, "review_date": self.review_date}
+        return view | {
+            "landed_at": self.landed_at,
+            "vessel": self.vessel,
+            "site": self.site,
+            "name": self.name,
+            "differences": self.differences,
+        }
+
+
+@dataclass
+class Captured:
+    """What the officer needs to see of a capture: where the arrival landed, its photo's quality, and the
+    candidates of its search with the matcher and threshold they were judged by."""
+
+    arrival_id: str
+    landed_at: str
+    site: str
+    vessel: str | None
+    safeguarding: bool
+    training: bool
+    quality: QualityReport
+    threshold: float
+    matcher: str
+    model_id: str
+    model_ids: list[str]
+    detector: str
+    candidates: list[CandidateView]
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "arrival_id": self.arrival_id,
+            "landed_at": self.landed_at,
+            "site": self.site,
+            "vessel": self.vessel,
+            "safeguarding": self.safeguarding,
+            "training": self.training,
+            "quality": self.quality.to_dict(),
+            "threshold": self.threshold,
+            "matcher": self.matcher,
+            "model_id": self.model_id,
+            "model_ids": list(self.model_ids),
+            "detector": self.detector,
+            "candidates": [c.as_json() for c in self.candidates],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class Searched:
+    """A search of an arrival made again: its candidates with the matcher and threshold."""
+
+    arrival_id: str
+    threshold: float
+    matcher: str
+    model_id: str
+    model_ids: list[str]
+    warnings: list[str]
+    candidates: list[CandidateView]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "arrival_id": self.arrival_id,
+            "threshold": self.threshold,
+            "matcher": self.matcher,
+            "model_id": self.model_id,
+            "model_ids": list(self.model_ids),
+            "warnings": list(self.warnings),
+            "candidates": [c.as_json() for c in self.candidates],
+        }
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One decision on a candidate as recorded; a later one supersedes it and both are kept."""
+
+    id: int
+    decision: str
+    reason: str | None
+    officer: str
+    at: str
+    supersedes: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def new_arrival_id() -> str:
@@ -139,16 +270,17 @@ def capture(
     today: dt.date | None = None,
     analysed: analysis.Analysis | None = None,
     matcher: str | None = None,
-) -> dict:
+) -> Captured:
     """Land one arrival: gate, encode (with every model the home uses, and the matcher's), store, search
     with the matcher (the home's by default). Returns what the officer needs to see.
 
-    `analysed` lets a batch run the face pipeline in worker processes and land the results here."""
+    `analysed` lets a batch run the face pipeline in worker processes and land the results here. Inputs
+    whose `idempotency_key` an earlier capture landed are refused (`already_landed` tells which arrival)."""
     cfg = store.config
     key = store._need_vault().blind("capture", idempotency_key) if idempotency_key else None
     existing = already_landed(store, idempotency_key) if idempotency_key else None
     if existing:
-        return {"arrival_id": existing, "duplicate": True}
+        raise Conflict(f"these inputs already landed as arrival {existing}")
     result = analysed or analysis.analyse(
         photo,
         "probe",
@@ -200,79 +332,84 @@ def capture(
             records=[f"arrival:{arrival_id}", f"photo:{pid}"],
             reason=f"quality override: {override_reason}" if override_reason else None,
         )
-    return {
-        "arrival_id": arrival_id,
-        "landed_at": landed,
-        "site": cfg.site,
-        "vessel": vessel,
-        "safeguarding": child,
-        "training": cfg.training,
-        "quality": result.quality.to_dict(),
-        "threshold": th,
-        "matcher": m.name,
-        "model_id": m.model_id,
-        "model_ids": list(m.model_ids),
-        "detector": result.face.detector,
-        "candidates": [_candidate_view(store, c.to_dict(), details, vessel) for c in candidates],
-        "warnings": result.warnings + warnings,
-    }
+    mine = details.to_dict()
+    return Captured(
+        arrival_id=arrival_id,
+        landed_at=landed,
+        site=cfg.site,
+        vessel=vessel,
+        safeguarding=child,
+        training=cfg.training,
+        quality=result.quality,
+        threshold=th,
+        matcher=m.name,
+        model_id=m.model_id,
+        model_ids=list(m.model_ids),
+        detector=result.face.detector,
+        candidates=[_candidate_view(store, c.to_dict(), mine, vessel) for c in candidates],
+        warnings=result.warnings + warnings,
+    )
 
 
-def _candidate_view(store: Store, cand: dict, details: Details | dict, vessel: str | None) -> dict:
-    """A candidate with who it points at; for a repeat arrival, the biographic differences side by side,
-    and `same_vessel` when the face is below the threshold and both came on this arrival's vessel."""
-    view = dict(cand)
-    view["below_threshold"] = bool(view["below_threshold"])
-    if isinstance(view.get("scores"), str):  # as stored
-        view["scores"] = json.loads(view["scores"])
-    view["model_ids"] = list(view["scores"]) if view.get("scores") else [view["model_id"]]
-    view["same_vessel"] = False
-    mine = details.to_dict() if isinstance(details, Details) else details
-    if cand["kind"] == "watchlist":
-        s = store.get("subjects", cand["ref"], what="watchlist subject")
-        view.update(category=s["category"], name=s.get("name"), review_date=s["review_date"])
+def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any], vessel: str | None) -> CandidateView:
+    """A candidate (the search's figures, as found or as stored) with who it points at; for a repeat arrival,
+    the biographic differences from `mine` (this arrival's details as stored), and `same_vessel` when the
+    face is below the threshold and both came on this arrival's vessel."""
+    scores = figures["scores"]
+    if isinstance(scores, str):  # as stored
+        scores = json.loads(scores)
+    view = CandidateView(
+        kind=figures["kind"],
+        ref=figures["ref"],
+        rank=figures["rank"],
+        distance=figures["distance"],
+        threshold=figures["threshold"],
+        below_threshold=bool(figures["below_threshold"]),
+        model_id=figures["model_id"],
+        matcher=figures["matcher"],
+        scores=scores,
+        model_ids=list(scores) if scores else [figures["model_id"]],
+    )
+    if view.kind == "watchlist":
+        s = store.get("subjects", view.ref, what="watchlist subject")
+        view.category, view.name, view.review_date = s["category"], s.get("name"), s["review_date"]
     else:
-        other = store.get("arrivals", cand["ref"], what="arrival")
+        other = store.get("arrivals", view.ref, what="arrival")
         theirs = other["details"]
-        view.update(
-            landed_at=other["landed_at"],
-            vessel=other["vessel"],
-            site=other["site"],
-            name=Details.from_dict(theirs).full_name(),
-            differences={
-                f: {"this": mine.get(f), "earlier": theirs.get(f)}
-                for f in COMPARED_FIELDS
-                if mine.get(f) != theirs.get(f)
-            },
-            same_vessel=bool(vessel and other["vessel"] == vessel and view["below_threshold"]),
-        )
+        view.landed_at, view.vessel, view.site = other["landed_at"], other["vessel"], other["site"]
+        view.name = Details.from_dict(theirs).full_name()
+        view.differences = {
+            f: {"this": mine.get(f), "earlier": theirs.get(f)} for f in COMPARED_FIELDS if mine.get(f) != theirs.get(f)
+        }
+        view.same_vessel = bool(vessel and other["vessel"] == vessel and view.below_threshold)
     return view
 
 
-def get(store: Store, arrival_id: str) -> dict:
+def get(store: Store, arrival_id: str) -> dict[str, Any]:
     return store.get("arrivals", arrival_id, what="arrival")
 
 
-def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[dict]:
+def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[ReviewEntry]:
     """Every decision on one candidate, oldest first; the last one is in force."""
     return [
-        {k: r[k] for k in ("id", "decision", "reason", "officer", "at", "supersedes")}
+        ReviewEntry(r["id"], r["decision"], r["reason"], r["officer"], r["at"], r["supersedes"])
         for r in store.rows(
             "reviews", "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref], order_by="id"
         )
     ]
 
 
-def candidates(store: Store, arrival_id: str) -> list[dict]:
-    """The candidates of the arrival's latest search, best first, with their review history."""
+def candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
+    """The candidates of the arrival's latest search, best first, as stored (their row ids first), each with
+    who it points at (`CandidateView`) and its review history under `reviews`."""
     arrival = get(store, arrival_id)
     last = store.db.execute("SELECT max(id) FROM searches WHERE arrival_id = ?", [arrival_id]).fetchone()[0]
     if last is None:
         return []
     out = []
     for c in store.db["candidates"].rows_where("search_id = ?", [last], order_by="rank"):
-        view = _candidate_view(store, c, arrival["details"], arrival["vessel"])
-        view["reviews"] = review_history(store, arrival_id, c["kind"], c["ref"])
+        view = dict(c) | _candidate_view(store, c, arrival["details"], arrival["vessel"]).as_json()
+        view["reviews"] = [r.as_json() for r in review_history(store, arrival_id, c["kind"], c["ref"])]
         out.append(view)
     return out
 
@@ -323,7 +460,7 @@ def search_again(
     threshold: float | None = None,
     approximate: bool | None = None,
     matcher: str | None = None,
-) -> dict:
+) -> Searched:
     arrival = get(store, arrival_id)
     m = matchers.get(matcher or store.config.matcher, store.home)
     vectors = {}
@@ -343,15 +480,15 @@ def search_again(
             approximate=approximate,
         )
         store.audit("search", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
-    return {
-        "arrival_id": arrival_id,
-        "threshold": th,
-        "matcher": m.name,
-        "model_id": m.model_id,
-        "model_ids": list(m.model_ids),
-        "warnings": warnings,
-        "candidates": [_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found],
-    }
+    return Searched(
+        arrival_id=arrival_id,
+        threshold=th,
+        matcher=m.name,
+        model_id=m.model_id,
+        model_ids=list(m.model_ids),
+        warnings=warnings,
+        candidates=[_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found],
+    )
 
 
 def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: str) -> dict:

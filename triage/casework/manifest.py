@@ -13,15 +13,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from triage import workers
 from triage.casework import arrivals
 from triage.errors import BadInput, Faults, TriageError
 from triage.faces import analysis, matchers
 from triage.intake import csvtext, mrz, photos
-from triage.intake.biographic import Details, build_details, parse_landed_at
+from triage.intake.biographic import Details, DetailText, parse_landed_at
 from triage.store.rows import Store
 
 # The columns a manifest may have, named as `triage capture`'s flags (`triage capture-batch --help` says
@@ -77,28 +78,86 @@ class Prepared:
 
 
 @dataclass
+class Landed:
+    """A row that landed now, with what its capture found."""
+
+    row: int
+    photo: str  # as the manifest gives it
+    arrival_id: str
+    name: str
+    safeguarding: bool
+    quality_score: int
+    threshold: float
+    candidates: list[arrivals.CandidateView]
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "photo": self.photo,
+            "arrival_id": self.arrival_id,
+            "name": self.name,
+            "safeguarding": self.safeguarding,
+            "quality_score": self.quality_score,
+            "threshold": self.threshold,
+            "candidates": [c.as_json() for c in self.candidates],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class LandedBefore:
+    """A row whose inputs an earlier run (or an earlier row of this one) landed already."""
+
+    row: int
+    photo: str
+    arrival_id: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Refused:
+    """A row that cannot land, with its one-line reason."""
+
+    row: int
+    photo: str
+    status: str  # the error's exit status, in lower case (bad_input, no_face ...)
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Report:
     manifest: str
     rows: int = 0
-    landed: list[dict] = field(default_factory=list)
-    already_landed: list[dict] = field(default_factory=list)
-    refused: list[dict] = field(default_factory=list)
+    landed: list[Landed] = field(default_factory=list)
+    already_landed: list[LandedBefore] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        """Counts, then each kind of outcome in manifest order (workers finish in any order)."""
+    def in_row_order(self) -> tuple[list[Landed], list[LandedBefore], list[Refused]]:
+        """Each kind of outcome in manifest order (workers finish in any order)."""
+        return (
+            sorted(self.landed, key=lambda r: r.row),
+            sorted(self.already_landed, key=lambda r: r.row),
+            sorted(self.refused, key=lambda r: r.row),
+        )
 
-        def by_row(items: list[dict]) -> list[dict]:
-            return sorted(items, key=lambda r: r["row"])
-
+    def as_json(self) -> dict[str, Any]:
+        """Counts, then each kind of outcome in manifest order."""
+        landed, before, refused = self.in_row_order()
         return {
             "manifest": self.manifest,
             "rows": self.rows,
             "landed": len(self.landed),
             "already_landed": len(self.already_landed),
             "refused": len(self.refused),
-            "arrivals": by_row(self.landed),
-            "duplicates": by_row(self.already_landed),
-            "refusals": by_row(self.refused),
+            "arrivals": [r.as_json() for r in landed],
+            "duplicates": [r.as_json() for r in before],
+            "refusals": [r.as_json() for r in refused],
         }
 
 
@@ -162,17 +221,18 @@ def prepare(
         raise BadInput("more values than the header has columns (a comma inside a value needs quotes)")
     if not f.get("photo"):
         raise BadInput("no photo given")
-    kwargs = {
+    cells: dict[str, Any] = {
         LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v)
         for c, v in f.items()
         if c not in ("photo", "mrz", "vessel", "landed_at", "face")
     }
+    text = DetailText(**cells)
 
     def column(name: str) -> str:
         return f"column {row.headers.get(name, name)}"
 
     faults = Faults()  # every wrong cell of the row, reported together
-    details = faults.check(lambda: build_details(**kwargs, today=today, label=column))
+    details = faults.check(text.build, today, column)
     warnings: list[str] = []
     if f.get("mrz"):
         zone = faults.check(mrz.parse, f["mrz"], today)
@@ -190,6 +250,7 @@ def prepare(
         else landed_at
     )
     faults.raise_any()
+    assert details is not None  # raise_any raised when the details were refused
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
@@ -221,7 +282,7 @@ def land(
     today = today or dt.date.today()
     landed_default = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
     report = Report(str(path), len(rows))
-    waiting: dict[int, Prepared] = {}
+    waiting: dict[object, Prepared] = {}  # row number -> the row, while a worker has its photo
     done = 0
     if progress:
         progress(0, len(rows))
@@ -233,17 +294,14 @@ def land(
             progress(done, len(rows))
 
     def refuse(row: Row, error: TriageError) -> None:
-        report.refused.append(
-            {
-                "row": row.number,
-                "photo": row.fields.get("photo", ""),
-                "status": error.status.name.lower(),
-                "reason": str(error),
-            }
-        )
+        report.refused.append(Refused(row.number, row.fields.get("photo", ""), error.status.name.lower(), str(error)))
         tick()
 
-    def jobs() -> Iterator[tuple[int, tuple]]:
+    def landed_before(row: Row, arrival_id: str) -> None:
+        report.already_landed.append(LandedBefore(row.number, row.fields["photo"], arrival_id))
+        tick()
+
+    def jobs() -> Iterator[tuple[int, tuple[object, ...]]]:
         for row in rows:
             try:
                 prepared, data = prepare(store, row, path.parent, vessel=vessel, landed_at=landed_default, today=today)
@@ -252,8 +310,7 @@ def land(
                 continue
             earlier = arrivals.already_landed(store, prepared.key)
             if earlier:
-                report.already_landed.append({"row": row.number, "photo": row.fields["photo"], "arrival_id": earlier})
-                tick()
+                landed_before(row, earlier)
                 continue
             waiting[row.number] = prepared
             yield row.number, (data, str(prepared.photo), "probe", prepared.face_index, None, pipeline)
@@ -270,7 +327,11 @@ def land(
         if outcome.error is not None:
             refuse(prepared.row, outcome.error)
             continue
-        result: analysis.Analysis = outcome.value
+        result = cast(analysis.Analysis, outcome.value)
+        earlier = arrivals.already_landed(store, prepared.key)
+        if earlier:  # the same row twice in one manifest
+            landed_before(prepared.row, earlier)
+            continue
         try:
             landed = arrivals.capture(
                 store,
@@ -288,27 +349,25 @@ def land(
         except TriageError as e:
             refuse(prepared.row, e)
             continue
-        entry = {"row": prepared.row.number, "photo": prepared.row.fields["photo"], "arrival_id": landed["arrival_id"]}
-        if landed.get("duplicate"):  # the same row twice in one manifest
-            report.already_landed.append(entry)
-        else:
-            report.landed.append(
-                entry
-                | {
-                    "name": prepared.details.full_name(),
-                    "safeguarding": landed["safeguarding"],
-                    "quality_score": landed["quality"]["score"],
-                    "threshold": landed["threshold"],
-                    "candidates": landed["candidates"],
-                    "warnings": prepared.warnings + landed["warnings"],
-                }
+        report.landed.append(
+            Landed(
+                row=prepared.row.number,
+                photo=prepared.row.fields["photo"],
+                arrival_id=landed.arrival_id,
+                name=prepared.details.full_name(),
+                safeguarding=landed.safeguarding,
+                quality_score=landed.quality.score,
+                threshold=landed.threshold,
+                candidates=landed.candidates,
+                warnings=prepared.warnings + landed.warnings,
             )
+        )
         tick()
     with store.transaction():
         store.audit(
             "capture-batch",
             officer,
-            records=[f"arrival:{a['arrival_id']}" for a in report.landed][:500],
+            records=[f"arrival:{a.arrival_id}" for a in report.landed][:500],
             reason=f"manifest {path.name}: {len(report.landed)} landed, {len(report.already_landed)} "
             f"already landed, {len(report.refused)} refused",
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from triage.errors import BadInput, Conflict, NotFound
 from triage.intake.biographic import clean_text, latin, parse_phone
@@ -148,7 +149,7 @@ def index_identifiers(store: Store, ref: str, values: dict, *, at: str, officer:
     for kind, field in (("name", "names"), ("phone", "phones"), ("handle", "handles")):
         for value in values[field]:
             for k, blind in identifier_keys(store, kind, value):
-                store.db["ocg_identifiers"].insert(
+                store.db.table("ocg_identifiers").insert(
                     {"ocg_ref": ref, "kind": k, "blind": blind, "added_at": at, "officer": officer}, ignore=True
                 )
 
@@ -202,7 +203,7 @@ def suggestions(
         found.setdefault((aid, group), set()).add(ident)
     out = []
     for (aid, group), idents in found.items():
-        arrival = store.db["arrivals"].get(aid)
+        arrival = store.db.table("arrivals").get(aid)
         matched = [
             {"kind": r["kind"], "source": r["source"], "value": r["value"]}
             for r in store.rows(
@@ -253,7 +254,7 @@ def link(
     _get(store, check_ref(ref))
     if arrival_id is not None:
         kind, target = "arrival", store.get("arrivals", arrival_id, what="arrival")["id"]
-        matched = next((s["matched"] for s in suggestions(store, ref=ref, arrival_id=target)), [])
+        matched: list[dict[str, Any]] = next((s["matched"] for s in suggestions(store, ref=ref, arrival_id=target)), [])
     else:
         kind, target = "subject", subject_ref
         if not store.db["subjects"].count_where("ref = ?", [subject_ref]):

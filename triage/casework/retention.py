@@ -74,7 +74,7 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
             store.db.execute("DELETE FROM templates WHERE owner_kind = 'arrival' AND owner_id = ?", [aid])
             store.db.execute("DELETE FROM photos WHERE owner_kind = 'arrival' AND owner_id = ?", [aid])
             store.db.execute("UPDATE arrivals SET biometrics_purged_at = ? WHERE id = ?", [now, aid])
-            store.db["tombstones"].insert(
+            store.db.table("tombstones").insert(
                 {
                     "kind": "arrival-biometrics",
                     "ref": aid,
@@ -86,7 +86,7 @@ def purge(store: Store, *, officer: str, as_of: dt.datetime | None = None) -> Pu
         for ref in p.drafts:
             store.db.execute("UPDATE drafts SET sealed = NULL, purged_at = ? WHERE ref = ?", [now, ref])
             store.db.execute("UPDATE draft_outcomes SET sealed = NULL WHERE ref = ?", [ref])
-            store.db["tombstones"].insert(
+            store.db.table("tombstones").insert(
                 {
                     "kind": "draft",
                     "ref": ref,

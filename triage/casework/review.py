@@ -9,9 +9,12 @@ is audited), never to a temporary file.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from triage.casework import arrivals
+from triage.casework.arrivals import ReviewEntry
 from triage.errors import BadInput, NotFound
 from triage.intake import biographic
 from triage.intake.biographic import Details
@@ -21,7 +24,72 @@ DECISIONS = ("confirmed", "rejected", "inconclusive")
 OWNER_KIND = {"watchlist": "subject", "arrival": "arrival"}  # candidate kind -> owner kind of its photos
 
 
-def _candidate(store: Store, arrival_id: str, candidate: str, kind: str | None) -> dict:
+@dataclass
+class Decision:
+    """A decision as recorded, with the candidate's figures and every decision on it so far."""
+
+    review_id: int
+    arrival_id: str
+    kind: str
+    candidate: str
+    decision: str
+    officer: str
+    at: str
+    supersedes: int | None  # the review this one supersedes
+    distance: float
+    threshold: float
+    history: list[ReviewEntry]  # oldest first; this decision last
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PendingCandidate:
+    """A candidate below the threshold that nobody has decided on."""
+
+    kind: str
+    ref: str
+    distance: float
+    threshold: float
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Pending:
+    """An arrival in the review queue, with its candidates awaiting a decision, best first."""
+
+    arrival_id: str
+    landed_at: str
+    site: str
+    vessel: str | None
+    safeguarding: bool
+    candidates: list[PendingCandidate]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ForReview:
+    """What a reviewer needs for one arrival: each candidate (as `arrivals.candidates` gives it) with its
+    decision history and where both portraits are."""
+
+    arrival_id: str
+    landed_at: str
+    site: str
+    vessel: str | None
+    safeguarding: bool
+    name: str
+    candidates: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _candidate(store: Store, arrival_id: str, candidate: str, kind: str | None) -> dict[str, Any]:
     where = "arrival_id = ? AND ref = ?" + (" AND kind = ?" if kind else "")
     rows = list(
         store.db["candidates"].rows_where(
@@ -35,7 +103,7 @@ def _candidate(store: Store, arrival_id: str, candidate: str, kind: str | None) 
 
 def record(
     store: Store, arrival_id: str, *, candidate: str, decision: str, reason: str, officer: str, kind: str | None = None
-) -> dict:
+) -> Decision:
     """Record one decision on a candidate (a watchlist ref or an arrival id) of an arrival."""
     if decision not in DECISIONS:
         raise BadInput(f"--decision {decision!r}: choose one of {', '.join(DECISIONS)}")
@@ -69,22 +137,22 @@ def record(
             records=[f"review:{row['id']}", f"{cand['kind']}:{candidate}"],
             reason=reason,
         )
-    return {
-        "review_id": row["id"],
-        "arrival_id": arrival_id,
-        "kind": cand["kind"],
-        "candidate": candidate,
-        "decision": decision,
-        "officer": officer,
-        "at": row["at"],
-        "supersedes": prior,
-        "distance": cand["distance"],
-        "threshold": cand["threshold"],
-        "history": arrivals.review_history(store, arrival_id, cand["kind"], candidate),
-    }
+    return Decision(
+        review_id=row["id"],
+        arrival_id=arrival_id,
+        kind=cand["kind"],
+        candidate=candidate,
+        decision=decision,
+        officer=officer,
+        at=row["at"],
+        supersedes=prior,
+        distance=cand["distance"],
+        threshold=cand["threshold"],
+        history=arrivals.review_history(store, arrival_id, cand["kind"], candidate),
+    )
 
 
-def pending(store: Store, *, officer: str | None = None) -> list[dict]:
+def pending(store: Store, *, officer: str | None = None) -> list[Pending]:
     """Arrivals with a candidate below the threshold in their latest search and no decision on it, oldest
     first. With `officer`, the look at the queue is audited (a command's; reports embed it in theirs)."""
     sql = """
@@ -96,20 +164,10 @@ def pending(store: Store, *, officer: str | None = None) -> list[dict]:
           AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.arrival_id = a.id AND r.kind = c.kind AND r.ref = c.ref)
         ORDER BY a.landed_at, a.id, c.rank
     """
-    out: dict[str, dict] = {}
+    out: dict[str, Pending] = {}
     for aid, landed, site, vessel, sg, kind, ref, dist, th in store.db.execute(sql):
-        item = out.setdefault(
-            aid,
-            {
-                "arrival_id": aid,
-                "landed_at": landed,
-                "site": site,
-                "vessel": vessel,
-                "safeguarding": bool(sg),
-                "candidates": [],
-            },
-        )
-        item["candidates"].append({"kind": kind, "ref": ref, "distance": dist, "threshold": th})
+        item = out.setdefault(aid, Pending(aid, landed, site, vessel, bool(sg), []))
+        item.candidates.append(PendingCandidate(kind, ref, dist, th))
     if officer:
         with store.transaction():
             store.audit("review-pending", officer, records=[f"arrival:{a}" for a in out][:500])
@@ -148,7 +206,7 @@ def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
     return cands
 
 
-def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None = None) -> dict:
+def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None = None) -> ForReview:
     """What a reviewer needs for one arrival: each candidate (or the one named) with its distance, the
     threshold, the biographic differences, its decision history and where both portraits are."""
     arrival = arrivals.get(store, arrival_id)
@@ -166,15 +224,15 @@ def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None =
             arrival_id=arrival_id,
             records=[f"arrival:{arrival_id}"] + [f"{c['kind']}:{c['ref']}" for c in cands],
         )
-    return {
-        "arrival_id": arrival_id,
-        "landed_at": arrival["landed_at"],
-        "site": arrival["site"],
-        "vessel": arrival["vessel"],
-        "safeguarding": bool(arrival["safeguarding"]),
-        "name": Details.from_dict(arrival["details"]).full_name(),
-        "candidates": cands,
-    }
+    return ForReview(
+        arrival_id=arrival_id,
+        landed_at=arrival["landed_at"],
+        site=arrival["site"],
+        vessel=arrival["vessel"],
+        safeguarding=bool(arrival["safeguarding"]),
+        name=Details.from_dict(arrival["details"]).full_name(),
+        candidates=cands,
+    )
 
 
 def portrait(store: Store, kind: str, ref: str) -> bytes | None:

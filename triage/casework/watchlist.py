@@ -14,9 +14,12 @@ import csv
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
 
 from triage import workers
 from triage.errors import BadInput, Conflict, NotFound, TriageError
@@ -93,7 +96,7 @@ def _check_age(ref: str, dob: str | None, category: str, today: dt.date) -> None
         )
 
 
-def _aliases(aliases) -> list[str]:
+def _aliases(aliases: Sequence[str]) -> list[str]:
     return [biographic.clean_text(a, "--alias") for a in aliases if a and a.strip()]
 
 
@@ -187,7 +190,11 @@ def enrol(
             )
         for model_id in results[0].vectors:  # every model the home uses, each photo's template under each
             store.put_templates(
-                "subject", model_id, [entry.ref] * len(results), [r.vectors[model_id] for r in results], photo_ids
+                "subject",
+                model_id,
+                [entry.ref] * len(results),
+                np.stack([r.vectors[model_id] for r in results]),
+                photo_ids,
             )
         store.audit(
             "watchlist-add",
@@ -218,7 +225,7 @@ def add_subject(
     photos: list[Photo],
     officer: str,
     image_source: str = "not stated",
-    aliases: list[str] = (),
+    aliases: Sequence[str] = (),
     dob: str | None = None,
     override_reason: str | None = None,
     today: dt.date | None = None,
@@ -282,20 +289,20 @@ def read_import(path: Path) -> list[tuple[int, dict]]:
         records = list(csv.reader(csvtext.text(path)))
     except csv.Error as e:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
-    records = [(n, r) for n, r in enumerate(records, 1) if any(cell.strip() for cell in r)]
-    if not records:
+    numbered = [(n, r) for n, r in enumerate(records, 1) if any(cell.strip() for cell in r)]
+    if not numbered:
         raise BadInput(f"{path}: the file is empty; its first line names the columns ({', '.join(REQUIRED_COLUMNS)})")
-    header = [_column(h) for h in records[0][1]]
+    header = [_column(h) for h in numbered[0][1]]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if unknown:
         raise BadInput(f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(IMPORT_COLUMNS)}")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing or len(set(header)) < len(header):
         raise BadInput(f"{path}: " + (f"no {missing[0]} column" if missing else "a column appears twice in the header"))
-    start = records[0][0]  # row 1 is the first line after the header; blank lines are skipped but counted
+    start = numbered[0][0]  # row 1 is the first line after the header; blank lines are skipped but counted
     return [
         (n - start, {h: cells[i].strip() if i < len(cells) else "" for i, h in enumerate(header)})
-        for n, cells in records[1:]
+        for n, cells in numbered[1:]
     ]
 
 
@@ -399,13 +406,15 @@ def import_csv(
         else _in_process(jobs())
     )
     for outcome in outcomes:
-        entry, names = entries.pop(outcome.key)
+        key = cast(int, outcome.key)
+        entry, names = entries.pop(key)
         try:
             if outcome.error is not None:
                 raise outcome.error
-            result = enrol(store, entry, outcome.value, officer=officer, override_reason=override_reason)
+            analysed = cast(list[analysis.Analysis], outcome.value)
+            result = enrol(store, entry, analysed, officer=officer, override_reason=override_reason)
         except TriageError as e:
-            refuse(outcome.key, entry.ref, str(e))
+            refuse(key, entry.ref, str(e))
             continue
         report.enrolled.append(
             {"row": outcome.key, "ref": entry.ref, "photos": len(names), "warnings": result["warnings"]}
@@ -516,7 +525,10 @@ def update_subject(
     row = store.get("subjects", ref, what="watchlist subject")
     if row["status"] != "active":
         raise NotFound(f"no active watchlist subject {ref!r} (it was removed)")
-    clear, secret = {}, {k: row.get(k) for k in ("name", "name_latin", "aliases", "aliases_latin", "dob", "reason")}
+    clear: dict[str, Any] = {}
+    secret: dict[str, Any] = {
+        k: row.get(k) for k in ("name", "name_latin", "aliases", "aliases_latin", "dob", "reason")
+    }
     if review_date is not None:
         clear["review_date"] = _review_date(review_date, today).isoformat()
     if category is not None:
@@ -566,7 +578,7 @@ def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict
         deleted = store.delete_templates("subject", ref)
         deleted += store.db.execute("DELETE FROM photos WHERE owner_kind = 'subject' AND owner_id = ?", [ref]).rowcount
         store.update("subjects", ref, {"status": "removed", "removed_at": utcnow(), "sealed": None})
-        store.db["tombstones"].insert(
+        store.db.table("tombstones").insert(
             {"kind": "subject", "ref": ref, "at": utcnow(), "officer": officer, "reason": "removed from watchlist"}
         )
         store.audit("watchlist-remove", officer, records=[f"subject:{ref}"], reason=reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import traceback
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -42,7 +43,7 @@ from triage.errors import ExitStatus, TriageError
 class TriageGroup(TyperGroup):
     """Maps failures to one-line messages and exit codes for every subcommand, nested ones included."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's own Context, a click one
         debug = bool((ctx.obj or {}).get("debug")) or os.environ.get("TRIAGE_DEBUG") == "1"
         try:
             return super().invoke(ctx)

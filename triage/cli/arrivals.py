@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.markup import escape
 from rich.table import Column, Table
@@ -13,10 +15,15 @@ from triage.cli.common import (
     JsonOpt,
     MatcherOpt,
     OfficerOpt,
+    ThresholdOpt,
+    TopOpt,
+    date_option,
+    emit,
     emit_json,
     officer_of,
     open_store,
     out,
+    reason_option,
     training_banner,
     warn,
 )
@@ -32,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
 
 def list_cmd(
-    date: str | None = typer.Option(None, "--date", help="Only arrivals landed on this local date (YYYY-MM-DD)."),
+    date: Annotated[str | None, date_option("Only arrivals landed on this local date (YYYY-MM-DD).")] = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -130,8 +137,8 @@ def show_cmd(
 
 def match_cmd(
     arrival: str = typer.Argument(..., help="Arrival id."),
-    top: int = typer.Option(5, "--top", min=1, max=50),
-    threshold: float | None = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
+    top: TopOpt = 5,
+    threshold: ThresholdOpt = None,
     index: str = typer.Option(
         "auto",
         "--index",
@@ -164,18 +171,15 @@ def match_cmd(
         approximate=modes[index],
         matcher=matcher,
     )
-    for w in result["warnings"]:
+    for w in result.warnings:
         warn(w)
-    if json_out:
-        emit_json(result)
-    else:
-        render_candidates(result["candidates"], result["threshold"])
+    emit(result, json_out, lambda r: render_candidates([c.as_json() for c in r.candidates], r.threshold))
 
 
 def flag_cmd(
     arrival: str = typer.Argument(..., help="Arrival id."),
     safeguarding: bool = typer.Option(False, "--safeguarding", help="Raise the safeguarding flag."),
-    reason: str | None = typer.Option(None, "--reason", help="Why (required; kept in the audit trail)."),
+    reason: Annotated[str | None, reason_option("Why (required; kept in the audit trail).")] = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli.common import HomeOpt, JsonOpt, emit_json, open_store, out
+from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out
 from triage.errors import ExitStatus
 
 
@@ -22,8 +23,8 @@ def register(app: typer.Typer) -> None:
 
 def show(
     officer: str | None = typer.Option(None, "--officer", help="Only this officer's events."),
-    arrival: str | None = typer.Option(None, "--arrival", help="Only events about this arrival."),
-    date: str | None = typer.Option(None, "--date", help="Only events on this UTC date (YYYY-MM-DD)."),
+    arrival: Annotated[str | None, arrival_option("Only events about this arrival.")] = None,
+    date: Annotated[str | None, date_option("Only events on this UTC date (YYYY-MM-DD).")] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

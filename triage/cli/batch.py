@@ -3,25 +3,35 @@ other laptops."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import (
+    DayOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
-    emit_json,
+    SiteOpt,
+    emit,
     officer_of,
     open_store,
     out,
+    out_option,
     progress_bar,
     training_banner,
     warn,
 )
+
+if TYPE_CHECKING:
+    from triage.exchange.batch import Exported
+    from triage.exchange.merge import Imported
 
 
 def register(app: typer.Typer) -> None:
@@ -30,10 +40,10 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def stage_bars():
+def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
     """A callback `(stage, done, total)` drawing one bar per stage on stderr."""
     with progress_bar() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -44,9 +54,9 @@ def stage_bars():
 
 
 def export(
-    date: str = typer.Option(..., "--date", help="Local date of landing, YYYY-MM-DD."),
-    out_file: Path = typer.Option(..., "--out", help="Batch file to write (encrypted; .age by convention)."),
-    site: str | None = typer.Option(None, "--site", help="Only this site's arrivals."),
+    date: DayOpt,
+    out_file: Annotated[Path, out_option("Batch file to write (encrypted; .age by convention).")],
+    site: SiteOpt = None,
     recipient: list[str] = typer.Option(
         [],
         "--recipient",
@@ -84,15 +94,16 @@ def export(
             with_templates=with_templates,
             progress=progress,
         )
-    if json_out:
-        emit_json(result)
-    else:
-        out.print(
-            f"Exported {result['arrivals']} arrival(s) of {day} to {result['out']} ({result['bytes']:,} bytes), "
-            f"signed by this laptop (fingerprint {result['fingerprint']}), encrypted to "
-            f"{len(result['recipients'])} recipient(s)" + (", with templates." if with_templates else "."),
-            markup=False,
-        )
+    emit(result, json_out, render_export)
+
+
+def render_export(result: Exported) -> None:
+    out.print(
+        f"Exported {result.arrivals} arrival(s) of {result.day} to {result.out} ({result.bytes:,} bytes), "
+        f"signed by this laptop (fingerprint {result.fingerprint}), encrypted to "
+        f"{len(result.recipients)} recipient(s)" + (", with templates." if result.with_templates else "."),
+        markup=False,
+    )
 
 
 def import_cmd(
@@ -116,27 +127,28 @@ def import_cmd(
     with stage_bars() as progress:
         results = merge.import_files(store, files, officer=officer_of(store, officer), progress=progress)
     for r in results:
-        for w in r["warnings"]:
+        for w in r.warnings:
             warn(w)
-    if json_out:
-        emit_json(results)
-        return
+    emit(results, json_out, render_imports)
+
+
+def render_imports(results: list[Imported]) -> None:
     table = Table("file", "day", "device", "signed by", "arrivals", "new", "repeat-arrival candidates")
     for r in results:
         table.add_row(
-            Text(Path(r["file"]).name),
-            Text(r["day"] or ""),
-            Text(r["device"] or ""),
-            Text(r["signer"] or ""),
-            str(r["arrivals"]),
-            str(r["new_arrivals"]),
-            str(len(r["repeat_candidates"])),
+            Text(Path(r.file).name),
+            Text(r.day or ""),
+            Text(r.device or ""),
+            Text(r.signer or ""),
+            str(r.arrivals),
+            str(r.new_arrivals),
+            str(len(r.repeat_candidates)),
         )
     out.print(table)
     for r in results:
-        for c in r["repeat_candidates"]:
+        for c in r.repeat_candidates:
             out.print(
-                f"  {c['arrival_id']}: arrival {c['candidate']} at distance {c['distance']:.3f} "
-                f"(threshold {c['threshold']:.2f}) — a candidate for review, see `triage review --pending`",
+                f"  {c.arrival_id}: arrival {c.candidate} at distance {c.distance:.3f} "
+                f"(threshold {c.threshold:.2f}) — a candidate for review, see `triage review --pending`",
                 markup=False,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -12,20 +13,41 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import (
+    AliasOpt,
+    DobOpt,
+    FaceOpt,
     HomeOpt,
     JsonOpt,
     MatcherOpt,
     OfficerOpt,
-    emit_json,
+    ThresholdOpt,
+    TopOpt,
+    WorkersOpt,
+    emit,
     err,
     home_path,
+    interactive_option,
+    landed_at_option,
+    low_quality_option,
+    notes_option,
     officer_of,
     open_store,
     out,
     progress_bar,
+    reason_option,
     training_banner,
+    vessel_option,
     warn,
 )
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from triage.casework.arrivals import Captured
+    from triage.casework.manifest import Report
+    from triage.faces.quality import QualityReport
+    from triage.intake.biographic import Details
+    from triage.intake.mrz import MRZ
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +56,7 @@ def register(app: typer.Typer) -> None:
     app.command("quality")(quality)
 
 
-def render_candidates(candidates: list[dict], threshold: float) -> None:
+def render_candidates(candidates: list[dict[str, Any]], threshold: float) -> None:
     """Candidates for review, best first; the wording never claims an identification."""
     if not candidates:
         out.print(f"No candidates (threshold {threshold:.2f}).")
@@ -78,8 +100,8 @@ def capture(
     camera: str | None = typer.Option(None, "--camera", help="Camera index, device path, or video file/stream."),
     surname: str | None = typer.Option(None, "--surname", help="Surname as given, in any script."),
     given_names: str | None = typer.Option(None, "--given-names", help="Given names as given, in any script."),
-    alias: list[str] = typer.Option([], "--alias", help="Another name used (repeatable)."),
-    dob: str | None = typer.Option(None, "--dob", help="Date of birth: YYYY, YYYY-MM or YYYY-MM-DD."),
+    alias: AliasOpt = None,
+    dob: DobOpt = None,
     age: str | None = typer.Option(None, "--age", help="Assessed age or range when there is no document, e.g. 16-18."),
     sex: str | None = typer.Option(None, "--sex", help="F, M or X."),
     nationality: str | None = typer.Option(None, "--nationality", help="Country name or ISO code."),
@@ -90,29 +112,25 @@ def capture(
     document_state: str | None = typer.Option(None, "--document-state", help="Issuing state (name or code)."),
     document_expiry: str | None = typer.Option(None, "--document-expiry", help="YYYY-MM-DD."),
     phone: list[str] = typer.Option([], "--phone", help="Phone number seen (repeatable)."),
-    notes: str | None = typer.Option(None, "--notes", help="Free-text officer notes."),
+    notes: Annotated[str | None, notes_option("Free-text officer notes.")] = None,
     mrz_text: str | None = typer.Option(
         None, "--mrz", help="The document's machine-readable zone (quote it; lines separated by newlines or spaces)."
     ),
     mrz_file: Path | None = typer.Option(None, "--mrz-file", help="A text file holding the machine-readable zone."),
-    vessel: str | None = typer.Option(None, "--vessel", help="Vessel reference."),
-    landed_at: str | None = typer.Option(None, "--landed-at", help="Time of landing (ISO 8601; default now)."),
-    face: int | None = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
-    accept_low_quality: bool = typer.Option(
-        False, "--accept-low-quality", help="Override a quality refusal (needs --reason)."
-    ),
-    reason: str | None = typer.Option(None, "--reason", help="Why the quality override is justified."),
-    interactive: bool | None = typer.Option(
-        None,
-        "--interactive/--no-interactive",
-        show_default=False,
-        help="Ask for the details at the terminal. Default: ask when no detail flag, --mrz or --json is given "
-        "and standard input is a terminal.",
-    ),
-    top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to show."),
-    threshold: float | None = typer.Option(
-        None, "--threshold", min=0.0, help="Override the calibrated threshold for this search."
-    ),
+    vessel: Annotated[str | None, vessel_option("Vessel reference.")] = None,
+    landed_at: Annotated[str | None, landed_at_option("Time of landing (ISO 8601; default now).")] = None,
+    face: FaceOpt = None,
+    accept_low_quality: Annotated[bool, low_quality_option("Override a quality refusal (needs --reason).")] = False,
+    reason: Annotated[str | None, reason_option("Why the quality override is justified.")] = None,
+    interactive: Annotated[
+        bool | None,
+        interactive_option(
+            "Ask for the details at the terminal. Default: ask when no detail flag, --mrz or --json is given "
+            "and standard input is a terminal."
+        ),
+    ] = None,
+    top: TopOpt = 5,
+    threshold: ThresholdOpt = None,
     matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -138,7 +156,7 @@ def capture(
     from triage.errors import UsageError
     from triage.faces import analysis, matchers
     from triage.intake import mrz, photos
-    from triage.intake.biographic import build_details, parse_landed_at
+    from triage.intake.biographic import DetailText, parse_landed_at
 
     if (photo is None) == (camera is None):
         raise UsageError("give exactly one of --photo or --camera")
@@ -146,10 +164,10 @@ def capture(
         raise UsageError("give --mrz or --mrz-file, not both")
     if accept_low_quality and not (reason and reason.strip()):
         raise UsageError("--accept-low-quality needs --reason saying why the photo must be used")
-    raw = dict(
+    text = DetailText(
         surname=surname,
         given_names=given_names,
-        aliases=alias,
+        aliases=alias or [],
         dob=dob,
         age=age,
         sex=sex,
@@ -167,9 +185,9 @@ def capture(
         mrz_text = _read_mrz_file(mrz_file)
     today = dt.date.today()
     zone = mrz.parse(mrz_text, today) if mrz_text is not None else None
-    details = build_details(**raw, today=today)  # flags are checked before anything else happens
+    details = text.build(today)  # flags are checked before anything else happens
     if interactive is None:
-        interactive = not any(raw.values()) and zone is None and not json_out and sys.stdin.isatty()
+        interactive = not text.given() and zone is None and not json_out and sys.stdin.isatty()
     store = open_store(home)
     training_banner(store)
     who = officer_of(store, officer)
@@ -180,7 +198,7 @@ def capture(
         pipeline = matchers.pipeline_for(store, matcher)
         pic, scores = best_frame(camera, lambda frame: analysis.inspect(frame, "probe", pipeline=pipeline)[0].score)
         err.print(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}", markup=False)
-    else:
+    elif photo is not None:
         pic = photos.read_photo(photo)
     override = reason if accept_low_quality else None
     analysed = None
@@ -192,15 +210,15 @@ def capture(
         )
         try:
             while True:
-                raw = ask_details(raw)
-                details, notes = _with_zone(build_details(**raw, today=today), zone, today)
-                if confirm(details, notes, today):
+                text = ask_details(text)
+                details, disagreements = _with_zone(text.build(today), zone, today)
+                if confirm(details, disagreements, today):
                     break
                 err.print("Nothing saved yet; change what is wrong (Enter keeps an answer).")
         except (EOFError, KeyboardInterrupt):
             raise typer.Abort() from None
     else:
-        details, notes = _with_zone(details, zone, today)
+        details, disagreements = _with_zone(details, zone, today)
     result = arrivals.capture(
         store,
         pic,
@@ -215,18 +233,19 @@ def capture(
         analysed=analysed,
         matcher=matcher,
     )
-    result["warnings"] = notes + result["warnings"]
-    for w in result["warnings"]:
+    result.warnings = disagreements + result.warnings
+    for w in result.warnings:
         warn(w)
-    if json_out:
-        emit_json(result)
-        return
-    flag = "  [bold red]SAFEGUARDING[/]" if result["safeguarding"] else ""
-    out.print(f"Arrival [bold]{result['arrival_id']}[/] captured (quality {result['quality']['score']}/100).{flag}")
-    render_candidates(result["candidates"], result["threshold"])
+    emit(result, json_out, render_capture)
 
 
-def _with_zone(details, zone, today):
+def render_capture(result: Captured) -> None:
+    flag = "  [bold red]SAFEGUARDING[/]" if result.safeguarding else ""
+    out.print(f"Arrival [bold]{result.arrival_id}[/] captured (quality {result.quality.score}/100).{flag}")
+    render_candidates([c.as_json() for c in result.candidates], result.threshold)
+
+
+def _with_zone(details: Details, zone: MRZ | None, today: dt.date) -> tuple[Details, list[str]]:
     """The details with the zone applied (blanks filled, disagreements listed), or as they were."""
     from triage.intake import mrz
 
@@ -248,15 +267,13 @@ def _read_mrz_file(path: Path) -> str:
 
 def capture_batch(
     manifest_file: Path = typer.Argument(..., help="The manifest CSV: one row per person."),
-    vessel: str | None = typer.Option(None, "--vessel", help="Vessel reference for rows that give none."),
-    landed_at: str | None = typer.Option(
-        None, "--landed-at", help="Time of landing for rows that give none (ISO 8601; default now)."
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, max=64, help="Worker processes for the face pipeline (default: one per core)."
-    ),
-    top: int = typer.Option(5, "--top", min=1, max=50, help="How many candidates to keep per arrival."),
-    threshold: float | None = typer.Option(None, "--threshold", min=0.0, help="Override the calibrated threshold."),
+    vessel: Annotated[str | None, vessel_option("Vessel reference for rows that give none.")] = None,
+    landed_at: Annotated[
+        str | None, landed_at_option("Time of landing for rows that give none (ISO 8601; default now).")
+    ] = None,
+    workers: WorkersOpt = None,
+    top: TopOpt = 5,
+    threshold: ThresholdOpt = None,
     matcher: MatcherOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -303,54 +320,49 @@ def capture_batch(
             matcher=matcher,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    summary = report.to_dict()
-    if json_out:
-        emit_json(summary)
-    else:
-        render_batch(summary)
+    emit(report, json_out, render_batch)
     if report.refused:
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
 
 
-def render_batch(summary: dict) -> None:
+def render_batch(report: Report) -> None:
     """One line per row: what landed with its candidates below threshold, what had landed, what was refused."""
+    from triage.casework.manifest import Landed, LandedBefore, Refused
+
     out.print(
-        f"{summary['manifest']}: {summary['landed']} landed, {summary['already_landed']} already landed "
-        f"earlier, {summary['refused']} refused (of {summary['rows']} rows).",
+        f"{report.manifest}: {len(report.landed)} landed, {len(report.already_landed)} already landed "
+        f"earlier, {len(report.refused)} refused (of {report.rows} rows).",
         markup=False,
     )
     table = Table("row", "photo", "result", "name / reason", "candidates below threshold")
-    entries = (
-        [("landed", a) for a in summary["arrivals"]]
-        + [("already", a) for a in summary["duplicates"]]
-        + [("refused", a) for a in summary["refusals"]]
-    )
-    for kind, a in sorted(entries, key=lambda e: e[1]["row"]):
-        if kind == "refused":
-            table.add_row(str(a["row"]), Text(a["photo"]), "[red]refused[/]", Text(a["reason"]), "")
-        elif kind == "already":
-            table.add_row(str(a["row"]), Text(a["photo"]), Text(f"already landed as {a['arrival_id']}"), "", "")
-        else:
-            near = [c for c in a["candidates"] if c["below_threshold"]]
-            found = ", ".join(f"{c['ref']} ({c['kind']}) {c['distance']:.3f}" for c in near)
-            name = escape(a["name"]) + ("  [bold red]SAFEGUARDING[/]" if a["safeguarding"] else "")
+    landed, before, refused = report.in_row_order()
+    rows: list[Landed | LandedBefore | Refused] = [*landed, *before, *refused]
+    for a in sorted(rows, key=lambda a: a.row):
+        if isinstance(a, Landed):
+            near = [c for c in a.candidates if c.below_threshold]
+            found = ", ".join(f"{c.ref} ({c.kind}) {c.distance:.3f}" for c in near)
+            name = escape(a.name) + ("  [bold red]SAFEGUARDING[/]" if a.safeguarding else "")
             table.add_row(
-                str(a["row"]),
-                Text(a["photo"]),
-                Text(f"landed {a['arrival_id']}"),
+                str(a.row),
+                Text(a.photo),
+                Text(f"landed {a.arrival_id}"),
                 name,
-                f"[bold red]{escape(found)}[/] (threshold {a['threshold']:.2f}) - review" if near else "none",
+                f"[bold red]{escape(found)}[/] (threshold {a.threshold:.2f}) - review" if near else "none",
             )
+        elif isinstance(a, LandedBefore):
+            table.add_row(str(a.row), Text(a.photo), Text(f"already landed as {a.arrival_id}"), "", "")
+        else:
+            table.add_row(str(a.row), Text(a.photo), "[red]refused[/]", Text(a.reason), "")
     out.print(table)
-    for a in summary["arrivals"]:
-        for w in a["warnings"]:
-            warn(f"row {a['row']}: {w}")
+    for a in landed:
+        for w in a.warnings:
+            warn(f"row {a.row}: {w}")
 
 
 def quality(
     photo: Path = typer.Argument(..., help="Photo file to judge."),
     profile: str = typer.Option("probe", "--profile", help="enrol (strict, watchlist) or probe (landing site)."),
-    face: int | None = typer.Option(None, "--face", help="Which face when the photo has several (1 = largest)."),
+    face: FaceOpt = None,
     matcher: MatcherOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -376,18 +388,19 @@ def quality(
     report, _ = inspect(photos.read_photo(photo), profile, face, pipeline)
     for w in report.warnings:
         warn(w)
-    if json_out:
-        emit_json(report.to_dict())
-    else:
-        verdict = "[green]PASS[/]" if report.passed else "[red]REFUSED[/]"
-        out.print(f"{escape(str(photo))}: {verdict} for {profile}, score {report.score}/100")
-        table = Table("measure", "value")
-        for k, v in report.measures.items():
-            table.add_row(k, str(v))
-        out.print(table)
-        for r in report.reasons:
-            out.print(f"  - {r}", markup=False)
+    emit(report, json_out, lambda r: render_quality(photo, r))
     if not report.passed:
         from triage.errors import ExitStatus
 
         raise typer.Exit(int(ExitStatus.NO_FACE))
+
+
+def render_quality(photo: Path, report: QualityReport) -> None:
+    verdict = "[green]PASS[/]" if report.passed else "[red]REFUSED[/]"
+    out.print(f"{escape(str(photo))}: {verdict} for {report.profile}, score {report.score}/100")
+    table = Table("measure", "value")
+    for k, v in report.measures.items():
+        table.add_row(k, str(v))
+    out.print(table)
+    for r in report.reasons:
+        out.print(f"  - {r}", markup=False)

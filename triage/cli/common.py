@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
+from typer.models import OptionInfo
 
 from triage.errors import UsageError
 from triage.store.config import resolve_home
@@ -43,6 +44,47 @@ MatcherOpt = Annotated[
         show_default=False,
     ),
 ]
+
+# Options that several commands take, each declared here once. An alias (…Opt) is the option as every
+# command that takes it means it. Where a command gives a flag a role of its own, the flag's function
+# makes it with that command's help: `Annotated[str | None, reason_option("Why (required with --decision).")]`.
+TopOpt = Annotated[int, typer.Option("--top", min=1, max=50, help="How many candidates to keep, best first.")]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option("--threshold", min=0.0, help="Distance threshold (default: the calibrated one)."),
+]
+FaceOpt = Annotated[int | None, typer.Option("--face", help="Which face when the photo has several (1 = largest).")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, max=64, help="Worker processes for the face pipeline (default: one per core)."),
+]
+OverrideReasonOpt = Annotated[str | None, typer.Option("--override-reason", help="Why the override is justified.")]
+AliasOpt = Annotated[list[str] | None, typer.Option("--alias", help="Another name used (repeatable).")]
+DobOpt = Annotated[str | None, typer.Option("--dob", help="Date of birth: YYYY, YYYY-MM or YYYY-MM-DD.")]
+DayOpt = Annotated[str, typer.Option("--date", help="Local date of landing, YYYY-MM-DD.")]
+SiteOpt = Annotated[str | None, typer.Option("--site", help="Only this site's arrivals.")]
+ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Fixture scenario (see `triage training list`).")]
+
+
+def _worded(flag: str, **fixed: Any) -> Callable[[str], OptionInfo]:
+    """An option that means the same everywhere but whose help each command words for itself:
+    `Annotated[str | None, reason_option("Why ...")]`."""
+
+    def option(help: str) -> OptionInfo:
+        return typer.Option(flag, help=help, **fixed)
+
+    return option
+
+
+reason_option = _worded("--reason")  # why the officer does this; most commands audit it
+out_option = _worded("--out")  # the file a command writes
+date_option = _worded("--date")  # as a filter: only what happened on this day
+arrival_option = _worded("--arrival")  # the arrival a command works on, or keeps to
+vessel_option = _worded("--vessel")  # the vessel reference arrivals landed from
+landed_at_option = _worded("--landed-at")
+low_quality_option = _worded("--accept-low-quality")  # use a photo the quality gate refuses
+notes_option = _worded("--notes")  # free text kept with the record
+interactive_option = _worded("--interactive/--no-interactive", show_default=False)
 
 
 def home_path(home: Path | None) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,14 +18,23 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    date_option,
+    emit,
     emit_json,
     err,
+    interactive_option,
+    notes_option,
     officer_of,
     open_store,
     out,
     training_banner,
     warn,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from triage.casework.debrief.questions import Context, Part
 
 MAX_FILE_BYTES = 1024 * 1024
 STATUS_WORDS = ("declined", "unknown")
@@ -36,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _question_name(text: str, flag: str) -> str:
-    from triage.casework.debrief import QUESTIONS
+    from triage.casework.debrief.questions import QUESTIONS
     from triage.errors import BadInput
 
     key = text.strip().lower().replace("-", "_")
@@ -45,7 +55,7 @@ def _question_name(text: str, flag: str) -> str:
     return key
 
 
-def _read_file(path: Path) -> dict:
+def _read_file(path: Path) -> dict[str, Any]:
     from triage.errors import BadInput
 
     if not path.is_file():
@@ -63,9 +73,11 @@ def _read_file(path: Path) -> dict:
     return raw
 
 
-def _raw_answers(file: Path | None, flags: dict, declined: list[str], unknown: list[str], notes: list[str]) -> dict:
-    """The raw answers from a file, overlaid with the flags: the same shape `debrief.parse` checks."""
-    from triage.casework.debrief import QUESTIONS, present
+def _raw_answers(
+    file: Path | None, flags: dict[str, Any], declined: list[str], unknown: list[str], notes: list[str]
+) -> dict[str, Any]:
+    """The raw answers from a file, overlaid with the flags: the same shape `questions.parse` checks."""
+    from triage.casework.debrief.questions import QUESTIONS, present
     from triage.errors import BadInput
 
     raw = _read_file(file) if file else {}
@@ -85,8 +97,8 @@ def _raw_answers(file: Path | None, flags: dict, declined: list[str], unknown: l
     return raw
 
 
-def _part_check(ctx, part, first: bool):
-    from triage.casework.debrief import parse_part
+def _part_check(ctx: Context, part: Part, first: bool) -> Callable[[str], None]:
+    from triage.casework.debrief.questions import parse_part
 
     def check(text: str) -> None:
         if text.strip() and not (first and text.strip().lower() in STATUS_WORDS):
@@ -95,10 +107,10 @@ def _part_check(ctx, part, first: bool):
     return check
 
 
-def interview(ctx, defaults: dict) -> dict:
+def interview(ctx: Context, defaults: dict[str, Any]) -> dict[str, Any]:
     """Ask every question, each field checked as it is typed; returns the raw answers. At a question's first
     field, 'declined' records that the person declined to answer and 'unknown' that they do not know."""
-    from triage.casework.debrief import QUESTIONS, parse_question
+    from triage.casework.debrief.questions import QUESTIONS, parse_question
     from triage.cli.prompts import ask_until_valid
     from triage.errors import BadInput
 
@@ -106,12 +118,12 @@ def interview(ctx, defaults: dict) -> dict:
         f"Debrief of {ctx.arrival['id']}. At the first field of a question type [bold]declined[/] if the person "
         "will not answer, [bold]unknown[/] if they do not know; Enter leaves a field empty."
     )
-    raw: dict = {}
+    raw: dict[str, Any] = {}
     for key, q in QUESTIONS.items():
         prior = defaults.get(key) or {}
         while True:
             err.print(f"[bold]{q.label}[/]")
-            answer: dict = {}
+            answer: dict[str, Any] = {}
             for i, part in enumerate(q.parts):
                 default = (
                     prior.get("status") if i == 0 and prior.get("status") in STATUS_WORDS else prior.get(part.name)
@@ -142,8 +154,9 @@ def interview(ctx, defaults: dict) -> dict:
     return raw
 
 
-def _confirm(ctx, raw: dict) -> bool:
-    from triage.casework.debrief import QUESTIONS, answer_text, parse
+def _confirm(ctx: Context, raw: dict[str, Any]) -> bool:
+    from triage.casework.debrief.questions import QUESTIONS, parse
+    from triage.casework.debrief.summaries import answer_text
 
     given = parse(ctx, raw)
     table = Table("question", "as it will be saved", title="Check before saving")
@@ -153,8 +166,8 @@ def _confirm(ctx, raw: dict) -> bool:
     return Confirm.ask("Save this debrief?", console=err, default=True)
 
 
-def render(view: dict) -> None:
-    from triage.casework.debrief import answer_text
+def render(view: dict[str, Any]) -> None:
+    from triage.casework.debrief.summaries import answer_text
 
     out.print(
         f"[bold]Debrief of {escape(view['arrival_id'])}[/], "
@@ -253,13 +266,13 @@ def debrief_cmd(
     unknown: list[str] = typer.Option([], "--unknown", help="A question the person could not answer (repeatable)."),
     note: list[str] = typer.Option([], "--note", help="QUESTION=TEXT: free text beside a question (repeatable)."),
     amend: bool = typer.Option(False, "--amend", help="Record a new version; questions not given again are kept."),
-    interactive: bool | None = typer.Option(
-        None,
-        "--interactive/--no-interactive",
-        show_default=False,
-        help="Ask the questions at the terminal. Default: when no answer, --file, --show or --json is given and "
-        "standard input is a terminal.",
-    ),
+    interactive: Annotated[
+        bool | None,
+        interactive_option(
+            "Ask the questions at the terminal. Default: when no answer, --file, --show or --json is given and "
+            "standard input is a terminal."
+        ),
+    ] = None,
     show: bool = typer.Option(False, "--show", help="Show the current debrief instead of recording one."),
     history: bool = typer.Option(False, "--history", help="With --show, every earlier version too."),
     officer: OfficerOpt = None,
@@ -294,7 +307,7 @@ def debrief_cmd(
 
       triage debrief A-7K3F9Q --show --history --json
     """
-    from triage.casework import debrief
+    from triage.casework.debrief import questions, records
 
     flags = {
         "--departure-country": departure_country,
@@ -329,12 +342,12 @@ def debrief_cmd(
     training_banner(store)
     who = officer_of(store, officer)
     if show:
-        view = debrief.show(store, arrival, officer=who, history=history)
+        view = records.show(store, arrival, officer=who, history=history)
     else:
         if interactive:
-            ctx = debrief.context(store, arrival)
-            current = debrief.latest(store, arrival) if amend else None
-            defaults = {k: debrief.as_raw(a) for k, a in current["answers"].items()} if current else {}
+            ctx = questions.context(store, arrival)
+            current = records.latest(store, arrival) if amend else None
+            defaults = {k: questions.as_raw(a) for k, a in current["answers"].items()} if current else {}
             defaults.update(raw)
             try:
                 while True:
@@ -345,13 +358,10 @@ def debrief_cmd(
                     defaults = raw
             except (EOFError, KeyboardInterrupt):
                 raise typer.Abort() from None
-        view = debrief.record(
+        view = records.record(
             store, arrival, raw, officer=who, amend=amend, mode="interactive" if interactive else "scripted"
         )
-    if json_out:
-        emit_json(view)
-    else:
-        render(view)
+    emit(view, json_out, render)
 
 
 def referral_cmd(
@@ -380,9 +390,9 @@ def referral_cmd(
         None, "--safeguarding-referral-at", help="When (ISO 8601, site time, or now; default now)."
     ),
     safeguarding_referral_ref: str | None = typer.Option(None, "--safeguarding-referral-ref", help="Its reference."),
-    notes: str | None = typer.Option(None, "--notes", help="Free text (required with --arrival-method other)."),
+    notes: Annotated[str | None, notes_option("Free text (required with --arrival-method other).")] = None,
     incomplete: bool = typer.Option(False, "--incomplete", help="List arrivals whose referral record misses a step."),
-    date: str | None = typer.Option(None, "--date", help="With --incomplete, only arrivals landed on this day."),
+    date: Annotated[str | None, date_option("With --incomplete, only arrivals landed on this day.")] = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -441,7 +451,7 @@ def referral_cmd(
     current = view["current"] or {}
     table = Table("step", "recorded", title=f"Referral record of {escape(arrival)}")
     for label, value in (
-        ("arrival method", referrals.METHODS.get(current.get("arrival_method"))),
+        ("arrival method", referrals.METHODS.get(current.get("arrival_method") or "")),
         (
             "command-and-control unit",
             " ".join(v for v in (current.get("control_unit_at"), current.get("control_unit_ref")) if v),
@@ -479,7 +489,7 @@ def referral_cmd(
     )
 
 
-def render_incomplete(rows: list[dict]) -> None:
+def render_incomplete(rows: list[dict[str, Any]]) -> None:
     """The arrivals whose referral record misses a step (used by `triage review --pending` too)."""
     from triage.casework.referrals import STEPS
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli.capture import render_candidates
-from triage.cli.common import HomeOpt, JsonOpt, emit_json, err, out, progress_bar
+from triage.cli.common import HomeOpt, JsonOpt, ScenarioOpt, emit_json, err, out, progress_bar
 
 DEMO_PASSPHRASE = "training-demo-passphrase"
 DEMO_OFFICER = "PC 0000 Trainer"
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    scenario: str = typer.Option("demo", "--scenario", help="Fixture scenario to run."),
+    scenario: ScenarioOpt = "demo",
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -37,7 +37,7 @@ def demo(
     from triage.casework import arrivals, review
     from triage.evaluation import training
     from triage.exchange import batch, keys
-    from triage.outputs import drafts
+    from triage.outputs import pnd
     from triage.store.rows import Store
 
     started = time.perf_counter()
@@ -81,18 +81,18 @@ def demo(
                     )
                 )
                 break
-    first_alert = next((r["arrival_id"] for r in reviews), landed[0]["arrival_id"])
+    first_alert = next((r.arrival_id for r in reviews), landed[0]["arrival_id"])
     outputs = path / "outputs"
     outputs.mkdir(exist_ok=True)
-    draft = drafts.pnd_draft(
+    drafted = pnd.draft(
         store,
         first_alert,
         kind="person",
         officer=DEMO_OFFICER,
         purpose="To establish whether the arrival is wanted or linked to organised immigration crime",
     )
-    draft_file = outputs / f"{draft['ref']}.txt"
-    draft_file.write_text(drafts.render_text(draft), encoding="utf-8")
+    draft_file = outputs / f"{drafted.ref}.txt"
+    draft_file.write_text(pnd.render_text(drafted.draft), encoding="utf-8")
     day = arrivals.local_day(landed[0]["landed_at"], store.config.timezone)
     batch_file = outputs / f"batch-{day}-TRAINING.age"
     exported = batch.export_day(
@@ -117,7 +117,7 @@ def demo(
         "safeguarding_flags": sum(r["safeguarding"] for r in landed),
         "reviews_recorded": len(reviews),
         "pnd_draft": str(draft_file),
-        "batch": exported["out"],
+        "batch": exported.out,
         "seconds": round(elapsed, 1),
         "arrivals": landed,
         "reviews": reviews,
@@ -139,7 +139,7 @@ def demo(
     table.add_row("safeguarding flags", str(summary["safeguarding_flags"]))
     table.add_row("reviews recorded", str(len(reviews)))
     table.add_row("PND draft (not submitted)", Text(str(draft_file)))
-    table.add_row("day's batch", Text(str(exported["out"])))
+    table.add_row("day's batch", Text(exported.out))
     table.add_row("time", f"{elapsed:.1f} s")
     out.print(table)
     out.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,17 +15,24 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
-    emit_json,
+    arrival_option,
+    emit,
     note,
     officer_of,
     open_store,
     out,
+    out_option,
     training_banner,
     warn,
 )
 
+if TYPE_CHECKING:
+    from triage.outputs.drafts import DraftList, DraftResult
+    from triage.outputs.pnd import OutcomeRecorded
+    from triage.store.rows import Store
+
 FormatOpt = typer.Option("text", "--format", help="text (to read and copy from) or json.")
-OutOpt = typer.Option(None, "--out", help="Also write the draft, in the chosen format, to this file.")
+OutOpt = Annotated[Path | None, out_option("Also write the draft, in the chosen format, to this file.")]
 ImageOutOpt = typer.Option(None, "--image-out", help="Write the facial search image (JPEG) to this file (audited).")
 
 
@@ -47,41 +55,56 @@ def register(app: typer.Typer) -> None:
     app.add_typer(intel, name="intel")
 
 
-def _emit(
-    draft: dict,
-    fmt: str,
-    json_out: bool,
-    render_text: Callable[[dict], str],
-    out_file: Path | None,
-    image_out: Path | None = None,
-) -> None:
-    for w in draft.get("warnings", []):
+def _emit(result: DraftResult, fmt: str, json_out: bool, render_text: Callable[[dict[str, Any]], str]) -> None:
+    """A draft's warnings and the files written, on stderr; the draft itself as text or as JSON."""
+    for w in result.warnings:
         warn(w)
-    if out_file:
-        note(f"draft {draft['ref']} written to {out_file}")
-    if image_out:
-        note(f"search image of {draft['arrival_id']} written to {image_out}")
-    if json_out or fmt == "json":
-        emit_json(draft)
-    else:
-        out.print(render_text(draft), highlight=False, markup=False, end="")
+    if result.out:
+        note(f"draft {result.ref} written to {result.out}")
+    if result.image_out:
+        note(f"search image of {result.draft['arrival_id']} written to {result.image_out}")
+    emit(
+        result,
+        json_out or fmt == "json",
+        lambda r: out.print(render_text(r.draft), highlight=False, markup=False, end=""),
+    )
 
 
-def _list_table(rows: list[dict], title: str) -> Table:
+def _render_list(store: Store, listing: DraftList, title: str, empty: str) -> None:
+    training_banner(store)
+    out.print(_list_table(listing, title) if listing.drafts else empty)
+
+
+def _render_outcome(res: OutcomeRecorded) -> None:
+    out.print(
+        f"Recorded: {res.result} for {res.ref} by {res.officer} at {res.at}"
+        + (f" (supersedes outcome {res.supersedes})" if res.supersedes else ""),
+        markup=False,
+    )
+
+
+def _render_indicators(rows: list[dict[str, str]]) -> None:
+    table = Table("code", "recorded as", title="Facilitator indicators")
+    for r in rows:
+        table.add_row(r["code"], r["text"])
+    out.print(table)
+
+
+def _list_table(listing: DraftList, title: str) -> Table:
     table = Table(title=title)
     for name in ("ref", "kind", "arrival"):
         table.add_column(name, no_wrap=True)
     for name in ("officer", "drafted (UTC)", "outcome", "outcome at"):
         table.add_column(name)
-    for r in rows:
+    for r in listing.drafts:
         table.add_row(
-            Text(r["ref"]),
-            Text(r["kind"]),
-            Text(r["arrival_id"]),
-            Text(r["officer"]),
-            Text(r["created_at"]),
-            Text("contents purged" if r["purged"] and not r["outcome"] else (r["outcome"] or "none recorded")),
-            Text(r["outcome_at"] or ""),
+            Text(r.ref),
+            Text(r.kind),
+            Text(r.arrival_id),
+            Text(r.officer),
+            Text(r.created_at),
+            Text("contents purged" if r.purged and not r.outcome else (r.outcome or "none recorded")),
+            Text(r.outcome_at or ""),
         )
     return table
 
@@ -92,7 +115,7 @@ def pnd_draft(
     kind: str = typer.Option("person", "--kind", help="person (names, date of birth) or face (the portrait)."),
     justification: str | None = typer.Option(None, "--justification", help="Further justification."),
     fmt: str = FormatOpt,
-    out_file: Path | None = OutOpt,
+    out_file: OutOpt = None,
     image_out: Path | None = ImageOutOpt,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -106,11 +129,11 @@ def pnd_draft(
 
       triage pnd draft A-7K3F9Q --kind face --purpose "To establish whether this person was arrested before under another name" --image-out A-7K3F9Q-search.jpg --out A-7K3F9Q-face.txt
     """
-    from triage.outputs import drafts
+    from triage.outputs import pnd
 
     store = open_store(home)
     training_banner(store)
-    draft = drafts.pnd_draft(
+    result = pnd.draft(
         store,
         arrival,
         kind=kind,
@@ -121,11 +144,11 @@ def pnd_draft(
         out=out_file,
         image_out=image_out,
     )
-    _emit(draft, fmt, json_out, drafts.render_text, out_file, image_out)
+    _emit(result, fmt, json_out, pnd.render_text)
 
 
 def pnd_list(
-    arrival: str | None = typer.Option(None, "--arrival", help="Only the drafts of this arrival."),
+    arrival: Annotated[str | None, arrival_option("Only the drafts of this arrival.")] = None,
     pending: bool = typer.Option(False, "--pending", help="Only drafts with no outcome recorded yet."),
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -135,23 +158,19 @@ def pnd_list(
 
     Example: triage pnd list --pending
     """
-    from triage.outputs import drafts
+    from triage.outputs import drafts, pnd
 
     store = open_store(home)
-    rows = drafts.list_drafts(
-        store, officer=officer_of(store, officer), kinds=drafts.PND_KINDS, arrival_id=arrival, pending=pending
+    listing = drafts.list_drafts(
+        store, pnd.FAMILY, officer=officer_of(store, officer), arrival_id=arrival, pending=pending
     )
-    if json_out:
-        emit_json(rows)
-        return
-    training_banner(store)
-    out.print(_list_table(rows, "PND drafts") if rows else "No PND drafts.")
+    emit(listing, json_out, lambda r: _render_list(store, r, "PND drafts", "No PND drafts."))
 
 
 def pnd_show(
     ref: str = typer.Argument(..., help="Draft reference, e.g. PND-3FA29C-20261128-001."),
     fmt: str = FormatOpt,
-    out_file: Path | None = OutOpt,
+    out_file: OutOpt = None,
     image_out: Path | None = ImageOutOpt,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -161,21 +180,20 @@ def pnd_show(
 
     Example: triage pnd show PND-3FA29C-20261128-001 --image-out search.jpg
     """
-    from triage.outputs import drafts
+    from triage.outputs import drafts, pnd
 
     store = open_store(home)
     training_banner(store)
-    draft = drafts.show(
+    result = drafts.show(
         store,
         ref,
+        pnd.FAMILY,
         officer=officer_of(store, officer),
-        kinds=drafts.PND_KINDS,
-        render_text=drafts.render_text,
         fmt="json" if json_out else fmt,
         out=out_file,
         image_out=image_out,
     )
-    _emit(draft, fmt, json_out, drafts.render_text, out_file, image_out)
+    _emit(result, fmt, json_out, pnd.render_text)
 
 
 def pnd_outcome(
@@ -196,18 +214,11 @@ def pnd_outcome(
 
       triage pnd outcome PND-3FA29C-20261128-001 --result trace --note "PND trace: wanted on warrant, ref 26/1234"
     """
-    from triage.outputs import drafts
+    from triage.outputs import pnd
 
     store = open_store(home)
-    res = drafts.record_outcome(store, ref, result=result, note=note_text, officer=officer_of(store, officer))
-    if json_out:
-        emit_json(res)
-    else:
-        out.print(
-            f"Recorded: {res['result']} for {ref} by {res['officer']} at {res['at']}"
-            + (f" (supersedes outcome {res['supersedes']})" if res["supersedes"] else ""),
-            markup=False,
-        )
+    res = pnd.record_outcome(store, ref, result=result, note=note_text, officer=officer_of(store, officer))
+    emit(res, json_out, _render_outcome)
 
 
 def intel_draft(
@@ -234,7 +245,7 @@ def intel_draft(
         "carried, --text defaults to a summary of them, indicators are added.",
     ),
     fmt: str = FormatOpt,
-    out_file: Path | None = OutOpt,
+    out_file: OutOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -247,12 +258,12 @@ def intel_draft(
 
       triage intel draft A-7K3F9Q --from-debrief --source-grade 2 --intel-grade C --handling P
     """
-    from triage.casework import debrief
+    from triage.casework.debrief import summaries
     from triage.outputs import intel
 
     store = open_store(home)
     training_banner(store)
-    fields = {
+    fields: dict[str, Any] = {
         "source_grade": source_grade,
         "intel_grade": intel_grade,
         "handling": handling,
@@ -260,10 +271,10 @@ def intel_draft(
         "text": text,
         "indicators": indicator,
     }
-    section = None
+    section: dict[str, Any] | None = None
     if from_debrief:
-        fields, section = debrief.intel_fields(store, arrival, fields)
-    report = intel.draft(
+        fields, section = summaries.intel_fields(store, arrival, fields)
+    result = intel.draft(
         store,
         arrival,
         fields,
@@ -272,11 +283,11 @@ def intel_draft(
         out=out_file,
         debriefed=section,
     )
-    _emit(report, fmt, json_out, intel.render_text, out_file)
+    _emit(result, fmt, json_out, intel.render_text)
 
 
 def intel_list(
-    arrival: str | None = typer.Option(None, "--arrival", help="Only the reports about this arrival."),
+    arrival: Annotated[str | None, arrival_option("Only the reports about this arrival.")] = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -285,21 +296,21 @@ def intel_list(
 
     Example: triage intel list --arrival A-7K3F9Q --json
     """
-    from triage.outputs import drafts
+    from triage.outputs import drafts, intel
 
     store = open_store(home)
-    rows = drafts.list_drafts(store, officer=officer_of(store, officer), kinds=("intel",), arrival_id=arrival)
-    if json_out:
-        emit_json(rows)
-        return
-    training_banner(store)
-    out.print(_list_table(rows, "Intelligence report drafts") if rows else "No intelligence report drafts.")
+    listing = drafts.list_drafts(store, intel.FAMILY, officer=officer_of(store, officer), arrival_id=arrival)
+    emit(
+        listing,
+        json_out,
+        lambda r: _render_list(store, r, "Intelligence report drafts", "No intelligence report drafts."),
+    )
 
 
 def intel_show(
     ref: str = typer.Argument(..., help="Report reference, e.g. INT-3FA29C-20261128-001."),
     fmt: str = FormatOpt,
-    out_file: Path | None = OutOpt,
+    out_file: OutOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -312,16 +323,15 @@ def intel_show(
 
     store = open_store(home)
     training_banner(store)
-    report = drafts.show(
+    result = drafts.show(
         store,
         ref,
+        intel.FAMILY,
         officer=officer_of(store, officer),
-        kinds=("intel",),
-        render_text=intel.render_text,
         fmt="json" if json_out else fmt,
         out=out_file,
     )
-    _emit(report, fmt, json_out, intel.render_text, out_file)
+    _emit(result, fmt, json_out, intel.render_text)
 
 
 def intel_indicators(json_out: JsonOpt = False) -> None:
@@ -331,10 +341,4 @@ def intel_indicators(json_out: JsonOpt = False) -> None:
     """
     from triage.outputs.intel import INDICATORS
 
-    if json_out:
-        emit_json([{"code": k, "text": v} for k, v in INDICATORS.items()])
-        return
-    table = Table("code", "recorded as", title="Facilitator indicators")
-    for code, text in INDICATORS.items():
-        table.add_row(code, text)
-    out.print(table)
+    emit([{"code": k, "text": v} for k, v in INDICATORS.items()], json_out, _render_indicators)

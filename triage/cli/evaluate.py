@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -14,7 +15,9 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
-    emit_json,
+    ThresholdOpt,
+    WorkersOpt,
+    emit,
     officer_of,
     open_store,
     out,
@@ -23,6 +26,10 @@ from triage.cli.common import (
     warn,
 )
 from triage.errors import UsageError
+
+if TYPE_CHECKING:
+    from triage.evaluation.datasets import Dataset
+    from triage.evaluation.runs import Evaluation
 
 FAILURES_SHOWN = 10
 
@@ -43,7 +50,7 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-def ci(r: dict) -> str:
+def ci(r: dict[str, Any]) -> str:
     lo, hi = r["ci95"]
     return "" if lo is None else f" [{pct(lo)}–{pct(hi)}]"
 
@@ -61,9 +68,7 @@ def evaluate(
         help="Matcher to measure: dlib, sface, fused or a supplied "
         "model (repeatable; default: the home's, beside the models it fuses).",
     ),
-    threshold: float | None = typer.Option(
-        None, "--threshold", min=0.0, help="Operating threshold (default: the calibration in force)."
-    ),
+    threshold: ThresholdOpt = None,
     holdout: float | None = typer.Option(
         None,
         "--holdout",
@@ -86,9 +91,7 @@ def evaluate(
         None, "--calibration-file", help="Write the calibration here (default: the home's models/)."
     ),
     cache: Path | None = typer.Option(None, "--cache", help="Template cache file (default: in the home, sealed)."),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, max=64, help="Encoding processes (default: one per core)."
-    ),
+    workers: WorkersOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -105,7 +108,7 @@ def evaluate(
 
       triage evaluate --csv site-photos.csv --description "Dover, 2026 test set" --calibrate --target-fpir 0.001
     """
-    from triage.evaluation import evaluation
+    from triage.evaluation import calibration, metrics, runs
 
     if sum(x is not None for x in (dataset, csv_file, fixture)) != 1:
         raise UsageError("give exactly one of DATASET (a folder), --csv FILE or --fixture orl")
@@ -113,22 +116,13 @@ def evaluate(
         raise UsageError("--calibration-file and --target-fpir go with --calibrate")
     store = open_store(home)
     who = officer_of(store, officer)
-    data = (
-        evaluation.fixture(fixture)
-        if fixture
-        else evaluation.from_csv(csv_file, description)
-        if csv_file
-        else evaluation.from_folder(dataset, description)
-    )
+    data = _dataset(dataset, csv_file, fixture, description)
     if description and fixture:
         data.description = description
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with progress_bar(*columns) as bar:
         task = bar.add_task("encoding photos", total=len(data.samples))
-        chosen = {k: v for k, v in (("holdout", holdout), ("seed", seed)) if v is not None}
-        if calibrate:
-            chosen["target_fpir"] = evaluation.TARGET_FPIR if target_fpir is None else target_fpir
-        report = evaluation.run(
+        result = runs.run(
             store,
             data,
             officer=who,
@@ -138,48 +132,63 @@ def evaluate(
             cache_path=cache,
             workers=workers,
             plot=plot,
+            holdout=metrics.HOLDOUT if holdout is None else holdout,
+            seed=metrics.SEED if seed is None else seed,
+            target_fpir=(calibration.TARGET_FPIR if target_fpir is None else target_fpir) if calibrate else None,
             calibration_file=calibration_file,
-            **chosen,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     store.close()
-    if json_out:
-        emit_json(report)
-        return
-    training_banner(store)
-    render(report)
+
+    def show(evaluation: Evaluation) -> None:
+        training_banner(store)
+        render(evaluation)
+
+    emit(result, json_out, show)
 
 
-def render(report: dict) -> None:
-    d, c = report["dataset"], report["cache"]
+def _dataset(dataset: Path | None, csv_file: Path | None, fixture: str | None, description: str | None) -> Dataset:
+    from triage.evaluation import datasets
+
+    if fixture is not None:
+        return datasets.fixture(fixture)
+    if csv_file is not None:
+        return datasets.from_csv(csv_file, description)
+    if dataset is not None:
+        return datasets.from_folder(dataset, description)
+    raise UsageError("give exactly one of DATASET (a folder), --csv FILE or --fixture orl")
+
+
+def render(result: Evaluation) -> None:
+    d, c = result.dataset, result.cache
     out.print(
-        f"[bold]{escape(d['description'])}[/]: {count(d['photos'])} photos of {count(d['identities'])} identities; "
-        f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {report['seconds']} s"
+        f"[bold]{escape(d.description)}[/]: {count(len(d.samples))} photos of {count(len(d.identities))} identities; "
+        f"{count(c['from_cache'])} from the cache, {count(c['encoded'])} encoded, {result.seconds} s"
     )
-    if d["skipped_files"]:
+    if d.skipped:
         out.print(
-            f"{count(len(d['skipped_files']))} file(s) not taken as photos: " + ", ".join(d["skipped_files"][:3]),
+            f"{count(len(d.skipped))} file(s) not taken as photos: " + ", ".join(d.skipped[:3]),
             markup=False,
         )
-    if d["copies"]:
-        across = sum(len(c["identities"]) > 1 for c in d["copies"])
+    if result.copies:
+        across = sum(len(c["identities"]) > 1 for c in result.copies)
         warn(
-            f"{count(len(d['copies']))} photo(s) are in the data set more than once as identical files, "
-            f"{count(across)} of them under different identities (first: {', '.join(d['copies'][0]['photos'])}). "
+            f"{count(len(result.copies))} photo(s) are in the data set more than once as identical files, "
+            f"{count(across)} of them under different identities (first: {', '.join(result.copies[0]['photos'])}). "
             "Each copy is a pair at distance 0: a genuine pair that flatters FNMR under one identity, a false "
             "match under two. Remove the copies for rates that mean something."
         )
-    if len(report["matchers"]) > 1:
-        _render_side_by_side(report["matchers"])
-    for m in report["matchers"]:
-        _render_matcher(m, report["options"])
-    if report.get("plot"):
-        out.print(f"DET curve written to {report['plot']}", markup=False)
-    elif "plot" in report:
+    if len(result.matchers) > 1:
+        _render_side_by_side(result.matchers)
+    for m in result.matchers:
+        _render_matcher(m, result)
+    if result.plotted:
+        out.print(f"DET curve written to {result.plotted}", markup=False)
+    elif result.plot is not None:
         warn("no DET curve was written: no matcher has both genuine and impostor comparisons")
 
 
-def _render_side_by_side(matchers: list[dict]) -> None:
+def _render_side_by_side(matchers: list[dict[str, Any]]) -> None:
     """One row per matcher on the same photos: the figures a choice between them rests on."""
     t = Table(
         "matcher",
@@ -204,7 +213,7 @@ def _render_side_by_side(matchers: list[dict]) -> None:
     out.print(t)
 
 
-def _render_matcher(m: dict, options: dict) -> None:
+def _render_matcher(m: dict[str, Any], result: Evaluation) -> None:
     a, v, i = m["acquisition"], m["verification"], m["identification"]
     op, iop = v["operating"], i["operating"]
     t = Table(
@@ -235,8 +244,8 @@ def _render_matcher(m: dict, options: dict) -> None:
         "1:N gallery",
         f"{count(i['gallery_identities'])} identities, one photo each; "
         f"{count(i['mated_searches'])} mated and {count(i['nonmated_searches'])} non-mated searches "
-        f"({count(len(i['held_out_identities']))} identities held out, holdout {pct(options['holdout'])}, "
-        f"seed {options['seed']})",
+        f"({count(len(i['held_out_identities']))} identities held out, holdout {pct(result.holdout)}, "
+        f"seed {result.seed})",
     )
     t.add_row("rank-1 identification rate", f"{pct(i['rank1']['rate'])}{ci(i['rank1'])}")
     for row in i["fnir_at_fpir"]:
@@ -294,7 +303,7 @@ def _render_matcher(m: dict, options: dict) -> None:
             )
 
 
-def _render_fairness(f: dict) -> None:
+def _render_fairness(f: dict[str, Any]) -> None:
     for col in f["columns"]:
         t = Table(
             "group",

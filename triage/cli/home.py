@@ -165,7 +165,7 @@ def doctor(
         def chain():
             rep = audit_core.verify(state["store"].db, state["store"].vault)
             if not rep.ok:
-                raise TriageError(rep.problem)
+                raise TriageError(rep.problem or "the audit chain is broken")
             return f"{rep.events} events, chain intact" + (
                 "" if state["store"].vault else " (its end not checked: no passphrase)"
             )

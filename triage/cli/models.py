@@ -14,6 +14,7 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    WorkersOpt,
     emit_json,
     err,
     home_path,
@@ -115,9 +116,7 @@ def reindex_cmd(
         "--model",
         help="Model to encode for (dlib, sface or a supplied model; default: every model the home's matcher uses).",
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, max=64, help="Worker processes (default: one per core)."
-    ),
+    workers: WorkersOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,

@@ -3,6 +3,8 @@ officers confirm, and the links debriefs suggest for them to decide on."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -12,10 +14,13 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    arrival_option,
     emit_json,
+    notes_option,
     officer_of,
     open_store,
     out,
+    reason_option,
     training_banner,
 )
 
@@ -28,7 +33,7 @@ MethodOpt = typer.Option(
     help="cash, bank-transfer, money-transfer, hawala, mobile-money, crypto, work, in-kind or other (repeatable).",
 )
 HandleOpt = typer.Option([], "--handle", help="A payment handle: account, wallet, app name or number (repeatable).")
-NotesOpt = typer.Option(None, "--notes", help="Free text, kept with the officer and time.")
+NotesOpt = Annotated[str | None, notes_option("Free text, kept with the officer and time.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +50,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="ocg")
 
 
-def _saved(result: dict, json_out: bool, verb: str) -> None:
+def _saved(result: dict[str, Any], json_out: bool, verb: str) -> None:
     if json_out:
         emit_json(result)
         return
@@ -63,7 +68,7 @@ def add(
     route: list[str] = RouteOpt,
     payment_method: list[str] = MethodOpt,
     handle: list[str] = HandleOpt,
-    notes: str | None = NotesOpt,
+    notes: NotesOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -101,7 +106,7 @@ def update(
     route: list[str] = RouteOpt,
     payment_method: list[str] = MethodOpt,
     handle: list[str] = HandleOpt,
-    notes: str | None = NotesOpt,
+    notes: NotesOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -250,9 +255,9 @@ def show(
 
 def link(
     ref: str = typer.Argument(..., help="The group's reference."),
-    arrival: str | None = typer.Option(None, "--arrival", help="The arrival to link."),
+    arrival: Annotated[str | None, arrival_option("The arrival to link.")] = None,
     subject: str | None = typer.Option(None, "--subject", help="The watchlist subject to link."),
-    reason: str | None = typer.Option(None, "--reason", help="Why: what matched and what was checked (required)."),
+    reason: Annotated[str | None, reason_option("Why: what matched and what was checked (required).")] = None,
     reject: bool = typer.Option(False, "--reject", help="Record that the suggested link is wrong instead."),
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -295,7 +300,7 @@ def link(
 
 
 def suggestions(
-    arrival: str | None = typer.Option(None, "--arrival", help="Only the suggestions for this arrival."),
+    arrival: Annotated[str | None, arrival_option("Only the suggestions for this arrival.")] = None,
     ref: str | None = typer.Option(None, "--ref", help="Only the suggestions for this group."),
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -317,7 +322,7 @@ def suggestions(
     render_suggestions(rows)
 
 
-def render_suggestions(rows: list[dict]) -> None:
+def render_suggestions(rows: list[dict[str, Any]]) -> None:
     if not rows:
         out.print("No suggested links await a decision.")
         return

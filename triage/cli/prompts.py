@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from rich.markup import escape
 from rich.prompt import Confirm, Prompt
@@ -18,9 +19,9 @@ from rich.text import Text
 
 from triage.cli.common import err
 from triage.errors import BadInput
-from triage.intake.biographic import Details, build_details
+from triage.intake.biographic import Details, DetailText, build_details
 
-# build_details keyword -> question. List fields take several values separated by ';'.
+# DetailText field -> question. List fields take several values separated by ';'.
 QUESTIONS = {
     "surname": "Surname, in any script",
     "given_names": "Given names",
@@ -43,7 +44,7 @@ DOCUMENT_FIELDS = ("document_number", "document_state", "document_expiry")
 NO_DOCUMENT = ("", "none", "no")
 
 
-def _skipped(name: str, answers: dict) -> bool:
+def _skipped(name: str, answers: dict[str, Any]) -> bool:
     """An assessed age is asked only without a date of birth; document fields only with a document."""
     if name == "age":
         return bool(answers.get("dob"))
@@ -52,23 +53,23 @@ def _skipped(name: str, answers: dict) -> bool:
     return False
 
 
-def ask_details(given: dict) -> dict:
-    """Raw answers for `build_details`, asking every field; what `given` holds (from flags, or an earlier
-    round) is offered as the default."""
-    answers: dict = {}
+def ask_details(given: DetailText) -> DetailText:
+    """The details as answered, asking every field; what `given` holds (from flags, or an earlier round) is
+    offered as the default."""
+    answers: dict[str, Any] = {}
     for name, question in QUESTIONS.items():
         if _skipped(name, answers):
             answers[name] = [] if name in LIST_FIELDS else None
             continue
-        default = given.get(name)
+        default = getattr(given, name)
         default_text = "; ".join(default) if name in LIST_FIELDS else (default or "")
 
-        def value(text: str, name: str = name):
+        def value(text: str, name: str = name) -> Any:  # list[str] for a list field, else str | None
             return [p.strip() for p in text.split(";") if p.strip()] if name in LIST_FIELDS else text.strip() or None
 
         text = ask_until_valid(question, lambda t: build_details(**{name: value(t)}), default_text)  # noqa: B023 (called here)
         answers[name] = value(text)
-    return answers
+    return DetailText(**answers)
 
 
 def ask_until_valid(question: str, check: Callable[[str], object], default: str = "") -> str:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from triage.cli.common import (
+    DayOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    SiteOpt,
     emit_json,
     note,
     officer_of,
     open_store,
     out,
+    out_option,
     training_banner,
 )
 from triage.errors import UsageError
@@ -25,10 +29,10 @@ def register(app: typer.Typer) -> None:
 
 
 def report_cmd(
-    date: str = typer.Option(..., "--date", help="Local date of landing, YYYY-MM-DD."),
-    out_file: Path | None = typer.Option(None, "--out", help="File to write (required for html)."),
+    date: DayOpt,
+    out_file: Annotated[Path | None, out_option("File to write (required for html).")] = None,
     fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
-    site: str | None = typer.Option(None, "--site", help="Only this site's arrivals."),
+    site: SiteOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,13 +16,19 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    emit,
     emit_json,
     officer_of,
     open_store,
     out,
+    reason_option,
     training_banner,
 )
 from triage.errors import UsageError
+
+if TYPE_CHECKING:
+    from triage.casework.review import Decision, ForReview, Pending
+    from triage.store.rows import Store
 
 PORTRAIT_COLUMNS = 24  # terminal cells across one portrait; each cell shows two pixel rows
 
@@ -34,7 +41,7 @@ def review_cmd(
     arrival: str | None = typer.Argument(None, help="Arrival id."),
     candidate: str | None = typer.Option(None, "--candidate", help="Watchlist ref or arrival id of the candidate."),
     decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
-    reason: str | None = typer.Option(None, "--reason", help="Why (required with --decision)."),
+    reason: Annotated[str | None, reason_option("Why (required with --decision).")] = None,
     pending: bool = typer.Option(
         False,
         "--pending",
@@ -72,28 +79,7 @@ def review_cmd(
     store = open_store(home)
     who = officer_of(store, officer)
     if pending:
-        rows = review.pending(store, officer=who)
-        if json_out:
-            emit_json(rows)
-            return
-        table = Table("arrival", "landed (UTC)", "vessel", "candidates awaiting review", "flags", title="Review queue")
-        for r in rows:
-            table.add_row(
-                Text(r["arrival_id"]),
-                Text(r["landed_at"]),
-                Text(r["vessel"] or ""),
-                Text(
-                    ", ".join(
-                        f"{c['kind']} {c['ref']} ({c['distance']:.3f} < {c['threshold']:.2f})" for c in r["candidates"]
-                    )
-                ),
-                "SAFEGUARDING" if r["safeguarding"] else "",
-            )
-        out.print(table if rows else "Nothing awaits review.")
-        from triage.casework import referrals
-        from triage.cli.debrief import render_incomplete
-
-        render_incomplete(referrals.incomplete(store, officer=who))
+        emit(review.pending(store, officer=who), json_out, lambda rows: render_pending(store, rows, who))
         return
     if not arrival:
         raise UsageError("give ARRIVAL (with --candidate and --decision to record one), or --pending to list the queue")
@@ -101,28 +87,19 @@ def review_cmd(
         if not candidate:
             raise UsageError("--decision needs --candidate: the watchlist ref or arrival id decided on")
         result = review.record(store, arrival, candidate=candidate, decision=decision, reason=reason or "", officer=who)
-        if json_out:
-            emit_json(result)
-            return
-        out.print(
-            f"Recorded: {result['decision']} for {result['kind']} {result['candidate']} on {arrival} "
-            f"by {result['officer']}"
-            + (f" (supersedes review {result['supersedes']})" if result["supersedes"] else ""),
-            markup=False,
-        )
-        render_history(result["history"])
+        emit(result, json_out, render_decision)
         return
     view = review.show(store, arrival, officer=who, candidate=candidate)
     written = (
         review.write_portraits(store, arrival, portraits_to, officer=who, candidate=candidate) if portraits_to else []
     )
     if json_out:
-        emit_json(view | {"portraits_written": written})
+        emit_json(view.as_json() | {"portraits_written": written})
         return
     training_banner(store)
     render_view(view)
     draw = out.is_terminal if portraits is None else portraits
-    for c in view["candidates"]:
+    for c in view.candidates:
         out.print(
             f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, threshold "
             f"{c['threshold']:.2f}"
@@ -148,27 +125,54 @@ def review_cmd(
         out.print("\nPortraits written (delete them when the review is done):")
         for w in written:
             out.print(f"  {w['path']}", highlight=False, markup=False)
-    elif view["candidates"]:
+    elif view.candidates:
         out.print(
             f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER",
             markup=False,
         )
 
 
-def render_view(view: dict) -> None:
+def render_pending(store: Store, rows: list[Pending], officer: str) -> None:
+    """The review queue, then the arrivals whose referral record misses a step."""
+    from triage.casework import referrals
+    from triage.cli.debrief import render_incomplete
+
+    table = Table("arrival", "landed (UTC)", "vessel", "candidates awaiting review", "flags", title="Review queue")
+    for r in rows:
+        table.add_row(
+            Text(r.arrival_id),
+            Text(r.landed_at),
+            Text(r.vessel or ""),
+            Text(", ".join(f"{c.kind} {c.ref} ({c.distance:.3f} < {c.threshold:.2f})" for c in r.candidates)),
+            "SAFEGUARDING" if r.safeguarding else "",
+        )
+    out.print(table if rows else "Nothing awaits review.")
+    render_incomplete(referrals.incomplete(store, officer=officer))
+
+
+def render_decision(result: Decision) -> None:
+    out.print(
+        f"Recorded: {result.decision} for {result.kind} {result.candidate} on {result.arrival_id} "
+        f"by {result.officer}" + (f" (supersedes review {result.supersedes})" if result.supersedes else ""),
+        markup=False,
+    )
+    render_history([h.as_json() for h in result.history])
+
+
+def render_view(view: ForReview) -> None:
     """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
     out.print(
-        f"[bold]{escape(view['arrival_id'])}[/] "
-        + escape(f"landed {view['landed_at']} at {view['site']}, vessel {view['vessel'] or '-'}")
-        + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else "")
+        f"[bold]{escape(view.arrival_id)}[/] "
+        + escape(f"landed {view.landed_at} at {view.site}, vessel {view.vessel or '-'}")
+        + ("  [bold red]SAFEGUARDING[/]" if view.safeguarding else "")
     )
-    if not view["candidates"]:
+    if not view.candidates:
         out.print("No candidates.")
         return
     table = Table(
         "#", "kind", "ref", "who", "distance", "threshold", "", "flags", "decision", title="Candidates for human review"
     )
-    for c in view["candidates"]:
+    for c in view.candidates:
         who = (c.get("name") or "") + (f" [{c['category']}]" if c["kind"] == "watchlist" else "")
         if c.get("differences"):
             who += " — differs: " + ", ".join(
@@ -189,7 +193,7 @@ def render_view(view: dict) -> None:
     out.print(table)
 
 
-def render_history(reviews: list[dict]) -> None:
+def render_history(reviews: list[dict[str, Any]]) -> None:
     for r in reviews:
         later = any(x["supersedes"] == r["id"] for x in reviews)
         out.print(
@@ -203,16 +207,17 @@ def render_history(reviews: list[dict]) -> None:
 def half_blocks(jpeg: bytes, width: int = PORTRAIT_COLUMNS) -> Text:
     """A portrait drawn with upper-half blocks: each cell's foreground is one pixel, its background the
     pixel below, so a square portrait takes `width` columns and `width / 2` lines."""
+    import numpy as np
     from PIL import Image
     from rich.color import Color
     from rich.style import Style
 
     img = Image.open(io.BytesIO(jpeg)).convert("RGB").resize((width, width), Image.Resampling.LANCZOS)
-    px = img.load()
+    px = np.asarray(img)  # row, column, RGB
     text = Text()
     for y in range(0, width, 2):
         for x in range(width):
-            text.append("▀", Style(color=Color.from_rgb(*px[x, y]), bgcolor=Color.from_rgb(*px[x, y + 1])))
+            text.append("▀", Style(color=Color.from_rgb(*px[y, x]), bgcolor=Color.from_rgb(*px[y + 1, x])))
         if y + 2 < width:
             text.append("\n")
     return text

@@ -11,6 +11,7 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    ScenarioOpt,
     emit_json,
     err,
     home_path,
@@ -48,7 +49,7 @@ def list_cmd(json_out: JsonOpt = False) -> None:
 
 
 def start_cmd(
-    scenario: str = typer.Option(..., "--scenario", help="Scenario name (see `triage training list`)."),
+    scenario: ScenarioOpt,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,

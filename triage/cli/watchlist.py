@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import (
+    AliasOpt,
+    DobOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    OverrideReasonOpt,
+    WorkersOpt,
     emit_json,
+    low_quality_option,
     officer_of,
     open_store,
     out,
     progress_bar,
+    reason_option,
     warn,
 )
 
-CATEGORY_HELP = "facilitator, wanted, missing, vulnerable or other (under-18s: missing or vulnerable only)."
+# The governance fields `add` sets and `update` changes.
+CATEGORY = typer.Option(
+    "--category", help="facilitator, wanted, missing, vulnerable or other (under-18s: missing or vulnerable only)."
+)
+REVIEW_DATE = typer.Option("--review-date", help="YYYY-MM-DD, in the future; after it the entry is not searched.")
+AUTHORISED_BY = typer.Option("--authorised-by", help="The officer authorising the entry.")
+RefArg = Annotated[str, typer.Argument(help="Watchlist reference.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -46,18 +59,18 @@ def _override(accept_low_quality: bool, override_reason: str | None) -> str | No
 
 
 def add(
-    photos: list[Path] = typer.Argument(..., help="One or more photos of the subject."),
-    ref: str = typer.Option(..., "--ref", help="Watchlist reference, e.g. WL-0012."),
-    name: str = typer.Option(..., "--name", help="Name, in any script."),
-    category: str = typer.Option(..., "--category", help=CATEGORY_HELP),
-    reason: str = typer.Option(..., "--reason", help="Why this person is on the watchlist."),
-    authorised_by: str = typer.Option(..., "--authorised-by", help="The authorising officer."),
-    review_date: str = typer.Option(..., "--review-date", help="YYYY-MM-DD; after it the entry is not searched."),
+    photos: Annotated[list[Path], typer.Argument(help="One or more photos of the subject.")],
+    ref: Annotated[str, typer.Option("--ref", help="Watchlist reference, e.g. WL-0012.")],
+    name: Annotated[str, typer.Option("--name", help="Name, in any script.")],
+    category: Annotated[str, CATEGORY],
+    reason: Annotated[str, reason_option("Why this person is on the watchlist.")],
+    authorised_by: Annotated[str, AUTHORISED_BY],
+    review_date: Annotated[str, REVIEW_DATE],
     image_source: str = typer.Option("not stated", "--image-source", help="Where the photos come from."),
-    alias: list[str] = typer.Option([], "--alias", help="Another name used (repeatable)."),
-    dob: str | None = typer.Option(None, "--dob", help="Date of birth if known."),
-    accept_low_quality: bool = typer.Option(False, "--accept-low-quality", help="Override the enrol quality gate."),
-    override_reason: str | None = typer.Option(None, "--override-reason", help="Why the override is justified."),
+    alias: AliasOpt = None,
+    dob: DobOpt = None,
+    accept_low_quality: Annotated[bool, low_quality_option("Override the enrol quality gate.")] = False,
+    override_reason: OverrideReasonOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -84,7 +97,7 @@ def add(
         photos=pics,
         officer=officer_of(store, officer),
         image_source=image_source,
-        aliases=alias,
+        aliases=alias or [],
         dob=dob,
         override_reason=override,
     )
@@ -103,13 +116,9 @@ def add(
 def import_cmd(
     csv_file: Path = typer.Argument(..., metavar="WATCHLIST.csv", help="One row per subject."),
     photo_dir: Path = typer.Option(..., "--photos", help="Folder holding the photos the CSV names."),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, max=64, help="Worker processes for the face pipeline (default: one per core)."
-    ),
-    accept_low_quality: bool = typer.Option(
-        False, "--accept-low-quality", help="Override the enrol quality gate for every row."
-    ),
-    override_reason: str | None = typer.Option(None, "--override-reason", help="Why the override is justified."),
+    workers: WorkersOpt = None,
+    accept_low_quality: Annotated[bool, low_quality_option("Override the enrol quality gate for every row.")] = False,
+    override_reason: OverrideReasonOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -209,7 +218,7 @@ def list_cmd(
 
 
 def show(
-    ref: str = typer.Argument(..., help="Watchlist reference."),
+    ref: RefArg,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -237,14 +246,14 @@ def show(
 
 
 def update(
-    ref: str = typer.Argument(..., help="Watchlist reference."),
-    reason: str = typer.Option(..., "--reason", help="Why the entry is changed (audited)."),
-    review_date: str | None = typer.Option(None, "--review-date", help="New review date, YYYY-MM-DD, in the future."),
-    category: str | None = typer.Option(None, "--category", help=CATEGORY_HELP),
+    ref: RefArg,
+    reason: Annotated[str, reason_option("Why the entry is changed (audited).")],
+    review_date: Annotated[str | None, REVIEW_DATE] = None,
+    category: Annotated[str | None, CATEGORY] = None,
     inclusion_reason: str | None = typer.Option(
         None, "--inclusion-reason", help="New reason for the person being on the watchlist."
     ),
-    authorised_by: str | None = typer.Option(None, "--authorised-by", help="The officer authorising the entry now."),
+    authorised_by: Annotated[str | None, AUTHORISED_BY] = None,
     alias: list[str] | None = typer.Option(None, "--alias", help="Other names used (repeatable; replaces the list)."),
     officer: OfficerOpt = None,
     home: HomeOpt = None,
@@ -280,8 +289,8 @@ def update(
 
 
 def remove(
-    ref: str = typer.Argument(..., help="Watchlist reference."),
-    reason: str = typer.Option(..., "--reason", help="Why it is removed (audited)."),
+    ref: RefArg,
+    reason: Annotated[str, reason_option("Why it is removed (audited).")],
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from triage.errors import BadInput
-from triage.evaluation.evaluation import MatcherResult, Scores, rate
+from triage.evaluation.metrics import MatcherResult, Scores, rate
 from triage.intake import csvtext
 
 FLAG_RATIO = 2.0
@@ -51,19 +52,20 @@ def load_groups(path: Path | str) -> dict[str, dict[str, str]]:
     return labels
 
 
-def report(result: MatcherResult, groups: dict[str, dict[str, str]]) -> dict:
+def report(result: MatcherResult, groups: dict[str, dict[str, str]]) -> dict[str, Any]:
     """FTA, FMR, FNMR, FPIR and FNIR per group at the result's threshold, with 95% Wilson intervals."""
     enc, t = result.enc, result.threshold
     present = set(enc.identities) | {f["identity"] for f in enc.failures}
     overall = result.scores.false_matches(t) / len(result.scores.impostor) if len(result.scores.impostor) else None
     labelled = set().union(*(set(g) for g in groups.values())) if groups else set()
+    columns: list[dict[str, Any]] = []
     out = {
         "threshold": t,
         "flag_rule": f"FMR more than {FLAG_RATIO:g} x the overall FMR",
         "impostor_pairs": "both people in the group",
         "overall_fmr": overall,
         "identities_not_in_data": sorted(labelled - present),
-        "columns": [],
+        "columns": columns,
     }
     for column, labels in groups.items():
         rows = []
@@ -71,13 +73,11 @@ def report(result: MatcherResult, groups: dict[str, dict[str, str]]) -> dict:
             members = {who for who, lab in labels.items() if lab == label and who in present}
             if members:
                 rows.append(_group(result, label, members, overall))
-        out["columns"].append(
-            {"column": column, "groups": rows, "unlabelled_identities": sorted(present - set(labels))}
-        )
+        columns.append({"column": column, "groups": rows, "unlabelled_identities": sorted(present - set(labels))})
     return out
 
 
-def _group(result: MatcherResult, label: str, members: set[str], overall: float | None) -> dict:
+def _group(result: MatcherResult, label: str, members: set[str], overall: float | None) -> dict[str, Any]:
     enc, t = result.enc, result.threshold
     mask = np.isin(enc.identities, list(members))
     scores = (

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from triage.errors import NotFound
 from triage.intake import biographic
 from triage.intake.samples import load_photo
+from triage.store.rows import Store
+
+if TYPE_CHECKING:
+    from triage.casework.arrivals import Captured
+
+Progress = Callable[[int, int], None]
 
 
 def names() -> list[str]:
@@ -20,14 +28,15 @@ def names() -> list[str]:
     )
 
 
-def load(name: str) -> dict:
+def load(name: str) -> dict[str, Any]:
     path = resources.files("triage.fixtures") / "scenarios" / f"{name}.json"
     if not path.is_file():
         raise NotFound(f"no scenario {name!r}; available: {', '.join(names())}")
-    return json.loads(path.read_text())
+    scenario: dict[str, Any] = json.loads(path.read_text())
+    return scenario
 
 
-def arrival_details(entry: dict, today: dt.date) -> biographic.Details:
+def arrival_details(entry: dict[str, Any], today: dt.date) -> biographic.Details:
     return biographic.build_details(
         surname=entry.get("surname"),
         given_names=entry.get("given_names"),
@@ -43,7 +52,9 @@ def arrival_details(entry: dict, today: dt.date) -> biographic.Details:
     )
 
 
-def enrol_watchlist(store, scenario: dict, *, officer: str, today: dt.date, progress=None) -> list[dict]:
+def enrol_watchlist(
+    store: Store, scenario: dict[str, Any], *, officer: str, today: dt.date, progress: Progress | None = None
+) -> list[dict[str, Any]]:
     """Enrol a scenario's watchlist; review dates are relative to `today` so scenarios never expire."""
     from triage.casework import watchlist
 
@@ -72,7 +83,9 @@ def enrol_watchlist(store, scenario: dict, *, officer: str, today: dt.date, prog
     return results
 
 
-def land_arrivals(store, scenario: dict, *, officer: str, today: dt.date, progress=None) -> list[dict]:
+def land_arrivals(
+    store: Store, scenario: dict[str, Any], *, officer: str, today: dt.date, progress: Progress | None = None
+) -> list[Captured]:
     """Capture a scenario's arrivals in order, as an officer at the landing site would."""
     from triage.casework import arrivals
 

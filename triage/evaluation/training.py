@@ -14,11 +14,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from triage.casework import review
 from triage.errors import BadInput, Conflict, NotFound
 from triage.evaluation import scenarios
-from triage.outputs.drafts import PND_KINDS
+from triage.evaluation.scenarios import Progress
+from triage.outputs.pnd import PND_KINDS
 from triage.store.config import CONFIG_FILE, Config, load_config
 from triage.store.rows import Store, utcnow
 
@@ -28,7 +30,7 @@ FORCE_CODE = "TRN"
 MARKING = "TRAINING — score sheet, fixture data"
 
 
-def check_scenario(sc: dict) -> dict:
+def check_scenario(sc: dict[str, Any]) -> dict[str, Any]:
     """A scenario's truth must point at its own watchlist and at arrivals landed before the one it describes."""
     refs = {w["ref"] for w in sc.get("watchlist", [])}
     for i, entry in enumerate(sc.get("arrivals", []), 1):
@@ -46,7 +48,7 @@ def check_scenario(sc: dict) -> dict:
     return sc
 
 
-def catalogue() -> list[dict]:
+def catalogue() -> list[dict[str, Any]]:
     out = []
     for name in scenarios.names():
         sc = scenarios.load(name)
@@ -62,7 +64,7 @@ def catalogue() -> list[dict]:
     return out
 
 
-def start(home: Path, name: str, *, passphrase: str, officer: str, progress=None) -> dict:
+def start(home: Path, name: str, *, passphrase: str, officer: str, progress: Progress | None = None) -> dict[str, Any]:
     """Create a training home in `home` (new or empty) and load scenario `name` into it, all or nothing."""
     sc = check_scenario(scenarios.load(name))
     home = Path(home)
@@ -101,7 +103,7 @@ def _remove(home: Path, created: bool) -> None:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
-def load(store: Store, sc: dict, *, officer: str, progress=None) -> dict:
+def load(store: Store, sc: dict[str, Any], *, officer: str, progress: Progress | None = None) -> dict[str, Any]:
     """Enrol the scenario's watchlist and land its arrivals in a training home."""
     if not store.config.training:
         raise Conflict(f"{store.home} is an operational home: it refuses training scenarios, and nothing was written")
@@ -119,7 +121,7 @@ def load(store: Store, sc: dict, *, officer: str, progress=None) -> dict:
         "started_at": utcnow(),
         "officer": officer,
         "watchlist": [e["ref"] for e in enrolled],
-        "arrivals": [a["arrival_id"] for a in landed],
+        "arrivals": [a.arrival_id for a in landed],
     }
     tmp = store.home / (STATE_FILE + ".partial")
     tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -136,17 +138,17 @@ def load(store: Store, sc: dict, *, officer: str, progress=None) -> dict:
         "arrivals": [
             {
                 "number": i,
-                "arrival_id": a["arrival_id"],
-                "vessel": a["vessel"],
-                "safeguarding": a["safeguarding"],
-                "candidates_below_threshold": sum(c["below_threshold"] for c in a["candidates"]),
+                "arrival_id": a.arrival_id,
+                "vessel": a.vessel,
+                "safeguarding": a.safeguarding,
+                "candidates_below_threshold": sum(c.below_threshold for c in a.candidates),
             }
             for i, a in enumerate(landed, 1)
         ],
     }
 
 
-def _state(store: Store) -> dict:
+def _state(store: Store) -> dict[str, Any]:
     if not store.config.training:
         raise Conflict(f"{store.home} is an operational home: only a training home has a scenario to score against")
     path = store.home / STATE_FILE
@@ -154,10 +156,11 @@ def _state(store: Store) -> dict:
         raise NotFound(
             f"no scenario was loaded in {store.home}", hint="start one with `triage training start --scenario NAME`"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
 
 
-def score(store: Store, *, officer: str) -> dict:
+def score(store: Store, *, officer: str) -> dict[str, Any]:
     """The score sheet: what the trainee's record says against the scenario's truth."""
     state = _state(store)
     sc = scenarios.load(state["scenario"])
@@ -247,16 +250,16 @@ def score(store: Store, *, officer: str) -> dict:
     number_of = {aid: n for n, aid in enumerate(ids, 1)}
     missed = {(m["arrival_id"], m["kind"], m["ref"]) for m in sheet["missed_matches"]}
     for item in review.pending(store):
-        for c in item["candidates"]:
-            if (item["arrival_id"], c["kind"], c["ref"]) in missed:
+        for c in item.candidates:
+            if (item.arrival_id, c.kind, c.ref) in missed:
                 continue
             sheet["unreviewed_alerts"].append(
                 {
-                    "arrival": number_of.get(item["arrival_id"]),
-                    "arrival_id": item["arrival_id"],
-                    "kind": c["kind"],
-                    "ref": c["ref"],
-                    "distance": c["distance"],
+                    "arrival": number_of.get(item.arrival_id),
+                    "arrival_id": item.arrival_id,
+                    "kind": c.kind,
+                    "ref": c.ref,
+                    "distance": c.distance,
                 }
             )
     findings = sum(

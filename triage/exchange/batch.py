@@ -34,12 +34,13 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from triage.casework import debrief
+from triage.casework.debrief import records as debrief_records
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import keys
 from triage.files import write_files
@@ -74,7 +75,7 @@ LANDING = ("debriefs", "referrals", "ocgs", "ocg_links")
 Progress = Callable[[str, int, int], None]
 
 
-def spreadsheet_safe(value) -> str:
+def spreadsheet_safe(value: object) -> str:
     """Neutralise text a spreadsheet would run as a formula (=, +, -, @ and control prefixes)."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -88,7 +89,7 @@ def origin_keys(store: Store, kind: str) -> dict[str, str]:
     return {local: key for key, local in store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind])}
 
 
-def key_of(store: Store, imported: dict[str, str], local) -> str:
+def key_of(store: Store, imported: dict[str, str], local: object) -> str:
     """The key of a row: where a batch brought it from, or this device when it was made here."""
     return imported.get(str(local)) or f"{store.config.device}:{local}"
 
@@ -96,12 +97,12 @@ def key_of(store: Store, imported: dict[str, str], local) -> str:
 # -- export --------------------------------------------------------------------------------------------
 
 
-def day_scope(day: str, site: str | None = None) -> tuple[str, list]:
+def day_scope(day: str, site: str | None = None) -> tuple[str, list[Any]]:
     """The SQL condition and parameters selecting the arrivals of a day (and site) in `arrivals`."""
     return ("landed_day = ? AND site = ?", [day, site]) if site else ("landed_day = ?", [day])
 
 
-def day_arrivals(store: Store, day: str, site: str | None = None) -> list[dict]:
+def day_arrivals(store: Store, day: str, site: str | None = None) -> list[dict[str, Any]]:
     """The day's arrivals (details opened), oldest first; none at all is an error that says so."""
     rows = store.rows("arrivals", *day_scope(day, site), order_by="landed_at, id")
     if not rows:
@@ -109,23 +110,23 @@ def day_arrivals(store: Store, day: str, site: str | None = None) -> list[dict]:
     return rows
 
 
-def _strip(row: dict, *drop: str) -> dict:
+def _strip(row: dict[str, Any], *drop: str) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in drop and k not in LOCAL_COLUMNS}
 
 
-def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
+def day_records(store: Store, day: str, site: str | None = None) -> list[dict[str, Any]]:
     """The day's arrivals as batch records, each with everything recorded about it, oldest first."""
     rows = day_arrivals(store, day, site)
     where, params = day_scope(day, site)
     scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
-    by_arrival: dict[str, dict[str, list]] = {}
+    by_arrival: dict[str, dict[str, list[Any]]] = {}
     for table, order in (("searches", "id"), ("reviews", "id"), ("drafts", "ref")):
         for row in store.rows(table, scope, params, order_by=order):
             by_arrival.setdefault(row["arrival_id"], {}).setdefault(table, []).append(row)
-    outcomes: dict[str, list[dict]] = {}
+    outcomes: dict[str, list[dict[str, Any]]] = {}
     for row in store.rows("draft_outcomes", f"ref IN (SELECT ref FROM drafts WHERE {scope})", params, order_by="id"):
         outcomes.setdefault(row["ref"], []).append(row)
-    candidates: dict[int, list[dict]] = {}
+    candidates: dict[int, list[dict[str, Any]]] = {}
     for row in store.rows("candidates", scope, params, order_by="search_id, rank"):
         candidates.setdefault(row["search_id"], []).append(row)
     portraits = {
@@ -138,7 +139,7 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
     }
     k = {kind: origin_keys(store, kind) for kind in ("arrivals", "searches", "reviews", "drafts", "draft_outcomes")}
 
-    def ref_key(row: dict) -> dict:
+    def ref_key(row: dict[str, Any]) -> dict[str, Any]:
         return {"ref_key": key_of(store, k["arrivals"], row["ref"])} if row["kind"] == "arrival" else {}
 
     out = []
@@ -188,7 +189,7 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict]:
     return out
 
 
-def landing_records(store: Store, records: list[dict]) -> dict[str, list[dict]]:
+def landing_records(store: Store, records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The debrief and referral versions and crime-group decisions on the arrivals of `records` (`day_records`),
     and the crime groups those decisions name or the arrivals' current debriefs are suggested for, oldest first."""
     akeys = {r["id"]: r["key"] for r in records}
@@ -196,7 +197,7 @@ def landing_records(store: Store, records: list[dict]) -> dict[str, list[dict]]:
     marks = ",".join("?" * len(ids))
     k = {kind: origin_keys(store, kind) for kind in ("arrivals", *LANDING)}
 
-    def key(kind: str, local) -> str | None:
+    def key(kind: str, local: object) -> str | None:
         return key_of(store, k[kind], local) if local is not None else None
 
     debriefs = [
@@ -205,7 +206,7 @@ def landing_records(store: Store, records: list[dict]) -> dict[str, list[dict]]:
             "arrival_key": akeys[d["arrival_id"]],
             **_strip(d, "id"),
             "supersedes": key("debriefs", d["supersedes"]),
-            "arrival_keys": {aid: key("arrivals", aid) for aid in debrief.named_arrivals(d["answers"])},
+            "arrival_keys": {aid: key("arrivals", aid) for aid in debrief_records.named_arrivals(d["answers"])},
         }
         for d in store.rows("debriefs", f"arrival_id IN ({marks})", ids, order_by="id")
     ]
@@ -251,7 +252,7 @@ def landing_records(store: Store, records: list[dict]) -> dict[str, list[dict]]:
     }
 
 
-def _audit_records(store: Store, records: list[dict], day: str, site: str | None) -> list[dict]:
+def _audit_records(store: Store, records: list[dict[str, Any]], day: str, site: str | None) -> list[dict[str, Any]]:
     """This home's audit events about the arrivals, then those that earlier batches brought with them."""
     akeys = {r["id"]: r["key"] for r in records}
     scope, params = day_scope(day, site)
@@ -284,7 +285,7 @@ def _audit_records(store: Store, records: list[dict], day: str, site: str | None
     return out
 
 
-def _summary_csv(records: list[dict]) -> bytes:
+def _summary_csv(records: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(SUMMARY_FIELDS)
@@ -316,8 +317,27 @@ def _summary_csv(records: list[dict]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def _jsonl(rows: list[dict]) -> bytes:
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
+
+
+@dataclass
+class Exported:
+    """A day's batch as written: where, what it holds, whom it is encrypted to and who signed it."""
+
+    out: str
+    day: str
+    site: str | None
+    arrivals: int
+    training: bool
+    with_templates: bool
+    recipients: list[str]  # age public keys
+    fingerprint: str  # of this laptop's signing key
+    members: list[str]
+    bytes: int  # the encrypted file's size
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def export_day(
@@ -330,7 +350,7 @@ def export_day(
     recipients: list[str] | None = None,
     with_templates: bool = False,
     progress: Progress | None = None,
-) -> dict:
+) -> Exported:
     """Write the day's signed, encrypted batch to `out`; `recipients` default to the home's listed ones."""
     import pyrage
 
@@ -385,7 +405,7 @@ def export_day(
                 if r["id"] in row_of
             ]
         members["templates.jsonl"] = _jsonl(lines)
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "day": day,
         "site": site,
@@ -426,21 +446,21 @@ def export_day(
         write_files({out: sealed})
     if progress:
         progress("encrypting", 1, 1)
-    return {
-        "out": str(out),
-        "day": day,
-        "site": site,
-        "arrivals": len(records),
-        "training": manifest["training"],
-        "with_templates": with_templates,
-        "recipients": manifest["recipients"],
-        "fingerprint": keys.fingerprint(laptop.signing_public),
-        "members": [MANIFEST, SIGNATURE, *members],
-        "bytes": out.stat().st_size,
-    }
+    return Exported(
+        out=str(out),
+        day=day,
+        site=site,
+        arrivals=len(records),
+        training=manifest["training"],
+        with_templates=with_templates,
+        recipients=manifest["recipients"],
+        fingerprint=keys.fingerprint(laptop.signing_public),
+        members=[MANIFEST, SIGNATURE, *members],
+        bytes=out.stat().st_size,
+    )
 
 
-def audit_end(store: Store) -> dict:
+def audit_end(store: Store) -> dict[str, Any]:
     """The number and hash of the home's last audit event. Signed into each batch's manifest, it leaves the
     laptop with the batch, so a supervisor can tell when a laptop's trail later ends earlier than it did: a
     rollback of the whole store to an older copy, which nothing inside the store can show."""
@@ -457,17 +477,18 @@ class Batch:
 
     path: Path
     sha256: str  # of manifest.json, which names every member's hash: the batch's identity
-    manifest: dict
+    manifest: dict[str, Any]
     signer: str
-    arrivals: list[dict]
-    landing: dict[str, list[dict]]  # kind (LANDING) -> its records
-    audit: list[dict]
+    arrivals: list[dict[str, Any]]
+    landing: dict[str, list[dict[str, Any]]]  # kind (LANDING) -> its records
+    audit: list[dict[str, Any]]
     portraits: dict[str, bytes] = field(repr=False)
     templates: dict[str, dict[str, np.ndarray]] = field(repr=False)  # arrival key -> model id -> template
 
     @property
     def device(self) -> str:
-        return self.manifest["device"]
+        device: str = self.manifest["device"]
+        return device
 
 
 def _decrypt(store: Store, path: Path, *, officer: str) -> bytes:
@@ -479,7 +500,8 @@ def _decrypt(store: Store, path: Path, *, officer: str) -> bytes:
         raise BadInput(f"{path}: {path.stat().st_size:,} bytes is larger than any day's batch ({MAX_BATCH_BYTES:,})")
     laptop = keys.own(store, officer=officer)
     try:
-        return pyrage.decrypt(path.read_bytes(), [laptop.identity])
+        clear: bytes = pyrage.decrypt(path.read_bytes(), [laptop.identity])
+        return clear
     except pyrage.DecryptError as e:
         if "no matching keys" in str(e).lower():
             raise IntegrityFailure(
@@ -504,7 +526,9 @@ def _member(z: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
         raise IntegrityFailure(f"{path}: member {name} cannot be read ({e})") from None
 
 
-def _signed_manifest(store: Store, z: zipfile.ZipFile, path: Path, *, officer: str) -> tuple[bytes, dict, str]:
+def _signed_manifest(
+    store: Store, z: zipfile.ZipFile, path: Path, *, officer: str
+) -> tuple[bytes, dict[str, Any], str]:
     """The manifest, checked: right format, right kind of home, signature valid, signer trusted."""
     raw = _member(z, path, MANIFEST, MAX_MANIFEST_BYTES)
     try:

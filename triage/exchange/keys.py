@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -54,7 +55,7 @@ def parse_signing_key(text: str) -> bytes:
     return raw
 
 
-def parse_recipient(text: str):
+def parse_recipient(text: str) -> Any:
     """An age X25519 public key (age1...), as a pyrage recipient."""
     import pyrage
 
@@ -81,7 +82,7 @@ class LaptopKeys:
 
     device: str
     signing: Ed25519PrivateKey
-    identity: object  # pyrage.x25519.Identity
+    identity: Any  # pyrage.x25519.Identity (pyrage ships no types)
 
     @property
     def signing_public(self) -> bytes:
@@ -94,7 +95,7 @@ class LaptopKeys:
     def sign(self, data: bytes) -> bytes:
         return self.signing.sign(data)
 
-    def public_view(self) -> dict:
+    def public_view(self) -> dict[str, Any]:
         return {
             "device": self.device,
             "signing_key": encode_signing_key(self.signing_public),
@@ -142,7 +143,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _add(store: Store, role: str, name: str, public: str, *, officer: str, note: str) -> dict:
+def _add(store: Store, role: str, name: str, public: str, *, officer: str, note: str) -> dict[str, Any]:
     name = _check_name(name)
     for column, value in (("name", name), ("public", public)):
         row = store.db.execute(
@@ -160,7 +161,7 @@ def _add(store: Store, role: str, name: str, public: str, *, officer: str, note:
     return row
 
 
-def trust(store: Store, name: str, public: str, *, officer: str) -> dict:
+def trust(store: Store, name: str, public: str, *, officer: str) -> dict[str, Any]:
     """Accept batches signed by this key from now on."""
     raw = parse_signing_key(public)
     if raw == own(store, officer=officer).signing_public:
@@ -169,7 +170,7 @@ def trust(store: Store, name: str, public: str, *, officer: str) -> dict:
     return dict(row, fingerprint=fingerprint(raw))
 
 
-def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict:
+def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict[str, Any]:
     """Encrypt this laptop's batches to this age public key (as well as to any others listed)."""
     recipient = str(parse_recipient(public))
     return _add(store, RECIPIENT, name, recipient, officer=officer, note=recipient)
@@ -184,9 +185,9 @@ def remove(store: Store, role: str, name: str, *, officer: str) -> None:
         store.audit(f"keys-{role}-remove", officer, records=[f"{role}:{name}"])
 
 
-def listed(store: Store) -> dict[str, list[dict]]:
+def listed(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Trusted laptops (with fingerprints) and batch recipients, in the order they were added."""
-    out: dict[str, list[dict]] = {SIGNER: [], RECIPIENT: []}
+    out: dict[str, list[dict[str, Any]]] = {SIGNER: [], RECIPIENT: []}
     for r in store.db["trusted_keys"].rows_where(order_by="id"):
         item = {k: r[k] for k in ("name", "public", "added_at", "officer")}
         if r["role"] == SIGNER:

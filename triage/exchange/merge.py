@@ -21,12 +21,16 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
 from triage import workers
-from triage.casework import arrivals, debrief, ocg
+from triage.casework import arrivals, ocg
+from triage.casework.debrief import records as debrief_records
 from triage.errors import TriageError
 from triage.exchange import batch
 from triage.exchange.batch import Batch, Progress
@@ -43,6 +47,39 @@ ENCODE_TIMEOUT = 120.0  # seconds one portrait may take in a worker
 IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting workers would cost more
 
 
+@dataclass
+class RepeatCandidate:
+    """A new arrival whose face is below the threshold against another arrival here: a repeat arrival for a
+    person to review."""
+
+    arrival_id: str
+    candidate: str
+    distance: float
+    threshold: float
+
+
+@dataclass
+class Imported:
+    """One batch merged: where it came from, what it added, and what the search of its new arrivals found."""
+
+    file: str
+    sha256: str
+    device: str
+    signer: str
+    day: str
+    site: str | None
+    training: bool
+    arrivals: int
+    new_arrivals: int
+    added: dict[str, int]  # kind of record -> rows added
+    searched: int
+    repeat_candidates: list[RepeatCandidate]
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def encode_portrait(jpeg: bytes, source: str, pipeline: Pipeline) -> dict[str, np.ndarray]:
     """A worker's job: the templates of the face in an imported portrait, one per model of the pipeline."""
     from PIL import Image
@@ -56,14 +93,15 @@ def _encode_all(
 ) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """Templates for (arrival key, portrait) pairs, and a warning for each portrait with no usable face."""
 
-    def here():
+    def here() -> Iterator[workers.Outcome]:
         for key, jpeg in jobs:
             try:
                 yield workers.Outcome(key, encode_portrait(jpeg, key, pipeline))
             except TriageError as e:
                 yield workers.Outcome(key, error=e)
 
-    vectors, warnings = {}, []
+    vectors: dict[str, dict[str, np.ndarray]] = {}
+    warnings: list[str] = []
     if len(jobs) < IN_PROCESS_UP_TO:
         outcomes = here()
     else:
@@ -76,7 +114,7 @@ def _encode_all(
         )
     for i, outcome in enumerate(outcomes, 1):
         if outcome.error is None:
-            vectors[outcome.key] = outcome.value
+            vectors[str(outcome.key)] = cast(dict[str, np.ndarray], outcome.value)
         else:
             warnings.append(
                 f"arrival {outcome.key}: its portrait could not be encoded ({outcome.error}); "
@@ -109,7 +147,8 @@ class _Merger:
         if not key:
             return None
         if key in self.known[kind]:
-            return self.known[kind][key]
+            local: str = self.known[kind][key]
+            return local
         device, ident = key.split(":", 1)
         return ident if device == self.device and self._exists(kind, ident) else None
 
@@ -119,7 +158,9 @@ class _Merger:
             is not None
         )
 
-    def _split(self, kind: str, record: dict, skip: tuple[str, ...]) -> tuple[dict, dict | None]:
+    def _split(
+        self, kind: str, record: dict[str, Any], skip: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """A record's clear columns and its sealed remainder (None when the origin had sealed nothing), the ids it
         quotes rewritten to the ids the same records have here."""
         columns = self.columns.get(kind)
@@ -129,7 +170,7 @@ class _Merger:
         secret = {k: v for k, v in record.items() if k not in columns and k not in (*REFERENCES, *skip)}
         return clear, self.quoting(secret) if secret else None
 
-    def _insert(self, kind: str, record: dict, clear: dict, *, skip: tuple[str, ...] = ()) -> str:
+    def _insert(self, kind: str, record: dict[str, Any], clear: dict[str, Any], *, skip: tuple[str, ...] = ()) -> str:
         base, secret = self._split(kind, record, skip)
         row = self.store.insert(kind, {**base, **clear}, secret)
         local = str(row[PK.get(kind, "id")])
@@ -183,11 +224,11 @@ class _Merger:
             }
         )
 
-    def _ref(self, row: dict) -> str:
+    def _ref(self, row: dict[str, Any]) -> str:
         """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
         return (self.local("arrivals", row.get("ref_key")) or row["ref"]) if row["kind"] == "arrival" else row["ref"]
 
-    def arrival(self, rec: dict, vector: dict[str, np.ndarray] | None) -> str | None:
+    def arrival(self, rec: dict[str, Any], vector: dict[str, np.ndarray] | None) -> str | None:
         """Land a new arrival with its portrait and template; returns its local id, or None if already here."""
         if self.local("arrivals", rec["key"]):
             return None
@@ -207,7 +248,7 @@ class _Merger:
                 self.templates.append((aid, pid, vector))
         return aid
 
-    def history(self, rec: dict) -> None:
+    def history(self, rec: dict[str, Any]) -> None:
         """The searches, reviews and drafts of an arrival that this home does not hold yet."""
         aid = self.local("arrivals", rec["key"])
         for s in rec["searches"]:
@@ -231,8 +272,8 @@ class _Merger:
                 if not self.local("draft_outcomes", o["key"]):
                     sup = self.local("draft_outcomes", o["supersedes"])
                     self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
-            if d["outcome_at"] and (self.store.db["drafts"].get(ref)["outcome_at"] or "") < d["outcome_at"]:
-                self.store.db["drafts"].update(ref, {"outcome": d["outcome"], "outcome_at": d["outcome_at"]})
+            if d["outcome_at"] and (self.store.db.table("drafts").get(ref)["outcome_at"] or "") < d["outcome_at"]:
+                self.store.db.table("drafts").update(ref, {"outcome": d["outcome"], "outcome_at": d["outcome_at"]})
 
     def landing(self) -> None:
         """The debrief and referral versions, crime groups and crime-group decisions this home does not hold yet,
@@ -260,9 +301,10 @@ class _Merger:
                 "debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None}
             )
             debriefed.add(aid)
-        for aid in sorted(debriefed):
-            current = debrief.latest(self.store, aid)
-            debrief.index_identifiers(self.store, aid, current["id"], current["answers"])
+        for aid in sorted(a for a in debriefed if a):  # each just inserted, under its arrival here
+            current = debrief_records.latest(self.store, aid)
+            if current is not None:
+                debrief_records.index_identifiers(self.store, aid, current["id"], current["answers"])
         for r in self.b.landing["referrals"]:
             if not self.local("referrals", r["key"]):
                 sup = self.local("referrals", r["supersedes"])
@@ -275,7 +317,11 @@ class _Merger:
             ref = self.local("ocgs", g["key"])
             if ref:
                 ocg.absorb(
-                    self.store, ref, self._split("ocgs", g, ())[1], updated_at=g["updated_at"], officer=self.officer
+                    self.store,
+                    ref,
+                    self._split("ocgs", g, ())[1] or {},
+                    updated_at=g["updated_at"],
+                    officer=self.officer,
                 )
             else:
                 ref = self._insert("ocgs", g, {"ref": self.planned["ocgs"][g["key"]]})
@@ -317,7 +363,7 @@ class _Merger:
             self.added["audit_events"] += 1
 
 
-def _quoting(renamed: dict[str, str]) -> Callable:
+def _quoting(renamed: dict[str, str]) -> Callable[[Any], Any]:
     """A function rewriting, in the strings of a record's sealed part, every id in `renamed` (its id on the
     exporting laptop) to the id the same row has here.
 
@@ -338,7 +384,7 @@ def _quoting(renamed: dict[str, str]) -> Callable:
         re.IGNORECASE,
     )
 
-    def rewrite(value):
+    def rewrite(value: Any) -> Any:
         if isinstance(value, str):
             return found.sub(lambda m: by_folded[m.group(1).casefold()], value)
         if isinstance(value, list):
@@ -350,7 +396,7 @@ def _quoting(renamed: dict[str, str]) -> Callable:
     return rewrite
 
 
-def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> dict:
+def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> Imported:
     """Merge one verified batch in one transaction, then search its new arrivals here."""
     m = _Merger(store, b, officer)
     new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
@@ -387,7 +433,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
             m.audit_events()
             m.warnings += _trail_went_back(store, b)
             end = b.manifest.get("audit_end") or {}
-            store.db["batches"].insert(
+            store.db.table("batches").insert(
                 {
                     "sha256": b.sha256,
                     "device": b.device,
@@ -420,26 +466,26 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     except BaseException:
         store.cache.clear()  # the galleries may hold templates the rollback removed
         raise
-    return {
-        "file": str(b.path),
-        "sha256": b.sha256,
-        "device": b.device,
-        "signer": b.signer,
-        "day": b.manifest["day"],
-        "site": b.manifest.get("site"),
-        "training": bool(b.manifest["training"]),
-        "arrivals": len(b.arrivals),
-        "new_arrivals": len(landed),
-        "added": m.added,
-        "searched": sum(v is not None for v in landed.values()),
-        "repeat_candidates": repeats,
-        "warnings": warnings + m.warnings,
-    }
+    return Imported(
+        file=str(b.path),
+        sha256=b.sha256,
+        device=b.device,
+        signer=b.signer,
+        day=b.manifest["day"],
+        site=b.manifest.get("site"),
+        training=bool(b.manifest["training"]),
+        arrivals=len(b.arrivals),
+        new_arrivals=len(landed),
+        added=m.added,
+        searched=sum(v is not None for v in landed.values()),
+        repeat_candidates=repeats,
+        warnings=warnings + m.warnings,
+    )
 
 
 def _search_new(
     store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str, progress: Progress | None
-) -> list[dict]:
+) -> list[RepeatCandidate]:
     """Search each new arrival against the watchlist and every arrival here (the new ones included)."""
     repeats = []
     for i, (aid, vectors) in enumerate(landed.items(), 1):
@@ -448,7 +494,7 @@ def _search_new(
                 store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K, threshold=None
             )
             repeats += [
-                {"arrival_id": aid, "candidate": c.ref, "distance": c.distance, "threshold": c.threshold}
+                RepeatCandidate(aid, c.ref, c.distance, c.threshold)
                 for c in found
                 if c.kind == "arrival" and c.below_threshold
             ]
@@ -483,7 +529,7 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
     ]
 
 
-def _verified(store: Store, path, *, officer: str, progress: Progress | None) -> Batch:
+def _verified(store: Store, path: Path, *, officer: str, progress: Progress | None) -> Batch:
     """A batch decrypted and verified; a refusal is audited here, then raised as it was."""
     try:
         return batch.open_batch(store, path, officer=officer, progress=progress)
@@ -495,7 +541,7 @@ def _verified(store: Store, path, *, officer: str, progress: Progress | None) ->
         raise
 
 
-def import_files(store: Store, paths: list, *, officer: str, progress: Progress | None = None) -> list[dict]:
+def import_files(store: Store, paths: list[Path], *, officer: str, progress: Progress | None = None) -> list[Imported]:
     """Verify every file first, so a bad one stops the import before anything merges; then merge each."""
     verified = [_verified(store, p, officer=officer, progress=progress) for p in paths]
     return [merge(store, b, officer=officer, progress=progress) for b in verified]

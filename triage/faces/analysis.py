@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import FaceError
 from triage.faces import detection as faces
@@ -23,15 +24,15 @@ class Analysis:
     photo: Photo
     face: faces.Face
     quality: quality.QualityReport
-    vectors: dict[str, np.ndarray]  # model id -> template
-    portrait: np.ndarray
+    vectors: dict[str, npt.NDArray[np.float32]]  # model id -> template
+    portrait: npt.NDArray[np.uint8]
     warnings: list[str] = field(default_factory=list)
 
 
 SIDEWAYS_ROLL = 30  # degrees: a face leaning further than any profile allows may be a photo held sideways
 
 
-def _rotation_hint(rgb: np.ndarray, pipeline: Pipeline) -> int | None:
+def _rotation_hint(rgb: npt.NDArray[np.uint8], pipeline: Pipeline) -> int | None:
     """Whether a level face appears with the photo turned (a phone held sideways). HOG finds no face in a
     sideways photo; YuNet finds one, but dlib's shape fitted on it leans at about 45 degrees."""
     for k, degrees in ((1, 90), (3, 270), (2, 180)):

@@ -1,22 +1,22 @@
-"""Approximate nearest-neighbour search (a usearch HNSW graph) for galleries too large for an exact scan.
-
-Exact search reads every template for every probe (about 4 ms per 100,000 templates on the two-core
-machines measured, bound by memory bandwidth), so a gallery of `CUTOVER` templates or more searches a
-graph instead and re-ranks what the graph returns with exact distances: the distances and threshold
-decisions stay exact, only recall can suffer, and benchmarks/search_scale.py measures it against exact
-search. Building the graph takes many minutes at a million templates, so it is built once (`triage watchlist index`, or by an import that crosses the
-cut-over) and stored sealed in the store beside the templates. A process opens the stored graph in
-place (a view of the decrypted bytes, no copy) and treats what changed since as the gallery's business:
-templates added since are scanned exactly, deleted ones are filtered out. Only when more than
-`RESTORE_DRIFT` templates changed is the graph copied, brought up to date and stored again. Keys are
-template ids, which are never reused.
+"""Approximate nearest-neighbour search (a usearch HNSW graph) for galleries too large to scan on every
+search. The graph only proposes candidates; exact distances rank and judge them, so only recall can
+suffer (benchmarks/search_scale.py measures it). Built once and stored sealed beside the templates, the
+graph is opened in place; templates added since are scanned exactly and deleted ones filtered out, until
+enough have changed that it is brought up to date and stored again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
+
+from triage.errors import IntegrityFailure, TriageError
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 CUTOVER = 200_000  # templates; an exact scan of this many takes about 8 ms here, of a million about 40 ms
 CONNECTIVITY = 16  # graph edges per node ("M"): recall against memory, about 150 bytes a template
@@ -27,11 +27,15 @@ BUILD_BATCH = 20_000  # templates added per call while building, so progress can
 
 
 class AnnIndex:
-    """An HNSW graph over template ids; vectors are held as float16, enough to propose candidates."""
+    """An HNSW graph over template ids (never reused); vectors are held as float16, enough to propose
+    candidates. Building one for a large gallery is slow, so it is stored, and a process views the stored
+    bytes in place unless more than `RESTORE_DRIFT` templates changed since, when it copies and updates
+    it (`Gallery.attach_index`)."""
 
-    def __init__(self, index, max_id: int, buffer: bytearray | None = None):
+    def __init__(self, index: Index, max_id: int, buffer: bytearray | None = None) -> None:
         self.index = index
-        self.index.expansion_search = EXPANSION_SEARCH
+        # usearch defines this property's setter away from its getter, where mypy does not find it
+        self.index.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]
         self.max_id = max_id  # the highest template id the graph has seen
         self.buffer = buffer  # the bytes a viewed (read-only) graph lives in
 
@@ -45,7 +49,10 @@ class AnnIndex:
 
     @classmethod
     def build(
-        cls, ids: np.ndarray, vectors: np.ndarray, progress: Callable[[int, int], None] | None = None
+        cls,
+        ids: npt.NDArray[np.int64],
+        vectors: npt.NDArray[np.float32],
+        progress: Callable[[int, int], None] | None = None,
     ) -> AnnIndex:
         built = cls.empty(vectors.shape[1])
         for lo in range(0, len(ids), BUILD_BATCH):
@@ -59,26 +66,35 @@ class AnnIndex:
         """The stored graph: viewed in place, or copied when it is to be changed."""
         from usearch.index import Index
 
-        return cls(Index.restore(data), max_id) if writable else cls(Index.restore(data, view=True), max_id, data)
+        restored = Index.restore(data, view=not writable)
+        if restored is None:  # usearch could not read the graph's header
+            raise IntegrityFailure(
+                "the stored approximate index cannot be read; rebuild it with `triage watchlist index`"
+            )
+        return cls(restored, max_id) if writable else cls(restored, max_id, data)
 
-    def to_bytes(self) -> bytearray:
-        return self.index.save()
+    def to_bytes(self) -> bytes:
+        """The graph, serialised (a bytearray, which usearch's type hints call bytes)."""
+        saved = self.index.save()
+        if saved is None:  # usearch returns nothing only when it saves to a file
+            raise TriageError("the approximate index could not be serialised")
+        return saved
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def keys(self) -> np.ndarray:
+    def keys(self) -> npt.NDArray[np.int64]:
         return np.asarray(self.index.keys, dtype=np.int64)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> None:
         if len(ids):
             self.index.add(np.asarray(ids, dtype=np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
             self.max_id = max(self.max_id, int(ids.max()))
 
-    def remove(self, ids: np.ndarray) -> None:
+    def remove(self, ids: npt.NDArray[np.int64]) -> None:
         if len(ids):
             self.index.remove(np.asarray(ids, dtype=np.uint64))
 
-    def search(self, query: np.ndarray, count: int) -> np.ndarray:
+    def search(self, query: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.int64]:
         """Ids of (about) the `count` nearest templates, nearest first."""
         return np.asarray(self.index.search(np.asarray(query, dtype=np.float32), count).keys, dtype=np.int64)

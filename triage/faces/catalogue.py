@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from triage.errors import TriageError
 from triage.faces import detection as faces
@@ -27,15 +28,15 @@ def _dlib_folder() -> Path:
     )
 
 
-def _file(path: Path, expected: str, check: bool) -> dict:
+def _file(path: Path, expected: str, check: bool) -> files.FileStatus:
     if check:
         return files.status(path, expected)
     return {"file": str(path), "present": path.is_file(), "expected": expected}
 
 
-def inventory(home: Path | None, *, check: bool = False) -> dict:
+def inventory(home: Path | None, *, check: bool = False) -> dict[str, Any]:
     """Models, matchers and the default; with `check`, SHA-256 status and self-tests, and `ok` overall."""
-    models = [
+    models: list[dict[str, Any]] = [
         {
             "name": "dlib",
             "model_id": encoders.DLIB,
@@ -56,7 +57,7 @@ def inventory(home: Path | None, *, check: bool = False) -> dict:
         },
         _onnx_entry(onnx.SFACE, "encoder", check),
     ]
-    problems = []
+    problems: list[str] = []
     try:
         users = encoders.user_models(home)
     except TriageError as e:
@@ -77,9 +78,13 @@ def inventory(home: Path | None, *, check: bool = False) -> dict:
             )
         except TriageError as e:
             problems.append(f"matcher {name}: {e}")
-    config = home / CONFIG_FILE if home else None
-    default = load_config(home).matcher if config is not None and config.is_file() else DEFAULT_MATCHER
-    out = {"home": str(home) if home else None, "default_matcher": default, "models": models, "matchers": listed}
+    default = load_config(home).matcher if home and (home / CONFIG_FILE).is_file() else DEFAULT_MATCHER
+    out: dict[str, Any] = {
+        "home": str(home) if home else None,
+        "default_matcher": default,
+        "models": models,
+        "matchers": listed,
+    }
     if check:
         bad = [f["file"] for m in models for f in m["files"] if not f["ok"]]
         problems += [f"{f}: missing or SHA-256 mismatch" for f in bad]
@@ -97,9 +102,9 @@ def _packaged(name: str) -> Path:
         return Path(name)
 
 
-def _onnx_entry(m: onnx.Manifest, role: str, check: bool) -> dict:
+def _onnx_entry(m: onnx.Manifest, role: str, check: bool) -> dict[str, Any]:
     path = m.path if m.folder else _packaged(m.file.name)
-    entry = {
+    entry: dict[str, Any] = {
         "name": m.name,
         "model_id": m.model_id,
         "role": role,

@@ -1,13 +1,8 @@
-"""Find, choose and encode faces with face_recognition's models (dlib): HOG detection, the 5-point
-landmark model, and the ResNet encoder (run by onnxruntime, encoders/dlibnet.py says why).
-
-Models load lazily, once per process, so `triage --help` stays fast, straight from the files of
-face_recognition_models into dlib (and the encoder's network into onnxruntime). face_recognition prints a message and exits with status 0 when that
-package is missing; `models()` checks first and raises `ModelMissing` instead, and refuses a model file
-whose SHA-256 is not the pinned one. The 68-point landmark model is never used (its training data is
-licensed for non-commercial use only); every template records `MODEL_ID` so templates from other models
-are never compared with these. YuNet (encoders/yunet.py) also fits dlib's 5-point shape, through
-`landmarked`, so either detector's faces carry it.
+"""Find, choose and encode faces with face_recognition's models (dlib): HOG detection, the 5-point landmark
+model, and the ResNet encoder (run by onnxruntime: encoders/dlibnet.py). Models load once per process, on
+first use, so `triage --help` stays fast; a missing package or file raises `ModelMissing` (where
+face_recognition would exit), and a file whose SHA-256 is not the pinned one is never loaded. The
+68-point model is never used: its training data is licensed for non-commercial use only.
 """
 
 from __future__ import annotations
@@ -19,11 +14,14 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import FaceError, ModelMissing
+from triage.faces import runtime
 
 MODEL_ID = "dlib-resnet-v1+5pt"
 DETECTOR_ID = "dlib-hog"
@@ -45,8 +43,18 @@ PORTRAIT_EYE_SPAN = 0.30
 AGREEMENT = 1e-4
 
 
+@dataclass(frozen=True)
+class Models:
+    """dlib's models in this process (dlib ships no type information: its objects are typed Any)."""
+
+    detector: Any  # dlib.fhog_object_detector
+    shape5: Any  # dlib.shape_predictor
+    encoder: runtime.Session  # dlib's ResNet, run by onnxruntime
+    dlib: ModuleType
+
+
 @lru_cache(maxsize=1)
-def models() -> SimpleNamespace:
+def models() -> Models:
     """Load dlib's detector, 5-point shape predictor and encoder once per process."""
     try:
         importlib.import_module("pkg_resources")
@@ -72,7 +80,7 @@ def models() -> SimpleNamespace:
     # dlib itself, not face_recognition.api: importing that loads every model it knows (the 68-point
     # predictor and the CNN detector too), twice the time and memory, in every batch worker.
     dlib = importlib.import_module("dlib")
-    return SimpleNamespace(
+    return Models(
         detector=dlib.get_frontal_face_detector(),
         shape5=dlib.shape_predictor(paths[0]),
         encoder=dlibnet.load(paths[1]),
@@ -85,13 +93,13 @@ class Face:
     """One detected face in full-image pixel coordinates."""
 
     box: tuple[int, int, int, int]  # left, top, right, bottom
-    landmarks: np.ndarray = field(repr=False)  # 5 x 2: two corners of each eye, then the base of the nose
+    landmarks: npt.NDArray[np.float32] = field(repr=False)  # 5 x 2: two corners of each eye, then the base of the nose
     score: float = 1.0  # the detector's confidence
-    shape: object = field(repr=False, default=None)
+    shape: Any = field(repr=False, default=None)  # dlib.full_object_detection
     detector: str = DETECTOR_ID
     # The detector's own five points, when it gives them (YuNet: eye centres, nose tip, mouth corners),
-    # in the order of the 112x112 alignment template the ONNX encoders use (triage/encoders/onnx.py).
-    anchor: np.ndarray | None = field(repr=False, default=None)
+    # in the order of the 112x112 alignment template the ONNX encoders use (encoders/onnx.py).
+    anchor: npt.NDArray[np.float32] | None = field(repr=False, default=None)
 
     @property
     def area(self) -> int:
@@ -99,7 +107,7 @@ class Face:
         return max(0, right - left) * max(0, bottom - top)
 
     @property
-    def eyes(self) -> tuple[np.ndarray, np.ndarray]:
+    def eyes(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Centres of the eye on the image's left and the eye on the image's right."""
         a = self.landmarks[0:2].mean(axis=0)
         b = self.landmarks[2:4].mean(axis=0)
@@ -127,7 +135,7 @@ class Face:
         return math.degrees(math.asin(max(-1.0, min(1.0, 2 * offset))))
 
 
-def detect(rgb: np.ndarray) -> list[Face]:
+def detect(rgb: npt.NDArray[np.uint8]) -> list[Face]:
     """All faces, largest first. Small images are upsampled so that faces in them reach HOG's minimum."""
     m = models()
     h, w = rgb.shape[:2]
@@ -151,7 +159,13 @@ def detect(rgb: np.ndarray) -> list[Face]:
     return faces
 
 
-def landmarked(rgb: np.ndarray, box: tuple[int, int, int, int], score: float, **found) -> Face:
+def landmarked(
+    rgb: npt.NDArray[np.uint8],
+    box: tuple[int, int, int, int],
+    score: float,
+    detector: str = DETECTOR_ID,
+    anchor: npt.NDArray[np.float32] | None = None,
+) -> Face:
     """A face with dlib's 5-point shape fitted inside `box` (a HOG-like box: brows to chin, which may
     reach past the image's edge); the quality measures, the portrait and the dlib encoder all read that
     shape, whichever detector found the face. The face's own box is clipped to the image."""
@@ -160,7 +174,7 @@ def landmarked(rgb: np.ndarray, box: tuple[int, int, int, int], score: float, **
     pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float32)
     h, w = rgb.shape[:2]
     clipped = (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
-    return Face(box=clipped, landmarks=pts, score=score, shape=shape, **found)
+    return Face(box=clipped, landmarks=pts, score=score, shape=shape, detector=detector, anchor=anchor)
 
 
 @dataclass
@@ -195,21 +209,22 @@ def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
     return Choice(chosen, faces.index(chosen) + 1, len(faces), warnings)
 
 
-def encode(rgb: np.ndarray, face: Face) -> np.ndarray:
+def encode(rgb: npt.NDArray[np.uint8], face: Face) -> npt.NDArray[np.float32]:
     """The 128-d dlib descriptor of one face, as float32: dlib cuts the chip, as `compute_face_descriptor`
     does, and its network runs in onnxruntime (encoders/dlibnet.py)."""
     from triage.faces.encoders import dlibnet
 
     m = models()
     chip = m.dlib.get_face_chip(np.ascontiguousarray(rgb), face.shape, dlibnet.SIZE, dlibnet.CHIP_PADDING)
-    return dlibnet.descriptors(m.encoder, chip[None])[0]
+    descriptor: npt.NDArray[np.float32] = dlibnet.descriptors(m.encoder, chip[None])[0]
+    return descriptor
 
 
 def encoder_agreement() -> float:
     """The largest difference between a descriptor of the network run here and dlib's own encoder's, on
     the face of scikit-image's astronaut: what `triage doctor` checks, since another onnxruntime build or
     processor could compute the same graph otherwise, and templates would then not match those made on
-    other laptops. About 3e-7 on the machines measured."""
+    other laptops."""
     from triage.intake import samples
     from triage.intake.photos import read_photo
 
@@ -230,7 +245,7 @@ def encoder_agreement() -> float:
     return float(np.abs(encode(rgb, face) - theirs).max())
 
 
-def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:
+def portrait(rgb: npt.NDArray[np.uint8], face: Face, size: int = 256) -> npt.NDArray[np.uint8]:
     """A normalised portrait crop: upright (roll removed), eyes level, the face centred with margin."""
     import cv2
 
@@ -241,13 +256,22 @@ def portrait(rgb: np.ndarray, face: Face, size: int = 256) -> np.ndarray:
     mat = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), face.roll, scale)
     mat[0, 2] += size / 2 - centre[0]
     mat[1, 2] += PORTRAIT_EYE_LINE * size - centre[1]
-    return cv2.warpAffine(
-        rgb, mat, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    # cv2's stubs give every image an integer-or-float dtype; a warp of uint8 pixels is uint8
+    return cast(
+        npt.NDArray[np.uint8],
+        cv2.warpAffine(
+            rgb,
+            mat,
+            (size, size),
+            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REPLICATE,
+        ),
     )
 
 
-def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+def _resize(rgb: npt.NDArray[np.uint8], scale: float) -> npt.NDArray[np.uint8]:
     import cv2
 
     h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    return cast(npt.NDArray[np.uint8], resized)  # uint8 in, uint8 out (cv2's stubs do not say so)

@@ -1,17 +1,8 @@
-"""The fused matcher: several models' distances for the same pair of faces, each put on a common scale
-and combined into one distance.
-
-Each model's distance d is z-normalised on its impostor distances, z = (d - mean) / std (how far below
-the typical distance between different people it lies, in standard deviations of those distances),
-and the z-scores are summed with weights. That sum is shifted by sum(weight x mean / std), which changes
-no ranking and no decision, so that it reads as a distance: sum(weight x d / std), 0 for identical
-faces, about sum(weight x mean / std) for different people, and lower means more alike. The means,
-standard deviations, weights and threshold are data, not code: `models/fused.json`, or the home's own
-`models/fused.json` written by `triage evaluate --matcher fused --calibrate` on photos like the site's.
-Each file says what data its figures were estimated on.
-
-A model with no template for an owner contributes its impostor mean (a z-score of 0): missing evidence
-never makes a candidate.
+"""The fused matcher: each model's distance for a pair of faces put on a common scale (z-normalised on its
+impostor distances) and combined by weights into one distance, lower meaning more alike. The figures are
+data, not code: `models/fused.json`, or a home's own written by `triage evaluate --calibrate`, each saying
+what photos they were estimated on. A model with no template of an owner counts as a typical impostor:
+missing evidence never makes a candidate.
 """
 
 from __future__ import annotations
@@ -20,8 +11,10 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import BadInput
 from triage.faces.matching import Candidate, Gallery, calibration
@@ -40,6 +33,12 @@ class Part:
 
 @dataclass(frozen=True)
 class Fusion:
+    """Each model's distance d becomes z = (d - mean) / std on its impostor distances (how far below the
+    typical distance between different people it lies), and the z-scores are summed with weights. The sum
+    is shifted by sum(weight x mean / std), which changes no ranking and no decision, so that it reads as
+    a distance: sum(weight x d / std), 0 for identical faces, about sum(weight x mean / std) for
+    different people."""
+
     parts: tuple[Part, ...]
     threshold: float
     provenance: str
@@ -52,15 +51,14 @@ class Fusion:
     def score(self, distances: dict[str, float | None]) -> float:
         """The fused distance of one pair from each model's distance (None: that model has no template)."""
         return sum(
-            p.weight
-            * (p.impostor_mean if distances.get(p.model_id) is None else distances[p.model_id])
-            / p.impostor_std
+            p.weight * (p.impostor_mean if (d := distances.get(p.model_id)) is None else d) / p.impostor_std
             for p in self.parts
         )
 
-    def matrix(self, per_model: list[np.ndarray]) -> np.ndarray:
+    def matrix(self, per_model: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
         """Fused distances from each model's distance matrix, in `parts` order."""
-        return sum(p.weight * d / p.impostor_std for p, d in zip(self.parts, per_model))
+        # an array: a fusion has two or more parts (`load` refuses fewer)
+        return cast(npt.NDArray[np.float64], sum(p.weight * d / p.impostor_std for p, d in zip(self.parts, per_model)))
 
 
 def load(home: Path | str | None = None) -> Fusion:
@@ -69,7 +67,7 @@ def load(home: Path | str | None = None) -> Fusion:
     try:
         parts = tuple(
             Part(p["model_id"], float(p["weight"]), float(p["impostor_mean"]), float(p["impostor_std"]))
-            for p in cal.data["models"]
+            for p in (cal.data or {})["models"]
         )
         if len(parts) < 2 or min(p.impostor_std for p in parts) <= 0 or min(p.weight for p in parts) <= 0:
             raise ValueError("it needs two or more models, each with a positive weight and impostor_std")
@@ -78,7 +76,9 @@ def load(home: Path | str | None = None) -> Fusion:
     return Fusion(parts, cal.threshold, cal.provenance, cal.file)
 
 
-def impostor_stats(vectors: np.ndarray, identities: np.ndarray, block: int = 512) -> tuple[float, float, int]:
+def impostor_stats(
+    vectors: npt.NDArray[np.floating[Any]], identities: npt.NDArray[np.generic], block: int = 512
+) -> tuple[float, float, int]:
     """Mean and standard deviation of the Euclidean distances of every pair of different people, and how
     many pairs: summed block by block, so ten thousand photos never hold fifty million distances at once."""
     ids = np.unique(identities, return_inverse=True)[1]
@@ -98,7 +98,9 @@ def impostor_stats(vectors: np.ndarray, identities: np.ndarray, block: int = 512
     return mean, math.sqrt(max(total_sq / count - mean * mean, 0.0)), count
 
 
-def fit(per_model: dict[str, np.ndarray], identities: np.ndarray, weights: dict[str, float]) -> tuple[Part, ...]:
+def fit(
+    per_model: dict[str, npt.NDArray[np.floating[Any]]], identities: npt.NDArray[np.generic], weights: dict[str, float]
+) -> tuple[Part, ...]:
     """Each model's impostor mean and spread on these photos; the weights are kept as given."""
     parts = []
     for model_id, vectors in per_model.items():
@@ -109,7 +111,7 @@ def fit(per_model: dict[str, np.ndarray], identities: np.ndarray, weights: dict[
 
 def search(
     galleries: dict[str, Gallery],
-    queries: dict[str, np.ndarray],
+    queries: dict[str, npt.NDArray[np.float32]],
     fusion: Fusion,
     *,
     top_k: int,

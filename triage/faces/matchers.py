@@ -1,11 +1,7 @@
-"""Matchers: which models a search compares faces with, and the threshold candidates are judged against.
-
-`dlib` and `sface` each use one model; `fused` combines the models its calibration file names
-(fusion.py); a model a user supplied is a matcher of its own name. Each home has a default matcher
-(`config.json`), and a command may name another. A matcher's threshold is the home's own calibration
-when `triage evaluate --calibrate` wrote one, else the shipped file in models/, else (for a user's
-model) its manifest's. Every search and every candidate records the matcher, the model ids and the
-threshold that produced it.
+"""Matchers: which models a search compares faces with, and the threshold candidates are judged against
+(the home's own calibration, else the shipped file in models/, else a user's model's manifest). `dlib` and
+`sface` use one model each, `fused` several (fusion.py), and a model a user supplies is a matcher of its
+own name. Every search and every candidate records the matcher, the model ids and the threshold.
 """
 
 from __future__ import annotations
@@ -14,13 +10,16 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import BadInput, NotFound, UsageError
 from triage.faces import encoders, fusion, matching
 from triage.faces.fusion import FUSED, Fusion
 from triage.faces.matching import Candidate, Gallery
+from triage.store.rows import Store
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Matcher:
     def search(
         self,
         galleries: dict[str, Gallery],
-        queries: dict[str, np.ndarray],
+        queries: dict[str, npt.NDArray[np.float32]],
         *,
         top_k: int,
         threshold: float,
@@ -116,10 +115,10 @@ def get(name: str, home: Path | str | None) -> Matcher:
         cal = matching.calibration(m.model_id, home)
         return Matcher(name, (m.model_id,), cal.threshold, cal.file)
     except NotFound:  # not calibrated yet: the manifest's threshold
-        return Matcher(name, (m.model_id,), m.search_threshold, str(Path(m.folder) / encoders.onnx.MANIFEST))
+        return Matcher(name, (m.model_id,), m.search_threshold, str(m.path.parent / encoders.onnx.MANIFEST))
 
 
-def models_for(store, *names_: str | None) -> tuple[str, ...]:
+def models_for(store: Store, *names_: str | None) -> tuple[str, ...]:
     """The models a photo in this home is encoded with: those of the home's matcher, so every matcher a
     home uses finds templates of every photo, and those of the matchers named for this command."""
     ids: list[str] = []
@@ -129,11 +128,11 @@ def models_for(store, *names_: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def pipeline_for(store, *names_: str | None) -> encoders.Pipeline:
+def pipeline_for(store: Store, *names_: str | None) -> encoders.Pipeline:
     return encoders.pipeline(models_for(store, *names_), store.home)
 
 
-def coverage(store, model_ids: tuple[str, ...]) -> list[str]:
+def coverage(store: Store, model_ids: tuple[str, ...]) -> list[str]:
     """Warnings for galleries where a model has fewer templates than another model has: photos enrolled or
     captured before the model was in use, found without the store's reading any template."""
     known = {r[0] for r in store.db.execute("SELECT model_id FROM template_sets")} | set(model_ids)
@@ -151,7 +150,9 @@ def coverage(store, model_ids: tuple[str, ...]) -> list[str]:
     return warnings
 
 
-def require(vectors: dict[str, np.ndarray], matcher: Matcher, what: str) -> dict[str, np.ndarray]:
+def require(
+    vectors: dict[str, npt.NDArray[np.float32]], matcher: Matcher, what: str
+) -> dict[str, npt.NDArray[np.float32]]:
     missing = [mid for mid in matcher.model_ids if mid not in vectors]
     if missing:
         raise NotFound(
@@ -161,7 +162,7 @@ def require(vectors: dict[str, np.ndarray], matcher: Matcher, what: str) -> dict
     return {mid: vectors[mid] for mid in matcher.model_ids}
 
 
-def set_default(store, name: str, *, officer: str) -> dict:
+def set_default(store: Store, name: str, *, officer: str) -> dict[str, Any]:
     """Make `name` the home's matcher (config.json), audited; say which templates it still lacks."""
     from triage.store.config import write_config
 

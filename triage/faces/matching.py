@@ -1,14 +1,9 @@
-"""1:N search: every live template of one model in one float32 matrix, searched with one matrix
-product, best photo per subject, top-k candidates judged against the threshold in force.
-
-Templates of one model are only ever compared with templates of the same model: a gallery holds one
-model's set, loaded from that model's sealed blocks. The threshold comes from the model's calibration
-file unless a search overrides it. A gallery is loaded once per process and kept in step with the
-store; past a size where scanning costs more than a few milliseconds, an approximate index proposes
-candidates and the same exact distances judge them (see ann.py).
-
-A candidate is never an identification: it carries its distance and the threshold it was judged
-against, for a person to review.
+"""1:N search of one model's templates. A gallery holds every live template of one model and one kind of
+owner in memory, kept in step with the store, and returns each owner's best photo, top-k, judged against
+the threshold in force (the model's calibration unless a search overrides it). Templates of different
+models are never compared. Large galleries are narrowed by an int8 copy (quantized.py) or an approximate
+index (ann.py), and exact distances decide either way. A candidate is never an identification: it
+carries its distance and the threshold it was judged against, for a person to review.
 """
 
 from __future__ import annotations
@@ -21,8 +16,10 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from triage import workers
 from triage.errors import BadInput, NotFound, UsageError
@@ -30,6 +27,7 @@ from triage.faces import ann, quantized
 from triage.store.rows import Store
 
 PHOTOS_PER_OWNER = 8  # nearest templates fetched per wanted candidate, so owners with several photos fill top-k
+Templates = npt.NDArray[np.float32]  # one template a row
 ROW_ARRAYS = ("ids", "owners", "block_of", "matrix", "sq_norms", "alive", "hidden")  # a Gallery's arrays, row for row
 SPLIT_ROWS = 100_000  # a scan of more rows is split across the cores; below it one core is as fast
 
@@ -40,14 +38,15 @@ def _scan_pool() -> tuple[ThreadPoolExecutor, int]:
     return ThreadPoolExecutor(max_workers=cores, thread_name_prefix="triage-scan"), cores
 
 
-def scores(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+def scores(matrix: Templates, q: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """`matrix @ q`, without BLAS's own threads: when both cores are busy (a capture batch's workers)
-    OpenBLAS's spinning threads stall each call for milliseconds (24 ms at 10k rows, against 0.3 ms on
-    one core), so a small scan runs on one core and a large one is split by rows across the cores
-    (einsum releases the GIL)."""
+    OpenBLAS's spinning threads stall each call far longer than the product takes on one core, so a
+    small scan runs on one core and a large one is split by rows across the cores (einsum releases the
+    GIL)."""
     pool, cores = _scan_pool()
     if len(matrix) < SPLIT_ROWS or cores == 1:
-        return np.einsum("ij,j->i", matrix, q)
+        products: npt.NDArray[np.float32] = np.einsum("ij,j->i", matrix, q)
+        return products
     out = np.empty(len(matrix), np.float32)
     cuts = np.linspace(0, len(matrix), cores + 1).astype(int)
     for job in [pool.submit(np.einsum, "ij,j->i", matrix[a:b], q, out=out[a:b]) for a, b in zip(cuts, cuts[1:])]:
@@ -62,7 +61,7 @@ class Calibration:
     distance: str
     provenance: str
     file: str = ""  # the calibration file read
-    data: dict | None = None  # everything the file holds (the fused matcher's normalisation, for one)
+    data: dict[str, Any] | None = None  # everything the file holds (the fused matcher's normalisation, for one)
 
 
 def home_calibration_file(home: Path | str, model_id: str) -> Path:
@@ -98,9 +97,9 @@ class Candidate:
     below_threshold: bool
     model_id: str
     matcher: str | None = None  # set by the search that produced it (triage/matchers.py)
-    scores: dict | None = None  # a fused candidate's distance under each model (None: no template)
+    scores: dict[str, float | None] | None = None  # a fused candidate's distance under each model (None: no template)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -129,7 +128,8 @@ class Gallery:
         self.blocks: dict[int, int] = {}  # block id -> its seq when last read
         self.seq: int | None = None
         self.index: ann.AnnIndex | None = None
-        self._owner_order: tuple | None = None  # see _owner_rows
+        # see _owner_rows: (rows it covers, id of its last row, the rows' order by owner, the owners in that order)
+        self._owner_order: tuple[int, int, npt.NDArray[np.intp], npt.NDArray[np.bytes_]] | None = None
         self._int8: tuple[int, quantized.Quantized] | None = None  # see _quantized: (id of its last row, copy)
 
     @classmethod
@@ -164,7 +164,15 @@ class Gallery:
         n = self.n
         return int(((self.owners[:n] == owner.encode()) & self.alive[:n] & ~self.hidden[:n]).sum())
 
-    def _append(self, ids: np.ndarray, owners: np.ndarray, vectors: np.ndarray, block_id, *, reserve: int = 0) -> None:
+    def _append(
+        self,
+        ids: npt.NDArray[np.int64],
+        owners: npt.NDArray[np.bytes_],
+        vectors: Templates,
+        block_id: int | npt.NDArray[np.int64],
+        *,
+        reserve: int = 0,
+    ) -> None:
         n, k = self.n, len(ids)
         if not k:
             return
@@ -187,7 +195,7 @@ class Gallery:
         self.hidden[rows] = self._hidden_rows(owners)
         self.n = n + k
 
-    def _hidden_rows(self, owners: np.ndarray) -> np.ndarray:
+    def _hidden_rows(self, owners: npt.NDArray[np.bytes_]) -> npt.NDArray[np.bool_]:
         if not self.hidden_owners:
             return np.zeros(len(owners), bool)
         return np.isin(owners, np.array([o.encode() for o in self.hidden_owners], dtype=bytes))
@@ -204,7 +212,7 @@ class Gallery:
         if state.seq == self.seq:
             return
         n = self.n
-        fresh: list[tuple] = []
+        fresh: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.bytes_], Templates, npt.NDArray[np.int64]]] = []
         for b in set(self.blocks) - set(state.blocks):
             self.alive[:n][self.block_of[:n] == b] = False
         changed = [b for b, seq in state.blocks.items() if self.blocks.get(b) != seq]
@@ -253,7 +261,7 @@ class Gallery:
             return len(ids)
         meta, data = stored
         held = int(np.searchsorted(ids, meta["max_id"], side="right"))  # templates the stored index may hold
-        drift = (len(ids) - held) + (meta["templates"] - held)  # added since, deleted since
+        drift: int = (len(ids) - held) + (meta["templates"] - held)  # added since, deleted since
         self.index = ann.AnnIndex.restore(data, meta["max_id"], writable=drift > ann.RESTORE_DRIFT)
         if drift > ann.RESTORE_DRIFT:
             keys = self.index.keys()
@@ -263,31 +271,46 @@ class Gallery:
 
     def save_index(self, store: Store) -> None:
         """Store the index sealed, so the next process restores it instead of building it."""
+        index = self._need_index()
         store.put_template_index(
-            self.model_id, self.owner_kind, self.index.to_bytes(), templates=len(self.index), max_id=self.index.max_id
+            self.model_id, self.owner_kind, index.to_bytes(), templates=len(index), max_id=index.max_id
         )
 
-    def _candidate_rows(self, q: np.ndarray, want: int, approximate: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _need_index(self) -> ann.AnnIndex:
+        if self.index is None:
+            raise UsageError(
+                f"the {self.kind} gallery has no approximate index; build one with `triage watchlist index`"
+            )
+        return self.index
+
+    def _candidate_rows(
+        self, q: npt.NDArray[np.float32], want: int, approximate: bool
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
         """The `want` nearest usable rows and their squared distances, nearest first."""
         n = self.n
         usable = self.alive[:n] & ~self.hidden[:n]
+        rows: npt.NDArray[np.intp]
         if approximate:  # the index's proposals, and exactly every template newer than the index
-            keys = self.index.search(q, want)
+            index = self._need_index()
+            keys = index.search(q, want)
             rows = np.minimum(np.searchsorted(self.ids[:n], keys), n - 1)
-            newer = np.arange(np.searchsorted(self.ids[:n], self.index.max_id, side="right"), n)
+            newer = np.arange(np.searchsorted(self.ids[:n], index.max_id, side="right"), n)
             rows = np.concatenate([rows[self.ids[rows] == keys], newer])
             rows = rows[usable[rows]]
             d2 = self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q)
         else:
             rows, d2 = self._exact_rows(q, want, usable)
         order = np.argsort(d2, kind="stable")
-        return rows[order], d2[order] + float(q @ q)
+        return rows[order], d2[order] + np.float32(q @ q)
 
-    def _exact_rows(self, q: np.ndarray, want: int, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _exact_rows(
+        self, q: npt.NDArray[np.float32], want: int, usable: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
         """The `want` nearest usable rows of a scan of every row (in no order) and their squared distances
         less |q|^2: from a large gallery's int8 copy, the rows it cannot rule out scored again exactly."""
         n = self.n
         copy = self._quantized() if np.isfinite(q).all() else None
+        d2: npt.NDArray[np.float32]
         if copy is None:
             d2, slack = self.sq_norms[:n] - 2.0 * scores(self.matrix[:n], q), 0.0
         else:
@@ -330,7 +353,7 @@ class Gallery:
             made = self._int8 = (int(self.ids[n - 1]), quantized.Quantized(self.matrix[:n], self.sq_norms[:n]))
         return made[1] if made[1].usable else None
 
-    def owner_distance(self, owner: str, query: np.ndarray) -> float | None:
+    def owner_distance(self, owner: str, query: npt.NDArray[np.float32]) -> float | None:
         """The distance from `query` to one owner's nearest searchable template (None: it has none); what
         the fused matcher asks for an owner that one model proposed and another did not."""
         rows = self._owner_rows(owner.encode())
@@ -341,9 +364,9 @@ class Gallery:
         d2 = float((self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q)).min()) + float(q @ q)
         return round(math.sqrt(max(d2, 0.0)), 4)
 
-    def _owner_rows(self, key: bytes) -> np.ndarray:
-        """One owner's rows, through the rows sorted by owner (sorted on first use: 15 ms at 100k rows), and
-        a scan of the rows appended since. It is sorted again once that tail grows long, or when the rows
+    def _owner_rows(self, key: bytes) -> npt.NDArray[np.intp]:
+        """One owner's rows, through the rows sorted by owner (sorted on first use, which is slow for a large
+        gallery, so not on every call), and a scan of the rows appended since. It is sorted again once that tail grows long, or when the rows
         it covers have moved (dead rows dropped, or reloaded: the id at its last row is then another)."""
         n = self.n
         built = self._owner_order
@@ -365,7 +388,7 @@ class Gallery:
 
     def search(
         self,
-        query: np.ndarray,
+        query: npt.NDArray[np.float32],
         *,
         top_k: int,
         threshold: float,
@@ -381,10 +404,8 @@ class Gallery:
         if usable == 0 or top_k <= 0:
             return []
         use_index = self.index is not None if approximate is None else approximate
-        if use_index and self.index is None:
-            raise UsageError(
-                f"the {self.kind} gallery has no approximate index; build one with `triage watchlist index`"
-            )
+        if use_index:
+            self._need_index()
         want = min(usable, top_k * PHOTOS_PER_OWNER + len(exclude))
         excluded = {o.encode() for o in exclude}
         while True:
@@ -418,9 +439,10 @@ class Gallery:
 
 def gallery(store: Store, kind: str, owner_kind: str, model_id: str) -> Gallery:
     """This process's gallery of a set, loaded on first use and refreshed on every later one."""
-    key = ("gallery", owner_kind, model_id)
+    key = f"gallery {owner_kind} {model_id}"
     if key in store.cache:
         store.cache[key].refresh(store)
     else:
         store.cache[key] = Gallery.load(store, kind, owner_kind, model_id)
-    return store.cache[key]
+    found: Gallery = store.cache[key]
+    return found

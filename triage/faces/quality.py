@@ -1,41 +1,41 @@
 """Photo quality measures and the gate, in the spirit of ISO/IEC 29794-5 (face image quality).
 
-Each measure is computed on the chosen face; a profile sets the limits. `enrol` is strict, for
-watchlist photos that every later arrival is compared with; `probe` is what a landing-site photo can
-still be matched with. A refusal says what to change, with the measured value and the limit.
-
-Why these numbers (they follow the encoder and the standards, not the fixture photos):
-
-- Size. dlib's encoder aligns every face onto a 150 px chip with about 53 px between the eye centres,
-  and its published accuracy (99.38% on LFW) was measured on photos with about 40 px between the eyes.
-  `enrol` asks for 40, so a watchlist template is never built from less detail than the model was
-  judged on; `probe` accepts 24, where the chip enlarges the face about 2.2 times and a template has
-  moved by about two fifths of the match threshold (benchmarks/quality_limits.py). ISO/IEC 19794-5
-  asks passport photos for 60 and more: a limit for printing a portrait, not for this encoder.
-- Sharpness is measured at the scale the model was judged at (the face scaled down, never up, to 40 px
-  between the eyes) and divided by the face's own contrast, so a dark photo is not also called blurred: it is
-  100 x std(Laplacian) / std(grey levels). Sharp faces score 35-90. A Gaussian blur of 1 px at that
-  scale (score 25-30) moves a template by a third of the match threshold; 2 px (about 13) by two
-  thirds, and genuine pairs start to be missed (benchmarks/quality_limits.py prints the figures).
-  Heavy JPEG blocking raises the figure; it is a blur measure, not a compression measure.
-- Exposure: mean grey level of the face (8-bit) inside 60-200 for enrolment, as ICAO portrait
-  guidance asks for a face neither under- nor over-exposed; contrast is the standard deviation of the
-  grey levels (below 15 the face has fewer than about 60 distinct levels); `clipped` is the share of
-  face pixels at 0-5 or 250-255, where detail is lost.
-- Pose: ISO/IEC 19794-5 full-frontal photos allow 5 degrees of yaw and 8 of roll. Yaw here is
-  estimated from five landmarks (a few degrees of noise), so `enrol` allows 20 and `probe` 35, beyond
-  which dlib's near-frontal training data thins out. Roll is corrected by alignment, so its limits are
-  wider and mostly catch a camera held crooked.
+Each measure is computed on the chosen face and judged against a profile: `enrol`, strict, for the
+watchlist photos every later arrival is compared with; `probe`, for what a landing-site photo can still
+be matched with. A refusal names the measure, its value, the limit and what to change.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.faces.detection import Face
 
+# Why these limits: they follow the encoder and the standards, not the fixture photos
+# (benchmarks/quality_limits.py measures what blur and size do to a template).
+# - Size: dlib's encoder aligns every face onto a 150 px chip with about 53 px between the eye centres,
+#   and its published accuracy (99.38% on LFW) was measured on photos with about 40 px between the eyes.
+#   `enrol` asks for 40, so a watchlist template is never built from less detail than the model was
+#   judged on; `probe` accepts 24, where a template has moved by less than half the match threshold.
+#   ISO/IEC 19794-5 asks passport photos for 60 and more: a limit for printing a portrait, not for this
+#   encoder.
+# - Sharpness is measured at the scale the model was judged at (the face scaled down, never up, to 40 px
+#   between the eyes) and divided by the face's own contrast, so a dark photo is not also called blurred:
+#   100 x std(Laplacian) / std(grey levels). `enrol` refuses more than a slight blur; `probe` refuses the
+#   blur at which genuine pairs start to be missed. Heavy JPEG blocking raises the figure; it is a blur
+#   measure, not a compression measure.
+# - Exposure: mean grey level of the face (8-bit) inside 60-200 for enrolment, as ICAO portrait guidance
+#   asks for a face neither under- nor over-exposed; contrast is the standard deviation of the grey levels
+#   (below 15 the face has fewer than about 60 distinct levels); `clipped` is the share of face pixels at
+#   0-5 or 250-255, where detail is lost.
+# - Pose: ISO/IEC 19794-5 full-frontal photos allow 5 degrees of yaw and 8 of roll. Yaw here is estimated
+#   from five landmarks (a few degrees of noise), so `enrol` allows 20 and `probe` 35, beyond which dlib's
+#   near-frontal training data thins out. Roll is corrected by alignment, so its limits are wider and
+#   mostly catch a camera held crooked.
 PROFILES: dict[str, dict[str, float]] = {
     "enrol": {
         "min_inter_eye": 40,
@@ -64,21 +64,41 @@ REFERENCE_INTER_EYE = 40  # px: the scale sharpness is judged at (see above)
 TURNS = {90: "turned 90 degrees anticlockwise", 180: "turned upside down", 270: "turned 90 degrees clockwise"}
 
 
+class Measures(TypedDict, total=False):
+    """What the gate measured on a photo: only its size and `face_found` when no face was found."""
+
+    face_found: bool
+    face_count: int
+    detector: str
+    image_width: int
+    image_height: int
+    face_box: list[int]  # left, top, right, bottom
+    face_width_px: int
+    inter_eye_px: float
+    sharpness: float
+    brightness: float
+    contrast: float
+    clipped: float
+    yaw_deg: float
+    roll_deg: float
+    score: int
+
+
 @dataclass
 class QualityReport:
     profile: str
     passed: bool
     score: int
-    measures: dict
+    measures: Measures
     reasons: list[str] = field(default_factory=list)  # each a problem and what to change
     warnings: list[str] = field(default_factory=list)
-    limits: dict = field(default_factory=dict)  # the profile's limits the measures were judged against
+    limits: dict[str, float] = field(default_factory=dict)  # the profile's limits the measures were judged against
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def face_region(rgb: np.ndarray, face: Face) -> np.ndarray:
+def face_region(rgb: npt.NDArray[np.uint8], face: Face) -> npt.NDArray[np.uint8]:
     """The face box in grey levels, scaled down (never up) to the reference eye distance, so a large
     face is judged at the detail the encoder keeps and a small one is not blurred by enlarging it."""
     import cv2
@@ -90,10 +110,10 @@ def face_region(rgb: np.ndarray, face: Face) -> np.ndarray:
     if scale < 1:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return gray
+    return cast(npt.NDArray[np.uint8], gray)  # grey levels of uint8 pixels (cv2's stubs do not say so)
 
 
-def measure(rgb: np.ndarray, face: Face, face_count: int) -> dict:
+def measure(rgb: npt.NDArray[np.uint8], face: Face, face_count: int) -> Measures:
     import cv2
 
     region = face_region(rgb, face)
@@ -125,7 +145,7 @@ def _ramp(value: float, bad: float, good: float) -> float:
     return float(min(1.0, max(0.0, (value - bad) / (good - bad))))
 
 
-def score(m: dict, limits: dict) -> int:
+def score(m: Measures, limits: dict[str, float]) -> int:
     """One 0-100 figure: the geometric mean of per-measure scores, so one very bad measure pulls it down."""
     parts = [
         _ramp(m["inter_eye_px"], 12, limits["min_inter_eye"] * 1.5),
@@ -140,7 +160,7 @@ def score(m: dict, limits: dict) -> int:
     return int(round(100 * float(np.prod([max(p, 0.01) for p in parts])) ** (1 / len(parts))))
 
 
-def _problems(m: dict, limits: dict) -> list[str]:
+def _problems(m: Measures, limits: dict[str, float]) -> list[str]:
     """Each measure outside its limit, with the value, the limit and what to change."""
     reasons = []
     if m["inter_eye_px"] < limits["min_inter_eye"]:
@@ -180,7 +200,11 @@ def _problems(m: dict, limits: dict) -> list[str]:
 
 
 def assess(
-    rgb: np.ndarray, faces: list[Face], chosen: Face | None, profile: str = "probe", rotation: int | None = None
+    rgb: npt.NDArray[np.uint8],
+    faces: list[Face],
+    chosen: Face | None,
+    profile: str = "probe",
+    rotation: int | None = None,
 ) -> QualityReport:
     """Judge the chosen face against a profile. `rotation` is set when a face was only found after turning
     the photo anticlockwise by that many degrees (a phone held sideways, an orientation tag lost)."""

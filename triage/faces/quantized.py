@@ -1,19 +1,8 @@
-"""An int8 copy of a gallery's templates, scanned to find the rows an exact search must score.
-
-A scan of float32 templates reads 512 bytes per 128-dimension template per probe and is bound by memory
-bandwidth (about 1.6 ms per 100,000 on the two-core machines measured). onnxruntime's integer
-matrix-vector product (MatMulInteger with one probe row) scans int8 codes several times faster. Each
-value of a template and of the probe is kept as two int8 codes, a coarse one and the coarse one's
-rounding error on a 254 times finer step; three products (coarse x coarse, the template's fine x the
-probe's coarse, the template's coarse x the probe's fine) give every score to about 15 bits, at half
-the bytes of float32. What the rounding can move a score by is bounded from the rounding errors, so
-every row whose rough distance lies within that bound of the `want`-th nearest is scored again from
-the float32 matrix: the rows a search returns are the ones the float32 scan would return. (With one
-code per value the bound is so loose that thousands of rows per 100,000 must be scored again, which
-costs more than the scan saves; one product with two probe rows leaves MLAS's fast one-row path.)
-
-The one-node graph is written in protobuf's wire format rather than with the `onnx` package; its field
-numbers are those of onnx.proto.
+"""An int8 copy of a gallery's templates, scanned to find the rows an exact search must score. A float32
+scan is bound by memory bandwidth; onnxruntime's integer matrix product over int8 codes reads half the
+bytes and runs faster. Each value is kept as two codes, a coarse one and its rounding error on a finer
+step, and what the rounding can move a score by is bounded: every row within that bound of the `want`-th
+nearest is scored again in float32, so a search returns the rows a float32 scan would.
 """
 
 from __future__ import annotations
@@ -22,6 +11,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from triage import workers
 from triage.faces import runtime
@@ -33,11 +23,15 @@ SAMPLE_STRIDE = 16  # every 16th value estimates where the nearest lie (see `wit
 UINT8, INT8, INT32 = 2, 3, 6  # TensorProto.DataType
 OFFSET = 128  # the probe goes as uint8 codes + 128: MLAS is fastest with uint8 x int8 and no zero point
 FINE = 254  # the second code's step, in the first's: an error within +-0.5 becomes a code within +-127
+# Two codes a value, not one: with one the bound is so loose that a large share of the rows must be scored
+# again, which costs more than the scan saves. And three one-row products rather than one product with two
+# probe rows, which would leave MLAS's fast one-row path.
 
 
 def _model(dim: int) -> bytes:
     """For probe codes qc, qf [1, dim] (uint8) and template codes tc, tf [dim, n] (int8), the three products
-    cc = qc . tc, cf = qc . tf and fc = qf . tc, each [1, n] (int32)."""
+    cc = qc . tc, cf = qc . tf and fc = qf . tc, each [1, n] (int32): three MatMulInteger nodes, written in
+    protobuf's wire format (onnxwrite/protowire.py)."""
     nodes = b"".join(
         field(1, field(1, q) + field(1, t) + field(2, y) + field(4, "MatMulInteger"))
         for q, t, y in (("qc", "tc", "cc"), ("qc", "tf", "cf"), ("qf", "tc", "fc"))
@@ -53,7 +47,7 @@ def _model(dim: int) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _session(dim: int, threads: int):
+def _session(dim: int, threads: int) -> runtime.Session:
     return runtime.session(_model(dim), threads)
 
 
@@ -63,7 +57,9 @@ def _threads() -> int:
     return workers.cores()
 
 
-def _split(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _split(
+    scaled: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Values in units of the coarse step as two codes, coarse + fine / FINE, and what is left over."""
     coarse = np.rint(scaled)
     fine = np.rint((scaled - coarse) * FINE)
@@ -73,7 +69,7 @@ def _split(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class Quantized:
     """Rows of a float32 matrix as two int8 codes per value on one scale, with what bounds the error."""
 
-    def __init__(self, matrix: np.ndarray, sq_norms: np.ndarray):
+    def __init__(self, matrix: npt.NDArray[np.float32], sq_norms: npt.NDArray[np.float32]) -> None:
         rows, dim = matrix.shape
         self.rows = rows
         peaks = [float(np.abs(matrix[a : a + CHUNK]).max()) for a in range(0, rows, CHUNK)]
@@ -99,7 +95,7 @@ class Quantized:
         self.fine_norm = math.sqrt(fine_worst) / (FINE * self.scale)  # nor its fine part longer than this
         self.norm = math.sqrt(float(sq_norms.max())) if rows else 0.0  # nor the row itself
 
-    def scores(self, q: np.ndarray) -> tuple[np.ndarray, float]:
+    def scores(self, q: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], float]:
         """Every row's score against `q` from the codes, and how far any may be from `matrix @ q`.
 
         A row x is its coarse part c plus its fine part f plus an error e; the probe q likewise is
@@ -131,10 +127,10 @@ class Quantized:
         return rough, bound + 1e-5 * self.norm * float(np.linalg.norm(q)) + 2.0**-22 * self.norm**2
 
 
-def within(values: np.ndarray, want: int, slack: float = 0.0) -> np.ndarray:
+def within(values: npt.NDArray[np.float32], want: int, slack: float = 0.0) -> npt.NDArray[np.intp]:
     """Indices of every value at most `slack` above the `want`-th smallest (at least `want` of them).
 
-    A partition of every value takes about 1 ms per 100,000, as long as the int8 scan, so the `want`-th
+    A partition of every value takes about as long as the int8 scan itself, so the `want`-th
     smallest is looked for first among the values under a cut read from a strided sample; only when
     fewer than `want` fall under it (values ordered against the sample) is everything partitioned."""
     n = len(values)
@@ -146,7 +142,7 @@ def within(values: np.ndarray, want: int, slack: float = 0.0) -> np.ndarray:
         cut = np.partition(sample, k)[k]
         low = np.flatnonzero(values <= cut)
         if len(low) >= want:
-            kth = np.partition(values[low], want - 1)[want - 1]
+            kth: np.float32 = np.partition(values[low], want - 1)[want - 1]
             if kth + slack <= cut:
                 return low[values[low] <= kth + slack]
             return np.flatnonzero(values <= kth + slack)

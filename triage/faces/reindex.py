@@ -1,19 +1,18 @@
-"""Templates for a model added after photos were stored: every stored photo that has no template of the
-model is decoded and encoded again, in worker processes on every core.
-
-The original photo is used where one is kept (the portrait where only that came, from a merged batch).
-The face is found by the detector the home uses for its own models together with this one, so a
-photo's templates of different models all describe the same face. Each photo's templates land in their
-own transaction, so an interrupted run keeps what it did and a second run adds only what is missing;
-the run itself is audited.
+"""Templates for a model added after photos were stored: every stored photo without one is encoded again,
+in worker processes on every core, its face found by the detector the home's models use, so a photo's
+templates all describe the same face. Each photo's templates land in their own transaction, so an
+interrupted run keeps what it did and the next adds only what is missing; each run is audited.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from triage import workers
 from triage.errors import TriageError, UsageError
@@ -24,6 +23,7 @@ from triage.store.rows import Store
 
 IN_PROCESS_UP_TO = 16  # fewer photos than this are encoded here: starting workers would cost more
 PHOTO_TIMEOUT = 120.0
+Job = tuple[int, tuple[bytes, str, Pipeline, Pipeline]]  # photo id, and `encode_stored`'s arguments
 
 # Stored photos of live owners without a template of the model: originals, and portraits of arrivals that
 # have no original. Ordered by photo id, the order they were stored in.
@@ -38,7 +38,7 @@ ORDER BY p.id
 """
 
 
-def model_id_of(name: str, home) -> str:
+def model_id_of(name: str, home: Path | str | None) -> str:
     """A model named by its matcher name (dlib, sface, a user model's folder) or by its model id."""
     if name in encoders.BUILTIN:
         return encoders.BUILTIN[name]
@@ -51,7 +51,7 @@ def model_id_of(name: str, home) -> str:
     return name
 
 
-def encode_stored(data: bytes, source: str, detect: Pipeline, encode: Pipeline) -> dict[str, np.ndarray]:
+def encode_stored(data: bytes, source: str, detect: Pipeline, encode: Pipeline) -> dict[str, npt.NDArray[np.float32]]:
     """A worker's job: one stored photo's face, found by `detect`, encoded by `encode`'s models."""
     from PIL import Image
 
@@ -66,12 +66,12 @@ def reindex(
     model: str | None = None,
     workers_count: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> dict:
+) -> dict[str, dict[str, Any]]:
     """Encode every stored photo that lacks a template of `model` (default: of each model the home's
     matcher uses). Returns per model how many photos were encoded, and which had no usable face."""
 
     model_ids = [model_id_of(model, store.home)] if model else list(matchers.models_for(store))
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for model_id in model_ids:
         todo = store.db.execute(MISSING, [model_id]).fetchall()
         detect = encoders.pipeline([*matchers.models_for(store), model_id], store.home)
@@ -81,11 +81,11 @@ def reindex(
             progress(0, len(todo))
         owner = {pid: (kind, ref) for pid, kind, ref in todo}
 
-        def jobs(todo=todo, detect=detect, encode=encode) -> Iterator[tuple[int, tuple]]:
+        def jobs(todo: list[Any] = todo, detect: Pipeline = detect, encode: Pipeline = encode) -> Iterator[Job]:
             for pid, kind, ref in todo:
                 yield pid, (store.photo_by_id(pid)[1], f"{kind} {ref} photo {pid}", detect, encode)
 
-        def here(jobs=jobs) -> Iterator[workers.Outcome]:
+        def here(jobs: Callable[[], Iterator[Job]] = jobs) -> Iterator[workers.Outcome]:
             for pid, args in jobs():
                 try:
                     yield workers.Outcome(pid, encode_stored(*args))
@@ -102,7 +102,8 @@ def reindex(
         for done, outcome in enumerate(outcomes, 1):
             kind, ref = owner[outcome.key]
             if outcome.error is None:
-                store.put_template(kind, ref, outcome.key, model_id, outcome.value[model_id])
+                templates = cast(dict[str, npt.NDArray[np.float32]], outcome.value)  # what encode_stored returned
+                store.put_template(kind, ref, cast(int, outcome.key), model_id, templates[model_id])
                 encoded += 1
             else:
                 failed.append({"owner_kind": kind, "owner": ref, "photo": outcome.key, "reason": str(outcome.error)})

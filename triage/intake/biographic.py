@@ -11,9 +11,10 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -21,6 +22,8 @@ import pycountry
 from anyascii import anyascii
 
 from triage.errors import BadInput, Faults
+
+T = TypeVar("T")
 
 DATE_FORMATS = "YYYY, YYYY-MM or YYYY-MM-DD"
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -145,7 +148,7 @@ def parse_date(text: str, field: str = "date") -> PartialDate:
         raise refuse(f"year {y} is outside {MIN_YEAR}-{MAX_YEAR}")
     if mo is not None and not 1 <= mo <= 12:
         raise refuse(f"month {mo}")
-    if d is not None:
+    if d is not None and mo is not None:  # a day is only ever read with its month
         days = calendar.monthrange(y, mo)[1]
         if not 1 <= d <= days:
             raise refuse(f"day {d}, but {calendar.month_name[mo]} {y} has {days} days")
@@ -155,7 +158,7 @@ def parse_date(text: str, field: str = "date") -> PartialDate:
 def parse_full_date(text: str, field: str) -> date:
     """A date that must be exact, such as a document's expiry or a landing date."""
     p = parse_date(text, field)
-    if p.day is None:
+    if p.month is None or p.day is None:
         raise BadInput(f"{field}: {_shown(text)} needs a day, month and year; use YYYY-MM-DD or DD/MM/YYYY")
     return date(p.year, p.month, p.day)
 
@@ -187,7 +190,7 @@ def parse_age_range(text: str, field: str = "--age") -> tuple[int, int]:
     return lo, hi
 
 
-def _country_names(country) -> list[str]:
+def _country_names(country: Any) -> list[str]:
     return [latin(n) for n in (getattr(country, a, None) for a in ("name", "official_name", "common_name")) if n]
 
 
@@ -290,12 +293,12 @@ class Details:
     document_expiry: date | None = None
     phones: list[str] = field(default_factory=list)  # E.164
     notes: str | None = None
-    mrz: dict | None = None  # the document's machine-readable zone as read (mrz.MRZ.to_dict())
+    mrz: dict[str, Any] | None = None  # the document's machine-readable zone as read (mrz.MRZ.to_dict())
     mrz_mismatches: list[str] = field(default_factory=list)  # where the zone and the typed details disagree
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the names' latin() forms alongside so records can be searched without re-deriving."""
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, (PartialDate, date)):
@@ -309,7 +312,7 @@ class Details:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> Details:
+    def from_dict(cls, d: dict[str, Any]) -> Details:
         """The inverse of `to_dict`. Keys it does not know (the *_latin ones among them) are ignored, so a
         record may carry more than the details."""
         known = {f.name for f in fields(cls)}
@@ -362,57 +365,70 @@ def _birth(text: str, today: date, field: str) -> PartialDate:
     return birth
 
 
-def build_details(
-    *,
-    surname=None,
-    given_names=None,
-    aliases=(),
-    dob=None,
-    age=None,
-    sex=None,
-    nationality=None,
-    place_of_birth=None,
-    languages=(),
-    document_type=None,
-    document_number=None,
-    document_state=None,
-    document_expiry=None,
-    phones=(),
-    notes=None,
-    today: date | None = None,
-    label: Callable[[str], str] = flag,
-) -> Details:
-    """Validate everything an officer typed (raw text; empty means not given) into `Details`; every
-    detail that is wrong is named in one error, each by `label` (a flag, or a manifest's column).
+@dataclass
+class DetailText:
+    """The details as an officer gave them (flags, a manifest row's cells, answers at a terminal), before
+    any check: None or blank means not given. Collected once from wherever they came, then `build` checks
+    them all into `Details`."""
 
-    A date of birth must not be in the future or more than 120 years ago, since either is a typing slip
-    that would otherwise decide whether someone is treated as a child.
-    """
-    today = today or date.today()
-    faults = Faults()
+    surname: str | None = None
+    given_names: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    dob: str | None = None
+    age: str | None = None  # assessed age or range, e.g. "16-18"
+    sex: str | None = None
+    nationality: str | None = None
+    place_of_birth: str | None = None
+    languages: list[str] = field(default_factory=list)
+    document_type: str | None = None
+    document_number: str | None = None
+    document_state: str | None = None
+    document_expiry: str | None = None
+    phones: list[str] = field(default_factory=list)
+    notes: str | None = None
 
-    def checked(parse: Callable, text, *args):
-        return faults.check(parse, text, *args) if _given(text) else None
+    def given(self) -> bool:
+        """Whether any detail was given at all."""
+        return any(getattr(self, f.name) for f in fields(self))
 
-    def each(parse: Callable, texts, *args) -> list:
-        return [v for v in (checked(parse, t, *args) for t in texts) if v is not None]
+    def build(self, today: date | None = None, label: Callable[[str], str] = flag) -> Details:
+        """Validate every detail into `Details`; every detail that is wrong is named in one error, each by
+        `label` (a flag, or a manifest's column).
 
-    details = Details(
-        surname=checked(clean_text, surname, label("surname"), 100),
-        given_names=checked(clean_text, given_names, label("given_names"), 100),
-        aliases=each(clean_text, aliases, label("alias"), 200),
-        dob=checked(_birth, dob, today, label("dob")),
-        age_range=checked(parse_age_range, age, label("age")),
-        sex=checked(parse_sex, sex, label("sex")),
-        nationality=checked(parse_country, nationality, label("nationality")),
-        place_of_birth=checked(clean_text, place_of_birth, label("place_of_birth"), 100),
-        languages=each(clean_text, languages, label("language"), 50),
-        document_type=checked(clean_text, document_type, label("document_type"), 30),
-        document_number=checked(clean_text, document_number, label("document_number"), 30),
-        document_state=checked(parse_country, document_state, label("document_state")),
-        document_expiry=checked(parse_full_date, document_expiry, label("document_expiry")),
-        phones=each(parse_phone, phones, "GB", label("phone")),
-        notes=checked(clean_text, notes, label("notes"), 2000),
-    )
-    faults.raise_any()
-    return details
+        A date of birth must not be in the future or more than 120 years ago, since either is a typing slip
+        that would otherwise decide whether someone is treated as a child.
+        """
+        today = today or date.today()
+        faults = Faults()
+
+        def checked(parse: Callable[..., T], text: str | None, *args: object) -> T | None:
+            return faults.check(parse, text, *args) if _given(text) else None
+
+        def each(parse: Callable[..., T], texts: Iterable[str], *args: object) -> list[T]:
+            return [v for v in (checked(parse, t, *args) for t in texts) if v is not None]
+
+        details = Details(
+            surname=checked(clean_text, self.surname, label("surname"), 100),
+            given_names=checked(clean_text, self.given_names, label("given_names"), 100),
+            aliases=each(clean_text, self.aliases, label("alias"), 200),
+            dob=checked(_birth, self.dob, today, label("dob")),
+            age_range=checked(parse_age_range, self.age, label("age")),
+            sex=checked(parse_sex, self.sex, label("sex")),
+            nationality=checked(parse_country, self.nationality, label("nationality")),
+            place_of_birth=checked(clean_text, self.place_of_birth, label("place_of_birth"), 100),
+            languages=each(clean_text, self.languages, label("language"), 50),
+            document_type=checked(clean_text, self.document_type, label("document_type"), 30),
+            document_number=checked(clean_text, self.document_number, label("document_number"), 30),
+            document_state=checked(parse_country, self.document_state, label("document_state")),
+            document_expiry=checked(parse_full_date, self.document_expiry, label("document_expiry")),
+            phones=each(parse_phone, self.phones, "GB", label("phone")),
+            notes=checked(clean_text, self.notes, label("notes"), 2000),
+        )
+        faults.raise_any()
+        return details
+
+
+def build_details(*, today: date | None = None, label: Callable[[str], str] = flag, **text: Any) -> Details:
+    """`DetailText(**text).build(today, label)`: the details checked from keywords, e.g.
+    `build_details(surname="Hama", dob="1990")`."""
+    return DetailText(**text).build(today, label)

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import BadInput, FaceError
 from triage.intake.photos import Photo, to_jpeg
 
+if TYPE_CHECKING:
+    import cv2
+
 BURST_FRAMES = 12
 
 
-def _open(source: str):
+def _open(source: str) -> cv2.VideoCapture:
     """An opened VideoCapture. A source that names a file which is not there is refused before OpenCV
     tries every backend on it; OpenCV's own warnings are silenced, since the error here says it all."""
     import cv2
@@ -44,18 +49,19 @@ def probe(source: str) -> str:
         cap.release()
 
 
-def burst(source: str, frames: int = BURST_FRAMES) -> list[np.ndarray]:
+def burst(source: str, frames: int = BURST_FRAMES) -> list[npt.NDArray[np.uint8]]:
     """Up to `frames` RGB frames from the camera."""
     import cv2
 
     cap = _open(source)
-    shots = []
+    shots: list[npt.NDArray[np.uint8]] = []
     try:
         for _ in range(frames):
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
-            shots.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            # a camera's frames are 8-bit (cv2's stubs do not say so)
+            shots.append(cast(npt.NDArray[np.uint8], cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
     finally:
         cap.release()
     if not shots:

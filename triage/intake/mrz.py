@@ -12,6 +12,7 @@ import re
 import string
 from dataclasses import asdict, dataclass, replace
 from datetime import date
+from typing import Any
 
 import pycountry
 
@@ -45,7 +46,7 @@ class MRZ:
     expiry_date: str  # "YYYY-MM-DD", or "" for a document printed without one
     optional_data: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -281,7 +282,7 @@ def apply(zone: MRZ, details: Details, today: date | None = None) -> tuple[Detai
     today = today or date.today()
     mismatches = cross_check(zone, details)
     warnings = [f"MRZ disagrees with what was typed, {m}; the typed value is kept" for m in mismatches]
-    fill: dict = {}
+    fill: dict[str, Any] = {}
     if not details.surname and zone.surname:
         fill["surname"] = zone.surname
     if not details.given_names and zone.given_names:

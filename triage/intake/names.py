@@ -1,17 +1,9 @@
 """Name forms worth searching for one person: the Latin form, the order swapped, and the spellings the
-same name is commonly romanised with.
-
-The Latin form is what `biographic.latin` (anyascii) gives. For Arabic script that is a consonant
-skeleton (محمد -> MHMD), because the script leaves short vowels unwritten and anyascii also drops the
-letters that stand for long vowels; for Ethiopic script it leaves out the vowel that sixth-order letters
-often carry (ብርሃነ -> BRHANE). A search of another system by that form alone would miss the spellings
-the person's name was written with elsewhere, so this module adds, by its own rules:
-
-- a form with the long vowels written (Arabic, Persian, Kurdish, Pashto) or the sixth-order vowel
-  sounded (Tigrinya, Amharic);
-- the usual romanisations of common names, found by their written form in either script or Latin;
-- spelling alternations that romanisation systems disagree on (ou/u, ee/i, kh/h, q/k, j/dj, al-/el-,
-  Abdul/Abd al-/Abdel, Italianate c/k in Eritrean names, -ay/-ai/-aye endings, doubled consonants).
+same name is commonly romanised with. The Latin form (`biographic.latin`) of Arabic or Ethiopic script
+leaves vowels out (محمد -> MHMD, ብርሃነ -> BRHANE), so a search of another system by it alone would miss
+how the name was written there; this module adds, by its own rules, forms with those vowels written, the
+usual romanisations of common names, and the spellings romanisation systems disagree on (ou/u, kh/h,
+al-/el-, Abdul/Abd al-, c/k in Eritrean names, doubled consonants and the like).
 """
 
 from __future__ import annotations
@@ -96,7 +88,8 @@ COMMON_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 # Spelling alternations between romanisation systems, applied one at a time to a name part's usual
-# form; each that changes it gives one variant. The alternations named in the docstring come first.
+# form; each that changes it gives one variant. Among them: ou/u, ee/i, kh/h, q/k, j/dj, al-/el-,
+# Abdul/Abd al-/Abdel, Italianate c/k in Eritrean names, -ay/-ai/-aye endings, doubled consonants.
 SPELLING_RULES: tuple[tuple[str, str], ...] = (
     (r"OU", "U"),
     (r"(?<![AEIOU])U(?![AEIOU])", "OU"),
@@ -195,6 +188,10 @@ def _ethiopic_vowelled(word: str) -> str:
 
 
 def _script_form(word: str) -> str:
+    """The Latin form of a word with the vowels its script leaves unwritten: anyascii gives Arabic script
+    as a consonant skeleton (short vowels are unwritten, and it drops the letters for long ones), so those
+    are written here (Arabic, Persian, Kurdish, Pashto); for Ethiopic script it leaves out the vowel that
+    sixth-order letters often carry, which is sounded here (Tigrinya, Amharic)."""
     if any(_is_arabic(ch) for ch in word):
         return latin(_arabic_vowelled(word))
     if any(_is_ethiopic(ch) for ch in word):

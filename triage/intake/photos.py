@@ -86,8 +86,8 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            rgb = np.asarray(_eight_bit(img).convert("RGB"))
+            upright = ImageOps.exif_transpose(img) or img
+            rgb = np.asarray(_eight_bit(upright).convert("RGB"))
     except Exception as e:
         raise BadInput(f"{source}: the image data is truncated or corrupt ({type(e).__name__}: {e})") from None
     return Photo(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from triage.errors import BadInput, NotFound
 from triage.intake import photos
@@ -46,7 +47,7 @@ def hopper_path() -> Path:
     return path
 
 
-def image_path(ref: dict) -> Path:
+def image_path(ref: dict[str, Any]) -> Path:
     if "orl" in ref:
         return orl_path(*ref["orl"])
     if ref.get("astronaut"):
@@ -54,5 +55,5 @@ def image_path(ref: dict) -> Path:
     raise BadInput(f"unknown fixture image reference {ref!r}")
 
 
-def load_photo(ref: dict) -> photos.Photo:
+def load_photo(ref: dict[str, Any]) -> photos.Photo:
     return photos.read_photo(image_path(ref))

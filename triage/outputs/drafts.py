@@ -1,42 +1,105 @@
-"""PND query drafts for an authorised officer to check and submit from an authorised terminal, and what
-every stored draft shares (intelligence reports in `intel.py` included): a unique reference, storage
-sealed in the `drafts` table, listing, showing, and writing a copy to a file.
+"""What every stored draft shares, PND queries (`pnd.py`) and intelligence reports (`intel.py`) alike: a
+unique reference, storage sealed in the `drafts` table with its audit event, listing, showing, writing a
+copy to a file, and the subject, candidate and marking blocks of their text forms.
 
 `triage` never transmits anything: a draft is stored, shown as text to copy from or as JSON, and its
-later outcome can be recorded. Every draft states its policing purpose, who asked, the arrival's
-safeguarding flag and the reviewed candidates, and is marked DRAFT — NOT SUBMITTED. A draft is a
-snapshot: showing it later gives what the officer saw when it was made, not the record as it is now.
+later outcome can be recorded. Every draft states who asked, the arrival's safeguarding flag and the
+reviewed candidates, and is marked DRAFT — NOT SUBMITTED. A draft is a snapshot: showing it later gives
+what the officer saw when it was made, not the record as it is now. Storing a draft and writing its files
+happen in one transaction: if a file cannot be written, nothing is stored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pycountry
 
 from triage.casework import arrivals
-from triage.errors import BadInput, IntegrityFailure, NotFound
-from triage.faces import detection as faces
+from triage.errors import BadInput, NotFound
 from triage.files import write_files
 from triage.intake import biographic, names
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 MARKING = "DRAFT — NOT SUBMITTED"
-KINDS = ("person", "face")
-PND_KINDS = ("pnd-person", "pnd-face")
 FORMATS = ("text", "json")
-RESULTS = ("submitted", "no-trace", "trace", "declined")
-NOTE_REQUIRED = {"trace": "what was found and its PND reference", "declined": "why the search was not made"}
-MIN_PURPOSE_WORDS = 5
 ALIAS_FORMS = 6  # search forms kept per alias; the subject's own name gets more
+RULE = "=" * 72
+
+Renderer = Callable[[dict[str, Any]], str]
 
 
-# -- what every draft shares ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Family:
+    """One family of drafts: the prefix of its references, the kinds it stores, its plain-text form, what
+    is added from the store when one is shown again (a PND draft's outcomes), and the search image a
+    draft of it can name."""
+
+    prefix: str
+    kinds: tuple[str, ...]
+    render_text: Renderer
+    since: Callable[[Store, str, dict[str, Any]], None] | None = None
+    image: Callable[[Store, dict[str, Any]], tuple[int, bytes]] | None = None
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """A draft stored or shown, and the files written from it. Its JSON form is the draft document exactly
+    as stored; it reads as that document too (`result["ref"]`)."""
+
+    draft: dict[str, Any]
+    out: Path | None = None  # the draft, in the format asked for
+    image_out: Path | None = None  # a facial search draft's search image
+
+    @property
+    def ref(self) -> str:
+        return str(self.draft["ref"])
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the officer must check before submitting (a PND draft's; an intelligence report has none)."""
+        return list(self.draft.get("warnings", []))
+
+    def as_json(self) -> dict[str, Any]:
+        return self.draft
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    """One draft in a listing, from the clear columns only: its contents stay sealed."""
+
+    ref: str
+    kind: str
+    arrival_id: str
+    officer: str
+    created_at: str
+    outcome: str | None
+    outcome_at: str | None
+    training: bool
+    purged: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DraftList:
+    """Drafts newest first."""
+
+    drafts: tuple[DraftRow, ...]
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [d.as_json() for d in self.drafts]
+
+
+# -- who a draft is about, and the candidates behind it ------------------------------------------------
 
 
 def _names_of(store: Store, kind: str, ref: str) -> list[tuple[str, list[str]]]:
@@ -54,11 +117,18 @@ def _names_of(store: Store, kind: str, ref: str) -> list[tuple[str, list[str]]]:
     return found + [(n, names.part_forms(n)[0][:ALIAS_FORMS]) for n in aliases]
 
 
-def _entry(store: Store, kind: str, ref: str, cand: dict | None, reviews: list[dict], latest: bool) -> dict:
+def _entry(
+    store: Store,
+    kind: str,
+    ref: str,
+    cand: dict[str, Any] | None,
+    reviews: list[dict[str, Any]],
+    latest: bool,
+) -> dict[str, Any]:
     last = reviews[-1] if reviews else None
     category = (cand or {}).get("category")
     if kind == "watchlist" and category is None and store.db["subjects"].count_where("ref = ?", [ref]):
-        category = store.db["subjects"].get(ref)["category"]
+        category = store.db.table("subjects").get(ref)["category"]
     return {
         "kind": kind,
         "ref": ref,
@@ -74,7 +144,7 @@ def _entry(store: Store, kind: str, ref: str, cand: dict | None, reviews: list[d
     }
 
 
-def reviewed_candidates(store: Store, arrival_id: str) -> list[dict]:
+def reviewed_candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     """Candidates a person has decided on, and those below the threshold still awaiting a decision.
 
     Decisions on candidates of earlier searches are included, so a confirmation is never dropped from a
@@ -84,7 +154,7 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict]:
         seen.add((c["kind"], c["ref"]))
         if c["reviews"] or c["below_threshold"]:
             out.append(_entry(store, c["kind"], c["ref"], c, c["reviews"], True))
-    earlier: dict[tuple[str, str], list[dict]] = {}
+    earlier: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in store.rows("reviews", "arrival_id = ?", [arrival_id], order_by="id"):
         if (r["kind"], r["ref"]) not in seen:
             earlier.setdefault((r["kind"], r["ref"]), []).append(r)
@@ -103,10 +173,12 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict]:
 
 def _country_name(code: str | None) -> str | None:
     country = pycountry.countries.get(alpha_3=code) if code else None
-    return country.name if country else None
+    return str(country.name) if country else None
 
 
-def subject(store: Store, arrival: dict, candidates: list[dict]) -> tuple[dict, list[str]]:
+def subject(
+    store: Store, arrival: dict[str, Any], candidates: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[str]]:
     """Who the draft is about, and the records read to say so (for the audit event).
 
     Aliases come from the arrival and from every confirmed candidate: a watchlist subject's name and
@@ -160,6 +232,9 @@ def subject(store: Store, arrival: dict, candidates: list[dict]) -> tuple[dict, 
     }, read
 
 
+# -- checking what an officer gives ------------------------------------------------------------------
+
+
 def check_text(text: str | None, flag: str, what: str, min_words: int, max_len: int = 1000) -> str:
     """Free text an officer must give in a sentence, such as a policing purpose."""
     text = biographic.clean_text(text or "", flag, max_len)
@@ -175,18 +250,6 @@ def optional_text(text: str | None, flag: str, max_len: int = 2000) -> str | Non
     return biographic.clean_text(text or "", flag, max_len) or None
 
 
-def new_ref(store: Store, prefix: str) -> str:
-    """PREFIX-DEVICE-YYYYMMDD-NNN: the device keeps references unique when laptops' batches are merged.
-    Called inside the transaction that stores the draft, so two drafts cannot take the same number."""
-    day = arrivals.local_day(utcnow(), store.config.timezone).replace("-", "")
-    stem = f"{prefix}-{store.config.device}-{day}-"
-    n = store.db.execute(
-        "SELECT coalesce(max(CAST(substr(ref, ?) AS INTEGER)), 0) + 1 FROM drafts WHERE ref LIKE ?",
-        [len(stem) + 1, stem + "%"],
-    ).fetchone()[0]
-    return f"{stem}{n:03d}"
-
-
 def check_outputs(fmt: str, *paths: Path | None) -> None:
     """Refuse an unknown format or an unwritable file before anything is stored."""
     if fmt not in FORMATS:
@@ -200,29 +263,43 @@ def check_outputs(fmt: str, *paths: Path | None) -> None:
             raise BadInput(f"{path}: the folder {path.parent} does not exist")
 
 
-def as_json(draft: dict) -> str:
+# -- storing, reading and writing drafts ---------------------------------------------------------------
+
+
+def new_ref(store: Store, prefix: str) -> str:
+    """PREFIX-DEVICE-YYYYMMDD-NNN: the device keeps references unique when laptops' batches are merged.
+    Called inside the transaction that stores the draft, so two drafts cannot take the same number."""
+    day = arrivals.local_day(utcnow(), store.config.timezone).replace("-", "")
+    stem = f"{prefix}-{store.config.device}-{day}-"
+    n = store.db.execute(
+        "SELECT coalesce(max(CAST(substr(ref, ?) AS INTEGER)), 0) + 1 FROM drafts WHERE ref LIKE ?",
+        [len(stem) + 1, stem + "%"],
+    ).fetchone()[0]
+    return f"{stem}{n:03d}"
+
+
+def json_text(draft: dict[str, Any]) -> str:
     return json.dumps(draft, ensure_ascii=False, indent=2) + "\n"
-
-
-Renderer = Callable[[dict], str]
 
 
 def _outputs(
     store: Store,
-    draft: dict,
+    draft: dict[str, Any],
+    family: Family,
     *,
     officer: str,
     fmt: str,
-    render_text: Renderer,
     out: Path | None,
     image_out: Path | None,
 ) -> None:
     """Write the draft (and a facial search's image) to files, audited; the caller holds the transaction."""
     files = {}
     if out:
-        files[out] = (render_text(draft) if fmt == "text" else as_json(draft)).encode("utf-8")
+        files[out] = (family.render_text(draft) if fmt == "text" else json_text(draft)).encode("utf-8")
     if image_out:
-        photo_id, files[image_out] = search_image(store, draft)
+        if family.image is None:
+            raise BadInput("--image-out: a search image goes with a PND facial search draft")
+        photo_id, files[image_out] = family.image(store, draft)
         store.audit(
             "search-image-out",
             officer,
@@ -235,22 +312,21 @@ def _outputs(
 
 def save(
     store: Store,
-    draft: dict,
+    draft: dict[str, Any],
+    family: Family,
     *,
-    prefix: str,
     officer: str,
     action: str,
     records: list[str],
     reason: str | None,
     fmt: str = "text",
-    render_text: Renderer,
     out: Path | None = None,
     image_out: Path | None = None,
-) -> dict:
+) -> DraftResult:
     """Give the draft its reference, store it sealed with its audit event, and write any files asked for,
     in one transaction: if a file cannot be written, nothing is stored."""
     with store.transaction():
-        draft["ref"] = new_ref(store, prefix)
+        draft["ref"] = new_ref(store, family.prefix)
         store.insert(
             "drafts",
             {
@@ -266,14 +342,14 @@ def save(
         store.audit(
             action, officer, arrival_id=draft["arrival_id"], records=[f"draft:{draft['ref']}", *records], reason=reason
         )
-        _outputs(store, draft, officer=officer, fmt=fmt, render_text=render_text, out=out, image_out=image_out)
-    return draft
+        _outputs(store, draft, family, officer=officer, fmt=fmt, out=out, image_out=image_out)
+    return DraftResult(draft, out, image_out)
 
 
-def get_draft(store: Store, ref: str, kinds: tuple[str, ...]) -> dict:
-    """A stored draft; a PND draft with the outcomes recorded since, oldest first."""
+def get_draft(store: Store, ref: str, family: Family) -> dict[str, Any]:
+    """A stored draft of the family, with what the family adds from the store (a PND draft's outcomes)."""
     row = store.get("drafts", ref, what="draft")
-    if row["kind"] not in kinds:
+    if row["kind"] not in family.kinds:
         command = "intel" if row["kind"] == "intel" else "pnd"
         raise BadInput(f"{ref} is a {row['kind']} draft; use `triage {command} show {ref}`")
     if "draft" not in row:
@@ -281,289 +357,86 @@ def get_draft(store: Store, ref: str, kinds: tuple[str, ...]) -> dict:
             f"the contents of draft {ref} were removed under the retention policy"
             + (f" on {row['purged_at'][:10]}" if row.get("purged_at") else "")
         )
-    draft = row["draft"]
-    if row["kind"] in PND_KINDS:
-        draft["outcomes"] = [
-            {k: o.get(k) for k in ("id", "result", "note", "officer", "at", "supersedes")}
-            for o in store.rows("draft_outcomes", "ref = ?", [ref], order_by="id")
-        ]
+    draft: dict[str, Any] = row["draft"]
+    if family.since:
+        family.since(store, ref, draft)
     return draft
 
 
 def show(
     store: Store,
     ref: str,
+    family: Family,
     *,
     officer: str,
-    kinds: tuple[str, ...],
-    render_text: Renderer,
     fmt: str = "text",
     out: Path | None = None,
     image_out: Path | None = None,
-) -> dict:
+) -> DraftResult:
+    """A stored draft as it was drafted, audited, and written to the files asked for."""
     check_outputs(fmt, out, image_out)
-    draft = get_draft(store, ref, kinds)
+    draft = get_draft(store, ref, family)
     with store.transaction():
         store.audit("draft-show", officer, arrival_id=draft["arrival_id"], records=[f"draft:{ref}"])
-        _outputs(store, draft, officer=officer, fmt=fmt, render_text=render_text, out=out, image_out=image_out)
-    return draft
+        _outputs(store, draft, family, officer=officer, fmt=fmt, out=out, image_out=image_out)
+    return DraftResult(draft, out, image_out)
 
 
 def list_drafts(
-    store: Store, *, officer: str, kinds: tuple[str, ...], arrival_id: str | None = None, pending: bool = False
-) -> list[dict]:
-    """Drafts newest first, from the clear columns only: reference, kind, arrival, officer, time, outcome."""
-    where = f"kind IN ({','.join('?' * len(kinds))})"
-    params: list = list(kinds)
+    store: Store, family: Family, *, officer: str, arrival_id: str | None = None, pending: bool = False
+) -> DraftList:
+    """Drafts of the family newest first, from the clear columns only: reference, kind, arrival, officer,
+    time, outcome."""
+    where = f"kind IN ({','.join('?' * len(family.kinds))})"
+    params: list[str] = list(family.kinds)
     if arrival_id:
         where += " AND arrival_id = ?"
         params.append(arrival_id)
     if pending:
         where += " AND outcome IS NULL"
-    rows = [
-        {
-            "ref": r["ref"],
-            "kind": r["kind"],
-            "arrival_id": r["arrival_id"],
-            "officer": r["officer"],
-            "created_at": r["created_at"],
-            "outcome": r["outcome"],
-            "outcome_at": r["outcome_at"],
-            "training": bool(r["training"]),
-            "purged": bool(r.get("purged_at")),
-        }
+    rows = tuple(
+        DraftRow(
+            ref=r["ref"],
+            kind=r["kind"],
+            arrival_id=r["arrival_id"],
+            officer=r["officer"],
+            created_at=r["created_at"],
+            outcome=r["outcome"],
+            outcome_at=r["outcome_at"],
+            training=bool(r["training"]),
+            purged=bool(r.get("purged_at")),
+        )
         for r in store.db["drafts"].rows_where(where, params, order_by="created_at desc, ref desc")
-    ]
-    with store.transaction():
-        store.audit("drafts-list", officer, arrival_id=arrival_id, records=[f"kind:{k}" for k in kinds])
-    return rows
-
-
-def search_image(store: Store, draft: dict) -> tuple[int, bytes]:
-    """The stored portrait a facial search draft names, checked against the digest the draft states."""
-    image = draft.get("search_image")
-    if not image:
-        raise BadInput(
-            f"--image-out: {draft['ref'] or 'this draft'} is a person search; "
-            "a search image goes with a facial search draft (--kind face)"
-        )
-    row, jpeg = store.photo("arrival", draft["arrival_id"], "portrait")
-    if hashlib.sha256(jpeg).hexdigest() != image["sha256"]:
-        raise IntegrityFailure(f"the portrait of {draft['arrival_id']} is not the one draft {draft['ref']} states")
-    return row["id"], jpeg
-
-
-def _search_image_block(store: Store, arrival: dict) -> dict:
-    """The normalised portrait as a search image, with the figures an authorised officer checks."""
-    row, jpeg = store.photo("arrival", arrival["id"], "portrait")
-    q = arrival["quality"]
-    m = q["measures"]
-    return {
-        "photo_id": row["id"],
-        "portrait_of": arrival["id"],
-        "media_type": row["media_type"],
-        "width_px": row["width"],
-        "height_px": row["height"],
-        "sha256": hashlib.sha256(jpeg).hexdigest(),
-        "source_width_px": m["image_width"],
-        "source_height_px": m["image_height"],
-        "source_face_box": m["face_box"],
-        "inter_eye_px": m["inter_eye_px"],
-        "portrait_inter_eye_px": round(faces.PORTRAIT_EYE_SPAN * row["width"], 1),
-        "crop": (
-            f"turned upright and scaled so the eye centres sit level at {faces.PORTRAIT_EYE_LINE:.0%} of the "
-            f"height, {faces.PORTRAIT_EYE_SPAN:.0%} of the width apart"
-        ),
-        "quality_score": q["score"],
-        "quality_profile": q["profile"],
-        "quality_override": arrival["quality_override"],
-    }
-
-
-def _warnings(candidates: list[dict], arrival: dict, kind: str) -> list[str]:
-    found = [
-        f"candidate {c['kind']} {c['ref']} is below the threshold and not yet reviewed: review it before this "
-        "draft is submitted"
-        for c in candidates
-        if c["decision"] == "not reviewed"
-    ]
-    if kind == "face" and arrival["quality_override"]:
-        found.append(f"the photo passed the quality gate only by an officer's override ({arrival['quality_override']})")
-    return found
-
-
-def pnd_draft(
-    store: Store,
-    arrival_id: str,
-    *,
-    kind: str,
-    purpose: str | None,
-    officer: str,
-    justification: str | None = None,
-    fmt: str = "text",
-    out: Path | None = None,
-    image_out: Path | None = None,
-) -> dict:
-    """Build and store a PND person or facial search draft for one arrival; refused whole, storing
-    nothing, when the purpose is missing or not a sentence or a file cannot be written."""
-    if kind not in KINDS:
-        raise BadInput(f"--kind {kind!r}: choose person or face")
-    purpose = check_text(purpose, "--purpose", "the policing purpose", MIN_PURPOSE_WORDS)
-    justification = optional_text(justification, "--justification")
-    check_outputs(fmt, out, image_out)
-    if image_out and kind != "face":
-        raise BadInput("--image-out goes with a facial search draft: add --kind face")
-    arrival = arrivals.get(store, arrival_id)
-    cands = reviewed_candidates(store, arrival_id)
-    who, read = subject(store, arrival, cands)
-    d = arrival["details"]
-    if kind == "person" and not (
-        d.get("surname") or d.get("given_names") or d.get("aliases") or d.get("document_number")
-    ):
-        raise BadInput(
-            f"arrival {arrival_id} has no name, alias or document number to search by; "
-            "draft a facial search with --kind face"
-        )
-    draft = {
-        "ref": None,
-        "marking": MARKING,
-        "training": bool(arrival["training"]),
-        "kind": f"pnd-{kind}",
-        "created_at": utcnow(),
-        "requesting_officer": officer,
-        "force_code": store.config.force_code,
-        "site": arrival["site"],
-        "arrival_id": arrival_id,
-        "landed_at": arrival["landed_at"],
-        "vessel": arrival["vessel"],
-        "purpose": purpose,
-        "justification": justification,
-        "safeguarding": bool(arrival["safeguarding"]),
-        "subject": who,
-        "candidates": cands,
-        "warnings": _warnings(cands, arrival, kind),
-    }
-    if kind == "face":
-        draft["search_image"] = _search_image_block(store, arrival)
-    return save(
-        store,
-        draft,
-        prefix="PND",
-        officer=officer,
-        action="pnd-draft",
-        records=[f"arrival:{arrival_id}", *read],
-        reason=purpose,
-        fmt=fmt,
-        render_text=render_text,
-        out=out,
-        image_out=image_out,
     )
-
-
-def record_outcome(store: Store, ref: str, *, result: str, note: str | None, officer: str) -> dict:
-    """What became of a PND draft. A later outcome supersedes the earlier one; both are kept."""
-    if result not in RESULTS:
-        raise BadInput(f"--result {result!r}: choose one of {', '.join(RESULTS)}")
-    note = optional_text(note, "--note", 1000)
-    if result in NOTE_REQUIRED and not note:
-        raise BadInput(f"--note is required with --result {result}: say {NOTE_REQUIRED[result]}")
-    row = next(iter(store.db["drafts"].rows_where("ref = ?", [ref])), None)
-    if row is None:
-        raise NotFound(f"no draft {ref!r} in this home; see `triage pnd list`")
-    if row["kind"] not in PND_KINDS:
-        raise BadInput(f"{ref} is an intelligence report draft; outcomes are recorded for PND drafts")
     with store.transaction():
-        prior = store.db.execute("SELECT max(id) FROM draft_outcomes WHERE ref = ?", [ref]).fetchone()[0]
-        at = utcnow()
-        saved = store.insert(
-            "draft_outcomes",
-            {"ref": ref, "result": result, "officer": officer, "at": at, "supersedes": prior},
-            {"note": note},
-        )
-        store.update("drafts", ref, {"outcome": result, "outcome_at": at})
-        store.audit(
-            "pnd-outcome",
-            officer,
-            arrival_id=row["arrival_id"],
-            records=[f"draft:{ref}", f"outcome:{saved['id']}"],
-            reason=f"{result}: {note}" if note else result,
-        )
-    return {
-        "ref": ref,
-        "id": saved["id"],
-        "result": result,
-        "note": note,
-        "officer": officer,
-        "at": at,
-        "supersedes": prior,
-    }
+        store.audit("drafts-list", officer, arrival_id=arrival_id, records=[f"kind:{k}" for k in family.kinds])
+    return DraftList(rows)
 
 
-RULE = "=" * 72
+# -- the blocks every text form shares ----------------------------------------------------------------
 
 
-def marking(record: dict) -> str:
+def marking(record: dict[str, Any]) -> str:
     """The protective marking, TRAINING first for a training home's record."""
     return f"{'TRAINING — ' if record['training'] else ''}{record['marking']}"
 
 
-def heading(record: dict, title: str) -> list[str]:
+def heading(record: dict[str, Any], title: str) -> list[str]:
     """The banner every plain-text draft opens with, so a printed page cannot be mistaken for another kind."""
     return [RULE, marking(record), title, RULE]
 
 
-def safeguarding_line(record: dict) -> str:
+def safeguarding_line(record: dict[str, Any]) -> str:
     return "Safeguarding flag  : " + (
         "YES — safeguarding concern (possible child or exploitation)" if record["safeguarding"] else "no"
     )
-
-
-def render_text(draft: dict) -> str:
-    """The plain-text form an authorised officer reads and copies from."""
-    s = draft["subject"]
-    lines = [
-        *heading(draft, f"PND {'facial' if draft['kind'] == 'pnd-face' else 'person'} search draft {draft['ref']}"),
-        f"Requesting officer : {draft['requesting_officer']} (force {draft['force_code']})",
-        f"Drafted            : {draft['created_at']}",
-        f"Landing site       : {draft['site']}   vessel: {draft['vessel'] or 'not recorded'}",
-        f"Arrival            : {draft['arrival_id']} landed {draft['landed_at']}",
-        safeguarding_line(draft),
-        f"Policing purpose   : {draft['purpose']}",
-    ]
-    if draft.get("justification"):
-        lines.append(f"Justification      : {draft['justification']}")
-    lines += ["", *subject_lines(s)]
-    if "search_image" in draft:
-        im = draft["search_image"]
-        lines += [
-            "",
-            "Search image",
-            f"  Normalised portrait of {im['portrait_of']} (photo {im['photo_id']}), "
-            f"{im['width_px']}x{im['height_px']} px {im['media_type']}, sha256 {im['sha256'][:16]}...",
-            f"  Crop               : {im['crop']}; {im['portrait_inter_eye_px']} px between the eyes in the portrait",
-            f"  Source photo       : {im['source_width_px']}x{im['source_height_px']} px, face box "
-            f"{im['source_face_box']}, {im['inter_eye_px']} px between the eyes",
-            f"  Quality            : {im['quality_score']}/100 ({im['quality_profile']})"
-            + (f", passed by override: {im['quality_override']}" if im["quality_override"] else ""),
-        ]
-    lines += ["", *candidate_lines(draft["candidates"])]
-    if draft.get("warnings"):
-        lines += ["", "Check before submitting", *[f"  ! {w}" for w in draft["warnings"]]]
-    if draft.get("outcomes"):
-        lines += ["", "Outcomes recorded"]
-        lines += [
-            f"  {o['at']} {o['result']} by {o['officer']}" + (f" — {o['note']}" if o["note"] else "")
-            for o in draft["outcomes"]
-        ]
-    lines += ["", marking(draft), "Check every field before submitting from an authorised terminal.", RULE]
-    return "\n".join(lines) + "\n"
 
 
 def _span(pair: list[int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}-{pair[1]}"
 
 
-def subject_lines(s: dict) -> list[str]:
+def subject_lines(s: dict[str, Any]) -> list[str]:
     """The subject block of a draft's text form (PND and intelligence drafts alike)."""
     dob = s["dob"] or "not given"
     if s["dob_range"] and s["dob_range"][0] != s["dob_range"][1]:
@@ -595,7 +468,7 @@ def subject_lines(s: dict) -> list[str]:
     return lines
 
 
-def candidate_lines(candidates: list[dict]) -> list[str]:
+def candidate_lines(candidates: list[dict[str, Any]]) -> list[str]:
     lines = ["Local candidates (for corroboration, not identification)"]
     if not candidates:
         lines.append("  none reviewed or awaiting review")

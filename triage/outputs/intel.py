@@ -7,15 +7,18 @@ arrivals on it, the phone numbers given and the candidates a person confirmed, a
 of a facilitator role from a documented set of codes or in free text.
 
 `draft` takes its inputs as one plain dict of fields (the keys of FIELDS), so a form, a structured
-debrief or an earlier report can pre-fill it; `validate` checks and normalises such a dict alone.
+debrief or an earlier report can pre-fill it; `validate` checks and normalises such a dict alone. A
+report is stored, listed and shown like every draft (`drafts.py`).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from triage.casework import arrivals, debrief
+from triage.casework import arrivals
+from triage.casework.debrief import summaries
 from triage.errors import BadInput
 from triage.intake import biographic
 from triage.intake.biographic import Details
@@ -61,7 +64,7 @@ MIN_TEXT_WORDS = 3
 _CODE_LIKE = re.compile(r"[a-z][a-z0-9-]*")
 
 
-def _choice(fields: dict, key: str, allowed: dict) -> str:
+def _choice(fields: dict[str, Any], key: str, allowed: dict[str, str]) -> str:
     value = str(fields.get(key) if fields.get(key) is not None else "").strip().upper()
     if value not in allowed:
         options = ", ".join(f"{k} ({v})" for k, v in allowed.items())
@@ -69,7 +72,7 @@ def _choice(fields: dict, key: str, allowed: dict) -> str:
     return value
 
 
-def _indicator(item) -> dict:
+def _indicator(item: object) -> dict[str, str | None]:
     """A known code, or free text; a single word that is not a code is taken for a mistyped code."""
     if isinstance(item, dict):
         item = item.get("code") or item.get("text") or ""
@@ -87,7 +90,7 @@ def _indicator(item) -> dict:
     return {"code": None, "text": text}
 
 
-def validate(fields: dict) -> dict:
+def validate(fields: dict[str, Any]) -> dict[str, Any]:
     """Check and normalise the fields of a report: grades, handling code and its conditions, text, indicators."""
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
@@ -115,7 +118,7 @@ def validate(fields: dict) -> dict:
     }
 
 
-def links(store: Store, arrival: dict, candidates: list[dict]) -> tuple[dict, list[str]]:
+def links(store: Store, arrival: dict[str, Any], candidates: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     """The vessel, the other arrivals on it, phone numbers and confirmed candidates; and the records read."""
     same_vessel, read = [], []
     if arrival["vessel"]:
@@ -144,22 +147,22 @@ def links(store: Store, arrival: dict, candidates: list[dict]) -> tuple[dict, li
     }, read
 
 
-def grading_code(report: dict) -> str:
+def grading_code(report: dict[str, Any]) -> str:
     return f"{report['source_grade']}{report['intel_grade']}{report['handling']}"
 
 
 def draft(
     store: Store,
     arrival_id: str,
-    fields: dict,
+    fields: dict[str, Any],
     *,
     officer: str,
     fmt: str = "text",
     out: Path | None = None,
-    debriefed: dict | None = None,
-) -> dict:
+    debriefed: dict[str, Any] | None = None,
+) -> drafts.DraftResult:
     """Build and store an intelligence report draft about one arrival; nothing is stored when a field is refused.
-    `debriefed` is the debrief section a report started from a debrief carries (`debrief.intel_fields`)."""
+    `debriefed` is the debrief section a report started from a debrief carries (`summaries.intel_fields`)."""
     report = validate(fields)
     drafts.check_outputs(fmt, out)
     arrival = arrivals.get(store, arrival_id)
@@ -193,7 +196,7 @@ def draft(
     return drafts.save(
         store,
         body,
-        prefix="INT",
+        FAMILY,
         officer=officer,
         action="intel-draft",
         records=[
@@ -204,12 +207,11 @@ def draft(
         ],
         reason=f"graded {body['grading']}",
         fmt=fmt,
-        render_text=render_text,
         out=out,
     )
 
 
-def render_text(report: dict) -> str:
+def render_text(report: dict[str, Any]) -> str:
     """The plain-text report an officer reads, checks and enters into the intelligence system."""
     m = report["grading_meaning"]
     lines = [
@@ -258,6 +260,9 @@ def render_text(report: dict) -> str:
         ),
     ]
     if report.get("debrief"):
-        lines += ["", *debrief.report_lines(report["debrief"])]
+        lines += ["", *summaries.report_lines(report["debrief"])]
     lines += ["", *drafts.candidate_lines(report["candidates"]), "", drafts.marking(report), drafts.RULE]
     return "\n".join(lines) + "\n"
+
+
+FAMILY = drafts.Family(prefix="INT", kinds=("intel",), render_text=render_text)

@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import statistics
 from pathlib import Path
+from typing import Any
 
 from triage.casework import referrals, review
 from triage.errors import BadInput, NotFound
@@ -43,7 +44,7 @@ def _thumbnail(store: Store, arrival_id: str) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool = True) -> dict:
+def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool = True) -> dict[str, Any]:
     """Everything the page shows, as plain data (what `--json` prints, thumbnails aside)."""
     rows = day_arrivals(store, day, site)
     where, params = day_scope(day, site)
@@ -51,7 +52,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         device: f"{signer} (device {device})"
         for device, signer in store.db.execute("SELECT device, signer FROM batches ORDER BY imported_at")
     }
-    arrivals: dict[str, dict] = {}
+    arrivals: dict[str, dict[str, Any]] = {}
     for r in rows:
         d = Details.from_dict(r["details"])
         age = d.age_range_on(dt.date.fromisoformat(r["landed_day"]))
@@ -89,7 +90,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
 
     scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
 
-    groups: dict[tuple[str, str], dict] = {}
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
     for a in arrivals.values():
         g = groups.setdefault(
             (a["site"], a["vessel"]), {"site": a["site"], "vessel": a["vessel"], "arrivals": 0, "children": 0}
@@ -102,7 +103,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
             name=arrivals[p["arrival_id"]]["name"],
             candidates=[dict(c, who=who(c["kind"], c["ref"])) for c in p["candidates"]],
         )
-        for p in review.pending(store)
+        for p in (entry.as_json() for entry in review.pending(store))
         if p["arrival_id"] in arrivals
     ]
     confirmed = []
@@ -193,7 +194,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
     }
 
 
-def render(data: dict, fmt: str) -> str:
+def render(data: dict[str, Any], fmt: str) -> str:
     import jinja2
 
     env = jinja2.Environment(
@@ -208,7 +209,7 @@ def render(data: dict, fmt: str) -> str:
 
 def report(
     store: Store, day: str, *, officer: str, fmt: str = "html", out: Path | None = None, site: str | None = None
-) -> tuple[dict, str]:
+) -> tuple[dict[str, Any], str]:
     """Build the day's report; with `out`, write it there atomically. Returns the data and the rendered text."""
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose html or text")

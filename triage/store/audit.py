@@ -16,17 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlite_utils import Database
 
 from triage.errors import IntegrityFailure
+from triage.store.crypto import Vault
 
 GENESIS = "0" * 64
 HEAD_AAD = "audit_head:1"
 FIELDS = ("seq", "at", "officer", "action", "arrival_id", "records", "reason", "prev_hash")
 
 
-def event_hash(row: dict) -> str:
+def event_hash(row: dict[str, Any]) -> str:
     body = {k: row[k] for k in FIELDS}
     body["reason"] = row["reason"].hex() if row["reason"] is not None else None
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
@@ -41,7 +43,7 @@ def append(
     arrival_id: str | None,
     records: list[str],
     reason: bytes | None,
-) -> dict:
+) -> dict[str, Any]:
     """Append one event; the caller holds the write transaction, so the chain cannot fork."""
     last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
@@ -56,11 +58,11 @@ def append(
         "prev_hash": prev,
     }
     row["hash"] = event_hash(row)
-    db["audit_events"].insert(row, pk="seq")
+    db.table("audit_events").insert(row, pk="seq")
     return row
 
 
-def head(row: dict) -> bytes:
+def head(row: dict[str, Any]) -> bytes:
     """What the sealed head holds: the last event's number and hash."""
     return f"{row['seq']}:{row['hash']}".encode()
 
@@ -76,7 +78,7 @@ class ChainReport:
         return self.broken_seq is None
 
 
-def verify(db: Database, vault=None) -> ChainReport:
+def verify(db: Database, vault: Vault | None = None) -> ChainReport:
     """The chain from the first event, and, given the home's vault, its end against the sealed head."""
     report = _chain(db)
     if not report.ok or vault is None:
@@ -119,7 +121,7 @@ def _chain(db: Database) -> ChainReport:
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for row in db["audit_events"].rows_where(order_by="seq"):
+    for row in db.table("audit_events").rows_where(order_by="seq"):
         count += 1
         if row["seq"] != expected_seq:
             return ChainReport(count, expected_seq, f"event {expected_seq} is missing (next is {row['seq']})")

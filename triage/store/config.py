@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from triage.errors import BadInput, Conflict, NotFound
 
@@ -62,7 +63,7 @@ class Config:
         return json.dumps(asdict(self), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict) -> Config:
+    def from_dict(cls, d: dict[str, Any]) -> Config:
         d = dict(d)
         d["retention"] = Retention(**d.get("retention", {}))
         return cls(**d)

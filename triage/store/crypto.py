@@ -16,6 +16,7 @@ import json
 import os
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,11 +26,11 @@ from triage.errors import IntegrityFailure, WrongPassphrase
 
 NONCE_BYTES = 12
 TAG_BYTES = 16  # AES-GCM's authentication tag
-# scrypt cost: about 0.1 s and 32 MiB on a 2-core laptop; stored per wrap so it can be raised later.
+# scrypt cost: 32 MiB of memory (128 * n * r bytes) per unlock; stored per wrap so it can be raised later.
 DEFAULT_KDF = {"name": "scrypt", "n": 2**15, "r": 8, "p": 1}
 
 
-def derive_kek(passphrase: str, salt: bytes, params: dict) -> bytes:
+def derive_kek(passphrase: str, salt: bytes, params: dict[str, Any]) -> bytes:
     """The key-encryption key for `passphrase` under stored KDF `params`."""
     if params.get("name") != "scrypt":
         raise IntegrityFailure(f"unknown key derivation {params.get('name')!r} in this home's keyring")
@@ -42,7 +43,7 @@ class WrappedKey:
     """The data key encrypted under a passphrase-derived key, with what is needed to unwrap it."""
 
     salt: bytes
-    kdf: dict
+    kdf: dict[str, Any]
     blob: bytes
 
     def to_json(self) -> str:
@@ -54,7 +55,7 @@ class WrappedKey:
         return cls(bytes.fromhex(d["salt"]), d["kdf"], bytes.fromhex(d["blob"]))
 
 
-def wrap_key(data_key: bytes, passphrase: str, kdf: dict | None = None) -> WrappedKey:
+def wrap_key(data_key: bytes, passphrase: str, kdf: dict[str, Any] | None = None) -> WrappedKey:
     params = dict(kdf or DEFAULT_KDF)
     salt = os.urandom(16)
     kek = derive_kek(passphrase, salt, params)
@@ -83,7 +84,7 @@ class Vault:
         self._aead = AESGCM(data_key)
         self._blind_key = hmac.new(data_key, b"triage blind index v1", hashlib.sha256).digest()
 
-    def seal(self, plaintext: bytes, aad: str) -> bytes:
+    def seal(self, plaintext: bytes | memoryview, aad: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, plaintext, aad.encode())
 
@@ -95,9 +96,9 @@ class Vault:
             raise IntegrityFailure(f"encrypted record {aad} failed authentication: the store was altered") from None
 
     def open_into(self, blob: bytes, aad: str, out: memoryview) -> memoryview:
-        """Decrypt into the start of `out` and return that part of it. Template blocks and index parts
-        (half a megabyte and more each, a gigabyte in all for a million templates) are opened this way,
-        since a fresh buffer for each costs more in page faults than the decryption itself."""
+        """Decrypt into the start of `out` and return that part of it. Template blocks and index parts are
+        opened this way: they are large and many, and a fresh buffer for each costs more in page faults
+        than the decryption itself."""
         view = memoryview(blob)
         plain = out[: len(view) - NONCE_BYTES - TAG_BYTES]
         try:
@@ -109,7 +110,7 @@ class Vault:
     def seal_json(self, value: object, aad: str) -> bytes:
         return self.seal(json.dumps(value, ensure_ascii=False, sort_keys=True).encode(), aad)
 
-    def open_json(self, blob: bytes, aad: str):
+    def open_json(self, blob: bytes, aad: str) -> Any:
         return json.loads(self.open(blob, aad))
 
     def blind(self, kind: str, value: str) -> str:

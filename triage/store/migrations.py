@@ -1,4 +1,9 @@
-"""Numbered schema steps for the store; sqlite-utils applies each in a transaction and records it.
+"""The store's schema, built in numbered steps that run in the order of their numbers.
+
+sqlite-utils applies each pending step in a transaction together with the record of its name, so a step
+runs once per home and an interrupted upgrade resumes where it stopped. Open a home through `upgrade`:
+it first records, under today's names, the steps a home recorded under the first release's names (which
+did not follow the order the steps run in), so such a home neither runs a step again nor skips one.
 
 Columns in clear hold only what is needed to find and order records (ids, times, site, vessel,
 category, flags, scores, keyed hashes). Everything personal or biometric lives in `sealed` or `data`
@@ -12,11 +17,55 @@ from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("triage")
 
+# What the first release recorded for the steps below, and their names now (m001_initial kept its name).
+FIRST_RELEASE_NAMES = {
+    "m008_retention": "m002_retention",
+    "m005_draft_outcomes": "m003_draft_outcomes",
+    "m006_batches_and_keys": "m004_batches_and_keys",
+    "m004_template_blocks": "m005_template_blocks",
+    "m010_debriefs_crime_groups_referrals": "m006_debriefs_crime_groups_referrals",
+    "m009_matchers": "m007_matchers",
+    "m011_audit_head": "m008_audit_head",
+    "m012_batch_audit_end": "m009_batch_audit_end",
+}
+
+
+def upgrade(db: Database) -> None:
+    """Bring a home's schema up to date: the record of the steps it ran under their first-release names
+    is renamed in one transaction, then every step not yet applied runs, in order."""
+    _rename_first_release_steps(db)
+    migrations.apply(db)
+
+
+def _rename_first_release_steps(db: Database) -> None:
+    table = Migrations.migrations_table
+    if not db.table(table).exists():
+        return
+    old = list(FIRST_RELEASE_NAMES)
+    found = db.execute(
+        f"SELECT count(*) FROM [{table}] WHERE migration_set = ? AND name IN ({','.join('?' * len(old))})",
+        [migrations.name, *old],
+    ).fetchone()[0]
+    if not found:
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")  # another process opening the home waits, then finds nothing to rename
+    try:
+        conn.executemany(
+            f"UPDATE [{table}] SET name = ? WHERE migration_set = ? AND name = ?",
+            [(new, migrations.name, name) for name, new in FIRST_RELEASE_NAMES.items()],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
 
 @migrations()
 def m001_initial(db: Database) -> None:
-    db["keyring"].create({"name": str, "wrapped": str, "created_at": str}, pk="name")
-    db["arrivals"].create(
+    db.table("keyring").create({"name": str, "wrapped": str, "created_at": str}, pk="name")
+    db.table("arrivals").create(
         {
             "id": str,
             "created_at": str,
@@ -37,11 +86,11 @@ def m001_initial(db: Database) -> None:
         pk="id",
         not_null={"created_at", "landed_at", "landed_day", "site", "officer", "device", "sealed"},
     )
-    db["arrivals"].create_index(["landed_day"])
-    db["arrivals"].create_index(["vessel"])
-    db["arrivals"].create_index(["source_key"], unique=True)
+    db.table("arrivals").create_index(["landed_day"])
+    db.table("arrivals").create_index(["vessel"])
+    db.table("arrivals").create_index(["source_key"], unique=True)
 
-    db["subjects"].create(
+    db.table("subjects").create(
         {
             "ref": str,
             "category": str,
@@ -57,7 +106,7 @@ def m001_initial(db: Database) -> None:
         not_null={"category", "added_at", "review_date", "authorised_by", "status"},
     )
 
-    db["photos"].create(
+    db.table("photos").create(
         {
             "id": int,
             "owner_kind": str,  # arrival | subject
@@ -72,9 +121,9 @@ def m001_initial(db: Database) -> None:
         pk="id",
         not_null={"owner_kind", "owner_id", "role", "created_at"},
     )
-    db["photos"].create_index(["owner_kind", "owner_id"])
+    db.table("photos").create_index(["owner_kind", "owner_id"])
 
-    db["templates"].create(
+    db.table("templates").create(
         {
             "id": int,
             "owner_kind": str,
@@ -90,10 +139,10 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("photo_id", "photos", "id")],
         not_null={"owner_kind", "owner_id", "model_id", "dtype", "dim", "created_at"},
     )
-    db["templates"].create_index(["model_id"])
-    db["templates"].create_index(["owner_kind", "owner_id"])
+    db.table("templates").create_index(["model_id"])
+    db.table("templates").create_index(["owner_kind", "owner_id"])
 
-    db["searches"].create(
+    db.table("searches").create(
         {
             "id": int,
             "arrival_id": str,
@@ -108,7 +157,7 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("arrival_id", "arrivals", "id")],
     )
-    db["candidates"].create(
+    db.table("candidates").create(
         {
             "id": int,
             "search_id": int,
@@ -124,9 +173,9 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("search_id", "searches", "id"), ("arrival_id", "arrivals", "id")],
     )
-    db["candidates"].create_index(["arrival_id"])
+    db.table("candidates").create_index(["arrival_id"])
 
-    db["reviews"].create(
+    db.table("reviews").create(
         {
             "id": int,
             "arrival_id": str,
@@ -141,9 +190,9 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("arrival_id", "arrivals", "id")],
     )
-    db["reviews"].create_index(["arrival_id", "kind", "ref"])
+    db.table("reviews").create_index(["arrival_id", "kind", "ref"])
 
-    db["drafts"].create(
+    db.table("drafts").create(
         {
             "ref": str,
             "kind": str,  # pnd-person | pnd-face | intel
@@ -159,9 +208,11 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("arrival_id", "arrivals", "id")],
     )
 
-    db["tombstones"].create({"id": int, "kind": str, "ref": str, "at": str, "officer": str, "reason": str}, pk="id")
+    db.table("tombstones").create(
+        {"id": int, "kind": str, "ref": str, "at": str, "officer": str, "reason": str}, pk="id"
+    )
 
-    db["audit_events"].create(
+    db.table("audit_events").create(
         {
             "seq": int,
             "at": str,
@@ -176,21 +227,21 @@ def m001_initial(db: Database) -> None:
         pk="seq",
         not_null={"at", "officer", "action", "prev_hash", "hash"},
     )
-    db["audit_events"].create_index(["arrival_id"])
+    db.table("audit_events").create_index(["arrival_id"])
 
 
 @migrations()
-def m008_retention(db: Database) -> None:
+def m002_retention(db: Database) -> None:
     """When an arrival's biometrics were removed under the retention policy (null while kept)."""
-    db["arrivals"].add_column("biometrics_purged_at", str)
-    db["drafts"].add_column("purged_at", str)
+    db.table("arrivals").add_column("biometrics_purged_at", str)
+    db.table("drafts").add_column("purged_at", str)
 
 
 @migrations()
-def m005_draft_outcomes(db: Database) -> None:
+def m003_draft_outcomes(db: Database) -> None:
     """What became of each PND draft, one row per recorded outcome; a later one supersedes, none is lost.
     The result is a code in clear so supervisors can count; the officer's note is sealed."""
-    db["draft_outcomes"].create(
+    db.table("draft_outcomes").create(
         {
             "id": int,
             "ref": str,
@@ -204,23 +255,23 @@ def m005_draft_outcomes(db: Database) -> None:
         foreign_keys=[("ref", "drafts", "ref")],
         not_null={"ref", "result", "officer", "at"},
     )
-    db["draft_outcomes"].create_index(["ref"])
+    db.table("draft_outcomes").create_index(["ref"])
 
 
 @migrations()
-def m006_batches_and_keys(db: Database) -> None:
+def m004_batches_and_keys(db: Database) -> None:
     """Keys for signed, encrypted daily batches, and the record of what merging them brought in.
 
     `laptop_keys` holds this home's Ed25519 signing key and age identity (private halves sealed);
     `trusted_keys` the laptops whose batches it accepts and the recipients it encrypts batches to;
     `batches` every batch imported; `merged` which local row each imported row became, so a batch
     merges idempotently and ids never collide; `origin_audit` the audit events batches carried."""
-    db["laptop_keys"].create(
+    db.table("laptop_keys").create(
         {"name": str, "public": str, "created_at": str, "sealed": bytes},
         pk="name",
         not_null={"public", "created_at", "sealed"},
     )
-    db["trusted_keys"].create(
+    db.table("trusted_keys").create(
         {
             "id": int,
             "role": str,
@@ -232,9 +283,9 @@ def m006_batches_and_keys(db: Database) -> None:
         pk="id",
         not_null={"role", "name", "public", "added_at", "officer"},
     )
-    db["trusted_keys"].create_index(["role", "name"], unique=True)
-    db["trusted_keys"].create_index(["role", "public"], unique=True)
-    db["batches"].create(
+    db.table("trusted_keys").create_index(["role", "name"], unique=True)
+    db.table("trusted_keys").create_index(["role", "public"], unique=True)
+    db.table("batches").create(
         {
             "sha256": str,
             "device": str,
@@ -251,9 +302,11 @@ def m006_batches_and_keys(db: Database) -> None:
         pk="sha256",
         not_null={"device", "signer", "day", "imported_at", "officer"},
     )
-    db["merged"].create({"kind": str, "key": str, "local": str, "batch": str}, pk=("kind", "key"), not_null={"local"})
-    db["merged"].create_index(["kind", "local"])
-    db["origin_audit"].create(
+    db.table("merged").create(
+        {"kind": str, "key": str, "local": str, "batch": str}, pk=("kind", "key"), not_null={"local"}
+    )
+    db.table("merged").create_index(["kind", "local"])
+    db.table("origin_audit").create(
         {
             "id": int,
             "device": str,
@@ -271,19 +324,19 @@ def m006_batches_and_keys(db: Database) -> None:
         pk="id",
         not_null={"device", "seq", "at", "officer", "action", "hash"},
     )
-    db["origin_audit"].create_index(["device", "seq"], unique=True)
-    db["origin_audit"].create_index(["arrival_id"])
+    db.table("origin_audit").create_index(["device", "seq"], unique=True)
+    db.table("origin_audit").create_index(["arrival_id"])
 
 
 @migrations()
-def m004_template_blocks(db: Database) -> None:
+def m005_template_blocks(db: Database) -> None:
     """Templates sealed in blocks: one AES-GCM ciphertext holds up to a thousand templates of one model and
     one kind of owner, so loading a million is a few hundred decryptions, not a million. `templates` keeps
     one clear row per template (owner, photo, model, block) for counting and deleting; its `data` stays
     null. A delete of a `templates` row marks its block stale (a trigger), so a template deleted by any
     code is never searched again and its block is rewritten without it at the next write."""
-    db["template_sets"].create({"model_id": str, "owner_kind": str, "seq": int}, pk=("model_id", "owner_kind"))
-    db["template_blocks"].create(
+    db.table("template_sets").create({"model_id": str, "owner_kind": str, "seq": int}, pk=("model_id", "owner_kind"))
+    db.table("template_blocks").create(
         {
             "id": int,
             "model_id": str,
@@ -299,11 +352,11 @@ def m004_template_blocks(db: Database) -> None:
         pk="id",
         not_null={"model_id", "owner_kind", "dim", "count", "width", "stale", "seq", "data"},
     )
-    db["template_blocks"].create_index(["model_id", "owner_kind"])
-    db["templates"].add_column("block_id", int)
-    db["templates"].create_index(["block_id"])
+    db.table("template_blocks").create_index(["model_id", "owner_kind"])
+    db.table("templates").add_column("block_id", int)
+    db.table("templates").create_index(["block_id"])
     # Template ids are never reused, so an id in a search index or a gallery always means one template.
-    db["sequences"].create({"name": str, "value": int}, pk="name")
+    db.table("sequences").create({"name": str, "value": int}, pk="name")
     db.execute("INSERT INTO sequences (name, value) SELECT 'templates', coalesce(max(id), 0) FROM templates")
     db.execute("""
         CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
@@ -313,8 +366,8 @@ def m004_template_blocks(db: Database) -> None:
                 seq = (SELECT seq FROM template_sets WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind)
             WHERE id = OLD.block_id;
         END""")
-    # The approximate search index of a large gallery, sealed in parts (see triage/ann.py).
-    db["template_indexes"].create(
+    # The approximate search index of a large gallery, sealed in parts (see triage/faces/ann.py).
+    db.table("template_indexes").create(
         {
             "id": int,
             "model_id": str,
@@ -329,20 +382,20 @@ def m004_template_blocks(db: Database) -> None:
         pk="id",
         not_null={"model_id", "owner_kind", "part", "parts", "created_at", "templates", "max_id", "data"},
     )
-    db["template_indexes"].create_index(["model_id", "owner_kind"])
-    db["subjects"].create_index(["status", "review_date"])
-    db["searches"].add_column("method", str)  # exact | approximate
+    db.table("template_indexes").create_index(["model_id", "owner_kind"])
+    db.table("subjects").create_index(["status", "review_date"])
+    db.table("searches").add_column("method", str)  # exact | approximate
 
 
 @migrations()
-def m010_debriefs_crime_groups_referrals(db: Database) -> None:
+def m006_debriefs_crime_groups_referrals(db: Database) -> None:
     """Structured debriefs (every version kept), the local crime-group register with the links officers
     confirmed, and each arrival's referral record (every version kept).
 
     Equality search runs on keyed hashes (`blind`) of phone numbers, payment handles and names, never on
     their values; what a person said is sealed. Clear columns hold what is counted or queued on: versions,
     counts of declined questions and exploitation indicators, link decisions, referral steps and times."""
-    db["debriefs"].create(
+    db.table("debriefs").create(
         {
             "id": int,
             "arrival_id": str,
@@ -359,30 +412,30 @@ def m010_debriefs_crime_groups_referrals(db: Database) -> None:
         foreign_keys=[("arrival_id", "arrivals", "id")],
         not_null={"arrival_id", "version", "officer", "at", "mode", "sealed"},
     )
-    db["debriefs"].create_index(["arrival_id", "version"], unique=True)
+    db.table("debriefs").create_index(["arrival_id", "version"], unique=True)
     # The phone numbers, payment handles and names of each arrival's current debrief, blinded (value sealed).
-    db["debrief_identifiers"].create(
+    db.table("debrief_identifiers").create(
         {"id": int, "debrief_id": int, "arrival_id": str, "kind": str, "source": str, "blind": str, "sealed": bytes},
         pk="id",
         foreign_keys=[("debrief_id", "debriefs", "id"), ("arrival_id", "arrivals", "id")],
         not_null={"debrief_id", "arrival_id", "kind", "source", "blind"},
     )
-    db["debrief_identifiers"].create_index(["kind", "blind"])
-    db["debrief_identifiers"].create_index(["arrival_id"])
-    db["ocgs"].create(
+    db.table("debrief_identifiers").create_index(["kind", "blind"])
+    db.table("debrief_identifiers").create_index(["arrival_id"])
+    db.table("ocgs").create(
         {"ref": str, "created_at": str, "officer": str, "updated_at": str, "sealed": bytes},
         pk="ref",
         not_null={"created_at", "officer", "sealed"},
     )
-    db["ocg_identifiers"].create(
+    db.table("ocg_identifiers").create(
         {"id": int, "ocg_ref": str, "kind": str, "blind": str, "added_at": str, "officer": str},
         pk="id",
         foreign_keys=[("ocg_ref", "ocgs", "ref")],
         not_null={"ocg_ref", "kind", "blind", "added_at"},
     )
-    db["ocg_identifiers"].create_index(["kind", "blind"])
-    db["ocg_identifiers"].create_index(["ocg_ref", "kind", "blind"], unique=True)
-    db["ocg_links"].create(
+    db.table("ocg_identifiers").create_index(["kind", "blind"])
+    db.table("ocg_identifiers").create_index(["ocg_ref", "kind", "blind"], unique=True)
+    db.table("ocg_links").create(
         {
             "id": int,
             "ocg_ref": str,
@@ -398,9 +451,9 @@ def m010_debriefs_crime_groups_referrals(db: Database) -> None:
         foreign_keys=[("ocg_ref", "ocgs", "ref")],
         not_null={"ocg_ref", "target_kind", "target", "decision", "officer", "at", "sealed"},
     )
-    db["ocg_links"].create_index(["ocg_ref"])
-    db["ocg_links"].create_index(["target_kind", "target"])
-    db["referrals"].create(
+    db.table("ocg_links").create_index(["ocg_ref"])
+    db.table("ocg_links").create_index(["target_kind", "target"])
+    db.table("referrals").create(
         {
             "id": int,
             "arrival_id": str,
@@ -418,29 +471,29 @@ def m010_debriefs_crime_groups_referrals(db: Database) -> None:
         foreign_keys=[("arrival_id", "arrivals", "id")],
         not_null={"arrival_id", "officer", "at", "sealed"},
     )
-    db["referrals"].create_index(["arrival_id"])
+    db.table("referrals").create_index(["arrival_id"])
 
 
 @migrations()
-def m009_matchers(db: Database) -> None:
+def m007_matchers(db: Database) -> None:
     """Which matcher produced each candidate and, for a fused one, each model's distance (JSON, model id ->
     distance); which models a search used (JSON list). Searches before this step used dlib alone."""
-    db["candidates"].add_column("matcher", str)
-    db["candidates"].add_column("scores", str)
-    db["searches"].add_column("model_ids", str)
+    db.table("candidates").add_column("matcher", str)
+    db.table("candidates").add_column("scores", str)
+    db.table("searches").add_column("model_ids", str)
     db.execute("UPDATE candidates SET matcher = 'dlib' WHERE model_id = 'dlib-resnet-v1+5pt'")
     db.execute("""UPDATE searches SET model_ids = json_array(model_id) WHERE model_id IS NOT NULL""")
 
 
 @migrations()
-def m011_audit_head(db: Database) -> None:
+def m008_audit_head(db: Database) -> None:
     """The last audit event's number and hash, sealed under the data key (one row), rewritten with every
     event: the chain shows an edit or a deletion inside it, and this shows the loss of its end."""
-    db["audit_head"].create({"id": int, "sealed": bytes}, pk="id", not_null={"sealed"})
+    db.table("audit_head").create({"id": int, "sealed": bytes}, pk="id", not_null={"sealed"})
 
 
 @migrations()
-def m012_batch_audit_end(db: Database) -> None:
+def m009_batch_audit_end(db: Database) -> None:
     """Where each imported batch's laptop said its audit trail ended (`batch.audit_end`)."""
-    db["batches"].add_column("audit_seq", int)
-    db["batches"].add_column("audit_hash", str)
+    db.table("batches").add_column("audit_seq", int)
+    db.table("batches").add_column("audit_hash", str)

@@ -1,25 +1,22 @@
-"""Face models behind one interface, and the pipeline that runs a set of them on one photo.
-
-A model turns the chosen face of an RGB photo into a template, and its id goes with every template, so
-templates of different models are never compared. Built in: dlib's ResNet (`faces.py`, through
-face_recognition_models) and SFace (`onnx.SFACE`). A model a user supplies is a folder holding its .onnx
-file and `manifest.json`, found under the home's models/, then `TRIAGE_MODELS_DIR`, then the package's
-models/ (a force may ship its own build with the tool); its folder name is its name.
-
-One detector decides the face for every model a photo is encoded with: dlib's HOG when dlib is the only
-model (exactly what `triage` did before there was a choice), YuNet otherwise (`yunet.py` says why).
+"""Face models behind one interface, and the pipeline that runs a set of them on one photo. One detector
+decides the face for all of them (dlib's HOG when dlib is the only model, YuNet otherwise), and every
+template carries its model's id, so templates of different models are never compared. Built in: dlib's
+ResNet and SFace; a model a user supplies is a folder holding its .onnx file and `manifest.json`.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from triage import workers
 from triage.errors import BadInput, NotFound
@@ -30,13 +27,18 @@ DLIB = faces.MODEL_ID
 SFACE = onnx.SFACE.model_id
 BUILTIN = {"dlib": DLIB, "sface": SFACE}  # matcher name -> the one model it uses
 RESERVED = ("dlib", "sface", "fused")
+There = TypeVar("There")
+Here = TypeVar("Here")
 
 
 def model_folders(home: Path | str | None) -> list[Path]:
-    """Where models a user supplies are looked for, first match wins."""
+    """Where models a user supplies are looked for, first match wins: the home's models/, then
+    `TRIAGE_MODELS_DIR`, then the package's models/ (a force may ship its own build with the tool). A
+    model's folder name is its name."""
     roots = [Path(home) / "models"] if home else []
-    if files.override_dir() is not None:
-        roots.append(files.override_dir())
+    override = files.override_dir()
+    if override is not None:
+        roots.append(override)
     roots.append(Path(str(resources.files("triage.models"))))
     return roots
 
@@ -92,15 +94,16 @@ class Pipeline:
         for m in self.manifests:
             encoder(m)
 
-    def detect(self, rgb: np.ndarray) -> list[faces.Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[faces.Face]:
         return faces.detect(rgb) if self.detector == faces.DETECTOR_ID else yunet.detect(rgb)
 
-    def encode(self, rgb: np.ndarray, face: faces.Face) -> dict[str, np.ndarray]:
+    def encode(self, rgb: npt.NDArray[np.uint8], face: faces.Face) -> dict[str, npt.NDArray[np.float32]]:
         """Every model's template of the face. With dlib and ONNX models together (the fused matcher), the
         ONNX networks run on a second thread while dlib runs here, so that on a laptop's second core a
         fused capture takes about as long as dlib's alone; not in a batch's workers, which fill every core."""
         onnx_models = {m.model_id: encoder(m) for m in self.manifests}
         blobs = {mid: e.blob(e.crop(rgb, face)) for mid, e in onnx_models.items()}
+        dlib_template: npt.NDArray[np.float32] | None
         if DLIB in self.model_ids and blobs and not workers.in_pool():
             raws, dlib_template = _beside(
                 lambda: {mid: onnx_models[mid].run(b) for mid, b in blobs.items()}, lambda: faces.encode(rgb, face)
@@ -108,7 +111,10 @@ class Pipeline:
         else:
             raws = {mid: onnx_models[mid].run(b) for mid, b in blobs.items()}
             dlib_template = faces.encode(rgb, face) if DLIB in self.model_ids else None
-        return {mid: dlib_template if mid == DLIB else onnx_models[mid].template(raws[mid]) for mid in self.model_ids}
+        templates = {mid: onnx_models[mid].template(raw) for mid, raw in raws.items()}
+        if dlib_template is not None:
+            templates[DLIB] = dlib_template
+        return {mid: templates[mid] for mid in self.model_ids}
 
 
 @lru_cache(maxsize=1)
@@ -116,14 +122,14 @@ def _second_thread() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-onnx")
 
 
-def _beside(there, here):
+def _beside(there: Callable[[], There], here: Callable[[], Here]) -> tuple[There, Here]:
     """Run `there` on the second thread while `here` runs on this one. dlib keeps Python's lock while it
     cuts the face chip, so `there` is started first and this thread waits until it has begun: its first
     step, onnxruntime's run, lets go of the lock. (Were the order lost to the scheduler, the two would
     simply overlap less.)"""
     started = threading.Event()
 
-    def job():
+    def job() -> There:
         started.set()
         return there()
 
@@ -133,7 +139,7 @@ def _beside(there, here):
     return future.result(), mine
 
 
-def pipeline(model_ids, home: Path | str | None) -> Pipeline:
+def pipeline(model_ids: Iterable[str], home: Path | str | None) -> Pipeline:
     ids = tuple(dict.fromkeys(model_ids))
     return Pipeline(ids, tuple(m for m in (manifest(mid, home) for mid in ids) if m is not None))
 
@@ -150,7 +156,7 @@ def encoder(m: onnx.Manifest) -> onnx.Encoder:
 
 
 @lru_cache(maxsize=8)
-def self_test(m: onnx.Manifest) -> dict:
+def self_test(m: onnx.Manifest) -> onnx.SelfTest:
     """The self-test's measurements (`onnx.self_test`); SFace, whose file digest pins it, is not tested
     at every start, but can be."""
     return onnx.self_test(onnx.load(m))

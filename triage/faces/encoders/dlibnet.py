@@ -1,23 +1,19 @@
-"""dlib's face encoder, the same network with the same weights, run by onnxruntime.
-
-The dlib-bin wheel is built without BLAS, so `face_recognition_model_v1` spends 75 to 85 ms on a face in
-dlib's own matrix code. Here the ResNet of dlib's dnn_face_recognition_ex.cpp is read from the very
-file dlib loads (dlib_face_recognition_resnet_model_v1.dat, in dlib's serialization format), written
-as an ONNX graph in protobuf's wire format (no `onnx` package) and run by onnxruntime, whose MLAS
-kernels take about 6 ms a face. Each affine layer (a frozen batch norm) is folded into the convolution
-under it; where a residual sum adds tensors of different sizes, the smaller is zero-padded at its end,
-as dlib's add() does. Equality was checked against `compute_face_descriptor` on the chips of 82 real
-faces (ORL faces of 40 people, the astronaut, Grace Hopper): no element differed by more than 5e-7.
-
-Field numbers are those of onnx.proto; the layers' serialization is that of dlib/dnn/layers.h and core.h.
+"""dlib's face encoder, the same network with the same weights, run by onnxruntime, because the dlib-bin
+wheel is built without BLAS and dlib's own matrix code is many times slower (models/MODEL_CARD.md). The
+ResNet of dlib's dnn_face_recognition_ex.cpp is read from the very file dlib loads and written as an ONNX
+graph in protobuf's wire format (no `onnx` package); its descriptors agree with dlib's to far finer than
+a match distance is read to, which `triage doctor` checks on every laptop (`detection.encoder_agreement`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import NamedTuple, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import BadInput, ModelMissing
 from triage.faces import runtime
@@ -30,21 +26,52 @@ FLOAT, UINT8, INT64 = 1, 2, 7  # TensorProto.DataType
 INT, INTS = 2, 7  # AttributeProto.AttributeType
 
 
-def _block(n: int, stride: int) -> list[tuple]:
-    return [("con", n, 3, stride), ("affine",), ("relu",), ("con", n, 3, 1), ("affine",)]
+class Spec(NamedTuple):
+    """One layer of anet_type: its kind, then its sizes by position: a convolution's filters, kernel size
+    and stride; a pool's window and stride (window 0: global); a tag's or skip's number; fc's outputs."""
+
+    kind: str
+    a: int = 0
+    b: int = 0
+    c: int = 0
 
 
-def _ares(n: int) -> list[tuple]:
-    return [("tag", 1), *_block(n, 1), ("add_prev", 1), ("relu",)]
+Shape = tuple[int, ...]  # a tensor's (channels, rows, columns)
 
 
-def _ares_down(n: int) -> list[tuple]:
-    return [("tag", 1), *_block(n, 2), ("tag", 2), ("skip", 1), ("avg_pool", 2, 2), ("add_prev", 2), ("relu",)]
+class Params(TypedDict, total=False):
+    """A computational layer's parameters, as `_details` reads them."""
+
+    w: npt.NDArray[np.float32]  # a convolution's filters, or the fc layer's (inputs, outputs) matrix
+    b: npt.NDArray[np.float32]
+    pads: tuple[int, int]  # rows, columns
+    gamma: npt.NDArray[np.float32]
+    beta: npt.NDArray[np.float32]
+
+
+def _block(n: int, stride: int) -> list[Spec]:
+    return [Spec("con", n, 3, stride), Spec("affine"), Spec("relu"), Spec("con", n, 3, 1), Spec("affine")]
+
+
+def _ares(n: int) -> list[Spec]:
+    return [Spec("tag", 1), *_block(n, 1), Spec("add_prev", 1), Spec("relu")]
+
+
+def _ares_down(n: int) -> list[Spec]:
+    return [
+        Spec("tag", 1),
+        *_block(n, 2),
+        Spec("tag", 2),
+        Spec("skip", 1),
+        Spec("avg_pool", 2, 2),
+        Spec("add_prev", 2),
+        Spec("relu"),
+    ]
 
 
 # anet_type from the input up: each entry is one layer of dlib's type, tags and skips included.
 LAYERS = (
-    [("con", 32, 7, 2), ("affine",), ("relu",), ("max_pool", 3, 2)]
+    [Spec("con", 32, 7, 2), Spec("affine"), Spec("relu"), Spec("max_pool", 3, 2)]
     + _ares(32) * 3
     + _ares_down(64)
     + _ares(64) * 3
@@ -53,7 +80,7 @@ LAYERS = (
     + _ares_down(256)
     + _ares(256) * 2
     + _ares_down(256)
-    + [("avg_pool", 0, 1), ("fc", DIM)]
+    + [Spec("avg_pool", 0, 1), Spec("fc", DIM)]
 )
 VERSIONS = {
     "con": "con_4",
@@ -67,9 +94,10 @@ VERSIONS = {
 
 
 class _Reader:
-    """dlib's serialization, read front to back: the formats of dlib/serialize.h and dnn/tensor.h."""
+    """dlib's serialization, read front to back: the formats of dlib/serialize.h and dnn/tensor.h, the
+    layers' as dlib/dnn/layers.h and core.h write them."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes) -> None:
         self.data, self.at = memoryview(data), 0
 
     def take(self, n: int) -> memoryview:
@@ -90,14 +118,14 @@ class _Reader:
         return bytes(self.take(self.integer())).decode("latin-1")
 
     def flag(self) -> bool:
-        return self.take(1) == b"1"
+        return bytes(self.take(1)) == b"1"
 
     def real(self) -> float:
         """A float or double: mantissa and exponent as integers."""
         mantissa = self.integer()
         return math.ldexp(mantissa, self.integer())
 
-    def tensor(self) -> np.ndarray:
+    def tensor(self) -> npt.NDArray[np.float32]:
         """A resizable_tensor (version 2): n, k, nr, nc, then little-endian float32 values."""
         self.expect(self.integer(), 2, "tensor version")
         shape = tuple(self.integer() for _ in range(4))
@@ -110,14 +138,14 @@ class _Reader:
         return tuple(self.integer() for _ in range(4))
 
     @staticmethod
-    def expect(found, wanted, what: str) -> None:
+    def expect(found: object, wanted: object, what: str) -> None:
         if found != wanted:
             raise ModelMissing(
                 f"dlib's face model file is not the expected ResNet: {what} is {found!r}, expected {wanted!r}"
             )
 
 
-def _details(r: _Reader, spec: tuple) -> dict:
+def _details(r: _Reader, spec: Spec) -> Params:
     """One computational layer's parameters, checked against what anet_type declares."""
     kind = spec[0]
     r.expect(r.text(), VERSIONS[kind], f"a {kind} layer's version")
@@ -137,9 +165,9 @@ def _details(r: _Reader, spec: tuple) -> dict:
             (filters_n, (nr, nc), (1, filters_n, 1, 1)),
             "a convolution's parameter layout",
         )
-        weights = params.reshape(-1)
-        r.expect(weights.size, math.prod(filters) + filters_n, "a convolution's parameter count")
-        return {"w": weights[:-filters_n].reshape(filters), "b": weights[-filters_n:], "pads": (pad_y, pad_x)}
+        values = params.reshape(-1)
+        r.expect(values.size, math.prod(filters) + filters_n, "a convolution's parameter count")
+        return {"w": values[:-filters_n].reshape(filters), "b": values[-filters_n:], "pads": (pad_y, pad_x)}
     if kind == "affine":
         params = r.tensor().reshape(-1)
         gamma, beta = r.alias(), r.alias()
@@ -167,7 +195,7 @@ def _details(r: _Reader, spec: tuple) -> dict:
     return {}  # relu_, add_prev_: nothing but their version
 
 
-def _read(data: bytes) -> tuple[np.ndarray, list[dict]]:
+def _read(data: bytes) -> tuple[npt.NDArray[np.float32], list[Params]]:
     """The input layer's channel means and, for each entry of LAYERS, its parameters ({} for a tag or skip).
 
     The file nests like the type: add_loss_layer's version, the loss, then every layer's version from the
@@ -188,7 +216,7 @@ def _read(data: bytes) -> tuple[np.ndarray, list[dict]]:
     r.expect(r.text(), "input_rgb_image_sized", "the input layer")
     means = np.array([r.real() for _ in range(3)], dtype=np.float32)
     r.expect((r.integer(), r.integer()), (SIZE, SIZE), "the input size")
-    layers = []
+    layers: list[Params] = []
     for i, spec in enumerate(LAYERS):
         if spec[0] in ("tag", "skip"):
             layers.append({})
@@ -204,7 +232,7 @@ def _read(data: bytes) -> tuple[np.ndarray, list[dict]]:
     return means, layers
 
 
-def _tensor(name: str, array: np.ndarray, data_type: int = FLOAT) -> bytes:
+def _tensor(name: str, array: npt.NDArray[np.generic], data_type: int = FLOAT) -> bytes:
     """TensorProto: dims, data_type, name, raw_data (little-endian)."""
     dtype = {FLOAT: "<f4", INT64: "<i8"}[data_type]
     return (
@@ -215,21 +243,23 @@ def _tensor(name: str, array: np.ndarray, data_type: int = FLOAT) -> bytes:
     )
 
 
-def _ints(name: str, values) -> bytes:
+def _ints(name: str, values: Iterable[int]) -> bytes:
     return field(5, field(1, name) + b"".join(field(8, v) for v in values) + field(20, INTS))
 
 
 class _Graph:
     """Nodes and initializers, with each tensor's (channels, rows, columns) known as it is made."""
 
-    def __init__(self):
-        self.nodes, self.weights, self.count = [], [], 0
+    def __init__(self) -> None:
+        self.nodes: list[bytes] = []
+        self.weights: list[bytes] = []
+        self.count = 0
 
     def name(self, hint: str) -> str:
         self.count += 1
         return f"{hint}{self.count}"
 
-    def const(self, array: np.ndarray, data_type: int = FLOAT) -> str:
+    def const(self, array: npt.NDArray[np.generic], data_type: int = FLOAT) -> str:
         name = self.name("w")
         self.weights.append(field(5, _tensor(name, array, data_type)))
         return name
@@ -241,7 +271,7 @@ class _Graph:
         )
         return output
 
-    def pad(self, x: str, shape: tuple, to: tuple) -> str:
+    def pad(self, x: str, shape: Shape, to: Shape) -> str:
         """Zeros after the end of each of channels, rows and columns: how dlib's add() widens a tensor."""
         if shape == to:
             return x
@@ -254,14 +284,17 @@ def _pooled(size: int, window: int, stride: int, pad: int) -> int:
 
 
 def _model(data: bytes) -> bytes:
-    """ModelProto (opset 13): uint8 chips (n, 150, 150, 3) RGB in, float32 descriptors (n, 128) out."""
+    """ModelProto (opset 13): uint8 chips (n, 150, 150, 3) RGB in, float32 descriptors (n, 128) out. Each
+    affine layer (a frozen batch norm) is folded into the convolution under it; where a residual sum adds
+    tensors of different sizes, the smaller is zero-padded at its end, as dlib's add() does."""
     means, layers = _read(data)
     g = _Graph()
     x = g.node("Cast", ["chips"], field(5, field(1, "to") + field(3, FLOAT) + field(20, INT)))
     x = g.node("Sub", [x, g.const(means)])
     x = g.node("Mul", [x, g.const(np.array(1 / 256, dtype=np.float32))])  # exact, as dlib's /256.0
     x = g.node("Transpose", [x], _ints("perm", (0, 3, 1, 2)))
-    shape, tags = (3, SIZE, SIZE), {}
+    shape: Shape = (3, SIZE, SIZE)
+    tags: dict[int, tuple[str, Shape]] = {}
     for i, (spec, params) in enumerate(zip(LAYERS, layers)):
         kind = spec[0]
         if kind == "tag":
@@ -321,9 +354,9 @@ def _model(data: bytes) -> bytes:
 
 
 @lru_cache(maxsize=4)
-def load(path: str, threads: int = 1):
+def load(path: str, threads: int = 1) -> runtime.Session:
     """The network of dlib's model file at `path` (its SHA-256 checked by the caller), read, built and
-    loaded once per process: about 0.15 s."""
+    loaded once per process."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -332,7 +365,7 @@ def load(path: str, threads: int = 1):
     return runtime.session(_model(data), threads)
 
 
-def descriptors(network, chips: np.ndarray) -> np.ndarray:
+def descriptors(network: runtime.Session, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     """dlib's 128-d descriptors (float32, (n, 128)) of face chips (n, 150, 150, 3) uint8 RGB, each made by
     dlib.get_face_chip(rgb, shape, 150, 0.25) as compute_face_descriptor makes it."""
     if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (SIZE, SIZE, 3):

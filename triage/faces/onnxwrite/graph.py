@@ -1,26 +1,13 @@
-"""Two rewrites of an ONNX model, working on the protobuf's wire format directly (no `onnx` package):
-drop the graph inputs onnxruntime refuses, and write PRelu as the two operations it equals.
-
-Some exported models, SFace among them, list their weights as graph inputs: 145 of its 175 inputs are
-initializers and 29 are consumed by no node at all (left over from quantisation). onnxruntime then
-demands values for those 29 at every run. Keeping only the inputs that a node reads and no initializer
-provides fixes that without the `onnx` package: only the GraphProto's `input` entries are removed,
-every other byte is copied as it was.
-
-onnxruntime's PRelu is a slow kernel: 27 of them take 15 of SFace's 28 ms, more than its convolutions.
-PRelu(x) is x for x >= 0 and slope * x below. With every slope at most 1 that is max(x, slope * x)
-(the larger is x, or the very product PRelu takes), and Mul and Max run about 15 times faster;
-otherwise relu(x) - relu(-x) * slope (x - 0, or 0 - (-x) * slope, which is slope * x exactly), about 9
-times faster. For finite x and finite slopes the values are PRelu's to the bit, a zero's sign aside.
-
-Field numbers are those of onnx.proto: ModelProto.graph = 7; GraphProto.node = 1, initializer = 5,
-input = 11, output = 12; NodeProto.input = 1, output = 2, op_type = 4; TensorProto.data_type = 2, float_data = 4,
-name = 8, raw_data = 9; ValueInfoProto.name = 1.
+"""Two rewrites of an ONNX model on its protobuf wire format (no `onnx` package), each copying every byte
+it does not rewrite: drop the graph inputs onnxruntime would demand a value for at every run (weights
+listed as inputs, as SFace's are), and write each PRelu, a slow kernel in onnxruntime, as operations that
+run faster and give its values to the bit. Field numbers are those of onnx.proto.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from triage.errors import BadInput
 from triage.faces.onnxwrite.protowire import LENGTH_DELIMITED, field
@@ -29,6 +16,9 @@ MODEL_GRAPH, GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT = 7, 1, 5,
 NODE_INPUT, NODE_OUTPUT, NODE_OP = 1, 2, 4
 TENSOR_TYPE, TENSOR_FLOATS, TENSOR_NAME, TENSOR_RAW, VALUE_NAME = 2, 4, 8, 9, 1
 FLOAT = 1  # TensorProto.DataType
+
+# A field as `fields` reads it: its number, its payload when length-delimited, and its raw bytes.
+Field = tuple[int, memoryview | None, memoryview]
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -44,7 +34,7 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def fields(data: bytes) -> list[tuple[int, memoryview | None, memoryview]]:
+def fields(data: bytes) -> list[Field]:
     """(field number, payload of a length-delimited field or None, the field's raw bytes) in order."""
     view, i, out = memoryview(data), 0, []
     while i < len(data):
@@ -69,20 +59,27 @@ def fields(data: bytes) -> list[tuple[int, memoryview | None, memoryview]]:
     return out
 
 
-def _strings(message: memoryview, number: int) -> list[str]:
-    return [bytes(p).decode() for n, p, _ in fields(bytes(message)) if n == number and p is not None]
+def _message(payload: memoryview | None) -> bytes:
+    """A nested message's bytes; a field meant to hold one that is not length-delimited is refused."""
+    if payload is None:
+        raise BadInput("the ONNX file is malformed: a message field is not length-delimited")
+    return bytes(payload)
 
 
-def _graph(model: bytes) -> tuple[list, list]:
+def _strings(message: memoryview | None, number: int) -> list[str]:
+    return [bytes(p).decode() for n, p, _ in fields(_message(message)) if n == number and p is not None]
+
+
+def _graph(model: bytes) -> tuple[list[Field], list[Field]]:
     """The model's top-level fields, and its graph's."""
     top = fields(model)
     graphs = [p for n, p, _ in top if n == MODEL_GRAPH]
     if len(graphs) != 1:
         raise BadInput("not an ONNX model: no graph found")
-    return top, fields(bytes(graphs[0]))
+    return top, fields(_message(graphs[0]))
 
 
-def _with_graph(top: list, graph: bytes) -> bytes:
+def _with_graph(top: list[Field], graph: bytes) -> bytes:
     graph_field = field(MODEL_GRAPH, graph)
     return b"".join(graph_field if n == MODEL_GRAPH else bytes(raw) for n, _, raw in top)
 
@@ -115,9 +112,9 @@ def _int_value(raw: bytes) -> int:
     return _varint(raw, i)[0]
 
 
-def _float_values(tensor: memoryview) -> np.ndarray | None:
+def _float_values(tensor: memoryview | None) -> npt.NDArray[np.float32] | None:
     """A float32 initializer's values, or None for one of another type or a malformed length."""
-    parts = fields(bytes(tensor))
+    parts = fields(_message(tensor))
     if [_int_value(bytes(raw)) for n, _, raw in parts if n == TENSOR_TYPE] != [FLOAT]:
         return None
     data = b"".join(bytes(p) for n, p, _ in parts if n in (TENSOR_RAW, TENSOR_FLOATS) and p is not None)
@@ -128,7 +125,12 @@ def prelu_rewritten(model: bytes) -> tuple[bytes, int]:
     """The model with each PRelu whose slopes are a finite float initializer written as operations that
     give the same values faster: Max(x, x * slope) when every slope is at most 1, else
     Relu(x) - Relu(-x) * slope (opset 6 and later take both, with no broadcasting but PRelu's own); and
-    how many were. New tensor names are checked against every name the graph has."""
+    how many were. New tensor names are checked against every name the graph has.
+
+    PRelu(x) is x for x >= 0 and slope * x below. With every slope at most 1, the larger of x and
+    slope * x is x itself or the very product PRelu takes; otherwise relu(x) - relu(-x) * slope is x - 0,
+    or 0 - (-x) * slope, which is slope * x exactly. So for finite x and slopes the values are PRelu's to
+    the bit, a zero's sign aside."""
     top, graph = _graph(model)
     nodes = [p for n, p, _ in graph if n == GRAPH_NODE]
     wanted = {ins[1] for p in nodes if _strings(p, NODE_OP) == ["PRelu"] and len(ins := _strings(p, NODE_INPUT)) == 2}
@@ -160,6 +162,7 @@ def prelu_rewritten(model: bytes) -> tuple[bytes, int]:
             inputs, outputs = _strings(payload, NODE_INPUT), _strings(payload, NODE_OUTPUT)
             if len(inputs) == 2 and len(outputs) == 1 and inputs[1] in slopes:
                 (x, slope), (y,) = inputs, outputs
+                steps: list[tuple[str, tuple[str, ...], str]]
                 if slopes[slope]:
                     scaled = new(f"{y}:scaled")
                     steps = [("Mul", (x, slope), scaled), ("Max", (x, scaled), y)]

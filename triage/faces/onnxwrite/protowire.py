@@ -27,7 +27,7 @@ def field(number: int, value: int | str | bytes) -> bytes:
 MODEL_HEADER = field(1, 8) + field(8, field(1, "") + field(2, 13))
 
 
-def value_info(name: str, elem_type: int, dims: tuple) -> bytes:
+def value_info(name: str, elem_type: int, dims: tuple[int | str, ...]) -> bytes:
     """ValueInfoProto: name, and a TypeProto.Tensor of `elem_type` whose dims are sizes or named."""
     shape = b"".join(field(1, field(2, d) if isinstance(d, str) else field(1, d)) for d in dims)
     return field(1, name) + field(2, field(1, field(1, elem_type) + field(2, shape)))

@@ -1,0 +1,81 @@
+"""A home made by the first release opens with today's code through the real CLI: the record of its
+schema steps is brought to today's names without running or skipping a step, and its arrivals, its
+review, its audit trail and new captures all work. The home is tests/data/release_home, built by
+tests/data/make_release_home.py with the release's own code."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import orl
+from triage.store.migrations import FIRST_RELEASE_NAMES, migrations
+from triage.store.rows import connect
+
+RELEASE_HOME = Path(__file__).parent / "data" / "release_home"
+STEPS = [
+    "m001_initial",
+    "m002_retention",
+    "m003_draft_outcomes",
+    "m004_batches_and_keys",
+    "m005_template_blocks",
+    "m006_debriefs_crime_groups_referrals",
+    "m007_matchers",
+    "m008_audit_head",
+    "m009_batch_audit_end",
+]
+
+
+def recorded(home: Path) -> list[tuple[str, str]]:
+    """The schema steps the home's store records as applied, with when, in the order they were applied."""
+    con = sqlite3.connect(home / "triage.db")
+    try:
+        return con.execute(
+            "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = 'triage' ORDER BY rowid"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def release_home(triage_env) -> Path:
+    shutil.copytree(RELEASE_HOME, triage_env)
+    return triage_env
+
+
+def test_steps_are_named_in_the_order_they_run(tmp_path):
+    assert [m.name for m in migrations.pending(connect(tmp_path / "blank.db"))] == STEPS
+    assert sorted(FIRST_RELEASE_NAMES.values()) == STEPS[1:]
+
+
+def test_a_first_release_home_upgrades_and_keeps_working(cli, release_home):
+    before = recorded(release_home)
+    assert [name for name, _ in before] == ["m001_initial", *FIRST_RELEASE_NAMES]  # as that release left it
+
+    arrivals = cli.json("arrivals", "list")
+    after = recorded(release_home)
+    assert [name for name, _ in after] == STEPS
+    assert Counter(name for name, _ in after) == Counter(STEPS)  # each step recorded once
+    assert [at for _, at in after] == [at for _, at in before]  # none ran again
+
+    assert len(arrivals) == 3
+    matched = next(a for a in arrivals if a["name"] == "HAMA")
+    assert matched["alerts"] == 1
+    assert cli.json("audit", "verify")["ok"]
+
+    view = cli.json("review", matched["arrival_id"])
+    reviewed = [c for c in view["candidates"] if c["ref"] == "WL-001"]
+    assert [(r["decision"], r["reason"]) for r in reviewed[0]["reviews"]] == [
+        ("confirmed", "same scar above the left eye, seen in person")
+    ]
+
+    captured = cli.json("capture", "--photo", orl(2, 2))
+    assert captured["candidates"][0]["ref"] == "WL-002"  # the release's templates are searched
+    assert len(cli.json("arrivals", "list")) == 4
+    verified = cli.json("audit", "verify")
+    assert verified["ok"] and verified["events"] > 7
+    assert recorded(release_home) == after  # opening it again changes nothing
