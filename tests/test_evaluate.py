@@ -252,7 +252,7 @@ def test_json_carries_every_figure_in_the_table(cli, eval_home, tmp_path, monkey
     from triage.cli.evaluate import count, dist, pct
 
     monkeypatch.setattr(out, "width", 250)  # no cell wraps, so every figure is shown whole
-    args = ("evaluate", "--fixture", "orl", "--groups", GROUPS, "--plot", tmp_path / "det.png")
+    args = ("evaluate", "--fixture", "orl", "--groups", GROUPS, "--plot", tmp_path / "det.png", "--force")
     table = cli(*args).stdout
     report = cli.json(*args)
     allowed = _numbers(json.dumps(report, ensure_ascii=False))

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import OFFICER, Cli, orl, signed_in
+from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
 from triage.errors import ExitStatus
 from triage.store.rows import Store
 
@@ -46,9 +46,9 @@ def site(landings, triage_env, cli) -> SimpleNamespace:
 
 
 def table_rows(home, table: str) -> list[dict]:
-    store = Store.open_locked(home)
+    store = Store.open(home, PASSPHRASE)  # a link's group and decision are sealed
     try:
-        return list(store.db[table].rows)
+        return store.rows(table, order_by="rowid")
     finally:
         store.close()
 

@@ -73,6 +73,8 @@ def test_audit_verify_finds_the_last_events_removed(cli, captured, wl_home, monk
         "broken_seq": None,
         "problem": None,
         "end_checked": False,
+        "rows_checked": False,
+        "row_problems": [],
     }
     monkeypatch.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
     con = sqlite3.connect(wl_home / "triage.db")

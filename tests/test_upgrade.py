@@ -27,7 +27,11 @@ STEPS = [
     "m007_matchers",
     "m008_audit_head",
     "m009_batch_audit_end",
+    "m010_row_tags",
+    "m011_settings",
+    "m012_sealed_judgements",
 ]
+RELEASE_STEPS = STEPS[:9]  # what the first release had
 
 
 def recorded(home: Path) -> list[tuple[str, str]]:
@@ -49,7 +53,7 @@ def release_home(triage_env) -> Path:
 
 def test_steps_are_named_in_the_order_they_run(tmp_path):
     assert [m.name for m in migrations.pending(connect(tmp_path / "blank.db"))] == STEPS
-    assert sorted(FIRST_RELEASE_NAMES.values()) == STEPS[1:]
+    assert sorted(FIRST_RELEASE_NAMES.values()) == RELEASE_STEPS[1:]
 
 
 def test_a_first_release_home_upgrades_and_keeps_working(cli, release_home):
@@ -60,7 +64,7 @@ def test_a_first_release_home_upgrades_and_keeps_working(cli, release_home):
     after = recorded(release_home)
     assert [name for name, _ in after] == STEPS
     assert Counter(name for name, _ in after) == Counter(STEPS)  # each step recorded once
-    assert [at for _, at in after] == [at for _, at in before]  # none ran again
+    assert [at for _, at in after][: len(before)] == [at for _, at in before]  # none ran again
 
     assert len(arrivals) == 3
     matched = next(a for a in arrivals if a["name"] == "HAMA")

@@ -1,12 +1,34 @@
 """Output files written whole or not at all: drafts, batches and reports go to a temporary name first
-and are renamed into place together, so a crash or a full disk never leaves half a file."""
+and are renamed into place together, so a crash or a full disk never leaves half a file.
+
+Before anything is written, `check_output` makes sure an output never replaces a file the officer did
+not mean to replace (an existing file needs --force) and never lands inside the home folder, where it
+could overwrite or pose as the store, its keys or its configuration (refused whatever --force says).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from triage.errors import BadInput
+from triage.errors import BadInput, Conflict
+
+
+def check_output(path: Path, *, home: Path, force: bool = False, flag: str = "--out") -> None:
+    """Refuse to write `path` when it lies inside `home` (after following symlinks and '..'), or when a
+    file is already there and `force` is not given. A folder at `path` is left to the writer to refuse."""
+    try:
+        target = Path(path).expanduser().resolve()
+        inside = target.is_relative_to(Path(home).expanduser().resolve())
+    except (OSError, RuntimeError) as e:  # a symlink loop, or a component that cannot be read
+        raise BadInput(f"{flag} {path}: cannot tell where it leads ({e})") from None
+    if inside:
+        raise Conflict(
+            f"{flag} {path}: inside the home folder {home}; outputs are written outside it (--force does not "
+            "change this)"
+        )
+    if os.path.lexists(path) and not os.path.isdir(path) and not force:
+        raise Conflict(f"{flag} {path} already exists; give another name, or --force to replace it")
 
 
 def write_files(files: dict[Path, bytes]) -> None:

@@ -23,6 +23,7 @@ from triage.faces.matching import Candidate, Gallery
 from triage.faces.quality import QualityReport
 from triage.intake.biographic import Details, clean_text
 from triage.intake.photos import Photo, to_jpeg
+from triage.intake.refs import parse_vessel
 from triage.store.rows import Store, utcnow
 
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O or U to misread
@@ -277,6 +278,7 @@ def capture(
     `analysed` lets a batch run the face pipeline in worker processes and land the results here. Inputs
     whose `idempotency_key` an earlier capture landed are refused (`already_landed` tells which arrival)."""
     cfg = store.config
+    vessel = parse_vessel(vessel) if vessel else None
     key = store._need_vault().blind("capture", idempotency_key) if idempotency_key else None
     existing = already_landed(store, idempotency_key) if idempotency_key else None
     if existing:
@@ -407,7 +409,7 @@ def candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     if last is None:
         return []
     out = []
-    for c in store.db["candidates"].rows_where("search_id = ?", [last], order_by="rank"):
+    for c in store.rows("candidates", "search_id = ?", [last], order_by="rank"):
         view = dict(c) | _candidate_view(store, c, arrival["details"], arrival["vessel"]).as_json()
         view["reviews"] = [r.as_json() for r in review_history(store, arrival_id, c["kind"], c["ref"])]
         out.append(view)

@@ -23,6 +23,7 @@ from triage.errors import BadInput, Faults, TriageError
 from triage.faces import analysis, matchers
 from triage.intake import csvtext, mrz, photos
 from triage.intake.biographic import Details, DetailText, parse_landed_at
+from triage.intake.refs import parse_vessel
 from triage.store.rows import Store
 
 # The columns a manifest may have, named as `triage capture`'s flags (`triage capture-batch --help` says
@@ -249,13 +250,14 @@ def prepare(
         if f.get("landed_at")
         else landed_at
     )
+    landed_from = faults.check(parse_vessel, f["vessel"], column("vessel")) if f.get("vessel") else None
     faults.raise_any()
     assert details is not None  # raise_any raised when the details were refused
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
     key = arrivals.source_key(data, f)
-    return Prepared(row, path, details, f.get("vessel") or vessel, when, face_index, key, warnings), data
+    return Prepared(row, path, details, landed_from or vessel, when, face_index, key, warnings), data
 
 
 def land(

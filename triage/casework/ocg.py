@@ -169,13 +169,22 @@ def absorb(store: Store, ref: str, other: dict, *, updated_at: str, officer: str
         index_identifiers(store, ref, new, at=utcnow(), officer=officer)
 
 
-def _latest_links(store: Store, where: str = "1", params: Iterable = ()) -> list[dict]:
-    """The decision in force on each (group, target): the latest recorded one."""
-    return store.rows(
-        "ocg_links",
-        f"({where}) AND id IN (SELECT max(id) FROM ocg_links GROUP BY ocg_ref, target_kind, target)",
-        list(params),
-        order_by="id",
+def _latest_links(
+    store: Store, where: str = "1", params: Iterable = (), *, ref: str | None = None, decision: str | None = None
+) -> list[dict]:
+    """The decision in force on each (group, target): the latest recorded one, in the order recorded. `where`
+    may name only the clear columns (target_kind, target); the group and the decision are sealed, so they
+    are chosen here, after the rows are opened."""
+    latest: dict[tuple[str, str, str], dict] = {}
+    for r in store.rows("ocg_links", where, list(params), order_by="id"):
+        latest[(r["ocg_ref"], r["target_kind"], r["target"])] = r
+    return sorted(
+        (
+            r
+            for r in latest.values()
+            if (ref is None or r["ocg_ref"] == ref) and (decision is None or r["decision"] == decision)
+        ),
+        key=lambda r: r["id"],
     )
 
 
@@ -188,8 +197,7 @@ def suggestions(
     sql = """
         SELECT d.arrival_id, o.ocg_ref, d.id FROM debrief_identifiers d
         JOIN ocg_identifiers o ON o.kind = d.kind AND o.blind = d.blind
-        WHERE NOT EXISTS (SELECT 1 FROM ocg_links l WHERE l.ocg_ref = o.ocg_ref AND l.target_kind = 'arrival'
-                          AND l.target = d.arrival_id)
+        WHERE 1
     """
     params: list = []
     if ref:
@@ -198,9 +206,18 @@ def suggestions(
     if arrival_id:
         sql += " AND d.arrival_id = ?"
         params.append(arrival_id)
+    decided = {
+        (r["target"], r["ocg_ref"])
+        for r in store.rows(
+            "ocg_links",
+            "target_kind = 'arrival'" + (" AND target = ?" if arrival_id else ""),
+            [arrival_id] if arrival_id else [],
+        )
+    }
     found: dict[tuple[str, str], set[int]] = {}
     for aid, group, ident in store.db.execute(sql, params):
-        found.setdefault((aid, group), set()).add(ident)
+        if (aid, group) not in decided:
+            found.setdefault((aid, group), set()).add(ident)
     out = []
     for (aid, group), idents in found.items():
         arrival = store.db.table("arrivals").get(aid)
@@ -261,21 +278,18 @@ def link(
             raise NotFound(f"no watchlist subject {subject_ref!r} in this home; see `triage watchlist list`")
         matched = []
     with store.transaction():
-        prior = store.db.execute(
-            "SELECT max(id) FROM ocg_links WHERE ocg_ref = ? AND target_kind = ? AND target = ?", [ref, kind, target]
-        ).fetchone()[0]
+        prior = max(
+            (
+                r["id"]
+                for r in store.rows("ocg_links", "target_kind = ? AND target = ?", [kind, target])
+                if r["ocg_ref"] == ref
+            ),
+            default=None,
+        )
         row = store.insert(
             "ocg_links",
-            {
-                "ocg_ref": ref,
-                "target_kind": kind,
-                "target": target,
-                "decision": decision,
-                "officer": officer,
-                "at": utcnow(),
-                "supersedes": prior,
-            },
-            {"reason": reason, "matched": matched},
+            {"target_kind": kind, "target": target, "officer": officer, "at": utcnow(), "supersedes": prior},
+            {"reason": reason, "matched": matched, "ocg_ref": ref, "decision": decision},
         )
         store.audit(
             "ocg-link",
@@ -320,7 +334,7 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
 
     group = _get(store, check_ref(ref))
     linked_arrivals, linked_subjects, declined = [], [], []
-    for link_row in _latest_links(store, "ocg_ref = ?", [ref]):
+    for link_row in _latest_links(store, ref=ref):
         entry = {
             "officer": link_row["officer"],
             "at": link_row["at"],
@@ -386,9 +400,12 @@ def list_groups(store: Store, *, officer: str) -> list[dict]:
     pending: dict[str, int] = {}
     for s in suggestions(store):
         pending[s["ocg_ref"]] = pending.get(s["ocg_ref"], 0) + 1
+    linked: dict[str, list[dict]] = {}
+    for r in _latest_links(store, decision="linked"):
+        linked.setdefault(r["ocg_ref"], []).append(r)
     out = []
     for g in store.rows("ocgs", order_by="ref"):
-        links = _latest_links(store, "ocg_ref = ? AND decision = 'linked'", [g["ref"]])
+        links = linked.get(g["ref"], [])
         landed = [r["target"] for r in links if r["target_kind"] == "arrival"]
         days, last = store.db.execute(
             f"SELECT count(DISTINCT landed_day), max(landed_day) FROM arrivals WHERE id IN ({','.join('?' * len(landed))})",

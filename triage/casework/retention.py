@@ -33,18 +33,15 @@ def plan(store: Store, as_of: dt.datetime | None = None) -> PurgePlan:
     policy = store.config.retention
     bio_cutoff = (now - dt.timedelta(days=policy.unmatched_biometrics_days)).isoformat(timespec="seconds")
     draft_cutoff = (now - dt.timedelta(days=policy.drafts_days)).isoformat(timespec="seconds")
+    due = "SELECT id FROM arrivals WHERE landed_at < ? AND biometrics_purged_at IS NULL"
+    latest: dict[tuple[str, str, str], str] = {}  # the decision in force on each candidate (decisions are sealed)
+    for r in store.rows("reviews", f"arrival_id IN ({due})", [bio_cutoff], order_by="id"):
+        latest[(r["arrival_id"], r["kind"], r["ref"])] = r["decision"]
+    confirmed = {aid for (aid, _, _), decision in latest.items() if decision == "confirmed"}
     arrivals = [
         r[0]
-        for r in store.db.execute(
-            """SELECT a.id FROM arrivals a
-           WHERE a.landed_at < ? AND a.biometrics_purged_at IS NULL
-             AND NOT EXISTS (
-               SELECT 1 FROM reviews r WHERE r.arrival_id = a.id AND r.decision = 'confirmed'
-                 AND r.id = (SELECT max(id) FROM reviews r2
-                             WHERE r2.arrival_id = r.arrival_id AND r2.kind = r.kind AND r2.ref = r.ref))
-           ORDER BY a.landed_at""",
-            [bio_cutoff],
-        )
+        for r in store.db.execute(f"{due} ORDER BY landed_at", [bio_cutoff])
+        if r[0] not in confirmed
     ]
     drafts = [
         r[0]

@@ -9,6 +9,7 @@ is audited), never to a temporary file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ from typing import Any
 from triage.casework import arrivals
 from triage.casework.arrivals import ReviewEntry
 from triage.errors import BadInput, NotFound
+from triage.files import check_output, write_files
 from triage.intake import biographic
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 DECISIONS = ("confirmed", "rejected", "inconclusive")
 OWNER_KIND = {"watchlist": "subject", "arrival": "arrival"}  # candidate kind -> owner kind of its photos
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # a ref in a file name keeps these; anything else becomes _
 
 
 @dataclass
@@ -91,10 +94,8 @@ class ForReview:
 
 def _candidate(store: Store, arrival_id: str, candidate: str, kind: str | None) -> dict[str, Any]:
     where = "arrival_id = ? AND ref = ?" + (" AND kind = ?" if kind else "")
-    rows = list(
-        store.db["candidates"].rows_where(
-            where, [arrival_id, candidate] + ([kind] if kind else []), order_by="id desc", limit=1
-        )
+    rows = store.rows(
+        "candidates", where + " ORDER BY id DESC LIMIT 1", [arrival_id, candidate] + ([kind] if kind else [])
     )
     if not rows:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")
@@ -123,12 +124,11 @@ def record(
                 "arrival_id": arrival_id,
                 "kind": cand["kind"],
                 "ref": candidate,
-                "decision": decision,
                 "officer": officer,
                 "at": utcnow(),
                 "supersedes": prior,
             },
-            {"reason": reason},
+            {"reason": reason, "decision": decision},
         )
         store.audit(
             "review",
@@ -168,6 +168,10 @@ def pending(store: Store, *, officer: str | None = None) -> list[Pending]:
     for aid, landed, site, vessel, sg, kind, ref, dist, th in store.db.execute(sql):
         item = out.setdefault(aid, Pending(aid, landed, site, vessel, bool(sg), []))
         item.candidates.append(PendingCandidate(kind, ref, dist, th))
+    # The queue is read in one query; what decides it (the arrivals' flags, every candidate's figures, every
+    # decision) must still be what triage wrote: a decision slipped in or a distance raised would hide an alert.
+    for table in ("arrivals", "candidates", "reviews"):
+        store.check_rows(table)
     if officer:
         with store.transaction():
             store.audit("review-pending", officer, records=[f"arrival:{a}" for a in out][:500])
@@ -245,25 +249,32 @@ def portrait(store: Store, kind: str, ref: str) -> bytes | None:
 
 
 def write_portraits(
-    store: Store, arrival_id: str, out_dir: Path, *, officer: str, candidate: str | None = None
+    store: Store, arrival_id: str, out_dir: Path, *, officer: str, candidate: str | None = None, force: bool = False
 ) -> list[dict]:
     """Write the arrival's portrait and each candidate's (or the one named) to `out_dir` as JPEG files,
-    for an officer to compare side by side in an image viewer; audited, since they leave the store in clear."""
+    for an officer to compare side by side in an image viewer; audited, since they leave the store in clear.
+    A file already there is replaced only with `force` (one holding the same picture is left as it is),
+    and the folder is never inside the home."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--portraits-to {out_dir} is a file; name a folder")
+    check_output(out_dir, home=store.home, force=True, flag="--portraits-to")
     cands = _shown(store, arrival_id, candidate)
     wanted = [("arrival", arrival_id)] + [(c["kind"], c["ref"]) for c in cands]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, bytes] = {}
     written = []
+    for kind, ref in dict.fromkeys(wanted):
+        data = portrait(store, kind, ref)
+        if data is None:
+            continue
+        path = out_dir / f"{kind}-{_FILE_UNSAFE.sub('_', ref)}.jpg"
+        if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+            check_output(path, home=store.home, force=force, flag="--portraits-to")
+            files[path] = data
+        written.append({"kind": kind, "ref": ref, "path": str(path.resolve())})
+    out_dir.mkdir(parents=True, exist_ok=True)
     with store.transaction():
-        for kind, ref in dict.fromkeys(wanted):
-            data = portrait(store, kind, ref)
-            if data is None:
-                continue
-            path = out_dir / f"{kind}-{ref.replace('/', '_')}.jpg"
-            path.write_bytes(data)
-            written.append({"kind": kind, "ref": ref, "path": str(path.resolve())})
+        write_files(files)
         store.audit(
             "portraits-export",
             officer,

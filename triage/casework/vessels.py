@@ -12,6 +12,7 @@ from __future__ import annotations
 from triage.casework import arrivals, review
 from triage.errors import NotFound
 from triage.intake.biographic import Details
+from triage.intake.refs import parse_vessel
 from triage.store.rows import Store
 
 FLAGS = (
@@ -82,7 +83,7 @@ def _member(store: Store, row: dict, on_board: set[str]) -> dict:
 
 def show(store: Store, vessel: str, *, officer: str) -> dict:
     """Every arrival recorded for one vessel, in landing order, with candidates and flags."""
-    vessel = (vessel or "").strip()
+    vessel = parse_vessel(vessel or "", "VESSEL")
     rows = store.rows("arrivals", "vessel = ?", [vessel], order_by="landed_at")
     if not rows:
         raise NotFound(

@@ -156,10 +156,10 @@ def enrol(
         "aliases_latin": [biographic.latin(a) for a in entry.aliases],
         "dob": entry.dob,
         "reason": entry.reason,
+        "category": entry.category,
     }
     clear = {
         "ref": entry.ref,
-        "category": entry.category,
         "added_at": utcnow(),
         "review_date": entry.review_date.isoformat(),
         "authorised_by": entry.authorised_by,
@@ -455,9 +455,7 @@ def list_subjects(
 ) -> list[dict]:
     today = today or dt.date.today()
     where, params = [], []
-    if category:
-        where.append("category = ?")
-        params.append(_category(category))
+    wanted = _category(category) if category else None  # sealed: chosen once the rows are opened
     if not include_removed:
         where.append("status = 'active'")
     if expired is not None:
@@ -465,6 +463,8 @@ def list_subjects(
         params.append(today.isoformat())
     out = []
     for r in store.rows("subjects", " AND ".join(where) or None, params, order_by="ref"):
+        if wanted is not None and r["category"] != wanted:
+            continue
         r["expired"] = _expired(r, today)
         r["photos"] = _photo_count(store, r["ref"])
         out.append(
@@ -527,12 +527,12 @@ def update_subject(
         raise NotFound(f"no active watchlist subject {ref!r} (it was removed)")
     clear: dict[str, Any] = {}
     secret: dict[str, Any] = {
-        k: row.get(k) for k in ("name", "name_latin", "aliases", "aliases_latin", "dob", "reason")
+        k: row.get(k) for k in ("name", "name_latin", "aliases", "aliases_latin", "dob", "reason", "category")
     }
     if review_date is not None:
         clear["review_date"] = _review_date(review_date, today).isoformat()
     if category is not None:
-        clear["category"] = _category(category)
+        secret["category"] = _category(category)
         _check_age(ref, row.get("dob"), category, today)
     if authorised_by is not None:
         clear["authorised_by"] = biographic.clean_text(authorised_by, "--authorised-by")
@@ -561,7 +561,7 @@ def update_subject(
         "ref": ref,
         "changed": sorted(k for k in changes if not k.endswith("_latin")),
         "review_date": clear.get("review_date", row["review_date"]),
-        "category": clear.get("category", row["category"]),
+        "category": secret["category"],
     }
 
 
@@ -574,10 +574,11 @@ def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict
     row = _exists(store, ref)
     if row is None or row["status"] == "removed":
         raise NotFound(f"no active watchlist subject {ref!r}")
+    category = store.get("subjects", ref, what="watchlist subject")["category"]
     with store.transaction():
         deleted = store.delete_templates("subject", ref)
         deleted += store.db.execute("DELETE FROM photos WHERE owner_kind = 'subject' AND owner_id = ?", [ref]).rowcount
-        store.update("subjects", ref, {"status": "removed", "removed_at": utcnow(), "sealed": None})
+        store.update("subjects", ref, {"status": "removed", "removed_at": utcnow()}, {"category": category})
         store.db.table("tombstones").insert(
             {"kind": "subject", "ref": ref, "at": utcnow(), "officer": officer, "reason": "removed from watchlist"}
         )

@@ -118,4 +118,7 @@ for module in (
 
 
 def main() -> None:
+    # Whatever a command creates (the home's files, the evaluation cache, calibrations, drafts, batches,
+    # reports) holds or concerns personal data: readable by this account only.
+    os.umask(0o077)
     app(prog_name="triage")

@@ -82,10 +82,10 @@ def verify(
     ),
     json_out: JsonOpt = False,
 ) -> None:
-    """Check the hash chain and its end; names the first broken event.
+    """Check the hash chain and its end, and every row's authentication tag; names what is broken.
 
-    The end of the trail is checked against a record sealed under the home's key, so that needs the
-    passphrase; --chain-only checks the rest without it.
+    The end of the trail and the rows' tags are checked against records sealed under the home's key, so
+    that needs the passphrase; --chain-only checks the chain without it.
 
     Example: triage audit verify --json
     """
@@ -93,22 +93,31 @@ def verify(
 
     store = open_store(home, unlock=not chain_only)
     rep = audit.verify(store.db, None if chain_only else store.vault)
+    rows = [] if chain_only else store.verify_rows()
+    ok = rep.ok and not rows
     if json_out:
         emit_json(
             {
-                "ok": rep.ok,
+                "ok": ok,
                 "events": rep.events,
                 "broken_seq": rep.broken_seq,
                 "problem": rep.problem,
                 "end_checked": not chain_only,
+                "rows_checked": not chain_only,
+                "row_problems": [{"table": p.table, "problem": p.what} for p in rows],
             }
         )
-    elif rep.ok:
-        out.print(
-            f"Audit chain intact: {rep.events} events"
-            + (" (its end not checked: --chain-only)." if chain_only else ", up to the last one written.")
-        )
     else:
-        out.print(f"[red]Audit chain BROKEN[/] at event {rep.broken_seq}: {escape(str(rep.problem))}")
-    if not rep.ok:
+        if rep.ok:
+            out.print(
+                f"Audit chain intact: {rep.events} events"
+                + (" (its end not checked: --chain-only)." if chain_only else ", up to the last one written.")
+            )
+        else:
+            out.print(f"[red]Audit chain BROKEN[/] at event {rep.broken_seq}: {escape(str(rep.problem))}")
+        if not chain_only and not rows:
+            out.print("Every record's authentication tag matches, and every table holds the rows last written.")
+        for problem in rows:
+            out.print(f"[red]Record BROKEN[/]: {escape(problem.what)}")
+    if not ok:
         raise typer.Exit(int(ExitStatus.INTEGRITY))

@@ -15,11 +15,13 @@ from rich.text import Text
 
 from triage.cli.common import (
     DayOpt,
+    ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
     SiteOpt,
     emit,
+    home_path,
     officer_of,
     open_store,
     out,
@@ -28,6 +30,8 @@ from triage.cli.common import (
     training_banner,
     warn,
 )
+from triage.files import check_output
+from triage.intake.refs import parse_site
 
 if TYPE_CHECKING:
     from triage.exchange.batch import Exported
@@ -68,12 +72,14 @@ def export(
         "--with-templates",
         help="Include face templates, so the receiving laptop need not compute them again from the portraits.",
     ),
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Export every arrival landed on a day, with portraits, candidates, reviews, drafts and audit events,
-    signed with this laptop's key and encrypted to the supervisor's.
+    """Export every arrival this laptop captured on a day, with portraits, candidates, reviews, drafts and
+    audit events, and its decisions on arrivals received from other laptops, signed with this laptop's key
+    and encrypted to the supervisor's.
 
     Example: triage export --date 2026-11-28 --out batch-2026-11-28.age
     """
@@ -81,6 +87,8 @@ def export(
     from triage.intake.biographic import parse_full_date
 
     day = parse_full_date(date, "--date").isoformat()
+    site = parse_site(site) if site else site
+    check_output(out_file, home=home_path(home), force=force)
     store = open_store(home)
     training_banner(store)
     with stage_bars() as progress:
@@ -115,8 +123,9 @@ def import_cmd(
     """Decrypt, verify and merge batches from other laptops; importing one twice changes nothing.
 
     Every file is checked first (decryption with this home's key, the signature of a trusted laptop,
-    every member's SHA-256); then each merges in one transaction, and its new arrivals are searched here
-    against the watchlist and every other arrival.
+    every member's SHA-256, every record the signing laptop's own and in its format); then each merges in
+    one transaction, and its new arrivals are searched here against the watchlist and every other arrival.
+    A file refused, or a record that cannot be merged, is named, audited, and nothing of it is merged.
 
     Example: triage import laptop1-2026-11-28.age laptop2-2026-11-28.age
     """

@@ -39,6 +39,7 @@ from triage.cli.common import (
     vessel_option,
     warn,
 )
+from triage.intake.refs import parse_vessel
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -186,6 +187,7 @@ def capture(
     today = dt.date.today()
     zone = mrz.parse(mrz_text, today) if mrz_text is not None else None
     details = text.build(today)  # flags are checked before anything else happens
+    vessel = parse_vessel(vessel) if vessel else None
     if interactive is None:
         interactive = not text.given() and zone is None and not json_out and sys.stdin.isatty()
     store = open_store(home)
@@ -303,6 +305,7 @@ def capture_batch(
     from triage.casework import manifest
     from triage.errors import ExitStatus
 
+    vessel = parse_vessel(vessel) if vessel else None
     store = open_store(home)
     training_banner(store)
     who = officer_of(store, officer)

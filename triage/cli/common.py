@@ -1,20 +1,28 @@
 """What every command shares: the option types, opening the home, the officer, the passphrase, and
-writing data to stdout (tables for people, one JSON document with --json) and messages to stderr."""
+writing data to stdout (tables for people, one JSON document with --json) and messages to stderr.
+
+Text shown to a person can hold what others typed or sent (names, notes, vessels, file names, ids in a
+batch). Both consoles pass every character they print through `safe()`, so no such text can drive the
+terminal (escape sequences, bells, C1 controls) or reorder how a line reads (bidirectional overrides).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderableType, RenderHook, RenderResult
 from rich.markup import escape
 from rich.progress import Progress
+from rich.segment import Segment
+from rich.text import Text
 from typer.models import OptionInfo
 
 from triage.errors import UsageError
@@ -22,8 +30,56 @@ from triage.store.config import resolve_home
 
 T = TypeVar("T")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# C0 controls but newline and tab, DEL, C1 controls, the bidirectional marks, embeddings, overrides and
+# isolates, and lone surrogates (bytes of a file name that are not UTF-8).
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: str) -> str:
+    """`text` with every character that could act on a terminal or reorder a line replaced by a visible
+    escape (ESC becomes \\x1b, a right-to-left override \\u202e); newlines and tabs are kept."""
+    return _UNSAFE.sub(_visible, text)
+
+
+class _Safe:
+    """A renderable drawn as it would be, with `safe()` applied to the text of every segment."""
+
+    def __init__(self, renderable: ConsoleRenderable | RenderableType):
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.renderable, options):
+            if segment.control or not _UNSAFE.search(segment.text):
+                yield segment
+            else:
+                yield Segment(safe(segment.text), segment.style)
+
+
+class _SafeHook(RenderHook):
+    def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+        return [_Safe(r) for r in renderables]
+
+
+class SafeConsole(Console):
+    """A console that prints every string through `safe()`: strings (table cells, messages) before
+    they are laid out, so the escapes take their place in the layout; anything else (rich `Text`
+    objects) segment by segment as it is written."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.push_render_hook(_SafeHook())
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(safe(text), **kwargs)
+
+
+out = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)
 
 HomeOpt = Annotated[
     Path | None,
@@ -64,6 +120,12 @@ DobOpt = Annotated[str | None, typer.Option("--dob", help="Date of birth: YYYY, 
 DayOpt = Annotated[str, typer.Option("--date", help="Local date of landing, YYYY-MM-DD.")]
 SiteOpt = Annotated[str | None, typer.Option("--site", help="Only this site's arrivals.")]
 ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Fixture scenario (see `triage training list`).")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace an output file that already exists (a file inside the home is never written)."
+    ),
+]
 
 
 def _worded(flag: str, **fixed: Any) -> Callable[[str], OptionInfo]:
@@ -109,10 +171,13 @@ def open_store(home: Path | None, *, unlock: bool = True):
 
 
 def officer_of(store, officer: str | None) -> str:
+    """The officer acting, checked as the free text it is (no control or direction characters)."""
+    from triage.intake.biographic import clean_text
+
     name = officer or os.environ.get("TRIAGE_OFFICER") or store.config.officer
     if not name or not name.strip():
         raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
-    return name.strip()
+    return clean_text(name, "--officer")
 
 
 def jsonable(value: Any) -> Any:

@@ -3,7 +3,6 @@ and `triage referral ARRIVAL`: the arrival method and the referral steps taken."
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,6 +29,7 @@ from triage.cli.common import (
     training_banner,
     warn,
 )
+from triage.intake import jsontext
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,8 +63,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise BadInput(f"--file {path}: larger than {MAX_FILE_BYTES // 1024} KiB; a debrief is a short JSON object")
     try:
-        raw = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raw = jsontext.loads(path.read_bytes().decode("utf-8-sig"), f"--file {path}", max_chars=MAX_FILE_BYTES)
+    except ValueError as e:  # not UTF-8, not JSON, or a number too long to read
         raise BadInput(
             f"--file {path}: not a UTF-8 JSON file ({e}); YAML is not read, write the answers as JSON"
         ) from None

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import (
+    ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
@@ -117,6 +118,7 @@ def pnd_draft(
     fmt: str = FormatOpt,
     out_file: OutOpt = None,
     image_out: Path | None = ImageOutOpt,
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -143,6 +145,7 @@ def pnd_draft(
         fmt="json" if json_out else fmt,
         out=out_file,
         image_out=image_out,
+        force=force,
     )
     _emit(result, fmt, json_out, pnd.render_text)
 
@@ -172,6 +175,7 @@ def pnd_show(
     fmt: str = FormatOpt,
     out_file: OutOpt = None,
     image_out: Path | None = ImageOutOpt,
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -192,6 +196,7 @@ def pnd_show(
         fmt="json" if json_out else fmt,
         out=out_file,
         image_out=image_out,
+        force=force,
     )
     _emit(result, fmt, json_out, pnd.render_text)
 
@@ -246,6 +251,7 @@ def intel_draft(
     ),
     fmt: str = FormatOpt,
     out_file: OutOpt = None,
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -282,6 +288,7 @@ def intel_draft(
         fmt="json" if json_out else fmt,
         out=out_file,
         debriefed=section,
+        force=force,
     )
     _emit(result, fmt, json_out, intel.render_text)
 
@@ -311,6 +318,7 @@ def intel_show(
     ref: str = typer.Argument(..., help="Report reference, e.g. INT-3FA29C-20261128-001."),
     fmt: str = FormatOpt,
     out_file: OutOpt = None,
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -330,6 +338,7 @@ def intel_show(
         officer=officer_of(store, officer),
         fmt="json" if json_out else fmt,
         out=out_file,
+        force=force,
     )
     _emit(result, fmt, json_out, intel.render_text)
 

@@ -12,12 +12,14 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import (
+    ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
     ThresholdOpt,
     WorkersOpt,
     emit,
+    home_path,
     officer_of,
     open_store,
     out,
@@ -26,6 +28,7 @@ from triage.cli.common import (
     warn,
 )
 from triage.errors import UsageError
+from triage.files import check_output
 
 if TYPE_CHECKING:
     from triage.evaluation.datasets import Dataset
@@ -92,6 +95,7 @@ def evaluate(
     ),
     cache: Path | None = typer.Option(None, "--cache", help="Template cache file (default: in the home, sealed)."),
     workers: WorkersOpt = None,
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -114,6 +118,12 @@ def evaluate(
         raise UsageError("give exactly one of DATASET (a folder), --csv FILE or --fixture orl")
     if (calibration_file is not None or target_fpir is not None) and not calibrate:
         raise UsageError("--calibration-file and --target-fpir go with --calibrate")
+    root = home_path(home)
+    for flag, path in (("--plot", plot), ("--calibration-file", calibration_file)):
+        if path is not None:
+            check_output(path, home=root, force=force, flag=flag)
+    if cache is not None:  # a cache is read and kept up to date where it is, but never inside the home
+        check_output(cache, home=root, force=True, flag="--cache")
     store = open_store(home)
     who = officer_of(store, officer)
     data = _dataset(dataset, csv_file, fixture, description)

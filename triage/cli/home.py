@@ -54,6 +54,7 @@ def init(
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from triage.intake import refs
     from triage.intake.biographic import clean_text
     from triage.store.config import Config
     from triage.store.rows import Store
@@ -67,8 +68,8 @@ def init(
         raise UsageError(f"--timezone {timezone!r} is not a known time zone (e.g. Europe/London)") from None
     path = home_path(home)
     config = Config(
-        site=clean_text(site, "--site"),
-        force_code=clean_text(force_code, "--force-code", 10),
+        site=refs.parse_site(site),
+        force_code=refs.parse_force_code(force_code),
         officer=clean_text(who, "--officer"),
         timezone=timezone,
     )
@@ -106,6 +107,7 @@ def doctor(
     from triage.errors import TriageError
     from triage.faces import encoders, matchers
     from triage.store import audit as audit_core
+    from triage.store import settings as home_settings
     from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
 
     checks: list[dict] = []
@@ -155,6 +157,19 @@ def doctor(
         return "integrity_check ok"
 
     check("store", store_ok)
+
+    def private() -> str:
+        from triage.store import permissions
+
+        found = permissions.loose(path)
+        if found:
+            raise TriageError(
+                f"{len(found)} path(s) in the home are open to other accounts: {', '.join(found[:3])}; "
+                f"run chmod -R go= {path}"
+            )
+        return "home 0700, files 0600"
+
+    check("permissions", private)
     if "store" in state:
         if os.environ.get("TRIAGE_PASSPHRASE"):
             check(
@@ -171,6 +186,16 @@ def doctor(
             )
 
         check("audit chain", chain)
+        check("calibrations", lambda: home_settings.check_calibrations(state["store"]))
+        if state["store"].vault is not None:
+
+            def records():
+                problems = state["store"].verify_rows()
+                if problems:
+                    raise TriageError("; ".join(p.what for p in problems))
+                return "every record's authentication tag matches"
+
+            check("records", records)
     if camera is not None:
         from triage.intake.camera import probe
 
@@ -209,14 +234,31 @@ def _new_secret(env: str, prompt: str) -> str:
     return typer.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
 
 
-def change_passphrase(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
-    """Re-wrap the data key under a new passphrase (the data is not re-encrypted).
+def change_passphrase(
+    home: HomeOpt = None,
+    officer: OfficerOpt = None,
+    rotate: bool = typer.Option(
+        False,
+        "--rotate",
+        help="Also replace the data key and encrypt everything again under it, so an old copy of the "
+        "keyring opens nothing (takes longer on a large home; keeps the recovery copy only when "
+        "TRIAGE_RECOVERY_PASSPHRASE is given or typed).",
+    ),
+) -> None:
+    """Re-wrap the data key under a new passphrase (the data is not re-encrypted; with --rotate it is, under
+    a new data key).
 
     The current passphrase (or the recovery passphrase) comes from TRIAGE_PASSPHRASE or a prompt; the
     new one from TRIAGE_NEW_PASSPHRASE or a prompt (asked twice).
     """
     store = open_store(home)
-    store.set_passphrase(_new_secret("TRIAGE_NEW_PASSPHRASE", "New passphrase"), officer=officer_of(store, officer))
+    new = _new_secret("TRIAGE_NEW_PASSPHRASE", "New passphrase")
+    if rotate:
+        from triage.cli.rotation import rotate_key
+
+        rotate_key(store, new, officer=officer_of(store, officer))
+        return
+    store.set_passphrase(new, officer=officer_of(store, officer))
     note("Passphrase changed; the data key was re-wrapped, the data was not re-encrypted.")
 
 

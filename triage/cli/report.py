@@ -9,6 +9,7 @@ import typer
 
 from triage.cli.common import (
     DayOpt,
+    ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
@@ -22,6 +23,7 @@ from triage.cli.common import (
     training_banner,
 )
 from triage.errors import UsageError
+from triage.intake.refs import parse_site
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +35,7 @@ def report_cmd(
     out_file: Annotated[Path | None, out_option("File to write (required for html).")] = None,
     fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
     site: SiteOpt = None,
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -54,9 +57,12 @@ def report_cmd(
             "--format html needs --out FILE (the page is for a browser); use --format text for the terminal"
         )
     day = parse_full_date(date, "--date").isoformat()
+    site = parse_site(site) if site else site
     store = open_store(home)
     training_banner(store)
-    data, text = report.report(store, day, officer=officer_of(store, officer), fmt=fmt, out=out_file, site=site)
+    data, text = report.report(
+        store, day, officer=officer_of(store, officer), fmt=fmt, out=out_file, site=site, force=force
+    )
     if json_out:
         emit_json(
             dict(

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import (
+    ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
@@ -57,6 +58,7 @@ def review_cmd(
     portraits_to: Path | None = typer.Option(
         None, "--portraits-to", help="Also write both portraits as JPEG files into this folder (audited)."
     ),
+    force: ForceOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -91,7 +93,9 @@ def review_cmd(
         return
     view = review.show(store, arrival, officer=who, candidate=candidate)
     written = (
-        review.write_portraits(store, arrival, portraits_to, officer=who, candidate=candidate) if portraits_to else []
+        review.write_portraits(store, arrival, portraits_to, officer=who, candidate=candidate, force=force)
+        if portraits_to
+        else []
     )
     if json_out:
         emit_json(view.as_json() | {"portraits_written": written})

@@ -4,12 +4,14 @@ written as a calibration file that captures in the home then use.
 The threshold is rounded down, so the target still holds; the file records its provenance (data set,
 date, officer, the figures behind it and the threshold it replaces) and is replaced atomically. A
 threshold the data cannot show is refused for the home's own file, so live matching is never loosened
-on a guess.
+on a guess. `write` returns the SHA-256 of what it wrote: the home records it, and captures use only a
+file that still has it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -25,6 +27,7 @@ from triage.evaluation.cache import Encoded, fused_distances
 from triage.evaluation.datasets import Dataset
 from triage.evaluation.metrics import MatcherResult
 from triage.faces.fusion import fit
+from triage.intake import jsontext
 
 TARGET_FPIR = 0.001  # calibration default: South Wales Police's "at most 1 false alert in 1,000"
 
@@ -65,8 +68,9 @@ def calibrate(
     seed: int,
     officer: str,
     training: bool,
-) -> dict[str, Any]:
-    """Write the threshold that keeps FPIR at or below `target_fpir` on this data, with its provenance."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The threshold that keeps FPIR at or below `target_fpir` on this data, with its provenance: what the
+    report says of it, and the calibration file's contents for `write` to put at `path`."""
     s = result.searches
     t, allowed = s.threshold_for_fpir(target_fpir)
     if t is None or not s.mated.any():
@@ -106,8 +110,8 @@ def calibrate(
     path = Path(path)
     if path.is_file():
         try:
-            previous = json.loads(path.read_text()).get("threshold")
-        except ValueError:
+            previous = jsontext.read(path).get("threshold")
+        except (ValueError, AttributeError, BadInput):
             previous = None
     fused = (
         (
@@ -137,8 +141,15 @@ def calibrate(
         "previous_threshold": previous,
         "calibration": measured,
     }
+    return {"file": str(path), "threshold": threshold, "previous_threshold": previous, **measured}, doc
+
+
+def write(path: Path, doc: dict[str, Any]) -> str:
+    """Replace the calibration file at `path` atomically; returns the SHA-256 of the bytes written."""
+    path = Path(path)
+    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
-    return {"file": str(path), "threshold": threshold, "previous_threshold": previous, **measured}
+    return hashlib.sha256(data).hexdigest()

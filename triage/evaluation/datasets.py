@@ -78,28 +78,31 @@ def from_csv(path: Path | str, description: str | None = None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"--csv {path}: no such file")
-    with csvtext.text(path) as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip().lower() for c in reader.fieldnames or []]
-        if not {"photo", "identity"} <= set(columns):
-            raise BadInput(
-                f"{path}: the header must name the columns photo and identity (found {', '.join(columns) or 'none'})"
-            )
-        found: list[Sample] = []
-        missing: list[Path] = []
-        skipped: list[str] = []
-        for line, raw in enumerate(reader, 2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-            if not row["photo"] or not row["identity"]:
-                raise BadInput(f"{path} line {line}: photo and identity are both required")
-            photo = Path(row["photo"]).expanduser()
-            photo = photo if photo.is_absolute() else path.parent / photo
-            if not photo.is_file():
-                missing.append(photo)
-            elif photo.suffix.lower() in IMAGE_SUFFIXES and not photo.name.startswith("."):
-                found.append(Sample(photo, row["identity"]))
-            else:  # as a folder's non-image files are: skipped and listed, so both give one figure
-                skipped.append(str(photo))
+    try:
+        with csvtext.text(path) as f:
+            reader = csv.DictReader(f)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            if not {"photo", "identity"} <= set(columns):
+                raise BadInput(
+                    f"{path}: the header must name the columns photo and identity (found {', '.join(columns) or 'none'})"
+                )
+            found: list[Sample] = []
+            missing: list[Path] = []
+            skipped: list[str] = []
+            for line, raw in enumerate(reader, 2):
+                row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+                if not row["photo"] or not row["identity"]:
+                    raise BadInput(f"{path} line {line}: photo and identity are both required")
+                photo = Path(row["photo"]).expanduser()
+                photo = photo if photo.is_absolute() else path.parent / photo
+                if not photo.is_file():
+                    missing.append(photo)
+                elif photo.suffix.lower() in IMAGE_SUFFIXES and not photo.name.startswith("."):
+                    found.append(Sample(photo, row["identity"]))
+                else:  # as a folder's non-image files are: skipped and listed, so both give one figure
+                    skipped.append(str(photo))
+    except csv.Error as e:  # a cell over the csv module's limit, or a stray quote at the end
+        raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     if missing:
         raise BadInput(f"{path}: {len(missing)} listed photo(s) do not exist, e.g. {missing[0]}; fix the paths")
     return _checked(Dataset(description or f"{path.name} ({path})", found, skipped), str(path))

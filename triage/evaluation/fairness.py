@@ -29,26 +29,29 @@ def load_groups(path: Path | str) -> dict[str, dict[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"--groups {path}: no such file")
-    with csvtext.text(path) as f:
-        reader = csv.DictReader(f)
-        columns = [(c or "").strip() for c in reader.fieldnames or []]
-        if "identity" not in columns or len(columns) < 2:
-            raise BadInput(
-                f"{path}: the header must be identity followed by at least one label column, e.g. identity,sex,age_band"
-            )
-        labels: dict[str, dict[str, str]] = {c: {} for c in columns if c != "identity"}
-        seen = set()
-        for line, row in enumerate(reader, 2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-            who = row.get("identity", "")
-            if not who:
-                raise BadInput(f"{path} line {line}: the identity is empty")
-            if who in seen:
-                raise BadInput(f"{path} line {line}: identity {who!r} is listed twice")
-            seen.add(who)
-            for column in labels:
-                if row.get(column):
-                    labels[column][who] = row[column]
+    try:
+        with csvtext.text(path) as f:
+            reader = csv.DictReader(f)
+            columns = [(c or "").strip() for c in reader.fieldnames or []]
+            if "identity" not in columns or len(columns) < 2:
+                raise BadInput(
+                    f"{path}: the header must be identity followed by at least one label column, e.g. identity,sex,age_band"
+                )
+            labels: dict[str, dict[str, str]] = {c: {} for c in columns if c != "identity"}
+            seen = set()
+            for line, row in enumerate(reader, 2):
+                row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+                who = row.get("identity", "")
+                if not who:
+                    raise BadInput(f"{path} line {line}: the identity is empty")
+                if who in seen:
+                    raise BadInput(f"{path} line {line}: identity {who!r} is listed twice")
+                seen.add(who)
+                for column in labels:
+                    if row.get(column):
+                        labels[column][who] = row[column]
+    except csv.Error as e:  # a cell over the csv module's limit, or a stray quote at the end
+        raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     return labels
 
 

@@ -3,7 +3,9 @@ measure every matcher on the same photos, and optionally report per group, draw 
 write a calibration.
 
 Every option is checked before any photo is encoded; the run, and any calibration it writes, is
-audited in the home; the result's JSON shape (`Evaluation.as_json`) is the command's contract.
+audited in the home, and a calibration written to the home's models/ is recorded in its settings in the
+same transaction (captures use no other); the result's JSON shape (`Evaluation.as_json`) is the
+command's contract.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from triage import workers as worker_pool
 from triage.errors import BadInput
 from triage.evaluation import fairness
 from triage.evaluation.cache import CACHE_FILE, TemplateCache, encode, matchers
-from triage.evaluation.calibration import calibrate, refit, refuse_unshowable
+from triage.evaluation.calibration import calibrate, refit, refuse_unshowable, write
 from triage.evaluation.datasets import Dataset
 from triage.evaluation.metrics import FMR_TARGETS, FPIR_TARGETS, HOLDOUT, SEED, MatcherResult, measure
 from triage.evaluation.plots import plot_det
 from triage.faces import matching
+from triage.store import settings
 from triage.store.rows import Store
 
 
@@ -121,12 +124,13 @@ def run(
     if target_fpir is not None and calibration_file is None:
         for r in results:
             refuse_unshowable(r, target_fpir)
+    written: list[tuple[MatcherResult, Path, dict[str, Any]]] = []  # written when the run is audited
     for r in results:
         if labels is not None:
             r.report["fairness"] = fairness.report(r, labels)
         if target_fpir is not None:
             path = calibration_file or matching.home_calibration_file(store.home, r.enc.matcher.model_id)
-            r.report["calibration"] = calibrate(
+            r.report["calibration"], doc = calibrate(
                 r,
                 target_fpir,
                 path,
@@ -136,6 +140,7 @@ def run(
                 officer=officer,
                 training=store.config.training,
             )
+            written.append((r, Path(path), doc))
     copies = stats.pop("copies")
     evaluation = Evaluation(
         training=store.config.training,
@@ -158,14 +163,14 @@ def run(
             records=[f"cache:{cache.path.name}"],
             reason=f"{dataset.description}: {len(dataset.samples)} photos, {len(dataset.identities)} identities",
         )
-        for r in results:
-            if "calibration" in r.report:
-                c = r.report["calibration"]
-                store.audit(
-                    "calibrate",
-                    officer,
-                    records=[f"model:{r.enc.matcher.model_id}"],
-                    reason=f"threshold {c['threshold']} (was {c['previous_threshold']}) at target FPIR "
-                    f"{target_fpir:g}, written to {c['file']}",
-                )
+        for r, path, doc in written:
+            settings.record_calibration(store, path, write(path, doc), officer=officer)
+            c = r.report["calibration"]
+            store.audit(
+                "calibrate",
+                officer,
+                records=[f"model:{r.enc.matcher.model_id}"],
+                reason=f"threshold {c['threshold']} (was {c['previous_threshold']}) at target FPIR "
+                f"{target_fpir:g}, written to {c['file']}",
+            )
     return evaluation

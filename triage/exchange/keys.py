@@ -7,6 +7,11 @@ them away no more than it gives away the photos. A supervisor trusts the signing
 whose batches they accept, after reading the fingerprint back to the laptop's officer; a laptop keeps
 the age public keys its batches are encrypted to. Formats are the reviewed ones: age (through pyrage)
 and Ed25519 (from `cryptography`).
+
+The trust lists change only here, through `triage keys`, and are read only through the store's checked
+reads: a trusted laptop or recipient whose row was edited, inserted or restored behind the tool's back
+fails its tag and is never used, so an export or import that would rely on the lists refuses (exit 6).
+Removing an entry is the one exception: it reads the row unchecked, so an altered entry can be taken out.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from triage.store.rows import Store, utcnow
 
 SIGNING_PREFIX = "ed25519:"
 SIGNER, RECIPIENT = "signer", "recipient"
+THIS_LAPTOP = "this laptop"  # the signer of this home's own batches
 ROLE_WORDS = {SIGNER: "trusted laptop", RECIPIENT: "batch recipient"}
 
 
@@ -143,16 +149,21 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _role(store: Store, role: str) -> list[dict[str, Any]]:
+    """The entries of one list, oldest first, each row's tag checked (IntegrityFailure naming a failing row)."""
+    return store.rows("trusted_keys", "role = ?", [role], order_by="id")
+
+
 def _add(store: Store, role: str, name: str, public: str, *, officer: str, note: str) -> dict[str, Any]:
     name = _check_name(name)
-    for column, value in (("name", name), ("public", public)):
-        row = store.db.execute(
-            f"SELECT name FROM trusted_keys WHERE role = ? AND {column} = ?", [role, value]
-        ).fetchone()
-        if row:
+    entries = _role(store, role)
+    for column in ("name", "public"):
+        value = name if column == "name" else public
+        found = next((r for r in entries if r[column] == value), None)
+        if found:
             raise Conflict(
                 f"that {'name' if column == 'name' else 'key'} is already a {ROLE_WORDS[role]} "
-                f"({row[0]}); remove it first to replace it"
+                f"({found['name']}); remove it first to replace it"
             )
     row = {"role": role, "name": name, "public": public, "added_at": utcnow(), "officer": officer}
     with store.transaction():
@@ -177,6 +188,7 @@ def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict
 
 
 def remove(store: Store, role: str, name: str, *, officer: str) -> None:
+    """Take an entry off a list. Its row is read unchecked, so an altered entry can be removed too."""
     row = store.db.execute("SELECT id FROM trusted_keys WHERE role = ? AND name = ?", [role, name]).fetchone()
     if not row:
         raise NotFound(f"no {ROLE_WORDS[role]} named {name!r}; see `triage keys list`")
@@ -188,7 +200,7 @@ def remove(store: Store, role: str, name: str, *, officer: str) -> None:
 def listed(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Trusted laptops (with fingerprints) and batch recipients, in the order they were added."""
     out: dict[str, list[dict[str, Any]]] = {SIGNER: [], RECIPIENT: []}
-    for r in store.db["trusted_keys"].rows_where(order_by="id"):
+    for r in store.rows("trusted_keys", order_by="id"):
         item = {k: r[k] for k in ("name", "public", "added_at", "officer")}
         if r["role"] == SIGNER:
             item["fingerprint"] = fingerprint(parse_signing_key(r["public"]))
@@ -197,14 +209,16 @@ def listed(store: Store) -> dict[str, list[dict[str, Any]]]:
 
 
 def recipients(store: Store) -> list[str]:
-    return [r[0] for r in store.db.execute("SELECT public FROM trusted_keys WHERE role = ? ORDER BY id", [RECIPIENT])]
+    """The age public keys this laptop's batches are encrypted to, every entry checked."""
+    return [r["public"] for r in _role(store, RECIPIENT)]
 
 
 def signer_name(store: Store, public: bytes, *, officer: str) -> str | None:
-    """Who a signing key belongs to: this laptop, a trusted laptop's name, or None (unknown)."""
+    """Who a signing key belongs to: this laptop, a trusted laptop's name, or None (unknown). Every trusted
+    laptop's entry is checked, so a list altered anywhere accepts no batch until it is put right."""
+    entries = _role(store, SIGNER)
     if public == own(store, officer=officer).signing_public:
-        return "this laptop"
-    row = store.db.execute(
-        "SELECT name FROM trusted_keys WHERE role = ? AND public = ?", [SIGNER, encode_signing_key(public)]
-    ).fetchone()
-    return row[0] if row else None
+        return THIS_LAPTOP
+    encoded = encode_signing_key(public)
+    name: str | None = next((r["name"] for r in entries if r["public"] == encoded), None)
+    return name

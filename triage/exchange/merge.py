@@ -7,7 +7,10 @@ already used here (two laptops can draw the same arrival id, and register the sa
 is replaced by a fresh one. References between rows (a review's candidate, a superseded decision, a
 draft's arrival, a debrief's arrival, a crime-group link's group and arrival) follow the keys, and the
 ids that records quote follow them too (`_quoting`). Debriefs, referral records, crime groups and their
-links each become rows of their own. A file that is refused is audited as refused (`batch.audit_refusal`).
+links each become rows of their own; a laptop's decisions on records it received from elsewhere
+(`received.jsonl`) join the records this home holds, and a batch naming an arrival, draft or crime group
+this home does not hold is refused. A file that is refused is audited as refused (`batch.audit_refusal`),
+and so is a batch whose merge breaks on one of its records: it names the record, and nothing of it stays.
 
 After a merge every new arrival is searched here, against this home's watchlist and every arrival it
 holds, so the same face captured on two laptops or landing at two sites shows as a repeat-arrival
@@ -21,28 +24,35 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import numpy as np
 
 from triage import workers
 from triage.casework import arrivals, ocg
 from triage.casework.debrief import records as debrief_records
-from triage.errors import TriageError
+from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import batch
-from triage.exchange.batch import Batch, Progress
+from triage.exchange.batch import MANIFEST, Batch, Progress
+from triage.exchange.records import shown
 from triage.faces import detection as faces
 from triage.faces import matchers
 from triage.faces.encoders import Pipeline
+from triage.store.judgements import MOVED as SEALED_JUDGEMENTS
 from triage.store.rows import PK, Store, utcnow
 
 KINDS = ("arrivals", "searches", "reviews", "drafts", "draft_outcomes", *batch.LANDING)
 RENAMED = ("arrivals", "drafts", "ocgs")  # the kinds whose ids a merge may have to replace
 # Fields of a batch record that name rows by their keys: resolved to local ids, never stored as they are.
-REFERENCES = ("key", "ref_key", "arrival_key", "arrival_keys", "ocg_key", "target_key")
+REFERENCES = ("key", "ref_key", "arrival_key", "arrival_keys", "ocg_key", "target_key", "draft_key")
+# Columns the store writes itself (the sealed part, each row's version and tag), never taken from a record.
+STORE_OWN = ("sealed", "ver", "tag")
+# What a record that breaks the merge raises: refused, naming the record, rather than a failure of triage.
+BROKEN = (KeyError, TypeError, ValueError, AttributeError, IndexError, sqlite3.IntegrityError)
 ENCODE_TIMEOUT = 120.0  # seconds one portrait may take in a worker
 IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting workers would cost more
 
@@ -131,10 +141,8 @@ class _Merger:
     def __init__(self, store: Store, b: Batch, officer: str):
         self.store, self.b, self.officer = store, b, officer
         self.device = store.config.device
-        self.known = {
-            kind: dict(store.db.execute("SELECT key, local FROM merged WHERE kind = ?", [kind]).fetchall())
-            for kind in KINDS
-        }
+        self.known = {kind: {r["key"]: r["local"] for r in store.rows("merged", "kind = ?", [kind])} for kind in KINDS}
+        self.at = "the batch"  # the record being merged, for a refusal to name
         self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
         self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
@@ -152,6 +160,17 @@ class _Merger:
         device, ident = key.split(":", 1)
         return ident if device == self.device and self._exists(kind, ident) else None
 
+    def held(self, kind: str, key: str | None, what: str) -> str:
+        """The local id of a row the record refers to, which this home must hold."""
+        local = self.local(kind, key)
+        if not local:
+            device = (key or "").split(":", 1)[0]
+            raise NotFound(
+                f"{self.b.path}: {self.at}: {what}, {key}, is not held in this home; nothing of the batch was merged",
+                hint=f"import the batch of device {device} that holds it first, then this one again",
+            )
+        return local
+
     def _exists(self, kind: str, ident: str) -> bool:
         return (
             self.store.db.execute(f"SELECT 1 FROM [{kind}] WHERE {PK.get(kind, 'id')} = ?", [ident]).fetchone()
@@ -166,13 +185,17 @@ class _Merger:
         columns = self.columns.get(kind)
         if columns is None:
             columns = self.columns[kind] = set(self.store.db[kind].columns_dict)
-        clear = {k: v for k, v in record.items() if k in columns and k not in ("sealed", *skip)}
-        secret = {k: v for k, v in record.items() if k not in columns and k not in (*REFERENCES, *skip)}
+        clear = {k: v for k, v in record.items() if k in columns and k not in (*STORE_OWN, *skip)}
+        secret = {k: v for k, v in record.items() if k not in columns and k not in (*REFERENCES, *STORE_OWN, *skip)}
         return clear, self.quoting(secret) if secret else None
 
     def _insert(self, kind: str, record: dict[str, Any], clear: dict[str, Any], *, skip: tuple[str, ...] = ()) -> str:
         base, secret = self._split(kind, record, skip)
-        row = self.store.insert(kind, {**base, **clear}, secret)
+        columns = {**base, **clear}
+        judged = {c: columns.pop(c) for c in SEALED_JUDGEMENTS.get(kind, ()) if c in columns}
+        if judged:  # a decision, a crime group or a category is never written in clear
+            secret = {**(secret or {}), **judged}
+        row = self.store.insert(kind, columns, secret)
         local = str(row[PK.get(kind, "id")])
         self.store.insert_row("merged", {"kind": kind, "key": record["key"], "local": local, "batch": self.b.sha256})
         self.known[kind][record["key"]] = local
@@ -192,7 +215,7 @@ class _Merger:
     def plan(self) -> None:
         """Choose the id every new arrival, draft and crime group gets here before anything is written, so that
         every id the batch's records quote can be rewritten as they are sealed (`_quoting`)."""
-        drafts = [d for rec in self.b.arrivals for d in rec["drafts"]]
+        drafts = [d for rec in (*self.b.arrivals, *self.b.received) for d in rec["drafts"]]
         landing = self.b.landing
         for kind, rows, field in (
             ("arrivals", self.b.arrivals, "id"),
@@ -205,12 +228,14 @@ class _Merger:
                     self.planned[kind][row["key"]] = self._free(kind, row[field], taken)
         # (kind, id on the exporting laptop, key) of every row the batch names
         named = [("arrivals", rec["id"], rec["key"]) for rec in self.b.arrivals]
+        named += [("arrivals", rec["id"], rec["arrival_key"]) for rec in self.b.received]
         named += [
             ("arrivals", x["ref"], x["ref_key"])
-            for rec in self.b.arrivals
-            for x in (*rec["reviews"], *(c for s in rec["searches"] for c in s["candidates"]))
+            for rec in (*self.b.arrivals, *self.b.received)
+            for x in (*rec["reviews"], *(c for s in rec.get("searches", ()) for c in s["candidates"]))
             if x.get("ref_key")
         ]
+        named += [("drafts", o["ref"], o["draft_key"]) for rec in self.b.received for o in rec["outcomes"]]
         named += [("arrivals", aid, key) for d in landing["debriefs"] for aid, key in d["arrival_keys"].items()]
         named += [("arrivals", link["target"], link["target_key"]) for link in landing["ocg_links"]]
         named += [("drafts", d["ref"], d["key"]) for d in drafts]
@@ -250,20 +275,40 @@ class _Merger:
 
     def history(self, rec: dict[str, Any]) -> None:
         """The searches, reviews and drafts of an arrival that this home does not hold yet."""
-        aid = self.local("arrivals", rec["key"])
+        aid = self.held("arrivals", rec["key"], "the arrival")
         for s in rec["searches"]:
             if not self.local("searches", s["key"]):
                 sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates",)))
                 for c in s["candidates"]:
                     cand, _ = self._split("candidates", c, ())
                     self.store.insert("candidates", {**cand, "search_id": sid, "arrival_id": aid, "ref": self._ref(c)})
-        for r in rec["reviews"]:
+        self._decisions(aid, rec["reviews"], rec["drafts"])
+
+    def received(self, rec: dict[str, Any]) -> None:
+        """The laptop's reviews and drafts on an arrival it received from elsewhere, and its outcomes of drafts
+        made elsewhere: each joins the record this home holds, which it must hold."""
+        aid = self.held("arrivals", rec["arrival_key"], "the arrival decided on")
+        self._decisions(aid, rec["reviews"], rec["drafts"])
+        for o in rec["outcomes"]:
+            if not self.local("draft_outcomes", o["key"]):
+                ref = self.held("drafts", o["draft_key"], f"the draft of outcome {o['key']}")
+                sup = self.local("draft_outcomes", o["supersedes"])
+                self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
+                self._outcome(ref, o["result"], o["at"])
+
+    def _outcome(self, ref: str, outcome: str | None, at: str | None) -> None:
+        """A draft's current outcome, when the batch knows of a later one than this home."""
+        if at and (self.store.db.table("drafts").get(ref)["outcome_at"] or "") < at:
+            self.store.db.table("drafts").update(ref, {"outcome": outcome, "outcome_at": at})
+
+    def _decisions(self, aid: str, reviews: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> None:
+        for r in reviews:
             if not self.local("reviews", r["key"]):
                 sup = self.local("reviews", r["supersedes"])
                 self._insert(
                     "reviews", r, {"arrival_id": aid, "ref": self._ref(r), "supersedes": int(sup) if sup else None}
                 )
-        for d in rec["drafts"]:
+        for d in drafts:
             ref = self.local("drafts", d["key"])
             if not ref:
                 ref = self.planned["drafts"][d["key"]]
@@ -272,18 +317,18 @@ class _Merger:
                 if not self.local("draft_outcomes", o["key"]):
                     sup = self.local("draft_outcomes", o["supersedes"])
                     self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
-            if d["outcome_at"] and (self.store.db.table("drafts").get(ref)["outcome_at"] or "") < d["outcome_at"]:
-                self.store.db.table("drafts").update(ref, {"outcome": d["outcome"], "outcome_at": d["outcome_at"]})
+            self._outcome(ref, d["outcome"], d["outcome_at"])
 
     def landing(self) -> None:
         """The debrief and referral versions, crime groups and crime-group decisions this home does not hold yet,
         each a row of its own. The numbers, handles and names they give are blinded again with this home's key,
         since another laptop's blinds match nothing here; a group held already gains what the batch's copy adds."""
-        debriefed = set()
-        for d in self.b.landing["debriefs"]:
+        debriefed: dict[str, str] = {}  # arrival -> the record of its debrief merged last
+        for n, d in enumerate(self.b.landing["debriefs"], 1):
+            self.at = f"debriefs.jsonl line {n} ({d['key']})"
             if self.local("debriefs", d["key"]):
                 continue
-            aid, version = self.local("arrivals", d["arrival_key"]), d["version"]
+            aid, version = self.held("arrivals", d["arrival_key"], "the arrival debriefed"), d["version"]
             if self.store.db["debriefs"].count_where("arrival_id = ? AND version = ?", [aid, version]):
                 # this home amended the debrief itself meanwhile: its version keeps the number, the batch's follows
                 # and, merged last, is the current one; both stay, and an officer is told to decide which stands
@@ -300,20 +345,20 @@ class _Merger:
             self._insert(
                 "debriefs", d, {"arrival_id": aid, "version": version, "supersedes": int(sup) if sup else None}
             )
-            debriefed.add(aid)
-        for aid in sorted(a for a in debriefed if a):  # each just inserted, under its arrival here
+            debriefed[aid] = self.at
+        for aid in sorted(debriefed):  # each just inserted, under its arrival here
+            self.at = debriefed[aid]
             current = debrief_records.latest(self.store, aid)
             if current is not None:
                 debrief_records.index_identifiers(self.store, aid, current["id"], current["answers"])
-        for r in self.b.landing["referrals"]:
+        for n, r in enumerate(self.b.landing["referrals"], 1):
+            self.at = f"referrals.jsonl line {n} ({r['key']})"
             if not self.local("referrals", r["key"]):
                 sup = self.local("referrals", r["supersedes"])
-                self._insert(
-                    "referrals",
-                    r,
-                    {"arrival_id": self.local("arrivals", r["arrival_key"]), "supersedes": int(sup) if sup else None},
-                )
-        for g in self.b.landing["ocgs"]:
+                aid = self.held("arrivals", r["arrival_key"], "the arrival referred")
+                self._insert("referrals", r, {"arrival_id": aid, "supersedes": int(sup) if sup else None})
+        for n, g in enumerate(self.b.landing["ocgs"], 1):
+            self.at = f"ocgs.jsonl line {n} ({g['key']})"
             ref = self.local("ocgs", g["key"])
             if ref:
                 ocg.absorb(
@@ -326,22 +371,24 @@ class _Merger:
             else:
                 ref = self._insert("ocgs", g, {"ref": self.planned["ocgs"][g["key"]]})
                 ocg.index_identifiers(self.store, ref, g, at=utcnow(), officer=self.officer)
-        for link in self.b.landing["ocg_links"]:
+        for n, link in enumerate(self.b.landing["ocg_links"], 1):
+            self.at = f"ocg_links.jsonl line {n} ({link['key']})"
             if not self.local("ocg_links", link["key"]):
                 sup = self.local("ocg_links", link["supersedes"])
                 self._insert(
                     "ocg_links",
                     link,
                     {
-                        "ocg_ref": self.local("ocgs", link["ocg_key"]),
-                        "target": self.local("arrivals", link["target_key"]),
+                        "ocg_ref": self.held("ocgs", link["ocg_key"], "the crime group linked to"),
+                        "target": self.held("arrivals", link["target_key"], "the arrival linked"),
                         "supersedes": int(sup) if sup else None,
                     },
                 )
 
     def audit_events(self) -> None:
         """The origin's audit events, kept apart from this home's own hash chain (with their hashes)."""
-        for e in self.b.audit:
+        for n, e in enumerate(self.b.audit, 1):
+            self.at = f"audit.jsonl line {n}"
             if (
                 e["device"] == self.device
                 or self.store.db.execute(
@@ -416,21 +463,28 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
         with store.transaction():
             m.plan()
             for i, rec in enumerate(b.arrivals, 1):
+                m.at = f"arrivals.jsonl line {i} ({rec['key']})"
                 aid = m.arrival(rec, vectors.get(rec["key"]))
                 if aid:
                     landed[aid] = vectors.get(rec["key"])
                 if progress:
                     progress(f"merging {b.path.name}", i, len(b.arrivals))
             if m.templates:
+                m.at = "templates.jsonl"
                 owners, photos, vecs = zip(*m.templates)
                 for model_id in pipeline.model_ids:
                     store.put_templates(
                         "arrival", model_id, list(owners), np.vstack([v[model_id] for v in vecs]), list(photos)
                     )
-            for rec in b.arrivals:
+            for i, rec in enumerate(b.arrivals, 1):
+                m.at = f"arrivals.jsonl line {i} ({rec['key']})"
                 m.history(rec)
+            for i, rec in enumerate(b.received, 1):
+                m.at = f"{batch.RECEIVED} line {i} ({rec['arrival_key']})"
+                m.received(rec)
             m.landing()
             m.audit_events()
+            m.at = MANIFEST
             m.warnings += _trail_went_back(store, b)
             end = b.manifest.get("audit_end") or {}
             store.db.table("batches").insert(
@@ -451,6 +505,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                 },
                 ignore=True,
             )
+            m.at = "the search of its new arrivals"
             repeats = _search_new(store, landed, officer=officer, progress=progress)
             for aid in landed:
                 store.audit(
@@ -463,8 +518,22 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                 reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
                 f"{len(landed)} of {len(b.arrivals)} arrivals new",
             )
-    except BaseException:
+    except BROKEN as e:
         store.cache.clear()  # the galleries may hold templates the rollback removed
+        _refused(
+            store,
+            b.path,
+            BadInput(
+                f"{b.path}: {m.at}: the record cannot be merged ({type(e).__name__}: {shown(str(e))}); "
+                "nothing of the batch was merged"
+            ),
+            officer=officer,
+        )
+    except (BadInput, NotFound, IntegrityFailure) as refusal:
+        store.cache.clear()
+        _refused(store, b.path, refusal, officer=officer)
+    except BaseException:
+        store.cache.clear()
         raise
     return Imported(
         file=str(b.path),
@@ -529,16 +598,21 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
     ]
 
 
+def _refused(store: Store, path: Path, refusal: TriageError, *, officer: str) -> NoReturn:
+    """Audit a refused batch, then raise the refusal."""
+    try:
+        batch.audit_refusal(store, path, refusal, officer=officer)
+    except TriageError as unrecorded:  # a busy or full store: the refusal, not this, is what the user must see
+        raise refusal from unrecorded
+    raise refusal
+
+
 def _verified(store: Store, path: Path, *, officer: str, progress: Progress | None) -> Batch:
     """A batch decrypted and verified; a refusal is audited here, then raised as it was."""
     try:
         return batch.open_batch(store, path, officer=officer, progress=progress)
     except TriageError as refusal:
-        try:
-            batch.audit_refusal(store, path, refusal, officer=officer)
-        except TriageError as unrecorded:  # a busy or full store: the refusal, not this, is what the user must see
-            raise refusal from unrecorded
-        raise
+        _refused(store, path, refusal, officer=officer)
 
 
 def import_files(store: Store, paths: list[Path], *, officer: str, progress: Progress | None = None) -> list[Imported]:

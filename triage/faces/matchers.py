@@ -19,6 +19,7 @@ from triage.errors import BadInput, NotFound, UsageError
 from triage.faces import encoders, fusion, matching
 from triage.faces.fusion import FUSED, Fusion
 from triage.faces.matching import Candidate, Gallery
+from triage.store import settings
 from triage.store.rows import Store
 
 
@@ -163,17 +164,15 @@ def require(
 
 
 def set_default(store: Store, name: str, *, officer: str) -> dict[str, Any]:
-    """Make `name` the home's matcher (config.json), audited; say which templates it still lacks."""
-    from triage.store.config import write_config
-
+    """Make `name` the home's matcher (its settings, then config.json), audited; say which templates it
+    still lacks."""
     m = get(name, store.home)
     before = store.config.matcher
-    store.config.matcher = m.name
     with store.transaction():  # the config is written last: if that fails, the audit event rolls back
         store.audit(
             "models-use", officer, records=[f"matcher:{m.name}"], reason=f"default matcher {before} -> {m.name}"
         )
-        write_config(store.home, store.config)
+        settings.change(store, officer=officer, matcher=m.name)
     return {
         "matcher": m.name,
         "previous": before,

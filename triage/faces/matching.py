@@ -8,7 +8,6 @@ carries its distance and the threshold it was judged against, for a person to re
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,8 @@ import numpy.typing as npt
 from triage import workers
 from triage.errors import BadInput, NotFound, UsageError
 from triage.faces import ann, quantized
+from triage.intake import jsontext
+from triage.store import settings
 from triage.store.rows import Store
 
 PHOTOS_PER_OWNER = 8  # nearest templates fetched per wanted candidate, so owners with several photos fill top-k
@@ -71,13 +72,17 @@ def home_calibration_file(home: Path | str, model_id: str) -> Path:
 
 def calibration(model_id: str, home: Path | str | None = None) -> Calibration:
     """A model's threshold and where it came from: the home's own calibration (measured on its photos)
-    when it has one, else the shipped file."""
+    when it has one, else the shipped file. A home's file is used only if it is the one `triage evaluate
+    --calibrate` recorded in the home's settings: one dropped in or edited is refused (IntegrityFailure)."""
     local = home_calibration_file(home, model_id) if home else None
     path = local if local is not None and local.is_file() else resources.files("triage.models") / f"{model_id}.json"
     if not path.is_file():
         raise NotFound(f"no calibration file for model {model_id} under models/")
+    raw = path.read_bytes()
+    if home and local is not None and path is local:
+        settings.check_calibration(home, local, raw)
     try:
-        d = json.loads(path.read_text())
+        d = jsontext.loads(raw.decode("utf-8"), str(path))
         if d["model_id"] != model_id:
             raise ValueError(f"it is for model {d['model_id']}")
         return Calibration(

@@ -1,5 +1,7 @@
 """CSV files saved from a spreadsheet: read as UTF-8 (with or without Excel's byte-order mark), or refused
-with what to do, since a spreadsheet's default "CSV" on Windows is another encoding."""
+with what to do, since a spreadsheet's default "CSV" on Windows is another encoding. A file over the size
+limit is refused before it is read; the csv module's own limit on one cell (131,072 characters) raises
+`csv.Error`, which every reader turns into a one-line refusal."""
 
 from __future__ import annotations
 
@@ -8,9 +10,16 @@ from pathlib import Path
 
 from triage.errors import BadInput
 
+MAX_BYTES = 64 * 1024 * 1024
 
-def text(path: Path) -> io.StringIO:
-    """The file's text, ready for the csv module."""
+
+def text(path: Path, *, max_bytes: int | None = None) -> io.StringIO:
+    """The file's text, ready for the csv module; refused when the file is over `max_bytes` (default
+    `MAX_BYTES`)."""
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise BadInput(f"{path}: {size:,} bytes is over the limit of {max_bytes:,} for a CSV file; split it")
     try:
         return io.StringIO(Path(path).read_bytes().decode("utf-8-sig"), newline="")
     except UnicodeDecodeError:

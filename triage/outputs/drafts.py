@@ -23,7 +23,7 @@ import pycountry
 
 from triage.casework import arrivals
 from triage.errors import BadInput, NotFound
-from triage.files import write_files
+from triage.files import check_output, write_files
 from triage.intake import biographic, names
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
@@ -128,7 +128,7 @@ def _entry(
     last = reviews[-1] if reviews else None
     category = (cand or {}).get("category")
     if kind == "watchlist" and category is None and store.db["subjects"].count_where("ref = ?", [ref]):
-        category = store.db.table("subjects").get(ref)["category"]
+        category = store.get("subjects", ref, what="watchlist subject")["category"]
     return {
         "kind": kind,
         "ref": ref,
@@ -250,17 +250,22 @@ def optional_text(text: str | None, flag: str, max_len: int = 2000) -> str | Non
     return biographic.clean_text(text or "", flag, max_len) or None
 
 
-def check_outputs(fmt: str, *paths: Path | None) -> None:
-    """Refuse an unknown format or an unwritable file before anything is stored."""
+def check_outputs(
+    fmt: str, out: Path | None, image_out: Path | None = None, *, home: Path | None = None, force: bool = False
+) -> None:
+    """Refuse an unknown format or an unwritable file before anything is stored; with `home`, also a
+    file that exists (unless `force`) or that lies inside the home."""
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose text or json")
-    for path in paths:
+    for flag, path in (("--out", out), ("--image-out", image_out)):
         if path is None:
             continue
         if path.is_dir():
             raise BadInput(f"{path} is a folder; give a file name")
         if not path.parent.is_dir():
             raise BadInput(f"{path}: the folder {path.parent} does not exist")
+        if home is not None:
+            check_output(path, home=home, force=force, flag=flag)
 
 
 # -- storing, reading and writing drafts ---------------------------------------------------------------
@@ -291,6 +296,7 @@ def _outputs(
     fmt: str,
     out: Path | None,
     image_out: Path | None,
+    force: bool,
 ) -> None:
     """Write the draft (and a facial search's image) to files, audited; the caller holds the transaction."""
     files = {}
@@ -307,6 +313,9 @@ def _outputs(
             records=[f"draft:{draft['ref']}", f"photo:{photo_id}"],
             reason=f"written to {image_out}",
         )
+    for flag, path in (("--out", out), ("--image-out", image_out)):
+        if path is not None:
+            check_output(path, home=store.home, force=force, flag=flag)
     write_files(files)
 
 
@@ -322,9 +331,11 @@ def save(
     fmt: str = "text",
     out: Path | None = None,
     image_out: Path | None = None,
+    force: bool = False,
 ) -> DraftResult:
     """Give the draft its reference, store it sealed with its audit event, and write any files asked for,
-    in one transaction: if a file cannot be written, nothing is stored."""
+    in one transaction: if a file cannot be written (or is there already and `force` is not given),
+    nothing is stored."""
     with store.transaction():
         draft["ref"] = new_ref(store, family.prefix)
         store.insert(
@@ -342,7 +353,7 @@ def save(
         store.audit(
             action, officer, arrival_id=draft["arrival_id"], records=[f"draft:{draft['ref']}", *records], reason=reason
         )
-        _outputs(store, draft, family, officer=officer, fmt=fmt, out=out, image_out=image_out)
+        _outputs(store, draft, family, officer=officer, fmt=fmt, out=out, image_out=image_out, force=force)
     return DraftResult(draft, out, image_out)
 
 
@@ -372,13 +383,15 @@ def show(
     fmt: str = "text",
     out: Path | None = None,
     image_out: Path | None = None,
+    force: bool = False,
 ) -> DraftResult:
-    """A stored draft as it was drafted, audited, and written to the files asked for."""
+    """A stored draft as it was drafted, audited, and written to the files asked for; an existing file is
+    replaced only with `force`, and never one inside the home."""
     check_outputs(fmt, out, image_out)
     draft = get_draft(store, ref, family)
     with store.transaction():
         store.audit("draft-show", officer, arrival_id=draft["arrival_id"], records=[f"draft:{ref}"])
-        _outputs(store, draft, family, officer=officer, fmt=fmt, out=out, image_out=image_out)
+        _outputs(store, draft, family, officer=officer, fmt=fmt, out=out, image_out=image_out, force=force)
     return DraftResult(draft, out, image_out)
 
 

@@ -160,11 +160,12 @@ def draft(
     fmt: str = "text",
     out: Path | None = None,
     debriefed: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> drafts.DraftResult:
     """Build and store an intelligence report draft about one arrival; nothing is stored when a field is refused.
     `debriefed` is the debrief section a report started from a debrief carries (`summaries.intel_fields`)."""
     report = validate(fields)
-    drafts.check_outputs(fmt, out)
+    drafts.check_outputs(fmt, out, home=store.home, force=force)
     arrival = arrivals.get(store, arrival_id)
     cands = drafts.reviewed_candidates(store, arrival_id)
     who, read_subject = drafts.subject(store, arrival, cands)
@@ -208,6 +209,7 @@ def draft(
         reason=f"graded {body['grading']}",
         fmt=fmt,
         out=out,
+        force=force,
     )
 
 

@@ -107,16 +107,18 @@ def draft(
     fmt: str = "text",
     out: Path | None = None,
     image_out: Path | None = None,
+    force: bool = False,
 ) -> drafts.DraftResult:
     """Build and store a PND person or facial search draft for one arrival; refused whole, storing
-    nothing, when the purpose is missing or not a sentence or a file cannot be written."""
+    nothing, when the purpose is missing or not a sentence or a file cannot be written (or is there
+    already and `force` is not given)."""
     if kind not in KINDS:
         raise BadInput(f"--kind {kind!r}: choose person or face")
     purpose = drafts.check_text(purpose, "--purpose", "the policing purpose", MIN_PURPOSE_WORDS)
     justification = drafts.optional_text(justification, "--justification")
-    drafts.check_outputs(fmt, out, image_out)
     if image_out and kind != "face":
         raise BadInput("--image-out goes with a facial search draft: add --kind face")
+    drafts.check_outputs(fmt, out, image_out, home=store.home, force=force)
     arrival = arrivals.get(store, arrival_id)
     cands = drafts.reviewed_candidates(store, arrival_id)
     who, read = drafts.subject(store, arrival, cands)
@@ -160,6 +162,7 @@ def draft(
         fmt=fmt,
         out=out,
         image_out=image_out,
+        force=force,
     )
 
 

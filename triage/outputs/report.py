@@ -20,7 +20,7 @@ from typing import Any
 from triage.casework import referrals, review
 from triage.errors import BadInput, NotFound
 from triage.exchange.batch import day_arrivals, day_scope
-from triage.files import write_files
+from triage.files import check_output, write_files
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
@@ -106,14 +106,11 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         for p in (entry.as_json() for entry in review.pending(store))
         if p["arrival_id"] in arrivals
     ]
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}  # the decision in force on each candidate
+    for r in store.rows("reviews", scope, params, order_by="id"):
+        latest[(r["arrival_id"], r["kind"], r["ref"])] = r
     confirmed = []
-    for r in store.rows(
-        "reviews",
-        f"{scope} AND decision = 'confirmed' AND id = (SELECT max(id) FROM reviews r2 "
-        "WHERE r2.arrival_id = reviews.arrival_id AND r2.kind = reviews.kind AND r2.ref = reviews.ref)",
-        params,
-        order_by="at",
-    ):
+    for r in sorted((r for r in latest.values() if r["decision"] == "confirmed"), key=lambda r: r["at"]):
         cand = store.db.execute(
             "SELECT distance, threshold FROM candidates WHERE arrival_id = ? AND kind = ? AND ref = ? "
             "ORDER BY id DESC LIMIT 1",
@@ -208,9 +205,17 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
 
 def report(
-    store: Store, day: str, *, officer: str, fmt: str = "html", out: Path | None = None, site: str | None = None
+    store: Store,
+    day: str,
+    *,
+    officer: str,
+    fmt: str = "html",
+    out: Path | None = None,
+    site: str | None = None,
+    force: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """Build the day's report; with `out`, write it there atomically. Returns the data and the rendered text."""
+    """Build the day's report; with `out`, write it there atomically (an existing file only with `force`,
+    never inside the home). Returns the data and the rendered text."""
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose html or text")
     if out is not None:
@@ -218,6 +223,7 @@ def report(
             raise BadInput(f"--out {out} is a folder; give a file name such as {out / f'report-{day}.html'}")
         if not out.parent.is_dir():
             raise BadInput(f"--out {out}: the folder {out.parent} does not exist")
+        check_output(out, home=store.home, force=force)
     data = gather(store, day, site=site, thumbnails=fmt == "html")
     text = render(data, fmt)
     with store.transaction():

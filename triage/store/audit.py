@@ -62,9 +62,40 @@ def append(
     return row
 
 
-def head(row: dict[str, Any]) -> bytes:
-    """What the sealed head holds: the last event's number and hash."""
-    return f"{row['seq']}:{row['hash']}".encode()
+@dataclass
+class Head:
+    """What the sealed head holds: the last event's number and hash, and each tagged table's digest
+    (tags.py). `tables` is None in a head written before the home's rows were tagged."""
+
+    seq: int
+    hash: str
+    tables: dict[str, int] | None
+
+    def sealed(self, vault: Vault) -> bytes:
+        tables = None if self.tables is None else {t: format(d, "x") for t, d in sorted(self.tables.items())}
+        body = json.dumps({"seq": self.seq, "hash": self.hash, "tables": tables}, sort_keys=True)
+        return vault.seal(body.encode(), HEAD_AAD)
+
+
+def read_head(db: Database, vault: Vault) -> Head | None:
+    """The sealed head, opened; None where there is none. A head that fails to open is an IntegrityFailure."""
+    found = db.execute("SELECT sealed FROM audit_head WHERE id = 1").fetchone()
+    if found is None:
+        return None
+    try:
+        text = vault.open(found[0], HEAD_AAD).decode()
+    except IntegrityFailure:
+        raise IntegrityFailure("the sealed record of the audit trail's end was altered") from None
+    if text.startswith("{"):
+        d = json.loads(text)
+        tables = None if d["tables"] is None else {t: int(v, 16) for t, v in d["tables"].items()}
+        return Head(int(d["seq"]), str(d["hash"]), tables)
+    seq, digest = text.split(":")  # the first release's form: "SEQ:HASH"
+    return Head(int(seq), digest, None)
+
+
+def write_head(db: Database, vault: Vault, head: Head) -> None:
+    db.execute("INSERT OR REPLACE INTO audit_head (id, sealed) VALUES (1, ?)", [head.sealed(vault)])
 
 
 @dataclass
@@ -97,9 +128,11 @@ def verify(db: Database, vault: Vault | None = None) -> ChainReport:
             "or the home predates it: any audited command writes it)",
         )
     try:
-        seq, digest = vault.open(sealed[0], HEAD_AAD).decode().split(":")
-    except (IntegrityFailure, ValueError):
+        opened = read_head(db, vault)
+    except (IntegrityFailure, ValueError, KeyError):
         return ChainReport(report.events, last[0], "the sealed record of the trail's last event was altered")
+    assert opened is not None  # `sealed` was found above
+    seq, digest = opened.seq, opened.hash
     if int(seq) > last[0]:
         return ChainReport(
             report.events,

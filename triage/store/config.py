@@ -2,6 +2,8 @@
 
 The home is `--home`, then `TRIAGE_HOME`, then the platform's per-user app directory. `config.json`
 holds the settings that are not secret: site, force code, device id, time zone, matcher, retention.
+Those that decide behaviour (training, matcher, retention) are a copy of what the store records
+(settings.py), checked against it whenever the home is unlocked.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.errors import BadInput, Conflict, NotFound
+from triage.store.permissions import write_private
 
 STORE_FILE = "triage.db"
 CONFIG_FILE = "config.json"
@@ -77,6 +80,8 @@ def load_config(home: Path) -> Config:
         )
     try:
         return Config.from_dict(json.loads(path.read_text()))
+    except RecursionError:
+        raise BadInput(f"{path} is nested too deeply to be a triage config") from None
     except (ValueError, TypeError) as e:
         raise BadInput(f"{path} is not a valid triage config: {e}") from None
 
@@ -86,5 +91,5 @@ def write_config(home: Path, config: Config, *, create: bool = False) -> None:
     if create and path.exists():
         raise Conflict(f"a triage home already exists at {home}; it is never overwritten")
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(config.to_json())
+    write_private(tmp, config.to_json().encode())
     os.replace(tmp, path)

@@ -3,7 +3,8 @@
 One random 256-bit data key encrypts photos, portraits, templates and personal details with AES-GCM.
 The data key is stored only wrapped: by a key derived from the officer's passphrase with scrypt (its
 parameters are stored beside the wrapped key, so they can be raised later), and optionally by a
-supervisor's recovery passphrase. Changing a passphrase re-wraps the data key; the data is untouched.
+supervisor's recovery passphrase. Changing a passphrase re-wraps the data key; the data is untouched
+(replacing the data key itself seals everything again: rotate.py).
 Equality search uses keyed hashes (HMAC-SHA256 under a sub-key of the data key), so a copied store
 gives away neither the values nor a dictionary attack on them without the passphrase.
 """
@@ -75,6 +76,12 @@ def unwrap_key(wrapped: WrappedKey, passphrase: str) -> bytes:
 
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
+
+
+def derive_tag_key(data_key: bytes) -> bytes:
+    """The key of the rows' authentication tags (tags.py): a sub-key, so a tag gives nothing about the
+    data key or the blind-index key."""
+    return hmac.new(data_key, b"triage row tags v1", hashlib.sha256).digest()
 
 
 class Vault:

@@ -7,7 +7,10 @@ did not follow the order the steps run in), so such a home neither runs a step a
 
 Columns in clear hold only what is needed to find and order records (ids, times, site, vessel,
 category, flags, scores, keyed hashes). Everything personal or biometric lives in `sealed` or `data`
-BLOBs that the store encrypts under the home's data key.
+BLOBs that the store encrypts under the home's data key. Every row also carries a version and a tag
+(tags.py): a step that writes rows into a tagged table of an existing home must leave them for the store
+to tag (it tags a home's rows again only when it first adopts tags), and a new table needs `ver` and
+`tag` columns.
 """
 
 from __future__ import annotations
@@ -497,3 +500,60 @@ def m009_batch_audit_end(db: Database) -> None:
     """Where each imported batch's laptop said its audit trail ended (`batch.audit_end`)."""
     db.table("batches").add_column("audit_seq", int)
     db.table("batches").add_column("audit_hash", str)
+
+
+@migrations()
+def m010_row_tags(db: Database) -> None:
+    """Every row's version and authentication tag (tags.py), on every table but those that authenticate
+    themselves. The store tags existing rows when it is next unlocked, since that needs the data key."""
+    untagged = {"audit_events", "audit_head", "keyring", "_sqlite_migrations", "template_blocks", "template_indexes"}
+    for table in db.table_names():
+        if table not in untagged and not table.startswith("sqlite_"):
+            db.table(table).add_column("ver", int)
+            db.table(table).add_column("tag", bytes)
+
+
+@migrations()
+def m011_settings(db: Database) -> None:
+    """What decides how the home behaves (settings.py): training or not, the matcher, the retention policy
+    and the SHA-256 of each calibration file in models/, a row each (`value` is JSON), tagged like every
+    row. An existing home's rows are written when it is next unlocked, from its config.json."""
+    db.table("settings").create(
+        {"name": str, "value": str, "at": str, "officer": str, "ver": int, "tag": bytes},
+        pk="name",
+        not_null={"value", "at", "officer"},
+    )
+
+
+@migrations()
+def m012_sealed_judgements(db: Database) -> None:
+    """A watchlist subject's category, and a crime-group link's group and decision, may be empty in clear:
+    the store moves them, with review decisions, into the sealed part of their rows when the home is next
+    unlocked (judgements.py). Each row keeps its rowid, which its tag binds."""
+    _allow_null(db, "subjects", ["category"])
+    _allow_null(db, "ocg_links", ["ocg_ref", "decision"])
+
+
+def _allow_null(db: Database, table: str, columns: list[str]) -> None:
+    """Rebuild `table` without NOT NULL on `columns`, keeping every row's rowid, its columns and indexes."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+    for column in columns:
+        before = sql
+        sql = sql.replace(f'"{column}" TEXT NOT NULL', f'"{column}" TEXT', 1)
+        sql = sql.replace(f"[{column}] TEXT NOT NULL", f"[{column}] TEXT", 1)
+        if sql == before:
+            raise RuntimeError(f"{table}.{column} is not the NOT NULL text column this step expects")
+    indexes = [
+        r[0]
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+    ]
+    names = ", ".join(f"[{c}]" for c in db.table(table).columns_dict)
+    rebuilt = f"_{table}_rebuilt"
+    db.execute(sql.replace(f'"{table}"', f"[{rebuilt}]", 1).replace(f"[{table}]", f"[{rebuilt}]", 1))
+    db.execute(f"INSERT INTO [{rebuilt}] (rowid, {names}) SELECT rowid, {names} FROM [{table}]")
+    db.execute(f"DROP TABLE [{table}]")
+    db.execute(f"ALTER TABLE [{rebuilt}] RENAME TO [{table}]")
+    for index in indexes:
+        db.execute(index)

@@ -21,11 +21,14 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
-from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, TriageError
-from triage.store import audit, blocks, crypto
+from triage.errors import Conflict, IntegrityFailure, NotFound, TriageError
+from triage.store import audit, blocks, crypto, judgements, permissions, tags
+from triage.store import settings as home_settings
+from triage.store.audit import Head
 from triage.store.blocks import TemplateBlock, TemplateSet
-from triage.store.config import STORE_FILE, Config, load_config, write_config
+from triage.store.config import CONFIG_FILE, STORE_FILE, Config, load_config, write_config
 from triage.store.migrations import upgrade
+from triage.store.passphrase import check_strength, home_words
 
 # Tables whose personal fields live in one sealed JSON column named `sealed`; photos, templates and
 # audit reasons are sealed by their own methods below.
@@ -57,6 +60,7 @@ def connect(path: Path) -> Database:
     db = Database(conn)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
+    db.execute("PRAGMA recursive_triggers = ON")  # a REPLACE then notes the row it deletes (tags.py)
     db.execute("PRAGMA busy_timeout = 60000")
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.execute("PRAGMA journal_mode = WAL")
@@ -73,28 +77,34 @@ class Store:
         self.config = config
         self.vault = vault
         self._data_key: bytes | None = None  # kept while unlocked, to wrap it under a new passphrase
+        self._tag_key: bytes | None = None  # rows' authentication key, derived from the data key (tags.py)
+        self._layouts: dict[str, tags.Layout] = {}
+        self._pending_head: tuple[int, str] | None = None  # the last event of the open transaction
         self.cache: dict[str, Any] = {}  # per-process state built from the store, such as search galleries
+        self.settings: home_settings.Settings | None = None  # what decides behaviour, read at unlock
 
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
     def create(cls, home: Path, passphrase: str, config: Config) -> Store:
-        if len(passphrase) < 8:
-            raise BadInput("the passphrase is too short: use at least 8 characters")
+        check_strength(passphrase, known=home_words(config))
         if (home / STORE_FILE).exists():
             raise Conflict(f"a triage home already exists at {home}; it is never overwritten")
-        home.mkdir(parents=True, exist_ok=True)
+        permissions.make_home(home)
         write_config(home, config, create=True)
+        permissions.create_private(home / STORE_FILE)  # its -wal and -shm files take its permissions
         db = connect(home / STORE_FILE)
         upgrade(db)
         data_key = crypto.new_data_key()
         store = cls(home, db, config, crypto.Vault(data_key))
-        store._data_key = data_key
+        store._adopt_key(data_key)
         with store.transaction():
             db.table("keyring").insert(
                 {"name": "officer", "wrapped": crypto.wrap_key(data_key, passphrase).to_json(), "created_at": utcnow()}
             )
             store.audit("init", config.officer, reason=f"site {config.site}, force {config.force_code}")
+            home_settings.record(store, config.officer)
+            store.retag_all()  # the rows the migrations wrote, before any key existed
         return store
 
     @classmethod
@@ -104,6 +114,7 @@ class Store:
         path = home / STORE_FILE
         if not path.exists():
             raise NotFound(f"the store {path} is missing")
+        permissions.tighten(home, (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", CONFIG_FILE))
         try:
             db = connect(path)
             upgrade(db)
@@ -125,19 +136,44 @@ class Store:
         error: TriageError | None = None
         for row in rows:
             try:
-                self._data_key = crypto.unwrap_key(crypto.WrappedKey.from_json(row["wrapped"]), passphrase)
-                self.vault = crypto.Vault(self._data_key)
-                return
+                data_key = crypto.unwrap_key(crypto.WrappedKey.from_json(row["wrapped"]), passphrase)
             except TriageError as e:
                 error = e
+                continue
+            self._adopt_key(data_key)
+            self._tag_rows_once()
+            self.settings = home_settings.load(self)
+            judgements.seal_once(self, self.config.officer)  # an older home's, once
+            return
         raise error  # type: ignore[misc]
+
+    def _adopt_key(self, data_key: bytes) -> None:
+        """Use `data_key` from now on: its vault, its rows' tag key, and the triggers that note each row a
+        transaction touches so that it is tagged at commit."""
+        self._data_key = data_key
+        self.vault = crypto.Vault(data_key)
+        self._tag_key = crypto.derive_tag_key(data_key)
+        tags.install_triggers(self.db, tags.tagged_tables(self.db))
+
+    def _tag_rows_once(self) -> None:
+        """A home whose sealed head predates row tags has its rows tagged now, once, under this key."""
+        head = audit.read_head(self.db, self._need_vault())
+        if head is None or head.tables is not None:
+            return
+        assert self._tag_key is not None
+        with self.transaction():
+            head = audit.read_head(self.db, self._need_vault())
+            if head is not None and head.tables is None:  # another process may have done it meanwhile
+                digests = tags.tag_all(self.db, self._tag_key, self._layouts)
+                audit.write_head(self.db, self._need_vault(), audit.Head(head.seq, head.hash, digests))
+                self.audit("rows-tagged", self.config.officer, records=[f"tables:{len(digests)}"])
 
     def set_passphrase(self, new: str, *, officer: str, name: str = "officer") -> None:
         """Wrap the data key under a new passphrase, with today's KDF parameters (so changing the
         passphrase also upgrades them); the data itself is not re-encrypted. `name` is "officer" or
         "recovery" (a supervisor's second copy)."""
-        if len(new) < 8:
-            raise BadInput("the new passphrase is too short: use at least 8 characters")
+        what = "new passphrase" if name == "officer" else f"{name} passphrase"
+        check_strength(new, what=what, known=home_words(self.config))
         self._need_vault()
         data_key = self._data_key
         assert data_key is not None  # kept whenever the store is unlocked
@@ -156,6 +192,14 @@ class Store:
             raise TriageError("the store is locked: this needs the passphrase")
         return self.vault
 
+    @property
+    def is_training(self) -> bool:
+        """Whether this is a training home, as its authenticated settings record it (whatever config.json
+        says); needs the passphrase."""
+        if self.settings is None:
+            raise TriageError("the store is locked: this needs the passphrase")
+        return self.settings.training
+
     # -- transactions and audit ------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -173,8 +217,10 @@ class Store:
             yield
             if self.vault is not None:
                 self.compact_templates()  # templates any code deleted leave their sealed blocks in this commit
+                self._tag_touched()
             conn.execute("COMMIT")
         except BaseException:
+            self._pending_head = None
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
                 conn.execute("ROLLBACK")
             raise
@@ -193,6 +239,7 @@ class Store:
         if reason:
             seq = self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_events").fetchone()[0]
             sealed_reason = self._need_vault().seal(reason.encode(), f"audit_events:{seq}")
+        self._need_vault()  # an event is never written by a locked store
         row = audit.append(
             self.db,
             at=utcnow(),
@@ -202,10 +249,63 @@ class Store:
             records=list(records),
             reason=sealed_reason,
         )
-        self.db.execute(
-            "INSERT OR REPLACE INTO audit_head (id, sealed) VALUES (1, ?)",
-            [self._need_vault().seal(audit.head(row), audit.HEAD_AAD)],
-        )
+        self._pending_head = (row["seq"], row["hash"])
+        if not self.db.conn.in_transaction:  # else the sealed head is written once, at commit
+            self._write_head()
+
+    def _current_head(self) -> Head | None:
+        """The sealed head as this transaction leaves it so far. A home's first event starts its tables'
+        digests; a head missing later stays without them (verify reports it, and no tagged row may be
+        written until the home is restored)."""
+        head = audit.read_head(self.db, self._need_vault())
+        if self._pending_head is not None:
+            seq, digest = self._pending_head
+            tables = head.tables if head is not None else ({} if seq == 1 else None)
+            head = audit.Head(seq, digest, tables)
+        return head
+
+    def _write_head(self, head: Head | None = None) -> None:
+        head = head or self._current_head()
+        if head is not None:
+            audit.write_head(self.db, self._need_vault(), head)
+        self._pending_head = None
+
+    def _tag_touched(self) -> None:
+        """Tag the rows this transaction wrote, move the tables' digests, and write the sealed head once."""
+        touched = self._tag_key is not None and self.db.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone()
+        if not touched:
+            if self._pending_head is not None:
+                self._write_head()
+            return
+        assert self._tag_key is not None
+        head = self._current_head()
+        if head is None or head.tables is None:
+            raise IntegrityFailure(
+                "the sealed record of the audit trail's end is missing, so nothing more can be written "
+                "safely: run `triage audit verify`",
+                hint="restore the home from a backup",
+            )
+        tags.seal_touched(self.db, self._tag_key, head.tables, self._layouts)
+        self._write_head(head)
+
+    def retag_all(self) -> None:
+        """Tag every row afresh under the current key (after the data key is replaced), inside the caller's
+        transaction."""
+        assert self._tag_key is not None
+        head = self._current_head()
+        if head is None:
+            raise IntegrityFailure("the sealed record of the audit trail's end is missing")
+        digests = tags.tag_all(self.db, self._tag_key, self._layouts)
+        self._write_head(audit.Head(head.seq, head.hash, digests))
+
+    def verify_rows(self) -> list[tags.Problem]:
+        """Every tagged row's tag, and each table's digest against the sealed head."""
+        vault = self._need_vault()
+        assert self._tag_key is not None
+        head = audit.read_head(self.db, vault)
+        if head is None or head.tables is None:
+            return [tags.Problem("audit_head", "the sealed record of the trail's end is missing")]
+        return list(tags.verify(self.db, self._tag_key, head.tables, self._layouts))
 
     # -- sealed rows -----------------------------------------------------------------------------
 
@@ -233,6 +333,8 @@ class Store:
         )
 
     def update(self, table: str, key: str | int, clear: Row | None = None, secret: Row | None = None) -> None:
+        """Change a row; the row is checked first, so that an edit made outside triage is never tagged anew."""
+        self.check_rows(table, f"[{PK.get(table, 'id')}] = ?", [key])
         row = dict(clear or {})
         if secret is not None:
             row["sealed"] = self._need_vault().seal_json(secret, f"{table}:{key}")
@@ -240,26 +342,50 @@ class Store:
             self.db.table(table).update(key, row)
 
     def _open_row(self, table: str, row: Row) -> Row:
+        """A row as read (`__rowid__` first), its tag checked and its sealed part opened; `ver` and `tag`
+        are the store's own and never reach a caller."""
+        if self._tag_key is not None and "tag" in row and not self._written_now(table, row["__rowid__"]):
+            tags.check_read(self._tag_key, table, self._layouts, self.db, row)
+        for own in ("__rowid__", "ver", "tag"):
+            row.pop(own, None)
         if table in SEALED_TABLES:
             blob = row.pop("sealed")
             if blob is not None:
                 row.update(self._need_vault().open_json(blob, f"{table}:{row[PK.get(table, 'id')]}"))
         return row
 
+    def _select(self, table: str, where: str | None, params: Sequence[Any], order_by: str | None = None) -> list[Row]:
+        sql = f"SELECT rowid AS __rowid__, * FROM [{table}]" + (f" WHERE {where}" if where else "")
+        cursor = self.db.execute(sql + (f" ORDER BY {order_by}" if order_by else ""), list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
     def get(self, table: str, key: str | int, *, what: str | None = None) -> Row:
-        try:
-            row = self.db.table(table).get(key)
-        except Exception:
-            raise NotFound(f"no {what or table.rstrip('s')} {key!r} in this home") from None
-        return self._open_row(table, dict(row))
+        """One row by its primary key, checked and opened."""
+        found = self._select(table, f"[{PK.get(table, 'id')}] = ?", [key])
+        if not found:
+            raise NotFound(f"no {what or table.rstrip('s')} {key!r} in this home")
+        return self._open_row(table, found[0])
 
     def rows(
         self, table: str, where: str | None = None, params: Sequence[Any] = (), order_by: str | None = None
     ) -> list[Row]:
-        return [
-            self._open_row(table, dict(r))
-            for r in self.db.table(table).rows_where(where, list(params), order_by=order_by)
-        ]
+        """The rows that match, each checked and opened."""
+        return [self._open_row(table, r) for r in self._select(table, where, params, order_by)]
+
+    def check_rows(self, table: str, where: str | None = None, params: Sequence[Any] = ()) -> None:
+        """Check the tags of the rows that match, for code that reads them through plain SQL."""
+        if self._tag_key is not None:
+            for row in self._select(table, where, params):
+                if not self._written_now(table, row["__rowid__"]):
+                    tags.check_read(self._tag_key, table, self._layouts, self.db, row)
+
+    def _written_now(self, table: str, rowid: int) -> bool:
+        """Whether this transaction wrote the row: its tag comes at commit, so it is not checked until then."""
+        if not self.db.conn.in_transaction:
+            return False
+        found = self.db.execute("SELECT 1 FROM temp.touched WHERE tbl = ? AND rid = ? LIMIT 1", [table, rowid])
+        return found.fetchone() is not None
 
     def count(self, table: str, where: str | None = None, params: Sequence[Any] = ()) -> int:
         sql = f"SELECT count(*) FROM [{table}]" + (f" WHERE {where}" if where else "")
@@ -306,7 +432,8 @@ class Store:
     def _opened_photo(self, rows: list[Row], missing: str) -> tuple[Row, bytes]:
         if not rows:
             raise NotFound(missing)
-        row = rows[0]
+        row = dict(rows[0])
+        row.pop("ver", None), row.pop("tag", None)  # photos are bound by their own seal, opened here
         return row, self._need_vault().open(row.pop("data"), f"photos:{row['id']}")
 
     # -- templates, sealed in blocks (triage/store/blocks.py) ---------------------------------------

@@ -7,7 +7,6 @@ refused unless it separates them at its own threshold and prefers the colour ord
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ import numpy.typing as npt
 from triage.errors import BadInput, FaceError, IntegrityFailure, ModelMissing
 from triage.faces import runtime
 from triage.faces.encoders.files import ModelFile, packaged_dir, verified
+from triage.intake import jsontext
 
 if TYPE_CHECKING:
     from triage.faces.detection import Face
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 Pairs = tuple[tuple[str, str], ...]  # photo pairs: each side "orl:S/N", "astronaut", "hopper" or a file
 
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest is a few fields; anything near this is not one
 # The standard five points on a 112x112 face, as `cv2.FaceRecognizerSF.alignCrop` and ArcFace-class models use them
 TEMPLATE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
@@ -122,7 +123,7 @@ class Manifest:
         if not path.is_file():
             raise ModelMissing(f"{folder}: no {MANIFEST}; a model folder holds the .onnx file and its manifest")
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            d = jsontext.read(path, max_bytes=MAX_MANIFEST_BYTES)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadInput(f"{path}: not valid JSON ({e})") from None
         if not isinstance(d, dict):

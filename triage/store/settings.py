@@ -1,0 +1,310 @@
+"""What decides how a home behaves, recorded in its store: whether it is a training home, the matcher in
+force, the retention policy, and the SHA-256 of each calibration file in its models/ folder.
+
+`config.json` shows these to people, but anyone who can write the folder can edit a text file or drop a
+file into models/. The store's rows are authenticated under the data key (tags.py), so the values here
+are the ones that count: when the home is unlocked config.json must agree with them or the home refuses
+to open (IntegrityFailure naming the field and the file), and a calibration file is used only if it is
+the one `triage evaluate --calibrate`, its only writer, recorded. A home made before these were kept has
+them taken from its config.json and calibration files the first time it is unlocked (the one moment
+those files are trusted), and that is audited; from then on they change only through triage's commands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlite_utils import Database
+
+from triage.errors import IntegrityFailure
+from triage.store.config import CONFIG_FILE, STORE_FILE, Config, Retention, write_config
+
+TABLE = "settings"
+TRAINING, MATCHER, RETENTION = "training", "matcher", "retention"
+CALIBRATION = "calibration:"  # then the file's name under models/, e.g. calibration:fused.json
+MODELS = "models"
+RECORDED = "settings-record"  # a new home's settings, recorded as it is made
+ADOPTED = "settings-adopt"  # an older home's, taken from its config.json when it is first unlocked
+REFUSED_HINT = (
+    "remove it (captures then use the shipped calibration) and measure this home's own with "
+    "`triage evaluate --calibrate`"
+)
+
+
+@dataclass
+class Settings:
+    """A home's recorded settings; `calibrations` maps a file name under models/ to its SHA-256."""
+
+    training: bool
+    matcher: str
+    retention: Retention
+    calibrations: dict[str, str] = field(default_factory=dict)
+
+
+class Home(Protocol):
+    """What these functions need of an open store (triage.store.rows.Store)."""
+
+    home: Path
+    config: Config
+    db: Database
+    settings: Settings | None
+
+    def rows(
+        self, table: str, where: str | None = None, params: Sequence[Any] = (), order_by: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def audit(
+        self,
+        action: str,
+        officer: str,
+        *,
+        arrival_id: str | None = None,
+        records: Sequence[str] = (),
+        reason: str | None = None,
+    ) -> None: ...
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def calibration_files(home: Path) -> list[Path]:
+    """The calibration files in the home's models/: its JSON files (a supplied model is a folder)."""
+    folder = Path(home) / MODELS
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".json" and p.is_file())
+
+
+# -- recording -------------------------------------------------------------------------------------
+
+
+def record(store: Home, officer: str, *, action: str = RECORDED) -> Settings:
+    """Record the home's settings from its config.json and the calibration files in its models/, and audit
+    it (caller holds the transaction): when a home is made, and when an older home is first unlocked."""
+    cfg = store.config
+    found = Settings(
+        cfg.training,
+        cfg.matcher,
+        Retention(**asdict(cfg.retention)),
+        {p.name: sha256(p.read_bytes()) for p in calibration_files(store.home)},
+    )
+    at = _now()
+    values = _values(found)
+    for name, value in values.items():
+        _put(store.db, name, value, officer, at)
+    store.audit(action, officer, records=[f"settings:{n}" for n in values], reason=describe(found))
+    store.settings = found
+    return found
+
+
+def change(store: Home, *, officer: str, matcher: str | None = None, retention: Retention | None = None) -> None:
+    """Change the home's matcher or retention policy: its record first, then config.json, the copy people
+    read (written last, so a failure rolls the record back). The caller holds the transaction and audits
+    the change."""
+    at = _now()
+    if matcher is not None:
+        _put(store.db, MATCHER, matcher, officer, at)
+        store.config.matcher = matcher
+        if store.settings is not None:
+            store.settings.matcher = matcher
+    if retention is not None:
+        _put(store.db, RETENTION, asdict(retention), officer, at)
+        store.config.retention = Retention(**asdict(retention))
+        if store.settings is not None:
+            store.settings.retention = Retention(**asdict(retention))
+    write_config(store.home, store.config)
+
+
+def record_calibration(store: Home, path: Path, digest: str, *, officer: str) -> bool:
+    """Record the SHA-256 of a calibration file `triage evaluate --calibrate` has just written, when it is
+    one of the home's (in its models/), so that captures use it; caller holds the transaction."""
+    path = Path(path)
+    if path.resolve().parent != (Path(store.home) / MODELS).resolve():
+        return False
+    _put(store.db, CALIBRATION + path.name, {"sha256": digest}, officer, _now())
+    if store.settings is not None:
+        store.settings.calibrations[path.name] = digest
+    return True
+
+
+def describe(s: Settings) -> str:
+    r = s.retention
+    files = ", ".join(f"{MODELS}/{name} ({digest[:12]})" for name, digest in sorted(s.calibrations.items()))
+    return (
+        f"training {_word(s.training)}, matcher {s.matcher}, retention: unmatched biometrics "
+        f"{r.unmatched_biometrics_days} days, drafts {r.drafts_days} days; "
+        f"calibrations: {files or 'none (the shipped ones)'}"
+    )
+
+
+def _values(s: Settings) -> dict[str, Any]:
+    return {
+        TRAINING: s.training,
+        MATCHER: s.matcher,
+        RETENTION: asdict(s.retention),
+        **{CALIBRATION + name: {"sha256": digest} for name, digest in sorted(s.calibrations.items())},
+    }
+
+
+def _put(db: Database, name: str, value: Any, officer: str, at: str) -> None:
+    db.execute(
+        f"INSERT INTO [{TABLE}] (name, value, at, officer) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+        "SET value = excluded.value, at = excluded.at, officer = excluded.officer",
+        [name, json.dumps(value, sort_keys=True), at, officer],
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _word(flag: bool) -> str:
+    return "true" if flag else "false"
+
+
+# -- reading and comparing at unlock ---------------------------------------------------------------
+
+
+def load(store: Home) -> Settings:
+    """The home's settings as its store records them (each row's tag checked as it is read), compared
+    with config.json; an older home's are recorded now, from config.json, once. Raises IntegrityFailure
+    when config.json disagrees, naming each field, or when the record is incomplete."""
+    found = _read(store)
+    if found is None:
+        with store.transaction():
+            found = _read(store)  # another process may have recorded them meanwhile
+            if found is None:
+                if store.db.execute(
+                    "SELECT 1 FROM audit_events WHERE action IN (?, ?) LIMIT 1", [RECORDED, ADOPTED]
+                ).fetchone():
+                    raise IntegrityFailure(
+                        f"the settings this home recorded (training, matcher, retention, calibrations) were "
+                        f"removed from its store in {store.home}",
+                        hint="restore the home from a backup",
+                    )
+                found = record(store, store.config.officer, action=ADOPTED)
+    compare(store.home, store.config, found)
+    return found
+
+
+def _read(store: Home) -> Settings | None:
+    rows = {r["name"]: r["value"] for r in store.rows(TABLE)}
+    return parse(rows, store.home) if rows else None
+
+
+def parse(rows: dict[str, str], home: Path) -> Settings:
+    """Settings from the rows' values (JSON); IntegrityFailure naming any row missing or unreadable."""
+    missing = [n for n in (TRAINING, MATCHER, RETENTION) if n not in rows]
+    if missing:
+        raise IntegrityFailure(
+            f"the settings of the home in {home} lack {', '.join(missing)}: rows were removed from its store",
+            hint="restore the home from a backup",
+        )
+    try:
+        training, matcher = json.loads(rows[TRAINING]), json.loads(rows[MATCHER])
+        retention = Retention(**json.loads(rows[RETENTION]))
+        calibrations = {
+            name[len(CALIBRATION) :]: str(json.loads(value)["sha256"])
+            for name, value in rows.items()
+            if name.startswith(CALIBRATION)
+        }
+        if not isinstance(training, bool) or not isinstance(matcher, str):
+            raise ValueError("training must be true or false, matcher a name")
+    except (ValueError, TypeError, KeyError) as e:
+        raise IntegrityFailure(f"the settings of the home in {home} cannot be read ({e})") from None
+    return Settings(training, matcher, retention, calibrations)
+
+
+def compare(home: Path, cfg: Config, s: Settings) -> None:
+    """IntegrityFailure naming every decision-making field where config.json differs from the record."""
+    said = []
+    if cfg.training != s.training:
+        kind = "a training" if s.training else "an operational"
+        said.append(f"training {_word(cfg.training)}; this home was made as {kind} home")
+    if cfg.matcher != s.matcher:
+        said.append(f"matcher {cfg.matcher}; the home's matcher is {s.matcher} (`triage models use` changes it)")
+    for f in fields(Retention):
+        mine, recorded = getattr(cfg.retention, f.name), getattr(s.retention, f.name)
+        if mine != recorded:
+            said.append(f"retention {f.name} {mine}; the home's retention policy says {recorded}")
+    if said:
+        raise IntegrityFailure(
+            f"{Path(home) / CONFIG_FILE} says " + "; it says ".join(said),
+            hint="the file was changed outside triage: put back the value the home recorded (its settings "
+            "change only through triage's commands)",
+        )
+
+
+# -- calibration files -----------------------------------------------------------------------------
+
+
+def recorded_calibrations(home: Path | str) -> dict[str, str] | None:
+    """The SHA-256 the store records for each of the home's calibration files, as stored (every row's tag
+    was checked when the home was unlocked; reading here needs no key, so a command without the
+    passphrase checks them too). None when the home has no recorded settings yet (no store, or an older
+    home not yet unlocked by this version: its files are taken as they are at that unlock)."""
+    path = Path(home) / STORE_FILE
+    if not path.is_file():
+        return None
+    con = sqlite3.connect(path.resolve().as_uri() + "?mode=rw", uri=True, timeout=60)
+    try:
+        rows = dict(con.execute(f"SELECT name, value FROM [{TABLE}]").fetchall())
+    except sqlite3.OperationalError:  # a store not yet brought up to date: nothing recorded
+        return None
+    finally:
+        con.close()
+    return parse(rows, Path(home)).calibrations if rows else None
+
+
+def check_calibration(home: Path | str, path: Path, data: bytes) -> None:
+    """Refuse a home calibration file that is not the one `triage evaluate --calibrate` recorded (dropped
+    in, or changed since): IntegrityFailure naming it."""
+    recorded = recorded_calibrations(home)
+    if recorded is None:
+        return
+    problem = _problem(path.name, sha256(data), recorded)
+    if problem:
+        raise IntegrityFailure(f"{path} {problem}, so it is not used", hint=REFUSED_HINT)
+
+
+def _problem(name: str, digest: str, recorded: dict[str, str]) -> str | None:
+    if name not in recorded:
+        return "was not written by `triage evaluate --calibrate` in this home (the home has no record of it)"
+    if recorded[name] != digest:
+        return "is not the calibration `triage evaluate --calibrate` wrote (its SHA-256 differs from the home's record)"
+    return None
+
+
+def check_calibrations(store: Home) -> str:
+    """Every calibration file in the home's models/ against the record (verified when the store is
+    unlocked), and every recorded one still present; IntegrityFailure naming each that is not."""
+    recorded = store.settings.calibrations if store.settings is not None else recorded_calibrations(store.home)
+    if recorded is None:
+        return "not recorded yet: the home records its calibrations when it is next unlocked"
+    present = calibration_files(store.home)
+    problems = [
+        f"{MODELS}/{p.name} {problem}, so it is not used"
+        for p in present
+        if (problem := _problem(p.name, sha256(p.read_bytes()), recorded))
+    ]
+    problems += [
+        f"{MODELS}/{name}, the calibration `triage evaluate --calibrate` wrote, is missing, so the shipped one "
+        "is used: calibrate again"
+        for name in sorted(set(recorded) - {p.name for p in present})
+    ]
+    if problems:
+        raise IntegrityFailure("; ".join(problems), hint=REFUSED_HINT)
+    if not present:
+        return "none in models/: the shipped calibrations are used"
+    return f"{', '.join(f'{MODELS}/{p.name}' for p in present)}: as `triage evaluate --calibrate` wrote them"

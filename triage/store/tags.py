@@ -1,0 +1,248 @@
+"""Row authentication: every row of the store carries a version and a tag that only the data key can make.
+
+The tag is an HMAC, under a key derived from the data key, of the table, the row's rowid, its version
+and every column, clear ones included; a sealed column is bound by its nonce and AES-GCM tag, which fix
+its exact ciphertext. So a row edited, copied from another row or forged without the passphrase fails
+its tag wherever it is read. A row restored from an older copy carries an older, valid tag; each table's
+digest (the sum of its rows' tags) is kept in the sealed head of the audit trail and moves with every
+commit, so `verify` sees such a row, and a deleted one, as a table that no longer adds up.
+
+The store notes the rows a transaction touches with TEMP triggers on its own connection and tags them
+at commit (`seal_touched`), so every write is covered whichever code made it. Tables outside this scheme
+authenticate themselves: the audit trail (its hash chain and sealed head), the keyring (wrapped keys),
+sealed template blocks and index parts (bound to their place by their own seals).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlite_utils import Database
+
+from triage.errors import IntegrityFailure
+
+UNTAGGED = frozenset(
+    {"audit_events", "audit_head", "keyring", "_sqlite_migrations", "template_blocks", "template_indexes"}
+)
+SEALED_COLUMNS = frozenset({"sealed", "data"})  # AES-GCM output: nonce, ciphertext, tag
+MODULUS = 1 << 256
+NONCE_BYTES = 12
+GCM_TAG_BYTES = 16
+
+
+def tagged_tables(db: Database) -> list[str]:
+    """The tables whose rows carry a tag: every table that has the `tag` column (migration m010 gave it to
+    all but UNTAGGED; a table made later must be created with `ver` and `tag`)."""
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return [n for n in names if n not in UNTAGGED and "tag" in _columns(db, n)]
+
+
+def _columns(db: Database, table: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA main.table_info([{table}])")]
+
+
+@dataclass
+class Layout:
+    """How one table's rows are read for tagging: sealed columns as their length, nonce and GCM tag only,
+    so a large photo is never read whole to be checked."""
+
+    table: str
+    columns: list[str]
+    select: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        parts = ["rowid"]
+        for c in self.columns:
+            if c == "tag":
+                parts.append("[tag]")
+            elif c in SEALED_COLUMNS:
+                parts.append(
+                    f"CASE WHEN [{c}] IS NULL THEN NULL ELSE "
+                    f"length([{c}]) || ':' || hex(substr([{c}], 1, {NONCE_BYTES})) || "
+                    f"hex(substr([{c}], -{GCM_TAG_BYTES})) END"
+                )
+            else:
+                parts.append(f"[{c}]")
+        self.select = f"SELECT {', '.join(parts)} FROM [{self.table}]"
+
+
+def layout(db: Database, table: str, cache: dict[str, Layout]) -> Layout:
+    found = cache.get(table)
+    if found is None:
+        found = cache[table] = Layout(table, _columns(db, table))
+    return found
+
+
+def sealed_summary(value: bytes | None) -> str | None:
+    """A sealed column as `Layout.select` reads it, for rows that were read whole."""
+    if value is None:
+        return None
+    return f"{len(value)}:{value[:NONCE_BYTES].hex().upper()}{value[-GCM_TAG_BYTES:].hex().upper()}"
+
+
+def _bytes(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"bytes": bytes(value).hex()}
+    raise TypeError(f"a column value of type {type(value).__name__}")
+
+
+def row_tag(key: bytes, table: str, rowid: int, columns: list[str], values: tuple[Any, ...]) -> bytes:
+    """The tag of one row: `values` are the row as `Layout.select` reads it (after the rowid), with the
+    `tag` column itself skipped. JSON keeps each value's type (1, 1.0 and "1" differ) and its bounds."""
+    named = [[c, v] for c, v in zip(columns, values, strict=True) if c != "tag"]
+    body = json.dumps([table, rowid, named], ensure_ascii=False, separators=(",", ":"), default=_bytes)
+    return hmac.digest(key, body.encode("utf-8", "surrogatepass"), "sha256")
+
+
+def add(digest: int, tag: bytes | None, sign: int = 1) -> int:
+    if tag is None:
+        return digest
+    return (digest + sign * int.from_bytes(tag, "big")) % MODULUS
+
+
+# -- noting what a transaction touches -------------------------------------------------------------
+
+
+def install_triggers(db: Database, tables: list[str]) -> None:
+    """TEMP triggers, on this connection only, that note each row inserted, updated or deleted, with the
+    tag it had when the transaction first touched it. No constraint on `touched`: an outer statement's
+    conflict clause (OR REPLACE, an upsert) would apply to the triggers' inserts too."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (tbl TEXT NOT NULL, rid INTEGER NOT NULL, old_tag BLOB)")
+    db.execute("CREATE INDEX IF NOT EXISTS temp.touched_row ON touched (tbl, rid)")
+
+    def note(t: str, rid: str, old: str) -> str:
+        return (
+            f"INSERT INTO touched (tbl, rid, old_tag) SELECT '{t}', {rid}, {old} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM touched WHERE tbl = '{t}' AND rid = {rid});"
+        )
+
+    for t in tables:
+        db.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagins_{t}] AFTER INSERT ON main.[{t}] "
+            f"BEGIN {note(t, 'NEW.rowid', 'NULL')} END"
+        )
+        written = ", ".join(f"[{c}]" for c in _columns(db, t) if c not in ("ver", "tag"))
+        db.execute(  # not on setting `ver` and `tag` alone: that is the tagging itself
+            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagupd_{t}] AFTER UPDATE OF {written} ON main.[{t}] "
+            f"BEGIN {note(t, 'OLD.rowid', 'OLD.tag')} {note(t, 'NEW.rowid', 'NULL')} END"
+        )
+        db.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagdel_{t}] AFTER DELETE ON main.[{t}] "
+            f"BEGIN {note(t, 'OLD.rowid', 'OLD.tag')} END"
+        )
+
+
+def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> bool:
+    """Give every row this transaction touched its next version and tag, and move each table's digest
+    from the rows' old tags to their new ones. Returns whether anything was touched."""
+    touched = db.execute("SELECT tbl, rid, old_tag FROM temp.touched ORDER BY tbl, rid").fetchall()
+    if not touched:
+        return False
+    by_table: dict[str, list[tuple[int, bytes | None]]] = {}
+    for table, rid, old_tag in touched:
+        by_table.setdefault(table, []).append((rid, old_tag))
+    for table, rows in by_table.items():
+        shape = layout(db, table, cache)
+        ver_at = shape.columns.index("ver")
+        digest = digests.get(table, 0)
+        current = {}
+        for chunk in range(0, len(rows), 500):
+            ids = [rid for rid, _ in rows[chunk : chunk + 500]]
+            sql = f"{shape.select} WHERE rowid IN ({','.join('?' * len(ids))})"
+            current.update({r[0]: r for r in db.execute(sql, ids)})
+        updates = []
+        for rid, old_tag in rows:
+            digest = add(digest, old_tag, -1)
+            row = current.get(rid)
+            if row is not None:
+                values = list(row[1:])
+                values[ver_at] = (values[ver_at] or 0) + 1
+                tag = row_tag(key, table, rid, shape.columns, tuple(values))
+                updates.append((values[ver_at], tag, rid))
+                digest = add(digest, tag)
+        db.conn.executemany(f"UPDATE [{table}] SET ver = ?, tag = ? WHERE rowid = ?", updates)
+        digests[table] = digest
+    db.execute("DELETE FROM temp.touched")
+    return True
+
+
+def tag_all(db: Database, key: bytes, cache: dict[str, Layout]) -> dict[str, int]:
+    """Tag every row afresh (version kept, or 1 where there was none) and return the tables' digests: once
+    when a home first adopts row tags, and after its data key is replaced."""
+    digests: dict[str, int] = {}
+    for table in tagged_tables(db):
+        shape = layout(db, table, cache)
+        ver_at = shape.columns.index("ver")
+        digest = 0
+        for row in db.execute(shape.select).fetchall():
+            values = list(row[1:])
+            values[ver_at] = values[ver_at] or 1
+            tag = row_tag(key, table, row[0], shape.columns, tuple(values))
+            db.execute(f"UPDATE [{table}] SET ver = ?, tag = ? WHERE rowid = ?", [values[ver_at], tag, row[0]])
+            digest = add(digest, tag)
+        digests[table] = digest
+    db.execute("DELETE FROM temp.touched")
+    return digests
+
+
+# -- checking ---------------------------------------------------------------------------------------
+
+
+def row_name(table: str, rowid: int, values: dict[str, Any]) -> str:
+    """How a failing row is named to a person: its table and key."""
+    for key in ("id", "ref", "name", "seq", "key"):
+        if values.get(key) is not None:
+            return f"{table} row {values[key]}"
+    return f"{table} row {rowid}"
+
+
+def check(key: bytes, table: str, rowid: int, columns: list[str], values: tuple[Any, ...]) -> None:
+    """Raise IntegrityFailure unless the row's stored tag is the one its contents give."""
+    named = dict(zip(columns, values, strict=True))
+    stored = named.get("tag")
+    if stored is None or not hmac.compare_digest(bytes(stored), row_tag(key, table, rowid, columns, values)):
+        raise IntegrityFailure(
+            f"{row_name(table, rowid, named)} was changed outside triage (its authentication tag does not match)",
+            hint="restore the home from a backup, or ask the supervisor to import its last batch",
+        )
+
+
+def check_read(key: bytes, table: str, cache: dict[str, Layout], db: Database, row: dict[str, Any]) -> None:
+    """Check a row that a caller read whole (`SELECT rowid AS __rowid__, *`)."""
+    shape = layout(db, table, cache)
+    values = tuple(sealed_summary(row[c]) if c in SEALED_COLUMNS else row[c] for c in shape.columns)
+    check(key, table, row["__rowid__"], shape.columns, values)
+
+
+@dataclass
+class Problem:
+    table: str
+    what: str
+
+
+def verify(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> Iterator[Problem]:
+    """Every row's tag, then each table's digest against the sealed one: the first failing row of each
+    table, and each table whose rows no longer add up."""
+    for table in tagged_tables(db):
+        shape = layout(db, table, cache)
+        tag_at = shape.columns.index("tag")
+        digest = 0
+        failed = False
+        for row in db.execute(shape.select):
+            try:
+                check(key, table, row[0], shape.columns, tuple(row[1:]))
+            except IntegrityFailure as e:
+                yield Problem(table, str(e))
+                failed = True
+                break
+            digest = add(digest, row[1 + tag_at])
+        if not failed and digest != digests.get(table, 0):
+            yield Problem(
+                table,
+                f"the rows of {table} are not the ones last written: a row was deleted, or restored "
+                "from an older copy of the home",
+            )
