@@ -51,7 +51,10 @@ def test_decisions_crime_groups_and_categories_are_not_in_clear(cli, wl_home):
     assert_nothing_judged_in_clear(wl_home, "OCG-2026-031")
     con = sqlite3.connect(wl_home / "triage.db")
     assert con.execute("SELECT count(*) FROM reviews WHERE decision IS NOT NULL").fetchone() == (0,)
-    assert con.execute("SELECT count(*) FROM ocg_links WHERE ocg_ref IS NOT NULL OR decision IS NOT NULL").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) FROM ocg_links WHERE ocg_ref IS NOT NULL OR decision IS NOT NULL").fetchone()[0]
+        == 0
+    )
     assert con.execute("SELECT count(*) FROM subjects WHERE category IS NOT NULL").fetchone() == (0,)
     con.close()
 

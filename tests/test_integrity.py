@@ -133,3 +133,41 @@ def test_every_table_but_the_self_authenticating_ones_carries_tags(copy):
     }
     assert con.execute("SELECT count(*) FROM arrivals WHERE tag IS NULL OR ver IS NULL").fetchone()[0] == 0
     con.close()
+
+
+def test_a_table_stripped_of_its_tags_is_refused(cli, copy):
+    home, a, _, _ = copy
+    sql(home, "ALTER TABLE reviews DROP COLUMN tag")
+    sql(home, "UPDATE reviews SET decision = 'rejected' WHERE arrival_id = ?", a)
+    refused = cli("arrivals", "show", a, "--home", home, code=INTEGRITY)
+    assert "reviews has lost its authentication columns" in refused.stderr
+
+
+def test_a_trigger_slipped_into_the_file_is_refused_before_it_can_run(cli, copy):
+    """A trigger in the file would run inside triage's own transaction, before the rows are tagged."""
+    home, a, _, _ = copy
+    sql(
+        home,
+        "CREATE TRIGGER quiet AFTER INSERT ON reviews BEGIN UPDATE reviews SET decision = 'rejected' "
+        "WHERE id = NEW.id; END",
+    )
+    refused = cli(
+        "review",
+        a,
+        "--candidate",
+        "WL-007",
+        "--decision",
+        "confirmed",
+        "--reason",
+        "again",
+        "--home",
+        home,
+        code=INTEGRITY,
+    )
+    assert "schema was changed outside triage" in refused.stderr
+
+
+def test_a_table_dropped_is_caught_by_verify(cli, copy):
+    home = copy[0]
+    sql(home, "DROP TABLE referrals")
+    assert cli("audit", "verify", "--home", home, code=None).exit_code == INTEGRITY

@@ -79,7 +79,8 @@ def day(tmp_path_factory, enrolled_template_home, face_models):
 
 
 def expected_counts(home: Path, day: str) -> dict:
-    """The day's figures straight from the store's clear columns, independently of the report code."""
+    """The day's figures straight from the store (its clear columns, and the sealed decisions opened),
+    independently of the report code."""
     con = sqlite3.connect(home / "triage.db")
     scope = "arrival_id IN (SELECT id FROM arrivals WHERE landed_day = :day)"
     q = lambda sql: con.execute(sql, {"day": day}).fetchone()[0]  # noqa: E731
@@ -100,7 +101,8 @@ def expected_counts(home: Path, day: str) -> dict:
     )
     con.close()
     store = Store.open(home, PASSPHRASE)  # decisions are sealed: the latest on each candidate, opened
-    latest = {(r["arrival_id"], r["kind"], r["ref"]): r["decision"] for r in store.rows("reviews", scope, {"day": day})}
+    reviews = store.rows("reviews", scope.replace(":day", "?"), [day], order_by="id")
+    latest = {(r["arrival_id"], r["kind"], r["ref"]): r["decision"] for r in reviews}
     store.close()
     counts["confirmed"] = sum(d == "confirmed" for d in latest.values())
     return counts

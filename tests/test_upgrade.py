@@ -30,6 +30,7 @@ STEPS = [
     "m010_row_tags",
     "m011_settings",
     "m012_sealed_judgements",
+    "m013_watchlist_packages",
 ]
 RELEASE_STEPS = STEPS[:9]  # what the first release had
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from triage.casework import watchlist
-from triage.errors import BadInput, Conflict
+from triage.errors import BadInput, Conflict, TriageError
 from triage.faces import analysis, matchers, matching
 from triage.faces import detection as faces
 from triage.faces.matching import Candidate, Gallery
@@ -100,6 +100,7 @@ class Captured:
     detector: str
     candidates: list[CandidateView]
     warnings: list[str]
+    calibrated_threshold: float | None = None  # the matcher's own: `threshold` differs when --threshold overrode it
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +112,7 @@ class Captured:
             "training": self.training,
             "quality": self.quality.to_dict(),
             "threshold": self.threshold,
+            "calibrated_threshold": self.calibrated_threshold,
             "matcher": self.matcher,
             "model_id": self.model_id,
             "model_ids": list(self.model_ids),
@@ -131,11 +133,13 @@ class Searched:
     model_ids: list[str]
     warnings: list[str]
     candidates: list[CandidateView]
+    calibrated_threshold: float | None = None  # the matcher's own: `threshold` differs when --threshold overrode it
 
     def as_json(self) -> dict[str, Any]:
         return {
             "arrival_id": self.arrival_id,
             "threshold": self.threshold,
+            "calibrated_threshold": self.calibrated_threshold,
             "matcher": self.matcher,
             "model_id": self.model_id,
             "model_ids": list(self.model_ids),
@@ -175,6 +179,27 @@ def source_key(original: bytes, inputs: dict) -> str:
     return h.hexdigest()
 
 
+def photo_key(original: bytes, place: str) -> str:
+    """A digest of a photo's bytes and where a manifest put it (the photo's file name): the idempotency key
+    that lets a re-run manifest recognise a row it already landed even when other cells of the row, or the
+    manifest's columns, have changed since."""
+    h = hashlib.sha256(b"photo-place\x00")
+    h.update(hashlib.sha256(original).digest())
+    h.update(place.encode())
+    return h.hexdigest()
+
+
+def is_void(row: dict[str, Any]) -> bool:
+    """Whether an arrival (as read, its sealed part opened) has been voided."""
+    return bool(row.get("void"))
+
+
+def voided(store: Store) -> set[str]:
+    """The arrivals voided in this home: kept as tombstones, out of queues, searches and reports. The mark
+    is sealed, so every arrival is read."""
+    return {r["id"] for r in store.rows("arrivals") if is_void(r)}
+
+
 def already_landed(store: Store, idempotency_key: str) -> str | None:
     """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded)."""
     row = store.db.execute(
@@ -212,7 +237,8 @@ def _search(
         if g.index is None and g.attach_index(store, "build"):
             g.save_index(store)
     found = m.search(wl, queries, top_k=top_k, threshold=th, approximate=approximate)
-    found += m.search(prior, queries, top_k=top_k, threshold=th, exclude={arrival_id}, approximate=approximate)
+    gone = {arrival_id} | voided(store)
+    found += m.search(prior, queries, top_k=top_k, threshold=th, exclude=gone, approximate=approximate)
     indexed = any(g.index for g in [*wl.values(), *prior.values()])
     method = "approximate" if approximate or (approximate is None and indexed) else "exact"
     found.sort(key=lambda c: c.distance)
@@ -232,7 +258,7 @@ def _search(
             "threshold": th,
             "top_k": top_k,
             "method": method,
-            "gallery_size": len(wl[first]) + len(prior[first]) - prior[first].count(arrival_id),
+            "gallery_size": len(wl[first]) + len(prior[first]) - sum(prior[first].count(a) for a in gone),
         },
     )
     for c in found:
@@ -278,6 +304,8 @@ def capture(
     `analysed` lets a batch run the face pipeline in worker processes and land the results here. Inputs
     whose `idempotency_key` an earlier capture landed are refused (`already_landed` tells which arrival)."""
     cfg = store.config
+    if threshold is not None:  # before the photo is analysed: a threshold off the matcher's scale is refused
+        matchers.get(matcher or cfg.matcher, store.home).checked(threshold)
     vessel = parse_vessel(vessel) if vessel else None
     key = store._need_vault().blind("capture", idempotency_key) if idempotency_key else None
     existing = already_landed(store, idempotency_key) if idempotency_key else None
@@ -327,12 +355,15 @@ def capture(
         m, th, candidates, warnings = _search(
             store, arrival_id, result.vectors, officer=officer, top_k=top_k, threshold=threshold, matcher=matcher
         )
+        overrides = ([f"quality override: {override_reason}"] if override_reason else []) + (
+            [threshold_override(m, th)] if th != m.threshold else []
+        )
         store.audit(
             "capture",
             officer,
             arrival_id=arrival_id,
             records=[f"arrival:{arrival_id}", f"photo:{pid}"],
-            reason=f"quality override: {override_reason}" if override_reason else None,
+            reason="; ".join(overrides) or None,
         )
     mine = details.to_dict()
     return Captured(
@@ -344,6 +375,7 @@ def capture(
         training=cfg.training,
         quality=result.quality,
         threshold=th,
+        calibrated_threshold=m.threshold,
         matcher=m.name,
         model_id=m.model_id,
         model_ids=list(m.model_ids),
@@ -351,6 +383,34 @@ def capture(
         candidates=[_candidate_view(store, c.to_dict(), mine, vessel) for c in candidates],
         warnings=result.warnings + warnings,
     )
+
+
+def threshold_override(m: matchers.Matcher, threshold: float) -> str:
+    """How a search judged against a threshold other than its matcher's calibrated one is recorded."""
+    return f"threshold override {threshold:g} on the {m.name} matcher (calibrated {m.threshold:g})"
+
+
+def calibrated_threshold(store: Store, matcher: str | None) -> float | None:
+    """The threshold a matcher is calibrated to in this home now, to set beside a stored search's (which
+    differs when that search was given --threshold); None when the matcher can no longer be loaded."""
+    try:
+        return matchers.get(matcher or "dlib", store.home).threshold
+    except TriageError:
+        return None
+
+
+def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The details two records both give and that disagree, side by side. A detail one of them lacks is
+    not a difference: an arrival who gave no date of birth does not contradict one who gave it."""
+    return {
+        f: {"this": mine[f], "earlier": theirs[f]}
+        for f in COMPARED_FIELDS
+        if _given(mine.get(f)) and _given(theirs.get(f)) and mine[f] != theirs[f]
+    }
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != "" and value != []
 
 
 def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any], vessel: str | None) -> CandidateView:
@@ -372,17 +432,22 @@ def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any],
         scores=scores,
         model_ids=list(scores) if scores else [figures["model_id"]],
     )
+    # A candidate found on another laptop may point at a subject or an arrival this home does not hold:
+    # it is still shown, with the figures that laptop recorded.
     if view.kind == "watchlist":
+        if not store.count("subjects", "ref = ?", [view.ref]):
+            view.category = figures.get("category")
+            return view
         s = store.get("subjects", view.ref, what="watchlist subject")
         view.category, view.name, view.review_date = s["category"], s.get("name"), s["review_date"]
     else:
+        if not store.count("arrivals", "id = ?", [view.ref]):
+            return view
         other = store.get("arrivals", view.ref, what="arrival")
         theirs = other["details"]
         view.landed_at, view.vessel, view.site = other["landed_at"], other["vessel"], other["site"]
         view.name = Details.from_dict(theirs).full_name()
-        view.differences = {
-            f: {"this": mine.get(f), "earlier": theirs.get(f)} for f in COMPARED_FIELDS if mine.get(f) != theirs.get(f)
-        }
+        view.differences = differences(mine, theirs)
         view.same_vessel = bool(vessel and other["vessel"] == vessel and view.below_threshold)
     return view
 
@@ -403,23 +468,47 @@ def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[R
 
 def candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     """The candidates of the arrival's latest search, best first, as stored (their row ids first), each with
-    who it points at (`CandidateView`) and its review history under `reviews`."""
+    who it points at (`CandidateView`), its review history under `reviews`, and its matcher's calibrated
+    threshold under `calibrated_threshold` (the search's `threshold` differs when it was overridden)."""
     arrival = get(store, arrival_id)
     last = store.db.execute("SELECT max(id) FROM searches WHERE arrival_id = ?", [arrival_id]).fetchone()[0]
     if last is None:
         return []
     out = []
+    calibrated: dict[str | None, float | None] = {}
     for c in store.rows("candidates", "search_id = ?", [last], order_by="rank"):
         view = dict(c) | _candidate_view(store, c, arrival["details"], arrival["vessel"]).as_json()
         view["reviews"] = [r.as_json() for r in review_history(store, arrival_id, c["kind"], c["ref"])]
+        if c["matcher"] not in calibrated:
+            calibrated[c["matcher"]] = calibrated_threshold(store, c["matcher"])
+        view["calibrated_threshold"] = calibrated[c["matcher"]]
         out.append(view)
     return out
+
+
+def latest_search(store: Store, arrival_id: str) -> dict[str, Any] | None:
+    """The arrival's latest search as recorded (when, by whom, matcher, threshold, method), with its
+    matcher's calibrated threshold beside the threshold it used; None when it was never searched."""
+    rows = store.rows("searches", "arrival_id = ?", [arrival_id], order_by="id")
+    if not rows:
+        return None
+    s = rows[-1]
+    return {
+        "at": s["at"],
+        "officer": s["officer"],
+        "matcher": s["matcher"],
+        "threshold": s["threshold"],
+        "calibrated_threshold": calibrated_threshold(store, s["matcher"]),
+        "top_k": s["top_k"],
+        "method": s["method"],
+    }
 
 
 def show(store: Store, arrival_id: str, *, officer: str) -> dict:
     arrival = get(store, arrival_id)
     arrival.pop("source_key", None)
     arrival["candidates"] = candidates(store, arrival_id)
+    arrival["search"] = latest_search(store, arrival_id)
     with store.transaction():
         store.audit("arrival-show", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
     return arrival
@@ -445,6 +534,7 @@ def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list
                 [r["id"], r["id"]],
             ),
             "training": bool(r["training"]),
+            "void": is_void(r),
         }
         for r in rows
     ]
@@ -464,6 +554,8 @@ def search_again(
     matcher: str | None = None,
 ) -> Searched:
     arrival = get(store, arrival_id)
+    if is_void(arrival):
+        raise Conflict(f"arrival {arrival_id} was voided by {arrival['void']['officer']}; it is not searched any more")
     m = matchers.get(matcher or store.config.matcher, store.home)
     vectors = {}
     for model_id in m.model_ids:
@@ -481,10 +573,17 @@ def search_again(
             matcher=m.name,
             approximate=approximate,
         )
-        store.audit("search", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
+        store.audit(
+            "search",
+            officer,
+            arrival_id=arrival_id,
+            records=[f"arrival:{arrival_id}"],
+            reason=threshold_override(m, th) if th != m.threshold else None,
+        )
     return Searched(
         arrival_id=arrival_id,
         threshold=th,
+        calibrated_threshold=m.threshold,
         matcher=m.name,
         model_id=m.model_id,
         model_ids=list(m.model_ids),

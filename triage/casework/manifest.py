@@ -3,9 +3,10 @@ the same details `triage capture` takes.
 
 Each row is checked before its photo is analysed; photos go through the face pipeline in worker
 processes (one per core), and each arrival lands here, in this process, in its own transaction. So a
-bad row is reported and the rest carry on, and an interrupted batch keeps what landed. A row's
-idempotency key is its content plus its photo's bytes: running the same manifest again lands only
-the rows that have not landed.
+bad row is reported and the rest carry on, and an interrupted batch keeps what landed. A row is known
+by its photo (the file's bytes and its name), not by its other cells: running the manifest again lands
+only the rows that have not landed, even after a column was added or a cell corrected; a row landed
+before whose details now differ is reported as such, for `triage arrivals amend` to correct.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from triage import workers
-from triage.casework import arrivals
+from triage.casework import arrivals, corrections
 from triage.errors import BadInput, Faults, TriageError
 from triage.faces import analysis, matchers
 from triage.intake import csvtext, mrz, photos
@@ -76,6 +77,7 @@ class Prepared:
     face_index: int | None
     key: str
     warnings: list[str]
+    earlier_key: str | None = None  # the key a row had when it was known by all its cells
 
 
 @dataclass
@@ -108,14 +110,23 @@ class Landed:
 
 @dataclass
 class LandedBefore:
-    """A row whose inputs an earlier run (or an earlier row of this one) landed already."""
+    """A row whose photo an earlier run (or an earlier row of this one) landed already; `differs` names the
+    details the row gives that the arrival, as it stands, does not have (to correct with an amendment)."""
 
     row: int
     photo: str
     arrival_id: str
+    differs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def note(self) -> str:
+        """One line saying what became of the row."""
+        line = f"row {self.row} already landed as {self.arrival_id}"
+        if self.differs:
+            line += f"; details differ ({', '.join(self.differs)}): use triage arrivals amend"
+        return line
 
 
 @dataclass
@@ -256,8 +267,17 @@ def prepare(
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
-    key = arrivals.source_key(data, f)
-    return Prepared(row, path, details, landed_from or vessel, when, face_index, key, warnings), data
+    key = arrivals.photo_key(data, Path(f["photo"]).name)
+    earlier_key = arrivals.source_key(data, f)
+    return Prepared(row, path, details, landed_from or vessel, when, face_index, key, warnings, earlier_key), data
+
+
+def landed_as(store: Store, prepared: Prepared) -> str | None:
+    """The arrival an earlier run landed from this row's photo, if any."""
+    found = arrivals.already_landed(store, prepared.key)
+    if found is None and prepared.earlier_key:
+        found = arrivals.already_landed(store, prepared.earlier_key)
+    return found
 
 
 def land(
@@ -279,6 +299,8 @@ def land(
 
     Rows are read and checked one at a time as workers free up, so a long manifest never holds more
     than a few photos in memory. Only errors of the store itself (a full disk) stop the batch."""
+    if threshold is not None:  # refused once, before any photo is read
+        matchers.get(matcher or store.config.matcher, store.home).checked(threshold)
     path = Path(path)
     rows = read(path)
     today = today or dt.date.today()
@@ -299,8 +321,13 @@ def land(
         report.refused.append(Refused(row.number, row.fields.get("photo", ""), error.status.name.lower(), str(error)))
         tick()
 
-    def landed_before(row: Row, arrival_id: str) -> None:
-        report.already_landed.append(LandedBefore(row.number, row.fields["photo"], arrival_id))
+    def landed_before(prepared: Prepared, arrival_id: str) -> None:
+        held = arrivals.get(store, arrival_id)["details"]
+        given = prepared.details.to_dict()
+        differs = [n for n in corrections.differing(given, held) if corrections.comparable(given)[n] is not None]
+        report.already_landed.append(
+            LandedBefore(prepared.row.number, prepared.row.fields["photo"], arrival_id, differs)
+        )
         tick()
 
     def jobs() -> Iterator[tuple[int, tuple[object, ...]]]:
@@ -310,9 +337,9 @@ def land(
             except TriageError as e:
                 refuse(row, e)
                 continue
-            earlier = arrivals.already_landed(store, prepared.key)
+            earlier = landed_as(store, prepared)
             if earlier:
-                landed_before(row, earlier)
+                landed_before(prepared, earlier)
                 continue
             waiting[row.number] = prepared
             yield row.number, (data, str(prepared.photo), "probe", prepared.face_index, None, pipeline)
@@ -330,9 +357,9 @@ def land(
             refuse(prepared.row, outcome.error)
             continue
         result = cast(analysis.Analysis, outcome.value)
-        earlier = arrivals.already_landed(store, prepared.key)
-        if earlier:  # the same row twice in one manifest
-            landed_before(prepared.row, earlier)
+        earlier = landed_as(store, prepared)
+        if earlier:  # the same photo twice in one manifest
+            landed_before(prepared, earlier)
             continue
         try:
             landed = arrivals.capture(

@@ -39,6 +39,12 @@ PAYMENT_METHODS = {
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,39}")
 
 
+def _audited(store: Store, ref: str) -> str:
+    """A crime group as the audit trail names it: a keyed hash, so the clear trail shows that events concern
+    the same group but never which group an arrival was linked to or suggested for."""
+    return f"ocg:{store._need_vault().blind('ocg-audit', ref)[:16]}"
+
+
 def check_ref(ref: str) -> str:
     ref = (ref or "").strip()
     if not _REF.fullmatch(ref):
@@ -138,7 +144,7 @@ def save(
         store.audit(
             "ocg-add" if new else "ocg-update",
             officer,
-            records=[f"ocg:{ref}", *(f"arrival:{f['arrival_id']}" for f in found)][:500],
+            records=[_audited(store, ref), *(f"arrival:{f['arrival_id']}" for f in found)][:500],
         )
     return {"ref": ref, **secret, "suggestions": found}
 
@@ -244,7 +250,9 @@ def suggestions(
                 "ocg-suggestions",
                 officer,
                 arrival_id=arrival_id,
-                records=[f"ocg:{ref}" if ref else "ocg:all", *(f"arrival:{s['arrival_id']}" for s in out)][:500],
+                records=[_audited(store, ref) if ref else "ocg:all", *(f"arrival:{s['arrival_id']}" for s in out)][
+                    :500
+                ],
             )
     return sorted(out, key=lambda s: (s["landed_at"], s["arrival_id"], s["ocg_ref"]))
 
@@ -295,7 +303,7 @@ def link(
             "ocg-link",
             officer,
             arrival_id=arrival_id,
-            records=[f"ocg:{ref}", f"{kind}:{target}", f"ocg-link:{row['id']}"],
+            records=[_audited(store, ref), f"{kind}:{target}", f"ocg-link:{row['id']}"],
             reason=reason,
         )
     return {
@@ -369,7 +377,7 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
             "ocg-show",
             officer,
             records=[
-                f"ocg:{ref}",
+                _audited(store, ref),
                 *(f"arrival:{a['arrival_id']}" for a in linked_arrivals),
                 *(f"subject:{s['ref']}" for s in linked_subjects),
             ][:500],
@@ -424,5 +432,5 @@ def list_groups(store: Store, *, officer: str) -> list[dict]:
             }
         )
     with store.transaction():
-        store.audit("ocg-list", officer, records=[f"ocg:{g['ref']}" for g in out][:500])
+        store.audit("ocg-list", officer, records=[_audited(store, g["ref"]) for g in out][:500])
     return out

@@ -38,11 +38,7 @@ def plan(store: Store, as_of: dt.datetime | None = None) -> PurgePlan:
     for r in store.rows("reviews", f"arrival_id IN ({due})", [bio_cutoff], order_by="id"):
         latest[(r["arrival_id"], r["kind"], r["ref"])] = r["decision"]
     confirmed = {aid for (aid, _, _), decision in latest.items() if decision == "confirmed"}
-    arrivals = [
-        r[0]
-        for r in store.db.execute(f"{due} ORDER BY landed_at", [bio_cutoff])
-        if r[0] not in confirmed
-    ]
+    arrivals = [r[0] for r in store.db.execute(f"{due} ORDER BY landed_at", [bio_cutoff]) if r[0] not in confirmed]
     drafts = [
         r[0]
         for r in store.db.execute(

@@ -9,8 +9,10 @@ is audited), never to a temporary file.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +51,18 @@ class Decision:
 
 @dataclass
 class PendingCandidate:
-    """A candidate below the threshold that nobody has decided on."""
+    """A candidate below the threshold that nobody has decided on, with the searches that found it: this
+    home's, or a laptop's that travelled in its batch (`found_by`). A watchlist subject this home does not hold
+    (a laptop's alert, when the home holds another watchlist or none) is `held` False and keeps what the laptop
+    recorded: its ref, distance and threshold."""
 
     kind: str
     ref: str
     distance: float
     threshold: float
+    found_by: list[str] = field(default_factory=list)  # THIS_HOME, or "NAME (device D)" of a laptop
+    held: bool = True
+    category: str | None = None  # a watchlist subject's, when this home holds it
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +70,9 @@ class PendingCandidate:
 
 @dataclass
 class Pending:
-    """An arrival in the review queue, with its candidates awaiting a decision, best first."""
+    """An arrival in the review queue, with its candidates awaiting a decision (watchlist alerts first, then
+    repeat arrivals, best first), and the earlier captures of the very same photo (`duplicates`: distance
+    0.000 or the same photo bytes), which are a capture made twice rather than a match to review."""
 
     arrival_id: str
     landed_at: str
@@ -70,6 +80,7 @@ class Pending:
     vessel: str | None
     safeguarding: bool
     candidates: list[PendingCandidate]
+    duplicates: list[PendingCandidate] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,30 +163,132 @@ def record(
     )
 
 
-def pending(store: Store, *, officer: str | None = None) -> list[Pending]:
-    """Arrivals with a candidate below the threshold in their latest search and no decision on it, oldest
-    first. With `officer`, the look at the queue is audited (a command's; reports embed it in theirs)."""
+THIS_HOME = "this home"
+DUPLICATE_DISTANCE = 0.0005  # a distance shown as 0.000: the same template, so the same photo
+
+
+def _searchers(store: Store) -> tuple[dict[int, str], dict[str, str]]:
+    """Which device made each search a batch brought (search id -> device; searches made here are absent), and
+    how each sending device is named (the trusted signer of its batches)."""
+    made_by = {int(r["local"]): r["key"].split(":", 1)[0] for r in store.rows("merged", "kind = 'searches'")}
+    names = {
+        device: f"{signer} (device {device})"
+        for device, signer in store.db.execute("SELECT device, signer FROM batches ORDER BY imported_at")
+    }
+    return made_by, names
+
+
+def _current_searches(store: Store, made_by: dict[int, str]) -> set[int]:
+    """The searches in force: for each arrival, the latest search made here and the latest one of each laptop
+    whose searches travelled with its batch. A laptop's alert stays in the queue after this home searches the
+    arrival again (against another watchlist, or none), until somebody decides on it."""
+    latest: dict[tuple[str, str], int] = {}
+    for sid, aid in store.db.execute("SELECT id, arrival_id FROM searches ORDER BY id"):
+        latest[(aid, made_by.get(sid, ""))] = sid
+    return set(latest.values())
+
+
+def _same_photo(store: Store, one: str, other: str) -> bool:
+    """Whether two arrivals hold the very same photo: the same original bytes, or the same portrait."""
+    for role in ("original", "portrait"):
+        try:
+            if store.photo("arrival", one, role)[1] == store.photo("arrival", other, role)[1]:
+                return True
+        except NotFound:
+            continue
+    return False
+
+
+def _found(
+    found: dict[tuple[str, str, str], PendingCandidate], key: tuple[str, str, str], cand: PendingCandidate
+) -> None:
+    """Add a candidate to those found, or join it to the same one found by another search: the searches that
+    found it are all named, and the closest of their figures (relative to each one's threshold) kept."""
+    held = found.get(key)
+    if held is None:
+        found[key] = PendingCandidate(cand.kind, key[2], cand.distance, cand.threshold, list(cand.found_by))
+        return
+    held.found_by += [by for by in cand.found_by if by not in held.found_by]
+    if _closeness(cand) < _closeness(held):
+        held.distance, held.threshold = cand.distance, cand.threshold
+
+
+def _closeness(c: PendingCandidate) -> float:
+    """A candidate's distance relative to its threshold, so that figures of different matchers compare."""
+    return c.distance / c.threshold if c.threshold else c.distance
+
+
+def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection[str] | None = None) -> list[Pending]:
+    """Arrivals with a candidate below the threshold in a search in force (`_current_searches`) and no decision
+    on it: the arrivals with a watchlist alert first, then the others, each oldest first. A pair of arrivals is
+    one candidate, kept the way it was first found (under the later arrival, whose capture found the earlier
+    one), and a decision on it in either direction takes it out of the queue; two captures of the very same
+    photo are listed as duplicates. With `arrival_ids`, only the queue of those arrivals (and of the pairs they
+    are part of). With `officer`, the look at the queue is audited (a command's; reports embed it in
+    theirs)."""
+    made_by, names = _searchers(store)
+    current = _current_searches(store, made_by)
+    decided = {(aid, kind, ref) for aid, kind, ref in store.db.execute("SELECT arrival_id, kind, ref FROM reviews")}
+    landed = {
+        aid: (at, site, vessel, bool(sg))
+        for aid, at, site, vessel, sg in store.db.execute(
+            "SELECT id, landed_at, site, vessel, safeguarding FROM arrivals"
+        )
+    }
+    first: dict[tuple[str, str, str], int] = {}  # the first search that found each candidate
+    void = arrivals.voided(store)  # tombstones: neither queued nor a candidate for another arrival
+    landed = {aid: row for aid, row in landed.items() if aid not in void}
+    found: dict[tuple[str, str, str], PendingCandidate] = {}
     sql = """
-        SELECT a.id, a.landed_at, a.site, a.vessel, a.safeguarding, c.kind, c.ref, c.distance, c.threshold
-        FROM arrivals a
-        JOIN candidates c ON c.arrival_id = a.id
-          AND c.search_id = (SELECT max(id) FROM searches s WHERE s.arrival_id = a.id)
-        WHERE c.below_threshold = 1
-          AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.arrival_id = a.id AND r.kind = c.kind AND r.ref = c.ref)
-        ORDER BY a.landed_at, a.id, c.rank
+        SELECT c.search_id, c.arrival_id, c.kind, c.ref, c.distance, c.threshold
+        FROM candidates c WHERE c.below_threshold = 1 ORDER BY c.search_id, c.rank
     """
+    for sid, aid, kind, ref, dist, th in store.db.execute(sql):
+        if sid not in current or aid not in landed or (aid, kind, ref) in decided:
+            continue
+        if kind == "arrival" and ((ref, "arrival", aid) in decided or ref in void):
+            continue  # decided the other way round, or the other arrival is void
+        device = made_by.get(sid)
+        first.setdefault((aid, kind, ref), sid)
+        _found(
+            found,
+            (aid, kind, ref),
+            PendingCandidate(kind, ref, dist, th, [names.get(device, f"device {device}") if device else THIS_HOME]),
+        )
+    for key in [k for k in found if k[1] == "arrival"]:
+        back = (key[2], key[1], key[0])
+        if key in found and back in found:  # one pair, kept the way it was first found
+            kept, dropped = (key, back) if first[key] < first[back] else (back, key)
+            _found(found, kept, found.pop(dropped))
+    if arrival_ids is not None:
+        wanted = set(arrival_ids)
+        found = {k: c for k, c in found.items() if k[0] in wanted or (k[1] == "arrival" and k[2] in wanted)}
     out: dict[str, Pending] = {}
-    for aid, landed, site, vessel, sg, kind, ref, dist, th in store.db.execute(sql):
-        item = out.setdefault(aid, Pending(aid, landed, site, vessel, bool(sg), []))
-        item.candidates.append(PendingCandidate(kind, ref, dist, th))
-    # The queue is read in one query; what decides it (the arrivals' flags, every candidate's figures, every
-    # decision) must still be what triage wrote: a decision slipped in or a distance raised would hide an alert.
-    for table in ("arrivals", "candidates", "reviews"):
+    for (aid, kind, ref), cand in sorted(found.items(), key=lambda kv: (kv[1].kind != "watchlist", _closeness(kv[1]))):
+        at, site, vessel, sg = landed[aid]
+        item = out.setdefault(aid, Pending(aid, at, site, vessel, sg, []))
+        if kind == "watchlist":
+            subject = store.rows("subjects", "ref = ?", [ref])
+            cand.held = bool(subject)
+            cand.category = subject[0].get("category") if subject else None
+            item.candidates.append(cand)
+        elif cand.distance < DUPLICATE_DISTANCE or _same_photo(store, aid, ref):
+            item.duplicates.append(cand)
+        else:
+            item.candidates.append(cand)
+    # The queue is read with plain SQL; what decides it (the arrivals' flags, every search and candidate's
+    # figures, every decision, where each search came from) must still be what triage wrote: a decision slipped
+    # in or a distance raised would hide an alert.
+    for table in ("arrivals", "searches", "candidates", "reviews"):
         store.check_rows(table)
+    queue = sorted(
+        out.values(),
+        key=lambda p: (not any(c.kind == "watchlist" for c in p.candidates), p.landed_at, p.arrival_id),
+    )
     if officer:
         with store.transaction():
-            store.audit("review-pending", officer, records=[f"arrival:{a}" for a in out][:500])
-    return list(out.values())
+            store.audit("review-pending", officer, records=[f"arrival:{p.arrival_id}" for p in queue][:500])
+    return queue
 
 
 def _portrait_row(store: Store, kind: str, ref: str) -> dict | None:
@@ -202,9 +315,42 @@ def _where(kind: str, ref: str, row: dict | None) -> dict:
     }
 
 
+def _travelled(store: Store, arrival: dict[str, Any], c: PendingCandidate) -> dict[str, Any]:
+    """A candidate awaiting review that an earlier search found (a laptop's, which travelled in its batch), as
+    `arrivals.candidates` shows one; a watchlist subject this home does not hold keeps what the laptop recorded."""
+    row = _candidate(store, arrival["id"], c.ref, c.kind)
+    if c.kind == "arrival" or c.held:
+        view = dict(row) | arrivals._candidate_view(store, row, arrival["details"], arrival["vessel"]).as_json()
+    else:
+        scores = json.loads(row["scores"]) if isinstance(row.get("scores"), str) else row.get("scores")
+        view = dict(row) | {
+            "below_threshold": bool(row["below_threshold"]),
+            "scores": scores,
+            "model_ids": list(scores) if scores else [row["model_id"]],
+            "same_vessel": False,
+            "name": None,
+            "category": None,
+            "review_date": None,
+        }
+    view["held"], view["found_by"] = c.held, c.found_by
+    view["reviews"] = [r.as_json() for r in arrivals.review_history(store, arrival["id"], c.kind, c.ref)]
+    return view
+
+
 def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
-    """The candidates of the arrival's latest search, or the one named."""
-    cands = [c for c in arrivals.candidates(store, arrival_id) if candidate is None or c["ref"] == candidate]
+    """The candidates of the arrival's latest search, then those awaiting review that an earlier search found
+    (a laptop's alert, after this home searched the arrival again); or the one named."""
+    cands = arrivals.candidates(store, arrival_id)
+    listed = {(c["kind"], c["ref"]) for c in cands}
+    arrival = arrivals.get(store, arrival_id)
+    cands += [
+        _travelled(store, arrival, c)
+        for p in pending(store, arrival_ids=[arrival_id])
+        if p.arrival_id == arrival_id
+        for c in p.candidates
+        if (c.kind, c.ref) not in listed
+    ]
+    cands = [c for c in cands if candidate is None or c["ref"] == candidate]
     if candidate is not None and not cands:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")
     return cands
@@ -221,6 +367,8 @@ def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None =
             "arrival": mine,
             "candidate": _where(c["kind"], c["ref"], _portrait_row(store, c["kind"], c["ref"])),
         }
+        if c.get("held") is False:
+            c["portraits"]["candidate"]["location"] = "not held in this home (a laptop's alert)"
     with store.transaction():
         store.audit(
             "review-show",

@@ -143,12 +143,8 @@ def _exists(store: Store, ref: str) -> dict | None:
     return next(iter(store.db["subjects"].rows_where("ref = ?", [ref])), None)
 
 
-def enrol(
-    store: Store, entry: Entry, results: list[analysis.Analysis], *, officer: str, override_reason: str | None = None
-) -> dict:
-    """Land a checked entry and its analysed photos: record, photos, templates and audit event, all or nothing."""
-    if not results:
-        raise BadInput("at least one photo is needed to enrol a subject")
+def subject_record(entry: Entry, *, added_at: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A subject's row: what stays in clear (to find, order and review it) and what is sealed."""
     secret = {
         "name": entry.name,
         "name_latin": biographic.latin(entry.name),
@@ -160,12 +156,22 @@ def enrol(
     }
     clear = {
         "ref": entry.ref,
-        "added_at": utcnow(),
+        "added_at": added_at or utcnow(),
         "review_date": entry.review_date.isoformat(),
         "authorised_by": entry.authorised_by,
         "image_source": entry.image_source,
         "status": "active",
     }
+    return clear, secret
+
+
+def enrol(
+    store: Store, entry: Entry, results: list[analysis.Analysis], *, officer: str, override_reason: str | None = None
+) -> dict:
+    """Land a checked entry and its analysed photos: record, photos, templates and audit event, all or nothing."""
+    if not results:
+        raise BadInput("at least one photo is needed to enrol a subject")
+    clear, secret = subject_record(entry)
     with store.transaction():
         if _exists(store, entry.ref):
             raise Conflict(
@@ -590,11 +596,26 @@ def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict
 
 
 def expired_refs(store: Store, today: dt.date | None = None) -> frozenset[str]:
+    """Active subjects not searched: past their review date, or issued in a package past its valid-until."""
+    now = today.isoformat() if today else utcnow()
     today = today or dt.date.today()
     return frozenset(
         r[0]
         for r in store.db.execute(
             "SELECT ref FROM subjects WHERE status = 'active' AND review_date < ?", [today.isoformat()]
+        )
+    ) | package_expired_refs(store, now)
+
+
+def package_expired_refs(store: Store, now: str) -> frozenset[str]:
+    """Active subjects whose issuer's newest package (triage/casework/issued.py) expired before `now`."""
+    return frozenset(
+        r[0]
+        for r in store.db.execute(
+            "SELECT o.ref FROM issued_subjects o JOIN subjects s ON s.ref = o.ref AND s.status = 'active' "
+            "WHERE (SELECT p.valid_until FROM watchlist_packages p WHERE p.role = 'received' "
+            "AND p.signer = o.signer ORDER BY p.version DESC LIMIT 1) < ?",
+            [now],
         )
     )
 

@@ -1,18 +1,23 @@
 """The `triage` command: the root group, its error handling, and the command groups it mounts.
 
 Core modules raise `TriageError`; here each becomes one line on stderr and the exit code of its
-`ExitStatus`. A traceback is printed only with `--debug` (or TRIAGE_DEBUG=1).
+`ExitStatus`. A wrong option or argument is one line too, with a hint naming the command's --help, and
+exit code 2. A traceback is printed only with `--debug` (or TRIAGE_DEBUG=1). Output piped into a reader
+that stops early (`triage evaluate --help | head`) ends quietly, with the exit code of the command.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import traceback
 from typing import Any
 
 import typer
 from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
@@ -40,13 +45,51 @@ from triage.cli.common import err
 from triage.errors import ExitStatus, TriageError
 
 
+def _usage(e: ClickUsageError) -> Exit:
+    """A wrong option or argument as one line and a hint, instead of a framed box; exit code 2."""
+    command = " ".join(["triage", *(e.ctx.command_path.split()[1:] if e.ctx is not None else [])])
+    err.print(f"[red]error:[/] {escape(e.format_message())}", highlight=False)
+    err.print(f"  hint: `{command} --help` shows its options and examples", highlight=False, markup=False)
+    return Exit(int(ExitStatus.USAGE))
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout has gone (`| head`): whatever is still buffered goes nowhere, so neither the rest
+    of the command nor Python's own exit tries to write to the closed pipe (Python's documentation on
+    SIGPIPE advises this)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a file descriptor (a test's captured output)
+        pass
+
+
 class TriageGroup(TyperGroup):
     """Maps failures to one-line messages and exit codes for every subcommand, nested ones included."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        """The root's own options are parsed here (`triage --bogus`), before `invoke`."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:
+            raise
+        except ClickUsageError as e:
+            raise _usage(e) from None
+        except BrokenPipeError:
+            _stdout_closed()
+            raise Exit(int(ExitStatus.OK)) from None
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's own Context, a click one
         debug = bool((ctx.obj or {}).get("debug")) or os.environ.get("TRIAGE_DEBUG") == "1"
         try:
             return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except ClickUsageError as e:
+            raise _usage(e) from None
+        except BrokenPipeError:
+            _stdout_closed()
+            ctx.exit(int(ExitStatus.OK))
         except (Exit, Abort, TyperException):
             raise
         except TriageError as e:
@@ -121,4 +164,14 @@ def main() -> None:
     # Whatever a command creates (the home's files, the evaluation cache, calibrations, drafts, batches,
     # reports) holds or concerns personal data: readable by this account only.
     os.umask(0o077)
-    app(prog_name="triage")
+    try:
+        app(prog_name="triage")
+        code: int | str | None = 0
+    except SystemExit as done:
+        # rich's consoles and click end a closed pipe with exit code 1, the pipe's error as the context
+        code = int(ExitStatus.OK) if isinstance(done.__context__, BrokenPipeError) else done.code
+    try:  # what is still buffered (a JSON document) is written now, while a closed pipe can be handled
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+    sys.exit(code)

@@ -1,4 +1,5 @@
-"""`triage arrivals list|show` and `triage match`: what has been captured, and searching again."""
+"""`triage arrivals list|show|flag|amend|void` and `triage match`: what has been captured, correcting it,
+and searching again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from rich.text import Text
 
 from triage.cli.capture import render_candidates
 from triage.cli.common import (
+    AliasOpt,
+    DobOpt,
     HomeOpt,
     JsonOpt,
     MatcherOpt,
@@ -18,13 +21,16 @@ from triage.cli.common import (
     ThresholdOpt,
     TopOpt,
     date_option,
+    detail_value,
     emit,
     emit_json,
+    notes_option,
     officer_of,
     open_store,
     out,
     reason_option,
     training_banner,
+    utc_text,
     warn,
 )
 
@@ -34,6 +40,8 @@ def register(app: typer.Typer) -> None:
     group.command("list")(list_cmd)
     group.command("show")(show_cmd)
     group.command("flag")(flag_cmd)
+    group.command("amend")(amend_cmd)
+    group.command("void")(void_cmd)
     app.add_typer(group, name="arrivals")
     app.command("match")(match_cmd)
 
@@ -55,27 +63,31 @@ def list_cmd(
         emit_json(rows)
         return
     training_banner(store)
-    # The id and the flag never shrink: a cut-off "SAFEGU…" on a narrow terminal is a flag missed.
+    # The id and the flag never shrink: a cut-off "SAFEGU…" on a narrow terminal is a flag missed. When every
+    # arrival landed at one site (a laptop's own list) the site is said once, above the table.
+    sites = sorted({r["site"] for r in rows})
     table = Table(
         Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")),
         "landed (UTC)",
-        "site",
+        *(["site"] if len(sites) > 1 else []),
         "vessel",
         "name",
         "quality",
         "alerts",
         Column("flags", no_wrap=True, min_width=len("SAFEGUARDING")),
+        title=f"Arrivals at {escape(sites[0])}" if len(sites) == 1 else None,
+        title_justify="left",
     )
     for r in rows:
         table.add_row(
             Text(r["arrival_id"]),
-            Text(r["landed_at"]),
-            Text(r["site"]),
+            Text(utc_text(r["landed_at"])),
+            *([Text(r["site"])] if len(sites) > 1 else []),
             Text(r["vessel"] or ""),
             Text(r["name"]),
             str(r["quality_score"]),
             str(r["alerts"]),
-            "SAFEGUARDING" if r["safeguarding"] else "",
+            " ".join(f for f, on in (("VOID", r["void"]), ("SAFEGUARDING", r["safeguarding"])) if on),
         )
     out.print(table)
 
@@ -101,6 +113,9 @@ def show_cmd(
         + escape(f"landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}")
         + ("  [bold red]SAFEGUARDING[/]" if row["safeguarding"] else "")
     )
+    if row.get("void"):
+        v = row["void"]
+        out.print(f"VOID: voided by {v['officer']} at {v['at']}: {v['reason']}", style="bold red", markup=False)
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
         table.add_row(field, Text(d.get(field) or "not given"), Text(d.get(f"{field}_latin") or ""))
@@ -120,19 +135,51 @@ def show_cmd(
         "notes",
     ):
         if d.get(field):
-            table.add_row(field, Text(str(d[field])), "")
+            table.add_row(field, Text(detail_value(field, d[field])), "")
     out.print(table)
     out.print(
         f"Quality {row['quality']['score']}/100"
         + (f" (override: {row['quality_override']})" if row["quality_override"] else ""),
         markup=False,
     )
-    render_candidates(row["candidates"], row["candidates"][0]["threshold"] if row["candidates"] else 0.0)
+    search = row.get("search") or {}
+    render_candidates(
+        row["candidates"],
+        search.get("threshold", row["candidates"][0]["threshold"] if row["candidates"] else 0.0),
+        search.get("calibrated_threshold"),
+    )
     for c in row["candidates"]:
         for r in c["reviews"]:
             out.print(
                 f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}", markup=False
             )
+    render_versions(row.get("versions") or [], d)
+
+
+def _shown(value: object) -> str:
+    if value is None or value == []:
+        return "not given"
+    if isinstance(value, list):
+        return "; ".join(str(v) if not isinstance(v, list) else "-".join(map(str, v)) for v in value)
+    return str(value)
+
+
+def render_versions(versions: list[dict], current: dict) -> None:
+    """Each earlier version of the details, newest first: who replaced it, when and why, and what changed."""
+    if not versions:
+        return
+    out.print(f"Details in force: version {len(versions) + 1}; earlier versions:", markup=False)
+    later = current
+    for v in reversed(versions):
+        out.print(
+            f"  version {v['version']}, replaced by {v['replaced_by']} at {v['replaced_at']}: {v['reason']}",
+            markup=False,
+        )
+        for name in v["changed"]:
+            before = _shown(v["details"].get(name))
+            after = _shown(later.get(name))
+            out.print(f"    {name}: {before} -> {after}", markup=False)
+        later = v["details"]
 
 
 def match_cmd(
@@ -153,7 +200,13 @@ def match_cmd(
     """Search an arrival again against the watchlist and other arrivals (recorded as a new search, with
     its threshold and method).
 
-    Example: triage match A-7K3F9Q --top 10 --threshold 0.45
+    A --threshold is on the scale of the matcher in use, which differs between matchers: dlib's distances run 0-1.5 (shipped threshold 0.50), the fused matcher's 0-23 (shipped threshold 10.90). `triage models list` shows each matcher's scale and the threshold in force in this home. A threshold off the scale is refused; an override is shown beside the calibrated threshold wherever this search is shown.
+
+    Examples:
+
+      triage match A-7K3F9Q --top 10
+
+      triage match A-7K3F9Q --matcher dlib --threshold 0.45
     """
     from triage.casework import arrivals
     from triage.errors import UsageError
@@ -173,7 +226,11 @@ def match_cmd(
     )
     for w in result.warnings:
         warn(w)
-    emit(result, json_out, lambda r: render_candidates([c.as_json() for c in r.candidates], r.threshold))
+    emit(
+        result,
+        json_out,
+        lambda r: render_candidates([c.as_json() for c in r.candidates], r.threshold, r.calibrated_threshold),
+    )
 
 
 def flag_cmd(
@@ -204,3 +261,95 @@ def flag_cmd(
             + (" (it was already flagged; the reason is added to the audit trail)" if result["was_flagged"] else ""),
             markup=False,
         )
+
+
+def amend_cmd(
+    arrival: str = typer.Argument(..., help="Arrival id."),
+    surname: str | None = typer.Option(None, "--surname", help="Surname as given, in any script."),
+    given_names: str | None = typer.Option(None, "--given-names", help="Given names as given, in any script."),
+    alias: AliasOpt = None,
+    dob: DobOpt = None,
+    age: str | None = typer.Option(None, "--age", help="Assessed age or range when there is no document, e.g. 16-18."),
+    sex: str | None = typer.Option(None, "--sex", help="F, M or X."),
+    nationality: str | None = typer.Option(None, "--nationality", help="Country name or ISO code."),
+    place_of_birth: str | None = typer.Option(None, "--place-of-birth"),
+    language: list[str] = typer.Option([], "--language", help="Language spoken (repeatable; replaces the list)."),
+    document_type: str | None = typer.Option(None, "--document-type", help="passport, id-card, none ..."),
+    document_number: str | None = typer.Option(None, "--document-number"),
+    document_state: str | None = typer.Option(None, "--document-state", help="Issuing state (name or code)."),
+    document_expiry: str | None = typer.Option(None, "--document-expiry", help="YYYY-MM-DD."),
+    phone: list[str] = typer.Option([], "--phone", help="Phone number seen (repeatable; replaces the list)."),
+    notes: Annotated[str | None, notes_option("Free-text officer notes (replace the earlier notes).")] = None,
+    reason: Annotated[str | None, reason_option("Why the details are corrected (required; kept).")] = None,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Correct an arrival's details: the details given replace those in force, the others stay; the earlier
+    version is kept and shown by `triage arrivals show`. The search is made again only when a detail that
+    searches compare (names, date of birth, age, sex, nationality, document number) changed.
+
+    Example: triage arrivals amend A-7K3F9Q --surname Haile --dob 1994 --reason "misheard at the beach; passport seen"
+    """
+    from triage.casework import corrections
+    from triage.intake.biographic import DetailText
+
+    text = DetailText(
+        surname=surname,
+        given_names=given_names,
+        aliases=alias or [],
+        dob=dob,
+        age=age,
+        sex=sex,
+        nationality=nationality,
+        place_of_birth=place_of_birth,
+        languages=language,
+        document_type=document_type,
+        document_number=document_number,
+        document_state=document_state,
+        document_expiry=document_expiry,
+        phones=phone,
+        notes=notes,
+    )
+    store = open_store(home)
+    result = corrections.amend(store, arrival, text, reason=reason, officer=officer_of(store, officer))
+
+    def render(r: corrections.Amended) -> None:
+        training_banner(store)
+        out.print(
+            f"{r.arrival_id}: details version {r.version} by {r.officer}; changed {', '.join(r.changed)}", markup=False
+        )
+        if r.searched_again:
+            out.print("A detail that searches compare changed, so the arrival was searched again.", markup=False)
+        else:
+            out.print("No detail that searches compare changed; the search was not made again.", markup=False)
+        if r.safeguarding_raised:
+            out.print("The corrected age leaves room for a child: the safeguarding flag is raised.", markup=False)
+
+    emit(result, json_out, render)
+
+
+def void_cmd(
+    arrival: str = typer.Argument(..., help="Arrival id."),
+    reason: Annotated[
+        str | None, reason_option("Why the arrival is void, e.g. a duplicate of A-... (required).")
+    ] = None,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Void an arrival landed in error: it leaves the review queue, every search and the day report, and is
+    kept as a tombstone that `triage arrivals show` marks VOID.
+
+    Example: triage arrivals void A-7K3F9Q --reason "duplicate of A-2M4P8R: the same person captured twice"
+    """
+    from triage.casework import corrections
+
+    store = open_store(home)
+    result = corrections.void(store, arrival, reason=reason, officer=officer_of(store, officer))
+
+    def render(r: corrections.Voided) -> None:
+        training_banner(store)
+        out.print(f"{r.arrival_id} is VOID (by {r.officer} at {r.at}); it is kept as a tombstone.", markup=False)
+
+    emit(result, json_out, render)

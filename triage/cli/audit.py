@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
-from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out
+from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out, utc_text
 from triage.errors import ExitStatus
 
 
@@ -57,15 +57,16 @@ def show(
     if json_out:
         emit_json(rows)
         return
-    table = Table("seq", "at (UTC)", "officer", "action", "arrival", "records", "reason")
+    table = Table("seq", "at (UTC)", "officer", "action", Column("arrival", no_wrap=True), "records", "reason")
     for r in rows:
+        more = len(r["records"]) - 3
         table.add_row(
             str(r["seq"]),
-            Text(r["at"]),
+            Text(utc_text(r["at"])),
             Text(r["officer"]),
             Text(r["action"]),
             Text(r["arrival_id"] or ""),
-            Text(", ".join(r["records"][:3]) + (" …" if len(r["records"]) > 3 else "")),
+            Text(", ".join(r["records"][:3]) + (f" and {more} more" if more > 0 else "")),
             Text(r["reason"] or ""),
         )
     out.print(table)

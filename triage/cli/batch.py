@@ -142,7 +142,11 @@ def import_cmd(
 
 
 def render_imports(results: list[Imported]) -> None:
-    table = Table("file", "day", "device", "signed by", "arrivals", "new", "repeat-arrival candidates")
+    """Each batch in a row, then what awaits a decision on its arrivals: watchlist alerts first (whoever's search
+    found them), then repeat arrivals, then the same photo captured twice."""
+    table = Table(
+        "file", "day", "device", "signed by", "arrivals", "new", "watchlist alerts", "repeat-arrival candidates"
+    )
     for r in results:
         table.add_row(
             Text(Path(r.file).name),
@@ -151,9 +155,22 @@ def render_imports(results: list[Imported]) -> None:
             Text(r.signer or ""),
             str(r.arrivals),
             str(r.new_arrivals),
+            str(len(r.watchlist_alerts)),
             str(len(r.repeat_candidates)),
         )
     out.print(table)
+    for r in results:
+        for a in r.watchlist_alerts:
+            subject = f"watchlist {a.ref}" + (f" [{a.category}]" if a.category else "")
+            out.print(
+                f"  WATCHLIST ALERT {a.arrival_id}: {subject}"
+                + ("" if a.held else " (not held in this home)")
+                + f" at distance {a.distance:.3f} (threshold {a.threshold:.2f}), from {a.laptop}; found by "
+                + " and ".join(_search_of(by) for by in a.found_by)
+                + (f" (watchlist version {a.watchlist_version})" if a.watchlist_version is not None else "")
+                + " — awaiting review, see `triage review --pending`",
+                markup=False,
+            )
     for r in results:
         for c in r.repeat_candidates:
             out.print(
@@ -161,3 +178,15 @@ def render_imports(results: list[Imported]) -> None:
                 f"(threshold {c.threshold:.2f}) — a candidate for review, see `triage review --pending`",
                 markup=False,
             )
+        for c in r.duplicate_captures:
+            out.print(
+                f"  {c.arrival_id}: the same photo as arrival {c.candidate} (distance {c.distance:.3f}) — "
+                "a duplicate capture, not a match: void the extra record (`triage arrivals void`)",
+                markup=False,
+            )
+
+
+def _search_of(by: str) -> str:
+    from triage.casework.review import THIS_HOME
+
+    return "this home's search" if by == THIS_HOME else f"the search on {by}"

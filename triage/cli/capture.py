@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from triage.cli.common import (
@@ -23,6 +23,8 @@ from triage.cli.common import (
     ThresholdOpt,
     TopOpt,
     WorkersOpt,
+    detail_label,
+    detail_value,
     emit,
     err,
     home_path,
@@ -57,31 +59,42 @@ def register(app: typer.Typer) -> None:
     app.command("quality")(quality)
 
 
-def render_candidates(candidates: list[dict[str, Any]], threshold: float) -> None:
-    """Candidates for review, best first; the wording never claims an identification."""
+def threshold_text(threshold: float, calibrated: float | None) -> str:
+    """A search's threshold as a person reads it; one given with --threshold is shown as the override it is,
+    beside the matcher's calibrated threshold."""
+    if calibrated is None or threshold == calibrated:
+        return f"threshold {threshold:.2f}"
+    places = 2 if f"{threshold:.2f}" != f"{calibrated:.2f}" else 4
+    return f"threshold {threshold:.{places}f} (override; calibrated {calibrated:.{places}f})"
+
+
+def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibrated: float | None = None) -> None:
+    """Candidates for review, best first; the wording never claims an identification. A threshold given
+    with --threshold is named as an override, with the calibrated one beside it."""
+    judged = threshold_text(threshold, calibrated)
     if not candidates:
-        out.print(f"No candidates (threshold {threshold:.2f}).")
+        out.print(f"No candidates ({judged}).", markup=False)
         return
     first = candidates[0]
+    overridden = calibrated is not None and threshold != calibrated
     table = Table(
-        "#",
+        Column("#", no_wrap=True),
         "kind",
-        "ref",
+        Column("ref", no_wrap=True),
         "who",
         "distance",
         "threshold",
         "",
         title="Candidates for human review "
-        + escape(f"({first.get('matcher') or 'dlib'}: {', '.join(first.get('model_ids') or [first['model_id']])})"),
+        + escape(f"({first.get('matcher') or 'dlib'}: {', '.join(first.get('model_ids') or [first['model_id']])})")
+        + (escape(f", {judged}") if overridden else ""),
     )
     for c in candidates:
         who = c.get("name") or ""
-        if c["kind"] == "watchlist":
-            who = f"{who} ({c.get('category')})"
+        if c["kind"] == "watchlist" and c.get("category"):
+            who = f"{who} ({c['category']})"
         elif c.get("differences"):
-            who += " — differs: " + ", ".join(
-                sorted({k.replace("_latin", "").replace("_", " ") for k in c["differences"]})
-            )
+            who += " — differs: " + ", ".join(sorted({detail_label(k) for k in c["differences"]}))
         if c.get("same_vessel"):
             who += " — same face on this vessel"
         table.add_row(
@@ -192,6 +205,7 @@ def capture(
         interactive = not text.given() and zone is None and not json_out and sys.stdin.isatty()
     store = open_store(home)
     training_banner(store)
+    _say_if_no_valid_watchlist(store)
     who = officer_of(store, officer)
     landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
     if camera is not None:
@@ -241,10 +255,18 @@ def capture(
     emit(result, json_out, render_capture)
 
 
+def _say_if_no_valid_watchlist(store) -> None:
+    """A watchlist package past its valid-until is not searched: every capture says so."""
+    from triage.casework import issued
+
+    for sentence in issued.no_valid_watchlist(store):
+        warn(sentence)
+
+
 def render_capture(result: Captured) -> None:
     flag = "  [bold red]SAFEGUARDING[/]" if result.safeguarding else ""
     out.print(f"Arrival [bold]{result.arrival_id}[/] captured (quality {result.quality.score}/100).{flag}")
-    render_candidates([c.as_json() for c in result.candidates], result.threshold)
+    render_candidates([c.as_json() for c in result.candidates], result.threshold, result.calibrated_threshold)
 
 
 def _with_zone(details: Details, zone: MRZ | None, today: dt.date) -> tuple[Details, list[str]]:
@@ -288,7 +310,7 @@ def capture_batch(
     photo: path of the photo, relative to the manifest (JPEG, PNG, HEIC)
     surname, given_names: as given, in any script
     alias, language, phone: several values in one cell, separated by ';'
-    dob: YYYY, YYYY-MM or YYYY-MM-DD; age: assessed age or range, e.g. 16-18
+    dob: YYYY, YYYY-MM, YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or MM/YYYY; age: assessed age or range, e.g. 16-18
     sex: F, M or X; nationality, document_state: country name or code
     place_of_birth, document_type, document_number, notes: as text
     document_expiry: YYYY-MM-DD; landed_at: ISO 8601 (default --landed-at, else now)
@@ -308,6 +330,7 @@ def capture_batch(
     vessel = parse_vessel(vessel) if vessel else None
     store = open_store(home)
     training_banner(store)
+    _say_if_no_valid_watchlist(store)
     who = officer_of(store, officer)
     with progress_bar(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("capture", total=None)
@@ -357,6 +380,9 @@ def render_batch(report: Report) -> None:
         else:
             table.add_row(str(a.row), Text(a.photo), "[red]refused[/]", Text(a.reason), "")
     out.print(table)
+    for b in before:
+        if b.differs:
+            out.print(b.note(), markup=False)
     for a in landed:
         for w in a.warnings:
             warn(f"row {a.row}: {w}")
@@ -403,7 +429,7 @@ def render_quality(photo: Path, report: QualityReport) -> None:
     out.print(f"{escape(str(photo))}: {verdict} for {report.profile}, score {report.score}/100")
     table = Table("measure", "value")
     for k, v in report.measures.items():
-        table.add_row(k, str(v))
+        table.add_row(k, detail_value(k, v))
     out.print(table)
     for r in report.reasons:
         out.print(f"  - {r}", markup=False)

@@ -9,6 +9,7 @@ terminal (escape sequences, bells, C1 controls) or reorder how a line reads (bid
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderableT
 from rich.markup import escape
 from rich.progress import Progress
 from rich.segment import Segment
+from rich.table import Table
 from rich.text import Text
 from typer.models import OptionInfo
 
@@ -60,19 +62,79 @@ class _Safe:
                 yield Segment(safe(segment.text), segment.style)
 
 
+def fit_table(table: Table, console: Console) -> None:
+    """Lay out a table that is wider than the terminal so that no word in it is cut: each column keeps
+    the width of its longest word (an arrival id, a reference, a date, a path) and the width left goes
+    to the columns with the most text, which wrap between words. Rich alone narrows the widest columns
+    and cuts what no longer fits with '…', which can turn one id into another. A column that must not
+    wrap (`no_wrap`: ids, flags) keeps its whole width; when even the longest words of the others cannot
+    all fit, the longest of them are folded onto the next line, never cut (and on a terminal too narrow
+    for the ids alone, the ids too)."""
+    columns = table.columns
+    if not columns or table.width is not None:
+        return
+    options = console.options
+    measured = [table._measure_column(console, options, c) for c in columns]  # padding included
+    pads = [table._get_padding_width(i) for i in range(len(columns))]
+    fixed = [c.no_wrap or c.width is not None for c in columns]
+    least = [
+        m.maximum if keep else max(m.minimum, (c.min_width or 0) + p)
+        for c, m, p, keep in zip(columns, measured, pads, fixed)
+    ]
+    most = [max(m.maximum, lo) for m, lo in zip(measured, least)]
+    room = options.max_width - table._extra_width
+    if sum(most) <= room:
+        return
+    for c in columns:
+        if c.overflow == "ellipsis":
+            c.overflow = "fold"
+
+    def capped(cap: int) -> list[int]:
+        return [lo if keep else min(lo, cap) for lo, keep in zip(least, fixed)]
+
+    cap = max(least)
+    while sum(capped(cap)) > room and cap > 4:
+        cap -= 1
+    if sum(capped(cap)) > room:  # the ids alone are wider than the terminal: they fold like the rest
+        fixed = [False] * len(columns)
+        for c in columns:
+            c.no_wrap = False
+        while sum(capped(cap)) > room and cap > 3:
+            cap -= 1
+    least = capped(cap)
+    most = [max(hi, lo) for hi, lo in zip(most, least)]
+    spare = room - sum(least)
+    if spare < 0:
+        return
+    want = [0 if keep else hi - lo for lo, hi, keep in zip(least, most, fixed)]
+    total = sum(want)
+    give = [spare * w // total for w in want] if total else [0] * len(want)
+    for i in sorted(range(len(want)), key=lambda i: -want[i])[: spare - sum(give)]:
+        give[i] += 1
+    for c, lo, extra, p in zip(columns, least, give, pads):
+        c.width = max(1, lo + extra - p)
+
+
 class _SafeHook(RenderHook):
+    def __init__(self, console: Console):
+        self.console = console
+
     def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+        for r in renderables:
+            if isinstance(r, Table):
+                fit_table(r, self.console)
         return [_Safe(r) for r in renderables]
 
 
 class SafeConsole(Console):
     """A console that prints every string through `safe()`: strings (table cells, messages) before
     they are laid out, so the escapes take their place in the layout; anything else (rich `Text`
-    objects) segment by segment as it is written."""
+    objects) segment by segment as it is written. A table too wide for the terminal is laid out so that
+    no word in it is cut (`fit_table`)."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self.push_render_hook(_SafeHook())
+        self.push_render_hook(_SafeHook(self))
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(safe(text), **kwargs)
@@ -107,7 +169,12 @@ MatcherOpt = Annotated[
 TopOpt = Annotated[int, typer.Option("--top", min=1, max=50, help="How many candidates to keep, best first.")]
 ThresholdOpt = Annotated[
     float | None,
-    typer.Option("--threshold", min=0.0, help="Distance threshold (default: the calibrated one)."),
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        help="Distance threshold, on the scale of the matcher in use, which differs between matchers "
+        "(default: its calibrated one; `triage models list` shows each matcher's scale and threshold).",
+    ),
 ]
 FaceOpt = Annotated[int | None, typer.Option("--face", help="Which face when the photo has several (1 = largest).")]
 WorkersOpt = Annotated[
@@ -116,7 +183,12 @@ WorkersOpt = Annotated[
 ]
 OverrideReasonOpt = Annotated[str | None, typer.Option("--override-reason", help="Why the override is justified.")]
 AliasOpt = Annotated[list[str] | None, typer.Option("--alias", help="Another name used (repeatable).")]
-DobOpt = Annotated[str | None, typer.Option("--dob", help="Date of birth: YYYY, YYYY-MM or YYYY-MM-DD.")]
+DobOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dob", help="Date of birth: YYYY, YYYY-MM or YYYY-MM-DD; or day first, DD/MM/YYYY, DD.MM.YYYY or MM/YYYY."
+    ),
+]
 DayOpt = Annotated[str, typer.Option("--date", help="Local date of landing, YYYY-MM-DD.")]
 SiteOpt = Annotated[str | None, typer.Option("--site", help="Only this site's arrivals.")]
 ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Fixture scenario (see `triage training list`).")]
@@ -205,6 +277,42 @@ def emit(result: T, json_out: bool, render: Callable[[T], None]) -> None:
         emit_json(result)
     else:
         render(result)
+
+
+def utc_text(iso: str | None) -> str:
+    """A recorded UTC time as a table shows it under a "(UTC)" heading: date and time apart, so a narrow
+    column breaks it between the two rather than inside either (2026-11-28 04:31:07)."""
+    if not iso:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def detail_label(name: str) -> str:
+    """How a detail's field is named to a person: surname_latin -> surname, age_range -> age range."""
+    return name.removesuffix("_latin").replace("_", " ")
+
+
+def detail_value(name: str, value: Any) -> str:
+    """A detail's value as a person reads it, never as Python prints it: "not given" for nothing, an age
+    range as 16-18, a list as its items separated by commas, a mapping as its pairs."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "not given"
+    if name == "age_range" and isinstance(value, list | tuple) and len(value) == 2:
+        lo, hi = value
+        return f"{lo}" if lo == hi else f"{lo}-{hi}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_value("", v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{detail_label(k)}: {detail_value(k, v)}" for k, v in value.items())
+    return str(value)
 
 
 def warn(message: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.prompt import Confirm, Prompt
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from triage.cli.common import (
@@ -27,6 +27,7 @@ from triage.cli.common import (
     open_store,
     out,
     training_banner,
+    utc_text,
     warn,
 )
 from triage.intake import jsontext
@@ -496,11 +497,13 @@ def render_incomplete(rows: list[dict[str, Any]]) -> None:
     if not rows:
         out.print("Every arrival's referral record is complete.")
         return
-    table = Table("arrival", "landed (UTC)", "site", "vessel", "missing", title="Referrals incomplete")
+    table = Table(
+        Column("arrival", no_wrap=True), "landed (UTC)", "site", "vessel", "missing", title="Referrals incomplete"
+    )
     for r in rows:
         table.add_row(
             Text(r["arrival_id"]),
-            Text(r["landed_at"]),
+            Text(utc_text(r["landed_at"])),
             Text(r["site"] or ""),
             Text(r["vessel"] or ""),
             ("[bold red]SAFEGUARDING[/] " if r["safeguarding"] else "")

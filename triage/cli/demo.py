@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from triage.cli.capture import render_candidates
 from triage.cli.common import HomeOpt, JsonOpt, ScenarioOpt, emit_json, err, out, progress_bar
@@ -131,19 +130,22 @@ def demo(
         out.print(f"\n[bold]{r['arrival_id']}[/] quality {r['quality']['score']}/100{flag}")
         render_candidates(r["candidates"][:3], r["candidates"][0]["threshold"] if r["candidates"] else float("nan"))
     table = Table("TRAINING demo summary", "", show_header=True)
-    table.add_row("home", Text(str(path)))
     table.add_row("scenario", loaded["title"])
     table.add_row("watchlist subjects enrolled", str(loaded["watchlist_enrolled"]))
     table.add_row("arrivals captured", str(len(landed)))
     table.add_row("arrivals with candidates for review", str(summary["arrivals_with_candidates_below_threshold"]))
     table.add_row("safeguarding flags", str(summary["safeguarding_flags"]))
     table.add_row("reviews recorded", str(len(reviews)))
-    table.add_row("PND draft (not submitted)", Text(str(draft_file)))
-    table.add_row("day's batch", Text(exported.out))
     table.add_row("time", f"{elapsed:.1f} s")
     out.print(table)
-    out.print(
-        f"Explore it: TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending "
-        "(or `triage training score` to see how the recorded reviews compare with the truth)",
-        markup=False,
-    )
+    # Paths on lines of their own: a table column would cut them to fit the terminal.
+    for label, where in (
+        ("The TRAINING home:", path),
+        ("The PND draft (not submitted):", draft_file),
+        ("The day's batch:", exported.out),
+    ):
+        out.print(label, markup=False)
+        out.print(f"  {where}", markup=False, highlight=False)
+    out.print("Explore it:", markup=False)
+    out.print(f"  TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending", markup=False)
+    out.print("or see how the recorded reviews compare with the truth with `triage training score`.", markup=False)

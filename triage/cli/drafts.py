@@ -24,6 +24,7 @@ from triage.cli.common import (
     out,
     out_option,
     training_banner,
+    utc_text,
     warn,
 )
 
@@ -103,9 +104,9 @@ def _list_table(listing: DraftList, title: str) -> Table:
             Text(r.kind),
             Text(r.arrival_id),
             Text(r.officer),
-            Text(r.created_at),
+            Text(utc_text(r.created_at)),
             Text("contents purged" if r.purged and not r.outcome else (r.outcome or "none recorded")),
-            Text(r.outcome_at or ""),
+            Text(utc_text(r.outcome_at)),
         )
     return table
 

@@ -54,9 +54,10 @@ def init(
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from triage.errors import Conflict, Faults
     from triage.intake import refs
     from triage.intake.biographic import clean_text
-    from triage.store.config import Config
+    from triage.store.config import STORE_FILE, Config
     from triage.store.rows import Store
 
     who = officer or os.environ.get("TRIAGE_OFFICER")
@@ -67,12 +68,17 @@ def init(
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--timezone {timezone!r} is not a known time zone (e.g. Europe/London)") from None
     path = home_path(home)
-    config = Config(
-        site=refs.parse_site(site),
-        force_code=refs.parse_force_code(force_code),
-        officer=clean_text(who, "--officer"),
-        timezone=timezone,
+    if (path / STORE_FILE).exists():  # said before any passphrase is asked for or judged
+        raise Conflict(f"a triage home already exists at {path}; it is never overwritten")
+    faults = Faults()  # every flag that is wrong, named at once
+    named = (
+        faults.check(refs.parse_site, site),
+        faults.check(refs.parse_force_code, force_code),
+        faults.check(clean_text, who, "--officer"),
     )
+    faults.raise_any()
+    site, force_code, who = (str(v) for v in named)
+    config = Config(site=site, force_code=force_code, officer=who, timezone=timezone)
     if matcher is not None:
         from triage.faces import matchers
 
@@ -187,6 +193,7 @@ def doctor(
 
         check("audit chain", chain)
         check("calibrations", lambda: home_settings.check_calibrations(state["store"]))
+        check("watchlist", lambda: _watchlist_valid(state["store"]))
         if state["store"].vault is not None:
 
             def records():
@@ -210,6 +217,18 @@ def doctor(
         out.print(table)
     if failed:
         raise typer.Exit(int(ExitStatus.INTEGRITY))
+
+
+def _watchlist_valid(store) -> str:
+    """Fails when a watchlist package held has passed its valid-until (its subjects are not searched)."""
+    from triage.casework import issued
+    from triage.errors import TriageError
+
+    expired = issued.no_valid_watchlist(store)
+    if expired:
+        raise TriageError("; ".join(expired))
+    held = issued.held(store)
+    return f"{len(held)} package(s) held, all valid" if held else "no package received; local entries only"
 
 
 def _writable(path) -> str:

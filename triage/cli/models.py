@@ -71,34 +71,38 @@ def verify_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 
 
 def _render(report: dict) -> None:
-    files = Table("model", "id", "role", "file", "SHA-256", "licence", title="Models", title_justify="left")
-    for m in report["models"]:  # one row a model, a line a file (dlib has two); --json gives the full paths
-        states = [
-            ("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]")
-            if "ok" in f
-            else ("present, not checked" if f["present"] else "[red]MISSING[/]")
-            for f in m["files"]
-        ]
-        files.add_row(
-            Text(m["name"]),
-            Text(m["model_id"]),
-            Text(m["role"]),
-            Text("\n".join(Path(f["file"]).name for f in m["files"])),
-            "\n".join(states),
-            Text(m["licence"]),
-        )
+    files = Table("model", "id", "role", "licence", title="Models", title_justify="left")
+    for m in report["models"]:  # one row a model; its files below the table (--json gives the full paths)
+        files.add_row(Text(m["name"]), Text(m["model_id"]), Text(m["role"]), Text(m["licence"]))
     out.print(files)
-    matchers = Table("matcher", "models", "threshold", "distance", "from", title="Matchers", title_justify="left")
+    out.print("Model files (SHA-256):", markup=False)
+    for m in report["models"]:  # a line a file (dlib has two), so no file name is cut to fit a column
+        for f in m["files"]:
+            state = (
+                ("[green]ok[/]" if f["ok"] else "[red]MISMATCH[/]" if f["present"] else "[red]MISSING[/]")
+                if "ok" in f
+                else ("present, not checked" if f["present"] else "[red]MISSING[/]")
+            )
+            out.print(f"  {escape(m['name'])}: {escape(Path(f['file']).name)}: {state}", highlight=False)
+    matchers = Table("matcher", "models", "threshold", "scale", "distance", title="Matchers", title_justify="left")
     for m in report["matchers"]:
         name = m["name"] + (" (default)" if m["name"] == report["default_matcher"] else "")
+        lo, hi = m["plausible_thresholds"]
         matchers.add_row(
             Text(name),
-            Text(", ".join(m["model_ids"])),
+            Text("\n".join(m["model_ids"])),
             f"{m['threshold']:g}",
+            (f"0-{m['scale'][1]:.3g}" if m["scale"] else "not known") + f"\n({lo:.2g}-{hi:.3g})",
             Text(m["distance"]),
-            Text(str(m["calibration"])),
         )
     out.print(matchers)
+    out.print(
+        "Distances differ between matchers: scale is the range a matcher's distances run over, and in "
+        "brackets the --threshold values it accepts. Each threshold comes from:",
+        markup=False,
+    )
+    for m in report["matchers"]:  # paths on lines of their own, never cut to fit a column
+        out.print(f"  {m['name']}: {m['calibration']}", markup=False, highlight=False)
     out.print(f"The home's default matcher: [bold]{escape(report['default_matcher'])}[/]")
     for m in report["models"]:
         if "self_test" in m and "error" not in m["self_test"]:

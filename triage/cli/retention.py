@@ -12,6 +12,7 @@ from triage.cli.common import (
     OfficerOpt,
     emit,
     emit_json,
+    note,
     officer_of,
     open_store,
     out,
@@ -60,6 +61,14 @@ def purge(
         if dry_run
         else retention.purge(store, officer=officer_of(store, officer), as_of=when)
     )
+    if not dry_run:  # an expired watchlist package's subjects, past their retention period (issued.py)
+        from triage.casework import issued
+
+        for gone in issued.delete_expired(store, officer=officer_of(store, officer), now=when):
+            note(
+                f"Deleted {len(gone['refs'])} watchlist subject(s) of the expired package version {gone['version']} "
+                f"from {gone['issuer']} (expired {gone['valid_until']}); tombstones kept."
+            )
     if json_out:
         emit_json(
             dict(

@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
+from triage.cli.capture import threshold_text
 from triage.cli.common import (
     ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    detail_label,
+    detail_value,
     emit,
     emit_json,
     officer_of,
@@ -24,11 +27,12 @@ from triage.cli.common import (
     out,
     reason_option,
     training_banner,
+    utc_text,
 )
 from triage.errors import UsageError
 
 if TYPE_CHECKING:
-    from triage.casework.review import Decision, ForReview, Pending
+    from triage.casework.review import Decision, ForReview, Pending, PendingCandidate
     from triage.store.rows import Store
 
 PORTRAIT_COLUMNS = 24  # terminal cells across one portrait; each cell shows two pixel rows
@@ -105,9 +109,10 @@ def review_cmd(
     draw = out.is_terminal if portraits is None else portraits
     for c in view.candidates:
         out.print(
-            f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, threshold "
-            f"{c['threshold']:.2f}"
+            f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, "
+            + threshold_text(c["threshold"], c.get("calibrated_threshold"))
             + (" — below threshold, for review" if c["below_threshold"] else "")
+            + (" (not held in this home: as the laptop's search recorded it)" if c.get("held") is False else "")
             + (
                 "; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel"
                 if c["same_vessel"]
@@ -141,17 +146,47 @@ def render_pending(store: Store, rows: list[Pending], officer: str) -> None:
     from triage.casework import referrals
     from triage.cli.debrief import render_incomplete
 
-    table = Table("arrival", "landed (UTC)", "vessel", "candidates awaiting review", "flags", title="Review queue")
+    table = Table(
+        Column("arrival", no_wrap=True),
+        Column("landed (UTC)", overflow="fold"),
+        "vessel",
+        "candidates awaiting review",
+        "flags",
+        title="Review queue",
+    )
     for r in rows:
         table.add_row(
             Text(r.arrival_id),
-            Text(r.landed_at),
+            Text(utc_text(r.landed_at)),
             Text(r.vessel or ""),
-            Text(", ".join(f"{c.kind} {c.ref} ({c.distance:.3f} < {c.threshold:.2f})" for c in r.candidates)),
-            "SAFEGUARDING" if r.safeguarding else "",
+            Text(
+                "\n".join(
+                    [pending_line(c) for c in r.candidates]
+                    + [f"same photo as arrival {c.ref}: a duplicate capture, not a match" for c in r.duplicates]
+                )
+            ),
+            ", ".join(
+                (["WATCHLIST ALERT"] if any(c.kind == "watchlist" for c in r.candidates) else [])
+                + (["SAFEGUARDING"] if r.safeguarding else [])
+                + (["DUPLICATE CAPTURE"] if r.duplicates else [])
+            ),
         )
     out.print(table if rows else "Nothing awaits review.")
     render_incomplete(referrals.incomplete(store, officer=officer))
+
+
+def pending_line(c: PendingCandidate) -> str:
+    """One candidate awaiting review: who (a watchlist subject's category, or that this home does not hold it,
+    when a laptop's search found it), its figures, and whose search found it."""
+    from triage.casework.review import THIS_HOME
+
+    who = f"{c.kind} {c.ref}"
+    if c.kind == "watchlist" and not c.held:
+        who += " (not held in this home)"
+    elif c.kind == "watchlist" and c.category:
+        who += f" [{c.category}]"
+    found = [] if c.found_by == [THIS_HOME] else [f"found by {' and '.join(c.found_by)}"]
+    return f"{who} ({c.distance:.3f} < {c.threshold:.2f})" + (f", {found[0]}" if found else "")
 
 
 def render_decision(result: Decision) -> None:
@@ -173,25 +208,39 @@ def render_view(view: ForReview) -> None:
     if not view.candidates:
         out.print("No candidates.")
         return
+    judged = {threshold_text(c["threshold"], c.get("calibrated_threshold")) for c in view.candidates}
+    overridden = sorted(j for j in judged if "override" in j)
+    # Seven columns, the kind above the ref and the same-vessel flag under the verdict, so the table reads
+    # at 80 columns without breaking a word.
     table = Table(
-        "#", "kind", "ref", "who", "distance", "threshold", "", "flags", "decision", title="Candidates for human review"
+        Column("#", no_wrap=True),
+        "candidate",
+        "who",
+        "distance",
+        "threshold",
+        "",
+        "decision",
+        title="Candidates for human review" + escape("".join(f", {j}" for j in overridden)),
     )
     for c in view.candidates:
-        who = (c.get("name") or "") + (f" [{c['category']}]" if c["kind"] == "watchlist" else "")
+        who = (c.get("name") or "") + (f" [{c['category']}]" if c["kind"] == "watchlist" and c["category"] else "")
+        if c.get("held") is False:
+            who = "(not held in this home)"
+        if c.get("found_by"):
+            who += f" — found by {' and '.join(c['found_by'])}"
         if c.get("differences"):
             who += " — differs: " + ", ".join(
-                f"{k.replace('_latin', '').replace('_', ' ')} {v['this']} / {v['earlier']}"
+                f"{detail_label(k)} {detail_value(k, v['this'])} / {detail_value(k, v['earlier'])}"
                 for k, v in c["differences"].items()
             )
         table.add_row(
             str(c["rank"]),
-            c["kind"],
-            Text(c["ref"]),
+            Text(f"{c['kind']}\n{c['ref']}"),
             Text(who),
             f"{c['distance']:.3f}",
             f"{c['threshold']:.2f}",
-            "[bold red]below threshold — review[/]" if c["below_threshold"] else "above",
-            "[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else "",
+            ("[bold red]below threshold — review[/]" if c["below_threshold"] else "above")
+            + ("\n[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else ""),
             c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed",
         )
     out.print(table)

@@ -1,4 +1,5 @@
-"""`triage watchlist add|import|list|show|update|remove|index`: governed enrolment."""
+"""`triage watchlist add|import|list|show|update|remove|index`: governed enrolment; `issue|receive|status|retention`:
+the signed packages that carry an issuing home's watchlist to its laptops."""
 
 from __future__ import annotations
 
@@ -12,18 +13,24 @@ from rich.text import Text
 from triage.cli.common import (
     AliasOpt,
     DobOpt,
+    ForceOpt,
     HomeOpt,
     JsonOpt,
     OfficerOpt,
     OverrideReasonOpt,
     WorkersOpt,
+    detail_value,
+    emit,
     emit_json,
+    home_path,
     low_quality_option,
     officer_of,
     open_store,
     out,
+    out_option,
     progress_bar,
     reason_option,
+    training_banner,
     warn,
 )
 
@@ -47,6 +54,10 @@ def register(app: typer.Typer) -> None:
     group.command("update")(update)
     group.command("remove")(remove)
     group.command("index")(index)
+    group.command("issue")(issue)
+    group.command("receive")(receive)
+    group.command("status")(status)
+    group.command("retention")(retention)
     app.add_typer(group, name="watchlist")
 
 
@@ -236,7 +247,7 @@ def show(
         return
     table = Table("field", "value")
     for k, v in row.items():
-        table.add_row(k, Text("" if v is None else str(v)))
+        table.add_row(k, Text("" if v is None else detail_value(k, v)))
     out.print(table)
     if row["expired"] and row["status"] == "active":
         warn(
@@ -345,4 +356,165 @@ def index(
         out.print(
             f"{kind}: {r['indexed']} of {r['templates']} templates indexed in {r['seconds']} s "
             f"(searched through the index from {r['cutover']:,} templates)."
+        )
+
+
+# -- packages: the watchlist an issuing home sends to its laptops ------------------------------------------
+
+
+def issue(
+    out_file: Annotated[Path, out_option("The package file to write, e.g. watchlist-v3.age.")],
+    valid_for: int = typer.Option(1, "--valid-for", min=1, help="Days the package is searched for (1-31)."),
+    force: ForceOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Issue this home's watchlist as a signed package, encrypted to its listed recipients.
+
+    The package holds every live subject this home enrolled (governance fields, portraits, templates),
+    the refs it removed, and a version one more than the last it issued. Laptops apply it with
+    `triage watchlist receive`; past --valid-for days they stop searching it.
+
+    Example: triage watchlist issue --out watchlist.age --valid-for 1
+    """
+    from triage.exchange import packages
+    from triage.files import check_output
+
+    check_output(out_file, home=home_path(home), force=force)
+    store = open_store(home)
+    training_banner(store)
+    result = packages.issue(store, out_file, officer=officer_of(store, officer), valid_for_days=valid_for)
+
+    def render(r: packages.Issued) -> None:
+        out.print(
+            f"Issued watchlist version {r.version}: {r.subjects} subject(s), {r.tombstones} removed; valid until "
+            f"{r.valid_until}; signed {r.fingerprint}, encrypted to {len(r.recipients)} recipient(s).",
+            markup=False,
+        )
+        out.print(r.out, markup=False, soft_wrap=True)
+
+    emit(result, json_out, render)
+
+
+def receive(
+    package: Annotated[Path, typer.Argument(help="A package written by `triage watchlist issue`.")],
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply a watchlist package from a trusted issuer, then search the arrivals held against it.
+
+    The package must be signed by a key this home trusts (`triage keys trust`) and be newer than the
+    version held from that issuer (else exit 6, nothing changed). Its additions, changes and removals land
+    together; this home's own entries are kept apart. Arrivals already held that a new or changed subject
+    matches are searched again and listed as alerts to review.
+
+    Example: triage watchlist receive watchlist.age
+    """
+    from triage.exchange import packages
+
+    store = open_store(home)
+    training_banner(store)
+    result = packages.receive(store, package, officer=officer_of(store, officer))
+    for w in result.warnings:
+        warn(w)
+
+    def render(r: packages.Received) -> None:
+        out.print(
+            f"Watchlist version {r.version} from {r.issuer} (was {r.previous_version or 'none'}): "
+            f"{len(r.added)} added, {len(r.updated)} updated, {len(r.removed)} removed, {r.unchanged} unchanged; "
+            f"valid until {r.valid_until}.",
+            markup=False,
+        )
+        for gone in r.deleted_expired:
+            out.print(
+                f"Deleted {len(gone['refs'])} subject(s) of the expired package version {gone['version']} from "
+                f"{gone['issuer']} (expired {gone['valid_until']}).",
+                markup=False,
+            )
+        if not r.alerts:
+            out.print(f"Searched {r.searched} held arrival(s) again: no alert.", markup=False)
+            return
+        table = Table("arrival", "landed", "subject", "category", "distance", "threshold", title="Alerts to review")
+        for a in r.alerts:
+            table.add_row(
+                Text(a.arrival_id),
+                Text(a.landed_at),
+                Text(a.ref),
+                Text(a.category or ""),
+                f"{a.distance:.3f}",
+                f"{a.threshold:g}",
+            )
+        out.print(table)
+
+    emit(result, json_out, render)
+
+
+def status(
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The watchlist packages held (issuer, version, age, valid-until) and the counts of subjects.
+
+    Example: triage watchlist status
+    """
+    from triage.exchange import packages
+
+    store = open_store(home)
+    result = packages.status(store)
+    for w in result.warnings:
+        warn(w)
+
+    def render(r: packages.Status) -> None:
+        for p in r.packages:
+            out.print(
+                f"{p.issuer} (device {p.device}, {p.fingerprint}): version {p.version}, issued {p.issued_at} "
+                f"({p.age_hours:g} h ago), valid until {p.valid_until}"
+                + ("" if p.valid else " - EXPIRED, not searched")
+                + f"; {p.subjects} subject(s).",
+                markup=False,
+            )
+        if not r.packages:
+            out.print("No watchlist package received.", markup=False)
+        if r.last_issued:
+            i = r.last_issued
+            out.print(
+                f"Issued by this home: version {i['version']} at {i['issued_at']}, valid until {i['valid_until']}.",
+                markup=False,
+            )
+        c = r.counts
+        out.print(
+            f"Subjects: {c['issued']} issued, {c['local']} local, {c['expired']} expired (not searched). An expired "
+            f"package's subjects are deleted {r.expired_days} day(s) after its valid-until.",
+            markup=False,
+        )
+
+    emit(result, json_out, render)
+
+
+def retention(
+    days: int | None = typer.Option(None, "--days", min=0, max=31, help="Days to keep an expired package's subjects."),
+    reason: Annotated[str | None, reason_option("Why the period changes (audited).")] = None,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show, or with --days set, how long an expired package's subjects are kept before they are deleted.
+
+    Example: triage watchlist retention --days 1 --reason "Deployment policy: destroy after 24 hours"
+    """
+    from triage.casework import issued
+
+    store = open_store(home)
+    if days is None:
+        result = {"expired_days": issued.expired_days(store)}
+    else:
+        result = issued.set_expired_days(store, days, officer=officer_of(store, officer), reason=reason or "")
+    if json_out:
+        emit_json(result)
+    else:
+        out.print(
+            f"An expired watchlist package's subjects are deleted {result['expired_days']} day(s) after its valid-until.",
+            markup=False,
         )

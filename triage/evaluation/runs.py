@@ -24,6 +24,7 @@ from triage.evaluation.calibration import calibrate, refit, refuse_unshowable, w
 from triage.evaluation.datasets import Dataset
 from triage.evaluation.metrics import FMR_TARGETS, FPIR_TARGETS, HOLDOUT, SEED, MatcherResult, measure
 from triage.evaluation.plots import plot_det
+from triage.faces import matchers as registry
 from triage.faces import matching
 from triage.store import settings
 from triage.store.rows import Store
@@ -109,6 +110,8 @@ def run(
         raise BadInput(f"--target-fpir {target_fpir}: give a rate between 0 and 1, e.g. 0.001")
     if threshold is not None and len(matcher_list) > 1:
         raise BadInput("--threshold applies to one matcher: name it with --matcher")
+    if threshold is not None:  # on the scale of the matcher it is for
+        registry.get(matcher_list[0].name, store.home).checked(threshold)
     if calibration_file is not None and len(matcher_list) > 1:
         raise BadInput("--calibration-file holds one model's calibration: name the matcher with --matcher")
     if plot is not None and (Path(plot).is_dir() or Path(plot).suffix.lower() != ".png"):

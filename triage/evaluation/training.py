@@ -199,8 +199,7 @@ def score(store: Store, *, officer: str) -> dict[str, Any]:
         if "arrival" in truth:
             expected.add(("arrival", ids[truth["arrival"] - 1]))
         decisions = {
-            (r["kind"], r["ref"]): r["decision"]
-            for r in store.rows("reviews", "arrival_id = ?", [aid], order_by="id")
+            (r["kind"], r["ref"]): r["decision"] for r in store.rows("reviews", "arrival_id = ?", [aid], order_by="id")
         }
         shown = {
             (k, r): bool(b)

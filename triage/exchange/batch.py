@@ -6,7 +6,9 @@ Inside, once decrypted, is a zip that any tool opens:
 - `manifest.json`: what the batch is (day, site, device, training or not, who exported it and when, the
   signing key) and the SHA-256 and size of every other member;
 - `manifest.sig`: the exporting laptop's Ed25519 signature of `manifest.json`;
-- `arrivals.jsonl`: one JSON record per arrival with its details, quality, searches and candidates,
+- `arrivals.jsonl`: one JSON record per arrival with its details, quality, searches (each naming the version of
+  the watchlist package searched) and their candidates (each with its review state on the laptop, and a
+  watchlist subject's category, so that a home that does not hold the subject still sees what the alert is),
   reviews, drafts (with their handling codes) and their outcomes;
 - `debriefs.jsonl`, `referrals.jsonl`: every version of the arrivals' debriefs (declined answers as
   declined) and referral records, one per line; `ocg_links.jsonl`: every crime-group decision on them;
@@ -14,6 +16,9 @@ Inside, once decrypted, is a zip that any tool opens:
   (`landing_records`). Each is a record of its own, so a merge recreates it as a row of its own;
 - `received.jsonl`, only when there are any: the decisions this laptop took on records it received from
   other laptops (reviews and drafts on their arrivals, outcomes of their drafts), one line per arrival;
+- `corrections.jsonl`, only when there are any: every amendment and void this laptop made to the day's
+  arrivals (its own or received), one per line under a key of its own, so one made after the arrival was
+  exported reaches the supervisor when the day is exported again;
 - `audit.jsonl`: the laptop's audit events behind them; `summary.csv`: one row per arrival for a spreadsheet;
 - `portraits/<arrival>.jpg`; and, only with `--with-templates`, `templates.jsonl` (face templates).
 
@@ -45,16 +50,17 @@ from typing import Any
 
 import numpy as np
 
+from triage.casework import issued
 from triage.casework.debrief import records as debrief_records
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
-from triage.exchange import keys
-from triage.exchange.records import ARRIVAL_ID, DEVICE, Checker, is_line, read_lines, shown
+from triage.exchange import keys, sealed
+from triage.exchange.records import ARRIVAL_ID, CORRECTIONS, DEVICE, Checker, is_line, read_lines, shown
 from triage.files import write_files
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
-FORMAT = "triage-batch/4"
-MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
+FORMAT = "triage-batch/6"
+MANIFEST, SIGNATURE = sealed.MANIFEST, sealed.SIGNATURE
 MAX_BATCH_BYTES = 2 * 1024**3
 MAX_MANIFEST_BYTES = 16 * 1024**2
 SUMMARY_FIELDS = (
@@ -80,7 +86,15 @@ LANDING = ("debriefs", "referrals", "ocgs", "ocg_links")
 RECEIVED = "received.jsonl"
 # Every member a batch may hold besides its portraits (`portraits/<arrival id>.jpg`).
 MEMBERS = frozenset(
-    {"arrivals.jsonl", "audit.jsonl", "summary.csv", "templates.jsonl", RECEIVED, *(f"{k}.jsonl" for k in LANDING)}
+    {
+        "arrivals.jsonl",
+        "audit.jsonl",
+        "summary.csv",
+        "templates.jsonl",
+        RECEIVED,
+        CORRECTIONS,
+        *(f"{k}.jsonl" for k in LANDING),
+    }
 )
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -144,6 +158,9 @@ class _Made:
     outcomes: dict[str, list[dict[str, Any]]]  # draft ref -> the outcomes recorded here
     candidates: dict[int, list[dict[str, Any]]]  # search id -> its candidates
     draft_arrival: dict[str, str]  # every draft of the day's arrivals -> its arrival
+    decisions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (arrival, kind, ref) -> in force
+    categories: dict[str, str | None] = field(default_factory=dict)  # watchlist ref -> its category here
+    packages: list[tuple[str, int]] = field(default_factory=list)  # (received at, version) of watchlist packages
 
     @classmethod
     def read(cls, store: Store, day: str, site: str | None) -> _Made:
@@ -151,10 +168,15 @@ class _Made:
         scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
         keys = {kind: origin_keys(store, kind) for kind in ROW_KINDS}
         made = cls(store, keys, {}, {}, {}, {})
+        made.packages = [
+            (r["at"], r["version"]) for r in store.rows("watchlist_packages", "role = ?", [issued.RECEIVED])
+        ]
         for table, pk in (("searches", "id"), ("reviews", "id"), ("drafts", "ref")):
             for row in store.rows(table, scope, params, order_by=pk):
                 if table == "drafts":
                     made.draft_arrival[row["ref"]] = row["arrival_id"]
+                if table == "reviews":  # later decisions win, wherever they were taken
+                    made.decisions[(row["arrival_id"], row["kind"], row["ref"])] = row["decision"]
                 if made_here(keys[table], row[pk]):
                     made.by_arrival.setdefault(row["arrival_id"], {}).setdefault(table, []).append(row)
         for row in store.rows(
@@ -175,11 +197,29 @@ class _Made:
     def _ref_key(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"ref_key": self.key("arrivals", row["ref"])} if row["kind"] == "arrival" else {}
 
+    def category(self, ref: str) -> str | None:
+        """A watchlist subject's category as held here (None when it is no longer held)."""
+        if ref not in self.categories:
+            rows = self.store.rows("subjects", "ref = ?", [ref])
+            self.categories[ref] = rows[0].get("category") if rows else None
+        return self.categories[ref]
+
+    def candidate(self, c: dict[str, Any]) -> dict[str, Any]:
+        """A candidate with its review state here (the decision in force, or None while nobody has decided) and,
+        for a watchlist subject, its category: what the supervisor is shown when its home does not hold it."""
+        return {
+            **_strip(c, "id"),
+            **self._ref_key(c),
+            "decision": self.decisions.get((c["arrival_id"], c["kind"], c["ref"])),
+            **({"category": self.category(c["ref"])} if c["kind"] == "watchlist" else {}),
+        }
+
     def search(self, s: dict[str, Any]) -> dict[str, Any]:
         return {
             "key": self.key("searches", s["id"]),
             **_strip(s, "id"),
-            "candidates": [{**_strip(c, "id"), **self._ref_key(c)} for c in self.candidates.get(s["id"], [])],
+            "watchlist_version": searched_watchlist(self.packages, s),
+            "candidates": [self.candidate(c) for c in self.candidates.get(s["id"], [])],
         }
 
     def review(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +243,13 @@ class _Made:
             **_strip(o, "id", "ref"),
             "supersedes": self.key("draft_outcomes", o["supersedes"]) if o["supersedes"] else None,
         }
+
+
+def searched_watchlist(packages: Sequence[tuple[str, int]], search: dict[str, Any]) -> int | None:
+    """The version of the issued watchlist package a search was run against: the newest received before it
+    (`packages`: when each was received, and its version), or None when the home had received none and
+    searched only the entries enrolled on it."""
+    return max((version for at, version in packages if at <= search["at"]), default=None)
 
 
 def _own_records(
@@ -264,6 +311,43 @@ def _received_records(rows: list[dict[str, Any]], made: _Made) -> list[dict[str,
                 "outcomes": outcomes.get(aid, []),
             }
         )
+    return out
+
+
+def correction_records(store: Store, rows: list[dict[str, Any]], made: _Made) -> list[dict[str, Any]]:
+    """Every amendment and void this laptop made to the arrivals of `rows`, oldest version first: an amendment
+    with the details after it and the fields it changed, each keyed by the arrival's id here and its step."""
+    device = store.config.device
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        aid = row["id"]
+        named = {"arrival_key": made.key("arrivals", aid), "id": aid}
+        versions = row.get("versions") or []
+        for i, v in enumerate(versions):
+            if v.get("device") == device:
+                after = versions[i + 1]["details"] if i + 1 < len(versions) else row["details"]
+                out.append(
+                    {
+                        "key": f"{device}:{aid}-v{v['version']}",
+                        **named,
+                        "kind": "amend",
+                        "officer": v["replaced_by"],
+                        "at": v["replaced_at"],
+                        "reason": v["reason"],
+                        "details": after,
+                        "changed": v["changed"],
+                    }
+                )
+        mark = row.get("void")
+        if mark and mark.get("device") == device:
+            out.append(
+                {
+                    "key": f"{device}:{aid}-void",
+                    **named,
+                    "kind": "void",
+                    **{k: mark[k] for k in ("officer", "at", "reason")},
+                }
+            )
     return out
 
 
@@ -432,8 +516,6 @@ def export_day(
     progress: Progress | None = None,
 ) -> Exported:
     """Write the day's signed, encrypted batch to `out`; `recipients` default to the home's listed ones."""
-    import pyrage
-
     out = Path(out)
     if out.is_dir():
         raise BadInput(f"--out {out} is a folder; give a file name such as {out / f'batch-{day}.age'}")
@@ -461,10 +543,12 @@ def export_day(
         for r in decided
         if r["reviews"] or r["drafts"] or r["outcomes"] or (r["arrival_key"] in named and r["arrival_key"] not in own)
     ]
+    corrected = correction_records(store, rows, made)
     members = {
         "arrivals.jsonl": _jsonl(records),
         **{f"{kind}.jsonl": _jsonl(found) for kind, found in landing.items()},
         **({RECEIVED: _jsonl(received)} if received else {}),
+        **({CORRECTIONS: _jsonl(corrected)} if corrected else {}),
         "audit.jsonl": _jsonl(_audit_records(store, {r["id"]: r["arrival_key"] for r in decided}, day, site)),
         "summary.csv": _summary_csv(records),
     }
@@ -514,21 +598,11 @@ def export_day(
         "audit_end": audit_end(store),
         "signer": keys.encode_signing_key(laptop.signing_public),
         "recipients": [str(r) for r in parsed],
-        "members": {
-            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in members.items()
-        },
+        "members": sealed.member_digests(members),
     }
-    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    signature = {"algorithm": "ed25519", "signature": base64.b64encode(laptop.sign(manifest_bytes)).decode()}
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(MANIFEST, manifest_bytes, zipfile.ZIP_DEFLATED)
-        z.writestr(SIGNATURE, json.dumps(signature, indent=2), zipfile.ZIP_DEFLATED)
-        for name, data in members.items():
-            z.writestr(name, data, zipfile.ZIP_STORED if name.endswith(".jpg") else zipfile.ZIP_DEFLATED)
     if progress:
         progress("encrypting", 0, 1)
-    sealed = pyrage.encrypt(buf.getvalue(), parsed)
+    encrypted = sealed.seal(manifest, members, laptop, parsed)
     with store.transaction():
         store.audit(
             "export",
@@ -537,7 +611,7 @@ def export_day(
             reason=f"batch of {day}{f' at {site}' if site else ''} to {out.name}, encrypted to "
             f"{', '.join(manifest['recipients'])}{', with templates' if with_templates else ''}",
         )
-        write_files({out: sealed})
+        write_files({out: encrypted})
     if progress:
         progress("encrypting", 1, 1)
     return Exported(
@@ -579,6 +653,7 @@ class Batch:
     audit: list[dict[str, Any]]
     portraits: dict[str, bytes] = field(repr=False)
     templates: dict[str, dict[str, np.ndarray]] = field(repr=False)  # arrival key -> model id -> template
+    corrections: list[dict[str, Any]] = field(default_factory=list)  # amendments and voids (CORRECTIONS)
 
     @property
     def device(self) -> str:
@@ -586,49 +661,14 @@ class Batch:
         return device
 
 
-def _decrypt(store: Store, path: Path, *, officer: str) -> bytes:
-    import pyrage
-
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
-    if path.stat().st_size > MAX_BATCH_BYTES:
-        raise BadInput(f"{path}: {path.stat().st_size:,} bytes is larger than any day's batch ({MAX_BATCH_BYTES:,})")
-    laptop = keys.own(store, officer=officer)
-    try:
-        clear: bytes = pyrage.decrypt(path.read_bytes(), [laptop.identity])
-        return clear
-    except pyrage.DecryptError as e:
-        if "no matching keys" in str(e).lower():
-            raise IntegrityFailure(
-                f"{path}: not encrypted to this home, so it cannot be read here",
-                hint=f"the sender adds this home's key with `triage keys recipient add NAME {laptop.recipient}`",
-            ) from None
-        raise IntegrityFailure(
-            f"{path}: decryption failed ({e}): the file was damaged or altered after it was encrypted; ask for it again"
-        ) from None
-
-
-def _member(z: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
-    try:
-        info = z.getinfo(name)
-    except KeyError:
-        raise IntegrityFailure(f"{path}: member {name} is missing") from None
-    if info.file_size > limit:
-        raise IntegrityFailure(f"{path}: member {name} is {info.file_size:,} bytes, more than the {limit:,} expected")
-    try:
-        return z.read(name)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise IntegrityFailure(f"{path}: member {name} cannot be read ({e})") from None
-
-
 def _signed_manifest(
     store: Store, z: zipfile.ZipFile, path: Path, *, officer: str
 ) -> tuple[bytes, dict[str, Any], str]:
     """The manifest, checked: right format, right kind of home, signature valid, signer trusted."""
-    raw = _member(z, path, MANIFEST, MAX_MANIFEST_BYTES)
+    raw = sealed.member(z, path, MANIFEST, MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(raw)
-        sig = base64.b64decode(json.loads(_member(z, path, SIGNATURE, 4096))["signature"], validate=True)
+        sig = sealed.signature(z, path)
         signer = keys.parse_signing_key(manifest["signer"])
         well_formed = (
             isinstance(manifest, dict)
@@ -731,32 +771,18 @@ def _bound_device(store: Store, path: Path, device: str, signer: str) -> None:
 def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | None = None) -> Batch:
     """Decrypt a batch with this home's identity and verify it; any failure names the file and what failed."""
     path = Path(path)
-    clear = _decrypt(store, path, officer=officer)
-    try:
-        z = zipfile.ZipFile(io.BytesIO(clear))
-    except zipfile.BadZipFile:
-        raise IntegrityFailure(f"{path}: decrypted, but what is inside is not a triage batch") from None
+    clear = sealed.decrypt(store, path, officer=officer, limit=MAX_BATCH_BYTES, larger_than="any day's batch")
+    z = sealed.open_zip(clear, path, "a triage batch")
     raw, manifest, signer = _signed_manifest(store, z, path, officer=officer)
-    listed = manifest["members"]
-    extra = sorted(set(z.namelist()) - set(listed) - {MANIFEST, SIGNATURE})
-    if extra:
-        raise IntegrityFailure(f"{path}: member {extra[0]} is not in the signed manifest")
-    data: dict[str, bytes] = {}
-    for i, (name, expected) in enumerate(sorted(listed.items()), 1):
-        body = _member(z, path, name, int(expected["bytes"]))
-        if len(body) != expected["bytes"] or hashlib.sha256(body).hexdigest() != expected["sha256"]:
-            raise IntegrityFailure(
-                f"{path}: member {name} does not match its SHA-256 in the signed manifest: it was altered or damaged"
-            )
-        data[name] = body
-        if progress:
-            progress(f"verifying {path.name}", i, len(listed))
+    data = sealed.verified_members(z, path, manifest["members"], progress)
     portraits = {n: b for n, b in data.items() if n.startswith("portraits/")}
     check = Checker(path, manifest["device"], manifest["training"], portraits)
     arrivals = read_lines(path, "arrivals.jsonl", data["arrivals.jsonl"])
     check.arrivals(arrivals)
     received = read_lines(path, RECEIVED, data.get(RECEIVED, b""))
     check.received(received)
+    corrections = read_lines(path, CORRECTIONS, data.get(CORRECTIONS, b""))
+    check.corrections(corrections)
     landing = {kind: read_lines(path, f"{kind}.jsonl", data[f"{kind}.jsonl"]) for kind in LANDING}
     check.landing(landing)
     audit = read_lines(path, "audit.jsonl", data["audit.jsonl"])
@@ -773,6 +799,7 @@ def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | N
         audit,
         portraits,
         templates,
+        corrections,
     )
 
 

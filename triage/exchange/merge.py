@@ -9,12 +9,16 @@ draft's arrival, a debrief's arrival, a crime-group link's group and arrival) fo
 ids that records quote follow them too (`_quoting`). Debriefs, referral records, crime groups and their
 links each become rows of their own; a laptop's decisions on records it received from elsewhere
 (`received.jsonl`) join the records this home holds, and a batch naming an arrival, draft or crime group
-this home does not hold is refused. A file that is refused is audited as refused (`batch.audit_refusal`),
+this home does not hold is refused. Amendments and voids (`corrections.jsonl`) apply once to the arrival
+they correct, whichever batch brings them first. A file that is refused is audited as refused (`batch.audit_refusal`),
 and so is a batch whose merge breaks on one of its records: it names the record, and nothing of it stays.
 
 After a merge every new arrival is searched here, against this home's watchlist and every arrival it
 holds, so the same face captured on two laptops or landing at two sites shows as a repeat-arrival
-candidate for a person to review. The face templates come with the batch (`--with-templates`) or are
+candidate for a person to review. The laptop's own searches stay beside this home's, so what the laptop
+found against its watchlist still awaits a decision here when this home holds another watchlist or none; the
+result names every alert awaiting a decision on the batch's arrivals, watchlist alerts first, with whose search
+found it. The face templates come with the batch (`--with-templates`) or are
 computed again from the portrait on this laptop, for every model this home's matcher uses, in worker
 processes on both cores.
 """
@@ -33,12 +37,12 @@ from typing import Any, NoReturn, cast
 import numpy as np
 
 from triage import workers
-from triage.casework import arrivals, ocg
+from triage.casework import arrivals, corrections, ocg, review
 from triage.casework.debrief import records as debrief_records
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import batch
 from triage.exchange.batch import MANIFEST, Batch, Progress
-from triage.exchange.records import shown
+from triage.exchange.records import CORRECTIONS, shown
 from triage.faces import detection as faces
 from triage.faces import matchers
 from triage.faces.encoders import Pipeline
@@ -58,14 +62,34 @@ IN_PROCESS_UP_TO = 16  # fewer portraits than this are encoded here: starting wo
 
 
 @dataclass
+class WatchlistAlert:
+    """A watchlist candidate of one of the batch's arrivals that nobody has decided on: found by the laptop's
+    own search (which travelled in the batch), by this home's search of the arrival, or both (`found_by`). A
+    subject this home does not hold (`held` False) is shown as the laptop recorded it: its ref, category,
+    distance and threshold, and the version of the watchlist package the laptop searched."""
+
+    arrival_id: str
+    ref: str
+    category: str | None
+    held: bool
+    distance: float
+    threshold: float
+    found_by: list[str]  # review.THIS_HOME, or "NAME (device D)" of the laptop whose search found it
+    laptop: str  # the laptop the arrival came from
+    watchlist_version: int | None  # of the package the laptop searched, when it found the alert
+
+
+@dataclass
 class RepeatCandidate:
-    """A new arrival whose face is below the threshold against another arrival here: a repeat arrival for a
-    person to review."""
+    """An arrival of the batch whose face is below the threshold against another arrival here, and nobody has
+    decided on the pair: a repeat arrival for a person to review (one per pair, whichever way it was found).
+    Listed under `duplicate_captures` instead when both hold the very same photo."""
 
     arrival_id: str
     candidate: str
     distance: float
     threshold: float
+    found_by: list[str]
 
 
 @dataclass
@@ -83,7 +107,9 @@ class Imported:
     new_arrivals: int
     added: dict[str, int]  # kind of record -> rows added
     searched: int
+    watchlist_alerts: list[WatchlistAlert]
     repeat_candidates: list[RepeatCandidate]
+    duplicate_captures: list[RepeatCandidate]
     warnings: list[str]
 
     def as_json(self) -> dict[str, Any]:
@@ -141,9 +167,12 @@ class _Merger:
     def __init__(self, store: Store, b: Batch, officer: str):
         self.store, self.b, self.officer = store, b, officer
         self.device = store.config.device
-        self.known = {kind: {r["key"]: r["local"] for r in store.rows("merged", "kind = ?", [kind])} for kind in KINDS}
+        self.known = {
+            kind: {r["key"]: r["local"] for r in store.rows("merged", "kind = ?", [kind])}
+            for kind in (*KINDS, "corrections")
+        }
         self.at = "the batch"  # the record being merged, for a refusal to name
-        self.added = dict.fromkeys(KINDS + ("audit_events",), 0)
+        self.added = dict.fromkeys(KINDS + ("corrections", "audit_events"), 0)
         self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
         self.quoting = _quoting({})
@@ -229,6 +258,7 @@ class _Merger:
         # (kind, id on the exporting laptop, key) of every row the batch names
         named = [("arrivals", rec["id"], rec["key"]) for rec in self.b.arrivals]
         named += [("arrivals", rec["id"], rec["arrival_key"]) for rec in self.b.received]
+        named += [("arrivals", c["id"], c["arrival_key"]) for c in self.b.corrections]
         named += [
             ("arrivals", x["ref"], x["ref_key"])
             for rec in (*self.b.arrivals, *self.b.received)
@@ -278,7 +308,7 @@ class _Merger:
         aid = self.held("arrivals", rec["key"], "the arrival")
         for s in rec["searches"]:
             if not self.local("searches", s["key"]):
-                sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates",)))
+                sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates", "watchlist_version")))
                 for c in s["candidates"]:
                     cand, _ = self._split("candidates", c, ())
                     self.store.insert("candidates", {**cand, "search_id": sid, "arrival_id": aid, "ref": self._ref(c)})
@@ -318,6 +348,38 @@ class _Merger:
                     sup = self.local("draft_outcomes", o["supersedes"])
                     self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
             self._outcome(ref, d["outcome"], d["outcome_at"])
+
+    def corrections(self) -> None:
+        """The laptop's amendments and voids, each applied once to the arrival it corrects here (which this home
+        must hold) and audited; one the arrival carries already, having ridden inside its record, is only noted
+        as merged. A void of an arrival voided here by someone else leaves the first void standing, and says so."""
+        for n, c in enumerate(self.b.corrections, 1):
+            self.at = f"{CORRECTIONS} line {n} ({c['key']})"
+            if c["key"] in self.known["corrections"]:
+                continue
+            aid = self.held("arrivals", c["arrival_key"], "the arrival corrected")
+            applied = corrections.absorb(self.store, aid, self.quoting(c), device=self.b.device)
+            self.store.insert_row(
+                "merged", {"kind": "corrections", "key": c["key"], "local": aid, "batch": self.b.sha256}
+            )
+            self.known["corrections"][c["key"]] = aid
+            if applied:
+                self.added["corrections"] += 1
+                self.store.audit(
+                    "import-correction",
+                    self.officer,
+                    arrival_id=aid,
+                    records=[f"arrival:{aid}", f"correction:{c['key']}"],
+                    reason=f"{'void' if c['kind'] == 'void' else 'amendment'} by {c['officer']} on device "
+                    f"{self.b.device} at {c['at']}: {self.quoting(c['reason'])}",
+                )
+            elif c["kind"] == "void":
+                mark = arrivals.get(self.store, aid)["void"]
+                if (mark.get("device"), mark.get("at")) != (self.b.device, c["at"]):
+                    self.warnings.append(
+                        f"arrival {aid}: voided on laptop {self.b.device} at {c['at']}, but already voided by "
+                        f"{mark.get('officer')} at {mark.get('at')}; the first void stands"
+                    )
 
     def landing(self) -> None:
         """The debrief and referral versions, crime groups and crime-group decisions this home does not hold yet,
@@ -482,6 +544,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
             for i, rec in enumerate(b.received, 1):
                 m.at = f"{batch.RECEIVED} line {i} ({rec['arrival_key']})"
                 m.received(rec)
+            m.corrections()
             m.landing()
             m.audit_events()
             m.at = MANIFEST
@@ -506,7 +569,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                 ignore=True,
             )
             m.at = "the search of its new arrivals"
-            repeats = _search_new(store, landed, officer=officer, progress=progress)
+            _search_new(store, landed, officer=officer, progress=progress)
             for aid in landed:
                 store.audit(
                     "import-arrival", officer, arrival_id=aid, records=[f"arrival:{aid}", f"batch:{b.sha256[:16]}"]
@@ -547,29 +610,58 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
         new_arrivals=len(landed),
         added=m.added,
         searched=sum(v is not None for v in landed.values()),
-        repeat_candidates=repeats,
+        **_awaiting(store, b, {aid: r["key"] for r in b.arrivals if (aid := m.local("arrivals", r["key"]))}),
         warnings=warnings + m.warnings,
     )
 
 
+def _awaiting(store: Store, b: Batch, keys: dict[str, str]) -> dict[str, Any]:
+    """What awaits a decision on the batch's arrivals (`keys`: local id -> key) now that it is merged: watchlist
+    alerts, whoever's search found them, then repeat arrivals and duplicate captures."""
+    laptop = f"{b.signer} (device {b.device})"
+    saw: dict[tuple[str, str], tuple[str | None, int | None]] = {}  # (key, ref) -> category, version, latest last
+    for rec in b.arrivals:
+        for s in rec["searches"]:
+            for c in s["candidates"]:
+                if c["kind"] == "watchlist":
+                    saw[(rec["key"], c["ref"])] = (c.get("category"), s.get("watchlist_version"))
+    alerts, repeats, duplicates = [], [], []
+    for item in review.pending(store, arrival_ids=keys):
+        for c in item.candidates:
+            if c.kind == "watchlist":
+                category, version = saw.get((keys.get(item.arrival_id, ""), c.ref), (None, None))
+                alerts.append(
+                    WatchlistAlert(
+                        item.arrival_id,
+                        c.ref,
+                        c.category if c.held else category,
+                        c.held,
+                        c.distance,
+                        c.threshold,
+                        c.found_by,
+                        laptop,
+                        version if laptop in c.found_by else None,
+                    )
+                )
+            else:
+                repeats.append(RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by))
+        duplicates += [
+            RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by) for c in item.duplicates
+        ]
+    return {"watchlist_alerts": alerts, "repeat_candidates": repeats, "duplicate_captures": duplicates}
+
+
 def _search_new(
     store: Store, landed: dict[str, dict[str, np.ndarray] | None], *, officer: str, progress: Progress | None
-) -> list[RepeatCandidate]:
-    """Search each new arrival against the watchlist and every arrival here (the new ones included)."""
-    repeats = []
+) -> None:
+    """Search each new arrival against this home's watchlist and every arrival here (the new ones included).
+    The laptop's own searches stay beside this one (`review.pending`), so an alert it found against a watchlist
+    this home does not hold still awaits a decision here."""
     for i, (aid, vectors) in enumerate(landed.items(), 1):
         if vectors is not None:
-            _, _, found, _ = arrivals._search(
-                store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K, threshold=None
-            )
-            repeats += [
-                RepeatCandidate(aid, c.ref, c.distance, c.threshold)
-                for c in found
-                if c.kind == "arrival" and c.below_threshold
-            ]
+            arrivals._search(store, aid, vectors, officer=officer, top_k=arrivals.DEFAULT_TOP_K, threshold=None)
         if progress:
             progress("searching new arrivals", i, len(landed))
-    return repeats
 
 
 def _trail_went_back(store: Store, b: Batch) -> list[str]:

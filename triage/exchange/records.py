@@ -5,7 +5,10 @@ arrival, search, review, draft, outcome, debrief, referral, crime group, crime-g
 names the signing laptop's device. Other laptops' rows appear only as references (the arrival a review is
 about, a candidate, a superseded decision). What the laptop decided on records it received from other
 laptops (a review or draft on another laptop's arrival, an outcome of another laptop's draft) travels in
-`received.jsonl`, one line per arrival, named by that arrival's key: each decision keeps its own key.
+`received.jsonl`, one line per arrival, named by that arrival's key: each decision keeps its own key. An
+amendment or void the laptop made travels in `corrections.jsonl` under a key of its own, naming the arrival
+it corrects by that arrival's key; the earlier versions and void mark inside an arrival record are checked as
+closely as any other field.
 
 Every line is bounded in size and depth before and after it is parsed; every id that becomes an id here
 (arrival ids, draft references, crime-group references, device names) and every clear field an officer
@@ -29,6 +32,8 @@ from typing import Any, NoReturn
 import numpy as np
 
 from triage.casework import ocg, watchlist
+from triage.casework.corrections import AMENDABLE
+from triage.casework.review import DECISIONS
 from triage.errors import BadInput, IntegrityFailure
 from triage.intake import refs
 
@@ -41,6 +46,12 @@ DEVICE = refs.DEVICE_ID
 ARRIVAL_ID = refs.ARRIVAL_ID
 DRAFT_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")  # PND-3FA29C-20261128-001, and -2 when renamed
 ROW_ID = re.compile(r"[0-9]{1,18}")
+# A correction of an arrival, named by the arrival's id where it was made: `A-7K3F9Q-v2` replaced its details
+# for the second time, `A-7K3F9Q-void` voided it.
+CORRECTION_ID = re.compile(r"(A-[0-9ABCDEFGHJKMNPQRSTVWXYZ]{6})-(v[1-9][0-9]{0,5}|void)")
+CORRECTIONS = "corrections.jsonl"  # the member of amendments and voids made after an arrival was exported
+MAX_VERSIONS = 1000  # earlier versions of one arrival's details
+MAX_REASON = 1000  # characters in a correction's reason, as `--reason` takes it
 # Characters no field of a record may hold: control characters (a line break and a tab only inside nested
 # text), lone surrogates, line and paragraph separators, and the bidirectional controls that reorder text.
 _NEVER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -207,9 +218,12 @@ class Checker:
         elif kind == "watchlist":
             if not watchlist.REF_PATTERN.fullmatch(value) or ".." in value:
                 self.malformed(f"{what} {shown(value)} is not a watchlist reference")
-        elif not {"arrivals": ARRIVAL_ID, "drafts": DRAFT_REF}.get(kind, ROW_ID).fullmatch(value):
+        elif not {"arrivals": ARRIVAL_ID, "drafts": DRAFT_REF, "corrections": CORRECTION_ID}.get(
+            kind, ROW_ID
+        ).fullmatch(value):
             self.malformed(
-                f"{what} {shown(value)} is not {'an id' if kind in ('arrivals', 'drafts') else 'a row number'}"
+                f"{what} {shown(value)} is not "
+                f"{'a row number' if kind not in ('arrivals', 'drafts', 'corrections') else 'an id'}"
             )
         return value
 
@@ -260,10 +274,20 @@ class Checker:
     def search(self, s: dict[str, Any]) -> None:
         self.key(s, "key", "searches", "search", own=True)
         self.flat(s, "search")
+        version = self.field(s, "watchlist_version", (int, type(None)), "search")
+        if version is not None and version < 0:
+            self.malformed(f"search's watchlist_version {shown(version)} is not a version number")
         for c in self.listed(s, "candidates", "search"):
             self.candidate(c, "candidate")
             for name in ("distance", "threshold"):
                 self.field(c, name, (int, float, type(None)), "candidate")
+            decision = self.field(c, "decision", (str, type(None)), "candidate")
+            if decision is not None and decision not in DECISIONS:
+                self.malformed(f"candidate's decision {shown(decision)} is not {', '.join(DECISIONS)} or empty")
+            if c["kind"] == "watchlist":
+                self.text(c, "category", "candidate", required=False, limit=80)
+                if not is_line(c["category"]):
+                    self.malformed(f"candidate's category {shown(c['category'])} is not a plain line of text")
 
     def review(self, r: dict[str, Any]) -> None:
         self.key(r, "key", "reviews", "review", own=True)
@@ -289,6 +313,48 @@ class Checker:
         self.text(o, "result", "outcome", limit=40)
         self.text(o, "at", "outcome", limit=40)
         self.key(o, "supersedes", "draft_outcomes", "outcome", own=False, required=False)
+
+    def line(self, row: dict[str, Any], name: str, what: str, *, limit: int = 200) -> str:
+        """A required field an officer is shown: one line of text, not empty, bounded."""
+        self.text(row, name, what, limit=limit)
+        if not is_line(row[name], limit):
+            self.malformed(f"{what}'s {name} {shown(row[name])} is not a plain line of text")
+        return str(row[name])
+
+    def fields_changed(self, row: dict[str, Any], what: str) -> None:
+        changed = self.field(row, "changed", list, what)
+        if not changed or len(changed) > len(AMENDABLE) or not all(c in AMENDABLE for c in changed):
+            self.malformed(f"{what}'s changed fields are not details an officer may correct")
+        if len(set(changed)) != len(changed):
+            self.malformed(f"{what} names a changed field twice")
+
+    def corrected(self, rec: dict[str, Any], key: str) -> None:
+        """The earlier versions of an arrival's details and its void mark, as they ride inside its record."""
+        versions = self.field(rec, "versions", list, f"arrival {key}") if "versions" in rec else []
+        if len(versions) > MAX_VERSIONS:
+            self.malformed(f"arrival {key} has {len(versions):,} earlier versions, more than {MAX_VERSIONS}")
+        for n, v in enumerate(versions, 1):
+            what = f"arrival {key}'s version {n}"
+            if not isinstance(v, dict):
+                self.malformed(f"{what} is {shown(v)}, not a record")
+            self.flat(v, what)
+            if self.field(v, "version", int, what) != n:
+                self.malformed(f"{what} is numbered {shown(v['version'])}")
+            self.field(v, "details", dict, what)
+            self.mark(v, what, officer="replaced_by", at="replaced_at")
+            self.fields_changed(v, what)
+        mark = self.field(rec, "void", (dict, type(None)), f"arrival {key}") if "void" in rec else None
+        if mark is not None:
+            self.flat(mark, f"arrival {key}'s void")
+            self.mark(mark, f"arrival {key}'s void")
+
+    def mark(self, row: dict[str, Any], what: str, *, officer: str = "officer", at: str = "at") -> None:
+        """Who made a correction, when, on which laptop and why."""
+        self.line(row, officer, what)
+        self.line(row, at, what, limit=40)
+        if not DEVICE.fullmatch(self.line(row, "device", what, limit=6)):
+            self.malformed(f"{what}'s device {shown(row['device'])} is not a device name")
+        self.line(row, "reason", what, limit=MAX_REASON)
 
     # -- the members -----------------------------------------------------------------------------
 
@@ -327,6 +393,7 @@ class Checker:
                 self.review(r)
             for d in self.listed(rec, "drafts", "arrival"):
                 self.draft(d)
+            self.corrected(rec, key)
             self.arrival_keys.add(key)
 
     def received(self, records: list[dict[str, Any]]) -> None:
@@ -342,6 +409,27 @@ class Checker:
                 self.outcome(o)
                 self.key(o, "draft_key", "drafts", "outcome", own=False)
                 self.ident(o.get("ref"), "drafts", "outcome's ref")
+
+    def corrections(self, records: list[dict[str, Any]]) -> None:
+        """Amendments and voids the signing laptop made, each naming the arrival it corrects by its key."""
+        for n, rec in enumerate(records, 1):
+            self.at(CORRECTIONS, n, rec)
+            key = self.key(rec, "key", "corrections", "correction", own=True)
+            self.flat(rec, "correction")
+            self.key(rec, "arrival_key", "arrivals", "correction", own=False)
+            aid = self.ident(rec.get("id"), "arrivals", "correction's id")
+            kind = self.field(rec, "kind", str, "correction")
+            if kind not in ("amend", "void"):
+                self.malformed(f"correction's kind {shown(kind)} is not amend or void")
+            named, _, step = key.partition(":")[2].rpartition("-")
+            if named != aid or (step == "void") != (kind == "void"):
+                self.malformed(f"correction {key} names another arrival or kind than its record")
+            self.line(rec, "officer", "correction")
+            self.line(rec, "at", "correction", limit=40)
+            self.line(rec, "reason", "correction", limit=MAX_REASON)
+            if kind == "amend":
+                self.field(rec, "details", dict, "correction")
+                self.fields_changed(rec, "correction")
 
     def landing(self, landing: dict[str, list[dict[str, Any]]]) -> None:
         for kind, records in landing.items():

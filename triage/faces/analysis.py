@@ -15,7 +15,7 @@ import numpy.typing as npt
 from triage.errors import FaceError
 from triage.faces import detection as faces
 from triage.faces import quality
-from triage.faces.encoders import DLIB_ONLY, Pipeline
+from triage.faces.encoders import DLIB_ONLY, Pipeline, yunet
 from triage.intake.photos import Photo, decode
 
 
@@ -32,11 +32,20 @@ class Analysis:
 SIDEWAYS_ROLL = 30  # degrees: a face leaning further than any profile allows may be a photo held sideways
 
 
+def _sure(face: faces.Face) -> bool:
+    """Whether the detector found this face as confidently as it finds real upright faces: turning a photo
+    with no face in it makes a detector see faces in fur, foam and shadows, at its lowest scores."""
+    return face.score >= (yunet.SURE_SCORE if face.detector == yunet.DETECTOR_ID else faces.SURE_SCORE)
+
+
 def _rotation_hint(rgb: npt.NDArray[np.uint8], pipeline: Pipeline) -> int | None:
-    """Whether a level face appears with the photo turned (a phone held sideways). HOG finds no face in a
-    sideways photo; YuNet finds one, but dlib's shape fitted on it leans at about 45 degrees."""
+    """Whether a level face appears, found with confidence, with the photo turned (a phone held sideways).
+    HOG finds no face in a sideways photo; YuNet finds one, but dlib's shape fitted on it leans at about 45
+    degrees. Advice to turn the photo is given only then: a photo with no face at all (a cat, a wall) is
+    told that no face was found."""
     for k, degrees in ((1, 90), (3, 270), (2, 180)):
-        if any(abs(f.roll) <= SIDEWAYS_ROLL for f in pipeline.detect(np.ascontiguousarray(np.rot90(rgb, k)))):
+        turned = pipeline.detect(np.ascontiguousarray(np.rot90(rgb, k)))
+        if any(abs(f.roll) <= SIDEWAYS_ROLL and _sure(f) for f in turned):
             return degrees
     return None
 

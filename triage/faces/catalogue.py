@@ -73,6 +73,8 @@ def inventory(home: Path | None, *, check: bool = False) -> dict[str, Any]:
                     "model_ids": list(m.model_ids),
                     "threshold": m.threshold,
                     "distance": m.distance,
+                    "scale": [0.0, m.scale] if m.scale is not None else None,  # what its distances run over
+                    "plausible_thresholds": list(m.plausible()),  # a --threshold outside is refused
                     "calibration": m.calibration,
                 }
             )

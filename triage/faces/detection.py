@@ -34,6 +34,11 @@ DETECT_MAX_SIDE = 1024  # detection runs on a copy scaled to this; landmarks and
 SIMILAR_SIZE = 0.5  # a second face at least this fraction of the largest one's area makes the choice ambiguous
 # HOG scores real frontal faces above about 0.5; patterns such as badges and prints score near 0.1.
 CONFIDENT_SCORE = 0.3
+SURE_SCORE = 0.5  # a face found only in a turned photo must score this to be called a photo held sideways
+# How far the base of the nose stands in front of the eye corners, in eye distances (d / e in Face.yaw).
+# 0.5 is what a head-pose fit of dlib's 68 landmarks to a generic three-dimensional face gives on ORL's
+# turned heads (0.53), and keeps a small turn reading as it did, so the pose limits keep their meaning.
+NOSE_DEPTH = 0.5
 # The normalised portrait, roughly in ICAO proportions: the eye centres on a level line at 40% of its
 # height, 30% of its width apart. PND facial search drafts state these figures.
 PORTRAIT_EYE_LINE = 0.40
@@ -126,13 +131,19 @@ class Face:
 
     @property
     def yaw(self) -> float:
-        """Approximate head yaw in degrees: how far the nose sits off the eyes' midline."""
+        """Approximate head yaw in degrees, from how far the base of the nose sits off the eyes' midline.
+
+        Turning the head by an angle a moves the nose, which stands in front of the eyes by a depth d, sideways
+        by d sin(a), while the eyes, side by side, come closer together in the photo: their distance e
+        becomes e cos(a). Measured in eye distances the offset is (d / e) tan(a), so a = atan(offset / (d / e)):
+        a moderate turn reads as a moderate yaw, a three-quarter view as about 45 degrees, and only a profile
+        approaches 90."""
         left, right = self.eyes
         mid = (left + right) / 2
         nose = self.landmarks[4]
         axis = (right - left) / max(self.inter_eye, 1e-6)
         offset = float(np.dot(nose - mid, axis)) / max(self.inter_eye, 1e-6)
-        return math.degrees(math.asin(max(-1.0, min(1.0, 2 * offset))))
+        return math.degrees(math.atan2(offset, NOSE_DEPTH))
 
 
 def detect(rgb: npt.NDArray[np.uint8]) -> list[Face]:

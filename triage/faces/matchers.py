@@ -22,6 +22,30 @@ from triage.faces.matching import Candidate, Gallery
 from triage.store import settings
 from triage.store.rows import Store
 
+# The top of the Euclidean distances each kind of template gives. L2-normalised embeddings (SFace, a
+# supplied model whose manifest says cosine) lie on the unit sphere, so two of them are at most 2 apart.
+# dlib's descriptors are not normalised: their norms are about 1.4 and two faces of different people
+# are about 0.76 apart (ORL's impostor pairs, models/fused.json), seldom more than 1.2, never near 2.8.
+NORMALISED_TOP = 2.0
+DLIB_TOP = 1.5
+PLAUSIBLE_FLOOR = 10  # a threshold below top / 10 finds only the same photo twice
+
+
+def top_distance(model_id: str, home: Path | str | None) -> float | None:
+    """The largest distance a model's templates give in practice, or None when its scale is unknown."""
+    if model_id == encoders.DLIB:
+        return DLIB_TOP
+    try:
+        manifest = encoders.manifest(model_id, home)
+    except NotFound:
+        return None
+    return NORMALISED_TOP if manifest is not None and manifest.distance == "cosine" else None
+
+
+def _figure(value: float) -> str:
+    """A bound of a scale as a person reads it: two significant figures (23, 2.3, 0.15)."""
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
 
 @dataclass(frozen=True)
 class Matcher:
@@ -30,6 +54,7 @@ class Matcher:
     threshold: float
     calibration: str  # where the threshold comes from
     fusion: Fusion | None = None
+    home: Path | str | None = None  # where a model a user supplied is found
 
     @property
     def model_id(self) -> str:
@@ -40,17 +65,54 @@ class Matcher:
     def distance(self) -> str:
         return "fused" if self.fusion else "euclidean"
 
+    @property
+    def scale(self) -> float | None:
+        """The largest distance this matcher gives in practice (its distances run from 0 to this), or None
+        when nothing says (a model a user supplied whose embeddings are not normalised)."""
+        tops = [top_distance(mid, self.home) for mid in self.model_ids]
+        if any(t is None for t in tops):
+            return None
+        if not self.fusion:
+            return tops[0]
+        # the fused distance of two faces each model puts as far apart as it ever does
+        return self.fusion.score(dict(zip(self.model_ids, tops)))
+
+    def plausible(self) -> tuple[float, float]:
+        """The thresholds that can make sense on this matcher's scale: from a tenth of its distances' range
+        (below that only the same photo twice is a candidate) to the top of the range (above it every face
+        is one). A matcher whose range is unknown allows a tenth to ten times its calibrated threshold."""
+        top = self.scale
+        if top is None:
+            return self.threshold / 10, self.threshold * 10
+        return top / PLAUSIBLE_FLOOR, top
+
+    def describe_scale(self) -> str:
+        """The scale in words, e.g. `fused distances run 0-23; the calibrated threshold is 10.90`."""
+        top = self.scale
+        spread = (
+            f"{self.name} distances run 0-{_figure(top)}"
+            if top is not None
+            else f"{self.name} distances have no known top"
+        )
+        return f"{spread}; the calibrated threshold is {self.threshold:.2f}"
+
     def checked(self, threshold: float) -> float:
-        """A threshold given on the command line, checked for this matcher's scale."""
+        """A threshold given on the command line, refused unless it is on this matcher's scale: a figure
+        meant for another matcher (0.45 for dlib, given to the fused matcher whose threshold is 10.90)
+        would make every candidate 'above' and hide an alert that should be reviewed."""
         th = float(threshold)
-        if not (0 < th < math.inf if self.fusion else 0 < th < 4):
+        lo, hi = self.plausible()
+        if not (math.isfinite(th) and lo <= th <= hi):
+            beyond = (
+                f"a threshold above {_figure(hi)} makes every face a candidate"
+                if th > hi
+                else f"a threshold below {_figure(lo)} finds only the same photo twice"
+            )
             raise BadInput(
-                f"--threshold {threshold}: "
-                + (
-                    "a fused distance threshold must be a positive number"
-                    if self.fusion
-                    else "a Euclidean distance threshold must be between 0 and 4"
-                )
+                f"--threshold {threshold:g} is not on the {self.name} matcher's scale: {self.describe_scale()} "
+                f"({beyond})",
+                hint="`triage models list` shows each matcher's scale and threshold; "
+                "--matcher chooses another matcher for this command",
             )
         return th
 
@@ -104,19 +166,19 @@ def get(name: str, home: Path | str | None) -> Matcher:
     """A matcher by name, with its threshold resolved for this home."""
     if name == FUSED:
         f = fusion.load(home)
-        return Matcher(FUSED, f.model_ids, f.threshold, f.file, f)
+        return Matcher(FUSED, f.model_ids, f.threshold, f.file, f, home)
     if name in encoders.BUILTIN:
         cal = matching.calibration(encoders.BUILTIN[name], home)
-        return Matcher(name, (cal.model_id,), cal.threshold, cal.file)
+        return Matcher(name, (cal.model_id,), cal.threshold, cal.file, home=home)
     user = encoders.user_models(home)
     if name not in user:
         raise UsageError(f"--matcher {name!r}: choose from {', '.join(names(home))}")
     m = user[name]
     try:
         cal = matching.calibration(m.model_id, home)
-        return Matcher(name, (m.model_id,), cal.threshold, cal.file)
+        return Matcher(name, (m.model_id,), cal.threshold, cal.file, home=home)
     except NotFound:  # not calibrated yet: the manifest's threshold
-        return Matcher(name, (m.model_id,), m.search_threshold, str(m.path.parent / encoders.onnx.MANIFEST))
+        return Matcher(name, (m.model_id,), m.search_threshold, str(m.path.parent / encoders.onnx.MANIFEST), home=home)
 
 
 def models_for(store: Store, *names_: str | None) -> tuple[str, ...]:

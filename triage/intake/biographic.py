@@ -63,6 +63,12 @@ COUNTRY_NAMES = {
 }
 AMBIGUOUS_NAMES = {"CONGO": ("COG", "COD")}
 
+_WITH_COUNTRY_CODE = (
+    phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN,
+    phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD,
+)
+_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
+
 SEXES = {"F": "F", "FEMALE": "F", "M": "M", "MALE": "M", "X": "X", "UNSPECIFIED": "X", "<": "X"}
 
 # Bidi embeddings, overrides and isolates can make a stored name display as something else.
@@ -238,12 +244,34 @@ def parse_sex(text: str, field: str = "--sex") -> str:
 
 
 def parse_phone(text: str, default_region: str = "GB", field: str = "--phone") -> str:
-    """E.164, so the same number typed two ways is stored, compared and searched as one."""
+    """E.164, so the same number typed two ways is stored, compared and searched as one.
+
+    A number typed without a country code is read as `default_region`'s and must be one of its numbering
+    plan's (a foreign number typed that way would be recorded as a wrong number). One written with its
+    country code (+44, 0044) needs only the length that country's numbers have: the allocation data
+    behind a stricter check lags the ranges in use, and leaves out the ranges Ofcom keeps for fiction
+    (07700 900xxx), so a number read off a phone would be refused for being unfamiliar."""
     try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException:
+        number = phonenumbers.parse(text, default_region, keep_raw_input=True)
+    except phonenumbers.NumberParseException as e:
+        if e.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and text.strip()[:1] == "+":
+            raise BadInput(f"{field}: {_shown(text)} is not a phone number: no country has that code") from None
         number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    if number is None:
+        raise BadInput(
+            f"{field}: {_shown(text)} is not a phone number; give it with its country code, e.g. +44 7911 123456"
+        )
+    if number.country_code_source in _WITH_COUNTRY_CODE:
+        if phonenumbers.is_valid_number(number) or phonenumbers.is_possible_number_with_reason(number) == _POSSIBLE:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        code = number.country_code or 0  # set by parse whenever it returns
+        region = phonenumbers.region_code_for_country_code(code)
+        raise BadInput(
+            f"{field}: {_shown(text)} is not a valid phone number of +{code}"
+            + (f" ({region})" if region != phonenumbers.UNKNOWN_REGION else "")
+            + ": too few or too many digits for its numbers; check them"
+        )
+    if not phonenumbers.is_valid_number(number):
         raise BadInput(
             f"{field}: {_shown(text)} is not a valid phone number; "
             "give the country code for a number from abroad, e.g. +33 6 12 34 56 78"

@@ -1,5 +1,6 @@
 """The supervisor's day in one page: counts by site and vessel, arrivals who may be children, candidates
-awaiting review, confirmed matches, drafts and their outcomes, photo quality, and every face.
+awaiting review (watchlist alerts first, a laptop's among them even when this home does not hold the subject),
+the same photo captured twice, confirmed matches, drafts and their outcomes, photo quality, and every face.
 
 The HTML page is self-contained (styles inline, portraits as data URIs, no script), so it opens on a
 laptop with no network, and its content security policy forbids fetching or running anything. It is
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.casework import referrals, review
+from triage.casework.arrivals import is_void
 from triage.errors import BadInput, NotFound
 from triage.exchange.batch import day_arrivals, day_scope
 from triage.files import check_output, write_files
@@ -46,7 +48,7 @@ def _thumbnail(store: Store, arrival_id: str) -> str | None:
 
 def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool = True) -> dict[str, Any]:
     """Everything the page shows, as plain data (what `--json` prints, thumbnails aside)."""
-    rows = day_arrivals(store, day, site)
+    rows = [r for r in day_arrivals(store, day, site) if not is_void(r)]  # a voided arrival is a tombstone
     where, params = day_scope(day, site)
     senders = {
         device: f"{signer} (device {device})"
@@ -97,14 +99,20 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         )
         g["arrivals"] += 1
         g["children"] += a["safeguarding"]
-    awaiting = [
+    queue = [p for p in (entry.as_json() for entry in review.pending(store)) if p["arrival_id"] in arrivals]
+    awaiting = [  # watchlist alerts first, a laptop's among them whether or not this home holds the subject
         dict(
             p,
             name=arrivals[p["arrival_id"]]["name"],
-            candidates=[dict(c, who=who(c["kind"], c["ref"])) for c in p["candidates"]],
+            candidates=[dict(c, who=who(c["kind"], c["ref"]), found=_found_by(c["found_by"])) for c in p["candidates"]],
         )
-        for p in (entry.as_json() for entry in review.pending(store))
-        if p["arrival_id"] in arrivals
+        for p in queue
+        if p["candidates"]
+    ]
+    duplicates = [
+        {"arrival_id": p["arrival_id"], "name": arrivals[p["arrival_id"]]["name"], "of": d["ref"]}
+        for p in queue
+        for d in p["duplicates"]
     ]
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}  # the decision in force on each candidate
     for r in store.rows("reviews", scope, params, order_by="id"):
@@ -176,6 +184,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         "origins": [{"origin": k, "arrivals": v} for k, v in sorted(origins.items())],
         "children": [a for a in arrivals.values() if a["safeguarding"]],
         "awaiting": awaiting,
+        "duplicates": duplicates,
         "confirmed": confirmed,
         "drafts": drafts,
         "referrals_incomplete": unreferred,
@@ -189,6 +198,11 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         },
         "arrivals": list(arrivals.values()),
     }
+
+
+def _found_by(found_by: list[str]) -> str | None:
+    """Whose searches found a candidate, when a laptop's did: None when only this home's search did."""
+    return None if found_by == [review.THIS_HOME] else "found by " + " and ".join(found_by)
 
 
 def render(data: dict[str, Any], fmt: str) -> str:

@@ -70,11 +70,13 @@ class Head:
     seq: int
     hash: str
     tables: dict[str, int] | None
+    schema: str | None = None  # the digest of the store's schema when this head was written (tags.py)
+    steps: list[str] | None = None  # the schema steps applied then
 
     def sealed(self, vault: Vault) -> bytes:
         tables = None if self.tables is None else {t: format(d, "x") for t, d in sorted(self.tables.items())}
-        body = json.dumps({"seq": self.seq, "hash": self.hash, "tables": tables}, sort_keys=True)
-        return vault.seal(body.encode(), HEAD_AAD)
+        body = {"seq": self.seq, "hash": self.hash, "tables": tables, "schema": self.schema, "steps": self.steps}
+        return vault.seal(json.dumps(body, sort_keys=True).encode(), HEAD_AAD)
 
 
 def read_head(db: Database, vault: Vault) -> Head | None:
@@ -89,7 +91,7 @@ def read_head(db: Database, vault: Vault) -> Head | None:
     if text.startswith("{"):
         d = json.loads(text)
         tables = None if d["tables"] is None else {t: int(v, 16) for t, v in d["tables"].items()}
-        return Head(int(d["seq"]), str(d["hash"]), tables)
+        return Head(int(d["seq"]), str(d["hash"]), tables, d.get("schema"), d.get("steps"))
     seq, digest = text.split(":")  # the first release's form: "SEQ:HASH"
     return Head(int(seq), digest, None)
 

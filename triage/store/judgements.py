@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
+from triage.errors import IntegrityFailure
 from triage.store.crypto import Vault
 
 # The sealed tables' columns that hold a judgement, and each table's key column (the seal binds it).
@@ -55,9 +56,9 @@ def pending(db: Database) -> bool:
 
 
 def seal_once(store: Home, officer: str) -> dict[str, int]:
-    """Move every judgement still in clear into its row's sealed part, in one audited transaction; each row
-    is checked first, so an edit made outside triage is refused rather than sealed. Returns the rows moved
-    per table (empty when there was nothing to move)."""
+    """Move every judgement still in clear into its row's sealed part, in one audited transaction. Each row's
+    tag is checked first: a row edited outside triage is left as it is, never sealed, for every read of it
+    and `triage audit verify` to refuse. Returns the rows moved per table (empty when there were none)."""
     if not pending(store.db):
         return {}
     vault = store.vault
@@ -66,11 +67,14 @@ def seal_once(store: Home, officer: str) -> dict[str, int]:
     with store.transaction():
         for table, columns in MOVED.items():
             where = _clear_rows(table)
-            store.check_rows(table, where)
             key = KEYS[table]
             names = ", ".join(f"[{c}]" for c in columns)
             found = store.db.execute(f"SELECT rowid, [{key}], sealed, {names} FROM [{table}] WHERE {where}").fetchall()
             for rowid, pk, sealed, *values in found:
+                try:
+                    store.check_rows(table, "rowid = ?", [rowid])
+                except IntegrityFailure:
+                    continue
                 aad = f"{table}:{pk}"
                 secret = vault.open_json(sealed, aad) if sealed is not None else {}
                 secret.update({c: v for c, v in zip(columns, values, strict=True) if v is not None})
@@ -78,8 +82,7 @@ def seal_once(store: Home, officer: str) -> dict[str, int]:
                     f"UPDATE [{table}] SET sealed = ?, {', '.join(f'[{c}] = NULL' for c in columns)} WHERE rowid = ?",
                     [vault.seal_json(secret, aad), rowid],
                 )
-            if found:
-                moved[table] = len(found)
+                moved[table] = moved.get(table, 0) + 1
         if moved:
             store.audit(ACTION, officer, records=[f"{table}:{n}" for table, n in moved.items()])
     return moved

@@ -40,6 +40,19 @@ def upgrade(db: Database) -> None:
     migrations.apply(db)
 
 
+def applied(db: Database) -> list[str]:
+    """The names of the steps this home records as applied."""
+    if not db.table(Migrations.migrations_table).exists():
+        return []
+    sql = f"SELECT name FROM [{Migrations.migrations_table}] WHERE migration_set = ? ORDER BY name"
+    return [r[0] for r in db.execute(sql, [migrations.name])]
+
+
+def known() -> set[str]:
+    """The names of every step this version has."""
+    return {m.name for m in migrations._migrations}
+
+
 def _rename_first_release_steps(db: Database) -> None:
     table = Migrations.migrations_table
     if not db.table(table).exists():
@@ -532,6 +545,40 @@ def m012_sealed_judgements(db: Database) -> None:
     unlocked (judgements.py). Each row keeps its rowid, which its tag binds."""
     _allow_null(db, "subjects", ["category"])
     _allow_null(db, "ocg_links", ["ocg_ref", "decision"])
+
+
+@migrations()
+def m013_watchlist_packages(db: Database) -> None:
+    """Watchlist packages (triage/exchange/packages.py): every package this home issued or received, with
+    its issuer's signing key, version, issue time and validity, and which watchlist subjects came in a
+    package, from which issuer and as of which version. A subject with no such row is this home's own."""
+    db.table("watchlist_packages").create(
+        {
+            "id": int,
+            "role": str,  # issued | received
+            "signer": str,  # the issuer's signing key (ed25519:...)
+            "issuer": str,  # the issuing home's device
+            "version": int,
+            "issued_at": str,
+            "valid_until": str,
+            "sha256": str,  # of the package's signed manifest
+            "subjects": int,
+            "removed": int,
+            "at": str,
+            "officer": str,
+            "ver": int,
+            "tag": bytes,
+        },
+        pk="id",
+        not_null={"role", "signer", "issuer", "version", "issued_at", "valid_until", "sha256", "at", "officer"},
+    )
+    db.table("watchlist_packages").create_index(["role", "signer", "version"], unique=True)
+    db.table("issued_subjects").create(
+        {"ref": str, "signer": str, "issuer": str, "version": int, "digest": str, "ver": int, "tag": bytes},
+        pk="ref",
+        not_null={"signer", "issuer", "version", "digest"},
+    )
+    db.table("issued_subjects").create_index(["signer"])
 
 
 def _allow_null(db: Database, table: str, columns: list[str]) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from triage.errors import Conflict, IntegrityFailure, NotFound, TriageError
-from triage.store import audit, blocks, crypto, judgements, permissions, tags
+from triage.store import audit, blocks, crypto, judgements, migrations, permissions, tags
 from triage.store import settings as home_settings
 from triage.store.audit import Head
 from triage.store.blocks import TemplateBlock, TemplateSet
@@ -141,6 +141,7 @@ class Store:
                 error = e
                 continue
             self._adopt_key(data_key)
+            self._check_schema()
             self._tag_rows_once()
             self.settings = home_settings.load(self)
             judgements.seal_once(self, self.config.officer)  # an older home's, once
@@ -267,8 +268,24 @@ class Store:
     def _write_head(self, head: Head | None = None) -> None:
         head = head or self._current_head()
         if head is not None:
+            head.schema, head.steps = tags.schema_digest(self.db), migrations.applied(self.db)
             audit.write_head(self.db, self._need_vault(), head)
         self._pending_head = None
+
+    def _check_schema(self) -> None:
+        """The schema is the one the sealed head last recorded, unless this version's own steps have run since
+        (an upgrade): a table, column, index or trigger changed with the sqlite3 shell is refused."""
+        head = audit.read_head(self.db, self._need_vault())
+        if head is None or head.schema is None or head.schema == tags.schema_digest(self.db):
+            return
+        now, before = set(migrations.applied(self.db)), set(head.steps or [])
+        if before < now <= migrations.known():
+            return  # upgraded since; the next commit records the new schema
+        raise IntegrityFailure(
+            "the store's schema was changed outside triage (a table, column, index or trigger added, removed "
+            "or altered)",
+            hint="restore the home from a backup",
+        )
 
     def _tag_touched(self) -> None:
         """Tag the rows this transaction wrote, move the tables' digests, and write the sealed head once."""

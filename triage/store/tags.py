@@ -15,6 +15,7 @@ sealed template blocks and index parts (bound to their place by their own seals)
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Iterator
@@ -35,10 +36,24 @@ GCM_TAG_BYTES = 16
 
 
 def tagged_tables(db: Database) -> list[str]:
-    """The tables whose rows carry a tag: every table that has the `tag` column (migration m010 gave it to
-    all but UNTAGGED; a table made later must be created with `ver` and `tag`)."""
+    """The tables whose rows carry a tag: every table but UNTAGGED (migration m010 gave them `ver` and `tag`;
+    a table made later is created with both). One that has lost them was altered outside triage."""
     names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    return [n for n in names if n not in UNTAGGED and "tag" in _columns(db, n)]
+    tables = [n for n in names if n not in UNTAGGED and not n.startswith("sqlite_")]
+    for table in tables:
+        if not {"ver", "tag"} <= set(_columns(db, table)):
+            raise IntegrityFailure(f"the table {table} has lost its authentication columns: the store was altered")
+    return tables
+
+
+def schema_digest(db: Database) -> str:
+    """A digest of the store's schema (tables, columns, indexes, triggers, views), kept in the sealed head:
+    a trigger slipped into the file would otherwise run inside triage's own transactions."""
+    rows = db.execute(
+        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+        "ORDER BY type, name"
+    ).fetchall()
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 def _columns(db: Database, table: str) -> list[str]:
@@ -226,8 +241,11 @@ class Problem:
 
 def verify(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> Iterator[Problem]:
     """Every row's tag, then each table's digest against the sealed one: the first failing row of each
-    table, and each table whose rows no longer add up."""
-    for table in tagged_tables(db):
+    table, and each table whose rows no longer add up or that is gone."""
+    present = tagged_tables(db)
+    for table in sorted(set(digests) - set(present)):
+        yield Problem(table, f"the table {table} is gone from the store: it was removed outside triage")
+    for table in present:
         shape = layout(db, table, cache)
         tag_at = shape.columns.index("tag")
         digest = 0

@@ -1,0 +1,227 @@
+"""Alerts travel with a laptop's batch: its unreviewed watchlist alerts reach the supervisor's import summary and
+review queue even when the supervisor holds no watchlist (or another one), a pair of arrivals is one candidate,
+a pair decided on the laptop is not queued again, and the same photo captured twice is a duplicate capture."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import Cli, orl, signed_in
+from triage.store.config import Config, load_config, write_config
+
+LAPTOP = "Laptop A (device A1A1A1)"
+
+
+def _capture(cli: Cli, home: Path, photo: Path, surname: str) -> str:
+    return cli.json("capture", "--home", home, "--photo", photo, "--surname", surname, "--vessel", "SB-9")["arrival_id"]
+
+
+def _device(home: Path, device: str, site: str) -> None:
+    cfg = load_config(home)
+    write_config(home, Config(**{**cfg.__dict__, "device": device, "site": site}))
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory, enrolled_template_home, face_models):
+    """Laptop A (with the 20-subject watchlist) captures: an arrival alerting on WL-007 that nobody reviews; a
+    repeat pair left undecided; a repeat pair it decides; the same photo twice. Supervisor S holds no watchlist,
+    supervisor W holds the same watchlist as the laptop. Built once; tests import into copies."""
+    root = tmp_path_factory.mktemp("alerts")
+    cli = Cli()
+    with signed_in():
+        a, s, w = root / "A", root / "S", root / "W"
+        shutil.copytree(enrolled_template_home, a)
+        _device(a, "A1A1A1", "Dover")
+        shutil.copytree(enrolled_template_home, w)
+        _device(w, "W2W2W2", "Dover HQ")
+        cli("init", "--home", s, "--site", "Dover HQ", "--force-code", "KNT")
+        alert = _capture(cli, a, orl(7, 5), "Alert")
+        p1 = _capture(cli, a, orl(35, 3), "First")
+        p2 = _capture(cli, a, orl(35, 7), "Second")
+        r1 = _capture(cli, a, orl(21, 1), "Ali")
+        r2 = _capture(cli, a, orl(21, 6), "Karimi")
+        cli("review", r2, "--candidate", r1, "--decision", "confirmed", "--reason", "same man, same scar", "--home", a)
+        d1 = _capture(cli, a, orl(40, 2), "Once")
+        d2 = _capture(cli, a, orl(40, 2), "Twice")
+        for home in (s, w):
+            key = cli.json("keys", "show", "--home", home)["age_recipient"]
+            cli("keys", "recipient", "add", f"Supervisor {home.name}", key, "--home", a)
+        landed = cli.json("arrivals", "list", "--home", a)[0]["landed_day"]
+        cli("export", "--home", a, "--date", landed, "--out", root / "a.age")
+        signer = cli.json("keys", "show", "--home", a)["signing_key"]
+        for home in (s, w):
+            cli("keys", "trust", "Laptop A", signer, "--home", home)
+        return SimpleNamespace(
+            root=root, a=a, s=s, w=w, file=root / "a.age", alert=alert, p1=p1, p2=p2, r1=r1, r2=r2, d1=d1, d2=d2
+        )
+
+
+def _home(day, name: str, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(getattr(day, name), tmp_path / name))
+
+
+def _pairs(queue: list[dict]) -> list[frozenset]:
+    """Every repeat-arrival candidate in the queue, as the pair of arrivals it links."""
+    return [frozenset((p["arrival_id"], c["ref"])) for p in queue for c in p["candidates"] if c["kind"] == "arrival"]
+
+
+def test_a_laptops_alert_reaches_a_supervisor_with_no_watchlist(cli, day, tmp_path):
+    sup = _home(day, "s", tmp_path)
+    imported = cli.json("import", day.file, "--home", sup)[0]
+    keys = list(imported)
+    assert keys.index("watchlist_alerts") < keys.index("repeat_candidates")
+    alerts = [(x["arrival_id"], x["ref"]) for x in imported["watchlist_alerts"]]
+    assert (day.alert, "WL-007") in alerts
+    alert = imported["watchlist_alerts"][alerts.index((day.alert, "WL-007"))]
+    assert alert["held"] is False and alert["category"] == "wanted"  # what the laptop recorded
+    assert alert["found_by"] == [LAPTOP] and alert["laptop"] == LAPTOP
+    assert alert["distance"] < alert["threshold"]
+
+    text = cli("import", day.file, "--home", sup).stdout  # a second import changes nothing and says the same
+    line = next(x for x in text.splitlines() if day.alert in x and "WL-007" in x)
+    assert "WATCHLIST ALERT" in line and "(not held in this home)" in line and "[wanted]" in line
+    assert LAPTOP in line
+    repeats = [i for i, x in enumerate(text.splitlines()) if x.strip().startswith(f"{day.p2}: arrival")]
+    assert repeats and text.splitlines().index(line) < repeats[0], "watchlist alerts first"
+
+    queue = cli.json("review", "--pending", "--home", sup)
+    assert queue[0]["arrival_id"] == day.alert, "arrivals with a watchlist alert first"
+    [cand] = [c for c in queue[0]["candidates"] if c["kind"] == "watchlist"]
+    assert (cand["ref"], cand["held"], cand["found_by"]) == ("WL-007", False, [LAPTOP])
+    shown = cli("review", "--pending", "--home", sup).stdout
+    assert "WATCHLIST" in shown and day.alert in shown
+
+    report = cli.json("report", "--date", imported["day"], "--format", "text", "--home", sup)
+    first = report["awaiting"][0]
+    assert first["arrival_id"] == day.alert and first["candidates"][0]["who"] == "not held in this home"
+    text = cli("report", "--date", imported["day"], "--format", "text", "--home", sup).stdout
+    assert "watchlist WL-007 (not held in this home)" in text and f"found by {LAPTOP}" in text
+
+    # the reviewer sees it beside this home's own search of the arrival
+    view = cli.json("review", day.alert, "--home", sup)
+    [seen] = [c for c in view["candidates"] if c["ref"] == "WL-007"]
+    assert seen["held"] is False and seen["found_by"] == [LAPTOP] and seen["below_threshold"]
+    shown = cli("review", day.alert, "--candidate", "WL-007", "--home", sup).stdout
+    assert "#1 watchlist WL-007" in shown and "not held in this home" in shown
+
+    # once decided here, it leaves the queue
+    cli(
+        "review",
+        day.alert,
+        "--candidate",
+        "WL-007",
+        "--decision",
+        "inconclusive",
+        "--reason",
+        "photo too small",
+        "--home",
+        sup,
+    )
+    assert day.alert not in {p["arrival_id"] for p in cli.json("review", "--pending", "--home", sup)}
+
+
+def test_a_supervisor_with_a_watchlist_says_whose_search_found_the_alert(cli, day, tmp_path):
+    sup = _home(day, "w", tmp_path)
+    imported = cli.json("import", day.file, "--home", sup)[0]
+    alert = next(x for x in imported["watchlist_alerts"] if (x["arrival_id"], x["ref"]) == (day.alert, "WL-007"))
+    assert alert["held"] is True and alert["category"] == "wanted"
+    assert sorted(alert["found_by"]) == sorted([LAPTOP, "this home"])
+    queue = cli.json("review", "--pending", "--home", sup)
+    found = [c for p in queue if p["arrival_id"] == day.alert for c in p["candidates"] if c["ref"] == "WL-007"]
+    assert len(found) == 1, "one candidate, whoever's search found it"
+
+
+def test_a_repeat_pair_is_one_candidate_and_a_pair_decided_on_the_laptop_is_not_pending(cli, day, tmp_path):
+    sup = _home(day, "s", tmp_path)
+    imported = cli.json("import", day.file, "--home", sup)[0]
+    # this home searched both arrivals of each pair after both landed: each pair was found both ways here
+    for one, other in ((day.p1, day.p2), (day.r1, day.r2)):
+        shown = cli.json("arrivals", "show", one, "--home", sup)
+        assert any(c["ref"] == other and c["below_threshold"] for c in shown["candidates"]), (one, other)
+
+    queue = cli.json("review", "--pending", "--home", sup)
+    pairs = _pairs(queue)
+    assert pairs.count(frozenset((day.p1, day.p2))) == 1, "A->B and B->A are one candidate"
+    assert [c for p in queue if p["arrival_id"] == day.p2 for c in p["candidates"] if c["ref"] == day.p1]
+    assert frozenset((day.r1, day.r2)) not in pairs, "decided on the laptop: not queued again, either way"
+    assert len(pairs) == len(set(pairs))
+    summary = [frozenset((c["arrival_id"], c["candidate"])) for c in imported["repeat_candidates"]]
+    assert summary.count(frozenset((day.p1, day.p2))) == 1 and frozenset((day.r1, day.r2)) not in summary
+
+    # deciding the pair here, on the arrival it is listed under, empties it both ways
+    cli("review", day.p2, "--candidate", day.p1, "--decision", "rejected", "--reason", "different ears", "--home", sup)
+    assert frozenset((day.p1, day.p2)) not in _pairs(cli.json("review", "--pending", "--home", sup))
+
+
+def test_the_same_photo_captured_twice_is_a_duplicate_capture_not_a_match(cli, day, tmp_path):
+    laptop = cli.json("review", "--pending", "--home", day.a)
+    entry = next(p for p in laptop if p["arrival_id"] == day.d2)
+    assert [(d["ref"], round(d["distance"], 3)) for d in entry["duplicates"]] == [(day.d1, 0.0)]
+    assert day.d1 not in {c["ref"] for c in entry["candidates"]}
+    assert "DUPLICATE" in cli("review", "--pending", "--home", day.a).stdout
+
+    sup = _home(day, "s", tmp_path)
+    imported = cli.json("import", day.file, "--home", sup)[0]
+    dupes = [frozenset((c["arrival_id"], c["candidate"])) for c in imported["duplicate_captures"]]
+    assert dupes == [frozenset((day.d1, day.d2))]
+    assert frozenset((day.d1, day.d2)) not in [
+        frozenset((c["arrival_id"], c["candidate"])) for c in imported["repeat_candidates"]
+    ]
+    assert frozenset((day.d1, day.d2)) not in _pairs(cli.json("review", "--pending", "--home", sup))
+    text = cli("import", day.file, "--home", sup).stdout
+    assert "duplicate capture, not a match" in text
+
+
+def test_the_watchlist_version_the_laptop_searched_travels_with_its_alert(cli, tmp_path):
+    """Issuer I issues one subject to laptop L; L's alert on it reaches supervisor S, which holds no watchlist,
+    naming version 1 of I's package."""
+    i, laptop, sup = tmp_path / "I", tmp_path / "L", tmp_path / "S"
+    for home, site in ((i, "Kent Intelligence Unit"), (laptop, "Dover"), (sup, "Dover HQ")):
+        cli("init", "--home", home, "--site", site, "--force-code", "KNT")
+    review = (dt.date.today() + dt.timedelta(days=120)).isoformat()
+    cli(
+        "watchlist",
+        "add",
+        orl(3, 1),
+        "--ref",
+        "WL-003",
+        "--name",
+        "Subject 3",
+        "--category",
+        "wanted",
+        "--reason",
+        "Wanted on warrant for an assault in Kent",
+        "--authorised-by",
+        "DS 4411 Clarke",
+        "--review-date",
+        review,
+        "--accept-low-quality",
+        "--override-reason",
+        "fixture photos are 92x112 px",
+        "--home",
+        i,
+    )
+    keys = {home: cli.json("keys", "show", "--home", home) for home in (i, laptop, sup)}
+    cli("keys", "trust", "Kent Intelligence Unit", keys[i]["signing_key"], "--home", laptop)
+    cli("keys", "recipient", "add", "Laptop L", keys[laptop]["age_recipient"], "--home", i)
+    cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", i)
+    cli("watchlist", "receive", tmp_path / "wl.age", "--home", laptop)
+    aid = _capture(cli, laptop, orl(3, 2), "Probe")
+    cli("keys", "recipient", "add", "Supervisor", keys[sup]["age_recipient"], "--home", laptop)
+    landed = cli.json("arrivals", "list", "--home", laptop)[0]["landed_day"]
+    cli("export", "--home", laptop, "--date", landed, "--out", tmp_path / "l.age")
+    cli("keys", "trust", "Laptop L", keys[laptop]["signing_key"], "--home", sup)
+    imported = cli.json("import", tmp_path / "l.age", "--home", sup)[0]
+    [alert] = [a for a in imported["watchlist_alerts"] if a["arrival_id"] == aid]
+    assert (alert["ref"], alert["held"], alert["category"], alert["watchlist_version"]) == (
+        "WL-003",
+        False,
+        "wanted",
+        1,
+    )
+    assert "watchlist version 1" in cli("import", tmp_path / "l.age", "--home", sup).stdout.replace("\n", " ")

@@ -1,0 +1,186 @@
+"""Corrections through the real CLI: an amendment makes a new version of an arrival's details and keeps the
+old one in view, audited; a void takes an arrival out of the queue and out of later searches and keeps it
+as a tombstone; and a manifest run again after a column was added and a cell changed lands nothing, saying
+which row's details differ."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+from conftest import orl, row_counts
+from triage.errors import ExitStatus
+
+DLIB = ("--matcher", "dlib")  # the candidates below are those of the dlib calibration's threshold
+
+
+def test_an_amendment_is_a_new_version_and_the_old_one_is_kept(cli, wl_home):
+    aid = cli.json("capture", "--photo", orl(30, 1), "--surname", "Hama", "--dob", "1990", "--nationality", "Eritrea")[
+        "arrival_id"
+    ]
+    done = cli.json("arrivals", "amend", aid, "--surname", "Haile", "--reason", "passport seen at the reception centre")
+    assert (done["version"], done["changed"], done["searched_again"]) == (2, ["surname"], True)
+    notes = cli("arrivals", "amend", aid, "--notes", "limping, left leg", "--reason", "seen by the medic")
+    assert "version 3" in notes.stdout and "search was not made again" in notes.stdout
+
+    shown = cli.json("arrivals", "show", aid)
+    assert (shown["details"]["surname"], shown["details"]["nationality"]) == ("Haile", "ERI")
+    assert shown["details"]["notes"] == "limping, left leg"
+    first, second = shown["versions"]
+    assert (first["version"], first["details"]["surname"], first["changed"]) == (1, "Hama", ["surname"])
+    assert first["reason"] == "passport seen at the reception centre" and first["replaced_by"]
+    assert (second["details"]["surname"], second["changed"]) == ("Haile", ["notes"])
+    text = cli("arrivals", "show", aid).stdout
+    assert "version 1, replaced by" in text and "surname: Hama -> Haile" in text
+    assert "notes: not given -> limping, left leg" in text
+
+    events = [e for e in cli.json("audit", "show") if e["action"] == "arrival-amend"]
+    assert [e["arrival_id"] for e in events] == [aid, aid]
+    searches = [e for e in cli.json("audit", "show") if e["action"] == "search" and e["arrival_id"] == aid]
+    assert len(searches) == 1, "only the change of surname searched again"
+
+
+def test_an_amendment_that_cannot_be_made_is_refused_and_changes_nothing(cli, wl_home):
+    aid = cli.json("capture", "--photo", orl(30, 1), "--surname", "Hama")["arrival_id"]
+    before = row_counts(wl_home)
+    bad = int(ExitStatus.BAD_INPUT)
+    assert "--reason is required" in cli("arrivals", "amend", aid, "--surname", "Haile", code=bad).stderr
+    assert "at least one detail" in cli("arrivals", "amend", aid, "--reason", "nothing to say", code=bad).stderr
+    assert "dob" in cli("arrivals", "amend", aid, "--dob", "1990-13-01", "--reason", "typo fixed", code=bad).stderr
+    assert "nothing to amend" in cli("arrivals", "amend", aid, "--surname", "Hama", "--reason", "same", code=bad).stderr
+    cli("arrivals", "amend", "A-ZZZZZZ", "--surname", "X", "--reason", "no such one", code=int(ExitStatus.NOT_FOUND))
+    assert row_counts(wl_home) == before
+    assert "versions" not in cli.json("arrivals", "show", aid)
+
+
+def test_a_void_arrival_leaves_the_queue_and_the_searches_and_stays_as_a_tombstone(cli, wl_home):
+    a = cli.json("capture", "--photo", orl(7, 4), "--landed-at", "2026-01-10T04:00", *DLIB)["arrival_id"]
+    b = cli.json("capture", "--photo", orl(12, 6), "--landed-at", "2026-01-10T03:00", *DLIB)["arrival_id"]
+    assert [p["arrival_id"] for p in cli.json("review", "--pending")] == [b, a]
+
+    assert "--reason is required" in cli("arrivals", "void", a, code=int(ExitStatus.BAD_INPUT)).stderr
+    done = cli.json("arrivals", "void", a, "--reason", "the same man captured twice; see the later capture")
+    assert done["void"] is True
+    assert [p["arrival_id"] for p in cli.json("review", "--pending")] == [b]
+
+    later = cli.json("capture", "--photo", orl(7, 5), "--landed-at", "2026-01-10T05:00", *DLIB)
+    assert a not in [c["ref"] for c in later["candidates"]], "a void arrival is no one's candidate"
+    assert "WL-007" in [c["ref"] for c in later["candidates"]]
+    assert a not in {c["ref"] for p in cli.json("review", "--pending") for c in p["candidates"]}
+
+    shown = cli.json("arrivals", "show", a)
+    assert shown["void"]["reason"] == "the same man captured twice; see the later capture" and shown["void"]["officer"]
+    assert "VOID: voided by" in cli("arrivals", "show", a).stdout
+    assert next(r for r in cli.json("arrivals", "list") if r["arrival_id"] == a)["void"] is True
+    conflict = int(ExitStatus.CONFLICT)
+    cli("match", a, code=conflict)
+    cli("arrivals", "void", a, "--reason", "again", code=conflict)
+    cli("arrivals", "amend", a, "--surname", "X", "--reason", "too late", code=conflict)
+    assert [e["arrival_id"] for e in cli.json("audit", "show") if e["action"] == "arrival-void"] == [a]
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_manifest_run_again_with_a_column_added_and_a_cell_changed_lands_nothing(cli, wl_home, tmp_path):
+    folder = tmp_path / "boat"
+    folder.mkdir()
+    rows = []
+    for n, subject in enumerate(range(21, 29), 1):
+        shutil.copy(orl(subject, 1), folder / f"p{n}.pgm")
+        rows.append({"photo": f"p{n}.pgm", "surname": f"Person {n}", "dob": "1990", "notes": ""})
+    path = folder / "manifest.csv"
+    _write(path, ["photo", "surname", "dob", "notes"], rows)
+    first = cli.json("capture-batch", path, *DLIB)
+    assert (first["landed"], first["already_landed"]) == (8, 0)
+    landed = {a["row"]: a["arrival_id"] for a in first["arrivals"]}
+    counts = row_counts(wl_home)
+
+    for row in rows:
+        row["face"] = "1"
+    rows[6]["notes"] = "wet through, no shoes"
+    _write(path, ["photo", "surname", "dob", "notes", "face"], rows)
+    again = cli("capture-batch", path, *DLIB)
+    assert "0 landed, 8 already landed earlier, 0 refused (of 8 rows)" in again.stdout
+    differ = [line for line in again.stdout.splitlines() if "details differ" in line]
+    assert differ == [f"row 7 already landed as {landed[7]}; details differ (notes): use triage arrivals amend"]
+    assert row_counts(wl_home)["arrivals"] == counts["arrivals"]
+    report = cli.json("capture-batch", path, *DLIB)
+    assert {d["row"]: d["differs"] for d in report["duplicates"] if d["differs"]} == {7: ["notes"]}
+    assert {d["row"]: d["arrival_id"] for d in report["duplicates"]} == landed
+
+    cli("arrivals", "amend", landed[7], "--notes", "wet through, no shoes", "--reason", "manifest corrected")
+    settled = cli("capture-batch", path, *DLIB).stdout
+    assert "details differ" not in settled and "0 landed, 8 already landed earlier" in settled
+
+
+def test_an_amendment_and_a_void_made_before_the_export_reach_the_supervisor(cli, home, tmp_path):
+    sup = tmp_path / "S"
+    cli("init", "--home", sup, "--site", "Dover HQ", "--force-code", "KNT")
+    supervisor = cli.json("keys", "show", "--home", sup)
+    cli("keys", "recipient", "add", "Supervisor", supervisor["age_recipient"])
+    cli("keys", "trust", "Laptop", cli.json("keys", "show")["signing_key"], "--home", sup)
+    kept = cli.json("capture", "--photo", orl(30, 1), "--surname", "Hama")["arrival_id"]
+    gone = cli.json("capture", "--photo", orl(30, 2), "--surname", "Hama")["arrival_id"]
+    cli("arrivals", "amend", kept, "--surname", "Haile", "--reason", "passport seen")
+    cli("arrivals", "void", gone, "--reason", "the same man captured twice")
+    day = cli.json("arrivals", "list")[0]["landed_day"]
+    cli("export", "--date", day, "--out", tmp_path / "day.age")
+    cli("import", tmp_path / "day.age", "--home", sup)
+    held = {r["name"]: r for r in cli.json("arrivals", "list", "--home", sup)}
+    assert held["HAILE"]["void"] is False and held["HAMA"]["void"] is True
+    shown = cli.json("arrivals", "show", held["HAILE"]["arrival_id"], "--home", sup)
+    assert [v["details"]["surname"] for v in shown["versions"]] == ["Hama"]
+    assert held["HAMA"]["arrival_id"] not in [p["arrival_id"] for p in cli.json("review", "--pending", "--home", sup)]
+
+
+def test_corrections_made_after_an_export_reach_the_supervisor_once(cli, home, tmp_path):
+    """A laptop exports its day, then amends one arrival and voids another and exports the day again (over the
+    first file, then to a new one); the supervisor imports every file and holds each correction once."""
+    sup = tmp_path / "S"
+    cli("init", "--home", sup, "--site", "Dover HQ", "--force-code", "KNT")
+    cli("keys", "recipient", "add", "Supervisor", cli.json("keys", "show", "--home", sup)["age_recipient"])
+    cli("keys", "trust", "Laptop", cli.json("keys", "show")["signing_key"], "--home", sup)
+    landed = ("--landed-at", "2026-01-10T04:00")
+    kept = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama", *landed)["arrival_id"]
+    twice = cli.json("capture", "--photo", orl(12, 6), "--surname", "Karimi", *landed)["arrival_id"]
+    first, second = tmp_path / "first.age", tmp_path / "second.age"
+    cli("export", "--date", "2026-01-10", "--out", first)
+    before = cli.json("import", first, "--home", sup)[0]
+    assert before["new_arrivals"] == 2 and before["added"]["corrections"] == 0
+
+    cli("arrivals", "amend", kept, "--surname", "Haile", "--reason", "passport seen at the reception centre")
+    cli("arrivals", "void", twice, "--reason", "the same man captured twice")
+    cli("export", "--date", "2026-01-10", "--out", first, "--force")
+    cli("export", "--date", "2026-01-10", "--out", second)
+    results = cli.json("import", first, second, "--home", sup)
+    assert [r["added"]["corrections"] for r in results] == [2, 0]
+    assert all(r["new_arrivals"] == 0 for r in results)
+
+    def held() -> tuple[dict, dict]:
+        listed = cli.json("arrivals", "list", "--home", sup)
+        (amended,) = [cli.json("arrivals", "show", a["arrival_id"], "--home", sup) for a in listed if not a["void"]]
+        (voided,) = [cli.json("arrivals", "show", a["arrival_id"], "--home", sup) for a in listed if a["void"]]
+        return amended, voided
+
+    amended, voided = held()
+    assert amended["details"]["surname"] == "Haile"
+    assert [(v["details"]["surname"], v["changed"], v["reason"]) for v in amended["versions"]] == [
+        ("Hama", ["surname"], "passport seen at the reception centre")
+    ]
+    assert voided["void"]["reason"] == "the same man captured twice"
+    events = [e for e in cli.json("audit", "show", "--home", sup) if e["action"] == "import-correction"]
+    assert len(events) == 2
+
+    counts = row_counts(sup)
+    again = cli.json("import", first, second, "--home", sup)
+    assert all(not any(r["added"].values()) for r in again)
+    assert {k: n for k, n in row_counts(sup).items() if k != "audit_events"} == {
+        k: n for k, n in counts.items() if k != "audit_events"
+    }, "importing again records only the imports themselves"
+    assert held() == (amended, voided)
+    assert len([e for e in cli.json("audit", "show", "--home", sup) if e["action"] == "import-correction"]) == 2

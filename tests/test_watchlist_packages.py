@@ -1,0 +1,182 @@
+"""Watchlist packages through the real CLI: an issuing home issues its watchlist, signed and encrypted to a
+laptop that trusts it; the laptop applies it, finds the morning's arrival of a subject added at noon, and
+alerts on a new capture; a removal in the next version means the subject is never returned; an old
+version again, or a package from an untrusted issuer, changes nothing (exit 6); past its valid-until a
+package is not searched, every capture and the doctor say so, and after the retention period its
+subjects are deleted with tombstones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import PASSPHRASE, Cli, orl, signed_in
+from triage.casework import issued
+from triage.errors import ExitStatus
+from triage.store.rows import Store
+
+INTEGRITY = int(ExitStatus.INTEGRITY)
+OVERRIDE = ("--accept-low-quality", "--override-reason", "fixture photos are 92x112 px")
+FUTURE = (dt.date.today() + dt.timedelta(days=120)).isoformat()
+
+
+def _enrol(cli: Cli, home: Path, subject: int) -> None:
+    cli(
+        "watchlist",
+        "add",
+        orl(subject, 1),
+        "--ref",
+        f"WL-{subject:03d}",
+        "--name",
+        f"Subject {subject}",
+        "--category",
+        "wanted",
+        "--reason",
+        "Wanted on warrant for an assault in Kent",
+        "--authorised-by",
+        "DS 4411 Clarke",
+        "--review-date",
+        FUTURE,
+        *OVERRIDE,
+        "--home",
+        home,
+    )
+
+
+def _watchlist_candidates(cli: Cli, home: Path, photo: Path) -> tuple[str, list[dict]]:
+    captured = cli.json("capture", "--home", home, "--photo", photo, "--surname", "Probe")
+    return captured["arrival_id"], [c for c in captured["candidates"] if c["kind"] == "watchlist"]
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory, face_models):
+    """Issuer I (5 subjects) and laptop L (one local subject of its own, trusting I, listed by I as a
+    recipient). L captures subject 3 in the morning, before any package; I issues version 1."""
+    root = tmp_path_factory.mktemp("packages")
+    cli = Cli()
+    with signed_in():
+        i, laptop = root / "I", root / "L"
+        cli("init", "--home", i, "--site", "Kent Intelligence Unit", "--force-code", "KNT")
+        cli("init", "--home", laptop, "--site", "Dover", "--force-code", "KNT")
+        for s in range(1, 6):
+            _enrol(cli, i, s)
+        _enrol(cli, laptop, 30)
+        issuer = cli.json("keys", "show", "--home", i)
+        mine = cli.json("keys", "show", "--home", laptop)
+        cli("keys", "trust", "Kent Intelligence Unit", issuer["signing_key"], "--home", laptop)
+        cli("keys", "recipient", "add", "Laptop 1 Dover", mine["age_recipient"], "--home", i)
+        morning = cli.json("capture", "--home", laptop, "--photo", orl(3, 2), "--surname", "Early")["arrival_id"]
+        v1 = root / "watchlist-v1.age"
+        issued_v1 = cli.json("watchlist", "issue", "--out", v1, "--home", i)
+        return SimpleNamespace(root=root, i=i, laptop=laptop, morning=morning, v1=v1, issued_v1=issued_v1)
+
+
+@pytest.fixture
+def copy(day, tmp_path):
+    """Copies of both homes, so each test starts from the morning."""
+    i, laptop = tmp_path / "I", tmp_path / "L"
+    shutil.copytree(day.i, i)
+    shutil.copytree(day.laptop, laptop)
+    return SimpleNamespace(i=i, laptop=laptop, morning=day.morning, v1=day.v1, root=tmp_path)
+
+
+def test_a_package_reaches_the_laptop_alerts_and_a_removal_is_never_returned(cli, day, copy):
+    assert day.issued_v1["version"] == 1 and day.issued_v1["subjects"] == 5
+    got = cli.json("watchlist", "receive", copy.v1, "--home", copy.laptop)
+    assert got["version"] == 1 and sorted(got["added"]) == [f"WL-{s:03d}" for s in range(1, 6)]
+    assert got["issuer"] == "Kent Intelligence Unit" and not got["removed"]
+    # the subject added at noon finds the morning's arrival, recorded as a search would record it
+    assert [(a["arrival_id"], a["ref"]) for a in got["alerts"]] == [(copy.morning, "WL-003")]
+    shown = cli.json("arrivals", "show", copy.morning, "--home", copy.laptop)
+    assert any(c["kind"] == "watchlist" and c["ref"] == "WL-003" and c["below_threshold"] for c in shown["candidates"])
+
+    arrival, found = _watchlist_candidates(cli, copy.laptop, orl(4, 2))
+    assert found[0]["ref"] == "WL-004" and found[0]["below_threshold"]
+
+    status = cli.json("watchlist", "status", "--home", copy.laptop)
+    assert status["counts"] == {"issued": 5, "local": 1, "expired": 0}
+    (package,) = status["packages"]
+    assert package["version"] == 1 and package["valid"] and package["subjects"] == 5
+
+    cli("watchlist", "remove", "WL-004", "--reason", "Arrested and charged today", "--home", copy.i)
+    v2 = copy.root / "watchlist-v2.age"
+    assert cli.json("watchlist", "issue", "--out", v2, "--home", copy.i)["version"] == 2
+    got = cli.json("watchlist", "receive", v2, "--home", copy.laptop)
+    assert got["removed"] == ["WL-004"] and got["previous_version"] == 1 and got["unchanged"] == 4
+    assert not got["added"] and not got["updated"]
+
+    _, found = _watchlist_candidates(cli, copy.laptop, orl(4, 3))
+    assert "WL-004" not in {c["ref"] for c in found}
+    again = cli.json("match", arrival, "--home", copy.laptop)
+    assert "WL-004" not in {c["ref"] for c in again["candidates"] if c["kind"] == "watchlist"}
+    listed = {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)}
+    assert listed == {"WL-001", "WL-002", "WL-003", "WL-005", "WL-030"}
+    assert cli.json("watchlist", "show", "WL-004", "--home", copy.laptop)["tombstone"] is not None
+    status = cli.json("watchlist", "status", "--home", copy.laptop)
+    assert status["counts"] == {"issued": 4, "local": 1, "expired": 0}
+    shown = cli("watchlist", "status", "--home", copy.laptop).stdout
+    assert "Kent Intelligence Unit" in shown and "version 2" in shown and "4 issued, 1 local, 0 expired" in shown
+
+    # an older version again changes nothing
+    res = cli("watchlist", "receive", copy.v1, "--home", copy.laptop, code=INTEGRITY)
+    assert "not newer than version 2" in res.stderr
+    assert {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)} == listed
+
+
+def test_a_package_from_an_untrusted_issuer_changes_nothing(cli, copy):
+    stranger = copy.root / "U"
+    cli("init", "--home", stranger, "--site", "Elsewhere", "--force-code", "XYZ")
+    _enrol(cli, stranger, 9)
+    laptop_keys = cli.json("keys", "show", "--home", copy.laptop)
+    cli("keys", "recipient", "add", "Laptop 1 Dover", laptop_keys["age_recipient"], "--home", stranger)
+    package = copy.root / "stranger.age"
+    cli("watchlist", "issue", "--out", package, "--home", stranger)
+    res = cli("watchlist", "receive", package, "--home", copy.laptop, code=INTEGRITY)
+    assert "does not trust" in res.stderr
+    assert {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)} == {"WL-030"}
+    assert cli.json("watchlist", "status", "--home", copy.laptop)["packages"] == []
+
+
+def test_an_issuer_needs_recipients_and_versions_count_up(cli, copy):
+    cli("keys", "recipient", "remove", "Laptop 1 Dover", "--home", copy.i)
+    res = cli("watchlist", "issue", "--out", copy.root / "none.age", "--home", copy.i, code=int(ExitStatus.BAD_INPUT))
+    assert "no recipient" in res.stderr
+    res = cli("watchlist", "issue", "--out", copy.v1, "--home", copy.i, code=int(ExitStatus.CONFLICT))
+    assert not (copy.root / "none.age").exists()
+
+
+def test_past_its_valid_until_a_package_is_not_searched_then_deleted(cli, copy, monkeypatch):
+    got = cli("watchlist", "receive", copy.v1, "--home", copy.laptop).stdout
+    assert "5 added, 0 updated, 0 removed" in got and copy.morning in got and "WL-003" in got
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(timespec="seconds")
+    monkeypatch.setattr("triage.casework.issued.utcnow", lambda: later)
+    monkeypatch.setattr("triage.casework.watchlist.utcnow", lambda: later)
+    res = cli("capture", "--home", copy.laptop, "--photo", orl(4, 2), "--surname", "Late", "--json")
+    assert "no valid watchlist is held" in res.stderr
+    found = {c["ref"] for c in json.loads(res.stdout)["candidates"] if c["kind"] == "watchlist"}
+    assert found <= {"WL-030"}  # the laptop's own entry is still searched; the issued ones are not
+    doctor = cli("doctor", "--home", copy.laptop, "--json", code=INTEGRITY)
+    assert "no valid watchlist is held" in doctor.stdout
+    assert cli.json("watchlist", "status", "--home", copy.laptop)["counts"]["expired"] == 5
+
+    store = Store.open(copy.laptop, PASSPHRASE)
+    try:
+        assert issued.delete_expired(store, officer="PC 1 Test", now=dt.datetime.now(dt.timezone.utc)) == []
+    finally:
+        store.close()
+    purge = cli("purge", "--as-of", (dt.date.today() + dt.timedelta(days=3)).isoformat(), "--home", copy.laptop)
+    assert "Deleted 5 watchlist subject(s) of the expired package version 1" in purge.stderr
+    store = Store.open(copy.laptop, PASSPHRASE)
+    try:
+        removed = {r["ref"] for r in store.rows("subjects", "status = 'removed'")}
+        assert removed == {f"WL-{s:03d}" for s in range(1, 6)}
+        assert store.count("tombstones", "kind = 'subject'") == 5
+        assert store.count("photos", "owner_kind = 'subject' AND owner_id LIKE 'WL-00%'") == 0
+        assert store.count("audit_events", "action = 'watchlist-remove'") == 5
+    finally:
+        store.close()
