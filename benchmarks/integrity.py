@@ -150,6 +150,24 @@ def main() -> None:
             with tagging_off():
                 off_times += per_call(lambda i: capture_one(off_home, pool, i), r * PER_ROUND, PER_ROUND)
         compare("capture (store, search, audit)", on_times, off_times)
+        faces_ms = statistics.median(
+            _timed(
+                lambda n=n: batch_day.analysis.analyse(
+                    batch_day.samples.load_photo({"orl": [1 + n % 40, 2]}),
+                    "probe",
+                    override_reason="fixture photos are 92x112 px",
+                    pipeline=pipeline,
+                )
+            )
+            for n in range(40)
+        )
+        on_ms, off_ms = statistics.median(on_times), statistics.median(off_times)
+        print(
+            f"{'capture with its face pipeline':<34} tags on {(faces_ms + on_ms) * 1e3:8.1f} ms, off "
+            f"{(faces_ms + off_ms) * 1e3:8.1f} ms: {((faces_ms + on_ms) / (faces_ms + off_ms) - 1) * 100:+5.1f}% "
+            f"(the pipeline's median, {faces_ms * 1e3:.1f} ms, added to each)",
+            flush=True,
+        )
 
         ids_on = [r[0] for r in on_home.db.execute("SELECT id FROM arrivals ORDER BY rowid LIMIT 100")]
         ids_off = [r[0] for r in off_home.db.execute("SELECT id FROM arrivals ORDER BY rowid LIMIT 100")]

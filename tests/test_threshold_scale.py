@@ -101,3 +101,14 @@ def test_an_override_is_shown_beside_every_view_of_its_search(cli, home):
     for view in (cli("arrivals", "show", arrival).stdout, cli("review", arrival).stdout):
         assert "(override;" not in view
     assert json.loads(cli("match", arrival, "--json").stdout)["calibrated_threshold"] == CALIBRATED
+
+
+def test_a_search_with_a_threshold_of_its_own_never_takes_an_alert_out_of_the_queue(cli, wl_home):
+    """A stricter override finds nothing below it; the alert the calibrated search raised stays pending."""
+    arrival = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
+    queued = cli.json("review", "--pending")
+    assert [c["ref"] for a in queued if a["arrival_id"] == arrival for c in a["candidates"]] == ["WL-007"]
+    strict = cli.json("match", arrival, "--threshold", "0.2")
+    assert not any(c["below_threshold"] for c in strict["candidates"])
+    again = cli.json("review", "--pending")
+    assert [c["ref"] for a in again if a["arrival_id"] == arrival for c in a["candidates"]] == ["WL-007"]

@@ -31,6 +31,7 @@ STEPS = [
     "m011_settings",
     "m012_sealed_judgements",
     "m013_watchlist_packages",
+    "m014_arrival_void_flag",
 ]
 RELEASE_STEPS = STEPS[:9]  # what the first release had
 

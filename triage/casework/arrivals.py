@@ -195,9 +195,9 @@ def is_void(row: dict[str, Any]) -> bool:
 
 
 def voided(store: Store) -> set[str]:
-    """The arrivals voided in this home: kept as tombstones, out of queues, searches and reports. The mark
-    is sealed, so every arrival is read."""
-    return {r["id"] for r in store.rows("arrivals") if is_void(r)}
+    """The arrivals voided in this home: kept as tombstones, out of queues, searches and reports. The clear
+    flag finds them; each is read (so checked) to make sure the flag is triage's own."""
+    return {r["id"] for r in store.rows("arrivals", "voided = 1") if is_void(r)}
 
 
 def already_landed(store: Store, idempotency_key: str) -> str | None:

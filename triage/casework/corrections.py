@@ -171,7 +171,7 @@ def void(store: Store, arrival_id: str, *, reason: str | None, officer: str) -> 
     at = utcnow()
     mark = {"officer": officer, "at": at, "device": store.config.device, "reason": why}
     with store.transaction():
-        store.update("arrivals", arrival_id, None, _sealed(store, row) | {"void": mark})
+        store.update("arrivals", arrival_id, {"voided": 1}, _sealed(store, row) | {"void": mark})
         store.audit("arrival-void", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"], reason=why)
     return Voided(arrival_id, officer, at, why)
 
@@ -188,7 +188,7 @@ def absorb(store: Store, arrival_id: str, correction: dict[str, Any], *, device:
     if correction["kind"] == "void":
         if sealed.get("void"):
             return False
-        store.update("arrivals", arrival_id, None, sealed | {"void": who})
+        store.update("arrivals", arrival_id, {"voided": 1}, sealed | {"void": who})
         return True
     versions = list(sealed.get("versions") or [])
     if any(v.get("device") == device and v.get("replaced_at") == correction["at"] for v in versions):

@@ -18,7 +18,8 @@ from typing import Any
 
 from triage.casework import arrivals
 from triage.casework.arrivals import ReviewEntry
-from triage.errors import BadInput, NotFound
+from triage.errors import BadInput, NotFound, TriageError
+from triage.faces import matchers
 from triage.files import check_output, write_files
 from triage.intake import biographic
 from triage.intake.biographic import Details
@@ -183,9 +184,32 @@ def _current_searches(store: Store, made_by: dict[int, str]) -> set[int]:
     whose searches travelled with its batch. A laptop's alert stays in the queue after this home searches the
     arrival again (against another watchlist, or none), until somebody decides on it."""
     latest: dict[tuple[str, str], int] = {}
-    for sid, aid in store.db.execute("SELECT id, arrival_id FROM searches ORDER BY id"):
-        latest[(aid, made_by.get(sid, ""))] = sid
-    return set(latest.values())
+    overrides: dict[tuple[str, str], list[int]] = {}
+    calibrated: dict[str, float | None] = {}
+    sql = "SELECT id, arrival_id, matcher, threshold FROM searches ORDER BY id"
+    for sid, aid, matcher, threshold in store.db.execute(sql):
+        origin = made_by.get(sid, "")
+        if not origin and _override(store, matcher, threshold, calibrated):
+            # A search here with a threshold of its own adds what it found, but an alert the search at the
+            # calibrated threshold found stays in the queue until somebody decides on it.
+            overrides.setdefault((aid, origin), []).append(sid)
+            continue
+        latest[(aid, origin)] = sid
+        overrides.pop((aid, origin), None)
+    return set(latest.values()) | {sid for sids in overrides.values() for sid in sids}
+
+
+def _override(store: Store, matcher: str | None, threshold: float | None, calibrated: dict[str, float | None]) -> bool:
+    """Whether a search here was judged against a threshold other than its matcher's calibrated one."""
+    if matcher is None or threshold is None:
+        return False
+    if matcher not in calibrated:
+        try:
+            calibrated[matcher] = matchers.get(matcher, store.home).threshold
+        except TriageError:  # a matcher this home no longer has: its searches stand as they are
+            calibrated[matcher] = None
+    known = calibrated[matcher]
+    return known is not None and abs(known - threshold) > 1e-9
 
 
 def _same_photo(store: Store, one: str, other: str) -> bool:

@@ -80,7 +80,7 @@ SUMMARY_FIELDS = (
     "training",
 )
 # Ids that only mean something inside one store: a record names rows by their keys instead.
-LOCAL_COLUMNS = ("source_key", "arrival_id", "search_id")
+LOCAL_COLUMNS = ("source_key", "arrival_id", "search_id", "voided")  # `voided` travels as the sealed `void`
 # Records of the landing kept beside the arrivals, each in its own member `<kind>.jsonl`.
 LANDING = ("debriefs", "referrals", "ocgs", "ocg_links")
 RECEIVED = "received.jsonl"

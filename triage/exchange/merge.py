@@ -222,6 +222,8 @@ class _Merger:
         base, secret = self._split(kind, record, skip)
         columns = {**base, **clear}
         judged = {c: columns.pop(c) for c in SEALED_JUDGEMENTS.get(kind, ()) if c in columns}
+        if kind == "arrivals" and (secret or {}).get("void"):
+            columns["voided"] = 1
         if judged:  # a decision, a crime group or a category is never written in clear
             secret = {**(secret or {}), **judged}
         row = self.store.insert(kind, columns, secret)

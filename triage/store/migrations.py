@@ -604,3 +604,10 @@ def _allow_null(db: Database, table: str, columns: list[str]) -> None:
     db.execute(f"ALTER TABLE [{rebuilt}] RENAME TO [{table}]")
     for index in indexes:
         db.execute(index)
+
+
+@migrations()
+def m014_arrival_void_flag(db: Database) -> None:
+    """Whether an arrival is void, in clear like the safeguarding flag: searches and queues leave void
+    arrivals out without opening every arrival. Who voided it, when and why stay sealed."""
+    db.table("arrivals").add_column("voided", int)

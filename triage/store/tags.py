@@ -107,8 +107,10 @@ def _bytes(value: Any) -> Any:
 
 def row_tag(key: bytes, table: str, rowid: int, columns: list[str], values: tuple[Any, ...]) -> bytes:
     """The tag of one row: `values` are the row as `Layout.select` reads it (after the rowid), with the
-    `tag` column itself skipped. JSON keeps each value's type (1, 1.0 and "1" differ) and its bounds."""
-    named = [[c, v] for c, v in zip(columns, values, strict=True) if c != "tag"]
+    `tag` column itself skipped. JSON keeps each value's type (1, 1.0 and "1" differ) and its bounds. A NULL
+    column is left out, which names the same row as long as the table's columns are fixed, and lets a later
+    step add a column (NULL in every row) without a row's tag changing."""
+    named = [[c, v] for c, v in zip(columns, values, strict=True) if c != "tag" and v is not None]
     body = json.dumps([table, rowid, named], ensure_ascii=False, separators=(",", ":"), default=_bytes)
     return hmac.digest(key, body.encode("utf-8", "surrogatepass"), "sha256")
 
