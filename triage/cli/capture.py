@@ -347,6 +347,11 @@ def capture_batch(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     emit(report, json_out, render_batch)
+    if threshold is not None and not json_out:
+        from triage.faces import matchers
+
+        calibrated = matchers.get(matcher or store.config.matcher, store.home).threshold
+        out.print(f"Every row was searched at {threshold_text(threshold, calibrated)}.", markup=False)
     if report.refused:
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
 
