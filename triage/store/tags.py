@@ -126,16 +126,14 @@ def add(digest: int, tag: bytes | None, sign: int = 1) -> int:
 
 def install_triggers(db: Database, tables: list[str]) -> None:
     """TEMP triggers, on this connection only, that note each row inserted, updated or deleted, with the
-    tag it had when the transaction first touched it. No constraint on `touched`: an outer statement's
-    conflict clause (OR REPLACE, an upsert) would apply to the triggers' inserts too."""
+    tag it had then; a row touched twice is noted twice and the first note counts (`seal_touched`). No
+    constraint on `touched`: an outer statement's conflict clause (OR REPLACE, an upsert) would apply to
+    the triggers' inserts too."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (tbl TEXT NOT NULL, rid INTEGER NOT NULL, old_tag BLOB)")
     db.execute("CREATE INDEX IF NOT EXISTS temp.touched_row ON touched (tbl, rid)")
 
     def note(t: str, rid: str, old: str) -> str:
-        return (
-            f"INSERT INTO touched (tbl, rid, old_tag) SELECT '{t}', {rid}, {old} "
-            f"WHERE NOT EXISTS (SELECT 1 FROM touched WHERE tbl = '{t}' AND rid = {rid});"
-        )
+        return f"INSERT INTO touched (tbl, rid, old_tag) VALUES ('{t}', {rid}, {old});"
 
     for t in tables:
         db.execute(
@@ -156,12 +154,15 @@ def install_triggers(db: Database, tables: list[str]) -> None:
 def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> bool:
     """Give every row this transaction touched its next version and tag, and move each table's digest
     from the rows' old tags to their new ones. Returns whether anything was touched."""
-    touched = db.execute("SELECT tbl, rid, old_tag FROM temp.touched ORDER BY tbl, rid").fetchall()
+    touched = db.execute("SELECT tbl, rid, old_tag FROM temp.touched ORDER BY tbl, rid, rowid").fetchall()
     if not touched:
         return False
     by_table: dict[str, list[tuple[int, bytes | None]]] = {}
+    seen: set[tuple[str, int]] = set()
     for table, rid, old_tag in touched:
-        by_table.setdefault(table, []).append((rid, old_tag))
+        if (table, rid) not in seen:  # the first note of a row holds the tag it had before this transaction
+            seen.add((table, rid))
+            by_table.setdefault(table, []).append((rid, old_tag))
     for table, rows in by_table.items():
         shape = layout(db, table, cache)
         ver_at = shape.columns.index("ver")
