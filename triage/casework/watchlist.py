@@ -67,6 +67,21 @@ class Entry:
     dob: str | None
 
 
+# A subject as a person and a watchlist package see it: who, why, on whose authority and until when.
+SUBJECT_FIELDS = (
+    "ref",
+    "name",
+    "aliases",
+    "dob",
+    "category",
+    "reason",
+    "authorised_by",
+    "image_source",
+    "added_at",
+    "review_date",
+)
+
+
 def _category(category: str) -> str:
     if category not in CATEGORIES:
         raise BadInput(f"--category {category!r}: choose one of {', '.join(CATEGORIES)}")
@@ -473,26 +488,7 @@ def list_subjects(
             continue
         r["expired"] = _expired(r, today)
         r["photos"] = _photo_count(store, r["ref"])
-        out.append(
-            {
-                k: r.get(k)
-                for k in (
-                    "ref",
-                    "name",
-                    "aliases",
-                    "dob",
-                    "category",
-                    "reason",
-                    "authorised_by",
-                    "image_source",
-                    "added_at",
-                    "review_date",
-                    "expired",
-                    "status",
-                    "photos",
-                )
-            }
-        )
+        out.append({k: r.get(k) for k in (*SUBJECT_FIELDS, "expired", "status", "photos")})
     with store.transaction():
         store.audit("watchlist-list", officer, records=[f"subject:{r['ref']}" for r in out][:200])
     return out

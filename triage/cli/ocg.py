@@ -3,6 +3,7 @@ officers confirm, and the links debriefs suggest for them to decide on."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -78,25 +79,7 @@ def add(
 
     Example: triage ocg add OCG-2026-014 --name "Abu Ali" --phone "+33 6 12 34 56 78" --route "Gravelines to Dungeness" --payment-method hawala
     """
-    from triage.casework import ocg
-
-    store = open_store(home)
-    training_banner(store)
-    _saved(
-        ocg.save(
-            store,
-            ref,
-            officer=officer_of(store, officer),
-            names=name,
-            phones=phone,
-            routes=route,
-            payment_methods=payment_method,
-            handles=handle,
-            notes=notes,
-        ),
-        json_out,
-        "registered",
-    )
+    _save(home, officer, json_out, ref, [name, phone, route, payment_method, handle], notes, new=True)
 
 
 def update(
@@ -115,26 +98,38 @@ def update(
 
     Example: triage ocg update OCG-2026-014 --handle "@fastcross_pay" --notes "handle seen in two debriefs"
     """
+    _save(home, officer, json_out, ref, [name, phone, route, payment_method, handle], notes, new=False)
+
+
+def _save(
+    home: Path | None,
+    officer: str | None,
+    json_out: bool,
+    ref: str,
+    lists: list[list[str]],
+    notes: str | None,
+    *,
+    new: bool,
+) -> None:
+    """Register a group (`new`) or add to one: what `ocg add` and `ocg update` share."""
     from triage.casework import ocg
 
+    names, phones, routes, methods, handles = lists
     store = open_store(home)
     training_banner(store)
-    _saved(
-        ocg.save(
-            store,
-            ref,
-            officer=officer_of(store, officer),
-            names=name,
-            phones=phone,
-            routes=route,
-            payment_methods=payment_method,
-            handles=handle,
-            notes=notes,
-            new=False,
-        ),
-        json_out,
-        "updated",
+    saved = ocg.save(
+        store,
+        ref,
+        officer=officer_of(store, officer),
+        names=names,
+        phones=phones,
+        routes=routes,
+        payment_methods=methods,
+        handles=handles,
+        notes=notes,
+        new=new,
     )
+    _saved(saved, json_out, "registered" if new else "updated")
 
 
 def list_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:

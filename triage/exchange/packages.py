@@ -48,18 +48,7 @@ MAX_VALID_DAYS = 31
 SUBJECTS, TOMBSTONES = "subjects.jsonl", "tombstones.jsonl"
 PORTRAIT = re.compile(r"portraits/[0-9]{1,9}\.jpg")
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]{0,79}")
-SUBJECT_FIELDS = (
-    "ref",
-    "name",
-    "aliases",
-    "dob",
-    "category",
-    "reason",
-    "authorised_by",
-    "image_source",
-    "added_at",
-    "review_date",
-)
+SUBJECT_FIELDS = watchlist.SUBJECT_FIELDS  # each subject record carries these and its photos
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
