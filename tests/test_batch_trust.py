@@ -179,7 +179,29 @@ def _a_training_arrival_in_a_real_batch(laptops):
     return edit, ("arrivals.jsonl line 1", "TRAINING record in a real batch")
 
 
+def _void(laptops, key_device: str, arrival: str) -> dict:
+    return {
+        "key": f"{key_device}:{arrival}-void",
+        "arrival_key": f"A1A1A1:{arrival}",
+        "id": arrival,
+        "kind": "void",
+        "officer": "PC 2231 Forger",
+        "at": "2026-11-28T10:00:00+00:00",
+        "reason": "captured twice",
+    }
+
+
+def _another_devices_correction(laptops):
+    """A void of A's own arrival, keyed as if laptop B had made it."""
+
+    def edit(members: Members, manifest: dict) -> None:
+        _put(members, "corrections.jsonl", [_void(laptops, _b(laptops), laptops.a1)])
+
+    return edit, ("corrections.jsonl line 1", f"belongs to device {_b(laptops)}")
+
+
 NOT_THE_SIGNERS = [
+    _another_devices_correction,
     _another_devices_arrival,
     _a_review_for_another_device,
     _a_decision_recorded_as_another_devices,
@@ -472,3 +494,20 @@ def test_a_recipient_slipped_into_the_list_is_never_encrypted_to(cli, laptops, t
         code=INTEGRITY,
     )
     assert not out.exists()
+
+
+def test_a_correction_of_an_arrival_this_home_does_not_hold_is_refused(cli, laptops, sup, tmp_path):
+    """A void that names an arrival neither the batch nor this home holds: nothing merged, exit 5."""
+    _trust(cli, sup, laptops)
+
+    def edit(members: Members, manifest: dict) -> None:
+        _put(members, "corrections.jsonl", [_void(laptops, "A1A1A1", "A-ZZZZZZ")])
+
+    forged = _forge(laptops, laptops.a_file, tmp_path / "unheld.age", edit)
+    _refused(cli, sup, forged, NOT_FOUND, "corrections.jsonl line 1", "A-ZZZZZZ")
+
+    def twisted(members: Members, manifest: dict) -> None:  # a void keyed as an amendment of another arrival
+        _put(members, "corrections.jsonl", [_void(laptops, "A1A1A1", laptops.a1) | {"id": laptops.a2}])
+
+    forged = _forge(laptops, laptops.a_file, tmp_path / "twisted.age", twisted)
+    _refused(cli, sup, forged, BAD_INPUT, "corrections.jsonl line 1", "names another arrival or kind")

@@ -17,7 +17,6 @@ import pytest
 from referencing import Registry, Resource
 
 from conftest import OFFICER, PASSPHRASE, row_counts
-from triage.intake import names
 
 PURPOSE = "To establish whether this arrival is wanted or linked to organised immigration crime"
 
@@ -97,40 +96,6 @@ def site(landed, triage_env, cli) -> dict:
     return landed[1]
 
 
-# -- names ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "written, expected",
-    [
-        ("ተኽለ", {"TEHLE", "TEKLE", "TECLE"}),  # Tigrinya: anyascii's form, then the usual romanisations
-        ("ብርሃነ", {"BRHANE", "BERHANE"}),  # the sixth-order vowel sounded
-        ("کاروان", {"KRWN", "KARWAN"}),  # Kurdish: long vowels written
-        ("شیرزاد", {"SHYRZD", "SHIRZAD"}),  # not in the table of common names: long vowels written by rule
-        ("Mohammed", {"MOHAMMED", "MUHAMMAD", "MOHAMED"}),
-        ("Abd al-Rahman", {"ABD AL RAHMAN", "ABDUL RAHMAN", "ABDEL RAHMAN"}),
-        ("al-Amin", {"AL AMIN", "EL AMIN", "AMIN"}),
-        ("Youssouf", {"YUSSUF"}),
-        ("Kareem", {"KARIM"}),
-        ("Khalil", {"HALIL"}),
-        ("Qadir", {"KADIR"}),
-        ("Jamil", {"DJAMIL"}),
-    ],
-)
-def test_part_forms_give_the_latin_form_first_and_romanisation_variants(written, expected):
-    forms, usual = names.part_forms(written)
-    assert forms[0] == names.latin(written)
-    assert expected <= set(forms)
-    assert usual in forms and len(forms) == len(set(forms))
-
-
-def test_name_variants_swap_the_order():
-    variants = names.name_variants("Hama", "Karwan")
-    assert variants[:2] == ["HAMA, KARWAN", "KARWAN, HAMA"]
-    assert names.name_variants(None, "ዮናስ")[0] == "YONAS"
-    assert names.name_variants(None, None) == []
-
-
 # -- person search ----------------------------------------------------------------------------------
 
 
@@ -139,10 +104,11 @@ def test_person_draft_of_an_arabic_script_name_validates_against_the_schema(cli,
     validator("pnd_draft.schema.json").validate(draft)
     s = draft["subject"]
     assert (s["surname"], s["given_names"]) == ("حسين", "محمد")
-    assert (s["surname_latin"], s["given_names_latin"]) == ("HSYN", "MHMD")
-    assert s["name_variants"][:2] == ["HSYN, MHMD", "MHMD, HSYN"]
-    others = set(s["name_variants"][2:])
-    assert {"HUSSEIN, MUHAMMAD", "MUHAMMAD, HUSSEIN", "HUSAYN, MUHAMMAD", "HUSSEIN, MOHAMMED"} <= others
+    # The usual romanisations, not the consonant skeletons (HSYN, MHMD) the Latin form of the script gives.
+    assert (s["surname_latin"], s["given_names_latin"]) == ("HUSSEIN", "MOHAMMED")
+    assert s["name_variants"][:2] == ["HUSSEIN, MOHAMMED", "MOHAMMED, HUSSEIN"]
+    assert {"HUSSEIN, MUHAMMAD", "HUSSAIN, MOHAMMED", "HOSSEIN, MOHAMMED"} <= set(s["name_variants"][2:])
+    assert len(s["name_variants"]) <= 12 and not {"HSYN, MHMD", "MHMD, HSYN"} & set(s["name_variants"])
     assert (s["dob"], s["dob_range"], s["sex"], s["nationality"]) == ("1995", ["1995-01-01", "1995-12-31"], "M", "SDN")
     assert s["age_range"][1] - s["age_range"][0] == 1
     aliases = {a["name"]: a for a in s["aliases"]}
@@ -167,7 +133,7 @@ def test_text_and_json_forms_and_files_agree(cli, site, tmp_path):
         "DRAFT — NOT SUBMITTED",
         "PND person search draft PND-",
         f"Policing purpose   : {PURPOSE}",
-        "HSYN, MHMD",
+        "HUSSEIN, MOHAMMED",
         "HUSSEIN, MUHAMMAD",
         "Requesting officer : PC 1234 Tester (force TST)",
         "Safeguarding flag  : no",

@@ -171,3 +171,39 @@ def test_a_table_dropped_is_caught_by_verify(cli, copy):
     home = copy[0]
     sql(home, "DROP TABLE referrals")
     assert cli("audit", "verify", "--home", home, code=None).exit_code == INTEGRITY
+
+
+def test_a_row_this_process_just_wrote_is_checked_again_once_another_connection_commits(copy):
+    """Rows a store tagged itself are not re-checked while no other connection has committed (SQLite's
+    data_version); a write from the sqlite3 shell, or a raw write on the store's own connection outside a
+    transaction, makes every row checked again."""
+    from conftest import PASSPHRASE
+    from triage.errors import IntegrityFailure
+    from triage.store.rows import Store
+
+    home, a, _, _ = copy
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with store.transaction():
+            store.update("arrivals", a, clear={"vessel": "SB-2"})
+        assert store.get("arrivals", a)["vessel"] == "SB-2"  # fresh: its own write
+        sql(home, "UPDATE arrivals SET safeguarding = 1 WHERE id = ?", a)
+        with pytest.raises(IntegrityFailure):
+            store.get("arrivals", a)
+        with pytest.raises(IntegrityFailure):
+            store.check_rows("arrivals")
+    finally:
+        store.close()
+
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with pytest.raises(IntegrityFailure):  # the shell's edit is still there for a new process
+            store.get("arrivals", a)
+        sql(home, "UPDATE arrivals SET safeguarding = 0 WHERE id = ?", a)  # undone: the row adds up again
+        with store.transaction():
+            store.update("arrivals", a, clear={"vessel": "SB-3"})
+        store.db.execute("UPDATE arrivals SET vessel = 'SB-9' WHERE id = ?", [a])  # outside a transaction
+        with pytest.raises(IntegrityFailure):
+            store.check_rows("arrivals")
+    finally:
+        store.close()

@@ -92,7 +92,7 @@ def test_valid_report_round_trips_through_json(cli, site, triage_env):
     assert [a["arrival_id"] for a in links["same_vessel"]] == [site["other"]]
     assert links["phones"] == ["+447911123456"]
     assert links["confirmed_candidates"] == [{"kind": "watchlist", "ref": "WL-007", "category": "wanted"}]
-    assert report["subject"]["surname_latin"] == "HSYN" and "HUSSEIN, MUHAMMAD" in report["subject"]["name_variants"]
+    assert report["subject"]["surname_latin"] == "HUSSEIN" and "HUSSEIN, MUHAMMAD" in report["subject"]["name_variants"]
     assert (report["officer"], report["marking"], report["kind"]) == (OFFICER, "DRAFT — NOT SUBMITTED", "intel")
     store = Store.open_locked(triage_env)
     try:

@@ -109,3 +109,12 @@ def test_few_modules_outside_the_layer_subpackages():
     assert len(top) <= 10, top
     rooms = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert {"store", "faces", "intake", "casework", "outputs", "exchange", "evaluation", "cli"} <= rooms
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """setuptools ships only the packages pyproject.toml lists: a folder left out installs without its code."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert folders - listed == set()

@@ -96,6 +96,16 @@ def test_an_override_is_shown_beside_every_view_of_its_search(cli, home):
     reasons = [e["reason"] for e in cli.json("audit", "show") if e["action"] in ("capture", "search")]
     assert f"threshold override 12 on the fused matcher (calibrated {CALIBRATED:g})" in reasons
 
+    # The drafts an officer submits carry it too: the candidate was judged against 12, not the calibrated one.
+    purpose = "To establish whether this arrival is wanted on warrant"
+    draft = cli.json("pnd", "draft", arrival, "--purpose", purpose, "--kind", "face")
+    (entry,) = [c for c in draft["candidates"] if c["ref"] == "WL-0012"]
+    assert (entry["threshold"], entry["calibrated_threshold"]) == (12.0, CALIBRATED)
+    assert (
+        f"threshold 12.00, an override: calibrated {CALIBRATED:.2f}"
+        in cli("pnd", "draft", arrival, "--purpose", purpose, "--kind", "face").stdout
+    )
+
     # The calibrated threshold again: no override, and nothing said about one.
     cli("match", arrival)
     for view in (cli("arrivals", "show", arrival).stdout, cli("review", arrival).stdout):

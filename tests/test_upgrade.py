@@ -32,6 +32,7 @@ STEPS = [
     "m012_sealed_judgements",
     "m013_watchlist_packages",
     "m014_arrival_void_flag",
+    "m015_name_keys",
 ]
 RELEASE_STEPS = STEPS[:9]  # what the first release had
 

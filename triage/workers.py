@@ -79,6 +79,7 @@ class _Worker:
         self.ready = False
         self.job: object = None  # the key of the job it holds
         self.since = time.monotonic()  # when it started, or when it was given its job
+        self.told = False  # asked to finish
 
     def give(self, key: object, args: tuple[object, ...]) -> None:
         self.job, self.since = key, time.monotonic()
@@ -87,16 +88,48 @@ class _Worker:
         except OSError:  # it died while idle; the main loop sees that and reports this job
             pass
 
+    def tell_stop(self) -> None:
+        """Ask the worker to finish (once), without waiting for it."""
+        if not self.told:
+            self.told = True
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+
     def stop(self) -> None:
-        try:
-            self.conn.send(None)
-        except OSError:
-            pass
+        self.tell_stop()
         self.proc.join(timeout=2)
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join()
         self.conn.close()
+
+
+class Started:
+    """Workers started before their jobs are known, so that they load their models while the caller does
+    work of its own (unlocking a home); `run` takes them over, or `close` stops them."""
+
+    def __init__(self, fn: Callable[..., object], initializer: Callable[[], object] | None, workers: int) -> None:
+        self.fn, self.initializer = fn, initializer
+        self.workers = [_Worker(mp.get_context("spawn"), fn, initializer) for _ in range(max(1, workers))]
+
+    def fits(self, fn: Callable[..., object], initializer: Callable[[], object] | None, workers: int) -> bool:
+        """Whether these workers run `fn` after the same `initializer` (a method of an equal object counts:
+        Python compares bound methods by their object's identity), and are as many."""
+        mine, theirs = self.initializer, initializer
+        same = mine == theirs or (
+            getattr(mine, "__func__", None) is getattr(theirs, "__func__", 0)
+            and getattr(mine, "__self__", None) == getattr(theirs, "__self__", 0)
+        )
+        return self.fn is fn and same and len(self.workers) == max(1, workers)
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.tell_stop()
+        for w in self.workers:
+            w.stop()
+        self.workers = []
 
 
 def run(
@@ -106,18 +139,27 @@ def run(
     workers: int,
     timeout: float,
     initializer: Callable[[], object] | None = None,
+    started: Started | None = None,
 ) -> Iterator[Outcome]:
     """Run `fn(*args)` for each `(key, args)` of `jobs` in `workers` processes, yielding outcomes as they
     finish (not in order). `jobs` is drawn lazily, one job per idle worker, so a long batch never holds
     more than a few photos in memory. `fn` and `initializer` must be importable module-level functions.
-    A failing `initializer` raises its error here, since no job could succeed."""
+    A failing `initializer` raises its error here, since no job could succeed. Workers `started` for the
+    same function, initializer and number are used (else stopped)."""
     jobs = iter(jobs)
     first = next(jobs, None)
     if first is None:  # nothing to do: start no process
+        if started is not None:
+            started.close()
         return
     jobs = itertools.chain([first], jobs)
     ctx = mp.get_context("spawn")
-    pool = [_Worker(ctx, fn, initializer) for _ in range(max(1, workers))]
+    if started is not None and started.fits(fn, initializer, workers):
+        pool, started.workers = started.workers, []
+    else:
+        if started is not None:
+            started.close()
+        pool = [_Worker(ctx, fn, initializer) for _ in range(max(1, workers))]
     exhausted = False
 
     def feed(w: _Worker) -> None:
@@ -184,5 +226,7 @@ def run(
                 if key is not None:
                     yield Outcome(key, error=TriageError(reason))
     finally:
+        for w in pool:  # all asked first, so that they wind down together
+            w.tell_stop()
         for w in pool:
             w.stop()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from triage.casework import watchlist
+from triage.casework import name_keys, watchlist
 from triage.errors import BadInput, Conflict, TriageError
 from triage.faces import analysis, matchers, matching
 from triage.faces import detection as faces
@@ -37,11 +37,11 @@ class CandidateView:
     subject brings its category and review date; an earlier arrival where and when it landed, and the
     biographic differences side by side (this arrival's against the earlier one's)."""
 
-    kind: str  # watchlist | arrival
+    kind: str  # watchlist | arrival | biographic (an earlier arrival whose name and date of birth agree)
     ref: str
     rank: int
-    distance: float
-    threshold: float
+    distance: float | None  # None for a biographic candidate, which has a score instead
+    threshold: float | None
     below_threshold: bool
     model_id: str
     matcher: str | None
@@ -55,6 +55,8 @@ class CandidateView:
     vessel: str | None = None
     site: str | None = None
     differences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    score: float | None = None  # a biographic candidate's: how many of this arrival's name parts agree
+    dob_agrees: str | None = None  # a biographic candidate's: same | close
 
     def as_json(self) -> dict[str, Any]:
         view: dict[str, Any] = {
@@ -72,6 +74,12 @@ class CandidateView:
         }
         if self.kind == "watchlist":
             return view | {"category": self.category, "name": self.name, "review_date": self.review_date}
+        if self.kind == name_keys.BIOGRAPHIC:
+            view |= {
+                "score": self.score,
+                "dob_agrees": self.dob_agrees,
+                "evidence": name_keys.evidence(self.score, self.dob_agrees),
+            }
         return view | {
             "landed_at": self.landed_at,
             "vessel": self.vessel,
@@ -213,6 +221,58 @@ def arrival_gallery(store: Store, model_id: str = faces.MODEL_ID) -> Gallery:
     return matching.gallery(store, "arrival", "arrival", model_id)
 
 
+def _find(
+    store: Store,
+    m: matchers.Matcher,
+    th: float,
+    vectors: dict[str, np.ndarray],
+    arrival_id: str | None,
+    label: str,
+    *,
+    top_k: int,
+    approximate: bool | None,
+) -> tuple[list[Candidate], str, int]:
+    """The candidates of a face in both galleries, best first and ranked, with the search method and the
+    number of templates searched; nothing is recorded."""
+    queries = matchers.require(vectors, m, label)
+    wl = {mid: watchlist.gallery(store, mid) for mid in m.model_ids}
+    prior = {mid: arrival_gallery(store, mid) for mid in m.model_ids}
+    for g in [*wl.values(), *prior.values()] if approximate else ():
+        if g.index is None and g.attach_index(store, "build"):
+            g.save_index(store)
+    found = m.search(wl, queries, top_k=top_k, threshold=th, approximate=approximate)
+    gone = ({arrival_id} if arrival_id else set()) | voided(store)
+    found += m.search(prior, queries, top_k=top_k, threshold=th, exclude=gone, approximate=approximate)
+    indexed = any(g.index for g in [*wl.values(), *prior.values()])
+    method = "approximate" if approximate or (approximate is None and indexed) else "exact"
+    found.sort(key=lambda c: c.distance)
+    found = found[:top_k]
+    for rank, c in enumerate(found, 1):
+        c.rank = rank
+    first = m.model_ids[0]
+    return found, method, len(wl[first]) + len(prior[first]) - sum(prior[first].count(a) for a in gone)
+
+
+def preview(
+    store: Store,
+    analysed: analysis.Analysis,
+    details: Details,
+    *,
+    vessel: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    threshold: float | None = None,
+    matcher: str | None = None,
+) -> tuple[list[CandidateView], float, float]:
+    """The candidates a capture of this analysed photo would find now, before anything is stored (so an
+    officer sees them while the details are still being asked); with the threshold and the matcher's
+    calibrated one. The capture itself searches again and records what it finds."""
+    m = matchers.get(matcher or store.config.matcher, store.home)
+    th = m.threshold if threshold is None else m.checked(threshold)
+    found, _, _ = _find(store, m, th, analysed.vectors, None, "this photo", top_k=top_k, approximate=None)
+    mine = details.to_dict()
+    return [_candidate_view(store, c.to_dict(), mine, vessel) for c in found], th, m.threshold
+
+
 def _search(
     store: Store,
     arrival_id: str,
@@ -230,22 +290,9 @@ def _search(
     candidates and warnings about templates the galleries lack."""
     m = matchers.get(matcher or store.config.matcher, store.home)
     th = m.threshold if threshold is None else m.checked(threshold)
-    queries = matchers.require(vectors, m, f"arrival {arrival_id}")
-    wl = {mid: watchlist.gallery(store, mid) for mid in m.model_ids}
-    prior = {mid: arrival_gallery(store, mid) for mid in m.model_ids}
-    for g in [*wl.values(), *prior.values()] if approximate else ():
-        if g.index is None and g.attach_index(store, "build"):
-            g.save_index(store)
-    found = m.search(wl, queries, top_k=top_k, threshold=th, approximate=approximate)
-    gone = {arrival_id} | voided(store)
-    found += m.search(prior, queries, top_k=top_k, threshold=th, exclude=gone, approximate=approximate)
-    indexed = any(g.index for g in [*wl.values(), *prior.values()])
-    method = "approximate" if approximate or (approximate is None and indexed) else "exact"
-    found.sort(key=lambda c: c.distance)
-    found = found[:top_k]
-    for rank, c in enumerate(found, 1):
-        c.rank = rank
-    first = m.model_ids[0]
+    found, method, gallery_size = _find(
+        store, m, th, vectors, arrival_id, f"arrival {arrival_id}", top_k=top_k, approximate=approximate
+    )
     search = store.insert(
         "searches",
         {
@@ -258,7 +305,7 @@ def _search(
             "threshold": th,
             "top_k": top_k,
             "method": method,
-            "gallery_size": len(wl[first]) + len(prior[first]) - sum(prior[first].count(a) for a in gone),
+            "gallery_size": gallery_size,
         },
     )
     for c in found:
@@ -278,7 +325,46 @@ def _search(
                 "scores": json.dumps(c.scores),
             },
         )
+    _record_biographic(store, search["id"], arrival_id, officer=officer, top_k=top_k, after=len(found))
     return m, th, found, matchers.coverage(store, m.model_ids)
+
+
+def _record_biographic(store: Store, search_id: int, arrival_id: str, *, officer: str, top_k: int, after: int) -> None:
+    """Record, in the search `search_id`, the earlier arrivals whose name and date of birth agree with this
+    arrival's (`name_keys.biographic`), ranked after the search's face candidates: kind "biographic", a score
+    (name parts that agree) and no distance or threshold. They sit beside any face candidate of the same earlier
+    arrival, as evidence of another kind; one decision on the pair settles both."""
+    name_keys.ensure(store, officer)
+    details = get(store, arrival_id).get("details") or {}
+    for rank, b in enumerate(name_keys.biographic(store, arrival_id, details, limit=top_k), after + 1):
+        store.insert(
+            "candidates",
+            {
+                "search_id": search_id,
+                "arrival_id": arrival_id,
+                "kind": name_keys.BIOGRAPHIC,
+                "ref": b.ref,
+                "rank": rank,
+                "distance": None,
+                "threshold": None,
+                "below_threshold": 0,
+                "model_id": None,
+                "matcher": None,
+                "scores": None,
+                "score": float(b.score),
+            },
+        )
+
+
+def biographic_views(store: Store, arrival_id: str, mine: dict[str, Any], vessel: str | None) -> list[CandidateView]:
+    """The biographic candidates of the arrival's latest search, as the officer is shown them."""
+    rows = store.rows(
+        "candidates",
+        "kind = ? AND search_id = (SELECT max(id) FROM searches WHERE arrival_id = ?)",
+        [name_keys.BIOGRAPHIC, arrival_id],
+        order_by="rank",
+    )
+    return [_candidate_view(store, r, mine, vessel) for r in rows]
 
 
 def capture(
@@ -344,6 +430,7 @@ def capture(
             },
             {"details": details.to_dict(), "quality": result.quality.to_dict()},
         )
+        name_keys.index(store, arrival_id, details.to_dict())
         pid = store.put_photo(
             "arrival", arrival_id, "original", photo.original, photo.media_type, photo.width, photo.height
         )
@@ -380,7 +467,8 @@ def capture(
         model_id=m.model_id,
         model_ids=list(m.model_ids),
         detector=result.face.detector,
-        candidates=[_candidate_view(store, c.to_dict(), mine, vessel) for c in candidates],
+        candidates=[_candidate_view(store, c.to_dict(), mine, vessel) for c in candidates]
+        + biographic_views(store, arrival_id, mine, vessel),
         warnings=result.warnings + warnings,
     )
 
@@ -430,7 +518,8 @@ def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any],
         model_id=figures["model_id"],
         matcher=figures["matcher"],
         scores=scores,
-        model_ids=list(scores) if scores else [figures["model_id"]],
+        model_ids=list(scores) if scores else [figures["model_id"]] if figures["model_id"] else [],
+        score=figures.get("score") if figures["kind"] == name_keys.BIOGRAPHIC else None,
     )
     # A candidate found on another laptop may point at a subject or an arrival this home does not hold:
     # it is still shown, with the figures that laptop recorded.
@@ -449,6 +538,9 @@ def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any],
         view.name = Details.from_dict(theirs).full_name()
         view.differences = differences(mine, theirs)
         view.same_vessel = bool(vessel and other["vessel"] == vessel and view.below_threshold)
+        if view.kind == name_keys.BIOGRAPHIC:
+            agree = name_keys.dob_agreement(name_keys.born(mine), name_keys.born(theirs))
+            view.dob_agrees = name_keys.AGREEMENT.get(agree) if agree else None
     return view
 
 
@@ -456,12 +548,26 @@ def get(store: Store, arrival_id: str) -> dict[str, Any]:
     return store.get("arrivals", arrival_id, what="arrival")
 
 
+PAIR_KINDS = ("arrival", name_keys.BIOGRAPHIC)  # candidates that pair two arrivals: by face, or by name and birth
+
+
+def decided_kinds(kind: str) -> tuple[str, ...]:
+    """The candidate kinds whose decisions stand on a candidate of `kind`: a decision on a pair of arrivals is
+    about whether they are one person, so it settles the pair whether a face or a name found it."""
+    return PAIR_KINDS if kind in PAIR_KINDS else (kind,)
+
+
 def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[ReviewEntry]:
-    """Every decision on one candidate, oldest first; the last one is in force."""
+    """Every decision on one candidate (on a pair of arrivals, whatever found it), oldest first; the last one is
+    in force."""
+    kinds = decided_kinds(kind)
     return [
         ReviewEntry(r["id"], r["decision"], r["reason"], r["officer"], r["at"], r["supersedes"])
         for r in store.rows(
-            "reviews", "arrival_id = ? AND kind = ? AND ref = ?", [arrival_id, kind, ref], order_by="id"
+            "reviews",
+            f"arrival_id = ? AND kind IN ({','.join('?' * len(kinds))}) AND ref = ?",
+            [arrival_id, *kinds, ref],
+            order_by="id",
         )
     ]
 
@@ -479,6 +585,11 @@ def candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     for c in store.rows("candidates", "search_id = ?", [last], order_by="rank"):
         view = dict(c) | _candidate_view(store, c, arrival["details"], arrival["vessel"]).as_json()
         view["reviews"] = [r.as_json() for r in review_history(store, arrival_id, c["kind"], c["ref"])]
+        if c["kind"] == name_keys.BIOGRAPHIC:  # judged by no matcher or threshold
+            view["calibrated_threshold"] = None
+            out.append(view)
+            continue
+        view.pop("score", None)
         if c["matcher"] not in calibrated:
             calibrated[c["matcher"]] = calibrated_threshold(store, c["matcher"])
         view["calibrated_threshold"] = calibrated[c["matcher"]]
@@ -588,7 +699,8 @@ def search_again(
         model_id=m.model_id,
         model_ids=list(m.model_ids),
         warnings=warnings,
-        candidates=[_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found],
+        candidates=[_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found]
+        + biographic_views(store, arrival_id, arrival["details"], arrival["vessel"]),
     )
 
 

@@ -6,7 +6,8 @@ test guesses against. The crime-group register and the debriefs keep, sealed, th
 and names they blind, so theirs are made again under the new key and crime-group suggestions carry on as
 before. A capture's idempotency key is a digest of a photo and the manifest row as given, which the home
 does not keep, so the arrivals' source keys are cleared instead: a manifest landed before the rotation and
-run again after it lands its rows again.
+run again after it lands its rows again. The arrivals' name keys are dropped too and made again, from the
+sealed details, the first time a name search or a capture needs them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def rekey(store: Store) -> Callable[[], dict[str, int]]:
             [(dict(ocg.identifier_keys(store, given, value))[kind], i) for i, kind, given, value in debriefs],
         )
         cleared = db.execute("UPDATE arrivals SET source_key = NULL WHERE source_key IS NOT NULL").rowcount
+        db.execute("DELETE FROM name_keys")  # made again from the sealed names the first time a search needs them
         return {
             "crime_group_identifiers": len(groups),
             "debrief_identifiers": len(debriefs),

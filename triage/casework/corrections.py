@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from triage.casework import arrivals
+from triage.casework import arrivals, name_keys
 from triage.errors import BadInput, Conflict
 from triage.intake.biographic import Details, DetailText, clean_text
 from triage.store.rows import Store, utcnow
@@ -149,6 +149,7 @@ def amend(
             {"safeguarding": 1} if child else None,
             sealed | {"details": new, "versions": versions},
         )
+        name_keys.index(store, arrival_id, new)
         store.audit(
             "arrival-amend",
             officer,
@@ -209,4 +210,5 @@ def absorb(store: Store, arrival_id: str, correction: dict[str, Any], *, device:
     store.update(
         "arrivals", arrival_id, {"safeguarding": 1} if child else None, sealed | {"details": new, "versions": versions}
     )
+    name_keys.index(store, arrival_id, new)
     return True

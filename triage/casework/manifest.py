@@ -21,10 +21,11 @@ from typing import Any, cast
 from triage import workers
 from triage.casework import arrivals, corrections
 from triage.errors import BadInput, Faults, TriageError
-from triage.faces import analysis, matchers
+from triage.faces import analysis, encoders, matchers
 from triage.intake import csvtext, mrz, photos
 from triage.intake.biographic import Details, DetailText, parse_landed_at
 from triage.intake.refs import parse_vessel
+from triage.store.config import load_config
 from triage.store.rows import Store
 
 # The columns a manifest may have, named as `triage capture`'s flags (`triage capture-batch --help` says
@@ -173,7 +174,8 @@ class Report:
         }
 
 
-def _column(header: str) -> str:
+def column_name(header: str) -> str:
+    """The column a header names: case, '-', '_' and spaces do not matter, and a plural is its column."""
     name = "_".join(header.strip().lower().replace("-", " ").replace("_", " ").split())
     return PLURALS.get(name, name)
 
@@ -194,7 +196,7 @@ def read(path: Path) -> list[Row]:
     if all(blank):
         raise BadInput(f"{path}: the manifest is empty; its first line names the columns (photo, surname, ...)")
     start = blank.index(False)
-    header = [_column(h) for h in records[start]]
+    header = [column_name(h) for h in records[start]]
     written = {column: h.strip() for column, h in zip(header, records[start])}
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
@@ -224,6 +226,17 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(";") if part.strip()]
 
 
+@dataclass
+class Checked:
+    """A row's cells as checked: the details, and where, when and which face they say."""
+
+    details: Details
+    vessel: str | None
+    landed_at: str | None
+    face_index: int | None
+    warnings: list[str]
+
+
 def prepare(
     store: Store, row: Row, base: Path, *, vessel: str | None, landed_at: str | None, today: dt.date
 ) -> tuple[Prepared, bytes]:
@@ -233,12 +246,40 @@ def prepare(
         raise BadInput("more values than the header has columns (a comma inside a value needs quotes)")
     if not f.get("photo"):
         raise BadInput("no photo given")
-    cells: dict[str, Any] = {
+    checked = check_cells(store, row, vessel=vessel, landed_at=landed_at, today=today)
+    path = Path(f["photo"]).expanduser()
+    path = path if path.is_absolute() else base / path
+    data = photos.read_file(path)
+    key = arrivals.photo_key(data, Path(f["photo"]).name)
+    earlier_key = arrivals.source_key(data, f)
+    return Prepared(
+        row,
+        path,
+        checked.details,
+        checked.vessel,
+        checked.landed_at,
+        checked.face_index,
+        key,
+        checked.warnings,
+        earlier_key,
+    ), data
+
+
+def detail_text(cells: dict[str, str]) -> DetailText:
+    """The details a row's cells give (keyed by column), as typed, not yet checked."""
+    given: dict[str, Any] = {
         LIST_COLUMNS.get(c, c): (_split(v) if c in LIST_COLUMNS else v)
-        for c, v in f.items()
+        for c, v in cells.items()
         if c not in ("photo", "mrz", "vessel", "landed_at", "face")
     }
-    text = DetailText(**cells)
+    return DetailText(**given)
+
+
+def check_cells(store: Store, row: Row, *, vessel: str | None, landed_at: str | None, today: dt.date) -> Checked:
+    """Check a row's cells other than its photo, every wrong one named at once; `vessel` and `landed_at`
+    apply where the row gives none."""
+    f = row.fields
+    text = detail_text(f)
 
     def column(name: str) -> str:
         return f"column {row.headers.get(name, name)}"
@@ -264,12 +305,7 @@ def prepare(
     landed_from = faults.check(parse_vessel, f["vessel"], column("vessel")) if f.get("vessel") else None
     faults.raise_any()
     assert details is not None  # raise_any raised when the details were refused
-    path = Path(f["photo"]).expanduser()
-    path = path if path.is_absolute() else base / path
-    data = photos.read_file(path)
-    key = arrivals.photo_key(data, Path(f["photo"]).name)
-    earlier_key = arrivals.source_key(data, f)
-    return Prepared(row, path, details, landed_from or vessel, when, face_index, key, warnings, earlier_key), data
+    return Checked(details, landed_from or vessel, when, face_index, warnings)
 
 
 def landed_as(store: Store, prepared: Prepared) -> str | None:
@@ -278,6 +314,18 @@ def landed_as(store: Store, prepared: Prepared) -> str | None:
     if found is None and prepared.earlier_key:
         found = arrivals.already_landed(store, prepared.earlier_key)
     return found
+
+
+def early_workers(home: Path, matcher: str | None, count: int) -> workers.Started | None:
+    """The batch's workers, started before the home is unlocked (their models load meanwhile), for the face
+    pipeline the home's configuration names; None when it cannot tell (`land` then starts its own)."""
+    try:
+        config = load_config(home)
+        ids = [mid for name in (config.matcher, matcher) if name for mid in matchers.get(name, home).model_ids]
+        pipeline = encoders.pipeline(dict.fromkeys(ids), home)
+    except (TriageError, OSError, ValueError):
+        return None
+    return workers.Started(analysis.analyse_bytes, pipeline.load, count)
 
 
 def land(
@@ -294,11 +342,13 @@ def land(
     today: dt.date | None = None,
     matcher: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    started: workers.Started | None = None,
 ) -> Report:
     """Land every row of a manifest that can be landed; report the others with their reasons.
 
     Rows are read and checked one at a time as workers free up, so a long manifest never holds more
-    than a few photos in memory. Only errors of the store itself (a full disk) stop the batch."""
+    than a few photos in memory. Only errors of the store itself (a full disk) stop the batch. Workers
+    `started` ahead (`early_workers`) are used when they run this batch's face pipeline."""
     if threshold is not None:  # refused once, before any photo is read
         matchers.get(matcher or store.config.matcher, store.home).checked(threshold)
     path = Path(path)
@@ -351,6 +401,7 @@ def land(
         workers=workers_count or workers.cores(),
         timeout=timeout,
         initializer=pipeline.load,
+        started=started,
     ):
         prepared = waiting.pop(outcome.key)
         if outcome.error is not None:

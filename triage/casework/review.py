@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage.casework import arrivals
+from triage.casework import arrivals, name_keys
 from triage.casework.arrivals import ReviewEntry
 from triage.errors import BadInput, NotFound, TriageError
 from triage.faces import matchers
@@ -26,7 +26,7 @@ from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 DECISIONS = ("confirmed", "rejected", "inconclusive")
-OWNER_KIND = {"watchlist": "subject", "arrival": "arrival"}  # candidate kind -> owner kind of its photos
+OWNER_KIND = {"watchlist": "subject", "arrival": "arrival", "biographic": "arrival"}  # kind -> its photos' owner
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # a ref in a file name keeps these; anything else becomes _
 
 
@@ -42,8 +42,8 @@ class Decision:
     officer: str
     at: str
     supersedes: int | None  # the review this one supersedes
-    distance: float
-    threshold: float
+    distance: float | None  # None for a biographic candidate
+    threshold: float | None
     history: list[ReviewEntry]  # oldest first; this decision last
 
     def as_json(self) -> dict[str, Any]:
@@ -59,11 +59,12 @@ class PendingCandidate:
 
     kind: str
     ref: str
-    distance: float
-    threshold: float
+    distance: float | None  # None for a biographic candidate, which has `score` instead
+    threshold: float | None
     found_by: list[str] = field(default_factory=list)  # THIS_HOME, or "NAME (device D)" of a laptop
     held: bool = True
     category: str | None = None  # a watchlist subject's, when this home holds it
+    score: float | None = None  # a biographic candidate's: how many name parts agree
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,9 +106,13 @@ class ForReview:
 
 
 def _candidate(store: Store, arrival_id: str, candidate: str, kind: str | None) -> dict[str, Any]:
+    """The latest candidate row of an arrival with this ref; a face candidate before a biographic one of the
+    same earlier arrival (a decision on either settles the pair)."""
     where = "arrival_id = ? AND ref = ?" + (" AND kind = ?" if kind else "")
     rows = store.rows(
-        "candidates", where + " ORDER BY id DESC LIMIT 1", [arrival_id, candidate] + ([kind] if kind else [])
+        "candidates",
+        where + " ORDER BY kind = ?, id DESC LIMIT 1",
+        [arrival_id, candidate] + ([kind] if kind else []) + [name_keys.BIOGRAPHIC],
     )
     if not rows:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")
@@ -125,10 +130,11 @@ def record(
         raise BadInput("--reason is required: say why you reached this decision")
     store.get("arrivals", arrival_id, what="arrival")
     cand = _candidate(store, arrival_id, candidate, kind)
+    kinds = arrivals.decided_kinds(cand["kind"])
     with store.transaction():
         prior = store.db.execute(
-            "SELECT max(id) FROM reviews WHERE arrival_id = ? AND kind = ? AND ref = ?",
-            [arrival_id, cand["kind"], candidate],
+            f"SELECT max(id) FROM reviews WHERE arrival_id = ? AND kind IN ({','.join('?' * len(kinds))}) AND ref = ?",
+            [arrival_id, *kinds, candidate],
         ).fetchone()[0]
         row = store.insert(
             "reviews",
@@ -230,15 +236,21 @@ def _found(
     found it are all named, and the closest of their figures (relative to each one's threshold) kept."""
     held = found.get(key)
     if held is None:
-        found[key] = PendingCandidate(cand.kind, key[2], cand.distance, cand.threshold, list(cand.found_by))
+        found[key] = PendingCandidate(
+            cand.kind, key[2], cand.distance, cand.threshold, list(cand.found_by), score=cand.score
+        )
         return
     held.found_by += [by for by in cand.found_by if by not in held.found_by]
     if _closeness(cand) < _closeness(held):
-        held.distance, held.threshold = cand.distance, cand.threshold
+        held.distance, held.threshold, held.score = cand.distance, cand.threshold, cand.score
 
 
 def _closeness(c: PendingCandidate) -> float:
-    """A candidate's distance relative to its threshold, so that figures of different matchers compare."""
+    """A candidate's distance relative to its threshold, so that figures of different matchers compare; a
+    biographic candidate, weaker evidence, comes after every face below its threshold (the more name parts
+    agree, the sooner)."""
+    if c.distance is None:
+        return 1.0 + 1.0 / (1.0 + (c.score or 0.0))
     return c.distance / c.threshold if c.threshold else c.distance
 
 
@@ -264,29 +276,32 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
     landed = {aid: row for aid, row in landed.items() if aid not in void}
     found: dict[tuple[str, str, str], PendingCandidate] = {}
     sql = """
-        SELECT c.search_id, c.arrival_id, c.kind, c.ref, c.distance, c.threshold
-        FROM candidates c WHERE c.below_threshold = 1 ORDER BY c.search_id, c.rank
+        SELECT c.search_id, c.arrival_id, c.kind, c.ref, c.distance, c.threshold, c.score
+        FROM candidates c WHERE c.below_threshold = 1 OR c.kind = ? ORDER BY c.search_id, c.rank
     """
-    for sid, aid, kind, ref, dist, th in store.db.execute(sql):
+    pairs = arrivals.PAIR_KINDS
+    for sid, aid, kind, ref, dist, th, score in store.db.execute(sql, [name_keys.BIOGRAPHIC]):
         if sid not in current or aid not in landed or (aid, kind, ref) in decided:
             continue
-        if kind == "arrival" and ((ref, "arrival", aid) in decided or ref in void):
-            continue  # decided the other way round, or the other arrival is void
+        if kind in pairs and (any((aid, k, ref) in decided or (ref, k, aid) in decided for k in pairs) or ref in void):
+            continue  # the pair was decided (either way round, whatever found it), or the other arrival is void
         device = made_by.get(sid)
         first.setdefault((aid, kind, ref), sid)
         _found(
             found,
             (aid, kind, ref),
-            PendingCandidate(kind, ref, dist, th, [names.get(device, f"device {device}") if device else THIS_HOME]),
+            PendingCandidate(
+                kind, ref, dist, th, [names.get(device, f"device {device}") if device else THIS_HOME], score=score
+            ),
         )
-    for key in [k for k in found if k[1] == "arrival"]:
+    for key in [k for k in found if k[1] in pairs]:
         back = (key[2], key[1], key[0])
         if key in found and back in found:  # one pair, kept the way it was first found
             kept, dropped = (key, back) if first[key] < first[back] else (back, key)
             _found(found, kept, found.pop(dropped))
     if arrival_ids is not None:
         wanted = set(arrival_ids)
-        found = {k: c for k, c in found.items() if k[0] in wanted or (k[1] == "arrival" and k[2] in wanted)}
+        found = {k: c for k, c in found.items() if k[0] in wanted or (k[1] in pairs and k[2] in wanted)}
     out: dict[str, Pending] = {}
     for (aid, kind, ref), cand in sorted(found.items(), key=lambda kv: (kv[1].kind != "watchlist", _closeness(kv[1]))):
         at, site, vessel, sg = landed[aid]
@@ -296,7 +311,9 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
             cand.held = bool(subject)
             cand.category = subject[0].get("category") if subject else None
             item.candidates.append(cand)
-        elif cand.distance < DUPLICATE_DISTANCE or _same_photo(store, aid, ref):
+        elif kind == "arrival" and (
+            cand.distance is not None and cand.distance < DUPLICATE_DISTANCE or _same_photo(store, aid, ref)
+        ):
             item.duplicates.append(cand)
         else:
             item.candidates.append(cand)

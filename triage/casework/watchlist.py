@@ -605,10 +605,12 @@ def expired_refs(store: Store, today: dt.date | None = None) -> frozenset[str]:
 
 def package_expired_refs(store: Store, now: str) -> frozenset[str]:
     """Active subjects whose issuer's newest package (triage/casework/issued.py) expired before `now`."""
+    # CROSS JOIN keeps the issued subjects as the outer loop (SQLite follows that order): otherwise every
+    # active subject is visited on each search, the whole watchlist, to find the few issued ones.
     return frozenset(
         r[0]
         for r in store.db.execute(
-            "SELECT o.ref FROM issued_subjects o JOIN subjects s ON s.ref = o.ref AND s.status = 'active' "
+            "SELECT o.ref FROM issued_subjects o CROSS JOIN subjects s ON s.ref = o.ref AND s.status = 'active' "
             "WHERE (SELECT p.valid_until FROM watchlist_packages p WHERE p.role = 'received' "
             "AND p.signer = o.signer ORDER BY p.version DESC LIMIT 1) < ?",
             [now],

@@ -31,12 +31,15 @@ from triage.cli import (
     drafts,
     evaluate,
     home,
+    hub,
     keys,
     models,
+    names,
     ocg,
     report,
     retention,
     review,
+    session,
     training,
     vessels,
     watchlist,
@@ -141,7 +144,9 @@ for module in (
     home,
     demo,
     capture,
+    session,
     arrivals,
+    names,
     review,
     watchlist,
     drafts,
@@ -156,6 +161,7 @@ for module in (
     debrief,
     ocg,
     models,
+    hub,
 ):
     module.register(app)
 

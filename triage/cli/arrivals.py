@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
     group.command("flag")(flag_cmd)
     group.command("amend")(amend_cmd)
     group.command("void")(void_cmd)
+    group.command("find")(find_cmd)
     app.add_typer(group, name="arrivals")
     app.command("match")(match_cmd)
 
@@ -90,6 +91,67 @@ def list_cmd(
             " ".join(f for f, on in (("VOID", r["void"]), ("SAFEGUARDING", r["safeguarding"])) if on),
         )
     out.print(table)
+
+
+def find_cmd(
+    name: str = typer.Argument(..., help='A name in any script or spelling, e.g. "Mohamed Hasan" or "محمد الحسن".'),
+    dob: DobOpt = None,
+    limit: int = typer.Option(20, "--limit", min=1, max=500, help="How many arrivals to show, best first."),
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find arrivals by name, whatever the script or spelling it was captured in: the most name parts agreeing
+    first, then a date of birth that agrees with --dob (the same, then close), then the latest landing.
+    Audited.
+
+    Examples:
+
+      triage arrivals find "Mohamed Hasan"
+
+      triage arrivals find "محمد الحسن" --dob 1995
+    """
+    from triage.casework import name_keys
+
+    store = open_store(home)
+    found = name_keys.find(store, name, officer=officer_of(store, officer), dob=dob, limit=limit)
+    if json_out:
+        emit_json(found)
+        return
+    training_banner(store)
+    if not found.arrivals:
+        out.print(f"No arrival has a name like {found.name!r}.", markup=False)
+        return
+    table = Table(
+        Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")),
+        "landed (UTC)",
+        "vessel",
+        "name",
+        "date of birth",
+        "agrees",
+        title=f"Arrivals named like {escape(found.name)}" + (escape(f", born {found.dob}") if found.dob else ""),
+        title_justify="left",
+    )
+    for a in found.arrivals:
+        agrees = f"{a.parts_matched} of {a.parts_asked} name parts"
+        if a.dob_agrees:
+            agrees += f", date of birth {a.dob_agrees}"
+        table.add_row(
+            Text(a.arrival_id),
+            Text(utc_text(a.landed_at)),
+            Text(a.vessel or ""),
+            Text(a.name),
+            Text(a.dob or ""),
+            Text(agrees),
+        )
+    out.print(table)
+    if found.matched > len(found.arrivals):
+        out.print(
+            f"{found.matched} arrivals agree in at least {found.need} name part{'s' if found.need != 1 else ''}; "
+            f"the best {len(found.arrivals)} are shown.",
+            markup=False,
+        )
+    out.print("A name is a reason to look, never an identification.", markup=False)
 
 
 def show_cmd(
@@ -206,7 +268,11 @@ def match_cmd(
 
       triage match A-7K3F9Q --top 10
 
+      triage match A-7K3F9Q --matcher fused --threshold 9.5
+
       triage match A-7K3F9Q --matcher dlib --threshold 0.45
+
+    An example with a threshold names its matcher, so it holds whichever matcher a home uses.
     """
     from triage.casework import arrivals
     from triage.errors import UsageError

@@ -173,9 +173,14 @@ def render_imports(results: list[Imported]) -> None:
             )
     for r in results:
         for c in r.repeat_candidates:
+            figures = (
+                f"biographic: {c.score or 0:g} name parts and the date of birth agree (weaker evidence than a face)"
+                if c.distance is None or c.threshold is None
+                else f"at distance {c.distance:.3f} (threshold {c.threshold:.2f})"
+            )
             out.print(
-                f"  {c.arrival_id}: arrival {c.candidate} at distance {c.distance:.3f} "
-                f"(threshold {c.threshold:.2f}) — a candidate for review, see `triage review --pending`",
+                f"  {c.arrival_id}: arrival {c.candidate} {figures} — a candidate for review, "
+                "see `triage review --pending`",
                 markup=False,
             )
         for c in r.duplicate_captures:

@@ -68,6 +68,11 @@ def threshold_text(threshold: float, calibrated: float | None) -> str:
     return f"threshold {threshold:.{places}f} (override; calibrated {calibrated:.{places}f})"
 
 
+def biographic_text(c: dict[str, Any]) -> str:
+    """A biographic candidate's evidence as the officer reads it: what agrees, never a match."""
+    return str(c.get("evidence") or "biographic: name and date of birth agree")
+
+
 def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibrated: float | None = None) -> None:
     """Candidates for review, best first; the wording never claims an identification. A threshold given
     with --threshold is named as an override, with the calibrated one beside it."""
@@ -75,7 +80,8 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
     if not candidates:
         out.print(f"No candidates ({judged}).", markup=False)
         return
-    first = candidates[0]
+    first = next((c for c in candidates if c["kind"] != "biographic"), candidates[0])
+    models = first.get("model_ids") or ([first["model_id"]] if first.get("model_id") else ["names"])
     overridden = calibrated is not None and threshold != calibrated
     table = Table(
         Column("#", no_wrap=True),
@@ -86,7 +92,7 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
         "threshold",
         "",
         title="Candidates for human review "
-        + escape(f"({first.get('matcher') or 'dlib'}: {', '.join(first.get('model_ids') or [first['model_id']])})")
+        + escape(f"({first.get('matcher') or 'dlib'}: {', '.join(models)})")
         + (escape(f", {judged}") if overridden else ""),
     )
     for c in candidates:
@@ -97,6 +103,11 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
             who += " — differs: " + ", ".join(sorted({detail_label(k) for k in c["differences"]}))
         if c.get("same_vessel"):
             who += " — same face on this vessel"
+        if c["kind"] == "biographic":  # weaker evidence: no distance or threshold, a reason to look
+            table.add_row(
+                str(c["rank"]), c["kind"], Text(c["ref"]), Text(who), "-", "-", Text(biographic_text(c) + " — review")
+            )
+            continue
         table.add_row(
             str(c["rank"]),
             c["kind"],
@@ -112,6 +123,15 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
 def capture(
     photo: Path | None = typer.Option(None, "--photo", help="Photo file (JPEG, PNG, HEIC)."),
     camera: str | None = typer.Option(None, "--camera", help="Camera index, device path, or video file/stream."),
+    watch: Path | None = typer.Option(
+        None,
+        "--watch",
+        help="Capture each new photo that appears in this folder, once it is complete, with the details of its "
+        "sidecar PHOTO.json if any; one JSON line per photo; Ctrl-C or SIGTERM stops.",
+    ),
+    settle: float = typer.Option(
+        1.0, "--settle", min=0.0, help="With --watch: seconds a photo without a sidecar must stay unchanged."
+    ),
     surname: str | None = typer.Option(None, "--surname", help="Surname as given, in any script."),
     given_names: str | None = typer.Option(None, "--given-names", help="Given names as given, in any script."),
     alias: AliasOpt = None,
@@ -163,6 +183,8 @@ def capture(
       triage capture --photo arrival.heic --mrz-file passport-mrz.txt --dob 1974-08-12
 
       triage capture --camera 0 --age 15-17 --json
+
+      triage capture --watch /media/phone/DCIM --vessel SB-0417
     """
     import datetime as dt
 
@@ -172,6 +194,27 @@ def capture(
     from triage.intake import mrz, photos
     from triage.intake.biographic import DetailText, parse_landed_at
 
+    if watch is not None:
+        one_photo: list[object] = [
+            photo,
+            camera,
+            surname,
+            given_names,
+            dob,
+            age,
+            sex,
+            nationality,
+            place_of_birth,
+            document_type,
+        ]
+        one_photo += [document_number, document_state, document_expiry, notes, mrz_text, mrz_file, face, interactive]
+        if any(v is not None for v in one_photo) or alias or language or phone or accept_low_quality:
+            raise UsageError(
+                "--watch takes each photo's details from its sidecar PHOTO.json; with it give only --vessel, "
+                "--landed-at, --settle, --top, --threshold, --matcher, --officer and --home"
+            )
+        _watch_folder(watch, settle, vessel, landed_at, top, threshold, matcher, officer, home)
+        return
     if (photo is None) == (camera is None):
         raise UsageError("give exactly one of --photo or --camera")
     if mrz_text is not None and mrz_file is not None:
@@ -255,6 +298,70 @@ def capture(
     emit(result, json_out, render_capture)
 
 
+def _watch_folder(
+    folder: Path,
+    settle: float,
+    vessel: str | None,
+    landed_at: str | None,
+    top: int,
+    threshold: float | None,
+    matcher: str | None,
+    officer: str | None,
+    home: Path | None,
+) -> None:
+    """`capture --watch`: every complete photo in the folder captured once, one JSON line each on stdout, until
+    Ctrl-C or SIGTERM, which end the photo in hand first and exit 0 with a summary on stderr."""
+    import json
+    import signal
+
+    from triage.casework.session import Landing, land_watched, start_loading
+    from triage.intake.biographic import parse_landed_at
+    from triage.intake.watch import FolderWatch
+
+    watcher = FolderWatch(folder, settle=settle)
+    vessel = parse_vessel(vessel) if vessel else None
+    loaded = start_loading(home_path(home), matcher)
+    store = open_store(home)
+    training_banner(store)
+    _say_if_no_valid_watchlist(store)
+    who = officer_of(store, officer)
+    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
+    loaded()
+    landing = Landing(store, who, vessel=vessel, matcher=matcher, top_k=top, threshold=threshold)
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    counts = {"landed": 0, "refused": 0, "already landed": 0}
+    err.print(f"Watching {escape(str(folder))} for photos; Ctrl-C stops.", highlight=False)
+    try:
+        while (arrived := watcher.wait(stop=lambda: bool(stopping))) is not None:
+            outcome = land_watched(landing, arrived, landed_at=landed)
+            if outcome.landed_before:
+                counts["already landed"] += 1
+                err.print(f"{arrived.path.name}: already landed as {outcome.landed_before}", markup=False)
+                continue
+            sys.stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False, default=str) + "\n")
+            sys.stdout.flush()
+            if outcome.captured is None:
+                counts["refused"] += 1
+                warn(f"{arrived.path.name} refused: {outcome.reason}")
+            else:
+                counts["landed"] += 1
+                for w in outcome.as_json()["warnings"]:
+                    warn(f"{arrived.path.name}: {w}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    err.print(
+        f"Stopped watching {folder}: {counts['landed']} landed, {counts['refused']} refused, "
+        f"{counts['already landed']} already landed before.",
+        markup=False,
+    )
+
+
 def _say_if_no_valid_watchlist(store) -> None:
     """A watchlist package past its valid-until is not searched: every capture says so."""
     from triage.casework import issued
@@ -324,28 +431,35 @@ def capture_batch(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
+    from triage import workers as pool
     from triage.casework import manifest
     from triage.errors import ExitStatus
 
     vessel = parse_vessel(vessel) if vessel else None
-    store = open_store(home)
-    training_banner(store)
-    _say_if_no_valid_watchlist(store)
-    who = officer_of(store, officer)
-    with progress_bar(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-        task = bar.add_task("capture", total=None)
-        report = manifest.land(
-            store,
-            manifest_file,
-            officer=who,
-            vessel=vessel,
-            landed_at=landed_at,
-            workers_count=workers,
-            top_k=top,
-            threshold=threshold,
-            matcher=matcher,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    started = manifest.early_workers(home_path(home), matcher, workers or pool.cores())
+    try:
+        store = open_store(home)
+        training_banner(store)
+        _say_if_no_valid_watchlist(store)
+        who = officer_of(store, officer)
+        with progress_bar(TextColumn("capturing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+            task = bar.add_task("capture", total=None)
+            report = manifest.land(
+                store,
+                manifest_file,
+                officer=who,
+                vessel=vessel,
+                landed_at=landed_at,
+                workers_count=workers,
+                top_k=top,
+                threshold=threshold,
+                matcher=matcher,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                started=started,
+            )
+    finally:
+        if started is not None:
+            started.close()
     emit(report, json_out, render_batch)
     if threshold is not None and not json_out:
         from triage.faces import matchers
@@ -370,8 +484,11 @@ def render_batch(report: Report) -> None:
     rows: list[Landed | LandedBefore | Refused] = [*landed, *before, *refused]
     for a in sorted(rows, key=lambda a: a.row):
         if isinstance(a, Landed):
-            near = [c for c in a.candidates if c.below_threshold]
-            found = ", ".join(f"{c.ref} ({c.kind}) {c.distance:.3f}" for c in near)
+            near = [c for c in a.candidates if c.below_threshold or c.kind == "biographic"]
+            found = ", ".join(
+                f"{c.ref} ({c.kind}) " + (f"{c.distance:.3f}" if c.distance is not None else f"score {c.score:g}")
+                for c in near
+            )
             name = escape(a.name) + ("  [bold red]SAFEGUARDING[/]" if a.safeguarding else "")
             table.add_row(
                 str(a.row),

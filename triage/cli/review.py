@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 from rich.text import Text
 
-from triage.cli.capture import threshold_text
+from triage.cli.capture import biographic_text, threshold_text
 from triage.cli.common import (
     ForceOpt,
     HomeOpt,
@@ -108,10 +108,16 @@ def review_cmd(
     render_view(view)
     draw = out.is_terminal if portraits is None else portraits
     for c in view.candidates:
-        out.print(
-            f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: distance {c['distance']:.3f}, "
+        figures = (
+            escape(biographic_text(c)) + " — for review"
+            if c["distance"] is None
+            else f"distance {c['distance']:.3f}, "
             + threshold_text(c["threshold"], c.get("calibrated_threshold"))
             + (" — below threshold, for review" if c["below_threshold"] else "")
+        )
+        out.print(
+            f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: "
+            + figures
             + (" (not held in this home: as the laptop's search recorded it)" if c.get("held") is False else "")
             + (
                 "; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel"
@@ -186,7 +192,11 @@ def pending_line(c: PendingCandidate) -> str:
     elif c.kind == "watchlist" and c.category:
         who += f" [{c.category}]"
     found = [] if c.found_by == [THIS_HOME] else [f"found by {' and '.join(c.found_by)}"]
-    return f"{who} ({c.distance:.3f} < {c.threshold:.2f})" + (f", {found[0]}" if found else "")
+    if c.distance is None or c.threshold is None:  # biographic: name parts and date of birth, no distance
+        figures = f"name parts agreeing {c.score or 0:g}, with the date of birth"
+    else:
+        figures = f"{c.distance:.3f} < {c.threshold:.2f}"
+    return f"{who} ({figures})" + (f", {found[0]}" if found else "")
 
 
 def render_decision(result: Decision) -> None:
@@ -208,7 +218,11 @@ def render_view(view: ForReview) -> None:
     if not view.candidates:
         out.print("No candidates.")
         return
-    judged = {threshold_text(c["threshold"], c.get("calibrated_threshold")) for c in view.candidates}
+    judged = {
+        threshold_text(c["threshold"], c.get("calibrated_threshold"))
+        for c in view.candidates
+        if c["distance"] is not None
+    }
     overridden = sorted(j for j in judged if "override" in j)
     # Seven columns, the kind above the ref and the same-vessel flag under the verdict, so the table reads
     # at 80 columns without breaking a word.
@@ -233,6 +247,17 @@ def render_view(view: ForReview) -> None:
                 f"{detail_label(k)} {detail_value(k, v['this'])} / {detail_value(k, v['earlier'])}"
                 for k, v in c["differences"].items()
             )
+        if c["distance"] is None:  # biographic: weaker evidence, a reason to look
+            table.add_row(
+                str(c["rank"]),
+                Text(f"{c['kind']}\n{c['ref']}"),
+                Text(who),
+                "-",
+                "-",
+                Text(biographic_text(c) + " — review"),
+                c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed",
+            )
+            continue
         table.add_row(
             str(c["rank"]),
             Text(f"{c['kind']}\n{c['ref']}"),

@@ -146,7 +146,14 @@ def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOp
         (
             "unreviewed_alerts",
             "Alerts left unreviewed",
-            lambda f: f"{f['kind']} {f['ref']} at distance {f['distance']:.3f}",
+            lambda f: (
+                f"{f['kind']} {f['ref']} "
+                + (
+                    f"at distance {f['distance']:.3f}"
+                    if f["distance"] is not None
+                    else "(name and date of birth agree)"
+                )
+            ),
         ),
     )
     for key, title, describe in sections:

@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
 def _candidate(c: dict) -> str:
     text = escape(
-        f"{c['kind']} {c['ref']}" + (f" [{c['category']}]" if c.get("category") else "") + f" {c['distance']:.3f}"
+        f"{c['kind']} {c['ref']}"
+        + (f" [{c['category']}]" if c.get("category") else "")
+        + (f" {c['distance']:.3f}" if c["distance"] is not None else " (name and date of birth)")
     )
     if c["decision"]:
         return f"{text} {c['decision']}"

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from triage.casework import issued
+from triage.casework.arrivals import PAIR_KINDS
 from triage.casework.debrief import records as debrief_records
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import keys, sealed
@@ -59,7 +60,7 @@ from triage.files import write_files
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
-FORMAT = "triage-batch/6"
+FORMAT = "triage-batch/7"
 MANIFEST, SIGNATURE = sealed.MANIFEST, sealed.SIGNATURE
 MAX_BATCH_BYTES = 2 * 1024**3
 MAX_MANIFEST_BYTES = 16 * 1024**2
@@ -175,8 +176,9 @@ class _Made:
             for row in store.rows(table, scope, params, order_by=pk):
                 if table == "drafts":
                     made.draft_arrival[row["ref"]] = row["arrival_id"]
-                if table == "reviews":  # later decisions win, wherever they were taken
-                    made.decisions[(row["arrival_id"], row["kind"], row["ref"])] = row["decision"]
+                if table == "reviews":  # later decisions win, wherever they were taken; one on a pair settles it
+                    for kind in PAIR_KINDS if row["kind"] in PAIR_KINDS else (row["kind"],):
+                        made.decisions[(row["arrival_id"], kind, row["ref"])] = row["decision"]
                 if made_here(keys[table], row[pk]):
                     made.by_arrival.setdefault(row["arrival_id"], {}).setdefault(table, []).append(row)
         for row in store.rows(
@@ -195,7 +197,7 @@ class _Made:
         return self.by_arrival.get(aid, {}).get(table, [])
 
     def _ref_key(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {"ref_key": self.key("arrivals", row["ref"])} if row["kind"] == "arrival" else {}
+        return {"ref_key": self.key("arrivals", row["ref"])} if row["kind"] in PAIR_KINDS else {}
 
     def category(self, ref: str) -> str | None:
         """A watchlist subject's category as held here (None when it is no longer held)."""

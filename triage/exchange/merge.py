@@ -37,7 +37,7 @@ from typing import Any, NoReturn, cast
 import numpy as np
 
 from triage import workers
-from triage.casework import arrivals, corrections, ocg, review
+from triage.casework import arrivals, corrections, name_keys, ocg, review
 from triage.casework.debrief import records as debrief_records
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import batch
@@ -87,9 +87,11 @@ class RepeatCandidate:
 
     arrival_id: str
     candidate: str
-    distance: float
-    threshold: float
+    distance: float | None  # None for a biographic candidate
+    threshold: float | None
     found_by: list[str]
+    kind: str = "arrival"  # or biographic: name and date of birth agree, weaker evidence than a face
+    score: float | None = None  # a biographic candidate's: how many name parts agree
 
 
 @dataclass
@@ -283,7 +285,9 @@ class _Merger:
 
     def _ref(self, row: dict[str, Any]) -> str:
         """A candidate's or review's ref here: arrivals follow their keys, watchlist refs stay as they are."""
-        return (self.local("arrivals", row.get("ref_key")) or row["ref"]) if row["kind"] == "arrival" else row["ref"]
+        if row["kind"] not in arrivals.PAIR_KINDS:
+            return str(row["ref"])
+        return self.local("arrivals", row.get("ref_key")) or str(row["ref"])
 
     def arrival(self, rec: dict[str, Any], vector: dict[str, np.ndarray] | None) -> str | None:
         """Land a new arrival with its portrait and template; returns its local id, or None if already here."""
@@ -296,6 +300,7 @@ class _Merger:
             {"id": aid, "origin": self.b.device, "source_key": None},
             skip=("portrait", "searches", "reviews", "drafts"),
         )
+        name_keys.index(self.store, aid, rec.get("details") or {})
         if rec["portrait"]:
             p = rec["portrait"]
             pid = self.store.put_photo(
@@ -638,15 +643,17 @@ def _awaiting(store: Store, b: Batch, keys: dict[str, str]) -> dict[str, Any]:
                         c.ref,
                         c.category if c.held else category,
                         c.held,
-                        c.distance,
-                        c.threshold,
+                        cast(float, c.distance),  # a face's figures: only biographic candidates have none
+                        cast(float, c.threshold),
                         c.found_by,
                         laptop,
                         version if laptop in c.found_by else None,
                     )
                 )
             else:
-                repeats.append(RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by))
+                repeats.append(
+                    RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by, c.kind, c.score)
+                )
         duplicates += [
             RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by) for c in item.duplicates
         ]

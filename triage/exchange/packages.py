@@ -28,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -551,8 +551,10 @@ def _search_held(store: Store, refs: set[str], result: Received, *, officer: str
         result.searched += 1
         landed_at = arrivals.get(store, arrival_id)["landed_at"]
         for c in searched.candidates:
-            if c.kind == "watchlist" and c.ref in refs and c.below_threshold:
-                result.alerts.append(Alert(arrival_id, landed_at, c.ref, c.category, c.distance, c.threshold))
+            if c.kind == "watchlist" and c.ref in refs and c.below_threshold:  # a face: it has its figures
+                result.alerts.append(
+                    Alert(arrival_id, landed_at, c.ref, c.category, cast(float, c.distance), cast(float, c.threshold))
+                )
 
 
 # -- status -----------------------------------------------------------------------------------------

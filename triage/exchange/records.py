@@ -56,7 +56,7 @@ MAX_REASON = 1000  # characters in a correction's reason, as `--reason` takes it
 # text), lone surrogates, line and paragraph separators, and the bidirectional controls that reorder text.
 _NEVER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NEVER_IN_FIELD = re.compile("[\t\n]")
-CANDIDATE_KINDS = ("watchlist", "arrival")
+CANDIDATE_KINDS = ("watchlist", "arrival", "biographic")  # biographic: name and date of birth agree
 _SHOWN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,79}")  # an id safe to quote as it is
 
 
@@ -267,8 +267,8 @@ class Checker:
         kind = self.field(c, "kind", str, what)
         if kind not in CANDIDATE_KINDS:
             self.malformed(f"{what}'s kind {shown(kind)} is not {' or '.join(CANDIDATE_KINDS)}")
-        self.ident(c.get("ref"), "arrivals" if kind == "arrival" else "watchlist", f"{what}'s ref")
-        if kind == "arrival":
+        self.ident(c.get("ref"), "watchlist" if kind == "watchlist" else "arrivals", f"{what}'s ref")
+        if kind != "watchlist":
             self.key(c, "ref_key", "arrivals", what, own=False)
 
     def search(self, s: dict[str, Any]) -> None:
@@ -279,8 +279,10 @@ class Checker:
             self.malformed(f"search's watchlist_version {shown(version)} is not a version number")
         for c in self.listed(s, "candidates", "search"):
             self.candidate(c, "candidate")
-            for name in ("distance", "threshold"):
+            for name in ("distance", "threshold", "score"):
                 self.field(c, name, (int, float, type(None)), "candidate")
+            if c["kind"] == "biographic" and not (isinstance(c["score"], (int, float)) and 0 < c["score"] <= 100):
+                self.malformed(f"biographic candidate's score {shown(c['score'])} is not a count of name parts")
             decision = self.field(c, "decision", (str, type(None)), "candidate")
             if decision is not None and decision not in DECISIONS:
                 self.malformed(f"candidate's decision {shown(decision)} is not {', '.join(DECISIONS)} or empty")

@@ -52,7 +52,6 @@ AGREEMENT = 1e-4
 class Models:
     """dlib's models in this process (dlib ships no type information: its objects are typed Any)."""
 
-    detector: Any  # dlib.fhog_object_detector
     shape5: Any  # dlib.shape_predictor
     encoder: runtime.Session  # dlib's ResNet, run by onnxruntime
     dlib: ModuleType
@@ -86,7 +85,6 @@ def models() -> Models:
     # predictor and the CNN detector too), twice the time and memory, in every batch worker.
     dlib = importlib.import_module("dlib")
     return Models(
-        detector=dlib.get_frontal_face_detector(),
         shape5=dlib.shape_predictor(paths[0]),
         encoder=dlibnet.load(paths[1]),
         dlib=dlib,
@@ -146,17 +144,24 @@ class Face:
         return math.degrees(math.atan2(offset, NOSE_DEPTH))
 
 
+@lru_cache(maxsize=1)
+def hog() -> Any:
+    """dlib's HOG face detector (a dlib.fhog_object_detector), built on first use: a pipeline that detects
+    with YuNet never needs it, and building it is a good part of a batch worker's start."""
+    return models().dlib.get_frontal_face_detector()
+
+
 def detect(rgb: npt.NDArray[np.uint8]) -> list[Face]:
     """All faces, largest first. Small images are upsampled so that faces in them reach HOG's minimum."""
-    m = models()
+    detector = hog()
     h, w = rgb.shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
     small = rgb if scale == 1.0 else _resize(rgb, scale)
     side = min(small.shape[:2])
     upsample = 0 if side >= 480 else 1 if side >= 160 else 2  # HOG finds faces of about 80 px and up
-    rects, scores, _ = m.detector.run(small, upsample, 0.0)
+    rects, scores, _ = detector.run(small, upsample, 0.0)
     if not rects and upsample == 0:
-        rects, scores, _ = m.detector.run(small, 1, 0.0)
+        rects, scores, _ = detector.run(small, 1, 0.0)
     faces = []
     for r, score in zip(rects, scores):
         box = (

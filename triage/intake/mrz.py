@@ -311,3 +311,47 @@ def apply(zone: MRZ, details: Details, today: date | None = None) -> tuple[Detai
     if expiry and expiry < today:
         warnings.append(f"MRZ: the document expired on {expiry}")
     return replace(details, **fill, mrz=zone.to_dict(), mrz_mismatches=mismatches), warnings
+
+
+# ICAO 9303 part 3's transliteration of Arabic script (with the letters of Persian, Pashto and Urdu) for
+# the machine-readable zone: most letters one Latin letter, the rest an X escape. Read back, a zone's
+# name gives its script form again, and from that its usual romanisations (`triage.intake.names`).
+ARABIC_ESCAPES: dict[str, str] = {
+    "XE": "ء", "XAA": "آ", "XAE": "أ", "XI": "ئ", "XTH": "ث", "XH": "ح", "XKH": "خ", "XDH": "ذ",
+    "XSH": "ش", "XSS": "ص", "XDZ": "ض", "XTT": "ط", "XZZ": "ظ", "XAY": "ى", "XXA": "ٱ", "XXT": "ٹ",
+    "XRT": "ټ", "XKE": "ځ", "XXH": "څ", "XC": "چ", "XXD": "ڈ", "XDR": "ډ", "XXR": "ڑ", "XRR": "ړ",
+    "XRX": "ږ", "XJ": "ژ", "XXS": "ښ", "XKK": "ک", "XXK": "ګ", "XNG": "ڭ", "XGG": "گ", "XNN": "ں",
+    "XXN": "ڼ", "XDO": "ھ", "XYH": "ۀ", "XXG": "ہ", "XGE": "ۂ", "XTG": "ۃ", "XYA": "ی", "XXY": "ۍ",
+    "XYB": "ے", "XBE": "ۓ",
+}  # fmt: skip
+ARABIC_LETTERS: dict[str, str] = {
+    "A": "ا", "B": "ب", "T": "ت", "J": "ج", "D": "د", "R": "ر", "Z": "ز", "S": "س", "E": "ع", "G": "غ",
+    "F": "ف", "Q": "ق", "K": "ك", "L": "ل", "M": "م", "N": "ن", "H": "ه", "W": "و", "Y": "ي", "U": "ؤ",
+    "I": "إ", "P": "پ", "O": "",
+}  # fmt: skip
+_ESCAPE = re.compile("|".join(sorted(ARABIC_ESCAPES, key=len, reverse=True)))
+
+
+def arabic_from_mrz(name: str) -> str | None:
+    """The Arabic-script form of a name a zone wrote with ICAO 9303's transliteration of Arabic ("XHSN"
+    -> "حسن", "MXHMD" -> "محمد"), or None when the name is not written so: it has no X escape, or a
+    letter the transliteration never gives (V, a lone X...). P is teh marbuta at the end of a word (the
+    table gives it for both), peh elsewhere."""
+    words = [w for w in re.split(r"[\s<]+", name.upper()) if w]
+    if not words or not any(_ESCAPE.search(w) for w in words):
+        return None
+    out = []
+    for word in words:
+        letters, i = [], 0
+        while i < len(word):
+            m = _ESCAPE.match(word, i)
+            if m:
+                letters.append(ARABIC_ESCAPES[m.group()])
+                i = m.end()
+            elif word[i] in ARABIC_LETTERS:
+                letters.append("ة" if word[i] == "P" and i == len(word) - 1 else ARABIC_LETTERS[word[i]])
+                i += 1
+            else:
+                return None
+        out.append("".join(letters))
+    return " ".join(out)

@@ -113,8 +113,8 @@ def _names_of(store: Store, kind: str, ref: str) -> list[tuple[str, list[str]]]:
         d = Details.from_dict(store.get("arrivals", ref, what="arrival")["details"])
         aliases = list(d.aliases)
         if d.surname or d.given_names:
-            found.append((d.full_name(), names.name_variants(d.surname, d.given_names, ALIAS_FORMS)))
-    return found + [(n, names.part_forms(n)[0][:ALIAS_FORMS]) for n in aliases]
+            found.append((d.full_name(), names.latin_variants(d.surname, d.given_names, ALIAS_FORMS)))
+    return found + [(n, names.latin_part_variants(n, ALIAS_FORMS)) for n in aliases]
 
 
 def _entry(
@@ -135,6 +135,10 @@ def _entry(
         "category": category,
         "distance": cand["distance"] if cand else None,
         "threshold": cand["threshold"] if cand else None,
+        # the matcher's calibrated threshold now: where it differs, the search was given --threshold
+        "calibrated_threshold": (
+            arrivals.calibrated_threshold(store, cand.get("matcher")) if cand and cand["threshold"] else None
+        ),
         "below_threshold": bool(cand["below_threshold"]) if cand else None,
         "decision": last["decision"] if last else "not reviewed",
         "decided_by": last["officer"] if last else None,
@@ -152,11 +156,12 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     out, seen = [], set()
     for c in arrivals.candidates(store, arrival_id):
         seen.add((c["kind"], c["ref"]))
-        if c["reviews"] or c["below_threshold"]:
+        if c["reviews"] or c["below_threshold"] or c["kind"] == "biographic":
             out.append(_entry(store, c["kind"], c["ref"], c, c["reviews"], True))
     earlier: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in store.rows("reviews", "arrival_id = ?", [arrival_id], order_by="id"):
-        if (r["kind"], r["ref"]) not in seen:
+        kinds = arrivals.decided_kinds(r["kind"])  # a decision on a pair shows under whichever kind found it
+        if not any((k, r["ref"]) in seen for k in kinds):
             earlier.setdefault((r["kind"], r["ref"]), []).append(r)
     for (kind, ref), reviews in earlier.items():
         cand = next(
@@ -169,6 +174,12 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
         )
         out.append(_entry(store, kind, ref, cand, reviews, False))
     return out
+
+
+def _document_name(d: Details) -> tuple[str, str] | None:
+    """The name as the document's machine-readable zone gives it, when one was read."""
+    zone = d.mrz or {}
+    return (zone.get("surname") or "", zone.get("given_names") or "") if zone else None
 
 
 def _country_name(code: str | None) -> str | None:
@@ -188,8 +199,8 @@ def subject(
     aliases = [
         {
             "name": a,
-            "latin": biographic.latin(a),
-            "search_forms": names.part_forms(a)[0][:ALIAS_FORMS],
+            "latin": names.usual(a) or biographic.latin(a),
+            "search_forms": names.latin_part_variants(a, ALIAS_FORMS),
             "source": "given by the arrival",
         }
         for a in d.aliases
@@ -201,7 +212,7 @@ def subject(
             aliases += [
                 {
                     "name": n,
-                    "latin": biographic.latin(n),
+                    "latin": names.usual(n) or biographic.latin(n),
                     "search_forms": forms,
                     "source": f"confirmed {c['kind']} candidate {c['ref']}",
                 }
@@ -217,9 +228,9 @@ def subject(
         "name_as_given": d.full_name(),
         "surname": d.surname,
         "given_names": d.given_names,
-        "surname_latin": biographic.latin(d.surname) if d.surname else None,
-        "given_names_latin": biographic.latin(d.given_names) if d.given_names else None,
-        "name_variants": names.name_variants(d.surname, d.given_names),
+        "surname_latin": names.usual(d.surname),
+        "given_names_latin": names.usual(d.given_names),
+        "name_variants": names.latin_variants(d.surname, d.given_names, document=_document_name(d)),
         "dob": str(d.dob) if d.dob else None,
         "dob_range": [d.dob.earliest().isoformat(), d.dob.latest().isoformat()] if d.dob else None,
         "age_range": list(age) if age else None,
@@ -486,10 +497,15 @@ def candidate_lines(candidates: list[dict[str, Any]]) -> list[str]:
     if not candidates:
         lines.append("  none reviewed or awaiting review")
     for c in candidates:
+        calibrated = c.get("calibrated_threshold")
+        overridden = calibrated is not None and c["threshold"] is not None and abs(c["threshold"] - calibrated) > 1e-9
         where = (
-            f"distance {c['distance']:.3f} (threshold {c['threshold']:.2f}, "
-            f"{'below' if c['below_threshold'] else 'above'})"
+            f"distance {c['distance']:.3f} (threshold {c['threshold']:.2f}"
+            + (f", an override: calibrated {calibrated:.2f}" if overridden else "")
+            + f", {'below' if c['below_threshold'] else 'above'})"
             if c["distance"] is not None
+            else "name and date of birth agree: weaker evidence than a face"
+            if c["kind"] == "biographic"
             else "distance not kept"
         )
         lines.append(

@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from triage.casework import referrals, review
+from triage.casework import name_keys, referrals, review
 from triage.casework.arrivals import is_void
 from triage.errors import BadInput, NotFound
 from triage.exchange.batch import day_arrivals, day_scope
@@ -104,7 +104,15 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         dict(
             p,
             name=arrivals[p["arrival_id"]]["name"],
-            candidates=[dict(c, who=who(c["kind"], c["ref"]), found=_found_by(c["found_by"])) for c in p["candidates"]],
+            candidates=[
+                dict(
+                    c,
+                    who=who("arrival" if c["kind"] == name_keys.BIOGRAPHIC else c["kind"], c["ref"]),
+                    found=_found_by(c["found_by"]),
+                    evidence=name_keys.evidence(c["score"], None) if c["kind"] == name_keys.BIOGRAPHIC else None,
+                )
+                for c in p["candidates"]
+            ],
         )
         for p in queue
         if p["candidates"]

@@ -611,3 +611,22 @@ def m014_arrival_void_flag(db: Database) -> None:
     """Whether an arrival is void, in clear like the safeguarding flag: searches and queues leave void
     arrivals out without opening every arrival. Who voided it, when and why stay sealed."""
     db.table("arrivals").add_column("voided", int)
+
+
+@migrations()
+def m015_name_keys(db: Database) -> None:
+    """Keyed blinds of each arrival's name parts (one row per key of a part: its lexicon identity or its
+    sound; and of two parts together) and of its date of birth, with its landing time (clear in `arrivals`
+    already), so an arrival is found by any spelling of its name without opening every arrival; a row with no
+    blind marks an arrival whose keys are made. Biographic candidates record a score
+    (how many name parts agree) and no distance. An existing home's arrivals get their keys on first use."""
+    db.table("name_keys").create(
+        {"id": int, "arrival_id": str, "field": str, "blind": str, "landed_at": str, "ver": int, "tag": bytes},
+        pk="id",
+        not_null={"arrival_id", "field"},
+    )
+    # A search reads the index alone; the holders of a key, latest landed first, are one range of it.
+    db.table("name_keys").create_index(["blind", "landed_at", "arrival_id"])
+    db.table("name_keys").create_index(["arrival_id", "blind"])
+    db.execute("CREATE INDEX name_keys_made ON name_keys (arrival_id) WHERE field = 'made'")
+    db.table("candidates").add_column("score", float)

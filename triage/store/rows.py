@@ -80,6 +80,11 @@ class Store:
         self._tag_key: bytes | None = None  # rows' authentication key, derived from the data key (tags.py)
         self._layouts: dict[str, tags.Layout] = {}
         self._pending_head: tuple[int, str] | None = None  # the last event of the open transaction
+        # Rows this connection tagged at its own commits, not checked again while SQLite's data_version says
+        # no other connection has committed since (`_fresh_rows`); those being tagged at the open commit.
+        self._fresh: dict[str, set[int]] = {}
+        self._fresh_version: int | None = None
+        self._staged: dict[str, set[int]] = {}
         self.cache: dict[str, Any] = {}  # per-process state built from the store, such as search galleries
         self.settings: home_settings.Settings | None = None  # what decides behaviour, read at unlock
 
@@ -214,14 +219,20 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
             raise TriageError(f"the store is busy or unwritable: {e}") from None
+        self._staged = {}
         try:
+            self._fresh_rows()  # forgets them if another connection committed before this one began
             yield
             if self.vault is not None:
                 self.compact_templates()  # templates any code deleted leave their sealed blocks in this commit
                 self._tag_touched()
             conn.execute("COMMIT")
+            for table, rowids in self._staged.items():
+                self._fresh.setdefault(table, set()).update(rowids)
+            self._staged = {}
         except BaseException:
             self._pending_head = None
+            self._staged = {}
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
                 conn.execute("ROLLBACK")
             raise
@@ -302,7 +313,7 @@ class Store:
                 "safely: run `triage audit verify`",
                 hint="restore the home from a backup",
             )
-        tags.seal_touched(self.db, self._tag_key, head.tables, self._layouts)
+        self._staged = tags.seal_touched(self.db, self._tag_key, head.tables, self._layouts)
         self._write_head(head)
 
     def retag_all(self) -> None:
@@ -361,8 +372,10 @@ class Store:
     def _open_row(self, table: str, row: Row) -> Row:
         """A row as read (`__rowid__` first), its tag checked and its sealed part opened; `ver` and `tag`
         are the store's own and never reach a caller."""
-        if self._tag_key is not None and "tag" in row and not self._written_now(table, row["__rowid__"]):
-            tags.check_read(self._tag_key, table, self._layouts, self.db, row)
+        if self._tag_key is not None and "tag" in row:
+            rowid = row["__rowid__"]
+            if rowid not in self._fresh_rows().get(table, ()) and not self._written_now(table, rowid):
+                tags.check_read(self._tag_key, table, self._layouts, self.db, row)
         for own in ("__rowid__", "ver", "tag"):
             row.pop(own, None)
         if table in SEALED_TABLES:
@@ -393,9 +406,27 @@ class Store:
     def check_rows(self, table: str, where: str | None = None, params: Sequence[Any] = ()) -> None:
         """Check the tags of the rows that match, for code that reads them through plain SQL."""
         if self._tag_key is not None:
-            for row in self._select(table, where, params):
-                if not self._written_now(table, row["__rowid__"]):
-                    tags.check_read(self._tag_key, table, self._layouts, self.db, row)
+            rows = self._select(table, where, params)
+            fresh = self._fresh_rows().get(table, set())
+            written: set[int] | None = None  # None: asked row by row, as a few rows are
+            if self.db.conn.in_transaction and len(rows) > 64:
+                written = {r[0] for r in self.db.execute("SELECT rid FROM temp.touched WHERE tbl = ?", [table])}
+            for row in rows:
+                rowid = row["__rowid__"]
+                if rowid in fresh or (rowid in written if written is not None else self._written_now(table, rowid)):
+                    continue
+                tags.check_read(self._tag_key, table, self._layouts, self.db, row)
+
+    def _fresh_rows(self) -> dict[str, set[int]]:
+        """The rows this connection tagged at its own commits, while they are still as it wrote them: SQLite's
+        data_version moves whenever another connection (another process, the sqlite3 shell) commits to the
+        file, and then every row is checked again. A row is checked once its tag could be someone else's."""
+        version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        stray = not self.db.conn.in_transaction and self.db.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone()
+        if version != self._fresh_version or stray:  # stray: this connection wrote outside a transaction
+            self._fresh = {}
+            self._fresh_version = version
+        return self._fresh
 
     def _written_now(self, table: str, rowid: int) -> bool:
         """Whether this transaction wrote the row: its tag comes at commit, so it is not checked until then."""

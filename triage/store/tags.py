@@ -105,13 +105,16 @@ def _bytes(value: Any) -> Any:
     raise TypeError(f"a column value of type {type(value).__name__}")
 
 
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_bytes)  # made once: tags are many
+
+
 def row_tag(key: bytes, table: str, rowid: int, columns: list[str], values: tuple[Any, ...]) -> bytes:
     """The tag of one row: `values` are the row as `Layout.select` reads it (after the rowid), with the
     `tag` column itself skipped. JSON keeps each value's type (1, 1.0 and "1" differ) and its bounds. A NULL
     column is left out, which names the same row as long as the table's columns are fixed, and lets a later
     step add a column (NULL in every row) without a row's tag changing."""
     named = [[c, v] for c, v in zip(columns, values, strict=True) if c != "tag" and v is not None]
-    body = json.dumps([table, rowid, named], ensure_ascii=False, separators=(",", ":"), default=_bytes)
+    body = _BODY.encode([table, rowid, named])
     return hmac.digest(key, body.encode("utf-8", "surrogatepass"), "sha256")
 
 
@@ -151,12 +154,13 @@ def install_triggers(db: Database, tables: list[str]) -> None:
         )
 
 
-def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> bool:
+def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> dict[str, set[int]]:
     """Give every row this transaction touched its next version and tag, and move each table's digest
-    from the rows' old tags to their new ones. Returns whether anything was touched."""
+    from the rows' old tags to their new ones. Returns the rows tagged, by table."""
     touched = db.execute("SELECT tbl, rid, old_tag FROM temp.touched ORDER BY tbl, rid, rowid").fetchall()
+    tagged: dict[str, set[int]] = {}
     if not touched:
-        return False
+        return tagged
     by_table: dict[str, list[tuple[int, bytes | None]]] = {}
     seen: set[tuple[str, int]] = set()
     for table, rid, old_tag in touched:
@@ -184,8 +188,9 @@ def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[
                 digest = add(digest, tag)
         db.conn.executemany(f"UPDATE [{table}] SET ver = ?, tag = ? WHERE rowid = ?", updates)
         digests[table] = digest
+        tagged[table] = {rid for _, _, rid in updates}
     db.execute("DELETE FROM temp.touched")
-    return True
+    return tagged
 
 
 def tag_all(db: Database, key: bytes, cache: dict[str, Layout]) -> dict[str, int]:

@@ -91,6 +91,8 @@ class Pipeline:
         faces.models()
         if self.detector == yunet.DETECTOR_ID:
             yunet.load()
+        else:
+            faces.hog()
         for m in self.manifests:
             encoder(m)
 

@@ -1,0 +1,212 @@
+"""`triage session` driven through a pseudo-terminal, one key at a time, as an officer drives it over SSH; and
+`triage capture --watch` landing photos dropped into a folder, one of them written slowly, each exactly once
+(even after a restart)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pexpect
+from PIL import Image
+
+from conftest import PASSPHRASE, Cli, orl, row_counts
+from triage.store.rows import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 90  # seconds for any one screen: the first start of a process loads the face models
+
+
+def spawn(*args: str) -> pexpect.spawn:
+    env = dict(os.environ, COLUMNS="110", TERM="dumb")  # a plain terminal: no colours, no styles
+    return pexpect.spawn(
+        sys.executable, ["-m", "triage", *args], cwd=str(ROOT), env=env, encoding="utf-8", timeout=TIMEOUT
+    )
+
+
+def answer_details(child: pexpect.spawn, **given: str) -> None:
+    """Answer the details prompts: the ones named in `given` (by the start of the question), Enter for the rest."""
+    questions = {"Surname": "surname", "Given names": "given", "Date of birth": "dob"}
+    while True:
+        i = child.expect([*questions, r"Save this arrival\?", r"\): ", r": $"])
+        if i == len(questions):
+            child.sendline("y")
+            return
+        if i < len(questions):
+            child.expect(r": ")
+            child.sendline(given.get(questions[list(questions)[i]], ""))
+        else:
+            child.sendline("")
+
+
+def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing_on_restart(wl_home, tmp_path):
+    photos = [orl(1, 2), orl(2, 2), orl(35, 1)]  # s1 and s2 are on the watchlist (photo 1); s35 is not
+    child = spawn("session", "--vessel", "SB-0417")
+    child.expect("Vessel SB-0417: 0 landed")
+    for n, photo in enumerate(photos, 1):
+        child.expect(f"Arrival {n}")
+        child.expect(r"photo \(type or paste its path")
+        child.sendline(f"'{photo}'" if n == 1 else str(photo))  # a pasted path arrives quoted
+        child.expect("Candidates for human review")
+        child.expect("save without details")
+        if n == 1:
+            child.send("d")
+            answer_details(child, surname="Haddad", given="Omar", dob="1990")
+        else:
+            child.send("s")
+        child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
+        if n == 1:
+            child.expect("decide on a candidate")
+            child.send("1")
+            child.expect("inconclusive")
+            child.send("c")
+            child.expect("Reason for the decision")
+            child.sendline("Same face as the warrant photo, compared by eye")
+            child.expect("Recorded: confirmed")
+        child.expect("next arrival")
+        child.send("q" if n == len(photos) else "\r")
+    child.expect("Session ended: 3 landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    store = Store.open_locked(wl_home)
+    try:
+        arrivals = store.db.execute("SELECT id FROM arrivals WHERE vessel = 'SB-0417'").fetchall()
+        actions = [a for (a,) in store.db.execute("SELECT action FROM audit_events ORDER BY seq")]
+    finally:
+        store.close()
+    assert len(arrivals) == 3 and row_counts(wl_home)["reviews"] == 1
+    assert actions.count("capture") == 3 and actions.count("review") == 1
+
+    again = spawn("session", "--vessel", "SB-0417")  # a new process says where the boat stands
+    again.expect("Vessel SB-0417: 3 landed")
+    again.expect(r"photo \(type or paste its path")
+    again.sendline(str(photos[1]))  # the same file again: it landed already
+    again.expect("already landed as A-")
+    again.expect(r"photo \(type or paste its path")
+    again.sendline(str(orl(36, 1)))
+    again.expect("save without details")
+    again.send("d")
+    again.expect("Surname")
+    again.kill(signal.SIGKILL)  # a crash while the details are typed: only this arrival is lost
+    again.close()
+    assert row_counts(wl_home)["arrivals"] == 3
+    Cli()("audit", "verify")
+
+
+def _lines(stream: io.TextIOBase, into: queue.Queue) -> None:
+    for line in stream:
+        into.put(line)
+
+
+def watch(folder: Path) -> tuple[subprocess.Popen, queue.Queue, queue.Queue]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triage", "capture", "--watch", str(folder), "--vessel", "SB-0417", "--settle", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out: queue.Queue = queue.Queue()
+    err: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(proc.stdout, out), daemon=True).start()
+    threading.Thread(target=_lines, args=(proc.stderr, err), daemon=True).start()
+    deadline = time.monotonic() + TIMEOUT
+    while "Watching" not in err.get(timeout=max(0.1, deadline - time.monotonic())):
+        pass
+    return proc, out, err
+
+
+def stop(proc: subprocess.Popen, err: queue.Queue) -> str:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.2)
+    return "".join(err.get() for _ in range(err.qsize()))
+
+
+def test_capture_watch_lands_five_dropped_photos_once_each_one_written_slowly(wl_home, tmp_path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    slow = io.BytesIO()
+    Image.open(orl(6, 1)).convert("RGB").save(slow, "JPEG", quality=95)
+    data = slow.getvalue()
+    proc, out, err = watch(folder)
+    try:
+        for s in (1, 2, 3, 4):
+            (folder / f"s{s}.pgm").write_bytes(orl(s, 1).read_bytes())
+        (folder / "s1.pgm.json").write_text(json.dumps({"surname": "Haddad", "dob": "1990", "language": ["Arabic"]}))
+        with open(folder / "slow.jpg", "wb") as f:  # four parts, each pause shorter than --settle
+            for i in range(4):
+                f.write(data[i * len(data) // 4 : (i + 1) * len(data) // 4])
+                f.flush()
+                time.sleep(0.4)
+        lines = [json.loads(out.get(timeout=TIMEOUT)) for _ in range(5)]
+        time.sleep(2.5)  # nothing more comes: no file twice
+        assert out.empty()
+    finally:
+        summary = stop(proc, err)
+    assert "5 landed, 0 refused" in summary
+    assert sorted(Path(line["photo"]).name for line in lines) == ["s1.pgm", "s2.pgm", "s3.pgm", "s4.pgm", "slow.jpg"]
+    assert all(line["vessel"] == "SB-0417" and line["candidates"] for line in lines)
+    assert len({line["arrival_id"] for line in lines}) == 5
+    slow_id = next(line["arrival_id"] for line in lines if line["photo"].endswith("slow.jpg"))
+    first = next(line["arrival_id"] for line in lines if line["photo"].endswith("s1.pgm"))
+    store = Store.open(wl_home, PASSPHRASE)
+    try:
+        assert store.photo("arrival", slow_id, "original")[1] == data  # read whole, never half-written
+        assert store.get("arrivals", first)["details"]["surname"] == "Haddad"  # from its sidecar
+    finally:
+        store.close()
+
+    proc, out, err = watch(folder)  # started again on the same folder: nothing lands twice
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        seen = ""
+        while seen.count("already landed as") < 5 and time.monotonic() < deadline:
+            seen += err.get(timeout=TIMEOUT)
+    finally:
+        summary = stop(proc, err)
+    assert out.empty()
+    assert "0 landed, 0 refused, 5 already landed before" in summary
+    assert row_counts(wl_home)["arrivals"] == 5
+
+
+def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
+    from triage.intake.watch import FolderWatch
+
+    now = [0.0]
+    watcher = FolderWatch(tmp_path, settle=1.0, clock=lambda: now[0])
+    jpeg = io.BytesIO()
+    Image.open(orl(1, 1)).convert("RGB").save(jpeg, "JPEG")
+    data = jpeg.getvalue()
+    photo = tmp_path / "IMG_0001.jpg"
+    photo.write_bytes(data[:-100])  # the writer paused: unchanged for long, but its JPEG has no end yet
+    for _ in range(3):
+        assert watcher.poll() == []
+        now[0] += 5
+    with open(photo, "ab") as f:
+        f.write(data[-100:])
+    assert watcher.poll() == []  # changed: it must stay unchanged for --settle first
+    now[0] += 0.5
+    assert watcher.poll() == []
+    now[0] += 0.6
+    [whole] = watcher.poll()
+    assert whole.data == data and whole.sidecar is None
+    now[0] += 5
+    assert watcher.poll() == []  # once
+    second = tmp_path / "IMG_0002.jpg"
+    second.write_bytes(data)
+    (tmp_path / ".IMG_0003.jpg.part").write_bytes(data[:10])  # a sync tool's hidden file is left alone
+    assert watcher.poll() == []
+    (tmp_path / "IMG_0002.jpg.json").write_text('{"surname": "Haddad", "language": ["Arabic", "English"]}')
+    [signed] = watcher.poll()  # its sidecar says it is complete: no need to wait
+    assert signed.path == second and signed.sidecar == {"surname": "Haddad", "language": "Arabic; English"}

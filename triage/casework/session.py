@@ -1,0 +1,275 @@
+"""A boat's landing in one process: the home unlocked, the face models and the galleries loaded once, then
+one arrival after another, each searched the moment its photo is complete.
+
+Every arrival lands in its own transaction, as `triage capture` lands it, so a crash or a kill loses at
+most the arrival in progress. A photo from a file is known by its bytes and its name (the idempotency key
+capture-batch uses), so a session or a folder watch started again never lands the same file twice, and
+says where the boat stands: how many arrivals have landed from it and how many alerts await a decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from triage.casework import arrivals, manifest, review, watchlist
+from triage.errors import BadInput, TriageError
+from triage.faces import analysis, encoders, matchers
+from triage.faces.analysis import Analysis
+from triage.intake.biographic import Details, DetailText
+from triage.intake.photos import Photo, decode
+from triage.intake.watch import SIDECAR_SUFFIX, Arrived
+from triage.store.config import CONFIG_FILE, load_config
+from triage.store.rows import Store
+
+
+def start_loading(home: Path, matcher: str | None = None) -> Callable[[], None]:
+    """Start loading the face models the home's matcher uses while the passphrase is being checked (both
+    take a while, and neither holds the other up); the returned call waits until they are loaded. A model
+    that cannot be loaded here is loaded, and reported, again once the home is open."""
+
+    def load() -> None:
+        try:
+            config = load_config(home) if (Path(home) / CONFIG_FILE).is_file() else None
+            names = [n for n in ((config.matcher if config else None), matcher) if n]
+            ids = [mid for n in names for mid in matchers.get(n, home).model_ids]
+            encoders.pipeline(ids or [encoders.DLIB], home).load()
+        except (TriageError, OSError, ValueError):
+            pass
+
+    worker = threading.Thread(target=load, name="load face models", daemon=True)
+    worker.start()
+    return worker.join
+
+
+@dataclass
+class Standing:
+    """Where a boat stands: its arrivals landed (void ones apart) and those with alerts awaiting a decision."""
+
+    vessel: str | None
+    landed: int
+    awaiting_review: int  # arrivals with a candidate below the threshold and no decision on it
+    alerts: int  # such candidates, all arrivals together
+    safeguarding: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "vessel": self.vessel,
+            "landed": self.landed,
+            "awaiting_review": self.awaiting_review,
+            "alerts": self.alerts,
+            "safeguarding": self.safeguarding,
+        }
+
+
+def standing(store: Store, vessel: str | None) -> Standing:
+    """How many arrivals have landed from `vessel` (or, without one, today at this site) and how many of
+    them have alerts awaiting a decision."""
+    void = arrivals.voided(store)
+    if vessel:
+        rows = store.db.execute("SELECT id, safeguarding FROM arrivals WHERE vessel = ?", [vessel]).fetchall()
+    else:
+        today = dt.date.today().isoformat()
+        rows = store.db.execute(
+            "SELECT id, safeguarding FROM arrivals WHERE vessel IS NULL AND landed_day = ?", [today]
+        ).fetchall()
+    ids = [aid for aid, _ in rows if aid not in void]
+    queue = review.pending(store, arrival_ids=ids) if ids else []
+    mine = [p for p in queue if p.arrival_id in set(ids)]
+    return Standing(
+        vessel=vessel,
+        landed=len(ids),
+        awaiting_review=len(mine),
+        alerts=sum(len(p.candidates) for p in mine),
+        safeguarding=sum(1 for aid, sg in rows if sg and aid not in void),
+    )
+
+
+@dataclass
+class Preview:
+    """A photo analysed and searched, not yet landed: what the officer sees while the details are asked."""
+
+    analysed: Analysis
+    candidates: list[arrivals.CandidateView]
+    threshold: float
+    calibrated_threshold: float
+    key: str | None  # the idempotency key of a photo from a file
+    seconds: float = 0.0  # from the photo's bytes to its candidates
+    override_reason: str | None = None  # why a photo the quality gate refused is used all the same
+
+
+@dataclass
+class Landing:
+    """One process landing a boat: `prepare` (analyse and search a photo), then `land` it with its details."""
+
+    store: Store
+    officer: str
+    vessel: str | None = None
+    matcher: str | None = None
+    top_k: int = arrivals.DEFAULT_TOP_K
+    threshold: float | None = None
+    landed: list[str] = field(default_factory=list)  # arrivals landed by this process
+    pipeline: encoders.Pipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None:  # refused before any photo is taken
+            matchers.get(self.matcher or self.store.config.matcher, self.store.home).checked(self.threshold)
+        self.pipeline = matchers.pipeline_for(self.store, self.matcher)
+        self.pipeline.load()
+        m = matchers.get(self.matcher or self.store.config.matcher, self.store.home)
+        for mid in m.model_ids:  # the galleries, loaded now rather than on the first arrival
+            watchlist.gallery(self.store, mid)
+            arrivals.arrival_gallery(self.store, mid)
+
+    def already_landed(self, data: bytes, name: str) -> str | None:
+        """The arrival a photo file (its bytes and its name) already landed as, if any."""
+        return arrivals.already_landed(self.store, arrivals.photo_key(data, name))
+
+    def prepare(
+        self,
+        photo: Photo,
+        *,
+        name: str | None = None,
+        face_index: int | None = None,
+        override_reason: str | None = None,
+    ) -> Preview:
+        """The photo through the quality gate and the models, and its candidates; nothing is stored. `name`,
+        the file's name for a photo from a file, makes its idempotency key."""
+        started = time.perf_counter()
+        found = analysis.analyse(
+            photo, "probe", face_index=face_index, override_reason=override_reason, pipeline=self.pipeline
+        )
+        views, th, calibrated = arrivals.preview(
+            self.store,
+            found,
+            Details(),
+            vessel=self.vessel,
+            top_k=self.top_k,
+            threshold=self.threshold,
+            matcher=self.matcher,
+        )
+        key = arrivals.photo_key(photo.original, name) if name and photo.original else None
+        return Preview(found, views, th, calibrated, key, time.perf_counter() - started, override_reason)
+
+    def land(
+        self,
+        preview: Preview,
+        details: Details,
+        *,
+        vessel: str | None = None,
+        landed_at: str | None = None,
+    ) -> arrivals.Captured:
+        """Land a prepared photo with its details, in one transaction; a photo from a file that already
+        landed is refused (`Conflict`)."""
+        captured = arrivals.capture(
+            self.store,
+            preview.analysed.photo,
+            details,
+            officer=self.officer,
+            vessel=vessel or self.vessel,
+            landed_at=landed_at,
+            override_reason=preview.override_reason,
+            idempotency_key=preview.key,
+            top_k=self.top_k,
+            threshold=self.threshold,
+            analysed=preview.analysed,
+            matcher=self.matcher,
+        )
+        self.landed.append(captured.arrival_id)
+        return captured
+
+    def decide(self, arrival_id: str, candidate: arrivals.CandidateView, decision: str, reason: str) -> review.Decision:
+        return review.record(
+            self.store,
+            arrival_id,
+            candidate=candidate.ref,
+            kind=candidate.kind,
+            decision=decision,
+            reason=reason,
+            officer=self.officer,
+        )
+
+    def flag(self, arrival_id: str, reason: str) -> dict[str, Any]:
+        return arrivals.flag_safeguarding(self.store, arrival_id, reason=reason, officer=self.officer)
+
+    def standing(self) -> Standing:
+        return standing(self.store, self.vessel)
+
+
+def sidecar_details(cells: dict[str, str] | None) -> DetailText:
+    """The details a sidecar gives (its detail columns; where, when and which face are not details), as
+    typed, to offer as the answers' defaults."""
+    named = {manifest.column_name(k): v for k, v in (cells or {}).items()}
+    return manifest.detail_text({k: v for k, v in named.items() if k in manifest.COLUMNS})
+
+
+@dataclass
+class Watched:
+    """What became of one photo from a watched folder: landed (with the capture), landed before (its
+    arrival), or refused (the reason, and the exit status it would have had)."""
+
+    photo: Path
+    captured: arrivals.Captured | None = None
+    landed_before: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        if self.captured is not None:
+            view = {"photo": str(self.photo)} | self.captured.as_json()
+            view["warnings"] = self.warnings + view["warnings"]
+            return view
+        if self.landed_before is not None:
+            return {"photo": str(self.photo), "already_landed": self.landed_before}
+        return {"photo": str(self.photo), "refused": {"status": self.status, "reason": self.reason}}
+
+
+def land_watched(landing: Landing, arrived: Arrived, *, landed_at: str | None = None) -> Watched:
+    """Land a complete photo from a watched folder with the details of its sidecar (checked as a manifest
+    row is), unless its file landed before. A photo or a sidecar that cannot land is refused with its
+    reason; only errors of the store itself are raised."""
+    path = arrived.path
+    sidecar = path.name + SIDECAR_SUFFIX
+    try:
+        if arrived.sidecar_error:
+            raise BadInput(arrived.sidecar_error)
+        key = arrivals.photo_key(arrived.data, path.name)
+        before = arrivals.already_landed(landing.store, key)
+        if before:
+            return Watched(path, landed_before=before)
+        cells = {manifest.column_name(k): v for k, v in (arrived.sidecar or {}).items()}
+        unknown = [k for k in cells if k not in manifest.COLUMNS or k == "photo"]
+        if unknown:
+            raise BadInput(
+                f"{sidecar}: unknown detail {unknown[0]!r}; the details are "
+                + ", ".join(c for c in manifest.COLUMNS if c != "photo")
+            )
+        row = manifest.Row(0, {"photo": path.name} | cells, headers={k: f"{k} of {sidecar}" for k in cells})
+        checked = manifest.check_cells(
+            landing.store, row, vessel=landing.vessel, landed_at=landed_at, today=dt.date.today()
+        )
+        photo = decode(arrived.data, str(path))
+        found = analysis.analyse(photo, "probe", face_index=checked.face_index, pipeline=landing.pipeline)
+        captured = arrivals.capture(
+            landing.store,
+            found.photo,
+            checked.details,
+            officer=landing.officer,
+            vessel=checked.vessel,
+            landed_at=checked.landed_at,
+            idempotency_key=key,
+            top_k=landing.top_k,
+            threshold=landing.threshold,
+            analysed=found,
+            matcher=landing.matcher,
+        )
+    except TriageError as e:
+        return Watched(path, status=e.status.name.lower(), reason=str(e))
+    landing.landed.append(captured.arrival_id)
+    return Watched(path, captured=captured, warnings=checked.warnings)

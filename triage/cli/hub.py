@@ -1,0 +1,353 @@
+"""`triage hub init|import|review|audit|report|ocg`: the regional hub on PostgreSQL, where every site's batches
+meet. Needs the optional extra `triage[hub]`; without it each command says how to install it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from triage.cli.common import ForceOpt, JsonOpt, OfficerOpt, emit, emit_json, out, out_option, passphrase, warn
+from triage.errors import UsageError
+
+DirOpt = Annotated[
+    Path | None, typer.Option("--dir", help="The hub's folder (default: $TRIAGE_HUB).", show_default=False)
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="PostgreSQL URL of the hub's database, e.g. postgresql://hub@db.example/triage_hub (default: the "
+        "one given at init, $TRIAGE_HUB_DB, else the embedded server in the hub's folder).",
+        show_default=False,
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="The regional hub: every site's batches in one PostgreSQL database, reviewed by several officers.",
+        no_args_is_help=True,
+    )
+    group.command("init")(init)
+    group.command("import")(import_cmd)
+    group.command("review")(review_cmd)
+    group.command("report")(report_cmd)
+    audit = typer.Typer(help="The hub's audit trail.", no_args_is_help=True)
+    audit.command("verify")(audit_verify)
+    audit.command("show")(audit_show)
+    group.add_typer(audit, name="audit")
+    ocg = typer.Typer(help="Crime groups across sites.", no_args_is_help=True)
+    ocg.command("show")(ocg_show)
+    ocg.command("shared")(ocg_shared)
+    group.add_typer(ocg, name="ocg")
+    app.add_typer(group, name="hub")
+
+
+def _folder(folder: Path | None) -> Path:
+    found = folder or (Path(os.environ["TRIAGE_HUB"]) if os.environ.get("TRIAGE_HUB") else None)
+    if found is None:
+        raise UsageError("no hub folder: pass --dir DIR or set TRIAGE_HUB")
+    return found.expanduser()
+
+
+def _officer(officer: str | None) -> str | None:
+    from triage.intake.biographic import clean_text
+
+    name = officer or os.environ.get("TRIAGE_OFFICER")
+    return clean_text(name, "--officer") if name else None
+
+
+def _opened(folder: Path | None, db: str | None, officer: str | None) -> Any:
+    from triage.hub import hub, server
+
+    server.require()
+    return hub.opened(_folder(folder), passphrase(), _officer(officer), db=db)
+
+
+def init(
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    name: str = typer.Option("Regional hub", "--name", help="What the hub is called (its key home's site)."),
+    force_code: str = typer.Option("HUB", "--force-code", help="Force code of the owning force."),
+    matcher: str = typer.Option("fused", "--matcher", help="The matcher every search uses: dlib, sface or fused."),
+    training: bool = typer.Option(False, "--training", help="A training hub: takes training batches only."),
+    officer: OfficerOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a hub: its keys, its schema, vector indexes and roles.
+
+    The keys are a home of its own in DIR/keys, managed like any home's (`triage keys trust NAME KEY --home
+    DIR/keys`); the roles are <db>_importer, <db>_reviewer and <db>_analyst. Without --db the database is an
+    embedded PostgreSQL in DIR/pg, for trials.
+
+    Examples:
+
+      triage hub init --dir /srv/hub --db postgresql://hub_owner@db.kent.example/triage_hub
+
+      triage hub init --dir ./trial-hub
+    """
+    from triage.hub import hub, server
+
+    server.require()
+    who = _officer(officer)
+    if not who:
+        raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
+    result = hub.init(
+        _folder(folder),
+        passphrase(confirm=True),
+        officer=who,
+        db=db,
+        name=name,
+        force_code=force_code,
+        matcher=matcher,
+        training=training,
+    )
+
+    def render(r: Any) -> None:
+        out.print(
+            f"Hub made in {r.folder}: database {r.database}" + (" (embedded)" if r.embedded else ""), markup=False
+        )
+        out.print(f"Schema version {r.schema_version}; models {', '.join(r.models)}", markup=False)
+        out.print(f"Roles: {', '.join(r.roles.values())}", markup=False)
+        out.print(f"Age recipient     {r.age_recipient}   (laptops add it: `triage keys recipient add`)", markup=False)
+        out.print(f"Signing key       {r.signing_key}", markup=False)
+        out.print(f"  fingerprint     {r.fingerprint}", markup=False)
+
+    emit(result, json_out, render)
+
+
+def import_cmd(
+    batches: list[Path] = typer.Argument(..., help="Batch files (.age) from the laptops, any sites and days."),
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    officer: OfficerOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Verify and load batches, then search each new arrival across every site and day.
+
+    The checks are a home's: a trusted laptop's signature, every member, the training flag, every record bound
+    to its laptop. Each batch loads whole or not at all, and again adds nothing. Each new arrival is searched
+    against every arrival held, the hub's watchlist, and names and dates of birth.
+
+    Example: triage hub import --dir /srv/hub batch-dover-2026-11-28.age batch-deal-2026-11-28.age
+    """
+    from triage.hub import imports
+
+    with _opened(folder, db, officer) as h:
+        results = imports.import_files(h, list(batches))
+
+    def render(rs: list[Any]) -> None:
+        for r in rs:
+            state = "already imported" if r.already_imported else f"{r.new_arrivals} of {r.arrivals} arrivals new"
+            out.print(f"{Path(r.file).name}: day {r.day} from device {r.device} ({r.signer}): {state}", markup=False)
+            for a in r.laptop_alerts:
+                out.print(
+                    f"  laptop alert: {a['arrival_key']} - {a['ref']} ({a['category'] or 'no category'}) at "
+                    f"{a['distance']:.3f}, found by {a['laptop']}",
+                    markup=False,
+                )
+            for c in r.candidates:
+                out.print(f"  candidate {c['candidate']}: {_candidate_line(c)}", markup=False)
+            for w in r.warnings:
+                warn(w)
+
+    emit(results, json_out, render)
+
+
+def _candidate_line(c: dict[str, Any]) -> str:
+    here = f"{c['arrival_key']} ({c['site']}, {c['day']})"
+    if c["kind"] == "watchlist":
+        return f"{here} - watchlist {c['ref']} at {c['distance']:.3f}"
+    o = c["other"]
+    there = f"{o['key']} ({o['site']}, {o['day']})"
+    how = f"distance {c['distance']:.3f}" if c["distance"] is not None else str(c["matched"])
+    return f"{here} ~ {there}: {how}" + (", across sites" if c["across_sites"] else "")
+
+
+def review_cmd(
+    arrival: str | None = typer.Argument(None, help="The arrival decided on (its key DEVICE:ID, or its id)."),
+    pending: bool = typer.Option(False, "--pending", help="List what awaits a decision."),
+    candidate: str | None = typer.Option(None, "--candidate", help="The candidate: its number, or its ref."),
+    decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
+    reason: str | None = typer.Option(None, "--reason", help="What the decision rests on."),
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many candidates (closest first)."),
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    officer: OfficerOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """What awaits a decision, or one decision.
+
+    Several officers review at once; a candidate is decided once, and whoever decides it second is told the
+    first decision (exit 8).
+
+    Examples:
+
+      triage hub review --pending
+
+      triage hub review 3F9A1C:A-7K3F9Q --candidate 12 --decision confirmed --reason "same scar, same tattoo"
+    """
+    from triage.hub import review
+
+    if pending == (arrival is not None):
+        raise UsageError("give --pending, or ARRIVAL with --candidate, --decision and --reason")
+    if arrival is not None and not (candidate and decision and reason):
+        raise UsageError("a decision needs --candidate, --decision and --reason")
+    with _opened(folder, db, officer) as h:
+        if pending:
+            result: Any = review.pending(h, limit=limit)
+        else:
+            result = review.decide(h, str(arrival), str(candidate), str(decision), str(reason))
+
+    def render(r: Any) -> None:
+        if isinstance(r, review.Decided):
+            out.print(f"Recorded: {r.decision} on {r.ref} for {r.arrival_key} by {r.officer}", markup=False)
+            return
+        if not r.candidates and not r.laptop_alerts:
+            out.print("Nothing awaits a decision.")
+        for a in r.laptop_alerts:
+            out.print(
+                f"laptop alert: {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} "
+                f"({a['category'] or 'no category'}) at {a['distance']:.3f}, found by {a['laptop']}",
+                markup=False,
+            )
+        for c in r.candidates:
+            out.print(f"candidate {c['candidate']}: {_candidate_line(c)}", markup=False)
+
+    emit(result, json_out, render)
+
+
+def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = False) -> None:
+    """Check the hub's audit trail against its keyed hash chain (exit 6 at the first event that fails)."""
+    from triage.hub import audit
+
+    with _opened(folder, db, None) as h:
+        result = audit.verify(h)
+    emit(result, json_out, lambda r: out.print(f"Audit trail intact: {r.events} events.", markup=False))
+
+
+def audit_show(
+    last: int = typer.Option(50, "--last", min=1, help="The last N events."),
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The last events of the hub's audit trail, reasons opened."""
+    from triage.hub import audit
+
+    with _opened(folder, db, None) as h:
+        events = audit.events(h, limit=last)
+    if json_out:
+        emit_json(events)
+        return
+    for e in events:
+        out.print(
+            f"{e['seq']:>6} {e['at'][:19]} {e['officer']} ({e['db_user']}) {e['action']}"
+            + (f": {e['reason']}" if e["reason"] else ""),
+            markup=False,
+        )
+
+
+def report_cmd(
+    start: str = typer.Option(..., "--from", help="First day of landing, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last day of landing, YYYY-MM-DD."),
+    fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
+    out_file: Annotated[Path | None, out_option("File to write (required for html).")] = None,
+    force: ForceOpt = False,
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    officer: OfficerOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A period's arrivals across sites, as one self-contained page or as text.
+
+    Arrivals by site, week and nationality; pending alerts; repeat arrivals across sites; crime-group links
+    and identifiers named at several sites.
+
+    Examples:
+
+      triage hub report --from 2026-11-01 --to 2026-11-30 --out hub-november.html
+
+      triage hub report --from 2026-11-01 --to 2026-11-30 --format text
+    """
+    from triage.files import check_output, write_files
+    from triage.hub import intel
+
+    if fmt not in ("html", "text"):
+        raise UsageError(f"--format {fmt!r}: choose html or text")
+    if fmt == "html" and out_file is None and not json_out:
+        raise UsageError("--format html needs --out FILE (the page is for a browser); use --format text")
+    hub_dir = _folder(folder)
+    if out_file is not None:
+        check_output(out_file, home=hub_dir, force=force)
+    with _opened(hub_dir, db, officer) as h:
+        result = intel.report(h, start, end)
+    if json_out:
+        emit_json(result)
+        return
+    text = intel.as_html(result) if fmt == "html" else intel.as_text(result)
+    if out_file is not None:
+        write_files({Path(out_file): text.encode()})
+        out.print(f"Wrote {out_file} ({result.arrivals} arrivals)", markup=False)
+    else:
+        out.print(text, markup=False, end="")
+
+
+def ocg_show(
+    ref: str = typer.Argument(..., help="The crime group's reference."),
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    officer: OfficerOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A crime group across every site: its records, links and suggestions.
+
+    How each laptop registered it, every decision on its links, and the arrivals anywhere whose debrief ties
+    them to it (suggestions for an officer to decide on).
+
+    Example: triage hub ocg show OCG-2026-014
+    """
+    from triage.hub import intel
+
+    with _opened(folder, db, officer) as h:
+        result = intel.show(h, ref)
+
+    def render(r: Any) -> None:
+        out.print(f"Crime group {r.ref}: sites {', '.join(r.sites) or 'none'}", markup=False)
+        for g in r.records:
+            out.print(
+                f"  registered on device {g['device']} ({g['site']}): phones {', '.join(g.get('phones') or [])}",
+                markup=False,
+            )
+        for x in r.links:
+            out.print(
+                f"  {x['decision']}: {x['arrival_key']} ({x['site']}, {x['day']}) by {x['officer']}", markup=False
+            )
+        for s in r.suggestions:
+            matched = ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"])
+            out.print(f"  suggested: {s['arrival_key']} ({s['site']}, {s['day']}): {matched}", markup=False)
+
+    emit(result, json_out, render)
+
+
+def ocg_shared(db: DbOpt = None, folder: DirOpt = None, officer: OfficerOpt = None, json_out: JsonOpt = False) -> None:
+    """Phone numbers, payment handles and names given in debriefs at two or more sites."""
+    from triage.hub import intel
+
+    with _opened(folder, db, officer) as h:
+        result = intel.shared(h)
+    if json_out:
+        emit_json(result)
+        return
+    if not result:
+        out.print("No identifier is named at more than one site.")
+    for s in result:
+        out.print(
+            f"{s['kind']} {s['value']}: {', '.join(s['sites'])}: "
+            + ", ".join(a["arrival_key"] for a in s["arrivals"])
+            + (f" (groups {', '.join(s['groups'])})" if s["groups"] else ""),
+            markup=False,
+        )

@@ -1,0 +1,429 @@
+"""`triage session`: a whole boat at the landing in one process, one arrival after another.
+
+The models, the watchlist and earlier arrivals are loaded once, so each photo's candidates are on screen
+as soon as the photo is. Everything is driven from the keyboard, one key at a time where a choice is
+made (no Enter needed, no mouse), so it works in any terminal and over SSH; without a terminal, each
+answer is a line. Prompts go to stderr, candidates to stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from triage.cli.common import (
+    HomeOpt,
+    MatcherOpt,
+    OfficerOpt,
+    ThresholdOpt,
+    TopOpt,
+    err,
+    home_path,
+    landed_at_option,
+    note,
+    officer_of,
+    open_store,
+    out,
+    training_banner,
+    vessel_option,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from triage.casework.session import Landing, Preview, Standing
+    from triage.intake.biographic import DetailText
+    from triage.intake.photos import Photo
+    from triage.intake.watch import FolderWatch
+
+DECISIONS = {"c": "confirmed", "r": "rejected", "i": "inconclusive"}
+ENTER = "\n"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("session")(session)
+
+
+class Ended(Exception):
+    """The officer ended the session (q, Ctrl-D, or the end of the input)."""
+
+
+class Keys:
+    """Answers from the keyboard: a single key for a choice (the terminal in cbreak mode for that one read,
+    so Ctrl-C still interrupts), a line for a path or a reason. Without a terminal, every answer is a line
+    and a choice is its first character."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdin.isatty()
+
+    def key(self, prompt: str, allowed: str) -> str:
+        err.print(prompt, highlight=False)
+        while True:
+            k = self._read_key()
+            if k in allowed:
+                return k
+
+    def _read_key(self) -> str:
+        if not self.tty:
+            line = sys.stdin.readline()
+            if not line:
+                raise Ended
+            return line.strip()[:1].lower() or ENTER
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd, termios.TCSANOW)  # typed-ahead keys are kept, not flushed
+            data = os.read(fd, 1)
+            if data == b"\x1b":  # an arrow or function key: its whole sequence is dropped
+                while select.select([fd], [], [], 0.02)[0]:
+                    os.read(fd, 16)
+                return ""
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        if data in (b"", b"\x04"):
+            raise Ended
+        if data in (b"\r", b"\n"):
+            return ENTER
+        return data.decode(errors="ignore").lower()
+
+    def line(self, prompt: str, default: str = "") -> str:
+        from rich.prompt import Prompt
+
+        try:
+            return Prompt.ask(prompt, console=err, default=default, show_default=bool(default))
+        except EOFError:
+            raise Ended from None
+
+    def pressed(self, timeout: float) -> str | None:
+        """A key pressed within `timeout` seconds, if any (for waiting on a folder and the keyboard at once)."""
+        if not self.tty:
+            return self._read_key() if select.select([sys.stdin], [], [], timeout)[0] else None
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd, termios.TCSANOW)  # typed-ahead keys are kept, not flushed
+            ready = select.select([fd], [], [], timeout)[0]
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        return self._read_key() if ready else None
+
+
+def session(
+    vessel: Annotated[str, vessel_option("The vessel the arrivals landed from.")],
+    camera: str | None = typer.Option(
+        None, "--camera", help="Take each photo from this camera (index, device path, or video file/stream)."
+    ),
+    watch: Path | None = typer.Option(
+        None, "--watch", help="Take each photo as it appears in this folder (a tethered camera's, or a phone's)."
+    ),
+    settle: float = typer.Option(
+        1.0, "--settle", min=0.0, help="With --watch: seconds a photo without a sidecar must stay unchanged."
+    ),
+    landed_at: Annotated[str | None, landed_at_option("Time of landing (ISO 8601; default now).")] = None,
+    top: TopOpt = 5,
+    threshold: ThresholdOpt = None,
+    matcher: MatcherOpt = None,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Capture a whole boat in one session: each photo's candidates at once, then its details.
+
+    A photo is a path typed or pasted, a shot from --camera (Enter),
+    or the next new file in the --watch folder. Its candidates show at once.
+
+    Then one key: d (or Enter) details, checked as `triage capture` checks them
+    (Enter skips any); s save without details; f flag safeguarding; r retake;
+    q end. Once landed: a candidate's number records a decision on it
+    (c confirmed, r rejected, i inconclusive, then a reason); f flag
+    safeguarding; Enter next arrival; q end.
+
+    Each arrival lands the moment it is saved: a crash or a kill loses at most
+    the one in progress. Started again, the session says how many arrivals
+    have landed from the vessel and how many await review; a photo file that
+    has landed is never landed again.
+
+    Examples:
+
+      triage session --vessel SB-0417
+
+      triage session --vessel SB-0417 --watch /media/phone/DCIM/Camera
+
+      triage session --vessel SB-0417 --camera 0
+    """
+    from triage.casework.session import Landing, start_loading
+    from triage.errors import UsageError
+    from triage.intake.biographic import parse_landed_at
+    from triage.intake.refs import parse_vessel
+    from triage.intake.watch import FolderWatch
+
+    started = time.perf_counter()
+    if camera is not None and watch is not None:
+        raise UsageError("give --camera or --watch, not both")
+    vessel = parse_vessel(vessel)
+    watcher = FolderWatch(watch, settle=settle) if watch is not None else None
+    loaded = start_loading(home_path(home), matcher)
+    store = open_store(home)
+    training_banner(store)
+    from triage.cli.capture import _say_if_no_valid_watchlist
+
+    _say_if_no_valid_watchlist(store)
+    who = officer_of(store, officer)
+    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
+    loaded()
+    landing = Landing(store, who, vessel=vessel, matcher=matcher, top_k=top, threshold=threshold)
+    note(f"Ready in {time.perf_counter() - started:.1f} s. " + _standing_text(landing.standing()))
+    keys = Keys()
+    try:
+        while True:
+            taken = _take(keys, landing, camera, watcher)
+            if taken is None:
+                break
+            photo, name, given = taken
+            preview = _prepare(keys, landing, photo, name)
+            if preview is None:
+                continue
+            if _arrival(keys, landing, preview, landed, given) == "end":
+                break
+    except (Ended, EOFError, KeyboardInterrupt):
+        err.print("")
+    note(f"Session ended: {len(landing.landed)} landed in this session. " + _standing_text(landing.standing()))
+
+
+def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None) -> Preview | None:
+    """The photo analysed and searched; None when it is refused and the officer takes another. A photo the
+    quality gate refuses may be used all the same, with a reason (recorded with the arrival)."""
+    from triage.errors import BadInput, FaceError, TriageError
+
+    try:
+        return landing.prepare(photo, name=name)
+    except FaceError as e:
+        err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+        if "quality refused" not in str(e):
+            return None
+    except TriageError as e:
+        err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+        return None
+    k = keys.key("[bold]r[/] retake  [bold]o[/] use it anyway (a reason is recorded)", "ro" + ENTER)
+    if k != "o":
+        return None
+    from triage.cli.prompts import ask_until_valid
+    from triage.intake.biographic import clean_text
+
+    def check(text: str) -> None:
+        if len(clean_text(text, "reason", 1000)) < 3:
+            raise BadInput("say why the photo must be used")
+
+    reason = clean_text(ask_until_valid("Why must this photo be used?", check), "reason", 1000)
+    try:
+        return landing.prepare(photo, name=name, override_reason=reason)
+    except TriageError as e:
+        err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+        return None
+
+
+def _standing_text(s: Standing) -> str:
+    return (
+        f"Vessel {s.vessel}: {s.landed} landed, {s.awaiting_review} awaiting review "
+        f"({s.alerts} alert{'s' if s.alerts != 1 else ''}), {s.safeguarding} flagged for safeguarding."
+    )
+
+
+def _take(
+    keys: Keys, landing: Landing, camera: str | None, watcher: FolderWatch | None
+) -> tuple[Photo, str | None, DetailText] | None:
+    """The next photo, its file's name (None from a camera) and the details its sidecar gives, or None when
+    the officer ends the session."""
+    from triage.casework.session import sidecar_details
+    from triage.errors import BadInput, TriageError
+    from triage.intake import photos
+    from triage.intake.biographic import DetailText
+
+    number = len(landing.landed) + 1
+    while True:
+        if watcher is not None:
+            err.print(f"[bold]Arrival {number}[/]: waiting for a photo in {escape(str(watcher.folder))} (q ends)")
+            while True:
+                arrived = watcher.poll_one()
+                if arrived is not None:
+                    break
+                if keys.pressed(watcher.poll_every) == "q":
+                    return None
+            if arrived.sidecar_error:
+                warn(arrived.sidecar_error)
+            before = landing.already_landed(arrived.data, arrived.path.name)
+            if before:
+                note(f"{arrived.path.name} already landed as {before}")
+                continue
+            try:
+                photo = photos.decode(arrived.data, str(arrived.path))
+                return photo, arrived.path.name, sidecar_details(arrived.sidecar)
+            except BadInput as e:
+                err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+                continue
+        hint = "Enter takes one from the camera, " if camera else ""
+        text = keys.line(f"[bold]Arrival {number}[/]: photo (type or paste its path; {hint}q ends)")
+        text = text.strip()
+        if text.lower() in ("q", "quit", "end"):
+            return None
+        try:
+            if not text:
+                if camera is None:
+                    continue
+                return _from_camera(landing, camera), None, DetailText()
+            path = _pasted_path(text)
+            data = photos.read_file(path)
+            before = landing.already_landed(data, path.name)
+            if before:
+                note(f"{path.name} already landed as {before}")
+                continue
+            return photos.decode(data, str(path)), path.name, DetailText()
+        except TriageError as e:
+            err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+
+
+def _pasted_path(text: str) -> Path:
+    """A path as typed or pasted: a file manager quotes it, escapes its spaces, or writes it as a file:// URL."""
+    from urllib.parse import unquote
+
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    elif "\\ " in text:
+        text = text.replace("\\ ", " ")
+    if text.startswith("file://"):
+        text = unquote(text.removeprefix("file://"))
+    return Path(text).expanduser()
+
+
+def _from_camera(landing: Landing, camera: str) -> Photo:
+    from triage.faces import analysis
+    from triage.intake.camera import best_frame
+
+    pic, scores = best_frame(camera, lambda frame: analysis.inspect(frame, "probe", pipeline=landing.pipeline)[0].score)
+    note(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}")
+    return pic
+
+
+def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | None, given: DetailText) -> str:
+    """One arrival from its candidates to its decisions; 'next' or 'end'. What `given` holds (a sidecar's
+    details) is offered as each answer's default, or saved as it is with s."""
+    import datetime as dt
+
+    from triage.cli.capture import render_candidates
+    from triage.cli.prompts import ask_details, ask_until_valid, confirm
+    from triage.errors import BadInput
+    from triage.intake.biographic import Details, clean_text
+
+    out.print(f"Quality {preview.analysed.quality.score}/100; candidates in {preview.seconds:.2f} s.", markup=False)
+    for w in preview.analysed.warnings:
+        warn(w)
+    render_candidates([c.as_json() for c in preview.candidates], preview.threshold, preview.calibrated_threshold)
+    flag_reason: str | None = None
+
+    def reason_for_flag() -> str:
+        def check(text: str) -> None:
+            if len(clean_text(text, "reason", 1000)) < 3:
+                raise BadInput("say why this arrival needs safeguarding")
+
+        return ask_until_valid("Why does this arrival need safeguarding?", check)
+
+    details = Details()
+    save = "save the sidecar's details" if given.given() else "save without details"
+    while True:
+        k = keys.key(
+            f"[bold]d[/] details  [bold]s[/] {save}  [bold]f[/] flag safeguarding  "
+            "[bold]r[/] retake  [bold]q[/] end (this one unsaved)",
+            "dsfrq" + ENTER,
+        )
+        if k == "r":
+            return "next"
+        if k == "q":
+            return "end"
+        if k == "f":
+            flag_reason = reason_for_flag()
+            note("It will be flagged for safeguarding when saved.")
+            continue
+        today = dt.date.today()
+        if k == "s":
+            try:
+                details = given.build(today)
+            except BadInput as e:
+                err.print(f"[red]{escape(str(e))}[/]: press d to correct it", highlight=False)
+                continue
+            break
+        text = given
+        while True:
+            text = ask_details(text)
+            details = text.build(today)
+            if confirm(details, [], today):
+                break
+            note("Nothing saved yet; change what is wrong (Enter keeps an answer).")
+        break
+    captured = landing.land(preview, details, landed_at=landed_at)
+    if flag_reason and not captured.safeguarding:
+        landing.flag(captured.arrival_id, flag_reason)
+        captured.safeguarding = True
+    flag = "  [bold red]SAFEGUARDING[/]" if captured.safeguarding else ""
+    out.print(f"Arrival [bold]{captured.arrival_id}[/] landed.{flag}")
+    for w in captured.warnings:
+        warn(w)
+    if any(c.differences for c in captured.candidates):
+        render_candidates([c.as_json() for c in captured.candidates], captured.threshold, captured.calibrated_threshold)
+    numbers = "".join(str(c.rank) for c in captured.candidates if c.rank < 10)
+    while True:
+        menu = (f"[bold]1-{numbers[-1]}[/] decide on a candidate  " if numbers else "") + (
+            "[bold]f[/] flag safeguarding  [bold]Enter[/] next arrival  [bold]q[/] end"
+        )
+        k = keys.key(menu, numbers + "fnq" + ENTER)
+        if k in (ENTER, "n"):
+            return "next"
+        if k == "q":
+            return "end"
+        if k == "f":
+            if captured.safeguarding:
+                note(f"{captured.arrival_id} is already flagged for safeguarding.")
+                continue
+            landing.flag(captured.arrival_id, reason_for_flag())
+            captured.safeguarding = True
+            out.print(f"Arrival {captured.arrival_id} flagged for safeguarding.", markup=False)
+            continue
+        _decide(keys, landing, captured.arrival_id, captured.candidates[int(k) - 1])
+
+
+def _decide(keys: Keys, landing: Landing, arrival_id: str, candidate: Any) -> None:
+    """A decision on one candidate, with its reason; Esc or any other key leaves it undecided."""
+    from triage.errors import BadInput
+
+    k = keys.key(
+        f"Candidate {candidate.rank} ({candidate.kind} {escape(candidate.ref)}): "
+        "[bold]c[/] confirmed  [bold]r[/] rejected  [bold]i[/] inconclusive  [bold]b[/] back",
+        "crib",
+    )
+    if k == "b":
+        return
+    while True:
+        reason = keys.line("Reason for the decision").strip()
+        if len(reason) < 3:
+            err.print("[red]say why you reached this decision[/] - try again", highlight=False)
+            continue
+        try:
+            decision = landing.decide(arrival_id, candidate, DECISIONS[k], reason)
+        except BadInput as e:
+            err.print(f"[red]{escape(str(e))}[/] - try again", highlight=False)
+            continue
+        out.print(
+            f"Recorded: {decision.decision} on {candidate.kind} {decision.candidate} (review {decision.review_id}).",
+            markup=False,
+        )
+        return

@@ -1,0 +1,293 @@
+"""An open hub: its folder, its keys, its database connection, and what protects personal data at rest.
+
+A hub folder holds `hub.json` (which database, and whether the embedded server is used) and `keys/`, a triage
+home of its own, sealed with the hub's passphrase like any laptop's. That home holds what a home holds for
+batches: the hub's signing key and age identity, the laptops it trusts and the recipients it lists (managed
+with `triage keys ... --home HUB/keys`), its training flag, its matcher, its watchlist, and the hub's data key.
+So a batch reaching the hub is decrypted and verified by the very functions a supervisor's home uses.
+
+Personal fields never reach the database in clear: each record is sealed with AES-GCM under the hub's data
+key (bound to its table and key), names and dates of birth and debrief identifiers are matched through keyed
+blinds (HMAC under a sub-key), and templates are stored turned by a secret rotation per model, which keeps
+every distance (so the HNSW index works) but does not match a template computed elsewhere. The audit trail's
+chain is keyed too, so whoever administers the database cannot rewrite it and recompute the chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError
+from triage.faces import matchers
+from triage.hub import schema, server
+from triage.store import crypto
+from triage.store.config import Config
+from triage.store.permissions import make_home, write_private
+from triage.store.rows import Store, utcnow
+
+HUB_FILE = "hub.json"
+KEYS = "keys"
+EMBEDDED_DATABASE = "triage_hub"
+DATA_KEY = "hub-data"  # the laptop_keys row of the hub's data key in its key home
+URL_ENV = "TRIAGE_HUB_DB"
+
+
+@dataclass
+class HubConfig:
+    database: str
+    url: str | None  # None: the embedded server in the hub's folder
+    created_at: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def load_config(folder: Path) -> HubConfig:
+    path = Path(folder) / HUB_FILE
+    if not path.is_file():
+        raise NotFound(f"no hub at {folder}", hint="create one with `triage hub init --dir DIR`")
+    try:
+        d = json.loads(path.read_text())
+        return HubConfig(str(d["database"]), d.get("url"), str(d["created_at"]))
+    except (ValueError, KeyError, TypeError):
+        raise BadInput(f"{path} is not a hub's configuration") from None
+
+
+class Hub:
+    """One command's hold on the hub: its key home unlocked, its database connected (caller closes)."""
+
+    def __init__(self, folder: Path, config: HubConfig, keys: Store, conn: Any, officer: str):
+        self.folder, self.config, self.keys, self.conn, self.officer = folder, config, keys, conn, officer
+        rows = {r["name"]: r for r in keys.rows("laptop_keys")}
+        if DATA_KEY not in rows:
+            raise IntegrityFailure(f"the hub's key home {keys.home} has no data key: it was not made by `hub init`")
+        key = bytes.fromhex(rows[DATA_KEY]["private"])
+        self.vault = crypto.Vault(key)
+        self._chain_key = hmac.new(key, b"triage hub audit chain v1", hashlib.sha256).digest()
+        self._rotation_key = hmac.new(key, b"triage hub template rotation v1", hashlib.sha256).digest()
+        self._rotations: dict[str, np.ndarray] = {}
+        self._columns: dict[str, str] | None = None
+
+    @functools.cached_property
+    def matcher(self) -> matchers.Matcher:
+        return matchers.get(self.keys.config.matcher, self.keys.home)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """model id -> its vector column, read once per command (columns are only ever added, at open)."""
+        if self._columns is None:
+            self._columns = schema.columns(self.conn)
+        return self._columns
+
+    @property
+    def training(self) -> bool:
+        return self.keys.is_training
+
+    def seal(self, value: object, aad: str) -> bytes:
+        return self.vault.seal_json(value, f"hub:{aad}")
+
+    def open(self, blob: bytes, aad: str) -> Any:
+        return self.vault.open_json(bytes(blob), f"hub:{aad}")
+
+    def blind(self, kind: str, value: str) -> str:
+        return self.vault.blind(f"hub-{kind}", value)
+
+    def rotation(self, model_id: str, dim: int) -> np.ndarray:
+        """The secret orthogonal matrix templates of `model_id` are turned by before they are stored."""
+        if model_id not in self._rotations:
+            seed = hmac.new(self._rotation_key, model_id.encode(), hashlib.sha256).digest()
+            rng = np.random.default_rng(int.from_bytes(seed, "big"))
+            q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+            self._rotations[model_id] = (q * np.sign(np.diag(r))).astype(np.float32)
+        return self._rotations[model_id]
+
+    def stored(self, model_id: str, vectors: np.ndarray) -> np.ndarray:
+        """Templates (one a row) as the database holds them."""
+        v = np.asarray(vectors, dtype=np.float32)
+        return v @ self.rotation(model_id, v.shape[-1]).T
+
+    # -- the audit trail --------------------------------------------------------------------------------
+
+    def chain_hash(
+        self, prev: str | None, seq: int, at: str, officer: str, action: str, records: Any, reason: bytes | None
+    ) -> str:
+        body = json.dumps(
+            [prev, seq, at, officer, action, records, hashlib.sha256(bytes(reason)).hexdigest() if reason else None],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hmac.new(self._chain_key, body.encode(), hashlib.sha256).hexdigest()
+
+    def audit(self, action: str, *, records: list[str] | None = None, reason: str | None = None) -> None:
+        """Append one event to the hash chain, inside the caller's transaction (events queue one at a time)."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(7412)")
+        last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, None)
+        at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        sealed = self.vault.seal(reason.encode(), f"hub:audit:{seq}") if reason else None
+        recs = list(records or [])[:500]
+        self.conn.execute(
+            "INSERT INTO audit (seq, at, officer, action, records, reason, prev_hash, hash) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                seq,
+                at,
+                self.officer,
+                action,
+                json.dumps(recs),
+                sealed,
+                prev,
+                self.chain_hash(prev, seq, at, self.officer, action, recs, sealed),
+            ],
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.keys.close()
+
+
+def model_dims(store: Store) -> dict[str, int]:
+    """The dimensions of each model the hub's matcher searches with."""
+    from triage.faces import encoders
+
+    pipeline = matchers.pipeline_for(store)
+    sizes = {m.model_id: m.embedding_size for m in pipeline.manifests}
+    return {m: sizes.get(m, 128) if m != encoders.DLIB else 128 for m in pipeline.model_ids}
+
+
+def _url(config: HubConfig, db: str | None) -> str | None:
+    return db or os.environ.get(URL_ENV) or config.url
+
+
+@contextlib.contextmanager
+def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None = None) -> Iterator[Hub]:
+    """The hub in `folder`, for the length of one command: its embedded server (if it uses one) started and
+    stopped again, its schema brought up to date."""
+    server.require()
+    folder = Path(folder)
+    config = load_config(folder)
+    keys = Store.open(folder / KEYS, passphrase)
+    try:
+        with _database(folder, config, db) as url:
+            conn = server.connect(url)
+            hub = Hub(folder, config, keys, conn, officer or keys.config.officer)
+            try:
+                schema.migrate(conn)
+                schema.ensure_models(conn, model_dims(keys))
+                yield hub
+            except server.psycopg().errors.InsufficientPrivilege as e:
+                raise UsageError(
+                    f"the hub's database refused this login: {str(e).strip().splitlines()[0]}; importing needs the "
+                    f"{config.database}_importer role, deciding the {config.database}_reviewer role"
+                ) from None
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.close()
+    finally:
+        keys.close()
+
+
+@contextlib.contextmanager
+def _database(folder: Path, config: HubConfig, db: str | None) -> Iterator[str]:
+    url = _url(config, db)
+    if url:
+        yield url
+        return
+    with server.embedded(folder) as pg:
+        server.ensure_database(pg.get_uri(), config.database)
+        yield pg.get_uri(config.database)
+
+
+@dataclass
+class Initialised:
+    folder: str
+    database: str
+    embedded: bool
+    schema_version: int
+    migrations: list[str]
+    models: dict[str, str]  # model id -> its vector column
+    roles: dict[str, str]
+    signing_key: str
+    fingerprint: str
+    age_recipient: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def init(
+    folder: Path,
+    passphrase: str,
+    *,
+    officer: str,
+    db: str | None,
+    name: str,
+    force_code: str,
+    matcher: str,
+    training: bool = False,
+) -> Initialised:
+    """Make a hub: its key home (keys, data key), its database schema, its vector columns and its roles."""
+    from triage.exchange import keys as batch_keys
+
+    server.require()
+    folder = Path(folder)
+    if (folder / HUB_FILE).exists():
+        raise Conflict(f"a hub already exists at {folder}; it is never overwritten")
+    make_home(folder)
+    url = _url(HubConfig(EMBEDDED_DATABASE, None, ""), db)
+    database = EMBEDDED_DATABASE
+    if url:
+        pg = server.psycopg()
+        try:
+            database = server.check_database(pg.conninfo.conninfo_to_dict(url).get("dbname") or "")
+        except pg.ProgrammingError:
+            raise BadInput(f"--db: {url!r} is not a PostgreSQL connection URL") from None
+    config = HubConfig(database, db, utcnow())
+    store = Store.create(
+        folder / KEYS,
+        passphrase,
+        Config(site=name, force_code=force_code, officer=officer, matcher=matcher, training=training),
+    )
+    try:
+        laptop = batch_keys.own(store, officer=officer)
+        with store.transaction():
+            store.insert(
+                "laptop_keys",
+                {"name": DATA_KEY, "public": "", "created_at": utcnow()},
+                {"private": crypto.new_data_key().hex()},
+            )
+            store.audit("hub-init", officer, records=["laptop_keys:hub-data"], reason=f"hub database {database}")
+        dims = model_dims(store)
+    finally:
+        store.close()
+    write_private(folder / HUB_FILE, config.to_json().encode())
+    with opened(folder, passphrase, officer, db=db) as hub:
+        added = schema.ensure_models(hub.conn, dims)
+        roles = schema.create_roles(hub.conn, database)
+        with hub.conn.transaction():
+            hub.audit("hub-init", records=[f"model:{m}" for m in added], reason=f"roles {', '.join(roles.values())}")
+        return Initialised(
+            folder=str(folder),
+            database=database,
+            embedded=url is None,
+            schema_version=schema.version(hub.conn),
+            migrations=[n for _, n, _ in schema.MIGRATIONS],
+            models=schema.columns(hub.conn),
+            roles=roles,
+            signing_key=batch_keys.encode_signing_key(laptop.signing_public),
+            fingerprint=batch_keys.fingerprint(laptop.signing_public),
+            age_recipient=laptop.recipient,
+        )

@@ -1,0 +1,425 @@
+"""Batches into the hub: verified exactly as a supervisor's home verifies them, then loaded whole or not at all.
+
+A batch is decrypted with the hub's identity and checked by the home's own functions (`exchange.batch`): the
+signature of a laptop the hub trusts, every member against the signed manifest, the training flag against the
+hub's, and every record bound to the signing laptop. The hub then binds each device to the first trusted key
+that signed for it. Each batch loads in one transaction: the arrivals (each keyed DEVICE:ID, so a batch imported
+again, or a later batch of the same day, adds only what is new), their portraits and templates, name and date-of-
+birth blinds, the laptop's pending watchlist alerts, voids, debrief identifiers, crime groups and their links;
+then every new arrival is searched across everything held (`search.py`). A refusal, wherever it happens, leaves
+nothing of the batch and is recorded in the hub's audit trail in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from triage.casework import name_keys, ocg
+from triage.casework.debrief import records as debrief_records
+from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
+from triage.exchange import batch, keys, merge
+from triage.exchange.batch import Batch
+from triage.exchange.records import CORRECTIONS, shown
+from triage.faces import matchers
+from triage.hub import review, search, server
+from triage.hub.hub import Hub
+from triage.intake.biographic import latin
+from triage.intake.names import part_keys
+
+Progress = Callable[[str, int, int], None]
+BROKEN = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+# An arrival record's fields kept in clear columns; everything else of the record is sealed.
+CLEAR = ("key", "id", "site", "landed_day", "landed_at")
+NOT_KEPT = ("portrait",)  # stored apart (sealed)
+
+
+@dataclass
+class HubImported:
+    """One batch loaded (or found already loaded), and what awaits review on its arrivals."""
+
+    file: str
+    sha256: str
+    device: str
+    signer: str
+    day: str
+    site: str | None
+    training: bool
+    arrivals: int
+    new_arrivals: int
+    already_imported: bool
+    candidates: list[dict[str, Any]]
+    laptop_alerts: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def name_blinds(hub: Hub, details: dict[str, Any]) -> list[tuple[int, str]]:
+    """(part, blind) for every identity key of each part of an arrival's name, under the hub's key: the same
+    keys a home searches names by (any script or spelling of one name meets), blinded here again."""
+    return sorted(
+        {(i, hub.blind("name-key", k)) for i, part in enumerate(name_keys.name_parts(details)) for k in part_keys(part)}
+    )
+
+
+def identifier_blinds(hub: Hub, kind: str, value: str) -> list[tuple[str, str]]:
+    """The (kind, blind) pairs a debrief's or crime group's value is matched by, under the hub's key: a payment
+    handle that is a phone number matches phone numbers too."""
+    if kind == "name":
+        return [("name", hub.blind("ocg-name", latin(value)))]
+    if kind == "handle":
+        phone = ocg.handle_as_phone(value)
+        return [("handle", hub.blind("ocg-handle", "".join(value.split())))] + (
+            [("phone", hub.blind("ocg-phone", phone))] if phone else []
+        )
+    return [("phone", hub.blind("ocg-phone", value))]
+
+
+def _refused(hub: Hub, path: Path, error: TriageError) -> NoReturn:
+    """Record a refused file (by its SHA-256, and the refusal's message, which names no person), then raise."""
+    if Path(path).is_file():
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        try:
+            with hub.conn.transaction():
+                hub.audit("import-refused", records=[f"batch-file:{digest}"], reason=str(error))
+        except Exception:  # the refusal, not a failure to record it, is what the officer must see
+            pass
+    raise error
+
+
+def _bound_device(hub: Hub, b: Batch) -> None:
+    """A device's records come from the first trusted key that signed for it here."""
+    row = hub.conn.execute("SELECT signer FROM devices WHERE device = %s", [b.device]).fetchone()
+    if row is None or row[0] == b.signer:
+        return
+    trusted = {r["name"] for r in keys.listed(hub.keys)[keys.SIGNER]}
+    if row[0] in trusted:
+        raise IntegrityFailure(
+            f"{b.path}: signed by {b.signer} but made, it says, on device {b.device}, whose batches {row[0]} signs: "
+            "a laptop signs only its own device's batches; nothing of the batch was imported"
+        )
+
+
+def verified(hub: Hub, path: Path, progress: Progress | None = None) -> Batch:
+    try:
+        return batch.open_batch(hub.keys, Path(path), officer=hub.officer, progress=progress)
+    except TriageError as e:
+        _refused(hub, path, e)
+
+
+def import_files(hub: Hub, paths: list[Path], *, progress: Progress | None = None) -> list[HubImported]:
+    """Verify every file first, so a bad one stops the import before anything loads; then load each."""
+    batches = [verified(hub, p, progress) for p in paths]
+    return [load(hub, b, progress=progress) for b in batches]
+
+
+class _Loader:
+    def __init__(self, hub: Hub, b: Batch):
+        self.hub, self.b, self.conn = hub, b, hub.conn
+        self.at = "the batch"
+        self.ids: dict[str, int] = {}  # arrival key -> hub id, of the rows this batch names
+        self.laptop = f"{b.signer} (device {b.device})"
+
+    def arrival_id(self, key: str, what: str) -> int:
+        if key not in self.ids:
+            row = self.conn.execute("SELECT id FROM arrivals WHERE key = %s", [key]).fetchone()
+            if row is None:
+                raise NotFound(
+                    f"{self.b.path}: {self.at}: {what}, {key}, is not held in the hub; nothing of the batch was "
+                    "imported",
+                    hint=f"import the batch of device {key.split(':', 1)[0]} that holds it first, then this one again",
+                )
+            self.ids[key] = row[0]
+        return self.ids[key]
+
+    def arrival(self, rec: dict[str, Any]) -> int | None:
+        """Insert one arrival; its hub id, or None when the hub holds it already."""
+        sealed = self.hub.seal(
+            {k: v for k, v in rec.items() if k not in CLEAR and k not in NOT_KEPT}, f"arrivals:{rec['key']}"
+        )
+        row = self.conn.execute(
+            "INSERT INTO arrivals (key, device, arrival_id, site, landed_day, landed_at, batch, voided, sealed) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
+            [
+                rec["key"],
+                self.b.device,
+                rec["id"],
+                rec.get("site"),
+                dt.date.fromisoformat(rec["landed_day"]),
+                rec["landed_at"],
+                self.b.sha256,
+                bool(rec.get("void")),
+                sealed,
+            ],
+        ).fetchone()
+        if row is None:
+            self.arrival_id(rec["key"], "the arrival")
+            return None
+        aid = int(row[0])
+        self.ids[rec["key"]] = aid
+        if rec.get("portrait"):
+            member = rec["portrait"]["member"]
+            self.conn.execute(
+                "INSERT INTO portraits (arrival, sealed) VALUES (%s, %s)",
+                [aid, self.hub.vault.seal(self.b.portraits[member], f"hub:portraits:{rec['key']}")],
+            )
+        self.name_keys(aid, rec.get("details") or {})
+        return aid
+
+    def templates(self, landed: dict[int, dict[str, np.ndarray]]) -> None:
+        cols = self.hub.columns
+        for aid, vectors in landed.items():
+            use = {m: v for m, v in vectors.items() if m in cols}
+            if not use:
+                continue
+            names = [cols[m] for m in use]
+            self.conn.execute(
+                f"INSERT INTO templates (arrival, {', '.join(names)}) VALUES (%s, "
+                + ", ".join(["%s::vector"] * len(use))
+                + ")",
+                [aid, *(search.vector_text(self.hub.stored(m, v)) for m, v in use.items())],
+            )
+
+    def alerts(self, rec: dict[str, Any]) -> None:
+        """The laptop's watchlist candidates, with the decision the laptop holds on them (None: pending)."""
+        aid = self.ids[rec["key"]]
+        for s in rec.get("searches") or []:
+            for c in s.get("candidates") or []:
+                if c.get("kind") != "watchlist" or not c.get("below_threshold"):
+                    continue
+                self.conn.execute(
+                    "INSERT INTO laptop_alerts (arrival, ref, distance, threshold, watchlist_version, laptop, "
+                    "decided, sealed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (arrival, ref) DO UPDATE "
+                    "SET decided = EXCLUDED.decided, sealed = EXCLUDED.sealed",
+                    [
+                        aid,
+                        str(c["ref"]),
+                        c.get("distance"),
+                        c.get("threshold"),
+                        s.get("watchlist_version"),
+                        self.laptop,
+                        c.get("decision") is not None,
+                        self.hub.seal(
+                            {"category": c.get("category"), "decision": c.get("decision")},
+                            f"laptop_alerts:{rec['key']}:{c['ref']}",
+                        ),
+                    ],
+                )
+
+    def corrections(self) -> None:
+        """Each amendment and void applies once, whichever batch brings it first: an amendment replaces the
+        arrival's details (and its name keys), a void takes the arrival out of every search."""
+        for n, c in enumerate(self.b.corrections, 1):
+            self.at = f"{CORRECTIONS} line {n} ({c['key']})"
+            aid = self.arrival_id(c["arrival_key"], "the arrival corrected")
+            first = self.conn.execute(
+                "INSERT INTO corrections (key, arrival, kind, batch, sealed) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO NOTHING RETURNING key",
+                [c["key"], aid, c["kind"], self.b.sha256, self.hub.seal(c, f"corrections:{c['key']}")],
+            ).fetchone()
+            if first is None:
+                continue
+            if c["kind"] == "void":
+                self.conn.execute("UPDATE arrivals SET voided = true WHERE id = %s", [aid])
+                self.conn.execute("DELETE FROM templates WHERE arrival = %s", [aid])
+                continue
+            key, sealed = self.conn.execute("SELECT key, sealed FROM arrivals WHERE id = %s", [aid]).fetchone()
+            record = self.hub.open(sealed, f"arrivals:{key}")
+            record["details"] = {**(record.get("details") or {}), **c["details"]}
+            self.conn.execute(
+                "UPDATE arrivals SET sealed = %s WHERE id = %s", [self.hub.seal(record, f"arrivals:{key}"), aid]
+            )
+            self.name_keys(aid, record["details"])
+
+    def name_keys(self, aid: int, details: dict[str, Any]) -> None:
+        self.conn.execute("DELETE FROM name_keys WHERE arrival = %s", [aid])
+        for part, blind in name_blinds(self.hub, details):
+            self.conn.execute("INSERT INTO name_keys (arrival, part, blind) VALUES (%s, %s, %s)", [aid, part, blind])
+
+    def landing(self) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for n, d in enumerate(self.b.landing["debriefs"], 1):
+            self.at = f"debriefs.jsonl line {n} ({d['key']})"
+            if d["arrival_key"] not in latest or d.get("version", 0) >= latest[d["arrival_key"]].get("version", 0):
+                latest[d["arrival_key"]] = d
+        for key, d in latest.items():
+            self.at = f"debriefs.jsonl ({d['key']})"
+            aid = self.arrival_id(key, "the arrival debriefed")
+            self.conn.execute("DELETE FROM identifiers WHERE arrival = %s", [aid])
+            for kind, value, source in debrief_records._identifiers(d["answers"]):
+                for k, blind in identifier_blinds(self.hub, kind, value):
+                    self.conn.execute(
+                        "INSERT INTO identifiers (arrival, kind, blind, source, sealed) VALUES (%s, %s, %s, %s, %s)",
+                        [aid, k, blind, source, self.hub.seal({"value": value}, f"identifiers:{key}")],
+                    )
+        for n, g in enumerate(self.b.landing["ocgs"], 1):
+            self.at = f"ocgs.jsonl line {n} ({g['key']})"
+            body = {k: v for k, v in g.items() if k not in ("key", "ref")}
+            row = self.conn.execute(
+                "INSERT INTO groups (key, device, ref, batch, sealed) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET sealed = EXCLUDED.sealed RETURNING id",
+                [
+                    g["key"],
+                    self.b.device,
+                    ocg.check_ref(g["ref"]),
+                    self.b.sha256,
+                    self.hub.seal(body, f"groups:{g['key']}"),
+                ],
+            ).fetchone()
+            for kind, values in (("phone", g.get("phones")), ("name", g.get("names")), ("handle", g.get("handles"))):
+                for value in values or []:
+                    for k, blind in identifier_blinds(self.hub, kind, value):
+                        self.conn.execute(
+                            "INSERT INTO group_identifiers (grp, kind, blind) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                            [row[0], k, blind],
+                        )
+        for n, link in enumerate(self.b.landing["ocg_links"], 1):
+            self.at = f"ocg_links.jsonl line {n} ({link['key']})"
+            grp = self.conn.execute("SELECT id FROM groups WHERE key = %s", [link["ocg_key"]]).fetchone()
+            if grp is None:
+                raise NotFound(
+                    f"{self.b.path}: {self.at}: the crime group linked to, {link['ocg_key']}, is not held in the hub; "
+                    "nothing of the batch was imported"
+                )
+            aid = self.arrival_id(link["target_key"], "the arrival linked")
+            body = {k: link.get(k) for k in ("decision", "reason", "officer", "at", "matched")}
+            self.conn.execute(
+                "INSERT INTO group_links (key, grp, arrival, supersedes, sealed) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO NOTHING",
+                [link["key"], grp[0], aid, link.get("supersedes"), self.hub.seal(body, f"group_links:{link['key']}")],
+            )
+
+
+def _vectors(
+    hub: Hub, b: Batch, new: list[dict[str, Any]], progress: Progress | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Every new arrival's templates for the hub's models: those the batch brought, else computed again from the
+    portrait here (with the home's own encoder)."""
+    model_ids = hub.matcher.model_ids
+    given = {r["key"]: {m: v for m, v in b.templates.get(r["key"], {}).items() if m in model_ids} for r in new}
+    vectors: dict[str, Any] = {k: g for k, g in given.items() if len(g) == len(model_ids)}
+    jobs = [
+        (r["key"], b.portraits[r["portrait"]["member"]]) for r in new if r.get("portrait") and r["key"] not in vectors
+    ]
+    if not jobs:
+        return vectors, []
+    made, warnings = merge._encode_all(jobs, matchers.pipeline_for(hub.keys), progress)
+    vectors.update({k: v | given[k] for k, v in made.items()})
+    return vectors, warnings
+
+
+def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced: bool = True) -> HubImported:
+    """Load one verified batch in one transaction, then search its new arrivals across everything held. When
+    another importer loads the same batch (or a later batch of the same day) at the same moment, the one that
+    commits second loads again and finds what the first added."""
+    conn = hub.conn
+    again = conn.execute("SELECT 1 FROM batches WHERE sha256 = %s", [b.sha256]).fetchone() is not None
+    held = {
+        k for (k,) in conn.execute("SELECT key FROM arrivals WHERE key = ANY(%s)", [[r["key"] for r in b.arrivals]])
+    }
+    new = [r for r in b.arrivals if r["key"] not in held and not r.get("void")]
+    vectors, warnings = _vectors(hub, b, new, progress) if not again else ({}, [])
+    loader = _Loader(hub, b)
+    landed: dict[int, dict[str, np.ndarray]] = {}
+    new_ids: list[int] = []
+    try:
+        with conn.transaction():
+            if not again:
+                _bound_device(hub, b)
+                conn.execute(
+                    "INSERT INTO batches (sha256, file, device, signer, day, site, training, exported_at, exported_by, "
+                    "arrivals, new_arrivals, officer) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s)",
+                    [
+                        b.sha256,
+                        b.path.name,
+                        b.device,
+                        b.signer,
+                        dt.date.fromisoformat(b.manifest["day"]),
+                        b.manifest.get("site"),
+                        bool(b.manifest["training"]),
+                        b.manifest.get("exported_at"),
+                        b.manifest.get("exported_by"),
+                        len(b.arrivals),
+                        hub.officer,
+                    ],
+                )
+                conn.execute(
+                    "INSERT INTO devices (device, signer, first_batch) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [b.device, b.signer, b.sha256],
+                )
+                for i, rec in enumerate(b.arrivals, 1):
+                    loader.at = f"arrivals.jsonl line {i} ({rec['key']})"
+                    aid = loader.arrival(rec)
+                    if aid is not None:
+                        new_ids.append(aid)
+                        if rec["key"] in vectors:
+                            landed[aid] = vectors[rec["key"]]
+                    loader.alerts(rec)
+                    if progress:
+                        progress(f"loading {b.path.name}", i, len(b.arrivals))
+                loader.at = "templates.jsonl"
+                loader.templates(landed)
+                loader.corrections()
+                loader.landing()
+                loader.at = "the search of its new arrivals"
+                for i, (aid, v) in enumerate(landed.items(), 1):
+                    search.search_arrival(hub, aid, v)
+                    if progress:
+                        progress("searching new arrivals", i, len(landed))
+                for aid in new_ids:
+                    search.biographic(hub, aid)
+                conn.execute("UPDATE batches SET new_arrivals = %s WHERE sha256 = %s", [len(new_ids), b.sha256])
+                hub.audit(
+                    "import",
+                    records=[f"batch:{b.sha256}", *(f"arrival:{r['key']}" for r in b.arrivals if r["key"] not in held)],
+                    reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
+                    f"{len(new_ids)} of {len(b.arrivals)} arrivals new",
+                )
+    except BROKEN as e:
+        _refused(
+            hub,
+            b.path,
+            BadInput(
+                f"{b.path}: {loader.at}: the record cannot be imported ({type(e).__name__}: {shown(str(e))}); "
+                "nothing of the batch was imported"
+            ),
+        )
+    except (BadInput, NotFound, IntegrityFailure) as refusal:
+        _refused(hub, b.path, refusal)
+    except server.psycopg().IntegrityError:
+        if not again_if_raced:
+            raise
+        return load(hub, b, progress=progress, again_if_raced=False)
+    except server.psycopg().DataError as e:  # a value PostgreSQL cannot hold (a date out of range, a NUL)
+        _refused(
+            hub,
+            b.path,
+            BadInput(
+                f"{b.path}: {loader.at}: the record cannot be imported ({shown(str(e))}); nothing of the batch was imported"
+            ),
+        )
+    keys_of = [r["key"] for r in b.arrivals]
+    ids = [i for (i,) in conn.execute("SELECT id FROM arrivals WHERE key = ANY(%s)", [keys_of])]
+    return HubImported(
+        file=str(b.path),
+        sha256=b.sha256,
+        device=b.device,
+        signer=b.signer,
+        day=b.manifest["day"],
+        site=b.manifest.get("site"),
+        training=bool(b.manifest["training"]),
+        arrivals=len(b.arrivals),
+        new_arrivals=len(new_ids),
+        already_imported=again,
+        candidates=review.pending_candidates(hub, arrivals=ids),
+        laptop_alerts=review.pending_alerts(hub, arrivals=ids),
+        warnings=warnings,
+    )

@@ -1,0 +1,304 @@
+"""Intelligence across sites: crime groups and the identifiers that tie arrivals at different sites together, and
+the hub's report for a period.
+
+A phone number, payment handle or name given in debriefs is held only as a keyed blind (and sealed), so the
+hub finds the same number named at two sites without the database holding it. A crime group registered at
+one site suggests every arrival anywhere whose debrief names one of the group's identifiers, or one named by an
+arrival already linked to the group; an identifier named at two or more sites is itself a suggested link across
+sites, whether or not any group holds it yet. Suggestions are for an officer to decide on, never links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from triage.errors import BadInput, NotFound
+from triage.hub.hub import Hub
+
+_ARRIVAL = "a.key, a.arrival_id, a.site, a.landed_day"
+
+
+def _arrival(key: str, aid: str, site: str | None, day: dt.date) -> dict[str, Any]:
+    return {"arrival_key": key, "arrival_id": aid, "site": site, "day": day.isoformat()}
+
+
+def _value(hub: Hub, key: str, sealed: bytes) -> str:
+    return str(hub.open(sealed, f"identifiers:{key}")["value"])
+
+
+@dataclass
+class GroupView:
+    ref: str
+    records: list[dict[str, Any]]  # the group as each laptop registered it
+    links: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    sites: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def show(hub: Hub, ref: str) -> GroupView:
+    """A crime group across every site: how each laptop registered it, every decision on its links, and the
+    arrivals anywhere that a debrief ties to it and nobody has decided on."""
+    groups = hub.conn.execute(
+        "SELECT g.id, g.key, g.device, g.sealed, (SELECT string_agg(DISTINCT a.site, ', ') FROM arrivals a "
+        "WHERE a.batch = g.batch) FROM groups g WHERE g.ref = %s ORDER BY g.id",
+        [ref],
+    ).fetchall()
+    if not groups:
+        raise NotFound(
+            f"no crime group {ref!r} in the hub; groups arrive with the batches of the laptops that hold them"
+        )
+    ids = [g[0] for g in groups]
+    records = [
+        {"key": key, "device": device, "site": site, **hub.open(sealed, f"groups:{key}")}
+        for _, key, device, sealed, site in groups
+    ]
+    links = []
+    decided: set[str] = set()
+    linked: list[int] = []
+    for lkey, sealed, akey, aid, site, day, arrival in hub.conn.execute(
+        f"SELECT l.key, l.sealed, {_ARRIVAL}, a.id FROM group_links l JOIN arrivals a ON a.id = l.arrival "
+        "WHERE l.grp = ANY(%s) AND l.key NOT IN (SELECT supersedes FROM group_links WHERE supersedes IS NOT NULL) "
+        "ORDER BY l.id",
+        [ids],
+    ):
+        body = hub.open(sealed, f"group_links:{lkey}")
+        links.append({**_arrival(akey, aid, site, day), **body})
+        decided.add(akey)
+        if body.get("decision") == "linked":
+            linked.append(arrival)
+    found: dict[str, dict[str, Any]] = {}
+    for via, sql, params in (
+        (
+            "the group's own identifiers",
+            "SELECT DISTINCT i.id FROM identifiers i JOIN group_identifiers g ON g.kind = i.kind AND g.blind = i.blind "
+            "WHERE g.grp = ANY(%s)",
+            [ids],
+        ),
+        (
+            "a debrief of an arrival linked to the group",
+            "SELECT DISTINCT i.id FROM identifiers i JOIN identifiers j ON j.kind = i.kind AND j.blind = i.blind "
+            "WHERE j.arrival = ANY(%s) AND i.arrival <> j.arrival",
+            [linked],
+        ),
+    ):
+        idents = [r[0] for r in hub.conn.execute(sql, params)]
+        for akey, aid, site, day, kind, source, sealed in hub.conn.execute(
+            f"SELECT {_ARRIVAL}, i.kind, i.source, i.sealed FROM identifiers i JOIN arrivals a ON a.id = i.arrival "
+            "WHERE i.id = ANY(%s) AND NOT a.voided ORDER BY a.landed_at, a.id",
+            [idents],
+        ):
+            if akey in decided:
+                continue
+            s = found.setdefault(akey, {**_arrival(akey, aid, site, day), "matched": [], "via": []})
+            m = {"kind": kind, "source": source, "value": _value(hub, akey, sealed)}
+            if m not in s["matched"]:
+                s["matched"].append(m)
+            if via not in s["via"]:
+                s["via"].append(via)
+    suggestions = list(found.values())
+    sites = sorted({x["site"] for x in [*links, *suggestions, *records] if x.get("site")})
+    with hub.conn.transaction():
+        hub.audit("ocg-show", records=[f"ocg:{ref}", *(f"arrival:{s['arrival_key']}" for s in suggestions)])
+    return GroupView(ref, records, links, suggestions, sites)
+
+
+def shared(hub: Hub, *, start: dt.date | None = None, end: dt.date | None = None) -> list[dict[str, Any]]:
+    """Identifiers given in debriefs at two or more sites: each a suggested link across sites, with the arrivals
+    that named it and the crime groups that hold it."""
+    where, params = "", []
+    if start and end:
+        where, params = " AND a.landed_day BETWEEN %s AND %s", [start, end]
+    out = []
+    for kind, blind in hub.conn.execute(
+        "SELECT i.kind, i.blind FROM identifiers i JOIN arrivals a ON a.id = i.arrival "
+        f"WHERE NOT a.voided{where} GROUP BY i.kind, i.blind HAVING count(DISTINCT a.site) > 1 ORDER BY 1, 2",
+        params,
+    ).fetchall():
+        rows = hub.conn.execute(
+            f"SELECT DISTINCT {_ARRIVAL}, i.source, i.sealed, a.landed_at FROM identifiers i "
+            f"JOIN arrivals a ON a.id = i.arrival WHERE i.kind = %s AND i.blind = %s AND NOT a.voided{where} "
+            "ORDER BY a.landed_at",
+            [kind, blind, *params],
+        ).fetchall()
+        arrivals = {r[0]: _arrival(*r[:4]) for r in rows}
+        groups = sorted(
+            {
+                r[0]
+                for r in hub.conn.execute(
+                    "SELECT g.ref FROM group_identifiers gi JOIN groups g ON g.id = gi.grp WHERE gi.kind = %s "
+                    "AND gi.blind = %s",
+                    [kind, blind],
+                )
+            }
+        )
+        out.append(
+            {
+                "kind": kind,
+                "value": _value(hub, rows[0][0], rows[0][5]),
+                "sites": sorted({a["site"] for a in arrivals.values() if a["site"]}),
+                "arrivals": list(arrivals.values()),
+                "groups": groups,
+            }
+        )
+    return out
+
+
+@dataclass
+class Report:
+    start: str
+    end: str
+    arrivals: int
+    by_site: dict[str, int]
+    by_week: dict[str, int]
+    by_nationality: dict[str, int]
+    pending_alerts: list[dict[str, Any]]
+    repeat_arrivals: list[dict[str, Any]]
+    group_links: list[dict[str, Any]]
+    shared_identifiers: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def report(hub: Hub, start: str, end: str) -> Report:
+    """What the hub holds for arrivals landed from `start` to `end` (inclusive)."""
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise BadInput(f"--from {start!r} --to {end!r}: give dates as YYYY-MM-DD") from None
+    if last < first:
+        raise BadInput(f"--to {end} is before --from {start}")
+    from triage.hub import review
+
+    sites: Counter[str] = Counter()
+    weeks: Counter[str] = Counter()
+    nationalities: Counter[str] = Counter()
+    ids = []
+    for aid, key, site, day, sealed in hub.conn.execute(
+        "SELECT id, key, site, landed_day, sealed FROM arrivals WHERE NOT voided AND landed_day BETWEEN %s AND %s",
+        [first, last],
+    ):
+        ids.append(aid)
+        sites[site or "(no site)"] += 1
+        year, week, _ = day.isocalendar()
+        weeks[f"{year}-W{week:02d}"] += 1
+        details = hub.open(sealed, f"arrivals:{key}").get("details") or {}
+        nationalities[details.get("nationality") or "(not recorded)"] += 1
+    alerts = review.pending_alerts(hub, arrivals=ids) + [
+        c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"
+    ]
+    repeats = []
+    for cid, distance, akey, aid, asite, aday, okey, oid, osite, oday, decision in hub.conn.execute(
+        "SELECT c.id, c.distance, a.key, a.arrival_id, a.site, a.landed_day, o.key, o.arrival_id, o.site, "
+        "o.landed_day, d.decision FROM candidates c JOIN arrivals a ON a.id = c.arrival JOIN arrivals o ON o.id = c.other "
+        "LEFT JOIN decisions d ON d.candidate = c.id WHERE c.kind = 'arrival' AND a.site IS DISTINCT FROM o.site "
+        "AND (a.id = ANY(%s) OR o.id = ANY(%s)) AND NOT a.voided AND NOT o.voided ORDER BY c.distance",
+        [ids, ids],
+    ):
+        repeats.append(
+            {
+                "candidate": cid,
+                "distance": distance,
+                "decision": decision,
+                "arrival": _arrival(akey, aid, asite, aday),
+                "other": _arrival(okey, oid, osite, oday),
+            }
+        )
+    links = []
+    for ref, lkey, sealed, akey, aid, site, day in hub.conn.execute(
+        f"SELECT g.ref, l.key, l.sealed, {_ARRIVAL} FROM group_links l JOIN groups g ON g.id = l.grp "
+        "JOIN arrivals a ON a.id = l.arrival WHERE a.id = ANY(%s) ORDER BY g.ref, a.landed_at",
+        [ids],
+    ):
+        body = hub.open(sealed, f"group_links:{lkey}")
+        links.append({"ref": ref, **_arrival(akey, aid, site, day), "decision": body.get("decision")})
+    result = Report(
+        start=first.isoformat(),
+        end=last.isoformat(),
+        arrivals=len(ids),
+        by_site=dict(sorted(sites.items())),
+        by_week=dict(sorted(weeks.items())),
+        by_nationality=dict(sorted(nationalities.items(), key=lambda kv: (-kv[1], kv[0]))),
+        pending_alerts=alerts,
+        repeat_arrivals=repeats,
+        group_links=links,
+        shared_identifiers=shared(hub, start=first, end=last),
+    )
+    with hub.conn.transaction():
+        hub.audit("report", records=[f"period:{result.start}/{result.end}"])
+    return result
+
+
+def as_text(r: Report) -> str:
+    lines = [f"Regional hub report, {r.start} to {r.end}: {r.arrivals} arrivals", ""]
+    for title, counts in (("By site", r.by_site), ("By week", r.by_week), ("By nationality", r.by_nationality)):
+        lines.append(title)
+        lines += [f"  {name:<30} {n:>7}" for name, n in counts.items()] or ["  none"]
+        lines.append("")
+    lines.append(f"Pending alerts: {len(r.pending_alerts)}")
+    lines += [
+        f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} at {a['distance']:.3f}" for a in r.pending_alerts
+    ]
+    lines += ["", f"Repeat arrivals across sites: {len(r.repeat_arrivals)}"]
+    lines += [
+        f"  {x['arrival']['arrival_key']} ({x['arrival']['site']}, {x['arrival']['day']}) and "
+        f"{x['other']['arrival_key']} ({x['other']['site']}, {x['other']['day']}): distance {x['distance']:.3f}, "
+        f"{x['decision'] or 'not decided'}"
+        for x in r.repeat_arrivals
+    ]
+    lines += ["", f"Crime-group links: {len(r.group_links)}"]
+    lines += [f"  {g['ref']}: {g['arrival_key']} ({g['site']}, {g['day']}) {g['decision']}" for g in r.group_links]
+    lines += ["", f"Identifiers named at several sites: {len(r.shared_identifiers)}"]
+    lines += [
+        f"  {s['kind']} {s['value']}: {', '.join(s['sites'])} ({len(s['arrivals'])} arrivals"
+        + (f"; groups {', '.join(s['groups'])}" if s["groups"] else "")
+        + ")"
+        for s in r.shared_identifiers
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Regional hub report {{ r.start }} to {{ r.end }}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:0 0 1.5em}
+td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee}td.n{text-align:right}</style>
+</head><body>
+<h1>Regional hub report</h1>
+<p>Arrivals landed {{ r.start }} to {{ r.end }}: <strong>{{ r.arrivals }}</strong>. OFFICIAL-SENSITIVE.</p>
+{% for title, counts in [("By site", r.by_site), ("By week", r.by_week), ("By nationality", r.by_nationality)] %}
+<h2>{{ title }}</h2><table><tr><th>{{ title[3:] }}</th><th>arrivals</th></tr>
+{% for name, n in counts.items() %}<tr><td>{{ name }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% endfor %}
+<h2>Pending alerts ({{ r.pending_alerts|length }})</h2>
+<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>found by</th></tr>
+{% for a in r.pending_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
+<td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td><td>{{ a.laptop or "the hub" }}</td></tr>
+{% endfor %}</table>
+<h2>Repeat arrivals across sites ({{ r.repeat_arrivals|length }})</h2>
+<table><tr><th>arrival</th><th>site, day</th><th>earlier arrival</th><th>site, day</th><th>distance</th><th>decision</th></tr>
+{% for x in r.repeat_arrivals %}<tr><td>{{ x.arrival.arrival_key }}</td><td>{{ x.arrival.site }}, {{ x.arrival.day }}</td>
+<td>{{ x.other.arrival_key }}</td><td>{{ x.other.site }}, {{ x.other.day }}</td>
+<td class="n">{{ "%.3f"|format(x.distance) }}</td><td>{{ x.decision or "not decided" }}</td></tr>{% endfor %}</table>
+<h2>Crime-group links ({{ r.group_links|length }})</h2>
+<table><tr><th>group</th><th>arrival</th><th>site</th><th>day</th><th>decision</th></tr>
+{% for g in r.group_links %}<tr><td>{{ g.ref }}</td><td>{{ g.arrival_key }}</td><td>{{ g.site }}</td><td>{{ g.day }}</td>
+<td>{{ g.decision }}</td></tr>{% endfor %}</table>
+<h2>Identifiers named at several sites ({{ r.shared_identifiers|length }})</h2>
+<table><tr><th>kind</th><th>value</th><th>sites</th><th>arrivals</th><th>groups</th></tr>
+{% for s in r.shared_identifiers %}<tr><td>{{ s.kind }}</td><td>{{ s.value }}</td><td>{{ s.sites|join(", ") }}</td>
+<td>{{ s.arrivals|map(attribute="arrival_key")|join(", ") }}</td><td>{{ s.groups|join(", ") }}</td></tr>{% endfor %}
+</table></body></html>
+"""
+
+
+def as_html(r: Report) -> str:
+    """The report as one page with nothing to fetch: no script, no style sheet or font from elsewhere."""
+    import jinja2
+
+    return jinja2.Environment(autoescape=True).from_string(_PAGE).render(r=r)
