@@ -111,9 +111,16 @@ def day(tmp_path_factory) -> Day:
     run("review", second)
     run("review", second, "--candidate", first, "--decision", "confirmed", "--reason", "same ear shape and scar")
     run("pnd", "draft", second, "--purpose", "To establish whether the arrival is wanted or linked to organised crime")
-    recipient = json.loads(run("keys", "show", "--json").stdout)["age_recipient"]
+    sup = root / "supervisor"
+    run("init", "--home", sup, "--site", "Dover HQ", "--force-code", "KNT")
+    recipient = json.loads(run("keys", "show", "--json", "--home", sup).stdout)["age_recipient"]
     run("keys", "recipient", "add", "Supervisor", recipient)
+    run("keys", "trust", "Laptop", json.loads(run("keys", "show", "--json").stdout)["signing_key"], "--home", sup)
     run("export", "--date", today, "--out", root / "batch.age")
+    run("import", root / "batch.age", "--home", sup)
+    run("review", "--pending", "--home", sup)
+    run("arrivals", "find", "Hussein")
+    run("names", "الحسن")
     run("report", "--date", today, "--format", "text")
     run("audit", "verify")
     run("demo", "--home", root / "demo")

@@ -41,7 +41,9 @@ def _skimage_photo(name: str) -> Path:
 
 def test_differs_lists_only_details_both_records_give(cli, home, monkeypatch):
     monkeypatch.setattr(out, "width", 200)  # each candidate on one line, to read as a whole
-    cli("capture", "--photo", orl(35, 3), "--surname", "Hussein", "--dob", "1990", "--nationality", "Sudan")
+    first = cli.json(
+        "capture", "--photo", orl(35, 3), "--surname", "Hussein", "--dob", "1990", "--nationality", "Sudan"
+    )
     second = cli.json("capture", "--photo", orl(35, 7), "--surname", "Abdullah", "--given-names", "Omar")
     earlier = next(c for c in second["candidates"] if c["kind"] == "arrival")
     # dob and nationality: given by the earlier arrival only; given names: by this one only
@@ -51,6 +53,12 @@ def test_differs_lists_only_details_both_records_give(cli, home, monkeypatch):
     assert "differs: surname ABDULLAH / HUSSEIN" in shown
     assert not REPR.search(shown), shown
     assert "given names" not in cli("match", second["arrival_id"]).stdout
+
+    # The same names in another script and spelling are not a difference; another name still is.
+    third = cli.json("capture", "--photo", orl(35, 8), "--surname", "حسين", "--given-names", "عمر")
+    shown = {c["ref"]: c["differences"] for c in third["candidates"] if c["kind"] == "arrival"}
+    assert "surname_latin" not in shown[first["arrival_id"]]
+    assert shown[second["arrival_id"]] == {"surname_latin": {"this": "HUSSEIN", "earlier": "ABDULLAH"}}
 
 
 def test_arrivals_show_and_quality_print_no_python_reprs(cli, home):

@@ -92,7 +92,7 @@ def test_vessel_show_lists_the_group_with_candidates_and_flags(cli, site):
     assert by["wanted"]["candidates"][0]["decision"] == "confirmed"
     assert by["pilot"]["flags"] == ["facilitator-indicators"]
     assert by["pilot"]["indicators"] == ["held the compass", "pilot"]
-    assert by["first"]["name_latin"] == "HSYN, MHMD"
+    assert by["first"]["name_latin"] == "HUSSEIN, MOHAMMED"
     assert group["possible_facilitators"] == [site["facilitator"], site["pilot"]]
     assert group["counts"] == {
         "arrivals": 6,

@@ -22,12 +22,14 @@ from triage.faces import detection as faces
 from triage.faces.matching import Candidate, Gallery
 from triage.faces.quality import QualityReport
 from triage.intake.biographic import Details, clean_text
+from triage.intake.names import name_tokens, part_keys, usual
 from triage.intake.photos import Photo, to_jpeg
 from triage.intake.refs import parse_vessel
 from triage.store.rows import Store, utcnow
 
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O or U to misread
 DEFAULT_TOP_K = 5
+NAME_FIELDS = ("surname_latin", "given_names_latin")  # compared by the names' identity, not their spelling
 COMPARED_FIELDS = ("surname_latin", "given_names_latin", "dob", "age_range", "sex", "nationality", "document_number")
 
 
@@ -490,11 +492,36 @@ def calibrated_threshold(store: Store, matcher: str | None) -> float | None:
 def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The details two records both give and that disagree, side by side. A detail one of them lacks is
     not a difference: an arrival who gave no date of birth does not contradict one who gave it."""
+
+    def shown(d: dict[str, Any], f: str) -> Any:
+        return latin_form(d, f.removesuffix("_latin")) if f in NAME_FIELDS else d[f]
+
     return {
-        f: {"this": mine[f], "earlier": theirs[f]}
+        f: {"this": shown(mine, f), "earlier": shown(theirs, f)}
         for f in COMPARED_FIELDS
-        if _given(mine.get(f)) and _given(theirs.get(f)) and mine[f] != theirs[f]
+        if _given(mine.get(f)) and _given(theirs.get(f)) and mine[f] != theirs[f] and not _same_name(f, mine, theirs)
     }
+
+
+def latin_form(details: dict[str, Any], field: str) -> str | None:
+    """A name part as a person reads it in Latin script: as typed when it was, else its usual romanisation
+    (AL-HASSAN for الحسن), never the bare consonants an older record may hold."""
+    given = details.get(field)
+    return usual(given) if isinstance(given, str) and given else details.get(f"{field}_latin")
+
+
+def _same_name(f: str, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """A name written in another script or spelling of the same names (الحسن and AL-HASAN) is not a difference:
+    every part of each agrees with a part of the other by its identity keys."""
+    if f not in NAME_FIELDS or not isinstance(mine[f], str) or not isinstance(theirs[f], str):
+        return False
+    given = f.removesuffix("_latin")  # the name as written, in its own script, where it was given
+    one, other = ([part_keys(t) for t in name_tokens(d.get(given) or d[f])] for d in (mine, theirs))
+    return (
+        bool(one and other)
+        and all(any(a & b for b in other) for a in one)
+        and all(any(a & b for a in one) for b in other)
+    )
 
 
 def _given(value: Any) -> bool:

@@ -56,7 +56,7 @@ def _member(store: Store, row: dict, on_board: set[str]) -> dict:
         "site": row["site"],
         "name": Details.from_dict(row["details"]).full_name(),
         "name_latin": ", ".join(
-            p for p in (row["details"].get("surname_latin"), row["details"].get("given_names_latin")) if p
+            p for p in (arrivals.latin_form(row["details"], f) for f in ("surname", "given_names")) if p
         ),
         "nationality": row["details"].get("nationality"),
         "flags": [f for f in FLAGS if raised[f]],

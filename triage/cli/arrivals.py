@@ -180,7 +180,7 @@ def show_cmd(
         out.print(f"VOID: voided by {v['officer']} at {v['at']}: {v['reason']}", style="bold red", markup=False)
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
-        table.add_row(field, Text(d.get(field) or "not given"), Text(d.get(f"{field}_latin") or ""))
+        table.add_row(field, Text(d.get(field) or "not given"), Text(arrivals.latin_form(d, field) or ""))
     for field in (
         "dob",
         "age_range",

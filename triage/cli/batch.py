@@ -144,12 +144,10 @@ def import_cmd(
 def render_imports(results: list[Imported]) -> None:
     """Each batch in a row, then what awaits a decision on its arrivals: watchlist alerts first (whoever's search
     found them), then repeat arrivals, then the same photo captured twice."""
-    table = Table(
-        "file", "day", "device", "signed by", "arrivals", "new", "watchlist alerts", "repeat-arrival candidates"
-    )
-    for r in results:
+    table = Table("#", "day", "device", "signed by", "arrivals", "new", "alerts", "repeats", title="Batches imported")
+    for n, r in enumerate(results, 1):
         table.add_row(
-            Text(Path(r.file).name),
+            str(n),
             Text(r.day or ""),
             Text(r.device or ""),
             Text(r.signer or ""),
@@ -159,6 +157,10 @@ def render_imports(results: list[Imported]) -> None:
             str(len(r.repeat_candidates)),
         )
     out.print(table)
+    out.print("alerts: unreviewed watchlist alerts; repeats: repeat-arrival candidates", markup=False)
+    out.print("The batches:", markup=False)
+    for n, r in enumerate(results, 1):
+        out.print(f"  {n}: {r.file}", markup=False, overflow="fold", soft_wrap=True)
     for r in results:
         for a in r.watchlist_alerts:
             subject = f"watchlist {a.ref}" + (f" [{a.category}]" if a.category else "")
