@@ -294,6 +294,14 @@ def _candidate_ref(members: Members, manifest: dict) -> None:
     _put(members, "arrivals.jsonl", rows)
 
 
+def _biographic_with_a_distance(members: Members, manifest: dict) -> None:
+    """A candidate a name found, dressed as a close face: the laptop may say only what a name search says."""
+    rows = _records(members, "arrivals.jsonl")
+    c = rows[0]["searches"][0]["candidates"][0]
+    c.update(kind="biographic", ref=rows[1]["id"], ref_key=rows[1]["key"], score=99.5, distance=0.01)
+    _put(members, "arrivals.jsonl", rows)
+
+
 def _draft_ref(members: Members, manifest: dict) -> None:
     rows = _records(members, "arrivals.jsonl")
     draft = rows[0]["drafts"][0]
@@ -312,6 +320,7 @@ MALFORMED = {
     "site-with-direction-control": (_arrival(1, site="Dover\u202eHQ"), ("arrivals.jsonl line 2", "U+202E")),
     "officer-over-two-lines": (_arrival(0, officer="PC 1\nDS 2"), ("arrivals.jsonl line 1", "line break")),
     "candidate-ref": (_candidate_ref, ("arrivals.jsonl line 1", "U+001B")),
+    "biographic-with-a-distance": (_biographic_with_a_distance, ("arrivals.jsonl line 1", "not a count of name")),
     "draft-ref": (_draft_ref, ("arrivals.jsonl line 1", "is not an id")),
     "nested-200000-deep": (_deep, ("arrivals.jsonl line 1", "nested more than")),
     "nested-500-deep": (_deep_inside, ("arrivals.jsonl line 1", "nested more than")),

@@ -241,7 +241,23 @@ def test_a_training_hub_takes_no_real_batch_and_writes_nothing(cli, sites, pg, t
 
 def test_the_audit_trail_altered_through_sql_fails_its_check(cli, sites, hub):
     _imported(cli, hub, sites.a_file)
-    assert cli.json("hub", "audit", "verify", *hub)["events"] >= 1
+    _imported(cli, hub, sites.b_file)
+    events = cli.json("hub", "audit", "verify", *hub)["events"]
+    assert events >= 2
+    with psycopg.connect(hub[-1], autocommit=True) as conn:
+        login = conn.execute("SELECT db_user FROM audit WHERE seq = 1").fetchone()[0]
+        conn.execute("UPDATE audit SET db_user = 'ds9999' WHERE seq = 1")  # who was logged in is part of the chain
+    assert "event 1" in cli("hub", "audit", "verify", *hub, code=int(ExitStatus.INTEGRITY)).stderr
+    with psycopg.connect(hub[-1], autocommit=True) as conn:
+        conn.execute("UPDATE audit SET db_user = %s WHERE seq = 1", [login])
+        conn.execute("CREATE TABLE gone AS SELECT * FROM audit WHERE seq = %s", [events])
+        conn.execute("DELETE FROM audit WHERE seq = %s", [events])  # the last event, removed from the end
+    res = cli("hub", "audit", "verify", *hub, code=int(ExitStatus.INTEGRITY))
+    assert "removed from its end" in res.stderr
+    with psycopg.connect(hub[-1], autocommit=True) as conn:
+        conn.execute("INSERT INTO audit SELECT * FROM gone")
+        conn.execute("DROP TABLE gone")
+    assert cli.json("hub", "audit", "verify", *hub)["events"] == events
     with psycopg.connect(hub[-1], autocommit=True) as conn:
         conn.execute("UPDATE audit SET officer = 'PC 9 Nobody' WHERE seq = 1")
     res = cli("hub", "audit", "verify", *hub, code=int(ExitStatus.INTEGRITY))

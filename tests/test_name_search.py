@@ -124,3 +124,40 @@ def test_a_biographic_candidate_travels_in_the_batch(cli, tmp_path):
         ("biographic", ids[0], "same")
     ]
     assert cli.json("audit", "verify", "--home", sup)["ok"] is True
+
+
+def test_name_keys_changed_outside_triage_are_refused_or_made_again(cli, wl_home):
+    """A blind moved onto another arrival with the sqlite3 shell is refused where a search would use it; an
+    arrival whose blinds were deleted is keyed again from its own (authenticated) record before a search."""
+    import sqlite3
+
+    from triage.errors import ExitStatus
+
+    hassan = capture(cli, 31, "الحسن", "محمد", "1995-03-12")["arrival_id"]
+    other = capture(cli, 32, "KARIMI", "REZA", "1990-01-01")["arrival_id"]
+
+    def sql(statement: str, *params: str) -> None:
+        db = sqlite3.connect(wl_home / "triage.db")
+        db.execute(statement, params)
+        db.commit()
+        db.close()
+
+    sql("DELETE FROM name_keys WHERE arrival_id = ?", hassan)
+    assert [a["arrival_id"] for a in cli.json("arrivals", "find", "Mohamed Hasan")["arrivals"]] == [hassan]
+
+    sql("UPDATE name_keys SET arrival_id = ? WHERE arrival_id = ? AND field != 'made'", other, hassan)
+    refused = cli("arrivals", "find", "Mohamed Hasan", code=int(ExitStatus.INTEGRITY))
+    assert "name_keys row" in refused.stderr and "changed outside triage" in refused.stderr
+    cli(
+        "capture",
+        "--photo",
+        orl(33, 1),
+        "--surname",
+        "HASAN",
+        "--given-names",
+        "MOHAMED",
+        "--dob",
+        "1995-03-12",
+        *DLIB,
+        code=int(ExitStatus.INTEGRITY),
+    )

@@ -208,3 +208,22 @@ def test_triage_names_table_reads_at_80_columns_and_full_names_take_a_comma():
     assert "AL-HASSAN ABDULRAHMAN, MOHAMMED" in done.stdout or "ABDULRAHMAN AL-HASSAN, MOHAMMED" in done.stdout
     assert "…" not in done.stdout and "why" in lines[2]
     assert "Examples" in Cli()("names", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("", "no letter"),
+        ("!!!,,,...'''", "no letter"),
+        ("a" * 300, "300 characters is too long"),
+        ("Mo\x1b[31mhamed", "U+001B"),
+        ("Ali\u202eILA", "U+202E"),
+    ],
+    ids=["empty", "punctuation", "300-characters", "escape", "direction-override"],
+)
+def test_a_name_that_names_nobody_or_carries_controls_is_refused(cli, home, name, words):
+    from triage.errors import ExitStatus
+
+    for argv in (("names", name), ("arrivals", "find", name)):
+        refused = cli(*argv, code=int(ExitStatus.BAD_INPUT))
+        assert words in refused.stderr and len(refused.stderr.strip().splitlines()) <= 2

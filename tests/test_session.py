@@ -210,3 +210,11 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     (tmp_path / "IMG_0002.jpg.json").write_text('{"surname": "Haddad", "language": ["Arabic", "English"]}')
     [signed] = watcher.poll()  # its sidecar says it is complete: no need to wait
     assert signed.path == second and signed.sidecar == {"surname": "Haddad", "language": "Arabic; English"}
+
+    # A link in the folder is never followed: it could point anywhere, the home's own store included.
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.jpg"
+    outside.write_bytes(data)
+    (tmp_path / "IMG_0004.jpg").symlink_to(outside)
+    for _ in range(3):
+        now[0] += 5
+        assert watcher.poll() == []

@@ -25,7 +25,7 @@ from typing import Any
 
 from triage.intake import lexicon
 from triage.intake.biographic import Details, PartialDate, parse_date
-from triage.intake.names import RULES_VERSION, name_tokens, part_keys
+from triage.intake.names import RULES_VERSION, name_query, name_tokens, part_keys
 from triage.store.rows import Store
 
 NAME = "name-key"  # blind kinds: a name part's identity key, two parts' keys together, a date of birth
@@ -211,14 +211,11 @@ def index(store: Store, arrival_id: str, details: dict[str, Any]) -> None:
 def unkeyed(store: Store) -> list[str]:
     """The arrivals whose keys are not made yet (captured before names were searchable, or since a new data
     key), or were made by another lexicon or other name rules (`made_by`)."""
-    # Every arrival is keyed as it is written (captured, merged, amended), and the keys of a whole home are made
-    # in one transaction, so the first and the last arrival having theirs means every one has.
-    ends = (
-        "SELECT id FROM arrivals WHERE rowid IN ((SELECT min(rowid) FROM arrivals), (SELECT max(rowid) FROM arrivals))"
-    )
+    # Every arrival is keyed as it is written (captured, merged, amended), so as many marks made by these rules
+    # as arrivals means every one has its keys; an arrival whose keys were deleted outside triage is keyed again.
     now = made_by()
-    marked = "SELECT 1 FROM name_keys WHERE arrival_id = ? AND field = 'made' AND blind = ?"
-    if all(store.db.execute(marked, [aid, now]).fetchone() for (aid,) in store.db.execute(ends).fetchall()):
+    arrivals = store.db.execute("SELECT count(*) FROM arrivals").fetchone()[0]
+    if store.db.execute("SELECT count(*) FROM name_keys WHERE blind = ?", [now]).fetchone()[0] == arrivals:
         return []
     sql = (
         "SELECT id FROM arrivals WHERE id NOT IN (SELECT arrival_id FROM name_keys WHERE field = 'made' AND blind = ?) "
@@ -380,9 +377,11 @@ def find(store: Store, name: str, *, officer: str, dob: str | None = None, limit
     most parts met, then a date of birth that agrees with `dob` (same before close), then the latest landing (see
     `_matches`). Only the arrivals shown are opened; the search is audited."""
     asked = parse_date(dob, "--dob") if dob else None
+    name = name_query(name)
     parts = name_tokens(name)
     ensure(store, officer)
     ranked = _matches(store, parts, asked, limit=limit)
+    _check_keys(store, [aid for aid, _, _ in ranked.best])
     shown: list[FoundArrival] = []
     for aid, met, level in ranked.best:
         row = store.get("arrivals", aid, what="arrival")
@@ -429,7 +428,15 @@ def biographic(store: Store, arrival_id: str, details: dict[str, Any], *, limit:
         dob_needed=True,
         limit=limit,
     )
+    _check_keys(store, [aid for aid, _, _ in best.best])
     return [Biographic(aid, met, AGREEMENT[level]) for aid, met, level in best.best]
+
+
+def _check_keys(store: Store, found: Sequence[str]) -> None:
+    """The keys that put these arrivals in a result are the store's own: a blind moved onto another arrival, or
+    forged, with the sqlite3 shell is refused here (exit 6) rather than shown, or kept as a candidate."""
+    if found:
+        store.check_rows("name_keys", f"arrival_id IN ({_marks(len(found))})", list(found))
 
 
 def evidence(score: float | None, dob: str | None) -> str:

@@ -281,8 +281,14 @@ class Checker:
             self.candidate(c, "candidate")
             for name in ("distance", "threshold", "score"):
                 self.field(c, name, (int, float, type(None)), "candidate")
-            if c["kind"] == "biographic" and not (isinstance(c["score"], (int, float)) and 0 < c["score"] <= 100):
-                self.malformed(f"biographic candidate's score {shown(c['score'])} is not a count of name parts")
+            if c["kind"] == "biographic":
+                score = c["score"]
+                if not (isinstance(score, (int, float)) and score == int(score) and 2 <= score <= 100):
+                    self.malformed(f"biographic candidate's score {shown(score)} is not a count of name parts")
+                if c["distance"] is not None or c["threshold"] is not None or c.get("below_threshold"):
+                    self.malformed("a biographic candidate carries a face distance or threshold: it has neither")
+            elif c["distance"] is None or c["threshold"] is None:
+                self.malformed(f"{c['kind']} candidate {shown(c.get('ref'))} has no distance or threshold")
             decision = self.field(c, "decision", (str, type(None)), "candidate")
             if decision is not None and decision not in DECISIONS:
                 self.malformed(f"candidate's decision {shown(decision)} is not {', '.join(DECISIONS)} or empty")

@@ -8,6 +8,7 @@ changes one (the owner, or an administrator of the server) breaks the chain at t
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,14 +31,22 @@ def verify(hub: Hub) -> Verified:
     prev: str | None = None
     expected = 1
     count = 0
-    for seq, at, officer, action, records, reason, prev_hash, digest in hub.conn.execute(
-        "SELECT seq, at, officer, action, records, reason, prev_hash, hash FROM audit ORDER BY seq"
+    for seq, at, officer, db_user, action, records, reason, prev_hash, digest in hub.conn.execute(
+        "SELECT seq, at, officer, db_user, action, records, reason, prev_hash, hash FROM audit ORDER BY seq"
     ):
         if seq != expected:
             raise IntegrityFailure(f"the hub's audit trail misses event {expected}: it was deleted")
-        if prev_hash != prev or hub.chain_hash(prev, seq, at, officer, action, records, reason) != digest:
+        if prev_hash != prev or hub.chain_hash(prev, seq, at, officer, db_user, action, records, reason) != digest:
             raise IntegrityFailure(f"the hub's audit trail fails at event {seq} ({action}): it was altered")
         prev, expected, count = digest, expected + 1, count + 1
+    head = hub.conn.execute("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetchone()
+    if count and (head is None or not hmac.compare_digest(head[2], hub.head_mac(head[0], head[1]))):
+        raise IntegrityFailure("the keyed record of the hub's audit trail's end is missing or altered")
+    if head is not None and (head[0], head[1]) != (count, prev):
+        raise IntegrityFailure(
+            f"the hub's audit trail ends at event {count}, but its keyed record of the end names event {head[0]}: "
+            "events were removed from its end"
+        )
     return Verified(count, prev)
 
 

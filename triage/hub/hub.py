@@ -121,14 +121,35 @@ class Hub:
     # -- the audit trail --------------------------------------------------------------------------------
 
     def chain_hash(
-        self, prev: str | None, seq: int, at: str, officer: str, action: str, records: Any, reason: bytes | None
+        self,
+        prev: str | None,
+        seq: int,
+        at: str,
+        officer: str,
+        db_user: str,
+        action: str,
+        records: Any,
+        reason: bytes | None,
     ) -> str:
         body = json.dumps(
-            [prev, seq, at, officer, action, records, hashlib.sha256(bytes(reason)).hexdigest() if reason else None],
+            [
+                prev,
+                seq,
+                at,
+                officer,
+                db_user,
+                action,
+                records,
+                hashlib.sha256(bytes(reason)).hexdigest() if reason else None,
+            ],
             sort_keys=True,
             ensure_ascii=False,
         )
         return hmac.new(self._chain_key, body.encode(), hashlib.sha256).hexdigest()
+
+    def head_mac(self, seq: int, digest: str) -> str:
+        """The keyed record of the trail's last event: events removed from the end leave it pointing past them."""
+        return hmac.new(self._chain_key, f"head:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
 
     def audit(self, action: str, *, records: list[str] | None = None, reason: str | None = None) -> None:
         """Append one event to the hash chain, inside the caller's transaction (events queue one at a time)."""
@@ -138,19 +159,17 @@ class Hub:
         at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
         sealed = self.vault.seal(reason.encode(), f"hub:audit:{seq}") if reason else None
         recs = list(records or [])[:500]
+        db_user = str(self.conn.execute("SELECT current_user").fetchone()[0])
+        digest = self.chain_hash(prev, seq, at, self.officer, db_user, action, recs, sealed)
         self.conn.execute(
-            "INSERT INTO audit (seq, at, officer, action, records, reason, prev_hash, hash) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                seq,
-                at,
-                self.officer,
-                action,
-                json.dumps(recs),
-                sealed,
-                prev,
-                self.chain_hash(prev, seq, at, self.officer, action, recs, sealed),
-            ],
+            "INSERT INTO audit (seq, at, officer, db_user, action, records, reason, prev_hash, hash) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [seq, at, self.officer, db_user, action, json.dumps(recs), sealed, prev, digest],
+        )
+        self.conn.execute(
+            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, mac = EXCLUDED.mac",
+            [seq, digest, self.head_mac(seq, digest)],
         )
 
     def close(self) -> None:

@@ -81,6 +81,9 @@ CREATE TABLE audit (
     db_user text NOT NULL DEFAULT current_user, action text NOT NULL, records jsonb NOT NULL,
     reason bytea, prev_hash text, hash text NOT NULL
 );
+CREATE TABLE audit_head (
+    id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL, mac text NOT NULL
+);
 """
 
 MIGRATIONS: Sequence[tuple[int, str, str]] = ((1, "m001_hub", M001),)
@@ -203,6 +206,7 @@ def create_roles(conn: Any, database: str) -> dict[str, str]:
             conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{name}"')
             if role != "analyst":
                 conn.execute(f'GRANT INSERT ON audit TO "{name}"')
+                conn.execute(f'GRANT INSERT, UPDATE ON audit_head TO "{name}"')
                 conn.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{name}"')
             for table in _WRITES[role]:
                 if table in tables:

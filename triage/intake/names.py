@@ -26,8 +26,9 @@ from typing import Any
 
 from anyascii import anyascii
 
+from triage.errors import BadInput
 from triage.intake import lexicon
-from triage.intake.biographic import latin
+from triage.intake.biographic import clean_text, latin
 from triage.intake.lexicon import arabic_key, is_ethiopic, latin_key, script_of, sorani_key
 from triage.intake.mrz import arabic_from_mrz
 
@@ -836,10 +837,22 @@ class NameVariants:
         return {"name": self.name, "variants": [v.as_json() for v in self.variants]}
 
 
+QUERY_LIMIT = 200  # characters of a name asked about: a name, not a document
+
+
+def name_query(name: str, what: str = "NAME") -> str:
+    """A name typed to look it up: at most QUERY_LIMIT characters, no control or direction characters, and at
+    least one letter (punctuation alone names nobody); refused with exit 3 otherwise."""
+    text = clean_text(" ".join((name or "").split()), what, max_len=QUERY_LIMIT)
+    if not any(ch.isalpha() for ch in text):
+        raise BadInput(f"{what}: give a name, in any script (it has no letter)")
+    return text
+
+
 def variants_of(name: str, limit: int = LIMIT) -> NameVariants:
     """The ranked variants of a name as typed: "SURNAME, GIVEN NAMES" gives full names, anything else
     the variants of that one name."""
-    text = " ".join((name or "").split())
+    text = name_query(name)
     if "," in text:
         surname, _, given = text.partition(",")
         found = ranked_variants(surname.strip() or None, given.strip() or None, limit)

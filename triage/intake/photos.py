@@ -116,15 +116,19 @@ def _eight_bit(img: Image.Image) -> Image.Image:
 
 def read_file(path: Path | str) -> bytes:
     """A photo file's bytes, refusing what is missing, not a file, or over the size limit."""
+    shown = str(path) if len(str(path)) <= 200 else f"{str(path)[:200]}... ({len(str(path)):,} characters)"
     path = Path(path)
-    if not path.exists():
-        raise BadInput(f"{path}: no such file")
-    if not path.is_file():
-        raise BadInput(f"{path}: not a file")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise BadInput(f"{path}: file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}")
-    return path.read_bytes()
+    try:
+        if not path.exists():
+            raise BadInput(f"{shown}: no such file")
+        if not path.is_file():
+            raise BadInput(f"{shown}: not a file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BadInput(f"{shown}: file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}")
+        return path.read_bytes()
+    except OSError as e:  # a name too long for the file system, a file that cannot be read
+        raise BadInput(f"{shown}: cannot be read ({e.strerror or e})") from None
 
 
 def read_photo(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> Photo:

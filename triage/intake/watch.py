@@ -81,7 +81,7 @@ class FolderWatch:
             for e in entries
             if not e.name.startswith(".")
             and e.name.lower().endswith(PHOTO_SUFFIXES)
-            and e.is_file(follow_symlinks=True)
+            and e.is_file(follow_symlinks=False)  # a link could point anywhere, the home's own store included
         ]
 
     def poll(self) -> list[Arrived]:
