@@ -69,7 +69,7 @@ def list_cmd(
     sites = sorted({r["site"] for r in rows})
     table = Table(
         Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")),
-        "landed (UTC)",
+        Column("landed\n(UTC)", no_wrap=True),  # the date above its time: a date is never broken
         *(["site"] if len(sites) > 1 else []),
         "vessel",
         "name",
@@ -82,7 +82,7 @@ def list_cmd(
     for r in rows:
         table.add_row(
             Text(r["arrival_id"]),
-            Text(utc_text(r["landed_at"])),
+            Text(utc_text(r["landed_at"]).replace(" ", "\n", 1)),
             *([Text(r["site"])] if len(sites) > 1 else []),
             Text(r["vessel"] or ""),
             Text(r["name"]),
@@ -120,14 +120,14 @@ def find_cmd(
         return
     training_banner(store)
     if not found.arrivals:
-        out.print(f"No arrival has a name like {found.name!r}.", markup=False)
+        out.print(f"No arrival has a name like “{found.name}”.", markup=False)
         return
     table = Table(
         Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")),
-        "landed (UTC)",
+        Column("landed\n(UTC)", no_wrap=True),
         "vessel",
         "name",
-        "date of birth",
+        Column("date of birth", min_width=len("2026-12-06")),
         "agrees",
         title=f"Arrivals named like {escape(found.name)}" + (escape(f", born {found.dob}") if found.dob else ""),
         title_justify="left",
@@ -138,7 +138,7 @@ def find_cmd(
             agrees += f", date of birth {a.dob_agrees}"
         table.add_row(
             Text(a.arrival_id),
-            Text(utc_text(a.landed_at)),
+            Text(utc_text(a.landed_at).replace(" ", "\n", 1)),
             Text(a.vessel or ""),
             Text(a.name),
             Text(a.dob or ""),

@@ -703,7 +703,7 @@ def _signed_manifest(
             f"{path}: signed by a laptop this home does not trust (device {manifest['device']}, fingerprint "
             f"{keys.fingerprint(signer)})",
             hint=f"check the fingerprint with that laptop's officer, then run "
-            f"`triage keys trust NAME {keys.encode_signing_key(signer)}`",
+            f"`triage keys trust NAME {keys.encode_signing_key(signer)} --home {store.home}`",
         )
     _check_manifest(path, manifest)
     _bound_device(store, path, manifest["device"], name)
