@@ -369,12 +369,15 @@ class Store:
         if row:
             self.db.table(table).update(key, row)
 
-    def _open_row(self, table: str, row: Row) -> Row:
+    def _open_row(self, table: str, row: Row, fresh: set[int] | None = None) -> Row:
         """A row as read (`__rowid__` first), its tag checked and its sealed part opened; `ver` and `tag`
-        are the store's own and never reach a caller."""
+        are the store's own and never reach a caller. `fresh`: `_fresh_rows()` of the table, when the caller
+        opens many rows."""
         if self._tag_key is not None and "tag" in row:
             rowid = row["__rowid__"]
-            if rowid not in self._fresh_rows().get(table, ()) and not self._written_now(table, rowid):
+            if fresh is None:
+                fresh = self._fresh_rows().get(table, set())
+            if rowid not in fresh and not self._written_now(table, rowid):
                 tags.check_read(self._tag_key, table, self._layouts, self.db, row)
         for own in ("__rowid__", "ver", "tag"):
             row.pop(own, None)
@@ -401,7 +404,9 @@ class Store:
         self, table: str, where: str | None = None, params: Sequence[Any] = (), order_by: str | None = None
     ) -> list[Row]:
         """The rows that match, each checked and opened."""
-        return [self._open_row(table, r) for r in self._select(table, where, params, order_by)]
+        found = self._select(table, where, params, order_by)
+        fresh = self._fresh_rows().get(table, set()) if self._tag_key is not None and found else None
+        return [self._open_row(table, r, fresh) for r in found]
 
     def check_rows(self, table: str, where: str | None = None, params: Sequence[Any] = ()) -> None:
         """Check the tags of the rows that match, for code that reads them through plain SQL."""
