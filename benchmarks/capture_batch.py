@@ -48,7 +48,10 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # (triage/faces/matching.py, `scores`).
 # A 60-photo boat at 640x480 (load average 3 to 4): 5.5-10.2 s whole process against a floor of 1.5-1.7 s
 # (3.7-5.9x; the CPU used, spread over 2 idle cores, 1.9x); start-up about 2 s and 3 s of CPU; face_recognition
-# 18-32 s. Starting the workers before the home is unlocked took 0.5-0.9 s off a one-row run.
+# 18-32 s. Starting the workers before the home is unlocked took 0.5-0.9 s off a one-row run. Those figures had
+# the watchlist's templates of one model only; with every model's (as a home enrols them), on a quiet machine:
+# 640x480 4.7 s against a floor of 1.32 s (3.6x; CPU 2.7x), 1280x960 6.1 s (3.9x; CPU 3.5x); face_recognition
+# 13.4 s and 23.9 s.
 
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
@@ -79,18 +82,17 @@ def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) 
     return paths
 
 
-def make_home(path: Path) -> None:
-    """A home whose watchlist holds WATCHLIST random unit templates, stored as enrolment stores them."""
-    from triage.faces import detection as faces
+def make_home(path: Path, subjects: int = WATCHLIST) -> None:
+    """A home (the default, fused matcher) whose watchlist holds `subjects` synthetic subjects, stored as
+    enrolment stores them, each with a random unit template of every model the matcher uses."""
+    from triage.faces import matchers
     from triage.store.config import Config
     from triage.store.rows import Store, utcnow
 
     store = Store.create(path, PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER))
     rng = np.random.default_rng(11)
-    vectors = rng.normal(size=(WATCHLIST, 128)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    refs = [f"WL-{i + 1:05d}" for i in range(subjects)]
     review = (dt.date.today() + dt.timedelta(days=365)).isoformat()
-    refs = [f"WL-{i + 1:05d}" for i in range(WATCHLIST)]
     with store.transaction():
         for i, ref in enumerate(refs):
             store.insert(
@@ -109,7 +111,10 @@ def make_home(path: Path) -> None:
                     "category": "wanted",
                 },  # sealed, as enrolment keeps it
             )
-        store.put_templates("subject", faces.MODEL_ID, refs, vectors)
+        for model_id in matchers.models_for(store):
+            vectors = rng.normal(size=(subjects, 128)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            store.put_templates("subject", model_id, refs, vectors)
     store.close()
 
 

@@ -16,7 +16,6 @@ Photos are ORL faces on a textured 640x480 canvas, as in benchmarks/capture_batc
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import sys
@@ -24,56 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pexpect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture_batch import make_photos  # noqa: E402  (a script beside this one)
+from capture_batch import OFFICER, PASSPHRASE, make_home, make_photos  # noqa: E402  (a script beside this one)
 
-PASSPHRASE = "benchmark passphrase"
-OFFICER = "PC 0000 Benchmark"
 ROOT = Path(__file__).resolve().parents[1]
 
 # Figures from this script on the shared 2-core development machine (load average 3 to 4): start 1.4-2.1 s;
 # file to candidates p50 0.16-0.22 s, p95 0.20-0.32 s, of which 0.11-0.12 s inside the process. Building the
 # HOG detector only when a pipeline detects with it, and loading the models while the passphrase is checked,
 # each took a few tenths of a second off the start.
-
-
-def make_home(path: Path, subjects: int) -> None:
-    """A home (the default, fused matcher) whose watchlist holds `subjects` synthetic subjects, each with a
-    template of every model the matcher uses."""
-    from triage.faces import matchers
-    from triage.store.config import Config
-    from triage.store.rows import Store, utcnow
-
-    store = Store.create(path, PASSPHRASE, Config(site="Benchmark", force_code="BEN", officer=OFFICER))
-    rng = np.random.default_rng(11)
-    refs = [f"WL-{i + 1:05d}" for i in range(subjects)]
-    review = (dt.date.today() + dt.timedelta(days=365)).isoformat()
-    with store.transaction():
-        for i, ref in enumerate(refs):
-            store.insert(
-                "subjects",
-                {
-                    "ref": ref,
-                    "added_at": utcnow(),
-                    "review_date": review,
-                    "authorised_by": "DS 0 Benchmark",
-                    "image_source": "synthetic",
-                    "status": "active",
-                },
-                {
-                    "name": f"Synthetic {i + 1}",
-                    "reason": "benchmark",
-                    "category": "wanted",
-                },  # sealed, as enrolment keeps it
-            )
-        for model_id in matchers.models_for(store):
-            vectors = rng.normal(size=(subjects, 128)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            store.put_templates("subject", model_id, refs, vectors)
-    store.close()
 
 
 def main() -> None:
