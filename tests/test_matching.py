@@ -429,3 +429,34 @@ def test_a_template_with_an_infinity_leaves_a_large_gallery_searchable(home):
     found = gallery.search(q, top_k=3, threshold=0.5, approximate=False)
     assert gallery._quantized() is None and found[0].ref == "S-00100"
     store.close()
+
+
+def test_owner_distances_of_many_owners_agree_with_every_row_scanned(tmp_path):
+    """The fused matcher asks a gallery for the distance of tens of owners at once. Against a plain scan of
+    the stored templates: owners with one photo or several, owners added after the gallery sorted its rows
+    (the unsorted tail), a hidden owner (None), an owner it does not hold (None), and a name longer than any
+    it holds (None, not a match cut to its width)."""
+    from triage.store.config import Config
+
+    rng = np.random.default_rng(3)
+    store = Store.create(tmp_path / "h", PASSPHRASE, Config(site="S", force_code="T", officer=OFFICER))
+    owners = [f"P{i}" for i in range(40) for _ in range(1 + i % 3)]
+    vecs = rng.normal(size=(len(owners), 8)).astype(np.float32)
+    store.put_templates("subject", "m", owners, vecs)
+    gallery = matching.Gallery.load(store, "watchlist", "subject", "m")
+    q = rng.normal(size=8).astype(np.float32)
+    gallery.owner_distance("P0", q)  # sorts the rows it holds now
+    late = [f"LATE{i}" for i in range(3) for _ in range(2)]
+    late_vecs = rng.normal(size=(len(late), 8)).astype(np.float32)
+    store.put_templates("subject", "m", late, late_vecs)
+    gallery.refresh(store)
+    gallery.hide(frozenset({"P5"}))
+    every, rows = owners + late, np.vstack([vecs, late_vecs])
+    asked = ["P1", "P2", "LATE1", "P5", "P39", "NOBODY", "P10" + "9" * 30, "LATE2", "P0"]
+    got = gallery.owner_distances(asked, q)
+    for o in asked:
+        mine = [np.linalg.norm(rows[i] - q) for i, who in enumerate(every) if who == o]
+        expected = None if o == "P5" or not mine else round(float(min(mine)), 4)
+        assert got[o] == pytest.approx(expected, abs=2e-4), o
+        assert gallery.owner_distance(o, q) == got[o]
+    store.close()

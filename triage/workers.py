@@ -4,7 +4,9 @@ per core, and each worker loads its models once.
 Each worker takes one job at a time over its own pipe, so the main process always knows which job a
 worker holds. A worker that dies (a crash inside a native library) or overruns the time limit is
 killed and replaced: only its job fails, with a one-line reason, and the rest of the batch goes on.
-Workers are started with "spawn", so they inherit no open store, thread (the progress bar) or lock.
+Workers are started with "spawn", so they inherit no open store, thread (the progress bar) or lock; those
+started before anything is open (`Started`, ahead of unlocking a home) are forked on Linux when this process
+runs no other thread, so they skip Python's start and the imports already made.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import SpawnContext
+from typing import TYPE_CHECKING
 
 from triage.errors import TriageError
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, SpawnContext
+
+    Context = ForkContext | SpawnContext
 
 START_TIMEOUT = 180.0  # seconds for a fresh worker to import its libraries and load its models
 _in_pool = False  # set in a worker process
@@ -70,8 +79,16 @@ def _serve(conn: Connection, fn: Callable[..., object], initializer: Callable[[]
             conn.send(("error", TriageError(f"unexpected {type(e).__name__}: {e}")))
 
 
+def _early_context() -> Context:
+    """How to start workers before anything is open: forked where that is safe (Linux, and no other thread
+    that could hold a lock the child would inherit held), else spawned."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
 class _Worker:
-    def __init__(self, ctx: SpawnContext, fn: Callable[..., object], initializer: Callable[[], object] | None) -> None:
+    def __init__(self, ctx: Context, fn: Callable[..., object], initializer: Callable[[], object] | None) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, fn, initializer), daemon=True)
         self.proc.start()
@@ -112,7 +129,8 @@ class Started:
 
     def __init__(self, fn: Callable[..., object], initializer: Callable[[], object] | None, workers: int) -> None:
         self.fn, self.initializer = fn, initializer
-        self.workers = [_Worker(mp.get_context("spawn"), fn, initializer) for _ in range(max(1, workers))]
+        ctx = _early_context()
+        self.workers = [_Worker(ctx, fn, initializer) for _ in range(max(1, workers))]
 
     def fits(self, fn: Callable[..., object], initializer: Callable[[], object] | None, workers: int) -> bool:
         """Whether these workers run `fn` after the same `initializer` (a method of an equal object counts:

@@ -6,7 +6,6 @@ runs the self-test of every model a user supplied, reporting failures instead of
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,9 @@ from triage.faces import encoders, matchers
 from triage.faces.encoders import files, onnx, yunet
 from triage.store.config import CONFIG_FILE, DEFAULT_MATCHER, load_config
 
-DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
-
 
 def _dlib_folder() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    return (
-        Path(list(spec.submodule_search_locations)[0]) / "models"
-        if spec and spec.submodule_search_locations
-        else Path("face_recognition_models (not installed)")
-    )
+    return faces.dlib_folder() or Path("face_recognition_models (not installed)")
 
 
 def _file(path: Path, expected: str, check: bool) -> files.FileStatus:
@@ -44,7 +36,7 @@ def inventory(home: Path | None, *, check: bool = False) -> dict[str, Any]:
             "licence": "CC0 1.0 (face_recognition_models); see models/MODEL_CARD.md",
             "source": "face_recognition_models 0.3.0",
             "files": [
-                _file(_dlib_folder() / name, digest, check) for name, digest in zip(DLIB_FILES, faces.FILE_SHA256)
+                _file(_dlib_folder() / name, digest, check) for name, digest in zip(faces.DLIB_FILES, faces.FILE_SHA256)
             ],
         },
         {

@@ -57,22 +57,26 @@ class Models:
     dlib: ModuleType
 
 
+DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
+
+
+def dlib_folder() -> Path | None:
+    """The folder of face_recognition_models' files, found without importing the package: its import loads
+    pkg_resources, which costs each process that loads the models (every batch worker) a tenth of a second.
+    The files are checked against their SHA-256 before use, wherever they are found."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
 @lru_cache(maxsize=1)
 def models() -> Models:
     """Load dlib's detector, 5-point shape predictor and encoder once per process."""
-    try:
-        importlib.import_module("pkg_resources")
-    except ImportError:
-        raise ModelMissing(
-            "face_recognition_models needs pkg_resources, which this environment lacks: install setuptools<80.9"
-        ) from None
-    if importlib.util.find_spec("face_recognition_models") is None:
+    folder = dlib_folder()
+    if folder is None:
         raise ModelMissing("the package face_recognition_models is not installed; run `uv sync`")
-    try:
-        frm = importlib.import_module("face_recognition_models")
-        paths = [frm.pose_predictor_five_point_model_location(), frm.face_recognition_model_location()]
-    except Exception as e:
-        raise ModelMissing(f"face_recognition_models cannot be loaded: {e}") from None
+    paths = [str(folder / name) for name in DLIB_FILES]
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ModelMissing(f"face model files are missing: {', '.join(missing)}")
@@ -254,9 +258,9 @@ def encoder_agreement() -> float:
             f"no face found on {path}, the photo this check uses: it or the detector is not what "
             "was installed; reinstall with `uv sync`"
         ) from None
-    reference = m.dlib.face_recognition_model_v1(
-        importlib.import_module("face_recognition_models").face_recognition_model_location()
-    )
+    folder = dlib_folder()
+    assert folder is not None  # models() found it
+    reference = m.dlib.face_recognition_model_v1(str(folder / DLIB_FILES[1]))
     theirs = np.asarray(reference.compute_face_descriptor(rgb, face.shape, 1), np.float32)
     return float(np.abs(encode(rgb, face) - theirs).max())
 

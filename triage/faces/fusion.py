@@ -140,7 +140,7 @@ def search(
         owners = sorted(set().union(*known.values()))
         for m, g in galleries.items():
             if floor[m] is not None:  # else an owner it did not propose has no template of it
-                known[m].update({o: g.owner_distance(o, queries[m]) for o in owners if o not in known[m]})
+                known[m].update(g.owner_distances([o for o in owners if o not in known[m]], queries[m]))
         scores = {o: fusion.score({m: known[m].get(o) for m in galleries}) for o in owners}
         if fusion.score(floor) >= threshold or pool >= usable or all(f is None for f in floor.values()):
             ranked = sorted(owners, key=lambda o: (scores[o], o))[:top_k]

@@ -9,7 +9,7 @@ carries its distance and the threshold it was judged against, for a person to re
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -361,18 +361,28 @@ class Gallery:
     def owner_distance(self, owner: str, query: npt.NDArray[np.float32]) -> float | None:
         """The distance from `query` to one owner's nearest searchable template (None: it has none); what
         the fused matcher asks for an owner that one model proposed and another did not."""
-        rows = self._owner_rows(owner.encode())
-        rows = rows[self.alive[rows] & ~self.hidden[rows]]
-        if not len(rows):
-            return None
-        q = np.asarray(query, dtype=np.float32)
-        d2 = float((self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q)).min()) + float(q @ q)
-        return round(math.sqrt(max(d2, 0.0)), 4)
+        return self.owner_distances([owner], query)[owner]
 
-    def _owner_rows(self, key: bytes) -> npt.NDArray[np.intp]:
-        """One owner's rows, through the rows sorted by owner (sorted on first use, which is slow for a large
-        gallery, so not on every call), and a scan of the rows appended since. It is sorted again once that tail grows long, or when the rows
-        it covers have moved (dead rows dropped, or reloaded: the id at its last row is then another)."""
+    def owner_distances(self, owners: Sequence[str], query: npt.NDArray[np.float32]) -> dict[str, float | None]:
+        """`owner_distance` of many owners at once, in one pass over all their rows: the fused matcher asks
+        it for every owner one model proposed and another did not, tens per search."""
+        if not owners:
+            return {}
+        rows, which = self._owner_rows([o.encode() for o in owners])
+        usable = self.alive[rows] & ~self.hidden[rows]
+        rows, which = rows[usable], which[usable]
+        best = np.full(len(owners), np.inf)
+        if len(rows):
+            q = np.asarray(query, dtype=np.float32)
+            d2 = (self.sq_norms[rows] - 2.0 * scores(self.matrix[rows], q)).astype(np.float64) + float(q @ q)
+            np.minimum.at(best, which, d2)
+        return {o: None if math.isinf(b) else round(math.sqrt(max(b, 0.0)), 4) for o, b in zip(owners, best.tolist())}
+
+    def _owner_rows(self, keys: list[bytes]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """The rows of these owners, with the position in `keys` of each row's owner: through the rows sorted
+        by owner (sorted on first use, which is slow for a large gallery, so not on every call) and a scan of
+        the rows appended since. It is sorted again once that tail grows long, or when the rows it covers
+        have moved (dead rows dropped, or reloaded: the id at its last row is then another)."""
         n = self.n
         built = self._owner_order
         if (
@@ -384,12 +394,20 @@ class Gallery:
             order = np.argsort(self.owners[:n], kind="stable")
             built = self._owner_order = (n, int(self.ids[n - 1]) if n else -1, order, self.owners[:n][order])
         count, _, order, ordered = built
-        found = (
-            order[np.searchsorted(ordered, key, "left") : np.searchsorted(ordered, key, "right")]
-            if len(key) <= ordered.dtype.itemsize
-            else order[:0]
-        )  # a longer key would be cut to the width
-        return np.concatenate([found, np.flatnonzero(self.owners[count:n] == key) + count])
+        width = ordered.dtype.itemsize
+        fits = np.array([len(k) <= width for k in keys])  # a longer key would be cut to the width
+        wanted = np.array([k if len(k) <= width else b"" for k in keys], dtype=ordered.dtype)
+        lo = np.searchsorted(ordered, wanted, "left")
+        counts = np.where(fits, np.searchsorted(ordered, wanted, "right") - lo, 0)
+        which = np.repeat(np.arange(len(keys)), counts)
+        rows = order[np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))]
+        tail = self.owners[count:n]
+        if len(tail):
+            position = {k: i for i, k in enumerate(keys)}
+            more = np.flatnonzero(np.isin(tail, np.array(keys, dtype=bytes)))
+            rows = np.concatenate([rows, more + count])
+            which = np.concatenate([which, np.array([position[bytes(tail[r])] for r in more], dtype=np.intp)])
+        return rows, which
 
     def search(
         self,

@@ -104,6 +104,12 @@ def _word_class(word: str) -> str:
 def name_tokens(text: str) -> list[str]:
     """The parts of a full name: "Muhammad al Hassan" -> ["Muhammad", "al Hassan"]; "Abdul Rahman Ali"
     -> ["Abdul Rahman", "Ali"]; "Nur al-Din" -> ["Nur al-Din"]."""
+    return list(_tokens(text or ""))
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[str, ...]:
+    """`name_tokens`, kept for the process: every view of a candidate compares the names of both records."""
     words = [w for w in re.split(r"[\s,]+", unicodedata.normalize("NFC", text or "")) if w and w.strip("-'")]
     out: list[str] = []
     pending: list[str] = []  # articles, Abd and Abu waiting for the name they belong to
@@ -119,7 +125,7 @@ def name_tokens(text: str) -> list[str]:
         pending = []
     if pending:
         out.append(" ".join(pending))
-    return out
+    return tuple(out)
 
 
 # -- identity keys ---------------------------------------------------------------------------------
@@ -933,8 +939,10 @@ def latin_part_variants(text: str, limit: int = LIMIT) -> list[str]:
     return _latin_texts(part_variants(text, limit + 2), limit)
 
 
+@lru_cache(maxsize=8192)
 def usual(text: str | None) -> str | None:
     """The usual Latin form of a name part: as given when typed in Latin script, else its most likely
-    romanisation (never a consonant skeleton when a lexicon entry or rule gives better)."""
+    romanisation (never a consonant skeleton when a lexicon entry or rule gives better). Kept for the
+    process: every view of a candidate shows the names of both records."""
     forms = latin_part_variants(text or "", 1)
     return forms[0] if forms else None
