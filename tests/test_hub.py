@@ -127,8 +127,9 @@ def test_a_repeat_arrival_across_sites_is_found_once_and_a_tampered_batch_leaves
     assert c["across_sites"] and {c["site"], c["other"]["site"]} == {"Dover", "Folkestone"}
     assert {c["day"], c["other"]["day"]} == {DOVER_DAY, FOLKESTONE_DAY}
     assert 0 < c["distance"] <= c["threshold"]
-    (named,) = [c for c in first[1]["candidates"] if c["kind"] == "biographic"]  # B amended the name to A's
-    assert {named["arrival_key"], named["other"]["key"]} == {sites.a1, sites.b1} and named["matched"] == "2 name parts"
+    assert not [c for c in first[1]["candidates"] if c["kind"] == "biographic"]  # B amended the name to A's:
+    assert c["matched"] == "2 name parts" and len(c["candidates"]) == 2  # found by name too, the same one item
+    assert [e["kind"] for e in c["evidence"]] == ["arrival", "biographic"]
     assert first[1]["arrivals"] == 2  # the arrival B voided came, and is in no candidate
 
     url = hub[-1]
@@ -201,7 +202,8 @@ def test_two_reviewers_deciding_one_candidate_at_once_record_one_decision(cli, s
     told = results["DS 2 Second"]
     assert isinstance(told, Conflict) and "confirmed by DS 1 First" in str(told)
     with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT decision, officer FROM decisions").fetchall() == [("confirmed", "DS 1 First")]
+        decided = conn.execute("SELECT decision, officer FROM decisions").fetchall()
+        assert decided == [("confirmed", "DS 1 First")] * 2  # the pair's face and name candidates, one decision
     res = cli(
         "hub", "review", c["other"]["key"], "--candidate", c["arrival_key"], "--decision", "rejected",
         "--reason", "late", *hub, code=int(ExitStatus.CONFLICT),
@@ -307,3 +309,176 @@ def test_the_embedded_server_runs_for_one_command(cli, sites, tmp_path, monkeypa
     monkeypatch.delenv("TRIAGE_OFFICER")
     assert OFFICER  # the key home's officer acts when none is given
     assert cli.json("hub", "audit", "verify", "--dir", folder)["events"] == 2
+
+
+def _sql(url: str, *statements: str, params=None) -> list:
+    """Statements run as the database's administrator would, outside triage; the last one's rows, if any."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def _changed(cli: Cli, hub, *args, said: str = "changed outside triage") -> str:
+    """A command refused with exit 6, naming what was changed in one line; that line."""
+    first = cli(*args, *hub, code=int(ExitStatus.INTEGRITY)).stderr.strip().splitlines()[0]
+    assert said in first, first
+    return first
+
+
+def _pair(cli: Cli, hub) -> dict:
+    (item,) = [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] != "watchlist"]
+    return item
+
+
+def test_a_pair_found_by_face_and_by_name_is_one_item_and_one_decision(cli, sites, hub):
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    url = hub[-1]
+    item = _pair(cli, hub)
+    face, name = item["candidates"]
+    assert [(e["candidate"], e["kind"]) for e in item["evidence"]] == [(face, "arrival"), (name, "biographic")]
+    assert item["distance"] <= item["threshold"] and item["matched"] == "2 name parts"
+    (first,) = cli.json("hub", "review", "--pending", "--limit", "1", *hub)["candidates"]  # the pair, not half of it
+    assert first["candidates"] == [face, name]
+    text = cli("hub", "review", "--pending", *hub).stdout
+    assert f"candidates {face}+{name}: " in text and "distance " in text and ", 2 name parts" in text
+    # held the other way round (from the earlier arrival), the name candidate still joins its pair
+    from triage.hub import hub as hubs
+
+    with hubs.opened(hub[1], PASSPHRASE, OFFICER, db=url) as h:
+        mac = h.rows.mac(
+            "candidates", arrival=sites.a1, kind="biographic", ref=sites.b1, other=sites.b1, distance=None,
+            threshold=None, matched="2 name parts",
+        )  # fmt: skip
+    _sql(
+        url,
+        "UPDATE candidates SET arrival = other, other = arrival, ref = (SELECT key FROM arrivals WHERE id = arrival), "
+        "mac = %(mac)s WHERE id = %(id)s",
+        params={"mac": mac, "id": name},
+    )
+    assert _pair(cli, hub)["candidates"] == [face, name]
+    decided = cli.json(
+        "hub", "review", sites.b1, "--candidate", str(name), "--decision", "confirmed", "--reason", "same man", *hub
+    )
+    assert decided["candidate"] == name and decided["candidates"] == [face, name]
+    assert _sql(url, "SELECT candidate, decision FROM decisions ORDER BY candidate") == [
+        (face, "confirmed"),
+        (name, "confirmed"),
+    ]
+    res = cli(
+        "hub", "review", sites.a1, "--candidate", str(face), "--decision", "rejected", "--reason", "late", *hub,
+        code=int(ExitStatus.CONFLICT),
+    )  # fmt: skip
+    assert "already decided: confirmed by" in res.stderr
+    assert not [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] != "watchlist"]
+    assert cli.json("hub", "audit", "verify", *hub)["decisions"] == 2
+
+
+def test_rows_the_database_administrator_changes_are_refused_where_they_are_shown(cli, sites, hub):
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    url = hub[-1]
+    face, name = _pair(cli, hub)["candidates"]
+    pending = ("hub", "review", "--pending")
+    report = ("hub", "report", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "text")
+    verify = ("hub", "audit", "verify")
+
+    def each(change: str, undo: str, *shown: tuple[str, ...], said: str = "changed outside triage") -> list[str]:
+        """Change a row through SQL: every command that shows it, and the audit check, refuse (exit 6)."""
+        _sql(url, change)
+        told = [_changed(cli, hub, *command, said=said) for command in (*shown, verify)]
+        _sql(url, undo)
+        return told
+
+    told = each(
+        f"UPDATE candidates SET distance = distance / 2 WHERE id = {face}",
+        f"UPDATE candidates SET distance = distance * 2 WHERE id = {face}",
+        pending,
+        report,
+    )
+    assert all(f"candidates row {face} was changed" in t for t in told)
+    told = each(
+        f"UPDATE candidates SET matched = '3 name parts, same date of birth' WHERE id = {name}",
+        f"UPDATE candidates SET matched = '2 name parts' WHERE id = {name}",
+        pending,
+    )
+    assert all(f"candidates row {name} was changed" in t for t in told)
+    told = each(
+        "INSERT INTO candidates (arrival, kind, ref, distance, threshold) SELECT id, 'watchlist', 'WL-003', 0.1, "
+        f"0.6 FROM arrivals WHERE key = '{sites.a2}'",
+        "DELETE FROM candidates WHERE ref = 'WL-003'",
+        pending,
+    )
+    assert all("candidates row" in t and "keyed tag is missing" in t for t in told)
+    told = each(  # voided outside triage: the pair would drop out of the list and the report
+        f"UPDATE arrivals SET voided = true WHERE key = '{sites.a1}'",
+        f"UPDATE arrivals SET voided = false WHERE key = '{sites.a1}'",
+        pending,
+        report,
+    )
+    assert all(f"arrivals row {sites.a1} was changed" in t for t in told)
+    told = each(  # a crime-group link turned to another arrival
+        f"UPDATE group_links SET arrival = (SELECT id FROM arrivals WHERE key = '{sites.b1}')",
+        f"UPDATE group_links SET arrival = (SELECT id FROM arrivals WHERE key = '{sites.a1}')",
+        ("hub", "ocg", "show", "OCG-2026-014"),
+        report,
+    )
+    assert all("group_links row" in t for t in told)
+    told = each(
+        "UPDATE laptop_alerts SET decided = true",
+        "UPDATE laptop_alerts SET decided = false",
+        pending,
+    )
+    assert all("laptop_alerts row" in t for t in told)
+    cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "confirmed", "--reason", "same man", *hub)
+    told = each(
+        f"UPDATE decisions SET decision = 'rejected' WHERE candidate = {face}",
+        f"UPDATE decisions SET decision = 'confirmed' WHERE candidate = {face}",
+        report,
+        ("hub", "review", sites.a1, "--candidate", str(face), "--decision", "rejected", "--reason", "again"),
+    )
+    assert all(f"decisions row of candidate {face} was changed" in t for t in told)
+    _sql(url, "CREATE TABLE kept AS SELECT * FROM decisions")
+    told = each(  # the face candidate's decision deleted: the report would call the pair not decided
+        f"DELETE FROM decisions WHERE candidate = {face}",
+        f"INSERT INTO decisions SELECT * FROM kept WHERE candidate = {face}",
+        report,
+        said="deleted outside triage",
+    )
+    assert f"candidate {face} is shown as awaiting a decision, but audit event" in told[0]
+    assert f"candidate {face} was decided in audit event" in told[1] and "decisions row is gone" in told[1]
+    told = each(  # both deleted: the pair would be listed again as awaiting a decision
+        "DELETE FROM decisions",
+        "INSERT INTO decisions SELECT * FROM kept",
+        pending,
+        said="deleted outside triage",
+    )
+    _sql(url, "DROP TABLE kept")
+    assert cli.json(*verify, *hub)["decisions"] == 2
+
+
+def test_a_hub_at_schema_1_has_its_rows_tagged_once_when_it_is_upgraded(cli, sites, hub):
+    from triage.hub import rows, schema
+
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    face, _ = _pair(cli, hub)["candidates"]
+    cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "confirmed", "--reason", "same man", *hub)
+    url = hub[-1]
+    _sql(  # back to the schema this release's first hubs were made with
+        url,
+        *(f"ALTER TABLE {table} DROP COLUMN mac" for table in rows.TABLES),
+        "DROP INDEX arrivals_voided, audit_review",
+        "DELETE FROM hub_migrations WHERE version = 2",
+    )
+    held = {t: n for t, n in _counts(url).items() if t in rows.TABLES}
+    checked = cli.json("hub", "audit", "verify", *hub)  # the first command upgrades
+    assert checked["rows"] == held and checked["decisions"] == 2
+    assert _sql(url, "SELECT max(version) FROM hub_migrations") == [(schema.LATEST,)]
+    (upgrade,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "hub-upgrade"]
+    assert upgrade["records"] == ["migration:m002_row_macs"]
+    assert upgrade["reason"].startswith(f"{sum(held.values())} rows given their keyed tags (arrivals 4, candidates")
+    _sql(url, f"UPDATE arrivals SET mac = NULL WHERE key = '{sites.b1}'")  # never given a tag again, by anything
+    told = _changed(cli, hub, "hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text")
+    assert f"arrivals row {sites.b1} was changed outside triage: its keyed tag is missing" in told
+    _changed(cli, hub, "hub", "import", sites.b_file)
+    _changed(cli, hub, "hub", "audit", "verify")
+    assert _sql(url, "SELECT mac FROM arrivals WHERE key = %s", params=[sites.b1]) == [(None,)]

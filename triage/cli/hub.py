@@ -150,11 +150,17 @@ def import_cmd(
                     markup=False,
                 )
             for c in r.candidates:
-                out.print(f"  candidate {c['candidate']}: {_candidate_line(c)}", markup=False)
+                out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
             for w in r.warnings:
                 warn(w)
 
     emit(results, json_out, render)
+
+
+def _numbers(c: dict[str, Any]) -> str:
+    """`candidate 12`, or `candidates 12+13` for a pair found by face and by name (one decision decides both)."""
+    numbers = c.get("candidates") or [c["candidate"]]
+    return f"candidate {numbers[0]}" if len(numbers) == 1 else f"candidates {'+'.join(map(str, numbers))}"
 
 
 def _candidate_line(c: dict[str, Any]) -> str:
@@ -163,8 +169,9 @@ def _candidate_line(c: dict[str, Any]) -> str:
         return f"{here} - watchlist {c['ref']} at {c['distance']:.3f}"
     o = c["other"]
     there = f"{o['key']} ({o['site']}, {o['day']})"
-    how = f"distance {c['distance']:.3f}" if c["distance"] is not None else str(c["matched"])
-    return f"{here} ~ {there}: {how}" + (", across sites" if c["across_sites"] else "")
+    how = [f"distance {c['distance']:.3f}"] if c["distance"] is not None else []
+    how += [str(c["matched"])] if c["matched"] else []
+    return f"{here} ~ {there}: {', '.join(how)}" + (", across sites" if c["across_sites"] else "")
 
 
 def review_cmd(
@@ -182,7 +189,8 @@ def review_cmd(
     """What awaits a decision, or one decision.
 
     Several officers review at once; a candidate is decided once, and whoever decides it second is told the
-    first decision (exit 8).
+    first decision (exit 8). A pair of arrivals found by face and by name is one item: deciding either of its
+    candidates decides both.
 
     Examples:
 
@@ -204,7 +212,12 @@ def review_cmd(
 
     def render(r: Any) -> None:
         if isinstance(r, review.Decided):
-            out.print(f"Recorded: {r.decision} on {r.ref} for {r.arrival_key} by {r.officer}", markup=False)
+            also = [n for n in r.candidates if n != r.candidate]
+            out.print(
+                f"Recorded: {r.decision} on {r.ref} for {r.arrival_key} by {r.officer}"
+                + (f" (candidate {r.candidate} and {', '.join(map(str, also))})" if also else ""),
+                markup=False,
+            )
             return
         if not r.candidates and not r.laptop_alerts:
             out.print("Nothing awaits a decision.")
@@ -215,18 +228,31 @@ def review_cmd(
                 markup=False,
             )
         for c in r.candidates:
-            out.print(f"candidate {c['candidate']}: {_candidate_line(c)}", markup=False)
+            out.print(f"{_numbers(c)}: {_candidate_line(c)}", markup=False)
 
     emit(result, json_out, render)
 
 
 def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = False) -> None:
-    """Check the hub's audit trail against its keyed hash chain (exit 6 at the first event that fails)."""
+    """Check the hub's audit trail and rows (exit 6 at the first that fails).
+
+    The trail against its keyed hash chain; every tagged row (arrivals, candidates, decisions, alerts, crime
+    groups...) against its keyed tag; every decision against the audit event that recorded it.
+    """
     from triage.hub import audit
 
     with _opened(folder, db, None) as h:
         result = audit.verify(h)
-    emit(result, json_out, lambda r: out.print(f"Audit trail intact: {r.events} events.", markup=False))
+
+    def render(r: Any) -> None:
+        out.print(f"Audit trail intact: {r.events} events.", markup=False)
+        out.print(
+            f"Rows intact: {sum(r.rows.values())} rows carry their keyed tags; {r.decisions} decisions match "
+            "their audit events.",
+            markup=False,
+        )
+
+    emit(result, json_out, render)
 
 
 def audit_show(

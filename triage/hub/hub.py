@@ -10,7 +10,8 @@ Personal fields never reach the database in clear: each record is sealed with AE
 key (bound to its table and key), names and dates of birth and debrief identifiers are matched through keyed
 blinds (HMAC under a sub-key), and templates are stored turned by a secret rotation per model, which keeps
 every distance (so the HNSW index works) but does not match a template computed elsewhere. The audit trail's
-chain is keyed too, so whoever administers the database cannot rewrite it and recompute the chain.
+chain is keyed too, so whoever administers the database cannot rewrite it and recompute the chain, and so is
+every row officers act on (`rows.py`): each carries a tag only the hub's key can make.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 
 from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError
 from triage.faces import matchers
-from triage.hub import schema, server
+from triage.hub import rows, schema, server
 from triage.store import crypto
 from triage.store.config import Config
 from triage.store.permissions import make_home, write_private
@@ -70,13 +71,14 @@ class Hub:
 
     def __init__(self, folder: Path, config: HubConfig, keys: Store, conn: Any, officer: str):
         self.folder, self.config, self.keys, self.conn, self.officer = folder, config, keys, conn, officer
-        rows = {r["name"]: r for r in keys.rows("laptop_keys")}
-        if DATA_KEY not in rows:
+        held = {r["name"]: r for r in keys.rows("laptop_keys")}
+        if DATA_KEY not in held:
             raise IntegrityFailure(f"the hub's key home {keys.home} has no data key: it was not made by `hub init`")
-        key = bytes.fromhex(rows[DATA_KEY]["private"])
+        key = bytes.fromhex(held[DATA_KEY]["private"])
         self.vault = crypto.Vault(key)
         self._chain_key = hmac.new(key, b"triage hub audit chain v1", hashlib.sha256).digest()
         self._rotation_key = hmac.new(key, b"triage hub template rotation v1", hashlib.sha256).digest()
+        self.rows = rows.Macs(hmac.new(key, b"triage hub rows v1", hashlib.sha256).digest())
         self._rotations: dict[str, np.ndarray] = {}
         self._columns: dict[str, str] | None = None
 
@@ -94,6 +96,11 @@ class Hub:
     @property
     def training(self) -> bool:
         return self.keys.is_training
+
+    @functools.cached_property
+    def db_user(self) -> str:
+        """The database login this command works as."""
+        return str(self.conn.execute("SELECT current_user").fetchone()[0])
 
     def seal(self, value: object, aad: str) -> bytes:
         return self.vault.seal_json(value, f"hub:{aad}")
@@ -178,6 +185,22 @@ class Hub:
         self.keys.close()
 
 
+def _steps(hub: Hub) -> dict[int, schema.Step]:
+    """What a migration does beyond its SQL, with the hub's key (inside the migration's transaction)."""
+
+    def m002_row_macs(conn: Any, upgrading: bool) -> None:
+        counts = rows.seal_existing(conn, hub.rows)
+        if upgrading:  # a hub made by an older triage: its rows are tagged as they stand now, once
+            tagged = ", ".join(f"{table} {n}" for table, n in counts.items() if n)
+            hub.audit(
+                "hub-upgrade",
+                records=["migration:m002_row_macs"],
+                reason=f"{sum(counts.values())} rows given their keyed tags" + (f" ({tagged})" if tagged else ""),
+            )
+
+    return {2: m002_row_macs}
+
+
 def model_dims(store: Store) -> dict[str, int]:
     """The dimensions of each model the hub's matcher searches with."""
     from triage.faces import encoders
@@ -204,7 +227,7 @@ def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None
             conn = server.connect(url)
             hub = Hub(folder, config, keys, conn, officer or keys.config.officer)
             try:
-                schema.migrate(conn)
+                schema.migrate(conn, _steps(hub))
                 schema.ensure_models(conn, model_dims(keys))
                 yield hub
             except server.psycopg().errors.InsufficientPrivilege as e:

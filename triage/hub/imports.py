@@ -6,8 +6,10 @@ hub's, and every record bound to the signing laptop. The hub then binds each dev
 that signed for it. Each batch loads in one transaction: the arrivals (each keyed DEVICE:ID, so a batch imported
 again, or a later batch of the same day, adds only what is new), their portraits and templates, name and date-of-
 birth blinds, the laptop's pending watchlist alerts, voids, debrief identifiers, crime groups and their links;
-then every new arrival is searched across everything held (`search.py`). A refusal, wherever it happens, leaves
-nothing of the batch and is recorded in the hub's audit trail in a transaction of its own.
+then every new arrival is searched across everything held (`search.py`). Every row is written with its keyed
+tag (`rows.py`), and a row already held that the batch would build on (an arrival, a correction applied before)
+is checked first: a row changed outside triage is never given a fresh tag. A refusal, wherever it happens,
+leaves nothing of the batch and is recorded in the hub's audit trail in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from triage.exchange import batch, keys, merge
 from triage.exchange.batch import Batch
 from triage.exchange.records import CORRECTIONS, shown
 from triage.faces import matchers
-from triage.hub import review, search, server
+from triage.hub import review, rows, search, server
 from triage.hub.hub import Hub
 from triage.intake.biographic import latin
 from triage.intake.names import part_keys
@@ -126,6 +128,7 @@ class _Loader:
         self.hub, self.b, self.conn = hub, b, hub.conn
         self.at = "the batch"
         self.ids: dict[str, int] = {}  # arrival key -> hub id, of the rows this batch names
+        self.keys: dict[int, str] = {}  # and back
         self.laptop = f"{b.signer} (device {b.device})"
 
     def arrival_id(self, key: str, what: str) -> int:
@@ -138,40 +141,63 @@ class _Loader:
                     hint=f"import the batch of device {key.split(':', 1)[0]} that holds it first, then this one again",
                 )
             self.ids[key] = row[0]
+            self.keys[row[0]] = key
         return self.ids[key]
+
+    def row(self, aid: int) -> dict[str, Any]:
+        """An arrival's row (tagged fields, tag, sealed record), its tag checked before anything changes it."""
+        (row,) = rows.dicts(
+            self.conn,
+            f"SELECT {rows.columns('arrivals', 'a_', t='a')}, a.sealed FROM arrivals a WHERE a.id = %s",
+            [aid],
+        )
+        self.hub.rows.check("arrivals", row, "a_", row["a_key"])
+        return row
+
+    def rewrite(self, aid: int, row: dict[str, Any], **changes: Any) -> None:
+        """Change an arrival's `voided` or `sealed` and give it the tag of what it then holds."""
+        values = {**rows.picked("arrivals", row, "a_"), **changes}
+        if "sealed" in changes:
+            values["sealed"] = rows.digest(changes["sealed"])
+        sets = ", ".join(f"{name} = %s" for name in changes)
+        self.conn.execute(
+            f"UPDATE arrivals SET {sets}, mac = %s WHERE id = %s",
+            [*changes.values(), self.hub.rows.mac("arrivals", **values), aid],
+        )
 
     def arrival(self, rec: dict[str, Any]) -> int | None:
         """Insert one arrival; its hub id, or None when the hub holds it already."""
         sealed = self.hub.seal(
             {k: v for k, v in rec.items() if k not in CLEAR and k not in NOT_KEPT}, f"arrivals:{rec['key']}"
         )
+        values = {
+            "key": rec["key"],
+            "device": self.b.device,
+            "arrival_id": rec["id"],
+            "site": rec.get("site"),
+            "landed_day": dt.date.fromisoformat(rec["landed_day"]),
+            "landed_at": rec["landed_at"],
+            "batch": self.b.sha256,
+            "voided": bool(rec.get("void")),
+        }
         row = self.conn.execute(
-            "INSERT INTO arrivals (key, device, arrival_id, site, landed_day, landed_at, batch, voided, sealed) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
-            [
-                rec["key"],
-                self.b.device,
-                rec["id"],
-                rec.get("site"),
-                dt.date.fromisoformat(rec["landed_day"]),
-                rec["landed_at"],
-                self.b.sha256,
-                bool(rec.get("void")),
-                sealed,
-            ],
+            "INSERT INTO arrivals (key, device, arrival_id, site, landed_day, landed_at, batch, voided, sealed, mac) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
+            [*values.values(), sealed, self.hub.rows.mac("arrivals", **values, sealed=rows.digest(sealed))],
         ).fetchone()
         if row is None:
             self.arrival_id(rec["key"], "the arrival")
             return None
         aid = int(row[0])
         self.ids[rec["key"]] = aid
+        self.keys[aid] = rec["key"]
         if rec.get("portrait"):
             member = rec["portrait"]["member"]
             self.conn.execute(
                 "INSERT INTO portraits (arrival, sealed) VALUES (%s, %s)",
                 [aid, self.hub.vault.seal(self.b.portraits[member], f"hub:portraits:{rec['key']}")],
             )
-        self.name_keys(aid, rec.get("details") or {})
+        self.name_keys(aid, rec["key"], rec.get("details") or {})
         return aid
 
     def templates(self, landed: dict[int, dict[str, np.ndarray]]) -> None:
@@ -189,29 +215,33 @@ class _Loader:
             )
 
     def alerts(self, rec: dict[str, Any]) -> None:
-        """The laptop's watchlist candidates, with the decision the laptop holds on them (None: pending)."""
+        """The laptop's watchlist candidates, with the decision the laptop holds on them (None: pending). An alert
+        a later batch brings again is replaced whole by what that batch says, with the tag of what it then holds."""
         aid = self.ids[rec["key"]]
         for s in rec.get("searches") or []:
             for c in s.get("candidates") or []:
                 if c.get("kind") != "watchlist" or not c.get("below_threshold"):
                     continue
+                values = {
+                    "ref": str(c["ref"]),
+                    "distance": c.get("distance"),
+                    "threshold": c.get("threshold"),
+                    "watchlist_version": s.get("watchlist_version"),
+                    "laptop": self.laptop,
+                    "decided": c.get("decision") is not None,
+                }
+                sealed = self.hub.seal(
+                    {"category": c.get("category"), "decision": c.get("decision")},
+                    f"laptop_alerts:{rec['key']}:{c['ref']}",
+                )
+                mac = self.hub.rows.mac("laptop_alerts", arrival=rec["key"], **values, sealed=rows.digest(sealed))
                 self.conn.execute(
                     "INSERT INTO laptop_alerts (arrival, ref, distance, threshold, watchlist_version, laptop, "
-                    "decided, sealed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (arrival, ref) DO UPDATE "
-                    "SET decided = EXCLUDED.decided, sealed = EXCLUDED.sealed",
-                    [
-                        aid,
-                        str(c["ref"]),
-                        c.get("distance"),
-                        c.get("threshold"),
-                        s.get("watchlist_version"),
-                        self.laptop,
-                        c.get("decision") is not None,
-                        self.hub.seal(
-                            {"category": c.get("category"), "decision": c.get("decision")},
-                            f"laptop_alerts:{rec['key']}:{c['ref']}",
-                        ),
-                    ],
+                    "decided, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (arrival, ref) "
+                    "DO UPDATE SET distance = EXCLUDED.distance, threshold = EXCLUDED.threshold, "
+                    "watchlist_version = EXCLUDED.watchlist_version, laptop = EXCLUDED.laptop, "
+                    "decided = EXCLUDED.decided, sealed = EXCLUDED.sealed, mac = EXCLUDED.mac",
+                    [aid, *values.values(), sealed, mac],
                 )
 
     def corrections(self) -> None:
@@ -220,29 +250,50 @@ class _Loader:
         for n, c in enumerate(self.b.corrections, 1):
             self.at = f"{CORRECTIONS} line {n} ({c['key']})"
             aid = self.arrival_id(c["arrival_key"], "the arrival corrected")
+            sealed = self.hub.seal(c, f"corrections:{c['key']}")
+            values = {"key": c["key"], "arrival": c["arrival_key"], "kind": c["kind"], "batch": self.b.sha256}
             first = self.conn.execute(
-                "INSERT INTO corrections (key, arrival, kind, batch, sealed) VALUES (%s, %s, %s, %s, %s) "
+                "INSERT INTO corrections (key, arrival, kind, batch, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (key) DO NOTHING RETURNING key",
-                [c["key"], aid, c["kind"], self.b.sha256, self.hub.seal(c, f"corrections:{c['key']}")],
+                [
+                    c["key"],
+                    aid,
+                    c["kind"],
+                    self.b.sha256,
+                    sealed,
+                    self.hub.rows.mac("corrections", **values, sealed=rows.digest(sealed)),
+                ],
             ).fetchone()
-            if first is None:
+            if first is None:  # applied already, by the batch that brought it first (unless that row was forged)
+                (held,) = rows.dicts(
+                    self.conn,
+                    f"SELECT {rows.columns('corrections', 'c_', t='c')} FROM corrections c "
+                    "LEFT JOIN arrivals a ON a.id = c.arrival WHERE c.key = %s",
+                    [c["key"]],
+                )
+                self.hub.rows.check("corrections", held, "c_", c["key"])
                 continue
+            row = self.row(aid)
             if c["kind"] == "void":
-                self.conn.execute("UPDATE arrivals SET voided = true WHERE id = %s", [aid])
+                self.rewrite(aid, row, voided=True)
                 self.conn.execute("DELETE FROM templates WHERE arrival = %s", [aid])
                 continue
-            key, sealed = self.conn.execute("SELECT key, sealed FROM arrivals WHERE id = %s", [aid]).fetchone()
-            record = self.hub.open(sealed, f"arrivals:{key}")
+            key = row["a_key"]
+            record = self.hub.open(row["sealed"], f"arrivals:{key}")
             record["details"] = {**(record.get("details") or {}), **c["details"]}
-            self.conn.execute(
-                "UPDATE arrivals SET sealed = %s WHERE id = %s", [self.hub.seal(record, f"arrivals:{key}"), aid]
-            )
-            self.name_keys(aid, record["details"])
+            self.rewrite(aid, row, sealed=self.hub.seal(record, f"arrivals:{key}"))
+            self.name_keys(aid, key, record["details"])
 
-    def name_keys(self, aid: int, details: dict[str, Any]) -> None:
+    def name_keys(self, aid: int, key: str, details: dict[str, Any]) -> None:
         self.conn.execute("DELETE FROM name_keys WHERE arrival = %s", [aid])
-        for part, blind in name_blinds(self.hub, details):
-            self.conn.execute("INSERT INTO name_keys (arrival, part, blind) VALUES (%s, %s, %s)", [aid, part, blind])
+        with self.conn.cursor() as cur:  # one round trip for all of them
+            cur.executemany(
+                "INSERT INTO name_keys (arrival, part, blind, mac) VALUES (%s, %s, %s, %s)",
+                [
+                    [aid, part, blind, self.hub.rows.mac("name_keys", arrival=key, part=part, blind=blind)]
+                    for part, blind in name_blinds(self.hub, details)
+                ],
+            )
 
     def landing(self) -> None:
         latest: dict[str, dict[str, Any]] = {}
@@ -256,30 +307,38 @@ class _Loader:
             self.conn.execute("DELETE FROM identifiers WHERE arrival = %s", [aid])
             for kind, value, source in debrief_records._identifiers(d["answers"]):
                 for k, blind in identifier_blinds(self.hub, kind, value):
+                    sealed = self.hub.seal({"value": value}, f"identifiers:{key}")
+                    mac = self.hub.rows.mac(
+                        "identifiers", arrival=key, kind=k, blind=blind, source=source, sealed=rows.digest(sealed)
+                    )
                     self.conn.execute(
-                        "INSERT INTO identifiers (arrival, kind, blind, source, sealed) VALUES (%s, %s, %s, %s, %s)",
-                        [aid, k, blind, source, self.hub.seal({"value": value}, f"identifiers:{key}")],
+                        "INSERT INTO identifiers (arrival, kind, blind, source, sealed, mac) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        [aid, k, blind, source, sealed, mac],
                     )
         for n, g in enumerate(self.b.landing["ocgs"], 1):
             self.at = f"ocgs.jsonl line {n} ({g['key']})"
             body = {k: v for k, v in g.items() if k not in ("key", "ref")}
-            row = self.conn.execute(
-                "INSERT INTO groups (key, device, ref, batch, sealed) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET sealed = EXCLUDED.sealed RETURNING id",
-                [
-                    g["key"],
-                    self.b.device,
-                    ocg.check_ref(g["ref"]),
-                    self.b.sha256,
-                    self.hub.seal(body, f"groups:{g['key']}"),
-                ],
+            group = {"key": g["key"], "device": self.b.device, "ref": ocg.check_ref(g["ref"]), "batch": self.b.sha256}
+            sealed = self.hub.seal(body, f"groups:{g['key']}")
+            row = self.conn.execute(  # a group a later batch brings again is replaced whole, tag and all
+                "INSERT INTO groups (key, device, ref, batch, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET device = EXCLUDED.device, ref = EXCLUDED.ref, batch = EXCLUDED.batch, "
+                "sealed = EXCLUDED.sealed, mac = EXCLUDED.mac RETURNING id",
+                [*group.values(), sealed, self.hub.rows.mac("groups", **group, sealed=rows.digest(sealed))],
             ).fetchone()
             for kind, values in (("phone", g.get("phones")), ("name", g.get("names")), ("handle", g.get("handles"))):
                 for value in values or []:
                     for k, blind in identifier_blinds(self.hub, kind, value):
                         self.conn.execute(
-                            "INSERT INTO group_identifiers (grp, kind, blind) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                            [row[0], k, blind],
+                            "INSERT INTO group_identifiers (grp, kind, blind, mac) VALUES (%s, %s, %s, %s) "
+                            "ON CONFLICT DO NOTHING",
+                            [
+                                row[0],
+                                k,
+                                blind,
+                                self.hub.rows.mac("group_identifiers", grp=g["key"], kind=k, blind=blind),
+                            ],
                         )
         for n, link in enumerate(self.b.landing["ocg_links"], 1):
             self.at = f"ocg_links.jsonl line {n} ({link['key']})"
@@ -291,10 +350,24 @@ class _Loader:
                 )
             aid = self.arrival_id(link["target_key"], "the arrival linked")
             body = {k: link.get(k) for k in ("decision", "reason", "officer", "at", "matched")}
+            sealed = self.hub.seal(body, f"group_links:{link['key']}")
+            values = {
+                "key": link["key"],
+                "grp": link["ocg_key"],
+                "arrival": link["target_key"],
+                "supersedes": link.get("supersedes"),
+            }
             self.conn.execute(
-                "INSERT INTO group_links (key, grp, arrival, supersedes, sealed) VALUES (%s, %s, %s, %s, %s) "
+                "INSERT INTO group_links (key, grp, arrival, supersedes, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (key) DO NOTHING",
-                [link["key"], grp[0], aid, link.get("supersedes"), self.hub.seal(body, f"group_links:{link['key']}")],
+                [
+                    link["key"],
+                    grp[0],
+                    aid,
+                    link.get("supersedes"),
+                    sealed,
+                    self.hub.rows.mac("group_links", **values, sealed=rows.digest(sealed)),
+                ],
             )
 
 
@@ -322,9 +395,17 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
     commits second loads again and finds what the first added."""
     conn = hub.conn
     again = conn.execute("SELECT 1 FROM batches WHERE sha256 = %s", [b.sha256]).fetchone() is not None
-    held = {
-        k for (k,) in conn.execute("SELECT key FROM arrivals WHERE key = ANY(%s)", [[r["key"] for r in b.arrivals]])
-    }
+    held = set()
+    for row in rows.dicts(
+        conn,
+        f"SELECT {rows.columns('arrivals', 'a_', t='a')} FROM arrivals a WHERE a.key = ANY(%s)",
+        [[r["key"] for r in b.arrivals]],
+    ):  # an arrival the hub holds already is not loaded again: so it must be one triage wrote
+        try:
+            hub.rows.check("arrivals", row, "a_", row["a_key"])
+        except IntegrityFailure as e:
+            _refused(hub, b.path, e)
+        held.add(row["a_key"])
     new = [r for r in b.arrivals if r["key"] not in held and not r.get("void")]
     vectors, warnings = _vectors(hub, b, new, progress) if not again else ({}, [])
     loader = _Loader(hub, b)
@@ -371,7 +452,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                 loader.landing()
                 loader.at = "the search of its new arrivals"
                 for i, (aid, v) in enumerate(landed.items(), 1):
-                    search.search_arrival(hub, aid, v)
+                    search.search_arrival(hub, aid, v, key=loader.keys[aid])
                     if progress:
                         progress("searching new arrivals", i, len(landed))
                 for aid in new_ids:

@@ -6,6 +6,10 @@ hub finds the same number named at two sites without the database holding it. A 
 one site suggests every arrival anywhere whose debrief names one of the group's identifiers, or one named by an
 arrival already linked to the group; an identifier named at two or more sites is itself a suggested link across
 sites, whether or not any group holds it yet. Suggestions are for an officer to decide on, never links.
+
+Every row a view rests on is read with its keyed tag checked (`rows.py`): the groups, their identifiers and
+links, the debrief identifiers matched and the arrivals shown, and, for the report, every arrival landed in the
+period (voided or not, so that a void made outside triage is refused rather than left out of the counts).
 """
 
 from __future__ import annotations
@@ -16,17 +20,35 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from triage.errors import BadInput, NotFound
+from triage.hub import rows
 from triage.hub.hub import Hub
 
-_ARRIVAL = "a.key, a.arrival_id, a.site, a.landed_day"
+_ARRIVAL = rows.columns("arrivals", "a_", t="a")
+_LINKS = (
+    f"SELECT l.id, l.sealed, {rows.columns('group_links', 'l_', t='l', g='g')}, {_ARRIVAL}, a.id AS a_row "
+    "FROM group_links l LEFT JOIN groups g ON g.id = l.grp LEFT JOIN arrivals a ON a.id = l.arrival"
+)
 
 
 def _arrival(key: str, aid: str, site: str | None, day: dt.date) -> dict[str, Any]:
     return {"arrival_key": key, "arrival_id": aid, "site": site, "day": day.isoformat()}
 
 
+def _shown(hub: Hub, row: dict[str, Any], prefix: str = "a_") -> dict[str, Any]:
+    """An arrival as a view shows it, its row's tag checked."""
+    hub.rows.check("arrivals", row, prefix, row[prefix + "key"])
+    return _arrival(row[prefix + "key"], row[prefix + "arrival_id"], row[prefix + "site"], row[prefix + "landed_day"])
+
+
 def _value(hub: Hub, key: str, sealed: bytes) -> str:
     return str(hub.open(sealed, f"identifiers:{key}")["value"])
+
+
+def _link(hub: Hub, row: dict[str, Any]) -> dict[str, Any]:
+    """A crime-group link (selected by _LINKS) opened, its row and its arrival's checked."""
+    hub.rows.check("group_links", row, "l_", row["l_key"])
+    body = hub.open(row["sealed"], f"group_links:{row['l_key']}")
+    return {**_shown(hub, row), **body}
 
 
 @dataclass
@@ -44,34 +66,67 @@ class GroupView:
 def show(hub: Hub, ref: str) -> GroupView:
     """A crime group across every site: how each laptop registered it, every decision on its links, and the
     arrivals anywhere that a debrief ties to it and nobody has decided on."""
-    groups = hub.conn.execute(
-        "SELECT g.id, g.key, g.device, g.sealed, (SELECT string_agg(DISTINCT a.site, ', ') FROM arrivals a "
-        "WHERE a.batch = g.batch) FROM groups g WHERE g.ref = %s ORDER BY g.id",
+    groups = rows.dicts(
+        hub.conn,
+        f"SELECT g.id, g.sealed, {rows.columns('groups', 'g_', t='g')} FROM groups g WHERE g.ref = %s ORDER BY g.id",
         [ref],
-    ).fetchall()
+    )
     if not groups:
         raise NotFound(
             f"no crime group {ref!r} in the hub; groups arrive with the batches of the laptops that hold them"
         )
-    ids = [g[0] for g in groups]
+    for g in groups:
+        hub.rows.check("groups", g, "g_", g["g_key"])
+    ids = [g["id"] for g in groups]
+    sites_of: dict[str, set[str]] = {}  # batch -> the sites of its arrivals
+    for a in rows.dicts(
+        hub.conn, f"SELECT {_ARRIVAL} FROM arrivals a WHERE a.batch = ANY(%s)", [[g["g_batch"] for g in groups]]
+    ):
+        _shown(hub, a)
+        if a["a_site"]:
+            sites_of.setdefault(a["a_batch"], set()).add(a["a_site"])
     records = [
-        {"key": key, "device": device, "site": site, **hub.open(sealed, f"groups:{key}")}
-        for _, key, device, sealed, site in groups
+        {
+            "key": g["g_key"],
+            "device": g["g_device"],
+            "site": ", ".join(sorted(sites_of.get(g["g_batch"], ()))) or None,
+            **hub.open(g["sealed"], f"groups:{g['g_key']}"),
+        }
+        for g in groups
     ]
+    held = rows.dicts(hub.conn, _LINKS + " WHERE l.grp = ANY(%s) ORDER BY l.id", [ids])
+    held_keys = [r["l_key"] for r in held]
+    later = rows.dicts(hub.conn, _LINKS + " WHERE l.supersedes = ANY(%s) AND l.key <> ALL(%s)", [held_keys, held_keys])
+    for r in later:  # a link elsewhere that replaces one of these must be one triage wrote
+        hub.rows.check("group_links", r, "l_", r["l_key"])
+    superseded = {r["l_supersedes"] for r in [*held, *later] if r["l_supersedes"]}
     links = []
     decided: set[str] = set()
     linked: list[int] = []
-    for lkey, sealed, akey, aid, site, day, arrival in hub.conn.execute(
-        f"SELECT l.key, l.sealed, {_ARRIVAL}, a.id FROM group_links l JOIN arrivals a ON a.id = l.arrival "
-        "WHERE l.grp = ANY(%s) AND l.key NOT IN (SELECT supersedes FROM group_links WHERE supersedes IS NOT NULL) "
-        "ORDER BY l.id",
+    for r in held:
+        link = _link(hub, r)
+        if r["l_key"] in superseded:
+            continue
+        links.append(link)
+        decided.add(r["a_key"])
+        if link.get("decision") == "linked":
+            linked.append(r["a_row"])
+    own = rows.dicts(
+        hub.conn,
+        f"SELECT {rows.columns('group_identifiers', 'gi_', t='gi', g='g')} FROM group_identifiers gi "
+        "JOIN groups g ON g.id = gi.grp WHERE gi.grp = ANY(%s)",
         [ids],
-    ):
-        body = hub.open(sealed, f"group_links:{lkey}")
-        links.append({**_arrival(akey, aid, site, day), **body})
-        decided.add(akey)
-        if body.get("decision") == "linked":
-            linked.append(arrival)
+    )
+    for r in own:
+        hub.rows.check("group_identifiers", r, "gi_", f"of group {r['gi_grp']}")
+    named = rows.dicts(  # what the arrivals linked to the group gave in their debriefs
+        hub.conn,
+        f"SELECT {rows.columns('identifiers', 'i_', t='i', a='a')}, i.id FROM identifiers i "
+        "LEFT JOIN arrivals a ON a.id = i.arrival WHERE i.arrival = ANY(%s)",
+        [linked],
+    )
+    for r in named:
+        hub.rows.check("identifiers", r, "i_", r["id"])
     found: dict[str, dict[str, Any]] = {}
     for via, sql, params in (
         (
@@ -88,15 +143,19 @@ def show(hub: Hub, ref: str) -> GroupView:
         ),
     ):
         idents = [r[0] for r in hub.conn.execute(sql, params)]
-        for akey, aid, site, day, kind, source, sealed in hub.conn.execute(
-            f"SELECT {_ARRIVAL}, i.kind, i.source, i.sealed FROM identifiers i JOIN arrivals a ON a.id = i.arrival "
-            "WHERE i.id = ANY(%s) AND NOT a.voided ORDER BY a.landed_at, a.id",
+        for r in rows.dicts(
+            hub.conn,
+            f"SELECT i.id, i.sealed, {_ARRIVAL}, {rows.columns('identifiers', 'i_', t='i', a='a')} FROM identifiers i "
+            "JOIN arrivals a ON a.id = i.arrival WHERE i.id = ANY(%s) ORDER BY a.landed_at, a.id",
             [idents],
         ):
-            if akey in decided:
+            hub.rows.check("identifiers", r, "i_", r["id"])
+            shown = _shown(hub, r)
+            akey = r["a_key"]
+            if akey in decided or r["a_voided"]:
                 continue
-            s = found.setdefault(akey, {**_arrival(akey, aid, site, day), "matched": [], "via": []})
-            m = {"kind": kind, "source": source, "value": _value(hub, akey, sealed)}
+            s = found.setdefault(akey, {**shown, "matched": [], "via": []})
+            m = {"kind": r["i_kind"], "source": r["i_source"], "value": _value(hub, akey, r["sealed"])}
             if m not in s["matched"]:
                 s["matched"].append(m)
             if via not in s["via"]:
@@ -120,30 +179,35 @@ def shared(hub: Hub, *, start: dt.date | None = None, end: dt.date | None = None
         f"WHERE NOT a.voided{where} GROUP BY i.kind, i.blind HAVING count(DISTINCT a.site) > 1 ORDER BY 1, 2",
         params,
     ).fetchall():
-        rows = hub.conn.execute(
-            f"SELECT DISTINCT {_ARRIVAL}, i.source, i.sealed, a.landed_at FROM identifiers i "
+        named = rows.dicts(
+            hub.conn,
+            f"SELECT i.id, i.sealed, {_ARRIVAL}, {rows.columns('identifiers', 'i_', t='i', a='a')} FROM identifiers i "
             f"JOIN arrivals a ON a.id = i.arrival WHERE i.kind = %s AND i.blind = %s AND NOT a.voided{where} "
-            "ORDER BY a.landed_at",
+            "ORDER BY a.landed_at, i.id",
             [kind, blind, *params],
-        ).fetchall()
-        arrivals = {r[0]: _arrival(*r[:4]) for r in rows}
-        groups = sorted(
-            {
-                r[0]
-                for r in hub.conn.execute(
-                    "SELECT g.ref FROM group_identifiers gi JOIN groups g ON g.id = gi.grp WHERE gi.kind = %s "
-                    "AND gi.blind = %s",
-                    [kind, blind],
-                )
-            }
         )
+        arrivals: dict[str, dict[str, Any]] = {}
+        for r in named:
+            hub.rows.check("identifiers", r, "i_", r["id"])
+            arrivals.setdefault(r["a_key"], _shown(hub, r))
+        groups = set()
+        for r in rows.dicts(
+            hub.conn,
+            f"SELECT {rows.columns('group_identifiers', 'gi_', t='gi', g='g')}, "
+            f"{rows.columns('groups', 'g_', t='g')} FROM group_identifiers gi JOIN groups g ON g.id = gi.grp "
+            "WHERE gi.kind = %s AND gi.blind = %s",
+            [kind, blind],
+        ):
+            hub.rows.check("group_identifiers", r, "gi_", f"of group {r['gi_grp']}")
+            hub.rows.check("groups", r, "g_", r["g_key"])
+            groups.add(r["g_ref"])
         out.append(
             {
                 "kind": kind,
-                "value": _value(hub, rows[0][0], rows[0][5]),
+                "value": _value(hub, named[0]["a_key"], named[0]["sealed"]),
                 "sites": sorted({a["site"] for a in arrivals.values() if a["site"]}),
                 "arrivals": list(arrivals.values()),
-                "groups": groups,
+                "groups": sorted(groups),
             }
         )
     return out
@@ -180,44 +244,60 @@ def report(hub: Hub, start: str, end: str) -> Report:
     weeks: Counter[str] = Counter()
     nationalities: Counter[str] = Counter()
     ids = []
-    for aid, key, site, day, sealed in hub.conn.execute(
-        "SELECT id, key, site, landed_day, sealed FROM arrivals WHERE NOT voided AND landed_day BETWEEN %s AND %s",
+    for row in rows.dicts(  # voided ones too: each is checked, so a void made outside triage is not just left out
+        hub.conn,
+        f"SELECT a.id, a.sealed, {_ARRIVAL} FROM arrivals a WHERE a.landed_day BETWEEN %s AND %s",
         [first, last],
     ):
-        ids.append(aid)
-        sites[site or "(no site)"] += 1
-        year, week, _ = day.isocalendar()
+        _shown(hub, row)
+        if row["a_voided"]:
+            continue
+        ids.append(row["id"])
+        sites[row["a_site"] or "(no site)"] += 1
+        year, week, _ = row["a_landed_day"].isocalendar()
         weeks[f"{year}-W{week:02d}"] += 1
-        details = hub.open(sealed, f"arrivals:{key}").get("details") or {}
+        details = hub.open(row["sealed"], f"arrivals:{row['a_key']}").get("details") or {}
         nationalities[details.get("nationality") or "(not recorded)"] += 1
     alerts = review.pending_alerts(hub, arrivals=ids) + [
         c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"
     ]
     repeats = []
-    for cid, distance, akey, aid, asite, aday, okey, oid, osite, oday, decision in hub.conn.execute(
-        "SELECT c.id, c.distance, a.key, a.arrival_id, a.site, a.landed_day, o.key, o.arrival_id, o.site, "
-        "o.landed_day, d.decision FROM candidates c JOIN arrivals a ON a.id = c.arrival JOIN arrivals o ON o.id = c.other "
+    undecided = []
+    for r in rows.dicts(
+        hub.conn,
+        f"SELECT c.id, {rows.columns('candidates', 'c_', t='c')}, {_ARRIVAL}, "
+        f"{rows.columns('arrivals', 'o_', t='o')}, d.candidate AS decided, {rows.columns('decisions', 'd_', t='d')} "
+        "FROM candidates c JOIN arrivals a ON a.id = c.arrival JOIN arrivals o ON o.id = c.other "
         "LEFT JOIN decisions d ON d.candidate = c.id WHERE c.kind = 'arrival' AND a.site IS DISTINCT FROM o.site "
-        "AND (a.id = ANY(%s) OR o.id = ANY(%s)) AND NOT a.voided AND NOT o.voided ORDER BY c.distance",
+        "AND (a.id = ANY(%s) OR o.id = ANY(%s)) AND NOT a.voided AND NOT o.voided ORDER BY c.distance, c.id",
         [ids, ids],
     ):
+        hub.rows.check("candidates", r, "c_", r["id"])
+        if r["decided"] is not None:
+            hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
+        else:
+            undecided.append(r["id"])
         repeats.append(
             {
-                "candidate": cid,
-                "distance": distance,
-                "decision": decision,
-                "arrival": _arrival(akey, aid, asite, aday),
-                "other": _arrival(okey, oid, osite, oday),
+                "candidate": r["id"],
+                "distance": r["c_distance"],
+                "decision": r["d_decision"],
+                "arrival": _shown(hub, r),
+                "other": _shown(hub, r, "o_"),
             }
         )
+    review.check_undecided(hub, undecided)
     links = []
-    for ref, lkey, sealed, akey, aid, site, day in hub.conn.execute(
-        f"SELECT g.ref, l.key, l.sealed, {_ARRIVAL} FROM group_links l JOIN groups g ON g.id = l.grp "
-        "JOIN arrivals a ON a.id = l.arrival WHERE a.id = ANY(%s) ORDER BY g.ref, a.landed_at",
+    for r in rows.dicts(
+        hub.conn,
+        f"SELECT {rows.columns('groups', 'g_', t='g')}, q.* FROM ({_LINKS} WHERE l.arrival = ANY(%s)) q "
+        "JOIN groups g ON g.key = q.l_grp ORDER BY g.ref, q.a_landed_at, q.id",
         [ids],
     ):
-        body = hub.open(sealed, f"group_links:{lkey}")
-        links.append({"ref": ref, **_arrival(akey, aid, site, day), "decision": body.get("decision")})
+        hub.rows.check("groups", r, "g_", r["g_key"])
+        link = _link(hub, r)
+        shown = {k: link[k] for k in ("arrival_key", "arrival_id", "site", "day")}
+        links.append({"ref": r["g_ref"], **shown, "decision": link.get("decision")})
     result = Report(
         start=first.isoformat(),
         end=last.isoformat(),

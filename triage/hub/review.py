@@ -1,90 +1,209 @@
 """Several officers reviewing the hub's candidates at once.
 
-A candidate is decided once: the decision's row is unique per candidate, so when two officers decide the same
-candidate at the same moment PostgreSQL lets the first commit and the second finds the first's decision, which
-it is told (Conflict, exit 8), whoever it was and whatever they decided. Reasons are sealed; the decision and
-who took it are in clear so that the pending list is one query. Every decision is an audit event in the same
-transaction.
+A pair of arrivals found both by face and by name is one item to decide: the list shows both evidences, and one
+decision decides every candidate of the pair, all in one transaction. A candidate is decided once: the
+decision's row is unique per candidate, and a decision inserts the rows of its candidates in one order, so when
+two officers decide the same item at the same moment PostgreSQL lets the first commit and the second finds the
+first's decision, which it is told (Conflict, exit 8), whoever it was and whatever they decided. Reasons are
+sealed; the decision and who took it are in clear so that the pending list is one query. Every decision is an
+audit event in the same transaction.
+
+Every row shown or decided on is checked against its keyed tag (`rows.py`), and what the list leaves out is
+checked too: a candidate listed as pending that the audit trail records as decided (its decision deleted), an
+arrival voided outside triage, a laptop alert marked decided outside triage.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import datetime as dt
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from triage.casework.review import DECISIONS
-from triage.errors import BadInput, Conflict, NotFound
+from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound
+from triage.hub import rows
 from triage.hub.hub import Hub
 from triage.intake.biographic import clean_text
 
-_CANDIDATES = """
-SELECT c.id, c.kind, c.ref, c.distance, c.threshold, c.matched, a.key, a.arrival_id, a.site, a.landed_day,
-       o.key, o.arrival_id, o.site, o.landed_day
+_SELECT = f"""
+SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns("candidates", "c_", t="c")},
+       {rows.columns("arrivals", "a_", t="a")}, {rows.columns("arrivals", "o_", t="o")}
 FROM candidates c JOIN arrivals a ON a.id = c.arrival LEFT JOIN arrivals o ON o.id = c.other
-WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.candidate = c.id) AND NOT a.voided
-  AND (o.id IS NULL OR NOT o.voided)
 """
+# Not decided, neither itself nor (for a pair of arrivals) another candidate of the same pair.
+_UNDECIDED = """
+WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.candidate = c.id)
+  AND NOT (c.kind <> 'watchlist' AND EXISTS (
+      SELECT 1 FROM candidates s JOIN decisions d ON d.candidate = s.id WHERE s.kind <> 'watchlist'
+        AND ((s.arrival = c.arrival AND s.other = c.other) OR (s.arrival = c.other AND s.other = c.arrival))))
+  AND NOT a.voided AND (o.id IS NULL OR NOT o.voided)
+"""
+_ORDER = " ORDER BY CASE c.kind WHEN 'watchlist' THEN 0 WHEN 'arrival' THEN 1 ELSE 2 END, c.distance NULLS LAST, c.id"
 
 
-def _candidate(row: tuple[Any, ...]) -> dict[str, Any]:
-    cid, kind, ref, distance, threshold, matched, key, aid, site, day, okey, oid, osite, oday = row
+def _checked(hub: Hub, row: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's row with its arrivals, every tag checked."""
+    hub.rows.check("candidates", row, "c_", row["id"])
+    hub.rows.check("arrivals", row, "a_", row["a_key"])
+    if row["o_row"] is not None:
+        hub.rows.check("arrivals", row, "o_", row["o_key"])
+    return row
+
+
+def _candidate(row: dict[str, Any]) -> dict[str, Any]:
+    okey = row["o_key"]
+    other = None
+    if okey is not None:
+        other = {
+            "key": okey,
+            "arrival_id": row["o_arrival_id"],
+            "site": row["o_site"],
+            "day": row["o_landed_day"].isoformat(),
+        }
     return {
-        "candidate": cid,
-        "kind": kind,
-        "arrival_key": key,
-        "arrival_id": aid,
-        "site": site,
-        "day": day.isoformat(),
-        "ref": ref,
-        "other": None if okey is None else {"key": okey, "arrival_id": oid, "site": osite, "day": oday.isoformat()},
-        "distance": distance,
-        "threshold": threshold,
-        "matched": matched,
-        "across_sites": okey is not None and site != osite,
+        "candidate": row["id"],
+        "kind": row["c_kind"],
+        "arrival_key": row["a_key"],
+        "arrival_id": row["a_arrival_id"],
+        "site": row["a_site"],
+        "day": row["a_landed_day"].isoformat(),
+        "ref": row["c_ref"],
+        "other": other,
+        "distance": row["c_distance"],
+        "threshold": row["c_threshold"],
+        "matched": row["c_matched"],
+        "across_sites": okey is not None and row["a_site"] != row["o_site"],
     }
+
+
+def _evidence(c: dict[str, Any]) -> dict[str, Any]:
+    return {k: c[k] for k in ("candidate", "kind", "distance", "threshold", "matched")}
+
+
+def _items(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item per watchlist candidate and per pair of arrivals (whichever way round each candidate holds it):
+    the face candidate leads, with its distance and threshold, and a name candidate adds the parts that agree.
+    `candidates` lists every candidate the item decides and `evidence` each one's own figures."""
+    items: list[dict[str, Any]] = []
+    pairs: dict[frozenset[int], dict[str, Any]] = {}
+    for row in found:
+        c = _candidate(row)
+        pair = frozenset((row["a_row"], row["o_row"])) if row["c_kind"] != "watchlist" else None
+        if pair is None or pair not in pairs:
+            item = {**c, "candidates": [c["candidate"]], "evidence": [_evidence(c)], "_lead": c}
+            items.append(item)
+            if pair is not None:
+                pairs[pair] = item
+            continue
+        item = pairs[pair]
+        leads = c["kind"] == "arrival" and item["_lead"]["kind"] != "arrival"
+        at = 0 if leads else len(item["candidates"])
+        item["candidates"].insert(at, c["candidate"])
+        item["evidence"].insert(at, _evidence(c))
+        if leads:
+            item.update(c, candidates=item["candidates"], evidence=item["evidence"], _lead=c)
+        named = [e["matched"] for e in item["evidence"] if e["kind"] == "biographic" and e["matched"]]
+        if named:
+            item["matched"] = named[0]
+    for item in items:
+        del item["_lead"]
+    return items
+
+
+def check_undecided(hub: Hub, candidates: list[int]) -> None:
+    """Refuse to show candidates as awaiting a decision when the audit trail records a decision on one of them:
+    its decision's row was deleted outside triage."""
+    if not candidates:
+        return
+    names = [f"candidate:{c}" for c in candidates]
+    row = hub.conn.execute(
+        "SELECT seq, records FROM audit WHERE action = 'review' AND records ?| %s::text[] ORDER BY seq LIMIT 1",
+        [names],
+    ).fetchone()
+    if row is not None:
+        named = next(r for r in row[1] if r in names)
+        raise IntegrityFailure(
+            f"{named.replace(':', ' ')} is shown as awaiting a decision, but audit event {row[0]} records the "
+            "decision taken on it: its decisions row was deleted outside triage",
+            hint="`triage hub audit verify` compares every decision with the audit trail",
+        )
+
+
+def _voids_checked(hub: Hub, arrivals: list[int] | None) -> None:
+    """The voided arrivals that would otherwise have candidates awaiting a decision: each must have been voided
+    by triage, or the list would hide them."""
+    sql = (
+        f"SELECT {rows.columns('arrivals', 'a_', t='a')} FROM arrivals a WHERE a.voided AND EXISTS (SELECT 1 FROM "
+        "candidates c WHERE (c.arrival = a.id OR c.other = a.id) AND NOT EXISTS "
+        "(SELECT 1 FROM decisions d WHERE d.candidate = c.id))"
+    )
+    params: list[Any] = []
+    if arrivals is not None:
+        sql += " AND a.id = ANY(%s)"
+        params.append(arrivals)
+    for row in rows.dicts(hub.conn, sql, params):
+        hub.rows.check("arrivals", row, "a_", row["a_key"])
 
 
 def pending_candidates(
     hub: Hub, *, arrivals: list[int] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Candidates nobody has decided, closest first (watchlist, then arrivals, then names)."""
-    sql, params = _CANDIDATES, []
+    """Candidates nobody has decided, closest first (watchlist, then arrivals, then names), a pair of arrivals
+    found by face and by name as one item."""
+    sql, params = _SELECT + _UNDECIDED, []
     if arrivals is not None:
         sql += " AND (c.arrival = ANY(%s) OR c.other = ANY(%s))"
         params += [arrivals, arrivals]
-    sql += " ORDER BY CASE c.kind WHEN 'watchlist' THEN 0 WHEN 'arrival' THEN 1 ELSE 2 END, c.distance NULLS LAST, c.id"
+    sql += _ORDER
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [_candidate(r) for r in hub.conn.execute(sql, params).fetchall()]
+    found = rows.dicts(hub.conn, sql, params)
+    pairs = [(r["a_row"], r["o_row"]) for r in found if r["c_kind"] != "watchlist"]
+    if limit and pairs:  # the other candidates of the pairs shown, which the limit may have left out
+        ids = [r["id"] for r in found]
+        xs, ys = [a for a, _ in pairs] + [o for _, o in pairs], [o for _, o in pairs] + [a for a, _ in pairs]
+        found += rows.dicts(
+            hub.conn,
+            _SELECT + _UNDECIDED + " AND c.kind <> 'watchlist' AND c.id <> ALL(%s) AND (c.arrival, c.other) IN "
+            "(SELECT * FROM unnest(%s::bigint[], %s::bigint[])) ORDER BY c.id",
+            [ids, xs, ys],
+        )
+    items = _items([_checked(hub, r) for r in found])
+    check_undecided(hub, [r["id"] for r in found])
+    _voids_checked(hub, arrivals)
+    return items
 
 
 def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[str, Any]]:
-    """Watchlist alerts a laptop found and nobody there has decided, as the laptop recorded them."""
+    """Watchlist alerts a laptop found and nobody there has decided, as the laptop recorded them. Every alert is
+    read, decided or not, so that one marked decided outside triage is refused rather than left out."""
     sql = (
-        "SELECT l.ref, l.distance, l.threshold, l.watchlist_version, l.laptop, l.sealed, a.key, a.arrival_id, a.site, "
-        "a.landed_day FROM laptop_alerts l JOIN arrivals a ON a.id = l.arrival WHERE NOT l.decided AND NOT a.voided"
+        f"SELECT l.sealed, {rows.columns('laptop_alerts', 'l_', t='l')}, {rows.columns('arrivals', 'a_', t='a')} "
+        "FROM laptop_alerts l JOIN arrivals a ON a.id = l.arrival"
     )
     params: list[Any] = []
     if arrivals is not None:
-        sql += " AND l.arrival = ANY(%s)"
+        sql += " WHERE l.arrival = ANY(%s)"
         params.append(arrivals)
     out = []
-    for ref, distance, threshold, version, laptop, sealed, key, aid, site, day in hub.conn.execute(
-        sql + " ORDER BY l.distance, l.id", params
-    ):
-        opened = hub.open(sealed, f"laptop_alerts:{key}:{ref}")
+    for r in rows.dicts(hub.conn, sql + " ORDER BY l.distance, l.id", params):
+        hub.rows.check("laptop_alerts", r, "l_", f"{r['a_key']}:{r['l_ref']}")
+        hub.rows.check("arrivals", r, "a_", r["a_key"])
+        if r["l_decided"] or r["a_voided"]:
+            continue
+        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
         out.append(
             {
-                "arrival_key": key,
-                "arrival_id": aid,
-                "site": site,
-                "day": day.isoformat(),
-                "ref": ref,
+                "arrival_key": r["a_key"],
+                "arrival_id": r["a_arrival_id"],
+                "site": r["a_site"],
+                "day": r["a_landed_day"].isoformat(),
+                "ref": r["l_ref"],
                 "category": opened.get("category"),
-                "distance": distance,
-                "threshold": threshold,
-                "watchlist_version": version,
-                "laptop": laptop,
+                "distance": r["l_distance"],
+                "threshold": r["l_threshold"],
+                "watchlist_version": r["l_watchlist_version"],
+                "laptop": r["l_laptop"],
             }
         )
     return out
@@ -102,7 +221,7 @@ class Pending:
 def pending(hub: Hub, *, limit: int | None = None) -> Pending:
     result = Pending(pending_candidates(hub, limit=limit), pending_alerts(hub))
     with hub.conn.transaction():
-        hub.audit("review-pending", records=[f"candidate:{c['candidate']}" for c in result.candidates])
+        hub.audit("review-pending", records=[f"candidate:{n}" for c in result.candidates for n in c["candidates"]])
     return result
 
 
@@ -114,38 +233,83 @@ class Decided:
     kind: str
     decision: str
     officer: str
+    candidates: list[int] = field(default_factory=list)  # every candidate decided: the pair's face and name ones
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[int, str, str, str]:
-    """The candidate (id, arrival key, ref, kind) named by an arrival (its key, or its id where only one arrival
-    has it) and the candidate (its number in the pending list, or its ref: an arrival's key or id, a subject)."""
-    rows = hub.conn.execute(
-        "SELECT id, key FROM arrivals WHERE key = %s OR arrival_id = %s", [arrival, arrival]
-    ).fetchall()
-    if not rows:
+def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[dict[str, Any], str, str]:
+    """The candidate (its row, checked; the arrival's key; its ref as seen from that arrival) named by an arrival
+    (its key, or its id where only one arrival has it) and the candidate (its number in the pending list, or its
+    ref: an arrival's key or id, a subject)."""
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT a.id, {rows.columns('arrivals', 'a_', t='a')} FROM arrivals a WHERE a.key = %s OR a.arrival_id = %s",
+        [arrival, arrival],
+    )
+    if not found:
         raise NotFound(f"no arrival {arrival!r} in the hub; see `triage hub review --pending`")
-    if len(rows) > 1:
+    if len(found) > 1:
         raise BadInput(
-            f"arrival {arrival!r} names {len(rows)} arrivals from different laptops: give its key, one of "
-            + ", ".join(k for _, k in rows)
+            f"arrival {arrival!r} names {len(found)} arrivals from different laptops: give its key, one of "
+            + ", ".join(r["a_key"] for r in found)
         )
-    aid, key = rows[0]
-    found = hub.conn.execute(
-        "SELECT c.id, c.ref, c.kind, c.arrival, o.arrival_id, a.key, a.arrival_id FROM candidates c "
-        "LEFT JOIN arrivals o ON o.id = c.other JOIN arrivals a ON a.id = c.arrival "
-        "WHERE (c.arrival = %s OR c.other = %s)",
-        [aid, aid],
-    ).fetchall()
-    for cid, ref, kind, a, other_id, a_key, a_id in found:
-        names = {str(cid), ref} | ({other_id} if other_id else set())
-        if a != aid:  # the pair was recorded from the other side: the candidate is the arrival searched
-            names = {str(cid), a_key, a_id}
+    hub.rows.check("arrivals", found[0], "a_", found[0]["a_key"])
+    aid, key = found[0]["id"], found[0]["a_key"]
+    for row in rows.dicts(hub.conn, _SELECT + " WHERE (c.arrival = %s OR c.other = %s) ORDER BY c.id", [aid, aid]):
+        names = {str(row["id"]), row["c_ref"]} | ({row["o_arrival_id"]} if row["o_arrival_id"] else set())
+        if row["a_row"] != aid:  # the pair was recorded from the other side: the candidate is the arrival searched
+            names = {str(row["id"]), row["a_key"], row["a_arrival_id"]}
         if candidate in names:
-            return cid, key, ref if a == aid else a_key, kind
+            return _checked(hub, row), key, row["c_ref"] if row["a_row"] == aid else row["a_key"]
     raise NotFound(f"{candidate!r} is not a candidate of arrival {key}; see `triage hub review --pending`")
+
+
+def _pair(hub: Hub, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every candidate a decision on `row` decides: itself, and for a pair of arrivals each other candidate of the
+    same pair, whichever way round it holds it (rows checked), in the order their decisions are written."""
+    if row["c_kind"] == "watchlist":
+        return [row]
+    a, o = row["a_row"], row["o_row"]
+    found = rows.dicts(
+        hub.conn,
+        _SELECT + " WHERE c.kind <> 'watchlist' AND ((c.arrival = %s AND c.other = %s) OR (c.arrival = %s AND "
+        "c.other = %s)) ORDER BY c.id",
+        [a, o, o, a],
+    )
+    return [_checked(hub, r) for r in found] or [row]
+
+
+def _earlier(hub: Hub, candidates: list[int]) -> tuple[int, str, str, dt.datetime] | None:
+    """The first decision already taken on any of `candidates` (its row checked): candidate, decision, officer, at."""
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT d.candidate, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
+        "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival "
+        "WHERE d.candidate = ANY(%s) ORDER BY d.at, d.id LIMIT 1",
+        [candidates],
+    )
+    if not found:
+        return None
+    (d,) = found
+    hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
+    return d["candidate"], d["d_decision"], d["d_officer"], d["d_at"]
+
+
+class _Taken(Exception):
+    """A candidate someone else decided while this decision was being written."""
+
+
+def _conflict(hub: Hub, candidates: list[int], key: str, ref: str) -> Conflict:
+    earlier = _earlier(hub, candidates)
+    if earlier is None:  # a decision taken and then deleted between the two reads: nothing to name but the race
+        return Conflict(f"{ref} for arrival {key} was being decided by someone else; your decision was not recorded")
+    cid, decision, officer, at = earlier
+    return Conflict(
+        f"candidate {cid} ({ref} for arrival {key}) was already decided: {decision} by {officer} at "
+        f"{at.isoformat(timespec='seconds')}; your decision was not recorded"
+    )
 
 
 def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -> Decided:
@@ -154,23 +318,46 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     reason = clean_text(reason or "", "--reason", 1000)
     if not reason:
         raise BadInput("--reason is required: say what the decision rests on")
-    cid, key, ref, kind = _resolve(hub, arrival, candidate)
-    with hub.conn.transaction():
-        row = hub.conn.execute(
-            "INSERT INTO decisions (candidate, decision, officer, sealed) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (candidate) DO NOTHING RETURNING id",
-            [cid, decision, hub.officer, hub.seal({"reason": reason}, f"decisions:{cid}")],
-        ).fetchone()
-        if row is not None:
+    row, key, ref = _resolve(hub, arrival, candidate)
+    pair = _pair(hub, row)
+    ids = [r["id"] for r in pair]
+    if _earlier(hub, ids) is not None:
+        raise _conflict(hub, ids, key, ref)
+    at = dt.datetime.now(dt.timezone.utc)
+    try:
+        with hub.conn.transaction():
+            for c in sorted(pair, key=lambda r: r["id"]):  # one order for everyone: two deciders never deadlock
+                sealed = hub.seal({"reason": reason}, f"decisions:{c['id']}")
+                values = {
+                    "arrival": c["a_key"],
+                    "kind": c["c_kind"],
+                    "ref": c["c_ref"],
+                    "decision": decision,
+                    "officer": hub.officer,
+                    "db_user": hub.db_user,
+                    "at": at,
+                }
+                inserted = hub.conn.execute(
+                    "INSERT INTO decisions (candidate, decision, officer, db_user, at, sealed, mac) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (candidate) DO NOTHING RETURNING id",
+                    [
+                        c["id"],
+                        decision,
+                        hub.officer,
+                        hub.db_user,
+                        at,
+                        sealed,
+                        hub.rows.mac("decisions", **values, sealed=rows.digest(sealed)),
+                    ],
+                ).fetchone()
+                if inserted is None:
+                    raise _Taken()
+            kinds = list(dict.fromkeys(r["c_kind"] for r in pair))
             hub.audit(
                 "review",
-                records=[f"candidate:{cid}", f"arrival:{key}", f"{kind}:{ref}"],
+                records=[*(f"candidate:{i}" for i in ids), f"arrival:{key}", *(f"{k}:{ref}" for k in kinds)],
                 reason=f"{decision}: {reason}",
             )
-    if row is None:
-        earlier = hub.conn.execute("SELECT decision, officer, at FROM decisions WHERE candidate = %s", [cid]).fetchone()
-        raise Conflict(
-            f"candidate {cid} ({ref} for arrival {key}) was already decided: {earlier[0]} by {earlier[1]} at "
-            f"{earlier[2].isoformat(timespec='seconds')}; your decision was not recorded"
-        )
-    return Decided(cid, key, ref, kind, decision, hub.officer)
+    except _Taken:
+        raise _conflict(hub, ids, key, ref) from None
+    return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, ids)

@@ -2,7 +2,9 @@
 PostgreSQL roles that divide the work: importers load batches, reviewers decide candidates, analysts read.
 
 Each migration runs once, in a transaction of its own, and is recorded in `hub_migrations` with its number and
-name, so a hub made by an older triage is brought forward by the next command and a newer one is refused.
+name, so a hub made by an older triage is brought forward by the next command and a newer one is refused. A
+migration may have a step in Python that needs the hub's key (m002 gives every row its keyed tag); it runs in
+the same transaction, after the migration's SQL.
 Templates live in one vector column per model (`models` names the column of each), each with an HNSW index for
 L2 distance. The roles are group roles without login, named after the database (`<db>_importer`,
 `<db>_reviewer`, `<db>_analyst`), so one server can hold several hubs; the server's administrator grants them
@@ -11,7 +13,7 @@ to the officers' own logins. No role but the owner may change or delete the audi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from triage.errors import IntegrityFailure, UsageError
@@ -86,8 +88,29 @@ CREATE TABLE audit_head (
 );
 """
 
-MIGRATIONS: Sequence[tuple[int, str, str]] = ((1, "m001_hub", M001),)
+# Every row that officers act on gets a keyed tag (triage/hub/rows.py), given to the rows already held by the
+# migration's step, in its transaction; a voided arrival is found by an index of its own, and a decision's audit
+# event by the candidates it names.
+M002 = """
+ALTER TABLE arrivals ADD COLUMN mac text;
+ALTER TABLE candidates ADD COLUMN mac text;
+ALTER TABLE decisions ADD COLUMN mac text;
+ALTER TABLE laptop_alerts ADD COLUMN mac text;
+ALTER TABLE corrections ADD COLUMN mac text;
+ALTER TABLE name_keys ADD COLUMN mac text;
+ALTER TABLE identifiers ADD COLUMN mac text;
+ALTER TABLE groups ADD COLUMN mac text;
+ALTER TABLE group_identifiers ADD COLUMN mac text;
+ALTER TABLE group_links ADD COLUMN mac text;
+CREATE INDEX arrivals_voided ON arrivals (id) WHERE voided;
+CREATE INDEX audit_review ON audit USING gin (records) WHERE action = 'review';
+"""
+
+MIGRATIONS: Sequence[tuple[int, str, str]] = ((1, "m001_hub", M001), (2, "m002_row_macs", M002))
 LATEST = MIGRATIONS[-1][0]
+# A migration's step in Python: (connection, whether the hub held a schema before this command), run after its SQL.
+Step = Callable[[Any, bool], None]
+_NEEDS_STEP = frozenset({2})  # the migrations that have one
 
 # What each role may do, table by table (the audit trail: insert and read only, for everyone).
 _WRITES = {
@@ -115,9 +138,10 @@ def role_names(database: str) -> dict[str, str]:
     return {role: f"{database}_{role}" for role in ROLES}
 
 
-def migrate(conn: Any) -> list[str]:
+def migrate(conn: Any, steps: Mapping[int, Step] | None = None) -> list[str]:
     """Bring the schema up to date; the names of the migrations applied now. A schema already up to date is only
-    read, so a reviewer's or analyst's login, which may create nothing, opens the hub too."""
+    read, so a reviewer's or analyst's login, which may create nothing, opens the hub too. `steps` holds the
+    Python step of each migration that has one (by number): a migration that has one is not applied without it."""
     exists = conn.execute("SELECT to_regclass('hub_migrations') IS NOT NULL").fetchone()[0]
     done = {v for (v,) in conn.execute("SELECT version FROM hub_migrations")} if exists else set()
     _not_newer(done)
@@ -130,6 +154,7 @@ def migrate(conn: Any) -> list[str]:
             "applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {v for (v,) in conn.execute("SELECT version FROM hub_migrations")}
+    upgrading = bool(done)
     applied = []
     for version, name, sql in MIGRATIONS:
         if version in done:
@@ -144,9 +169,14 @@ def migrate(conn: Any) -> list[str]:
                 if "permission denied" in str(e) or "must be" in str(e):
                     raise UsageError(
                         f"migration {name} needs more rights on the hub's database ({str(e).splitlines()[0]}): "
-                        "a superuser runs `CREATE EXTENSION vector` in it, and the hub's owner runs `triage hub init`"
+                        "a superuser runs `CREATE EXTENSION vector` in it, and the hub's owner runs `triage hub init` "
+                        "(for a hub made by an older triage, any hub command, once)"
                     ) from None
                 raise
+            if version in _NEEDS_STEP:
+                if steps is None or version not in steps:
+                    raise UsageError(f"migration {name} needs the hub's key: open the hub with triage to apply it")
+                steps[version](conn, upgrading)
             conn.execute("INSERT INTO hub_migrations (version, name) VALUES (%s, %s)", [version, name])
             applied.append(name)
     return applied
