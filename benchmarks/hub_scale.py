@@ -27,17 +27,19 @@ import numpy as np
 from hub_search import OFFICER, PASSPHRASE, _batches
 from search_scale import draw, template_model
 
-# Measured on the shared two-core machine (2026-12, PostgreSQL 18.4, pgvector 0.8.5, embedded server, run under
-# `nice -n 19` beside other work), 1,000,000 arrivals, HNSW m 16, ef_construction 64, ef_search 400:
-#   bulk load (COPY) 79 s; HNSW build 514 s;
-#   a 1,000-arrival batch imported in 55.1 s (target 60), every one of its arrivals found its earlier landing;
-#   one search: median 40.2 ms (target 50), p95 104.6 ms; recall@10 0.976 against exact (target 0.99: not met);
-#   four reviewers at once over 8,709 candidates: 26.6 s, each candidate decided exactly once.
-# The same with HNSW m 32 (`--m 32`; the hub itself builds m 16), beside the test suite running: bulk load 69 s;
-#   HNSW build 931 s; the batch 108.0 s; one search median 69.7 ms, p95 126.7 ms; recall@10 0.997.
+# Measured on the shared two-core machine (2026-12, PostgreSQL 18.4, pgvector 0.8.5, embedded server), 1,000,000
+# arrivals, ef_construction 64, recall@10 against exact search over everything the index holds:
+#   server left at PostgreSQL's 128 MB of shared_buffers, HNSW m 16, ef_search 400: batch 55.1 s, search median
+#     40.2 ms (p95 104.6 ms), recall@10 0.976; with m 32: batch 108.0 s, search 69.7 ms, recall 0.997. (Those two
+#     runs counted as misses the batch's own arrivals found beside a probe, which understated recall; at 20,000
+#     arrivals that read 0.947 where it is 1.000.)
+#   shared_buffers 4GB (the index fits), m 16, ef_search 400: HNSW build 494 s; batch 25.4 s; search median 17.2 ms
+#     (p95 62.0 ms); recall@10 0.978 (target 0.99: not met, whatever the search width);
+#   shared_buffers 4GB, m 24 (the hub's since): HNSW build 634 s; batch 43.0 s at ef_search 400; search median and
+#     recall@10 by ef_search: 200: 12.8 ms, 0.988; 300: 18.7 ms, 0.995; 400 (the hub's): 25.0 ms, 0.995;
+#     600: 33.5 ms, 0.998; 800: 46.0 ms, 0.999. Four reviewers over 8,708 candidates: 23.9 s, each decided once.
 # With unit-vector templates drawn uniformly (the first version of this script) recall@10 at 1,000,000 was 0.24:
-# such data has no neighbourhoods to find. At 20,000 arrivals of the dlib-shaped draw, recall@10 was 0.947 with
-# ef_construction 64 and with 200 alike.
+# such data has no neighbourhoods to find.
 PROBES = 200
 CHUNK = 50_000
 
@@ -46,7 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arrivals", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, default=None)
-    ap.add_argument("--m", type=int, default=16, help="HNSW links per node (pgvector's default, the hub's)")
+    ap.add_argument("--m", type=int, default=None, help="HNSW links per node (default: the hub's)")
     ap.add_argument("--ef-construction", type=int, default=64, help="HNSW build width (pgvector's default, the hub's)")
     ap.add_argument("--ef-search", type=int, default=None, help="HNSW search width (default: the hub's)")
     ap.add_argument(
@@ -62,7 +64,9 @@ def main() -> None:
 
     from triage.errors import Conflict
     from triage.faces.encoders import DLIB
-    from triage.hub import hub, imports, review, rows, search, server
+    from triage.hub import hub, imports, review, rows, schema, search, server
+
+    args.m = args.m or schema.HNSW_M
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="hub-scale-"))
     for sub in ("hub", "pg"):
@@ -132,7 +136,11 @@ def main() -> None:
             )
             built = time.perf_counter() - t
             print(
-                f"bulk load of {args.arrivals:,} arrivals with templates (COPY): {loaded:.0f} s; HNSW build {built:.0f} s"
+                f"bulk load of {args.arrivals:,} arrivals with templates (COPY): {loaded:.0f} s; HNSW build {built:.0f} s; "
+                "index "
+                + conn.execute(f"SELECT pg_size_pretty(pg_relation_size('templates_{col}_hnsw'))").fetchone()[0]
+                + ", templates with their indexes "
+                + conn.execute("SELECT pg_size_pretty(pg_total_relation_size('templates'))").fetchone()[0]
             )
 
             batch, _ = next(_batches(1_000, 1_000, DLIB, rng))

@@ -3,8 +3,9 @@ its own database), fed real batches from real homes: two laptops at two sites ca
 apart, and the hub finds the repeat arrival across sites once, however often the batches come; a tampered batch
 is refused with nothing written; a laptop's pending watchlist alert travels in; two reviewers deciding one
 candidate at once record one decision and the later is told; a phone number named in debriefs at two sites
-suggests one crime-group link across sites; the audit trail, altered through SQL, fails its check; the roles
-are made; and the embedded server is stopped when a command ends."""
+suggests one crime-group link across sites; the audit trail, altered through SQL, fails its check, and so do rows
+the database's administrator changes, deletes or puts back as they were; the roles are made; and the embedded
+server is stopped when a command ends."""
 
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
     """A hub (its keys made once; each test gives it a database of its own) and two laptops: A at Dover, with the
     20-subject watchlist, captures ORL person 21 in March (debriefed with a phone number, which A registers for
     a crime group and links) and ORL person 7, a watchlist alert A leaves pending; B at Folkestone captures person
-    21 in July, whose debrief gives the same number written another way. Both export their day to the hub."""
+    21 in July, whose debrief gives the same number written another way. Both export their day to the hub. Later
+    batches of the same days (for the attacks on the hub's database): B's day as it was before B amended one
+    arrival and voided the other (`b0_file`), A's after A decided its alert (`a_decided_file`)."""
     root = tmp_path_factory.mktemp("hub")
     cli = Cli()
     with signed_in():
@@ -80,20 +83,26 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
             "--landed-at", f"{FOLKESTONE_DAY}T04:00:00Z",
         )["arrival_id"]  # fmt: skip
         cli("debrief", b1, "--contact-phone", "0033 612 345 678", "--home", b)
+        b2 = cli.json("capture", "--home", b, "--photo", orl(21, 7), "--landed-at", f"{FOLKESTONE_DAY}T04:05:00Z")
+        cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", root / "b0.age")
         cli("arrivals", "amend", b1, "--surname", "Aly", "--given-names", "Rida", "--reason", "the interpreter's reading",
             "--home", b)  # fmt: skip
-        b2 = cli.json("capture", "--home", b, "--photo", orl(21, 7), "--landed-at", f"{FOLKESTONE_DAY}T04:05:00Z")
         cli("arrivals", "void", b2["arrival_id"], "--reason", "captured twice", "--home", b)
         cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a.age", "--with-templates")
         cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", root / "b.age")
+        cli("review", a2, "--candidate", "WL-007", "--decision", "rejected", "--reason", "other ears", "--home", a)
+        cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-decided.age", "--with-templates")
         return SimpleNamespace(
             root=root,
             hub=hub,
             a_file=root / "a.age",
             b_file=root / "b.age",
+            b0_file=root / "b0.age",
+            a_decided_file=root / "a-decided.age",
             a1=f"{_key(cli, a, 'device')}:{a1}",
             a2=f"{_key(cli, a, 'device')}:{a2}",
             b1=f"{_key(cli, b, 'device')}:{b1}",
+            b2=f"{_key(cli, b, 'device')}:{b2['arrival_id']}",
             init=init,
             made_on=made_on,
             b=b,
@@ -280,6 +289,22 @@ def test_the_roles_divide_the_work(cli, sites):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE audit SET officer = 'x'")
         conn.execute("RESET ROLE")
+        conn.execute(f"SET ROLE {db}_importer")  # an amendment or a void replaces these rows whole
+        for table in ("templates", "name_keys", "identifiers"):
+            conn.execute(f"DELETE FROM {table} WHERE false")
+        conn.execute("RESET ROLE")
+        conn.execute(f"DROP ROLE IF EXISTS {db}_an1")
+        conn.execute(f"CREATE ROLE {db}_an1 LOGIN IN ROLE {db}_analyst")
+    as_analyst = [
+        "--dir",
+        sites.hub,
+        "--db",
+        sites.made_on.replace("postgresql://postgres:@", f"postgresql://{db}_an1@"),
+    ]
+    report = cli("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text", *as_analyst).stdout
+    assert report.startswith("Regional hub report")  # an analyst reads, and the reading is audited
+    assert cli.json("hub", "audit", "show", *as_analyst)[-1]["action"] == "report"
+    with psycopg.connect(sites.made_on, autocommit=True) as conn:
         conn.execute(f"DROP ROLE IF EXISTS {db}_ds4411")
         conn.execute(f"CREATE ROLE {db}_ds4411 LOGIN IN ROLE {db}_reviewer")
     login = sites.made_on.replace("postgresql://postgres:@", f"postgresql://{db}_ds4411@")
@@ -345,17 +370,17 @@ def test_a_pair_found_by_face_and_by_name_is_one_item_and_one_decision(cli, site
     # held the other way round (from the earlier arrival), the name candidate still joins its pair
     from triage.hub import hub as hubs
 
-    with hubs.opened(hub[1], PASSPHRASE, OFFICER, db=url) as h:
+    with hubs.opened(hub[1], PASSPHRASE, OFFICER, db=url) as h, h.conn.transaction():  # written as triage writes
         mac = h.rows.mac(
             "candidates", arrival=sites.a1, kind="biographic", ref=sites.b1, other=sites.b1, distance=None,
             threshold=None, matched="2 name parts",
         )  # fmt: skip
-    _sql(
-        url,
-        "UPDATE candidates SET arrival = other, other = arrival, ref = (SELECT key FROM arrivals WHERE id = arrival), "
-        "mac = %(mac)s WHERE id = %(id)s",
-        params={"mac": mac, "id": name},
-    )
+        h.conn.execute(
+            "UPDATE candidates SET arrival = other, other = arrival, ref = (SELECT key FROM arrivals WHERE id = "
+            "arrival), mac = %(mac)s WHERE id = %(id)s",
+            {"mac": mac, "id": name},
+        )
+        h.audit("import", records=[f"candidate:{name}"])
     assert _pair(cli, hub)["candidates"] == [face, name]
     decided = cli.json(
         "hub", "review", sites.b1, "--candidate", str(name), "--decision", "confirmed", "--reason", "same man", *hub
@@ -456,29 +481,208 @@ def test_rows_the_database_administrator_changes_are_refused_where_they_are_show
     assert cli.json(*verify, *hub)["decisions"] == 2
 
 
+def test_rows_the_database_administrator_deletes_or_puts_back_are_found_by_audit_verify(cli, sites, hub):
+    """What no tag can show (a row deleted, copied, or put back as it was earlier; a template or a device's key
+    changed) is named by `audit verify` from the digests the trail's keyed end holds; a trail cut short is
+    refused by the next command."""
+    url = hub[-1]
+    _imported(cli, hub, sites.a_file, sites.b0_file)  # b2 not voided yet, the laptop's alert not decided yet
+    _sql(
+        url,
+        "CREATE TABLE then_arrivals AS SELECT * FROM arrivals",
+        "CREATE TABLE then_alerts AS SELECT * FROM laptop_alerts",
+        "CREATE TABLE then_head AS SELECT * FROM audit_head",
+    )
+    ((then,),) = _sql(url, "SELECT max(seq) FROM audit")
+    _imported(cli, hub, sites.b_file, sites.a_decided_file)
+    verify = ("hub", "audit", "verify")
+    cli(*verify, *hub)
+    b1, b2 = (f"(SELECT id FROM arrivals WHERE key = '{key}')" for key in (sites.b1, sites.b2))
+
+    def each(tables: tuple[str, ...], *change: str) -> str:
+        """Change rows through SQL: `audit verify` refuses (exit 6); then the tables are put back as they were."""
+        _sql(url, *(f"CREATE TABLE kept_{t} AS SELECT * FROM {t}" for t in tables), *change)
+        told = _changed(cli, hub, *verify, said="rows are not what triage last wrote")
+        _sql(
+            url,
+            "SET session_replication_role = replica",
+            *(f"DELETE FROM {t}" for t in tables),
+            *(f"INSERT INTO {t} SELECT * FROM kept_{t}" for t in tables),
+            *(f"DROP TABLE kept_{t}" for t in tables),
+        )
+        return told
+
+    told = each(  # b2 back among the arrivals searched and counted: its row as before the void, the void deleted
+        ("arrivals", "corrections"),
+        f"UPDATE arrivals a SET voided = t.voided, sealed = t.sealed, mac = t.mac FROM then_arrivals t "
+        f"WHERE t.id = a.id AND a.id = {b2}",
+        f"DELETE FROM corrections WHERE arrival = {b2}",
+    )
+    assert "arrivals: a row replaced" in told and "corrections: 1 row(s) fewer" in told
+    told = each(  # the laptop's alert as it was before the laptop decided it: pending again
+        ("laptop_alerts",),
+        "UPDATE laptop_alerts l SET decided = t.decided, sealed = t.sealed, mac = t.mac FROM then_alerts t "
+        "WHERE t.id = l.id",
+    )
+    assert "laptop_alerts: a row replaced" in told
+    told = each(  # two candidates' numbers swapped, so that an officer deciding one by its number decides the other
+        ("candidates",),
+        "UPDATE candidates SET id = -id WHERE id IN (1, 2)",
+        "UPDATE candidates SET id = 3 + id WHERE id < 0",
+    )
+    assert "candidates: a row replaced" in told
+    told = each(("candidates",), f"DELETE FROM candidates WHERE arrival = {b1} OR other = {b1}")  # nobody reviews
+    assert "candidates: " in told and "fewer than triage wrote" in told
+    told = each(  # a name key: later searches by name miss b1
+        ("name_keys",),
+        f"DELETE FROM name_keys WHERE (arrival, part, blind) IN (SELECT arrival, part, blind FROM name_keys "
+        f"WHERE arrival = {b1} LIMIT 1)",
+    )
+    assert "name_keys: 1 row(s) fewer" in told
+    assert "identifiers: 1 row(s) fewer" in each(("identifiers",), f"DELETE FROM identifiers WHERE arrival = {b1}")
+    told = each(  # a copy, under its own valid tag
+        ("identifiers",),
+        "INSERT INTO identifiers (arrival, kind, blind, source, sealed, mac) "
+        "SELECT arrival, kind, blind, source, sealed, mac FROM identifiers LIMIT 1",
+    )
+    assert "identifiers: 1 row(s) more" in told
+    told = each(  # a2's template made b1's: later searches find b1 in a2's place
+        ("templates",),
+        f"UPDATE templates SET v1 = (SELECT v1 FROM templates WHERE arrival = {b1}) "
+        f"WHERE arrival = (SELECT id FROM arrivals WHERE key = '{sites.a2}')",
+    )
+    assert "templates: a row replaced" in told
+    told = each(("devices",), f"DELETE FROM devices WHERE device = '{sites.b1.split(':')[0]}'")  # any key may sign
+    assert "devices: 1 row(s) fewer" in told
+    told = each(  # b1 and every row about it
+        ("arrivals", "candidates", "name_keys", "identifiers", "corrections", "templates", "portraits"),
+        f"DELETE FROM candidates WHERE arrival = {b1} OR other = {b1}",
+        *(f"DELETE FROM {t} WHERE arrival = {b1}" for t in ("name_keys", "identifiers", "corrections", "templates")),
+        f"DELETE FROM portraits WHERE arrival = {b1}",
+        f"DELETE FROM arrivals WHERE id = {b1}",
+    )
+    assert "arrivals: 1 row(s) fewer" in told and "templates: 1 row(s) fewer" in told
+    _sql(  # code of the administrator's that would act inside triage's own transaction, which would vouch for it
+        url,
+        "CREATE FUNCTION theirs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM laptop_alerts; "
+        "RETURN NULL; END $$",
+        "CREATE TRIGGER theirs AFTER INSERT ON decisions FOR EACH STATEMENT EXECUTE FUNCTION theirs()",
+    )
+    told = _changed(cli, hub, "hub", "review", "--pending", said="code triage did not put there")
+    assert "trigger theirs on decisions" in told
+    _sql(url, "DROP FUNCTION theirs() CASCADE")
+    ((login,),) = _sql(url, "SELECT current_user")  # a view in the place of a table, in the schema PostgreSQL
+    _sql(  # searches first for a login: the schema named after it
+        url,
+        f'CREATE SCHEMA "{login}"',
+        f'CREATE VIEW "{login}".candidates AS SELECT * FROM public.candidates WHERE false',
+    )
+    assert cli.json("hub", "review", "--pending", *hub)["candidates"]
+    _sql(url, f'DROP SCHEMA "{login}" CASCADE')
+    cli(*verify, *hub)  # all put back as it was
+
+    _sql(url, f"DELETE FROM audit WHERE seq > {then}")  # the trail cut back: no command writes over the cut
+    _changed(cli, hub, "hub", "review", "--pending", said="does not end where its keyed record says")
+    _sql(url, "UPDATE audit_head h SET seq = t.seq, hash = t.hash, mac = t.mac, digests = t.digests FROM then_head t")
+    _changed(cli, hub, *verify, said="rows are not what triage last wrote")  # its end put back: the rows moved on
+    _sql(url, "DELETE FROM audit", "DELETE FROM audit_head")  # the whole trail
+    _changed(cli, hub, "hub", "ocg", "show", "OCG-2026-014", said="does not end where its keyed record says")
+
+
 def test_a_hub_at_schema_1_has_its_rows_tagged_once_when_it_is_upgraded(cli, sites, hub):
+    from triage.hub import hub as hubs
     from triage.hub import rows, schema
+    from triage.store.rows import Store
 
     _imported(cli, hub, sites.a_file, sites.b_file)
     face, _ = _pair(cli, hub)["candidates"]
     cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "confirmed", "--reason", "same man", *hub)
     url = hub[-1]
+    _sql(url, "DELETE FROM hub_migrations WHERE version = 2")  # a migration marked as not applied: never run again
+    told = _changed(cli, hub, "hub", "review", "--pending", said="changed outside triage")
+    assert f"records migration {schema.LATEST} but not 2" in told
+    _sql(url, "INSERT INTO hub_migrations (version, name) VALUES (2, 'm002_row_macs')")
+    # set back by the administrator alone, so that an upgrade would take the rows as they stand: the trail's end
+    # was written by a later triage, and nothing is upgraded
+    _sql(  # back to before the tables' digests
+        url,
+        "DROP FUNCTION hub_note_change() CASCADE",
+        "ALTER TABLE audit_head DROP COLUMN digests",
+        "DELETE FROM hub_migrations WHERE version >= 4",
+    )
+    told = _changed(cli, hub, "hub", "review", "--pending", said="changed outside triage")
+    assert "`hub_migrations` or the trail was changed" in told
     _sql(  # back to the schema this release's first hubs were made with
         url,
         *(f"ALTER TABLE {table} DROP COLUMN mac" for table in rows.TABLES),
         "DROP INDEX arrivals_voided, audit_review",
-        "DELETE FROM hub_migrations WHERE version = 2",
+        "DROP INDEX templates_v1_hnsw",  # as the first hubs built it: pgvector's 16 links
+        "CREATE INDEX templates_v1_hnsw ON templates USING hnsw (v1 vector_l2_ops)",
+        "DELETE FROM hub_migrations WHERE version >= 2",
     )
+    told = _changed(cli, hub, "hub", "review", "--pending", said="changed outside triage")
+    assert "`hub_migrations` or the trail was changed" in told
+    assert _sql(url, "SELECT max(version) FROM hub_migrations") == [(1,)]
+    keys = Store.open(hub[1] / "keys", PASSPHRASE)  # the trail's end as a schema-1 triage left it
+    try:
+        older = hubs.Hub(hub[1], hubs.load_config(hub[1]), keys, None, OFFICER)
+        ((seq, digest),) = _sql(url, "SELECT seq, hash FROM audit_head")
+        _sql(url, "UPDATE audit_head SET mac = %s", params=[older.head_mac(seq, digest)])
+    finally:
+        keys.close()
     held = {t: n for t, n in _counts(url).items() if t in rows.TABLES}
     checked = cli.json("hub", "audit", "verify", *hub)  # the first command upgrades
     assert checked["rows"] == held and checked["decisions"] == 2
     assert _sql(url, "SELECT max(version) FROM hub_migrations") == [(schema.LATEST,)]
-    (upgrade,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "hub-upgrade"]
-    assert upgrade["records"] == ["migration:m002_row_macs"]
-    assert upgrade["reason"].startswith(f"{sum(held.values())} rows given their keyed tags (arrivals 4, candidates")
+    indexes = _sql(url, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'templates_%%_hnsw'")
+    assert indexes and all(f"m='{schema.HNSW_M}'" in d for (d,) in indexes)  # built again with the hub's links
+    upgrades = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "hub-upgrade"]
+    assert [e["records"] for e in upgrades] == [["migration:m002_row_macs"], ["migration:m004_row_digests"]]
+    assert upgrades[0]["reason"].startswith(f"{sum(held.values())} rows given their keyed tags (arrivals 4, candidates")
+    assert "rows summed, as they stand, into the digests" in upgrades[1]["reason"]
     _sql(url, f"UPDATE arrivals SET mac = NULL WHERE key = '{sites.b1}'")  # never given a tag again, by anything
     told = _changed(cli, hub, "hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text")
     assert f"arrivals row {sites.b1} was changed outside triage: its keyed tag is missing" in told
     _changed(cli, hub, "hub", "import", sites.b_file)
     _changed(cli, hub, "hub", "audit", "verify")
     assert _sql(url, "SELECT mac FROM arrivals WHERE key = %s", params=[sites.b1]) == [(None,)]
+
+
+def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals_held_once(cli, sites, hub, tmp_path):
+    import datetime as dt
+
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    keys, issuer = hub[1] / "keys", tmp_path / "issuer"
+    cli("init", "--home", issuer, "--site", "Kent Intelligence Unit", "--force-code", "KNT", "--matcher", "dlib")
+    cli(
+        "watchlist", "add", orl(21, 3), "--ref", "WL-121", "--name", "Reza Ali", "--category", "wanted",
+        "--reason", "Wanted on warrant for an assault in Kent", "--authorised-by", "DS 4411 Clarke",
+        "--review-date", (dt.date.today() + dt.timedelta(days=120)).isoformat(), "--accept-low-quality",
+        "--override-reason", "fixture photos are 92x112 px", "--home", issuer,
+    )  # fmt: skip
+    cli("keys", "recipient", "add", "Hub", sites.init["age_recipient"], "--home", issuer)
+    cli("keys", "trust", "Kent Intelligence Unit", _key(cli, issuer, "signing_key"), "--home", keys)
+
+    def received(version: int) -> None:
+        cli("watchlist", "issue", "--out", tmp_path / f"wl-{version}.age", "--home", issuer)
+        cli("watchlist", "receive", tmp_path / f"wl-{version}.age", "--home", keys)
+
+    received(1)
+    said = cli("hub", "import", sites.a_file, *hub).stdout  # a batch held already: the arrivals held are searched
+    assert "Watchlist: 1 subject(s) added since searched against the arrivals held: 2 candidate(s) found" in said
+    found = [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["ref"] == "WL-121"]
+    assert {c["arrival_key"] for c in found} == {sites.a1, sites.b1}, found
+    assert all(c["kind"] == "watchlist" and c["distance"] < c["threshold"] for c in found)
+    before = _counts(hub[-1])
+    again = cli.json("hub", "watchlist", "search", *hub)
+    assert again == {"subjects": [], "candidates": [], "no_longer_searched": [], "warnings": []}
+    assert _counts(hub[-1]) == before  # nothing new: nothing written, not even an audit event
+
+    cli("watchlist", "remove", "WL-121", "--reason", "Arrested and charged today", "--home", issuer)
+    received(2)  # withdrawn by its issuer: its candidates are no longer listed
+    assert not [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "watchlist"]
+    said = cli("hub", "watchlist", "search", *hub).stdout
+    assert "0 candidate(s) found; 1 withdrawn or expired, no longer searched." in said
+    events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "watchlist-search"]
+    assert [e["records"][0] for e in events] == ["subject:WL-121"] * 2
+    cli("hub", "audit", "verify", *hub)

@@ -1,5 +1,5 @@
-"""`triage hub init|import|review|audit|report|ocg`: the regional hub on PostgreSQL, where every site's batches
-meet. Needs the optional extra `triage[hub]`; without it each command says how to install it."""
+"""`triage hub init|import|review|audit|report|ocg|watchlist`: the regional hub on PostgreSQL, where every
+site's batches meet. Needs the optional extra `triage[hub]`; without it each command says how to install it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ from typing import Annotated, Any
 
 import typer
 
-from triage.cli.common import ForceOpt, JsonOpt, OfficerOpt, emit, emit_json, out, out_option, passphrase, warn
+from triage.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    OfficerOpt,
+    emit,
+    emit_json,
+    note,
+    out,
+    out_option,
+    passphrase,
+    warn,
+)
 from triage.errors import UsageError
 
 DirOpt = Annotated[
@@ -43,6 +54,9 @@ def register(app: typer.Typer) -> None:
     ocg.command("show")(ocg_show)
     ocg.command("shared")(ocg_shared)
     group.add_typer(ocg, name="ocg")
+    wl = typer.Typer(help="The hub's watchlist (its key home's) against the arrivals held.", no_args_is_help=True)
+    wl.command("search")(watchlist_search)
+    group.add_typer(wl, name="watchlist")
     app.add_typer(group, name="hub")
 
 
@@ -130,13 +144,19 @@ def import_cmd(
 
     The checks are a home's: a trusted laptop's signature, every member, the training flag, every record bound
     to its laptop. Each batch loads whole or not at all, and again adds nothing. Each new arrival is searched
-    against every arrival held, the hub's watchlist, and names and dates of birth.
+    against every arrival held, the hub's watchlist, and names and dates of birth. First, the arrivals already
+    held are searched against the watchlist subjects added since (as `triage hub watchlist search` does).
 
     Example: triage hub import --dir /srv/hub batch-dover-2026-11-28.age batch-deal-2026-11-28.age
     """
-    from triage.hub import imports
+    from triage.hub import imports, subjects
 
     with _opened(folder, db, officer) as h:
+        searched = subjects.search_since(h)  # said first: it stands even when a batch is then refused
+        if searched.subjects or searched.no_longer_searched:
+            (note if json_out else _said)(_searched_line(searched))
+        for w in searched.warnings:
+            warn(w)
         results = imports.import_files(h, list(batches))
 
     def render(rs: list[Any]) -> None:
@@ -155,6 +175,47 @@ def import_cmd(
                 warn(w)
 
     emit(results, json_out, render)
+
+
+def _said(line: str) -> None:
+    out.print(line, markup=False)
+
+
+def _searched_line(r: Any) -> str:
+    if not r.subjects and not r.no_longer_searched:
+        return "Watchlist: no subject added since the arrivals held were last searched"
+    line = f"Watchlist: {len(r.subjects)} subject(s) added since searched against the arrivals held: "
+    line += f"{len(r.candidates)} candidate(s) found"
+    if r.no_longer_searched:
+        line += f"; {len(r.no_longer_searched)} withdrawn or expired, no longer searched"
+    return line
+
+
+def watchlist_search(
+    db: DbOpt = None, folder: DirOpt = None, officer: OfficerOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Search the arrivals held against the watchlist subjects added since.
+
+    A subject added to the hub's watchlist (`triage watchlist receive PACKAGE --home DIR/keys`) after people
+    landed is compared with every arrival held, once, through the index. `triage hub import` does this too
+    before it loads. Candidates go to `triage hub review --pending`; a subject withdrawn or expired is not
+    searched, and its candidates are not listed.
+
+    Example: triage hub watchlist search --dir /srv/hub
+    """
+    from triage.hub import subjects
+
+    with _opened(folder, db, officer) as h:
+        result = subjects.search_since(h)
+
+    def render(r: Any) -> None:
+        _said(_searched_line(r) + ".")
+        for c in r.candidates:
+            out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
+        for w in r.warnings:
+            warn(w)
+
+    emit(result, json_out, render)
 
 
 def _numbers(c: dict[str, Any]) -> str:
@@ -237,7 +298,8 @@ def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = Fa
     """Check the hub's audit trail and rows (exit 6 at the first that fails).
 
     The trail against its keyed hash chain; every tagged row (arrivals, candidates, decisions, alerts, crime
-    groups...) against its keyed tag; every decision against the audit event that recorded it.
+    groups...) against its keyed tag; every decision against the audit event that recorded it; every table
+    against the digest the trail's end keeps, so rows deleted, copied or put back as they were are found too.
     """
     from triage.hub import audit
 

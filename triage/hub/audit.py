@@ -8,19 +8,21 @@ changes one (the owner, or an administrator of the server) breaks the chain at t
 The same check reads every row that carries a keyed tag (`rows.py`) and compares the decisions with the trail:
 each decision event must have its decision rows, with the same decision, and each decision row its event, so a
 decision deleted, or a candidate deleted with its decision, is named even though no tag is left to fail. A void
-the trail's corrections record must still hold on its arrival.
+the trail's corrections record must still hold on its arrival. And it sums every row again and compares each
+table's digest with the one the trail's keyed end holds, so a row deleted, put back as it was earlier, copied or
+added is found even though every tag left fits; everything is read in one snapshot, so imports and decisions
+going on meanwhile do not disturb it.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from triage.errors import IntegrityFailure
 from triage.hub import rows
-from triage.hub.hub import Hub
+from triage.hub.hub import Hub, refuse_foreign_code
 
 
 @dataclass
@@ -35,7 +37,29 @@ class Verified:
 
 
 def verify(hub: Hub) -> Verified:
-    """Check every event's hash and link; IntegrityFailure names the first event that fails."""
+    """Check every event's hash and link, then every row against its tag and the tables against the digests the
+    trail's end holds; IntegrityFailure names the first event, row or table that fails."""
+    with hub.conn.transaction():
+        hub.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        count, prev, recorded = verify_trail(hub)
+        counts, held = verify_rows(hub)
+        decisions = verify_decisions(hub)  # names a decision deleted or changed, before the digests say only how many
+        if recorded is not None:
+            differ = rows.differences(held, recorded)
+            if differ:
+                raise IntegrityFailure(
+                    f"the hub's rows are not what triage last wrote ({'; '.join(differ)}): rows were deleted, put "
+                    "back as they were earlier, copied or added outside triage",
+                    hint="restore the hub's database from a copy you trust",
+                )
+        return Verified(count, prev, counts, decisions)
+
+
+def verify_trail(hub: Hub) -> tuple[int, str | None, rows.Digests | None]:
+    """The trail's events, each against its hash and link, and its keyed end: how many, the last hash, and the
+    digests its end holds (None on a hub that keeps none yet)."""
+    if hub.summing:
+        refuse_foreign_code(hub.conn)
     prev: str | None = None
     expected = 1
     count = 0
@@ -47,28 +71,25 @@ def verify(hub: Hub) -> Verified:
         if prev_hash != prev or hub.chain_hash(prev, seq, at, officer, db_user, action, records, reason) != digest:
             raise IntegrityFailure(f"the hub's audit trail fails at event {seq} ({action}): it was altered")
         prev, expected, count = digest, expected + 1, count + 1
-    head = hub.conn.execute("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetchone()
-    if count and (head is None or not hmac.compare_digest(head[2], hub.head_mac(head[0], head[1]))):
+    head = hub.head()
+    if head is None and not count:  # a database no command has written to yet: it holds no row either
+        return 0, None, {} if hub.summing else None
+    if head is None or not hub.head_fits(head, summing=hub.summing):
         raise IntegrityFailure("the keyed record of the hub's audit trail's end is missing or altered")
-    if head is not None and (head[0], head[1]) != (count, prev):
+    if (head[0], head[1]) != (count, prev):
         raise IntegrityFailure(
             f"the hub's audit trail ends at event {count}, but its keyed record of the end names event {head[0]}: "
             "events were removed from its end"
         )
-    return Verified(count, prev, verify_rows(hub), verify_decisions(hub))
+    return count, prev, head[3] if hub.summing else None
 
 
-def verify_rows(hub: Hub) -> dict[str, int]:
-    """Check the keyed tag of every row of every tagged table; the rows checked, table by table."""
-    counts: dict[str, int] = {}
-    with hub.conn.transaction():  # the rows are read through cursors on the server, a table at a time
-        for table in rows.TABLES:
-            counts[table] = 0
-            for label, values, mac, _ in rows.scan(hub.conn, table):
-                if not hub.rows.valid(table, values, mac):
-                    raise rows.changed(table, label, mac is None)
-                counts[table] += 1
-    return counts
+def verify_rows(hub: Hub) -> tuple[dict[str, int], rows.Digests]:
+    """Check the keyed tag of every row of every tagged table and sum every summed table; the rows checked, table
+    by table, and the digests of what the tables hold (read through cursors on the server, a table at a time)."""
+    with hub.conn.transaction():
+        digests, counts = rows.summed(hub.conn, hub.rows, check=True)
+    return counts, digests
 
 
 def verify_decisions(hub: Hub) -> int:

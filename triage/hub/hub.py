@@ -11,7 +11,11 @@ key (bound to its table and key), names and dates of birth and debrief identifie
 blinds (HMAC under a sub-key), and templates are stored turned by a secret rotation per model, which keeps
 every distance (so the HNSW index works) but does not match a template computed elsewhere. The audit trail's
 chain is keyed too, so whoever administers the database cannot rewrite it and recompute the chain, and so is
-every row officers act on (`rows.py`): each carries a tag only the hub's key can make.
+every row officers act on (`rows.py`): each carries a tag only the hub's key can make. The keyed record of the
+trail's end also holds a keyed digest of every table officers rely on as a whole, brought up to date by each
+event with the changes of its transaction, so rows deleted or put back as they were are found by the next check;
+and every event first checks that the trail still ends where that record says, so an end cut off is refused by
+the next command rather than written over.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class Hub:
         self.rows = rows.Macs(hmac.new(key, b"triage hub rows v1", hashlib.sha256).digest())
         self._rotations: dict[str, np.ndarray] = {}
         self._columns: dict[str, str] | None = None
+        # Whether the trail's end holds the tables' digests (from migration m004 on); until then it holds none.
+        self.summing = False
 
     @functools.cached_property
     def matcher(self) -> matchers.Matcher:
@@ -154,13 +160,65 @@ class Hub:
         )
         return hmac.new(self._chain_key, body.encode(), hashlib.sha256).hexdigest()
 
-    def head_mac(self, seq: int, digest: str) -> str:
-        """The keyed record of the trail's last event: events removed from the end leave it pointing past them."""
-        return hmac.new(self._chain_key, f"head:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+    def head_mac(self, seq: int, digest: str, digests: rows.Digests | None = None) -> str:
+        """The keyed record of the trail's last event: events removed from the end leave it pointing past them.
+        From m004 on it covers the tables' digests too."""
+        text = f"head:{seq}:{digest}"
+        if digests is not None:
+            text = f"head2:{seq}:{digest}:" + json.dumps(rows.encode_digests(digests), separators=(",", ":"))
+        return hmac.new(self._chain_key, text.encode(), hashlib.sha256).hexdigest()
+
+    def head(self) -> tuple[int, str, str, rows.Digests | None] | None:
+        """The keyed record of the trail's end as the database holds it (seq, hash, mac, digests), unchecked."""
+        found = self.conn.execute("SELECT to_jsonb(h) FROM audit_head h WHERE id = 1").fetchone()
+        if found is None:
+            return None
+        h = found[0]
+        digests = rows.decode_digests(h["digests"]) if h.get("digests") is not None else None
+        if h.get("digests") is not None and digests is None:
+            raise _cut_off()
+        return int(h["seq"]), str(h["hash"]), str(h["mac"]), digests
+
+    def head_fits(self, head: tuple[int, str, str, rows.Digests | None], *, summing: bool) -> bool:
+        seq, digest, mac, digests = head
+        if summing and digests is None:
+            return False
+        return hmac.compare_digest(mac, self.head_mac(seq, digest, digests if summing else None))
+
+    def ended(self) -> rows.Digests | None:
+        """The digests the trail's end holds, once it is checked that the trail ends where its keyed record says
+        (inside the caller's transaction, under the trail's lock). IntegrityFailure when it does not: events were
+        cut off its end, or the record was altered; None while the hub keeps no digests."""
+        if self.summing:
+            refuse_foreign_code(self.conn)
+        last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        head = self.head()
+        if head is None and last is None:  # a new hub's first event, unless the trail was deleted from under its rows
+            if not self.summing:
+                return None
+            held, noted = self.conn.execute(
+                "SELECT (SELECT count(*) FROM arrivals), "
+                "(SELECT coalesce(sum(sign), 0) FROM pg_temp.hub_changes WHERE tbl = 'arrivals')"
+            ).fetchone()
+            if held != noted:
+                raise _cut_off()
+            return {}
+        if head is None or last is None or (head[0], head[1]) != (last[0], last[1]):
+            raise _cut_off()
+        if not self.head_fits(head, summing=self.summing):
+            raise _cut_off()
+        return head[3]
 
     def audit(self, action: str, *, records: list[str] | None = None, reason: str | None = None) -> None:
-        """Append one event to the hash chain, inside the caller's transaction (events queue one at a time)."""
+        """Append one event to the hash chain, inside the caller's transaction (events queue one at a time), after
+        checking that the trail ends where its keyed record says. The event ends the transaction's changes to the
+        summed tables: they are added to the digests of that record, so a transaction that writes those tables
+        writes its audit event last."""
         self.conn.execute("SELECT pg_advisory_xact_lock(7412)")
+        digests = self.ended()
+        if digests is not None:
+            for table, sign, value in self.conn.execute("DELETE FROM pg_temp.hub_changes RETURNING tbl, sign, value"):
+                self.rows.add(digests, table, value, sign)
         last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, None)
         at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
@@ -173,10 +231,20 @@ class Hub:
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [seq, at, self.officer, db_user, action, json.dumps(recs), sealed, prev, digest],
         )
+        self.write_head(seq, digest, digests)
+
+    def write_head(self, seq: int, digest: str, digests: rows.Digests | None) -> None:
+        if digests is None:
+            self.conn.execute(
+                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, mac = EXCLUDED.mac",
+                [seq, digest, self.head_mac(seq, digest)],
+            )
+            return
         self.conn.execute(
-            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, %s, %s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, mac = EXCLUDED.mac",
-            [seq, digest, self.head_mac(seq, digest)],
+            "INSERT INTO audit_head (id, seq, hash, mac, digests) VALUES (1, %s, %s, %s, %s) ON CONFLICT (id) "
+            "DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, mac = EXCLUDED.mac, digests = EXCLUDED.digests",
+            [seq, digest, self.head_mac(seq, digest, digests), json.dumps(rows.encode_digests(digests))],
         )
 
     def close(self) -> None:
@@ -185,10 +253,50 @@ class Hub:
         self.keys.close()
 
 
+def refuse_foreign_code(conn: Any) -> None:
+    """Refuse to work on a database that would run code triage did not put there inside its transactions."""
+    found = schema.foreign_code(conn)
+    if found:
+        raise IntegrityFailure(
+            f"the hub's database holds code triage did not put there ({', '.join(found)}): it would run inside "
+            "triage's own transactions, so nothing was shown or written",
+            hint="the database's administrator removes it; then `triage hub audit verify` checks every row",
+        )
+
+
+def _cut_off() -> IntegrityFailure:
+    return IntegrityFailure(
+        "the hub's audit trail does not end where its keyed record says: events were removed from its end, or the "
+        "record was altered outside triage; nothing was written",
+        hint="`triage hub audit verify` checks the trail and every row; restore the hub's database from a copy you "
+        "trust",
+    )
+
+
+def _as_left(hub: Hub) -> None:
+    """Refuse to bring forward a hub whose trail does not end as an older triage left it: an upgrade that gives
+    rows their tags or sums them takes them as they stand, so it must not run on a hub that was at a later
+    schema and had its `hub_migrations` set back."""
+    hub.summing = False
+    try:
+        head = hub.head()
+        if head is not None and head[3] is not None:
+            raise _cut_off()
+        hub.ended()
+    except IntegrityFailure:
+        raise IntegrityFailure(
+            "the hub's schema is recorded as older than its audit trail shows (a later triage wrote its end): "
+            "`hub_migrations` or the trail was changed outside triage; nothing was upgraded",
+            hint="restore the hub's database from a copy you trust",
+        ) from None
+
+
 def _steps(hub: Hub) -> dict[int, schema.Step]:
     """What a migration does beyond its SQL, with the hub's key (inside the migration's transaction)."""
 
     def m002_row_macs(conn: Any, upgrading: bool) -> None:
+        if upgrading:
+            _as_left(hub)
         counts = rows.seal_existing(conn, hub.rows)
         if upgrading:  # a hub made by an older triage: its rows are tagged as they stand now, once
             tagged = ", ".join(f"{table} {n}" for table, n in counts.items() if n)
@@ -198,7 +306,25 @@ def _steps(hub: Hub) -> dict[int, schema.Step]:
                 reason=f"{sum(counts.values())} rows given their keyed tags" + (f" ({tagged})" if tagged else ""),
             )
 
-    return {2: m002_row_macs}
+    def m004_row_digests(conn: Any, upgrading: bool) -> None:
+        if upgrading:
+            _as_left(hub)
+        conn.execute("SELECT pg_advisory_xact_lock(7412)")
+        digests, _ = rows.summed(conn, hub.rows)
+        head = hub.head()
+        if head is not None:  # the trail's end, as an older triage left it, now holds the digests too
+            hub.write_head(head[0], head[1], digests)
+        hub.summing = True
+        if upgrading:
+            summed = ", ".join(f"{table} {n}" for table, (n, _) in digests.items() if n)
+            hub.audit(
+                "hub-upgrade",
+                records=["migration:m004_row_digests"],
+                reason=f"{sum(n for n, _ in digests.values())} rows summed, as they stand, into the digests the audit "
+                f"trail's end keeps ({summed or 'none'})",
+            )
+
+    return {2: m002_row_macs, 4: m004_row_digests}
 
 
 def model_dims(store: Store) -> dict[str, int]:
@@ -227,7 +353,15 @@ def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None
             conn = server.connect(url)
             hub = Hub(folder, config, keys, conn, officer or keys.config.officer)
             try:
+                # where this session's changes to the summed tables are noted until its next audit event
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS hub_changes (tbl text NOT NULL, sign smallint NOT NULL, "
+                    "value text) ON COMMIT DELETE ROWS"
+                )
                 schema.migrate(conn, _steps(hub))
+                hub.summing = schema.version(conn) >= schema.DIGESTS_FROM
+                if hub.summing:
+                    refuse_foreign_code(conn)
                 schema.ensure_models(conn, model_dims(keys))
                 yield hub
             except server.psycopg().errors.InsufficientPrivilege as e:

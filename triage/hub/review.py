@@ -21,7 +21,7 @@ from typing import Any
 
 from triage.casework.review import DECISIONS
 from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound
-from triage.hub import rows
+from triage.hub import rows, subjects
 from triage.hub.hub import Hub
 from triage.intake.biographic import clean_text
 
@@ -149,11 +149,17 @@ def pending_candidates(
     hub: Hub, *, arrivals: list[int] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Candidates nobody has decided, closest first (watchlist, then arrivals, then names), a pair of arrivals
-    found by face and by name as one item."""
-    sql, params = _SELECT + _UNDECIDED, []
+    found by face and by name as one item. A watchlist subject withdrawn or expired in the key home is not listed:
+    its candidates are kept, unlisted, while it is not searched (their rows are checked all the same)."""
+    sql, params = _SELECT + _UNDECIDED, list[Any]()
     if arrivals is not None:
         sql += " AND (c.arrival = ANY(%s) OR c.other = ANY(%s))"
         params += [arrivals, arrivals]
+    live = sorted(subjects.live(hub))
+    for r in rows.dicts(hub.conn, sql + " AND c.kind = 'watchlist' AND c.ref <> ALL(%s)", [*params, live]):
+        _checked(hub, r)
+    sql += " AND (c.kind <> 'watchlist' OR c.ref = ANY(%s))"
+    params.append(live)
     sql += _ORDER
     if limit:
         sql += f" LIMIT {int(limit)}"

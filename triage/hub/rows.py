@@ -6,8 +6,16 @@ that a pending list, a decision, a report or a crime-group view rests on carries
 derived from the hub's data key, over its table, every column a reader relies on and the keys of the rows it
 points to, so a row edited, forged, or turned to point at another arrival fails. A row whose tag is missing or
 wrong is refused where it is read (IntegrityFailure, naming its table and row), and `triage hub audit verify`
-checks every one. A tag proves that triage wrote a row, not that it is the latest triage wrote: an earlier
-version kept aside and put back carries a valid tag, and a deleted row leaves no trace here.
+checks every one.
+
+A tag proves that triage wrote a row, not that it is the latest triage wrote: an earlier version kept aside and
+put back carries a valid tag, and a deleted row leaves no trace in the others. So each of these tables (and the
+templates, devices and settings, which carry no tag) is also summed as a whole: a keyed digest of every row it
+holds (a sum of keyed hashes, one a row, so one change updates it without reading the rest). Each change triage
+makes is noted in its own transaction, by a trigger, and the audit event that ends the transaction adds it to
+the digests the audit trail's keyed end holds (`Hub.audit`); `audit verify` sums every row again and names the
+table whose rows were deleted, put back, copied, renumbered or added outside triage. A table added to TABLES or
+PLAIN needs its trigger too, made by the migration that adds it.
 """
 
 from __future__ import annotations
@@ -175,6 +183,14 @@ TABLES: dict[str, Table] = {
     )
 }
 ALIASES = ("t", "a", "o", "c", "g")
+# Tables without a tag whose rows are summed by a hash of their whole content, computed by the server (the same
+# expression in the trigger that notes a change and in the check that sums every row again).
+PLAIN = ("templates", "devices", "settings")
+SUMMED = (*TABLES, *PLAIN)
+ROW_HASH = "encode(sha256(convert_to(jsonb_strip_nulls(to_jsonb({r}))::text, 'UTF8')), 'hex')"
+_MOD = 1 << 256
+# table -> (its rows, the sum of their keyed hashes modulo 2**256)
+Digests = dict[str, tuple[int, int]]
 
 
 def digest(sealed: bytes) -> bytes:
@@ -245,6 +261,82 @@ class Macs:
         """Refuse a row (selected with `columns(table, prefix)`) whose tag is missing or does not fit it."""
         if not self.valid(table, picked(table, row, prefix), row[prefix + "mac"]):
             raise changed(table, label, row[prefix + "mac"] is None)
+
+    def add(self, digests: Digests, table: str, value: str | None, sign: int = 1) -> None:
+        """Count a row of `table` (`summand`, or for a table in PLAIN the hash of its content) into `digests`, or
+        out of them (`sign` -1). A row without a tag counts for nothing: it is refused wherever it is read."""
+        if value is None:
+            return
+        h = int.from_bytes(hmac.new(self._key, f"sum:{table}:{value}".encode(), hashlib.sha256).digest(), "big")
+        n, total = digests.get(table, (0, 0))
+        digests[table] = (n + sign, (total + sign * h) % _MOD)
+
+
+def by_id(table: str) -> bool:
+    """Whether a tagged table's rows are numbered (`id`): the numbers officers name them by."""
+    return TABLES[table].keys == (("id", "bigint"),)
+
+
+def summand(table: str, mac: str | None, key: tuple[Any, ...]) -> str | None:
+    """What a tagged row adds to its table's digest: its tag, and its number where it has one (a tag does not
+    cover it), so that two rows' numbers swapped are found too."""
+    if mac is None:
+        return None
+    return f"{key[0]}:{mac}" if by_id(table) else str(mac)
+
+
+def encode_digests(digests: Digests) -> dict[str, list[Any]]:
+    return {t: [n, f"{total:064x}"] for t, (n, total) in sorted(digests.items()) if n or total}
+
+
+def decode_digests(value: Any) -> Digests | None:
+    """Digests as the audit trail's end holds them; None when they are not digests (the caller refuses them)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    try:
+        return {str(t): (int(n), int(str(total), 16)) for t, (n, total) in dict(value).items()}
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def summed(conn: Any, macs: Macs, *, check: bool = False) -> tuple[Digests, dict[str, int]]:
+    """Every summed table's digest, from every row it holds now (inside the caller's transaction), and the rows of
+    each; with `check`, a tagged row whose tag is missing or wrong is refused on the way."""
+    digests: Digests = {}
+    counts: dict[str, int] = {}
+    for table in TABLES:
+        counts[table] = 0
+        for label, values, mac, key in scan(conn, table):
+            if check and not macs.valid(table, values, mac):
+                raise changed(table, label, mac is None)
+            macs.add(digests, table, summand(table, mac, key))
+            counts[table] += 1
+    for table in PLAIN:
+        cur = conn.cursor(name=f"hub_sum_{table}")
+        cur.itersize = 5000
+        try:
+            cur.execute(f"SELECT {ROW_HASH.format(r='t')} FROM {table} t")
+            for (value,) in cur:
+                macs.add(digests, table, value)
+        finally:
+            cur.close()
+    return digests, counts
+
+
+def differences(held: Digests, recorded: Digests) -> list[str]:
+    """The summed tables whose rows are not what the audit trail's end records, each said in a few words."""
+    out = []
+    for table in SUMMED:
+        (n, total), (m, expected) = held.get(table, (0, 0)), recorded.get(table, (0, 0))
+        if (n, total) == (m, expected):
+            continue
+        if n < m:
+            out.append(f"{table}: {m - n} row(s) fewer than triage wrote")
+        elif n > m:
+            out.append(f"{table}: {n - m} row(s) more than triage wrote")
+        else:
+            out.append(f"{table}: a row replaced (an earlier version put back, or another row in its place)")
+    return out
 
 
 def changed(table: str, label: object, missing: bool) -> IntegrityFailure:

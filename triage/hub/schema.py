@@ -3,8 +3,10 @@ PostgreSQL roles that divide the work: importers load batches, reviewers decide 
 
 Each migration runs once, in a transaction of its own, and is recorded in `hub_migrations` with its number and
 name, so a hub made by an older triage is brought forward by the next command and a newer one is refused. A
-migration may have a step in Python that needs the hub's key (m002 gives every row its keyed tag); it runs in
-the same transaction, after the migration's SQL.
+migration may have a step in Python that needs the hub's key (m002 gives every row its keyed tag, m004 sums the
+tables into the audit trail's keyed end); it runs in the same transaction, after the migration's SQL. The record
+of migrations is checked for gaps, and an upgrade that takes rows as they stand runs only on a hub whose trail
+ends as an older triage left it, so setting `hub_migrations` back does not have rows tagged or summed again.
 Templates live in one vector column per model (`models` names the column of each), each with an HNSW index for
 L2 distance. The roles are group roles without login, named after the database (`<db>_importer`,
 `<db>_reviewer`, `<db>_analyst`), so one server can hold several hubs; the server's administrator grants them
@@ -17,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from triage.errors import IntegrityFailure, UsageError
+from triage.hub import rows
 
 ROLES = ("importer", "reviewer", "analyst")
 
@@ -106,15 +109,129 @@ CREATE INDEX arrivals_voided ON arrivals (id) WHERE voided;
 CREATE INDEX audit_review ON audit USING gin (records) WHERE action = 'review';
 """
 
-MIGRATIONS: Sequence[tuple[int, str, str]] = ((1, "m001_hub", M001), (2, "m002_row_macs", M002))
+# Importers keep the hub's settings (which watchlist subjects every arrival held was searched against,
+# triage/hub/subjects.py): granted here on a hub whose roles exist already, and by create_roles on a new one.
+M003 = """
+DO $$
+DECLARE importer text := current_database() || '_importer';
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = importer) THEN
+        EXECUTE format('GRANT INSERT, UPDATE ON settings TO %I', importer);
+    END IF;
+END $$;
+"""
+
+# The keyed record of the audit trail's end keeps a digest of every table officers rely on as a whole
+# (triage/hub/rows.py): a trigger notes each row a triage session inserts, changes or deletes, in a temporary table
+# of that session's own (a session that has none, such as an administrator's, is not noted, and what it changes
+# no longer sums to the digests), and the audit event that ends the transaction adds the changes in. The step
+# sums the rows held now.
+_NOTED = (  # (table, what a row adds: its number and tag, its tag, or the hash of its content)
+    ("arrivals", "id"),
+    ("candidates", "id"),
+    ("decisions", "id"),
+    ("laptop_alerts", "id"),
+    ("corrections", "tag"),
+    ("name_keys", "tag"),
+    ("identifiers", "id"),
+    ("groups", "id"),
+    ("group_identifiers", "tag"),
+    ("group_links", "id"),
+    ("templates", "row"),
+    ("devices", "row"),
+    ("settings", "row"),
+)
+_OLD, _NEW = rows.ROW_HASH.format(r="OLD"), rows.ROW_HASH.format(r="NEW")
+_NOTE_CHANGE = f"""
+BEGIN
+    IF to_regclass('pg_temp.hub_changes') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        IF TG_ARGV[0] = 'id' THEN
+            INSERT INTO pg_temp.hub_changes VALUES (TG_TABLE_NAME, -1, OLD.id::text || ':' || OLD.mac);
+        ELSIF TG_ARGV[0] = 'tag' THEN
+            INSERT INTO pg_temp.hub_changes VALUES (TG_TABLE_NAME, -1, OLD.mac);
+        ELSE
+            INSERT INTO pg_temp.hub_changes VALUES (TG_TABLE_NAME, -1, {_OLD});
+        END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        IF TG_ARGV[0] = 'id' THEN
+            INSERT INTO pg_temp.hub_changes VALUES (TG_TABLE_NAME, 1, NEW.id::text || ':' || NEW.mac);
+        ELSIF TG_ARGV[0] = 'tag' THEN
+            INSERT INTO pg_temp.hub_changes VALUES (TG_TABLE_NAME, 1, NEW.mac);
+        ELSE
+            INSERT INTO pg_temp.hub_changes VALUES (TG_TABLE_NAME, 1, {_NEW});
+        END IF;
+    END IF;
+    RETURN NULL;
+END """
+M004 = (
+    "ALTER TABLE audit_head ADD COLUMN digests jsonb;\n"
+    f"CREATE FUNCTION hub_note_change() RETURNS trigger LANGUAGE plpgsql AS $${_NOTE_CHANGE}$$;\n"
+) + "".join(
+    f"CREATE TRIGGER {table}_noted AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+    f"EXECUTE FUNCTION hub_note_change('{how}');\n"
+    for table, how in _NOTED
+)
+
+# HNSW links per node: at 1,000,000 arrivals pgvector's default of 16 left recall@10 at 0.978 whatever the search
+# width; 24 gives 0.995 at the hub's ef_search (benchmarks/hub_scale.py), at the cost of a larger, slower-built index.
+HNSW_M = 24
+
+
+def hnsw_index(col: str) -> str:
+    return f"CREATE INDEX templates_{col}_hnsw ON templates USING hnsw ({col} vector_l2_ops) WITH (m = {HNSW_M})"
+
+
+# Every model's index built again with HNSW_M links (a hub made before then was built with 16); and the grants an
+# importer needs to amend or void an arrival (its templates, name keys and identifiers are made again) and an
+# analyst needs for its reads to be audited, which hubs made before then lacked.
+M005 = f"""
+SET LOCAL maintenance_work_mem = '1GB';
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT col FROM models ORDER BY col LOOP
+        EXECUTE format('DROP INDEX IF EXISTS %I', 'templates_' || r.col || '_hnsw');
+        EXECUTE format('CREATE INDEX %I ON templates USING hnsw (%I vector_l2_ops) WITH (m = {HNSW_M})',
+                       'templates_' || r.col || '_hnsw', r.col);
+    END LOOP;
+END $$;
+DO $$
+DECLARE
+    importer text := current_database() || '_importer';
+    analyst text := current_database() || '_analyst';
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = importer) THEN
+        EXECUTE format('GRANT DELETE ON templates, name_keys, identifiers TO %I', importer);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = analyst) THEN
+        EXECUTE format('GRANT INSERT ON audit TO %I', analyst);
+        EXECUTE format('GRANT INSERT, UPDATE ON audit_head TO %I', analyst);
+        EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %I', analyst);
+    END IF;
+END $$;
+"""
+
+MIGRATIONS: Sequence[tuple[int, str, str]] = (
+    (1, "m001_hub", M001),
+    (2, "m002_row_macs", M002),
+    (3, "m003_importer_settings", M003),
+    (4, "m004_row_digests", M004),
+    (5, "m005_hnsw_links", M005),
+)
 LATEST = MIGRATIONS[-1][0]
+DIGESTS_FROM = 4  # the schema from which the trail's end keeps the tables' digests
 # A migration's step in Python: (connection, whether the hub held a schema before this command), run after its SQL.
 Step = Callable[[Any, bool], None]
-_NEEDS_STEP = frozenset({2})  # the migrations that have one
+_NEEDS_STEP = frozenset({2, 4})  # the migrations that have one
 
 # What each role may do, table by table (the audit trail: insert and read only, for everyone).
 _WRITES = {
     "importer": (
+        "settings",
         "batches",
         "devices",
         "arrivals",
@@ -132,6 +249,8 @@ _WRITES = {
     "reviewer": ("decisions",),
     "analyst": (),
 }
+# Rows an import replaces whole when a laptop amends or voids an arrival.
+_DELETES = {"importer": ("templates", "name_keys", "identifiers"), "reviewer": (), "analyst": ()}
 
 
 def role_names(database: str) -> dict[str, str]:
@@ -145,7 +264,8 @@ def migrate(conn: Any, steps: Mapping[int, Step] | None = None) -> list[str]:
     exists = conn.execute("SELECT to_regclass('hub_migrations') IS NOT NULL").fetchone()[0]
     done = {v for (v,) in conn.execute("SELECT version FROM hub_migrations")} if exists else set()
     _not_newer(done)
-    if done and max(done) >= LATEST:
+    _unbroken(done)
+    if done >= {v for v, _, _ in MIGRATIONS}:
         return []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(7411)")  # two first commands at once migrate once
@@ -182,6 +302,60 @@ def migrate(conn: Any, steps: Mapping[int, Step] | None = None) -> list[str]:
     return applied
 
 
+_HUB_TABLES = (
+    "hub_migrations",
+    "settings",
+    "batches",
+    "devices",
+    "arrivals",
+    "portraits",
+    "models",
+    "templates",
+    "corrections",
+    "name_keys",
+    "laptop_alerts",
+    "candidates",
+    "decisions",
+    "identifiers",
+    "groups",
+    "group_identifiers",
+    "group_links",
+    "audit",
+    "audit_head",
+)
+
+
+def foreign_code(conn: Any) -> list[str]:
+    """What the hub's database would run inside triage's own transactions that triage did not put there: triggers
+    and rules on its tables, row security, views in its schema, the noting function changed. Such code could change
+    rows while triage writes, and the audit event that ends the transaction would then vouch for the change."""
+    found = conn.execute(
+        "WITH hub AS (SELECT c.* FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s)) "
+        "SELECT 'trigger ' || t.tgname || ' on ' || c.relname FROM pg_trigger t JOIN hub c ON c.oid = t.tgrelid "
+        "WHERE NOT t.tgisinternal AND NOT (t.tgname = c.relname || '_noted' "
+        "AND t.tgfoid = to_regproc('public.hub_note_change')) "
+        "UNION ALL SELECT 'rule ' || r.rulename || ' on ' || c.relname FROM pg_rewrite r JOIN hub c ON c.oid = r.ev_class "
+        "UNION ALL SELECT 'row security on ' || relname FROM hub WHERE relrowsecurity "
+        "UNION ALL SELECT relname || ', not a plain table' FROM hub WHERE relkind <> 'r' "
+        "UNION ALL SELECT 'function hub_note_change changed' FROM pg_proc "
+        "WHERE oid = to_regproc('public.hub_note_change') AND (prosrc <> %s OR prosecdef OR proconfig IS NOT NULL) "
+        "ORDER BY 1",
+        [list(_HUB_TABLES), _NOTE_CHANGE],
+    ).fetchall()
+    return [str(r[0]) for r in found]
+
+
+def _unbroken(done: set[int]) -> None:
+    """Migrations are applied in order, each once: a hub's record of them has no gap."""
+    missing = sorted(set(range(1, max(done, default=0) + 1)) - done)
+    if missing:
+        raise IntegrityFailure(
+            f"the hub's hub_migrations table records migration {max(done)} but not {missing[0]}, which comes before "
+            "it: it was changed outside triage",
+            hint="restore the hub's database from a copy you trust",
+        )
+
+
 def _not_newer(done: set[int]) -> None:
     if done and max(done) > LATEST:
         raise IntegrityFailure(
@@ -199,6 +373,7 @@ def ensure_models(conn: Any, dims: dict[str, int]) -> list[str]:
     """A vector column and its HNSW index for each model (id -> dimensions) the hub searches with."""
     added = []
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(7411)")  # two first commands at once add each column once
         have = {m: (c, d) for m, c, d in conn.execute("SELECT model_id, col, dim FROM models")}
         for model_id, dim in dims.items():
             if model_id in have:
@@ -210,7 +385,7 @@ def ensure_models(conn: Any, dims: dict[str, int]) -> list[str]:
                 continue
             col = f"v{len(have) + 1}"
             conn.execute(f"ALTER TABLE templates ADD COLUMN {col} vector({int(dim)})")
-            conn.execute(f"CREATE INDEX templates_{col}_hnsw ON templates USING hnsw ({col} vector_l2_ops)")
+            conn.execute(hnsw_index(col))
             conn.execute("INSERT INTO models (model_id, col, dim) VALUES (%s, %s, %s)", [model_id, col, dim])
             have[model_id] = (col, dim)
             added.append(model_id)
@@ -231,15 +406,16 @@ def create_roles(conn: Any, database: str) -> dict[str, str]:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone()
             if not exists:
                 conn.execute(f'CREATE ROLE "{name}" NOLOGIN')
-            conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{name}"')
+            conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{name}"')
             conn.execute(f'GRANT USAGE ON SCHEMA public TO "{name}"')
             conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{name}"')
-            if role != "analyst":
-                conn.execute(f'GRANT INSERT ON audit TO "{name}"')
-                conn.execute(f'GRANT INSERT, UPDATE ON audit_head TO "{name}"')
-                conn.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{name}"')
+            conn.execute(f'GRANT INSERT ON audit TO "{name}"')  # every role's reads and writes are audited
+            conn.execute(f'GRANT INSERT, UPDATE ON audit_head TO "{name}"')
+            conn.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{name}"')
             for table in _WRITES[role]:
                 if table in tables:
                     conn.execute(f'GRANT INSERT, UPDATE ON "{table}" TO "{name}"')
+            for table in _DELETES[role]:
+                conn.execute(f'GRANT DELETE ON "{table}" TO "{name}"')
             conn.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON audit, decisions FROM "{name}"')
     return names

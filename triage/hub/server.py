@@ -89,10 +89,15 @@ def ensure_database(admin_url: str, name: str) -> None:
 
 def connect(url: str) -> Any:
     """A connection to the hub's database, in autocommit: each change is made in an explicit transaction
-    (`conn.transaction()`). Its failure is one line naming the server, not a traceback."""
+    (`conn.transaction()`). Its failure is one line naming the server, not a traceback. Names resolve to the hub's
+    own tables and the server's own functions only (`public`, after the system catalog), whatever search path the
+    login or the database was given: a schema named after the login could otherwise hold a view in the place of
+    a table."""
     pg = psycopg()
     try:
-        return pg.connect(url, autocommit=True)
+        conn = pg.connect(url, autocommit=True)
     except pg.OperationalError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot reach the hub's database: {first}") from None
+    conn.execute("SET search_path = public")
+    return conn
