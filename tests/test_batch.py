@@ -771,3 +771,9 @@ def _events(home: Path) -> int:
 
 def _exported_at(sup: Path) -> str:
     return _one(sup, "SELECT exported_at FROM batches ORDER BY audit_seq DESC LIMIT 1")
+
+
+def test_keys_show_fits_80_columns(cli, home):
+    lines = cli("keys", "show").stdout.splitlines()
+    assert any("read it back" in line for line in lines)
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)

@@ -350,3 +350,33 @@ def test_a_draft_past_retention_is_listed_but_its_contents_are_gone(cli, site, t
         "training": False,
         "purged": True,
     }
+
+
+def test_the_draft_list_keeps_every_date_and_word_whole_at_80_columns():
+    import io
+
+    from rich.cells import cell_len
+
+    from triage.cli.common import SafeConsole
+    from triage.cli.drafts import _list_table
+    from triage.outputs.drafts import DraftList, DraftRow
+
+    row = DraftRow(
+        "PND-3314D0-20261206-001",
+        "pnd-person",
+        "A-7SKWEZ",
+        "PC 1234 Smith",
+        "2026-12-06T06:27:22+00:00",
+        "no-trace",
+        "2026-12-07T09:15:00+00:00",
+        False,
+        False,
+    )
+    screen = SafeConsole(file=io.StringIO(), width=80, soft_wrap=True)
+    screen.print(_list_table(DraftList((row,)), "PND drafts"))
+    text = screen.file.getvalue()
+    assert all(cell_len(line) <= 80 for line in text.splitlines()), text
+    for whole in ("PND-3314D0-20261206-001", "pnd-person", "A-7SKWEZ", "Smith", "2026-12-06", "06:27:22"):
+        assert whole in text, text
+    for whole in ("no-trace", "2026-12-07", "09:15:00"):
+        assert whole in text, text

@@ -218,3 +218,23 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     for _ in range(3):
         now[0] += 5
         assert watcher.poll() == []
+
+
+def test_a_menu_wider_than_the_terminal_wraps_between_words(monkeypatch):
+    from triage.cli import session
+    from triage.cli.common import SafeConsole
+
+    screen = SafeConsole(file=io.StringIO(), width=80, soft_wrap=True)
+    monkeypatch.setattr(session, "err", screen)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s\n"))
+    menu = (
+        "[bold]d[/] details  [bold]s[/] save without details  [bold]f[/] flag safeguarding  "
+        "[bold]r[/] retake  [bold]q[/] end (this one unsaved)"
+    )
+    assert session.Keys().key(menu, "dsfrq") == "s"
+    shown = screen.file.getvalue()
+    assert all(len(line) <= 80 for line in shown.splitlines()), shown
+    assert (
+        shown.split()
+        == "d details s save without details f flag safeguarding r retake q end (this one unsaved)".split()
+    )

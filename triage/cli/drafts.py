@@ -93,20 +93,21 @@ def _render_indicators(rows: list[dict[str, str]]) -> None:
 
 
 def _list_table(listing: DraftList, title: str) -> Table:
+    """Each draft's time under its ref and each outcome's time under it, so that at 80 columns the ids keep
+    their width and no date or word is broken."""
     table = Table(title=title)
-    for name in ("ref", "kind", "arrival"):
+    for name in ("ref, drafted (UTC)", "kind", "arrival"):
         table.add_column(name, no_wrap=True)
-    for name in ("officer", "drafted (UTC)", "outcome", "outcome at"):
+    for name in ("officer", "outcome (UTC)"):
         table.add_column(name)
     for r in listing.drafts:
+        outcome = "contents purged" if r.purged and not r.outcome else (r.outcome or "none recorded")
         table.add_row(
-            Text(r.ref),
+            Text(f"{r.ref}\n{utc_text(r.created_at)}"),
             Text(r.kind),
             Text(r.arrival_id),
             Text(r.officer),
-            Text(utc_text(r.created_at)),
-            Text("contents purged" if r.purged and not r.outcome else (r.outcome or "none recorded")),
-            Text(utc_text(r.outcome_at)),
+            Text(f"{outcome}\n{utc_text(r.outcome_at)}" if r.outcome_at else outcome),
         )
     return table
 

@@ -39,9 +39,8 @@ def show(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = F
         return
     out.print(f"Device            {view['device']}", markup=False)
     out.print(f"Signing key       {view['signing_key']}", markup=False)
-    out.print(
-        f"  fingerprint     {view['fingerprint']}   (read it back when the key is trusted elsewhere)", markup=False
-    )
+    out.print(f"  fingerprint     {view['fingerprint']}", markup=False)
+    out.print("                  (read it back when the key is trusted elsewhere)", markup=False)
     out.print(f"Age recipient     {view['age_recipient']}", markup=False)
 
 

@@ -63,7 +63,7 @@ class Keys:
         self.tty = sys.stdin.isatty()
 
     def key(self, prompt: str, allowed: str) -> str:
-        err.print(prompt, highlight=False)
+        err.print(prompt, highlight=False, soft_wrap=False)  # a menu wider than the terminal wraps between words
         while True:
             k = self._read_key()
             if k in allowed:
