@@ -55,7 +55,9 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
     a crime group and links) and ORL person 7, a watchlist alert A leaves pending; B at Folkestone captures person
     21 in July, whose debrief gives the same number written another way. Both export their day to the hub. Later
     batches of the same days (for the attacks on the hub's database): B's day as it was before B amended one
-    arrival and voided the other (`b0_file`), A's after A decided its alert (`a_decided_file`)."""
+    arrival and voided the other (`b0_file`), A's after A decided its alert (`a_decided_file`). A supervisor, S,
+    imports A's day, confirms A's alert and exports the day to the hub (`s_file`); A exports its day again before
+    it hears of that, its alert still pending there (`a_later_file`)."""
     root = tmp_path_factory.mktemp("hub")
     cli = Cli()
     with signed_in():
@@ -90,6 +92,17 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
         cli("arrivals", "void", b2["arrival_id"], "--reason", "captured twice", "--home", b)
         cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a.age", "--with-templates")
         cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", root / "b.age")
+        s = root / "S"
+        cli("init", "--home", s, "--site", "Dover HQ", "--force-code", "KNT", "--matcher", "dlib")
+        cli("keys", "trust", "Laptop A", _key(cli, a, "signing_key"), "--home", s)
+        cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-to-s.age", "--with-templates",
+            "--recipient", _key(cli, s, "age_recipient"))  # fmt: skip
+        cli("import", root / "a-to-s.age", "--home", s)
+        cli("review", a2, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same ears", "--home", s)
+        cli("keys", "recipient", "add", "Hub", init["age_recipient"], "--home", s)
+        cli("keys", "trust", "Supervisor", _key(cli, s, "signing_key"), "--home", hub / "keys")
+        cli("export", "--home", s, "--date", DOVER_DAY, "--out", root / "s.age")
+        cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-later.age", "--with-templates")
         cli("review", a2, "--candidate", "WL-007", "--decision", "rejected", "--reason", "other ears", "--home", a)
         cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-decided.age", "--with-templates")
         return SimpleNamespace(
@@ -99,6 +112,8 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
             b_file=root / "b.age",
             b0_file=root / "b0.age",
             a_decided_file=root / "a-decided.age",
+            s_file=root / "s.age",
+            a_later_file=root / "a-later.age",
             a1=f"{_key(cli, a, 'device')}:{a1}",
             a2=f"{_key(cli, a, 'device')}:{a2}",
             b1=f"{_key(cli, b, 'device')}:{b1}",
@@ -169,6 +184,51 @@ def test_a_repeat_arrival_across_sites_is_found_once_and_a_tampered_batch_leaves
     cli("hub", "report", "--from", "2026-01-01", "--to", "2026-12-31", "--out", page, *hub)
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "http" not in html
+
+
+def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, sites, hub, pg):
+    """Laptop A's pending alert, confirmed by the supervisor who imported A's day: the decision in the supervisor's
+    batch decides the alert at the hub, once, whichever batch comes first, and a later batch of A's that still
+    says pending does not reopen it."""
+    url = hub[-1]
+    _imported(cli, hub, sites.a_file)
+    pending = cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]
+    assert [(a["arrival_key"], a["ref"]) for a in pending] == [(sites.a2, "WL-007")]
+    (imported,) = _imported(cli, hub, sites.s_file)
+    (decided,) = imported["alert_decisions"]
+    assert (decided["arrival_key"], decided["ref"], decided["decision"], decided["officer"]) == (
+        sites.a2,
+        "WL-007",
+        "confirmed",
+        OFFICER,
+    )
+    assert decided["alert_held"] and decided["stands"] and decided["laptop"].startswith("Supervisor (device ")
+    assert cli.json("hub", "review", "--pending", *hub)["laptop_alerts"] == []
+    text = cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub).stdout
+    assert "Pending alerts: 0" in text and "Alerts decided: 1" in text
+    assert f"{sites.a2} (Dover, {DOVER_DAY}) - WL-007: confirmed by {OFFICER}, decided on Supervisor" in text
+    (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if f"batch:{imported['sha256']}" in e["records"]]
+    assert f"review:{decided['review']}" in event["records"]
+
+    alert = "SELECT l.decided, l.mac, r.key, r.mac FROM laptop_alerts l, alert_reviews r"
+    before, held = _counts(url), _sql(url, alert)
+    again = _imported(cli, hub, sites.s_file, sites.a_file)
+    assert all(r["already_imported"] and not r["alert_decisions"] for r in again)
+    after = _counts(url)
+    assert after == {**before, "audit": after["audit"]} and _sql(url, alert) == held
+    (later,) = _imported(cli, hub, sites.a_later_file)  # A's alert, pending there, brought again
+    assert not later["already_imported"] and later["laptop_alerts"] == []
+    assert [(d["review"], d["stands"]) for d in later["alert_decisions"]] == [(decided["review"], True)]
+    assert cli.json("hub", "review", "--pending", *hub)["laptop_alerts"] == []
+    cli("hub", "audit", "verify", *hub)
+
+    first = [*hub[:3], _database(pg)]  # the supervisor's batch before A's: kept, then applied
+    said = cli("hub", "import", sites.s_file, *first).stdout
+    assert f"{sites.a2} - WL-007 confirmed by {OFFICER}; kept until the hub holds that alert" in said
+    (loaded,) = _imported(cli, first, sites.a_file)
+    assert loaded["laptop_alerts"] == [] and [d["alert_held"] for d in loaded["alert_decisions"]] == [True]
+    assert cli.json("hub", "review", "--pending", *first)["laptop_alerts"] == []
+    cli("hub", "audit", "verify", *first)
 
 
 def test_two_reviewers_deciding_one_candidate_at_once_record_one_decision(cli, sites, hub, monkeypatch):

@@ -145,7 +145,9 @@ def import_cmd(
     The checks are a home's: a trusted laptop's signature, every member, the training flag, every record bound
     to its laptop. Each batch loads whole or not at all, and again adds nothing. Each new arrival is searched
     against every arrival held, the hub's watchlist, and names and dates of birth. First, the arrivals already
-    held are searched against the watchlist subjects added since (as `triage hub watchlist search` does).
+    held are searched against the watchlist subjects added since (as `triage hub watchlist search` does). A
+    laptop's watchlist alert decided on any laptop (the decision travels in that laptop's batch) is decided here
+    too, whichever batch comes first.
 
     Example: triage hub import --dir /srv/hub batch-dover-2026-11-28.age batch-deal-2026-11-28.age
     """
@@ -169,12 +171,22 @@ def import_cmd(
                     f"{a['distance']:.3f}, found by {a['laptop']}",
                     markup=False,
                 )
+            for d in r.alert_decisions:
+                out.print(f"  {_decided_line(d)}", markup=False)
             for c in r.candidates:
                 out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
             for w in r.warnings:
                 warn(w)
 
     emit(results, json_out, render)
+
+
+def _decided_line(d: dict[str, Any]) -> str:
+    """A decision another laptop took on a laptop's alert, as an import found it."""
+    line = f"laptop alert decided on {d['laptop']}: {d['arrival_key']} - {d['ref']} {d['decision']} by {d['officer']}"
+    if not d["alert_held"]:
+        return line + "; kept until the hub holds that alert"
+    return line if d["stands"] else line + "; a later decision stands"
 
 
 def _said(line: str) -> None:

@@ -297,7 +297,7 @@ def _steps(hub: Hub) -> dict[int, schema.Step]:
     def m002_row_macs(conn: Any, upgrading: bool) -> None:
         if upgrading:
             _as_left(hub)
-        counts = rows.seal_existing(conn, hub.rows)
+        counts = rows.seal_existing(conn, hub.rows, tables=rows.tables_at(2))
         if upgrading:  # a hub made by an older triage: its rows are tagged as they stand now, once
             tagged = ", ".join(f"{table} {n}" for table, n in counts.items() if n)
             hub.audit(
@@ -310,7 +310,7 @@ def _steps(hub: Hub) -> dict[int, schema.Step]:
         if upgrading:
             _as_left(hub)
         conn.execute("SELECT pg_advisory_xact_lock(7412)")
-        digests, _ = rows.summed(conn, hub.rows)
+        digests, _ = rows.summed(conn, hub.rows, tables=rows.tables_at(4))
         head = hub.head()
         if head is not None:  # the trail's end, as an older triage left it, now holds the digests too
             hub.write_head(head[0], head[1], digests)

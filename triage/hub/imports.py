@@ -5,11 +5,15 @@ signature of a laptop the hub trusts, every member against the signed manifest, 
 hub's, and every record bound to the signing laptop. The hub then binds each device to the first trusted key
 that signed for it. Each batch loads in one transaction: the arrivals (each keyed DEVICE:ID, so a batch imported
 again, or a later batch of the same day, adds only what is new), their portraits and templates, name and date-of-
-birth blinds, the laptop's pending watchlist alerts, voids, debrief identifiers, crime groups and their links;
-then every new arrival is searched across everything held (`search.py`). Every row is written with its keyed
-tag (`rows.py`), and a row already held that the batch would build on (an arrival, a correction applied before)
-is checked first: a row changed outside triage is never given a fresh tag. A refusal, wherever it happens,
-leaves nothing of the batch and is recorded in the hub's audit trail in a transaction of its own.
+birth blinds, the laptop's watchlist alerts, voids, debrief identifiers, crime groups and their links;
+then every new arrival is searched across everything held (`search.py`). Reviews of watchlist alerts are kept
+under their own keys, the laptop's own and the decisions it took on arrivals received from other laptops
+(`received.jsonl`), whether or not the hub holds the alert yet: an alert is decided by the last review held that
+no other supersedes, as on a home, whichever batch came first, so one decided anywhere is not reviewed again.
+Every row is written with its keyed tag (`rows.py`), and a row already held that the batch would build on (an
+arrival, a correction applied before, an alert or a review of it) is checked first: a row changed outside triage
+is never given a fresh tag. A refusal, wherever it happens, leaves nothing of the batch and is recorded in the
+hub's audit trail in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 
 from triage.casework import name_keys, ocg
 from triage.casework.debrief import records as debrief_records
+from triage.casework.review import DECISIONS
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import batch, keys, merge
 from triage.exchange.batch import Batch
@@ -59,6 +64,9 @@ class HubImported:
     candidates: list[dict[str, Any]]
     laptop_alerts: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    # Decisions taken on another laptop than the one that found the alert: those the batch brought, and those held
+    # already that decide an alert it brought. `alert_held` False: kept until the hub holds that alert.
+    alert_decisions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +138,12 @@ class _Loader:
         self.ids: dict[str, int] = {}  # arrival key -> hub id, of the rows this batch names
         self.keys: dict[int, str] = {}  # and back
         self.laptop = f"{b.signer} (device {b.device})"
+        self.new_reviews: list[str] = []  # the reviews of laptop alerts the batch brought that the hub did not hold
+        self.reviewed: set[tuple[str, str]] = set()  # (arrival key, ref) of the alerts its received ones decide
+        self.loaded_alerts: set[tuple[str, str]] = set()  # the alerts the batch brought
+        self.held_alerts: set[tuple[str, str]] = set()  # those held from earlier batches that its reviews decide
+        self.standing: dict[tuple[str, str], str] = {}  # alert -> the review whose decision stands on it now
+        self.elsewhere: dict[str, dict[str, Any]] = {}  # review -> a decision taken on another laptop than the finder's
 
     def arrival_id(self, key: str, what: str) -> int:
         if key not in self.ids:
@@ -215,34 +229,179 @@ class _Loader:
             )
 
     def alerts(self, rec: dict[str, Any]) -> None:
-        """The laptop's watchlist candidates, with the decision the laptop holds on them (None: pending). An alert
-        a later batch brings again is replaced whole by what that batch says, with the tag of what it then holds."""
+        """The laptop's watchlist candidates, each with the decision standing on it (`alert_state`; None: pending).
+        An alert a later batch brings again is replaced whole by what that batch says, with the tag of what it then
+        holds, and keeps the decisions other laptops took on it."""
         aid = self.ids[rec["key"]]
-        for s in rec.get("searches") or []:
-            for c in s.get("candidates") or []:
-                if c.get("kind") != "watchlist" or not c.get("below_threshold"):
-                    continue
-                values = {
-                    "ref": str(c["ref"]),
-                    "distance": c.get("distance"),
-                    "threshold": c.get("threshold"),
-                    "watchlist_version": s.get("watchlist_version"),
-                    "laptop": self.laptop,
-                    "decided": c.get("decision") is not None,
-                }
-                sealed = self.hub.seal(
-                    {"category": c.get("category"), "decision": c.get("decision")},
-                    f"laptop_alerts:{rec['key']}:{c['ref']}",
-                )
-                mac = self.hub.rows.mac("laptop_alerts", arrival=rec["key"], **values, sealed=rows.digest(sealed))
-                self.conn.execute(
-                    "INSERT INTO laptop_alerts (arrival, ref, distance, threshold, watchlist_version, laptop, "
-                    "decided, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (arrival, ref) "
-                    "DO UPDATE SET distance = EXCLUDED.distance, threshold = EXCLUDED.threshold, "
-                    "watchlist_version = EXCLUDED.watchlist_version, laptop = EXCLUDED.laptop, "
-                    "decided = EXCLUDED.decided, sealed = EXCLUDED.sealed, mac = EXCLUDED.mac",
-                    [aid, *values.values(), sealed, mac],
-                )
+        for s, c in _alerts_of(rec):
+            ref = str(c["ref"])
+            state = self.alert_state(rec["key"], ref, c.get("category"), c.get("decision"))
+            values = {
+                "ref": ref,
+                "distance": c.get("distance"),
+                "threshold": c.get("threshold"),
+                "watchlist_version": s.get("watchlist_version"),
+                "laptop": self.laptop,
+                "decided": state["decision"] is not None,
+            }
+            sealed = self.hub.seal(state, f"laptop_alerts:{rec['key']}:{ref}")
+            mac = self.hub.rows.mac("laptop_alerts", arrival=rec["key"], **values, sealed=rows.digest(sealed))
+            self.conn.execute(
+                "INSERT INTO laptop_alerts (arrival, ref, distance, threshold, watchlist_version, laptop, "
+                "decided, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (arrival, ref) "
+                "DO UPDATE SET distance = EXCLUDED.distance, threshold = EXCLUDED.threshold, "
+                "watchlist_version = EXCLUDED.watchlist_version, laptop = EXCLUDED.laptop, "
+                "decided = EXCLUDED.decided, sealed = EXCLUDED.sealed, mac = EXCLUDED.mac",
+                [aid, *values.values(), sealed, mac],
+            )
+            self.loaded_alerts.add((rec["key"], ref))
+
+    def lock_alerts(self) -> None:
+        """Hold, until the batch commits, the alerts of every arrival whose alerts or reviews of them the batch
+        brings: a laptop's batch and a decision on its alert loaded at the same moment by two importers then see
+        each other's rows, whichever commits first. Taken in one order, so two importers never deadlock."""
+        keys = {rec["key"] for rec in self.b.arrivals if _alerts_of(rec) or _alert_reviews(rec)}
+        keys |= {rec["arrival_key"] for rec in self.b.received if _alert_reviews(rec)}
+        if keys:
+            with self.conn.cursor() as cur:
+                cur.executemany("SELECT pg_advisory_xact_lock(7413, hashtext(%s))", [[k] for k in sorted(keys)])
+
+    def alert_reviews(self) -> None:
+        """Every review of a watchlist alert the batch brings, kept once under its own key whether or not the hub
+        holds the alert yet: the laptop's reviews of its own arrivals' alerts, and its decisions on arrivals it
+        received from other laptops (`received.jsonl`), which decide the alert when it arrives if it has not."""
+        for member, records, named_by in (
+            ("arrivals.jsonl", self.b.arrivals, "key"),
+            (batch.RECEIVED, self.b.received, "arrival_key"),
+        ):
+            for n, rec in enumerate(records, 1):
+                for r in _alert_reviews(rec):
+                    self.at = f"{member} line {n} (review {r['key']})"
+                    if r.get("decision") not in DECISIONS:
+                        raise BadInput(
+                            f"{self.b.path}: {self.at}: the decision {shown(r.get('decision'))} is not "
+                            f"{', '.join(DECISIONS)}; nothing of the batch was imported"
+                        )
+                    key, ref = str(rec[named_by]), str(r["ref"])
+                    values = {
+                        "key": r["key"],
+                        "arrival": key,
+                        "ref": ref,
+                        "supersedes": r.get("supersedes"),
+                        "batch": self.b.sha256,
+                    }
+                    body = {k: r.get(k) for k in ("decision", "reason", "officer", "at")}
+                    sealed = self.hub.seal({**body, "laptop": self.laptop}, f"alert_reviews:{r['key']}")
+                    new = self.conn.execute(
+                        "INSERT INTO alert_reviews (key, arrival, ref, supersedes, batch, sealed, mac) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING key",
+                        [
+                            *values.values(),
+                            sealed,
+                            self.hub.rows.mac("alert_reviews", **values, sealed=rows.digest(sealed)),
+                        ],
+                    ).fetchone()
+                    if new is None:  # brought by an earlier batch, and applied then (its tag is checked where read)
+                        continue
+                    self.new_reviews.append(r["key"])
+                    if named_by == "arrival_key":
+                        self.reviewed.add((key, ref))
+                        self.elsewhere[r["key"]] = self._elsewhere(r["key"], key, ref, body, self.laptop)
+
+    @staticmethod
+    def _elsewhere(review: str, key: str, ref: str, body: dict[str, Any], laptop: object) -> dict[str, Any]:
+        return {
+            "review": review,
+            "arrival_key": key,
+            "ref": ref,
+            "decision": body.get("decision"),
+            "officer": body.get("officer"),
+            "at": body.get("at"),
+            "laptop": laptop,
+        }
+
+    def alert_state(self, key: str, ref: str, category: Any, laptop_decision: Any) -> dict[str, Any]:
+        """What a laptop alert's sealed column holds: its category and the decision standing on it. That is, as on a
+        home, the last of the reviews held on it that no other supersedes, whichever laptop took it (who, when and
+        on which laptop kept beside it); with none held, the decision the finding laptop's batch records."""
+        held = []
+        for r in rows.dicts(
+            self.conn,
+            f"SELECT r.sealed, {rows.columns('alert_reviews', 'r_', t='r')} FROM alert_reviews r "
+            "WHERE r.arrival = %s AND r.ref = %s",
+            [key, ref],
+        ):
+            self.hub.rows.check("alert_reviews", r, "r_", r["r_key"])
+            opened = self.hub.open(r["sealed"], f"alert_reviews:{r['r_key']}")
+            held.append({**opened, "key": r["r_key"], "supersedes": r["r_supersedes"]})
+        state = {"category": category, "decision": laptop_decision}
+        if not held:
+            return state
+        superseded = {r["supersedes"] for r in held}
+        last = max(
+            [r for r in held if r["key"] not in superseded] or held, key=lambda r: (str(r.get("at") or ""), r["key"])
+        )
+        self.standing[(key, ref)] = last["key"]
+        if last["key"].partition(":")[0] != key.partition(":")[0] and last["key"] not in self.elsewhere:
+            self.elsewhere[last["key"]] = self._elsewhere(last["key"], key, ref, last, last.get("laptop"))
+        return {
+            **state,
+            "decision": last["decision"],
+            "laptop_decision": laptop_decision,
+            "officer": last.get("officer"),
+            "at": last.get("at"),
+            "decided_on": last.get("laptop"),
+            "review": last["key"],
+        }
+
+    def decide_held(self) -> None:
+        """The batch's decisions on arrivals received from elsewhere, on alerts the hub holds from earlier batches:
+        each such alert (its row's tag checked first) comes to hold the decision standing on it now. An alert not
+        held yet is left to the batch that brings it."""
+        for key, ref in sorted(self.reviewed - self.loaded_alerts):
+            self.at = f"{batch.RECEIVED} ({key})"
+            found = rows.dicts(
+                self.conn,
+                f"SELECT l.id, l.sealed, {rows.columns('laptop_alerts', 'l_', t='l')} FROM laptop_alerts l "
+                "JOIN arrivals a ON a.id = l.arrival WHERE a.key = %s AND l.ref = %s",
+                [key, ref],
+            )
+            if not found:
+                continue
+            (row,) = found
+            self.hub.rows.check("laptop_alerts", row, "l_", f"{key}:{ref}")
+            aad = f"laptop_alerts:{key}:{ref}"
+            held = self.hub.open(row["sealed"], aad)
+            self.held_alerts.add((key, ref))
+            laptop_decision = held["laptop_decision"] if "laptop_decision" in held else held.get("decision")
+            state = self.alert_state(key, ref, held.get("category"), laptop_decision)
+            if state == held:
+                continue
+            sealed = self.hub.seal(state, aad)
+            values = {
+                **rows.picked("laptop_alerts", row, "l_"),
+                "decided": state["decision"] is not None,
+                "sealed": rows.digest(sealed),
+            }
+            self.conn.execute(
+                "UPDATE laptop_alerts SET decided = %s, sealed = %s, mac = %s WHERE id = %s",
+                [values["decided"], sealed, self.hub.rows.mac("laptop_alerts", **values), row["id"]],
+            )
+
+    def decided_elsewhere(self) -> list[dict[str, Any]]:
+        held = self.loaded_alerts | self.held_alerts
+        return [
+            {
+                **e,
+                "alert_held": (e["arrival_key"], e["ref"]) in held,
+                "stands": self.standing.get((e["arrival_key"], e["ref"])) == e["review"],
+            }
+            for e in self.elsewhere.values()
+        ]
+
+    def named_reviews(self) -> list[str]:
+        """The reviews of laptop alerts the batch brought, and those held already that now decide an alert."""
+        return list(dict.fromkeys([*self.new_reviews, *self.standing.values()]))
 
     def corrections(self) -> None:
         """Each amendment and void applies once, whichever batch brings it first: an amendment replaces the
@@ -371,6 +530,20 @@ class _Loader:
             )
 
 
+def _alerts_of(rec: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(search, candidate) of each watchlist alert a laptop's search of an arrival found below its threshold."""
+    return [
+        (s, c)
+        for s in rec.get("searches") or []
+        for c in s.get("candidates") or []
+        if c.get("kind") == "watchlist" and c.get("below_threshold")
+    ]
+
+
+def _alert_reviews(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in rec.get("reviews") or [] if r.get("kind") == "watchlist"]
+
+
 def _vectors(
     hub: Hub, b: Batch, new: list[dict[str, Any]], progress: Progress | None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -436,6 +609,8 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                     "INSERT INTO devices (device, signer, first_batch) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     [b.device, b.signer, b.sha256],
                 )
+                loader.lock_alerts()
+                loader.alert_reviews()
                 for i, rec in enumerate(b.arrivals, 1):
                     loader.at = f"arrivals.jsonl line {i} ({rec['key']})"
                     aid = loader.arrival(rec)
@@ -450,6 +625,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                 loader.templates(landed)
                 loader.corrections()
                 loader.landing()
+                loader.decide_held()
                 loader.at = "the search of its new arrivals"
                 for i, (aid, v) in enumerate(landed.items(), 1):
                     search.search_arrival(hub, aid, v, key=loader.keys[aid])
@@ -458,11 +634,23 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                 for aid in new_ids:
                     search.biographic(hub, aid)
                 conn.execute("UPDATE batches SET new_arrivals = %s WHERE sha256 = %s", [len(new_ids), b.sha256])
+                reviewed = loader.named_reviews()
+                kept = sum(not e["alert_held"] for e in loader.decided_elsewhere())
                 hub.audit(
                     "import",
-                    records=[f"batch:{b.sha256}", *(f"arrival:{r['key']}" for r in b.arrivals if r["key"] not in held)],
+                    records=[
+                        f"batch:{b.sha256}",
+                        *(f"review:{k}" for k in reviewed),
+                        *(f"arrival:{r['key']}" for r in b.arrivals if r["key"] not in held),
+                    ],
                     reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "
-                    f"{len(new_ids)} of {len(b.arrivals)} arrivals new",
+                    f"{len(new_ids)} of {len(b.arrivals)} arrivals new"
+                    + (
+                        f"; {len(reviewed)} review(s) of laptop alerts"
+                        + (f", {kept} kept until the hub holds their alert" if kept else "")
+                        if reviewed
+                        else ""
+                    ),
                 )
     except BROKEN as e:
         _refused(
@@ -503,4 +691,5 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         candidates=review.pending_candidates(hub, arrivals=ids),
         laptop_alerts=review.pending_alerts(hub, arrivals=ids),
         warnings=warnings,
+        alert_decisions=loader.decided_elsewhere(),
     )

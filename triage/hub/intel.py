@@ -222,6 +222,7 @@ class Report:
     by_week: dict[str, int]
     by_nationality: dict[str, int]
     pending_alerts: list[dict[str, Any]]
+    decided_alerts: list[dict[str, Any]]  # laptops' alerts decided anywhere, and the hub's own decided here
     repeat_arrivals: list[dict[str, Any]]
     group_links: list[dict[str, Any]]
     shared_identifiers: list[dict[str, Any]]
@@ -306,6 +307,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
         by_week=dict(sorted(weeks.items())),
         by_nationality=dict(sorted(nationalities.items(), key=lambda kv: (-kv[1], kv[0]))),
         pending_alerts=alerts,
+        decided_alerts=review.decided_alerts(hub, arrivals=ids),
         repeat_arrivals=repeats,
         group_links=links,
         shared_identifiers=shared(hub, start=first, end=last),
@@ -324,6 +326,13 @@ def as_text(r: Report) -> str:
     lines.append(f"Pending alerts: {len(r.pending_alerts)}")
     lines += [
         f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} at {a['distance']:.3f}" for a in r.pending_alerts
+    ]
+    lines += ["", f"Alerts decided: {len(r.decided_alerts)}"]
+    lines += [
+        f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']}: {a['decision']}"
+        + (f" by {a['officer']}" if a["officer"] else "")
+        + f", {_decided_where(a)}"
+        for a in r.decided_alerts
     ]
     lines += ["", f"Repeat arrivals across sites: {len(r.repeat_arrivals)}"]
     lines += [
@@ -344,6 +353,10 @@ def as_text(r: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decided_where(a: dict[str, Any]) -> str:
+    return "decided at the hub" if a["laptop"] is None else f"decided on {a['decided_on']}"
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Regional hub report {{ r.start }} to {{ r.end }}</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:0 0 1.5em}
@@ -359,6 +372,11 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>found by</th></tr>
 {% for a in r.pending_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
 <td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td><td>{{ a.laptop or "the hub" }}</td></tr>
+{% endfor %}</table>
+<h2>Alerts decided ({{ r.decided_alerts|length }})</h2>
+<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>decision</th><th>by</th><th>decided on</th></tr>
+{% for a in r.decided_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
+<td>{{ a.ref }}</td><td>{{ a.decision }}</td><td>{{ a.officer or "" }}</td><td>{{ a.decided_on }}</td></tr>
 {% endfor %}</table>
 <h2>Repeat arrivals across sites ({{ r.repeat_arrivals|length }})</h2>
 <table><tr><th>arrival</th><th>site, day</th><th>earlier arrival</th><th>site, day</th><th>distance</th><th>decision</th></tr>

@@ -180,9 +180,8 @@ def pending_candidates(
     return items
 
 
-def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[str, Any]]:
-    """Watchlist alerts a laptop found and nobody there has decided, as the laptop recorded them. Every alert is
-    read, decided or not, so that one marked decided outside triage is refused rather than left out."""
+def _laptop_alerts(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
+    """Every laptop alert (of `arrivals`), decided or not, its row's and its arrival's tags checked."""
     sql = (
         f"SELECT l.sealed, {rows.columns('laptop_alerts', 'l_', t='l')}, {rows.columns('arrivals', 'a_', t='a')} "
         "FROM laptop_alerts l JOIN arrivals a ON a.id = l.arrival"
@@ -191,10 +190,19 @@ def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[
     if arrivals is not None:
         sql += " WHERE l.arrival = ANY(%s)"
         params.append(arrivals)
-    out = []
-    for r in rows.dicts(hub.conn, sql + " ORDER BY l.distance, l.id", params):
+    found = rows.dicts(hub.conn, sql + " ORDER BY l.distance, l.id", params)
+    for r in found:
         hub.rows.check("laptop_alerts", r, "l_", f"{r['a_key']}:{r['l_ref']}")
         hub.rows.check("arrivals", r, "a_", r["a_key"])
+    return found
+
+
+def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[str, Any]]:
+    """Watchlist alerts a laptop found and nobody has decided, there or on another laptop whose decision reached
+    the hub, as the laptop recorded them. Every alert is read, decided or not, so that one marked decided outside
+    triage is refused rather than left out."""
+    out = []
+    for r in _laptop_alerts(hub, arrivals):
         if r["l_decided"] or r["a_voided"]:
             continue
         opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
@@ -213,6 +221,62 @@ def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[
             }
         )
     return out
+
+
+def decided_alerts(hub: Hub, *, arrivals: list[int]) -> list[dict[str, Any]]:
+    """The watchlist alerts on `arrivals` that are decided: a laptop's, decided on the laptop that found it or on
+    another whose decision reached the hub (`decided_on`; who and when, where that laptop's review is held), and
+    the hub's own watchlist candidates decided here. Closest first; every row read is checked."""
+    out = []
+    for r in _laptop_alerts(hub, arrivals):
+        if not r["l_decided"] or r["a_voided"]:
+            continue
+        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+        out.append(
+            {
+                **_where(r),
+                "ref": r["l_ref"],
+                "distance": r["l_distance"],
+                "decision": opened.get("decision"),
+                "officer": opened.get("officer"),
+                "at": opened.get("at"),
+                "decided_on": opened.get("decided_on") or r["l_laptop"],
+                "laptop": r["l_laptop"],
+            }
+        )
+    for r in rows.dicts(
+        hub.conn,
+        f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
+        f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
+        f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
+        "LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
+        "WHERE c.kind = 'watchlist' AND c.arrival = ANY(%s) AND NOT a.voided",
+        [arrivals],
+    ):
+        _checked(hub, r)
+        hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
+        out.append(
+            {
+                **_where(r),
+                "ref": r["c_ref"],
+                "distance": r["c_distance"],
+                "decision": r["d_decision"],
+                "officer": r["d_officer"],
+                "at": r["d_at"].isoformat(timespec="seconds"),
+                "decided_on": "the hub",
+                "laptop": None,
+            }
+        )
+    return sorted(out, key=lambda x: (x["distance"] is None, x["distance"] or 0.0, x["arrival_key"], x["ref"]))
+
+
+def _where(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "arrival_key": r["a_key"],
+        "arrival_id": r["a_arrival_id"],
+        "site": r["a_site"],
+        "day": r["a_landed_day"].isoformat(),
+    }
 
 
 @dataclass

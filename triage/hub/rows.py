@@ -15,7 +15,8 @@ holds (a sum of keyed hashes, one a row, so one change updates it without readin
 makes is noted in its own transaction, by a trigger, and the audit event that ends the transaction adds it to
 the digests the audit trail's keyed end holds (`Hub.audit`); `audit verify` sums every row again and names the
 table whose rows were deleted, put back, copied, renumbered or added outside triage. A table added to TABLES or
-PLAIN needs its trigger too, made by the migration that adds it.
+PLAIN needs its trigger too, made by the migration that adds it (and, in TABLES, that migration's number as
+`since`, so that the steps of earlier migrations, which tag and sum the rows of an older hub, leave it alone).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ class Table:
     joins: str  # the whole table as t, with the rows it points to
     label: str  # SQL naming a row in a message
     keys: tuple[tuple[str, str], ...]  # its primary key: (column, type)
+    since: int = 1  # the schema migration that made the table
 
 
 def _sealed(t: str = "t") -> tuple[str, str, str]:
@@ -180,6 +182,21 @@ TABLES: dict[str, Table] = {
             "t.key",
             (("id", "bigint"),),
         ),
+        Table(  # a review of a laptop's alert, by the arrival's key: the hub may not hold the arrival yet
+            "alert_reviews",
+            (
+                ("key", "text", "{t}.key"),
+                ("arrival", "text", "{t}.arrival"),
+                ("ref", "text", "{t}.ref"),
+                ("supersedes", "text", "{t}.supersedes"),
+                ("batch", "text", "{t}.batch"),
+                _sealed(),
+            ),
+            "alert_reviews t",
+            "t.key",
+            (("key", "text"),),
+            since=6,
+        ),
     )
 }
 ALIASES = ("t", "a", "o", "c", "g")
@@ -191,6 +208,11 @@ ROW_HASH = "encode(sha256(convert_to(jsonb_strip_nulls(to_jsonb({r}))::text, 'UT
 _MOD = 1 << 256
 # table -> (its rows, the sum of their keyed hashes modulo 2**256)
 Digests = dict[str, tuple[int, int]]
+
+
+def tables_at(version: int) -> tuple[str, ...]:
+    """The tagged tables a hub's schema holds at `version`: what a migration's step may read."""
+    return tuple(name for name, spec in TABLES.items() if spec.since <= version)
 
 
 def digest(sealed: bytes) -> bytes:
@@ -299,12 +321,15 @@ def decode_digests(value: Any) -> Digests | None:
         return None
 
 
-def summed(conn: Any, macs: Macs, *, check: bool = False) -> tuple[Digests, dict[str, int]]:
+def summed(
+    conn: Any, macs: Macs, *, check: bool = False, tables: Iterable[str] = TABLES
+) -> tuple[Digests, dict[str, int]]:
     """Every summed table's digest, from every row it holds now (inside the caller's transaction), and the rows of
-    each; with `check`, a tagged row whose tag is missing or wrong is refused on the way."""
+    each; with `check`, a tagged row whose tag is missing or wrong is refused on the way. `tables`: the tagged
+    tables to sum (a migration's step sums those of the schema it brings the hub to)."""
     digests: Digests = {}
     counts: dict[str, int] = {}
-    for table in TABLES:
+    for table in tables:
         counts[table] = 0
         for label, values, mac, key in scan(conn, table):
             if check and not macs.valid(table, values, mac):
@@ -372,11 +397,12 @@ def scan(
         cur.close()
 
 
-def seal_existing(conn: Any, macs: Macs, *, chunk: int = 20_000) -> dict[str, int]:
+def seal_existing(conn: Any, macs: Macs, *, chunk: int = 20_000, tables: Iterable[str] = TABLES) -> dict[str, int]:
     """Tag every row the tables hold now (inside the caller's transaction): the rows an older hub made without
     tags, taken as they are at this moment. The number of rows tagged, table by table."""
     counts: dict[str, int] = {}
-    for name, spec in TABLES.items():
+    for name in tables:
+        spec = TABLES[name]
         on = " AND ".join(f"t.{k} = v.{k}" for k, _ in spec.keys)
         arrays = ", ".join(f"%s::{typ}[]" for _, typ in spec.keys)
         cols = ", ".join(k for k, _ in spec.keys)

@@ -215,12 +215,41 @@ BEGIN
 END $$;
 """
 
+# Every review of a laptop's watchlist alert that a batch brings (the laptop's own, and the decisions other laptops
+# took on the arrivals they received from it), kept under its own key whether or not the hub holds the alert yet, so
+# that the alert is decided whenever it arrives (triage/hub/imports.py); tagged and summed like the tables above. A
+# hub whose record of migrations was set back to before its tags may hold the table already, without them.
+M006 = """
+CREATE TABLE IF NOT EXISTS alert_reviews (
+    key text PRIMARY KEY, arrival text NOT NULL, ref text NOT NULL, supersedes text,
+    batch text NOT NULL REFERENCES batches, sealed bytea NOT NULL
+);
+ALTER TABLE alert_reviews ADD COLUMN IF NOT EXISTS mac text;
+CREATE INDEX IF NOT EXISTS alert_reviews_alert ON alert_reviews (arrival, ref);
+DROP TRIGGER IF EXISTS alert_reviews_noted ON alert_reviews;
+CREATE TRIGGER alert_reviews_noted AFTER INSERT OR UPDATE OR DELETE ON alert_reviews FOR EACH ROW
+    EXECUTE FUNCTION hub_note_change('tag');
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['importer', 'reviewer', 'analyst'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_database() || '_' || r) THEN
+            EXECUTE format('GRANT SELECT ON alert_reviews TO %I', current_database() || '_' || r);
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_database() || '_importer') THEN
+        EXECUTE format('GRANT INSERT, UPDATE ON alert_reviews TO %I', current_database() || '_importer');
+    END IF;
+END $$;
+"""
+
 MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (1, "m001_hub", M001),
     (2, "m002_row_macs", M002),
     (3, "m003_importer_settings", M003),
     (4, "m004_row_digests", M004),
     (5, "m005_hnsw_links", M005),
+    (6, "m006_alert_reviews", M006),
 )
 LATEST = MIGRATIONS[-1][0]
 DIGESTS_FROM = 4  # the schema from which the trail's end keeps the tables' digests
@@ -240,6 +269,7 @@ _WRITES = {
         "corrections",
         "name_keys",
         "laptop_alerts",
+        "alert_reviews",
         "candidates",
         "identifiers",
         "groups",
@@ -314,6 +344,7 @@ _HUB_TABLES = (
     "corrections",
     "name_keys",
     "laptop_alerts",
+    "alert_reviews",
     "candidates",
     "decisions",
     "identifiers",
