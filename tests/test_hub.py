@@ -194,6 +194,9 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     _imported(cli, hub, sites.a_file)
     pending = cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]
     assert [(a["arrival_key"], a["ref"]) for a in pending] == [(sites.a2, "WL-007")]
+    listed = cli("hub", "review", "--pending", *hub).stdout  # a distance is shown with what it was judged against
+    assert f"WL-007 (wanted) at {pending[0]['distance']:.3f} (threshold {pending[0]['threshold']:.3f})" in listed
+    assert "never an identification" in listed
     (imported,) = _imported(cli, hub, sites.s_file)
     (decided,) = imported["alert_decisions"]
     assert (decided["arrival_key"], decided["ref"], decided["decision"], decided["officer"]) == (
@@ -205,7 +208,7 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     assert decided["alert_held"] and decided["stands"] and decided["laptop"].startswith("Supervisor (device ")
     assert cli.json("hub", "review", "--pending", *hub)["laptop_alerts"] == []
     text = cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub).stdout
-    assert "Pending alerts: 0" in text and "Alerts decided: 1" in text
+    assert "Pending alerts: 0" in text and "Alerts decided: 1" in text and "never an identification" in text
     assert f"{sites.a2} (Dover, {DOVER_DAY}) - WL-007: confirmed by {OFFICER}, decided on Supervisor" in text
     (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if f"batch:{imported['sha256']}" in e["records"]]
     assert f"review:{decided['review']}" in event["records"]
@@ -746,3 +749,25 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
     events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "watchlist-search"]
     assert [e["records"][0] for e in events] == ["subject:WL-121"] * 2
     cli("hub", "audit", "verify", *hub)
+
+
+def test_a_watchlist_hit_found_by_a_laptop_and_by_the_hub_is_listed_once(monkeypatch):
+    """The hub's own candidate stands in for the laptop's pending alert on the same arrival and subject (it is the
+    one a reviewer here can decide), and a laptop's decision on the hit settles the hub's candidate."""
+    from triage.hub import review as hub_review
+
+    laptop = [
+        {"a_key": "D1:A-1", "l_ref": "WL-1", "l_decided": False},
+        {"a_key": "D1:A-2", "l_ref": "WL-2", "l_decided": True},
+    ]
+    monkeypatch.setattr(hub_review, "_laptop_alerts", lambda hub, arrivals: laptop)
+    ours = [
+        {"kind": "watchlist", "arrival_key": "D1:A-1", "ref": "WL-1"},
+        {"kind": "watchlist", "arrival_key": "D1:A-2", "ref": "WL-2"},
+        {"kind": "watchlist", "arrival_key": "D1:A-3", "ref": "WL-2"},
+        {"kind": "arrival", "arrival_key": "D1:A-2", "ref": "WL-2"},
+    ]
+    theirs = [{"arrival_key": "D1:A-1", "ref": "WL-1"}, {"arrival_key": "D1:A-4", "ref": "WL-1"}]
+    listed, alerts = hub_review.one_per_hit(None, ours, theirs)
+    assert listed == [ours[0], ours[2], ours[3]]
+    assert alerts == [theirs[1]]

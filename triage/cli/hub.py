@@ -126,7 +126,8 @@ def init(
         )
         out.print(f"Schema version {r.schema_version}; models {', '.join(r.models)}", markup=False)
         out.print(f"Roles: {', '.join(r.roles.values())}", markup=False)
-        out.print(f"Age recipient     {r.age_recipient}   (laptops add it: `triage keys recipient add`)", markup=False)
+        out.print(f"Age recipient     {r.age_recipient}", markup=False)
+        out.print("                  (each laptop adds it: `triage keys recipient add Hub AGE1...`)", markup=False)
         out.print(f"Signing key       {r.signing_key}", markup=False)
         out.print(f"  fingerprint     {r.fingerprint}", markup=False)
 
@@ -236,13 +237,18 @@ def _numbers(c: dict[str, Any]) -> str:
     return f"candidate {numbers[0]}" if len(numbers) == 1 else f"candidates {'+'.join(map(str, numbers))}"
 
 
+def _against(threshold: float | None) -> str:
+    """The threshold a distance was judged against, beside it: a distance alone says nothing."""
+    return "" if threshold is None else f" (threshold {threshold:.3f})"
+
+
 def _candidate_line(c: dict[str, Any]) -> str:
     here = f"{c['arrival_key']} ({c['site']}, {c['day']})"
     if c["kind"] == "watchlist":
-        return f"{here} - watchlist {c['ref']} at {c['distance']:.3f}"
+        return f"{here} - watchlist {c['ref']} at {c['distance']:.3f}{_against(c['threshold'])}"
     o = c["other"]
     there = f"{o['key']} ({o['site']}, {o['day']})"
-    how = [f"distance {c['distance']:.3f}"] if c["distance"] is not None else []
+    how = [f"distance {c['distance']:.3f}{_against(c['threshold'])}"] if c["distance"] is not None else []
     how += [str(c["matched"])] if c["matched"] else []
     return f"{here} ~ {there}: {', '.join(how)}" + (", across sites" if c["across_sites"] else "")
 
@@ -288,7 +294,7 @@ def review_cmd(
             also = [n for n in r.candidates if n != r.candidate]
             out.print(
                 f"Recorded: {r.decision} on {r.ref} for {r.arrival_key} by {r.officer}"
-                + (f" (candidate {r.candidate} and {', '.join(map(str, also))})" if also else ""),
+                + (f" (candidates {r.candidate} and {', '.join(map(str, also))})" if also else ""),
                 markup=False,
             )
             return
@@ -297,11 +303,18 @@ def review_cmd(
         for a in r.laptop_alerts:
             out.print(
                 f"laptop alert: {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} "
-                f"({a['category'] or 'no category'}) at {a['distance']:.3f}, found by {a['laptop']}",
+                f"({a['category'] or 'no category'}) at {a['distance']:.3f}{_against(a['threshold'])}, "
+                f"found by {a['laptop']}",
                 markup=False,
             )
         for c in r.candidates:
             out.print(f"{_numbers(c)}: {_candidate_line(c)}", markup=False)
+        if r.candidates or r.laptop_alerts:
+            out.print(
+                "Candidates are for a person to review: a distance below the threshold is a reason to look, "
+                "never an identification.",
+                markup=False,
+            )
 
     emit(result, json_out, render)
 

@@ -259,9 +259,13 @@ def report(hub: Hub, start: str, end: str) -> Report:
         weeks[f"{year}-W{week:02d}"] += 1
         details = hub.open(row["sealed"], f"arrivals:{row['a_key']}").get("details") or {}
         nationalities[details.get("nationality") or "(not recorded)"] += 1
-    alerts = review.pending_alerts(hub, arrivals=ids) + [
-        c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"
-    ]
+    hits, laptops = review.one_per_hit(
+        hub,
+        [c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"],
+        review.pending_alerts(hub, arrivals=ids),
+        ids,
+    )
+    alerts = laptops + hits
     repeats = []
     undecided = []
     for r in rows.dicts(
@@ -282,6 +286,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
             {
                 "candidate": r["id"],
                 "distance": r["c_distance"],
+                "threshold": r["c_threshold"],
                 "decision": r["d_decision"],
                 "arrival": _shown(hub, r),
                 "other": _shown(hub, r, "o_"),
@@ -325,7 +330,8 @@ def as_text(r: Report) -> str:
         lines.append("")
     lines.append(f"Pending alerts: {len(r.pending_alerts)}")
     lines += [
-        f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} at {a['distance']:.3f}" for a in r.pending_alerts
+        f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} at {a['distance']:.3f}{_against(a)}"
+        for a in r.pending_alerts
     ]
     lines += ["", f"Alerts decided: {len(r.decided_alerts)}"]
     lines += [
@@ -337,7 +343,8 @@ def as_text(r: Report) -> str:
     lines += ["", f"Repeat arrivals across sites: {len(r.repeat_arrivals)}"]
     lines += [
         f"  {x['arrival']['arrival_key']} ({x['arrival']['site']}, {x['arrival']['day']}) and "
-        f"{x['other']['arrival_key']} ({x['other']['site']}, {x['other']['day']}): distance {x['distance']:.3f}, "
+        f"{x['other']['arrival_key']} ({x['other']['site']}, {x['other']['day']}): distance {x['distance']:.3f}"
+        f"{_against(x)}, "
         f"{x['decision'] or 'not decided'}"
         for x in r.repeat_arrivals
     ]
@@ -350,7 +357,19 @@ def as_text(r: Report) -> str:
         + ")"
         for s in r.shared_identifiers
     ]
+    lines += ["", NOT_AN_IDENTIFICATION]
     return "\n".join(lines) + "\n"
+
+
+NOT_AN_IDENTIFICATION = (
+    "Candidates are for a person to review: a distance below the threshold is a reason to look, never an "
+    "identification."
+)
+
+
+def _against(x: dict[str, Any]) -> str:
+    """The threshold a distance was judged against, beside it."""
+    return "" if x.get("threshold") is None else f" (threshold {x['threshold']:.3f})"
 
 
 def _decided_where(a: dict[str, Any]) -> str:
@@ -364,14 +383,16 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 </head><body>
 <h1>Regional hub report</h1>
 <p>Arrivals landed {{ r.start }} to {{ r.end }}: <strong>{{ r.arrivals }}</strong>. OFFICIAL-SENSITIVE.</p>
+<p>{{ not_an_identification }}</p>
 {% for title, counts in [("By site", r.by_site), ("By week", r.by_week), ("By nationality", r.by_nationality)] %}
 <h2>{{ title }}</h2><table><tr><th>{{ title[3:] }}</th><th>arrivals</th></tr>
 {% for name, n in counts.items() %}<tr><td>{{ name }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
 {% endfor %}
 <h2>Pending alerts ({{ r.pending_alerts|length }})</h2>
-<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>found by</th></tr>
+<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>threshold</th><th>found by</th></tr>
 {% for a in r.pending_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
-<td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td><td>{{ a.laptop or "the hub" }}</td></tr>
+<td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td>
+<td class="n">{{ "%.3f"|format(a.threshold) if a.threshold is not none else "" }}</td><td>{{ a.laptop or "the hub" }}</td></tr>
 {% endfor %}</table>
 <h2>Alerts decided ({{ r.decided_alerts|length }})</h2>
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>decision</th><th>by</th><th>decided on</th></tr>
@@ -379,10 +400,11 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 <td>{{ a.ref }}</td><td>{{ a.decision }}</td><td>{{ a.officer or "" }}</td><td>{{ a.decided_on }}</td></tr>
 {% endfor %}</table>
 <h2>Repeat arrivals across sites ({{ r.repeat_arrivals|length }})</h2>
-<table><tr><th>arrival</th><th>site, day</th><th>earlier arrival</th><th>site, day</th><th>distance</th><th>decision</th></tr>
+<table><tr><th>arrival</th><th>site, day</th><th>earlier arrival</th><th>site, day</th><th>distance</th><th>threshold</th><th>decision</th></tr>
 {% for x in r.repeat_arrivals %}<tr><td>{{ x.arrival.arrival_key }}</td><td>{{ x.arrival.site }}, {{ x.arrival.day }}</td>
 <td>{{ x.other.arrival_key }}</td><td>{{ x.other.site }}, {{ x.other.day }}</td>
-<td class="n">{{ "%.3f"|format(x.distance) }}</td><td>{{ x.decision or "not decided" }}</td></tr>{% endfor %}</table>
+<td class="n">{{ "%.3f"|format(x.distance) }}</td>
+<td class="n">{{ "%.3f"|format(x.threshold) if x.threshold is not none else "" }}</td><td>{{ x.decision or "not decided" }}</td></tr>{% endfor %}</table>
 <h2>Crime-group links ({{ r.group_links|length }})</h2>
 <table><tr><th>group</th><th>arrival</th><th>site</th><th>day</th><th>decision</th></tr>
 {% for g in r.group_links %}<tr><td>{{ g.ref }}</td><td>{{ g.arrival_key }}</td><td>{{ g.site }}</td><td>{{ g.day }}</td>
@@ -399,4 +421,6 @@ def as_html(r: Report) -> str:
     """The report as one page with nothing to fetch: no script, no style sheet or font from elsewhere."""
     import jinja2
 
-    return jinja2.Environment(autoescape=True).from_string(_PAGE).render(r=r)
+    return (
+        jinja2.Environment(autoescape=True).from_string(_PAGE).render(r=r, not_an_identification=NOT_AN_IDENTIFICATION)
+    )

@@ -288,8 +288,20 @@ class Pending:
         return asdict(self)
 
 
+def one_per_hit(
+    hub: Hub, candidates: list[dict[str, Any]], alerts: list[dict[str, Any]], arrivals: list[int] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A watchlist hit that both a laptop and the hub found is one hit: a laptop's decision on it settles the hub's
+    candidate of the same arrival and subject, and while it is pending the hub's candidate (the one a reviewer here
+    can decide) is listed in place of the laptop's alert."""
+    settled = {(r["a_key"], r["l_ref"]) for r in _laptop_alerts(hub, arrivals) if r["l_decided"]}
+    candidates = [c for c in candidates if not (c["kind"] == "watchlist" and (c["arrival_key"], c["ref"]) in settled)]
+    here = {(c["arrival_key"], c["ref"]) for c in candidates if c["kind"] == "watchlist"}
+    return candidates, [a for a in alerts if (a["arrival_key"], a["ref"]) not in here]
+
+
 def pending(hub: Hub, *, limit: int | None = None) -> Pending:
-    result = Pending(pending_candidates(hub, limit=limit), pending_alerts(hub))
+    result = Pending(*one_per_hit(hub, pending_candidates(hub, limit=limit), pending_alerts(hub)))
     with hub.conn.transaction():
         hub.audit("review-pending", records=[f"candidate:{n}" for c in result.candidates for n in c["candidates"]])
     return result
