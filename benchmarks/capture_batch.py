@@ -52,6 +52,15 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # the watchlist's templates of one model only; with every model's (as a home enrols them), on a quiet machine:
 # 640x480 4.7 s against a floor of 1.32 s (3.6x; CPU 2.7x), 1280x960 6.1 s (3.9x; CPU 3.5x); face_recognition
 # 13.4 s and 23.9 s.
+# Since the early workers are forked, the fused search asks for every owner's distance in one pass and names are
+# read once per process (quiet machine): 640x480 4.0 s against 1.24 s (3.2x; CPU 2.8x), 1280x960 4.7 s against
+# 1.75 s (2.7x; CPU 2.4x); face_recognition 18.1 s and 24.8 s; a one-row run 1.24-1.34 s; the main process about
+# 10 ms of CPU per arrival, each worker about 57 ms per photo where the floor counts 41 (the same pipeline run over
+# and over in one process, alone or two at once, takes 47-49 ms: the floor's best of three per stage is a bound
+# no run meets). What keeps the ratio far from 1.5: a worker cannot encode its first face before Python has
+# started, imported numpy, OpenCV and onnxruntime and loaded the models (about 0.45 s of CPU), after the main
+# process has started and imported what it forks with (about 0.35 s): about 0.8 s, against a floor of 1.24 s
+# for the whole boat.
 
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
