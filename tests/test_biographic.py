@@ -75,7 +75,10 @@ def test_parse_date_refuses_naming_the_field(text, why):
 def test_error_message_matches_the_documented_style():
     with pytest.raises(BadInput) as err:
         parse_date("2026-13-01", "--dob")
-    assert str(err.value) == "--dob: '2026-13-01' is not a date: month 13; use YYYY, YYYY-MM or YYYY-MM-DD"
+    assert (
+        str(err.value)
+        == "--dob: '2026-13-01' is not a date: month 13; use YYYY, YYYY-MM, YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or MM/YYYY"
+    )
 
 
 def test_parse_full_date():

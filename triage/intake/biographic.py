@@ -25,7 +25,7 @@ from triage.errors import BadInput, Faults
 
 T = TypeVar("T")
 
-DATE_FORMATS = "YYYY, YYYY-MM or YYYY-MM-DD"
+DATE_FORMATS = "YYYY, YYYY-MM, YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or MM/YYYY"
 MIN_YEAR, MAX_YEAR = 1900, 2100
 MAX_AGE = 120
 
