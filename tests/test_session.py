@@ -71,6 +71,11 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
             child.expect("Reason for the decision")
             child.sendline("Same face as the warrant photo, compared by eye")
             child.expect("Recorded: confirmed")
+            child.expect("next arrival")
+            child.send("fthe reason typed ahead\r")  # a stray f among keys typed ahead flags nobody
+            child.expect(r"need safeguarding\? \(blank: do not flag\)")
+            child.send("\r")
+            child.expect("Not flagged")
         child.expect("next arrival")
         child.send("q" if n == len(photos) else "\r")
     child.expect("Session ended: 3 landed in this session")
@@ -82,8 +87,10 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
     try:
         arrivals = store.db.execute("SELECT id FROM arrivals WHERE vessel = 'SB-0417'").fetchall()
         actions = [a for (a,) in store.db.execute("SELECT action FROM audit_events ORDER BY seq")]
+        flagged = store.db.execute("SELECT count(*) FROM arrivals WHERE safeguarding = 1").fetchone()[0]
     finally:
         store.close()
+    assert flagged == 0 and "safeguarding-flag" not in actions
     assert len(arrivals) == 3 and row_counts(wl_home)["reviews"] == 1
     assert actions.count("capture") == 3 and actions.count("review") == 1
 

@@ -95,6 +95,13 @@ class Keys:
             return ENTER
         return data.decode(errors="ignore").lower()
 
+    def drop_typed_ahead(self) -> None:
+        """Forget keys typed ahead of a question that must be answered deliberately."""
+        if self.tty:
+            import termios
+
+            termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+
     def line(self, prompt: str, default: str = "") -> str:
         from rich.prompt import Prompt
 
@@ -331,12 +338,20 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
     render_candidates([c.as_json() for c in preview.candidates], preview.threshold, preview.calibrated_threshold)
     flag_reason: str | None = None
 
-    def reason_for_flag() -> str:
+    def reason_for_flag() -> str | None:
+        """The reason for a flag, typed now (keys typed ahead are dropped first, so a stray `f` among them cannot
+        flag someone with the rest as its reason); blank leaves the arrival unflagged."""
+
         def check(text: str) -> None:
-            if len(clean_text(text, "reason", 1000)) < 3:
+            if text.strip() and len(clean_text(text, "reason", 1000)) < 3:
                 raise BadInput("say why this arrival needs safeguarding")
 
-        return ask_until_valid("Why does this arrival need safeguarding?", check)
+        keys.drop_typed_ahead()
+        reason = ask_until_valid("Why does this arrival need safeguarding? (blank: do not flag)", check)
+        if not reason.strip():
+            note("Not flagged.")
+            return None
+        return reason
 
     details = Details()
     save = "save the sidecar's details" if given.given() else "save without details"
@@ -351,8 +366,9 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
         if k == "q":
             return "end"
         if k == "f":
-            flag_reason = reason_for_flag()
-            note("It will be flagged for safeguarding when saved.")
+            flag_reason = reason_for_flag() or flag_reason
+            if flag_reason:
+                note("It will be flagged for safeguarding when saved.")
             continue
         today = dt.date.today()
         if k == "s":
@@ -394,9 +410,11 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
             if captured.safeguarding:
                 note(f"{captured.arrival_id} is already flagged for safeguarding.")
                 continue
-            landing.flag(captured.arrival_id, reason_for_flag())
-            captured.safeguarding = True
-            out.print(f"Arrival {captured.arrival_id} flagged for safeguarding.", markup=False)
+            why = reason_for_flag()
+            if why:
+                landing.flag(captured.arrival_id, why)
+                captured.safeguarding = True
+                out.print(f"Arrival {captured.arrival_id} flagged for safeguarding.", markup=False)
             continue
         _decide(keys, landing, captured.arrival_id, captured.candidates[int(k) - 1])
 
