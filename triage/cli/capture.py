@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from triage.casework.arrivals import Captured
     from triage.casework.manifest import Report
+    from triage.casework.session import Landing
     from triage.faces.quality import QualityReport
     from triage.intake.biographic import Details
     from triage.intake.mrz import MRZ
@@ -314,20 +315,13 @@ def _watch_folder(
     import json
     import signal
 
-    from triage.casework.session import Landing, land_watched, start_loading
-    from triage.intake.biographic import parse_landed_at
+    from triage.casework.session import land_watched
     from triage.intake.watch import FolderWatch
 
     watcher = FolderWatch(folder, settle=settle)
-    vessel = parse_vessel(vessel) if vessel else None
-    loaded = start_loading(home_path(home), matcher)
-    store = open_store(home)
-    training_banner(store)
-    _say_if_no_valid_watchlist(store)
-    who = officer_of(store, officer)
-    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
-    loaded()
-    landing = Landing(store, who, vessel=vessel, matcher=matcher, top_k=top, threshold=threshold)
+    landing, landed = open_landing(
+        home, officer, parse_vessel(vessel) if vessel else None, landed_at, top, threshold, matcher
+    )
     stopping: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
@@ -360,6 +354,30 @@ def _watch_folder(
         f"{counts['already landed']} already landed before.",
         markup=False,
     )
+
+
+def open_landing(
+    home: Path | None,
+    officer: str | None,
+    vessel: str | None,
+    landed_at: str | None,
+    top: int,
+    threshold: float | None,
+    matcher: str | None,
+) -> tuple[Landing, str | None]:
+    """The home opened for a run of arrivals (`capture --watch`, `session`), its models loading while the
+    passphrase is checked, and the landing time given, in UTC."""
+    from triage.casework.session import Landing, start_loading
+    from triage.intake.biographic import parse_landed_at
+
+    loaded = start_loading(home_path(home), matcher)
+    store = open_store(home)
+    training_banner(store)
+    _say_if_no_valid_watchlist(store)
+    who = officer_of(store, officer)
+    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
+    loaded()
+    return Landing(store, who, vessel=vessel, matcher=matcher, top_k=top, threshold=threshold), landed
 
 
 def _say_if_no_valid_watchlist(store) -> None:

@@ -238,8 +238,9 @@ def _numbers(c: dict[str, Any]) -> str:
 
 
 def _against(threshold: float | None) -> str:
-    """The threshold a distance was judged against, beside it: a distance alone says nothing."""
-    return "" if threshold is None else f" (threshold {threshold:.3f})"
+    from triage.hub.intel import threshold_note
+
+    return threshold_note(threshold)
 
 
 def _candidate_line(c: dict[str, Any]) -> str:
@@ -310,11 +311,9 @@ def review_cmd(
         for c in r.candidates:
             out.print(f"{_numbers(c)}: {_candidate_line(c)}", markup=False)
         if r.candidates or r.laptop_alerts:
-            out.print(
-                "Candidates are for a person to review: a distance below the threshold is a reason to look, "
-                "never an identification.",
-                markup=False,
-            )
+            from triage.hub.intel import NOT_AN_IDENTIFICATION
+
+            out.print(NOT_AN_IDENTIFICATION, markup=False)
 
     emit(result, json_out, render)
 

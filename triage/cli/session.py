@@ -25,13 +25,9 @@ from triage.cli.common import (
     ThresholdOpt,
     TopOpt,
     err,
-    home_path,
     landed_at_option,
     note,
-    officer_of,
-    open_store,
     out,
-    training_banner,
     vessel_option,
     warn,
 )
@@ -169,9 +165,8 @@ def session(
 
       triage session --vessel SB-0417 --camera 0
     """
-    from triage.casework.session import Landing, start_loading
+    from triage.cli.capture import open_landing
     from triage.errors import UsageError
-    from triage.intake.biographic import parse_landed_at
     from triage.intake.refs import parse_vessel
     from triage.intake.watch import FolderWatch
 
@@ -180,16 +175,7 @@ def session(
         raise UsageError("give --camera or --watch, not both")
     vessel = parse_vessel(vessel)
     watcher = FolderWatch(watch, settle=settle) if watch is not None else None
-    loaded = start_loading(home_path(home), matcher)
-    store = open_store(home)
-    training_banner(store)
-    from triage.cli.capture import _say_if_no_valid_watchlist
-
-    _say_if_no_valid_watchlist(store)
-    who = officer_of(store, officer)
-    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
-    loaded()
-    landing = Landing(store, who, vessel=vessel, matcher=matcher, top_k=top, threshold=threshold)
+    landing, landed = open_landing(home, officer, vessel, landed_at, top, threshold, matcher)
     note(f"Ready in {time.perf_counter() - started:.1f} s. " + _standing_text(landing.standing()))
     keys = Keys()
     try:

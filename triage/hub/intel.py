@@ -367,9 +367,13 @@ NOT_AN_IDENTIFICATION = (
 )
 
 
+def threshold_note(threshold: float | None) -> str:
+    """The threshold a distance was judged against, to show beside it: a distance alone says nothing."""
+    return "" if threshold is None else f" (threshold {threshold:.3f})"
+
+
 def _against(x: dict[str, Any]) -> str:
-    """The threshold a distance was judged against, beside it."""
-    return "" if x.get("threshold") is None else f" (threshold {x['threshold']:.3f})"
+    return threshold_note(x.get("threshold"))
 
 
 def _decided_where(a: dict[str, Any]) -> str:
