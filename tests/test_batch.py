@@ -352,6 +352,29 @@ def test_two_laptops_merge_whole_and_identical_and_the_repeat_is_linked(cli, lap
     assert cli.json("audit", "verify", "--home", sup)["ok"] is True
 
 
+def test_batches_imported_again_say_so_and_name_each_candidate_once_with_its_batches(cli, laptops, sup):
+    """The same pair of arrivals concerns both batches: it is listed once, naming the batch of each arrival; a
+    second import says the batches were merged already and were skipped."""
+    _trust(cli, sup, laptops)
+    pair = f"{laptops.b1}: arrival {laptops.a2} "
+    named = f"{laptops.b1} of batch 2, {laptops.a2} of batch 1"
+    first = cli("import", laptops.a_file, laptops.b_file, "--home", sup).stdout.splitlines()
+    status = [x.strip() for x in first if x.startswith("     ")]
+    assert len(status) == 2 and all(x.startswith("2 of 2 arrivals new; added: arrivals 2, ") for x in status), status
+    again = cli("import", laptops.a_file, laptops.b_file, "--home", sup).stdout.splitlines()
+    for text in (first, again):
+        [line] = [x for x in text if x.strip().startswith(pair)]
+        assert line.endswith(named), line
+        listed = text[text.index("Awaiting review (see `triage review --pending`):") + 1 :]
+        assert len(listed) == len(set(listed)) and all(" of batch " in x for x in listed), listed
+    status = [x.strip() for x in again if x.startswith("     ")]
+    assert len(status) == 2 and all(x.startswith("already merged here on ") for x in status), status
+    assert all(x.endswith("UTC: skipped whole (2 arrivals)") for x in status), status
+    assert "All 2 batches were already merged here: nothing was added." in again
+    [b] = cli.json("import", laptops.b_file, "--home", sup)
+    assert b["already_imported"] is True and b["arrival_ids"] == [laptops.b1, laptops.b2]
+
+
 def test_debriefs_referrals_and_crime_groups_arrive_as_records_of_their_own(cli, laptops, sup, tmp_path):
     _trust(cli, sup, laptops)
     results = cli.json("import", laptops.a_file, laptops.b_file, "--home", sup)

@@ -187,6 +187,31 @@ def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):
     assert len(pids) == 2 and os.getpid() not in pids
 
 
+def test_workers_started_before_the_command_line_is_parsed_land_the_batch(cli, home, tmp_path, monkeypatch):
+    """`triage capture-batch` starts its workers while the command line is still being parsed, only when the
+    arguments plainly name the command, and the batch then starts no worker of its own."""
+    from triage.cli import capture
+
+    for args in (
+        ["capture", "a.pgm"],
+        ["capture-batch", "m.csv", "--help"],
+        ["capture-batch", "m.csv", "--workers", "many"],
+        ["capture-batch", "m.csv", "--workers", "0"],
+        ["capture-batch", "m.csv", "--home"],
+    ):
+        capture.start_early(args)
+        assert not capture._early, args
+    shutil.copy(orl(4, 1), tmp_path / "a.pgm")
+    path = tmp_path / "manifest.csv"
+    path.write_text("photo,surname\na.pgm,Tesfay\n")
+    capture.start_early(["--debug", "capture-batch", str(path), f"--home={home}", "--workers", "1"])
+    assert len(capture._early["workers"].workers) == 1
+    more = []
+    monkeypatch.setattr(workers._Worker, "__init__", lambda *a: more.append(a) or pytest.fail("a second start"))
+    report = json.loads(cli("capture-batch", path, "--home", home, "--workers", "1", "--json").stdout)
+    assert report["landed"] == 1 and not capture._early and not more
+
+
 def test_every_wrong_cell_of_a_row_is_named_by_its_header_as_written(cli, home, tmp_path):
     shutil.copy(orl(3, 1), tmp_path / "a.pgm")
     path = tmp_path / "manifest.csv"

@@ -1,10 +1,17 @@
-"""`triage --help` stays light: no face model, dlib or OpenCV import on the way to the help text."""
+"""`triage --help` stays light: no face model, dlib or OpenCV import on the way to the help text; and every
+command's --help reads at 80 columns, no option name cut, its paragraphs wrapped at the terminal's width."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+
+import typer
+from typer.testing import CliRunner
+
+from triage.cli.app import app, running_text
 
 
 def test_help_does_not_import_face_libraries():
@@ -21,3 +28,34 @@ def test_help_does_not_import_face_libraries():
 def test_python_dash_m_works():
     out = subprocess.run([sys.executable, "-m", "triage", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "capture" in out.stdout
+
+
+def _commands(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_commands_help_reads_at_80_columns_with_no_option_name_cut():
+    runner = CliRunner()
+    commands = list(_commands(typer.main.get_command(app)))
+    assert len(commands) > 50
+    for path, command in commands:
+        res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        where = " ".join(["triage", *path])
+        assert res.exit_code == 0, (where, res.output)
+        assert max(len(line) for line in res.output.splitlines()) <= 80, (where, res.output)
+        assert "…" not in res.output, (where, res.output)
+        names = [o for p in command.params if not p.hidden for o in (*p.opts, *p.secondary_opts) if o.startswith("-")]
+        for name in names:
+            assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", res.output), (where, name, res.output)
+
+
+def test_help_paragraphs_lose_the_docstrings_line_breaks_but_examples_and_lists_keep_theirs():
+    text = "One line\nwrapped here.\n\nphoto: a path\ndob: a date\n\n  triage a --b\n  triage c"
+    assert running_text(text) == "One line wrapped here.\n\nphoto: a path\ndob: a date\n\n  triage a --b\n  triage c"
+    res = CliRunner().invoke(app, ["session", "--help"], env={"COLUMNS": "80"})  # its docstring wraps at 75
+    lines = [line.strip() for line in res.output[: res.output.index("╭")].splitlines()]
+    for line, after in zip(lines, lines[1:]):
+        if line and after and not after.startswith("triage "):  # a line ends only where the next word cannot fit
+            assert len(line) + 1 + len(after.split()[0]) > 78, (line, after)

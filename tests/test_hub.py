@@ -309,7 +309,7 @@ def test_a_training_hub_takes_no_real_batch_and_writes_nothing(cli, sites, pg, t
     cli("export", "--home", sites.b, "--date", FOLKESTONE_DAY, "--out", real, "--recipient", made["age_recipient"])
     before = _counts(url)
     res = cli("hub", "import", real, *trial, code=int(ExitStatus.BAD_INPUT))
-    assert "real batch and this is a TRAINING home" in res.stderr
+    assert "real batch and this is a TRAINING hub" in res.stderr
     assert _counts(url) == {**before, "audit": before["audit"] + 1}
 
 
@@ -771,3 +771,53 @@ def test_a_watchlist_hit_found_by_a_laptop_and_by_the_hub_is_listed_once(monkeyp
     listed, alerts = hub_review.one_per_hit(None, ours, theirs)
     assert listed == [ours[0], ours[2], ours[3]]
     assert alerts == [theirs[1]]
+
+
+def test_an_arrival_alone_lists_its_candidates_awaiting_and_decided(cli, sites, hub):
+    """`hub review ARRIVAL` with no decision, as a laptop's `review ARRIVAL`: its candidates from its own side, each
+    with its figures against its threshold and who found it, at 80 columns; how to decide; the same as JSON."""
+    _imported(cli, hub, sites.a_file, sites.b_file, sites.s_file)
+    text = cli("hub", "review", sites.a1, *hub).stdout
+    face, name = _pair(cli, hub)["candidates"]
+    table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and max(map(len, table)) <= 80 and f"│ {face}+{name} │" in text and sites.b1 in text
+    assert "(threshold" in text and "the hub" in text and "never an identification" in text
+    assert f"To record a decision: triage hub review {sites.a1} --candidate NUMBER --decision " in text
+    seen = cli.json("hub", "review", sites.a1, *hub)
+    assert seen["arrival_key"] == sites.a1 and seen["decided"] == []
+    (item,) = seen["awaiting"]
+    assert (item["candidates"], item["ref"], item["found_by"]) == ([face, name], sites.b1, "the hub")
+    assert item["decision"] is None
+    assert item["distance"] <= item["threshold"] and item["matched"] == "2 name parts"
+    alert = cli.json("hub", "review", sites.a2, *hub)  # the laptop's alert the supervisor decided
+    assert alert["awaiting"] == [] and [(d["ref"], d["decision"], d["officer"]) for d in alert["decided"]] == [
+        ("WL-007", "confirmed", OFFICER)
+    ]
+    (wl,) = alert["decided"]
+    assert wl["found_by"].startswith("Laptop A (device ") and wl["decided_on"].startswith("Supervisor (device ")
+    assert wl["threshold"] is not None and wl["candidates"] == []
+    cli("hub", "review", sites.b1, "--candidate", str(face), "--decision", "rejected", "--reason", "other ears", *hub)
+    seen = cli.json("hub", "review", sites.b1, *hub)  # from the other side, decided
+    assert seen["awaiting"] == [] and [(d["ref"], d["decision"]) for d in seen["decided"]] == [(sites.a1, "rejected")]
+    assert "rejected" in cli("hub", "review", sites.b1, *hub).stdout
+    res = cli("hub", "review", "NOPE:A-0000", *hub, code=int(ExitStatus.NOT_FOUND))
+    assert len(res.stderr.strip().splitlines()) == 1 and "no arrival 'NOPE:A-0000' in the hub" in res.stderr
+
+
+def test_the_hub_is_called_the_hub_in_what_it_refuses(cli, sites, hub, monkeypatch):
+    """Refusals of code a laptop shares (a batch's decryption and checks, an output's place, the passphrase) name
+    the hub, not a home, with the exit code a laptop gets."""
+    folder = hub[1]
+    res = cli("hub", "import", sites.root / "a-to-s.age", *hub, code=int(ExitStatus.INTEGRITY))  # for S only
+    assert "not encrypted to this hub" in res.stderr and "the sender adds this hub's key" in res.stderr
+    assert "home" not in res.stderr
+    cli("keys", "untrust", "Laptop B", "--home", folder / "keys")
+    res = cli("hub", "import", sites.b_file, *hub, code=int(ExitStatus.INTEGRITY))
+    assert "signed by a laptop this hub does not trust" in res.stderr
+    period = ("--from", DOVER_DAY, "--to", DOVER_DAY)
+    res = cli("hub", "report", *period, "--out", folder / "r.html", *hub, code=int(ExitStatus.CONFLICT))
+    assert f"inside the hub's folder {folder}" in res.stderr
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "not the hub's passphrase")
+    res = cli("hub", "review", "--pending", *hub, code=int(ExitStatus.WRONG_PASSPHRASE))
+    assert f"wrong passphrase for the hub at {folder}" in res.stderr and "`triage hub init`" in res.stderr
+    assert "home" not in res.stderr.replace(str(folder), "")

@@ -194,6 +194,19 @@ def test_triage_names_json_has_hassan_and_the_article_forms_among_the_first_six(
     assert all(set(v) == {"text", "reason"} for v in data["variants"])
 
 
+def test_triage_names_shows_the_name_as_given_as_typed_and_its_pnd_form_after_it():
+    found = names.variants_of("Nguyễn  Văn Hùng").variants
+    assert found[:2] == (
+        names.Variant("Nguyễn Văn Hùng", "as given"),
+        names.Variant("NGUYEN VAN HUNG", "rule: PND form"),
+    )
+    assert names.variants_of("Nguyễn, Văn Hùng").variants[0] == names.Variant("Nguyễn, Văn Hùng", "as given")
+    assert names.variants_of("HASAN").variants[0] == names.Variant("HASAN", "as given")  # typed as PND writes it
+    data = json.loads(Cli()("names", "Nguyễn Văn Hùng", "--json").stdout)
+    assert data["variants"][0] == {"text": "Nguyễn Văn Hùng", "reason": "as given"}
+    assert all(f.isascii() for f in names.latin_variants("Nguyễn", "Văn Hùng"))  # what a draft searches
+
+
 def test_triage_names_table_reads_at_80_columns_and_full_names_take_a_comma():
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")} | {"COLUMNS": "80"}
     done = subprocess.run(

@@ -96,10 +96,10 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
 
     again = spawn("session", "--vessel", "SB-0417")  # a new process says where the boat stands
     again.expect("Vessel SB-0417: 3 landed")
-    again.expect(r"photo \(type or paste its path")
+    again.expect(r"Arrival 4: photo \(type or paste its path")  # numbered for the vessel, not the session
     again.sendline(str(photos[1]))  # the same file again: it landed already
     again.expect("already landed as A-")
-    again.expect(r"photo \(type or paste its path")
+    again.expect(r"Arrival 4: photo \(type or paste its path")
     again.sendline(str(orl(36, 1)))
     again.expect("save without details")
     again.send("d")

@@ -14,9 +14,12 @@ from pathlib import Path
 from triage.errors import BadInput, Conflict
 
 
-def check_output(path: Path, *, home: Path, force: bool = False, flag: str = "--out") -> None:
+def check_output(
+    path: Path, *, home: Path, force: bool = False, flag: str = "--out", folder: str = "the home folder"
+) -> None:
     """Refuse to write `path` when it lies inside `home` (after following symlinks and '..'), or when a
-    file is already there and `force` is not given. A folder at `path` is left to the writer to refuse."""
+    file is already there and `force` is not given. A folder at `path` is left to the writer to refuse.
+    `folder` is what the refusal calls `home` (a hub's folder is not a home)."""
     try:
         target = Path(path).expanduser().resolve()
         inside = target.is_relative_to(Path(home).expanduser().resolve())
@@ -24,8 +27,7 @@ def check_output(path: Path, *, home: Path, force: bool = False, flag: str = "--
         raise BadInput(f"{flag} {path}: cannot tell where it leads ({e})") from None
     if inside:
         raise Conflict(
-            f"{flag} {path}: inside the home folder {home}; outputs are written outside it (--force does not "
-            "change this)"
+            f"{flag} {path}: inside {folder} {home}; outputs are written outside it (--force does not change this)"
         )
     if os.path.lexists(path) and not os.path.isdir(path) and not force:
         raise Conflict(f"{flag} {path} already exists; give another name, or --force to replace it")

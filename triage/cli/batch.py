@@ -28,6 +28,7 @@ from triage.cli.common import (
     out_option,
     progress_bar,
     training_banner,
+    utc_text,
     warn,
 )
 from triage.files import check_output
@@ -142,8 +143,31 @@ def import_cmd(
 
 
 def render_imports(results: list[Imported]) -> None:
-    """Each batch in a row, then what awaits a decision on its arrivals: watchlist alerts first (whoever's search
-    found them), then repeat arrivals, then the same photo captured twice."""
+    """Each batch in a row, then what its merge did (a batch merged here before adds nothing, and says so), then
+    what awaits a decision on the batches' arrivals, each once however many batches it concerns: watchlist alerts
+    first (whoever's search found them), then repeat arrivals, then the same photo captured twice. Every line
+    names the batch of each arrival it is about."""
+    batches_of: dict[str, list[int]] = {}  # arrival id -> the numbers of the batches that hold it
+    for n, r in enumerate(results, 1):
+        for aid in r.arrival_ids:
+            batches_of.setdefault(aid, []).append(n)
+    # Read after every merge, a later batch's view of the same alert or pair is the current one.
+    alerts = {(a.arrival_id, a.ref): a for r in results for a in r.watchlist_alerts}
+    repeats = {(c.kind, frozenset((c.arrival_id, c.candidate))): c for r in results for c in r.repeat_candidates}
+    duplicates = {frozenset((c.arrival_id, c.candidate)): c for r in results for c in r.duplicate_captures}
+
+    def concerns(n: int, *ids: str) -> bool:
+        return any(n in batches_of.get(aid, ()) for aid in ids)
+
+    def of(aid: str) -> str:
+        held = batches_of.get(aid)
+        return f"{aid} of {_numbered(held)}" if held else f"{aid} held here before"
+
+    def pair(a: str, b: str) -> str:
+        if batches_of.get(a) and batches_of.get(a) == batches_of.get(b):
+            return f"both of {_numbered(batches_of[a])}"
+        return f"{of(a)}, {of(b)}"
+
     table = Table("#", "day", "device", "signed by", "arrivals", "new", "alerts", "repeats", title="Batches imported")
     for n, r in enumerate(results, 1):
         table.add_row(
@@ -153,47 +177,80 @@ def render_imports(results: list[Imported]) -> None:
             Text(r.signer or ""),
             str(r.arrivals),
             str(r.new_arrivals),
-            str(len(r.watchlist_alerts)),
-            str(len(r.repeat_candidates)),
+            str(sum(concerns(n, a.arrival_id) for a in alerts.values())),
+            str(sum(concerns(n, c.arrival_id, c.candidate) for c in repeats.values())),
         )
     out.print(table)
     out.print("alerts: unreviewed watchlist alerts; repeats: repeat-arrival candidates", markup=False)
+    out.print("(on each batch's arrivals: a pair across two batches counts in both)", markup=False)
     out.print("The batches:", markup=False)
     for n, r in enumerate(results, 1):
         out.print(f"  {n}: {r.file}", markup=False, overflow="fold", soft_wrap=True)
-    for r in results:
-        for a in r.watchlist_alerts:
-            subject = f"watchlist {a.ref}" + (f" [{a.category}]" if a.category else "")
-            out.print(
-                f"  WATCHLIST ALERT {a.arrival_id}: {subject}"
-                + ("" if a.held else " (not held in this home)")
-                + f" at distance {a.distance:.3f} (threshold {a.threshold:.2f}), from {a.laptop}; found by "
-                + " and ".join(_search_of(by) for by in a.found_by)
-                + (f" (watchlist version {a.watchlist_version})" if a.watchlist_version is not None else "")
-                + " — awaiting review, see `triage review --pending`",
-                markup=False,
-            )
-    for r in results:
-        for c in r.repeat_candidates:
-            figures = (
-                f"biographic: {c.score or 0:g} name parts and the date of birth agree (weaker evidence than a face)"
-                if c.distance is None or c.threshold is None
-                else f"at distance {c.distance:.3f} (threshold {c.threshold:.2f})"
-            )
-            out.print(
-                f"  {c.arrival_id}: arrival {c.candidate} {figures} — a candidate for review, "
-                "see `triage review --pending`",
-                markup=False,
-            )
-        for c in r.duplicate_captures:
-            out.print(
-                f"  {c.arrival_id}: the same photo as arrival {c.candidate} (distance {c.distance:.3f}) — "
-                "a duplicate capture, not a match: void the extra record (`triage arrivals void`)",
-                markup=False,
-            )
+        out.print(f"     {_merged(r)}", markup=False)
+    if all(r.already_imported for r in results):
+        every = "The batch was" if len(results) == 1 else f"All {len(results)} batches were"
+        out.print(f"{every} already merged here: nothing was added.", markup=False)
+    if alerts or repeats or duplicates:
+        out.print("Awaiting review (see `triage review --pending`):", markup=False)
+    for a in alerts.values():
+        subject = f"watchlist {a.ref}" + (f" [{a.category}]" if a.category else "")
+        out.print(
+            f"  WATCHLIST ALERT {of(a.arrival_id)}: {subject}"
+            + ("" if a.held else " (not held in this home)")
+            + f" at distance {a.distance:.3f} (threshold {a.threshold:.2f}), from {a.laptop}; found by "
+            + " and ".join(_search_of(by, a.laptop) for by in a.found_by)
+            + (f" (watchlist version {a.watchlist_version})" if a.watchlist_version is not None else ""),
+            markup=False,
+        )
+    for c in repeats.values():
+        figures = (
+            f"biographic: {c.score or 0:g} name parts and the date of birth agree (weaker evidence than a face)"
+            if c.distance is None or c.threshold is None
+            else f"at distance {c.distance:.3f} (threshold {c.threshold:.2f})"
+        )
+        out.print(
+            f"  {c.arrival_id}: arrival {c.candidate} {figures}, a repeat-arrival candidate; "
+            + pair(c.arrival_id, c.candidate),
+            markup=False,
+        )
+    for c in duplicates.values():
+        out.print(
+            f"  {c.arrival_id}: the same photo as arrival {c.candidate} (distance {c.distance:.3f}), "
+            f"a duplicate capture, not a match: void the extra record (`triage arrivals void`); "
+            + pair(c.arrival_id, c.candidate),
+            markup=False,
+        )
 
 
-def _search_of(by: str) -> str:
+def _numbered(batches: list[int]) -> str:
+    """batch 2, or batches 1 and 3 (one file given twice)."""
+    if len(batches) == 1:
+        return f"batch {batches[0]}"
+    return "batches " + ", ".join(map(str, batches[:-1])) + f" and {batches[-1]}"
+
+
+def _merged(r: Imported) -> str:
+    """What merging one batch did, and what it skipped."""
+    added = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in r.added.items() if n)
+    if r.already_imported and not added:
+        return f"already merged here on {utc_text(r.first_imported_at)} UTC: skipped whole ({_arrivals(r.arrivals)})"
+    if not added:
+        return f"nothing new: every record held here already ({_arrivals(r.arrivals)}), skipped"
+    held = r.arrivals - r.new_arrivals
+    return (
+        f"{r.new_arrivals} of {_arrivals(r.arrivals)} new"
+        + (f" ({held} held already, skipped)" if held else "")
+        + f"; added: {added}"
+    )
+
+
+def _arrivals(n: int) -> str:
+    return f"{n} arrival" if n == 1 else f"{n} arrivals"
+
+
+def _search_of(by: str, laptop: str) -> str:
     from triage.casework.review import THIS_HOME
 
-    return "this home's search" if by == THIS_HOME else f"the search on {by}"
+    if by == THIS_HOME:
+        return "this home's search"
+    return "that laptop's search" if by == laptop else f"the search on {by}"

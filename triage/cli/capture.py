@@ -414,6 +414,45 @@ def _read_mrz_file(path: Path) -> str:
         raise BadInput(f"--mrz-file {path}: not UTF-8 text") from None
 
 
+_early: dict[str, Any] = {}  # capture-batch's workers when `start_early` started them: {"workers": Started}
+
+
+def start_early(args: list[str]) -> None:
+    """Start `capture-batch`'s workers before the command line is built and parsed (which takes a fifth of a
+    second), so that they load their models meanwhile: only when the arguments plainly name the command and
+    any --home, --matcher and --workers. `land` uses them only if they run the batch's own pipeline (it
+    checks), else stops them and starts its own; unused, they end with this process."""
+    if args[:1] == ["--debug"]:
+        args = args[1:]
+    if args[:1] != ["capture-batch"]:
+        return
+    given: dict[str, str] = {}
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg in ("--help", "-h"):
+            return
+        name, equals, value = arg.partition("=")
+        if name in ("--home", "--matcher", "--workers"):
+            value = value if equals else next(rest, "")
+            if not value or value.startswith("-"):
+                return
+            given[name] = value
+    count = None
+    if "--workers" in given:
+        count = int(given["--workers"]) if given["--workers"].isdigit() else 0
+        if not 1 <= count <= 64:  # the command refuses it
+            return
+    from triage import workers as pool
+    from triage.casework import manifest
+
+    home = given.get("--home")
+    started = manifest.early_workers(
+        home_path(Path(home) if home else None), given.get("--matcher"), count or pool.cores()
+    )
+    if started is not None:
+        _early["workers"] = started
+
+
 def capture_batch(
     manifest_file: Path = typer.Argument(..., help="The manifest CSV: one row per person."),
     vessel: Annotated[str | None, vessel_option("Vessel reference for rows that give none.")] = None,
@@ -454,7 +493,7 @@ def capture_batch(
     from triage.errors import ExitStatus
 
     vessel = parse_vessel(vessel) if vessel else None
-    started = manifest.early_workers(home_path(home), matcher, workers or pool.cores())
+    started = _early.pop("workers", None) or manifest.early_workers(home_path(home), matcher, workers or pool.cores())
     try:
         store = open_store(home)
         training_banner(store)

@@ -62,18 +62,19 @@ class _Safe:
                 yield Segment(safe(segment.text), segment.style)
 
 
-def fit_table(table: Table, console: Console) -> None:
+def fit_table(table: Table, console: Console, width: int | None = None) -> None:
     """Lay out a table that is wider than the terminal so that no word in it is cut: each column keeps
     the width of its longest word (an arrival id, a reference, a date, a path) and the width left goes
     to the columns with the most text, which wrap between words. Rich alone narrows the widest columns
     and cuts what no longer fits with '…', which can turn one id into another. A column that must not
     wrap (`no_wrap`: ids, flags) keeps its whole width; when even the longest words of the others cannot
     all fit, the longest of them are folded onto the next line, never cut (and on a terminal too narrow
-    for the ids alone, the ids too)."""
+    for the ids alone, the ids too). `width` is the room the table is drawn in when that is less than the
+    terminal's (inside a panel)."""
     columns = table.columns
     if not columns or table.width is not None:
         return
-    options = console.options
+    options = console.options if width is None else console.options.update_width(width)
     measured = [table._measure_column(console, options, c) for c in columns]  # padding included
     pads = [table._get_padding_width(i) for i in range(len(columns))]
     fixed = [c.no_wrap or c.width is not None for c in columns]

@@ -19,6 +19,7 @@ from triage.cli.common import (
     out,
     out_option,
     passphrase,
+    utc_text,
     warn,
 )
 from triage.errors import UsageError
@@ -255,7 +256,7 @@ def _candidate_line(c: dict[str, Any]) -> str:
 
 
 def review_cmd(
-    arrival: str | None = typer.Argument(None, help="The arrival decided on (its key DEVICE:ID, or its id)."),
+    arrival: str | None = typer.Argument(None, help="The arrival listed or decided on (its key DEVICE:ID, or its id)."),
     pending: bool = typer.Option(False, "--pending", help="List what awaits a decision."),
     candidate: str | None = typer.Option(None, "--candidate", help="The candidate: its number, or its ref."),
     decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
@@ -266,31 +267,39 @@ def review_cmd(
     officer: OfficerOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """What awaits a decision, or one decision.
+    """What awaits a decision, one arrival's candidates, or one decision.
 
     Several officers review at once; a candidate is decided once, and whoever decides it second is told the
     first decision (exit 8). A pair of arrivals found by face and by name is one item: deciding either of its
-    candidates decides both.
+    candidates decides both. ARRIVAL alone lists its candidates, awaiting a decision and decided.
 
     Examples:
 
       triage hub review --pending
+
+      triage hub review 3F9A1C:A-7K3F9Q
 
       triage hub review 3F9A1C:A-7K3F9Q --candidate 12 --decision confirmed --reason "same scar, same tattoo"
     """
     from triage.hub import review
 
     if pending == (arrival is not None):
-        raise UsageError("give --pending, or ARRIVAL with --candidate, --decision and --reason")
-    if arrival is not None and not (candidate and decision and reason):
+        raise UsageError("give --pending, or ARRIVAL (with --candidate, --decision and --reason to record a decision)")
+    deciding = candidate is not None or decision is not None or reason is not None
+    if arrival is not None and deciding and not (candidate and decision and reason):
         raise UsageError("a decision needs --candidate, --decision and --reason")
     with _opened(folder, db, officer) as h:
         if pending:
             result: Any = review.pending(h, limit=limit)
-        else:
+        elif deciding:
             result = review.decide(h, str(arrival), str(candidate), str(decision), str(reason))
+        else:
+            result = review.arrival_candidates(h, str(arrival))
 
     def render(r: Any) -> None:
+        if isinstance(r, review.ArrivalCandidates):
+            _render_arrival(r)
+            return
         if isinstance(r, review.Decided):
             also = [n for n in r.candidates if n != r.candidate]
             out.print(
@@ -316,6 +325,61 @@ def review_cmd(
             out.print(NOT_AN_IDENTIFICATION, markup=False)
 
     emit(result, json_out, render)
+
+
+def _render_arrival(r: Any) -> None:
+    """One arrival's candidates in a table that reads at 80 columns, then how to record a decision."""
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    from triage.casework.review import DECISIONS
+    from triage.hub.intel import NOT_AN_IDENTIFICATION
+    from triage.hub.review import HUB
+
+    out.print(
+        f"Arrival {r.arrival_key} ({r.site or 'no site'}, {r.day})" + (": voided by its laptop" if r.voided else ""),
+        markup=False,
+    )
+    if not r.awaiting and not r.decided:
+        out.print("No candidates.")
+        return
+    table = Table(
+        Column("#", no_wrap=True),
+        "candidate",
+        "score",
+        Column("found by", min_width=8),
+        "decision",
+        title="Candidates for human review",
+    )
+    for e in [*r.awaiting, *r.decided]:
+        what = [e["kind"], e["ref"]]
+        if e["other"]:
+            what.append(f"{e['other']['site'] or 'no site'}, {e['other']['day']}")
+        what += [f"[{e['category']}]"] if e["category"] else []
+        what += ["across sites"] if e["across_sites"] else []
+        score = [f"{e['distance']:.3f}{_against(e['threshold'])}"] if e["distance"] is not None else []
+        score += [str(e["matched"])] if e["matched"] else []
+        if e["decision"] is None:
+            decided = ["awaiting a decision" + ("" if e["candidates"] else " on its laptop")]
+        else:
+            decided = [e["decision"]] + ([f"by {e['officer']}"] if e["officer"] else [])
+            decided += [f"{utc_text(e['at'])} UTC"] if e["at"] else []
+            decided += ["at the hub" if e["decided_on"] == HUB else f"on {e['decided_on']}"]
+        table.add_row(
+            "+".join(map(str, e["candidates"])) or "-",
+            Text("\n".join(what)),
+            Text("\n".join(score) or "-"),
+            Text(str(e["found_by"])),
+            Text("\n".join(decided)),
+        )
+    out.print(table)
+    out.print(NOT_AN_IDENTIFICATION, markup=False)
+    if any(e["candidates"] for e in r.awaiting):
+        out.print(
+            f"To record a decision: triage hub review {r.arrival_key} --candidate NUMBER --decision "
+            f"{'|'.join(DECISIONS)} --reason TEXT",
+            markup=False,
+        )
 
 
 def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = False) -> None:
@@ -394,7 +458,7 @@ def report_cmd(
         raise UsageError("--format html needs --out FILE (the page is for a browser); use --format text")
     hub_dir = _folder(folder)
     if out_file is not None:
-        check_output(out_file, home=hub_dir, force=force)
+        check_output(out_file, home=hub_dir, force=force, folder="the hub's folder")
     with _opened(hub_dir, db, officer) as h:
         result = intel.report(h, start, end)
     if json_out:

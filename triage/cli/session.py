@@ -154,8 +154,8 @@ def session(
 
     Each arrival lands the moment it is saved: a crash or a kill loses at most
     the one in progress. Started again, the session says how many arrivals
-    have landed from the vessel and how many await review; a photo file that
-    has landed is never landed again.
+    have landed from the vessel and how many await review, and numbers the
+    next arrival after them; a photo file that has landed is never landed again.
 
     Examples:
 
@@ -176,11 +176,13 @@ def session(
     vessel = parse_vessel(vessel)
     watcher = FolderWatch(watch, settle=settle) if watch is not None else None
     landing, landed = open_landing(home, officer, vessel, landed_at, top, threshold, matcher)
-    note(f"Ready in {time.perf_counter() - started:.1f} s. " + _standing_text(landing.standing()))
+    ready = time.perf_counter() - started
+    before = landing.standing()
+    note(f"Ready in {ready:.1f} s. " + _standing_text(before))
     keys = Keys()
     try:
         while True:
-            taken = _take(keys, landing, camera, watcher)
+            taken = _take(keys, landing, camera, watcher, before.landed)
             if taken is None:
                 break
             photo, name, given = taken
@@ -234,16 +236,17 @@ def _standing_text(s: Standing) -> str:
 
 
 def _take(
-    keys: Keys, landing: Landing, camera: str | None, watcher: FolderWatch | None
+    keys: Keys, landing: Landing, camera: str | None, watcher: FolderWatch | None, earlier: int
 ) -> tuple[Photo, str | None, DetailText] | None:
     """The next photo, its file's name (None from a camera) and the details its sidecar gives, or None when
-    the officer ends the session."""
+    the officer ends the session. Arrivals are numbered for the vessel: after the `earlier` ones that had
+    landed from it when the session started, and those landed since."""
     from triage.casework.session import sidecar_details
     from triage.errors import BadInput, TriageError
     from triage.intake import photos
     from triage.intake.biographic import DetailText
 
-    number = len(landing.landed) + 1
+    number = earlier + len(landing.landed) + 1
     while True:
         if watcher is not None:
             err.print(f"[bold]Arrival {number}[/]: waiting for a photo in {escape(str(watcher.folder))} (q ends)")

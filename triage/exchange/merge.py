@@ -96,7 +96,10 @@ class RepeatCandidate:
 
 @dataclass
 class Imported:
-    """One batch merged: where it came from, what it added, and what the search of its new arrivals found."""
+    """One batch merged: where it came from, what it added, and what awaits a decision on its arrivals. A batch
+    merged here before (`already_imported`, the same file by its SHA-256) adds nothing: every record it holds is
+    skipped, and `first_imported_at` says when it was merged. `arrival_ids` are the batch's arrivals as held here,
+    so that an alert or a pair of arrivals can be told apart by the batch it concerns."""
 
     file: str
     sha256: str
@@ -107,12 +110,15 @@ class Imported:
     training: bool
     arrivals: int
     new_arrivals: int
+    already_imported: bool
+    first_imported_at: str  # when this file was first merged here (this import, if it is the first)
     added: dict[str, int]  # kind of record -> rows added
     searched: int
     watchlist_alerts: list[WatchlistAlert]
     repeat_candidates: list[RepeatCandidate]
     duplicate_captures: list[RepeatCandidate]
     warnings: list[str]
+    arrival_ids: list[str]  # the batch's arrivals by their ids here, in the batch's order
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -515,6 +521,7 @@ def _quoting(renamed: dict[str, str]) -> Callable[[Any], Any]:
 def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> Imported:
     """Merge one verified batch in one transaction, then search its new arrivals here."""
     m = _Merger(store, b, officer)
+    earlier = store.db.execute("SELECT imported_at FROM batches WHERE sha256 = ?", [b.sha256]).fetchone()
     new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
     pipeline = matchers.pipeline_for(store)
     # The templates a batch brought, of the models this home uses; when one is missing, the portrait is
@@ -557,6 +564,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
             m.at = MANIFEST
             m.warnings += _trail_went_back(store, b)
             end = b.manifest.get("audit_end") or {}
+            now = utcnow()
             store.db.table("batches").insert(
                 {
                     "sha256": b.sha256,
@@ -568,7 +576,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
                     "exported_at": b.manifest.get("exported_at"),
                     "exported_by": b.manifest.get("exported_by"),
                     "arrivals": len(b.arrivals),
-                    "imported_at": utcnow(),
+                    "imported_at": now,
                     "officer": officer,
                     "audit_seq": end.get("seq"),
                     "audit_hash": end.get("hash"),
@@ -605,6 +613,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     except BaseException:
         store.cache.clear()
         raise
+    held = {aid: r["key"] for r in b.arrivals if (aid := m.local("arrivals", r["key"]))}
     return Imported(
         file=str(b.path),
         sha256=b.sha256,
@@ -615,10 +624,13 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
         training=bool(b.manifest["training"]),
         arrivals=len(b.arrivals),
         new_arrivals=len(landed),
+        already_imported=earlier is not None,
+        first_imported_at=earlier[0] if earlier is not None else now,
         added=m.added,
         searched=sum(v is not None for v in landed.values()),
-        **_awaiting(store, b, {aid: r["key"] for r in b.arrivals if (aid := m.local("arrivals", r["key"]))}),
+        **_awaiting(store, b, held),
         warnings=warnings + m.warnings,
+        arrival_ids=list(held),
     )
 
 

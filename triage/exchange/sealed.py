@@ -47,9 +47,9 @@ def seal(manifest: dict[str, Any], members: dict[str, bytes], signer: keys.Lapto
     return sealed
 
 
-def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: str) -> bytes:
+def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: str, place: str = "home") -> bytes:
     """The file decrypted with this home's age identity; `larger_than` words the size refusal ("any day's
-    batch")."""
+    batch"), `place` what the refusals call the store ("hub" for a hub's key home)."""
     import pyrage
 
     if not path.is_file():
@@ -63,8 +63,8 @@ def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: 
     except pyrage.DecryptError as e:
         if "no matching keys" in str(e).lower():
             raise IntegrityFailure(
-                f"{path}: not encrypted to this home, so it cannot be read here",
-                hint=f"the sender adds this home's key with `triage keys recipient add NAME {laptop.recipient}`",
+                f"{path}: not encrypted to this {place}, so it cannot be read here",
+                hint=f"the sender adds this {place}'s key with `triage keys recipient add NAME {laptop.recipient}`",
             ) from None
         raise IntegrityFailure(
             f"{path}: decryption failed ({e}): the file was damaged or altered after it was encrypted; ask for it again"

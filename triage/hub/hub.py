@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError
+from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError, WrongPassphrase
 from triage.faces import matchers
 from triage.hub import rows, schema, server
 from triage.store import crypto
@@ -343,11 +343,23 @@ def _url(config: HubConfig, db: str | None) -> str | None:
 @contextlib.contextmanager
 def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None = None) -> Iterator[Hub]:
     """The hub in `folder`, for the length of one command: its embedded server (if it uses one) started and
-    stopped again, its schema brought up to date."""
+    stopped again, its schema brought up to date. A key home that will not open (a wrong passphrase, the folder
+    gone) is told as the hub's."""
     server.require()
     folder = Path(folder)
     config = load_config(folder)
-    keys = Store.open(folder / KEYS, passphrase)
+    try:
+        keys = Store.open(folder / KEYS, passphrase)
+    except WrongPassphrase:
+        raise WrongPassphrase(
+            f"wrong passphrase for the hub at {folder}",
+            hint="set TRIAGE_PASSPHRASE or type the passphrase set at `triage hub init`",
+        ) from None
+    except NotFound:
+        raise NotFound(
+            f"the hub at {folder} has no key home in {folder / KEYS}",
+            hint="restore that folder from the hub's backup: it holds the hub's keys, which cannot be made again",
+        ) from None
     try:
         with _database(folder, config, db) as url:
             conn = server.connect(url)

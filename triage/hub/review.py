@@ -6,7 +6,8 @@ decision's row is unique per candidate, and a decision inserts the rows of its c
 two officers decide the same item at the same moment PostgreSQL lets the first commit and the second finds the
 first's decision, which it is told (Conflict, exit 8), whoever it was and whatever they decided. Reasons are
 sealed; the decision and who took it are in clear so that the pending list is one query. Every decision is an
-audit event in the same transaction.
+audit event in the same transaction. One arrival's list shows its candidates from that arrival's side, those
+awaiting a decision and those decided, here or on a laptop.
 
 Every row shown or decided on is checked against its keyed tag (`rows.py`), and what the list leaves out is
 checked too: a candidate listed as pending that the audit trail records as decided (its decision deleted), an
@@ -307,6 +308,142 @@ def pending(hub: Hub, *, limit: int | None = None) -> Pending:
     return result
 
 
+HUB = "the hub"  # who found a candidate that the hub's own search found
+
+_KINDS = ("watchlist", "arrival", "biographic")  # the order a list shows candidates in, as --pending does
+
+
+@dataclass
+class ArrivalCandidates:
+    """One arrival's candidates as seen from it: those awaiting a decision (as `--pending` lists them, a laptop's
+    pending alert among them) and those decided, here or on a laptop. Each says what it is (`ref`: the subject, or
+    the other arrival, which `other` describes), its figures with the threshold they were judged against, who
+    found it (`found_by`: the hub, or the laptop whose search travelled in its batch), the hub's candidate numbers
+    a decision here names (none for a laptop's alert, which its laptop decides) and, once decided, the decision."""
+
+    arrival_key: str
+    arrival_id: str
+    site: str | None
+    day: str
+    voided: bool
+    awaiting: list[dict[str, Any]]
+    decided: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _entry(**fields: Any) -> dict[str, Any]:
+    """One candidate of an arrival's list, every key present."""
+    blank = dict.fromkeys(("ref", "category", "other", "distance", "threshold", "matched", "found_by"))
+    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on"))
+    return {"candidates": [], "kind": "watchlist", **blank, "across_sites": False, "evidence": [], **fields}
+
+
+def _seen_from(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A hub candidate (one item, as `_items` makes it) as arrival `key` sees it, whichever side recorded it."""
+    other = item["other"]
+    if item["kind"] != "watchlist" and item["arrival_key"] != key:
+        other = {"key": item["arrival_key"], "arrival_id": item["arrival_id"], "site": item["site"], "day": item["day"]}
+    return _entry(
+        candidates=item["candidates"],
+        kind=item["kind"],
+        ref=item["ref"] if other is None else other["key"],
+        other=other,
+        across_sites=item["across_sites"],
+        distance=item["distance"],
+        threshold=item["threshold"],
+        matched=item["matched"],
+        evidence=item["evidence"],
+        found_by=HUB,
+    )
+
+
+def _decided_here(hub: Hub, aid: int) -> list[dict[str, Any]]:
+    """The arrival's candidates decided at the hub, a pair of arrivals as one item, each with its decision (rows
+    checked)."""
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
+        f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
+        f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
+        "LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
+        "WHERE (c.arrival = %s OR c.other = %s) AND NOT a.voided AND (o.id IS NULL OR NOT o.voided)" + _ORDER,
+        [aid, aid],
+    )
+    decisions = {}
+    for r in found:
+        _checked(hub, r)
+        hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
+        decisions[r["id"]] = r
+    items = _items(found)
+    for item in items:
+        d = decisions[item["candidates"][0]]
+        item["decided"] = {
+            "decision": d["d_decision"],
+            "officer": d["d_officer"],
+            "at": d["d_at"].isoformat(timespec="seconds"),
+            "decided_on": HUB,
+        }
+    return items
+
+
+def _shown_order(entry: dict[str, Any]) -> tuple[int, bool, float]:
+    return _KINDS.index(entry["kind"]), entry["distance"] is None, entry["distance"] or 0.0
+
+
+def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
+    """The candidates of one arrival (its key, or its id where only one arrival has it), awaiting a decision and
+    decided. A watchlist hit that a laptop and the hub both found is one hit, as in `pending`."""
+    row = _arrival(hub, arrival)
+    aid, key = row["id"], row["a_key"]
+    candidates, alerts = one_per_hit(
+        hub, pending_candidates(hub, arrivals=[aid]), pending_alerts(hub, arrivals=[aid]), [aid]
+    )
+    awaiting = [_seen_from(key, c) for c in candidates]
+    awaiting += [
+        _entry(
+            ref=a["ref"],
+            category=a["category"],
+            distance=a["distance"],
+            threshold=a["threshold"],
+            found_by=a["laptop"],
+        )
+        for a in alerts
+    ]
+    decided = [_seen_from(key, c) | c["decided"] for c in _decided_here(hub, aid)]
+    for r in _laptop_alerts(hub, [aid]):
+        if not r["l_decided"] or r["a_voided"]:
+            continue
+        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+        decided.append(
+            _entry(
+                ref=r["l_ref"],
+                category=opened.get("category"),
+                distance=r["l_distance"],
+                threshold=r["l_threshold"],
+                found_by=r["l_laptop"],
+                decision=opened.get("decision"),
+                officer=opened.get("officer"),
+                at=opened.get("at"),
+                decided_on=opened.get("decided_on") or r["l_laptop"],
+            )
+        )
+    result = ArrivalCandidates(
+        arrival_key=key,
+        arrival_id=row["a_arrival_id"],
+        site=row["a_site"],
+        day=row["a_landed_day"].isoformat(),
+        voided=bool(row["a_voided"]),
+        awaiting=sorted(awaiting, key=_shown_order),
+        decided=sorted(decided, key=_shown_order),
+    )
+    shown = [n for e in [*result.awaiting, *result.decided] for n in e["candidates"]]
+    with hub.conn.transaction():
+        hub.audit("review-arrival", records=[f"arrival:{key}", *(f"candidate:{n}" for n in shown)])
+    return result
+
+
 @dataclass
 class Decided:
     candidate: int
@@ -321,10 +458,8 @@ class Decided:
         return asdict(self)
 
 
-def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[dict[str, Any], str, str]:
-    """The candidate (its row, checked; the arrival's key; its ref as seen from that arrival) named by an arrival
-    (its key, or its id where only one arrival has it) and the candidate (its number in the pending list, or its
-    ref: an arrival's key or id, a subject)."""
+def _arrival(hub: Hub, arrival: str) -> dict[str, Any]:
+    """The arrival's row, checked, named by its key, or by its id where only one arrival has it."""
     found = rows.dicts(
         hub.conn,
         f"SELECT a.id, {rows.columns('arrivals', 'a_', t='a')} FROM arrivals a WHERE a.key = %s OR a.arrival_id = %s",
@@ -338,7 +473,15 @@ def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[dict[str, Any], st
             + ", ".join(r["a_key"] for r in found)
         )
     hub.rows.check("arrivals", found[0], "a_", found[0]["a_key"])
-    aid, key = found[0]["id"], found[0]["a_key"]
+    return found[0]
+
+
+def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[dict[str, Any], str, str]:
+    """The candidate (its row, checked; the arrival's key; its ref as seen from that arrival) named by an arrival
+    (its key, or its id where only one arrival has it) and the candidate (its number in the pending list, or its
+    ref: an arrival's key or id, a subject)."""
+    found = _arrival(hub, arrival)
+    aid, key = found["id"], found["a_key"]
     for row in rows.dicts(hub.conn, _SELECT + " WHERE (c.arrival = %s OR c.other = %s) ORDER BY c.id", [aid, aid]):
         names = {str(row["id"]), row["c_ref"]} | ({row["o_arrival_id"]} if row["o_arrival_id"] else set())
         if row["a_row"] != aid:  # the pair was recorded from the other side: the candidate is the arrival searched

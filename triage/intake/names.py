@@ -857,13 +857,18 @@ def name_query(name: str, what: str = "NAME") -> str:
 
 def variants_of(name: str, limit: int = LIMIT) -> NameVariants:
     """The ranked variants of a name as typed: "SURNAME, GIVEN NAMES" gives full names, anything else
-    the variants of that one name."""
+    the variants of that one name. The name as given is the name as typed, case and diacritics kept
+    (Nguyễn Văn Hùng); the form PND writes of it (NGUYEN VAN HUNG) follows when that differs."""
     text = name_query(name)
     if "," in text:
         surname, _, given = text.partition(",")
+        typed = ", ".join(part for part in (surname.strip(), given.strip()) if part)
         found = ranked_variants(surname.strip() or None, given.strip() or None, limit)
     else:
+        typed = text
         found = part_variants(text, limit)
+    if found and found[0].reason == "as given" and found[0].text != typed:
+        found = [Variant(typed, "as given"), Variant(found[0].text, "rule: PND form"), *found[1:]][:limit]
     return NameVariants(text, tuple(found))
 
 

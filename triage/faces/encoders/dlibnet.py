@@ -232,15 +232,19 @@ def _read(data: bytes) -> tuple[npt.NDArray[np.float32], list[Params]]:
     return means, layers
 
 
-def _tensor(name: str, array: npt.NDArray[np.generic], data_type: int = FLOAT) -> bytes:
-    """TensorProto: dims, data_type, name, raw_data (little-endian)."""
+def _tensor(name: str, array: npt.NDArray[np.generic], data_type: int = FLOAT) -> list[bytes | memoryview]:
+    """TensorProto: dims, data_type, name, raw_data (little-endian); in two parts, its fields and a view of
+    the array's bytes, which are copied only when the whole model is joined."""
     dtype = {FLOAT: "<f4", INT64: "<i8"}[data_type]
-    return (
+    raw = np.ascontiguousarray(array, dtype=dtype).data.cast("B")
+    head = (
         b"".join(field(1, d) for d in array.shape)
         + field(2, data_type)
         + field(8, name)
-        + field(9, np.ascontiguousarray(array, dtype=dtype).tobytes())
+        + encode_varint(9 << 3 | LENGTH_DELIMITED)
+        + encode_varint(len(raw))
     )
+    return [head, raw]
 
 
 def _ints(name: str, values: Iterable[int]) -> bytes:
@@ -252,7 +256,7 @@ class _Graph:
 
     def __init__(self) -> None:
         self.nodes: list[bytes] = []
-        self.weights: list[bytes] = []
+        self.weights: list[bytes | memoryview] = []
         self.count = 0
 
     def name(self, hint: str) -> str:
@@ -261,7 +265,8 @@ class _Graph:
 
     def const(self, array: npt.NDArray[np.generic], data_type: int = FLOAT) -> str:
         name = self.name("w")
-        self.weights.append(field(5, _tensor(name, array, data_type)))
+        parts = _tensor(name, array, data_type)
+        self.weights += [encode_varint(5 << 3 | LENGTH_DELIMITED) + encode_varint(sum(map(len, parts))), *parts]
         return name
 
     def node(self, op: str, inputs: list[str], attributes: bytes = b"", output: str | None = None) -> str:

@@ -6,6 +6,7 @@ a test) and is also searched for models a user supplies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -45,8 +46,12 @@ def override_dir() -> Path | None:
 def packaged_dir() -> Path:
     """The folder holding the OpenCV Zoo files: `TRIAGE_MODELS_DIR` when set, else the installed package's."""
     folder = override_dir()
-    if folder is not None:
-        return folder
+    return folder if folder is not None else _installed_dir()
+
+
+@functools.cache
+def _installed_dir() -> Path:
+    """Looked up once per process: every photo's detection and encoding asks for it (about 0.6 ms each)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelMissing(

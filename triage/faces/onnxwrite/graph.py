@@ -10,18 +10,20 @@ import numpy as np
 import numpy.typing as npt
 
 from triage.errors import BadInput
-from triage.faces.onnxwrite.protowire import LENGTH_DELIMITED, field
+from triage.faces.onnxwrite.protowire import LENGTH_DELIMITED, encode_varint, field
 
 MODEL_GRAPH, GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT = 7, 1, 5, 11, 12
 NODE_INPUT, NODE_OUTPUT, NODE_OP = 1, 2, 4
 TENSOR_TYPE, TENSOR_FLOATS, TENSOR_NAME, TENSOR_RAW, VALUE_NAME = 2, 4, 8, 9, 1
 FLOAT = 1  # TensorProto.DataType
 
-# A field as `fields` reads it: its number, its payload when length-delimited, and its raw bytes.
+# A field as `fields` reads it: its number, its payload when length-delimited, and its raw bytes. Both are
+# views into the file's bytes: a model's weights are copied once, into the model written out.
 Field = tuple[int, memoryview | None, memoryview]
+Bytes = bytes | memoryview
 
 
-def _varint(data: bytes, i: int) -> tuple[int, int]:
+def _varint(data: Bytes, i: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if i >= len(data):
@@ -34,7 +36,7 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def fields(data: bytes) -> list[Field]:
+def fields(data: Bytes) -> list[Field]:
     """(field number, payload of a length-delimited field or None, the field's raw bytes) in order."""
     view, i, out = memoryview(data), 0, []
     while i < len(data):
@@ -59,11 +61,11 @@ def fields(data: bytes) -> list[Field]:
     return out
 
 
-def _message(payload: memoryview | None) -> bytes:
+def _message(payload: memoryview | None) -> memoryview:
     """A nested message's bytes; a field meant to hold one that is not length-delimited is refused."""
     if payload is None:
         raise BadInput("the ONNX file is malformed: a message field is not length-delimited")
-    return bytes(payload)
+    return payload
 
 
 def _strings(message: memoryview | None, number: int) -> list[str]:
@@ -79,9 +81,13 @@ def _graph(model: bytes) -> tuple[list[Field], list[Field]]:
     return top, fields(_message(graphs[0]))
 
 
-def _with_graph(top: list[Field], graph: bytes) -> bytes:
-    graph_field = field(MODEL_GRAPH, graph)
-    return b"".join(graph_field if n == MODEL_GRAPH else bytes(raw) for n, _, raw in top)
+def _with_graph(top: list[Field], graph: list[Bytes]) -> bytes:
+    """The model with its graph's fields replaced by `graph`'s, joined in one copy."""
+    header = encode_varint(MODEL_GRAPH << 3 | LENGTH_DELIMITED) + encode_varint(sum(map(len, graph)))
+    parts: list[Bytes] = []
+    for n, _, raw in top:
+        parts.extend([header, *graph] if n == MODEL_GRAPH else [raw])
+    return b"".join(parts)
 
 
 def drop_unused_inputs(model: bytes) -> tuple[bytes, int]:
@@ -93,17 +99,18 @@ def drop_unused_inputs(model: bytes) -> tuple[bytes, int]:
             consumed.update(_strings(payload, NODE_INPUT))
         elif number == GRAPH_INITIALIZER:
             initialised.update(_strings(payload, TENSOR_NAME))
-    kept, dropped = bytearray(), 0
+    kept: list[Bytes] = []
+    dropped = 0
     for number, payload, raw in graph:
         if number == GRAPH_INPUT:
             name = (_strings(payload, VALUE_NAME) or [""])[0]
             if name in initialised or name not in consumed:
                 dropped += 1
                 continue
-        kept += raw
+        kept.append(raw)
     if not dropped:
         return model, 0
-    return _with_graph(top, bytes(kept)), dropped
+    return _with_graph(top, kept), dropped
 
 
 def _int_value(raw: bytes) -> int:
@@ -156,7 +163,8 @@ def prelu_rewritten(model: bytes) -> tuple[bytes, int]:
         taken.add(name)
         return name
 
-    kept, rewritten = bytearray(), 0
+    kept: list[Bytes] = []
+    rewritten = 0
     for number, payload, raw in graph:
         if number == GRAPH_NODE and _strings(payload, NODE_OP) == ["PRelu"]:
             inputs, outputs = _strings(payload, NODE_INPUT), _strings(payload, NODE_OUTPUT)
@@ -178,11 +186,13 @@ def prelu_rewritten(model: bytes) -> tuple[bytes, int]:
                         ("Sub", (positive, scaled), y),
                     ]
                 for op, args, out in steps:
-                    kept += field(
-                        GRAPH_NODE,
-                        b"".join(field(NODE_INPUT, a) for a in args) + field(NODE_OUTPUT, out) + field(NODE_OP, op),
+                    kept.append(
+                        field(
+                            GRAPH_NODE,
+                            b"".join(field(NODE_INPUT, a) for a in args) + field(NODE_OUTPUT, out) + field(NODE_OP, op),
+                        )
                     )
                 rewritten += 1
                 continue
-        kept += raw
-    return (_with_graph(top, bytes(kept)), rewritten) if rewritten else (model, 0)
+        kept.append(raw)
+    return (_with_graph(top, kept), rewritten) if rewritten else (model, 0)
