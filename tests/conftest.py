@@ -19,6 +19,24 @@ PASSPHRASE = "correct horse battery staple"
 OFFICER = "PC 1234 Tester"
 
 
+def relocate(home: Path, **fields: str) -> None:
+    """A copy of a built home made to stand for another laptop (its device, its site): config.json and the
+    identity its store records changed together, as no command does (a home's identity is fixed at init)."""
+    from triage.store import settings
+    from triage.store.config import Config, load_config, write_config
+    from triage.store.rows import Store
+
+    cfg = load_config(home)
+    moved = Config(**{**cfg.__dict__, **fields})
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with store.transaction():
+            settings._put(store.db, settings.IDENTITY, settings.identity(moved), cfg.officer, settings._now())
+    finally:
+        store.close()
+    write_config(home, moved)
+
+
 @contextmanager
 def signed_in() -> Iterator[pytest.MonkeyPatch]:
     """The passphrase and officer of every test, for a module-scoped fixture (which runs before any test's
@@ -125,3 +143,17 @@ def row_counts(home: Path) -> dict:
         return store.row_counts()
     finally:
         store.close()
+
+
+def entries(text: str) -> list[str]:
+    """The entries a person reads in printed text, each one line: a line and the lines that continue it, indented
+    four columns or more and further than it (a long entry wraps between words at the terminal's width, its
+    continuation indented), joined with a space."""
+    found: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        if found and line.strip() and found[-1][1].strip() and indent >= 4 and indent > found[-1][0]:
+            found[-1] = (found[-1][0], f"{found[-1][1]} {line.strip()}")
+        else:
+            found.append((indent, line))
+    return [line for _, line in found]

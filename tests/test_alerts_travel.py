@@ -10,9 +10,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from rich.cells import cell_len
 
-from conftest import Cli, orl, signed_in
-from triage.store.config import Config, load_config, write_config
+from conftest import Cli, entries, orl, relocate, signed_in
+from triage.cli.common import out
 
 LAPTOP = "Laptop A (device A1A1A1)"
 
@@ -22,8 +23,7 @@ def _capture(cli: Cli, home: Path, photo: Path, surname: str) -> str:
 
 
 def _device(home: Path, device: str, site: str) -> None:
-    cfg = load_config(home)
-    write_config(home, Config(**{**cfg.__dict__, "device": device, "site": site}))
+    relocate(home, device=device, site=site)
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +82,12 @@ def test_a_laptops_alert_reaches_a_supervisor_with_no_watchlist(cli, day, tmp_pa
     assert alert["found_by"] == [LAPTOP] and alert["laptop"] == LAPTOP
     assert alert["distance"] < alert["threshold"]
 
-    text = cli("import", day.file, "--home", sup).stdout  # a second import changes nothing and says the same
-    line = next(x for x in text.splitlines() if day.alert in x and "WL-007" in x)
+    text = entries(cli("import", day.file, "--home", sup).stdout)  # a second import changes nothing, says the same
+    line = next(x for x in text if day.alert in x and "WL-007" in x)
     assert "WATCHLIST ALERT" in line and "(not held in this home)" in line and "[wanted]" in line
     assert LAPTOP in line
-    repeats = [i for i, x in enumerate(text.splitlines()) if x.strip().startswith(f"{day.p2}: arrival")]
-    assert repeats and text.splitlines().index(line) < repeats[0], "watchlist alerts first"
+    repeats = [i for i, x in enumerate(text) if x.strip().startswith(f"{day.p2}: arrival")]
+    assert repeats and text.index(line) < repeats[0], "watchlist alerts first"
 
     queue = cli.json("review", "--pending", "--home", sup)
     assert queue[0]["arrival_id"] == day.alert, "arrivals with a watchlist alert first"
@@ -106,7 +106,7 @@ def test_a_laptops_alert_reaches_a_supervisor_with_no_watchlist(cli, day, tmp_pa
     view = cli.json("review", day.alert, "--home", sup)
     [seen] = [c for c in view["candidates"] if c["ref"] == "WL-007"]
     assert seen["held"] is False and seen["found_by"] == [LAPTOP] and seen["below_threshold"]
-    shown = cli("review", day.alert, "--candidate", "WL-007", "--home", sup).stdout
+    shown = " ".join(cli("review", day.alert, "--candidate", "WL-007", "--home", sup).stdout.split())
     assert "#1 watchlist WL-007" in shown and "not held in this home" in shown
 
     # once decided here, it leaves the queue
@@ -123,6 +123,26 @@ def test_a_laptops_alert_reaches_a_supervisor_with_no_watchlist(cli, day, tmp_pa
         sup,
     )
     assert day.alert not in {p["arrival_id"] for p in cli.json("review", "--pending", "--home", sup)}
+
+
+def test_the_import_summary_reads_at_80_columns_with_each_alert_whole(cli, day, tmp_path, monkeypatch):
+    """Each entry awaiting review wraps between words, its continuation indented: nothing is cut, and the alert's
+    entry keeps its arrival, subject, category and laptop together."""
+    sup = _home(day, "s", tmp_path)
+    cli("import", day.file, "--home", sup)
+    shown = {}
+    for width in (80, 1000):  # imported again: the same summary, read at 80 columns and on one line each
+        monkeypatch.setattr(out, "width", width)
+        shown[width] = cli("import", day.file, "--home", sup).stdout
+    narrow = [x for x in shown[80].splitlines() if str(day.file) not in x]  # a path is printed whole
+    assert all(cell_len(x) <= 80 for x in narrow), shown[80]
+    assert shown[80].split() == shown[1000].split(), "the same words, none broken"
+    assert len(shown[80].splitlines()) > len(shown[1000].splitlines())
+    alert = next(x for x in entries(shown[80]) if day.alert in x and "WL-007" in x)
+    assert alert.startswith("  WATCHLIST ALERT") and all(
+        w in alert for w in ("[wanted]", "(not held in this home)", LAPTOP)
+    )
+    assert alert == next(x for x in shown[1000].splitlines() if day.alert in x and "WL-007" in x)
 
 
 def test_a_supervisor_with_a_watchlist_says_whose_search_found_the_alert(cli, day, tmp_path):
@@ -173,7 +193,7 @@ def test_the_same_photo_captured_twice_is_a_duplicate_capture_not_a_match(cli, d
         frozenset((c["arrival_id"], c["candidate"])) for c in imported["repeat_candidates"]
     ]
     assert frozenset((day.d1, day.d2)) not in _pairs(cli.json("review", "--pending", "--home", sup))
-    text = cli("import", day.file, "--home", sup).stdout
+    text = " ".join(cli("import", day.file, "--home", sup).stdout.split())
     assert "duplicate capture, not a match" in text
 
 
@@ -224,4 +244,4 @@ def test_the_watchlist_version_the_laptop_searched_travels_with_its_alert(cli, t
         "wanted",
         1,
     )
-    assert "watchlist version 1" in cli("import", tmp_path / "l.age", "--home", sup).stdout.replace("\n", " ")
+    assert "watchlist version 1" in " ".join(cli("import", tmp_path / "l.age", "--home", sup).stdout.split())

@@ -89,14 +89,15 @@ FIRST_ROUND = answers(
 
 def test_interactive_capture_reasks_and_shows_before_saving(cli, home):
     res = cli("capture", "--photo", orl(13, 2), "--interactive", "--json", input=FIRST_ROUND + "y\n")
+    said = " ".join(res.stderr.split())  # the words, however a refusal wraps
     for refusal in (
         "is not a date: month 13",
         "is not a sex marker",
         "'Atlantis' is not a country",
         "'12' is not a valid phone number",
     ):
-        assert refusal in res.stderr
-    assert res.stderr.count("try again") == 4
+        assert refusal in said
+    assert said.count("try again") == 4
     assert "Check before saving" in res.stderr and "Save this arrival?" in res.stderr
     assert "Document number" not in res.stderr
     saved = cli.json("arrivals", "show", json.loads(res.stdout)["arrival_id"])["details"]

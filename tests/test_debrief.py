@@ -182,6 +182,7 @@ def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
         "y",
     ]
     res = cli("debrief", site.subject, "--interactive", "--json", input="\n".join(lines) + "\n")
+    said = " ".join(res.stderr.split())  # the words, however a refusal wraps
     for refusal in (
         "'Atlantis' is not a country",
         "is not a date: day 31",
@@ -191,8 +192,8 @@ def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
         "'+44 12' is not a valid phone number",
         "'maybe': answer yes or no",
     ):
-        assert refusal in res.stderr, refusal
-    assert res.stderr.count("try again") == 7
+        assert refusal in said, refusal
+    assert said.count("try again") == 7
     assert "Check before saving" in res.stderr
     answers = json.loads(res.stdout)["answers"]
     assert answers["departure"]["value"] == {"country": "FRA", "place": "Gravelines", "date": LEFT}

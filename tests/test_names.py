@@ -133,6 +133,13 @@ def test_a_name_no_lexicon_lists_is_romanised_by_rule_with_the_skeleton_last():
     assert "AMANULLAH" in [v.text for v in names.part_variants("امان‌الله")]
 
 
+def test_ethiopic_w_in_its_first_order_is_written_we_as_usual():
+    """ወ is the first order of W (wä), not W with a labialised A: Gebrehiwet, never Gebrehiwwat."""
+    assert names.part_variants("ገብረሂወት")[1].text == "GEBREHIWET"
+    assert names.part_variants("ወሰን")[1].text == "WESEN"  # Wesen, no lexicon entry
+    assert names.part_variants("ጓል")[1].text.startswith("GWA")  # a labialised letter keeps its W
+
+
 def test_particles_and_the_persian_ezafe():
     assert names.part_keys("Abu Ali") == names.part_keys("ابو علي") == names.part_keys("ABOU ALI") == {"L:abu-ali"}
     assert not names.part_keys("Abu Ali") & names.part_keys("Ali")

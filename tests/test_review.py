@@ -36,6 +36,14 @@ def test_a_decision_without_a_reason_is_refused(cli, wl_home):
     assert row_counts(wl_home) == before
 
 
+def test_a_reason_too_short_says_how_long_it_must_be(cli, home):
+    res = cli(
+        "review", "A-NOPE00", "--candidate", "WL-0012", "--decision", "rejected", "--reason", "no",
+        code=int(ExitStatus.BAD_INPUT),
+    )  # fmt: skip
+    assert "--reason must say why in at least 3 characters" in res.stderr and "required" not in res.stderr
+
+
 def test_a_later_decision_supersedes_and_both_stay_visible(cli, wl_home):
     aid = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama")["arrival_id"]
     first = cli.json(
@@ -71,7 +79,7 @@ def test_a_later_decision_supersedes_and_both_stay_visible(cli, wl_home):
     assert "inconclusive" in text and "confirmed" in text
     view = cli.json("review", aid, "--candidate", "WL-007")
     assert [r["decision"] for r in view["candidates"][0]["reviews"]] == ["inconclusive", "confirmed"]
-    table = cli("review", aid).stdout
+    table = " ".join(cli("review", aid).stdout.split())  # the words, however the lines wrap
     assert "photo too small to compare the ears (superseded)" in table and "same scar above the left eye" in table
 
 

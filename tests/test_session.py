@@ -187,6 +187,23 @@ def test_capture_watch_lands_five_dropped_photos_once_each_one_written_slowly(wl
     assert row_counts(wl_home)["arrivals"] == 5
 
 
+def test_capture_watch_lands_a_photo_once_its_refused_sidecar_is_corrected(wl_home, tmp_path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    (folder / "s5.pgm.json").write_text('{"surname": "Haddad", "dob": "1990"')  # the closing brace left out
+    (folder / "s5.pgm").write_bytes(orl(5, 1).read_bytes())
+    proc, out, err = watch(folder)
+    try:
+        refused = json.loads(out.get(timeout=TIMEOUT))["refused"]
+        assert refused["status"] == "bad_input" and "not valid JSON" in refused["reason"]
+        assert "correct s5.pgm.json and the photo is tried again" in refused["reason"]
+        (folder / "s5.pgm.json").write_text('{"surname": "Haddad", "dob": "1990"}')
+        landed = json.loads(out.get(timeout=TIMEOUT))
+    finally:
+        summary = stop(proc, err)
+    assert landed["arrival_id"].startswith("A-") and "1 landed, 1 refused" in summary
+
+
 def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     from triage.intake.watch import FolderWatch
 
@@ -227,6 +244,34 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
         assert watcher.poll() == []
 
 
+def test_a_photo_refused_for_its_sidecar_is_tried_again_once_the_sidecar_is_corrected(tmp_path):
+    from triage.intake.watch import FolderWatch
+
+    now = [0.0]
+    watcher = FolderWatch(tmp_path, settle=1.0, clock=lambda: now[0])
+    photo, sidecar = tmp_path / "IMG_0001.pgm", tmp_path / "IMG_0001.pgm.json"
+    photo.write_bytes(orl(1, 1).read_bytes())
+    sidecar.write_text('{"surname": "Haddad",')  # complete, and not JSON
+    watcher.poll()
+    now[0] += 5
+    [bad] = watcher.poll()
+    assert bad.sidecar is None and "not valid JSON" in (bad.sidecar_error or "")
+    assert "still being written" not in (bad.sidecar_error or "")
+    watcher.refused(bad)
+    now[0] += 5
+    assert watcher.poll() == []  # nothing changed: not tried again
+    sidecar.write_text('{"surname": "Haddad"}')
+    os.utime(sidecar, ns=(photo.stat().st_mtime_ns + 10**9,) * 2)
+    for _ in range(3):
+        now[0] += 5
+        if again := watcher.poll():
+            break
+    assert [a.sidecar for a in again] == [{"surname": "Haddad"}]
+    for _ in range(3):
+        now[0] += 5
+        assert watcher.poll() == []  # once per change, and it was not refused this time
+
+
 def test_a_menu_wider_than_the_terminal_wraps_between_words(monkeypatch):
     from triage.cli import session
     from triage.cli.common import SafeConsole
@@ -245,3 +290,13 @@ def test_a_menu_wider_than_the_terminal_wraps_between_words(monkeypatch):
         shown.split()
         == "d details s save without details f flag safeguarding r retake q end (this one unsaved)".split()
     )
+
+
+def test_the_standing_counts_watchlist_alerts_apart_from_other_candidates(cli, wl_home):
+    named = ("--surname", "Hama", "--given-names", "Karwan", "--dob", "1990-05-01", "--vessel", "SB-0417")
+    first = cli.json("capture", "--photo", orl(7, 4), *named)["arrival_id"]
+    second = cli.json("capture", "--photo", orl(7, 5), *named)["candidates"]
+    # The second arrival's candidates: its watchlist subject, and the first arrival by face and by name.
+    assert {(c["kind"], c["ref"]) for c in second} >= {("watchlist", "WL-007"), ("arrival", first)}
+    res = cli("session", "--vessel", "SB-0417", input="q\n")
+    assert "2 landed, 2 awaiting review (2 watchlist alerts, 1 other candidate)" in " ".join(res.stderr.split())

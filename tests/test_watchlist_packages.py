@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -148,6 +149,21 @@ def test_an_issuer_needs_recipients_and_versions_count_up(cli, copy):
     assert "no recipient" in res.stderr
     res = cli("watchlist", "issue", "--out", copy.v1, "--home", copy.i, code=int(ExitStatus.CONFLICT))
     assert not (copy.root / "none.age").exists()
+
+
+def test_a_subject_passed_off_as_from_an_expired_package_is_refused(cli, copy, monkeypatch):
+    cli("watchlist", "receive", copy.v1, "--home", copy.laptop)
+    con = sqlite3.connect(copy.laptop / "triage.db")
+    con.execute(
+        "INSERT INTO issued_subjects (ref, signer, issuer, version, digest) SELECT 'WL-030', signer, issuer, version, digest FROM issued_subjects LIMIT 1"
+    )
+    con.commit()
+    con.close()
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(timespec="seconds")
+    monkeypatch.setattr("triage.casework.issued.utcnow", lambda: later)
+    monkeypatch.setattr("triage.casework.watchlist.utcnow", lambda: later)
+    res = cli("capture", "--home", copy.laptop, "--photo", orl(30, 2), code=INTEGRITY)
+    assert "issued_subjects row WL-030 was changed outside triage" in res.stderr
 
 
 def test_past_its_valid_until_a_package_is_not_searched_then_deleted(cli, copy, monkeypatch):

@@ -8,7 +8,9 @@ could overwrite or pose as the store, its keys or its configuration (refused wha
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 from pathlib import Path
 
 from triage.errors import BadInput, Conflict
@@ -34,16 +36,38 @@ def check_output(
 
 
 def write_files(files: dict[Path, bytes]) -> None:
-    """Write every file or none: each goes to a temporary name first and is renamed into place at the end."""
-    done: list[Path] = []
+    """Write every file or none: each goes to a temporary name first and is renamed into place at the end.
+    A temporary file is always a new one, beside its output: a symlink or a file planted where it would be
+    is never written through or over."""
+    done: dict[Path, Path] = {}
     try:
         for path, data in files.items():
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_bytes(data)
-            done.append(tmp)
-        for path in files:
-            os.replace(path.with_name(path.name + ".partial"), path)
+            done[path] = _write_new(path, data)
+        for path, tmp in done.items():
+            os.replace(tmp, path)
     except OSError as e:
-        for tmp in done:
+        for tmp in done.values():
             tmp.unlink(missing_ok=True)
-        raise BadInput(f"could not write {e.filename}: {e.strerror}; nothing was saved") from None
+        raise BadInput(f"could not write {e.filename or e}: {e.strerror}; nothing was saved") from None
+
+
+def _write_new(path: Path, data: bytes) -> Path:
+    """`data` in a file created for it in `path`'s folder, under a name no one could have chosen in advance
+    (created exclusively and never through a symlink), flushed to disk so that the rename publishes it whole."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(16):
+        tmp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}.partial")  # within a name's 255 bytes
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name beside it", str(path))

@@ -26,6 +26,7 @@ from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
 DECISIONS = ("confirmed", "rejected", "inconclusive")
+MIN_REASON = 3  # characters: a reason shorter than this says nothing
 OWNER_KIND = {"watchlist": "subject", "arrival": "arrival", "biographic": "arrival"}  # kind -> its photos' owner
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # a ref in a file name keeps these; anything else becomes _
 
@@ -126,8 +127,10 @@ def record(
     if decision not in DECISIONS:
         raise BadInput(f"--decision {decision!r}: choose one of {', '.join(DECISIONS)}")
     reason = biographic.clean_text(reason or "", "--reason", 1000)
-    if len(reason) < 3:
+    if not reason:
         raise BadInput("--reason is required: say why you reached this decision")
+    if len(reason) < MIN_REASON:
+        raise BadInput(f"--reason must say why in at least {MIN_REASON} characters; {reason!r} is too short")
     store.get("arrivals", arrival_id, what="arrival")
     cand = _candidate(store, arrival_id, candidate, kind)
     kinds = arrivals.decided_kinds(cand["kind"])
@@ -180,7 +183,7 @@ def _searchers(store: Store) -> tuple[dict[int, str], dict[str, str]]:
     made_by = {int(r["local"]): r["key"].split(":", 1)[0] for r in store.rows("merged", "kind = 'searches'")}
     names = {
         device: f"{signer} (device {device})"
-        for device, signer in store.db.execute("SELECT device, signer FROM batches ORDER BY imported_at")
+        for device, signer in ((r["device"], r["signer"]) for r in store.rows("batches", order_by="imported_at"))
     }
     return made_by, names
 

@@ -49,13 +49,14 @@ def start_loading(home: Path, matcher: str | None = None) -> Callable[[], None]:
 
 @dataclass
 class Standing:
-    """Where a boat stands: its arrivals landed (void ones apart) and those with alerts awaiting a decision."""
+    """Where a boat stands: its arrivals landed (void ones apart) and those with candidates awaiting a decision."""
 
     vessel: str | None
     landed: int
     awaiting_review: int  # arrivals with a candidate below the threshold and no decision on it
-    alerts: int  # such candidates, all arrivals together
+    alerts: int  # such candidates that are watchlist subjects, all arrivals together
     safeguarding: int
+    other_candidates: int = 0  # the earlier arrivals among them (by face, by name or both), each once
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -63,13 +64,14 @@ class Standing:
             "landed": self.landed,
             "awaiting_review": self.awaiting_review,
             "alerts": self.alerts,
+            "other_candidates": self.other_candidates,
             "safeguarding": self.safeguarding,
         }
 
 
 def standing(store: Store, vessel: str | None) -> Standing:
-    """How many arrivals have landed from `vessel` (or, without one, today at this site) and how many of
-    them have alerts awaiting a decision."""
+    """How many arrivals have landed from `vessel` (or, without one, today at this site), how many of them
+    have candidates awaiting a decision, and how many of those candidates are watchlist alerts."""
     void = arrivals.voided(store)
     if vessel:
         rows = store.db.execute("SELECT id, safeguarding FROM arrivals WHERE vessel = ?", [vessel]).fetchall()
@@ -81,12 +83,16 @@ def standing(store: Store, vessel: str | None) -> Standing:
     ids = [aid for aid, _ in rows if aid not in void]
     queue = review.pending(store, arrival_ids=ids) if ids else []
     mine = [p for p in queue if p.arrival_id in set(ids)]
+    alerts = sum(c.kind == "watchlist" for p in mine for c in p.candidates)
+    # An earlier arrival found by face and by name is one candidate: one decision settles both.
+    others = {(p.arrival_id, c.ref) for p in mine for c in p.candidates if c.kind != "watchlist"}
     return Standing(
         vessel=vessel,
         landed=len(ids),
         awaiting_review=len(mine),
-        alerts=sum(len(p.candidates) for p in mine),
+        alerts=alerts,
         safeguarding=sum(1 for aid, sg in rows if sg and aid not in void),
+        other_candidates=len(others),
     )
 
 
@@ -230,30 +236,39 @@ class Watched:
         return {"photo": str(self.photo), "refused": {"status": self.status, "reason": self.reason}}
 
 
+_CORRECT_IT = "correct {sidecar} and the photo is tried again"
+
+
 def land_watched(landing: Landing, arrived: Arrived, *, landed_at: str | None = None) -> Watched:
     """Land a complete photo from a watched folder with the details of its sidecar (checked as a manifest
     row is), unless its file landed before. A photo or a sidecar that cannot land is refused with its
-    reason; only errors of the store itself are raised."""
+    reason (a sidecar's says that correcting it tries the photo again, as the watch does once told it was
+    refused); only errors of the store itself are raised."""
     path = arrived.path
     sidecar = path.name + SIDECAR_SUFFIX
     try:
         if arrived.sidecar_error:
-            raise BadInput(arrived.sidecar_error)
+            raise BadInput(f"{arrived.sidecar_error}; {_CORRECT_IT.format(sidecar=sidecar)}")
         key = arrivals.photo_key(arrived.data, path.name)
         before = arrivals.already_landed(landing.store, key)
         if before:
             return Watched(path, landed_before=before)
         cells = {manifest.column_name(k): v for k, v in (arrived.sidecar or {}).items()}
-        unknown = [k for k in cells if k not in manifest.COLUMNS or k == "photo"]
-        if unknown:
-            raise BadInput(
-                f"{sidecar}: unknown detail {unknown[0]!r}; the details are "
-                + ", ".join(c for c in manifest.COLUMNS if c != "photo")
+        try:
+            unknown = [k for k in cells if k not in manifest.COLUMNS or k == "photo"]
+            if unknown:
+                raise BadInput(
+                    f"{sidecar}: unknown detail {unknown[0]!r}; the details are "
+                    + ", ".join(c for c in manifest.COLUMNS if c != "photo")
+                )
+            row = manifest.Row(0, {"photo": path.name} | cells, headers={k: f"{k} of {sidecar}" for k in cells})
+            checked = manifest.check_cells(
+                landing.store, row, vessel=landing.vessel, landed_at=landed_at, today=dt.date.today()
             )
-        row = manifest.Row(0, {"photo": path.name} | cells, headers={k: f"{k} of {sidecar}" for k in cells})
-        checked = manifest.check_cells(
-            landing.store, row, vessel=landing.vessel, landed_at=landed_at, today=dt.date.today()
-        )
+        except BadInput as e:
+            if arrived.sidecar is None:
+                raise
+            raise BadInput(f"{e}; {_CORRECT_IT.format(sidecar=sidecar)}", hint=e.hint) from None
         photo = decode(arrived.data, str(path))
         found = analysis.analyse(photo, "probe", face_index=checked.face_index, pipeline=landing.pipeline)
         captured = arrivals.capture(

@@ -595,27 +595,39 @@ def expired_refs(store: Store, today: dt.date | None = None) -> frozenset[str]:
     """Active subjects not searched: past their review date, or issued in a package past its valid-until."""
     now = today.isoformat() if today else utcnow()
     today = today or dt.date.today()
-    return frozenset(
-        r[0]
-        for r in store.db.execute(
-            "SELECT ref FROM subjects WHERE status = 'active' AND review_date < ?", [today.isoformat()]
-        )
-    ) | package_expired_refs(store, now)
+    # Hiding a subject from every search must not be one SQL edit away: the rows that hide one are
+    # checked (a few, normally), and a forged one stops the search (IntegrityFailure).
+    where = "status = 'active' AND review_date < ?"
+    store.check_rows("subjects", where, [today.isoformat()])
+    past_review = frozenset(
+        r[0] for r in store.db.execute(f"SELECT ref FROM subjects WHERE {where}", [today.isoformat()])
+    )
+    return past_review | package_expired_refs(store, now)
 
 
 def package_expired_refs(store: Store, now: str) -> frozenset[str]:
-    """Active subjects whose issuer's newest package (triage/casework/issued.py) expired before `now`."""
+    """Active subjects whose issuer's newest package (triage/casework/issued.py) expired before `now`; the
+    rows that say so are checked (IntegrityFailure for one edited outside triage)."""
     # CROSS JOIN keeps the issued subjects as the outer loop (SQLite follows that order): otherwise every
     # active subject is visited on each search, the whole watchlist, to find the few issued ones.
-    return frozenset(
-        r[0]
-        for r in store.db.execute(
-            "SELECT o.ref FROM issued_subjects o CROSS JOIN subjects s ON s.ref = o.ref AND s.status = 'active' "
-            "WHERE (SELECT p.valid_until FROM watchlist_packages p WHERE p.role = 'received' "
-            "AND p.signer = o.signer ORDER BY p.version DESC LIMIT 1) < ?",
-            [now],
-        )
-    )
+    found = store.db.execute(
+        "SELECT o.ref, o.signer FROM issued_subjects o CROSS JOIN subjects s ON s.ref = o.ref AND s.status = 'active' "
+        "WHERE (SELECT p.valid_until FROM watchlist_packages p WHERE p.role = 'received' "
+        "AND p.signer = o.signer ORDER BY p.version DESC LIMIT 1) < ?",
+        [now],
+    ).fetchall()
+    refs = sorted({ref for ref, _ in found})
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        store.check_rows("issued_subjects", f"ref IN ({marks})", chunk)
+        store.check_rows("subjects", f"ref IN ({marks})", chunk)
+    signers = sorted({signer for _, signer in found})
+    for start in range(0, len(signers), 500):
+        chunk = signers[start : start + 500]
+        where = f"role = 'received' AND valid_until < ? AND signer IN ({','.join('?' * len(chunk))})"
+        store.check_rows("watchlist_packages", where, [now, *chunk])
+    return frozenset(refs)
 
 
 def gallery(store: Store, model_id: str = faces.MODEL_ID, today: dt.date | None = None) -> Gallery:

@@ -27,6 +27,7 @@ from triage.cli.common import (
     out,
     out_option,
     progress_bar,
+    say,
     training_banner,
     utc_text,
     warn,
@@ -107,12 +108,13 @@ def export(
 
 
 def render_export(result: Exported) -> None:
-    out.print(
-        f"Exported {result.arrivals} arrival(s) of {result.day} to {result.out} ({result.bytes:,} bytes), "
+    say(
+        out,
+        f"Exported {result.arrivals} arrival(s) of {result.day} ({result.bytes:,} bytes), "
         f"signed by this laptop (fingerprint {result.fingerprint}), encrypted to "
         f"{len(result.recipients)} recipient(s)" + (", with templates." if result.with_templates else "."),
-        markup=False,
     )
+    out.print(result.out, markup=False, soft_wrap=True)
 
 
 def import_cmd(
@@ -189,18 +191,19 @@ def render_imports(results: list[Imported]) -> None:
         out.print(f"     {_merged(r)}", markup=False)
     if all(r.already_imported for r in results):
         every = "The batch was" if len(results) == 1 else f"All {len(results)} batches were"
-        out.print(f"{every} already merged here: nothing was added.", markup=False)
+        say(out, f"{every} already merged here: nothing was added.")
     if alerts or repeats or duplicates:
         out.print("Awaiting review (see `triage review --pending`):", markup=False)
     for a in alerts.values():
         subject = f"watchlist {a.ref}" + (f" [{a.category}]" if a.category else "")
-        out.print(
+        say(
+            out,
             f"  WATCHLIST ALERT {of(a.arrival_id)}: {subject}"
             + ("" if a.held else " (not held in this home)")
             + f" at distance {a.distance:.3f} (threshold {a.threshold:.2f}), from {a.laptop}; found by "
             + " and ".join(_search_of(by, a.laptop) for by in a.found_by)
             + (f" (watchlist version {a.watchlist_version})" if a.watchlist_version is not None else ""),
-            markup=False,
+            hang=2,
         )
     for c in repeats.values():
         figures = (
@@ -208,17 +211,19 @@ def render_imports(results: list[Imported]) -> None:
             if c.distance is None or c.threshold is None
             else f"at distance {c.distance:.3f} (threshold {c.threshold:.2f})"
         )
-        out.print(
+        say(
+            out,
             f"  {c.arrival_id}: arrival {c.candidate} {figures}, a repeat-arrival candidate; "
             + pair(c.arrival_id, c.candidate),
-            markup=False,
+            hang=2,
         )
     for c in duplicates.values():
-        out.print(
+        say(
+            out,
             f"  {c.arrival_id}: the same photo as arrival {c.candidate} (distance {c.distance:.3f}), "
             f"a duplicate capture, not a match: void the extra record (`triage arrivals void`); "
             + pair(c.arrival_id, c.candidate),
-            markup=False,
+            hang=2,
         )
 
 

@@ -341,6 +341,7 @@ def _watch_folder(
             sys.stdout.flush()
             if outcome.captured is None:
                 counts["refused"] += 1
+                watcher.refused(arrived)  # a corrected sidecar hands it over again
                 warn(f"{arrived.path.name} refused: {outcome.reason}")
             else:
                 counts["landed"] += 1

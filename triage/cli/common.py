@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderableType, RenderHook, RenderResult
 from rich.markup import escape
 from rich.progress import Progress
@@ -75,17 +76,31 @@ def fit_table(table: Table, console: Console, width: int | None = None) -> None:
     if not columns or table.width is not None:
         return
     options = console.options if width is None else console.options.update_width(width)
-    measured = [table._measure_column(console, options, c) for c in columns]  # padding included
-    pads = [table._get_padding_width(i) for i in range(len(columns))]
     fixed = [c.no_wrap or c.width is not None for c in columns]
-    least = [
-        m.maximum if keep else max(m.minimum, (c.min_width or 0) + p)
-        for c, m, p, keep in zip(columns, measured, pads, fixed)
-    ]
-    most = [max(m.maximum, lo) for m, lo in zip(measured, least)]
     room = options.max_width - table._extra_width
+
+    def measure() -> tuple[list[int], list[int], list[int]]:
+        """Each column's width with its longest word, with all its text, and its padding."""
+        measured = [table._measure_column(console, options, c) for c in columns]  # padding included
+        pads = [table._get_padding_width(i) for i in range(len(columns))]
+        least = [
+            m.maximum if keep else max(m.minimum, (c.min_width or 0) + p)
+            for c, m, p, keep in zip(columns, measured, pads, fixed)
+        ]
+        return least, [max(m.maximum, lo) for m, lo in zip(measured, least)], pads
+
+    least, most, pads = measure()
     if sum(most) <= room:
         return
+    # A word is measured with what clings to it ("GEBREHIWWAT,", "[facilitator]", "biographic:"), and a
+    # column narrower than that folds it where the width ends, mid-word. Before any word is folded, the
+    # table gives up the space at its outer edges, then the space before each column's text: a tighter
+    # table still reads as it should; a word cut in two may not.
+    for setting, value in (("pad_edge", False), ("collapse_padding", True)):
+        if sum(least) <= room:
+            break
+        setattr(table, setting, value)
+        least, most, pads = measure()
     for c in columns:
         if c.overflow == "ellipsis":
             c.overflow = "fold"
@@ -314,6 +329,35 @@ def detail_value(name: str, value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{detail_label(k)}: {detail_value(k, v)}" for k, v in value.items())
     return str(value)
+
+
+def say(console: Console, text: str | Text, *, hang: int = 0, markup: bool = False) -> None:
+    """Prose for a person, wrapped between words at the console's width (a terminal left to wrap a long
+    line splits it wherever its edge falls, mid-word). A line that wraps carries on `hang` columns further
+    in than it began, so each entry of a list reads as one block. A word longer than the line (a path, a
+    fingerprint) is never broken: it stands whole on a line of its own. `text` is markup when `markup`
+    says so; like everything printed, it passes through `safe()` before it is laid out."""
+    body = console.render_str(text, markup=markup, highlight=False) if isinstance(text, str) else text
+    width = console.width
+    for paragraph in body.split("\n", allow_blank=True):
+        paragraph.expand_tabs()
+        plain = paragraph.plain
+        lead = len(plain) - len(plain.lstrip())
+        rest = paragraph[lead:]
+        room = width - lead
+        while rest.plain:
+            word = rest.plain.split(maxsplit=1)[0]
+            if cell_len(word) >= room:  # on a line of its own, whole
+                taken = len(word)
+            else:
+                taken = len(rest.wrap(console, room, overflow="crop")[0].plain)
+            line, after = rest[:taken], rest.plain[taken:]
+            rest = rest[taken + len(after) - len(after.lstrip()) :]
+            line.rstrip()
+            console.print(Text(" " * (width - room)) + line, soft_wrap=True)
+            room = width - lead - hang
+        if not plain.strip():
+            console.print(soft_wrap=True)
 
 
 def warn(message: str) -> None:

@@ -10,9 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from triage.cli.common import (
-    ForceOpt,
     JsonOpt,
-    OfficerOpt,
     emit,
     emit_json,
     note,
@@ -34,6 +32,21 @@ DbOpt = Annotated[
         help="PostgreSQL URL of the hub's database, e.g. postgresql://hub@db.example/triage_hub (default: the "
         "one given at init, $TRIAGE_HUB_DB, else the embedded server in the hub's folder).",
         show_default=False,
+    ),
+]
+
+OfficerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--officer",
+        help="Officer (default: $TRIAGE_OFFICER, then the officer the hub records: the one who made it).",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace an output file that already exists (a file inside the hub's folder is never written)."
     ),
 ]
 
@@ -89,7 +102,14 @@ def init(
     force_code: str = typer.Option("HUB", "--force-code", help="Force code of the owning force."),
     matcher: str = typer.Option("fused", "--matcher", help="The matcher every search uses: dlib, sface or fused."),
     training: bool = typer.Option(False, "--training", help="A training hub: takes training batches only."),
-    officer: OfficerOpt = None,
+    officer: Annotated[
+        str | None,
+        typer.Option(
+            "--officer",
+            help="The officer making the hub, whom it records as its officer (default: $TRIAGE_OFFICER).",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a hub: its keys, its schema, vector indexes and roles.
@@ -158,7 +178,7 @@ def import_cmd(
     with _opened(folder, db, officer) as h:
         searched = subjects.search_since(h)  # said first: it stands even when a batch is then refused
         if searched.subjects or searched.no_longer_searched:
-            (note if json_out else _said)(_searched_line(searched))
+            (note if json_out else _said)(_searched_line(searched, subjects.arrivals_held(h)))
         for w in searched.warnings:
             warn(w)
         results = imports.import_files(h, list(batches))
@@ -195,14 +215,25 @@ def _said(line: str) -> None:
     out.print(line, markup=False)
 
 
-def _searched_line(r: Any) -> str:
-    if not r.subjects and not r.no_longer_searched:
-        return "Watchlist: no subject added since the arrivals held were last searched"
-    line = f"Watchlist: {len(r.subjects)} subject(s) added since searched against the arrivals held: "
-    line += f"{len(r.candidates)} candidate(s) found"
-    if r.no_longer_searched:
-        line += f"; {len(r.no_longer_searched)} withdrawn or expired, no longer searched"
-    return line
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _searched_line(r: Any, held: int) -> str:
+    """What one search of the watchlist subjects added since the last did, as a sentence."""
+    gone = len(r.no_longer_searched)
+    if not r.subjects:
+        line = "Watchlist: no subject added or changed since the last search"
+    else:
+        found = _counted(len(r.candidates), "candidate", "candidates") if r.candidates else "no candidate"
+        line = (
+            f"Watchlist: {_counted(len(r.subjects), 'subject', 'subjects')} added or changed since the last search "
+            f"{'was' if len(r.subjects) == 1 else 'were'} searched against the "
+            f"{_counted(held, 'arrival', 'arrivals')} held: {found} found"
+        )
+    if gone:
+        line += f"; {_counted(gone, 'subject', 'subjects')} withdrawn or expired, no longer searched"
+    return line + "."
 
 
 def watchlist_search(
@@ -221,9 +252,10 @@ def watchlist_search(
 
     with _opened(folder, db, officer) as h:
         result = subjects.search_since(h)
+        held = subjects.arrivals_held(h)
 
     def render(r: Any) -> None:
-        _said(_searched_line(r) + ".")
+        _said(_searched_line(r, held))
         for c in r.candidates:
             out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
         for w in r.warnings:
@@ -245,9 +277,13 @@ def _against(threshold: float | None) -> str:
 
 
 def _candidate_line(c: dict[str, Any]) -> str:
+    from triage.hub.review import HUB
+
     here = f"{c['arrival_key']} ({c['site']}, {c['day']})"
     if c["kind"] == "watchlist":
-        return f"{here} - watchlist {c['ref']} at {c['distance']:.3f}{_against(c['threshold'])}"
+        line = f"{here} - watchlist {c['ref']} at {c['distance']:.3f}{_against(c['threshold'])}"
+        both = c.get("found_by") not in (None, HUB)  # a laptop found the same hit: one hit, decided here
+        return line + (f", found by {c['found_by']}" if both else "")
     o = c["other"]
     there = f"{o['key']} ({o['site']}, {o['day']})"
     how = [f"distance {c['distance']:.3f}{_against(c['threshold'])}"] if c["distance"] is not None else []

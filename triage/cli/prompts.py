@@ -17,7 +17,7 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli.common import err
+from triage.cli.common import err, say
 from triage.errors import BadInput
 from triage.intake.biographic import Details, DetailText, build_details
 
@@ -40,6 +40,14 @@ QUESTIONS = {
     "notes": "Notes",
 }
 LIST_FIELDS = ("aliases", "languages", "phones")
+# How a refusal names the field asked, where the command line would name its flag (--dob).
+FIELD_NAMES = {
+    "dob": "date of birth",
+    "age": "assessed age",
+    "alias": "other name",
+    "phone": "phone number",
+    "document_state": "issuing state",
+}
 DOCUMENT_FIELDS = ("document_number", "document_state", "document_expiry")
 NO_DOCUMENT = ("", "none", "no")
 
@@ -67,9 +75,15 @@ def ask_details(given: DetailText) -> DetailText:
         def value(text: str, name: str = name) -> Any:  # list[str] for a list field, else str | None
             return [p.strip() for p in text.split(";") if p.strip()] if name in LIST_FIELDS else text.strip() or None
 
-        text = ask_until_valid(question, lambda t: build_details(**{name: value(t)}), default_text)  # noqa: B023 (called here)
+        text = ask_until_valid(question, lambda t: build_details(label=field_name, **{name: value(t)}), default_text)  # noqa: B023 (called here)
         answers[name] = value(text)
     return DetailText(**answers)
+
+
+def field_name(name: str) -> str:
+    """A detail as a refusal names it to someone answering the questions, who typed no flag: nationality,
+    date of birth, given names."""
+    return FIELD_NAMES.get(name, name.replace("_", " "))
 
 
 def ask_until_valid(question: str, check: Callable[[str], object], default: str = "") -> str:
@@ -80,7 +94,7 @@ def ask_until_valid(question: str, check: Callable[[str], object], default: str 
             check(text)
             return text
         except BadInput as e:
-            err.print(f"[red]{escape(str(e))}[/] - try again", highlight=False)
+            say(err, f"[red]{escape(str(e))}[/] - try again", markup=True)
 
 
 def confirm(details: Details, warnings: list[str], today: dt.date) -> bool:
@@ -100,7 +114,11 @@ def confirm(details: Details, warnings: list[str], today: dt.date) -> bool:
         )
     err.print(table)
     if details.is_child(today):
-        err.print("[bold red]SAFEGUARDING: the age given leaves room for a child; the arrival will be flagged[/]")
+        say(
+            err,
+            "[bold red]SAFEGUARDING: the age given leaves room for a child; the arrival will be flagged[/]",
+            markup=True,
+        )
     for w in warnings:
-        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+        say(err, f"[yellow]warning:[/] {escape(w)}", markup=True)
     return Confirm.ask("Save this arrival?", console=err, default=True)

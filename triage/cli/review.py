@@ -26,6 +26,7 @@ from triage.cli.common import (
     open_store,
     out,
     reason_option,
+    say,
     training_banner,
     utc_text,
 )
@@ -115,7 +116,8 @@ def review_cmd(
             + threshold_text(c["threshold"], c.get("calibrated_threshold"))
             + (" — below threshold, for review" if c["below_threshold"] else "")
         )
-        out.print(
+        say(
+            out,
             f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: "
             + figures
             + (" (not held in this home: as the laptop's search recorded it)" if c.get("held") is False else "")
@@ -123,7 +125,9 @@ def review_cmd(
                 "; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel"
                 if c["same_vessel"]
                 else ""
-            )
+            ),
+            markup=True,
+            hang=4,
         )
         if draw:
             side_by_side(
@@ -134,17 +138,15 @@ def review_cmd(
             )
         for key in ("arrival", "candidate"):
             p = c["portraits"][key]
-            out.print(f"  portrait of {p['owner']}: {p['location']}", highlight=False, markup=False)
+            say(out, f"  portrait of {p['owner']}: {p['location']}", hang=2)
         render_history(c["reviews"])
     if written:
         out.print("\nPortraits written (delete them when the review is done):")
         for w in written:
             out.print(f"  {w['path']}", highlight=False, markup=False)
     elif view.candidates:
-        out.print(
-            f"\nTo compare the portraits in an image viewer: triage review {arrival} --portraits-to FOLDER",
-            markup=False,
-        )
+        say(out, "\nTo compare the portraits in an image viewer:")
+        out.print(f"  triage review {arrival} --portraits-to FOLDER", markup=False, soft_wrap=True)
 
 
 def render_pending(store: Store, rows: list[Pending], officer: str) -> None:
@@ -200,20 +202,22 @@ def pending_line(c: PendingCandidate) -> str:
 
 
 def render_decision(result: Decision) -> None:
-    out.print(
+    say(
+        out,
         f"Recorded: {result.decision} for {result.kind} {result.candidate} on {result.arrival_id} "
         f"by {result.officer}" + (f" (supersedes review {result.supersedes})" if result.supersedes else ""),
-        markup=False,
     )
     render_history([h.as_json() for h in result.history])
 
 
 def render_view(view: ForReview) -> None:
     """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
-    out.print(
+    say(
+        out,
         f"[bold]{escape(view.arrival_id)}[/] "
         + escape(f"landed {view.landed_at} at {view.site}, vessel {view.vessel or '-'}")
-        + ("  [bold red]SAFEGUARDING[/]" if view.safeguarding else "")
+        + ("  [bold red]SAFEGUARDING[/]" if view.safeguarding else ""),
+        markup=True,
     )
     if not view.candidates:
         out.print("No candidates.")
@@ -274,11 +278,11 @@ def render_view(view: ForReview) -> None:
 def render_history(reviews: list[dict[str, Any]]) -> None:
     for r in reviews:
         later = any(x["supersedes"] == r["id"] for x in reviews)
-        out.print(
+        say(
+            out,
             f"  review {r['id']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}"
             + (" (superseded)" if later else ""),
-            highlight=False,
-            markup=False,
+            hang=2,
         )
 
 

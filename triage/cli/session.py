@@ -28,8 +28,8 @@ from triage.cli.common import (
     landed_at_option,
     note,
     out,
+    say,
     vessel_option,
-    warn,
 )
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def session(
     landing, landed = open_landing(home, officer, vessel, landed_at, top, threshold, matcher)
     ready = time.perf_counter() - started
     before = landing.standing()
-    note(f"Ready in {ready:.1f} s. " + _standing_text(before))
+    say(err, f"Ready in {ready:.1f} s. " + _standing_text(before))
     keys = Keys()
     try:
         while True:
@@ -193,7 +193,7 @@ def session(
                 break
     except (Ended, EOFError, KeyboardInterrupt):
         err.print("")
-    note(f"Session ended: {len(landing.landed)} landed in this session. " + _standing_text(landing.standing()))
+    say(err, f"Session ended: {len(landing.landed)} landed in this session. " + _standing_text(landing.standing()))
 
 
 def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None) -> Preview | None:
@@ -204,11 +204,11 @@ def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None) -> Pr
     try:
         return landing.prepare(photo, name=name)
     except FaceError as e:
-        err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+        say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         if "quality refused" not in str(e):
             return None
     except TriageError as e:
-        err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+        say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         return None
     k = keys.key("[bold]r[/] retake  [bold]o[/] use it anyway (a reason is recorded)", "ro" + ENTER)
     if k != "o":
@@ -224,14 +224,18 @@ def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None) -> Pr
     try:
         return landing.prepare(photo, name=name, override_reason=reason)
     except TriageError as e:
-        err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+        say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         return None
 
 
 def _standing_text(s: Standing) -> str:
+    """Where the boat stands; watchlist alerts are counted apart from the other candidates (earlier arrivals)."""
+    found = [f"{s.alerts} watchlist alert{'s' if s.alerts != 1 else ''}"]
+    if s.other_candidates:
+        found.append(f"{s.other_candidates} other candidate{'s' if s.other_candidates != 1 else ''}")
     return (
         f"Vessel {s.vessel}: {s.landed} landed, {s.awaiting_review} awaiting review "
-        f"({s.alerts} alert{'s' if s.alerts != 1 else ''}), {s.safeguarding} flagged for safeguarding."
+        f"({', '.join(found)}), {s.safeguarding} flagged for safeguarding."
     )
 
 
@@ -249,7 +253,11 @@ def _take(
     number = earlier + len(landing.landed) + 1
     while True:
         if watcher is not None:
-            err.print(f"[bold]Arrival {number}[/]: waiting for a photo in {escape(str(watcher.folder))} (q ends)")
+            say(
+                err,
+                f"[bold]Arrival {number}[/]: waiting for a photo in {escape(str(watcher.folder))} (q ends)",
+                markup=True,
+            )
             while True:
                 arrived = watcher.poll_one()
                 if arrived is not None:
@@ -257,16 +265,16 @@ def _take(
                 if keys.pressed(watcher.poll_every) == "q":
                     return None
             if arrived.sidecar_error:
-                warn(arrived.sidecar_error)
+                say(err, f"[yellow]warning:[/] {escape(arrived.sidecar_error)}", markup=True)
             before = landing.already_landed(arrived.data, arrived.path.name)
             if before:
-                note(f"{arrived.path.name} already landed as {before}")
+                say(err, f"{arrived.path.name} already landed as {before}")
                 continue
             try:
                 photo = photos.decode(arrived.data, str(arrived.path))
                 return photo, arrived.path.name, sidecar_details(arrived.sidecar)
             except BadInput as e:
-                err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+                say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
                 continue
         hint = "Enter takes one from the camera, " if camera else ""
         text = keys.line(f"[bold]Arrival {number}[/]: photo (type or paste its path; {hint}q ends)")
@@ -282,11 +290,11 @@ def _take(
             data = photos.read_file(path)
             before = landing.already_landed(data, path.name)
             if before:
-                note(f"{path.name} already landed as {before}")
+                say(err, f"{path.name} already landed as {before}")
                 continue
             return photos.decode(data, str(path)), path.name, DetailText()
         except TriageError as e:
-            err.print(f"[red]refused:[/] {escape(str(e))}", highlight=False)
+            say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
 
 
 def _pasted_path(text: str) -> Path:
@@ -317,13 +325,13 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
     import datetime as dt
 
     from triage.cli.capture import render_candidates
-    from triage.cli.prompts import ask_details, ask_until_valid, confirm
+    from triage.cli.prompts import ask_details, ask_until_valid, confirm, field_name
     from triage.errors import BadInput
     from triage.intake.biographic import Details, clean_text
 
-    out.print(f"Quality {preview.analysed.quality.score}/100; candidates in {preview.seconds:.2f} s.", markup=False)
+    say(out, f"Quality {preview.analysed.quality.score}/100; candidates in {preview.seconds:.2f} s.")
     for w in preview.analysed.warnings:
-        warn(w)
+        say(err, f"[yellow]warning:[/] {escape(w)}", markup=True)
     render_candidates([c.as_json() for c in preview.candidates], preview.threshold, preview.calibrated_threshold)
     flag_reason: str | None = None
 
@@ -362,9 +370,9 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
         today = dt.date.today()
         if k == "s":
             try:
-                details = given.build(today)
+                details = given.build(today, field_name)
             except BadInput as e:
-                err.print(f"[red]{escape(str(e))}[/]: press d to correct it", highlight=False)
+                say(err, f"[red]{escape(str(e))}[/]: press d to correct it", markup=True)
                 continue
             break
         text = given
@@ -373,16 +381,16 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
             details = text.build(today)
             if confirm(details, [], today):
                 break
-            note("Nothing saved yet; change what is wrong (Enter keeps an answer).")
+            say(err, "Nothing saved yet; change what is wrong (Enter keeps an answer).")
         break
     captured = landing.land(preview, details, landed_at=landed_at)
     if flag_reason and not captured.safeguarding:
         landing.flag(captured.arrival_id, flag_reason)
         captured.safeguarding = True
     flag = "  [bold red]SAFEGUARDING[/]" if captured.safeguarding else ""
-    out.print(f"Arrival [bold]{captured.arrival_id}[/] landed.{flag}")
+    say(out, f"Arrival [bold]{captured.arrival_id}[/] landed.{flag}", markup=True)
     for w in captured.warnings:
-        warn(w)
+        say(err, f"[yellow]warning:[/] {escape(w)}", markup=True)
     if any(c.differences for c in captured.candidates):
         render_candidates([c.as_json() for c in captured.candidates], captured.threshold, captured.calibrated_threshold)
     numbers = "".join(str(c.rank) for c in captured.candidates if c.rank < 10)
@@ -403,7 +411,7 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
             if why:
                 landing.flag(captured.arrival_id, why)
                 captured.safeguarding = True
-                out.print(f"Arrival {captured.arrival_id} flagged for safeguarding.", markup=False)
+                say(out, f"Arrival {captured.arrival_id} flagged for safeguarding.")
             continue
         _decide(keys, landing, captured.arrival_id, captured.candidates[int(k) - 1])
 
@@ -422,15 +430,15 @@ def _decide(keys: Keys, landing: Landing, arrival_id: str, candidate: Any) -> No
     while True:
         reason = keys.line("Reason for the decision").strip()
         if len(reason) < 3:
-            err.print("[red]say why you reached this decision[/] - try again", highlight=False)
+            say(err, "[red]say why you reached this decision[/] - try again", markup=True)
             continue
         try:
             decision = landing.decide(arrival_id, candidate, DECISIONS[k], reason)
         except BadInput as e:
-            err.print(f"[red]{escape(str(e))}[/] - try again", highlight=False)
+            say(err, f"[red]{escape(str(e))}[/] - try again", markup=True)
             continue
-        out.print(
+        say(
+            out,
             f"Recorded: {decision.decision} on {candidate.kind} {decision.candidate} (review {decision.review_id}).",
-            markup=False,
         )
         return

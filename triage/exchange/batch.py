@@ -506,6 +506,32 @@ class Exported:
         return asdict(self)
 
 
+# The tables a day's batch is made from, checked before export against the sealed head, so a row deleted, or
+# put back from an older copy of the home (a safeguarding flag undone, a decision removed), never leaves in a
+# signed batch. Every row of those read by a condition (a row edited to fall outside the day would otherwise
+# be left out unseen); subjects and templates by their digests, as export reads subjects by key and only a
+# template's model from its row. Photos are opened through their own seals.
+EXPORTED_FROM = (
+    "arrivals",
+    "searches",
+    "candidates",
+    "reviews",
+    "drafts",
+    "draft_outcomes",
+    "merged",
+    "watchlist_packages",
+    "debriefs",
+    "debrief_identifiers",
+    "referrals",
+    "ocgs",
+    "ocg_links",
+    "ocg_identifiers",
+    "laptop_keys",
+    "trusted_keys",
+)
+EXPORTED_BY_KEY = ("subjects", "templates")
+
+
 def export_day(
     store: Store,
     day: str,
@@ -521,6 +547,8 @@ def export_day(
     out = Path(out)
     if out.is_dir():
         raise BadInput(f"--out {out} is a folder; give a file name such as {out / f'batch-{day}.age'}")
+    store.check_tables(*EXPORTED_FROM)
+    store.check_tables(*EXPORTED_BY_KEY, every_row=False)
     if not out.parent.is_dir():
         raise BadInput(f"--out {out}: the folder {out.parent} does not exist")
     listed = keys.recipients(store)  # read, and so checked, even when --recipient replaces it

@@ -156,6 +156,7 @@ def _role(store: Store, role: str) -> list[dict[str, Any]]:
 
 def _add(store: Store, role: str, name: str, public: str, *, officer: str, note: str) -> dict[str, Any]:
     name = _check_name(name)
+    store.check_tables("trusted_keys")
     entries = _role(store, role)
     for column in ("name", "public"):
         value = name if column == "name" else public
@@ -200,6 +201,7 @@ def remove(store: Store, role: str, name: str, *, officer: str) -> None:
 def listed(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Trusted laptops (with fingerprints) and batch recipients, in the order they were added."""
     out: dict[str, list[dict[str, Any]]] = {SIGNER: [], RECIPIENT: []}
+    store.check_tables("trusted_keys")  # a key taken off the list and put back from an older copy is refused
     for r in store.rows("trusted_keys", order_by="id"):
         item = {k: r[k] for k in ("name", "public", "added_at", "officer")}
         if r["role"] == SIGNER:

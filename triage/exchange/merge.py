@@ -521,7 +521,7 @@ def _quoting(renamed: dict[str, str]) -> Callable[[Any], Any]:
 def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = None) -> Imported:
     """Merge one verified batch in one transaction, then search its new arrivals here."""
     m = _Merger(store, b, officer)
-    earlier = store.db.execute("SELECT imported_at FROM batches WHERE sha256 = ?", [b.sha256]).fetchone()
+    earlier = [r["imported_at"] for r in store.rows("batches", "sha256 = ?", [b.sha256])]
     new = [r for r in b.arrivals if not m.local("arrivals", r["key"])]
     pipeline = matchers.pipeline_for(store)
     # The templates a batch brought, of the models this home uses; when one is missing, the portrait is
@@ -624,8 +624,8 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
         training=bool(b.manifest["training"]),
         arrivals=len(b.arrivals),
         new_arrivals=len(landed),
-        already_imported=earlier is not None,
-        first_imported_at=earlier[0] if earlier is not None else now,
+        already_imported=bool(earlier),
+        first_imported_at=earlier[0] if earlier else now,
         added=m.added,
         searched=sum(v is not None for v in landed.values()),
         **_awaiting(store, b, held),
@@ -692,14 +692,12 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
     end = b.manifest.get("audit_end") or {}
     if "seq" not in end:
         return []
-    earlier = store.db.execute(
-        "SELECT audit_seq, audit_hash, exported_at FROM batches WHERE device = ? AND sha256 != ? "
-        "AND audit_seq >= ? ORDER BY audit_seq DESC LIMIT 1",
-        [b.device, b.sha256, end["seq"]],
-    ).fetchone()
-    if earlier is None or (earlier[0] == end["seq"] and earlier[1] == end["hash"]):
+    found_rows = store.rows(
+        "batches", "device = ? AND sha256 != ? AND audit_seq >= ?", [b.device, b.sha256, end["seq"]], "audit_seq DESC"
+    )
+    if not found_rows or (found_rows[0]["audit_seq"] == end["seq"] and found_rows[0]["audit_hash"] == end["hash"]):
         return []
-    seq, _, at = earlier
+    seq, at = found_rows[0]["audit_seq"], found_rows[0]["exported_at"]
     found = (
         f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}"
         if seq > end["seq"]
@@ -729,6 +727,9 @@ def _verified(store: Store, path: Path, *, officer: str, progress: Progress | No
 
 
 def import_files(store: Store, paths: list[Path], *, officer: str, progress: Progress | None = None) -> list[Imported]:
-    """Verify every file first, so a bad one stops the import before anything merges; then merge each."""
+    """Verify every file first, so a bad one stops the import before anything merges; then merge each. The keys
+    trusted here and the record of batches merged before are checked first: a revoked key put back, or a batch's
+    record removed, from an older copy of the home would let a batch in again."""
+    store.check_tables("trusted_keys", "batches", "merged")
     verified = [_verified(store, p, officer=officer, progress=progress) for p in paths]
     return [merge(store, b, officer=officer, progress=progress) for b in verified]

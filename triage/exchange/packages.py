@@ -406,6 +406,7 @@ def receive(store: Store, path: Path, *, officer: str) -> Received:
     """Verify a package and apply it (see the module's docstring); then search the arrivals held against
     the subjects it added or changed."""
     path = Path(path)
+    store.check_tables("watchlist_packages", "trusted_keys")  # a package received, or an issuer revoked, undone
     clear = sealed.decrypt(store, path, officer=officer, limit=MAX_PACKAGE_BYTES, larger_than="any watchlist package")
     z = sealed.open_zip(clear, path, "a triage watchlist package")
     raw, manifest, signer_raw, name = _manifest(store, z, path, officer=officer)

@@ -23,6 +23,9 @@ from triage.exchange import keys
 from triage.store.rows import Store
 
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
+# How every age-encrypted file begins (binary, or armored as text): anything else was never sealed here.
+AGE_HEADERS = (b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")
+NOT_SEALED = "not a triage batch (or watchlist package) file"
 
 
 def member_digests(members: dict[str, bytes]) -> dict[str, dict[str, Any]]:
@@ -49,16 +52,21 @@ def seal(manifest: dict[str, Any], members: dict[str, bytes], signer: keys.Lapto
 
 def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: str, place: str = "home") -> bytes:
     """The file decrypted with this home's age identity; `larger_than` words the size refusal ("any day's
-    batch"), `place` what the refusals call the store ("hub" for a hub's key home)."""
+    batch"), `place` what the refusals call the store ("hub" for a hub's key home). A file that is not
+    age-encrypted at all (a wrong file handed over) is bad input; one that is but cannot be decrypted is an
+    integrity failure."""
     import pyrage
 
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     if path.stat().st_size > limit:
         raise BadInput(f"{path}: {path.stat().st_size:,} bytes is larger than {larger_than} ({limit:,})")
+    data = path.read_bytes()
+    if not data.startswith(AGE_HEADERS):
+        raise BadInput(f"{path}: {NOT_SEALED}")
     laptop = keys.own(store, officer=officer)
     try:
-        clear: bytes = pyrage.decrypt(path.read_bytes(), [laptop.identity])
+        clear: bytes = pyrage.decrypt(data, [laptop.identity])
         return clear
     except pyrage.DecryptError as e:
         if "no matching keys" in str(e).lower():
@@ -67,7 +75,7 @@ def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: 
                 hint=f"the sender adds this {place}'s key with `triage keys recipient add NAME {laptop.recipient}`",
             ) from None
         raise IntegrityFailure(
-            f"{path}: decryption failed ({e}): the file was damaged or altered after it was encrypted; ask for it again"
+            f"{path}: decryption failed: the file was damaged or altered after it was encrypted; ask for it again"
         ) from None
 
 

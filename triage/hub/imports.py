@@ -677,6 +677,8 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         )
     keys_of = [r["key"] for r in b.arrivals]
     ids = [i for (i,) in conn.execute("SELECT id FROM arrivals WHERE key = ANY(%s)", [keys_of])]
+    found, alerts = review.pending_candidates(hub, arrivals=ids), review.pending_alerts(hub, arrivals=ids)
+    candidates, alerts = review.one_per_hit(hub, review.found_by(found, alerts), alerts, ids)
     return HubImported(
         file=str(b.path),
         sha256=b.sha256,
@@ -688,8 +690,8 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         arrivals=len(b.arrivals),
         new_arrivals=len(new_ids),
         already_imported=again,
-        candidates=review.pending_candidates(hub, arrivals=ids),
-        laptop_alerts=review.pending_alerts(hub, arrivals=ids),
+        candidates=candidates,
+        laptop_alerts=alerts,
         warnings=warnings,
         alert_decisions=loader.decided_elsewhere(),
     )

@@ -259,12 +259,9 @@ def report(hub: Hub, start: str, end: str) -> Report:
         weeks[f"{year}-W{week:02d}"] += 1
         details = hub.open(row["sealed"], f"arrivals:{row['a_key']}").get("details") or {}
         nationalities[details.get("nationality") or "(not recorded)"] += 1
-    hits, laptops = review.one_per_hit(
-        hub,
-        [c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"],
-        review.pending_alerts(hub, arrivals=ids),
-        ids,
-    )
+    held = [c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"]
+    laptops = review.pending_alerts(hub, arrivals=ids)
+    hits, laptops = review.one_per_hit(hub, review.found_by(held, laptops), laptops, ids)
     alerts = laptops + hits
     repeats = []
     undecided = []
@@ -369,7 +366,7 @@ NOT_AN_IDENTIFICATION = (
 
 def threshold_note(threshold: float | None) -> str:
     """The threshold a distance was judged against, to show beside it: a distance alone says nothing."""
-    return "" if threshold is None else f" (threshold {threshold:.3f})"
+    return "" if threshold is None else f" (threshold {threshold:.2f})"
 
 
 def _against(x: dict[str, Any]) -> str:
@@ -396,7 +393,7 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>threshold</th><th>found by</th></tr>
 {% for a in r.pending_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
 <td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td>
-<td class="n">{{ "%.3f"|format(a.threshold) if a.threshold is not none else "" }}</td><td>{{ a.laptop or "the hub" }}</td></tr>
+<td class="n">{{ "%.2f"|format(a.threshold) if a.threshold is not none else "" }}</td><td>{{ a.found_by or a.laptop }}</td></tr>
 {% endfor %}</table>
 <h2>Alerts decided ({{ r.decided_alerts|length }})</h2>
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>decision</th><th>by</th><th>decided on</th></tr>
@@ -408,7 +405,7 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 {% for x in r.repeat_arrivals %}<tr><td>{{ x.arrival.arrival_key }}</td><td>{{ x.arrival.site }}, {{ x.arrival.day }}</td>
 <td>{{ x.other.arrival_key }}</td><td>{{ x.other.site }}, {{ x.other.day }}</td>
 <td class="n">{{ "%.3f"|format(x.distance) }}</td>
-<td class="n">{{ "%.3f"|format(x.threshold) if x.threshold is not none else "" }}</td><td>{{ x.decision or "not decided" }}</td></tr>{% endfor %}</table>
+<td class="n">{{ "%.2f"|format(x.threshold) if x.threshold is not none else "" }}</td><td>{{ x.decision or "not decided" }}</td></tr>{% endfor %}</table>
 <h2>Crime-group links ({{ r.group_links|length }})</h2>
 <table><tr><th>group</th><th>arrival</th><th>site</th><th>day</th><th>decision</th></tr>
 {% for g in r.group_links %}<tr><td>{{ g.ref }}</td><td>{{ g.arrival_key }}</td><td>{{ g.site }}</td><td>{{ g.day }}</td>

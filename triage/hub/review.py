@@ -198,13 +198,36 @@ def _laptop_alerts(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]
     return found
 
 
+def _hub_decided(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
+    """The hub's own watchlist candidates (of `arrivals`) decided here, with their decisions, every row checked."""
+    sql = (
+        f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
+        f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
+        f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
+        "LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
+        "WHERE c.kind = 'watchlist' AND NOT a.voided"
+    )
+    params: list[Any] = []
+    if arrivals is not None:
+        sql += " AND c.arrival = ANY(%s)"
+        params.append(arrivals)
+    found = rows.dicts(hub.conn, sql + " ORDER BY c.id", params)
+    for r in found:
+        _checked(hub, r)
+        hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
+    return found
+
+
 def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[str, Any]]:
-    """Watchlist alerts a laptop found and nobody has decided, there or on another laptop whose decision reached
-    the hub, as the laptop recorded them. Every alert is read, decided or not, so that one marked decided outside
-    triage is refused rather than left out."""
+    """Watchlist alerts a laptop found and nobody has decided, there, on another laptop whose decision reached
+    the hub, or here on the hub's own candidate of the same arrival and subject (one hit, decided once), as the
+    laptop recorded them. Every alert is read, decided or not, so that one marked decided outside triage is
+    refused rather than left out."""
     out = []
-    for r in _laptop_alerts(hub, arrivals):
-        if r["l_decided"] or r["a_voided"]:
+    found = _laptop_alerts(hub, arrivals)
+    settled = {(r["a_key"], r["c_ref"]) for r in _hub_decided(hub, arrivals)} if found else set()
+    for r in found:
+        if r["l_decided"] or r["a_voided"] or (r["a_key"], r["l_ref"]) in settled:
             continue
         opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
         out.append(
@@ -245,17 +268,7 @@ def decided_alerts(hub: Hub, *, arrivals: list[int]) -> list[dict[str, Any]]:
                 "laptop": r["l_laptop"],
             }
         )
-    for r in rows.dicts(
-        hub.conn,
-        f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
-        f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
-        f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
-        "LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
-        "WHERE c.kind = 'watchlist' AND c.arrival = ANY(%s) AND NOT a.voided",
-        [arrivals],
-    ):
-        _checked(hub, r)
-        hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
+    for r in _hub_decided(hub, arrivals):
         out.append(
             {
                 **_where(r),
@@ -301,8 +314,23 @@ def one_per_hit(
     return candidates, [a for a in alerts if (a["arrival_key"], a["ref"]) not in here]
 
 
+def found_by(candidates: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hub's candidates, each saying who found it (`found_by`): the hub, and for a watchlist hit a laptop
+    found too (its pending alert of the same arrival and subject), that laptop as well."""
+    laptops = {(a["arrival_key"], a["ref"]): a["laptop"] for a in alerts}
+    return [
+        {**c, "found_by": _finders(laptops.get((c["arrival_key"], c["ref"])) if c["kind"] == "watchlist" else None)}
+        for c in candidates
+    ]
+
+
+def _finders(laptop: str | None) -> str:
+    return HUB if laptop is None else f"{HUB} and {laptop}"
+
+
 def pending(hub: Hub, *, limit: int | None = None) -> Pending:
-    result = Pending(*one_per_hit(hub, pending_candidates(hub, limit=limit), pending_alerts(hub)))
+    candidates, alerts = pending_candidates(hub, limit=limit), pending_alerts(hub)
+    result = Pending(*one_per_hit(hub, found_by(candidates, alerts), alerts))
     with hub.conn.transaction():
         hub.audit("review-pending", records=[f"candidate:{n}" for c in result.candidates for n in c["candidates"]])
     return result
@@ -355,7 +383,7 @@ def _seen_from(key: str, item: dict[str, Any]) -> dict[str, Any]:
         threshold=item["threshold"],
         matched=item["matched"],
         evidence=item["evidence"],
-        found_by=HUB,
+        found_by=item.get("found_by", HUB),
     )
 
 
@@ -397,9 +425,8 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
     decided. A watchlist hit that a laptop and the hub both found is one hit, as in `pending`."""
     row = _arrival(hub, arrival)
     aid, key = row["id"], row["a_key"]
-    candidates, alerts = one_per_hit(
-        hub, pending_candidates(hub, arrivals=[aid]), pending_alerts(hub, arrivals=[aid]), [aid]
-    )
+    held, alerts = pending_candidates(hub, arrivals=[aid]), pending_alerts(hub, arrivals=[aid])
+    candidates, alerts = one_per_hit(hub, found_by(held, alerts), alerts, [aid])
     awaiting = [_seen_from(key, c) for c in candidates]
     awaiting += [
         _entry(
@@ -411,8 +438,10 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
         )
         for a in alerts
     ]
-    decided = [_seen_from(key, c) | c["decided"] for c in _decided_here(hub, aid)]
-    for r in _laptop_alerts(hub, [aid]):
+    laptops = _laptop_alerts(hub, [aid])
+    also = [{"arrival_key": key, "ref": r["l_ref"], "laptop": r["l_laptop"]} for r in laptops]  # decided or not
+    decided = [_seen_from(key, c) | c["decided"] for c in found_by(_decided_here(hub, aid), also)]
+    for r in laptops:
         if not r["l_decided"] or r["a_voided"]:
             continue
         opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
@@ -488,7 +517,7 @@ def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[dict[str, Any], st
             names = {str(row["id"]), row["a_key"], row["a_arrival_id"]}
         if candidate in names:
             return _checked(hub, row), key, row["c_ref"] if row["a_row"] == aid else row["a_key"]
-    raise NotFound(f"{candidate!r} is not a candidate of arrival {key}; see `triage hub review --pending`")
+    raise NotFound(f"{candidate!r} is not a candidate of arrival {key}; `triage hub review {key}` lists its candidates")
 
 
 def _pair(hub: Hub, row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -55,6 +55,11 @@ def live(hub: Hub) -> frozenset[str]:
     return frozenset(active - watchlist.expired_refs(hub.keys))
 
 
+def arrivals_held(hub: Hub) -> int:
+    """How many arrivals a subject's search is against: every one held that its laptop has not voided."""
+    return int(hub.conn.execute("SELECT count(*) FROM arrivals WHERE NOT voided").fetchone()[0])
+
+
 def _templates(hub: Hub) -> dict[str, dict[str, np.ndarray]]:
     """ref -> model id -> its templates (one a row), for every live subject with templates of the matcher's models."""
     wanted = live(hub)

@@ -34,7 +34,7 @@ from triage.intake.mrz import arabic_from_mrz
 
 # Raised whenever a rule below changes which identity key a name gets (`part_keys`): homes store keys made
 # from them (blinded) and make them again when this or the lexicon changes.
-RULES_VERSION = 1
+RULES_VERSION = 2
 
 __all__ = [
     "NameVariants",
@@ -556,7 +556,7 @@ def _ethiopic_romanised(word: str, first: str = "E", sixth: str = "E", fifth: st
             cons = "ny"
         order = next(
             (o for suffix, o in (("AA", 4), ("EE", 5), ("WA", 8), ("OA", 8), ("A", 1), ("U", 2), ("I", 3), ("E", 6), ("O", 7))
-             if syl.endswith(suffix)),
+             if syl.endswith(suffix) and syl != suffix),  # WA alone is the first order of W, not W + WA
             6,
         )  # fmt: skip
         parts.append((cons, order))
@@ -588,8 +588,8 @@ def _ethiopic_word_forms(word: str) -> list[tuple[str, str]]:
     for first, sixth, fifth, reason in (
         ("E", "E", "E", "rule: vowel orders"), ("E", "I", "E", "rule: vowel orders"),
         ("E", "E", "IE", "rule: vowel orders -ie"), ("E", "E", "SIE", "rule: vowel orders -ie"),
-        ("A", "E", "E", "rule: vowel orders a"), ("E", "", "E", "rule: vowel orders"),
-        ("A", "I", "E", "rule: vowel orders a"), ("E", "I", "IE", "rule: vowel orders -ie"),
+        ("A", "E", "E", "rule: vowel orders, A for Ä"), ("E", "", "E", "rule: vowel orders"),
+        ("A", "I", "E", "rule: vowel orders, A for Ä"), ("E", "I", "IE", "rule: vowel orders -ie"),
     ):  # fmt: skip
         text = _ethiopic_romanised(word, first, sixth, fifth)
         if text and all(t != text for t, _ in found):

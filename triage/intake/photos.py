@@ -1,7 +1,7 @@
 """Photo intake: read an image file safely into RGB pixels.
 
-The pixel count is checked from the header before any decoding, so a decompression bomb is refused
-without allocating it. EXIF orientation is applied, so a phone photo taken on its side arrives upright.
+The pixel count and the shape are checked from the header before any decoding, so a decompression bomb,
+or a strip of pixels too thin to hold a face, is refused without allocating it. EXIF orientation is applied, so a phone photo taken on its side arrives upright.
 HEIC/HEIF (what phones produce) is read through pillow-heif.
 """
 
@@ -19,6 +19,11 @@ from triage.errors import BadInput
 
 MAX_PIXELS = 40_000_000  # a 48-megapixel phone sensor in its 12-megapixel binned mode fits many times over
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# A face needs some pixels both ways: the detector upsamples a small image at most four times to reach its
+# ~80 px face, and scales a large one down to a longest side of 1,024 (faces/detection.py), so a strip much
+# longer than it is wide leaves nothing to search across. Refused from the header, before any decoding.
+MIN_SIDE = 32
+MAX_ASPECT = 12
 MEDIA_TYPES = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
@@ -77,6 +82,12 @@ def decode(data: bytes, source: str, *, max_pixels: int = MAX_PIXELS) -> Photo:
     if w * h > max_pixels:
         raise BadInput(
             f"{source}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}; resize it before capture"
+        )
+    if min(w, h) < MIN_SIDE or max(w, h) > MAX_ASPECT * min(w, h):
+        raise BadInput(
+            f"{source}: image is {w}x{h} pixels, too {'small' if min(w, h) < MIN_SIDE else 'narrow'} to hold a "
+            f"face; accepted: at least {MIN_SIDE} pixels on its shorter side, and at most {MAX_ASPECT} times as "
+            "long as it is wide"
         )
     if getattr(img, "n_frames", 1) > 1:
         # Animated images: take the first frame, as a camera still would be.

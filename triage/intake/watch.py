@@ -4,8 +4,9 @@ A photo is handed over only once it is complete, and never while it is still bei
 size and modification time have not changed for a settling interval, or a sidecar (`PHOTO.json`, e.g.
 `IMG_0001.jpg.json`) written after it says it is done. A JPEG or PNG must also end the way its format ends.
 Its bytes are read whole and the file looked at again: a file that changed during the read waits for
-another turn. Each file is handed over once per process (again only if it changes); that a photo is not
-captured twice across restarts is for the caller to decide from the bytes (an idempotency key).
+another turn. Each file is handed over once per process (again only if it changes, or, once the caller
+says it was refused, if its sidecar changes: the officer corrected it); that a photo is not captured twice
+across restarts is for the caller to decide from the bytes (an idempotency key).
 
 The sidecar is a JSON object whose keys are the columns of a capture-batch manifest row (`surname`, `dob`,
 `alias`, ...), each value text (a list for several aliases, languages or phones); `{}` says only that the
@@ -62,6 +63,8 @@ class FolderWatch:
     clock: Callable[[], float] = time.monotonic
     _looks: dict[str, _Look] = field(default_factory=dict)
     _handed: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (size, mtime) handed over
+    _sidecars: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # name -> its sidecar's then
+    _refused: set[str] = field(default_factory=set)  # handed over, refused: again once its sidecar changes
     _queue: list[Arrived] = field(default_factory=list)  # complete, not yet taken by `wait`
 
     def __post_init__(self) -> None:
@@ -97,14 +100,20 @@ class FolderWatch:
                 continue
             state = (st.st_size, st.st_mtime_ns)
             if self._handed.get(entry.name) == state:
-                continue
+                if entry.name not in self._refused or self._sidecars.get(entry.name) == _sidecar_state(entry):
+                    continue
+                del self._handed[entry.name]  # refused, and its sidecar changed since: try it again
+                self._refused.discard(entry.name)
             look = self._looks.get(entry.name)
             if look is None or (look.size, look.mtime_ns) != state:
                 self._looks[entry.name] = _Look(st.st_size, st.st_mtime_ns, now)
                 continue  # first seen in this state: at least one more look before it counts
+            sidecar = _sidecar_state(entry)  # before it is read: a change while it is read is a change
             arrived = self._complete(Path(entry.path), look, now)
             if arrived is not None:
                 self._handed[entry.name] = state
+                self._sidecars[entry.name] = sidecar
+                self._refused.discard(entry.name)
                 del self._looks[entry.name]
                 ready.append((st.st_mtime_ns, entry.name, arrived))
         for name in set(self._looks) - present:
@@ -141,6 +150,11 @@ class FolderWatch:
                 problem = str(e)
         return Arrived(path, data, cells, problem)
 
+    def refused(self, arrived: Arrived) -> None:
+        """The caller could not take this photo: hand it over again when its sidecar is written, changed or
+        removed (once per change), as when the photo itself changes."""
+        self._refused.add(arrived.path.name)
+
     def wait(self, stop: Callable[[], bool] = lambda: False) -> Arrived | None:
         """The next complete photo, waiting for it; None once `stop()` says so."""
         while True:
@@ -160,6 +174,15 @@ class FolderWatch:
 
 def _too_big(path: Path, size: int) -> Arrived:
     return Arrived(path, b"", None, f"{path}: file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}")
+
+
+def _sidecar_state(photo: os.DirEntry[str]) -> tuple[int, int] | None:
+    """The size and modification time of a photo's sidecar; None when it has none."""
+    try:
+        st = os.stat(photo.path + SIDECAR_SUFFIX)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _written_after(sidecar: Path, photo_mtime_ns: int) -> bool:
@@ -184,8 +207,10 @@ def read_sidecar(path: Path) -> dict[str, str]:
     the manifest's ';'-separated cell."""
     try:
         doc = jsontext.read(path, max_bytes=MAX_SIDECAR_BYTES)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{path}: not valid JSON ({e.msg}, line {e.lineno} column {e.colno})") from None
     except ValueError:
-        raise BadInput(f"{path}: not a JSON object of details (is it still being written?)") from None
+        raise BadInput(f"{path}: not UTF-8 text; save it as UTF-8 JSON") from None
     if not isinstance(doc, dict):
         raise BadInput(f'{path}: not a JSON object of details, e.g. {{"surname": "Hussein", "dob": "1995"}}')
     cells: dict[str, str] = {}

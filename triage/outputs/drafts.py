@@ -205,10 +205,12 @@ def subject(
         }
         for a in d.aliases
     ]
-    read = []
+    read: list[str] = []
     for c in candidates:
-        if c["decision"] == "confirmed":
-            read.append(f"{'subject' if c['kind'] == 'watchlist' else 'arrival'}:{c['ref']}")
+        record = f"{'subject' if c['kind'] == 'watchlist' else 'arrival'}:{c['ref']}"
+        # An earlier arrival found by face and by name is one person: its names are listed once.
+        if c["decision"] == "confirmed" and record not in read:
+            read.append(record)
             aliases += [
                 {
                     "name": n,

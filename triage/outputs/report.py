@@ -29,6 +29,7 @@ from triage.store.rows import Store, utcnow
 FORMATS = ("html", "text")
 QUALITY_BINS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
 THUMB_PX = 96
+UNNAMED = Details().full_name()  # what an arrival that gave no name is called
 
 
 def _thumbnail(store: Store, arrival_id: str) -> str | None:
@@ -51,8 +52,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
     rows = [r for r in day_arrivals(store, day, site) if not is_void(r)]  # a voided arrival is a tombstone
     where, params = day_scope(day, site)
     senders = {
-        device: f"{signer} (device {device})"
-        for device, signer in store.db.execute("SELECT device, signer FROM batches ORDER BY imported_at")
+        r["device"]: f"{r['signer']} (device {r['device']})" for r in store.rows("batches", order_by="imported_at")
     }
     arrivals: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -88,7 +88,8 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
                 if kind == "watchlist"
                 else Details.from_dict(row["details"]).full_name()
             )
-        return names[(kind, ref)]
+        name = names[(kind, ref)]
+        return "name not given" if name == UNNAMED else name  # shown in brackets already
 
     scope = f"arrival_id IN (SELECT id FROM arrivals WHERE {where})"
 

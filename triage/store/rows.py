@@ -149,6 +149,7 @@ class Store:
             self._check_schema()
             self._tag_rows_once()
             self.settings = home_settings.load(self)
+            self.check_tables(home_settings.TABLE, head_required=False)  # a setting restored from an older copy
             judgements.seal_once(self, self.config.officer)  # an older home's, once
             return
         raise error  # type: ignore[misc]
@@ -252,6 +253,7 @@ class Store:
             seq = self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_events").fetchone()[0]
             sealed_reason = self._need_vault().seal(reason.encode(), f"audit_events:{seq}")
         self._need_vault()  # an event is never written by a locked store
+        self._check_trail_end()
         row = audit.append(
             self.db,
             at=utcnow(),
@@ -264,6 +266,31 @@ class Store:
         self._pending_head = (row["seq"], row["hash"])
         if not self.db.conn.in_transaction:  # else the sealed head is written once, at commit
             self._write_head()
+
+    def _check_trail_end(self) -> None:
+        """Refuse to add to a trail that no longer ends where the sealed head (or this transaction's own last
+        event) says: a new event and head would otherwise seal over events cut off or rewritten. A home's
+        first event has neither, and so has a home from before the sealed head, whose rows were never tagged."""
+        last = self.db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+        expected: tuple[int, str] | None = self._pending_head
+        if expected is None:
+            head = audit.read_head(self.db, self._need_vault())
+            if head is None and (last is None or self._never_tagged()):
+                return
+            expected = None if head is None else (head.seq, head.hash)
+        if expected is None or last is None or (int(last[0]), str(last[1])) != expected:
+            raise IntegrityFailure(
+                "the audit trail no longer ends where it was last written (events were removed, rewritten "
+                "or added outside triage), so nothing more is recorded: `triage audit verify` shows what changed",
+                hint="restore the home from a backup",
+            )
+
+    def _never_tagged(self) -> bool:
+        """Whether no row of the store carries a tag: a home whose rows predate their tags (tags.py)."""
+        return not any(
+            self.db.execute(f"SELECT 1 FROM [{t}] WHERE tag IS NOT NULL LIMIT 1").fetchone()
+            for t in tags.tagged_tables(self.db)
+        )
 
     def _current_head(self) -> Head | None:
         """The sealed head as this transaction leaves it so far. A home's first event starts its tables'
@@ -334,6 +361,38 @@ class Store:
         if head is None or head.tables is None:
             return [tags.Problem("audit_head", "the sealed record of the trail's end is missing")]
         return list(tags.verify(self.db, self._tag_key, head.tables, self._layouts))
+
+    def check_tables(self, *tables: str, every_row: bool = True, head_required: bool = True) -> None:
+        """What `verify_rows` checks, for the named tables only: every row's tag, and each table's digest
+        against the sealed head, so a row deleted or restored from an older copy is refused by the command
+        that relies on the table, not only by `triage audit verify`. Without `every_row`, the digests alone,
+        for a command that reads the rows it uses through `rows`/`get` (which check each one). Call it before
+        the command writes: a table this transaction has written is not checked (its digest moves at
+        commit). Without `head_required`, a missing head is left for `triage audit verify` to report."""
+        vault = self._need_vault()
+        assert self._tag_key is not None
+        conn = self.db.conn
+        snapshot = not conn.in_transaction  # the head and the rows as of one moment, whoever commits meanwhile
+        if snapshot:
+            conn.execute("BEGIN")
+        try:
+            head = audit.read_head(self.db, vault)
+            if head is None or head.tables is None:
+                if not head_required or (head is None and self._never_tagged()):
+                    return  # a home from before the sealed head: its first audited command writes one
+                raise IntegrityFailure(
+                    "the sealed record of the audit trail's end is missing: run `triage audit verify`",
+                    hint="restore the home from a backup",
+                )
+            written = {r[0] for r in self.db.execute("SELECT DISTINCT tbl FROM temp.touched")}
+            only = set(tables) - written
+            for problem in tags.verify(self.db, self._tag_key, head.tables, self._layouts, only, rows=every_row):
+                raise IntegrityFailure(
+                    f"{problem.what}; `triage audit verify` shows every change", hint="restore the home from a backup"
+                )
+        finally:
+            if snapshot and conn.in_transaction:
+                conn.execute("COMMIT")
 
     # -- sealed rows -----------------------------------------------------------------------------
 
@@ -467,26 +526,24 @@ class Store:
         return pid
 
     def photo(self, owner_kind: str, owner_id: str, role: str = "portrait") -> tuple[Row, bytes]:
-        rows = list(
-            self.db.table("photos").rows_where(
-                "owner_kind = ? AND owner_id = ? AND role = ? AND data IS NOT NULL",
-                [owner_kind, owner_id, role],
-                order_by="id",
-                limit=1,
-            )
+        """The owner's first photo in `role`, its row's tag checked: a photo's seal binds its bytes to its
+        id, and only the tag binds it to its owner and role (IntegrityFailure naming the row otherwise)."""
+        rows = self._select(
+            "photos",
+            "owner_kind = ? AND owner_id = ? AND role = ? AND data IS NOT NULL ORDER BY id LIMIT 1",
+            [owner_kind, owner_id, role],
         )
         return self._opened_photo(rows, f"no {role} photo for {owner_kind} {owner_id}")
 
     def photo_by_id(self, photo_id: int) -> tuple[Row, bytes]:
         """One stored photo, opened (re-encoding a photo for a model added later needs each one)."""
-        rows = list(self.db.table("photos").rows_where("id = ? AND data IS NOT NULL", [photo_id]))
+        rows = self._select("photos", "id = ? AND data IS NOT NULL", [photo_id])
         return self._opened_photo(rows, f"no stored photo {photo_id} (purged, or never stored)")
 
     def _opened_photo(self, rows: list[Row], missing: str) -> tuple[Row, bytes]:
         if not rows:
             raise NotFound(missing)
-        row = dict(rows[0])
-        row.pop("ver", None), row.pop("tag", None)  # photos are bound by their own seal, opened here
+        row = self._open_row("photos", rows[0])  # its tag checked; `ver` and `tag` dropped
         return row, self._need_vault().open(row.pop("data"), f"photos:{row['id']}")
 
     # -- templates, sealed in blocks (triage/store/blocks.py) ---------------------------------------

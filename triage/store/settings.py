@@ -1,5 +1,7 @@
 """What decides how a home behaves, recorded in its store: whether it is a training home, the matcher in
-force, the retention policy, and the SHA-256 of each calibration file in its models/ folder.
+force, the retention policy, the SHA-256 of each calibration file in its models/ folder, and who and where
+the home is (officer, force code, device, time zone, site: the actor of its audit trail, the device its
+batches are signed for, the day a capture falls on).
 
 `config.json` shows these to people, but anyone who can write the folder can edit a text file or drop a
 file into models/. The store's rows are authenticated under the data key (tags.py), so the values here
@@ -29,6 +31,8 @@ from triage.store.config import CONFIG_FILE, STORE_FILE, Config, Retention, writ
 
 TABLE = "settings"
 TRAINING, MATCHER, RETENTION = "training", "matcher", "retention"
+IDENTITY = "identity"  # set when the home is made; no command changes it
+IDENTITY_FIELDS = ("officer", "force_code", "device", "timezone", "site")
 CALIBRATION = "calibration:"  # then the file's name under models/, e.g. calibration:fused.json
 MODELS = "models"
 RECORDED = "settings-record"  # a new home's settings, recorded as it is made
@@ -100,7 +104,7 @@ def record(store: Home, officer: str, *, action: str = RECORDED) -> Settings:
         {p.name: sha256(p.read_bytes()) for p in calibration_files(store.home)},
     )
     at = _now()
-    values = _values(found)
+    values = {**_values(found), IDENTITY: identity(cfg)}
     for name, value in values.items():
         _put(store.db, name, value, officer, at)
     store.audit(action, officer, records=[f"settings:{n}" for n in values], reason=describe(found))
@@ -136,6 +140,11 @@ def record_calibration(store: Home, path: Path, digest: str, *, officer: str) ->
     if store.settings is not None:
         store.settings.calibrations[path.name] = digest
     return True
+
+
+def identity(cfg: Config) -> dict[str, str]:
+    """Who and where the home is, as config.json says."""
+    return {name: str(getattr(cfg, name)) for name in IDENTITY_FIELDS}
 
 
 def describe(s: Settings) -> str:
@@ -194,13 +203,54 @@ def load(store: Home) -> Settings:
                         hint="restore the home from a backup",
                     )
                 found = record(store, store.config.officer, action=ADOPTED)
-    compare(store.home, store.config, found)
+    compare(store.home, store.config, found, _identity(store))
     return found
 
 
 def _read(store: Home) -> Settings | None:
     rows = {r["name"]: r["value"] for r in store.rows(TABLE)}
     return parse(rows, store.home) if rows else None
+
+
+def _identity(store: Home) -> dict[str, str]:
+    """Who and where the home is, as its store records it (the row's tag checked as it is read). A home
+    whose settings were recorded before this was has it taken from config.json now, once, and audited."""
+    found = _read_identity(store)
+    if found is None:
+        with store.transaction():
+            found = _read_identity(store)  # another process may have recorded it meanwhile
+            if found is None:
+                if store.db.execute(
+                    "SELECT 1 FROM audit_events WHERE action IN (?, ?) AND records LIKE ? LIMIT 1",
+                    [RECORDED, ADOPTED, f'%"settings:{IDENTITY}"%'],
+                ).fetchone():
+                    raise IntegrityFailure(
+                        f"the settings this home recorded (officer, force code, device, time zone, site) were "
+                        f"removed from its store in {store.home}",
+                        hint="restore the home from a backup",
+                    )
+                found = identity(store.config)
+                _put(store.db, IDENTITY, found, store.config.officer, _now())
+                store.audit(
+                    ADOPTED,
+                    store.config.officer,
+                    records=[f"settings:{IDENTITY}"],
+                    reason=", ".join(f"{name} {value}" for name, value in found.items()),
+                )
+    return found
+
+
+def _read_identity(store: Home) -> dict[str, str] | None:
+    rows = store.rows(TABLE, "name = ?", [IDENTITY])
+    if not rows:
+        return None
+    try:
+        value = json.loads(rows[0]["value"])
+        if not isinstance(value, dict) or sorted(value) != sorted(IDENTITY_FIELDS):
+            raise ValueError(f"{IDENTITY} must name {', '.join(IDENTITY_FIELDS)}")
+    except ValueError as e:
+        raise IntegrityFailure(f"the settings of the home in {store.home} cannot be read ({e})") from None
+    return {name: str(value[name]) for name in IDENTITY_FIELDS}
 
 
 def parse(rows: dict[str, str], home: Path) -> Settings:
@@ -226,9 +276,13 @@ def parse(rows: dict[str, str], home: Path) -> Settings:
     return Settings(training, matcher, retention, calibrations)
 
 
-def compare(home: Path, cfg: Config, s: Settings) -> None:
-    """IntegrityFailure naming every decision-making field where config.json differs from the record."""
+def compare(home: Path, cfg: Config, s: Settings, recorded: dict[str, str] | None = None) -> None:
+    """IntegrityFailure naming every decision-making field where config.json differs from the record, and
+    every field of who and where the home is (`recorded`, when given)."""
     said = []
+    for name, value in identity(cfg).items():
+        if recorded is not None and value != recorded[name]:
+            said.append(f"{name} {value}; the home was made with {name} {recorded[name]} (no command changes it)")
     if cfg.training != s.training:
         kind = "a training" if s.training else "an operational"
         said.append(f"training {_word(cfg.training)}; this home was made as {kind} home")

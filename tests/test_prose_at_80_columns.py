@@ -1,0 +1,72 @@
+"""What the CLI says in sentences reads on an 80-column terminal: each line wraps between words at the console's
+width (a terminal left to wrap it splits words), continuation lines of a list's entry indented, no word broken;
+a command to copy keeps a line of its own. An answer refused while the details are asked names the field
+asked, not a flag the officer never typed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.cells import cell_len
+
+from conftest import orl
+from triage.cli.common import err, out
+
+TABLE_LINE = re.compile(r"^[┏┃┡│└┗┣╭╰]")
+PROMPT = re.compile(r"Arrival \d+: photo \(type or paste its path; q ends\): ")
+
+
+@pytest.fixture
+def at(monkeypatch):
+    """Sets the width both consoles lay text out in, as a terminal of that many columns would."""
+
+    def width(columns: int) -> None:
+        monkeypatch.setattr(out, "width", columns)
+        monkeypatch.setattr(err, "width", columns)
+
+    return width
+
+
+def _prose(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not TABLE_LINE.match(line)]
+
+
+def test_review_of_an_arrival_wraps_its_candidates_and_history_between_words(cli, wl_home, at):
+    aid = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama")["arrival_id"]
+    reason = "photo too small to compare the ears, the left one hidden by the hood of a blue jacket"
+    cli("review", aid, "--candidate", "WL-007", "--decision", "inconclusive", "--reason", reason)
+    shown = {}
+    for columns in (80, 1000):
+        at(columns)
+        shown[columns] = cli("review", aid).stdout
+    assert all(cell_len(line) <= 80 for line in shown[80].splitlines()), shown[80]
+    narrow, wide = _prose(shown[80]), _prose(shown[1000])
+    assert " ".join(narrow).split() == " ".join(wide).split(), "the same words, none broken"
+    assert len(narrow) > len(wide)
+    said = " ".join(" ".join(narrow).split())
+    assert "#1 watchlist WL-007: distance" in said and f"— {reason}" in said
+    assert f"  triage review {aid} --portraits-to FOLDER" in shown[80].splitlines()  # whole, to copy
+
+
+def test_an_answer_refused_while_asking_names_the_field_and_wraps_between_words(cli, home, at):
+    at(80)
+    answers = ["Haddad", "", "", "", "", "", "Narnia", "Eritrea", "", "", "", "", "", "y"]
+    res = cli("capture", "--photo", orl(16, 2), "--interactive", "--json", input="\n".join(answers) + "\n")
+    start = res.stderr.index("nationality: 'Narnia'")  # after the question, on its line when no one types
+    said = res.stderr[start : res.stderr.index("try again", start) + len("try again")]
+    assert " ".join(said.split()) == (
+        "nationality: 'Narnia' is not a country; use a name such as Eritrea or a code such as ERI - try again"
+    )
+    assert len(said.splitlines()) == 2 and all(cell_len(line) <= 80 for line in said.splitlines()), said
+    assert "--nationality" not in res.stderr
+
+
+def test_the_sessions_standing_wraps_between_words(cli, wl_home, at):
+    at(80)
+    res = cli("session", "--vessel", "SB-0417", input="q\n")
+    said = PROMPT.sub("\n", res.stderr)  # the question is answered on its own line at a terminal
+    assert all(cell_len(line) <= 80 for line in said.splitlines()), said
+    words = " ".join(said.split())
+    assert "Vessel SB-0417: 0 landed, 0 awaiting review" in words and "0 flagged for safeguarding." in words
+    assert "Session ended: 0 landed in this session." in words
