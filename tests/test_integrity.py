@@ -295,6 +295,41 @@ def test_a_revoked_key_put_back_from_an_older_copy_is_refused_where_keys_are_use
         assert "the rows of trusted_keys are not the ones last written" in said and "triage audit verify" in said
 
 
+def test_a_row_changed_outside_triage_is_never_written_over_or_deleted(cli, copy):
+    """A purge updates and deletes rows it never reads: without the check made before a row is first
+    changed, the edited arrival's change was sealed as triage's own and verify found nothing."""
+    home, _, b, _ = copy
+    sql(home, "UPDATE arrivals SET vessel = 'SB-9999' WHERE id = ?", b)
+    said = _said(cli("purge", "--as-of", "2099-01-01", "--home", home, code=INTEGRITY))
+    assert f"arrivals row {b} was changed outside triage" in said and "neither changed nor deleted" in said
+    assert not cli.json("audit", "verify", "--home", home, code=INTEGRITY)["ok"]
+
+
+def test_a_key_put_back_cannot_be_hidden_by_a_tag_made_up_for_another_row(cli, copy):
+    """A table's digest moves by the tag a row holds when triage deletes it: a tag made up so that the
+    deletion takes the restored key's tag with it is refused at the deletion."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from triage.exchange.keys import encode_signing_key
+
+    home = copy[0]
+    for name in ("Laptop Y", "Laptop Z"):
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        cli("keys", "trust", name, encode_signing_key(raw), "--home", home)
+    old = _row(home, "trusted_keys", "name = 'Laptop Z'")
+    cli("keys", "untrust", "Laptop Z", "--home", home)
+    _put_back(home, "trusted_keys", old)
+    y = _row(home, "trusted_keys", "name = 'Laptop Y'")
+    y_tag = y[1][y[0].index("tag")]
+    z_tag = old[1][old[0].index("tag")]
+    made_up = ((int.from_bytes(y_tag, "big") - int.from_bytes(z_tag, "big")) % (1 << 256)).to_bytes(32, "big")
+    sql(home, "UPDATE trusted_keys SET tag = ? WHERE name = 'Laptop Y'", made_up)
+    said = _said(cli("keys", "untrust", "Laptop Y", "--home", home, code=INTEGRITY))
+    assert "trusted_keys row" in said and "changed outside triage" in said
+    assert not cli.json("audit", "verify", "--home", home, code=INTEGRITY)["ok"]
+
+
 def test_a_setting_put_back_from_an_older_copy_is_refused_at_unlock(cli, copy):
     from conftest import OFFICER, PASSPHRASE
     from triage.store import settings

@@ -116,7 +116,8 @@ def test_an_expired_entry_is_never_returned(store, vectors):
     later = watchlist.gallery(store, today=dt.date.fromisoformat(review) + dt.timedelta(days=1))
     assert len(later) == 0 and later.search(vector, top_k=20, threshold=0.5) == []
     # The review date moved into the past in the store: the same in-memory gallery stops returning it.
-    store.db["subjects"].update("WL-007", {"review_date": (dt.date.today() - dt.timedelta(days=1)).isoformat()})
+    with store.transaction():
+        store.db["subjects"].update("WL-007", {"review_date": (dt.date.today() - dt.timedelta(days=1)).isoformat()})
     refs = [c.ref for c in watchlist.gallery(store).search(vector, top_k=20, threshold=4.0)]
     assert "WL-007" not in refs and len(refs) == 19
 
@@ -189,27 +190,34 @@ def test_gallery_is_loaded_once_and_kept_in_step(store, vectors, monkeypatch):
 
 
 def test_a_template_deleted_by_any_code_is_not_searched_and_leaves_its_block(store, vectors):
+    from triage.errors import IntegrityFailure
+
     vector = vectors[(12, 5)]
     gallery = watchlist.gallery(store)
     assert gallery.search(vector, top_k=1, threshold=0.5)[0].ref == "WL-012"
-    # Deleted by a tool that knows nothing of blocks, outside any store transaction: never searched again.
+    # Deleted inside a store transaction (as a purge does): the block is rewritten in that same commit.
+    with store.transaction():
+        store.db.execute("DELETE FROM templates WHERE owner_id = 'WL-013'")
+    assert store.count("template_blocks", "stale = 1") == 0
+    assert "WL-013" not in store.load_templates(faces.MODEL_ID, "subject")[0]
+    # Deleted by a tool that knows nothing of blocks or tags (the sqlite3 shell): never searched again, the
+    # next commit still rewrites its block, and a later write to the rows it changed without a tag is refused
+    # (nothing of that write is kept), where triage would otherwise seal the change over as its own.
     other = sqlite3.connect(store.home / "triage.db")
     with other:
         other.execute("DELETE FROM templates WHERE owner_id = 'WL-012'")
     other.close()
     assert store.count("template_blocks", "stale = 1 AND model_id = ?", [faces.MODEL_ID]) == 1
     assert "WL-012" not in [c.ref for c in watchlist.gallery(store).search(vector, top_k=20, threshold=4.0)]
-    # The next commit of the unlocked store rewrites the block without it.
     with store.transaction():
         store.audit("test", OFFICER)
     assert store.count("template_blocks", "stale = 1") == 0
+    with pytest.raises(IntegrityFailure, match="template_sets row .* was changed outside triage"):
+        with store.transaction():
+            store.db.execute("DELETE FROM templates WHERE owner_id = 'WL-014'")
     owners, _ = store.load_templates(faces.MODEL_ID, "subject")
-    assert "WL-012" not in owners and len(owners) == 19
-    # Deleted inside a store transaction (as a purge does): the block is rewritten in that same commit.
-    with store.transaction():
-        store.db.execute("DELETE FROM templates WHERE owner_id = 'WL-013'")
-    assert store.count("template_blocks", "stale = 1") == 0
-    assert "WL-013" not in store.load_templates(faces.MODEL_ID, "subject")[0]
+    assert "WL-012" not in owners and "WL-014" in owners and len(owners) == 18
+    assert any(p.table == "template_sets" for p in store.verify_rows())
 
 
 def test_templates_are_sealed_in_blocks_and_loaded_a_block_at_a_time(home):

@@ -56,7 +56,7 @@ def test_a_name_finds_its_spellings_and_a_capture_shows_a_biographic_candidate(c
     report = cli("report", "--date", day, "--format", "text").stdout
     assert f"biographic {first}" in report and "biographic: name agrees (2 name parts)" in report
     cli("report", "--date", day, "--out", wl_home.parent / "day.html")
-    shown = cli("review", again, "--candidate", first, "--no-portraits").stdout
+    shown = " ".join(cli("review", again, "--candidate", first, "--no-portraits").stdout.split())  # as read
     assert "biographic: name agrees (2 name parts), date of birth close" in shown and "match" not in shown
     done = cli.json(
         "review", again, "--candidate", first, "--decision", "rejected", "--reason", "different people, checked"

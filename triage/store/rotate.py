@@ -136,6 +136,7 @@ def rotate(
             if head is None:  # verified above: every home's trail has a sealed head
                 raise IntegrityFailure("the sealed record of the audit trail's end is missing")
             audit.write_head(store.db, new, dataclasses.replace(head, seq=last[0], hash=last[1]))
+            store._old_rows.tagged_under = crypto.derive_tag_key(old_key)  # until every row is tagged anew
             store._adopt_key(new_key)
             swapped = True
             for apply in steps:
@@ -153,8 +154,10 @@ def rotate(
             )
             tick("re-tagging", 0, 1)
             store.retag_all()
+            store._old_rows.tagged_under = None
             tick("re-tagging", 1, 1)
     except BaseException:
+        store._old_rows.tagged_under = None
         if swapped:
             store._adopt_key(old_key)
         for _, side in sides:

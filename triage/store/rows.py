@@ -79,6 +79,7 @@ class Store:
         self._data_key: bytes | None = None  # kept while unlocked, to wrap it under a new passphrase
         self._tag_key: bytes | None = None  # rows' authentication key, derived from the data key (tags.py)
         self._layouts: dict[str, tags.Layout] = {}
+        self._old_rows = tags.OldRows(self.db, lambda: self._tag_key, self._layouts)  # rows checked before a write
         self._pending_head: tuple[int, str] | None = None  # the last event of the open transaction
         # Rows this connection tagged at its own commits, not checked again while SQLite's data_version says
         # no other connection has committed since (`_fresh_rows`); those being tagged at the open commit.
@@ -160,7 +161,7 @@ class Store:
         self._data_key = data_key
         self.vault = crypto.Vault(data_key)
         self._tag_key = crypto.derive_tag_key(data_key)
-        tags.install_triggers(self.db, tags.tagged_tables(self.db))
+        tags.install_triggers(self.db, tags.tagged_tables(self.db), self._old_rows)
 
     def _tag_rows_once(self) -> None:
         """A home whose sealed head predates row tags has its rows tagged now, once, under this key."""
@@ -231,11 +232,18 @@ class Store:
             for table, rowids in self._staged.items():
                 self._fresh.setdefault(table, set()).update(rowids)
             self._staged = {}
-        except BaseException:
+        except BaseException as e:
             self._pending_head = None
             self._staged = {}
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
                 conn.execute("ROLLBACK")
+            failed, self._old_rows.failed = self._old_rows.failed, None
+            if isinstance(e, sqlite3.IntegrityError) and tags.OLD_ROW_CHANGED in str(e):
+                raise IntegrityFailure(
+                    f"{failed or 'a row'} was changed outside triage (its authentication tag does not match), so "
+                    "it is neither changed nor deleted: `triage audit verify` shows every change",
+                    hint="restore the home from a backup",
+                ) from None
             raise
 
     def audit(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,24 +127,85 @@ def add(digest: int, tag: bytes | None, sign: int = 1) -> int:
 # -- noting what a transaction touches -------------------------------------------------------------
 
 
-def install_triggers(db: Database, tables: list[str]) -> None:
+OLD_ROW_CHANGED = "triage: a row this statement changes was changed outside triage"
+
+
+class OldRows:
+    """Checks each row a statement is about to update or delete, the first time a transaction touches it,
+    against its tag: the digest of its table moves by the tag the row holds (`seal_touched`), so a row
+    edited, put back from an older copy or given a made-up tag outside triage would otherwise be written
+    over, or deleted, and its change sealed as triage's own. The triggers call `ok` (a SQL function on this
+    connection) and abort the statement when it says no; `failed` names the row for the error shown."""
+
+    FUNCTION = "triage_old_row_ok"
+
+    def __init__(self, db: Database, key: Callable[[], bytes | None], cache: dict[str, Layout]) -> None:
+        self.db, self.key, self.cache = db, key, cache
+        self.failed: str | None = None
+        self.tagged_under: bytes | None = None  # the key rows still carry while a new one replaces it
+
+    def ok(self, table: str, rowid: int, *values: Any) -> int:
+        key = self.tagged_under or self.key()
+        if key is None:  # a locked store writes no tagged row
+            return 0
+        columns = layout(self.db, table, self.cache).columns
+        try:
+            check(key, table, rowid, columns, values)
+        except IntegrityFailure:
+            self.failed = row_name(table, rowid, dict(zip(columns, values, strict=True)))
+            return 0
+        return 1
+
+
+def _old_values(columns: list[str]) -> str:
+    """The OLD row as `Layout.select` reads a row, for the check made before it is changed."""
+    parts = []
+    for c in columns:
+        if c in SEALED_COLUMNS:
+            parts.append(
+                f"CASE WHEN OLD.[{c}] IS NULL THEN NULL ELSE length(OLD.[{c}]) || ':' || "
+                f"hex(substr(OLD.[{c}], 1, {NONCE_BYTES})) || hex(substr(OLD.[{c}], -{GCM_TAG_BYTES})) END"
+            )
+        else:
+            parts.append(f"OLD.[{c}]")
+    return ", ".join(parts)
+
+
+def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None:
     """TEMP triggers, on this connection only, that note each row inserted, updated or deleted, with the
-    tag it had then; a row touched twice is noted twice and the first note counts (`seal_touched`). No
-    constraint on `touched`: an outer statement's conflict clause (OR REPLACE, an upsert) would apply to
-    the triggers' inserts too."""
+    tag it had then; a row touched twice is noted twice and the first note counts (`seal_touched`). Before
+    a row is first updated or deleted in a transaction its tag is checked (`OldRows`). No constraint on
+    `touched`: an outer statement's conflict clause (OR REPLACE, an upsert) would apply to the triggers'
+    inserts too."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (tbl TEXT NOT NULL, rid INTEGER NOT NULL, old_tag BLOB)")
     db.execute("CREATE INDEX IF NOT EXISTS temp.touched_row ON touched (tbl, rid)")
+    db.conn.create_function(OldRows.FUNCTION, -1, old_rows.ok)
 
     def note(t: str, rid: str, old: str) -> str:
         return f"INSERT INTO touched (tbl, rid, old_tag) VALUES ('{t}', {rid}, {old});"
 
+    def checked(t: str, columns: list[str]) -> str:
+        return (
+            f"WHEN NOT EXISTS (SELECT 1 FROM temp.touched WHERE tbl = '{t}' AND rid = OLD.rowid) "
+            f"BEGIN SELECT RAISE(ABORT, '{OLD_ROW_CHANGED}') "
+            f"WHERE NOT {OldRows.FUNCTION}('{t}', OLD.rowid, {_old_values(columns)}); END"
+        )
+
     for t in tables:
+        columns = _columns(db, t)
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagins_{t}] AFTER INSERT ON main.[{t}] "
             f"BEGIN {note(t, 'NEW.rowid', 'NULL')} END"
         )
-        written = ", ".join(f"[{c}]" for c in _columns(db, t) if c not in ("ver", "tag"))
+        written = ", ".join(f"[{c}]" for c in columns if c not in ("ver", "tag"))
         db.execute(  # not on setting `ver` and `tag` alone: that is the tagging itself
+            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagold_upd_{t}] BEFORE UPDATE OF {written} ON main.[{t}] "
+            + checked(t, columns)
+        )
+        db.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagold_del_{t}] BEFORE DELETE ON main.[{t}] " + checked(t, columns)
+        )
+        db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagupd_{t}] AFTER UPDATE OF {written} ON main.[{t}] "
             f"BEGIN {note(t, 'OLD.rowid', 'OLD.tag')} {note(t, 'NEW.rowid', 'NULL')} END"
         )
