@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,8 @@ class Store:
         self._data_key: bytes | None = None  # kept while unlocked, to wrap it under a new passphrase
         self._tag_key: bytes | None = None  # rows' authentication key, derived from the data key (tags.py)
         self._layouts: dict[str, tags.Layout] = {}
-        self._old_rows = tags.OldRows(self.db, lambda: self._tag_key, self._layouts)  # rows checked before a write
+        mine = weakref.ref(self)
+        self._old_rows = tags.OldRows(lambda: s._tag_key if (s := mine()) is not None else None)
         self._pending_head: tuple[int, str] | None = None  # the last event of the open transaction
         # Rows this connection tagged at its own commits, not checked again while SQLite's data_version says
         # no other connection has committed since (`_fresh_rows`); those being tagged at the open commit.
@@ -241,7 +243,7 @@ class Store:
             if isinstance(e, sqlite3.IntegrityError) and tags.OLD_ROW_CHANGED in str(e):
                 raise IntegrityFailure(
                     f"{failed or 'a row'} was changed outside triage (its authentication tag does not match), so "
-                    "it is neither changed nor deleted: `triage audit verify` shows every change",
+                    "triage does not write over it: `triage audit verify` shows every change",
                     hint="restore the home from a backup",
                 ) from None
             raise

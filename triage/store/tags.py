@@ -134,13 +134,17 @@ class OldRows:
     """Checks each row a statement is about to update or delete, the first time a transaction touches it,
     against its tag: the digest of its table moves by the tag the row holds (`seal_touched`), so a row
     edited, put back from an older copy or given a made-up tag outside triage would otherwise be written
-    over, or deleted, and its change sealed as triage's own. The triggers call `ok` (a SQL function on this
-    connection) and abort the statement when it says no; `failed` names the row for the error shown."""
+    over, or deleted, and its change sealed as triage's own. An update of such a row is refused (the
+    statement aborts; `failed` names the row for the error shown); a deletion goes ahead without moving the
+    digest by the tag the row claims, so the table still fails `verify` unless the row was one slipped in.
+    The triggers call `ok`, a SQL function on the store's connection; it holds no reference back to the
+    connection (`key` reads the store's key through a weak reference), so an unclosed store is still freed."""
 
     FUNCTION = "triage_old_row_ok"
 
-    def __init__(self, db: Database, key: Callable[[], bytes | None], cache: dict[str, Layout]) -> None:
-        self.db, self.key, self.cache = db, key, cache
+    def __init__(self, key: Callable[[], bytes | None]) -> None:
+        self.key = key
+        self.columns: dict[str, list[str]] = {}  # each tagged table's, as `install_triggers` found them
         self.failed: str | None = None
         self.tagged_under: bytes | None = None  # the key rows still carry while a new one replaces it
 
@@ -148,7 +152,7 @@ class OldRows:
         key = self.tagged_under or self.key()
         if key is None:  # a locked store writes no tagged row
             return 0
-        columns = layout(self.db, table, self.cache).columns
+        columns = self.columns[table]
         try:
             check(key, table, rowid, columns, values)
         except IntegrityFailure:
@@ -184,15 +188,14 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
     def note(t: str, rid: str, old: str) -> str:
         return f"INSERT INTO touched (tbl, rid, old_tag) VALUES ('{t}', {rid}, {old});"
 
-    def checked(t: str, columns: list[str]) -> str:
-        return (
-            f"WHEN NOT EXISTS (SELECT 1 FROM temp.touched WHERE tbl = '{t}' AND rid = OLD.rowid) "
-            f"BEGIN SELECT RAISE(ABORT, '{OLD_ROW_CHANGED}') "
-            f"WHERE NOT {OldRows.FUNCTION}('{t}', OLD.rowid, {_old_values(columns)}); END"
-        )
+    def first(t: str) -> str:
+        return f"WHEN NOT EXISTS (SELECT 1 FROM temp.touched WHERE tbl = '{t}' AND rid = OLD.rowid) "
+
+    def failing(t: str, columns: list[str]) -> str:
+        return f"WHERE NOT {OldRows.FUNCTION}('{t}', OLD.rowid, {_old_values(columns)})"
 
     for t in tables:
-        columns = _columns(db, t)
+        columns = old_rows.columns[t] = _columns(db, t)
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagins_{t}] AFTER INSERT ON main.[{t}] "
             f"BEGIN {note(t, 'NEW.rowid', 'NULL')} END"
@@ -200,10 +203,12 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
         written = ", ".join(f"[{c}]" for c in columns if c not in ("ver", "tag"))
         db.execute(  # not on setting `ver` and `tag` alone: that is the tagging itself
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagold_upd_{t}] BEFORE UPDATE OF {written} ON main.[{t}] "
-            + checked(t, columns)
+            f"{first(t)} BEGIN SELECT RAISE(ABORT, '{OLD_ROW_CHANGED}') {failing(t, columns)}; END"
         )
-        db.execute(
-            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagold_del_{t}] BEFORE DELETE ON main.[{t}] " + checked(t, columns)
+        db.execute(  # a first note without a tag: the digest does not move by the one the row claims
+            f"CREATE TEMP TRIGGER IF NOT EXISTS [tagold_del_{t}] BEFORE DELETE ON main.[{t}] "
+            f"{first(t)} BEGIN INSERT INTO touched (tbl, rid, old_tag) SELECT '{t}', OLD.rowid, NULL "
+            f"{failing(t, columns)}; END"
         )
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagupd_{t}] AFTER UPDATE OF {written} ON main.[{t}] "
