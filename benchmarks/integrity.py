@@ -54,13 +54,17 @@ def tagging_off() -> Iterator[None]:
         "now": Store._written_now,
         "retag": Store.retag_all,
         "fresh": Store._fresh_rows,
+        "tables": Store.check_tables,
+        "trail": Store._check_trail_end,
     }
-    tags.install_triggers = lambda db, tables: None  # type: ignore[assignment]
+    tags.install_triggers = lambda db, tables, old_rows: None  # type: ignore[assignment]
     tags.check_read = lambda *a, **k: None  # type: ignore[assignment]
     Store._tag_touched = lambda self: None  # type: ignore[method-assign]
     Store._written_now = lambda self, table, rowid: True  # type: ignore[method-assign]
     Store.retag_all = lambda self: None  # type: ignore[method-assign]
     Store._fresh_rows = lambda self: {}  # type: ignore[method-assign]
+    Store.check_tables = lambda self, *tables, **k: None  # type: ignore[method-assign]
+    Store._check_trail_end = lambda self: None  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -68,6 +72,8 @@ def tagging_off() -> Iterator[None]:
         tags.check_read = saved["check"]
         Store._tag_touched = saved["touched"]  # type: ignore[method-assign]
         Store._written_now = saved["now"]  # type: ignore[method-assign]
+        Store.check_tables = saved["tables"]  # type: ignore[method-assign]
+        Store._check_trail_end = saved["trail"]  # type: ignore[method-assign]
         Store.retag_all = saved["retag"]  # type: ignore[method-assign]
         Store._fresh_rows = saved["fresh"]  # type: ignore[method-assign]
 
