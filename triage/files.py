@@ -8,9 +8,8 @@ could overwrite or pose as the store, its keys or its configuration (refused wha
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
+import tempfile
 from pathlib import Path
 
 from triage.errors import BadInput, Conflict
@@ -52,22 +51,20 @@ def write_files(files: dict[Path, bytes]) -> None:
 
 
 def _write_new(path: Path, data: bytes) -> Path:
-    """`data` in a file created for it in `path`'s folder, under a name no one could have chosen in advance
-    (created exclusively and never through a symlink), flushed to disk so that the rename publishes it whole."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    for _ in range(16):
-        tmp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}.partial")  # within a name's 255 bytes
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
-        return tmp
-    raise FileExistsError(errno.EEXIST, "no free temporary name beside it", str(path))
+    """`data` in a file created for it in `path`'s folder under a random name (made exclusively, never
+    through a symlink: `tempfile.mkstemp`), readable as an output written directly would be, and flushed
+    to disk so that the rename publishes it whole."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".triage-", suffix=".partial")
+    tmp = Path(name)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp

@@ -70,19 +70,23 @@ class Layout:
     select: str = field(init=False)
 
     def __post_init__(self) -> None:
-        parts = ["rowid"]
-        for c in self.columns:
-            if c == "tag":
-                parts.append("[tag]")
-            elif c in SEALED_COLUMNS:
-                parts.append(
-                    f"CASE WHEN [{c}] IS NULL THEN NULL ELSE "
-                    f"length([{c}]) || ':' || hex(substr([{c}], 1, {NONCE_BYTES})) || "
-                    f"hex(substr([{c}], -{GCM_TAG_BYTES})) END"
-                )
-            else:
-                parts.append(f"[{c}]")
-        self.select = f"SELECT {', '.join(parts)} FROM [{self.table}]"
+        self.select = f"SELECT rowid, {read_columns(self.columns)} FROM [{self.table}]"
+
+
+def read_columns(columns: list[str], row: str = "") -> str:
+    """The columns as a row is tagged and checked, sealed ones as their length, nonce and GCM tag; `row`
+    names the row in a trigger (`OLD.`), where the check before a change reads them the same way."""
+    parts = []
+    for c in columns:
+        col = f"{row}[{c}]"
+        if c in SEALED_COLUMNS:
+            parts.append(
+                f"CASE WHEN {col} IS NULL THEN NULL ELSE length({col}) || ':' || "
+                f"hex(substr({col}, 1, {NONCE_BYTES})) || hex(substr({col}, -{GCM_TAG_BYTES})) END"
+            )
+        else:
+            parts.append(col)
+    return ", ".join(parts)
 
 
 def layout(db: Database, table: str, cache: dict[str, Layout]) -> Layout:
@@ -133,8 +137,9 @@ OLD_ROW_CHANGED = "triage: a row this statement changes was changed outside tria
 class OldRows:
     """Checks each row a statement is about to update or delete, the first time a transaction touches it,
     against its tag: the digest of its table moves by the tag the row holds (`seal_touched`), so a row
-    edited, put back from an older copy or given a made-up tag outside triage would otherwise be written
-    over, or deleted, and its change sealed as triage's own. An update of such a row is refused (the
+    edited or given a made-up tag outside triage would otherwise be written over, or deleted, and its
+    change sealed as triage's own (a row put back whole from an older copy carries a tag that checks: its
+    table's digest shows it, `verify`). An update of such a row is refused (the
     statement aborts; `failed` names the row for the error shown); a deletion goes ahead without moving the
     digest by the tag the row claims, so the table still fails `verify` unless the row was one slipped in.
     The triggers call `ok`, a SQL function on the store's connection; it holds no reference back to the
@@ -161,20 +166,6 @@ class OldRows:
         return 1
 
 
-def _old_values(columns: list[str]) -> str:
-    """The OLD row as `Layout.select` reads a row, for the check made before it is changed."""
-    parts = []
-    for c in columns:
-        if c in SEALED_COLUMNS:
-            parts.append(
-                f"CASE WHEN OLD.[{c}] IS NULL THEN NULL ELSE length(OLD.[{c}]) || ':' || "
-                f"hex(substr(OLD.[{c}], 1, {NONCE_BYTES})) || hex(substr(OLD.[{c}], -{GCM_TAG_BYTES})) END"
-            )
-        else:
-            parts.append(f"OLD.[{c}]")
-    return ", ".join(parts)
-
-
 def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None:
     """TEMP triggers, on this connection only, that note each row inserted, updated or deleted, with the
     tag it had then; a row touched twice is noted twice and the first note counts (`seal_touched`). Before
@@ -192,7 +183,7 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
         return f"WHEN NOT EXISTS (SELECT 1 FROM temp.touched WHERE tbl = '{t}' AND rid = OLD.rowid) "
 
     def failing(t: str, columns: list[str]) -> str:
-        return f"WHERE NOT {OldRows.FUNCTION}('{t}', OLD.rowid, {_old_values(columns)})"
+        return f"WHERE NOT {OldRows.FUNCTION}('{t}', OLD.rowid, {read_columns(columns, 'OLD.')})"
 
     for t in tables:
         columns = old_rows.columns[t] = _columns(db, t)
