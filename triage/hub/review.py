@@ -198,24 +198,29 @@ def _laptop_alerts(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]
     return found
 
 
-def _hub_decided(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
-    """The hub's own watchlist candidates (of `arrivals`) decided here, with their decisions, every row checked."""
-    sql = (
+def _decided_rows(hub: Hub, where: str, params: list[Any], order: str = " ORDER BY c.id") -> list[dict[str, Any]]:
+    """Candidates decided at the hub (`where` chooses which), each with its arrivals and its decision, every
+    row checked."""
+    found = rows.dicts(
+        hub.conn,
         f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
         f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
         f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
-        "LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
-        "WHERE c.kind = 'watchlist' AND NOT a.voided"
+        f"LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id WHERE {where}{order}",
+        params,
     )
-    params: list[Any] = []
-    if arrivals is not None:
-        sql += " AND c.arrival = ANY(%s)"
-        params.append(arrivals)
-    found = rows.dicts(hub.conn, sql + " ORDER BY c.id", params)
     for r in found:
         _checked(hub, r)
         hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
     return found
+
+
+def _hub_decided(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
+    """The hub's own watchlist candidates (of `arrivals`) decided here, with their decisions, every row checked."""
+    where = "c.kind = 'watchlist' AND NOT a.voided"
+    if arrivals is None:
+        return _decided_rows(hub, where, [])
+    return _decided_rows(hub, where + " AND c.arrival = ANY(%s)", [arrivals])
 
 
 def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[str, Any]]:
@@ -390,20 +395,10 @@ def _seen_from(key: str, item: dict[str, Any]) -> dict[str, Any]:
 def _decided_here(hub: Hub, aid: int) -> list[dict[str, Any]]:
     """The arrival's candidates decided at the hub, a pair of arrivals as one item, each with its decision (rows
     checked)."""
-    found = rows.dicts(
-        hub.conn,
-        f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
-        f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
-        f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
-        "LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
-        "WHERE (c.arrival = %s OR c.other = %s) AND NOT a.voided AND (o.id IS NULL OR NOT o.voided)" + _ORDER,
-        [aid, aid],
+    found = _decided_rows(
+        hub, "(c.arrival = %s OR c.other = %s) AND NOT a.voided AND (o.id IS NULL OR NOT o.voided)", [aid, aid], _ORDER
     )
-    decisions = {}
-    for r in found:
-        _checked(hub, r)
-        hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
-        decisions[r["id"]] = r
+    decisions = {r["id"]: r for r in found}
     items = _items(found)
     for item in items:
         d = decisions[item["candidates"][0]]
