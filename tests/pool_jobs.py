@@ -28,3 +28,10 @@ def meet(folder: str, me: int) -> tuple[bool, int]:
             return True, os.getpid()
         time.sleep(0.05)
     return False, os.getpid()
+
+
+def opencv_threads() -> int:
+    """How many threads OpenCV would spread its work over in this process."""
+    import cv2
+
+    return int(cv2.getNumThreads())

@@ -123,6 +123,11 @@ def test_a_laptops_alert_reaches_a_supervisor_with_no_watchlist(cli, day, tmp_pa
         sup,
     )
     assert day.alert not in {p["arrival_id"] for p in cli.json("review", "--pending", "--home", sup)}
+    # the supervisor's batch of the day carries that decision, and says so
+    to = cli.json("keys", "show", "--home", sup)["age_recipient"]
+    said = cli("export", "--home", sup, "--date", imported["day"], "--out", tmp_path / "s.age", "--recipient", to)
+    said = " ".join(said.stdout.split())
+    assert f"Exported 0 arrival(s) of {imported['day']} and 1 decision(s) or draft(s) recorded here on other" in said
 
 
 def test_the_import_summary_reads_at_80_columns_with_each_alert_whole(cli, day, tmp_path, monkeypatch):

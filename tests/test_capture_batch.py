@@ -17,10 +17,11 @@ from PIL import Image
 from test_mrz_capture import ZONE
 
 from conftest import orl, row_counts
-from pool_jobs import CRASH, HANG, meet, square_unless_told_otherwise
+from pool_jobs import CRASH, HANG, meet, opencv_threads, square_unless_told_otherwise
 from triage import workers
 from triage.casework import manifest
 from triage.errors import BadInput, ExitStatus
+from triage.faces import encoders
 
 GOOD = [(s, 1) for s in range(1, 41)] + [(s, 5) for s in range(26, 41)]  # 55 ORL photos HOG finds a face in
 BAD = {  # row -> (what is wrong, the reason reported)
@@ -185,6 +186,13 @@ def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):
     assert all(met for met, _ in (o.value for o in outcomes))
     pids = {pid for _, pid in (o.value for o in outcomes)}
     assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_a_worker_runs_opencv_on_its_own_thread_only():
+    """One worker per core: OpenCV's own threads in each would only contend with the other workers."""
+    pipeline = encoders.pipeline((encoders.DLIB, encoders.SFACE), None)
+    [outcome] = workers.run(opencv_threads, iter([(0, ())]), workers=1, timeout=120, initializer=pipeline.load)
+    assert outcome.error is None and outcome.value == 1
 
 
 def test_workers_started_before_the_command_line_is_parsed_land_the_batch(cli, home, tmp_path, monkeypatch):

@@ -46,6 +46,7 @@ def test_every_commands_help_reads_at_80_columns_with_no_option_name_cut():
         assert res.exit_code == 0, (where, res.output)
         assert max(len(line) for line in res.output.splitlines()) <= 80, (where, res.output)
         assert "…" not in res.output, (where, res.output)
+        assert "<bool>" not in res.output and "<list[" not in res.output, (where, res.output)  # flags take no value
         names = [o for p in command.params if not p.hidden for o in (*p.opts, *p.secondary_opts) if o.startswith("-")]
         for name in names:
             assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", res.output), (where, name, res.output)
@@ -59,3 +60,19 @@ def test_help_paragraphs_lose_the_docstrings_line_breaks_but_examples_and_lists_
     for line, after in zip(lines, lines[1:]):
         if line and after and not after.startswith("triage "):  # a line ends only where the next word cannot fit
             assert len(line) + 1 + len(after.split()[0]) > 78, (line, after)
+
+
+def test_examples_too_long_for_80_columns_break_where_a_shell_reads_them_whole():
+    runner = CliRunner()
+    for path, _ in _commands(typer.main.get_command(app)):
+        output = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}).output
+        lines = output[: output.find("╭")].splitlines()
+        for i, line in enumerate(lines):
+            if not line.lstrip().startswith("triage "):
+                continue
+            indent = len(line) - len(line.lstrip())
+            while lines[i].rstrip().endswith(" \\"):  # continued: the next line is indented under it
+                i += 1
+                assert lines[i].startswith(" " * (indent + 4)) and lines[i][indent + 4] != " ", (path, lines[i])
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            assert not after.strip() or after.lstrip().startswith("triage "), (path, line, after)

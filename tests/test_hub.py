@@ -886,3 +886,47 @@ def test_the_hub_is_called_the_hub_in_what_it_refuses(cli, sites, hub, monkeypat
     res = cli("hub", "review", "--pending", *hub, code=int(ExitStatus.WRONG_PASSPHRASE))
     assert f"wrong passphrase for the hub at {folder}" in res.stderr and "`triage hub init`" in res.stderr
     assert "home" not in res.stderr.replace(str(folder), "")
+
+
+def test_a_laptops_decision_on_a_repeat_arrival_decides_the_pair_at_the_hub(cli, sites, hub, tmp_path):
+    """Laptop B lands person 21 again the same day and its officer confirms the repeat there: at the hub the pair is
+    decided as B's officer decided it, on B, with its audit event, and is not listed again; imported again, nothing
+    changes; B's later change of mind does not overturn it, and the import says whose decision stands."""
+    b = Path(shutil.copytree(sites.b, tmp_path / "B"))
+    b1 = sites.b1.split(":", 1)[1]
+    b3 = cli.json("capture", "--home", b, "--photo", orl(21, 8), "--landed-at", f"{FOLKESTONE_DAY}T04:20:00Z")
+    assert b1 in [c["ref"] for c in b3["candidates"] if c["kind"] == "arrival"]
+    b3 = b3["arrival_id"]
+    cli("review", b3, "--candidate", b1, "--decision", "confirmed", "--reason", "same scar", "--home", b)
+    cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / "b3.age")
+    key = f"{sites.b1.split(':', 1)[0]}:{b3}"
+
+    (imported,) = _imported(cli, hub, tmp_path / "b3.age")
+    (pair,) = imported["pair_decisions"]
+    assert pair["applied"] and {pair["arrival_key"], pair["other_key"]} == {key, sites.b1}
+    assert (pair["decision"], pair["officer"]) == ("confirmed", OFFICER) and pair["laptop"].startswith("Laptop B (")
+    pending = cli.json("hub", "review", "--pending", *hub)["candidates"]
+    assert not [c for c in pending if {c["arrival_key"], (c["other"] or {}).get("key")} == {key, sites.b1}]
+    seen = cli.json("hub", "review", key, *hub)
+    (decided,) = [d for d in seen["decided"] if d["ref"] == sites.b1]
+    assert (decided["decision"], decided["officer"]) == ("confirmed", OFFICER)
+    assert decided["decided_on"] == pair["laptop"] and decided["candidates"] == pair["candidates"]
+    assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(pair["candidates"])
+    events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
+    assert [e["records"][-1] for e in events] == [f"review:{pair['review']}"]
+
+    cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / "b3-again.age")
+    (again,) = _imported(cli, hub, tmp_path / "b3-again.age")  # the day exported again: the same decision
+    assert not again["already_imported"] and again["pair_decisions"] == []
+
+    cli("review", b3, "--candidate", b1, "--decision", "rejected", "--reason", "the scar is on the other side",
+        "--home", b)  # fmt: skip
+    for name in ("b3-later.age", "b3-later-json.age"):
+        cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / name)
+    res = cli("hub", "import", tmp_path / "b3-later.age", *hub)
+    assert "decided on Laptop B (" in res.stderr and "not recorded: confirmed by" in res.stderr
+    (later,) = _imported(cli, hub, tmp_path / "b3-later-json.age")
+    (pair,) = later["pair_decisions"]
+    assert not pair["applied"] and pair["decision"] == "rejected" and pair["held"]["decision"] == "confirmed"
+    assert _sql(hub[-1], "SELECT DISTINCT decision FROM decisions") == [("confirmed",)]
+    assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(decided["candidates"])

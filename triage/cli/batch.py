@@ -110,7 +110,13 @@ def export(
 def render_export(result: Exported) -> None:
     say(
         out,
-        f"Exported {result.arrivals} arrival(s) of {result.day} ({result.bytes:,} bytes), "
+        f"Exported {result.arrivals} arrival(s) of {result.day}"
+        + (
+            f" and {result.received_decisions} decision(s) or draft(s) recorded here on other laptops' arrivals"
+            if result.received_decisions
+            else ""
+        )
+        + f" ({result.bytes:,} bytes), "
         f"signed by this laptop (fingerprint {result.fingerprint}), encrypted to "
         f"{len(result.recipients)} recipient(s)" + (", with templates." if result.with_templates else "."),
     )

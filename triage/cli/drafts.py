@@ -129,9 +129,9 @@ def pnd_draft(
 
     Examples:
 
-      triage pnd draft A-7K3F9Q --purpose "To establish whether the arrival is wanted or linked to organised immigration crime"
+      triage pnd draft A-7K3F9Q --purpose "To establish whether the arrival is wanted or linked to OIC"
 
-      triage pnd draft A-7K3F9Q --kind face --purpose "To establish whether this person was arrested before under another name" --image-out A-7K3F9Q-search.jpg --out A-7K3F9Q-face.txt
+      triage pnd draft A-7K3F9Q --kind face --purpose "To establish whether arrested before under another name" --image-out A-7K3F9Q-search.jpg --out A-7K3F9Q-face.txt
     """
     from triage.outputs import pnd
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rich.cells import cell_len
 from rich.columns import Columns
 from rich.console import Console, ConsoleRenderable, RenderHook
 from rich.padding import Padding
@@ -18,12 +19,38 @@ from rich.text import Text
 from triage.cli.common import fit_table
 
 _LABELLED = re.compile(r"\w[\w ,]*: ")
+_SHELL_WORD = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+""")
+EXAMPLE_WIDTH = 78  # an example's line and its indent, inside the one-column margins of an 80-column terminal
+
+
+def _example_lines(line: str) -> list[str]:
+    """A command line too long for 80 columns broken between its words as a shell reads it (an option beside its
+    value), each line but the last ending in a backslash and the rest indented under it: it reads whole and still
+    pastes into a shell."""
+    if cell_len(line) <= EXAMPLE_WIDTH or not line.lstrip().startswith("triage "):
+        return [line]
+    indent = line[: len(line) - len(line.lstrip())]
+    units: list[str] = []  # an option and its value stay on one line
+    for word in _SHELL_WORD.findall(line):
+        if units and units[-1].startswith("-") and " " not in units[-1] and not word.startswith("-"):
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    lines, current = [], ""
+    for word in units:
+        if current and cell_len(current) + 1 + cell_len(word) + 2 > EXAMPLE_WIDTH:
+            lines.append(current + " \\")
+            current = indent + "    " + word
+        else:
+            current = f"{current} {word}" if current else indent + word
+    return [*lines, current]
 
 
 def running_text(text: str | None) -> str | None:
     """A command's help with the line breaks its docstring was wrapped at taken out, so that each paragraph
     wraps at the terminal's width. A paragraph whose lines are all indented (examples, one a line) or all
-    begin with a label and a colon (`photo: ...`, a list of columns) keeps its lines."""
+    begin with a label and a colon (`photo: ...`, a list of columns) keeps its lines, an example too long for
+    80 columns broken as a shell reads it."""
     if not text:
         return text
     paragraphs = []
@@ -31,7 +58,7 @@ def running_text(text: str | None) -> str | None:
         lines = paragraph.splitlines()
         kept = all(line.startswith((" ", "\t")) for line in lines) or all(_LABELLED.match(line) for line in lines)
         if kept or len(lines) < 2:
-            paragraphs.append(paragraph)
+            paragraphs.append("\n".join(part for line in lines for part in _example_lines(line)))
         else:
             indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
             paragraphs.append(indent + " ".join(line.strip() for line in lines))
@@ -50,6 +77,18 @@ def _range_below(cell: Any) -> Any:
         return cell
     head, _, tail = cell.divide([at, at + 1])
     return Text("\n").join([head, tail])
+
+
+def _type_shown(cell: Any) -> Any:
+    """An option's type as a user types it: nothing for a flag (typer names it `<bool>`, as if it took a value),
+    and a repeatable option's one value (`<list[str]>` -> `<str>`)."""
+    if not isinstance(cell, Text):
+        return cell
+    plain = cell.plain
+    if plain == "<bool>":
+        return Text("")
+    listed = re.fullmatch(r"<list\[(\w+)\]>", plain)
+    return Text(f"<{listed.group(1).lower()}>", style=cell.style) if listed else cell
 
 
 def _flowing(cell: Any) -> Any:
@@ -90,7 +129,7 @@ def _options_table(table: Table) -> Table:
         positive = _joined([names[0][row], names[1][row]], " ")
         negative = _joined([names[2][row], names[3][row]], " ")
         name = _joined([positive, negative], "\n")
-        fitted.add_row(*(mark[row] for mark in marks), name, _range_below(types[row]), _flowing(text))
+        fitted.add_row(*(mark[row] for mark in marks), name, _range_below(_type_shown(types[row])), _flowing(text))
     return fitted
 
 

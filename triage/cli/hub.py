@@ -195,6 +195,11 @@ def import_cmd(
                 )
             for d in r.alert_decisions:
                 out.print(f"  {_decided_line(d)}", markup=False)
+            for p in r.pair_decisions:
+                if p["applied"]:
+                    out.print(f"  {_pair_line(p)}", markup=False)
+                else:
+                    warn(_pair_line(p))
             for c in r.candidates:
                 out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
             for w in r.warnings:
@@ -209,6 +214,23 @@ def _decided_line(d: dict[str, Any]) -> str:
     if not d["alert_held"]:
         return line + "; kept until the hub holds that alert"
     return line if d["stands"] else line + "; a later decision stands"
+
+
+def _pair_line(p: dict[str, Any]) -> str:
+    """A laptop's decision on a pair of arrivals, as an import found it: recorded at the hub, or why not."""
+    from triage.hub.review import HUB
+
+    line = (
+        f"pair of arrivals {p['arrival_key']} and {p['other_key']} decided on {p['laptop']}: {p['decision']} by "
+        f"{p['officer']}"
+    )
+    if p["applied"]:
+        return line
+    held = p["held"]
+    if held is None:
+        return line + "; not recorded: the hub's search does not pair them"
+    where = "at the hub" if held["decided_on"] == HUB else f"on {held['decided_on']}"
+    return line + f"; not recorded: {held['decision']} by {held['officer']} {where} stands"
 
 
 def _said(line: str) -> None:

@@ -264,7 +264,7 @@ def link(
 
     Examples:
 
-      triage ocg link OCG-2026-014 --arrival A-7K3F9Q --reason "same phone number as the group's booking line, checked with the arrival"
+      triage ocg link OCG-2026-014 --arrival A-7K3F9Q --reason "same phone as the group's booking line, checked with him"
 
       triage ocg link OCG-2026-014 --arrival A-9QX2M4 --reject --reason "number belongs to a relative, checked"
 

@@ -501,6 +501,8 @@ class Exported:
     fingerprint: str  # of this laptop's signing key
     members: list[str]
     bytes: int  # the encrypted file's size
+    # reviews, drafts and draft outcomes this home recorded on arrivals other laptops landed (a supervisor's work)
+    received_decisions: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -655,6 +657,7 @@ def export_day(
         fingerprint=keys.fingerprint(laptop.signing_public),
         members=[MANIFEST, SIGNATURE, *members],
         bytes=out.stat().st_size,
+        received_decisions=sum(len(r["reviews"]) + len(r["drafts"]) + len(r["outcomes"]) for r in received),
     )
 
 

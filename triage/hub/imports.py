@@ -10,6 +10,8 @@ then every new arrival is searched across everything held (`search.py`). Reviews
 under their own keys, the laptop's own and the decisions it took on arrivals received from other laptops
 (`received.jsonl`), whether or not the hub holds the alert yet: an alert is decided by the last review held that
 no other supersedes, as on a home, whichever batch came first, so one decided anywhere is not reviewed again.
+A laptop's decision on a pair of arrivals (a repeat arrival) decides the hub's candidates of that pair, once
+searched, unless someone decided them first (the import says whose decision stands).
 Every row is written with its keyed tag (`rows.py`), and a row already held that the batch would build on (an
 arrival, a correction applied before, an alert or a review of it) is checked first: a row changed outside triage
 is never given a fresh tag. A refusal, wherever it happens, leaves nothing of the batch and is recorded in the
@@ -28,6 +30,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from triage.casework import name_keys, ocg
+from triage.casework.arrivals import PAIR_KINDS
 from triage.casework.debrief import records as debrief_records
 from triage.casework.review import DECISIONS
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
@@ -67,6 +70,8 @@ class HubImported:
     # Decisions taken on another laptop than the one that found the alert: those the batch brought, and those held
     # already that decide an alert it brought. `alert_held` False: kept until the hub holds that alert.
     alert_decisions: list[dict[str, Any]] = field(default_factory=list)
+    # Decisions the batch brought on pairs of arrivals (a repeat arrival), recorded at the hub or not (`applied`).
+    pair_decisions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +149,7 @@ class _Loader:
         self.held_alerts: set[tuple[str, str]] = set()  # those held from earlier batches that its reviews decide
         self.standing: dict[tuple[str, str], str] = {}  # alert -> the review whose decision stands on it now
         self.elsewhere: dict[str, dict[str, Any]] = {}  # review -> a decision taken on another laptop than the finder's
+        self.pairs: list[review.PairDecision] = []  # what became of its decisions on pairs of arrivals
 
     def arrival_id(self, key: str, what: str) -> int:
         if key not in self.ids:
@@ -307,6 +313,46 @@ class _Loader:
                     if named_by == "arrival_key":
                         self.reviewed.add((key, ref))
                         self.elsewhere[r["key"]] = self._elsewhere(r["key"], key, ref, body, self.laptop)
+
+    def pair_reviews(self) -> None:
+        """Decisions the batch brings on pairs of arrivals (a repeat arrival, by face or by name), the laptop's on its
+        own arrivals and those on arrivals it received: for each pair, the one that stands (the last that no other
+        supersedes, as on a home) is recorded on the hub's candidates of the pair where nobody has decided them.
+        Run after the new arrivals are searched, so the hub's candidates of the pair exist."""
+        held: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for member, records, named_by in (
+            ("arrivals.jsonl", self.b.arrivals, "key"),
+            (batch.RECEIVED, self.b.received, "arrival_key"),
+        ):
+            for n, rec in enumerate(records, 1):
+                for r in rec.get("reviews") or []:
+                    if r.get("kind") not in PAIR_KINDS:
+                        continue
+                    self.at = f"{member} line {n} (review {r['key']})"
+                    if r.get("decision") not in DECISIONS:
+                        raise BadInput(
+                            f"{self.b.path}: {self.at}: the decision {shown(r.get('decision'))} is not "
+                            f"{', '.join(DECISIONS)}; nothing of the batch was imported"
+                        )
+                    if not isinstance(r.get("ref_key"), str) or not isinstance(r.get("officer"), str):
+                        raise BadInput(
+                            f"{self.b.path}: {self.at}: a decision on a pair of arrivals must name the other arrival "
+                            "and the officer; nothing of the batch was imported"
+                        )
+                    mine = str(rec[named_by])
+                    held.setdefault(frozenset((mine, r["ref_key"])), []).append(
+                        {**r, "arrival": mine, "other": r["ref_key"]}
+                    )
+        for reviews in held.values():
+            superseded = {r.get("supersedes") for r in reviews}
+            last = max(
+                [r for r in reviews if r["key"] not in superseded] or reviews,
+                key=lambda r: (str(r.get("at")), r["key"]),
+            )
+            self.at = f"review {last['key']}"
+            outcome = review.laptop_pair_decision(self.hub, last, self.laptop)
+            if outcome is not None:
+                self.pairs.append(outcome)
 
     @staticmethod
     def _elsewhere(review: str, key: str, ref: str, body: dict[str, Any], laptop: object) -> dict[str, Any]:
@@ -633,9 +679,12 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                         progress("searching new arrivals", i, len(landed))
                 for aid in new_ids:
                     search.biographic(hub, aid)
+                loader.at = "its decisions on pairs of arrivals"
+                loader.pair_reviews()
                 conn.execute("UPDATE batches SET new_arrivals = %s WHERE sha256 = %s", [len(new_ids), b.sha256])
                 reviewed = loader.named_reviews()
                 kept = sum(not e["alert_held"] for e in loader.decided_elsewhere())
+                pairs = sum(p.applied for p in loader.pairs)
                 hub.audit(
                     "import",
                     records=[
@@ -650,7 +699,8 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                         + (f", {kept} kept until the hub holds their alert" if kept else "")
                         if reviewed
                         else ""
-                    ),
+                    )
+                    + (f"; {pairs} decision(s) on pairs of arrivals taken on laptops" if pairs else ""),
                 )
     except BROKEN as e:
         _refused(
@@ -694,4 +744,5 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         laptop_alerts=alerts,
         warnings=warnings,
         alert_decisions=loader.decided_elsewhere(),
+        pair_decisions=[asdict(p) for p in loader.pairs],
     )

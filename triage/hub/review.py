@@ -205,8 +205,9 @@ def _decided_rows(hub: Hub, where: str, params: list[Any], order: str = " ORDER 
         hub.conn,
         f"SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns('candidates', 'c_', t='c')}, "
         f"{rows.columns('arrivals', 'a_', t='a')}, {rows.columns('arrivals', 'o_', t='o')}, "
-        f"{rows.columns('decisions', 'd_', t='d')} FROM candidates c JOIN arrivals a ON a.id = c.arrival "
-        f"LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id WHERE {where}{order}",
+        f"{rows.columns('decisions', 'd_', t='d')}, d.sealed AS d_blob FROM candidates c JOIN arrivals a ON "
+        f"a.id = c.arrival LEFT JOIN arrivals o ON o.id = c.other JOIN decisions d ON d.candidate = c.id "
+        f"WHERE {where}{order}",
         params,
     )
     for r in found:
@@ -406,7 +407,7 @@ def _decided_here(hub: Hub, aid: int) -> list[dict[str, Any]]:
             "decision": d["d_decision"],
             "officer": d["d_officer"],
             "at": d["d_at"].isoformat(timespec="seconds"),
-            "decided_on": HUB,
+            "decided_on": hub.open(bytes(d["d_blob"]), f"decisions:{d['id']}").get("laptop") or HUB,
         }
     return items
 
@@ -520,30 +521,19 @@ def _pair(hub: Hub, row: dict[str, Any]) -> list[dict[str, Any]]:
     same pair, whichever way round it holds it (rows checked), in the order their decisions are written."""
     if row["c_kind"] == "watchlist":
         return [row]
-    a, o = row["a_row"], row["o_row"]
+    return pair_candidates(hub, row["a_row"], row["o_row"]) or [row]
+
+
+def pair_candidates(hub: Hub, a: int, o: int) -> list[dict[str, Any]]:
+    """The candidates that pair arrivals `a` and `o` (hub ids), by face or by name, whichever way round each holds
+    the pair, rows checked, in the order their decisions are written."""
     found = rows.dicts(
         hub.conn,
         _SELECT + " WHERE c.kind <> 'watchlist' AND ((c.arrival = %s AND c.other = %s) OR (c.arrival = %s AND "
         "c.other = %s)) ORDER BY c.id",
         [a, o, o, a],
     )
-    return [_checked(hub, r) for r in found] or [row]
-
-
-def _earlier(hub: Hub, candidates: list[int]) -> tuple[int, str, str, dt.datetime] | None:
-    """The first decision already taken on any of `candidates` (its row checked): candidate, decision, officer, at."""
-    found = rows.dicts(
-        hub.conn,
-        f"SELECT d.candidate, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
-        "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival "
-        "WHERE d.candidate = ANY(%s) ORDER BY d.at, d.id LIMIT 1",
-        [candidates],
-    )
-    if not found:
-        return None
-    (d,) = found
-    hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
-    return d["candidate"], d["d_decision"], d["d_officer"], d["d_at"]
+    return [_checked(hub, r) for r in found]
 
 
 class _Taken(Exception):
@@ -551,13 +541,13 @@ class _Taken(Exception):
 
 
 def _conflict(hub: Hub, candidates: list[int], key: str, ref: str) -> Conflict:
-    earlier = _earlier(hub, candidates)
+    earlier = _standing(hub, candidates)
     if earlier is None:  # a decision taken and then deleted between the two reads: nothing to name but the race
         return Conflict(f"{ref} for arrival {key} was being decided by someone else; your decision was not recorded")
-    cid, decision, officer, at = earlier
+    where = "" if earlier["decided_on"] == HUB else f" on {earlier['decided_on']}"
     return Conflict(
-        f"candidate {cid} ({ref} for arrival {key}) was already decided: {decision} by {officer} at "
-        f"{at.isoformat(timespec='seconds')}; your decision was not recorded"
+        f"candidate {earlier['candidate']} ({ref} for arrival {key}) was already decided: {earlier['decision']} by "
+        f"{earlier['officer']} at {earlier['at']}{where}; your decision was not recorded"
     )
 
 
@@ -570,37 +560,11 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     row, key, ref = _resolve(hub, arrival, candidate)
     pair = _pair(hub, row)
     ids = [r["id"] for r in pair]
-    if _earlier(hub, ids) is not None:
+    if _standing(hub, ids) is not None:
         raise _conflict(hub, ids, key, ref)
-    at = dt.datetime.now(dt.timezone.utc)
     try:
         with hub.conn.transaction():
-            for c in sorted(pair, key=lambda r: r["id"]):  # one order for everyone: two deciders never deadlock
-                sealed = hub.seal({"reason": reason}, f"decisions:{c['id']}")
-                values = {
-                    "arrival": c["a_key"],
-                    "kind": c["c_kind"],
-                    "ref": c["c_ref"],
-                    "decision": decision,
-                    "officer": hub.officer,
-                    "db_user": hub.db_user,
-                    "at": at,
-                }
-                inserted = hub.conn.execute(
-                    "INSERT INTO decisions (candidate, decision, officer, db_user, at, sealed, mac) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (candidate) DO NOTHING RETURNING id",
-                    [
-                        c["id"],
-                        decision,
-                        hub.officer,
-                        hub.db_user,
-                        at,
-                        sealed,
-                        hub.rows.mac("decisions", **values, sealed=rows.digest(sealed)),
-                    ],
-                ).fetchone()
-                if inserted is None:
-                    raise _Taken()
+            _write(hub, pair, decision, hub.officer, dt.datetime.now(dt.timezone.utc), {"reason": reason})
             kinds = list(dict.fromkeys(r["c_kind"] for r in pair))
             hub.audit(
                 "review",
@@ -610,3 +574,129 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     except _Taken:
         raise _conflict(hub, ids, key, ref) from None
     return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, ids)
+
+
+def _write(
+    hub: Hub, pair: list[dict[str, Any]], decision: str, officer: str, at: dt.datetime, sealed: dict[str, Any]
+) -> None:
+    """One decision's rows, one per candidate of `pair`, tagged; `_Taken` when someone decided one of them first.
+    Written in one order for everyone, so two deciders never deadlock."""
+    for c in sorted(pair, key=lambda r: r["id"]):
+        blob = hub.seal(sealed, f"decisions:{c['id']}")
+        values = {
+            "arrival": c["a_key"],
+            "kind": c["c_kind"],
+            "ref": c["c_ref"],
+            "decision": decision,
+            "officer": officer,
+            "db_user": hub.db_user,
+            "at": at,
+        }
+        inserted = hub.conn.execute(
+            "INSERT INTO decisions (candidate, decision, officer, db_user, at, sealed, mac) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (candidate) DO NOTHING RETURNING id",
+            [
+                c["id"],
+                decision,
+                officer,
+                hub.db_user,
+                at,
+                blob,
+                hub.rows.mac("decisions", **values, sealed=rows.digest(blob)),
+            ],
+        ).fetchone()
+        if inserted is None:
+            raise _Taken()
+
+
+@dataclass
+class PairDecision:
+    """What became of a decision a laptop took on a pair of arrivals, when its batch reached the hub. `applied`:
+    recorded on the hub's candidates of the pair; else `held` says what stands there instead (None: the hub's
+    search did not find the pair, or does not hold one of its arrivals)."""
+
+    review: str
+    arrival_key: str
+    other_key: str
+    decision: str
+    officer: str
+    at: str
+    laptop: str
+    applied: bool
+    candidates: list[int] = field(default_factory=list)
+    held: dict[str, Any] | None = None
+
+
+def laptop_pair_decision(hub: Hub, review: dict[str, Any], laptop: str) -> PairDecision | None:
+    """Record at the hub the decision a laptop took on a pair of arrivals (`review`: its key, the two arrivals'
+    keys, decision, reason, officer and time, as its batch carries it) when the hub holds candidates of that pair
+    and nobody has decided them: as the laptop's officer's, at the laptop's time, with one audit event. None when the
+    same decision was recorded from an earlier batch. Run inside the import's transaction."""
+    pair_of = PairDecision(
+        review["key"], review["arrival"], review["other"], review["decision"], review["officer"], review["at"],
+        laptop, applied=False,
+    )  # fmt: skip
+    ids = dict(
+        hub.conn.execute("SELECT key, id FROM arrivals WHERE key = ANY(%s)", [[pair_of.arrival_key, pair_of.other_key]])
+    )
+    if len(ids) < 2:
+        return pair_of
+    pair = pair_candidates(hub, ids[pair_of.arrival_key], ids[pair_of.other_key])
+    if not pair:
+        return pair_of
+    cids = [c["id"] for c in pair]
+    standing = _standing(hub, cids)
+    if standing is not None:
+        if standing["review"] == review["key"]:
+            return None
+        pair_of.held = standing
+        return pair_of
+    at = dt.datetime.fromisoformat(str(review["at"]))
+    at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    try:
+        with hub.conn.transaction():
+            _write(
+                hub, pair, review["decision"], review["officer"], at,
+                {"reason": review.get("reason"), "laptop": laptop, "review": review["key"]},
+            )  # fmt: skip
+            kinds = list(dict.fromkeys(c["c_kind"] for c in pair))
+            hub.audit(
+                "review",
+                records=[
+                    *(f"candidate:{i}" for i in cids),
+                    f"arrival:{pair_of.arrival_key}",
+                    *(f"{k}:{pair_of.other_key}" for k in kinds),
+                    f"review:{review['key']}",
+                ],
+                reason=f"{review['decision']}: {review.get('reason') or ''} (taken on {laptop} by {review['officer']})",
+            )
+    except _Taken:  # a reviewer at the hub decided it this moment
+        pair_of.held = _standing(hub, cids)
+        return pair_of
+    pair_of.applied, pair_of.candidates = True, cids
+    return pair_of
+
+
+def _standing(hub: Hub, candidates: list[int]) -> dict[str, Any] | None:
+    """The first decision held on any of `candidates` (row checked): decision, officer, time, where it was taken, and
+    the laptop's review it records (None for one taken at the hub)."""
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT d.candidate, d.sealed AS blob, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
+        "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival "
+        "WHERE d.candidate = ANY(%s) ORDER BY d.at, d.id LIMIT 1",
+        [candidates],
+    )
+    if not found:
+        return None
+    (d,) = found
+    hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
+    opened = hub.open(bytes(d["blob"]), f"decisions:{d['candidate']}")
+    return {
+        "candidate": d["candidate"],
+        "decision": d["d_decision"],
+        "officer": d["d_officer"],
+        "at": d["d_at"].isoformat(timespec="seconds"),
+        "decided_on": opened.get("laptop") or HUB,
+        "review": opened.get("review"),
+    }

@@ -87,7 +87,14 @@ class Pipeline:
         return faces.DETECTOR_ID if self.model_ids == (DLIB,) else yunet.DETECTOR_ID
 
     def load(self) -> None:
-        """Load (and check) every model file once in this process: a batch worker's initializer."""
+        """Load (and check) every model file once in this process: a batch worker's initializer. In a worker,
+        OpenCV runs on the worker's own thread: its default of one thread per core let YuNet spend twice the
+        processor time for the same wall time while the other worker wanted that core
+        (benchmarks/capture_batch.py)."""
+        if workers.in_pool():
+            import cv2
+
+            cv2.setNumThreads(1)
         faces.models()
         if self.detector == yunet.DETECTOR_ID:
             yunet.load()
