@@ -695,7 +695,7 @@ class Batch:
 
 
 def _signed_manifest(
-    store: Store, z: zipfile.ZipFile, path: Path, *, officer: str, place: str
+    store: Store, z: zipfile.ZipFile, path: Path, *, officer: str
 ) -> tuple[bytes, dict[str, Any], str]:
     """The manifest, checked: right format, right kind of home, signature valid, signer trusted."""
     raw = sealed.member(z, path, MANIFEST, MAX_MANIFEST_BYTES)
@@ -719,9 +719,9 @@ def _signed_manifest(
         )
     if bool(manifest.get("training")) != store.is_training:
         raise BadInput(
-            f"{path} is a TRAINING batch and this is a real {place}: training data never enters real records"
+            f"{path} is a TRAINING batch and this is a real {store.called}: training data never enters real records"
             if manifest.get("training")
-            else f"{path} is a real batch and this is a TRAINING {place}: real records never enter training"
+            else f"{path} is a real batch and this is a TRAINING {store.called}: real records never enter training"
         )
     if not keys.verify_signature(signer, raw, sig):
         raise IntegrityFailure(
@@ -731,13 +731,13 @@ def _signed_manifest(
     name = keys.signer_name(store, signer, officer=officer)
     if name is None:
         raise IntegrityFailure(
-            f"{path}: signed by a laptop this {place} does not trust (device {manifest['device']}, fingerprint "
+            f"{path}: signed by a laptop this {store.called} does not trust (device {manifest['device']}, fingerprint "
             f"{keys.fingerprint(signer)})",
             hint=f"check the fingerprint with that laptop's officer, then run "
             f"`triage keys trust NAME {keys.encode_signing_key(signer)} --home {store.home}`",
         )
     _check_manifest(path, manifest)
-    _bound_device(store, path, manifest["device"], name, place)
+    _bound_device(store, path, manifest["device"], name)
     return raw, manifest, name
 
 
@@ -781,7 +781,7 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
         raise BadInput(f"{path}: {MANIFEST}: {why}; nothing of the batch was merged")
 
 
-def _bound_device(store: Store, path: Path, device: str, signer: str, place: str) -> None:
+def _bound_device(store: Store, path: Path, device: str, signer: str) -> None:
     """Refuse a batch whose signer names a device that another trusted laptop signs for, this home's own among
     them: the records of a batch are its device's, so a device is bound to the first key that signed for it
     here (for as long as that laptop stays trusted)."""
@@ -789,7 +789,7 @@ def _bound_device(store: Store, path: Path, device: str, signer: str, place: str
         return
     if device == store.config.device:
         raise IntegrityFailure(
-            f"{path}: signed by {signer} but made, it says, on device {device}, which is this {place}'s own: "
+            f"{path}: signed by {signer} but made, it says, on device {device}, which is this {store.called}'s own: "
             "a laptop signs only its own device's batches; nothing of the batch was merged"
         )
     trusted = {r["name"] for r in keys.listed(store)[keys.SIGNER]}
@@ -801,17 +801,12 @@ def _bound_device(store: Store, path: Path, device: str, signer: str, place: str
             )
 
 
-def open_batch(
-    store: Store, path: Path, *, officer: str, progress: Progress | None = None, place: str = "home"
-) -> Batch:
-    """Decrypt a batch with this home's identity and verify it; any failure names the file and what failed, and
-    calls the store `place` ("hub" for a hub's key home)."""
+def open_batch(store: Store, path: Path, *, officer: str, progress: Progress | None = None) -> Batch:
+    """Decrypt a batch with this home's identity and verify it; any failure names the file and what failed."""
     path = Path(path)
-    clear = sealed.decrypt(
-        store, path, officer=officer, limit=MAX_BATCH_BYTES, larger_than="any day's batch", place=place
-    )
+    clear = sealed.decrypt(store, path, officer=officer, limit=MAX_BATCH_BYTES, larger_than="any day's batch")
     z = sealed.open_zip(clear, path, "a triage batch")
-    raw, manifest, signer = _signed_manifest(store, z, path, officer=officer, place=place)
+    raw, manifest, signer = _signed_manifest(store, z, path, officer=officer)
     data = sealed.verified_members(z, path, manifest["members"], progress)
     portraits = {n: b for n, b in data.items() if n.startswith("portraits/")}
     check = Checker(path, manifest["device"], manifest["training"], portraits)

@@ -50,9 +50,9 @@ def seal(manifest: dict[str, Any], members: dict[str, bytes], signer: keys.Lapto
     return sealed
 
 
-def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: str, place: str = "home") -> bytes:
+def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: str) -> bytes:
     """The file decrypted with this home's age identity; `larger_than` words the size refusal ("any day's
-    batch"), `place` what the refusals call the store ("hub" for a hub's key home). A file that is not
+    batch"), and the refusals call the store as it is called (`Store.called`). A file that is not
     age-encrypted at all (a wrong file handed over) is bad input; one that is but cannot be decrypted is an
     integrity failure."""
     import pyrage
@@ -71,8 +71,8 @@ def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: 
     except pyrage.DecryptError as e:
         if "no matching keys" in str(e).lower():
             raise IntegrityFailure(
-                f"{path}: not encrypted to this {place}, so it cannot be read here",
-                hint=f"the sender adds this {place}'s key with `triage keys recipient add NAME {laptop.recipient}`",
+                f"{path}: not encrypted to this {store.called}, so it cannot be read here",
+                hint=f"the sender adds this {store.called}'s key with `triage keys recipient add NAME {laptop.recipient}`",
             ) from None
         raise IntegrityFailure(
             f"{path}: decryption failed: the file was damaged or altered after it was encrypted; ask for it again"

@@ -75,6 +75,7 @@ class Hub:
 
     def __init__(self, folder: Path, config: HubConfig, keys: Store, conn: Any, officer: str):
         self.folder, self.config, self.keys, self.conn, self.officer = folder, config, keys, conn, officer
+        keys.called = "hub"
         held = {r["name"]: r for r in keys.rows("laptop_keys")}
         if DATA_KEY not in held:
             raise IntegrityFailure(f"the hub's key home {keys.home} has no data key: it was not made by `hub init`")

@@ -125,7 +125,7 @@ def _bound_device(hub: Hub, b: Batch) -> None:
 
 def verified(hub: Hub, path: Path, progress: Progress | None = None) -> Batch:
     try:
-        return batch.open_batch(hub.keys, Path(path), officer=hub.officer, progress=progress, place="hub")
+        return batch.open_batch(hub.keys, Path(path), officer=hub.officer, progress=progress)
     except TriageError as e:
         _refused(hub, path, e)
 

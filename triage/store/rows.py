@@ -77,6 +77,7 @@ class Store:
         self.db = db
         self.config = config
         self.vault = vault
+        self.called = "home"  # what a refusal calls this store: "hub" for a hub's key home
         self._data_key: bytes | None = None  # kept while unlocked, to wrap it under a new passphrase
         self._tag_key: bytes | None = None  # rows' authentication key, derived from the data key (tags.py)
         self._layouts: dict[str, tags.Layout] = {}
