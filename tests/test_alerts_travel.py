@@ -159,6 +159,19 @@ def test_a_supervisor_with_a_watchlist_says_whose_search_found_the_alert(cli, da
     queue = cli.json("review", "--pending", "--home", sup)
     found = [c for p in queue if p["arrival_id"] == day.alert for c in p["candidates"] if c["ref"] == "WL-007"]
     assert len(found) == 1, "one candidate, whoever's search found it"
+    # the batch carried no templates: this home searched again from the portrait, and its figure differs; each is
+    # shown with whose search it is, in the summary, the queue and the arrival's own view
+    figures = {f["found_by"]: f["distance"] for f in alert["figures"]}
+    assert set(figures) == {LAPTOP, "this home"} and figures[LAPTOP] != figures["this home"]
+    laptop_at, here_at = f"{figures[LAPTOP]:.3f}", f"{figures['this home']:.3f}"
+    said = " ".join(cli("import", day.file, "--home", sup).stdout.split())
+    assert f"that laptop's search at {laptop_at}" in said and f"this home's search at {here_at}" in said
+    assert {f["found_by"]: f["distance"] for f in found[0]["figures"]} == figures
+    (seen,) = [c for c in cli.json("review", day.alert, "--home", sup)["candidates"] if c["ref"] == "WL-007"]
+    assert seen["distance"] == figures["this home"] and sorted(seen["found_by"]) == sorted(figures)
+    assert {f["found_by"]: f["distance"] for f in seen["figures"]} == figures
+    shown = " ".join(cli("review", day.alert, "--candidate", "WL-007", "--home", sup).stdout.split())
+    assert f"{LAPTOP} at" in shown.replace("│", " ").replace("  ", " ") or "found by" in shown
 
 
 def test_a_repeat_pair_is_one_candidate_and_a_pair_decided_on_the_laptop_is_not_pending(cli, day, tmp_path):

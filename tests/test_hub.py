@@ -193,7 +193,7 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     _imported(cli, hub, sites.a_file)
     pending = cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]
     assert [(a["arrival_key"], a["ref"]) for a in pending] == [(sites.a2, "WL-007")]
-    listed = cli("hub", "review", "--pending", *hub).stdout  # a distance is shown with what it was judged against
+    listed = " ".join(cli("hub", "review", "--pending", *hub).stdout.split())  # with what it was judged against
     assert f"WL-007 (wanted) at {pending[0]['distance']:.3f} (threshold {pending[0]['threshold']:.2f})" in listed
     assert "never an identification" in listed
     (imported,) = _imported(cli, hub, sites.s_file)
@@ -225,7 +225,7 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     cli("hub", "audit", "verify", *hub)
 
     first = [*hub[:3], _database(pg)]  # the supervisor's batch before A's: kept, then applied
-    said = cli("hub", "import", sites.s_file, *first).stdout
+    said = " ".join(cli("hub", "import", sites.s_file, *first).stdout.split())
     assert f"{sites.a2} - WL-007 confirmed by {OFFICER}; kept until the hub holds that alert" in said
     (loaded,) = _imported(cli, first, sites.a_file)
     assert loaded["laptop_alerts"] == [] and [d["alert_held"] for d in loaded["alert_decisions"]] == [True]
@@ -354,6 +354,8 @@ def test_the_roles_divide_the_work(cli, sites):
         conn.execute(f"SET ROLE {db}_importer")  # an amendment or a void replaces these rows whole
         for table in ("templates", "name_keys", "identifiers"):
             conn.execute(f"DELETE FROM {table} WHERE false")
+        for table in ("decisions", "pair_reviews"):  # a laptop's decision on a repeat arrival, recorded at import
+            conn.execute(f"UPDATE {table} SET sealed = sealed WHERE false")
         conn.execute("RESET ROLE")
         conn.execute(f"DROP ROLE IF EXISTS {db}_an1")
         conn.execute(f"CREATE ROLE {db}_an1 LOGIN IN ROLE {db}_analyst")
@@ -730,7 +732,7 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
         cli("watchlist", "receive", tmp_path / f"wl-{version}.age", "--home", keys)
 
     received(1)
-    said = cli("hub", "import", sites.a_file, *hub).stdout  # a batch held already: the arrivals held are searched
+    said = " ".join(cli("hub", "import", sites.a_file, *hub).stdout.split())  # the arrivals held are searched
     assert (
         "Watchlist: 1 subject added or changed since the last search was searched against the 3 arrivals held: "
         "2 candidates found." in said
@@ -746,7 +748,7 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
     cli("watchlist", "remove", "WL-121", "--reason", "Arrested and charged today", "--home", issuer)
     received(2)  # withdrawn by its issuer: its candidates are no longer listed
     assert not [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "watchlist"]
-    said = cli("hub", "watchlist", "search", *hub).stdout
+    said = " ".join(cli("hub", "watchlist", "search", *hub).stdout.split())
     assert "Watchlist: no subject added or changed since the last search; 1 subject withdrawn or expired, no " in said
     events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "watchlist-search"]
     assert [e["records"][0] for e in events] == ["subject:WL-121"] * 2
@@ -771,13 +773,13 @@ def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert
     cli("keys", "trust", "Kent Intelligence Unit", _key(cli, issuer, "signing_key"), "--home", hub[1] / "keys")
     cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", issuer)
     cli("watchlist", "receive", tmp_path / "wl.age", "--home", hub[1] / "keys")
-    said = cli("hub", "import", sites.a_file, *hub).stdout
+    said = " ".join(cli("hub", "import", sites.a_file, *hub).stdout.split())
     assert "1 subject added or changed since the last search was searched against the 0 arrivals held: no " in said
     pending = cli.json("hub", "review", "--pending", *hub)
     (hit,) = [c for c in pending["candidates"] if c["kind"] == "watchlist"]
     assert (hit["arrival_key"], hit["ref"]) == (sites.a2, "WL-007") and pending["laptop_alerts"] == []
     assert hit["found_by"].startswith("the hub and Laptop A (device ")
-    listed = cli("hub", "review", "--pending", *hub).stdout
+    listed = " ".join(cli("hub", "review", "--pending", *hub).stdout.split())
     assert f"(threshold {hit['threshold']:.2f}), found by the hub and Laptop A (device " in listed
     assert f"{hit['threshold']:.3f}" not in listed
     res = cli("hub", "review", sites.a2, "--candidate", "999", "--decision", "confirmed", "--reason", "same ears", *hub,
@@ -847,7 +849,9 @@ def test_an_arrival_alone_lists_its_candidates_awaiting_and_decided(cli, sites, 
     table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
     assert table and max(map(len, table)) <= 80 and f"│ {face}+{name} │" in text and sites.b1 in text
     assert "(threshold" in text and "the hub" in text and "never an identification" in text
-    assert f"To record a decision: triage hub review {sites.a1} --candidate NUMBER --decision " in text
+    assert f"To record a decision: triage hub review {sites.a1} --candidate NUMBER --decision " in " ".join(
+        text.split()
+    )
     seen = cli.json("hub", "review", sites.a1, *hub)
     assert seen["arrival_key"] == sites.a1 and seen["decided"] == []
     (item,) = seen["awaiting"]
@@ -888,45 +892,85 @@ def test_the_hub_is_called_the_hub_in_what_it_refuses(cli, sites, hub, monkeypat
     assert "home" not in res.stderr.replace(str(folder), "")
 
 
-def test_a_laptops_decision_on_a_repeat_arrival_decides_the_pair_at_the_hub(cli, sites, hub, tmp_path):
-    """Laptop B lands person 21 again the same day and its officer confirms the repeat there: at the hub the pair is
-    decided as B's officer decided it, on B, with its audit event, and is not listed again; imported again, nothing
-    changes; B's later change of mind does not overturn it, and the import says whose decision stands."""
+def test_a_laptops_decisions_on_a_repeat_arrival_decide_the_pair_at_the_hub(cli, sites, hub, tmp_path):
+    """Laptop B lands person 21 again the next day and its officer confirms the repeat of b1 there. That day's batch
+    reaches the hub before b1's: the decision is kept, and recorded when b1 arrives, as B's officer's, on B, with its
+    audit event, and the pair is not listed again. B's officer changes her mind: the hub follows. A pair a reviewer
+    at the hub decided first keeps that decision, and the import says whose stands."""
     b = Path(shutil.copytree(sites.b, tmp_path / "B"))
-    b1 = sites.b1.split(":", 1)[1]
-    b3 = cli.json("capture", "--home", b, "--photo", orl(21, 8), "--landed-at", f"{FOLKESTONE_DAY}T04:20:00Z")
-    assert b1 in [c["ref"] for c in b3["candidates"] if c["kind"] == "arrival"]
-    b3 = b3["arrival_id"]
-    cli("review", b3, "--candidate", b1, "--decision", "confirmed", "--reason", "same scar", "--home", b)
-    cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / "b3.age")
-    key = f"{sites.b1.split(':', 1)[0]}:{b3}"
+    device, b1 = sites.b1.split(":", 1)
+    day2 = "2026-07-10"
 
-    (imported,) = _imported(cli, hub, tmp_path / "b3.age")
-    (pair,) = imported["pair_decisions"]
-    assert pair["applied"] and {pair["arrival_key"], pair["other_key"]} == {key, sites.b1}
-    assert (pair["decision"], pair["officer"]) == ("confirmed", OFFICER) and pair["laptop"].startswith("Laptop B (")
+    def landed(photo: int) -> str:
+        found = cli.json("capture", "--home", b, "--photo", orl(21, photo), "--landed-at", f"{day2}T04:{photo:02d}:00Z")
+        assert b1 in [c["ref"] for c in found["candidates"] if c["kind"] == "arrival"]
+        return str(found["arrival_id"])
+
+    def exported(name: str) -> Path:
+        cli("export", "--home", b, "--date", day2, "--out", tmp_path / name)
+        return tmp_path / name
+
+    def decide(arrival: str, decision: str) -> None:
+        cli("review", arrival, "--candidate", b1, "--decision", decision, "--reason", "the scar", "--home", b)
+
+    b3 = landed(8)
+    decide(b3, "confirmed")
+    key = f"{device}:{b3}"
+    (first,) = _imported(cli, hub, exported("d2a.age"))
+    (kept,) = first["pair_decisions"]
+    assert (kept["state"], kept["decision"], kept["officer"]) == ("kept", "confirmed", OFFICER)
+    assert {kept["arrival_key"], kept["other_key"]} == {key, sites.b1} and kept["laptop"].startswith("Laptop B (")
+    said = " ".join(cli("hub", "import", sites.b_file, *hub).stdout.split())
+    assert (
+        f"repeat arrival {key} and {sites.b1}: confirmed by {OFFICER} on Laptop B (device {device}): recorded" in said
+    )
     pending = cli.json("hub", "review", "--pending", *hub)["candidates"]
     assert not [c for c in pending if {c["arrival_key"], (c["other"] or {}).get("key")} == {key, sites.b1}]
-    seen = cli.json("hub", "review", key, *hub)
-    (decided,) = [d for d in seen["decided"] if d["ref"] == sites.b1]
-    assert (decided["decision"], decided["officer"]) == ("confirmed", OFFICER)
-    assert decided["decided_on"] == pair["laptop"] and decided["candidates"] == pair["candidates"]
-    assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(pair["candidates"])
-    events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
-    assert [e["records"][-1] for e in events] == [f"review:{pair['review']}"]
-
-    cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / "b3-again.age")
-    (again,) = _imported(cli, hub, tmp_path / "b3-again.age")  # the day exported again: the same decision
-    assert not again["already_imported"] and again["pair_decisions"] == []
-
-    cli("review", b3, "--candidate", b1, "--decision", "rejected", "--reason", "the scar is on the other side",
-        "--home", b)  # fmt: skip
-    for name in ("b3-later.age", "b3-later-json.age"):
-        cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / name)
-    res = cli("hub", "import", tmp_path / "b3-later.age", *hub)
-    assert "decided on Laptop B (" in res.stderr and "not recorded: confirmed by" in res.stderr
-    (later,) = _imported(cli, hub, tmp_path / "b3-later-json.age")
-    (pair,) = later["pair_decisions"]
-    assert not pair["applied"] and pair["decision"] == "rejected" and pair["held"]["decision"] == "confirmed"
-    assert _sql(hub[-1], "SELECT DISTINCT decision FROM decisions") == [("confirmed",)]
+    (decided,) = [d for d in cli.json("hub", "review", key, *hub)["decided"] if d["ref"] == sites.b1]
+    assert (decided["decision"], decided["officer"], decided["decided_on"]) == ("confirmed", OFFICER, kept["laptop"])
     assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(decided["candidates"])
+    events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
+    assert [e["records"][-1] for e in events] == [f"review:{kept['review']}"]
+    (again,) = _imported(cli, hub, exported("d2a-again.age"))  # the day exported again: nothing changes
+    assert again["pair_decisions"] == []
+
+    decide(b3, "rejected")  # B's officer changes her mind: the later decision stands, on B as at the hub
+    (later,) = _imported(cli, hub, exported("d2b.age"))
+    (changed,) = later["pair_decisions"]
+    assert (changed["state"], changed["decision"], changed["held"]["decision"]) == ("replaced", "rejected", "confirmed")
+    assert _sql(hub[-1], "SELECT DISTINCT decision FROM decisions") == [("rejected",)]
+    assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(decided["candidates"])
+
+    b5 = landed(10)  # decided at the hub before B's officer decides it
+    (third,) = _imported(cli, hub, exported("d2c.age"))
+    (item,) = [
+        c
+        for c in third["candidates"]
+        if {c["arrival_key"], (c["other"] or {}).get("key")} == {f"{device}:{b5}", sites.b1}
+    ]
+    cli("hub", "review", item["arrival_key"], "--candidate", str(item["candidate"]), "--decision", "confirmed",
+        "--reason", "same man", *hub)  # fmt: skip
+    decide(b5, "inconclusive")
+    res = cli("hub", "import", exported("d2d.age"), *hub)
+    told = " ".join(res.stderr.split())
+    assert (
+        f"inconclusive by {OFFICER} on Laptop B (device {device}): not recorded; confirmed by {OFFICER} at the hub stands"
+        in told
+    )
+    assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(decided["candidates"]) + len(item["candidates"])
+
+
+def test_a_decision_row_slipped_in_or_deleted_is_found_before_it_hides_or_reopens_a_candidate(cli, sites, hub):
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    url = hub[-1]
+    face, _ = _pair(cli, hub)["candidates"]
+    _sql(url, f"INSERT INTO decisions (candidate, decision, officer, db_user, at, sealed, mac) VALUES ({face}, "
+              "'rejected', 'X', 'postgres', now(), '\\x00', 'x')")  # fmt: skip
+    res = cli("hub", "review", "--pending", *hub, code=int(ExitStatus.INTEGRITY))
+    assert f"decisions row of candidate {face} was changed outside triage" in res.stderr.splitlines()[0]
+    _sql(url, "DELETE FROM decisions")
+    cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "confirmed", "--reason", "same man", *hub)
+    _sql(url, "DELETE FROM decisions")  # the decision taken, then its rows deleted: not decided a second time
+    res = cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "rejected", "--reason", "x", *hub,
+              code=int(ExitStatus.INTEGRITY))  # fmt: skip
+    assert "its decisions row was deleted outside triage" in res.stderr

@@ -66,6 +66,9 @@ class PendingCandidate:
     held: bool = True
     category: str | None = None  # a watchlist subject's, when this home holds it
     score: float | None = None  # a biographic candidate's: how many name parts agree
+    # Each search's own figures (found_by, distance, threshold, score): where two searches found it (a laptop's
+    # and this home's, from the portrait), their figures can differ, and each is shown with whose it is.
+    figures: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -240,12 +243,21 @@ def _found(
     held = found.get(key)
     if held is None:
         found[key] = PendingCandidate(
-            cand.kind, key[2], cand.distance, cand.threshold, list(cand.found_by), score=cand.score
-        )
+            cand.kind, key[2], cand.distance, cand.threshold, list(cand.found_by), score=cand.score,
+            figures=_figures(cand),
+        )  # fmt: skip
         return
     held.found_by += [by for by in cand.found_by if by not in held.found_by]
+    held.figures += [f for f in _figures(cand) if f["found_by"] not in {g["found_by"] for g in held.figures}]
     if _closeness(cand) < _closeness(held):
         held.distance, held.threshold, held.score = cand.distance, cand.threshold, cand.score
+
+
+def _figures(c: PendingCandidate) -> list[dict[str, Any]]:
+    """A candidate's figures by search: those it carries, else its own, for the one search that found it."""
+    return c.figures or [
+        {"found_by": by, "distance": c.distance, "threshold": c.threshold, "score": c.score} for by in c.found_by
+    ]
 
 
 def _closeness(c: PendingCandidate) -> float:
@@ -376,7 +388,7 @@ def _travelled(store: Store, arrival: dict[str, Any], c: PendingCandidate) -> di
             "category": None,
             "review_date": None,
         }
-    view["held"], view["found_by"] = c.held, c.found_by
+    view["held"], view["found_by"], view["figures"] = c.held, c.found_by, c.figures
     view["reviews"] = [r.as_json() for r in arrivals.review_history(store, arrival["id"], c.kind, c.ref)]
     return view
 
@@ -387,13 +399,17 @@ def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
     cands = arrivals.candidates(store, arrival_id)
     listed = {(c["kind"], c["ref"]) for c in cands}
     arrival = arrivals.get(store, arrival_id)
-    cands += [
-        _travelled(store, arrival, c)
+    waiting = {
+        (c.kind, c.ref): c
         for p in pending(store, arrival_ids=[arrival_id])
         if p.arrival_id == arrival_id
         for c in p.candidates
-        if (c.kind, c.ref) not in listed
-    ]
+    }
+    for c in cands:  # one this home's latest search lists that a laptop's search found too: both searches named
+        also = waiting.get((c["kind"], c["ref"]))
+        if also is not None and also.found_by != [THIS_HOME]:
+            c["found_by"], c["figures"] = also.found_by, also.figures
+    cands += [_travelled(store, arrival, c) for key, c in waiting.items() if key not in listed]
     cands = [c for c in cands if candidate is None or c["ref"] == candidate]
     if candidate is not None and not cands:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,7 @@ from triage.cli.common import (
     out_option,
     progress_bar,
     say,
+    searches_text,
     training_banner,
     utc_text,
     warn,
@@ -207,7 +209,7 @@ def render_imports(results: list[Imported]) -> None:
             f"  WATCHLIST ALERT {of(a.arrival_id)}: {subject}"
             + ("" if a.held else " (not held in this home)")
             + f" at distance {a.distance:.3f} (threshold {a.threshold:.2f}), from {a.laptop}; found by "
-            + " and ".join(_search_of(by, a.laptop) for by in a.found_by)
+            + searches_text(a.found_by, a.figures, partial(_search_of, laptop=a.laptop))
             + (f" (watchlist version {a.watchlist_version})" if a.watchlist_version is not None else ""),
             hang=2,
         )

@@ -331,6 +331,22 @@ def detail_value(name: str, value: Any) -> str:
     return str(value)
 
 
+def searches_text(found_by: list[str], figures: list[dict[str, Any]], name: Callable[[str], str] = str) -> str:
+    """Whose searches found a candidate ("X and Y", each named by `name`), each with its own figure when they
+    differ: a laptop's search and this home's search of the same arrival (from its portrait) can disagree, and
+    a figure shown must say whose it is."""
+    if len({(f["distance"], f["threshold"], f["score"]) for f in figures}) < 2:
+        return " and ".join(name(by) for by in found_by)
+    thresholds = len({f["threshold"] for f in figures}) > 1
+
+    def figure(f: dict[str, Any]) -> str:
+        if f["distance"] is None:
+            return f"{f['score'] or 0:g} name parts"
+        return f"{f['distance']:.3f}" + (f" (threshold {f['threshold']:.2f})" if thresholds else "")
+
+    return " and ".join(f"{name(f['found_by'])} at {figure(f)}" for f in figures)
+
+
 def say(console: Console, text: str | Text, *, hang: int = 0, markup: bool = False) -> None:
     """Prose for a person, wrapped between words at the console's width (a terminal left to wrap a long
     line splits it wherever its edge falls, mid-word). A line that wraps carries on `hang` columns further

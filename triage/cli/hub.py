@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from triage.cli.common import (
     JsonOpt,
     emit,
     emit_json,
+    err,
     note,
     out,
     out_option,
     passphrase,
+    say,
     utc_text,
     warn,
 )
@@ -142,9 +145,7 @@ def init(
     )
 
     def render(r: Any) -> None:
-        out.print(
-            f"Hub made in {r.folder}: database {r.database}" + (" (embedded)" if r.embedded else ""), markup=False
-        )
+        say(out, f"Hub made in {r.folder}: database {r.database}" + (" (embedded)" if r.embedded else ""), hang=2)
         out.print(f"Schema version {r.schema_version}; models {', '.join(r.models)}", markup=False)
         out.print(f"Roles: {', '.join(r.roles.values())}", markup=False)
         out.print(f"Age recipient     {r.age_recipient}", markup=False)
@@ -186,22 +187,24 @@ def import_cmd(
     def render(rs: list[Any]) -> None:
         for r in rs:
             state = "already imported" if r.already_imported else f"{r.new_arrivals} of {r.arrivals} arrivals new"
-            out.print(f"{Path(r.file).name}: day {r.day} from device {r.device} ({r.signer}): {state}", markup=False)
+            say(out, f"{Path(r.file).name}: day {r.day} from device {r.device} ({r.signer}): {state}", hang=2)
             for a in r.laptop_alerts:
-                out.print(
+                say(
+                    out,
                     f"  laptop alert: {a['arrival_key']} - {a['ref']} ({a['category'] or 'no category'}) at "
                     f"{a['distance']:.3f}, found by {a['laptop']}",
-                    markup=False,
+                    hang=2,
                 )
             for d in r.alert_decisions:
-                out.print(f"  {_decided_line(d)}", markup=False)
+                say(out, f"  {_decided_line(d)}", hang=2)
             for p in r.pair_decisions:
-                if p["applied"]:
-                    out.print(f"  {_pair_line(p)}", markup=False)
-                else:
-                    warn(_pair_line(p))
+                line = _pair_line(p)
+                if p["state"] == "decided":
+                    say(err, f"[yellow]warning:[/] {escape(line)}", hang=2, markup=True)
+                elif line:
+                    say(out, f"  {line}", hang=2)
             for c in r.candidates:
-                out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
+                say(out, f"  {_numbers(c)}: {_candidate_line(c)}", hang=2)
             for w in r.warnings:
                 warn(w)
 
@@ -217,24 +220,24 @@ def _decided_line(d: dict[str, Any]) -> str:
 
 
 def _pair_line(p: dict[str, Any]) -> str:
-    """A laptop's decision on a pair of arrivals, as an import found it: recorded at the hub, or why not."""
-    from triage.hub.review import HUB
+    """A decision on a pair of arrivals that a batch brought, and what became of it at the hub (`review.PairDecision`);
+    empty for a pair the hub does not list that nobody confirmed (nothing for the hub to know)."""
+    from triage.hub import review
 
-    line = (
-        f"pair of arrivals {p['arrival_key']} and {p['other_key']} decided on {p['laptop']}: {p['decision']} by "
-        f"{p['officer']}"
-    )
-    if p["applied"]:
-        return line
-    held = p["held"]
-    if held is None:
-        return line + "; not recorded: the hub's search does not pair them"
-    where = "at the hub" if held["decided_on"] == HUB else f"on {held['decided_on']}"
-    return line + f"; not recorded: {held['decision']} by {held['officer']} {where} stands"
+    line = f"repeat arrival {p['arrival_key']} and {p['other_key']}: {p['decision']} by {p['officer']} on {p['laptop']}"
+    held = p["held"] or {}
+    where = "at the hub" if held.get("decided_on") == review.HUB else f"on {held.get('decided_on')}"
+    return {
+        review.RECORDED: line + ": recorded",
+        review.REPLACED: line + f": recorded in place of {held.get('decision')} by {held.get('officer')} {where}",
+        review.KEPT: line + ": kept until the hub holds both arrivals",
+        review.UNPAIRED: line + ": kept; the hub's search does not pair them" if p["decision"] == "confirmed" else "",
+        review.DECIDED: line + f": not recorded; {held.get('decision')} by {held.get('officer')} {where} stands",
+    }[p["state"]]
 
 
 def _said(line: str) -> None:
-    out.print(line, markup=False)
+    say(out, line, hang=2)
 
 
 def _counted(n: int, one: str, many: str) -> str:
@@ -279,7 +282,7 @@ def watchlist_search(
     def render(r: Any) -> None:
         _said(_searched_line(r, held))
         for c in r.candidates:
-            out.print(f"  {_numbers(c)}: {_candidate_line(c)}", markup=False)
+            say(out, f"  {_numbers(c)}: {_candidate_line(c)}", hang=2)
         for w in r.warnings:
             warn(w)
 
@@ -360,27 +363,29 @@ def review_cmd(
             return
         if isinstance(r, review.Decided):
             also = [n for n in r.candidates if n != r.candidate]
-            out.print(
+            say(
+                out,
                 f"Recorded: {r.decision} on {r.ref} for {r.arrival_key} by {r.officer}"
                 + (f" (candidates {r.candidate} and {', '.join(map(str, also))})" if also else ""),
-                markup=False,
+                hang=2,
             )
             return
         if not r.candidates and not r.laptop_alerts:
             out.print("Nothing awaits a decision.")
         for a in r.laptop_alerts:
-            out.print(
+            say(
+                out,
                 f"laptop alert: {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} "
                 f"({a['category'] or 'no category'}) at {a['distance']:.3f}{_against(a['threshold'])}, "
                 f"found by {a['laptop']}",
-                markup=False,
+                hang=2,
             )
         for c in r.candidates:
-            out.print(f"{_numbers(c)}: {_candidate_line(c)}", markup=False)
+            say(out, f"{_numbers(c)}: {_candidate_line(c)}", hang=2)
         if r.candidates or r.laptop_alerts:
             from triage.hub.intel import NOT_AN_IDENTIFICATION
 
-            out.print(NOT_AN_IDENTIFICATION, markup=False)
+            say(out, NOT_AN_IDENTIFICATION, hang=2)
 
     emit(result, json_out, render)
 
@@ -394,9 +399,10 @@ def _render_arrival(r: Any) -> None:
     from triage.hub.intel import NOT_AN_IDENTIFICATION
     from triage.hub.review import HUB
 
-    out.print(
+    say(
+        out,
         f"Arrival {r.arrival_key} ({r.site or 'no site'}, {r.day})" + (": voided by its laptop" if r.voided else ""),
-        markup=False,
+        hang=2,
     )
     if not r.awaiting and not r.decided:
         out.print("No candidates.")
@@ -431,12 +437,13 @@ def _render_arrival(r: Any) -> None:
             Text("\n".join(decided)),
         )
     out.print(table)
-    out.print(NOT_AN_IDENTIFICATION, markup=False)
+    say(out, NOT_AN_IDENTIFICATION, hang=2)
     if any(e["candidates"] for e in r.awaiting):
-        out.print(
+        say(
+            out,
             f"To record a decision: triage hub review {r.arrival_key} --candidate NUMBER --decision "
             f"{'|'.join(DECISIONS)} --reason TEXT",
-            markup=False,
+            hang=2,
         )
 
 
@@ -453,11 +460,12 @@ def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = Fa
         result = audit.verify(h)
 
     def render(r: Any) -> None:
-        out.print(f"Audit trail intact: {r.events} events.", markup=False)
-        out.print(
+        say(out, f"Audit trail intact: {r.events} events.", hang=2)
+        say(
+            out,
             f"Rows intact: {sum(r.rows.values())} rows carry their keyed tags; {r.decisions} decisions match "
             "their audit events.",
-            markup=False,
+            hang=2,
         )
 
     emit(result, json_out, render)
@@ -478,10 +486,11 @@ def audit_show(
         emit_json(events)
         return
     for e in events:
-        out.print(
+        say(
+            out,
             f"{e['seq']:>6} {e['at'][:19]} {e['officer']} ({e['db_user']}) {e['action']}"
             + (f": {e['reason']}" if e["reason"] else ""),
-            markup=False,
+            hang=2,
         )
 
 
@@ -550,19 +559,18 @@ def ocg_show(
         result = intel.show(h, ref)
 
     def render(r: Any) -> None:
-        out.print(f"Crime group {r.ref}: sites {', '.join(r.sites) or 'none'}", markup=False)
+        say(out, f"Crime group {r.ref}: sites {', '.join(r.sites) or 'none'}", hang=2)
         for g in r.records:
-            out.print(
+            say(
+                out,
                 f"  registered on device {g['device']} ({g['site']}): phones {', '.join(g.get('phones') or [])}",
-                markup=False,
+                hang=2,
             )
         for x in r.links:
-            out.print(
-                f"  {x['decision']}: {x['arrival_key']} ({x['site']}, {x['day']}) by {x['officer']}", markup=False
-            )
+            say(out, f"  {x['decision']}: {x['arrival_key']} ({x['site']}, {x['day']}) by {x['officer']}", hang=2)
         for s in r.suggestions:
             matched = ", ".join(f"{m['kind']} {m['value']}" for m in s["matched"])
-            out.print(f"  suggested: {s['arrival_key']} ({s['site']}, {s['day']}): {matched}", markup=False)
+            say(out, f"  suggested: {s['arrival_key']} ({s['site']}, {s['day']}): {matched}", hang=2)
 
     emit(result, json_out, render)
 
@@ -579,9 +587,10 @@ def ocg_shared(db: DbOpt = None, folder: DirOpt = None, officer: OfficerOpt = No
     if not result:
         out.print("No identifier is named at more than one site.")
     for s in result:
-        out.print(
+        say(
+            out,
             f"{s['kind']} {s['value']}: {', '.join(s['sites'])}: "
             + ", ".join(a["arrival_key"] for a in s["arrivals"])
             + (f" (groups {', '.join(s['groups'])})" if s["groups"] else ""),
-            markup=False,
+            hang=2,
         )

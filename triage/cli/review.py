@@ -27,6 +27,7 @@ from triage.cli.common import (
     out,
     reason_option,
     say,
+    searches_text,
     training_banner,
     utc_text,
 )
@@ -193,7 +194,7 @@ def pending_line(c: PendingCandidate) -> str:
         who += " (not held in this home)"
     elif c.kind == "watchlist" and c.category:
         who += f" [{c.category}]"
-    found = [] if c.found_by == [THIS_HOME] else [f"found by {' and '.join(c.found_by)}"]
+    found = [] if c.found_by == [THIS_HOME] else [f"found by {searches_text(c.found_by, c.figures)}"]
     if c.distance is None or c.threshold is None:  # biographic: name parts and date of birth, no distance
         figures = f"name parts agreeing {c.score or 0:g}, with the date of birth"
     else:
@@ -245,7 +246,7 @@ def render_view(view: ForReview) -> None:
         if c.get("held") is False:
             who = "(not held in this home)"
         if c.get("found_by"):
-            who += f" — found by {' and '.join(c['found_by'])}"
+            who += f" — found by {searches_text(c['found_by'], c.get('figures') or [])}"
         if c.get("differences"):
             who += " — differs: " + ", ".join(
                 f"{detail_label(k)} {detail_value(k, v['this'])} / {detail_value(k, v['earlier'])}"

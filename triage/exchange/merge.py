@@ -30,7 +30,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
@@ -77,6 +77,7 @@ class WatchlistAlert:
     found_by: list[str]  # review.THIS_HOME, or "NAME (device D)" of the laptop whose search found it
     laptop: str  # the laptop the arrival came from
     watchlist_version: int | None  # of the package the laptop searched, when it found the alert
+    figures: list[dict[str, Any]] = field(default_factory=list)  # each search's own (review.PendingCandidate)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class RepeatCandidate:
     found_by: list[str]
     kind: str = "arrival"  # or biographic: name and date of birth agree, weaker evidence than a face
     score: float | None = None  # a biographic candidate's: how many name parts agree
+    figures: list[dict[str, Any]] = field(default_factory=list)  # each search's own (review.PendingCandidate)
 
 
 @dataclass
@@ -256,7 +258,7 @@ class _Merger:
         every id the batch's records quote can be rewritten as they are sealed (`_quoting`)."""
         drafts = [d for rec in (*self.b.arrivals, *self.b.received) for d in rec["drafts"]]
         landing = self.b.landing
-        for kind, rows, field in (
+        for kind, rows, local_id in (
             ("arrivals", self.b.arrivals, "id"),
             ("drafts", drafts, "ref"),
             ("ocgs", landing["ocgs"], "ref"),
@@ -264,7 +266,7 @@ class _Merger:
             taken: set[str] = set()
             for row in rows:
                 if not self.local(kind, row["key"]):
-                    self.planned[kind][row["key"]] = self._free(kind, row[field], taken)
+                    self.planned[kind][row["key"]] = self._free(kind, row[local_id], taken)
         # (kind, id on the exporting laptop, key) of every row the batch names
         named = [("arrivals", rec["id"], rec["key"]) for rec in self.b.arrivals]
         named += [("arrivals", rec["id"], rec["arrival_key"]) for rec in self.b.received]
@@ -660,11 +662,14 @@ def _awaiting(store: Store, b: Batch, keys: dict[str, str]) -> dict[str, Any]:
                         c.found_by,
                         laptop,
                         version if laptop in c.found_by else None,
+                        c.figures,
                     )
                 )
             else:
                 repeats.append(
-                    RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by, c.kind, c.score)
+                    RepeatCandidate(
+                        item.arrival_id, c.ref, c.distance, c.threshold, c.found_by, c.kind, c.score, c.figures
+                    )
                 )
         duplicates += [
             RepeatCandidate(item.arrival_id, c.ref, c.distance, c.threshold, c.found_by) for c in item.duplicates

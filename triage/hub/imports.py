@@ -149,7 +149,8 @@ class _Loader:
         self.held_alerts: set[tuple[str, str]] = set()  # those held from earlier batches that its reviews decide
         self.standing: dict[tuple[str, str], str] = {}  # alert -> the review whose decision stands on it now
         self.elsewhere: dict[str, dict[str, Any]] = {}  # review -> a decision taken on another laptop than the finder's
-        self.pairs: list[review.PairDecision] = []  # what became of its decisions on pairs of arrivals
+        self.pairs: list[review.PairDecision] = []  # what became of the decisions on pairs of arrivals it touches
+        self.new_pair_reviews: list[str] = []  # those decisions it brought that the hub did not hold
 
     def arrival_id(self, key: str, what: str) -> int:
         if key not in self.ids:
@@ -314,12 +315,12 @@ class _Loader:
                         self.reviewed.add((key, ref))
                         self.elsewhere[r["key"]] = self._elsewhere(r["key"], key, ref, body, self.laptop)
 
-    def pair_reviews(self) -> None:
-        """Decisions the batch brings on pairs of arrivals (a repeat arrival, by face or by name), the laptop's on its
-        own arrivals and those on arrivals it received: for each pair, the one that stands (the last that no other
-        supersedes, as on a home) is recorded on the hub's candidates of the pair where nobody has decided them.
+    def pair_reviews(self, landed: list[int]) -> None:
+        """Decisions the batch brings on pairs of arrivals (a repeat arrival, by face or by name), the laptop's on
+        its own arrivals and those it took on arrivals it received, each kept under its own key; then every pair
+        they touch, or that kept ones touch among the arrivals just `landed`, is settled (`review.settle_pair`).
         Run after the new arrivals are searched, so the hub's candidates of the pair exist."""
-        held: dict[frozenset[str], list[dict[str, Any]]] = {}
+        pairs: set[tuple[str, str]] = set()
         for member, records, named_by in (
             ("arrivals.jsonl", self.b.arrivals, "key"),
             (batch.RECEIVED, self.b.received, "arrival_key"),
@@ -339,18 +340,38 @@ class _Loader:
                             f"{self.b.path}: {self.at}: a decision on a pair of arrivals must name the other arrival "
                             "and the officer; nothing of the batch was imported"
                         )
-                    mine = str(rec[named_by])
-                    held.setdefault(frozenset((mine, r["ref_key"])), []).append(
-                        {**r, "arrival": mine, "other": r["ref_key"]}
-                    )
-        for reviews in held.values():
-            superseded = {r.get("supersedes") for r in reviews}
-            last = max(
-                [r for r in reviews if r["key"] not in superseded] or reviews,
-                key=lambda r: (str(r.get("at")), r["key"]),
-            )
-            self.at = f"review {last['key']}"
-            outcome = review.laptop_pair_decision(self.hub, last, self.laptop)
+                    dt.datetime.fromisoformat(str(r.get("at")))  # a time it can be recorded at, or refused here
+                    values = {
+                        "key": r["key"],
+                        "arrival": str(rec[named_by]),
+                        "other": r["ref_key"],
+                        "supersedes": r.get("supersedes"),
+                        "batch": self.b.sha256,
+                    }
+                    body = {k: r.get(k) for k in ("decision", "reason", "officer", "at")} | {"laptop": self.laptop}
+                    sealed = self.hub.seal(body, f"pair_reviews:{r['key']}")
+                    new = self.conn.execute(
+                        "INSERT INTO pair_reviews (key, arrival, other, supersedes, batch, sealed, mac) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING key",
+                        [
+                            *values.values(),
+                            sealed,
+                            self.hub.rows.mac("pair_reviews", **values, sealed=rows.digest(sealed)),
+                        ],
+                    ).fetchone()
+                    if new is not None:
+                        self.new_pair_reviews.append(r["key"])
+                        pairs.add(_ordered(values["arrival"], values["other"]))
+        keys = [self.keys[i] for i in landed]
+        pairs |= {
+            _ordered(a, o)
+            for a, o in self.conn.execute(
+                "SELECT arrival, other FROM pair_reviews WHERE arrival = ANY(%s) OR other = ANY(%s)", [keys, keys]
+            ).fetchall()
+        }
+        for one, two in sorted(pairs):
+            self.at = f"the decisions held on arrivals {one} and {two}"
+            outcome = review.settle_pair(self.hub, one, two)
             if outcome is not None:
                 self.pairs.append(outcome)
 
@@ -586,6 +607,11 @@ def _alerts_of(rec: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]
     ]
 
 
+def _ordered(one: str, two: str) -> tuple[str, str]:
+    """A pair of arrivals' keys in one order, whichever way round a decision names them."""
+    return (one, two) if one <= two else (two, one)
+
+
 def _alert_reviews(rec: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in rec.get("reviews") or [] if r.get("kind") == "watchlist"]
 
@@ -680,11 +706,12 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                 for aid in new_ids:
                     search.biographic(hub, aid)
                 loader.at = "its decisions on pairs of arrivals"
-                loader.pair_reviews()
+                loader.pair_reviews(new_ids)
                 conn.execute("UPDATE batches SET new_arrivals = %s WHERE sha256 = %s", [len(new_ids), b.sha256])
                 reviewed = loader.named_reviews()
                 kept = sum(not e["alert_held"] for e in loader.decided_elsewhere())
-                pairs = sum(p.applied for p in loader.pairs)
+                pairs = sum(p.state in (review.RECORDED, review.REPLACED) for p in loader.pairs)
+                overruled = sum(p.state == review.DECIDED for p in loader.pairs)
                 hub.audit(
                     "import",
                     records=[
@@ -700,7 +727,8 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                         if reviewed
                         else ""
                     )
-                    + (f"; {pairs} decision(s) on pairs of arrivals taken on laptops" if pairs else ""),
+                    + (f"; {pairs} decision(s) on repeat arrivals taken on laptops" if pairs else "")
+                    + (f"; {overruled} on repeat arrivals decided otherwise, not recorded" if overruled else ""),
                 )
     except BROKEN as e:
         _refused(

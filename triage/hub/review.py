@@ -178,7 +178,23 @@ def pending_candidates(
     items = _items([_checked(hub, r) for r in found])
     check_undecided(hub, [r["id"] for r in found])
     _voids_checked(hub, arrivals)
+    _decisions_checked(hub, arrivals)
     return items
+
+
+def _decisions_checked(hub: Hub, arrivals: list[int] | None) -> None:
+    """The decisions that keep candidates (of `arrivals`) off the list: each must be one triage wrote, or a row
+    slipped into `decisions` would hide a candidate."""
+    sql = (
+        f"SELECT d.candidate, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
+        "JOIN candidates c ON c.id = d.candidate JOIN arrivals a ON a.id = c.arrival"
+    )
+    params: list[Any] = []
+    if arrivals is not None:
+        sql += " WHERE c.arrival = ANY(%s) OR c.other = ANY(%s)"
+        params += [arrivals, arrivals]
+    for d in rows.dicts(hub.conn, sql, params):
+        hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
 
 
 def _laptop_alerts(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
@@ -562,6 +578,7 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     ids = [r["id"] for r in pair]
     if _standing(hub, ids) is not None:
         raise _conflict(hub, ids, key, ref)
+    check_undecided(hub, ids)  # its decision's row deleted outside triage: not decided again
     try:
         with hub.conn.transaction():
             _write(hub, pair, decision, hub.officer, dt.datetime.now(dt.timezone.utc), {"reason": reason})
@@ -609,11 +626,19 @@ def _write(
             raise _Taken()
 
 
+# What became of a decision a batch brought on a pair of arrivals (`PairDecision.state`).
+RECORDED = "recorded"  # on the hub's candidates of the pair, which nobody had decided
+REPLACED = "replaced"  # a decision an earlier batch brought on the pair, which this one follows
+KEPT = "kept"  # until the hub holds both arrivals
+UNPAIRED = "unpaired"  # the hub's search does not pair them: kept, in case it does
+DECIDED = "decided"  # the pair was decided otherwise (`held`), at the hub or by a decision this one does not follow
+
+
 @dataclass
 class PairDecision:
-    """What became of a decision a laptop took on a pair of arrivals, when its batch reached the hub. `applied`:
-    recorded on the hub's candidates of the pair; else `held` says what stands there instead (None: the hub's
-    search did not find the pair, or does not hold one of its arrivals)."""
+    """The decision standing on a pair of arrivals among those batches brought (the last that no other supersedes,
+    as on a home), and what became of it at the hub (`state`); `held`: the hub's decision it replaced, or the one
+    that stands instead."""
 
     review: str
     arrival_key: str
@@ -621,60 +646,105 @@ class PairDecision:
     decision: str
     officer: str
     at: str
-    laptop: str
-    applied: bool
+    laptop: str  # where it was taken: "NAME (device D)" of the batch that brought it
+    state: str
     candidates: list[int] = field(default_factory=list)
     held: dict[str, Any] | None = None
 
 
-def laptop_pair_decision(hub: Hub, review: dict[str, Any], laptop: str) -> PairDecision | None:
-    """Record at the hub the decision a laptop took on a pair of arrivals (`review`: its key, the two arrivals'
-    keys, decision, reason, officer and time, as its batch carries it) when the hub holds candidates of that pair
-    and nobody has decided them: as the laptop's officer's, at the laptop's time, with one audit event. None when the
-    same decision was recorded from an earlier batch. Run inside the import's transaction."""
-    pair_of = PairDecision(
-        review["key"], review["arrival"], review["other"], review["decision"], review["officer"], review["at"],
-        laptop, applied=False,
+def settle_pair(hub: Hub, one: str, two: str) -> PairDecision | None:
+    """Record at the hub the decision standing on the pair of arrivals `one` and `two` (keys) among the reviews
+    batches brought (`pair_reviews`, every row checked): on the hub's candidates of the pair when nobody has decided
+    them, or in place of a decision an earlier batch brought on it, as that officer's, at that time, with one audit
+    event. None when nothing changes. Run inside an import's transaction."""
+    held = []
+    for r in rows.dicts(
+        hub.conn,
+        f"SELECT p.sealed AS blob, {rows.columns('pair_reviews', 'p_', t='p')} FROM pair_reviews p "
+        "WHERE (p.arrival = %s AND p.other = %s) OR (p.arrival = %s AND p.other = %s)",
+        [one, two, two, one],
+    ):
+        hub.rows.check("pair_reviews", r, "p_", r["p_key"])
+        opened = hub.open(bytes(r["blob"]), f"pair_reviews:{r['p_key']}")
+        held.append({**opened, "key": r["p_key"], "supersedes": r["p_supersedes"], "arrival": r["p_arrival"],
+                     "other": r["p_other"]})  # fmt: skip
+    if not held:
+        return None
+    superseded = {r["supersedes"] for r in held}
+    last = max([r for r in held if r["key"] not in superseded] or held, key=lambda r: (str(r["at"]), r["key"]))
+    outcome = PairDecision(
+        last["key"], last["arrival"], last["other"], last["decision"], last["officer"], str(last["at"]), last["laptop"],
+        KEPT,
     )  # fmt: skip
-    ids = dict(
-        hub.conn.execute("SELECT key, id FROM arrivals WHERE key = ANY(%s)", [[pair_of.arrival_key, pair_of.other_key]])
-    )
+    ids = dict(hub.conn.execute("SELECT key, id FROM arrivals WHERE key = ANY(%s)", [[one, two]]).fetchall())
     if len(ids) < 2:
-        return pair_of
-    pair = pair_candidates(hub, ids[pair_of.arrival_key], ids[pair_of.other_key])
+        return outcome
+    pair = pair_candidates(hub, ids[one], ids[two])
     if not pair:
-        return pair_of
+        outcome.state = UNPAIRED
+        return outcome
     cids = [c["id"] for c in pair]
+    outcome.candidates = cids
     standing = _standing(hub, cids)
-    if standing is not None:
-        if standing["review"] == review["key"]:
-            return None
-        pair_of.held = standing
-        return pair_of
-    at = dt.datetime.fromisoformat(str(review["at"]))
+    if standing is not None and standing["review"] == last["key"]:
+        return None
+    if standing is not None and standing["review"] not in {r["key"] for r in held}:
+        outcome.state, outcome.held = DECIDED, standing
+        return outcome
+    at = dt.datetime.fromisoformat(str(last["at"]))
     at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    sealed = {"reason": last.get("reason"), "laptop": last["laptop"], "review": last["key"]}
     try:
         with hub.conn.transaction():
-            _write(
-                hub, pair, review["decision"], review["officer"], at,
-                {"reason": review.get("reason"), "laptop": laptop, "review": review["key"]},
-            )  # fmt: skip
+            if standing is None:
+                check_undecided(hub, cids)  # a decision the trail records, its row deleted, is not decided again
+                _write(hub, pair, last["decision"], last["officer"], at, sealed)
+            else:
+                _rewrite(hub, pair, last["decision"], last["officer"], at, sealed)
             kinds = list(dict.fromkeys(c["c_kind"] for c in pair))
             hub.audit(
                 "review",
-                records=[
-                    *(f"candidate:{i}" for i in cids),
-                    f"arrival:{pair_of.arrival_key}",
-                    *(f"{k}:{pair_of.other_key}" for k in kinds),
-                    f"review:{review['key']}",
-                ],
-                reason=f"{review['decision']}: {review.get('reason') or ''} (taken on {laptop} by {review['officer']})",
-            )
+                records=[*(f"candidate:{i}" for i in cids), f"arrival:{last['arrival']}",
+                         *(f"{k}:{last['other']}" for k in kinds), f"review:{last['key']}"],
+                reason=f"{last['decision']}: {last.get('reason') or ''} (taken on {last['laptop']} by {last['officer']}"
+                + (f", in place of {standing['decision']} by {standing['officer']})" if standing else ")"),
+            )  # fmt: skip
     except _Taken:  # a reviewer at the hub decided it this moment
-        pair_of.held = _standing(hub, cids)
-        return pair_of
-    pair_of.applied, pair_of.candidates = True, cids
-    return pair_of
+        outcome.state, outcome.held = DECIDED, _standing(hub, cids)
+        return outcome
+    outcome.state, outcome.held = (RECORDED, None) if standing is None else (REPLACED, standing)
+    return outcome
+
+
+def _rewrite(
+    hub: Hub, pair: list[dict[str, Any]], decision: str, officer: str, at: dt.datetime, sealed: dict[str, Any]
+) -> None:
+    """A pair's decision replaced by a later one on it, brought by a batch: every candidate's row rewritten (each
+    checked first: a row changed outside triage is never tagged anew), one written where none was."""
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT d.candidate, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
+        "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival "
+        "WHERE d.candidate = ANY(%s) FOR UPDATE OF d",
+        [[c["id"] for c in pair]],
+    )
+    for d in found:
+        hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
+    decided = {d["candidate"] for d in found}
+    check_undecided(hub, [c["id"] for c in pair if c["id"] not in decided])
+    for c in sorted(pair, key=lambda r: r["id"]):
+        if c["id"] not in decided:
+            _write(hub, [c], decision, officer, at, sealed)
+            continue
+        blob = hub.seal(sealed, f"decisions:{c['id']}")
+        values = {"arrival": c["a_key"], "kind": c["c_kind"], "ref": c["c_ref"], "decision": decision,
+                  "officer": officer, "db_user": hub.db_user, "at": at}  # fmt: skip
+        hub.conn.execute(
+            "UPDATE decisions SET decision = %s, officer = %s, db_user = %s, at = %s, sealed = %s, mac = %s "
+            "WHERE candidate = %s",
+            [decision, officer, hub.db_user, at, blob, hub.rows.mac("decisions", **values, sealed=rows.digest(blob)),
+             c["id"]],
+        )  # fmt: skip
 
 
 def _standing(hub: Hub, candidates: list[int]) -> dict[str, Any] | None:

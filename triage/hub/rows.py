@@ -197,6 +197,21 @@ TABLES: dict[str, Table] = {
             (("key", "text"),),
             since=6,
         ),
+        Table(  # a decision on a pair of arrivals, by their keys: the hub may not hold them yet
+            "pair_reviews",
+            (
+                ("key", "text", "{t}.key"),
+                ("arrival", "text", "{t}.arrival"),
+                ("other", "text", "{t}.other"),
+                ("supersedes", "text", "{t}.supersedes"),
+                ("batch", "text", "{t}.batch"),
+                _sealed(),
+            ),
+            "pair_reviews t",
+            "t.key",
+            (("key", "text"),),
+            since=7,
+        ),
     )
 }
 ALIASES = ("t", "a", "o", "c", "g")

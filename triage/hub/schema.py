@@ -10,7 +10,8 @@ ends as an older triage left it, so setting `hub_migrations` back does not have 
 Templates live in one vector column per model (`models` names the column of each), each with an HNSW index for
 L2 distance. The roles are group roles without login, named after the database (`<db>_importer`,
 `<db>_reviewer`, `<db>_analyst`), so one server can hold several hubs; the server's administrator grants them
-to the officers' own logins. No role but the owner may change or delete the audit trail or a decision.
+to the officers' own logins. No role but the owner may change or delete the audit trail or delete a decision;
+reviewers record decisions, and importers those laptops took (replacing one only with that laptop's later one).
 """
 
 from __future__ import annotations
@@ -243,6 +244,36 @@ BEGIN
 END $$;
 """
 
+# Every decision a batch brings on a pair of arrivals (a repeat arrival: a laptop's on its own arrivals, and those a
+# supervisor took on arrivals received from laptops), kept under its own key whether or not the hub holds both
+# arrivals yet, so that the hub's candidates of the pair are decided whenever both are held (triage/hub/imports.py).
+# The importer records such a decision on the hub's candidates, and replaces it with a later one of that laptop's.
+# As with M006, a hub whose record of migrations was set back may hold the table already, without its tags.
+M007 = """
+CREATE TABLE IF NOT EXISTS pair_reviews (
+    key text PRIMARY KEY, arrival text NOT NULL, other text NOT NULL, supersedes text,
+    batch text NOT NULL REFERENCES batches, sealed bytea NOT NULL
+);
+ALTER TABLE pair_reviews ADD COLUMN IF NOT EXISTS mac text;
+CREATE INDEX IF NOT EXISTS pair_reviews_arrival ON pair_reviews (arrival);
+CREATE INDEX IF NOT EXISTS pair_reviews_other ON pair_reviews (other);
+DROP TRIGGER IF EXISTS pair_reviews_noted ON pair_reviews;
+CREATE TRIGGER pair_reviews_noted AFTER INSERT OR UPDATE OR DELETE ON pair_reviews FOR EACH ROW
+    EXECUTE FUNCTION hub_note_change('tag');
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['importer', 'reviewer', 'analyst'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_database() || '_' || r) THEN
+            EXECUTE format('GRANT SELECT ON pair_reviews TO %I', current_database() || '_' || r);
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_database() || '_importer') THEN
+        EXECUTE format('GRANT INSERT, UPDATE ON pair_reviews, decisions TO %I', current_database() || '_importer');
+    END IF;
+END $$;
+"""
+
 MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (1, "m001_hub", M001),
     (2, "m002_row_macs", M002),
@@ -250,6 +281,7 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (4, "m004_row_digests", M004),
     (5, "m005_hnsw_links", M005),
     (6, "m006_alert_reviews", M006),
+    (7, "m007_pair_reviews", M007),
 )
 LATEST = MIGRATIONS[-1][0]
 DIGESTS_FROM = 4  # the schema from which the trail's end keeps the tables' digests
@@ -270,7 +302,9 @@ _WRITES = {
         "name_keys",
         "laptop_alerts",
         "alert_reviews",
+        "pair_reviews",
         "candidates",
+        "decisions",
         "identifiers",
         "groups",
         "group_identifiers",
@@ -345,6 +379,7 @@ _HUB_TABLES = (
     "name_keys",
     "laptop_alerts",
     "alert_reviews",
+    "pair_reviews",
     "candidates",
     "decisions",
     "identifiers",
@@ -448,5 +483,8 @@ def create_roles(conn: Any, database: str) -> dict[str, str]:
                     conn.execute(f'GRANT INSERT, UPDATE ON "{table}" TO "{name}"')
             for table in _DELETES[role]:
                 conn.execute(f'GRANT DELETE ON "{table}" TO "{name}"')
-            conn.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON audit, decisions FROM "{name}"')
+            conn.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM "{name}"')
+            # An importer replaces a laptop's decision with that laptop's later one (and no other); nobody deletes one.
+            changes = "DELETE, TRUNCATE" if role == "importer" else "UPDATE, DELETE, TRUNCATE"
+            conn.execute(f'REVOKE {changes} ON decisions FROM "{name}"')
     return names
