@@ -920,6 +920,10 @@ def test_a_laptops_decisions_on_a_repeat_arrival_decide_the_pair_at_the_hub(cli,
     (kept,) = first["pair_decisions"]
     assert (kept["state"], kept["decision"], kept["officer"]) == ("kept", "confirmed", OFFICER)
     assert {kept["arrival_key"], kept["other_key"]} == {key, sites.b1} and kept["laptop"].startswith("Laptop B (")
+    _sql(hub[-1], "UPDATE pair_reviews SET supersedes = 'x'")  # a kept decision changed outside triage: refused
+    res = cli("hub", "import", sites.b_file, *hub, code=int(ExitStatus.INTEGRITY))
+    assert "pair_reviews row" in res.stderr.splitlines()[0] and "changed outside triage" in res.stderr
+    _sql(hub[-1], "UPDATE pair_reviews SET supersedes = NULL")
     said = " ".join(cli("hub", "import", sites.b_file, *hub).stdout.split())
     assert (
         f"repeat arrival {key} and {sites.b1}: confirmed by {OFFICER} on Laptop B (device {device}): recorded" in said
@@ -958,6 +962,10 @@ def test_a_laptops_decisions_on_a_repeat_arrival_decide_the_pair_at_the_hub(cli,
         in told
     )
     assert cli.json("hub", "audit", "verify", *hub)["decisions"] == len(decided["candidates"]) + len(item["candidates"])
+    held = _sql(
+        hub[-1], "SELECT DISTINCT decision FROM decisions WHERE candidate = ANY(%s)", params=[item["candidates"]]
+    )
+    assert held == [("confirmed",)]
 
 
 def test_a_decision_row_slipped_in_or_deleted_is_found_before_it_hides_or_reopens_a_candidate(cli, sites, hub):

@@ -114,7 +114,7 @@ def render_export(result: Exported) -> None:
         out,
         f"Exported {result.arrivals} arrival(s) of {result.day}"
         + (
-            f" and {result.received_decisions} decision(s) or draft(s) recorded here on other laptops' arrivals"
+            f" and {result.received_decisions} review(s), draft(s) or outcome(s) recorded here on other laptops' records"
             if result.received_decisions
             else ""
         )

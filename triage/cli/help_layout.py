@@ -30,6 +30,8 @@ def _example_lines(line: str) -> list[str]:
     if cell_len(line) <= EXAMPLE_WIDTH or not line.lstrip().startswith("triage "):
         return [line]
     indent = line[: len(line) - len(line.lstrip())]
+    if " ".join(_SHELL_WORD.findall(line)) != " ".join(line.split()):
+        return [line]  # words the pattern does not read as a shell does (a lone quote): left whole
     units: list[str] = []  # an option and its value stay on one line
     for word in _SHELL_WORD.findall(line):
         if units and units[-1].startswith("-") and " " not in units[-1] and not word.startswith("-"):

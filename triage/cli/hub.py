@@ -225,14 +225,14 @@ def _pair_line(p: dict[str, Any]) -> str:
     from triage.hub import review
 
     line = f"repeat arrival {p['arrival_key']} and {p['other_key']}: {p['decision']} by {p['officer']} on {p['laptop']}"
-    held = p["held"] or {}
-    where = "at the hub" if held.get("decided_on") == review.HUB else f"on {held.get('decided_on')}"
+    held = p["held"] or {"decision": "a decision", "officer": "someone", "decided_on": review.HUB}
+    where = "at the hub" if held["decided_on"] == review.HUB else f"on {held['decided_on']}"
     return {
         review.RECORDED: line + ": recorded",
-        review.REPLACED: line + f": recorded in place of {held.get('decision')} by {held.get('officer')} {where}",
+        review.REPLACED: line + f": recorded in place of {held['decision']} by {held['officer']} {where}",
         review.KEPT: line + ": kept until the hub holds both arrivals",
         review.UNPAIRED: line + ": kept; the hub's search does not pair them" if p["decision"] == "confirmed" else "",
-        review.DECIDED: line + f": not recorded; {held.get('decision')} by {held.get('officer')} {where} stands",
+        review.DECIDED: line + f": not recorded; {held['decision']} by {held['officer']} {where} stands",
     }[p["state"]]
 
 
@@ -365,7 +365,7 @@ def review_cmd(
             also = [n for n in r.candidates if n != r.candidate]
             say(
                 out,
-                f"Recorded: {r.decision} on {r.ref} for {r.arrival_key} by {r.officer}"
+                f"Recorded: {r.decision} for the {r.kind} candidate {r.ref} of arrival {r.arrival_key}, by {r.officer}"
                 + (f" (candidates {r.candidate} and {', '.join(map(str, also))})" if also else ""),
                 hang=2,
             )

@@ -205,7 +205,7 @@ def pending_line(c: PendingCandidate) -> str:
 def render_decision(result: Decision) -> None:
     say(
         out,
-        f"Recorded: {result.decision} for {result.kind} {result.candidate} on {result.arrival_id} "
+        f"Recorded: {result.decision} for the {result.kind} candidate {result.candidate} of arrival {result.arrival_id}, "
         f"by {result.officer}" + (f" (supersedes review {result.supersedes})" if result.supersedes else ""),
     )
     render_history([h.as_json() for h in result.history])

@@ -210,12 +210,18 @@ class Hub:
             raise _cut_off()
         return head[3]
 
-    def audit(self, action: str, *, records: list[str] | None = None, reason: str | None = None) -> None:
-        """Append one event to the hash chain, inside the caller's transaction (events queue one at a time), after
-        checking that the trail ends where its keyed record says. The event ends the transaction's changes to the
-        summed tables: they are added to the digests of that record, so a transaction that writes those tables
-        writes its audit event last."""
+    def hold_trail(self) -> None:
+        """Wait for the audit trail, and hold it until this transaction ends (events queue one at a time). A writer
+        that will audit takes it before it writes rows another writer may wait on (a decision's), so that neither
+        holds such rows while waiting for the trail the other holds."""
         self.conn.execute("SELECT pg_advisory_xact_lock(7412)")
+
+    def audit(self, action: str, *, records: list[str] | None = None, reason: str | None = None) -> None:
+        """Append one event to the hash chain, inside the caller's transaction (`hold_trail`), after checking that
+        the trail ends where its keyed record says. The event ends the transaction's changes to the summed tables:
+        they are added to the digests of that record, so a transaction that writes those tables writes its audit
+        event last."""
+        self.hold_trail()
         digests = self.ended()
         if digests is not None:
             for table, sign, value in self.conn.execute("DELETE FROM pg_temp.hub_changes RETURNING tbl, sign, value"):

@@ -10,8 +10,9 @@ then every new arrival is searched across everything held (`search.py`). Reviews
 under their own keys, the laptop's own and the decisions it took on arrivals received from other laptops
 (`received.jsonl`), whether or not the hub holds the alert yet: an alert is decided by the last review held that
 no other supersedes, as on a home, whichever batch came first, so one decided anywhere is not reviewed again.
-A laptop's decision on a pair of arrivals (a repeat arrival) decides the hub's candidates of that pair, once
-searched, unless someone decided them first (the import says whose decision stands).
+Decisions on pairs of arrivals (a repeat arrival) are kept the same way, until the hub holds both arrivals; the
+one standing then decides the hub's candidates of that pair, unless a reviewer at the hub decided them first
+(the import says whose decision stands), and a later one from a laptop takes the place of an earlier one.
 Every row is written with its keyed tag (`rows.py`), and a row already held that the batch would build on (an
 arrival, a correction applied before, an alert or a review of it) is checked first: a row changed outside triage
 is never given a fresh tag. A refusal, wherever it happens, leaves nothing of the batch and is recorded in the
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -144,13 +145,14 @@ class _Loader:
         self.keys: dict[int, str] = {}  # and back
         self.laptop = f"{b.signer} (device {b.device})"
         self.new_reviews: list[str] = []  # the reviews of laptop alerts the batch brought that the hub did not hold
+        self.new_pair_reviews: list[str] = []  # and its decisions on pairs of arrivals
+        self.own = {rec["key"] for rec in b.arrivals}  # the arrivals of the batch's own laptop
         self.reviewed: set[tuple[str, str]] = set()  # (arrival key, ref) of the alerts its received ones decide
         self.loaded_alerts: set[tuple[str, str]] = set()  # the alerts the batch brought
         self.held_alerts: set[tuple[str, str]] = set()  # those held from earlier batches that its reviews decide
         self.standing: dict[tuple[str, str], str] = {}  # alert -> the review whose decision stands on it now
         self.elsewhere: dict[str, dict[str, Any]] = {}  # review -> a decision taken on another laptop than the finder's
         self.pairs: list[review.PairDecision] = []  # what became of the decisions on pairs of arrivals it touches
-        self.new_pair_reviews: list[str] = []  # those decisions it brought that the hub did not hold
 
     def arrival_id(self, key: str, what: str) -> int:
         if key not in self.ids:
@@ -263,71 +265,29 @@ class _Loader:
             )
             self.loaded_alerts.add((rec["key"], ref))
 
-    def lock_alerts(self) -> None:
-        """Hold, until the batch commits, the alerts of every arrival whose alerts or reviews of them the batch
-        brings: a laptop's batch and a decision on its alert loaded at the same moment by two importers then see
-        each other's rows, whichever commits first. Taken in one order, so two importers never deadlock."""
-        keys = {rec["key"] for rec in self.b.arrivals if _alerts_of(rec) or _alert_reviews(rec)}
-        keys |= {rec["arrival_key"] for rec in self.b.received if _alert_reviews(rec)}
+    def lock_arrivals(self) -> None:
+        """Hold, until the batch commits, every arrival the batch brings and every arrival its reviews name: two
+        importers loading at the same moment a laptop's batch and a decision on its alert or on a pair of its
+        arrivals (a supervisor's batch, or the laptop's next day) then see each other's rows, whichever commits
+        first. Taken in one order, so two importers never deadlock."""
+        keys = {rec["key"] for rec in self.b.arrivals}
+        keys |= {rec["arrival_key"] for rec in self.b.received if rec.get("reviews")}
+        keys |= {str(r["ref_key"]) for rec in (*self.b.arrivals, *self.b.received) for r in _pair_reviews(rec)}
         if keys:
             with self.conn.cursor() as cur:
                 cur.executemany("SELECT pg_advisory_xact_lock(7413, hashtext(%s))", [[k] for k in sorted(keys)])
 
-    def alert_reviews(self) -> None:
-        """Every review of a watchlist alert the batch brings, kept once under its own key whether or not the hub
-        holds the alert yet: the laptop's reviews of its own arrivals' alerts, and its decisions on arrivals it
-        received from other laptops (`received.jsonl`), which decide the alert when it arrives if it has not."""
-        for member, records, named_by in (
-            ("arrivals.jsonl", self.b.arrivals, "key"),
-            (batch.RECEIVED, self.b.received, "arrival_key"),
-        ):
-            for n, rec in enumerate(records, 1):
-                for r in _alert_reviews(rec):
-                    self.at = f"{member} line {n} (review {r['key']})"
-                    if r.get("decision") not in DECISIONS:
-                        raise BadInput(
-                            f"{self.b.path}: {self.at}: the decision {shown(r.get('decision'))} is not "
-                            f"{', '.join(DECISIONS)}; nothing of the batch was imported"
-                        )
-                    key, ref = str(rec[named_by]), str(r["ref"])
-                    values = {
-                        "key": r["key"],
-                        "arrival": key,
-                        "ref": ref,
-                        "supersedes": r.get("supersedes"),
-                        "batch": self.b.sha256,
-                    }
-                    body = {k: r.get(k) for k in ("decision", "reason", "officer", "at")}
-                    sealed = self.hub.seal({**body, "laptop": self.laptop}, f"alert_reviews:{r['key']}")
-                    new = self.conn.execute(
-                        "INSERT INTO alert_reviews (key, arrival, ref, supersedes, batch, sealed, mac) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING key",
-                        [
-                            *values.values(),
-                            sealed,
-                            self.hub.rows.mac("alert_reviews", **values, sealed=rows.digest(sealed)),
-                        ],
-                    ).fetchone()
-                    if new is None:  # brought by an earlier batch, and applied then (its tag is checked where read)
-                        continue
-                    self.new_reviews.append(r["key"])
-                    if named_by == "arrival_key":
-                        self.reviewed.add((key, ref))
-                        self.elsewhere[r["key"]] = self._elsewhere(r["key"], key, ref, body, self.laptop)
-
-    def pair_reviews(self, landed: list[int]) -> None:
-        """Decisions the batch brings on pairs of arrivals (a repeat arrival, by face or by name), the laptop's on
-        its own arrivals and those it took on arrivals it received, each kept under its own key; then every pair
-        they touch, or that kept ones touch among the arrivals just `landed`, is settled (`review.settle_pair`).
-        Run after the new arrivals are searched, so the hub's candidates of the pair exist."""
-        pairs: set[tuple[str, str]] = set()
+    def _brought(self, kinds: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every review of one of `kinds` the batch brings (the laptop's on its own arrivals, and its decisions on
+        arrivals it received from other laptops, `received.jsonl`), each with the key of the arrival it is on,
+        checked as far as the hub relies on it."""
         for member, records, named_by in (
             ("arrivals.jsonl", self.b.arrivals, "key"),
             (batch.RECEIVED, self.b.received, "arrival_key"),
         ):
             for n, rec in enumerate(records, 1):
                 for r in rec.get("reviews") or []:
-                    if r.get("kind") not in PAIR_KINDS:
+                    if r.get("kind") not in kinds:
                         continue
                     self.at = f"{member} line {n} (review {r['key']})"
                     if r.get("decision") not in DECISIONS:
@@ -335,33 +295,57 @@ class _Loader:
                             f"{self.b.path}: {self.at}: the decision {shown(r.get('decision'))} is not "
                             f"{', '.join(DECISIONS)}; nothing of the batch was imported"
                         )
-                    if not isinstance(r.get("ref_key"), str) or not isinstance(r.get("officer"), str):
-                        raise BadInput(
-                            f"{self.b.path}: {self.at}: a decision on a pair of arrivals must name the other arrival "
-                            "and the officer; nothing of the batch was imported"
-                        )
-                    dt.datetime.fromisoformat(str(r.get("at")))  # a time it can be recorded at, or refused here
-                    values = {
-                        "key": r["key"],
-                        "arrival": str(rec[named_by]),
-                        "other": r["ref_key"],
-                        "supersedes": r.get("supersedes"),
-                        "batch": self.b.sha256,
-                    }
-                    body = {k: r.get(k) for k in ("decision", "reason", "officer", "at")} | {"laptop": self.laptop}
-                    sealed = self.hub.seal(body, f"pair_reviews:{r['key']}")
-                    new = self.conn.execute(
-                        "INSERT INTO pair_reviews (key, arrival, other, supersedes, batch, sealed, mac) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING key",
-                        [
-                            *values.values(),
-                            sealed,
-                            self.hub.rows.mac("pair_reviews", **values, sealed=rows.digest(sealed)),
-                        ],
-                    ).fetchone()
-                    if new is not None:
-                        self.new_pair_reviews.append(r["key"])
-                        pairs.add(_ordered(values["arrival"], values["other"]))
+                    if not isinstance(r.get("officer"), str):
+                        raise BadInput(f"{self.b.path}: {self.at}: the review names no officer; nothing was imported")
+                    review.review_time(r.get("at"))  # decisions are ordered by when they were taken
+                    yield str(rec[named_by]), r
+
+    def _keep(self, table: str, values: dict[str, Any], r: dict[str, Any]) -> bool:
+        """A review kept once under its own key (`values`: its clear columns), what it decided sealed with the name
+        of the batch's laptop; whether the hub did not hold it before."""
+        body = {k: r.get(k) for k in ("decision", "reason", "officer", "at")} | {"laptop": self.laptop}
+        sealed = self.hub.seal(body, f"{table}:{values['key']}")
+        names = ", ".join(values)
+        new = self.conn.execute(
+            f"INSERT INTO {table} ({names}, sealed, mac) VALUES ({', '.join(['%s'] * (len(values) + 2))}) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key",
+            [*values.values(), sealed, self.hub.rows.mac(table, **values, sealed=rows.digest(sealed))],
+        ).fetchone()
+        return new is not None  # else brought by an earlier batch, and applied then (its tag is checked where read)
+
+    def alert_reviews(self) -> None:
+        """Every review of a watchlist alert the batch brings, kept whether or not the hub holds the alert yet; the
+        decisions taken on arrivals received from other laptops decide the alert when it arrives if it has not."""
+        for key, r in self._brought(("watchlist",)):
+            ref = str(r["ref"])
+            values = {
+                "key": r["key"],
+                "arrival": key,
+                "ref": ref,
+                "supersedes": r.get("supersedes"),
+                "batch": self.b.sha256,
+            }
+            if not self._keep("alert_reviews", values, r):
+                continue
+            self.new_reviews.append(r["key"])
+            if key not in self.own:
+                self.reviewed.add((key, ref))
+                self.elsewhere[r["key"]] = self._elsewhere(r["key"], key, ref, r, self.laptop)
+
+    def pair_reviews(self, landed: list[int]) -> None:
+        """Decisions the batch brings on pairs of arrivals (a repeat arrival, by face or by name), kept whether or not
+        the hub holds both arrivals yet; then every pair they touch, or that kept ones touch among the arrivals just
+        `landed`, is settled (`review.settle_pair`). Run after the new arrivals are searched, so the hub's
+        candidates of the pair exist."""
+        pairs: set[tuple[str, str]] = set()
+        for key, r in self._brought(PAIR_KINDS):
+            if not isinstance(r.get("ref_key"), str):
+                raise BadInput(f"{self.b.path}: {self.at}: the decision names no other arrival; nothing was imported")
+            values = {"key": r["key"], "arrival": key, "other": r["ref_key"], "supersedes": r.get("supersedes"),
+                      "batch": self.b.sha256}  # fmt: skip
+            if self._keep("pair_reviews", values, r):
+                self.new_pair_reviews.append(r["key"])
+                pairs.add(_ordered(key, r["ref_key"]))
         keys = [self.keys[i] for i in landed]
         pairs |= {
             _ordered(a, o)
@@ -404,10 +388,7 @@ class _Loader:
         state = {"category": category, "decision": laptop_decision}
         if not held:
             return state
-        superseded = {r["supersedes"] for r in held}
-        last = max(
-            [r for r in held if r["key"] not in superseded] or held, key=lambda r: (str(r.get("at") or ""), r["key"])
-        )
+        last = review.standing_review(held)
         self.standing[(key, ref)] = last["key"]
         if last["key"].partition(":")[0] != key.partition(":")[0] and last["key"] not in self.elsewhere:
             self.elsewhere[last["key"]] = self._elsewhere(last["key"], key, ref, last, last.get("laptop"))
@@ -612,8 +593,8 @@ def _ordered(one: str, two: str) -> tuple[str, str]:
     return (one, two) if one <= two else (two, one)
 
 
-def _alert_reviews(rec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in rec.get("reviews") or [] if r.get("kind") == "watchlist"]
+def _pair_reviews(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in rec.get("reviews") or [] if r.get("kind") in PAIR_KINDS]
 
 
 def _vectors(
@@ -681,7 +662,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                     "INSERT INTO devices (device, signer, first_batch) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     [b.device, b.signer, b.sha256],
                 )
-                loader.lock_alerts()
+                loader.lock_arrivals()
                 loader.alert_reviews()
                 for i, rec in enumerate(b.arrivals, 1):
                     loader.at = f"arrivals.jsonl line {i} ({rec['key']})"
@@ -716,7 +697,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                     "import",
                     records=[
                         f"batch:{b.sha256}",
-                        *(f"review:{k}" for k in reviewed),
+                        *(f"review:{k}" for k in [*reviewed, *loader.new_pair_reviews]),
                         *(f"arrival:{r['key']}" for r in b.arrivals if r["key"] not in held),
                     ],
                     reason=f"{b.path.name}: day {b.manifest['day']} from device {b.device}, signed by {b.signer}; "

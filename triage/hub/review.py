@@ -1,10 +1,12 @@
 """Several officers reviewing the hub's candidates at once.
 
 A pair of arrivals found both by face and by name is one item to decide: the list shows both evidences, and one
-decision decides every candidate of the pair, all in one transaction. A candidate is decided once: the
+decision decides every candidate of the pair, all in one transaction. A candidate is decided once at the hub: the
 decision's row is unique per candidate, and a decision inserts the rows of its candidates in one order, so when
 two officers decide the same item at the same moment PostgreSQL lets the first commit and the second finds the
-first's decision, which it is told (Conflict, exit 8), whoever it was and whatever they decided. Reasons are
+first's decision, which it is told (Conflict, exit 8), whoever it was and whatever they decided. Decisions laptops
+took on a pair travel in their batches (`settle_pair`): one is recorded where nobody at the hub has decided, and
+a later one from a laptop takes the place of an earlier one from a laptop, as on a home. Reasons are
 sealed; the decision and who took it are in clear so that the pending list is one query. Every decision is an
 audit event in the same transaction. One arrival's list shows its candidates from that arrival's side, those
 awaiting a decision and those decided, here or on a laptop.
@@ -185,16 +187,10 @@ def pending_candidates(
 def _decisions_checked(hub: Hub, arrivals: list[int] | None) -> None:
     """The decisions that keep candidates (of `arrivals`) off the list: each must be one triage wrote, or a row
     slipped into `decisions` would hide a candidate."""
-    sql = (
-        f"SELECT d.candidate, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
-        "JOIN candidates c ON c.id = d.candidate JOIN arrivals a ON a.id = c.arrival"
-    )
-    params: list[Any] = []
-    if arrivals is not None:
-        sql += " WHERE c.arrival = ANY(%s) OR c.other = ANY(%s)"
-        params += [arrivals, arrivals]
-    for d in rows.dicts(hub.conn, sql, params):
-        hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
+    if arrivals is None:
+        _decision_rows(hub, "TRUE", [])
+    else:
+        _decision_rows(hub, "c.arrival = ANY(%s) OR c.other = ANY(%s)", [arrivals, arrivals])
 
 
 def _laptop_alerts(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
@@ -581,6 +577,7 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     check_undecided(hub, ids)  # its decision's row deleted outside triage: not decided again
     try:
         with hub.conn.transaction():
+            hub.hold_trail()
             _write(hub, pair, decision, hub.officer, dt.datetime.now(dt.timezone.utc), {"reason": reason})
             kinds = list(dict.fromkeys(r["c_kind"] for r in pair))
             hub.audit(
@@ -600,30 +597,52 @@ def _write(
     Written in one order for everyone, so two deciders never deadlock."""
     for c in sorted(pair, key=lambda r: r["id"]):
         blob = hub.seal(sealed, f"decisions:{c['id']}")
-        values = {
-            "arrival": c["a_key"],
-            "kind": c["c_kind"],
-            "ref": c["c_ref"],
-            "decision": decision,
-            "officer": officer,
-            "db_user": hub.db_user,
-            "at": at,
-        }
         inserted = hub.conn.execute(
             "INSERT INTO decisions (candidate, decision, officer, db_user, at, sealed, mac) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (candidate) DO NOTHING RETURNING id",
-            [
-                c["id"],
-                decision,
-                officer,
-                hub.db_user,
-                at,
-                blob,
-                hub.rows.mac("decisions", **values, sealed=rows.digest(blob)),
-            ],
+            [c["id"], decision, officer, hub.db_user, at, blob, _tag(hub, c, decision, officer, at, blob)],
         ).fetchone()
         if inserted is None:
             raise _Taken()
+
+
+def _tag(hub: Hub, c: dict[str, Any], decision: str, officer: str, at: dt.datetime, blob: bytes) -> str:
+    """The keyed tag of a decision on candidate `c` (a row of `_SELECT`), written now by this login."""
+    return hub.rows.mac(
+        "decisions", arrival=c["a_key"], kind=c["c_kind"], ref=c["c_ref"], decision=decision, officer=officer,
+        db_user=hub.db_user, at=at, sealed=rows.digest(blob),
+    )  # fmt: skip
+
+
+_DECISIONS = (
+    f"SELECT d.candidate, d.sealed AS blob, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
+    "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival"
+)
+
+
+def _decision_rows(hub: Hub, where: str, params: list[Any], tail: str = "") -> list[dict[str, Any]]:
+    """Decisions (`where` chooses which), every row's tag checked."""
+    found = rows.dicts(hub.conn, f"{_DECISIONS} WHERE {where}{tail}", params)
+    for d in found:
+        hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
+    return found
+
+
+def review_time(at: object) -> dt.datetime:
+    """A review's time as a batch gives it (ISO 8601; one without a zone is UTC), so that reviews taken on
+    different laptops are ordered by when they were taken, not by how their times are written. ValueError if it
+    is not such a time."""
+    if not isinstance(at, str):
+        raise ValueError(f"the time {at!r} is not written as text")
+    when = dt.datetime.fromisoformat(at)
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def standing_review(held: list[dict[str, Any]]) -> dict[str, Any]:
+    """The review that stands among those held on one alert or pair (each with its key, `supersedes` and `at`): the
+    last taken that no other supersedes, as on a home, whichever laptop took it."""
+    superseded = {r.get("supersedes") for r in held}
+    return max([r for r in held if r["key"] not in superseded] or held, key=lambda r: (review_time(r["at"]), r["key"]))
 
 
 # What became of a decision a batch brought on a pair of arrivals (`PairDecision.state`).
@@ -670,8 +689,7 @@ def settle_pair(hub: Hub, one: str, two: str) -> PairDecision | None:
                      "other": r["p_other"]})  # fmt: skip
     if not held:
         return None
-    superseded = {r["supersedes"] for r in held}
-    last = max([r for r in held if r["key"] not in superseded] or held, key=lambda r: (str(r["at"]), r["key"]))
+    last = standing_review(held)
     outcome = PairDecision(
         last["key"], last["arrival"], last["other"], last["decision"], last["officer"], str(last["at"]), last["laptop"],
         KEPT,
@@ -691,11 +709,11 @@ def settle_pair(hub: Hub, one: str, two: str) -> PairDecision | None:
     if standing is not None and standing["review"] not in {r["key"] for r in held}:
         outcome.state, outcome.held = DECIDED, standing
         return outcome
-    at = dt.datetime.fromisoformat(str(last["at"]))
-    at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    at = review_time(last["at"])
     sealed = {"reason": last.get("reason"), "laptop": last["laptop"], "review": last["key"]}
     try:
         with hub.conn.transaction():
+            hub.hold_trail()
             if standing is None:
                 check_undecided(hub, cids)  # a decision the trail records, its row deleted, is not decided again
                 _write(hub, pair, last["decision"], last["officer"], at, sealed)
@@ -721,15 +739,7 @@ def _rewrite(
 ) -> None:
     """A pair's decision replaced by a later one on it, brought by a batch: every candidate's row rewritten (each
     checked first: a row changed outside triage is never tagged anew), one written where none was."""
-    found = rows.dicts(
-        hub.conn,
-        f"SELECT d.candidate, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
-        "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival "
-        "WHERE d.candidate = ANY(%s) FOR UPDATE OF d",
-        [[c["id"] for c in pair]],
-    )
-    for d in found:
-        hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
+    found = _decision_rows(hub, "d.candidate = ANY(%s)", [[c["id"] for c in pair]], " FOR UPDATE OF d")
     decided = {d["candidate"] for d in found}
     check_undecided(hub, [c["id"] for c in pair if c["id"] not in decided])
     for c in sorted(pair, key=lambda r: r["id"]):
@@ -737,30 +747,20 @@ def _rewrite(
             _write(hub, [c], decision, officer, at, sealed)
             continue
         blob = hub.seal(sealed, f"decisions:{c['id']}")
-        values = {"arrival": c["a_key"], "kind": c["c_kind"], "ref": c["c_ref"], "decision": decision,
-                  "officer": officer, "db_user": hub.db_user, "at": at}  # fmt: skip
         hub.conn.execute(
             "UPDATE decisions SET decision = %s, officer = %s, db_user = %s, at = %s, sealed = %s, mac = %s "
             "WHERE candidate = %s",
-            [decision, officer, hub.db_user, at, blob, hub.rows.mac("decisions", **values, sealed=rows.digest(blob)),
-             c["id"]],
-        )  # fmt: skip
+            [decision, officer, hub.db_user, at, blob, _tag(hub, c, decision, officer, at, blob), c["id"]],
+        )
 
 
 def _standing(hub: Hub, candidates: list[int]) -> dict[str, Any] | None:
     """The first decision held on any of `candidates` (row checked): decision, officer, time, where it was taken, and
     the laptop's review it records (None for one taken at the hub)."""
-    found = rows.dicts(
-        hub.conn,
-        f"SELECT d.candidate, d.sealed AS blob, {rows.columns('decisions', 'd_', t='d')} FROM decisions d "
-        "LEFT JOIN candidates c ON c.id = d.candidate LEFT JOIN arrivals a ON a.id = c.arrival "
-        "WHERE d.candidate = ANY(%s) ORDER BY d.at, d.id LIMIT 1",
-        [candidates],
-    )
+    found = _decision_rows(hub, "d.candidate = ANY(%s)", [candidates], " ORDER BY d.at, d.id LIMIT 1")
     if not found:
         return None
     (d,) = found
-    hub.rows.check("decisions", d, "d_", f"of candidate {d['candidate']}")
     opened = hub.open(bytes(d["blob"]), f"decisions:{d['candidate']}")
     return {
         "candidate": d["candidate"],

@@ -11,7 +11,7 @@ Templates live in one vector column per model (`models` names the column of each
 L2 distance. The roles are group roles without login, named after the database (`<db>_importer`,
 `<db>_reviewer`, `<db>_analyst`), so one server can hold several hubs; the server's administrator grants them
 to the officers' own logins. No role but the owner may change or delete the audit trail or delete a decision;
-reviewers record decisions, and importers those laptops took (replacing one only with that laptop's later one).
+reviewers record decisions, and importers those laptops took (replacing one a laptop took with a later one).
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ END $$;
 # Every decision a batch brings on a pair of arrivals (a repeat arrival: a laptop's on its own arrivals, and those a
 # supervisor took on arrivals received from laptops), kept under its own key whether or not the hub holds both
 # arrivals yet, so that the hub's candidates of the pair are decided whenever both are held (triage/hub/imports.py).
-# The importer records such a decision on the hub's candidates, and replaces it with a later one of that laptop's.
+# The importer records such a decision on the hub's candidates, and replaces one with a later one from a laptop.
 # As with M006, a hub whose record of migrations was set back may hold the table already, without its tags.
 M007 = """
 CREATE TABLE IF NOT EXISTS pair_reviews (
@@ -484,7 +484,7 @@ def create_roles(conn: Any, database: str) -> dict[str, str]:
             for table in _DELETES[role]:
                 conn.execute(f'GRANT DELETE ON "{table}" TO "{name}"')
             conn.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM "{name}"')
-            # An importer replaces a laptop's decision with that laptop's later one (and no other); nobody deletes one.
+            # An importer replaces a decision a laptop took with a later one from a laptop; nobody deletes one.
             changes = "DELETE, TRUNCATE" if role == "importer" else "UPDATE, DELETE, TRUNCATE"
             conn.execute(f'REVOKE {changes} ON decisions FROM "{name}"')
     return names

@@ -88,9 +88,8 @@ class Pipeline:
 
     def load(self) -> None:
         """Load (and check) every model file once in this process: a batch worker's initializer. In a worker,
-        OpenCV runs on the worker's own thread: its default of one thread per core let YuNet spend twice the
-        processor time for the same wall time while the other worker wanted that core
-        (benchmarks/capture_batch.py)."""
+        OpenCV runs on the worker's own thread: with its default of one thread per core, YuNet spent more processor
+        time for the same wall time while the other worker wanted that core (benchmarks/capture_batch.py)."""
         if workers.in_pool():
             import cv2
 
