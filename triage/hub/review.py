@@ -572,12 +572,17 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     row, key, ref = _resolve(hub, arrival, candidate)
     pair = _pair(hub, row)
     ids = [r["id"] for r in pair]
-    if _standing(hub, ids) is not None:
+    if _standing(hub, ids) is not None:  # told at once, without queueing for the trail
         raise _conflict(hub, ids, key, ref)
-    check_undecided(hub, ids)  # its decision's row deleted outside triage: not decided again
+    try:
+        check_undecided(hub, ids)  # its decision's row deleted outside triage: not decided again
+    except IntegrityFailure:
+        if _standing(hub, ids) is None:
+            raise
+        raise _conflict(hub, ids, key, ref) from None  # decided, and audited, by someone else meanwhile
     try:
         with hub.conn.transaction():
-            hub.hold_trail()
+            hub.hold_trail()  # before its rows: an import settling the same pair holds the trail, then writes
             _write(hub, pair, decision, hub.officer, dt.datetime.now(dt.timezone.utc), {"reason": reason})
             kinds = list(dict.fromkeys(r["c_kind"] for r in pair))
             hub.audit(
@@ -703,6 +708,7 @@ def settle_pair(hub: Hub, one: str, two: str) -> PairDecision | None:
         return outcome
     cids = [c["id"] for c in pair]
     outcome.candidates = cids
+    hub.hold_trail()  # held to the import's end: a reviewer's decision is committed before it is read, or waits
     standing = _standing(hub, cids)
     if standing is not None and standing["review"] == last["key"]:
         return None
@@ -713,7 +719,6 @@ def settle_pair(hub: Hub, one: str, two: str) -> PairDecision | None:
     sealed = {"reason": last.get("reason"), "laptop": last["laptop"], "review": last["key"]}
     try:
         with hub.conn.transaction():
-            hub.hold_trail()
             if standing is None:
                 check_undecided(hub, cids)  # a decision the trail records, its row deleted, is not decided again
                 _write(hub, pair, last["decision"], last["officer"], at, sealed)
