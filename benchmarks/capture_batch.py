@@ -67,8 +67,8 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # taken by hand): workers ready at 0.89 s, then a result every 32 ms (floor 20 ms a photo on 2 cores); the
 # early start alone, alternating runs with and without it: 3.06 s against 3.22 s.
 # OpenCV ran on one thread per core inside each worker (and in the floor's own timing, which so counted YuNet's
-# two threads as one core's work): its detector spent 39.5 ms of CPU for 20.7 ms of wall where one thread spends
-# 18.7 ms for 18.7. With one thread in workers and in the floor (two runs): 640x480 2.92 and 2.77 s against 1.32
+# two threads as one core's work): per 640x480 photo its detector spent 23-26 ms of CPU for 12-14 ms of wall on
+# two threads (43.6 for 22.8 when the other core was busy), 19-20 ms of both on one. With one thread in workers and in the floor (two runs): 640x480 2.92 and 2.77 s against 1.32
 # and 1.28 s (2.2x; CPU 2.0x), 1280x960 3.69 and 3.60 s against 1.91 and 1.92 s (1.9x; CPU 1.7-1.8x);
 # face_recognition 11.6-11.8 s and 21.7-24.9 s. Alternating runs of the 640x480 boat, the same floor: 2.78-2.86 s
 # before, 2.68-2.73 s after (workers' CPU 3.92-4.07 -> 3.76-3.85 s). What is left: 1.8 s of CPU before the

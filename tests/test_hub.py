@@ -982,3 +982,15 @@ def test_a_decision_row_slipped_in_or_deleted_is_found_before_it_hides_or_reopen
     res = cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "rejected", "--reason", "x", *hub,
               code=int(ExitStatus.INTEGRITY))  # fmt: skip
     assert "its decisions row was deleted outside triage" in res.stderr
+
+
+def test_the_decision_that_stands_is_the_last_taken_that_none_supersedes_whatever_its_time_zone():
+    from triage.hub.review import standing_review
+
+    dover = {"key": "A1A1A1:R-1", "at": "2026-07-10T04:00:00+00:00", "supersedes": None}
+    calais = {"key": "C2C2C2:R-1", "at": "2026-07-10T05:00:00+02:00", "supersedes": None}  # 03:00 UTC: earlier
+    assert standing_review([calais, dover])["key"] == dover["key"]
+    withdrawn = {"key": "A1A1A1:R-2", "at": "2026-07-10T03:30:00Z", "supersedes": dover["key"]}
+    assert standing_review([dover, calais, withdrawn])["key"] == withdrawn["key"]  # the later of those standing
+    with pytest.raises(ValueError):
+        standing_review([{"key": "x", "at": 20260710, "supersedes": None}, dover])
