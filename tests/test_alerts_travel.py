@@ -188,6 +188,13 @@ def test_a_repeat_pair_is_one_candidate_and_a_pair_decided_on_the_laptop_is_not_
     assert len(pairs) == len(set(pairs))
     summary = [frozenset((c["arrival_id"], c["candidate"])) for c in imported["repeat_candidates"]]
     assert summary.count(frozenset((day.p1, day.p2))) == 1 and frozenset((day.r1, day.r2)) not in summary
+    # this home's matcher (fused) is not the laptop's (dlib): each search's figure is shown on its own scale
+    (repeat,) = [c for c in imported["repeat_candidates"] if {c["arrival_id"], c["candidate"]} == {day.p1, day.p2}]
+    figures = {f["found_by"]: f for f in repeat["figures"]}
+    assert set(figures) == {LAPTOP, "this home"} and figures[LAPTOP]["threshold"] != figures["this home"]["threshold"]
+    said = " ".join(cli("import", day.file, "--home", sup).stdout.split())
+    laptop_at = f"{figures[LAPTOP]['distance']:.3f} (threshold {figures[LAPTOP]['threshold']:.2f})"
+    assert f"found by the search on {LAPTOP} at {laptop_at} and this home's search at " in said
 
     # deciding the pair here, on the arrival it is listed under, empties it both ways
     cli("review", day.p2, "--candidate", day.p1, "--decision", "rejected", "--reason", "different ears", "--home", sup)

@@ -22,6 +22,7 @@ from triage.cli.common import (
     OfficerOpt,
     SiteOpt,
     emit,
+    figures_differ,
     home_path,
     officer_of,
     open_store,
@@ -219,6 +220,8 @@ def render_imports(results: list[Imported]) -> None:
             if c.distance is None or c.threshold is None
             else f"at distance {c.distance:.3f} (threshold {c.threshold:.2f})"
         )
+        if figures_differ(c.figures):
+            figures += f", found by {searches_text(c.found_by, c.figures, partial(_search_of, laptop=''))}"
         say(
             out,
             f"  {c.arrival_id}: arrival {c.candidate} {figures}, a repeat-arrival candidate; "

@@ -331,11 +331,16 @@ def detail_value(name: str, value: Any) -> str:
     return str(value)
 
 
+def figures_differ(figures: list[dict[str, Any]]) -> bool:
+    """Whether the searches that found a candidate gave it different figures (`PendingCandidate.figures`)."""
+    return len({(f["distance"], f["threshold"], f["score"]) for f in figures}) > 1
+
+
 def searches_text(found_by: list[str], figures: list[dict[str, Any]], name: Callable[[str], str] = str) -> str:
     """Whose searches found a candidate ("X and Y", each named by `name`), each with its own figure when they
     differ: a laptop's search and this home's search of the same arrival (from its portrait) can disagree, and
     a figure shown must say whose it is."""
-    if len({(f["distance"], f["threshold"], f["score"]) for f in figures}) < 2:
+    if not figures_differ(figures):
         return " and ".join(name(by) for by in found_by)
     thresholds = len({f["threshold"] for f in figures}) > 1
 
