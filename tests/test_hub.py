@@ -179,6 +179,7 @@ def test_a_repeat_arrival_across_sites_is_found_once_and_a_tampered_batch_leaves
     assert pending["laptop_alerts"][0]["arrival_key"] == sites.a2 and pending["laptop_alerts"][0]["category"]
     text = cli("hub", "report", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "text", *hub).stdout
     assert "Repeat arrivals across sites: 1" in text and "Dover" in text and "Folkestone" in text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
     page = tmp_path / "hub.html"
     cli("hub", "report", "--from", "2026-01-01", "--to", "2026-12-31", "--out", page, *hub)
     html = page.read_text()
@@ -208,7 +209,8 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     assert cli.json("hub", "review", "--pending", *hub)["laptop_alerts"] == []
     text = cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub).stdout
     assert "Pending alerts: 0" in text and "Alerts decided: 1" in text and "never an identification" in text
-    assert f"{sites.a2} (Dover, {DOVER_DAY}) - WL-007: confirmed by {OFFICER}, decided on Supervisor" in text
+    decided_line = f"{sites.a2} (Dover, {DOVER_DAY}) - WL-007: confirmed by {OFFICER}, decided on Supervisor"
+    assert decided_line in " ".join(text.split()) and max(len(line) for line in text.splitlines()) <= 80
     (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if f"batch:{imported['sha256']}" in e["records"]]
     assert f"review:{decided['review']}" in event["records"]
 
@@ -800,7 +802,7 @@ def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert
         assert "on its laptop" not in cli("hub", "review", sites.a2, *hub).stdout
         report = cli.json("hub", "report", *period, *hub)
         assert report["pending_alerts"] == [] and len(report["decided_alerts"]) == decisions
-        text = cli("hub", "report", *period, "--format", "text", *hub).stdout
+        text = " ".join(cli("hub", "report", *period, "--format", "text", *hub).stdout.split())
         assert "Pending alerts: 0" in text and f"- WL-007: confirmed by {OFFICER}, decided at the hub" in text
         return seen
 

@@ -15,6 +15,7 @@ period (voided or not, so that a void made outside triage is refused rather than
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -355,7 +356,16 @@ def as_text(r: Report) -> str:
         for s in r.shared_identifiers
     ]
     lines += ["", NOT_AN_IDENTIFICATION]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_within(line) for line in lines) + "\n"
+
+
+def _within(line: str, width: int = 80) -> str:
+    """A line of the text report wrapped between words to `width` columns, each entry's later lines indented
+    under it; an arrival's key, a hyphenated word, is never split."""
+    if len(line) <= width:
+        return line
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.fill(line, width, subsequent_indent=lead + "    ", break_long_words=False, break_on_hyphens=False)
 
 
 NOT_AN_IDENTIFICATION = (
