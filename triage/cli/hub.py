@@ -174,7 +174,7 @@ def import_cmd(
 
     Example: triage hub import --dir /srv/hub batch-dover-2026-11-28.age batch-deal-2026-11-28.age
     """
-    from triage.hub import imports, subjects
+    from triage.hub import imports, review, subjects
 
     with _opened(folder, db, officer) as h:
         searched = subjects.search_since(h)  # said first: it stands even when a batch is then refused
@@ -199,7 +199,7 @@ def import_cmd(
                 say(out, f"  {_decided_line(d)}", hang=2)
             for p in r.pair_decisions:
                 line = _pair_line(p)
-                if p["state"] == "decided":
+                if p["state"] == review.DECIDED:  # a reviewer's decision at the hub stands
                     say(err, f"[yellow]warning:[/] {escape(line)}", hang=2, markup=True)
                 elif line:
                     say(out, f"  {line}", hang=2)

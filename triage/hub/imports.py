@@ -71,7 +71,8 @@ class HubImported:
     # Decisions taken on another laptop than the one that found the alert: those the batch brought, and those held
     # already that decide an alert it brought. `alert_held` False: kept until the hub holds that alert.
     alert_decisions: list[dict[str, Any]] = field(default_factory=list)
-    # Decisions the batch brought on pairs of arrivals (a repeat arrival), recorded at the hub or not (`applied`).
+    # The decisions on pairs of arrivals (a repeat arrival) that the batch brought, or that its arrivals let the hub
+    # apply, and what became of each (`review.PairDecision.state`).
     pair_decisions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
