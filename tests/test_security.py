@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import PASSPHRASE, orl, row_counts
+from conftest import PASSPHRASE, SHIPPED_KDF, orl, row_counts
 from triage.errors import ExitStatus
 from triage.faces import detection as faces
 from triage.intake import photos
@@ -184,3 +184,25 @@ def test_missing_face_models_fail_loudly(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == int(ExitStatus.MODEL_MISSING), res.stderr
     assert "face_recognition_models" in res.stderr
+
+
+def test_a_new_home_wraps_its_key_at_the_shipped_cost(tmp_path):
+    """The suite makes its homes at a lower scrypt cost (conftest.py); a home `triage init` makes in a fresh
+    process must not: its wrap records the shipped cost, which every unlock then pays."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "fresh"
+    res = subprocess.run(
+        [sys.executable, "-m", "triage", "init", "--home", str(home), "--site", "Dover", "--force-code", "KNT"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    db = sqlite3.connect(home / "triage.db")
+    try:
+        (wrapped,) = db.execute("SELECT wrapped FROM keyring WHERE name = 'officer'").fetchone()
+    finally:
+        db.close()
+    assert json.loads(wrapped)["kdf"] == SHIPPED_KDF
+    assert SHIPPED_KDF["name"] == "scrypt" and SHIPPED_KDF["n"] >= 2**15
