@@ -120,6 +120,25 @@ def test_a_deleted_decision_is_caught_by_verify_and_refused_by_export(cli, copy)
     _export_refused(cli, home, day, "reviews")
 
 
+DELETIONS = {  # what an everyday command would otherwise show as it stands
+    "reviews": "DELETE FROM reviews WHERE arrival_id = ?",  # the candidate back in the queue, undecided
+    "candidates": "DELETE FROM candidates WHERE arrival_id = ? AND kind = 'watchlist'",  # an alert gone
+    "searches": "DELETE FROM searches WHERE arrival_id = ?",  # the threshold it was judged against
+}
+
+
+@pytest.mark.parametrize("table", list(DELETIONS))
+def test_a_row_deleted_or_put_back_is_refused_by_every_command_not_only_verify(cli, copy, table):
+    """Each row's tag shows an edit where it is read; a row deleted, or put back from an older copy, shows only in
+    its table's digest, which every command now checks as it opens the home."""
+    home, a, b, _ = copy
+    sql(home, DELETIONS[table], a)
+    for command in (("arrivals", "show", a), ("review", "--pending"), ("review", a), ("arrivals", "list")):
+        refused = _said(cli(*command, "--home", home, code=INTEGRITY))
+        assert f"the rows of {table} are not the ones last written" in refused, command
+    assert cli("doctor", "--home", home, code=None).exit_code != 0
+
+
 def _export_refused(cli, home: Path, day: str, table: str) -> None:
     out = home.parent / "day.age"
     said = _said(cli("export", "--home", home, "--date", day, "--out", out, code=INTEGRITY))
@@ -141,9 +160,8 @@ def test_every_table_but_the_self_authenticating_ones_carries_tags(copy):
         "audit_head",
         "keyring",
         "_sqlite_migrations",
-        "template_blocks",
-        "template_indexes",
     }
+    assert con.execute("SELECT count(*) FROM template_blocks WHERE tag IS NULL OR ver IS NULL").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM arrivals WHERE tag IS NULL OR ver IS NULL").fetchone()[0] == 0
     con.close()
 
@@ -156,14 +174,28 @@ def test_a_table_stripped_of_its_tags_is_refused(cli, copy):
     assert "reviews has lost its authentication columns" in refused.stderr
 
 
-def test_a_trigger_slipped_into_the_file_is_refused_before_it_can_run(cli, copy):
-    """A trigger in the file would run inside triage's own transaction, before the rows are tagged."""
+@pytest.fixture(params=["quiet", "sqlitex_quiet", "SQLITE_quiet"])
+def trigger_name(request):
+    return request.param
+
+
+def test_a_trigger_slipped_into_the_file_is_refused_before_it_can_run(cli, copy, trigger_name):
+    """A trigger in the file would run inside triage's own transaction, before the rows are tagged; whatever
+    its name (SQLite's own objects, left out of the schema's digest, are named `sqlite_`, and LIKE would take
+    `sqlitex` or `SQLITE_` for one; the last needs `writable_schema` to be made)."""
     home, a, _, _ = copy
-    sql(
-        home,
-        "CREATE TRIGGER quiet AFTER INSERT ON reviews BEGIN UPDATE reviews SET decision = 'rejected' "
-        "WHERE id = NEW.id; END",
-    )
+    body = "AFTER INSERT ON reviews BEGIN UPDATE reviews SET decision = 'rejected' WHERE id = NEW.id; END"
+    if trigger_name.lower().startswith("sqlite_"):
+        con = sqlite3.connect(home / "triage.db")
+        con.execute("PRAGMA writable_schema = ON")
+        con.execute(
+            "INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) VALUES ('trigger', ?, 'reviews', 0, ?)",
+            [trigger_name, f"CREATE TRIGGER {trigger_name} {body}"],
+        )
+        con.commit()
+        con.close()
+    else:
+        sql(home, f"CREATE TRIGGER {trigger_name} {body}")
     refused = cli(
         "review",
         a,
@@ -391,3 +423,23 @@ def test_the_record_of_a_merged_batch_is_read_checked(cli, copy):
     assert "the rows of batches are not the ones last written" in _said(
         cli("import", home.parent / "missing.age", "--home", home, code=INTEGRITY)
     )
+
+
+def test_a_byte_changed_inside_a_sealed_value_is_found_by_verify(cli, copy):
+    """A row's tag binds its ciphertext by length, nonce and GCM tag; a byte changed between them leaves the tag
+    whole and shows when the value is opened, which `audit verify` and `doctor` now do for every one."""
+    home, a, _, _ = copy
+    con = sqlite3.connect(home / "triage.db")
+    (blob,) = con.execute("SELECT sealed FROM arrivals WHERE id = ?", [a]).fetchone()
+    middle = len(blob) // 2
+    con.execute(
+        "UPDATE arrivals SET sealed = ? WHERE id = ?",
+        [blob[:middle] + bytes([blob[middle] ^ 1]) + blob[middle + 1 :], a],
+    )
+    con.commit()
+    con.close()
+    report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
+    assert [(p["table"], a in p["problem"]) for p in report["row_problems"]] == [("arrivals", True)]
+    assert "does not open under this home's key" in report["row_problems"][0]["problem"]
+    doctor = cli.json("doctor", "--home", home, code=None)
+    assert not doctor["ok"] and any("does not open" in c["detail"] for c in doctor["checks"] if not c["ok"])

@@ -33,6 +33,7 @@ STEPS = [
     "m013_watchlist_packages",
     "m014_arrival_void_flag",
     "m015_name_keys",
+    "m016_block_tags",
 ]
 RELEASE_STEPS = STEPS[:9]  # what the first release had
 
@@ -86,3 +87,34 @@ def test_a_first_release_home_upgrades_and_keeps_working(cli, release_home):
     verified = cli.json("audit", "verify")
     assert verified["ok"] and verified["events"] > 7
     assert recorded(release_home) == after  # opening it again changes nothing
+
+
+def test_a_home_from_before_block_tags_has_its_blocks_tagged_once_and_then_protected(cli, wl_home):
+    """A home whose blocks were written before they carried tags (step m016 gives the columns, empty; its sealed
+    head has no digest for them): the next unlock tags them, once, and from then on a block deleted is refused."""
+    from conftest import OFFICER, PASSPHRASE
+    from triage.store import audit
+    from triage.store.rows import Store
+
+    store = Store.open(wl_home, PASSPHRASE)
+    with store.transaction():
+        head = audit.read_head(store.db, store.vault)
+        tables = {t: d for t, d in head.tables.items() if t not in ("template_blocks", "template_indexes")}
+        audit.write_head(store.db, store.vault, audit.Head(head.seq, head.hash, tables, head.schema, head.steps))
+    store.close()
+    con = sqlite3.connect(wl_home / "triage.db")
+    with con:
+        con.execute("UPDATE template_blocks SET ver = NULL, tag = NULL")
+    con.close()
+
+    assert cli.json("audit", "verify", "--home", wl_home)["ok"]
+    events = [e for e in cli.json("audit", "show", "--home", wl_home) if e["action"] == "rows-tagged"]
+    assert [e["records"] for e in events] == [["table:template_blocks", "table:template_indexes"]]
+    assert cli.json("audit", "verify", "--home", wl_home)["ok"]
+    con = sqlite3.connect(wl_home / "triage.db")
+    with con:
+        assert con.execute("SELECT count(*) FROM template_blocks WHERE tag IS NULL").fetchone()[0] == 0
+        con.execute("DELETE FROM template_blocks WHERE id = 1")
+    con.close()
+    refused = cli("capture", "--home", wl_home, "--photo", orl(2, 2), "--officer", OFFICER, code=6)
+    assert "the rows of template_blocks are not the ones last written" in " ".join(refused.stderr.split())

@@ -251,11 +251,12 @@ def passphrase(*, confirm: bool = False) -> str:
     return typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
 
 
-def open_store(home: Path | None, *, unlock: bool = True):
+def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
+    """The home's store, unlocked unless `unlock` is False; `check`: see `Store.unlock`."""
     from triage.store.rows import Store
 
     path = home_path(home)
-    return Store.open(path, passphrase()) if unlock else Store.open_locked(path)
+    return Store.open(path, passphrase(), check=check) if unlock else Store.open_locked(path)
 
 
 def officer_of(store, officer: str | None) -> str:

@@ -3,7 +3,8 @@
 Templates are sealed in blocks of up to `TEMPLATE_BLOCK` templates of one model and one kind of owner,
 so loading a large watchlist is one decryption per block rather than one per template. Each block is
 bound to its id, model and owner kind and checked against its clear record: a block edited, moved or
-swapped is refused. `templates` keeps a clear row per template (owner, photo, model, block) for counting
+swapped is refused. Like every row, a block's row carries a tag (tags.py), checked by the `check` the store
+passes in, so a block marked stale or put back from an older copy is refused too. `templates` keeps a clear row per template (owner, photo, model, block) for counting
 and deleting; a template whose row is deleted, by any code, is never returned again and is gone from the
 file once its block is compacted. Template ids are never reused, so an id in a search index or a gallery
 always means one template. A stored search index is sealed in parts bound to their place in that one
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,26 @@ HEADER = struct.Struct("<III")  # a block's plaintext starts with its template c
 
 # A `template_blocks` row, columns as in BLOCK_COLUMNS.
 BlockRow = tuple[int, str, str, int, int, int, int, int, bytes]
+# Checks one row of a table, read whole with its rowid as `__rowid__`, against its tag (the store's).
+Check = Callable[[str, dict[str, Any]], None]
+
+
+def _checked(
+    db: Database, table: str, where: str, params: Sequence[Any], check: Check | None
+) -> Iterator[dict[str, Any]]:
+    """The rows of `table` that match `where` (its ORDER BY included), each checked before it is given."""
+    cursor = db.execute(f"SELECT rowid AS __rowid__, * FROM [{table}] {where}", list(params))
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        if check is not None:
+            check(table, row)
+        yield row
+
+
+def _block_rows(db: Database, where: str, params: Sequence[Any], check: Check | None) -> Iterator[BlockRow]:
+    for row in _checked(db, "template_blocks", where, params, check):
+        yield tuple(row[c] for c in BLOCK_COLUMNS.split(", "))
 
 
 @dataclass
@@ -78,6 +99,7 @@ def put(
     photo_ids: Sequence[int | None] | None,
     *,
     at: str,
+    check: Check | None = None,
 ) -> np.ndarray:
     """Store templates (a `matrix`) in bulk, in the caller's write transaction: a clear row each in
     `templates`, the vectors appended to the set's sealed blocks. Returns the new template ids."""
@@ -87,7 +109,7 @@ def put(
     ).fetchone()[0]
     ids = np.arange(last - len(vecs) + 1, last + 1, dtype=np.int64)
     owners = np.array([o.encode() for o in owner_ids], dtype=bytes)
-    block_ids = append(db, vault, model_id, owner_kind, ids, owners, vecs, at=at)
+    block_ids = append(db, vault, model_id, owner_kind, ids, owners, vecs, at=at, check=check)
     db.conn.executemany(
         "INSERT INTO templates (id, owner_kind, owner_id, photo_id, model_id, dtype, dim, created_at, block_id) "
         "VALUES (?, ?, ?, ?, ?, 'float32', ?, ?, ?)",
@@ -115,6 +137,7 @@ def append(
     vecs: np.ndarray,
     *,
     at: str,
+    check: Check | None = None,
 ) -> np.ndarray:
     """Fill the set's last block, then new ones; returns the block id of each template."""
     seq: int = db.execute(
@@ -123,10 +146,12 @@ def append(
         [model_id, owner_kind],
     ).fetchone()[0]
     block_of = np.zeros(len(ids), dtype=np.int64)
-    last: BlockRow | None = db.execute(
-        f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE model_id = ? AND owner_kind = ? ORDER BY id DESC LIMIT 1",
-        [model_id, owner_kind],
-    ).fetchone()
+    last: BlockRow | None = next(
+        _block_rows(
+            db, "WHERE model_id = ? AND owner_kind = ? ORDER BY id DESC LIMIT 1", [model_id, owner_kind], check
+        ),
+        None,
+    )
     start = 0
     if last is not None and last[5] != vecs.shape[1]:
         raise BadInput(f"{model_id} templates have {last[5]} dimensions, not {vecs.shape[1]}")
@@ -227,6 +252,7 @@ def opened(
     *,
     block_ids: Sequence[int] | None = None,
     reuse: bool = False,
+    check: Check | None = None,
 ) -> Iterator[TemplateBlock]:
     """The set's blocks (or the ones named), opened one at a time in id order; with `reuse`, all into
     one buffer (see `open_block`)."""
@@ -242,7 +268,7 @@ def opened(
         if reuse
         else None
     )
-    for row in db.execute(f"SELECT {BLOCK_COLUMNS} FROM template_blocks {where} ORDER BY id", params):
+    for row in _block_rows(db, f"{where} ORDER BY id", params, check):
         yield open_block(db, vault, row, scratch)
 
 
@@ -258,7 +284,13 @@ def template_set(db: Database, model_id: str, owner_kind: str) -> TemplateSet:
 
 
 def load(
-    db: Database, vault: crypto.Vault, model_id: str, owner_kind: str, owner_ids: Sequence[str] | None = None
+    db: Database,
+    vault: crypto.Vault,
+    model_id: str,
+    owner_kind: str,
+    owner_ids: Sequence[str] | None = None,
+    *,
+    check: Check | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Owner ids and an (n, dim) float32 matrix of the set's live templates (of `owner_ids` only, when
     given: then only the blocks holding them are opened)."""
@@ -272,7 +304,7 @@ def load(
                 [model_id, owner_kind, *owner_ids],
             )
         ]
-    blocks = list(opened(db, vault, model_id, owner_kind, block_ids=block_ids))
+    blocks = list(opened(db, vault, model_id, owner_kind, block_ids=block_ids, check=check))
     if not blocks:
         return [], np.zeros((0, 0), dtype=np.float32)
     owners = np.concatenate([b.owners for b in blocks])
@@ -283,10 +315,10 @@ def load(
     return [o.decode() for o in owners.tolist()], vecs
 
 
-def compact(db: Database, vault: crypto.Vault, *, at: str) -> None:
+def compact(db: Database, vault: crypto.Vault, *, at: str, check: Check | None = None) -> None:
     """Rewrite blocks whose templates were deleted (the trigger marked them stale), so the deleted
     templates are gone from the file too, and drop blocks left empty."""
-    for row in db.execute(f"SELECT {BLOCK_COLUMNS} FROM template_blocks WHERE stale = 1").fetchall():
+    for row in list(_block_rows(db, "WHERE stale = 1", [], check)):
         block = open_block(db, vault, row)
         if len(block.ids):
             seal(db, vault, block.id, row[1], row[2], block.seq, block.ids, block.owners, block.vectors, at=at)
@@ -294,7 +326,7 @@ def compact(db: Database, vault: crypto.Vault, *, at: str) -> None:
             db.execute("DELETE FROM template_blocks WHERE id = ?", [block.id])
 
 
-def adopt_row_templates(db: Database, vault: crypto.Vault, *, at: str) -> None:
+def adopt_row_templates(db: Database, vault: crypto.Vault, *, at: str, check: Check | None = None) -> None:
     """Move templates sealed one per row (by homes from before template blocks) into blocks."""
     rows = db.execute(
         "SELECT id, owner_kind, owner_id, model_id, data FROM templates "
@@ -305,7 +337,7 @@ def adopt_row_templates(db: Database, vault: crypto.Vault, *, at: str) -> None:
         vecs = np.vstack([np.frombuffer(vault.open(r[4], f"templates:{r[0]}"), np.float32) for r in group])
         ids = np.array([r[0] for r in group], dtype=np.int64)
         owners = np.array([r[2].encode() for r in group], dtype=bytes)
-        block_ids = append(db, vault, model, kind, ids, owners, vecs, at=at)
+        block_ids = append(db, vault, model, kind, ids, owners, vecs, at=at, check=check)
         db.conn.executemany(
             "UPDATE templates SET data = NULL, block_id = ? WHERE id = ?", zip(block_ids.tolist(), ids.tolist())
         )
@@ -352,7 +384,7 @@ def put_index(
 
 
 def read_index(
-    db: Database, vault: crypto.Vault, model_id: str, owner_kind: str
+    db: Database, vault: crypto.Vault, model_id: str, owner_kind: str, *, check: Check | None = None
 ) -> tuple[dict[str, Any], bytearray] | None:
     """The set's stored index, opened, with what it covered (`templates`, `max_id`); None if there is none."""
     where, params = "WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
@@ -361,9 +393,10 @@ def read_index(
     buf = bytearray(size or 0)  # filled in place: no growing copies
     meta: dict[str, Any] | None = None
     seen = at_byte = 0
-    for part, parts, at, templates, max_id, data in db.execute(
-        f"SELECT part, parts, created_at, templates, max_id, data FROM template_indexes {where} ORDER BY id", params
-    ):
+    for row in _checked(db, "template_indexes", f"{where} ORDER BY id", params, check):
+        part, parts, at, templates, max_id, data = (
+            row[c] for c in ("part", "parts", "created_at", "templates", "max_id", "data")
+        )
         meta = meta or {"parts": parts, "created_at": at, "templates": templates, "max_id": max_id}
         if (part, parts, at) != (seen, meta["parts"], meta["created_at"]):
             break

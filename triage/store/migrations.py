@@ -630,3 +630,40 @@ def m015_name_keys(db: Database) -> None:
     db.table("name_keys").create_index(["arrival_id", "blind"])
     db.execute("CREATE INDEX name_keys_made ON name_keys (arrival_id) WHERE field = 'made'")
     db.table("candidates").add_column("score", float)
+
+
+@migrations()
+def m016_block_tags(db: Database) -> None:
+    """Sealed template blocks and index parts carry a version and a tag like every other row, so a block
+    deleted, marked stale or put back from an older copy is refused where it is read, not only when opened.
+    Each table is rebuilt with `ver` and `tag` ahead of its ciphertext, so summing a table's tags never reads
+    the ciphertexts. The store tags their rows when it is next unlocked."""
+    db.execute("DROP TRIGGER templates_delete_marks_block")  # it names template_blocks; made again below
+    for table in ("template_blocks", "template_indexes"):
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+        for data in ('"data" BLOB NOT NULL', "[data] BLOB NOT NULL"):
+            sql = sql.replace(data, f"[ver] INTEGER, [tag] BLOB, {data}", 1)
+        if sql.count("[tag] BLOB") != 1:
+            raise RuntimeError(f"{table} does not end in the data column this step expects")
+        indexes = [
+            r[0]
+            for r in db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+            )
+        ]
+        columns = ", ".join(f"[{c}]" for c in db.table(table).columns_dict)
+        rebuilt = f"_{table}_rebuilt"
+        db.execute(sql.replace(f"[{table}]", f"[{rebuilt}]", 1).replace(f'"{table}"', f"[{rebuilt}]", 1))
+        db.execute(f"INSERT INTO [{rebuilt}] (rowid, {columns}) SELECT rowid, {columns} FROM [{table}]")
+        db.execute(f"DROP TABLE [{table}]")
+        db.execute(f"ALTER TABLE [{rebuilt}] RENAME TO [{table}]")
+        for index in indexes:
+            db.execute(index)
+    db.execute("""
+        CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
+        BEGIN
+            UPDATE template_sets SET seq = seq + 1 WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind;
+            UPDATE template_blocks SET stale = 1,
+                seq = (SELECT seq FROM template_sets WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind)
+            WHERE id = OLD.block_id;
+        END""")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.errors import IntegrityFailure, TriageError, WrongPassphrase
-from triage.store import audit, blocks, crypto, permissions
+from triage.store import audit, blocks, crypto, permissions, tags
 from triage.store.passphrase import check_strength, home_words
 from triage.store.rows import PK, SEALED_TABLES, Store, utcnow
 
@@ -199,6 +199,30 @@ def _verify(store: Store, old: crypto.Vault) -> None:
             f"{problems[0].what}; the data key was not replaced",
             hint="run `triage audit verify`, and restore the home from a backup",
         )
+
+
+def unreadable(store: Store) -> list[tags.Problem]:
+    """Every sealed value opened once under the home's key, the first that fails in each column named: a row's tag
+    binds a ciphertext by its length, nonce and GCM tag only (tags.py), so a byte changed inside it shows only when
+    the value is opened, and `triage audit verify` opens them all."""
+    vault = store._need_vault()
+    problems = []
+    for column in SEALED:
+        keys = ", ".join(f"[{k}]" for k in column.keys)
+        select = f"SELECT {keys}, [{column.column}] FROM [{column.table}] WHERE [{column.column}] IS NOT NULL"
+        for row in store.db.execute(select):
+            try:
+                vault.open(row[-1], column.aad(tuple(row[:-1])))
+            except IntegrityFailure:
+                problems.append(
+                    tags.Problem(
+                        column.table,
+                        f"the sealed {column.column} of {column.table} row {row[0]} does not open under this "
+                        "home's key: it was changed outside triage",
+                    )
+                )
+                break
+    return problems
 
 
 def _count(store: Store) -> int:

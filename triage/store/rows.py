@@ -132,13 +132,15 @@ class Store:
         return cls(home, db, config, None)
 
     @classmethod
-    def open(cls, home: Path, passphrase: str) -> Store:
+    def open(cls, home: Path, passphrase: str, *, check: bool = True) -> Store:
         store = cls.open_locked(home)
-        store.unlock(passphrase)
+        store.unlock(passphrase, check=check)
         return store
 
-    def unlock(self, passphrase: str) -> None:
-        """Try each wrapped copy of the data key (the officer's, and a supervisor's recovery copy)."""
+    def unlock(self, passphrase: str, *, check: bool = True) -> None:
+        """Try each wrapped copy of the data key (the officer's, and a supervisor's recovery copy). Unless `check` is
+        False (for `triage audit verify` and `doctor`, which report every problem themselves), refuse a store whose
+        tables no longer add up (`tags.CHECKED_WHERE_READ` aside)."""
         rows = list(self.db.table("keyring").rows_where(order_by="name"))
         if not rows:
             raise IntegrityFailure(f"the store in {self.home} has no keyring")
@@ -152,8 +154,15 @@ class Store:
             self._adopt_key(data_key)
             self._check_schema()
             self._tag_rows_once()
+            self._tag_later_tables_once()
             self.settings = home_settings.load(self)
             self.check_tables(home_settings.TABLE, head_required=False)  # a setting restored from an older copy
+            # A review, alert or flag deleted, or a row put back from an older copy, is refused by every command,
+            # not only by `triage audit verify`; the tables left out are checked where they are read.
+            if check:
+                unchecked = tags.CHECKED_WHERE_READ | {home_settings.TABLE}
+                later = [t for t in tags.tagged_tables(self.db) if t not in unchecked]
+                self.check_tables(*later, every_row=False, head_required=False)
             judgements.seal_once(self, self.config.officer)  # an older home's, once
             return
         raise error  # type: ignore[misc]
@@ -178,6 +187,23 @@ class Store:
                 digests = tags.tag_all(self.db, self._tag_key, self._layouts)
                 audit.write_head(self.db, self._need_vault(), audit.Head(head.seq, head.hash, digests))
                 self.audit("rows-tagged", self.config.officer, records=[f"tables:{len(digests)}"])
+
+    def _tag_later_tables_once(self) -> None:
+        """A home whose sealed head has no digest for a table tagged since (`tags.TAGGED_LATER`) has that table's
+        rows tagged now, once, under this key."""
+        head = audit.read_head(self.db, self._need_vault())
+        if head is None or head.tables is None or all(t in head.tables for t in tags.TAGGED_LATER):
+            return
+        assert self._tag_key is not None
+        with self.transaction():
+            head = audit.read_head(self.db, self._need_vault())
+            if head is None or head.tables is None:
+                return
+            missing = [t for t in tags.TAGGED_LATER if t not in head.tables]
+            if missing:  # another process may have done it meanwhile
+                digests = tags.tag_all(self.db, self._tag_key, self._layouts, missing)
+                audit.write_head(self.db, self._need_vault(), audit.Head(head.seq, head.hash, head.tables | digests))
+                self.audit("rows-tagged", self.config.officer, records=[f"table:{t}" for t in missing])
 
     def set_passphrase(self, new: str, *, officer: str, name: str = "officer") -> None:
         """Wrap the data key under a new passphrase, with today's KDF parameters (so changing the
@@ -577,8 +603,17 @@ class Store:
         vecs = blocks.matrix(owner_ids, vectors)
         with self.transaction():
             self._adopt_row_templates()
+            self._check_blocks()
             return blocks.put(
-                self.db, self._need_vault(), owner_kind, model_id, owner_ids, vecs, photo_ids, at=utcnow()
+                self.db,
+                self._need_vault(),
+                owner_kind,
+                model_id,
+                owner_ids,
+                vecs,
+                photo_ids,
+                at=utcnow(),
+                check=self._check_read,
             )
 
     def template_blocks(
@@ -588,10 +623,14 @@ class Store:
         in memory twice. With `reuse`, every block is opened into one buffer, so its arrays hold only
         until the next block is read: for a caller that copies them at once (loading a gallery)."""
         self._adopt_row_templates()
-        yield from blocks.opened(self.db, self._need_vault(), model_id, owner_kind, block_ids=block_ids, reuse=reuse)
+        self._check_blocks()
+        yield from blocks.opened(
+            self.db, self._need_vault(), model_id, owner_kind, block_ids=block_ids, reuse=reuse, check=self._check_read
+        )
 
     def template_set(self, model_id: str, owner_kind: str) -> TemplateSet:
         """Where the set stands: its change counter, its blocks (id -> seq) and an upper bound of its size."""
+        self._check_blocks()
         return blocks.template_set(self.db, model_id, owner_kind)
 
     def load_templates(
@@ -600,7 +639,8 @@ class Store:
         """Owner ids and an (n, dim) float32 matrix of the live templates of one model (of `owner_ids` only,
         when given: then only the blocks holding them are opened)."""
         self._adopt_row_templates()
-        return blocks.load(self.db, self._need_vault(), model_id, owner_kind, owner_ids)
+        self._check_blocks()
+        return blocks.load(self.db, self._need_vault(), model_id, owner_kind, owner_ids, check=self._check_read)
 
     def delete_templates(self, owner_kind: str, owner_id: str) -> int:
         """Delete an owner's templates of every model; the commit rewrites the blocks that held them."""
@@ -609,19 +649,30 @@ class Store:
                 "DELETE FROM templates WHERE owner_kind = ? AND owner_id = ?", [owner_kind, owner_id]
             ).rowcount
 
+    def _check_blocks(self) -> None:
+        """The sealed blocks are the ones last written, whole: a block deleted or put back from an older copy would
+        take its templates out of every search unseen (each block's own tag is checked as it is read)."""
+        if self._tag_key is not None:
+            self.check_tables("template_blocks", every_row=False)
+
+    def _check_read(self, table: str, row: Row) -> None:
+        """`blocks.Check`: a row read whole, checked against its tag unless this transaction wrote it."""
+        if self._tag_key is not None and not self._written_now(table, row["__rowid__"]):
+            tags.check_read(self._tag_key, table, self._layouts, self.db, row)
+
     def compact_templates(self) -> None:
         """Rewrite blocks whose templates were deleted, so the deleted templates are gone from the file
         too, and drop blocks left empty. Every commit of an unlocked store runs this, so a plain
         `DELETE FROM templates` by any code is enough."""
         with self.transaction():
-            blocks.compact(self.db, self._need_vault(), at=utcnow())
+            blocks.compact(self.db, self._need_vault(), at=utcnow(), check=self._check_read)
 
     def _adopt_row_templates(self) -> None:
         """Move templates sealed one per row (homes from before template blocks) into blocks, once per process."""
         if self.cache.get("row-templates-adopted") or self.vault is None:
             return
         with self.transaction():
-            blocks.adopt_row_templates(self.db, self.vault, at=utcnow())
+            blocks.adopt_row_templates(self.db, self.vault, at=utcnow(), check=self._check_read)
         self.cache["row-templates-adopted"] = True
 
     # -- the approximate search index of a large template set (triage/faces/ann.py) ------------------
@@ -635,7 +686,8 @@ class Store:
 
     def template_index(self, model_id: str, owner_kind: str) -> tuple[dict[str, Any], bytearray] | None:
         """The set's stored index, opened, with what it covered (`templates`, `max_id`); None if there is none."""
-        return blocks.read_index(self.db, self._need_vault(), model_id, owner_kind)
+        self.check_tables("template_indexes", every_row=False)
+        return blocks.read_index(self.db, self._need_vault(), model_id, owner_kind, check=self._check_read)
 
     def drop_template_index(self, model_id: str, owner_kind: str) -> None:
         blocks.drop_index(self.db, model_id, owner_kind)

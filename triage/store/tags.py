@@ -9,8 +9,7 @@ commit, so `verify` sees such a row, and a deleted one, as a table that no longe
 
 The store notes the rows a transaction touches with TEMP triggers on its own connection and tags them
 at commit (`seal_touched`), so every write is covered whichever code made it. Tables outside this scheme
-authenticate themselves: the audit trail (its hash chain and sealed head), the keyring (wrapped keys),
-sealed template blocks and index parts (bound to their place by their own seals).
+authenticate themselves: the audit trail (its hash chain and sealed head) and the keyring (wrapped keys).
 """
 
 from __future__ import annotations
@@ -26,9 +25,16 @@ from sqlite_utils import Database
 
 from triage.errors import IntegrityFailure
 
-UNTAGGED = frozenset(
-    {"audit_events", "audit_head", "keyring", "_sqlite_migrations", "template_blocks", "template_indexes"}
+UNTAGGED = frozenset({"audit_events", "audit_head", "keyring", "_sqlite_migrations"})
+# Tables whose digests are not summed at every unlock, since they grow with the watchlist or hold photos (whose
+# tags sit behind the ciphertext in each row): each of their rows is checked where it is read, the template
+# blocks' digest where templates are read, and every digest by `verify` (audit verify, export).
+CHECKED_WHERE_READ = frozenset(
+    {"photos", "templates", "subjects", "name_keys", "template_blocks", "template_indexes", "origin_audit"}
 )
+# Tagged since the store's step m016 (their seals bound a block to its place, not to its time): a home whose
+# sealed head has no digest for them has their rows tagged once, when it is next unlocked.
+TAGGED_LATER = ("template_blocks", "template_indexes")
 SEALED_COLUMNS = frozenset({"sealed", "data"})  # AES-GCM output: nonce, ciphertext, tag
 MODULUS = 1 << 256
 NONCE_BYTES = 12
@@ -48,10 +54,12 @@ def tagged_tables(db: Database) -> list[str]:
 
 def schema_digest(db: Database) -> str:
     """A digest of the store's schema (tables, columns, indexes, triggers, views), kept in the sealed head:
-    a trigger slipped into the file would otherwise run inside triage's own transactions."""
+    a trigger slipped into the file would otherwise run inside triage's own transactions. SQLite's own tables
+    and indexes (named `sqlite_` exactly, as no other can be but through `writable_schema`) are left out;
+    every trigger and view counts, whatever its name."""
     rows = db.execute(
-        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-        "ORDER BY type, name"
+        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
+        "WHERE NOT (type IN ('table', 'index') AND substr(name, 1, 7) = 'sqlite_') ORDER BY type, name"
     ).fetchall()
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
@@ -250,11 +258,13 @@ def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[
     return tagged
 
 
-def tag_all(db: Database, key: bytes, cache: dict[str, Layout]) -> dict[str, int]:
+def tag_all(db: Database, key: bytes, cache: dict[str, Layout], only: Collection[str] | None = None) -> dict[str, int]:
     """Tag every row afresh (version kept, or 1 where there was none) and return the tables' digests: once
-    when a home first adopts row tags, and after its data key is replaced."""
+    when a home first adopts row tags (or a table's rows, `only`), and after its data key is replaced."""
     digests: dict[str, int] = {}
     for table in tagged_tables(db):
+        if only is not None and table not in only:
+            continue
         shape = layout(db, table, cache)
         ver_at = shape.columns.index("ver")
         digest = 0
