@@ -787,6 +787,34 @@ def test_a_laptop_rolled_back_to_an_older_copy_is_noticed_by_the_supervisor(cli,
     assert cli.json("audit", "verify", "--home", older)["ok"] is True  # the laptop alone cannot show it
 
 
+def test_an_older_copy_of_a_laptop_used_past_its_last_batch_is_noticed_by_the_supervisor(cli, laptops, sup, tmp_path):
+    """An older copy of a laptop, used until its trail ends beyond where the supervisor last saw it, parts from
+    the trail its later batches carried: the supervisor says where, once an event it holds is missing from the
+    batch (the older copy only listed arrivals) or numbered with another event (it opened another arrival)."""
+    _trust(cli, sup, laptops)
+    quiet, busy = (Path(shutil.copytree(laptops.a, tmp_path / name)) for name in ("quiet", "busy"))
+    later = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    parted = _events(later) + 1
+    cli("arrivals", "show", laptops.a1, "--home", later)  # about the day's arrival: its batch carries the event
+    cli("export", "--home", later, "--date", laptops.day, "--out", tmp_path / "later.age")
+    assert not any(r["warnings"] for r in cli.json("import", laptops.a_file, tmp_path / "later.age", "--home", sup))
+    cli("arrivals", "show", laptops.a2, "--home", busy)
+    for home in (quiet, busy, quiet):
+        cli("arrivals", "list", "--home", home)
+    said = {}
+    for home in (quiet, busy):
+        cli("export", "--home", home, "--date", laptops.day, "--out", tmp_path / f"{home.name}.age")
+        assert _events(home) - 1 > parted  # its trail ends beyond the last event the supervisor saw
+        there = Path(shutil.copytree(sup, tmp_path / f"S-{home.name}"))
+        [said[home.name]] = cli.json("import", tmp_path / f"{home.name}.age", "--home", there)[0]["warnings"]
+        recorded = [e for e in cli.json("audit", "show", "--home", there) if e["action"] == "import-trail-warning"]
+        assert [e["reason"] for e in recorded] == [said[home.name]]  # the supervisor's own trail keeps what it said
+        assert said[home.name].startswith("laptop A1A1A1: the audit trail this batch states parts from the trail ")
+        assert f"event {parted}: the laptop's store was rolled back or its trail replaced; " in said[home.name]
+    assert "1 of its audit events bear the numbers of other events of that laptop held here" in said["busy"]
+    assert "were not merged" not in said["quiet"]
+
+
 def _one(home: Path, sql: str):
     """One value from a home's SQLite file, read as any SQLite client could."""
     con = sqlite3.connect(home / "triage.db")

@@ -564,7 +564,12 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
             m.landing()
             m.audit_events()
             m.at = MANIFEST
-            m.warnings += _trail_went_back(store, b)
+            trail = _trail_went_back(store, b)
+            for warning in trail:  # what the supervisor was told stays in this home's own trail
+                store.audit(
+                    "import-trail-warning", officer, records=[f"batch:{b.sha256}", f"device:{b.device}"], reason=warning
+                )
+            m.warnings += trail
             end = b.manifest.get("audit_end") or {}
             now = utcnow()
             store.db.table("batches").insert(
@@ -691,27 +696,118 @@ def _search_new(
 
 
 def _trail_went_back(store: Store, b: Batch) -> list[str]:
-    """A warning when the laptop's audit trail, as its signed manifest states it, ends before where an earlier
-    batch of the same laptop said it had reached, or names another event at the same place: the laptop's store
-    was rolled back to an older copy or its trail replaced, which its own `audit verify` cannot show."""
+    """A warning when the laptop's audit trail, as its signed manifest states it, is not the trail earlier batches
+    of the same laptop carried: it ends before where one of them said it had reached, or names another event at
+    the same place, or parts from theirs further on (`_trail_parted`). The laptop's store was rolled back to an
+    older copy, perhaps used since, or its trail replaced, which its own `audit verify` cannot show."""
     end = b.manifest.get("audit_end") or {}
     if "seq" not in end:
         return []
-    found_rows = store.rows(
-        "batches", "device = ? AND sha256 != ? AND audit_seq >= ?", [b.device, b.sha256, end["seq"]], "audit_seq DESC"
-    )
-    if not found_rows or (found_rows[0]["audit_seq"] == end["seq"] and found_rows[0]["audit_hash"] == end["hash"]):
+    earlier = {r["sha256"]: r for r in store.rows("batches", "device = ? AND sha256 != ?", [b.device, b.sha256])}
+    if not earlier:
         return []
-    seq, at = found_rows[0]["audit_seq"], found_rows[0]["exported_at"]
-    found = (
-        f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}"
-        if seq > end["seq"]
-        else f"has another event {seq} than its batch exported {at} named"
+    ours = {e["seq"]: e for e in b.audit}
+    near = sorted({s + d for s in (*ours, end["seq"]) for d in (-1, 0, 1)})
+    same_day = [
+        sha
+        for sha, r in earlier.items()
+        if r["day"] == b.manifest["day"] and (b.manifest.get("site") is None or r["site"] == b.manifest.get("site"))
+    ]
+    held = store.rows(
+        "origin_audit",
+        "device = ? AND batch != ? AND (seq IN (SELECT value FROM json_each(?)) "
+        "OR (batch IN (SELECT value FROM json_each(?)) AND seq <= ?))",
+        [b.device, b.sha256, json.dumps(near), json.dumps(same_day), end["seq"]],
     )
+    dropped = sum(1 for r in held if r["seq"] in ours and ours[r["seq"]]["hash"] != r["hash"])
+    reached = max(earlier.values(), key=lambda r: r["audit_seq"] if r["audit_seq"] is not None else -1)
+    if reached["audit_seq"] is not None and (
+        reached["audit_seq"] > end["seq"]
+        or (reached["audit_seq"] == end["seq"] and reached["audit_hash"] != end["hash"])
+    ):
+        seq, at = reached["audit_seq"], reached["exported_at"]
+        found = (
+            f"ends at event {end['seq']}, but its batch exported {at} had reached event {seq}"
+            if seq > end["seq"]
+            else f"has another event {seq} than its batch exported {at} named"
+        )
+    else:
+        parted = _trail_parted(b, end, ours, held, earlier, same_day)
+        if parted is None:
+            return []
+        found = parted
     return [
         f"laptop {b.device}: the audit trail this batch states {found}: the laptop's store was rolled back or "
-        "its trail replaced; check the laptop before relying on its records"
+        "its trail replaced; "
+        + (
+            f"{dropped} of its audit events bear the numbers of other events of that laptop held here and were "
+            "not merged; "
+            if dropped
+            else ""
+        )
+        + "check the laptop before relying on its records"
     ]
+
+
+def _trail_parted(
+    b: Batch,
+    end: dict[str, Any],
+    ours: dict[int, dict[str, Any]],
+    held: list[dict[str, Any]],
+    earlier: dict[str, dict[str, Any]],
+    same_day: list[str],
+) -> str | None:
+    """Where the batch's trail (its events and its end) parts from the one earlier batches of the laptop carried
+    (`held`: their events near the batch's, and those about the same day's arrivals up to its end), or None.
+
+    Each event's hash covers the one before, so the two trails are one up to an event where both name the same
+    hash, and have parted by any event where they name different ones. A batch carries every event about its
+    day's arrivals, so an event of that day an earlier batch carried, numbered within this batch's trail, is in
+    this batch too unless the trails have parted by then: a laptop put back to an older copy and used long
+    enough to pass the last event the supervisor saw shows that way when its batch carries none of the numbers
+    the supervisor holds."""
+    theirs: dict[int, tuple[str, str]] = {}  # seq -> (hash, the batch that carried it)
+    for r in held:
+        theirs[r["seq"]] = (r["hash"], r["batch"])
+    for sha, r in earlier.items():
+        if r["audit_seq"] and r["audit_hash"]:
+            theirs.setdefault(r["audit_seq"], (r["audit_hash"], sha))
+    stated = {s: e["hash"] for s, e in ours.items()}
+    if end["seq"] and end.get("hash"):
+        stated.setdefault(end["seq"], end["hash"])
+    parted: dict[int, str] = {}  # seq of an event the trails do not share -> the batch that carried theirs
+    agreed: set[int] = set()
+    for s, h in stated.items():
+        if s in theirs and theirs[s][0] == h:
+            agreed.add(s)
+        elif s in theirs:
+            parted.setdefault(s, theirs[s][1])
+    for s, e in ours.items():  # the batch's event names the hash of the event before it
+        if s - 1 in theirs:
+            if theirs[s - 1][0] == e["prev_hash"]:
+                agreed.add(s - 1)
+            else:
+                parted.setdefault(s - 1, theirs[s - 1][1])
+    for r in held:  # and so does each event held here
+        if r["seq"] - 1 in stated:
+            if stated[r["seq"] - 1] == r["prev_hash"]:
+                agreed.add(r["seq"] - 1)
+            else:
+                parted.setdefault(r["seq"] - 1, r["batch"])
+    for r in held:
+        if r["batch"] in same_day and r["seq"] <= end["seq"] and r["seq"] not in ours:
+            parted.setdefault(r["seq"], r["batch"])
+    if not parted:
+        return None
+    seq = min(parted)
+    before = max((s for s in agreed if s < seq), default=None)
+    where = (
+        f"at event {seq}"
+        if before == seq - 1
+        else (f"after event {before}, by event {seq}" if before is not None else f"by event {seq}")
+    )
+    at = earlier.get(parted[seq], {}).get("exported_at")
+    return f"parts from the trail its batch exported {at} carried {where}"
 
 
 def _refused(store: Store, path: Path, refusal: TriageError, *, officer: str) -> NoReturn:
