@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pytest
 from PIL import Image
 
 from conftest import PASSPHRASE, Cli, orl, row_counts
@@ -300,3 +301,49 @@ def test_the_standing_counts_watchlist_alerts_apart_from_other_candidates(cli, w
     assert {(c["kind"], c["ref"]) for c in second} >= {("watchlist", "WL-007"), ("arrival", first)}
     res = cli("session", "--vessel", "SB-0417", input="q\n")
     assert "2 landed, 2 awaiting review (2 watchlist alerts, 1 other candidate)" in " ".join(res.stderr.split())
+
+
+@pytest.mark.parametrize("command", ["session", "capture --watch"])
+@pytest.mark.parametrize("refusal", ["config.json changed", "wrong passphrase", "ctrl-c"])
+def test_the_face_models_have_stopped_loading_before_a_refused_start_ends(
+    cli, home, tmp_path, monkeypatch, command, refusal
+):
+    """The models load on a thread while the home is unlocked; a process that ended while that thread was
+    inside dlib or onnxruntime could be aborted (exit 134) instead of exiting with its error's status. The
+    loading here is held until the unlock has been refused, then takes a moment: the command must wait."""
+    from triage.casework import session as landing
+    from triage.cli import capture
+    from triage.errors import ExitStatus, NotFound
+
+    unlocked, loaded = threading.Event(), threading.Event()
+
+    def slow_config(home):
+        assert unlocked.wait(10)
+        time.sleep(0.3)
+        loaded.set()
+        raise NotFound("the loading gives up; the command loads the models again once the home is open")
+
+    real_open = capture.open_store
+
+    def open_store(home):
+        try:
+            if refusal == "ctrl-c":
+                raise KeyboardInterrupt
+            return real_open(home)
+        finally:
+            unlocked.set()
+
+    monkeypatch.setattr(landing, "load_config", slow_config)
+    monkeypatch.setattr(capture, "open_store", open_store)
+    if refusal == "config.json changed":
+        doc = json.loads((home / "config.json").read_text())
+        doc["retention"]["drafts_days"] = 3650
+        (home / "config.json").write_text(json.dumps(doc))
+    elif refusal == "wrong passphrase":
+        monkeypatch.setenv("TRIAGE_PASSPHRASE", "not the passphrase of this home")
+    args = ["session", "--vessel", "SB-0417"] if command == "session" else ["capture", "--watch", tmp_path]
+    expected = {"config.json changed": ExitStatus.INTEGRITY, "wrong passphrase": ExitStatus.WRONG_PASSPHRASE}
+    res = cli(*args, input="q\n", code=int(expected[refusal]) if refusal in expected else None)
+    assert res.exit_code != 0
+    assert loaded.is_set()
+    assert not [t for t in threading.enumerate() if t.name == landing.LOADING_THREAD]

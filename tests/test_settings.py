@@ -122,6 +122,52 @@ def test_config_json_edited_is_refused_naming_the_field(cli, home, changes, said
     assert "config.json says" in doctor(cli)["keys"]["detail"]
 
 
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda d: d.update(matcher_threshold=99), "has a field triage does not write: matcher_threshold"),
+        (lambda d: d.pop("officer"), "lacks officer"),
+        (lambda d: d.pop("matcher"), "lacks matcher"),
+        (lambda d: d.pop("retention"), "lacks retention"),
+        (lambda d: d["retention"].pop("drafts_days"), "lacks retention drafts_days"),
+        (lambda d: d.update(training="false"), 'says training "false"; training must be true or false'),
+    ],
+    ids=["added", "officer removed", "matcher removed", "retention removed", "a day removed", "wrong kind"],
+)
+def test_config_json_with_a_field_added_removed_or_of_the_wrong_kind_is_refused_naming_it(cli, home, change, said):
+    """Never read with defaults filled in or extra fields dropped, nor reported as Python's own error."""
+    path = home / CONFIG_FILE
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc, indent=2))
+    for command in (("arrivals", "list"), ("audit", "verify", "--chain-only")):
+        res = cli(*command, code=int(ExitStatus.INTEGRITY))
+        assert f"{path} {said}" in res.stderr and "changed outside triage" in res.stderr
+        assert "__init__" not in res.stderr and "keyword argument" not in res.stderr
+    path.write_text('{"site": ')
+    assert (
+        f"{path} is not a triage config: it is not JSON"
+        in cli("arrivals", "list", code=int(ExitStatus.INTEGRITY)).stderr
+    )
+
+
+def test_a_settings_row_put_back_from_an_older_copy_is_not_blamed_on_config_json(cli, home):
+    """The store rolled back under a config.json left as triage last wrote it: the store is named, not the file."""
+    columns = "value, at, officer, ver, tag"
+    con = sqlite3.connect(home / "triage.db")
+    old = con.execute(f"SELECT {columns} FROM settings WHERE name = 'retention'").fetchone()
+    con.close()
+    cli("retention", "set", "--drafts-days", "90", "--reason", "DPO decision 2026/31")
+    con = sqlite3.connect(home / "triage.db")
+    con.execute("UPDATE settings SET (value, at, officer, ver, tag) = (?, ?, ?, ?, ?) WHERE name = 'retention'", old)
+    con.commit()
+    con.close()
+    res = cli("arrivals", "list", code=int(ExitStatus.INTEGRITY))
+    said = " ".join(res.stderr.split())
+    assert "the rows of settings are not the ones last written" in said and "restore the home from a backup" in said
+    assert "config.json" not in said
+
+
 def test_models_use_changes_the_record_and_the_config_together(cli, home):
     cli("models", "use", "dlib")
     assert load_config(home).matcher == "dlib"

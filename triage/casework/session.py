@@ -27,11 +27,18 @@ from triage.intake.watch import SIDECAR_SUFFIX, Arrived
 from triage.store.config import CONFIG_FILE, load_config
 from triage.store.rows import Store
 
+LOADING_THREAD = "load face models"
+
 
 def start_loading(home: Path, matcher: str | None = None) -> Callable[[], None]:
     """Start loading the face models the home's matcher uses while the passphrase is being checked (both
     take a while, and neither holds the other up); the returned call waits until they are loaded. A model
-    that cannot be loaded here is loaded, and reported, again once the home is open."""
+    that cannot be loaded here is loaded, and reported, again once the home is open.
+
+    The caller must make that call on every way out, a refusal or Ctrl-C included: a process that ends
+    while the loading thread is inside a native library (dlib, onnxruntime, OpenCV) can be aborted by it,
+    and would then not exit with the status its error calls for. The thread is not a daemon either, so
+    the interpreter waits for it before it finalizes, whatever the way out."""
 
     def load() -> None:
         try:
@@ -42,9 +49,21 @@ def start_loading(home: Path, matcher: str | None = None) -> Callable[[], None]:
         except (TriageError, OSError, ValueError):
             pass
 
-    worker = threading.Thread(target=load, name="load face models", daemon=True)
+    worker = threading.Thread(target=load, name=LOADING_THREAD, daemon=False)
     worker.start()
-    return worker.join
+
+    def wait() -> None:
+        """Wait until the loading has ended; a Ctrl-C meanwhile is raised once it has."""
+        interrupted: KeyboardInterrupt | None = None
+        while worker.is_alive():
+            try:
+                worker.join()
+            except KeyboardInterrupt as e:
+                interrupted = interrupted or e
+        if interrupted is not None:
+            raise interrupted
+
+    return wait
 
 
 @dataclass

@@ -367,17 +367,20 @@ def open_landing(
     matcher: str | None,
 ) -> tuple[Landing, str | None]:
     """The home opened for a run of arrivals (`capture --watch`, `session`), its models loading while the
-    passphrase is checked, and the landing time given, in UTC."""
+    passphrase is checked, and the landing time given, in UTC. The loading has ended when this returns or
+    raises (a refusal at unlock, a wrong passphrase, Ctrl-C), so the process never exits while it runs."""
     from triage.casework.session import Landing, start_loading
     from triage.intake.biographic import parse_landed_at
 
     loaded = start_loading(home_path(home), matcher)
-    store = open_store(home)
-    training_banner(store)
-    _say_if_no_valid_watchlist(store)
-    who = officer_of(store, officer)
-    landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
-    loaded()
+    try:
+        store = open_store(home)
+        training_banner(store)
+        _say_if_no_valid_watchlist(store)
+        who = officer_of(store, officer)
+        landed = parse_landed_at(landed_at, store.config.timezone) if landed_at else None
+    finally:
+        loaded()
     return Landing(store, who, vessel=vessel, matcher=matcher, top_k=top, threshold=threshold), landed
 
 
@@ -493,9 +496,11 @@ def capture_batch(
     from triage.casework import manifest
     from triage.errors import ExitStatus
 
-    vessel = parse_vessel(vessel) if vessel else None
-    started = _early.pop("workers", None) or manifest.early_workers(home_path(home), matcher, workers or pool.cores())
-    try:
+    started = _early.pop("workers", None)
+    try:  # workers started early are stopped on every way out, a refusal of the arguments included
+        vessel = parse_vessel(vessel) if vessel else None
+        if started is None:
+            started = manifest.early_workers(home_path(home), matcher, workers or pool.cores())
         store = open_store(home)
         training_banner(store)
         _say_if_no_valid_watchlist(store)

@@ -67,6 +67,8 @@ class Home(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def check_tables(self, *tables: str, every_row: bool = True, head_required: bool = True) -> None: ...
+
     def audit(
         self,
         action: str,
@@ -188,7 +190,9 @@ def _word(flag: bool) -> str:
 def load(store: Home) -> Settings:
     """The home's settings as its store records them (each row's tag checked as it is read), compared
     with config.json; an older home's are recorded now, from config.json, once. Raises IntegrityFailure
-    when config.json disagrees, naming each field, or when the record is incomplete."""
+    when config.json disagrees, naming each field, or when the record is incomplete, or not the one last
+    written (a row put back from an older copy of the store: said as such, before config.json is compared
+    with it, since the file may well hold the settings last made)."""
     found = _read(store)
     if found is None:
         with store.transaction():
@@ -203,7 +207,9 @@ def load(store: Home) -> Settings:
                         hint="restore the home from a backup",
                     )
                 found = record(store, store.config.officer, action=ADOPTED)
-    compare(store.home, store.config, found, _identity(store))
+    recorded = _identity(store)
+    store.check_tables(TABLE, head_required=False)
+    compare(store.home, store.config, found, recorded)
     return found
 
 
@@ -296,7 +302,8 @@ def compare(home: Path, cfg: Config, s: Settings, recorded: dict[str, str] | Non
         raise IntegrityFailure(
             f"{Path(home) / CONFIG_FILE} says " + "; it says ".join(said),
             hint="the file was changed outside triage: put back the value the home recorded (its settings "
-            "change only through triage's commands)",
+            "change only through triage's commands); if the file holds the settings last made, the store was "
+            "put back from an older copy: restore the home from its latest backup",
         )
 
 
