@@ -70,3 +70,21 @@ def test_the_sessions_standing_wraps_between_words(cli, wl_home, at):
     words = " ".join(said.split())
     assert "Vessel SB-0417: 0 landed, 0 awaiting review" in words and "0 flagged for safeguarding." in words
     assert "Session ended: 0 landed in this session." in words
+
+
+def test_every_message_wraps_between_words_in_a_terminal_and_stays_one_line_in_a_pipe(cli, tmp_path, monkeypatch):
+    """A message a command prints with `out.print` (here `init`'s) wraps between words on an 80-column terminal, a
+    path longer than the line whole on its own; to a pipe or a file it stays one line for whatever reads it."""
+    home = tmp_path / ("a-folder-name-long-enough-to-need-a-line-of-its-own" * 2) / "home"
+    piped = cli("init", "--home", home, "--site", "Dover Western Docks", "--force-code", "KNT").stdout
+    assert len(piped.splitlines()) == 1 and str(home) in piped
+    monkeypatch.setattr(out, "width", 80)
+    monkeypatch.setattr(type(out), "is_terminal", property(lambda self: True))
+    again = tmp_path / "second" / ("a-folder-name-long-enough-to-need-a-line-of-its-own" * 2) / "home"
+    lines = cli("init", "--home", again, "--site", "Dover Western Docks", "--force-code", "KNT").stdout.splitlines()
+    assert str(again) in lines, lines
+    assert all(cell_len(line) <= 80 for line in lines if line != str(again)) and len(lines) >= 3
+    device = re.compile(r"device [0-9A-F]+")
+    assert device.sub("", " ".join(" ".join(lines).split())) == device.sub(
+        "", " ".join(piped.replace(str(home), str(again)).split())
+    )

@@ -155,6 +155,17 @@ class SafeConsole(Console):
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(safe(text), **kwargs)
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """In a terminal, a line of text wraps between words at its width, as `say` lays it out: a terminal left
+        to wrap a long line splits it mid-word. A word longer than the line (a path, a key) stands whole. Output
+        to a file or a pipe keeps each message on one line, for whatever reads it; so does a line a caller
+        prints with `soft_wrap` (meant to be copied whole), and anything but text keeps rich's own layout."""
+        plain = len(objects) == 1 and isinstance(objects[0], str) and set(kwargs) <= {"markup", "highlight"}
+        if plain and self.is_terminal:
+            say(self, objects[0], markup=kwargs.get("markup", True) is not False)
+            return
+        super().print(*objects, **kwargs)
+
 
 out = SafeConsole(soft_wrap=True)
 err = SafeConsole(stderr=True, soft_wrap=True)
@@ -330,6 +341,22 @@ def detail_value(name: str, value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{detail_label(k)}: {detail_value(k, v)}" for k, v in value.items())
     return str(value)
+
+
+def difference_text(name: str, sides: dict[str, Any]) -> str:
+    """One difference between an arrival and an earlier one (`CandidateView.differences`), this one's first:
+    "surname AHMED / WALI", or for an age against a date of birth (`arrivals.AGE`) each side as it reads,
+    "born 2007 (18-19 at landing) / age 16"."""
+    if name == "age":
+
+        def age(side: dict[str, Any]) -> str:
+            years = detail_value("age_range", side["age_range"])
+            if side.get("dob") is None:
+                return f"age {years}"
+            return f"born {side['dob']} ({years} " + ("at landing)" if side.get("at_landing") else f"on {side['on']})")
+
+        return f"{age(sides['this'])} / {age(sides['earlier'])}"
+    return f"{detail_label(name)} {detail_value(name, sides['this'])} / {detail_value(name, sides['earlier'])}"
 
 
 def figures_differ(figures: list[dict[str, Any]]) -> bool:
