@@ -122,6 +122,15 @@ def test_a_rejected_candidate_no_longer_flags(cli, site):
     assert "same-face-on-vessel" not in group[site["again"]]["flags"] + group[site["first"]]["flags"]
 
 
+def test_a_void_arrival_is_named_apart_and_counted_nowhere(cli, site):
+    """Voided as captured twice: out of the list, the counts and the same-vessel flags, as in the day's report."""
+    cli("arrivals", "void", site["again"], "--reason", "the same man captured twice; see the earlier capture")
+    group = cli.json("vessel", "show", VESSEL)
+    assert site["again"] not in [m["arrival_id"] for m in group["arrivals"]] and group["void"] == [site["again"]]
+    assert group["counts"]["arrivals"] == 5 and group["counts"]["same-face-on-vessel"] == 0
+    assert f"Void, not counted: {site['again']}" in cli("vessel", "show", VESSEL).stdout
+
+
 def test_unknown_vessel_and_audit(cli, site, triage_env):
     from triage.store.rows import Store
 

@@ -4,7 +4,8 @@ Each arrival carries flags: a safeguarding flag; candidates below the threshold 
 await a decision); confirmed candidates; the same face as another arrival on the same vessel (one
 person captured twice, perhaps under two names); a facilitator-category watchlist candidate below the
 threshold; and the facilitator indicators recorded in intelligence report drafts. None of these is a
-finding: each points a person to something to check.
+finding: each points a person to something to check. A void arrival (a capture made in error) is named
+apart and counted nowhere, as in the day's report.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def _member(store: Store, row: dict, on_board: set[str]) -> dict:
 def show(store: Store, vessel: str, *, officer: str) -> dict:
     """Every arrival recorded for one vessel, in landing order, with candidates and flags."""
     vessel = parse_vessel(vessel or "", "VESSEL")
-    rows = store.rows("arrivals", "vessel = ?", [vessel], order_by="landed_at")
-    if not rows:
+    recorded = store.rows("arrivals", "vessel = ?", [vessel], order_by="landed_at")
+    rows = [r for r in recorded if not r.get("voided")]
+    if not recorded:
         raise NotFound(
             f"no arrivals recorded for vessel {vessel!r}; the vessel column of `triage arrivals list` "
             "shows the references in use"
@@ -100,10 +102,11 @@ def show(store: Store, vessel: str, *, officer: str) -> dict:
                 twin["same_face_as"].append(m["arrival_id"])
                 twin["flags"] = [f for f in FLAGS if f in twin["flags"] or f == "same-face-on-vessel"]
     with store.transaction():
-        store.audit("vessel-show", officer, records=[f"arrival:{r['id']}" for r in rows][:500])
+        store.audit("vessel-show", officer, records=[f"arrival:{r['id']}" for r in recorded][:500])
     return {
         "vessel": vessel,
         "arrivals": members,
+        "void": [r["id"] for r in recorded if r.get("voided")],
         "counts": {"arrivals": len(members), **{f: sum(f in m["flags"] for m in members) for f in FLAGS}},
         "possible_facilitators": [
             m["arrival_id"] for m in members if {"facilitator-candidate", "facilitator-indicators"} & set(m["flags"])

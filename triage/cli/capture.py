@@ -103,7 +103,7 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
         elif c.get("differences"):
             who += " — differs: " + ", ".join(sorted({detail_label(k) for k in c["differences"]}))
         if c.get("same_vessel"):
-            who += " — SAME VESSEL: the same face landed earlier from this vessel"
+            who += " — SAME VESSEL: a candidate who landed earlier from this vessel"
         if c["kind"] == "biographic":  # weaker evidence: no distance or threshold, a reason to look
             table.add_row(
                 str(c["rank"]), c["kind"], Text(c["ref"]), Text(who), "-", "-", Text(biographic_text(c) + " — review")

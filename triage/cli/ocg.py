@@ -23,6 +23,7 @@ from triage.cli.common import (
     out,
     reason_option,
     training_banner,
+    utc_text,
 )
 
 NameOpt = typer.Option([], "--name", help="A name the group or its members use (repeatable).")
@@ -210,32 +211,30 @@ def show(
     table = Table(
         "arrival",
         "landed (UTC)",
-        "site",
-        "vessel",
+        "site, vessel",
         "name as given",
-        "linked by",
+        "linked by (UTC)",
         "reason",
         title="Arrivals linked (confirmed by an officer)",
     )
     for a in g["arrivals"]:
         table.add_row(
             escape(a["arrival_id"]) + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else ""),
-            Text(a["landed_at"]),
-            Text(a["site"] or ""),
-            Text(a["vessel"] or ""),
+            Text(utc_text(a["landed_at"])),
+            Text(", ".join(v for v in (a["site"], a["vessel"]) if v)),
             Text(a["name"] or ""),
-            Text(f"{a['officer']} at {a['at']}"),
+            Text(f"{a['officer']}, {utc_text(a['at'])}"),
             Text(a["reason"] or ""),
         )
     out.print(table if g["arrivals"] else "No arrivals linked.", highlight=False)
     if g["subjects"]:
-        table = Table("subject", "category", "name", "linked by", "reason", title="Watchlist subjects linked")
+        table = Table("subject", "category", "name", "linked by (UTC)", "reason", title="Watchlist subjects linked")
         for s in g["subjects"]:
             table.add_row(
                 Text(s["ref"]),
                 Text(s["category"] or ""),
                 Text(s["name"] or ""),
-                Text(f"{s['officer']} at {s['at']}"),
+                Text(f"{s['officer']}, {utc_text(s['at'])}"),
                 Text(s["reason"] or ""),
             )
         out.print(table, highlight=False)

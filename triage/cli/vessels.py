@@ -42,7 +42,7 @@ def _flags(m: dict) -> str:
         "below-threshold": "below threshold",
         "awaiting-review": "[bold red]awaiting review[/]",
         "confirmed": "confirmed",
-        "same-face-on-vessel": "same face as " + escape(", ".join(m["same_face_as"])),
+        "same-face-on-vessel": "a candidate of " + escape(", ".join(m["same_face_as"])),
         "facilitator-candidate": "facilitator candidate",
         "facilitator-indicators": "facilitator indicators: " + escape(", ".join(m["indicators"])),
     }
@@ -56,7 +56,8 @@ def show_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Every arrival of one vessel in landing order, with their candidates and flags: safeguarding, candidates
-    below the threshold, confirmed candidates, the same face twice on the vessel, and facilitator signs.
+    below the threshold, confirmed candidates, a candidate of another arrival on the vessel, and facilitator
+    signs.
     Flags point to something to check; none of them is a finding.
 
     Example: triage vessel show SB-0417
@@ -69,7 +70,7 @@ def show_cmd(
         emit_json(group)
         return
     training_banner(store)
-    days = sorted({m["landed_at"][:10] for m in group["arrivals"]})
+    days = sorted({m["landed_at"][:10] for m in group["arrivals"]}) or ["none"]
     table = Table(
         title=f"Vessel {escape(group['vessel'])}: {group['counts']['arrivals']} arrivals, landed "
         f"{' to '.join(dict.fromkeys((days[0], days[-1])))} (UTC)"
@@ -93,5 +94,7 @@ def show_cmd(
             "\n".join(_candidate(c) for c in cands if c["below_threshold"] or c["decision"]) or "none below threshold",
         )
     out.print(table)
+    if group["void"]:
+        out.print(f"Void, not counted: {', '.join(group['void'])} (`triage arrivals show ID` says why)", markup=False)
     if group["possible_facilitators"]:
         out.print("Possible facilitator role to check: " + ", ".join(group["possible_facilitators"]), markup=False)
