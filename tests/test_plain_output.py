@@ -1,4 +1,6 @@
-"""A day without surprises, each through the real CLI: "differs" lists only details both records give; no
+"""A day without surprises, each through the real CLI: "differs" lists only details both records give, never
+a year of birth that holds the other date, and names an age the other's date of birth leaves no room for,
+beside the earlier arrival's safeguarding flag; no
 Python repr (None, ['English'], True) in what a person reads; the advice to turn a photo only when a
 turned face is found with confidence (never for a cat); a three-quarter view measured as a moderate yaw
 and refused for its pose; empty site and force code refused together; phone numbers with a country code
@@ -7,6 +9,7 @@ a hint; a closed pipe ends quietly; the README says which dates --dob takes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import math
@@ -59,6 +62,38 @@ def test_differs_lists_only_details_both_records_give(cli, home, monkeypatch):
     shown = {c["ref"]: c["differences"] for c in third["candidates"] if c["kind"] == "arrival"}
     assert "surname_latin" not in shown[first["arrival_id"]]
     assert shown[second["arrival_id"]] == {"surname_latin": {"this": "HUSSEIN", "earlier": "ABDULLAH"}}
+
+
+def test_a_repeat_arrival_shows_the_earlier_ones_safeguarding_and_an_age_against_a_date_of_birth(
+    cli, home, monkeypatch
+):
+    monkeypatch.setattr(out, "width", 200)  # each candidate on one line, to read as a whole
+    born = str(dt.date.today().year - 20)
+    name = ("--surname", "Wali", "--given-names", "Ahmed")
+    child = cli.json("capture", "--photo", orl(35, 3), *name, "--age", "16")["arrival_id"]
+    adult = cli.json("capture", "--photo", orl(35, 7), *name, "--dob", born)
+    earlier = next(c for c in adult["candidates"] if c["ref"] == child)
+    age = earlier["differences"]["age"]
+    on = age["this"]["on"]
+    years = list(parse_date(born).age_range_on(dt.date.fromisoformat(on)))
+    assert earlier["safeguarding"] is True and not adult["safeguarding"]
+    assert age == {
+        "this": {"age_range": years, "on": on, "dob": born, "at_landing": True},
+        "earlier": {"age_range": [16, 16], "on": on, "dob": None, "at_landing": True},
+    }
+    shown = cli("review", adult["arrival_id"], "--no-portraits").stdout
+    ages = "-".join(map(str, sorted(set(years))))
+    assert f"WALI, Ahmed SAFEGUARDING — differs: born {born} ({ages} at landing) / age 16" in shown
+    assert f"arrival {child} is flagged for safeguarding" in " ".join(shown.split())
+    queued = {c["ref"]: c for p in cli.json("review", "--pending") for c in p["candidates"]}
+    assert queued[child]["safeguarding"] is True
+    assert f"arrival {child} SAFEGUARDING" in cli("review", "--pending").stdout
+
+    # A year of birth that holds the other date agrees with it: not a difference, as a name search counts it.
+    later = cli.json("capture", "--photo", orl(35, 8), *name, "--dob", f"{born}-08-04")
+    same = {c["ref"]: c["differences"] for c in later["candidates"] if c["kind"] == "arrival"}
+    assert same[adult["arrival_id"]] == {}
+    assert set(same[child]) == {"age"}
 
 
 def test_arrivals_show_and_quality_print_no_python_reprs(cli, home):

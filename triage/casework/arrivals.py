@@ -31,6 +31,22 @@ ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O
 DEFAULT_TOP_K = 5
 NAME_FIELDS = ("surname_latin", "given_names_latin")  # compared by the names' identity, not their spelling
 COMPARED_FIELDS = ("surname_latin", "given_names_latin", "dob", "age_range", "sex", "nationality", "document_number")
+AGE = "age"  # a difference: an age one record gives that the other's date of birth leaves no room for
+
+
+@dataclass(frozen=True)
+class Age:
+    """A person's age on a day as one record gives it: assessed (`dob` None), or from the date of birth the
+    record gives; `at_landing` when that day is the one this record's arrival landed on."""
+
+    low: int
+    high: int
+    on: str  # ISO day
+    dob: str | None = None
+    at_landing: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {"age_range": [self.low, self.high], "on": self.on, "dob": self.dob, "at_landing": self.at_landing}
 
 
 @dataclass
@@ -51,6 +67,7 @@ class CandidateView:
     model_ids: list[str]
     name: str | None = None
     same_vessel: bool = False  # an earlier arrival below the threshold, landed from this arrival's vessel
+    safeguarding: bool = False  # an earlier arrival flagged for safeguarding: the person may be a child
     category: str | None = None
     review_date: str | None = None
     landed_at: str | None = None
@@ -88,6 +105,7 @@ class CandidateView:
             "site": self.site,
             "name": self.name,
             "differences": self.differences,
+            "safeguarding": self.safeguarding,
         }
 
 
@@ -264,15 +282,18 @@ def preview(
     top_k: int = DEFAULT_TOP_K,
     threshold: float | None = None,
     matcher: str | None = None,
+    landed_at: str | None = None,
 ) -> tuple[list[CandidateView], float, float]:
     """The candidates a capture of this analysed photo would find now, before anything is stored (so an
     officer sees them while the details are still being asked); with the threshold and the matcher's
-    calibrated one. The capture itself searches again and records what it finds."""
+    calibrated one. Details are compared as of `landed_at` (UTC; now when not given). The capture itself
+    searches again and records what it finds."""
     m = matchers.get(matcher or store.config.matcher, store.home)
     th = m.threshold if threshold is None else m.checked(threshold)
     found, _, _ = _find(store, m, th, analysed.vectors, None, "this photo", top_k=top_k, approximate=None)
     mine = details.to_dict()
-    return [_candidate_view(store, c.to_dict(), mine, vessel) for c in found], th, m.threshold
+    day = local_day(landed_at or utcnow(), store.config.timezone)
+    return [_candidate_view(store, c.to_dict(), mine, vessel, day) for c in found], th, m.threshold
 
 
 def _search(
@@ -358,7 +379,9 @@ def _record_biographic(store: Store, search_id: int, arrival_id: str, *, officer
         )
 
 
-def biographic_views(store: Store, arrival_id: str, mine: dict[str, Any], vessel: str | None) -> list[CandidateView]:
+def biographic_views(
+    store: Store, arrival_id: str, mine: dict[str, Any], vessel: str | None, landed_day: str
+) -> list[CandidateView]:
     """The biographic candidates of the arrival's latest search, as the officer is shown them."""
     rows = store.rows(
         "candidates",
@@ -366,7 +389,7 @@ def biographic_views(store: Store, arrival_id: str, mine: dict[str, Any], vessel
         [name_keys.BIOGRAPHIC, arrival_id],
         order_by="rank",
     )
-    return [_candidate_view(store, r, mine, vessel) for r in rows]
+    return [_candidate_view(store, r, mine, vessel, landed_day) for r in rows]
 
 
 def capture(
@@ -455,6 +478,7 @@ def capture(
             reason="; ".join(overrides) or None,
         )
     mine = details.to_dict()
+    day = local_day(landed, cfg.timezone)
     return Captured(
         arrival_id=arrival_id,
         landed_at=landed,
@@ -469,8 +493,8 @@ def capture(
         model_id=m.model_id,
         model_ids=list(m.model_ids),
         detector=result.face.detector,
-        candidates=[_candidate_view(store, c.to_dict(), mine, vessel) for c in candidates]
-        + biographic_views(store, arrival_id, mine, vessel),
+        candidates=[_candidate_view(store, c.to_dict(), mine, vessel, day) for c in candidates]
+        + biographic_views(store, arrival_id, mine, vessel, day),
         warnings=result.warnings + warnings,
     )
 
@@ -489,18 +513,49 @@ def calibrated_threshold(store: Store, matcher: str | None) -> float | None:
         return None
 
 
-def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def differences(
+    mine: dict[str, Any], theirs: dict[str, Any], *, this_day: dt.date, earlier_day: dt.date
+) -> dict[str, dict[str, Any]]:
     """The details two records both give and that disagree, side by side. A detail one of them lacks is
-    not a difference: an arrival who gave no date of birth does not contradict one who gave it."""
+    not a difference: an arrival who gave no date of birth does not contradict one who gave it. Nor are the
+    same names in another script or spelling, or dates of birth that agree as a name search counts them (a
+    year or month that holds the other date, a full date close to it). An age one record gives that the
+    other's date of birth, on the day that age was given, leaves no room for is one (`AGE`), with the day
+    each record landed on (`this_day`, `earlier_day`)."""
 
     def shown(d: dict[str, Any], f: str) -> Any:
         return latin_form(d, f.removesuffix("_latin")) if f in NAME_FIELDS else d[f]
 
-    return {
+    found = {
         f: {"this": shown(mine, f), "earlier": shown(theirs, f)}
         for f in COMPARED_FIELDS
-        if _given(mine.get(f)) and _given(theirs.get(f)) and mine[f] != theirs[f] and not _same_name(f, mine, theirs)
+        if _given(mine.get(f)) and _given(theirs.get(f)) and mine[f] != theirs[f] and not _agree(f, mine, theirs)
     }
+    ages = age_against_birth(mine, theirs, this_day=this_day, earlier_day=earlier_day)
+    if ages is not None:
+        found[AGE] = {"this": ages[0].as_json(), "earlier": ages[1].as_json()}
+    return found
+
+
+def age_against_birth(
+    mine: dict[str, Any], theirs: dict[str, Any], *, this_day: dt.date, earlier_day: dt.date
+) -> tuple[Age, Age] | None:
+    """This record's age and the earlier one's, side by side, when one of them gives an age (as assessed on
+    the day it landed) that the other's date of birth, on that same day, does not fall in: someone assessed
+    as 16 who gives a date of birth that makes them 19 may be a child either way. None when they agree, or
+    when no age meets a date of birth."""
+    sides = ((mine, theirs, this_day, earlier_day, True), (theirs, mine, earlier_day, this_day, False))
+    for aged, dated, day, dated_day, mine_aged in sides:
+        given, dob = aged.get("age_range"), name_keys.born(dated)
+        if not given or dob is None:
+            continue
+        low, high = given
+        then = dob.age_range_on(day)
+        if then[1] < low or then[0] > high:
+            assessed = Age(low, high, day.isoformat())
+            by_birth = Age(then[0], then[1], day.isoformat(), str(dob), at_landing=day == dated_day)
+            return (assessed, by_birth) if mine_aged else (by_birth, assessed)
+    return None
 
 
 def latin_form(details: dict[str, Any], field: str) -> str | None:
@@ -508,6 +563,14 @@ def latin_form(details: dict[str, Any], field: str) -> str | None:
     (AL-HASSAN for الحسن), never the bare consonants an older record may hold."""
     given = details.get(field)
     return usual(given) if isinstance(given, str) and given else details.get(f"{field}_latin")
+
+
+def _agree(f: str, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether two values of a field that differ as written still agree: the same names, or dates of birth
+    the same or close by `name_keys.dob_agreement` (so a difference is never also called close)."""
+    if f == "dob":
+        return name_keys.dob_agreement(name_keys.born(mine), name_keys.born(theirs)) is not None
+    return _same_name(f, mine, theirs)
 
 
 def _same_name(f: str, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
@@ -528,10 +591,13 @@ def _given(value: Any) -> bool:
     return value is not None and value != "" and value != []
 
 
-def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any], vessel: str | None) -> CandidateView:
+def _candidate_view(
+    store: Store, figures: dict[str, Any], mine: dict[str, Any], vessel: str | None, landed_day: str
+) -> CandidateView:
     """A candidate (the search's figures, as found or as stored) with who it points at; for a repeat arrival,
-    the biographic differences from `mine` (this arrival's details as stored), and `same_vessel` when the
-    face is below the threshold and both came on this arrival's vessel."""
+    the biographic differences from `mine` (this arrival's details as stored, landed on `landed_day`),
+    whether that arrival is flagged for safeguarding, and `same_vessel` when the face is below the threshold
+    and both came on this arrival's vessel."""
     scores = figures["scores"]
     if isinstance(scores, str):  # as stored
         scores = json.loads(scores)
@@ -563,7 +629,13 @@ def _candidate_view(store: Store, figures: dict[str, Any], mine: dict[str, Any],
         theirs = other["details"]
         view.landed_at, view.vessel, view.site = other["landed_at"], other["vessel"], other["site"]
         view.name = Details.from_dict(theirs).full_name()
-        view.differences = differences(mine, theirs)
+        view.differences = differences(
+            mine,
+            theirs,
+            this_day=dt.date.fromisoformat(landed_day),
+            earlier_day=dt.date.fromisoformat(other["landed_day"]),
+        )
+        view.safeguarding = bool(other["safeguarding"])
         view.same_vessel = bool(vessel and other["vessel"] == vessel and view.below_threshold)
         if view.kind == name_keys.BIOGRAPHIC:
             agree = name_keys.dob_agreement(name_keys.born(mine), name_keys.born(theirs))
@@ -610,7 +682,8 @@ def candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     out = []
     calibrated: dict[str | None, float | None] = {}
     for c in store.rows("candidates", "search_id = ?", [last], order_by="rank"):
-        view = dict(c) | _candidate_view(store, c, arrival["details"], arrival["vessel"]).as_json()
+        shown = _candidate_view(store, c, arrival["details"], arrival["vessel"], arrival["landed_day"])
+        view = dict(c) | shown.as_json()
         view["reviews"] = [r.as_json() for r in review_history(store, arrival_id, c["kind"], c["ref"])]
         if c["kind"] == name_keys.BIOGRAPHIC:  # judged by no matcher or threshold
             view["calibrated_threshold"] = None
@@ -726,8 +799,11 @@ def search_again(
         model_id=m.model_id,
         model_ids=list(m.model_ids),
         warnings=warnings,
-        candidates=[_candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"]) for c in found]
-        + biographic_views(store, arrival_id, arrival["details"], arrival["vessel"]),
+        candidates=[
+            _candidate_view(store, c.to_dict(), arrival["details"], arrival["vessel"], arrival["landed_day"])
+            for c in found
+        ]
+        + biographic_views(store, arrival_id, arrival["details"], arrival["vessel"], arrival["landed_day"]),
     )
 
 

@@ -66,6 +66,7 @@ class PendingCandidate:
     held: bool = True
     category: str | None = None  # a watchlist subject's, when this home holds it
     score: float | None = None  # a biographic candidate's: how many name parts agree
+    safeguarding: bool = False  # another arrival's: flagged for safeguarding, so the person may be a child
     # Each search's own figures (found_by, distance, threshold, score): where two searches found it (a laptop's
     # and this home's, from the portrait), their figures can differ, and each is shown with whose it is.
     figures: list[dict[str, Any]] = field(default_factory=list)
@@ -331,6 +332,7 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
         ):
             item.duplicates.append(cand)
         else:
+            cand.safeguarding = ref in landed and landed[ref][3]
             item.candidates.append(cand)
     # The queue is read with plain SQL; what decides it (the arrivals' flags, every search and candidate's
     # figures, every decision, where each search came from) must still be what triage wrote: a decision slipped
@@ -376,7 +378,8 @@ def _travelled(store: Store, arrival: dict[str, Any], c: PendingCandidate) -> di
     `arrivals.candidates` shows one; a watchlist subject this home does not hold keeps what the laptop recorded."""
     row = _candidate(store, arrival["id"], c.ref, c.kind)
     if c.kind == "arrival" or c.held:
-        view = dict(row) | arrivals._candidate_view(store, row, arrival["details"], arrival["vessel"]).as_json()
+        shown = arrivals._candidate_view(store, row, arrival["details"], arrival["vessel"], arrival["landed_day"])
+        view = dict(row) | shown.as_json()
     else:
         scores = json.loads(row["scores"]) if isinstance(row.get("scores"), str) else row.get("scores")
         view = dict(row) | {

@@ -97,7 +97,7 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
         + (escape(f", {judged}") if overridden else ""),
     )
     for c in candidates:
-        who = c.get("name") or ""
+        who = (c.get("name") or "") + (" SAFEGUARDING" if c.get("safeguarding") else "")  # an earlier arrival flagged
         if c["kind"] == "watchlist" and c.get("category"):
             who = f"{who} ({c['category']})"
         elif c.get("differences"):

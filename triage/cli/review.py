@@ -18,8 +18,7 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
-    detail_label,
-    detail_value,
+    difference_text,
     emit,
     emit_json,
     officer_of,
@@ -123,8 +122,14 @@ def review_cmd(
             + figures
             + (" (not held in this home: as the laptop's search recorded it)" if c.get("held") is False else "")
             + (
-                "; [bold yellow]SAME VESSEL[/]: the same face landed earlier from this vessel"
+                "; [bold yellow]SAME VESSEL[/]: a candidate who landed earlier from this vessel"
                 if c["same_vessel"]
+                else ""
+            )
+            + (
+                f"; [bold red]SAFEGUARDING[/]: arrival {escape(c['ref'])} is flagged for safeguarding, the person "
+                "may be a child"
+                if c.get("safeguarding")
                 else ""
             ),
             markup=True,
@@ -194,6 +199,8 @@ def pending_line(c: PendingCandidate) -> str:
         who += " (not held in this home)"
     elif c.kind == "watchlist" and c.category:
         who += f" [{c.category}]"
+    elif c.safeguarding:
+        who += " SAFEGUARDING"
     found = [] if c.found_by == [THIS_HOME] else [f"found by {searches_text(c.found_by, c.figures)}"]
     if c.distance is None or c.threshold is None:  # biographic: name parts and date of birth, no distance
         figures = f"name parts agreeing {c.score or 0:g}, with the date of birth"
@@ -212,7 +219,8 @@ def render_decision(result: Decision) -> None:
 
 
 def render_view(view: ForReview) -> None:
-    """The candidate table: distance against threshold, the same-vessel flag, and the decision in force."""
+    """The candidate table: distance against threshold, the same-vessel flag, an earlier arrival's safeguarding
+    flag, and the decision in force."""
     say(
         out,
         f"[bold]{escape(view.arrival_id)}[/] "
@@ -245,18 +253,21 @@ def render_view(view: ForReview) -> None:
         who = (c.get("name") or "") + (f" [{c['category']}]" if c["kind"] == "watchlist" and c["category"] else "")
         if c.get("held") is False:
             who = "(not held in this home)"
+        flagged = len(who) if c.get("safeguarding") else None  # the other arrival: the person may be a child
+        if flagged is not None:
+            who += " SAFEGUARDING"
         if c.get("found_by"):
             who += f" — found by {searches_text(c['found_by'], c.get('figures') or [])}"
         if c.get("differences"):
-            who += " — differs: " + ", ".join(
-                f"{detail_label(k)} {detail_value(k, v['this'])} / {detail_value(k, v['earlier'])}"
-                for k, v in c["differences"].items()
-            )
+            who += " — differs: " + ", ".join(difference_text(k, v) for k, v in c["differences"].items())
+        cell = Text(who)
+        if flagged is not None:
+            cell.stylize("bold red", flagged + 1, flagged + len(" SAFEGUARDING"))
         if c["distance"] is None:  # biographic: weaker evidence, a reason to look
             table.add_row(
                 str(c["rank"]),
                 Text(f"{c['kind']}\n{c['ref']}"),
-                Text(who),
+                cell,
                 "-",
                 "-",
                 Text(biographic_text(c) + " — review"),
@@ -266,7 +277,7 @@ def render_view(view: ForReview) -> None:
         table.add_row(
             str(c["rank"]),
             Text(f"{c['kind']}\n{c['ref']}"),
-            Text(who),
+            cell,
             f"{c['distance']:.3f}",
             f"{c['threshold']:.2f}",
             ("[bold red]below threshold — review[/]" if c["below_threshold"] else "above")
