@@ -156,6 +156,22 @@ def test_any_manifest_text_is_read_or_refused_with_a_reason(tmp_path_factory, te
         assert rows and all("photo" in r.fields for r in rows)
 
 
+@pytest.mark.parametrize("mark, called", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_manifest_separated_by_semicolons_or_tabs_is_told_to_use_commas(tmp_path, mark, called):
+    from triage.casework import manifest
+    from triage.errors import BadInput
+
+    path = tmp_path / "manifest.csv"
+    path.write_text(mark.join(["photo", "surname", "dob"]) + "\n" + mark.join(["x.jpg", "Ali", "1990"]) + "\n")
+    with pytest.raises(BadInput, match="unknown column") as refused:
+        manifest.read(path)
+    assert refused.value.hint and "separated by commas, not " + called in refused.value.hint
+    path.write_text("photo,surname,colour\nx.jpg,A,red\n")
+    with pytest.raises(BadInput, match="unknown column 'colour'") as refused:
+        manifest.read(path)
+    assert refused.value.hint is None
+
+
 def test_help_documents_every_column(cli):
     from triage.casework.manifest import COLUMNS
 

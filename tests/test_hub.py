@@ -757,6 +757,40 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
     cli("hub", "audit", "verify", *hub)
 
 
+def test_a_hub_with_no_watchlist_says_there_is_none_to_search_and_how_to_get_one(cli, sites, hub):
+    _imported(cli, hub, sites.b_file)
+    said = " ".join(cli("hub", "watchlist", "search", *hub).stdout.split())
+    assert "since the last search" not in said, said
+    assert "Watchlist: none to search" in said and f"triage watchlist receive PACKAGE --home {hub[1] / 'keys'}" in said
+    assert cli.json("hub", "watchlist", "search", *hub) == {
+        "subjects": [],
+        "candidates": [],
+        "no_longer_searched": [],
+        "warnings": [],
+    }
+
+
+def test_hub_init_names_the_age_recipient_as_it_is_written(cli, monkeypatch, tmp_path):
+    from triage.hub import hub, server
+
+    made = hub.Initialised(
+        folder=str(tmp_path),
+        database="triage_hub",
+        embedded=True,
+        schema_version=1,
+        migrations=[],
+        models={},
+        roles={},
+        signing_key="ed25519:x",
+        fingerprint="F77F",
+        age_recipient="age1qqqq",
+    )
+    monkeypatch.setattr(server, "require", lambda: None)
+    monkeypatch.setattr(hub, "init", lambda *a, **kw: made)
+    said = cli("hub", "init", "--dir", tmp_path / "hub").stdout
+    assert "`triage keys recipient add Hub age1...`" in said and "AGE1" not in said
+
+
 def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert(cli, sites, hub, tmp_path):
     """Laptop A's pending alert on a2, found by the hub's own watchlist too, is one hit: listed once as found by
     both; the hub's decision settles it everywhere (the pending list, the arrival's list, the report), and A's own

@@ -203,3 +203,10 @@ def test_report_as_text_and_json_and_audited(cli, day, tmp_path):
     res = cli("report", "--date", day.day, "--home", day.home, code=int(ExitStatus.USAGE))
     assert "--out" in res.stderr
     cli("report", "--date", "2001-01-01", "--format", "text", "--home", day.home, code=int(ExitStatus.NOT_FOUND))
+
+
+def test_report_json_needs_no_format_or_out(cli, day):
+    data = cli.json("report", "--date", day.day, "--home", day.home)
+    assert data["day"] == day.day and data["out"] is None
+    assert data["totals"] == cli.json("report", "--date", day.day, "--format", "text", "--home", day.home)["totals"]
+    assert all("thumbnail" not in a for a in data["arrivals"])

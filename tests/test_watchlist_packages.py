@@ -143,6 +143,51 @@ def test_a_package_from_an_untrusted_issuer_changes_nothing(cli, copy):
     assert cli.json("watchlist", "status", "--home", copy.laptop)["packages"] == []
 
 
+def test_a_package_given_to_import_or_a_batch_to_receive_says_what_it_is_and_which_command_takes_it(cli, copy):
+    bad_input = int(ExitStatus.BAD_INPUT)
+    said = " ".join(cli("import", copy.v1, "--home", copy.laptop, code=bad_input).stderr.split())
+    assert "this is a watchlist package (triage-watchlist/1), not a day's batch" in said, said
+    assert f"receive it with `triage watchlist receive {copy.v1}`" in said, said
+    day = cli.json("arrivals", "show", copy.morning, "--home", copy.laptop)["landed_at"][:10]
+    batch = copy.root / "laptop-batch.age"
+    issuer = cli.json("keys", "show", "--home", copy.i)["age_recipient"]
+    cli("export", "--date", day, "--out", batch, "--recipient", issuer, "--home", copy.laptop)
+    said = " ".join(cli("watchlist", "receive", batch, "--home", copy.i, code=bad_input).stderr.split())
+    assert "this is a day's batch (triage-batch/7), not a watchlist package" in said, said
+    assert f"import it with `triage import {batch}`" in said, said
+    assert cli.json("watchlist", "status", "--home", copy.i)["packages"] == []
+
+
+def test_a_file_of_the_other_kind_that_is_not_intact_is_left_to_be_refused_as_damage(tmp_path):
+    import base64
+    import io
+    import zipfile
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from triage.errors import BadInput
+    from triage.exchange import keys, sealed
+
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raw = json.dumps({"format": "triage-watchlist/1", "signer": keys.encode_signing_key(public)}).encode()
+    store = SimpleNamespace(home=tmp_path, called="home")
+
+    def sealed_with(signed: bytes) -> zipfile.ZipFile:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(sealed.MANIFEST, raw)
+            z.writestr(sealed.SIGNATURE, json.dumps({"signature": base64.b64encode(key.sign(signed)).decode()}))
+        return zipfile.ZipFile(buf)
+
+    path = tmp_path / "p.age"
+    sealed.refuse_other_kind(sealed_with(raw + b" "), path, raw, expected="triage-batch/7", store=store)
+    with pytest.raises(BadInput, match="this is a watchlist package"):
+        sealed.refuse_other_kind(sealed_with(raw), path, raw, expected="triage-batch/7", store=store)
+    sealed.refuse_other_kind(sealed_with(raw), path, raw, expected="triage-watchlist/1", store=store)
+
+
 def test_an_issuer_needs_recipients_and_versions_count_up(cli, copy):
     cli("keys", "recipient", "remove", "Laptop 1 Dover", "--home", copy.i)
     res = cli("watchlist", "issue", "--out", copy.root / "none.age", "--home", copy.i, code=int(ExitStatus.BAD_INPUT))

@@ -6,6 +6,7 @@ tables it draws are laid out again through a render hook on the console it draws
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 from rich.cells import cell_len
@@ -19,51 +20,84 @@ from rich.text import Text
 from triage.cli.common import fit_table
 
 _LABELLED = re.compile(r"\w[\w ,]*: ")
-_SHELL_WORD = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+""")
+_SHELL_WORD = re.compile(r"""(?:\\.|[^\s"'\\]+|"(?:\\.|[^"\\])*"|'[^']*')+""")
+_COMMAND = re.compile(r"(?:[A-Za-z_]\w*=\S*\s+)*triage\s")  # `triage ...`, perhaps after VAR=value
+_LABEL = re.compile(rf"(?<!\S)Examples?: (?={_COMMAND.pattern})")
 EXAMPLE_WIDTH = 78  # an example's line and its indent, inside the one-column margins of an 80-column terminal
 
 
-def _example_lines(line: str) -> list[str]:
-    """A command line too long for 80 columns broken between its words as a shell reads it (an option beside its
-    value), each line but the last ending in a backslash and the rest indented under it: it reads whole and still
-    pastes into a shell."""
-    if cell_len(line) <= EXAMPLE_WIDTH or not line.lstrip().startswith("triage "):
-        return [line]
-    indent = line[: len(line) - len(line.lstrip())]
-    if " ".join(_SHELL_WORD.findall(line)) != " ".join(line.split()):
-        return [line]  # words the pattern does not read as a shell does (a lone quote): left whole
-    units: list[str] = []  # an option and its value stay on one line
-    for word in _SHELL_WORD.findall(line):
-        if units and units[-1].startswith("-") and " " not in units[-1] and not word.startswith("-"):
-            units[-1] += " " + word
+def _shell_words(command: str) -> list[str] | None:
+    """A command line's words as written, quotes and all, or None where they would not each read back as the
+    one argument the shell reads there (a lone quote)."""
+    words = _SHELL_WORD.findall(command)
+    try:
+        return words if [shlex.split(word) for word in words] == [[arg] for arg in shlex.split(command)] else None
+    except ValueError:
+        return None
+
+
+def _broken(command: str, indent: str) -> list[str] | None:
+    """`command` at `indent`, broken between shell words only (an option beside its value where the two fit on a
+    line) into lines that end in ` \\` and go on four columns further in; a word wider than a line stands whole on
+    a line of its own. None when the line cannot be read into words as a shell would."""
+    words = _shell_words(command)
+    if words is None:
+        return None
+    units: list[list[str]] = []
+    for word in words:
+        if units and len(units[-1]) == 1 and units[-1][0].startswith("-") and not word.startswith("-"):
+            units[-1].append(word)
         else:
-            units.append(word)
+            units.append([word])
+    going_on = indent + "    "
+    pieces: list[str] = []
+    for at, unit in enumerate(units):
+        together, mark = " ".join(unit), 2 if at < len(units) - 1 else 0  # room for the ` \\` of a line going on
+        pieces += unit if len(unit) > 1 and cell_len(going_on + together) + mark > EXAMPLE_WIDTH else [together]
     lines, current = [], ""
-    for word in units:
-        if current and cell_len(current) + 1 + cell_len(word) + 2 > EXAMPLE_WIDTH:
+    for at, piece in enumerate(pieces):
+        mark = 2 if at < len(pieces) - 1 else 0
+        if current and cell_len(current) + 1 + cell_len(piece) + mark > EXAMPLE_WIDTH:
             lines.append(current + " \\")
-            current = indent + "    " + word
+            current = going_on + piece
         else:
-            current = f"{current} {word}" if current else indent + word
+            current = f"{current} {piece}" if current else indent + piece
     return [*lines, current]
+
+
+def _example_lines(line: str) -> list[str]:
+    """A line as help shows it, so that an example in it pastes into a shell as the command written: an example
+    after a sentence starts a paragraph of its own; one too long for 80 columns is broken between its shell
+    words (`_broken`), under its `Example:` label when it has one. Anything else is left as it is."""
+    indent = line[: len(line) - len(line.lstrip())]
+    label = _LABEL.search(line)
+    if label and line[: label.start()].strip():
+        return [line[: label.start()].rstrip(), "", *_example_lines(indent + line[label.start() :])]
+    if cell_len(line) <= EXAMPLE_WIDTH:
+        return [line]
+    if label:
+        under = _broken(line[label.end() :], indent + "  ")
+        return [indent + label.group().rstrip(), "", *under] if under else [line]
+    if _COMMAND.match(line.lstrip()):
+        return _broken(line.lstrip(), indent) or [line]
+    return [line]
 
 
 def running_text(text: str | None) -> str | None:
     """A command's help with the line breaks its docstring was wrapped at taken out, so that each paragraph
     wraps at the terminal's width. A paragraph whose lines are all indented (examples, one a line) or all
-    begin with a label and a colon (`photo: ...`, a list of columns) keeps its lines, an example too long for
-    80 columns broken as a shell reads it."""
+    begin with a label and a colon (`photo: ...`, a list of columns) keeps its lines. Examples are shown to be
+    pasted: each starts a line, and one too long for 80 columns is broken where a shell reads it whole."""
     if not text:
         return text
     paragraphs = []
     for paragraph in text.split("\n\n"):
         lines = paragraph.splitlines()
         kept = all(line.startswith((" ", "\t")) for line in lines) or all(_LABELLED.match(line) for line in lines)
-        if kept or len(lines) < 2:
-            paragraphs.append("\n".join(part for line in lines for part in _example_lines(line)))
-        else:
+        if not (kept or len(lines) < 2):
             indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
-            paragraphs.append(indent + " ".join(line.strip() for line in lines))
+            lines = [indent + " ".join(line.strip() for line in lines)]
+        paragraphs.append("\n".join(part for line in lines for part in _example_lines(line)))
     return "\n\n".join(paragraphs)
 
 

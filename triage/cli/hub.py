@@ -4,6 +4,7 @@ site's batches meet. Needs the optional extra `triage[hub]`; without it each com
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -149,7 +150,7 @@ def init(
         out.print(f"Schema version {r.schema_version}; models {', '.join(r.models)}", markup=False)
         out.print(f"Roles: {', '.join(r.roles.values())}", markup=False)
         out.print(f"Age recipient     {r.age_recipient}", markup=False)
-        out.print("                  (each laptop adds it: `triage keys recipient add Hub AGE1...`)", markup=False)
+        out.print("                  (each laptop adds it: `triage keys recipient add Hub age1...`)", markup=False)
         out.print(f"Signing key       {r.signing_key}", markup=False)
         out.print(f"  fingerprint     {r.fingerprint}", markup=False)
 
@@ -244,10 +245,17 @@ def _counted(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _searched_line(r: Any, held: int) -> str:
-    """What one search of the watchlist subjects added since the last did, as a sentence."""
+def _searched_line(r: Any, held: int, keys: Path | None = None) -> str:
+    """What one search of the watchlist subjects added since the last did, as a sentence. With `keys` (the hub's
+    key home, which holds no live subject) and nothing searched or withdrawn, that there is no watchlist to
+    search and how the hub gets one."""
     gone = len(r.no_longer_searched)
-    if not r.subjects:
+    if not r.subjects and not gone and keys is not None:
+        line = (
+            "Watchlist: none to search: the hub's key home holds no live watchlist subject; receive the "
+            f"issuer's package with `triage watchlist receive PACKAGE --home {shlex.quote(str(keys))}`"
+        )
+    elif not r.subjects:
         line = "Watchlist: no subject added or changed since the last search"
     else:
         found = _counted(len(r.candidates), "candidate", "candidates") if r.candidates else "no candidate"
@@ -278,9 +286,10 @@ def watchlist_search(
     with _opened(folder, db, officer) as h:
         result = subjects.search_since(h)
         held = subjects.arrivals_held(h)
+        unwatched = None if subjects.live(h) else h.keys.home
 
     def render(r: Any) -> None:
-        _said(_searched_line(r, held))
+        _said(_searched_line(r, held, unwatched))
         for c in r.candidates:
             say(out, f"  {_numbers(c)}: {_candidate_line(c)}", hang=2)
         for w in r.warnings:

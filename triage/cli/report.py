@@ -52,6 +52,8 @@ def report_cmd(
     from triage.intake.biographic import parse_full_date
     from triage.outputs import report
 
+    if json_out and out_file is None and fmt == "html":
+        fmt = "text"  # the day as one JSON document on stdout: no page is written, so none is drawn
     if fmt == "html" and out_file is None:
         raise UsageError(
             "--format html needs --out FILE (the page is for a browser); use --format text for the terminal"

@@ -710,6 +710,8 @@ def _signed_manifest(
         )
     except (ValueError, KeyError, TypeError, RecursionError, BadInput):
         well_formed = False
+    if not well_formed or manifest.get("format") != FORMAT:
+        sealed.refuse_other_kind(z, path, raw, expected=FORMAT, store=store)
     if not well_formed:
         raise IntegrityFailure(f"{path}: {MANIFEST} or {SIGNATURE} is malformed; this is not a triage batch")
     if manifest.get("format") != FORMAT:

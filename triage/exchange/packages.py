@@ -280,6 +280,8 @@ def _manifest(store: Store, z: Any, path: Path, *, officer: str) -> tuple[bytes,
         well_formed = isinstance(manifest, dict) and isinstance(manifest["members"], dict)
     except (ValueError, KeyError, TypeError, RecursionError, BadInput):
         well_formed = False
+    if not well_formed or manifest.get("format") != FORMAT:
+        sealed.refuse_other_kind(z, path, raw, expected=FORMAT, store=store)
     if not well_formed:
         raise _refuse(path, f"{sealed.MANIFEST} or {sealed.SIGNATURE} is malformed; this is not a watchlist package")
     if manifest.get("format") != FORMAT:

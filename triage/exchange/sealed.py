@@ -13,6 +13,8 @@ import base64
 import hashlib
 import io
 import json
+import re
+import shlex
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,12 @@ MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 # How every age-encrypted file begins (binary, or armored as text): anything else was never sealed here.
 AGE_HEADERS = (b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")
 NOT_SEALED = "not a triage batch (or watchlist package) file"
+# Each kind of sealed file by its format's family: what it is, and the command that takes it.
+KINDS = {
+    "triage-batch": ("a day's batch", "import it with", "triage import"),
+    "triage-watchlist": ("a watchlist package", "receive it with", "triage watchlist receive"),
+}
+KIND_FORMAT = re.compile(r"(triage-batch|triage-watchlist)/[0-9]{1,6}")
 
 
 def member_digests(members: dict[str, bytes]) -> dict[str, dict[str, Any]]:
@@ -104,6 +112,30 @@ def signature(z: zipfile.ZipFile, path: Path) -> bytes:
     """The raw signature in `manifest.sig` (ValueError, KeyError or TypeError when malformed)."""
     raw: bytes = base64.b64decode(json.loads(member(z, path, SIGNATURE, 4096))["signature"], validate=True)
     return raw
+
+
+def refuse_other_kind(z: zipfile.ZipFile, path: Path, raw: bytes, *, expected: str, store: Store) -> None:
+    """Refuse as bad input a file that is whole and signed but of another kind than the format `expected` (a
+    watchlist package given to an import, a batch given to `watchlist receive`), saying what it is and the
+    command that takes it. Anything else passes: a file that is not whole is refused as damage by its reader.
+    The signature is checked against the key the manifest names, trusted or not: it shows the file intact,
+    and nothing of it is used."""
+    try:
+        manifest = json.loads(raw)
+        kind = KIND_FORMAT.fullmatch(manifest["format"])
+        signer = keys.parse_signing_key(manifest["signer"])
+        intact = kind is not None and keys.verify_signature(signer, raw, signature(z, path))
+    except (ValueError, KeyError, TypeError, RecursionError, BadInput, IntegrityFailure):
+        return
+    wanted = expected.split("/")[0]
+    if not intact or kind is None or kind.group(1) == wanted or wanted not in KINDS:
+        return
+    what, verb, command = KINDS[kind.group(1)]
+    home = f" --home {shlex.quote(str(store.home))}" if store.called == "hub" else ""
+    raise BadInput(
+        f"{path}: this is {what} ({kind.group(0)}), not {KINDS[wanted][0]}: "
+        f"{verb} `{command} {shlex.quote(str(path))}{home}`"
+    )
 
 
 def verified_members(
