@@ -64,6 +64,8 @@ class Keys:
             k = self._read_key()
             if k in allowed:
                 return k
+            if k not in ("", ENTER):  # a word typed at the menu (a name, before `d`): none of it is taken as keys
+                self.drop_typed_ahead()
 
     def _read_key(self) -> str:
         if not self.tty:
@@ -83,13 +85,17 @@ class Keys:
                 while select.select([fd], [], [], 0.02)[0]:
                     os.read(fd, 16)
                 return ""
+            # A key outside ASCII is several bytes: all of them are read, so none is left to start the next answer.
+            size = 2 if b"\xc0" <= data < b"\xe0" else 3 if b"\xe0" <= data < b"\xf0" else 4 if data >= b"\xf0" else 1
+            while len(data) < size and select.select([fd], [], [], 0.2)[0]:
+                data += os.read(fd, size - len(data))
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         if data in (b"", b"\x04"):
             raise Ended
         if data in (b"\r", b"\n"):
             return ENTER
-        return data.decode(errors="ignore").lower()
+        return data.decode(errors="replace").lower()
 
     def drop_typed_ahead(self) -> None:
         """Forget keys typed ahead of a question that must be answered deliberately."""
@@ -358,6 +364,16 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
             "[bold]r[/] retake  [bold]q[/] end (this one unsaved)",
             "dsfrq" + ENTER,
         )
+        if k in ("r", "q") and flag_reason:  # a safeguarding flag is never lost to one key
+            keys.drop_typed_ahead()
+            leave = "retake the photo" if k == "r" else "end the session"
+            sure = keys.key(
+                f"[bold red]This arrival is not saved[/] and is to be flagged for safeguarding: {leave} without "
+                "saving it? [bold]y[/] yes  [bold]n[/] no",
+                "yn",
+            )
+            if sure != "y":
+                continue
         if k == "r":
             return "next"
         if k == "q":
