@@ -8,7 +8,7 @@ import shutil
 import pytest
 from test_drafts import build_home, land
 
-from conftest import OFFICER, PASSPHRASE
+from conftest import OFFICER, PASSPHRASE, orl
 
 VESSEL = "SB-0417"
 
@@ -143,3 +143,11 @@ def test_unknown_vessel_and_audit(cli, site, triage_env):
         store.close()
     assert event["officer"] == OFFICER and f"arrival:{site['pilot']}" in event["records"]
     assert f"arrival:{site['elsewhere']}" not in event["records"]
+
+
+def test_a_vessel_reference_is_one_boat_however_its_letters_are_typed(cli, site):
+    """`sb-0417` typed on one laptop and `SB-0417` on another name one boat: stored in capitals, found either way."""
+    assert cli.json("vessel", "show", VESSEL.lower())["arrivals"] == cli.json("vessel", "show", VESSEL)["arrivals"]
+    landed = cli.json("capture", "--photo", orl(30, 1), "--surname", "Late", "--vessel", VESSEL.lower())
+    assert cli.json("arrivals", "show", landed["arrival_id"])["vessel"] == VESSEL.upper()
+    assert landed["arrival_id"] in [m["arrival_id"] for m in cli.json("vessel", "show", VESSEL)["arrivals"]]

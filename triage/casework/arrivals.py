@@ -24,7 +24,7 @@ from triage.faces.quality import QualityReport
 from triage.intake.biographic import Details, clean_text
 from triage.intake.names import name_tokens, part_keys, usual
 from triage.intake.photos import Photo, to_jpeg
-from triage.intake.refs import parse_vessel
+from triage.intake.refs import parse_vessel, same_vessel
 from triage.store.rows import Store, utcnow
 
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O or U to misread
@@ -636,7 +636,7 @@ def _candidate_view(
             earlier_day=dt.date.fromisoformat(other["landed_day"]),
         )
         view.safeguarding = bool(other["safeguarding"])
-        view.same_vessel = bool(vessel and other["vessel"] == vessel and view.below_threshold)
+        view.same_vessel = same_vessel(vessel, other["vessel"]) and view.below_threshold
         if view.kind == name_keys.BIOGRAPHIC:
             agree = name_keys.dob_agreement(name_keys.born(mine), name_keys.born(theirs))
             view.dob_agrees = name_keys.AGREEMENT.get(agree) if agree else None

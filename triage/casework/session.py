@@ -93,7 +93,9 @@ def standing(store: Store, vessel: str | None) -> Standing:
     have candidates awaiting a decision, and how many of those candidates are watchlist alerts."""
     void = arrivals.voided(store)
     if vessel:
-        rows = store.db.execute("SELECT id, safeguarding FROM arrivals WHERE vessel = ?", [vessel]).fetchall()
+        rows = store.db.execute(
+            "SELECT id, safeguarding FROM arrivals WHERE vessel = ? COLLATE NOCASE", [vessel]
+        ).fetchall()
     else:
         today = dt.date.today().isoformat()
         rows = store.db.execute(

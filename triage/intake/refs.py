@@ -45,8 +45,15 @@ def _text_ref(text: str, field: str, what: str, max_len: int, example: str) -> s
 
 
 def parse_vessel(text: str, field: str = "--vessel") -> str:
-    """A vessel reference as Border Force or the site writes it, e.g. SB-0417."""
-    return _text_ref(text, field, "a vessel reference", VESSEL_MAX, "SB-0417")
+    """A vessel reference as Border Force or the site writes it, e.g. SB-0417, in capitals: `sb-0417` typed on one
+    laptop and `SB-0417` on another are one boat (a reference recorded before in small letters is found by either:
+    `same_vessel`)."""
+    return _text_ref(text, field, "a vessel reference", VESSEL_MAX, "SB-0417").upper()
+
+
+def same_vessel(one: str | None, two: str | None) -> bool:
+    """Whether two recorded vessel references name one boat, however their letters were cased."""
+    return bool(one and two and one.casefold() == two.casefold())
 
 
 def parse_site(text: str, field: str = "--site") -> str:

@@ -123,7 +123,10 @@ def links(store: Store, arrival: dict[str, Any], candidates: list[dict[str, Any]
     same_vessel, read = [], []
     if arrival["vessel"]:
         for other in store.rows(
-            "arrivals", "vessel = ? AND id != ?", [arrival["vessel"], arrival["id"]], order_by="landed_at"
+            "arrivals",
+            "vessel = ? COLLATE NOCASE AND id != ?",
+            [arrival["vessel"], arrival["id"]],
+            order_by="landed_at",
         ):
             read.append(f"arrival:{other['id']}")
             same_vessel.append(

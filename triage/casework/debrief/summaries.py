@@ -49,7 +49,7 @@ def _named_by_others(store: Store, arrival: dict[str, Any]) -> list[dict[str, An
     out = []
     for row in store.rows(
         "debriefs",
-        "arrival_id IN (SELECT id FROM arrivals WHERE vessel = ? AND id != ?) "
+        "arrival_id IN (SELECT id FROM arrivals WHERE vessel = ? COLLATE NOCASE AND id != ?) "
         "AND id IN (SELECT max(id) FROM debriefs GROUP BY arrival_id)",
         [arrival["vessel"], arrival["id"]],
         order_by="arrival_id",
