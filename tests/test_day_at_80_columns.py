@@ -136,7 +136,7 @@ def test_no_id_or_path_is_cut(day):
     lines = [line for _, line in day.transcript]
     for arrival in day.ids:
         assert any(arrival in line for line in lines)
-    demo = day.root / "demo" / "outputs"
+    demo = day.root / "demo-outputs"  # beside the demo's home, never inside it
     for output in demo.iterdir():  # the demo's draft and batch, each on a line of its own
         assert any(line.strip() == str(output) for line in lines), output
     assert any(str(day.root / "batch.age") in line for line in lines)

@@ -81,7 +81,7 @@ def demo(
                 )
                 break
     first_alert = next((r.arrival_id for r in reviews), landed[0]["arrival_id"])
-    outputs = path / "outputs"
+    outputs = path.parent / f"{path.name}-outputs"  # beside the home: no output is ever written inside one
     outputs.mkdir(exist_ok=True)
     drafted = pnd.draft(
         store,
