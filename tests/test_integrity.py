@@ -443,3 +443,63 @@ def test_a_byte_changed_inside_a_sealed_value_is_found_by_verify(cli, copy):
     assert "does not open under this home's key" in report["row_problems"][0]["problem"]
     doctor = cli.json("doctor", "--home", home, code=None)
     assert not doctor["ok"] and any("does not open" in c["detail"] for c in doctor["checks"] if not c["ok"])
+
+
+def _index_without(home: Path, index: str, where: str) -> None:
+    """Give `index` a b-tree holding its table's rows but those matching `where`: its text in the schema stays
+    as it was, only its root page moves (built on a scratch table, the two roots exchanged, the scratch dropped)."""
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    table, root = con.execute("SELECT tbl_name, rootpage FROM sqlite_master WHERE name = ?", [index]).fetchone()
+    columns = ", ".join(f"[{r[2]}]" for r in con.execute(f"PRAGMA index_info([{index}])"))
+    con.execute(f"CREATE TABLE scratch ({columns})")
+    con.execute(f"INSERT INTO scratch (rowid, {columns}) SELECT rowid, {columns} FROM [{table}] WHERE NOT ({where})")
+    con.execute(f"CREATE INDEX scratch_index ON scratch ({columns})")
+    (other,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scratch_index'").fetchone()
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'scratch_index'", [root])
+    con.execute(f"PRAGMA schema_version = {version + 1}")
+    con.close()
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    con.execute("DROP TABLE scratch")
+    con.close()
+
+
+def test_an_index_rebuilt_without_the_watchlists_blocks_leaves_the_search_whole_and_fails_verify(cli, copy):
+    """The schema's digest holds each index's text, not its contents: an index rebuilt without the watchlist's
+    blocks would have left every subject out of the search, every check passing. Blocks are read from their table,
+    and `audit verify` asks SQLite whether every index holds its table's rows."""
+    home = copy[0]
+    (index,) = [
+        r[0]
+        for r in sqlite3.connect(home / "triage.db").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'template_blocks' AND sql IS NOT NULL"
+        )
+    ]
+    _index_without(home, index, "owner_kind = 'subject'")
+    found = cli.json("capture", "--home", home, "--photo", orl(7, 6), "--surname", "Again")
+    assert "WL-007" in [c["ref"] for c in found["candidates"] if c["kind"] == "watchlist"]
+    report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
+    assert [p["table"] for p in report["row_problems"]][:1] == ["file"]
+
+
+def test_a_deleted_name_key_or_subject_is_refused_where_it_is_read(cli, copy):
+    """Tables not summed at every unlock are summed by the first read of a result their rows would change."""
+    home, a, _, _ = copy
+    sql(home, "DELETE FROM name_keys WHERE arrival_id = ? AND field <> 'made'", a)
+    assert "the rows of name_keys are not the ones last written" in _said(
+        cli("arrivals", "find", "Hama", "--home", home, code=INTEGRITY)
+    )
+    sql(home, "DELETE FROM subjects WHERE ref = 'WL-007'")
+    for command in (("watchlist", "list"), ("review", "--pending")):
+        assert "the rows of subjects are not the ones last written" in _said(
+            cli(*command, "--home", home, code=INTEGRITY)
+        )
+
+
+def test_a_name_key_index_rebuilt_outside_triage_is_refused_not_a_crash(cli, copy):
+    home, a, _, _ = copy
+    _index_without(home, "idx_name_keys_blind_landed_at_arrival_id", f"arrival_id = '{a}'")
+    refused = cli("arrivals", "find", "Hama", "--home", home, code=None)
+    assert refused.exit_code == INTEGRITY, refused.stdout + refused.stderr

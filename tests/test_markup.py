@@ -22,7 +22,8 @@ AUTHORITY = "[link=file:///etc/passwd]DS 1[/link]"
 SURNAME = "[bold]Hama[/]"
 GIVEN = "Karwan [i]"
 NOTES = "[red]x[/red] said [/] twice"
-VESSEL = "SB-[b]7"
+TYPED_VESSEL = "SB-[b]7"
+VESSEL = TYPED_VESSEL.upper()  # as kept: a vessel reference is kept in capitals
 REVIEW_REASON = "ears differ [/] see [link=file:///etc/passwd]notes[/link]"
 REVIEWER = "PC 9 [bold]Reviewer[/]"
 
@@ -75,7 +76,7 @@ def arrival(cli, subject):
         "--notes",
         NOTES,
         "--vessel",
-        VESSEL,
+        TYPED_VESSEL,
     )
     assert f"{NAME} (facilitator)" in res.stdout  # the candidate table
     return cli.json("arrivals", "list")[0]
@@ -92,7 +93,7 @@ def test_watchlist_list_and_show(cli, subject):
 def test_capture_candidates_and_arrivals_list_and_show(cli, arrival):
     full_name = arrival["name"]  # "[BOLD]HAMA[/], Karwan [i]": the surname is shown in capitals
     assert "[BOLD]HAMA[/]" in full_name and GIVEN in full_name
-    again = cli("capture", "--photo", orl(7, 5), "--surname", "Other", "--vessel", VESSEL).stdout
+    again = cli("capture", "--photo", orl(7, 5), "--surname", "Other", "--vessel", TYPED_VESSEL).stdout
     assert full_name in again  # the earlier arrival as a candidate
     listed = cli("arrivals", "list").stdout
     assert VESSEL in listed and full_name in listed

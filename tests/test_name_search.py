@@ -126,9 +126,11 @@ def test_a_biographic_candidate_travels_in_the_batch(cli, tmp_path):
     assert cli.json("audit", "verify", "--home", sup)["ok"] is True
 
 
-def test_name_keys_changed_outside_triage_are_refused_or_made_again(cli, wl_home):
-    """A blind moved onto another arrival with the sqlite3 shell is refused where a search would use it; an
-    arrival whose blinds were deleted is keyed again from its own (authenticated) record before a search."""
+def test_name_keys_changed_or_deleted_outside_triage_are_refused(cli, wl_home):
+    """A blind moved onto another arrival with the sqlite3 shell is refused where a search would use it; blinds
+    deleted (which would hide an arrival from every name search) are refused by the search too, its table no longer
+    adding up. (An arrival with no keys at all and no record of them, as an upgraded home has, is keyed on first
+    use: `name_keys.unkeyed`.)"""
     import sqlite3
 
     from triage.errors import ExitStatus
@@ -142,9 +144,7 @@ def test_name_keys_changed_outside_triage_are_refused_or_made_again(cli, wl_home
         db.commit()
         db.close()
 
-    sql("DELETE FROM name_keys WHERE arrival_id = ?", hassan)
     assert [a["arrival_id"] for a in cli.json("arrivals", "find", "Mohamed Hasan")["arrivals"]] == [hassan]
-
     sql("UPDATE name_keys SET arrival_id = ? WHERE arrival_id = ? AND field != 'made'", other, hassan)
     refused = cli("arrivals", "find", "Mohamed Hasan", code=int(ExitStatus.INTEGRITY))
     assert "name_keys row" in refused.stderr and "changed outside triage" in refused.stderr
@@ -161,3 +161,6 @@ def test_name_keys_changed_outside_triage_are_refused_or_made_again(cli, wl_home
         *DLIB,
         code=int(ExitStatus.INTEGRITY),
     )
+    sql("DELETE FROM name_keys WHERE arrival_id = ?", other)
+    refused = cli("arrivals", "find", "Reza Karimi", code=int(ExitStatus.INTEGRITY))
+    assert "the rows of name_keys are not the ones last written" in " ".join(refused.stderr.split())

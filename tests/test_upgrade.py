@@ -118,3 +118,24 @@ def test_a_home_from_before_block_tags_has_its_blocks_tagged_once_and_then_prote
     con.close()
     refused = cli("capture", "--home", wl_home, "--photo", orl(2, 2), "--officer", OFFICER, code=6)
     assert "the rows of template_blocks are not the ones last written" in " ".join(refused.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        ("DELETE FROM _sqlite_migrations WHERE name = 'm016_block_tags'", "template_blocks does not end in the data"),
+        ("DELETE FROM _sqlite_migrations WHERE name = 'm012_sealed_judgements'", "lacks m012_sealed_judgements"),
+        (
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('triage', 'm099_later', 'x')",
+            "records schema step m099_later, which this version of triage does not have",
+        ),
+    ],
+)
+def test_a_record_of_schema_steps_changed_outside_triage_is_refused(cli, wl_home, change, said):
+    """A step's record deleted would run it again over what it made; one added would skip a later release's."""
+    con = sqlite3.connect(wl_home / "triage.db")
+    with con:
+        con.execute(change)
+    con.close()
+    refused = cli("arrivals", "list", "--home", wl_home, code=6)
+    assert said in " ".join(refused.stderr.split())

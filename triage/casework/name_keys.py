@@ -434,7 +434,9 @@ def biographic(store: Store, arrival_id: str, details: dict[str, Any], *, limit:
 
 def _check_keys(store: Store, found: Sequence[str]) -> None:
     """The keys that put these arrivals in a result are the store's own: a blind moved onto another arrival, or
-    forged, with the sqlite3 shell is refused here (exit 6) rather than shown, or kept as a candidate."""
+    forged, with the sqlite3 shell is refused here (exit 6) rather than shown, or kept as a candidate; and none was
+    deleted, which would leave an arrival out unseen."""
+    store.check_once("name_keys")
     if found:
         store.check_rows("name_keys", f"arrival_id IN ({_marks(len(found))})", list(found))
 

@@ -278,6 +278,7 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
     photo are listed as duplicates. With `arrival_ids`, only the queue of those arrivals (and of the pairs they
     are part of). With `officer`, the look at the queue is audited (a command's; reports embed it in
     theirs)."""
+    store.check_once("subjects")  # a subject deleted outside triage: its alerts would show without it, unseen
     made_by, names = _searchers(store)
     current = _current_searches(store, made_by)
     decided = {(aid, kind, ref) for aid, kind, ref in store.db.execute("SELECT arrival_id, kind, ref FROM reviews")}

@@ -475,6 +475,7 @@ def list_subjects(
     today: dt.date | None = None,
 ) -> list[dict]:
     today = today or dt.date.today()
+    store.check_once("subjects")  # a subject deleted outside triage would leave the list short, unseen
     where, params = [], []
     wanted = _category(category) if category else None  # sealed: chosen once the rows are opened
     if not include_removed:

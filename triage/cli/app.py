@@ -137,6 +137,14 @@ class TriageGroup(TyperGroup):
         except Exception as e:
             if debug:
                 raise
+            if type(e) is sqlite3.DatabaseError:  # "database disk image is malformed": a page or index changed
+                err.print(
+                    f"[red]error:[/] the store file is damaged or was changed outside triage ({escape(str(e))}); "
+                    "`triage doctor` shows where",
+                    highlight=False,
+                )
+                err.print("  hint: restore the home from a backup", highlight=False, markup=False)
+                ctx.exit(int(ExitStatus.INTEGRITY))
             err.print(
                 f"[red]error:[/] unexpected {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
                 highlight=False,

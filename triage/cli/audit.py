@@ -94,7 +94,7 @@ def verify(
 
     store = open_store(home, unlock=not chain_only, check=False)
     rep = audit.verify(store.db, None if chain_only else store.vault)
-    rows = [] if chain_only else store.verify_rows() + rotate.unreadable(store)
+    rows = [] if chain_only else store.verify_file() + store.verify_rows() + rotate.unreadable(store)
     ok = rep.ok and not rows
     if json_out:
         emit_json(

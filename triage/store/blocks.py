@@ -42,8 +42,10 @@ Check = Callable[[str, dict[str, Any]], None]
 def _checked(
     db: Database, table: str, where: str, params: Sequence[Any], check: Check | None
 ) -> Iterator[dict[str, Any]]:
-    """The rows of `table` that match `where` (its ORDER BY included), each checked before it is given."""
-    cursor = db.execute(f"SELECT rowid AS __rowid__, * FROM [{table}] {where}", list(params))
+    """The rows of `table` that match `where` (its ORDER BY included), each checked before it is given. Read from
+    the table itself, never through an index: an index rebuilt outside triage could leave a block out of the
+    search, unseen by the blocks' digest, which sums the table (a set holds one block per thousand templates)."""
+    cursor = db.execute(f"SELECT rowid AS __rowid__, * FROM [{table}] NOT INDEXED {where}", list(params))
     names = [d[0] for d in cursor.description]
     for values in cursor:
         row = dict(zip(names, values, strict=True))
@@ -263,7 +265,9 @@ def opened(
         params += list(block_ids)
     scratch = (
         bytearray(
-            db.execute(f"SELECT coalesce(max(length(data)), 0) FROM template_blocks {where}", params).fetchone()[0]
+            db.execute(
+                f"SELECT coalesce(max(length(data)), 0) FROM template_blocks NOT INDEXED {where}", params
+            ).fetchone()[0]
         )
         if reuse
         else None
@@ -278,7 +282,8 @@ def template_set(db: Database, model_id: str, owner_kind: str) -> TemplateSet:
         "SELECT seq FROM template_sets WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
     ).fetchone()
     rows = db.execute(
-        "SELECT id, seq, count FROM template_blocks WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
+        "SELECT id, seq, count FROM template_blocks NOT INDEXED WHERE model_id = ? AND owner_kind = ?",
+        [model_id, owner_kind],
     ).fetchall()
     return TemplateSet(seq[0] if seq else 0, {r[0]: r[1] for r in rows}, sum(r[2] for r in rows))
 
@@ -389,7 +394,9 @@ def read_index(
     """The set's stored index, opened, with what it covered (`templates`, `max_id`); None if there is none."""
     where, params = "WHERE model_id = ? AND owner_kind = ?", [model_id, owner_kind]
     overhead = crypto.NONCE_BYTES + crypto.TAG_BYTES
-    size = db.execute(f"SELECT sum(length(data) - {overhead}) FROM template_indexes {where}", params).fetchone()[0]
+    size = db.execute(
+        f"SELECT sum(length(data) - {overhead}) FROM template_indexes NOT INDEXED {where}", params
+    ).fetchone()[0]
     buf = bytearray(size or 0)  # filled in place: no growing copies
     meta: dict[str, Any] | None = None
     seen = at_byte = 0

@@ -18,6 +18,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from triage.errors import IntegrityFailure
+
 migrations = Migrations("triage")
 
 # What the first release recorded for the steps below, and their names now (m001_initial kept its name).
@@ -35,9 +37,31 @@ FIRST_RELEASE_NAMES = {
 
 def upgrade(db: Database) -> None:
     """Bring a home's schema up to date: the record of the steps it ran under their first-release names
-    is renamed in one transaction, then every step not yet applied runs, in order."""
+    is renamed in one transaction, then every step not yet applied runs, in order. A home records the first
+    steps of this version's, in order, and nothing else: a record of steps with one missing (which would run it
+    again over what it made) or one this version does not have is refused."""
     _rename_first_release_steps(db)
+    _check_record(db)
     migrations.apply(db)
+
+
+def _check_record(db: Database) -> None:
+    recorded = set(applied(db))
+    order = [m.name for m in migrations._migrations]
+    unknown = sorted(recorded - set(order))
+    if unknown:
+        raise IntegrityFailure(
+            f"the store records schema step {unknown[0]}, which this version of triage does not have: the home was "
+            "made by a newer triage, or its record of steps was changed outside triage",
+            hint="open it with the version that made it, or restore the home from a backup",
+        )
+    missing = [name for name in order[: len(recorded)] if name not in recorded]
+    if missing:
+        raise IntegrityFailure(
+            f"the store's record of its schema steps lacks {missing[0]}, though later steps are recorded: it was "
+            "changed outside triage",
+            hint="restore the home from a backup",
+        )
 
 
 def applied(db: Database) -> list[str]:
