@@ -5,6 +5,7 @@ once, audited."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -71,6 +72,14 @@ def test_decisions_crime_groups_and_categories_are_not_in_clear(cli, wl_home):
     assert len(cli.json("watchlist", "list", "--category", "wanted")) == 20
     assert cli.json("watchlist", "list", "--category", "facilitator") == []
     assert cli.json("audit", "verify")["ok"]
+
+    # A draft's audit event names every candidate it shows, confirmed or not: its clear records do not tell which.
+    undecided = cli.json("capture", "--photo", orl(7, 5))["arrival_id"]
+    cli.json("pnd", "draft", undecided, "--kind", "face", "--purpose", "To establish whether the arrival is wanted")
+    con = sqlite3.connect(wl_home / "triage.db")
+    (records,) = con.execute("SELECT records FROM audit_events WHERE action = 'pnd-draft'").fetchone()
+    con.close()
+    assert "subject:WL-007" in json.loads(records)
 
 
 def test_an_older_home_has_its_clear_values_sealed_once_when_first_unlocked(cli, triage_env):

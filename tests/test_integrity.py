@@ -503,3 +503,25 @@ def test_a_name_key_index_rebuilt_outside_triage_is_refused_not_a_crash(cli, cop
     _index_without(home, "idx_name_keys_blind_landed_at_arrival_id", f"arrival_id = '{a}'")
     refused = cli("arrivals", "find", "Hama", "--home", home, code=None)
     assert refused.exit_code == INTEGRITY, refused.stdout + refused.stderr
+
+
+def test_an_emptied_trail_is_broken_even_checked_without_the_passphrase(cli, copy):
+    """Every home's first event is its creation: `--chain-only` said "intact: 0 events" for a trail emptied."""
+    home = copy[0]
+    sql(home, "DELETE FROM audit_events")
+    report = cli.json("audit", "verify", "--chain-only", "--home", home, code=INTEGRITY)
+    assert not report["ok"] and "every home's first event is its creation" in report["problem"]
+
+
+def test_a_decision_whose_sealed_part_no_longer_opens_keeps_nothing_off_the_queue(cli, copy):
+    """A review's tag binds its sealed part by nonce and GCM tag; a byte changed between them is refused by the queue,
+    which would otherwise count the decision it can no longer read as taken."""
+    home, a, _, _ = copy
+    con = sqlite3.connect(home / "triage.db")
+    (blob,) = con.execute("SELECT sealed FROM reviews WHERE arrival_id = ?", [a]).fetchone()
+    changed = blob[:20] + bytes([blob[20] ^ 1]) + blob[21:]
+    con.execute("UPDATE reviews SET sealed = ? WHERE arrival_id = ?", [changed, a])
+    con.commit()
+    con.close()
+    refused = cli("review", "--pending", "--home", home, code=INTEGRITY)
+    assert "failed authentication" in refused.stderr or "changed outside triage" in refused.stderr

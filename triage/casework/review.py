@@ -338,8 +338,9 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
     # The queue is read with plain SQL; what decides it (the arrivals' flags, every search and candidate's
     # figures, every decision, where each search came from) must still be what triage wrote: a decision slipped
     # in or a distance raised would hide an alert.
-    for table in ("arrivals", "searches", "candidates", "reviews"):
+    for table in ("arrivals", "searches", "candidates"):
         store.check_rows(table)
+    store.rows("reviews")  # each opened too: a decision whose sealed part no longer opens decides nothing
     queue = sorted(
         out.values(),
         key=lambda p: (not any(c.kind == "watchlist" for c in p.candidates), p.landed_at, p.arrival_id),

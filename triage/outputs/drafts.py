@@ -190,7 +190,8 @@ def _country_name(code: str | None) -> str | None:
 def subject(
     store: Store, arrival: dict[str, Any], candidates: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], list[str]]:
-    """Who the draft is about, and the records read to say so (for the audit event).
+    """Who the draft is about, and the records read to say so (for the audit event): every candidate the draft
+    shows, confirmed or not, so the event's clear records do not tell which were confirmed (decisions are sealed).
 
     Aliases come from the arrival and from every confirmed candidate: a watchlist subject's name and
     aliases, or the names an earlier arrival with the same face gave."""
@@ -206,11 +207,14 @@ def subject(
         for a in d.aliases
     ]
     read: list[str] = []
+    named: set[str] = set()
     for c in candidates:
         record = f"{'subject' if c['kind'] == 'watchlist' else 'arrival'}:{c['ref']}"
-        # An earlier arrival found by face and by name is one person: its names are listed once.
-        if c["decision"] == "confirmed" and record not in read:
+        if record not in read:
             read.append(record)
+        # An earlier arrival found by face and by name is one person: its names are listed once.
+        if c["decision"] == "confirmed" and record not in named:
+            named.add(record)
             aliases += [
                 {
                     "name": n,

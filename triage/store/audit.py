@@ -114,14 +114,15 @@ class ChainReport:
 def verify(db: Database, vault: Vault | None = None) -> ChainReport:
     """The chain from the first event, and, given the home's vault, its end against the sealed head."""
     report = _chain(db)
+    if report.ok and report.events == 0:  # a home's first event is its creation, so an empty trail was emptied
+        return ChainReport(
+            0, 1, "the trail is empty, but every home's first event is its creation: events were removed"
+        )
     if not report.ok or vault is None:
         return report
     sealed = db.execute("SELECT sealed FROM audit_head WHERE id = 1").fetchone()
     last = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
-    if last is None:  # a home's first event is its creation, so an empty trail was emptied
-        return ChainReport(
-            0, 1, "the trail is empty, but every home's first event is its creation: events were removed"
-        )
+    assert last is not None  # the chain above holds events
     if sealed is None:
         return ChainReport(
             report.events,
