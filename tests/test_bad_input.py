@@ -113,6 +113,7 @@ def test_small_background_face_is_a_warning_not_an_error(cli, home, tmp_path):
         (["capture", "--photo", str(orl(1, 2)), "--dob", "1990-13-01"], ExitStatus.BAD_INPUT, "--dob"),
         (["capture", "--photo", str(orl(1, 2)), "--nationality", "Atlantis"], ExitStatus.BAD_INPUT, "--nationality"),
         (["capture"], ExitStatus.USAGE, "--photo"),
+        (["capture", "--vessel", "--photo", str(orl(1, 2))], ExitStatus.USAGE, "--vessel took --photo as its value"),
     ],
 )
 def test_bad_arguments(cli, wl_home, args, status, words):

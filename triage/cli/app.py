@@ -56,6 +56,15 @@ def _usage(e: ClickUsageError) -> Exit:
     """A wrong option or argument as one line and a hint, instead of a framed box; exit code 2."""
     command = " ".join(["triage", *(e.ctx.command_path.split()[1:] if e.ctx is not None else [])])
     err.print(f"[red]error:[/] {escape(e.format_message())}", highlight=False)
+    params = e.ctx.command.params if e.ctx is not None else []
+    for param in params:  # `--vessel --photo x.jpg`: the option after one was taken as its value
+        value = (e.ctx.params if e.ctx is not None else {}).get(param.name or "")
+        if param.opts and isinstance(value, str) and value.startswith("--"):
+            err.print(
+                f"  hint: {param.opts[0]} took {value} as its value; give {param.opts[0]} a value of its own",
+                highlight=False,
+                markup=False,
+            )
     err.print(f"  hint: `{command} --help` shows its options and examples", highlight=False, markup=False)
     return Exit(int(ExitStatus.USAGE))
 

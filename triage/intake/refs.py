@@ -36,6 +36,8 @@ def _text_ref(text: str, field: str, what: str, max_len: int, example: str) -> s
     s = unicodedata.normalize("NFC", text).strip()
     if not s:
         raise BadInput(f"{field}: empty; {allowed}")
+    if s.startswith("--"):  # `--vessel --photo x.jpg`: the option after it was taken as its value
+        raise BadInput(f"{field}: {_shown(text)} is an option, not {what}; give {field} its value, e.g. {example}")
     if len(s) > max_len:
         raise BadInput(f"{field}: {len(s):,} characters is too long; {allowed}")
     for ch in s:
