@@ -815,6 +815,26 @@ def test_an_older_copy_of_a_laptop_used_past_its_last_batch_is_noticed_by_the_su
     assert "were not merged" not in said["quiet"]
 
 
+def test_a_laptop_whose_data_key_was_replaced_is_not_taken_for_a_rolled_back_one(
+    cli, laptops, sup, tmp_path, monkeypatch
+):
+    """A rotation seals every reason again, so the laptop's whole trail is hashed anew: the same events, which the
+    supervisor compares by what they record, not by their hashes."""
+    from conftest import PASSPHRASE
+
+    _trust(cli, sup, laptops)
+    assert not any(r["warnings"] for r in cli.json("import", laptops.a_file, "--home", sup))
+    home = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    rotated = "violet harbour lantern quietly 93"
+    monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", rotated)
+    cli("passphrase", "change", "--rotate", "--home", home)
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", rotated)
+    cli("arrivals", "show", laptops.a1, "--home", home)
+    cli("export", "--home", home, "--date", laptops.day, "--out", tmp_path / "rotated.age")
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", PASSPHRASE)
+    assert cli.json("import", tmp_path / "rotated.age", "--home", sup)[0]["warnings"] == []
+
+
 def _one(home: Path, sql: str):
     """One value from a home's SQLite file, read as any SQLite client could."""
     con = sqlite3.connect(home / "triage.db")

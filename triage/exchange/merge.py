@@ -719,7 +719,7 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
         "OR (batch IN (SELECT value FROM json_each(?)) AND seq <= ?))",
         [b.device, b.sha256, json.dumps(near), json.dumps(same_day), end["seq"]],
     )
-    dropped = sum(1 for r in held if r["seq"] in ours and ours[r["seq"]]["hash"] != r["hash"])
+    dropped = sum(1 for r in held if r["seq"] in ours and not _same_event(ours[r["seq"]], r))
     reached = max(earlier.values(), key=lambda r: r["audit_seq"] if r["audit_seq"] is not None else -1)
     if reached["audit_seq"] is not None and (
         reached["audit_seq"] > end["seq"]
@@ -760,40 +760,24 @@ def _trail_parted(
     """Where the batch's trail (its events and its end) parts from the one earlier batches of the laptop carried
     (`held`: their events near the batch's, and those about the same day's arrivals up to its end), or None.
 
-    Each event's hash covers the one before, so the two trails are one up to an event where both name the same
-    hash, and have parted by any event where they name different ones. A batch carries every event about its
-    day's arrivals, so an event of that day an earlier batch carried, numbered within this batch's trail, is in
-    this batch too unless the trails have parted by then: a laptop put back to an older copy and used long
-    enough to pass the last event the supervisor saw shows that way when its batch carries none of the numbers
-    the supervisor holds."""
-    theirs: dict[int, tuple[str, str]] = {}  # seq -> (hash, the batch that carried it)
-    for r in held:
-        theirs[r["seq"]] = (r["hash"], r["batch"])
-    for sha, r in earlier.items():
-        if r["audit_seq"] and r["audit_hash"]:
-            theirs.setdefault(r["audit_seq"], (r["audit_hash"], sha))
-    stated = {s: e["hash"] for s, e in ours.items()}
-    if end["seq"] and end.get("hash"):
-        stated.setdefault(end["seq"], end["hash"])
+    Events are compared by what they record (when, who, what, on which records), not by their hashes: a laptop
+    whose data key was replaced (`triage passphrase change --rotate`) seals every reason again and so hashes its
+    whole trail anew, the same events. Two trails are one up to an event both record alike, and have parted by
+    an event numbered alike that records something else. A batch carries every event about its day's arrivals,
+    so an event of that day an earlier batch carried, numbered within this batch's trail, is in this batch too
+    unless the trails have parted by then: a laptop put back to an older copy and used long enough to pass the
+    last event the supervisor saw shows that way when its batch carries none of the numbers the supervisor
+    holds."""
     parted: dict[int, str] = {}  # seq of an event the trails do not share -> the batch that carried theirs
     agreed: set[int] = set()
-    for s, h in stated.items():
-        if s in theirs and theirs[s][0] == h:
-            agreed.add(s)
-        elif s in theirs:
-            parted.setdefault(s, theirs[s][1])
-    for s, e in ours.items():  # the batch's event names the hash of the event before it
-        if s - 1 in theirs:
-            if theirs[s - 1][0] == e["prev_hash"]:
-                agreed.add(s - 1)
-            else:
-                parted.setdefault(s - 1, theirs[s - 1][1])
-    for r in held:  # and so does each event held here
-        if r["seq"] - 1 in stated:
-            if stated[r["seq"] - 1] == r["prev_hash"]:
-                agreed.add(r["seq"] - 1)
-            else:
-                parted.setdefault(r["seq"] - 1, r["batch"])
+    for r in held:
+        mine = ours.get(r["seq"])
+        if mine is None:
+            continue
+        if _same_event(mine, r):
+            agreed.add(r["seq"])
+        else:
+            parted.setdefault(r["seq"], r["batch"])
     for r in held:
         if r["batch"] in same_day and r["seq"] <= end["seq"] and r["seq"] not in ours:
             parted.setdefault(r["seq"], r["batch"])
@@ -808,6 +792,17 @@ def _trail_parted(
     )
     at = earlier.get(parted[seq], {}).get("exported_at")
     return f"parts from the trail its batch exported {at} carried {where}"
+
+
+def _same_event(event: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether a batch's audit event records what an event held here (`origin_audit`) records: its time, officer,
+    action and records (its hash aside, which a replaced data key changes)."""
+    return (event["at"], event["officer"], event["action"], json.dumps(event["records"])) == (
+        row["at"],
+        row["officer"],
+        row["action"],
+        row["records"],
+    )
 
 
 def _refused(store: Store, path: Path, refusal: TriageError, *, officer: str) -> NoReturn:
