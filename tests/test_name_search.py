@@ -164,3 +164,20 @@ def test_name_keys_changed_or_deleted_outside_triage_are_refused(cli, wl_home):
     sql("DELETE FROM name_keys WHERE arrival_id = ?", other)
     refused = cli("arrivals", "find", "Reza Karimi", code=int(ExitStatus.INTEGRITY))
     assert "the rows of name_keys are not the ones last written" in " ".join(refused.stderr.split())
+
+
+def test_a_capture_refuses_name_keys_deleted_outside_triage_before_its_name_search(cli, wl_home):
+    """A capture writes its own keys in its transaction, where the table's digest cannot be checked: it is checked
+    first, so keys deleted (all but an arrival's record that it was keyed) cannot leave it out of the search."""
+    import sqlite3
+
+    from triage.errors import ExitStatus
+
+    hassan = capture(cli, 31, "الحسن", "محمد", "1995-03-12")["arrival_id"]
+    db = sqlite3.connect(wl_home / "triage.db")
+    with db:
+        db.execute("DELETE FROM name_keys WHERE arrival_id = ? AND field != 'made'", [hassan])
+    db.close()
+    refused = cli("capture", "--photo", orl(33, 1), "--surname", "HASAN", "--given-names", "MOHAMED", *DLIB,
+                  code=int(ExitStatus.INTEGRITY))  # fmt: skip
+    assert "the rows of name_keys are not the ones last written" in " ".join(refused.stderr.split())

@@ -435,6 +435,7 @@ def capture(
     arrival_id = new_arrival_id()
     while store.db["arrivals"].count_where("id = ?", [arrival_id]):
         arrival_id = new_arrival_id()
+    store.check_once("name_keys")  # before the capture writes its own: its name search relies on every key held
     with store.transaction():
         store.insert(
             "arrivals",
@@ -514,14 +515,14 @@ def calibrated_threshold(store: Store, matcher: str | None) -> float | None:
 
 
 def differences(
-    mine: dict[str, Any], theirs: dict[str, Any], *, this_day: dt.date, earlier_day: dt.date
+    mine: dict[str, Any], theirs: dict[str, Any], *, this_day: dt.date | None, earlier_day: dt.date | None
 ) -> dict[str, dict[str, Any]]:
     """The details two records both give and that disagree, side by side. A detail one of them lacks is
     not a difference: an arrival who gave no date of birth does not contradict one who gave it. Nor are the
     same names in another script or spelling, or dates of birth that agree as a name search counts them (a
     year or month that holds the other date, a full date close to it). An age one record gives that the
     other's date of birth, on the day that age was given, leaves no room for is one (`AGE`), with the day
-    each record landed on (`this_day`, `earlier_day`)."""
+    each record landed on (`this_day`, `earlier_day`; without either, ages are not compared)."""
 
     def shown(d: dict[str, Any], f: str) -> Any:
         return latin_form(d, f.removesuffix("_latin")) if f in NAME_FIELDS else d[f]
@@ -531,7 +532,9 @@ def differences(
         for f in COMPARED_FIELDS
         if _given(mine.get(f)) and _given(theirs.get(f)) and mine[f] != theirs[f] and not _agree(f, mine, theirs)
     }
-    ages = age_against_birth(mine, theirs, this_day=this_day, earlier_day=earlier_day)
+    ages = None
+    if this_day is not None and earlier_day is not None:
+        ages = age_against_birth(mine, theirs, this_day=this_day, earlier_day=earlier_day)
     if ages is not None:
         found[AGE] = {"this": ages[0].as_json(), "earlier": ages[1].as_json()}
     return found
@@ -546,16 +549,35 @@ def age_against_birth(
     when no age meets a date of birth."""
     sides = ((mine, theirs, this_day, earlier_day, True), (theirs, mine, earlier_day, this_day, False))
     for aged, dated, day, dated_day, mine_aged in sides:
-        given, dob = aged.get("age_range"), name_keys.born(dated)
-        if not given or dob is None:
+        given: Any = aged.get("age_range")
+        dob = name_keys.born(dated)
+        if dob is None or not _age_range(given):  # a batch's details are text it signed, not checked as ages
             continue
-        low, high = given
+        low, high = int(given[0]), int(given[1])
         then = dob.age_range_on(day)
         if then[1] < low or then[0] > high:
             assessed = Age(low, high, day.isoformat())
             by_birth = Age(then[0], then[1], day.isoformat(), str(dob), at_landing=day == dated_day)
             return (assessed, by_birth) if mine_aged else (by_birth, assessed)
     return None
+
+
+def _age_range(given: Any) -> bool:
+    """Whether `given` is an age range as capture records it: two whole numbers, the lower first."""
+    return (
+        isinstance(given, list | tuple)
+        and len(given) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in given)
+        and given[0] <= given[1]
+    )
+
+
+def _day(text: Any) -> dt.date | None:
+    """A recorded landing day, or None when it is not one (a batch from elsewhere states it as text)."""
+    try:
+        return dt.date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def latin_form(details: dict[str, Any], field: str) -> str | None:
@@ -632,8 +654,8 @@ def _candidate_view(
         view.differences = differences(
             mine,
             theirs,
-            this_day=dt.date.fromisoformat(landed_day),
-            earlier_day=dt.date.fromisoformat(other["landed_day"]),
+            this_day=_day(landed_day),
+            earlier_day=_day(other["landed_day"]),
         )
         view.safeguarding = bool(other["safeguarding"])
         view.same_vessel = same_vessel(vessel, other["vessel"]) and view.below_threshold

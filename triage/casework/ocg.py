@@ -19,6 +19,7 @@ from typing import Any
 
 from triage.errors import BadInput, Conflict, NotFound
 from triage.intake.biographic import clean_text, latin, parse_phone
+from triage.intake.refs import vessel_key
 from triage.store.rows import Store, utcnow
 
 DECISIONS = ("linked", "not-linked")
@@ -396,7 +397,7 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
             "arrivals": len(linked_arrivals),
             "days": len({a["landed_day"] for a in linked_arrivals}),
             "sites": len({a["site"] for a in linked_arrivals}),
-            "vessels": len({a["vessel"] for a in linked_arrivals if a["vessel"]}),
+            "vessels": len({vessel_key(a["vessel"]) for a in linked_arrivals if a["vessel"]}),
             "first": linked_arrivals[0]["landed_at"] if linked_arrivals else None,
             "last": linked_arrivals[-1]["landed_at"] if linked_arrivals else None,
         },

@@ -537,6 +537,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     )
     vectors.update({key: made | given[key] for key, made in vectors_made.items()})
     landed: dict[str, dict[str, np.ndarray] | None] = {}
+    store.check_once("name_keys")  # before the merge writes its own: the new arrivals' name search relies on them
     try:
         with store.transaction():
             m.plan()

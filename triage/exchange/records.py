@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -380,6 +381,7 @@ class Checker:
             for name, parse in (("site", refs.parse_site), ("vessel", refs.parse_vessel)):
                 if rec[name] is not None:
                     self.parsed(parse, rec[name], f"arrival's {name}")
+            self.parsed(_iso_day, rec["landed_day"], "arrival's landed_day")
             if rec["device"] != self.device:
                 self.foreign(f"arrival {key} was captured on device {_device(rec['device'])}, not on {self.device}")
             if rec.get("origin") is not None:
@@ -526,3 +528,12 @@ def _kind_words(kinds: type | tuple[type, ...]) -> str:
     words = {str: "a text", int: "a whole number", float: "a number", bool: "true or false", dict: "a record"}
     words |= {list: "a list", type(None): "empty"}
     return " or ".join(words.get(k, k.__name__) for k in _as_tuple(kinds))
+
+
+def _iso_day(text: str, what: str) -> str:
+    """A day as an arrival records where it landed (YYYY-MM-DD); BadInput naming `what` otherwise."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{what} {shown(text)} is not a day (YYYY-MM-DD)") from None
+    return text

@@ -53,9 +53,14 @@ def parse_vessel(text: str, field: str = "--vessel") -> str:
     return _text_ref(text, field, "a vessel reference", VESSEL_MAX, "SB-0417").upper()
 
 
+def vessel_key(vessel: str | None) -> str | None:
+    """A recorded vessel reference as one boat's key, however its letters were cased when it was recorded."""
+    return vessel.upper() if vessel else None
+
+
 def same_vessel(one: str | None, two: str | None) -> bool:
     """Whether two recorded vessel references name one boat, however their letters were cased."""
-    return bool(one and two and one.casefold() == two.casefold())
+    return bool(one and two and vessel_key(one) == vessel_key(two))
 
 
 def parse_site(text: str, field: str = "--site") -> str:

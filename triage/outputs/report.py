@@ -24,6 +24,7 @@ from triage.errors import BadInput, NotFound
 from triage.exchange.batch import day_arrivals, day_scope
 from triage.files import check_output, write_files
 from triage.intake.biographic import Details
+from triage.intake.refs import vessel_key
 from triage.store.rows import Store, utcnow
 
 FORMATS = ("html", "text")
@@ -95,8 +96,9 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
 
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for a in arrivals.values():
+        vessel = vessel_key(a["vessel"])  # one boat whatever case its reference was recorded in
         g = groups.setdefault(
-            (a["site"], a["vessel"]), {"site": a["site"], "vessel": a["vessel"], "arrivals": 0, "children": 0}
+            (a["site"], vessel or ""), {"site": a["site"], "vessel": vessel, "arrivals": 0, "children": 0}
         )
         g["arrivals"] += 1
         g["children"] += a["safeguarding"]

@@ -42,7 +42,18 @@ def upgrade(db: Database) -> None:
     again over what it made) or one this version does not have is refused."""
     _rename_first_release_steps(db)
     _check_record(db)
-    migrations.apply(db)
+    if not migrations.pending(db):
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")  # another process upgrading at once waits, then finds the steps done
+    try:
+        _check_record(db)
+        migrations.apply(db)  # each step in a savepoint of this transaction
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _check_record(db: Database) -> None:

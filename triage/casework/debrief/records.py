@@ -14,6 +14,7 @@ from typing import Any
 from triage.casework import arrivals, ocg
 from triage.casework.debrief.questions import NOT_ASKED, QUESTIONS, Context, context, parse
 from triage.errors import BadInput, Conflict, NotFound
+from triage.intake.refs import same_vessel
 from triage.store.rows import Store, utcnow
 
 MODES = ("interactive", "scripted")
@@ -73,7 +74,7 @@ def _warnings(ctx: Context, answers: dict[str, Any]) -> list[str]:
         for person in _people(a):
             if person and person["arrival_id"]:
                 vessel = ctx.store.db.table("arrivals").get(person["arrival_id"])["vessel"]
-                if vessel != ctx.arrival["vessel"]:
+                if vessel != ctx.arrival["vessel"] and not same_vessel(vessel, ctx.arrival["vessel"]):
                     out.append(
                         f"{QUESTIONS[key].label.lower()}: {person['arrival_id']} is recorded on vessel "
                         f"{vessel or 'not recorded'}, this arrival on {ctx.arrival['vessel'] or 'not recorded'}"
