@@ -51,6 +51,8 @@ def test_every_commands_help_reads_at_80_columns_with_no_option_name_cut_and_exa
         assert res.exit_code == 0, (where, res.output)
         assert max(len(line) for line in res.output.splitlines()) <= 80, (where, res.output)
         assert "…" not in res.output, (where, res.output)
+        padded = [line for line in res.output.splitlines() if re.search(r"\\\s+$", line)]
+        assert not padded, (where, padded)  # a continuation backslash must end its line, or a paste is two commands
         assert "<bool>" not in res.output and "<list[" not in res.output, (where, res.output)  # flags take no value
         names = [o for p in command.params if not p.hidden for o in (*p.opts, *p.secondary_opts) if o.startswith("-")]
         for name in names:

@@ -88,3 +88,22 @@ def test_every_message_wraps_between_words_in_a_terminal_and_stays_one_line_in_a
     assert device.sub("", " ".join(" ".join(lines).split())) == device.sub(
         "", " ".join(piped.replace(str(home), str(again)).split())
     )
+
+
+def test_a_document_wraps_under_its_values_in_a_terminal_and_is_kept_whole_in_a_pipe():
+    """A draft or a day's report printed to a terminal wraps between words, a field's value carrying on under
+    itself; to a pipe it is the document exactly as written (for a file or another program)."""
+    import io
+
+    from triage.cli.common import SafeConsole, document
+
+    text = "Names to search : " + ", ".join(f"HASSAN{i} MOHAMMED{i}" for i in range(12)) + "\n  A-7K3F9Q  short\n"
+    terminal = io.StringIO()
+    document(SafeConsole(file=terminal, force_terminal=True, width=80, color_system=None), text)
+    lines = terminal.getvalue().splitlines()
+    assert all(cell_len(line) <= 80 for line in lines) and len(lines) > 3
+    assert all(line.startswith(" " * len("Names to search : ")) for line in lines[1:-1])
+    assert lines[-1] == "  A-7K3F9Q  short"
+    piped = io.StringIO()
+    document(SafeConsole(file=piped, force_terminal=False, width=80), text)
+    assert piped.getvalue() == text

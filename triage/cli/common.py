@@ -409,6 +409,21 @@ def say(console: Console, text: str | Text, *, hang: int = 0, markup: bool = Fal
             console.print(soft_wrap=True)
 
 
+_LABELLED_VALUE = re.compile(r"\s*[^:\n]{1,32} : ")  # "Names to search : ...", as drafts lay out their fields
+
+
+def document(console: Console, text: str) -> None:
+    """A document (a draft, a day's report) as text: to a terminal each line wraps between words, carrying on
+    under its value (`Names to search : ...`) or four columns in; to a file or a pipe exactly as written."""
+    if not console.is_terminal:
+        console.print(text, highlight=False, markup=False, end="", soft_wrap=True)
+        return
+    for line in text.rstrip("\n").split("\n"):
+        labelled = _LABELLED_VALUE.match(line)
+        lead = len(line) - len(line.lstrip())
+        say(console, line, hang=len(labelled.group(0)) - lead if labelled else 4)
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from triage.cli.capture import render_candidates
-from triage.cli.common import HomeOpt, JsonOpt, ScenarioOpt, emit_json, err, out, progress_bar
+from triage.cli.common import JsonOpt, ScenarioOpt, emit_json, err, out, progress_bar
 
 DEMO_PASSPHRASE = "training-demo-passphrase"
 DEMO_OFFICER = "PC 0000 Trainer"
@@ -24,7 +24,13 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     scenario: ScenarioOpt = "demo",
-    home: HomeOpt = None,
+    home: Path | None = typer.Option(
+        None,
+        "--home",
+        help="An empty folder for the training home (default: a new one under the system's temp directory; "
+        "never $TRIAGE_HOME, which may be a real home).",
+        show_default=False,
+    ),
     json_out: JsonOpt = False,
 ) -> None:
     """Run the whole flow on fixture data: enrol a watchlist, capture a boat's arrivals, show candidates,
@@ -147,5 +153,9 @@ def demo(
         out.print(label, markup=False)
         out.print(f"  {where}", markup=False, highlight=False)
     out.print("Explore it:", markup=False)
-    out.print(f"  TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending", markup=False)
+    out.print(  # one line, to be copied whole: wrapped between its settings, it would paste as two commands
+        f"  TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending",
+        markup=False,
+        soft_wrap=True,
+    )
     out.print("or see how the recorded reviews compare with the truth with `triage training score`.", markup=False)

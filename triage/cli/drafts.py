@@ -17,6 +17,7 @@ from triage.cli.common import (
     JsonOpt,
     OfficerOpt,
     arrival_option,
+    document,
     emit,
     note,
     officer_of,
@@ -68,7 +69,7 @@ def _emit(result: DraftResult, fmt: str, json_out: bool, render_text: Callable[[
     emit(
         result,
         json_out or fmt == "json",
-        lambda r: out.print(render_text(r.draft), highlight=False, markup=False, end=""),
+        lambda r: document(out, render_text(r.draft)),
     )
 
 

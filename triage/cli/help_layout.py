@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import IO, Any, cast
 
 from rich.cells import cell_len
 from rich.columns import Columns
@@ -185,6 +185,32 @@ class _HelpLayout(RenderHook):
         return renderables
 
 
+_PADDED = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$")  # spaces ending a line, perhaps before its closing styles
+
+
+class _Trimmed:
+    """A text stream that writes each line without the spaces that pad it to the panel's width: an example's
+    line ending in a shell's continuation backslash must end there, or a pasted example is two commands."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.held = stream, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.held = (self.held + text).split("\n")
+        for line in lines:
+            self.stream.write(_PADDED.sub(r"\1", line) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.held:
+            self.stream.write(_PADDED.sub(r"\1", self.held))
+            self.held = ""
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the stream's own
+        return getattr(self.stream, name)
+
+
 def install() -> None:
     """Hook the layout into the console typer draws --help on (a console of its own making), once."""
     from typer import rich_utils
@@ -196,6 +222,7 @@ def install() -> None:
     def console(stderr: bool = False) -> Console:
         drawn = made(stderr)
         drawn.push_render_hook(_HelpLayout(drawn))
+        drawn.file = cast(IO[str], _Trimmed(drawn.file))
         return drawn
 
     console.triage_layout = True  # type: ignore[attr-defined]

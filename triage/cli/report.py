@@ -14,6 +14,7 @@ from triage.cli.common import (
     JsonOpt,
     OfficerOpt,
     SiteOpt,
+    document,
     emit_json,
     note,
     officer_of,
@@ -74,6 +75,6 @@ def report_cmd(
             )
         )
     elif out_file is None:
-        out.print(text, highlight=False, markup=False, end="")
+        document(out, text)
     else:
         note(f"Report of {day} ({data['totals']['arrivals']} arrival(s)) written to {out_file}")

@@ -132,9 +132,12 @@ def refuse_other_kind(z: zipfile.ZipFile, path: Path, raw: bytes, *, expected: s
         return
     what, verb, command = KINDS[kind.group(1)]
     home = f" --home {shlex.quote(str(store.home))}" if store.called == "hub" else ""
+    at_hub = (  # a hub's key home looks like any home: a batch meant for the hub goes to its database
+        f" (at a regional hub: `triage hub import {shlex.quote(str(path))}`)" if kind.group(1) == "triage-batch" else ""
+    )
     raise BadInput(
         f"{path}: this is {what} ({kind.group(0)}), not {KINDS[wanted][0]}: "
-        f"{verb} `{command} {shlex.quote(str(path))}{home}`"
+        f"{verb} `{command} {shlex.quote(str(path))}{home}`{at_hub}"
     )
 
 

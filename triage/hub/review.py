@@ -559,7 +559,9 @@ def _conflict(hub: Hub, candidates: list[int], key: str, ref: str) -> Conflict:
     where = "" if earlier["decided_on"] == HUB else f" on {earlier['decided_on']}"
     return Conflict(
         f"candidate {earlier['candidate']} ({ref} for arrival {key}) was already decided: {earlier['decision']} by "
-        f"{earlier['officer']} at {earlier['at']}{where}; your decision was not recorded"
+        f"{earlier['officer']} at {earlier['at']}{where}; your decision was not recorded",
+        hint="the hub keeps the first decision on a candidate and changes none: a laptop's is corrected by a later "
+        "one on that laptop, which its next batch brings; one taken here stands, so tell your supervisor",
     )
 
 
