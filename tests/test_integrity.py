@@ -427,7 +427,8 @@ def test_the_record_of_a_merged_batch_is_read_checked(cli, copy):
 
 def test_a_byte_changed_inside_a_sealed_value_is_found_by_verify(cli, copy):
     """A row's tag binds its ciphertext by length, nonce and GCM tag; a byte changed between them leaves the tag
-    whole and shows when the value is opened, which `audit verify` and `doctor` now do for every one."""
+    whole and shows when the value is opened, which `audit verify` now does for every one (`doctor`, a routine
+    check, leaves that to it: a supervisor's home holds gigabytes of photos)."""
     home, a, _, _ = copy
     con = sqlite3.connect(home / "triage.db")
     (blob,) = con.execute("SELECT sealed FROM arrivals WHERE id = ?", [a]).fetchone()
@@ -441,8 +442,6 @@ def test_a_byte_changed_inside_a_sealed_value_is_found_by_verify(cli, copy):
     report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
     assert [(p["table"], a in p["problem"]) for p in report["row_problems"]] == [("arrivals", True)]
     assert "does not open under this home's key" in report["row_problems"][0]["problem"]
-    doctor = cli.json("doctor", "--home", home, code=None)
-    assert not doctor["ok"] and any("does not open" in c["detail"] for c in doctor["checks"] if not c["ok"])
 
 
 def _index_without(home: Path, index: str, where: str) -> None:

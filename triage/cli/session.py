@@ -62,7 +62,7 @@ class Keys:
         err.print(prompt, highlight=False, soft_wrap=False)  # a menu wider than the terminal wraps between words
         while True:
             k = self._read_key()
-            if k in allowed:
+            if k and k in allowed:  # "" (an arrow or function key) is in every string, and no key
                 return k
             if k not in ("", ENTER):  # a word typed at the menu (a name, before `d`): none of it is taken as keys
                 self.drop_typed_ahead()

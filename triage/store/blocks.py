@@ -4,8 +4,8 @@ Templates are sealed in blocks of up to `TEMPLATE_BLOCK` templates of one model 
 so loading a large watchlist is one decryption per block rather than one per template. Each block is
 bound to its id, model and owner kind and checked against its clear record: a block edited, moved or
 swapped is refused. Like every row, a block's row carries a tag (tags.py), checked by the `check` the store
-passes in, so a block marked stale or put back from an older copy is refused too. `templates` keeps a clear row per template (owner, photo, model, block) for counting
-and deleting; a template whose row is deleted, by any code, is never returned again and is gone from the
+passes in, so a block marked stale or put back from an older copy is refused too. `templates` keeps a clear
+row per template (owner, photo, model, block) for counting and deleting; a template whose row is deleted, by any code, is never returned again and is gone from the
 file once its block is compacted. Template ids are never reused, so an id in a search index or a gallery
 always means one template. A stored search index is sealed in parts bound to their place in that one
 index: it is read whole or not at all.

@@ -217,8 +217,8 @@ def unreadable(store: Store) -> list[tags.Problem]:
                 problems.append(
                     tags.Problem(
                         column.table,
-                        f"the sealed {column.column} of {column.table} row {row[0]} does not open under this "
-                        "home's key: it was changed outside triage",
+                        f"the sealed {column.column} of {column.table} row {', '.join(map(str, row[:-1]))} does not "
+                        "open under this home's key: it was changed outside triage",
                     )
                 )
                 break

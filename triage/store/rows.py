@@ -143,7 +143,8 @@ class Store:
     def unlock(self, passphrase: str, *, check: bool = True) -> None:
         """Try each wrapped copy of the data key (the officer's, and a supervisor's recovery copy). Unless `check` is
         False (for `triage audit verify` and `doctor`, which report every problem themselves), refuse a store whose
-        tables no longer add up (`tags.CHECKED_WHERE_READ` aside)."""
+        tables no longer add up (`tags.CHECKED_WHERE_READ` aside); the settings, which decide how the home behaves,
+        are checked either way."""
         rows = list(self.db.table("keyring").rows_where(order_by="name"))
         if not rows:
             raise IntegrityFailure(f"the store in {self.home} has no keyring")

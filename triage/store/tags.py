@@ -21,14 +21,17 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlite_utils import Database
 
 from triage.errors import IntegrityFailure
 
 UNTAGGED = frozenset({"audit_events", "audit_head", "keyring", "_sqlite_migrations"})
 # Tables whose digests are not summed at every unlock, since they grow with the watchlist or hold photos (whose
-# tags sit behind the ciphertext in each row): each of their rows is checked where it is read, the template
-# blocks' digest where templates are read, and every digest by `verify` (audit verify, export).
+# tags sit behind the ciphertext in each row): the template blocks' digest is checked where templates are read
+# (each block's tag too), name keys' and subjects' the first time a process relies on them (`Store.check_once`),
+# a photo's tag where it is opened; every digest by `audit verify`, and by `export` those of the tables a batch
+# carries.
 CHECKED_WHERE_READ = frozenset(
     {"photos", "templates", "subjects", "name_keys", "template_blocks", "template_indexes", "origin_audit"}
 )
@@ -37,6 +40,7 @@ CHECKED_WHERE_READ = frozenset(
 TAGGED_LATER = ("template_blocks", "template_indexes")
 SEALED_COLUMNS = frozenset({"sealed", "data"})  # AES-GCM output: nonce, ciphertext, tag
 MODULUS = 1 << 256
+TAG_BYTES = 32  # an HMAC-SHA256
 NONCE_BYTES = 12
 GCM_TAG_BYTES = 16
 
@@ -128,6 +132,19 @@ def row_tag(key: bytes, table: str, rowid: int, columns: list[str], values: tupl
     named = [[c, v] for c, v in zip(columns, values, strict=True) if c != "tag" and v is not None]
     body = _BODY.encode([table, rowid, named])
     return hmac.digest(key, body.encode("utf-8", "surrogatepass"), "sha256")
+
+
+def summed(found: list[bytes | None]) -> int:
+    """The digest of a table whose tags are `found` (None for a row without one): `add` over them all, with the
+    usual 32-byte tags summed as eight 32-bit columns at once, since every command sums whole tables."""
+    whole = [t for t in found if t is not None]
+    if any(len(t) != TAG_BYTES for t in whole):  # a tag of another length was put there: summed one by one
+        digest = 0
+        for t in whole:
+            digest = add(digest, t)
+        return digest
+    columns = np.frombuffer(b"".join(whole), dtype=">u4").reshape(-1, TAG_BYTES // 4).sum(axis=0, dtype=np.uint64)
+    return sum(int(c) << (32 * (len(columns) - 1 - i)) for i, c in enumerate(columns)) % MODULUS
 
 
 def add(digest: int, tag: bytes | None, sign: int = 1) -> int:
@@ -336,8 +353,7 @@ def verify(
         digest = 0
         failed = False
         if not rows:
-            for (tag,) in db.execute(f"SELECT [tag] FROM [{table}]"):
-                digest = add(digest, tag)
+            digest = summed([tag for (tag,) in db.execute(f"SELECT [tag] FROM [{table}]")])
         for row in db.execute(shape.select) if rows else ():
             try:
                 check(key, table, row[0], shape.columns, tuple(row[1:]))
