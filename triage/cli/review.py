@@ -169,16 +169,14 @@ def render_pending(store: Store, rows: list[Pending], officer: str) -> None:
         title="Review queue",
     )
     for r in rows:
+        entries = [pending_line(c) for c in r.candidates] + [
+            f"same photo as arrival {c.ref}: a duplicate capture, not a match" for c in r.duplicates
+        ]
         table.add_row(
             Text(r.arrival_id),
             Text(utc_text(r.landed_at)),
             Text(r.vessel or ""),
-            Text(
-                "\n".join(
-                    [pending_line(c) for c in r.candidates]
-                    + [f"same photo as arrival {c.ref}: a duplicate capture, not a match" for c in r.duplicates]
-                )
-            ),
+            Text("\n".join(f"- {e}" for e in entries) if len(entries) > 1 else "".join(entries)),  # one per line
             ", ".join(
                 (["WATCHLIST ALERT"] if any(c.kind == "watchlist" for c in r.candidates) else [])
                 + (["SAFEGUARDING"] if r.safeguarding else [])

@@ -434,7 +434,10 @@ def receive(
                 markup=False,
             )
         if not r.alerts:
-            out.print(f"Searched {r.searched} held arrival(s) again: no alert.", markup=False)
+            if not r.added and not r.updated:
+                out.print("No subject added or changed: the arrivals held were not searched again.", markup=False)
+            else:
+                out.print(f"Searched {r.searched} held arrival(s) again for the new subjects: no alert.", markup=False)
             return
         table = Table("arrival", "landed", "subject", "category", "distance", "threshold", title="Alerts to review")
         for a in r.alerts:

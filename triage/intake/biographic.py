@@ -26,6 +26,7 @@ from triage.errors import BadInput, Faults
 T = TypeVar("T")
 
 DATE_FORMATS = "YYYY, YYYY-MM, YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or MM/YYYY"
+FULL_DATE_FORMATS = "YYYY-MM-DD, DD/MM/YYYY or DD.MM.YYYY"  # a day, where one must be named
 MIN_YEAR, MAX_YEAR = 1900, 2100
 MAX_AGE = 120
 
@@ -132,8 +133,10 @@ def _years_before(today: date, years: int) -> date:
         return today.replace(year=today.year - years, day=28)
 
 
-def parse_date(text: str, field: str = "date") -> PartialDate:
-    """A full or partial date in ISO order, or day-first as written in the UK (DD/MM/YYYY, MM/YYYY)."""
+def parse_date(text: str, field: str = "date", formats: str | None = None) -> PartialDate:
+    """A full or partial date in ISO order, or day-first as written in the UK (DD/MM/YYYY, MM/YYYY). A refusal
+    offers `formats` (every form a partial date may take, unless the caller takes fewer)."""
+    formats = formats or DATE_FORMATS
     s = text.strip()
     if m := _ISO_DATE.fullmatch(s):
         year, month, day = m.group(1), m.group(2), m.group(3)
@@ -142,13 +145,13 @@ def parse_date(text: str, field: str = "date") -> PartialDate:
     elif m := _MONTH_YEAR.fullmatch(s):
         month, year, day = m.group(1), m.group(2), None
     else:
-        raise BadInput(f"{field}: {_shown(text)} is not a date; use {DATE_FORMATS}")
+        raise BadInput(f"{field}: {_shown(text)} is not a date; use {formats}")
     y = int(year)
     mo = int(month) if month is not None else None
     d = int(day) if day is not None else None
 
     def refuse(why: str) -> BadInput:
-        return BadInput(f"{field}: {_shown(text)} is not a date: {why}; use {DATE_FORMATS}")
+        return BadInput(f"{field}: {_shown(text)} is not a date: {why}; use {formats}")
 
     if not MIN_YEAR <= y <= MAX_YEAR:
         raise refuse(f"year {y} is outside {MIN_YEAR}-{MAX_YEAR}")
@@ -163,7 +166,7 @@ def parse_date(text: str, field: str = "date") -> PartialDate:
 
 def parse_full_date(text: str, field: str) -> date:
     """A date that must be exact, such as a document's expiry or a landing date."""
-    p = parse_date(text, field)
+    p = parse_date(text, field, FULL_DATE_FORMATS)
     if p.month is None or p.day is None:
         raise BadInput(f"{field}: {_shown(text)} needs a day, month and year; use YYYY-MM-DD or DD/MM/YYYY")
     return date(p.year, p.month, p.day)
