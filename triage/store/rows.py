@@ -454,8 +454,7 @@ class Store:
         todo = [t for t in tables if t not in done]
         if todo and self._tag_key is not None:
             self.check_tables(*todo, every_row=False)
-            if not self.db.conn.in_transaction:  # else a table this transaction wrote was passed over
-                done.update(todo)
+            done.update(t for t in todo if not self._written_table(t))  # a table this transaction wrote: passed over
 
     # -- sealed rows -----------------------------------------------------------------------------
 
@@ -677,9 +676,23 @@ class Store:
 
     def _check_blocks(self) -> None:
         """The sealed blocks are the ones last written, whole: a block deleted or put back from an older copy would
-        take its templates out of every search unseen (each block's own tag is checked as it is read)."""
-        if self._tag_key is not None:
-            self.check_tables("template_blocks", every_row=False)
+        take its templates out of every search unseen (each block's own tag is checked as it is read). Checked
+        again only once another connection has committed (SQLite's data_version): this one's own writes move the
+        digest with them, and a search per arrival would otherwise sum the table each time."""
+        if self._tag_key is None:
+            return
+        version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        if self.cache.get("blocks-checked-at") == version:
+            return
+        self.check_tables("template_blocks", every_row=False)
+        if not self._written_table("template_blocks"):  # else this transaction's blocks were passed over
+            self.cache["blocks-checked-at"] = version
+
+    def _written_table(self, table: str) -> bool:
+        """Whether this transaction wrote any row of `table` (its digest moves at commit)."""
+        if not self.db.conn.in_transaction:
+            return False
+        return self.db.execute("SELECT 1 FROM temp.touched WHERE tbl = ? LIMIT 1", [table]).fetchone() is not None
 
     def _check_read(self, table: str, row: Row) -> None:
         """`blocks.Check`: a row read whole, checked against its tag unless this transaction wrote it."""

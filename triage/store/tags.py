@@ -47,13 +47,19 @@ GCM_TAG_BYTES = 16
 
 def tagged_tables(db: Database) -> list[str]:
     """The tables whose rows carry a tag: every table but UNTAGGED (migration m010 gave them `ver` and `tag`;
-    a table made later is created with both). One that has lost them was altered outside triage."""
+    a table made later is created with both). One that has lost them was altered outside triage. Kept with the
+    connection until the schema changes (SQLite's schema_version): commands sum tables at every search."""
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    known: tuple[int, list[str]] | None = getattr(db, "_triage_tagged", None)
+    if known is not None and known[0] == version:
+        return list(known[1])
     names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     tables = [n for n in names if n not in UNTAGGED and not n.startswith("sqlite_")]
     for table in tables:
         if not {"ver", "tag"} <= set(_columns(db, table)):
             raise IntegrityFailure(f"the table {table} has lost its authentication columns: the store was altered")
-    return tables
+    db._triage_tagged = (version, tables)  # type: ignore[attr-defined]
+    return list(tables)
 
 
 def schema_digest(db: Database) -> str:
