@@ -75,6 +75,10 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # first arrival (a one-row run), then 56 ms an arrival where the floor counts 43; 1.5x needs the start under
 # 0.6 s of CPU, where one process alone needs about 0.9 s (Python and its libraries 0.33 s, unlocking 0.2 s,
 # the models once 0.36 s).
+# With every table's digest checked at unlock and the template blocks' wherever templates are read (quiet machine):
+# 640x480 3.00 s against 1.31 s (2.28x; CPU 2.10x), 1280x960 3.68 s against 1.95 s (1.88x); face_recognition 11.8 s
+# and 21.8 s. Before the blocks' check was kept until another connection commits, alternating runs against the
+# release before gave 3.51-4.14 s against 2.85-3.23 s; after it, 2.84-3.32 s.
 
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
