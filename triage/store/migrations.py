@@ -625,6 +625,12 @@ def _allow_null(db: Database, table: str, columns: list[str]) -> None:
         sql = sql.replace(f"[{column}] TEXT NOT NULL", f"[{column}] TEXT", 1)
         if sql == before:
             raise RuntimeError(f"{table}.{column} is not the NOT NULL text column this step expects")
+    _rebuild(db, table, sql)
+
+
+def _rebuild(db: Database, table: str, sql: str) -> None:
+    """Make `table` again as `sql` (its CREATE TABLE, changed) says, keeping every row's rowid, its columns (by
+    name) and its indexes."""
     indexes = [
         r[0]
         for r in db.execute(
@@ -680,20 +686,7 @@ def m016_block_tags(db: Database) -> None:
             sql = sql.replace(data, f"[ver] INTEGER, [tag] BLOB, {data}", 1)
         if sql.count("[tag] BLOB") != 1:
             raise RuntimeError(f"{table} does not end in the data column this step expects")
-        indexes = [
-            r[0]
-            for r in db.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
-            )
-        ]
-        columns = ", ".join(f"[{c}]" for c in db.table(table).columns_dict)
-        rebuilt = f"_{table}_rebuilt"
-        db.execute(sql.replace(f"[{table}]", f"[{rebuilt}]", 1).replace(f'"{table}"', f"[{rebuilt}]", 1))
-        db.execute(f"INSERT INTO [{rebuilt}] (rowid, {columns}) SELECT rowid, {columns} FROM [{table}]")
-        db.execute(f"DROP TABLE [{table}]")
-        db.execute(f"ALTER TABLE [{rebuilt}] RENAME TO [{table}]")
-        for index in indexes:
-            db.execute(index)
+        _rebuild(db, table, sql)
     db.execute("""
         CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
         BEGIN
