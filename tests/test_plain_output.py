@@ -248,3 +248,15 @@ def test_the_readme_and_the_help_say_which_dates_dob_takes(cli):
     assert str(parse_date("04/08/1995")) == "1995-08-04" and str(parse_date("08/1995")) == "1995-08"
     assert all(parse_date(f) for f in forms)
     assert "DD/MM/YYYY" in cli("capture", "--help").stdout
+
+
+def test_assessed_ages_that_overlap_are_no_difference():
+    """16 and 16-18 are one assessment, made wider: only ages that cannot both hold are a difference."""
+    import datetime as dt
+
+    from triage.casework.arrivals import differences
+
+    day = dt.date(2026, 12, 6)
+    assert differences({"age_range": [16, 16]}, {"age_range": [16, 18]}, this_day=day, earlier_day=day) == {}
+    apart = differences({"age_range": [12, 13]}, {"age_range": [16, 18]}, this_day=day, earlier_day=day)
+    assert apart == {"age_range": {"this": [12, 13], "earlier": [16, 18]}}

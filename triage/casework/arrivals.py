@@ -588,10 +588,15 @@ def latin_form(details: dict[str, Any], field: str) -> str | None:
 
 
 def _agree(f: str, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
-    """Whether two values of a field that differ as written still agree: the same names, or dates of birth
-    the same or close by `name_keys.dob_agreement` (so a difference is never also called close)."""
+    """Whether two values of a field that differ as written still agree: the same names, dates of birth the
+    same or close by `name_keys.dob_agreement` (so a difference is never also called close), or assessed ages
+    that overlap (16 and 16-18 are one assessment, made wider)."""
     if f == "dob":
         return name_keys.dob_agreement(name_keys.born(mine), name_keys.born(theirs)) is not None
+    if f == "age_range":
+        one: Any = mine.get(f)
+        two: Any = theirs.get(f)
+        return _age_range(one) and _age_range(two) and one[0] <= two[1] and two[0] <= one[1]
     return _same_name(f, mine, theirs)
 
 
