@@ -733,7 +733,7 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
             else f"has another event {seq} than its batch exported {at} named"
         )
     else:
-        parted = _trail_parted(b, end, ours, held, earlier, same_day)
+        parted = _trail_parted(end, ours, held, earlier, same_day)
         if parted is None:
             return []
         found = parted
@@ -751,7 +751,6 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
 
 
 def _trail_parted(
-    b: Batch,
     end: dict[str, Any],
     ours: dict[int, dict[str, Any]],
     held: list[dict[str, Any]],

@@ -159,8 +159,7 @@ class Store:
             self._check_schema()
             self._tag_rows_once()
             self._tag_later_tables_once()
-            self.settings = home_settings.load(self)
-            self.check_tables(home_settings.TABLE, head_required=False)  # a setting restored from an older copy
+            self.settings = home_settings.load(self)  # its table checked there: a setting restored from an older copy
             # A review, alert or flag deleted, or a row put back from an older copy, is refused by every command,
             # not only by `triage audit verify`; the tables left out are checked where they are read.
             if check:
