@@ -156,6 +156,23 @@ def test_any_manifest_text_is_read_or_refused_with_a_reason(tmp_path_factory, te
         assert rows and all("photo" in r.fields for r in rows)
 
 
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ('photo,surname\na.jpg,"Haddad\nb.jpg,Smith\nc.jpg,Jones\n', "line 2 opens a quote that is never closed"),
+        ('photo,surname\na.jpg,Ali\nb.jpg,"Had"dad\n', "line 3 is not readable as CSV"),
+    ],
+)
+def test_a_manifest_quote_left_open_is_refused_not_left_to_swallow_the_rows_after_it(tmp_path, text, said):
+    from triage.casework import manifest
+    from triage.errors import BadInput
+
+    path = tmp_path / "manifest.csv"
+    path.write_text(text)
+    with pytest.raises(BadInput, match=said):
+        manifest.read(path)
+
+
 @pytest.mark.parametrize("mark, called", [(";", "semicolons"), ("\t", "tabs")])
 def test_a_manifest_separated_by_semicolons_or_tabs_is_told_to_use_commas(tmp_path, mark, called):
     from triage.casework import manifest

@@ -88,6 +88,9 @@ def test_a_repeat_arrival_shows_the_earlier_ones_safeguarding_and_an_age_against
     queued = {c["ref"]: c for p in cli.json("review", "--pending") for c in p["candidates"]}
     assert queued[child]["safeguarding"] is True
     assert f"arrival {child} SAFEGUARDING" in cli("review", "--pending").stdout
+    day = cli.json("arrivals", "show", child)["landed_at"][:10]
+    awaiting = cli("report", "--date", day, "--format", "text").stdout.split("Candidates awaiting review")[1]
+    assert f"-> arrival {child} (WALI, Ahmed)  SAFEGUARDING" in awaiting
 
     # A year of birth that holds the other date agrees with it: not a difference, as a name search counts it.
     later = cli.json("capture", "--photo", orl(35, 8), *name, "--dob", f"{born}-08-04")

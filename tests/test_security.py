@@ -206,3 +206,33 @@ def test_a_new_home_wraps_its_key_at_the_shipped_cost(tmp_path):
         db.close()
     assert json.loads(wrapped)["kdf"] == SHIPPED_KDF
     assert SHIPPED_KDF["name"] == "scrypt" and SHIPPED_KDF["n"] >= 2**15
+
+
+def test_a_passphrase_mistyped_at_the_prompt_is_asked_again_three_times_in_all(home):
+    import os
+    import sys
+
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_PASSPHRASE"}
+    env["TERM"] = "dumb"
+
+    def prompted(*answers: str) -> pexpect.spawn:
+        child = pexpect.spawn(sys.executable, ["-m", "triage", "arrivals", "list"], env=env, encoding="utf-8")
+        for n, answer in enumerate(answers):
+            if n:
+                child.expect(f"does not open this home; {3 - n} more {'try' if n == 2 else 'tries'}")
+            child.expect("Passphrase: ")
+            child.sendline(answer)
+        return child
+
+    child = prompted("not it", PASSPHRASE)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    child = prompted("not it", "nor this", "still not")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == int(ExitStatus.WRONG_PASSPHRASE)
+    assert "Passphrase" not in child.before  # no fourth prompt

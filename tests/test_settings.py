@@ -119,7 +119,10 @@ def test_config_json_edited_is_refused_naming_the_field(cli, home, changes, said
     assert f"{home / CONFIG_FILE} {said}" in res.stderr
     with pytest.raises(IntegrityFailure):
         Store.open(home, PASSPHRASE)
-    assert "config.json says" in doctor(cli)["keys"]["detail"]
+    checks = doctor(cli)
+    assert checks["keys"]["ok"] is True
+    assert checks["settings"]["ok"] is False
+    assert "config.json says" in checks["settings"]["detail"]
 
 
 @pytest.mark.parametrize(

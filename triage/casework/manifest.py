@@ -11,7 +11,6 @@ before whose details now differ is reported as such, for `triage arrivals amend`
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -191,10 +190,7 @@ def read(path: Path) -> list[Row]:
         raise BadInput(f"{path}: no such manifest file")
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise BadInput(f"{path}: over {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; split the manifest")
-    try:
-        records = list(csv.reader(csvtext.text(path)))
-    except csv.Error as e:
-        raise BadInput(f"{path}: not a readable CSV file ({e})") from None
+    records = csvtext.records(path)
     blank = [not any(cell.strip() for cell in r) for r in records]
     if all(blank):
         raise BadInput(f"{path}: the manifest is empty; its first line names the columns (photo, surname, ...)")

@@ -10,7 +10,6 @@ landed, and running it again enrols only the rows that are not yet on the watchl
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import time
@@ -306,10 +305,7 @@ def read_import(path: Path) -> list[tuple[int, dict]]:
         raise BadInput(f"{path}: no such CSV file")
     if path.stat().st_size > MAX_IMPORT_BYTES:
         raise BadInput(f"{path}: over {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split the file")
-    try:
-        records = list(csv.reader(csvtext.text(path)))
-    except csv.Error as e:
-        raise BadInput(f"{path}: not a readable CSV file ({e})") from None
+    records = csvtext.records(path)
     numbered = [(n, r) for n, r in enumerate(records, 1) if any(cell.strip() for cell in r)]
     if not numbered:
         raise BadInput(f"{path}: the file is empty; its first line names the columns ({', '.join(REQUIRED_COLUMNS)})")

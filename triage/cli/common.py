@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.models import OptionInfo
 
-from triage.errors import UsageError
+from triage.errors import UsageError, WrongPassphrase
 from triage.store.config import resolve_home
 
 T = TypeVar("T")
@@ -263,11 +263,35 @@ def passphrase(*, confirm: bool = False) -> str:
 
 
 def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
-    """The home's store, unlocked unless `unlock` is False; `check`: see `Store.unlock`."""
+    """The home's store, unlocked unless `unlock` is False (a passphrase mistyped at the prompt is asked for
+    again, up to three times in all); `check`: see `Store.unlock`."""
     from triage.store.rows import Store
 
     path = home_path(home)
-    return Store.open(path, passphrase(), check=check) if unlock else Store.open_locked(path)
+    store = Store.open_locked(path)
+    if not unlock:
+        return store
+    left = 1 if os.environ.get("TRIAGE_PASSPHRASE") else PASSPHRASE_TRIES
+    while True:
+        left -= 1
+        try:
+            store.unlock(passphrase(), check=check)
+            return store
+        except WrongPassphrase:
+            if not left:
+                store.close()
+                raise
+            err.print(f"That passphrase does not open this home; {left} more {_tries(left)}.")
+        except BaseException:
+            store.close()
+            raise
+
+
+PASSPHRASE_TRIES = 3  # asked at a terminal, a mistyped passphrase is asked again, as a login would
+
+
+def _tries(n: int) -> str:
+    return "try" if n == 1 else "tries"
 
 
 def officer_of(store, officer: str | None) -> str:

@@ -110,7 +110,7 @@ def doctor(
     json_out: JsonOpt = False,
 ) -> None:
     """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure."""
-    from triage.errors import TriageError
+    from triage.errors import TriageError, WrongPassphrase
     from triage.faces import encoders, matchers
     from triage.store import audit as audit_core
     from triage.store import settings as home_settings
@@ -177,14 +177,27 @@ def doctor(
 
     check("permissions", private)
     if "store" in state:
-        if os.environ.get("TRIAGE_PASSPHRASE"):
-            check(
-                "keys",
-                lambda: (
-                    state["store"].unlock(os.environ["TRIAGE_PASSPHRASE"], check=False),
-                    "passphrase opens the data key",
-                )[1],
-            )
+        passphrase = os.environ.get("TRIAGE_PASSPHRASE")
+        if passphrase:
+            refused: list[TriageError] = []
+
+            def keys() -> str:
+                try:
+                    state["store"].unlock(passphrase, check=False)
+                except WrongPassphrase:
+                    raise
+                except TriageError as e:  # the key opened; the home's schema or settings did not agree
+                    refused.append(e)
+                return "passphrase opens the data key"
+
+            def home_settings_ok() -> str:
+                if refused:
+                    raise refused[0]
+                return "schema and settings as triage left them; config.json agrees"
+
+            check("keys", keys)
+            if state["store"].vault is not None:
+                check("settings", home_settings_ok)
 
         def chain():
             rep = audit_core.verify(state["store"].db, state["store"].vault)

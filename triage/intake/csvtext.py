@@ -5,6 +5,7 @@ limit is refused before it is read; the csv module's own limit on one cell (131,
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -24,3 +25,20 @@ def text(path: Path, *, max_bytes: int | None = None) -> io.StringIO:
         return io.StringIO(Path(path).read_bytes().decode("utf-8-sig"), newline="")
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not UTF-8 text; save it as 'CSV UTF-8'") from None
+
+
+def records(path: Path, *, max_bytes: int | None = None) -> list[list[str]]:
+    """Every line's cells, read strictly: a quote never closed would otherwise take every line after it into
+    one cell, and the rows it swallowed would vanish without a word."""
+    reader = csv.reader(text(path, max_bytes=max_bytes), strict=True)
+    rows: list[list[str]] = []
+    starts = 1  # the line the row being read starts on
+    try:
+        for row in reader:
+            rows.append(row)
+            starts = reader.line_num + 1
+    except csv.Error as e:
+        if "end of data" in str(e):
+            raise BadInput(f"{path}: line {starts} opens a quote that is never closed; close it or remove it") from None
+        raise BadInput(f"{path}: line {starts} is not readable as CSV ({e}); check its quotes") from None
+    return rows
