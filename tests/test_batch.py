@@ -813,6 +813,13 @@ def test_an_older_copy_of_a_laptop_used_past_its_last_batch_is_noticed_by_the_su
         assert f"event {parted}: the laptop's store was rolled back or its trail replaced; " in said[home.name]
     assert "1 of its audit events bear the numbers of other events of that laptop held here" in said["busy"]
     assert "were not merged" not in said["quiet"]
+    # The held trail moved to another laptop's name with the sqlite3 shell, its tags kept: the warning would go.
+    shell = sqlite3.connect(sup / "triage.db")
+    with shell:
+        shell.execute("UPDATE origin_audit SET device = 'ZZZZZZ' WHERE device = 'A1A1A1'")
+    shell.close()
+    refused = cli("import", tmp_path / "busy.age", "--home", sup, code=int(ExitStatus.INTEGRITY)).stderr
+    assert "origin_audit row" in refused and "changed outside triage" in refused
 
 
 def test_a_laptop_whose_data_key_was_replaced_is_not_taken_for_a_rolled_back_one(

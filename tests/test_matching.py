@@ -214,11 +214,16 @@ def test_a_template_deleted_by_triage_leaves_its_block_and_one_deleted_outside_i
     assert {p.table for p in store.verify_rows()} >= {"templates", "template_blocks"}
 
 
-@pytest.mark.parametrize("change", ["deleted", "put back"])
+@pytest.mark.parametrize("change", ["deleted", "put back", "put back, with a row slipped in to add up"])
 def test_a_block_deleted_or_put_back_from_an_older_copy_is_refused(store, tmp_path, change):
     """Each block's tag fixes its contents but not its time: the blocks' digest in the sealed head shows one put
-    back whole from an older copy, or gone (the watchlist would otherwise be searched without its subjects)."""
+    back whole from an older copy, or gone (the watchlist would otherwise be searched without its subjects).
+    What a row adds to the digest is keyed: a row slipped in with the tag that made plain sums of tags add up
+    again (the subject's blocks put back from before it was enrolled) leaves the table refused."""
     from triage.errors import IntegrityFailure
+
+    def tags_sum(db) -> int:
+        return sum(int.from_bytes(t, "big") for (t,) in db.execute("SELECT tag FROM template_blocks"))
 
     older = tmp_path / "older.db"
     store.db.execute(f"VACUUM INTO '{older}'")
@@ -229,13 +234,21 @@ def test_a_block_deleted_or_put_back_from_an_older_copy_is_refused(store, tmp_pa
         if change == "deleted":
             shell.execute("DELETE FROM template_blocks")
         else:
+            before = tags_sum(shell)
             shell.execute("ATTACH ? AS older", [str(older)])
             shell.execute("DELETE FROM template_blocks")
             shell.execute("INSERT INTO template_blocks SELECT * FROM older.template_blocks")
+            if change != "put back":
+                row = list(shell.execute("SELECT * FROM template_blocks LIMIT 1").fetchone())
+                row[0], row[1] = 999999, "zz-none"  # its id and model: read by no search
+                row[-2] = ((before - tags_sum(shell)) % (1 << 256)).to_bytes(32, "big")  # the tag
+                shell.execute(f"INSERT INTO template_blocks VALUES ({', '.join('?' * len(row))})", row)
+                assert tags_sum(shell) % (1 << 256) == before % (1 << 256)
     shell.close()
-    with pytest.raises(IntegrityFailure, match="the rows of template_blocks are not the ones last written"):
+    refused = "the rows of template_blocks are not the ones last written|template_blocks row 999999 was changed"
+    with pytest.raises(IntegrityFailure, match=refused):
         store.load_templates(faces.MODEL_ID, "subject")
-    with pytest.raises(IntegrityFailure, match="the rows of template_blocks are not the ones last written"):
+    with pytest.raises(IntegrityFailure, match=refused):
         watchlist.gallery(store)
 
 

@@ -139,3 +139,44 @@ def test_a_record_of_schema_steps_changed_outside_triage_is_refused(cli, wl_home
     con.close()
     refused = cli("arrivals", "list", "--home", wl_home, code=6)
     assert said in " ".join(refused.stderr.split())
+
+
+@pytest.mark.parametrize("slipped", [False, True])
+def test_a_home_whose_digests_are_plain_sums_of_tags_is_checked_once_then_kept_keyed(cli, wl_home, slipped):
+    """Digests kept as plain sums of tags could be made to add up again by a row slipped in with the right tag (a
+    subject deleted, say, and a row no read finds carrying its tag). Such a home has every row checked against its
+    tag once, at its next unlock, and its digests kept keyed from then on; a row slipped in is refused there."""
+    import dataclasses
+
+    from conftest import PASSPHRASE
+    from triage.store import audit, tags
+    from triage.store.rows import Store
+
+    store = Store.open(wl_home, PASSPHRASE)
+    with store.transaction():
+        head = audit.read_head(store.db, store.vault)
+        plain = {t: tags.tag_sum(store.db, t) for t in head.tables}
+        audit.write_head(store.db, store.vault, dataclasses.replace(head, tables=plain, keyed=False))
+    store.close()
+    if slipped:
+        con = sqlite3.connect(wl_home / "triage.db")
+        with con:
+            row = list(con.execute("SELECT * FROM subjects WHERE ref = 'WL-001'").fetchone())
+            con.execute("DELETE FROM subjects WHERE ref = 'WL-001'")
+            row[[c[1] for c in con.execute("PRAGMA table_info(subjects)")].index("ref")] = "WL-ZZZ"
+            con.execute(f"INSERT INTO subjects VALUES ({', '.join('?' * len(row))})", row)  # its tag kept
+        con.close()
+        refused = " ".join(cli("watchlist", "list", "--home", wl_home, code=6).stderr.split())
+        assert "subjects row WL-ZZZ was changed outside triage" in refused
+        report = cli.json("audit", "verify", "--home", wl_home, code=6)
+        assert {p["table"] for p in report["row_problems"]} == {"subjects"}
+        return
+    assert cli.json("audit", "verify", "--home", wl_home)["ok"]
+    assert [len(cli.json("watchlist", "list", "--home", wl_home)) for _ in range(2)] == [20, 20]
+    events = [e for e in cli.json("audit", "show", "--home", wl_home) if e["action"] == "table-digests-keyed"]
+    assert len(events) == 1
+    store = Store.open(wl_home, PASSPHRASE)
+    try:
+        assert audit.read_head(store.db, store.vault).keyed
+    finally:
+        store.close()

@@ -229,6 +229,7 @@ def ensure(store: Store, officer: str) -> int:
     arrival is read through the store, so one edited outside triage is refused rather than indexed."""
     if not unkeyed(store):
         return 0
+    store.check_once("name_keys")  # keys changed outside triage are refused, not made again over
     with store.transaction():
         missing = unkeyed(store)  # another process may have made them meanwhile
         for start in range(0, len(missing), 500):

@@ -827,5 +827,6 @@ def import_files(store: Store, paths: list[Path], *, officer: str, progress: Pro
     trusted here and the record of batches merged before are checked first: a revoked key put back, or a batch's
     record removed, from an older copy of the home would let a batch in again."""
     store.check_tables("trusted_keys", "batches", "merged")
+    store.check_once("origin_audit")  # the trails laptops' batches brought: a rolled-back laptop is noticed by them
     verified = [_verified(store, p, officer=officer, progress=progress) for p in paths]
     return [merge(store, b, officer=officer, progress=progress) for b in verified]

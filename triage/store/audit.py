@@ -72,10 +72,13 @@ class Head:
     tables: dict[str, int] | None
     schema: str | None = None  # the digest of the store's schema when this head was written (tags.py)
     steps: list[str] | None = None  # the schema steps applied then
+    keyed: bool = True  # False: `tables` are plain sums of tags, as kept before they were keyed (tags.tag_sum)
 
     def sealed(self, vault: Vault) -> bytes:
         tables = None if self.tables is None else {t: format(d, "x") for t, d in sorted(self.tables.items())}
         body = {"seq": self.seq, "hash": self.hash, "tables": tables, "schema": self.schema, "steps": self.steps}
+        if self.keyed:
+            body["sums"] = "keyed"
         return vault.seal(json.dumps(body, sort_keys=True).encode(), HEAD_AAD)
 
 
@@ -91,9 +94,9 @@ def read_head(db: Database, vault: Vault) -> Head | None:
     if text.startswith("{"):
         d = json.loads(text)
         tables = None if d["tables"] is None else {t: int(v, 16) for t, v in d["tables"].items()}
-        return Head(int(d["seq"]), str(d["hash"]), tables, d.get("schema"), d.get("steps"))
+        return Head(int(d["seq"]), str(d["hash"]), tables, d.get("schema"), d.get("steps"), d.get("sums") == "keyed")
     seq, digest = text.split(":")  # the first release's form: "SEQ:HASH"
-    return Head(int(seq), digest, None)
+    return Head(int(seq), digest, None, keyed=False)
 
 
 def write_head(db: Database, vault: Vault, head: Head) -> None:

@@ -11,6 +11,7 @@ templates and search indexes are sealed through blocks.py.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -158,6 +159,7 @@ class Store:
             self._adopt_key(data_key)
             self._check_schema()
             self._tag_rows_once()
+            self._key_digests_once(strict=check)
             self._tag_later_tables_once()
             self.settings = home_settings.load(self)  # its table checked there: a setting restored from an older copy
             # A review, alert or flag deleted, or a row put back from an older copy, is refused by every command,
@@ -191,16 +193,39 @@ class Store:
                 audit.write_head(self.db, self._need_vault(), audit.Head(head.seq, head.hash, digests))
                 self.audit("rows-tagged", self.config.officer, records=[f"tables:{len(digests)}"])
 
-    def _tag_later_tables_once(self) -> None:
-        """A home whose sealed head has no digest for a table tagged since (`tags.TAGGED_LATER`) has that table's
-        rows tagged now, once, under this key."""
+    def _key_digests_once(self, *, strict: bool) -> None:
+        """A home whose sealed head holds its tables' digests as plain sums of their tags (`tags.tag_sum`), which a
+        row slipped into the file could make add up again, has every row checked against its tag and every table
+        against its sum, once, and its digests kept keyed from then on (`tags.summand`). A home that fails is
+        refused, unless not `strict` (`triage audit verify` and `doctor`, which report what failed)."""
         head = audit.read_head(self.db, self._need_vault())
-        if head is None or head.tables is None or all(t in head.tables for t in tags.TAGGED_LATER):
+        if head is None or head.tables is None or head.keyed:
             return
         assert self._tag_key is not None
         with self.transaction():
             head = audit.read_head(self.db, self._need_vault())
-            if head is None or head.tables is None:
+            if head is None or head.tables is None or head.keyed:  # another process may have done it meanwhile
+                return
+            for problem in tags.verify(self.db, self._tag_key, head.tables, self._layouts, head.tables, keyed=False):
+                if not strict:
+                    return
+                raise IntegrityFailure(
+                    f"{problem.what}; `triage audit verify` shows every change", hint="restore the home from a backup"
+                )
+            digests = {t: tags.table_sum(self.db, self._tag_key, t, self._layouts) for t in head.tables}
+            audit.write_head(self.db, self._need_vault(), dataclasses.replace(head, tables=digests, keyed=True))
+            self.audit("table-digests-keyed", self.config.officer, records=[f"tables:{len(digests)}"])
+
+    def _tag_later_tables_once(self) -> None:
+        """A home whose sealed head has no digest for a table tagged since (`tags.TAGGED_LATER`) has that table's
+        rows tagged now, once, under this key."""
+        head = audit.read_head(self.db, self._need_vault())
+        if head is None or head.tables is None or not head.keyed or all(t in head.tables for t in tags.TAGGED_LATER):
+            return
+        assert self._tag_key is not None
+        with self.transaction():
+            head = audit.read_head(self.db, self._need_vault())
+            if head is None or head.tables is None or not head.keyed:
                 return
             missing = [t for t in tags.TAGGED_LATER if t not in head.tables]
             if missing:  # another process may have done it meanwhile
@@ -340,7 +365,7 @@ class Store:
         if self._pending_head is not None:
             seq, digest = self._pending_head
             tables = head.tables if head is not None else ({} if seq == 1 else None)
-            head = audit.Head(seq, digest, tables)
+            head = audit.Head(seq, digest, tables, keyed=head.keyed if head is not None else True)
         return head
 
     def _write_head(self, head: Head | None = None) -> None:
@@ -374,10 +399,10 @@ class Store:
             return
         assert self._tag_key is not None
         head = self._current_head()
-        if head is None or head.tables is None:
+        if head is None or head.tables is None or not head.keyed:
             raise IntegrityFailure(
-                "the sealed record of the audit trail's end is missing, so nothing more can be written "
-                "safely: run `triage audit verify`",
+                "the sealed record of the audit trail's end is missing, or the home failed its check, so nothing "
+                "more can be written safely: run `triage audit verify`",
                 hint="restore the home from a backup",
             )
         self._staged = tags.seal_touched(self.db, self._tag_key, head.tables, self._layouts)
@@ -411,7 +436,7 @@ class Store:
         head = audit.read_head(self.db, vault)
         if head is None or head.tables is None:
             return [tags.Problem("audit_head", "the sealed record of the trail's end is missing")]
-        return list(tags.verify(self.db, self._tag_key, head.tables, self._layouts))
+        return list(tags.verify(self.db, self._tag_key, head.tables, self._layouts, keyed=head.keyed))
 
     def check_tables(self, *tables: str, every_row: bool = True, head_required: bool = True) -> None:
         """What `verify_rows` checks, for the named tables only: every row's tag, and each table's digest
@@ -437,7 +462,10 @@ class Store:
                 )
             written = {r[0] for r in self.db.execute("SELECT DISTINCT tbl FROM temp.touched")}
             only = set(tables) - written
-            for problem in tags.verify(self.db, self._tag_key, head.tables, self._layouts, only, rows=every_row):
+            verified = tags.verify(
+                self.db, self._tag_key, head.tables, self._layouts, only, rows=every_row, keyed=head.keyed
+            )
+            for problem in verified:
                 raise IntegrityFailure(
                     f"{problem.what}; `triage audit verify` shows every change", hint="restore the home from a backup"
                 )

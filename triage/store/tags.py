@@ -4,8 +4,11 @@ The tag is an HMAC, under a key derived from the data key, of the table, the row
 and every column, clear ones included; a sealed column is bound by its nonce and AES-GCM tag, which fix
 its exact ciphertext. So a row edited, copied from another row or forged without the passphrase fails
 its tag wherever it is read. A row restored from an older copy carries an older, valid tag; each table's
-digest (the sum of its rows' tags) is kept in the sealed head of the audit trail and moves with every
-commit, so `verify` sees such a row, and a deleted one, as a table that no longer adds up.
+digest is kept in the sealed head of the audit trail and moves with every commit, so a check of the digest
+sees such a row, and a deleted one, as a table that no longer adds up. What a row adds to the digest is
+keyed (`summand`), so no row slipped in can make a table add up again; it covers the row's number and the
+columns it is looked up by (those of the table's indexes), so a row moved out of the reads that find it
+moves the digest too, while one changed in any other column is still found, and refused, where it is read.
 
 The store notes the rows a transaction touches with TEMP triggers on its own connection and tags them
 at commit (`seal_touched`), so every write is covered whichever code made it. Tables outside this scheme
@@ -81,14 +84,27 @@ def _columns(db: Database, table: str) -> list[str]:
 @dataclass
 class Layout:
     """How one table's rows are read for tagging: sealed columns as their length, nonce and GCM tag only,
-    so a large photo is never read whole to be checked."""
+    so a large photo is never read whole to be checked; and for summing: the tag and the columns that
+    find the row (`bound`)."""
 
     table: str
     columns: list[str]
+    bound: list[str] = field(default_factory=list)
     select: str = field(init=False)
+    summing: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.select = f"SELECT rowid, {read_columns(self.columns)} FROM [{self.table}]"
+        self.summing = f"SELECT rowid, tag{''.join(f', [{c}]' for c in self.bound)} FROM [{self.table}]"
+
+
+def looked_up_by(db: Database, table: str, columns: list[str]) -> list[str]:
+    """The columns of the table's indexes (its primary key's included), in the table's order: those a read
+    finds a row by, so the ones a row would be moved by, out of the reads that should find it."""
+    indexed: set[str] = set()
+    for index in db.execute(f"PRAGMA main.index_list([{table}])").fetchall():
+        indexed.update(r[2] for r in db.execute(f"PRAGMA main.index_info([{index[1]}])") if r[2] is not None)
+    return [c for c in columns if c in indexed and c not in ("ver", "tag")]
 
 
 def read_columns(columns: list[str], row: str = "") -> str:
@@ -110,7 +126,8 @@ def read_columns(columns: list[str], row: str = "") -> str:
 def layout(db: Database, table: str, cache: dict[str, Layout]) -> Layout:
     found = cache.get(table)
     if found is None:
-        found = cache[table] = Layout(table, _columns(db, table))
+        columns = _columns(db, table)
+        found = cache[table] = Layout(table, columns, looked_up_by(db, table, columns))
     return found
 
 
@@ -140,10 +157,52 @@ def row_tag(key: bytes, table: str, rowid: int, columns: list[str], values: tupl
     return hmac.digest(key, body.encode("utf-8", "surrogatepass"), "sha256")
 
 
+def sum_key(key: bytes) -> bytes:
+    """The key of what each row adds to its table's digest, derived from the tag key."""
+    found = _SUM_KEYS.get(key)
+    if found is None:
+        found = _SUM_KEYS[key] = hmac.digest(key, b"triage table digests v2", "sha256")
+    return found
+
+
+_SUM_KEYS: dict[bytes, bytes] = {}
+
+
+def summand(skey: bytes, rowid: int, tag: Any, bound: tuple[Any, ...]) -> bytes | None:
+    """What a row adds to its table's digest: a keyed hash of its tag, its number and the columns that find it
+    (`Layout.bound`), so that no one without the key can make a table's rows add up to the sealed digest,
+    and a row moved to another number or key moves it. A row without a tag adds nothing (it is refused
+    wherever it is read)."""
+    if tag is None:
+        return None
+    h = hashlib.blake2b(key=skey, digest_size=TAG_BYTES)
+    h.update(_bytes_of(tag))
+    h.update(_BODY.encode([rowid, *bound]).encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+def _bytes_of(value: Any) -> bytes:
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else str(value).encode()
+
+
+def table_sum(db: Database, key: bytes, table: str, cache: dict[str, Layout]) -> int:
+    """The digest of a table as its rows are now."""
+    skey = sum_key(key)
+    return summed([summand(skey, r[0], r[1], r[2:]) for r in db.execute(layout(db, table, cache).summing)])
+
+
+def tag_sum(db: Database, table: str) -> int:
+    """A table's digest as homes kept it before digests were keyed: the plain sum of its rows' tags, which anyone
+    reading the file could make a slipped-in row restore. Read only to check a home once before it is summed
+    the keyed way (`Store._key_digests_once`)."""
+    return summed([tag for (tag,) in db.execute(f"SELECT [tag] FROM [{table}]")])
+
+
 def summed(found: list[bytes | None]) -> int:
-    """The digest of a table whose tags are `found` (None for a row without one): `add` over them all, with the
-    usual 32-byte tags summed as eight 32-bit columns at once, since every command sums whole tables."""
-    whole = [t for t in found if t is not None]
+    """The digest of a table whose rows add `found` (None for a row that adds nothing): `add` over them all,
+    with the usual 32-byte values summed as eight 32-bit columns at once, since every command sums whole
+    tables."""
+    whole = [bytes(t) for t in found if t is not None]
     if any(len(t) != TAG_BYTES for t in whole):  # a tag of another length was put there: summed one by one
         digest = 0
         for t in whole:
@@ -177,12 +236,18 @@ class OldRows:
     connection (`key` reads the store's key through a weak reference), so an unclosed store is still freed."""
 
     FUNCTION = "triage_old_row_ok"
+    SUMMAND = "triage_old_row_adds"
 
     def __init__(self, key: Callable[[], bytes | None]) -> None:
         self.key = key
         self.columns: dict[str, list[str]] = {}  # each tagged table's, as `install_triggers` found them
         self.failed: str | None = None
         self.tagged_under: bytes | None = None  # the key rows still carry while a new one replaces it
+
+    def adds(self, rowid: int, tag: Any, *bound: Any) -> bytes | None:
+        """What a row touched by this transaction added to its table's digest before (`summand`)."""
+        key = self.tagged_under or self.key()
+        return None if key is None else summand(sum_key(key), rowid, tag, bound)
 
     def ok(self, table: str, rowid: int, *values: Any) -> int:
         key = self.tagged_under or self.key()
@@ -199,16 +264,20 @@ class OldRows:
 
 def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None:
     """TEMP triggers, on this connection only, that note each row inserted, updated or deleted, with the
-    tag it had then; a row touched twice is noted twice and the first note counts (`seal_touched`). Before
+    `summand` it had then; a row touched twice is noted twice and the first note counts (`seal_touched`). Before
     a row is first updated or deleted in a transaction its tag is checked (`OldRows`). No constraint on
     `touched`: an outer statement's conflict clause (OR REPLACE, an upsert) would apply to the triggers'
     inserts too."""
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (tbl TEXT NOT NULL, rid INTEGER NOT NULL, old_tag BLOB)")
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (tbl TEXT NOT NULL, rid INTEGER NOT NULL, old_sum BLOB)")
     db.execute("CREATE INDEX IF NOT EXISTS temp.touched_row ON touched (tbl, rid)")
     db.conn.create_function(OldRows.FUNCTION, -1, old_rows.ok)
+    db.conn.create_function(OldRows.SUMMAND, -1, old_rows.adds)
 
     def note(t: str, rid: str, old: str) -> str:
-        return f"INSERT INTO touched (tbl, rid, old_tag) VALUES ('{t}', {rid}, {old});"
+        return f"INSERT INTO touched (tbl, rid, old_sum) VALUES ('{t}', {rid}, {old});"
+
+    def adds(bound: list[str]) -> str:
+        return f"{OldRows.SUMMAND}(OLD.rowid, OLD.tag{''.join(f', OLD.[{c}]' for c in bound)})"
 
     def first(t: str) -> str:
         return f"WHEN NOT EXISTS (SELECT 1 FROM temp.touched WHERE tbl = '{t}' AND rid = OLD.rowid) "
@@ -218,6 +287,7 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
 
     for t in tables:
         columns = old_rows.columns[t] = _columns(db, t)
+        bound = looked_up_by(db, t, columns)
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagins_{t}] AFTER INSERT ON main.[{t}] "
             f"BEGIN {note(t, 'NEW.rowid', 'NULL')} END"
@@ -229,35 +299,37 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
         )
         db.execute(  # a first note without a tag: the digest does not move by the one the row claims
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagold_del_{t}] BEFORE DELETE ON main.[{t}] "
-            f"{first(t)} BEGIN INSERT INTO touched (tbl, rid, old_tag) SELECT '{t}', OLD.rowid, NULL "
+            f"{first(t)} BEGIN INSERT INTO touched (tbl, rid, old_sum) SELECT '{t}', OLD.rowid, NULL "
             f"{failing(t, columns)}; END"
         )
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagupd_{t}] AFTER UPDATE OF {written} ON main.[{t}] "
-            f"BEGIN {note(t, 'OLD.rowid', 'OLD.tag')} {note(t, 'NEW.rowid', 'NULL')} END"
+            f"BEGIN {note(t, 'OLD.rowid', adds(bound))} {note(t, 'NEW.rowid', 'NULL')} END"
         )
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagdel_{t}] AFTER DELETE ON main.[{t}] "
-            f"BEGIN {note(t, 'OLD.rowid', 'OLD.tag')} END"
+            f"BEGIN {note(t, 'OLD.rowid', adds(bound))} END"
         )
 
 
 def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> dict[str, set[int]]:
     """Give every row this transaction touched its next version and tag, and move each table's digest
     from the rows' old tags to their new ones. Returns the rows tagged, by table."""
-    touched = db.execute("SELECT tbl, rid, old_tag FROM temp.touched ORDER BY tbl, rid, rowid").fetchall()
+    touched = db.execute("SELECT tbl, rid, old_sum FROM temp.touched ORDER BY tbl, rid, rowid").fetchall()
     tagged: dict[str, set[int]] = {}
     if not touched:
         return tagged
     by_table: dict[str, list[tuple[int, bytes | None]]] = {}
     seen: set[tuple[str, int]] = set()
-    for table, rid, old_tag in touched:
-        if (table, rid) not in seen:  # the first note of a row holds the tag it had before this transaction
+    for table, rid, old_sum in touched:
+        if (table, rid) not in seen:  # the first note of a row holds what it added before this transaction
             seen.add((table, rid))
-            by_table.setdefault(table, []).append((rid, old_tag))
+            by_table.setdefault(table, []).append((rid, old_sum))
+    skey = sum_key(key)
     for table, rows in by_table.items():
         shape = layout(db, table, cache)
         ver_at = shape.columns.index("ver")
+        bound_at = [shape.columns.index(c) for c in shape.bound]
         digest = digests.get(table, 0)
         current = {}
         for chunk in range(0, len(rows), 500):
@@ -265,15 +337,15 @@ def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[
             sql = f"{shape.select} WHERE rowid IN ({','.join('?' * len(ids))})"
             current.update({r[0]: r for r in db.execute(sql, ids)})
         updates = []
-        for rid, old_tag in rows:
-            digest = add(digest, old_tag, -1)
+        for rid, old_sum in rows:
+            digest = add(digest, old_sum, -1)
             row = current.get(rid)
             if row is not None:
                 values = list(row[1:])
                 values[ver_at] = (values[ver_at] or 0) + 1
                 tag = row_tag(key, table, rid, shape.columns, tuple(values))
                 updates.append((values[ver_at], tag, rid))
-                digest = add(digest, tag)
+                digest = add(digest, summand(skey, rid, tag, tuple(values[i] for i in bound_at)))
         db.conn.executemany(f"UPDATE [{table}] SET ver = ?, tag = ? WHERE rowid = ?", updates)
         digests[table] = digest
         tagged[table] = {rid for _, _, rid in updates}
@@ -290,14 +362,12 @@ def tag_all(db: Database, key: bytes, cache: dict[str, Layout], only: Collection
             continue
         shape = layout(db, table, cache)
         ver_at = shape.columns.index("ver")
-        digest = 0
         for row in db.execute(shape.select).fetchall():
             values = list(row[1:])
             values[ver_at] = values[ver_at] or 1
             tag = row_tag(key, table, row[0], shape.columns, tuple(values))
             db.execute(f"UPDATE [{table}] SET ver = ?, tag = ? WHERE rowid = ?", [values[ver_at], tag, row[0]])
-            digest = add(digest, tag)
-        digests[table] = digest
+        digests[table] = table_sum(db, key, table, cache)
     db.execute("DELETE FROM temp.touched")
     return digests
 
@@ -345,21 +415,19 @@ def verify(
     only: Collection[str] | None = None,
     *,
     rows: bool = True,
+    keyed: bool = True,
 ) -> Iterator[Problem]:
     """Every row's tag, then each table's digest against the sealed one: the first failing row of each
     table, and each table whose rows no longer add up or that is gone; of the tables in `only`, when given.
-    Without `rows`, the digests alone: for a caller that reads the rows it relies on through checked reads."""
+    Without `rows`, the digests alone: for a caller that reads the rows it relies on through checked reads.
+    `keyed` False: the digests are of the kind a home kept before they were keyed (`tag_sum`)."""
     present = [t for t in tagged_tables(db) if only is None or t in only]
     expected = set(digests) if only is None else set(digests) & set(only)
     for table in sorted(expected - set(present)):
         yield Problem(table, f"the table {table} is gone from the store: it was removed outside triage")
     for table in present:
         shape = layout(db, table, cache)
-        tag_at = shape.columns.index("tag")
-        digest = 0
         failed = False
-        if not rows:
-            digest = summed([tag for (tag,) in db.execute(f"SELECT [tag] FROM [{table}]")])
         for row in db.execute(shape.select) if rows else ():
             try:
                 check(key, table, row[0], shape.columns, tuple(row[1:]))
@@ -367,7 +435,12 @@ def verify(
                 yield Problem(table, str(e))
                 failed = True
                 break
-            digest = add(digest, row[1 + tag_at])
+        digest = (table_sum(db, key, table, cache) if keyed else tag_sum(db, table)) if not failed else 0
+        if not failed and digest != digests.get(table, 0) and not rows:  # a row changed in place is named
+            changed = next(verify(db, key, {}, cache, [table], rows=True, keyed=keyed), None)
+            if changed is not None and "authentication tag" in changed.what:
+                yield changed
+                continue
         if not failed and digest != digests.get(table, 0):
             yield Problem(
                 table,
