@@ -236,3 +236,24 @@ def test_a_passphrase_mistyped_at_the_prompt_is_asked_again_three_times_in_all(h
     child.close()
     assert child.exitstatus == int(ExitStatus.WRONG_PASSPHRASE)
     assert "Passphrase" not in child.before  # no fourth prompt
+
+
+@pytest.mark.parametrize(
+    "passphrase, refused",
+    [
+        ("Folkestone-Harbour-1", True),
+        ("FolkestoneHarbour2026", True),
+        ("Ng-PC-7-officer", True),
+        ("Folkestone violet lantern quietly 93", False),  # the site's name among words of its own
+    ],
+)
+def test_a_passphrase_made_of_the_homes_own_names_is_refused(passphrase, refused):
+    from triage.errors import BadInput
+    from triage.store.passphrase import check_strength
+
+    known = ["Folkestone Harbour", "PC 7 Ng", "KNT", "D94612"]
+    if not refused:
+        check_strength(passphrase, known=known)
+        return
+    with pytest.raises(BadInput, match="mostly the home's own site, officer or force"):
+        check_strength(passphrase, known=known)

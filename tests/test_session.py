@@ -360,3 +360,34 @@ def test_the_face_models_have_stopped_loading_before_a_refused_start_ends(
     assert res.exit_code != 0
     assert loaded.is_set()
     assert not [t for t in threading.enumerate() if t.name == landing.LOADING_THREAD]
+
+
+def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group_photo(wl_home, tmp_path):
+    """A sidecar's `face` picks one face of a group photo, in a session as in `capture --watch`; a path typed
+    while the folder is watched is answered, not dropped unseen."""
+    import numpy as np
+
+    from triage.intake.samples import astronaut_path
+
+    folder = tmp_path / "dcim"
+    folder.mkdir()
+    child = spawn("session", "--vessel", "SB-0419", "--watch", str(folder), "--settle", "0.2")
+    child.expect("waiting for a photo in")
+    child.send("/tmp/photo.jpg")
+    child.expect("Photos are taken from")
+    child.expect("or q to end")
+    face = np.asarray(Image.open(astronaut_path()).convert("RGB"))[40:240, 130:320]
+    canvas = np.full((260, 420, 3), 128, np.uint8)
+    canvas[30:230, 10:200] = canvas[30:230, 220:410] = face
+    (folder / "G9.jpg.json").write_text(json.dumps({"face": 1, "surname": "Sidecar"}))
+    Image.fromarray(canvas).save(folder / "G9.jpg")
+    child.expect("Candidates for human review")
+    child.expect("save the sidecar's details")
+    child.send("s")
+    child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
+    child.expect("next arrival")
+    child.send("q")
+    child.expect("Session ended: 1 landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -27,6 +27,7 @@ class ExitStatus(IntEnum):
     WRONG_PASSPHRASE = 7  # the passphrase does not open this home's key
     CONFLICT = 8  # the action would overwrite or contradict what is already recorded
     MODEL_MISSING = 9  # face models cannot be loaded
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it): what was saved before it stays saved
 
 
 class TriageError(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import time
@@ -57,6 +58,7 @@ def _serve(conn: Connection, fn: Callable[..., object], initializer: Callable[[]
     """A worker's life: load once, then answer jobs until told to stop (None) or the pipe closes."""
     global _in_pool
     _in_pool = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every process: the main one stops the pool
     try:
         if initializer is not None:
             initializer()

@@ -235,6 +235,17 @@ def sidecar_details(cells: dict[str, str] | None) -> DetailText:
     return manifest.detail_text({k: v for k, v in named.items() if k in manifest.COLUMNS})
 
 
+def sidecar_face(cells: dict[str, str] | None, sidecar: str) -> int | None:
+    """Which face of a group photo its sidecar names (`face`, 1 = the largest), or None."""
+    named = {manifest.column_name(k): str(v).strip() for k, v in (cells or {}).items()}
+    face = named.get("face")
+    if not face:
+        return None
+    if not face.isdigit() or int(face) < 1:
+        raise BadInput(f"face of {sidecar}: {face!r} is not a face number (1 = the largest face)")
+    return int(face)
+
+
 @dataclass
 class Watched:
     """What became of one photo from a watched folder: landed (with the capture), landed before (its

@@ -37,6 +37,7 @@ from triage.cli.common import (
     out,
     progress_bar,
     reason_option,
+    say,
     training_banner,
     vessel_option,
     warn,
@@ -520,6 +521,12 @@ def capture_batch(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 started=started,
             )
+    except KeyboardInterrupt:
+        say(
+            err,
+            "capture-batch interrupted: the rows landed so far are kept; run the same command again to land the rest.",
+        )
+        raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     finally:
         if started is not None:
             started.close()

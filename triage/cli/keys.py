@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from triage.cli.common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_of, open_store, out
@@ -56,18 +55,22 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json({"trusted_laptops": listed[keys.SIGNER], "recipients": listed[keys.RECIPIENT]})
         return
-    table = Table("role", "name", "key", "fingerprint", "added", "by")
-    for role, rows in listed.items():
-        for r in rows:
-            table.add_row(
-                keys.ROLE_WORDS[role],
-                Text(r["name"]),
-                Text(r["public"]),
-                Text(r.get("fingerprint") or ""),
-                Text(r["added_at"]),
-                Text(r["officer"]),
-            )
-    out.print(table if table.row_count else "No trusted laptops and no recipients yet.")
+    # One block per key rather than a table: a key and its fingerprint, read aloud to check, are never split.
+    blocks = [
+        [
+            f"{keys.ROLE_WORDS[role]}: {r['name']}",
+            *([f"  fingerprint  {r['fingerprint']}"] if r.get("fingerprint") else []),
+            f"  key          {r['public']}",
+            f"  added        {r['added_at']} by {r['officer']}",
+        ]
+        for role, rows in listed.items()
+        for r in rows
+    ]
+    if not blocks:
+        out.print("No trusted laptops and no recipients yet.", markup=False)
+    for block in blocks:
+        for line in block:
+            out.print(Text(line))
 
 
 def trust(

@@ -191,8 +191,8 @@ def session(
             taken = _take(keys, landing, camera, watcher, before.landed)
             if taken is None:
                 break
-            photo, name, given = taken
-            preview = _prepare(keys, landing, photo, name)
+            photo, name, given, face = taken
+            preview = _prepare(keys, landing, photo, name, face)
             if preview is None:
                 continue
             if _arrival(keys, landing, preview, landed, given) == "end":
@@ -202,13 +202,14 @@ def session(
     say(err, f"Session ended: {len(landing.landed)} landed in this session. " + _standing_text(landing.standing()))
 
 
-def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None) -> Preview | None:
-    """The photo analysed and searched; None when it is refused and the officer takes another. A photo the
-    quality gate refuses may be used all the same, with a reason (recorded with the arrival)."""
+def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None, face: int | None) -> Preview | None:
+    """The photo analysed and searched (`face`: the one a sidecar names in a group photo); None when it is
+    refused and the officer takes another. A photo the quality gate refuses may be used all the same, with a
+    reason (recorded with the arrival)."""
     from triage.errors import BadInput, FaceError, TriageError
 
     try:
-        return landing.prepare(photo, name=name)
+        return landing.prepare(photo, name=name, face_index=face)
     except FaceError as e:
         say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         if "quality refused" not in str(e):
@@ -228,7 +229,7 @@ def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None) -> Pr
 
     reason = clean_text(ask_until_valid("Why must this photo be used?", check), "reason", 1000)
     try:
-        return landing.prepare(photo, name=name, override_reason=reason)
+        return landing.prepare(photo, name=name, face_index=face, override_reason=reason)
     except TriageError as e:
         say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         return None
@@ -247,14 +248,15 @@ def _standing_text(s: Standing) -> str:
 
 def _take(
     keys: Keys, landing: Landing, camera: str | None, watcher: FolderWatch | None, earlier: int
-) -> tuple[Photo, str | None, DetailText] | None:
-    """The next photo, its file's name (None from a camera) and the details its sidecar gives, or None when
-    the officer ends the session. Arrivals are numbered for the vessel: after the `earlier` ones that had
-    landed from it when the session started, and those landed since."""
-    from triage.casework.session import sidecar_details
+) -> tuple[Photo, str | None, DetailText, int | None] | None:
+    """The next photo, its file's name (None from a camera), the details its sidecar gives and the face it
+    names in a group photo, or None when the officer ends the session. Arrivals are numbered for the vessel:
+    after the `earlier` ones that had landed from it when the session started, and those landed since."""
+    from triage.casework.session import sidecar_details, sidecar_face
     from triage.errors import BadInput, TriageError
     from triage.intake import photos
     from triage.intake.biographic import DetailText
+    from triage.intake.watch import SIDECAR_SUFFIX
 
     number = earlier + len(landing.landed) + 1
     while True:
@@ -264,12 +266,17 @@ def _take(
                 f"[bold]Arrival {number}[/]: waiting for a photo in {escape(str(watcher.folder))} (q ends)",
                 markup=True,
             )
+            told = False
             while True:
                 arrived = watcher.poll_one()
                 if arrived is not None:
                     break
-                if keys.pressed(watcher.poll_every) == "q":
+                pressed = keys.pressed(watcher.poll_every)
+                if pressed == "q":
                     return None
+                if pressed and not told:  # a path typed or pasted: only the folder is watched
+                    say(err, f"Photos are taken from {watcher.folder} only: copy the photo there, or q to end.")
+                    told = True
             if arrived.sidecar_error:
                 say(err, f"[yellow]warning:[/] {escape(arrived.sidecar_error)}", markup=True)
             before = landing.already_landed(arrived.data, arrived.path.name)
@@ -277,8 +284,9 @@ def _take(
                 say(err, f"{arrived.path.name} already landed as {before}")
                 continue
             try:
+                face = sidecar_face(arrived.sidecar, arrived.path.name + SIDECAR_SUFFIX)
                 photo = photos.decode(arrived.data, str(arrived.path))
-                return photo, arrived.path.name, sidecar_details(arrived.sidecar)
+                return photo, arrived.path.name, sidecar_details(arrived.sidecar), face
             except BadInput as e:
                 say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
                 continue
@@ -291,14 +299,14 @@ def _take(
             if not text:
                 if camera is None:
                     continue
-                return _from_camera(landing, camera), None, DetailText()
+                return _from_camera(landing, camera), None, DetailText(), None
             path = _pasted_path(text)
             data = photos.read_file(path)
             before = landing.already_landed(data, path.name)
             if before:
                 say(err, f"{path.name} already landed as {before}")
                 continue
-            return photos.decode(data, str(path)), path.name, DetailText()
+            return photos.decode(data, str(path)), path.name, DetailText(), None
         except TriageError as e:
             say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
 
