@@ -222,7 +222,8 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     from triage.intake.watch import FolderWatch
 
     now = [0.0]
-    watcher = FolderWatch(tmp_path, settle=1.0, clock=lambda: now[0])
+    held: list[str] = []
+    watcher = FolderWatch(tmp_path, settle=1.0, clock=lambda: now[0], on_hold=lambda path, why: held.append(path.name))
     jpeg = io.BytesIO()
     Image.open(orl(1, 1)).convert("RGB").save(jpeg, "JPEG")
     data = jpeg.getvalue()
@@ -231,6 +232,7 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     for _ in range(3):
         assert watcher.poll() == []
         now[0] += 5
+    assert held == ["IMG_0001.jpg"]  # said once, not at every look
     with open(photo, "ab") as f:
         f.write(data[-100:])
     assert watcher.poll() == []  # changed: it must stay unchanged for --settle first

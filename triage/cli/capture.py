@@ -319,7 +319,7 @@ def _watch_folder(
     from triage.casework.session import land_watched
     from triage.intake.watch import FolderWatch
 
-    watcher = FolderWatch(folder, settle=settle)
+    watcher = FolderWatch(folder, settle=settle, on_hold=lambda path, why: warn(f"{path.name}: {why}"))
     landing, landed = open_landing(
         home, officer, parse_vessel(vessel) if vessel else None, landed_at, top, threshold, matcher
     )

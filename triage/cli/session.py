@@ -180,7 +180,11 @@ def session(
     if camera is not None and watch is not None:
         raise UsageError("give --camera or --watch, not both")
     vessel = parse_vessel(vessel)
-    watcher = FolderWatch(watch, settle=settle) if watch is not None else None
+    watcher = (
+        FolderWatch(watch, settle=settle, on_hold=lambda path, why: say(err, f"{path.name}: {why}"))
+        if watch is not None
+        else None
+    )
     landing, landed = open_landing(home, officer, vessel, landed_at, top, threshold, matcher)
     ready = time.perf_counter() - started
     before = landing.standing()

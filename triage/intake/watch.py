@@ -61,6 +61,10 @@ class FolderWatch:
     settle: float = SETTLE
     poll_every: float = POLL
     clock: Callable[[], float] = time.monotonic
+    # Told once about a photo held back because it does not end as its format ends (a copy cut short, or
+    # still arriving), so that no one waits on a photo unseen: its name and why.
+    on_hold: Callable[[Path, str], None] = lambda path, why: None
+    _held: set[str] = field(default_factory=set)
     _looks: dict[str, _Look] = field(default_factory=dict)
     _handed: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (size, mtime) handed over
     _sidecars: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # name -> its sidecar's then
@@ -139,7 +143,15 @@ class FolderWatch:
         if (after.st_size, after.st_mtime_ns) != (look.size, look.mtime_ns) or len(data) != look.size:
             return None  # written to while it was read
         if not _ended(path, data) and steady < UNENDED:
+            if steady >= self.settle and path.name not in self._held:
+                self._held.add(path.name)
+                self.on_hold(
+                    path,
+                    f"the file does not end as a {path.suffix.lstrip('.').upper()} file does (cut short, or still "
+                    f"being copied): it is tried as it is once unchanged for {UNENDED:g} s",
+                )
             return None
+        self._held.discard(path.name)
         cells, problem = (None, None)
         if sidecar_path.exists():
             try:
