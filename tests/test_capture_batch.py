@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -273,3 +274,21 @@ def test_every_wrong_cell_of_a_row_is_named_by_its_header_as_written(cli, home, 
     ]
     assert "--" not in refusal["reason"]
     assert {k: row_counts(home)[k] for k in COUNTED} == {k: before[k] for k in COUNTED}
+
+
+def test_a_folder_a_photo_or_a_batch_given_as_the_manifest_is_told_what_to_give(tmp_path):
+    from triage.casework import manifest
+    from triage.errors import BadInput
+
+    boat = tmp_path / "boat-SB-1"
+    boat.mkdir()
+    (boat / "manifest.csv").write_text("photo\nx.jpg\n")
+    (tmp_path / "p.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(60))
+    (tmp_path / "day.age").write_bytes(b"age-encryption.org/v1\n-> X25519 abc\n")
+    for wrong, said in (
+        (boat, f"a folder; give its manifest CSV, e.g. {boat / 'manifest.csv'}"),
+        (tmp_path / "p.jpg", "a photo, not a manifest"),
+        (tmp_path / "day.age", "an encrypted batch or watchlist package, not a manifest"),
+    ):
+        with pytest.raises(BadInput, match="^" + re.escape(f"{wrong}: {said}")):
+            manifest.read(wrong)

@@ -186,10 +186,30 @@ def read(path: Path) -> list[Row]:
     """The manifest's rows. A header this tool does not know is refused for the whole manifest, since a
     misspelt column would otherwise be ignored on every row without anyone noticing."""
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.csv"))
+        raise BadInput(
+            f"{path}: a folder; give its manifest CSV"
+            + (f", e.g. {path / inside[0]}" if inside else " (one row per person: photo, surname, ...)")
+        )
     if not path.is_file():
         raise BadInput(f"{path}: no such manifest file")
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise BadInput(f"{path}: over {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; split the manifest")
+    with open(path, "rb") as f:
+        start = f.read(64)
+    if start.startswith((b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")):
+        raise BadInput(
+            f"{path}: an encrypted batch or watchlist package, not a manifest",
+            hint="a batch is merged with `triage import` (at a hub, `triage hub import`); a package with "
+            "`triage watchlist receive`",
+        )
+    if start.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")) or start[4:12] in (b"ftypheic", b"ftypmif1"):
+        raise BadInput(
+            f"{path}: a photo, not a manifest",
+            hint="one photo is captured with `triage capture --photo`; capture-batch takes a CSV of one row per "
+            "person (photo, surname, ...)",
+        )
     records = csvtext.records(path)
     blank = [not any(cell.strip() for cell in r) for r in records]
     if all(blank):
