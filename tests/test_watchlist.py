@@ -66,9 +66,9 @@ def import_csv(tmp_path):
 REFUSED = {
     5: "only as missing or vulnerable, not as facilitator",
     6: "no such file",
-    7: "--category 'smuggler'",
+    7: "column category 'smuggler'",  # named as the file names it, not as an option
     8: "also on row 1",
-    9: "not in the future",
+    9: "column review_date 2020-01-01 is not in the future",
 }
 
 

@@ -81,23 +81,35 @@ SUBJECT_FIELDS = (
 )
 
 
-def _category(category: str) -> str:
+def _option(flag: str) -> str:
+    """A field named as the command line gives it."""
+    return flag
+
+
+def _as_column(flag: str) -> str:
+    """A field named as an import file's header gives it (`--review-date` is its review_date column)."""
+    return f"column {flag.removeprefix('--').replace('-', '_')}"
+
+
+def _category(category: str, named: Callable[[str], str] = _option) -> str:
     if category not in CATEGORIES:
-        raise BadInput(f"--category {category!r}: choose one of {', '.join(CATEGORIES)}")
+        raise BadInput(f"{named('--category')} {category!r}: choose one of {', '.join(CATEGORIES)}")
     return category
 
 
-def _inclusion_reason(reason: str | None) -> str:
-    reason = biographic.clean_text(reason or "", "--reason", 1000)
+def _inclusion_reason(reason: str | None, named: Callable[[str], str] = _option) -> str:
+    reason = biographic.clean_text(reason or "", named("--reason"), 1000)
     if len(reason.split()) < 3:
-        raise BadInput("--reason must say why this person is on the watchlist (a sentence, not a word)")
+        raise BadInput(f"{named('--reason')} must say why this person is on the watchlist (a sentence, not a word)")
     return reason
 
 
-def _review_date(text: str, today: dt.date) -> dt.date:
-    review = biographic.parse_full_date(text, "--review-date")
+def _review_date(text: str, today: dt.date, named: Callable[[str], str] = _option) -> dt.date:
+    review = biographic.parse_full_date(text, named("--review-date"))
     if review <= today:
-        raise BadInput(f"--review-date {review} is not in the future: an entry past its review date is not searched")
+        raise BadInput(
+            f"{named('--review-date')} {review} is not in the future: an entry past its review date is not searched"
+        )
     return review
 
 
@@ -126,28 +138,30 @@ def check_entry(
     aliases=(),
     dob: str | None = None,
     today: dt.date | None = None,
+    named: Callable[[str], str] = _option,
 ) -> Entry:
-    """Every governance check, before any photo is looked at; raises the first problem found."""
+    """Every governance check, before any photo is looked at; raises the first problem found. `named` says a
+    field as the officer gave it: an option, or an import file's column."""
     today = today or dt.date.today()
     if not REF_PATTERN.match(ref or ""):
-        raise BadInput(f"--ref {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
-    name = biographic.clean_text(name or "", "--name")
+        raise BadInput(f"{named('--ref')} {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
+    name = biographic.clean_text(name or "", named("--name"))
     if not name:
-        raise BadInput("--name is required for a watchlist subject")
-    authorised_by = biographic.clean_text(authorised_by or "", "--authorised-by")
+        raise BadInput(f"{named('--name')} is required for a watchlist subject")
+    authorised_by = biographic.clean_text(authorised_by or "", named("--authorised-by"))
     if not authorised_by:
-        raise BadInput("--authorised-by is required: the officer who authorised this entry")
-    category = _category(category)
-    birth = str(biographic.parse_date(dob, "--dob")) if dob else None
+        raise BadInput(f"{named('--authorised-by')} is required: the officer who authorised this entry")
+    category = _category(category, named)
+    birth = str(biographic.parse_date(dob, named("--dob"))) if dob else None
     _check_age(ref, birth, category, today)
     return Entry(
         ref,
         name,
         category,
-        _inclusion_reason(reason),
+        _inclusion_reason(reason, named),
         authorised_by,
-        _review_date(review_date, today),
-        biographic.clean_text(image_source or "not stated", "--image-source"),
+        _review_date(review_date, today, named),
+        biographic.clean_text(image_source or "not stated", named("--image-source")),
         _aliases(aliases),
         birth,
     )
@@ -397,6 +411,7 @@ def import_csv(
                     aliases=_split(f.get("aliases", "")),
                     dob=f.get("dob") or None,
                     today=today,
+                    named=_as_column,
                 )
                 existing = _exists(store, entry.ref)
                 if existing and existing["status"] == "active":

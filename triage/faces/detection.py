@@ -219,8 +219,8 @@ def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
     if len(confident) > 1:
         if confident[1].area >= SIMILAR_SIZE * chosen.area:
             raise FaceError(
-                f"{source}: {len(confident)} faces of similar size; choose one with --face N "
-                f"(1 = largest, {len(faces)} = smallest) or crop the photo"
+                f"{source}: {len(confident)} faces of similar size; choose one with --face N (a manifest's or "
+                f"sidecar's face column; 1 = largest, {len(faces)} = smallest) or crop the photo"
             )
         warnings.append(f"{source}: {len(confident) - 1} smaller face(s) in the background ignored; using the largest")
     weak = len(faces) - len(confident)
