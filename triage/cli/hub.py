@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from triage.cli.batch import stage_bars
 from triage.cli.common import (
     JsonOpt,
     emit,
@@ -183,7 +184,8 @@ def import_cmd(
             (note if json_out else _said)(_searched_line(searched, subjects.arrivals_held(h)))
         for w in searched.warnings:
             warn(w)
-        results = imports.import_files(h, list(batches))
+        with stage_bars() as progress:
+            results = imports.import_files(h, list(batches), progress=progress)
 
     def render(rs: list[Any]) -> None:
         for r in rs:
@@ -204,6 +206,8 @@ def import_cmd(
                     say(err, f"[yellow]warning:[/] {escape(line)}", hang=2, markup=True)
                 elif line:
                     say(out, f"  {line}", hang=2)
+            if r.candidates:
+                say(out, f"  awaiting review, with its arrivals ({len(r.candidates)}):", hang=2)
             for c in r.candidates:
                 say(out, f"  {_numbers(c)}: {_candidate_line(c)}", hang=2)
             for w in r.warnings:
