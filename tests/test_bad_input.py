@@ -137,3 +137,8 @@ def test_init_refuses_to_overwrite(cli, home):
 def test_debug_shows_traceback_only_when_asked(cli, home):
     res = cli("arrivals", "show", "A-NOPE00", code=int(ExitStatus.NOT_FOUND))
     assert "Traceback" not in res.stderr
+
+
+def test_an_empty_vessel_reference_is_refused_not_taken_for_none(cli, home):
+    res = cli("capture", "--photo", orl(1, 1), "--vessel", "", code=int(ExitStatus.BAD_INPUT))
+    assert "--vessel: empty" in res.stderr

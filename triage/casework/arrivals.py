@@ -417,7 +417,7 @@ def capture(
     cfg = store.config
     if threshold is not None:  # before the photo is analysed: a threshold off the matcher's scale is refused
         matchers.get(matcher or cfg.matcher, store.home).checked(threshold)
-    vessel = parse_vessel(vessel) if vessel else None
+    vessel = parse_vessel(vessel) if vessel is not None else None
     key = store._need_vault().blind("capture", idempotency_key) if idempotency_key else None
     existing = already_landed(store, idempotency_key) if idempotency_key else None
     if existing:

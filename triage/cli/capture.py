@@ -245,7 +245,7 @@ def capture(
     today = dt.date.today()
     zone = mrz.parse(mrz_text, today) if mrz_text is not None else None
     details = text.build(today)  # flags are checked before anything else happens
-    vessel = parse_vessel(vessel) if vessel else None
+    vessel = parse_vessel(vessel) if vessel is not None else None
     if interactive is None:
         interactive = not text.given() and zone is None and not json_out and sys.stdin.isatty()
     store = open_store(home)
@@ -321,7 +321,7 @@ def _watch_folder(
 
     watcher = FolderWatch(folder, settle=settle, on_hold=lambda path, why: warn(f"{path.name}: {why}"))
     landing, landed = open_landing(
-        home, officer, parse_vessel(vessel) if vessel else None, landed_at, top, threshold, matcher
+        home, officer, parse_vessel(vessel) if vessel is not None else None, landed_at, top, threshold, matcher
     )
     stopping: list[int] = []
 
@@ -499,7 +499,7 @@ def capture_batch(
 
     started = _early.pop("workers", None)
     try:  # workers started early are stopped on every way out, a refusal of the arguments included
-        vessel = parse_vessel(vessel) if vessel else None
+        vessel = parse_vessel(vessel) if vessel is not None else None
         if started is None:
             started = manifest.early_workers(home_path(home), matcher, workers or pool.cores())
         store = open_store(home)

@@ -201,8 +201,10 @@ def session(
                 continue
             if _arrival(keys, landing, preview, landed, given) == "end":
                 break
-    except (Ended, EOFError, KeyboardInterrupt):
+    except (Ended, EOFError, KeyboardInterrupt) as ended:
         err.print("")
+        if isinstance(ended, KeyboardInterrupt):
+            say(err, "Interrupted: every arrival saved is kept; one not yet saved was not.")
     say(err, f"Session ended: {len(landing.landed)} landed in this session. " + _standing_text(landing.standing()))
 
 
