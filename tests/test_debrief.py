@@ -439,7 +439,7 @@ def test_bad_answers_are_refused_whole_and_nothing_is_stored(cli, site):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("departure:\n  country: France\n", "not a UTF-8 JSON file"),
+        ("departure:\n  country: France\n", "not readable as UTF-8 JSON"),
         ('["France"]', "must be a JSON object"),
     ],
 )

@@ -218,7 +218,7 @@ def capture(
         _watch_folder(watch, settle, vessel, landed_at, top, threshold, matcher, officer, home)
         return
     if (photo is None) == (camera is None):
-        raise UsageError("give exactly one of --photo or --camera")
+        raise UsageError("give exactly one of --photo or --camera (or --watch DIR for photos dropped into a folder)")
     if mrz_text is not None and mrz_file is not None:
         raise UsageError("give --mrz or --mrz-file, not both")
     if accept_low_quality and not (reason and reason.strip()):

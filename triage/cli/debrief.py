@@ -67,7 +67,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         raw = jsontext.loads(path.read_bytes().decode("utf-8-sig"), f"--file {path}", max_chars=MAX_FILE_BYTES)
     except ValueError as e:  # not UTF-8, not JSON, or a number too long to read
         raise BadInput(
-            f"--file {path}: not a UTF-8 JSON file ({e}); YAML is not read, write the answers as JSON"
+            f"--file {path}: not readable as UTF-8 JSON ({e}); YAML is not read, write the answers as JSON"
         ) from None
     if not isinstance(raw, dict):
         raise BadInput(f"--file {path}: the top level must be a JSON object with one entry per question")

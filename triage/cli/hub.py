@@ -423,7 +423,7 @@ def _render_arrival(r: Any) -> None:
     table = Table(
         Column("#", no_wrap=True),
         "candidate",
-        "score",
+        "distance / names",
         Column("found by", min_width=8),
         "decision",
         title="Candidates for human review",

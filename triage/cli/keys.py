@@ -123,7 +123,10 @@ def recipient_add(
     if json_out:
         emit_json(row)
     else:
-        out.print(f"Batches will be encrypted to {row['name']} ({row['public']}).", markup=False)
+        out.print(
+            f"What this home exports (batches, watchlist packages) is encrypted to {row['name']} ({row['public']}) from now on.",
+            markup=False,
+        )
 
 
 def recipient_remove(

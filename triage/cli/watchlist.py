@@ -447,7 +447,7 @@ def receive(
                 Text(a.ref),
                 Text(a.category or ""),
                 f"{a.distance:.3f}",
-                f"{a.threshold:g}",
+                f"{a.threshold:.2f}",
             )
         out.print(table)
 

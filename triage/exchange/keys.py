@@ -164,7 +164,8 @@ def _add(store: Store, role: str, name: str, public: str, *, officer: str, note:
         if found:
             raise Conflict(
                 f"that {'name' if column == 'name' else 'key'} is already a {ROLE_WORDS[role]} "
-                f"({found['name']}); remove it first to replace it"
+                f"({found['name']}); take it off first to replace it "
+                f"(`triage keys {'untrust' if role == SIGNER else 'recipient remove'} {found['name']!r}`)"
             )
     row = {"role": role, "name": name, "public": public, "added_at": utcnow(), "officer": officer}
     with store.transaction():

@@ -228,7 +228,8 @@ def render_text(draft: dict[str, Any]) -> str:
             "",
             "Search image",
             f"  Normalised portrait of {im['portrait_of']} (photo {im['photo_id']}), "
-            f"{im['width_px']}x{im['height_px']} px {im['media_type']}, sha256 {im['sha256'][:16]}...",
+            f"{im['width_px']}x{im['height_px']} px {im['media_type']}",
+            f"  SHA-256            : {im['sha256']} (of the image file, to check it is the one sent)",
             f"  Crop               : {im['crop']}; {im['portrait_inter_eye_px']} px between the eyes in the portrait",
             f"  Source photo       : {im['source_width_px']}x{im['source_height_px']} px, face box "
             f"{im['source_face_box']}, {im['inter_eye_px']} px between the eyes",
