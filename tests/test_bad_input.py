@@ -142,3 +142,9 @@ def test_debug_shows_traceback_only_when_asked(cli, home):
 def test_an_empty_vessel_reference_is_refused_not_taken_for_none(cli, home):
     res = cli("capture", "--photo", orl(1, 1), "--vessel", "", code=int(ExitStatus.BAD_INPUT))
     assert "--vessel: empty" in res.stderr
+
+
+def test_an_arrival_id_typed_in_small_letters_is_pointed_to_its_capitals(cli, home):
+    arrival = cli.json("capture", "--photo", orl(2, 1))["arrival_id"]
+    res = cli("arrivals", "show", arrival.lower(), code=int(ExitStatus.NOT_FOUND))
+    assert f"ids are written in capitals: {arrival}" in res.stderr

@@ -545,7 +545,12 @@ class Store:
         """One row by its primary key, checked and opened."""
         found = self._select(table, f"[{PK.get(table, 'id')}] = ?", [key])
         if not found:
-            raise NotFound(f"no {what or table.rstrip('s')} {key!r} in this home")
+            upper = key.upper() if isinstance(key, str) and key != key.upper() else None
+            capitals = upper is not None and self.count(table, f"[{PK.get(table, 'id')}] = ?", [upper])
+            raise NotFound(
+                f"no {what or table.rstrip('s')} {key!r} in this home",
+                hint=f"ids are written in capitals: {upper}" if capitals else None,
+            )
         return self._open_row(table, found[0])
 
     def rows(
