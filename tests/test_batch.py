@@ -813,13 +813,22 @@ def test_an_older_copy_of_a_laptop_used_past_its_last_batch_is_noticed_by_the_su
         assert f"event {parted}: the laptop's store was rolled back or its trail replaced; " in said[home.name]
     assert "1 of its audit events bear the numbers of other events of that laptop held here" in said["busy"]
     assert "were not merged" not in said["quiet"]
-    # The held trail moved to another laptop's name with the sqlite3 shell, its tags kept: the warning would go.
-    shell = sqlite3.connect(sup / "triage.db")
-    with shell:
-        shell.execute("UPDATE origin_audit SET device = 'ZZZZZZ' WHERE device = 'A1A1A1'")
-    shell.close()
-    refused = cli("import", tmp_path / "busy.age", "--home", sup, code=int(ExitStatus.INTEGRITY)).stderr
-    assert "origin_audit row" in refused and "changed outside triage" in refused
+    # The held trail moved to another laptop's name with the sqlite3 shell, its tags kept, or events slipped in
+    # without a tag under the numbers the laptop's next ones take (so those are taken as held): the warning, or
+    # the events, would go.
+    for name, attack in (
+        ("moved", "UPDATE origin_audit SET device = 'ZZZZZZ' WHERE device = 'A1A1A1'"),
+        ("slipped", "INSERT INTO origin_audit SELECT {} FROM origin_audit WHERE device = 'A1A1A1'"),
+    ):
+        there = Path(shutil.copytree(sup, tmp_path / f"S-{name}"))
+        shell = sqlite3.connect(there / "triage.db")
+        with shell:
+            columns = [c[1] for c in shell.execute("PRAGMA table_info(origin_audit)")]
+            made = {"tag": "NULL", "seq": "seq + 1000", "id": "id + 100000"}
+            shell.execute(attack.format(", ".join(made.get(c, c) for c in columns)))
+        shell.close()
+        refused = cli("import", tmp_path / "busy.age", "--home", there, code=int(ExitStatus.INTEGRITY)).stderr
+        assert "origin_audit row" in refused and "changed outside triage" in refused, refused
 
 
 def test_a_laptop_whose_data_key_was_replaced_is_not_taken_for_a_rolled_back_one(
@@ -863,3 +872,23 @@ def test_keys_show_fits_80_columns(cli, home):
     lines = cli("keys", "show").stdout.splitlines()
     assert any("read it back" in line for line in lines)
     assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+
+
+def test_a_safeguarding_flag_raised_after_a_laptops_batch_reaches_the_supervisor_with_the_next(
+    cli, laptops, sup, tmp_path
+):
+    """An arrival merged before is not merged again, but a flag raised on the laptop since is raised here too,
+    audited with the laptop that raised it (a flag is never lowered)."""
+    _trust(cli, sup, laptops)
+    cli("import", laptops.a_file, "--home", sup)
+    home = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    unflagged = next(r for r in cli.json("arrivals", "list", "--home", home) if not r["safeguarding"])
+    aid = unflagged["arrival_id"]
+    cli("arrivals", "flag", aid, "--safeguarding", "--reason", "says he is 15", "--home", home)
+    cli("export", "--home", home, "--date", laptops.day, "--out", tmp_path / "later.age")
+    cli("import", tmp_path / "later.age", "--home", sup)
+    held = {r["arrival_id"]: r for r in cli.json("arrivals", "list", "--home", sup)}
+    mine = [r for r in held.values() if r["name"] == unflagged["name"] and r["landed_at"] == unflagged["landed_at"]]
+    assert [r["safeguarding"] for r in mine] == [True]
+    flags = [e for e in cli.json("audit", "show", "--home", sup) if e["action"] == "safeguarding-flag"]
+    assert len(flags) == 1 and "raised on laptop A1A1A1" in flags[0]["reason"]

@@ -197,14 +197,17 @@ def read(path: Path) -> list[Row]:
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise BadInput(f"{path}: over {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; split the manifest")
     with open(path, "rb") as f:
-        start = f.read(64)
-    if start.startswith((b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")):
+        opening = f.read(64)
+    if opening.startswith((b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")):
         raise BadInput(
             f"{path}: an encrypted batch or watchlist package, not a manifest",
             hint="a batch is merged with `triage import` (at a hub, `triage hub import`); a package with "
             "`triage watchlist receive`",
         )
-    if start.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")) or start[4:12] in (b"ftypheic", b"ftypmif1"):
+    if opening.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")) or opening[4:12] in (
+        b"ftypheic",
+        b"ftypmif1",
+    ):
         raise BadInput(
             f"{path}: a photo, not a manifest",
             hint="one photo is captured with `triage capture --photo`; capture-batch takes a CSV of one row per "

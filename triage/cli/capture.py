@@ -329,7 +329,8 @@ def _watch_folder(
         stopping.append(signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    counts = {"landed": 0, "refused": 0, "already landed": 0}
+    counts = {"landed": 0, "already landed": 0}
+    refused: set[str] = set()  # photos refused and not landed since (a corrected sidecar lands one later)
     err.print(f"Watching {escape(str(folder))} for photos; Ctrl-C stops.", highlight=False)
     try:
         while (arrived := watcher.wait(stop=lambda: bool(stopping))) is not None:
@@ -341,10 +342,11 @@ def _watch_folder(
             sys.stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False, default=str) + "\n")
             sys.stdout.flush()
             if outcome.captured is None:
-                counts["refused"] += 1
+                refused.add(arrived.path.name)
                 watcher.refused(arrived)  # a corrected sidecar hands it over again
                 warn(f"{arrived.path.name} refused: {outcome.reason}")
             else:
+                refused.discard(arrived.path.name)
                 counts["landed"] += 1
                 for w in outcome.as_json()["warnings"]:
                     warn(f"{arrived.path.name}: {w}")
@@ -352,8 +354,9 @@ def _watch_folder(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     err.print(
-        f"Stopped watching {folder}: {counts['landed']} landed, {counts['refused']} refused, "
-        f"{counts['already landed']} already landed before.",
+        f"Stopped watching {folder}: {counts['landed']} landed, {len(refused)} refused"
+        + (f" ({', '.join(sorted(refused))})" if refused else "")
+        + f", {counts['already landed']} already landed before.",
         markup=False,
     )
 

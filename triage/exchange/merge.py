@@ -319,8 +319,18 @@ class _Merger:
         return aid
 
     def history(self, rec: dict[str, Any]) -> None:
-        """The searches, reviews and drafts of an arrival that this home does not hold yet."""
+        """The searches, reviews and drafts of an arrival that this home does not hold yet, and a safeguarding
+        flag raised on the laptop since this home merged the arrival (a flag is never lowered)."""
         aid = self.held("arrivals", rec["key"], "the arrival")
+        if rec.get("safeguarding") and not self.store.get("arrivals", aid, what="arrival")["safeguarding"]:
+            self.store.update("arrivals", aid, {"safeguarding": 1})
+            self.store.audit(
+                "safeguarding-flag",
+                self.officer,
+                arrival_id=aid,
+                records=[f"arrival:{aid}", f"batch:{self.b.sha256[:16]}"],
+                reason=f"raised on laptop {self.b.device} ({self.b.signer}) after its earlier batch",
+            )
         for s in rec["searches"]:
             if not self.local("searches", s["key"]):
                 sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates", "watchlist_version")))

@@ -96,21 +96,21 @@ class Vault:
         return nonce + self._aead.encrypt(nonce, plaintext, aad.encode())
 
     def open(self, blob: bytes, aad: str) -> bytes:
-        view = memoryview(blob)  # slicing the blob itself would copy it
         try:
+            view = memoryview(blob)  # slicing the blob itself would copy it
             return self._aead.decrypt(view[:NONCE_BYTES], view[NONCE_BYTES:], aad.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError, TypeError):  # altered, cut short, or not bytes at all
             raise IntegrityFailure(f"encrypted record {aad} failed authentication: the store was altered") from None
 
     def open_into(self, blob: bytes, aad: str, out: memoryview) -> memoryview:
         """Decrypt into the start of `out` and return that part of it. Template blocks and index parts are
         opened this way: they are large and many, and a fresh buffer for each costs more in page faults
         than the decryption itself."""
-        view = memoryview(blob)
-        plain = out[: len(view) - NONCE_BYTES - TAG_BYTES]
         try:
+            view = memoryview(blob)
+            plain = out[: max(len(view) - NONCE_BYTES - TAG_BYTES, 0)]
             self._aead.decrypt_into(view[:NONCE_BYTES], view[NONCE_BYTES:], aad.encode(), plain)
-        except InvalidTag:
+        except (InvalidTag, ValueError, TypeError):  # altered, cut short, or not bytes at all
             raise IntegrityFailure(f"encrypted record {aad} failed authentication: the store was altered") from None
         return plain
 

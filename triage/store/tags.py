@@ -6,9 +6,11 @@ its exact ciphertext. So a row edited, copied from another row or forged without
 its tag wherever it is read. A row restored from an older copy carries an older, valid tag; each table's
 digest is kept in the sealed head of the audit trail and moves with every commit, so a check of the digest
 sees such a row, and a deleted one, as a table that no longer adds up. What a row adds to the digest is
-keyed (`summand`), so no row slipped in can make a table add up again; it covers the row's number and the
-columns it is looked up by (those of the table's indexes), so a row moved out of the reads that find it
-moves the digest too, while one changed in any other column is still found, and refused, where it is read.
+keyed (`summand`), so no row slipped in (with any tag, or none) can make a table add up again; it covers
+the row's number and every clear column, so a row edited in place with its tag kept moves the digest too:
+a read in plain SQL (a count, a join) that never checks a tag cannot be misled by it. A sealed column is
+covered by the row's tag and by its own authentication, and is read only through the store, which checks
+the row.
 
 The store notes the rows a transaction touches with TEMP triggers on its own connection and tags them
 at commit (`seal_touched`), so every write is covered whichever code made it. Tables outside this scheme
@@ -84,8 +86,8 @@ def _columns(db: Database, table: str) -> list[str]:
 @dataclass
 class Layout:
     """How one table's rows are read for tagging: sealed columns as their length, nonce and GCM tag only,
-    so a large photo is never read whole to be checked; and for summing: the tag and the columns that
-    find the row (`bound`)."""
+    so a large photo is never read whole to be checked; and for summing: the tag and every clear column
+    (`bound`)."""
 
     table: str
     columns: list[str]
@@ -98,13 +100,9 @@ class Layout:
         self.summing = f"SELECT rowid, tag{''.join(f', [{c}]' for c in self.bound)} FROM [{self.table}]"
 
 
-def looked_up_by(db: Database, table: str, columns: list[str]) -> list[str]:
-    """The columns of the table's indexes (its primary key's included), in the table's order: those a read
-    finds a row by, so the ones a row would be moved by, out of the reads that should find it."""
-    indexed: set[str] = set()
-    for index in db.execute(f"PRAGMA main.index_list([{table}])").fetchall():
-        indexed.update(r[2] for r in db.execute(f"PRAGMA main.index_info([{index[1]}])") if r[2] is not None)
-    return [c for c in columns if c in indexed and c not in ("ver", "tag")]
+def clear_columns(columns: list[str]) -> list[str]:
+    """The columns a row's digest summand covers besides its tag: all but the sealed ones."""
+    return [c for c in columns if c != "tag" and c not in SEALED_COLUMNS]
 
 
 def read_columns(columns: list[str], row: str = "") -> str:
@@ -127,7 +125,7 @@ def layout(db: Database, table: str, cache: dict[str, Layout]) -> Layout:
     found = cache.get(table)
     if found is None:
         columns = _columns(db, table)
-        found = cache[table] = Layout(table, columns, looked_up_by(db, table, columns))
+        found = cache[table] = Layout(table, columns, clear_columns(columns))
     return found
 
 
@@ -168,21 +166,19 @@ def sum_key(key: bytes) -> bytes:
 _SUM_KEYS: dict[bytes, bytes] = {}
 
 
-def summand(skey: bytes, rowid: int, tag: Any, bound: tuple[Any, ...]) -> bytes | None:
-    """What a row adds to its table's digest: a keyed hash of its tag, its number and the columns that find it
-    (`Layout.bound`), so that no one without the key can make a table's rows add up to the sealed digest,
-    and a row moved to another number or key moves it. A row without a tag adds nothing (it is refused
-    wherever it is read)."""
-    if tag is None:
-        return None
-    h = hashlib.blake2b(key=skey, digest_size=TAG_BYTES)
-    h.update(_bytes_of(tag))
-    h.update(_BODY.encode([rowid, *bound]).encode("utf-8", "surrogatepass"))
-    return h.digest()
+def summand(skey: bytes, rowid: int, tag: Any, bound: tuple[Any, ...]) -> bytes:
+    """What a row adds to its table's digest: a keyed hash of its tag, its number and its clear columns
+    (`Layout.bound`), so that no one without the key can make a table's rows add up to the sealed digest, and
+    a row edited, moved or slipped in moves it, a row without a tag (or with a tag of the wrong kind) too."""
+    body = _BODY.encode([rowid, *bound]).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(_tag_bytes(tag) + body, key=skey, digest_size=TAG_BYTES).digest()
 
 
-def _bytes_of(value: Any) -> bytes:
-    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else str(value).encode()
+def _tag_bytes(tag: Any) -> bytes:
+    """A tag as it is hashed: marked by its kind, so no tag of one kind hashes as one of another."""
+    if isinstance(tag, bytes | bytearray | memoryview):
+        return b"b" + bytes(tag)
+    return b"n" if tag is None else b"o" + repr(tag).encode()
 
 
 def table_sum(db: Database, key: bytes, table: str, cache: dict[str, Layout]) -> int:
@@ -195,7 +191,8 @@ def tag_sum(db: Database, table: str) -> int:
     """A table's digest as homes kept it before digests were keyed: the plain sum of its rows' tags, which anyone
     reading the file could make a slipped-in row restore. Read only to check a home once before it is summed
     the keyed way (`Store._key_digests_once`)."""
-    return summed([tag for (tag,) in db.execute(f"SELECT [tag] FROM [{table}]")])
+    found = [tag for (tag,) in db.execute(f"SELECT [tag] FROM [{table}]")]
+    return summed([t if t is None or isinstance(t, bytes) else repr(t).encode() for t in found])
 
 
 def summed(found: list[bytes | None]) -> int:
@@ -245,7 +242,8 @@ class OldRows:
         self.tagged_under: bytes | None = None  # the key rows still carry while a new one replaces it
 
     def adds(self, rowid: int, tag: Any, *bound: Any) -> bytes | None:
-        """What a row touched by this transaction added to its table's digest before (`summand`)."""
+        """What a row touched by this transaction added to its table's digest before (`summand`); None while
+        the store is locked (it writes no tagged row)."""
         key = self.tagged_under or self.key()
         return None if key is None else summand(sum_key(key), rowid, tag, bound)
 
@@ -287,7 +285,7 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
 
     for t in tables:
         columns = old_rows.columns[t] = _columns(db, t)
-        bound = looked_up_by(db, t, columns)
+        bound = clear_columns(columns)
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagins_{t}] AFTER INSERT ON main.[{t}] "
             f"BEGIN {note(t, 'NEW.rowid', 'NULL')} END"
@@ -387,7 +385,9 @@ def check(key: bytes, table: str, rowid: int, columns: list[str], values: tuple[
     """Raise IntegrityFailure unless the row's stored tag is the one its contents give."""
     named = dict(zip(columns, values, strict=True))
     stored = named.get("tag")
-    if stored is None or not hmac.compare_digest(bytes(stored), row_tag(key, table, rowid, columns, values)):
+    if not isinstance(stored, bytes | bytearray | memoryview) or not hmac.compare_digest(
+        bytes(stored), row_tag(key, table, rowid, columns, values)
+    ):
         raise IntegrityFailure(
             f"{row_name(table, rowid, named)} was changed outside triage (its authentication tag does not match)",
             hint="restore the home from a backup, or ask the supervisor to import its last batch",
