@@ -473,8 +473,7 @@ def test_a_signer_slipped_into_the_trust_list_is_never_used(cli, laptops, sup):
         t: n for t, n in before.items() if t != "audit_events"
     }
     cli("keys", "list", "--home", sup, code=INTEGRITY)
-    cli("keys", "untrust", "Laptop B", "--home", sup)  # the altered entry can be taken out
-    assert cli.json("import", laptops.a_file, "--home", sup)[0]["new_arrivals"] == 2
+    cli("keys", "untrust", "Laptop B", "--home", sup, code=INTEGRITY)  # the list no longer adds up: restore it
 
 
 def test_a_recipient_slipped_into_the_list_is_never_encrypted_to(cli, laptops, tmp_path):

@@ -282,11 +282,11 @@ def test_a_row_this_process_just_wrote_is_checked_again_once_another_connection_
     finally:
         store.close()
 
+    with pytest.raises(IntegrityFailure):  # the shell's edit is still there for a new process
+        Store.open(home, PASSPHRASE)
+    sql(home, "UPDATE arrivals SET safeguarding = 0 WHERE id = ?", a)  # undone: the row adds up again
     store = Store.open(home, PASSPHRASE)
     try:
-        with pytest.raises(IntegrityFailure):  # the shell's edit is still there for a new process
-            store.get("arrivals", a)
-        sql(home, "UPDATE arrivals SET safeguarding = 0 WHERE id = ?", a)  # undone: the row adds up again
         with store.transaction():
             store.update("arrivals", a, clear={"vessel": "SB-3"})
         store.db.execute("UPDATE arrivals SET vessel = 'SB-9' WHERE id = ?", [a])  # outside a transaction
@@ -373,7 +373,8 @@ def test_a_row_changed_outside_triage_is_never_written_over_or_deleted(cli, copy
     """A purge updates and deletes rows it never reads: without the check made before a row is first
     changed, the edited arrival's change was sealed as triage's own and verify found nothing."""
     home, _, b, _ = copy
-    sql(home, "UPDATE arrivals SET officer = 'PC 9999 Someone' WHERE id = ?", b)  # found as before: not summed
+    # A sealed value's nonce changed: the row's tag no longer fits it (a digest leaves sealed columns to the tag).
+    sql(home, "UPDATE arrivals SET sealed = CAST(X'00' || substr(sealed, 2) AS BLOB) WHERE id = ?", b)
     said = _said(cli("purge", "--as-of", "2099-01-01", "--home", home, code=INTEGRITY))
     assert f"arrivals row {b} was changed outside triage" in said and "does not write over it" in said
     assert not cli.json("audit", "verify", "--home", home, code=INTEGRITY)["ok"]
@@ -566,3 +567,11 @@ def test_a_decision_whose_sealed_part_no_longer_opens_keeps_nothing_off_the_queu
     con.close()
     refused = cli("review", "--pending", "--home", home, code=INTEGRITY)
     assert "failed authentication" in refused.stderr or "changed outside triage" in refused.stderr
+
+
+def test_text_that_is_not_utf8_put_into_the_file_is_refused_as_a_change_not_a_crash(cli, copy):
+    home, a, _, _ = copy
+    sql(home, "UPDATE arrivals SET vessel = CAST(X'FF' AS TEXT) WHERE id = ?", a)
+    for command in (("arrivals", "list"), ("audit", "verify")):
+        said = _said(cli(*command, "--home", home, code=INTEGRITY))
+        assert "holds text that is not UTF-8" in said and "changed outside triage" in said, said

@@ -235,7 +235,9 @@ def test_crime_group_suggestions_survive_rotation(cli, wl_home, monkeypatch):
 def test_an_altered_home_is_not_rotated(cli, home, monkeypatch):
     a = cli.json("capture", "--photo", orl(12, 2))["arrival_id"]
     con = _db(home)
-    con.execute("UPDATE arrivals SET safeguarding = 1 - coalesce(safeguarding, 0) WHERE id = ?", [a])
+    con.execute(
+        "UPDATE arrivals SET sealed = CAST(X'00' || substr(sealed, 2) AS BLOB) WHERE id = ?", [a]
+    )  # its nonce changed
     con.commit()
     con.close()
     before = _sealed_values(home)

@@ -137,6 +137,14 @@ class TriageGroup(TyperGroup):
         except sqlite3.OperationalError as e:
             if debug:
                 traceback.print_exc()
+            if "Could not decode to UTF-8" in str(e):  # text triage never writes: put there with another tool
+                err.print(
+                    f"[red]error:[/] the store file holds text that is not UTF-8 ({escape(str(e))}): it was changed "
+                    "outside triage",
+                    highlight=False,
+                )
+                err.print("  hint: restore the home from a backup", highlight=False, markup=False)
+                ctx.exit(int(ExitStatus.INTEGRITY))
             err.print(
                 f"[red]error:[/] the store could not be written ({escape(str(e))}); nothing was saved"
                 + ("; free some disk space and try again" if "full" in str(e) else ""),
