@@ -49,7 +49,7 @@ from triage.cli import (
 )
 from triage.cli.common import err
 from triage.cli.help_layout import running_text
-from triage.errors import ExitStatus, TriageError
+from triage.errors import ExitStatus, IntegrityFailure, TriageError
 
 
 def _usage(e: ClickUsageError) -> Exit:
@@ -130,21 +130,14 @@ class TriageGroup(TyperGroup):
         except TriageError as e:
             if debug:
                 traceback.print_exc()
-            err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
-            if e.hint:
-                err.print(f"  hint: {e.hint}", highlight=False, markup=False)
-            ctx.exit(int(e.status))
+            _refused(ctx, e)
         except sqlite3.OperationalError as e:
             if debug:
                 traceback.print_exc()
             if "Could not decode to UTF-8" in str(e):  # text triage never writes: put there with another tool
-                err.print(
-                    f"[red]error:[/] the store file holds text that is not UTF-8 ({escape(str(e))}): it was changed "
-                    "outside triage",
-                    highlight=False,
+                _refused(
+                    ctx, _outside(f"the store file holds text that is not UTF-8 ({e}): it was changed outside triage")
                 )
-                err.print("  hint: restore the home from a backup", highlight=False, markup=False)
-                ctx.exit(int(ExitStatus.INTEGRITY))
             err.print(
                 f"[red]error:[/] the store could not be written ({escape(str(e))}); nothing was saved"
                 + ("; free some disk space and try again" if "full" in str(e) else ""),
@@ -155,18 +148,30 @@ class TriageGroup(TyperGroup):
             if debug:
                 raise
             if type(e) is sqlite3.DatabaseError:  # "database disk image is malformed": a page or index changed
-                err.print(
-                    f"[red]error:[/] the store file is damaged or was changed outside triage ({escape(str(e))}); "
-                    "`triage doctor` shows where",
-                    highlight=False,
+                _refused(
+                    ctx,
+                    _outside(
+                        f"the store file is damaged or was changed outside triage ({e}); `triage doctor` shows where"
+                    ),
                 )
-                err.print("  hint: restore the home from a backup", highlight=False, markup=False)
-                ctx.exit(int(ExitStatus.INTEGRITY))
             err.print(
                 f"[red]error:[/] unexpected {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
                 highlight=False,
             )
             ctx.exit(int(ExitStatus.ERROR))
+
+
+def _refused(ctx: typer.Context, e: TriageError) -> None:
+    """A refusal as every command gives it: one line naming what to fix, a hint, and its exit status."""
+    err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
+    if e.hint:
+        err.print(f"  hint: {e.hint}", highlight=False, markup=False)
+    ctx.exit(int(e.status))
+
+
+def _outside(what: str) -> IntegrityFailure:
+    """The store file as SQLite finds it, not as triage wrote it."""
+    return IntegrityFailure(what, hint="restore the home from a backup")
 
 
 EPILOG = "Exit codes: " + ", ".join(f"{s.value} {s.name.lower().replace('_', ' ')}" for s in ExitStatus)
