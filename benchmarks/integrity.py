@@ -56,6 +56,8 @@ def tagging_off() -> Iterator[None]:
         "fresh": Store._fresh_rows,
         "tables": Store.check_tables,
         "trail": Store._check_trail_end,
+        "written": Store._written_table,
+        "blocks": Store._check_blocks,
     }
     tags.install_triggers = lambda db, tables, old_rows: None  # type: ignore[assignment]
     tags.check_read = lambda *a, **k: None  # type: ignore[assignment]
@@ -65,6 +67,8 @@ def tagging_off() -> Iterator[None]:
     Store._fresh_rows = lambda self: {}  # type: ignore[method-assign]
     Store.check_tables = lambda self, *tables, **k: None  # type: ignore[method-assign]
     Store._check_trail_end = lambda self: None  # type: ignore[method-assign]
+    Store._written_table = lambda self, table: True  # type: ignore[method-assign]
+    Store._check_blocks = lambda self: None  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -76,6 +80,8 @@ def tagging_off() -> Iterator[None]:
         Store._check_trail_end = saved["trail"]  # type: ignore[method-assign]
         Store.retag_all = saved["retag"]  # type: ignore[method-assign]
         Store._fresh_rows = saved["fresh"]  # type: ignore[method-assign]
+        Store._written_table = saved["written"]  # type: ignore[method-assign]
+        Store._check_blocks = saved["blocks"]  # type: ignore[method-assign]
 
 
 def new_home(path: Path, site: str) -> Store:

@@ -139,23 +139,32 @@ def test_a_row_deleted_or_put_back_is_refused_by_every_command_not_only_verify(c
     assert cli("doctor", "--home", home, code=None).exit_code != 0
 
 
-UNREAD = {  # a row a read would leave out, or read in plain SQL without checking its tag
-    "reviews": "UPDATE reviews SET arrival_id = 'A-ZZZZZZ' WHERE arrival_id = ?",  # a decision undone
-    "candidates": "UPDATE candidates SET arrival_id = 'A-ZZZZZZ' WHERE arrival_id = ? AND kind = 'watchlist'",
-    "candidates ": "UPDATE candidates SET below_threshold = 0 WHERE arrival_id = ? AND kind = 'watchlist'",
-    "arrivals": "UPDATE arrivals SET voided = 1 WHERE id = ?",  # gone from a name search
-    "searches": "INSERT INTO searches SELECT * FROM searches WHERE arrival_id = ?",  # the latest, without a tag
-}
+UNREAD = [  # a row a read would leave out, or read in plain SQL without checking its tag
+    pytest.param("reviews", "UPDATE reviews SET arrival_id = 'A-ZZZZZZ' WHERE arrival_id = ?", id="review moved"),
+    pytest.param(
+        "candidates",
+        "UPDATE candidates SET arrival_id = 'A-ZZZZZZ' WHERE arrival_id = ? AND kind = 'watchlist'",
+        id="alert moved",
+    ),
+    pytest.param(
+        "candidates",
+        "UPDATE candidates SET below_threshold = 0 WHERE arrival_id = ? AND kind = 'watchlist'",
+        id="alert counted as none",
+    ),
+    pytest.param("arrivals", "UPDATE arrivals SET voided = 1 WHERE id = ?", id="gone from a name search"),
+    pytest.param(
+        "searches", "INSERT INTO searches SELECT * FROM searches WHERE arrival_id = ?", id="a latest search, no tag"
+    ),
+]
 
 
-@pytest.mark.parametrize("table", list(UNREAD))
-def test_a_row_edited_in_place_or_slipped_in_without_a_tag_is_refused_by_every_command(cli, copy, table):
+@pytest.mark.parametrize(("table", "statement"), UNREAD)
+def test_a_row_edited_in_place_or_slipped_in_without_a_tag_is_refused_by_every_command(cli, copy, table, statement):
     """A row's tag shows an edit only where the row is read: a row moved to another arrival is no longer read for
     its own, a column a count reads in plain SQL is read without its tag, and a row slipped in without a tag
     added nothing to a digest. What a row adds to its table's digest covers its tag (or its lack of one), its
     number and every clear column, so each shows in the digest every command checks as it opens the home."""
     home, a, _, _ = copy
-    statement = UNREAD[table]
     if statement.startswith("INSERT"):
         con = sqlite3.connect(home / "triage.db")
         columns = [c[1] for c in con.execute(f"PRAGMA table_info({table})")]
@@ -165,7 +174,7 @@ def test_a_row_edited_in_place_or_slipped_in_without_a_tag_is_refused_by_every_c
     sql(home, statement, a)
     for command in (("arrivals", "show", a), ("review", "--pending"), ("arrivals", "list")):
         refused = _said(cli(*command, "--home", home, code=INTEGRITY))
-        assert f"{table.strip()} row" in refused and "was changed outside triage" in refused, (command, refused)
+        assert f"{table} row" in refused and "was changed outside triage" in refused, (command, refused)
 
 
 def test_a_name_key_moved_to_another_name_is_refused_by_the_name_search(cli, copy):

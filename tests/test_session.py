@@ -365,8 +365,8 @@ def test_the_face_models_have_stopped_loading_before_a_refused_start_ends(
 
 
 def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group_photo(wl_home, tmp_path):
-    """A sidecar's `face` picks one face of a group photo, in a session as in `capture --watch`; a path typed
-    while the folder is watched is answered, not dropped unseen."""
+    """A sidecar's `face` picks one face of a group photo, in a session as in `capture --watch`, the sidecar
+    written after the photo was refused too; a path typed while the folder is watched is answered."""
     import numpy as np
 
     from triage.intake.samples import astronaut_path
@@ -381,8 +381,9 @@ def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group
     face = np.asarray(Image.open(astronaut_path()).convert("RGB"))[40:240, 130:320]
     canvas = np.full((260, 420, 3), 128, np.uint8)
     canvas[30:230, 10:200] = canvas[30:230, 220:410] = face
-    (folder / "G9.jpg.json").write_text(json.dumps({"face": 1, "surname": "Sidecar"}))
     Image.fromarray(canvas).save(folder / "G9.jpg")
+    child.expect("faces of similar size")  # refused until a sidecar names the face: then handed over again
+    (folder / "G9.jpg.json").write_text(json.dumps({"face": 1, "surname": "Sidecar"}))
     child.expect("Candidates for human review")
     child.expect("save the sidecar's details")
     child.send("s")

@@ -182,12 +182,20 @@ def column_name(header: str) -> str:
     return PLURALS.get(name, name)
 
 
+def face_number(text: str, field: str) -> int:
+    """Which face of a group photo a manifest row or a sidecar names: 1 = the largest."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise BadInput(f"{field}: {text!r} is not a face number (1 = the largest face)")
+    return int(text)
+
+
 def read(path: Path) -> list[Row]:
     """The manifest's rows. A header this tool does not know is refused for the whole manifest, since a
     misspelt column would otherwise be ignored on every row without anyone noticing."""
     path = Path(path)
     if path.is_dir():
-        inside = sorted(p.name for p in path.glob("*.csv"))
+        inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() == ".csv")
         raise BadInput(
             f"{path}: a folder; give its manifest CSV"
             + (f", e.g. {path / inside[0]}" if inside else " (one row per person: photo, surname, ...)")
@@ -204,10 +212,7 @@ def read(path: Path) -> list[Row]:
             hint="a batch is merged with `triage import` (at a hub, `triage hub import`); a package with "
             "`triage watchlist receive`",
         )
-    if opening.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")) or opening[4:12] in (
-        b"ftypheic",
-        b"ftypmif1",
-    ):
+    if opening.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")) or opening[4:8] == b"ftyp":
         raise BadInput(
             f"{path}: a photo, not a manifest",
             hint="one photo is captured with `triage capture --photo`; capture-batch takes a CSV of one row per "
@@ -317,12 +322,7 @@ def check_cells(store: Store, row: Row, *, vessel: str | None, landed_at: str | 
         zone = faults.check(mrz.parse, f["mrz"], today)
         if zone is not None and details is not None:
             details, warnings = mrz.apply(zone, details, today)
-    face_index = None
-    if f.get("face"):
-        if not f["face"].isdigit() or int(f["face"]) < 1:
-            faults.found.append(f"{column('face')}: {f['face']!r} is not a face number (1 = the largest face)")
-        else:
-            face_index = int(f["face"])
+    face_index = faults.check(face_number, f["face"], column("face")) if f.get("face") else None
     when = (
         faults.check(parse_landed_at, f["landed_at"], store.config.timezone, column("landed_at"))
         if f.get("landed_at")

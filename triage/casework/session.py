@@ -237,13 +237,9 @@ def sidecar_details(cells: dict[str, str] | None) -> DetailText:
 
 def sidecar_face(cells: dict[str, str] | None, sidecar: str) -> int | None:
     """Which face of a group photo its sidecar names (`face`, 1 = the largest), or None."""
-    named = {manifest.column_name(k): str(v).strip() for k, v in (cells or {}).items()}
-    face = named.get("face")
-    if not face:
-        return None
-    if not face.isdigit() or int(face) < 1:
-        raise BadInput(f"face of {sidecar}: {face!r} is not a face number (1 = the largest face)")
-    return int(face)
+    named = {manifest.column_name(k): str(v) for k, v in (cells or {}).items()}
+    face = named.get("face", "").strip()
+    return manifest.face_number(face, f"face of {sidecar}") if face else None
 
 
 @dataclass

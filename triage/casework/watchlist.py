@@ -88,7 +88,8 @@ def _option(flag: str) -> str:
 
 def _as_column(flag: str) -> str:
     """A field named as an import file's header gives it (`--review-date` is its review_date column)."""
-    return f"column {flag.removeprefix('--').replace('-', '_')}"
+    name = flag.removeprefix("--").replace("-", "_")
+    return f"column {'aliases' if name == 'alias' else name}"
 
 
 def _category(category: str, named: Callable[[str], str] = _option) -> str:
@@ -122,8 +123,8 @@ def _check_age(ref: str, dob: str | None, category: str, today: dt.date) -> None
         )
 
 
-def _aliases(aliases: Sequence[str]) -> list[str]:
-    return [biographic.clean_text(a, "--alias") for a in aliases if a and a.strip()]
+def _aliases(aliases: Sequence[str], named: Callable[[str], str] = _option) -> list[str]:
+    return [biographic.clean_text(a, named("--alias")) for a in aliases if a and a.strip()]
 
 
 def check_entry(
@@ -162,7 +163,7 @@ def check_entry(
         authorised_by,
         _review_date(review_date, today, named),
         biographic.clean_text(image_source or "not stated", named("--image-source")),
-        _aliases(aliases),
+        _aliases(aliases, named),
         birth,
     )
 

@@ -501,6 +501,7 @@ def capture_batch(
     from triage.errors import ExitStatus
 
     started = _early.pop("workers", None)
+    store = None
     try:  # workers started early are stopped on every way out, a refusal of the arguments included
         vessel = parse_vessel(vessel) if vessel is not None else None
         if started is None:
@@ -525,6 +526,8 @@ def capture_batch(
                 started=started,
             )
     except KeyboardInterrupt:
+        if store is None:  # at the passphrase prompt: nothing had begun
+            raise
         say(
             err,
             "capture-batch interrupted: the rows landed so far are kept; run the same command again to land the rest.",

@@ -252,6 +252,9 @@ def home_path(home: Path | None) -> Path:
     return resolve_home(home)
 
 
+PASSPHRASE_TRIES = 3  # a passphrase mistyped at the prompt is asked for again, up to this many times in all
+
+
 def passphrase(*, confirm: bool = False) -> str:
     """TRIAGE_PASSPHRASE when set, else a hidden prompt; never a prompt when stdin is not a terminal."""
     value = os.environ.get("TRIAGE_PASSPHRASE")
@@ -271,7 +274,7 @@ def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
     store = Store.open_locked(path)
     if not unlock:
         return store
-    left = 1 if os.environ.get("TRIAGE_PASSPHRASE") else PASSPHRASE_TRIES
+    left = 1 if os.environ.get("TRIAGE_PASSPHRASE") else PASSPHRASE_TRIES  # asked at a terminal, as a login asks
     while True:
         left -= 1
         try:
@@ -285,9 +288,6 @@ def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
         except BaseException:
             store.close()
             raise
-
-
-PASSPHRASE_TRIES = 3  # asked at a terminal, a mistyped passphrase is asked again, as a login would
 
 
 def _tries(n: int) -> str:

@@ -186,8 +186,10 @@ def doctor(
                     state["store"].unlock(passphrase, check=False)
                 except WrongPassphrase:
                     raise
-                except TriageError as e:  # the key opened; the home's schema or settings did not agree
-                    refused.append(e)
+                except TriageError as e:
+                    if state["store"].vault is None:  # no key opened (a keyring emptied or altered)
+                        raise
+                    refused.append(e)  # the key opened; the home's schema or settings did not agree
                 return "passphrase opens the data key"
 
             def home_settings_ok() -> str:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from triage.casework.session import Landing, Preview, Standing
     from triage.intake.biographic import DetailText
     from triage.intake.photos import Photo
-    from triage.intake.watch import FolderWatch
+    from triage.intake.watch import Arrived, FolderWatch
 
 DECISIONS = {"c": "confirmed", "r": "rejected", "i": "inconclusive"}
 ENTER = "\n"
@@ -195,9 +195,11 @@ def session(
             taken = _take(keys, landing, camera, watcher, before.landed)
             if taken is None:
                 break
-            photo, name, given, face = taken
+            photo, name, given, face, arrived = taken
             preview = _prepare(keys, landing, photo, name, face)
             if preview is None:
+                if watcher is not None and arrived is not None:
+                    watcher.refused(arrived)  # its sidecar written or corrected hands it over again
                 continue
             if _arrival(keys, landing, preview, landed, given) == "end":
                 break
@@ -254,7 +256,7 @@ def _standing_text(s: Standing) -> str:
 
 def _take(
     keys: Keys, landing: Landing, camera: str | None, watcher: FolderWatch | None, earlier: int
-) -> tuple[Photo, str | None, DetailText, int | None] | None:
+) -> tuple[Photo, str | None, DetailText, int | None, Arrived | None] | None:
     """The next photo, its file's name (None from a camera), the details its sidecar gives and the face it
     names in a group photo, or None when the officer ends the session. Arrivals are numbered for the vessel:
     after the `earlier` ones that had landed from it when the session started, and those landed since."""
@@ -292,9 +294,10 @@ def _take(
             try:
                 face = sidecar_face(arrived.sidecar, arrived.path.name + SIDECAR_SUFFIX)
                 photo = photos.decode(arrived.data, str(arrived.path))
-                return photo, arrived.path.name, sidecar_details(arrived.sidecar), face
+                return photo, arrived.path.name, sidecar_details(arrived.sidecar), face, arrived
             except BadInput as e:
                 say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
+                watcher.refused(arrived)
                 continue
         hint = "Enter takes one from the camera, " if camera else ""
         text = keys.line(f"[bold]Arrival {number}[/]: photo (type or paste its path; {hint}q ends)")
@@ -305,14 +308,14 @@ def _take(
             if not text:
                 if camera is None:
                     continue
-                return _from_camera(landing, camera), None, DetailText(), None
+                return _from_camera(landing, camera), None, DetailText(), None, None
             path = _pasted_path(text)
             data = photos.read_file(path)
             before = landing.already_landed(data, path.name)
             if before:
                 say(err, f"{path.name} already landed as {before}")
                 continue
-            return photos.decode(data, str(path)), path.name, DetailText(), None
+            return photos.decode(data, str(path)), path.name, DetailText(), None, None
         except TriageError as e:
             say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
 

@@ -40,5 +40,5 @@ def records(path: Path, *, max_bytes: int | None = None) -> list[list[str]]:
     except csv.Error as e:
         if "end of data" in str(e):
             raise BadInput(f"{path}: line {starts} opens a quote that is never closed; close it or remove it") from None
-        raise BadInput(f"{path}: line {starts} is not readable as CSV ({e}); check its quotes") from None
+        raise BadInput(f"{path}: line {starts} is not readable as CSV ({e})") from None
     return rows

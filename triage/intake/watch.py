@@ -122,6 +122,7 @@ class FolderWatch:
                 ready.append((st.st_mtime_ns, entry.name, arrived))
         for name in set(self._looks) - present:
             del self._looks[name]
+        self._held &= present  # a file taken away and written again is named again
         return [a for _, _, a in sorted(ready, key=lambda t: (t[0], t[1]))]
 
     def _complete(self, path: Path, look: _Look, now: float) -> Arrived | None:

@@ -38,14 +38,14 @@ def check_strength(passphrase: str, *, what: str = "passphrase", known: Iterable
     for phrase in known:
         words += [phrase, *phrase.split()] if phrase else []
     result = zxcvbn(text, user_inputs=words)
-    rest = _without(text, words)
-    if rest != text and int(zxcvbn(rest or "-", user_inputs=words)["score"]) < MIN_SCORE:
+    if int(result["score"]) >= MIN_SCORE:
+        rest = _without(text, words)
+        if rest == text or int(zxcvbn(rest or "-", user_inputs=words)["score"]) >= MIN_SCORE:
+            return
         raise BadInput(
             f"the {what} is too easy to guess (it is mostly the home's own site, officer or force, which an "
             f"attacker tries first, with digits and separators around them): {ADVICE}"
         )
-    if int(result["score"]) >= MIN_SCORE:
-        return
     feedback = result.get("feedback") or {}
     said = [str(feedback.get("warning") or ""), *(str(s) for s in feedback.get("suggestions") or [])]
     why = next((s.rstrip(".") for s in said if s), "it would be guessed quickly")
@@ -53,12 +53,16 @@ def check_strength(passphrase: str, *, what: str = "passphrase", known: Iterable
 
 
 def _without(text: str, words: Iterable[str]) -> str:
-    """`text` with every known word of two or more letters taken out, whatever its case, longest first: what
-    is left is all an attacker who knows the home has to guess (zxcvbn counts a known word as one cheap guess
-    but can still score a name spelt with separators and digits as strong)."""
+    """`text` with the known words taken out, whatever their case, longest first: what is left is all an
+    attacker who knows the home has to guess (zxcvbn counts a known word as one cheap guess but can still score
+    a name spelt with separators and digits as strong). A word of four or more characters goes wherever it
+    stands; a shorter one (PC, Ng) only where it starts or ends a word, not from inside another word."""
     parts = {p for w in words for p in (w, *re.split(r"[\W_]+", w)) if len(p) >= 2}
     for part in sorted(parts, key=len, reverse=True):
-        text = re.sub(re.escape(part), "", text, flags=re.IGNORECASE)
+        found = re.escape(part)
+        if len(part) < 4:  # not a letter on at least one side
+            found = rf"(?<![^\W\d_]){found}|{found}(?![^\W\d_])"
+        text = re.sub(found, "", text, flags=re.IGNORECASE)
     return text
 
 

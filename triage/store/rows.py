@@ -159,8 +159,9 @@ class Store:
             self._adopt_key(data_key)
             self._check_schema()
             self._tag_rows_once()
-            self._key_digests_once(strict=check)
-            self._tag_later_tables_once()
+            keyed = self._key_digests_once(strict=check)
+            if keyed:  # else an altered home opened to be reported (`audit verify`, `doctor`): nothing written
+                self._tag_later_tables_once()
             self.settings = home_settings.load(self)  # its table checked there: a setting restored from an older copy
             # A review, alert or flag deleted, or a row put back from an older copy, is refused by every command,
             # not only by `triage audit verify`; the tables left out are checked where they are read.
@@ -168,7 +169,8 @@ class Store:
                 unchecked = tags.CHECKED_WHERE_READ | {home_settings.TABLE}
                 later = [t for t in tags.tagged_tables(self.db) if t not in unchecked]
                 self.check_tables(*later, every_row=False, head_required=False)
-            judgements.seal_once(self, self.config.officer)  # an older home's, once
+            if keyed:
+                judgements.seal_once(self, self.config.officer)  # an older home's, once
             return
         raise error  # type: ignore[misc]
 
@@ -193,28 +195,30 @@ class Store:
                 audit.write_head(self.db, self._need_vault(), audit.Head(head.seq, head.hash, digests))
                 self.audit("rows-tagged", self.config.officer, records=[f"tables:{len(digests)}"])
 
-    def _key_digests_once(self, *, strict: bool) -> None:
+    def _key_digests_once(self, *, strict: bool) -> bool:
         """A home whose sealed head holds its tables' digests as plain sums of their tags (`tags.tag_sum`), which a
         row slipped into the file could make add up again, has every row checked against its tag and every table
         against its sum, once, and its digests kept keyed from then on (`tags.summand`). A home that fails is
-        refused, unless not `strict` (`triage audit verify` and `doctor`, which report what failed)."""
+        refused, unless not `strict` (`triage audit verify` and `doctor`, which report what failed): then False,
+        and the home is left as it is."""
         head = audit.read_head(self.db, self._need_vault())
         if head is None or head.tables is None or head.keyed:
-            return
+            return True
         assert self._tag_key is not None
         with self.transaction():
             head = audit.read_head(self.db, self._need_vault())
             if head is None or head.tables is None or head.keyed:  # another process may have done it meanwhile
-                return
+                return True
             for problem in tags.verify(self.db, self._tag_key, head.tables, self._layouts, head.tables, keyed=False):
                 if not strict:
-                    return
+                    return False
                 raise IntegrityFailure(
                     f"{problem.what}; `triage audit verify` shows every change", hint="restore the home from a backup"
                 )
             digests = {t: tags.table_sum(self.db, self._tag_key, t, self._layouts) for t in head.tables}
             audit.write_head(self.db, self._need_vault(), dataclasses.replace(head, tables=digests, keyed=True))
             self.audit("table-digests-keyed", self.config.officer, records=[f"tables:{len(digests)}"])
+        return True
 
     def _tag_later_tables_once(self) -> None:
         """A home whose sealed head has no digest for a table tagged since (`tags.TAGGED_LATER`) has that table's

@@ -91,11 +91,12 @@ class Layout:
 
     table: str
     columns: list[str]
-    bound: list[str] = field(default_factory=list)
+    bound: list[str] = field(init=False)
     select: str = field(init=False)
     summing: str = field(init=False)
 
     def __post_init__(self) -> None:
+        self.bound = clear_columns(self.columns)
         self.select = f"SELECT rowid, {read_columns(self.columns)} FROM [{self.table}]"
         self.summing = f"SELECT rowid, tag{''.join(f', [{c}]' for c in self.bound)} FROM [{self.table}]"
 
@@ -125,7 +126,7 @@ def layout(db: Database, table: str, cache: dict[str, Layout]) -> Layout:
     found = cache.get(table)
     if found is None:
         columns = _columns(db, table)
-        found = cache[table] = Layout(table, columns, clear_columns(columns))
+        found = cache[table] = Layout(table, columns)
     return found
 
 
@@ -157,20 +158,17 @@ def row_tag(key: bytes, table: str, rowid: int, columns: list[str], values: tupl
 
 def sum_key(key: bytes) -> bytes:
     """The key of what each row adds to its table's digest, derived from the tag key."""
-    found = _SUM_KEYS.get(key)
-    if found is None:
-        found = _SUM_KEYS[key] = hmac.digest(key, b"triage table digests v2", "sha256")
-    return found
+    return hmac.digest(key, b"triage table digests v2", "sha256")
 
 
-_SUM_KEYS: dict[bytes, bytes] = {}
-
-
-def summand(skey: bytes, rowid: int, tag: Any, bound: tuple[Any, ...]) -> bytes:
+def summand(skey: bytes, rowid: int, tag: Any, names: list[str], values: tuple[Any, ...]) -> bytes:
     """What a row adds to its table's digest: a keyed hash of its tag, its number and its clear columns
-    (`Layout.bound`), so that no one without the key can make a table's rows add up to the sealed digest, and
-    a row edited, moved or slipped in moves it, a row without a tag (or with a tag of the wrong kind) too."""
-    body = _BODY.encode([rowid, *bound]).encode("utf-8", "surrogatepass")
+    (`Layout.bound`, `names`), so that no one without the key can make a table's rows add up to the sealed
+    digest, and a row edited, moved or slipped in moves it, a row without a tag (or with a tag of the wrong
+    kind) too. A NULL column is left out, as in a row's tag, so that a later step adding a column (NULL in
+    every row) leaves every digest as it was."""
+    named = [[c, v] for c, v in zip(names, values, strict=True) if v is not None]
+    body = _BODY.encode([rowid, named]).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(_tag_bytes(tag) + body, key=skey, digest_size=TAG_BYTES).digest()
 
 
@@ -183,8 +181,8 @@ def _tag_bytes(tag: Any) -> bytes:
 
 def table_sum(db: Database, key: bytes, table: str, cache: dict[str, Layout]) -> int:
     """The digest of a table as its rows are now."""
-    skey = sum_key(key)
-    return summed([summand(skey, r[0], r[1], r[2:]) for r in db.execute(layout(db, table, cache).summing)])
+    skey, shape = sum_key(key), layout(db, table, cache)
+    return summed([summand(skey, r[0], r[1], shape.bound, r[2:]) for r in db.execute(shape.summing)])
 
 
 def tag_sum(db: Database, table: str) -> int:
@@ -228,7 +226,8 @@ class OldRows:
     change sealed as triage's own (a row put back whole from an older copy carries a tag that checks: its
     table's digest shows it, `verify`). An update of such a row is refused (the
     statement aborts; `failed` names the row for the error shown); a deletion goes ahead without moving the
-    digest by the tag the row claims, so the table still fails `verify` unless the row was one slipped in.
+    digest by what the row adds as it stands, so the table still fails `verify` unless the row was one slipped
+    in. `adds` gives the triggers what a row that checks added to its table's digest before it was touched.
     The triggers call `ok`, a SQL function on the store's connection; it holds no reference back to the
     connection (`key` reads the store's key through a weak reference), so an unclosed store is still freed."""
 
@@ -241,11 +240,11 @@ class OldRows:
         self.failed: str | None = None
         self.tagged_under: bytes | None = None  # the key rows still carry while a new one replaces it
 
-    def adds(self, rowid: int, tag: Any, *bound: Any) -> bytes | None:
+    def adds(self, table: str, rowid: int, tag: Any, *bound: Any) -> bytes | None:
         """What a row touched by this transaction added to its table's digest before (`summand`); None while
         the store is locked (it writes no tagged row)."""
         key = self.tagged_under or self.key()
-        return None if key is None else summand(sum_key(key), rowid, tag, bound)
+        return None if key is None else summand(sum_key(key), rowid, tag, clear_columns(self.columns[table]), bound)
 
     def ok(self, table: str, rowid: int, *values: Any) -> int:
         key = self.tagged_under or self.key()
@@ -274,8 +273,8 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
     def note(t: str, rid: str, old: str) -> str:
         return f"INSERT INTO touched (tbl, rid, old_sum) VALUES ('{t}', {rid}, {old});"
 
-    def adds(bound: list[str]) -> str:
-        return f"{OldRows.SUMMAND}(OLD.rowid, OLD.tag{''.join(f', OLD.[{c}]' for c in bound)})"
+    def adds(t: str, bound: list[str]) -> str:
+        return f"{OldRows.SUMMAND}('{t}', OLD.rowid, OLD.tag{''.join(f', OLD.[{c}]' for c in bound)})"
 
     def first(t: str) -> str:
         return f"WHEN NOT EXISTS (SELECT 1 FROM temp.touched WHERE tbl = '{t}' AND rid = OLD.rowid) "
@@ -302,17 +301,18 @@ def install_triggers(db: Database, tables: list[str], old_rows: OldRows) -> None
         )
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagupd_{t}] AFTER UPDATE OF {written} ON main.[{t}] "
-            f"BEGIN {note(t, 'OLD.rowid', adds(bound))} {note(t, 'NEW.rowid', 'NULL')} END"
+            f"BEGIN {note(t, 'OLD.rowid', adds(t, bound))} {note(t, 'NEW.rowid', 'NULL')} END"
         )
         db.execute(
             f"CREATE TEMP TRIGGER IF NOT EXISTS [tagdel_{t}] AFTER DELETE ON main.[{t}] "
-            f"BEGIN {note(t, 'OLD.rowid', adds(bound))} END"
+            f"BEGIN {note(t, 'OLD.rowid', adds(t, bound))} END"
         )
 
 
 def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[str, Layout]) -> dict[str, set[int]]:
-    """Give every row this transaction touched its next version and tag, and move each table's digest
-    from the rows' old tags to their new ones. Returns the rows tagged, by table."""
+    """Give every row this transaction touched its next version and tag, and move each table's digest from
+    what the rows added before (noted by the triggers) to what they add now. Returns the rows tagged, by
+    table."""
     touched = db.execute("SELECT tbl, rid, old_sum FROM temp.touched ORDER BY tbl, rid, rowid").fetchall()
     tagged: dict[str, set[int]] = {}
     if not touched:
@@ -343,7 +343,7 @@ def seal_touched(db: Database, key: bytes, digests: dict[str, int], cache: dict[
                 values[ver_at] = (values[ver_at] or 0) + 1
                 tag = row_tag(key, table, rid, shape.columns, tuple(values))
                 updates.append((values[ver_at], tag, rid))
-                digest = add(digest, summand(skey, rid, tag, tuple(values[i] for i in bound_at)))
+                digest = add(digest, summand(skey, rid, tag, shape.bound, tuple(values[i] for i in bound_at)))
         db.conn.executemany(f"UPDATE [{table}] SET ver = ?, tag = ? WHERE rowid = ?", updates)
         digests[table] = digest
         tagged[table] = {rid for _, _, rid in updates}
@@ -426,24 +426,27 @@ def verify(
     for table in sorted(expected - set(present)):
         yield Problem(table, f"the table {table} is gone from the store: it was removed outside triage")
     for table in present:
-        shape = layout(db, table, cache)
-        failed = False
-        for row in db.execute(shape.select) if rows else ():
-            try:
-                check(key, table, row[0], shape.columns, tuple(row[1:]))
-            except IntegrityFailure as e:
-                yield Problem(table, str(e))
-                failed = True
-                break
-        digest = (table_sum(db, key, table, cache) if keyed else tag_sum(db, table)) if not failed else 0
-        if not failed and digest != digests.get(table, 0) and not rows:  # a row changed in place is named
-            changed = next(verify(db, key, {}, cache, [table], rows=True, keyed=keyed), None)
-            if changed is not None and "authentication tag" in changed.what:
-                yield changed
-                continue
-        if not failed and digest != digests.get(table, 0):
-            yield Problem(
-                table,
-                f"the rows of {table} are not the ones last written: a row was deleted, or restored "
-                "from an older copy of the home",
-            )
+        changed = _changed_row(db, key, table, cache) if rows else None
+        if changed is not None:
+            yield changed
+            continue
+        digest = table_sum(db, key, table, cache) if keyed else tag_sum(db, table)
+        if digest == digests.get(table, 0):
+            continue
+        # What fails: a row changed in place is named where there is one (a digest alone names no row).
+        yield (None if rows else _changed_row(db, key, table, cache)) or Problem(
+            table,
+            f"the rows of {table} are not the ones last written: a row was deleted, or restored "
+            "from an older copy of the home",
+        )
+
+
+def _changed_row(db: Database, key: bytes, table: str, cache: dict[str, Layout]) -> Problem | None:
+    """The first row of the table whose tag does not fit it, if any."""
+    shape = layout(db, table, cache)
+    for row in db.execute(shape.select):
+        try:
+            check(key, table, row[0], shape.columns, tuple(row[1:]))
+        except IntegrityFailure as e:
+            return Problem(table, str(e))
+    return None
