@@ -240,6 +240,21 @@ def main() -> None:
             f"(chain and every row; {len(problems)} problems)",
             flush=True,
         )
+        checks = [
+            _timed(
+                lambda: (
+                    on_home.check_tables(*batch.EXPORTED_FROM),
+                    on_home.check_tables(*batch.EXPORTED_BY_KEY, every_row=False),
+                )
+            )
+            for _ in range(3)
+        ]
+        unlock = [_timed(lambda: Store.open(on_home.home, PASSPHRASE).close()) for _ in range(3)]
+        print(
+            f"the same home: export's checks of whole tables median {statistics.median(checks):.2f} s; "
+            f"unlocking it (the key, then every table's digest) median {statistics.median(unlock):.2f} s",
+            flush=True,
+        )
         on_home.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -584,3 +584,17 @@ def test_text_that_is_not_utf8_put_into_the_file_is_refused_as_a_change_not_a_cr
     for command in (("arrivals", "list"), ("audit", "verify")):
         said = _said(cli(*command, "--home", home, code=INTEGRITY))
         assert "holds text that is not UTF-8" in said and "changed outside triage" in said, said
+
+
+def test_the_fast_encoding_of_a_row_is_the_one_its_tags_were_made_with():
+    """Rows' tags and digest summands are made through json's C encoder made once; the text must be exactly what
+    the encoder object gives, or every home's tags would stop fitting."""
+    from triage.store import tags
+
+    values = [
+        ["arrivals", 7, [["id", "A-7K3F9Q"], ["quality", 0.1 + 0.2], ["n", 10**20], ["x", -0.0], ["big", 1e300]]],
+        [1, [["name", "محمد الحسن"], ["eth", "ሰላም"], ["odd", "\ud800 \x00 \"quoted\" \\ \u2028"], ["b", b"\x00\xff"]]],
+        [2, [["nan", float("nan")], ["inf", float("inf")], ["t", True], ["empty", ""]]],
+    ]
+    for value in values:
+        assert tags._encoded(value) == tags._BODY.encode(value)
