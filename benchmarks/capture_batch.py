@@ -79,6 +79,9 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # 640x480 3.00 s against 1.31 s (2.28x; CPU 2.10x), 1280x960 3.68 s against 1.95 s (1.88x); face_recognition 11.8 s
 # and 21.8 s. Before the blocks' check was kept until another connection commits, alternating runs against the
 # release before gave 3.51-4.14 s against 2.85-3.23 s; after it, 2.84-3.32 s.
+# With keyed table digests (two runs, quiet machine): 640x480 2.78 and 2.91 s against 1.32 and 1.31 s (2.11x and
+# 2.23x; CPU 1.95x and 2.04x), 1280x960 3.48 and 3.44 s against 1.91 and 1.87 s (1.83x and 1.84x); face_recognition
+# 11.7 s and 21.3-21.5 s. One process with the pipeline on threads, without any store: benchmarks/capture_threads.py.
 
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
