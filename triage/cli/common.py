@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -253,6 +254,7 @@ def home_path(home: Path | None) -> Path:
 
 
 PASSPHRASE_TRIES = 3  # a passphrase mistyped at the prompt is asked for again, up to this many times in all
+prompted = [0.0]  # seconds this process has spent waiting for a passphrase to be typed (not the tool's own time)
 
 
 def passphrase(*, confirm: bool = False) -> str:
@@ -262,7 +264,11 @@ def passphrase(*, confirm: bool = False) -> str:
         return value
     if not sys.stdin.isatty():
         raise UsageError("no passphrase: set TRIAGE_PASSPHRASE or run in a terminal to be asked for it")
-    return typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    began = time.perf_counter()
+    try:
+        return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True))
+    finally:
+        prompted[0] += time.perf_counter() - began
 
 
 def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):

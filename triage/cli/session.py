@@ -28,6 +28,7 @@ from triage.cli.common import (
     landed_at_option,
     note,
     out,
+    prompted,
     say,
     vessel_option,
 )
@@ -186,7 +187,7 @@ def session(
         else None
     )
     landing, landed = open_landing(home, officer, vessel, landed_at, top, threshold, matcher)
-    ready = time.perf_counter() - started
+    ready = time.perf_counter() - started - prompted[0]  # the tool's time, not the passphrase's typing
     before = landing.standing()
     say(err, f"Ready in {ready:.1f} s. " + _standing_text(before))
     keys = Keys()
