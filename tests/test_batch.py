@@ -886,9 +886,11 @@ def test_a_safeguarding_flag_raised_after_a_laptops_batch_reaches_the_supervisor
     aid = unflagged["arrival_id"]
     cli("arrivals", "flag", aid, "--safeguarding", "--reason", "says he is 15", "--home", home)
     cli("export", "--home", home, "--date", laptops.day, "--out", tmp_path / "later.age")
-    cli("import", tmp_path / "later.age", "--home", sup)
+    [imported] = cli.json("import", tmp_path / "later.age", "--home", sup)
+    assert imported["added"]["safeguarding_flags"] == 1  # said in the import's summary
     held = {r["arrival_id"]: r for r in cli.json("arrivals", "list", "--home", sup)}
     mine = [r for r in held.values() if r["name"] == unflagged["name"] and r["landed_at"] == unflagged["landed_at"]]
     assert [r["safeguarding"] for r in mine] == [True]
     flags = [e for e in cli.json("audit", "show", "--home", sup) if e["action"] == "safeguarding-flag"]
     assert len(flags) == 1 and "raised on laptop A1A1A1" in flags[0]["reason"]
+    assert "says he is 15" in flags[0]["reason"]  # the laptop officer's reason, from its trail

@@ -159,7 +159,8 @@ def test_recovery_passphrase_opens_the_home_and_resets_the_officers(cli, capture
     monkeypatch.setenv("TRIAGE_PASSPHRASE", "officer's fresh passphrase")
     assert len(cli.json("arrivals", "list")) == 2
     monkeypatch.setenv("TRIAGE_PASSPHRASE", "a wrong guess entirely")
-    cli("arrivals", "list", code=int(ExitStatus.WRONG_PASSPHRASE))
+    res = cli("arrivals", "list", code=int(ExitStatus.WRONG_PASSPHRASE))
+    assert "TRIAGE_PASSPHRASE does not open this home" in res.stderr  # not "set TRIAGE_PASSPHRASE": it is set
 
 
 def test_doctor_reports_ok_and_fails_on_missing_home(cli, home, tmp_path):
@@ -257,3 +258,14 @@ def test_a_passphrase_made_of_the_homes_own_names_is_refused(passphrase, refused
         return
     with pytest.raises(BadInput, match="mostly the home's own site, officer or force"):
         check_strength(passphrase, known=known)
+
+
+def test_doctor_without_a_passphrase_says_what_it_could_not_check(cli, home, monkeypatch):
+    """The key, the settings and every record's tag need the passphrase: without one (and no terminal to ask
+    at), doctor names them unchecked and does not pass (exit 2), rather than a table all green."""
+    monkeypatch.delenv("TRIAGE_PASSPHRASE")
+    res = cli("doctor", "--json", code=int(ExitStatus.USAGE))
+    report = json.loads(res.stdout)
+    keys = next(c for c in report["checks"] if c["check"] == "keys")
+    assert report["ok"] is False and keys["not_checked"] is True and "no passphrase" in keys["detail"]
+    assert all(c["ok"] for c in report["checks"] if c["check"] != "keys")

@@ -232,7 +232,7 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     for _ in range(3):
         assert watcher.poll() == []
         now[0] += 5
-    assert held == ["IMG_0001.jpg"]  # said once, not at every look
+    assert held == ["IMG_0001.jpg"] and watcher.held_back == ["IMG_0001.jpg"]  # said once, not at every look
     with open(photo, "ab") as f:
         f.write(data[-100:])
     assert watcher.poll() == []  # changed: it must stay unchanged for --settle first
@@ -240,7 +240,7 @@ def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     assert watcher.poll() == []
     now[0] += 0.6
     [whole] = watcher.poll()
-    assert whole.data == data and whole.sidecar is None
+    assert whole.data == data and whole.sidecar is None and watcher.held_back == []
     now[0] += 5
     assert watcher.poll() == []  # once
     second = tmp_path / "IMG_0002.jpg"

@@ -356,7 +356,9 @@ def _watch_folder(
     err.print(
         f"Stopped watching {folder}: {counts['landed']} landed, {len(refused)} refused"
         + (f" ({', '.join(sorted(refused))})" if refused else "")
-        + f", {counts['already landed']} already landed before.",
+        + f", {counts['already landed']} already landed before"
+        + (f", {len(watcher.held_back)} not complete ({', '.join(watcher.held_back)})" if watcher.held_back else "")
+        + ".",
         markup=False,
     )
 

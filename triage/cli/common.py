@@ -286,9 +286,14 @@ def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
         try:
             store.unlock(passphrase(), check=check)
             return store
-        except WrongPassphrase:
+        except WrongPassphrase as wrong:
             if not left:
                 store.close()
+                if os.environ.get("TRIAGE_PASSPHRASE"):  # an old one left set, say, after `passphrase change`
+                    raise WrongPassphrase(
+                        str(wrong),
+                        hint="TRIAGE_PASSPHRASE does not open this home: correct it, or unset it to be asked",
+                    ) from None
                 raise
             err.print(f"That passphrase does not open this home; {left} more {_tries(left)}.")
         except BaseException:

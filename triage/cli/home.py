@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 from rich.table import Table
@@ -177,13 +178,23 @@ def doctor(
 
     check("permissions", private)
     if "store" in state:
-        passphrase = os.environ.get("TRIAGE_PASSPHRASE")
-        if passphrase:
+        given = os.environ.get("TRIAGE_PASSPHRASE") or (passphrase() if sys.stdin.isatty() else None)
+        if not given:  # the key, the settings and every record's tag need it: said, never passed over
+            checks.append(
+                {
+                    "check": "keys",
+                    "ok": False,
+                    "not_checked": True,
+                    "detail": "not checked, nor the settings or any record: no passphrase (set TRIAGE_PASSPHRASE, "
+                    "or run doctor in a terminal to be asked for it)",
+                }
+            )
+        else:
             refused: list[TriageError] = []
 
             def keys() -> str:
                 try:
-                    state["store"].unlock(passphrase, check=False)
+                    state["store"].unlock(given, check=False)
                 except WrongPassphrase:
                     raise
                 except TriageError as e:
@@ -234,7 +245,8 @@ def doctor(
             table.add_row(c["check"], "[green]ok[/]" if c["ok"] else "[red]FAIL[/]", Text(str(c["detail"])))
         out.print(table)
     if failed:
-        raise typer.Exit(int(ExitStatus.INTEGRITY))
+        unchecked = all(c.get("not_checked") for c in failed)
+        raise typer.Exit(int(ExitStatus.USAGE if unchecked else ExitStatus.INTEGRITY))
 
 
 def _watchlist_valid(store) -> str:

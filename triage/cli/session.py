@@ -61,12 +61,16 @@ class Keys:
 
     def key(self, prompt: str, allowed: str) -> str:
         err.print(prompt, highlight=False, soft_wrap=False)  # a menu wider than the terminal wraps between words
+        told = False
         while True:
             k = self._read_key()
             if k and k in allowed:  # "" (an arrow or function key) is in every string, and no key
                 return k
             if k not in ("", ENTER):  # a word typed at the menu (a name, before `d`): none of it is taken as keys
                 self.drop_typed_ahead()
+                if not told:
+                    say(err, "Not a key of the menu above: press one of its keys (no Enter needed).")
+                    told = True
 
     def _read_key(self) -> str:
         if not self.tty:

@@ -182,7 +182,7 @@ class _Merger:
             for kind in (*KINDS, "corrections")
         }
         self.at = "the batch"  # the record being merged, for a refusal to name
-        self.added = dict.fromkeys(KINDS + ("corrections", "audit_events"), 0)
+        self.added = dict.fromkeys(KINDS + ("corrections", "audit_events", "safeguarding_flags"), 0)
         self.templates: list[tuple[str, int, dict[str, np.ndarray]]] = []  # (arrival, portrait, vectors), in bulk
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
         self.quoting = _quoting({})
@@ -324,13 +324,19 @@ class _Merger:
         aid = self.held("arrivals", rec["key"], "the arrival")
         if rec.get("safeguarding") and not self.store.get("arrivals", aid, what="arrival")["safeguarding"]:
             self.store.update("arrivals", aid, {"safeguarding": 1})
+            raised = [
+                e for e in self.b.audit if e["action"] == "safeguarding-flag" and e.get("arrival_key") == rec["key"]
+            ]
+            by = f" by {raised[-1]['officer']} at {raised[-1]['at']}" if raised else ""
+            by += f": {raised[-1]['reason']}" if raised and raised[-1].get("reason") else ""
             self.store.audit(
                 "safeguarding-flag",
                 self.officer,
                 arrival_id=aid,
                 records=[f"arrival:{aid}", f"batch:{self.b.sha256[:16]}"],
-                reason=f"raised on laptop {self.b.device} ({self.b.signer}) after its earlier batch",
+                reason=f"raised on laptop {self.b.device} ({self.b.signer}) after its earlier batch{by}",
             )
+            self.added["safeguarding_flags"] += 1
         for s in rec["searches"]:
             if not self.local("searches", s["key"]):
                 sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates", "watchlist_version")))

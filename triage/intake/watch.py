@@ -163,6 +163,11 @@ class FolderWatch:
                 problem = str(e)
         return Arrived(path, data, cells, problem)
 
+    @property
+    def held_back(self) -> list[str]:
+        """The photos held back now for lack of their end (`on_hold`), by name."""
+        return sorted(self._held)
+
     def refused(self, arrived: Arrived) -> None:
         """The caller could not take this photo: hand it over again when its sidecar is written, changed or
         removed (once per change), as when the photo itself changes."""
