@@ -107,3 +107,13 @@ def test_a_document_wraps_under_its_values_in_a_terminal_and_is_kept_whole_in_a_
     piped = io.StringIO()
     document(SafeConsole(file=piped, force_terminal=False, width=80), text)
     assert piped.getvalue() == text
+
+
+def test_the_audit_trail_at_80_columns_keeps_every_id_whole(cli, home, at):
+    """Seven columns at 80 cut ids and actions mid-word; narrower than a table needs, each event is a block."""
+    arrival = cli.json("capture", "--photo", orl(3, 1))["arrival_id"]
+    cli("arrivals", "flag", arrival, "--safeguarding", "--reason", "says he is fifteen and travelling alone")
+    at(80)
+    shown = cli("audit", "show").stdout
+    assert "safeguarding-flag by " in shown and f"arrival {arrival}" in shown and f"arrival:{arrival}" in shown
+    assert all(cell_len(line) <= 80 for line in shown.splitlines()), shown

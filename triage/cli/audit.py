@@ -10,8 +10,10 @@ from rich.markup import escape
 from rich.table import Column, Table
 from rich.text import Text
 
-from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out, utc_text
+from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out, say, utc_text
 from triage.errors import ExitStatus
+
+WIDE = 120  # columns from which `audit show` is a table
 
 
 def register(app: typer.Typer) -> None:
@@ -56,6 +58,16 @@ def show(
         )
     if json_out:
         emit_json(rows)
+        return
+    if out.width < WIDE:  # seven columns cannot keep an id or a batch's digest whole: one block an event
+        for r in rows:
+            more = len(r["records"]) - 3
+            head = f"{r['seq']}  {utc_text(r['at'])} UTC  {r['action']} by {r['officer']}"
+            say(out, head + (f", arrival {r['arrival_id']}" if r["arrival_id"] else ""), hang=4)
+            if r["records"]:
+                say(out, "    " + ", ".join(r["records"][:3]) + (f" and {more} more" if more > 0 else ""), hang=4)
+            if r["reason"]:
+                say(out, "    reason: " + r["reason"], hang=4)
         return
     table = Table("seq", "at (UTC)", "officer", "action", Column("arrival", no_wrap=True), "records", "reason")
     for r in rows:
