@@ -101,7 +101,9 @@ def _category(category: str, named: Callable[[str], str] = _option) -> str:
 def _inclusion_reason(reason: str | None, named: Callable[[str], str] = _option) -> str:
     reason = biographic.clean_text(reason or "", named("--reason"), 1000)
     if len(reason.split()) < 3:
-        raise BadInput(f"{named('--reason')} must say why this person is on the watchlist (a sentence, not a word)")
+        raise BadInput(
+            f"{named('--reason')} must say why this person is on the watchlist (a sentence of three words or more)"
+        )
     return reason
 
 
