@@ -324,11 +324,10 @@ class _Merger:
         aid = self.held("arrivals", rec["key"], "the arrival")
         if rec.get("safeguarding") and not self.store.get("arrivals", aid, what="arrival")["safeguarding"]:
             self.store.update("arrivals", aid, {"safeguarding": 1})
-            raised = [
-                e for e in self.b.audit if e["action"] == "safeguarding-flag" and e.get("arrival_key") == rec["key"]
-            ]
-            by = f" by {raised[-1]['officer']} at {raised[-1]['at']}" if raised else ""
-            by += f": {raised[-1]['reason']}" if raised and raised[-1].get("reason") else ""
+            flagged = (e for e in reversed(self.b.audit) if e["action"] == "safeguarding-flag")
+            last = next((e for e in flagged if e.get("arrival_key") == rec["key"]), None)  # who raised it, and why
+            by = "" if last is None else f" by {last['officer']} at {last['at']}"
+            by += f": {last['reason']}" if last is not None and last.get("reason") else ""
             self.store.audit(
                 "safeguarding-flag",
                 self.officer,
