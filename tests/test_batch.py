@@ -894,3 +894,29 @@ def test_a_safeguarding_flag_raised_after_a_laptops_batch_reaches_the_supervisor
     flags = [e for e in cli.json("audit", "show", "--home", sup) if e["action"] == "safeguarding-flag"]
     assert len(flags) == 1 and "raised on laptop A1A1A1" in flags[0]["reason"]
     assert "says he is 15" in flags[0]["reason"]  # the laptop officer's reason, from its trail
+
+
+def test_a_safeguarding_flag_the_supervisor_raises_on_a_laptops_arrival_travels_in_the_supervisors_batch(
+    cli, laptops, sup, tmp_path
+):
+    """A flag raised on an arrival received from a laptop travels in the receiving home's batch and is raised
+    wherever that batch is imported, the laptop that landed the arrival included; a flag already raised there
+    adds nothing."""
+    _trust(cli, sup, laptops)
+    cli("import", laptops.a_file, "--home", sup)
+    unflagged = next(r for r in cli.json("arrivals", "list", "--home", sup) if not r["safeguarding"])
+    cli("arrivals", "flag", unflagged["arrival_id"], "--safeguarding", "--reason", "a birth certificate", "--home", sup)
+    a = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    back = cli.json("keys", "show", "--home", a)["age_recipient"]
+    cli("export", "--home", sup, "--date", laptops.day, "--out", tmp_path / "s.age", "--recipient", back)
+    cli("keys", "trust", "Supervisor", cli.json("keys", "show", "--home", sup)["signing_key"], "--home", a)
+    before = sum(r["safeguarding"] for r in cli.json("arrivals", "list", "--home", a))
+    [imported] = cli.json("import", tmp_path / "s.age", "--home", a)
+    assert imported["added"]["safeguarding_flags"] == 1
+    held = {r["arrival_id"]: r for r in cli.json("arrivals", "list", "--home", a)}
+    assert held[unflagged["arrival_id"]]["name"] == unflagged["name"] and held[unflagged["arrival_id"]]["safeguarding"]
+    assert sum(r["safeguarding"] for r in held.values()) == 1 + before
+    (flag,) = [e for e in cli.json("audit", "show", "--home", a) if e["action"] == "safeguarding-flag"][-1:]
+    assert "on an arrival it received" in flag["reason"] and "a birth certificate" in flag["reason"]
+    [again] = cli.json("import", tmp_path / "s.age", "--home", a)
+    assert again["added"]["safeguarding_flags"] == 0

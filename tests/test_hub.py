@@ -56,7 +56,8 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
     batches of the same days (for the attacks on the hub's database): B's day as it was before B amended one
     arrival and voided the other (`b0_file`), A's after A decided its alert (`a_decided_file`). A supervisor, S,
     imports A's day, confirms A's alert and exports the day to the hub (`s_file`); A exports its day again before
-    it hears of that, its alert still pending there (`a_later_file`)."""
+    it hears of that, its alert still pending there (`a_later_file`). Later still, S flags A's first arrival for
+    safeguarding (`s_flagged_file`) and A its second (`a_flagged_file`)."""
     root = tmp_path_factory.mktemp("hub")
     cli = Cli()
     with signed_in():
@@ -104,6 +105,10 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
         cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-later.age", "--with-templates")
         cli("review", a2, "--candidate", "WL-007", "--decision", "rejected", "--reason", "other ears", "--home", a)
         cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-decided.age", "--with-templates")
+        cli("arrivals", "flag", a1, "--safeguarding", "--reason", "says she is 15", "--home", s)  # received there
+        cli("export", "--home", s, "--date", DOVER_DAY, "--out", root / "s-flagged.age")
+        cli("arrivals", "flag", a2, "--safeguarding", "--reason", "school card, born 2011", "--home", a)
+        cli("export", "--home", a, "--date", DOVER_DAY, "--out", root / "a-flagged.age", "--with-templates")
         return SimpleNamespace(
             root=root,
             hub=hub,
@@ -113,6 +118,8 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
             a_decided_file=root / "a-decided.age",
             s_file=root / "s.age",
             a_later_file=root / "a-later.age",
+            s_flagged_file=root / "s-flagged.age",
+            a_flagged_file=root / "a-flagged.age",
             a1=f"{_key(cli, a, 'device')}:{a1}",
             a2=f"{_key(cli, a, 'device')}:{a2}",
             b1=f"{_key(cli, b, 'device')}:{b1}",
@@ -1030,3 +1037,42 @@ def test_the_decision_that_stands_is_the_last_taken_that_none_supersedes_whateve
     assert standing_review([dover, calais, withdrawn])["key"] == withdrawn["key"]  # the later of those standing
     with pytest.raises(ValueError):
         standing_review([{"key": "x", "at": 20260710, "supersedes": None}, dover])
+
+
+def test_a_safeguarding_flag_raised_after_landing_reaches_the_hub_and_shows_wherever_its_arrival_does(
+    cli, sites, hub, pg
+):
+    """A flag raised after the hub holds an arrival (by its laptop, or by the supervisor who received it) is
+    raised at the hub with who raised it and why, and shown beside the arrival in the review queue, its own
+    list and the report; one that comes before its arrival is kept until the arrival does."""
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    assert not any(c["safeguarding"] for c in cli.json("hub", "review", "--pending", *hub)["candidates"])
+    (s,) = _imported(cli, hub, sites.s_flagged_file)
+    (a,) = _imported(cli, hub, sites.a_flagged_file)
+    assert (s["safeguarding_raised"], a["safeguarding_raised"]) == ([sites.a1], [sites.a2])
+    pending = cli.json("hub", "review", "--pending", *hub)["candidates"]
+    (pair,) = [c for c in pending if c["kind"] != "watchlist" and sites.a1 in (c["arrival_key"], c["other"]["key"])]
+    sides = {pair["arrival_key"]: pair["safeguarding"], pair["other"]["key"]: pair["other"]["safeguarding"]}
+    assert sides == {sites.a1: True, sites.b1: False}
+    listed = " ".join(cli("hub", "review", "--pending", *hub).stdout.split())
+    assert f"{sites.a1} (Dover, {DOVER_DAY}, SAFEGUARDING: may be a child)" in listed
+    assert cli.json("hub", "review", sites.a2, *hub)["safeguarding"]
+    assert "SAFEGUARDING: may be a child" in cli("hub", "review", sites.a2, *hub).stdout
+    report = cli.json("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, *hub)
+    assert sorted(x["arrival_key"] for x in report["safeguarding"]) == sorted([sites.a1, sites.a2])
+    text = cli("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text", *hub).stdout
+    assert "Flagged for safeguarding (the person may be a child): 2" in text
+    events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "safeguarding-flag"]
+    assert [e["records"][0] for e in events] == [f"arrival:{sites.a1}", f"arrival:{sites.a2}"]
+    assert "says she is 15" in events[0]["reason"] and events[0]["reason"].startswith("raised on Supervisor")
+    assert "school card, born 2011" in events[1]["reason"]
+    assert all(not r["safeguarding_raised"] for r in _imported(cli, hub, sites.s_flagged_file, sites.a_flagged_file))
+    cli("hub", "audit", "verify", *hub)
+
+    first = [*hub[:3], _database(pg)]  # the supervisor's flag before the arrival it is on
+    (kept,) = _imported(cli, first, sites.s_flagged_file)
+    assert kept["safeguarding_raised"] == []
+    (landed,) = _imported(cli, first, sites.a_file)
+    assert landed["safeguarding_raised"] == [sites.a1]
+    assert cli.json("hub", "review", sites.a1, *first)["safeguarding"]
+    cli("hub", "audit", "verify", *first)

@@ -238,6 +238,14 @@ def test_a_passphrase_mistyped_at_the_prompt_is_asked_again_three_times_in_all(h
     assert child.exitstatus == int(ExitStatus.WRONG_PASSPHRASE)
     assert "Passphrase" not in child.before  # no fourth prompt
 
+    child = prompted("not it")  # then Ctrl-C at the second prompt
+    child.expect("Passphrase: ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == int(ExitStatus.INTERRUPTED), child.before
+    assert "stopped at Ctrl-C" in child.before and "Traceback" not in child.before
+
 
 @pytest.mark.parametrize(
     "passphrase, refused",
@@ -269,3 +277,39 @@ def test_doctor_without_a_passphrase_says_what_it_could_not_check(cli, home, mon
     keys = next(c for c in report["checks"] if c["check"] == "keys")
     assert report["ok"] is False and keys["not_checked"] is True and "no passphrase" in keys["detail"]
     assert all(c["ok"] for c in report["checks"] if c["check"] != "keys")
+
+
+def test_a_new_passphrase_too_easy_to_guess_is_asked_for_again_with_the_reason(tmp_path, monkeypatch):
+    """At `init` in a terminal a weak passphrase is not the end of the command: the reason is said and another
+    asked for, three tries in all; then exit 3 and no home."""
+    import os
+    import sys
+
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_PASSPHRASE"}
+    env["TERM"] = "dumb"
+
+    def init(home, *answers: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "triage", "init", "--home", str(home), "--site", "Folkestone", "--force-code", "KNT"],
+            env=env,
+            encoding="utf-8",
+        )
+        for n, answer in enumerate(answers):
+            if n:
+                child.expect(rf"too easy to guess .*; {3 - n}\s+more\s+{'try' if n == 2 else 'tries'}")
+            child.expect("Passphrase: ")
+            child.sendline(answer)
+            child.expect("Repeat for confirmation: ")
+            child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        return child
+
+    assert init(tmp_path / "a", "password1", PASSPHRASE).exitstatus == 0
+    assert (tmp_path / "a" / "config.json").exists()
+    refused = init(tmp_path / "b", "password1", "Folkestone2026", "qwertyuiop")
+    assert refused.exitstatus == int(ExitStatus.BAD_INPUT), refused.before
+    assert "Passphrase" not in refused.before and not (tmp_path / "b" / "config.json").exists()

@@ -153,7 +153,7 @@ def test_a_package_given_to_import_or_a_batch_to_receive_says_what_it_is_and_whi
     issuer = cli.json("keys", "show", "--home", copy.i)["age_recipient"]
     cli("export", "--date", day, "--out", batch, "--recipient", issuer, "--home", copy.laptop)
     said = " ".join(cli("watchlist", "receive", batch, "--home", copy.i, code=bad_input).stderr.split())
-    assert "this is a day's batch (triage-batch/7), not a watchlist package" in said, said
+    assert "this is a day's batch (triage-batch/8), not a watchlist package" in said, said
     assert f"import it with `triage import {batch}`" in said, said
     assert cli.json("watchlist", "status", "--home", copy.i)["packages"] == []
 
@@ -182,9 +182,9 @@ def test_a_file_of_the_other_kind_that_is_not_intact_is_left_to_be_refused_as_da
         return zipfile.ZipFile(buf)
 
     path = tmp_path / "p.age"
-    sealed.refuse_other_kind(sealed_with(raw + b" "), path, raw, expected="triage-batch/7", store=store)
+    sealed.refuse_other_kind(sealed_with(raw + b" "), path, raw, expected="triage-batch/8", store=store)
     with pytest.raises(BadInput, match="this is a watchlist package"):
-        sealed.refuse_other_kind(sealed_with(raw), path, raw, expected="triage-batch/7", store=store)
+        sealed.refuse_other_kind(sealed_with(raw), path, raw, expected="triage-batch/8", store=store)
     sealed.refuse_other_kind(sealed_with(raw), path, raw, expected="triage-watchlist/1", store=store)
 
 

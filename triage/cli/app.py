@@ -125,8 +125,14 @@ class TriageGroup(TyperGroup):
         except BrokenPipeError:
             _stdout_closed()
             ctx.exit(int(ExitStatus.OK))
-        except (Exit, Abort, TyperException):
+        except Abort as e:
+            if not isinstance(e.__context__, KeyboardInterrupt):  # input ended at a prompt
+                raise
+            _interrupted(ctx)
+        except (Exit, TyperException):
             raise
+        except KeyboardInterrupt:  # in work that does not say more itself
+            _interrupted(ctx)
         except TriageError as e:
             if debug:
                 traceback.print_exc()
@@ -159,6 +165,16 @@ class TriageGroup(TyperGroup):
                 highlight=False,
             )
             ctx.exit(int(ExitStatus.ERROR))
+
+
+def _interrupted(ctx: typer.Context) -> None:
+    """Ctrl-C, at a prompt (which click turns into `Abort`) or in the middle of work: the store's transactions
+    leave nothing half-made."""
+    err.print(
+        "[red]interrupted:[/] stopped at Ctrl-C; what was saved before stays saved, the change under way was not made",
+        highlight=False,
+    )
+    ctx.exit(int(ExitStatus.INTERRUPTED))
 
 
 def _refused(ctx: typer.Context, e: TriageError) -> None:

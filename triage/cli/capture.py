@@ -276,7 +276,7 @@ def capture(
                 if confirm(details, disagreements, today):
                     break
                 err.print("Nothing saved yet; change what is wrong (Enter keeps an answer).")
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:  # input ended: nothing saved
             raise typer.Abort() from None
     else:
         details, disagreements = _with_zone(details, zone, today)

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.models import OptionInfo
 
-from triage.errors import UsageError, WrongPassphrase
+from triage.errors import BadInput, UsageError, WrongPassphrase
 from triage.store.config import resolve_home
 
 T = TypeVar("T")
@@ -257,7 +257,37 @@ PASSPHRASE_TRIES = 3  # a passphrase mistyped at the prompt is asked for again, 
 prompted = [0.0]  # seconds this process has spent waiting for a passphrase to be typed (not the tool's own time)
 
 
-def passphrase(*, confirm: bool = False) -> str:
+def new_passphrase(
+    known: Iterable[str] = (), *, env: str = "TRIAGE_PASSPHRASE", prompt: str = "Passphrase", what: str = "passphrase"
+) -> str:
+    """A passphrase being set: `env` when set (judged where it is used, so a weak one ends the command), else
+    asked twice at a hidden prompt, and one too easy to guess (`known`: the home's own words) asked for again
+    with the reason, three tries in all, as a mistyped one is."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"no {what}: set {env} or run in a terminal to be asked for it")
+    from triage.store.passphrase import check_strength
+
+    left = PASSPHRASE_TRIES
+    while True:
+        left -= 1
+        began = time.perf_counter()
+        try:
+            given = str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True))
+        finally:
+            prompted[0] += time.perf_counter() - began
+        try:
+            check_strength(given, what=what, known=known)
+            return given
+        except BadInput as weak:
+            if not left:
+                raise
+            err.print(f"{escape(str(weak))}; {left} more {_tries(left)}.", highlight=False)
+
+
+def passphrase() -> str:
     """TRIAGE_PASSPHRASE when set, else a hidden prompt; never a prompt when stdin is not a terminal."""
     value = os.environ.get("TRIAGE_PASSPHRASE")
     if value:
@@ -266,7 +296,7 @@ def passphrase(*, confirm: bool = False) -> str:
         raise UsageError("no passphrase: set TRIAGE_PASSPHRASE or run in a terminal to be asked for it")
     began = time.perf_counter()
     try:
-        return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True))
+        return str(typer.prompt("Passphrase", hide_input=True, err=True))
     finally:
         prompted[0] += time.perf_counter() - began
 

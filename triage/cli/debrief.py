@@ -357,7 +357,7 @@ def debrief_cmd(
                         break
                     err.print("Nothing saved yet; change what is wrong (Enter keeps an answer).")
                     defaults = raw
-            except (EOFError, KeyboardInterrupt):
+            except EOFError:  # input ended: nothing saved
                 raise typer.Abort() from None
         view = records.record(
             store, arrival, raw, officer=who, amend=amend, mode="interactive" if interactive else "scripted"

@@ -15,6 +15,7 @@ from triage.cli.common import (
     OfficerOpt,
     emit_json,
     home_path,
+    new_passphrase,
     note,
     officer_of,
     open_store,
@@ -84,7 +85,9 @@ def init(
         from triage.faces import matchers
 
         config.matcher = matchers.get(matcher, None).name  # a model supplied later is chosen with `models use`
-    store = Store.create(path, passphrase(confirm=True), config)
+    from triage.store.passphrase import home_words
+
+    store = Store.create(path, new_passphrase(home_words(config)), config)
     result = {
         "home": str(path),
         "site": config.site,
@@ -272,17 +275,6 @@ def _writable(path) -> str:
     return str(path)
 
 
-def _new_secret(env: str, prompt: str) -> str:
-    import sys
-
-    value = os.environ.get(env)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(f"no new passphrase: set {env} or run in a terminal")
-    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
-
-
 def change_passphrase(
     home: HomeOpt = None,
     officer: OfficerOpt = None,
@@ -301,7 +293,11 @@ def change_passphrase(
     new one from TRIAGE_NEW_PASSPHRASE or a prompt (asked twice).
     """
     store = open_store(home)
-    new = _new_secret("TRIAGE_NEW_PASSPHRASE", "New passphrase")
+    from triage.store.passphrase import home_words
+
+    new = new_passphrase(
+        home_words(store.config), env="TRIAGE_NEW_PASSPHRASE", prompt="New passphrase", what="new passphrase"
+    )
     if rotate:
         from triage.cli.rotation import rotate_key
 
@@ -317,9 +313,16 @@ def set_recovery(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
     The recovery passphrase comes from TRIAGE_RECOVERY_PASSPHRASE or a prompt (asked twice); it opens
     the home like the officer's, so `triage passphrase change` can then set a new officer passphrase.
     """
+    from triage.store.passphrase import home_words
+
     store = open_store(home)
     store.set_passphrase(
-        _new_secret("TRIAGE_RECOVERY_PASSPHRASE", "Recovery passphrase"),
+        new_passphrase(
+            home_words(store.config),
+            env="TRIAGE_RECOVERY_PASSPHRASE",
+            prompt="Recovery passphrase",
+            what="recovery passphrase",
+        ),
         officer=officer_of(store, officer),
         name="recovery",
     )

@@ -17,6 +17,7 @@ from triage.cli.common import (
     emit,
     emit_json,
     err,
+    new_passphrase,
     note,
     out,
     out_option,
@@ -137,7 +138,7 @@ def init(
         raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
     result = hub.init(
         _folder(folder),
-        passphrase(confirm=True),
+        new_passphrase(),
         officer=who,
         db=db,
         name=name,
@@ -191,10 +192,12 @@ def import_cmd(
         for r in rs:
             state = "already imported" if r.already_imported else f"{r.new_arrivals} of {r.arrivals} arrivals new"
             say(out, f"{Path(r.file).name}: day {r.day} from device {r.device} ({r.signer}): {state}", hang=2)
+            for key in r.safeguarding_raised:
+                say(out, f"  safeguarding flag raised on {key}: the person may be a child", hang=2)
             for a in r.laptop_alerts:
                 say(
                     out,
-                    f"  laptop alert: {a['arrival_key']} - {a['ref']} ({a['category'] or 'no category'}) at "
+                    f"  laptop alert: {a['arrival_key']}{' (SAFEGUARDING: may be a child)' if a.get('safeguarding') else ''} - {a['ref']} ({a['category'] or 'no category'}) at "
                     f"{a['distance']:.3f}, found by {a['laptop']}",
                     hang=2,
                 )
@@ -314,16 +317,21 @@ def _against(threshold: float | None) -> str:
     return threshold_note(threshold)
 
 
+def _placed(key: str, site: str | None, day: str, safeguarding: bool | None) -> str:
+    """An arrival as a line names it: its key, where and when it landed, and a safeguarding flag beside it."""
+    return f"{key} ({site}, {day}" + (", SAFEGUARDING: may be a child)" if safeguarding else ")")
+
+
 def _candidate_line(c: dict[str, Any]) -> str:
     from triage.hub.review import HUB
 
-    here = f"{c['arrival_key']} ({c['site']}, {c['day']})"
+    here = _placed(c["arrival_key"], c["site"], c["day"], c.get("safeguarding"))
     if c["kind"] == "watchlist":
         line = f"{here} - watchlist {c['ref']} at {c['distance']:.3f}{_against(c['threshold'])}"
         both = c.get("found_by") not in (None, HUB)  # a laptop found the same hit: one hit, decided here
         return line + (f", found by {c['found_by']}" if both else "")
     o = c["other"]
-    there = f"{o['key']} ({o['site']}, {o['day']})"
+    there = _placed(o["key"], o["site"], o["day"], o.get("safeguarding"))
     how = [f"distance {c['distance']:.3f}{_against(c['threshold'])}"] if c["distance"] is not None else []
     how += [str(c["matched"])] if c["matched"] else []
     return f"{here} ~ {there}: {', '.join(how)}" + (", across sites" if c["across_sites"] else "")
@@ -388,7 +396,7 @@ def review_cmd(
         for a in r.laptop_alerts:
             say(
                 out,
-                f"laptop alert: {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} "
+                f"laptop alert: {_placed(a['arrival_key'], a['site'], a['day'], a.get('safeguarding'))} - {a['ref']} "
                 f"({a['category'] or 'no category'}) at {a['distance']:.3f}{_against(a['threshold'])}, "
                 f"found by {a['laptop']}",
                 hang=2,
@@ -414,7 +422,8 @@ def _render_arrival(r: Any) -> None:
 
     say(
         out,
-        f"Arrival {r.arrival_key} ({r.site or 'no site'}, {r.day})" + (": voided by its laptop" if r.voided else ""),
+        f"Arrival {_placed(r.arrival_key, r.site or 'no site', r.day, r.safeguarding)}"
+        + (": voided by its laptop" if r.voided else ""),
         hang=2,
     )
     if not r.awaiting and not r.decided:
@@ -432,6 +441,7 @@ def _render_arrival(r: Any) -> None:
         what = [e["kind"], e["ref"]]
         if e["other"]:
             what.append(f"{e['other']['site'] or 'no site'}, {e['other']['day']}")
+            what += ["SAFEGUARDING: may be a child"] if e["other"].get("safeguarding") else []
         what += [f"[{e['category']}]"] if e["category"] else []
         what += ["across sites"] if e["across_sites"] else []
         score = [f"{e['distance']:.3f}{_against(e['threshold'])}"] if e["distance"] is not None else []

@@ -15,10 +15,10 @@ from triage.cli.common import (
     emit_json,
     err,
     home_path,
+    new_passphrase,
     officer_of,
     open_store,
     out,
-    passphrase,
     progress_bar,
 )
 from triage.errors import UsageError
@@ -71,7 +71,7 @@ def start_cmd(
         result = training.start(
             path,
             scenario,
-            passphrase=passphrase(confirm=True),
+            passphrase=new_passphrase(),
             officer=who,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )

@@ -15,7 +15,8 @@ Inside, once decrypted, is a zip that any tool opens:
   `ocgs.jsonl`: the crime groups those decisions name or their debriefs' numbers and names suggest
   (`landing_records`). Each is a record of its own, so a merge recreates it as a row of its own;
 - `received.jsonl`, only when there are any: the decisions this laptop took on records it received from
-  other laptops (reviews and drafts on their arrivals, outcomes of their drafts), one line per arrival;
+  other laptops (reviews and drafts on their arrivals, outcomes of their drafts, and a safeguarding flag it
+  raised on one), one line per arrival;
 - `corrections.jsonl`, only when there are any: every amendment and void this laptop made to the day's
   arrivals (its own or received), one per line under a key of its own, so one made after the arrival was
   exported reaches the supervisor when the day is exported again;
@@ -60,7 +61,7 @@ from triage.files import write_files
 from triage.intake.biographic import Details
 from triage.store.rows import Store, utcnow
 
-FORMAT = "triage-batch/7"
+FORMAT = "triage-batch/8"
 MANIFEST, SIGNATURE = sealed.MANIFEST, sealed.SIGNATURE
 MAX_BATCH_BYTES = 2 * 1024**3
 MAX_MANIFEST_BYTES = 16 * 1024**2
@@ -159,6 +160,7 @@ class _Made:
     outcomes: dict[str, list[dict[str, Any]]]  # draft ref -> the outcomes recorded here
     candidates: dict[int, list[dict[str, Any]]]  # search id -> its candidates
     draft_arrival: dict[str, str]  # every draft of the day's arrivals -> its arrival
+    flagged: set[str] = field(default_factory=set)  # the day's arrivals flagged for safeguarding on this home
     decisions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (arrival, kind, ref) -> in force
     categories: dict[str, str | None] = field(default_factory=dict)  # watchlist ref -> its category here
     packages: list[tuple[str, int]] = field(default_factory=list)  # (received at, version) of watchlist packages
@@ -188,6 +190,12 @@ class _Made:
                 made.outcomes.setdefault(row["ref"], []).append(row)
         for row in store.rows("candidates", scope, params, order_by="search_id, rank"):
             made.candidates.setdefault(row["search_id"], []).append(row)
+        made.flagged = {
+            aid
+            for (aid,) in store.db.execute(
+                f"SELECT DISTINCT arrival_id FROM audit_events WHERE action = 'safeguarding-flag' AND {scope}", params
+            )
+        }
         return made
 
     def key(self, kind: str, local: object) -> str:
@@ -293,7 +301,8 @@ def day_records(store: Store, day: str, site: str | None = None) -> list[dict[st
 
 def _received_records(rows: list[dict[str, Any]], made: _Made) -> list[dict[str, Any]]:
     """For each of the day's arrivals, what this laptop decided on records other laptops made: its reviews and
-    drafts on an arrival received from elsewhere, and its outcomes of drafts received from elsewhere."""
+    drafts on an arrival received from elsewhere, a safeguarding flag raised here on one (by an officer, or
+    brought by a later batch of the laptop that landed it), and its outcomes of drafts received from elsewhere."""
     outcomes: dict[str, list[dict[str, Any]]] = {}
     for ref, found in made.outcomes.items():
         if not made_here(made.keys["drafts"], ref):
@@ -311,6 +320,7 @@ def _received_records(rows: list[dict[str, Any]], made: _Made) -> list[dict[str,
                 "reviews": [made.review(r) for r in made.rows(aid, "reviews")] if received else [],
                 "drafts": [made.draft(d) for d in made.rows(aid, "drafts")] if received else [],
                 "outcomes": outcomes.get(aid, []),
+                "safeguarding": received and bool(row["safeguarding"]) and aid in made.flagged,
             }
         )
     return out
@@ -573,7 +583,11 @@ def export_day(
     received = [
         r
         for r in decided
-        if r["reviews"] or r["drafts"] or r["outcomes"] or (r["arrival_key"] in named and r["arrival_key"] not in own)
+        if r["reviews"]
+        or r["drafts"]
+        or r["outcomes"]
+        or r["safeguarding"]
+        or (r["arrival_key"] in named and r["arrival_key"] not in own)
     ]
     corrected = correction_records(store, rows, made)
     members = {

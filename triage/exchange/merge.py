@@ -322,20 +322,8 @@ class _Merger:
         """The searches, reviews and drafts of an arrival that this home does not hold yet, and a safeguarding
         flag raised on the laptop since this home merged the arrival (a flag is never lowered)."""
         aid = self.held("arrivals", rec["key"], "the arrival")
-        if rec.get("safeguarding") and not self.store.get("arrivals", aid, what="arrival")["safeguarding"]:
-            self.store.update("arrivals", aid, {"safeguarding": 1})
-            flagged = (e for e in reversed(self.b.audit) if e["action"] == "safeguarding-flag")
-            last = next((e for e in flagged if e.get("arrival_key") == rec["key"]), None)  # who raised it, and why
-            by = "" if last is None else f" by {last['officer']} at {last['at']}"
-            by += f": {last['reason']}" if last is not None and last.get("reason") else ""
-            self.store.audit(
-                "safeguarding-flag",
-                self.officer,
-                arrival_id=aid,
-                records=[f"arrival:{aid}", f"batch:{self.b.sha256[:16]}"],
-                reason=f"raised on laptop {self.b.device} ({self.b.signer}) after its earlier batch{by}",
-            )
-            self.added["safeguarding_flags"] += 1
+        if rec.get("safeguarding"):
+            self._flag(aid, rec["key"], "after its earlier batch")
         for s in rec["searches"]:
             if not self.local("searches", s["key"]):
                 sid = int(self._insert("searches", s, {"arrival_id": aid}, skip=("candidates", "watchlist_version")))
@@ -348,6 +336,8 @@ class _Merger:
         """The laptop's reviews and drafts on an arrival it received from elsewhere, and its outcomes of drafts
         made elsewhere: each joins the record this home holds, which it must hold."""
         aid = self.held("arrivals", rec["arrival_key"], "the arrival decided on")
+        if rec.get("safeguarding"):
+            self._flag(aid, rec["arrival_key"], "on an arrival it received")
         self._decisions(aid, rec["reviews"], rec["drafts"])
         for o in rec["outcomes"]:
             if not self.local("draft_outcomes", o["key"]):
@@ -355,6 +345,25 @@ class _Merger:
                 sup = self.local("draft_outcomes", o["supersedes"])
                 self._insert("draft_outcomes", o, {"ref": ref, "supersedes": int(sup) if sup else None})
                 self._outcome(ref, o["result"], o["at"])
+
+    def _flag(self, aid: str, key: str, when: str) -> None:
+        """Raise a safeguarding flag the laptop raised after this home merged the arrival (a flag is never
+        lowered), audited with who raised it and why where the batch's trail says."""
+        if self.store.get("arrivals", aid, what="arrival")["safeguarding"]:
+            return
+        self.store.update("arrivals", aid, {"safeguarding": 1})
+        flagged = (e for e in reversed(self.b.audit) if e["action"] == "safeguarding-flag")
+        last = next((e for e in flagged if e.get("arrival_key") == key), None)  # who raised it, and why
+        by = "" if last is None else f" by {last['officer']} at {last['at']}"
+        by += f": {last['reason']}" if last is not None and last.get("reason") else ""
+        self.store.audit(
+            "safeguarding-flag",
+            self.officer,
+            arrival_id=aid,
+            records=[f"arrival:{aid}", f"batch:{self.b.sha256[:16]}"],
+            reason=f"raised on laptop {self.b.device} ({self.b.signer}) {when}{by}",
+        )
+        self.added["safeguarding_flags"] += 1
 
     def _outcome(self, ref: str, outcome: str | None, at: str | None) -> None:
         """A draft's current outcome, when the batch knows of a later one than this home."""

@@ -36,7 +36,7 @@ from triage.casework.debrief import records as debrief_records
 from triage.casework.review import DECISIONS
 from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import batch, keys, merge
-from triage.exchange.batch import Batch
+from triage.exchange.batch import RECEIVED, Batch
 from triage.exchange.records import CORRECTIONS, shown
 from triage.faces import matchers
 from triage.hub import review, rows, search, server
@@ -74,6 +74,9 @@ class HubImported:
     # The decisions on pairs of arrivals (a repeat arrival) that the batch brought, or that its arrivals let the hub
     # apply, and what became of each (`review.PairDecision.state`).
     pair_decisions: list[dict[str, Any]] = field(default_factory=list)
+    # Arrivals whose safeguarding flag the batch raised on the hub's record after they landed there (raised later
+    # on their laptop, or by another home).
+    safeguarding_raised: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +157,7 @@ class _Loader:
         self.standing: dict[tuple[str, str], str] = {}  # alert -> the review whose decision stands on it now
         self.elsewhere: dict[str, dict[str, Any]] = {}  # review -> a decision taken on another laptop than the finder's
         self.pairs: list[review.PairDecision] = []  # what became of the decisions on pairs of arrivals it touches
+        self.flagged: list[str] = []  # arrivals whose safeguarding flag the batch raised on the hub's record
 
     def arrival_id(self, key: str, what: str) -> int:
         if key not in self.ids:
@@ -492,6 +496,56 @@ class _Loader:
             self.rewrite(aid, row, sealed=self.hub.seal(record, f"arrivals:{key}"))
             self.name_keys(aid, key, record["details"])
 
+    def flags(self, new_ids: list[int]) -> None:
+        """Safeguarding flags (the person may be a child) raised after an arrival reached the hub: by its laptop
+        after an earlier batch, or by another home that received it (a supervisor's batch). Each is raised on the
+        hub's sealed record, never lowered, with an audit event naming who raised it where the batch's trail says.
+        One on an arrival the hub does not hold yet is kept in the trail (`safeguarding-flag-kept`) and raised
+        when the arrival comes."""
+        brought = [("arrivals.jsonl", r["key"]) for r in self.b.arrivals if r.get("safeguarding")]
+        brought += [(RECEIVED, r["arrival_key"]) for r in self.b.received if r.get("safeguarding")]
+        new = {self.keys[aid] for aid in new_ids}
+        for member, key in brought:
+            if key in new:
+                continue  # landed with its flag
+            self.at = f"{member} ({key}): its safeguarding flag"
+            row = self.conn.execute("SELECT id FROM arrivals WHERE key = %s", [key]).fetchone()
+            why = self._raised_by(key)
+            if row is None:
+                self.hub.audit(
+                    "safeguarding-flag-kept", records=[f"arrival:{key}", f"batch:{self.b.sha256}"], reason=why
+                )
+            else:
+                self._flag(int(row[0]), [f"batch:{self.b.sha256}"], why)
+        for aid in new_ids:
+            key = self.keys[aid]
+            kept = self.conn.execute(
+                "SELECT seq FROM audit WHERE action = 'safeguarding-flag-kept' AND records ? %s ORDER BY seq",
+                [f"arrival:{key}"],
+            ).fetchall()
+            if kept:
+                self._flag(aid, [f"audit:{seq}" for (seq,) in kept], "kept since an earlier batch brought it")
+
+    def _raised_by(self, key: str) -> str:
+        """Who raised an arrival's safeguarding flag and why, as the batch's audit trail says."""
+        flagged = (e for e in reversed(self.b.audit) if e["action"] == "safeguarding-flag")
+        last = next((e for e in flagged if e.get("arrival_key") == key), None)
+        why = f"raised on {self.laptop}"
+        if last is not None:
+            why += f" by {last['officer']} at {last['at']}" + (f": {last['reason']}" if last.get("reason") else "")
+        return why
+
+    def _flag(self, aid: int, records: list[str], why: str) -> None:
+        row = self.row(aid)
+        key = row["a_key"]
+        record = self.hub.open(row["sealed"], f"arrivals:{key}")
+        if record.get("safeguarding"):
+            return
+        record["safeguarding"] = True
+        self.rewrite(aid, row, sealed=self.hub.seal(record, f"arrivals:{key}"))
+        self.flagged.append(key)
+        self.hub.audit("safeguarding-flag", records=[f"arrival:{key}", *records], reason=why)
+
     def name_keys(self, aid: int, key: str, details: dict[str, Any]) -> None:
         self.conn.execute("DELETE FROM name_keys WHERE arrival = %s", [aid])
         with self.conn.cursor() as cur:  # one round trip for all of them
@@ -678,6 +732,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                 loader.at = "templates.jsonl"
                 loader.templates(landed)
                 loader.corrections()
+                loader.flags(new_ids)
                 loader.landing()
                 loader.decide_held()
                 loader.at = "the search of its new arrivals"
@@ -739,6 +794,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
     ids = [i for (i,) in conn.execute("SELECT id FROM arrivals WHERE key = ANY(%s)", [keys_of])]
     found, alerts = review.pending_candidates(hub, arrivals=ids), review.pending_alerts(hub, arrivals=ids)
     candidates, alerts = review.one_per_hit(hub, review.found_by(found, alerts), alerts, ids)
+    review.with_safeguarding(hub, candidates, alerts)
     return HubImported(
         file=str(b.path),
         sha256=b.sha256,
@@ -755,4 +811,5 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         warnings=warnings,
         alert_decisions=loader.decided_elsewhere(),
         pair_decisions=[asdict(p) for p in loader.pairs],
+        safeguarding_raised=loader.flagged,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from triage.errors import BadInput, NotFound
@@ -227,6 +227,7 @@ class Report:
     repeat_arrivals: list[dict[str, Any]]
     group_links: list[dict[str, Any]]
     shared_identifiers: list[dict[str, Any]]
+    safeguarding: list[dict[str, Any]] = field(default_factory=list)  # arrivals flagged: the person may be a child
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -245,6 +246,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
     sites: Counter[str] = Counter()
     weeks: Counter[str] = Counter()
     nationalities: Counter[str] = Counter()
+    flagged: list[dict[str, Any]] = []
     ids = []
     for row in rows.dicts(  # voided ones too: each is checked, so a void made outside triage is not just left out
         hub.conn,
@@ -258,8 +260,11 @@ def report(hub: Hub, start: str, end: str) -> Report:
         sites[row["a_site"] or "(no site)"] += 1
         year, week, _ = row["a_landed_day"].isocalendar()
         weeks[f"{year}-W{week:02d}"] += 1
-        details = hub.open(row["sealed"], f"arrivals:{row['a_key']}").get("details") or {}
+        record = hub.open(row["sealed"], f"arrivals:{row['a_key']}")
+        details = record.get("details") or {}
         nationalities[details.get("nationality") or "(not recorded)"] += 1
+        if record.get("safeguarding"):
+            flagged.append(_shown(hub, row))
     held = [c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"]
     laptops = review.pending_alerts(hub, arrivals=ids)
     hits, laptops = review.one_per_hit(hub, review.found_by(held, laptops), laptops, ids)
@@ -314,6 +319,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
         repeat_arrivals=repeats,
         group_links=links,
         shared_identifiers=shared(hub, start=first, end=last),
+        safeguarding=flagged,
     )
     with hub.conn.transaction():
         hub.audit("report", records=[f"period:{result.start}/{result.end}"])
@@ -326,7 +332,9 @@ def as_text(r: Report) -> str:
         lines.append(title)
         lines += [f"  {name:<30} {n:>7}" for name, n in counts.items()] or ["  none"]
         lines.append("")
-    lines.append(f"Pending alerts: {len(r.pending_alerts)}")
+    lines.append(f"Flagged for safeguarding (the person may be a child): {len(r.safeguarding)}")
+    lines += [f"  {a['arrival_key']} ({a['site']}, {a['day']})" for a in r.safeguarding]
+    lines += ["", f"Pending alerts: {len(r.pending_alerts)}"]
     lines += [
         f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} at {a['distance']:.3f}{_against(a)}"
         for a in r.pending_alerts
@@ -399,6 +407,11 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 <h2>{{ title }}</h2><table><tr><th>{{ title[3:] }}</th><th>arrivals</th></tr>
 {% for name, n in counts.items() %}<tr><td>{{ name }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
 {% endfor %}
+<h2>Flagged for safeguarding ({{ r.safeguarding|length }})</h2>
+<p>The person may be a child.</p>
+<table><tr><th>arrival</th><th>site</th><th>day</th></tr>
+{% for a in r.safeguarding %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td></tr>
+{% endfor %}</table>
 <h2>Pending alerts ({{ r.pending_alerts|length }})</h2>
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>threshold</th><th>found by</th></tr>
 {% for a in r.pending_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>

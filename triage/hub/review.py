@@ -19,6 +19,7 @@ arrival voided outside triage, a laptop alert marked decided outside triage.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,6 +78,38 @@ def _candidate(row: dict[str, Any]) -> dict[str, Any]:
         "matched": row["c_matched"],
         "across_sites": okey is not None and row["a_site"] != row["o_site"],
     }
+
+
+def safeguarded(hub: Hub, keys: Iterable[str]) -> set[str]:
+    """Those of the arrivals `keys` flagged for safeguarding (the person may be a child), from their sealed
+    records, each row's tag checked: wherever a reviewer sees an arrival, the flag is shown beside it."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT {rows.columns('arrivals', 'a_', t='a')}, a.sealed FROM arrivals a WHERE a.key = ANY(%s)",
+        [wanted],
+    )
+    flagged = set()
+    for r in found:
+        hub.rows.check("arrivals", r, "a_", r["a_key"])
+        if hub.open(r["sealed"], f"arrivals:{r['a_key']}").get("safeguarding"):
+            flagged.add(r["a_key"])
+    return flagged
+
+
+def with_safeguarding(hub: Hub, *listed: list[dict[str, Any]]) -> None:
+    """Mark each listed candidate or alert (and the other arrival of a pair) with `safeguarding`: whether that
+    arrival is flagged for safeguarding."""
+    entries = [e for found in listed for e in found]
+    flagged = safeguarded(
+        hub, [e["arrival_key"] for e in entries] + [e["other"]["key"] for e in entries if e.get("other")]
+    )
+    for e in entries:
+        e["safeguarding"] = e["arrival_key"] in flagged
+        if e.get("other"):
+            e["other"]["safeguarding"] = e["other"]["key"] in flagged
 
 
 def _evidence(c: dict[str, Any]) -> dict[str, Any]:
@@ -349,6 +382,7 @@ def _finders(laptop: str | None) -> str:
 def pending(hub: Hub, *, limit: int | None = None) -> Pending:
     candidates, alerts = pending_candidates(hub, limit=limit), pending_alerts(hub)
     result = Pending(*one_per_hit(hub, found_by(candidates, alerts), alerts))
+    with_safeguarding(hub, result.candidates, result.laptop_alerts)
     with hub.conn.transaction():
         hub.audit("review-pending", records=[f"candidate:{n}" for c in result.candidates for n in c["candidates"]])
     return result
@@ -374,6 +408,7 @@ class ArrivalCandidates:
     voided: bool
     awaiting: list[dict[str, Any]]
     decided: list[dict[str, Any]]
+    safeguarding: bool = False  # flagged for safeguarding: the person may be a child
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -475,6 +510,11 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
         awaiting=sorted(awaiting, key=_shown_order),
         decided=sorted(decided, key=_shown_order),
     )
+    others = [e["other"] for e in [*result.awaiting, *result.decided] if e["other"]]
+    flagged = safeguarded(hub, [key, *(o["key"] for o in others)])
+    result.safeguarding = key in flagged
+    for o in others:
+        o["safeguarding"] = o["key"] in flagged
     shown = [n for e in [*result.awaiting, *result.decided] for n in e["candidates"]]
     with hub.conn.transaction():
         hub.audit("review-arrival", records=[f"arrival:{key}", *(f"candidate:{n}" for n in shown)])
