@@ -148,3 +148,5 @@ def test_an_arrival_id_typed_in_small_letters_is_pointed_to_its_capitals(cli, ho
     arrival = cli.json("capture", "--photo", orl(2, 1))["arrival_id"]
     res = cli("arrivals", "show", arrival.lower(), code=int(ExitStatus.NOT_FOUND))
     assert f"ids are written in capitals: {arrival}" in res.stderr
+    res = cli("audit", "show", "--arrival", arrival.lower(), code=int(ExitStatus.NOT_FOUND))
+    assert f"ids are written in capitals: {arrival}" in res.stderr

@@ -175,6 +175,8 @@ def test_a_row_edited_in_place_or_slipped_in_without_a_tag_is_refused_by_every_c
     for command in (("arrivals", "show", a), ("review", "--pending"), ("arrivals", "list")):
         refused = _said(cli(*command, "--home", home, code=INTEGRITY))
         assert f"{table} row" in refused and "was changed outside triage" in refused, (command, refused)
+        if table != "arrivals":  # named with the arrival it is about, where it is now
+            assert f"(arrival {'A-ZZZZZZ' if 'SET arrival_id' in statement else a})" in refused, refused
 
 
 def test_a_name_key_moved_to_another_name_is_refused_by_the_name_search(cli, copy):

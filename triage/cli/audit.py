@@ -11,7 +11,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out, say, utc_text
-from triage.errors import ExitStatus
+from triage.errors import ExitStatus, NotFound
 
 WIDE = 120  # columns from which `audit show` is a table
 
@@ -56,6 +56,10 @@ def show(
                 "reason": reason,
             }
         )
+    if arrival and not rows and arrival != arrival.upper():
+        upper = arrival.upper()
+        if store.db.execute("SELECT 1 FROM audit_events WHERE arrival_id = ? LIMIT 1", [upper]).fetchone():
+            raise NotFound(f"no audit event about arrival {arrival!r}", hint=f"ids are written in capitals: {upper}")
     if json_out:
         emit_json(rows)
         return

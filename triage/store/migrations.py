@@ -379,6 +379,17 @@ def m004_batches_and_keys(db: Database) -> None:
     db.table("origin_audit").create_index(["arrival_id"])
 
 
+# A template deleted by any code marks its block stale, so it is never searched again (steps m005 and m016).
+_MARKS_BLOCK = """
+        CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
+        BEGIN
+            UPDATE template_sets SET seq = seq + 1 WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind;
+            UPDATE template_blocks SET stale = 1,
+                seq = (SELECT seq FROM template_sets WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind)
+            WHERE id = OLD.block_id;
+        END"""
+
+
 @migrations()
 def m005_template_blocks(db: Database) -> None:
     """Templates sealed in blocks: one AES-GCM ciphertext holds up to a thousand templates of one model and
@@ -409,14 +420,7 @@ def m005_template_blocks(db: Database) -> None:
     # Template ids are never reused, so an id in a search index or a gallery always means one template.
     db.table("sequences").create({"name": str, "value": int}, pk="name")
     db.execute("INSERT INTO sequences (name, value) SELECT 'templates', coalesce(max(id), 0) FROM templates")
-    db.execute("""
-        CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
-        BEGIN
-            UPDATE template_sets SET seq = seq + 1 WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind;
-            UPDATE template_blocks SET stale = 1,
-                seq = (SELECT seq FROM template_sets WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind)
-            WHERE id = OLD.block_id;
-        END""")
+    db.execute(_MARKS_BLOCK)
     # The approximate search index of a large gallery, sealed in parts (see triage/faces/ann.py).
     db.table("template_indexes").create(
         {
@@ -687,11 +691,4 @@ def m016_block_tags(db: Database) -> None:
         if sql.count("[tag] BLOB") != 1:
             raise RuntimeError(f"{table} does not end in the data column this step expects")
         _rebuild(db, table, sql)
-    db.execute("""
-        CREATE TRIGGER templates_delete_marks_block AFTER DELETE ON templates WHEN OLD.block_id IS NOT NULL
-        BEGIN
-            UPDATE template_sets SET seq = seq + 1 WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind;
-            UPDATE template_blocks SET stale = 1,
-                seq = (SELECT seq FROM template_sets WHERE model_id = OLD.model_id AND owner_kind = OLD.owner_kind)
-            WHERE id = OLD.block_id;
-        END""")
+    db.execute(_MARKS_BLOCK)

@@ -386,11 +386,13 @@ def tag_all(db: Database, key: bytes, cache: dict[str, Layout], only: Collection
 
 
 def row_name(table: str, rowid: int, values: dict[str, Any]) -> str:
-    """How a failing row is named to a person: its table and key."""
+    """How a failing row is named to a person: its table and key, and the arrival it is about where it names
+    one (a candidate or review is found by its arrival, not by its number)."""
+    about = f" (arrival {values['arrival_id']})" if table != "arrivals" and values.get("arrival_id") else ""
     for key in ("id", "ref", "name", "seq", "key"):
         if values.get(key) is not None:
-            return f"{table} row {values[key]}"
-    return f"{table} row {rowid}"
+            return f"{table} row {values[key]}{about}"
+    return f"{table} row {rowid}{about}"
 
 
 def check(key: bytes, table: str, rowid: int, columns: list[str], values: tuple[Any, ...]) -> None:
