@@ -265,6 +265,41 @@ def test_a_trigger_slipped_into_the_file_is_refused_before_it_can_run(cli, copy,
     assert "schema was changed outside triage" in refused.stderr
 
 
+def test_a_trigger_slipped_in_while_a_command_runs_is_refused_at_its_next_write_never_sealed(cli, copy):
+    """The schema was checked at unlock only, and each commit sealed the schema the file held by then: a trigger
+    added while `capture --watch` ran silenced every later alert inside triage's own transactions, and was
+    sealed as triage's own. Each commit now seals the schema checked at unlock, and refuses another."""
+    from conftest import OFFICER, PASSPHRASE
+    from triage.errors import IntegrityFailure
+    from triage.store.rows import Store
+
+    home, a, _, _ = copy
+    store = Store.open(home, PASSPHRASE)
+    try:
+        sql(home, "CREATE TRIGGER quiet AFTER INSERT ON candidates BEGIN UPDATE candidates SET below_threshold = 0 "
+            "WHERE id = NEW.id; END")  # fmt: skip
+        with pytest.raises(IntegrityFailure, match="schema was changed outside triage while this command ran"):
+            with store.transaction():
+                store.audit("arrival-viewed", OFFICER, arrival_id=a)
+    finally:
+        store.close()
+    refused = cli("arrivals", "show", a, "--home", home, code=INTEGRITY)
+    assert "schema was changed outside triage" in refused.stderr
+
+
+def test_a_unique_index_named_like_sqlites_own_is_refused(cli, copy):
+    """An index named `sqlite_autoindex_...` (made through `writable_schema`) was left out of the schema's
+    digest: a unique one silently dropped rows triage wrote with INSERT OR IGNORE, or failed chosen writes."""
+    home, a, _, _ = copy
+    con = sqlite3.connect(home / "triage.db")
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("CREATE UNIQUE INDEX sqlite_autoindex_ocg_identifiers_9 ON ocg_identifiers (ocg_ref)")
+    con.commit()
+    con.close()
+    refused = cli("arrivals", "show", a, "--home", home, code=INTEGRITY)
+    assert "schema was changed outside triage" in refused.stderr
+
+
 def test_a_table_dropped_is_caught_by_verify(cli, copy):
     home = copy[0]
     sql(home, "DROP TABLE referrals")
@@ -535,6 +570,15 @@ def test_an_index_rebuilt_without_the_watchlists_blocks_leaves_the_search_whole_
     assert "WL-007" in [c["ref"] for c in found["candidates"] if c["kind"] == "watchlist"]
     report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
     assert [p["table"] for p in report["row_problems"]][:1] == ["file"]
+
+
+def test_an_index_that_leaves_an_arrival_out_does_not_drop_it_from_a_signed_batch(cli, copy):
+    """An index rebuilt without an arrival made `export` sign a batch without it (and the supervisor import the
+    rest, no warning): export asks SQLite whether the tables it reads hold what their indexes say."""
+    home, a, b, day = copy
+    _index_without(home, "idx_arrivals_landed_day", f"id = '{b}'")
+    said = _said(cli("export", "--home", home, "--date", day, "--out", home.parent / "day.age", code=INTEGRITY))
+    assert "arrivals or an index of it is not as SQLite wrote it" in said and not (home.parent / "day.age").exists()
 
 
 def test_a_deleted_name_key_or_subject_is_refused_where_it_is_read(cli, copy):

@@ -313,3 +313,21 @@ def test_a_new_passphrase_too_easy_to_guess_is_asked_for_again_with_the_reason(t
     refused = init(tmp_path / "b", "password1", "Folkestone2026", "qwertyuiop")
     assert refused.exitstatus == int(ExitStatus.BAD_INPUT), refused.before
     assert "Passphrase" not in refused.before and not (tmp_path / "b" / "config.json").exists()
+
+
+def test_a_keyring_row_slipped_in_neither_crashes_nor_slows_every_unlock(cli, home, monkeypatch):
+    """A row that is not JSON made every command, `audit verify` included, exit 1 with a JSONDecodeError; one
+    with a large scrypt `p` added seconds to every unlock. Each is now a broken row: the officer's still opens
+    the home, and a wrong passphrase is still told as one."""
+    cli.json("capture", "--photo", orl(2, 1))
+    db = sqlite3.connect(home / "triage.db")
+    (wrapped,) = db.execute("SELECT wrapped FROM keyring WHERE name = 'officer'").fetchone()
+    slow = json.loads(wrapped)
+    slow["kdf"] = {**slow["kdf"], "p": 64}
+    db.executemany("INSERT INTO keyring (name, wrapped) VALUES (?, ?)", [("a", "not json"), ("b", json.dumps(slow))])
+    db.commit()
+    db.close()
+    assert cli.json("arrivals", "list")
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "not the passphrase at all")
+    wrong = cli("arrivals", "list", code=None)
+    assert wrong.exit_code == int(ExitStatus.WRONG_PASSPHRASE), wrong.stderr

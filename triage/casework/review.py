@@ -281,11 +281,13 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
     store.check_once("subjects")  # a subject deleted outside triage: its alerts would show without it, unseen
     made_by, names = _searchers(store)
     current = _current_searches(store, made_by)
-    decided = {(aid, kind, ref) for aid, kind, ref in store.db.execute("SELECT arrival_id, kind, ref FROM reviews")}
+    decided = {
+        (aid, kind, ref) for aid, kind, ref in store.db.execute("SELECT arrival_id, kind, ref FROM reviews NOT INDEXED")
+    }
     landed = {
         aid: (at, site, vessel, bool(sg))
         for aid, at, site, vessel, sg in store.db.execute(
-            "SELECT id, landed_at, site, vessel, safeguarding FROM arrivals"
+            "SELECT id, landed_at, site, vessel, safeguarding FROM arrivals NOT INDEXED"
         )
     }
     first: dict[tuple[str, str, str], int] = {}  # the first search that found each candidate
@@ -294,7 +296,7 @@ def pending(store: Store, *, officer: str | None = None, arrival_ids: Collection
     found: dict[tuple[str, str, str], PendingCandidate] = {}
     sql = """
         SELECT c.search_id, c.arrival_id, c.kind, c.ref, c.distance, c.threshold, c.score
-        FROM candidates c WHERE c.below_threshold = 1 OR c.kind = ? ORDER BY c.search_id, c.rank
+        FROM candidates c NOT INDEXED WHERE c.below_threshold = 1 OR c.kind = ? ORDER BY c.search_id, c.rank
     """
     pairs = arrivals.PAIR_KINDS
     for sid, aid, kind, ref, dist, th, score in store.db.execute(sql, [name_keys.BIOGRAPHIC]):

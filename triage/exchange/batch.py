@@ -561,6 +561,7 @@ def export_day(
         raise BadInput(f"--out {out} is a folder; give a file name such as {out / f'batch-{day}.age'}")
     store.check_tables(*EXPORTED_FROM)
     store.check_tables(*EXPORTED_BY_KEY, every_row=False)
+    store.check_indexes(*EXPORTED_FROM, *EXPORTED_BY_KEY)  # the day's rows are chosen through them
     if not out.parent.is_dir():
         raise BadInput(f"--out {out}: the folder {out.parent} does not exist")
     listed = keys.recipients(store)  # read, and so checked, even when --recipient replaces it

@@ -29,13 +29,20 @@ NONCE_BYTES = 12
 TAG_BYTES = 16  # AES-GCM's authentication tag
 # scrypt cost: 32 MiB of memory (128 * n * r bytes) per unlock; stored per wrap so it can be raised later.
 DEFAULT_KDF = {"name": "scrypt", "n": 2**15, "r": 8, "p": 1}
+MAX_KDF = {"n": 2**20, "r": 32, "p": 4}  # beyond any parameters triage writes; more would only slow every unlock
 
 
 def derive_kek(passphrase: str, salt: bytes, params: dict[str, Any]) -> bytes:
     """The key-encryption key for `passphrase` under stored KDF `params`."""
     if params.get("name") != "scrypt":
         raise IntegrityFailure(f"unknown key derivation {params.get('name')!r} in this home's keyring")
-    kdf = Scrypt(salt=salt, length=32, n=params["n"], r=params["r"], p=params["p"])
+    n, r, p = (params.get(k) for k in ("n", "r", "p"))
+    bounded = all(type(v) is int and 1 <= v <= MAX_KDF[k] for k, v in (("n", n), ("r", r), ("p", p)))
+    if not bounded:  # larger ones would only make every unlock slower: a denial of service
+        raise IntegrityFailure(
+            f"key derivation parameters {params!r} in this home's keyring are not ones triage writes"
+        )
+    kdf = Scrypt(salt=salt, length=32, n=int(params["n"]), r=int(params["r"]), p=int(params["p"]))
     return kdf.derive(unicodedata.normalize("NFC", passphrase).encode())
 
 

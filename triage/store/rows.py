@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
-from triage.errors import Conflict, IntegrityFailure, NotFound, TriageError
+from triage.errors import Conflict, IntegrityFailure, NotFound, TriageError, WrongPassphrase
 from triage.store import audit, blocks, crypto, judgements, migrations, permissions, tags
 from triage.store import settings as home_settings
 from triage.store.audit import Head
@@ -85,6 +85,9 @@ class Store:
         mine = weakref.ref(self)
         self._old_rows = tags.OldRows(lambda: s._tag_key if (s := mine()) is not None else None)
         self._pending_head: tuple[int, str] | None = None  # the last event of the open transaction
+        # The schema as checked at unlock (or first sealed): every later head seals this, never what the file
+        # holds by then, so a trigger slipped in while a command runs is refused rather than sealed.
+        self._schema: str | None = None
         # Rows this connection tagged at its own commits, not checked again while SQLite's data_version says
         # no other connection has committed since (`_fresh_rows`); those being tagged at the open commit.
         self._fresh: dict[str, set[int]] = {}
@@ -152,9 +155,17 @@ class Store:
         error: TriageError | None = None
         for row in rows:
             try:
-                data_key = crypto.unwrap_key(crypto.WrappedKey.from_json(row["wrapped"]), passphrase)
+                try:
+                    wrapped = crypto.WrappedKey.from_json(row["wrapped"])
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    raise IntegrityFailure(
+                        f"keyring row {row['name']!r} is malformed: it was changed outside triage",
+                        hint="restore the home from a backup",
+                    ) from None
+                data_key = crypto.unwrap_key(wrapped, passphrase)
             except TriageError as e:
-                error = e
+                if not isinstance(error, WrongPassphrase):  # a wrong passphrase is said before a broken row
+                    error = e
                 continue
             self._adopt_key(data_key)
             self._check_schema()
@@ -375,7 +386,15 @@ class Store:
     def _write_head(self, head: Head | None = None) -> None:
         head = head or self._current_head()
         if head is not None:
-            head.schema, head.steps = tags.schema_digest(self.db), migrations.applied(self.db)
+            now = tags.schema_digest(self.db)
+            if self._schema is not None and now != self._schema:
+                raise IntegrityFailure(
+                    "the store's schema was changed outside triage while this command ran (a table, column, index "
+                    "or trigger added, removed or altered): nothing of the change under way was saved",
+                    hint="restore the home from a backup",
+                )
+            self._schema = now
+            head.schema, head.steps = now, migrations.applied(self.db)
             audit.write_head(self.db, self._need_vault(), head)
         self._pending_head = None
 
@@ -383,11 +402,13 @@ class Store:
         """The schema is the one the sealed head last recorded, unless this version's own steps have run since
         (an upgrade): a table, column, index or trigger changed with the sqlite3 shell is refused."""
         head = audit.read_head(self.db, self._need_vault())
-        if head is None or head.schema is None or head.schema == tags.schema_digest(self.db):
+        self._schema = tags.schema_digest(self.db)
+        if head is None or head.schema is None or head.schema == self._schema:
             return
         now, before = set(migrations.applied(self.db)), set(head.steps or [])
         if before < now <= migrations.known():
             return  # upgraded since; the next commit records the new schema
+        self._schema = None
         raise IntegrityFailure(
             "the store's schema was changed outside triage (a table, column, index or trigger added, removed "
             "or altered)",
@@ -432,6 +453,19 @@ class Store:
             tags.Problem("file", f"the store file is not as SQLite wrote it ({line}): it was changed outside triage")
             for line in found
         ]
+
+    def check_indexes(self, *tables: str) -> None:
+        """SQLite's own check of the named tables and their indexes, for a command whose reads go through
+        those indexes and whose result leaves the home (a signed batch): an index rebuilt or edited outside
+        triage would leave rows out of such a read, every row's tag and every digest passing."""
+        for table in tables:
+            found = self.db.execute(f"PRAGMA integrity_check([{table}])").fetchone()[0]
+            if found != "ok":
+                raise IntegrityFailure(
+                    f"the store file's {table} or an index of it is not as SQLite wrote it ({found}): it was changed "
+                    "outside triage",
+                    hint="`triage doctor` checks the whole file; restore the home from a backup",
+                )
 
     def verify_rows(self) -> list[tags.Problem]:
         """Every tagged row's tag, and each table's digest against the sealed head."""

@@ -71,11 +71,12 @@ def tagged_tables(db: Database) -> list[str]:
 def schema_digest(db: Database) -> str:
     """A digest of the store's schema (tables, columns, indexes, triggers, views), kept in the sealed head:
     a trigger slipped into the file would otherwise run inside triage's own transactions. SQLite's own tables
-    and indexes (named `sqlite_` exactly, as no other can be but through `writable_schema`) are left out;
-    every trigger and view counts, whatever its name."""
+    and the indexes it makes for a table's constraints (named `sqlite_`, without SQL text of their own) are left
+    out; every other index counts, one named like SQLite's own through `writable_schema` too (a unique index
+    there would drop rows triage writes), and every trigger and view, whatever its name."""
     rows = db.execute(
-        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
-        "WHERE NOT (type IN ('table', 'index') AND substr(name, 1, 7) = 'sqlite_') ORDER BY type, name"
+        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master WHERE NOT (substr(name, 1, 7) = "
+        "'sqlite_' AND (type = 'table' OR (type = 'index' AND sql IS NULL))) ORDER BY type, name"
     ).fetchall()
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
