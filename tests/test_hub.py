@@ -1058,8 +1058,10 @@ def test_a_safeguarding_flag_raised_after_landing_reaches_the_hub_and_shows_wher
     assert f"{sites.a1} (Dover, {DOVER_DAY}, SAFEGUARDING: may be a child)" in listed
     assert cli.json("hub", "review", sites.a2, *hub)["safeguarding"]
     assert "SAFEGUARDING: may be a child" in cli("hub", "review", sites.a2, *hub).stdout
-    report = cli.json("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, *hub)
+    page = Path(hub[1]).parent / "report.html"  # written with --json too, which says where
+    report = cli.json("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--out", page, *hub)
     assert sorted(x["arrival_key"] for x in report["safeguarding"]) == sorted([sites.a1, sites.a2])
+    assert report["out"] == str(page) and "Flagged for safeguarding (2)" in page.read_text()
     text = cli("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text", *hub).stdout
     assert "Flagged for safeguarding (the person may be a child): 2" in text
     events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "safeguarding-flag"]

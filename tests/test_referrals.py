@@ -148,6 +148,15 @@ def test_missing_referral_steps_are_queued_until_recorded(cli, site):
     assert actions.count("referral") == 2 and "referral-show" in actions
 
 
+def test_a_day_that_is_not_a_date_is_refused_not_taken_for_a_day_with_no_gaps(cli, site):
+    """`--incomplete --date garbage` said every record was complete (exit 0): a false all-clear."""
+    res = cli("referral", "--incomplete", "--date", "garbage", code=int(ExitStatus.BAD_INPUT))
+    assert "--date" in res.stderr
+    day = dt.date.fromisoformat(DAY)
+    written = cli.json("referral", "--incomplete", "--date", f"{day.day:02d}/{day.month:02d}/{day.year}")
+    assert {r["arrival_id"] for r in written} == {site.adult, site.child}
+
+
 def test_referral_steps_that_cannot_be_used_are_refused(cli, site):
     store = Store.open(site.home, PASSPHRASE)
     try:

@@ -421,7 +421,10 @@ def referral_cmd(
     store = open_store(home)
     who = officer_of(store, officer)
     if incomplete:
-        rows = referrals.incomplete(store, day=date, officer=who)
+        from triage.intake.biographic import parse_full_date
+
+        day = parse_full_date(date, "--date").isoformat() if date is not None else None
+        rows = referrals.incomplete(store, day=day, officer=who)
         if json_out:
             emit_json(rows)
         else:

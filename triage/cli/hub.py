@@ -551,12 +551,13 @@ def report_cmd(
         check_output(out_file, home=hub_dir, force=force, folder="the hub's folder")
     with _opened(hub_dir, db, officer) as h:
         result = intel.report(h, start, end)
-    if json_out:
-        emit_json(result)
-        return
     text = intel.as_html(result) if fmt == "html" else intel.as_text(result)
-    if out_file is not None:
+    if out_file is not None:  # written with --json too; the JSON then says where
         write_files({Path(out_file): text.encode()})
+    if json_out:
+        emit_json({**result.as_json(), "out": str(out_file) if out_file is not None else None})
+        return
+    if out_file is not None:
         out.print(f"Wrote {out_file} ({result.arrivals} arrivals)", markup=False)
     else:
         out.print(text, markup=False, end="")

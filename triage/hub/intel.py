@@ -269,6 +269,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
     laptops = review.pending_alerts(hub, arrivals=ids)
     hits, laptops = review.one_per_hit(hub, review.found_by(held, laptops), laptops, ids)
     alerts = laptops + hits
+    review.with_safeguarding(hub, alerts)
     repeats = []
     undecided = []
     for r in rows.dicts(
@@ -336,7 +337,8 @@ def as_text(r: Report) -> str:
     lines += [f"  {a['arrival_key']} ({a['site']}, {a['day']})" for a in r.safeguarding]
     lines += ["", f"Pending alerts: {len(r.pending_alerts)}"]
     lines += [
-        f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']} at {a['distance']:.3f}{_against(a)}"
+        f"  {a['arrival_key']} ({a['site']}, {a['day']}{', SAFEGUARDING' if a.get('safeguarding') else ''}) - "
+        f"{a['ref']} at {a['distance']:.3f}{_against(a)}"
         for a in r.pending_alerts
     ]
     lines += ["", f"Alerts decided: {len(r.decided_alerts)}"]
