@@ -411,7 +411,7 @@ class Checker:
             self.at("received.jsonl", n, rec, "arrival_key")
             self.key(rec, "arrival_key", "arrivals", "received arrival", own=False)
             self.ident(rec.get("id"), "arrivals", "received arrival's id")
-            self.flag(rec, "safeguarding", "received arrival")
+            self.flag(rec, "safeguarding", "received arrival", required=False)
             for r in self.listed(rec, "reviews", "received arrival"):
                 self.review(r)
             for d in self.listed(rec, "drafts", "received arrival"):
