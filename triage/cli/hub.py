@@ -197,7 +197,7 @@ def import_cmd(
             for a in r.laptop_alerts:
                 say(
                     out,
-                    f"  laptop alert: {a['arrival_key']}{' (SAFEGUARDING: may be a child)' if a.get('safeguarding') else ''} - {a['ref']} ({a['category'] or 'no category'}) at "
+                    f"  laptop alert: {a['arrival_key']}{f' ({review.SAFEGUARDING})' if a.get('safeguarding') else ''} - {a['ref']} ({a['category'] or 'no category'}) at "
                     f"{a['distance']:.3f}, found by {a['laptop']}",
                     hang=2,
                 )
@@ -319,7 +319,9 @@ def _against(threshold: float | None) -> str:
 
 def _placed(key: str, site: str | None, day: str, safeguarding: bool | None) -> str:
     """An arrival as a line names it: its key, where and when it landed, and a safeguarding flag beside it."""
-    return f"{key} ({site}, {day}" + (", SAFEGUARDING: may be a child)" if safeguarding else ")")
+    from triage.hub.review import SAFEGUARDING
+
+    return f"{key} ({site}, {day}" + (f", {SAFEGUARDING})" if safeguarding else ")")
 
 
 def _candidate_line(c: dict[str, Any]) -> str:
@@ -418,7 +420,7 @@ def _render_arrival(r: Any) -> None:
 
     from triage.casework.review import DECISIONS
     from triage.hub.intel import NOT_AN_IDENTIFICATION
-    from triage.hub.review import HUB
+    from triage.hub.review import HUB, SAFEGUARDING
 
     say(
         out,
@@ -441,7 +443,7 @@ def _render_arrival(r: Any) -> None:
         what = [e["kind"], e["ref"]]
         if e["other"]:
             what.append(f"{e['other']['site'] or 'no site'}, {e['other']['day']}")
-            what += ["SAFEGUARDING: may be a child"] if e["other"].get("safeguarding") else []
+            what += [SAFEGUARDING] if e["other"].get("safeguarding") else []
         what += [f"[{e['category']}]"] if e["category"] else []
         what += ["across sites"] if e["across_sites"] else []
         score = [f"{e['distance']:.3f}{_against(e['threshold'])}"] if e["distance"] is not None else []

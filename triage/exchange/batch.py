@@ -708,6 +708,15 @@ class Batch:
         device: str = self.manifest["device"]
         return device
 
+    def flagged_by(self, key: str) -> str:
+        """Who raised arrival `key`'s safeguarding flag and why, as the batch's audit trail says ("" if it
+        does not say)."""
+        flagged = (e for e in reversed(self.audit) if e["action"] == "safeguarding-flag")
+        last = next((e for e in flagged if e.get("arrival_key") == key), None)
+        if last is None:
+            return ""
+        return f" by {last['officer']} at {last['at']}" + (f": {last['reason']}" if last.get("reason") else "")
+
 
 def _signed_manifest(
     store: Store, z: zipfile.ZipFile, path: Path, *, officer: str

@@ -347,21 +347,18 @@ class _Merger:
                 self._outcome(ref, o["result"], o["at"])
 
     def _flag(self, aid: str, key: str, when: str) -> None:
-        """Raise a safeguarding flag the laptop raised after this home merged the arrival (a flag is never
-        lowered), audited with who raised it and why where the batch's trail says."""
+        """Raise a safeguarding flag the signing laptop raised after this home merged the arrival, or on an
+        arrival it received (a flag is never lowered), audited with who raised it and why where the batch's
+        trail says."""
         if self.store.get("arrivals", aid, what="arrival")["safeguarding"]:
             return
         self.store.update("arrivals", aid, {"safeguarding": 1})
-        flagged = (e for e in reversed(self.b.audit) if e["action"] == "safeguarding-flag")
-        last = next((e for e in flagged if e.get("arrival_key") == key), None)  # who raised it, and why
-        by = "" if last is None else f" by {last['officer']} at {last['at']}"
-        by += f": {last['reason']}" if last is not None and last.get("reason") else ""
         self.store.audit(
             "safeguarding-flag",
             self.officer,
             arrival_id=aid,
             records=[f"arrival:{aid}", f"batch:{self.b.sha256[:16]}"],
-            reason=f"raised on laptop {self.b.device} ({self.b.signer}) {when}{by}",
+            reason=f"raised on laptop {self.b.device} ({self.b.signer}) {when}{self.b.flagged_by(key)}",
         )
         self.added["safeguarding_flags"] += 1
 

@@ -510,7 +510,7 @@ class _Loader:
                 continue  # landed with its flag
             self.at = f"{member} ({key}): its safeguarding flag"
             row = self.conn.execute("SELECT id FROM arrivals WHERE key = %s", [key]).fetchone()
-            why = self._raised_by(key)
+            why = f"raised on {self.laptop}{self.b.flagged_by(key)}"
             if row is None:
                 self.hub.audit(
                     "safeguarding-flag-kept", records=[f"arrival:{key}", f"batch:{self.b.sha256}"], reason=why
@@ -525,15 +525,6 @@ class _Loader:
             ).fetchall()
             if kept:
                 self._flag(aid, [f"audit:{seq}" for (seq,) in kept], "kept since an earlier batch brought it")
-
-    def _raised_by(self, key: str) -> str:
-        """Who raised an arrival's safeguarding flag and why, as the batch's audit trail says."""
-        flagged = (e for e in reversed(self.b.audit) if e["action"] == "safeguarding-flag")
-        last = next((e for e in flagged if e.get("arrival_key") == key), None)
-        why = f"raised on {self.laptop}"
-        if last is not None:
-            why += f" by {last['officer']} at {last['at']}" + (f": {last['reason']}" if last.get("reason") else "")
-        return why
 
     def _flag(self, aid: int, records: list[str], why: str) -> None:
         row = self.row(aid)

@@ -328,6 +328,8 @@ def report(hub: Hub, start: str, end: str) -> Report:
 
 
 def as_text(r: Report) -> str:
+    from triage.hub.review import SAFEGUARDING
+
     lines = [f"Regional hub report, {r.start} to {r.end}: {r.arrivals} arrivals", ""]
     for title, counts in (("By site", r.by_site), ("By week", r.by_week), ("By nationality", r.by_nationality)):
         lines.append(title)
@@ -337,7 +339,7 @@ def as_text(r: Report) -> str:
     lines += [f"  {a['arrival_key']} ({a['site']}, {a['day']})" for a in r.safeguarding]
     lines += ["", f"Pending alerts: {len(r.pending_alerts)}"]
     lines += [
-        f"  {a['arrival_key']} ({a['site']}, {a['day']}{', SAFEGUARDING' if a.get('safeguarding') else ''}) - "
+        f"  {a['arrival_key']} ({a['site']}, {a['day']}{', ' + SAFEGUARDING if a.get('safeguarding') else ''}) - "
         f"{a['ref']} at {a['distance']:.3f}{_against(a)}"
         for a in r.pending_alerts
     ]

@@ -80,6 +80,9 @@ def _candidate(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+SAFEGUARDING = "SAFEGUARDING: may be a child"  # beside an arrival flagged for safeguarding, wherever it is listed
+
+
 def safeguarded(hub: Hub, keys: Iterable[str]) -> set[str]:
     """Those of the arrivals `keys` flagged for safeguarding (the person may be a child), from their sealed
     records, each row's tag checked: wherever a reviewer sees an arrival, the flag is shown beside it."""
