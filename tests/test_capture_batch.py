@@ -292,23 +292,3 @@ def test_a_folder_a_photo_or_a_batch_given_as_the_manifest_is_told_what_to_give(
     ):
         with pytest.raises(BadInput, match="^" + re.escape(f"{wrong}: {said}")):
             manifest.read(wrong)
-
-
-def test_two_people_of_one_group_photo_land_as_two_arrivals_row_by_row(cli, home, tmp_path):
-    """A manifest naming each face of a group photo on a row of its own: the second row was taken for the first
-    landed again ("details differ: use triage arrivals amend", which would have written over the other person)."""
-    import numpy as np
-    from PIL import Image
-
-    from triage.intake.samples import astronaut_path
-
-    face = np.asarray(Image.open(astronaut_path()).convert("RGB"))[40:240, 130:320]
-    canvas = np.full((260, 420, 3), 128, np.uint8)
-    canvas[30:230, 10:200] = canvas[30:230, 220:410] = face
-    Image.fromarray(canvas).save(tmp_path / "group.jpg")
-    path = tmp_path / "manifest.csv"
-    path.write_text("photo,surname,face\ngroup.jpg,Left,1\ngroup.jpg,Right,2\n")
-    report = json.loads(cli("capture-batch", path, "--json").stdout)
-    assert (report["landed"], report["already_landed"]) == (2, 0), report
-    again = json.loads(cli("capture-batch", path, "--json").stdout)
-    assert (again["landed"], again["already_landed"]) == (0, 2)

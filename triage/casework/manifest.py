@@ -281,9 +281,7 @@ def prepare(
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
-    # One photo may land several people of a group, one row a face: the face is part of what was landed.
-    face = checked.face_index
-    key = arrivals.photo_key(data, Path(f["photo"]).name + ("" if face is None else f"\x00face {face}"))
+    key = arrivals.photo_key(data, Path(f["photo"]).name)
     earlier_key = arrivals.source_key(data, f)
     return Prepared(
         row,
