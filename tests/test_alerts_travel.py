@@ -250,7 +250,7 @@ def test_the_watchlist_version_the_laptop_searched_travels_with_its_alert(cli, t
         i,
     )
     keys = {home: cli.json("keys", "show", "--home", home) for home in (i, laptop, sup)}
-    cli("keys", "trust", "Kent Intelligence Unit", keys[i]["signing_key"], "--home", laptop)
+    cli("keys", "trust", "Kent Intelligence Unit", keys[i]["signing_key"], "--issuer", "--home", laptop)
     cli("keys", "recipient", "add", "Laptop L", keys[laptop]["age_recipient"], "--home", i)
     cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", i)
     cli("watchlist", "receive", tmp_path / "wl.age", "--home", laptop)

@@ -734,7 +734,7 @@ def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals
         "--override-reason", "fixture photos are 92x112 px", "--home", issuer,
     )  # fmt: skip
     cli("keys", "recipient", "add", "Hub", sites.init["age_recipient"], "--home", issuer)
-    cli("keys", "trust", "Kent Intelligence Unit", _key(cli, issuer, "signing_key"), "--home", keys)
+    cli("keys", "trust", "Kent Intelligence Unit", _key(cli, issuer, "signing_key"), "--issuer", "--home", keys)
 
     def received(version: int) -> None:
         cli("watchlist", "issue", "--out", tmp_path / f"wl-{version}.age", "--home", issuer)
@@ -813,7 +813,15 @@ def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert
         "--override-reason", "fixture photos are 92x112 px", "--home", issuer,
     )  # fmt: skip
     cli("keys", "recipient", "add", "Hub", sites.init["age_recipient"], "--home", issuer)
-    cli("keys", "trust", "Kent Intelligence Unit", _key(cli, issuer, "signing_key"), "--home", hub[1] / "keys")
+    cli(
+        "keys",
+        "trust",
+        "Kent Intelligence Unit",
+        _key(cli, issuer, "signing_key"),
+        "--issuer",
+        "--home",
+        hub[1] / "keys",
+    )
     cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", issuer)
     cli("watchlist", "receive", tmp_path / "wl.age", "--home", hub[1] / "keys")
     said = " ".join(cli("hub", "import", sites.a_file, *hub).stdout.split())

@@ -69,7 +69,7 @@ def day(tmp_path_factory, face_models):
         _enrol(cli, laptop, 30)
         issuer = cli.json("keys", "show", "--home", i)
         mine = cli.json("keys", "show", "--home", laptop)
-        cli("keys", "trust", "Kent Intelligence Unit", issuer["signing_key"], "--home", laptop)
+        cli("keys", "trust", "Kent Intelligence Unit", issuer["signing_key"], "--issuer", "--home", laptop)
         cli("keys", "recipient", "add", "Laptop 1 Dover", mine["age_recipient"], "--home", i)
         morning = cli.json("capture", "--home", laptop, "--photo", orl(3, 2), "--surname", "Early")["arrival_id"]
         v1 = root / "watchlist-v1.age"
@@ -141,6 +141,48 @@ def test_a_package_from_an_untrusted_issuer_changes_nothing(cli, copy):
     assert "does not trust" in res.stderr
     assert {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)} == {"WL-030"}
     assert cli.json("watchlist", "status", "--home", copy.laptop)["packages"] == []
+
+
+def test_a_key_trusted_for_batches_cannot_issue_a_watchlist_nor_an_issuers_key_sign_a_batch(cli, copy):
+    """Trust has two roles: a laptop whose batches a home imports could otherwise put subjects on its watchlist
+    (and, through a supervisor's own package, on every laptop's)."""
+    other = copy.root / "O"
+    cli("init", "--home", other, "--site", "Folkestone", "--force-code", "KNT")
+    _enrol(cli, other, 9)
+    laptop_keys = cli.json("keys", "show", "--home", copy.laptop)
+    cli("keys", "recipient", "add", "Laptop 1 Dover", laptop_keys["age_recipient"], "--home", other)
+    signing = cli.json("keys", "show", "--home", other)["signing_key"]
+    cli("keys", "trust", "Laptop 2 Folkestone", signing, "--home", copy.laptop)  # for its batches
+    package = copy.root / "other.age"
+    cli("watchlist", "issue", "--out", package, "--home", other)
+    said = " ".join(cli("watchlist", "receive", package, "--home", copy.laptop, code=INTEGRITY).stderr.split())
+    assert "does not trust to issue watchlists" in said and "batches only, as Laptop 2 Folkestone" in said, said
+    assert f"triage keys trust NAME {signing} --issuer" in said, said
+    assert {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)} == {"WL-030"}
+    untrust = ("keys", "untrust", "Laptop 2 Folkestone", "--issuer", "--home", copy.laptop)
+    said = " ".join(cli(*untrust, code=int(ExitStatus.NOT_FOUND)).stderr.split())
+    assert "is a trusted laptop: `triage keys untrust`" in said, said
+
+    # the issuer's key is a watchlist issuer only: its day's batch is not imported
+    landed = cli.json("capture", "--home", copy.i, "--photo", orl(12, 2), "--surname", "Kent")["arrival_id"]
+    day = cli.json("arrivals", "show", landed, "--home", copy.i)["landed_at"][:10]
+    issuer_keys = cli.json("keys", "show", "--home", copy.i)
+    own = cli("keys", "trust", "Kent", issuer_keys["signing_key"], "--issuer", "--home", copy.i, code=3)
+    assert "own watchlist is never received here" in own.stderr
+    batch = copy.root / "issuer-batch.age"
+    cli("export", "--date", day, "--out", batch, "--recipient", laptop_keys["age_recipient"], "--home", copy.i)
+    assert "does not trust" in cli("import", batch, "--home", copy.laptop, code=INTEGRITY).stderr
+
+    listed = cli.json("keys", "list", "--home", copy.laptop)
+    assert [r["name"] for r in listed["watchlist_issuers"]] == ["Kent Intelligence Unit"]
+    assert [r["name"] for r in listed["trusted_laptops"]] == ["Laptop 2 Folkestone"]
+    assert "watchlist issuer: Kent Intelligence Unit" in cli("keys", "list", "--home", copy.laptop).stdout
+    cli("keys", "trust", "Folkestone as issuer", signing, "--issuer", "--home", copy.laptop)
+    got = cli.json("watchlist", "receive", package, "--home", copy.laptop)
+    assert got["issuer"] == "Folkestone as issuer" and got["added"] == ["WL-009"]
+    cli("keys", "untrust", "Folkestone as issuer", "--issuer", "--home", copy.laptop)
+    status = cli.json("watchlist", "status", "--home", copy.laptop)["packages"]
+    assert [p["issuer"] for p in status] == ["(no longer trusted)"]
 
 
 def test_a_package_given_to_import_or_a_batch_to_receive_says_what_it_is_and_which_command_takes_it(cli, copy):

@@ -1,6 +1,9 @@
-"""`triage keys show|list|trust|untrust|recipient add|remove`: the keys that sign and encrypt batches."""
+"""`triage keys show|list|trust|untrust|recipient add|remove`: the keys that sign and encrypt batches, and the
+homes whose watchlist packages this one receives."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -10,7 +13,8 @@ from triage.cli.common import HomeOpt, JsonOpt, OfficerOpt, emit_json, officer_o
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
-        help="This laptop's batch keys, the laptops it trusts and the recipients it encrypts to.", no_args_is_help=True
+        help="This laptop's batch keys, the laptops and watchlist issuers it trusts, and the recipients it encrypts to.",
+        no_args_is_help=True,
     )
     group.command("show")(show)
     group.command("list")(list_cmd)
@@ -44,7 +48,8 @@ def show(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = F
 
 
 def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Trusted laptops (whose batches this home imports) and batch recipients (whom its exports are for).
+    """Trusted laptops (whose batches this home imports), watchlist issuers (whose packages it receives) and
+    batch recipients (whom its exports are for).
 
     Example: triage keys list --json
     """
@@ -53,7 +58,13 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     store = open_store(home)
     listed = keys.listed(store)
     if json_out:
-        emit_json({"trusted_laptops": listed[keys.SIGNER], "recipients": listed[keys.RECIPIENT]})
+        emit_json(
+            {
+                "trusted_laptops": listed[keys.SIGNER],
+                "watchlist_issuers": listed[keys.ISSUER],
+                "recipients": listed[keys.RECIPIENT],
+            }
+        )
         return
     # One block per key rather than a table: a key and its fingerprint, read aloud to check, are never split.
     blocks = [
@@ -73,36 +84,59 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
             out.print(Text(line))
 
 
+IssuerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--issuer",
+        help="A home that issues watchlist packages (a force intelligence unit, a supervisor), not a laptop's batches.",
+    ),
+]
+
+
 def trust(
-    name: str = typer.Argument(..., help="Whose laptop, e.g. 'Laptop 2 Dover'."),
+    name: str = typer.Argument(..., help="Whose key, e.g. 'Laptop 2 Dover' or 'Kent Intelligence Unit'."),
     public_key: str = typer.Argument(..., help="Its signing key (ed25519:...) from `triage keys show`."),
+    issuer: IssuerOpt = False,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Accept batches signed by a laptop. Read the fingerprint back to its officer before trusting it.
+    """Accept batches signed by a laptop, or with --issuer watchlist packages signed by an issuing home. Read
+    the fingerprint back to its officer before trusting it. The two are kept apart: a laptop trusted for its
+    batches cannot issue a watchlist here, and an issuer's key signs no batch that is imported here.
 
-    Example: triage keys trust "Laptop 2 Dover" ed25519:3q2+7w...
+    Examples:
+      triage keys trust "Laptop 2 Dover" ed25519:3q2+7w...
+      triage keys trust "Kent Intelligence Unit" ed25519:Jm9r... --issuer
     """
     from triage.exchange import keys
 
     store = open_store(home)
-    row = keys.trust(store, name, public_key, officer=officer_of(store, officer))
+    role = keys.ISSUER if issuer else keys.SIGNER
+    row = keys.trust(store, name, public_key, officer=officer_of(store, officer), role=role)
     if json_out:
-        emit_json(row)
+        emit_json(dict(row))
     else:
-        out.print(f"Trusted {row['name']}: fingerprint {row['fingerprint']}.", markup=False)
+        what = "watchlist packages" if issuer else "batches"
+        out.print(f"Trusted {row['name']} for its {what}: fingerprint {row['fingerprint']}.", markup=False)
 
 
 def untrust(
-    name: str = typer.Argument(..., help="The trusted laptop's name."), officer: OfficerOpt = None, home: HomeOpt = None
+    name: str = typer.Argument(..., help="The trusted laptop's or issuer's name."),
+    issuer: IssuerOpt = False,
+    officer: OfficerOpt = None,
+    home: HomeOpt = None,
 ) -> None:
-    """Stop accepting a laptop's batches (what was merged stays). Example: triage keys untrust "Laptop 2 Dover" """
+    """Stop accepting a laptop's batches, or with --issuer an issuer's watchlist packages (what was merged or
+    received stays).
+
+    Example: triage keys untrust "Laptop 2 Dover"
+    """
     from triage.exchange import keys
 
     store = open_store(home)
-    keys.remove(store, keys.SIGNER, name, officer=officer_of(store, officer))
-    out.print(f"{name} is no longer trusted.", markup=False)
+    keys.remove(store, keys.ISSUER if issuer else keys.SIGNER, name, officer=officer_of(store, officer))
+    out.print(f"{name} is no longer trusted{' to issue watchlists' if issuer else ''}.", markup=False)
 
 
 def recipient_add(

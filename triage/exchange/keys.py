@@ -30,9 +30,10 @@ from triage.intake import biographic
 from triage.store.rows import Store, utcnow
 
 SIGNING_PREFIX = "ed25519:"
-SIGNER, RECIPIENT = "signer", "recipient"
+SIGNER, RECIPIENT, ISSUER = "signer", "recipient", "issuer"
 THIS_LAPTOP = "this laptop"  # the signer of this home's own batches
-ROLE_WORDS = {SIGNER: "trusted laptop", RECIPIENT: "batch recipient"}
+ROLE_WORDS = {SIGNER: "trusted laptop", RECIPIENT: "batch recipient", ISSUER: "watchlist issuer"}
+REMOVE_COMMAND = {SIGNER: "untrust", RECIPIENT: "recipient remove", ISSUER: "untrust --issuer"}
 
 
 def fingerprint(public: bytes) -> str:
@@ -165,7 +166,7 @@ def _add(store: Store, role: str, name: str, public: str, *, officer: str, note:
             raise Conflict(
                 f"that {'name' if column == 'name' else 'key'} is already a {ROLE_WORDS[role]} "
                 f"({found['name']}); take it off first to replace it "
-                f"(`triage keys {'untrust' if role == SIGNER else 'recipient remove'} {found['name']!r}`)"
+                f"(`triage keys {REMOVE_COMMAND[role]} {found['name']!r}`)"
             )
     row = {"role": role, "name": name, "public": public, "added_at": utcnow(), "officer": officer}
     with store.transaction():
@@ -174,12 +175,15 @@ def _add(store: Store, role: str, name: str, public: str, *, officer: str, note:
     return row
 
 
-def trust(store: Store, name: str, public: str, *, officer: str) -> dict[str, Any]:
-    """Accept batches signed by this key from now on."""
+def trust(store: Store, name: str, public: str, *, officer: str, role: str = SIGNER) -> dict[str, Any]:
+    """Accept batches (role SIGNER) or watchlist packages (role ISSUER) signed by this key from now on."""
     raw = parse_signing_key(public)
     if raw == own(store, officer=officer).signing_public:
-        raise BadInput("that is this laptop's own signing key; its own batches need no trust")
-    row = _add(store, SIGNER, name, encode_signing_key(raw), officer=officer, note=f"fingerprint {fingerprint(raw)}")
+        raise BadInput(
+            "that is this laptop's own signing key; its own "
+            + ("watchlist is never received here" if role == ISSUER else "batches need no trust")
+        )
+    row = _add(store, role, name, encode_signing_key(raw), officer=officer, note=f"fingerprint {fingerprint(raw)}")
     return dict(row, fingerprint=fingerprint(raw))
 
 
@@ -193,19 +197,24 @@ def remove(store: Store, role: str, name: str, *, officer: str) -> None:
     """Take an entry off a list. Its row is read unchecked, so an altered entry can be removed too."""
     row = store.db.execute("SELECT id FROM trusted_keys WHERE role = ? AND name = ?", [role, name]).fetchone()
     if not row:
-        raise NotFound(f"no {ROLE_WORDS[role]} named {name!r}; see `triage keys list`")
+        other = store.db.execute(
+            "SELECT role FROM trusted_keys WHERE role IN (?, ?) AND name = ?", [SIGNER, ISSUER, name]
+        ).fetchone()
+        hint = f" ({name!r} is a {ROLE_WORDS[other[0]]}: `triage keys {REMOVE_COMMAND[other[0]]}`)" if other else ""
+        raise NotFound(f"no {ROLE_WORDS[role]} named {name!r}{hint}; see `triage keys list`")
     with store.transaction():
         store.db.execute("DELETE FROM trusted_keys WHERE id = ?", [row[0]])
         store.audit(f"keys-{role}-remove", officer, records=[f"{role}:{name}"])
 
 
 def listed(store: Store) -> dict[str, list[dict[str, Any]]]:
-    """Trusted laptops (with fingerprints) and batch recipients, in the order they were added."""
-    out: dict[str, list[dict[str, Any]]] = {SIGNER: [], RECIPIENT: []}
+    """Trusted laptops and watchlist issuers (with fingerprints) and batch recipients, in the order they were
+    added."""
+    out: dict[str, list[dict[str, Any]]] = {SIGNER: [], ISSUER: [], RECIPIENT: []}
     store.check_tables("trusted_keys")  # a key taken off the list and put back from an older copy is refused
     for r in store.rows("trusted_keys", order_by="id"):
         item = {k: r[k] for k in ("name", "public", "added_at", "officer")}
-        if r["role"] == SIGNER:
+        if r["role"] in (SIGNER, ISSUER):
             item["fingerprint"] = fingerprint(parse_signing_key(r["public"]))
         out[r["role"]].append(item)
     return out
@@ -216,10 +225,11 @@ def recipients(store: Store) -> list[str]:
     return [r["public"] for r in _role(store, RECIPIENT)]
 
 
-def signer_name(store: Store, public: bytes, *, officer: str) -> str | None:
-    """Who a signing key belongs to: this laptop, a trusted laptop's name, or None (unknown). Every trusted
-    laptop's entry is checked, so a list altered anywhere accepts no batch until it is put right."""
-    entries = _role(store, SIGNER)
+def signer_name(store: Store, public: bytes, *, officer: str, role: str = SIGNER) -> str | None:
+    """Who a signing key belongs to: this laptop, the name it is trusted under in `role` (a laptop whose
+    batches, or an issuer whose watchlists, this home accepts), or None. Every entry of the list is checked,
+    so a list altered anywhere accepts nothing until it is put right."""
+    entries = _role(store, role)
     if public == own(store, officer=officer).signing_public:
         return THIS_LAPTOP
     encoded = encode_signing_key(public)

@@ -6,7 +6,8 @@ key), a version one more than the last it issued (kept in an authenticated row),
 until when it is valid, and the refs it has removed. The package is signed and encrypted like a day's
 batch (sealed.py), to the home's listed recipients.
 
-A laptop receives a package only from an issuer it trusts (`triage keys trust`) and only when it is newer
+A laptop receives a package only from an issuer it trusts to issue (`triage keys trust --issuer`; a key
+trusted for batches is not enough) and only when it is newer
 than the version it holds from that issuer; anything else changes nothing (exit 6). The package is the
 issuer's whole list: its additions, changes and removals land in one transaction, audited, and the
 laptop's own entries are left as they are. The arrivals already held are then searched against the
@@ -290,12 +291,16 @@ def _manifest(store: Store, z: Any, path: Path, *, officer: str) -> tuple[bytes,
         raise _refuse(
             path, f"the signature of {sealed.MANIFEST} does not verify: the package was altered after it was signed"
         )
-    name = keys.signer_name(store, signer, officer=officer)
+    name = keys.signer_name(store, signer, officer=officer, role=keys.ISSUER)
     if name is None:
+        laptop = keys.signer_name(store, signer, officer=officer)
+        trusted_for = f" (trusted here for its batches only, as {laptop})" if laptop else ""
         raise IntegrityFailure(
-            f"{path}: issued by a home this laptop does not trust (device {shown(manifest.get('issuer'))}, "
-            f"fingerprint {keys.fingerprint(signer)}); nothing of the package was applied",
-            hint=f"check the fingerprint with the issuer, then run `triage keys trust NAME {keys.encode_signing_key(signer)}`",
+            f"{path}: issued by a home this laptop does not trust to issue watchlists (device "
+            f"{shown(manifest.get('issuer'))}, fingerprint {keys.fingerprint(signer)}){trusted_for}; nothing of "
+            "the package was applied",
+            hint="if that home issues this force's watchlist, check the fingerprint with it, then run "
+            f"`triage keys trust NAME {keys.encode_signing_key(signer)} --issuer`",
         )
     if name == keys.THIS_LAPTOP:
         raise BadInput(f"{path} was issued by this home; a home does not receive its own watchlist")
@@ -590,7 +595,7 @@ def status(store: Store) -> Status:
     """The newest package held from each issuer, the counts of subjects (issued, local, expired), the last
     package this home issued, and a warning for each expired package."""
     now = dt.datetime.now(dt.timezone.utc)
-    names = {r["public"]: r["name"] for r in keys.listed(store)[keys.SIGNER]}
+    names = {r["public"]: r["name"] for r in keys.listed(store)[keys.ISSUER]}
     origins = issued.origins(store)
     active = {r[0] for r in store.db.execute("SELECT ref FROM subjects WHERE status = 'active'")}
     packages = []
