@@ -118,6 +118,34 @@ def test_a_manifest_run_again_with_a_column_added_and_a_cell_changed_lands_nothi
     assert "details differ" not in settled and "0 landed, 8 already landed earlier" in settled
 
 
+def test_two_rows_naming_two_faces_of_one_group_photo_land_two_people_once(cli, wl_home, tmp_path):
+    """The second face of a group photo is another person, not the first one's row again (which would have
+    sent the officer to amend the first person's record with the second's details)."""
+    from PIL import Image
+
+    folder = tmp_path / "boat"
+    folder.mkdir()
+    faces = [Image.open(orl(s, 1)).convert("RGB").resize((184, 224)) for s in (21, 22)]
+    canvas = Image.new("RGB", (440, 280), (128, 128, 128))
+    canvas.paste(faces[0], (20, 28))
+    canvas.paste(faces[1], (236, 28))
+    canvas.save(folder / "group.png")
+    rows = [{"photo": "group.png", "surname": name, "face": str(n)} for n, name in ((1, "Tesfaye"), (2, "Bekele"))]
+    path = folder / "manifest.csv"
+    _write(path, ["photo", "surname", "face"], rows)
+    first = cli.json("capture-batch", path, *DLIB)
+    assert (first["landed"], first["already_landed"], first["refused"]) == (2, 0, 0), first
+    landed = {a["row"]: a["arrival_id"] for a in first["arrivals"]}
+    assert len(set(landed.values())) == 2
+    names = {row: cli.json("arrivals", "show", aid)["details"]["surname"] for row, aid in landed.items()}
+    assert names == {1: "Tesfaye", 2: "Bekele"}
+    again = cli("capture-batch", path, *DLIB).stdout
+    assert "0 landed, 2 already landed earlier, 0 refused (of 2 rows)" in again and "details differ" not in again
+    rows[0].pop("face")  # the largest face when none is named: the same row as face 1
+    _write(path, ["photo", "surname", "face"], rows)
+    assert cli.json("capture-batch", path, *DLIB)["already_landed"] == 2
+
+
 def test_an_amendment_and_a_void_made_before_the_export_reach_the_supervisor(cli, home, tmp_path):
     sup = tmp_path / "S"
     cli("init", "--home", sup, "--site", "Dover HQ", "--force-code", "KNT")

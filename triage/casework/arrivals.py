@@ -207,13 +207,17 @@ def source_key(original: bytes, inputs: dict) -> str:
     return h.hexdigest()
 
 
-def photo_key(original: bytes, place: str) -> str:
-    """A digest of a photo's bytes and where a manifest put it (the photo's file name): the idempotency key
-    that lets a re-run manifest recognise a row it already landed even when other cells of the row, or the
-    manifest's columns, have changed since."""
+def photo_key(original: bytes, place: str, face: int | None = None) -> str:
+    """A digest of a photo's bytes, where a manifest put it (the photo's file name) and which of its faces:
+    the idempotency key that lets a re-run manifest recognise a row it already landed even when other cells
+    of the row, or the manifest's columns, have changed since. Two rows naming two faces of one group photo
+    are two people. No face given and face 1 (the largest) make the same key, so a face column added on a
+    rerun, saying 1 where nothing was said, lands nothing again."""
     h = hashlib.sha256(b"photo-place\x00")
     h.update(hashlib.sha256(original).digest())
     h.update(place.encode())
+    if face is not None and face != 1:
+        h.update(f"\x00face {face}".encode())
     return h.hexdigest()
 
 

@@ -281,7 +281,7 @@ def prepare(
     path = Path(f["photo"]).expanduser()
     path = path if path.is_absolute() else base / path
     data = photos.read_file(path)
-    key = arrivals.photo_key(data, Path(f["photo"]).name)
+    key = arrivals.photo_key(data, Path(f["photo"]).name, checked.face_index)
     earlier_key = arrivals.source_key(data, f)
     return Prepared(
         row,

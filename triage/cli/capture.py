@@ -491,7 +491,8 @@ def capture_batch(
     mrz: the document's machine-readable zone, its lines separated by line breaks or spaces
     vessel: vessel reference (default --vessel); face: which face when there are several (1 = largest)
 
-    A bad row is reported with its reason and the rest carry on; running the same manifest again adds nothing.
+    A bad row is reported with its reason and the rest carry on; running the same manifest again adds nothing
+    (a row is known by its photo and its face, so two rows may name two faces of one group photo).
     Exit status 0 when every row landed (now or before), 3 when any row was refused.
 
     Example: triage capture-batch boat-SB-0417/manifest.csv --vessel SB-0417
