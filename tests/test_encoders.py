@@ -290,6 +290,23 @@ def test_user_model_is_a_matcher_in_the_home(cli, home):
     assert res["model_ids"] == ["sface-as-user"] and res["threshold"] == pytest.approx(math.sqrt(1.2))
     assert res["warnings"] == []
 
+    # the adopted manifest is bound to the home: a threshold edited in it (every alert "not below") is refused
+    manifest = home / "models" / "mine" / "manifest.json"
+    adopted = manifest.read_bytes()
+    manifest.write_text(json.dumps(_manifest(threshold=0.0001)))
+    integrity = int(ExitStatus.INTEGRITY)
+    said = " ".join(cli("capture", "--photo", orl(2, 4), *PROBE_OVERRIDE, code=integrity).stderr.split())
+    assert "is not the manifest this home adopted for model mine" in said and "triage models use mine" in said
+    assert "is not the manifest this home adopted" in cli("models", "verify", code=integrity).stderr
+    manifest.write_bytes(adopted)
+    assert cli.json("match", res["arrival_id"])["candidates"][0]["ref"] == "WL-2"
+    # a new manifest the force issued is adopted again, audited
+    manifest.write_text(json.dumps(_manifest(threshold=0.5)))
+    cli("models", "use", "mine")
+    assert cli.json("match", res["arrival_id"])["threshold"] == pytest.approx(1.0)
+    events = [e for e in cli.json("audit", "show") if e["action"] == "models-use"]
+    assert len(events) == 2 and "manifest.json SHA-256" in events[-1]["reason"]
+
 
 def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):
     """The ResNet read from dlib's model file and run by onnxruntime (encoders/dlibnet.py) against dlib's

@@ -228,13 +228,18 @@ def require(
 def set_default(store: Store, name: str, *, officer: str) -> dict[str, Any]:
     """Make `name` the home's matcher (its settings, then config.json), audited; say which templates it
     still lacks."""
-    m = get(name, store.home)
+    supplied = encoders.user_models(store.home, adopting=True).get(name) if name not in encoders.RESERVED else None
+    if supplied is None:
+        get(name, store.home)  # a built-in matcher, or refused naming the choices
     before = store.config.matcher
     with store.transaction():  # the config is written last: if that fails, the audit event rolls back
-        store.audit(
-            "models-use", officer, records=[f"matcher:{m.name}"], reason=f"default matcher {before} -> {m.name}"
-        )
-        settings.change(store, officer=officer, matcher=m.name)
+        reason = f"default matcher {before} -> {name}"
+        if supplied is not None:  # its manifest (which pins its file) is adopted: no other is used under its name
+            settings.record_model(store, name, supplied.sha256, officer=officer)
+            reason += f", manifest.json SHA-256 {supplied.sha256[:12]}, model file {supplied.file.sha256[:12]}"
+        store.audit("models-use", officer, records=[f"matcher:{name}"], reason=reason)
+        settings.change(store, officer=officer, matcher=name)
+    m = get(name, store.home)
     return {
         "matcher": m.name,
         "previous": before,

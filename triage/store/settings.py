@@ -34,6 +34,7 @@ TRAINING, MATCHER, RETENTION = "training", "matcher", "retention"
 IDENTITY = "identity"  # set when the home is made; no command changes it
 IDENTITY_FIELDS = ("officer", "force_code", "device", "timezone", "site")
 CALIBRATION = "calibration:"  # then the file's name under models/, e.g. calibration:fused.json
+MODEL = "model:"  # then a supplied model's name: the SHA-256 of the manifest.json `triage models use` adopted
 MODELS = "models"
 RECORDED = "settings-record"  # a new home's settings, recorded as it is made
 ADOPTED = "settings-adopt"  # an older home's, taken from its config.json when it is first unlocked
@@ -45,12 +46,14 @@ REFUSED_HINT = (
 
 @dataclass
 class Settings:
-    """A home's recorded settings; `calibrations` maps a file name under models/ to its SHA-256."""
+    """A home's recorded settings; `calibrations` maps a file name under models/ to its SHA-256, `models` a
+    supplied model's name to its manifest's."""
 
     training: bool
     matcher: str
     retention: Retention
     calibrations: dict[str, str] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
 
 
 class Home(Protocol):
@@ -144,6 +147,15 @@ def record_calibration(store: Home, path: Path, digest: str, *, officer: str) ->
     return True
 
 
+def record_model(store: Home, name: str, digest: str, *, officer: str) -> None:
+    """Record the SHA-256 of a supplied model's manifest.json as the home adopts the model (`triage models
+    use`): from then on that manifest, and through its pinned SHA-256 the model file, are the only ones
+    used under that name here. The caller holds the transaction and audits it."""
+    _put(store.db, MODEL + name, {"sha256": digest}, officer, _now())
+    if store.settings is not None:
+        store.settings.models[name] = digest
+
+
 def identity(cfg: Config) -> dict[str, str]:
     """Who and where the home is, as config.json says."""
     return {name: str(getattr(cfg, name)) for name in IDENTITY_FIELDS}
@@ -165,6 +177,7 @@ def _values(s: Settings) -> dict[str, Any]:
         MATCHER: s.matcher,
         RETENTION: asdict(s.retention),
         **{CALIBRATION + name: {"sha256": digest} for name, digest in sorted(s.calibrations.items())},
+        **{MODEL + name: {"sha256": digest} for name, digest in sorted(s.models.items())},
     }
 
 
@@ -270,16 +283,19 @@ def parse(rows: dict[str, str], home: Path) -> Settings:
     try:
         training, matcher = json.loads(rows[TRAINING]), json.loads(rows[MATCHER])
         retention = Retention(**json.loads(rows[RETENTION]))
-        calibrations = {
-            name[len(CALIBRATION) :]: str(json.loads(value)["sha256"])
-            for name, value in rows.items()
-            if name.startswith(CALIBRATION)
-        }
+        calibrations, models = (
+            {
+                name[len(prefix) :]: str(json.loads(value)["sha256"])
+                for name, value in rows.items()
+                if name.startswith(prefix)
+            }
+            for prefix in (CALIBRATION, MODEL)
+        )
         if not isinstance(training, bool) or not isinstance(matcher, str):
             raise ValueError("training must be true or false, matcher a name")
     except (ValueError, TypeError, KeyError) as e:
         raise IntegrityFailure(f"the settings of the home in {home} cannot be read ({e})") from None
-    return Settings(training, matcher, retention, calibrations)
+    return Settings(training, matcher, retention, calibrations, models)
 
 
 def compare(home: Path, cfg: Config, s: Settings, recorded: dict[str, str] | None = None) -> None:
@@ -310,11 +326,11 @@ def compare(home: Path, cfg: Config, s: Settings, recorded: dict[str, str] | Non
 # -- calibration files -----------------------------------------------------------------------------
 
 
-def recorded_calibrations(home: Path | str) -> dict[str, str] | None:
-    """The SHA-256 the store records for each of the home's calibration files, as stored (every row's tag
-    was checked when the home was unlocked; reading here needs no key, so a command without the
-    passphrase checks them too). None when the home has no recorded settings yet (no store, or an older
-    home not yet unlocked by this version: its files are taken as they are at that unlock)."""
+def recorded(home: Path | str) -> Settings | None:
+    """The settings the store records, as stored (every row's tag was checked when the home was unlocked;
+    reading here needs no key, so a command without the passphrase checks files against them too). None
+    when the home has no recorded settings yet (no store, or an older home not yet unlocked by this
+    version: its files are taken as they are at that unlock)."""
     path = Path(home) / STORE_FILE
     if not path.is_file():
         return None
@@ -325,7 +341,28 @@ def recorded_calibrations(home: Path | str) -> dict[str, str] | None:
         return None
     finally:
         con.close()
-    return parse(rows, Path(home)).calibrations if rows else None
+    return parse(rows, Path(home)) if rows else None
+
+
+def recorded_calibrations(home: Path | str) -> dict[str, str] | None:
+    """The SHA-256 the store records for each of the home's calibration files (`recorded`)."""
+    found = recorded(home)
+    return found.calibrations if found is not None else None
+
+
+def check_model(home: Path | str, name: str, manifest: Path, digest: str) -> None:
+    """Refuse a supplied model's manifest that is not the one the home adopted under that name (`triage models
+    use` records it): its threshold, self-test pairs and the model file's SHA-256 all come from it. A model
+    the home never adopted (tried for one command with --matcher) is not refused."""
+    found = recorded(home)
+    adopted = found.models.get(name) if found is not None else None
+    if adopted is not None and adopted != digest:
+        raise IntegrityFailure(
+            f"{manifest} is not the manifest this home adopted for model {name} (its SHA-256 differs from the "
+            "home's record), so the model is not used",
+            hint=f"put back the manifest the home adopted; if the force issued a new one, adopt it with "
+            f"`triage models use {name}`",
+        )
 
 
 def check_calibration(home: Path | str, path: Path, data: bytes) -> None:

@@ -22,6 +22,7 @@ from triage import workers
 from triage.errors import BadInput, NotFound
 from triage.faces import detection as faces
 from triage.faces.encoders import files, onnx, yunet
+from triage.store import settings
 
 DLIB = faces.MODEL_ID
 SFACE = onnx.SFACE.model_id
@@ -43,8 +44,10 @@ def model_folders(home: Path | str | None) -> list[Path]:
     return roots
 
 
-def user_models(home: Path | str | None) -> dict[str, onnx.Manifest]:
-    """Every model a user supplied, by name, its manifest read and checked (not yet its file)."""
+def user_models(home: Path | str | None, *, adopting: bool = False) -> dict[str, onnx.Manifest]:
+    """Every model a user supplied, by name, its manifest read and checked (not yet its file), and in a home
+    that adopted the model (`triage models use`) the very manifest it adopted (IntegrityFailure if not),
+    unless the home is `adopting` one now."""
     found: dict[str, onnx.Manifest] = {}
     for root in model_folders(home):
         if not root.is_dir():
@@ -56,6 +59,8 @@ def user_models(home: Path | str | None) -> dict[str, onnx.Manifest]:
                     f"{folder}: the name {manifest.name!r} (model id {manifest.model_id!r}) is taken by a "
                     "built-in matcher; rename the model in its manifest"
                 )
+            if manifest.name not in found and home is not None and not adopting:
+                settings.check_model(home, manifest.name, folder / onnx.MANIFEST, manifest.sha256)
             found.setdefault(manifest.name, manifest)
     return found
 

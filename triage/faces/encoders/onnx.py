@@ -7,6 +7,7 @@ refused unless it separates them at its own threshold and prefers the colour ord
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -105,6 +106,7 @@ class Manifest:
     output: str | None = None  # output name; default the first
     genuine: Pairs = GENUINE_PAIRS
     impostor: Pairs = IMPOSTOR_PAIRS
+    sha256: str = ""  # of a user's manifest.json as read; it pins the .onnx file's own SHA-256
 
     @property
     def path(self) -> Path:
@@ -122,8 +124,12 @@ class Manifest:
         path = Path(folder) / MANIFEST
         if not path.is_file():
             raise ModelMissing(f"{folder}: no {MANIFEST}; a model folder holds the .onnx file and its manifest")
+        size = path.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise BadInput(f"{path}: {size:,} bytes is over the limit of {MAX_MANIFEST_BYTES:,} for this file")
+        raw = path.read_bytes()  # read once: the digest a home records is of the very bytes parsed
         try:
-            d = jsontext.read(path, max_bytes=MAX_MANIFEST_BYTES)
+            d = jsontext.loads(raw.decode("utf-8-sig"), str(path), max_chars=MAX_MANIFEST_BYTES)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadInput(f"{path}: not valid JSON ({e})") from None
         if not isinstance(d, dict):
@@ -171,6 +177,7 @@ class Manifest:
             output=d.get("output"),
             genuine=_pairs(test.get("genuine"), path, Path(folder)) or GENUINE_PAIRS,
             impostor=_pairs(test.get("impostor"), path, Path(folder)) or IMPOSTOR_PAIRS,
+            sha256=hashlib.sha256(raw).hexdigest(),
         )
 
 
