@@ -72,7 +72,7 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
             cli("keys", "trust", name, _key(cli, home, "signing_key"), "--home", hub / "keys")
         a1 = cli.json(
             "capture", "--home", a, "--photo", orl(21, 1), "--surname", "Ali", "--given-names", "Reza",
-            "--landed-at", f"{DOVER_DAY}T05:00:00Z",
+            "--dob", "1994-03-02", "--landed-at", f"{DOVER_DAY}T05:00:00Z",
         )["arrival_id"]  # fmt: skip
         a2 = cli.json("capture", "--home", a, "--photo", orl(7, 4), "--landed-at", f"{DOVER_DAY}T05:10:00Z")[
             "arrival_id"
@@ -82,7 +82,7 @@ def sites(tmp_path_factory, pg, enrolled_template_home, face_models):
         cli("ocg", "link", "OCG-2026-014", "--arrival", a1, "--reason", "gave the group's number", "--home", a)
         b1 = cli.json(
             "capture", "--home", b, "--photo", orl(21, 6), "--surname", "Karimi", "--given-names", "Omid",
-            "--landed-at", f"{FOLKESTONE_DAY}T04:00:00Z",
+            "--dob", "1994-03-02", "--landed-at", f"{FOLKESTONE_DAY}T04:00:00Z",
         )["arrival_id"]  # fmt: skip
         cli("debrief", b1, "--contact-phone", "0033 612 345 678", "--home", b)
         b2 = cli.json("capture", "--home", b, "--photo", orl(21, 7), "--landed-at", f"{FOLKESTONE_DAY}T04:05:00Z")
@@ -158,7 +158,9 @@ def test_a_repeat_arrival_across_sites_is_found_once_and_a_tampered_batch_leaves
     assert {c["day"], c["other"]["day"]} == {DOVER_DAY, FOLKESTONE_DAY}
     assert 0 < c["distance"] <= c["threshold"]
     assert not [c for c in first[1]["candidates"] if c["kind"] == "biographic"]  # B amended the name to A's:
-    assert c["matched"] == "2 name parts" and len(c["candidates"]) == 2  # found by name too, the same one item
+    assert (
+        c["matched"] == "2 name parts, same date of birth" and len(c["candidates"]) == 2
+    )  # found by name too, the same one item
     assert [e["kind"] for e in c["evidence"]] == ["arrival", "biographic"]
     assert first[1]["arrivals"] == 2  # the arrival B voided came, and is in no candidate
 
@@ -382,7 +384,12 @@ def test_the_roles_divide_the_work(cli, sites):
         conn.execute(f"CREATE ROLE {db}_ds4411 LOGIN IN ROLE {db}_reviewer")
     login = sites.made_on.replace("postgresql://postgres:@", f"postgresql://{db}_ds4411@")
     as_reviewer = ["--dir", sites.hub, "--db", login]
-    assert cli.json("hub", "review", "--pending", *as_reviewer) == {"candidates": [], "laptop_alerts": []}
+    assert cli.json("hub", "review", "--pending", *as_reviewer) == {
+        "candidates": [],
+        "laptop_alerts": [],
+        "held": 0,
+        "more": 0,
+    }
     res = cli("hub", "import", sites.b_file, *as_reviewer, code=int(ExitStatus.USAGE))
     assert "refused this login" in res.stderr and f"{db}_importer" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
@@ -400,7 +407,12 @@ def test_the_embedded_server_runs_for_one_command(cli, sites, tmp_path, monkeypa
     folder = tmp_path / "trial"
     made = cli.json("hub", "init", "--dir", folder, "--matcher", "dlib")
     assert made["embedded"] and made["database"] == "triage_hub"
-    assert cli.json("hub", "review", "--pending", "--dir", folder) == {"candidates": [], "laptop_alerts": []}
+    assert cli.json("hub", "review", "--pending", "--dir", folder) == {
+        "candidates": [],
+        "laptop_alerts": [],
+        "held": 0,
+        "more": 0,
+    }
     data = str((folder / "pg").resolve())
     running = [p for p in psutil.process_iter(["cmdline"]) if data in " ".join(p.info["cmdline"] or [])]
     assert not [p for p in running if p.status() != psutil.STATUS_ZOMBIE], "the embedded server was left running"
@@ -429,13 +441,36 @@ def _pair(cli: Cli, hub) -> dict:
     return item
 
 
+def test_names_alone_are_no_candidate_at_the_hub_and_a_limited_list_says_what_it_left_off(cli, sites, hub, tmp_path):
+    """The hub keeps the home's rule for a biographic candidate: two name parts and a date of birth that agrees.
+    Reza Ali without a date, or born decades apart, is somebody else; a list cut by --limit says so."""
+    b = tmp_path / "B"
+    shutil.copytree(sites.b, b)
+    day = "2026-08-01"
+    for n, dob in enumerate((None, "1961", "1994-03-20")):  # the third agrees with A's 1994-03-02: close
+        photo = orl(30 + n, 1)
+        cli("capture", "--home", b, "--photo", photo, "--surname", "Ali", "--given-names", "Reza",
+            *(("--dob", dob) if dob else ()), "--landed-at", f"{day}T04:0{n}:00Z")  # fmt: skip
+    cli("export", "--home", b, "--date", day, "--out", tmp_path / "b-names.age")
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    (got,) = _imported(cli, hub, tmp_path / "b-names.age")
+    names = [c for c in got["candidates"] if c["kind"] == "biographic"]  # with A's Ali Reza, and B's as amended
+    assert names and {c["matched"] for c in names} == {"2 name parts, close date of birth"}, names
+    assert sites.a1 in {k for c in names for k in (c["arrival_key"], c["other"]["key"])}
+    assert len({c["arrival_key"] for c in names} | {c["other"]["key"] for c in names}) == len(names) + 1
+    limited = cli.json("hub", "review", "--pending", "--limit", "1", *hub)
+    assert limited["more"] == limited["held"] - len(limited["candidates"][0]["candidates"]) > 0
+    text = " ".join(cli("hub", "review", "--pending", "--limit", "1", *hub).stdout.split())
+    assert f"and {limited['more']} more candidate(s) awaiting a decision ({limited['held']} in all)" in text, text
+
+
 def test_a_pair_found_by_face_and_by_name_is_one_item_and_one_decision(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b_file)
     url = hub[-1]
     item = _pair(cli, hub)
     face, name = item["candidates"]
     assert [(e["candidate"], e["kind"]) for e in item["evidence"]] == [(face, "arrival"), (name, "biographic")]
-    assert item["distance"] <= item["threshold"] and item["matched"] == "2 name parts"
+    assert item["distance"] <= item["threshold"] and item["matched"] == "2 name parts, same date of birth"
     (first,) = cli.json("hub", "review", "--pending", "--limit", "1", *hub)["candidates"]  # the pair, not half of it
     assert first["candidates"] == [face, name]
     text = cli("hub", "review", "--pending", *hub).stdout
@@ -446,7 +481,7 @@ def test_a_pair_found_by_face_and_by_name_is_one_item_and_one_decision(cli, site
     with hubs.opened(hub[1], PASSPHRASE, OFFICER, db=url) as h, h.conn.transaction():  # written as triage writes
         mac = h.rows.mac(
             "candidates", arrival=sites.a1, kind="biographic", ref=sites.b1, other=sites.b1, distance=None,
-            threshold=None, matched="2 name parts",
+            threshold=None, matched="2 name parts, same date of birth",
         )  # fmt: skip
         h.conn.execute(
             "UPDATE candidates SET arrival = other, other = arrival, ref = (SELECT key FROM arrivals WHERE id = "
@@ -496,7 +531,7 @@ def test_rows_the_database_administrator_changes_are_refused_where_they_are_show
     assert all(f"candidates row {face} was changed" in t for t in told)
     told = each(
         f"UPDATE candidates SET matched = '3 name parts, same date of birth' WHERE id = {name}",
-        f"UPDATE candidates SET matched = '2 name parts' WHERE id = {name}",
+        f"UPDATE candidates SET matched = '2 name parts, same date of birth' WHERE id = {name}",
         pending,
     )
     assert all(f"candidates row {name} was changed" in t for t in told)
@@ -513,14 +548,14 @@ def test_rows_the_database_administrator_changes_are_refused_where_they_are_show
         pending,
         report,
     )
-    assert all(f"arrivals row {sites.a1} was changed" in t for t in told)
+    assert all(f"arrivals row {sites.a1} was changed" in t for t in told), told
     told = each(  # a crime-group link turned to another arrival
         f"UPDATE group_links SET arrival = (SELECT id FROM arrivals WHERE key = '{sites.b1}')",
         f"UPDATE group_links SET arrival = (SELECT id FROM arrivals WHERE key = '{sites.a1}')",
         ("hub", "ocg", "show", "OCG-2026-014"),
         report,
     )
-    assert all("group_links row" in t for t in told)
+    assert all("group_links row" in t for t in told), told
     told = each(
         "UPDATE laptop_alerts SET decided = true",
         "UPDATE laptop_alerts SET decided = false",
@@ -908,7 +943,7 @@ def test_an_arrival_alone_lists_its_candidates_awaiting_and_decided(cli, sites, 
     (item,) = seen["awaiting"]
     assert (item["candidates"], item["ref"], item["found_by"]) == ([face, name], sites.b1, "the hub")
     assert item["decision"] is None
-    assert item["distance"] <= item["threshold"] and item["matched"] == "2 name parts"
+    assert item["distance"] <= item["threshold"] and item["matched"] == "2 name parts, same date of birth"
     alert = cli.json("hub", "review", sites.a2, *hub)  # the laptop's alert the supervisor decided
     assert alert["awaiting"] == [] and [(d["ref"], d["decision"], d["officer"]) for d in alert["decided"]] == [
         ("WL-007", "confirmed", OFFICER)

@@ -405,6 +405,13 @@ def review_cmd(
             )
         for c in r.candidates:
             say(out, f"{_numbers(c)}: {_candidate_line(c)}", hang=2)
+        if r.more:
+            say(
+                out,
+                f"... and {r.more} more candidate(s) awaiting a decision ({r.held} in all): the closest "
+                f"{limit} are listed; `--limit {r.held}` lists every one.",
+                hang=2,
+            )
         if r.candidates or r.laptop_alerts:
             from triage.hub.intel import NOT_AN_IDENTIFICATION
 

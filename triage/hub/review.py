@@ -197,7 +197,7 @@ def pending_candidates(
     live = sorted(subjects.live(hub))
     for r in rows.dicts(hub.conn, sql + " AND c.kind = 'watchlist' AND c.ref <> ALL(%s)", [*params, live]):
         _checked(hub, r)
-    sql += " AND (c.kind <> 'watchlist' OR c.ref = ANY(%s))"
+    sql += _LISTED
     params.append(live)
     sql += _ORDER
     if limit:
@@ -351,6 +351,8 @@ def _where(r: dict[str, Any]) -> dict[str, Any]:
 class Pending:
     candidates: list[dict[str, Any]]
     laptop_alerts: list[dict[str, Any]]
+    held: int | None = None  # candidates awaiting a decision in all, when a limit was asked for
+    more: int = 0  # of those, how many the limit left off the list
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -382,9 +384,27 @@ def _finders(laptop: str | None) -> str:
     return HUB if laptop is None else f"{HUB} and {laptop}"
 
 
+_LISTED = " AND (c.kind <> 'watchlist' OR c.ref = ANY(%s))"  # a withdrawn or expired subject's are kept unlisted
+
+
+def undecided(hub: Hub) -> int:
+    """How many candidates await a decision and would be listed (a subject no longer searched aside)."""
+    row = hub.conn.execute(
+        "SELECT count(*) FROM candidates c JOIN arrivals a ON a.id = c.arrival LEFT JOIN arrivals o ON o.id = c.other"
+        + _UNDECIDED
+        + _LISTED,
+        [sorted(subjects.live(hub))],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def pending(hub: Hub, *, limit: int | None = None) -> Pending:
     candidates, alerts = pending_candidates(hub, limit=limit), pending_alerts(hub)
     result = Pending(*one_per_hit(hub, found_by(candidates, alerts), alerts))
+    if limit:
+        listed = {n for c in candidates for n in c["candidates"]}
+        result.held = undecided(hub)
+        result.more = max(0, result.held - len(listed))
     with_safeguarding(hub, result.candidates, result.laptop_alerts)
     with hub.conn.transaction():
         hub.audit("review-pending", records=[f"candidate:{n}" for c in result.candidates for n in c["candidates"]])

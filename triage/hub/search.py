@@ -143,15 +143,16 @@ def _details(hub: Hub, arrival: int) -> tuple[str, dict[str, Any]]:
 
 
 def biographic(hub: Hub, arrival: int) -> list[int]:
-    """Record as candidates the arrivals whose name agrees with this arrival's in at least two parts (every part,
-    when it has fewer) and whose date of birth, where both have one, agrees too: the home's rule for a
-    biographic candidate (caller holds the transaction); the arrivals found. The other arrivals' name keys a
-    candidate rests on are read with their tags, and the parts that agree are counted from them."""
+    """Record as candidates the arrivals whose name agrees with this arrival's in at least two parts and whose
+    date of birth agrees too (both must have one): the home's rule for a biographic candidate, since one name
+    part, or a name without a date, is shared by too many people to be worth a reviewer's time (caller holds
+    the transaction); the arrivals found. The other arrivals' name keys a candidate rests on are read with
+    their tags, and the parts that agree are counted from them."""
     mine_keys = hub.conn.execute("SELECT part, blind FROM name_keys WHERE arrival = %s", [arrival]).fetchall()
     parts = len({p for p, _ in mine_keys})
-    if not parts:
+    need = name_keys.MIN_PARTS
+    if parts < need:
         return []
-    need = min(name_keys.MIN_PARTS, parts)
     found = rows.dicts(
         hub.conn,
         "WITH hits AS (SELECT o.arrival FROM name_keys n JOIN name_keys o ON o.blind = n.blind "
@@ -170,6 +171,8 @@ def biographic(hub: Hub, arrival: int) -> list[int]:
         theirs_keys.setdefault(r["id"], set()).add(r["n_blind"])
     key, details = _details(hub, arrival)
     mine = name_keys.born(details)
+    if mine is None:
+        return []
     out = []
     for other, blinds in theirs_keys.items():
         agree = len({p for p, blind in mine_keys if blind in blinds})
@@ -178,9 +181,9 @@ def biographic(hub: Hub, arrival: int) -> list[int]:
         other_key, other_details = _details(hub, other)
         theirs = name_keys.born(other_details)
         dob = name_keys.dob_agreement(mine, theirs)
-        if mine is not None and theirs is not None and dob is None:
+        if dob is None:  # theirs not given, or too far from mine
             continue
-        matched = f"{agree} name parts" + (f", {name_keys.AGREEMENT[dob]} date of birth" if dob else "")
+        matched = f"{agree} name parts, {name_keys.AGREEMENT[dob]} date of birth"
         (a, a_key), (b, b_key) = sorted([(arrival, key), (other, other_key)], reverse=True)
         values = {"arrival": a_key, "kind": "biographic", "ref": b_key, "other": b_key, "matched": matched}
         hub.conn.execute(
