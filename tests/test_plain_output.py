@@ -244,6 +244,28 @@ def test_a_closed_pipe_ends_quietly(args, triage_env):
     assert proc.wait() == 0 and errors == "", errors
 
 
+def test_a_closed_pipe_keeps_the_exit_status_of_a_batch_with_refused_rows(home, tmp_path):
+    """`capture-batch ... | head` must still tell a script that rows were refused (exit 3), not success."""
+    import shutil
+
+    from conftest import orl
+
+    shutil.copy(orl(5, 1), tmp_path / "p1.pgm")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("photo,surname\np1.pgm,Kidane\nmissing.jpg,Nobody\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triage", "capture-batch", str(manifest), "--matcher", "dlib", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader has gone before anything was written
+    errors = proc.stderr.read().decode()
+    assert proc.wait() == int(ExitStatus.BAD_INPUT), errors
+    assert "Traceback" not in errors
+
+
 def test_the_readme_and_the_help_say_which_dates_dob_takes(cli):
     text = README.read_text(encoding="utf-8")
     forms = re.findall(r"`(\d[\d/.-]*\d)`", text[text.index("A date of birth (`--dob`") :][:400])

@@ -47,7 +47,7 @@ from triage.cli import (
     vessels,
     watchlist,
 )
-from triage.cli.common import err
+from triage.cli.common import err, stdout_closed
 from triage.cli.help_layout import running_text
 from triage.errors import ExitStatus, IntegrityFailure, TriageError
 
@@ -67,17 +67,6 @@ def _usage(e: ClickUsageError) -> Exit:
             )
     err.print(f"  hint: `{command} --help` shows its options and examples", highlight=False, markup=False)
     return Exit(int(ExitStatus.USAGE))
-
-
-def _stdout_closed() -> None:
-    """The reader of stdout has gone (`| head`): whatever is still buffered goes nowhere, so neither the rest
-    of the command nor Python's own exit tries to write to the closed pipe (Python's documentation on
-    SIGPIPE advises this)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # not a file descriptor (a test's captured output)
-        pass
 
 
 def _commands(group: Any) -> list[Any]:
@@ -111,7 +100,7 @@ class TriageGroup(TyperGroup):
         except ClickUsageError as e:
             raise _usage(e) from None
         except BrokenPipeError:
-            _stdout_closed()
+            stdout_closed()
             raise Exit(int(ExitStatus.OK)) from None
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's own Context, a click one
@@ -123,7 +112,7 @@ class TriageGroup(TyperGroup):
         except ClickUsageError as e:
             raise _usage(e) from None
         except BrokenPipeError:
-            _stdout_closed()
+            stdout_closed()
             ctx.exit(int(ExitStatus.OK))
         except Abort as e:
             if not isinstance(e.__context__, KeyboardInterrupt):  # input ended at a prompt
@@ -252,5 +241,5 @@ def main() -> None:
     try:  # what is still buffered (a JSON document) is written now, while a closed pipe can be handled
         sys.stdout.flush()
     except BrokenPipeError:
-        _stdout_closed()
+        stdout_closed()
     sys.exit(code)

@@ -506,3 +506,14 @@ def progress_bar(*columns) -> Progress:
     """Progress on stderr that is gone when the work ends; nothing at all when stderr is not a terminal,
     so a script's log gets neither control codes nor the blank line a finished bar leaves there."""
     return Progress(*columns, console=err, transient=True, disable=not err.is_terminal)
+
+
+def stdout_closed() -> None:
+    """The reader of stdout has gone (`| head`): whatever is still buffered goes nowhere, so neither the rest
+    of the command nor Python's own exit tries to write to the closed pipe (Python's documentation on
+    SIGPIPE advises this)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a file descriptor (a test's captured output)
+        pass
