@@ -160,7 +160,10 @@ def show_cmd(
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """One arrival: details, quality, candidates and their reviews, and where its portrait is kept."""
+    """One arrival: details, quality, candidates and their reviews, and where its portrait is kept.
+
+    Example: triage arrivals show A-7K3F9Q --json
+    """
     from triage.casework import arrivals
 
     store = open_store(home)

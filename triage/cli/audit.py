@@ -30,7 +30,10 @@ def show(
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Audit events, oldest first, with reasons (reasons are encrypted: this needs the passphrase)."""
+    """Audit events, oldest first, with reasons (reasons are encrypted: this needs the passphrase).
+
+    Example: triage audit show --arrival A-7K3F9Q
+    """
     store = open_store(home)
     where, params = [], []
     if officer:

@@ -38,6 +38,8 @@ def demo(
 
     The home is a new folder under the system temp directory unless --home names an empty one; its
     passphrase is printed at the end so the home can be explored with the other commands.
+
+    Example: triage demo --home ./demo-home
     """
     from triage.casework import arrivals, review
     from triage.evaluation import training

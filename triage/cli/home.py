@@ -113,7 +113,10 @@ def doctor(
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure."""
+    """Check models, store, keys, audit chain and (with --camera) the camera; non-zero exit on any failure.
+
+    Example: triage doctor --camera 0
+    """
     from triage.errors import TriageError, WrongPassphrase
     from triage.faces import encoders, matchers
     from triage.store import audit as audit_core
@@ -291,6 +294,8 @@ def change_passphrase(
 
     The current passphrase (or the recovery passphrase) comes from TRIAGE_PASSPHRASE or a prompt; the
     new one from TRIAGE_NEW_PASSPHRASE or a prompt (asked twice).
+
+    Example: triage passphrase change --rotate
     """
     store = open_store(home)
     from triage.store.passphrase import home_words
@@ -312,6 +317,8 @@ def set_recovery(home: HomeOpt = None, officer: OfficerOpt = None) -> None:
 
     The recovery passphrase comes from TRIAGE_RECOVERY_PASSPHRASE or a prompt (asked twice); it opens
     the home like the officer's, so `triage passphrase change` can then set a new officer passphrase.
+
+    Example: triage passphrase recovery --officer "DS 4411 Clarke"
     """
     from triage.store.passphrase import home_words
 

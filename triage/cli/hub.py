@@ -485,6 +485,8 @@ def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = Fa
     The trail against its keyed hash chain; every tagged row (arrivals, candidates, decisions, alerts, crime
     groups...) against its keyed tag; every decision against the audit event that recorded it; every table
     against the digest the trail's end keeps, so rows deleted, copied or put back as they were are found too.
+
+    Example: triage hub audit verify --dir /srv/triage-hub
     """
     from triage.hub import audit
 
@@ -509,7 +511,10 @@ def audit_show(
     folder: DirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The last events of the hub's audit trail, reasons opened."""
+    """The last events of the hub's audit trail, reasons opened.
+
+    Example: triage hub audit show --last 20 --dir /srv/triage-hub
+    """
     from triage.hub import audit
 
     with _opened(folder, db, None) as h:
@@ -609,7 +614,10 @@ def ocg_show(
 
 
 def ocg_shared(db: DbOpt = None, folder: DirOpt = None, officer: OfficerOpt = None, json_out: JsonOpt = False) -> None:
-    """Phone numbers, payment handles and names given in debriefs at two or more sites."""
+    """Phone numbers, payment handles and names given in debriefs at two or more sites.
+
+    Example: triage hub ocg shared --json
+    """
     from triage.hub import intel
 
     with _opened(folder, db, officer) as h:
