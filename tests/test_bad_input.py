@@ -80,6 +80,15 @@ def test_two_faces_can_be_resolved_with_face_option(cli, home, bad_files):
     assert res["quality"]["measures"]["face_count"] == 2
 
 
+def test_a_watchlist_photo_of_two_people_takes_face_as_its_refusal_says(cli, home, bad_files):
+    enrol = ("watchlist", "add", bad_files["two_faces"], "--ref", "WL-0101", "--name", "Two Faces",
+             "--category", "wanted", "--reason", "Wanted on warrant in a test", "--authorised-by", "DS 1",
+             "--review-date", "2099-01-01", "--accept-low-quality", "--override-reason", "test photo")  # fmt: skip
+    said = cli(*enrol, code=int(ExitStatus.NO_FACE)).stderr
+    assert "--face N" in said
+    assert cli.json(*enrol, "--face", "2")["ref"] == "WL-0101"
+
+
 def test_small_background_face_is_a_warning_not_an_error(cli, home, tmp_path):
     res = cli("capture", "--photo", _small_face_behind(tmp_path / "crowd.png"), "--json")
     assert "smaller face" in res.stderr

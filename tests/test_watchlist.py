@@ -122,6 +122,11 @@ def test_import_refuses_a_file_with_an_unknown_column(cli, home, tmp_path):
     path.write_text("ref,name,category,reason,authorised_by,review_date,photos,nickname\n")
     res = cli("watchlist", "import", path, "--photos", tmp_path, code=int(ExitStatus.BAD_INPUT))
     assert "unknown column 'nickname'" in res.stderr
+    path.write_text("ref;name;category;reason;authorised_by;review_date;photos\n")  # a spreadsheet in another locale
+    said = " ".join(
+        cli("watchlist", "import", path, "--photos", tmp_path, code=int(ExitStatus.BAD_INPUT)).stderr.split()
+    )
+    assert "columns are separated by commas, not semicolons" in said, said
 
 
 def test_import_help_documents_the_columns(cli):

@@ -173,9 +173,6 @@ class Report:
         }
 
 
-SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))  # what other tools separate columns with
-
-
 def column_name(header: str) -> str:
     """The column a header names: case, '-', '_' and spaces do not matter, and a plural is its column."""
     name = "_".join(header.strip().lower().replace("-", " ").replace("_", " ").split())
@@ -227,11 +224,10 @@ def read(path: Path) -> list[Row]:
     written = {column: h.strip() for column, h in zip(header, records[start])}
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        apart = next((name for mark, name in SEPARATORS if any(mark in h for h in records[start])), None)
-        hint = None
-        if apart:
-            hint = f"a manifest's columns are separated by commas, not {apart}: save it again as CSV (comma-separated)"
-        raise BadInput(f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}", hint=hint)
+        raise BadInput(
+            f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}",
+            hint=csvtext.separator_hint(records[start], "a manifest"),
+        )
     if len(set(header)) < len(header):
         raise BadInput(f"{path}: a column appears twice in the header")
     if "photo" not in header:

@@ -266,8 +266,10 @@ def add_subject(
     dob: str | None = None,
     override_reason: str | None = None,
     today: dt.date | None = None,
+    face_index: int | None = None,
 ) -> dict:
-    """Enrol one subject with one or more photos through the `enrol` quality profile, all or nothing."""
+    """Enrol one subject with one or more photos through the `enrol` quality profile, all or nothing; in a photo
+    of several people, `face_index` says which face is the subject's (1 = largest)."""
     entry = check_entry(
         ref=ref,
         name=name,
@@ -285,7 +287,10 @@ def add_subject(
     if _exists(store, entry.ref):
         raise Conflict(f"watchlist subject {entry.ref} already exists; use `triage watchlist update` or another --ref")
     pipeline = matchers.pipeline_for(store)
-    results = [analysis.analyse(p, "enrol", override_reason=override_reason, pipeline=pipeline) for p in photos]
+    results = [
+        analysis.analyse(p, "enrol", face_index=face_index, override_reason=override_reason, pipeline=pipeline)
+        for p in photos
+    ]
     return enrol(store, entry, results, officer=officer, override_reason=override_reason)
 
 
@@ -329,7 +334,10 @@ def read_import(path: Path) -> list[tuple[int, dict]]:
     header = [_column(h) for h in numbered[0][1]]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if unknown:
-        raise BadInput(f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(IMPORT_COLUMNS)}")
+        raise BadInput(
+            f"{path}: unknown column {unknown[0]!r}; the columns are {', '.join(IMPORT_COLUMNS)}",
+            hint=csvtext.separator_hint(numbered[0][1], "a watchlist import file"),
+        )
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing or len(set(header)) < len(header):
         raise BadInput(f"{path}: " + (f"no {missing[0]} column" if missing else "a column appears twice in the header"))

@@ -13,6 +13,7 @@ from rich.text import Text
 from triage.cli.common import (
     AliasOpt,
     DobOpt,
+    FaceOpt,
     ForceOpt,
     HomeOpt,
     JsonOpt,
@@ -80,13 +81,15 @@ def add(
     image_source: str = typer.Option("not stated", "--image-source", help="Where the photos come from."),
     alias: AliasOpt = None,
     dob: DobOpt = None,
+    face: FaceOpt = None,
     accept_low_quality: Annotated[bool, low_quality_option("Override the enrol quality gate.")] = False,
     override_reason: OverrideReasonOpt = None,
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Enrol one subject. Photos pass the strict `enrol` quality profile.
+    """Enrol one subject. Photos pass the strict `enrol` quality profile; in a photo of several people --face
+    says which is the subject (1 = largest).
 
     Example: triage watchlist add wl12.jpg --ref WL-0012 --name "Karwan HAMA" --category facilitator
     --reason "Suspected pilot for a smuggling network" --authorised-by "DS 4411 Clarke" --review-date 2027-05-01
@@ -111,6 +114,7 @@ def add(
         aliases=alias or [],
         dob=dob,
         override_reason=override,
+        face_index=face,
     )
     for w in result["warnings"]:
         warn(w)

@@ -42,3 +42,15 @@ def records(path: Path, *, max_bytes: int | None = None) -> list[list[str]]:
             raise BadInput(f"{path}: line {starts} opens a quote that is never closed; close it or remove it") from None
         raise BadInput(f"{path}: line {starts} is not readable as CSV ({e})") from None
     return rows
+
+
+SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))  # what other tools separate columns with
+
+
+def separator_hint(header: list[str], what: str) -> str | None:
+    """What to do when a header was not understood because the file's columns are separated by something
+    other than commas (a spreadsheet set to another locale saves semicolons): None when that is not why."""
+    apart = next((name for mark, name in SEPARATORS if any(mark in cell for cell in header)), None)
+    if apart is None:
+        return None
+    return f"{what}'s columns are separated by commas, not {apart}: save it again as CSV (comma-separated)"
