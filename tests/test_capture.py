@@ -128,6 +128,14 @@ def test_interactive_capture_reasks_and_shows_before_saving(cli, home):
     }
 
 
+def test_the_check_before_saving_shows_an_assessed_age(cli, home):
+    no_dob = answers("Tesfay", "Yonas", "", "", "16-18", "M", "Eritrea", "", "", "none", "", "")
+    res = cli("capture", "--photo", orl(13, 4), "--interactive", "--json", input=no_dob + "y\n")
+    table = res.stderr[res.stderr.index("Check before saving") :]
+    assert "assessed age" in table and "16-18" in table, table
+    assert "SAFEGUARDING" in table
+
+
 def test_saying_no_asks_again_with_the_answers_as_defaults(cli, home):
     keep_all_but_surname = answers("Hassan", *[""] * 10)  # Enter keeps each earlier (corrected) answer
     res = cli(

@@ -103,6 +103,9 @@ def confirm(details: Details, warnings: list[str], today: dt.date) -> bool:
     shown = details.to_dict()
     for name in QUESTIONS:
         value = shown.get(name)
+        if name == "age" and details.age_range:  # kept as a range: one age is a range of one year
+            low, high = details.age_range
+            name, value = "assessed age", str(low) if low == high else f"{low}-{high}"
         if value in (None, [], ""):
             continue
         table.add_row(
