@@ -3,6 +3,7 @@ refuses a scenario. Everything goes through the real CLI, the real store and the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,41 @@ def test_a_child_claiming_to_be_an_adult_must_be_safeguarded(cli, tmp_path):
     assert cli.json("training", "score", "--home", home)["passed"] is True
     events = cli.json("audit", "show", "--arrival", aid, "--home", home)
     assert any(e["action"] == "safeguarding-flag" and e["reason"] == "earlier said he was 16" for e in events)
+
+
+def test_the_score_refuses_an_exercise_whose_files_were_edited(cli, tmp_path, monkeypatch):
+    home, ids = start(cli, tmp_path, "repeat-child")
+    truths = truth_of("repeat-child")
+    untouched = cli.json("training", "score", "--home", home)
+    assert untouched["checks"]["matches_expected"] == sum(len(expected_candidates(t, ids)) for t in truths)
+    assert untouched["checks"]["matches_confirmed"] == 0 and untouched["passed"] is False
+    # A trainee moves a missed match onto another arrival by editing the id map the home keeps.
+    path = home / training.STATE_FILE
+    written = path.read_bytes()
+    state = json.loads(written)
+    state["arrivals"][0] = ids[1]
+    path.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    res = cli("training", "score", "--home", home, code=ExitStatus.INTEGRITY)
+    said = " ".join(res.stderr.split())
+    assert str(path) in said and "not the file `triage training start` wrote" in said
+    assert "start the exercise again" in said
+    path.write_bytes(written)
+    again = cli.json("training", "score", "--home", home)
+    assert {**again, "scored_at": None} == {**untouched, "scored_at": None}
+    # Nor does the scenario's truth move once the exercise has started.
+    shipped = scenarios.load
+
+    def edited(name):
+        sc = shipped(name)
+        sc["arrivals"][0]["truth"] = {}
+        return sc
+
+    monkeypatch.setattr(scenarios, "load", edited)
+    res = cli("training", "score", "--home", home, code=ExitStatus.INTEGRITY)
+    said = " ".join(res.stderr.split())
+    assert "repeat-child.json is not the scenario this exercise was started from" in said
+    monkeypatch.setattr(scenarios, "load", shipped)
+    assert {**cli.json("training", "score", "--home", home), "scored_at": None} == {**untouched, "scored_at": None}
 
 
 def test_an_operational_home_refuses_a_scenario_and_scoring(cli, home, tmp_path):

@@ -5,6 +5,11 @@ compared with the scenario's truth.
 A training home is an ordinary home whose config says `training`, so everything it writes (arrivals,
 drafts, exports) is marked TRAINING. Scenarios load only into a new training home: an operational home
 refuses them before anything is written, so fixture people never mix with real ones.
+
+The score is read from the store's authenticated rows, from `training.json` (which arrival is which of
+the scenario's people) and from the scenario's truth. A trainee can write the home's folder, and perhaps
+the tool's, so the SHA-256 of both files is recorded in the store as the exercise starts, and the score
+refuses either when it differs: no edit to them can move a score.
 """
 
 from __future__ import annotations
@@ -13,19 +18,23 @@ import datetime as dt
 import json
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from triage.casework import review
-from triage.errors import BadInput, Conflict, NotFound
+from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound
 from triage.evaluation import scenarios
 from triage.evaluation.scenarios import Progress
 from triage.intake import jsontext
 from triage.outputs.pnd import PND_KINDS
+from triage.store import settings
 from triage.store.config import CONFIG_FILE, Config, load_config
 from triage.store.rows import Store, utcnow
 
 STATE_FILE = "training.json"
+SCENARIO = "scenario"  # the scenario's entry in the exercise's record: the SHA-256 of its truth as loaded
+RESTART = "start the exercise again in a new folder"
 SITE = "Training landing site"
 FORCE_CODE = "TRN"
 MARKING = "TRAINING — score sheet, fixture data"
@@ -110,6 +119,7 @@ def load(store: Store, sc: dict[str, Any], *, officer: str, progress: Progress |
         raise Conflict(f"{store.home} is an operational home: it refuses training scenarios, and nothing was written")
     if (store.home / STATE_FILE).exists():
         raise Conflict(f"{store.home} already holds a training scenario; start another exercise in a new folder")
+    truth = _digest(sc)
     today = dt.date.today()
     total = len(sc["watchlist"]) + len(sc["arrivals"])
     step = (lambda offset: lambda i, n: progress(offset + i, total)) if progress else (lambda offset: None)
@@ -124,11 +134,13 @@ def load(store: Store, sc: dict[str, Any], *, officer: str, progress: Progress |
         "watchlist": [e["ref"] for e in enrolled],
         "arrivals": [a.arrival_id for a in landed],
     }
+    data = (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     tmp = store.home / (STATE_FILE + ".partial")
-    tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, store.home / STATE_FILE)
     with store.transaction():
-        store.audit("training-start", officer, records=[f"scenario:{sc['name']}"])
+        settings.record_exercise(store, {STATE_FILE: settings.sha256(data), SCENARIO: truth}, officer=officer)
+        store.audit("training-start", officer, records=[f"scenario:{sc['name']}", f"settings:{settings.EXERCISE}"])
     return {
         "training": True,
         "home": str(store.home),
@@ -149,25 +161,59 @@ def load(store: Store, sc: dict[str, Any], *, officer: str, progress: Progress |
     }
 
 
-def _state(store: Store) -> dict[str, Any]:
+def _digest(sc: dict[str, Any]) -> str:
+    """The SHA-256 of a scenario as loaded (its JSON with sorted keys): what its truth says, however laid out."""
+    return settings.sha256(json.dumps(sc, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+
+def _exercise(store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The home's training.json and the scenario it was loaded from, each refused unless it is as the
+    exercise started (its SHA-256 is the one the home's store recorded then)."""
     if not store.config.training:
         raise Conflict(f"{store.home} is an operational home: only a training home has a scenario to score against")
     path = store.home / STATE_FILE
+    recorded = settings.recorded_exercise(store)
     if not path.is_file():
-        raise NotFound(
-            f"no scenario was loaded in {store.home}", hint="start one with `triage training start --scenario NAME`"
+        if recorded is None:
+            raise NotFound(
+                f"no scenario was loaded in {store.home}", hint="start one with `triage training start --scenario NAME`"
+            )
+        raise IntegrityFailure(
+            f"{path}, which `triage training start` wrote, is missing, so the exercise is not scored",
+            hint=f"put the file back as the exercise wrote it, or {RESTART}",
+        )
+    if recorded is None or STATE_FILE not in recorded or SCENARIO not in recorded:
+        raise IntegrityFailure(
+            f"{path}: the home has no record of the file `triage training start` wrote (an exercise started by an "
+            "earlier version of triage), so the exercise is not scored",
+            hint=RESTART,
+        )
+    # Larger than triage reads is not the file triage wrote: refused unread.
+    data = path.read_bytes() if path.stat().st_size <= jsontext.MAX_BYTES else b""
+    if settings.sha256(data) != recorded[STATE_FILE]:
+        raise IntegrityFailure(
+            f"{path} is not the file `triage training start` wrote (its SHA-256 differs from the home's record), "
+            "so the exercise is not scored",
+            hint=f"put the file back as the exercise wrote it, or {RESTART}",
         )
     try:
-        state: dict[str, Any] = jsontext.read(path)
+        state: dict[str, Any] = jsontext.loads(data.decode("utf-8-sig"), str(path))
     except ValueError as e:
         raise BadInput(f"{path}: not a training state file triage wrote ({e}); start the exercise again") from None
-    return state
+    sc = scenarios.load(state["scenario"])
+    if _digest(sc) != recorded[SCENARIO]:
+        where = resources.files("triage.fixtures") / "scenarios" / f"{state['scenario']}.json"
+        raise IntegrityFailure(
+            f"{where} is not the scenario this exercise was started from (its SHA-256 differs from the home's "
+            "record), so the exercise is not scored",
+            hint=f"put back the scenario file as triage shipped it, or {RESTART}",
+        )
+    return state, sc
 
 
 def score(store: Store, *, officer: str) -> dict[str, Any]:
     """The score sheet: what the trainee's record says against the scenario's truth."""
-    state = _state(store)
-    sc = scenarios.load(state["scenario"])
+    state, sc = _exercise(store)
     ids = state["arrivals"]
     sheet = {
         "marking": MARKING,

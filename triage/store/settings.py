@@ -35,6 +35,7 @@ IDENTITY = "identity"  # set when the home is made; no command changes it
 IDENTITY_FIELDS = ("officer", "force_code", "device", "timezone", "site")
 CALIBRATION = "calibration:"  # then the file's name under models/, e.g. calibration:fused.json
 MODEL = "model:"  # then a supplied model's name: the SHA-256 of the manifest.json `triage models use` adopted
+EXERCISE = "exercise"  # a training home's: the SHA-256 of each file its score sheet is read from
 MODELS = "models"
 RECORDED = "settings-record"  # a new home's settings, recorded as it is made
 ADOPTED = "settings-adopt"  # an older home's, taken from its config.json when it is first unlocked
@@ -154,6 +155,28 @@ def record_model(store: Home, name: str, digest: str, *, officer: str) -> None:
     _put(store.db, MODEL + name, {"sha256": digest}, officer, _now())
     if store.settings is not None:
         store.settings.models[name] = digest
+
+
+def record_exercise(store: Home, digests: dict[str, str], *, officer: str) -> None:
+    """Record the SHA-256 of each file a training exercise is scored from, as `triage training start` writes
+    or loads it, so that `triage training score` refuses one changed since. The caller holds the transaction
+    and audits it."""
+    _put(store.db, EXERCISE, digests, officer, _now())
+
+
+def recorded_exercise(store: Home) -> dict[str, str] | None:
+    """The SHA-256 the home records for each file of its training exercise (the row's tag checked as it is
+    read); None when it records none (not a training home, or an exercise started before they were kept)."""
+    rows = store.rows(TABLE, "name = ?", [EXERCISE])
+    if not rows:
+        return None
+    try:
+        value = json.loads(rows[0]["value"])
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError(f"{EXERCISE} must map each file to its SHA-256")
+    except ValueError as e:
+        raise IntegrityFailure(f"the training exercise recorded in {store.home} cannot be read ({e})") from None
+    return {str(name): digest for name, digest in value.items()}
 
 
 def identity(cfg: Config) -> dict[str, str]:
