@@ -348,6 +348,19 @@ def test_the_audit_trail_altered_through_sql_fails_its_check(cli, sites, hub):
     assert "event 1" in res.stderr
 
 
+def test_a_hubs_key_home_and_a_laptops_home_are_kept_apart(cli, sites, tmp_path):
+    """An arrival captured in the hub's key home would never reach its database; a hub made inside a laptop's
+    home would be backed up and wiped with it."""
+    keys = sites.hub / "keys"
+    for command in (("capture", "--photo", orl(9, 2)), ("export", "--date", DOVER_DAY, "--out", tmp_path / "x.age")):
+        said = " ".join(cli(*command, "--home", keys, code=int(ExitStatus.USAGE)).stderr.split())
+        assert f"is the key home of the hub at {sites.hub}" in said and f"triage {command[0]}" in said, said
+    assert cli.json("keys", "list", "--home", keys)["trusted_laptops"]  # what the key home is for
+    said = " ".join(cli("hub", "init", "--dir", sites.b / "hub", code=int(ExitStatus.USAGE)).stderr.split())
+    assert f"is inside the triage home at {sites.b}" in said, said
+    assert not (sites.b / "hub").exists()
+
+
 def test_the_roles_divide_the_work(cli, sites):
     with psycopg.connect(sites.made_on, autocommit=True) as conn:
         db = conn.info.dbname

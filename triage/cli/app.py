@@ -47,7 +47,7 @@ from triage.cli import (
     vessels,
     watchlist,
 )
-from triage.cli.common import err, stdout_closed
+from triage.cli.common import err, running, stdout_closed
 from triage.cli.help_layout import running_text
 from triage.errors import ExitStatus, IntegrityFailure, TriageError
 
@@ -196,6 +196,7 @@ app = typer.Typer(
 @app.callback()
 def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
     ctx.obj = {"debug": debug}
+    running(ctx.invoked_subcommand)
 
 
 for module in (

@@ -307,6 +307,7 @@ def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
     from triage.store.rows import Store
 
     path = home_path(home)
+    _not_a_hubs_keys(path)
     store = Store.open_locked(path)
     if not unlock:
         return store
@@ -329,6 +330,33 @@ def open_store(home: Path | None, *, unlock: bool = True, check: bool = True):
         except BaseException:
             store.close()
             raise
+
+
+# What a hub's key home is for (its keys, the watchlist it searches, their audit trail): no arrival is held there.
+KEY_HOME_COMMANDS = ("keys", "watchlist", "audit", "doctor", "passphrase", "models")
+
+
+_command: list[str] = []  # the command this process runs (`triage capture ...`: capture), set as it starts
+
+
+def running(command: str | None) -> None:
+    """Note which command this process runs, for checks that depend on it."""
+    _command[:] = [command] if command else []
+
+
+def _not_a_hubs_keys(path: Path) -> None:
+    """Refuse a hub's key home to any command but those it is for: an arrival captured there, or a batch
+    imported or exported there, would never reach the hub's database or any report."""
+    from triage.hub import HUB_FILE, KEYS
+
+    if path.name != KEYS or not (path.parent / HUB_FILE).is_file():
+        return
+    if _command and _command[0] not in KEY_HOME_COMMANDS:
+        raise UsageError(
+            f"{path} is the key home of the hub at {path.parent}: it holds the hub's keys and watchlist, never "
+            f"arrivals; `triage {_command[0]}` runs on a laptop's or supervisor's home (the hub takes their "
+            "batches with `triage hub import`)"
+        )
 
 
 def _tries(n: int) -> str:

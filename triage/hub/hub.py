@@ -36,14 +36,12 @@ import numpy as np
 
 from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError, WrongPassphrase
 from triage.faces import matchers
-from triage.hub import rows, schema, server
+from triage.hub import HUB_FILE, KEYS, rows, schema, server
 from triage.store import crypto
-from triage.store.config import Config
+from triage.store.config import STORE_FILE, Config
 from triage.store.permissions import make_home, write_private
 from triage.store.rows import Store, utcnow
 
-HUB_FILE = "hub.json"
-KEYS = "keys"
 EMBEDDED_DATABASE = "triage_hub"
 DATA_KEY = "hub-data"  # the laptop_keys row of the hub's data key in its key home
 URL_ENV = "TRIAGE_HUB_DB"
@@ -441,6 +439,12 @@ def init(
     folder = Path(folder)
     if (folder / HUB_FILE).exists():
         raise Conflict(f"a hub already exists at {folder}; it is never overwritten")
+    inside = next((p for p in (folder.resolve(), *folder.resolve().parents) if (p / STORE_FILE).is_file()), None)
+    if inside is not None:  # its key home and the laptop's arrivals would be one tree, backed up and wiped together
+        raise UsageError(
+            f"--dir {folder} is inside the triage home at {inside}; a hub lives in a folder of its own, outside any "
+            "laptop's or supervisor's home"
+        )
     make_home(folder)
     url = _url(HubConfig(EMBEDDED_DATABASE, None, ""), db)
     database = EMBEDDED_DATABASE
