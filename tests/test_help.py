@@ -115,6 +115,8 @@ def _examples_paste_as_written(where: str, command, output: str) -> None:
             printed.append([text])  # an unclosed quote: not what was written
     for argv in _docstring_examples(command):
         assert argv in printed, (where, argv, printed)
+        after = argv[argv.index("triage") + 1 :]  # an example may set variables before the command
+        assert "triage" not in after, (where, "two examples run together as one", argv)
 
 
 def test_help_paragraphs_lose_the_docstrings_line_breaks_but_examples_and_lists_keep_theirs():

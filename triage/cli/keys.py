@@ -106,7 +106,9 @@ def trust(
     batches cannot issue a watchlist here, and an issuer's key signs no batch that is imported here.
 
     Examples:
+
       triage keys trust "Laptop 2 Dover" ed25519:3q2+7w...
+
       triage keys trust "Kent Intelligence Unit" ed25519:Jm9r... --issuer
     """
     from triage.exchange import keys
