@@ -1134,3 +1134,23 @@ def test_a_safeguarding_flag_raised_after_landing_reaches_the_hub_and_shows_wher
     assert landed["safeguarding_raised"] == [sites.a1]
     assert cli.json("hub", "review", sites.a1, *first)["safeguarding"]
     cli("hub", "audit", "verify", *first)
+
+
+def test_the_hub_shows_why_an_arrival_is_flagged_where_it_holds_the_reason_and_says_so_where_it_does_not(
+    cli, sites, hub
+):
+    """A flag raised after the arrival reached the hub is shown with the reason its event records; one that came
+    inside the arrival's record with the reason the batch's trail gave, kept in the hub's own trail as it landed."""
+    _imported(cli, hub, sites.a_flagged_file, sites.s_flagged_file)  # a2 arrives flagged; a1 is flagged after
+    (raised,) = cli.json("hub", "review", sites.a1, *hub)["safeguarding_reasons"]
+    assert raised["source"] == "hub" and raised["reason"].startswith("raised on Supervisor")
+    assert "says she is 15" in raised["reason"] and "says she is 15" in cli("hub", "review", sites.a1, *hub).stdout
+    (landed,) = cli.json("hub", "review", sites.a2, *hub)["safeguarding_reasons"]
+    assert landed["source"] == "hub" and "school card, born 2011" in landed["reason"], landed
+    report = cli.json("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub)
+    why = {a["arrival_key"]: [r["source"] for r in a["reasons"]] for a in report["safeguarding"]}
+    assert why == {sites.a1: ["hub"], sites.a2: ["hub"]}
+    text = " ".join(
+        cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub).stdout.split()
+    )
+    assert "says she is 15" in text and "school card, born 2011" in text

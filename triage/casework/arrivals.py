@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from triage.casework import name_keys, watchlist
+from triage.casework import name_keys, safeguarding, watchlist
 from triage.errors import BadInput, Conflict, TriageError
 from triage.faces import analysis, matchers, matching
 from triage.faces import detection as faces
@@ -751,6 +751,9 @@ def show(store: Store, arrival_id: str, *, officer: str) -> dict:
     arrival.pop("source_key", None)
     arrival["candidates"] = candidates(store, arrival_id)
     arrival["search"] = latest_search(store, arrival_id)
+    flagged = safeguarding.flag_reasons(store, [arrival] if arrival["safeguarding"] else [])
+    arrival["safeguarding_reasons"] = [r.as_json() for r in flagged.get(arrival_id, [])]
+    arrival |= safeguarding.ages(arrival["details"], arrival["landed_day"])
     with store.transaction():
         store.audit("arrival-show", officer, arrival_id=arrival_id, records=[f"arrival:{arrival_id}"])
     return arrival

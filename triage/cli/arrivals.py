@@ -29,6 +29,7 @@ from triage.cli.common import (
     open_store,
     out,
     reason_option,
+    say,
     training_banner,
     utc_text,
     warn,
@@ -181,6 +182,8 @@ def show_cmd(
     if row.get("void"):
         v = row["void"]
         out.print(f"VOID: voided by {v['officer']} at {v['at']}: {v['reason']}", style="bold red", markup=False)
+    if row["safeguarding"]:
+        render_flag_reasons(row["safeguarding_reasons"])
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
         table.add_row(field, Text(d.get(field) or "not given"), Text(arrivals.latin_form(d, field) or ""))
@@ -201,6 +204,8 @@ def show_cmd(
     ):
         if d.get(field):
             table.add_row(field, Text(detail_value(field, d[field])), "")
+        if field == "dob" and row["claimed_age"] is not None:  # what the date of birth makes of the day of landing
+            table.add_row("claimed age", Text(f"{row['claimed_age']} at landing"), "")
     out.print(table)
     out.print(
         f"Quality {row['quality']['score']}/100"
@@ -219,6 +224,18 @@ def show_cmd(
                 f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}", markup=False
             )
     render_versions(row.get("versions") or [], d)
+
+
+def render_flag_reasons(reasons: list[dict]) -> None:
+    """Why an arrival is flagged for safeguarding, a reason a line: who raised it, when, and why."""
+    from triage.casework.safeguarding import NO_REASON
+
+    if not reasons:
+        say(out, f"Flagged for safeguarding: {NO_REASON}.", hang=4)
+        return
+    out.print("Flagged for safeguarding:", markup=False)
+    for r in reasons:
+        say(out, f"  {r['summary']}", hang=4)
 
 
 def _shown(value: object) -> str:

@@ -412,12 +412,24 @@ def review_cmd(
                 f"{limit} are listed; `--limit {r.held}` lists every one.",
                 hang=2,
             )
+        flagged = {e["arrival_key"]: e["safeguarding_reasons"] for e in [*r.laptop_alerts, *r.candidates]}
+        flagged |= {e["other"]["key"]: e["other"]["safeguarding_reasons"] for e in r.candidates if e.get("other")}
+        for key, reasons in flagged.items():
+            if reasons:
+                _flag_reasons(f"{key} is flagged for safeguarding:", reasons)
         if r.candidates or r.laptop_alerts:
             from triage.hub.intel import NOT_AN_IDENTIFICATION
 
             say(out, NOT_AN_IDENTIFICATION, hang=2)
 
     emit(result, json_out, render)
+
+
+def _flag_reasons(title: str, reasons: list[dict[str, Any]]) -> None:
+    """Why an arrival is flagged for safeguarding, as far as the hub holds it: a reason a line under `title`."""
+    say(out, title, hang=2)
+    for reason in reasons:
+        say(out, f"  {reason['summary']}", hang=4)
 
 
 def _render_arrival(r: Any) -> None:
@@ -435,6 +447,8 @@ def _render_arrival(r: Any) -> None:
         + (": voided by its laptop" if r.voided else ""),
         hang=2,
     )
+    if r.safeguarding:
+        _flag_reasons("Flagged for safeguarding:", r.safeguarding_reasons)
     if not r.awaiting and not r.decided:
         out.print("No candidates.")
         return

@@ -506,8 +506,15 @@ class _Loader:
         brought += [(RECEIVED, r["arrival_key"]) for r in self.b.received if r.get("safeguarding")]
         new = {self.keys[aid] for aid in new_ids}
         for member, key in brought:
-            if key in new:
-                continue  # landed with its flag
+            if key in new:  # landed with its flag: why, where the batch's trail says, is kept in the hub's
+                said = self.b.flagged_by(key)
+                if said:
+                    self.hub.audit(
+                        "safeguarding-flag",
+                        records=[f"arrival:{key}", f"batch:{self.b.sha256}"],
+                        reason=f"raised on {self.laptop}{said}",
+                    )
+                continue
             self.at = f"{member} ({key}): its safeguarding flag"
             row = self.conn.execute("SELECT id FROM arrivals WHERE key = %s", [key]).fetchone()
             why = f"raised on {self.laptop}{self.b.flagged_by(key)}"

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from triage.casework.safeguarding import age_text
 from triage.errors import BadInput, NotFound
 from triage.hub import rows
 from triage.hub.hub import Hub
@@ -247,6 +248,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
     weeks: Counter[str] = Counter()
     nationalities: Counter[str] = Counter()
     flagged: list[dict[str, Any]] = []
+    records: dict[str, tuple[dict[str, Any], str]] = {}  # the flagged arrivals' records, for why each is flagged
     ids = []
     for row in rows.dicts(  # voided ones too: each is checked, so a void made outside triage is not just left out
         hub.conn,
@@ -264,7 +266,12 @@ def report(hub: Hub, start: str, end: str) -> Report:
         details = record.get("details") or {}
         nationalities[details.get("nationality") or "(not recorded)"] += 1
         if record.get("safeguarding"):
-            flagged.append(_shown(hub, row))
+            day = row["a_landed_day"].isoformat()
+            flagged.append({**_shown(hub, row), "age_given": age_text(details, day) or "age not given"})
+            records[row["a_key"]] = (record, day)
+    why = review.reasons_of(hub, records)
+    for a in flagged:
+        a["reasons"] = why[a["arrival_key"]]
     held = [c for c in review.pending_candidates(hub, arrivals=ids) if c["kind"] == "watchlist"]
     laptops = review.pending_alerts(hub, arrivals=ids)
     hits, laptops = review.one_per_hit(hub, review.found_by(held, laptops), laptops, ids)
@@ -336,7 +343,9 @@ def as_text(r: Report) -> str:
         lines += [f"  {name:<30} {n:>7}" for name, n in counts.items()] or ["  none"]
         lines.append("")
     lines.append(f"Flagged for safeguarding (the person may be a child): {len(r.safeguarding)}")
-    lines += [f"  {a['arrival_key']} ({a['site']}, {a['day']})" for a in r.safeguarding]
+    for a in r.safeguarding:
+        lines.append(f"  {a['arrival_key']} ({a['site']}, {a['day']}): {a['age_given']}")
+        lines += [f"      {x['summary']}" for x in a["reasons"]]
     lines += ["", f"Pending alerts: {len(r.pending_alerts)}"]
     lines += [
         f"  {a['arrival_key']} ({a['site']}, {a['day']}{', ' + SAFEGUARDING if a.get('safeguarding') else ''}) - "
@@ -413,8 +422,9 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 {% endfor %}
 <h2>Flagged for safeguarding ({{ r.safeguarding|length }})</h2>
 <p>The person may be a child.</p>
-<table><tr><th>arrival</th><th>site</th><th>day</th></tr>
-{% for a in r.safeguarding %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td></tr>
+<table><tr><th>arrival</th><th>site</th><th>day</th><th>age given</th><th>why flagged</th></tr>
+{% for a in r.safeguarding %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
+<td>{{ a.age_given }}</td><td>{% for x in a.reasons %}<div>{{ x.summary }}</div>{% endfor %}</td></tr>
 {% endfor %}</table>
 <h2>Pending alerts ({{ r.pending_alerts|length }})</h2>
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>threshold</th><th>found by</th></tr>

@@ -19,11 +19,13 @@ arrival voided outside triage, a laptop alert marked decided outside triage.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from triage.casework.review import DECISIONS
+from triage.casework.safeguarding import age_text, utc_minute
 from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound
 from triage.hub import rows, subjects
 from triage.hub.hub import Hub
@@ -83,23 +85,108 @@ def _candidate(row: dict[str, Any]) -> dict[str, Any]:
 SAFEGUARDING = "SAFEGUARDING: may be a child"  # beside an arrival flagged for safeguarding, wherever it is listed
 
 
-def safeguarded(hub: Hub, keys: Iterable[str]) -> set[str]:
-    """Those of the arrivals `keys` flagged for safeguarding (the person may be a child), from their sealed
-    records, each row's tag checked: wherever a reviewer sees an arrival, the flag is shown beside it."""
+def _flagged_records(hub: Hub, keys: Iterable[str]) -> dict[str, tuple[dict[str, Any], str]]:
+    """The sealed records, opened, of those of the arrivals `keys` flagged for safeguarding, each with its day of
+    landing (ISO); each row's tag checked."""
     wanted = sorted(set(keys))
     if not wanted:
-        return set()
+        return {}
     found = rows.dicts(
         hub.conn,
         f"SELECT {rows.columns('arrivals', 'a_', t='a')}, a.sealed FROM arrivals a WHERE a.key = ANY(%s)",
         [wanted],
     )
-    flagged = set()
+    flagged = {}
     for r in found:
         hub.rows.check("arrivals", r, "a_", r["a_key"])
-        if hub.open(r["sealed"], f"arrivals:{r['a_key']}").get("safeguarding"):
-            flagged.add(r["a_key"])
+        record = hub.open(r["sealed"], f"arrivals:{r['a_key']}")
+        if record.get("safeguarding"):
+            flagged[r["a_key"]] = (record, r["a_landed_day"].isoformat())
     return flagged
+
+
+def safeguarded(hub: Hub, keys: Iterable[str]) -> set[str]:
+    """Those of the arrivals `keys` flagged for safeguarding (the person may be a child), from their sealed
+    records, each row's tag checked: wherever a reviewer sees an arrival, the flag is shown beside it."""
+    return set(_flagged_records(hub, keys))
+
+
+# A flag that came inside the arrival's own record, raised on its laptop before the batch: batches carry the
+# laptop's trail, but the hub keeps no copy of it, so the officer's words stay in that home.
+NOT_HELD = (
+    "flagged when the hub received it: any reason an officer gave is in the audit trail of the home that flagged "
+    "it (`triage arrivals show` there), not the hub's"
+)
+
+
+def flag_reasons(hub: Hub, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Why each of the arrivals `keys` that is flagged for safeguarding is flagged, as far as the hub holds it
+    (`reasons_of`); arrivals not flagged are left out."""
+    return reasons_of(hub, _flagged_records(hub, keys))
+
+
+def reasons_of(hub: Hub, flagged: dict[str, tuple[dict[str, Any], str]]) -> dict[str, list[dict[str, Any]]]:
+    """Why each arrival of `flagged` (key -> its opened record and day of landing) is flagged: the hub's own
+    `safeguarding-flag` events on it, for a flag raised after the arrival reached the hub (their reason names who
+    raised it, where and why, as the batch's trail said; a flag kept until its arrival came gives the reason of the
+    event that kept it), each event checked against its keyed hash; else that the flag came with the arrival
+    (`NOT_HELD`); and the ages its details give that leave room for a child. Each reason has a `summary` line."""
+    if not flagged:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {key: [] for key in flagged}
+    events: dict[int, dict[str, Any]] = {}
+    for seq, at, officer, db_user, action, records, reason, prev, digest in hub.conn.execute(
+        "SELECT seq, at, officer, db_user, action, records, reason, prev_hash, hash FROM audit WHERE action IN "
+        "('safeguarding-flag', 'safeguarding-flag-kept') AND records ?| %s ORDER BY seq",
+        [[f"arrival:{key}" for key in flagged]],
+    ).fetchall():
+        if hub.chain_hash(prev, seq, at, officer, db_user, action, records, reason) != digest:
+            raise IntegrityFailure(f"the hub's audit trail fails at event {seq} ({action}): it was altered")
+        named = records if isinstance(records, list) else json.loads(records)
+        events[seq] = {
+            "seq": seq,
+            "at": at,
+            "officer": officer,
+            "action": action,
+            "records": [str(r) for r in named],
+            "reason": hub.vault.open(bytes(reason), f"hub:audit:{seq}").decode() if reason else None,
+        }
+    for e in events.values():
+        if e["action"] != "safeguarding-flag":
+            continue
+        kept = [events.get(int(r.split(":", 1)[1])) for r in e["records"] if r.startswith("audit:")]
+        why = "; ".join(k["reason"] for k in kept if k is not None and k["reason"]) or e["reason"] or "no reason given"
+        for r in e["records"]:
+            key = r.split(":", 1)[1] if r.startswith("arrival:") else None
+            if key in found:
+                found[key].append(
+                    {
+                        "source": "hub",
+                        "reason": why,
+                        "at": e["at"],
+                        "officer": e["officer"],
+                        "event": e["seq"],
+                        "summary": f"{why} (recorded at the hub {utc_minute(e['at'])})",
+                    }
+                )
+    for key, (record, day) in flagged.items():
+        if not found[key]:
+            found[key].append(
+                {"source": "batch", "reason": NOT_HELD, "at": None, "officer": None, "event": None, "summary": NOT_HELD}
+            )
+        young = age_text(record.get("details") or {}, day, under_18=True)
+        if young:
+            found[key].append(
+                {
+                    "source": "details",
+                    "reason": young,
+                    "at": None,
+                    "officer": None,
+                    "event": None,
+                    "summary": f"the details give {young}",
+                }
+            )
+    return found
 
 
 def with_safeguarding(hub: Hub, *listed: list[dict[str, Any]]) -> None:
@@ -113,6 +200,17 @@ def with_safeguarding(hub: Hub, *listed: list[dict[str, Any]]) -> None:
         e["safeguarding"] = e["arrival_key"] in flagged
         if e.get("other"):
             e["other"]["safeguarding"] = e["other"]["key"] in flagged
+
+
+def _with_reasons(hub: Hub, entries: list[dict[str, Any]]) -> None:
+    """Beside each arrival of the listed candidates and alerts (`with_safeguarding` marked them), why it is flagged
+    (`safeguarding_reasons`, empty for one not flagged)."""
+    sides = [(e, e["arrival_key"]) for e in entries] + [
+        (e["other"], e["other"]["key"]) for e in entries if e.get("other")
+    ]
+    why = flag_reasons(hub, [key for side, key in sides if side["safeguarding"]])
+    for side, key in sides:
+        side["safeguarding_reasons"] = why.get(key, [])
 
 
 def _evidence(c: dict[str, Any]) -> dict[str, Any]:
@@ -406,6 +504,7 @@ def pending(hub: Hub, *, limit: int | None = None) -> Pending:
         result.held = undecided(hub)
         result.more = max(0, result.held - len(listed))
     with_safeguarding(hub, result.candidates, result.laptop_alerts)
+    _with_reasons(hub, [*result.candidates, *result.laptop_alerts])
     with hub.conn.transaction():
         hub.audit("review-pending", records=[f"candidate:{n}" for c in result.candidates for n in c["candidates"]])
     return result
@@ -432,6 +531,7 @@ class ArrivalCandidates:
     awaiting: list[dict[str, Any]]
     decided: list[dict[str, Any]]
     safeguarding: bool = False  # flagged for safeguarding: the person may be a child
+    safeguarding_reasons: list[dict[str, Any]] = field(default_factory=list)  # why, as far as the hub holds it
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -536,6 +636,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
     others = [e["other"] for e in [*result.awaiting, *result.decided] if e["other"]]
     flagged = safeguarded(hub, [key, *(o["key"] for o in others)])
     result.safeguarding = key in flagged
+    result.safeguarding_reasons = flag_reasons(hub, [key] if result.safeguarding else []).get(key, [])
     for o in others:
         o["safeguarding"] = o["key"] in flagged
     shown = [n for e in [*result.awaiting, *result.decided] for n in e["candidates"]]

@@ -1,4 +1,5 @@
-"""The supervisor's day in one page: counts by site and vessel, arrivals who may be children, candidates
+"""The supervisor's day in one page: counts by site and vessel, arrivals flagged for safeguarding (the ages given
+and why each is flagged, as the audit trail and the details record it), candidates
 awaiting review (watchlist alerts first, a laptop's among them even when this home does not hold the subject),
 the same photo captured twice, confirmed matches, drafts and their outcomes, photo quality, and every face.
 
@@ -18,7 +19,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from triage.casework import name_keys, referrals, review
+from triage.casework import name_keys, referrals, review, safeguarding
 from triage.casework.arrivals import is_void
 from triage.errors import BadInput, NotFound
 from triage.exchange.batch import day_arrivals, day_scope
@@ -56,6 +57,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         r["device"]: f"{r['signer']} (device {r['device']})" for r in store.rows("batches", order_by="imported_at")
     }
     arrivals: dict[str, dict[str, Any]] = {}
+    why = safeguarding.flag_reasons(store, [r for r in rows if r["safeguarding"]])
     for r in rows:
         d = Details.from_dict(r["details"])
         age = d.age_range_on(dt.date.fromisoformat(r["landed_day"]))
@@ -67,8 +69,11 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
             "name": d.full_name(),
             "dob": str(d.dob) if d.dob else None,
             "age": "unknown" if not age else str(age[0]) if age[0] == age[1] else f"{age[0]}-{age[1]}",
+            **safeguarding.ages(r["details"], r["landed_day"]),
+            "age_given": safeguarding.age_text(r["details"], r["landed_day"]) or "age not given",
             "nationality": d.nationality,
             "safeguarding": bool(r["safeguarding"]),
+            "safeguarding_reasons": [x.as_json() for x in why.get(r["id"], [])],
             "quality": r["quality_score"],
             "quality_override": r["quality_override"],
             "origin": senders.get(r["origin"], f"device {r['origin']}") if r["origin"] else "this laptop",

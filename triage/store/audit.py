@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,27 @@ def append(
     row["hash"] = event_hash(row)
     db.table("audit_events").insert(row, pk="seq")
     return row
+
+
+def read(db: Database, vault: Vault, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """The events that match `where`, oldest first, their records parsed and reasons opened. Each event is checked
+    against its own hash first: one altered after it was written is refused, not shown as if it were recorded."""
+    found = []
+    for row in db.table("audit_events").rows_where(where, list(params), order_by="seq"):
+        if event_hash(row) != row["hash"]:
+            raise IntegrityFailure(
+                f"audit event {row['seq']} was altered after it was written: `triage audit verify` shows the trail",
+                hint="restore the home from a backup",
+            )
+        reason = row["reason"]
+        found.append(
+            {
+                **{k: row[k] for k in ("seq", "at", "officer", "action", "arrival_id")},
+                "records": json.loads(row["records"]),
+                "reason": vault.open(reason, f"audit_events:{row['seq']}").decode() if reason is not None else None,
+            }
+        )
+    return found
 
 
 @dataclass

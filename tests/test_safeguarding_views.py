@@ -1,0 +1,92 @@
+"""Why an arrival is flagged for safeguarding, wherever the flag is shown, through the real CLI and a real store: the
+officer's reason from the audit trail, the age that raised the flag at capture or by an amendment, and, at the
+supervisor, the reason the laptop recorded, with the ages given beside each flagged arrival in the day report."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import OFFICER, orl
+
+DAY = "2026-01-10"
+LANDED = f"{DAY}T04:00"
+
+
+def _capture(cli, *args: object, home: object = None) -> str:
+    where = ("--home", home) if home else ()
+    return cli.json("capture", *args, "--landed-at", LANDED, *where)["arrival_id"]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_each_flag_shows_why_who_and_when_with_the_arrival_and_in_the_day_report(cli, wl_home, tmp_path):
+    young = _capture(cli, "--photo", orl(33, 2), "--surname", "Young", "--age", "15")  # flagged at capture
+    adult = _capture(cli, "--photo", orl(35, 3), "--surname", "Bell", "--dob", "1990")
+    later = _capture(cli, "--photo", orl(36, 1), "--surname", "Cole", "--dob", "1985")
+    assert cli.json("arrivals", "show", adult)["safeguarding_reasons"] == []
+    cli("arrivals", "flag", adult, "--safeguarding", "--reason", "says 14 to interpreter")
+    cli("arrivals", "amend", later, "--dob", "2011-03-02", "--reason", "school card read again")
+
+    shown = {a: cli.json("arrivals", "show", a) for a in (young, adult, later)}
+    (by_age,) = shown[young]["safeguarding_reasons"]
+    assert (by_age["source"], by_age["reason"], by_age["officer"]) == ("capture", "assessed age 15", OFFICER)
+    (said,) = shown[adult]["safeguarding_reasons"]
+    assert (said["source"], said["reason"], said["officer"]) == ("officer", "says 14 to interpreter", OFFICER)
+    assert said["at"] and said["summary"].startswith(f"by {OFFICER} at ")
+    (amended,) = shown[later]["safeguarding_reasons"]
+    assert amended["source"] == "amendment" and amended["officer"] == OFFICER
+    assert amended["reason"] == "claimed age 14 (born 2011-03-02); amended because: school card read again"
+    assert (shown[adult]["claimed_age"], shown[adult]["assessed_age"]) == ("35-36", None)
+    assert (shown[young]["claimed_age"], shown[young]["assessed_age"]) == (None, "15")
+    text = _words(cli("arrivals", "show", adult).stdout)
+    assert f"Flagged for safeguarding: by {OFFICER} at " in text and "UTC: says 14 to interpreter" in text
+    assert "│ claimed age │ 35-36 at landing │" in text
+
+    data = cli.json("report", "--date", DAY, "--format", "text")
+    children = {a["arrival_id"]: a for a in data["children"]}
+    assert set(children) == {young, adult, later}
+    assert children[adult]["age_given"] == "claimed age 35-36 (born 1990)" and children[adult]["dob"] == "1990"
+    assert children[young]["age_given"] == "assessed age 15" and children[young]["assessed_age"] == "15"
+    assert [r["reason"] for r in children[adult]["safeguarding_reasons"]] == ["says 14 to interpreter"]
+    report = cli("report", "--date", DAY, "--format", "text").stdout
+    block = report[report.index("Safeguarding flags") : report.index("Candidates awaiting review")]
+    assert f"{adult}  BELL  claimed age 35-36 (born 1990)" in block
+    assert f"flagged by {OFFICER} at " in block and "UTC: says 14 to interpreter" in block
+    assert "flagged at capture by" in block and "UTC: assessed age 15" in block
+    assert "UTC: claimed age 14 (born 2011-03-02); amended because: school card read again" in block
+    page = tmp_path / "report.html"
+    cli("report", "--date", DAY, "--out", page)
+    html = page.read_text(encoding="utf-8")
+    table = html[html.index('<table id="children">') : html.index("</table>", html.index('<table id="children">'))]
+    assert "says 14 to interpreter" in table and "claimed age 35-36 (born 1990)" in table
+
+
+def test_a_flag_raised_on_a_laptop_shows_that_officers_reason_at_the_supervisor(cli, wl_home, tmp_path):
+    """Flagged before its batch, or after an earlier one: either way the supervisor is shown the laptop officer's
+    words once, with the laptop it was raised on."""
+    sup = tmp_path / "sup"
+    cli("init", "--home", sup, "--site", "Dover HQ", "--force-code", "KNT", "--matcher", "dlib")
+    keys = {h: json.loads(cli("keys", "show", "--json", *h).stdout) for h in ((), ("--home", sup))}
+    cli("keys", "recipient", "add", "Supervisor", keys[("--home", sup)]["age_recipient"])
+    cli("keys", "trust", "Laptop", keys[()]["signing_key"], "--home", sup)
+    first = _capture(cli, "--photo", orl(35, 3), "--surname", "Bell")
+    cli("arrivals", "flag", first, "--safeguarding", "--reason", "school card, born 2011")
+    cli("export", "--date", DAY, "--out", tmp_path / "one.age")
+    second = _capture(cli, "--photo", orl(36, 1), "--surname", "Cole")
+    cli("export", "--date", DAY, "--out", tmp_path / "two.age")
+    cli("import", tmp_path / "one.age", tmp_path / "two.age", "--home", sup)
+    cli("arrivals", "flag", second, "--safeguarding", "--reason", "appears about 14")
+    cli("export", "--date", DAY, "--out", tmp_path / "three.age")
+    cli("import", tmp_path / "three.age", "--home", sup)
+
+    device = keys[()]["device"]
+    landed = {a["name"]: a["arrival_id"] for a in cli.json("arrivals", "list", "--home", sup)}
+    for name, said in (("BELL", "school card, born 2011"), ("COLE", "appears about 14")):
+        (reason,) = cli.json("arrivals", "show", landed[name], "--home", sup)["safeguarding_reasons"]
+        assert (reason["source"], reason["reason"], reason["officer"]) == ("laptop", said, OFFICER)
+        assert reason["device"] == device and f"by {OFFICER} on laptop {device} at " in reason["summary"]
+    report = cli("report", "--date", DAY, "--format", "text", "--home", sup).stdout
+    assert f"flagged by {OFFICER} on laptop {device} at " in report and "UTC: appears about 14" in report
+    assert report.count("school card, born 2011") == 1
