@@ -579,6 +579,8 @@ def test_an_index_that_leaves_an_arrival_out_does_not_drop_it_from_a_signed_batc
     _index_without(home, "idx_arrivals_landed_day", f"id = '{b}'")
     said = _said(cli("export", "--home", home, "--date", day, "--out", home.parent / "day.age", code=INTEGRITY))
     assert "arrivals or an index of it is not as SQLite wrote it" in said and not (home.parent / "day.age").exists()
+    said = _said(cli("report", "--home", home, "--date", day, "--json", code=INTEGRITY))  # the supervisor's page too
+    assert "arrivals or an index of it is not as SQLite wrote it" in said
 
 
 def test_a_deleted_name_key_or_subject_is_refused_where_it_is_read(cli, copy):

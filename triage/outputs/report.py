@@ -49,8 +49,12 @@ def _thumbnail(store: Store, arrival_id: str) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+READ_BY_DAY = ("arrivals", "searches", "candidates", "reviews")  # the tables a day's page is chosen through
+
+
 def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool = True) -> dict[str, Any]:
     """Everything the page shows, as plain data (what `--json` prints, thumbnails aside)."""
+    store.check_indexes(*READ_BY_DAY)  # an index edited in the file would leave an arrival, or its alert, unseen
     rows = [r for r in day_arrivals(store, day, site) if not is_void(r)]  # a voided arrival is a tombstone
     where, params = day_scope(day, site)
     senders = {
