@@ -144,6 +144,16 @@ def test_two_rows_naming_two_faces_of_one_group_photo_land_two_people_once(cli, 
     rows[0].pop("face")  # the largest face when none is named: the same row as face 1
     _write(path, ["photo", "surname", "face"], rows)
     assert cli.json("capture-batch", path, *DLIB)["already_landed"] == 2
+    # one face given to two people in one manifest is a mistake to correct, not a person landed before
+    (folder / "again").mkdir()
+    shutil.copy(folder / "group.png", folder / "again" / "group.png")
+    twice = folder / "again" / "manifest.csv"
+    _write(twice, ["photo", "surname", "face"], [{"photo": "group.png", "surname": n, "face": "2"} for n in "AB"])
+    said = cli.json("capture-batch", twice, *DLIB, code=int(ExitStatus.BAD_INPUT))
+    (refused,) = said["refusals"]
+    assert said["already_landed"] == 1 and refused["row"] == 2 and "the same photo and face as row 1" in refused["reason"], (
+        refused
+    )
 
 
 def test_an_amendment_and_a_void_made_before_the_export_reach_the_supervisor(cli, home, tmp_path):

@@ -307,6 +307,18 @@ def test_user_model_is_a_matcher_in_the_home(cli, home):
     events = [e for e in cli.json("audit", "show") if e["action"] == "models-use"]
     assert len(events) == 2 and "manifest.json SHA-256" in events[-1]["reason"]
 
+    # a folder dropped in under another name with the adopted model's id would encode in its place
+    _model_folder(home / "models", "aaa", mean=[100, 100, 100])
+    said = " ".join(
+        cli("capture", "--photo", orl(2, 5), *PROBE_OVERRIDE, code=int(ExitStatus.BAD_INPUT)).stderr.split()
+    )
+    assert "model id 'sface-as-user' is also that of the model in" in said, said
+    shutil.rmtree(home / "models" / "aaa")
+    # a manifest that fails its own self-test is refused as it is adopted, not at the next capture
+    manifest.write_text(json.dumps(_manifest(threshold=0.3)))
+    cli("models", "use", "mine", code=integrity)
+    assert len([e for e in cli.json("audit", "show") if e["action"] == "models-use"]) == 2
+
 
 def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):
     """The ResNet read from dlib's model file and run by onnxruntime (encoders/dlibnet.py) against dlib's

@@ -402,10 +402,18 @@ def land(
         )
         tick()
 
+    rows_of: dict[str, int] = {}  # a photo and face's key -> the first row of this manifest that names them
+
     def jobs() -> Iterator[tuple[int, tuple[object, ...]]]:
         for row in rows:
             try:
                 prepared, data = prepare(store, row, path.parent, vessel=vessel, landed_at=landed_default, today=today)
+                first = rows_of.setdefault(prepared.key, row.number)
+                if first != row.number:  # two people given one face: landing it once, or twice, would be wrong
+                    raise BadInput(
+                        f"the same photo and face as row {first}; if they are two people of one group photo, give "
+                        "each its own number in the face column (1 = largest)"
+                    )
             except TriageError as e:
                 refuse(row, e)
                 continue

@@ -349,6 +349,7 @@ def _not_a_hubs_keys(path: Path) -> None:
     imported or exported there, would never reach the hub's database or any report."""
     from triage.hub import HUB_FILE, KEYS
 
+    path = path.resolve()  # `.`, a symlink: the folder itself is what counts
     if path.name != KEYS or not (path.parent / HUB_FILE).is_file():
         return
     if _command and _command[0] not in KEY_HOME_COMMANDS:

@@ -296,11 +296,11 @@ def _manifest(store: Store, z: Any, path: Path, *, officer: str) -> tuple[bytes,
         laptop = keys.signer_name(store, signer, officer=officer)
         trusted_for = f" (trusted here for its batches only, as {laptop})" if laptop else ""
         raise IntegrityFailure(
-            f"{path}: issued by a home this laptop does not trust to issue watchlists (device "
+            f"{path}: issued by a home this {store.called} does not trust to issue watchlists (device "
             f"{shown(manifest.get('issuer'))}, fingerprint {keys.fingerprint(signer)}){trusted_for}; nothing of "
             "the package was applied",
             hint="if that home issues this force's watchlist, check the fingerprint with it, then run "
-            f"`triage keys trust NAME {keys.encode_signing_key(signer)} --issuer`",
+            f"`triage keys trust NAME {keys.encode_signing_key(signer)} --issuer --home {store.home}`",
         )
     if name == keys.THIS_LAPTOP:
         raise BadInput(f"{path} was issued by this home; a home does not receive its own watchlist")

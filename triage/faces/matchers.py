@@ -231,6 +231,8 @@ def set_default(store: Store, name: str, *, officer: str) -> dict[str, Any]:
     supplied = encoders.user_models(store.home, adopting=True).get(name) if name not in encoders.RESERVED else None
     if supplied is None:
         get(name, store.home)  # a built-in matcher, or refused naming the choices
+    else:  # tried on known pairs before it is adopted, not at the next capture
+        encoders.self_test(supplied)
     before = store.config.matcher
     with store.transaction():  # the config is written last: if that fails, the audit event rolls back
         reason = f"default matcher {before} -> {name}"

@@ -445,6 +445,8 @@ def init(
             f"--dir {folder} is inside the triage home at {inside}; a hub lives in a folder of its own, outside any "
             "laptop's or supervisor's home"
         )
+    if folder.is_dir() and any(folder.iterdir()):  # a laptop's home below it would mix with the hub's the same way
+        raise UsageError(f"--dir {folder} is not empty; a hub is made in a new or empty folder")
     make_home(folder)
     url = _url(HubConfig(EMBEDDED_DATABASE, None, ""), db)
     database = EMBEDDED_DATABASE

@@ -59,9 +59,17 @@ def user_models(home: Path | str | None, *, adopting: bool = False) -> dict[str,
                     f"{folder}: the name {manifest.name!r} (model id {manifest.model_id!r}) is taken by a "
                     "built-in matcher; rename the model in its manifest"
                 )
-            if manifest.name not in found and home is not None and not adopting:
+            if manifest.name in found:  # the same name further down the list: the first one is used
+                continue
+            twin = next((m for m in found.values() if m.model_id == manifest.model_id), None)
+            if twin is not None:  # templates are kept by model id: one folder would encode for the other
+                raise BadInput(
+                    f"{folder}: model id {manifest.model_id!r} is also that of the model in {twin.folder}; each "
+                    "supplied model needs an id of its own (the manifest's model_id): remove or rename one"
+                )
+            if home is not None and not adopting:
                 settings.check_model(home, manifest.name, folder / onnx.MANIFEST, manifest.sha256)
-            found.setdefault(manifest.name, manifest)
+            found[manifest.name] = manifest
     return found
 
 
