@@ -318,6 +318,12 @@ def test_user_model_is_a_matcher_in_the_home(cli, home):
     manifest.write_text(json.dumps(_manifest(threshold=0.3)))
     cli("models", "use", "mine", code=integrity)
     assert len([e for e in cli.json("audit", "show") if e["action"] == "models-use"]) == 2
+    # the adopted model's folder gone: a missing model (exit 9), not a mistyped --matcher
+    shutil.rmtree(home / "models" / "mine")
+    said = " ".join(
+        cli("capture", "--photo", orl(2, 5), *PROBE_OVERRIDE, code=int(ExitStatus.MODEL_MISSING)).stderr.split()
+    )
+    assert "model mine, which this home adopted with `triage models use`, is not in any models folder" in said, said
 
 
 def test_dlib_network_in_onnxruntime_gives_dlibs_own_descriptors(face_models):

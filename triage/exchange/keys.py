@@ -10,8 +10,8 @@ and Ed25519 (from `cryptography`).
 
 The trust lists change only here, through `triage keys`, and are read only through the store's checked
 reads: a trusted laptop or recipient whose row was edited, inserted or restored behind the tool's back
-fails its tag and is never used, so an export or import that would rely on the lists refuses (exit 6).
-Removing an entry is the one exception: it reads the row unchecked, so an altered entry can be taken out.
+fails its tag and is never used, so an export or import that would rely on the lists refuses (exit 6); the
+home's unlock, which checks every table's digest, refuses it first.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict
 
 
 def remove(store: Store, role: str, name: str, *, officer: str) -> None:
-    """Take an entry off a list. Its row is read unchecked, so an altered entry can be removed too."""
+    """Take an entry off a list (audited)."""
     row = store.db.execute("SELECT id FROM trusted_keys WHERE role = ? AND name = ?", [role, name]).fetchone()
     if not row:
         other = store.db.execute(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from triage.errors import BadInput, NotFound, UsageError
+from triage.errors import BadInput, ModelMissing, NotFound, UsageError
 from triage.faces import encoders, fusion, matching
 from triage.faces.fusion import FUSED, Fusion
 from triage.faces.matching import Candidate, Gallery
@@ -172,6 +172,14 @@ def get(name: str, home: Path | str | None) -> Matcher:
         return Matcher(name, (cal.model_id,), cal.threshold, cal.file, home=home)
     user = encoders.user_models(home)
     if name not in user:
+        adopted = settings.recorded(home) if home else None
+        if adopted is not None and name in adopted.models:  # the home's own model, gone from its folder
+            raise ModelMissing(
+                f"model {name}, which this home adopted with `triage models use`, is not in any models folder "
+                f"({', '.join(str(p) for p in encoders.model_folders(home))})",
+                hint=f"put its folder (manifest.json and its .onnx file) back in {Path(home or '') / 'models'}, "
+                "or choose another matcher with `triage models use`",
+            )
         raise UsageError(f"--matcher {name!r}: choose from {', '.join(names(home))}")
     m = user[name]
     try:
