@@ -47,6 +47,10 @@ def register(app: typer.Typer) -> None:
     app.command("session")(session)
 
 
+WORD = "\x00"  # what `Keys` reads when a word, not a key, was typed at a menu: no menu's key
+WORD_GAP = 0.15  # seconds: a letter that follows a key sooner makes a word of it
+
+
 class Ended(Exception):
     """The officer ended the session (q, Ctrl-D, or the end of the input)."""
 
@@ -58,6 +62,7 @@ class Keys:
 
     def __init__(self) -> None:
         self.tty = sys.stdin.isatty()
+        self._ahead = b""  # a byte read to tell a key from a word, kept for the next read
 
     def key(self, prompt: str, allowed: str) -> str:
         err.print(prompt, highlight=False, soft_wrap=False)  # a menu wider than the terminal wraps between words
@@ -77,7 +82,8 @@ class Keys:
             line = sys.stdin.readline()
             if not line:
                 raise Ended
-            return line.strip()[:1].lower() or ENTER
+            answer = line.strip()
+            return WORD if len(answer) > 1 and answer[:2].isalnum() else answer[:1].lower() or ENTER
         import termios
         import tty
 
@@ -85,7 +91,7 @@ class Keys:
         saved = termios.tcgetattr(fd)
         try:
             tty.setcbreak(fd, termios.TCSANOW)  # typed-ahead keys are kept, not flushed
-            data = os.read(fd, 1)
+            data, self._ahead = (self._ahead, b"") if self._ahead else (os.read(fd, 1), b"")
             if data == b"\x1b":  # an arrow or function key: its whole sequence is dropped
                 while select.select([fd], [], [], 0.02)[0]:
                     os.read(fd, 16)
@@ -94,6 +100,13 @@ class Keys:
             size = 2 if b"\xc0" <= data < b"\xe0" else 3 if b"\xe0" <= data < b"\xf0" else 4 if data >= b"\xf0" else 1
             while len(data) < size and select.select([fd], [], [], 0.2)[0]:
                 data += os.read(fd, size - len(data))
+            # A letter followed at once by another is a word typed at the menu ("save", a name), not a choice: as
+            # fast as typing goes, the next letter comes within WORD_GAP seconds. Enter after a key is kept.
+            if data.isalnum() and select.select([fd], [], [], WORD_GAP)[0]:
+                following = os.read(fd, 1)
+                if following.isalnum() or following >= b"\x80":
+                    return WORD
+                self._ahead = following
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         if data in (b"", b"\x04"):
@@ -104,6 +117,7 @@ class Keys:
 
     def drop_typed_ahead(self) -> None:
         """Forget keys typed ahead of a question that must be answered deliberately."""
+        self._ahead = b""
         if self.tty:
             import termios
 
