@@ -151,9 +151,9 @@ def test_two_rows_naming_two_faces_of_one_group_photo_land_two_people_once(cli, 
     _write(twice, ["photo", "surname", "face"], [{"photo": "group.png", "surname": n, "face": "2"} for n in "AB"])
     said = cli.json("capture-batch", twice, *DLIB, code=int(ExitStatus.BAD_INPUT))
     (refused,) = said["refusals"]
-    assert said["already_landed"] == 1 and refused["row"] == 2 and "the same photo and face as row 1" in refused["reason"], (
-        refused
-    )
+    assert (
+        said["already_landed"] == 1 and refused["row"] == 2 and "the same photo and face as row 1" in refused["reason"]
+    ), refused
 
 
 def test_an_amendment_and_a_void_made_before_the_export_reach_the_supervisor(cli, home, tmp_path):

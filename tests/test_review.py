@@ -81,6 +81,13 @@ def test_a_later_decision_supersedes_and_both_stay_visible(cli, wl_home):
     assert [r["decision"] for r in view["candidates"][0]["reviews"]] == ["inconclusive", "confirmed"]
     table = " ".join(cli("review", aid).stdout.split())  # the words, however the lines wrap
     assert "photo too small to compare the ears (superseded)" in table and "same scar above the left eye" in table
+    # named as the table numbers it, or with its ref in small letters: the same candidate
+    number = str(next(c["rank"] for c in cli.json("review", aid)["candidates"] if c["ref"] == "WL-007"))
+    third = cli.json(
+        "review", aid, "--candidate", number, "--decision", "rejected", "--reason", "ears differ, seen again"
+    )
+    assert (third["candidate"], third["supersedes"]) == ("WL-007", second_id := third["supersedes"]) and second_id
+    assert cli.json("review", aid, "--candidate", "wl-007")["candidates"][0]["ref"] == "WL-007"
 
 
 def test_pending_empties_as_decisions_are_recorded(cli, wl_home):

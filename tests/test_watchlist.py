@@ -184,6 +184,20 @@ def test_under_18_can_be_enrolled_only_as_missing_or_vulnerable(cli, home):
     assert "only as missing or vulnerable" in res.stderr
 
 
+def test_a_ref_in_small_letters_names_the_same_entry_in_capitals(cli, home):
+    """`wl-0005` and `WL-0005` are one subject: kept in capitals, found either way, never enrolled twice."""
+    enrol = ("watchlist", "add", orl(5, 1), "--name", "Subject Five", "--category", "wanted", "--reason",
+             "Wanted on warrant in a test", "--authorised-by", "DS 1", "--review-date", "2099-01-01")  # fmt: skip
+    said = " ".join(cli(*enrol, "--ref", "wl-0005", code=int(ExitStatus.NO_FACE)).stderr.split())
+    assert "pass --accept-low-quality --override-reason TEXT" in said, said  # enrolment's own --reason is another
+    enrol += ("--accept-low-quality", "--override-reason", "the only photo held")
+    assert cli.json(*enrol, "--ref", "wl-0005")["ref"] == "WL-0005"
+    cli(*enrol, "--ref", "WL-0005", code=int(ExitStatus.CONFLICT))
+    assert cli.json("watchlist", "show", "wl-0005")["ref"] == "WL-0005"
+    cli("watchlist", "update", "wl-0005", "--category", "facilitator", "--reason", "new intelligence today")
+    assert cli.json("watchlist", "show", "WL-0005")["category"] == "facilitator"
+
+
 def test_update_changes_governance_fields_with_an_audited_reason(cli, wl_home):
     new_date = (dt.date.today() + dt.timedelta(days=400)).isoformat()
     res = cli.json(

@@ -136,6 +136,7 @@ def record(
     if len(reason) < MIN_REASON:
         raise BadInput(f"--reason must say why in at least {MIN_REASON} characters; {reason!r} is too short")
     store.get("arrivals", arrival_id, what="arrival")
+    candidate = named_candidate(store, arrival_id, candidate)
     cand = _candidate(store, arrival_id, candidate, kind)
     kinds = arrivals.decided_kinds(cand["kind"])
     with store.transaction():
@@ -400,6 +401,28 @@ def _travelled(store: Store, arrival: dict[str, Any], c: PendingCandidate) -> di
     return view
 
 
+def named_candidate(store: Store, arrival_id: str, candidate: str) -> str:
+    """The ref of the candidate an officer named: by its ref, however its letters were cased (`wl-0012`), or by
+    its number in the table `triage review ARRIVAL` shows (`1`). A ref that names none is returned as given, for
+    the caller to refuse."""
+    text = (candidate or "").strip()
+    if store.db.execute("SELECT 1 FROM candidates WHERE arrival_id = ? AND ref = ?", [arrival_id, text]).fetchone():
+        return text
+    shown = _shown(store, arrival_id, None)
+    if text.isascii() and text.isdigit():
+        numbered = [c for c in shown if c.get("rank") == int(text)]
+        if len(numbered) > 1:
+            raise BadInput(
+                f"arrival {arrival_id} has {len(numbered)} candidates numbered {text}: name one by its ref ("
+                + ", ".join(c["ref"] for c in numbered)
+                + ")"
+            )
+        if numbered:
+            return str(numbered[0]["ref"])
+    folded = {c["ref"] for c in shown if str(c["ref"]).upper() == text.upper()}
+    return str(folded.pop()) if len(folded) == 1 else text
+
+
 def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
     """The candidates of the arrival's latest search, then those awaiting review that an earlier search found
     (a laptop's alert, after this home searched the arrival again); or the one named."""
@@ -427,7 +450,7 @@ def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None =
     """What a reviewer needs for one arrival: each candidate (or the one named) with its distance, the
     threshold, the biographic differences, its decision history and where both portraits are."""
     arrival = arrivals.get(store, arrival_id)
-    cands = _shown(store, arrival_id, candidate)
+    cands = _shown(store, arrival_id, named_candidate(store, arrival_id, candidate) if candidate else None)
     mine = _where("arrival", arrival_id, _portrait_row(store, "arrival", arrival_id))
     for c in cands:
         c["portraits"] = {

@@ -148,6 +148,7 @@ def check_entry(
     today = today or dt.date.today()
     if not REF_PATTERN.match(ref or ""):
         raise BadInput(f"{named('--ref')} {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
+    ref = ref.upper()  # `wl-0005` and `WL-0005` are one entry, written in capitals as issuers write them
     name = biographic.clean_text(name or "", named("--name"))
     if not name:
         raise BadInput(f"{named('--name')} is required for a watchlist subject")
@@ -171,7 +172,17 @@ def check_entry(
 
 
 def _exists(store: Store, ref: str) -> dict | None:
-    return next(iter(store.db["subjects"].rows_where("ref = ?", [ref])), None)
+    """The subject a ref names, however its letters were cased (one recorded before refs were kept in capitals
+    may be in small letters)."""
+    exact = next(iter(store.db["subjects"].rows_where("ref = ?", [ref])), None)
+    return exact or next(iter(store.db["subjects"].rows_where("ref = ? COLLATE NOCASE", [ref])), None)
+
+
+def stored_ref(store: Store, ref: str) -> str:
+    """A ref as typed, as this home records it: `wl-0005` names `WL-0005` (and an entry recorded in small letters
+    before refs were kept in capitals is named by either). Returned as given when no subject has it."""
+    row = _exists(store, (ref or "").strip())
+    return str(row["ref"]) if row else ref
 
 
 def subject_record(entry: Entry, *, added_at: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -519,6 +530,7 @@ def list_subjects(
 
 def show_subject(store: Store, ref: str, *, officer: str, today: dt.date | None = None) -> dict:
     """One subject's governance record; a removed one shows its tombstone (its personal data is gone)."""
+    ref = stored_ref(store, ref)
     row = store.get("subjects", ref, what="watchlist subject")
     row["expired"] = _expired(row, today or dt.date.today())
     row["photos"] = _photo_count(store, ref)
@@ -547,6 +559,7 @@ def update_subject(
     why = biographic.clean_text(reason or "", "--reason", 1000)
     if len(why.split()) < 2:
         raise BadInput("--reason is required: say why the entry is changed")
+    ref = stored_ref(store, ref)
     row = store.get("subjects", ref, what="watchlist subject")
     if row["status"] != "active":
         raise NotFound(f"no active watchlist subject {ref!r} (it was removed)")
@@ -596,6 +609,7 @@ def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict
     reason = biographic.clean_text(reason or "", "--reason", 1000)
     if len(reason.split()) < 2:
         raise BadInput("--reason is required to remove a watchlist subject")
+    ref = stored_ref(store, ref)
     row = _exists(store, ref)
     if row is None or row["status"] == "removed":
         raise NotFound(f"no active watchlist subject {ref!r}")

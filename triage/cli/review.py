@@ -45,7 +45,9 @@ def register(app: typer.Typer) -> None:
 
 def review_cmd(
     arrival: str | None = typer.Argument(None, help="Arrival id."),
-    candidate: str | None = typer.Option(None, "--candidate", help="Watchlist ref or arrival id of the candidate."),
+    candidate: str | None = typer.Option(
+        None, "--candidate", help="The candidate: its number in the table, its watchlist ref or its arrival id."
+    ),
     decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
     reason: Annotated[str | None, reason_option("Why (required with --decision).")] = None,
     pending: bool = typer.Option(

@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -368,6 +368,7 @@ def _subject(path: Path, n: int, record: dict[str, Any], data: dict[str, bytes],
             dob=record["dob"] if isinstance(record["dob"], str) else None,
             today=issued_on,
         )
+        entry = replace(entry, ref=record["ref"])  # as the issuer recorded it: its removals name it so
         if not is_line(record["added_at"], 40):
             raise BadInput("its added-at is not a time")
         photos = record["photos"]

@@ -84,12 +84,18 @@ def analyse(
         if not override_reason:
             raise FaceError(
                 f"{photo.source}: quality refused for {profile} (score {report.score}): " + "; ".join(report.reasons),
-                hint="retake the photo, or pass --accept-low-quality --reason TEXT to override (the override is recorded)",
+                hint=f"retake the photo, or pass --accept-low-quality {OVERRIDE_REASON.get(profile, '--reason')} TEXT to "
+                "override (the override is recorded)",
             )
         report.warnings.append(f"quality override: {override_reason}")
     return Analysis(
         photo, face, report, pipeline.encode(photo.rgb, face), faces.portrait(photo.rgb, face), list(report.warnings)
     )
+
+
+# The option that gives an override's reason: a capture's --reason; enrolment's own --reason is why the person is
+# on the watchlist, so its override's is --override-reason.
+OVERRIDE_REASON = {"enrol": "--override-reason", "probe": "--reason"}
 
 
 def analyse_bytes(
