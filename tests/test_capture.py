@@ -176,7 +176,8 @@ def test_flags_are_the_defaults_and_a_child_is_flagged_before_saving(cli, home):
 
 def test_end_of_input_while_asking_saves_nothing(cli, home):
     before = cli.json("arrivals", "list")
-    cli("capture", "--photo", orl(14, 3), "--interactive", input="Yusuf\n", code=1)
+    ended = cli("capture", "--photo", orl(14, 3), "--interactive", input="Yusuf\n", code=130)
+    assert "the input ended at a prompt" in ended.stderr and "Aborted" not in ended.stderr
     assert cli.json("arrivals", "list") == before
 
 

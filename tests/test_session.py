@@ -399,3 +399,16 @@ def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_ctrl_c_ends_a_session_with_the_status_every_command_gives_it(wl_home):
+    from triage.errors import ExitStatus
+
+    child = spawn("session", "--vessel", "SB-0420")
+    child.expect(r"photo \(type or paste its path")
+    child.sendintr()
+    child.expect("interrupted: every arrival saved is kept")
+    child.expect("Session ended: 0 landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == int(ExitStatus.INTERRUPTED)

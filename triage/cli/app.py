@@ -115,8 +115,8 @@ class TriageGroup(TyperGroup):
             stdout_closed()
             ctx.exit(int(ExitStatus.OK))
         except Abort as e:
-            if not isinstance(e.__context__, KeyboardInterrupt):  # input ended at a prompt
-                raise
+            if not isinstance(e.__context__, KeyboardInterrupt):  # input ended at a prompt (Ctrl-D, a short script)
+                _input_ended(ctx)
             _interrupted(ctx)
         except (Exit, TyperException):
             raise
@@ -161,6 +161,17 @@ def _interrupted(ctx: typer.Context) -> None:
     leave nothing half-made."""
     err.print(
         "[red]interrupted:[/] stopped at Ctrl-C; what was saved before stays saved, the change under way was not made",
+        highlight=False,
+    )
+    ctx.exit(int(ExitStatus.INTERRUPTED))
+
+
+def _input_ended(ctx: typer.Context) -> None:
+    """The input ended at a prompt (Ctrl-D, or a script's answers ran out): the officer stopped there, as at
+    Ctrl-C, and nothing asked for was done."""
+    err.print(
+        "[red]interrupted:[/] the input ended at a prompt (Ctrl-D); what was saved before stays saved, the change "
+        "asked for was not made",
         highlight=False,
     )
     ctx.exit(int(ExitStatus.INTERRUPTED))

@@ -209,6 +209,7 @@ def session(
     before = landing.standing()
     say(err, f"Ready in {ready:.1f} s. " + _standing_text(before))
     keys = Keys()
+    interrupted = False
     try:
         while True:
             taken = _take(keys, landing, camera, watcher, before.landed)
@@ -225,8 +226,13 @@ def session(
     except (Ended, EOFError, KeyboardInterrupt) as ended:
         err.print("")
         if isinstance(ended, KeyboardInterrupt):
-            say(err, "Interrupted: every arrival saved is kept; one not yet saved was not.")
+            say(err, "interrupted: every arrival saved is kept; one not yet saved was not.")
+            interrupted = True
     say(err, f"Session ended: {len(landing.landed)} landed in this session. " + _standing_text(landing.standing()))
+    if interrupted:  # as every command ends at Ctrl-C, so a script can tell it from q
+        from triage.errors import ExitStatus
+
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
 
 
 def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None, face: int | None) -> Preview | None:
