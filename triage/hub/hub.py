@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -433,8 +434,6 @@ def init(
     training: bool = False,
 ) -> Initialised:
     """Make a hub: its key home (keys, data key), its database schema, its vector columns and its roles."""
-    from triage.exchange import keys as batch_keys
-
     server.require()
     folder = Path(folder)
     if (folder / HUB_FILE).exists():
@@ -447,6 +446,36 @@ def init(
         )
     if folder.is_dir() and any(folder.iterdir()):  # a laptop's home below it would mix with the hub's the same way
         raise UsageError(f"--dir {folder} is not empty; a hub is made in a new or empty folder")
+    existed = folder.is_dir()
+    try:
+        return _make(folder, passphrase, officer=officer, db=db, name=name, force_code=force_code, matcher=matcher,
+                     training=training)  # fmt: skip
+    except BaseException:  # a hub half made (its database unreachable, say) is taken away, so init can run again
+        for made in (folder / HUB_FILE, folder / KEYS, *(folder.iterdir() if folder.is_dir() else ())):
+            if made.is_dir() and not made.is_symlink():
+                shutil.rmtree(made, ignore_errors=True)
+            else:
+                made.unlink(missing_ok=True)
+        if not existed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _make(
+    folder: Path,
+    passphrase: str,
+    *,
+    officer: str,
+    db: str | None,
+    name: str,
+    force_code: str,
+    matcher: str,
+    training: bool,
+) -> Initialised:
+    """The hub's folder, key home, database schema and roles, in an empty folder (`init` checked it)."""
+    from triage.exchange import keys as batch_keys
+
     make_home(folder)
     url = _url(HubConfig(EMBEDDED_DATABASE, None, ""), db)
     database = EMBEDDED_DATABASE

@@ -497,7 +497,7 @@ class _Loader:
             self.name_keys(aid, key, record["details"])
 
     def flags(self, new_ids: list[int]) -> None:
-        """Safeguarding flags (the person may be a child) raised after an arrival reached the hub: by its laptop
+        """Safeguarding flags (a possible child, or a reason an officer gave) raised after an arrival reached the hub: by its laptop
         after an earlier batch, or by another home that received it (a supervisor's batch). Each is raised on the
         hub's sealed record, never lowered, with an audit event naming who raised it where the batch's trail says.
         One on an arrival the hub does not hold yet is kept in the trail (`safeguarding-flag-kept`) and raised

@@ -228,7 +228,7 @@ class Report:
     repeat_arrivals: list[dict[str, Any]]
     group_links: list[dict[str, Any]]
     shared_identifiers: list[dict[str, Any]]
-    safeguarding: list[dict[str, Any]] = field(default_factory=list)  # arrivals flagged: the person may be a child
+    safeguarding: list[dict[str, Any]] = field(default_factory=list)  # arrivals flagged, each with why
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -342,7 +342,7 @@ def as_text(r: Report) -> str:
         lines.append(title)
         lines += [f"  {name:<30} {n:>7}" for name, n in counts.items()] or ["  none"]
         lines.append("")
-    lines.append(f"Flagged for safeguarding (the person may be a child): {len(r.safeguarding)}")
+    lines.append(f"Flagged for safeguarding (a possible child, or the reason given): {len(r.safeguarding)}")
     for a in r.safeguarding:
         lines.append(f"  {a['arrival_key']} ({a['site']}, {a['day']}): {a['age_given']}")
         lines += [f"      {x['summary']}" for x in a["reasons"]]
@@ -421,7 +421,7 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 {% for name, n in counts.items() %}<tr><td>{{ name }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
 {% endfor %}
 <h2>Flagged for safeguarding ({{ r.safeguarding|length }})</h2>
-<p>The person may be a child.</p>
+<p>A possible child, or the reason an officer gave.</p>
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>age given</th><th>why flagged</th></tr>
 {% for a in r.safeguarding %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
 <td>{{ a.age_given }}</td><td>{% for x in a.reasons %}<div>{{ x.summary }}</div>{% endfor %}</td></tr>

@@ -82,7 +82,9 @@ def _candidate(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SAFEGUARDING = "SAFEGUARDING: may be a child"  # beside an arrival flagged for safeguarding, wherever it is listed
+SAFEGUARDING = (
+    "SAFEGUARDING"  # beside an arrival flagged for safeguarding (a possible child, a victim), wherever listed
+)
 
 
 def _flagged_records(hub: Hub, keys: Iterable[str]) -> dict[str, tuple[dict[str, Any], str]]:
@@ -106,7 +108,7 @@ def _flagged_records(hub: Hub, keys: Iterable[str]) -> dict[str, tuple[dict[str,
 
 
 def safeguarded(hub: Hub, keys: Iterable[str]) -> set[str]:
-    """Those of the arrivals `keys` flagged for safeguarding (the person may be a child), from their sealed
+    """Those of the arrivals `keys` flagged for safeguarding (a possible child, or another reason an officer gave), from their sealed
     records, each row's tag checked: wherever a reviewer sees an arrival, the flag is shown beside it."""
     return set(_flagged_records(hub, keys))
 
@@ -530,7 +532,7 @@ class ArrivalCandidates:
     voided: bool
     awaiting: list[dict[str, Any]]
     decided: list[dict[str, Any]]
-    safeguarding: bool = False  # flagged for safeguarding: the person may be a child
+    safeguarding: bool = False  # flagged for safeguarding: a possible child, or a reason an officer gave
     safeguarding_reasons: list[dict[str, Any]] = field(default_factory=list)  # why, as far as the hub holds it
 
     def as_json(self) -> dict[str, Any]:
