@@ -177,10 +177,12 @@ def test_a_key_trusted_for_batches_cannot_issue_a_watchlist_nor_an_issuers_key_s
     assert [r["name"] for r in listed["watchlist_issuers"]] == ["Kent Intelligence Unit"]
     assert [r["name"] for r in listed["trusted_laptops"]] == ["Laptop 2 Folkestone"]
     assert "watchlist issuer: Kent Intelligence Unit" in cli("keys", "list", "--home", copy.laptop).stdout
-    cli("keys", "trust", "Folkestone as issuer", signing, "--issuer", "--home", copy.laptop)
+    said = cli("keys", "trust", "Folkestone as issuer", signing, "--issuer", "--home", copy.laptop).stdout
+    assert "also trusted as a trusted laptop (Laptop 2 Folkestone)" in " ".join(said.split()), said
     got = cli.json("watchlist", "receive", package, "--home", copy.laptop)
     assert got["issuer"] == "Folkestone as issuer" and got["added"] == ["WL-009"]
-    cli("keys", "untrust", "Folkestone as issuer", "--issuer", "--home", copy.laptop)
+    gone = cli("keys", "untrust", "Folkestone as issuer", "--issuer", "--home", copy.laptop).stdout
+    assert "no longer trusted to issue watchlists" in gone
     status = cli.json("watchlist", "status", "--home", copy.laptop)["packages"]
     assert [p["issuer"] for p in status] == ["(no longer trusted)"]
 

@@ -121,6 +121,8 @@ def trust(
     else:
         what = "watchlist packages" if issuer else "batches"
         out.print(f"Trusted {row['name']} for its {what}: fingerprint {row['fingerprint']}.", markup=False)
+        if row.get("also"):
+            out.print(f"The same key is also trusted as a {keys.ROLE_WORDS[row['also'][0]]} ({row['also'][1]}).")
 
 
 def untrust(
@@ -138,7 +140,7 @@ def untrust(
 
     store = open_store(home)
     keys.remove(store, keys.ISSUER if issuer else keys.SIGNER, name, officer=officer_of(store, officer))
-    out.print(f"{name} is no longer trusted{' to issue watchlists' if issuer else ''}.", markup=False)
+    out.print(f"{name} is no longer trusted {'to issue watchlists' if issuer else 'for its batches'}.", markup=False)
 
 
 def recipient_add(

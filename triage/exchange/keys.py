@@ -56,8 +56,8 @@ def parse_signing_key(text: str) -> bytes:
         Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError):
         raise BadInput(
-            f"{text!r} is not a laptop signing key: copy it whole from `triage keys show` on that "
-            f"laptop (it starts {SIGNING_PREFIX})"
+            f"{text!r} is not a signing key: copy it whole from `triage keys show` on the laptop or issuing "
+            f"home it belongs to (it starts {SIGNING_PREFIX})"
         ) from None
     return raw
 
@@ -184,7 +184,9 @@ def trust(store: Store, name: str, public: str, *, officer: str, role: str = SIG
             + ("watchlist is never received here" if role == ISSUER else "batches need no trust")
         )
     row = _add(store, role, name, encode_signing_key(raw), officer=officer, note=f"fingerprint {fingerprint(raw)}")
-    return dict(row, fingerprint=fingerprint(raw))
+    other = ISSUER if role == SIGNER else SIGNER  # a supervisor may both send batches and issue the watchlist
+    also = next((r["name"] for r in _role(store, other) if r["public"] == row["public"]), None)
+    return dict(row, fingerprint=fingerprint(raw), also=[other, also] if also else None)
 
 
 def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict[str, Any]:
