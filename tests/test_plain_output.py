@@ -266,6 +266,24 @@ def test_a_closed_pipe_keeps_the_exit_status_of_a_batch_with_refused_rows(home, 
     assert "Traceback" not in errors
 
 
+def test_a_closed_pipe_keeps_a_failed_checks_exit_status(home):
+    """`triage audit verify | head` on a trail changed outside triage must not read as success."""
+    import sqlite3
+
+    con = sqlite3.connect(home / "triage.db")
+    con.execute("UPDATE audit_events SET officer = 'someone else' WHERE seq = 1")
+    con.commit()
+    con.close()
+    for args in (("audit", "verify"), ("audit", "verify", "--json")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "triage", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=home.parent
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        errors = proc.stderr.read().decode()
+        assert proc.wait() == int(ExitStatus.INTEGRITY), (args, errors)
+
+
 def test_the_readme_and_the_help_say_which_dates_dob_takes(cli):
     text = README.read_text(encoding="utf-8")
     forms = re.findall(r"`(\d[\d/.-]*\d)`", text[text.index("A date of birth (`--dob`") :][:400])

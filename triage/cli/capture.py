@@ -38,7 +38,6 @@ from triage.cli.common import (
     progress_bar,
     reason_option,
     say,
-    stdout_closed,
     training_banner,
     vessel_option,
     warn,
@@ -540,19 +539,12 @@ def capture_batch(
     finally:
         if started is not None:
             started.close()
-    try:  # a reader that stops early (`| head`) does not turn refused rows into success
-        emit(report, json_out, render_batch)
-        if threshold is not None and not json_out:
-            from triage.faces import matchers
+    emit(report, json_out, render_batch)
+    if threshold is not None and not json_out:
+        from triage.faces import matchers
 
-            calibrated = matchers.get(matcher or store.config.matcher, store.home).threshold
-            out.print(f"Every row was searched at {threshold_text(threshold, calibrated)}.", markup=False)
-        out.file.flush()
-    except (BrokenPipeError, SystemExit) as e:  # rich ends a closed pipe with SystemExit, the pipe's error inside
-        closed = isinstance(e, BrokenPipeError) or isinstance(e.__context__, BrokenPipeError)
-        if not (closed and report.refused):
-            raise
-        stdout_closed()
+        calibrated = matchers.get(matcher or store.config.matcher, store.home).threshold
+        out.print(f"Every row was searched at {threshold_text(threshold, calibrated)}.", markup=False)
     if report.refused:
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
 

@@ -156,6 +156,12 @@ class SafeConsole(Console):
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(safe(text), **kwargs)
 
+    def on_broken_pipe(self) -> None:
+        """The reader has gone (`| head`): the rest of the output goes nowhere, and the command goes on to its own
+        exit status (a failed check still exits 6), where rich would end it with 1 and `main` read that as 0."""
+        stdout_closed()
+        self.quiet = True
+
     def print(self, *objects: Any, **kwargs: Any) -> None:
         """In a terminal, a line of text wraps between words at its width, as `say` lays it out: a terminal left
         to wrap a long line splits it mid-word. A word longer than the line (a path, a key) stands whole. Output
@@ -389,7 +395,10 @@ def jsonable(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False, indent=2, default=str) + "\n")
+    try:
+        sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False, indent=2, default=str) + "\n")
+    except BrokenPipeError:  # the reader has gone: the command still ends with its own status
+        stdout_closed()
 
 
 def emit(result: T, json_out: bool, render: Callable[[T], None]) -> None:
