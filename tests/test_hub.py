@@ -353,25 +353,32 @@ def test_a_hubs_key_home_and_a_laptops_home_are_kept_apart(cli, sites, tmp_path)
     home would be backed up and wiped with it."""
     keys = sites.hub / "keys"
     for command in (("capture", "--photo", orl(9, 2)), ("export", "--date", DOVER_DAY, "--out", tmp_path / "x.age")):
-        said = " ".join(cli(*command, "--home", keys, code=int(ExitStatus.USAGE)).stderr.split())
+        said = " ".join(cli(*command, "--home", keys, code=int(ExitStatus.CONFLICT)).stderr.split())
         assert f"is the key home of the hub at {sites.hub}" in said and f"triage {command[0]}" in said, said
     (tmp_path / "alias").symlink_to(keys)  # however it is named
-    said = " ".join(cli("capture", "--photo", orl(9, 2), "--home", tmp_path / "alias", code=2).stderr.split())
+    said = " ".join(
+        cli("capture", "--photo", orl(9, 2), "--home", tmp_path / "alias", code=int(ExitStatus.CONFLICT)).stderr.split()
+    )
     assert f"is the key home of the hub at {sites.hub}" in said, said
     assert cli.json("keys", "list", "--home", keys)["trusted_laptops"]  # what the key home is for
     said = " ".join(
-        cli("init", "--home", sites.hub / "laptop", "--site", "X", "--force-code", "KNT", code=2).stderr.split()
+        cli(
+            "init", "--home", sites.hub / "laptop", "--site", "X", "--force-code", "KNT", code=int(ExitStatus.CONFLICT)
+        ).stderr.split()
     )
     assert f"is inside the hub at {sites.hub}" in said, said
+    trainee = ("training", "start", "--scenario", "routine", "--home", sites.hub / "exercise")
+    assert f"is inside the hub at {sites.hub}" in cli(*trainee, code=int(ExitStatus.CONFLICT)).stderr
+    assert not (sites.hub / "exercise").exists()
     (tmp_path / "outer").mkdir()
     (tmp_path / "outer" / "notes.txt").write_text("x")
-    said = " ".join(cli("hub", "init", "--dir", tmp_path / "outer", code=int(ExitStatus.USAGE)).stderr.split())
+    said = " ".join(cli("hub", "init", "--dir", tmp_path / "outer", code=int(ExitStatus.CONFLICT)).stderr.split())
     assert "is not empty" in said, said
     unreachable = ("hub", "init", "--dir", tmp_path / "half", "--db", "postgresql://nobody@127.0.0.1:1/none")
     failed = cli(*unreachable, code=None)
     assert failed.exit_code != 0 and not (tmp_path / "half").exists(), failed.stderr  # nothing half made is left
     assert cli(*unreachable, code=None).exit_code == failed.exit_code  # so the same command says the same again
-    said = " ".join(cli("hub", "init", "--dir", sites.b / "hub", code=int(ExitStatus.USAGE)).stderr.split())
+    said = " ".join(cli("hub", "init", "--dir", sites.b / "hub", code=int(ExitStatus.CONFLICT)).stderr.split())
     assert f"is inside the triage home at {sites.b}" in said, said
     assert not (sites.b / "hub").exists()
 

@@ -353,13 +353,17 @@ def running(command: str | None) -> None:
 def _not_a_hubs_keys(path: Path) -> None:
     """Refuse a hub's key home to any command but those it is for: an arrival captured there, or a batch
     imported or exported there, would never reach the hub's database or any report."""
+    from triage.errors import Conflict
     from triage.hub import HUB_FILE, KEYS
 
-    path = path.resolve()  # `.`, a symlink: the folder itself is what counts
+    try:
+        path = path.resolve()  # `.`, a symlink: the folder itself is what counts
+    except (OSError, RuntimeError):  # a symlink loop: no home, as opening it will say
+        return
     if path.name != KEYS or not (path.parent / HUB_FILE).is_file():
         return
     if _command and _command[0] not in KEY_HOME_COMMANDS:
-        raise UsageError(
+        raise Conflict(
             f"{path} is the key home of the hub at {path.parent}: it holds the hub's keys and watchlist, never "
             f"arrivals; `triage {_command[0]}` runs on a laptop's or supervisor's home (the hub takes their "
             "batches with `triage hub import`)"

@@ -72,13 +72,9 @@ def init(
     path = home_path(home)
     if (path / STORE_FILE).exists():  # said before any passphrase is asked for or judged
         raise Conflict(f"a triage home already exists at {path}; it is never overwritten")
-    from triage.hub import HUB_FILE
+    from triage.store.placement import apart
 
-    hub = next((p for p in (path.resolve(), *path.resolve().parents) if (p / HUB_FILE).is_file()), None)
-    if hub is not None:  # its arrivals would never reach the hub's database, and its keys would sit beside the hub's
-        raise UsageError(
-            f"--home {path} is inside the hub at {hub}; a laptop's or supervisor's home is a folder of its own"
-        )
+    apart(path, "home")  # said before any passphrase is asked for, as Store.create would say it
     faults = Faults()  # every flag that is wrong, named at once
     named = (
         faults.check(refs.parse_site, site),

@@ -39,8 +39,9 @@ from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageE
 from triage.faces import matchers
 from triage.hub import HUB_FILE, KEYS, rows, schema, server
 from triage.store import crypto
-from triage.store.config import STORE_FILE, Config
+from triage.store.config import Config
 from triage.store.permissions import make_home, write_private
+from triage.store.placement import NEW_VOLUME, apart
 from triage.store.rows import Store, utcnow
 
 EMBEDDED_DATABASE = "triage_hub"
@@ -438,20 +439,15 @@ def init(
     folder = Path(folder)
     if (folder / HUB_FILE).exists():
         raise Conflict(f"a hub already exists at {folder}; it is never overwritten")
-    inside = next((p for p in (folder.resolve(), *folder.resolve().parents) if (p / STORE_FILE).is_file()), None)
-    if inside is not None:  # its key home and the laptop's arrivals would be one tree, backed up and wiped together
-        raise UsageError(
-            f"--dir {folder} is inside the triage home at {inside}; a hub lives in a folder of its own, outside any "
-            "laptop's or supervisor's home"
-        )
-    if folder.is_dir() and any(folder.iterdir()):  # a laptop's home below it would mix with the hub's the same way
-        raise UsageError(f"--dir {folder} is not empty; a hub is made in a new or empty folder")
+    apart(folder, "hub")
     existed = folder.is_dir()
     try:
         return _make(folder, passphrase, officer=officer, db=db, name=name, force_code=force_code, matcher=matcher,
                      training=training)  # fmt: skip
     except BaseException:  # a hub half made (its database unreachable, say) is taken away, so init can run again
         for made in (folder / HUB_FILE, folder / KEYS, *(folder.iterdir() if folder.is_dir() else ())):
+            if made.name in NEW_VOLUME:
+                continue
             if made.is_dir() and not made.is_symlink():
                 shutil.rmtree(made, ignore_errors=True)
             else:
@@ -490,6 +486,7 @@ def _make(
         folder / KEYS,
         passphrase,
         Config(site=name, force_code=force_code, officer=officer, matcher=matcher, training=training),
+        key_home=True,  # the one home a hub's folder holds
     )
     try:
         laptop = batch_keys.own(store, officer=officer)

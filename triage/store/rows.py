@@ -24,7 +24,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from triage.errors import Conflict, IntegrityFailure, NotFound, TriageError, WrongPassphrase
-from triage.store import audit, blocks, crypto, judgements, migrations, permissions, tags
+from triage.store import audit, blocks, crypto, judgements, migrations, permissions, placement, tags
 from triage.store import settings as home_settings
 from triage.store.audit import Head
 from triage.store.blocks import TemplateBlock, TemplateSet
@@ -99,10 +99,12 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, home: Path, passphrase: str, config: Config) -> Store:
+    def create(cls, home: Path, passphrase: str, config: Config, *, key_home: bool = False) -> Store:
         check_strength(passphrase, known=home_words(config))
         if (home / STORE_FILE).exists():
             raise Conflict(f"a triage home already exists at {home}; it is never overwritten")
+        if not key_home:
+            placement.apart(home, "home")
         permissions.make_home(home)
         write_config(home, config, create=True)
         permissions.create_private(home / STORE_FILE)  # its -wal and -shm files take its permissions
