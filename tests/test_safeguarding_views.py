@@ -1,5 +1,5 @@
 """Why an arrival is flagged for safeguarding, wherever the flag is shown, through the real CLI and a real store: the
-officer's reason from the audit trail, the age that raised the flag at capture or by an amendment, and, at the
+officer's reason from the audit trail (an amendment's too), the age that raised the flag at capture, and, at the
 supervisor, the reason the laptop recorded, with the ages given beside each flagged arrival in the day report."""
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ def test_each_flag_shows_why_who_and_when_with_the_arrival_and_in_the_day_report
     assert (said["source"], said["reason"], said["officer"]) == ("officer", "says 14 to interpreter", OFFICER)
     assert said["at"] and said["summary"].startswith(f"by {OFFICER} at ")
     (amended,) = shown[later]["safeguarding_reasons"]
-    assert amended["source"] == "amendment" and amended["officer"] == OFFICER
-    assert amended["reason"] == "claimed age 14 (born 2011-03-02); amended because: school card read again"
+    assert amended["source"] == "officer" and amended["officer"] == OFFICER  # recorded as the amendment raised it
+    assert amended["reason"].startswith("raised by an amendment: claimed age 1") and amended["reason"].endswith(
+        "(born 2011-03-02); amended because: school card read again"
+    )
     assert (shown[adult]["claimed_age"], shown[adult]["assessed_age"]) == ("35-36", None)
     assert (shown[young]["claimed_age"], shown[young]["assessed_age"]) == (None, "15")
     text = _words(cli("arrivals", "show", adult).stdout)
@@ -55,7 +57,7 @@ def test_each_flag_shows_why_who_and_when_with_the_arrival_and_in_the_day_report
     assert f"{adult}  BELL  claimed age 35-36 (born 1990)" in block
     assert f"flagged by {OFFICER} at " in block and "UTC: says 14 to interpreter" in block
     assert "flagged at capture by" in block and "UTC: assessed age 15" in block
-    assert "UTC: claimed age 14 (born 2011-03-02); amended because: school card read again" in block
+    assert "UTC: raised by an amendment: claimed age 1" in block and "amended because: school card read again" in block
     page = tmp_path / "report.html"
     cli("report", "--date", DAY, "--out", page)
     html = page.read_text(encoding="utf-8")

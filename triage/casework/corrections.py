@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from triage.casework import arrivals, name_keys
+from triage.casework import arrivals, name_keys, safeguarding
 from triage.errors import BadInput, Conflict
 from triage.intake.biographic import Details, DetailText, clean_text
 from triage.store.rows import Store, utcnow
@@ -157,6 +157,15 @@ def amend(
             records=[f"arrival:{arrival_id}", *(f"field:{name}" for name in changed)],
             reason=why,
         )
+        if child:  # why the flag was raised, recorded as an officer's flag is, so every view reads it alike
+            store.audit(
+                safeguarding.FLAG,
+                officer,
+                arrival_id=arrival_id,
+                records=[f"arrival:{arrival_id}"],
+                reason=f"raised by an amendment: {safeguarding.age_text(new, today.isoformat(), under_18=True)}; "
+                f"amended because: {why}",
+            )
     again = bool(set(changed) & set(SEARCHED_DETAILS))
     if again and store.count("templates", "owner_kind = 'arrival' AND owner_id = ?", [arrival_id]):
         arrivals.search_again(store, arrival_id, officer=officer)

@@ -1,7 +1,7 @@
 """Why an arrival is flagged for safeguarding, read back from what the home already holds and authenticates: the
-officer's reason in the audit trail (`arrivals flag`, a debrief's indicators), the trail a laptop's batch brought
-with a flag raised there, and, for the flag raised on its own, the age the details gave: at capture, or by an
-amendment. Nothing here is stored twice, so the reason shown is the one recorded when the flag was raised.
+officer's reason in the audit trail (`arrivals flag`, a debrief's indicators, an amendment that gave an age under
+18), the trail a laptop's batch brought with a flag raised there, and, for the flag capture raised, the age the
+details gave on the day of landing, as capture judged it.
 
 The ages are named as they came: a claimed age is what the date of birth given makes of the day of landing, an
 assessed age is the range an officer recorded; both are shown where both were given.
@@ -19,9 +19,10 @@ from triage.store import audit
 from triage.store.rows import Store
 
 FLAG = "safeguarding-flag"  # the audit action of a flag raised by an officer, or brought by a batch
-# Where a reason comes from: an officer here; a laptop, as its batch's trail says; this home's import of a flag a
-# batch raised (its reason quotes the batch's trail); the age the details gave at capture or by an amendment.
-SOURCES = ("officer", "laptop", "import", "capture", "amendment")
+# Where a reason comes from: an officer here (or an amendment that gave an age under 18, recorded as it raised the
+# flag); a laptop, as its batch's trail says; this home's import of a flag a batch raised (its reason quotes the
+# batch's trail); the age the details gave at capture.
+SOURCES = ("officer", "laptop", "import", "capture")
 NO_REASON = "no reason is recorded in this home"
 
 
@@ -43,8 +44,6 @@ class FlagReason:
         on = f" on laptop {self.device}" if self.device else ""
         if self.source == "capture":
             return f"at capture{on} {who}{when}: {self.reason}"
-        if self.source == "amendment":
-            return f"by an amendment{on} {who}{when}: {self.reason}"
         if self.source == "import":
             return f"at import {who}{when}: {self.reason}"
         return f"{who}{on}{when}: {self.reason}"
@@ -93,23 +92,15 @@ def age_text(details: dict[str, Any], day: str, *, under_18: bool = False) -> st
 
 
 def _by_age(arrival: dict[str, Any], device: str) -> list[FlagReason]:
-    """The flag the details raised: at capture, when they gave an age under 18, and by each amendment that first
-    gave one (the flag is never lowered, so an age given later by details that already gave one raised nothing)."""
-    day = arrival["landed_day"]
+    """The flag the details raised at capture, when they gave an age under 18 on the day of landing (as capture
+    judged it). One an amendment raised is recorded as it is raised, in the trail, and read from there."""
     versions = list(arrival.get("versions") or [])
-    given = [v["details"] for v in versions] + [arrival["details"]]  # the details in force, oldest first
+    first = versions[0]["details"] if versions else arrival["details"]  # the details as captured
+    young = age_text(first, arrival["landed_day"], under_18=True)
+    if not young:
+        return []
     elsewhere = arrival["device"] if arrival["device"] != device else None
-    out = []
-    young = age_text(given[0], day, under_18=True)
-    if young:
-        out.append(FlagReason("capture", young, arrival["officer"], arrival["created_at"], elsewhere))
-    for v, before, after in zip(versions, given, given[1:]):
-        raised = age_text(after, day, under_18=True)
-        if raised and not age_text(before, day, under_18=True):
-            on = v.get("device") if v.get("device") != device else None
-            why = f"{raised}; amended because: {v['reason']}" if v.get("reason") else raised
-            out.append(FlagReason("amendment", why, v.get("replaced_by"), v.get("replaced_at"), on))
-    return out
+    return [FlagReason("capture", young, arrival["officer"], arrival["created_at"], elsewhere)]
 
 
 def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, list[FlagReason]]:
@@ -119,6 +110,7 @@ def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, l
     rows = {a["id"]: a for a in flagged}
     if not rows:
         return {}
+    store.check_once("origin_audit")  # a laptop's event deleted from the trails batches brought is refused, not missed
     device = store.config.device
     marks = ",".join("?" * len(rows))
     local = audit.read(store.db, store._need_vault(), f"action = ? AND arrival_id IN ({marks})", [FLAG, *rows])

@@ -78,7 +78,7 @@ def list_cmd(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         for r in rows
     ]
     if not blocks:
-        out.print("No trusted laptops and no recipients yet.", markup=False)
+        out.print("No trusted laptops, watchlist issuers or recipients yet.", markup=False)
     for block in blocks:
         for line in block:
             out.print(Text(line))

@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
 
 WORD = "\x00"  # what `Keys` reads when a word, not a key, was typed at a menu: no menu's key
-WORD_GAP = 0.15  # seconds: a letter that follows a key sooner makes a word of it
+WORD_GAP = 0.25  # seconds: a letter that follows a key sooner makes a word of it (typing at 4 keys a second)
 
 
 class Ended(Exception):
@@ -100,8 +100,8 @@ class Keys:
             size = 2 if b"\xc0" <= data < b"\xe0" else 3 if b"\xe0" <= data < b"\xf0" else 4 if data >= b"\xf0" else 1
             while len(data) < size and select.select([fd], [], [], 0.2)[0]:
                 data += os.read(fd, size - len(data))
-            # A letter followed at once by another is a word typed at the menu ("save", a name), not a choice: as
-            # fast as typing goes, the next letter comes within WORD_GAP seconds. Enter after a key is kept.
+            # A letter followed at once by another is a word typed at the menu ("save", a name), not a choice: typed
+            # at 4 keys a second or faster, or pasted, its next letter comes within WORD_GAP. Enter after a key is kept.
             if data.isalnum() and select.select([fd], [], [], WORD_GAP)[0]:
                 following = os.read(fd, 1)
                 if following.isalnum() or following >= b"\x80":

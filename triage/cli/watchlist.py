@@ -89,7 +89,7 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Enrol one subject. Photos pass the strict `enrol` quality profile; in a photo of several people --face
-    says which is the subject (1 = largest).
+    says which is the subject (1 = largest), in every photo given, so enrol a group photo on its own.
 
     Example: triage watchlist add wl12.jpg --ref WL-0012 --name "Karwan HAMA" --category facilitator
     --reason "Suspected pilot for a smuggling network" --authorised-by "DS 4411 Clarke" --review-date 2027-05-01

@@ -183,7 +183,7 @@ def _exercise(store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
             hint=f"put the file back as the exercise wrote it, or {RESTART}",
         )
     if recorded is None or STATE_FILE not in recorded or SCENARIO not in recorded:
-        raise IntegrityFailure(
+        raise Conflict(
             f"{path}: the home has no record of the file `triage training start` wrote (an exercise started by an "
             "earlier version of triage), so the exercise is not scored",
             hint=RESTART,

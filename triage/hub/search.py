@@ -153,6 +153,10 @@ def biographic(hub: Hub, arrival: int) -> list[int]:
     need = name_keys.MIN_PARTS
     if parts < need:
         return []
+    key, details = _details(hub, arrival)
+    mine = name_keys.born(details)
+    if mine is None:  # no date of birth: no candidate, so no other arrival's keys are read
+        return []
     found = rows.dicts(
         hub.conn,
         "WITH hits AS (SELECT o.arrival FROM name_keys n JOIN name_keys o ON o.blind = n.blind "
@@ -169,10 +173,6 @@ def biographic(hub: Hub, arrival: int) -> list[int]:
     for r in found:
         hub.rows.check("name_keys", r, "n_", f"of arrival {r['n_arrival']}")
         theirs_keys.setdefault(r["id"], set()).add(r["n_blind"])
-    key, details = _details(hub, arrival)
-    mine = name_keys.born(details)
-    if mine is None:
-        return []
     out = []
     for other, blinds in theirs_keys.items():
         agree = len({p for p, blind in mine_keys if blind in blinds})

@@ -1,5 +1,6 @@
 """What decides how a home behaves, recorded in its store: whether it is a training home, the matcher in
-force, the retention policy, the SHA-256 of each calibration file in its models/ folder, and who and where
+force, the retention policy, the SHA-256 of each calibration file in its models/ folder, of each supplied
+model's manifest it adopted and of a training exercise's files, and who and where
 the home is (officer, force code, device, time zone, site: the actor of its audit trail, the device its
 batches are signed for, the day a capture falls on).
 
@@ -373,11 +374,11 @@ def recorded_calibrations(home: Path | str) -> dict[str, str] | None:
     return found.calibrations if found is not None else None
 
 
-def check_model(home: Path | str, name: str, manifest: Path, digest: str) -> None:
+def check_model(home: Path | str, name: str, manifest: Path, digest: str, found: Settings | None = None) -> None:
     """Refuse a supplied model's manifest that is not the one the home adopted under that name (`triage models
     use` records it): its threshold, self-test pairs and the model file's SHA-256 all come from it. A model
     the home never adopted (tried for one command with --matcher) is not refused."""
-    found = recorded(home)
+    found = found if found is not None else recorded(home)
     adopted = found.models.get(name) if found is not None else None
     if adopted is not None and adopted != digest:
         raise IntegrityFailure(

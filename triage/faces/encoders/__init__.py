@@ -49,6 +49,7 @@ def user_models(home: Path | str | None, *, adopting: bool = False) -> dict[str,
     that adopted the model (`triage models use`) the very manifest it adopted (IntegrityFailure if not),
     unless the home is `adopting` one now."""
     found: dict[str, onnx.Manifest] = {}
+    adopted: list[settings.Settings | None] = []  # the home's record, read once, when a model is first found
     for root in model_folders(home):
         if not root.is_dir():
             continue
@@ -68,7 +69,9 @@ def user_models(home: Path | str | None, *, adopting: bool = False) -> dict[str,
                     "supplied model needs an id of its own (the manifest's model_id): remove or rename one"
                 )
             if home is not None and not adopting:
-                settings.check_model(home, manifest.name, folder / onnx.MANIFEST, manifest.sha256)
+                if not adopted:
+                    adopted.append(settings.recorded(home))
+                settings.check_model(home, manifest.name, folder / onnx.MANIFEST, manifest.sha256, adopted[0])
             found[manifest.name] = manifest
     return found
 
