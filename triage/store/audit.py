@@ -64,8 +64,10 @@ def append(
 
 
 def read(db: Database, vault: Vault, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    """The events that match `where`, oldest first, their records parsed and reasons opened. Each event is checked
-    against its own hash first: one altered after it was written is refused, not shown as if it were recorded."""
+    """The events that match `where`, oldest first, their records parsed and reasons opened (a reason is sealed to
+    its event's number, so it cannot be forged or moved). Each event is checked against its own hash: one edited
+    without its hash made again is refused here; one whose hash was made again too breaks the chain after it,
+    which `triage audit verify` finds (this read does not walk the chain)."""
     found = []
     for row in db.table("audit_events").rows_where(where, list(params), order_by="seq"):
         if event_hash(row) != row["hash"]:
