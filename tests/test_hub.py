@@ -9,6 +9,7 @@ server is stopped when a command ends."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sys
@@ -1172,6 +1173,13 @@ def test_the_hub_shows_why_an_arrival_is_flagged_where_it_holds_the_reason_and_s
     report = cli.json("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub)
     why = {a["arrival_key"]: [r["source"] for r in a["reasons"]] for a in report["safeguarding"]}
     assert why == {sites.a1: ["hub"], sites.a2: ["hub"]}
+    uk = dt.date.fromisoformat(DOVER_DAY).strftime("%d/%m/%Y")  # a day written as the other commands take it
+    assert (
+        cli.json("hub", "report", "--from", uk, "--to", uk, "--format", "text", *hub)["safeguarding"]
+        == report["safeguarding"]
+    )
+    said = cli("hub", "report", "--from", DOVER_DAY, "--to", "2026-12-32", "--format", "text", *hub, code=3)
+    assert said.stderr.startswith("error: --to") and "--from" not in said.stderr.splitlines()[0]
     text = " ".join(
         cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub).stdout.split()
     )

@@ -546,8 +546,8 @@ def audit_show(
 
 
 def report_cmd(
-    start: str = typer.Option(..., "--from", help="First day of landing, YYYY-MM-DD."),
-    end: str = typer.Option(..., "--to", help="Last day of landing, YYYY-MM-DD."),
+    start: str = typer.Option(..., "--from", help="First day of landing, YYYY-MM-DD or DD/MM/YYYY."),
+    end: str = typer.Option(..., "--to", help="Last day of landing, YYYY-MM-DD or DD/MM/YYYY."),
     fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
     out_file: Annotated[Path | None, out_option("File to write (required for html).")] = None,
     force: ForceOpt = False,

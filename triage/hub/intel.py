@@ -24,6 +24,7 @@ from triage.casework.safeguarding import age_text
 from triage.errors import BadInput, NotFound
 from triage.hub import rows
 from triage.hub.hub import Hub
+from triage.intake.biographic import parse_full_date
 
 _ARRIVAL = rows.columns("arrivals", "a_", t="a")
 _LINKS = (
@@ -236,10 +237,8 @@ class Report:
 
 def report(hub: Hub, start: str, end: str) -> Report:
     """What the hub holds for arrivals landed from `start` to `end` (inclusive)."""
-    try:
-        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    except ValueError:
-        raise BadInput(f"--from {start!r} --to {end!r}: give dates as YYYY-MM-DD") from None
+    first, last = parse_full_date(start, "--from"), parse_full_date(end, "--to")  # each named when it is wrong
+    start, end = first.isoformat(), last.isoformat()
     if last < first:
         raise BadInput(f"--to {end} is before --from {start}")
     from triage.hub import review
