@@ -362,6 +362,8 @@ def test_a_hubs_key_home_and_a_laptops_home_are_kept_apart(cli, sites, tmp_path)
     )
     assert f"is the key home of the hub at {sites.hub}" in said, said
     assert cli.json("keys", "list", "--home", keys)["trusted_laptops"]  # what the key home is for
+    wrong = cli("keys", "list", "--home", sites.hub, code=int(ExitStatus.NOT_FOUND)).stderr  # the hub's folder itself
+    assert f"--home {keys}" in " ".join(wrong.split()), wrong
     said = " ".join(
         cli(
             "init", "--home", sites.hub / "laptop", "--site", "X", "--force-code", "KNT", code=int(ExitStatus.CONFLICT)

@@ -22,6 +22,8 @@ from triage.store.permissions import write_private
 
 STORE_FILE = "triage.db"
 CONFIG_FILE = "config.json"
+HUB_FILE = "hub.json"  # in a regional hub's folder: which database it uses
+HUB_KEYS = "keys"  # the hub's key home, a folder of the hub's: its keys and the watchlist it searches
 # New homes: the matcher with the lowest miss rate at FMR 1e-4 on the data measured (models/MODEL_CARD.md).
 # A home created before there was a choice says "dlib" in its config.json and keeps it.
 DEFAULT_MATCHER = "fused"
@@ -84,9 +86,10 @@ def load_config(home: Path) -> Config:
     of the wrong kind) was changed outside triage: IntegrityFailure naming the file and each such field."""
     path = home / CONFIG_FILE
     if not path.exists():
-        raise NotFound(
-            f"no triage home at {home}", hint="create one with `triage init --site S --force-code F --officer O`"
-        )
+        hint = "create one with `triage init --site S --force-code F --officer O`"
+        if (home / HUB_FILE).is_file() and (home / HUB_KEYS / CONFIG_FILE).is_file():
+            hint = f"{home} is a hub's folder: its keys and watchlist are the home in it, --home {home / HUB_KEYS}"
+        raise NotFound(f"no triage home at {home}", hint=hint)
     try:
         doc = json.loads(path.read_text())
     except RecursionError:

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from triage.errors import Conflict
-from triage.store.config import STORE_FILE
+from triage.store.config import HUB_FILE, STORE_FILE
 
-HUB_FILE = "hub.json"  # in a regional hub's folder: which database it uses
 NEW_VOLUME = ("lost+found",)  # what a freshly made file system holds: still an empty folder
 
 
