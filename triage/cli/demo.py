@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -155,9 +156,10 @@ def demo(
         out.print(label, markup=False)
         out.print(f"  {where}", markup=False, highlight=False)
     out.print("Explore it:", markup=False)
+    run = "uv run triage" if os.environ.get("UV") else "triage"  # run through uv (the README's way), as it was run
     out.print(  # one line, to be copied whole: wrapped between its settings, it would paste as two commands
-        f"  TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} triage review --pending",
+        f"  TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} {run} review --pending",
         markup=False,
         soft_wrap=True,
     )
-    out.print("or see how the recorded reviews compare with the truth with `triage training score`.", markup=False)
+    out.print(f"or see how the recorded reviews compare with the truth with `{run} training score`.", markup=False)
