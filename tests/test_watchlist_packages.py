@@ -115,8 +115,11 @@ def test_a_package_reaches_the_laptop_alerts_and_a_removal_is_never_returned(cli
     assert "WL-004" not in {c["ref"] for c in found}
     again = cli.json("match", arrival, "--home", copy.laptop)
     assert "WL-004" not in {c["ref"] for c in again["candidates"] if c["kind"] == "watchlist"}
-    listed = {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)}
+    entries = cli.json("watchlist", "list", "--home", copy.laptop)
+    listed = {r["ref"] for r in entries}
     assert listed == {"WL-001", "WL-002", "WL-003", "WL-005", "WL-030"}
+    assert {r["ref"] for r in entries if r["origin"] == "local"} == {"WL-030"}  # the laptop's own entry
+    assert all(r["origin"].startswith("issued by device ") for r in entries if r["ref"] != "WL-030")
     assert cli.json("watchlist", "show", "WL-004", "--home", copy.laptop)["tombstone"] is not None
     status = cli.json("watchlist", "status", "--home", copy.laptop)
     assert status["counts"] == {"issued": 4, "local": 1, "expired": 0}

@@ -208,18 +208,22 @@ def list_cmd(
 
     Example: triage watchlist list --category facilitator --expired
     """
-    from triage.casework import watchlist
+    from triage.casework import issued, watchlist
 
     store = open_store(home)
     rows = watchlist.list_subjects(
         store, officer=officer_of(store, officer), category=category, expired=expired, include_removed=removed
     )
+    came = issued.origins(store)
+    for r in rows:  # an issuer's entry changes with its next package; a local one only here
+        r["origin"] = f"issued by device {came[r['ref']]['issuer']}" if r["ref"] in came else "local"
     if json_out:
         emit_json(rows)
         return
     table = Table("ref", "name", "category", "review date", "photos", "authorised by", "status")
     for r in rows:
         status = "[red]EXPIRED, not searched[/]" if r["expired"] and r["status"] == "active" else r["status"]
+        status += "\nlocal" if r["origin"] == "local" else "\nissued"
         table.add_row(
             Text(r["ref"]),
             Text(r["name"] or ""),
