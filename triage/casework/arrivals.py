@@ -846,7 +846,11 @@ def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: st
     but appears to be a child. The flag is never lowered here; the reason is kept in the audit trail."""
     reason = clean_text(reason or "", "--reason", 1000)
     if len(reason) < 3:
-        raise BadInput("--reason is required: say why this arrival needs safeguarding")
+        raise BadInput(
+            f"--reason {reason!r} is too short: say why this arrival needs safeguarding"
+            if reason
+            else "--reason is required: say why this arrival needs safeguarding"
+        )
     arrival = get(store, arrival_id)
     with store.transaction():
         store.update("arrivals", arrival_id, {"safeguarding": 1})

@@ -211,7 +211,9 @@ def choose(faces: list[Face], source: str, index: int | None = None) -> Choice:
         raise FaceError(f"{source}: no face found; retake the photo facing the camera, face filling more of the frame")
     if index is not None:
         if not 1 <= index <= len(faces):
-            raise FaceError(f"{source}: --face {index} asked for, but the photo has {len(faces)} face(s)")
+            raise FaceError(
+                f"{source}: face {index} asked for (--face, or a face column), but the photo has {len(faces)} face(s)"
+            )
         return Choice(faces[index - 1], index, len(faces), [])
     warnings = []
     confident = [f for f in faces if f.score >= CONFIDENT_SCORE] or [max(faces, key=lambda f: f.score)]
