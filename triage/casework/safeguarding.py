@@ -16,7 +16,7 @@ from typing import Any
 
 from triage.intake.biographic import Details
 from triage.store import audit
-from triage.store.rows import Store
+from triage.store.rows import Store, in_utc
 
 FLAG = "safeguarding-flag"  # the audit action of a flag raised by an officer, or brought by a batch
 # Where a reason comes from: an officer here (or an amendment that gave an age under 18, recorded as it raised the
@@ -54,13 +54,8 @@ class FlagReason:
 
 def utc_minute(at: str) -> str:
     """A recorded time as a person reads it, to the minute in UTC: "2026-03-02 05:10 UTC"."""
-    try:
-        moment = dt.datetime.fromisoformat(at)
-    except ValueError:
-        return at
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    moment = in_utc(at)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else at
 
 
 def _years(low: int, high: int) -> str:

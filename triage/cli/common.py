@@ -9,7 +9,6 @@ terminal (escape sequences, bells, C1 controls) or reorder how a line reads (bid
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import re
@@ -417,15 +416,12 @@ def emit(result: T, json_out: bool, render: Callable[[T], None]) -> None:
 def utc_text(iso: str | None) -> str:
     """A recorded UTC time as a table shows it under a "(UTC)" heading: date and time apart, so a narrow
     column breaks it between the two rather than inside either (2026-11-28 04:31:07)."""
+    from triage.store.rows import in_utc
+
     if not iso:
         return ""
-    try:
-        when = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M:%S")
+    when = in_utc(iso)
+    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else iso
 
 
 def detail_label(name: str) -> str:

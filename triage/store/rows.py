@@ -56,6 +56,16 @@ def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def in_utc(iso: str) -> dt.datetime | None:
+    """A recorded time (ISO 8601) in UTC, to be shown as people read it; None when it is not a time (shown as
+    it was recorded). A time recorded without a zone is taken as UTC, as triage records every time."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return moment.astimezone(dt.timezone.utc) if moment.tzinfo is not None else moment
+
+
 def connect(path: Path) -> Database:
     """Open the SQLite file in WAL mode with a busy timeout, so concurrent commands wait their turn."""
     conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
