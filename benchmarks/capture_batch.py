@@ -82,6 +82,10 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # With keyed table digests (two runs, quiet machine): 640x480 2.78 and 2.91 s against 1.32 and 1.31 s (2.11x and
 # 2.23x; CPU 1.95x and 2.04x), 1280x960 3.48 and 3.44 s against 1.91 and 1.87 s (1.83x and 1.84x); face_recognition
 # 11.7 s and 21.3-21.5 s. One process with the pipeline on threads, without any store: benchmarks/capture_threads.py.
+# Two later runs, quiet machine, nothing else running: 640x480 2.86 and 2.95 s against 1.28 s (2.23x and 2.30x; CPU
+# 2.04x and 2.08x), 1280x960 3.67 and 3.49 s against 1.87 and 1.85 s (1.96x and 1.89x; CPU 1.83x and 1.76x);
+# face_recognition 11.9 and 11.7 s, 21.4 and 21.2 s. Start-up 1.8-1.9 s of CPU, 57-59 ms of CPU an arrival at
+# 640x480 where the floor counts 43.
 
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
