@@ -188,3 +188,8 @@ def test_the_register_refuses_what_it_cannot_use(cli, site):
     updated = cli.json("ocg", "update", "OCG-1", "--phone", PHONE, "--name", "Abu Ali", "--notes", "seen again")
     assert updated["names"] == ["Abu Ali"] and updated["phones"] == ["+33612345678"]
     assert [n["text"] for n in updated["notes"]] == ["seen again"]
+    # a ref typed in small letters is the same group, and a new one is kept in capitals
+    assert "already registered" in cli("ocg", "add", "ocg-1", code=int(ExitStatus.CONFLICT)).stderr
+    assert cli.json("ocg", "update", "ocg-1", "--name", "Abu Omar")["names"] == ["Abu Ali", "Abu Omar"]
+    assert cli.json("ocg", "add", "ocg-2026-014", "--name", "Karwan")["ref"] == "OCG-2026-014"
+    assert cli.json("ocg", "show", "ocg-2026-014")["ref"] == "OCG-2026-014"

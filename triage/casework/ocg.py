@@ -55,6 +55,17 @@ def check_ref(ref: str) -> str:
     return ref
 
 
+def stored_ref(store: Store, ref: str) -> str:
+    """A group's ref as typed, as this home records it: `ocg-2026-014` names `OCG-2026-014` (and one registered in
+    small letters before refs were kept in capitals is named by either); a ref no group has, in capitals, as a new
+    group is registered."""
+    ref = check_ref(ref)
+    if store.db.execute("SELECT 1 FROM ocgs WHERE ref = ?", [ref]).fetchone():
+        return ref
+    folded = store.db.execute("SELECT ref FROM ocgs WHERE ref = ? COLLATE NOCASE", [ref]).fetchone()
+    return str(folded[0]) if folded else ref.upper()
+
+
 def payment_method(text: str, field: str) -> str:
     method = (text or "").strip().lower().replace(" ", "-")
     if method not in PAYMENT_METHODS:
@@ -112,7 +123,7 @@ def save(
     new: bool = True,
 ) -> dict:
     """Register a group (`new`), or add what has been learned to a registered one; nothing is ever removed."""
-    ref = check_ref(ref)
+    ref = stored_ref(store, ref)
     given = {
         "names": _clean_items(names, "--name", lambda v, f: " ".join(clean_text(v, f, 120).split())),
         "phones": _clean_items(phones, "--phone", lambda v, f: parse_phone(v, field=f)),
@@ -209,7 +220,7 @@ def suggestions(
     params: list = []
     if ref:
         sql += " AND o.ocg_ref = ?"
-        params.append(ref)
+        params.append(stored_ref(store, ref))
     if arrival_id:
         sql += " AND d.arrival_id = ?"
         params.append(arrival_id)
@@ -277,7 +288,8 @@ def link(
     reason = clean_text(reason or "", "--reason", 1000)
     if len(reason) < 3:
         raise BadInput("--reason is required: say why the link is (or is not) made, e.g. what matched and was checked")
-    _get(store, check_ref(ref))
+    ref = stored_ref(store, ref)
+    _get(store, ref)
     if arrival_id is not None:
         kind, target = "arrival", store.get("arrivals", arrival_id, what="arrival")["id"]
         matched: list[dict[str, Any]] = next((s["matched"] for s in suggestions(store, ref=ref, arrival_id=target)), [])
@@ -341,7 +353,8 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
     recorded, and the arrivals still suggested for a decision."""
     from triage.intake.biographic import Details
 
-    group = _get(store, check_ref(ref))
+    ref = stored_ref(store, ref)
+    group = _get(store, ref)
     linked_arrivals, linked_subjects, declined = [], [], []
     for link_row in _latest_links(store, ref=ref):
         entry = {
