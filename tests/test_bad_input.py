@@ -159,3 +159,11 @@ def test_an_arrival_id_typed_in_small_letters_is_pointed_to_its_capitals(cli, ho
     assert f"ids are written in capitals: {arrival}" in res.stderr
     res = cli("audit", "show", "--arrival", arrival.lower(), code=int(ExitStatus.NOT_FOUND))
     assert f"ids are written in capitals: {arrival}" in res.stderr
+
+
+def test_a_home_that_cannot_be_made_there_is_one_line_not_a_crash(cli, triage_env, tmp_path):
+    (tmp_path / "loopA").symlink_to(tmp_path / "loopB")
+    (tmp_path / "loopB").symlink_to(tmp_path / "loopA")
+    for home in (tmp_path / "loopA", tmp_path / "loopA" / "x"):
+        said = cli("init", "--site", "Dover", "--force-code", "KNT", "--home", home, code=int(ExitStatus.BAD_INPUT))
+        assert "the folder cannot be made there" in said.stderr and "unexpected" not in said.stderr, said.stderr

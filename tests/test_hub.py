@@ -370,6 +370,8 @@ def test_a_hubs_key_home_and_a_laptops_home_are_kept_apart(cli, sites, tmp_path)
         ).stderr.split()
     )
     assert f"is inside the hub at {sites.hub}" in said, said
+    around = cli("init", "--home", sites.hub.parent, "--site", "X", "--force-code", "KNT", code=8).stderr
+    assert f"holds the hub at {sites.hub}" in " ".join(around.split()), around  # nor a home around a hub
     trainee = ("training", "start", "--scenario", "routine", "--home", sites.hub / "exercise")
     assert f"is inside the hub at {sites.hub}" in cli(*trainee, code=int(ExitStatus.CONFLICT)).stderr
     assert not (sites.hub / "exercise").exists()

@@ -282,6 +282,16 @@ def test_a_closed_pipe_keeps_a_failed_checks_exit_status(home):
         proc.stdout.close()
         errors = proc.stderr.read().decode()
         assert proc.wait() == int(ExitStatus.INTEGRITY), (args, errors)
+    # started with no stdout at all (`>&-`): no traceback, the same status
+    import os
+
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "audit", "verify"],
+        stderr=subprocess.PIPE,
+        cwd=home.parent,
+        preexec_fn=lambda: os.close(1),  # noqa: PLW1509 (the child only closes its stdout)
+    )
+    assert done.returncode == int(ExitStatus.INTEGRITY) and b"Traceback" not in done.stderr, done.stderr
 
 
 def test_the_readme_and_the_help_say_which_dates_dob_takes(cli):

@@ -130,3 +130,18 @@ def test_candidate_display_gives_both_portraits(cli, wl_home, tmp_path):
     assert "review-show" in events
     text = cli("review", aid, "--candidate", "WL-007", "--portraits-to", folder).stdout
     assert str(folder.resolve() / "watchlist-WL-007.jpg") in text.replace("\n", "")
+
+
+def test_a_number_that_is_both_a_row_of_the_table_and_another_candidates_ref_is_refused(cli, wl_home):
+    """`--candidate 1` must not decide the subject whose ref is `1` when the table's first row is another."""
+    for ref, n in (("1", 2), ("2", 3)):
+        cli("watchlist", "add", orl(7, n), "--ref", ref, "--name", f"Number {ref}", "--category", "wanted",
+            "--reason", "Wanted on warrant in a test", "--authorised-by", "DS 1", "--review-date", "2099-01-01",
+            "--accept-low-quality", "--override-reason", "test photo")  # fmt: skip
+    aid = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama", "--top", "10")["arrival_id"]
+    rows = {str(c["rank"]): str(c["ref"]) for c in cli.json("review", aid)["candidates"]}
+    clash = next(n for n in ("1", "2", "3") if n in rows.values() and rows.get(n) != n)
+    said = cli("review", aid, "--candidate", clash, "--decision", "rejected", "--reason", "not the same man",
+               code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip
+    assert f"--candidate {clash} names more than one candidate" in " ".join(said.split()), said
+    assert row_counts(wl_home)["reviews"] == 0

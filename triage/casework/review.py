@@ -406,19 +406,24 @@ def named_candidate(store: Store, arrival_id: str, candidate: str) -> str:
     its number in the table `triage review ARRIVAL` shows (`1`). A ref that names none is returned as given, for
     the caller to refuse."""
     text = (candidate or "").strip()
-    if store.db.execute("SELECT 1 FROM candidates WHERE arrival_id = ? AND ref = ?", [arrival_id, text]).fetchone():
+    exact = store.db.execute("SELECT 1 FROM candidates WHERE arrival_id = ? AND ref = ?", [arrival_id, text]).fetchone()
+    if exact and not text.isdigit():
         return text
     shown = _shown(store, arrival_id, None)
     if text.isascii() and text.isdigit():
-        numbered = [c for c in shown if c.get("rank") == int(text)]
+        numbered = {str(c["ref"]) for c in shown if c.get("rank") == int(text)}
+        if exact:
+            numbered.add(text)  # a watchlist ref that is a number, as well as the table's number
         if len(numbered) > 1:
             raise BadInput(
-                f"arrival {arrival_id} has {len(numbered)} candidates numbered {text}: name one by its ref ("
-                + ", ".join(c["ref"] for c in numbered)
-                + ")"
+                f"--candidate {text} names more than one candidate of arrival {arrival_id} ("
+                + ", ".join(sorted(numbered))
+                + "): give the one you mean by its ref, as `triage review "
+                + arrival_id
+                + "` shows it"
             )
         if numbered:
-            return str(numbered[0]["ref"])
+            return numbered.pop()
     folded = {c["ref"] for c in shown if str(c["ref"]).upper() == text.upper()}
     return str(folded.pop()) if len(folded) == 1 else text
 

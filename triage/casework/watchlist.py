@@ -175,7 +175,15 @@ def _exists(store: Store, ref: str) -> dict | None:
     """The subject a ref names, however its letters were cased (one recorded before refs were kept in capitals
     may be in small letters)."""
     exact = next(iter(store.db["subjects"].rows_where("ref = ?", [ref])), None)
-    return exact or next(iter(store.db["subjects"].rows_where("ref = ? COLLATE NOCASE", [ref])), None)
+    if exact:
+        return exact
+    folded = list(store.db["subjects"].rows_where("ref = ? COLLATE NOCASE", [ref]))
+    if len(folded) > 1:  # two entries a ref in small and capital letters (one issued before refs were in capitals)
+        raise BadInput(
+            f"{ref!r} names {' and '.join(r['ref'] for r in folded)}: give the ref exactly as `triage watchlist "
+            "list` shows it"
+        )
+    return folded[0] if folded else None
 
 
 def stored_ref(store: Store, ref: str) -> str:
@@ -215,9 +223,9 @@ def enrol(
         raise BadInput("at least one photo is needed to enrol a subject")
     clear, secret = subject_record(entry)
     with store.transaction():
-        if _exists(store, entry.ref):
+        if found := _exists(store, entry.ref):
             raise Conflict(
-                f"watchlist subject {entry.ref} already exists; use `triage watchlist update` or another --ref"
+                f"watchlist subject {found['ref']} already exists; use `triage watchlist update` or another --ref"
             )
         store.insert("subjects", clear, secret)
         photo_ids = []
@@ -295,8 +303,10 @@ def add_subject(
     )
     if not photos:
         raise BadInput("at least one photo is needed to enrol a subject")
-    if _exists(store, entry.ref):
-        raise Conflict(f"watchlist subject {entry.ref} already exists; use `triage watchlist update` or another --ref")
+    if found := _exists(store, entry.ref):
+        raise Conflict(
+            f"watchlist subject {found['ref']} already exists; use `triage watchlist update` or another --ref"
+        )
     pipeline = matchers.pipeline_for(store)
     results = [
         analysis.analyse(p, "enrol", face_index=face_index, override_reason=override_reason, pipeline=pipeline)

@@ -240,6 +240,9 @@ def main() -> None:
     # Whatever a command creates (the home's files, the evaluation cache, calibrations, drafts, batches,
     # reports) holds or concerns personal data: readable by this account only.
     os.umask(0o077)
+    for name in ("stdout", "stderr"):  # started with one closed (`>&-`): what would be written there goes nowhere
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (for the life of the process)
     try:
         capture.start_early(sys.argv[1:])
     except Exception:  # only a head start: the command starts its own workers, and says what went wrong

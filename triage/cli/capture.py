@@ -38,6 +38,7 @@ from triage.cli.common import (
     progress_bar,
     reason_option,
     say,
+    stdout_closed,
     training_banner,
     vessel_option,
     warn,
@@ -339,8 +340,11 @@ def _watch_folder(
                 counts["already landed"] += 1
                 err.print(f"{arrived.path.name}: already landed as {outcome.landed_before}", markup=False)
                 continue
-            sys.stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False, default=str) + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False, default=str) + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:  # the reader has gone: the arrival is landed all the same, and said below
+                stdout_closed()
             if outcome.captured is None:
                 refused.add(arrived.path.name)
                 watcher.refused(arrived)  # a corrected sidecar hands it over again

@@ -8,6 +8,7 @@ terminal (escape sequences, bells, C1 controls) or reorder how a line reads (bid
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -158,7 +159,11 @@ class SafeConsole(Console):
     def on_broken_pipe(self) -> None:
         """The reader has gone (`| head`): the rest of the output goes nowhere, and the command goes on to its own
         exit status (a failed check still exits 6), where rich would end it with 1 and `main` read that as 0."""
-        stdout_closed()
+        if self.stderr:  # only the messages go; stdout, a JSON document perhaps, is still read
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        else:
+            stdout_closed()
         self.quiet = True
 
     def print(self, *objects: Any, **kwargs: Any) -> None:

@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from triage.errors import BadInput
+
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 OTHERS = stat.S_IRWXG | stat.S_IRWXO  # any permission for the group or for everyone else
@@ -19,8 +21,11 @@ OTHERS = stat.S_IRWXG | stat.S_IRWXO  # any permission for the group or for ever
 
 def make_home(home: Path) -> None:
     """Create the home folder (and any missing parent, with the usual permissions) and make it private."""
-    home.mkdir(parents=True, exist_ok=True)
-    os.chmod(home, PRIVATE_DIR)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        os.chmod(home, PRIVATE_DIR)
+    except OSError as e:  # a file in the way, a symlink loop, no permission: said as what to fix, nothing made
+        raise BadInput(f"{home}: the folder cannot be made there ({e.strerror or e}); choose another") from None
 
 
 def create_private(path: Path) -> None:

@@ -21,6 +21,14 @@ def _around(folder: Path) -> list[Path]:
     return [here, *here.parents]
 
 
+def _children(folder: Path) -> list[Path]:
+    """The folders directly in `folder` (none when it is not one, or cannot be read)."""
+    try:
+        return [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+    except OSError:
+        return []
+
+
 def apart(folder: Path, making: str) -> None:
     """Refuse to make a home (`making` "home") inside a hub's folder, or a hub ("hub") inside a home or in a
     folder that holds anything: a laptop's arrivals in a hub's tree never reach its database, and the two would be
@@ -31,6 +39,9 @@ def apart(folder: Path, making: str) -> None:
             raise Conflict(
                 f"{folder} is inside the hub at {hub}; a laptop's or supervisor's home is a folder of its own"
             )
+        below = next((p for p in _children(folder) if (p / HUB_FILE).is_file()), None)
+        if below is not None:  # one level down is where a hub's folder would be kept beside others
+            raise Conflict(f"{folder} holds the hub at {below}; a laptop's or supervisor's home is a folder of its own")
         return
     home = next((p for p in _around(folder) if (p / STORE_FILE).is_file()), None)
     if home is not None:
