@@ -62,8 +62,10 @@ def stored_ref(store: Store, ref: str) -> str:
     ref = check_ref(ref)
     if store.db.execute("SELECT 1 FROM ocgs WHERE ref = ?", [ref]).fetchone():
         return ref
-    folded = store.db.execute("SELECT ref FROM ocgs WHERE ref = ? COLLATE NOCASE", [ref]).fetchone()
-    return str(folded[0]) if folded else ref.upper()
+    folded = [str(r[0]) for r in store.db.execute("SELECT ref FROM ocgs WHERE ref = ? COLLATE NOCASE", [ref])]
+    if len(folded) > 1:  # groups another home registered in small letters, merged here beside one in capitals
+        raise BadInput(f"{ref!r} names {' and '.join(folded)}: give the ref exactly as `triage ocg list` shows it")
+    return folded[0] if folded else ref.upper()
 
 
 def payment_method(text: str, field: str) -> str:
