@@ -423,29 +423,15 @@ class Initialised:
         return asdict(self)
 
 
-def init(
-    folder: Path,
-    passphrase: str,
-    *,
-    officer: str,
-    db: str | None,
-    name: str,
-    force_code: str,
-    matcher: str,
-    training: bool = False,
-) -> Initialised:
-    """Make a hub: its key home (keys, data key), its database schema, its vector columns and its roles."""
-    server.require()
-    folder = Path(folder)
-    if (folder / HUB_FILE).exists():
-        raise Conflict(f"a hub already exists at {folder}; it is never overwritten")
-    apart(folder, "hub")
+@contextlib.contextmanager
+def _taken_away_on_failure(folder: Path) -> Iterator[None]:
+    """A hub half made (its database unreachable, say) is taken away, so that `init` can run again; the folder was
+    checked empty, so everything in it is the hub's."""
     existed = folder.is_dir()
     try:
-        return _make(folder, passphrase, officer=officer, db=db, name=name, force_code=force_code, matcher=matcher,
-                     training=training)  # fmt: skip
-    except BaseException:  # a hub half made (its database unreachable, say) is taken away, so init can run again
-        for made in (folder / HUB_FILE, folder / KEYS, *(folder.iterdir() if folder.is_dir() else ())):
+        yield
+    except BaseException:
+        for made in list(folder.iterdir()) if folder.is_dir() else []:
             if made.name in NEW_VOLUME:
                 continue
             if made.is_dir() and not made.is_symlink():
@@ -458,7 +444,7 @@ def init(
         raise
 
 
-def _make(
+def init(
     folder: Path,
     passphrase: str,
     *,
@@ -467,54 +453,63 @@ def _make(
     name: str,
     force_code: str,
     matcher: str,
-    training: bool,
+    training: bool = False,
 ) -> Initialised:
-    """The hub's folder, key home, database schema and roles, in an empty folder (`init` checked it)."""
+    """Make a hub, in a new or empty folder: its key home (keys, data key), its database schema, its vector columns
+    and its roles."""
     from triage.exchange import keys as batch_keys
 
-    make_home(folder)
-    url = _url(HubConfig(EMBEDDED_DATABASE, None, ""), db)
-    database = EMBEDDED_DATABASE
-    if url:
-        pg = server.psycopg()
-        try:
-            database = server.check_database(pg.conninfo.conninfo_to_dict(url).get("dbname") or "")
-        except pg.ProgrammingError:
-            raise BadInput(f"--db: {url!r} is not a PostgreSQL connection URL") from None
-    config = HubConfig(database, db, utcnow())
-    store = Store.create(
-        folder / KEYS,
-        passphrase,
-        Config(site=name, force_code=force_code, officer=officer, matcher=matcher, training=training),
-        key_home=True,  # the one home a hub's folder holds
-    )
-    try:
-        laptop = batch_keys.own(store, officer=officer)
-        with store.transaction():
-            store.insert(
-                "laptop_keys",
-                {"name": DATA_KEY, "public": "", "created_at": utcnow()},
-                {"private": crypto.new_data_key().hex()},
-            )
-            store.audit("hub-init", officer, records=["laptop_keys:hub-data"], reason=f"hub database {database}")
-        dims = model_dims(store)
-    finally:
-        store.close()
-    write_private(folder / HUB_FILE, config.to_json().encode())
-    with opened(folder, passphrase, officer, db=db) as hub:
-        added = schema.ensure_models(hub.conn, dims)
-        roles = schema.create_roles(hub.conn, database)
-        with hub.conn.transaction():
-            hub.audit("hub-init", records=[f"model:{m}" for m in added], reason=f"roles {', '.join(roles.values())}")
-        return Initialised(
-            folder=str(folder),
-            database=database,
-            embedded=url is None,
-            schema_version=schema.version(hub.conn),
-            migrations=[n for _, n, _ in schema.MIGRATIONS],
-            models=schema.columns(hub.conn),
-            roles=roles,
-            signing_key=batch_keys.encode_signing_key(laptop.signing_public),
-            fingerprint=batch_keys.fingerprint(laptop.signing_public),
-            age_recipient=laptop.recipient,
+    server.require()
+    folder = Path(folder)
+    if (folder / HUB_FILE).exists():
+        raise Conflict(f"a hub already exists at {folder}; it is never overwritten")
+    apart(folder, "hub")
+    with _taken_away_on_failure(folder):
+        make_home(folder)
+        url = _url(HubConfig(EMBEDDED_DATABASE, None, ""), db)
+        database = EMBEDDED_DATABASE
+        if url:
+            pg = server.psycopg()
+            try:
+                database = server.check_database(pg.conninfo.conninfo_to_dict(url).get("dbname") or "")
+            except pg.ProgrammingError:
+                raise BadInput(f"--db: {url!r} is not a PostgreSQL connection URL") from None
+        config = HubConfig(database, db, utcnow())
+        store = Store.create(
+            folder / KEYS,
+            passphrase,
+            Config(site=name, force_code=force_code, officer=officer, matcher=matcher, training=training),
+            key_home=True,  # the one home a hub's folder holds
         )
+        try:
+            laptop = batch_keys.own(store, officer=officer)
+            with store.transaction():
+                store.insert(
+                    "laptop_keys",
+                    {"name": DATA_KEY, "public": "", "created_at": utcnow()},
+                    {"private": crypto.new_data_key().hex()},
+                )
+                store.audit("hub-init", officer, records=["laptop_keys:hub-data"], reason=f"hub database {database}")
+            dims = model_dims(store)
+        finally:
+            store.close()
+        write_private(folder / HUB_FILE, config.to_json().encode())
+        with opened(folder, passphrase, officer, db=db) as hub:
+            added = schema.ensure_models(hub.conn, dims)
+            roles = schema.create_roles(hub.conn, database)
+            with hub.conn.transaction():
+                hub.audit(
+                    "hub-init", records=[f"model:{m}" for m in added], reason=f"roles {', '.join(roles.values())}"
+                )
+            return Initialised(
+                folder=str(folder),
+                database=database,
+                embedded=url is None,
+                schema_version=schema.version(hub.conn),
+                migrations=[n for _, n, _ in schema.MIGRATIONS],
+                models=schema.columns(hub.conn),
+                roles=roles,
+                signing_key=batch_keys.encode_signing_key(laptop.signing_public),
+                fingerprint=batch_keys.fingerprint(laptop.signing_public),
+                age_recipient=laptop.recipient,
+            )
