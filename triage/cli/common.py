@@ -160,8 +160,7 @@ class SafeConsole(Console):
         """The reader has gone (`| head`): the rest of the output goes nowhere, and the command goes on to its own
         exit status (a failed check still exits 6), where rich would end it with 1 and `main` read that as 0."""
         if self.stderr:  # only the messages go; stdout, a JSON document perhaps, is still read
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+            _to_nowhere(sys.stderr)
         else:
             stdout_closed()
         self.quiet = True
@@ -555,8 +554,11 @@ def stdout_closed() -> None:
     """The reader of stdout has gone (`| head`): whatever is still buffered goes nowhere, so neither the rest
     of the command nor Python's own exit tries to write to the closed pipe (Python's documentation on
     SIGPIPE advises this)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # not a file descriptor (a test's captured output)
-        pass
+    _to_nowhere(sys.stdout)
+
+
+def _to_nowhere(stream: Any) -> None:
+    """Point a standard stream's file descriptor at the null device, when it has one (a test's captured output
+    has none)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
