@@ -92,3 +92,27 @@ def test_a_flag_raised_on_a_laptop_shows_that_officers_reason_at_the_supervisor(
     report = cli("report", "--date", DAY, "--format", "text", "--home", sup).stdout
     assert f"flagged by {OFFICER} on laptop {device} at " in report and "UTC: appears about 14" in report
     assert report.count("school card, born 2011") == 1
+
+
+def test_a_flag_whose_officer_was_rewritten_in_the_trail_is_refused_not_shown(cli, wl_home):
+    import sqlite3
+
+    from triage.errors import ExitStatus
+    from triage.store.audit import event_hash
+
+    adult = _capture(cli, "--photo", orl(35, 3), "--surname", "Bell", "--dob", "1990")
+    cli("arrivals", "flag", adult, "--safeguarding", "--reason", "says 14 to interpreter")
+    cli("arrivals", "show", adult)  # events after the flag: the rewritten one is inside the trail, not at its end
+    con = sqlite3.connect(wl_home / "triage.db")
+    con.row_factory = sqlite3.Row
+    row = dict(con.execute("SELECT * FROM audit_events WHERE action = 'safeguarding-flag'").fetchone())
+    row["officer"] = "PC 666 Someone Else"  # and its own hash made again, as anyone could
+    con.execute(
+        "UPDATE audit_events SET officer = ?, hash = ? WHERE seq = ?", [row["officer"], event_hash(row), row["seq"]]
+    )
+    con.commit()
+    con.close()
+    for command in (("arrivals", "show", adult), ("audit", "show", "--arrival", adult)):
+        said = _words(cli(*command, code=int(ExitStatus.INTEGRITY)).stderr)
+        assert f"audit event {row['seq']} or the trail around it was altered" in said
+        assert "Someone Else" not in said

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from triage.intake.biographic import Details
-from triage.store import audit
 from triage.store.rows import Store, in_utc
 
 FLAG = "safeguarding-flag"  # the audit action of a flag raised by an officer, or brought by a batch
@@ -108,7 +107,7 @@ def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, l
     store.check_once("origin_audit")  # a laptop's event deleted from the trails batches brought is refused, not missed
     device = store.config.device
     marks = ",".join("?" * len(rows))
-    local = audit.read(store.db, store._need_vault(), f"action = ? AND arrival_id IN ({marks})", [FLAG, *rows])
+    local = store.events(f"action = ? AND arrival_id IN ({marks})", [FLAG, *rows])
     brought = store.rows("origin_audit", f"action = ? AND arrival_id IN ({marks})", [FLAG, *rows], order_by="id")
     found: dict[str, list[FlagReason]] = {aid: _by_age(a, device) for aid, a in rows.items()}
     for e in brought:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -45,20 +44,8 @@ def show(
     if date:
         where.append("substr(at, 1, 10) = ?")
         params.append(date)
-    rows = []
-    for r in store.db["audit_events"].rows_where(" AND ".join(where) or None, params, order_by="seq"):
-        reason = store.vault.open(r["reason"], f"audit_events:{r['seq']}").decode() if r["reason"] else None
-        rows.append(
-            {
-                "seq": r["seq"],
-                "at": r["at"],
-                "officer": r["officer"],
-                "action": r["action"],
-                "arrival_id": r["arrival_id"],
-                "records": json.loads(r["records"]),
-                "reason": reason,
-            }
-        )
+    keep = ("seq", "at", "officer", "action", "arrival_id", "records", "reason")
+    rows = [{k: e[k] for k in keep} for e in store.events(" AND ".join(where) or None, params)]
     if arrival and not rows and arrival != arrival.upper():
         upper = arrival.upper()
         if store.db.execute("SELECT 1 FROM audit_events WHERE arrival_id = ? LIMIT 1", [upper]).fetchone():

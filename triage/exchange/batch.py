@@ -443,22 +443,15 @@ def _audit_records(store: Store, akeys: dict[str, str], day: str, site: str | No
     batches brought from other laptops are theirs to send."""
     scope, params = day_scope(day, site)
     where = f"arrival_id IN (SELECT id FROM arrivals WHERE {scope})"
-    out = []
-    for e in store.db["audit_events"].rows_where(where, params, order_by="seq"):
-        reason = store._need_vault().open(e["reason"], f"audit_events:{e['seq']}").decode() if e["reason"] else None
-        out.append(
-            {
-                "device": store.config.device,
-                **{c: e[c] for c in ("seq", "at", "officer", "action")},
-                "arrival_id": e["arrival_id"],
-                "arrival_key": akeys[e["arrival_id"]],
-                "records": json.loads(e["records"]),
-                "reason": reason,
-                "prev_hash": e["prev_hash"],
-                "hash": e["hash"],
-            }
-        )
-    return out
+    return [
+        {
+            "device": store.config.device,
+            **{c: e[c] for c in ("seq", "at", "officer", "action", "arrival_id")},
+            "arrival_key": akeys[e["arrival_id"]],
+            **{c: e[c] for c in ("records", "reason", "prev_hash", "hash")},
+        }
+        for e in store.events(where, params)
+    ]
 
 
 def _summary_csv(records: list[dict[str, Any]]) -> bytes:

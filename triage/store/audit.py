@@ -63,27 +63,47 @@ def append(
     return row
 
 
-def read(db: Database, vault: Vault, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+def read(
+    db: Database, vault: Vault, where: str | None, params: Sequence[Any], *, end: tuple[int, str] | None
+) -> list[dict[str, Any]]:
     """The events that match `where`, oldest first, their records parsed and reasons opened (a reason is sealed to
-    its event's number, so it cannot be forged or moved). Each event is checked against its own hash: one edited
-    without its hash made again is refused here; one whose hash was made again too breaks the chain after it,
-    which `triage audit verify` finds (this read does not walk the chain)."""
+    its event's number, so it cannot be forged or moved). Each event is checked against its own hash and its
+    neighbours' links, and the last against `end` (the sealed head's number and hash; None for a home from before
+    it): an event rewritten with its hash made again breaks the next event's link, and a trail rewritten from it
+    to the end no longer ends where the head says, so a reader is never shown an event `triage audit verify`
+    would refuse."""
     found = []
     for row in db.table("audit_events").rows_where(where, list(params), order_by="seq"):
-        if event_hash(row) != row["hash"]:
+        if not _linked(db, row, end):
             raise IntegrityFailure(
-                f"audit event {row['seq']} was altered after it was written: `triage audit verify` shows the trail",
+                f"audit event {row['seq']} or the trail around it was altered after it was written: "
+                "`triage audit verify` shows the trail",
                 hint="restore the home from a backup",
             )
         reason = row["reason"]
         found.append(
             {
-                **{k: row[k] for k in ("seq", "at", "officer", "action", "arrival_id")},
+                **{k: row[k] for k in ("seq", "at", "officer", "action", "arrival_id", "prev_hash", "hash")},
                 "records": json.loads(row["records"]),
                 "reason": vault.open(reason, f"audit_events:{row['seq']}").decode() if reason is not None else None,
             }
         )
     return found
+
+
+def _linked(db: Database, row: dict[str, Any], end: tuple[int, str] | None) -> bool:
+    """Whether `row` is as written and still between the events it was written between (or ends the trail where
+    `end` says)."""
+    seq = row["seq"]
+    if event_hash(row) != row["hash"]:
+        return False
+    before = db.execute("SELECT hash FROM audit_events WHERE seq = ?", [seq - 1]).fetchone()
+    if row["prev_hash"] != (before[0] if before else GENESIS if seq == 1 else None):
+        return False
+    after = db.execute("SELECT prev_hash FROM audit_events WHERE seq = ?", [seq + 1]).fetchone()
+    if after is not None:
+        return bool(after[0] == row["hash"])
+    return end is None or (int(end[0]), str(end[1])) == (seq, row["hash"])
 
 
 @dataclass

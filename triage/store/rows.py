@@ -359,6 +359,13 @@ class Store:
         if not self.db.conn.in_transaction:  # else the sealed head is written once, at commit
             self._write_head()
 
+    def events(self, where: str | None = None, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The audit events that match `where`, oldest first, reasons opened, each checked against the trail
+        around it and its end against the sealed head (audit.read)."""
+        head = audit.read_head(self.db, self._need_vault())
+        end = self._pending_head or (None if head is None else (head.seq, head.hash))
+        return audit.read(self.db, self._need_vault(), where, params, end=end)
+
     def _check_trail_end(self) -> None:
         """Refuse to add to a trail that no longer ends where the sealed head (or this transaction's own last
         event) says: a new event and head would otherwise seal over events cut off or rewritten. A home's
