@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import sqlite3
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -790,6 +791,18 @@ def test_a_laptop_rolled_back_to_an_older_copy_is_noticed_by_the_supervisor(cli,
         "rolled back or its trail replaced; check the laptop before relying on its records"
     ]
     assert cli.json("audit", "verify", "--home", older)["ok"] is True  # the laptop alone cannot show it
+
+
+def test_a_batch_exported_earlier_and_brought_later_is_not_taken_for_a_rollback(cli, laptops, sup, tmp_path):
+    """Batches reach a supervisor in any order: one exported before another ends its trail earlier, as it should."""
+    _trust(cli, sup, laptops)
+    later = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    cli("arrivals", "list", "--home", later)
+    time.sleep(1.1)  # exported a second later, by the laptop's clock
+    cli("export", "--home", later, "--date", laptops.day, "--out", tmp_path / "later.age")
+    first = cli.json("import", tmp_path / "later.age", "--home", sup)[0]
+    brought_late = cli.json("import", laptops.a_file, "--home", sup)[0]
+    assert not any("rolled back" in w for w in first["warnings"] + brought_late["warnings"]), brought_late["warnings"]
 
 
 def test_an_older_copy_of_a_laptop_used_past_its_last_batch_is_noticed_by_the_supervisor(cli, laptops, sup, tmp_path):

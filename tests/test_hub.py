@@ -1163,6 +1163,28 @@ def test_a_safeguarding_flag_raised_after_landing_reaches_the_hub_and_shows_wher
     cli("hub", "audit", "verify", *first)
 
 
+def test_a_laptop_put_back_to_an_older_copy_is_noticed_by_the_hub(cli, sites, hub, tmp_path):
+    """A laptop's store copied back keeps a valid trail of its own; the end of its trail, signed into each batch,
+    ends before where a batch it exported earlier had reached. A batch exported earlier and brought later does not."""
+    import time
+
+    now, older = (Path(shutil.copytree(sites.b, tmp_path / name)) for name in ("now", "older"))
+    cli("arrivals", "list", "--home", now)  # reading personal data: one more audit event
+    cli("export", "--home", now, "--date", FOLKESTONE_DAY, "--out", tmp_path / "now.age")
+    time.sleep(1.1)  # the older copy's batch is exported a second later, by the laptop's clock
+    cli("export", "--home", older, "--date", FOLKESTONE_DAY, "--out", tmp_path / "older.age")
+    first = _imported(cli, hub, tmp_path / "now.age", sites.b0_file, sites.b_file)
+    assert not any("rolled back" in w for r in first for w in r["warnings"]), first
+    (rolled_back,) = _imported(cli, hub, tmp_path / "older.age")
+    (warning,) = [w for w in rolled_back["warnings"] if "rolled back" in w]
+    assert warning.startswith(f"laptop {rolled_back['device']}: the audit trail this batch states ends at event ")
+    assert "but its batch now.age exported " in warning and "check the laptop before relying on its records" in warning
+    events = cli.json("hub", "audit", "show", *hub)
+    assert events[-1]["action"] == "import" and "rolled back" in events[-1]["reason"]
+    text = cli("hub", "import", tmp_path / "older.age", *hub).stdout  # already held: no new warning, no new event
+    assert "rolled back" not in text
+
+
 def test_the_hub_shows_why_an_arrival_is_flagged_where_it_holds_the_reason_and_says_so_where_it_does_not(
     cli, sites, hub
 ):

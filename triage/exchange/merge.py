@@ -25,6 +25,7 @@ processes on both cores.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -725,7 +726,12 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
     end = b.manifest.get("audit_end") or {}
     if "seq" not in end:
         return []
-    earlier = {r["sha256"]: r for r in store.rows("batches", "device = ? AND sha256 != ?", [b.device, b.sha256])}
+    exported = b.manifest.get("exported_at")
+    earlier = {
+        r["sha256"]: r
+        for r in store.rows("batches", "device = ? AND sha256 != ?", [b.device, b.sha256])
+        if not (exported and r["exported_at"]) or exported_before(r["exported_at"], exported)
+    }  # a batch exported earlier and brought later ends earlier as it should
     if not earlier:
         return []
     ours = {e["seq"]: e for e in b.audit}
@@ -769,6 +775,15 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
         )
         + "check the laptop before relying on its records"
     ]
+
+
+def exported_before(one: str, other: str) -> bool:
+    """Whether a laptop exported the batch stamped `one` no later than the one stamped `other` (its clock, to the
+    second); stamps that are not times are taken as in order, so that the trails are compared."""
+    try:
+        return dt.datetime.fromisoformat(one) <= dt.datetime.fromisoformat(other)
+    except (TypeError, ValueError):
+        return True
 
 
 def _trail_parted(

@@ -128,6 +128,41 @@ def _bound_device(hub: Hub, b: Batch) -> None:
         )
 
 
+def _trail_went_back(hub: Hub, b: Batch) -> list[str]:
+    """A warning when the laptop's audit trail, as its signed manifest states it, ends before where a batch the
+    laptop exported earlier said it had reached (each import records that end in the hub's own trail): the
+    laptop's store was put back to an older copy, which its own `audit verify` cannot show. A batch exported
+    earlier and brought later ends earlier as it should. Only the numbers are compared: a laptop whose data key was
+    replaced hashes its whole trail anew, the same events under the same numbers (the supervisor's home, which
+    keeps the events batches bring, compares them too)."""
+    end = (b.manifest.get("audit_end") or {}).get("seq")
+    if not isinstance(end, int):
+        return []
+    ends: dict[str, int] = {}
+    for (records,) in hub.conn.execute(
+        "SELECT records FROM audit WHERE action = 'import' AND records ? %s", [f"device:{b.device}"]
+    ):
+        seqs = [int(r[10:]) for r in records if r.startswith("trail-end:") and r[10:].isdigit()]
+        batches = [r[6:] for r in records if r.startswith("batch:")]
+        if seqs and batches:
+            ends[batches[0]] = seqs[0]
+    exported = b.manifest.get("exported_at")
+    earlier = [
+        (ends[sha], file, at)
+        for sha, file, at in hub.conn.execute(
+            "SELECT sha256, file, exported_at FROM batches WHERE sha256 = ANY(%s)", [list(ends)]
+        )
+        if not (exported and at) or merge.exported_before(at, exported)
+    ]
+    if not earlier or (reached := max(earlier))[0] <= end:
+        return []
+    return [
+        f"laptop {b.device}: the audit trail this batch states ends at event {end}, but its batch {reached[1]} "
+        f"exported {reached[2]} had reached event {reached[0]}: the laptop's store was rolled back or its trail "
+        "replaced; check the laptop before relying on its records"
+    ]
+
+
 def verified(hub: Hub, path: Path, progress: Progress | None = None) -> Batch:
     try:
         return batch.open_batch(hub.keys, Path(path), officer=hub.officer, progress=progress)
@@ -687,6 +722,10 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         held.add(row["a_key"])
     new = [r for r in b.arrivals if r["key"] not in held and not r.get("void")]
     vectors, warnings = _vectors(hub, b, new, progress) if not again else ({}, [])
+    went_back = [] if again else _trail_went_back(hub, b)
+    warnings += went_back
+    end = b.manifest.get("audit_end") or {}
+    trail = [f"device:{b.device}", f"trail-end:{end['seq']}"] if isinstance(end.get("seq"), int) else []
     loader = _Loader(hub, b)
     landed: dict[int, dict[str, np.ndarray]] = {}
     new_ids: list[int] = []
@@ -751,6 +790,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                     "import",
                     records=[
                         f"batch:{b.sha256}",
+                        *trail,
                         *(f"review:{k}" for k in [*reviewed, *loader.new_pair_reviews]),
                         *(f"arrival:{r['key']}" for r in b.arrivals if r["key"] not in held),
                     ],
@@ -763,7 +803,8 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
                         else ""
                     )
                     + (f"; {pairs} decision(s) on repeat arrivals taken on laptops" if pairs else "")
-                    + (f"; {overruled} on repeat arrivals decided otherwise, not recorded" if overruled else ""),
+                    + (f"; {overruled} on repeat arrivals decided otherwise, not recorded" if overruled else "")
+                    + "".join(f"; {w}" for w in went_back),
                 )
     except BROKEN as e:
         _refused(
