@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,3 +166,24 @@ def entries(text: str) -> list[str]:
         else:
             found.append((indent, line))
     return [line for _, line in found]
+
+
+def index_without(home: Path, index: str, where: str) -> None:
+    """Give `index` a b-tree holding its table's rows but those matching `where`: its text in the schema stays
+    as it was, only its root page moves (built on a scratch table, the two roots exchanged, the scratch dropped)."""
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    table, root = con.execute("SELECT tbl_name, rootpage FROM sqlite_master WHERE name = ?", [index]).fetchone()
+    columns = ", ".join(f"[{r[2]}]" for r in con.execute(f"PRAGMA index_info([{index}])"))
+    con.execute(f"CREATE TABLE scratch ({columns})")
+    con.execute(f"INSERT INTO scratch (rowid, {columns}) SELECT rowid, {columns} FROM [{table}] WHERE NOT ({where})")
+    con.execute(f"CREATE INDEX scratch_index ON scratch ({columns})")
+    (other,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scratch_index'").fetchone()
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'scratch_index'", [root])
+    con.execute(f"PRAGMA schema_version = {version + 1}")
+    con.close()
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    con.execute("DROP TABLE scratch")
+    con.close()

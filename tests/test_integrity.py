@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, orl, signed_in
+from conftest import Cli, index_without, orl, signed_in
 from triage.errors import ExitStatus
 
 INTEGRITY = int(ExitStatus.INTEGRITY)
@@ -533,27 +533,6 @@ def test_a_byte_changed_inside_a_sealed_value_is_found_by_verify(cli, copy):
     assert "does not open under this home's key" in report["row_problems"][0]["problem"]
 
 
-def _index_without(home: Path, index: str, where: str) -> None:
-    """Give `index` a b-tree holding its table's rows but those matching `where`: its text in the schema stays
-    as it was, only its root page moves (built on a scratch table, the two roots exchanged, the scratch dropped)."""
-    con = sqlite3.connect(home / "triage.db", isolation_level=None)
-    table, root = con.execute("SELECT tbl_name, rootpage FROM sqlite_master WHERE name = ?", [index]).fetchone()
-    columns = ", ".join(f"[{r[2]}]" for r in con.execute(f"PRAGMA index_info([{index}])"))
-    con.execute(f"CREATE TABLE scratch ({columns})")
-    con.execute(f"INSERT INTO scratch (rowid, {columns}) SELECT rowid, {columns} FROM [{table}] WHERE NOT ({where})")
-    con.execute(f"CREATE INDEX scratch_index ON scratch ({columns})")
-    (other,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scratch_index'").fetchone()
-    (version,) = con.execute("PRAGMA schema_version").fetchone()
-    con.execute("PRAGMA writable_schema = ON")
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'scratch_index'", [root])
-    con.execute(f"PRAGMA schema_version = {version + 1}")
-    con.close()
-    con = sqlite3.connect(home / "triage.db", isolation_level=None)
-    con.execute("DROP TABLE scratch")
-    con.close()
-
-
 def test_an_index_rebuilt_without_the_watchlists_blocks_leaves_the_search_whole_and_fails_verify(cli, copy):
     """The schema's digest holds each index's text, not its contents: an index rebuilt without the watchlist's
     blocks would have left every subject out of the search, every check passing. Blocks are read from their table,
@@ -565,7 +544,7 @@ def test_an_index_rebuilt_without_the_watchlists_blocks_leaves_the_search_whole_
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'template_blocks' AND sql IS NOT NULL"
         )
     ]
-    _index_without(home, index, "owner_kind = 'subject'")
+    index_without(home, index, "owner_kind = 'subject'")
     found = cli.json("capture", "--home", home, "--photo", orl(7, 6), "--surname", "Again")
     assert "WL-007" in [c["ref"] for c in found["candidates"] if c["kind"] == "watchlist"]
     report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
@@ -576,7 +555,7 @@ def test_an_index_that_leaves_an_arrival_out_does_not_drop_it_from_a_signed_batc
     """An index rebuilt without an arrival made `export` sign a batch without it (and the supervisor import the
     rest, no warning): export asks SQLite whether the tables it reads hold what their indexes say."""
     home, a, b, day = copy
-    _index_without(home, "idx_arrivals_landed_day", f"id = '{b}'")
+    index_without(home, "idx_arrivals_landed_day", f"id = '{b}'")
     said = _said(cli("export", "--home", home, "--date", day, "--out", home.parent / "day.age", code=INTEGRITY))
     assert "arrivals or an index of it is not as SQLite wrote it" in said and not (home.parent / "day.age").exists()
     said = _said(cli("report", "--home", home, "--date", day, "--json", code=INTEGRITY))  # the supervisor's page too
@@ -599,7 +578,7 @@ def test_a_deleted_name_key_or_subject_is_refused_where_it_is_read(cli, copy):
 
 def test_a_name_key_index_rebuilt_outside_triage_is_refused_not_a_crash(cli, copy):
     home, a, _, _ = copy
-    _index_without(home, "idx_name_keys_blind_landed_at_arrival_id", f"arrival_id = '{a}'")
+    index_without(home, "idx_name_keys_blind_landed_at_arrival_id", f"arrival_id = '{a}'")
     refused = cli("arrivals", "find", "Hama", "--home", home, code=None)
     assert refused.exit_code == INTEGRITY, refused.stdout + refused.stderr
 

@@ -116,3 +116,17 @@ def test_a_flag_whose_officer_was_rewritten_in_the_trail_is_refused_not_shown(cl
         said = _words(cli(*command, code=int(ExitStatus.INTEGRITY)).stderr)
         assert f"audit event {row['seq']} or the trail around it was altered" in said
         assert "Someone Else" not in said
+
+
+def test_a_flag_whose_event_an_index_leaves_out_is_refused_not_shown_without_its_reason(cli, wl_home):
+    """The flag's event is found through the trail's index by arrival: rebuilt without it, `arrivals show` said
+    "no reason is recorded in this home" (exit 0), every tag, digest and link passing. A flag found with no
+    reason has SQLite asked whether the trail holds what its index says."""
+    from conftest import index_without
+    from triage.errors import ExitStatus
+
+    adult = _capture(cli, "--photo", orl(35, 3), "--surname", "Bell", "--dob", "1990")
+    cli("arrivals", "flag", adult, "--safeguarding", "--reason", "says 14 to interpreter")
+    index_without(wl_home, "idx_audit_events_arrival_id", "action = 'safeguarding-flag'")
+    said = _words(cli("arrivals", "show", adult, code=int(ExitStatus.INTEGRITY)).stderr)
+    assert "audit_events or an index of it is not as SQLite wrote it" in said

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import PASSPHRASE, Cli, orl, signed_in
+from conftest import PASSPHRASE, Cli, index_without, orl, signed_in
 from triage.casework import issued
 from triage.errors import ExitStatus
 from triage.store.rows import Store
@@ -130,6 +130,26 @@ def test_a_package_reaches_the_laptop_alerts_and_a_removal_is_never_returned(cli
     res = cli("watchlist", "receive", copy.v1, "--home", copy.laptop, code=INTEGRITY)
     assert "not newer than version 2" in res.stderr
     assert {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)} == listed
+
+
+def test_an_index_rebuilt_without_the_packages_held_does_not_take_an_older_package_as_newer(cli, copy):
+    """The version held is found through an index: rebuilt without the rows of the packages received, it made
+    version 1 again "newer than none" and undid version 2 (its subject added withdrawn), every tag and digest
+    passing. The receive asks SQLite whether the tables it decides by hold what their indexes say."""
+    cli("watchlist", "receive", copy.v1, "--home", copy.laptop)
+    _enrol(cli, copy.i, 6)
+    v2 = copy.root / "watchlist-v2.age"
+    cli("watchlist", "issue", "--out", v2, "--home", copy.i)
+    cli("watchlist", "receive", v2, "--home", copy.laptop)
+    listed = {r["ref"] for r in cli.json("watchlist", "list", "--home", copy.laptop)}
+    assert "WL-006" in listed
+    index_without(copy.laptop, "idx_watchlist_packages_role_signer_version", "role = 'received'")
+    res = cli("watchlist", "receive", copy.v1, "--home", copy.laptop, code=INTEGRITY)
+    assert "watchlist_packages or an index of it is not as SQLite wrote it" in " ".join(res.stderr.split())
+    con = sqlite3.connect(copy.laptop / "triage.db")
+    held = con.execute("SELECT version FROM watchlist_packages NOT INDEXED WHERE role = 'received'").fetchall()
+    con.close()
+    assert sorted(v for (v,) in held) == [1, 2]  # nothing of the old package was applied
 
 
 def test_a_package_from_an_untrusted_issuer_changes_nothing(cli, copy):

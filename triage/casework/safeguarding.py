@@ -121,4 +121,8 @@ def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, l
             continue  # the laptop's own event, brought by that batch, says it first-hand
         source = "import" if batches else "officer"
         found[e["arrival_id"]].append(FlagReason(source, e["reason"] or "no reason given", e["officer"], e["at"]))
+    if any(not reasons for reasons in found.values()):
+        # The events are found through indexes: one rebuilt without a flag's event would show the flag with
+        # no reason, every tag and digest passing. Asked only then, since a whole trail's check has a cost.
+        store.check_indexes("audit_events", "origin_audit")
     return {aid: sorted(reasons, key=lambda r: r.at or "") for aid, reasons in found.items()}

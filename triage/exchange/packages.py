@@ -415,6 +415,9 @@ def receive(store: Store, path: Path, *, officer: str) -> Received:
     the subjects it added or changed."""
     path = Path(path)
     store.check_tables("watchlist_packages", "trusted_keys")  # a package received, or an issuer revoked, undone
+    # The version held, the issuer's role and the subjects are found through indexes: one rebuilt without the
+    # newest package's row would take an older package again as newer, and undo the watchlist since.
+    store.check_indexes("watchlist_packages", "trusted_keys", "issued_subjects", "subjects")
     clear = sealed.decrypt(store, path, officer=officer, limit=MAX_PACKAGE_BYTES, larger_than="any watchlist package")
     z = sealed.open_zip(clear, path, "a triage watchlist package")
     raw, manifest, signer_raw, name = _manifest(store, z, path, officer=officer)
