@@ -562,6 +562,22 @@ def test_an_index_that_leaves_an_arrival_out_does_not_drop_it_from_a_signed_batc
     assert "arrivals or an index of it is not as SQLite wrote it" in said
 
 
+def test_an_index_that_leaves_a_row_out_is_refused_by_the_lists_that_read_through_it(cli, copy):
+    """A list read through an index rebuilt without a row would be short, every tag and digest passing: the
+    arrivals of a day or a vessel, the watchlist, the packages held."""
+    home, a, b, day = copy
+    index_without(home, "idx_arrivals_landed_day", f"id = '{b}'")
+    index_without(home, "idx_subjects_status_review_date", "ref = 'WL-007'")
+    for command in (("arrivals", "list", "--date", day), ("vessel", "show", "SB-1")):
+        assert "arrivals or an index of it is not as SQLite wrote it" in _said(
+            cli(*command, "--home", home, code=INTEGRITY)
+        )
+    for command in (("watchlist", "list"), ("watchlist", "status")):
+        assert "subjects or an index of it is not as SQLite wrote it" in _said(
+            cli(*command, "--home", home, code=INTEGRITY)
+        )
+
+
 def test_a_deleted_name_key_or_subject_is_refused_where_it_is_read(cli, copy):
     """Tables not summed at every unlock are summed by the first read of a result their rows would change."""
     home, a, _, _ = copy

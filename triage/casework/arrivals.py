@@ -233,7 +233,9 @@ def voided(store: Store) -> set[str]:
 
 
 def already_landed(store: Store, idempotency_key: str) -> str | None:
-    """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded)."""
+    """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded). Found
+    through an index: one rebuilt without the key would land the photo again."""
+    store.check_indexes_once("arrivals")
     row = store.db.execute(
         "SELECT id FROM arrivals WHERE source_key = ?", [store._need_vault().blind("capture", idempotency_key)]
     ).fetchone()
@@ -761,6 +763,7 @@ def show(store: Store, arrival_id: str, *, officer: str) -> dict:
 
 def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list[dict]:
     where, params = ("landed_day = ?", [day]) if day else (None, [])
+    store.check_indexes_once("arrivals", "searches", "candidates")  # an arrival, or its alerts, left out unseen
     rows = store.rows("arrivals", where, params, order_by="landed_at")
     out = [
         {

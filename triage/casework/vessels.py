@@ -85,6 +85,7 @@ def _member(store: Store, row: dict, on_board: set[str]) -> dict:
 def show(store: Store, vessel: str, *, officer: str) -> dict:
     """Every arrival recorded for one vessel, in landing order, with candidates and flags."""
     vessel = parse_vessel(vessel or "", "VESSEL")
+    store.check_indexes_once("arrivals", "searches", "candidates")  # an arrival, or its alerts, left out unseen
     recorded = store.rows("arrivals", "vessel = ? COLLATE NOCASE", [vessel], order_by="landed_at")
     rows = [r for r in recorded if not r.get("voided")]
     if not recorded:

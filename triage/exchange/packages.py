@@ -417,7 +417,7 @@ def receive(store: Store, path: Path, *, officer: str) -> Received:
     store.check_tables("watchlist_packages", "trusted_keys")  # a package received, or an issuer revoked, undone
     # The version held, the issuer's role and the subjects are found through indexes: one rebuilt without the
     # newest package's row would take an older package again as newer, and undo the watchlist since.
-    store.check_indexes("watchlist_packages", "trusted_keys", "issued_subjects", "subjects")
+    store.check_indexes_once("watchlist_packages", "trusted_keys", "issued_subjects", "subjects")
     clear = sealed.decrypt(store, path, officer=officer, limit=MAX_PACKAGE_BYTES, larger_than="any watchlist package")
     z = sealed.open_zip(clear, path, "a triage watchlist package")
     raw, manifest, signer_raw, name = _manifest(store, z, path, officer=officer)
@@ -599,6 +599,7 @@ def status(store: Store) -> Status:
     """The newest package held from each issuer, the counts of subjects (issued, local, expired), the last
     package this home issued, and a warning for each expired package."""
     now = dt.datetime.now(dt.timezone.utc)
+    store.check_indexes_once("watchlist_packages", "trusted_keys", "issued_subjects", "subjects")  # as `receive`
     names = {r["public"]: r["name"] for r in keys.listed(store)[keys.ISSUER]}
     origins = issued.origins(store)
     active = {r[0] for r in store.db.execute("SELECT ref FROM subjects WHERE status = 'active'")}
