@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import OFFICER, PASSPHRASE, Cli, entries, orl, relocate, row_counts, signed_in
+from conftest import OFFICER, PASSPHRASE, Cli, entries, index_without, orl, relocate, row_counts, signed_in
 from triage.casework import referrals
 from triage.errors import ExitStatus
 from triage.exchange import keys
@@ -771,6 +771,19 @@ def test_a_debrief_amended_on_both_sides_keeps_both_and_says_so(cli, laptops, su
     shown = cli.json("debrief", laptops.a2, "--show", "--history", "--home", sup)
     assert shown["version"] == 4 and len(shown["history"]) == 3
     assert "BEL" in json.dumps(shown["history"]) and "NLD" in json.dumps(shown["answers"])  # nothing lost
+
+
+def test_an_index_of_what_was_merged_rebuilt_empty_is_refused_as_a_changed_store(cli, laptops, sup, tmp_path):
+    """The records merged before are found through an index: one rebuilt without them is named as the store
+    changed outside triage (exit 6), not met as a clash in the batch."""
+    _trust(cli, sup, laptops)
+    later = Path(shutil.copytree(laptops.a, tmp_path / "A"))
+    cli("arrivals", "list", "--home", later)
+    cli("export", "--home", later, "--date", laptops.day, "--out", tmp_path / "later.age")
+    cli("import", laptops.a_file, "--home", sup)
+    index_without(sup, "idx_merged_kind_local", "1 = 1")
+    said = cli("import", tmp_path / "later.age", "--home", sup, code=INTEGRITY).stderr
+    assert "merged or an index of it is not as SQLite wrote it" in " ".join(said.split())
 
 
 def test_a_laptop_rolled_back_to_an_older_copy_is_noticed_by_the_supervisor(cli, laptops, sup, tmp_path):

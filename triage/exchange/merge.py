@@ -560,6 +560,9 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
     vectors.update({key: made | given[key] for key, made in vectors_made.items()})
     landed: dict[str, dict[str, np.ndarray] | None] = {}
     store.check_once("name_keys")  # before the merge writes its own: the new arrivals' name search relies on them
+    # What was merged before, and the laptops' trails held, are found through indexes: one rebuilt without a row
+    # would have a record merged again, or a rolled-back laptop pass, as if never seen.
+    store.check_indexes_once("merged", "batches", "origin_audit")
     try:
         with store.transaction():
             m.plan()
