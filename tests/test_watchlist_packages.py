@@ -93,6 +93,7 @@ def test_a_package_reaches_the_laptop_alerts_and_a_removal_is_never_returned(cli
     assert got["issuer"] == "Kent Intelligence Unit" and not got["removed"]
     # the subject added at noon finds the morning's arrival, recorded as a search would record it
     assert [(a["arrival_id"], a["ref"]) for a in got["alerts"]] == [(copy.morning, "WL-003")]
+    assert got["searched"] == 1 and got["compared"] >= got["searched"]  # every arrival held compared, one searched
     shown = cli.json("arrivals", "show", copy.morning, "--home", copy.laptop)
     assert any(c["kind"] == "watchlist" and c["ref"] == "WL-003" and c["below_threshold"] for c in shown["candidates"])
 

@@ -445,7 +445,10 @@ def receive(
             if not r.added and not r.updated:
                 out.print("No subject added or changed: the arrivals held were not searched again.", markup=False)
             else:
-                out.print(f"Searched {r.searched} held arrival(s) again for the new subjects: no alert.", markup=False)
+                out.print(
+                    f"Compared the {r.compared} arrival(s) held with the new and changed subjects: no alert.",
+                    markup=False,
+                )
             return
         table = Table("arrival", "landed", "subject", "category", "distance", "threshold", title="Alerts to review")
         for a in r.alerts:

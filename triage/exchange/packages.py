@@ -244,6 +244,7 @@ class Received:
     unchanged: int = 0
     deleted_expired: list[dict[str, Any]] = field(default_factory=list)
     searched: int = 0  # arrivals searched again because a new or changed subject is their candidate
+    compared: int = 0  # arrivals held whose faces were compared with the new and changed subjects
     alerts: list[Alert] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -549,6 +550,7 @@ def _search_held(store: Store, refs: set[str], result: Received, *, officer: str
     row_of = {mid: {owner: i for i, owner in enumerate(owners)} for mid, (owners, _) in held.items()}
     ids = set.intersection(*(set(rows) for rows in row_of.values())) if row_of else set()
     hits = []
+    result.compared = len(ids)
     for arrival_id in sorted(ids):
         queries = {mid: held[mid][1][row_of[mid][arrival_id]] for mid in m.model_ids}
         found = m.search(wl, queries, top_k=arrivals.DEFAULT_TOP_K, threshold=m.threshold)
