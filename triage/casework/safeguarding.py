@@ -105,6 +105,9 @@ def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, l
     if not rows:
         return {}
     store.check_once("origin_audit")  # a laptop's event deleted from the trails batches brought is refused, not missed
+    # The events are found through indexes: one rebuilt without a flag's event would show the flag with another
+    # reason or none, every tag and digest passing.
+    store.check_indexes_once("audit_events")
     device = store.config.device
     marks = ",".join("?" * len(rows))
     local = store.events(f"action = ? AND arrival_id IN ({marks})", [FLAG, *rows])
@@ -121,8 +124,4 @@ def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, l
             continue  # the laptop's own event, brought by that batch, says it first-hand
         source = "import" if batches else "officer"
         found[e["arrival_id"]].append(FlagReason(source, e["reason"] or "no reason given", e["officer"], e["at"]))
-    if any(not reasons for reasons in found.values()):
-        # The events are found through indexes: one rebuilt without a flag's event would show the flag with
-        # no reason, every tag and digest passing. Asked only then, since a whole trail's check has a cost.
-        store.check_indexes("audit_events", "origin_audit")
     return {aid: sorted(reasons, key=lambda r: r.at or "") for aid, reasons in found.items()}
