@@ -72,9 +72,11 @@ def read(
     it): an event rewritten with its hash made again breaks the next event's link, and a trail rewritten from it
     to the end no longer ends where the head says, so a reader is never shown an event `triage audit verify`
     would refuse."""
+    events = list(db.table("audit_events").rows_where(where, list(params), order_by="seq"))
+    by_seq = {e["seq"]: e for e in events}  # neighbours read here are not asked for again
     found = []
-    for row in db.table("audit_events").rows_where(where, list(params), order_by="seq"):
-        if not _linked(db, row, end):
+    for row in events:
+        if not _linked(db, row, by_seq, end):
             raise IntegrityFailure(
                 f"audit event {row['seq']} or the trail around it was altered after it was written: "
                 "`triage audit verify` shows the trail",
@@ -91,15 +93,21 @@ def read(
     return found
 
 
-def _linked(db: Database, row: dict[str, Any], end: tuple[int, str] | None) -> bool:
+def _linked(db: Database, row: dict[str, Any], read: dict[int, dict[str, Any]], end: tuple[int, str] | None) -> bool:
     """Whether `row` is as written and still between the events it was written between (or ends the trail where
-    `end` says)."""
+    `end` says); `read` holds events already read, by number."""
     seq = row["seq"]
     if event_hash(row) != row["hash"]:
         return False
-    before = db.execute("SELECT hash FROM audit_events WHERE seq = ?", [seq - 1]).fetchone()
-    if row["prev_hash"] != (before[0] if before else GENESIS if seq == 1 else None):
+    if seq - 1 in read:
+        before: str | None = read[seq - 1]["hash"]
+    else:
+        found = db.execute("SELECT hash FROM audit_events WHERE seq = ?", [seq - 1]).fetchone()
+        before = found[0] if found else GENESIS if seq == 1 else None
+    if row["prev_hash"] != before:
         return False
+    if seq + 1 in read:
+        return bool(read[seq + 1]["prev_hash"] == row["hash"])
     after = db.execute("SELECT prev_hash FROM audit_events WHERE seq = ?", [seq + 1]).fetchone()
     if after is not None:
         return bool(after[0] == row["hash"])
