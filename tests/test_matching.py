@@ -6,6 +6,7 @@ approximate index against exact search, and the same-vessel flag."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import sqlite3
 
@@ -501,3 +502,15 @@ def test_owner_distances_of_many_owners_agree_with_every_row_scanned(tmp_path):
         assert got[o] == pytest.approx(expected, abs=2e-4), o
         assert gallery.owner_distance(o, q) == got[o]
     store.close()
+
+
+def test_a_watchlist_alert_is_kept_when_earlier_arrivals_of_the_face_fill_the_top(cli, wl_home):
+    """A person landed before fills --top with arrival candidates nearer than the watchlist photo; the
+    subject below the threshold is still a candidate, shown and waiting in the review queue."""
+    cli("capture", "--photo", orl(7, 2), "--matcher", "dlib")
+    again = cli.json("capture", "--photo", orl(7, 2), "--matcher", "dlib", "--top", "1")
+    kinds = [(c["kind"], c["ref"], c["below_threshold"]) for c in again["candidates"]]
+    assert kinds[0][0] == "arrival", kinds
+    assert ("watchlist", "WL-007", True) in kinds
+    pending = cli.json("review", "--pending")
+    assert "WL-007" in json.dumps(pending)

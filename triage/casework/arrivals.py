@@ -272,7 +272,9 @@ def _find(
     indexed = any(g.index for g in [*wl.values(), *prior.values()])
     method = "approximate" if approximate or (approximate is None and indexed) else "exact"
     found.sort(key=lambda c: c.distance)
-    found = found[:top_k]
+    # A watchlist subject below the threshold is an alert: earlier arrivals of the same face (a person
+    # landed several times) must not push it out of the top k, where no officer would see or review it.
+    found = found[:top_k] + [c for c in found[top_k:] if c.kind == "watchlist" and c.below_threshold]
     for rank, c in enumerate(found, 1):
         c.rank = rank
     first = m.model_ids[0]

@@ -203,7 +203,15 @@ MatcherOpt = Annotated[
 # Options that several commands take, each declared here once. An alias (…Opt) is the option as every
 # command that takes it means it. Where a command gives a flag a role of its own, the flag's function
 # makes it with that command's help: `Annotated[str | None, reason_option("Why (required with --decision).")]`.
-TopOpt = Annotated[int, typer.Option("--top", min=1, max=50, help="How many candidates to keep, best first.")]
+TopOpt = Annotated[
+    int,
+    typer.Option(
+        "--top",
+        min=1,
+        max=50,
+        help="How many candidates to keep, best first (a watchlist subject below the threshold is kept even past it).",
+    ),
+]
 ThresholdOpt = Annotated[
     float | None,
     typer.Option(
