@@ -107,7 +107,7 @@ def test_a_laptops_alert_reaches_a_supervisor_with_no_watchlist(cli, day, tmp_pa
     [seen] = [c for c in view["candidates"] if c["ref"] == "WL-007"]
     assert seen["held"] is False and seen["found_by"] == [LAPTOP] and seen["below_threshold"]
     shown = " ".join(cli("review", day.alert, "--candidate", "WL-007", "--home", sup).stdout.split())
-    assert "#1 watchlist WL-007" in shown and "not held in this home" in shown
+    assert f"#{seen['rank']} watchlist WL-007" in shown and "not held in this home" in shown  # the table's number
 
     # once decided here, it leaves the queue
     cli(
@@ -268,3 +268,20 @@ def test_the_watchlist_version_the_laptop_searched_travels_with_its_alert(cli, t
         1,
     )
     assert "watchlist version 1" in " ".join(cli("import", tmp_path / "l.age", "--home", sup).stdout.split())
+
+
+def test_a_laptops_alert_and_this_homes_candidates_are_numbered_as_one_table(cli, day, tmp_path):
+    """The supervisor's own search of the arrival and the laptop's alert are shown in one table: each row has a
+    number of its own, and that number decides the row it names."""
+    sup = _home(day, "s", tmp_path)
+    cli("import", day.file, "--home", sup)
+    view = cli.json("review", day.alert, "--home", sup)
+    numbers = [c["rank"] for c in view["candidates"]]
+    assert len(view["candidates"]) > 1 and numbers == list(range(1, len(numbers) + 1)), numbers
+    [alert] = [c for c in view["candidates"] if c["ref"] == "WL-007"]
+    number = str(alert["rank"])
+    shown = " ".join(cli("review", day.alert, "--candidate", number, "--home", sup).stdout.split())
+    assert f"#{number} watchlist WL-007" in shown
+    reason = ["--reason", "ears differ on review"]
+    cli("review", day.alert, "--candidate", number, "--decision", "rejected", *reason, "--home", sup)
+    assert day.alert not in {p["arrival_id"] for p in cli.json("review", "--pending", "--home", sup)}

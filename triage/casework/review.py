@@ -444,7 +444,12 @@ def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
         also = waiting.get((c["kind"], c["ref"]))
         if also is not None and also.found_by != [THIS_HOME]:
             c["found_by"], c["figures"] = also.found_by, also.figures
-    cands += [_travelled(store, arrival, c) for key, c in waiting.items() if key not in listed]
+    earlier = [_travelled(store, arrival, c) for key, c in waiting.items() if key not in listed]
+    # Numbered after the latest search's candidates: each kept its own search's rank, so a laptop's alert
+    # and this home's candidate could both be "2", and the table's number would name neither.
+    for number, c in enumerate(earlier, max((int(c["rank"]) for c in cands), default=0) + 1):
+        c["rank"] = number
+    cands += earlier
     cands = [c for c in cands if candidate is None or c["ref"] == candidate]
     if candidate is not None and not cands:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")
