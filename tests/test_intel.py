@@ -165,6 +165,16 @@ def test_invalid_grading_is_refused_and_nothing_stored(cli, site, triage_env, ar
     assert row_counts(triage_env) == before
 
 
+def test_every_wrong_field_is_named_at_once(cli, site, triage_env):
+    """An officer who mistypes both grades and the handling code is told all three in one refusal."""
+    before = row_counts(triage_env)
+    args = ["--source-grade", "4", "--intel-grade", "F", "--handling", "X", "--text", "pilot", "--indicator", "pilt"]
+    err = cli("intel", "draft", site["pilot"], *args, code=3).stderr
+    for part in ("--source-grade 4", "--intel-grade F", "--handling X", "--text is too short", "'pilt'"):
+        assert part in err, err
+    assert row_counts(triage_env) == before
+
+
 def test_text_is_required(cli, site, triage_env):
     before = row_counts(triage_env)
     assert "--text is required" in cli("intel", "draft", site["pilot"], *grades(), code=3).stderr

@@ -19,7 +19,7 @@ from typing import Any
 
 from triage.casework import arrivals
 from triage.casework.debrief import summaries
-from triage.errors import BadInput
+from triage.errors import BadInput, Faults
 from triage.intake import biographic
 from triage.intake.biographic import Details
 from triage.outputs import drafts
@@ -95,25 +95,35 @@ def validate(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise BadInput(f"unknown intelligence report field(s): {', '.join(unknown)}; expected {', '.join(FIELDS)}")
-    handling = _choice(fields, "handling", HANDLING_CODES)
-    conditions = drafts.optional_text(fields.get("conditions"), "--conditions", 1000)
+    faults = Faults()  # every field named at once, so the officer corrects the command in one go
+    source_grade = faults.check(_choice, fields, "source_grade", SOURCE_GRADES)
+    intel_grade = faults.check(_choice, fields, "intel_grade", INTEL_GRADES)
+    handling = faults.check(_choice, fields, "handling", HANDLING_CODES)
+    conditions = faults.check(drafts.optional_text, fields.get("conditions"), "--conditions", 1000)
     if handling == "C" and not conditions:
-        raise BadInput("--handling C needs --conditions: state the conditions on sharing this report")
+        faults.found.append("--handling C needs --conditions: state the conditions on sharing this report")
     if handling == "P" and conditions:
-        raise BadInput("--conditions go with --handling C; with P sharing is permitted without conditions")
-    indicators = []
+        faults.found.append("--conditions go with --handling C; with P sharing is permitted without conditions")
+    text = faults.check(
+        drafts.check_text,
+        fields.get("text"),
+        "--text",
+        "what was learned, and how the source knows it",
+        MIN_TEXT_WORDS,
+        5000,
+    )
+    indicators: list[dict[str, str | None]] = []
     for item in fields.get("indicators") or []:
-        entry = _indicator(item)
-        if entry not in indicators:
+        entry = faults.check(_indicator, item)
+        if entry is not None and entry not in indicators:
             indicators.append(entry)
+    faults.raise_any()
     return {
-        "source_grade": _choice(fields, "source_grade", SOURCE_GRADES),
-        "intel_grade": _choice(fields, "intel_grade", INTEL_GRADES),
+        "source_grade": source_grade,
+        "intel_grade": intel_grade,
         "handling": handling,
         "conditions": conditions,
-        "text": drafts.check_text(
-            fields.get("text"), "--text", "what was learned, and how the source knows it", MIN_TEXT_WORDS, 5000
-        ),
+        "text": text,
         "indicators": indicators,
     }
 
