@@ -313,3 +313,20 @@ def test_index_command_builds_and_searches_can_ask_for_it(cli, wl_home):
     con = sqlite3.connect(wl_home / "triage.db")
     methods = [r[0] for r in con.execute("SELECT method FROM searches ORDER BY id")]
     assert methods == ["exact", "approximate", "exact"]
+
+
+def test_an_entry_with_several_wrong_fields_names_every_one_at_once(cli, home):
+    res = cli(
+        "watchlist", "add", orl_path(3, 1), "--ref", "bad ref!", "--name", "", "--category", "nope",
+        "--reason", "short", "--authorised-by", "", "--review-date", "tomorrow", code=int(ExitStatus.BAD_INPUT),
+    )  # fmt: skip
+    said = " ".join(res.stderr.split())
+    for fault in (
+        "--ref 'bad ref!'",
+        "--name is required",
+        "--authorised-by is required",
+        "--category 'nope'",
+        "--reason must say why",
+        "--review-date: 'tomorrow' is not a date",
+    ):
+        assert fault in said, said

@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 
 from triage import workers
-from triage.errors import BadInput, Conflict, NotFound, TriageError
+from triage.errors import BadInput, Conflict, Faults, NotFound, TriageError
 from triage.faces import analysis, ann, matchers, matching
 from triage.faces import detection as faces
 from triage.faces.encoders import DLIB_ONLY, Pipeline
@@ -143,32 +143,32 @@ def check_entry(
     today: dt.date | None = None,
     named: Callable[[str], str] = _option,
 ) -> Entry:
-    """Every governance check, before any photo is looked at; raises the first problem found. `named` says a
-    field as the officer gave it: an option, or an import file's column."""
+    """Every governance check, before any photo is looked at; raises one BadInput naming every problem found, so
+    the entry is corrected in one go. `named` says a field as the officer gave it: an option, or an import
+    file's column."""
     today = today or dt.date.today()
+    faults = Faults()
     if not REF_PATTERN.match(ref or ""):
-        raise BadInput(f"{named('--ref')} {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
-    ref = ref.upper()  # `wl-0005` and `WL-0005` are one entry, written in capitals as issuers write them
-    name = biographic.clean_text(name or "", named("--name"))
-    if not name:
-        raise BadInput(f"{named('--name')} is required for a watchlist subject")
-    authorised_by = biographic.clean_text(authorised_by or "", named("--authorised-by"))
-    if not authorised_by:
-        raise BadInput(f"{named('--authorised-by')} is required: the officer who authorised this entry")
-    category = _category(category, named)
-    birth = str(biographic.parse_date(dob, named("--dob"))) if dob else None
-    _check_age(ref, birth, category, today)
-    return Entry(
-        ref,
-        name,
-        category,
-        _inclusion_reason(reason, named),
-        authorised_by,
-        _review_date(review_date, today, named),
-        biographic.clean_text(image_source or "not stated", named("--image-source")),
-        _aliases(aliases, named),
-        birth,
-    )
+        faults.found.append(f"{named('--ref')} {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
+    ref = (ref or "").upper()  # `wl-0005` and `WL-0005` are one entry, written in capitals as issuers write them
+    cleaned = faults.check(biographic.clean_text, name or "", named("--name"))
+    if cleaned == "":  # None: refused above, and said why
+        faults.found.append(f"{named('--name')} is required for a watchlist subject")
+    authorised = faults.check(biographic.clean_text, authorised_by or "", named("--authorised-by"))
+    if authorised == "":
+        faults.found.append(f"{named('--authorised-by')} is required: the officer who authorised this entry")
+    checked_category = faults.check(_category, category, named)
+    birth_date = faults.check(biographic.parse_date, dob, named("--dob")) if dob else None
+    birth = str(birth_date) if birth_date else None
+    if checked_category is not None:
+        faults.check(_check_age, ref, birth, checked_category, today)
+    why = faults.check(_inclusion_reason, reason, named)
+    review = faults.check(_review_date, review_date, today, named)
+    source = faults.check(biographic.clean_text, image_source or "not stated", named("--image-source"))
+    also = faults.check(_aliases, aliases, named)
+    faults.raise_any()
+    assert checked_category and why and review and authorised and source is not None and also is not None
+    return Entry(ref, str(cleaned), checked_category, why, authorised, review, source, also, birth)
 
 
 def _exists(store: Store, ref: str) -> dict | None:
