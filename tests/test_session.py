@@ -57,7 +57,7 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
         child.expect(r"photo \(type or paste its path")
         child.sendline(f"'{photo}'" if n == 1 else str(photo))  # a pasted path arrives quoted
         child.expect("Candidates for human review")
-        child.expect("save without details")
+        child.expect("save, no details")
         if n == 1:
             child.send("d")
             answer_details(child, surname="Haddad", given="Omar", dob="1990")
@@ -107,7 +107,7 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
     again.expect("already landed as A-")
     again.expect(r"Arrival 4: photo \(type or paste its path")
     again.sendline(str(orl(36, 1)))
-    again.expect("save without details")
+    again.expect("save, no details")
     again.send("f")
     again.expect(r"need safeguarding\? \(blank: do not flag\)")
     again.sendline("says he is 15")
@@ -115,7 +115,7 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
     again.send("q")  # the flag is not lost to one key
     again.expect("without saving it?")
     again.send("n")
-    again.expect("save without details")
+    again.expect("save, no details")
     again.send("أحمد")  # a name typed at the menu: no key, and no byte of it left to start the next answer
     time.sleep(0.5)
     again.send("d")
@@ -297,20 +297,17 @@ def test_a_menu_wider_than_the_terminal_wraps_between_words(monkeypatch):
     from triage.cli import session
     from triage.cli.common import SafeConsole
 
-    screen = SafeConsole(file=io.StringIO(), width=80, soft_wrap=True)
+    screen = SafeConsole(file=io.StringIO(), width=60, soft_wrap=True)
     monkeypatch.setattr(session, "err", screen)
     monkeypatch.setattr(sys, "stdin", io.StringIO("s\n"))
     menu = (
-        "[bold]d[/] details  [bold]s[/] save without details  [bold]f[/] flag safeguarding  "
-        "[bold]r[/] retake  [bold]q[/] end (this one unsaved)"
+        "[bold]d[/] details  [bold]s[/] save, no details  [bold]f[/] flag safeguarding  "
+        "[bold]r[/] retake  [bold]q[/] end, unsaved"
     )
     assert session.Keys().key(menu, "dsfrq") == "s"
     shown = screen.file.getvalue()
-    assert all(len(line) <= 80 for line in shown.splitlines()), shown
-    assert (
-        shown.split()
-        == "d details s save without details f flag safeguarding r retake q end (this one unsaved)".split()
-    )
+    assert all(len(line) <= 60 for line in shown.splitlines()), shown
+    assert shown.split() == "d details s save, no details f flag safeguarding r retake q end, unsaved".split()
 
 
 def test_the_standing_counts_watchlist_alerts_apart_from_other_candidates(cli, wl_home):
@@ -390,7 +387,7 @@ def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group
     child.expect("faces of similar size")  # refused until a sidecar names the face: then handed over again
     (folder / "G9.jpg.json").write_text(json.dumps({"face": 1, "surname": "Sidecar"}))
     child.expect("Candidates for human review")
-    child.expect("save the sidecar's details")
+    child.expect("save with sidecar")
     child.send("s")
     child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
     child.expect("next arrival")

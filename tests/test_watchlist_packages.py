@@ -202,7 +202,7 @@ def test_a_key_trusted_for_batches_cannot_issue_a_watchlist_nor_an_issuers_key_s
     assert [r["name"] for r in listed["trusted_laptops"]] == ["Laptop 2 Folkestone"]
     assert "watchlist issuer: Kent Intelligence Unit" in cli("keys", "list", "--home", copy.laptop).stdout
     said = cli("keys", "trust", "Folkestone as issuer", signing, "--issuer", "--home", copy.laptop).stdout
-    assert "also trusted as a trusted laptop (Laptop 2 Folkestone)" in " ".join(said.split()), said
+    assert "also trusted for its batches, as Laptop 2 Folkestone." in " ".join(said.split()), said
     got = cli.json("watchlist", "receive", package, "--home", copy.laptop)
     assert got["issuer"] == "Folkestone as issuer" and got["added"] == ["WL-009"]
     gone = cli("keys", "untrust", "Folkestone as issuer", "--issuer", "--home", copy.laptop).stdout

@@ -122,7 +122,8 @@ def trust(
         what = "watchlist packages" if issuer else "batches"
         out.print(f"Trusted {row['name']} for its {what}: fingerprint {row['fingerprint']}.", markup=False)
         if row.get("also"):
-            out.print(f"The same key is also trusted as a {keys.ROLE_WORDS[row['also'][0]]} ({row['also'][1]}).")
+            other = "watchlist packages" if row["also"][0] == keys.ISSUER else "batches"
+            out.print(f"The same key is also trusted for its {other}, as {row['also'][1]}.", markup=False)
 
 
 def untrust(

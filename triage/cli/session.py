@@ -399,11 +399,11 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
         return reason
 
     details = Details()
-    save = "save the sidecar's details" if given.given() else "save without details"
+    save = "save with sidecar" if given.given() else "save, no details"  # the menu fits 80 columns
     while True:
         k = keys.key(
             f"[bold]d[/] details  [bold]s[/] {save}  [bold]f[/] flag safeguarding  "
-            "[bold]r[/] retake  [bold]q[/] end (this one unsaved)",
+            "[bold]r[/] retake  [bold]q[/] end, unsaved",
             "dsfrq" + ENTER,
         )
         if k in ("r", "q") and flag_reason:  # a safeguarding flag is never lost to one key
