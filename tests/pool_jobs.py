@@ -35,3 +35,8 @@ def opencv_threads() -> int:
     import cv2
 
     return int(cv2.getNumThreads())
+
+
+def larger_than_a_pipe(n: int) -> bytes:
+    """A result larger than a pipe holds (64 KiB on Linux): its worker waits for a reader to send it."""
+    return bytes([n % 256]) * (1 << 20)

@@ -18,7 +18,7 @@ from PIL import Image
 from test_mrz_capture import ZONE
 
 from conftest import orl, row_counts
-from pool_jobs import CRASH, HANG, meet, opencv_threads, square_unless_told_otherwise
+from pool_jobs import CRASH, HANG, larger_than_a_pipe, meet, opencv_threads, square_unless_told_otherwise
 from triage import workers
 from triage.casework import manifest
 from triage.errors import BadInput, ExitStatus
@@ -212,6 +212,25 @@ def test_a_crashing_or_hanging_job_fails_alone():
     assert {k: o.value for k, o in outcomes.items() if o.error is None} == {
         n: n * n for n in range(10) if n not in (CRASH, HANG)
     }
+
+
+def test_a_pool_left_early_stops_its_workers_without_killing_them(monkeypatch):
+    """A batch interrupted while workers hold results too large for their pipes: each worker's result is read and
+    dropped so that it can finish, where it was killed after waiting for a reader (Ctrl-C took 4 s)."""
+    ended = []
+    stop = workers._Worker.stop
+
+    def noted(self):
+        stop(self)
+        ended.append(self.proc.exitcode)
+
+    monkeypatch.setattr(workers._Worker, "stop", noted)
+    jobs = ((n, (n,)) for n in range(10))
+    pool = workers.run(larger_than_a_pipe, jobs, workers=2, timeout=60)
+    first = next(pool)
+    assert first.error is None and len(first.value) == 1 << 20
+    pool.close()
+    assert ended == [0, 0]
 
 
 def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):

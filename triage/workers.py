@@ -117,11 +117,21 @@ class _Worker:
                 pass
 
     def stop(self) -> None:
+        """Ask the worker to finish, and wait up to 2 s for it: what it still sends is read and dropped, since a
+        worker whose result no longer fits the pipe would wait for a reader to the end (an interrupted batch)."""
         self.tell_stop()
-        self.proc.join(timeout=2)
+        deadline = time.monotonic() + 2
+        while self.proc.is_alive() and (left := deadline - time.monotonic()) > 0:
+            wait([self.conn, self.proc.sentinel], timeout=left)
+            try:
+                while self.conn.poll():
+                    self.conn.recv()
+            except (EOFError, OSError):
+                self.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+                break
         if self.proc.is_alive():
             self.proc.kill()
-            self.proc.join()
+        self.proc.join()
         self.conn.close()
 
 
