@@ -1094,6 +1094,59 @@ def test_a_laptops_decisions_on_a_repeat_arrival_decide_the_pair_at_the_hub(cli,
     assert held == [("confirmed",)]
 
 
+def test_code_a_tables_defaults_constraints_or_foreign_keys_would_run_inside_triage_is_refused(cli, sites, hub):
+    """Beyond triggers: a column default or a check constraint that calls the administrator's function, or a foreign
+    key that deletes rows when triage deletes others, runs inside triage's own transaction, whose audit event would
+    vouch for what it did (here: laptop A's pending alert gone, `audit verify` content). Every command refuses it."""
+    _imported(cli, hub, sites.a_file, sites.b0_file)
+    url = hub[-1]
+    gone = "CREATE FUNCTION gone() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN DELETE FROM laptop_alerts; RETURN true; END $$"
+    for attack in (
+        (
+            "ALTER TABLE arrivals ADD COLUMN theirs boolean",
+            "ALTER TABLE arrivals ALTER COLUMN theirs SET DEFAULT gone()",
+        ),
+        ("ALTER TABLE arrivals ADD CONSTRAINT theirs CHECK (gone()) NOT VALID",),
+    ):
+        _sql(url, gone, *attack)
+        told = _changed(cli, hub, "hub", "import", sites.b_file, said="code triage did not put there")
+        assert "function public.gone() used by arrivals" in told, told
+        _changed(cli, hub, "hub", "audit", "verify", said="code triage did not put there")
+        _sql(url, "DROP FUNCTION gone() CASCADE", "ALTER TABLE arrivals DROP COLUMN IF EXISTS theirs")
+    b1 = sites.b1
+    _sql(  # the alert made to hang on one of b1's name keys, which B's amendment makes again
+        url,
+        "ALTER TABLE laptop_alerts ADD COLUMN k1 bigint, ADD COLUMN k2 smallint, ADD COLUMN k3 text",
+        "UPDATE laptop_alerts SET (k1, k2, k3) = (SELECT n.arrival, n.part, n.blind FROM name_keys n JOIN arrivals a "
+        f"ON a.id = n.arrival WHERE a.key = '{b1}' LIMIT 1)",
+        "ALTER TABLE laptop_alerts ADD CONSTRAINT theirs FOREIGN KEY (k1, k2, k3) REFERENCES name_keys "
+        "ON DELETE CASCADE",
+    )
+    told = _changed(cli, hub, "hub", "import", sites.b_file, said="code triage did not put there")
+    assert "foreign key theirs on laptop_alerts" in told, told
+    assert _sql(url, "SELECT count(*) FROM laptop_alerts") == [(1,)]
+    _sql(url, "ALTER TABLE laptop_alerts DROP COLUMN k1, DROP COLUMN k2, DROP COLUMN k3")
+    _imported(cli, hub, sites.b_file)
+    assert [a["ref"] for a in cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]] == ["WL-007"]
+    cli("hub", "audit", "verify", *hub)
+
+
+def test_an_arrival_put_back_as_it_was_before_its_safeguarding_flag_is_refused_where_it_is_shown(cli, sites, hub):
+    """A flag raised after landing is never lowered at the hub, and its audit event names the arrival: the row put
+    back as it was before the flag (its tag still fits) would drop SAFEGUARDING from the lists and the report."""
+    url = hub[-1]
+    _imported(cli, hub, sites.a_file)
+    _sql(url, f"CREATE TABLE then_arrivals AS SELECT * FROM arrivals WHERE key = '{sites.a2}'")
+    (flagged,) = _imported(cli, hub, sites.a_flagged_file)
+    assert sites.a2 in flagged["safeguarding_raised"]
+    _sql(url, "UPDATE arrivals a SET sealed = t.sealed, mac = t.mac FROM then_arrivals t WHERE t.id = a.id")
+    report = ("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text")
+    for command in (("hub", "review", sites.a2), report):  # A decided its alert on a2: none is pending
+        told = _changed(cli, hub, *command, said="shown as not flagged for safeguarding, but audit event")
+        assert sites.a2 in told, told
+    _sql(url, "DROP TABLE then_arrivals")
+
+
 def test_a_decision_row_slipped_in_or_deleted_is_found_before_it_hides_or_reopens_a_candidate(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b_file)
     url = hub[-1]

@@ -248,7 +248,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
     nationalities: Counter[str] = Counter()
     flagged: list[dict[str, Any]] = []
     records: dict[str, tuple[dict[str, Any], str]] = {}  # the flagged arrivals' records, for why each is flagged
-    ids = []
+    ids, keyed = [], []
     for row in rows.dicts(  # voided ones too: each is checked, so a void made outside triage is not just left out
         hub.conn,
         f"SELECT a.id, a.sealed, {_ARRIVAL} FROM arrivals a WHERE a.landed_day BETWEEN %s AND %s",
@@ -258,6 +258,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
         if row["a_voided"]:
             continue
         ids.append(row["id"])
+        keyed.append(row["a_key"])
         sites[row["a_site"] or "(no site)"] += 1
         year, week, _ = row["a_landed_day"].isocalendar()
         weeks[f"{year}-W{week:02d}"] += 1
@@ -268,6 +269,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
             day = row["a_landed_day"].isoformat()
             flagged.append({**_shown(hub, row), "age_given": age_text(details, day) or "age not given"})
             records[row["a_key"]] = (record, day)
+    review.check_unflagged(hub, [key for key in keyed if key not in records])
     why = review.reasons_of(hub, records)
     for a in flagged:
         a["reasons"] = why[a["arrival_key"]]

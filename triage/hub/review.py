@@ -104,7 +104,29 @@ def _flagged_records(hub: Hub, keys: Iterable[str]) -> dict[str, tuple[dict[str,
         record = hub.open(r["sealed"], f"arrivals:{r['a_key']}")
         if record.get("safeguarding"):
             flagged[r["a_key"]] = (record, r["a_landed_day"].isoformat())
+    check_unflagged(hub, [r["a_key"] for r in found if r["a_key"] not in flagged])
     return flagged
+
+
+def check_unflagged(hub: Hub, keys: Iterable[str]) -> None:
+    """Refuse to show arrivals as not flagged for safeguarding when the audit trail records their flag: the hub never
+    lowers one, so such an arrival's row was put back, outside triage, as it was before its flag (its tag still fits,
+    and only `audit verify` sums the rows)."""
+    named = {f"arrival:{key}" for key in keys}
+    if not named:
+        return
+    row = hub.conn.execute(
+        "SELECT seq, records FROM audit WHERE action = 'safeguarding-flag' AND records ?| %s::text[] ORDER BY seq "
+        "LIMIT 1",
+        [sorted(named)],
+    ).fetchone()
+    if row is not None:
+        key = next(str(r) for r in row[1] if str(r) in named).split(":", 1)[1]
+        raise IntegrityFailure(
+            f"arrival {key} is shown as not flagged for safeguarding, but audit event {row[0]} records its flag: its "
+            "row was put back as it was before the flag, outside triage; nothing was shown",
+            hint="`triage hub audit verify` checks every row; restore the hub's database from a copy you trust",
+        )
 
 
 def safeguarded(hub: Hub, keys: Iterable[str]) -> set[str]:

@@ -393,10 +393,18 @@ _HUB_TABLES = (
 
 def foreign_code(conn: Any) -> list[str]:
     """What the hub's database would run inside triage's own transactions that triage did not put there: triggers
-    and rules on its tables, row security, views in its schema, the noting function changed. Such code could change
-    rows while triage writes, and the audit event that ends the transaction would then vouch for the change."""
+    and rules on its tables, row security, views in its schema, the noting function changed; and code a table's
+    column defaults, check constraints or indexes call (a function, operator, type or operator class of anyone's
+    but the server's own and its extensions'), or a foreign key that deletes or changes rows when triage deletes
+    or changes others (ON DELETE CASCADE). Such code could change rows while triage writes, and the audit event
+    that ends the transaction would then vouch for the change."""
     found = conn.execute(
-        "WITH hub AS (SELECT c.* FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s)) "
+        "WITH hub AS (SELECT c.* FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s)), "
+        "owned AS (SELECT 'pg_class'::regclass AS classid, oid AS objid, relname FROM hub "
+        "UNION ALL SELECT 'pg_attrdef'::regclass, d.oid, c.relname FROM pg_attrdef d JOIN hub c ON c.oid = d.adrelid "
+        "UNION ALL SELECT 'pg_constraint'::regclass, k.oid, c.relname FROM pg_constraint k JOIN hub c "
+        "ON c.oid = k.conrelid "
+        "UNION ALL SELECT 'pg_class'::regclass, i.indexrelid, c.relname FROM pg_index i JOIN hub c ON c.oid = i.indrelid) "
         "SELECT 'trigger ' || t.tgname || ' on ' || c.relname FROM pg_trigger t JOIN hub c ON c.oid = t.tgrelid "
         "WHERE NOT t.tgisinternal AND NOT (t.tgname = c.relname || '_noted' "
         "AND t.tgfoid = to_regproc('public.hub_note_change')) "
@@ -405,6 +413,16 @@ def foreign_code(conn: Any) -> list[str]:
         "UNION ALL SELECT relname || ', not a plain table' FROM hub WHERE relkind <> 'r' "
         "UNION ALL SELECT 'function hub_note_change changed' FROM pg_proc "
         "WHERE oid = to_regproc('public.hub_note_change') AND (prosrc <> %s OR prosecdef OR proconfig IS NOT NULL) "
+        "UNION ALL SELECT DISTINCT (pg_identify_object(d.refclassid, d.refobjid, 0)).type || ' ' "
+        "|| (pg_identify_object(d.refclassid, d.refobjid, 0)).identity || ' used by ' || o.relname "
+        "FROM pg_depend d JOIN owned o ON o.classid = d.classid AND o.objid = d.objid "
+        "WHERE d.refclassid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_namespace'::regclass) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.refclassid AND e.objid = d.refobjid "
+        "AND e.deptype = 'e') "
+        "UNION ALL SELECT 'foreign key ' || k.conname || ' on ' || k.conrelid::regclass::text || ' changes rows' "
+        "FROM pg_constraint k WHERE k.contype = 'f' AND (k.conrelid IN (SELECT oid FROM hub) "
+        "OR k.confrelid IN (SELECT oid FROM hub)) AND (k.confdeltype NOT IN ('a', 'r') "
+        "OR k.confupdtype NOT IN ('a', 'r')) "
         "ORDER BY 1",
         [list(_HUB_TABLES), _NOTE_CHANGE],
     ).fetchall()
