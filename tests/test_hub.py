@@ -1228,10 +1228,14 @@ def test_a_laptop_put_back_to_an_older_copy_is_noticed_by_the_hub(cli, sites, hu
     cli("export", "--home", older, "--date", FOLKESTONE_DAY, "--out", tmp_path / "older.age")
     first = _imported(cli, hub, tmp_path / "now.age", sites.b0_file, sites.b_file)
     assert not any("rolled back" in w for r in first for w in r["warnings"]), first
+    with psycopg.connect(hub[-1], autocommit=True) as conn:  # the batches table carries no tag: not relied on
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("DELETE FROM batches")
     (rolled_back,) = _imported(cli, hub, tmp_path / "older.age")
     (warning,) = [w for w in rolled_back["warnings"] if "rolled back" in w]
     assert warning.startswith(f"laptop {rolled_back['device']}: the audit trail this batch states ends at event ")
-    assert "but its batch now.age exported " in warning and "check the laptop before relying on its records" in warning
+    assert "but its batch " in warning and " exported 20" in warning
+    assert "check the laptop before relying on its records" in warning
     events = cli.json("hub", "audit", "show", *hub)
     assert events[-1]["action"] == "import" and "rolled back" in events[-1]["reason"]
     text = cli("hub", "import", tmp_path / "older.age", *hub).stdout  # already held: no new warning, no new event

@@ -130,37 +130,45 @@ def _bound_device(hub: Hub, b: Batch) -> None:
 
 def _trail_went_back(hub: Hub, b: Batch) -> list[str]:
     """A warning when the laptop's audit trail, as its signed manifest states it, ends before where a batch the
-    laptop exported earlier said it had reached (each import records that end in the hub's own trail): the
-    laptop's store was put back to an older copy, which its own `audit verify` cannot show. A batch exported
-    earlier and brought later ends earlier as it should. Only the numbers are compared: a laptop whose data key was
+    laptop exported earlier said it had reached: the laptop's store was put back to an older copy, which its own
+    `audit verify` cannot show. Each import records the batch's trail end and export time in the hub's own trail
+    (`_trail_records`), which is read here, not the batches table, which carries no tag. A batch exported earlier
+    and brought later ends earlier as it should. Only the numbers are compared: a laptop whose data key was
     replaced hashes its whole trail anew, the same events under the same numbers (the supervisor's home, which
     keeps the events batches bring, compares them too)."""
     end = (b.manifest.get("audit_end") or {}).get("seq")
     if not isinstance(end, int):
         return []
-    ends: dict[str, int] = {}
+    exported = b.manifest.get("exported_at")
+    earlier: list[tuple[int, str, str]] = []  # (trail end, batch, exported at)
     for (records,) in hub.conn.execute(
         "SELECT records FROM audit WHERE action = 'import' AND records ? %s", [f"device:{b.device}"]
     ):
-        seqs = [int(r[10:]) for r in records if r.startswith("trail-end:") and r[10:].isdigit()]
-        batches = [r[6:] for r in records if r.startswith("batch:")]
-        if seqs and batches:
-            ends[batches[0]] = seqs[0]
-    exported = b.manifest.get("exported_at")
-    earlier = [
-        (ends[sha], file, at)
-        for sha, file, at in hub.conn.execute(
-            "SELECT sha256, file, exported_at FROM batches WHERE sha256 = ANY(%s)", [list(ends)]
+        said = dict(
+            str(r).split(":", 1) for r in records if ":" in str(r) and not str(r).startswith(("review:", "arrival:"))
         )
-        if not (exported and at) or merge.exported_before(at, exported)
-    ]
+        seq, at = said.get("trail-end", ""), said.get("exported", "")
+        if seq.isdigit() and said.get("batch") and (not (exported and at) or merge.exported_before(at, exported)):
+            earlier.append((int(seq), said["batch"], at))
     if not earlier or (reached := max(earlier))[0] <= end:
         return []
+    row = hub.conn.execute("SELECT file FROM batches WHERE sha256 = %s", [reached[1]]).fetchone()
+    named = row[0] if row else f"{reached[1][:12]}..."
     return [
-        f"laptop {b.device}: the audit trail this batch states ends at event {end}, but its batch {reached[1]} "
-        f"exported {reached[2]} had reached event {reached[0]}: the laptop's store was rolled back or its trail "
-        "replaced; check the laptop before relying on its records"
+        f"laptop {b.device}: the audit trail this batch states ends at event {end}, but its batch {named} "
+        f"exported {reached[2] or 'earlier'} had reached event {reached[0]}: the laptop's store was rolled back or "
+        "its trail replaced; check the laptop before relying on its records"
     ]
+
+
+def _trail_records(b: Batch) -> list[str]:
+    """What an import records of the laptop's trail for `_trail_went_back`: the device, where the batch says its
+    trail ended, and when it was exported."""
+    end = (b.manifest.get("audit_end") or {}).get("seq")
+    if not isinstance(end, int):
+        return []
+    at = b.manifest.get("exported_at")
+    return [f"device:{b.device}", f"trail-end:{end}", *([f"exported:{at}"] if isinstance(at, str) else [])]
 
 
 def verified(hub: Hub, path: Path, progress: Progress | None = None) -> Batch:
@@ -724,8 +732,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
     vectors, warnings = _vectors(hub, b, new, progress) if not again else ({}, [])
     went_back = [] if again else _trail_went_back(hub, b)
     warnings += went_back
-    end = b.manifest.get("audit_end") or {}
-    trail = [f"device:{b.device}", f"trail-end:{end['seq']}"] if isinstance(end.get("seq"), int) else []
+    trail = _trail_records(b)
     loader = _Loader(hub, b)
     landed: dict[int, dict[str, np.ndarray]] = {}
     new_ids: list[int] = []
