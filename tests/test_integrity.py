@@ -342,6 +342,34 @@ def test_a_row_this_process_just_wrote_is_checked_again_once_another_connection_
         store.close()
 
 
+def test_an_event_another_process_adds_while_the_trail_is_read_is_not_taken_for_an_alteration(copy, monkeypatch):
+    """The sealed head and the events are read as of one moment: an event committed between the two reads (a
+    capture in another process while `audit show` runs) ended the trail past the head read, refused as altered."""
+    from conftest import PASSPHRASE
+    from triage.store import audit
+    from triage.store.rows import Store
+
+    home = copy[0]
+    reader, writer = Store.open(home, PASSPHRASE), Store.open(home, PASSPHRASE)
+    read_head = audit.read_head
+
+    def then_another_writes(db, vault):
+        head = read_head(db, vault)
+        if db is reader.db:
+            with writer.transaction():
+                writer.audit("note", "PC 2 Other", reason="written meanwhile")
+        return head
+
+    monkeypatch.setattr(audit, "read_head", then_another_writes)
+    try:
+        seen = reader.events()
+        assert seen and seen[-1]["action"] != "note"  # the trail as it stood when the head was read
+        assert reader.events()[-1]["action"] == "note"
+    finally:
+        reader.close()
+        writer.close()
+
+
 def _events(home: Path) -> list[tuple]:
     con = sqlite3.connect(home / "triage.db")
     try:
@@ -380,6 +408,10 @@ def test_a_trail_rewritten_and_chained_again_is_never_sealed_over(cli, copy):
     con.close()
     assert cli.json("audit", "verify", "--chain-only", "--home", home)["ok"]  # the chain alone adds up
     assert "audit trail no longer ends" in _said(cli("arrivals", "list", "--home", home, code=INTEGRITY))
+    # a read writes no event: its last event read is checked against the sealed head instead
+    last = _events(home)[-1][0]
+    said = _said(cli("audit", "show", "--home", home, code=INTEGRITY))
+    assert f"audit event {last} or the trail around it was altered" in said and "Someone Else" not in said
 
 
 def _row(home: Path, table: str, where: str) -> tuple[list[str], tuple]:

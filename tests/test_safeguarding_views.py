@@ -130,3 +130,18 @@ def test_a_flag_whose_event_an_index_leaves_out_is_refused_not_shown_without_its
     index_without(wl_home, "idx_audit_events_arrival_id", "action = 'safeguarding-flag'")
     said = _words(cli("arrivals", "show", adult, code=int(ExitStatus.INTEGRITY)).stderr)
     assert "audit_events or an index of it is not as SQLite wrote it" in said
+
+
+def test_a_flag_whose_event_an_index_leaves_out_is_refused_where_another_reason_is_found(cli, wl_home):
+    """A child flagged at capture, and by an officer since: with the officer's event left out of the index, the
+    flag still had its capture reason, so the trail's index was not asked about and the officer's reason went
+    unseen. SQLite is asked whatever reasons are found."""
+    from conftest import index_without
+    from triage.errors import ExitStatus
+
+    young = _capture(cli, "--photo", orl(33, 2), "--surname", "Young", "--age", "15")  # flagged at capture
+    cli("arrivals", "flag", young, "--safeguarding", "--reason", "interpreter says 13, travelling alone")
+    assert len(cli.json("arrivals", "show", young)["safeguarding_reasons"]) == 2
+    index_without(wl_home, "idx_audit_events_arrival_id", "action = 'safeguarding-flag'")
+    said = _words(cli("arrivals", "show", young, code=int(ExitStatus.INTEGRITY)).stderr)
+    assert "audit_events or an index of it is not as SQLite wrote it" in said

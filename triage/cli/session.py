@@ -172,7 +172,7 @@ def session(
     or the next new file in the --watch folder. Its candidates show at once.
 
     Then one key: d (or Enter) details, checked as `triage capture` checks them
-    (Enter skips any); s save without details; f flag safeguarding; r retake;
+    (Enter skips any); s save, no details; f flag safeguarding; r retake;
     q end. Once landed: a candidate's number records a decision on it
     (c confirmed, r rejected, i inconclusive, then a reason); f flag
     safeguarding; Enter next arrival; q end.
