@@ -295,6 +295,52 @@ def test_two_reviewers_deciding_one_candidate_at_once_record_one_decision(cli, s
     assert not [x for x in cli.json("hub", "review", "--pending", *hub)["candidates"] if x["kind"] == "arrival"]
 
 
+def test_a_reviewer_corrects_a_decision_taken_at_the_hub_and_both_stay_in_the_record(cli, sites, hub):
+    """A wrong decision at the hub is not left standing: a reviewer's login corrects it with a reason; the
+    candidates of the pair take the new decision, the replaced one is shown beside it and kept in the trail, and
+    `hub audit verify` holds. Nothing to correct, or the same decision again, is refused."""
+    from triage.hub import schema
+
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    (c,) = [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "arrival"]
+    key, number = c["arrival_key"], str(c["candidate"])
+    decide = ("hub", "review", key, "--candidate", number, "--decision")
+    said = " ".join(
+        cli(*decide, "confirmed", "--reason", "x", "--correct", *hub, code=int(ExitStatus.BAD_INPUT)).stderr.split()
+    )
+    assert "awaits its first decision: there is nothing to correct" in said and "without --correct" in said
+    cli(*decide, "confirmed", "--reason", "same scar", *hub)
+    said = " ".join(cli(*decide, "rejected", "--reason", "late", *hub, code=int(ExitStatus.CONFLICT)).stderr.split())
+    assert "already decided: confirmed by" in said and "--correct" in said
+    url = hub[-1]
+    with psycopg.connect(url, autocommit=True) as conn:  # the roles `hub init` makes, for this test's database
+        db = conn.info.dbname
+        schema.create_roles(conn, db)
+        conn.execute(f"DROP ROLE IF EXISTS {db}_ds77")
+        conn.execute(f"CREATE ROLE {db}_ds77 LOGIN IN ROLE {db}_reviewer")
+    as_reviewer = ["--dir", hub[1], "--db", url.replace("postgresql://postgres:@", f"postgresql://{db}_ds77@")]
+    said = " ".join(
+        cli(
+            *decide, "confirmed", "--reason", "again", "--correct", *as_reviewer, code=int(ExitStatus.BAD_INPUT)
+        ).stderr.split()
+    )
+    assert "is confirmed already" in said
+    done = cli.json(*decide, "rejected", "--reason", "the scar is on the other cheek", "--correct", *as_reviewer)
+    assert done["decision"] == "rejected" and done["corrects"]["decision"] == "confirmed"
+    assert len(done["candidates"]) == len(c["candidates"])
+    with psycopg.connect(url) as conn:
+        assert {d for (d,) in conn.execute("SELECT decision FROM decisions")} == {"rejected"}
+    shown = cli.json("hub", "review", key, *hub)
+    (item,) = [e for e in shown["decided"] if e["kind"] == "arrival"]
+    assert item["decision"] == "rejected" and item["corrects"]["decision"] == "confirmed"
+    text = " ".join(cli("hub", "review", key, *hub).stdout.split())
+    assert "in place of confirmed" in text, text
+    events = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
+    assert events[-1]["reason"].startswith("rejected: the scar is on the other cheek (a correction, in place of ")
+    assert cli.json("hub", "audit", "verify", *hub)["decisions"] >= 2  # exit 0: the trail and every row hold
+    assert not [x for x in cli.json("hub", "review", "--pending", *hub)["candidates"] if x["kind"] == "arrival"]
+
+
 def test_a_phone_named_in_debriefs_at_two_sites_suggests_one_link_across_sites(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b_file)
     group = cli.json("hub", "ocg", "show", "OCG-2026-014", *hub)

@@ -345,6 +345,9 @@ def review_cmd(
     candidate: str | None = typer.Option(None, "--candidate", help="The candidate: its number, or its ref."),
     decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),
     reason: str | None = typer.Option(None, "--reason", help="What the decision rests on."),
+    correct: bool = typer.Option(
+        False, "--correct", help="Replace the decision standing on the candidate (both stay in the record)."
+    ),
     limit: int = typer.Option(200, "--limit", min=1, help="At most this many candidates (closest first)."),
     db: DbOpt = None,
     folder: DirOpt = None,
@@ -354,8 +357,10 @@ def review_cmd(
     """What awaits a decision, one arrival's candidates, or one decision.
 
     Several officers review at once; a candidate is decided once, and whoever decides it second is told the
-    first decision (exit 8). A pair of arrivals found by face and by name is one item: deciding either of its
-    candidates decides both. ARRIVAL alone lists its candidates, awaiting a decision and decided.
+    first decision (exit 8). A decision found wrong is corrected with --correct and a reason: it replaces the
+    standing one, which stays in the record and the audit trail. A pair of arrivals found by face and by name
+    is one item: deciding either of its candidates decides both. ARRIVAL alone lists its candidates, awaiting
+    a decision and decided.
 
     Examples:
 
@@ -364,19 +369,23 @@ def review_cmd(
       triage hub review 3F9A1C:A-7K3F9Q
 
       triage hub review 3F9A1C:A-7K3F9Q --candidate 12 --decision confirmed --reason "same scar, same tattoo"
+
+      triage hub review 3F9A1C:A-7K3F9Q --candidate 12 --decision rejected --reason "tattoo differs" --correct
     """
     from triage.hub import review
 
     if pending == (arrival is not None):
         raise UsageError("give --pending, or ARRIVAL (with --candidate, --decision and --reason to record a decision)")
-    deciding = candidate is not None or decision is not None or reason is not None
+    deciding = candidate is not None or decision is not None or reason is not None or correct
     if arrival is not None and deciding and not (candidate and decision and reason):
-        raise UsageError("a decision needs --candidate, --decision and --reason")
+        raise UsageError(f"a {'correction' if correct else 'decision'} needs --candidate, --decision and --reason")
+    if pending and correct:
+        raise UsageError("--correct goes with ARRIVAL, --candidate, --decision and --reason, not --pending")
     with _opened(folder, db, officer) as h:
         if pending:
             result: Any = review.pending(h, limit=limit)
         elif deciding:
-            result = review.decide(h, str(arrival), str(candidate), str(decision), str(reason))
+            result = review.decide(h, str(arrival), str(candidate), str(decision), str(reason), correct=correct)
         else:
             result = review.arrival_candidates(h, str(arrival))
 
@@ -389,7 +398,8 @@ def review_cmd(
             say(
                 out,
                 f"Recorded: {r.decision} for the {r.kind} candidate {r.ref} of arrival {r.arrival_key}, by {r.officer}"
-                + (f" (candidates {r.candidate} and {', '.join(map(str, also))})" if also else ""),
+                + (f" (candidates {r.candidate} and {', '.join(map(str, also))})" if also else "")
+                + (f", in place of {_replaced(r.corrects)}" if r.corrects else ""),
                 hang=2,
             )
             return
@@ -475,6 +485,7 @@ def _render_arrival(r: Any) -> None:
             decided = [e["decision"]] + ([f"by {e['officer']}"] if e["officer"] else [])
             decided += [f"{utc_text(e['at'])} UTC"] if e["at"] else []
             decided += ["at the hub" if e["decided_on"] == HUB else f"on {e['decided_on']}"]
+            decided += [f"in place of {_replaced(e['corrects'])}"] if e.get("corrects") else []
         table.add_row(
             "+".join(map(str, e["candidates"])) or "-",
             Text("\n".join(what)),
@@ -491,6 +502,14 @@ def _render_arrival(r: Any) -> None:
             f"{'|'.join(DECISIONS)} --reason TEXT",
             hang=2,
         )
+
+
+def _replaced(d: dict[str, Any]) -> str:
+    """A decision a correction replaced, as one phrase."""
+    from triage.hub.review import HUB
+
+    where = "" if d.get("decided_on") in (None, HUB) else f" on {d['decided_on']}"
+    return f"{d.get('decision')} by {d.get('officer')} at {utc_text(str(d.get('at')))} UTC{where}"
 
 
 def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = False) -> None:

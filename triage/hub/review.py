@@ -564,7 +564,7 @@ class ArrivalCandidates:
 def _entry(**fields: Any) -> dict[str, Any]:
     """One candidate of an arrival's list, every key present."""
     blank = dict.fromkeys(("ref", "category", "other", "distance", "threshold", "matched", "found_by"))
-    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on"))
+    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on", "corrects"))
     return {"candidates": [], "kind": "watchlist", **blank, "across_sites": False, "evidence": [], **fields}
 
 
@@ -597,11 +597,13 @@ def _decided_here(hub: Hub, aid: int) -> list[dict[str, Any]]:
     items = _items(found)
     for item in items:
         d = decisions[item["candidates"][0]]
+        opened = hub.open(bytes(d["d_blob"]), f"decisions:{d['id']}")
         item["decided"] = {
             "decision": d["d_decision"],
             "officer": d["d_officer"],
             "at": d["d_at"].isoformat(timespec="seconds"),
-            "decided_on": hub.open(bytes(d["d_blob"]), f"decisions:{d['id']}").get("laptop") or HUB,
+            "decided_on": opened.get("laptop") or HUB,
+            "corrects": opened.get("corrects"),
         }
     return items
 
@@ -678,6 +680,7 @@ class Decided:
     decision: str
     officer: str
     candidates: list[int] = field(default_factory=list)  # every candidate decided: the pair's face and name ones
+    corrects: dict[str, Any] | None = None  # the decision a correction replaced: decision, officer, at, decided_on
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -748,12 +751,15 @@ def _conflict(hub: Hub, candidates: list[int], key: str, ref: str) -> Conflict:
     return Conflict(
         f"candidate {earlier['candidate']} ({ref} for arrival {key}) was already decided: {earlier['decision']} by "
         f"{earlier['officer']} at {earlier['at']}{where}; your decision was not recorded",
-        hint="the hub keeps the first decision on a candidate and changes none: a laptop's is corrected by a later "
-        "one on that laptop, which its next batch brings; one taken here stands, so tell your supervisor",
+        hint=f"the first decision stands against a second one; if it is wrong, correct it with reasons: `triage hub "
+        f"review {key} --candidate {earlier['candidate']} --decision DECISION --reason TEXT --correct`",
     )
 
 
-def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -> Decided:
+def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *, correct: bool = False) -> Decided:
+    """Record a decision on a candidate (a pair of arrivals: on every candidate of the pair). The first decision
+    stands against a second reviewer's (Conflict); `correct` replaces the standing decision with this one, both
+    kept: the replaced one in the decision's sealed part and in the trail."""
     if decision not in DECISIONS:
         raise BadInput(f"--decision {decision!r}: choose {', '.join(DECISIONS)}")
     reason = clean_text(reason or "", "--reason", 1000)
@@ -762,6 +768,8 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     row, key, ref = _resolve(hub, arrival, candidate)
     pair = _pair(hub, row)
     ids = [r["id"] for r in pair]
+    if correct:
+        return _correct(hub, row, pair, key, ref, decision, reason)
     if _standing(hub, ids) is not None:  # told at once, without queueing for the trail
         raise _conflict(hub, ids, key, ref)
     try:
@@ -783,6 +791,44 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str) -
     except _Taken:
         raise _conflict(hub, ids, key, ref) from None
     return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, ids)
+
+
+def _correct(
+    hub: Hub, row: dict[str, Any], pair: list[dict[str, Any]], key: str, ref: str, decision: str, reason: str
+) -> Decided:
+    """Replace the decision standing on `pair` with `decision`, as a reviewer at the hub corrects one."""
+    ids = [r["id"] for r in pair]
+    standing = _standing(hub, ids)
+    if standing is None:
+        check_undecided(hub, ids)  # its decision's row deleted outside triage: named, not decided afresh
+        raise BadInput(
+            f"{ref} for arrival {key} awaits its first decision: there is nothing to correct",
+            hint="record it without --correct",
+        )
+    if standing["decision"] == decision:
+        raise BadInput(
+            f"{ref} for arrival {key} is {decision} already (by {standing['officer']} at {standing['at']}): a "
+            "correction changes the decision"
+        )
+    replaced = {k: standing[k] for k in ("decision", "officer", "at", "decided_on")}
+    with hub.conn.transaction():
+        hub.hold_trail()  # before its rows, as a decision and an import take them
+        if _standing(hub, ids) != standing:
+            raise Conflict(
+                f"{ref} for arrival {key} was decided again by someone else while you corrected it; your "
+                f"correction was not recorded: see `triage hub review {key}`"
+            )
+        sealed = {"reason": reason, "corrects": replaced}
+        _rewrite(hub, pair, decision, hub.officer, dt.datetime.now(dt.timezone.utc), sealed)
+        kinds = list(dict.fromkeys(r["c_kind"] for r in pair))
+        where = "" if replaced["decided_on"] == HUB else f" on {replaced['decided_on']}"
+        hub.audit(
+            "review",
+            records=[*(f"candidate:{i}" for i in ids), f"arrival:{key}", *(f"{k}:{ref}" for k in kinds)],
+            reason=f"{decision}: {reason} (a correction, in place of {replaced['decision']} by "
+            f"{replaced['officer']} at {replaced['at']}{where})",
+        )
+    return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, ids, replaced)
 
 
 def _write(

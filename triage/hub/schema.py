@@ -274,6 +274,17 @@ BEGIN
 END $$;
 """
 
+# A reviewer corrects a decision taken at the hub (`hub review --correct`): the decision's rows are rewritten, the
+# one they replace kept in their sealed part and the trail. Reviewers could insert decisions only until then.
+M008 = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_database() || '_reviewer') THEN
+        EXECUTE format('GRANT UPDATE ON decisions TO %I', current_database() || '_reviewer');
+    END IF;
+END $$;
+"""
+
 MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (1, "m001_hub", M001),
     (2, "m002_row_macs", M002),
@@ -282,6 +293,7 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (5, "m005_hnsw_links", M005),
     (6, "m006_alert_reviews", M006),
     (7, "m007_pair_reviews", M007),
+    (8, "m008_corrected_decisions", M008),
 )
 LATEST = MIGRATIONS[-1][0]
 DIGESTS_FROM = 4  # the schema from which the trail's end keeps the tables' digests
@@ -502,7 +514,8 @@ def create_roles(conn: Any, database: str) -> dict[str, str]:
             for table in _DELETES[role]:
                 conn.execute(f'GRANT DELETE ON "{table}" TO "{name}"')
             conn.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM "{name}"')
-            # An importer replaces a decision a laptop took with a later one from a laptop; nobody deletes one.
-            changes = "DELETE, TRUNCATE" if role == "importer" else "UPDATE, DELETE, TRUNCATE"
+            # An importer replaces a decision a laptop took with a later one from a laptop, and a reviewer corrects
+            # one (M008); nobody deletes one.
+            changes = "DELETE, TRUNCATE" if role in ("importer", "reviewer") else "UPDATE, DELETE, TRUNCATE"
             conn.execute(f'REVOKE {changes} ON decisions FROM "{name}"')
     return names
