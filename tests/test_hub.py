@@ -341,6 +341,20 @@ def test_a_reviewer_corrects_a_decision_taken_at_the_hub_and_both_stay_in_the_re
     assert not [x for x in cli.json("hub", "review", "--pending", *hub)["candidates"] if x["kind"] == "arrival"]
 
 
+def test_a_devices_binding_changed_in_the_database_stops_the_next_import(cli, sites, hub):
+    """A device is bound to the first trusted key that signed for it: its row changed outside triage (to let
+    another trusted key sign for that laptop) stops every import until it is put back."""
+    _imported(cli, hub, sites.a_file)
+    url = hub[-1]
+    ((signer,),) = _sql(url, "SELECT signer FROM devices")
+    _sql(url, "UPDATE devices SET signer = 'Laptop B'")
+    said = " ".join(cli("hub", "import", sites.b_file, *hub, code=int(ExitStatus.INTEGRITY)).stderr.split())
+    assert "the hub's devices table is not as triage left it" in said and "nothing of the batch was imported" in said
+    assert _sql(url, "SELECT count(*) FROM batches") == [(1,)]
+    _sql(url, f"UPDATE devices SET signer = '{signer}'")
+    assert _imported(cli, hub, sites.b_file)[0]["new_arrivals"] == 2
+
+
 def test_a_phone_named_in_debriefs_at_two_sites_suggests_one_link_across_sites(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b_file)
     group = cli.json("hub", "ocg", "show", "OCG-2026-014", *hub)

@@ -115,6 +115,23 @@ def _refused(hub: Hub, path: Path, error: TriageError) -> NoReturn:
     raise error
 
 
+def _devices_as_left(hub: Hub, b: Batch) -> None:
+    """Refuse to load a batch while the devices table is not as triage left it (its digest at the trail's end):
+    a device's binding to the key that signs for it, changed or removed outside triage, would let another trusted
+    key sign for that laptop. The table is small, so it is summed before every load, not only by `audit verify`."""
+    with hub.conn.transaction():
+        hub.hold_trail()
+        recorded = hub.ended()
+        if recorded is None or "devices" not in recorded:  # a hub from before the digests
+            return
+        if rows.plain_digest(hub.conn, hub.rows, "devices") != recorded["devices"]:
+            raise IntegrityFailure(
+                f"{b.path}: the hub's devices table is not as triage left it (a laptop's binding to the key that "
+                "signs its batches was changed, added or removed outside triage); nothing of the batch was imported",
+                hint="`triage hub audit verify` names what changed; restore the hub's database from a copy you trust",
+            )
+
+
 def _bound_device(hub: Hub, b: Batch) -> None:
     """A device's records come from the first trusted key that signed for it here."""
     row = hub.conn.execute("SELECT signer FROM devices WHERE device = %s", [b.device]).fetchone()
@@ -717,6 +734,11 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
     commits second loads again and finds what the first added."""
     conn = hub.conn
     again = conn.execute("SELECT 1 FROM batches WHERE sha256 = %s", [b.sha256]).fetchone() is not None
+    if not again:
+        try:
+            _devices_as_left(hub, b)
+        except IntegrityFailure as refusal:
+            _refused(hub, b.path, refusal)
     held = set()
     for row in rows.dicts(
         conn,
