@@ -83,7 +83,7 @@ def main() -> None:
             if i == 1:
                 sys.exit(f"{photo.name} was refused: {child.before[-300:]}")
             inside.append(float(child.match.group(1)))
-            child.expect("save without details")
+            child.expect("save, no details")
             child.send("s")
             child.expect("next arrival")
             child.send("\r")
