@@ -86,6 +86,10 @@ FACE_SHARE = 0.55  # the ORL tile's height as a share of the frame's height
 # 2.04x and 2.08x), 1280x960 3.67 and 3.49 s against 1.87 and 1.85 s (1.96x and 1.89x; CPU 1.83x and 1.76x);
 # face_recognition 11.9 and 11.7 s, 21.4 and 21.2 s. Start-up 1.8-1.9 s of CPU, 57-59 ms of CPU an arrival at
 # 640x480 where the floor counts 43.
+# On a faster 2-core machine (every stage about a third quicker), two runs, quiet: 640x480 2.18 and 2.12 s against
+# 0.83 and 0.82 s (2.62x and 2.59x; CPU 2.34x and 2.30x), 1280x960 2.65 and 2.59 s against 1.23 and 1.19 s (2.15x and
+# 2.17x; CPU 1.97x and 2.00x); face_recognition 9.1 s and 16.6 s. Start-up 1.4-1.5 s of CPU, 39-41 ms an arrival
+# where the floor counts 27: the start costs what it did while the floor shrank, so the ratio grew.
 
 
 def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int = 7) -> list[Path]:
