@@ -266,7 +266,8 @@ def test_list_show_and_outcomes_keep_their_history(cli, site, tmp_path):
     assert first["ref"] in cli("pnd", "list").stdout
 
     image = tmp_path / "again.jpg"
-    cli("pnd", "show", second["ref"], "--image-out", image)
+    said = cli("pnd", "show", second["ref"], "--image-out", image).stderr
+    assert str(image) in said.splitlines(), "the file written is named on a line of its own"
     assert hashlib.sha256(image.read_bytes()).hexdigest() == second["search_image"]["sha256"]
     assert "person search" in cli("pnd", "show", first["ref"], "--image-out", image, code=3).stderr
 

@@ -273,6 +273,7 @@ def test_json_carries_every_figure_in_the_table(cli, eval_home, tmp_path, monkey
     assert shown, "the table shows figures"
     assert shown <= allowed, f"figures in the table but not in --json: {sorted(shown - allowed)}"
     assert "FLAG" in table
+    assert str(tmp_path / "det.png") in table.splitlines(), "the plot written is named on a line of its own"
 
 
 def test_det_plot_is_a_png_with_labelled_axes(cli, eval_home, tmp_path):

@@ -171,7 +171,8 @@ def test_report_renders_in_chromium_with_the_stores_counts(cli, day, tmp_path):
 
 def test_report_is_self_contained_escaped_and_worded_as_decision_support(cli, day, tmp_path):
     page = tmp_path / "report.html"
-    cli("report", "--date", day.day, "--out", page, "--home", day.home)
+    said = cli("report", "--date", day.day, "--out", page, "--home", day.home).stderr
+    assert str(page) in said.splitlines(), "the file written is named on a line of its own"
     html = page.read_text(encoding="utf-8")
     assert not re.search(r"<\s*script", html, re.I) and "onerror=alert(2)>" not in html
     assert "&lt;SCRIPT&gt;ALERT(1)&lt;/SCRIPT&gt;" in html

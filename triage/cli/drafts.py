@@ -63,9 +63,9 @@ def _emit(result: DraftResult, fmt: str, json_out: bool, render_text: Callable[[
     for w in result.warnings:
         warn(w)
     if result.out:
-        note(f"draft {result.ref} written to {result.out}")
+        note(f"draft {result.ref} written to:\n{result.out}")
     if result.image_out:
-        note(f"search image of {result.draft['arrival_id']} written to {result.image_out}")
+        note(f"search image of {result.draft['arrival_id']} written to:\n{result.image_out}")
     emit(
         result,
         json_out or fmt == "json",

@@ -193,7 +193,7 @@ def render(result: Evaluation) -> None:
     for m in result.matchers:
         _render_matcher(m, result)
     if result.plotted:
-        out.print(f"DET curve written to {result.plotted}", markup=False)
+        out.print(f"DET curve written to:\n{result.plotted}", markup=False)
     elif result.plot is not None:
         warn("no DET curve was written: no matcher has both genuine and impostor comparisons")
 
@@ -301,10 +301,10 @@ def _render_matcher(m: dict[str, Any], result: Evaluation) -> None:
     if "calibration" in m:
         c = m["calibration"]
         out.print(
-            f"[bold]Calibration written[/] to {escape(str(c['file']))}: threshold {c['threshold']} "
+            f"[bold]Calibration[/]: threshold {c['threshold']} "
             f"(was {c['previous_threshold'] if c['previous_threshold'] is not None else 'the shipped one'}), "
             f"FPIR {pct(c['fpir'])} over {count(c['nonmated_searches'])} non-mated searches "
-            f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}"
+            f"(target {pct(c['target_fpir'])}), FNIR {pct(c['fnir'])}; written to:\n{escape(str(c['file']))}"
         )
         if not c["estimable"]:
             warn(

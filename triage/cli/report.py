@@ -77,4 +77,4 @@ def report_cmd(
     elif out_file is None:
         document(out, text)
     else:
-        note(f"Report of {day} ({data['totals']['arrivals']} arrival(s)) written to {out_file}")
+        note(f"Report of {day} ({data['totals']['arrivals']} arrival(s)) written to:\n{out_file}")
