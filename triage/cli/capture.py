@@ -578,7 +578,7 @@ def render_batch(report: Report) -> None:
                 Text(a.photo),
                 Text(f"landed {a.arrival_id}"),
                 name,
-                f"[bold red]{escape(found)}[/] (threshold {a.threshold:.2f}) - review" if near else "none",
+                f"[bold red]{escape(found)}[/] (threshold {a.threshold:.2f}) — review" if near else "none",
             )
         elif isinstance(a, LandedBefore):
             table.add_row(str(a.row), Text(a.photo), Text(f"already landed as {a.arrival_id}"), "", "")

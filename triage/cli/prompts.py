@@ -26,7 +26,7 @@ QUESTIONS = {
     "surname": "Surname, in any script",
     "given_names": "Given names",
     "aliases": "Other names used (separate with ;)",
-    "dob": "Date of birth: YYYY, YYYY-MM or YYYY-MM-DD; or day first, DD/MM/YYYY, DD.MM.YYYY or MM/YYYY (blank if not known)",
+    "dob": "Date of birth: YYYY-MM-DD, DD/MM/YYYY, MM/YYYY or YYYY (blank: not known)",  # YYYY-MM, DD.MM.YYYY too
     "age": "Assessed age or range, e.g. 16-18 (blank if not assessed)",
     "sex": "Sex: F, M or X",
     "nationality": "Nationality: country name or code",
