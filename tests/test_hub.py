@@ -341,6 +341,40 @@ def test_a_reviewer_corrects_a_decision_taken_at_the_hub_and_both_stay_in_the_re
     assert not [x for x in cli.json("hub", "review", "--pending", *hub)["candidates"] if x["kind"] == "arrival"]
 
 
+def test_a_corrected_decision_put_back_by_a_reviewers_login_is_refused_where_it_is_shown(cli, sites, hub):
+    """A reviewer's login may change decisions (to correct one), so it may also put back, through SQL, the row a
+    correction replaced: its tag still fits, and only `audit verify` summed the rows. The decision shown is compared
+    with the last the trail records on its candidate wherever it is shown or replaced."""
+    from triage.hub import schema
+
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    c = _pair(cli, hub)
+    key, number = c["arrival_key"], str(c["candidate"])
+    decide = ("hub", "review", key, "--candidate", number, "--decision")
+    cli(*decide, "confirmed", "--reason", "same scar", *hub)
+    url = hub[-1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        db = conn.info.dbname
+        schema.create_roles(conn, db)
+        conn.execute(f"DROP ROLE IF EXISTS {db}_ds78")
+        conn.execute(f"CREATE ROLE {db}_ds78 LOGIN IN ROLE {db}_reviewer")
+    login = url.replace("postgresql://postgres:@", f"postgresql://{db}_ds78@")
+    with psycopg.connect(login) as conn:
+        before = conn.execute("SELECT id, decision, officer, db_user, at, sealed, mac FROM decisions").fetchall()
+    cli(*decide, "rejected", "--reason", "the scar is on the other cheek", "--correct", "--dir", hub[1], "--db", login)
+    with psycopg.connect(login, autocommit=True) as conn:
+        for i, *values in before:
+            conn.execute(
+                "UPDATE decisions SET decision = %s, officer = %s, db_user = %s, at = %s, sealed = %s, mac = %s "
+                "WHERE id = %s",
+                [*values, i],
+            )
+    report = ("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text")
+    for command in (("hub", "review", key), report, (*decide, "inconclusive", "--reason", "x", "--correct")):
+        told = _changed(cli, hub, *command, said="is confirmed in the decisions table, but audit event")
+        assert "last recorded rejected: an earlier decision was put back outside triage" in told, told
+
+
 def test_a_devices_binding_changed_in_the_database_stops_the_next_import(cli, sites, hub):
     """A device is bound to the first trusted key that signed for it: its row changed outside triage (to let
     another trusted key sign for that laptop) stops every import until it is put back."""
@@ -451,7 +485,7 @@ def test_a_hubs_key_home_and_a_laptops_home_are_kept_apart(cli, sites, tmp_path)
 def test_the_roles_divide_the_work(cli, sites):
     with psycopg.connect(sites.made_on, autocommit=True) as conn:
         db = conn.info.dbname
-        roles = {r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", [f"{db}_%"])}
+        roles = {r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [f"{db}_"])}
         assert roles == {f"{db}_importer", f"{db}_reviewer", f"{db}_analyst"} == set(sites.init["roles"].values())
         conn.execute(f"SET ROLE {db}_analyst")
         conn.execute("SELECT count(*) FROM arrivals")
@@ -1300,6 +1334,21 @@ def test_a_laptop_put_back_to_an_older_copy_is_noticed_by_the_hub(cli, sites, hu
     assert events[-1]["action"] == "import" and "rolled back" in events[-1]["reason"]
     text = cli("hub", "import", tmp_path / "older.age", *hub).stdout  # already held: no new warning, no new event
     assert "rolled back" not in text
+
+
+def test_two_batches_a_laptop_exported_in_one_second_brought_the_other_way_round_are_no_rollback(
+    cli, sites, hub, tmp_path, monkeypatch
+):
+    """Export times are kept to the second: two batches of one second are in no known order, and the later of them
+    brought first had the earlier taken for a laptop put back to an older copy."""
+    from triage.exchange import batch
+
+    b = Path(shutil.copytree(sites.b, tmp_path / "B"))
+    monkeypatch.setattr(batch, "utcnow", lambda: "2026-07-09T18:00:00+00:00")
+    for name in ("first.age", "second.age"):
+        cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / name)
+    loaded = _imported(cli, hub, tmp_path / "second.age", tmp_path / "first.age")
+    assert not [w for r in loaded for w in r["warnings"] if "rolled back" in w], loaded
 
 
 def test_the_hub_shows_why_an_arrival_is_flagged_where_it_holds_the_reason_and_says_so_where_it_does_not(

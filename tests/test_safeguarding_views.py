@@ -118,6 +118,38 @@ def test_a_flag_whose_officer_was_rewritten_in_the_trail_is_refused_not_shown(cl
         assert "Someone Else" not in said
 
 
+def test_a_flag_whose_officer_was_rewritten_with_the_next_events_hash_made_again_is_refused(cli, wl_home):
+    """The trail's hashes are not keyed: the flag's event rewritten, and the event after it given the new link and a
+    hash of its own made again, passed a check of the flag's neighbours; the break is further on, which a read of
+    the flag's events alone never reached. The read walks the trail from the first event it shows to the head."""
+    import sqlite3
+
+    from triage.errors import ExitStatus
+    from triage.store.audit import event_hash
+
+    adult = _capture(cli, "--photo", orl(35, 3), "--surname", "Bell", "--dob", "1990")
+    cli("arrivals", "flag", adult, "--safeguarding", "--reason", "says 14 to interpreter")
+    cli("arrivals", "list")
+    cli("arrivals", "list")  # two events after the flag, about no arrival
+    con = sqlite3.connect(wl_home / "triage.db")
+    con.row_factory = sqlite3.Row
+    row = dict(con.execute("SELECT * FROM audit_events WHERE action = 'safeguarding-flag'").fetchone())
+    row["officer"] = "PC 666 Someone Else"
+    row["hash"] = event_hash(row)
+    after = dict(con.execute("SELECT * FROM audit_events WHERE seq = ?", [row["seq"] + 1]).fetchone())
+    after["prev_hash"] = row["hash"]
+    after["hash"] = event_hash(after)
+    for r in (row, after):
+        con.execute("UPDATE audit_events SET officer = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                    [r["officer"], r["prev_hash"], r["hash"], r["seq"]])  # fmt: skip
+    con.commit()
+    con.close()
+    for command in (("arrivals", "show", adult), ("audit", "show", "--arrival", adult)):
+        said = _words(cli(*command, code=int(ExitStatus.INTEGRITY)).stderr)
+        assert f"audit event {row['seq'] + 1} or the trail around it was altered" in said, said
+        assert "Someone Else" not in said
+
+
 def test_a_flag_whose_event_an_index_leaves_out_is_refused_not_shown_without_its_reason(cli, wl_home):
     """The flag's event is found through the trail's index by arrival: rebuilt without it, `arrivals show` said
     "no reason is recorded in this home" (exit 0), every tag, digest and link passing. A flag found with no

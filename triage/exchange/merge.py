@@ -781,10 +781,11 @@ def _trail_went_back(store: Store, b: Batch) -> list[str]:
 
 
 def exported_before(one: str, other: str) -> bool:
-    """Whether a laptop exported the batch stamped `one` no later than the one stamped `other` (its clock, to the
-    second); stamps that are not times are taken as in order, so that the trails are compared."""
+    """Whether a laptop exported the batch stamped `one` before the one stamped `other` (its clock, to the second);
+    stamps that are not times are taken as in order, so that the trails are compared. Two batches stamped the same
+    second are not in a known order (a laptop exporting two days at once): neither is compared with the other."""
     try:
-        return dt.datetime.fromisoformat(one) <= dt.datetime.fromisoformat(other)
+        return dt.datetime.fromisoformat(one) < dt.datetime.fromisoformat(other)
     except (TypeError, ValueError):
         return True
 

@@ -305,6 +305,7 @@ def report(hub: Hub, start: str, end: str) -> Report:
             }
         )
     review.check_undecided(hub, undecided)
+    review.check_as_recorded(hub, [x["candidate"] for x in repeats if x["decision"] is not None])
     links = []
     for r in rows.dicts(
         hub.conn,

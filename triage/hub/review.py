@@ -290,6 +290,34 @@ def check_undecided(hub: Hub, candidates: list[int]) -> None:
         )
 
 
+def check_as_recorded(hub: Hub, candidates: Iterable[int]) -> None:
+    """Refuse to show or replace the decisions on `candidates` when one is not what the audit trail last recorded
+    on its candidate: a decision a correction or a later laptop decision replaced, its row put back through SQL (a
+    reviewer's login may change a decision, and the row's tag still fits; only `audit verify` sums the rows). Each
+    decision and its last event are read in one statement, so a decision taken meanwhile is not taken for one put
+    back, and the event is checked against its keyed hash."""
+    wanted = sorted(set(candidates))
+    if not wanted:
+        return
+    for cid, held, seq, at, officer, db_user, action, records, reason, prev, digest in hub.conn.execute(
+        "SELECT d.candidate, d.decision, e.seq, e.at, e.officer, e.db_user, e.action, e.records, e.reason, "
+        "e.prev_hash, e.hash FROM decisions d JOIN LATERAL (SELECT * FROM audit a WHERE a.action = 'review' AND "
+        "a.records ? ('candidate:' || d.candidate) ORDER BY a.seq DESC LIMIT 1) e ON true "
+        "WHERE d.candidate = ANY(%s) ORDER BY d.candidate",
+        [wanted],
+    ).fetchall():  # a decision with no event at all is `audit verify`'s to name, as before
+        if hub.chain_hash(prev, seq, at, officer, db_user, action, records, reason) != digest:
+            raise IntegrityFailure(f"the hub's audit trail fails at event {seq} ({action}): it was altered")
+        recorded = hub.vault.open(bytes(reason), f"hub:audit:{seq}").decode().split(":", 1)[0] if reason else ""
+        if held != recorded:
+            raise IntegrityFailure(
+                f"the decision on candidate {cid} is {held} in the decisions table, but audit event {seq} last "
+                f"recorded {recorded or 'another'}: an earlier decision was put back outside triage; nothing was "
+                "shown or written",
+                hint="`triage hub audit verify` checks every decision; restore the hub's database from a copy you trust",
+            )
+
+
 def _voids_checked(hub: Hub, arrivals: list[int] | None) -> None:
     """The voided arrivals that would otherwise have candidates awaiting a decision: each must have been voided
     by triage, or the list would hide them."""
@@ -383,6 +411,7 @@ def _decided_rows(hub: Hub, where: str, params: list[Any], order: str = " ORDER 
     for r in found:
         _checked(hub, r)
         hub.rows.check("decisions", r, "d_", f"of candidate {r['id']}")
+    check_as_recorded(hub, [r["id"] for r in found])
     return found
 
 
@@ -981,6 +1010,7 @@ def _rewrite(
     """A pair's decision replaced by a later one on it, brought by a batch: every candidate's row rewritten (each
     checked first: a row changed outside triage is never tagged anew), one written where none was."""
     found = _decision_rows(hub, "d.candidate = ANY(%s)", [[c["id"] for c in pair]], " FOR UPDATE OF d")
+    check_as_recorded(hub, [d["candidate"] for d in found])
     decided = {d["candidate"] for d in found}
     check_undecided(hub, [c["id"] for c in pair if c["id"] not in decided])
     for c in sorted(pair, key=lambda r: r["id"]):
@@ -1002,6 +1032,7 @@ def _standing(hub: Hub, candidates: list[int]) -> dict[str, Any] | None:
     if not found:
         return None
     (d,) = found
+    check_as_recorded(hub, [d["candidate"]])
     opened = hub.open(bytes(d["blob"]), f"decisions:{d['candidate']}")
     return {
         "candidate": d["candidate"],

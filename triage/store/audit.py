@@ -67,21 +67,22 @@ def read(
     db: Database, vault: Vault, where: str | None, params: Sequence[Any], *, end: tuple[int, str] | None
 ) -> list[dict[str, Any]]:
     """The events that match `where`, oldest first, their records parsed and reasons opened (a reason is sealed to
-    its event's number, so it cannot be forged or moved). Each event is checked against its own hash and its
-    neighbours' links, and the last against `end` (the sealed head's number and hash; None for a home from before
-    it): an event rewritten with its hash made again breaks the next event's link, and a trail rewritten from it
-    to the end no longer ends where the head says, so a reader is never shown an event `triage audit verify`
-    would refuse."""
+    its event's number, so it cannot be forged or moved). The trail is walked from the first event read to its
+    end, each event against its own hash and the one before, and the last against `end` (the sealed head's number
+    and hash; None for a home from before it): the hashes are not keyed, so an event rewritten has only to have
+    every hash after it made again to pass any check short of the sealed head, and a reader is never shown an
+    event `triage audit verify` would refuse (the walk hashes every event after the first read, a few
+    microseconds each)."""
     events = list(db.table("audit_events").rows_where(where, list(params), order_by="seq"))
-    by_seq = {e["seq"]: e for e in events}  # neighbours read here are not asked for again
+    broken = _broken_from(db, events[0]["seq"], end) if events else None
+    if broken is not None:
+        raise IntegrityFailure(
+            f"audit event {broken} or the trail around it was altered after it was written: "
+            "`triage audit verify` shows the trail",
+            hint="restore the home from a backup",
+        )
     found = []
     for row in events:
-        if not _linked(db, row, by_seq, end):
-            raise IntegrityFailure(
-                f"audit event {row['seq']} or the trail around it was altered after it was written: "
-                "`triage audit verify` shows the trail",
-                hint="restore the home from a backup",
-            )
         reason = row["reason"]
         found.append(
             {
@@ -93,25 +94,29 @@ def read(
     return found
 
 
-def _linked(db: Database, row: dict[str, Any], read: dict[int, dict[str, Any]], end: tuple[int, str] | None) -> bool:
-    """Whether `row` is as written and still between the events it was written between (or ends the trail where
-    `end` says); `read` holds events already read, by number."""
-    seq = row["seq"]
-    if event_hash(row) != row["hash"]:
-        return False
-    if seq - 1 in read:
-        before: str | None = read[seq - 1]["hash"]
-    else:
-        found = db.execute("SELECT hash FROM audit_events WHERE seq = ?", [seq - 1]).fetchone()
-        before = found[0] if found else GENESIS if seq == 1 else None
-    if row["prev_hash"] != before:
-        return False
-    if seq + 1 in read:
-        return bool(read[seq + 1]["prev_hash"] == row["hash"])
-    after = db.execute("SELECT prev_hash FROM audit_events WHERE seq = ?", [seq + 1]).fetchone()
-    if after is not None:
-        return bool(after[0] == row["hash"])
-    return end is None or (int(end[0]), str(end[1])) == (seq, row["hash"])
+def _broken_from(db: Database, first: int, end: tuple[int, str] | None) -> int | None:
+    """The first event from `first` on that is not as written or not linked to the one before (named as the
+    event before, whose rewriting a broken link shows), or the last when the trail does not end at `end`; None
+    when the trail from `first` holds."""
+    names = ", ".join(FIELDS)
+    prev = GENESIS
+    if first > 1:
+        found = db.execute("SELECT hash FROM audit_events WHERE seq = ?", [first - 1]).fetchone()
+        if found is None:
+            return first
+        prev = found[0]
+    last: tuple[int, str] | None = None
+    for values in db.execute(f"SELECT {names}, hash FROM audit_events WHERE seq >= ? ORDER BY seq", [first]):
+        row = dict(zip((*FIELDS, "hash"), values))
+        seq = row["seq"]
+        if row["prev_hash"] != prev or (last is not None and seq != last[0] + 1):
+            return last[0] if last is not None else seq
+        if event_hash(row) != row["hash"]:
+            return int(seq)
+        prev, last = row["hash"], (seq, row["hash"])
+    if end is not None and last is not None and (int(end[0]), str(end[1])) != last:
+        return last[0]
+    return None
 
 
 @dataclass
