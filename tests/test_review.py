@@ -118,6 +118,7 @@ def test_candidate_display_gives_both_portraits(cli, wl_home, tmp_path):
     assert f"triage review {aid} --portraits-to FOLDER" in plain
     drawn = cli("review", aid, "--candidate", "WL-007", "--portraits").stdout
     assert drawn.count("▀") >= 2 * 24 * 12, "both portraits drawn with half blocks"
+    assert "\x1b[38;2;" in drawn and ";48;2;" in drawn, "in colour, though the output is no terminal"
     folder = tmp_path / "compare"
     res = cli("review", aid, "--candidate", "WL-007", "--portraits-to", folder, "--json")
     written = json.loads(res.stdout)["portraits_written"]

@@ -318,7 +318,14 @@ def half_blocks(jpeg: bytes, width: int = PORTRAIT_COLUMNS) -> Text:
 
 
 def side_by_side(left: bytes | None, right: bytes | None, left_title: str, right_title: str) -> None:
+    """Both portraits drawn in coloured half blocks. Asked for (`--portraits`) where the output is no terminal (a
+    pipe to `less -R`, a file), they are drawn in colour all the same: without it the blocks show nothing."""
     grid = Table.grid(padding=(0, 3))
     grid.add_row(*(half_blocks(img) if img else Text("(no portrait held)") for img in (left, right)))
     grid.add_row(Text(left_title, style="bold"), Text(right_title, style="bold"))
-    out.print(grid)
+    if out.is_terminal:
+        out.print(grid)
+        return
+    from rich.console import Console
+
+    Console(file=out.file, width=out.width, force_terminal=True, color_system="truecolor").print(grid)
