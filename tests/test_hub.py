@@ -389,6 +389,19 @@ def test_a_devices_binding_changed_in_the_database_stops_the_next_import(cli, si
     assert _imported(cli, hub, sites.b_file)[0]["new_arrivals"] == 2
 
 
+def test_a_candidate_of_an_arrival_its_laptop_voided_is_not_decided_nor_corrected(cli, sites, hub):
+    _imported(cli, hub, sites.a_file, sites.b0_file)  # b2 not voided yet: a candidate of a1
+    pending = cli.json("hub", "review", "--pending", *hub)["candidates"]
+    (c,) = [c for c in pending if sites.b2 in (c["arrival_key"], (c.get("other") or {}).get("key"))][:1]
+    _imported(cli, hub, sites.b_file)  # B voided b2
+    for extra in ((), ("--correct",)):
+        said = cli(
+            "hub", "review", c["arrival_key"], "--candidate", str(c["candidate"]), "--decision", "confirmed",
+            "--reason", "same man", *extra, *hub, code=int(ExitStatus.CONFLICT),
+        ).stderr  # fmt: skip
+        assert f"arrival {sites.b2} was voided by its laptop" in " ".join(said.split())
+
+
 def test_a_phone_named_in_debriefs_at_two_sites_suggests_one_link_across_sites(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b_file)
     group = cli.json("hub", "ocg", "show", "OCG-2026-014", *hub)

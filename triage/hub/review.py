@@ -795,6 +795,12 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *
     if not reason:
         raise BadInput("--reason is required: say what the decision rests on")
     row, key, ref = _resolve(hub, arrival, candidate)
+    voided = [k for k, v in ((row["a_key"], row["a_voided"]), (row["o_key"], row["o_voided"])) if k and v]
+    if voided:  # its laptop withdrew it: its candidates are not listed, and are not decided here either
+        raise Conflict(
+            f"arrival {voided[0]} was voided by its laptop: its candidates are no longer for review, and no "
+            "decision was recorded"
+        )
     pair = _pair(hub, row)
     ids = [r["id"] for r in pair]
     if correct:
