@@ -624,6 +624,39 @@ def test_a_deleted_name_key_or_subject_is_refused_where_it_is_read(cli, copy):
         )
 
 
+def test_an_index_that_leaves_a_decision_out_is_refused_where_the_decision_counts(cli, copy):
+    """A review left out of its index showed the confirmed candidate "not reviewed" and had `purge` delete the
+    biometrics of a confirmed match, every tag and digest passing: both ask SQLite about the index first."""
+    home, a, _, _ = copy
+    index_without(home, "idx_reviews_arrival_id_kind_ref", f"arrival_id = '{a}'")
+    for command in (("review", a), ("arrivals", "show", a), ("purge", "--dry-run", "--as-of", "2099-01-01")):
+        assert "reviews or an index of it is not as SQLite wrote it" in _said(
+            cli(*command, "--home", home, code=INTEGRITY)
+        )
+
+
+def test_an_index_that_leaves_out_an_outcome_a_debrief_or_a_referral_is_refused_where_it_is_read(cli, copy):
+    """Each is found by the arrival or draft it belongs to, through an index: one rebuilt without it showed a draft
+    with no outcome, an arrival with no debrief, a referral step missing."""
+    home, a, _, _ = copy
+    purpose = "To establish whether the arrival is wanted or linked to organised immigration crime"
+    ref = cli.json("pnd", "draft", a, "--purpose", purpose, "--home", home)["ref"]
+    cli("pnd", "outcome", ref, "--result", "no-trace", "--home", home)
+    cli("debrief", a, "--departure-country", "FRA", "--no-interactive", "--home", home)
+    cli("referral", a, "--arrival-method", "small-boat", "--home", home)
+    for index in ("idx_draft_outcomes_ref", "idx_debriefs_arrival_id_version", "idx_referrals_arrival_id"):
+        index_without(home, index, "1")
+    for command, table in (
+        (("pnd", "show", ref), "draft_outcomes"),
+        (("debrief", a, "--show"), "debriefs"),
+        (("referral", a), "referrals"),
+        (("referral", "--incomplete"), "referrals"),
+    ):
+        assert f"{table} or an index of it is not as SQLite wrote it" in _said(
+            cli(*command, "--home", home, code=INTEGRITY)
+        )
+
+
 def test_a_name_key_index_rebuilt_outside_triage_is_refused_not_a_crash(cli, copy):
     home, a, _, _ = copy
     index_without(home, "idx_name_keys_blind_landed_at_arrival_id", f"arrival_id = '{a}'")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSPHRASE, orl, row_counts
+from conftest import PASSPHRASE, index_without, orl, row_counts
 from triage.errors import BadInput, Conflict, ExitStatus
 from triage.evaluation import scenarios, training
 from triage.store.rows import Store
@@ -181,6 +181,19 @@ def test_a_child_claiming_to_be_an_adult_must_be_safeguarded(cli, tmp_path):
     assert cli.json("training", "score", "--home", home)["passed"] is True
     events = cli.json("audit", "show", "--arrival", aid, "--home", home)
     assert any(e["action"] == "safeguarding-flag" and e["reason"] == "earlier said he was 16" for e in events)
+
+
+def test_a_decision_left_out_of_its_index_is_refused_not_scored_as_missing(cli, tmp_path):
+    """The score looks each arrival's decisions up through an index: one rebuilt without a confirmation marked the
+    trainee with a missed match, every tag and digest passing."""
+    home, ids = start(cli, tmp_path, "demo")
+    number, truth = next((n, t) for n, t in enumerate(truth_of("demo"), 1) if "watchlist" in t)
+    aid = ids[number - 1]
+    reason = "same scar over the left eye"
+    cli("review", aid, "--candidate", truth["watchlist"], "--decision", "confirmed", "--reason", reason, "--home", home)
+    index_without(home, "idx_reviews_arrival_id_kind_ref", f"arrival_id = '{aid}'")
+    refused = cli("training", "score", "--home", home, code=ExitStatus.INTEGRITY)
+    assert "reviews or an index of it is not as SQLite wrote it" in " ".join(refused.stderr.split())
 
 
 def test_the_score_refuses_an_exercise_whose_files_were_edited(cli, tmp_path, monkeypatch):

@@ -48,7 +48,9 @@ class Held:
 
 
 def held(store: Store) -> list[Held]:
-    """The newest package received from each issuer, every row's tag checked."""
+    """The newest package received from each issuer, every row's tag checked, and the index they are read
+    through: one rebuilt without the newest package would make an older one count (expired, its subjects purged)."""
+    store.check_indexes_once("watchlist_packages")
     newest: dict[str, dict[str, Any]] = {}
     for r in store.rows("watchlist_packages", "role = ?", [RECEIVED], order_by="version"):
         newest[r["signer"]] = r
@@ -201,6 +203,7 @@ def delete_expired(store: Store, *, officer: str, now: dt.datetime | None = None
     ago, each removal audited and tombstoned, in one transaction. Returns what went, by issuer."""
     moment = now or dt.datetime.now(dt.timezone.utc)
     cutoff = (moment - dt.timedelta(days=expired_days(store))).isoformat(timespec="seconds")
+    store.check_indexes_once("subjects", "issued_subjects")  # read through their indexes: a subject left out is kept
     gone = []
     with store.transaction():
         for h in held(store):

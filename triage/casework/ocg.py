@@ -194,7 +194,9 @@ def _latest_links(
 ) -> list[dict]:
     """The decision in force on each (group, target): the latest recorded one, in the order recorded. `where`
     may name only the clear columns (target_kind, target); the group and the decision are sealed, so they
-    are chosen here, after the rows are opened."""
+    are chosen here, after the rows are opened. Read through an index, checked: one rebuilt without the latest
+    decision would show the one before it in force."""
+    store.check_indexes_once("ocg_links")
     latest: dict[tuple[str, str, str], dict] = {}
     for r in store.rows("ocg_links", where, list(params), order_by="id"):
         latest[(r["ocg_ref"], r["target_kind"], r["target"])] = r
@@ -213,7 +215,9 @@ def suggestions(
 ) -> list[dict]:
     """Arrivals whose current debrief gives a phone number, payment handle or name registered against a group
     and on which no officer has decided yet, with what matched; oldest landing first. With `officer` the look
-    is audited (a command's; callers inside a larger action audit it with theirs)."""
+    is audited (a command's; callers inside a larger action audit it with theirs). Every table is read through
+    its indexes, checked: an identifier left out would drop a suggestion, a decision left out would bring one back."""
+    store.check_indexes_once("debrief_identifiers", "ocg_identifiers", "ocg_links")
     sql = """
         SELECT d.arrival_id, o.ocg_ref, d.id FROM debrief_identifiers d
         JOIN ocg_identifiers o ON o.kind = d.kind AND o.blind = d.blind
@@ -300,6 +304,7 @@ def link(
         if not store.db["subjects"].count_where("ref = ?", [subject_ref]):
             raise NotFound(f"no watchlist subject {subject_ref!r} in this home; see `triage watchlist list`")
         matched = []
+    store.check_indexes_once("ocg_links")  # the decision this one supersedes is found through an index
     with store.transaction():
         prior = max(
             (
@@ -428,6 +433,7 @@ def list_groups(store: Store, *, officer: str) -> list[dict]:
     for r in _latest_links(store, decision="linked"):
         linked.setdefault(r["ocg_ref"], []).append(r)
     out = []
+    store.check_indexes_once("ocgs")  # read in the order of an index: a group left out of it would not be listed
     for g in store.rows("ocgs", order_by="ref"):
         links = linked.get(g["ref"], [])
         landed = [r["target"] for r in links if r["target_kind"] == "arrival"]

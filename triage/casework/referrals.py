@@ -54,7 +54,9 @@ def missing(arrival: dict, referral: dict | None) -> list[str]:
 
 
 def history(store: Store, arrival_id: str) -> list[dict]:
-    """Every version of the arrival's referral record, oldest first."""
+    """Every version of the arrival's referral record, oldest first (through an index, checked: one rebuilt
+    without the latest version would show an earlier one in force, or none)."""
+    store.check_indexes_once("referrals")
     return store.rows("referrals", "arrival_id = ?", [arrival_id], order_by="id")
 
 
@@ -176,7 +178,9 @@ def incomplete(
     store: Store, arrival_ids: list[str] | None = None, *, day: str | None = None, officer: str | None = None
 ) -> list[dict]:
     """Arrivals (all, those named, or those landed on `day`) whose referral record misses a step, oldest landing
-    first, from clear columns only. With `officer`, the look is audited (a command's; reports audit their own)."""
+    first, from clear columns only. With `officer`, the look is audited (a command's; reports audit their own).
+    Both tables are read through indexes, checked: an arrival or a referral left out would change the list."""
+    store.check_indexes_once("arrivals", "referrals")
     sql = (
         "SELECT a.id, a.landed_at, a.landed_day, a.site, a.vessel, a.safeguarding, "
         + ", ".join(f"r.{c}" for c in CLEAR)

@@ -28,7 +28,10 @@ class PurgePlan:
 
 
 def plan(store: Store, as_of: dt.datetime | None = None) -> PurgePlan:
-    """What a purge at `as_of` would remove, without changing anything."""
+    """What a purge at `as_of` would remove, without changing anything. The tables it reads and deletes through
+    are checked first: a confirmation left out of the reviews index would purge a confirmed match's biometrics,
+    a photo or template left out of its index would be kept, every tag and digest passing."""
+    store.check_indexes_once("arrivals", "reviews", "photos", "templates", "drafts", "draft_outcomes")
     now = as_of or dt.datetime.now(dt.timezone.utc)
     policy = store.config.retention
     bio_cutoff = (now - dt.timedelta(days=policy.unmatched_biometrics_days)).isoformat(timespec="seconds")

@@ -139,6 +139,7 @@ def record(
     candidate = named_candidate(store, arrival_id, candidate)
     cand = _candidate(store, arrival_id, candidate, kind)
     kinds = arrivals.decided_kinds(cand["kind"])
+    store.check_indexes_once("reviews")  # the decision this one supersedes is found through an index
     with store.transaction():
         prior = store.db.execute(
             f"SELECT max(id) FROM reviews WHERE arrival_id = ? AND kind IN ({','.join('?' * len(kinds))}) AND ref = ?",
@@ -184,7 +185,10 @@ DUPLICATE_DISTANCE = 0.0005  # a distance shown as 0.000: the same template, so 
 
 def _searchers(store: Store) -> tuple[dict[int, str], dict[str, str]]:
     """Which device made each search a batch brought (search id -> device; searches made here are absent), and
-    how each sending device is named (the trusted signer of its batches)."""
+    how each sending device is named (the trusted signer of its batches). Read through an index, checked: a
+    laptop's search left out of it would count as this home's, superseded by this home's own search of the arrival
+    after the merge, and the laptop's alert would leave the queue undecided."""
+    store.check_indexes_once("merged")
     made_by = {int(r["local"]): r["key"].split(":", 1)[0] for r in store.rows("merged", "kind = 'searches'")}
     names = {
         device: f"{signer} (device {device})"
@@ -539,7 +543,9 @@ def latest_decision(candidate: dict) -> str | None:
 
 
 def stored(store: Store, arrival_id: str, kind: str) -> list[dict]:
-    """The contents of an arrival's drafts of one kind that are still kept, oldest first."""
+    """The contents of an arrival's drafts of one kind that are still kept, oldest first (read in the order of
+    an index, checked: a draft left out of it would be missing, its indicators with it)."""
+    store.check_indexes_once("drafts")
     return [
         r["draft"]
         for r in store.rows("drafts", "arrival_id = ? AND kind = ?", [arrival_id, kind], order_by="ref")

@@ -642,6 +642,9 @@ def expired_refs(store: Store, today: dt.date | None = None) -> frozenset[str]:
     """Active subjects not searched: past their review date, or issued in a package past its valid-until."""
     now = today.isoformat() if today else utcnow()
     today = today or dt.date.today()
+    # Both are found through indexes, checked: an issuer's newest package left out of its index would make an older,
+    # expired one count, hiding its subjects from the search, every tag passing.
+    store.check_indexes_once("subjects", "watchlist_packages", "issued_subjects")
     # Hiding a subject from every search must not be one SQL edit away: the rows that hide one are
     # checked (a few, normally), and a forged one stops the search (IntegrityFailure).
     where = "status = 'active' AND review_date < ?"

@@ -212,7 +212,9 @@ def _exercise(store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def score(store: Store, *, officer: str) -> dict[str, Any]:
-    """The score sheet: what the trainee's record says against the scenario's truth."""
+    """The score sheet: what the trainee's record says against the scenario's truth. Decisions, candidates and
+    flags are looked up through indexes, checked first: one rebuilt without a row would mark the trainee wrongly."""
+    store.check_indexes_once("reviews", "candidates", "arrivals")
     state, sc = _exercise(store)
     ids = state["arrivals"]
     sheet = {

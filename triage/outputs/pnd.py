@@ -168,6 +168,7 @@ def draft(
 
 def outcomes(store: Store, ref: str, draft: dict[str, Any]) -> None:
     """Add to a stored PND draft the outcomes recorded since it was drafted, oldest first."""
+    store.check_indexes_once("draft_outcomes")  # an outcome left out of the index would not be shown
     draft["outcomes"] = [
         {k: o.get(k) for k in ("id", "result", "note", "officer", "at", "supersedes")}
         for o in store.rows("draft_outcomes", "ref = ?", [ref], order_by="id")
@@ -186,6 +187,7 @@ def record_outcome(store: Store, ref: str, *, result: str, note: str | None, off
         raise NotFound(f"no draft {ref!r} in this home; see `triage pnd list`")
     if row["kind"] not in PND_KINDS:
         raise BadInput(f"{ref} is an intelligence report draft; outcomes are recorded for PND drafts")
+    store.check_indexes_once("draft_outcomes")  # the outcome this one supersedes is found through an index
     with store.transaction():
         prior = store.db.execute("SELECT max(id) FROM draft_outcomes WHERE ref = ?", [ref]).fetchone()[0]
         at = utcnow()

@@ -22,6 +22,9 @@ PEOPLE_QUESTIONS = ("pilot", "phone_holder", "compass_holder", "companions")
 
 
 def latest(store: Store, arrival_id: str) -> dict[str, Any] | None:
+    """The arrival's current debrief, through an index, checked: one rebuilt without the latest version would show
+    an earlier one as current (and number the next version as one already held)."""
+    store.check_indexes_once("debriefs")
     rows = store.rows(
         "debriefs",
         "arrival_id = ? AND version = (SELECT max(version) FROM debriefs WHERE arrival_id = ?)",
@@ -99,7 +102,9 @@ def named_arrivals(answers: dict[str, Any]) -> list[str]:
 
 
 def shared_with(store: Store, arrival_id: str) -> list[dict[str, Any]]:
-    """Other arrivals whose current debrief gave one of this debrief's phone numbers, handles or names."""
+    """Other arrivals whose current debrief gave one of this debrief's phone numbers, handles or names (read
+    through indexes, checked)."""
+    store.check_indexes_once("debrief_identifiers")
     rows = store.db.execute(
         "SELECT DISTINCT o.arrival_id, d.id FROM debrief_identifiers d JOIN debrief_identifiers o "
         "ON o.kind = d.kind AND o.blind = d.blind AND o.arrival_id != d.arrival_id WHERE d.arrival_id = ?",
@@ -227,6 +232,7 @@ def show(store: Store, arrival_id: str, *, officer: str, history: bool = False) 
     """The arrival's current debrief, with the group links suggested and decided, other arrivals who gave
     the same numbers or names, and (with `history`) every earlier version."""
     arrival = arrivals.get(store, arrival_id)
+    store.check_indexes_once("debriefs")  # as `latest`
     rows = store.rows("debriefs", "arrival_id = ?", [arrival_id], order_by="version")
     if not rows:
         raise NotFound(f"arrival {arrival_id} has no debrief; record one with `triage debrief {arrival_id}`")

@@ -46,6 +46,7 @@ def _named_by_others(store: Store, arrival: dict[str, Any]) -> list[dict[str, An
     """Other arrivals on the same vessel whose current debrief names this one as pilot or phone or compass holder."""
     if not arrival["vessel"]:
         return []
+    store.check_indexes_once("debriefs", "arrivals")  # read through their indexes: a debrief left out names nobody
     out = []
     for row in store.rows(
         "debriefs",
