@@ -1389,3 +1389,72 @@ def test_the_hub_shows_why_an_arrival_is_flagged_where_it_holds_the_reason_and_s
         cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--format", "text", *hub).stdout.split()
     )
     assert "says she is 15" in text and "school card, born 2011" in text
+
+
+def _hub_watches_wl007(cli: Cli, sites, hub, tmp_path: Path) -> None:
+    """The hub's key home receives an issuer's package with WL-007, so the hub's own search finds A's alert too."""
+    issuer = tmp_path / "issuer"
+    cli("init", "--home", issuer, "--site", "Kent Intelligence Unit", "--force-code", "KNT", "--matcher", "dlib")
+    cli(
+        "watchlist", "add", orl(7, 1), "--ref", "WL-007", "--name", "Subject 7", "--category", "wanted",
+        "--reason", "Wanted on warrant", "--authorised-by", "DS 4411 Clarke",
+        "--review-date", (dt.date.today() + dt.timedelta(days=120)).isoformat(), "--accept-low-quality",
+        "--override-reason", "fixture photos are 92x112 px", "--home", issuer,
+    )  # fmt: skip
+    cli("keys", "recipient", "add", "Hub", sites.init["age_recipient"], "--home", issuer)
+    signing = _key(cli, issuer, "signing_key")
+    cli("keys", "trust", "Kent Intelligence Unit", signing, "--issuer", "--home", hub[1] / "keys")
+    cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", issuer)
+    cli("watchlist", "receive", tmp_path / "wl.age", "--home", hub[1] / "keys")
+
+
+def test_a_hit_a_supervisors_decision_settled_is_corrected_at_the_hub_not_decided_again(cli, sites, hub, tmp_path):
+    """A's alert on a2, which the hub's own search found too, confirmed by the supervisor: the hub's candidate of
+    that hit is settled. The arrival's list gives its number and says how to correct; a second decision is told the
+    supervisor's (exit 8); --correct replaces it, naming it, and the trail holds."""
+    _hub_watches_wl007(cli, sites, hub, tmp_path)
+    _imported(cli, hub, sites.a_file, sites.s_file)
+    assert not [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "watchlist"]
+    (theirs,) = cli.json("hub", "review", sites.a2, *hub)["decided"]
+    assert theirs["decided_on"].startswith("Supervisor (device ") and theirs["decision"] == "confirmed"
+    (number,) = theirs["candidates"]  # the hub's candidate of the same hit, which a correction names
+    text = " ".join(cli("hub", "review", sites.a2, *hub).stdout.split())
+    assert f"│ {number} │" in cli("hub", "review", sites.a2, *hub).stdout
+    assert f"To correct a decision: triage hub review {sites.a2} --candidate NUMBER" in text and "--correct" in text
+    decide = ("hub", "review", sites.a2, "--candidate", str(number), "--decision")
+    said = " ".join(cli(*decide, "rejected", "--reason", "x", *hub, code=int(ExitStatus.CONFLICT)).stderr.split())
+    assert f"already decided: confirmed by {OFFICER}" in said and "on Supervisor (device " in said
+    assert "--correct" in said
+    said = " ".join(cli(*decide, "confirmed", "--reason", "x", "--correct", *hub, code=3).stderr.split())
+    assert "is confirmed already" in said
+    done = cli.json(*decide, "rejected", "--reason", "the ears differ", "--correct", *hub)
+    assert done["decision"] == "rejected" and done["corrects"]["decision"] == "confirmed"
+    assert done["corrects"]["decided_on"].startswith("Supervisor (device ")
+    seen = cli.json("hub", "review", sites.a2, *hub)
+    (here,) = [d for d in seen["decided"] if d["decided_on"] == "the hub"]
+    assert here["decision"] == "rejected" and here["corrects"]["officer"] == OFFICER
+    assert "in place of confirmed" in " ".join(cli("hub", "review", sites.a2, *hub).stdout.split())
+    (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
+    assert event["reason"].startswith("rejected: the ears differ (a correction, in place of confirmed by ")
+    cli("hub", "audit", "verify", *hub)
+
+
+def test_an_importers_login_may_not_decide(cli, sites, hub):
+    """The database lets an importer's login write decisions (those laptops took travel in with it), but deciding at
+    the hub is a reviewer's: the command refuses it (exit 2), naming the role, and nothing is written."""
+    from triage.hub import schema
+
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    (c,) = [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "arrival"]
+    url = hub[-1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        db = conn.info.dbname
+        schema.create_roles(conn, db)
+        conn.execute(f"DROP ROLE IF EXISTS {db}_imp1")
+        conn.execute(f"CREATE ROLE {db}_imp1 LOGIN IN ROLE {db}_importer")
+    as_importer = ["--dir", hub[1], "--db", url.replace("postgresql://postgres:@", f"postgresql://{db}_imp1@")]
+    decide = ("hub", "review", c["arrival_key"], "--candidate", str(c["candidate"]), "--decision", "confirmed")
+    said = cli(*decide, "--reason", "same scar", *as_importer, code=int(ExitStatus.USAGE)).stderr
+    assert "may not record decisions" in " ".join(said.split()) and f"{db}_reviewer" in said
+    assert _sql(url, "SELECT count(*) FROM decisions") == [(0,)]
+    cli(*decide, "--reason", "same scar", *hub)  # the owner's login decides

@@ -502,6 +502,13 @@ def _render_arrival(r: Any) -> None:
             f"{'|'.join(DECISIONS)} --reason TEXT",
             hang=2,
         )
+    if any(e["candidates"] for e in r.decided):
+        say(
+            out,
+            f"To correct a decision: triage hub review {r.arrival_key} --candidate NUMBER --decision "
+            f"{'|'.join(DECISIONS)} --reason TEXT --correct",
+            hang=2,
+        )
 
 
 def _replaced(d: dict[str, Any]) -> str:

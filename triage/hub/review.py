@@ -26,7 +26,7 @@ from typing import Any
 
 from triage.casework.review import DECISIONS
 from triage.casework.safeguarding import age_text, utc_minute
-from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound
+from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError
 from triage.hub import rows, subjects
 from triage.hub.hub import Hub
 from triage.intake.biographic import clean_text
@@ -574,7 +574,8 @@ class ArrivalCandidates:
     pending alert among them) and those decided, here or on a laptop. Each says what it is (`ref`: the subject, or
     the other arrival, which `other` describes), its figures with the threshold they were judged against, who
     found it (`found_by`: the hub, or the laptop whose search travelled in its batch), the hub's candidate numbers
-    a decision here names (none for a laptop's alert, which its laptop decides) and, once decided, the decision."""
+    a decision here names (none for a laptop's alert, which its laptop decides; once a laptop's decision settled
+    it, the hub's candidate of the same hit, which a correction names) and, once decided, the decision."""
 
     arrival_key: str
     arrival_id: str
@@ -662,12 +663,15 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
     laptops = _laptop_alerts(hub, [aid])
     also = [{"arrival_key": key, "ref": r["l_ref"], "laptop": r["l_laptop"]} for r in laptops]  # decided or not
     decided = [_seen_from(key, c) | c["decided"] for c in found_by(_decided_here(hub, aid), also)]
+    # the hub's own candidate of a hit its laptop's decision settled: the number a correction here names
+    settled = {c["ref"]: c["candidates"] for c in held if c["kind"] == "watchlist" and c["arrival_key"] == key}
     for r in laptops:
         if not r["l_decided"] or r["a_voided"]:
             continue
         opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
         decided.append(
             _entry(
+                candidates=settled.get(r["l_ref"], []),
                 ref=r["l_ref"],
                 category=opened.get("category"),
                 distance=r["l_distance"],
@@ -794,6 +798,7 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *
     reason = clean_text(reason or "", "--reason", 1000)
     if not reason:
         raise BadInput("--reason is required: say what the decision rests on")
+    _may_decide(hub)
     row, key, ref = _resolve(hub, arrival, candidate)
     voided = [k for k, v in ((row["a_key"], row["a_voided"]), (row["o_key"], row["o_voided"])) if k and v]
     if voided:  # its laptop withdrew it: its candidates are not listed, and are not decided here either
@@ -807,6 +812,14 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *
         return _correct(hub, row, pair, key, ref, decision, reason)
     if _standing(hub, ids) is not None:  # told at once, without queueing for the trail
         raise _conflict(hub, ids, key, ref)
+    on_laptop = _laptop_decision(hub, row)
+    if on_laptop is not None:  # one hit: its laptop's decision, which reached the hub, decided it
+        raise Conflict(
+            f"candidate {row['id']} ({ref} for arrival {key}) was already decided: {_phrase(on_laptop)}; your "
+            "decision was not recorded",
+            hint=f"if it is wrong, correct it with reasons: `triage hub review {key} --candidate {row['id']} "
+            "--decision DECISION --reason TEXT --correct`",
+        )
     try:
         check_undecided(hub, ids)  # its decision's row deleted outside triage: not decided again
     except IntegrityFailure:
@@ -834,6 +847,10 @@ def _correct(
     """Replace the decision standing on `pair` with `decision`, as a reviewer at the hub corrects one."""
     ids = [r["id"] for r in pair]
     standing = _standing(hub, ids)
+    on_laptop = _laptop_decision(hub, row) if standing is None else None
+    if on_laptop is not None:
+        check_undecided(hub, ids)
+        return _correct_laptop(hub, row, key, ref, decision, reason, on_laptop)
     if standing is None:
         check_undecided(hub, ids)  # its decision's row deleted outside triage: named, not decided afresh
         raise BadInput(
@@ -864,6 +881,77 @@ def _correct(
             f"{replaced['officer']} at {replaced['at']}{where})",
         )
     return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, ids, replaced)
+
+
+def _may_decide(hub: Hub) -> None:
+    """Refuse a login that may not decide. The database lets an importer's login write decisions (it records those
+    laptops took), so the database alone would let it take one of its own; deciding is a reviewer's (or the owner's).
+    The roles are named after the database the command reached."""
+    reviewer, allowed = hub.conn.execute(
+        "SELECT current_database() || '_reviewer', r.rolsuper OR t.tableowner = current_user OR EXISTS (SELECT 1 "
+        "FROM pg_roles g WHERE g.rolname = current_database() || '_reviewer' AND pg_has_role(current_user, g.oid, "
+        "'USAGE')) FROM pg_roles r, pg_tables t WHERE r.rolname = current_user AND t.schemaname = 'public' "
+        "AND t.tablename = 'decisions'"
+    ).fetchone()
+    if not allowed:
+        raise UsageError(
+            f"this database login ({hub.db_user}) may not record decisions: deciding needs the {reviewer} role",
+            hint=f"sign in with a reviewer's login (--db or TRIAGE_HUB_DB), or ask the administrator to grant {reviewer}",
+        )
+
+
+def _laptop_decision(hub: Hub, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The decision a laptop took (on itself, or on another laptop whose batch brought it) on the alert that is
+    the same hit as this watchlist candidate of the hub's, when nobody decided the candidate here: that decision
+    settles it (one hit, decided once). None for any other candidate."""
+    if row["c_kind"] != "watchlist":
+        return None
+    for r in _laptop_alerts(hub, [row["a_row"]]):
+        if r["l_ref"] == row["c_ref"] and r["l_decided"]:
+            opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+            return {
+                "decision": opened.get("decision"),
+                "officer": opened.get("officer"),
+                "at": opened.get("at"),
+                "decided_on": opened.get("decided_on") or r["l_laptop"],
+            }
+    return None
+
+
+def _phrase(d: dict[str, Any]) -> str:
+    where = "" if d["decided_on"] == HUB else f" on {d['decided_on']}"
+    return f"{d['decision']} by {d['officer']} at {d['at']}{where}"
+
+
+def _correct_laptop(
+    hub: Hub, row: dict[str, Any], key: str, ref: str, decision: str, reason: str, replaced: dict[str, Any]
+) -> Decided:
+    """Correct, at the hub, the decision a laptop took on the hit this watchlist candidate is: the hub's decision
+    is recorded on its candidate, naming the laptop's it replaces (which stays in the laptop's record)."""
+    if replaced["decision"] == decision:
+        raise BadInput(
+            f"{ref} for arrival {key} is {decision} already (by {replaced['officer']} at {replaced['at']} on "
+            f"{replaced['decided_on']}): a correction changes the decision"
+        )
+    try:
+        with hub.conn.transaction():
+            hub.hold_trail()
+            _write(
+                hub,
+                [row],
+                decision,
+                hub.officer,
+                dt.datetime.now(dt.timezone.utc),
+                {"reason": reason, "corrects": replaced},
+            )
+            hub.audit(
+                "review",
+                records=[f"candidate:{row['id']}", f"arrival:{key}", f"{row['c_kind']}:{ref}"],
+                reason=f"{decision}: {reason} (a correction, in place of {_phrase(replaced)})",
+            )
+    except _Taken:
+        raise _conflict(hub, [row["id"]], key, ref) from None
+    return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, [row["id"]], replaced)
 
 
 def _write(
