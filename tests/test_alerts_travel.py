@@ -285,3 +285,10 @@ def test_a_laptops_alert_and_this_homes_candidates_are_numbered_as_one_table(cli
     reason = ["--reason", "ears differ on review"]
     cli("review", day.alert, "--candidate", number, "--decision", "rejected", *reason, "--home", sup)
     assert day.alert not in {p["arrival_id"] for p in cli.json("review", "--pending", "--home", sup)}
+    # decided, it stays in the table with its decision, under its number, and is corrected by it
+    [decided] = [c for c in cli.json("review", day.alert, "--home", sup)["candidates"] if c["ref"] == "WL-007"]
+    assert str(decided["rank"]) == number and [r["decision"] for r in decided["reviews"]] == ["rejected"]
+    cli("review", day.alert, "--candidate", number, "--decision", "confirmed", "--reason", "ears match after all",
+        "--home", sup)  # fmt: skip
+    [again] = [c for c in cli.json("review", day.alert, "--home", sup)["candidates"] if c["ref"] == "WL-007"]
+    assert [r["decision"] for r in again["reviews"]] == ["rejected", "confirmed"]

@@ -382,6 +382,38 @@ def _where(kind: str, ref: str, row: dict | None) -> dict:
     }
 
 
+def _decided_earlier(store: Store, arrival_id: str, shown: set[tuple[str, str]]) -> list[PendingCandidate]:
+    """The watchlist alerts of the arrival that an earlier search found (a laptop's, which travelled in its batch)
+    and that are decided, where the latest search no longer lists them: shown with their decisions, so that a
+    decision taken on one stays in view and can be corrected by its number."""
+    made_by, names = _searchers(store)
+    out = []
+    for kind, ref in dict.fromkeys(
+        (r["kind"], r["ref"]) for r in store.rows("reviews", "arrival_id = ? AND kind = 'watchlist'", [arrival_id])
+    ):
+        if (kind, ref) in shown:
+            continue
+        try:
+            row = _candidate(store, arrival_id, ref, kind)
+        except NotFound:  # decided on a candidate this home does not hold: its history is the laptop's
+            continue
+        device = made_by.get(row["search_id"])
+        found_by = [names.get(device, f"device {device}") if device else THIS_HOME]
+        subject = store.rows("subjects", "ref = ?", [ref])
+        out.append(
+            PendingCandidate(
+                kind,
+                ref,
+                row["distance"],
+                row["threshold"],
+                found_by,
+                held=bool(subject),
+                category=subject[0].get("category") if subject else None,
+            )
+        )
+    return out
+
+
 def _travelled(store: Store, arrival: dict[str, Any], c: PendingCandidate) -> dict[str, Any]:
     """A candidate awaiting review that an earlier search found (a laptop's, which travelled in its batch), as
     `arrivals.candidates` shows one; a watchlist subject this home does not hold keeps what the laptop recorded."""
@@ -449,6 +481,7 @@ def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
         if also is not None and also.found_by != [THIS_HOME]:
             c["found_by"], c["figures"] = also.found_by, also.figures
     earlier = [_travelled(store, arrival, c) for key, c in waiting.items() if key not in listed]
+    earlier += [_travelled(store, arrival, c) for c in _decided_earlier(store, arrival_id, listed | set(waiting))]
     # Numbered after the latest search's candidates: each kept its own search's rank, so a laptop's alert
     # and this home's candidate could both be "2", and the table's number would name neither.
     for number, c in enumerate(earlier, max((int(c["rank"]) for c in cands), default=0) + 1):
