@@ -384,9 +384,10 @@ def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None
                 schema.ensure_models(conn, model_dims(keys))
                 yield hub
             except server.psycopg().errors.InsufficientPrivilege as e:
+                database = conn.info.dbname or config.database  # the one reached, which --db may have changed
                 raise UsageError(
                     f"the hub's database refused this login: {str(e).strip().splitlines()[0]}; importing needs the "
-                    f"{config.database}_importer role, deciding the {config.database}_reviewer role"
+                    f"{database}_importer role, deciding the {database}_reviewer role"
                 ) from None
             finally:
                 with contextlib.suppress(Exception):
