@@ -402,6 +402,18 @@ def test_a_candidate_of_an_arrival_its_laptop_voided_is_not_decided_nor_correcte
         assert f"arrival {sites.b2} was voided by its laptop" in " ".join(said.split())
 
 
+def test_a_mistyped_batch_path_is_told_before_the_hub_does_any_work(cli, sites, hub, tmp_path, monkeypatch):
+    """The hub is not opened (nor its watchlist search run and audited) for a batch file that is not there."""
+    from triage.cli import hub as hub_cli
+
+    def opened(*args, **kwargs):
+        raise AssertionError("the hub was opened")
+
+    monkeypatch.setattr(hub_cli, "_opened", opened)
+    said = cli("hub", "import", tmp_path / "nothere.age", *hub, code=int(ExitStatus.BAD_INPUT)).stderr
+    assert "nothere.age: no such file" in said and len(said.strip().splitlines()) <= 2
+
+
 def test_a_phone_named_in_debriefs_at_two_sites_suggests_one_link_across_sites(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b_file)
     group = cli.json("hub", "ocg", "show", "OCG-2026-014", *hub)

@@ -26,7 +26,7 @@ from triage.cli.common import (
     utc_text,
     warn,
 )
-from triage.errors import UsageError
+from triage.errors import BadInput, UsageError
 
 DirOpt = Annotated[
     Path | None, typer.Option("--dir", help="The hub's folder (default: $TRIAGE_HUB).", show_default=False)
@@ -179,6 +179,9 @@ def import_cmd(
     """
     from triage.hub import imports, review, subjects
 
+    for path in batches:  # a mistyped path is told before the hub is opened and its watchlist search runs
+        if not path.is_file():
+            raise BadInput(f"{path}: {'not a file' if path.exists() else 'no such file'}")
     with _opened(folder, db, officer) as h:
         searched = subjects.search_since(h)  # said first: it stands even when a batch is then refused
         if searched.subjects or searched.no_longer_searched:
