@@ -561,8 +561,8 @@ def export_day(
     to = list(recipients or listed)
     if not to:
         raise BadInput(
-            "no recipient to encrypt the batch to: add the supervisor's age public key with "
-            "`triage keys recipient add NAME age1...`, or pass --recipient age1..."
+            "no recipient to encrypt the batch to: add the age public key of whoever receives it (a supervisor, "
+            "the regional hub) with `triage keys recipient add NAME age1...`, or pass --recipient age1..."
         )
     parsed = [keys.parse_recipient(r) for r in to]
     laptop = keys.own(store, officer=officer)
