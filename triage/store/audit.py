@@ -30,9 +30,32 @@ FIELDS = ("seq", "at", "officer", "action", "arrival_id", "records", "reason", "
 
 
 def event_hash(row: dict[str, Any]) -> str:
+    """The SHA-256 of the event's fields as sorted, ASCII-only JSON. Written out field by field where each has the
+    type triage writes (a read of the trail hashes every event after the first it shows, so this is three times
+    quicker than `json.dumps`); any other value goes through `json.dumps`, which gives the same text."""
+    seq, reason = row["seq"], row["reason"]
+    text = (row["at"], row["officer"], row["action"], row["records"], row["prev_hash"])
+    if (
+        type(seq) is int
+        and all(type(v) is str for v in text)
+        and (row["arrival_id"] is None or type(row["arrival_id"]) is str)
+        and (reason is None or type(reason) is bytes)
+    ):
+        at, officer, action, records, prev = (_ascii(v) for v in text)
+        written = (
+            f'{{"action": {action}, "arrival_id": {_ascii(row["arrival_id"])}, "at": {at}, "officer": {officer}, '
+            f'"prev_hash": {prev}, "reason": {_ascii(reason.hex() if reason is not None else None)}, '
+            f'"records": {records}, "seq": {seq}}}'
+        )
+        return hashlib.sha256(written.encode()).hexdigest()
     body = {k: row[k] for k in FIELDS}
-    body["reason"] = row["reason"].hex() if row["reason"] is not None else None
+    body["reason"] = reason.hex() if reason is not None else None
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+def _ascii(value: str | None) -> str:
+    """A string as `json.dumps(..., ensure_ascii=True)` writes it; None as null."""
+    return "null" if value is None else json.encoder.encode_basestring_ascii(value)
 
 
 def append(
