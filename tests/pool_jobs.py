@@ -40,3 +40,21 @@ def opencv_threads() -> int:
 def larger_than_a_pipe(n: int) -> bytes:
     """A result larger than a pipe holds (64 KiB on Linux): its worker waits for a reader to send it."""
     return bytes([n % 256]) * (1 << 20)
+
+
+def _import_interrupted() -> None:
+    """What reading a result raises when Ctrl-C lands while the module it needs is being imported."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        raise ImportError("initialization failed") from e
+
+
+class _ReadAtCtrlC:
+    def __reduce__(self):
+        return _import_interrupted, ()
+
+
+def result_read_at_ctrl_c() -> object:
+    """A result whose reading in the main process meets a Ctrl-C."""
+    return _ReadAtCtrlC()

@@ -18,7 +18,15 @@ from PIL import Image
 from test_mrz_capture import ZONE
 
 from conftest import orl, row_counts
-from pool_jobs import CRASH, HANG, larger_than_a_pipe, meet, opencv_threads, square_unless_told_otherwise
+from pool_jobs import (
+    CRASH,
+    HANG,
+    larger_than_a_pipe,
+    meet,
+    opencv_threads,
+    result_read_at_ctrl_c,
+    square_unless_told_otherwise,
+)
 from triage import workers
 from triage.casework import manifest
 from triage.errors import BadInput, ExitStatus
@@ -231,6 +239,13 @@ def test_a_pool_left_early_stops_its_workers_without_killing_them(monkeypatch):
     assert first.error is None and len(first.value) == 1 << 20
     pool.close()
     assert ended == [0, 0]
+
+
+def test_ctrl_c_while_a_result_is_read_is_a_ctrl_c():
+    """Ctrl-C that lands while the main process imports a module to read a worker's result is turned by Python
+    into "ImportError: initialization failed": the batch says it was interrupted, not that something failed."""
+    with pytest.raises(KeyboardInterrupt):
+        list(workers.run(result_read_at_ctrl_c, iter([(0, ())]), workers=1, timeout=60))
 
 
 def test_jobs_run_at_the_same_time_in_other_processes(tmp_path):

@@ -401,3 +401,35 @@ def test_purge_killed_mid_way_then_rerun_matches_an_uninterrupted_purge(cli, pas
         con.close()
     raw = _everything_in(home)
     assert not any(blob[:48] in raw for blob in past_retention.sealed)
+
+
+def test_capture_batch_killed_leaves_no_worker_waiting_for_it(home, tmp_path):
+    """SIGKILL ends the main process alone: its workers (forked while it unlocked the home) find their pipes
+    closed and end, rather than wait for ever, their models loaded, for a job that never comes."""
+    path = _manifest(tmp_path / "boat")
+    out = tmp_path / "killed"
+    proc = _start(out, "capture-batch", path, "--home", home)
+    watch = Watch(home)
+    try:
+        deadline = time.monotonic() + STARTED
+        while watch.count("arrivals") < 1:
+            assert proc.poll() is None, _output(out)
+            assert time.monotonic() < deadline, "capture-batch never landed a row"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "a worker outlived the capture-batch it worked for"
+            time.sleep(0.1)
+        assert "Traceback" not in (out / "stderr").read_text()  # a worker left with a result says nothing
+    finally:
+        watch.close()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -409,3 +409,28 @@ def test_ctrl_c_ends_a_session_with_the_status_every_command_gives_it(wl_home):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == int(ExitStatus.INTERRUPTED)
+
+
+def test_ctrl_c_while_the_models_load_waits_for_the_loading_to_end(tmp_path, monkeypatch):
+    """Ctrl-C while the session waits for its models: the wait goes on until the loading thread has ended, and
+    only then is the Ctrl-C raised. (A `Thread.join` interrupted by Ctrl-C took the thread for ended while it
+    was still inside onnxruntime, and the process was aborted under it: exit -6, "terminate called".)"""
+    from triage.casework import session
+    from triage.faces import encoders
+
+    loading, ended = threading.Event(), threading.Event()
+
+    class Slow:
+        def load(self) -> None:
+            loading.set()
+            time.sleep(1.5)
+            ended.set()
+
+    monkeypatch.setattr(encoders, "pipeline", lambda ids, home: Slow())
+    wait = session.start_loading(tmp_path)
+    assert loading.wait(30)
+    main = threading.get_ident()
+    threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()  # Ctrl-C, in the thread that waits
+    with pytest.raises(KeyboardInterrupt):
+        wait()
+    assert ended.is_set()

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 START_TIMEOUT = 180.0  # seconds for a fresh worker to import its libraries and load its models
 _in_pool = False  # set in a worker process
+# This process's ends of its workers' pipes. A forked worker inherits them and closes them first: held open in
+# it, its own pipe would never end when the main process is killed, and it would wait for a job forever.
+_main_ends: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
 def cores() -> int:
@@ -58,7 +62,18 @@ def _serve(conn: Connection, fn: Callable[..., object], initializer: Callable[[]
     """A worker's life: load once, then answer jobs until told to stop (None) or the pipe closes."""
     global _in_pool
     _in_pool = True
+    for end in list(_main_ends):  # inherited when forked (see `_main_ends`)
+        end.close()
+    _main_ends.clear()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every process: the main one stops the pool
+    try:
+        _answer(conn, fn, initializer)
+    except (BrokenPipeError, ConnectionResetError):  # the main process was killed: no one is left to answer
+        pass
+
+
+def _answer(conn: Connection, fn: Callable[..., object], initializer: Callable[[], object] | None) -> None:
+    """Load, say so, then run each job sent and send back its outcome."""
     try:
         if initializer is not None:
             initializer()
@@ -92,6 +107,7 @@ def _early_context() -> Context:
 class _Worker:
     def __init__(self, ctx: Context, fn: Callable[..., object], initializer: Callable[[], object] | None) -> None:
         self.conn, child = ctx.Pipe()
+        _main_ends.add(self.conn)
         self.proc = ctx.Process(target=_serve, args=(child, fn, initializer), daemon=True)
         self.proc.start()
         child.close()
@@ -224,6 +240,10 @@ def run(
                         message = w.conn.recv()
                     except (EOFError, OSError):
                         message = None
+                    except Exception as e:  # Ctrl-C while a result's module was imported to read it
+                        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+                            raise KeyboardInterrupt from None
+                        raise
                 if message is not None:
                     kind, value = message
                     if kind == "failed":

@@ -40,6 +40,8 @@ def start_loading(home: Path, matcher: str | None = None) -> Callable[[], None]:
     and would then not exit with the status its error calls for. The thread is not a daemon either, so
     the interpreter waits for it before it finalizes, whatever the way out."""
 
+    ended = threading.Event()
+
     def load() -> None:
         try:
             config = load_config(home) if (Path(home) / CONFIG_FILE).is_file() else None
@@ -48,16 +50,20 @@ def start_loading(home: Path, matcher: str | None = None) -> Callable[[], None]:
             encoders.pipeline(ids or [encoders.DLIB], home).load()
         except (TriageError, OSError, ValueError):
             pass
+        finally:
+            ended.set()
 
     worker = threading.Thread(target=load, name=LOADING_THREAD, daemon=False)
     worker.start()
 
     def wait() -> None:
-        """Wait until the loading has ended; a Ctrl-C meanwhile is raised once it has."""
+        """Wait until the loading has ended; a Ctrl-C meanwhile is raised once it has. The wait is on an event, not
+        on `Thread.join`: a join that Ctrl-C interrupts can take the thread for ended while it still runs (Python
+        3.11), and the process then ends under it, aborted by the native library it was in."""
         interrupted: KeyboardInterrupt | None = None
-        while worker.is_alive():
+        while not ended.is_set():
             try:
-                worker.join()
+                ended.wait()
             except KeyboardInterrupt as e:
                 interrupted = interrupted or e
         if interrupted is not None:
