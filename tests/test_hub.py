@@ -996,28 +996,7 @@ def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert
     """Laptop A's pending alert on a2, found by the hub's own watchlist too, is one hit: listed once as found by
     both; the hub's decision settles it everywhere (the pending list, the arrival's list, the report), and A's own
     decision arriving later is recorded as A's and reopens nothing. The help speaks of the hub, not a home."""
-    import datetime as dt
-
-    issuer = tmp_path / "issuer"
-    cli("init", "--home", issuer, "--site", "Kent Intelligence Unit", "--force-code", "KNT", "--matcher", "dlib")
-    cli(
-        "watchlist", "add", orl(7, 1), "--ref", "WL-007", "--name", "Subject 7", "--category", "wanted",
-        "--reason", "Wanted on warrant", "--authorised-by", "DS 4411 Clarke",
-        "--review-date", (dt.date.today() + dt.timedelta(days=120)).isoformat(), "--accept-low-quality",
-        "--override-reason", "fixture photos are 92x112 px", "--home", issuer,
-    )  # fmt: skip
-    cli("keys", "recipient", "add", "Hub", sites.init["age_recipient"], "--home", issuer)
-    cli(
-        "keys",
-        "trust",
-        "Kent Intelligence Unit",
-        _key(cli, issuer, "signing_key"),
-        "--issuer",
-        "--home",
-        hub[1] / "keys",
-    )
-    cli("watchlist", "issue", "--out", tmp_path / "wl.age", "--home", issuer)
-    cli("watchlist", "receive", tmp_path / "wl.age", "--home", hub[1] / "keys")
+    _hub_watches_wl007(cli, sites, hub, tmp_path)
     said = " ".join(cli("hub", "import", sites.a_file, *hub).stdout.split())
     assert "1 subject added or changed since the last search was searched against the 0 arrivals held: no " in said
     pending = cli.json("hub", "review", "--pending", *hub)

@@ -498,20 +498,14 @@ def _render_arrival(r: Any) -> None:
         )
     out.print(table)
     say(out, NOT_AN_IDENTIFICATION, hang=2)
-    if any(e["candidates"] for e in r.awaiting):
-        say(
-            out,
-            f"To record a decision: triage hub review {r.arrival_key} --candidate NUMBER --decision "
-            f"{'|'.join(DECISIONS)} --reason TEXT",
-            hang=2,
-        )
-    if any(e["candidates"] for e in r.decided):
-        say(
-            out,
-            f"To correct a decision: triage hub review {r.arrival_key} --candidate NUMBER --decision "
-            f"{'|'.join(DECISIONS)} --reason TEXT --correct",
-            hang=2,
-        )
+    for entries, verb, flag in ((r.awaiting, "record", ""), (r.decided, "correct", " --correct")):
+        if any(e["candidates"] for e in entries):
+            say(
+                out,
+                f"To {verb} a decision: triage hub review {r.arrival_key} --candidate NUMBER --decision "
+                f"{'|'.join(DECISIONS)} --reason TEXT{flag}",
+                hang=2,
+            )
 
 
 def _replaced(d: dict[str, Any]) -> str:
