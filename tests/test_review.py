@@ -146,3 +146,17 @@ def test_a_number_that_is_both_a_row_of_the_table_and_another_candidates_ref_is_
                code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip
     assert f"--candidate {clash} names more than one candidate" in " ".join(said.split()), said
     assert row_counts(wl_home)["reviews"] == 0
+
+
+def test_the_same_decision_recorded_again_is_told_not_recorded_twice(cli, wl_home):
+    """A `review` run again (after a kill, say, that left it unclear whether it had landed) records nothing twice."""
+    from triage.errors import ExitStatus
+
+    aid = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
+    decide = ("review", aid, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same ear shape")
+    cli(*decide)
+    said = " ".join(cli(*decide, code=int(ExitStatus.CONFLICT)).stderr.split())
+    assert "already has this decision: confirmed by" in said and "nothing was recorded" in said
+    cli("review", aid, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "and the scar above it")
+    history = cli.json("review", aid, "--candidate", "WL-007")["candidates"][0]["reviews"]
+    assert [r["reason"] for r in history] == ["same ear shape", "and the scar above it"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from triage.casework import arrivals, name_keys
 from triage.casework.arrivals import ReviewEntry
-from triage.errors import BadInput, NotFound, TriageError
+from triage.errors import BadInput, Conflict, NotFound, TriageError
 from triage.faces import matchers
 from triage.files import check_output, write_files
 from triage.intake import biographic
@@ -145,6 +145,13 @@ def record(
             f"SELECT max(id) FROM reviews WHERE arrival_id = ? AND kind IN ({','.join('?' * len(kinds))}) AND ref = ?",
             [arrival_id, *kinds, candidate],
         ).fetchone()[0]
+        last = store.get("reviews", prior) if prior is not None else None
+        if last is not None and (last["decision"], last["reason"], last["officer"]) == (decision, reason, officer):
+            raise Conflict(  # a command run again (after a kill, say) records nothing twice
+                f"{candidate} for arrival {arrival_id} already has this decision: {decision} by {officer} at "
+                f"{last['at']}, for the same reason; nothing was recorded",
+                hint="a later decision supersedes it when it says something else",
+            )
         row = store.insert(
             "reviews",
             {
