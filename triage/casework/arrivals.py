@@ -711,7 +711,6 @@ def candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     """The candidates of the arrival's latest search, best first, as stored (their row ids first), each with
     who it points at (`CandidateView`), its review history under `reviews`, and its matcher's calibrated
     threshold under `calibrated_threshold` (the search's `threshold` differs when it was overridden)."""
-    store.check_indexes_once("reviews")  # as `review_history`: callers read the arrival's decisions as well
     arrival = get(store, arrival_id)
     last = store.db.execute("SELECT max(id) FROM searches WHERE arrival_id = ?", [arrival_id]).fetchone()[0]
     if last is None:

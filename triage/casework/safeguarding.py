@@ -105,9 +105,6 @@ def flag_reasons(store: Store, flagged: Iterable[dict[str, Any]]) -> dict[str, l
     if not rows:
         return {}
     store.check_once("origin_audit")  # a laptop's event deleted from the trails batches brought is refused, not missed
-    # The events are found through indexes: one rebuilt without a flag's event would show the flag with another
-    # reason or none, every tag and digest passing.
-    store.check_indexes_once("audit_events")
     device = store.config.device
     marks = ",".join("?" * len(rows))
     local = store.events(f"action = ? AND arrival_id IN ({marks})", [FLAG, *rows])

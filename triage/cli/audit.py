@@ -39,7 +39,6 @@ def show(
         where.append("officer = ?")
         params.append(officer)
     if arrival:
-        store.check_indexes_once("audit_events")  # an arrival's events are found through an index, checked
         where.append("arrival_id = ?")
         params.append(arrival)
     if date:

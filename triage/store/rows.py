@@ -360,10 +360,13 @@ class Store:
             self._write_head()
 
     def events(self, where: str | None = None, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """The audit events that match `where`, oldest first, reasons opened, each checked against the trail
-        around it and its end against the sealed head (audit.read). The head and the events are read as of one
-        moment: an event another process adds between the two reads would otherwise end the trail past the head
-        read, and be refused as altered."""
+        """The audit events that match `where`, oldest first, reasons opened, the trail from the first of them
+        checked to its sealed end (audit.read). The head and the events are read as of one moment: an event another
+        process adds between the two reads would otherwise end the trail past the head read, and be refused as
+        altered. Events chosen by `where` are found through an index, checked first: one rebuilt without an event
+        would leave it out, every hash passing."""
+        if where:
+            self.check_indexes_once("audit_events")
         conn = self.db.conn
         snapshot = not conn.in_transaction
         if snapshot:
