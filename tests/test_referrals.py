@@ -180,3 +180,34 @@ def test_referral_steps_that_cannot_be_used_are_refused(cli, site):
     recorded = cli.json("referral", site.adult, "--arrival-method", "other", "--notes", "came in a fishing boat's hold")
     assert recorded["current"]["arrival_method"] == "other"
     assert recorded["current"]["notes"] == "came in a fishing boat's hold"
+
+
+def test_the_review_queue_shows_the_latest_incomplete_referrals_and_says_how_many_more(cli, site, monkeypatch):
+    """A year of referral records left incomplete (ten thousand rows, seconds to draw) would bury the queue above
+    them: `review --pending` shows the latest and counts the rest; `referral --incomplete` still lists every one."""
+    from triage.cli import review as review_cli
+
+    monkeypatch.setattr(review_cli, "INCOMPLETE_ROWS", 1)
+    shown = cli("review", "--pending").stdout
+    assert site.child in shown and site.adult not in shown
+    assert "The latest 1 of 2 arrivals whose referral record is incomplete" in " ".join(shown.split())
+    listed = cli("referral", "--incomplete").stdout
+    assert site.child in listed and site.adult in listed and "The latest" not in listed
+
+
+def test_the_arrivals_table_shows_the_latest_and_says_how_to_see_them_all(cli, site, monkeypatch):
+    """`arrivals list` draws the latest arrivals (a year's home would take seconds to draw ten thousand), says
+    how many there are, and lists them all with --limit 0, with --date and as JSON."""
+    from triage.cli import arrivals as arrivals_cli
+
+    monkeypatch.setattr(arrivals_cli, "TABLE_ROWS", 1)
+    shown = cli("arrivals", "list").stdout
+    assert site.child in shown and site.adult not in shown
+    assert "The latest 1 of 2 arrivals: --limit 0 lists them all" in " ".join(shown.split())
+    for every in (("--limit", "0"), ("--date", DAY)):
+        listed = cli("arrivals", "list", *every).stdout
+        assert site.child in listed and site.adult in listed and "The latest" not in listed
+    assert [a["arrival_id"] for a in cli.json("arrivals", "list")] == [site.adult, site.child]
+    assert [a["arrival_id"] for a in cli.json("arrivals", "list", "--limit", "1")] == [site.child]
+    listings = [e for e in cli.json("audit", "show") if e["action"] == "arrivals-list"]
+    assert listings[-1]["records"] == ["all", "latest:1"]

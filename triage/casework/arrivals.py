@@ -764,8 +764,22 @@ def show(store: Store, arrival_id: str, *, officer: str) -> dict:
     return arrival
 
 
-def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list[dict]:
-    where, params = ("landed_day = ?", [day]) if day else (None, [])
+def count_arrivals(store: Store, *, day: str | None = None) -> int:
+    """How many arrivals `list_arrivals` would list without `latest`."""
+    store.check_indexes_once("arrivals")  # an arrival left out of the index would be left out of the count
+    return store.count("arrivals", *(("landed_day = ?", [day]) if day else ()))
+
+
+def list_arrivals(store: Store, *, officer: str, day: str | None = None, latest: int | None = None) -> list[dict]:
+    """The arrivals (of one local day), oldest first; with `latest`, only the last that many landed, so that a
+    year's home is not opened row by row for a table that shows its end."""
+    where: str | None = "landed_day = ?" if day else None
+    params: list[str | int] = [day] if day else []
+    if latest is not None:
+        where = (
+            f"rowid IN (SELECT rowid FROM arrivals{' WHERE ' + where if where else ''} ORDER BY landed_at DESC LIMIT ?)"
+        )
+        params = [*params, latest]
     store.check_indexes_once("arrivals", "searches", "candidates")  # an arrival, or its alerts, left out unseen
     rows = store.rows("arrivals", where, params, order_by="landed_at")
     out = [
@@ -790,7 +804,11 @@ def list_arrivals(store: Store, *, officer: str, day: str | None = None) -> list
         for r in rows
     ]
     with store.transaction():
-        store.audit("arrivals-list", officer, records=[f"day:{day}" if day else "all"])
+        store.audit(
+            "arrivals-list",
+            officer,
+            records=[f"day:{day}" if day else "all", *([f"latest:{latest}"] if latest is not None else [])],
+        )
     return out
 
 

@@ -48,19 +48,38 @@ def register(app: typer.Typer) -> None:
     app.command("match")(match_cmd)
 
 
+# A year of a busy site's arrivals is ten thousand rows, seconds to draw and more than anyone reads in a table.
+TABLE_ROWS = 200
+
+
 def list_cmd(
     date: Annotated[str | None, date_option("Only arrivals landed on this local date (YYYY-MM-DD).")] = None,
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        min=0,
+        help=f"Show the latest N arrivals (0: all; default {TABLE_ROWS} in the table, all with --json).",
+    ),
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List arrivals, oldest first. Example: triage arrivals list --date 2026-11-28"""
+    """List arrivals, oldest first: the latest 200 unless --limit or --date says otherwise.
+
+    Examples:
+
+      triage arrivals list --date 2026-11-28
+
+      triage arrivals list --limit 0 > arrivals.txt
+    """
     from triage.casework import arrivals
     from triage.intake.biographic import parse_full_date
 
     day = parse_full_date(date, "--date").isoformat() if date else None
     store = open_store(home)
-    rows = arrivals.list_arrivals(store, officer=officer_of(store, officer), day=day)
+    shown = limit if limit is not None else 0 if json_out or day else TABLE_ROWS
+    rows = arrivals.list_arrivals(store, officer=officer_of(store, officer), day=day, latest=shown or None)
+    total = arrivals.count_arrivals(store, day=day) if shown and len(rows) == shown else len(rows)
     if json_out:
         emit_json(rows)
         return
@@ -92,6 +111,12 @@ def list_cmd(
             " ".join(f for f, on in (("VOID", r["void"]), ("SAFEGUARDING", r["safeguarding"])) if on),
         )
     out.print(table)
+    if len(rows) < total:
+        say(
+            out,
+            f"The latest {len(rows):,} of {total:,} arrivals: --limit 0 lists them all, --date one day's, "
+            "`triage arrivals find NAME` finds one by name.",
+        )
 
 
 def find_cmd(

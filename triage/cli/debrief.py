@@ -26,6 +26,7 @@ from triage.cli.common import (
     officer_of,
     open_store,
     out,
+    say,
     training_banner,
     utc_text,
     warn,
@@ -493,13 +494,16 @@ def referral_cmd(
     )
 
 
-def render_incomplete(rows: list[dict[str, Any]]) -> None:
-    """The arrivals whose referral record misses a step (used by `triage review --pending` too)."""
+def render_incomplete(rows: list[dict[str, Any]], latest: int | None = None) -> None:
+    """The arrivals whose referral record misses a step (used by `triage review --pending` too, which shows
+    the `latest` only: a year of records left incomplete would bury the queue above it)."""
     from triage.casework.referrals import STEPS
 
     if not rows:
         out.print("Every arrival's referral record is complete.")
         return
+    total = len(rows)
+    rows = rows[-latest:] if latest else rows
     table = Table(
         Column("arrival", no_wrap=True), "landed (UTC)", "site", "vessel", "missing", title="Referrals incomplete"
     )
@@ -513,3 +517,9 @@ def render_incomplete(rows: list[dict[str, Any]]) -> None:
             + escape("; ".join(STEPS[m] for m in r["missing"])),
         )
     out.print(table)
+    if len(rows) < total:
+        say(
+            out,
+            f"The latest {len(rows):,} of {total:,} arrivals whose referral record is incomplete: "
+            "`triage referral --incomplete` lists them all (--date one day's).",
+        )

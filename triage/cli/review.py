@@ -157,6 +157,9 @@ def review_cmd(
         out.print(f"  triage review {arrival} --portraits-to FOLDER", markup=False, soft_wrap=True)
 
 
+INCOMPLETE_ROWS = 20  # below the queue: the latest gaps, those an officer can still fill in
+
+
 def render_pending(store: Store, rows: list[Pending], officer: str) -> None:
     """The review queue, then the arrivals whose referral record misses a step."""
     from triage.casework import referrals
@@ -186,7 +189,7 @@ def render_pending(store: Store, rows: list[Pending], officer: str) -> None:
             ),
         )
     out.print(table if rows else "Nothing awaits review.")
-    render_incomplete(referrals.incomplete(store, officer=officer))
+    render_incomplete(referrals.incomplete(store, officer=officer), latest=INCOMPLETE_ROWS)
 
 
 def pending_line(c: PendingCandidate) -> str:
