@@ -47,7 +47,8 @@ def day(tmp_path_factory, enrolled_template_home, face_models):
         r2 = _capture(cli, a, orl(21, 6), "Karimi")
         cli("review", r2, "--candidate", r1, "--decision", "confirmed", "--reason", "same man, same scar", "--home", a)
         d1 = _capture(cli, a, orl(40, 2), "Once")
-        d2 = _capture(cli, a, orl(40, 2), "Twice")
+        # the same photo saved again under another name (the file itself, landed, is not captured twice)
+        d2 = _capture(cli, a, Path(shutil.copy(orl(40, 2), root / "IMG_0040.pgm")), "Twice")
         for home in (s, w):
             key = cli.json("keys", "show", "--home", home)["age_recipient"]
             cli("keys", "recipient", "add", f"Supervisor {home.name}", key, "--home", a)

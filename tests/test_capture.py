@@ -1,17 +1,19 @@
 """Capture as an officer does it: a possible child is flagged in every later view, draft and export;
 details can be asked for at the terminal (checked as typed, re-asked when wrong, shown before saving);
-with flags, or without a terminal, nothing is asked."""
+with flags, or without a terminal, nothing is asked; a capture run again with the same photo file and face
+(after a kill hid whether it had landed) lands nothing twice."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import shutil
 import zipfile
 
 import pytest
 
-from conftest import orl
+from conftest import orl, row_counts
 
 PURPOSE = "To establish whether this arrival is wanted or is a missing person"
 
@@ -186,3 +188,94 @@ def test_without_a_terminal_nothing_is_asked(cli, home):
     assert "Surname" not in res.stderr and "Save this arrival?" not in res.stderr
     saved = cli.json("arrivals", "show", json.loads(res.stdout)["arrival_id"])["details"]
     assert saved["surname"] is None
+
+
+# -- run again ---------------------------------------------------------------------------------------------
+
+
+def _capture_actions(home) -> list[str]:
+    from triage.store.rows import Store
+
+    store = Store.open_locked(home)
+    try:
+        return [a for (a,) in store.db.execute("SELECT action FROM audit_events WHERE action = 'capture'")]
+    finally:
+        store.close()
+
+
+def test_a_capture_run_again_after_a_kill_lands_once_and_says_where_it_landed(cli, wl_home, tmp_path):
+    """The first run commits and is killed before it prints (the officer saw nothing); the same command again
+    says the photo landed before, names the arrival and its alert awaiting review, and records nothing."""
+    photo = tmp_path / "IMG_0412.pgm"
+    shutil.copy(orl(7, 2), photo)  # WL-007 is on the watchlist (photo 1)
+    given = ("capture", "--photo", photo, "--surname", "Hama", "--vessel", "SB-0417")
+    first = cli.json(*given)["arrival_id"]  # what it printed is lost with the killed process
+    held = row_counts(wl_home)
+
+    again = cli.json(*given)
+    assert again["already_landed"] is True and again["arrival_id"] == first
+    assert (again["alerts"], again["vessel"], again["differs"]) == (1, "SB-0417", [])
+    said = " ".join(cli(*given).stdout.split())
+    assert f"IMG_0412.pgm landed before as arrival {first}" in said and "nothing new was recorded" in said
+    assert f"Awaiting review: 1 watchlist alert; see them with: triage review {first}" in said
+    asked = cli("capture", "--photo", photo, "--interactive", input="Other\n" * 20)  # before any question
+    assert f"landed before as arrival {first}" in asked.stdout and "Surname" not in asked.stderr
+    corrected = cli.json(*given, "--notes", "says he steered")
+    assert corrected["arrival_id"] == first and corrected["differs"] == ["notes"]
+    assert row_counts(wl_home) == held, "nothing recorded, no audit event"
+
+    assert [a["arrival_id"] for a in cli.json("arrivals", "list")] == [first]
+    assert _capture_actions(wl_home) == ["capture"]
+    assert cli.json("capture", "--photo", orl(7, 2))["already_landed"] is False, "another file is another capture"
+
+
+def _group_photo(path):
+    from PIL import Image
+
+    faces = [Image.open(orl(s, 1)).convert("RGB").resize((184, 224)) for s in (21, 22)]
+    canvas = Image.new("RGB", (440, 280), (128, 128, 128))
+    canvas.paste(faces[0], (20, 28))
+    canvas.paste(faces[1], (236, 28))
+    canvas.save(path)
+    return path
+
+
+def test_another_face_of_a_group_photo_captured_again_is_another_person(cli, home, tmp_path):
+    group = _group_photo(tmp_path / "group.png")
+    one = cli.json("capture", "--photo", group, "--face", "1", "--surname", "Tesfaye")["arrival_id"]
+    again = cli.json("capture", "--photo", group, "--face", "1", "--surname", "Tesfaye")
+    assert (again["already_landed"], again["arrival_id"], again["faces_in_photo"]) == (True, one, 2)
+    said = " ".join(cli("capture", "--photo", group, "--face", "1").stdout.split())
+    assert f"group.png, face 1, landed before as arrival {one}" in said
+    assert "another of them is another person, captured with --face N" in said
+
+    two = cli.json("capture", "--photo", group, "--face", "2", "--surname", "Bekele")
+    assert two["already_landed"] is False and two["arrival_id"] != one
+    assert cli.json("capture", "--photo", group, "--face", "2")["arrival_id"] == two["arrival_id"]
+    assert cli.json("capture", "--photo", group)["arrival_id"] == one, "no face named is the largest, face 1"
+    assert _capture_actions(home) == ["capture", "capture"]
+
+    # the key is capture-batch's: a manifest naming the file and face finds them landed
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("photo,face,surname\ngroup.png,2,Bekele\n", encoding="utf-8")
+    batch = cli.json("capture-batch", manifest)
+    assert (batch["landed"], [d["arrival_id"] for d in batch["duplicates"]]) == (0, [two["arrival_id"]])
+
+
+def test_a_photo_whose_arrival_was_voided_lands_anew_once(cli, home, tmp_path):
+    photo = tmp_path / "IMG_0413.pgm"
+    shutil.copy(orl(12, 2), photo)
+    first = cli.json("capture", "--photo", photo, "--surname", "Karimi")["arrival_id"]
+    cli("arrivals", "void", first, "--reason", "landed with the wrong photo's details")
+    anew = cli("capture", "--photo", photo, "--surname", "Karimi", "--json")
+    landed = json.loads(anew.stdout)
+    assert landed["already_landed"] is False and landed["arrival_id"] != first
+    assert f"this photo landed before as {first}, voided since: captured anew" in " ".join(anew.stderr.split())
+    again = cli.json("capture", "--photo", photo, "--surname", "Karimi")
+    assert (again["already_landed"], again["arrival_id"]) == (True, landed["arrival_id"])
+    listed = {a["arrival_id"]: a["void"] for a in cli.json("arrivals", "list")}
+    assert listed == {first: True, landed["arrival_id"]: False}
+    events = [e for e in cli.json("audit", "show") if e["action"] == "capture"]
+    assert [e["arrival_id"] for e in events] == [first, landed["arrival_id"]]
+    assert f"the photo of void arrival {first}, captured again" in (events[1].get("reason") or "")
+    assert cli.json("audit", "verify")["ok"]

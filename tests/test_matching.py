@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import shutil
 import sqlite3
 
 import numpy as np
@@ -504,11 +505,13 @@ def test_owner_distances_of_many_owners_agree_with_every_row_scanned(tmp_path):
     store.close()
 
 
-def test_a_watchlist_alert_is_kept_when_earlier_arrivals_of_the_face_fill_the_top(cli, wl_home):
+def test_a_watchlist_alert_is_kept_when_earlier_arrivals_of_the_face_fill_the_top(cli, wl_home, tmp_path):
     """A person landed before fills --top with arrival candidates nearer than the watchlist photo; the
-    subject below the threshold is still a candidate, shown and waiting in the review queue."""
+    subject below the threshold is still a candidate, shown and waiting in the review queue. (The same
+    photo saved again under another name: the file itself, landed, is not captured twice.)"""
     cli("capture", "--photo", orl(7, 2), "--matcher", "dlib")
-    again = cli.json("capture", "--photo", orl(7, 2), "--matcher", "dlib", "--top", "1")
+    copy = shutil.copy(orl(7, 2), tmp_path / "IMG_0002.pgm")
+    again = cli.json("capture", "--photo", copy, "--matcher", "dlib", "--top", "1")
     kinds = [(c["kind"], c["ref"], c["below_threshold"]) for c in again["candidates"]]
     assert kinds[0][0] == "arrival", kinds
     assert ("watchlist", "WL-007", True) in kinds

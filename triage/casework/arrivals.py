@@ -132,6 +132,7 @@ class Captured:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "already_landed": False,  # a photo file landed before is told apart (`session.LandedBefore`)
             "arrival_id": self.arrival_id,
             "landed_at": self.landed_at,
             "site": self.site,
@@ -416,19 +417,23 @@ def capture(
     today: dt.date | None = None,
     analysed: analysis.Analysis | None = None,
     matcher: str | None = None,
+    anew_after_void: bool = False,
 ) -> Captured:
     """Land one arrival: gate, encode (with every model the home uses, and the matcher's), store, search
     with the matcher (the home's by default). Returns what the officer needs to see.
 
     `analysed` lets a batch run the face pipeline in worker processes and land the results here. Inputs
-    whose `idempotency_key` an earlier capture landed are refused (`already_landed` tells which arrival)."""
+    whose `idempotency_key` an earlier capture landed are refused (`already_landed` tells which arrival);
+    with `anew_after_void`, inputs whose arrival was voided since land anew and take the key over (the void
+    arrival stays as it was, without it), since an officer asked for them again after the void."""
     cfg = store.config
     if threshold is not None:  # before the photo is analysed: a threshold off the matcher's scale is refused
         matchers.get(matcher or cfg.matcher, store.home).checked(threshold)
     vessel = parse_vessel(vessel) if vessel is not None else None
     key = store._need_vault().blind("capture", idempotency_key) if idempotency_key else None
     existing = already_landed(store, idempotency_key) if idempotency_key else None
-    if existing:
+    void_before = existing if existing and anew_after_void and is_void(get(store, existing)) else None
+    if existing and not void_before:
         raise Conflict(f"these inputs already landed as arrival {existing}")
     result = analysed or analysis.analyse(
         photo,
@@ -445,6 +450,8 @@ def capture(
         arrival_id = new_arrival_id()
     store.check_once("name_keys")  # before the capture writes its own: its name search relies on every key held
     with store.transaction():
+        if void_before:  # the key is unique: the void arrival gives it up in the transaction that takes it
+            store.update("arrivals", void_before, {"source_key": None})
         store.insert(
             "arrivals",
             {
@@ -479,12 +486,13 @@ def capture(
         overrides = ([f"quality override: {override_reason}"] if override_reason else []) + (
             [threshold_override(m, th)] if th != m.threshold else []
         )
+        again = [f"the photo of void arrival {void_before}, captured again"] if void_before else []
         store.audit(
             "capture",
             officer,
             arrival_id=arrival_id,
             records=[f"arrival:{arrival_id}", f"photo:{pid}"],
-            reason="; ".join(overrides) or None,
+            reason="; ".join(overrides + again) or None,
         )
     mine = details.to_dict()
     day = local_day(landed, cfg.timezone)
@@ -504,7 +512,9 @@ def capture(
         detector=result.face.detector,
         candidates=[_candidate_view(store, c.to_dict(), mine, vessel, day) for c in candidates]
         + biographic_views(store, arrival_id, mine, vessel, day),
-        warnings=result.warnings + warnings,
+        warnings=result.warnings
+        + warnings
+        + ([f"this photo landed before as {void_before}, voided since: captured anew"] if void_before else []),
     )
 
 

@@ -330,6 +330,13 @@ def check_cells(store: Store, row: Row, *, vessel: str | None, landed_at: str | 
     return Checked(details, landed_from or vessel, when, face_index, warnings)
 
 
+def details_differ(arrival: dict[str, Any], details: Details) -> list[str]:
+    """The details given now, for a photo an earlier capture landed, that the arrival (as read) holds otherwise: for
+    `triage arrivals amend` to correct. A detail not given now is no difference."""
+    given = details.to_dict()
+    return [n for n in corrections.differing(given, arrival["details"]) if corrections.comparable(given)[n] is not None]
+
+
 def landed_as(store: Store, prepared: Prepared) -> str | None:
     """The arrival an earlier run landed from this row's photo, if any."""
     found = arrivals.already_landed(store, prepared.key)
@@ -394,9 +401,7 @@ def land(
         tick()
 
     def landed_before(prepared: Prepared, arrival_id: str) -> None:
-        held = arrivals.get(store, arrival_id)["details"]
-        given = prepared.details.to_dict()
-        differs = [n for n in corrections.differing(given, held) if corrections.comparable(given)[n] is not None]
+        differs = details_differ(arrivals.get(store, arrival_id), prepared.details)
         report.already_landed.append(
             LandedBefore(prepared.row.number, prepared.row.fields["photo"], arrival_id, differs)
         )

@@ -5,6 +5,8 @@ Every arrival lands in its own transaction, as `triage capture` lands it, so a c
 most the arrival in progress. A photo from a file is known by its bytes and its name (the idempotency key
 capture-batch uses), so a session or a folder watch started again never lands the same file twice, and
 says where the boat stands: how many arrivals have landed from it and how many alerts await a decision.
+A one-shot `triage capture` of a file, run again after a kill hid whether it had landed, is told the same
+way (`photo_landed_before`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,68 @@ def standing(store: Store, vessel: str | None) -> Standing:
         safeguarding=sum(1 for aid, sg in rows if sg and aid not in void),
         other_candidates=len(others),
     )
+
+
+@dataclass
+class LandedBefore:
+    """A photo file and face given to a one-shot capture that an earlier capture landed (a run killed after it
+    landed and before it said so, say): the arrival, what of its candidates awaits a decision, and the details
+    given now that it holds otherwise (for `triage arrivals amend`). Nothing is recorded for it."""
+
+    photo: str
+    face: int | None  # as given; none given is the largest face, as face 1 is
+    arrival_id: str
+    landed_at: str
+    site: str
+    vessel: str | None
+    officer: str
+    training: bool
+    faces_in_photo: int | None  # as the earlier capture's quality gate counted them
+    alerts: int  # watchlist candidates below the threshold with no decision
+    other_candidates: int  # earlier arrivals (by face, by name or both) awaiting a decision, each once
+    differs: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"already_landed": True} | asdict(self)
+
+
+def photo_landed_before(
+    store: Store, key: str, *, photo: str, face: int | None, details: Details | None = None
+) -> tuple[LandedBefore | None, str | None]:
+    """What an earlier capture made of a photo file and face (`key`, `arrivals.photo_key`): the arrival it landed
+    as, or, when that arrival was voided since, its id alone (the photo is captured anew: `arrivals.capture`'s
+    `anew_after_void`); (None, None) when it never landed. `details`, those given now, are compared with the
+    arrival's. The queue is counted as a session's standing is, unaudited: no detail of a candidate is shown."""
+    arrival_id = arrivals.already_landed(store, key)
+    if arrival_id is None:
+        return None, None
+    row = arrivals.get(store, arrival_id)
+    if arrivals.is_void(row):
+        return None, arrival_id
+    queue = review.pending(store, arrival_ids=[arrival_id])
+    pairs = arrivals.PAIR_KINDS
+    alerts = sum(c.kind == "watchlist" for p in queue if p.arrival_id == arrival_id for c in p.candidates)
+    others = {
+        frozenset((p.arrival_id, c.ref))
+        for p in queue
+        for c in p.candidates
+        if c.kind in pairs and arrival_id in (p.arrival_id, c.ref)
+    }
+    measures = (row.get("quality") or {}).get("measures") or {}
+    return LandedBefore(
+        photo=photo,
+        face=face,
+        arrival_id=arrival_id,
+        landed_at=row["landed_at"],
+        site=row["site"],
+        vessel=row["vessel"],
+        officer=row["officer"],
+        training=bool(row["training"]),
+        faces_in_photo=measures.get("face_count"),
+        alerts=alerts,
+        other_candidates=len(others),
+        differs=manifest.details_differ(row, details) if details is not None else [],
+    ), None
 
 
 @dataclass
@@ -266,7 +330,7 @@ class Watched:
             view["warnings"] = self.warnings + view["warnings"]
             return view
         if self.landed_before is not None:
-            return {"photo": str(self.photo), "already_landed": self.landed_before}
+            return {"photo": str(self.photo), "already_landed": True, "arrival_id": self.landed_before}
         return {"photo": str(self.photo), "refused": {"status": self.status, "reason": self.reason}}
 
 

@@ -40,6 +40,7 @@ from triage.cli.common import (
     say,
     stdout_closed,
     training_banner,
+    utc_text,
     vessel_option,
     warn,
 )
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from triage.casework.arrivals import Captured
     from triage.casework.manifest import Report
-    from triage.casework.session import Landing
+    from triage.casework.session import LandedBefore, Landing
     from triage.faces.quality import QualityReport
     from triage.intake.biographic import Details
     from triage.intake.mrz import MRZ
@@ -179,6 +180,11 @@ def capture(
     zone (--mrz) fills in what was not typed; where it disagrees with what was typed, the typed value is
     kept and the disagreement is shown and recorded.
 
+    A photo file is known by its bytes, its name and the face (as capture-batch knows it): run again with
+    the same photo and face (after a kill hid whether it landed), capture says which arrival it landed as
+    and what of it awaits review, records nothing, and exits 0 (--json: "already_landed": true). Another
+    --face of a group photo is another person. A photo whose arrival was voided since lands anew.
+
     Examples:
 
       triage capture --photo arrival.jpg --surname "حسين" --given-names "محمد" --dob 1995 --nationality Sudan --vessel SB-0417
@@ -262,6 +268,23 @@ def capture(
         err.print(f"camera {camera}: {len(scores)} frames, best quality score {max(scores)}", markup=False)
     elif photo is not None:
         pic = photos.read_photo(photo)
+    # A file is known by its bytes, its name and the face, as capture-batch and the session know it: run again
+    # (after a kill hid whether it landed), the command says where it landed and records nothing.
+    key = void_before = None
+    if photo is not None:
+        from triage.casework.session import photo_landed_before
+
+        key = arrivals.photo_key(pic.original, photo.name, face)
+        before, void_before = photo_landed_before(
+            store,
+            key,
+            photo=str(photo),
+            face=face,
+            details=None if interactive else _with_zone(details, zone, today)[0],
+        )
+        if before is not None:
+            emit(before, json_out, render_landed_before)
+            return
     override = reason if accept_low_quality else None
     analysed = None
     if interactive:  # judge the photo first, so nobody types details for a photo that will be refused
@@ -294,6 +317,8 @@ def capture(
         threshold=threshold,
         analysed=analysed,
         matcher=matcher,
+        idempotency_key=key,
+        anew_after_void=void_before is not None,
     )
     result.warnings = disagreements + result.warnings
     for w in result.warnings:
@@ -406,6 +431,38 @@ def render_capture(result: Captured) -> None:
     flag = "  [bold red]SAFEGUARDING[/]" if result.safeguarding else ""
     out.print(f"Arrival [bold]{result.arrival_id}[/] captured (quality {result.quality.score}/100).{flag}")
     render_candidates([c.as_json() for c in result.candidates], result.threshold, result.calibrated_threshold)
+
+
+def render_landed_before(before: LandedBefore) -> None:
+    """A photo captured again: where it landed, what of it awaits review (counted, not shown: `triage review`
+    shows it, audited), and what to do when the details given now differ or another face was meant."""
+    face = f", face {before.face}," if before.face else ""
+    vessel = f" from {before.vessel}" if before.vessel else ""
+    say(
+        out,
+        f"{Path(before.photo).name}{face} landed before as arrival {before.arrival_id} ({utc_text(before.landed_at)} "
+        f"UTC{vessel}, by {before.officer}); nothing new was recorded.",
+    )
+    waiting = [
+        f"{n} {what}{'s' if n > 1 else ''}"
+        for n, what in ((before.alerts, "watchlist alert"), (before.other_candidates, "other candidate"))
+        if n
+    ]
+    if waiting:
+        say(out, f"Awaiting review: {' and '.join(waiting)}; see them with: triage review {before.arrival_id}")
+    else:
+        say(out, f"No candidate of it awaits review (triage review {before.arrival_id} shows its candidates).")
+    if before.differs:
+        say(
+            out,
+            f"The details given now differ ({', '.join(before.differs)}): correct them with "
+            f"triage arrivals amend {before.arrival_id}",
+        )
+    if (before.faces_in_photo or 0) > 1:
+        say(
+            out,
+            f"The photo holds {before.faces_in_photo} faces: another of them is another person, captured with --face N.",
+        )
 
 
 def _with_zone(details: Details, zone: MRZ | None, today: dt.date) -> tuple[Details, list[str]]:
