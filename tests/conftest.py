@@ -187,3 +187,30 @@ def index_without(home: Path, index: str, where: str) -> None:
     con = sqlite3.connect(home / "triage.db", isolation_level=None)
     con.execute("DROP TABLE scratch")
     con.close()
+
+
+def index_pointing(home: Path, index: str, where: str, rowid: int) -> None:
+    """Give `index` a b-tree in which the entries of the rows matching `where` name row `rowid` instead: a lookup
+    by their key then finds that row. Built as a table without rowids whose records are laid out as the index's
+    (its key columns, then the rowid), the two root pages exchanged, the scratch table dropped."""
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    table, root = con.execute("SELECT tbl_name, rootpage FROM sqlite_master WHERE name = ?", [index]).fetchone()
+    columns = [f"[{r[2]}]" for r in con.execute(f"PRAGMA index_info([{index}])")]
+    moved = {r for (r,) in con.execute(f"SELECT rowid FROM [{table}] WHERE {where}")}
+    entries = [
+        (*key, rowid if r in moved else r)
+        for r, *key in con.execute(f"SELECT rowid, {', '.join(columns)} FROM [{table}]").fetchall()
+    ]
+    names = [f"k{i}" for i in range(len(columns))]
+    con.execute(f"CREATE TABLE scratch ({', '.join(names)}, r, PRIMARY KEY ({', '.join(names)}, r)) WITHOUT ROWID")
+    con.executemany(f"INSERT OR IGNORE INTO scratch VALUES ({', '.join('?' * len(entries[0]))})", entries)
+    (other,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scratch'").fetchone()
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'scratch'", [root])
+    con.execute(f"PRAGMA schema_version = {version + 1}")
+    con.close()
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    con.execute("DROP TABLE scratch")
+    con.close()

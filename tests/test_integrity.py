@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, index_without, orl, signed_in
+from conftest import Cli, index_pointing, index_without, orl, signed_in
 from triage.errors import ExitStatus
 
 INTEGRITY = int(ExitStatus.INTEGRITY)
@@ -447,6 +447,38 @@ def test_a_revoked_key_put_back_from_an_older_copy_is_refused_where_keys_are_use
         assert "the rows of trusted_keys are not the ones last written" in said and "triage audit verify" in said
 
 
+def test_an_index_entry_naming_another_row_never_has_that_row_deleted(cli, copy):
+    """`keys untrust "Laptop Y"` found its row through an index whose entry named Laptop Z's row, deleted Laptop Z's
+    key and said Laptop Y was no longer trusted (exit 0; Laptop Y's batches still accepted, and `audit verify`
+    passing once the index was rebuilt). The transaction's tables' indexes are checked before it commits."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from triage.exchange.keys import encode_signing_key
+
+    home = copy[0]
+    for name in ("Laptop Y", "Laptop Z"):
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        cli("keys", "trust", name, encode_signing_key(raw), "--home", home)
+    (z,) = (
+        sqlite3.connect(home / "triage.db").execute("SELECT rowid FROM trusted_keys WHERE name = 'Laptop Z'").fetchone()
+    )
+    index_pointing(home, "idx_trusted_keys_role_name", "name = 'Laptop Y'", z)
+    said = _said(cli("keys", "untrust", "Laptop Y", "--home", home, code=INTEGRITY))
+    assert "trusted_keys or an index of it is not as SQLite wrote it" in said
+    sql(home, "REINDEX idx_trusted_keys_role_name")
+    trusted = [k["name"] for k in cli.json("keys", "list", "--home", home)["trusted_laptops"]]
+    assert {"Laptop Y", "Laptop Z"} <= set(trusted)
+
+
+def test_an_arrival_left_out_of_its_key_index_is_not_said_to_be_missing(cli, copy):
+    """An arrival dropped from the index on its id was "no arrival ... in this home" (exit 5), as if never landed."""
+    home, a = copy[0], copy[1]
+    index_without(home, "sqlite_autoindex_arrivals_1", f"id = '{a}'")
+    said = _said(cli("arrivals", "show", a, "--home", home, code=INTEGRITY))
+    assert "arrivals or an index of it is not as SQLite wrote it" in said
+
+
 def test_a_row_changed_outside_triage_is_never_written_over_or_deleted(cli, copy):
     """A purge updates and deletes rows it never reads: without the check made before a row is first
     changed, the edited arrival's change was sealed as triage's own and verify found nothing."""
@@ -577,10 +609,43 @@ def test_an_index_rebuilt_without_the_watchlists_blocks_leaves_the_search_whole_
         )
     ]
     index_without(home, index, "owner_kind = 'subject'")
-    found = cli.json("capture", "--home", home, "--photo", orl(7, 6), "--surname", "Again")
+    found = cli.json("match", copy[1], "--home", home)  # a search adds rows, and writes no block
     assert "WL-007" in [c["ref"] for c in found["candidates"] if c["kind"] == "watchlist"]
+    said = _said(cli("capture", "--home", home, "--photo", orl(7, 6), "--surname", "Again", code=INTEGRITY))
+    assert "template_blocks or an index of it is not as SQLite wrote it" in said  # a capture writes its block
     report = cli.json("audit", "verify", "--home", home, code=INTEGRITY)
     assert [p["table"] for p in report["row_problems"]][:1] == ["file"]
+
+
+def test_a_write_decided_through_an_index_left_without_a_row_is_refused(cli, copy):
+    """A block whose templates were partly deleted keeps the ones its index still lists: one rebuilt without a
+    subject's template had the removal of another subject reseal the block without it, under a fresh tag (the
+    subject left out of every search, `audit verify` passing once the index was rebuilt). A transaction asks
+    SQLite about the indexes of every table it wrote before it commits, and is rolled back."""
+    home = copy[0]
+    index_without(home, "idx_templates_block_id", "owner_id = 'WL-007'")
+    said = _said(
+        cli("watchlist", "remove", "WL-008", "--reason", "review lapsed, not renewed", "--home", home, code=INTEGRITY)
+    )
+    assert "templates or an index of it is not as SQLite wrote it" in said
+    sql(home, "REINDEX idx_templates_block_id")
+    assert [s["ref"] for s in cli.json("watchlist", "list", "--home", home) if s["ref"] in ("WL-007", "WL-008")] == [
+        "WL-007",
+        "WL-008",
+    ]
+    found = cli.json("capture", "--home", home, "--photo", orl(7, 6), "--surname", "Again")
+    assert "WL-007" in [c["ref"] for c in found["candidates"] if c["kind"] == "watchlist"]
+
+
+def test_a_key_index_that_leaves_a_row_out_never_lets_a_second_row_take_its_key(cli, copy):
+    """A crime group left out of the index on its reference let `ocg add` make a second group with it, shown in
+    the first's place; a row inserted under a key it names has the table's index checked first."""
+    home = copy[0]
+    cli("ocg", "add", "OCG-1", "--name", "Abu Ali", "--home", home)
+    index_without(home, "sqlite_autoindex_ocgs_1", "ref = 'OCG-1'")
+    said = _said(cli("ocg", "add", "OCG-1", "--name", "Someone Else", "--home", home, code=INTEGRITY))
+    assert "ocgs or an index of it is not as SQLite wrote it" in said
+    assert sqlite3.connect(home / "triage.db").execute("SELECT count(*) FROM ocgs NOT INDEXED").fetchone() == (1,)
 
 
 def test_an_index_that_leaves_an_arrival_out_does_not_drop_it_from_a_signed_batch(cli, copy):
