@@ -471,6 +471,20 @@ def test_an_index_entry_naming_another_row_never_has_that_row_deleted(cli, copy)
     assert {"Laptop Y", "Laptop Z"} <= set(trusted)
 
 
+def test_an_index_entry_naming_a_row_others_refer_to_is_named_not_a_foreign_key(cli, copy):
+    """`watchlist remove` deleted the subject's photos found through an index whose entry named an arrival's photo,
+    which its templates refer to: "unexpected IntegrityError: FOREIGN KEY constraint failed", exit 1."""
+    home, a = copy[0], copy[1]
+    con = sqlite3.connect(home / "triage.db")
+    (photo,) = con.execute("SELECT rowid FROM photos WHERE owner_id = ? LIMIT 1", [a]).fetchone()
+    con.close()
+    index_pointing(home, "idx_photos_owner_kind_owner_id", "owner_id = 'WL-007'", photo)
+    said = _said(
+        cli("watchlist", "remove", "WL-007", "--reason", "withdrawn by the issuer", "--home", home, code=INTEGRITY)
+    )
+    assert "photos or an index of it is not as SQLite wrote it" in said
+
+
 def test_an_arrival_left_out_of_its_key_index_is_not_said_to_be_missing(cli, copy):
     """An arrival dropped from the index on its id was "no arrival ... in this home" (exit 5), as if never landed."""
     home, a = copy[0], copy[1]

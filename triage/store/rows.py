@@ -320,8 +320,11 @@ class Store:
         except BaseException as e:
             self._pending_head = None
             self._staged = {}
+            damaged = self._damaged_index(e)
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
                 conn.execute("ROLLBACK")
+            if damaged is not None:
+                raise damaged from None
             failed, self._old_rows.failed = self._old_rows.failed, None
             if isinstance(e, sqlite3.IntegrityError) and tags.OLD_ROW_CHANGED in str(e):
                 raise IntegrityFailure(
@@ -807,6 +810,25 @@ class Store:
         self.check_tables("template_blocks", every_row=False)
         if not self._written_table("template_blocks"):  # else this transaction's blocks were passed over
             self.cache["blocks-checked-at"] = version
+
+    def _damaged_index(self, e: BaseException) -> IntegrityFailure | None:
+        """What SQLite says of every table's indexes when a constraint stopped a transaction: a row found through
+        an index entry naming another row can be one that others still refer to, and "FOREIGN KEY constraint
+        failed" would name neither the cause nor what to do. Every table, since the statement that failed has
+        left no note of the table it was writing."""
+        if (
+            not isinstance(e, sqlite3.IntegrityError)
+            or tags.OLD_ROW_CHANGED in str(e)
+            or not self.db.conn.in_transaction
+        ):
+            return None
+        try:
+            self.check_indexes(*tags.tagged_tables(self.db))
+        except IntegrityFailure as found:
+            return found
+        except sqlite3.Error:
+            pass
+        return None
 
     def _check_touched_indexes(self) -> None:
         """Before a transaction commits, the indexes of the tables whose writes an index could have decided
