@@ -193,3 +193,20 @@ def test_the_register_refuses_what_it_cannot_use(cli, site):
     assert cli.json("ocg", "update", "ocg-1", "--name", "Abu Omar")["names"] == ["Abu Ali", "Abu Omar"]
     assert cli.json("ocg", "add", "ocg-2026-014", "--name", "Karwan")["ref"] == "OCG-2026-014"
     assert cli.json("ocg", "show", "ocg-2026-014")["ref"] == "OCG-2026-014"
+
+
+def test_a_suggestion_never_shows_another_arrivals_landing_through_an_index_entry_naming_it(cli, site):
+    """The arrival of a suggestion was read through the index on its id, unchecked: an entry naming another row
+    showed that arrival's vessel and landing under this one's id (exit 0). It is read whole and checked."""
+    import sqlite3
+
+    from conftest import index_pointing
+
+    cli("debrief", site.first, "--contact-phone", PHONE)
+    cli("ocg", "add", "OCG-2026-014", "--name", "Kak Rebwar", "--phone", PHONE)
+    con = sqlite3.connect(site.home / "triage.db")
+    (other,) = con.execute("SELECT rowid FROM arrivals WHERE id = ?", [site.other]).fetchone()
+    con.close()
+    index_pointing(site.home, "sqlite_autoindex_arrivals_1", f"id = '{site.first}'", other)
+    said = " ".join(cli("ocg", "suggestions", code=int(ExitStatus.INTEGRITY)).stderr.split())
+    assert "changed outside triage" in said

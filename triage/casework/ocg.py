@@ -244,7 +244,7 @@ def suggestions(
             found.setdefault((aid, group), set()).add(ident)
     out = []
     for (aid, group), idents in found.items():
-        arrival = store.db.table("arrivals").get(aid)
+        arrival = store.get("arrivals", aid)
         matched = [
             {"kind": r["kind"], "source": r["source"], "value": r["value"]}
             for r in store.rows(

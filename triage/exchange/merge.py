@@ -365,7 +365,7 @@ class _Merger:
 
     def _outcome(self, ref: str, outcome: str | None, at: str | None) -> None:
         """A draft's current outcome, when the batch knows of a later one than this home."""
-        if at and (self.store.db.table("drafts").get(ref)["outcome_at"] or "") < at:
+        if at and (self.store.get("drafts", ref)["outcome_at"] or "") < at:
             self.store.db.table("drafts").update(ref, {"outcome": outcome, "outcome_at": at})
 
     def _decisions(self, aid: str, reviews: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> None:

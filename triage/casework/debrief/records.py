@@ -76,7 +76,7 @@ def _warnings(ctx: Context, answers: dict[str, Any]) -> list[str]:
             continue
         for person in _people(a):
             if person and person["arrival_id"]:
-                vessel = ctx.store.db.table("arrivals").get(person["arrival_id"])["vessel"]
+                vessel = ctx.store.get("arrivals", person["arrival_id"])["vessel"]
                 if vessel != ctx.arrival["vessel"] and not same_vessel(vessel, ctx.arrival["vessel"]):
                     out.append(
                         f"{QUESTIONS[key].label.lower()}: {person['arrival_id']} is recorded on vessel "
@@ -115,7 +115,7 @@ def shared_with(store: Store, arrival_id: str) -> list[dict[str, Any]]:
         by_arrival.setdefault(other, []).append(ident)
     out = []
     for other, idents in by_arrival.items():
-        a = store.db.table("arrivals").get(other)
+        a = store.get("arrivals", other)
         matched = store.rows("debrief_identifiers", f"id IN ({','.join('?' * len(idents))})", idents, order_by="id")
         out.append(
             {
