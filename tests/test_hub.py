@@ -389,6 +389,66 @@ def test_a_devices_binding_changed_in_the_database_stops_the_next_import(cli, si
     assert _imported(cli, hub, sites.b_file)[0]["new_arrivals"] == 2
 
 
+def test_a_batch_whose_record_was_deleted_in_the_database_is_not_imported_again(cli, sites, hub):
+    """The batches table says which batches the hub holds, under which file names: a row deleted outside triage
+    would let its batch load again as new, and its name be lost. Every import is refused (exit 6) while the table
+    is not as triage left it, and `audit verify` names it; put back, the batch is told already imported."""
+    _imported(cli, hub, sites.a_file, sites.a_later_file)  # A's day exported again, with nothing new
+    url = hub[-1]
+    _sql(url, "CREATE TABLE kept AS SELECT * FROM batches WHERE file = 'a-later.age'")
+    _sql(url, "SET session_replication_role = replica", "DELETE FROM batches WHERE file = 'a-later.age'")  # its group
+    said = _changed(cli, hub, "hub", "import", sites.a_later_file, said="the hub's batches table is not as triage left")
+    assert "nothing of the batch was imported" in said
+    assert _sql(url, "SELECT file FROM batches") == [("a.age",)]
+    told = _changed(cli, hub, "hub", "audit", "verify", said="rows are not what triage last wrote")
+    assert "batches: 1 row(s) fewer than triage wrote" in told
+    _sql(url, "INSERT INTO batches SELECT * FROM kept", "DROP TABLE kept")
+    (again,) = _imported(cli, hub, sites.a_later_file)
+    assert again["already_imported"] and again["new_arrivals"] == 0
+    _sql(url, "UPDATE batches SET file = 'other.age' WHERE file = 'a.age'")  # a name changed: the next import stops
+    _changed(cli, hub, "hub", "import", sites.b_file, said="the hub's batches table is not as triage left it")
+    _sql(url, "UPDATE batches SET file = 'a.age' WHERE file = 'other.age'")
+    assert _imported(cli, hub, sites.b_file)[0]["new_arrivals"] == 2
+    cli("hub", "audit", "verify", *hub)
+
+
+def test_a_portrait_changed_in_the_database_is_found_by_audit_verify(cli, sites, hub):
+    """A portrait is sealed to its arrival, but nothing showed a row deleted or another arrival's portrait put in
+    its place: the portraits are summed into the trail's keyed end, so `audit verify` names the table."""
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    url = hub[-1]
+    cli("hub", "audit", "verify", *hub)
+    _sql(url, "CREATE TABLE kept AS SELECT * FROM portraits")
+    _sql(url, "UPDATE portraits SET sealed = (SELECT sealed FROM kept ORDER BY arrival DESC LIMIT 1) "
+              "WHERE arrival = (SELECT min(arrival) FROM kept)")  # fmt: skip
+    told = _changed(cli, hub, "hub", "audit", "verify", said="rows are not what triage last wrote")
+    assert "portraits: a row replaced" in told
+    _sql(url, "DELETE FROM portraits WHERE arrival = (SELECT min(arrival) FROM kept)")
+    told = _changed(cli, hub, "hub", "audit", "verify", said="rows are not what triage last wrote")
+    assert "portraits: 1 row(s) fewer than triage wrote" in told
+    _sql(url, "DELETE FROM portraits", "INSERT INTO portraits SELECT * FROM kept", "DROP TABLE kept")
+    cli("hub", "audit", "verify", *hub)
+
+
+def test_a_models_row_changed_in_the_database_is_refused_by_every_command(cli, sites, hub):
+    """The models table names the vector column that holds each model's templates: a row changed outside triage
+    (the hub's model renamed, so that the next command gave it a new, empty column and searches found nobody held
+    before) is refused by every command (exit 6), which adds nothing; put back, the hub works as before."""
+    _imported(cli, hub, sites.a_file)
+    url = hub[-1]
+    ((model,),) = _sql(url, "SELECT model_id FROM models")
+    _sql(url, "UPDATE models SET model_id = 'another-model'")
+    for command in (("review", "--pending"), ("import", sites.b_file), ("audit", "verify")):
+        said = _changed(cli, hub, "hub", *command, said="the hub's models table is not as triage left it")
+        assert "nothing was shown or written" in said
+    assert _sql(url, "SELECT model_id, col FROM models") == [("another-model", "v1")]
+    assert _sql(url, "SELECT count(*) FROM batches") == [(1,)]
+    _sql(url, "UPDATE models SET model_id = %s", params=[model])
+    (b,) = _imported(cli, hub, sites.b_file)
+    assert [c for c in b["candidates"] if c["kind"] == "arrival"]  # b1 found a1 again through the one column
+    cli("hub", "audit", "verify", *hub)
+
+
 def test_a_candidate_of_an_arrival_its_laptop_voided_is_not_decided_nor_corrected(cli, sites, hub):
     _imported(cli, hub, sites.a_file, sites.b0_file)  # b2 not voided yet: a candidate of a1
     pending = cli.json("hub", "review", "--pending", *hub)["candidates"]
@@ -904,15 +964,60 @@ def test_a_hub_at_schema_1_has_its_rows_tagged_once_when_it_is_upgraded(cli, sit
     indexes = _sql(url, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'templates_%%_hnsw'")
     assert indexes and all(f"m='{schema.HNSW_M}'" in d for (d,) in indexes)  # built again with the hub's links
     upgrades = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "hub-upgrade"]
-    assert [e["records"] for e in upgrades] == [["migration:m002_row_macs"], ["migration:m004_row_digests"]]
+    assert [e["records"] for e in upgrades] == [
+        ["migration:m002_row_macs"],
+        ["migration:m004_row_digests"],
+        ["migration:m009_whole_tables"],
+    ]
     assert upgrades[0]["reason"].startswith(f"{sum(held.values())} rows given their keyed tags (arrivals 4, candidates")
     assert "rows summed, as they stand, into the digests" in upgrades[1]["reason"]
+    assert upgrades[2]["reason"].endswith("(batches 2, portraits 4, models 1)")
     _sql(url, f"UPDATE arrivals SET mac = NULL WHERE key = '{sites.b1}'")  # never given a tag again, by anything
     told = _changed(cli, hub, "hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text")
     assert f"arrivals row {sites.b1} was changed outside triage: its keyed tag is missing" in told
     _changed(cli, hub, "hub", "import", sites.b_file)
     _changed(cli, hub, "hub", "audit", "verify")
     assert _sql(url, "SELECT mac FROM arrivals WHERE key = %s", params=[sites.b1]) == [(None,)]
+
+
+def test_a_hub_at_schema_8_has_its_batches_portraits_and_models_summed_once_when_it_is_upgraded(cli, sites, hub):
+    """A hub made before the batches, portraits and models were summed is brought forward by its next command, which
+    sums them as they stand (an audit event says how many); from then on a batch's row deleted stops the next import.
+    Its record of migrations set back again does not have them summed again."""
+    from triage.hub import hub as hubs
+    from triage.hub import rows, schema
+    from triage.store.rows import Store
+
+    _imported(cli, hub, sites.a_file, sites.b_file)
+    url = hub[-1]
+    ((seq, digest, digests),) = _sql(url, "SELECT seq, hash, digests FROM audit_head")
+    older = {t: v for t, v in digests.items() if t not in schema.WHOLE}  # the trail's end as schema 8 left it
+    keys = Store.open(hub[1] / "keys", PASSPHRASE)
+    try:
+        mac = hubs.Hub(hub[1], hubs.load_config(hub[1]), keys, None, OFFICER).head_mac(
+            seq, digest, rows.decode_digests(older)
+        )
+    finally:
+        keys.close()
+    _sql(
+        url,
+        *(f"DROP TRIGGER {t}_noted ON {t}" for t in schema.WHOLE),
+        "DELETE FROM hub_migrations WHERE version = 9",
+    )
+    _sql(url, "UPDATE audit_head SET mac = %s, digests = %s", params=[mac, json.dumps(older)])
+    cli("hub", "audit", "verify", *hub)  # the first command upgrades
+    assert _sql(url, "SELECT max(version) FROM hub_migrations") == [(schema.LATEST,)]
+    (upgrade,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "hub-upgrade"]
+    assert upgrade["records"] == ["migration:m009_whole_tables"]
+    assert upgrade["reason"] == (
+        "7 rows summed, as they stand, into the digests the audit trail's end keeps (batches 2, portraits 4, models 1)"
+    )
+    _sql(url, "SET session_replication_role = replica", "DELETE FROM batches WHERE file = 'b.age'")
+    _changed(cli, hub, "hub", "import", sites.b_file, said="the hub's batches table is not as triage left it")
+    _sql(url, "DELETE FROM hub_migrations WHERE version = 9")  # so that the upgrade would take the rows as they stand
+    told = _changed(cli, hub, "hub", "review", "--pending", said="changed outside triage")
+    assert "`hub_migrations` or the trail was changed" in told
+    assert _sql(url, "SELECT max(version) FROM hub_migrations") == [(8,)]
 
 
 def test_a_subject_added_to_the_watchlist_later_is_searched_against_the_arrivals_held_once(cli, sites, hub, tmp_path):
@@ -1013,8 +1118,9 @@ def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert
     cli("hub", "review", sites.a2, "--candidate", number, "--decision", "confirmed", "--reason", "same ears", *hub)
     period = ("--from", DOVER_DAY, "--to", DOVER_DAY)
 
-    def settled(decisions: int) -> dict:
-        """Nothing awaits on a2 anywhere; the hub's decision is shown as taken at the hub; a2's decided list."""
+    def settled(decisions: int) -> tuple[dict, dict, str]:
+        """Nothing awaits on a2 anywhere; the hub's decision is shown as taken at the hub; a2's decided list, and the
+        report's one alert (one hit, decided at the hub) and text."""
         pending = cli.json("hub", "review", "--pending", *hub)
         assert pending["laptop_alerts"] == [] and not [c for c in pending["candidates"] if c["kind"] == "watchlist"]
         seen = cli.json("hub", "review", sites.a2, *hub)
@@ -1023,16 +1129,22 @@ def test_the_hubs_decision_on_a_hit_a_laptop_found_too_settles_the_laptops_alert
         assert (here["found_by"], here["decision"], here["candidates"]) == (hit["found_by"], "confirmed", [int(number)])
         assert "on its laptop" not in cli("hub", "review", sites.a2, *hub).stdout
         report = cli.json("hub", "report", *period, *hub)
-        assert report["pending_alerts"] == [] and len(report["decided_alerts"]) == decisions
+        (alert,) = report["decided_alerts"]
+        assert report["pending_alerts"] == [] and (alert["decision"], alert["decided_on"]) == ("confirmed", "the hub")
         text = " ".join(cli("hub", "report", *period, "--format", "text", *hub).stdout.split())
-        assert "Pending alerts: 0" in text and f"- WL-007: confirmed by {OFFICER}, decided at the hub" in text
-        return seen
+        assert "Pending alerts: 0 " in text and "Alerts decided: 1 " in text
+        assert f"- WL-007: confirmed by {OFFICER}, decided at the hub" in text
+        return seen, alert, text
 
     settled(1)
     (later,) = _imported(cli, hub, sites.a_decided_file)  # A rejected it on the laptop afterwards
     assert later["laptop_alerts"] == [] and later["candidates"] == []
-    (theirs,) = [d for d in settled(2)["decided"] if d["decided_on"] != "the hub"]
+    seen, alert, text = settled(2)
+    (theirs,) = [d for d in seen["decided"] if d["decided_on"] != "the hub"]
     assert theirs["decision"] == "rejected" and theirs["decided_on"].startswith("Laptop A (device ")
+    assert alert["also"]["decision"] == "rejected" and alert["corrects"] is None  # kept beside the hub's, not counted
+    assert f"decided at the hub; also rejected by {OFFICER} on Laptop A (device " in text
+    assert "which does not stand" in text
     cli("hub", "audit", "verify", *hub)
     for command in (("init",), ("review",), ("report",), ("import",), ("watchlist", "search"), ("ocg", "shared")):
         shown = " ".join(cli("hub", *command, "--help").stdout.replace("│", " ").split())
@@ -1326,13 +1438,10 @@ def test_a_laptop_put_back_to_an_older_copy_is_noticed_by_the_hub(cli, sites, hu
     cli("export", "--home", older, "--date", FOLKESTONE_DAY, "--out", tmp_path / "older.age")
     first = _imported(cli, hub, tmp_path / "now.age", sites.b0_file, sites.b_file)
     assert not any("rolled back" in w for r in first for w in r["warnings"]), first
-    with psycopg.connect(hub[-1], autocommit=True) as conn:  # the batches table carries no tag: not relied on
-        conn.execute("SET session_replication_role = replica")
-        conn.execute("DELETE FROM batches")
     (rolled_back,) = _imported(cli, hub, tmp_path / "older.age")
     (warning,) = [w for w in rolled_back["warnings"] if "rolled back" in w]
     assert warning.startswith(f"laptop {rolled_back['device']}: the audit trail this batch states ends at event ")
-    assert "but its batch " in warning and " exported 20" in warning
+    assert "but its batch now.age exported 20" in warning
     assert "check the laptop before relying on its records" in warning
     events = cli.json("hub", "audit", "show", *hub)
     assert events[-1]["action"] == "import" and "rolled back" in events[-1]["reason"]
@@ -1428,6 +1537,35 @@ def test_a_hit_a_supervisors_decision_settled_is_corrected_at_the_hub_not_decide
     (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
     assert event["reason"].startswith("rejected: the ears differ (a correction, in place of confirmed by ")
     cli("hub", "audit", "verify", *hub)
+
+
+def test_a_hit_decided_on_a_laptop_and_corrected_at_the_hub_counts_once_in_the_report(cli, sites, hub, tmp_path):
+    """A's alert on a2, confirmed by the supervisor, then corrected to rejected by a reviewer at the hub: one alert
+    decided, as it stands (rejected at the hub), with the supervisor's decision it corrects beside it in every form
+    of the report; that decision stays in the arrival's record."""
+    _hub_watches_wl007(cli, sites, hub, tmp_path)
+    _imported(cli, hub, sites.a_file, sites.s_file)
+    (number,) = cli.json("hub", "review", sites.a2, *hub)["decided"][0]["candidates"]
+    cli("hub", "review", sites.a2, "--candidate", str(number), "--decision", "rejected", "--reason", "the ears differ",
+        "--correct", *hub)  # fmt: skip
+    period = ("--from", DOVER_DAY, "--to", DOVER_DAY)
+    (alert,) = cli.json("hub", "report", *period, *hub)["decided_alerts"]
+    assert (alert["arrival_key"], alert["ref"], alert["decision"]) == (sites.a2, "WL-007", "rejected")
+    assert alert["decided_on"] == "the hub" and alert["also"] is None
+    assert alert["corrects"]["decision"] == "confirmed" and alert["corrects"]["decided_on"].startswith("Supervisor (")
+    text = " ".join(cli("hub", "report", *period, "--format", "text", *hub).stdout.split())
+    assert "Alerts decided: 1 (1 corrected at the hub) " in text
+    assert (
+        f"- WL-007: rejected by {OFFICER}, decided at the hub; correcting confirmed by {OFFICER} on Supervisor (device "
+        in text
+    )
+    page = tmp_path / "report.html"
+    cli("hub", "report", *period, "--out", page, *hub)
+    html = " ".join(page.read_text().split())
+    assert "Alerts decided (1; 1 corrected at the hub)" in html and "correcting confirmed by" in html
+    assert html.count("<td>WL-007</td>") == 1
+    record = [(d["decision"], d["decided_on"]) for d in cli.json("hub", "review", sites.a2, *hub)["decided"]]
+    assert sorted(record)[0] == ("confirmed", alert["corrects"]["decided_on"]) and ("rejected", "the hub") in record
 
 
 def test_an_importers_login_may_not_decide(cli, sites, hub):

@@ -28,7 +28,7 @@ import hmac
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -291,11 +291,30 @@ def _as_left(hub: Hub) -> None:
             raise _cut_off()
         hub.ended()
     except IntegrityFailure:
-        raise IntegrityFailure(
-            "the hub's schema is recorded as older than its audit trail shows (a later triage wrote its end): "
-            "`hub_migrations` or the trail was changed outside triage; nothing was upgraded",
-            hint="restore the hub's database from a copy you trust",
-        ) from None
+        raise _set_back() from None
+
+
+def _set_back() -> IntegrityFailure:
+    return IntegrityFailure(
+        "the hub's schema is recorded as older than its audit trail shows (a later triage wrote its end): "
+        "`hub_migrations` or the trail was changed outside triage; nothing was upgraded",
+        hint="restore the hub's database from a copy you trust",
+    )
+
+
+def left_as_recorded(hub: Hub, tables: Sequence[str]) -> str | None:
+    """The first of `tables` (small tables of `rows.PLAIN`) whose rows, summed now, are not what the audit trail's
+    keyed end records, the trail's end checked first; None when every one is as triage left it (or the hub keeps no
+    digests). Read in one snapshot, so a writer committing meanwhile is not taken for a change."""
+    with hub.conn.transaction():
+        hub.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        recorded = hub.ended()
+        if recorded is None:
+            return None
+        for table in tables:
+            if rows.plain_digest(hub.conn, hub.rows, table) != recorded.get(table, (0, 0)):
+                return table
+    return None
 
 
 def _steps(hub: Hub) -> dict[int, schema.Step]:
@@ -317,7 +336,7 @@ def _steps(hub: Hub) -> dict[int, schema.Step]:
         if upgrading:
             _as_left(hub)
         conn.execute("SELECT pg_advisory_xact_lock(7412)")
-        digests, _ = rows.summed(conn, hub.rows, tables=rows.tables_at(4))
+        digests, _ = rows.summed(conn, hub.rows, tables=rows.tables_at(4), plain=rows.plain_at(4))
         head = hub.head()
         if head is not None:  # the trail's end, as an older triage left it, now holds the digests too
             hub.write_head(head[0], head[1], digests)
@@ -331,7 +350,27 @@ def _steps(hub: Hub) -> dict[int, schema.Step]:
                 f"trail's end keeps ({summed or 'none'})",
             )
 
-    return {2: m002_row_macs, 4: m004_row_digests}
+    def m009_whole_tables(conn: Any, upgrading: bool) -> None:
+        hub.summing = True  # from m004 on
+        if not upgrading:  # a new hub: nothing held yet
+            return
+        hub.hold_trail()
+        held = hub.ended() or {}
+        if any(table in held for table in schema.WHOLE):  # summed already: a triage from m009 on wrote the trail's end
+            raise _set_back()
+        counts = {}
+        for table in schema.WHOLE:  # taken as they stand, as changes the upgrade's audit event adds in
+            counts[table] = conn.execute(
+                f"INSERT INTO pg_temp.hub_changes SELECT %s, 1, {rows.ROW_HASH.format(r='t')} FROM {table} t", [table]
+            ).rowcount
+        hub.audit(
+            "hub-upgrade",
+            records=["migration:m009_whole_tables"],
+            reason=f"{sum(counts.values())} rows summed, as they stand, into the digests the audit trail's end keeps "
+            f"({', '.join(f'{table} {n}' for table, n in counts.items())})",
+        )
+
+    return {2: m002_row_macs, 4: m004_row_digests, 9: m009_whole_tables}
 
 
 def model_dims(store: Store) -> dict[str, int]:
@@ -348,10 +387,14 @@ def _url(config: HubConfig, db: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None = None) -> Iterator[Hub]:
+def opened(
+    folder: Path, passphrase: str, officer: str | None, *, db: str | None = None, models: bool = True
+) -> Iterator[Hub]:
     """The hub in `folder`, for the length of one command: its embedded server (if it uses one) started and
-    stopped again, its schema brought up to date. A key home that will not open (a wrong passphrase, the folder
-    gone) is told as the hub's."""
+    stopped again, its schema brought up to date, its models table checked against the trail's keyed end (every
+    search reads it) and, unless `models` is False (`init` adds them itself), a vector column added for a model of
+    its matcher that has none. A key home that will not open (a wrong passphrase, the folder gone) is told as the
+    hub's."""
     server.require()
     folder = Path(folder)
     config = load_config(folder)
@@ -381,7 +424,13 @@ def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None
                 hub.summing = schema.version(conn) >= schema.DIGESTS_FROM
                 if hub.summing:
                     refuse_foreign_code(conn)
-                schema.ensure_models(conn, model_dims(keys))
+                    _models_as_left(hub)
+                if models:
+                    schema.ensure_models(
+                        conn,
+                        model_dims(keys),
+                        audit=lambda added: hub.audit("hub-models", records=[f"model:{m}" for m in added]),
+                    )
                 yield hub
             except server.psycopg().errors.InsufficientPrivilege as e:
                 database = conn.info.dbname or config.database  # the one reached, which --db may have changed
@@ -394,6 +443,23 @@ def opened(folder: Path, passphrase: str, officer: str | None, *, db: str | None
                     conn.close()
     finally:
         keys.close()
+
+
+def _models_as_left(hub: Hub) -> None:
+    """Refuse to search or show anything while the models table, which names the vector column of each model's
+    templates, is not as triage left it: a row changed outside triage would have searches compare other templates,
+    or none. A trail whose end does not fit its keyed record is left to the command's own checks, which name it
+    (`audit verify` where)."""
+    try:
+        changed = left_as_recorded(hub, ("models",))
+    except IntegrityFailure:
+        return
+    if changed:
+        raise IntegrityFailure(
+            "the hub's models table is not as triage left it (which vector column holds each model's templates, and "
+            "of how many dimensions, was changed, added or removed outside triage); nothing was shown or written",
+            hint="restore the hub's database from a copy you trust",
+        )
 
 
 @contextlib.contextmanager
@@ -495,10 +561,10 @@ def init(
         finally:
             store.close()
         write_private(folder / HUB_FILE, config.to_json().encode())
-        with opened(folder, passphrase, officer, db=db) as hub:
-            added = schema.ensure_models(hub.conn, dims)
+        with opened(folder, passphrase, officer, db=db, models=False) as hub:
             roles = schema.create_roles(hub.conn, database)
-            with hub.conn.transaction():
+            with hub.conn.transaction():  # the models' rows, and the event that sums them
+                added = schema.ensure_models(hub.conn, dims)
                 hub.audit(
                     "hub-init", records=[f"model:{m}" for m in added], reason=f"roles {', '.join(roles.values())}"
                 )

@@ -40,7 +40,7 @@ from triage.exchange.batch import RECEIVED, Batch
 from triage.exchange.records import CORRECTIONS, shown
 from triage.faces import matchers
 from triage.hub import review, rows, search, server
-from triage.hub.hub import Hub
+from triage.hub.hub import Hub, left_as_recorded
 from triage.intake.biographic import latin
 from triage.intake.names import part_keys
 
@@ -115,21 +115,25 @@ def _refused(hub: Hub, path: Path, error: TriageError) -> NoReturn:
     raise error
 
 
-def _devices_as_left(hub: Hub, b: Batch) -> None:
-    """Refuse to load a batch while the devices table is not as triage left it (its digest at the trail's end):
-    a device's binding to the key that signs for it, changed or removed outside triage, would let another trusted
-    key sign for that laptop. The table is small, so it is summed before every load, not only by `audit verify`."""
-    with hub.conn.transaction():
-        hub.hold_trail()
-        recorded = hub.ended()
-        if recorded is None or "devices" not in recorded:  # a hub from before the digests
-            return
-        if rows.plain_digest(hub.conn, hub.rows, "devices") != recorded["devices"]:
-            raise IntegrityFailure(
-                f"{b.path}: the hub's devices table is not as triage left it (a laptop's binding to the key that "
-                "signs its batches was changed, added or removed outside triage); nothing of the batch was imported",
-                hint="`triage hub audit verify` names what changed; restore the hub's database from a copy you trust",
-            )
+# The small tables an import relies on whole, summed before every load, and what each holds.
+_WHOLE = {
+    "devices": "a laptop's binding to the key that signs its batches",
+    "batches": "the record of the batches imported, which says that a batch was, and its file's name",
+}
+
+
+def _whole_as_left(hub: Hub, b: Batch) -> None:
+    """Refuse to load a batch while the devices or batches table is not as triage left it (its digest at the trail's
+    end): a device's binding to the key that signs for it, changed or removed outside triage, would let another
+    trusted key sign for that laptop; a batch's row deleted would let that batch load again as new. The tables are
+    small, so they are summed before every load, not only by `audit verify`."""
+    table = left_as_recorded(hub, tuple(_WHOLE))
+    if table is not None:
+        raise IntegrityFailure(
+            f"{b.path}: the hub's {table} table is not as triage left it ({_WHOLE[table]}, was changed, added or "
+            "removed outside triage); nothing of the batch was imported",
+            hint="`triage hub audit verify` names what changed; restore the hub's database from a copy you trust",
+        )
 
 
 def _bound_device(hub: Hub, b: Batch) -> None:
@@ -149,10 +153,10 @@ def _trail_went_back(hub: Hub, b: Batch) -> list[str]:
     """A warning when the laptop's audit trail, as its signed manifest states it, ends before where a batch the
     laptop exported earlier said it had reached: the laptop's store was put back to an older copy, which its own
     `audit verify` cannot show. Each import records the batch's trail end and export time in the hub's own trail
-    (`_trail_records`), which is read here, not the batches table, which carries no tag. A batch exported earlier
-    and brought later ends earlier as it should. Only the numbers are compared: a laptop whose data key was
-    replaced hashes its whole trail anew, the same events under the same numbers (the supervisor's home, which
-    keeps the events batches bring, compares them too)."""
+    (`_trail_records`), which is read here (the batches table does not hold where a batch's trail ended). A batch
+    exported earlier and brought later ends earlier as it should. Only the numbers are compared: a laptop whose data
+    key was replaced hashes its whole trail anew, the same events under the same numbers (the supervisor's home,
+    which keeps the events batches bring, compares them too)."""
     end = (b.manifest.get("audit_end") or {}).get("seq")
     if not isinstance(end, int):
         return []
@@ -736,7 +740,7 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
     again = conn.execute("SELECT 1 FROM batches WHERE sha256 = %s", [b.sha256]).fetchone() is not None
     if not again:
         try:
-            _devices_as_left(hub, b)
+            _whole_as_left(hub, b)
         except IntegrityFailure as refusal:
             _refused(hub, b.path, refusal)
     held = set()

@@ -225,7 +225,9 @@ class Report:
     by_week: dict[str, int]
     by_nationality: dict[str, int]
     pending_alerts: list[dict[str, Any]]
-    decided_alerts: list[dict[str, Any]]  # laptops' alerts decided anywhere, and the hub's own decided here
+    # laptops' alerts decided anywhere, and the hub's own decided here: each alert once, with its standing decision
+    # and the one a correction replaced (`review.decided_alerts`)
+    decided_alerts: list[dict[str, Any]]
     repeat_arrivals: list[dict[str, Any]]
     group_links: list[dict[str, Any]]
     shared_identifiers: list[dict[str, Any]]
@@ -354,11 +356,16 @@ def as_text(r: Report) -> str:
         f"{a['ref']} at {a['distance']:.3f}{_against(a)}"
         for a in r.pending_alerts
     ]
-    lines += ["", f"Alerts decided: {len(r.decided_alerts)}"]
+    corrected = _corrected(r)
+    lines += [
+        "",
+        f"Alerts decided: {len(r.decided_alerts)}" + (f" ({corrected} corrected at the hub)" if corrected else ""),
+    ]
     lines += [
         f"  {a['arrival_key']} ({a['site']}, {a['day']}) - {a['ref']}: {a['decision']}"
         + (f" by {a['officer']}" if a["officer"] else "")
         + f", {_decided_where(a)}"
+        + "".join(f"; {x}" for x in _also(a))
         for a in r.decided_alerts
     ]
     lines += ["", f"Repeat arrivals across sites: {len(r.repeat_arrivals)}"]
@@ -410,6 +417,26 @@ def _decided_where(a: dict[str, Any]) -> str:
     return "decided at the hub" if a["laptop"] is None else f"decided on {a['decided_on']}"
 
 
+def _corrected(r: Report) -> int:
+    """How many of the alerts decided stand corrected at the hub (each alert counts once, as its decision stands)."""
+    return sum(1 for a in r.decided_alerts if a.get("corrects"))
+
+
+def _also(a: dict[str, Any]) -> list[str]:
+    """The other decisions recorded on an alert, kept in the record though not standing: the one a correction at
+    the hub replaced, and a laptop's that came later than the hub's."""
+    said = [f"correcting {_taken(a['corrects'])}"] if a.get("corrects") else []
+    return said + ([f"also {_taken(a['also'])}, which does not stand"] if a.get("also") else [])
+
+
+def _taken(d: dict[str, Any]) -> str:
+    """A decision as the report names one that does not stand: what, by whom, where."""
+    from triage.hub.review import HUB
+
+    where = "at the hub" if d.get("decided_on") in (None, HUB) else f"on {d['decided_on']}"
+    return f"{d.get('decision')} by {d.get('officer')} {where}"
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Regional hub report {{ r.start }} to {{ r.end }}</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:0 0 1.5em}
@@ -434,10 +461,11 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 <td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td>
 <td class="n">{{ "%.2f"|format(a.threshold) if a.threshold is not none else "" }}</td><td>{{ a.found_by or a.laptop }}</td></tr>
 {% endfor %}</table>
-<h2>Alerts decided ({{ r.decided_alerts|length }})</h2>
-<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>decision</th><th>by</th><th>decided on</th></tr>
+<h2>Alerts decided ({{ r.decided_alerts|length }}{% if corrected(r) %}; {{ corrected(r) }} corrected at the hub{% endif %})</h2>
+<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>decision</th><th>by</th><th>decided on</th><th>earlier or other decisions</th></tr>
 {% for a in r.decided_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
-<td>{{ a.ref }}</td><td>{{ a.decision }}</td><td>{{ a.officer or "" }}</td><td>{{ a.decided_on }}</td></tr>
+<td>{{ a.ref }}</td><td>{{ a.decision }}</td><td>{{ a.officer or "" }}</td><td>{{ a.decided_on }}</td>
+<td>{% for x in also(a) %}<div>{{ x }}</div>{% endfor %}</td></tr>
 {% endfor %}</table>
 <h2>Repeat arrivals across sites ({{ r.repeat_arrivals|length }})</h2>
 <table><tr><th>arrival</th><th>site, day</th><th>earlier arrival</th><th>site, day</th><th>distance</th><th>threshold</th><th>decision</th></tr>
@@ -462,5 +490,7 @@ def as_html(r: Report) -> str:
     import jinja2
 
     return (
-        jinja2.Environment(autoescape=True).from_string(_PAGE).render(r=r, not_an_identification=NOT_AN_IDENTIFICATION)
+        jinja2.Environment(autoescape=True)
+        .from_string(_PAGE)
+        .render(r=r, not_an_identification=NOT_AN_IDENTIFICATION, corrected=_corrected, also=_also)
     )

@@ -453,39 +453,46 @@ def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[
 
 
 def decided_alerts(hub: Hub, *, arrivals: list[int]) -> list[dict[str, Any]]:
-    """The watchlist alerts on `arrivals` that are decided: a laptop's, decided on the laptop that found it or on
-    another whose decision reached the hub (`decided_on`; who and when, where that laptop's review is held), and
-    the hub's own watchlist candidates decided here. Closest first; every row read is checked."""
-    out = []
+    """The watchlist alerts on `arrivals` that are decided, each once with the decision standing on it: a laptop's,
+    decided on the laptop that found it or on another whose decision reached the hub (`decided_on`; who and when,
+    where that laptop's review is held), and the hub's own watchlist candidates decided here. A hit the hub and a
+    laptop both decided is one alert, the hub's decision standing: the one it replaced, when it is a correction, is
+    `corrects` (as the correction recorded it), and a laptop's decision on the hit that it did not replace (taken
+    later, or since changed on the laptop) is `also`. Closest first; every row read is checked."""
+    here: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in _hub_decided(hub, arrivals):
+        opened = hub.open(bytes(r["d_blob"]), f"decisions:{r['id']}")
+        here[(r["a_key"], r["c_ref"])] = {
+            **_where(r),
+            "ref": r["c_ref"],
+            "distance": r["c_distance"],
+            "decision": r["d_decision"],
+            "officer": r["d_officer"],
+            "at": r["d_at"].isoformat(timespec="seconds"),
+            "decided_on": HUB,
+            "laptop": None,
+            "corrects": opened.get("corrects"),
+            "also": None,
+        }
+    out = list(here.values())
     for r in _laptop_alerts(hub, arrivals):
         if not r["l_decided"] or r["a_voided"]:
             continue
         opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
-        out.append(
-            {
-                **_where(r),
-                "ref": r["l_ref"],
-                "distance": r["l_distance"],
-                "decision": opened.get("decision"),
-                "officer": opened.get("officer"),
-                "at": opened.get("at"),
-                "decided_on": opened.get("decided_on") or r["l_laptop"],
-                "laptop": r["l_laptop"],
-            }
-        )
-    for r in _hub_decided(hub, arrivals):
-        out.append(
-            {
-                **_where(r),
-                "ref": r["c_ref"],
-                "distance": r["c_distance"],
-                "decision": r["d_decision"],
-                "officer": r["d_officer"],
-                "at": r["d_at"].isoformat(timespec="seconds"),
-                "decided_on": "the hub",
-                "laptop": None,
-            }
-        )
+        theirs = {
+            "decision": opened.get("decision"),
+            "officer": opened.get("officer"),
+            "at": opened.get("at"),
+            "decided_on": opened.get("decided_on") or r["l_laptop"],
+        }
+        standing = here.get((r["a_key"], r["l_ref"]))
+        if standing is None:
+            out.append(
+                {**_where(r), "ref": r["l_ref"], "distance": r["l_distance"], **theirs, "laptop": r["l_laptop"]}
+                | {"corrects": None, "also": None}
+            )
+        elif standing["corrects"] != theirs:  # decided on a laptop too, and not the decision the hub's replaced
+            standing["also"] = theirs
     return sorted(out, key=lambda x: (x["distance"] is None, x["distance"] or 0.0, x["arrival_key"], x["ref"]))
 
 

@@ -10,13 +10,14 @@ checks every one.
 
 A tag proves that triage wrote a row, not that it is the latest triage wrote: an earlier version kept aside and
 put back carries a valid tag, and a deleted row leaves no trace in the others. So each of these tables (and the
-templates, devices and settings, which carry no tag) is also summed as a whole: a keyed digest of every row it
-holds (a sum of keyed hashes, one a row, so one change updates it without reading the rest). Each change triage
-makes is noted in its own transaction, by a trigger, and the audit event that ends the transaction adds it to
-the digests the audit trail's keyed end holds (`Hub.audit`); `audit verify` sums every row again and names the
-table whose rows were deleted, put back, copied, renumbered or added outside triage. A table added to TABLES or
-PLAIN needs its trigger too, made by the migration that adds it (and, in TABLES, that migration's number as
-`since`, so that the steps of earlier migrations, which tag and sum the rows of an older hub, leave it alone).
+templates, devices, settings, batches, portraits and models, which carry no tag) is also summed as a whole: a
+keyed digest of every row it holds (a sum of keyed hashes, one a row, so one change updates it without reading the
+rest). Each change triage makes is noted in its own transaction, by a trigger, and the audit event that ends the
+transaction adds it to the digests the audit trail's keyed end holds (`Hub.audit`); `audit verify` sums every row
+again and names the table whose rows were deleted, put back, copied, renumbered or added outside triage. A table
+added to TABLES or PLAIN needs its trigger too, made by the migration that adds it, and that migration's number
+(`since` in TABLES, the number in PLAIN), so that the steps of earlier migrations, which tag and sum the rows of an
+older hub, leave it alone.
 """
 
 from __future__ import annotations
@@ -216,8 +217,10 @@ TABLES: dict[str, Table] = {
 }
 ALIASES = ("t", "a", "o", "c", "g")
 # Tables without a tag whose rows are summed by a hash of their whole content, computed by the server (the same
-# expression in the trigger that notes a change and in the check that sums every row again).
-PLAIN = ("templates", "devices", "settings")
+# expression in the trigger that notes a change and in the check that sums every row again), each with the schema
+# migration from which it is summed: the record of the batches imported, the portraits and which vector column holds
+# each model's templates are summed from m009 on.
+PLAIN = {"templates": 4, "devices": 4, "settings": 4, "batches": 9, "portraits": 9, "models": 9}
 SUMMED = (*TABLES, *PLAIN)
 ROW_HASH = "encode(sha256(convert_to(jsonb_strip_nulls(to_jsonb({r}))::text, 'UTF8')), 'hex')"
 _MOD = 1 << 256
@@ -228,6 +231,11 @@ Digests = dict[str, tuple[int, int]]
 def tables_at(version: int) -> tuple[str, ...]:
     """The tagged tables a hub's schema holds at `version`: what a migration's step may read."""
     return tuple(name for name, spec in TABLES.items() if spec.since <= version)
+
+
+def plain_at(version: int) -> tuple[str, ...]:
+    """The tables of PLAIN a hub sums at `version`."""
+    return tuple(name for name, since in PLAIN.items() if since <= version)
 
 
 def digest(sealed: bytes) -> bytes:
@@ -337,11 +345,11 @@ def decode_digests(value: Any) -> Digests | None:
 
 
 def summed(
-    conn: Any, macs: Macs, *, check: bool = False, tables: Iterable[str] = TABLES
+    conn: Any, macs: Macs, *, check: bool = False, tables: Iterable[str] = TABLES, plain: Iterable[str] = PLAIN
 ) -> tuple[Digests, dict[str, int]]:
     """Every summed table's digest, from every row it holds now (inside the caller's transaction), and the rows of
-    each; with `check`, a tagged row whose tag is missing or wrong is refused on the way. `tables`: the tagged
-    tables to sum (a migration's step sums those of the schema it brings the hub to)."""
+    each; with `check`, a tagged row whose tag is missing or wrong is refused on the way. `tables` and `plain`: the
+    tagged and plain tables to sum (a migration's step sums those of the schema it brings the hub to)."""
     digests: Digests = {}
     counts: dict[str, int] = {}
     for table in tables:
@@ -351,7 +359,7 @@ def summed(
                 raise changed(table, label, mac is None)
             macs.add(digests, table, summand(table, mac, key))
             counts[table] += 1
-    for table in PLAIN:
+    for table in plain:
         cur = conn.cursor(name=f"hub_sum_{table}")
         cur.itersize = 5000
         try:

@@ -4,9 +4,10 @@ PostgreSQL roles that divide the work: importers load batches, reviewers decide 
 Each migration runs once, in a transaction of its own, and is recorded in `hub_migrations` with its number and
 name, so a hub made by an older triage is brought forward by the next command and a newer one is refused. A
 migration may have a step in Python that needs the hub's key (m002 gives every row its keyed tag, m004 sums the
-tables into the audit trail's keyed end); it runs in the same transaction, after the migration's SQL. The record
-of migrations is checked for gaps, and an upgrade that takes rows as they stand runs only on a hub whose trail
-ends as an older triage left it, so setting `hub_migrations` back does not have rows tagged or summed again.
+tables into the audit trail's keyed end, m009 three more); it runs in the same transaction, after the migration's
+SQL. The record of migrations is checked for gaps, and an upgrade that takes rows as they stand runs only on a hub
+whose trail ends as an older triage left it, so setting `hub_migrations` back does not have rows tagged or summed
+again.
 Templates live in one vector column per model (`models` names the column of each), each with an HNSW index for
 L2 distance. The roles are group roles without login, named after the database (`<db>_importer`,
 `<db>_reviewer`, `<db>_analyst`), so one server can hold several hubs; the server's administrator grants them
@@ -285,6 +286,18 @@ BEGIN
 END $$;
 """
 
+# The record of the batches imported (that a batch was, and its file's name), the arrivals' portraits and which vector
+# column holds each model's templates are summed into the trail's keyed end like the templates (triage/hub/rows.py):
+# a batch's row deleted let it load again, and a models row changed made searches compare other templates or none.
+# The step sums the rows held now. A hub whose record of migrations was set back may hold the triggers already.
+WHOLE = ("batches", "portraits", "models")
+M009 = "".join(
+    f"DROP TRIGGER IF EXISTS {table}_noted ON {table};\n"
+    f"CREATE TRIGGER {table}_noted AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+    "EXECUTE FUNCTION hub_note_change('row');\n"
+    for table in WHOLE
+)
+
 MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (1, "m001_hub", M001),
     (2, "m002_row_macs", M002),
@@ -294,12 +307,13 @@ MIGRATIONS: Sequence[tuple[int, str, str]] = (
     (6, "m006_alert_reviews", M006),
     (7, "m007_pair_reviews", M007),
     (8, "m008_corrected_decisions", M008),
+    (9, "m009_whole_tables", M009),
 )
 LATEST = MIGRATIONS[-1][0]
 DIGESTS_FROM = 4  # the schema from which the trail's end keeps the tables' digests
 # A migration's step in Python: (connection, whether the hub held a schema before this command), run after its SQL.
 Step = Callable[[Any, bool], None]
-_NEEDS_STEP = frozenset({2, 4})  # the migrations that have one
+_NEEDS_STEP = frozenset({2, 4, 9})  # the migrations that have one
 
 # What each role may do, table by table (the audit trail: insert and read only, for everyone).
 _WRITES = {
@@ -465,8 +479,9 @@ def version(conn: Any) -> int:
     return int(row[0] or 0)
 
 
-def ensure_models(conn: Any, dims: dict[str, int]) -> list[str]:
-    """A vector column and its HNSW index for each model (id -> dimensions) the hub searches with."""
+def ensure_models(conn: Any, dims: dict[str, int], audit: Callable[[list[str]], None] | None = None) -> list[str]:
+    """A vector column and its HNSW index for each model (id -> dimensions) the hub searches with. `audit` records
+    the models added in the same transaction, whose audit event sums their rows (the caller's, when it holds one)."""
     added = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(7411)")  # two first commands at once add each column once
@@ -485,6 +500,8 @@ def ensure_models(conn: Any, dims: dict[str, int]) -> list[str]:
             conn.execute("INSERT INTO models (model_id, col, dim) VALUES (%s, %s, %s)", [model_id, col, dim])
             have[model_id] = (col, dim)
             added.append(model_id)
+        if added and audit is not None:
+            audit(added)
     return added
 
 

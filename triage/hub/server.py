@@ -92,7 +92,8 @@ def connect(url: str) -> Any:
     (`conn.transaction()`). Its failure is one line naming the server, not a traceback. Names resolve to the hub's
     own tables and the server's own functions only (`public`, after the system catalog), whatever search path the
     login or the database was given: a schema named after the login could otherwise hold a view in the place of
-    a table."""
+    a table. Times are written in UTC, whatever time zone the login was given, so that a row's hash, which the
+    server takes of the row as text (`rows.ROW_HASH`), is the same in every officer's session."""
     pg = psycopg()
     try:
         conn = pg.connect(url, autocommit=True)
@@ -100,4 +101,5 @@ def connect(url: str) -> Any:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot reach the hub's database: {first}") from None
     conn.execute("SET search_path = public")
+    conn.execute("SET TIME ZONE 'UTC'")
     return conn
