@@ -8,6 +8,8 @@ import io
 import json
 import os
 import queue
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +33,12 @@ def spawn(*args: str) -> pexpect.spawn:
     return pexpect.spawn(
         sys.executable, ["-m", "triage", *args], cwd=str(ROOT), env=env, encoding="utf-8", timeout=TIMEOUT
     )
+
+
+def said(prose: str) -> str:
+    """A pattern for prose as the session prints it: wrapped between words at the terminal's width, so where a
+    line breaks depends on the length of any path before it (a test's temporary folder)."""
+    return r"\s+".join(map(re.escape, prose.split()))
 
 
 def answer_details(child: pexpect.spawn, **given: str) -> None:
@@ -376,15 +384,15 @@ def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group
     folder = tmp_path / "dcim"
     folder.mkdir()
     child = spawn("session", "--vessel", "SB-0419", "--watch", str(folder), "--settle", "0.2")
-    child.expect("waiting for a photo in")
+    child.expect(said("waiting for a photo in"))
     child.send("/tmp/photo.jpg")
-    child.expect("Photos are taken from")
-    child.expect("or q to end")
+    child.expect(said("Photos are taken from"))
+    child.expect(said("or q to end"))
     face = np.asarray(Image.open(astronaut_path()).convert("RGB"))[40:240, 130:320]
     canvas = np.full((260, 420, 3), 128, np.uint8)
     canvas[30:230, 10:200] = canvas[30:230, 220:410] = face
     Image.fromarray(canvas).save(folder / "G9.jpg")
-    child.expect("faces of similar size")  # refused until a sidecar names the face: then handed over again
+    child.expect(said("faces of similar size"))  # refused until a sidecar names the face: then handed over again
     (folder / "G9.jpg.json").write_text(json.dumps({"face": 1, "surname": "Sidecar"}))
     child.expect("Candidates for human review")
     child.expect("save with sidecar")
@@ -393,6 +401,28 @@ def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group
     child.expect("next arrival")
     child.send("q")
     child.expect("Session ended: 1 landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_a_path_pasted_while_a_folder_is_watched_is_answered_whole_none_of_it_taken_as_a_key(wl_home, tmp_path):
+    """A path typed or pasted while the folder is watched is read whole and answered, each line of it: no letter
+    of it is left over to be read as a key (the `q` of `/media/q/` ended the session), and a terminal's paste
+    markers (`ESC [200~`) do not make it vanish as an arrow key would."""
+    folder = tmp_path / "dcim"
+    folder.mkdir()
+    child = spawn("session", "--vessel", "SB-0421", "--watch", str(folder), "--settle", "0.2")
+    child.expect(said("waiting for a photo in"))
+    child.send("/media/q/DCIM/" + "a-long-folder-name/" * 30 + "IMG q.jpg\r")
+    child.expect(said("Photos are taken from"))
+    child.send("\x1b[200~/media/officer/q\x1b[201~\r")  # pasted in a terminal that marks a paste
+    child.expect(said("Photos are taken from"))
+    shutil.copy(orl(35, 1), folder / "IMG_0001.pgm")
+    child.expect("Candidates for human review")
+    child.expect("save, no details")
+    child.send("q")
+    child.expect("Session ended: 0 landed in this session")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

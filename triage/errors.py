@@ -30,6 +30,10 @@ class ExitStatus(IntEnum):
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it): what was saved before it stays saved
 
 
+# What every command says when Ctrl-C stops it, at a prompt, in its work, or while it is still starting.
+INTERRUPTED_TEXT = "stopped at Ctrl-C; what was saved before stays saved, the change under way was not made"
+
+
 class TriageError(Exception):
     """Base class: a failure the user can act on. `str(err)` is the one-line message."""
 

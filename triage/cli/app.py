@@ -49,7 +49,7 @@ from triage.cli import (
 )
 from triage.cli.common import err, running, stdout_closed
 from triage.cli.help_layout import running_text
-from triage.errors import ExitStatus, IntegrityFailure, TriageError
+from triage.errors import INTERRUPTED_TEXT, ExitStatus, IntegrityFailure, TriageError
 
 
 def _usage(e: ClickUsageError) -> Exit:
@@ -159,11 +159,18 @@ class TriageGroup(TyperGroup):
 def _interrupted(ctx: typer.Context) -> None:
     """Ctrl-C, at a prompt (which click turns into `Abort`) or in the middle of work: the store's transactions
     leave nothing half-made."""
-    err.print(
-        "[red]interrupted:[/] stopped at Ctrl-C; what was saved before stays saved, the change under way was not made",
-        highlight=False,
-    )
+    err.print(f"[red]interrupted:[/] {INTERRUPTED_TEXT}", highlight=False)
     ctx.exit(int(ExitStatus.INTERRUPTED))
+
+
+def _started_interrupted() -> int:
+    """Ctrl-C before a command was under way (no context to end yet): said as `_interrupted` says it, and its exit
+    status; a second Ctrl-C meanwhile changes nothing."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    err.print(f"[red]interrupted:[/] {INTERRUPTED_TEXT}", highlight=False)
+    return int(ExitStatus.INTERRUPTED)
 
 
 def _input_ended(ctx: typer.Context) -> None:
@@ -244,15 +251,19 @@ def main() -> None:
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (for the life of the process)
     try:
-        capture.start_early(sys.argv[1:])
-    except Exception:  # only a head start: the command starts its own workers, and says what went wrong
-        pass
-    try:
+        try:
+            capture.start_early(sys.argv[1:])
+        except Exception:  # only a head start: the command starts its own workers, and says what went wrong
+            pass
         app(prog_name="triage")
         code: int | str | None = 0
     except SystemExit as done:
         # rich's consoles and click end a closed pipe with exit code 1, the pipe's error as the context
         code = int(ExitStatus.OK) if isinstance(done.__context__, BrokenPipeError) else done.code
+        if isinstance(done.__context__, Exit) and isinstance(done.__context__.__cause__, KeyboardInterrupt):
+            code = _started_interrupted()  # typer ends a Ctrl-C while the command line is read with 130, no word
+    except KeyboardInterrupt:  # while the command line was built, before any command was under way
+        code = _started_interrupted()
     try:  # what is still buffered (a JSON document) is written now, while a closed pipe can be handled
         sys.stdout.flush()
     except BrokenPipeError:

@@ -20,6 +20,7 @@ from triage.cli.common import (
     OfficerOpt,
     ThresholdOpt,
     TopOpt,
+    arrival_argument,
     date_option,
     detail_value,
     emit,
@@ -181,7 +182,7 @@ def find_cmd(
 
 
 def show_cmd(
-    arrival: str = typer.Argument(..., help="Arrival id, e.g. A-7K3F9Q."),
+    arrival: str = arrival_argument("Arrival id, e.g. A-7K3F9Q."),
     officer: OfficerOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -290,7 +291,7 @@ def render_versions(versions: list[dict], current: dict) -> None:
 
 
 def match_cmd(
-    arrival: str = typer.Argument(..., help="Arrival id."),
+    arrival: str = arrival_argument("Arrival id."),
     top: TopOpt = 5,
     threshold: ThresholdOpt = None,
     index: str = typer.Option(
@@ -345,7 +346,7 @@ def match_cmd(
 
 
 def flag_cmd(
-    arrival: str = typer.Argument(..., help="Arrival id."),
+    arrival: str = arrival_argument("Arrival id."),
     safeguarding: bool = typer.Option(False, "--safeguarding", help="Raise the safeguarding flag."),
     reason: Annotated[str | None, reason_option("Why (required; kept in the audit trail).")] = None,
     officer: OfficerOpt = None,
@@ -375,7 +376,7 @@ def flag_cmd(
 
 
 def amend_cmd(
-    arrival: str = typer.Argument(..., help="Arrival id."),
+    arrival: str = arrival_argument("Arrival id."),
     surname: str | None = typer.Option(None, "--surname", help="Surname as given, in any script."),
     given_names: str | None = typer.Option(None, "--given-names", help="Given names as given, in any script."),
     alias: AliasOpt = None,
@@ -441,7 +442,7 @@ def amend_cmd(
 
 
 def void_cmd(
-    arrival: str = typer.Argument(..., help="Arrival id."),
+    arrival: str = arrival_argument("Arrival id."),
     reason: Annotated[
         str | None, reason_option("Why the arrival is void, e.g. a duplicate of A-... (required).")
     ] = None,

@@ -10,7 +10,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out, say, utc_text
-from triage.errors import ExitStatus, NotFound
+from triage.errors import ExitStatus
 
 WIDE = 120  # columns from which `audit show` is a table
 
@@ -46,10 +46,6 @@ def show(
         params.append(date)
     keep = ("seq", "at", "officer", "action", "arrival_id", "records", "reason")
     rows = [{k: e[k] for k in keep} for e in store.events(" AND ".join(where) or None, params)]
-    if arrival and not rows and arrival != arrival.upper():
-        upper = arrival.upper()
-        if store.db.execute("SELECT 1 FROM audit_events WHERE arrival_id = ? LIMIT 1", [upper]).fetchone():
-            raise NotFound(f"no audit event about arrival {arrival!r}", hint=f"ids are written in capitals: {upper}")
     if json_out:
         emit_json(rows)
         return

@@ -255,10 +255,24 @@ def _worded(flag: str, **fixed: Any) -> Callable[[str], OptionInfo]:
     return option
 
 
+def typed_arrival(value: str | None) -> str | None:
+    """An arrival id typed as an argument or option, taken in any case (`a-7k3f9q` is A-7K3F9Q), as a vessel or a
+    watchlist ref is: every command that names an arrival reads it through this."""
+    from triage.intake.refs import typed_arrival_id
+
+    return None if value is None else typed_arrival_id(value)
+
+
+def arrival_argument(help: str, default: Any = ...) -> Any:
+    """The ARRIVAL argument of a command, an arrival id in any case: `arrival: str = arrival_argument("Arrival id.")`."""
+    return typer.Argument(default, help=help, callback=typed_arrival, show_default=False)
+
+
 reason_option = _worded("--reason")  # why the officer does this; most commands audit it
 out_option = _worded("--out")  # the file a command writes
 date_option = _worded("--date")  # as a filter: only what happened on this day
-arrival_option = _worded("--arrival")  # the arrival a command works on, or keeps to
+# The arrival a command works on, or keeps to: an arrival id in any case.
+arrival_option = _worded("--arrival", callback=typed_arrival)
 vessel_option = _worded("--vessel")  # the vessel reference arrivals landed from
 landed_at_option = _worded("--landed-at")
 low_quality_option = _worded("--accept-low-quality")  # use a photo the quality gate refuses

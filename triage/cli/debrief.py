@@ -17,6 +17,7 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    arrival_argument,
     date_option,
     emit,
     emit_json,
@@ -224,7 +225,7 @@ def render(view: dict[str, Any]) -> None:
 
 
 def debrief_cmd(
-    arrival: str = typer.Argument(..., help="Arrival id."),
+    arrival: str = arrival_argument("Arrival id."),
     file: Path | None = typer.Option(None, "--file", help="A JSON file of answers (YAML is not read)."),
     departure_country: str | None = typer.Option(None, "--departure-country", help="Country left from."),
     departure_place: str | None = typer.Option(None, "--departure-place", help="Beach, town or camp left from."),
@@ -367,7 +368,7 @@ def debrief_cmd(
 
 
 def referral_cmd(
-    arrival: str | None = typer.Argument(None, help="Arrival id."),
+    arrival: str | None = arrival_argument("Arrival id.", None),
     arrival_method: str | None = typer.Option(
         None, "--arrival-method", help="small-boat, vehicle (or lorry) or other."
     ),

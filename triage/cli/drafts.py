@@ -16,6 +16,7 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    arrival_argument,
     arrival_option,
     document,
     emit,
@@ -114,7 +115,7 @@ def _list_table(listing: DraftList, title: str) -> Table:
 
 
 def pnd_draft(
-    arrival: str = typer.Argument(..., help="Arrival id."),
+    arrival: str = arrival_argument("Arrival id."),
     purpose: str | None = typer.Option(None, "--purpose", help="The policing purpose, in a sentence (required)."),
     kind: str = typer.Option("person", "--kind", help="person (names, date of birth) or face (the portrait)."),
     justification: str | None = typer.Option(None, "--justification", help="Further justification."),
@@ -230,7 +231,7 @@ def pnd_outcome(
 
 
 def intel_draft(
-    arrival: str = typer.Argument(..., help="Arrival id of the subject."),
+    arrival: str = arrival_argument("Arrival id of the subject."),
     source_grade: str | None = typer.Option(None, "--source-grade", help="1 reliable, 2 untested, 3 not reliable."),
     intel_grade: str | None = typer.Option(
         None,

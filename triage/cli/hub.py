@@ -14,6 +14,7 @@ from rich.markup import escape
 from triage.cli.batch import stage_bars
 from triage.cli.common import (
     JsonOpt,
+    arrival_argument,
     emit,
     emit_json,
     err,
@@ -343,7 +344,7 @@ def _candidate_line(c: dict[str, Any]) -> str:
 
 
 def review_cmd(
-    arrival: str | None = typer.Argument(None, help="The arrival listed or decided on (its key DEVICE:ID, or its id)."),
+    arrival: str | None = arrival_argument("The arrival listed or decided on (its key DEVICE:ID, or its id).", None),
     pending: bool = typer.Option(False, "--pending", help="List what awaits a decision."),
     candidate: str | None = typer.Option(None, "--candidate", help="The candidate: its number, or its ref."),
     decision: str | None = typer.Option(None, "--decision", help="confirmed, rejected or inconclusive."),

@@ -18,6 +18,7 @@ from triage.cli.common import (
     HomeOpt,
     JsonOpt,
     OfficerOpt,
+    arrival_argument,
     difference_text,
     emit,
     emit_json,
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
 
 def review_cmd(
-    arrival: str | None = typer.Argument(None, help="Arrival id."),
+    arrival: str | None = arrival_argument("Arrival id.", None),
     candidate: str | None = typer.Option(
         None, "--candidate", help="The candidate: its number in the table, its watchlist ref or its arrival id."
     ),

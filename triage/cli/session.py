@@ -9,6 +9,7 @@ answer is a line. Prompts go to stderr, candidates to stdout.
 from __future__ import annotations
 
 import os
+import re
 import select
 import sys
 import time
@@ -131,10 +132,18 @@ class Keys:
         except EOFError:
             raise Ended from None
 
-    def pressed(self, timeout: float) -> str | None:
-        """A key pressed within `timeout` seconds, if any (for waiting on a folder and the keyboard at once)."""
+    def typed(self, timeout: float) -> str | None:
+        """What was typed or pasted within `timeout` seconds, if anything (for waiting on a folder and the
+        keyboard at once): read whole, every byte until the typing pauses, so that no letter of a pasted path is
+        left over to be read as a key (the `q` of `/media/q/` ended the session). A terminal's paste markers
+        and arrow keys are dropped from it, not the text around them. Ends with ENTER when Enter was pressed."""
         if not self.tty:
-            return self._read_key() if select.select([sys.stdin], [], [], timeout)[0] else None
+            if not select.select([sys.stdin], [], [], timeout)[0]:
+                return None
+            line = sys.stdin.readline()
+            if not line:
+                raise Ended
+            return line.rstrip("\r\n") + ENTER if line.endswith("\n") else line
         import termios
         import tty
 
@@ -142,10 +151,26 @@ class Keys:
         saved = termios.tcgetattr(fd)
         try:
             tty.setcbreak(fd, termios.TCSANOW)  # typed-ahead keys are kept, not flushed
-            ready = select.select([fd], [], [], timeout)[0]
+            data, self._ahead = self._ahead, b""
+            if not data and not select.select([fd], [], [], timeout)[0]:
+                return None
+            while not data or select.select([fd], [], [], WORD_GAP)[0]:
+                more = os.read(fd, 4096)
+                if not more:
+                    break
+                data += more
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        return self._read_key() if ready else None
+        if data in (b"", b"\x04"):
+            raise Ended
+        text = _ESCAPES.sub("", data.decode(errors="replace"))
+        ended = text.rstrip(" \t").endswith(("\r", "\n"))
+        text = "".join(c for c in text if c.isprintable() or c == " ")
+        return text + ENTER if ended else text
+
+
+# What a terminal sends for an arrow or function key, or around a paste: an escape and what follows it.
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
 
 
 def session(
@@ -304,12 +329,16 @@ def _take(
                 arrived = watcher.poll_one()
                 if arrived is not None:
                     break
-                pressed = keys.pressed(watcher.poll_every)
-                if pressed == "q":
+                typed = keys.typed(watcher.poll_every)
+                if typed is None:
+                    continue
+                answer = typed.strip()
+                if answer.lower() in ("q", "quit", "end"):
                     return None
-                if pressed and not told:  # a path typed or pasted: only the folder is watched
+                if answer and not told:  # a path typed or pasted: only the folder is watched
                     say(err, f"Photos are taken from {watcher.folder} only: copy the photo there, or q to end.")
-                    told = True
+                # Said once while keys are typed one by one, and again for each line ended with Enter.
+                told = bool(answer or told) and not typed.endswith(ENTER)
             if arrived.sidecar_error:
                 say(err, f"[yellow]warning:[/] {escape(arrived.sidecar_error)}", markup=True)
             before = landing.already_landed(arrived.data, arrived.path.name)
