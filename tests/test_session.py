@@ -464,3 +464,49 @@ def test_ctrl_c_while_the_models_load_waits_for_the_loading_to_end(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         wait()
     assert ended.is_set()
+
+
+def test_a_second_face_a_sidecar_names_is_its_own_arrival_to_a_later_capture_of_the_first(cli, wl_home, tmp_path):
+    """A face a sidecar named was landed under the key of the file alone (the first face's): a later `capture` of
+    the first face was told it had landed. Each face has its own key; one landed by an earlier version under the
+    file's key alone is still known to a watch started again, not landed twice."""
+    import numpy as np
+
+    from triage.casework import arrivals
+    from triage.intake.samples import astronaut_path
+
+    folder = tmp_path / "dcim"
+    folder.mkdir()
+    face = np.asarray(Image.open(astronaut_path()).convert("RGB"))[40:240, 130:320]
+    canvas = np.full((260, 420, 3), 128, np.uint8)
+    canvas[30:230, 10:200] = canvas[30:230, 220:410] = face
+    Image.fromarray(canvas).save(tmp_path / "G9.jpg")
+    (folder / "G9.jpg.json").write_text(json.dumps({"face": 2, "surname": "Second"}))
+    shutil.copy(tmp_path / "G9.jpg", folder / "G9.jpg")
+    proc, out, err = watch(folder)
+    try:
+        second = json.loads(out.get(timeout=TIMEOUT))["arrival_id"]
+    finally:
+        stop(proc, err)
+    first = cli.json("capture", "--photo", folder / "G9.jpg", "--face", "1", "--surname", "First")
+    assert first["already_landed"] is False and first["arrival_id"] != second
+
+    # An earlier version's key for the second face: the file's alone (the first face's, given up by its arrival).
+    data = (folder / "G9.jpg").read_bytes()
+    store = Store.open(wl_home, PASSPHRASE)
+    try:
+        with store.transaction():
+            store.update("arrivals", first["arrival_id"], {"source_key": None})
+            legacy = store._need_vault().blind("capture", arrivals.photo_key(data, "G9.jpg"))
+            store.update("arrivals", second, {"source_key": legacy})
+    finally:
+        store.close()
+    proc, out, err = watch(folder)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        seen = ""
+        while "already landed as" not in seen and time.monotonic() < deadline:
+            seen += err.get(timeout=TIMEOUT)
+    finally:
+        summary = stop(proc, err)
+    assert f"already landed as {second}" in seen and "0 landed" in summary

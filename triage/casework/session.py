@@ -223,9 +223,9 @@ class Landing:
             watchlist.gallery(self.store, mid)
             arrivals.arrival_gallery(self.store, mid)
 
-    def already_landed(self, data: bytes, name: str) -> str | None:
-        """The arrival a photo file (its bytes and its name) already landed as, if any."""
-        return arrivals.already_landed(self.store, arrivals.photo_key(data, name))
+    def already_landed(self, data: bytes, name: str, face: int | None = None) -> str | None:
+        """The arrival a photo file (its bytes and its name) and face already landed as, if any (`watched_before`)."""
+        return watched_before(self.store, data, name, face)
 
     def prepare(
         self,
@@ -250,7 +250,7 @@ class Landing:
             threshold=self.threshold,
             matcher=self.matcher,
         )
-        key = arrivals.photo_key(photo.original, name) if name and photo.original else None
+        key = arrivals.photo_key(photo.original, name, face_index) if name and photo.original else None
         return Preview(found, views, th, calibrated, key, time.perf_counter() - started, override_reason)
 
     def land(
@@ -337,6 +337,16 @@ class Watched:
 _CORRECT_IT = "correct {sidecar} and the photo is tried again"
 
 
+def watched_before(store: Store, data: bytes, name: str, face: int | None) -> str | None:
+    """The arrival a photo file and face landed as, if any. A face other than the first that a sidecar named was
+    landed by earlier versions under the file's key alone (the first face's): found there too, so that a watch
+    started again after an upgrade does not land it twice."""
+    found = arrivals.already_landed(store, arrivals.photo_key(data, name, face))
+    if found is None and face not in (None, 1):
+        found = arrivals.already_landed(store, arrivals.photo_key(data, name))
+    return found
+
+
 def land_watched(landing: Landing, arrived: Arrived, *, landed_at: str | None = None) -> Watched:
     """Land a complete photo from a watched folder with the details of its sidecar (checked as a manifest
     row is), unless its file landed before. A photo or a sidecar that cannot land is refused with its
@@ -347,8 +357,12 @@ def land_watched(landing: Landing, arrived: Arrived, *, landed_at: str | None = 
     try:
         if arrived.sidecar_error:
             raise BadInput(f"{arrived.sidecar_error}; {_CORRECT_IT.format(sidecar=sidecar)}")
-        key = arrivals.photo_key(arrived.data, path.name)
-        before = arrivals.already_landed(landing.store, key)
+        try:
+            face = sidecar_face(arrived.sidecar, sidecar)
+        except BadInput as e:
+            raise BadInput(f"{e}; {_CORRECT_IT.format(sidecar=sidecar)}", hint=e.hint) from None
+        key = arrivals.photo_key(arrived.data, path.name, face)
+        before = watched_before(landing.store, arrived.data, path.name, face)
         if before:
             return Watched(path, landed_before=before)
         cells = {manifest.column_name(k): v for k, v in (arrived.sidecar or {}).items()}

@@ -341,12 +341,12 @@ def _take(
                 told = bool(answer or told) and not typed.endswith(ENTER)
             if arrived.sidecar_error:
                 say(err, f"[yellow]warning:[/] {escape(arrived.sidecar_error)}", markup=True)
-            before = landing.already_landed(arrived.data, arrived.path.name)
-            if before:
-                say(err, f"{arrived.path.name} already landed as {before}")
-                continue
             try:
                 face = sidecar_face(arrived.sidecar, arrived.path.name + SIDECAR_SUFFIX)
+                before = landing.already_landed(arrived.data, arrived.path.name, face)
+                if before:
+                    say(err, f"{arrived.path.name} already landed as {before}")
+                    continue
                 photo = photos.decode(arrived.data, str(arrived.path))
                 return photo, arrived.path.name, sidecar_details(arrived.sidecar), face, arrived
             except BadInput as e:
