@@ -186,3 +186,12 @@ def test_a_home_that_cannot_be_made_there_is_one_line_not_a_crash(cli, triage_en
     for home in (tmp_path / "loopA", tmp_path / "loopA" / "x"):
         said = cli("init", "--site", "Dover", "--force-code", "KNT", "--home", home, code=int(ExitStatus.BAD_INPUT))
         assert "the folder cannot be made there" in said.stderr and "unexpected" not in said.stderr, said.stderr
+
+
+def test_debug_shows_the_traceback_its_error_lines_promise(cli, home):
+    """`--debug` was read after the command had failed, so the traceback the error line sends the user for never
+    came (only TRIAGE_DEBUG=1 gave it)."""
+    quiet = cli("arrivals", "show", "A-ZZZZZZ", code=int(ExitStatus.NOT_FOUND)).stderr
+    assert "Traceback" not in quiet
+    loud = cli("--debug", "arrivals", "show", "A-ZZZZZZ", code=int(ExitStatus.NOT_FOUND)).stderr
+    assert "Traceback (most recent call last)" in loud and "no arrival 'A-ZZZZZZ'" in loud

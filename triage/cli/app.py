@@ -104,7 +104,9 @@ class TriageGroup(TyperGroup):
             raise Exit(int(ExitStatus.OK)) from None
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's own Context, a click one
-        debug = bool((ctx.obj or {}).get("debug")) or os.environ.get("TRIAGE_DEBUG") == "1"
+        def debug() -> bool:  # asked when it fails: `--debug` is read into ctx.obj by `root`, inside the invoke
+            return bool((ctx.obj or {}).get("debug")) or os.environ.get("TRIAGE_DEBUG") == "1"
+
         try:
             return super().invoke(ctx)
         except NoArgsIsHelpError:
@@ -123,11 +125,11 @@ class TriageGroup(TyperGroup):
         except KeyboardInterrupt:  # in work that does not say more itself
             _interrupted(ctx)
         except TriageError as e:
-            if debug:
+            if debug():
                 traceback.print_exc()
             _refused(ctx, e)
         except sqlite3.OperationalError as e:
-            if debug:
+            if debug():
                 traceback.print_exc()
             if "Could not decode to UTF-8" in str(e):  # text triage never writes: put there with another tool
                 _refused(
@@ -140,7 +142,7 @@ class TriageGroup(TyperGroup):
             )
             ctx.exit(int(ExitStatus.ERROR))
         except Exception as e:
-            if debug:
+            if debug():
                 raise
             if type(e) is sqlite3.DatabaseError:  # "database disk image is malformed": a page or index changed
                 _refused(
