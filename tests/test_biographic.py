@@ -233,6 +233,11 @@ def test_parse_phone():
     for bad in ("12", "not a number", "+44 12"):
         with pytest.raises(BadInput, match="^--phone: "):
             parse_phone(bad)
+    # A UK number of a range not in use (Ofcom's, for fiction) was told only "give the country code for a
+    # number from abroad", as if it were foreign; with its country code it is taken on its length alone.
+    with pytest.raises(BadInput, match="not a valid phone number in the UK .*this range is not in use there"):
+        parse_phone("07700 900123")
+    assert parse_phone("+44 7700 900123") == "+447700900123"
 
 
 def test_latin():

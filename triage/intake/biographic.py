@@ -275,9 +275,11 @@ def parse_phone(text: str, default_region: str = "GB", field: str = "--phone") -
             + ": too few or too many digits for its numbers; check them"
         )
     if not phonenumbers.is_valid_number(number):
+        home = "the UK" if default_region == "GB" else default_region
         raise BadInput(
-            f"{field}: {_shown(text)} is not a valid phone number; "
-            "give the country code for a number from abroad, e.g. +33 6 12 34 56 78"
+            f"{field}: {_shown(text)} is not a valid phone number in {home} (a number without its country code is "
+            f"read as one of {home}'s, and this range is not in use there); give the country code for a number "
+            "from abroad, e.g. +33 6 12 34 56 78"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
