@@ -466,13 +466,12 @@ def test_ctrl_c_while_the_models_load_waits_for_the_loading_to_end(tmp_path, mon
     assert ended.is_set()
 
 
-def test_a_second_face_a_sidecar_names_is_its_own_arrival_to_a_later_capture_of_the_first(cli, wl_home, tmp_path):
-    """A face a sidecar named was landed under the key of the file alone (the first face's): a later `capture` of
-    the first face was told it had landed. Each face has its own key; one landed by an earlier version under the
-    file's key alone is still known to a watch started again, not landed twice."""
+def test_each_face_a_sidecar_names_is_its_own_arrival_whatever_captured_the_other(cli, wl_home, tmp_path):
+    """A face a sidecar named was landed under the key of the file alone, the first face's: the second face of a
+    group photo whose first had landed was "already landed" as the first's arrival, and a later `capture` of the
+    first face was told it had landed as the second's. Each face has its own key, in a watch as in a batch."""
     import numpy as np
 
-    from triage.casework import arrivals
     from triage.intake.samples import astronaut_path
 
     folder = tmp_path / "dcim"

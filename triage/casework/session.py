@@ -338,13 +338,11 @@ _CORRECT_IT = "correct {sidecar} and the photo is tried again"
 
 
 def watched_before(store: Store, data: bytes, name: str, face: int | None) -> str | None:
-    """The arrival a photo file and face landed as, if any. A face other than the first that a sidecar named was
-    landed by earlier versions under the file's key alone (the first face's): found there too, so that a watch
-    started again after an upgrade does not land it twice."""
-    found = arrivals.already_landed(store, arrivals.photo_key(data, name, face))
-    if found is None and face not in (None, 1):
-        found = arrivals.already_landed(store, arrivals.photo_key(data, name))
-    return found
+    """The arrival a photo file and face landed as, if any. (Earlier versions landed a face a sidecar named under
+    the file's key alone, the first face's: such an arrival is not found here, since that key cannot tell it from
+    the first face's own; a watch started again over it lands the face anew, and the review queue shows the two as
+    one photo captured twice.)"""
+    return arrivals.already_landed(store, arrivals.photo_key(data, name, face))
 
 
 def land_watched(landing: Landing, arrived: Arrived, *, landed_at: str | None = None) -> Watched:
