@@ -79,6 +79,53 @@ def test_a_void_arrival_leaves_the_queue_and_the_searches_and_stays_as_a_tombsto
     assert [e["arrival_id"] for e in cli.json("audit", "show") if e["action"] == "arrival-void"] == [a]
 
 
+def test_a_void_arrival_is_closed_to_every_change_and_out_of_other_arrivals_drafts(cli, wl_home):
+    """Every command that would add to a void arrival (a flag, a debrief, a referral step, a draft, a decision
+    on it or pairing it, a crime-group link) refuses as `arrivals amend` does, and changes nothing; a draft or
+    debrief about another arrival leaves it out (its names are no one's aliases)."""
+    a = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama", "--vessel", "SB-9", *DLIB)["arrival_id"]
+    cli("debrief", a, "--contact-phone", "07911 123456")
+    b = cli.json("capture", "--photo", orl(7, 5), "--surname", "Haji", "--vessel", "SB-9", *DLIB)["arrival_id"]
+    cli("review", b, "--candidate", a, "--decision", "confirmed", "--reason", "one man captured twice")
+    cli("ocg", "add", "OCG-2026-031", "--phone", "07911 123456")
+    cli("arrivals", "void", a, "--reason", "duplicate capture")
+    before = row_counts(wl_home)
+
+    conflict = int(ExitStatus.CONFLICT)
+    amend = cli("arrivals", "amend", a, "--surname", "X", "--reason", "too late", code=conflict).stderr
+    assert f"arrival {a} was voided by" in amend and "it cannot be changed" in amend
+    purpose = "To establish whether this arrival is wanted on warrant"
+    for refused in (
+        ("arrivals", "flag", a, "--safeguarding", "--reason", "looks under 16"),
+        ("debrief", a, "--declined", "payment"),
+        ("referral", a, "--arrival-method", "small-boat"),
+        ("pnd", "draft", a, "--purpose", purpose),
+        ("review", a, "--candidate", "WL-007", "--decision", "rejected", "--reason", "different ear shape"),
+        ("review", b, "--candidate", a, "--decision", "rejected", "--reason", "different ear shape"),
+        ("ocg", "link", "OCG-2026-031", "--arrival", a, "--reason", "gave the group's booking number"),
+    ):
+        assert cli(*refused, code=conflict).stderr == amend, refused
+    pilot = cli("debrief", b, "--pilot", a, code=int(ExitStatus.BAD_INPUT)).stderr
+    assert f"--pilot: arrival {a} is void" in pilot
+    assert row_counts(wl_home) == before, "nothing was recorded"
+    assert not cli.json("arrivals", "show", a)["safeguarding"]
+
+    draft = cli.json("pnd", "draft", b, "--purpose", purpose)
+    assert a not in {c["ref"] for c in draft["candidates"]}
+    assert not [x for x in draft["subject"]["aliases"] if a in x["source"]], "a void arrival's names are no alias"
+    assert cli.json("debrief", b, "--contact-phone", "07911 123456")["shared_with"] == []
+
+
+def test_an_amended_detail_is_shown_once_and_named_as_the_details_are(cli, wl_home):
+    aid = cli.json("capture", "--photo", orl(30, 1), "--surname", "Hama", *DLIB)["arrival_id"]
+    cli("arrivals", "amend", aid, "--age", "16", "--given-names", "Karwan", "--reason", "said so to the interpreter")
+    text = cli("arrivals", "show", aid).stdout
+    assert "age range: not given -> 16\n" in text and "16; 16" not in text
+    assert "given names: not given -> Karwan" in text
+    assert "given_names" not in text and "age_range" not in text
+    assert "│ given names" in text and "│ age range" in text
+
+
 def _write(path, header, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)

@@ -9,7 +9,7 @@ import pytest
 from test_drafts import build_home, land, validator
 
 from conftest import OFFICER, PASSPHRASE, row_counts
-from triage.errors import BadInput
+from triage.errors import BadInput, ExitStatus
 from triage.outputs import intel
 
 TEXT = "Three passengers said separately that he steered the boat and held the satellite phone"
@@ -227,3 +227,16 @@ def test_list_indicators_and_kinds_kept_apart(cli, site):
 def test_readme_documents_every_indicator_code():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert all(code in readme for code in intel.INDICATORS)
+
+
+def test_a_void_arrival_is_on_no_ones_vessel_and_no_report_is_drafted_about_it(cli, site):
+    """A capture made in error was no one aboard: a report about another arrival on its vessel leaves it out of
+    "Same vessel", and one about it is refused as `arrivals amend` refuses a correction."""
+    cli("arrivals", "void", site["other"], "--reason", "duplicate capture")
+    report = cli.json("intel", "draft", site["pilot"], *grades("--text", TEXT))
+    assert report["links"]["same_vessel"] == []
+    assert site["other"] not in cli("intel", "draft", site["pilot"], *grades("--text", TEXT)).stdout
+    conflict = int(ExitStatus.CONFLICT)
+    refused = cli("intel", "draft", site["other"], *grades("--text", TEXT), code=conflict).stderr
+    amend = cli("arrivals", "amend", site["other"], "--surname", "Tesfai", "--reason", "typo", code=conflict).stderr
+    assert refused == amend and "it cannot be changed" in refused

@@ -211,3 +211,17 @@ def test_the_arrivals_table_shows_the_latest_and_says_how_to_see_them_all(cli, s
     assert [a["arrival_id"] for a in cli.json("arrivals", "list", "--limit", "1")] == [site.child]
     listings = [e for e in cli.json("audit", "show") if e["action"] == "arrivals-list"]
     assert listings[-1]["records"] == ["all", "latest:1"]
+
+
+def test_a_void_arrival_leaves_the_incomplete_referrals_and_its_record_is_closed(cli, site):
+    """No one is passed on from a capture made in error: a void arrival is out of the list of referrals to
+    complete, and its record refuses a step as `arrivals amend` refuses a correction."""
+    cli("arrivals", "void", site.adult, "--reason", "duplicate capture")
+    assert gaps(cli) == {site.child: [*ALL_STEPS, "safeguarding-referral"]}
+    assert site.adult not in cli("review", "--pending").stdout
+    conflict = int(ExitStatus.CONFLICT)
+    refused = cli("referral", site.adult, "--arrival-method", "small-boat", code=conflict).stderr
+    amend = cli("arrivals", "amend", site.adult, "--surname", "Karim", "--reason", "typo", code=conflict).stderr
+    assert refused == amend and f"arrival {site.adult} was voided by {OFFICER}" in refused
+    assert "it cannot be changed" in refused
+    assert cli.json("referral", site.adult)["current"] is None, "nothing was recorded"

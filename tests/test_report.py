@@ -211,3 +211,29 @@ def test_report_json_needs_no_format_or_out(cli, day):
     assert data["day"] == day.day and data["out"] is None
     assert data["totals"] == cli.json("report", "--date", day.day, "--format", "text", "--home", day.home)["totals"]
     assert all("thumbnail" not in a for a in data["arrivals"])
+
+
+def test_a_void_arrival_and_the_decisions_on_it_or_pairing_it_leave_the_day(cli, wl_home, tmp_path):
+    """A supervisor confirms that two arrivals are one person, then voids one as a duplicate capture (as the
+    import advises): the day's page is made in every format, without the void arrival, its decisions, its
+    drafts, or the decision that paired another arrival with it."""
+    first = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama", "--vessel", "SB-1")["arrival_id"]
+    cli("review", first, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye")
+    cli("pnd", "draft", first, "--purpose", "To establish whether this arrival is wanted on warrant")
+    again = cli.json("capture", "--photo", orl(7, 5), "--surname", "Hama", "--vessel", "SB-1")
+    second = again["arrival_id"]
+    assert first in [c["ref"] for c in again["candidates"]]
+    cli("review", second, "--candidate", first, "--decision", "confirmed", "--reason", "one man captured twice")
+    cli("review", second, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "same scar above left eye")
+    day = cli.json("arrivals", "list")[0]["landed_day"]
+    cli("arrivals", "void", first, "--reason", "duplicate capture")
+
+    text = cli("report", "--date", day, "--format", "text").stdout
+    assert "arrivals 1 · safeguarding flags 0 · awaiting review 0 · confirmed matches 1" in text
+    assert first not in text
+    cli("report", "--date", day, "--out", tmp_path / "day.html")
+    assert first not in (tmp_path / "day.html").read_text(encoding="utf-8")
+    data = cli.json("report", "--date", day, "--format", "text")
+    assert [a["arrival_id"] for a in data["arrivals"]] == [second]
+    assert [(c["arrival_id"], c["ref"]) for c in data["confirmed"]] == [(second, "WL-007")]
+    assert (data["drafts"], data["totals"]["drafts"], data["totals"]["confirmed"]) == ([], 0, 1)

@@ -233,6 +233,16 @@ def voided(store: Store) -> set[str]:
     return {r["id"] for r in store.rows("arrivals", "voided = 1") if is_void(r)}
 
 
+def live(store: Store, arrival_id: str) -> dict[str, Any]:
+    """An arrival about to be changed, decided on or drafted about, as read: a void one is a tombstone kept as it
+    was voided, so every such command refuses it alike (Conflict) rather than each in its own words or not at all."""
+    row = get(store, arrival_id)
+    if is_void(row):
+        v = row["void"]
+        raise Conflict(f"arrival {arrival_id} was voided by {v['officer']} at {v['at']}; it cannot be changed")
+    return row
+
+
 def already_landed(store: Store, idempotency_key: str) -> str | None:
     """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded). Found
     through an index: one rebuilt without the key would land the photo again."""
@@ -885,7 +895,7 @@ def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: st
             if reason
             else "--reason is required: say why this arrival needs safeguarding"
         )
-    arrival = get(store, arrival_id)
+    arrival = live(store, arrival_id)
     with store.transaction():
         store.update("arrivals", arrival_id, {"safeguarding": 1})
         store.audit(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from triage.casework import arrivals, name_keys, safeguarding
-from triage.errors import BadInput, Conflict
+from triage.errors import BadInput
 from triage.intake.biographic import Details, DetailText, clean_text
 from triage.store.rows import Store, utcnow
 
@@ -99,14 +99,6 @@ def differing(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     return [name for name in AMENDABLE if a[name] != b[name]]
 
 
-def _live(store: Store, arrival_id: str) -> dict[str, Any]:
-    row = arrivals.get(store, arrival_id)
-    if arrivals.is_void(row):
-        v = row["void"]
-        raise Conflict(f"arrival {arrival_id} was voided by {v['officer']} at {v['at']}; it cannot be changed")
-    return row
-
-
 def amend(
     store: Store, arrival_id: str, text: DetailText, *, reason: str | None, officer: str, today: dt.date | None = None
 ) -> Amended:
@@ -117,7 +109,7 @@ def amend(
         raise BadInput("give at least one detail to correct, e.g. --surname or --dob")
     today = today or dt.date.today()
     given = text.build(today)  # every wrong flag named at once, before anything is read
-    row = _live(store, arrival_id)
+    row = arrivals.live(store, arrival_id)
     current = Details.from_dict(row["details"])
     named = {f.name: getattr(text, f.name) for f in fields(DetailText)}
     replaced = {("age_range" if k == "age" else k) for k, v in named.items() if v}
@@ -177,7 +169,7 @@ def amend(
 def void(store: Store, arrival_id: str, *, reason: str | None, officer: str) -> Voided:
     """Void an arrival landed in error (a duplicate, the wrong photo): it stays as a tombstone."""
     why = _reason(reason, "void")
-    row = _live(store, arrival_id)
+    row = arrivals.live(store, arrival_id)
     at = utcnow()
     mark = {"officer": officer, "at": at, "device": store.config.device, "reason": why}
     with store.transaction():

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from triage.casework import arrivals
 from triage.errors import BadInput, Conflict, NotFound
 from triage.intake.biographic import clean_text, latin, parse_phone
 from triage.intake.refs import vessel_key
@@ -286,7 +287,8 @@ def link(
     decision: str = "linked",
 ) -> dict:
     """Record an officer's decision that an arrival or a watchlist subject is (or is not) linked to a group.
-    A later decision on the same pair supersedes the earlier one; both are kept."""
+    A later decision on the same pair supersedes the earlier one; both are kept. A void arrival is linked to
+    nothing any more, but a link made before its void can still be undone (not-linked)."""
     if (arrival_id is None) == (subject_ref is None):
         raise BadInput("give exactly one of --arrival or --subject")
     if decision not in DECISIONS:
@@ -297,7 +299,8 @@ def link(
     ref = stored_ref(store, ref)
     _get(store, ref)
     if arrival_id is not None:
-        kind, target = "arrival", store.get("arrivals", arrival_id, what="arrival")["id"]
+        landed = arrivals.live(store, arrival_id) if decision == "linked" else arrivals.get(store, arrival_id)
+        kind, target = "arrival", landed["id"]
         matched: list[dict[str, Any]] = next((s["matched"] for s in suggestions(store, ref=ref, arrival_id=target)), [])
     else:
         kind, target = "subject", subject_ref

@@ -11,6 +11,7 @@ lists the steps still missing, for the review queue and the day report.
 
 from __future__ import annotations
 
+from triage.casework import arrivals
 from triage.errors import BadInput
 from triage.intake.biographic import clean_text, parse_landed_at
 from triage.store.rows import Store, utcnow
@@ -76,8 +77,9 @@ def record(
     notes: str | None = None,
 ) -> dict:
     """Record referral steps (raw text as typed; times are ISO 8601 in the site's time zone, or "now"). A
-    reference given without its time means the step was taken now. Returns what `show` does."""
-    arrival = store.get("arrivals", arrival_id, what="arrival")
+    reference given without its time means the step was taken now. Returns what `show` does. A void arrival's
+    record is closed: it was landed in error, and no one is passed on from it."""
+    arrival = arrivals.live(store, arrival_id)
     tz = store.config.timezone
     given = {
         k: v.strip()
@@ -178,9 +180,11 @@ def incomplete(
     store: Store, arrival_ids: list[str] | None = None, *, day: str | None = None, officer: str | None = None
 ) -> list[dict]:
     """Arrivals (all, those named, or those landed on `day`) whose referral record misses a step, oldest landing
-    first, from clear columns only. With `officer`, the look is audited (a command's; reports audit their own).
-    Both tables are read through indexes, checked: an arrival or a referral left out would change the list."""
+    first, from clear columns only; void ones aside, as the review queue leaves them (no one is passed on from a
+    capture made in error). With `officer`, the look is audited (a command's; reports audit their own). Both
+    tables are read through indexes, checked: an arrival or a referral left out would change the list."""
     store.check_indexes_once("arrivals", "referrals")
+    void = arrivals.voided(store)  # each read, so checked: a flag set outside triage hides nothing
     sql = (
         "SELECT a.id, a.landed_at, a.landed_day, a.site, a.vessel, a.safeguarding, "
         + ", ".join(f"r.{c}" for c in CLEAR)
@@ -198,7 +202,7 @@ def incomplete(
     for row in store.db.execute(sql + " ORDER BY a.landed_at, a.id", params):
         aid, landed_at, landed_day, site, vessel, sg, *steps = row
         gaps = missing({"safeguarding": sg}, dict(zip(CLEAR, steps)))
-        if gaps:
+        if gaps and aid not in void:
             out.append(
                 {
                     "arrival_id": aid,

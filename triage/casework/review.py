@@ -135,9 +135,11 @@ def record(
         raise BadInput("--reason is required: say why you reached this decision")
     if len(reason) < MIN_REASON:
         raise BadInput(f"--reason must say why in at least {MIN_REASON} characters; {reason!r} is too short")
-    store.get("arrivals", arrival_id, what="arrival")
+    arrivals.live(store, arrival_id)
     candidate = named_candidate(store, arrival_id, candidate)
     cand = _candidate(store, arrival_id, candidate, kind)
+    if cand["kind"] in arrivals.PAIR_KINDS and store.db["arrivals"].count_where("id = ?", [candidate]):
+        arrivals.live(store, candidate)  # a pair is decided on for both arrivals: a void one is no one's candidate
     kinds = arrivals.decided_kinds(cand["kind"])
     store.check_indexes_once("reviews")  # the decision this one supersedes is found through an index
     with store.transaction():

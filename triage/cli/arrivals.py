@@ -22,6 +22,7 @@ from triage.cli.common import (
     TopOpt,
     arrival_argument,
     date_option,
+    detail_label,
     detail_value,
     emit,
     emit_json,
@@ -212,7 +213,7 @@ def show_cmd(
         render_flag_reasons(row["safeguarding_reasons"])
     table = Table("field", "as given", "Latin form")
     for field in ("surname", "given_names"):
-        table.add_row(field, Text(d.get(field) or "not given"), Text(arrivals.latin_form(d, field) or ""))
+        table.add_row(detail_label(field), Text(d.get(field) or "not given"), Text(arrivals.latin_form(d, field) or ""))
     for field in (
         "dob",
         "age_range",
@@ -229,7 +230,7 @@ def show_cmd(
         "notes",
     ):
         if d.get(field):
-            table.add_row(field, Text(detail_value(field, d[field])), "")
+            table.add_row(detail_label(field), Text(detail_value(field, d[field])), "")
         if field == "dob" and row["claimed_age"] is not None:  # what the date of birth makes of the day of landing
             table.add_row("claimed age", Text(f"{row['claimed_age']} at landing"), "")
     out.print(table)
@@ -264,16 +265,10 @@ def render_flag_reasons(reasons: list[dict]) -> None:
         say(out, f"  {r['summary']}", hang=4)
 
 
-def _shown(value: object) -> str:
-    if value is None or value == []:
-        return "not given"
-    if isinstance(value, list):
-        return "; ".join(str(v) if not isinstance(v, list) else "-".join(map(str, v)) for v in value)
-    return str(value)
-
-
 def render_versions(versions: list[dict], current: dict) -> None:
-    """Each earlier version of the details, newest first: who replaced it, when and why, and what changed."""
+    """Each earlier version of the details, newest first: who replaced it, when and why, and what changed, each
+    field named and its values written as the details table above names and writes them, so a value reads alike
+    in both."""
     if not versions:
         return
     out.print(f"Details in force: version {len(versions) + 1}; earlier versions:", markup=False)
@@ -284,9 +279,9 @@ def render_versions(versions: list[dict], current: dict) -> None:
             markup=False,
         )
         for name in v["changed"]:
-            before = _shown(v["details"].get(name))
-            after = _shown(later.get(name))
-            out.print(f"    {name}: {before} -> {after}", markup=False)
+            before = detail_value(name, v["details"].get(name))
+            after = detail_value(name, later.get(name))
+            out.print(f"    {detail_label(name)}: {before} -> {after}", markup=False)
         later = v["details"]
 
 

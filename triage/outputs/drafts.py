@@ -152,10 +152,14 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     """Candidates a person has decided on, and those below the threshold still awaiting a decision.
 
     Decisions on candidates of earlier searches are included, so a confirmation is never dropped from a
-    draft because a later search ranked that candidate out of its top k."""
+    draft because a later search ranked that candidate out of its top k. A void arrival is left out, decided on
+    or not, as the review queue and the day report leave it: its names are no one's aliases."""
     out, seen = [], set()
+    void = arrivals.voided(store)
     for c in arrivals.candidates(store, arrival_id):
         seen.add((c["kind"], c["ref"]))
+        if c["kind"] in arrivals.PAIR_KINDS and c["ref"] in void:
+            continue
         if c["reviews"] or c["below_threshold"] or c["kind"] == "biographic":
             out.append(_entry(store, c["kind"], c["ref"], c, c["reviews"], True))
     earlier: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -164,6 +168,8 @@ def reviewed_candidates(store: Store, arrival_id: str) -> list[dict[str, Any]]:
         if not any((k, r["ref"]) in seen for k in kinds):
             earlier.setdefault((r["kind"], r["ref"]), []).append(r)
     for (kind, ref), reviews in earlier.items():
+        if kind in arrivals.PAIR_KINDS and ref in void:
+            continue
         cand = next(
             iter(
                 store.db["candidates"].rows_where(

@@ -129,7 +129,8 @@ def validate(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def links(store: Store, arrival: dict[str, Any], candidates: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """The vessel, the other arrivals on it, phone numbers and confirmed candidates; and the records read."""
+    """The vessel, the other arrivals on it (void ones aside: a capture made in error was no one aboard), phone
+    numbers and confirmed candidates; and the records read."""
     same_vessel, read = [], []
     if arrival["vessel"]:
         for other in store.rows(
@@ -138,6 +139,8 @@ def links(store: Store, arrival: dict[str, Any], candidates: list[dict[str, Any]
             [arrival["vessel"], arrival["id"]],
             order_by="landed_at",
         ):
+            if arrivals.is_void(other):
+                continue
             read.append(f"arrival:{other['id']}")
             same_vessel.append(
                 {
@@ -179,7 +182,7 @@ def draft(
     `debriefed` is the debrief section a report started from a debrief carries (`summaries.intel_fields`)."""
     report = validate(fields)
     drafts.check_outputs(fmt, out, home=store.home, force=force)
-    arrival = arrivals.get(store, arrival_id)
+    arrival = arrivals.live(store, arrival_id)
     cands = drafts.reviewed_candidates(store, arrival_id)
     who, read_subject = drafts.subject(store, arrival, cands)
     linked, read_links = links(store, arrival, cands)

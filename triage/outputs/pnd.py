@@ -119,7 +119,7 @@ def draft(
     if image_out and kind != "face":
         raise BadInput("--image-out goes with a facial search draft: add --kind face")
     drafts.check_outputs(fmt, out, image_out, home=store.home, force=force)
-    arrival = arrivals.get(store, arrival_id)
+    arrival = arrivals.live(store, arrival_id)
     cands = drafts.reviewed_candidates(store, arrival_id)
     who, read = drafts.subject(store, arrival, cands)
     d = arrival["details"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.casework import name_keys, referrals, review, safeguarding
-from triage.casework.arrivals import is_void
+from triage.casework.arrivals import PAIR_KINDS, is_void, voided
 from triage.errors import BadInput, NotFound
 from triage.exchange.batch import day_arrivals, day_scope
 from triage.files import check_output, write_files
@@ -135,8 +135,16 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
         for d in p["duplicates"]
     ]
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}  # the decision in force on each candidate
+    void = voided(store)
     for r in store.rows("reviews", scope, params, order_by="id"):
         latest[(r["arrival_id"], r["kind"], r["ref"])] = r
+    # A void arrival is out of the day as it is out of the queue: its decisions, and those pairing another
+    # arrival with it (a duplicate capture confirmed as the same person, say), are no match of the day's.
+    latest = {
+        key: r
+        for key, r in latest.items()
+        if r["arrival_id"] in arrivals and not (r["kind"] in PAIR_KINDS and r["ref"] in void)
+    }
     confirmed = []
     for r in sorted((r for r in latest.values() if r["decision"] == "confirmed"), key=lambda r: r["at"]):
         cand = store.db.execute(
@@ -170,6 +178,7 @@ def gather(store: Store, day: str, *, site: str | None = None, thumbnails: bool 
             "purged": bool(d.get("purged_at")),
         }
         for d in store.db["drafts"].rows_where(scope, params, order_by="created_at, ref")
+        if d["arrival_id"] in arrivals  # a void arrival's drafts went with it
     ]
     unreferred = [
         dict(r, name=arrivals[r["arrival_id"]]["name"], missing=[referrals.STEPS[m] for m in r["missing"]])

@@ -57,7 +57,8 @@ class Context:
 
 
 def context(store: Store, arrival_id: str) -> Context:
-    return Context(store, arrivals.get(store, arrival_id))
+    """The context of a debrief about to be recorded: a void arrival is refused before any question is asked."""
+    return Context(store, arrivals.live(store, arrival_id))
 
 
 def _text(ctx: Context, text: str, flag: str) -> str:
@@ -126,6 +127,10 @@ def _person(ctx: Context, text: str, flag: str) -> dict[str, str | None]:
         if not ctx.store.db["arrivals"].count_where("id = ?", [aid]):
             raise BadInput(
                 f"{flag}: no arrival {aid} in this home; give an id from `triage arrivals list`, or describe the person"
+            )
+        if arrivals.is_void(arrivals.get(ctx.store, aid)):  # a capture made in error stands for no one
+            raise BadInput(
+                f"{flag}: arrival {aid} is void; give the arrival that stands for the person, or describe them"
             )
         return {"arrival_id": aid, "description": None}
     return {"arrival_id": None, "description": s}

@@ -103,7 +103,7 @@ def named_arrivals(answers: dict[str, Any]) -> list[str]:
 
 def shared_with(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     """Other arrivals whose current debrief gave one of this debrief's phone numbers, handles or names (read
-    through indexes, checked)."""
+    through indexes, checked); void ones aside, as every view of other arrivals leaves them."""
     store.check_indexes_once("debrief_identifiers")
     rows = store.db.execute(
         "SELECT DISTINCT o.arrival_id, d.id FROM debrief_identifiers d JOIN debrief_identifiers o "
@@ -116,6 +116,8 @@ def shared_with(store: Store, arrival_id: str) -> list[dict[str, Any]]:
     out = []
     for other, idents in by_arrival.items():
         a = store.get("arrivals", other)
+        if arrivals.is_void(a):
+            continue
         matched = store.rows("debrief_identifiers", f"id IN ({','.join('?' * len(idents))})", idents, order_by="id")
         out.append(
             {

@@ -43,11 +43,13 @@ def answer_text(key: str, answer: dict[str, Any]) -> str:
 
 
 def _named_by_others(store: Store, arrival: dict[str, Any]) -> list[dict[str, Any]]:
-    """Other arrivals on the same vessel whose current debrief names this one as pilot or phone or compass holder."""
+    """Other arrivals on the same vessel whose current debrief names this one as pilot or phone or compass holder;
+    a void arrival's debrief aside (a capture made in error indicates nothing)."""
     if not arrival["vessel"]:
         return []
     store.check_indexes_once("debriefs", "arrivals")  # read through their indexes: a debrief left out names nobody
     out = []
+    void = arrivals.voided(store)
     for row in store.rows(
         "debriefs",
         "arrival_id IN (SELECT id FROM arrivals WHERE vessel = ? COLLATE NOCASE AND id != ?) "
@@ -55,6 +57,8 @@ def _named_by_others(store: Store, arrival: dict[str, Any]) -> list[dict[str, An
         [arrival["vessel"], arrival["id"]],
         order_by="arrival_id",
     ):
+        if row["arrival_id"] in void:
+            continue
         for role in ROLE_INDICATORS:
             a = row["answers"][role]
             if a["status"] == "answered" and a["value"]["person"]["arrival_id"] == arrival["id"]:
@@ -81,7 +85,7 @@ def intel_fields(store: Store, arrival_id: str, fields: dict[str, Any]) -> tuple
     """An intelligence report's fields pre-filled from the arrival's current debrief, and the debrief section
     the report carries. What the officer gave wins; the grades are theirs alone to give. The indicators come
     from other arrivals' debriefs naming this one as pilot or navigator, and from a crossing paid nothing for."""
-    arrival = arrivals.get(store, arrival_id)
+    arrival = arrivals.live(store, arrival_id)
     row = latest(store, arrival_id)
     if row is None:
         raise NotFound(
