@@ -116,8 +116,9 @@ def list_cmd(
     if len(rows) < total:
         say(
             out,
-            f"The latest {len(rows):,} of {total:,} arrivals: --limit 0 lists them all, --date one day's, "
-            "`triage arrivals find NAME` finds one by name.",
+            f"The latest {len(rows):,} of {total:,} arrivals: --limit 0 lists them all"
+            + ("" if day else ", --date one day's")
+            + ", `triage arrivals find NAME` finds one by name.",
         )
 
 

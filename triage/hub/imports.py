@@ -117,8 +117,8 @@ def _refused(hub: Hub, path: Path, error: TriageError) -> NoReturn:
 
 # The small tables an import relies on whole, summed before every load, and what each holds.
 _WHOLE = {
-    "devices": "a laptop's binding to the key that signs its batches",
-    "batches": "the record of the batches imported, which says that a batch was, and its file's name",
+    "devices": "it binds each laptop to the key that signs its batches",
+    "batches": "it records each batch imported and its file's name",
 }
 
 
@@ -130,8 +130,8 @@ def _whole_as_left(hub: Hub, b: Batch) -> None:
     table = left_as_recorded(hub, tuple(_WHOLE))
     if table is not None:
         raise IntegrityFailure(
-            f"{b.path}: the hub's {table} table is not as triage left it ({_WHOLE[table]}, was changed, added or "
-            "removed outside triage); nothing of the batch was imported",
+            f"{b.path}: the hub's {table} table is not as triage left it ({_WHOLE[table]}): a row was changed, "
+            "added or removed outside triage; nothing of the batch was imported",
             hint="`triage hub audit verify` names what changed; restore the hub's database from a copy you trust",
         )
 

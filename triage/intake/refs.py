@@ -78,17 +78,6 @@ def parse_force_code(text: str, field: str = "--force-code") -> str:
     return s
 
 
-def parse_arrival_id(text: str, field: str = "arrival id") -> str:
-    """An arrival id as triage numbers them: A- and six Crockford base32 characters, e.g. A-7K3F9Q; typed in any
-    case (`a-7k3f9q`), as vessel and watchlist refs are, and returned in capitals."""
-    s = text.strip().upper()
-    if not ARRIVAL_ID.fullmatch(s):
-        raise BadInput(
-            f"{field}: {_shown(text)} is not an arrival id; an arrival id is A- and six of 0-9 and A-Z but I, L, O or U"
-        )
-    return s
-
-
 def typed_arrival_id(text: str) -> str:
     """An arrival id an officer typed, to look it up: in capitals when it is one in any case (`a-7k3f9q`, or a hub's
     key `3fa29c:a-7k3f9q`); anything else as typed, so that it is not found and is named as it was typed."""
