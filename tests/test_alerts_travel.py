@@ -293,3 +293,25 @@ def test_a_laptops_alert_and_this_homes_candidates_are_numbered_as_one_table(cli
         "--home", sup)  # fmt: skip
     [again] = [c for c in cli.json("review", day.alert, "--home", sup)["candidates"] if c["ref"] == "WL-007"]
     assert [r["decision"] for r in again["reviews"]] == ["rejected", "confirmed"]
+
+
+def test_a_laptops_alert_below_its_threshold_is_listed_before_this_homes_candidates_above_theirs(cli, day, tmp_path):
+    """The supervisor's own search of the arrival finds only earlier arrivals above its threshold; the laptop's alert
+    is below the laptop's. The reviewer reads the candidates below a threshold first, watchlist alerts first, as on
+    the laptop: the alert is row 1, and `--candidate 1` decides it."""
+    sup = _home(day, "s", tmp_path)
+    cli("import", day.file, "--home", sup)
+    view = cli.json("review", day.alert, "--home", sup)
+    rows = [(c["rank"], c["kind"], c["ref"], c["below_threshold"]) for c in view["candidates"]]
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1)), rows
+    assert any(not below for *_, below in rows), rows  # this home's own candidates above its threshold
+    assert rows[0][1:] == ("watchlist", "WL-007", True), rows
+    below = [below for *_, below in rows]
+    assert below == sorted(below, reverse=True), "every candidate below a threshold before every one above"
+    table = cli("review", day.alert, "--home", sup).stdout
+    assert table.index("WL-007") < table.index("above"), table
+    cli("review", day.alert, "--candidate", "1", "--decision", "rejected", "--reason", "ears differ", "--home", sup)
+    [decided] = [c for c in cli.json("review", day.alert, "--home", sup)["candidates"] if c["ref"] == "WL-007"]
+    assert decided["rank"] == 1 and [r["decision"] for r in decided["reviews"]] == ["rejected"]
+    laptop = cli.json("review", day.alert, "--home", day.a)["candidates"]  # the laptop's own view, as it was
+    assert (laptop[0]["kind"], laptop[0]["ref"], laptop[0]["rank"]) == ("watchlist", "WL-007", 1)

@@ -1587,3 +1587,52 @@ def test_an_importers_login_may_not_decide(cli, sites, hub):
     assert "may not record decisions" in " ".join(said.split()) and f"{db}_reviewer" in said
     assert _sql(url, "SELECT count(*) FROM decisions") == [(0,)]
     cli(*decide, "--reason", "same scar", *hub)  # the owner's login decides
+
+
+def test_a_laptops_alert_the_hub_did_not_find_says_where_it_is_decided(cli, sites, hub, tmp_path):
+    """Laptop A's pending alert on a2, which the hub (holding no watchlist) did not find, has no hub candidate: the
+    queue, the arrival's list and the report say it is decided on that laptop or by a supervisor who imports its
+    batch, and a decision at the hub naming it is refused saying the same (exit 8), recording nothing. Once the
+    supervisor's decision has come, naming it says who decided it and where a later decision is taken."""
+    _imported(cli, hub, sites.a_file)
+    where = "or by a supervisor who imports its batch, not at the hub"
+    (alert,) = cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]
+    laptop = alert["laptop"]
+    assert alert["ref"] == "WL-007" and alert["decided_where"] == f"decided on {laptop} {where}"
+    listed = " ".join(cli("hub", "review", "--pending", *hub).stdout.split())
+    assert f"found by {laptop}: decided on {laptop} {where}" in listed
+    (entry,) = cli.json("hub", "review", sites.a2, *hub)["awaiting"]
+    assert entry["candidates"] == [] and entry["decided_where"] == alert["decided_where"]
+    seen = " ".join(cli("hub", "review", sites.a2, *hub).stdout.replace("│", " ").split())
+    assert (
+        "the hub has no candidate of it, so it is decided (or decided again) on that laptop or by a supervisor" in seen
+    )
+    period = ("--from", DOVER_DAY, "--to", DOVER_DAY)
+    text = cli("hub", "report", *period, "--format", "text", *hub).stdout
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    assert f"WL-007 at {alert['distance']:.3f} (threshold {alert['threshold']:.2f}), found by {laptop}: decided on " \
+        f"{laptop} {where}" in " ".join(text.split())  # fmt: skip
+    page = tmp_path / "hub.html"
+    cli("hub", "report", *period, "--out", page, *hub)
+    assert f"<td>decided on {laptop} {where}</td>" in page.read_text()
+
+    url = hub[-1]
+    before = _counts(url)
+    decide = ("--candidate", "wl-007", "--decision", "confirmed", "--reason", "same ears")
+    res = cli("hub", "review", sites.a2, *decide, *hub, code=int(ExitStatus.CONFLICT))
+    said = " ".join(res.stderr.split())
+    assert "not a candidate" not in said and f"it is decided on {laptop} {where}; no decision was recorded" in said
+    assert "`triage hub watchlist search` gives it a number here" in said
+    assert _counts(url)["decisions"] == before["decisions"] == 0
+    assert cli.json("hub", "review", "--pending", *hub)["laptop_alerts"] == [alert]
+
+    _imported(cli, hub, sites.s_file)  # the supervisor who imported A's day confirmed it
+    res = cli("hub", "review", sites.a2, *decide, *hub, code=int(ExitStatus.CONFLICT))
+    said = " ".join(res.stderr.split())
+    assert f"is a watchlist alert of {laptop}, already decided: confirmed by {OFFICER} at " in said
+    assert " on Supervisor (device " in said and f"a later decision is taken on {laptop} {where}" in said
+    (decided,) = cli.json("hub", "review", sites.a2, *hub)["decided"]
+    assert decided["candidates"] == [] and decided["decided_where"] == alert["decided_where"]
+    res = cli("hub", "review", sites.a2, "--candidate", "WL-999", "--decision", "confirmed", "--reason", "same ears",
+              *hub, code=int(ExitStatus.NOT_FOUND))  # fmt: skip
+    assert "'WL-999' is not a candidate of arrival" in res.stderr

@@ -494,3 +494,40 @@ def test_each_face_a_sidecar_names_is_its_own_arrival_whatever_captured_the_othe
     for n in (1, 2):
         again = cli.json("capture", "--photo", tmp_path / "G9.jpg", "--face", str(n))
         assert (again["already_landed"], again["arrival_id"]) == (True, landed[n])
+
+
+def test_a_blank_reason_for_a_decision_goes_back_to_the_menu_recording_nothing(wl_home):
+    """A candidate's number pressed, then `c`, then no reason: nothing is recorded, one line says so, and the menu
+    is back (not the question again, with no way out but ending the session); a reason typed then still records."""
+    child = spawn("session", "--vessel", "SB-0421")
+    child.expect(r"photo \(type or paste its path")
+    child.sendline(str(orl(1, 2)))  # s1 is on the watchlist
+    child.expect("save, no details")
+    child.send("s")
+    child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
+    child.expect("decide on a candidate")
+    child.send("1")
+    child.expect("inconclusive")
+    child.send("c")
+    child.expect("Reason for the decision")
+    child.sendline("")
+    assert child.expect(["Nothing recorded on candidate 1: back to the menu", "try again"]) == 0
+    child.expect("decide on a candidate")
+    child.send("1")
+    child.expect("inconclusive")
+    child.send("r")
+    child.expect("Reason for the decision")
+    child.sendline("Different ear shape, compared by eye")
+    child.expect("Recorded: rejected")
+    child.expect("next arrival")
+    child.send("q")
+    child.expect("Session ended: 1 landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    store = Store.open_locked(wl_home)
+    try:
+        decisions = [d for (d,) in store.db.execute("SELECT action FROM audit_events WHERE action = 'review'")]
+    finally:
+        store.close()
+    assert row_counts(wl_home)["reviews"] == 1 and decisions == ["review"]

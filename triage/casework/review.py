@@ -473,9 +473,22 @@ def named_candidate(store: Store, arrival_id: str, candidate: str) -> str:
     return str(folded.pop()) if len(folded) == 1 else text
 
 
+def _review_order(position: int, c: dict[str, Any]) -> tuple[int, float, int]:
+    """Where a candidate comes in one arrival's table when searches of several homes meet in it (a laptop's
+    alert beside this home's own search): below its own threshold first, watchlist alerts before repeat
+    arrivals, each the closest to its threshold first (so that figures of different matchers compare), so a
+    laptop's alert comes where it came on the laptop, ahead of anything above a threshold; then the rest as they
+    came (`position`): this home's candidates above the threshold in its search's order, then names."""
+    if c.get("distance") is None or not c.get("below_threshold"):
+        return 2, 0.0, position
+    closeness = c["distance"] / c["threshold"] if c.get("threshold") else c["distance"]
+    return (0 if c["kind"] == "watchlist" else 1), closeness, position
+
+
 def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
-    """The candidates of the arrival's latest search, then those awaiting review that an earlier search found
-    (a laptop's alert, after this home searched the arrival again); or the one named."""
+    """The candidates of the arrival's latest search, in that search's order; with those awaiting review that an
+    earlier search found (a laptop's alert, after this home searched the arrival again), all in review order
+    (`_review_order`) and numbered afresh; or the one named."""
     cands = arrivals.candidates(store, arrival_id)
     listed = {(c["kind"], c["ref"]) for c in cands}
     arrival = arrivals.get(store, arrival_id)
@@ -491,11 +504,12 @@ def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
             c["found_by"], c["figures"] = also.found_by, also.figures
     earlier = [_travelled(store, arrival, c) for key, c in waiting.items() if key not in listed]
     earlier += [_travelled(store, arrival, c) for c in _decided_earlier(store, arrival_id, listed | set(waiting))]
-    # Numbered after the latest search's candidates: each kept its own search's rank, so a laptop's alert
-    # and this home's candidate could both be "2", and the table's number would name neither.
-    for number, c in enumerate(earlier, max((int(c["rank"]) for c in cands), default=0) + 1):
-        c["rank"] = number
-    cands += earlier
+    if earlier:
+        # Each kept its own search's rank, so a laptop's alert and this home's candidate could both be "2": the
+        # rows are put in review order and numbered afresh, one number each, which `--candidate N` names.
+        cands = [c for _, c in sorted(enumerate(cands + earlier), key=lambda ic: _review_order(*ic))]
+        for number, c in enumerate(cands, 1):
+            c["rank"] = number
     cands = [c for c in cands if candidate is None or c["ref"] == candidate]
     if candidate is not None and not cands:
         raise NotFound(f"{candidate!r} is not a candidate of arrival {arrival_id}; see `triage review {arrival_id}`")

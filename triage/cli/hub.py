@@ -202,7 +202,7 @@ def import_cmd(
                 say(
                     out,
                     f"  laptop alert: {a['arrival_key']}{f' ({review.SAFEGUARDING})' if a.get('safeguarding') else ''} - {a['ref']} ({a['category'] or 'no category'}) at "
-                    f"{a['distance']:.3f}, found by {a['laptop']}",
+                    f"{a['distance']:.3f}, found by {a['laptop']}: {a['decided_where']}",
                     hang=2,
                 )
             for d in r.alert_decisions:
@@ -414,7 +414,7 @@ def review_cmd(
                 out,
                 f"laptop alert: {_placed(a['arrival_key'], a['site'], a['day'], a.get('safeguarding'))} - {a['ref']} "
                 f"({a['category'] or 'no category'}) at {a['distance']:.3f}{_against(a['threshold'])}, "
-                f"found by {a['laptop']}",
+                f"found by {a['laptop']}: {a['decided_where']}",
                 hang=2,
             )
         for c in r.candidates:
@@ -484,7 +484,7 @@ def _render_arrival(r: Any) -> None:
         score = [f"{e['distance']:.3f}{_against(e['threshold'])}"] if e["distance"] is not None else []
         score += [str(e["matched"])] if e["matched"] else []
         if e["decision"] is None:
-            decided = ["awaiting a decision" + ("" if e["candidates"] else " on its laptop")]
+            decided = ["awaiting a decision"] + ([] if e["candidates"] else ["on its laptop, or by a supervisor"])
         else:
             decided = [e["decision"]] + ([f"by {e['officer']}"] if e["officer"] else [])
             decided += [f"{utc_text(e['at'])} UTC"] if e["at"] else []
@@ -498,6 +498,14 @@ def _render_arrival(r: Any) -> None:
             Text("\n".join(decided)),
         )
     out.print(table)
+    if any(e["decided_where"] for e in [*r.awaiting, *r.decided]):
+        say(
+            out,
+            "A row without a number (-) is a laptop's watchlist alert the hub's own search did not find: the hub has "
+            "no candidate of it, so it is decided (or decided again) on that laptop or by a supervisor who imports "
+            "its batch, not at the hub, and the decision reaches the hub in their next batch.",
+            hang=2,
+        )
     say(out, NOT_AN_IDENTIFICATION, hang=2)
     for entries, verb, flag in ((r.awaiting, "record", ""), (r.decided, "correct", " --correct")):
         if any(e["candidates"] for e in entries):

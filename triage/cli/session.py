@@ -504,7 +504,9 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
 
 
 def _decide(keys: Keys, landing: Landing, arrival_id: str, candidate: Any) -> None:
-    """A decision on one candidate, with its reason; Esc or any other key leaves it undecided."""
+    """A decision on one candidate, with its reason; `b` before it, or a blank reason, leaves it undecided and goes
+    back to the menu (as a blank safeguarding reason does), so an officer who pressed a number by mistake is never
+    held at the question."""
     from triage.errors import BadInput
 
     k = keys.key(
@@ -515,7 +517,10 @@ def _decide(keys: Keys, landing: Landing, arrival_id: str, candidate: Any) -> No
     if k == "b":
         return
     while True:
-        reason = keys.line("Reason for the decision").strip()
+        reason = keys.line("Reason for the decision (blank: back to the menu)").strip()
+        if not reason:
+            note(f"Nothing recorded on candidate {candidate.rank}: back to the menu.")
+            return
         if len(reason) < 3:
             say(err, "[red]say why you reached this decision[/] - try again", markup=True)
             continue

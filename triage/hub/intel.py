@@ -353,7 +353,7 @@ def as_text(r: Report) -> str:
     lines += ["", f"Pending alerts: {len(r.pending_alerts)}"]
     lines += [
         f"  {a['arrival_key']} ({a['site']}, {a['day']}{', ' + SAFEGUARDING if a.get('safeguarding') else ''}) - "
-        f"{a['ref']} at {a['distance']:.3f}{_against(a)}"
+        f"{a['ref']} at {a['distance']:.3f}{_against(a)}, found by {a.get('found_by') or a['laptop']}: " + _to_decide(a)
         for a in r.pending_alerts
     ]
     corrected = _corrected(r)
@@ -413,6 +413,15 @@ def _against(x: dict[str, Any]) -> str:
     return threshold_note(x.get("threshold"))
 
 
+def _to_decide(a: dict[str, Any]) -> str:
+    """Where a pending alert is decided: a laptop's alert the hub's search did not find, on that laptop or by a
+    supervisor who imports its batch (`review.decided_where`); the hub's own candidate, here, by its number."""
+    if a.get("decided_where"):
+        return str(a["decided_where"])
+    numbers = a.get("candidates") or [a.get("candidate")]
+    return f"decided at the hub, candidate {'+'.join(map(str, numbers))}"
+
+
 def _decided_where(a: dict[str, Any]) -> str:
     return "decided at the hub" if a["laptop"] is None else f"decided on {a['decided_on']}"
 
@@ -456,10 +465,11 @@ td,th{border:1px solid #999;padding:.2em .6em;text-align:left}th{background:#eee
 <td>{{ a.age_given }}</td><td>{% for x in a.reasons %}<div>{{ x.summary }}</div>{% endfor %}</td></tr>
 {% endfor %}</table>
 <h2>Pending alerts ({{ r.pending_alerts|length }})</h2>
-<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>threshold</th><th>found by</th></tr>
+<table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>distance</th><th>threshold</th><th>found by</th><th>where it is decided</th></tr>
 {% for a in r.pending_alerts %}<tr><td>{{ a.arrival_key }}</td><td>{{ a.site }}</td><td>{{ a.day }}</td>
 <td>{{ a.ref }}</td><td class="n">{{ "%.3f"|format(a.distance) }}</td>
-<td class="n">{{ "%.2f"|format(a.threshold) if a.threshold is not none else "" }}</td><td>{{ a.found_by or a.laptop }}</td></tr>
+<td class="n">{{ "%.2f"|format(a.threshold) if a.threshold is not none else "" }}</td><td>{{ a.found_by or a.laptop }}</td>
+<td>{{ to_decide(a) }}</td></tr>
 {% endfor %}</table>
 <h2>Alerts decided ({{ r.decided_alerts|length }}{% if corrected(r) %}; {{ corrected(r) }} corrected at the hub{% endif %})</h2>
 <table><tr><th>arrival</th><th>site</th><th>day</th><th>subject</th><th>decision</th><th>by</th><th>decided on</th><th>earlier or other decisions</th></tr>
@@ -492,5 +502,7 @@ def as_html(r: Report) -> str:
     return (
         jinja2.Environment(autoescape=True)
         .from_string(_PAGE)
-        .render(r=r, not_an_identification=NOT_AN_IDENTIFICATION, corrected=_corrected, also=_also)
+        .render(
+            r=r, not_an_identification=NOT_AN_IDENTIFICATION, corrected=_corrected, also=_also, to_decide=_to_decide
+        )
     )

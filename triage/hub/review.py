@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -423,6 +424,13 @@ def _hub_decided(hub: Hub, arrivals: list[int] | None) -> list[dict[str, Any]]:
     return _decided_rows(hub, where + " AND c.arrival = ANY(%s)", [arrivals])
 
 
+def decided_where(laptop: str) -> str:
+    """Where a laptop's watchlist alert that the hub's own search did not find is decided: the hub holds no candidate
+    of it to decide (its watchlist does not hold the subject, or did not find the face), so the decision is taken
+    on that laptop, or by a supervisor who imports the laptop's batch, and reaches the hub in their next batch."""
+    return f"decided on {laptop} or by a supervisor who imports its batch, not at the hub"
+
+
 def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[str, Any]]:
     """Watchlist alerts a laptop found and nobody has decided, there, on another laptop whose decision reached
     the hub, or here on the hub's own candidate of the same arrival and subject (one hit, decided once), as the
@@ -447,6 +455,7 @@ def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[
                 "threshold": r["l_threshold"],
                 "watchlist_version": r["l_watchlist_version"],
                 "laptop": r["l_laptop"],
+                "decided_where": decided_where(r["l_laptop"]),
             }
         )
     return out
@@ -582,7 +591,8 @@ class ArrivalCandidates:
     the other arrival, which `other` describes), its figures with the threshold they were judged against, who
     found it (`found_by`: the hub, or the laptop whose search travelled in its batch), the hub's candidate numbers
     a decision here names (none for a laptop's alert, which its laptop decides; once a laptop's decision settled
-    it, the hub's candidate of the same hit, which a correction names) and, once decided, the decision."""
+    it, the hub's candidate of the same hit, which a correction names), for a laptop's alert the hub has no
+    candidate of, where it is decided instead (`decided_where`), and, once decided, the decision."""
 
     arrival_key: str
     arrival_id: str
@@ -601,7 +611,7 @@ class ArrivalCandidates:
 def _entry(**fields: Any) -> dict[str, Any]:
     """One candidate of an arrival's list, every key present."""
     blank = dict.fromkeys(("ref", "category", "other", "distance", "threshold", "matched", "found_by"))
-    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on", "corrects"))
+    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on", "corrects", "decided_where"))
     return {"candidates": [], "kind": "watchlist", **blank, "across_sites": False, "evidence": [], **fields}
 
 
@@ -664,6 +674,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
             distance=a["distance"],
             threshold=a["threshold"],
             found_by=a["laptop"],
+            decided_where=a["decided_where"],
         )
         for a in alerts
     ]
@@ -672,6 +683,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
     decided = [_seen_from(key, c) | c["decided"] for c in found_by(_decided_here(hub, aid), also)]
     # the hub's own candidate of a hit its laptop's decision settled: the number a correction here names
     settled = {c["ref"]: c["candidates"] for c in held if c["kind"] == "watchlist" and c["arrival_key"] == key}
+    ours = set(settled) | {c["ref"] for c in decided if c["kind"] == "watchlist"}  # hits the hub has a candidate of
     for r in laptops:
         if not r["l_decided"] or r["a_voided"]:
             continue
@@ -688,6 +700,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
                 officer=opened.get("officer"),
                 at=opened.get("at"),
                 decided_on=opened.get("decided_on") or r["l_laptop"],
+                decided_where=None if r["l_ref"] in ours else decided_where(r["l_laptop"]),
             )
         )
     result = ArrivalCandidates(
@@ -756,7 +769,41 @@ def _resolve(hub: Hub, arrival: str, candidate: str) -> tuple[dict[str, Any], st
             names = {str(row["id"]), row["a_key"], row["a_arrival_id"]}
         if candidate in names:
             return _checked(hub, row), key, row["c_ref"] if row["a_row"] == aid else row["a_key"]
+    _refuse_laptop_alert(hub, aid, key, candidate)
     raise NotFound(f"{candidate!r} is not a candidate of arrival {key}; `triage hub review {key}` lists its candidates")
+
+
+def _refuse_laptop_alert(hub: Hub, aid: int, key: str, candidate: str) -> None:
+    """Refuse a decision named by the ref of a laptop's watchlist alert the hub has no candidate of (Conflict), saying
+    where it is decided instead: the queue lists such an alert, so an officer will try to decide it here, and "not a
+    candidate" would leave them nowhere to go."""
+    for r in _laptop_alerts(hub, [aid]):
+        if r["a_voided"] or r["l_ref"].upper() != candidate.strip().upper():
+            continue
+        hint = (
+            "the hub decides a hit its own search found: with the subject in the hub's watchlist (`triage watchlist "
+            f"receive PACKAGE --home {shlex.quote(str(hub.keys.home))}`), `triage hub watchlist search` gives it a "
+            "number here"
+        )
+        if not r["l_decided"]:
+            raise Conflict(
+                f"{r['l_ref']} for arrival {key} is a watchlist alert of {r['l_laptop']} that the hub's search did not "
+                f"find, so the hub has no candidate of it: it is {decided_where(r['l_laptop'])}; no decision was recorded",
+                hint=hint,
+            )
+        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+        taken = {
+            "decision": opened.get("decision"),
+            "officer": opened.get("officer"),
+            "at": opened.get("at"),
+            "decided_on": opened.get("decided_on") or r["l_laptop"],
+        }
+        raise Conflict(
+            f"{r['l_ref']} for arrival {key} is a watchlist alert of {r['l_laptop']}, already decided: {_phrase(taken)}; "
+            f"the hub has no candidate of it, so a later decision is taken on {r['l_laptop']} or by a supervisor who "
+            "imports its batch, not at the hub; no decision was recorded",
+            hint=hint,
+        )
 
 
 def _pair(hub: Hub, row: dict[str, Any]) -> list[dict[str, Any]]:
