@@ -640,6 +640,43 @@ def test_the_embedded_server_runs_for_one_command(cli, sites, tmp_path, monkeypa
     assert cli.json("hub", "audit", "verify", "--dir", folder)["events"] == 2
 
 
+def test_a_template_column_renamed_and_made_again_empty_is_refused_by_every_command(cli, sites, hub):
+    """A column of templates renamed and an empty one made in its place, the models' rows unchanged, had the next
+    import's search miss every arrival held (b1 found a1 by name alone), and `audit verify` pass once the column
+    was put back. The vector columns are checked against the models table by every command."""
+    _imported(cli, hub, sites.a_file)
+    url = hub[-1]
+    ((col, dim),) = _sql(url, "SELECT col, dim FROM models")
+    _sql(
+        url,
+        f"ALTER TABLE templates RENAME COLUMN {col} TO kept",
+        f"ALTER TABLE templates ADD COLUMN {col} vector({dim})",
+    )
+    for command in (("import", sites.b_file), ("review", "--pending")):
+        said = _changed(cli, hub, "hub", *command, said="the hub's templates table does not have the vector columns")
+        assert "nothing was shown or written" in said and "kept vector" in said
+    assert _sql(url, "SELECT count(*) FROM batches") == [(1,)]
+    _sql(url, f"ALTER TABLE templates DROP COLUMN {col}", f"ALTER TABLE templates RENAME COLUMN kept TO {col}")
+    (b,) = _imported(cli, hub, sites.b_file)
+    assert [c for c in b["candidates"] if c["kind"] == "arrival"]
+
+
+def test_rows_hash_alike_whatever_text_settings_a_login_or_the_database_was_given(cli, sites, hub):
+    """A row's hash is taken of its text: a database set to write binary strings another way had `audit verify`
+    find every portrait replaced (exit 6), and imports under such a login record hashes no other login's check
+    makes. Each connection sets how times, binary strings and floats are written."""
+    _imported(cli, hub, sites.a_file)
+    url = hub[-1]
+    ((name,),) = _sql(url, "SELECT current_database()")
+    _sql(url, f"ALTER DATABASE {name} SET bytea_output = 'escape'", f"ALTER DATABASE {name} SET extra_float_digits = 0")
+    try:
+        _imported(cli, hub, sites.b_file)
+        cli("hub", "audit", "verify", *hub)
+    finally:
+        _sql(url, f"ALTER DATABASE {name} RESET bytea_output", f"ALTER DATABASE {name} RESET extra_float_digits")
+    cli("hub", "audit", "verify", *hub)
+
+
 def _sql(url: str, *statements: str, params=None) -> list:
     """Statements run as the database's administrator would, outside triage; the last one's rows, if any."""
     with psycopg.connect(url, autocommit=True) as conn:

@@ -460,6 +460,23 @@ def _models_as_left(hub: Hub) -> None:
             "of how many dimensions, was changed, added or removed outside triage); nothing was shown or written",
             hint="restore the hub's database from a copy you trust",
         )
+    # The columns themselves, which no digest covers: one renamed and another made in its place (empty) would have
+    # every search miss the arrivals held, the models' rows unchanged.
+    named = {(col, f"vector({dim})") for col, dim in hub.conn.execute("SELECT col, dim FROM models")}
+    held = {
+        (name, kind)
+        for name, kind in hub.conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'templates'::regclass "
+            "AND attnum > 0 AND NOT attisdropped AND format_type(atttypid, atttypmod) LIKE 'vector%%'"
+        )
+    }
+    if held != named:
+        odd = ", ".join(sorted(f"{n} {k}" for n, k in held ^ named))
+        raise IntegrityFailure(
+            f"the hub's templates table does not have the vector columns its models table names ({odd}): a column was "
+            "renamed, added or removed outside triage; nothing was shown or written",
+            hint="restore the hub's database from a copy you trust",
+        )
 
 
 @contextlib.contextmanager

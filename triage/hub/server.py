@@ -92,8 +92,9 @@ def connect(url: str) -> Any:
     (`conn.transaction()`). Its failure is one line naming the server, not a traceback. Names resolve to the hub's
     own tables and the server's own functions only (`public`, after the system catalog), whatever search path the
     login or the database was given: a schema named after the login could otherwise hold a view in the place of
-    a table. Times are written in UTC, whatever time zone the login was given, so that a row's hash, which the
-    server takes of the row as text (`rows.ROW_HASH`), is the same in every officer's session."""
+    a table. Times are written in UTC, binary strings in hex and floats in full, whatever the login or the database
+    was given, so that a row's hash, which the server takes of the row as text (`rows.ROW_HASH`), is the same in
+    every officer's session."""
     pg = psycopg()
     try:
         conn = pg.connect(url, autocommit=True)
@@ -101,5 +102,7 @@ def connect(url: str) -> Any:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot reach the hub's database: {first}") from None
     conn.execute("SET search_path = public")
-    conn.execute("SET TIME ZONE 'UTC'")
+    # Whatever the login or the database was given: how times, binary strings and floats are written as text.
+    for setting in ("TIME ZONE 'UTC'", "bytea_output = 'hex'", "extra_float_digits = 1", "DateStyle = 'ISO, MDY'"):
+        conn.execute(f"SET {setting}")
     return conn
