@@ -168,6 +168,8 @@ def test_after_rotation_an_old_keyring_row_and_the_old_passphrase_open_nothing(c
     monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", NEW)
     res = cli("passphrase", "change", "--rotate")
     assert "data key replaced" in res.stderr and "recovery copy was wrapped again" in res.stderr
+    # The photo's key was blinded under the old key: said of a one-shot capture's photo too, not of manifests alone.
+    assert "the same photo captured again" in " ".join(res.stderr.split())
     monkeypatch.setenv("TRIAGE_PASSPHRASE", NEW)
     after = cli.json("capture", "--photo", orl(31, 2), "--surname", "Afterrotation")
     assert before["arrival_id"] in [c["ref"] for c in after["candidates"]]  # templates still searched

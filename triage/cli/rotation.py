@@ -53,8 +53,10 @@ def rotate_key(store, new_passphrase: str, *, officer: str) -> None:
     cleared = done.rekeyed.get("capture_keys_cleared", 0)
     if cleared:
         note(
-            f"{cleared} arrivals no longer carry the key of the manifest row they came from: "
-            "a manifest landed before now and run again would land its rows again."
+            f"{cleared} arrivals no longer carry the key of the photo file they came from (it was made with the old "
+            "key): a manifest run again, the same photo captured again, or a session or watched folder started again "
+            "over those files would land them again, and the review queue would show each as one photo captured "
+            "twice."
         )
 
 
