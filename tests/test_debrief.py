@@ -447,3 +447,22 @@ def test_a_file_that_is_not_a_json_debrief_is_refused(cli, site, tmp_path, conte
     path = tmp_path / "debrief.json"
     path.write_text(content, encoding="utf-8")
     assert message in cli("debrief", site.subject, "--file", path, code=BAD_INPUT).stderr
+
+
+def test_ctrl_c_at_a_question_says_so_on_a_line_of_its_own(site):
+    """The message followed the ^C the terminal echoed after the question, so the terminal broke it mid-word at its
+    edge; it starts a line of its own."""
+    import os
+    import sys
+
+    import pexpect
+
+    env = dict(os.environ, TERM="dumb", COLUMNS="80")
+    child = pexpect.spawn(sys.executable, ["-m", "triage", "debrief", site.subject], env=env, encoding="utf-8")
+    child.expect("Country they left from")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == int(ExitStatus.INTERRUPTED)
+    assert "\ninterrupted: stopped at Ctrl-C" in child.before, child.before
+    assert audit_actions(site.home, site.subject).count("debrief") == 0

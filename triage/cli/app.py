@@ -161,8 +161,16 @@ class TriageGroup(TyperGroup):
 def _interrupted(ctx: typer.Context) -> None:
     """Ctrl-C, at a prompt (which click turns into `Abort`) or in the middle of work: the store's transactions
     leave nothing half-made."""
+    _own_line()
     err.print(f"[red]interrupted:[/] {INTERRUPTED_TEXT}", highlight=False)
     ctx.exit(int(ExitStatus.INTERRUPTED))
+
+
+def _own_line() -> None:
+    """In a terminal, the cursor may still be on a prompt's line, after the ^C the terminal echoed: the message
+    starts a line of its own, or the terminal would wrap it mid-word at the edge."""
+    if err.is_terminal:
+        err.print()
 
 
 def _started_interrupted() -> int:
@@ -178,6 +186,7 @@ def _started_interrupted() -> int:
 def _input_ended(ctx: typer.Context) -> None:
     """The input ended at a prompt (Ctrl-D, or a script's answers ran out): the officer stopped there, as at
     Ctrl-C, and nothing asked for was done."""
+    _own_line()
     err.print(
         "[red]interrupted:[/] the input ended at a prompt (Ctrl-D); what was saved before stays saved, the change "
         "asked for was not made",
