@@ -122,6 +122,24 @@ def test_small_background_face_is_a_warning_not_an_error(cli, home, tmp_path):
         (["capture", "--photo", str(orl(1, 2)), "--dob", "1990-13-01"], ExitStatus.BAD_INPUT, "--dob"),
         (["capture", "--photo", str(orl(1, 2)), "--nationality", "Atlantis"], ExitStatus.BAD_INPUT, "--nationality"),
         (["capture"], ExitStatus.USAGE, "--photo"),
+        (["audit", "show", "--date", "banana"], ExitStatus.BAD_INPUT, "--date: 'banana' is not a date"),
+        (["audit", "show", "--date", "2026-02-30"], ExitStatus.BAD_INPUT, "February 2026 has 28 days"),
+        (["audit", "show", "--arrival", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival A-NOPE00"),
+        # a reason given but too short is called too short, with the minimum, not missing
+        (["watchlist", "remove", "WL-001", "--reason", "dup"], ExitStatus.BAD_INPUT, "at least 2 words; 'dup'"),
+        (
+            ["watchlist", "update", "WL-001", "--review-date", "2027-01-01", "--reason", "dup"],
+            ExitStatus.BAD_INPUT,
+            "at least 2 words; 'dup'",
+        ),
+        (["watchlist", "retention", "--days", "1", "--reason", "policy"], ExitStatus.BAD_INPUT, "at least 2 words"),
+        (["ocg", "link", "OCG-1", "--subject", "WL-001", "--reason", "ok"], ExitStatus.BAD_INPUT, "3 characters"),
+        (["arrivals", "void", "A-NOPE00", "--reason", "ok"], ExitStatus.BAD_INPUT, "at least 3 characters; 'ok'"),
+        (
+            ["arrivals", "flag", "A-NOPE00", "--safeguarding", "--reason", "ok"],
+            ExitStatus.BAD_INPUT,
+            "at least 3 characters; 'ok'",
+        ),
         (["capture", "--vessel", "--photo", str(orl(1, 2))], ExitStatus.USAGE, "--vessel took --photo as its value"),
     ],
 )
@@ -178,6 +196,15 @@ def test_an_arrival_id_is_taken_in_any_case_wherever_an_officer_types_one(cli, w
     from triage.intake.refs import typed_arrival_id
 
     assert typed_arrival_id("3fa29c:" + typed) == "3FA29C:" + arrival  # a hub's key for it, `triage hub review`
+
+
+def test_audit_show_reads_a_date_day_first_as_other_commands_do(cli, wl_home):
+    """`--date 06/12/2026` matched no event (the text was compared as typed), printing nothing, exit 0."""
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    events = cli.json("audit", "show", "--date", today.isoformat())
+    assert events and cli.json("audit", "show", "--date", today.strftime("%d/%m/%Y")) == events
 
 
 def test_a_home_that_cannot_be_made_there_is_one_line_not_a_crash(cli, triage_env, tmp_path):

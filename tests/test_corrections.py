@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import shutil
 
+from test_drafts import validator
+
 from conftest import orl, row_counts
 from triage.errors import ExitStatus
 
@@ -269,3 +271,56 @@ def test_corrections_made_after_an_export_reach_the_supervisor_once(cli, home, t
     }, "importing again records only the imports themselves"
     assert held() == (amended, voided)
     assert len([e for e in cli.json("audit", "show", "--home", sup) if e["action"] == "import-correction"]) == 2
+
+
+def test_another_arrivals_review_marks_a_void_candidate_void(cli, wl_home):
+    """A void arrival another arrival's search found stays in that arrival's candidate table (the search was
+    made), marked void in the table and the JSON, since no decision on it can be made."""
+    a = cli.json("capture", "--photo", orl(7, 4), "--landed-at", "2026-01-10T04:00", *DLIB)["arrival_id"]
+    b = cli.json("capture", "--photo", orl(7, 5), "--landed-at", "2026-01-10T05:00", *DLIB)["arrival_id"]
+    cli("arrivals", "void", a, "--reason", "the same man captured twice")
+
+    shown = {c["ref"]: c for c in cli.json("review", b)["candidates"]}
+    assert shown[a]["void"] is True and shown["WL-007"]["void"] is False
+    text = cli("review", b, "--no-portraits").stdout
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if f"│ {a} " in line)  # the row's second line, under "arrival"
+    cells = [[c.strip() for c in line.split("│")] for line in lines[at - 1 : at + 1]]
+    assert " ".join(row[-2] for row in cells) == "VOID: no decision", "the decision cell"
+    assert " ".join(row[-3] for row in cells) == "below threshold", "not for review"
+    assert f"VOID: arrival {a} was voided, no decision can be made on it" in " ".join(text.split())
+    cli("review", b, "--candidate", a, "--decision", "rejected", "--reason", "not him", code=int(ExitStatus.CONFLICT))
+
+
+def test_a_pnd_draft_of_a_void_arrival_says_the_arrival_is_void(cli, wl_home):
+    """A draft made before its arrival was voided is listed and shown marked void; an outcome can still be
+    recorded (the search may have been made), with a warning that the arrival was voided."""
+    a = cli.json("capture", "--photo", orl(7, 4), "--surname", "Hama", *DLIB)["arrival_id"]
+    ref = cli.json("pnd", "draft", a, "--purpose", "To establish whether this arrival is wanted on warrant")["ref"]
+    assert "VOID" not in cli("pnd", "show", ref).stdout
+    cli("arrivals", "void", a, "--reason", "the same man captured twice")
+
+    assert [r["arrival_void"] for r in cli.json("pnd", "list")] == [True]
+    assert "VOID" in cli("pnd", "list").stdout
+    shown = cli.json("pnd", "show", ref)
+    assert shown["arrival_void"]["reason"] == "the same man captured twice"
+    validator("pnd_draft.schema.json").validate(shown)
+    assert f"VOID: arrival {a} was voided by" in cli("pnd", "show", ref).stdout
+    done = cli("pnd", "outcome", ref, "--result", "submitted")
+    assert f"arrival {a} was voided after {ref} was drafted" in done.stderr and "Recorded: submitted" in done.stdout
+    assert cli.json("pnd", "outcome", ref, "--result", "no-trace")["arrival_void"] is True
+
+
+def test_an_intelligence_draft_from_a_debrief_marks_a_void_pilot(cli, wl_home):
+    a = cli.json("capture", "--photo", orl(7, 4), "--vessel", "SB-9", *DLIB)["arrival_id"]
+    x = cli.json("capture", "--photo", orl(30, 1), "--vessel", "SB-9", *DLIB)["arrival_id"]
+    cli("debrief", x, "--pilot", a)
+    cli("arrivals", "void", a, "--reason", "the same man captured twice")
+
+    grades = ("--source-grade", "2", "--intel-grade", "B", "--handling", "P")
+    report = cli.json("intel", "draft", x, "--from-debrief", *grades)
+    assert f"person {a} (void)" in report["text"]
+    assert report["debrief"]["answers"]["pilot"]["value"]["person"]["void"] is True
+    text = cli("intel", "draft", x, "--from-debrief", *grades).stdout
+    (line,) = [line for line in text.splitlines() if line.strip().startswith("Who piloted the boat ")]
+    assert line.endswith(f": person {a} (void)"), line

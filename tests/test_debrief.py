@@ -172,8 +172,9 @@ def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
         "",  # compass holder: not asked
         "",
         "",  # companions: not asked
+        "none; debt",
         "none",
-        "",  # exploitation: none
+        "",  # exploitation: none (with an indicator, refused)
         "Arabic",
         "maybe",
         "no",
@@ -191,9 +192,10 @@ def test_prompts_ask_again_on_bad_amounts_dates_phones_and_countries(cli, site):
         "'dollars' is not a currency",
         "'+44 12' is not a valid phone number",
         "'maybe': answer yes or no",
+        "none cannot be combined with indicators",
     ):
         assert refusal in said, refusal
-    assert said.count("try again") == 7
+    assert said.count("try again") == 8
     assert "Check before saving" in res.stderr
     answers = json.loads(res.stdout)["answers"]
     assert answers["departure"]["value"] == {"country": "FRA", "place": "Gravelines", "date": LEFT}
@@ -399,6 +401,15 @@ def test_a_debrief_is_amended_as_a_new_version_and_the_old_one_is_kept(cli, site
     assert [h["version"] for h in shown["history"]] == [1]
     assert shown["history"][0]["answers"]["pilot"]["value"]["person"]["arrival_id"] == site.pilot
     assert audit_actions(site.home, site.subject)[-3:] == ["debrief", "debrief-amend", "debrief-show"]
+
+
+def test_none_and_an_indicator_together_are_refused_as_such(cli, site):
+    for given in (["none; debt"], ["debt", "None"]):
+        flags = [a for g in given for a in ("--indicator", g)]
+        res = cli("debrief", site.subject, "--no-interactive", *flags, code=BAD_INPUT)
+        assert "none cannot be combined with indicators" in res.stderr and "not an indicator" not in res.stderr
+    view = cli.json("debrief", site.subject, "--no-interactive", "--indicator", "debt; held")
+    assert view["answers"]["exploitation"]["value"]["indicators"] == ["debt", "held"], "read as the prompt reads it"
 
 
 BAD_ANSWERS = [

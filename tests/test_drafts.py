@@ -350,6 +350,7 @@ def test_a_draft_past_retention_is_listed_but_its_contents_are_gone(cli, site, t
         "outcome_at": None,
         "training": False,
         "purged": True,
+        "arrival_void": False,
     }
 
 

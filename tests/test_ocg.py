@@ -195,6 +195,17 @@ def test_the_register_refuses_what_it_cannot_use(cli, site):
     assert cli.json("ocg", "show", "ocg-2026-014")["ref"] == "OCG-2026-014"
 
 
+def test_link_reads_refs_in_any_case_and_says_a_short_reason_is_too_short(cli, site):
+    """`--subject wl-011` was "no watchlist subject" (exit 5) and the message echoed the group's ref as typed; a
+    reason too short was called missing."""
+    cli("ocg", "add", "OCG-2026-014", "--name", "Abu Ali")
+    res = cli("ocg", "link", "ocg-2026-014", "--subject", "wl-011", "--reason", "NCA report names him")
+    assert "subject WL-011 linked to OCG-2026-014" in " ".join(res.stdout.split())
+    assert [s["ref"] for s in cli.json("ocg", "show", "OCG-2026-014")["subjects"]] == ["WL-011"]
+    short = cli("ocg", "link", "OCG-2026-014", "--arrival", site.other, "--reason", "ok", code=3).stderr
+    assert "--reason must say why in at least 3 characters" in short and "required" not in short
+
+
 def test_a_suggestion_never_shows_another_arrivals_landing_through_an_index_entry_naming_it(cli, site):
     """The arrival of a suggestion was read through the index on its id, unchecked: an entry naming another row
     showed that arrival's vessel and landing under this one's id (exit 0). It is read whole and checked."""

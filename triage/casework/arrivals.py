@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from triage.casework import name_keys, safeguarding, watchlist
-from triage.errors import BadInput, Conflict, TriageError
+from triage.errors import Conflict, TriageError
 from triage.faces import analysis, matchers, matching
 from triage.faces import detection as faces
 from triage.faces.matching import Candidate, Gallery
 from triage.faces.quality import QualityReport
-from triage.intake.biographic import Details, clean_text
+from triage.intake.biographic import Details, reason_text
 from triage.intake.names import name_tokens, part_keys, usual
 from triage.intake.photos import Photo, to_jpeg
 from triage.intake.refs import parse_vessel, same_vessel
@@ -888,13 +888,7 @@ def search_again(
 def flag_safeguarding(store: Store, arrival_id: str, *, reason: str, officer: str) -> dict:
     """Raise the safeguarding flag an officer judges necessary, e.g. for a person who claims to be an adult
     but appears to be a child. The flag is never lowered here; the reason is kept in the audit trail."""
-    reason = clean_text(reason or "", "--reason", 1000)
-    if len(reason) < 3:
-        raise BadInput(
-            f"--reason {reason!r} is too short: say why this arrival needs safeguarding"
-            if reason
-            else "--reason is required: say why this arrival needs safeguarding"
-        )
+    reason = reason_text(reason, "this arrival needs safeguarding")
     arrival = live(store, arrival_id)
     with store.transaction():
         store.update("arrivals", arrival_id, {"safeguarding": 1})

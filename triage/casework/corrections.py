@@ -16,7 +16,7 @@ from typing import Any
 
 from triage.casework import arrivals, name_keys, safeguarding
 from triage.errors import BadInput
-from triage.intake.biographic import Details, DetailText, clean_text
+from triage.intake.biographic import Details, DetailText, reason_text
 from triage.store.rows import Store, utcnow
 
 # Details an officer may correct, as `Details` names them (the machine-readable zone is what was read, and
@@ -76,10 +76,7 @@ class Voided:
 
 
 def _reason(reason: str | None, what: str) -> str:
-    text = clean_text(reason or "", "--reason", 1000)
-    if len(text) < 3:
-        raise BadInput(f"--reason is required: say why this arrival is {what}")
-    return text
+    return reason_text(reason, f"this arrival is {what}")
 
 
 def _sealed(store: Store, row: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from triage.casework import watchlist
 from triage.errors import BadInput
+from triage.intake.biographic import reason_text
 from triage.store.rows import Store, utcnow
 
 ISSUED, RECEIVED = "issued", "received"
@@ -178,9 +179,7 @@ def set_expired_days(store: Store, days: int, *, officer: str, reason: str) -> d
     """Change the retention period of expired packages, audited."""
     if not 0 <= days <= MAX_EXPIRED_DAYS:
         raise BadInput(f"--days {days}: give 0 to {MAX_EXPIRED_DAYS} days")
-    why = (reason or "").strip()
-    if len(why.split()) < 2:
-        raise BadInput("--reason is required: say why the retention period changes")
+    why = reason_text(reason, "the retention period changes", min_words=2)
     before = expired_days(store)
     with store.transaction():
         store.check_rows("settings", "name = ?", [SETTING])

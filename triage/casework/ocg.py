@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from triage.casework import arrivals
+from triage.casework import arrivals, watchlist
 from triage.errors import BadInput, Conflict, NotFound
-from triage.intake.biographic import clean_text, latin, parse_phone
+from triage.intake.biographic import clean_text, latin, parse_phone, reason_text
 from triage.intake.refs import vessel_key
 from triage.store.rows import Store, utcnow
 
@@ -293,9 +293,7 @@ def link(
         raise BadInput("give exactly one of --arrival or --subject")
     if decision not in DECISIONS:
         raise BadInput(f"decision {decision!r}: choose {' or '.join(DECISIONS)}")
-    reason = clean_text(reason or "", "--reason", 1000)
-    if len(reason) < 3:
-        raise BadInput("--reason is required: say why the link is (or is not) made, e.g. what matched and was checked")
+    reason = reason_text(reason, "the link is (or is not) made, e.g. what matched and was checked")
     ref = stored_ref(store, ref)
     _get(store, ref)
     if arrival_id is not None:
@@ -303,8 +301,8 @@ def link(
         kind, target = "arrival", landed["id"]
         matched: list[dict[str, Any]] = next((s["matched"] for s in suggestions(store, ref=ref, arrival_id=target)), [])
     else:
-        kind, target = "subject", subject_ref
-        if not store.db["subjects"].count_where("ref = ?", [subject_ref]):
+        kind, target = "subject", watchlist.stored_ref(store, subject_ref or "")  # `wl-0012` names WL-0012
+        if not store.db["subjects"].count_where("ref = ?", [target]):
             raise NotFound(f"no watchlist subject {subject_ref!r} in this home; see `triage watchlist list`")
         matched = []
     store.check_indexes_once("ocg_links")  # the decision this one supersedes is found through an index

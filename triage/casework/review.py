@@ -518,11 +518,14 @@ def _shown(store: Store, arrival_id: str, candidate: str | None) -> list[dict]:
 
 def show(store: Store, arrival_id: str, *, officer: str, candidate: str | None = None) -> ForReview:
     """What a reviewer needs for one arrival: each candidate (or the one named) with its distance, the
-    threshold, the biographic differences, its decision history and where both portraits are."""
+    threshold, the biographic differences, its decision history, where both portraits are, and whether it is
+    an arrival voided since (`void`: kept in view as the search found it, closed to a decision)."""
     arrival = arrivals.get(store, arrival_id)
     cands = _shown(store, arrival_id, named_candidate(store, arrival_id, candidate) if candidate else None)
     mine = _where("arrival", arrival_id, _portrait_row(store, "arrival", arrival_id))
+    void = arrivals.voided(store)  # an earlier arrival voided since its search: shown, but no decision can be made
     for c in cands:
+        c["void"] = c["kind"] != "watchlist" and c["ref"] in void
         c["portraits"] = {
             "arrival": mine,
             "candidate": _where(c["kind"], c["ref"], _portrait_row(store, c["kind"], c["ref"])),

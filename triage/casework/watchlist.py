@@ -566,9 +566,7 @@ def update_subject(
     """Change governance fields of an active subject. The change and why are audited (sealed, since the
     fields may name people); the entry keeps its ref, photos and templates."""
     today = today or dt.date.today()
-    why = biographic.clean_text(reason or "", "--reason", 1000)
-    if len(why.split()) < 2:
-        raise BadInput("--reason is required: say why the entry is changed")
+    why = biographic.reason_text(reason, "the entry is changed", min_words=2)
     ref = stored_ref(store, ref)
     row = store.get("subjects", ref, what="watchlist subject")
     if row["status"] != "active":
@@ -616,9 +614,7 @@ def update_subject(
 def remove_subject(store: Store, ref: str, *, reason: str, officer: str) -> dict:
     """Delete a subject's photos, templates and personal details; the subject row stays as a tombstone
     (ref, category, dates, authority) for the audit trail."""
-    reason = biographic.clean_text(reason or "", "--reason", 1000)
-    if len(reason.split()) < 2:
-        raise BadInput("--reason is required to remove a watchlist subject")
+    reason = biographic.reason_text(reason, "the watchlist subject is removed", min_words=2)
     ref = stored_ref(store, ref)
     row = _exists(store, ref)
     if row is None or row["status"] == "removed":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -10,7 +10,10 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from triage.cli.common import HomeOpt, JsonOpt, arrival_option, date_option, emit_json, open_store, out, say, utc_text
-from triage.errors import ExitStatus
+from triage.errors import ExitStatus, NotFound
+
+if TYPE_CHECKING:
+    from triage.store.rows import Store
 
 WIDE = 120  # columns from which `audit show` is a table
 
@@ -25,7 +28,7 @@ def register(app: typer.Typer) -> None:
 def show(
     officer: str | None = typer.Option(None, "--officer", help="Only this officer's events."),
     arrival: Annotated[str | None, arrival_option("Only events about this arrival.")] = None,
-    date: Annotated[str | None, date_option("Only events on this UTC date (YYYY-MM-DD).")] = None,
+    date: Annotated[str | None, date_option("Only events on this UTC date (YYYY-MM-DD or DD/MM/YYYY).")] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -33,6 +36,9 @@ def show(
 
     Example: triage audit show --arrival A-7K3F9Q
     """
+    from triage.intake.biographic import parse_full_date
+
+    day = parse_full_date(date, "--date").isoformat() if date is not None else None  # before the passphrase is asked
     store = open_store(home)
     where, params = [], []
     if officer:
@@ -41,11 +47,13 @@ def show(
     if arrival:
         where.append("arrival_id = ?")
         params.append(arrival)
-    if date:
+    if day:
         where.append("substr(at, 1, 10) = ?")
-        params.append(date)
+        params.append(day)
     keep = ("seq", "at", "officer", "action", "arrival_id", "records", "reason")
     rows = [{k: e[k] for k in keep} for e in store.events(" AND ".join(where) or None, params)]
+    if arrival and not rows and not _known_arrival(store, arrival):
+        raise NotFound(f"no arrival {arrival} in this home or its audit trail; see `triage arrivals list`")
     if json_out:
         emit_json(rows)
         return
@@ -72,6 +80,14 @@ def show(
             Text(r["reason"] or ""),
         )
     out.print(table)
+
+
+def _known_arrival(store: Store, arrival: str) -> bool:
+    """Whether an arrival is in the home or named in its trail: one purged under retention keeps its events, so an
+    id that is in neither was mistyped, and an empty list would read as an arrival nothing happened to."""
+    if store.db["arrivals"].count_where("id = ?", [arrival]):
+        return True
+    return store.db.execute("SELECT 1 FROM audit_events WHERE arrival_id = ? LIMIT 1", [arrival]).fetchone() is not None
 
 
 def verify(

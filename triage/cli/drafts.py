@@ -107,7 +107,7 @@ def _list_table(listing: DraftList, title: str) -> Table:
         table.add_row(
             Text(f"{r.ref}\n{utc_text(r.created_at)}"),
             Text(r.kind),
-            Text(r.arrival_id),
+            Text(f"{r.arrival_id}\nVOID" if r.arrival_void else r.arrival_id),
             Text(r.officer),
             Text(f"{outcome}\n{utc_text(r.outcome_at)}" if r.outcome_at else outcome),
         )
@@ -227,6 +227,8 @@ def pnd_outcome(
 
     store = open_store(home)
     res = pnd.record_outcome(store, ref, result=result, note=note_text, officer=officer_of(store, officer))
+    if res.arrival_void:
+        warn(f"arrival {res.arrival_id} was voided after {res.ref} was drafted; the outcome is recorded all the same")
     emit(res, json_out, _render_outcome)
 
 

@@ -286,7 +286,7 @@ def link(
         emit_json(res)
         return
     out.print(
-        f"Recorded: {res['target_kind']} {res['target']} {res['decision']} to {ref} by {res['officer']} at "
+        f"Recorded: {res['target_kind']} {res['target']} {res['decision']} to {res['ocg_ref']} by {res['officer']} at "
         f"{res['at']}" + (f" (supersedes decision {res['supersedes']})" if res["supersedes"] else ""),
         highlight=False,
         markup=False,

@@ -117,13 +117,18 @@ def review_cmd(
             if c["distance"] is None
             else f"distance {c['distance']:.3f}, "
             + threshold_text(c["threshold"], c.get("calibrated_threshold"))
-            + (" — below threshold, for review" if c["below_threshold"] else "")
+            + (" — below threshold, for review" if c["below_threshold"] and not c.get("void") else "")
         )
         say(
             out,
             f"\n[bold]#{c['rank']} {c['kind']} {escape(c['ref'])}[/]: "
             + figures
             + (" (not held in this home: as the laptop's search recorded it)" if c.get("held") is False else "")
+            + (
+                f"; [bold red]VOID[/]: arrival {escape(c['ref'])} was voided, no decision can be made on it"
+                if c.get("void")
+                else ""
+            )
             + (
                 "; [bold yellow]SAME VESSEL[/]: a candidate who landed earlier from this vessel"
                 if c["same_vessel"]
@@ -274,8 +279,8 @@ def render_view(view: ForReview) -> None:
                 cell,
                 "-",
                 "-",
-                Text(biographic_text(c) + " — review"),
-                c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed",
+                Text(biographic_text(c) + ("" if c.get("void") else " — review")),
+                _decision_cell(c),
             )
             continue
         table.add_row(
@@ -284,11 +289,23 @@ def render_view(view: ForReview) -> None:
             cell,
             f"{c['distance']:.3f}",
             f"{c['threshold']:.2f}",
-            ("[bold red]below threshold — review[/]" if c["below_threshold"] else "above")
+            (
+                ("below threshold" if c.get("void") else "[bold red]below threshold — review[/]")
+                if c["below_threshold"]
+                else "above"
+            )
             + ("\n[bold yellow]SAME VESSEL[/]" if c.get("same_vessel") else ""),
-            c["reviews"][-1]["decision"] if c["reviews"] else "not reviewed",
+            _decision_cell(c),
         )
     out.print(table)
+
+
+def _decision_cell(c: dict[str, Any]) -> Text:
+    """The decision in force; for an arrival voided since its search found it, VOID first, as none can be made."""
+    decided = c["reviews"][-1]["decision"] if c["reviews"] else None
+    if not c.get("void"):
+        return Text(decided or "not reviewed")
+    return Text(f"VOID: {decided or 'no decision'}", style="bold red")
 
 
 def render_history(reviews: list[dict[str, Any]]) -> None:

@@ -307,6 +307,19 @@ def clean_text(text: str, field: str, max_len: int = 200) -> str:
     return s
 
 
+def reason_text(text: str | None, why: str, *, min_chars: int = 3, min_words: int = 1, field: str = "--reason") -> str:
+    """A reason kept in the audit trail, as free text. One left blank is asked for (`why` says what it explains);
+    one too short is called too short, with the minimum, so an officer who typed one is not told it is missing."""
+    s = clean_text(text or "", field, 1000)
+    if not s:
+        raise BadInput(f"{field} is required: say why {why}")
+    if len(s) < min_chars:
+        raise BadInput(f"{field} must say why in at least {min_chars} characters; {s!r} is too short")
+    if len(s.split()) < min_words:
+        raise BadInput(f"{field} must say why in at least {min_words} words; {s!r} is too short")
+    return s
+
+
 @dataclass
 class Details:
     """What an arrival says and what any document shows; any field may be None (not given)."""

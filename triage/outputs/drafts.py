@@ -84,6 +84,7 @@ class DraftRow:
     outcome_at: str | None
     training: bool
     purged: bool
+    arrival_void: bool = False  # the arrival was voided since the draft was made: it stands for no one
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -422,7 +423,7 @@ def list_drafts(
     store: Store, family: Family, *, officer: str, arrival_id: str | None = None, pending: bool = False
 ) -> DraftList:
     """Drafts of the family newest first, from the clear columns only: reference, kind, arrival, officer,
-    time, outcome."""
+    time, outcome; and whether the arrival was voided since."""
     where = f"kind IN ({','.join('?' * len(family.kinds))})"
     params: list[str] = list(family.kinds)
     if arrival_id:
@@ -430,6 +431,7 @@ def list_drafts(
         params.append(arrival_id)
     if pending:
         where += " AND outcome IS NULL"
+    void = arrivals.voided(store)
     rows = tuple(
         DraftRow(
             ref=r["ref"],
@@ -441,6 +443,7 @@ def list_drafts(
             outcome_at=r["outcome_at"],
             training=bool(r["training"]),
             purged=bool(r.get("purged_at")),
+            arrival_void=r["arrival_id"] in void,
         )
         for r in store.db["drafts"].rows_where(where, params, order_by="created_at desc, ref desc")
     )

@@ -254,8 +254,14 @@ def parse_part(ctx: Context, part: Part, raw: object) -> object:
             raise BadInput(f"{part.flag}: give one value, not a list")
         return part.parse(ctx, str(raw), part.flag)
     items = _items(raw)
-    if part.name == "indicators" and len(items) == 1 and items[0].lower() in NONE_WORDS:
-        return []
+    if part.name == "indicators":  # no code holds a ';': `--indicator "debt; held"` is read as the prompt reads it
+        items = [p.strip() for item in items for p in item.split(";") if p.strip()]
+    if part.name == "indicators" and any(i.lower() in NONE_WORDS for i in items):
+        if len(items) == 1:
+            return []
+        raise BadInput(
+            f"{part.flag}: none cannot be combined with indicators; give none alone, or only the indicators seen"
+        )
     values = [part.parse(ctx, item, part.flag) for item in items]
     return [v for i, v in enumerate(values) if v not in values[:i]]
 
@@ -325,11 +331,12 @@ def parse(ctx: Context, raw: object) -> dict[str, dict[str, Any]]:
 
 
 def value_text(value: object) -> str:
-    """A checked value as it reads: yes or no, a person by arrival id or description, a list joined by ';'."""
+    """A checked value as it reads: yes or no, a person by arrival id or description (an arrival voided since
+    marked so), a list joined by ';'."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):  # a person
-        return str(value["arrival_id"] or value["description"])
+        return str(value["arrival_id"] or value["description"]) + (" (void)" if value.get("void") else "")
     if isinstance(value, list):
         return "; ".join(value_text(v) for v in value)
     return str(value)
