@@ -243,6 +243,10 @@ def live(store: Store, arrival_id: str) -> dict[str, Any]:
     return row
 
 
+# The sealed field that keeps a capture's idempotency key unblinded (`capture`), read by a rotation only.
+SOURCE = "photo_file_key"
+
+
 def already_landed(store: Store, idempotency_key: str) -> str | None:
     """The arrival an earlier capture with this idempotency key landed, if any (the key is stored blinded). Found
     through an index: one rebuilt without the key would land the photo again."""
@@ -479,7 +483,10 @@ def capture(
                 "source_key": key,
                 "training": int(cfg.training),
             },
-            {"details": details.to_dict(), "quality": result.quality.to_dict()},
+            # The key before it was blinded, sealed: a rotation of the data key blinds it again (`blinds.rekey`)
+            # where it would otherwise be cleared, and the photo land again. It never leaves the home.
+            {"details": details.to_dict(), "quality": result.quality.to_dict()}
+            | ({SOURCE: idempotency_key} if idempotency_key else {}),
         )
         name_keys.index(store, arrival_id, details.to_dict())
         pid = store.put_photo(
@@ -774,6 +781,7 @@ def latest_search(store: Store, arrival_id: str) -> dict[str, Any] | None:
 def show(store: Store, arrival_id: str, *, officer: str) -> dict:
     arrival = get(store, arrival_id)
     arrival.pop("source_key", None)
+    arrival.pop(SOURCE, None)
     arrival["candidates"] = candidates(store, arrival_id)
     arrival["search"] = latest_search(store, arrival_id)
     flagged = safeguarding.flag_reasons(store, [arrival] if arrival["safeguarding"] else [])

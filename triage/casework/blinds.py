@@ -4,9 +4,9 @@ A blind is an HMAC under a sub-key of the data key, so after a rotation (triage/
 stored blind would match nothing, and keeping them would leave values an attacker with the old key can
 test guesses against. The crime-group register and the debriefs keep, sealed, the phone numbers, handles
 and names they blind, so theirs are made again under the new key and crime-group suggestions carry on as
-before. A capture's idempotency key is a digest of a photo and the manifest row as given, which the home
-does not keep, so the arrivals' source keys are cleared instead: a manifest landed before the rotation and
-run again after it lands its rows again. The arrivals' name keys are dropped too and made again, from the
+before. A capture's idempotency key (a digest of the photo file and the face) is kept sealed with its arrival
+(`arrivals.SOURCE`) and blinded again; an arrival captured before it was kept has its source key cleared
+instead, and its photo, captured or run in a manifest again after the rotation, lands again. The arrivals' name keys are dropped too and made again, from the
 sealed details, the first time a name search or a capture needs them.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from triage.casework import ocg
+from triage.casework import arrivals, ocg
 from triage.store.rows import Store
 
 KINDS = ("phone", "handle", "name")  # what a value can be given as; a handle that is a number is a phone too
@@ -34,6 +34,9 @@ def rekey(store: Store) -> Callable[[], dict[str, int]]:
                     rowid = known.get((group["ref"], kind, blind))
                     if rowid is not None:
                         groups.append((rowid, kind, given, value))
+    sources = {  # arrival id -> its idempotency key, unblinded, where it is kept
+        r["id"]: r[arrivals.SOURCE] for r in store.rows("arrivals", "source_key IS NOT NULL") if r.get(arrivals.SOURCE)
+    }
     debriefs: list[tuple[int, str, str, str]] = []  # debrief_identifiers id, kind, given as, value
     for row in store.rows("debrief_identifiers"):
         given_as = _given_as(store, row["kind"], row["blind"], row["value"])
@@ -57,12 +60,18 @@ def rekey(store: Store) -> Callable[[], dict[str, int]]:
             [(dict(ocg.identifier_keys(store, given, value))[kind], i) for i, kind, given, value in debriefs],
         )
         cleared = db.execute("UPDATE arrivals SET source_key = NULL WHERE source_key IS NOT NULL").rowcount
+        vault = store._need_vault()  # the new key's, by now
+        db.conn.executemany(
+            "UPDATE arrivals SET source_key = ? WHERE id = ?",
+            [(vault.blind("capture", key), aid) for aid, key in sources.items()],
+        )
         db.execute("DELETE FROM name_keys")  # made again from the sealed names the first time a search needs them
         return {
             "crime_group_identifiers": len(groups),
             "debrief_identifiers": len(debriefs),
             "identifiers_dropped": len(stale) + len(lost),
-            "capture_keys_cleared": cleared,
+            "capture_keys_cleared": cleared - len(sources),
+            "capture_keys_made_again": len(sources),
         }
 
     return apply

@@ -82,7 +82,8 @@ SUMMARY_FIELDS = (
     "training",
 )
 # Ids that only mean something inside one store: a record names rows by their keys instead.
-LOCAL_COLUMNS = ("source_key", "arrival_id", "search_id", "voided")  # `voided` travels as the sealed `void`
+# `voided` travels as the sealed `void`; `photo_file_key` is the sealed, unblinded `source_key` (arrivals.SOURCE).
+LOCAL_COLUMNS = ("source_key", "photo_file_key", "arrival_id", "search_id", "voided")
 # Records of the landing kept beside the arrivals, each in its own member `<kind>.jsonl`.
 LANDING = ("debriefs", "referrals", "ocgs", "ocg_links")
 RECEIVED = "received.jsonl"
