@@ -222,3 +222,19 @@ def test_debug_shows_the_traceback_its_error_lines_promise(cli, home):
     assert "Traceback" not in quiet
     loud = cli("--debug", "arrivals", "show", "A-ZZZZZZ", code=int(ExitStatus.NOT_FOUND)).stderr
     assert "Traceback (most recent call last)" in loud and "no arrival 'A-ZZZZZZ'" in loud
+
+
+def test_debug_after_the_command_is_told_to_go_before_it(cli, home):
+    """`triage review A-ZZZZZZ --debug` said only "No such option: --debug", not where the option goes."""
+    said = cli("review", "A-ZZZZZZ", "--debug", code=int(ExitStatus.USAGE)).stderr
+    assert "No such option: --debug" in said
+    assert "hint: --debug goes before the command: `triage --debug review ...`" in said, said
+    other = cli("review", "A-ZZZZZZ", "--bogus", code=int(ExitStatus.USAGE)).stderr
+    assert "goes before the command" not in other
+
+
+def test_a_matcher_named_in_capitals_is_the_matcher(cli, home):
+    """`triage models use DLIB` was refused, where refs are read in any case."""
+    assert cli.json("models", "use", "DLIB")["matcher"] == "dlib"
+    assert cli.json("models", "use", "Sface")["matcher"] == "sface"
+    assert "choose from dlib, sface, fused" in cli("models", "use", "dlibx", code=int(ExitStatus.USAGE)).stderr

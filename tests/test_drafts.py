@@ -398,3 +398,17 @@ def test_an_earlier_arrival_found_by_face_and_by_name_is_listed_once(cli, wl_hom
     day = cli.json("arrivals", "list")[0]["landed_day"]
     report = cli("report", "--date", day, "--format", "text").stdout
     assert f"-> arrival {unnamed} (name not given)" in report and "((" not in report
+
+
+def test_a_draft_ref_and_result_typed_in_small_letters_name_the_draft(cli, site):
+    """`pnd outcome pnd-…` said there was no such draft (exit 5), where arrival ids and crime-group refs are read in
+    any case; `--result No-Trace` was refused."""
+    ref = cli.json("pnd", "draft", site["hit"], "--purpose", PURPOSE)["ref"]
+    done = cli.json("pnd", "outcome", ref.lower(), "--result", "No-Trace")
+    assert (done["ref"], done["result"]) == (ref, "no-trace")
+    shown = cli.json("pnd", "show", ref.lower())
+    assert shown["ref"] == ref and [o["result"] for o in shown["outcomes"]] == ["no-trace"]
+    events = [e for e in cli.json("audit", "show") if e["action"] in ("pnd-outcome", "draft-show")]
+    assert events and all(f"draft:{ref}" in e["records"] for e in events)
+    said = cli("pnd", "outcome", ref, "--result", "Found", code=3).stderr
+    assert "--result 'Found': choose one of" in said

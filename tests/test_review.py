@@ -160,3 +160,33 @@ def test_the_same_decision_recorded_again_is_told_not_recorded_twice(cli, wl_hom
     cli("review", aid, "--candidate", "WL-007", "--decision", "confirmed", "--reason", "and the scar above it")
     history = cli.json("review", aid, "--candidate", "WL-007")["candidates"][0]["reviews"]
     assert [r["reason"] for r in history] == ["same ear shape", "and the scar above it"]
+
+
+def test_a_decision_typed_in_capitals_is_read_as_the_word_it_is(cli, wl_home):
+    """`--decision Confirmed` was refused, where refs (`wl-007`) are read in any case."""
+    aid = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
+    res = cli.json("review", aid, "--candidate", "wl-007", "--decision", "Confirmed", "--reason", "same scar, seen")
+    assert res["decision"] == "confirmed"
+    assert cli.json("review", aid, "--candidate", "WL-007")["candidates"][0]["reviews"][-1]["decision"] == "confirmed"
+    said = cli("review", aid, "--candidate", "WL-007", "--decision", "Maybe", "--reason", "not sure", code=3).stderr
+    assert "--decision 'Maybe': choose one of confirmed, rejected, inconclusive" in said
+
+
+def test_a_candidate_decided_is_no_longer_flagged_for_review(cli, wl_home):
+    """The table still said "below threshold — review" beside a candidate confirmed or rejected."""
+
+    def flags(aid: str) -> tuple[bool, bool]:
+        """Whether the table's flag (its cell wraps: "below / threshold — / review") and the candidate's own
+        line ask for a review."""
+        text = cli("review", aid).stdout
+        table, _, lines = text.partition("\n#")
+        return "threshold —" in table, "for review" in " ".join(lines.split())
+
+    aid = cli.json("capture", "--photo", orl(7, 4))["arrival_id"]
+    assert [c["ref"] for c in cli.json("review", aid)["candidates"] if c["below_threshold"]] == ["WL-007"]
+    assert flags(aid) == (True, True)
+    cli("review", aid, "--candidate", "WL-007", "--decision", "inconclusive", "--reason", "photo too small to say")
+    assert flags(aid) == (True, True)  # still to be looked at again
+    for decision in ("confirmed", "rejected"):
+        cli("review", aid, "--candidate", "WL-007", "--decision", decision, "--reason", f"{decision}: ears seen")
+        assert flags(aid) == (False, False), decision

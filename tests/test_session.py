@@ -231,6 +231,24 @@ def test_capture_watch_lands_a_photo_once_its_refused_sidecar_is_corrected(wl_ho
     assert landed["arrival_id"].startswith("A-") and "1 landed, 0 refused, " in summary  # landed once corrected
 
 
+def test_capture_watch_says_once_that_a_sidecar_named_without_the_photo_extension_is_not_read(wl_home, tmp_path):
+    """`s5.json` beside `s5.pgm` was ignored without a word: the photo landed without the details written there."""
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for s in (5, 6):
+        (folder / f"s{s}.json").write_text('{"surname": "Haddad", "dob": "1990"}')
+        (folder / f"s{s}.pgm").write_bytes(orl(s, 1).read_bytes())
+    proc, out, err = watch(folder)
+    try:
+        landed = [json.loads(out.get(timeout=TIMEOUT)) for _ in range(2)]
+    finally:
+        summary = stop(proc, err)
+    assert all(line["arrival_id"].startswith("A-") for line in landed)  # what is read is unchanged
+    summary = " ".join(summary.split())  # as said, whatever the width it was wrapped at
+    assert summary.count("is not read: a photo's sidecar is named after its whole file name") == 1, summary
+    assert re.search(r"s[56]\.json is not read: .* s[56]\.pgm\.json \(NAME\.EXT\.json\)", summary), summary
+
+
 def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):
     from triage.intake.watch import FolderWatch
 

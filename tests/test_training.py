@@ -153,6 +153,21 @@ def test_a_false_confirmation_and_a_missed_match_are_reported(cli, tmp_path):
     assert "False confirmations" in text and "Missed matches" in text and ref in text
 
 
+def test_a_true_match_of_an_arrival_the_trainee_voided_is_said_to_be_voided(cli, tmp_path):
+    """The sheet said "not reviewed" of a true match on an arrival the trainee had voided, where no decision can be
+    made: it says the arrival was voided."""
+    home, ids = start(cli, tmp_path, "facilitator")
+    truths = truth_of("facilitator")
+    true_no = next(n for n, t in enumerate(truths, 1) if "watchlist" in t)
+    aid, ref = ids[true_no - 1], truths[true_no - 1]["watchlist"]
+    cli("arrivals", "void", aid, "--reason", "captured twice by mistake", "--home", home)
+    sheet = cli.json("training", "score", "--home", home)
+    [missed] = [m for m in sheet["missed_matches"] if m["arrival_id"] == aid]
+    assert (missed["ref"], missed["decision"], missed["voided"]) == (ref, "not reviewed", aid)
+    words = " ".join(cli("training", "score", "--home", home).stdout.split())
+    assert f"{ref}: not reviewed (arrival {aid} was" in words and "voided: no decision can be made on it)" in words
+
+
 def test_a_child_claiming_to_be_an_adult_must_be_safeguarded(cli, tmp_path):
     home, ids = start(cli, tmp_path, "repeat-child")
     truths = truth_of("repeat-child")

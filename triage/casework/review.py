@@ -128,8 +128,9 @@ def record(
     store: Store, arrival_id: str, *, candidate: str, decision: str, reason: str, officer: str, kind: str | None = None
 ) -> Decision:
     """Record one decision on a candidate (a watchlist ref or an arrival id) of an arrival."""
+    typed, decision = decision, (decision or "").strip().lower()  # `Confirmed` as `confirmed`, as refs are read
     if decision not in DECISIONS:
-        raise BadInput(f"--decision {decision!r}: choose one of {', '.join(DECISIONS)}")
+        raise BadInput(f"--decision {typed!r}: choose one of {', '.join(DECISIONS)}")
     reason = biographic.clean_text(reason or "", "--reason", 1000)
     if not reason:
         raise BadInput("--reason is required: say why you reached this decision")

@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
@@ -65,6 +65,12 @@ def _usage(e: ClickUsageError) -> Exit:
                 highlight=False,
                 markup=False,
             )
+    if isinstance(e, NoSuchOption) and e.option_name == "--debug" and e.ctx is not None and e.ctx.parent is not None:
+        err.print(  # the root's own option, given after a command: click reads it only before one
+            f"  hint: --debug goes before the command: `triage --debug {' '.join(command.split()[1:])} ...`",
+            highlight=False,
+            markup=False,
+        )
     err.print(f"  hint: `{command} --help` shows its options and examples", highlight=False, markup=False)
     return Exit(int(ExitStatus.USAGE))
 

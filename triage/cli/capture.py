@@ -345,7 +345,12 @@ def _watch_folder(
     from triage.casework.session import land_watched
     from triage.intake.watch import FolderWatch
 
-    watcher = FolderWatch(folder, settle=settle, on_hold=lambda path, why: warn(f"{path.name}: {why}"))
+    watcher = FolderWatch(
+        folder,
+        settle=settle,
+        on_hold=lambda path, why: warn(f"{path.name}: {why}"),
+        on_misnamed=lambda path, why: warn(f"{path.name}: {why}"),
+    )
     landing, landed = open_landing(
         home, officer, parse_vessel(vessel) if vessel is not None else None, landed_at, top, threshold, matcher
     )

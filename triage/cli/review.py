@@ -113,11 +113,11 @@ def review_cmd(
     draw = out.is_terminal if portraits is None else portraits
     for c in view.candidates:
         figures = (
-            escape(biographic_text(c)) + " — for review"
+            escape(biographic_text(c)) + (" — for review" if _asks_review(c) else "")
             if c["distance"] is None
             else f"distance {c['distance']:.3f}, "
             + threshold_text(c["threshold"], c.get("calibrated_threshold"))
-            + (" — below threshold, for review" if c["below_threshold"] and not c.get("void") else "")
+            + (" — below threshold, for review" if c["below_threshold"] and _asks_review(c) else "")
         )
         say(
             out,
@@ -279,7 +279,7 @@ def render_view(view: ForReview) -> None:
                 cell,
                 "-",
                 "-",
-                Text(biographic_text(c) + ("" if c.get("void") else " — review")),
+                Text(biographic_text(c) + (" — review" if _asks_review(c) else "")),
                 _decision_cell(c),
             )
             continue
@@ -290,7 +290,7 @@ def render_view(view: ForReview) -> None:
             f"{c['distance']:.3f}",
             f"{c['threshold']:.2f}",
             (
-                ("below threshold" if c.get("void") else "[bold red]below threshold — review[/]")
+                ("[bold red]below threshold — review[/]" if _asks_review(c) else "below threshold")
                 if c["below_threshold"]
                 else "above"
             )
@@ -298,6 +298,13 @@ def render_view(view: ForReview) -> None:
             _decision_cell(c),
         )
     out.print(table)
+
+
+def _asks_review(c: dict[str, Any]) -> bool:
+    """A candidate still waits for a person: none can be made on a voided arrival, and one confirmed or rejected
+    is decided (an inconclusive one still asks to be looked at again)."""
+    decided = c["reviews"][-1]["decision"] if c["reviews"] else None
+    return not c.get("void") and decided not in ("confirmed", "rejected")
 
 
 def _decision_cell(c: dict[str, Any]) -> Text:

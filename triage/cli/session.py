@@ -225,7 +225,12 @@ def session(
         raise UsageError("give --camera or --watch, not both")
     vessel = parse_vessel(vessel)
     watcher = (
-        FolderWatch(watch, settle=settle, on_hold=lambda path, why: say(err, f"{path.name}: {why}"))
+        FolderWatch(
+            watch,
+            settle=settle,
+            on_hold=lambda path, why: say(err, f"{path.name}: {why}"),
+            on_misnamed=lambda path, why: say(err, f"{path.name}: {why}"),
+        )
         if watch is not None
         else None
     )

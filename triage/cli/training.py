@@ -133,6 +133,7 @@ def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOp
             "Missed matches",
             lambda f: (
                 f"{f['kind']} {f['ref']}: {f['decision']}"
+                + (f" (arrival {f['voided']} was voided: no decision can be made on it)" if f.get("voided") else "")
                 + ("" if f["shown_as_candidate"] else " (not among the candidates: search again with a larger --top)")
             ),
         ),

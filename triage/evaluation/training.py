@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from triage.casework import review
+from triage.casework import arrivals, review
 from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound
 from triage.evaluation import scenarios
 from triage.evaluation.scenarios import Progress
@@ -238,6 +238,7 @@ def score(store: Store, *, officer: str) -> dict[str, Any]:
         "safeguarding_expected": 0,
         "safeguarding_raised": 0,
     }
+    void = arrivals.voided(store)
     for number, (entry, aid) in enumerate(zip(sc["arrivals"], ids), 1):
         truth = entry.get("truth", {})
         where = {"arrival": number, "arrival_id": aid}
@@ -268,6 +269,8 @@ def score(store: Store, *, officer: str) -> dict[str, Any]:
                         "shown_as_candidate": (kind, ref) in shown,
                         "below_threshold": shown.get((kind, ref)),
                         "decision": decisions.get((kind, ref), "not reviewed"),
+                        # a voided arrival takes no decision: the sheet says so, not that it was left unreviewed
+                        "voided": next((a for a in (aid, ref if kind == "arrival" else None) if a in void), None),
                     }
                 )
         for (kind, ref), decision in sorted(decisions.items()):

@@ -162,8 +162,21 @@ def side_by_side(name: str, home: Path | str | None) -> list[str]:
     return [*(by_id[mid] for mid in m.model_ids), m.name]
 
 
+def _folded(name: str, users: Collection[str]) -> str:
+    """A matcher's name as typed, as it is known: `DLIB` names `dlib`, a supplied model's name is read in any
+    case when only one model has it so; a name spelled exactly is taken as it is."""
+    if name in encoders.RESERVED or name in users:
+        return name
+    if name.lower() in encoders.RESERVED:
+        return name.lower()
+    folded = [u for u in users if u.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else name
+
+
 def get(name: str, home: Path | str | None) -> Matcher:
-    """A matcher by name, with its threshold resolved for this home."""
+    """A matcher by name (in any case), with its threshold resolved for this home."""
+    if name not in encoders.RESERVED and name.lower() in encoders.RESERVED:
+        name = name.lower()
     if name == FUSED:
         f = fusion.load(home)
         return Matcher(FUSED, f.model_ids, f.threshold, f.file, f, home)
@@ -171,6 +184,7 @@ def get(name: str, home: Path | str | None) -> Matcher:
         cal = matching.calibration(encoders.BUILTIN[name], home)
         return Matcher(name, (cal.model_id,), cal.threshold, cal.file, home=home)
     user = encoders.user_models(home)
+    name = _folded(name, user)
     if name not in user:
         adopted = settings.recorded(home) if home else None
         if adopted is not None and name in adopted.models:  # the home's own model, gone from its folder
@@ -236,7 +250,9 @@ def require(
 def set_default(store: Store, name: str, *, officer: str) -> dict[str, Any]:
     """Make `name` the home's matcher (its settings, then config.json), audited; say which templates it
     still lacks."""
-    supplied = encoders.user_models(store.home, adopting=True).get(name) if name not in encoders.RESERVED else None
+    users = encoders.user_models(store.home, adopting=True) if name not in encoders.RESERVED else {}
+    name = _folded(name, users)
+    supplied = users.get(name)
     if supplied is None:
         get(name, store.home)  # a built-in matcher, or refused naming the choices
     else:  # tried on known pairs before it is adopted, not at the next capture

@@ -847,8 +847,9 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *
     """Record a decision on a candidate (a pair of arrivals: on every candidate of the pair). The first decision
     stands against a second reviewer's (Conflict); `correct` replaces the standing decision with this one, both
     kept: the replaced one in the decision's sealed part and in the trail."""
+    typed, decision = decision, (decision or "").strip().lower()  # `Confirmed` as `confirmed`, as refs are read
     if decision not in DECISIONS:
-        raise BadInput(f"--decision {decision!r}: choose {', '.join(DECISIONS)}")
+        raise BadInput(f"--decision {typed!r}: choose {', '.join(DECISIONS)}")
     reason = clean_text(reason or "", "--reason", 1000)
     if not reason:
         raise BadInput("--reason is required: say what the decision rests on")

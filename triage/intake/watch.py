@@ -64,6 +64,10 @@ class FolderWatch:
     # Told once about a photo held back because it does not end as its format ends (a copy cut short, or
     # still arriving), so that no one waits on a photo unseen: its name and why.
     on_hold: Callable[[Path, str], None] = lambda path, why: None
+    # Told once a watch about a sidecar named `NAME.json` beside a photo `NAME.EXT` that has no `NAME.EXT.json`:
+    # it is not read, and without a word the photo would land without the details the officer wrote there.
+    on_misnamed: Callable[[Path, str], None] = lambda path, why: None
+    _told_misnamed: bool = False
     _held: set[str] = field(default_factory=set)
     _looks: dict[str, _Look] = field(default_factory=dict)
     _handed: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (size, mtime) handed over
@@ -154,6 +158,8 @@ class FolderWatch:
             return None
         self._held.discard(path.name)
         cells, problem = (None, None)
+        if not sidecar_path.exists():
+            self._misnamed(path, sidecar_path)
         if sidecar_path.exists():
             try:
                 cells = read_sidecar(sidecar_path)
@@ -162,6 +168,16 @@ class FolderWatch:
                     return None  # perhaps still being written
                 problem = str(e)
         return Arrived(path, data, cells, problem)
+
+    def _misnamed(self, path: Path, sidecar_path: Path) -> None:
+        plain = path.with_suffix(SIDECAR_SUFFIX)
+        if not self._told_misnamed and plain.is_file():
+            self._told_misnamed = True
+            self.on_misnamed(
+                path,
+                f"{plain.name} is not read: a photo's sidecar is named after its whole file name, "
+                f"{sidecar_path.name} (NAME.EXT.json)",
+            )
 
     @property
     def held_back(self) -> list[str]:

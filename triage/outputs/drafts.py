@@ -381,8 +381,19 @@ def save(
     return DraftResult(draft, out, image_out)
 
 
+def stored_ref(store: Store, ref: str) -> str:
+    """A draft's ref as typed, as this home records it: `pnd-3fa29c-20261128-001` names `PND-3FA29C-20261128-001`,
+    as arrival ids and crime-group refs are read in any case; a ref no draft has is left as typed (to be refused)."""
+    ref = (ref or "").strip()
+    if store.db.execute("SELECT 1 FROM drafts WHERE ref = ?", [ref]).fetchone():
+        return ref
+    folded = [str(r[0]) for r in store.db.execute("SELECT ref FROM drafts WHERE ref = ? COLLATE NOCASE", [ref])]
+    return folded[0] if len(folded) == 1 else ref
+
+
 def get_draft(store: Store, ref: str, family: Family) -> dict[str, Any]:
     """A stored draft of the family, with what the family adds from the store (a PND draft's outcomes)."""
+    ref = stored_ref(store, ref)
     row = store.get("drafts", ref, what="draft")
     if row["kind"] not in family.kinds:
         command = "intel" if row["kind"] == "intel" else "pnd"
@@ -412,6 +423,7 @@ def show(
     """A stored draft as it was drafted, audited, and written to the files asked for; an existing file is
     replaced only with `force`, and never one inside the home."""
     check_outputs(fmt, out, image_out)
+    ref = stored_ref(store, ref)
     draft = get_draft(store, ref, family)
     with store.transaction():
         store.audit("draft-show", officer, arrival_id=draft["arrival_id"], records=[f"draft:{ref}"])

@@ -189,11 +189,13 @@ def outcomes(store: Store, ref: str, draft: dict[str, Any]) -> None:
 
 def record_outcome(store: Store, ref: str, *, result: str, note: str | None, officer: str) -> OutcomeRecorded:
     """What became of a PND draft. A later outcome supersedes the earlier one; both are kept."""
+    typed, result = result, (result or "").strip().lower()  # `--result No-Trace` as `no-trace`, as refs are read
     if result not in RESULTS:
-        raise BadInput(f"--result {result!r}: choose one of {', '.join(RESULTS)}")
+        raise BadInput(f"--result {typed!r}: choose one of {', '.join(RESULTS)}")
     note = drafts.optional_text(note, "--note", 1000)
     if result in NOTE_REQUIRED and not note:
         raise BadInput(f"--note is required with --result {result}: say {NOTE_REQUIRED[result]}")
+    ref = drafts.stored_ref(store, ref)
     row = next(iter(store.db["drafts"].rows_where("ref = ?", [ref])), None)
     if row is None:
         raise NotFound(f"no draft {ref!r} in this home; see `triage pnd list`")
