@@ -168,6 +168,20 @@ def entries(text: str) -> list[str]:
     return [line for _, line in found]
 
 
+def _exchange_roots(home: Path, con: sqlite3.Connection, index: str, root: int, scratch: str, other: int) -> None:
+    """`index` given the b-tree at `other` (built as `scratch`), `scratch` the index's own, which the scratch table
+    then frees when it is dropped: the schema's text unchanged, as no SQL statement could leave it."""
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [root, scratch])
+    con.execute(f"PRAGMA schema_version = {version + 1}")
+    con.close()
+    con = sqlite3.connect(home / "triage.db", isolation_level=None)
+    con.execute("DROP TABLE scratch")
+    con.close()
+
+
 def index_without(home: Path, index: str, where: str) -> None:
     """Give `index` a b-tree holding its table's rows but those matching `where`: its text in the schema stays
     as it was, only its root page moves (built on a scratch table, the two roots exchanged, the scratch dropped)."""
@@ -178,15 +192,7 @@ def index_without(home: Path, index: str, where: str) -> None:
     con.execute(f"INSERT INTO scratch (rowid, {columns}) SELECT rowid, {columns} FROM [{table}] WHERE NOT ({where})")
     con.execute(f"CREATE INDEX scratch_index ON scratch ({columns})")
     (other,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scratch_index'").fetchone()
-    (version,) = con.execute("PRAGMA schema_version").fetchone()
-    con.execute("PRAGMA writable_schema = ON")
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'scratch_index'", [root])
-    con.execute(f"PRAGMA schema_version = {version + 1}")
-    con.close()
-    con = sqlite3.connect(home / "triage.db", isolation_level=None)
-    con.execute("DROP TABLE scratch")
-    con.close()
+    _exchange_roots(home, con, index, root, "scratch_index", other)
 
 
 def index_pointing(home: Path, index: str, where: str, rowid: int) -> None:
@@ -205,12 +211,4 @@ def index_pointing(home: Path, index: str, where: str, rowid: int) -> None:
     con.execute(f"CREATE TABLE scratch ({', '.join(names)}, r, PRIMARY KEY ({', '.join(names)}, r)) WITHOUT ROWID")
     con.executemany(f"INSERT OR IGNORE INTO scratch VALUES ({', '.join('?' * len(entries[0]))})", entries)
     (other,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scratch'").fetchone()
-    (version,) = con.execute("PRAGMA schema_version").fetchone()
-    con.execute("PRAGMA writable_schema = ON")
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", [other, index])
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'scratch'", [root])
-    con.execute(f"PRAGMA schema_version = {version + 1}")
-    con.close()
-    con = sqlite3.connect(home / "triage.db", isolation_level=None)
-    con.execute("DROP TABLE scratch")
-    con.close()
+    _exchange_roots(home, con, index, root, "scratch", other)

@@ -388,3 +388,14 @@ def test_prelu_with_a_slope_that_is_not_finite_or_not_float_is_left_alone():
     for slope in ([0.25, np.nan, 1, 0], [0.25, np.inf, 1, 0]):
         model = _prelu_model(np.array(slope), 13)
         assert onnxgraph.prelu_rewritten(model) == (model, 0)
+
+
+def test_a_supplied_model_named_like_a_built_in_but_for_case_is_that_model(cli, home):
+    """A folder `SFace` is a supplied model (reserved names are matched exactly); reading `SFace` as the built-in
+    `sface`, as matcher names typed in another case are, searched other templates without a word."""
+    _model_folder(home / "models", "SFace")
+    assert cli.json("models", "use", "SFace")["matcher"] == "SFace"
+    from triage.faces import matchers
+
+    assert matchers.get("SFace", home).model_ids == ("sface-as-user",)
+    assert matchers.get("SFACE", home).model_ids != ("sface-as-user",)  # not this model's name: the built-in

@@ -231,8 +231,11 @@ def test_capture_watch_lands_a_photo_once_its_refused_sidecar_is_corrected(wl_ho
     assert landed["arrival_id"].startswith("A-") and "1 landed, 0 refused, " in summary  # landed once corrected
 
 
-def test_capture_watch_says_once_that_a_sidecar_named_without_the_photo_extension_is_not_read(wl_home, tmp_path):
-    """`s5.json` beside `s5.pgm` was ignored without a word: the photo landed without the details written there."""
+def test_capture_watch_says_of_each_photo_that_its_sidecar_named_without_the_photo_extension_is_not_read(
+    wl_home, tmp_path
+):
+    """`s5.json` beside `s5.pgm` was ignored without a word: the photo landed without the details written there.
+    Said once of each photo so named."""
     folder = tmp_path / "phone"
     folder.mkdir()
     for s in (5, 6):
@@ -245,8 +248,9 @@ def test_capture_watch_says_once_that_a_sidecar_named_without_the_photo_extensio
         summary = stop(proc, err)
     assert all(line["arrival_id"].startswith("A-") for line in landed)  # what is read is unchanged
     summary = " ".join(summary.split())  # as said, whatever the width it was wrapped at
-    assert summary.count("is not read: a photo's sidecar is named after its whole file name") == 1, summary
-    assert re.search(r"s[56]\.json is not read: .* s[56]\.pgm\.json \(NAME\.EXT\.json\)", summary), summary
+    assert summary.count("is not read: a photo's sidecar is named after its whole file name") == 2, summary
+    for s in (5, 6):
+        assert re.search(rf"s{s}\.json is not read: .* s{s}\.pgm\.json \(NAME\.EXT\.json\)", summary), summary
 
 
 def test_a_watched_photo_is_handed_over_only_whole_and_once(tmp_path):

@@ -185,6 +185,7 @@ def _started_interrupted() -> int:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _own_line()
     err.print(f"[red]interrupted:[/] {INTERRUPTED_TEXT}", highlight=False)
     return int(ExitStatus.INTERRUPTED)
 

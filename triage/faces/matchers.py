@@ -174,9 +174,10 @@ def _folded(name: str, users: Collection[str]) -> str:
 
 
 def get(name: str, home: Path | str | None) -> Matcher:
-    """A matcher by name (in any case), with its threshold resolved for this home."""
+    """A matcher by name (in any case: `_folded`), with its threshold resolved for this home."""
     if name not in encoders.RESERVED and name.lower() in encoders.RESERVED:
-        name = name.lower()
+        # A supplied model may be named so (`SFace`): it is that model, not the built-in, when it is there.
+        name = name if name in encoders.user_models(home) else name.lower()
     if name == FUSED:
         f = fusion.load(home)
         return Matcher(FUSED, f.model_ids, f.threshold, f.file, f, home)

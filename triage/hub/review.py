@@ -461,6 +461,18 @@ def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[
     return out
 
 
+def _alert_decision(hub: Hub, r: dict[str, Any]) -> dict[str, Any]:
+    """The decision a laptop's alert (a row of `_laptop_alerts`) carries, from its sealed record: what, who, when,
+    and on which laptop it was taken (the one that found it, unless the record names another)."""
+    opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+    return {
+        "decision": opened.get("decision"),
+        "officer": opened.get("officer"),
+        "at": opened.get("at"),
+        "decided_on": opened.get("decided_on") or r["l_laptop"],
+    }
+
+
 def decided_alerts(hub: Hub, *, arrivals: list[int]) -> list[dict[str, Any]]:
     """The watchlist alerts on `arrivals` that are decided, each once with the decision standing on it: a laptop's,
     decided on the laptop that found it or on another whose decision reached the hub (`decided_on`; who and when,
@@ -487,13 +499,7 @@ def decided_alerts(hub: Hub, *, arrivals: list[int]) -> list[dict[str, Any]]:
     for r in _laptop_alerts(hub, arrivals):
         if not r["l_decided"] or r["a_voided"]:
             continue
-        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
-        theirs = {
-            "decision": opened.get("decision"),
-            "officer": opened.get("officer"),
-            "at": opened.get("at"),
-            "decided_on": opened.get("decided_on") or r["l_laptop"],
-        }
+        theirs = _alert_decision(hub, r)
         standing = here.get((r["a_key"], r["l_ref"]))
         if standing is None:
             out.append(
@@ -791,13 +797,7 @@ def _refuse_laptop_alert(hub: Hub, aid: int, key: str, candidate: str) -> None:
                 f"find, so the hub has no candidate of it: it is {decided_where(r['l_laptop'])}; no decision was recorded",
                 hint=hint,
             )
-        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
-        taken = {
-            "decision": opened.get("decision"),
-            "officer": opened.get("officer"),
-            "at": opened.get("at"),
-            "decided_on": opened.get("decided_on") or r["l_laptop"],
-        }
+        taken = _alert_decision(hub, r)
         raise Conflict(
             f"{r['l_ref']} for arrival {key} is a watchlist alert of {r['l_laptop']}, already decided: {_phrase(taken)}; "
             f"the hub has no candidate of it, so a later decision is taken on {r['l_laptop']} or by a supervisor who "
@@ -963,13 +963,7 @@ def _laptop_decision(hub: Hub, row: dict[str, Any]) -> dict[str, Any] | None:
         return None
     for r in _laptop_alerts(hub, [row["a_row"]]):
         if r["l_ref"] == row["c_ref"] and r["l_decided"]:
-            opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
-            return {
-                "decision": opened.get("decision"),
-                "officer": opened.get("officer"),
-                "at": opened.get("at"),
-                "decided_on": opened.get("decided_on") or r["l_laptop"],
-            }
+            return _alert_decision(hub, r)
     return None
 
 

@@ -64,10 +64,10 @@ class FolderWatch:
     # Told once about a photo held back because it does not end as its format ends (a copy cut short, or
     # still arriving), so that no one waits on a photo unseen: its name and why.
     on_hold: Callable[[Path, str], None] = lambda path, why: None
-    # Told once a watch about a sidecar named `NAME.json` beside a photo `NAME.EXT` that has no `NAME.EXT.json`:
+    # Told once a photo about a sidecar named `NAME.json` beside a photo `NAME.EXT` that has no `NAME.EXT.json`:
     # it is not read, and without a word the photo would land without the details the officer wrote there.
     on_misnamed: Callable[[Path, str], None] = lambda path, why: None
-    _told_misnamed: bool = False
+    _told_misnamed: set[str] = field(default_factory=set)
     _held: set[str] = field(default_factory=set)
     _looks: dict[str, _Look] = field(default_factory=dict)
     _handed: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (size, mtime) handed over
@@ -171,8 +171,8 @@ class FolderWatch:
 
     def _misnamed(self, path: Path, sidecar_path: Path) -> None:
         plain = path.with_suffix(SIDECAR_SUFFIX)
-        if not self._told_misnamed and plain.is_file():
-            self._told_misnamed = True
+        if path.name not in self._told_misnamed and plain.is_file():
+            self._told_misnamed.add(path.name)
             self.on_misnamed(
                 path,
                 f"{plain.name} is not read: a photo's sidecar is named after its whole file name, "
