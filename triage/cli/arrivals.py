@@ -209,7 +209,8 @@ def show_cmd(
     )
     if row.get("void"):
         v = row["void"]
-        out.print(f"VOID: voided by {v['officer']} at {v['at']}: {v['reason']}", style="bold red", markup=False)
+        # markup, not style=, so that it wraps between words in a terminal like any message (an id is never cut)
+        out.print("[bold red]" + escape(f"VOID: voided by {v['officer']} at {v['at']}: {v['reason']}") + "[/]")
     if row["safeguarding"]:
         render_flag_reasons(row["safeguarding_reasons"])
     table = Table("field", "as given", "Latin form")

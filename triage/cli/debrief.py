@@ -193,15 +193,20 @@ def render(view: dict[str, Any]) -> None:
         )
     for w in view["warnings"]:
         warn(w)
-    for s in view["suggestions"]:
+    for s in view["suggestions"]:  # the command to confirm on a line of its own, whole, to copy
         out.print(
             "[bold]Suggested crime-group link, not confirmed:[/] "
             + escape(
                 f"{s['ocg_ref']} via "
                 + ", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])
-                + f'. To confirm: triage ocg link {s["ocg_ref"]} --arrival {view["arrival_id"]} --reason "..."'
+                + ". To confirm:"
             ),
             highlight=False,
+        )
+        out.print(
+            f'  triage ocg link {s["ocg_ref"]} --arrival {view["arrival_id"]} --reason "..."',
+            markup=False,
+            soft_wrap=True,
         )
     for s in view["shared_with"]:
         out.print(

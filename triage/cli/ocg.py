@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from triage.cli.common import (
@@ -320,12 +320,13 @@ def render_suggestions(rows: list[dict[str, Any]]) -> None:
     if not rows:
         out.print("No suggested links await a decision.")
         return
+    # The group, the arrival and the time never break (a ref cut in two reads as another); the date stands above
+    # its time, as `arrivals list` shows it, and each thing matched has a line of its own, its source whole.
     table = Table(
-        "group",
-        "arrival",
-        "landed (UTC)",
-        "site",
-        "vessel",
+        Column("group", no_wrap=True),
+        Column("arrival", no_wrap=True, min_width=len("A-XXXXXX")),
+        Column("landed\n(UTC)", no_wrap=True),
+        "site, vessel",
         "matched in the debrief",
         title="Suggested links — NOT confirmed; decide with `triage ocg link`",
     )
@@ -333,9 +334,8 @@ def render_suggestions(rows: list[dict[str, Any]]) -> None:
         table.add_row(
             Text(s["ocg_ref"]),
             Text(s["arrival_id"]),
-            Text(s["landed_at"]),
-            Text(s["site"] or ""),
-            Text(s["vessel"] or ""),
-            Text(", ".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])),
+            Text(utc_text(s["landed_at"]).replace(" ", "\n", 1)),
+            Text(", ".join(v for v in (s["site"], s["vessel"]) if v)),
+            Text("\n".join(f"{m['kind']} {m['value']} ({m['source']})" for m in s["matched"])),
         )
     out.print(table, highlight=False)
