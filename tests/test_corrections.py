@@ -324,3 +324,32 @@ def test_an_intelligence_draft_from_a_debrief_marks_a_void_pilot(cli, wl_home):
     text = cli("intel", "draft", x, "--from-debrief", *grades).stdout
     (line,) = [line for line in text.splitlines() if line.strip().startswith("Who piloted the boat ")]
     assert line.endswith(f": person {a} (void)"), line
+
+
+def test_a_report_and_a_debrief_shown_after_a_void_mark_the_void_arrivals(cli, wl_home):
+    """An intelligence report drafted, and a debrief recorded, before an arrival was voided: shown again, the
+    pilot and companion it names read as void, and the report of an arrival voided since says so."""
+    a = cli.json("capture", "--photo", orl(7, 4), "--vessel", "SB-9", *DLIB)["arrival_id"]
+    x = cli.json("capture", "--photo", orl(30, 1), "--vessel", "SB-9", *DLIB)["arrival_id"]
+    y = cli.json("capture", "--photo", orl(14, 2), "--vessel", "SB-9", *DLIB)["arrival_id"]
+    cli("debrief", x, "--pilot", a, "--companion", y)
+    grades = ("--source-grade", "2", "--intel-grade", "B", "--handling", "P")
+    ref = cli.json("intel", "draft", x, "--from-debrief", *grades)["ref"]
+    assert "VOID" not in cli("intel", "show", ref).stdout and "(void)" not in cli("intel", "show", ref).stdout
+    cli("arrivals", "void", a, "--reason", "the same man captured twice")
+    cli("arrivals", "void", x, "--reason", "captured on the wrong laptop")
+
+    shown = cli.json("intel", "show", ref)
+    validator("intel_draft.schema.json").validate(shown)
+    assert shown["arrival_void"]["reason"] == "captured on the wrong laptop"
+    answers = shown["debrief"]["answers"]
+    assert answers["pilot"]["value"]["person"]["void"] is True
+    assert "void" not in answers["companions"]["value"]["people"][0], "a live companion is not marked"
+    text = " ".join(cli("intel", "show", ref).stdout.split())
+    assert f"VOID: arrival {x} was voided by" in text and f"Who piloted the boat : person {a} (void)" in text
+
+    debrief = cli.json("debrief", x, "--show")
+    assert debrief["answers"]["pilot"]["value"]["person"]["void"] is True
+    assert "void" not in debrief["answers"]["companions"]["value"]["people"][0]
+    text = " ".join(cli("debrief", x, "--show").stdout.split())
+    assert f"person {a} (void)" in text and f"person {y} (void)" not in text

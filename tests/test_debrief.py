@@ -477,3 +477,26 @@ def test_ctrl_c_at_a_question_says_so_on_a_line_of_its_own(site):
     assert child.exitstatus == int(ExitStatus.INTERRUPTED)
     assert "\ninterrupted: stopped at Ctrl-C" in child.before, child.before
     assert audit_actions(site.home, site.subject).count("debrief") == 0
+
+
+def test_a_refusal_at_a_prompt_names_the_question_not_a_flag(site):
+    """Nobody typed --departure-country at the terminal: a bad answer there is named by the question asked."""
+    import os
+    import sys
+
+    import pexpect
+
+    env = dict(os.environ, TERM="dumb", COLUMNS="200")
+    child = pexpect.spawn(sys.executable, ["-m", "triage", "debrief", site.subject], env=env, encoding="utf-8")
+    child.expect("Country they left from")
+    child.sendline("Atlantis")
+    child.expect("try again")
+    refusal = " ".join(child.before.split())
+    child.expect("Country they left from")
+    child.sendline("France")
+    child.expect("Place they left from")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Route and departure point (country): 'Atlantis' is not a country" in refusal, refusal
+    assert "--departure-country" not in refusal, refusal

@@ -37,7 +37,7 @@ from triage.intake import jsontext
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from triage.casework.debrief.questions import Context, Part
+    from triage.casework.debrief.questions import Context, Part, Question
 
 MAX_FILE_BYTES = 1024 * 1024
 STATUS_WORDS = ("declined", "unknown")
@@ -100,12 +100,16 @@ def _raw_answers(
     return raw
 
 
-def _part_check(ctx: Context, part: Part, first: bool) -> Callable[[str], None]:
+def _part_check(ctx: Context, q: Question, part: Part, first: bool) -> Callable[[str], None]:
+    """The check of one field as typed at its prompt: a refusal names the question (and the field, where the
+    question has several), since no flag was typed."""
     from triage.casework.debrief.questions import parse_part
+
+    label = f"{q.label} ({part.name.replace('_', ' ')})" if len(q.parts) > 1 else q.label
 
     def check(text: str) -> None:
         if text.strip() and not (first and text.strip().lower() in STATUS_WORDS):
-            parse_part(ctx, part, text)
+            parse_part(ctx, part, text, label)
 
     return check
 
@@ -131,7 +135,7 @@ def interview(ctx: Context, defaults: dict[str, Any]) -> dict[str, Any]:
                 default = (
                     prior.get("status") if i == 0 and prior.get("status") in STATUS_WORDS else prior.get(part.name)
                 )
-                text = ask_until_valid(f"  {part.prompt}", _part_check(ctx, part, i == 0), str(default or ""))
+                text = ask_until_valid(f"  {part.prompt}", _part_check(ctx, q, part, i == 0), str(default or ""))
                 if i == 0 and text.strip().lower() in STATUS_WORDS:
                     answer["status"] = text.strip().lower()
                     break

@@ -392,7 +392,8 @@ def stored_ref(store: Store, ref: str) -> str:
 
 
 def get_draft(store: Store, ref: str, family: Family) -> dict[str, Any]:
-    """A stored draft of the family, with what the family adds from the store (a PND draft's outcomes)."""
+    """A stored draft of the family, with what the family adds from the store (a PND draft's outcomes), and
+    the arrival's void if it was voided since (`arrival_void`)."""
     ref = stored_ref(store, ref)
     row = store.get("drafts", ref, what="draft")
     if row["kind"] not in family.kinds:
@@ -404,9 +405,19 @@ def get_draft(store: Store, ref: str, family: Family) -> dict[str, Any]:
             + (f" on {row['purged_at'][:10]}" if row.get("purged_at") else "")
         )
     draft: dict[str, Any] = row["draft"]
+    voided = voided_since(store, draft["arrival_id"])
+    if voided:
+        draft["arrival_void"] = voided
     if family.since:
         family.since(store, ref, draft)
     return draft
+
+
+def voided_since(store: Store, arrival_id: str) -> dict[str, Any] | None:
+    """Who voided a draft's arrival, when and why, if it was voided after the draft was made (a void arrival
+    is drafted about no more): the draft then stands for no one and must not be submitted."""
+    row = arrivals.get(store, arrival_id)
+    return dict(row["void"]) if arrivals.is_void(row) else None
 
 
 def show(
@@ -475,6 +486,17 @@ def marking(record: dict[str, Any]) -> str:
 def heading(record: dict[str, Any], title: str) -> list[str]:
     """The banner every plain-text draft opens with, so a printed page cannot be mistaken for another kind."""
     return [RULE, marking(record), title, RULE]
+
+
+def void_lines(record: dict[str, Any]) -> list[str]:
+    """The line saying the draft's arrival was voided after it was made, if it was (`get_draft`)."""
+    v = record.get("arrival_void")
+    if not v:
+        return []
+    return [
+        f"VOID: arrival {record['arrival_id']} was voided by {v['officer']} at {v['at']} ({v['reason']}), "
+        "after this draft was made: it stands for no one, do not submit it"
+    ]
 
 
 def safeguarding_line(record: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.casework import arrivals
-from triage.casework.debrief import summaries
+from triage.casework.debrief import records, summaries
 from triage.errors import BadInput, Faults
 from triage.intake import biographic
 from triage.intake.biographic import Details
@@ -237,6 +237,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"Officer            : {report['officer']} (force {report['force_code']})",
         f"Drafted            : {report['created_at']}",
         f"Landing site       : {report['site']}   arrival {report['arrival_id']} landed {report['landed_at']}",
+        *drafts.void_lines(report),
         drafts.safeguarding_line(report),
         f"Source evaluation  : {report['source_grade']} — {m['source']}",
         f"Intelligence       : {report['intel_grade']} — {m['intelligence']}",
@@ -283,4 +284,11 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-FAMILY = drafts.Family(prefix="INT", kinds=("intel",), render_text=render_text)
+def _since(store: Store, ref: str, report: dict[str, Any]) -> None:
+    """Mark in a stored report's debrief section each person named by an arrival voided since it was drafted,
+    as a report drafted now marks them: the name stays, read as standing for no one."""
+    if report.get("debrief"):
+        report["debrief"]["answers"] = records.marked_void(store, report["debrief"]["answers"])
+
+
+FAMILY = drafts.Family(prefix="INT", kinds=("intel",), render_text=render_text, since=_since)

@@ -168,19 +168,9 @@ def draft(
     )
 
 
-def _voided(store: Store, arrival_id: str) -> dict[str, Any] | None:
-    """Who voided the draft's arrival, when and why, if it was voided after the draft was made."""
-    row = arrivals.get(store, arrival_id)
-    return dict(row["void"]) if arrivals.is_void(row) else None
-
-
 def outcomes(store: Store, ref: str, draft: dict[str, Any]) -> None:
-    """Add to a stored PND draft the outcomes recorded since it was drafted, oldest first, and the arrival's
-    void if it was voided since (`arrival_void`): the draft then stands for no one and must not be submitted."""
+    """Add to a stored PND draft the outcomes recorded since it was drafted, oldest first."""
     store.check_indexes_once("draft_outcomes")  # an outcome left out of the index would not be shown
-    voided = _voided(store, draft["arrival_id"])
-    if voided:
-        draft["arrival_void"] = voided
     draft["outcomes"] = [
         {k: o.get(k) for k in ("id", "result", "note", "officer", "at", "supersedes")}
         for o in store.rows("draft_outcomes", "ref = ?", [ref], order_by="id")
@@ -227,7 +217,7 @@ def record_outcome(store: Store, ref: str, *, result: str, note: str | None, off
         at=at,
         supersedes=prior,
         arrival_id=row["arrival_id"],
-        arrival_void=_voided(store, row["arrival_id"]) is not None,
+        arrival_void=drafts.voided_since(store, row["arrival_id"]) is not None,
     )
 
 
@@ -242,14 +232,7 @@ def render_text(draft: dict[str, Any]) -> str:
         f"Drafted            : {draft['created_at']}",
         f"Landing site       : {draft['site']}   vessel: {draft['vessel'] or 'not recorded'}",
         f"Arrival            : {draft['arrival_id']} landed {draft['landed_at']}",
-        *(
-            [
-                f"VOID: arrival {draft['arrival_id']} was voided by {v['officer']} at {v['at']} ({v['reason']}), "
-                "after this draft was made: it stands for no one, do not submit it"
-            ]
-            if (v := draft.get("arrival_void"))
-            else []
-        ),
+        *drafts.void_lines(draft),
         drafts.safeguarding_line(draft),
         f"Policing purpose   : {draft['purpose']}",
     ]

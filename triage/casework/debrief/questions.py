@@ -247,22 +247,22 @@ def _items(raw: object) -> list[str]:
     return [str(v).strip() for v in values if present(v)]
 
 
-def parse_part(ctx: Context, part: Part, raw: object) -> object:
-    """One field's value, checked and normalised (a list for a field that takes several)."""
+def parse_part(ctx: Context, part: Part, raw: object, label: str | None = None) -> object:
+    """One field's value, checked and normalised (a list for a field that takes several). A refusal names the
+    field by its flag, or by `label` where the answer was typed at a prompt, not as a flag."""
+    flag = label or part.flag
     if not part.many:
         if isinstance(raw, (list, dict)):
-            raise BadInput(f"{part.flag}: give one value, not a list")
-        return part.parse(ctx, str(raw), part.flag)
+            raise BadInput(f"{flag}: give one value, not a list")
+        return part.parse(ctx, str(raw), flag)
     items = _items(raw)
     if part.name == "indicators":  # no code holds a ';': `--indicator "debt; held"` is read as the prompt reads it
         items = [p.strip() for item in items for p in item.split(";") if p.strip()]
     if part.name == "indicators" and any(i.lower() in NONE_WORDS for i in items):
         if len(items) == 1:
             return []
-        raise BadInput(
-            f"{part.flag}: none cannot be combined with indicators; give none alone, or only the indicators seen"
-        )
-    values = [part.parse(ctx, item, part.flag) for item in items]
+        raise BadInput(f"{flag}: none cannot be combined with indicators; give none alone, or only the indicators seen")
+    values = [part.parse(ctx, item, flag) for item in items]
     return [v for i, v in enumerate(values) if v not in values[:i]]
 
 

@@ -9,6 +9,7 @@ same transaction that records the debrief.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from triage.casework import arrivals, ocg
@@ -83,6 +84,19 @@ def _warnings(ctx: Context, answers: dict[str, Any]) -> list[str]:
                         f"{vessel or 'not recorded'}, this arrival on {ctx.arrival['vessel'] or 'not recorded'}"
                     )
     return out
+
+
+def marked_void(store: Store, answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers with each person named by an arrival voided since marked `void`: the debrief was given
+    before the capture was found made in error, so the name stays, read as standing for no one."""
+    void = arrivals.voided(store)
+    marked = copy.deepcopy(answers)
+    for key in PEOPLE_QUESTIONS:
+        value = marked[key].get("value") or {}
+        for person in value.get("people") or [value.get("person")]:
+            if person and person["arrival_id"] in void:
+                person["void"] = True
+    return marked
 
 
 def indicators_of(answers: dict[str, Any]) -> list[str]:
@@ -238,15 +252,20 @@ def show(store: Store, arrival_id: str, *, officer: str, history: bool = False) 
     rows = store.rows("debriefs", "arrival_id = ?", [arrival_id], order_by="version")
     if not rows:
         raise NotFound(f"arrival {arrival_id} has no debrief; record one with `triage debrief {arrival_id}`")
+
+    def marked(row: dict[str, Any]) -> dict[str, Any]:  # a person named who was voided since reads as void
+        v = view(row)
+        return {**v, "answers": marked_void(store, v["answers"])}
+
     shown = {
-        **view(rows[-1]),
+        **marked(rows[-1]),
         "safeguarding": bool(arrival["safeguarding"]),
         "suggestions": ocg.suggestions(store, arrival_id=arrival_id),
         "shared_with": shared_with(store, arrival_id),
         "ocg_links": ocg.links_of_arrival(store, arrival_id),
     }
     if history:
-        shown["history"] = [view(r) for r in rows[:-1]]
+        shown["history"] = [marked(r) for r in rows[:-1]]
     with store.transaction():
         store.audit(
             "debrief-show",

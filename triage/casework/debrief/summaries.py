@@ -7,13 +7,12 @@ crime group is only ever suggested here; the section keeps the links an officer 
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
 from triage.casework import arrivals, ocg
 from triage.casework.debrief.questions import EXPLOITATION, QUESTIONS, present, value_text
-from triage.casework.debrief.records import PEOPLE_QUESTIONS, latest, shared_with, view
+from triage.casework.debrief.records import latest, marked_void, shared_with, view
 from triage.errors import NotFound
 from triage.store.rows import Store
 
@@ -67,19 +66,6 @@ def _named_by_others(store: Store, arrival: dict[str, Any]) -> list[dict[str, An
     return out
 
 
-def _marked_void(store: Store, answers: dict[str, Any]) -> dict[str, Any]:
-    """The answers with each person named by an arrival voided since marked `void`: the debrief was given
-    before the capture was found made in error, so the name stays, read as standing for no one."""
-    void = arrivals.voided(store)
-    marked = copy.deepcopy(answers)
-    for key in PEOPLE_QUESTIONS:
-        value = marked[key].get("value") or {}
-        for person in value.get("people") or [value.get("person")]:
-            if person and person["arrival_id"] in void:
-                person["void"] = True
-    return marked
-
-
 def _paid_nothing(answers: dict[str, Any]) -> bool:
     p = answers["payment"]
     return p["status"] == "answered" and p["value"]["amount"] is not None and Decimal(p["value"]["amount"]) == 0
@@ -112,7 +98,7 @@ def intel_fields(store: Store, arrival_id: str, fields: dict[str, Any]) -> tuple
         "version": row["version"],
         "recorded_by": row["officer"],
         "recorded_at": row["at"],
-        "answers": _marked_void(store, shown["answers"]),
+        "answers": marked_void(store, shown["answers"]),
         "declined": [QUESTIONS[k].label for k in shown["declined"]],
         "exploitation_indicators": [{"code": c, "text": EXPLOITATION[c]} for c in shown["exploitation_indicators"]],
         "named_by_others": named,
