@@ -131,11 +131,7 @@ def record(
     typed, decision = decision, (decision or "").strip().lower()  # `Confirmed` as `confirmed`, as refs are read
     if decision not in DECISIONS:
         raise BadInput(f"--decision {typed!r}: choose one of {', '.join(DECISIONS)}")
-    reason = biographic.clean_text(reason or "", "--reason", 1000)
-    if not reason:
-        raise BadInput("--reason is required: say why you reached this decision")
-    if len(reason) < MIN_REASON:
-        raise BadInput(f"--reason must say why in at least {MIN_REASON} characters; {reason!r} is too short")
+    reason = biographic.reason_text(reason, "you reached this decision", min_chars=MIN_REASON)
     arrivals.live(store, arrival_id)
     candidate = named_candidate(store, arrival_id, candidate)
     cand = _candidate(store, arrival_id, candidate, kind)

@@ -393,8 +393,7 @@ def stored_ref(store: Store, ref: str) -> str:
 
 def get_draft(store: Store, ref: str, family: Family) -> dict[str, Any]:
     """A stored draft of the family, with what the family adds from the store (a PND draft's outcomes), and
-    the arrival's void if it was voided since (`arrival_void`)."""
-    ref = stored_ref(store, ref)
+    the arrival's void if it was voided since (`arrival_void`). `ref` as stored (`stored_ref`)."""
     row = store.get("drafts", ref, what="draft")
     if row["kind"] not in family.kinds:
         command = "intel" if row["kind"] == "intel" else "pnd"
