@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import numpy as np
@@ -237,4 +238,12 @@ def test_a_matcher_named_in_capitals_is_the_matcher(cli, home):
     """`triage models use DLIB` was refused, where refs are read in any case."""
     assert cli.json("models", "use", "DLIB")["matcher"] == "dlib"
     assert cli.json("models", "use", "Sface")["matcher"] == "sface"
-    assert "choose from dlib, sface, fused" in cli("models", "use", "dlibx", code=int(ExitStatus.USAGE)).stderr
+    review = (dt.date.today() + dt.timedelta(days=120)).isoformat()
+    cli(
+        "watchlist", "add", orl(21, 3), "--ref", "WL-121", "--name", "Reza Ali", "--category", "Wanted ",
+        "--reason", "Wanted on warrant", "--authorised-by", "DS 4411 Clarke", "--review-date", review,
+        "--accept-low-quality", "--override-reason", "fixture photos are 92x112 px",
+    )  # fmt: skip
+    assert [r["category"] for r in cli.json("watchlist", "list", "--category", "WANTED")] == ["wanted"]
+    refused = cli("models", "use", "dlibx", code=int(ExitStatus.USAGE)).stderr
+    assert "matcher 'dlibx': choose from dlib, sface, fused" in refused and "--matcher" not in refused, refused

@@ -6,6 +6,7 @@ which row's details differ."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 
 from test_drafts import validator
@@ -351,5 +352,8 @@ def test_a_report_and_a_debrief_shown_after_a_void_mark_the_void_arrivals(cli, w
     debrief = cli.json("debrief", x, "--show")
     assert debrief["answers"]["pilot"]["value"]["person"]["void"] is True
     assert "void" not in debrief["answers"]["companions"]["value"]["people"][0]
+    assert debrief["void"]["reason"] == "captured on the wrong laptop", "the debrief's own arrival is void"
     text = " ".join(cli("debrief", x, "--show").stdout.split())
     assert f"person {a} (void)" in text and f"person {y} (void)" not in text
+    assert "VOID: voided by" in text and ": captured on the wrong laptop" in text
+    assert not re.search(r"\d\dT\d\d:", text), "times as a person reads them, not with ISO 8601's T"

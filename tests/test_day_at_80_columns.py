@@ -142,6 +142,14 @@ def test_no_id_or_path_is_cut(day):
     assert any(str(day.root / "batch.age") in line for line in lines)
 
 
+def test_the_demo_s_commands_to_explore_it_name_its_home(day):
+    """Copied as printed, each command must open the demo's home, not the officer's own."""
+    lines = [line for command, line in day.transcript if command.startswith("demo")]
+    for command in ("review --pending", "training score"):
+        shown = [line for line in lines if f"triage {command}" in line]
+        assert shown and all(f"TRIAGE_HOME={day.root / 'demo'} " in line for line in shown), (command, shown)
+
+
 def test_every_table_fits_80_columns(day):
     wide = [(c, line) for c, line in day.transcript if TABLE_LINE.match(line) and cell_len(line) > COLUMNS]
     assert not wide, "\n".join(f"{c}: {line}" for c, line in wide)

@@ -51,6 +51,11 @@ def orl_session(tmp_path_factory, face_models):
     return path, encoded[0]
 
 
+def test_a_matcher_named_in_another_case_is_that_matcher_once():
+    """`--matcher DLIB` was refused as unknown where `triage models use DLIB` takes it."""
+    assert [m.name for m in matchers(["DLIB", "dlib", "Fused"])] == ["dlib", "fused"]
+
+
 @pytest.fixture
 def eval_home(orl_session, triage_env) -> Path:
     shutil.copytree(orl_session[0], triage_env)

@@ -205,7 +205,7 @@ def test_a_laptops_alert_decided_on_another_laptop_is_decided_at_the_hub(cli, si
     pending = cli.json("hub", "review", "--pending", *hub)["laptop_alerts"]
     assert [(a["arrival_key"], a["ref"]) for a in pending] == [(sites.a2, "WL-007")]
     listed = " ".join(cli("hub", "review", "--pending", *hub).stdout.split())  # with what it was judged against
-    assert f"WL-007 (wanted) at {pending[0]['distance']:.3f} (threshold {pending[0]['threshold']:.2f})" in listed
+    assert f"WL-007 [wanted] at {pending[0]['distance']:.3f} (threshold {pending[0]['threshold']:.2f})" in listed
     assert "never an identification" in listed
     (imported,) = _imported(cli, hub, sites.s_file)
     (decided,) = imported["alert_decisions"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import shutil
 import sqlite3
 
@@ -136,6 +137,14 @@ def test_a_template_of_another_model_is_never_compared(store, vectors):
     assert all(c.distance > 0.01 and c.model_id == faces.MODEL_ID for c in found)
     other = matching.Gallery.load(store, "watchlist", "subject", "another-model-v1")
     assert len(other) == 1 and other.search(vector, top_k=1, threshold=0.5)[0].distance < 1e-3
+
+
+def test_capture_and_review_show_a_subject_s_category_alike(cli, wl_home):
+    """Capture wrote `(wanted)` where review and the drafts write `[wanted]`: one subject, two spellings."""
+    captured = cli("capture", "--photo", orl(7, 4), "--matcher", "dlib").stdout
+    arrival = re.search(r"A-[0-9A-Z]{6}", captured).group(0)
+    for shown in (captured, cli("review", arrival).stdout):
+        assert "[wanted]" in shown.split() and "(wanted)" not in shown, shown
 
 
 def test_threshold_override_is_recorded_with_the_search(cli, wl_home):

@@ -166,6 +166,8 @@ def test_a_true_match_of_an_arrival_the_trainee_voided_is_said_to_be_voided(cli,
     assert (missed["ref"], missed["decision"], missed["voided"]) == (ref, "not reviewed", aid)
     words = " ".join(cli("training", "score", "--home", home).stdout.split())
     assert f"{ref}: not reviewed (arrival {aid} was" in words and "voided: no decision can be made on it)" in words
+    [draft] = [d for d in sheet["missing_drafts"] if d["arrival_id"] == aid]  # its draft can no longer be made
+    assert draft["voided"] == aid and "voided: no draft can be made on it)" in words
 
 
 def test_a_child_claiming_to_be_an_adult_must_be_safeguarded(cli, tmp_path):

@@ -93,9 +93,11 @@ def _as_column(flag: str) -> str:
 
 
 def _category(category: str, named: Callable[[str], str] = _option) -> str:
-    if category not in CATEGORIES:
+    """A category in any case and without stray spaces (`Wanted` from a spreadsheet), kept as it is known."""
+    known = category.strip().lower()
+    if known not in CATEGORIES:
         raise BadInput(f"{named('--category')} {category!r}: choose one of {', '.join(CATEGORIES)}")
-    return category
+    return known
 
 
 def _inclusion_reason(reason: str | None, named: Callable[[str], str] = _option) -> str:

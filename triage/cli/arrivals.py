@@ -204,13 +204,15 @@ def show_cmd(
     d = row["details"]
     out.print(
         f"[bold]{escape(row['id'])}[/] "
-        + escape(f"landed {row['landed_at']} at {row['site']}, vessel {row['vessel'] or '-'}")
+        + escape(f"landed {utc_text(row['landed_at'])} UTC at {row['site']}, vessel {row['vessel'] or '-'}")
         + ("  [bold red]SAFEGUARDING[/]" if row["safeguarding"] else "")
     )
     if row.get("void"):
         v = row["void"]
         # markup, not style=, so that it wraps between words in a terminal like any message (an id is never cut)
-        out.print("[bold red]" + escape(f"VOID: voided by {v['officer']} at {v['at']}: {v['reason']}") + "[/]")
+        out.print(
+            "[bold red]" + escape(f"VOID: voided by {v['officer']} at {utc_text(v['at'])} UTC: {v['reason']}") + "[/]"
+        )
     if row["safeguarding"]:
         render_flag_reasons(row["safeguarding_reasons"])
     table = Table("field", "as given", "Latin form")
@@ -459,6 +461,8 @@ def void_cmd(
 
     def render(r: corrections.Voided) -> None:
         training_banner(store)
-        out.print(f"{r.arrival_id} is VOID (by {r.officer} at {r.at}); it is kept as a tombstone.", markup=False)
+        out.print(
+            f"{r.arrival_id} is VOID (by {r.officer} at {utc_text(r.at)} UTC); it is kept as a tombstone.", markup=False
+        )
 
     emit(result, json_out, render)

@@ -102,7 +102,7 @@ def render_candidates(candidates: list[dict[str, Any]], threshold: float, calibr
     for c in candidates:
         who = (c.get("name") or "") + (" SAFEGUARDING" if c.get("safeguarding") else "")  # an earlier arrival flagged
         if c["kind"] == "watchlist" and c.get("category"):
-            who = f"{who} ({c['category']})"
+            who = f"{who} [{c['category']}]"  # as review and the drafts show it
         elif c.get("differences"):
             who += " — differs: " + ", ".join(sorted({detail_label(k) for k in c["differences"]}))
         if c.get("same_vessel"):

@@ -178,9 +178,14 @@ def render(view: dict[str, Any]) -> None:
 
     out.print(
         f"[bold]Debrief of {escape(view['arrival_id'])}[/], "
-        + escape(f"version {view['version']} by {view['officer']} at {view['at']}")
+        + escape(f"version {view['version']} by {view['officer']} at {utc_text(view['at'])} UTC")
         + ("  [bold red]SAFEGUARDING[/]" if view["safeguarding"] else "")
     )
+    if view.get("void"):
+        v = view["void"]
+        out.print(
+            "[bold red]" + escape(f"VOID: voided by {v['officer']} at {utc_text(v['at'])} UTC: {v['reason']}") + "[/]"
+        )
     table = Table("question", "answer")
     for key, a in view["answers"].items():
         text = answer_text(key, a)

@@ -162,4 +162,7 @@ def demo(
         markup=False,
         soft_wrap=True,
     )
-    out.print(f"or see how the recorded reviews compare with the truth with `{run} training score`.", markup=False)
+    out.print("or see how the recorded reviews compare with the truth:", markup=False)
+    out.print(
+        f"  TRIAGE_HOME={path} TRIAGE_PASSPHRASE={DEMO_PASSPHRASE} {run} training score", markup=False, soft_wrap=True
+    )

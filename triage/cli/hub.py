@@ -201,7 +201,7 @@ def import_cmd(
             for a in r.laptop_alerts:
                 say(
                     out,
-                    f"  laptop alert: {a['arrival_key']}{f' ({review.SAFEGUARDING})' if a.get('safeguarding') else ''} - {a['ref']} ({a['category'] or 'no category'}) at "
+                    f"  laptop alert: {a['arrival_key']}{f' ({review.SAFEGUARDING})' if a.get('safeguarding') else ''} - {a['ref']} [{a['category'] or 'no category'}] at "
                     f"{a['distance']:.3f}, found by {a['laptop']}: {a['decided_where']}",
                     hang=2,
                 )
@@ -413,7 +413,7 @@ def review_cmd(
             say(
                 out,
                 f"laptop alert: {_placed(a['arrival_key'], a['site'], a['day'], a.get('safeguarding'))} - {a['ref']} "
-                f"({a['category'] or 'no category'}) at {a['distance']:.3f}{_against(a['threshold'])}, "
+                f"[{a['category'] or 'no category'}] at {a['distance']:.3f}{_against(a['threshold'])}, "
                 f"found by {a['laptop']}: {a['decided_where']}",
                 hang=2,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -107,6 +108,11 @@ def start_cmd(
     )
 
 
+def _voided(finding: dict[str, Any], what: str) -> str:
+    """A finding on an arrival voided since: it stays a finding (the void may be the trainee's mistake), said so."""
+    return f" (arrival voided: {what} can be made on it)" if finding.get("voided") else ""
+
+
 def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Compare the trainee's reviews, drafts and safeguarding flags with the scenario's truth.
 
@@ -142,8 +148,12 @@ def score_cmd(officer: OfficerOpt = None, home: HomeOpt = None, json_out: JsonOp
             "False confirmations",
             lambda f: f"confirmed {f['kind']} {f['ref']}; truth: {f['truth']}",
         ),
-        ("missing_drafts", "Missing drafts", lambda f: f"needed {f['needed']}"),
-        ("missed_safeguarding", "Missed safeguarding", lambda f: f"not flagged; truth: {f['truth']}"),
+        ("missing_drafts", "Missing drafts", lambda f: f"needed {f['needed']}" + _voided(f, "no draft")),
+        (
+            "missed_safeguarding",
+            "Missed safeguarding",
+            lambda f: f"not flagged; truth: {f['truth']}" + _voided(f, "no flag"),
+        ),
         (
             "unreviewed_alerts",
             "Alerts left unreviewed",

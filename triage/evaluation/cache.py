@@ -113,7 +113,7 @@ def matchers(names: Sequence[str] | None, home: Path | str | None = None, defaul
     """The matchers named (by default `default` and, when it is fused, each model it combines, side by
     side), each with the home's calibration in force."""
     known = registry.names(home)
-    chosen = list(dict.fromkeys(names or registry.side_by_side(default, home)))
+    chosen = list(dict.fromkeys(registry.folded_name(n, home) for n in names or registry.side_by_side(default, home)))
     unknown = [n for n in chosen if n not in known]
     if unknown:
         raise BadInput(f"--matcher {unknown[0]!r}: choose from {', '.join(known)}")

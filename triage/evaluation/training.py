@@ -292,13 +292,18 @@ def score(store: Store, *, officer: str) -> dict[str, Any]:
             if made:
                 checks["drafts_made"] += 1
             else:
-                sheet["missing_drafts"].append(where | {"needed": "a PND draft stating its policing purpose"})
+                sheet["missing_drafts"].append(
+                    where
+                    | {"needed": "a PND draft stating its policing purpose", "voided": aid if aid in void else None}
+                )
         if truth.get("child"):
             checks["safeguarding_expected"] += 1
             if store.db.execute("SELECT safeguarding FROM arrivals WHERE id = ?", [aid]).fetchone()[0]:
                 checks["safeguarding_raised"] += 1
             else:
-                sheet["missed_safeguarding"].append(where | {"truth": "a child, whatever age was claimed"})
+                sheet["missed_safeguarding"].append(
+                    where | {"truth": "a child, whatever age was claimed", "voided": aid if aid in void else None}
+                )
     number_of = {aid: n for n, aid in enumerate(ids, 1)}
     missed = {(m["arrival_id"], m["kind"], m["ref"]) for m in sheet["missed_matches"]}
     for item in review.pending(store):

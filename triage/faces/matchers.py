@@ -173,8 +173,14 @@ def _folded(name: str, users: Collection[str]) -> str:
     return folded[0] if len(folded) == 1 else name
 
 
-def get(name: str, home: Path | str | None) -> Matcher:
-    """A matcher by name (in any case: `_folded`), with its threshold resolved for this home."""
+def folded_name(name: str, home: Path | str | None) -> str:
+    """A matcher's name as typed (`DLIB`, `Fused`), as this home knows it (`_folded`)."""
+    return _folded(name, encoders.user_models(home))
+
+
+def get(name: str, home: Path | str | None, *, named_by: str = "--matcher") -> Matcher:
+    """A matcher by name (in any case: `_folded`), with its threshold resolved for this home. `named_by` is how
+    the name was given, for the refusal (an option, or `models use`'s argument)."""
     if name not in encoders.RESERVED and name.lower() in encoders.RESERVED:
         # A supplied model may be named so (`SFace`): it is that model, not the built-in, when it is there.
         name = name if name in encoders.user_models(home) else name.lower()
@@ -195,7 +201,7 @@ def get(name: str, home: Path | str | None) -> Matcher:
                 hint=f"put its folder (manifest.json and its .onnx file) back in {Path(home or '') / 'models'}, "
                 "or choose another matcher with `triage models use`",
             )
-        raise UsageError(f"--matcher {name!r}: choose from {', '.join(names(home))}")
+        raise UsageError(f"{named_by} {name!r}: choose from {', '.join(names(home))}")
     m = user[name]
     try:
         cal = matching.calibration(m.model_id, home)
@@ -255,7 +261,7 @@ def set_default(store: Store, name: str, *, officer: str) -> dict[str, Any]:
     name = _folded(name, users)
     supplied = users.get(name)
     if supplied is None:
-        get(name, store.home)  # a built-in matcher, or refused naming the choices
+        get(name, store.home, named_by="matcher")  # a built-in matcher, or refused naming the choices
     else:  # tried on known pairs before it is adopted, not at the next capture
         encoders.self_test(supplied)
     before = store.config.matcher

@@ -39,13 +39,15 @@ ORDER BY p.id
 
 
 def model_id_of(name: str, home: Path | str | None) -> str:
-    """A model named by its matcher name (dlib, sface, a user model's folder) or by its model id."""
+    """A model named by its matcher name (dlib, sface, a user model's folder) or by its model id, in any case."""
+    name = matchers.folded_name(name, home)
     if name in encoders.BUILTIN:
         return encoders.BUILTIN[name]
     users = encoders.user_models(home)
     if name in users:
         return users[name].model_id
     known = {encoders.DLIB, encoders.SFACE} | {m.model_id for m in users.values()}
+    name = next((k for k in known if k.casefold() == name.casefold()), name) if name not in known else name
     if name not in known:
         raise UsageError(f"--model {name!r}: choose from {', '.join([*encoders.BUILTIN, *users])}")
     return name

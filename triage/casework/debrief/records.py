@@ -260,6 +260,7 @@ def show(store: Store, arrival_id: str, *, officer: str, history: bool = False) 
     shown = {
         **marked(rows[-1]),
         "safeguarding": bool(arrival["safeguarding"]),
+        "void": arrival.get("void") or None,  # a tombstone's debrief is still shown, said to be void
         "suggestions": ocg.suggestions(store, arrival_id=arrival_id),
         "shared_with": shared_with(store, arrival_id),
         "ocg_links": ocg.links_of_arrival(store, arrival_id),
