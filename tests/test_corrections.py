@@ -11,7 +11,7 @@ import shutil
 
 from test_drafts import validator
 
-from conftest import orl, row_counts
+from conftest import OFFICER, orl, row_counts
 from triage.errors import ExitStatus
 
 DLIB = ("--matcher", "dlib")  # the candidates below are those of the dlib calibration's threshold
@@ -245,8 +245,20 @@ def test_corrections_made_after_an_export_reach_the_supervisor_once(cli, home, t
     cli("arrivals", "void", twice, "--reason", "the same man captured twice")
     cli("export", "--date", "2026-01-10", "--out", first, "--force")
     cli("export", "--date", "2026-01-10", "--out", second)
+    shutil.copytree(sup, tmp_path / "S2")  # the same import read by a person: which arrivals changed, and how
+    said = " ".join(cli("import", first, second, "--home", tmp_path / "S2").stdout.split())
     results = cli.json("import", first, second, "--home", sup)
     assert [r["added"]["corrections"] for r in results] == [2, 0]
+    assert (
+        sorted((c["kind"], c["reason"]) for c in results[0]["corrected"])
+        == [
+            ("amendment", "passport seen at the reception centre"),
+            ("void", "the same man captured twice"),
+        ]
+        and results[1]["corrected"] == []
+    )
+    void_here = next(c["arrival_id"] for c in results[0]["corrected"] if c["kind"] == "void")
+    assert f"{void_here} voided by {OFFICER}: the same man captured twice" in said, said
     assert all(r["new_arrivals"] == 0 for r in results)
 
     def held() -> tuple[dict, dict]:

@@ -150,7 +150,7 @@ def interview(ctx: Context, defaults: dict[str, Any]) -> dict[str, Any]:
             if note.strip():
                 answer["note"] = note
             try:
-                parse_question(ctx, key, answer)
+                parse_question(ctx, key, answer, asked=True)
             except BadInput as e:
                 err.print(f"[red]{escape(str(e))}[/] - answer this question again", highlight=False)
                 prior = answer

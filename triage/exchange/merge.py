@@ -122,6 +122,7 @@ class Imported:
     duplicate_captures: list[RepeatCandidate]
     warnings: list[str]
     arrival_ids: list[str]  # the batch's arrivals by their ids here, in the batch's order
+    corrected: list[dict[str, str]]  # each amendment or void applied here: arrival_id, kind, officer, reason
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +189,7 @@ class _Merger:
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
         self.quoting = _quoting({})
         self.warnings: list[str] = []
+        self.corrected: list[dict[str, str]] = []
         self.columns: dict[str, set[str]] = {}  # table -> its columns, read once per merge
 
     def local(self, kind: str, key: str | None) -> str | None:
@@ -402,6 +404,8 @@ class _Merger:
             self.known["corrections"][c["key"]] = aid
             if applied:
                 self.added["corrections"] += 1
+                kind = "void" if c["kind"] == "void" else "amendment"
+                self.corrected.append({"arrival_id": aid, "kind": kind, "officer": c["officer"], "reason": c["reason"]})
                 self.store.audit(
                     "import-correction",
                     self.officer,
@@ -664,6 +668,7 @@ def merge(store: Store, b: Batch, *, officer: str, progress: Progress | None = N
         **_awaiting(store, b, held),
         warnings=warnings + m.warnings,
         arrival_ids=list(held),
+        corrected=m.corrected,
     )
 
 

@@ -266,24 +266,34 @@ def parse_part(ctx: Context, part: Part, raw: object, label: str | None = None) 
     return [v for i, v in enumerate(values) if v not in values[:i]]
 
 
-def _check_answer(ctx: Context, key: str, value: dict[str, Any], note: str | None) -> None:
-    """What no single field can check: the fields of one question against each other."""
+def _check_answer(ctx: Context, key: str, value: dict[str, Any], note: str | None, asked: bool = False) -> None:
+    """What no single field can check: the fields of one question against each other. Each refusal names the
+    fields as they were given: flags, or (`asked`, at the prompts, where no flag was typed) the question."""
+    q = QUESTIONS[key]
+
+    def field(name: str) -> str:
+        part = next(p for p in q.parts if p.name == name)
+        if not asked:
+            return part.flag
+        return f"{q.label} ({name.replace('_', ' ')})" if len(q.parts) > 1 else q.label
+
+    in_note = "in its note" if asked else f"with --note {key}=TEXT"
     if key == "payment":
         if value["amount"] is not None and Decimal(value["amount"]) != 0 and not value["currency"]:
-            raise BadInput("--currency: give the currency of the amount paid, such as EUR or GBP")
+            raise BadInput(f"{field('currency')}: give the currency of the amount paid, such as EUR or GBP")
         if value["method"] == "other" and not note:
-            raise BadInput("--payment-method other: describe how it was paid with --note payment=TEXT")
+            raise BadInput(f"{field('method')} other: describe how it was paid {in_note}")
     elif key == "exploitation" and "other" in value["indicators"] and not note:
-        raise BadInput("--indicator other: describe the indicator with --note exploitation=TEXT")
+        raise BadInput(f"{field('indicators')} other: describe the indicator {in_note}")
     elif key == "interpreter" and value["interpreter"] is False and value["interpreter_ref"]:
-        raise BadInput("--interpreter-ref goes with --interpreter yes")
+        raise BadInput(f"{field('interpreter_ref')} goes with {field('interpreter')} yes")
     elif key == "companions" and any(p["arrival_id"] == ctx.arrival["id"] for p in value["people"]):
-        raise BadInput(f"--companion: {ctx.arrival['id']} is the arrival being debriefed")
+        raise BadInput(f"{field('people')}: {ctx.arrival['id']} is the arrival being debriefed")
 
 
-def parse_question(ctx: Context, key: str, raw: object) -> dict[str, Any] | None:
+def parse_question(ctx: Context, key: str, raw: object, *, asked: bool = False) -> dict[str, Any] | None:
     """One question's answer from raw input (a dict of its fields, with optional "status" and "note", or the
-    word "declined" or "unknown"); None when nothing at all was given for it."""
+    word "declined" or "unknown"); None when nothing at all was given for it. `asked`: typed at the prompts."""
     q = QUESTIONS[key]
     if isinstance(raw, str):
         raw = {"status": raw}
@@ -316,7 +326,7 @@ def parse_question(ctx: Context, key: str, raw: object) -> dict[str, Any] | None
     value: dict[str, Any] = {p.name: [] if p.many else None for p in q.parts}
     for p in given:
         value[p.name] = parse_part(ctx, p, raw[p.name])
-    _check_answer(ctx, key, value, note)
+    _check_answer(ctx, key, value, note, asked)
     return {"status": "answered", "value": value, "note": note}
 
 
