@@ -198,9 +198,9 @@ def render_imports(results: list[Imported]) -> None:
     for n, r in enumerate(results, 1):
         out.print(f"  {n}: {r.file}", markup=False, overflow="fold", soft_wrap=True)
         out.print(f"     {_merged(r)}", markup=False)
-        for c in r.corrected:  # which arrivals changed, not only how many: a void takes one out of every view
-            done = "voided" if c["kind"] == "void" else "amended"
-            say(out, f"     {c['arrival_id']} {done} by {c['officer']}: {c['reason']}", hang=7)
+        for fix in r.corrected:  # which arrivals changed, not only how many: a void takes one out of every view
+            done = "voided" if fix.kind == "void" else "amended"
+            say(out, f"     {fix.arrival_id} {done} by {fix.officer}: {fix.reason}", hang=7)
     if all(r.already_imported for r in results):
         every = "The batch was" if len(results) == 1 else f"All {len(results)} batches were"
         say(out, f"{every} already merged here: nothing was added.")

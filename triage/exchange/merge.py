@@ -97,6 +97,16 @@ class RepeatCandidate:
     figures: list[dict[str, Any]] = field(default_factory=list)  # each search's own (review.PendingCandidate)
 
 
+@dataclass(frozen=True)
+class Corrected:
+    """A laptop's amendment or void applied to an arrival here: which one, and who made it why."""
+
+    arrival_id: str
+    kind: str  # "amendment" or "void"
+    officer: str
+    reason: str
+
+
 @dataclass
 class Imported:
     """One batch merged: where it came from, what it added, and what awaits a decision on its arrivals. A batch
@@ -122,7 +132,7 @@ class Imported:
     duplicate_captures: list[RepeatCandidate]
     warnings: list[str]
     arrival_ids: list[str]  # the batch's arrivals by their ids here, in the batch's order
-    corrected: list[dict[str, str]]  # each amendment or void applied here: arrival_id, kind, officer, reason
+    corrected: list[Corrected]  # each amendment or void applied here
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -189,7 +199,7 @@ class _Merger:
         self.planned: dict[str, dict[str, str]] = {kind: {} for kind in RENAMED}  # key -> the id a new row gets here
         self.quoting = _quoting({})
         self.warnings: list[str] = []
-        self.corrected: list[dict[str, str]] = []
+        self.corrected: list[Corrected] = []
         self.columns: dict[str, set[str]] = {}  # table -> its columns, read once per merge
 
     def local(self, kind: str, key: str | None) -> str | None:
@@ -405,7 +415,7 @@ class _Merger:
             if applied:
                 self.added["corrections"] += 1
                 kind = "void" if c["kind"] == "void" else "amendment"
-                self.corrected.append({"arrival_id": aid, "kind": kind, "officer": c["officer"], "reason": c["reason"]})
+                self.corrected.append(Corrected(aid, kind, c["officer"], c["reason"]))
                 self.store.audit(
                     "import-correction",
                     self.officer,
