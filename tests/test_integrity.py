@@ -785,3 +785,31 @@ def test_the_fast_encoding_of_a_row_is_the_one_its_tags_were_made_with():
     ]
     for value in values:
         assert tags._encoded(value) == tags._BODY.encode(value)
+
+
+def test_a_home_put_back_to_an_older_copy_under_a_running_command_is_refused_at_its_next_write(cli, home, tmp_path):
+    """A command that holds the home open (a session, for a boat's length) knows how far it has seen the trail go.
+    The file put back to an older copy of itself meanwhile (`sqlite3 triage.db ".restore backup.db"`), every row and
+    the sealed end consistent with each other, would have its next arrival written on top and those it saved before
+    silently gone: its next write is refused instead, with nothing written."""
+    from conftest import OFFICER, PASSPHRASE
+    from triage.errors import IntegrityFailure
+    from triage.store.rows import Store
+
+    older = tmp_path / "backup.db"
+    with sqlite3.connect(home / "triage.db") as live, sqlite3.connect(older) as copy:
+        live.backup(copy)
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with store.transaction():
+            store.audit("session-save", OFFICER, records=["arrival:A-SAVED1"])
+        with sqlite3.connect(older) as copy, sqlite3.connect(home / "triage.db") as live:
+            copy.backup(live)
+        seq = store.db.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+        with pytest.raises(IntegrityFailure, match="no longer holds as written"):
+            with store.transaction():
+                store.audit("session-save", OFFICER, records=["arrival:A-SAVED2"])
+        assert store.db.execute("SELECT max(seq) FROM audit_events").fetchone()[0] == seq  # nothing written
+    finally:
+        store.close()
+    assert cli.json("audit", "verify", "--home", home)["ok"]  # the older copy is whole: only the command saw it

@@ -78,7 +78,7 @@ def arrival(cli, subject):
         "--vessel",
         TYPED_VESSEL,
     )
-    assert f"{NAME} (facilitator)" in res.stdout  # the candidate table
+    assert f"{NAME} [facilitator]" in res.stdout  # the candidate table
     return cli.json("arrivals", "list")[0]
 
 
@@ -98,7 +98,7 @@ def test_capture_candidates_and_arrivals_list_and_show(cli, arrival):
     listed = cli("arrivals", "list").stdout
     assert VESSEL in listed and full_name in listed
     shown = cli("arrivals", "show", arrival["arrival_id"]).stdout
-    for text in (SURNAME, GIVEN, ALIAS, NOTES, VESSEL, f"{NAME} (facilitator)"):
+    for text in (SURNAME, GIVEN, ALIAS, NOTES, VESSEL, f"{NAME} [facilitator]"):
         assert text in shown, text
 
 

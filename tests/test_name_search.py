@@ -67,6 +67,17 @@ def test_a_name_finds_its_spellings_and_a_capture_shows_a_biographic_candidate(c
     assert [r["decision"] for r in bio_now[0]["reviews"]] == ["rejected"]
 
 
+def test_a_name_pasted_with_direction_marks_is_found_as_typed(cli, wl_home):
+    """A name copied from a right-to-left field carries invisible marks (RLM, LRM, ALM): kept, they made its
+    keys, so the same name typed without them found nothing and the lexicon knew none of its spellings."""
+    pasted = capture(cli, 31, "\u200fحسين\u200f", "\u061cمحمد\u200e", "1995")["arrival_id"]
+    shown = cli.json("arrivals", "show", pasted)
+    assert "\u200f" not in str(shown) and "\u061c" not in str(shown)
+    for typed in ("حسين", "Hussein", "\u200fحسين"):
+        assert [a["arrival_id"] for a in cli.json("arrivals", "find", typed)["arrivals"]] == [pasted], typed
+    assert "HUSSEIN" in [v["text"] for v in cli.json("names", "\u200fحسين")["variants"]]
+
+
 def test_arrivals_are_found_after_the_data_key_is_replaced_and_in_an_older_home(cli, wl_home, monkeypatch, tmp_path):
     aid = capture(cli, 34, "Haile", "Tesfay", "1990")["arrival_id"]
     monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", "another horse battery staple")

@@ -170,3 +170,17 @@ def test_a_terminal_keeps_its_styles_but_never_gets_the_users_codes():
     assert "\x1b]0;" not in written and "\x1b[2J" not in written and "\u202e" not in written and "\x9b" not in written
     assert safe("tab\tand\nnewline") == "tab\tand\nnewline"
     assert safe("\x1b\x00\x7f\x85\u200f\u061c") == "\\x1b\\x00\\x7f\\x85\\u200f\\u061c"
+
+
+def test_a_table_holding_escaped_text_keeps_its_columns_at_80(cli, home, unchecked):
+    """An escape is several characters where the character it stands for takes none: escaped only as the
+    table was written, a name cell pushed its row past the column's edge and the border out of line."""
+    from rich.cells import cell_len
+
+    cli("capture", "--photo", orl(7, 4), "--surname", "Hasan\x1b[2J\u202eevil", "--given-names", "Omar\u2066")
+    for args in (("arrivals", "list"), ("arrivals", "find", "Omar")):
+        out = cli(*args).stdout
+        assert "\\x1b" in out and "\\u2066" in out, "shown as escapes"
+        rows = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+        assert rows and {cell_len(line) for line in rows} == {cell_len(rows[0])}, (args, out)
+        assert cell_len(rows[0]) <= 80

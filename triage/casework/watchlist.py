@@ -128,7 +128,7 @@ def _check_age(ref: str, dob: str | None, category: str, today: dt.date) -> None
 
 
 def _aliases(aliases: Sequence[str], named: Callable[[str], str] = _option) -> list[str]:
-    return [biographic.clean_text(a, named("--alias")) for a in aliases if a and a.strip()]
+    return [biographic.name_text(a, named("--alias")) for a in aliases if a and a.strip()]
 
 
 def check_entry(
@@ -153,7 +153,7 @@ def check_entry(
     if not REF_PATTERN.match(ref or ""):
         faults.found.append(f"{named('--ref')} {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
     ref = (ref or "").upper()  # `wl-0005` and `WL-0005` are one entry, written in capitals as issuers write them
-    cleaned = faults.check(biographic.clean_text, name or "", named("--name"))
+    cleaned = faults.check(biographic.name_text, name or "", named("--name"))
     if cleaned == "":  # None: refused above, and said why
         faults.found.append(f"{named('--name')} is required for a watchlist subject")
     authorised = faults.check(biographic.clean_text, authorised_by or "", named("--authorised-by"))

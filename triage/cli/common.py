@@ -132,6 +132,33 @@ def fit_table(table: Table, console: Console, width: int | None = None) -> None:
         c.width = max(1, lo + extra - p)
 
 
+def _safe_text(text: Text) -> Text:
+    """`text` with `safe()` applied before it is laid out, its styles kept: an escape is six characters
+    where the mark it stands for takes none, so escaping a cell only as it is written (`_Safe`) would push
+    the rest of its row past the column's edge."""
+    if not _UNSAFE.search(text.plain):
+        return text
+    cuts = sorted({i for span in text.spans for i in (span.start, span.end)})
+    out = text.blank_copy()
+    for piece in text.divide(cuts):
+        part = Text(safe(piece.plain))
+        for span in piece.spans:
+            part.stylize(span.style, 0, len(part))
+        out.append_text(part)
+    return out
+
+
+def _safe_cells(table: Table) -> None:
+    """Every `Text` cell of `table` (and of a table inside one) escaped before the table is measured."""
+    for column in table.columns:
+        cells = column._cells
+        for i, cell in enumerate(cells):
+            if isinstance(cell, Text):
+                cells[i] = _safe_text(cell)
+            elif isinstance(cell, Table):
+                _safe_cells(cell)
+
+
 class _SafeHook(RenderHook):
     def __init__(self, console: Console):
         self.console = console
@@ -139,8 +166,9 @@ class _SafeHook(RenderHook):
     def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
         for r in renderables:
             if isinstance(r, Table):
+                _safe_cells(r)
                 fit_table(r, self.console)
-        return [_Safe(r) for r in renderables]
+        return [_Safe(_safe_text(r) if isinstance(r, Text) else r) for r in renderables]
 
 
 class SafeConsole(Console):

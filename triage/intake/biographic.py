@@ -307,6 +307,18 @@ def clean_text(text: str, field: str, max_len: int = 200) -> str:
     return s
 
 
+# The implicit direction marks (RLM, LRM, the Arabic letter mark): invisible, carrying no letter, and added by
+# many right-to-left text fields to what is copied from them.
+_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))
+
+
+def name_text(text: str, field: str, max_len: int = 200) -> str:
+    """A name as given, checked as `clean_text` checks free text, without the direction marks a name pasted
+    from a right-to-left field carries: kept, they became part of each name part's key, so the name searched
+    for without them (as typed) was not found, and the lexicon did not know it."""
+    return clean_text(text.translate(_DIRECTION_MARKS), field, max_len)
+
+
 def reason_text(text: str | None, why: str, *, min_chars: int = 3, min_words: int = 1, field: str = "--reason") -> str:
     """A reason kept in the audit trail, as free text. One left blank is asked for (`why` says what it explains);
     one too short is called too short, with the minimum, so an officer who typed one is not told it is missing."""
@@ -454,9 +466,9 @@ class DetailText:
             return [v for v in (checked(parse, t, *args) for t in texts) if v is not None]
 
         details = Details(
-            surname=checked(clean_text, self.surname, label("surname"), 100),
-            given_names=checked(clean_text, self.given_names, label("given_names"), 100),
-            aliases=each(clean_text, self.aliases, label("alias"), 200),
+            surname=checked(name_text, self.surname, label("surname"), 100),
+            given_names=checked(name_text, self.given_names, label("given_names"), 100),
+            aliases=each(name_text, self.aliases, label("alias"), 200),
             dob=checked(_birth, self.dob, today, label("dob")),
             age_range=checked(parse_age_range, self.age, label("age")),
             sex=checked(parse_sex, self.sex, label("sex")),

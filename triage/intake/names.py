@@ -28,7 +28,7 @@ from anyascii import anyascii
 
 from triage.errors import BadInput
 from triage.intake import lexicon
-from triage.intake.biographic import clean_text, latin
+from triage.intake.biographic import latin, name_text
 from triage.intake.lexicon import arabic_key, is_ethiopic, latin_key, script_of, sorani_key
 from triage.intake.mrz import arabic_from_mrz
 
@@ -849,7 +849,7 @@ QUERY_LIMIT = 200  # characters of a name asked about: a name, not a document
 def name_query(name: str, what: str = "NAME") -> str:
     """A name typed to look it up: at most QUERY_LIMIT characters, no control or direction characters, and at
     least one letter (punctuation alone names nobody); refused with exit 3 otherwise."""
-    text = clean_text(" ".join((name or "").split()), what, max_len=QUERY_LIMIT)
+    text = name_text(" ".join((name or "").split()), what, max_len=QUERY_LIMIT)
     if not any(ch.isalpha() for ch in text):
         raise BadInput(f"{what}: give a name, in any script (it has no letter)")
     return text

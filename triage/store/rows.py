@@ -95,6 +95,10 @@ class Store:
         mine = weakref.ref(self)
         self._old_rows = tags.OldRows(lambda: s._tag_key if (s := mine()) is not None else None)
         self._pending_head: tuple[int, str] | None = None  # the last event of the open transaction
+        # The furthest end of the trail this store has seen (at unlock, and at each of its own commits): a file put
+        # back to an older copy of itself while a command holds it open (a session) goes behind it (`_check_trail_end`).
+        self._seen_end: tuple[int, str] | None = None
+        self._written_end: tuple[int, str] | None = None  # the end the open transaction wrote, seen once committed
         # The schema as checked at unlock (or first sealed): every later head seals this, never what the file
         # holds by then, so a trigger slipped in while a command runs is refused rather than sealed.
         self._schema: str | None = None
@@ -181,6 +185,8 @@ class Store:
                 continue
             self._adopt_key(data_key)
             self._check_schema()
+            seen = audit.read_head(self.db, self._need_vault())
+            self._seen_end = None if seen is None else (seen.seq, seen.hash)
             self._tag_rows_once()
             keyed = self._key_digests_once(strict=check)
             if keyed:  # else an altered home opened to be reported (`audit verify`, `doctor`): nothing written
@@ -203,6 +209,7 @@ class Store:
         self._data_key = data_key
         self.vault = crypto.Vault(data_key)
         self._tag_key = crypto.derive_tag_key(data_key)
+        self._seen_end = None  # a new key's trail is read afresh (a rotation makes every hash again)
         tags.install_triggers(self.db, tags.tagged_tables(self.db), self._old_rows)
 
     def _tag_rows_once(self) -> None:
@@ -314,11 +321,13 @@ class Store:
                 self._check_touched_indexes()
                 self._tag_touched()
             conn.execute("COMMIT")
+            self._seen_end, self._written_end = self._written_end or self._seen_end, None
             for table, rowids in self._staged.items():
                 self._fresh.setdefault(table, set()).update(rowids)
             self._staged = {}
         except BaseException as e:
             self._pending_head = None
+            self._written_end = None
             self._staged = {}
             damaged = self._damaged_index(e)
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
@@ -362,6 +371,7 @@ class Store:
         self._pending_head = (row["seq"], row["hash"])
         if not self.db.conn.in_transaction:  # else the sealed head is written once, at commit
             self._write_head()
+            self._seen_end, self._written_end = self._written_end or self._seen_end, None
 
     def events(self, where: str | None = None, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The audit events that match `where`, oldest first, reasons opened, the trail from the first of them
@@ -400,6 +410,16 @@ class Store:
                 "or added outside triage), so nothing more is recorded: `triage audit verify` shows what changed",
                 hint="restore the home from a backup",
             )
+        if self._seen_end is not None and self._pending_head is None:
+            seen = self.db.execute("SELECT hash FROM audit_events WHERE seq = ?", [self._seen_end[0]]).fetchone()
+            if seen is None or str(seen[0]) != self._seen_end[1]:
+                raise IntegrityFailure(
+                    f"the home changed under this command: its trail had reached event {self._seen_end[0]}, which it "
+                    "no longer holds as written (the file put back to an older copy, or its key replaced by another "
+                    "command, while this one had it open), so nothing more is recorded",
+                    hint="end this command and start it again; if the home was put back, what this command saved "
+                    "since that copy is in it no more, unless a batch carried it",
+                )
 
     def _never_tagged(self) -> bool:
         """Whether no row of the store carries a tag: a home whose rows predate their tags (tags.py)."""
@@ -432,6 +452,7 @@ class Store:
             self._schema = now
             head.schema, head.steps = now, migrations.applied(self.db)
             audit.write_head(self.db, self._need_vault(), head)
+            self._written_end = (head.seq, head.hash)
         self._pending_head = None
 
     def _check_schema(self) -> None:
