@@ -497,6 +497,7 @@ def test_a_training_hub_takes_no_real_batch_and_writes_nothing(cli, sites, pg, t
     cli("keys", "trust", "Laptop B", _key(cli, sites.b, "signing_key"), "--home", tmp_path / "trial" / "keys")
     real = tmp_path / "b-real.age"
     cli("export", "--home", sites.b, "--date", FOLKESTONE_DAY, "--out", real, "--recipient", made["age_recipient"])
+    cli("hub", "audit", "verify", *trial)  # which records the key folder's trail, moved by the trust
     before = _counts(url)
     res = cli("hub", "import", real, *trial, code=int(ExitStatus.BAD_INPUT))
     assert "real batch and this is a TRAINING hub" in res.stderr
@@ -637,7 +638,8 @@ def test_the_embedded_server_runs_for_one_command(cli, sites, tmp_path, monkeypa
     assert not [p for p in running if p.status() != psutil.STATUS_ZOMBIE], "the embedded server was left running"
     monkeypatch.delenv("TRIAGE_OFFICER")
     assert OFFICER  # the key home's officer acts when none is given
-    assert cli.json("hub", "audit", "verify", "--dir", folder)["events"] == 2
+    events = cli.json("hub", "audit", "show", "--dir", folder)
+    assert [e["action"] for e in events][:2] == ["hub-keys", "hub-init"] and len(events) == 3  # then the review
 
 
 def test_a_template_column_renamed_and_made_again_empty_is_refused_by_every_command(cli, sites, hub):
@@ -1263,6 +1265,38 @@ def test_the_hub_is_called_the_hub_in_what_it_refuses(cli, sites, hub, monkeypat
     res = cli("hub", "review", "--pending", *hub, code=int(ExitStatus.WRONG_PASSPHRASE))
     assert f"wrong passphrase for the hub at {folder}" in res.stderr and "`triage hub init`" in res.stderr
     assert "home" not in res.stderr.replace(str(folder), "")
+
+
+def test_a_key_folder_put_back_to_an_older_copy_is_refused_until_its_restore_is_recorded(
+    cli, sites, hub, tmp_path, monkeypatch
+):
+    """The key folder holds the laptops the hub trusts: a copy taken before Laptop B was untrusted, put back, had
+    B's batch imported (exit 0) and `hub audit verify` pass. Every command now refuses the older folder (exit 6)
+    until a restore made on purpose is recorded, with its reason; a rotation of the folder's key is no restore."""
+    folder = hub[1]
+    keys = folder / "keys"
+    _imported(cli, hub, sites.a_file)  # the hub sees its key folder's trail
+    older = shutil.copytree(keys, tmp_path / "keys-older")
+    cli("keys", "untrust", "Laptop B", "--home", keys)
+    assert "does not trust" in cli("hub", "import", sites.b_file, *hub, code=int(ExitStatus.INTEGRITY)).stderr
+    shutil.rmtree(keys)
+    shutil.copytree(older, keys)
+    for command in (("import", sites.b_file), ("review", "--pending"), ("audit", "verify")):
+        said = " ".join(cli("hub", *command, *hub, code=int(ExitStatus.INTEGRITY)).stderr.split())
+        assert "is older than this hub last saw it" in said and "hub keys-restored" in said, said
+    assert "too short" in cli("hub", "keys-restored", "--reason", "oops", *hub, code=int(ExitStatus.BAD_INPUT)).stderr
+    why = "keys folder restored from the weekly backup after a disk failure"
+    done = cli.json("hub", "keys-restored", "--reason", why, *hub)
+    assert done["restored"] and done["recorded_now"] < done["recorded_before"]
+    (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "hub-keys-restored"]
+    assert why in event["reason"]
+    assert not cli.json("hub", "keys-restored", "--reason", why, *hub)["restored"]  # nothing more to record
+    cli("keys", "untrust", "Laptop B", "--home", keys)  # as the command's output asks: checked, untrusted again
+    assert "does not trust" in cli("hub", "import", sites.b_file, *hub, code=int(ExitStatus.INTEGRITY)).stderr
+    monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", "a new hub passphrase for the rotation")
+    cli("passphrase", "change", "--rotate", "--home", keys)  # every event's hash made again: the same trail
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", "a new hub passphrase for the rotation")
+    cli("hub", "audit", "verify", *hub)  # exit 0
 
 
 def test_a_laptops_decisions_on_a_repeat_arrival_decide_the_pair_at_the_hub(cli, sites, hub, tmp_path):

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from conftest import orl
+from triage.errors import ExitStatus
 
 DLIB = ("--matcher", "dlib")
 RELEASE_HOME = Path(__file__).parent / "data" / "release_home"
@@ -76,6 +77,17 @@ def test_a_name_pasted_with_direction_marks_is_found_as_typed(cli, wl_home):
     for typed in ("حسين", "Hussein", "\u200fحسين"):
         assert [a["arrival_id"] for a in cli.json("arrivals", "find", typed)["arrivals"]] == [pasted], typed
     assert "HUSSEIN" in [v["text"] for v in cli.json("names", "\u200fحسين")["variants"]]
+
+
+def test_a_pictograph_in_a_name_is_refused_and_one_held_from_before_has_no_latin_form(cli, wl_home):
+    """`--surname "Omar 🚤"` was taken, and its Latin form, which a PND search is drafted with, read `OMAR
+    :SPEEDBOAT:`: a pictograph is refused wherever a name is typed, and reads as nothing in a Latin form."""
+    from triage.intake.biographic import latin
+
+    refused = cli("capture", "--photo", orl(31, 1), "--surname", "Omar 🚤", code=int(ExitStatus.BAD_INPUT)).stderr
+    assert "--surname: contains the symbol '🚤' (U+1F6A4), which is no part of a name" in refused
+    cli("arrivals", "find", "Omar 🚤", code=int(ExitStatus.BAD_INPUT))
+    assert latin("Omar 🚤") == "OMAR"
 
 
 def test_arrivals_are_found_after_the_data_key_is_replaced_and_in_an_older_home(cli, wl_home, monkeypatch, tmp_path):

@@ -3,6 +3,7 @@ store, self-contained, escaping hostile names, and available as text for the ter
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -211,6 +212,10 @@ def test_report_json_needs_no_format_or_out(cli, day):
     assert data["day"] == day.day and data["out"] is None
     assert data["totals"] == cli.json("report", "--date", day.day, "--format", "text", "--home", day.home)["totals"]
     assert all("thumbnail" not in a for a in data["arrivals"])
+    as_format = json.loads(cli("report", "--date", day.day, "--format", "JSON", "--home", day.home).stdout)
+    assert as_format["totals"] == data["totals"], "--format json is --json, as for `pnd draft`"
+    refused = cli("report", "--date", day.day, "--format", "pdf", "--home", day.home, code=int(ExitStatus.USAGE))
+    assert "choose html, text or json" in refused.stderr
 
 
 def test_a_void_arrival_and_the_decisions_on_it_or_pairing_it_leave_the_day(cli, wl_home, tmp_path):

@@ -467,6 +467,25 @@ def emit(result: T, json_out: bool, render: Callable[[T], None]) -> None:
         render(result)
 
 
+def report_format(fmt: str, json_out: bool, out_file: Path | None) -> tuple[str, bool]:
+    """A report's --format, in any case, and whether it is printed as JSON: `json` is --json, as `pnd draft
+    --format json` is (the document on stdout, so no --out); the day as JSON with no file is drawn as text."""
+    fmt = fmt.strip().lower()
+    if fmt == "json":
+        if out_file is not None:
+            raise UsageError("--format json prints the report on stdout; drop --out, or use --json with --out")
+        fmt, json_out = "text", True
+    if fmt not in ("html", "text"):
+        raise UsageError(f"--format {fmt!r}: choose html, text or json")
+    if json_out and out_file is None and fmt == "html":
+        fmt = "text"  # no page is written, so none is drawn
+    if fmt == "html" and out_file is None:
+        raise UsageError(
+            "--format html needs --out FILE (the page is for a browser); use --format text for the terminal"
+        )
+    return fmt, json_out
+
+
 def utc_text(iso: str | None) -> str:
     """A recorded UTC time as a table shows it under a "(UTC)" heading: date and time apart, so a narrow
     column breaks it between the two rather than inside either (2026-11-28 04:31:07)."""

@@ -23,6 +23,7 @@ from triage.cli.common import (
     out,
     out_option,
     passphrase,
+    report_format,
     say,
     utc_text,
     warn,
@@ -67,6 +68,7 @@ def register(app: typer.Typer) -> None:
     group.command("import")(import_cmd)
     group.command("review")(review_cmd)
     group.command("report")(report_cmd)
+    group.command("keys-restored")(keys_restored)
     audit = typer.Typer(help="The hub's audit trail.", no_args_is_help=True)
     audit.command("verify")(audit_verify)
     audit.command("show")(audit_show)
@@ -525,6 +527,53 @@ def _replaced(d: dict[str, Any]) -> str:
     return f"{d.get('decision')} by {d.get('officer')} at {utc_text(str(d.get('at')))} UTC{where}"
 
 
+def keys_restored(
+    reason: str | None = typer.Option(None, "--reason", help="Why the key folder was put back (required; kept)."),
+    db: DbOpt = None,
+    folder: DirOpt = None,
+    officer: OfficerOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record that the hub's key folder was put back from a backup on purpose (audited, with the reason).
+
+    Every hub command refuses a key folder older than the hub last saw it (exit 6): an older copy brings back
+    laptops untrusted and watchlist entries withdrawn since. After a restore made on purpose (a disk lost), this
+    records the folder as it is now; then check the laptops it trusts (`triage keys list --home DIR/keys`) and
+    untrust again any untrusted since the backup was made. Needs the hub's importer or owner login.
+
+    Example: triage hub keys-restored --reason "keys folder restored from the 3 May backup after a disk failure"
+    """
+    from triage.hub import KEYS, hub
+    from triage.intake.biographic import reason_text
+
+    why = reason_text(reason, "the hub's key folder was put back", min_words=2)
+    where = _folder(folder)
+    with hub.opened(where, passphrase(), _officer(officer), db=db, keys_restored=why) as h:
+        seen = h.key_home
+    result = {
+        "restored": bool(seen and seen.restored),
+        "recorded_before": seen.before if seen else None,
+        "recorded_now": seen.now if seen else None,
+        "key_home": str(where / KEYS),
+    }
+
+    def render(r: dict[str, Any]) -> None:
+        if not r["restored"]:
+            say(
+                out,
+                f"The key folder is as the hub last saw it (its trail at event {r['recorded_now']}): nothing recorded.",
+            )
+            return
+        say(
+            out,
+            f"Recorded: the key folder restored (the hub had seen its trail at event {r['recorded_before']}, which it "
+            f"no longer holds; now at event {r['recorded_now']}). Check the laptops it trusts:",
+        )
+        out.print(f"  triage keys list --home {r['key_home']}", markup=False, soft_wrap=True)
+
+    emit(result, json_out, render)
+
+
 def audit_verify(db: DbOpt = None, folder: DirOpt = None, json_out: JsonOpt = False) -> None:
     """Check the hub's audit trail and rows (exit 6 at the first that fails).
 
@@ -580,7 +629,7 @@ def audit_show(
 def report_cmd(
     start: str = typer.Option(..., "--from", help="First day of landing, YYYY-MM-DD or DD/MM/YYYY."),
     end: str = typer.Option(..., "--to", help="Last day of landing, YYYY-MM-DD or DD/MM/YYYY."),
-    fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
+    fmt: str = typer.Option("html", "--format", help="html (one self-contained page), text or json (as --json)."),
     out_file: Annotated[Path | None, out_option("File to write (required for html).")] = None,
     force: ForceOpt = False,
     db: DbOpt = None,
@@ -602,10 +651,7 @@ def report_cmd(
     from triage.files import check_output, write_files
     from triage.hub import intel
 
-    if fmt not in ("html", "text"):
-        raise UsageError(f"--format {fmt!r}: choose html or text")
-    if fmt == "html" and out_file is None and not json_out:
-        raise UsageError("--format html needs --out FILE (the page is for a browser); use --format text")
+    fmt, json_out = report_format(fmt, json_out, out_file)
     hub_dir = _folder(folder)
     if out_file is not None:
         check_output(out_file, home=hub_dir, force=force, folder="the hub's folder")

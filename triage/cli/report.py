@@ -21,9 +21,9 @@ from triage.cli.common import (
     open_store,
     out,
     out_option,
+    report_format,
     training_banner,
 )
-from triage.errors import UsageError
 from triage.intake.refs import parse_site
 
 
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 def report_cmd(
     date: DayOpt,
     out_file: Annotated[Path | None, out_option("File to write (required for html).")] = None,
-    fmt: str = typer.Option("html", "--format", help="html (one self-contained page) or text."),
+    fmt: str = typer.Option("html", "--format", help="html (one self-contained page), text or json (as --json)."),
     site: SiteOpt = None,
     force: ForceOpt = False,
     officer: OfficerOpt = None,
@@ -53,12 +53,7 @@ def report_cmd(
     from triage.intake.biographic import parse_full_date
     from triage.outputs import report
 
-    if json_out and out_file is None and fmt == "html":
-        fmt = "text"  # the day as one JSON document on stdout: no page is written, so none is drawn
-    if fmt == "html" and out_file is None:
-        raise UsageError(
-            "--format html needs --out FILE (the page is for a browser); use --format text for the terminal"
-        )
+    fmt, json_out = report_format(fmt, json_out, out_file)
     day = parse_full_date(date, "--date").isoformat()
     site = parse_site(site) if site else site
     store = open_store(home)

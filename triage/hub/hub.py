@@ -88,6 +88,7 @@ class Hub:
         self._columns: dict[str, str] | None = None
         # Whether the trail's end holds the tables' digests (from migration m004 on); until then it holds none.
         self.summing = False
+        self.key_home: KeyHomeSeen | None = None  # how far the key home's trail was seen (`_key_home_as_left`)
 
     @functools.cached_property
     def matcher(self) -> matchers.Matcher:
@@ -388,7 +389,13 @@ def _url(config: HubConfig, db: str | None) -> str | None:
 
 @contextlib.contextmanager
 def opened(
-    folder: Path, passphrase: str, officer: str | None, *, db: str | None = None, models: bool = True
+    folder: Path,
+    passphrase: str,
+    officer: str | None,
+    *,
+    db: str | None = None,
+    models: bool = True,
+    keys_restored: str | None = None,
 ) -> Iterator[Hub]:
     """The hub in `folder`, for the length of one command: its embedded server (if it uses one) started and
     stopped again, its schema brought up to date, its models table checked against the trail's keyed end (every
@@ -425,6 +432,7 @@ def opened(
                 if hub.summing:
                     refuse_foreign_code(conn)
                     _models_as_left(hub)
+                    hub.key_home = _key_home_as_left(hub, keys_restored)
                 if models:
                     schema.ensure_models(
                         conn,
@@ -443,6 +451,98 @@ def opened(
                     conn.close()
     finally:
         keys.close()
+
+
+KEY_HOME_SETTING = "key_home_trail"
+
+
+@dataclass(frozen=True)
+class KeyHomeSeen:
+    """How far the hub has seen its key home's trail go (`_key_home_as_left`): the event recorded before this
+    command, and the one recorded now (the same when nothing moved or nothing could be written)."""
+
+    before: int | None
+    now: int | None
+    restored: bool  # recorded anew, as `hub keys-restored` asked, over an event the key home no longer holds
+
+
+def _key_home_recorded(hub: Hub) -> tuple[int, str] | None:
+    """The key home's event the hub last recorded, its keyed tag checked."""
+    row = hub.conn.execute("SELECT value FROM settings WHERE name = %s", [KEY_HOME_SETTING]).fetchone()
+    if row is None:
+        return None
+    value = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    try:
+        seq, event, tag = int(value["seq"]), str(value["event"]), value.get("tag")
+    except (KeyError, TypeError, ValueError):
+        raise rows.changed("settings", KEY_HOME_SETTING, False) from None
+    if tag != hub.blind(KEY_HOME_SETTING, f"{seq}:{event}"):
+        raise rows.changed("settings", KEY_HOME_SETTING, tag is None)
+    return seq, event
+
+
+def _key_home_as_left(hub: Hub, restored_because: str | None = None) -> KeyHomeSeen:
+    """Refuse a key home put back to an older copy of itself: the folder holds the laptops the hub trusts and the
+    watchlist it searches, so an older copy would bring back a laptop untrusted since (its batches imported again)
+    or a subject withdrawn. The hub keeps the last event of the key home's trail it saw, keyed and summed into its
+    own trail's end, and each command checks the key home still holds that event as it was; a command that may
+    write the hub's settings records the trail's new end when it has moved (audited). A key folder restored on
+    purpose is recorded as such with `restored_because` (`triage hub keys-restored`). What no command sees is the
+    folder put back between two commands of which neither saw the trail move in between."""
+    try:
+        changed = left_as_recorded(hub, ("settings",))
+    except IntegrityFailure:  # a trail that does not end as recorded: left to the command's own checks, as models
+        changed = None
+    if changed:
+        raise IntegrityFailure(
+            "the hub's settings are not as triage left it (a row was changed, added or removed outside triage); "
+            "nothing was shown or written",
+            hint="`triage hub audit verify` checks every row; restore the hub's database from a copy you trust",
+        )
+    end = hub.keys.trail_mark()
+    assert end is not None  # a key home is made with its first event
+    with hub.conn.transaction():
+        hub.hold_trail()  # two commands at once record the end once
+        recorded = _key_home_recorded(hub)
+        before = recorded[0] if recorded else None
+        held = hub.keys.trail_mark(recorded[0]) if recorded else None
+        if recorded is not None and held != recorded and restored_because is None:
+            raise IntegrityFailure(
+                f"the hub's key home {hub.keys.home} is older than this hub last saw it: its trail had reached event "
+                f"{recorded[0]}, which it no longer holds as it was (the folder put back from an older copy would "
+                "bring back laptops untrusted and watchlist entries withdrawn since); nothing was shown or written",
+                hint="put back the key folder this hub last used; if it was restored from a backup on purpose, say so "
+                f'with `triage hub keys-restored --reason "..."`, then check `triage keys list --home {hub.keys.home}`',
+            )
+        restored = recorded is not None and held != recorded
+        if recorded == end or not _may_write_settings(hub):
+            if restored:  # a reviewer's login cannot record it: the hub's owner or an importer does
+                raise UsageError("recording a restored key home needs the hub's importer or owner login")
+            return KeyHomeSeen(before, before, False)
+        value = {"seq": end[0], "event": end[1], "tag": hub.blind(KEY_HOME_SETTING, f"{end[0]}:{end[1]}")}
+        hub.conn.execute(
+            "INSERT INTO settings (name, value) VALUES (%s, %s::jsonb) "
+            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            [KEY_HOME_SETTING, json.dumps(value)],
+        )
+        if restored:
+            reason = (
+                f"the key home restored: its trail no longer held event {before} as recorded; now at event {end[0]}; "
+                f"{restored_because}"
+            )
+        elif before is None:
+            reason = f"the key home's trail first recorded, at event {end[0]}"
+        else:
+            reason = f"the key home's trail moved from event {before} to {end[0]}"
+        hub.audit("hub-keys-restored" if restored else "hub-keys", records=[f"key-home:{end[0]}"], reason=reason)
+        return KeyHomeSeen(before, end[0], restored)
+
+
+def _may_write_settings(hub: Hub) -> bool:
+    found = hub.conn.execute(
+        "SELECT has_table_privilege('settings', 'INSERT') AND has_table_privilege('settings', 'UPDATE')"
+    ).fetchone()
+    return bool(found[0])
 
 
 def _models_as_left(hub: Hub) -> None:

@@ -286,7 +286,8 @@ def parse_phone(text: str, default_region: str = "GB", field: str = "--phone") -
 
 def latin(text: str) -> str:
     """The form names are searched in, so 'Zoë', 'ZOE' and 'Zoe' (or Arabic and Latin spellings) meet."""
-    s = anyascii(unicodedata.normalize("NFKC", text)).upper()
+    kept = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "So")
+    s = anyascii(kept).upper()  # a pictograph held from before names refused them reads as nothing, not `:SHIP:`
     s = re.sub(r"['\"`]", "", s)
     return re.sub(r"[\s-]+", " ", s).strip()
 
@@ -315,8 +316,15 @@ _DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))
 def name_text(text: str, field: str, max_len: int = 200) -> str:
     """A name as given, checked as `clean_text` checks free text, without the direction marks a name pasted
     from a right-to-left field carries: kept, they became part of each name part's key, so the name searched
-    for without them (as typed) was not found, and the lexicon did not know it."""
-    return clean_text(text.translate(_DIRECTION_MARKS), field, max_len)
+    for without them (as typed) was not found, and the lexicon did not know it. A pictograph (an emoji, a sign) is no
+    part of a name and is refused: its Latin form (`:SPEEDBOAT:`) would go into a PND search."""
+    s = clean_text(text.translate(_DIRECTION_MARKS), field, max_len)
+    symbol = next((ch for ch in s if unicodedata.category(ch) == "So"), None)
+    if symbol is not None:
+        raise BadInput(
+            f"{field}: contains the symbol {symbol!r} (U+{ord(symbol):04X}), which is no part of a name; remove it"
+        )
+    return s
 
 
 def reason_text(text: str | None, why: str, *, min_chars: int = 3, min_words: int = 1, field: str = "--reason") -> str:

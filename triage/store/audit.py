@@ -86,6 +86,20 @@ def append(
     return row
 
 
+def mark(db: Database, seq: int | None = None) -> tuple[int, str] | None:
+    """Event `seq` (by default the last) as another store keeps it to know this trail again later (a hub, of its
+    key home): its number and a digest of when, by whom and what it recorded. Not its hash, which a rotation of
+    the home's key makes again with the reasons it seals. None when the trail holds no such event."""
+    query = "SELECT seq, at, officer, action, records FROM audit_events "
+    found = db.execute(
+        query + ("WHERE seq = ?" if seq is not None else "ORDER BY seq DESC LIMIT 1"), [seq] if seq is not None else []
+    ).fetchone()
+    if found is None:
+        return None
+    number = int(found[0])
+    return number, hashlib.sha256(json.dumps([number, *(str(v) for v in found[1:])]).encode()).hexdigest()
+
+
 def read(
     db: Database, vault: Vault, where: str | None, params: Sequence[Any], *, end: tuple[int, str] | None
 ) -> list[dict[str, Any]]:

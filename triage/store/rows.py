@@ -373,6 +373,10 @@ class Store:
             self._write_head()
             self._seen_end, self._written_end = self._written_end or self._seen_end, None
 
+    def trail_mark(self, seq: int | None = None) -> tuple[int, str] | None:
+        """Event `seq` of the trail (by default its last) as another store records it (`audit.mark`)."""
+        return audit.mark(self.db, seq)
+
     def events(self, where: str | None = None, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The audit events that match `where`, oldest first, reasons opened, the trail from the first of them
         checked to its sealed end (audit.read). The head and the events are read as of one moment: an event another
