@@ -5,6 +5,7 @@ then lists every landing linked; identifiers are matched by keyed hashes, never 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from types import SimpleNamespace
 
@@ -140,6 +141,7 @@ def test_a_number_given_on_two_days_is_suggested_then_linked_only_when_confirmed
     assert site.first in text and site.second in text and "2 linked arrival(s) on 2 day(s)" in text
     (listed,) = cli.json("ocg", "list")
     assert (listed["arrivals"], listed["subjects"], listed["days"], listed["last_landing_day"]) == (2, 1, 2, DAY2)
+    assert not re.search(r"\d\dT\d\d:", text), "times as the tables write them"
 
     # what was matched is compared by keyed hashes: no number or name is in the store file in clear
     raw = b"".join(p.read_bytes() for p in site.home.glob("triage.db*"))
@@ -147,6 +149,21 @@ def test_a_number_given_on_two_days_is_suggested_then_linked_only_when_confirmed
         assert clear not in raw
     actions = [e["action"] for e in table_rows(site.home, "audit_events")]
     assert {"ocg-add", "ocg-link", "ocg-show", "ocg-suggestions", "ocg-list"} <= set(actions)
+
+
+def test_an_arrival_linked_and_voided_since_is_shown_void_and_left_out_of_the_activity(cli, site):
+    """A duplicate capture linked to a group, then voided: `ocg show` and `ocg list` counted it as a landing."""
+    cli("ocg", "add", "OCG-7", "--phone", "+33 6 12 34 56 78")
+    for arrival in (site.first, site.second):
+        cli("ocg", "link", "OCG-7", "--arrival", arrival, "--reason", "the same booking number")
+    cli("arrivals", "void", site.second, "--reason", "the same man captured twice")
+    shown = cli.json("ocg", "show", "OCG-7")
+    assert [(a["arrival_id"], a["void"]) for a in shown["arrivals"]] == [(site.first, False), (site.second, True)]
+    assert (shown["activity"]["arrivals"], shown["activity"]["days"]) == (1, 1)
+    (listed,) = cli.json("ocg", "list")
+    assert (listed["arrivals"], listed["days"], listed["last_landing_day"]) == (1, 1, DAY1)
+    text = cli("ocg", "show", "OCG-7").stdout
+    assert "VOID" in text and "1 linked arrival(s) on 1 day(s)" in text
 
 
 def test_a_wrong_suggestion_is_recorded_as_not_linked_and_no_longer_suggested(cli, site):

@@ -384,6 +384,7 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
                     "vessel": a["vessel"],
                     "name": Details.from_dict(a["details"]).full_name(),
                     "safeguarding": bool(a["safeguarding"]),
+                    "void": arrivals.is_void(a),  # linked before it was voided: shown so, left out of the activity
                     **entry,
                 }
             )
@@ -393,6 +394,7 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
                 {"ref": s["ref"], "category": s["category"], "name": s.get("name"), "status": s["status"], **entry}
             )
     linked_arrivals.sort(key=lambda a: a["landed_at"])
+    live = [a for a in linked_arrivals if not a["void"]]
     pending = suggestions(store, ref=ref)
     with store.transaction():
         store.audit(
@@ -415,12 +417,12 @@ def show(store: Store, ref: str, *, officer: str) -> dict:
         "not_linked": declined,
         "suggestions": pending,
         "activity": {
-            "arrivals": len(linked_arrivals),
-            "days": len({a["landed_day"] for a in linked_arrivals}),
-            "sites": len({a["site"] for a in linked_arrivals}),
-            "vessels": len({vessel_key(a["vessel"]) for a in linked_arrivals if a["vessel"]}),
-            "first": linked_arrivals[0]["landed_at"] if linked_arrivals else None,
-            "last": linked_arrivals[-1]["landed_at"] if linked_arrivals else None,
+            "arrivals": len(live),
+            "days": len({a["landed_day"] for a in live}),
+            "sites": len({a["site"] for a in live}),
+            "vessels": len({vessel_key(a["vessel"]) for a in live if a["vessel"]}),
+            "first": live[0]["landed_at"] if live else None,
+            "last": live[-1]["landed_at"] if live else None,
         },
     }
 
@@ -434,9 +436,10 @@ def list_groups(store: Store, *, officer: str) -> list[dict]:
     for r in _latest_links(store, decision="linked"):
         linked.setdefault(r["ocg_ref"], []).append(r)
     out = []
+    void = arrivals.voided(store)  # linked before they were voided: left out of the counts, as `show` leaves them
     store.check_indexes_once("ocgs")  # read in the order of an index: a group left out of it would not be listed
     for g in store.rows("ocgs", order_by="ref"):
-        links = linked.get(g["ref"], [])
+        links = [r for r in linked.get(g["ref"], []) if not (r["target_kind"] == "arrival" and r["target"] in void)]
         landed = [r["target"] for r in links if r["target_kind"] == "arrival"]
         days, last = store.db.execute(
             f"SELECT count(DISTINCT landed_day), max(landed_day) FROM arrivals WHERE id IN ({','.join('?' * len(landed))})",

@@ -192,7 +192,10 @@ def show(
         return
     training_banner(store)
     act = g["activity"]
-    out.print(f"[bold]{escape(g['ref'])}[/] " + escape(f"registered by {g['registered_by']} at {g['created_at']}"))
+    out.print(
+        f"[bold]{escape(g['ref'])}[/] "
+        + escape(f"registered by {g['registered_by']} at {utc_text(g['created_at'])} UTC")
+    )
     for label, key in (
         ("names used", "names"),
         ("phone numbers", "phones"),
@@ -202,10 +205,13 @@ def show(
     ):
         out.print(f"  {label:<16}: {'; '.join(g[key]) or '—'}", highlight=False, markup=False)
     for n in g["notes"]:
-        out.print(f"  note            : {n['text']} ({n['officer']}, {n['at']})", highlight=False, markup=False)
+        out.print(
+            f"  note            : {n['text']} ({n['officer']}, {utc_text(n['at'])} UTC)", highlight=False, markup=False
+        )
     out.print(
         f"Activity: {act['arrivals']} linked arrival(s) on {act['days']} day(s) at {act['sites']} site(s) from "
-        f"{act['vessels']} vessel(s)" + (f", {act['first']} to {act['last']}" if act["first"] else ""),
+        f"{act['vessels']} vessel(s)"
+        + (f", {utc_text(act['first'])} to {utc_text(act['last'])} UTC" if act["first"] else ""),
         markup=False,
     )
     table = Table(
@@ -219,7 +225,9 @@ def show(
     )
     for a in g["arrivals"]:
         table.add_row(
-            escape(a["arrival_id"]) + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else ""),
+            escape(a["arrival_id"])
+            + (" [bold red]SAFEGUARDING[/]" if a["safeguarding"] else "")
+            + ("\n[bold red]VOID[/]" if a.get("void") else ""),
             Text(utc_text(a["landed_at"])),
             Text(", ".join(v for v in (a["site"], a["vessel"]) if v)),
             Text(a["name"] or ""),
