@@ -56,6 +56,26 @@ def test_a_matcher_named_in_another_case_is_that_matcher_once():
     assert [m.name for m in matchers(["DLIB", "dlib", "Fused"])] == ["dlib", "fused"]
 
 
+def test_a_supplied_model_s_file_replaced_under_its_id_is_cached_apart(tmp_path):
+    """The cache knew templates by model id alone: a supplied model's file replaced under the same id had the
+    templates of the file before reused, and a calibration made from them."""
+    from test_encoders import _flip_byte, _model_folder
+
+    from triage.faces.encoders import files
+
+    ids = []
+    for n in range(2):
+        folder = _model_folder(tmp_path / f"home-{n}" / "models")
+        if n:
+            _flip_byte(folder / "model.onnx")
+            manifest = json.loads((folder / "manifest.json").read_text())
+            (folder / "manifest.json").write_text(
+                json.dumps(manifest | {"sha256": files.sha256_of(folder / "model.onnx")})
+            )
+        ids.append(matchers(["mine"], tmp_path / f"home-{n}")[0].cache_id)
+    assert ids[0] != ids[1] and all(i.startswith("sface-as-user@") for i in ids), ids
+
+
 @pytest.fixture
 def eval_home(orl_session, triage_env) -> Path:
     shutil.copytree(orl_session[0], triage_env)

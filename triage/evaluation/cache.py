@@ -91,8 +91,10 @@ def _matcher(name: str, home: Path | str | None) -> Matcher:
     m = registry.get(name, home)
     pipe = encoders.pipeline(m.model_ids, home)
     encode, load = partial(pipeline_encode, pipe), pipe.load
+    # A supplied model's file replaced under the same id makes other templates: cached apart, never reused.
+    files = "".join(f"@{mf.file.sha256[:16]}" for mf in pipe.manifests if mf.folder)
     if not m.fusion:
-        return Matcher(m.name, m.model_id, "euclidean", encode, euclidean, load, m.threshold)
+        return Matcher(m.name, m.model_id, "euclidean", encode, euclidean, load, m.threshold, m.model_id + files)
     sizes = {mf.model_id: mf.embedding_size for mf in pipe.manifests} | {encoders.DLIB: 128}
     dims = tuple(sizes[mid] for mid in m.model_ids)
     return Matcher(
@@ -103,7 +105,7 @@ def _matcher(name: str, home: Path | str | None) -> Matcher:
         partial(fused_distances, m.fusion, dims),
         load,
         m.threshold,
-        f"{m.model_id}:{'+'.join(m.model_ids)}",
+        f"{m.model_id}:{'+'.join(m.model_ids)}{files}",
         m.fusion,
         dims,
     )
