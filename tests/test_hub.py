@@ -490,6 +490,53 @@ def test_a_phone_named_in_debriefs_at_two_sites_suggests_one_link_across_sites(c
         assert "612345678" not in dump and "Folkestone" not in dump
 
 
+def test_a_crime_group_is_found_however_its_ref_is_typed_with_the_site_that_registered_it(cli, sites, hub):
+    """`ocg-2026-014` names OCG-2026-014, as on a home; the group's record names its laptop's site also when the
+    batch that brought it last added no arrival (A's day exported again); listing the identifiers named at several
+    sites opens personal data, so it is audited, as `ocg show` is."""
+    _imported(cli, hub, sites.a_file, sites.a_later_file, sites.b_file)
+    group = cli.json("hub", "ocg", "show", "ocg-2026-014", *hub)
+    assert group["ref"] == "OCG-2026-014" and [link["arrival_key"] for link in group["links"]] == [sites.a1]
+    assert [r["site"] for r in group["records"]] == ["Dover"]
+    assert "(None)" not in cli("hub", "ocg", "show", "OCG-2026-014", *hub).stdout
+    cli("hub", "ocg", "shared", *hub)
+    (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "ocg-shared"]
+    assert event["records"] == sorted([f"arrival:{sites.a1}", f"arrival:{sites.b1}"])
+
+
+def test_a_laptops_older_batch_brought_after_a_newer_one_undoes_neither_its_group_nor_its_debrief(
+    cli, sites, hub, tmp_path
+):
+    """B registers a group and exports its day; then adds a number to the group, debriefs b1 again with another
+    number, and exports again. The newer batch reached the hub first: the older one, imported after it, put back
+    the group's record and b1's numbers as they were (the number b1 no longer gives shared with Dover again)."""
+    import time
+
+    b = Path(shutil.copytree(sites.b, tmp_path / "B"))
+    b1 = sites.b1.split(":", 1)[1]
+    cli("ocg", "add", "OCG-9", "--phone", "+44 7700 900456", "--home", b)
+    cli("ocg", "link", "OCG-9", "--arrival", b1, "--reason", "gave the group's number", "--home", b)
+    cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / "b-old.age")
+    time.sleep(1.1)  # records are timed to the second
+    cli("ocg", "update", "OCG-9", "--phone", "+44 7700 900789", "--home", b)
+    cli("debrief", b1, "--amend", "--contact-phone", "+44 7700 900321", "--home", b)
+    cli("export", "--home", b, "--date", FOLKESTONE_DAY, "--out", tmp_path / "b-new.age")
+    _imported(cli, hub, sites.a_file, tmp_path / "b-new.age", tmp_path / "b-old.age")
+    (record,) = cli.json("hub", "ocg", "show", "OCG-9", *hub)["records"]
+    assert "+447700900789" in record["phones"], record
+    assert cli.json("hub", "ocg", "shared", *hub) == [], "b1 no longer gives Dover's number"
+
+
+def test_a_report_into_a_folder_that_is_not_there_names_the_folder(cli, sites, hub, tmp_path):
+    """The page's folder is checked before the hub opens: exit 3 naming the folder (not a temporary file beside
+    the page), and no report is made or audited."""
+    _imported(cli, hub, sites.a_file)
+    page = tmp_path / "no-such-folder" / "report.html"
+    said = cli("hub", "report", "--from", DOVER_DAY, "--to", DOVER_DAY, "--out", page, *hub, code=3).stderr
+    assert f"the folder {page.parent} does not exist" in " ".join(said.split()) and ".partial" not in said
+    assert not [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "report"]
+
+
 def test_a_training_hub_takes_no_real_batch_and_writes_nothing(cli, sites, pg, tmp_path):
     url = _database(pg)
     trial = ["--dir", tmp_path / "trial", "--db", url]
@@ -1588,6 +1635,7 @@ def test_a_hit_a_supervisors_decision_settled_is_corrected_at_the_hub_not_decide
     assert not [c for c in cli.json("hub", "review", "--pending", *hub)["candidates"] if c["kind"] == "watchlist"]
     (theirs,) = cli.json("hub", "review", sites.a2, *hub)["decided"]
     assert theirs["decided_on"].startswith("Supervisor (device ") and theirs["decision"] == "confirmed"
+    assert theirs["found_by"].startswith("the hub and Laptop A (device ")  # one hit, as the import said
     (number,) = theirs["candidates"]  # the hub's candidate of the same hit, which a correction names
     text = " ".join(cli("hub", "review", sites.a2, *hub).stdout.split())
     assert f"│ {number} │" in cli("hub", "review", sites.a2, *hub).stdout

@@ -655,6 +655,8 @@ def report_cmd(
     hub_dir = _folder(folder)
     if out_file is not None:
         check_output(out_file, home=hub_dir, force=force, folder="the hub's folder")
+        if not Path(out_file).parent.is_dir():  # told before the hub opens, naming the folder, not a temporary file
+            raise BadInput(f"--out {out_file}: the folder {Path(out_file).parent} does not exist")
     with _opened(hub_dir, db, officer) as h:
         result = intel.report(h, start, end)
     text = intel.as_html(result) if fmt == "html" else intel.as_text(result)
@@ -693,7 +695,9 @@ def ocg_show(
         for g in r.records:
             say(
                 out,
-                f"  registered on device {g['device']} ({g['site']}): phones {', '.join(g.get('phones') or [])}",
+                f"  registered on device {g['device']}"
+                + (f" ({g['site']})" if g["site"] else "")
+                + f": phones {', '.join(g.get('phones') or [])}",
                 hang=2,
             )
         for x in r.links:
@@ -713,7 +717,7 @@ def ocg_shared(db: DbOpt = None, folder: DirOpt = None, officer: OfficerOpt = No
     from triage.hub import intel
 
     with _opened(folder, db, officer) as h:
-        result = intel.shared(h)
+        result = intel.shared_listed(h)
     if json_out:
         emit_json(result)
         return

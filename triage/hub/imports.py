@@ -628,6 +628,16 @@ class _Loader:
         for key, d in latest.items():
             self.at = f"debriefs.jsonl ({d['key']})"
             aid = self.arrival_id(key, "the arrival debriefed")
+            # The version whose numbers and names the hub holds is kept with the arrival: a batch exported before
+            # the one imported already (brought later) has an older version, which replaces nothing.
+            row = self.row(aid)
+            record = self.hub.open(row["sealed"], f"arrivals:{key}")
+            version, held = int(d.get("version") or 0), record.get("debrief_version")
+            if held is not None and version < int(held):
+                continue
+            if held != version:
+                record["debrief_version"] = version
+                self.rewrite(aid, row, sealed=self.hub.seal(record, f"arrivals:{key}"))
             self.conn.execute("DELETE FROM identifiers WHERE arrival = %s", [aid])
             for kind, value, source in debrief_records._identifiers(d["answers"]):
                 for k, blind in identifier_blinds(self.hub, kind, value):
@@ -644,6 +654,15 @@ class _Loader:
             self.at = f"ocgs.jsonl line {n} ({g['key']})"
             body = {k: v for k, v in g.items() if k not in ("key", "ref")}
             group = {"key": g["key"], "device": self.b.device, "ref": ocg.check_ref(g["ref"]), "batch": self.b.sha256}
+            held_group = self.conn.execute(
+                "SELECT g.sealed, b.exported_at FROM groups g LEFT JOIN batches b ON b.sha256 = g.batch WHERE g.key = %s",
+                [g["key"]],
+            ).fetchone()
+            if held_group is not None:  # a record updated since, which an older batch brought later does not undo
+                before = self.hub.open(held_group[0], f"groups:{g['key']}")
+                mine = (str(body.get("updated_at") or ""), str(self.b.manifest.get("exported_at") or ""))
+                if mine < (str(before.get("updated_at") or ""), str(held_group[1] or "")):
+                    continue
             sealed = self.hub.seal(body, f"groups:{g['key']}")
             row = self.conn.execute(  # a group a later batch brings again is replaced whole, tag and all
                 "INSERT INTO groups (key, device, ref, batch, sealed, mac) VALUES (%s, %s, %s, %s, %s, %s) "

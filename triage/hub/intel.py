@@ -69,10 +69,12 @@ class GroupView:
 def show(hub: Hub, ref: str) -> GroupView:
     """A crime group across every site: how each laptop registered it, every decision on its links, and the
     arrivals anywhere that a debrief ties to it and nobody has decided on."""
-    groups = rows.dicts(
+    typed = ref.strip()
+    groups = rows.dicts(  # laptops keep refs in capitals, so `ocg-2026-014` names OCG-2026-014, as on a home
         hub.conn,
-        f"SELECT g.id, g.sealed, {rows.columns('groups', 'g_', t='g')} FROM groups g WHERE g.ref = %s ORDER BY g.id",
-        [ref],
+        f"SELECT g.id, g.sealed, {rows.columns('groups', 'g_', t='g')} FROM groups g WHERE g.ref = ANY(%s) "
+        "ORDER BY g.id",
+        [sorted({typed, typed.upper()})],
     )
     if not groups:
         raise NotFound(
@@ -80,19 +82,22 @@ def show(hub: Hub, ref: str) -> GroupView:
         )
     for g in groups:
         hub.rows.check("groups", g, "g_", g["g_key"])
+    ref = groups[0]["g_ref"]
     ids = [g["id"] for g in groups]
-    sites_of: dict[str, set[str]] = {}  # batch -> the sites of its arrivals
+    sites_of: dict[str, set[str]] = {}  # device -> the sites of its arrivals (the group's last batch may add none)
     for a in rows.dicts(
-        hub.conn, f"SELECT {_ARRIVAL} FROM arrivals a WHERE a.batch = ANY(%s)", [[g["g_batch"] for g in groups]]
+        hub.conn,
+        f"SELECT DISTINCT ON (a.device, a.site) {_ARRIVAL} FROM arrivals a WHERE a.device = ANY(%s) "
+        "AND a.site IS NOT NULL ORDER BY a.device, a.site, a.id",
+        [sorted({g["g_device"] for g in groups})],
     ):
         _shown(hub, a)
-        if a["a_site"]:
-            sites_of.setdefault(a["a_batch"], set()).add(a["a_site"])
+        sites_of.setdefault(a["a_device"], set()).add(a["a_site"])
     records = [
         {
             "key": g["g_key"],
             "device": g["g_device"],
-            "site": ", ".join(sorted(sites_of.get(g["g_batch"], ()))) or None,
+            "site": ", ".join(sorted(sites_of.get(g["g_device"], ()))) or None,
             **hub.open(g["sealed"], f"groups:{g['g_key']}"),
         }
         for g in groups
@@ -168,6 +173,15 @@ def show(hub: Hub, ref: str) -> GroupView:
     with hub.conn.transaction():
         hub.audit("ocg-show", records=[f"ocg:{ref}", *(f"arrival:{s['arrival_key']}" for s in suggestions)])
     return GroupView(ref, records, links, suggestions, sites)
+
+
+def shared_listed(hub: Hub) -> list[dict[str, Any]]:
+    """`shared` as `triage hub ocg shared` lists it: the numbers, handles and names it opens are personal data, so
+    the listing is audited, as `show` and the report are."""
+    out = shared(hub)
+    with hub.conn.transaction():
+        hub.audit("ocg-shared", records=sorted({f"arrival:{a['arrival_key']}" for s in out for a in s["arrivals"]}))
+    return out
 
 
 def shared(hub: Hub, *, start: dt.date | None = None, end: dt.date | None = None) -> list[dict[str, Any]]:

@@ -701,7 +701,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
                 category=opened.get("category"),
                 distance=r["l_distance"],
                 threshold=r["l_threshold"],
-                found_by=r["l_laptop"],
+                found_by=_finders(r["l_laptop"]) if settled.get(r["l_ref"]) else r["l_laptop"],
                 decision=opened.get("decision"),
                 officer=opened.get("officer"),
                 at=opened.get("at"),
