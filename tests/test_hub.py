@@ -660,6 +660,9 @@ def test_the_roles_divide_the_work(cli, sites):
     res = cli("hub", "import", sites.b_file, *as_reviewer, code=int(ExitStatus.USAGE))
     assert "refused this login" in res.stderr and f"{db}_importer" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+    cli("hub", "import", sites.b_file, "--dir", sites.hub, "--db", sites.made_on)  # the owner's login loads it
+    res = cli("hub", "import", sites.b_file, *as_reviewer, code=int(ExitStatus.USAGE))  # held already: still no
+    assert "refused this login" in res.stderr and f"{db}_importer" in res.stderr
 
 
 def test_without_the_extra_the_hub_says_how_to_install_it(cli, monkeypatch, tmp_path):
@@ -1652,7 +1655,11 @@ def test_a_hit_a_supervisors_decision_settled_is_corrected_at_the_hub_not_decide
     seen = cli.json("hub", "review", sites.a2, *hub)
     (here,) = [d for d in seen["decided"] if d["decided_on"] == "the hub"]
     assert here["decision"] == "rejected" and here["corrects"]["officer"] == OFFICER
-    assert "in place of confirmed" in " ".join(cli("hub", "review", sites.a2, *hub).stdout.split())
+    assert here["reason"] == "the ears differ"  # what each decision rests on, for whoever weighs it next
+    (replaced,) = [d for d in seen["decided"] if d["decided_on"] != "the hub"]
+    assert replaced["replaced"] and replaced["reason"] == "same ears" and not here["replaced"]
+    listed = " ".join(cli("hub", "review", sites.a2, *hub).stdout.split())
+    assert "in place of confirmed" in listed and "because:" in listed and "replaced" in listed  # cells wrap
     (event,) = [e for e in cli.json("hub", "audit", "show", *hub) if e["action"] == "review"]
     assert event["reason"].startswith("rejected: the ears differ (a correction, in place of confirmed by ")
     cli("hub", "audit", "verify", *hub)

@@ -143,3 +143,22 @@ def test_quality_finds_the_face_with_the_detector_a_capture_would_use(cli, home)
     """The home's matcher (fused in a new home) decides the detector, and --matcher overrides it."""
     assert cli.json("quality", astronaut_path())["measures"]["detector"] == "yunet-2023mar-int8bq"
     assert cli.json("quality", astronaut_path(), "--matcher", "dlib")["measures"]["detector"] == "dlib-hog"
+
+
+def test_a_measure_just_under_its_limit_is_not_written_as_the_limit():
+    """ "sharpness 24, need 24" refused what read as passing: where the two round alike, a decimal place shows."""
+    limits = quality.PROFILES["enrol"]
+    measures = {
+        "inter_eye_px": limits["min_inter_eye"] + 20,
+        "sharpness": limits["min_sharpness"] - 0.4,
+        "brightness": (limits["min_brightness"] + limits["max_brightness"]) / 2,
+        "contrast": limits["min_contrast"] - 7,
+        "clipped": 0.0,
+        "yaw_deg": -(limits["max_yaw"] + 0.3),
+        "roll_deg": 0.0,
+    }
+    said = " ".join(quality._problems(measures, limits))
+    sharp, need = limits["min_sharpness"] - 0.4, limits["min_sharpness"]
+    assert f"sharpness {sharp:.1f}, need {need:.1f}" in said, said
+    assert f"contrast too low: {limits['min_contrast'] - 7:.0f}, need {limits['min_contrast']:.0f}" in said
+    assert f"yaw {-(limits['max_yaw'] + 0.3):.1f} degrees, limit {limits['max_yaw']:.1f}" in said

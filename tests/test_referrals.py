@@ -72,6 +72,9 @@ def test_missing_referral_steps_are_queued_until_recorded(cli, site):
     assert gaps(cli) == {site.adult: ALL_STEPS, site.child: [*ALL_STEPS, "safeguarding-referral"]}
     pending = cli("review", "--pending").stdout
     assert "Referrals incomplete" in pending and site.adult in pending and site.child in pending
+    listed = pending[pending.index("Referrals incomplete") :].splitlines()
+    (child_row,) = [n for n, line in enumerate(listed) if site.child in line]
+    assert "SAFEGUARDING" in listed[child_row + 1].split("│")[1], "flagged beside the arrival, not among the steps"
     report = cli("report", "--date", DAY, "--format", "text").stdout
     section = report[report.index("Referrals incomplete") :]
     assert (

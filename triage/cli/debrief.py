@@ -523,13 +523,12 @@ def render_incomplete(rows: list[dict[str, Any]], latest: int | None = None) -> 
         Column("arrival", no_wrap=True), "landed (UTC)", "site", "vessel", "missing", title="Referrals incomplete"
     )
     for r in rows:
-        table.add_row(
-            Text(r["arrival_id"]),
+        table.add_row(  # the flag beside the arrival, as other tables show it: "missing" lists steps only
+            Text.assemble(r["arrival_id"], ("\nSAFEGUARDING", "bold red") if r["safeguarding"] else ""),
             Text(utc_text(r["landed_at"])),
             Text(r["site"] or ""),
             Text(r["vessel"] or ""),
-            ("[bold red]SAFEGUARDING[/] " if r["safeguarding"] else "")
-            + escape("; ".join(STEPS[m] for m in r["missing"])),
+            Text("; ".join(STEPS[m] for m in r["missing"])),
         )
     out.print(table)
     if len(rows) < total:

@@ -492,6 +492,8 @@ def _render_arrival(r: Any) -> None:
             decided += [f"{utc_text(e['at'])} UTC"] if e["at"] else []
             decided += ["at the hub" if e["decided_on"] == HUB else f"on {e['decided_on']}"]
             decided += [f"in place of {_replaced(e['corrects'])}"] if e.get("corrects") else []
+            decided += ["replaced at the hub (kept in the record)"] if e.get("replaced") else []
+            decided += [f"because: {e['reason']}"] if e.get("reason") else []
         table.add_row(
             "+".join(map(str, e["candidates"])) or "-",
             Text("\n".join(what)),

@@ -160,41 +160,57 @@ def score(m: Measures, limits: dict[str, float]) -> int:
     return int(round(100 * float(np.prod([max(p, 0.01) for p in parts])) ** (1 / len(parts))))
 
 
+def _apart(value: float, limit: float) -> tuple[str, str]:
+    """A measure and its limit as a refusal writes them: whole numbers, or a decimal place where the two would
+    round alike ("sharpness 24, need 24" reads as a refusal of what passes)."""
+    if f"{abs(value):.0f}" == f"{limit:.0f}":  # a yaw of -30.4 against a limit of 30 too
+        return f"{value:.1f}", f"{limit:.1f}"
+    return f"{value:.0f}", f"{limit:.0f}"
+
+
 def _problems(m: Measures, limits: dict[str, float]) -> list[str]:
     """Each measure outside its limit, with the value, the limit and what to change."""
     reasons = []
+
+    def beyond(value: float, limit: str, words: str) -> str:
+        shown, bound = _apart(value, limits[limit])
+        return words.format(value=shown, limit=bound)
+
     if m["inter_eye_px"] < limits["min_inter_eye"]:
         reasons.append(
-            f"face too small: {m['inter_eye_px']:.0f} px between the eyes, need {limits['min_inter_eye']:.0f}; "
-            "move closer or use a higher resolution"
+            beyond(m["inter_eye_px"], "min_inter_eye", "face too small: {value} px between the eyes, need {limit}; ")
+            + "move closer or use a higher resolution"
         )
     if m["sharpness"] < limits["min_sharpness"]:
         reasons.append(
-            f"photo blurred: sharpness {m['sharpness']:.0f}, need {limits['min_sharpness']:.0f}; "
-            "hold the camera still and focus on the face"
+            beyond(m["sharpness"], "min_sharpness", "photo blurred: sharpness {value}, need {limit}; ")
+            + "hold the camera still and focus on the face"
         )
     if m["brightness"] < limits["min_brightness"]:
         reasons.append(
-            f"face too dark: brightness {m['brightness']:.0f}, need {limits['min_brightness']:.0f}; add light"
+            beyond(m["brightness"], "min_brightness", "face too dark: brightness {value}, need {limit}; add light")
         )
     if m["brightness"] > limits["max_brightness"]:
         reasons.append(
-            f"face too bright: brightness {m['brightness']:.0f}, limit {limits['max_brightness']:.0f}; "
-            "avoid direct light or flash"
+            beyond(m["brightness"], "max_brightness", "face too bright: brightness {value}, limit {limit}; ")
+            + "avoid direct light or flash"
         )
     if m["contrast"] < limits["min_contrast"]:
-        reasons.append(f"contrast too low: {m['contrast']:.0f}, need {limits['min_contrast']:.0f}; even out the light")
+        reasons.append(
+            beyond(m["contrast"], "min_contrast", "contrast too low: {value}, need {limit}; even out the light")
+        )
     if m["clipped"] > limits["max_clipped"]:
         reasons.append(
             f"over- or under-exposed: {m['clipped']:.0%} of the face clipped, limit {limits['max_clipped']:.0%}"
         )
     if abs(m["yaw_deg"]) > limits["max_yaw"]:
         reasons.append(
-            f"head turned: yaw {m['yaw_deg']:.0f} degrees, limit {limits['max_yaw']:.0f}; ask the person to face the camera"
+            beyond(m["yaw_deg"], "max_yaw", "head turned: yaw {value} degrees, limit {limit}; ")
+            + "ask the person to face the camera"
         )
     if abs(m["roll_deg"]) > limits["max_roll"]:
         reasons.append(
-            f"head tilted: roll {m['roll_deg']:.0f} degrees, limit {limits['max_roll']:.0f}; hold the camera level"
+            beyond(m["roll_deg"], "max_roll", "head tilted: roll {value} degrees, limit {limit}; hold the camera level")
         )
     return reasons
 

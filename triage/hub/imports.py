@@ -34,7 +34,7 @@ from triage.casework import name_keys, ocg
 from triage.casework.arrivals import PAIR_KINDS
 from triage.casework.debrief import records as debrief_records
 from triage.casework.review import DECISIONS
-from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
+from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError, UsageError
 from triage.exchange import batch, keys, merge
 from triage.exchange.batch import RECEIVED, Batch
 from triage.exchange.records import CORRECTIONS, shown
@@ -200,7 +200,15 @@ def verified(hub: Hub, path: Path, progress: Progress | None = None) -> Batch:
 
 
 def import_files(hub: Hub, paths: list[Path], *, progress: Progress | None = None) -> list[HubImported]:
-    """Verify every file first, so a bad one stops the import before anything loads; then load each."""
+    """Verify every file first, so a bad one stops the import before anything loads; then load each. A login that
+    may not load batches is refused first, even for a batch held already (which would load nothing)."""
+    may = hub.conn.execute("SELECT has_table_privilege('batches', 'INSERT')").fetchone()[0]
+    if not may:
+        database = hub.conn.info.dbname or hub.config.database
+        raise UsageError(
+            f"the hub's database refused this login: it may not import batches; importing needs the {database}_importer "
+            "role"
+        )
     batches = [verified(hub, p, progress) for p in paths]
     return [load(hub, b, progress=progress) for b in batches]
 

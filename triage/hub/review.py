@@ -617,8 +617,16 @@ class ArrivalCandidates:
 def _entry(**fields: Any) -> dict[str, Any]:
     """One candidate of an arrival's list, every key present."""
     blank = dict.fromkeys(("ref", "category", "other", "distance", "threshold", "matched", "found_by"))
-    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on", "corrects", "decided_where"))
-    return {"candidates": [], "kind": "watchlist", **blank, "across_sites": False, "evidence": [], **fields}
+    blank |= dict.fromkeys(("decision", "officer", "at", "decided_on", "corrects", "decided_where", "reason"))
+    base: dict[str, Any] = {
+        "candidates": [],
+        "kind": "watchlist",
+        **blank,
+        "across_sites": False,
+        "evidence": [],
+        "replaced": False,
+    }
+    return base | fields
 
 
 def _seen_from(key: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -657,12 +665,29 @@ def _decided_here(hub: Hub, aid: int) -> list[dict[str, Any]]:
             "at": d["d_at"].isoformat(timespec="seconds"),
             "decided_on": opened.get("laptop") or HUB,
             "corrects": opened.get("corrects"),
+            "reason": opened.get("reason"),  # what a reviewer weighing a correction reads first
         }
     return items
 
 
 def _shown_order(entry: dict[str, Any]) -> tuple[int, bool, float]:
     return _KINDS.index(entry["kind"]), entry["distance"] is None, entry["distance"] or 0.0
+
+
+def _review_reason(hub: Hub, key: str | None) -> str | None:
+    """The reason a laptop's review of an alert gives (`key`: the review standing on it), its row's tag checked."""
+    if not key:
+        return None
+    found = rows.dicts(
+        hub.conn,
+        f"SELECT r.sealed, {rows.columns('alert_reviews', 'r_', t='r')} FROM alert_reviews r WHERE r.key = %s",
+        [key],
+    )
+    if not found:
+        return None
+    hub.rows.check("alert_reviews", found[0], "r_", key)
+    reason = hub.open(found[0]["sealed"], f"alert_reviews:{key}").get("reason")
+    return str(reason) if reason else None
 
 
 def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
@@ -690,6 +715,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
     # the hub's own candidate of a hit its laptop's decision settled: the number a correction here names
     settled = {c["ref"]: c["candidates"] for c in held if c["kind"] == "watchlist" and c["arrival_key"] == key}
     ours = set(settled) | {c["ref"] for c in decided if c["kind"] == "watchlist"}  # hits the hub has a candidate of
+    corrected = {c["ref"] for c in decided if c["kind"] == "watchlist" and c.get("corrects")}  # laptops' replaced
     for r in laptops:
         if not r["l_decided"] or r["a_voided"]:
             continue
@@ -707,6 +733,8 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
                 at=opened.get("at"),
                 decided_on=opened.get("decided_on") or r["l_laptop"],
                 decided_where=None if r["l_ref"] in ours else decided_where(r["l_laptop"]),
+                reason=_review_reason(hub, opened.get("review")),
+                replaced=r["l_ref"] in corrected,  # kept in the record, no longer standing
             )
         )
     result = ArrivalCandidates(
