@@ -519,6 +519,10 @@ def test_a_file_that_was_never_encrypted_is_named_as_the_wrong_file(cli, home, t
         res = cli(*command, notes, code=BAD_INPUT)
         assert f"{notes}: not a triage batch (or watchlist package) file" in res.stderr
         assert "decryption failed" not in res.stderr and "buffer" not in res.stderr
+    empty = tmp_path / "batch-2026-11-28.age"
+    empty.write_bytes(b"")  # a copy that never finished
+    for command in (["import"], ["watchlist", "receive"]):
+        assert f"{empty}: the file is empty" in " ".join(cli(*command, empty, code=BAD_INPUT).stderr.split())
 
 
 def test_without_the_recipients_key_the_file_cannot_be_read(cli, laptops, tmp_path):

@@ -70,6 +70,8 @@ def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: 
     if path.stat().st_size > limit:
         raise BadInput(f"{path}: {path.stat().st_size:,} bytes is larger than {larger_than} ({limit:,})")
     data = path.read_bytes()
+    if not data:  # a copy that never finished (a card pulled out), not some other kind of file
+        raise BadInput(f"{path}: the file is empty: copy it again from where it was exported")
     if not data.startswith(AGE_HEADERS):
         raise BadInput(f"{path}: {NOT_SEALED}")
     laptop = keys.own(store, officer=officer)
