@@ -306,7 +306,9 @@ def test_a_reviewer_corrects_a_decision_taken_at_the_hub_and_both_stay_in_the_re
     key, number = c["arrival_key"], str(c["candidate"])
     decide = ("hub", "review", key, "--candidate", number, "--decision")
     said = " ".join(
-        cli(*decide, "confirmed", "--reason", "x", "--correct", *hub, code=int(ExitStatus.BAD_INPUT)).stderr.split()
+        cli(
+            *decide, "confirmed", "--reason", "a reason", "--correct", *hub, code=int(ExitStatus.BAD_INPUT)
+        ).stderr.split()
     )
     assert "awaits its first decision: there is nothing to correct" in said and "without --correct" in said
     cli(*decide, "confirmed", "--reason", "same scar", *hub)
@@ -370,7 +372,7 @@ def test_a_corrected_decision_put_back_by_a_reviewers_login_is_refused_where_it_
                 [*values, i],
             )
     report = ("hub", "report", "--from", DOVER_DAY, "--to", FOLKESTONE_DAY, "--format", "text")
-    for command in (("hub", "review", key), report, (*decide, "inconclusive", "--reason", "x", "--correct")):
+    for command in (("hub", "review", key), report, (*decide, "inconclusive", "--reason", "a reason", "--correct")):
         told = _changed(cli, hub, *command, said="is confirmed in the decisions table, but audit event")
         assert "last recorded rejected: an earlier decision was put back outside triage" in told, told
 
@@ -1294,6 +1296,13 @@ def test_an_arrival_alone_lists_its_candidates_awaiting_and_decided(cli, sites, 
     seen = cli.json("hub", "review", sites.b1, *hub)  # from the other side, decided
     assert seen["awaiting"] == [] and [(d["ref"], d["decision"]) for d in seen["decided"]] == [(sites.a1, "rejected")]
     assert "rejected" in cli("hub", "review", sites.b1, *hub).stdout
+    for blank in ("", "   "):  # refused alike, as on a laptop: a reason is the decision's record
+        said = cli("hub", "review", sites.b1, "--candidate", str(face), "--decision", "rejected", "--reason", blank,
+                   *hub, code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip
+        assert "--reason is required" in said, said
+    said = cli("hub", "review", sites.b1, "--candidate", str(face), "--decision", "rejected", "--reason", "x", *hub,
+               code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip
+    assert "too short" in said
     res = cli("hub", "review", "NOPE:A-0000", *hub, code=int(ExitStatus.NOT_FOUND))
     assert len(res.stderr.strip().splitlines()) == 1 and "no arrival 'NOPE:A-0000' in the hub" in res.stderr
 
@@ -1489,7 +1498,7 @@ def test_a_decision_row_slipped_in_or_deleted_is_found_before_it_hides_or_reopen
     _sql(url, "DELETE FROM decisions")
     cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "confirmed", "--reason", "same man", *hub)
     _sql(url, "DELETE FROM decisions")  # the decision taken, then its rows deleted: not decided a second time
-    res = cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "rejected", "--reason", "x", *hub,
+    res = cli("hub", "review", sites.a1, "--candidate", str(face), "--decision", "rejected", "--reason", "a reason", *hub,
               code=int(ExitStatus.INTEGRITY))  # fmt: skip
     assert "its decisions row was deleted outside triage" in res.stderr
 
@@ -1644,10 +1653,12 @@ def test_a_hit_a_supervisors_decision_settled_is_corrected_at_the_hub_not_decide
     assert f"│ {number} │" in cli("hub", "review", sites.a2, *hub).stdout
     assert f"To correct a decision: triage hub review {sites.a2} --candidate NUMBER" in text and "--correct" in text
     decide = ("hub", "review", sites.a2, "--candidate", str(number), "--decision")
-    said = " ".join(cli(*decide, "rejected", "--reason", "x", *hub, code=int(ExitStatus.CONFLICT)).stderr.split())
+    said = " ".join(
+        cli(*decide, "rejected", "--reason", "a reason", *hub, code=int(ExitStatus.CONFLICT)).stderr.split()
+    )
     assert f"already decided: confirmed by {OFFICER}" in said and "on Supervisor (device " in said
     assert "--correct" in said
-    said = " ".join(cli(*decide, "confirmed", "--reason", "x", "--correct", *hub, code=3).stderr.split())
+    said = " ".join(cli(*decide, "confirmed", "--reason", "a reason", "--correct", *hub, code=3).stderr.split())
     assert "is confirmed already" in said
     done = cli.json(*decide, "rejected", "--reason", "the ears differ", "--correct", *hub)
     assert done["decision"] == "rejected" and done["corrects"]["decision"] == "confirmed"

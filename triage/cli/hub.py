@@ -383,7 +383,7 @@ def review_cmd(
     if pending == (arrival is not None):
         raise UsageError("give --pending, or ARRIVAL (with --candidate, --decision and --reason to record a decision)")
     deciding = candidate is not None or decision is not None or reason is not None or correct
-    if arrival is not None and deciding and not (candidate and decision and reason):
+    if arrival is not None and deciding and not (candidate and decision and reason is not None):
         raise UsageError(f"a {'correction' if correct else 'decision'} needs --candidate, --decision and --reason")
     if pending and correct:
         raise UsageError("--correct goes with ARRIVAL, --candidate, --decision and --reason, not --pending")

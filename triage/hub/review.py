@@ -25,12 +25,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from triage.casework.review import DECISIONS
+from triage.casework.review import DECISIONS, MIN_REASON
 from triage.casework.safeguarding import age_text, utc_minute
 from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageError
 from triage.hub import rows, subjects
 from triage.hub.hub import Hub
-from triage.intake.biographic import clean_text
+from triage.intake.biographic import reason_text
 
 _SELECT = f"""
 SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns("candidates", "c_", t="c")},
@@ -878,9 +878,7 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *
     typed, decision = decision, (decision or "").strip().lower()  # `Confirmed` as `confirmed`, as refs are read
     if decision not in DECISIONS:
         raise BadInput(f"--decision {typed!r}: choose {', '.join(DECISIONS)}")
-    reason = clean_text(reason or "", "--reason", 1000)
-    if not reason:
-        raise BadInput("--reason is required: say what the decision rests on")
+    reason = reason_text(reason, "the decision rests on", min_chars=MIN_REASON)  # as on a laptop
     _may_decide(hub)
     row, key, ref = _resolve(hub, arrival, candidate)
     voided = [k for k, v in ((row["a_key"], row["a_voided"]), (row["o_key"], row["o_voided"])) if k and v]
