@@ -553,3 +553,105 @@ def test_a_blank_reason_for_a_decision_goes_back_to_the_menu_recording_nothing(w
     finally:
         store.close()
     assert row_counts(wl_home)["reviews"] == 1 and decisions == ["review"]
+
+
+NEW_PASSPHRASE = "violet harbour lantern quietly 93"
+
+
+def _rotate(monkeypatch) -> None:
+    """`triage passphrase change --rotate` from another command, while the one under test holds the home open; later
+    commands are given the new passphrase."""
+    monkeypatch.setenv("TRIAGE_NEW_PASSPHRASE", NEW_PASSPHRASE)
+    Cli()("passphrase", "change", "--rotate")
+    monkeypatch.setenv("TRIAGE_PASSPHRASE", NEW_PASSPHRASE)
+
+
+def test_a_watch_stops_in_one_line_when_another_command_replaces_the_key_and_lands_the_rest_once_restarted(
+    wl_home, tmp_path, monkeypatch
+):
+    """A rotation seals everything again under a new key, the trail's sealed end included: the watch that unlocked the
+    home before it must neither write under the old key nor call the home altered (exit 6) and take each later photo
+    as "refused", exit 0. It stops at the next photo, as a command started with the old passphrase would (exit 7),
+    and started again with the new one lands that photo, once."""
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    proc, out, err = watch(folder)
+    try:
+        (folder / "a.pgm").write_bytes(orl(35, 1).read_bytes())
+        first = json.loads(out.get(timeout=TIMEOUT))
+        _rotate(monkeypatch)
+        (folder / "b.pgm").write_bytes(orl(36, 1).read_bytes())
+        status = proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.2)
+    said_then = "".join(err.get() for _ in range(err.qsize()))
+    assert status == 7, said_then
+    assert "data key was replaced" in said_then and "altered" not in said_then and "refused" not in said_then
+    assert out.empty() and row_counts(wl_home)["arrivals"] == 1
+    assert Cli().json("audit", "verify")["ok"]
+
+    proc, out, err = watch(folder)  # with the new passphrase: b lands, a had landed
+    try:
+        line = json.loads(out.get(timeout=TIMEOUT))
+        time.sleep(2.5)
+        assert out.empty()
+    finally:
+        summary = stop(proc, err)
+    assert Path(line["photo"]).name == "b.pgm" and line["arrival_id"] != first["arrival_id"]
+    assert "1 landed, 0 refused, 1 already landed before" in summary
+    assert row_counts(wl_home)["arrivals"] == 2
+
+
+def test_a_session_stops_in_one_line_when_another_command_replaces_the_key(wl_home, monkeypatch):
+    """The next photo after a rotation is not "refused: the sealed record of the audit trail's end was altered" with
+    the session asking for another: the session ends, saying the key was replaced (exit 7), nothing written."""
+    child = spawn("session", "--vessel", "SB-0422")
+    child.expect(r"photo \(type or paste its path")
+    child.sendline(str(orl(35, 1)))
+    child.expect("save, no details")
+    child.send("s")
+    child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
+    child.expect("next arrival")
+    child.send("\r")
+    child.expect(r"photo \(type or paste its path")
+    _rotate(monkeypatch)
+    child.sendline(str(orl(36, 1)))
+    assert child.expect([said("data key was replaced"), "altered", "save, no details"]) == 0
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 7
+    assert row_counts(wl_home)["arrivals"] == 1
+    assert Cli().json("audit", "verify")["ok"]
+
+
+def test_a_decision_on_a_candidate_voided_since_it_was_shown_is_refused_and_the_session_goes_on(wl_home, tmp_path):
+    """Another officer voids the earlier arrival a session's table shows as a candidate: the decision typed on it is
+    refused in one line, nothing recorded, and the session carries on (it did end, exit 8, mid-boat)."""
+    cli = Cli()
+    earlier = cli.json("capture", "--photo", orl(35, 1), "--vessel", "SB-0423", "--no-interactive")["arrival_id"]
+    child = spawn("session", "--vessel", "SB-0423")
+    child.expect(r"photo \(type or paste its path")
+    again = tmp_path / "again.pgm"  # the same photo under another name: another capture, the earlier its candidate
+    again.write_bytes(orl(35, 1).read_bytes())
+    child.sendline(str(again))
+    child.expect("save, no details")
+    child.send("s")
+    child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
+    child.expect("decide on a candidate")
+    cli("arrivals", "void", earlier, "--reason", "duplicate capture made in error")
+    child.send("1")
+    child.expect(f"arrival {earlier}")
+    child.expect("inconclusive")
+    child.send("r")
+    child.expect("Reason for the decision")
+    child.sendline("Different ear shape, compared by eye")
+    assert child.expect([said("nothing recorded on candidate 1"), pexpect.EOF]) == 0
+    child.expect("next arrival")
+    child.send("q")
+    child.expect("Session ended: 1 landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert row_counts(wl_home)["reviews"] == 0

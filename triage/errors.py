@@ -90,6 +90,12 @@ class WrongPassphrase(TriageError):
     status = ExitStatus.WRONG_PASSPHRASE
 
 
+class KeyReplaced(WrongPassphrase):
+    """Another command (`triage passphrase change --rotate`) replaced the home's data key while this one held the
+    home open: the passphrase it was started with opens the home no more, as for a command started now (exit 7),
+    and what it reads or would write under the old key is not taken for an altered home."""
+
+
 class Conflict(TriageError):
     status = ExitStatus.CONFLICT
 

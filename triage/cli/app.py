@@ -113,6 +113,9 @@ class TriageGroup(TyperGroup):
         def debug() -> bool:  # asked when it fails: `--debug` is read into ctx.obj by `root`, inside the invoke
             return bool((ctx.obj or {}).get("debug")) or os.environ.get("TRIAGE_DEBUG") == "1"
 
+        unlocked = sys.modules.get("triage.store.rows")  # loaded by a command this process ran before (tests)
+        if unlocked is not None:
+            unlocked.forget_unlocked()
         try:
             return super().invoke(ctx)
         except NoArgsIsHelpError:
@@ -133,7 +136,9 @@ class TriageGroup(TyperGroup):
         except TriageError as e:
             if debug():
                 traceback.print_exc()
-            _refused(ctx, e)
+            from triage.store.rows import explain
+
+            _refused(ctx, explain(e))
         except sqlite3.OperationalError as e:
             if debug():
                 traceback.print_exc()

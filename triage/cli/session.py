@@ -33,6 +33,7 @@ from triage.cli.common import (
     say,
     vessel_option,
 )
+from triage.errors import IntegrityFailure, WrongPassphrase
 
 if TYPE_CHECKING:
     from triage.casework.session import Landing, Preview, Standing
@@ -47,6 +48,10 @@ ENTER = "\n"
 def register(app: typer.Typer) -> None:
     app.command("session")(session)
 
+
+# The home's refusals, not a photo's: a home altered, or its key replaced by another command, refuses every later
+# photo too, so the session ends saying so (as every command does) rather than take them one by one.
+HOME_ERRORS = (IntegrityFailure, WrongPassphrase)
 
 WORD = "\x00"  # what `Keys` reads when a word, not a key, was typed at a menu: no menu's key
 WORD_GAP = 0.25  # seconds: a letter that follows a key sooner makes a word of it (typing at 4 keys a second)
@@ -277,6 +282,8 @@ def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None, face:
         say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         if "quality refused" not in str(e):
             return None
+    except HOME_ERRORS:
+        raise
     except TriageError as e:
         say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         return None
@@ -293,6 +300,8 @@ def _prepare(keys: Keys, landing: Landing, photo: Photo, name: str | None, face:
     reason = clean_text(ask_until_valid("Why must this photo be used?", check), "reason", 1000)
     try:
         return landing.prepare(photo, name=name, face_index=face, override_reason=reason)
+    except HOME_ERRORS:
+        raise
     except TriageError as e:
         say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
         return None
@@ -375,6 +384,8 @@ def _take(
                 say(err, f"{path.name} already landed as {before}")
                 continue
             return photos.decode(data, str(path)), path.name, DetailText(), None, None
+        except HOME_ERRORS:
+            raise
         except TriageError as e:
             say(err, f"[red]refused:[/] {escape(str(e))}", markup=True)
 
@@ -408,7 +419,7 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
 
     from triage.cli.capture import render_candidates
     from triage.cli.prompts import ask_details, ask_until_valid, confirm, field_name
-    from triage.errors import BadInput
+    from triage.errors import BadInput, Conflict
     from triage.intake.biographic import Details, clean_text
 
     say(out, f"Quality {preview.analysed.quality.score}/100; candidates in {preview.seconds:.2f} s.")
@@ -501,7 +512,11 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
                 continue
             why = reason_for_flag()
             if why:
-                landing.flag(captured.arrival_id, why)
+                try:
+                    landing.flag(captured.arrival_id, why)
+                except Conflict as e:  # voided by another command since it landed
+                    say(err, f"[red]{escape(str(e))}[/]: not flagged", markup=True)
+                    continue
                 captured.safeguarding = True
                 say(out, f"Arrival {captured.arrival_id} flagged for safeguarding.")
             continue
@@ -512,7 +527,7 @@ def _decide(keys: Keys, landing: Landing, arrival_id: str, candidate: Any) -> No
     """A decision on one candidate, with its reason; `b` before it, or a blank reason, leaves it undecided and goes
     back to the menu (as a blank safeguarding reason does), so an officer who pressed a number by mistake is never
     held at the question."""
-    from triage.errors import BadInput
+    from triage.errors import BadInput, Conflict, NotFound
 
     k = keys.key(
         f"Candidate {candidate.rank} ({candidate.kind} {escape(candidate.ref)}): "
@@ -534,6 +549,9 @@ def _decide(keys: Keys, landing: Landing, arrival_id: str, candidate: Any) -> No
         except BadInput as e:
             say(err, f"[red]{escape(str(e))}[/] - try again", markup=True)
             continue
+        except (Conflict, NotFound) as e:  # changed by another command since the table was shown (voided, say)
+            say(err, f"[red]{escape(str(e))}[/]: nothing recorded on candidate {candidate.rank}", markup=True)
+            return
         say(
             out,
             f"Recorded: {decision.decision} on {candidate.kind} {decision.candidate} (review {decision.review_id}).",

@@ -32,7 +32,7 @@ from typing import Any
 from triage.errors import IntegrityFailure, TriageError, WrongPassphrase
 from triage.store import audit, blocks, crypto, permissions, tags
 from triage.store.passphrase import check_strength, home_words
-from triage.store.rows import PK, SEALED_TABLES, Store, utcnow
+from triage.store.rows import PK, ROTATED, SEALED_TABLES, Store, utcnow
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # A step of a layer that keeps keyed hashes: called while the old key is in force, to read what it needs;
@@ -146,7 +146,7 @@ def rotate(
             report.files = [str(path) for path, _ in sides]
             sealed_again(1)
             store.audit(
-                "passphrase-rotate",
+                ROTATED,
                 officer,
                 records=["keyring:officer", *(["keyring:recovery"] if report.recovery == "re-wrapped" else [])],
                 reason=f"data key replaced; the trail ended at event {head.seq} ({head.hash}) before its "
@@ -163,6 +163,7 @@ def rotate(
         for _, side in sides:
             side.unlink(missing_ok=True)
         raise
+    store.note_keyring()
     for path, side in sides:
         os.replace(side, path)
     _reclaim(store)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
-from triage.errors import Conflict, IntegrityFailure, NotFound, TriageError, WrongPassphrase
+from triage.errors import Conflict, IntegrityFailure, KeyReplaced, NotFound, TriageError, WrongPassphrase
 from triage.store import audit, blocks, crypto, judgements, migrations, permissions, placement, tags
 from triage.store import settings as home_settings
 from triage.store.audit import Head
@@ -50,6 +50,81 @@ SEALED_TABLES = {
 }
 PK = {"arrivals": "id", "subjects": "ref", "drafts": "ref", "laptop_keys": "name", "ocgs": "ref"}
 Row = dict[str, Any]  # a row as callers see it: clear columns and opened secret fields side by side
+
+
+ROTATED = "passphrase-rotate"  # the audit action of a rotation (rotate.py), which replaces the data key
+# The keyring each store file had when this process unlocked it, and how far its trail went then (`Unlocked`): what
+# tells a key replaced by another process from an altered home, after the store that saw them is closed.
+_UNLOCKED: dict[Path, Unlocked] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Unlocked:
+    """The wrapped keys a store was unlocked from, and the last event of its trail at that moment."""
+
+    keyring: frozenset[tuple[str, str]]
+    seq: int
+
+    @classmethod
+    def read(cls, db: Database) -> Unlocked:
+        """Read as of one moment: a rotation commits its keyring and its event together."""
+        conn = db.conn
+        snapshot = not conn.in_transaction
+        if snapshot:
+            conn.execute("BEGIN")
+        try:
+            ring = frozenset((str(n), str(w)) for n, w in db.execute("SELECT name, wrapped FROM keyring"))
+            seq = db.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()[0]
+        finally:
+            if snapshot and conn.in_transaction:
+                conn.execute("COMMIT")
+        return cls(ring, int(seq))
+
+    def replaced_in(self, db: Database) -> bool:
+        """Whether the file's data key has been replaced since: its keyring changed, and a rotation recorded after
+        this moment (a passphrase changed alone re-wraps the same key, and leaves this store's key in force)."""
+        now = frozenset((str(n), str(w)) for n, w in db.execute("SELECT name, wrapped FROM keyring"))
+        if now == self.keyring:
+            return False
+        found = db.execute("SELECT 1 FROM audit_events WHERE action = ? AND seq > ? LIMIT 1", [ROTATED, self.seq])
+        return found.fetchone() is not None
+
+
+def forget_unlocked() -> None:
+    """A new command in a process that ran one before (the test suite runs them in one): the homes that one
+    unlocked are not this one's, and `explain` does not look at them."""
+    _UNLOCKED.clear()
+
+
+def key_replaced_error() -> KeyReplaced:
+    """What a command is told when its key was replaced under it: what happened and how to go on, not "altered"."""
+    return KeyReplaced(
+        "the home's data key was replaced (`triage passphrase change --rotate`) while this command had it open, so "
+        "nothing more is read or recorded under the old key; what it saved before stays saved",
+        hint="start the command again with the new passphrase",
+    )
+
+
+def explain(error: TriageError) -> TriageError:
+    """An integrity failure met by a command whose home had its data key replaced by another process meanwhile is
+    that, not an altered home: the sealed end of the trail, and every row's tag, are under the new key now, which
+    this command does not hold. Anything else is returned as it is (`triage audit verify` checks the home)."""
+    if not isinstance(error, IntegrityFailure):
+        return error
+    for path, seen in list(_UNLOCKED.items()):
+        if not path.exists():  # a home since removed (connecting would make an empty file of it)
+            continue
+        try:
+            db = Database(sqlite3.connect(str(path), timeout=5))
+            try:
+                replaced = seen.replaced_in(db)
+            finally:
+                db.close()
+        except sqlite3.Error:
+            continue
+        if replaced:
+            return key_replaced_error()
+    return error
 
 
 def utcnow() -> str:
@@ -109,6 +184,7 @@ class Store:
         self._staged: dict[str, set[int]] = {}
         self.cache: dict[str, Any] = {}  # per-process state built from the store, such as search galleries
         self.settings: home_settings.Settings | None = None  # what decides behaviour, read at unlock
+        self._unlocked: Unlocked | None = None  # the keyring this store was unlocked from (`_check_key`)
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -165,7 +241,8 @@ class Store:
         False (for `triage audit verify` and `doctor`, which report every problem themselves), refuse a store whose
         tables no longer add up (`tags.CHECKED_WHERE_READ` aside); the settings, which decide how the home behaves,
         are checked either way."""
-        rows = list(self.db.table("keyring").rows_where(order_by="name"))
+        seen = Unlocked.read(self.db)
+        rows = [{"name": n, "wrapped": w} for n, w in sorted(seen.keyring)]
         if not rows:
             raise IntegrityFailure(f"the store in {self.home} has no keyring")
         error: TriageError | None = None
@@ -184,9 +261,10 @@ class Store:
                     error = e
                 continue
             self._adopt_key(data_key)
+            self._unlocked = _UNLOCKED[self.home / STORE_FILE] = seen
             self._check_schema()
-            seen = audit.read_head(self.db, self._need_vault())
-            self._seen_end = None if seen is None else (seen.seq, seen.hash)
+            head = audit.read_head(self.db, self._need_vault())
+            self._seen_end = None if head is None else (head.seq, head.hash)
             self._tag_rows_once()
             keyed = self._key_digests_once(strict=check)
             if keyed:  # else an altered home opened to be reported (`audit verify`, `doctor`): nothing written
@@ -282,6 +360,7 @@ class Store:
                 pk="name",
             )
             self.audit("passphrase-set", officer, records=[f"keyring:{name}"])
+        self.note_keyring()
 
     def close(self) -> None:
         self.db.close()
@@ -314,6 +393,7 @@ class Store:
             raise TriageError(f"the store is busy or unwritable: {e}") from None
         self._staged = {}
         try:
+            self._check_key()
             self._fresh_rows()  # forgets them if another connection committed before this one began
             yield
             if self.vault is not None:
@@ -342,6 +422,19 @@ class Store:
                     hint="restore the home from a backup",
                 ) from None
             raise
+
+    def _check_key(self) -> None:
+        """Refuse to write under a data key another process has replaced since this store was unlocked (a rotation,
+        which seals everything again under a new key): rows sealed and tagged under the old one would open for
+        nobody, so the command stops, saying so, rather than meet the new key's trail end as an altered home."""
+        if self._unlocked is not None and self._unlocked.replaced_in(self.db):
+            raise key_replaced_error()
+
+    def note_keyring(self) -> None:
+        """The keyring as this store has just rewritten it itself (a new passphrase, a rotation): its own change is
+        no other command's."""
+        if self._unlocked is not None:
+            self._unlocked = _UNLOCKED[self.home / STORE_FILE] = Unlocked.read(self.db)
 
     def audit(
         self,
