@@ -455,7 +455,8 @@ def test_a_candidate_of_an_arrival_its_laptop_voided_is_not_decided_nor_correcte
     _imported(cli, hub, sites.a_file, sites.b0_file)  # b2 not voided yet: a candidate of a1
     pending = cli.json("hub", "review", "--pending", *hub)["candidates"]
     (c,) = [c for c in pending if sites.b2 in (c["arrival_key"], (c.get("other") or {}).get("key"))][:1]
-    _imported(cli, hub, sites.b_file)  # B voided b2
+    said = " ".join(cli("hub", "import", sites.b_file, *hub).stdout.split())  # B voided b2, amended b1
+    assert f"{sites.b2} voided by {OFFICER}: captured twice" in said and f"{sites.b1} amended by {OFFICER}" in said
     for extra in ((), ("--correct",)):
         said = cli(
             "hub", "review", c["arrival_key"], "--candidate", str(c["candidate"]), "--decision", "confirmed",

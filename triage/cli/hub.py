@@ -200,6 +200,9 @@ def import_cmd(
             say(out, f"{Path(r.file).name}: day {r.day} from device {r.device} ({r.signer}): {state}", hang=2)
             for key in r.safeguarding_raised:
                 say(out, f"  safeguarding flag raised on {key}: the person may be a child", hang=2)
+            for c in r.corrected:  # which arrivals the batch changed: a void takes one out of every search
+                done = "voided" if c["kind"] == "void" else "amended"
+                say(out, f"  {c['arrival_key']} {done} by {c['officer']}: {c['reason']}", hang=4)
             for a in r.laptop_alerts:
                 say(
                     out,

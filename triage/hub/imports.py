@@ -77,6 +77,8 @@ class HubImported:
     # Arrivals whose safeguarding flag the batch raised on the hub's record after they landed there (raised later
     # on their laptop, or by another home).
     safeguarding_raised: list[str] = field(default_factory=list)
+    # Each amendment or void the batch applied first (arrival_key, kind, officer, reason): which arrivals changed.
+    corrected: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -230,6 +232,7 @@ class _Loader:
         self.elsewhere: dict[str, dict[str, Any]] = {}  # review -> a decision taken on another laptop than the finder's
         self.pairs: list[review.PairDecision] = []  # what became of the decisions on pairs of arrivals it touches
         self.flagged: list[str] = []  # arrivals whose safeguarding flag the batch raised on the hub's record
+        self.corrected: list[dict[str, Any]] = []  # the amendments and voids it applied first
 
     def arrival_id(self, key: str, what: str) -> int:
         if key not in self.ids:
@@ -558,6 +561,14 @@ class _Loader:
                 self.hub.rows.check("corrections", held, "c_", c["key"])
                 continue
             row = self.row(aid)
+            self.corrected.append(
+                {
+                    "arrival_key": c["arrival_key"],
+                    "kind": c["kind"],
+                    "officer": c.get("officer"),
+                    "reason": c.get("reason"),
+                }
+            )
             if c["kind"] == "void":
                 self.rewrite(aid, row, voided=True)
                 self.conn.execute("DELETE FROM templates WHERE arrival = %s", [aid])
@@ -911,4 +922,5 @@ def load(hub: Hub, b: Batch, *, progress: Progress | None = None, again_if_raced
         alert_decisions=loader.decided_elsewhere(),
         pair_decisions=[asdict(p) for p in loader.pairs],
         safeguarding_raised=loader.flagged,
+        corrected=loader.corrected,
     )
