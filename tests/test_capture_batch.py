@@ -326,3 +326,35 @@ def test_a_folder_a_photo_or_a_batch_given_as_the_manifest_is_told_what_to_give(
     ):
         with pytest.raises(BadInput, match="^" + re.escape(f"{wrong}: {said}")):
             manifest.read(wrong)
+
+
+def test_a_key_replaced_under_a_manifest_stops_it_in_one_line_and_a_rerun_lands_the_rest(
+    cli, wl_home, tmp_path, monkeypatch
+):
+    """Another command rotated the home's key while a manifest was landing: each later row was refused with the
+    same line and the command went on (exit 3). The home's refusal stops it (exit 7), what landed stays landed,
+    and the manifest run again lands the rest, once."""
+    from triage.casework import arrivals
+    from triage.store.rows import key_replaced_error
+
+    folder = tmp_path / "boat"
+    folder.mkdir()
+    for k in range(1, 5):
+        shutil.copy(orl(20 + k, 1), folder / f"p{k}.pgm")
+    path = folder / "manifest.csv"
+    path.write_text("photo,surname\n" + "".join(f"p{k}.pgm,Person {k}\n" for k in range(1, 5)), encoding="utf-8")
+    capture, landed = arrivals.capture, []
+
+    def rotated_after_two(*args, **kwargs):
+        if len(landed) == 2:
+            raise key_replaced_error()
+        landed.append(capture(*args, **kwargs))
+        return landed[-1]
+
+    monkeypatch.setattr(arrivals, "capture", rotated_after_two)
+    said = cli("capture-batch", path, "--workers", "1", code=int(ExitStatus.WRONG_PASSPHRASE)).stderr
+    assert "data key was replaced" in said and said.count("data key was replaced") == 1, said
+    assert row_counts(wl_home)["arrivals"] == 2
+    monkeypatch.setattr(arrivals, "capture", capture)
+    again = cli.json("capture-batch", path, "--workers", "1")
+    assert (again["landed"], again["already_landed"]) == (2, 2)

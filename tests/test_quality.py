@@ -162,3 +162,4 @@ def test_a_measure_just_under_its_limit_is_not_written_as_the_limit():
     assert f"sharpness {sharp:.1f}, need {need:.1f}" in said, said
     assert f"contrast too low: {limits['min_contrast'] - 7:.0f}, need {limits['min_contrast']:.0f}" in said
     assert f"yaw {-(limits['max_yaw'] + 0.3):.1f} degrees, limit {limits['max_yaw']:.1f}" in said
+    assert quality._apart(23.96, 24) == ("23.96", "24.00") and quality._apart(21, 24) == ("21", "24")

@@ -182,6 +182,8 @@ def test_under_18_can_be_enrolled_only_as_missing_or_vulnerable(cli, home):
         code=int(ExitStatus.BAD_INPUT),
     )
     assert "only as missing or vulnerable" in res.stderr
+    updated = ("watchlist", "update", "WL-C2", "--category", "Missing", "--reason", "recategorised after review")
+    assert cli.json(*updated)["category"] == "missing", "a safeguarding category in capitals is that category"
 
 
 def test_a_ref_in_small_letters_names_the_same_entry_in_capitals(cli, home):

@@ -309,3 +309,23 @@ def test_past_its_valid_until_a_package_is_not_searched_then_deleted(cli, copy, 
         assert store.count("audit_events", "action = 'watchlist-remove'") == 5
     finally:
         store.close()
+
+
+def test_a_package_naming_a_subject_with_a_sign_an_earlier_issuer_allowed_is_received(cli, copy, monkeypatch, tmp_path):
+    """Names typed here refuse a pictograph; an issuer of an earlier version enrolled one, and its package was
+    refused whole at `watchlist receive` for it. The package is received, the name as the issuer holds it."""
+    from functools import partial
+
+    from triage.casework import watchlist
+    from triage.intake.biographic import clean_text
+
+    with monkeypatch.context() as earlier:  # the issuer as an earlier version was: any sign in a name
+        earlier.setattr(watchlist, "check_entry", partial(watchlist.check_entry, names=clean_text))
+        cli("watchlist", "add", orl(6, 1), "--ref", "WL-006", "--name", "Subject 6 ★", "--category", "wanted",
+            "--reason", "Wanted on warrant for an assault in Kent", "--authorised-by", "DS 4411 Clarke",
+            "--review-date", FUTURE, *OVERRIDE, "--home", copy.i)  # fmt: skip
+    package = tmp_path / "watchlist-v2.age"
+    cli("watchlist", "issue", "--out", package, "--home", copy.i)
+    cli("watchlist", "receive", package, "--home", copy.laptop)
+    (held,) = [s for s in cli.json("watchlist", "list", "--home", copy.laptop) if s["ref"] == "WL-006"]
+    assert held["name"] == "Subject 6 ★"

@@ -96,6 +96,11 @@ class KeyReplaced(WrongPassphrase):
     and what it reads or would write under the old key is not taken for an altered home."""
 
 
+# The home's refusals, not one photo's or row's: a home altered, or its key replaced by another command, refuses
+# every later one too, so a command working through many (a session, a watch, a manifest) stops on them.
+HOME_ERRORS = (IntegrityFailure, WrongPassphrase)
+
+
 class Conflict(TriageError):
     status = ExitStatus.CONFLICT
 

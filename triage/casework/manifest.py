@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from triage import workers
 from triage.casework import arrivals, corrections
-from triage.errors import BadInput, Faults, TriageError
+from triage.errors import HOME_ERRORS, BadInput, Faults, TriageError
 from triage.faces import analysis, encoders, matchers
 from triage.intake import csvtext, mrz, photos
 from triage.intake.biographic import Details, DetailText, parse_landed_at
@@ -419,6 +419,8 @@ def land(
                         f"the same photo and face as row {first}; if they are two people of one group photo, give "
                         "each its own number in the face column (1 = largest)"
                     )
+            except HOME_ERRORS:  # the home's, not the row's: no later row would land either
+                raise
             except TriageError as e:
                 refuse(row, e)
                 continue
@@ -461,6 +463,8 @@ def land(
                 analysed=result,
                 matcher=matcher,
             )
+        except HOME_ERRORS:
+            raise
         except TriageError as e:
             refuse(prepared.row, e)
             continue

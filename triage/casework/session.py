@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.casework import arrivals, manifest, review, watchlist
-from triage.errors import BadInput, IntegrityFailure, TriageError, WrongPassphrase
+from triage.errors import HOME_ERRORS, BadInput, TriageError
 from triage.faces import analysis, encoders, matchers
 from triage.faces.analysis import Analysis
 from triage.intake.biographic import Details, DetailText
@@ -394,7 +394,7 @@ def land_watched(landing: Landing, arrived: Arrived, *, landed_at: str | None = 
             analysed=found,
             matcher=landing.matcher,
         )
-    except (IntegrityFailure, WrongPassphrase):  # the home's, not the photo's: no later photo would land either
+    except HOME_ERRORS:  # the home's, not the photo's: no later photo would land either
         raise
     except TriageError as e:
         return Watched(path, status=e.status.name.lower(), reason=str(e))

@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 
 from triage import workers
-from triage.errors import BadInput, Conflict, Faults, NotFound, TriageError
+from triage.errors import HOME_ERRORS, BadInput, Conflict, Faults, NotFound, TriageError
 from triage.faces import analysis, ann, matchers, matching
 from triage.faces import detection as faces
 from triage.faces.encoders import DLIB_ONLY, Pipeline
@@ -127,8 +127,10 @@ def _check_age(ref: str, dob: str | None, category: str, today: dt.date) -> None
         )
 
 
-def _aliases(aliases: Sequence[str], named: Callable[[str], str] = _option) -> list[str]:
-    return [biographic.name_text(a, named("--alias")) for a in aliases if a and a.strip()]
+def _aliases(
+    aliases: Sequence[str], named: Callable[[str], str] = _option, names: Callable[..., str] = biographic.name_text
+) -> list[str]:
+    return [names(a, named("--alias")) for a in aliases if a and a.strip()]
 
 
 def check_entry(
@@ -144,16 +146,18 @@ def check_entry(
     dob: str | None = None,
     today: dt.date | None = None,
     named: Callable[[str], str] = _option,
+    names: Callable[..., str] = biographic.name_text,
 ) -> Entry:
     """Every governance check, before any photo is looked at; raises one BadInput naming every problem found, so
     the entry is corrected in one go. `named` says a field as the officer gave it: an option, or an import
-    file's column."""
+    file's column. `names` checks the name and aliases: as typed here (`name_text`), or as an issuer's package
+    holds them (`clean_text`: an issuer of an earlier version may have enrolled a name with a sign in it)."""
     today = today or dt.date.today()
     faults = Faults()
     if not REF_PATTERN.match(ref or ""):
         faults.found.append(f"{named('--ref')} {ref!r}: use 1-40 letters, digits, '.', '_', '/' or '-'")
     ref = (ref or "").upper()  # `wl-0005` and `WL-0005` are one entry, written in capitals as issuers write them
-    cleaned = faults.check(biographic.name_text, name or "", named("--name"))
+    cleaned = faults.check(names, name or "", named("--name"))
     if cleaned == "":  # None: refused above, and said why
         faults.found.append(f"{named('--name')} is required for a watchlist subject")
     authorised = faults.check(biographic.clean_text, authorised_by or "", named("--authorised-by"))
@@ -167,7 +171,7 @@ def check_entry(
     why = faults.check(_inclusion_reason, reason, named)
     review = faults.check(_review_date, review_date, today, named)
     source = faults.check(biographic.clean_text, image_source or "not stated", named("--image-source"))
-    also = faults.check(_aliases, aliases, named)
+    also = faults.check(_aliases, aliases, named, names)
     faults.raise_any()
     assert checked_category and why and review and authorised and source is not None and also is not None
     return Entry(ref, str(cleaned), checked_category, why, authorised, review, source, also, birth)
@@ -458,6 +462,8 @@ def import_csv(
                 if not names:
                     raise BadInput("no photo given")
                 files = [(read_file(Path(photo_dir) / name), name) for name in names]
+            except HOME_ERRORS:  # the home's, not the row's: no later row would be enrolled either
+                raise
             except TriageError as e:
                 refuse(number, ref, str(e))
                 continue
@@ -479,6 +485,8 @@ def import_csv(
                 raise outcome.error
             analysed = cast(list[analysis.Analysis], outcome.value)
             result = enrol(store, entry, analysed, officer=officer, override_reason=override_reason)
+        except HOME_ERRORS:
+            raise
         except TriageError as e:
             refuse(key, entry.ref, str(e))
             continue
@@ -581,7 +589,7 @@ def update_subject(
         clear["review_date"] = _review_date(review_date, today).isoformat()
     if category is not None:
         secret["category"] = _category(category)
-        _check_age(ref, row.get("dob"), category, today)
+        _check_age(ref, row.get("dob"), secret["category"], today)  # as it is known: `Missing` is missing
     if authorised_by is not None:
         clear["authorised_by"] = biographic.clean_text(authorised_by, "--authorised-by")
         if not clear["authorised_by"]:

@@ -563,6 +563,13 @@ def keys_restored(
     }
 
     def render(r: dict[str, Any]) -> None:
+        if not r["restored"] and r["recorded_now"] != r["recorded_before"]:
+            say(
+                out,
+                f"The key folder holds every event the hub saw, and more (its trail moved from event "
+                f"{r['recorded_before']} to {r['recorded_now']}, recorded as moved): it was not put back.",
+            )
+            return
         if not r["restored"]:
             say(
                 out,

@@ -33,7 +33,7 @@ from triage.cli.common import (
     say,
     vessel_option,
 )
-from triage.errors import IntegrityFailure, WrongPassphrase
+from triage.errors import HOME_ERRORS
 
 if TYPE_CHECKING:
     from triage.casework.session import Landing, Preview, Standing
@@ -48,10 +48,6 @@ ENTER = "\n"
 def register(app: typer.Typer) -> None:
     app.command("session")(session)
 
-
-# The home's refusals, not a photo's: a home altered, or its key replaced by another command, refuses every later
-# photo too, so the session ends saying so (as every command does) rather than take them one by one.
-HOME_ERRORS = (IntegrityFailure, WrongPassphrase)
 
 WORD = "\x00"  # what `Keys` reads when a word, not a key, was typed at a menu: no menu's key
 WORD_GAP = 0.25  # seconds: a letter that follows a key sooner makes a word of it (typing at 4 keys a second)

@@ -415,7 +415,7 @@ class _Merger:
             if applied:
                 self.added["corrections"] += 1
                 kind = "void" if c["kind"] == "void" else "amendment"
-                self.corrected.append(Corrected(aid, kind, c["officer"], c["reason"]))
+                self.corrected.append(Corrected(aid, kind, c["officer"], self.quoting(c["reason"])))  # ids as here
                 self.store.audit(
                     "import-correction",
                     self.officer,

@@ -39,6 +39,7 @@ from triage.exchange import keys, sealed
 from triage.exchange.records import DEVICE, MAX_TEMPLATE_DIM, is_line, read_lines, shown
 from triage.faces import matchers
 from triage.files import write_files
+from triage.intake.biographic import clean_text
 from triage.intake.photos import decode
 from triage.store.rows import Store, utcnow
 
@@ -368,6 +369,7 @@ def _subject(path: Path, n: int, record: dict[str, Any], data: dict[str, bytes],
             aliases=aliases,
             dob=record["dob"] if isinstance(record["dob"], str) else None,
             today=issued_on,
+            names=clean_text,  # as the issuer enrolled it, whatever its version allowed in a name
         )
         entry = replace(entry, ref=record["ref"])  # as the issuer recorded it: its removals name it so
         if not is_line(record["added_at"], 40):

@@ -163,9 +163,11 @@ def score(m: Measures, limits: dict[str, float]) -> int:
 def _apart(value: float, limit: float) -> tuple[str, str]:
     """A measure and its limit as a refusal writes them: whole numbers, or a decimal place where the two would
     round alike ("sharpness 24, need 24" reads as a refusal of what passes)."""
-    if f"{abs(value):.0f}" == f"{limit:.0f}":  # a yaw of -30.4 against a limit of 30 too
-        return f"{value:.1f}", f"{limit:.1f}"
-    return f"{value:.0f}", f"{limit:.0f}"
+    for places in range(4):  # as few decimal places as tell them apart (a yaw of -30.4 against 30 too)
+        shown, bound = f"{value:.{places}f}", f"{limit:.{places}f}"
+        if shown.lstrip("-") != bound:
+            break
+    return shown, bound
 
 
 def _problems(m: Measures, limits: dict[str, float]) -> list[str]:
@@ -200,9 +202,8 @@ def _problems(m: Measures, limits: dict[str, float]) -> list[str]:
             beyond(m["contrast"], "min_contrast", "contrast too low: {value}, need {limit}; even out the light")
         )
     if m["clipped"] > limits["max_clipped"]:
-        reasons.append(
-            f"over- or under-exposed: {m['clipped']:.0%} of the face clipped, limit {limits['max_clipped']:.0%}"
-        )
+        shown, bound = _apart(100 * m["clipped"], 100 * limits["max_clipped"])
+        reasons.append(f"over- or under-exposed: {shown}% of the face clipped, limit {bound}%")
     if abs(m["yaw_deg"]) > limits["max_yaw"]:
         reasons.append(
             beyond(m["yaw_deg"], "max_yaw", "head turned: yaw {value} degrees, limit {limit}; ")

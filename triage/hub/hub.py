@@ -105,6 +105,19 @@ class Hub:
     def training(self) -> bool:
         return self.keys.is_training
 
+    def may(self, table: str, *privileges: str) -> bool:
+        """Whether this command's login holds every one of `privileges` on `table`."""
+        asked = " AND ".join(["has_table_privilege(%s, %s)"] * len(privileges))
+        return bool(self.conn.execute(f"SELECT {asked}", [v for p in privileges for v in (table, p)]).fetchone()[0])
+
+    def login_refused(self, why: str) -> UsageError:
+        """What a login is told when the database refuses it some work: why, and which role each work needs."""
+        database = self.conn.info.dbname or self.config.database  # the one reached, which --db may have changed
+        return UsageError(
+            f"the hub's database refused this login: {why}; importing needs the {database}_importer role, deciding "
+            f"the {database}_reviewer role"
+        )
+
     @functools.cached_property
     def db_user(self) -> str:
         """The database login this command works as."""
@@ -441,11 +454,7 @@ def opened(
                     )
                 yield hub
             except server.psycopg().errors.InsufficientPrivilege as e:
-                database = conn.info.dbname or config.database  # the one reached, which --db may have changed
-                raise UsageError(
-                    f"the hub's database refused this login: {str(e).strip().splitlines()[0]}; importing needs the "
-                    f"{database}_importer role, deciding the {database}_reviewer role"
-                ) from None
+                raise hub.login_refused(str(e).strip().splitlines()[0]) from None
             finally:
                 with contextlib.suppress(Exception):
                     conn.close()
@@ -486,7 +495,7 @@ def _key_home_as_left(hub: Hub, restored_because: str | None = None) -> KeyHomeS
     watchlist it searches, so an older copy would bring back a laptop untrusted since (its batches imported again)
     or a subject withdrawn. The hub keeps the last event of the key home's trail it saw, keyed and summed into its
     own trail's end, and each command checks the key home still holds that event as it was; a command that may
-    write the hub's settings records the trail's new end when it has moved (audited). A key folder restored on
+    write the hub's settings records the trail's new end when it has moved on (audited). A key folder restored on
     purpose is recorded as such with `restored_because` (`triage hub keys-restored`). What no command sees is the
     folder put back between two commands of which neither saw the trail move in between."""
     try:
@@ -495,29 +504,31 @@ def _key_home_as_left(hub: Hub, restored_because: str | None = None) -> KeyHomeS
         changed = None
     if changed:
         raise IntegrityFailure(
-            "the hub's settings are not as triage left it (a row was changed, added or removed outside triage); "
+            "the hub's settings are not as triage left them (a row was changed, added or removed outside triage); "
             "nothing was shown or written",
-            hint="`triage hub audit verify` checks every row; restore the hub's database from a copy you trust",
+            hint="restore the hub's database from a copy you trust",
         )
-    end = hub.keys.trail_mark()
-    assert end is not None  # a key home is made with its first event
+    may_write = _may_write_settings(hub)
+    recorded = _key_home_recorded(hub)
+    if recorded is not None and restored_because is None:  # most commands: checked without waiting on the trail
+        if hub.keys.trail_mark(recorded[0]) != recorded:
+            raise _older_key_home(hub, recorded[0])
+        if not may_write or hub.keys.trail_mark() == recorded:
+            return KeyHomeSeen(recorded[0], recorded[0], False)
+    elif recorded is None and not may_write:  # an importer's command records it first
+        return KeyHomeSeen(None, None, False)
     with hub.conn.transaction():
-        hub.hold_trail()  # two commands at once record the end once
+        hub.hold_trail()  # two commands at once record the end once, and never an earlier one over a later
         recorded = _key_home_recorded(hub)
         before = recorded[0] if recorded else None
-        held = hub.keys.trail_mark(recorded[0]) if recorded else None
-        if recorded is not None and held != recorded and restored_because is None:
-            raise IntegrityFailure(
-                f"the hub's key home {hub.keys.home} is older than this hub last saw it: its trail had reached event "
-                f"{recorded[0]}, which it no longer holds as it was (the folder put back from an older copy would "
-                "bring back laptops untrusted and watchlist entries withdrawn since); nothing was shown or written",
-                hint="put back the key folder this hub last used; if it was restored from a backup on purpose, say so "
-                f'with `triage hub keys-restored --reason "..."`, then check `triage keys list --home {hub.keys.home}`',
-            )
-        restored = recorded is not None and held != recorded
-        if recorded == end or not _may_write_settings(hub):
-            if restored:  # a reviewer's login cannot record it: the hub's owner or an importer does
-                raise UsageError("recording a restored key home needs the hub's importer or owner login")
+        restored = recorded is not None and hub.keys.trail_mark(recorded[0]) != recorded
+        if restored and restored_because is None:
+            raise _older_key_home(hub, recorded[0] if recorded else 0)
+        if restored and not may_write:  # a reviewer's login cannot record it: the hub's owner or an importer does
+            raise UsageError("recording a restored key home needs the hub's importer or owner login")
+        end = hub.keys.trail_mark()  # read under the lock: what another command recorded meanwhile is seen above
+        assert end is not None  # a key home is made with its first event
+        if not may_write or (recorded is not None and not restored and end[0] <= recorded[0]):
             return KeyHomeSeen(before, before, False)
         value = {"seq": end[0], "event": end[1], "tag": hub.blind(KEY_HOME_SETTING, f"{end[0]}:{end[1]}")}
         hub.conn.execute(
@@ -538,11 +549,18 @@ def _key_home_as_left(hub: Hub, restored_because: str | None = None) -> KeyHomeS
         return KeyHomeSeen(before, end[0], restored)
 
 
+def _older_key_home(hub: Hub, seq: int) -> IntegrityFailure:
+    return IntegrityFailure(
+        f"the hub's key home {hub.keys.home} is older than this hub last saw it: its trail had reached event {seq}, "
+        "which it no longer holds as it was (the folder put back from an older copy would bring back laptops "
+        "untrusted and watchlist entries withdrawn since); nothing was shown or written",
+        hint="put back the key folder this hub last used; if it was restored from a backup on purpose, say so with "
+        f'`triage hub keys-restored --reason "..."`, then check `triage keys list --home {hub.keys.home}`',
+    )
+
+
 def _may_write_settings(hub: Hub) -> bool:
-    found = hub.conn.execute(
-        "SELECT has_table_privilege('settings', 'INSERT') AND has_table_privilege('settings', 'UPDATE')"
-    ).fetchone()
-    return bool(found[0])
+    return hub.may("settings", "INSERT", "UPDATE")
 
 
 def _models_as_left(hub: Hub) -> None:

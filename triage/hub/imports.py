@@ -34,7 +34,7 @@ from triage.casework import name_keys, ocg
 from triage.casework.arrivals import PAIR_KINDS
 from triage.casework.debrief import records as debrief_records
 from triage.casework.review import DECISIONS
-from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError, UsageError
+from triage.errors import BadInput, IntegrityFailure, NotFound, TriageError
 from triage.exchange import batch, keys, merge
 from triage.exchange.batch import RECEIVED, Batch
 from triage.exchange.records import CORRECTIONS, shown
@@ -204,13 +204,8 @@ def verified(hub: Hub, path: Path, progress: Progress | None = None) -> Batch:
 def import_files(hub: Hub, paths: list[Path], *, progress: Progress | None = None) -> list[HubImported]:
     """Verify every file first, so a bad one stops the import before anything loads; then load each. A login that
     may not load batches is refused first, even for a batch held already (which would load nothing)."""
-    may = hub.conn.execute("SELECT has_table_privilege('batches', 'INSERT')").fetchone()[0]
-    if not may:
-        database = hub.conn.info.dbname or hub.config.database
-        raise UsageError(
-            f"the hub's database refused this login: it may not import batches; importing needs the {database}_importer "
-            "role"
-        )
+    if not hub.may("batches", "INSERT"):
+        raise hub.login_refused("it may not import batches")
     batches = [verified(hub, p, progress) for p in paths]
     return [load(hub, b, progress=progress) for b in batches]
 
@@ -673,14 +668,17 @@ class _Loader:
             self.at = f"ocgs.jsonl line {n} ({g['key']})"
             body = {k: v for k, v in g.items() if k not in ("key", "ref")}
             group = {"key": g["key"], "device": self.b.device, "ref": ocg.check_ref(g["ref"]), "batch": self.b.sha256}
-            held_group = self.conn.execute(
-                "SELECT g.sealed, b.exported_at FROM groups g LEFT JOIN batches b ON b.sha256 = g.batch WHERE g.key = %s",
+            held_group = rows.dicts(
+                self.conn,
+                f"SELECT g.sealed, b.exported_at, {rows.columns('groups', 'g_', t='g')} FROM groups g "
+                "LEFT JOIN batches b ON b.sha256 = g.batch WHERE g.key = %s",
                 [g["key"]],
-            ).fetchone()
-            if held_group is not None:  # a record updated since, which an older batch brought later does not undo
-                before = self.hub.open(held_group[0], f"groups:{g['key']}")
+            )
+            if held_group:  # a record updated since, which an older batch brought later does not undo
+                self.hub.rows.check("groups", held_group[0], "g_", g["key"])
+                before = self.hub.open(held_group[0]["sealed"], f"groups:{g['key']}")
                 mine = (str(body.get("updated_at") or ""), str(self.b.manifest.get("exported_at") or ""))
-                if mine < (str(before.get("updated_at") or ""), str(held_group[1] or "")):
+                if mine < (str(before.get("updated_at") or ""), str(held_group[0]["exported_at"] or "")):
                     continue
             sealed = self.hub.seal(body, f"groups:{g['key']}")
             row = self.conn.execute(  # a group a later batch brings again is replaced whole, tag and all

@@ -93,11 +93,15 @@ def show(hub: Hub, ref: str) -> GroupView:
     ):
         _shown(hub, a)
         sites_of.setdefault(a["a_device"], set()).add(a["a_site"])
+    # the site the laptop named when it exported the group's batch; else (a batch of no site) where it landed anyone
+    batch_site = dict(
+        hub.conn.execute("SELECT sha256, site FROM batches WHERE sha256 = ANY(%s)", [[g["g_batch"] for g in groups]])
+    )
     records = [
         {
             "key": g["g_key"],
             "device": g["g_device"],
-            "site": ", ".join(sorted(sites_of.get(g["g_device"], ()))) or None,
+            "site": batch_site.get(g["g_batch"]) or ", ".join(sorted(sites_of.get(g["g_device"], ()))) or None,
             **hub.open(g["sealed"], f"groups:{g['g_key']}"),
         }
         for g in groups

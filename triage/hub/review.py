@@ -715,7 +715,8 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
     # the hub's own candidate of a hit its laptop's decision settled: the number a correction here names
     settled = {c["ref"]: c["candidates"] for c in held if c["kind"] == "watchlist" and c["arrival_key"] == key}
     ours = set(settled) | {c["ref"] for c in decided if c["kind"] == "watchlist"}  # hits the hub has a candidate of
-    corrected = {c["ref"] for c in decided if c["kind"] == "watchlist" and c.get("corrects")}  # laptops' replaced
+    # what the hub's corrections replaced, by ref: a laptop's decision is shown replaced only when it is that one
+    corrected = {c["ref"]: c["corrects"] for c in decided if c["kind"] == "watchlist" and c.get("corrects")}
     for r in laptops:
         if not r["l_decided"] or r["a_voided"]:
             continue
@@ -734,7 +735,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
                 decided_on=opened.get("decided_on") or r["l_laptop"],
                 decided_where=None if r["l_ref"] in ours else decided_where(r["l_laptop"]),
                 reason=_review_reason(hub, opened.get("review")),
-                replaced=r["l_ref"] in corrected,  # kept in the record, no longer standing
+                replaced=corrected.get(r["l_ref"]) == _alert_decision(hub, r),  # kept in the record, not standing
             )
         )
     result = ArrivalCandidates(
@@ -878,7 +879,7 @@ def decide(hub: Hub, arrival: str, candidate: str, decision: str, reason: str, *
     typed, decision = decision, (decision or "").strip().lower()  # `Confirmed` as `confirmed`, as refs are read
     if decision not in DECISIONS:
         raise BadInput(f"--decision {typed!r}: choose {', '.join(DECISIONS)}")
-    reason = reason_text(reason, "the decision rests on", min_chars=MIN_REASON)  # as on a laptop
+    reason = reason_text(reason, "you reached this decision", min_chars=MIN_REASON)  # as on a laptop
     _may_decide(hub)
     row, key, ref = _resolve(hub, arrival, candidate)
     voided = [k for k, v in ((row["a_key"], row["a_voided"]), (row["o_key"], row["o_voided"])) if k and v]

@@ -286,8 +286,7 @@ def parse_phone(text: str, default_region: str = "GB", field: str = "--phone") -
 
 def latin(text: str) -> str:
     """The form names are searched in, so 'Zoë', 'ZOE' and 'Zoe' (or Arabic and Latin spellings) meet."""
-    kept = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "So")
-    s = anyascii(kept).upper()  # a pictograph held from before names refused them reads as nothing, not `:SHIP:`
+    s = anyascii(unicodedata.normalize("NFKC", text)).upper()
     s = re.sub(r"['\"`]", "", s)
     return re.sub(r"[\s-]+", " ", s).strip()
 

@@ -401,7 +401,7 @@ class Store:
                 self._check_touched_indexes()
                 self._tag_touched()
             conn.execute("COMMIT")
-            self._seen_end, self._written_end = self._written_end or self._seen_end, None
+            self._committed_end()
             for table, rowids in self._staged.items():
                 self._fresh.setdefault(table, set()).update(rowids)
             self._staged = {}
@@ -422,6 +422,10 @@ class Store:
                     hint="restore the home from a backup",
                 ) from None
             raise
+
+    def _committed_end(self) -> None:
+        """The end this store's own commit wrote is the furthest it has seen (`_check_trail_end`)."""
+        self._seen_end, self._written_end = self._written_end or self._seen_end, None
 
     def _check_key(self) -> None:
         """Refuse to write under a data key another process has replaced since this store was unlocked (a rotation,
@@ -464,7 +468,7 @@ class Store:
         self._pending_head = (row["seq"], row["hash"])
         if not self.db.conn.in_transaction:  # else the sealed head is written once, at commit
             self._write_head()
-            self._seen_end, self._written_end = self._written_end or self._seen_end, None
+            self._committed_end()
 
     def trail_mark(self, seq: int | None = None) -> tuple[int, str] | None:
         """Event `seq` of the trail (by default its last) as another store records it (`audit.mark`)."""
