@@ -41,6 +41,14 @@ def said(prose: str) -> str:
     return r"\s+".join(map(re.escape, prose.split()))
 
 
+def ended(child: pexpect.spawn, landed: int, status: int = 0) -> None:
+    """The session's closing line, then the process gone with `status`."""
+    child.expect(f"Session ended: {landed} landed in this session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == status
+
+
 def answer_details(child: pexpect.spawn, **given: str) -> None:
     """Answer the details prompts: the ones named in `given` (by the start of the question), Enter for the rest."""
     questions = {"Surname": "surname", "Given names": "given", "Date of birth": "dob"}
@@ -92,10 +100,7 @@ def test_a_session_lands_three_arrivals_with_details_a_decision_and_the_standing
             child.expect("Not flagged")
         child.expect("next arrival")
         child.send("q" if n == len(photos) else "\r")
-    child.expect("Session ended: 3 landed in this session")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ended(child, 3)
 
     store = Store.open_locked(wl_home)
     try:
@@ -422,10 +427,7 @@ def test_a_session_watching_a_folder_takes_the_face_its_sidecar_names_in_a_group
     child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
     child.expect("next arrival")
     child.send("q")
-    child.expect("Session ended: 1 landed in this session")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ended(child, 1)
 
 
 def test_a_path_pasted_while_a_folder_is_watched_is_answered_whole_none_of_it_taken_as_a_key(wl_home, tmp_path):
@@ -444,10 +446,7 @@ def test_a_path_pasted_while_a_folder_is_watched_is_answered_whole_none_of_it_ta
     child.expect("Candidates for human review")
     child.expect("save, no details")
     child.send("q")
-    child.expect("Session ended: 0 landed in this session")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ended(child, 0)
 
 
 def test_ctrl_c_ends_a_session_with_the_status_every_command_gives_it(wl_home):
@@ -457,10 +456,7 @@ def test_ctrl_c_ends_a_session_with_the_status_every_command_gives_it(wl_home):
     child.expect(r"photo \(type or paste its path")
     child.sendintr()
     child.expect("interrupted: every arrival saved is kept")
-    child.expect("Session ended: 0 landed in this session")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == int(ExitStatus.INTERRUPTED)
+    ended(child, 0, int(ExitStatus.INTERRUPTED))
 
 
 def test_ctrl_c_while_the_models_load_waits_for_the_loading_to_end(tmp_path, monkeypatch):
@@ -543,10 +539,7 @@ def test_a_blank_reason_for_a_decision_goes_back_to_the_menu_recording_nothing(w
     child.expect("Recorded: rejected")
     child.expect("next arrival")
     child.send("q")
-    child.expect("Session ended: 1 landed in this session")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ended(child, 1)
     store = Store.open_locked(wl_home)
     try:
         decisions = [d for (d,) in store.db.execute("SELECT action FROM audit_events WHERE action = 'review'")]
@@ -650,8 +643,5 @@ def test_a_decision_on_a_candidate_voided_since_it_was_shown_is_refused_and_the_
     assert child.expect([said("nothing recorded on candidate 1"), pexpect.EOF]) == 0
     child.expect("next arrival")
     child.send("q")
-    child.expect("Session ended: 1 landed in this session")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ended(child, 1)
     assert row_counts(wl_home)["reviews"] == 0
