@@ -523,6 +523,11 @@ def test_a_file_that_was_never_encrypted_is_named_as_the_wrong_file(cli, home, t
     empty.write_bytes(b"")  # a copy that never finished
     for command in (["import"], ["watchlist", "receive"]):
         assert f"{empty}: the file is empty" in " ".join(cli(*command, empty, code=BAD_INPUT).stderr.split())
+    folder = tmp_path / "usb"  # the stick's folder named, not the batch in it: told as a folder, not as missing
+    folder.mkdir()
+    for command in (["import"], ["watchlist", "receive"], ["debrief", "A-0000", "--file"]):
+        said = cli(*command, folder, code=BAD_INPUT).stderr
+        assert f"{folder}: a folder; give the" in said and "no such file" not in said, said
 
 
 def test_without_the_recipients_key_the_file_cannot_be_read(cli, laptops, tmp_path):

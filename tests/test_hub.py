@@ -1300,7 +1300,7 @@ def test_an_arrival_alone_lists_its_candidates_awaiting_and_decided(cli, sites, 
     for blank in ("", "   "):  # refused alike, as on a laptop: a reason is the decision's record
         said = cli("hub", "review", sites.b1, "--candidate", str(face), "--decision", "rejected", "--reason", blank,
                    *hub, code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip
-        assert "--reason is required" in said, said
+        assert "--reason is required: say why you reached this decision" in " ".join(said.split()), said
     said = cli("hub", "review", sites.b1, "--candidate", str(face), "--decision", "rejected", "--reason", "x", *hub,
                code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip
     assert "too short" in said

@@ -166,6 +166,22 @@ def test_an_arrival_linked_and_voided_since_is_shown_void_and_left_out_of_the_ac
     assert "VOID" in text and "1 linked arrival(s) on 1 day(s)" in text
 
 
+def test_a_void_arrival_is_suggested_for_no_group_registered_since_and_a_groups_name_is_checked_as_a_name(cli, site):
+    """A group registered after an arrival whose debrief names it was voided: the suggestion was listed (and
+    counted in `ocg list`) though `ocg link` refuses the arrival. A name pasted with direction marks kept them (shown
+    as escapes), and one holding an emoji was taken."""
+    cli("debrief", site.other, "--paid-to", "Abu Ali", "--payment-method", "cash")
+    cli("arrivals", "void", site.other, "--reason", "the same man captured twice")
+    cli("ocg", "add", "OCG-8", "--name", "Abu Ali")
+    assert cli.json("ocg", "suggestions") == [] and cli.json("ocg", "show", "OCG-8")["suggestions"] == []
+    (listed,) = cli.json("ocg", "list")
+    assert listed["suggestions"] == 0
+    said = cli("ocg", "add", "OCG-9", "--name", "Abu \U0001f6a4 Ali", code=3).stderr
+    assert "--name: contains the symbol" in said and "U+1F6A4" in said
+    pasted = cli.json("ocg", "add", "OCG-10", "--name", "\u200f\u0623\u0628\u0648 \u0639\u0644\u064a\u200f")
+    assert pasted["names"] == ["\u0623\u0628\u0648 \u0639\u0644\u064a"]
+
+
 def test_a_wrong_suggestion_is_recorded_as_not_linked_and_no_longer_suggested(cli, site):
     cli("ocg", "add", "OCG-7", "--handle", "+44 7911 123456")
     view = cli.json("debrief", site.other, "--payment-handle", "07911 123456", "--payment-method", "mobile-money")

@@ -207,7 +207,7 @@ def test_report_as_text_and_json_and_audited(cli, day, tmp_path):
     cli("report", "--date", "2001-01-01", "--format", "text", "--home", day.home, code=int(ExitStatus.NOT_FOUND))
 
 
-def test_report_json_needs_no_format_or_out(cli, day):
+def test_report_json_needs_no_format_or_out(cli, day, tmp_path):
     data = cli.json("report", "--date", day.day, "--home", day.home)
     assert data["day"] == day.day and data["out"] is None
     assert data["totals"] == cli.json("report", "--date", day.day, "--format", "text", "--home", day.home)["totals"]
@@ -216,6 +216,12 @@ def test_report_json_needs_no_format_or_out(cli, day):
     assert as_format["totals"] == data["totals"], "--format json is --json, as for `pnd draft`"
     refused = cli("report", "--date", day.day, "--format", "pdf", "--home", day.home, code=int(ExitStatus.USAGE))
     assert "choose html, text or json" in refused.stderr
+    # A JSON file asked for is not refused with advice that writes the html page into it (`--json --out r.json`)
+    wanted = tmp_path / "report.json"
+    said = cli("report", "--date", day.day, "--format", "json", "--out", wanted, "--home", day.home,
+               code=int(ExitStatus.USAGE)).stderr  # fmt: skip
+    assert "--json with --out" not in said and "> report.json" in said and not wanted.exists(), said
+    assert len(said.strip().splitlines()) == 1
 
 
 def test_a_void_arrival_and_the_decisions_on_it_or_pairing_it_leave_the_day(cli, wl_home, tmp_path):

@@ -645,3 +645,30 @@ def test_a_decision_on_a_candidate_voided_since_it_was_shown_is_refused_and_the_
     child.send("q")
     ended(child, 1)
     assert row_counts(wl_home)["reviews"] == 0
+
+
+def test_a_candidate_another_command_landed_while_the_menu_waited_is_shown_before_its_number_is_taken(
+    wl_home, tmp_path
+):
+    """Another officer lands an arrival on the same home between a session's table and its `s`: the search made as
+    the arrival lands finds it too, so the numbers the menu takes are no longer the table's. The table is shown
+    again (it was not: the menu said 1-N for rows nobody saw, and a number named another arrival than its row)."""
+    cli = Cli()
+    child = spawn("session", "--vessel", "SB-0424")
+    child.expect(r"photo \(type or paste its path")
+    child.sendline(str(orl(35, 1)))
+    child.expect("save, no details")
+    twin = tmp_path / "twin.pgm"  # the same face under another name: another capture, the closest candidate
+    twin.write_bytes(orl(35, 1).read_bytes())
+    other = cli.json("capture", "--photo", twin, "--vessel", "SB-0425", "--no-interactive")["arrival_id"]
+    child.send("s")
+    child.expect(r"Arrival (A-[0-9A-Z]{6}) landed")
+    assert child.expect(["Candidates for human review", "decide on a candidate"]) == 0
+    child.expect(other)
+    child.expect("decide on a candidate")
+    child.send("1")
+    child.expect(f"arrival {other}")
+    child.send("b")
+    child.expect("next arrival")
+    child.send("q")
+    ended(child, 1)

@@ -19,7 +19,7 @@ from typing import Any
 
 from triage.casework import arrivals, watchlist
 from triage.errors import BadInput, Conflict, NotFound
-from triage.intake.biographic import clean_text, latin, parse_phone, reason_text
+from triage.intake.biographic import clean_text, latin, name_text, parse_phone, reason_text
 from triage.intake.refs import vessel_key
 from triage.store.rows import Store, utcnow
 
@@ -128,7 +128,8 @@ def save(
     """Register a group (`new`), or add what has been learned to a registered one; nothing is ever removed."""
     ref = stored_ref(store, ref)
     given = {
-        "names": _clean_items(names, "--name", lambda v, f: " ".join(clean_text(v, f, 120).split())),
+        # a name as an arrival's is: pasted direction marks dropped (kept, they showed as escapes), a pictograph refused
+        "names": _clean_items(names, "--name", lambda v, f: " ".join(name_text(v, f, 120).split())),
         "phones": _clean_items(phones, "--phone", lambda v, f: parse_phone(v, field=f)),
         "routes": _clean_items(routes, "--route", lambda v, f: clean_text(v, f, 200)),
         "payment_methods": _clean_items(payment_methods, "--payment-method", payment_method),
@@ -246,6 +247,8 @@ def suggestions(
     out = []
     for (aid, group), idents in found.items():
         arrival = store.get("arrivals", aid)
+        if arrivals.is_void(arrival):  # linked to nothing any more (`link` refuses it): no decision awaits on it
+            continue
         matched = [
             {"kind": r["kind"], "source": r["source"], "value": r["value"]}
             for r in store.rows(

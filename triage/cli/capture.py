@@ -481,7 +481,7 @@ def _read_mrz_file(path: Path) -> str:
     from triage.errors import BadInput
 
     if not path.is_file():
-        raise BadInput(f"--mrz-file {path}: no such file")
+        raise BadInput(f"--mrz-file {path}: " + ("a folder; give the file in it" if path.is_dir() else "no such file"))
     if path.stat().st_size > 4096:
         raise BadInput(f"--mrz-file {path}: too long for a machine-readable zone (at most 3 lines of 44 characters)")
     try:

@@ -473,7 +473,10 @@ def report_format(fmt: str, json_out: bool, out_file: Path | None) -> tuple[str,
     fmt = fmt.strip().lower()
     if fmt == "json":
         if out_file is not None:
-            raise UsageError("--format json prints the report on stdout; drop --out, or use --json with --out")
+            raise UsageError(  # --json with --out writes the page, html or text, never JSON, whatever the file's name
+                "--format json prints the report on stdout, never to --out: drop --out and redirect it "
+                "(> report.json); --out writes the html or text page"
+            )
         fmt, json_out = "text", True
     if fmt not in ("html", "text"):
         raise UsageError(f"--format {fmt!r}: choose html, text or json")

@@ -62,7 +62,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     from triage.errors import BadInput
 
     if not path.is_file():
-        raise BadInput(f"--file {path}: no such file")
+        raise BadInput(f"--file {path}: " + ("a folder; give the JSON file in it" if path.is_dir() else "no such file"))
     if path.stat().st_size > MAX_FILE_BYTES:
         raise BadInput(f"--file {path}: larger than {MAX_FILE_BYTES // 1024} KiB; a debrief is a short JSON object")
     try:

@@ -490,7 +490,10 @@ def _arrival(keys: Keys, landing: Landing, preview: Preview, landed_at: str | No
     say(out, f"Arrival [bold]{captured.arrival_id}[/] landed.{flag}", markup=True)
     for w in captured.warnings:
         say(err, f"[yellow]warning:[/] {escape(w)}", markup=True)
-    if any(c.differences for c in captured.candidates):
+    shown = [(c.kind, c.ref) for c in preview.candidates]
+    # Shown again when details gave differences, or when the search at landing found others than the table before
+    # it (an arrival another command landed meanwhile): the numbers the menu takes are this search's ranks.
+    if any(c.differences for c in captured.candidates) or [(c.kind, c.ref) for c in captured.candidates] != shown:
         render_candidates([c.as_json() for c in captured.candidates], captured.threshold, captured.calibrated_threshold)
     numbers = "".join(str(c.rank) for c in captured.candidates if c.rank < 10)
     while True:

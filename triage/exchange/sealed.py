@@ -65,8 +65,8 @@ def decrypt(store: Store, path: Path, *, officer: str, limit: int, larger_than: 
     integrity failure."""
     import pyrage
 
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
+    if not path.is_file():  # a folder named is told as one: "no such file" sent the officer looking for a lost copy
+        raise BadInput(f"{path}: a folder; give the file in it" if path.is_dir() else f"{path}: no such file")
     if path.stat().st_size > limit:
         raise BadInput(f"{path}: {path.stat().st_size:,} bytes is larger than {larger_than} ({limit:,})")
     data = path.read_bytes()
