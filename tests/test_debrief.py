@@ -445,6 +445,8 @@ def test_bad_answers_are_refused_whole_and_nothing_is_stored(cli, site):
         store.close()
     res = cli("debrief", site.subject, "--no-interactive", "--declined", "weather", code=BAD_INPUT)
     assert "--declined 'weather': name a question" in res.stderr
+    res = cli("debrief", site.subject, "--no-interactive", "--paid-to", "Abu 😀", code=BAD_INPUT)  # a name: no sign
+    assert "--paid-to: contains the symbol" in res.stderr
     cli("debrief", site.subject, "--show", code=int(ExitStatus.NOT_FOUND))
 
 
@@ -453,6 +455,7 @@ def test_bad_answers_are_refused_whole_and_nothing_is_stored(cli, site):
     [
         ("departure:\n  country: France\n", "not readable as UTF-8 JSON"),
         ('["France"]', "must be a JSON object"),
+        ("", "the file is empty"),
     ],
 )
 def test_a_file_that_is_not_a_json_debrief_is_refused(cli, site, tmp_path, content, message):

@@ -1297,6 +1297,9 @@ def test_an_arrival_alone_lists_its_candidates_awaiting_and_decided(cli, sites, 
     seen = cli.json("hub", "review", sites.b1, *hub)  # from the other side, decided
     assert seen["awaiting"] == [] and [(d["ref"], d["decision"]) for d in seen["decided"]] == [(sites.a1, "rejected")]
     assert "rejected" in cli("hub", "review", sites.b1, *hub).stdout
+    said = cli("hub", "review", sites.b1, "--candidate", str(face), "--reason", "other ears", *hub,
+               code=int(ExitStatus.USAGE)).stderr  # fmt: skip
+    assert "a decision needs --decision too" in said, said  # the one missing, named
     for blank in ("", "   "):  # refused alike, as on a laptop: a reason is the decision's record
         said = cli("hub", "review", sites.b1, "--candidate", str(face), "--decision", "rejected", "--reason", blank,
                    *hub, code=int(ExitStatus.BAD_INPUT)).stderr  # fmt: skip

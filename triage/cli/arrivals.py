@@ -252,7 +252,8 @@ def show_cmd(
     for c in row["candidates"]:
         for r in c["reviews"]:
             out.print(
-                f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}", markup=False
+                f"  review of {c['ref']}: {r['decision']} by {r['officer']} at {utc_text(r['at'])} UTC — {r['reason']}",
+                markup=False,
             )
     render_versions(row.get("versions") or [], d)
 

@@ -65,6 +65,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise BadInput(f"--file {path}: " + ("a folder; give the JSON file in it" if path.is_dir() else "no such file"))
     if path.stat().st_size > MAX_FILE_BYTES:
         raise BadInput(f"--file {path}: larger than {MAX_FILE_BYTES // 1024} KiB; a debrief is a short JSON object")
+    if not path.stat().st_size:
+        raise BadInput(f"--file {path}: the file is empty; write the answers as one JSON object")
     try:
         raw = jsontext.loads(path.read_bytes().decode("utf-8-sig"), f"--file {path}", max_chars=MAX_FILE_BYTES)
     except ValueError as e:  # not UTF-8, not JSON, or a number too long to read
@@ -226,13 +228,13 @@ def render(view: dict[str, Any]) -> None:
         )
     for g in view.get("ocg_links", []):
         out.print(
-            f"Crime group {g['ocg_ref']}: {g['decision']} by {g['officer']} at {g['at']} — {g['reason']}",
+            f"Crime group {g['ocg_ref']}: {g['decision']} by {g['officer']} at {utc_text(g['at'])} UTC — {g['reason']}",
             highlight=False,
             markup=False,
         )
     for h in view.get("history", []):
         out.print(
-            f"Earlier version {h['version']} by {h['officer']} at {h['at']} ({len(h['declined'])} declined)",
+            f"Earlier version {h['version']} by {h['officer']} at {utc_text(h['at'])} UTC ({len(h['declined'])} declined)",
             highlight=False,
             markup=False,
         )
@@ -496,7 +498,7 @@ def referral_cmd(
     out.print(table, highlight=False)
     if current:
         out.print(
-            f"Recorded by {current['officer']} at {current['at']}"
+            f"Recorded by {current['officer']} at {utc_text(current['at'])} UTC"
             + (f"; {len(view['history'])} earlier version(s)" if view["history"] else ""),
             highlight=False,
             markup=False,

@@ -387,7 +387,9 @@ def review_cmd(
         raise UsageError("give --pending, or ARRIVAL (with --candidate, --decision and --reason to record a decision)")
     deciding = candidate is not None or decision is not None or reason is not None or correct
     if arrival is not None and deciding and not (candidate and decision and reason is not None):
-        raise UsageError(f"a {'correction' if correct else 'decision'} needs --candidate, --decision and --reason")
+        missing = [f for f, v in (("--candidate", candidate), ("--decision", decision), ("--reason", reason)) if not v]
+        missing = [f for f in missing if f != "--reason" or reason is None]  # a blank reason is told as blank
+        raise UsageError(f"a {'correction' if correct else 'decision'} needs {' and '.join(missing)} too")
     if pending and correct:
         raise UsageError("--correct goes with ARRIVAL, --candidate, --decision and --reason, not --pending")
     with _opened(folder, db, officer) as h:
@@ -579,7 +581,8 @@ def keys_restored(
         say(
             out,
             f"Recorded: the key folder restored (the hub had seen its trail at event {r['recorded_before']}, which it "
-            f"no longer holds; now at event {r['recorded_now']}). Check the laptops it trusts:",
+            f"no longer holds; now at event {r['recorded_now']}). Check the laptops it trusts, and untrust again any "
+            "untrusted since the backup was made:",
         )
         out.print(f"  triage keys list --home {r['key_home']}", markup=False, soft_wrap=True)
 

@@ -248,7 +248,7 @@ def show(
         out.print(table, highlight=False)
     for d in g["not_linked"]:
         out.print(
-            f"Judged not linked: {d['target_kind']} {d['target']} by {d['officer']} at {d['at']} — {d['reason']}",
+            f"Judged not linked: {d['target_kind']} {d['target']} by {d['officer']} at {utc_text(d['at'])} UTC — {d['reason']}",
             highlight=False,
             markup=False,
         )
@@ -295,7 +295,7 @@ def link(
         return
     out.print(
         f"Recorded: {res['target_kind']} {res['target']} {res['decision']} to {res['ocg_ref']} by {res['officer']} at "
-        f"{res['at']}" + (f" (supersedes decision {res['supersedes']})" if res["supersedes"] else ""),
+        f"{utc_text(res['at'])} UTC" + (f" (supersedes decision {res['supersedes']})" if res["supersedes"] else ""),
         highlight=False,
         markup=False,
     )

@@ -233,7 +233,7 @@ def render_view(view: ForReview) -> None:
     say(
         out,
         f"[bold]{escape(view.arrival_id)}[/] "
-        + escape(f"landed {view.landed_at} at {view.site}, vessel {view.vessel or '-'}")
+        + escape(f"landed {utc_text(view.landed_at)} UTC at {view.site}, vessel {view.vessel or '-'}")
         + ("  [bold red]SAFEGUARDING[/]" if view.safeguarding else ""),
         markup=True,
     )
@@ -320,7 +320,7 @@ def render_history(reviews: list[dict[str, Any]]) -> None:
         later = any(x["supersedes"] == r["id"] for x in reviews)
         say(
             out,
-            f"  review {r['id']}: {r['decision']} by {r['officer']} at {r['at']} — {r['reason']}"
+            f"  review {r['id']}: {r['decision']} by {r['officer']} at {utc_text(r['at'])} UTC — {r['reason']}"
             + (" (superseded)" if later else ""),
             hang=2,
         )

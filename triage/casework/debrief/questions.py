@@ -19,7 +19,7 @@ import pycountry
 
 from triage.casework import arrivals, ocg
 from triage.errors import BadInput
-from triage.intake.biographic import clean_text, parse_country, parse_date, parse_phone
+from triage.intake.biographic import clean_text, name_text, parse_country, parse_date, parse_phone
 from triage.store.rows import Store
 
 # Indicators of exploitation or trafficking; any of them raises the arrival's safeguarding flag.
@@ -63,6 +63,12 @@ def context(store: Store, arrival_id: str) -> Context:
 
 def _text(ctx: Context, text: str, flag: str) -> str:
     return clean_text(text, flag, 200)
+
+
+def _name(ctx: Context, text: str, flag: str) -> str:
+    """A name someone used, checked as an arrival's is: they are matched with crime groups' and other debriefs'
+    names, so a pasted direction mark is dropped and a pictograph refused."""
+    return name_text(text, flag, 200)
 
 
 def _long_text(ctx: Context, text: str, flag: str) -> str:
@@ -193,7 +199,7 @@ QUESTIONS = {
             Part("amount", "--amount", "Amount paid: a number, 0 if nothing", _amount),
             Part("currency", "--currency", "Currency: ISO 4217 code (EUR, GBP, USD ...) or name", _currency),
             Part("method", "--payment-method", f"How it was paid: {', '.join(ocg.PAYMENT_METHODS)}", _method),
-            Part("paid_to", "--paid-to", "Paid to whom: a name used, or a description", _text),
+            Part("paid_to", "--paid-to", "Paid to whom: a name used, or a description", _name),
             Part("handle", "--payment-handle", "Account, wallet, app name or phone number paid to", _handle),
         ),
     ),
@@ -201,7 +207,7 @@ QUESTIONS = {
         "Contacts and phone numbers used to arrange it",
         (
             Part("phones", "--contact-phone", "Phone numbers used (separate with ;)", _phone, many=True),
-            Part("names", "--contact-name", "Names of the contacts (separate with ;)", _text, many=True),
+            Part("names", "--contact-name", "Names of the contacts (separate with ;)", _name, many=True),
         ),
     ),
     "pilot": _person_question("Who piloted the boat", "--pilot"),
