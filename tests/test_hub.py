@@ -1661,6 +1661,7 @@ def test_a_hit_a_supervisors_decision_settled_is_corrected_at_the_hub_not_decide
         cli(*decide, "rejected", "--reason", "a reason", *hub, code=int(ExitStatus.CONFLICT)).stderr.split()
     )
     assert f"already decided: confirmed by {OFFICER}" in said and "on Supervisor (device " in said
+    assert " UTC on Supervisor" in said and "T0" not in said.split("confirmed by", 1)[1][:60], said  # as tables
     assert "--correct" in said
     said = " ".join(cli(*decide, "confirmed", "--reason", "a reason", "--correct", *hub, code=3).stderr.split())
     assert "is confirmed already" in said

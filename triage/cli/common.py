@@ -492,12 +492,9 @@ def report_format(fmt: str, json_out: bool, out_file: Path | None) -> tuple[str,
 def utc_text(iso: str | None) -> str:
     """A recorded UTC time as a table shows it under a "(UTC)" heading: date and time apart, so a narrow
     column breaks it between the two rather than inside either (2026-11-28 04:31:07)."""
-    from triage.store.rows import in_utc
+    from triage.store import rows  # when asked: `triage --help` imports no store
 
-    if not iso:
-        return ""
-    when = in_utc(iso)
-    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else iso
+    return rows.utc_text(iso)
 
 
 def detail_label(name: str) -> str:

@@ -31,6 +31,7 @@ from triage.errors import BadInput, Conflict, IntegrityFailure, NotFound, UsageE
 from triage.hub import rows, subjects
 from triage.hub.hub import Hub
 from triage.intake.biographic import reason_text
+from triage.store.rows import utc_text
 
 _SELECT = f"""
 SELECT c.id, c.arrival AS a_row, c.other AS o_row, {rows.columns("candidates", "c_", t="c")},
@@ -866,7 +867,7 @@ def _conflict(hub: Hub, candidates: list[int], key: str, ref: str) -> Conflict:
     where = "" if earlier["decided_on"] == HUB else f" on {earlier['decided_on']}"
     return Conflict(
         f"candidate {earlier['candidate']} ({ref} for arrival {key}) was already decided: {earlier['decision']} by "
-        f"{earlier['officer']} at {earlier['at']}{where}; your decision was not recorded",
+        f"{earlier['officer']} at {utc_text(earlier['at'])} UTC{where}; your decision was not recorded",
         hint=f"the first decision stands against a second one; if it is wrong, correct it with reasons: `triage hub "
         f"review {key} --candidate {earlier['candidate']} --decision DECISION --reason TEXT --correct`",
     )
@@ -941,7 +942,7 @@ def _correct(
         )
     if standing["decision"] == decision:
         raise BadInput(
-            f"{ref} for arrival {key} is {decision} already (by {standing['officer']} at {standing['at']}): a "
+            f"{ref} for arrival {key} is {decision} already (by {standing['officer']} at {utc_text(standing['at'])} UTC): a "
             "correction changes the decision"
         )
     replaced = {k: standing[k] for k in ("decision", "officer", "at", "decided_on")}
@@ -960,7 +961,7 @@ def _correct(
             "review",
             records=[*(f"candidate:{i}" for i in ids), f"arrival:{key}", *(f"{k}:{ref}" for k in kinds)],
             reason=f"{decision}: {reason} (a correction, in place of {replaced['decision']} by "
-            f"{replaced['officer']} at {replaced['at']}{where})",
+            f"{replaced['officer']} at {utc_text(replaced['at'])} UTC{where})",
         )
     return Decided(row["id"], key, ref, row["c_kind"], decision, hub.officer, ids, replaced)
 
@@ -996,7 +997,7 @@ def _laptop_decision(hub: Hub, row: dict[str, Any]) -> dict[str, Any] | None:
 
 def _phrase(d: dict[str, Any]) -> str:
     where = "" if d["decided_on"] == HUB else f" on {d['decided_on']}"
-    return f"{d['decision']} by {d['officer']} at {d['at']}{where}"
+    return f"{d['decision']} by {d['officer']} at {utc_text(d['at'])} UTC{where}"
 
 
 def _correct_laptop(

@@ -141,6 +141,15 @@ def in_utc(iso: str) -> dt.datetime | None:
     return moment.astimezone(dt.timezone.utc) if moment.tzinfo is not None else moment
 
 
+def utc_text(iso: str | None) -> str:
+    """A recorded UTC time as people read it, date and time apart (2026-11-28 04:31:07): what every table and
+    message shows under or beside "UTC"."""
+    if not iso:
+        return ""
+    when = in_utc(iso)
+    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else iso
+
+
 def connect(path: Path) -> Database:
     """Open the SQLite file in WAL mode with a busy timeout, so concurrent commands wait their turn."""
     conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
