@@ -457,6 +457,8 @@ def test_unknown_signer_is_refused_until_trusted(cli, laptops, sup):
     assert [(k["name"], k["fingerprint"]) for k in listed["trusted_laptops"]] == [
         ("Laptop A", laptops.a_keys["fingerprint"])
     ]
+    said = cli("keys", "untrust", "laptop a", "--home", sup).stdout  # the name in another case: that laptop
+    assert "Laptop A is no longer trusted" in said and cli.json("keys", "list", "--home", sup)["trusted_laptops"] == []
 
 
 def test_tampered_batches_are_refused_naming_what_failed(cli, laptops, sup, tmp_path):

@@ -140,7 +140,7 @@ def untrust(
     from triage.exchange import keys
 
     store = open_store(home)
-    keys.remove(store, keys.ISSUER if issuer else keys.SIGNER, name, officer=officer_of(store, officer))
+    name = keys.remove(store, keys.ISSUER if issuer else keys.SIGNER, name, officer=officer_of(store, officer))
     out.print(f"{name} is no longer trusted {'to issue watchlists' if issuer else 'for its batches'}.", markup=False)
 
 

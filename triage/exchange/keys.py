@@ -195,9 +195,16 @@ def add_recipient(store: Store, name: str, public: str, *, officer: str) -> dict
     return _add(store, RECIPIENT, name, recipient, officer=officer, note=recipient)
 
 
-def remove(store: Store, role: str, name: str, *, officer: str) -> None:
-    """Take an entry off a list (audited)."""
+def remove(store: Store, role: str, name: str, *, officer: str) -> str:
+    """Take an entry off a list (audited); the name as the list holds it. A name typed in another case names
+    the entry when only one entry has it so (`laptop 2 dover` for `Laptop 2 Dover`)."""
     row = store.db.execute("SELECT id FROM trusted_keys WHERE role = ? AND name = ?", [role, name]).fetchone()
+    if not row:
+        alike = store.db.execute(
+            "SELECT id, name FROM trusted_keys WHERE role = ? AND lower(name) = lower(?)", [role, name]
+        ).fetchall()
+        if len(alike) == 1:
+            row, name = alike[0], str(alike[0][1])
     if not row:
         other = store.db.execute(
             "SELECT role FROM trusted_keys WHERE role IN (?, ?) AND name = ?", [SIGNER, ISSUER, name]
@@ -207,6 +214,7 @@ def remove(store: Store, role: str, name: str, *, officer: str) -> None:
     with store.transaction():
         store.db.execute("DELETE FROM trusted_keys WHERE id = ?", [row[0]])
         store.audit(f"keys-{role}-remove", officer, records=[f"{role}:{name}"])
+    return name
 
 
 def listed(store: Store) -> dict[str, list[dict[str, Any]]]:
