@@ -1778,3 +1778,87 @@ def test_a_laptops_alert_the_hub_did_not_find_says_where_it_is_decided(cli, site
     res = cli("hub", "review", sites.a2, "--candidate", "WL-999", "--decision", "confirmed", "--reason", "same ears",
               *hub, code=int(ExitStatus.NOT_FOUND))  # fmt: skip
     assert "'WL-999' is not a candidate of arrival" in res.stderr
+
+
+def test_an_older_key_folder_given_a_later_copys_audit_events_is_refused(cli, sites, hub, tmp_path):
+    """The hub knows its key folder by the last event of the folder's trail it recorded. A copy taken before
+    Laptop B was untrusted, given the later folder's audit events (their hashes are not keyed, so they copy as
+    they are), holds that event as recorded; but its trail no longer ends where its own sealed record says, and
+    the hub refuses it as it refuses an older copy (exit 6): B's batch is not imported."""
+    import sqlite3
+
+    keys = hub[1] / "keys"
+    _imported(cli, hub, sites.a_file)
+    older = shutil.copytree(keys, tmp_path / "keys-older")
+    cli("keys", "untrust", "Laptop B", "--home", keys)
+    cli("hub", "review", "--pending", *hub)  # the owner's login records the folder's later end
+    with sqlite3.connect(older / "triage.db") as con:
+        con.execute("ATTACH ? AS later", [str(keys / "triage.db")])
+        con.execute(
+            "INSERT INTO audit_events SELECT * FROM later.audit_events "
+            "WHERE seq > (SELECT max(seq) FROM main.audit_events)"
+        )
+    shutil.rmtree(keys)
+    shutil.copytree(older, keys)
+    said = " ".join(cli("hub", "import", sites.b_file, *hub, code=int(ExitStatus.INTEGRITY)).stderr.split())
+    assert "does not end where" in said, said
+    assert _counts(hub[3])["batches"] == 1
+
+
+def test_an_altered_hub_found_while_its_key_folder_looks_rotated_is_still_called_altered(cli, sites, hub, monkeypatch):
+    """A rotation of the key folder's key replaces the folder's key, never the hub database's (its key is held in
+    the folder, unchanged). An audit trail altered in the database, found while someone made the folder look
+    rotated (a keyring row added and a `passphrase-rotate` event, without the passphrase), is an altered hub
+    (exit 6), not a key replaced (exit 7)."""
+    import sqlite3
+
+    from triage.hub import audit as hub_audit
+
+    keys = hub[1] / "keys"
+    _imported(cli, hub, sites.a_file)
+    _sql(hub[3], "UPDATE audit SET officer = 'someone else' WHERE seq = 1")
+    verify = hub_audit.verify
+
+    def raced(h):
+        with sqlite3.connect(keys / "triage.db") as con:
+            con.execute("INSERT INTO keyring (name, wrapped) SELECT 'spare', wrapped FROM keyring LIMIT 1")
+            con.execute(
+                "INSERT INTO audit_events (seq, at, officer, action, records, prev_hash, hash) "
+                "SELECT max(seq) + 1, '2026-01-01T00:00:00+00:00', 'x', 'passphrase-rotate', '[]', 'x', 'x' "
+                "FROM audit_events"
+            )
+        return verify(h)
+
+    monkeypatch.setattr(hub_audit, "verify", raced)
+    said = cli("hub", "audit", "verify", *hub, code=int(ExitStatus.INTEGRITY)).stderr
+    assert "key was replaced" not in said, said
+
+
+def test_a_key_folder_put_back_in_place_while_an_import_verifies_its_batches_is_refused(
+    cli, sites, hub, tmp_path, monkeypatch
+):
+    """The key folder is checked when the hub opens; an import then verifies each batch against the laptops the
+    folder trusts. The folder's file put back in place (`sqlite3 triage.db ".restore"`) to a copy from before
+    Laptop B was untrusted, after the check and before B's batch is verified, must not have B trusted again."""
+    import sqlite3
+
+    from triage.hub import imports
+
+    keys = hub[1] / "keys"
+    _imported(cli, hub, sites.a_file)
+    older = tmp_path / "keys-older.db"
+    with sqlite3.connect(keys / "triage.db") as live, sqlite3.connect(older) as copy:
+        live.backup(copy)
+    cli("keys", "untrust", "Laptop B", "--home", keys)
+    cli("hub", "review", "--pending", *hub)  # the owner's login records the folder's later end
+    verified = imports.verified
+
+    def raced(h, path, progress=None):
+        if Path(path) == sites.b_file:
+            with sqlite3.connect(older) as copy, sqlite3.connect(keys / "triage.db") as live:
+                copy.backup(live)
+        return verified(h, path, progress)
+
+    monkeypatch.setattr(imports, "verified", raced)
+    cli("hub", "import", sites.a_decided_file, sites.b_file, *hub, code=int(ExitStatus.INTEGRITY))
+    assert _counts(hub[3])["batches"] == 1

@@ -813,3 +813,29 @@ def test_a_home_put_back_to_an_older_copy_under_a_running_command_is_refused_at_
     finally:
         store.close()
     assert cli.json("audit", "verify", "--home", home)["ok"]  # the older copy is whole: only the command saw it
+
+
+def test_a_home_put_back_under_a_running_command_is_refused_at_a_write_that_records_no_event(cli, home, tmp_path):
+    """Upkeep a command writes without an audit event (a large gallery's search index, saved by a search) writes
+    the sealed head too: on a file put back to an older copy under the command it is refused as an audited write
+    is, and the older end is not taken for the furthest seen, so the command's next audited write is refused too."""
+    from conftest import OFFICER, PASSPHRASE
+    from triage.errors import IntegrityFailure
+    from triage.store.rows import Store
+
+    older = tmp_path / "backup.db"
+    with sqlite3.connect(home / "triage.db") as live, sqlite3.connect(older) as copy:
+        live.backup(copy)
+    store = Store.open(home, PASSPHRASE)
+    try:
+        with store.transaction():
+            store.audit("session-save", OFFICER, records=["arrival:A-SAVED1"])
+        with sqlite3.connect(older) as copy, sqlite3.connect(home / "triage.db") as live:
+            copy.backup(live)
+        with pytest.raises(IntegrityFailure, match="no longer holds as written"):
+            store.put_template_index("dlib", "arrival", b"index", templates=1, max_id=1)
+        with pytest.raises(IntegrityFailure, match="no longer holds as written"):
+            with store.transaction():
+                store.audit("session-save", OFFICER, records=["arrival:A-SAVED2"])
+    finally:
+        store.close()

@@ -89,6 +89,7 @@ class Hub:
         # Whether the trail's end holds the tables' digests (from migration m004 on); until then it holds none.
         self.summing = False
         self.key_home: KeyHomeSeen | None = None  # how far the key home's trail was seen (`_key_home_as_left`)
+        self.key_home_end: tuple[int, str] | None = None  # the key home's last event as this command found it
 
     @functools.cached_property
     def matcher(self) -> matchers.Matcher:
@@ -109,6 +110,13 @@ class Hub:
         """Whether this command's login holds every one of `privileges` on `table`."""
         asked = " AND ".join(["has_table_privilege(%s, %s)"] * len(privileges))
         return bool(self.conn.execute(f"SELECT {asked}", [v for p in privileges for v in (table, p)]).fetchone()[0])
+
+    def key_home_held(self) -> None:
+        """Refuse to go on from what the key home said (the laptops it trusts) once its file no longer holds the
+        last event this command found in it, as it was: the folder put back to an older copy while the command ran,
+        after `opened` checked it."""
+        if self.key_home_end is not None and self.keys.trail_mark(self.key_home_end[0]) != self.key_home_end:
+            raise _older_key_home(self, self.key_home_end[0])
 
     def login_refused(self, why: str) -> UsageError:
         """What a login is told when the database refuses it some work: why, and which role each work needs."""
@@ -446,6 +454,7 @@ def opened(
                     refuse_foreign_code(conn)
                     _models_as_left(hub)
                     hub.key_home = _key_home_as_left(hub, keys_restored)
+                    hub.key_home_end = keys.trail_mark()
                 if models:
                     schema.ensure_models(
                         conn,

@@ -207,6 +207,7 @@ def import_files(hub: Hub, paths: list[Path], *, progress: Progress | None = Non
     if not hub.may("batches", "INSERT"):
         raise hub.login_refused("it may not import batches")
     batches = [verified(hub, p, progress) for p in paths]
+    hub.key_home_held()  # each signer was trusted by the key home this command checked, not a copy put back since
     return [load(hub, b, progress=progress) for b in batches]
 
 

@@ -111,7 +111,7 @@ def read(
     event `triage audit verify` would refuse (the walk hashes every event after the first read, a few
     microseconds each)."""
     events = list(db.table("audit_events").rows_where(where, list(params), order_by="seq"))
-    broken = _broken_from(db, events[0]["seq"], end) if events else None
+    broken = broken_from(db, events[0]["seq"], end) if events else None
     if broken is not None:
         raise IntegrityFailure(
             f"audit event {broken} or the trail around it was altered after it was written: "
@@ -131,7 +131,7 @@ def read(
     return found
 
 
-def _broken_from(db: Database, first: int, end: tuple[int, str] | None) -> int | None:
+def broken_from(db: Database, first: int, end: tuple[int, str] | None) -> int | None:
     """The first event from `first` on that is not as written or not linked to the one before (named as the
     event before, whose rewriting a broken link shows), or the last when the trail does not end at `end`; None
     when the trail from `first` holds."""

@@ -114,6 +114,8 @@ def explain(error: TriageError) -> TriageError:
     for path, seen in list(_UNLOCKED.items()):
         if not path.exists():  # a home since removed (connecting would make an empty file of it)
             continue
+        if not _met_in(error, path):  # another store's failure (a hub's database): its key was never this home's
+            continue
         try:
             db = Database(sqlite3.connect(str(path), timeout=5))
             try:
@@ -125,6 +127,26 @@ def explain(error: TriageError) -> TriageError:
         if replaced:
             return key_replaced_error()
     return error
+
+
+def _met_in(error: BaseException, path: Path) -> bool:
+    """Whether `error`, or one it was raised from or while handling, passed through the work of the store on
+    `path` (a method of that Store): only what that home's key sealed can fail because the key was replaced."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        tb = e.__traceback__
+        while tb is not None:
+            owner = tb.tb_frame.f_locals.get("self")
+            if isinstance(owner, Store) and owner.home / STORE_FILE == path:
+                return True
+            tb = tb.tb_next
+        todo += [e.__cause__, e.__context__]
+    return False
 
 
 def utcnow() -> str:
@@ -433,8 +455,12 @@ class Store:
             raise
 
     def _committed_end(self) -> None:
-        """The end this store's own commit wrote is the furthest it has seen (`_check_trail_end`)."""
-        self._seen_end, self._written_end = self._written_end or self._seen_end, None
+        """The end this store's own commit wrote is the furthest it has seen (`_check_trail_end`); never one before
+        it (a commit without an event rewrites the end the file held)."""
+        written, seen = self._written_end, self._seen_end
+        if written is not None and (seen is None or written[0] >= seen[0]):
+            self._seen_end = written
+        self._written_end = None
 
     def _check_key(self) -> None:
         """Refuse to write under a data key another process has replaced since this store was unlocked (a rotation,
@@ -480,8 +506,28 @@ class Store:
             self._committed_end()
 
     def trail_mark(self, seq: int | None = None) -> tuple[int, str] | None:
-        """Event `seq` of the trail (by default its last) as another store records it (`audit.mark`)."""
-        return audit.mark(self.db, seq)
+        """Event `seq` of the trail (by default its last) as another store records it (`audit.mark`), once the trail
+        from it is checked to the end the sealed head records: events copied in from a later copy of the file (their
+        hashes are not keyed) would otherwise show an older copy holding an event its rows never reached."""
+        conn = self.db.conn
+        snapshot = not conn.in_transaction  # the head and the events as of one moment, whoever commits meanwhile
+        if snapshot:
+            conn.execute("BEGIN")
+        try:
+            head = audit.read_head(self.db, self._need_vault())
+            mark = audit.mark(self.db, seq)
+            if mark is None:
+                return None
+            if audit.broken_from(self.db, mark[0], None if head is None else (head.seq, head.hash)) is not None:
+                raise IntegrityFailure(
+                    f"the audit trail of the home in {self.home} does not end where its sealed record says (events "
+                    "added, removed or rewritten outside triage): `triage audit verify` shows what changed",
+                    hint="restore the folder from a backup",
+                )
+            return mark
+        finally:
+            if snapshot and conn.in_transaction:
+                conn.execute("COMMIT")
 
     def events(self, where: str | None = None, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The audit events that match `where`, oldest first, reasons opened, the trail from the first of them
@@ -520,16 +566,24 @@ class Store:
                 "or added outside triage), so nothing more is recorded: `triage audit verify` shows what changed",
                 hint="restore the home from a backup",
             )
-        if self._seen_end is not None and self._pending_head is None:
-            seen = self.db.execute("SELECT hash FROM audit_events WHERE seq = ?", [self._seen_end[0]]).fetchone()
-            if seen is None or str(seen[0]) != self._seen_end[1]:
-                raise IntegrityFailure(
-                    f"the home changed under this command: its trail had reached event {self._seen_end[0]}, which it "
-                    "no longer holds as written (the file put back to an older copy, or its key replaced by another "
-                    "command, while this one had it open), so nothing more is recorded",
-                    hint="end this command and start it again; if the home was put back, what this command saved "
-                    "since that copy is in it no more, unless a batch carried it",
-                )
+        if self._pending_head is None:
+            self._check_seen_end()
+
+    def _check_seen_end(self) -> None:
+        """Refuse to write to a file that no longer holds the furthest event this store has seen, as it was: the
+        file put back to an older copy under a command that holds it open. Checked before every write that seals
+        the trail's end, with an event or without one (upkeep such as a search index)."""
+        if self._seen_end is None:
+            return
+        seen = self.db.execute("SELECT hash FROM audit_events WHERE seq = ?", [self._seen_end[0]]).fetchone()
+        if seen is None or str(seen[0]) != self._seen_end[1]:
+            raise IntegrityFailure(
+                f"the home changed under this command: its trail had reached event {self._seen_end[0]}, which it "
+                "no longer holds as written (the file put back to an older copy, or its key replaced by another "
+                "command, while this one had it open), so nothing more is recorded",
+                hint="end this command and start it again; if the home was put back, what this command saved "
+                "since that copy is in it no more, unless a batch carried it",
+            )
 
     def _never_tagged(self) -> bool:
         """Whether no row of the store carries a tag: a home whose rows predate their tags (tags.py)."""
@@ -597,6 +651,8 @@ class Store:
                 "more can be written safely: run `triage audit verify`",
                 hint="restore the home from a backup",
             )
+        if self._pending_head is None:  # no event this transaction: `_check_trail_end` did not run
+            self._check_seen_end()
         self._staged = tags.seal_touched(self.db, self._tag_key, head.tables, self._layouts)
         self._write_head(head)
 
