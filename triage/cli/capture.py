@@ -629,18 +629,18 @@ def render_batch(report: Report) -> None:
     rows: list[Landed | LandedBefore | Refused] = [*landed, *before, *refused]
     for a in sorted(rows, key=lambda a: a.row):
         if isinstance(a, Landed):
-            near = [c for c in a.candidates if c.below_threshold or c.kind == "biographic"]
-            found = ", ".join(
-                f"{c.ref} ({c.kind}) " + (f"{c.distance:.3f}" if c.distance is not None else f"score {c.score:g}")
-                for c in near
-            )
+            faces = [c for c in a.candidates if c.below_threshold and c.distance is not None]
+            names = [c for c in a.candidates if c.distance is None]  # biographic: no distance, no threshold
+            found = ", ".join(f"{c.ref} ({c.kind}) {c.distance:.3f}" for c in faces)
+            said = [f"[bold red]{escape(found)}[/] (threshold {a.threshold:.2f})"] if faces else []
+            said += [f"[bold red]{escape(c.ref)}[/] ({escape(biographic_text(c.as_json()))})" for c in names]
             name = escape(a.name) + ("  [bold red]SAFEGUARDING[/]" if a.safeguarding else "")
             table.add_row(
                 str(a.row),
                 Text(a.photo),
                 Text(f"landed {a.arrival_id}"),
                 name,
-                f"[bold red]{escape(found)}[/] (threshold {a.threshold:.2f}) — review" if near else "none",
+                ", ".join(said) + " — review" if said else "none",
             )
         elif isinstance(a, LandedBefore):
             table.add_row(str(a.row), Text(a.photo), Text(f"already landed as {a.arrival_id}"), "", "")

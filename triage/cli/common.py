@@ -431,6 +431,8 @@ def officer_of(store, officer: str | None) -> str:
     """The officer acting, checked as the free text it is (no control or direction characters)."""
     from triage.intake.biographic import clean_text
 
+    if officer is not None and not officer.strip():  # given, but empty: never someone else's name instead
+        raise BadInput("--officer is empty: give the officer's name, or leave --officer out")
     name = officer or os.environ.get("TRIAGE_OFFICER") or store.config.officer
     if not name or not name.strip():
         raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")

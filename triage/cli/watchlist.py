@@ -301,7 +301,7 @@ def update(
         emit_json(result)
     else:
         out.print(
-            f"Updated {ref}: {', '.join(result['changed'])} changed; {result['category']}, "
+            f"Updated {result['ref']}: {', '.join(result['changed'])} changed; {result['category']}, "
             f"review by {result['review_date']}.",
             markup=False,
         )
@@ -327,7 +327,7 @@ def remove(
     if json_out:
         emit_json(result)
     else:
-        out.print(f"Removed {ref}: biometrics deleted, tombstone kept.", markup=False)
+        out.print(f"Removed {result['ref']}: biometrics deleted, tombstone kept.", markup=False)
 
 
 def index(
