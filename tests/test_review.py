@@ -190,3 +190,16 @@ def test_a_candidate_decided_is_no_longer_flagged_for_review(cli, wl_home):
     for decision in ("confirmed", "rejected"):
         cli("review", aid, "--candidate", "WL-007", "--decision", decision, "--reason", f"{decision}: ears seen")
         assert flags(aid) == (False, False), decision
+
+
+def test_a_pair_decided_from_the_later_arrival_shows_as_decided_from_the_earlier(cli, wl_home):
+    """The later arrival's review of the earlier settles the pair (the queue counts it so), but the earlier
+    arrival's own view, once its search found the later, showed the later as "not reviewed"."""
+    first = cli.json("capture", "--photo", orl(35, 3), "--matcher", "dlib")["arrival_id"]
+    second = cli.json("capture", "--photo", orl(35, 7), "--matcher", "dlib")
+    assert first in [c["ref"] for c in second["candidates"] if c["kind"] == "arrival"]
+    cli("review", second["arrival_id"], "--candidate", first, "--decision", "rejected", "--reason", "the ears differ")
+    cli("match", first, "--matcher", "dlib")  # searched again: the later arrival is its candidate now
+    (pair,) = [c for c in cli.json("review", first)["candidates"] if c["ref"] == second["arrival_id"]]
+    assert [r["decision"] for r in pair["reviews"]] == ["rejected"], pair
+    assert first not in [p["arrival_id"] for p in cli.json("review", "--pending")]

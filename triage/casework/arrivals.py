@@ -719,18 +719,17 @@ def decided_kinds(kind: str) -> tuple[str, ...]:
 
 
 def review_history(store: Store, arrival_id: str, kind: str, ref: str) -> list[ReviewEntry]:
-    """Every decision on one candidate (on a pair of arrivals, whatever found it), oldest first; the last one is
-    in force."""
+    """Every decision on one candidate (on a pair of arrivals, whatever found it and from either side: the later
+    arrival's review of the earlier decides the earlier's candidate too, as the queue counts it), oldest first;
+    the last one is in force."""
     store.check_indexes_once("reviews")  # a decision left out of the index would show the candidate undecided
     kinds = decided_kinds(kind)
+    marks = ",".join("?" * len(kinds))
+    sides = [(arrival_id, ref), (ref, arrival_id)] if kind in PAIR_KINDS else [(arrival_id, ref)]
+    where = " OR ".join(f"(arrival_id = ? AND kind IN ({marks}) AND ref = ?)" for _ in sides)
     return [
         ReviewEntry(r["id"], r["decision"], r["reason"], r["officer"], r["at"], r["supersedes"])
-        for r in store.rows(
-            "reviews",
-            f"arrival_id = ? AND kind IN ({','.join('?' * len(kinds))}) AND ref = ?",
-            [arrival_id, *kinds, ref],
-            order_by="id",
-        )
+        for r in store.rows("reviews", where, [v for a, b in sides for v in (a, *kinds, b)], order_by="id")
     ]
 
 
