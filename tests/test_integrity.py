@@ -787,24 +787,32 @@ def test_the_fast_encoding_of_a_row_is_the_one_its_tags_were_made_with():
         assert tags._encoded(value) == tags._BODY.encode(value)
 
 
-def test_a_home_put_back_to_an_older_copy_under_a_running_command_is_refused_at_its_next_write(cli, home, tmp_path):
-    """A command that holds the home open (a session, for a boat's length) knows how far it has seen the trail go.
-    The file put back to an older copy of itself meanwhile (`sqlite3 triage.db ".restore backup.db"`), every row and
-    the sealed end consistent with each other, would have its next arrival written on top and those it saved before
-    silently gone: its next write is refused instead, with nothing written."""
+def _put_back_under_a_running_store(home, tmp_path):
+    """A store opened as a long command holds it (a session), one event saved, then the file put back under it to
+    a copy taken before (`sqlite3 triage.db ".restore backup.db"`), every row and the sealed end consistent."""
     from conftest import OFFICER, PASSPHRASE
-    from triage.errors import IntegrityFailure
     from triage.store.rows import Store
 
     older = tmp_path / "backup.db"
     with sqlite3.connect(home / "triage.db") as live, sqlite3.connect(older) as copy:
         live.backup(copy)
     store = Store.open(home, PASSPHRASE)
+    with store.transaction():
+        store.audit("session-save", OFFICER, records=["arrival:A-SAVED1"])
+    with sqlite3.connect(older) as copy, sqlite3.connect(home / "triage.db") as live:
+        copy.backup(live)
+    return store
+
+
+def test_a_home_put_back_to_an_older_copy_under_a_running_command_is_refused_at_its_next_write(cli, home, tmp_path):
+    """A command that holds the home open (a session, for a boat's length) knows how far it has seen the trail go.
+    The file put back to an older copy of itself meanwhile would have its next arrival written on top and those it
+    saved before silently gone: its next write is refused instead, with nothing written."""
+    from conftest import OFFICER
+    from triage.errors import IntegrityFailure
+
+    store = _put_back_under_a_running_store(home, tmp_path)
     try:
-        with store.transaction():
-            store.audit("session-save", OFFICER, records=["arrival:A-SAVED1"])
-        with sqlite3.connect(older) as copy, sqlite3.connect(home / "triage.db") as live:
-            copy.backup(live)
         seq = store.db.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
         with pytest.raises(IntegrityFailure, match="no longer holds as written"):
             with store.transaction():
@@ -819,19 +827,11 @@ def test_a_home_put_back_under_a_running_command_is_refused_at_a_write_that_reco
     """Upkeep a command writes without an audit event (a large gallery's search index, saved by a search) writes
     the sealed head too: on a file put back to an older copy under the command it is refused as an audited write
     is, and the older end is not taken for the furthest seen, so the command's next audited write is refused too."""
-    from conftest import OFFICER, PASSPHRASE
+    from conftest import OFFICER
     from triage.errors import IntegrityFailure
-    from triage.store.rows import Store
 
-    older = tmp_path / "backup.db"
-    with sqlite3.connect(home / "triage.db") as live, sqlite3.connect(older) as copy:
-        live.backup(copy)
-    store = Store.open(home, PASSPHRASE)
+    store = _put_back_under_a_running_store(home, tmp_path)
     try:
-        with store.transaction():
-            store.audit("session-save", OFFICER, records=["arrival:A-SAVED1"])
-        with sqlite3.connect(older) as copy, sqlite3.connect(home / "triage.db") as live:
-            copy.backup(live)
         with pytest.raises(IntegrityFailure, match="no longer holds as written"):
             store.put_template_index("dlib", "arrival", b"index", templates=1, max_id=1)
         with pytest.raises(IntegrityFailure, match="no longer holds as written"):
