@@ -343,3 +343,33 @@ def test_scenario_truth_must_point_at_the_scenario_itself():
         training.check_scenario(sc)
     for name in scenarios.names():
         training.check_scenario(scenarios.load(name))
+
+
+def test_the_passphrase_is_asked_before_the_progress_bar_draws(tmp_path):
+    """In a terminal the bar ("enrolling the watchlist and landing the boat") started first and redrew over the
+    hidden passphrase prompt, garbling it; the passphrase is asked first."""
+    import os
+    import sys
+
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_PASSPHRASE"} | {
+        "COLUMNS": "80",
+        "TERM": "xterm-256color",
+    }
+    home = tmp_path / "exercise"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "triage", "training", "start", "--scenario", "demo", "--home", str(home), "--officer", "PC 1 Trainee"],
+        env=env,
+        encoding="utf-8",
+        timeout=90,
+    )
+    assert child.expect(["enrolling the watchlist", "[Pp]assphrase"]) == 1, child.before
+    assert child.expect(["enrolling the watchlist", pexpect.TIMEOUT], timeout=1.5) == 1, "drawn over the prompt"
+    child.sendline("quiet orchard lantern basalt")
+    child.expect("Repeat")
+    child.sendline("quiet orchard lantern basalt")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before

@@ -67,12 +67,13 @@ def start_cmd(
     if not who:
         raise UsageError("no officer: pass --officer or set TRIAGE_OFFICER")
     path = home_path(home)
+    passphrase = new_passphrase()  # asked before the bar starts: its redrawing would write over the prompt
     with progress_bar() as bar:
         task = bar.add_task("enrolling the watchlist and landing the boat", total=None)
         result = training.start(
             path,
             scenario,
-            passphrase=new_passphrase(),
+            passphrase=passphrase,
             officer=who,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
