@@ -100,6 +100,8 @@ def test_small_background_face_is_a_warning_not_an_error(cli, home, tmp_path):
     "args,status,words",
     [
         (["arrivals", "show", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
+        (["arrivals", "show", "A-NOPE00"], ExitStatus.NOT_FOUND, "`triage arrivals list` lists those this home holds"),
+        (["watchlist", "show", "WL-999"], ExitStatus.NOT_FOUND, "`triage watchlist list` lists those"),
         (["match", "A-NOPE00"], ExitStatus.NOT_FOUND, "no arrival"),
         (
             [

@@ -49,6 +49,8 @@ SEALED_TABLES = {
     "referrals",
 }
 PK = {"arrivals": "id", "subjects": "ref", "drafts": "ref", "laptop_keys": "name", "ocgs": "ref"}
+# Where a person finds the keys a table holds, for a lookup that found none (a mistyped id).
+LISTED_BY = {"arrivals": "triage arrivals list", "subjects": "triage watchlist list", "ocgs": "triage ocg list"}
 Row = dict[str, Any]  # a row as callers see it: clear columns and opened secret fields side by side
 
 
@@ -825,9 +827,12 @@ class Store:
             self.check_indexes_once(table)  # a row left out of the key's index is no row missing
             upper = key.upper() if isinstance(key, str) and key != key.upper() else None
             capitals = upper is not None and self.count(table, f"[{PK.get(table, 'id')}] = ?", [upper])
+            listed = LISTED_BY.get(table)
             raise NotFound(
                 f"no {what or table.rstrip('s')} {key!r} in this home",
-                hint=f"ids are written in capitals: {upper}" if capitals else None,
+                hint=f"ids are written in capitals: {upper}"
+                if capitals
+                else (f"`{listed}` lists those this home holds" if listed else None),
             )
         return self._open_row(table, found[0])
 
