@@ -517,7 +517,7 @@ def _key_home_as_left(hub: Hub, restored_because: str | None = None) -> KeyHomeS
             "nothing was shown or written",
             hint="restore the hub's database from a copy you trust",
         )
-    may_write = _may_write_settings(hub)
+    may_write = hub.may("settings", "INSERT", "UPDATE")
     recorded = _key_home_recorded(hub)
     if recorded is not None and restored_because is None:  # most commands: checked without waiting on the trail
         if hub.keys.trail_mark(recorded[0]) != recorded:
@@ -566,10 +566,6 @@ def _older_key_home(hub: Hub, seq: int) -> IntegrityFailure:
         hint="put back the key folder this hub last used; if it was restored from a backup on purpose, say so with "
         f'`triage hub keys-restored --reason "..."`, then check `triage keys list --home {hub.keys.home}`',
     )
-
-
-def _may_write_settings(hub: Hub) -> bool:
-    return hub.may("settings", "INSERT", "UPDATE")
 
 
 def _models_as_left(hub: Hub) -> None:

@@ -462,10 +462,12 @@ def pending_alerts(hub: Hub, *, arrivals: list[int] | None = None) -> list[dict[
     return out
 
 
-def _alert_decision(hub: Hub, r: dict[str, Any]) -> dict[str, Any]:
-    """The decision a laptop's alert (a row of `_laptop_alerts`) carries, from its sealed record: what, who, when,
-    and on which laptop it was taken (the one that found it, unless the record names another)."""
-    opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+def _alert_decision(hub: Hub, r: dict[str, Any], opened: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decision a laptop's alert (a row of `_laptop_alerts`) carries, from its sealed record (`opened`, when the
+    caller opened it already): what, who, when, and on which laptop it was taken (the one that found it, unless the
+    record names another)."""
+    if opened is None:
+        opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
     return {
         "decision": opened.get("decision"),
         "officer": opened.get("officer"),
@@ -722,6 +724,7 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
         if not r["l_decided"] or r["a_voided"]:
             continue
         opened = hub.open(r["sealed"], f"laptop_alerts:{r['a_key']}:{r['l_ref']}")
+        theirs = _alert_decision(hub, r, opened)
         decided.append(
             _entry(
                 candidates=settled.get(r["l_ref"], []),
@@ -730,13 +733,10 @@ def arrival_candidates(hub: Hub, arrival: str) -> ArrivalCandidates:
                 distance=r["l_distance"],
                 threshold=r["l_threshold"],
                 found_by=_finders(r["l_laptop"]) if settled.get(r["l_ref"]) else r["l_laptop"],
-                decision=opened.get("decision"),
-                officer=opened.get("officer"),
-                at=opened.get("at"),
-                decided_on=opened.get("decided_on") or r["l_laptop"],
+                **theirs,
                 decided_where=None if r["l_ref"] in ours else decided_where(r["l_laptop"]),
                 reason=_review_reason(hub, opened.get("review")),
-                replaced=corrected.get(r["l_ref"]) == _alert_decision(hub, r),  # kept in the record, not standing
+                replaced=corrected.get(r["l_ref"]) == theirs,  # kept in the record, not standing
             )
         )
     result = ArrivalCandidates(
